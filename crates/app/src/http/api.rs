@@ -1,0 +1,914 @@
+//! REST API v1. JSON in and out, bearer tokens, problem-details errors. The
+//! OpenAPI document is generated from these annotations and served at
+//! `/api/v1/openapi.json`; a copy is committed in `docs/openapi.json`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use textdesk_core::{Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Priority, Role};
+use textdesk_store::{
+    ApiToken, AssigneeFilter, ContactPatch, Conversation, ConversationFilter, ConversationSummary, Cursor, Inbox,
+    Message, NewInbox, TimelineEvent, User,
+};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::http::AppState;
+use crate::http::extract::{ApiUser, Json, Path, Query};
+use crate::http::problem::Problem;
+use crate::services::auth;
+
+type ApiResult<T> = Result<T, Problem>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/me", get(me))
+        .route("/inboxes", get(list_inboxes).post(create_inbox))
+        .route("/inboxes/{id}", get(get_inbox))
+        .route("/contacts", get(list_contacts).post(create_contact))
+        .route("/contacts/{id}", get(get_contact).patch(update_contact))
+        .route("/contacts/{id}/consent", get(consent_history).post(record_consent))
+        .route("/conversations", get(list_conversations))
+        .route("/conversations/{id}", get(get_conversation))
+        .route("/conversations/{id}/assign", post(assign_conversation))
+        .route("/conversations/{id}/status", post(set_status))
+        .route("/conversations/{id}/priority", post(set_priority))
+        .route("/conversations/{id}/labels", axum::routing::put(set_labels))
+        .route("/conversations/{id}/timeline", get(timeline))
+        .route("/conversations/{id}/messages", get(list_messages).post(create_message))
+        .route("/users", get(list_users).post(create_user))
+        .route("/users/{id}", axum::routing::patch(update_user))
+        .route("/tokens", get(list_tokens).post(create_token))
+        .route("/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/events", get(events))
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API endpoint") })
+}
+
+fn ts(t: jiff::Timestamp) -> String {
+    t.to_string()
+}
+
+// ---------- shapes ----------
+
+#[derive(Serialize, ToSchema)]
+pub struct InboxOut {
+    id: i64,
+    name: String,
+    /// simulator, twilio, smpp, whatsapp, …
+    channel_kind: String,
+    /// The business's address on the channel.
+    sender: String,
+    created_at: String,
+}
+
+impl From<Inbox> for InboxOut {
+    fn from(i: Inbox) -> Self {
+        InboxOut {
+            id: i.id,
+            name: i.name,
+            channel_kind: i.channel_kind.as_str().into(),
+            sender: i.sender,
+            created_at: ts(i.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInboxIn {
+    name: String,
+    channel_kind: String,
+    sender: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IdentityOut {
+    id: i64,
+    /// `phone` for SMS-like channels, else the channel kind.
+    namespace: String,
+    address: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactOut {
+    id: i64,
+    name: String,
+    time_zone: Option<String>,
+    #[schema(value_type = Object)]
+    attributes: serde_json::Value,
+    /// unknown, opted_in or opted_out.
+    consent: String,
+    identities: Vec<IdentityOut>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<textdesk_store::Contact> for ContactOut {
+    fn from(c: textdesk_store::Contact) -> Self {
+        ContactOut {
+            id: c.id,
+            name: c.name,
+            time_zone: c.time_zone,
+            attributes: c.attributes,
+            consent: c.consent.as_str().into(),
+            identities: c
+                .identities
+                .into_iter()
+                .map(|i| IdentityOut { id: i.id, namespace: i.namespace, address: i.address })
+                .collect(),
+            created_at: ts(c.created_at),
+            updated_at: ts(c.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewContactIn {
+    #[serde(default)]
+    name: String,
+    /// The channel kind the address belongs to (default: an SMS phone number).
+    #[serde(default)]
+    channel_kind: Option<String>,
+    address: String,
+    #[serde(default)]
+    time_zone: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatchIn {
+    name: Option<String>,
+    /// An IANA zone such as America/Chicago; null clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    time_zone: Option<Option<String>>,
+    #[schema(value_type = Option<Object>)]
+    attributes: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentIn {
+    /// opted_in or opted_out.
+    state: String,
+    /// How consent was given or withdrawn: web_form, verbal, api, …
+    source: String,
+    /// What proves it (a form submission id, a note of the call).
+    #[serde(default)]
+    evidence: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentEventOut {
+    id: i64,
+    kind: String,
+    source: String,
+    evidence: String,
+    actor_id: Option<i64>,
+    message_id: Option<i64>,
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConversationOut {
+    id: i64,
+    inbox_id: i64,
+    contact_id: i64,
+    /// open, pending, snoozed or resolved.
+    status: String,
+    snoozed_until: Option<String>,
+    assignee_id: Option<i64>,
+    team_id: Option<i64>,
+    priority: String,
+    labels: Vec<String>,
+    last_activity_at: String,
+    waiting_since: Option<String>,
+    resolved_at: Option<String>,
+    unread: i64,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preview: Option<String>,
+}
+
+impl From<Conversation> for ConversationOut {
+    fn from(c: Conversation) -> Self {
+        ConversationOut {
+            id: c.id,
+            inbox_id: c.inbox_id,
+            contact_id: c.contact_id,
+            status: c.status.as_str().into(),
+            snoozed_until: c.snoozed_until.map(ts),
+            assignee_id: c.assignee_id,
+            team_id: c.team_id,
+            priority: c.priority.as_str().into(),
+            labels: c.labels,
+            last_activity_at: ts(c.last_activity_at),
+            waiting_since: c.waiting_since.map(ts),
+            resolved_at: c.resolved_at.map(ts),
+            unread: c.unread,
+            created_at: ts(c.created_at),
+            contact_name: None,
+            contact_address: None,
+            preview: None,
+        }
+    }
+}
+
+impl From<ConversationSummary> for ConversationOut {
+    fn from(s: ConversationSummary) -> Self {
+        let mut out = ConversationOut::from(s.conversation);
+        out.contact_name = Some(s.contact_name);
+        out.contact_address = Some(s.contact_address);
+        out.preview = Some(s.preview);
+        out
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConversationListOut {
+    items: Vec<ConversationOut>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageOut {
+    id: i64,
+    conversation_id: i64,
+    /// inbound or outbound.
+    direction: String,
+    author_id: Option<i64>,
+    author_name: Option<String>,
+    body: String,
+    media: Vec<String>,
+    /// A note for colleagues, never sent to the customer.
+    private: bool,
+    /// received, note, queued, sending, sent, delivered, read, undelivered, failed.
+    status: String,
+    error: Option<String>,
+    segments: i64,
+    encoding: String,
+    provider_id: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Message> for MessageOut {
+    fn from(m: Message) -> Self {
+        MessageOut {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            direction: m.direction.as_str().into(),
+            author_id: m.author_id,
+            author_name: m.author_name,
+            body: m.body,
+            media: m.media,
+            private: m.private,
+            status: m.status.as_str().into(),
+            error: m.error,
+            segments: m.segments,
+            encoding: m.encoding,
+            provider_id: m.provider_id,
+            created_at: ts(m.created_at),
+            updated_at: ts(m.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessageIn {
+    body: String,
+    /// true for a private note.
+    #[serde(default)]
+    private: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignIn {
+    /// The agent to assign; null unassigns.
+    assignee_id: Option<i64>,
+    /// Optionally also set the owning team (null clears it).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    team_id: Option<Option<i64>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusIn {
+    status: String,
+    /// Required with `snoozed`: RFC 3339 time to reopen at.
+    #[serde(default)]
+    snoozed_until: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityIn {
+    priority: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelsIn {
+    labels: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimelineOut {
+    id: i64,
+    kind: String,
+    actor_id: Option<i64>,
+    actor_name: Option<String>,
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+    created_at: String,
+}
+
+impl From<TimelineEvent> for TimelineOut {
+    fn from(e: TimelineEvent) -> Self {
+        TimelineOut {
+            id: e.id,
+            kind: e.kind,
+            actor_id: e.actor_id,
+            actor_name: e.actor_name,
+            data: e.data,
+            created_at: ts(e.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    id: i64,
+    email: String,
+    name: String,
+    role: String,
+    active: bool,
+    created_at: String,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        UserOut {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            role: u.role.as_str().into(),
+            active: u.active,
+            created_at: ts(u.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserIn {
+    email: String,
+    #[serde(default)]
+    name: String,
+    role: String,
+    password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatchIn {
+    role: Option<String>,
+    active: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenOut {
+    id: i64,
+    name: String,
+    created_at: String,
+    last_used_at: Option<String>,
+    revoked: bool,
+}
+
+impl From<ApiToken> for TokenOut {
+    fn from(t: ApiToken) -> Self {
+        TokenOut {
+            id: t.id,
+            name: t.name,
+            created_at: ts(t.created_at),
+            last_used_at: t.last_used_at.map(ts),
+            revoked: t.revoked,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenIn {
+    name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewTokenOut {
+    token: TokenOut,
+    /// The secret: shown this once, stored only as a hash.
+    secret: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProblemOut {
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+}
+
+// ---------- handlers ----------
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "users", responses((status = 200, body = UserOut), (status = 401, body = ProblemOut)), security(("bearer" = [])))]
+async fn me(ApiUser(u): ApiUser) -> Json<UserOut> {
+    Json(u.into())
+}
+
+#[utoipa::path(get, path = "/api/v1/inboxes", tag = "inboxes", responses((status = 200, body = [InboxOut])), security(("bearer" = [])))]
+async fn list_inboxes(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<InboxOut>>> {
+    Ok(Json(s.services.store.inboxes(u.account_id).await?.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(get, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), responses((status = 200, body = InboxOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn get_inbox(State(s): State<AppState>, ApiUser(u): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<InboxOut>> {
+    Ok(Json(s.services.store.inbox(u.account_id, id).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/inboxes", tag = "inboxes", request_body = NewInboxIn, responses((status = 201, body = InboxOut), (status = 403, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn create_inbox(State(s): State<AppState>, user: ApiUser, Json(b): Json<NewInboxIn>) -> ApiResult<Response> {
+    let u = user.require(Role::Admin)?;
+    let kind = ChannelKind::parse(&b.channel_kind)?;
+    if kind != ChannelKind::Simulator {
+        return Err(Problem::invalid(format!("{kind} inboxes are not available in this version; use simulator")));
+    }
+    let name = b.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Problem::invalid("an inbox name is 1 to 100 characters"));
+    }
+    let sender = Address::parse(kind, &b.sender)?;
+    let inbox = s
+        .services
+        .store
+        .create_inbox(NewInbox {
+            account_id: u.account_id,
+            name: name.into(),
+            channel_kind: kind,
+            sender: sender.value().into(),
+            settings: serde_json::json!({}),
+            secrets: serde_json::json!({}),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(InboxOut::from(inbox))).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ContactQuery {
+    /// Part of a name or an address.
+    q: Option<String>,
+    /// Contacts with a smaller id than this (from the last page's last item).
+    before_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ContactQuery), responses((status = 200, body = [ContactOut])), security(("bearer" = [])))]
+async fn list_contacts(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Query(q): Query<ContactQuery>,
+) -> ApiResult<Json<Vec<ContactOut>>> {
+    let list = s
+        .services
+        .store
+        .contacts(u.account_id, q.q.as_deref(), q.before_id, q.limit.unwrap_or(50).clamp(1, 200))
+        .await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/contacts", tag = "contacts", request_body = NewContactIn, responses((status = 201, body = ContactOut), (status = 409, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn create_contact(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Json(b): Json<NewContactIn>,
+) -> ApiResult<Response> {
+    let kind = ChannelKind::parse(b.channel_kind.as_deref().unwrap_or("twilio"))?;
+    let address = Address::parse(kind, &b.address)?;
+    let tz = b.time_zone.as_deref().map(valid_zone).transpose()?;
+    let c = s.services.store.create_contact(u.account_id, b.name.trim(), &address, tz.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(ContactOut::from(c))).into_response())
+}
+
+fn valid_zone(z: &str) -> Result<String, Problem> {
+    jiff::tz::TimeZone::get(z)
+        .map(|_| z.to_owned())
+        .map_err(|_| Problem::invalid(format!("{z:?} is not a time zone (use a name like America/Chicago)")))
+}
+
+#[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)), responses((status = 200, body = ContactOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn get_contact(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ContactOut>> {
+    Ok(Json(s.services.store.contact(u.account_id, id).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)), request_body = ContactPatchIn, responses((status = 200, body = ContactOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn update_contact(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<ContactPatchIn>,
+) -> ApiResult<Json<ContactOut>> {
+    let time_zone = match b.time_zone {
+        Some(Some(z)) => Some(Some(valid_zone(&z)?)),
+        other => other,
+    };
+    if let Some(a) = &b.attributes
+        && !a.is_object()
+    {
+        return Err(Problem::invalid("attributes must be a JSON object"));
+    }
+    let name = b.name.map(|n| n.trim().to_owned());
+    let c = s
+        .services
+        .store
+        .update_contact(u.account_id, id, ContactPatch { name, time_zone, attributes: b.attributes })
+        .await?;
+    Ok(Json(c.into()))
+}
+
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/consent", tag = "contacts", params(("id" = i64, Path)), responses((status = 200, body = [ConsentEventOut]), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn consent_history(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<ConsentEventOut>>> {
+    s.services.store.contact(u.account_id, id).await?;
+    let events = s.services.store.consent_history(id).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| ConsentEventOut {
+                id: e.id,
+                kind: e.kind,
+                source: e.source,
+                evidence: e.evidence,
+                actor_id: e.actor_id,
+                message_id: e.message_id,
+                created_at: ts(e.created_at),
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/consent", tag = "contacts", params(("id" = i64, Path)), request_body = ConsentIn, responses((status = 201, body = ConsentEventOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn record_consent(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<ConsentIn>,
+) -> ApiResult<Response> {
+    let state = match ConsentState::parse(&b.state) {
+        Some(st @ (ConsentState::OptedIn | ConsentState::OptedOut)) => st,
+        _ => return Err(Problem::invalid("state must be opted_in or opted_out")),
+    };
+    let source = b.source.trim();
+    if source.is_empty() || source.len() > 50 {
+        return Err(Problem::invalid("source is 1 to 50 characters (web_form, verbal, api, …)"));
+    }
+    let e = s.services.store.record_consent(u.account_id, id, state, source, b.evidence.trim(), Some(u.id)).await?;
+    let out = ConsentEventOut {
+        id: e.id,
+        kind: e.kind,
+        source: e.source,
+        evidence: e.evidence,
+        actor_id: e.actor_id,
+        message_id: e.message_id,
+        created_at: ts(e.created_at),
+    };
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationQuery {
+    /// open, pending, snoozed or resolved.
+    status: Option<String>,
+    /// `me`, `none`, or a user id.
+    assignee: Option<String>,
+    inbox_id: Option<i64>,
+    team_id: Option<i64>,
+    label: Option<String>,
+    contact_id: Option<i64>,
+    /// Text to find in the contact's name or address or in the messages.
+    q: Option<String>,
+    /// From the previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// 1 to 200, default 25.
+    limit: Option<i64>,
+}
+
+pub fn parse_assignee(raw: Option<&str>, me: i64) -> Result<Option<AssigneeFilter>, Problem> {
+    Ok(match raw {
+        None | Some("") | Some("any") => None,
+        Some("me") => Some(AssigneeFilter::User(me)),
+        Some("none") => Some(AssigneeFilter::Nobody),
+        Some(other) => Some(AssigneeFilter::User(
+            other.parse().map_err(|_| Problem::invalid("assignee is me, none or a user id"))?,
+        )),
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery), responses((status = 200, body = ConversationListOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn list_conversations(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Query(q): Query<ConversationQuery>,
+) -> ApiResult<Json<ConversationListOut>> {
+    let filter = ConversationFilter {
+        status: q.status.as_deref().map(ConversationStatus::parse).transpose()?,
+        assignee: parse_assignee(q.assignee.as_deref(), u.id)?,
+        inbox_id: q.inbox_id,
+        team_id: q.team_id,
+        label: q.label,
+        contact_id: q.contact_id,
+        q: q.q,
+    };
+    let cursor = q.cursor.as_deref().map(Cursor::parse).transpose()?;
+    let page = s.services.store.list_conversations(u.account_id, &filter, cursor, q.limit.unwrap_or(25)).await?;
+    Ok(Json(ConversationListOut {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = i64, Path)), responses((status = 200, body = ConversationOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn get_conversation(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ConversationOut>> {
+    Ok(Json(s.services.store.conversation_summary(u.account_id, id).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations", params(("id" = i64, Path)), request_body = AssignIn, responses((status = 200, body = ConversationOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn assign_conversation(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<AssignIn>,
+) -> ApiResult<Json<ConversationOut>> {
+    let mut c = s.services.assign(&u, id, b.assignee_id).await?;
+    if let Some(team) = b.team_id {
+        c = s.services.set_team(&u, id, team).await?;
+    }
+    Ok(Json(c.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/status", tag = "conversations", params(("id" = i64, Path)), request_body = StatusIn, responses((status = 200, body = ConversationOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn set_status(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<StatusIn>,
+) -> ApiResult<Json<ConversationOut>> {
+    let status = ConversationStatus::parse(&b.status)?;
+    let until = b
+        .snoozed_until
+        .as_deref()
+        .map(|t| {
+            t.parse::<jiff::Timestamp>()
+                .map_err(|_| Problem::invalid("snoozed_until must be an RFC 3339 time such as 2026-05-01T09:00:00Z"))
+        })
+        .transpose()?;
+    Ok(Json(s.services.set_status(&u, id, status, until).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/priority", tag = "conversations", params(("id" = i64, Path)), request_body = PriorityIn, responses((status = 200, body = ConversationOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn set_priority(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<PriorityIn>,
+) -> ApiResult<Json<ConversationOut>> {
+    let p = Priority::parse(&b.priority)?;
+    Ok(Json(s.services.set_priority(&u, id, p).await?.into()))
+}
+
+#[utoipa::path(put, path = "/api/v1/conversations/{id}/labels", tag = "conversations", params(("id" = i64, Path)), request_body = LabelsIn, responses((status = 200, body = ConversationOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn set_labels(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<LabelsIn>,
+) -> ApiResult<Json<ConversationOut>> {
+    if b.labels.len() > 20 {
+        return Err(Problem::invalid("a conversation has at most 20 labels"));
+    }
+    let labels: Vec<String> = b.labels.iter().map(|l| l.trim().to_lowercase()).collect();
+    Ok(Json(s.services.set_labels(&u, id, &labels).await?.into()))
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/timeline", tag = "conversations", params(("id" = i64, Path)), responses((status = 200, body = [TimelineOut]), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn timeline(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<TimelineOut>>> {
+    s.services.store.conversation(u.account_id, id).await?;
+    Ok(Json(s.services.store.timeline(id).await?.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MessageQuery {
+    /// Messages after this id (for paging forward).
+    after_id: Option<i64>,
+    /// 1 to 1000, default 200.
+    limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(("id" = i64, Path), MessageQuery), responses((status = 200, body = [MessageOut]), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn list_messages(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<MessageQuery>,
+) -> ApiResult<Json<Vec<MessageOut>>> {
+    let list = s.services.store.messages(u.account_id, id, q.after_id, q.limit.unwrap_or(200)).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(("id" = i64, Path)), request_body = NewMessageIn,
+    responses((status = 201, body = MessageOut, description = "Stored; queued for sending unless private"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "Blocked by the gate (e.g. the contact opted out); nothing was sent"), (status = 422, body = ProblemOut)),
+    security(("bearer" = [])))]
+async fn create_message(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<NewMessageIn>,
+) -> ApiResult<Response> {
+    let body = Body::parse(&b.body)?;
+    let m = s.services.reply(&u, id, body, b.private).await?;
+    Ok((StatusCode::CREATED, Json(MessageOut::from(m))).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = [UserOut])), security(("bearer" = [])))]
+async fn list_users(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<UserOut>>> {
+    Ok(Json(s.services.store.users(u.account_id).await?.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserIn, responses((status = 201, body = UserOut), (status = 403, body = ProblemOut), (status = 409, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn create_user(State(s): State<AppState>, user: ApiUser, Json(b): Json<NewUserIn>) -> ApiResult<Response> {
+    let admin = user.require(Role::Admin)?;
+    let email = Email::parse(&b.email)?;
+    let role = Role::parse(&b.role)?;
+    let password = Password::parse(&b.password)?;
+    let created = auth::create_user(&s.services.store, admin.account_id, email, &b.name, role, &password)
+        .await
+        .map_err(|e| match e.downcast::<textdesk_store::StoreError>() {
+            Ok(se) => Problem::from(se),
+            Err(other) => {
+                tracing::error!(error = %other, "creating a user failed");
+                Problem::internal()
+            }
+        })?;
+    Ok((StatusCode::CREATED, Json(UserOut::from(created))).into_response())
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserPatchIn, responses((status = 200, body = UserOut), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn update_user(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<UserPatchIn>,
+) -> ApiResult<Json<UserOut>> {
+    let admin = user.require(Role::Admin)?;
+    let target = s.services.store.user(id).await?;
+    if target.account_id != admin.account_id {
+        return Err(Problem::not_found("user"));
+    }
+    if target.id == admin.id && (b.active == Some(false) || b.role.as_deref().is_some_and(|r| r != "admin")) {
+        return Err(Problem::invalid("you cannot demote or deactivate yourself; ask another admin"));
+    }
+    let mut out = target;
+    if let Some(r) = b.role {
+        out = s.services.store.set_user_role(id, Role::parse(&r)?).await?;
+    }
+    if let Some(a) = b.active {
+        out = s.services.store.set_user_active(id, a).await?;
+    }
+    Ok(Json(out.into()))
+}
+
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = [TokenOut])), security(("bearer" = [])))]
+async fn list_tokens(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<TokenOut>>> {
+    Ok(Json(s.services.store.api_tokens(u.id).await?.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewTokenIn, responses((status = 201, body = NewTokenOut)), security(("bearer" = [])))]
+async fn create_token(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Json(b): Json<NewTokenIn>,
+) -> ApiResult<Response> {
+    let name = b.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Problem::invalid("a token name is 1 to 100 characters"));
+    }
+    let (token, secret) = auth::create_token(&s.services.store, u.id, name).await?;
+    Ok((StatusCode::CREATED, Json(NewTokenOut { token: token.into(), secret })).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn revoke_token(State(s): State<AppState>, ApiUser(u): ApiUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    s.services.store.revoke_api_token(u.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Server-sent events for the caller's account: `message.created`,
+/// `message.updated`, `conversation.updated`, each with a JSON body.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", responses((status = 200, content_type = "text/event-stream", description = "A stream of live events")), security(("bearer" = [])))]
+async fn events(State(s): State<AppState>, ApiUser(u): ApiUser) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    live_stream(&s, u.account_id)
+}
+
+/// The live stream shared by the API and the UI.
+pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    let rx = s.services.store.events().subscribe();
+    let stream = BroadcastStream::new(rx).filter_map(move |ev| match ev {
+        Ok(ev) if ev.account_id == account_id => {
+            let data = serde_json::to_string(&ev).unwrap_or_default();
+            Some(Ok(Event::default().event(ev.kind.clone()).data(data)))
+        }
+        Ok(_) => None,
+        // The client fell behind: tell it to reload what it shows.
+        Err(_) => Some(Ok(Event::default().event("resync").data("{}"))),
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "textdesk API", version = "1", description = "The REST API of textdesk, a self-hosted help desk for text messaging. Authenticate with `Authorization: Bearer <token>` (create one with `textdesk token create`). Errors are RFC 9457 problem details."),
+    paths(
+        me, list_inboxes, get_inbox, create_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent,
+        list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
+        list_users, create_user, update_user, list_tokens, create_token, revoke_token, events
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document, pretty-printed (the committed copy is this text).
+pub fn openapi_document() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default() + "\n"
+}
+
+async fn openapi_json() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi_document()).into_response()
+}
+
+/// Tells "absent" (None) from "null" (Some(None)) in a PATCH-like body.
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}

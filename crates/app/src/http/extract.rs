@@ -1,0 +1,149 @@
+//! Extractors: JSON, path and query that fail as problem details; the API's
+//! bearer-token user; the UI's session user and its CSRF check.
+
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use subtle::ConstantTimeEq;
+use textdesk_core::Role;
+use textdesk_store::User;
+
+use crate::http::AppState;
+use crate::http::problem::Problem;
+use crate::services::auth::hash_secret;
+
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(Problem))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Problem))]
+pub struct Path<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Problem))]
+pub struct Query<T>(pub T);
+
+/// The user behind an `Authorization: Bearer` API token.
+pub struct ApiUser(pub User);
+
+impl ApiUser {
+    pub fn require(&self, role: Role) -> Result<&User, Problem> {
+        if self.0.role.at_least(role) {
+            Ok(&self.0)
+        } else {
+            Err(Problem::forbidden(format!("this needs the {role} role")))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| Problem::unauthorized("send an API token as Authorization: Bearer <token>"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Problem::unauthorized("the Authorization header must be Bearer <token>"))?;
+        match state.services.store.user_for_token(&hash_secret(token)).await? {
+            Some(u) if u.account_id == state.account_id => Ok(ApiUser(u)),
+            _ => Err(Problem::unauthorized("the API token is not valid")),
+        }
+    }
+}
+
+pub const SESSION_COOKIE: &str = "textdesk_session";
+
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A form whose CSRF token or origin did not check out.
+#[derive(Debug)]
+pub struct CsrfRejected;
+
+impl IntoResponse for CsrfRejected {
+    fn into_response(self) -> Response {
+        let msg = "This form has expired or did not come from this site. Go back, reload the page and try again.";
+        (axum::http::StatusCode::FORBIDDEN, msg).into_response()
+    }
+}
+
+/// A signed-in person in the web UI.
+pub struct UiUser {
+    pub user: User,
+    pub csrf: String,
+}
+
+impl UiUser {
+    /// Every state-changing form carries the session's CSRF token, and a
+    /// browser's Origin (when sent) must be ours.
+    pub fn check_csrf(&self, headers: &HeaderMap, submitted: &str, public_url: &str) -> Result<(), CsrfRejected> {
+        let token_ok: bool = self.csrf.as_bytes().ct_eq(submitted.as_bytes()).into();
+        let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            None => true,
+            Some(origin) => same_origin(origin, public_url, headers),
+        };
+        if token_ok && origin_ok { Ok(()) } else { Err(CsrfRejected) }
+    }
+}
+
+fn same_origin(origin: &str, public_url: &str, headers: &HeaderMap) -> bool {
+    if origin == public_url {
+        return true;
+    }
+    // Direct access by address (no proxy): the Host the browser used.
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
+}
+
+impl FromRequestParts<AppState> for UiUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let to_login = || {
+            let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let next = if parts.method == axum::http::Method::GET { next } else { "/" };
+            Redirect::to(&format!("/login?next={}", urlencode(next))).into_response()
+        };
+        let Some(cookie) = cookie_value(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
+        match state.services.store.session(&hash_secret(cookie), Timestamp::now()).await {
+            Ok(Some(s)) if s.user.account_id == state.account_id => Ok(UiUser { user: s.user, csrf: s.csrf_token }),
+            Ok(_) => Err(to_login()),
+            Err(e) => Err(Problem::from(e).into_response()),
+        }
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,44 @@
+//! The HTTP surface: `api` (JSON, bearer tokens), `ui` (server-rendered pages,
+//! sessions), `simulator`, and `ops` (health, metrics). Handlers stay thin:
+//! parse, call a service, render.
+
+pub mod api;
+pub mod extract;
+pub mod ops;
+pub mod problem;
+pub mod simulator;
+pub mod ui;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::Services;
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub config: Arc<Config>,
+    pub account_id: i64,
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new().merge(ui::routes()).nest("/api/v1", api::routes()).merge(ops::routes());
+    if state.config.simulator {
+        app = app.merge(simulator::routes());
+    }
+    app.layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        // Paths only: query strings and bodies can hold customer data.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .with_state(state)
+}

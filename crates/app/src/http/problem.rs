@@ -1,0 +1,138 @@
+//! RFC 9457 problem details: the API's one error shape. `type` is a stable URN
+//! per kind of problem, so clients can branch on it.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use textdesk_store::StoreError;
+
+use crate::services::conversations::ActionError;
+
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub extra: Option<serde_json::Value>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Problem { status, kind, title, detail: detail.into(), extra: None }
+    }
+    pub fn not_found(what: &str) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found"))
+    }
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "Invalid request", detail)
+    }
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail)
+    }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+    }
+    pub fn internal() -> Self {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "something went wrong on our side; it has been logged",
+        )
+    }
+    pub fn type_uri(&self) -> String {
+        format!("urn:textdesk:problem:{}", self.kind)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "type": self.type_uri(), "title": self.title, "status": self.status.as_u16(), "detail": self.detail });
+        if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (self.extra, body.as_object_mut()) {
+            obj.extend(extra);
+        }
+        let mut res = (self.status, Json(body)).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Problem::not_found(what),
+            StoreError::Conflict(d) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", d),
+            StoreError::Invalid(d) => Problem::invalid(d),
+            StoreError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                Problem::internal()
+            }
+            StoreError::Migrate(e) => {
+                tracing::error!(error = %e, "migration error");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+impl From<textdesk_core::Invalid> for Problem {
+    fn from(e: textdesk_core::Invalid) -> Self {
+        Problem::invalid(e.0)
+    }
+}
+
+impl From<ActionError> for Problem {
+    fn from(e: ActionError) -> Self {
+        match e {
+            ActionError::Store(s) => s.into(),
+            ActionError::Blocked(reason) => Problem {
+                status: StatusCode::CONFLICT,
+                kind: "blocked",
+                title: "The message was not sent",
+                detail: reason.explain().to_owned(),
+                extra: Some(json!({ "reason": reason.code() })),
+            },
+        }
+    }
+}
+
+impl From<JsonRejection> for Problem {
+    fn from(r: JsonRejection) -> Self {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Problem::new(
+                status,
+                "too-large",
+                "Request body too large",
+                "the request body is larger than this server accepts",
+            );
+        }
+        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            return Problem::new(
+                status,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send JSON with Content-Type: application/json",
+            );
+        }
+        Problem::new(StatusCode::BAD_REQUEST, "malformed", "Malformed request body", r.body_text())
+    }
+}
+
+impl From<PathRejection> for Problem {
+    fn from(r: PathRejection) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("no such resource ({})", r.body_text()))
+    }
+}
+
+impl From<QueryRejection> for Problem {
+    fn from(r: QueryRejection) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, "malformed", "Malformed query string", r.body_text())
+    }
+}

@@ -1,0 +1,148 @@
+//! The phone simulator: a page where a person plays the customer, and a JSON
+//! API for tests. Texts enter through ingest like any provider's webhook.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use textdesk_channels::simulator::{PhoneText, parse_inbound};
+use textdesk_core::{Address, ChannelKind};
+use textdesk_store::IngestOutcome;
+
+use crate::http::AppState;
+use crate::http::extract::{Json, Path};
+use crate::http::problem::Problem;
+use crate::services::ingest::Ingested;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/simulator", get(page))
+        .route("/simulator/api/inboxes", get(inboxes))
+        .route("/simulator/api/inboxes/{inbox}/messages", axum::routing::post(text_in))
+        .route("/simulator/api/inboxes/{inbox}/phones/{number}/messages", get(phone_messages))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "simulator.html")]
+struct Page {
+    business: String,
+}
+
+async fn page(State(s): State<AppState>) -> Page {
+    Page { business: s.config.account_name.clone() }
+}
+
+#[derive(Serialize)]
+struct SimInbox {
+    id: i64,
+    name: String,
+    number: String,
+    /// Customer numbers that have texted this inbox, for the phone picker.
+    phones: Vec<String>,
+}
+
+async fn simulator_inbox(s: &AppState, id: i64) -> Result<textdesk_store::Inbox, Problem> {
+    let inbox = s.services.store.inbox(s.account_id, id).await?;
+    if inbox.channel_kind != ChannelKind::Simulator {
+        return Err(Problem::not_found("simulator inbox"));
+    }
+    Ok(inbox)
+}
+
+async fn inboxes(State(s): State<AppState>) -> Result<Json<Vec<SimInbox>>, Problem> {
+    let mut out = Vec::new();
+    for i in s.services.store.inboxes(s.account_id).await? {
+        if i.channel_kind != ChannelKind::Simulator {
+            continue;
+        }
+        let page = s
+            .services
+            .store
+            .list_conversations(
+                s.account_id,
+                &textdesk_store::ConversationFilter { inbox_id: Some(i.id), ..Default::default() },
+                None,
+                50,
+            )
+            .await?;
+        let mut phones: Vec<String> = page.items.into_iter().map(|c| c.contact_address).collect();
+        phones.sort();
+        phones.dedup();
+        out.push(SimInbox { id: i.id, name: i.name, number: i.sender, phones });
+    }
+    Ok(Json(out))
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    provider_id: String,
+    conversation_id: i64,
+    message_id: i64,
+    duplicate: bool,
+}
+
+async fn text_in(
+    State(s): State<AppState>,
+    Path(inbox): Path<i64>,
+    Json(text): Json<PhoneText>,
+) -> Result<Response, Problem> {
+    let inbox = simulator_inbox(&s, inbox).await?;
+    let event = parse_inbound(text, jiff::Timestamp::now()).map_err(|e| Problem::invalid(e.0))?;
+    let provider_id = match &event {
+        textdesk_channels::InboundEvent::Message { provider_id, .. } => provider_id.clone(),
+        textdesk_channels::InboundEvent::Status { provider_id, .. } => provider_id.clone(),
+    };
+    match s.services.ingest(inbox.id, event).await? {
+        Ingested::Message(IngestOutcome::Stored { conversation_id, message_id, .. }) => {
+            Ok((StatusCode::CREATED, Json(Accepted { provider_id, conversation_id, message_id, duplicate: false }))
+                .into_response())
+        }
+        Ingested::Message(IngestOutcome::Duplicate { conversation_id, message_id, .. }) => {
+            Ok((StatusCode::OK, Json(Accepted { provider_id, conversation_id, message_id, duplicate: true }))
+                .into_response())
+        }
+        Ingested::Status { .. } => Err(Problem::invalid("expected a text")),
+    }
+}
+
+#[derive(Serialize)]
+struct PhoneMessage {
+    id: i64,
+    /// `from_phone` (the customer typed it) or `to_phone` (the business sent it).
+    direction: &'static str,
+    body: String,
+    status: String,
+    at: String,
+}
+
+async fn phone_messages(
+    State(s): State<AppState>,
+    Path((inbox, number)): Path<(i64, String)>,
+) -> Result<Json<Vec<PhoneMessage>>, Problem> {
+    let inbox = simulator_inbox(&s, inbox).await?;
+    let address = Address::parse(ChannelKind::Simulator, &number)?;
+    let list = s.services.store.messages_with_address(inbox.id, address.namespace(), address.value(), 200).await?;
+    Ok(Json(
+        list.into_iter()
+            // A phone only holds what the carrier handed over.
+            .filter(|m| {
+                m.direction == textdesk_core::Direction::Inbound
+                    || matches!(
+                        m.status,
+                        textdesk_core::DeliveryStatus::Delivered | textdesk_core::DeliveryStatus::Read
+                    )
+            })
+            .map(|m| PhoneMessage {
+                id: m.id,
+                direction: if m.direction == textdesk_core::Direction::Inbound { "from_phone" } else { "to_phone" },
+                body: m.body,
+                status: m.status.as_str().into(),
+                at: m.created_at.to_string(),
+            })
+            .collect(),
+    ))
+}

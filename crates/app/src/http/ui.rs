@@ -1,0 +1,614 @@
+//! The agents' web UI: server-rendered pages that work without JavaScript; a
+//! small script of ours adds live updates over SSE by re-fetching fragments.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use textdesk_core::{Body, ConsentState, ConversationStatus, DeliveryStatus, Direction, Role};
+use textdesk_store::{AssigneeFilter, ConversationFilter, ConversationSummary, Message, TimelineEvent, User};
+
+use crate::http::AppState;
+use crate::http::extract::{Path, Query, SESSION_COOKIE, UiUser, cookie_value};
+use crate::http::problem::Problem;
+use crate::services::auth;
+use crate::services::conversations::ActionError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/inbox", get(inbox_page))
+        .route("/inbox/list", get(inbox_list))
+        .route("/conversations/{id}", get(conversation_page))
+        .route("/conversations/{id}/thread", get(thread_fragment))
+        .route("/conversations/{id}/reply", post(reply))
+        .route("/conversations/{id}/assign", post(assign))
+        .route("/conversations/{id}/status", post(set_status))
+        .route("/events", get(events))
+        .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
+        .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
+        .route(
+            "/static/simulator.js",
+            get(|| async { static_file("text/javascript", include_str!("../../static/simulator.js")) }),
+        )
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
+}
+
+/// "now", "4m", "3h", "2d": how long ago, the way an inbox says it.
+pub fn ago(t: Timestamp, now: Timestamp) -> String {
+    let secs = now.duration_since(t).as_secs().max(0);
+    match secs {
+        0..=59 => "now".into(),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86_399 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+fn clock(t: Timestamp) -> String {
+    let z = t.to_zoned(jiff::tz::TimeZone::UTC);
+    z.strftime("%b %-d, %H:%M UTC").to_string()
+}
+
+// ---------- login ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    next: String,
+    error: Option<String>,
+    email: String,
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Only local paths: a login link must not bounce people to another site.
+fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/inbox".into(),
+    }
+}
+
+async fn login_page(Query(q): Query<LoginQuery>) -> LoginPage {
+    LoginPage { next: safe_next(q.next), error: None, email: String::new() }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(State(s): State<AppState>, axum::Form(f): axum::Form<LoginForm>) -> Response {
+    let next = safe_next(f.next);
+    let user = match auth::authenticate(&s.services.store, &f.email, &f.password).await {
+        Ok(Some(u)) if u.account_id == s.account_id => u,
+        Ok(_) => {
+            let page = LoginPage {
+                next,
+                error: Some("That e-mail and password do not match an active account.".into()),
+                email: f.email,
+            };
+            return (StatusCode::UNAUTHORIZED, page).into_response();
+        }
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let session = match auth::start_session(&s.services.store, user.id, s.config.session_hours).await {
+        Ok(x) => x,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let secure = if s.config.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        session.cookie,
+        s.config.session_hours * 3600
+    );
+    let mut res = Redirect::to(&next).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    if let Some(c) = cookie_value(&headers, SESSION_COOKIE) {
+        let _ = s.services.store.delete_session(&auth::hash_secret(c)).await;
+    }
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("textdesk_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    res
+}
+
+// ---------- inbox list ----------
+
+/// What the list shows: which tab, which status, what search.
+#[derive(Deserialize, Default, Clone)]
+pub struct ListParams {
+    view: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+    cursor: Option<String>,
+}
+
+pub struct Row {
+    id: i64,
+    name: String,
+    initial: String,
+    address: String,
+    preview: String,
+    age: String,
+    unread: i64,
+    status: &'static str,
+    assignee: Option<String>,
+    inbox: String,
+    opted_out: bool,
+    waiting: bool,
+    labels: Vec<String>,
+    active: bool,
+}
+
+pub struct ListView {
+    rows: Vec<Row>,
+    view: String,
+    status: String,
+    q: String,
+    next_cursor: Option<String>,
+    /// The query string that reproduces this list (for live refresh and links).
+    query: String,
+}
+
+impl ListView {
+    fn tab_class(&self, tab: &str) -> &'static str {
+        if self.view == tab { "tab active" } else { "tab" }
+    }
+    fn tab_href(&self, tab: &str) -> String {
+        format!("/inbox?view={tab}&status={}", self.status)
+    }
+    fn selected(&self, status: &str) -> &'static str {
+        if self.status == status { "selected" } else { "" }
+    }
+    fn more_href(&self) -> Option<String> {
+        self.next_cursor.as_ref().map(|c| format!("/inbox?{}&cursor={c}", self.query))
+    }
+}
+
+fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i64>) -> Row {
+    let c = &s.conversation;
+    let name = if s.contact_name.trim().is_empty() { s.contact_address.clone() } else { s.contact_name.clone() };
+    Row {
+        id: c.id,
+        initial: name
+            .chars()
+            .find(|ch| ch.is_alphanumeric())
+            .map(|ch| ch.to_uppercase().to_string())
+            .unwrap_or_else(|| "?".into()),
+        name,
+        address: s.contact_address.clone(),
+        preview: s.preview.clone(),
+        age: ago(c.last_activity_at, now),
+        unread: c.unread,
+        status: c.status.as_str(),
+        assignee: s.assignee_name.clone(),
+        inbox: s.inbox_name.clone(),
+        opted_out: s.consent == ConsentState::OptedOut,
+        waiting: c.waiting_since.is_some() && c.status == ConversationStatus::Open,
+        labels: c.labels.clone(),
+        active: Some(c.id) == active,
+    }
+}
+
+async fn list_view(s: &AppState, user: &User, p: &ListParams, active: Option<i64>) -> Result<ListView, Problem> {
+    let view = match p.view.as_deref() {
+        Some(v @ ("mine" | "unassigned" | "all")) => v.to_owned(),
+        _ => "mine".to_owned(),
+    };
+    let status = match p.status.as_deref() {
+        Some("any") => "any".to_owned(),
+        Some(st) => ConversationStatus::parse(st)?.as_str().to_owned(),
+        None => "open".to_owned(),
+    };
+    let q = p.q.clone().unwrap_or_default();
+    let filter = ConversationFilter {
+        status: if status == "any" { None } else { Some(ConversationStatus::parse(&status)?) },
+        assignee: match view.as_str() {
+            "mine" => Some(AssigneeFilter::User(user.id)),
+            "unassigned" => Some(AssigneeFilter::Nobody),
+            _ => None,
+        },
+        q: Some(q.clone()).filter(|q| !q.trim().is_empty()),
+        ..Default::default()
+    };
+    let cursor = p.cursor.as_deref().map(textdesk_store::Cursor::parse).transpose()?;
+    let page = s.services.store.list_conversations(user.account_id, &filter, cursor, 50).await?;
+    let now = Timestamp::now();
+    let query = format!("view={view}&status={status}&q={}", crate::http::extract::urlencode(&q));
+    Ok(ListView {
+        rows: page.items.into_iter().map(|r| row_from(r, now, active)).collect(),
+        view,
+        status,
+        q,
+        next_cursor: page.next_cursor,
+        query,
+    })
+}
+
+pub struct Chrome {
+    user_name: String,
+    role: Role,
+    csrf: String,
+    simulator: bool,
+    business: String,
+}
+
+fn chrome(s: &AppState, ui: &UiUser) -> Chrome {
+    Chrome {
+        user_name: ui.user.name.clone(),
+        role: ui.user.role,
+        csrf: ui.csrf.clone(),
+        simulator: s.config.simulator,
+        business: s.config.account_name.clone(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    chrome: Chrome,
+    list: ListView,
+}
+
+async fn inbox_page(State(s): State<AppState>, ui: UiUser, Query(p): Query<ListParams>) -> Result<InboxPage, Problem> {
+    let list = list_view(&s, &ui.user, &p, None).await?;
+    Ok(InboxPage { chrome: chrome(&s, &ui), list })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "_list.html")]
+struct ListFragment {
+    list: ListView,
+}
+
+async fn inbox_list(
+    State(s): State<AppState>,
+    ui: UiUser,
+    Query(p): Query<ListParams>,
+    Query(a): Query<ActiveParam>,
+) -> Result<ListFragment, Problem> {
+    Ok(ListFragment { list: list_view(&s, &ui.user, &p, a.active).await? })
+}
+
+#[derive(Deserialize)]
+struct ActiveParam {
+    active: Option<i64>,
+}
+
+// ---------- conversation ----------
+
+pub struct Bubble {
+    id: i64,
+    class: &'static str,
+    author: String,
+    body: String,
+    time: String,
+    status: String,
+    status_class: &'static str,
+    error: Option<String>,
+    is_event: bool,
+}
+
+fn bubble(m: &Message) -> Bubble {
+    let (class, author) = match (m.direction, m.private) {
+        (_, true) => ("note", format!("{} · private note", m.author_name.clone().unwrap_or_default())),
+        (Direction::Inbound, _) => ("in", String::new()),
+        (Direction::Outbound, _) => ("out", m.author_name.clone().unwrap_or_else(|| "Automatic".into())),
+    };
+    let (status, status_class) = match m.status {
+        DeliveryStatus::Received | DeliveryStatus::Note => (String::new(), ""),
+        DeliveryStatus::Scheduled => ("Scheduled".into(), "pending"),
+        DeliveryStatus::Queued => ("Queued".into(), "pending"),
+        DeliveryStatus::Sending => ("Sending…".into(), "pending"),
+        DeliveryStatus::Sent => ("✓ Sent".into(), "sent"),
+        DeliveryStatus::Delivered => ("✓✓ Delivered".into(), "delivered"),
+        DeliveryStatus::Read => ("✓✓ Read".into(), "delivered"),
+        DeliveryStatus::Undelivered => ("⚠ Not delivered".into(), "failed"),
+        DeliveryStatus::Failed => ("⚠ Failed".into(), "failed"),
+        DeliveryStatus::Blocked => ("⛔ Blocked".into(), "failed"),
+    };
+    let time = m.created_at.to_zoned(jiff::tz::TimeZone::UTC).strftime("%H:%M").to_string();
+    Bubble {
+        id: m.id,
+        class,
+        author,
+        body: m.body.clone(),
+        time,
+        status,
+        status_class,
+        error: m.error.clone(),
+        is_event: false,
+    }
+}
+
+fn describe_event(e: &TimelineEvent, users: &[User]) -> String {
+    let who = e.actor_name.clone().unwrap_or_else(|| "textdesk".into());
+    let name_of = |id: Option<i64>| {
+        id.and_then(|id| users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_else(|| "someone".into())
+    };
+    match e.kind.as_str() {
+        "created" => "Conversation started".into(),
+        "assigned" => format!("{who} assigned this to {}", name_of(e.data["assignee_id"].as_i64())),
+        "unassigned" => format!("{who} unassigned this"),
+        "status_changed" => {
+            let to = e.data["to"].as_str().unwrap_or("?");
+            match e.data["reason"].as_str() {
+                Some(r) => format!("Reopened: {r}"),
+                None => format!("{who} marked this {to}"),
+            }
+        }
+        "priority_changed" => format!("{who} set priority to {}", e.data["priority"].as_str().unwrap_or("?")),
+        "labels_changed" => format!("{who} changed labels"),
+        "team_changed" => format!("{who} changed the team"),
+        other => other.replace('_', " "),
+    }
+}
+
+pub struct ThreadView {
+    id: i64,
+    items: Vec<Bubble>,
+    title: String,
+    address: String,
+    status: &'static str,
+    assignee: Option<String>,
+    assigned_to_me: bool,
+    inbox: String,
+    blocked: Option<&'static str>,
+    users: Vec<(i64, String, bool)>,
+    csrf: String,
+    consent: &'static str,
+    contact_since: String,
+    labels: Vec<String>,
+    priority: &'static str,
+}
+
+async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, Problem> {
+    let store = &s.services.store;
+    let summary = store.conversation_summary(ui.user.account_id, id).await?;
+    let contact = store.contact(ui.user.account_id, summary.conversation.contact_id).await?;
+    let messages = store.messages(ui.user.account_id, id, None, 1000).await?;
+    let events = store.timeline(id).await?;
+    let users = store.users(ui.user.account_id).await?;
+    let mut items: Vec<(Timestamp, i64, Bubble)> =
+        messages.iter().map(|m| (m.created_at, m.id * 2, bubble(m))).collect();
+    for e in &events {
+        let text = describe_event(e, &users);
+        items.push((
+            e.created_at,
+            e.id * 2 + 1,
+            Bubble {
+                id: e.id,
+                class: "event",
+                author: String::new(),
+                body: text,
+                time: clock(e.created_at),
+                status: String::new(),
+                status_class: "",
+                error: None,
+                is_event: true,
+            },
+        ));
+    }
+    items.sort_by_key(|(t, k, _)| (*t, *k));
+    let c = &summary.conversation;
+    let blocked = match summary.consent {
+        ConsentState::OptedOut => Some(textdesk_core::BlockReason::OptedOut.explain()),
+        _ => None,
+    };
+    Ok(ThreadView {
+        id,
+        items: items.into_iter().map(|(_, _, b)| b).collect(),
+        title: contact.display_name(),
+        address: summary.contact_address.clone(),
+        status: c.status.as_str(),
+        assignee: summary.assignee_name.clone(),
+        assigned_to_me: c.assignee_id == Some(ui.user.id),
+        inbox: summary.inbox_name.clone(),
+        blocked,
+        users: users.iter().filter(|u| u.active).map(|u| (u.id, u.name.clone(), c.assignee_id == Some(u.id))).collect(),
+        csrf: ui.csrf.clone(),
+        consent: match summary.consent {
+            ConsentState::OptedOut => "Opted out",
+            ConsentState::OptedIn => "Opted in",
+            ConsentState::Unknown => "No record (replies only)",
+        },
+        contact_since: contact.created_at.to_zoned(jiff::tz::TimeZone::UTC).strftime("%b %-d, %Y").to_string(),
+        labels: c.labels.clone(),
+        priority: c.priority.as_str(),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "conversation.html")]
+struct ConversationPage {
+    chrome: Chrome,
+    list: ListView,
+    thread: ThreadView,
+    flash: Option<String>,
+    draft: String,
+}
+
+async fn render_conversation(
+    s: &AppState,
+    ui: &UiUser,
+    id: i64,
+    p: &ListParams,
+    flash: Option<String>,
+    draft: String,
+) -> Result<ConversationPage, Problem> {
+    let thread = thread_view(s, ui, id).await?;
+    let list = list_view(s, &ui.user, p, Some(id)).await?;
+    Ok(ConversationPage { chrome: chrome(s, ui), list, thread, flash, draft })
+}
+
+async fn conversation_page(
+    State(s): State<AppState>,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    Query(p): Query<ListParams>,
+) -> Result<ConversationPage, Problem> {
+    s.services.store.mark_read(ui.user.account_id, id).await?;
+    render_conversation(&s, &ui, id, &p, None, String::new()).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "_thread.html")]
+struct ThreadFragment {
+    thread: ThreadView,
+}
+
+async fn thread_fragment(
+    State(s): State<AppState>,
+    ui: UiUser,
+    Path(id): Path<i64>,
+) -> Result<ThreadFragment, Problem> {
+    s.services.store.mark_read(ui.user.account_id, id).await?;
+    Ok(ThreadFragment { thread: thread_view(&s, &ui, id).await? })
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    csrf: String,
+    body: String,
+    #[serde(default)]
+    private: Option<String>,
+}
+
+async fn reply(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<ReplyForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let result = match Body::parse(&f.body) {
+        Ok(body) => s.services.reply(&ui.user, id, body, f.private.is_some()).await.map_err(|e| match e {
+            ActionError::Blocked(reason) => (StatusCode::CONFLICT, reason.explain().to_owned()),
+            ActionError::Store(e) => {
+                let p = Problem::from(e);
+                (p.status, p.detail)
+            }
+        }),
+        Err(e) => Err((StatusCode::UNPROCESSABLE_ENTITY, e.0)),
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Err((status, msg)) => match render_conversation(&s, &ui, id, &ListParams::default(), Some(msg), f.body).await {
+            Ok(page) => (status, page).into_response(),
+            Err(p) => p.into_response(),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct AssignForm {
+    csrf: String,
+    /// `me`, `none` or a user id.
+    assignee: String,
+}
+
+async fn assign(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<AssignForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let target = match f.assignee.as_str() {
+        "me" => Some(ui.user.id),
+        "none" => None,
+        other => match other.parse() {
+            Ok(n) => Some(n),
+            Err(_) => return Problem::invalid("choose someone to assign").into_response(),
+        },
+    };
+    match s.services.assign(&ui.user, id, target).await {
+        Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    csrf: String,
+    status: String,
+    /// For snoozing: `1h`, `tomorrow` or `week`.
+    #[serde(default)]
+    snooze: Option<String>,
+}
+
+async fn set_status(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<StatusForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let status = match ConversationStatus::parse(&f.status) {
+        Ok(st) => st,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let now = Timestamp::now();
+    let until = (status == ConversationStatus::Snoozed).then(|| match f.snooze.as_deref() {
+        Some("tomorrow") => now + SignedDuration::from_hours(24),
+        Some("week") => now + SignedDuration::from_hours(24 * 7),
+        _ => now + SignedDuration::from_hours(1),
+    });
+    match s.services.set_status(&ui.user, id, status, until).await {
+        // After resolving, the agent moves on to the inbox.
+        Ok(_) if status == ConversationStatus::Resolved => Redirect::to("/inbox").into_response(),
+        Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+async fn events(State(s): State<AppState>, ui: UiUser) -> Response {
+    crate::http::api::live_stream(&s, ui.user.account_id).into_response()
+}

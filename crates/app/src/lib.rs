@@ -1,0 +1,155 @@
+//! textdesk: a self-hosted help desk for text messaging.
+
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod services;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use textdesk_channels::simulator::{Carrier, Report};
+use textdesk_core::ReopenWindow;
+use textdesk_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+pub use services::Services;
+
+/// How the background workers run. Tests turn them off to drive each step.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub workers: bool,
+    pub dispatch_interval: Duration,
+    pub simulator_delivery_delay: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            workers: true,
+            dispatch_interval: Duration::from_millis(250),
+            simulator_delivery_delay: Duration::from_millis(400),
+        }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    pub services: Services,
+    pub config: Arc<Config>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Connects to the database, migrates, binds the port (0 picks a free one)
+    /// and starts the workers. The server answers once `run` is awaited.
+    pub async fn build(config: Config, opts: Options) -> anyhow::Result<Application> {
+        if config.is_sqlite() {
+            config.prepare_data_dir()?;
+        }
+        let store = Store::connect(&config.database_url).await?;
+        let account = store.ensure_account(&config.account_name).await?;
+        let (carrier, reports) = Carrier::new(opts.simulator_delivery_delay);
+        let services = Services {
+            store,
+            carrier,
+            metrics: Arc::default(),
+            reopen_window: ReopenWindow::hours(config.reopen_window_hours)?,
+        };
+        let config = Arc::new(config);
+        let listener = TcpListener::bind(config.listen).await?;
+        let state = http::AppState { services: services.clone(), config: config.clone(), account_id: account.id };
+        let router = http::router(state);
+        let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
+        if opts.workers {
+            workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
+            workers.push(tokio::spawn(housekeeping_loop(services.clone())));
+        }
+        Ok(Application { listener, router, services, config, workers })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.config.listen)
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        let Application { listener, router, workers, .. } = self;
+        let result = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+        for w in workers {
+            w.abort();
+        }
+        Ok(result?)
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Delivery reports from the simulated carrier enter through ingest, like a
+/// provider's status callback.
+async fn feed_simulator_reports(services: Services, mut reports: mpsc::UnboundedReceiver<Report>) {
+    while let Some(r) = reports.recv().await {
+        if let Err(e) = services.ingest(r.inbox_id, r.event).await {
+            tracing::warn!(error = %e, "could not record a simulator delivery report");
+        }
+    }
+}
+
+async fn dispatcher_loop(services: Services, every: Duration) {
+    let worker = format!("{}-{}", std::process::id(), rand::random::<u32>());
+    let mut events = services.store.events().subscribe();
+    loop {
+        match services.dispatch_once(&worker, 50).await {
+            // A full batch means more may be waiting: go again at once.
+            Ok(r) if r.claimed == 50 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "dispatcher step failed"),
+        }
+        // Wake early when a message is created; otherwise poll for due rows.
+        let _ = tokio::time::timeout(every, async {
+            loop {
+                match events.recv().await {
+                    Ok(ev) if ev.kind == "message.created" => break,
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            }
+        })
+        .await;
+    }
+}
+
+async fn housekeeping_loop(services: Services) {
+    loop {
+        if let Err(e) = services.wake_snoozed().await {
+            tracing::error!(error = %e, "waking snoozed conversations failed");
+        }
+        match services.store.expire_stale_claims(jiff::Timestamp::now(), services::dispatcher::CLAIM_LEASE).await {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::warn!(count = ids.len(), "outbound messages interrupted while sending were marked for review")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "expiring stale outbox claims failed"),
+        }
+        let _ = services.store.delete_expired_sessions(jiff::Timestamp::now()).await;
+        tokio::time::sleep(Duration::from_secs(15)).await;
+    }
+}

@@ -1,0 +1,247 @@
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use textdesk::{Application, Config, Options, demo};
+use textdesk_core::{Email, Password, Role};
+use textdesk_store::Store;
+
+#[derive(Parser)]
+#[command(name = "textdesk", version, about = "A self-hosted help desk for text messaging")]
+struct Cli {
+    /// A TOML config file (see `textdesk default-config`).
+    #[arg(long, global = true, env = "TEXTDESK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where data lives (the SQLite database and media). Overrides the config.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a demo business on SQLite with the phone simulator.
+    Demo {
+        /// Start over with a new demo database.
+        #[arg(long)]
+        fresh: bool,
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Run the server from the configuration.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print a commented configuration file.
+    DefaultConfig,
+    /// Print the REST API's OpenAPI document.
+    Openapi,
+    /// Exit 0 when the server at the configured address is healthy, 1 otherwise.
+    Healthcheck {
+        /// Base URL to check instead of the configured one.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; asks for the password unless --password-stdin.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = ["agent", "supervisor", "admin"])]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user; it is printed once.
+    Create {
+        /// The user's e-mail.
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+fn init_logs(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TEXTDESK_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cfg.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::DefaultConfig => {
+            print!("{}", textdesk::config::DEFAULT_CONFIG);
+            return Ok(());
+        }
+        Command::Openapi => {
+            print!("{}", textdesk::http::api::openapi_document());
+            return Ok(());
+        }
+        _ => {}
+    }
+    let mut cfg = Config::load(cli.config.as_deref(), cli.data_dir.as_deref())?;
+    match cli.command {
+        Command::DefaultConfig | Command::Openapi => Ok(()),
+        Command::Demo { fresh, listen } => {
+            init_logs(&cfg);
+            cfg.simulator = true;
+            if cfg.account_name == Config::default().account_name {
+                cfg.account_name = "Harbor Dental".into();
+            }
+            if let Some(l) = listen {
+                cfg.listen = l;
+                cfg.public_url = format!("http://{}", l);
+            }
+            if fresh {
+                if !cfg.is_sqlite() {
+                    bail!(
+                        "--fresh only deletes the demo's own SQLite database; it will not touch {}",
+                        textdesk::config::redact_url(&cfg.database_url)
+                    );
+                }
+                for suffix in ["", "-wal", "-shm"] {
+                    let p = cfg.data_dir.join(format!("textdesk.db{suffix}"));
+                    if p.exists() {
+                        std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+                    }
+                }
+            }
+            // Seed before the workers start, so the history's replies are not
+            // picked up and sent again by the dispatcher.
+            let seeder = Application::build(
+                Config { listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)), ..cfg.clone() },
+                Options { workers: false, ..Options::default() },
+            )
+            .await?;
+            let account = seeder.services.store.ensure_account(&seeder.config.account_name).await?;
+            let seeded = demo::seed(&seeder.services, account.id).await?;
+            seeder.services.store.close().await;
+            drop(seeder);
+            let app = Application::build(cfg, Options::default()).await?;
+            let url = app.config.public_url.clone();
+            println!(
+                "\n  textdesk demo for {} is running{}.\n",
+                app.config.account_name,
+                if seeded { " (freshly seeded)" } else { "" }
+            );
+            println!("  Inbox:           {url}/login");
+            println!("  Phone simulator: {url}/simulator");
+            println!("  Data:            {}\n", app.config.data_dir.display());
+            println!("  Sign in as (password {}):", demo::DEMO_PASSWORD);
+            for l in demo::LOGINS {
+                println!("    {:<28} {}", l.email, l.role);
+            }
+            println!(
+                "\n  Press Ctrl+C to stop; run `textdesk demo` again to continue, or add --fresh to start over.\n"
+            );
+            app.run().await
+        }
+        Command::Serve => {
+            init_logs(&cfg);
+            let app = Application::build(cfg, Options::default()).await?;
+            tracing::info!(address = %app.local_addr(), public_url = %app.config.public_url, "textdesk is serving");
+            app.run().await
+        }
+        Command::Migrate => {
+            if cfg.is_sqlite() {
+                cfg.prepare_data_dir()?;
+            }
+            let store = Store::connect(&cfg.database_url).await?;
+            store.close().await;
+            println!("migrations applied to {}", textdesk::config::redact_url(&cfg.database_url));
+            Ok(())
+        }
+        Command::User { command: UserCommand::Add { email, role, name, password_stdin } } => {
+            let email = Email::parse(&email)?;
+            let role = Role::parse(&role)?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                line.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                if !std::io::stdin().is_terminal() {
+                    bail!("no terminal to ask for a password: pass --password-stdin and pipe it in");
+                }
+                let a = rpassword::prompt_password("Password: ")?;
+                let b = rpassword::prompt_password("Again: ")?;
+                if a != b {
+                    bail!("the two passwords differ");
+                }
+                a
+            };
+            let password = Password::parse(&password)?;
+            let store = open_store(&cfg).await?;
+            let account = store.ensure_account(&cfg.account_name).await?;
+            let user = textdesk::services::auth::create_user(&store, account.id, email, &name, role, &password).await?;
+            println!("added {} ({}) as user {}", user.email, user.role, user.id);
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Create { user, name } } => {
+            let store = open_store(&cfg).await?;
+            let email = Email::parse(&user)?;
+            let Some(u) = store.user_by_email(&email).await? else { bail!("no user with e-mail {email}") };
+            if !u.active {
+                bail!("{email} is deactivated");
+            }
+            let (_, secret) = textdesk::services::auth::create_token(&store, u.id, &name).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{secret}")?;
+            eprintln!("This token is shown once. Send it as: Authorization: Bearer <token>");
+            Ok(())
+        }
+        Command::Healthcheck { url } => {
+            let base = url.unwrap_or_else(|| format!("http://{}", cfg.listen));
+            match textdesk::http::ops::probe(&base).await {
+                Ok(()) => {
+                    println!("healthy");
+                    Ok(())
+                }
+                Err(e) => bail!("not healthy: {e}"),
+            }
+        }
+    }
+}
+
+async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    if cfg.is_sqlite() {
+        cfg.prepare_data_dir()?;
+    }
+    Ok(Store::connect(&cfg.database_url).await?)
+}

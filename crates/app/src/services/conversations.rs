@@ -1,0 +1,102 @@
+//! What agents do to conversations. Each action is stored, then announced to
+//! every open screen.
+
+use jiff::Timestamp;
+use textdesk_core::gate::{BlockReason, OutboundKind};
+use textdesk_core::{Body, ConversationStatus, Priority};
+use textdesk_store::{Conversation, Message, NewOutbound, OutboundOutcome, StoreError, User};
+
+use crate::services::Services;
+use crate::services::metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{}", .0.explain())]
+    Blocked(BlockReason),
+}
+
+impl Services {
+    /// An agent's reply (or, with `private`, a note for colleagues).
+    pub async fn reply(
+        &self,
+        user: &User,
+        conversation_id: i64,
+        body: Body,
+        private: bool,
+    ) -> Result<Message, ActionError> {
+        let outcome = self
+            .store
+            .send_outbound(NewOutbound {
+                account_id: user.account_id,
+                conversation_id,
+                author_id: Some(user.id),
+                body,
+                private,
+                kind: OutboundKind::Reply,
+                now: Timestamp::now(),
+            })
+            .await?;
+        match outcome {
+            OutboundOutcome::Stored(m) => {
+                self.publish(user.account_id, "message.created", conversation_id, Some(m.id)).await;
+                Ok(*m)
+            }
+            OutboundOutcome::Blocked(reason) => {
+                Metrics::inc(&self.metrics.outbound_blocked);
+                Err(ActionError::Blocked(reason))
+            }
+        }
+    }
+
+    async fn changed(&self, c: Conversation) -> Conversation {
+        self.publish(c.account_id, "conversation.updated", c.id, None).await;
+        c
+    }
+
+    pub async fn assign(&self, actor: &User, id: i64, assignee: Option<i64>) -> Result<Conversation, StoreError> {
+        let c = self.store.assign(actor.account_id, id, assignee, Some(actor.id)).await?;
+        Ok(self.changed(c).await)
+    }
+
+    pub async fn set_team(&self, actor: &User, id: i64, team: Option<i64>) -> Result<Conversation, StoreError> {
+        let c = self.store.set_team(actor.account_id, id, team, Some(actor.id)).await?;
+        Ok(self.changed(c).await)
+    }
+
+    pub async fn set_status(
+        &self,
+        actor: &User,
+        id: i64,
+        status: ConversationStatus,
+        until: Option<Timestamp>,
+    ) -> Result<Conversation, StoreError> {
+        let c = self.store.set_status(actor.account_id, id, status, until, Some(actor.id)).await?;
+        Ok(self.changed(c).await)
+    }
+
+    pub async fn set_priority(&self, actor: &User, id: i64, p: Priority) -> Result<Conversation, StoreError> {
+        let c = self.store.set_priority(actor.account_id, id, p, Some(actor.id)).await?;
+        Ok(self.changed(c).await)
+    }
+
+    pub async fn set_labels(&self, actor: &User, id: i64, labels: &[String]) -> Result<Conversation, StoreError> {
+        for l in labels {
+            if l.is_empty() || l.len() > 50 || !l.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+                return Err(StoreError::Invalid(format!("label {l:?}: use 1 to 50 letters, digits, '-' or '_'")));
+            }
+        }
+        let c = self.store.set_labels(actor.account_id, id, labels, Some(actor.id)).await?;
+        Ok(self.changed(c).await)
+    }
+
+    /// Opens snoozed conversations whose time has come.
+    pub async fn wake_snoozed(&self) -> Result<usize, StoreError> {
+        let woken = self.store.wake_snoozed(Timestamp::now()).await?;
+        for (account, id) in &woken {
+            self.publish(*account, "conversation.updated", *id, None).await;
+        }
+        Ok(woken.len())
+    }
+}

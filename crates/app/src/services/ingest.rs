@@ -1,0 +1,43 @@
+//! Ingest: the one way in. Provider webhooks, the simulator and (later) web
+//! chat hand their parsed events here.
+
+use textdesk_channels::InboundEvent;
+use textdesk_store::{InboundMessage, IngestOutcome, StatusReport};
+
+use crate::services::Services;
+use crate::services::metrics::Metrics;
+
+#[derive(Debug)]
+pub enum Ingested {
+    Message(IngestOutcome),
+    Status { changed: bool },
+}
+
+impl Services {
+    /// Stores an inbound event for `inbox_id`, then tells live screens. The
+    /// provider may be acknowledged once this returns `Ok`: it is on disk.
+    pub async fn ingest(&self, inbox_id: i64, event: InboundEvent) -> textdesk_store::Result<Ingested> {
+        match event {
+            InboundEvent::Message { from, provider_id, body, media, received_at } => {
+                let msg = InboundMessage { inbox_id, from, provider_id, body, media, received_at };
+                let outcome = self.store.record_inbound(&msg, self.reopen_window).await?;
+                match &outcome {
+                    IngestOutcome::Stored { account_id, conversation_id, message_id, .. } => {
+                        Metrics::inc(&self.metrics.inbound_messages);
+                        self.publish(*account_id, "message.created", *conversation_id, Some(*message_id)).await;
+                    }
+                    IngestOutcome::Duplicate { .. } => Metrics::inc(&self.metrics.inbound_duplicates),
+                }
+                Ok(Ingested::Message(outcome))
+            }
+            InboundEvent::Status { provider_id, status, error } => {
+                let report = StatusReport { inbox_id, provider_id, status, error };
+                let changed = self.store.apply_status(&report).await?;
+                if let Some((account_id, m)) = &changed {
+                    self.publish(*account_id, "message.updated", m.conversation_id, Some(m.id)).await;
+                }
+                Ok(Ingested::Status { changed: changed.is_some() })
+            }
+        }
+    }
+}

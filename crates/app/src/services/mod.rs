@@ -1,0 +1,31 @@
+//! The services that wire the flow: ingest (everything that comes in), the
+//! dispatcher (everything that goes out), and the conversation actions agents
+//! take. HTTP handlers and the CLI call these; they never reach past them.
+
+pub mod auth;
+pub mod conversations;
+pub mod dispatcher;
+pub mod ingest;
+pub mod metrics;
+
+use std::sync::Arc;
+
+use textdesk_channels::simulator::Carrier;
+use textdesk_core::ReopenWindow;
+use textdesk_store::{LiveEvent, Store};
+
+use crate::services::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub carrier: Carrier,
+    pub metrics: Arc<Metrics>,
+    pub reopen_window: ReopenWindow,
+}
+
+impl Services {
+    pub async fn publish(&self, account_id: i64, kind: &str, conversation_id: i64, message_id: Option<i64>) {
+        self.store.events().publish(LiveEvent { account_id, kind: kind.into(), conversation_id, message_id }).await;
+    }
+}

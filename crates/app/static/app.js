@@ -1,0 +1,99 @@
+// textdesk's one script. The pages work without it; with it, the inbox and the
+// open conversation update live over server-sent events, and Enter sends.
+(function () {
+  "use strict";
+  var state = document.getElementById("live-state");
+  var list = document.querySelector("[data-live-list]");
+  var thread = document.querySelector("[data-live-thread]");
+
+  function scrollThread() {
+    var m = document.getElementById("messages");
+    if (m) m.scrollTop = m.scrollHeight;
+  }
+
+  function refresh(el, url, after) {
+    fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (r) { if (!r.ok || r.redirected) throw new Error(r.status); return r.text(); })
+      .then(function (html) {
+        var y = el.scrollTop;
+        el.innerHTML = html;
+        el.scrollTop = y;
+        if (after) after();
+      })
+      .catch(function () {});
+  }
+
+  function refreshList() {
+    if (!list) return;
+    var rows = list.querySelector(".rows");
+    var q = rows ? rows.getAttribute("data-query") : "";
+    var active = list.getAttribute("data-active");
+    refresh(list, "/inbox/list?" + q + (active ? "&active=" + active : ""));
+  }
+
+  function refreshThread() {
+    if (!thread) return;
+    var m = document.getElementById("messages");
+    var atBottom = !m || m.scrollHeight - m.scrollTop - m.clientHeight < 80;
+    refresh(thread, "/conversations/" + thread.getAttribute("data-live-thread") + "/thread", function () { if (atBottom) scrollThread(); });
+  }
+
+  var pending = null;
+  function schedule(ev) {
+    var data = {};
+    try { data = JSON.parse(ev.data); } catch (e) {}
+    clearTimeout(pending);
+    pending = setTimeout(function () {
+      refreshList();
+      if (thread && (!data.conversation_id || String(data.conversation_id) === thread.getAttribute("data-live-thread"))) refreshThread();
+    }, 60);
+  }
+
+  if (window.EventSource && (list || thread)) {
+    var es = new EventSource("/events");
+    ["message.created", "message.updated", "conversation.updated", "resync"].forEach(function (k) { es.addEventListener(k, schedule); });
+    es.onopen = function () { if (state) { state.textContent = "● Live"; state.className = "live"; } };
+    es.onerror = function () { if (state) { state.textContent = "Reconnecting…"; state.className = "live off"; } };
+  }
+
+  scrollThread();
+
+  var composer = document.getElementById("composer");
+  if (composer) {
+    var body = composer.querySelector("textarea");
+    var note = composer.querySelector("input[name=private]");
+    body.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        if (body.value.trim()) composer.requestSubmit();
+      }
+    });
+    if (note) note.addEventListener("change", function () { composer.classList.toggle("is-note", note.checked); });
+    composer.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var data = new URLSearchParams(new FormData(composer));
+      fetch(composer.action, { method: "POST", body: data, credentials: "same-origin", redirect: "manual" })
+        .then(function (r) {
+          var flash = document.getElementById("flash");
+          if (r.type === "opaqueredirect" || r.ok) {
+            body.value = "";
+            if (note) { note.checked = false; composer.classList.remove("is-note"); }
+            if (flash) flash.remove();
+            refreshThread();
+            return;
+          }
+          return r.text().then(function (html) {
+            var doc = new DOMParser().parseFromString(html, "text/html");
+            var msg = doc.getElementById("flash");
+            if (!flash) {
+              flash = document.createElement("p");
+              flash.id = "flash"; flash.className = "flash error"; flash.setAttribute("role", "alert");
+              composer.parentNode.insertBefore(flash, composer);
+            }
+            flash.textContent = msg ? msg.textContent : "The message could not be sent (" + r.status + ").";
+          });
+        })
+        .catch(function () { composer.submit(); });
+    });
+  }
+})();

@@ -1,0 +1,80 @@
+// The phone simulator page: pick a business number and a customer number,
+// text as the customer, and watch what the business sends back.
+(function () {
+  "use strict";
+  var inboxSel = document.getElementById("sim-inbox");
+  var number = document.getElementById("sim-number");
+  var phones = document.getElementById("sim-phones");
+  var msgs = document.getElementById("phone-msgs");
+  var form = document.getElementById("phone-compose");
+  var input = document.getElementById("phone-body");
+  var err = document.getElementById("phone-error");
+  var head = document.getElementById("phone-to");
+  var inboxes = [];
+  var shown = "";
+
+  function current() { return inboxes.find(function (i) { return String(i.id) === inboxSel.value; }); }
+
+  function loadInboxes() {
+    return fetch("/simulator/api/inboxes").then(function (r) { return r.json(); }).then(function (list) {
+      inboxes = list;
+      var keep = inboxSel.value;
+      inboxSel.innerHTML = "";
+      list.forEach(function (i) {
+        var o = document.createElement("option");
+        o.value = i.id; o.textContent = i.name + " (" + i.number + ")";
+        inboxSel.appendChild(o);
+      });
+      if (keep) inboxSel.value = keep;
+      var cur = current();
+      phones.innerHTML = "";
+      if (cur) cur.phones.forEach(function (p) { var o = document.createElement("option"); o.value = p; phones.appendChild(o); });
+      if (cur && head) head.textContent = cur.name + " · " + cur.number;
+    });
+  }
+
+  function render(list) {
+    var key = JSON.stringify(list);
+    if (key === shown) return;
+    shown = key;
+    msgs.innerHTML = "";
+    list.forEach(function (m) {
+      var li = document.createElement("li");
+      li.className = m.direction;
+      li.textContent = m.body;
+      msgs.appendChild(li);
+    });
+    var last = list.filter(function (m) { return m.direction === "from_phone"; }).pop();
+    if (last) { var s = document.createElement("li"); s.className = "stamp"; s.textContent = "Delivered"; msgs.appendChild(s); }
+    msgs.scrollTop = msgs.scrollHeight;
+  }
+
+  function poll() {
+    var cur = current();
+    if (!cur || !number.value.trim()) return;
+    fetch("/simulator/api/inboxes/" + cur.id + "/phones/" + encodeURIComponent(number.value.trim()) + "/messages")
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(render)
+      .catch(function () {});
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var cur = current();
+    if (!cur) return;
+    err.textContent = "";
+    fetch("/simulator/api/inboxes/" + cur.id + "/messages", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ from: number.value.trim(), body: input.value })
+    }).then(function (r) {
+      if (!r.ok) return r.json().then(function (p) { err.textContent = p.detail || "Not sent"; });
+      input.value = "";
+      poll();
+    });
+  });
+  inboxSel.addEventListener("change", function () { shown = ""; loadInboxes().then(poll); });
+  number.addEventListener("change", function () { shown = ""; poll(); });
+  loadInboxes().then(poll);
+  setInterval(poll, 1000);
+  setInterval(loadInboxes, 10000);
+})();

@@ -1,0 +1,266 @@
+//! Test harness: the real application on a free port, a fresh database per
+//! test (a SQLite file, or a new PostgreSQL database when
+//! TEXTDESK_TEST_POSTGRES_URL is set), and real HTTP between test and app.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use textdesk::{Application, Config, Options, Services};
+use textdesk_core::{Email, Password, Role};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server for tests, or None (the test says it was skipped).
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TEXTDESK_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            eprintln!("skipped: TEXTDESK_TEST_POSTGRES_URL is not set, so the PostgreSQL variant did not run");
+            None
+        }
+    }
+}
+
+/// Runs a scenario on PostgreSQL when a server is configured.
+#[macro_export]
+macro_rules! both_backends {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario($crate::common::Db::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::common::postgres_url().is_some() {
+                    super::$scenario($crate::common::Db::Postgres).await;
+                }
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub services: Services,
+    pub account_id: i64,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    pg_cleanup: Option<(String, String)>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((admin, db)) = self.pg_cleanup.take() {
+            // A runtime of its own: Drop cannot await, and the test's runtime is ending.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    let mut c = sqlx::PgConnection::connect(&admin).await.ok()?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
+                        .execute(&mut c)
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+type ConfigEdit = Box<dyn FnOnce(&mut Config)>;
+
+pub struct Builder {
+    db: Db,
+    opts: Options,
+    edit: Vec<ConfigEdit>,
+}
+
+pub fn app(db: Db) -> Builder {
+    Builder {
+        db,
+        opts: Options { workers: false, simulator_delivery_delay: Duration::from_millis(20), ..Options::default() },
+        edit: Vec::new(),
+    }
+}
+
+impl Builder {
+    pub fn workers(mut self) -> Self {
+        self.opts.workers = true;
+        self.opts.dispatch_interval = Duration::from_millis(50);
+        self
+    }
+    pub fn config(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.edit.push(Box::new(f));
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_cleanup) = match self.db {
+            Db::Sqlite => (format!("sqlite://{}", dir.path().join("test.db").display()), None),
+            Db::Postgres => {
+                use sqlx::Connection;
+                let admin = postgres_url().expect("postgres url");
+                let name = format!("textdesk_test_{:016x}", rand::random::<u64>());
+                let mut c = sqlx::PgConnection::connect(&admin).await.expect("connect to test postgres");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut c)
+                    .await
+                    .expect("create db");
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+                (format!("{base}/{name}"), Some((admin, name)))
+            }
+        };
+        let mut cfg = Config {
+            database_url: database_url.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            simulator: true,
+            account_name: "Test Dental".into(),
+            ..Config::default()
+        };
+        for e in self.edit {
+            e(&mut cfg);
+        }
+        let app = Application::build(cfg, self.opts).await.expect("app builds");
+        let base = format!("http://{}", app.local_addr());
+        let services = app.services.clone();
+        let account_id = services.store.first_account().await.unwrap().unwrap().id;
+        tokio::spawn(app.run());
+        TestApp {
+            base,
+            services,
+            account_id,
+            database_url,
+            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            _dir: dir,
+            pg_cleanup,
+        }
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn user(&self, email: &str, role: Role) -> textdesk_store::User {
+        textdesk::services::auth::create_user(
+            &self.services.store,
+            self.account_id,
+            Email::parse(email).unwrap(),
+            "",
+            role,
+            &Password::parse(PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// A user with an API token; returns the token.
+    pub async fn token_for(&self, email: &str, role: Role) -> String {
+        let u = self.user(email, role).await;
+        textdesk::services::auth::create_token(&self.services.store, u.id, "test").await.unwrap().1
+    }
+
+    pub async fn simulator_inbox(&self) -> i64 {
+        self.services
+            .store
+            .create_inbox(textdesk_store::NewInbox {
+                account_id: self.account_id,
+                name: "SMS".into(),
+                channel_kind: textdesk_core::ChannelKind::Simulator,
+                sender: "+14155550100".into(),
+                settings: json!({}),
+                secrets: json!({}),
+            })
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// A customer texts the business from the simulator.
+    pub async fn text_in(&self, inbox: i64, from: &str, body: &str, id: Option<&str>) -> reqwest::Response {
+        let mut payload = json!({ "from": from, "body": body });
+        if let Some(id) = id {
+            payload["id"] = json!(id);
+        }
+        self.client
+            .post(self.url(&format!("/simulator/api/inboxes/{inbox}/messages")))
+            .json(&payload)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap()
+    }
+
+    /// Runs the dispatcher until nothing is due.
+    pub async fn dispatch_all(&self) -> usize {
+        let mut sent = 0;
+        loop {
+            let r = self.services.dispatch_once("test", 50).await.unwrap();
+            sent += r.sent;
+            if r.claimed == 0 {
+                return sent;
+            }
+        }
+    }
+
+    /// Polls `f` until it returns Some, for at most five seconds.
+    pub async fn eventually<T, F, Fut>(&self, mut f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "condition not met within 5 seconds");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// A browser session: a client with a cookie jar, signed in.
+    pub async fn browser(&self, email: &str) -> reqwest::Client {
+        let c =
+            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let r = c
+            .post(self.url("/login"))
+            .form(&[("email", email), ("password", PASSWORD), ("next", "/inbox")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "login should redirect");
+        c
+    }
+}
+
+/// The CSRF token embedded in a page's forms.
+pub fn csrf_of(html: &str) -> String {
+    let key = "name=\"csrf\" value=\"";
+    let start = html.find(key).expect("page has a csrf field") + key.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+pub async fn json(r: reqwest::Response) -> Value {
+    r.json().await.unwrap()
+}

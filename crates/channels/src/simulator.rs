@@ -1,0 +1,154 @@
+//! The built-in phone simulator: a carrier that lives inside the process. It
+//! is a channel like any other: inbound texts are parsed here and go through
+//! ingest, outbound ones are "sent" here and their delivery reports come back
+//! through ingest, so demos and tests exercise the real path.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use textdesk_core::{Address, ChannelKind, DeliveryStatus};
+use tokio::sync::mpsc;
+
+use crate::{InboundEvent, Outgoing, ParseError, SendError};
+
+/// A text typed on a simulated phone.
+#[derive(Debug, Deserialize)]
+pub struct PhoneText {
+    pub from: String,
+    pub body: String,
+    /// Lets a test replay the same message, as a provider's retry would.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+pub fn parse_inbound(text: PhoneText, now: Timestamp) -> Result<InboundEvent, ParseError> {
+    let from = Address::parse(ChannelKind::Simulator, &text.from).map_err(|e| ParseError(e.0))?;
+    if text.body.trim().is_empty() {
+        return Err(ParseError("the text is empty".into()));
+    }
+    if text.body.chars().count() > 1600 {
+        return Err(ParseError("a text has at most 1600 characters".into()));
+    }
+    let provider_id = match text.id {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            id
+        }
+        Some(_) => return Err(ParseError("the id is 1 to 64 letters, digits, '-' or '_'".into())),
+        None => new_id("SM"),
+    };
+    Ok(InboundEvent::Message { from, provider_id, body: text.body, media: Vec::new(), received_at: now })
+}
+
+fn new_id(prefix: &str) -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}{:016x}{n:08x}", rand::random::<u64>())
+}
+
+/// A delivery report from the simulated carrier, for `inbox_id`.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub inbox_id: i64,
+    pub event: InboundEvent,
+}
+
+/// The simulated carrier. Accepts every message to a valid number and reports
+/// it delivered after `delivery_delay`; numbers ending in 0000 are unreachable
+/// so the failure path can be shown too.
+#[derive(Clone)]
+pub struct Carrier {
+    reports: mpsc::UnboundedSender<Report>,
+    delivery_delay: Duration,
+    accepted: std::sync::Arc<AtomicU64>,
+}
+
+impl Carrier {
+    pub fn new(delivery_delay: Duration) -> (Self, mpsc::UnboundedReceiver<Report>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Carrier { reports: tx, delivery_delay, accepted: Default::default() }, rx)
+    }
+
+    /// How many messages this carrier has accepted: what a real carrier would bill.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    pub async fn send(&self, inbox_id: i64, msg: &Outgoing) -> Result<String, SendError> {
+        let to = Address::parse(ChannelKind::Simulator, &msg.to).map_err(|e| SendError::Permanent(e.0))?;
+        let id = new_id("SIM");
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        let unreachable = to.value().ends_with("0000");
+        let (status, error) = if unreachable {
+            (
+                DeliveryStatus::Undelivered,
+                Some("The simulated phone is switched off (numbers ending in 0000 never receive).".to_owned()),
+            )
+        } else {
+            (DeliveryStatus::Delivered, None)
+        };
+        let tx = self.reports.clone();
+        let delay = self.delivery_delay;
+        let provider_id = id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(Report { inbox_id, event: InboundEvent::Status { provider_id, status, error } });
+        });
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_phone_text() {
+        let ev = parse_inbound(
+            PhoneText { from: "+1 415 555 2671".into(), body: "Hi".into(), id: Some("abc-1".into()) },
+            Timestamp::UNIX_EPOCH,
+        )
+        .unwrap();
+        match ev {
+            InboundEvent::Message { from, provider_id, body, .. } => {
+                assert_eq!(from.value(), "+14155552671");
+                assert_eq!(provider_id, "abc-1");
+                assert_eq!(body, "Hi");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_bad_texts() {
+        let t = |from: &str, body: &str, id: Option<&str>| {
+            parse_inbound(
+                PhoneText { from: from.into(), body: body.into(), id: id.map(Into::into) },
+                Timestamp::UNIX_EPOCH,
+            )
+        };
+        assert!(t("nope", "Hi", None).is_err());
+        assert!(t("+14155552671", "  ", None).is_err());
+        assert!(t("+14155552671", &"x".repeat(1601), None).is_err());
+        assert!(t("+14155552671", "Hi", Some("../etc")).is_err());
+    }
+
+    #[tokio::test]
+    async fn reports_delivery_after_sending() {
+        let (carrier, mut rx) = Carrier::new(Duration::from_millis(1));
+        let id = carrier
+            .send(7, &Outgoing { from: "+14155550100".into(), to: "+14155552671".into(), body: "Hello".into() })
+            .await
+            .unwrap();
+        let r = rx.recv().await.unwrap();
+        assert_eq!(r.inbox_id, 7);
+        assert_eq!(r.event, InboundEvent::Status { provider_id: id, status: DeliveryStatus::Delivered, error: None });
+        let bad = carrier.send(7, &Outgoing { from: "x".into(), to: "12".into(), body: "Hello".into() }).await;
+        assert!(matches!(bad, Err(SendError::Permanent(_))));
+    }
+}

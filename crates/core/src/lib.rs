@@ -1,0 +1,29 @@
+//! The pure domain of textdesk. No I/O, no async, no SQL: everything here is a
+//! value or a decision, tested beside the code.
+
+pub mod conversation;
+pub mod gate;
+pub mod identity;
+pub mod message;
+pub mod phone;
+pub mod segments;
+pub mod user;
+
+pub use conversation::{ConversationStatus, InboundPlacement, LatestConversation, Priority, ReopenWindow};
+pub use gate::{BlockReason, ConsentState, OutboundKind, OutboundRequest, Verdict};
+pub use identity::{Address, ChannelKind};
+pub use message::{Body, DeliveryStatus, Direction};
+pub use phone::E164;
+pub use segments::{Encoding, SegmentCount};
+pub use user::{Email, Password, Role};
+
+/// A value that failed validation, with a message fit to show the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Invalid(msg.into())
+    }
+}

@@ -1,0 +1,69 @@
+use std::fmt;
+
+use crate::Invalid;
+
+/// A phone number in E.164 form (`+14155550123`), checked against the
+/// numbering plan. Once a value is an `E164`, nobody re-checks it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct E164(String);
+
+impl E164 {
+    /// Parses a number typed by a person or sent by a provider. Numbers without a
+    /// leading `+` are read in `default_region` (an ISO 3166 code such as "US").
+    pub fn parse(input: &str, default_region: Option<&str>) -> Result<Self, Invalid> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(Invalid::new("a phone number is required"));
+        }
+        if trimmed.len() > 32 {
+            return Err(Invalid::new("a phone number has at most 15 digits"));
+        }
+        let region = default_region.and_then(|r| r.to_ascii_uppercase().parse::<phonenumber::country::Id>().ok());
+        let parsed = phonenumber::parse(region, trimmed)
+            .map_err(|_| Invalid::new(format!("{trimmed:?} is not a phone number")))?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(Invalid::new(format!("{trimmed:?} is not a valid phone number")));
+        }
+        Ok(E164(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for E164 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        E164::parse(&s, None).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_national_and_international_forms() {
+        assert_eq!(E164::parse("+1 (415) 555-2671", None).unwrap().as_str(), "+14155552671");
+        assert_eq!(E164::parse("415 555 2671", Some("us")).unwrap().as_str(), "+14155552671");
+        assert_eq!(E164::parse("+44 20 7946 0958", None).unwrap().as_str(), "+442079460958");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_number() {
+        assert!(E164::parse("", None).is_err());
+        assert!(E164::parse("hello", None).is_err());
+        assert!(E164::parse("+1 555", None).is_err());
+        assert!(E164::parse(&"9".repeat(40), None).is_err());
+        // A national number without a region cannot be placed.
+        assert!(E164::parse("4155552671", None).is_err());
+    }
+}

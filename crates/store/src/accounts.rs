@@ -1,0 +1,198 @@
+use jiff::Timestamp;
+use sqlx::Row;
+use textdesk_core::{Email, Role};
+
+use crate::{Result, Store, StoreError, from_ms, is_unique_violation, returned_id, to_ms};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct User {
+    pub id: i64,
+    pub account_id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Team {
+    pub id: i64,
+    pub name: String,
+}
+
+pub struct NewUser {
+    pub account_id: i64,
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+const USER_COLUMNS: &str = "id, account_id, email, name, role, active, password_hash, created_at";
+
+fn user_from(row: &sqlx::any::AnyRow) -> Result<User> {
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role)?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        password_hash: row.try_get("password_hash")?,
+        created_at: from_ms(row.try_get("created_at")?),
+    })
+}
+
+impl Store {
+    /// The account this installation serves. One binary serves one business;
+    /// the account id is in the schema so data never mixes if that changes.
+    pub async fn ensure_account(&self, name: &str) -> Result<Account> {
+        if let Some(a) = self.first_account().await? {
+            return Ok(a);
+        }
+        let row = sqlx::query("INSERT INTO accounts (name, created_at) VALUES ($1, $2) RETURNING id")
+            .bind(name)
+            .bind(to_ms(Timestamp::now()))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Account { id: returned_id(&row)?, name: name.to_owned() })
+    }
+
+    pub async fn first_account(&self) -> Result<Option<Account>> {
+        let row = sqlx::query("SELECT id, name FROM accounts ORDER BY id LIMIT 1").fetch_optional(&self.pool).await?;
+        Ok(match row {
+            Some(r) => Some(Account { id: r.try_get("id")?, name: r.try_get("name")? }),
+            None => None,
+        })
+    }
+
+    pub async fn create_user(&self, u: NewUser) -> Result<User> {
+        let now = Timestamp::now();
+        let res = sqlx::query(
+            "INSERT INTO users (account_id, email, name, role, password_hash, active, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6) RETURNING id",
+        )
+        .bind(u.account_id)
+        .bind(u.email.as_str())
+        .bind(&u.name)
+        .bind(u.role.as_str())
+        .bind(&u.password_hash)
+        .bind(to_ms(now))
+        .fetch_one(&self.pool)
+        .await;
+        let row = match res {
+            Ok(r) => r,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!("a user with e-mail {} already exists", u.email)));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.user(returned_id(&row)?).await
+    }
+
+    pub async fn user(&self, id: i64) -> Result<User> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        user_from(&row.ok_or(StoreError::NotFound("user"))?)
+    }
+
+    pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email.as_str()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    pub async fn users(&self, account_id: i64) -> Result<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 ORDER BY name, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(&self.pool).await?;
+        rows.iter().map(user_from).collect()
+    }
+
+    pub async fn set_user_role(&self, id: i64, role: Role) -> Result<User> {
+        let n = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        self.user(id).await
+    }
+
+    /// Deactivated users keep their history but can no longer sign in or use tokens.
+    pub async fn set_user_active(&self, id: i64, active: bool) -> Result<User> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+            .bind(active as i64)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        if !active {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.user(id).await
+    }
+
+    pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_team(&self, account_id: i64, name: &str) -> Result<Team> {
+        let res = sqlx::query("INSERT INTO teams (account_id, name) VALUES ($1, $2) RETURNING id")
+            .bind(account_id)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await;
+        match res {
+            Ok(row) => Ok(Team { id: returned_id(&row)?, name: name.to_owned() }),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!("a team named {name:?} exists"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn add_team_member(&self, team_id: i64, user_id: i64) -> Result<()> {
+        sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(team_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn teams(&self, account_id: i64) -> Result<Vec<Team>> {
+        let rows = sqlx::query("SELECT id, name FROM teams WHERE account_id = $1 ORDER BY name")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(Team { id: r.try_get("id")?, name: r.try_get("name")? })).collect()
+    }
+
+    pub async fn team(&self, account_id: i64, id: i64) -> Result<Team> {
+        let r = sqlx::query("SELECT id, name FROM teams WHERE account_id = $1 AND id = $2")
+            .bind(account_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("team"))?;
+        Ok(Team { id: r.try_get("id")?, name: r.try_get("name")? })
+    }
+}

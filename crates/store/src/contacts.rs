@@ -1,0 +1,203 @@
+use jiff::Timestamp;
+use sqlx::Row;
+use textdesk_core::{Address, ConsentState};
+
+use crate::{Result, Store, StoreError, from_ms, is_unique_violation, returned_id, to_ms};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Identity {
+    pub id: i64,
+    /// `phone` for SMS-like channels, else the channel kind.
+    pub namespace: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Contact {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub time_zone: Option<String>,
+    pub attributes: serde_json::Value,
+    pub consent: ConsentState,
+    pub identities: Vec<Identity>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Default)]
+pub struct ContactPatch {
+    pub name: Option<String>,
+    pub time_zone: Option<Option<String>>,
+    pub attributes: Option<serde_json::Value>,
+}
+
+impl Contact {
+    /// What an agent calls the contact: their name, or their first address.
+    pub fn display_name(&self) -> String {
+        if !self.name.trim().is_empty() {
+            return self.name.clone();
+        }
+        self.identities.first().map(|i| i.address.clone()).unwrap_or_else(|| format!("Contact {}", self.id))
+    }
+}
+
+const COLUMNS: &str = "id, account_id, name, time_zone, attributes, consent, created_at, updated_at";
+
+impl Store {
+    async fn contact_from(&self, r: &sqlx::any::AnyRow) -> Result<Contact> {
+        let id: i64 = r.try_get("id")?;
+        let attributes: String = r.try_get("attributes")?;
+        let consent: String = r.try_get("consent")?;
+        Ok(Contact {
+            id,
+            account_id: r.try_get("account_id")?,
+            name: r.try_get("name")?,
+            time_zone: r.try_get("time_zone")?,
+            attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+            consent: ConsentState::parse(&consent).unwrap_or(ConsentState::Unknown),
+            identities: self.identities(id).await?,
+            created_at: from_ms(r.try_get("created_at")?),
+            updated_at: from_ms(r.try_get("updated_at")?),
+        })
+    }
+
+    pub async fn identities(&self, contact_id: i64) -> Result<Vec<Identity>> {
+        let rows =
+            sqlx::query("SELECT id, namespace, address FROM contact_identities WHERE contact_id = $1 ORDER BY id")
+                .bind(contact_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Identity {
+                    id: r.try_get("id")?,
+                    namespace: r.try_get("namespace")?,
+                    address: r.try_get("address")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn contact(&self, account_id: i64, id: i64) -> Result<Contact> {
+        let sql = format!("SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(id).fetch_optional(&self.pool).await?;
+        self.contact_from(&row.ok_or(StoreError::NotFound("contact"))?).await
+    }
+
+    pub async fn contact_by_address(&self, account_id: i64, address: &Address) -> Result<Option<Contact>> {
+        let row = sqlx::query(
+            "SELECT contact_id FROM contact_identities WHERE account_id = $1 AND namespace = $2 AND address = $3",
+        )
+        .bind(account_id)
+        .bind(address.namespace())
+        .bind(address.value())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(self.contact(account_id, r.try_get("contact_id")?).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Contacts by name or address, newest first, `limit` at a time after `before_id`.
+    pub async fn contacts(
+        &self,
+        account_id: i64,
+        q: Option<&str>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Contact>> {
+        let pattern = q.map(|q| format!("%{}%", q.to_lowercase()));
+        let rows = sqlx::query(
+            "SELECT id, account_id, name, time_zone, attributes, consent, created_at, updated_at FROM contacts c
+             WHERE account_id = $1 AND ($2 IS NULL OR id < $2)
+               AND ($3 IS NULL OR LOWER(name) LIKE $3 OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND LOWER(i.address) LIKE $3))
+             ORDER BY id DESC LIMIT $4",
+        )
+        .bind(account_id)
+        .bind(before_id)
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.contact_from(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// Creates a contact with its first identity; an address already known is a conflict.
+    pub async fn create_contact(
+        &self,
+        account_id: i64,
+        name: &str,
+        address: &Address,
+        time_zone: Option<&str>,
+    ) -> Result<Contact> {
+        let now = to_ms(Timestamp::now());
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("INSERT INTO contacts (account_id, name, time_zone, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id")
+            .bind(account_id)
+            .bind(name)
+            .bind(time_zone)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        let id = returned_id(&row)?;
+        let res = sqlx::query("INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(account_id)
+            .bind(id)
+            .bind(address.namespace())
+            .bind(address.value())
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!("{} already belongs to a contact", address.value())));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        self.contact(account_id, id).await
+    }
+
+    pub async fn add_identity(&self, account_id: i64, contact_id: i64, address: &Address) -> Result<Contact> {
+        self.contact(account_id, contact_id).await?;
+        let res = sqlx::query("INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(account_id)
+            .bind(contact_id)
+            .bind(address.namespace())
+            .bind(address.value())
+            .bind(to_ms(Timestamp::now()))
+            .execute(&self.pool)
+            .await;
+        match res {
+            Ok(_) => self.contact(account_id, contact_id).await,
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(format!("{} already belongs to a contact", address.value())))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn update_contact(&self, account_id: i64, id: i64, patch: ContactPatch) -> Result<Contact> {
+        let current = self.contact(account_id, id).await?;
+        let name = patch.name.unwrap_or(current.name);
+        let tz = patch.time_zone.unwrap_or(current.time_zone);
+        let attrs = patch.attributes.unwrap_or(current.attributes);
+        sqlx::query("UPDATE contacts SET name = $1, time_zone = $2, attributes = $3, updated_at = $4 WHERE id = $5 AND account_id = $6")
+            .bind(name)
+            .bind(tz)
+            .bind(attrs.to_string())
+            .bind(to_ms(Timestamp::now()))
+            .bind(id)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        self.contact(account_id, id).await
+    }
+}

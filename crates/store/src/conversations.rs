@@ -1,0 +1,546 @@
+use jiff::Timestamp;
+use sqlx::Row;
+use textdesk_core::{ChannelKind, ConsentState, ConversationStatus, Invalid, Priority};
+
+use crate::{Result, Store, StoreError, from_ms, to_ms};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Conversation {
+    pub id: i64,
+    pub account_id: i64,
+    pub inbox_id: i64,
+    pub contact_id: i64,
+    pub identity_id: i64,
+    pub status: ConversationStatus,
+    pub snoozed_until: Option<Timestamp>,
+    pub assignee_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub priority: Priority,
+    pub labels: Vec<String>,
+    pub last_activity_at: Timestamp,
+    /// Since when the customer has been waiting for a person (None once answered).
+    pub waiting_since: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub unread: i64,
+    pub created_at: Timestamp,
+}
+
+/// A conversation as the inbox list shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConversationSummary {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    pub contact_name: String,
+    pub contact_address: String,
+    pub consent: ConsentState,
+    pub inbox_name: String,
+    pub channel_kind: ChannelKind,
+    pub assignee_name: Option<String>,
+    pub preview: String,
+}
+
+/// One entry in the conversation's timeline (assignment, status changes…).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TimelineEvent {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub kind: String,
+    pub actor_id: Option<i64>,
+    pub actor_name: Option<String>,
+    pub data: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    User(i64),
+    Nobody,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub status: Option<ConversationStatus>,
+    pub assignee: Option<AssigneeFilter>,
+    pub inbox_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub label: Option<String>,
+    pub contact_id: Option<i64>,
+    pub q: Option<String>,
+}
+
+/// Where a page of the list starts: after the row with this activity time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub last_activity_ms: i64,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.last_activity_ms, self.id)
+    }
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let bad = || Invalid::new("the cursor is not one this server gave out");
+        let (a, b) = s.split_once('.').ok_or_else(bad)?;
+        Ok(Cursor { last_activity_ms: a.parse().map_err(|_| bad())?, id: b.parse().map_err(|_| bad())? })
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConversationPage {
+    pub items: Vec<ConversationSummary>,
+    pub next_cursor: Option<String>,
+}
+
+pub(crate) const CONVERSATION_COLUMNS: &str = "c.id, c.account_id, c.inbox_id, c.contact_id, c.identity_id, c.status, c.snoozed_until, c.assignee_id, c.team_id, c.priority, c.last_activity_at, c.waiting_since, c.resolved_at, c.unread, c.created_at";
+
+fn conversation_from(r: &sqlx::any::AnyRow, labels: Vec<String>) -> Result<Conversation> {
+    let status: String = r.try_get("status")?;
+    let priority: String = r.try_get("priority")?;
+    let opt_ts = |name: &str| -> Result<Option<Timestamp>> { Ok(r.try_get::<Option<i64>, _>(name)?.map(from_ms)) };
+    Ok(Conversation {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        inbox_id: r.try_get("inbox_id")?,
+        contact_id: r.try_get("contact_id")?,
+        identity_id: r.try_get("identity_id")?,
+        status: ConversationStatus::parse(&status)?,
+        snoozed_until: opt_ts("snoozed_until")?,
+        assignee_id: r.try_get("assignee_id")?,
+        team_id: r.try_get("team_id")?,
+        priority: Priority::parse(&priority)?,
+        labels,
+        last_activity_at: from_ms(r.try_get("last_activity_at")?),
+        waiting_since: opt_ts("waiting_since")?,
+        resolved_at: opt_ts("resolved_at")?,
+        unread: r.try_get("unread")?,
+        created_at: from_ms(r.try_get("created_at")?),
+    })
+}
+
+/// A value bound into a query assembled at run time.
+enum Bind {
+    I64(i64),
+    Str(String),
+}
+
+/// Builds a WHERE clause with `$N` placeholders numbered in order.
+struct Where {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Where {
+    fn new() -> Self {
+        Where { clauses: Vec::new(), binds: Vec::new() }
+    }
+    /// Adds a clause; each `?` in it becomes the next placeholder bound to `value`.
+    fn push(&mut self, clause: &str, value: Bind) {
+        let n = self.binds.len() + 1;
+        self.clauses.push(clause.replace('?', &format!("${n}")));
+        self.binds.push(value);
+    }
+    fn push_raw(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+    fn next_placeholder(&self) -> String {
+        format!("${}", self.binds.len() + 1)
+    }
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() { "TRUE".into() } else { self.clauses.join(" AND ") }
+    }
+    fn bind_all<'q>(
+        self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        for b in self.binds {
+            q = match b {
+                Bind::I64(v) => q.bind(v),
+                Bind::Str(v) => q.bind(v),
+            };
+        }
+        q
+    }
+}
+
+impl Store {
+    pub(crate) async fn labels_of(&self, conversation_id: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT label FROM conversation_labels WHERE conversation_id = $1 ORDER BY label")
+            .bind(conversation_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("label")?)).collect()
+    }
+
+    pub async fn conversation(&self, account_id: i64, id: i64) -> Result<Conversation> {
+        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.account_id = $1 AND c.id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(id).fetch_optional(&self.pool).await?;
+        let row = row.ok_or(StoreError::NotFound("conversation"))?;
+        conversation_from(&row, self.labels_of(id).await?)
+    }
+
+    pub async fn conversation_summary(&self, account_id: i64, id: i64) -> Result<ConversationSummary> {
+        let mut w = Where::new();
+        w.push("c.account_id = ?", Bind::I64(account_id));
+        w.push("c.id = ?", Bind::I64(id));
+        let mut items = self.summaries(w, 1).await?;
+        items.pop().ok_or(StoreError::NotFound("conversation"))
+    }
+
+    async fn summaries(&self, w: Where, limit: i64) -> Result<Vec<ConversationSummary>> {
+        let limit_ph = w.next_placeholder();
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS}, c.preview, ct.name AS contact_name, ct.consent, i.address AS contact_address,
+                    ib.name AS inbox_name, ib.channel_kind, u.name AS assignee_name
+             FROM conversations c
+             JOIN contacts ct ON ct.id = c.contact_id
+             JOIN contact_identities i ON i.id = c.identity_id
+             JOIN inboxes ib ON ib.id = c.inbox_id
+             LEFT JOIN users u ON u.id = c.assignee_id
+             WHERE {}
+             ORDER BY c.last_activity_at DESC, c.id DESC
+             LIMIT {limit_ph}",
+            w.sql()
+        );
+        let q = w.bind_all(sqlx::query(sqlx::AssertSqlSafe(sql))).bind(limit);
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let kind: String = r.try_get("channel_kind")?;
+            let consent: String = r.try_get("consent")?;
+            out.push(ConversationSummary {
+                conversation: conversation_from(r, self.labels_of(id).await?)?,
+                contact_name: r.try_get("contact_name")?,
+                contact_address: r.try_get("contact_address")?,
+                consent: ConsentState::parse(&consent).unwrap_or(ConsentState::Unknown),
+                inbox_name: r.try_get("inbox_name")?,
+                channel_kind: ChannelKind::parse(&kind)?,
+                assignee_name: r.try_get("assignee_name")?,
+                preview: r.try_get("preview")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One page of conversations, most recently active first.
+    pub async fn list_conversations(
+        &self,
+        account_id: i64,
+        f: &ConversationFilter,
+        after: Option<Cursor>,
+        limit: i64,
+    ) -> Result<ConversationPage> {
+        let limit = limit.clamp(1, 200);
+        let mut w = Where::new();
+        w.push("c.account_id = ?", Bind::I64(account_id));
+        if let Some(s) = f.status {
+            w.push("c.status = ?", Bind::Str(s.as_str().into()));
+        }
+        match f.assignee {
+            Some(AssigneeFilter::User(u)) => w.push("c.assignee_id = ?", Bind::I64(u)),
+            Some(AssigneeFilter::Nobody) => w.push_raw("c.assignee_id IS NULL"),
+            None => {}
+        }
+        if let Some(i) = f.inbox_id {
+            w.push("c.inbox_id = ?", Bind::I64(i));
+        }
+        if let Some(t) = f.team_id {
+            w.push("c.team_id = ?", Bind::I64(t));
+        }
+        if let Some(c) = f.contact_id {
+            w.push("c.contact_id = ?", Bind::I64(c));
+        }
+        if let Some(l) = &f.label {
+            w.push(
+                "EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id AND l.label = ?)",
+                Bind::Str(l.clone()),
+            );
+        }
+        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            // Plain substring search, the same on both backends; issue-sized
+            // installs stay fast through the account/status index narrowing first.
+            let n = w.binds.len() + 1;
+            w.clauses.push(format!(
+                "(LOWER(ct.name) LIKE ${n} OR i.address LIKE ${n} OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND LOWER(m.body) LIKE ${n}))"
+            ));
+            w.binds.push(Bind::Str(format!("%{}%", q.to_lowercase().replace(['%', '_'], ""))));
+        }
+        if let Some(cur) = after {
+            let a = w.binds.len() + 1;
+            w.clauses.push(format!("(c.last_activity_at < ${a} OR (c.last_activity_at = ${a} AND c.id < ${}))", a + 1));
+            w.binds.push(Bind::I64(cur.last_activity_ms));
+            w.binds.push(Bind::I64(cur.id));
+        }
+        let mut items = self.summaries(w, limit + 1).await?;
+        let next_cursor = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|s| {
+                Cursor { last_activity_ms: to_ms(s.conversation.last_activity_at), id: s.conversation.id }.encode()
+            })
+        } else {
+            None
+        };
+        Ok(ConversationPage { items, next_cursor })
+    }
+
+    pub(crate) async fn add_event(
+        conn: &mut sqlx::AnyConnection,
+        conversation_id: i64,
+        kind: &str,
+        actor_id: Option<i64>,
+        data: serde_json::Value,
+        now: Timestamp,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO conversation_events (conversation_id, kind, actor_id, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(conversation_id)
+            .bind(kind)
+            .bind(actor_id)
+            .bind(data.to_string())
+            .bind(to_ms(now))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn timeline(&self, conversation_id: i64) -> Result<Vec<TimelineEvent>> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.conversation_id, e.kind, e.actor_id, u.name AS actor_name, e.data, e.created_at
+             FROM conversation_events e LEFT JOIN users u ON u.id = e.actor_id
+             WHERE e.conversation_id = $1 ORDER BY e.id",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get("data")?;
+                Ok(TimelineEvent {
+                    id: r.try_get("id")?,
+                    conversation_id: r.try_get("conversation_id")?,
+                    kind: r.try_get("kind")?,
+                    actor_id: r.try_get("actor_id")?,
+                    actor_name: r.try_get("actor_name")?,
+                    data: serde_json::from_str(&data).unwrap_or_default(),
+                    created_at: from_ms(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Assigns (or with `None` unassigns) a conversation, recording who did it.
+    pub async fn assign(
+        &self,
+        account_id: i64,
+        id: i64,
+        assignee: Option<i64>,
+        actor_id: Option<i64>,
+    ) -> Result<Conversation> {
+        if let Some(u) = assignee {
+            let user = self.user(u).await?;
+            if user.account_id != account_id || !user.active {
+                return Err(StoreError::Invalid("the assignee must be an active user of this account".into()));
+            }
+        }
+        let current = self.conversation(account_id, id).await?;
+        if current.assignee_id == assignee {
+            return Ok(current);
+        }
+        let now = Timestamp::now();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE conversations SET assignee_id = $1 WHERE id = $2")
+            .bind(assignee)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let (kind, data) = match assignee {
+            Some(u) => ("assigned", serde_json::json!({ "assignee_id": u })),
+            None => ("unassigned", serde_json::json!({})),
+        };
+        Self::add_event(&mut tx, id, kind, actor_id, data, now).await?;
+        tx.commit().await?;
+        self.conversation(account_id, id).await
+    }
+
+    /// Sets the team that owns a conversation (None clears it).
+    pub async fn set_team(
+        &self,
+        account_id: i64,
+        id: i64,
+        team_id: Option<i64>,
+        actor_id: Option<i64>,
+    ) -> Result<Conversation> {
+        if let Some(t) = team_id {
+            self.team(account_id, t).await?;
+        }
+        self.conversation(account_id, id).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE conversations SET team_id = $1 WHERE id = $2")
+            .bind(team_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Self::add_event(
+            &mut tx,
+            id,
+            "team_changed",
+            actor_id,
+            serde_json::json!({ "team_id": team_id }),
+            Timestamp::now(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.conversation(account_id, id).await
+    }
+
+    /// Changes status. Snoozing needs a time in the future; resolving stamps
+    /// `resolved_at`, which the reopen rule reads.
+    pub async fn set_status(
+        &self,
+        account_id: i64,
+        id: i64,
+        status: ConversationStatus,
+        snoozed_until: Option<Timestamp>,
+        actor_id: Option<i64>,
+    ) -> Result<Conversation> {
+        let now = Timestamp::now();
+        let until = match (status, snoozed_until) {
+            (ConversationStatus::Snoozed, Some(t)) if t > now => Some(t),
+            (ConversationStatus::Snoozed, _) => {
+                return Err(StoreError::Invalid("snoozing needs a time in the future".into()));
+            }
+            (_, _) => None,
+        };
+        let current = self.conversation(account_id, id).await?;
+        if current.status == status && current.snoozed_until == until {
+            return Ok(current);
+        }
+        let resolved_at = (status == ConversationStatus::Resolved).then(|| to_ms(now));
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE conversations SET status = $1, snoozed_until = $2, resolved_at = $3 WHERE id = $4")
+            .bind(status.as_str())
+            .bind(until.map(to_ms))
+            .bind(resolved_at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let mut data = serde_json::json!({ "from": current.status.as_str(), "to": status.as_str() });
+        if let Some(t) = until {
+            data["until"] = serde_json::json!(t.to_string());
+        }
+        Self::add_event(&mut tx, id, "status_changed", actor_id, data, now).await?;
+        tx.commit().await?;
+        self.conversation(account_id, id).await
+    }
+
+    pub async fn set_priority(
+        &self,
+        account_id: i64,
+        id: i64,
+        priority: Priority,
+        actor_id: Option<i64>,
+    ) -> Result<Conversation> {
+        let current = self.conversation(account_id, id).await?;
+        if current.priority == priority {
+            return Ok(current);
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE conversations SET priority = $1 WHERE id = $2")
+            .bind(priority.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Self::add_event(
+            &mut tx,
+            id,
+            "priority_changed",
+            actor_id,
+            serde_json::json!({ "priority": priority.as_str() }),
+            Timestamp::now(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.conversation(account_id, id).await
+    }
+
+    /// Replaces the label set.
+    pub async fn set_labels(
+        &self,
+        account_id: i64,
+        id: i64,
+        labels: &[String],
+        actor_id: Option<i64>,
+    ) -> Result<Conversation> {
+        let current = self.conversation(account_id, id).await?;
+        let mut labels: Vec<String> = labels.to_vec();
+        labels.sort();
+        labels.dedup();
+        if current.labels == labels {
+            return Ok(current);
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = $1").bind(id).execute(&mut *tx).await?;
+        for l in &labels {
+            sqlx::query("INSERT INTO conversation_labels (conversation_id, label) VALUES ($1, $2)")
+                .bind(id)
+                .bind(l)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Self::add_event(
+            &mut tx,
+            id,
+            "labels_changed",
+            actor_id,
+            serde_json::json!({ "labels": labels }),
+            Timestamp::now(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.conversation(account_id, id).await
+    }
+
+    /// An agent has seen the conversation.
+    pub async fn mark_read(&self, account_id: i64, id: i64) -> Result<()> {
+        sqlx::query("UPDATE conversations SET unread = 0 WHERE id = $1 AND account_id = $2 AND unread <> 0")
+            .bind(id)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Snoozed conversations whose time has come are opened again.
+    pub async fn wake_snoozed(&self, now: Timestamp) -> Result<Vec<(i64, i64)>> {
+        let rows =
+            sqlx::query("SELECT id, account_id FROM conversations WHERE status = 'snoozed' AND snoozed_until <= $1")
+                .bind(to_ms(now))
+                .fetch_all(&self.pool)
+                .await?;
+        let mut woken = Vec::new();
+        for r in rows {
+            let (id, account): (i64, i64) = (r.try_get("id")?, r.try_get("account_id")?);
+            let mut tx = self.begin_write().await?;
+            let n = sqlx::query(
+                "UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = $1 AND status = 'snoozed'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if n.rows_affected() == 1 {
+                Self::add_event(
+                    &mut tx,
+                    id,
+                    "status_changed",
+                    None,
+                    serde_json::json!({ "from": "snoozed", "to": "open", "reason": "snooze ended" }),
+                    now,
+                )
+                .await?;
+                woken.push((account, id));
+            }
+            tx.commit().await?;
+        }
+        Ok(woken)
+    }
+}

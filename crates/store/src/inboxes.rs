@@ -1,0 +1,101 @@
+use jiff::Timestamp;
+use sqlx::Row;
+use textdesk_core::ChannelKind;
+
+use crate::{Result, Store, StoreError, from_ms, returned_id, to_ms};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Inbox {
+    pub id: i64,
+    pub account_id: i64,
+    pub name: String,
+    pub channel_kind: ChannelKind,
+    /// The business's address on the channel (its phone number for SMS).
+    pub sender: String,
+    pub settings: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
+pub struct NewInbox {
+    pub account_id: i64,
+    pub name: String,
+    pub channel_kind: ChannelKind,
+    pub sender: String,
+    pub settings: serde_json::Value,
+    /// Provider credentials: written here, never read back by listing queries.
+    pub secrets: serde_json::Value,
+}
+
+const COLUMNS: &str = "id, account_id, name, channel_kind, sender, settings, created_at";
+
+fn inbox_from(r: &sqlx::any::AnyRow) -> Result<Inbox> {
+    let kind: String = r.try_get("channel_kind")?;
+    let settings: String = r.try_get("settings")?;
+    Ok(Inbox {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        name: r.try_get("name")?,
+        channel_kind: ChannelKind::parse(&kind)?,
+        sender: r.try_get("sender")?,
+        settings: serde_json::from_str(&settings).unwrap_or_default(),
+        created_at: from_ms(r.try_get("created_at")?),
+    })
+}
+
+impl Store {
+    pub async fn create_inbox(&self, new: NewInbox) -> Result<Inbox> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("INSERT INTO inboxes (account_id, name, channel_kind, sender, settings, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(new.account_id)
+            .bind(&new.name)
+            .bind(new.channel_kind.as_str())
+            .bind(&new.sender)
+            .bind(new.settings.to_string())
+            .bind(to_ms(Timestamp::now()))
+            .fetch_one(&mut *tx)
+            .await?;
+        let id = returned_id(&row)?;
+        sqlx::query("INSERT INTO inbox_secrets (inbox_id, secrets) VALUES ($1, $2)")
+            .bind(id)
+            .bind(new.secrets.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.inbox(new.account_id, id).await
+    }
+
+    pub async fn inbox(&self, account_id: i64, id: i64) -> Result<Inbox> {
+        let sql = format!("SELECT {COLUMNS} FROM inboxes WHERE account_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(id).fetch_optional(&self.pool).await?;
+        inbox_from(&row.ok_or(StoreError::NotFound("inbox"))?)
+    }
+
+    /// An inbox by id alone, for webhooks and workers that are not acting for a user.
+    pub async fn inbox_by_id(&self, id: i64) -> Result<Inbox> {
+        let sql = format!("SELECT {COLUMNS} FROM inboxes WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        inbox_from(&row.ok_or(StoreError::NotFound("inbox"))?)
+    }
+
+    pub async fn inboxes(&self, account_id: i64) -> Result<Vec<Inbox>> {
+        let sql = format!("SELECT {COLUMNS} FROM inboxes WHERE account_id = $1 ORDER BY name, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(&self.pool).await?;
+        rows.iter().map(inbox_from).collect()
+    }
+
+    pub async fn inboxes_of_kind(&self, kind: ChannelKind) -> Result<Vec<Inbox>> {
+        let sql = format!("SELECT {COLUMNS} FROM inboxes WHERE channel_kind = $1 ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str()).fetch_all(&self.pool).await?;
+        rows.iter().map(inbox_from).collect()
+    }
+
+    /// Credentials for the channel code that needs them to send or verify.
+    pub async fn inbox_secrets(&self, inbox_id: i64) -> Result<serde_json::Value> {
+        let row = sqlx::query("SELECT secrets FROM inbox_secrets WHERE inbox_id = $1")
+            .bind(inbox_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let s: String = row.ok_or(StoreError::NotFound("inbox"))?.try_get("secrets")?;
+        Ok(serde_json::from_str(&s).unwrap_or_default())
+    }
+}

@@ -1,0 +1,223 @@
+//! Persistence half of ingest: one transaction per inbound message, so an
+//! acknowledged message is on disk and a redelivered one is stored once.
+
+use jiff::Timestamp;
+use sqlx::Row;
+use textdesk_core::{
+    Address, ConversationStatus, DeliveryStatus, InboundPlacement, LatestConversation, ReopenWindow, segments,
+};
+
+use crate::{Result, Store, from_ms, returned_id, to_ms};
+
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    pub inbox_id: i64,
+    pub from: Address,
+    /// The provider's id for the message; the dedupe key within the inbox.
+    pub provider_id: String,
+    pub body: String,
+    pub media: Vec<String>,
+    pub received_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Duplicate { account_id: i64, conversation_id: i64, message_id: i64 },
+    Stored { account_id: i64, conversation_id: i64, message_id: i64, contact_id: i64, placement: InboundPlacement },
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusReport {
+    pub inbox_id: i64,
+    pub provider_id: String,
+    pub status: DeliveryStatus,
+    pub error: Option<String>,
+}
+
+impl Store {
+    async fn find_duplicate(&self, inbox_id: i64, provider_id: &str) -> Result<Option<IngestOutcome>> {
+        let row = sqlx::query(
+            "SELECT m.id, m.conversation_id, c.account_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.inbox_id = $1 AND m.provider_id = $2",
+        )
+        .bind(inbox_id)
+        .bind(provider_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(IngestOutcome::Duplicate {
+                account_id: r.try_get("account_id")?,
+                conversation_id: r.try_get("conversation_id")?,
+                message_id: r.try_get("id")?,
+            }),
+            None => None,
+        })
+    }
+
+    pub async fn record_inbound(&self, msg: &InboundMessage, window: ReopenWindow) -> Result<IngestOutcome> {
+        if let Some(d) = self.find_duplicate(msg.inbox_id, &msg.provider_id).await? {
+            return Ok(d);
+        }
+        let inbox = self.inbox_by_id(msg.inbox_id).await?;
+        let account_id = inbox.account_id;
+        let now = msg.received_at;
+        let now_ms = to_ms(now);
+        let mut tx = self.begin_write().await?;
+
+        // Contact by identity, created on first contact.
+        let found = sqlx::query(
+            "SELECT id, contact_id FROM contact_identities WHERE account_id = $1 AND namespace = $2 AND address = $3",
+        )
+        .bind(account_id)
+        .bind(msg.from.namespace())
+        .bind(msg.from.value())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (identity_id, contact_id) = match found {
+            Some(r) => (r.try_get::<i64, _>("id")?, r.try_get::<i64, _>("contact_id")?),
+            None => {
+                let c = sqlx::query("INSERT INTO contacts (account_id, name, created_at, updated_at) VALUES ($1, '', $2, $2) RETURNING id")
+                    .bind(account_id)
+                    .bind(now_ms)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let contact_id = returned_id(&c)?;
+                let i = sqlx::query(
+                    "INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(account_id)
+                .bind(contact_id)
+                .bind(msg.from.namespace())
+                .bind(msg.from.value())
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                (returned_id(&i)?, contact_id)
+            }
+        };
+
+        let latest = sqlx::query("SELECT id, status, resolved_at FROM conversations WHERE contact_id = $1 AND inbox_id = $2 ORDER BY id DESC LIMIT 1")
+            .bind(contact_id)
+            .bind(inbox.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let latest = match latest {
+            Some(r) => {
+                let status: String = r.try_get("status")?;
+                Some(LatestConversation {
+                    id: r.try_get("id")?,
+                    status: ConversationStatus::parse(&status)?,
+                    resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(from_ms),
+                })
+            }
+            None => None,
+        };
+        let placement = InboundPlacement::decide(latest, now, window);
+        let conversation_id = match placement {
+            InboundPlacement::Append(id) => id,
+            InboundPlacement::Reopen(id) => {
+                Self::add_event(
+                    &mut tx,
+                    id,
+                    "status_changed",
+                    None,
+                    serde_json::json!({ "from": "resolved", "to": "open", "reason": "customer replied" }),
+                    now,
+                )
+                .await?;
+                id
+            }
+            InboundPlacement::New => {
+                let r = sqlx::query(
+                    "INSERT INTO conversations (account_id, inbox_id, contact_id, identity_id, status, last_activity_at, created_at) VALUES ($1, $2, $3, $4, 'open', $5, $5) RETURNING id",
+                )
+                .bind(account_id)
+                .bind(inbox.id)
+                .bind(contact_id)
+                .bind(identity_id)
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                let id = returned_id(&r)?;
+                Self::add_event(&mut tx, id, "created", None, serde_json::json!({}), now).await?;
+                id
+            }
+        };
+
+        let count = segments::count(&msg.body);
+        let inserted = sqlx::query(
+            "INSERT INTO messages (conversation_id, inbox_id, direction, body, media, private, provider_id, status, segments, encoding, created_at, updated_at)
+             VALUES ($1, $2, 'inbound', $3, $4, 0, $5, 'received', $6, $7, $8, $8)
+             ON CONFLICT (inbox_id, provider_id) DO NOTHING RETURNING id",
+        )
+        .bind(conversation_id)
+        .bind(inbox.id)
+        .bind(&msg.body)
+        .bind(serde_json::to_string(&msg.media).unwrap_or_else(|_| "[]".into()))
+        .bind(&msg.provider_id)
+        .bind(count.segments as i64)
+        .bind(count.encoding.as_str())
+        .bind(now_ms)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(inserted) = inserted else {
+            // Another delivery of the same message won the race: undo ours.
+            tx.rollback().await?;
+            return self
+                .find_duplicate(msg.inbox_id, &msg.provider_id)
+                .await?
+                .ok_or(crate::StoreError::Conflict("duplicate vanished".into()));
+        };
+        let message_id = returned_id(&inserted)?;
+        let preview: String = if msg.body.is_empty() && !msg.media.is_empty() {
+            "📎 attachment".into()
+        } else {
+            msg.body.chars().take(140).collect()
+        };
+        sqlx::query(
+            "UPDATE conversations SET status = $1, snoozed_until = NULL, resolved_at = NULL, last_activity_at = $2,
+                    waiting_since = COALESCE(waiting_since, $2), unread = unread + 1, preview = $3 WHERE id = $4",
+        )
+        .bind(placement.status_after().as_str())
+        .bind(now_ms)
+        .bind(preview)
+        .bind(conversation_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(IngestOutcome::Stored { account_id, conversation_id, message_id, contact_id, placement })
+    }
+
+    /// Applies a provider's delivery report. Reports that would move a message
+    /// backwards (a late `sent` after `delivered`) are ignored. Returns the
+    /// message when it changed.
+    pub async fn apply_status(&self, report: &StatusReport) -> Result<Option<(i64, crate::Message)>> {
+        let row = sqlx::query(
+            "SELECT m.id, m.status, c.account_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.inbox_id = $1 AND m.provider_id = $2",
+        )
+        .bind(report.inbox_id)
+        .bind(&report.provider_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: i64 = row.try_get("id")?;
+        let account_id: i64 = row.try_get("account_id")?;
+        let current: String = row.try_get("status")?;
+        let current = DeliveryStatus::parse(&current)?;
+        if !current.may_become(report.status) {
+            return Ok(None);
+        }
+        // The guard on the old status makes two racing reports safe.
+        let n = sqlx::query("UPDATE messages SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE id = $4 AND status = $5")
+            .bind(report.status.as_str())
+            .bind(report.error.as_deref())
+            .bind(to_ms(Timestamp::now()))
+            .bind(id)
+            .bind(current.as_str())
+            .execute(&self.pool)
+            .await?;
+        if n.rows_affected() == 0 {
+            return Ok(None);
+        }
+        Ok(Some((account_id, self.message(id).await?)))
+    }
+}

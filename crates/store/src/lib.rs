@@ -1,0 +1,183 @@
+//! Persistence for textdesk. One interface; SQLite (WAL, one writer) and
+//! PostgreSQL behind it through sqlx's `Any` driver. Queries are written once
+//! with `$N` placeholders, which both backends accept; only what truly differs
+//! (the outbox claim, cross-node events, migrations) branches on [`Backend`].
+
+mod accounts;
+mod auth;
+mod consent;
+mod contacts;
+mod conversations;
+mod events;
+mod inboxes;
+mod ingest;
+mod messages;
+mod outbox;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use accounts::{Account, NewUser, Team, User};
+pub use auth::{ApiToken, Session};
+pub use consent::ConsentEvent;
+pub use contacts::{Contact, ContactPatch, Identity};
+pub use conversations::{
+    AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, TimelineEvent,
+};
+pub use events::{EventBus, LiveEvent};
+pub use inboxes::{Inbox, NewInbox};
+pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
+pub use messages::{Message, NewOutbound, OutboundOutcome};
+pub use outbox::{Claimed, OutboxEntry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<textdesk_core::Invalid> for StoreError {
+    fn from(e: textdesk_core::Invalid) -> Self {
+        StoreError::Invalid(e.0)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Invalid("the database URL must start with sqlite:// or postgres://".into()))
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one time representation in the schema.
+pub fn to_ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+pub fn from_ms(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    events: EventBus,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Connects (creating the SQLite file when missing) and runs migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers run beside the one writer; the busy
+                            // timeout makes writers queue instead of failing, which is
+                            // what lets the CLI act while the server runs.
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        let events = EventBus::start(backend, &url).await?;
+        let store = Store { pool, backend, events };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A transaction that will write. SQLite takes the write lock up front so
+    /// a read-then-write transaction cannot fail half-way with SQLITE_BUSY.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+}
+
+/// Rows inserted with `RETURNING id`.
+fn returned_id(row: &sqlx::any::AnyRow) -> Result<i64> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(0)?)
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

@@ -1,0 +1,195 @@
+use jiff::Timestamp;
+use sqlx::Row;
+use textdesk_core::gate::{self, BlockReason, OutboundKind, OutboundRequest, Verdict};
+use textdesk_core::{Body, DeliveryStatus, Direction, segments};
+
+use crate::{Result, Store, StoreError, from_ms, returned_id, to_ms};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Message {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub inbox_id: i64,
+    pub direction: Direction,
+    pub author_id: Option<i64>,
+    pub author_name: Option<String>,
+    pub body: String,
+    pub media: Vec<String>,
+    pub private: bool,
+    pub provider_id: Option<String>,
+    pub status: DeliveryStatus,
+    pub error: Option<String>,
+    pub segments: i64,
+    pub encoding: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+pub struct NewOutbound {
+    pub account_id: i64,
+    pub conversation_id: i64,
+    pub author_id: Option<i64>,
+    pub body: Body,
+    /// A private note for colleagues: stored in the thread, never sent.
+    pub private: bool,
+    pub kind: OutboundKind,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub enum OutboundOutcome {
+    /// Stored; queued in the outbox unless it is a private note.
+    Stored(Box<Message>),
+    /// The gate said no; nothing was stored or queued.
+    Blocked(BlockReason),
+}
+
+const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at";
+
+fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
+    let direction: String = r.try_get("direction")?;
+    let status: String = r.try_get("status")?;
+    let media: String = r.try_get("media")?;
+    Ok(Message {
+        id: r.try_get("id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        inbox_id: r.try_get("inbox_id")?,
+        direction: Direction::parse(&direction)?,
+        author_id: r.try_get("author_id")?,
+        author_name: r.try_get("author_name")?,
+        body: r.try_get("body")?,
+        media: serde_json::from_str(&media).unwrap_or_default(),
+        private: r.try_get::<i64, _>("private")? != 0,
+        provider_id: r.try_get("provider_id")?,
+        status: DeliveryStatus::parse(&status)?,
+        error: r.try_get("error")?,
+        segments: r.try_get("segments")?,
+        encoding: r.try_get("encoding")?,
+        created_at: from_ms(r.try_get("created_at")?),
+        updated_at: from_ms(r.try_get("updated_at")?),
+    })
+}
+
+impl Store {
+    pub async fn message(&self, id: i64) -> Result<Message> {
+        let sql = format!("SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        message_from(&row.ok_or(StoreError::NotFound("message"))?)
+    }
+
+    /// Messages of a conversation in order, `limit` at a time after `after_id`.
+    pub async fn messages(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+        after_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        self.conversation(account_id, conversation_id).await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id
+             WHERE m.conversation_id = $1 AND ($2 IS NULL OR m.id > $2) ORDER BY m.id LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(conversation_id)
+            .bind(after_id)
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(message_from).collect()
+    }
+
+    /// Messages exchanged with one address on one inbox, for the phone simulator.
+    pub async fn messages_with_address(
+        &self,
+        inbox_id: i64,
+        namespace: &str,
+        address: &str,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages m
+             JOIN conversations c ON c.id = m.conversation_id
+             JOIN contact_identities i ON i.id = c.identity_id
+             LEFT JOIN users u ON u.id = m.author_id
+             WHERE m.inbox_id = $1 AND i.namespace = $2 AND i.address = $3 AND m.private = 0
+             ORDER BY m.id DESC LIMIT $4"
+        );
+        let mut rows: Vec<Message> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(inbox_id)
+            .bind(namespace)
+            .bind(address)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(message_from)
+            .collect::<Result<_>>()?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// The one way a message leaves: the gate decides inside the same
+    /// transaction that writes the outbox row, against the consent state read
+    /// in that transaction. A blocked message writes nothing.
+    pub async fn send_outbound(&self, new: NewOutbound) -> Result<OutboundOutcome> {
+        let conv = self.conversation(new.account_id, new.conversation_id).await?;
+        let mut tx = self.begin_write().await?;
+        let now_ms = to_ms(new.now);
+        let count = segments::count(new.body.as_str());
+        let (status, not_before) = if new.private {
+            (DeliveryStatus::Note, None)
+        } else {
+            let consent: String = sqlx::query("SELECT consent FROM contacts WHERE id = $1")
+                .bind(conv.contact_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("consent")?;
+            let consent = textdesk_core::ConsentState::parse(&consent).unwrap_or(textdesk_core::ConsentState::Unknown);
+            match gate::decide(OutboundRequest { kind: new.kind, consent, now: new.now }) {
+                Verdict::Block(reason) => return Ok(OutboundOutcome::Blocked(reason)),
+                Verdict::Allow => (DeliveryStatus::Queued, Some(now_ms)),
+                Verdict::Defer(until) => (DeliveryStatus::Scheduled, Some(to_ms(until))),
+            }
+        };
+        let row = sqlx::query(
+            "INSERT INTO messages (conversation_id, inbox_id, direction, author_id, body, private, status, segments, encoding, created_at, updated_at)
+             VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+        )
+        .bind(conv.id)
+        .bind(conv.inbox_id)
+        .bind(new.author_id)
+        .bind(new.body.as_str())
+        .bind(new.private as i64)
+        .bind(status.as_str())
+        .bind(count.segments as i64)
+        .bind(count.encoding.as_str())
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        let message_id = returned_id(&row)?;
+        if let Some(nb) = not_before {
+            sqlx::query(
+                "INSERT INTO outbox (message_id, inbox_id, state, not_before, attempts, created_at, updated_at) VALUES ($1, $2, 'queued', $3, 0, $4, $4)",
+            )
+            .bind(message_id)
+            .bind(conv.inbox_id)
+            .bind(nb)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+            // A person has answered: the customer is no longer waiting.
+            let preview: String = new.body.as_str().chars().take(140).collect();
+            sqlx::query(
+                "UPDATE conversations SET last_activity_at = $1, waiting_since = NULL, preview = $2 WHERE id = $3",
+            )
+            .bind(now_ms)
+            .bind(preview)
+            .bind(conv.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(OutboundOutcome::Stored(Box::new(self.message(message_id).await?)))
+    }
+}
