@@ -7,7 +7,7 @@ use textdesk_core::{
     Address, ConversationStatus, DeliveryStatus, InboundPlacement, LatestConversation, ReopenWindow, segments,
 };
 
-use crate::{Result, Store, from_ms, returned_id, to_ms};
+use crate::{Result, Store, from_ms, is_unique_violation, returned_id, to_ms};
 
 #[derive(Debug, Clone)]
 pub struct InboundMessage {
@@ -53,7 +53,20 @@ impl Store {
         })
     }
 
+    /// Stores an inbound message. Two first texts from the same new number can
+    /// race to create its contact; the loser's transaction fails on the unique
+    /// identity and simply runs again, finding the winner's contact.
     pub async fn record_inbound(&self, msg: &InboundMessage, window: ReopenWindow) -> Result<IngestOutcome> {
+        let mut attempt = 0;
+        loop {
+            match self.try_record_inbound(msg, window).await {
+                Err(crate::StoreError::Db(e)) if is_unique_violation(&e) && attempt < 3 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_record_inbound(&self, msg: &InboundMessage, window: ReopenWindow) -> Result<IngestOutcome> {
         if let Some(d) = self.find_duplicate(msg.inbox_id, &msg.provider_id).await? {
             return Ok(d);
         }
