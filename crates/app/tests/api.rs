@@ -1,0 +1,220 @@
+//! The REST API's edges: authentication, roles, and problem-details errors.
+
+mod common;
+
+use common::{Db, app, json};
+use serde_json::json;
+use textdesk_core::Role;
+
+async fn assert_problem(r: reqwest::Response, status: u16, kind: &str) -> serde_json::Value {
+    assert_eq!(r.status(), status);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p = json(r).await;
+    assert_eq!(p["type"], format!("urn:textdesk:problem:{kind}"), "{p}");
+    assert_eq!(p["status"], status);
+    assert!(!p["detail"].as_str().unwrap().is_empty());
+    p
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_checked() {
+    let t = app(Db::Sqlite).start().await;
+    let r = t.client.get(t.url("/api/v1/conversations")).send().await.unwrap();
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    assert_problem(r, 401, "unauthorized").await;
+    let r = t.get("td_not-a-real-token", "/api/v1/conversations").await;
+    assert_problem(r, 401, "unauthorized").await;
+    let r = t.client.get(t.url("/api/v1/conversations")).header("authorization", "Basic abc").send().await.unwrap();
+    assert_problem(r, 401, "unauthorized").await;
+
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    assert_eq!(t.get(&token, "/api/v1/conversations").await.status(), 200);
+
+    // A revoked token stops working at once.
+    let tokens = json(t.get(&token, "/api/v1/tokens").await).await;
+    let id = tokens[0]["id"].as_i64().unwrap();
+    let r = t.client.delete(t.url(&format!("/api/v1/tokens/{id}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_problem(t.get(&token, "/api/v1/me").await, 401, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn roles_limit_what_a_token_may_do() {
+    let t = app(Db::Sqlite).start().await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let admin = t.token_for("alex@example.com", Role::Admin).await;
+    let new_user = json!({ "email": "sam@example.com", "role": "agent", "password": "a long password" });
+
+    let p = assert_problem(t.post(&agent, "/api/v1/users", new_user.clone()).await, 403, "forbidden").await;
+    assert!(p["detail"].as_str().unwrap().contains("admin"));
+    let inbox = json!({ "name": "Second line", "channel_kind": "simulator", "sender": "+14155550199" });
+    assert_problem(t.post(&agent, "/api/v1/inboxes", inbox.clone()).await, 403, "forbidden").await;
+
+    let r = t.post(&admin, "/api/v1/users", new_user.clone()).await;
+    assert_eq!(r.status(), 201);
+    let sam = json(r).await;
+    assert_eq!(sam["role"], "agent");
+    assert!(sam.get("password_hash").is_none());
+    assert_problem(t.post(&admin, "/api/v1/users", new_user).await, 409, "conflict").await;
+    assert_eq!(t.post(&admin, "/api/v1/inboxes", inbox).await.status(), 201);
+
+    // A deactivated user's tokens stop working.
+    let sam_token =
+        textdesk::services::auth::create_token(&t.services.store, sam["id"].as_i64().unwrap(), "t").await.unwrap().1;
+    assert_eq!(t.get(&sam_token, "/api/v1/me").await.status(), 200);
+    let r = t
+        .client
+        .patch(t.url(&format!("/api/v1/users/{}", sam["id"])))
+        .bearer_auth(&admin)
+        .json(&json!({ "active": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_problem(t.get(&sam_token, "/api/v1/me").await, 401, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_problems_and_change_nothing() {
+    let t = app(Db::Sqlite).config(|c| c.max_body_bytes = 64 * 1024).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let conv = json(t.text_in(inbox, "+14155550111", "hi", None).await).await["conversation_id"].as_i64().unwrap();
+    let path = format!("/api/v1/conversations/{conv}/messages");
+
+    let malformed = t
+        .client
+        .post(t.url(&path))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"body\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(malformed, 400, "malformed").await;
+    let wrong_field = t.post(&token, &path, json!({ "text": "hello" })).await;
+    assert_problem(wrong_field, 400, "malformed").await;
+    let not_json = t.client.post(t.url(&path)).bearer_auth(&token).body("body=hello").send().await.unwrap();
+    assert_problem(not_json, 415, "unsupported-media-type").await;
+    let huge = t.post(&token, &path, json!({ "body": "x".repeat(100 * 1024) })).await;
+    assert_problem(huge, 413, "too-large").await;
+    let too_long = t.post(&token, &path, json!({ "body": "x".repeat(1601) })).await;
+    assert_problem(too_long, 422, "invalid").await;
+    let empty = t.post(&token, &path, json!({ "body": "   " })).await;
+    assert_problem(empty, 422, "invalid").await;
+
+    assert_problem(t.get(&token, "/api/v1/conversations/999999").await, 404, "not-found").await;
+    assert_problem(t.get(&token, "/api/v1/conversations/not-a-number").await, 404, "not-found").await;
+    assert_problem(
+        t.post(&token, "/api/v1/conversations/999999/messages", json!({ "body": "hi" })).await,
+        404,
+        "not-found",
+    )
+    .await;
+    assert_problem(t.get(&token, "/api/v1/nothing-here").await, 404, "not-found").await;
+    assert_problem(t.get(&token, "/api/v1/conversations?status=closed").await, 422, "invalid").await;
+    assert_problem(t.get(&token, "/api/v1/conversations?cursor=garbage").await, 422, "invalid").await;
+    assert_problem(t.get(&token, "/api/v1/conversations?limit=abc").await, 400, "malformed").await;
+    let r = t.post(&token, &format!("/api/v1/conversations/{conv}/status"), json!({ "status": "snoozed" })).await;
+    assert_problem(r, 422, "invalid").await;
+    let r = t.post(&token, &format!("/api/v1/conversations/{conv}/assign"), json!({ "assignee_id": 424242 })).await;
+    assert_problem(r, 404, "not-found").await;
+    let r = t.post(&token, "/api/v1/contacts", json!({ "address": "12" })).await;
+    assert_problem(r, 422, "invalid").await;
+    let r = t
+        .client
+        .patch(t.url("/api/v1/contacts/1"))
+        .bearer_auth(&token)
+        .json(&json!({ "time_zone": "Mars/Olympus" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 422, "invalid").await;
+
+    // Nothing of that reached the conversation.
+    let msgs = json(t.get(&token, &path).await).await;
+    assert_eq!(msgs.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn conversations_filter_and_page() {
+    let t = app(Db::Sqlite).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let me = json(t.get(&token, "/api/v1/me").await).await["id"].as_i64().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let body = if i == 3 { "Question about my invoice" } else { "hello" };
+        let r = json(t.text_in(inbox, &format!("+1415555{:04}", 400 + i), body, None).await).await;
+        ids.push(r["conversation_id"].as_i64().unwrap());
+    }
+    t.post(&token, &format!("/api/v1/conversations/{}/assign", ids[0]), json!({ "assignee_id": me })).await;
+    let r = t
+        .client
+        .put(t.url(&format!("/api/v1/conversations/{}/labels", ids[1])))
+        .bearer_auth(&token)
+        .json(&json!({ "labels": ["billing", "Billing"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(r).await["labels"], json!(["billing"]));
+    t.post(&token, &format!("/api/v1/conversations/{}/status", ids[2]), json!({ "status": "pending" })).await;
+
+    let count = |q: &'static str| {
+        let t = &t;
+        let token = &token;
+        async move {
+            json(t.get(token, &format!("/api/v1/conversations?{q}")).await).await["items"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(count("assignee=me").await, 1);
+    assert_eq!(count("assignee=none").await, 6);
+    assert_eq!(count("label=billing").await, 1);
+    assert_eq!(count("status=pending").await, 1);
+    assert_eq!(count("status=open").await, 6);
+    assert_eq!(count("q=INVOICE").await, 1);
+    assert_eq!(count("q=5550403").await, 1);
+
+    // Cursor pagination walks every conversation once, newest first.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("/api/v1/conversations?limit=3&cursor={c}"),
+            None => "/api/v1/conversations?limit=3".to_owned(),
+        };
+        let page = json(t.get(&token, &q).await).await;
+        seen.extend(page["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let mut expected = ids.clone();
+    expected.reverse();
+    assert_eq!(seen.len(), 7);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 7, "no conversation twice");
+    // Assigning, labelling and changing status do not reorder by activity.
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn health_metrics_and_the_openapi_document() {
+    let t = app(Db::Sqlite).start().await;
+    let r = t.client.get(t.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["status"], "ok");
+    let inbox = t.simulator_inbox().await;
+    t.text_in(inbox, "+14155550111", "hi", None).await;
+    let metrics = t.client.get(t.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("textdesk_inbound_messages_total 1"), "{metrics}");
+    assert!(metrics.contains("textdesk_outbox_rows{state=\"queued\"} 0"));
+    let doc = t.client.get(t.url("/api/v1/openapi.json")).send().await.unwrap().text().await.unwrap();
+    let committed = include_str!("../../../docs/openapi.json");
+    assert_eq!(doc, committed, "docs/openapi.json is stale: regenerate it with `textdesk openapi`");
+    let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert!(v["paths"]["/api/v1/conversations/{id}/messages"]["post"].is_object());
+}

@@ -1,0 +1,214 @@
+//! The `textdesk` binary as an operator uses it: subcommands acting on the same
+//! data as a running server, the health check, the demo, and logs free of secrets.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_textdesk");
+
+fn textdesk(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("TEXTDESK_DATABASE_URL")
+        .env_remove("TEXTDESK_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(args: &[&str], port: u16, log: &Path) -> Server {
+    let child = Command::new(BIN)
+        .args(args)
+        .env("TEXTDESK_LISTEN", format!("127.0.0.1:{port}"))
+        .env_remove("TEXTDESK_DATABASE_URL")
+        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while textdesk(&["healthcheck", "--url", &format!("http://127.0.0.1:{port}")], None).status.code() != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "server did not become healthy: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+#[tokio::test]
+async fn operators_manage_users_and_tokens_beside_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    let out = textdesk(&["migrate", "--data-dir", data], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // --data-dir before or after the subcommand's own arguments.
+    let out = textdesk(
+        &["--data-dir", data, "user", "add", "--email", "Alex@Example.com", "--role", "admin", "--password-stdin"],
+        Some("a strong password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("alex@example.com"));
+
+    let port = free_port();
+    let log = dir.path().join("serve.log");
+    let _server = start(&["serve", "--data-dir", data], port, &log);
+
+    // With the server running, add a user and a token on the same SQLite database.
+    let out = textdesk(
+        &["user", "add", "--email", "dana@example.com", "--role", "agent", "--password-stdin", "--data-dir", data],
+        Some("another password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = textdesk(&["token", "create", "--user", "dana@example.com", "--data-dir", data], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("td_"));
+
+    let client = reqwest::Client::new();
+    let me: serde_json::Value = client
+        .get(format!("http://127.0.0.1:{port}/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "dana@example.com");
+    assert_eq!(me["role"], "agent");
+    let r = client
+        .post(format!("http://127.0.0.1:{port}/login"))
+        .form(&[("email", "dana@example.com"), ("password", "another password")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "signed in and shown the inbox");
+
+    // The server's log holds neither the token nor the passwords.
+    let logs = std::fs::read_to_string(&log).unwrap();
+    for secret in [token.as_str(), "another password", "a strong password"] {
+        assert!(!logs.contains(secret), "secret in logs");
+    }
+
+    // Mistakes are explained, and change nothing.
+    let out = textdesk(
+        &["user", "add", "--email", "dana@example.com", "--role", "agent", "--password-stdin", "--data-dir", data],
+        Some("another password\n"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("already exists"), "{}", text(&out.stderr));
+    let out = textdesk(
+        &["user", "add", "--email", "not-an-email", "--role", "agent", "--password-stdin", "--data-dir", data],
+        Some("another password\n"),
+    );
+    assert!(text(&out.stderr).contains("not an e-mail address"));
+    let out = textdesk(
+        &["user", "add", "--email", "x@example.com", "--role", "agent", "--password-stdin", "--data-dir", data],
+        Some("short\n"),
+    );
+    assert!(text(&out.stderr).contains("at least 8"));
+    let out = textdesk(&["user", "add", "--email", "x@example.com", "--role", "agent", "--data-dir", data], None);
+    assert!(text(&out.stderr).contains("--password-stdin"), "no terminal: {}", text(&out.stderr));
+    let out = textdesk(&["token", "create", "--user", "ghost@example.com", "--data-dir", data], None);
+    assert!(text(&out.stderr).contains("no user"));
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_answers() {
+    let port = free_port();
+    let out = textdesk(&["healthcheck", "--url", &format!("http://127.0.0.1:{port}")], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not healthy"));
+}
+
+#[test]
+fn the_printed_default_config_is_a_working_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = textdesk(&["default-config"], None);
+    assert!(out.status.success());
+    let cfg = dir.path().join("textdesk.toml");
+    std::fs::write(&cfg, &out.stdout).unwrap();
+    let data = dir.path().join("data");
+    let out = textdesk(&["migrate", "--config", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(data.join("textdesk.db").exists());
+    std::fs::write(&cfg, "listen = \"nowhere\"\n").unwrap();
+    let out = textdesk(&["migrate", "--config", cfg.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("textdesk.toml"), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn the_demo_starts_seeded_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let data = data.to_str().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let base = format!("http://{listen}");
+    let log = dir.path().join("demo.log");
+    let server = start(&["demo", "--data-dir", data, "--listen", &listen], port, &log);
+    let printed = std::fs::read_to_string(log.with_extension("out")).unwrap();
+    assert!(printed.contains(&format!("{base}/simulator")), "{printed}");
+    assert!(printed.contains("dana@harbordental.example"));
+
+    // No pooled connections: the server is restarted under this client.
+    let browser = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(0).build().unwrap();
+    let r = browser
+        .post(format!("{base}/login"))
+        .form(&[("email", "dana@harbordental.example"), ("password", "textdesk-demo")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let html = browser.get(format!("{base}/inbox?view=all&status=any")).send().await.unwrap().text().await.unwrap();
+    for name in ["Karen Whitfield", "Marcus Lee", "Priya Nair", "Tom Becker", "Jordan Miles"] {
+        assert!(html.contains(name), "{name} is in the demo inbox");
+    }
+    assert!(html.contains("opted out"));
+    // A customer texts from the simulator; then the demo restarts without --fresh.
+    let r = reqwest::Client::new()
+        .post(format!("{base}/simulator/api/inboxes/1/messages"))
+        .json(&serde_json::json!({ "from": "+14155550188", "body": "Are you open on Saturday?" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    drop(server);
+    let _again = start(&["demo", "--data-dir", data, "--listen", &listen], port, &log);
+    let html = browser.get(format!("{base}/inbox?view=all&status=any")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Are you open on Saturday?"), "the demo kept its data");
+    assert_eq!(html.matches("Karen Whitfield").count(), 1, "and did not seed twice");
+}

@@ -1,0 +1,220 @@
+//! The web UI over real HTTP: sign-in, CSRF protection, replying from a form,
+//! the opted-out block shown to the agent, and live updates over SSE.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Db, PASSWORD, app, csrf_of, json};
+use textdesk_core::{ConsentState, Role};
+
+#[tokio::test]
+async fn sign_in_and_out() {
+    let t = app(Db::Sqlite).start().await;
+    t.user("dana@example.com", Role::Agent).await;
+    let anon = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = anon.get(t.url("/inbox?view=all")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login?next=/inbox%3Fview%3Dall");
+
+    let r = anon
+        .post(t.url("/login"))
+        .form(&[("email", "dana@example.com"), ("password", "wrong password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("do not match"));
+    let r = anon
+        .post(t.url("/login"))
+        .form(&[("email", "nobody@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A login link cannot send people elsewhere.
+    let r = anon
+        .post(t.url("/login"))
+        .form(&[("email", "dana@example.com"), ("password", PASSWORD), ("next", "//evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/inbox");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+
+    let browser = t.browser("dana@example.com").await;
+    let page = browser.get(t.url("/inbox")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let csrf = csrf_of(&html);
+    let r = browser.post(t.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(browser.get(t.url("/inbox")).send().await.unwrap().status(), 303, "signed out");
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_or_from_elsewhere_are_refused() {
+    let t = app(Db::Sqlite).start().await;
+    let inbox = t.simulator_inbox().await;
+    t.user("dana@example.com", Role::Agent).await;
+    let conv = json(t.text_in(inbox, "+14155550111", "hi", None).await).await["conversation_id"].as_i64().unwrap();
+    let browser = t.browser("dana@example.com").await;
+    let html = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+    let csrf = csrf_of(&html);
+    let reply = t.url(&format!("/conversations/{conv}/reply"));
+
+    let r = browser.post(&reply).form(&[("csrf", "forged"), ("body", "hello")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = browser.post(&reply).form(&[("body", "hello")]).send().await.unwrap();
+    assert!(r.status().is_client_error());
+    let r = browser
+        .post(&reply)
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", csrf.as_str()), ("body", "hello")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let assign = t.url(&format!("/conversations/{conv}/assign"));
+    let r = browser.post(&assign).form(&[("csrf", "forged"), ("assignee", "me")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(t.dispatch_all().await, 0, "nothing was queued");
+
+    // The genuine form, from our own origin, works.
+    let r = browser
+        .post(&reply)
+        .header("origin", t.base.as_str())
+        .form(&[("csrf", csrf.as_str()), ("body", "hello")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(t.dispatch_all().await, 1);
+    let r = browser.post(&assign).form(&[("csrf", csrf.as_str()), ("assignee", "me")]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let html = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("assigned this to"), "the timeline shows the assignment");
+}
+
+#[tokio::test]
+async fn the_agent_sees_why_a_reply_is_blocked() {
+    let t = app(Db::Sqlite).start().await;
+    let inbox = t.simulator_inbox().await;
+    let dana = t.user("dana@example.com", Role::Agent).await;
+    let r = json(t.text_in(inbox, "+14155550155", "STOP", None).await).await;
+    let conv = r["conversation_id"].as_i64().unwrap();
+    let c = t.services.store.conversation(t.account_id, conv).await.unwrap();
+    t.services
+        .store
+        .record_consent(t.account_id, c.contact_id, ConsentState::OptedOut, "keyword", "STOP", Some(dana.id))
+        .await
+        .unwrap();
+
+    let browser = t.browser("dana@example.com").await;
+    let html = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("has opted out"), "the composer warns before sending");
+    let csrf = csrf_of(&html);
+    let r = browser
+        .post(t.url(&format!("/conversations/{conv}/reply")))
+        .form(&[("csrf", csrf.as_str()), ("body", "Please reconsider")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"flash\""), "the reason is shown");
+    assert!(html.contains("Nothing can be sent until they text START"));
+    assert!(html.contains("Please reconsider"), "the draft is kept");
+    assert_eq!(t.dispatch_all().await, 0);
+    assert_eq!(t.services.carrier.accepted(), 0);
+}
+
+#[tokio::test]
+async fn pages_render_the_inbox_and_thread_without_javascript() {
+    let t = app(Db::Sqlite).start().await;
+    let inbox = t.simulator_inbox().await;
+    t.user("dana@example.com", Role::Agent).await;
+    let conv = json(t.text_in(inbox, "+14155550111", "Is <b>this</b> escaped?", None).await).await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let browser = t.browser("dana@example.com").await;
+    let html = browser.get(t.url("/inbox?view=unassigned")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("/conversations/{conv}")));
+    assert!(
+        html.contains("Is &#60;b&#62;this&#60;/b&#62; escaped?")
+            || html.contains("Is &lt;b&gt;this&lt;/b&gt; escaped?"),
+        "customer text is escaped"
+    );
+    assert!(!html.contains("<b>this</b>"));
+    let html = browser.get(t.url("/inbox?status=bogus")).send().await.unwrap();
+    assert_eq!(html.status(), 422);
+    assert_eq!(browser.get(t.url("/conversations/424242")).send().await.unwrap().status(), 404);
+    let fragment =
+        browser.get(t.url(&format!("/conversations/{conv}/thread"))).send().await.unwrap().text().await.unwrap();
+    assert!(fragment.contains("messages") && !fragment.contains("<html"));
+}
+
+/// Reads server-sent events until one of `kind` arrives; returns its data.
+async fn next_event(resp: &mut reqwest::Response, kind: &str, buf: &mut String) -> serde_json::Value {
+    let fut = async {
+        loop {
+            if let Some(pos) = buf.find("\n\n") {
+                let block: String = buf.drain(..pos + 2).collect();
+                let event = block.lines().find_map(|l| l.strip_prefix("event:")).map(str::trim).unwrap_or("");
+                let data = block.lines().find_map(|l| l.strip_prefix("data:")).map(str::trim).unwrap_or("");
+                if event == kind {
+                    return serde_json::from_str(data).unwrap();
+                }
+                continue;
+            }
+            let chunk = resp.chunk().await.unwrap().expect("stream open");
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(1), fut).await.expect("event within a second")
+}
+
+async fn live_events_reach_open_screens(db: Db) {
+    let t = app(db).workers().start().await;
+    let inbox = t.simulator_inbox().await;
+    t.user("dana@example.com", Role::Agent).await;
+    let token = t.token_for("sam@example.com", Role::Agent).await;
+    let browser = t.browser("dana@example.com").await;
+    let mut ui = browser.get(t.url("/events")).send().await.unwrap();
+    assert_eq!(ui.headers()["content-type"], "text/event-stream");
+    let mut api = t.client.get(t.url("/api/v1/events")).bearer_auth(&token).send().await.unwrap();
+    let (mut b1, mut b2) = (String::new(), String::new());
+
+    let accepted = json(t.text_in(inbox, "+14155550111", "Anyone there?", None).await).await;
+    let ev = next_event(&mut ui, "message.created", &mut b1).await;
+    assert_eq!(ev["conversation_id"], accepted["conversation_id"]);
+    let ev = next_event(&mut api, "message.created", &mut b2).await;
+    assert_eq!(ev["message_id"], accepted["message_id"]);
+
+    // A reply goes out and its delivery tick arrives live too.
+    let conv = accepted["conversation_id"].as_i64().unwrap();
+    let m = json(
+        t.post(
+            &token,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            serde_json::json!({ "body": "Yes! How can we help?" }),
+        )
+        .await,
+    )
+    .await;
+    let ev = next_event(&mut ui, "message.created", &mut b1).await;
+    assert_eq!(ev["message_id"], m["id"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let ev = next_event(&mut ui, "message.updated", &mut b1).await;
+        assert_eq!(ev["message_id"], m["id"]);
+        let status = t.services.store.message(m["id"].as_i64().unwrap()).await.unwrap().status;
+        if status == textdesk_core::DeliveryStatus::Delivered {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "delivered within 3 s");
+    }
+}
+both_backends!(live_events_reach_open_screens);
