@@ -18,6 +18,8 @@ pub struct Config {
     pub public_url: String,
     pub data_dir: PathBuf,
     pub account_name: String,
+    /// The business's time zone (IANA name), for times shown to agents.
+    pub time_zone: String,
     /// A resolved conversation reopens when the customer writes within this many hours.
     pub reopen_window_hours: i64,
     /// Serve the phone simulator (`/simulator`). On for `demo`.
@@ -37,6 +39,7 @@ impl Default for Config {
             public_url: String::new(),
             data_dir: default_data_dir(),
             account_name: "My Business".into(),
+            time_zone: "UTC".into(),
             reopen_window_hours: 72,
             simulator: false,
             session_hours: 12,
@@ -108,6 +111,9 @@ impl Config {
         if let Some(v) = get("TEXTDESK_ACCOUNT_NAME") {
             self.account_name = v;
         }
+        if let Some(v) = get("TEXTDESK_TIME_ZONE") {
+            self.time_zone = v;
+        }
         if let Some(v) = get("TEXTDESK_REOPEN_WINDOW_HOURS") {
             self.reopen_window_hours = v.parse().context("TEXTDESK_REOPEN_WINDOW_HOURS must be a whole number")?;
         }
@@ -135,6 +141,9 @@ impl Config {
         }
         textdesk_core::ReopenWindow::hours(self.reopen_window_hours)
             .map_err(|e| anyhow::anyhow!("reopen_window_hours: {e}"))?;
+        if jiff::tz::TimeZone::get(&self.time_zone).is_err() {
+            bail!("time_zone {:?} is not a time zone name such as America/Chicago", self.time_zone);
+        }
         if !(1..=24 * 30).contains(&self.session_hours) {
             bail!("session_hours must be between 1 and 720");
         }
@@ -176,6 +185,9 @@ public_url = "http://localhost:8080"
 
 # Your business's name, shown to agents.
 account_name = "My Business"
+
+# The business's time zone, for times shown to agents (an IANA name).
+time_zone = "UTC"
 
 # A resolved conversation reopens when the customer writes again within this
 # many hours; after that a new conversation starts.

@@ -63,7 +63,9 @@ impl Application {
         };
         let config = Arc::new(config);
         let listener = TcpListener::bind(config.listen).await?;
-        let state = http::AppState { services: services.clone(), config: config.clone(), account_id: account.id };
+        let business_tz = jiff::tz::TimeZone::get(&config.time_zone)?;
+        let state =
+            http::AppState { services: services.clone(), config: config.clone(), account_id: account.id, business_tz };
         let router = http::router(state);
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
         if opts.workers {

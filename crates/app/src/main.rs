@@ -125,6 +125,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if cfg.account_name == Config::default().account_name {
                 cfg.account_name = "Harbor Dental".into();
             }
+            if cfg.time_zone == Config::default().time_zone {
+                cfg.time_zone = "America/Los_Angeles".into();
+            }
             if let Some(l) = listen {
                 cfg.listen = l;
                 cfg.public_url = format!("http://{}", l);

@@ -18,6 +18,7 @@
         var y = el.scrollTop;
         el.innerHTML = html;
         el.scrollTop = y;
+        foldActions();
         if (after) after();
       })
       .catch(function () {});
@@ -58,17 +59,34 @@
 
   scrollThread();
 
+  // On a phone the thread's actions fold into a menu, leaving room for the messages.
+  function foldActions() {
+    if (!window.matchMedia("(max-width: 720px)").matches) return;
+    document.querySelectorAll(".actions-menu[open]").forEach(function (d) { d.removeAttribute("open"); });
+  }
+  foldActions();
+
   var composer = document.getElementById("composer");
   if (composer) {
     var body = composer.querySelector("textarea");
     var note = composer.querySelector("input[name=private]");
+    var send = composer.querySelector("button[type=submit]");
+    var blocked = composer.querySelector(".blocked-banner");
+    // Touch keyboards have no Shift: there Enter makes a new line and the button sends.
+    var enterSends = !window.matchMedia("(pointer: coarse)").matches;
+    function noteMode() {
+      var on = note && note.checked;
+      composer.classList.toggle("is-note", !!on);
+      if (send) send.textContent = on ? send.getAttribute("data-note-label") : send.getAttribute("data-send-label");
+      body.placeholder = on ? "Only your team sees notes" : "Write a reply…";
+    }
     body.addEventListener("keydown", function (e) {
-      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      if (enterSends && e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         if (body.value.trim()) composer.requestSubmit();
       }
     });
-    if (note) note.addEventListener("change", function () { composer.classList.toggle("is-note", note.checked); });
+    if (note) note.addEventListener("change", noteMode);
     composer.addEventListener("submit", function (e) {
       e.preventDefault();
       var data = new URLSearchParams(new FormData(composer));
@@ -77,7 +95,7 @@
           var flash = document.getElementById("flash");
           if (r.type === "opaqueredirect" || r.ok) {
             body.value = "";
-            if (note) { note.checked = false; composer.classList.remove("is-note"); }
+            if (note && !blocked) { note.checked = false; noteMode(); }
             if (flash) flash.remove();
             refreshThread();
             return;
@@ -85,6 +103,8 @@
           return r.text().then(function (html) {
             var doc = new DOMParser().parseFromString(html, "text/html");
             var msg = doc.getElementById("flash");
+            // The banner already says why this contact cannot be texted.
+            if (blocked && r.status === 409) { blocked.scrollIntoView({ block: "nearest" }); return; }
             if (!flash) {
               flash = document.createElement("p");
               flash.id = "flash"; flash.className = "flash error"; flash.setAttribute("role", "alert");

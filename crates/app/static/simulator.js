@@ -38,14 +38,22 @@
     if (key === shown) return;
     shown = key;
     msgs.innerHTML = "";
-    list.forEach(function (m) {
+    if (!list.length) {
+      var empty = document.createElement("li");
+      empty.className = "phone-empty";
+      empty.textContent = "No messages with this business yet. Type below to text them.";
+      msgs.appendChild(empty);
+    }
+    var lastOwn = -1;
+    list.forEach(function (m, i) { if (m.direction === "from_phone") lastOwn = i; });
+    list.forEach(function (m, i) {
       var li = document.createElement("li");
       li.className = m.direction;
       li.textContent = m.body;
       msgs.appendChild(li);
+      // The phone's own "Delivered" sits under the customer's latest text.
+      if (i === lastOwn) { var s = document.createElement("li"); s.className = "stamp"; s.textContent = "Delivered"; msgs.appendChild(s); }
     });
-    var last = list.filter(function (m) { return m.direction === "from_phone"; }).pop();
-    if (last) { var s = document.createElement("li"); s.className = "stamp"; s.textContent = "Delivered"; msgs.appendChild(s); }
     msgs.scrollTop = msgs.scrollHeight;
   }
 

@@ -178,8 +178,19 @@ impl Store {
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
-            // A person has answered: the customer is no longer waiting.
-            let preview: String = new.body.as_str().chars().take(140).collect();
+            // A person has answered: the customer is no longer waiting. The
+            // preview says who, so the list reads like a thread.
+            let author: Option<String> = match new.author_id {
+                Some(id) => sqlx::query("SELECT name FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| r.try_get("name"))
+                    .transpose()?,
+                None => None,
+            };
+            let first = author.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("Auto");
+            let preview: String = format!("{first}: {}", new.body.as_str()).chars().take(140).collect();
             sqlx::query(
                 "UPDATE conversations SET last_activity_at = $1, waiting_since = NULL, preview = $2 WHERE id = $3",
             )

@@ -25,6 +25,8 @@ pub struct AppState {
     pub services: Services,
     pub config: Arc<Config>,
     pub account_id: i64,
+    /// The business's zone, for times shown to agents.
+    pub business_tz: jiff::tz::TimeZone,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -35,6 +35,10 @@ pub fn routes() -> Router<AppState> {
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
         .route(
+            "/static/icon.svg",
+            get(|| async { static_file("image/svg+xml", include_str!("../../static/icon.svg")) }),
+        )
+        .route(
             "/static/simulator.js",
             get(|| async { static_file("text/javascript", include_str!("../../static/simulator.js")) }),
         )
@@ -55,9 +59,21 @@ pub fn ago(t: Timestamp, now: Timestamp) -> String {
     }
 }
 
-fn clock(t: Timestamp) -> String {
-    let z = t.to_zoned(jiff::tz::TimeZone::UTC);
-    z.strftime("%b %-d, %H:%M UTC").to_string()
+/// A message's time as the thread shows it, in the business's zone: the time
+/// alone (the thread has day dividers).
+fn clock(t: Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    t.to_zoned(tz.clone()).strftime("%-I:%M %p").to_string()
+}
+
+/// "Today", "Yesterday", or "Friday, Nov 20": the divider above a day's messages.
+fn day_label(day: jiff::civil::Date, today: jiff::civil::Date) -> String {
+    if day == today {
+        "Today".into()
+    } else if day.checked_add(jiff::Span::new().days(1)).ok() == Some(today) {
+        "Yesterday".into()
+    } else {
+        day.strftime("%A, %b %-d").to_string()
+    }
 }
 
 // ---------- login ----------
@@ -208,11 +224,13 @@ fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i64>) -> Row 
     let name = if s.contact_name.trim().is_empty() { s.contact_address.clone() } else { s.contact_name.clone() };
     Row {
         id: c.id,
+        // A contact known only by number gets "#", not the country code's digit.
         initial: name
             .chars()
-            .find(|ch| ch.is_alphanumeric())
+            .next()
+            .filter(|ch| ch.is_alphabetic())
             .map(|ch| ch.to_uppercase().to_string())
-            .unwrap_or_else(|| "?".into()),
+            .unwrap_or_else(|| "#".into()),
         name,
         address: s.contact_address.clone(),
         preview: s.preview.clone(),
@@ -231,7 +249,8 @@ fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i64>) -> Row 
 async fn list_view(s: &AppState, user: &User, p: &ListParams, active: Option<i64>) -> Result<ListView, Problem> {
     let view = match p.view.as_deref() {
         Some(v @ ("mine" | "unassigned" | "all")) => v.to_owned(),
-        _ => "mine".to_owned(),
+        // A small business shares one inbox: everything open is the natural start.
+        _ => "all".to_owned(),
     };
     let status = match p.status.as_deref() {
         Some("any") => "any".to_owned(),
@@ -327,7 +346,7 @@ pub struct Bubble {
     is_event: bool,
 }
 
-fn bubble(m: &Message) -> Bubble {
+fn bubble(m: &Message, tz: &jiff::tz::TimeZone) -> Bubble {
     let (class, author) = match (m.direction, m.private) {
         (_, true) => ("note", format!("{} · private note", m.author_name.clone().unwrap_or_default())),
         (Direction::Inbound, _) => ("in", String::new()),
@@ -343,9 +362,9 @@ fn bubble(m: &Message) -> Bubble {
         DeliveryStatus::Read => ("✓✓ Read".into(), "delivered"),
         DeliveryStatus::Undelivered => ("⚠ Not delivered".into(), "failed"),
         DeliveryStatus::Failed => ("⚠ Failed".into(), "failed"),
-        DeliveryStatus::Blocked => ("⛔ Blocked".into(), "failed"),
+        DeliveryStatus::Blocked => ("Blocked".into(), "failed"),
     };
-    let time = m.created_at.to_zoned(jiff::tz::TimeZone::UTC).strftime("%H:%M").to_string();
+    let time = clock(m.created_at, tz);
     Bubble {
         id: m.id,
         class,
@@ -360,13 +379,15 @@ fn bubble(m: &Message) -> Bubble {
 }
 
 fn describe_event(e: &TimelineEvent, users: &[User]) -> String {
+    let assignee = e.data["assignee_id"].as_i64();
     let who = e.actor_name.clone().unwrap_or_else(|| "textdesk".into());
     let name_of = |id: Option<i64>| {
         id.and_then(|id| users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_else(|| "someone".into())
     };
     match e.kind.as_str() {
         "created" => "Conversation started".into(),
-        "assigned" => format!("{who} assigned this to {}", name_of(e.data["assignee_id"].as_i64())),
+        "assigned" if assignee.is_some() && assignee == e.actor_id => format!("{who} took this"),
+        "assigned" => format!("{who} assigned this to {}", name_of(assignee)),
         "unassigned" => format!("{who} unassigned this"),
         "status_changed" => {
             let to = e.data["to"].as_str().unwrap_or("?");
@@ -376,7 +397,15 @@ fn describe_event(e: &TimelineEvent, users: &[User]) -> String {
             }
         }
         "priority_changed" => format!("{who} set priority to {}", e.data["priority"].as_str().unwrap_or("?")),
-        "labels_changed" => format!("{who} changed labels"),
+        "labels_changed" => {
+            let labels: Vec<&str> =
+                e.data["labels"].as_array().map(|a| a.iter().filter_map(|l| l.as_str()).collect()).unwrap_or_default();
+            if labels.is_empty() {
+                format!("{who} removed the labels")
+            } else {
+                format!("{who} labelled this {}", labels.join(", "))
+            }
+        }
         "team_changed" => format!("{who} changed the team"),
         other => other.replace('_', " "),
     }
@@ -407,27 +436,36 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
     let messages = store.messages(ui.user.account_id, id, None, 1000).await?;
     let events = store.timeline(id).await?;
     let users = store.users(ui.user.account_id).await?;
-    let mut items: Vec<(Timestamp, i64, Bubble)> =
-        messages.iter().map(|m| (m.created_at, m.id * 2, bubble(m))).collect();
+    let tz = &s.business_tz;
+    let event = |class: &'static str, id: i64, body: String, time: String| Bubble {
+        id,
+        class,
+        author: String::new(),
+        body,
+        time,
+        status: String::new(),
+        status_class: "",
+        error: None,
+        is_event: true,
+    };
+    // Ties go to timeline events: "Conversation started" comes before its first message.
+    let mut items: Vec<(Timestamp, u8, i64, Bubble)> =
+        messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz))).collect();
     for e in &events {
-        let text = describe_event(e, &users);
-        items.push((
-            e.created_at,
-            e.id * 2 + 1,
-            Bubble {
-                id: e.id,
-                class: "event",
-                author: String::new(),
-                body: text,
-                time: clock(e.created_at),
-                status: String::new(),
-                status_class: "",
-                error: None,
-                is_event: true,
-            },
-        ));
+        items.push((e.created_at, 0, e.id, event("event", e.id, describe_event(e, &users), clock(e.created_at, tz))));
     }
-    items.sort_by_key(|(t, k, _)| (*t, *k));
+    items.sort_by_key(|(t, rank, id, _)| (*t, *rank, *id));
+    let today = Timestamp::now().to_zoned(tz.clone()).date();
+    let mut with_days = Vec::with_capacity(items.len() + 4);
+    let mut last_day = None;
+    for (t, _, _, b) in items {
+        let day = t.to_zoned(tz.clone()).date();
+        if last_day != Some(day) {
+            with_days.push(event("event day", 0, day_label(day, today), String::new()));
+            last_day = Some(day);
+        }
+        with_days.push(b);
+    }
     let c = &summary.conversation;
     let blocked = match summary.consent {
         ConsentState::OptedOut => Some(textdesk_core::BlockReason::OptedOut.explain()),
@@ -435,7 +473,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
     };
     Ok(ThreadView {
         id,
-        items: items.into_iter().map(|(_, _, b)| b).collect(),
+        items: with_days,
         title: contact.display_name(),
         address: summary.contact_address.clone(),
         status: c.status.as_str(),
@@ -450,7 +488,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
             ConsentState::OptedIn => "Opted in",
             ConsentState::Unknown => "No record (replies only)",
         },
-        contact_since: contact.created_at.to_zoned(jiff::tz::TimeZone::UTC).strftime("%b %-d, %Y").to_string(),
+        contact_since: contact.created_at.to_zoned(tz.clone()).strftime("%b %-d, %Y").to_string(),
         labels: c.labels.clone(),
         priority: c.priority.as_str(),
     })
