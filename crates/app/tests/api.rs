@@ -218,3 +218,70 @@ async fn health_metrics_and_the_openapi_document() {
     let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
     assert!(v["paths"]["/api/v1/conversations/{id}/messages"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn contacts_teams_and_identities() {
+    let t = app(Db::Sqlite).start().await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let admin = t.token_for("alex@example.com", Role::Admin).await;
+    let r = t
+        .post(
+            &agent,
+            "/api/v1/contacts",
+            json!({ "name": "Karen", "address": "+1 415 555 0111", "time_zone": "America/New_York" }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let karen = json(r).await;
+    assert_eq!(karen["identities"][0]["address"], "+14155550111");
+    assert_eq!(karen["identities"][0]["namespace"], "phone");
+    let id = karen["id"].as_i64().unwrap();
+    let r = t
+        .post(
+            &agent,
+            &format!("/api/v1/contacts/{id}/identities"),
+            json!({ "channel_kind": "telegram", "address": "karen_w" }),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(json(r).await["identities"].as_array().unwrap().len(), 2);
+    // The same number cannot belong to two contacts.
+    let r = t.post(&agent, "/api/v1/contacts", json!({ "address": "+14155550111" })).await;
+    assert_problem(r, 409, "conflict").await;
+    // Texting in from a known number lands on the known contact.
+    let inbox = t.simulator_inbox().await;
+    let conv = json(t.text_in(inbox, "+14155550111", "hi", None).await).await;
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{}", conv["conversation_id"])).await).await;
+    assert_eq!(c["contact_id"], id);
+    assert_eq!(c["contact_name"], "Karen");
+    let found = json(t.get(&agent, "/api/v1/contacts?q=karen").await).await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    let r = t
+        .client
+        .patch(t.url(&format!("/api/v1/contacts/{id}")))
+        .bearer_auth(&agent)
+        .json(&json!({ "time_zone": null, "attributes": { "plan": "gold" } }))
+        .send()
+        .await
+        .unwrap();
+    let patched = json(r).await;
+    assert!(patched["time_zone"].is_null());
+    assert_eq!(patched["attributes"]["plan"], "gold");
+    assert_eq!(patched["name"], "Karen", "fields not sent are kept");
+
+    assert_problem(t.post(&agent, "/api/v1/teams", json!({ "name": "Billing" })).await, 403, "forbidden").await;
+    let team = json(t.post(&admin, "/api/v1/teams", json!({ "name": "Billing" })).await).await;
+    let me = json(t.get(&agent, "/api/v1/me").await).await;
+    let r = t.post(&admin, &format!("/api/v1/teams/{}/members", team["id"]), json!({ "user_id": me["id"] })).await;
+    assert_eq!(r.status(), 204);
+    let r = t
+        .post(
+            &agent,
+            &format!("/api/v1/conversations/{}/assign", conv["conversation_id"]),
+            json!({ "assignee_id": me["id"], "team_id": team["id"] }),
+        )
+        .await;
+    assert_eq!(json(r).await["team_id"], team["id"]);
+    let list = json(t.get(&agent, &format!("/api/v1/conversations?team_id={}", team["id"])).await).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}

@@ -147,3 +147,36 @@ async fn the_worker_sends_replies_without_being_driven() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sends_interrupted_mid_flight_are_never_sent_again() {
+    let t = app(Db::Sqlite).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let conv = json(t.text_in(inbox, "+14155550111", "hi", None).await).await["conversation_id"].as_i64().unwrap();
+    let m =
+        json(t.post(&token, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Hello" })).await).await;
+    // A worker claims the row and dies before recording the outcome; ten minutes pass.
+    assert_eq!(t.services.store.claim_due("crashed-node", jiff::Timestamp::now(), 10).await.unwrap().len(), 1);
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10);
+    let expired =
+        t.services.store.expire_stale_claims(later, textdesk::services::dispatcher::CLAIM_LEASE).await.unwrap();
+    assert_eq!(expired, vec![m["id"].as_i64().unwrap()]);
+    assert_eq!(t.dispatch_all().await, 0, "an interrupted send is not retried by itself");
+    assert_eq!(t.services.carrier.accepted(), 0);
+    let msgs = json(t.get(&token, &format!("/api/v1/conversations/{conv}/messages")).await).await;
+    let msg = &msgs[1];
+    assert_eq!(msg["status"], "failed");
+    assert!(msg["error"].as_str().unwrap().contains("may or may not"));
+    // A fresh claim is not expired.
+    let m2 =
+        json(t.post(&token, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Again" })).await).await;
+    t.services.store.claim_due("live-node", jiff::Timestamp::now(), 10).await.unwrap();
+    let expired = t
+        .services
+        .store
+        .expire_stale_claims(jiff::Timestamp::now(), textdesk::services::dispatcher::CLAIM_LEASE)
+        .await
+        .unwrap();
+    assert!(expired.is_empty(), "{m2}");
+}

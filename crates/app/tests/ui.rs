@@ -218,3 +218,22 @@ async fn live_events_reach_open_screens(db: Db) {
     }
 }
 both_backends!(live_events_reach_open_screens);
+
+/// Two nodes on one PostgreSQL database: a text arriving at one reaches an
+/// agent connected to the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_events_cross_nodes_on_postgres() {
+    if common::postgres_url().is_none() {
+        return;
+    }
+    let a = app(Db::Postgres).start().await;
+    let url = a.database_url.clone();
+    let b = app(Db::Postgres).config(move |c| c.database_url = url).start().await;
+    let inbox = a.simulator_inbox().await;
+    let token = b.token_for("sam@example.com", Role::Agent).await;
+    let mut stream = b.client.get(b.url("/api/v1/events")).bearer_auth(&token).send().await.unwrap();
+    let mut buf = String::new();
+    let accepted = json(a.text_in(inbox, "+14155550111", "Hello node A", None).await).await;
+    let ev = next_event(&mut stream, "message.created", &mut buf).await;
+    assert_eq!(ev["message_id"], accepted["message_id"]);
+}

@@ -38,6 +38,9 @@ pub fn routes() -> Router<AppState> {
         .route("/contacts", get(list_contacts).post(create_contact))
         .route("/contacts/{id}", get(get_contact).patch(update_contact))
         .route("/contacts/{id}/consent", get(consent_history).post(record_consent))
+        .route("/contacts/{id}/identities", post(add_identity))
+        .route("/teams", get(list_teams).post(create_team))
+        .route("/teams/{id}/members", post(add_team_member))
         .route("/conversations", get(list_conversations))
         .route("/conversations/{id}", get(get_conversation))
         .route("/conversations/{id}/assign", post(assign_conversation))
@@ -143,6 +146,33 @@ pub struct NewContactIn {
     address: String,
     #[serde(default)]
     time_zone: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityIn {
+    /// The channel kind the address belongs to (default: an SMS phone number).
+    #[serde(default)]
+    channel_kind: Option<String>,
+    address: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TeamOut {
+    id: i64,
+    name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamIn {
+    name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberIn {
+    user_id: i64,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -519,6 +549,53 @@ async fn create_contact(
     Ok((StatusCode::CREATED, Json(ContactOut::from(c))).into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/identities", tag = "contacts", params(("id" = i64, Path)), request_body = IdentityIn, responses((status = 201, body = ContactOut), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "The address belongs to another contact"), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn add_identity(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<IdentityIn>,
+) -> ApiResult<Response> {
+    let kind = ChannelKind::parse(b.channel_kind.as_deref().unwrap_or("twilio"))?;
+    let address = Address::parse(kind, &b.address)?;
+    let c = s.services.store.add_identity(u.account_id, id, &address).await?;
+    Ok((StatusCode::CREATED, Json(ContactOut::from(c))).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/teams", tag = "users", responses((status = 200, body = [TeamOut])), security(("bearer" = [])))]
+async fn list_teams(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<TeamOut>>> {
+    let teams = s.services.store.teams(u.account_id).await?;
+    Ok(Json(teams.into_iter().map(|t| TeamOut { id: t.id, name: t.name }).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/teams", tag = "users", request_body = TeamIn, responses((status = 201, body = TeamOut), (status = 403, body = ProblemOut), (status = 409, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn create_team(State(s): State<AppState>, user: ApiUser, Json(b): Json<TeamIn>) -> ApiResult<Response> {
+    let admin = user.require(Role::Admin)?;
+    let name = b.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Problem::invalid("a team name is 1 to 100 characters"));
+    }
+    let t = s.services.store.create_team(admin.account_id, name).await?;
+    Ok((StatusCode::CREATED, Json(TeamOut { id: t.id, name: t.name })).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/teams/{id}/members", tag = "users", params(("id" = i64, Path)), request_body = MemberIn, responses((status = 204), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn add_team_member(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<MemberIn>,
+) -> ApiResult<StatusCode> {
+    let admin = user.require(Role::Admin)?;
+    s.services.store.team(admin.account_id, id).await?;
+    let member = s.services.store.user(b.user_id).await?;
+    if member.account_id != admin.account_id {
+        return Err(Problem::not_found("user"));
+    }
+    s.services.store.add_team_member(id, member.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 fn valid_zone(z: &str) -> Result<String, Problem> {
     jiff::tz::TimeZone::get(z)
         .map(|_| z.to_owned())
@@ -874,7 +951,7 @@ pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Resu
 #[openapi(
     info(title = "textdesk API", version = "1", description = "The REST API of textdesk, a self-hosted help desk for text messaging. Authenticate with `Authorization: Bearer <token>` (create one with `textdesk token create`). Errors are RFC 9457 problem details."),
     paths(
-        me, list_inboxes, get_inbox, create_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent,
+        me, list_inboxes, get_inbox, create_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, add_identity, list_teams, create_team, add_team_member,
         list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token, events
     ),
