@@ -3,7 +3,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use textdesk_channels::InboundEvent;
-use textdesk_core::{Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Role};
+use textdesk_core::{Address, Body, ChannelKind, ConversationStatus, Email, Password, Role};
 use textdesk_store::{ContactPatch, IngestOutcome, NewInbox, NewOutbound, StatusReport};
 
 use crate::Services;
@@ -180,7 +180,6 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
             Some(sam.id),
         )
         .await?;
-    store.record_consent(account_id, jordan.1, ConsentState::OptedOut, "keyword", "Texted STOP", None).await?;
     store.assign(account_id, jordan.0, Some(sam.id), Some(sam.id)).await?;
     for (c, _) in [priya, tom] {
         store.mark_read(account_id, c).await?;

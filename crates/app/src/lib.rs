@@ -60,6 +60,7 @@ impl Application {
             carrier,
             metrics: Arc::default(),
             reopen_window: ReopenWindow::hours(config.reopen_window_hours)?,
+            business_name: config.account_name.clone(),
         };
         let config = Arc::new(config);
         let listener = TcpListener::bind(config.listen).await?;

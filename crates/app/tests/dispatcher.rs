@@ -57,7 +57,7 @@ async fn opted_out_contacts_cannot_be_texted(db: Db) {
     let t = app(db).start().await;
     let inbox = t.simulator_inbox().await;
     let token = t.token_for("dana@example.com", Role::Agent).await;
-    let accepted = json(t.text_in(inbox, "+14155550155", "STOP", None).await).await;
+    let accepted = json(t.text_in(inbox, "+14155550155", "Who is this?", None).await).await;
     let conv = accepted["conversation_id"].as_i64().unwrap();
     let contact =
         json(t.get(&token, &format!("/api/v1/conversations/{conv}")).await).await["contact_id"].as_i64().unwrap();

@@ -103,7 +103,7 @@ async fn the_agent_sees_why_a_reply_is_blocked() {
     let t = app(Db::Sqlite).start().await;
     let inbox = t.simulator_inbox().await;
     let dana = t.user("dana@example.com", Role::Agent).await;
-    let r = json(t.text_in(inbox, "+14155550155", "STOP", None).await).await;
+    let r = json(t.text_in(inbox, "+14155550155", "Who is this?", None).await).await;
     let conv = r["conversation_id"].as_i64().unwrap();
     let c = t.services.store.conversation(t.account_id, conv).await.unwrap();
     t.services

@@ -3,15 +3,17 @@
 
 use jiff::Timestamp;
 use sqlx::Row;
+use textdesk_core::consent::{self, ConsentPolicy, KeywordDecision};
+use textdesk_core::gate::OutboundKind;
 use textdesk_core::{
-    Address, ConversationStatus, DeliveryStatus, InboundPlacement, LatestConversation, ReopenWindow, segments,
+    Address, ConsentState, ConversationStatus, DeliveryStatus, InboundPlacement, LatestConversation, ReopenWindow,
+    segments,
 };
 
 use crate::{Result, Store, from_ms, is_unique_violation, returned_id, to_ms};
 
 #[derive(Debug, Clone)]
 pub struct InboundMessage {
-    pub inbox_id: i64,
     pub from: Address,
     /// The provider's id for the message; the dedupe key within the inbox.
     pub provider_id: String,
@@ -22,8 +24,22 @@ pub struct InboundMessage {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IngestOutcome {
-    Duplicate { account_id: i64, conversation_id: i64, message_id: i64 },
-    Stored { account_id: i64, conversation_id: i64, message_id: i64, contact_id: i64, placement: InboundPlacement },
+    Duplicate {
+        account_id: i64,
+        conversation_id: i64,
+        message_id: i64,
+    },
+    Stored {
+        account_id: i64,
+        conversation_id: i64,
+        message_id: i64,
+        contact_id: i64,
+        placement: InboundPlacement,
+        /// What the text did to the contact's consent.
+        keyword: KeywordDecision,
+        /// The confirmation or help text queued in answer, if any.
+        reply_id: Option<i64>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -56,21 +72,35 @@ impl Store {
     /// Stores an inbound message. Two first texts from the same new number can
     /// race to create its contact; the loser's transaction fails on the unique
     /// identity and simply runs again, finding the winner's contact.
-    pub async fn record_inbound(&self, msg: &InboundMessage, window: ReopenWindow) -> Result<IngestOutcome> {
+    ///
+    /// Consent keywords are acted on in the same transaction: an acknowledged
+    /// STOP is recorded, and confirmed, or the whole message is not stored.
+    pub async fn record_inbound(
+        &self,
+        inbox: &crate::Inbox,
+        msg: &InboundMessage,
+        window: ReopenWindow,
+        policy: &ConsentPolicy,
+    ) -> Result<IngestOutcome> {
         let mut attempt = 0;
         loop {
-            match self.try_record_inbound(msg, window).await {
+            match self.try_record_inbound(inbox, msg, window, policy).await {
                 Err(crate::StoreError::Db(e)) if is_unique_violation(&e) && attempt < 3 => attempt += 1,
                 other => return other,
             }
         }
     }
 
-    async fn try_record_inbound(&self, msg: &InboundMessage, window: ReopenWindow) -> Result<IngestOutcome> {
-        if let Some(d) = self.find_duplicate(msg.inbox_id, &msg.provider_id).await? {
+    async fn try_record_inbound(
+        &self,
+        inbox: &crate::Inbox,
+        msg: &InboundMessage,
+        window: ReopenWindow,
+        policy: &ConsentPolicy,
+    ) -> Result<IngestOutcome> {
+        if let Some(d) = self.find_duplicate(inbox.id, &msg.provider_id).await? {
             return Ok(d);
         }
-        let inbox = self.inbox_by_id(msg.inbox_id).await?;
         let account_id = inbox.account_id;
         let now = msg.received_at;
         let now_ms = to_ms(now);
@@ -176,7 +206,7 @@ impl Store {
             // Another delivery of the same message won the race: undo ours.
             tx.rollback().await?;
             return self
-                .find_duplicate(msg.inbox_id, &msg.provider_id)
+                .find_duplicate(inbox.id, &msg.provider_id)
                 .await?
                 .ok_or(crate::StoreError::Conflict("duplicate vanished".into()));
         };
@@ -196,8 +226,10 @@ impl Store {
         .bind(conversation_id)
         .execute(&mut *tx)
         .await?;
+        let target = (account_id, conversation_id, inbox.id, contact_id);
+        let (keyword, reply_id) = apply_keyword(&mut tx, msg, policy, target, message_id).await?;
         tx.commit().await?;
-        Ok(IngestOutcome::Stored { account_id, conversation_id, message_id, contact_id, placement })
+        Ok(IngestOutcome::Stored { account_id, conversation_id, message_id, contact_id, placement, keyword, reply_id })
     }
 
     /// Applies a provider's delivery report. Reports that would move a message
@@ -233,4 +265,66 @@ impl Store {
         }
         Ok(Some((account_id, self.message(id).await?)))
     }
+}
+
+/// Acts on a consent keyword in the message just stored, in its transaction.
+async fn apply_keyword(
+    tx: &mut sqlx::AnyConnection,
+    msg: &InboundMessage,
+    policy: &ConsentPolicy,
+    (account_id, conversation_id, inbox_id, contact_id): (i64, i64, i64, i64),
+    message_id: i64,
+) -> Result<(KeywordDecision, Option<i64>)> {
+    // Touching the contact first takes its row lock on PostgreSQL (SQLite's
+    // write lock is already held), so two racing STOPs confirm once.
+    sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1").bind(contact_id).execute(&mut *tx).await?;
+    let current: String = sqlx::query("SELECT consent FROM contacts WHERE id = $1")
+        .bind(contact_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("consent")?;
+    let current = ConsentState::parse(&current).unwrap_or(ConsentState::Unknown);
+    let decision = consent::decide(&msg.body, &policy.keywords, current);
+    let reply = match decision {
+        KeywordDecision::None | KeywordDecision::Unchanged(_) => None,
+        KeywordDecision::Flag => {
+            Store::add_event(
+                tx,
+                conversation_id,
+                "stop_requested",
+                None,
+                serde_json::json!({ "message_id": message_id }),
+                msg.received_at,
+            )
+            .await?;
+            None
+        }
+        KeywordDecision::Help => Some(policy.help_reply.clone()),
+        KeywordDecision::Change(state, action) => {
+            let c = crate::consent::NewConsent {
+                contact_id,
+                state,
+                source: "keyword",
+                evidence: &msg.body,
+                actor_id: None,
+                message_id: Some(message_id),
+            };
+            crate::consent::record(tx, c, msg.received_at).await?;
+            let data = serde_json::json!({ "to": state.as_str(), "source": "keyword", "message_id": message_id });
+            Store::add_event(tx, conversation_id, "consent_changed", None, data, msg.received_at).await?;
+            Some(policy.reply(action).clone())
+        }
+    };
+    let Some(body) = reply else { return Ok((decision, None)) };
+    let new = crate::NewOutbound {
+        account_id,
+        conversation_id,
+        author_id: None,
+        body,
+        private: false,
+        kind: OutboundKind::ConsentConfirmation,
+        now: msg.received_at,
+    };
+    let reply_id = crate::messages::insert_outbound(tx, (conversation_id, inbox_id, contact_id), &new).await?.ok();
+    Ok((decision, reply_id))
 }

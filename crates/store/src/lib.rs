@@ -11,7 +11,7 @@ mod conversations;
 mod events;
 mod inboxes;
 mod ingest;
-mod messages;
+pub(crate) mod messages;
 mod outbox;
 
 use std::str::FromStr;

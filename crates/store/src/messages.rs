@@ -135,72 +135,88 @@ impl Store {
     pub async fn send_outbound(&self, new: NewOutbound) -> Result<OutboundOutcome> {
         let conv = self.conversation(new.account_id, new.conversation_id).await?;
         let mut tx = self.begin_write().await?;
-        let now_ms = to_ms(new.now);
-        let count = segments::count(new.body.as_str());
-        let (status, not_before) = if new.private {
-            (DeliveryStatus::Note, None)
-        } else {
-            let consent: String = sqlx::query("SELECT consent FROM contacts WHERE id = $1")
-                .bind(conv.contact_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("consent")?;
-            let consent = textdesk_core::ConsentState::parse(&consent).unwrap_or(textdesk_core::ConsentState::Unknown);
-            match gate::decide(OutboundRequest { kind: new.kind, consent, now: new.now }) {
-                Verdict::Block(reason) => return Ok(OutboundOutcome::Blocked(reason)),
-                Verdict::Allow => (DeliveryStatus::Queued, Some(now_ms)),
-                Verdict::Defer(until) => (DeliveryStatus::Scheduled, Some(to_ms(until))),
+        match insert_outbound(&mut tx, (conv.id, conv.inbox_id, conv.contact_id), &new).await? {
+            Err(reason) => Ok(OutboundOutcome::Blocked(reason)),
+            Ok(message_id) => {
+                tx.commit().await?;
+                Ok(OutboundOutcome::Stored(Box::new(self.message(message_id).await?)))
             }
-        };
-        let row = sqlx::query(
-            "INSERT INTO messages (conversation_id, inbox_id, direction, author_id, body, private, status, segments, encoding, created_at, updated_at)
-             VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
-        )
-        .bind(conv.id)
-        .bind(conv.inbox_id)
-        .bind(new.author_id)
-        .bind(new.body.as_str())
-        .bind(new.private as i64)
-        .bind(status.as_str())
-        .bind(count.segments as i64)
-        .bind(count.encoding.as_str())
-        .bind(now_ms)
-        .fetch_one(&mut *tx)
-        .await?;
-        let message_id = returned_id(&row)?;
-        if let Some(nb) = not_before {
-            sqlx::query(
-                "INSERT INTO outbox (message_id, inbox_id, state, not_before, attempts, created_at, updated_at) VALUES ($1, $2, 'queued', $3, 0, $4, $4)",
-            )
-            .bind(message_id)
-            .bind(conv.inbox_id)
-            .bind(nb)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-            // A person has answered: the customer is no longer waiting. The
-            // preview says who, so the list reads like a thread.
-            let author: Option<String> = match new.author_id {
-                Some(id) => sqlx::query("SELECT name FROM users WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|r| r.try_get("name"))
-                    .transpose()?,
-                None => None,
-            };
-            let first = author.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("Auto");
-            let preview: String = format!("{first}: {}", new.body.as_str()).chars().take(140).collect();
-            sqlx::query(
-                "UPDATE conversations SET last_activity_at = $1, waiting_since = NULL, preview = $2 WHERE id = $3",
-            )
-            .bind(now_ms)
-            .bind(preview)
-            .bind(conv.id)
-            .execute(&mut *tx)
-            .await?;
         }
-        tx.commit().await?;
-        Ok(OutboundOutcome::Stored(Box::new(self.message(message_id).await?)))
     }
+}
+
+/// Writes an outbound message and, unless it is a private note, its outbox
+/// row, in the caller's transaction. The only code that inserts outbox rows:
+/// the gate's verdict is taken here, on the consent read here.
+pub(crate) async fn insert_outbound(
+    tx: &mut sqlx::AnyConnection,
+    (conversation_id, inbox_id, contact_id): (i64, i64, i64),
+    new: &NewOutbound,
+) -> Result<Result<i64, BlockReason>> {
+    let now_ms = to_ms(new.now);
+    let count = segments::count(new.body.as_str());
+    let (status, not_before) = if new.private {
+        (DeliveryStatus::Note, None)
+    } else {
+        let consent: String = sqlx::query("SELECT consent FROM contacts WHERE id = $1")
+            .bind(contact_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("consent")?;
+        let consent = textdesk_core::ConsentState::parse(&consent).unwrap_or(textdesk_core::ConsentState::Unknown);
+        match gate::decide(OutboundRequest { kind: new.kind, consent, now: new.now }) {
+            Verdict::Block(reason) => return Ok(Err(reason)),
+            Verdict::Allow => (DeliveryStatus::Queued, Some(now_ms)),
+            Verdict::Defer(until) => (DeliveryStatus::Scheduled, Some(to_ms(until))),
+        }
+    };
+    let row = sqlx::query(
+        "INSERT INTO messages (conversation_id, inbox_id, direction, author_id, body, private, status, segments, encoding, created_at, updated_at)
+         VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+    )
+    .bind(conversation_id)
+    .bind(inbox_id)
+    .bind(new.author_id)
+    .bind(new.body.as_str())
+    .bind(new.private as i64)
+    .bind(status.as_str())
+    .bind(count.segments as i64)
+    .bind(count.encoding.as_str())
+    .bind(now_ms)
+    .fetch_one(&mut *tx)
+    .await?;
+    let message_id = returned_id(&row)?;
+    let Some(nb) = not_before else { return Ok(Ok(message_id)) };
+    sqlx::query(
+        "INSERT INTO outbox (message_id, inbox_id, state, not_before, attempts, created_at, updated_at) VALUES ($1, $2, 'queued', $3, 0, $4, $4)",
+    )
+    .bind(message_id)
+    .bind(inbox_id)
+    .bind(nb)
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?;
+    // The preview says who wrote, so the list reads like a thread. Only a
+    // person's reply ends the customer's wait; automatic replies do not.
+    let author: Option<String> = match new.author_id {
+        Some(id) => sqlx::query("SELECT name FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("name"))
+            .transpose()?,
+        None => None,
+    };
+    let first = author.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("Auto");
+    let preview: String = format!("{first}: {}", new.body.as_str()).chars().take(140).collect();
+    let waiting = if new.author_id.is_some() { "NULL" } else { "waiting_since" };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE conversations SET last_activity_at = $1, waiting_since = {waiting}, preview = $2 WHERE id = $3"
+    )))
+    .bind(now_ms)
+    .bind(preview)
+    .bind(conversation_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Ok(message_id))
 }

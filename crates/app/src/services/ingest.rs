@@ -5,6 +5,7 @@ use textdesk_channels::InboundEvent;
 use textdesk_store::{InboundMessage, IngestOutcome, StatusReport};
 
 use crate::services::Services;
+use crate::services::consent::ConsentSettings;
 use crate::services::metrics::Metrics;
 
 #[derive(Debug)]
@@ -19,12 +20,17 @@ impl Services {
     pub async fn ingest(&self, inbox_id: i64, event: InboundEvent) -> textdesk_store::Result<Ingested> {
         match event {
             InboundEvent::Message { from, provider_id, body, media, received_at } => {
-                let msg = InboundMessage { inbox_id, from, provider_id, body, media, received_at };
-                let outcome = self.store.record_inbound(&msg, self.reopen_window).await?;
+                let inbox = self.store.inbox_by_id(inbox_id).await?;
+                let policy = ConsentSettings::of(&inbox).policy(&self.business_name);
+                let msg = InboundMessage { from, provider_id, body, media, received_at };
+                let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {
-                    IngestOutcome::Stored { account_id, conversation_id, message_id, .. } => {
+                    IngestOutcome::Stored { account_id, conversation_id, message_id, reply_id, .. } => {
                         Metrics::inc(&self.metrics.inbound_messages);
                         self.publish(*account_id, "message.created", *conversation_id, Some(*message_id)).await;
+                        if let Some(r) = reply_id {
+                            self.publish(*account_id, "message.created", *conversation_id, Some(*r)).await;
+                        }
                     }
                     IngestOutcome::Duplicate { .. } => Metrics::inc(&self.metrics.inbound_duplicates),
                 }

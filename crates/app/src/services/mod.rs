@@ -3,6 +3,7 @@
 //! take. HTTP handlers and the CLI call these; they never reach past them.
 
 pub mod auth;
+pub mod consent;
 pub mod conversations;
 pub mod dispatcher;
 pub mod ingest;
@@ -22,6 +23,8 @@ pub struct Services {
     pub carrier: Carrier,
     pub metrics: Arc<Metrics>,
     pub reopen_window: ReopenWindow,
+    /// Named in automatic replies (consent confirmations, help).
+    pub business_name: String,
 }
 
 impl Services {

@@ -1,0 +1,77 @@
+//! An inbox's consent settings: its keywords and the replies it sends to
+//! STOP, START and HELP. Ingest hands the resulting policy to the store, which
+//! acts on a keyword in the same transaction that stores the text.
+
+use serde::Deserialize;
+use textdesk_core::Body;
+use textdesk_core::consent::{ConsentPolicy, KeywordAction, Keywords};
+use textdesk_store::Inbox;
+
+/// `settings.consent` of an inbox; anything left out takes the default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ConsentSettings {
+    pub keywords: Keywords,
+    pub opt_out_reply: Option<String>,
+    pub opt_in_reply: Option<String>,
+    pub help_reply: Option<String>,
+}
+
+impl ConsentSettings {
+    pub fn of(inbox: &Inbox) -> Self {
+        serde_json::from_value(inbox.settings.get("consent").cloned().unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// The inbox's policy; its replies name the business, as carriers require.
+    /// A custom reply that is not a valid text falls back to the default.
+    pub fn policy(&self, business: &str) -> ConsentPolicy {
+        let reply = |custom: &Option<String>, action| {
+            custom.as_deref().and_then(|t| Body::parse(t).ok()).unwrap_or_else(|| default_reply(action, business))
+        };
+        ConsentPolicy {
+            keywords: self.keywords.clone(),
+            opt_out_reply: reply(&self.opt_out_reply, KeywordAction::OptOut),
+            opt_in_reply: reply(&self.opt_in_reply, KeywordAction::OptIn),
+            help_reply: reply(&self.help_reply, KeywordAction::Help),
+        }
+    }
+}
+
+fn default_reply(action: KeywordAction, business: &str) -> Body {
+    // The business name is bounded (config), so the defaults always fit a text.
+    let business: String = business.chars().take(100).collect();
+    let text = match action {
+        KeywordAction::OptOut => {
+            format!(
+                "{business}: You are unsubscribed and will get no more messages from us. Reply START to resubscribe."
+            )
+        }
+        KeywordAction::OptIn => {
+            format!("{business}: You are subscribed to our messages again. Reply HELP for help, STOP to opt out.")
+        }
+        KeywordAction::Help => format!("{business}: Reply to this message to reach our team. Reply STOP to opt out."),
+    };
+    Body::parse(&text).unwrap_or_else(|_| Body::parse("Reply STOP to opt out.").expect("a constant valid body"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_name_the_business_and_can_be_replaced() {
+        let p = ConsentSettings::default().policy("Harbor Dental");
+        assert!(p.opt_out_reply.as_str().starts_with("Harbor Dental:"));
+        assert!(p.opt_out_reply.as_str().contains("START"));
+        let custom: ConsentSettings = serde_json::from_value(
+            serde_json::json!({ "help_reply": "Call 555-0100", "opt_in_reply": "  ", "keywords": { "opt_out": ["BAJA"] } }),
+        )
+        .unwrap();
+        let p = custom.policy("X");
+        assert_eq!(p.help_reply.as_str(), "Call 555-0100");
+        assert!(p.opt_in_reply.as_str().starts_with("X:"), "a blank custom reply falls back");
+        assert_eq!(p.keywords.classify("baja"), Some(KeywordAction::OptOut));
+        assert_eq!(p.keywords.classify("STOP"), None, "an inbox that lists its own words uses them");
+        assert_eq!(p.keywords.classify("HELP"), Some(KeywordAction::Help), "lists not given keep their defaults");
+    }
+}
