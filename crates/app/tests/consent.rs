@@ -163,3 +163,39 @@ async fn inboxes_use_their_own_words_and_replies() {
         t.eventually(|| async { Some(phone_inbox(&t, inbox, "+14155550111").await).filter(|v| !v.is_empty()) }).await;
     assert_eq!(received, ["Clínica Harbor: Se ha dado de baja. Responda START para volver."]);
 }
+
+#[tokio::test]
+async fn the_agent_records_the_opt_out_a_customer_asked_for_in_words() {
+    let t = app(Db::Sqlite).start().await;
+    let inbox = t.simulator_inbox().await;
+    t.user("dana@example.com", Role::Agent).await;
+    let r = json(t.text_in(inbox, "+14155550111", "Please stop texting me", None).await).await;
+    let conv = r["conversation_id"].as_i64().unwrap();
+    let browser = t.browser("dana@example.com").await;
+    let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("This customer may be asking to stop"));
+    assert!(page.contains("Please stop texting me"));
+    let csrf = common::csrf_of(&page);
+    let form = [("csrf", csrf.as_str()), ("state", "opted_out"), ("evidence", "Please stop texting me")];
+    let r = browser.post(t.url(&format!("/conversations/{conv}/consent"))).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("This customer may be asking to stop"), "the flag is resolved");
+    assert!(page.contains("Cannot text this contact"));
+    assert!(page.contains("Dana recorded: opted out (agent)") || page.contains("recorded: opted out (agent)"));
+    let c = t.services.store.conversation(t.account_id, conv).await.unwrap();
+    let history = t.services.store.consent_history(c.contact_id).await.unwrap();
+    assert_eq!(
+        (history.len(), history[0].source.as_str(), history[0].evidence.as_str()),
+        (1, "agent", "Please stop texting me")
+    );
+    // A forged form records nothing.
+    let r = browser
+        .post(t.url(&format!("/conversations/{conv}/consent")))
+        .form(&[("csrf", "x"), ("state", "opted_in")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(t.services.store.consent_history(c.contact_id).await.unwrap().len(), 1);
+}

@@ -66,6 +66,22 @@ impl Store {
         evidence: &str,
         actor_id: Option<i64>,
     ) -> Result<ConsentEvent> {
+        self.record_consent_in(account_id, contact_id, None, state, source, evidence, actor_id).await
+    }
+
+    /// Records consent given or withdrawn during `conversation_id` (an agent
+    /// noting a customer's words), with a timeline entry there.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_consent_in(
+        &self,
+        account_id: i64,
+        contact_id: i64,
+        conversation_id: Option<i64>,
+        state: ConsentState,
+        source: &str,
+        evidence: &str,
+        actor_id: Option<i64>,
+    ) -> Result<ConsentEvent> {
         if state == ConsentState::Unknown {
             return Err(crate::StoreError::Invalid("consent is recorded as opted_in or opted_out".into()));
         }
@@ -74,6 +90,10 @@ impl Store {
         let now = Timestamp::now();
         let id = record(&mut tx, NewConsent { contact_id, state, source, evidence, actor_id, message_id: None }, now)
             .await?;
+        if let Some(conv) = conversation_id {
+            let data = serde_json::json!({ "to": state.as_str(), "source": source });
+            Store::add_event(&mut tx, conv, "consent_changed", actor_id, data, now).await?;
+        }
         tx.commit().await?;
         let mut all = self.consent_history(contact_id).await?;
         all.retain(|e| e.id == id);

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/reply", post(reply))
         .route("/conversations/{id}/assign", post(assign))
         .route("/conversations/{id}/status", post(set_status))
+        .route("/conversations/{id}/consent", post(record_consent))
         .route("/events", get(events))
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
@@ -407,6 +408,15 @@ fn describe_event(e: &TimelineEvent, users: &[User]) -> String {
             }
         }
         "team_changed" => format!("{who} changed the team"),
+        "consent_changed" => {
+            let what = if e.data["to"] == "opted_out" { "Opted out" } else { "Opted in" };
+            match e.data["source"].as_str() {
+                Some("keyword") => format!("{what} by texting a keyword; confirmation sent"),
+                Some(source) => format!("{who} recorded: {} ({})", what.to_lowercase(), source.replace('_', " ")),
+                None => what.to_owned(),
+            }
+        }
+        "stop_requested" => "Asked to stop in their own words: a person should decide".into(),
         other => other.replace('_', " "),
     }
 }
@@ -424,6 +434,11 @@ pub struct ThreadView {
     users: Vec<(i64, String, bool)>,
     csrf: String,
     consent: &'static str,
+    opted_out: bool,
+    /// The customer's words when they asked to stop without a keyword, until
+    /// someone records their consent either way.
+    stop_request: Option<String>,
+    consent_history: Vec<(String, String)>,
     contact_since: String,
     labels: Vec<String>,
     priority: &'static str,
@@ -448,11 +463,18 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
         error: None,
         is_event: true,
     };
-    // Ties go to timeline events: "Conversation started" comes before its first message.
+    // On a tie, "Conversation started" comes before its first message, and what a
+    // message caused (an opt-out, a flag) comes after it.
     let mut items: Vec<(Timestamp, u8, i64, Bubble)> =
         messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz))).collect();
     for e in &events {
-        items.push((e.created_at, 0, e.id, event("event", e.id, describe_event(e, &users), clock(e.created_at, tz))));
+        let rank = if e.kind == "created" { 0 } else { 2 };
+        items.push((
+            e.created_at,
+            rank,
+            e.id,
+            event("event", e.id, describe_event(e, &users), clock(e.created_at, tz)),
+        ));
     }
     items.sort_by_key(|(t, rank, id, _)| (*t, *rank, *id));
     let today = Timestamp::now().to_zoned(tz.clone()).date();
@@ -467,6 +489,27 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
         with_days.push(b);
     }
     let c = &summary.conversation;
+    let last_flag = events.iter().rev().find(|e| e.kind == "stop_requested");
+    let last_decision = events.iter().rev().find(|e| e.kind == "consent_changed");
+    let stop_request = match (last_flag, last_decision) {
+        (Some(f), d) if d.is_none_or(|d| d.id < f.id) && summary.consent != ConsentState::OptedOut => {
+            let mid = f.data["message_id"].as_i64();
+            Some(messages.iter().find(|m| Some(m.id) == mid).map(|m| m.body.clone()).unwrap_or_default())
+        }
+        _ => None,
+    };
+    let consent_history = store
+        .consent_history(contact.id)
+        .await?
+        .into_iter()
+        .rev()
+        .take(5)
+        .map(|e| {
+            let what = if e.kind == "opt_out" { "Opted out" } else { "Opted in" };
+            let when = e.created_at.to_zoned(tz.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string();
+            (format!("{what} · {}", e.source.replace('_', " ")), when)
+        })
+        .collect();
     let blocked = match summary.consent {
         ConsentState::OptedOut => Some(textdesk_core::BlockReason::OptedOut.explain()),
         _ => None,
@@ -488,6 +531,9 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
             ConsentState::OptedIn => "Opted in",
             ConsentState::Unknown => "No record (replies only)",
         },
+        opted_out: summary.consent == ConsentState::OptedOut,
+        stop_request,
+        consent_history,
         contact_since: contact.created_at.to_zoned(tz.clone()).strftime("%b %-d, %Y").to_string(),
         labels: c.labels.clone(),
         priority: c.priority.as_str(),
@@ -649,4 +695,53 @@ async fn set_status(
 
 async fn events(State(s): State<AppState>, ui: UiUser) -> Response {
     crate::http::api::live_stream(&s, ui.user.account_id).into_response()
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    csrf: String,
+    /// `opted_in` or `opted_out`.
+    state: String,
+    #[serde(default)]
+    evidence: String,
+}
+
+/// An agent records consent the customer gave or withdrew in words.
+async fn record_consent(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<ConsentForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let state = match ConsentState::parse(&f.state) {
+        Some(st @ (ConsentState::OptedIn | ConsentState::OptedOut)) => st,
+        _ => return Problem::invalid("state must be opted_in or opted_out").into_response(),
+    };
+    let evidence: String = f.evidence.trim().chars().take(500).collect();
+    let result = async {
+        let conv = s.services.store.conversation(ui.user.account_id, id).await?;
+        s.services
+            .store
+            .record_consent_in(
+                ui.user.account_id,
+                conv.contact_id,
+                Some(id),
+                state,
+                "agent",
+                &evidence,
+                Some(ui.user.id),
+            )
+            .await?;
+        s.services.publish(ui.user.account_id, "conversation.updated", id, None).await;
+        Ok::<_, textdesk_store::StoreError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
 }
