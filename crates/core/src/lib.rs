@@ -6,6 +6,7 @@ pub mod conversation;
 pub mod gate;
 pub mod identity;
 pub mod message;
+pub mod numbering;
 pub mod phone;
 pub mod segments;
 pub mod user;
