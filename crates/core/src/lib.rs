@@ -9,6 +9,7 @@ pub mod message;
 pub mod numbering;
 pub mod phone;
 pub mod segments;
+pub mod timing;
 pub mod user;
 
 pub use conversation::{ConversationStatus, InboundPlacement, LatestConversation, Priority, ReopenWindow};
@@ -17,6 +18,7 @@ pub use identity::{Address, ChannelKind};
 pub use message::{Body, DeliveryStatus, Direction};
 pub use phone::E164;
 pub use segments::{Encoding, SegmentCount};
+pub use timing::QuietHours;
 pub use user::{Email, Password, Role};
 
 /// A value that failed validation, with a message fit to show the person who typed it.
