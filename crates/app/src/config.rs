@@ -22,6 +22,10 @@ pub struct Config {
     pub time_zone: String,
     /// A resolved conversation reopens when the customer writes within this many hours.
     pub reopen_window_hours: i64,
+    /// When texting is allowed, in each contact's local time ("08:00-21:00").
+    pub quiet_hours: String,
+    /// A customer who wrote within this many minutes is in a live exchange: replies go now, even at night.
+    pub live_exchange_minutes: i64,
     /// Serve the phone simulator (`/simulator`). On for `demo`.
     pub simulator: bool,
     pub session_hours: i64,
@@ -41,6 +45,8 @@ impl Default for Config {
             account_name: "My Business".into(),
             time_zone: "UTC".into(),
             reopen_window_hours: 72,
+            quiet_hours: "08:00-21:00".into(),
+            live_exchange_minutes: 30,
             simulator: false,
             session_hours: 12,
             log_format: "text".into(),
@@ -117,6 +123,12 @@ impl Config {
         if let Some(v) = get("TEXTDESK_REOPEN_WINDOW_HOURS") {
             self.reopen_window_hours = v.parse().context("TEXTDESK_REOPEN_WINDOW_HOURS must be a whole number")?;
         }
+        if let Some(v) = get("TEXTDESK_QUIET_HOURS") {
+            self.quiet_hours = v;
+        }
+        if let Some(v) = get("TEXTDESK_LIVE_EXCHANGE_MINUTES") {
+            self.live_exchange_minutes = v.parse().context("TEXTDESK_LIVE_EXCHANGE_MINUTES must be a whole number")?;
+        }
         if let Some(v) = get("TEXTDESK_SIMULATOR") {
             self.simulator = matches!(v.as_str(), "1" | "true" | "yes" | "on");
         }
@@ -144,6 +156,10 @@ impl Config {
         if jiff::tz::TimeZone::get(&self.time_zone).is_err() {
             bail!("time_zone {:?} is not a time zone name such as America/Chicago", self.time_zone);
         }
+        textdesk_core::QuietHours::parse(&self.quiet_hours).map_err(|e| anyhow::anyhow!("quiet_hours: {e}"))?;
+        if !(0..=24 * 60).contains(&self.live_exchange_minutes) {
+            bail!("live_exchange_minutes must be between 0 and 1440");
+        }
         if !(1..=24 * 30).contains(&self.session_hours) {
             bail!("session_hours must be between 1 and 720");
         }
@@ -151,6 +167,15 @@ impl Config {
             bail!("log_format must be \"text\" or \"json\"");
         }
         Ok(self)
+    }
+
+    /// The timing rules the gate applies (validated by `load`).
+    pub fn timing_policy(&self) -> anyhow::Result<textdesk_core::timing::TimingPolicy> {
+        Ok(textdesk_core::timing::TimingPolicy {
+            quiet: textdesk_core::QuietHours::parse(&self.quiet_hours)?,
+            fallback_zone: jiff::tz::TimeZone::get(&self.time_zone)?,
+            live_window: jiff::SignedDuration::from_mins(self.live_exchange_minutes),
+        })
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -192,6 +217,15 @@ time_zone = "UTC"
 # A resolved conversation reopens when the customer writes again within this
 # many hours; after that a new conversation starts.
 reopen_window_hours = 72
+
+# When texting is allowed, in each contact's own local time (their zone is set on
+# the contact, or inferred from their number). Messages written outside it wait
+# for the morning; states with stricter rules narrow it for their numbers.
+quiet_hours = "08:00-21:00"
+
+# A customer who wrote within this many minutes is in a live exchange: replies
+# to them go out at once, even in quiet hours.
+live_exchange_minutes = 30
 
 # Serve the built-in phone simulator at /simulator (for demos and trials).
 simulator = false

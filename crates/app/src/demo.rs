@@ -138,6 +138,8 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
                             private,
                             kind: textdesk_core::gate::OutboundKind::Reply,
                             now: ago(*mins),
+                            // History: these went out when they were written.
+                            timing: None,
                         })
                         .await?;
                 }

@@ -61,6 +61,7 @@ impl Application {
             metrics: Arc::default(),
             reopen_window: ReopenWindow::hours(config.reopen_window_hours)?,
             business_name: config.account_name.clone(),
+            timing: Arc::new(config.timing_policy()?),
         };
         let config = Arc::new(config);
         let listener = TcpListener::bind(config.listen).await?;

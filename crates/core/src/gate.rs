@@ -4,6 +4,9 @@
 //! (see `store::outbox`).
 
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::QuietHours;
 
 /// Why a message is going out. Replies answer a customer who wrote to us;
 /// everything else is the business starting the exchange.
@@ -17,6 +20,24 @@ pub enum OutboundKind {
     ConsentConfirmation,
     /// A business-initiated message: reminder, alert, survey.
     Notification,
+}
+
+impl OutboundKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboundKind::Reply => "reply",
+            OutboundKind::ConsentConfirmation => "consent_confirmation",
+            OutboundKind::Notification => "notification",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "reply" => Some(OutboundKind::Reply),
+            "consent_confirmation" => Some(OutboundKind::ConsentConfirmation),
+            "notification" => Some(OutboundKind::Notification),
+            _ => None,
+        }
+    }
 }
 
 /// The contact's consent for the sending scope, from the consent ledger.
@@ -47,11 +68,25 @@ impl ConsentState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutboundRequest {
     pub kind: OutboundKind,
     pub consent: ConsentState,
     pub now: Timestamp,
+    /// When the contact may be texted; None where quiet hours do not apply.
+    pub timing: Option<Timing>,
+}
+
+/// What the gate needs to respect the contact's night.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    pub quiet: QuietHours,
+    /// The contact's zone.
+    pub zone: TimeZone,
+    /// The customer wrote within the last few minutes: they are in a live
+    /// exchange, and a reply goes now whatever the hour, because they asked.
+    /// Business-initiated messages still wait for the morning.
+    pub live_exchange: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -100,14 +135,28 @@ pub enum Verdict {
 /// The gate's policy:
 /// - an opted-out contact receives nothing but the one confirmation of their opt-out;
 /// - business-initiated messages need a recorded opt-in;
-/// - replies inside a conversation the customer started are allowed unless opted out.
-pub fn decide(req: OutboundRequest) -> Verdict {
-    match (req.kind, req.consent) {
-        (OutboundKind::ConsentConfirmation, _) => Verdict::Allow,
+/// - replies inside a conversation the customer started are allowed unless opted out;
+/// - nothing but a consent confirmation goes out in the contact's quiet hours,
+///   unless the customer is in a live exchange; such a message is deferred to
+///   the earliest allowed moment, never dropped.
+pub fn decide(req: &OutboundRequest) -> Verdict {
+    let consented = match (req.kind, req.consent) {
+        (OutboundKind::ConsentConfirmation, _) => return Verdict::Allow,
         (_, ConsentState::OptedOut) => Verdict::Block(BlockReason::OptedOut),
         (OutboundKind::Notification, ConsentState::Unknown) => Verdict::Block(BlockReason::NoOptIn),
         (OutboundKind::Reply | OutboundKind::Notification, _) => Verdict::Allow,
+    };
+    match (&consented, &req.timing) {
+        (Verdict::Allow, Some(t)) if !t.quiet.allows(req.now, &t.zone) && !answers_live_exchange(req.kind, t) => {
+            Verdict::Defer(t.quiet.next_allowed(req.now, &t.zone))
+        }
+        _ => consented,
     }
+}
+
+/// A reply to a customer who just wrote goes now: they asked.
+fn answers_live_exchange(kind: OutboundKind, t: &Timing) -> bool {
+    t.live_exchange && kind == OutboundKind::Reply
 }
 
 #[cfg(test)]
@@ -119,7 +168,7 @@ mod tests {
     const STATES: [ConsentState; 3] = [ConsentState::Unknown, ConsentState::OptedIn, ConsentState::OptedOut];
 
     fn verdict(kind: OutboundKind, consent: ConsentState) -> Verdict {
-        decide(OutboundRequest { kind, consent, now: Timestamp::UNIX_EPOCH })
+        decide(&OutboundRequest { kind, consent, now: Timestamp::UNIX_EPOCH, timing: None })
     }
 
     #[test]
@@ -143,6 +192,23 @@ mod tests {
     }
 
     #[test]
+    fn quiet_hours_defer_but_a_live_reply_goes_now() {
+        let ny = TimeZone::get("America/New_York").unwrap();
+        let at_2am: Timestamp = "2026-01-15T07:00:00Z".parse().unwrap();
+        let morning: Timestamp = "2026-01-15T13:00:00Z".parse().unwrap();
+        let req = |kind, live| OutboundRequest {
+            kind,
+            consent: ConsentState::OptedIn,
+            now: at_2am,
+            timing: Some(Timing { quiet: QuietHours::default(), zone: ny.clone(), live_exchange: live }),
+        };
+        assert_eq!(decide(&req(OutboundKind::Reply, false)), Verdict::Defer(morning));
+        assert_eq!(decide(&req(OutboundKind::Reply, true)), Verdict::Allow);
+        assert_eq!(decide(&req(OutboundKind::Notification, true)), Verdict::Defer(morning));
+        assert_eq!(decide(&req(OutboundKind::ConsentConfirmation, false)), Verdict::Allow);
+    }
+
+    #[test]
     fn every_block_explains_itself_and_round_trips() {
         for kind in KINDS {
             for consent in STATES {
@@ -154,6 +220,56 @@ mod tests {
         }
         for s in STATES {
             assert_eq!(ConsentState::parse(s.as_str()), Some(s));
+        }
+    }
+
+    use proptest::prelude::*;
+
+    fn kind() -> impl Strategy<Value = OutboundKind> {
+        proptest::sample::select(KINDS.to_vec())
+    }
+    fn consent_history() -> impl Strategy<Value = ConsentState> {
+        // A history of changes; the gate sees its last state.
+        proptest::collection::vec(proptest::sample::select(STATES.to_vec()), 0..6)
+            .prop_map(|h| h.last().copied().unwrap_or(ConsentState::Unknown))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn the_gate_never_lets_through_what_it_must_not(
+            kind in kind(),
+            consent in consent_history(),
+            zone in proptest::sample::select(vec!["America/New_York", "America/Chicago", "Europe/London", "Australia/Sydney", "Asia/Kolkata"]),
+            secs in 1_700_000_000i64..1_900_000_000i64,
+            start in 0u8..12,
+            end in 13u8..24,
+            live in any::<bool>(),
+        ) {
+            let timing = Timing { quiet: QuietHours::hours(start, end).unwrap(), zone: TimeZone::get(zone).unwrap(), live_exchange: live };
+            let now = Timestamp::from_second(secs).unwrap();
+            let req = OutboundRequest { kind, consent, now, timing: Some(timing.clone()) };
+            let v = decide(&req);
+            if kind == OutboundKind::ConsentConfirmation {
+                prop_assert_eq!(v, Verdict::Allow);
+                return Ok(());
+            }
+            if consent == ConsentState::OptedOut {
+                prop_assert_eq!(v, Verdict::Block(BlockReason::OptedOut));
+            }
+            let quiet_now = !timing.quiet.allows(now, &timing.zone);
+            match v {
+                Verdict::Allow => {
+                    prop_assert!(!quiet_now || (live && kind == OutboundKind::Reply), "allowed in quiet hours");
+                    prop_assert!(kind != OutboundKind::Notification || consent == ConsentState::OptedIn);
+                }
+                Verdict::Defer(until) => {
+                    prop_assert!(quiet_now && !(live && kind == OutboundKind::Reply));
+                    prop_assert!(until > now);
+                    prop_assert_eq!(until, timing.quiet.next_allowed(now, &timing.zone), "deferred to the earliest allowed moment");
+                }
+                Verdict::Block(_) => prop_assert!(consent != ConsentState::OptedIn, "an opted-in contact is never blocked"),
+            }
         }
     }
 }

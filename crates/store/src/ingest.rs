@@ -324,6 +324,8 @@ async fn apply_keyword(
         private: false,
         kind: OutboundKind::ConsentConfirmation,
         now: msg.received_at,
+        // Confirmations answer the customer at once, whatever the hour.
+        timing: None,
     };
     let reply_id = crate::messages::insert_outbound(tx, (conversation_id, inbox_id, contact_id), &new).await?.ok();
     Ok((decision, reply_id))

@@ -31,7 +31,7 @@ pub use conversations::{
 pub use events::{EventBus, LiveEvent};
 pub use inboxes::{Inbox, NewInbox};
 pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
-pub use messages::{Message, NewOutbound, OutboundOutcome};
+pub use messages::{ContactClock, Message, NewOutbound, OutboundOutcome};
 pub use outbox::{Claimed, OutboxEntry};
 
 #[derive(Debug, thiserror::Error)]

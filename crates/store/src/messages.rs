@@ -23,6 +23,8 @@ pub struct Message {
     pub encoding: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When a scheduled (deferred) message will go out.
+    pub send_at: Option<Timestamp>,
 }
 
 pub struct NewOutbound {
@@ -34,6 +36,8 @@ pub struct NewOutbound {
     pub private: bool,
     pub kind: OutboundKind,
     pub now: Timestamp,
+    /// The contact's clock, for quiet hours; None where they do not apply.
+    pub timing: Option<textdesk_core::gate::Timing>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,7 +48,7 @@ pub enum OutboundOutcome {
     Blocked(BlockReason),
 }
 
-const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at";
+const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at, (SELECT o.not_before FROM outbox o WHERE o.message_id = m.id AND o.state = 'queued') AS send_at";
 
 fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
     let direction: String = r.try_get("direction")?;
@@ -67,6 +71,10 @@ fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
         encoding: r.try_get("encoding")?,
         created_at: from_ms(r.try_get("created_at")?),
         updated_at: from_ms(r.try_get("updated_at")?),
+        send_at: match DeliveryStatus::parse(&status)? {
+            DeliveryStatus::Scheduled => r.try_get::<Option<i64>, _>("send_at")?.map(from_ms),
+            _ => None,
+        },
     })
 }
 
@@ -164,7 +172,7 @@ pub(crate) async fn insert_outbound(
             .await?
             .try_get("consent")?;
         let consent = textdesk_core::ConsentState::parse(&consent).unwrap_or(textdesk_core::ConsentState::Unknown);
-        match gate::decide(OutboundRequest { kind: new.kind, consent, now: new.now }) {
+        match gate::decide(&OutboundRequest { kind: new.kind, consent, now: new.now, timing: new.timing.clone() }) {
             Verdict::Block(reason) => return Ok(Err(reason)),
             Verdict::Allow => (DeliveryStatus::Queued, Some(now_ms)),
             Verdict::Defer(until) => (DeliveryStatus::Scheduled, Some(to_ms(until))),
@@ -188,10 +196,11 @@ pub(crate) async fn insert_outbound(
     let message_id = returned_id(&row)?;
     let Some(nb) = not_before else { return Ok(Ok(message_id)) };
     sqlx::query(
-        "INSERT INTO outbox (message_id, inbox_id, state, not_before, attempts, created_at, updated_at) VALUES ($1, $2, 'queued', $3, 0, $4, $4)",
+        "INSERT INTO outbox (message_id, inbox_id, kind, state, not_before, attempts, created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, $5, $5)",
     )
     .bind(message_id)
     .bind(inbox_id)
+    .bind(new.kind.as_str())
     .bind(nb)
     .bind(now_ms)
     .execute(&mut *tx)
@@ -219,4 +228,33 @@ pub(crate) async fn insert_outbound(
     .execute(&mut *tx)
     .await?;
     Ok(Ok(message_id))
+}
+
+/// What the gate needs to know about a conversation's contact: the zone an
+/// agent set, the address the conversation runs on, and when they last wrote.
+#[derive(Debug, Clone)]
+pub struct ContactClock {
+    pub time_zone: Option<String>,
+    pub address: String,
+    pub last_inbound: Option<Timestamp>,
+}
+
+impl Store {
+    pub async fn contact_clock(&self, conversation_id: i64) -> Result<ContactClock> {
+        let r = sqlx::query(
+            "SELECT ct.time_zone, i.address,
+                    (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound') AS last_inbound
+             FROM conversations c JOIN contacts ct ON ct.id = c.contact_id JOIN contact_identities i ON i.id = c.identity_id
+             WHERE c.id = $1",
+        )
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("conversation"))?;
+        Ok(ContactClock {
+            time_zone: r.try_get("time_zone")?,
+            address: r.try_get("address")?,
+            last_inbound: r.try_get::<Option<i64>, _>("last_inbound")?.map(from_ms),
+        })
+    }
 }

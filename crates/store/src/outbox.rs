@@ -24,6 +24,10 @@ pub struct Claimed {
     pub to: String,
     pub body: String,
     pub attempts: i64,
+    pub kind: textdesk_core::gate::OutboundKind,
+    /// Consent as it stands now, for the gate's second look.
+    pub consent: textdesk_core::ConsentState,
+    pub clock: crate::messages::ContactClock,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -70,9 +74,12 @@ impl Store {
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
             let r = sqlx::query(
-                "SELECT o.id AS outbox_id, o.message_id, o.attempts, m.conversation_id, m.body, c.account_id, ib.id AS inbox_id, ib.channel_kind, ib.sender, i.address
+                "SELECT o.id AS outbox_id, o.message_id, o.attempts, o.kind, m.conversation_id, m.body, c.account_id, ib.id AS inbox_id,
+                        ib.channel_kind, ib.sender, i.address, ct.consent, ct.time_zone,
+                        (SELECT MAX(x.created_at) FROM messages x WHERE x.conversation_id = c.id AND x.direction = 'inbound') AS last_inbound
                  FROM outbox o JOIN messages m ON m.id = o.message_id
                  JOIN conversations c ON c.id = m.conversation_id
+                 JOIN contacts ct ON ct.id = c.contact_id
                  JOIN contact_identities i ON i.id = c.identity_id
                  JOIN inboxes ib ON ib.id = o.inbox_id
                  WHERE o.id = $1",
@@ -81,7 +88,18 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
             let kind: String = r.try_get("channel_kind")?;
+            let outbound_kind: String = r.try_get("kind")?;
+            let consent: String = r.try_get("consent")?;
+            let address: String = r.try_get("address")?;
             claimed.push(Claimed {
+                kind: textdesk_core::gate::OutboundKind::parse(&outbound_kind)
+                    .unwrap_or(textdesk_core::gate::OutboundKind::Reply),
+                consent: textdesk_core::ConsentState::parse(&consent).unwrap_or(textdesk_core::ConsentState::Unknown),
+                clock: crate::messages::ContactClock {
+                    time_zone: r.try_get("time_zone")?,
+                    address: address.clone(),
+                    last_inbound: r.try_get::<Option<i64>, _>("last_inbound")?.map(from_ms),
+                },
                 outbox_id: r.try_get("outbox_id")?,
                 message_id: r.try_get("message_id")?,
                 conversation_id: r.try_get("conversation_id")?,
@@ -89,7 +107,7 @@ impl Store {
                 inbox_id: r.try_get("inbox_id")?,
                 channel_kind: ChannelKind::parse(&kind)?,
                 sender: r.try_get("sender")?,
-                to: r.try_get("address")?,
+                to: address,
                 body: r.try_get("body")?,
                 attempts: r.try_get("attempts")?,
             });
@@ -154,6 +172,58 @@ impl Store {
         sqlx::query("UPDATE messages SET status = $1, error = $2, updated_at = $3 WHERE id = (SELECT message_id FROM outbox WHERE id = $4)")
             .bind(msg_status.as_str())
             .bind(error)
+            .bind(to_ms(now))
+            .bind(outbox_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The gate's second look said "not yet": the row waits again until
+    /// `until` (the attempt it was claimed for does not count).
+    pub async fn defer_claimed(&self, outbox_id: i64, until: Timestamp, now: Timestamp) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE outbox SET state = 'queued', not_before = $1, attempts = attempts - 1, claimed_by = NULL, updated_at = $2 WHERE id = $3 AND state = 'sending'",
+        )
+        .bind(to_ms(until))
+        .bind(to_ms(now))
+        .bind(outbox_id)
+        .execute(&mut *tx)
+        .await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::Conflict("the outbox row is not being sent".into()));
+        }
+        sqlx::query("UPDATE messages SET status = 'scheduled', updated_at = $1 WHERE id = (SELECT message_id FROM outbox WHERE id = $2)")
+            .bind(to_ms(now))
+            .bind(outbox_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The gate's second look said no (the contact opted out while the message
+    /// waited): it is never sent, and the agent sees why.
+    pub async fn block_claimed(
+        &self,
+        outbox_id: i64,
+        reason: textdesk_core::BlockReason,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE outbox SET state = 'failed', last_error = $1, claimed_by = NULL, updated_at = $2 WHERE id = $3 AND state = 'sending'")
+            .bind(reason.code())
+            .bind(to_ms(now))
+            .bind(outbox_id)
+            .execute(&mut *tx)
+            .await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::Conflict("the outbox row is not being sent".into()));
+        }
+        sqlx::query("UPDATE messages SET status = 'blocked', error = $1, updated_at = $2 WHERE id = (SELECT message_id FROM outbox WHERE id = $3)")
+            .bind(reason.explain())
             .bind(to_ms(now))
             .bind(outbox_id)
             .execute(&mut *tx)

@@ -294,6 +294,8 @@ pub struct MessageOut {
     segments: i64,
     encoding: String,
     provider_id: Option<String>,
+    /// For a `scheduled` message: when it will go out (quiet hours, or a time chosen).
+    send_at: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -314,6 +316,7 @@ impl From<Message> for MessageOut {
             segments: m.segments,
             encoding: m.encoding,
             provider_id: m.provider_id,
+            send_at: m.send_at.map(ts),
             created_at: ts(m.created_at),
             updated_at: ts(m.updated_at),
         }

@@ -347,7 +347,19 @@ pub struct Bubble {
     is_event: bool,
 }
 
-fn bubble(m: &Message, tz: &jiff::tz::TimeZone) -> Bubble {
+/// "8:00 AM their time (in 9 h)": when a deferred message will go out.
+fn send_time(at: Timestamp, contact_tz: &jiff::tz::TimeZone, now: Timestamp) -> String {
+    let local = at.to_zoned(contact_tz.clone()).strftime("%-I:%M %p").to_string();
+    let mins = (at.duration_since(now).as_secs() + 59) / 60;
+    let wait = match mins {
+        ..=0 => "now".to_owned(),
+        1..=59 => format!("in {mins} min"),
+        _ => format!("in {} h", (mins + 30) / 60),
+    };
+    format!("{local} their time ({wait})")
+}
+
+fn bubble(m: &Message, tz: &jiff::tz::TimeZone, contact_tz: &jiff::tz::TimeZone, now: Timestamp) -> Bubble {
     let (class, author) = match (m.direction, m.private) {
         (_, true) => ("note", format!("{} · private note", m.author_name.clone().unwrap_or_default())),
         (Direction::Inbound, _) => ("in", String::new()),
@@ -355,7 +367,10 @@ fn bubble(m: &Message, tz: &jiff::tz::TimeZone) -> Bubble {
     };
     let (status, status_class) = match m.status {
         DeliveryStatus::Received | DeliveryStatus::Note => (String::new(), ""),
-        DeliveryStatus::Scheduled => ("Scheduled".into(), "pending"),
+        DeliveryStatus::Scheduled => match m.send_at {
+            Some(at) => (format!("Scheduled: goes out at {}", send_time(at, contact_tz, now)), "pending"),
+            None => ("Scheduled".into(), "pending"),
+        },
         DeliveryStatus::Queued => ("Queued".into(), "pending"),
         DeliveryStatus::Sending => ("Sending…".into(), "pending"),
         DeliveryStatus::Sent => ("✓ Sent".into(), "sent"),
@@ -434,6 +449,8 @@ pub struct ThreadView {
     users: Vec<(i64, String, bool)>,
     csrf: String,
     consent: &'static str,
+    /// "3:12 AM · America/New_York": the customer's clock, before anyone texts.
+    local_time: String,
     opted_out: bool,
     /// The customer's words when they asked to stop without a keyword, until
     /// someone records their consent either way.
@@ -452,6 +469,8 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
     let events = store.timeline(id).await?;
     let users = store.users(ui.user.account_id).await?;
     let tz = &s.business_tz;
+    let now = Timestamp::now();
+    let contact_tz = s.services.timing.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
     let event = |class: &'static str, id: i64, body: String, time: String| Bubble {
         id,
         class,
@@ -466,7 +485,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
     // On a tie, "Conversation started" comes before its first message, and what a
     // message caused (an opt-out, a flag) comes after it.
     let mut items: Vec<(Timestamp, u8, i64, Bubble)> =
-        messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz))).collect();
+        messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz, &contact_tz, now))).collect();
     for e in &events {
         let rank = if e.kind == "created" { 0 } else { 2 };
         items.push((
@@ -531,6 +550,11 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
             ConsentState::OptedIn => "Opted in",
             ConsentState::Unknown => "No record (replies only)",
         },
+        local_time: format!(
+            "{} · {}",
+            now.to_zoned(contact_tz.clone()).strftime("%-I:%M %p, %a"),
+            contact_tz.iana_name().unwrap_or("their zone")
+        ),
         opted_out: summary.consent == ConsentState::OptedOut,
         stop_request,
         consent_history,

@@ -26,6 +26,13 @@ impl Services {
         body: Body,
         private: bool,
     ) -> Result<Message, ActionError> {
+        let now = Timestamp::now();
+        let timing = if private {
+            None
+        } else {
+            let clock = self.store.contact_clock(conversation_id).await?;
+            Some(self.timing.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, now))
+        };
         let outcome = self
             .store
             .send_outbound(NewOutbound {
@@ -35,7 +42,8 @@ impl Services {
                 body,
                 private,
                 kind: OutboundKind::Reply,
-                now: Timestamp::now(),
+                now,
+                timing,
             })
             .await?;
         match outcome {

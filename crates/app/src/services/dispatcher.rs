@@ -4,6 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use textdesk_channels::{Outgoing, SendError};
 use textdesk_core::ChannelKind;
+use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict};
 use textdesk_store::Claimed;
 
 use crate::services::Services;
@@ -15,6 +16,8 @@ pub struct DispatchReport {
     pub sent: usize,
     pub retried: usize,
     pub failed: usize,
+    pub deferred: usize,
+    pub blocked: usize,
 }
 
 const MAX_ATTEMPTS: i64 = 5;
@@ -30,11 +33,41 @@ fn backoff(attempts: i64) -> SignedDuration {
 
 impl Services {
     pub async fn dispatch_once(&self, worker: &str, batch: i64) -> textdesk_store::Result<DispatchReport> {
-        let claimed = self.store.claim_due(worker, Timestamp::now(), batch).await?;
+        self.dispatch_at(worker, batch, Timestamp::now()).await
+    }
+
+    /// One step as if the clock read `now` (tests move time forward with it).
+    pub async fn dispatch_at(
+        &self,
+        worker: &str,
+        batch: i64,
+        now: Timestamp,
+    ) -> textdesk_store::Result<DispatchReport> {
+        let claimed = self.store.claim_due(worker, now, batch).await?;
         let mut report = DispatchReport { claimed: claimed.len(), ..Default::default() };
         for row in claimed {
+            // The gate looks again: consent or the hour may have changed while
+            // the message waited (a STOP, a retry that slid into the night).
+            let timing = (row.kind != OutboundKind::ConsentConfirmation).then(|| {
+                self.timing.timing(row.clock.time_zone.as_deref(), &row.clock.address, row.clock.last_inbound, now)
+            });
+            match gate::decide(&OutboundRequest { kind: row.kind, consent: row.consent, now, timing }) {
+                Verdict::Allow => {}
+                Verdict::Defer(until) => {
+                    self.store.defer_claimed(row.outbox_id, until, now).await?;
+                    report.deferred += 1;
+                    self.publish(row.account_id, "message.updated", row.conversation_id, Some(row.message_id)).await;
+                    continue;
+                }
+                Verdict::Block(reason) => {
+                    self.store.block_claimed(row.outbox_id, reason, now).await?;
+                    Metrics::inc(&self.metrics.outbound_blocked);
+                    report.blocked += 1;
+                    self.publish(row.account_id, "message.updated", row.conversation_id, Some(row.message_id)).await;
+                    continue;
+                }
+            }
             let result = self.send_via_channel(&row).await;
-            let now = Timestamp::now();
             match result {
                 Ok(provider_id) => {
                     self.store.mark_sent(row.outbox_id, &provider_id, now).await?;

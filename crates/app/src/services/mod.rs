@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use textdesk_channels::simulator::Carrier;
 use textdesk_core::ReopenWindow;
+use textdesk_core::timing::TimingPolicy;
 use textdesk_store::{LiveEvent, Store};
 
 use crate::services::metrics::Metrics;
@@ -25,6 +26,8 @@ pub struct Services {
     pub reopen_window: ReopenWindow,
     /// Named in automatic replies (consent confirmations, help).
     pub business_name: String,
+    /// Quiet hours and live exchanges, for the gate.
+    pub timing: Arc<TimingPolicy>,
 }
 
 impl Services {
