@@ -80,6 +80,43 @@
       if (send) send.textContent = on ? send.getAttribute("data-note-label") : send.getAttribute("data-send-label");
       body.placeholder = on ? "Only your team sees notes" : "Write a reply…";
     }
+    // The live counter: the server counts (one implementation, in core), we show it.
+    var meta = document.getElementById("composer-meta");
+    var previewTimer = null;
+    function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text) e.textContent = text; return e; }
+    function showPreview(p) {
+      meta.innerHTML = "";
+      if (!body.value) return;
+      var texts = p.segments === 1 ? "1 text" : p.segments + " texts";
+      var enc = p.encoding === "gsm7" ? "GSM-7" : "UCS-2 (Unicode)";
+      var line = p.characters + " characters · " + texts + " · " + enc + " · " + p.remaining_in_segment + " left in this text";
+      if (p.cost) line += " · about " + p.cost.total.toFixed(4) + " " + p.cost.currency;
+      meta.appendChild(el("div", "count", line));
+      if (p.warnings && p.warnings.length && !(note && note.checked)) {
+        var ul = el("ul");
+        p.warnings.forEach(function (w) { ul.appendChild(el("li", "warn-" + w.code, w.message)); });
+        meta.appendChild(ul);
+      }
+      if (p.verdict && !(note && note.checked)) {
+        if (p.verdict.decision === "defer") meta.appendChild(el("div", "verdict defer", "Will be sent at " + p.verdict.until_local + ": it is night where they are."));
+        if (p.verdict.decision === "block") meta.appendChild(el("div", "verdict block", p.verdict.explanation));
+      }
+    }
+    function askPreview() {
+      if (!meta) return;
+      clearTimeout(previewTimer);
+      previewTimer = setTimeout(function () {
+        var data = new URLSearchParams(); data.set("body", body.value);
+        fetch(meta.getAttribute("data-preview"), { method: "POST", body: data, credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (p) { if (p) showPreview(p); })
+          .catch(function () {});
+      }, 120);
+    }
+    body.addEventListener("input", askPreview);
+    if (note) note.addEventListener("change", askPreview);
+    if (body.value) askPreview();
+
     body.addEventListener("keydown", function (e) {
       if (enterSends && e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
@@ -95,6 +132,7 @@
           var flash = document.getElementById("flash");
           if (r.type === "opaqueredirect" || r.ok) {
             body.value = "";
+            if (meta) meta.innerHTML = "";
             if (note && !blocked) { note.checked = false; noteMode(); }
             if (flash) flash.remove();
             refreshThread();

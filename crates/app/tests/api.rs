@@ -285,3 +285,78 @@ async fn contacts_teams_and_identities() {
     let list = json(t.get(&agent, &format!("/api/v1/conversations?team_id={}", team["id"])).await).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_composer_preview_counts_advises_and_predicts() {
+    let t = app(Db::Sqlite).start().await;
+    let inbox = t
+        .services
+        .store
+        .create_inbox(textdesk_store::NewInbox {
+            account_id: t.account_id,
+            name: "Priced".into(),
+            channel_kind: textdesk_core::ChannelKind::Simulator,
+            sender: "+14155550100".into(),
+            settings: json!({ "price_per_segment": 0.0079, "currency": "USD" }),
+            secrets: json!({}),
+        })
+        .await
+        .unwrap()
+        .id;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let conv = json(t.text_in(inbox, "+14155550111", "hi", None).await).await["conversation_id"].as_i64().unwrap();
+
+    let p = json(
+        t.post(&token, "/api/v1/compose/preview", json!({ "body": "a".repeat(161), "conversation_id": conv })).await,
+    )
+    .await;
+    assert_eq!(
+        (p["characters"].as_i64(), p["segments"].as_i64(), p["encoding"].as_str()),
+        (Some(161), Some(2), Some("gsm7"))
+    );
+    assert!((p["cost"]["total"].as_f64().unwrap() - 0.0158).abs() < 1e-9);
+    assert_eq!(p["verdict"]["decision"], "allow", "the customer just wrote");
+
+    let p = json(t.post(&token, "/api/v1/compose/preview", json!({ "body": "See you soon 😀" })).await).await;
+    assert_eq!(p["encoding"], "ucs2");
+    assert_eq!(p["segments"], 1);
+    assert!(p["verdict"].is_null() && p["cost"].is_null());
+    let codes: Vec<&str> = p["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["emoji"]);
+
+    let p =
+        json(t.post(&token, "/api/v1/compose/preview", json!({ "body": "It\u{2019}s booked \u{2014} thx!!" })).await)
+            .await;
+    let fixes: Vec<(&str, &str)> = p["ucs2_characters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["character"].as_str().unwrap(), c["replacement"].as_str().unwrap()))
+        .collect();
+    assert_eq!(fixes, [("\u{2019}", "'"), ("\u{2014}", "-")]);
+    let codes: Vec<&str> = p["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["ucs2", "slang", "exclamation"]);
+
+    // The verdict for an opted-out contact.
+    t.text_in(inbox, "+14155550111", "STOP", None).await;
+    let p = json(t.post(&token, "/api/v1/compose/preview", json!({ "body": "Hello", "conversation_id": conv })).await)
+        .await;
+    assert_eq!(p["verdict"]["decision"], "block");
+    assert_eq!(p["verdict"]["reason"], "opted_out");
+    assert_problem(
+        t.post(&token, "/api/v1/compose/preview", json!({ "body": "x", "conversation_id": 999 })).await,
+        404,
+        "not-found",
+    )
+    .await;
+
+    // The web composer asks the same thing with its session.
+    t.user("sam@example.com", Role::Agent).await;
+    let browser = t.browser("sam@example.com").await;
+    let r =
+        browser.post(t.url(&format!("/conversations/{conv}/preview"))).form(&[("body", "😀")]).send().await.unwrap();
+    assert_eq!(json(r).await["encoding"], "ucs2");
+    let anon =
+        t.client.post(t.url(&format!("/conversations/{conv}/preview"))).form(&[("body", "x")]).send().await.unwrap();
+    assert_eq!(anon.status(), 303, "signed-out callers are sent to the login");
+}

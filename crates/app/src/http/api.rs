@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}", axum::routing::patch(update_user))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/compose/preview", post(compose_preview))
         .route("/events", get(events))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API endpoint") })
 }
@@ -461,6 +462,20 @@ pub struct NewTokenOut {
     /// The secret: shown this once, stored only as a hash.
     secret: String,
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewIn {
+    body: String,
+    /// A conversation to judge the draft for (consent, quiet hours, its inbox's price).
+    conversation_id: Option<i64>,
+    /// Or just an inbox, for its price.
+    inbox_id: Option<i64>,
+}
+
+/// The preview of a draft (its fields are listed in the operation's description).
+#[derive(Serialize)]
+pub struct PreviewOut(crate::services::compose::ComposePreview);
 
 #[derive(Serialize, ToSchema)]
 pub struct ProblemOut {
@@ -928,6 +943,21 @@ async fn revoke_token(State(s): State<AppState>, ApiUser(u): ApiUser, Path(id): 
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/compose/preview", tag = "messages", request_body = PreviewIn,
+    responses((status = 200, body = serde_json::Value, description = "Counts, advice, cost and the gate's verdict for a draft: characters, encoding (gsm7/ucs2), units, segments, remaining_in_segment, ucs2_characters [{character, replacement}], warnings [{code, message}], cost {per_segment, total, currency} or null, verdict {decision allow|defer|block, until, until_local, reason, explanation} or null"), (status = 404, body = ProblemOut)),
+    security(("bearer" = [])))]
+async fn compose_preview(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Json(b): Json<PreviewIn>,
+) -> ApiResult<Json<PreviewOut>> {
+    if b.body.chars().count() > 10 * textdesk_core::Body::MAX_CHARS {
+        return Err(Problem::invalid("the draft is far longer than any text"));
+    }
+    let p = s.services.compose_preview(u.account_id, &b.body, b.conversation_id, b.inbox_id).await?;
+    Ok(Json(PreviewOut(p)))
+}
+
 /// Server-sent events for the caller's account: `message.created`,
 /// `message.updated`, `conversation.updated`, each with a JSON body.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", responses((status = 200, content_type = "text/event-stream", description = "A stream of live events")), security(("bearer" = [])))]
@@ -955,7 +985,7 @@ pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Resu
     info(title = "textdesk API", version = "1", description = "The REST API of textdesk, a self-hosted help desk for text messaging. Authenticate with `Authorization: Bearer <token>` (create one with `textdesk token create`). Errors are RFC 9457 problem details."),
     paths(
         me, list_inboxes, get_inbox, create_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, add_identity, list_teams, create_team, add_team_member,
-        list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
+        compose_preview, list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token, events
     ),
     modifiers(&BearerAuth)

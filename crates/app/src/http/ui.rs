@@ -17,6 +17,7 @@ use crate::http::AppState;
 use crate::http::extract::{Path, Query, SESSION_COOKIE, UiUser, cookie_value};
 use crate::http::problem::Problem;
 use crate::services::auth;
+use crate::services::compose::their_time;
 use crate::services::conversations::ActionError;
 
 pub fn routes() -> Router<AppState> {
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/assign", post(assign))
         .route("/conversations/{id}/status", post(set_status))
         .route("/conversations/{id}/consent", post(record_consent))
+        .route("/conversations/{id}/preview", post(preview))
         .route("/events", get(events))
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
@@ -347,18 +349,6 @@ pub struct Bubble {
     is_event: bool,
 }
 
-/// "8:00 AM their time (in 9 h)": when a deferred message will go out.
-fn send_time(at: Timestamp, contact_tz: &jiff::tz::TimeZone, now: Timestamp) -> String {
-    let local = at.to_zoned(contact_tz.clone()).strftime("%-I:%M %p").to_string();
-    let mins = (at.duration_since(now).as_secs() + 59) / 60;
-    let wait = match mins {
-        ..=0 => "now".to_owned(),
-        1..=59 => format!("in {mins} min"),
-        _ => format!("in {} h", (mins + 30) / 60),
-    };
-    format!("{local} their time ({wait})")
-}
-
 fn bubble(m: &Message, tz: &jiff::tz::TimeZone, contact_tz: &jiff::tz::TimeZone, now: Timestamp) -> Bubble {
     let (class, author) = match (m.direction, m.private) {
         (_, true) => ("note", format!("{} · private note", m.author_name.clone().unwrap_or_default())),
@@ -368,7 +358,7 @@ fn bubble(m: &Message, tz: &jiff::tz::TimeZone, contact_tz: &jiff::tz::TimeZone,
     let (status, status_class) = match m.status {
         DeliveryStatus::Received | DeliveryStatus::Note => (String::new(), ""),
         DeliveryStatus::Scheduled => match m.send_at {
-            Some(at) => (format!("Scheduled: goes out at {}", send_time(at, contact_tz, now)), "pending"),
+            Some(at) => (format!("Scheduled: goes out at {}", their_time(at, contact_tz, now)), "pending"),
             None => ("Scheduled".into(), "pending"),
         },
         DeliveryStatus::Queued => ("Queued".into(), "pending"),
@@ -766,6 +756,25 @@ async fn record_consent(
     .await;
     match result {
         Ok(()) => Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct PreviewForm {
+    #[serde(default)]
+    body: String,
+}
+
+/// The composer asks this as the agent types (read-only, so no CSRF token).
+async fn preview(
+    State(s): State<AppState>,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<PreviewForm>,
+) -> Response {
+    match s.services.compose_preview(ui.user.account_id, &f.body, Some(id), None).await {
+        Ok(p) => axum::Json(p).into_response(),
         Err(e) => Problem::from(e).into_response(),
     }
 }

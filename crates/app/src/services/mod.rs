@@ -3,6 +3,7 @@
 //! take. HTTP handlers and the CLI call these; they never reach past them.
 
 pub mod auth;
+pub mod compose;
 pub mod consent;
 pub mod conversations;
 pub mod dispatcher;

@@ -1,0 +1,128 @@
+//! The composer's preview: counts, advice, cost and the gate's verdict for a
+//! draft, computed once here for the API and the web composer alike.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+use textdesk_core::compose::{self, Preview, ToneRules};
+use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict};
+use textdesk_store::StoreError;
+
+use crate::services::Services;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cost {
+    pub per_segment: f64,
+    pub total: f64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerdictView {
+    /// `allow`, `defer` or `block`.
+    pub decision: &'static str,
+    pub until: Option<String>,
+    /// "8:00 AM their time (in 9 h)".
+    pub until_local: Option<String>,
+    pub reason: Option<&'static str>,
+    pub explanation: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComposePreview {
+    #[serde(flatten)]
+    pub preview: Preview,
+    pub cost: Option<Cost>,
+    /// For a reply in a conversation: what would happen if it were sent now.
+    pub verdict: Option<VerdictView>,
+}
+
+/// "8:00 AM their time (in 9 h)": when a deferred message goes, as the agent reads it.
+pub fn their_time(at: Timestamp, contact_tz: &TimeZone, now: Timestamp) -> String {
+    let local = at.to_zoned(contact_tz.clone()).strftime("%-I:%M %p").to_string();
+    let mins = (at.duration_since(now).as_secs() + 59) / 60;
+    let wait = match mins {
+        ..=0 => "now".to_owned(),
+        1..=59 => format!("in {mins} min"),
+        _ => format!("in {} h", (mins + 30) / 60),
+    };
+    format!("{local} their time ({wait})")
+}
+
+fn cost_of(settings: &serde_json::Value, segments: usize) -> Option<Cost> {
+    let per_segment = settings.get("price_per_segment")?.as_f64().filter(|p| p.is_finite() && *p >= 0.0)?;
+    let currency = settings.get("currency").and_then(|c| c.as_str()).unwrap_or("USD").to_owned();
+    Some(Cost { per_segment, total: per_segment * segments as f64, currency })
+}
+
+impl Services {
+    pub async fn compose_preview(
+        &self,
+        account_id: i64,
+        text: &str,
+        conversation_id: Option<i64>,
+        inbox_id: Option<i64>,
+    ) -> Result<ComposePreview, StoreError> {
+        let preview = compose::preview(text, ToneRules::default());
+        let segments = preview.count.segments;
+        let now = Timestamp::now();
+        let mut verdict = None;
+        let mut inbox_id = inbox_id;
+        if let Some(id) = conversation_id {
+            let summary = self.store.conversation_summary(account_id, id).await?;
+            inbox_id = Some(summary.conversation.inbox_id);
+            let clock = self.store.contact_clock(id).await?;
+            let timing = self.timing.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, now);
+            let zone = timing.zone.clone();
+            let req =
+                OutboundRequest { kind: OutboundKind::Reply, consent: summary.consent, now, timing: Some(timing) };
+            verdict = Some(match gate::decide(&req) {
+                Verdict::Allow => {
+                    VerdictView { decision: "allow", until: None, until_local: None, reason: None, explanation: None }
+                }
+                Verdict::Defer(at) => VerdictView {
+                    decision: "defer",
+                    until: Some(at.to_string()),
+                    until_local: Some(their_time(at, &zone, now)),
+                    reason: Some("quiet_hours"),
+                    explanation: Some("It is outside the hours this customer may be texted."),
+                },
+                Verdict::Block(r) => VerdictView {
+                    decision: "block",
+                    until: None,
+                    until_local: None,
+                    reason: Some(r.code()),
+                    explanation: Some(r.explain()),
+                },
+            });
+        }
+        let cost = match inbox_id {
+            Some(i) => cost_of(&self.store.inbox(account_id, i).await?.settings, segments),
+            None => None,
+        };
+        Ok(ComposePreview { preview, cost, verdict })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_comes_from_the_inbox_price() {
+        let c = cost_of(&serde_json::json!({ "price_per_segment": 0.0079 }), 2).unwrap();
+        assert!((c.total - 0.0158).abs() < 1e-9);
+        assert_eq!(c.currency, "USD");
+        assert!(cost_of(&serde_json::json!({}), 2).is_none());
+        assert!(cost_of(&serde_json::json!({ "price_per_segment": -1 }), 2).is_none());
+    }
+
+    #[test]
+    fn times_read_in_the_customers_zone() {
+        let ny = TimeZone::get("America/New_York").unwrap();
+        let now: Timestamp = "2026-01-15T04:00:00Z".parse().unwrap();
+        let at: Timestamp = "2026-01-15T13:00:00Z".parse().unwrap();
+        assert_eq!(their_time(at, &ny, now), "8:00 AM their time (in 9 h)");
+        assert_eq!(their_time(now + jiff::SignedDuration::from_mins(5), &ny, now), "11:05 PM their time (in 5 min)");
+    }
+}
