@@ -70,7 +70,7 @@ const SLANG: &[(&str, &str)] = &[
 
 fn is_emoji(c: char) -> bool {
     matches!(c as u32,
-        0x1F300..=0x1FAFF | 0x2600..=0x27BF | 0x1F000..=0x1F2FF | 0xFE0F | 0x1F1E6..=0x1F1FF)
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F)
 }
 
 pub fn preview(text: &str, rules: ToneRules) -> Preview {
