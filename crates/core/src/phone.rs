@@ -31,6 +31,17 @@ impl E164 {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The area code of a North American (+1) number.
+    pub fn nanp_area_code(&self) -> Option<u16> {
+        self.0.strip_prefix("+1").filter(|rest| rest.len() == 10).and_then(|rest| rest[..3].parse().ok())
+    }
+
+    /// The ISO 3166 country the number belongs to ("US", "GB", "JM"…).
+    pub fn region(&self) -> Option<String> {
+        let n = phonenumber::parse(None, &self.0).ok()?;
+        n.country().id().map(|id| id.as_ref().to_owned())
+    }
 }
 
 impl fmt::Display for E164 {
@@ -55,6 +66,15 @@ mod tests {
         assert_eq!(E164::parse("+1 (415) 555-2671", None).unwrap().as_str(), "+14155552671");
         assert_eq!(E164::parse("415 555 2671", Some("us")).unwrap().as_str(), "+14155552671");
         assert_eq!(E164::parse("+44 20 7946 0958", None).unwrap().as_str(), "+442079460958");
+    }
+
+    #[test]
+    fn knows_where_a_number_is() {
+        let sf = E164::parse("+14155552671", None).unwrap();
+        assert_eq!((sf.nanp_area_code(), sf.region().as_deref()), (Some(415), Some("US")));
+        let london = E164::parse("+442079460958", None).unwrap();
+        assert_eq!((london.nanp_area_code(), london.region().as_deref()), (None, Some("GB")));
+        assert_eq!(E164::parse("+18764445555", None).unwrap().region().as_deref(), Some("JM"));
     }
 
     #[test]

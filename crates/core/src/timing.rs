@@ -94,14 +94,21 @@ impl QuietHours {
     }
 }
 
-/// The zone a number's place implies, from the numbering plan.
-fn zone_of_number(_e164: &str) -> Option<&'static str> {
-    None
+/// The zone a number's place implies: its North American area code, else its
+/// country's main zone. Chat ids and unknown numbers imply nothing.
+fn zone_of_number(address: &str) -> Option<&'static str> {
+    let n = crate::E164::parse(address, None).ok()?;
+    if let Some(area) = n.nanp_area_code().and_then(crate::numbering::nanp_area) {
+        return Some(area.zone);
+    }
+    crate::numbering::country_zone(&n.region()?)
 }
 
-/// A stricter state calling window for the number's place, as hours.
-fn state_window_of_number(_e164: &str) -> Option<(u8, u8)> {
-    None
+/// A stricter state calling window for a North American number's state.
+fn state_window_of_number(address: &str) -> Option<(u8, u8)> {
+    let n = crate::E164::parse(address, None).ok()?;
+    let area = crate::numbering::nanp_area(n.nanp_area_code()?)?;
+    crate::numbering::state_quiet_window(area.region)
 }
 
 /// An account's rules for when customers may be texted.
@@ -215,6 +222,42 @@ mod tests {
         // New York repeats 01:00-02:00 on 2026-11-01; 08:00 that day is EST, 13:00Z.
         let d = QuietHours::default();
         assert_eq!(d.next_allowed(ts("2026-11-01T04:00:00Z"), &tz("America/New_York")), ts("2026-11-01T13:00:00Z"));
+    }
+
+    fn policy() -> TimingPolicy {
+        TimingPolicy {
+            quiet: QuietHours::default(),
+            fallback_zone: tz("America/Chicago"),
+            live_window: SignedDuration::from_mins(30),
+        }
+    }
+
+    #[test]
+    fn the_contacts_zone_comes_from_the_agent_then_the_number_then_the_business() {
+        let p = policy();
+        let name = |z: TimeZone| z.iana_name().unwrap_or("").to_owned();
+        assert_eq!(name(p.zone_for(None, "+14155550111")), "America/Los_Angeles");
+        assert_eq!(name(p.zone_for(None, "+12125550111")), "America/New_York");
+        assert_eq!(name(p.zone_for(None, "+442079460958")), "Europe/London");
+        assert_eq!(name(p.zone_for(Some("Asia/Tokyo"), "+14155550111")), "Asia/Tokyo");
+        assert_eq!(name(p.zone_for(Some("Not/AZone"), "+14155550111")), "America/Los_Angeles");
+        assert_eq!(name(p.zone_for(None, "telegram-id-123")), "America/Chicago");
+        assert_eq!(name(p.zone_for(None, "+18005550199")), "America/New_York", "toll-free: the country's zone");
+    }
+
+    #[test]
+    fn stricter_states_narrow_the_window_for_their_numbers() {
+        let p = policy();
+        assert_eq!(p.window_for("+13055550111"), QuietHours::hours(8, 20).unwrap(), "Florida");
+        assert_eq!(p.window_for("+12125550111"), QuietHours::default(), "New York");
+        assert_eq!(p.window_for("+442079460958"), QuietHours::default());
+        // 20:30 in Miami is quiet for a Florida number, not for a New York one.
+        let at = ts("2026-01-16T01:30:00Z");
+        assert!(p.timing(None, "+13055550111", None, at).quiet.allows(at, &tz("America/New_York")) == false);
+        assert!(p.timing(None, "+12125550111", None, at).quiet.allows(at, &tz("America/New_York")));
+        // A customer who wrote 10 minutes ago is in a live exchange; one from an hour ago is not.
+        assert!(p.timing(None, "+12125550111", Some(at - SignedDuration::from_mins(10)), at).live_exchange);
+        assert!(!p.timing(None, "+12125550111", Some(at - SignedDuration::from_mins(60)), at).live_exchange);
     }
 
     const ZONES: &[&str] = &[
