@@ -30,6 +30,15 @@ pub struct Claimed {
     pub clock: crate::messages::ContactClock,
 }
 
+/// Where a claimed row goes when it is not sent.
+struct Release {
+    state: &'static str,
+    not_before: Option<Timestamp>,
+    status: DeliveryStatus,
+    /// Whether the claim counts as an attempt (a deferral does not).
+    attempt_counts: bool,
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OutboxEntry {
     pub state: String,
@@ -151,57 +160,25 @@ impl Store {
         retry_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let (state, msg_status) = match retry_at {
-            Some(_) => ("queued", DeliveryStatus::Queued),
-            None => ("failed", DeliveryStatus::Failed),
+        let release = match retry_at {
+            Some(at) => {
+                Release { state: "queued", not_before: Some(at), status: DeliveryStatus::Queued, attempt_counts: true }
+            }
+            None => Release { state: "failed", not_before: None, status: DeliveryStatus::Failed, attempt_counts: true },
         };
-        let n = sqlx::query(
-            "UPDATE outbox SET state = $1, last_error = $2, not_before = COALESCE($3, not_before), claimed_by = NULL, updated_at = $4 WHERE id = $5 AND state = 'sending'",
-        )
-        .bind(state)
-        .bind(error)
-        .bind(retry_at.map(to_ms))
-        .bind(to_ms(now))
-        .bind(outbox_id)
-        .execute(&mut *tx)
-        .await?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::Conflict("the outbox row is not being sent".into()));
-        }
-        sqlx::query("UPDATE messages SET status = $1, error = $2, updated_at = $3 WHERE id = (SELECT message_id FROM outbox WHERE id = $4)")
-            .bind(msg_status.as_str())
-            .bind(error)
-            .bind(to_ms(now))
-            .bind(outbox_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.release_claim(outbox_id, release, Some(error), Some(error), now).await
     }
 
     /// The gate's second look said "not yet": the row waits again until
     /// `until` (the attempt it was claimed for does not count).
     pub async fn defer_claimed(&self, outbox_id: i64, until: Timestamp, now: Timestamp) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let n = sqlx::query(
-            "UPDATE outbox SET state = 'queued', not_before = $1, attempts = attempts - 1, claimed_by = NULL, updated_at = $2 WHERE id = $3 AND state = 'sending'",
-        )
-        .bind(to_ms(until))
-        .bind(to_ms(now))
-        .bind(outbox_id)
-        .execute(&mut *tx)
-        .await?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::Conflict("the outbox row is not being sent".into()));
-        }
-        sqlx::query("UPDATE messages SET status = 'scheduled', updated_at = $1 WHERE id = (SELECT message_id FROM outbox WHERE id = $2)")
-            .bind(to_ms(now))
-            .bind(outbox_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let release = Release {
+            state: "queued",
+            not_before: Some(until),
+            status: DeliveryStatus::Scheduled,
+            attempt_counts: false,
+        };
+        self.release_claim(outbox_id, release, None, None, now).await
     }
 
     /// The gate's second look said no (the contact opted out while the message
@@ -212,18 +189,41 @@ impl Store {
         reason: textdesk_core::BlockReason,
         now: Timestamp,
     ) -> Result<()> {
+        let release =
+            Release { state: "failed", not_before: None, status: DeliveryStatus::Blocked, attempt_counts: true };
+        self.release_claim(outbox_id, release, Some(reason.code()), Some(reason.explain()), now).await
+    }
+
+    /// Ends a claim without a send: the row leaves `sending` as `release` says,
+    /// and its message shows `release.status` and `message_error`, together.
+    async fn release_claim(
+        &self,
+        outbox_id: i64,
+        release: Release,
+        outbox_error: Option<&str>,
+        message_error: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let n = sqlx::query("UPDATE outbox SET state = 'failed', last_error = $1, claimed_by = NULL, updated_at = $2 WHERE id = $3 AND state = 'sending'")
-            .bind(reason.code())
-            .bind(to_ms(now))
-            .bind(outbox_id)
-            .execute(&mut *tx)
-            .await?;
+        let n = sqlx::query(
+            "UPDATE outbox SET state = $1, not_before = COALESCE($2, not_before), last_error = $3, attempts = attempts - $4,
+                    claimed_by = NULL, updated_at = $5
+             WHERE id = $6 AND state = 'sending'",
+        )
+        .bind(release.state)
+        .bind(release.not_before.map(to_ms))
+        .bind(outbox_error)
+        .bind(if release.attempt_counts { 0i64 } else { 1 })
+        .bind(to_ms(now))
+        .bind(outbox_id)
+        .execute(&mut *tx)
+        .await?;
         if n.rows_affected() == 0 {
             return Err(StoreError::Conflict("the outbox row is not being sent".into()));
         }
-        sqlx::query("UPDATE messages SET status = 'blocked', error = $1, updated_at = $2 WHERE id = (SELECT message_id FROM outbox WHERE id = $3)")
-            .bind(reason.explain())
+        sqlx::query("UPDATE messages SET status = $1, error = $2, updated_at = $3 WHERE id = (SELECT message_id FROM outbox WHERE id = $4)")
+            .bind(release.status.as_str())
+            .bind(message_error)
             .bind(to_ms(now))
             .bind(outbox_id)
             .execute(&mut *tx)

@@ -211,6 +211,20 @@ pub struct ConsentEventOut {
     created_at: String,
 }
 
+impl From<textdesk_store::ConsentEvent> for ConsentEventOut {
+    fn from(e: textdesk_store::ConsentEvent) -> Self {
+        ConsentEventOut {
+            id: e.id,
+            kind: e.kind,
+            source: e.source,
+            evidence: e.evidence,
+            actor_id: e.actor_id,
+            message_id: e.message_id,
+            created_at: ts(e.created_at),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ConversationOut {
     id: i64,
@@ -662,20 +676,7 @@ async fn consent_history(
 ) -> ApiResult<Json<Vec<ConsentEventOut>>> {
     s.services.store.contact(u.account_id, id).await?;
     let events = s.services.store.consent_history(id).await?;
-    Ok(Json(
-        events
-            .into_iter()
-            .map(|e| ConsentEventOut {
-                id: e.id,
-                kind: e.kind,
-                source: e.source,
-                evidence: e.evidence,
-                actor_id: e.actor_id,
-                message_id: e.message_id,
-                created_at: ts(e.created_at),
-            })
-            .collect(),
-    ))
+    Ok(Json(events.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/consent", tag = "contacts", params(("id" = i64, Path)), request_body = ConsentIn, responses((status = 201, body = ConsentEventOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
@@ -694,16 +695,7 @@ async fn record_consent(
         return Err(Problem::invalid("source is 1 to 50 characters (web_form, verbal, api, …)"));
     }
     let e = s.services.store.record_consent(u.account_id, id, state, source, b.evidence.trim(), Some(u.id)).await?;
-    let out = ConsentEventOut {
-        id: e.id,
-        kind: e.kind,
-        source: e.source,
-        evidence: e.evidence,
-        actor_id: e.actor_id,
-        message_id: e.message_id,
-        created_at: ts(e.created_at),
-    };
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok((StatusCode::CREATED, Json(ConsentEventOut::from(e))).into_response())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
