@@ -289,20 +289,7 @@ async fn contacts_teams_and_identities() {
 #[tokio::test]
 async fn the_composer_preview_counts_advises_and_predicts() {
     let t = app(Db::Sqlite).start().await;
-    let inbox = t
-        .services
-        .store
-        .create_inbox(textdesk_store::NewInbox {
-            account_id: t.account_id,
-            name: "Priced".into(),
-            channel_kind: textdesk_core::ChannelKind::Simulator,
-            sender: "+14155550100".into(),
-            settings: json!({ "price_per_segment": 0.0079, "currency": "USD" }),
-            secrets: json!({}),
-        })
-        .await
-        .unwrap()
-        .id;
+    let inbox = t.inbox_with("Priced", "+14155550100", json!({ "price_per_segment": 0.0079, "currency": "USD" })).await;
     let token = t.token_for("dana@example.com", Role::Agent).await;
     let conv = json(t.text_in(inbox, "+14155550111", "hi", None).await).await["conversation_id"].as_i64().unwrap();
 

@@ -143,20 +143,7 @@ async fn a_plain_request_to_stop_is_flagged_not_applied() {
 #[tokio::test]
 async fn inboxes_use_their_own_words_and_replies() {
     let t = app(Db::Sqlite).start().await;
-    let inbox = t
-        .services
-        .store
-        .create_inbox(textdesk_store::NewInbox {
-            account_id: t.account_id,
-            name: "Línea en español".into(),
-            channel_kind: textdesk_core::ChannelKind::Simulator,
-            sender: "+14155550101".into(),
-            settings: json!({ "consent": { "keywords": { "opt_out": ["STOP", "BAJA", "ALTO"] }, "opt_out_reply": "Clínica Harbor: Se ha dado de baja. Responda START para volver." } }),
-            secrets: json!({}),
-        })
-        .await
-        .unwrap()
-        .id;
+    let inbox = t.inbox_with("Línea en español", "+14155550101", json!({ "consent": { "keywords": { "opt_out": ["STOP", "BAJA", "ALTO"] }, "opt_out_reply": "Clínica Harbor: Se ha dado de baja. Responda START para volver." } })).await;
     t.text_in(inbox, "+14155550111", "¡Baja!", None).await;
     t.dispatch_all().await;
     let received =

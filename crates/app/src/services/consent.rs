@@ -3,8 +3,8 @@
 //! acts on a keyword in the same transaction that stores the text.
 
 use serde::Deserialize;
-use textdesk_core::Body;
 use textdesk_core::consent::{ConsentPolicy, KeywordAction, Keywords};
+use textdesk_core::{Body, Invalid};
 use textdesk_store::Inbox;
 
 /// `settings.consent` of an inbox; anything left out takes the default.
@@ -24,21 +24,22 @@ impl ConsentSettings {
 
     /// The inbox's policy; its replies name the business, as carriers require.
     /// A custom reply that is not a valid text falls back to the default.
-    pub fn policy(&self, business: &str) -> ConsentPolicy {
-        let reply = |custom: &Option<String>, action| {
-            custom.as_deref().and_then(|t| Body::parse(t).ok()).unwrap_or_else(|| default_reply(action, business))
+    pub fn policy(&self, business: &str) -> Result<ConsentPolicy, Invalid> {
+        let reply = |custom: &Option<String>, action| match custom.as_deref().and_then(|t| Body::parse(t).ok()) {
+            Some(body) => Ok(body),
+            None => default_reply(action, business),
         };
-        ConsentPolicy {
+        Ok(ConsentPolicy {
             keywords: self.keywords.clone(),
-            opt_out_reply: reply(&self.opt_out_reply, KeywordAction::OptOut),
-            opt_in_reply: reply(&self.opt_in_reply, KeywordAction::OptIn),
-            help_reply: reply(&self.help_reply, KeywordAction::Help),
-        }
+            opt_out_reply: reply(&self.opt_out_reply, KeywordAction::OptOut)?,
+            opt_in_reply: reply(&self.opt_in_reply, KeywordAction::OptIn)?,
+            help_reply: reply(&self.help_reply, KeywordAction::Help)?,
+        })
     }
 }
 
-fn default_reply(action: KeywordAction, business: &str) -> Body {
-    // The business name is bounded (config), so the defaults always fit a text.
+fn default_reply(action: KeywordAction, business: &str) -> Result<Body, Invalid> {
+    // The name is clipped so the defaults always fit in one request.
     let business: String = business.chars().take(100).collect();
     let text = match action {
         KeywordAction::OptOut => {
@@ -51,7 +52,7 @@ fn default_reply(action: KeywordAction, business: &str) -> Body {
         }
         KeywordAction::Help => format!("{business}: Reply to this message to reach our team. Reply STOP to opt out."),
     };
-    Body::parse(&text).unwrap_or_else(|_| Body::parse("Reply STOP to opt out.").expect("a constant valid body"))
+    Body::parse(&text)
 }
 
 #[cfg(test)]
@@ -60,14 +61,14 @@ mod tests {
 
     #[test]
     fn replies_name_the_business_and_can_be_replaced() {
-        let p = ConsentSettings::default().policy("Harbor Dental");
+        let p = ConsentSettings::default().policy("Harbor Dental").unwrap();
         assert!(p.opt_out_reply.as_str().starts_with("Harbor Dental:"));
         assert!(p.opt_out_reply.as_str().contains("START"));
         let custom: ConsentSettings = serde_json::from_value(
             serde_json::json!({ "help_reply": "Call 555-0100", "opt_in_reply": "  ", "keywords": { "opt_out": ["BAJA"] } }),
         )
         .unwrap();
-        let p = custom.policy("X");
+        let p = custom.policy("X").unwrap();
         assert_eq!(p.help_reply.as_str(), "Call 555-0100");
         assert!(p.opt_in_reply.as_str().starts_with("X:"), "a blank custom reply falls back");
         assert_eq!(p.keywords.classify("baja"), Some(KeywordAction::OptOut));

@@ -21,7 +21,7 @@ impl Services {
         match event {
             InboundEvent::Message { from, provider_id, body, media, received_at } => {
                 let inbox = self.store.inbox_by_id(inbox_id).await?;
-                let policy = ConsentSettings::of(&inbox).policy(&self.business_name);
+                let policy = ConsentSettings::of(&inbox).policy(&self.business_name)?;
                 let msg = InboundMessage { from, provider_id, body, media, received_at };
                 let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {

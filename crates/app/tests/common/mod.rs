@@ -174,14 +174,19 @@ impl TestApp {
     }
 
     pub async fn simulator_inbox(&self) -> i64 {
+        self.inbox_with("SMS", "+14155550100", json!({})).await
+    }
+
+    /// A simulator inbox with its own settings (keywords, price…).
+    pub async fn inbox_with(&self, name: &str, sender: &str, settings: Value) -> i64 {
         self.services
             .store
             .create_inbox(textdesk_store::NewInbox {
                 account_id: self.account_id,
-                name: "SMS".into(),
+                name: name.into(),
                 channel_kind: textdesk_core::ChannelKind::Simulator,
-                sender: "+14155550100".into(),
-                settings: json!({}),
+                sender: sender.into(),
+                settings,
                 secrets: json!({}),
             })
             .await
