@@ -5,6 +5,7 @@ pub mod compose;
 pub mod consent;
 pub mod conversation;
 pub mod gate;
+pub mod hours;
 pub mod identity;
 pub mod message;
 pub mod numbering;

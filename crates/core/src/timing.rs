@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(p.window_for("+442079460958"), QuietHours::default());
         // 20:30 in Miami is quiet for a Florida number, not for a New York one.
         let at = ts("2026-01-16T01:30:00Z");
-        assert!(p.timing(None, "+13055550111", None, at).quiet.allows(at, &tz("America/New_York")) == false);
+        assert!(!p.timing(None, "+13055550111", None, at).quiet.allows(at, &tz("America/New_York")));
         assert!(p.timing(None, "+12125550111", None, at).quiet.allows(at, &tz("America/New_York")));
         // A customer who wrote 10 minutes ago is in a live exchange; one from an hour ago is not.
         assert!(p.timing(None, "+12125550111", Some(at - SignedDuration::from_mins(10)), at).live_exchange);
