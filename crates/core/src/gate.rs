@@ -162,6 +162,7 @@ fn answers_live_exchange(kind: OutboundKind, t: &Timing) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timing::DayRule;
 
     const KINDS: [OutboundKind; 3] =
         [OutboundKind::Reply, OutboundKind::ConsentConfirmation, OutboundKind::Notification];
@@ -209,6 +210,34 @@ mod tests {
     }
 
     #[test]
+    fn state_day_rules_defer_to_the_next_allowed_day() {
+        let policy = crate::timing::TimingPolicy {
+            quiet: QuietHours::default(),
+            fallback_zone: TimeZone::get("America/New_York").unwrap(),
+            live_window: jiff::SignedDuration::from_mins(30),
+        };
+        let ts = |s: &str| s.parse::<Timestamp>().unwrap();
+        let notify = |address: &str, now: Timestamp| {
+            decide(&OutboundRequest {
+                kind: OutboundKind::Notification,
+                consent: ConsentState::OptedIn,
+                now,
+                timing: Some(policy.timing(None, address, None, now)),
+            })
+        };
+        // A Dallas number on Sunday 2026-01-18 at 09:30 CST waits until noon.
+        assert_eq!(notify("+12145550111", ts("2026-01-18T15:30:00Z")), Verdict::Defer(ts("2026-01-18T18:00:00Z")));
+        // The same hour on a Monday is fine.
+        assert_eq!(notify("+12145550111", ts("2026-01-19T15:30:00Z")), Verdict::Allow);
+        // A Jackson, Mississippi number on Saturday 21:30 CST: no Sunday, Monday 08:00.
+        assert_eq!(notify("+16015550111", ts("2026-01-18T03:30:00Z")), Verdict::Defer(ts("2026-01-19T14:00:00Z")));
+        // A Baton Rouge number on Saturday before Labor Day 2026: Sunday and the holiday are banned, Tuesday 08:00.
+        assert_eq!(notify("+12255550111", ts("2026-09-06T02:30:00Z")), Verdict::Defer(ts("2026-09-08T13:00:00Z")));
+        // A New York number has no day rules: Sunday morning 09:30 goes.
+        assert_eq!(notify("+12125550111", ts("2026-01-18T14:30:00Z")), Verdict::Allow);
+    }
+
+    #[test]
     fn every_block_explains_itself_and_round_trips() {
         for kind in KINDS {
             for consent in STATES {
@@ -234,6 +263,15 @@ mod tests {
             .prop_map(|h| h.last().copied().unwrap_or(ConsentState::Unknown))
     }
 
+    fn day_rule() -> impl Strategy<Value = DayRule> {
+        let t = |h: u8| jiff::civil::Time::new(h as i8, 0, 0, 0).unwrap();
+        prop_oneof![
+            3 => Just(DayRule::Usual),
+            1 => Just(DayRule::Closed),
+            1 => (0u8..23, 1u8..24).prop_map(move |(s, len)| DayRule::Window(t(s), t((s + len).min(23).max(s + 1)))),
+        ]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
         #[test]
@@ -245,8 +283,18 @@ mod tests {
             start in 0u8..12,
             end in 13u8..24,
             live in any::<bool>(),
+            days in proptest::collection::vec(day_rule(), 7),
+            holidays in any::<bool>(),
         ) {
-            let timing = Timing { quiet: QuietHours::hours(start, end).unwrap(), zone: TimeZone::get(zone).unwrap(), live_exchange: live };
+            let mut quiet = QuietHours::hours(start, end).unwrap();
+            for (i, rule) in days.into_iter().enumerate() {
+                // Banning every day is refused; the rules before it stand.
+                quiet = quiet.with_day(jiff::civil::Weekday::Monday.wrapping_add(i as i64), rule).unwrap_or(quiet);
+            }
+            if holidays {
+                quiet = quiet.closed_on_federal_holidays();
+            }
+            let timing = Timing { quiet, zone: TimeZone::get(zone).unwrap(), live_exchange: live };
             let now = Timestamp::from_second(secs).unwrap();
             let req = OutboundRequest { kind, consent, now, timing: Some(timing.clone()) };
             let v = decide(&req);
@@ -267,6 +315,7 @@ mod tests {
                     prop_assert!(quiet_now && !(live && kind == OutboundKind::Reply));
                     prop_assert!(until > now);
                     prop_assert_eq!(until, timing.quiet.next_allowed(now, &timing.zone), "deferred to the earliest allowed moment");
+                    prop_assert!(timing.quiet.allows(until, &timing.zone), "deferred to a moment that is not allowed");
                 }
                 Verdict::Block(_) => prop_assert!(consent != ConsentState::OptedIn, "an opted-in contact is never blocked"),
             }

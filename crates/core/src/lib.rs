@@ -20,7 +20,7 @@ pub use identity::{Address, ChannelKind};
 pub use message::{Body, DeliveryStatus, Direction};
 pub use phone::E164;
 pub use segments::{Encoding, SegmentCount};
-pub use timing::QuietHours;
+pub use timing::{DayRule, QuietHours};
 pub use user::{Email, Password, Role};
 
 /// A value that failed validation, with a message fit to show the person who typed it.

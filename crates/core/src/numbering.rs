@@ -7,6 +7,8 @@
 //! libphonenumber's per-exchange zone data. Zone names are those of the tz
 //! database's `zone.tab`, which jiff's bundled copy knows.
 
+use jiff::civil::Weekday;
+
 /// A North American Numbering Plan area code's place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NanpArea {
@@ -30,11 +32,27 @@ pub fn country_zone(iso2: &str) -> Option<&'static str> {
     COUNTRY_ZONES.binary_search_by_key(&iso2, |&(code, _)| code).ok().map(|i| COUNTRY_ZONES[i].1)
 }
 
-/// A calling window stricter than the federal 8:00-21:00 that a US state imposes on commercial texts and calls,
-/// as (start hour, end hour) in the recipient's local time, keyed by region ("US-FL"). None where the state has
-/// no stricter rule. Only the weekday window is given: Sunday and holiday bans are noted beside each entry.
+/// A US state's rule on when commercial texts and calls may reach its residents, where it is stricter than the
+/// federal 8:00-21:00 every day. Hours are whole hours in the recipient's local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateRule {
+    /// (start hour, end hour) on days without an entry of their own.
+    pub window: (u8, u8),
+    /// Days with a window of their own, or None where the law bans that day.
+    pub days: &'static [(Weekday, Option<(u8, u8)>)],
+    /// The law bans the state's legal holidays. Each state's list differs and some move with the governor's
+    /// proclamations; the gate approximates with the US federal holidays (see `timing::is_us_federal_holiday`).
+    pub legal_holidays: bool,
+}
+
+/// The stricter rule of a US state, keyed by region ("US-FL"). None where the state has none.
+pub fn state_rule(region: &str) -> Option<&'static StateRule> {
+    STATE_RULES.binary_search_by_key(&region, |(code, _)| *code).ok().map(|i| &STATE_RULES[i].1)
+}
+
+/// The usual daily window of a state's stricter rule, as (start hour, end hour); see `state_rule` for its days.
 pub fn state_quiet_window(region: &str) -> Option<(u8, u8)> {
-    STATE_WINDOWS.binary_search_by_key(&region, |&(code, _)| code).ok().map(|i| STATE_WINDOWS[i].1)
+    state_rule(region).map(|r| r.window)
 }
 
 const fn area(code: u16, region: &'static str, zone: &'static str) -> NanpArea {
@@ -752,20 +770,52 @@ const COUNTRY_ZONES: &[(&str, &str)] = &[
 ];
 
 /// Sorted by region. Each line names the law; these are read from statute or rule text unless said otherwise.
-const STATE_WINDOWS: &[(&str, (u8, u8))] = &[
-    ("US-AL", (8, 20)), // Ala. Admin. Code r. 770-X-5-.17(1)(b), automated calls; none Sundays or holidays
-    ("US-CT", (9, 20)), // Conn. Gen. Stat. § 42-288a(c), as amended by Public Act 23-98 (2023)
-    ("US-FL", (8, 20)), // Fla. Stat. § 501.616(6)(a), Florida Telemarketing Act as amended 2021 (SB 1120)
-    ("US-KY", (10, 21)), // KRS 367.46955(15), per compliance summaries; statute text not seen
-    ("US-LA", (8, 20)), // La. R.S. 45:811; none Sundays or state holidays
-    ("US-MA", (8, 20)), // 201 CMR 12.02(2), under M.G.L. c. 159C (Do Not Call Act)
-    ("US-MD", (8, 20)), // Md. Code, Com. Law § 14-4501 et seq., Stop the Spam Calls Act of 2023
-    ("US-MS", (8, 20)), // Miss. Code § 77-3-723(1), Mississippi Telephone Solicitation Act; Central time; none Sundays
-    ("US-NM", (9, 21)), // N.M. Stat. § 57-12-22(B)(5), Unfair Practices Act
-    ("US-OK", (8, 20)), // Okla. Stat. tit. 15, § 775C.1 et seq., Telephone Solicitation Act of 2022
-    ("US-RI", (9, 18)), // R.I. Gen. Laws §§ 5-61-2, 5-61-3.6; Saturdays 10-17, none Sundays or holidays
-    ("US-TX", (9, 21)), // Tex. Bus. & Com. Code § 301.051; Sundays noon-21
-    ("US-WA", (8, 20)), // RCW 19.158.040(2), Commercial Telephone Solicitation Act
+const fn rule(window: (u8, u8)) -> StateRule {
+    StateRule { window, days: &[], legal_holidays: false }
+}
+const NO_SUNDAY: &[(Weekday, Option<(u8, u8)>)] = &[(Weekday::Sunday, None)];
+
+/// Sorted by region. Each entry cites the law; the holiday bans name the state's own legal holidays, which the
+/// gate approximates by the federal list (Alabama's Ala. Code § 1-3-8, Louisiana's La. R.S. 1:55, Pennsylvania's
+/// 44 P.S. § 11 and Utah's Utah Code § 63G-1-301 add days such as Mardi Gras, Good Friday, Election Day or
+/// Pioneer Day that it does not know).
+const STATE_RULES: &[(&str, StateRule)] = &[
+    // Ala. Admin. Code r. 770-X-5-.17(1)(b), automated solicitation calls: none on Sundays or holidays,
+    // otherwise 8 a.m. to 8 p.m.
+    ("US-AL", StateRule { window: (8, 20), days: NO_SUNDAY, legal_holidays: true }),
+    ("US-CT", rule((9, 20))), // Conn. Gen. Stat. § 42-288a(c), as amended by Public Act 23-98 (2023)
+    ("US-FL", rule((8, 20))), // Fla. Stat. § 501.616(6)(a), Florida Telemarketing Act as amended 2021 (SB 1120)
+    ("US-KY", rule((10, 21))), // KRS 367.46955(15), per compliance summaries; statute text not seen
+    // La. R.S. 45:811(2)-(3): 8 a.m. to 8 p.m. Monday through Saturday; none on Sundays or state holidays.
+    ("US-LA", StateRule { window: (8, 20), days: NO_SUNDAY, legal_holidays: true }),
+    ("US-MA", rule((8, 20))), // 201 CMR 12.02(2), under M.G.L. c. 159C (Do Not Call Act)
+    ("US-MD", rule((8, 20))), // Md. Code, Com. Law § 14-4501 et seq., Stop the Spam Calls Act of 2023
+    // Miss. Code § 77-3-723(1), Mississippi Telephone Solicitation Act: 8 a.m. to 8 p.m. Central time, none on
+    // a Sunday. The holiday ban was a Public Service Commission rule, repealed when enforcement moved to the
+    // Attorney General (HB 1225, 2023).
+    ("US-MS", StateRule { window: (8, 20), days: NO_SUNDAY, legal_holidays: false }),
+    ("US-NM", rule((9, 21))), // N.M. Stat. § 57-12-22(B)(5), Unfair Practices Act
+    ("US-OK", rule((8, 20))), // Okla. Stat. tit. 15, § 775C.1 et seq., Telephone Solicitation Act of 2022
+    // 73 P.S. § 2245(a)(1) and (a)(10), Telemarketer Registration Act as amended by Act 73 of 2019: 8 a.m. to
+    // 9 p.m., none on legal holidays.
+    ("US-PA", StateRule { window: (8, 21), days: &[], legal_holidays: true }),
+    // R.I. Gen. Laws § 5-61-2 ("hours of operation") and § 5-61-3.6: Monday to Friday 9 a.m. to 6 p.m. except
+    // state or federal holidays, Saturday 10 a.m. to 5 p.m., never Sunday. A holiday on a Saturday is banned
+    // too here: stricter than the law, and simpler.
+    (
+        "US-RI",
+        StateRule {
+            window: (9, 18),
+            days: &[(Weekday::Saturday, Some((10, 17))), (Weekday::Sunday, None)],
+            legal_holidays: true,
+        },
+    ),
+    // Tex. Bus. & Com. Code § 301.051: 9 a.m. to 9 p.m. Monday to Saturday, noon to 9 p.m. Sunday.
+    ("US-TX", StateRule { window: (9, 21), days: &[(Weekday::Sunday, Some((12, 21)))], legal_holidays: false }),
+    // Utah Code § 13-25a-103(3), Telephone and Facsimile Solicitation Act: without prior express consent, not
+    // between 9 p.m. and 8 a.m., on a Sunday, or on a legal holiday.
+    ("US-UT", StateRule { window: (8, 21), days: NO_SUNDAY, legal_holidays: true }),
+    ("US-WA", rule((8, 20))), // RCW 19.158.040(2), Commercial Telephone Solicitation Act
 ];
 
 #[cfg(test)]
@@ -786,7 +836,7 @@ mod tests {
     fn tables_are_sorted_and_unique() {
         assert!(NANP.windows(2).all(|w| w[0].code < w[1].code));
         assert!(COUNTRY_ZONES.windows(2).all(|w| w[0].0 < w[1].0));
-        assert!(STATE_WINDOWS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(STATE_RULES.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
     #[test]
@@ -806,10 +856,16 @@ mod tests {
     }
 
     #[test]
-    fn state_windows_are_narrower_than_federal() {
-        for (region, (start, end)) in STATE_WINDOWS {
-            assert!(region.starts_with("US-") && start < end, "{region}");
-            assert!(*start >= 8 && *end <= 21 && (*start > 8 || *end < 21), "{region}");
+    fn state_rules_are_stricter_than_federal() {
+        let within = |(start, end): (u8, u8)| start < end && start >= 8 && end <= 21;
+        for (region, r) in STATE_RULES {
+            assert!(region.starts_with("US-") && within(r.window), "{region}");
+            let narrower = r.window != (8, 21);
+            assert!(narrower || !r.days.is_empty() || r.legal_holidays, "{region} is no stricter than federal");
+            for (day, hours) in r.days {
+                assert!(hours.is_none_or(within), "{region} {day:?}");
+            }
+            assert!(r.days.windows(2).all(|w| w[0].0.to_monday_zero_offset() < w[1].0.to_monday_zero_offset()));
         }
     }
 
@@ -836,6 +892,9 @@ mod tests {
         assert_eq!(country_zone("ZZ"), None);
         assert_eq!(state_quiet_window("US-FL"), Some((8, 20)));
         assert_eq!(state_quiet_window("US-NY"), None);
+        assert_eq!(state_rule("US-TX").map(|r| r.days), Some(&[(Weekday::Sunday, Some((12, 21)))][..]));
+        assert!(state_rule("US-LA").is_some_and(|r| r.legal_holidays));
+        assert!(state_rule("US-MS").is_some_and(|r| !r.legal_holidays && r.days == NO_SUNDAY));
     }
 
     #[test]
