@@ -140,6 +140,7 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
                             now: ago(*mins),
                             // History: these went out when they were written.
                             timing: None,
+                            send_at: None,
                         })
                         .await?;
                 }

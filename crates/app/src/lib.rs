@@ -153,6 +153,9 @@ async fn housekeeping_loop(services: Services) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "expiring stale outbox claims failed"),
         }
+        if let Err(e) = services.acknowledge_waiting_at(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "sending holding messages failed");
+        }
         let _ = services.store.delete_expired_sessions(jiff::Timestamp::now()).await;
         tokio::time::sleep(Duration::from_secs(15)).await;
     }

@@ -19,6 +19,7 @@
         el.innerHTML = html;
         el.scrollTop = y;
         foldActions();
+        offerOwnZone();
         if (after) after();
       })
       .catch(function () {});
@@ -52,7 +53,7 @@
 
   if (window.EventSource && (list || thread)) {
     var es = new EventSource("/events");
-    ["message.created", "message.updated", "conversation.updated", "resync"].forEach(function (k) { es.addEventListener(k, schedule); });
+    ["message.created", "message.updated", "message.deleted", "conversation.updated", "resync"].forEach(function (k) { es.addEventListener(k, schedule); });
     es.onopen = function () { if (state) { state.textContent = "● Live"; state.className = "live"; } };
     es.onerror = function () { if (state) { state.textContent = "Reconnecting…"; state.className = "live off"; } };
   }
@@ -65,6 +66,23 @@
     document.querySelectorAll(".actions-menu[open]").forEach(function (d) { d.removeAttribute("open"); });
   }
   foldActions();
+
+  // "Send later" reads a time in the customer's zone or the business's; the
+  // agent's own zone is known only to their browser.
+  function offerOwnZone() {
+    var own = "";
+    try { own = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) {}
+    if (!own) return;
+    document.querySelectorAll("select[data-zone-select]").forEach(function (sel) {
+      if (sel.querySelector("option[data-own]")) return;
+      var o = document.createElement("option");
+      o.value = own;
+      o.textContent = "your time (" + own + ")";
+      o.setAttribute("data-own", "1");
+      sel.appendChild(o);
+    });
+  }
+  offerOwnZone();
 
   var composer = document.getElementById("composer");
   if (composer) {

@@ -70,6 +70,31 @@ impl Store {
         inbox_from(&row.ok_or(StoreError::NotFound("inbox"))?)
     }
 
+    /// Renames an inbox and/or replaces its settings (already checked by the caller).
+    pub async fn update_inbox(
+        &self,
+        account_id: i64,
+        id: i64,
+        name: Option<&str>,
+        settings: Option<&serde_json::Value>,
+    ) -> Result<Inbox> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE inboxes SET name = COALESCE($1, name), settings = COALESCE($2, settings) WHERE account_id = $3 AND id = $4",
+        )
+        .bind(name)
+        .bind(settings.map(|s| s.to_string()))
+        .bind(account_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound("inbox"));
+        }
+        tx.commit().await?;
+        self.inbox(account_id, id).await
+    }
+
     /// An inbox by id alone, for webhooks and workers that are not acting for a user.
     pub async fn inbox_by_id(&self, id: i64) -> Result<Inbox> {
         let sql = format!("SELECT {COLUMNS} FROM inboxes WHERE id = $1");

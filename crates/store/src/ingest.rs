@@ -326,6 +326,7 @@ async fn apply_keyword(
         now: msg.received_at,
         // Confirmations answer the customer at once, whatever the hour.
         timing: None,
+        send_at: None,
     };
     let reply_id = crate::messages::insert_outbound(tx, (conversation_id, inbox_id, contact_id), &new).await?.ok();
     Ok((decision, reply_id))

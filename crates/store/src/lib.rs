@@ -5,6 +5,7 @@
 
 mod accounts;
 mod auth;
+mod automatic;
 mod consent;
 mod contacts;
 mod conversations;
@@ -13,6 +14,7 @@ mod inboxes;
 mod ingest;
 pub(crate) mod messages;
 mod outbox;
+mod schedule;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,6 +25,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use accounts::{Account, NewUser, Team, User};
 pub use auth::{ApiToken, Session};
+pub use automatic::{Occasion, Waiting};
 pub use consent::ConsentEvent;
 pub use contacts::{Contact, ContactPatch, Identity};
 pub use conversations::{
@@ -33,6 +36,7 @@ pub use inboxes::{Inbox, NewInbox};
 pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
 pub use messages::{ContactClock, Message, NewOutbound, OutboundOutcome};
 pub use outbox::{Claimed, OutboxEntry};
+pub use schedule::Reschedule;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

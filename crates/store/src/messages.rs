@@ -36,8 +36,10 @@ pub struct NewOutbound {
     pub private: bool,
     pub kind: OutboundKind,
     pub now: Timestamp,
-    /// The contact's clock, for quiet hours; None where they do not apply.
+    /// The contact's clock at the moment it is to go, for quiet hours; None where they do not apply.
     pub timing: Option<textdesk_core::gate::Timing>,
+    /// A later moment chosen by the agent or the API; None sends as soon as the gate allows.
+    pub send_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -166,16 +168,9 @@ pub(crate) async fn insert_outbound(
     let (status, not_before) = if new.private {
         (DeliveryStatus::Note, None)
     } else {
-        let consent: String = sqlx::query("SELECT consent FROM contacts WHERE id = $1")
-            .bind(contact_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("consent")?;
-        let consent = textdesk_core::ConsentState::parse(&consent).unwrap_or(textdesk_core::ConsentState::Unknown);
-        match gate::decide(&OutboundRequest { kind: new.kind, consent, now: new.now, timing: new.timing.clone() }) {
-            Verdict::Block(reason) => return Ok(Err(reason)),
-            Verdict::Allow => (DeliveryStatus::Queued, Some(now_ms)),
-            Verdict::Defer(until) => (DeliveryStatus::Scheduled, Some(to_ms(until))),
+        match gate_in_tx(tx, contact_id, new.kind, new.now, new.send_at, new.timing.clone()).await? {
+            Err(reason) => return Ok(Err(reason)),
+            Ok((status, at)) => (status, Some(to_ms(at))),
         }
     };
     let row = sqlx::query(
@@ -195,6 +190,10 @@ pub(crate) async fn insert_outbound(
     .await?;
     let message_id = returned_id(&row)?;
     let Some(nb) = not_before else { return Ok(Ok(message_id)) };
+    if let Some(at) = new.send_at.filter(|t| *t > new.now) {
+        let data = serde_json::json!({ "message_id": message_id, "send_at": at.to_string() });
+        crate::Store::add_event(tx, conversation_id, "scheduled", new.author_id, data, new.now).await?;
+    }
     sqlx::query(
         "INSERT INTO outbox (message_id, inbox_id, kind, state, not_before, attempts, created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, $5, $5)",
     )
@@ -218,7 +217,9 @@ pub(crate) async fn insert_outbound(
     };
     let first = author.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("Auto");
     let preview: String = format!("{first}: {}", new.body.as_str()).chars().take(140).collect();
-    let waiting = if new.author_id.is_some() { "NULL" } else { "waiting_since" };
+    // A message scheduled for later has not answered the customer yet.
+    let answered = new.author_id.is_some() && new.send_at.is_none_or(|t| t <= new.now);
+    let waiting = if answered { "NULL" } else { "waiting_since" };
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE conversations SET last_activity_at = $1, waiting_since = {waiting}, preview = $2 WHERE id = $3"
     )))
@@ -228,6 +229,32 @@ pub(crate) async fn insert_outbound(
     .execute(&mut *tx)
     .await?;
     Ok(Ok(message_id))
+}
+
+/// The gate's verdict for a message to `contact_id`, on the consent read in
+/// the caller's transaction: blocked, or the status and moment it waits for.
+/// `timing` is the contact's clock at the moment asked for (`send_at`, else now).
+pub(crate) async fn gate_in_tx(
+    tx: &mut sqlx::AnyConnection,
+    contact_id: i64,
+    kind: OutboundKind,
+    now: Timestamp,
+    send_at: Option<Timestamp>,
+    timing: Option<textdesk_core::gate::Timing>,
+) -> Result<Result<(DeliveryStatus, Timestamp), BlockReason>> {
+    let consent: String = sqlx::query("SELECT consent FROM contacts WHERE id = $1")
+        .bind(contact_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("consent")?;
+    let consent = textdesk_core::ConsentState::parse(&consent).unwrap_or(textdesk_core::ConsentState::Unknown);
+    let at = send_at.filter(|t| *t > now).unwrap_or(now);
+    Ok(match gate::decide(&OutboundRequest { kind, consent, now: at, timing }) {
+        Verdict::Block(reason) => Err(reason),
+        Verdict::Allow if at == now => Ok((DeliveryStatus::Queued, now)),
+        Verdict::Allow => Ok((DeliveryStatus::Scheduled, at)),
+        Verdict::Defer(until) => Ok((DeliveryStatus::Scheduled, until)),
+    })
 }
 
 /// What the gate needs to know about a conversation's contact: the zone an

@@ -26,6 +26,9 @@ use crate::http::AppState;
 use crate::http::extract::{ApiUser, Json, Path, Query};
 use crate::http::problem::Problem;
 use crate::services::auth;
+use crate::services::conversations::Draft;
+use crate::services::schedule::ZoneChoice;
+use textdesk_core::gate::OutboundKind;
 
 type ApiResult<T> = Result<T, Problem>;
 
@@ -34,7 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/openapi.json", get(openapi_json))
         .route("/me", get(me))
         .route("/inboxes", get(list_inboxes).post(create_inbox))
-        .route("/inboxes/{id}", get(get_inbox))
+        .route("/inboxes/{id}", get(get_inbox).patch(update_inbox))
         .route("/contacts", get(list_contacts).post(create_contact))
         .route("/contacts/{id}", get(get_contact).patch(update_contact))
         .route("/contacts/{id}/consent", get(consent_history).post(record_consent))
@@ -49,6 +52,9 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/labels", axum::routing::put(set_labels))
         .route("/conversations/{id}/timeline", get(timeline))
         .route("/conversations/{id}/messages", get(list_messages).post(create_message))
+        .route("/conversations/{id}/scheduled", get(list_scheduled))
+        .route("/messages/{id}", axum::routing::patch(edit_waiting_message).delete(cancel_message))
+        .route("/messages/{id}/send-now", post(send_now))
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", axum::routing::patch(update_user))
         .route("/tokens", get(list_tokens).post(create_token))
@@ -72,7 +78,20 @@ pub struct InboxOut {
     channel_kind: String,
     /// The business's address on the channel.
     sender: String,
+    /// Consent keywords and replies, business hours, automatic replies, price per segment.
+    #[schema(value_type = Object)]
+    settings: serde_json::Value,
     created_at: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboxPatchIn {
+    name: Option<String>,
+    /// Top-level keys given replace the stored ones (null removes one); others are kept:
+    /// `consent`, `hours`, `off_hours_reply`, `acknowledge`, `price_per_segment`, `currency`.
+    #[schema(value_type = Option<Object>)]
+    settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl From<Inbox> for InboxOut {
@@ -82,6 +101,7 @@ impl From<Inbox> for InboxOut {
             name: i.name,
             channel_kind: i.channel_kind.as_str().into(),
             sender: i.sender,
+            settings: i.settings,
             created_at: ts(i.created_at),
         }
     }
@@ -345,6 +365,23 @@ pub struct NewMessageIn {
     /// true for a private note.
     #[serde(default)]
     private: bool,
+    /// `reply` (the default: an answer in a conversation the customer started) or
+    /// `notification` (business-initiated: needs a recorded opt-in, waits out quiet hours).
+    kind: Option<String>,
+    /// Send no earlier than this: `2026-11-23T09:00` read in `send_at_zone`, or an instant with an offset.
+    send_at: Option<String>,
+    /// `contact` (the default), `business`, or an IANA zone name such as the agent's.
+    send_at_zone: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleIn {
+    /// A new text; left out keeps it.
+    body: Option<String>,
+    /// A new moment, read as for a new message; left out keeps it.
+    send_at: Option<String>,
+    send_at_zone: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -515,6 +552,19 @@ async fn list_inboxes(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResu
 #[utoipa::path(get, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), responses((status = 200, body = InboxOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
 async fn get_inbox(State(s): State<AppState>, ApiUser(u): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<InboxOut>> {
     Ok(Json(s.services.store.inbox(u.account_id, id).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), request_body = InboxPatchIn,
+    responses((status = 200, body = InboxOut), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut, description = "A setting is not valid; the detail names it")),
+    security(("bearer" = [])))]
+async fn update_inbox(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<InboxPatchIn>,
+) -> ApiResult<Json<InboxOut>> {
+    let u = user.require(Role::Admin)?;
+    Ok(Json(s.services.update_inbox(u, id, b.name.as_deref(), b.settings.as_ref()).await?.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/inboxes", tag = "inboxes", request_body = NewInboxIn, responses((status = 201, body = InboxOut), (status = 403, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
@@ -857,9 +907,69 @@ async fn create_message(
     Path(id): Path<i64>,
     Json(b): Json<NewMessageIn>,
 ) -> ApiResult<Response> {
+    let kind = match b.kind.as_deref() {
+        None => OutboundKind::Reply,
+        Some("reply") => OutboundKind::Reply,
+        Some("notification") => OutboundKind::Notification,
+        Some(other) => return Err(Problem::invalid(format!("kind {other:?}: use reply or notification"))),
+    };
     let body = Body::parse(&b.body)?;
-    let m = s.services.reply(&u, id, body, b.private).await?;
+    let send_at = match &b.send_at {
+        Some(t) => {
+            Some(s.services.send_time(id, t, &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?).await?)
+        }
+        None => None,
+    };
+    let m = s.services.send(&u, id, Draft { body, private: b.private, kind, send_at }).await?;
     Ok((StatusCode::CREATED, Json(MessageOut::from(m))).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/scheduled", tag = "messages", params(("id" = i64, Path)),
+    responses((status = 200, body = [MessageOut], description = "Messages waiting to go, soonest first"), (status = 404, body = ProblemOut)),
+    security(("bearer" = [])))]
+async fn list_scheduled(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<MessageOut>>> {
+    Ok(Json(s.services.scheduled(&u, id).await?.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(patch, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = i64, Path)), request_body = ScheduleIn,
+    responses((status = 200, body = MessageOut), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "Already sent or being sent, or blocked by the gate"), (status = 422, body = ProblemOut)),
+    security(("bearer" = [])))]
+async fn edit_waiting_message(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<ScheduleIn>,
+) -> ApiResult<Json<MessageOut>> {
+    let m = s.services.store.message_in_account(u.account_id, id).await?;
+    let body = b.body.as_deref().map(Body::parse).transpose()?;
+    let send_at = match &b.send_at {
+        Some(t) => Some(
+            s.services
+                .send_time(m.conversation_id, t, &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?)
+                .await?,
+        ),
+        None => m.send_at,
+    };
+    Ok(Json(s.services.reschedule(&u, id, body, send_at).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/messages/{id}/send-now", tag = "messages", params(("id" = i64, Path)),
+    responses((status = 200, body = MessageOut, description = "Queued now, or still waiting if it is the customer's quiet hours"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut)),
+    security(("bearer" = [])))]
+async fn send_now(State(s): State<AppState>, ApiUser(u): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<MessageOut>> {
+    Ok(Json(s.services.reschedule(&u, id, None, None).await?.into()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = i64, Path)),
+    responses((status = 204, description = "Cancelled: it will not be sent"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "Already sent or being sent")),
+    security(("bearer" = [])))]
+async fn cancel_message(State(s): State<AppState>, ApiUser(u): ApiUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    s.services.cancel_scheduled(&u, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = [UserOut])), security(("bearer" = [])))]
@@ -976,8 +1086,9 @@ pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Resu
 #[openapi(
     info(title = "textdesk API", version = "1", description = "The REST API of textdesk, a self-hosted help desk for text messaging. Authenticate with `Authorization: Bearer <token>` (create one with `textdesk token create`). Errors are RFC 9457 problem details."),
     paths(
-        me, list_inboxes, get_inbox, create_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, add_identity, list_teams, create_team, add_team_member,
+        me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, add_identity, list_teams, create_team, add_team_member,
         compose_preview, list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
+        list_scheduled, edit_waiting_message, send_now, cancel_message,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token, events
     ),
     modifiers(&BearerAuth)

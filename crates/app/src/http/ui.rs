@@ -10,15 +10,19 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
+use textdesk_core::gate::OutboundKind;
 use textdesk_core::{Body, ConsentState, ConversationStatus, DeliveryStatus, Direction, Role};
-use textdesk_store::{AssigneeFilter, ConversationFilter, ConversationSummary, Message, TimelineEvent, User};
+use textdesk_store::{
+    AssigneeFilter, ConversationFilter, ConversationSummary, Message, StoreError, TimelineEvent, User,
+};
 
 use crate::http::AppState;
 use crate::http::extract::{Path, Query, SESSION_COOKIE, UiUser, cookie_value};
 use crate::http::problem::Problem;
 use crate::services::auth;
 use crate::services::compose::their_time;
-use crate::services::conversations::ActionError;
+use crate::services::conversations::{ActionError, Draft};
+use crate::services::schedule::ZoneChoice;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -34,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/status", post(set_status))
         .route("/conversations/{id}/consent", post(record_consent))
         .route("/conversations/{id}/preview", post(preview))
+        .route("/conversations/{id}/waiting/{message_id}", post(waiting_action))
         .route("/events", get(events))
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
@@ -347,6 +352,8 @@ pub struct Bubble {
     status_class: &'static str,
     error: Option<String>,
     is_event: bool,
+    /// Waiting to go: the agent may edit, send now or cancel it.
+    waiting: bool,
 }
 
 fn bubble(m: &Message, tz: &jiff::tz::TimeZone, contact_tz: &jiff::tz::TimeZone, now: Timestamp) -> Bubble {
@@ -381,6 +388,7 @@ fn bubble(m: &Message, tz: &jiff::tz::TimeZone, contact_tz: &jiff::tz::TimeZone,
         status_class,
         error: m.error.clone(),
         is_event: false,
+        waiting: m.status == DeliveryStatus::Scheduled,
     }
 }
 
@@ -422,6 +430,14 @@ fn describe_event(e: &TimelineEvent, users: &[User]) -> String {
             }
         }
         "stop_requested" => "Asked to stop in their own words: a person should decide".into(),
+        "scheduled" => format!("{who} scheduled a message"),
+        "schedule_changed" => match e.data["action"].as_str() {
+            Some("cancelled") => {
+                format!("{who} cancelled a scheduled message: “{}”", e.data["body"].as_str().unwrap_or(""))
+            }
+            Some("send_now") => format!("{who} sent a scheduled message now"),
+            _ => format!("{who} changed a scheduled message"),
+        },
         other => other.replace('_', " "),
     }
 }
@@ -441,6 +457,9 @@ pub struct ThreadView {
     consent: &'static str,
     /// "3:12 AM · America/New_York": the customer's clock, before anyone texts.
     local_time: String,
+    /// The customer's zone and the business's, for "send later".
+    contact_zone: String,
+    business_zone: String,
     opted_out: bool,
     /// The customer's words when they asked to stop without a keyword, until
     /// someone records their consent either way.
@@ -471,6 +490,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
         status_class: "",
         error: None,
         is_event: true,
+        waiting: false,
     };
     // On a tie, "Conversation started" comes before its first message, and what a
     // message caused (an opt-out, a flag) comes after it.
@@ -545,6 +565,8 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
             now.to_zoned(contact_tz.clone()).strftime("%-I:%M %p, %a"),
             contact_tz.iana_name().unwrap_or("their zone")
         ),
+        contact_zone: contact_tz.iana_name().unwrap_or("their zone").to_owned(),
+        business_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
         opted_out: summary.consent == ConsentState::OptedOut,
         stop_request,
         consent_history,
@@ -608,6 +630,38 @@ struct ReplyForm {
     body: String,
     #[serde(default)]
     private: Option<String>,
+    /// "Send later": a local time from the browser's picker, and whose zone it is in.
+    #[serde(default)]
+    send_at: Option<String>,
+    #[serde(default)]
+    send_at_zone: Option<String>,
+}
+
+/// An action's failure as the page shows it.
+fn action_failure(e: ActionError) -> (StatusCode, String) {
+    match e {
+        ActionError::Blocked(reason) => (StatusCode::CONFLICT, reason.explain().to_owned()),
+        ActionError::Store(e) => {
+            let p = Problem::from(e);
+            (p.status, p.detail)
+        }
+    }
+}
+
+/// The moment a form asks for: None when the field is empty ("send now").
+async fn form_send_at(
+    s: &AppState,
+    conversation_id: i64,
+    at: Option<&str>,
+    zone: Option<&str>,
+) -> Result<Option<Timestamp>, ActionError> {
+    match at.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => {
+            let zone = ZoneChoice::parse(zone.unwrap_or("")).map_err(StoreError::from)?;
+            Ok(Some(s.services.send_time(conversation_id, t, &zone).await?))
+        }
+    }
 }
 
 async fn reply(
@@ -620,15 +674,16 @@ async fn reply(
     if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
         return r.into_response();
     }
-    let result = match Body::parse(&f.body) {
-        Ok(body) => s.services.reply(&ui.user, id, body, f.private.is_some()).await.map_err(|e| match e {
-            ActionError::Blocked(reason) => (StatusCode::CONFLICT, reason.explain().to_owned()),
-            ActionError::Store(e) => {
-                let p = Problem::from(e);
-                (p.status, p.detail)
-            }
-        }),
-        Err(e) => Err((StatusCode::UNPROCESSABLE_ENTITY, e.0)),
+    let draft = async {
+        let body = Body::parse(&f.body).map_err(StoreError::from)?;
+        let private = f.private.is_some();
+        let send_at =
+            if private { None } else { form_send_at(&s, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await? };
+        Ok::<_, ActionError>(Draft { body, private, kind: OutboundKind::Reply, send_at })
+    };
+    let result = match draft.await {
+        Ok(d) => s.services.send(&ui.user, id, d).await.map_err(action_failure),
+        Err(e) => Err(action_failure(e)),
     };
     match result {
         Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
@@ -644,6 +699,59 @@ struct AssignForm {
     csrf: String,
     /// `me`, `none` or a user id.
     assignee: String,
+}
+
+#[derive(Deserialize)]
+struct WaitingForm {
+    csrf: String,
+    /// `send_now`, `cancel` or `edit`.
+    action: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    send_at: Option<String>,
+    #[serde(default)]
+    send_at_zone: Option<String>,
+}
+
+/// Edit, send now or cancel a message still waiting in the outbox.
+async fn waiting_action(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path((id, message_id)): Path<(i64, i64)>,
+    axum::Form(f): axum::Form<WaitingForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let result = async {
+        let m = s.services.store.message_in_account(ui.user.account_id, message_id).await?;
+        if m.conversation_id != id {
+            return Err(ActionError::Store(StoreError::NotFound("message")));
+        }
+        match f.action.as_str() {
+            "send_now" => s.services.reschedule(&ui.user, message_id, None, None).await.map(drop),
+            "cancel" => s.services.cancel_scheduled(&ui.user, message_id).await.map(drop).map_err(Into::into),
+            "edit" => {
+                let body = f.body.as_deref().map(Body::parse).transpose().map_err(StoreError::from)?;
+                let at = form_send_at(&s, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await?.or(m.send_at);
+                s.services.reschedule(&ui.user, message_id, body, at).await.map(drop)
+            }
+            other => Err(StoreError::Invalid(format!("unknown action {other:?}")).into()),
+        }
+    }
+    .await
+    .map_err(action_failure);
+    match result {
+        Ok(()) => Redirect::to(&format!("/conversations/{id}")).into_response(),
+        Err((status, msg)) => {
+            match render_conversation(&s, &ui, id, &ListParams::default(), Some(msg), String::new()).await {
+                Ok(page) => (status, page).into_response(),
+                Err(p) => p.into_response(),
+            }
+        }
+    }
 }
 
 async fn assign(

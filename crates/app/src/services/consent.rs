@@ -9,7 +9,7 @@ use textdesk_store::Inbox;
 
 /// `settings.consent` of an inbox; anything left out takes the default.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ConsentSettings {
     pub keywords: Keywords,
     pub opt_out_reply: Option<String>,
@@ -18,6 +18,23 @@ pub struct ConsentSettings {
 }
 
 impl ConsentSettings {
+    /// `settings.consent` as an admin saves it: a mistake is an error, not a default.
+    pub fn parse(settings: &serde_json::Value, business: &str) -> Result<Self, Invalid> {
+        let me: ConsentSettings = match settings.get("consent") {
+            None | Some(serde_json::Value::Null) => ConsentSettings::default(),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| Invalid::new(format!("consent: {e}")))?,
+        };
+        for (key, text) in
+            [("opt_out_reply", &me.opt_out_reply), ("opt_in_reply", &me.opt_in_reply), ("help_reply", &me.help_reply)]
+        {
+            if let Some(t) = text {
+                Body::parse(t).map_err(|e| Invalid::new(format!("consent.{key}: {e}")))?;
+            }
+        }
+        me.policy(business)?;
+        Ok(me)
+    }
+
     pub fn of(inbox: &Inbox) -> Self {
         serde_json::from_value(inbox.settings.get("consent").cloned().unwrap_or_default()).unwrap_or_default()
     }

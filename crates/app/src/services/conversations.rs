@@ -17,33 +17,53 @@ pub enum ActionError {
     Blocked(BlockReason),
 }
 
+/// What an agent or an API client asks to send.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub body: Body,
+    /// A note for colleagues: stored, never sent.
+    pub private: bool,
+    /// A reply in the conversation, or a business-initiated notification (which needs an opt-in).
+    pub kind: OutboundKind,
+    /// Not before this moment (a scheduled message); None sends as soon as the gate allows.
+    pub send_at: Option<Timestamp>,
+}
+
+impl Draft {
+    pub fn reply(body: Body) -> Self {
+        Draft { body, private: false, kind: OutboundKind::Reply, send_at: None }
+    }
+}
+
 impl Services {
-    /// An agent's reply (or, with `private`, a note for colleagues).
-    pub async fn reply(
+    /// The contact's clock at `at`, for the gate (quiet hours, live exchange).
+    pub(crate) async fn clock_at(
         &self,
-        user: &User,
         conversation_id: i64,
-        body: Body,
-        private: bool,
-    ) -> Result<Message, ActionError> {
+        at: Timestamp,
+    ) -> Result<textdesk_core::gate::Timing, StoreError> {
+        let clock = self.store.contact_clock(conversation_id).await?;
+        Ok(self.timing.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, at))
+    }
+
+    /// An agent's reply, note, notification or scheduled message.
+    pub async fn send(&self, user: &User, conversation_id: i64, draft: Draft) -> Result<Message, ActionError> {
         let now = Timestamp::now();
-        let timing = if private {
-            None
-        } else {
-            let clock = self.store.contact_clock(conversation_id).await?;
-            Some(self.timing.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, now))
-        };
+        let send_at = draft.send_at.filter(|t| *t > now);
+        let timing =
+            if draft.private { None } else { Some(self.clock_at(conversation_id, send_at.unwrap_or(now)).await?) };
         let outcome = self
             .store
             .send_outbound(NewOutbound {
                 account_id: user.account_id,
                 conversation_id,
                 author_id: Some(user.id),
-                body,
-                private,
-                kind: OutboundKind::Reply,
+                body: draft.body,
+                private: draft.private,
+                kind: draft.kind,
                 now,
                 timing,
+                send_at: if draft.private { None } else { send_at },
             })
             .await?;
         match outcome {

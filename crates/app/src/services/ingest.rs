@@ -2,6 +2,7 @@
 //! chat hand their parsed events here.
 
 use textdesk_channels::InboundEvent;
+use textdesk_core::consent::KeywordDecision;
 use textdesk_store::{InboundMessage, IngestOutcome, StatusReport};
 
 use crate::services::Services;
@@ -25,11 +26,19 @@ impl Services {
                 let msg = InboundMessage { from, provider_id, body, media, received_at };
                 let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {
-                    IngestOutcome::Stored { account_id, conversation_id, message_id, reply_id, .. } => {
+                    IngestOutcome::Stored { account_id, conversation_id, message_id, reply_id, keyword, .. } => {
                         Metrics::inc(&self.metrics.inbound_messages);
                         self.publish(*account_id, "message.created", *conversation_id, Some(*message_id)).await;
                         if let Some(r) = reply_id {
                             self.publish(*account_id, "message.created", *conversation_id, Some(*r)).await;
+                        }
+                        // Keywords get their own answer, never the off-hours one.
+                        if *keyword == KeywordDecision::None {
+                            // The text is stored; a failed automatic reply must not fail its ingest.
+                            let at = jiff::Timestamp::now();
+                            if let Err(e) = self.off_hours_reply(&inbox, *account_id, *conversation_id, at).await {
+                                tracing::error!(error = %e, "the off-hours reply could not be queued");
+                            }
                         }
                     }
                     IngestOutcome::Duplicate { .. } => Metrics::inc(&self.metrics.inbound_duplicates),

@@ -7,8 +7,11 @@ pub mod compose;
 pub mod consent;
 pub mod conversations;
 pub mod dispatcher;
+pub mod hours;
+pub mod inboxes;
 pub mod ingest;
 pub mod metrics;
+pub mod schedule;
 
 use std::sync::Arc;
 

@@ -1,0 +1,69 @@
+//! Inbox settings as an admin saves them: every part is checked before any is
+//! stored, so a typo is an error naming the entry, never a silent default.
+
+use textdesk_core::Invalid;
+use textdesk_store::{Inbox, StoreError, User};
+
+use crate::services::Services;
+use crate::services::consent::ConsentSettings;
+use crate::services::hours::InboxHours;
+
+/// The settings an inbox knows; anything else is refused so a misspelt key is noticed.
+const KEYS: &[&str] = &["consent", "hours", "off_hours_reply", "acknowledge", "price_per_segment", "currency"];
+
+impl Services {
+    /// Checks a whole settings object.
+    pub fn check_inbox_settings(&self, settings: &serde_json::Value) -> Result<(), Invalid> {
+        let obj = settings.as_object().ok_or_else(|| Invalid::new("settings must be an object"))?;
+        if let Some(k) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(Invalid::new(format!("{k:?} is not an inbox setting; known: {}", KEYS.join(", "))));
+        }
+        ConsentSettings::parse(settings, &self.business_name)?;
+        InboxHours::parse(settings, &self.timing.fallback_zone)?;
+        match obj.get("price_per_segment") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(p) if p.as_f64().is_some_and(|p| p.is_finite() && (0.0..=100.0).contains(&p)) => {}
+            Some(_) => return Err(Invalid::new("price_per_segment: a number from 0 to 100")),
+        }
+        match obj.get("currency") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(c)) if c.len() == 3 && c.chars().all(|c| c.is_ascii_uppercase()) => {}
+            Some(_) => return Err(Invalid::new("currency: a three-letter code such as USD")),
+        }
+        Ok(())
+    }
+
+    /// Renames an inbox and/or changes settings: each top-level key given replaces
+    /// the stored one (null removes it); keys not given are kept.
+    pub async fn update_inbox(
+        &self,
+        admin: &User,
+        id: i64,
+        name: Option<&str>,
+        changes: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<Inbox, StoreError> {
+        let inbox = self.store.inbox(admin.account_id, id).await?;
+        if let Some(n) = name
+            && (n.trim().is_empty() || n.trim().chars().count() > 100)
+        {
+            return Err(StoreError::Invalid("an inbox name is 1 to 100 characters".into()));
+        }
+        let settings = match changes {
+            None => None,
+            Some(changes) => {
+                let mut merged = inbox.settings.as_object().cloned().unwrap_or_default();
+                for (k, v) in changes {
+                    if v.is_null() {
+                        merged.remove(k);
+                    } else {
+                        merged.insert(k.clone(), v.clone());
+                    }
+                }
+                let merged = serde_json::Value::Object(merged);
+                self.check_inbox_settings(&merged)?;
+                Some(merged)
+            }
+        };
+        self.store.update_inbox(admin.account_id, id, name.map(str::trim), settings.as_ref()).await
+    }
+}
