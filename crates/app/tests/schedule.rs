@@ -12,23 +12,11 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use textdesk_core::Role;
 
-/// A fixed-offset zone where it is now around midday, and tomorrow's date there.
+/// A zone where it is now midday, and tomorrow's date there.
 fn a_zone_at_noon() -> (String, TimeZone, Date) {
-    let now = Timestamp::now();
-    for offset in -12i32..=14 {
-        let name = match offset {
-            0 => "Etc/GMT".to_owned(),
-            o if o > 0 => format!("Etc/GMT-{o}"),
-            o => format!("Etc/GMT+{}", -o),
-        };
-        let tz = TimeZone::get(&name).unwrap();
-        let local = now.to_zoned(tz.clone());
-        if local.hour() == 12 {
-            let tomorrow = local.date().tomorrow().unwrap();
-            return (name, tz, tomorrow);
-        }
-    }
-    unreachable!("offsets from -12 to +14 cover every hour")
+    let (name, tz) = common::zone_at_hour(12);
+    let tomorrow = Timestamp::now().to_zoned(tz.clone()).date().tomorrow().unwrap();
+    (name, tz, tomorrow)
 }
 
 fn at(date: Date, hour: i8, tz: &TimeZone) -> Timestamp {

@@ -8,25 +8,12 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use textdesk_core::Role;
 
-/// A fixed-offset zone where it is now between 02:00 and 03:00, so "now" is in
-/// quiet hours there and 08:00 is 5 to 6 hours away.
+/// A zone where it is now between 02:00 and 03:00, so "now" is in quiet hours
+/// there, and its 08:00 today, 5 to 6 hours away.
 fn a_zone_at_night() -> (String, Timestamp) {
-    let now = Timestamp::now();
-    for offset in -12i32..=14 {
-        // Etc/GMT-5 is five hours *ahead* of UTC (POSIX sign).
-        let name = match offset {
-            0 => "Etc/GMT".to_owned(),
-            o if o > 0 => format!("Etc/GMT-{o}"),
-            o => format!("Etc/GMT+{}", -o),
-        };
-        let tz = jiff::tz::TimeZone::get(&name).unwrap();
-        let local = now.to_zoned(tz.clone());
-        if local.hour() == 2 {
-            let morning = local.date().at(8, 0, 0, 0).to_zoned(tz).unwrap().timestamp();
-            return (name, morning);
-        }
-    }
-    unreachable!("offsets from -12 to +14 cover every hour")
+    let (name, tz) = common::zone_at_hour(2);
+    let morning = Timestamp::now().to_zoned(tz.clone()).date().at(8, 0, 0, 0).to_zoned(tz).unwrap().timestamp();
+    (name, morning)
 }
 
 /// Sets the conversation's contact in `zone`, as an agent would through the API.

@@ -269,3 +269,23 @@ pub fn csrf_of(html: &str) -> String {
 pub async fn json(r: reqwest::Response) -> Value {
     r.json().await.unwrap()
 }
+
+/// A fixed-offset zone where the local hour is `hour` right now, so tests about
+/// night and day do not depend on when they run.
+pub fn zone_at_hour(hour: i8) -> (String, jiff::tz::TimeZone) {
+    let now = jiff::Timestamp::now();
+    for offset in -12i32..=14 {
+        // Etc/GMT-5 is five hours *ahead* of UTC (POSIX sign).
+        let name = match offset {
+            0 => "Etc/GMT".to_owned(),
+            o if o > 0 => format!("Etc/GMT-{o}"),
+            o => format!("Etc/GMT+{}", -o),
+        };
+        let tz = jiff::tz::TimeZone::get(&name).expect("a fixed-offset zone");
+        if now.to_zoned(tz.clone()).hour() == hour {
+            return (name, tz);
+        }
+    }
+    // -12..+14 covers 27 offsets, so every hour of the day is somewhere.
+    panic!("no fixed-offset zone is at hour {hour} now")
+}
