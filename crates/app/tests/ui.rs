@@ -108,7 +108,18 @@ async fn the_agent_sees_why_a_reply_is_blocked() {
     let c = t.services.store.conversation(t.account_id, conv).await.unwrap();
     t.services
         .store
-        .record_consent(t.account_id, c.contact_id, ConsentState::OptedOut, "keyword", "STOP", Some(dana.id))
+        .record_consent(
+            t.account_id,
+            textdesk_store::RecordConsent {
+                contact_id: c.contact_id,
+                conversation_id: None,
+                scope: textdesk_store::ACCOUNT_SCOPE,
+                state: ConsentState::OptedOut,
+                source: "agent",
+                evidence: "said stop on the phone",
+                actor_id: Some(dana.id),
+            },
+        )
         .await
         .unwrap();
 

@@ -1,5 +1,9 @@
-//! The consent ledger: append-only events; the contact row carries the latest
-//! state, written in the same transaction, so the gate reads one column.
+//! The consent ledger: append-only events, each in a scope: a sender (an
+//! inbox's number, `inbox:<id>`, or a pool several inboxes share) or the whole
+//! `account`. The state that counts for a contact and an inbox is the latest
+//! event in the inbox's scope or the account's: a STOP to one number silences
+//! that number; an opt-out recorded for the account silences all of them. The
+//! contact row carries the latest change in any scope, for lists.
 
 use jiff::Timestamp;
 use sqlx::Row;
@@ -21,9 +25,49 @@ pub struct ConsentEvent {
     pub created_at: Timestamp,
 }
 
+/// The scope every sender shares: an event here applies to all of them.
+pub const ACCOUNT_SCOPE: &str = "account";
+
+/// SQL for the scope of inbox `ib`.
+pub(crate) const INBOX_SCOPE: &str = "COALESCE(ib.consent_scope, 'inbox:' || CAST(ib.id AS TEXT))";
+
+/// SQL for the consent that counts for contact `ct` on inbox `ib`: the latest
+/// opt-in or opt-out in the inbox's scope or the account's (NULL: none).
+pub(crate) fn scoped_consent_sql() -> String {
+    format!(
+        "(SELECT e.kind FROM consent_events e WHERE e.contact_id = ct.id AND e.kind IN ('opt_in', 'opt_out')
+          AND e.scope IN ({INBOX_SCOPE}, 'account') ORDER BY e.id DESC LIMIT 1)"
+    )
+}
+
+/// The state a ledger kind stands for.
+pub(crate) fn state_of(kind: Option<&str>) -> ConsentState {
+    match kind {
+        Some("opt_out") => ConsentState::OptedOut,
+        Some("opt_in") => ConsentState::OptedIn,
+        _ => ConsentState::Unknown,
+    }
+}
+
+/// The consent that counts for `contact_id` on `inbox_id`, read in the caller's transaction.
+pub(crate) async fn scoped_state(tx: &mut sqlx::AnyConnection, contact_id: i64, inbox_id: i64) -> Result<ConsentState> {
+    let sql = format!("SELECT {} AS kind FROM contacts ct, inboxes ib WHERE ct.id = $1 AND ib.id = $2", scoped_consent_sql());
+    let kind: Option<String> =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).bind(inbox_id).fetch_one(&mut *tx).await?.try_get("kind")?;
+    Ok(state_of(kind.as_deref()))
+}
+
+/// The scope of an inbox's sender.
+pub(crate) async fn scope_of_inbox(tx: &mut sqlx::AnyConnection, inbox_id: i64) -> Result<String> {
+    let sql = format!("SELECT {INBOX_SCOPE} AS scope FROM inboxes ib WHERE ib.id = $1");
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(inbox_id).fetch_one(&mut *tx).await?.try_get("scope")?)
+}
+
 /// One consent change to append to the ledger.
 pub(crate) struct NewConsent<'a> {
     pub contact_id: i64,
+    /// `account`, or a sender's scope.
+    pub scope: &'a str,
     pub state: ConsentState,
     pub source: &'a str,
     pub evidence: &'a str,
@@ -32,12 +76,13 @@ pub(crate) struct NewConsent<'a> {
 }
 
 pub(crate) async fn record(tx: &mut sqlx::AnyConnection, c: NewConsent<'_>, now: Timestamp) -> Result<i64> {
-    let NewConsent { contact_id, state, source, evidence, actor_id, message_id } = c;
+    let NewConsent { contact_id, scope, state, source, evidence, actor_id, message_id } = c;
     let kind = if state == ConsentState::OptedOut { "opt_out" } else { "opt_in" };
     let row = sqlx::query(
-        "INSERT INTO consent_events (contact_id, scope, kind, source, evidence, actor_id, message_id, created_at) VALUES ($1, 'account', $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO consent_events (contact_id, scope, kind, source, evidence, actor_id, message_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(contact_id)
+    .bind(scope)
     .bind(kind)
     .bind(source)
     .bind(evidence)
@@ -55,43 +100,55 @@ pub(crate) async fn record(tx: &mut sqlx::AnyConnection, c: NewConsent<'_>, now:
     returned_id(&row)
 }
 
+/// A consent change recorded by a person or an API client.
+pub struct RecordConsent<'a> {
+    pub contact_id: i64,
+    pub conversation_id: Option<i64>,
+    pub scope: &'a str,
+    pub state: ConsentState,
+    pub source: &'a str,
+    pub evidence: &'a str,
+    pub actor_id: Option<i64>,
+}
+
 impl Store {
-    /// Records an opt-in or opt-out. `state` must not be `Unknown`.
-    pub async fn record_consent(
-        &self,
-        account_id: i64,
-        contact_id: i64,
-        state: ConsentState,
-        source: &str,
-        evidence: &str,
-        actor_id: Option<i64>,
-    ) -> Result<ConsentEvent> {
-        self.record_consent_in(account_id, contact_id, None, state, source, evidence, actor_id).await
+    /// The consent scope of an inbox's sender.
+    pub async fn inbox_consent_scope(&self, inbox_id: i64) -> Result<String> {
+        let mut conn = self.pool.acquire().await?;
+        scope_of_inbox(&mut conn, inbox_id).await
     }
 
-    /// Records consent given or withdrawn during `conversation_id` (an agent
-    /// noting a customer's words), with a timeline entry there.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_consent_in(
-        &self,
-        account_id: i64,
-        contact_id: i64,
-        conversation_id: Option<i64>,
-        state: ConsentState,
-        source: &str,
-        evidence: &str,
-        actor_id: Option<i64>,
-    ) -> Result<ConsentEvent> {
+    /// The scopes consent can be recorded in: the account's and each inbox's.
+    pub async fn consent_scopes(&self, account_id: i64) -> Result<Vec<String>> {
+        let sql = format!("SELECT DISTINCT {INBOX_SCOPE} AS scope FROM inboxes ib WHERE ib.account_id = $1 ORDER BY 1");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(&self.pool).await?;
+        let mut out = vec![ACCOUNT_SCOPE.to_owned()];
+        for r in rows {
+            out.push(r.try_get("scope")?);
+        }
+        Ok(out)
+    }
+
+    /// Records consent given or withdrawn, by a person or an API client, in
+    /// `scope` (the account's unless a sender's is named); during
+    /// `conversation_id`, with a timeline entry there.
+    pub async fn record_consent(&self, account_id: i64, r: RecordConsent<'_>) -> Result<ConsentEvent> {
+        let RecordConsent { contact_id, conversation_id, scope, state, source, evidence, actor_id } = r;
         if state == ConsentState::Unknown {
             return Err(crate::StoreError::Invalid("consent is recorded as opted_in or opted_out".into()));
         }
         self.contact(account_id, contact_id).await?;
+        if !self.consent_scopes(account_id).await?.iter().any(|s| s == scope) {
+            return Err(crate::StoreError::Invalid(format!(
+                "scope {scope:?}: use account or the scope of one of your inboxes"
+            )));
+        }
         let mut tx = self.begin_write().await?;
         let now = Timestamp::now();
-        let id = record(&mut tx, NewConsent { contact_id, state, source, evidence, actor_id, message_id: None }, now)
-            .await?;
+        let new = NewConsent { contact_id, scope, state, source, evidence, actor_id, message_id: None };
+        let id = record(&mut tx, new, now).await?;
         if let Some(conv) = conversation_id {
-            let data = serde_json::json!({ "to": state.as_str(), "source": source });
+            let data = serde_json::json!({ "to": state.as_str(), "source": source, "scope": scope });
             Store::add_event(&mut tx, conv, "consent_changed", actor_id, data, now).await?;
         }
         tx.commit().await?;

@@ -190,7 +190,7 @@ impl Store {
     async fn summaries(&self, w: Where, limit: i64) -> Result<Vec<ConversationSummary>> {
         let limit_ph = w.next_placeholder();
         let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS}, c.preview, ct.name AS contact_name, ct.consent, i.address AS contact_address,
+            "SELECT {CONVERSATION_COLUMNS}, c.preview, ct.name AS contact_name, {consent} AS consent, i.address AS contact_address,
                     ib.name AS inbox_name, ib.channel_kind, u.name AS assignee_name
              FROM conversations c
              JOIN contacts ct ON ct.id = c.contact_id
@@ -200,7 +200,8 @@ impl Store {
              WHERE {}
              ORDER BY c.last_activity_at DESC, c.id DESC
              LIMIT {limit_ph}",
-            w.sql()
+            w.sql(),
+            consent = crate::consent::scoped_consent_sql(),
         );
         let q = w.bind_all(sqlx::query(sqlx::AssertSqlSafe(sql))).bind(limit);
         let rows = q.fetch_all(&self.pool).await?;
@@ -208,12 +209,12 @@ impl Store {
         for r in &rows {
             let id: i64 = r.try_get("id")?;
             let kind: String = r.try_get("channel_kind")?;
-            let consent: String = r.try_get("consent")?;
+            let consent: Option<String> = r.try_get("consent")?;
             out.push(ConversationSummary {
                 conversation: conversation_from(r, self.labels_of(id).await?)?,
                 contact_name: r.try_get("contact_name")?,
                 contact_address: r.try_get("contact_address")?,
-                consent: ConsentState::parse(&consent).unwrap_or(ConsentState::Unknown),
+                consent: crate::consent::state_of(consent.as_deref()),
                 inbox_name: r.try_get("inbox_name")?,
                 channel_kind: ChannelKind::parse(&kind)?,
                 assignee_name: r.try_get("assignee_name")?,

@@ -95,6 +95,22 @@ impl Store {
         self.inbox(account_id, id).await
     }
 
+    /// Shares (or with None, stops sharing) a consent scope with other inboxes.
+    pub async fn set_inbox_consent_scope(&self, account_id: i64, id: i64, scope: Option<&str>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE inboxes SET consent_scope = $1 WHERE account_id = $2 AND id = $3")
+            .bind(scope)
+            .bind(account_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound("inbox"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// An inbox by id alone, for webhooks and workers that are not acting for a user.
     pub async fn inbox_by_id(&self, id: i64) -> Result<Inbox> {
         let sql = format!("SELECT {COLUMNS} FROM inboxes WHERE id = $1");

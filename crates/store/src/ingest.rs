@@ -6,7 +6,7 @@ use sqlx::Row;
 use textdesk_core::consent::{self, ConsentPolicy, KeywordDecision};
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::{
-    Address, ConsentState, ConversationStatus, DeliveryStatus, InboundPlacement, LatestConversation, ReopenWindow,
+    Address, ConversationStatus, DeliveryStatus, InboundPlacement, LatestConversation, ReopenWindow,
     segments,
 };
 
@@ -278,12 +278,7 @@ async fn apply_keyword(
     // Touching the contact first takes its row lock on PostgreSQL (SQLite's
     // write lock is already held), so two racing STOPs confirm once.
     sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1").bind(contact_id).execute(&mut *tx).await?;
-    let current: String = sqlx::query("SELECT consent FROM contacts WHERE id = $1")
-        .bind(contact_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("consent")?;
-    let current = ConsentState::parse(&current).unwrap_or(ConsentState::Unknown);
+    let current = crate::consent::scoped_state(tx, contact_id, inbox_id).await?;
     let decision = consent::decide(&msg.body, &policy.keywords, current);
     let reply = match decision {
         KeywordDecision::None | KeywordDecision::Unchanged(_) => None,
@@ -301,8 +296,10 @@ async fn apply_keyword(
         }
         KeywordDecision::Help => Some(policy.help_reply.clone()),
         KeywordDecision::Change(state, action) => {
+            let scope = crate::consent::scope_of_inbox(tx, inbox_id).await?;
             let c = crate::consent::NewConsent {
                 contact_id,
+                scope: &scope,
                 state,
                 source: "keyword",
                 evidence: &msg.body,

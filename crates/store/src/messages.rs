@@ -168,7 +168,7 @@ pub(crate) async fn insert_outbound(
     let (status, not_before) = if new.private {
         (DeliveryStatus::Note, None)
     } else {
-        match gate_in_tx(tx, contact_id, new.kind, new.now, new.send_at, new.timing.clone()).await? {
+        match gate_in_tx(tx, (contact_id, inbox_id), new.kind, new.now, new.send_at, new.timing.clone()).await? {
             Err(reason) => return Ok(Err(reason)),
             Ok((status, at)) => (status, Some(to_ms(at))),
         }
@@ -231,23 +231,18 @@ pub(crate) async fn insert_outbound(
     Ok(Ok(message_id))
 }
 
-/// The gate's verdict for a message to `contact_id`, on the consent read in
-/// the caller's transaction: blocked, or the status and moment it waits for.
+/// The gate's verdict for a message to `contact_id` from `inbox_id`, on the
+/// consent (in the inbox's scope) read in the caller's transaction: blocked, or the status and moment it waits for.
 /// `timing` is the contact's clock at the moment asked for (`send_at`, else now).
 pub(crate) async fn gate_in_tx(
     tx: &mut sqlx::AnyConnection,
-    contact_id: i64,
+    (contact_id, inbox_id): (i64, i64),
     kind: OutboundKind,
     now: Timestamp,
     send_at: Option<Timestamp>,
     timing: Option<textdesk_core::gate::Timing>,
 ) -> Result<Result<(DeliveryStatus, Timestamp), BlockReason>> {
-    let consent: String = sqlx::query("SELECT consent FROM contacts WHERE id = $1")
-        .bind(contact_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("consent")?;
-    let consent = textdesk_core::ConsentState::parse(&consent).unwrap_or(textdesk_core::ConsentState::Unknown);
+    let consent = crate::consent::scoped_state(tx, contact_id, inbox_id).await?;
     let at = send_at.filter(|t| *t > now).unwrap_or(now);
     Ok(match gate::decide(&OutboundRequest { kind, consent, now: at, timing }) {
         Verdict::Block(reason) => Err(reason),

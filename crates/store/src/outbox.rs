@@ -82,9 +82,9 @@ impl Store {
         tx.commit().await?;
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
-            let r = sqlx::query(
+            let sql = format!(
                 "SELECT o.id AS outbox_id, o.message_id, o.attempts, o.kind, m.conversation_id, m.body, c.account_id, ib.id AS inbox_id,
-                        ib.channel_kind, ib.sender, i.address, ct.consent, ct.time_zone,
+                        ib.channel_kind, ib.sender, i.address, {} AS consent, ct.time_zone,
                         (SELECT MAX(x.created_at) FROM messages x WHERE x.conversation_id = c.id AND x.direction = 'inbound') AS last_inbound
                  FROM outbox o JOIN messages m ON m.id = o.message_id
                  JOIN conversations c ON c.id = m.conversation_id
@@ -92,18 +92,20 @@ impl Store {
                  JOIN contact_identities i ON i.id = c.identity_id
                  JOIN inboxes ib ON ib.id = o.inbox_id
                  WHERE o.id = $1",
-            )
+                crate::consent::scoped_consent_sql()
+            );
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .fetch_one(&self.pool)
             .await?;
             let kind: String = r.try_get("channel_kind")?;
             let outbound_kind: String = r.try_get("kind")?;
-            let consent: String = r.try_get("consent")?;
+            let consent: Option<String> = r.try_get("consent")?;
             let address: String = r.try_get("address")?;
             claimed.push(Claimed {
                 kind: textdesk_core::gate::OutboundKind::parse(&outbound_kind)
                     .unwrap_or(textdesk_core::gate::OutboundKind::Reply),
-                consent: textdesk_core::ConsentState::parse(&consent).unwrap_or(textdesk_core::ConsentState::Unknown),
+                consent: crate::consent::state_of(consent.as_deref()),
                 clock: crate::messages::ContactClock {
                     time_zone: r.try_get("time_zone")?,
                     address: address.clone(),

@@ -29,6 +29,7 @@ pub struct Reschedule {
 struct Waiting {
     conversation_id: i64,
     contact_id: i64,
+    inbox_id: i64,
     kind: OutboundKind,
 }
 
@@ -62,7 +63,7 @@ impl Store {
 
     async fn waiting(tx: &mut sqlx::AnyConnection, account_id: i64, message_id: i64) -> Result<Waiting> {
         let r = sqlx::query(
-            "SELECT c.id AS conversation_id, c.contact_id, o.kind, o.state FROM messages m
+            "SELECT c.id AS conversation_id, c.contact_id, c.inbox_id, o.kind, o.state FROM messages m
              JOIN conversations c ON c.id = m.conversation_id
              LEFT JOIN outbox o ON o.message_id = m.id
              WHERE m.id = $1 AND c.account_id = $2",
@@ -81,6 +82,7 @@ impl Store {
         Ok(Waiting {
             conversation_id: r.try_get("conversation_id")?,
             contact_id: r.try_get("contact_id")?,
+            inbox_id: r.try_get("inbox_id")?,
             kind: OutboundKind::parse(&kind).unwrap_or(OutboundKind::Reply),
         })
     }
@@ -90,7 +92,7 @@ impl Store {
     pub async fn reschedule(&self, r: Reschedule) -> Result<Result<Message, BlockReason>> {
         let mut tx = self.begin_write().await?;
         let w = Self::waiting(&mut tx, r.account_id, r.message_id).await?;
-        let (status, at) = match gate_in_tx(&mut tx, w.contact_id, w.kind, r.now, r.send_at, r.timing).await? {
+        let (status, at) = match gate_in_tx(&mut tx, (w.contact_id, w.inbox_id), w.kind, r.now, r.send_at, r.timing).await? {
             Err(reason) => return Ok(Err(reason)),
             Ok(v) => v,
         };

@@ -15,8 +15,8 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use textdesk_core::{Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Priority, Role};
 use textdesk_store::{
-    ApiToken, AssigneeFilter, ContactPatch, Conversation, ConversationFilter, ConversationSummary, Cursor, Inbox,
-    Message, NewInbox, TimelineEvent, User,
+    ACCOUNT_SCOPE, ApiToken, AssigneeFilter, ContactPatch, Conversation, ConversationFilter, ConversationSummary, Cursor, Inbox,
+    Message, NewInbox, RecordConsent, TimelineEvent, User,
 };
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -88,6 +88,11 @@ pub struct InboxOut {
 #[serde(deny_unknown_fields)]
 pub struct InboxPatchIn {
     name: Option<String>,
+    /// The consent scope this inbox's sender shares with others (a messaging service's
+    /// pool, e.g. `pool:main`); null goes back to its own (`inbox:<id>`).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    consent_scope: Option<Option<String>>,
     /// Top-level keys given replace the stored ones (null removes one); others are kept:
     /// `consent`, `hours`, `off_hours_reply`, `acknowledge`, `price_per_segment`, `currency`.
     #[schema(value_type = Option<Object>)]
@@ -218,11 +223,17 @@ pub struct ConsentIn {
     /// What proves it (a form submission id, a note of the call).
     #[serde(default)]
     evidence: String,
+    /// `account` (every sender of the business; the default) or one sender's scope
+    /// (`inbox:<id>`, or the shared scope an inbox was given).
+    scope: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ConsentEventOut {
     id: i64,
+    /// `account` (applies to every sender) or a sender's scope (`inbox:<id>` or a shared pool's).
+    scope: String,
+    /// opt_in or opt_out.
     kind: String,
     source: String,
     evidence: String,
@@ -235,6 +246,7 @@ impl From<textdesk_store::ConsentEvent> for ConsentEventOut {
     fn from(e: textdesk_store::ConsentEvent) -> Self {
         ConsentEventOut {
             id: e.id,
+            scope: e.scope,
             kind: e.kind,
             source: e.source,
             evidence: e.evidence,
@@ -564,6 +576,9 @@ async fn update_inbox(
     Json(b): Json<InboxPatchIn>,
 ) -> ApiResult<Json<InboxOut>> {
     let u = user.require(Role::Admin)?;
+    if let Some(scope) = &b.consent_scope {
+        s.services.set_consent_scope(u, id, scope.as_deref()).await?;
+    }
     Ok(Json(s.services.update_inbox(u, id, b.name.as_deref(), b.settings.as_ref()).await?.into()))
 }
 
@@ -744,7 +759,16 @@ async fn record_consent(
     if source.is_empty() || source.len() > 50 {
         return Err(Problem::invalid("source is 1 to 50 characters (web_form, verbal, api, …)"));
     }
-    let e = s.services.store.record_consent(u.account_id, id, state, source, b.evidence.trim(), Some(u.id)).await?;
+    let r = RecordConsent {
+        contact_id: id,
+        conversation_id: None,
+        scope: b.scope.as_deref().unwrap_or(ACCOUNT_SCOPE),
+        state,
+        source,
+        evidence: b.evidence.trim(),
+        actor_id: Some(u.id),
+    };
+    let e = s.services.store.record_consent(u.account_id, r).await?;
     Ok((StatusCode::CREATED, Json(ConsentEventOut::from(e))).into_response())
 }
 

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::{Body, ConsentState, ConversationStatus, DeliveryStatus, Direction, Role};
 use textdesk_store::{
-    AssigneeFilter, ConversationFilter, ConversationSummary, Message, StoreError, TimelineEvent, User,
+    ACCOUNT_SCOPE, AssigneeFilter, ConversationFilter, ConversationSummary, Message, RecordConsent, StoreError,
+    TimelineEvent, User,
 };
 
 use crate::http::AppState;
@@ -457,6 +458,8 @@ pub struct ThreadView {
     consent: &'static str,
     /// "3:12 AM · America/New_York": the customer's clock, before anyone texts.
     local_time: String,
+    /// This inbox's consent scope, to record consent for this number only.
+    inbox_scope: String,
     /// The customer's zone and the business's, for "send later".
     contact_zone: String,
     business_zone: String,
@@ -536,7 +539,8 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
         .map(|e| {
             let what = if e.kind == "opt_out" { "Opted out" } else { "Opted in" };
             let when = e.created_at.to_zoned(tz.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string();
-            (format!("{what} · {}", e.source.replace('_', " ")), when)
+            let scope = if e.scope == ACCOUNT_SCOPE { "all numbers" } else { "this number" };
+            (format!("{what} · {} · {scope}", e.source.replace('_', " ")), when)
         })
         .collect();
     let blocked = match summary.consent {
@@ -565,6 +569,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
             now.to_zoned(contact_tz.clone()).strftime("%-I:%M %p, %a"),
             contact_tz.iana_name().unwrap_or("their zone")
         ),
+        inbox_scope: store.inbox_consent_scope(c.inbox_id).await?,
         contact_zone: contact_tz.iana_name().unwrap_or("their zone").to_owned(),
         business_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
         opted_out: summary.consent == ConsentState::OptedOut,
@@ -826,6 +831,9 @@ struct ConsentForm {
     state: String,
     #[serde(default)]
     evidence: String,
+    /// `account` (every number of the business, the default) or this inbox's scope.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 /// An agent records consent the customer gave or withdrew in words.
@@ -848,14 +856,17 @@ async fn record_consent(
         let conv = s.services.store.conversation(ui.user.account_id, id).await?;
         s.services
             .store
-            .record_consent_in(
+            .record_consent(
                 ui.user.account_id,
-                conv.contact_id,
-                Some(id),
-                state,
-                "agent",
-                &evidence,
-                Some(ui.user.id),
+                RecordConsent {
+                    contact_id: conv.contact_id,
+                    conversation_id: Some(id),
+                    scope: f.scope.as_deref().unwrap_or(ACCOUNT_SCOPE),
+                    state,
+                    source: "agent",
+                    evidence: &evidence,
+                    actor_id: Some(ui.user.id),
+                },
             )
             .await?;
         s.services.publish(ui.user.account_id, "conversation.updated", id, None).await;

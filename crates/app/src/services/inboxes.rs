@@ -33,6 +33,23 @@ impl Services {
         Ok(())
     }
 
+    /// Puts the inbox's sender in a shared consent scope (`pool:main`), or back in its own.
+    /// A STOP to any sender of a shared scope then silences all of them.
+    pub async fn set_consent_scope(&self, admin: &User, id: i64, scope: Option<&str>) -> Result<(), StoreError> {
+        if let Some(sc) = scope {
+            let ok = (1..=64).contains(&sc.len())
+                && sc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ":_.-".contains(c))
+                && sc != textdesk_store::ACCOUNT_SCOPE
+                && !sc.starts_with("inbox:");
+            if !ok {
+                return Err(StoreError::Invalid(format!(
+                    "consent_scope {sc:?}: 1 to 64 lowercase letters, digits or : _ . -, such as pool:main (not account or inbox:…)"
+                )));
+            }
+        }
+        self.store.set_inbox_consent_scope(admin.account_id, id, scope).await
+    }
+
     /// Renames an inbox and/or changes settings: each top-level key given replaces
     /// the stored one (null removes it); keys not given are kept.
     pub async fn update_inbox(
