@@ -51,9 +51,14 @@ pub(crate) fn state_of(kind: Option<&str>) -> ConsentState {
 
 /// The consent that counts for `contact_id` on `inbox_id`, read in the caller's transaction.
 pub(crate) async fn scoped_state(tx: &mut sqlx::AnyConnection, contact_id: i64, inbox_id: i64) -> Result<ConsentState> {
-    let sql = format!("SELECT {} AS kind FROM contacts ct, inboxes ib WHERE ct.id = $1 AND ib.id = $2", scoped_consent_sql());
-    let kind: Option<String> =
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).bind(inbox_id).fetch_one(&mut *tx).await?.try_get("kind")?;
+    let sql =
+        format!("SELECT {} AS kind FROM contacts ct, inboxes ib WHERE ct.id = $1 AND ib.id = $2", scoped_consent_sql());
+    let kind: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(contact_id)
+        .bind(inbox_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("kind")?;
     Ok(state_of(kind.as_deref()))
 }
 
@@ -61,6 +66,20 @@ pub(crate) async fn scoped_state(tx: &mut sqlx::AnyConnection, contact_id: i64, 
 pub(crate) async fn scope_of_inbox(tx: &mut sqlx::AnyConnection, inbox_id: i64) -> Result<String> {
     let sql = format!("SELECT {INBOX_SCOPE} AS scope FROM inboxes ib WHERE ib.id = $1");
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(inbox_id).fetch_one(&mut *tx).await?.try_get("scope")?)
+}
+
+fn event_from(r: &sqlx::any::AnyRow) -> Result<ConsentEvent> {
+    Ok(ConsentEvent {
+        id: r.try_get("id")?,
+        contact_id: r.try_get("contact_id")?,
+        scope: r.try_get("scope")?,
+        kind: r.try_get("kind")?,
+        source: r.try_get("source")?,
+        evidence: r.try_get("evidence")?,
+        actor_id: r.try_get("actor_id")?,
+        message_id: r.try_get("message_id")?,
+        created_at: from_ms(r.try_get("created_at")?),
+    })
 }
 
 /// One consent change to append to the ledger.
@@ -164,18 +183,57 @@ impl Store {
         .bind(contact_id)
         .fetch_all(&self.pool)
         .await?;
+        rows.iter().map(event_from).collect()
+    }
+}
+
+/// One line of the consent ledger as an auditor reads it.
+#[derive(Debug, Clone)]
+pub struct LedgerLine {
+    pub event: ConsentEvent,
+    pub contact_name: String,
+    /// The contact's first address (their phone number for SMS).
+    pub address: Option<String>,
+    pub actor_name: Option<String>,
+    /// The text that caused it, for keyword events.
+    pub message_body: Option<String>,
+}
+
+impl Store {
+    /// The account's ledger in order, optionally for one contact and a time range.
+    pub async fn consent_ledger(
+        &self,
+        account_id: i64,
+        contact_id: Option<i64>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<LedgerLine>> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.contact_id, e.scope, e.kind, e.source, e.evidence, e.actor_id, e.message_id, e.created_at,
+                    ct.name AS contact_name, u.name AS actor_name, m.body AS message_body,
+                    (SELECT i.address FROM contact_identities i WHERE i.contact_id = ct.id ORDER BY i.id LIMIT 1) AS address
+             FROM consent_events e
+             JOIN contacts ct ON ct.id = e.contact_id
+             LEFT JOIN users u ON u.id = e.actor_id
+             LEFT JOIN messages m ON m.id = e.message_id
+             WHERE ct.account_id = $1 AND ($2 IS NULL OR e.contact_id = $2)
+               AND ($3 IS NULL OR e.created_at >= $3) AND ($4 IS NULL OR e.created_at < $4)
+             ORDER BY e.id",
+        )
+        .bind(account_id)
+        .bind(contact_id)
+        .bind(from.map(to_ms))
+        .bind(to.map(to_ms))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
-                Ok(ConsentEvent {
-                    id: r.try_get("id")?,
-                    contact_id: r.try_get("contact_id")?,
-                    scope: r.try_get("scope")?,
-                    kind: r.try_get("kind")?,
-                    source: r.try_get("source")?,
-                    evidence: r.try_get("evidence")?,
-                    actor_id: r.try_get("actor_id")?,
-                    message_id: r.try_get("message_id")?,
-                    created_at: from_ms(r.try_get("created_at")?),
+                Ok(LedgerLine {
+                    event: event_from(r)?,
+                    contact_name: r.try_get("contact_name")?,
+                    address: r.try_get("address")?,
+                    actor_name: r.try_get("actor_name")?,
+                    message_body: r.try_get("message_body")?,
                 })
             })
             .collect()

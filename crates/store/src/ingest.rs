@@ -6,8 +6,7 @@ use sqlx::Row;
 use textdesk_core::consent::{self, ConsentPolicy, KeywordDecision};
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::{
-    Address, ConversationStatus, DeliveryStatus, InboundPlacement, LatestConversation, ReopenWindow,
-    segments,
+    Address, ConversationStatus, DeliveryStatus, InboundPlacement, LatestConversation, ReopenWindow, segments,
 };
 
 use crate::{Result, Store, from_ms, is_unique_violation, returned_id, to_ms};

@@ -26,7 +26,7 @@ use sqlx::{AnyPool, Executor};
 pub use accounts::{Account, NewUser, Team, User};
 pub use auth::{ApiToken, Session};
 pub use automatic::{Occasion, Waiting};
-pub use consent::{ACCOUNT_SCOPE, ConsentEvent, RecordConsent};
+pub use consent::{ACCOUNT_SCOPE, ConsentEvent, LedgerLine, RecordConsent};
 pub use contacts::{Contact, ContactPatch, Identity};
 pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, TimelineEvent,

@@ -94,10 +94,7 @@ impl Store {
                  WHERE o.id = $1",
                 crate::consent::scoped_consent_sql()
             );
-            let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&self.pool).await?;
             let kind: String = r.try_get("channel_kind")?;
             let outbound_kind: String = r.try_get("kind")?;
             let consent: Option<String> = r.try_get("consent")?;

@@ -92,10 +92,11 @@ impl Store {
     pub async fn reschedule(&self, r: Reschedule) -> Result<Result<Message, BlockReason>> {
         let mut tx = self.begin_write().await?;
         let w = Self::waiting(&mut tx, r.account_id, r.message_id).await?;
-        let (status, at) = match gate_in_tx(&mut tx, (w.contact_id, w.inbox_id), w.kind, r.now, r.send_at, r.timing).await? {
-            Err(reason) => return Ok(Err(reason)),
-            Ok(v) => v,
-        };
+        let (status, at) =
+            match gate_in_tx(&mut tx, (w.contact_id, w.inbox_id), w.kind, r.now, r.send_at, r.timing).await? {
+                Err(reason) => return Ok(Err(reason)),
+                Ok(v) => v,
+            };
         let now = to_ms(r.now);
         if let Some(body) = &r.body {
             let count = segments::count(body.as_str());

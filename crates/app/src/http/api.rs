@@ -15,8 +15,8 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use textdesk_core::{Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Priority, Role};
 use textdesk_store::{
-    ACCOUNT_SCOPE, ApiToken, AssigneeFilter, ContactPatch, Conversation, ConversationFilter, ConversationSummary, Cursor, Inbox,
-    Message, NewInbox, RecordConsent, TimelineEvent, User,
+    ACCOUNT_SCOPE, ApiToken, AssigneeFilter, ContactPatch, Conversation, ConversationFilter, ConversationSummary,
+    Cursor, Inbox, Message, NewInbox, RecordConsent, TimelineEvent, User,
 };
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/contacts", get(list_contacts).post(create_contact))
         .route("/contacts/{id}", get(get_contact).patch(update_contact))
         .route("/contacts/{id}/consent", get(consent_history).post(record_consent))
+        .route("/consent/export", get(export_consent))
         .route("/contacts/{id}/identities", post(add_identity))
         .route("/teams", get(list_teams).post(create_team))
         .route("/teams/{id}/members", post(add_team_member))
@@ -744,6 +745,47 @@ async fn consent_history(
     Ok(Json(events.into_iter().map(Into::into).collect()))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerQuery {
+    /// Only this contact's events.
+    contact_id: Option<i64>,
+    /// From this instant (RFC 3339), inclusive.
+    from: Option<String>,
+    /// Up to this instant, exclusive.
+    to: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/consent/export", tag = "contacts", params(LedgerQuery),
+    responses((status = 200, content_type = "text/csv", description = "The consent ledger, one line per opt-in or opt-out"), (status = 403, body = ProblemOut), (status = 422, body = ProblemOut)),
+    security(("bearer" = [])))]
+async fn export_consent(State(s): State<AppState>, user: ApiUser, Query(q): Query<LedgerQuery>) -> ApiResult<Response> {
+    let u = user.require(Role::Supervisor)?;
+    let instant = |v: &Option<String>, name: &str| -> Result<Option<jiff::Timestamp>, Problem> {
+        v.as_deref()
+            .map(|t| {
+                t.parse()
+                    .map_err(|_| Problem::invalid(format!("{name}: {t:?} is not a time like 2026-01-31T00:00:00Z")))
+            })
+            .transpose()
+    };
+    let (from, to) = (instant(&q.from, "from")?, instant(&q.to, "to")?);
+    let lines = s.services.store.consent_ledger(u.account_id, q.contact_id, from, to).await?;
+    Ok(csv_response(crate::services::consent::ledger_csv(&lines)))
+}
+
+/// A CSV download.
+pub fn csv_response(body: String) -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"consent-ledger.csv\""),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/consent", tag = "contacts", params(("id" = i64, Path)), request_body = ConsentIn, responses((status = 201, body = ConsentEventOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
 async fn record_consent(
     State(s): State<AppState>,
@@ -1110,7 +1152,7 @@ pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Resu
 #[openapi(
     info(title = "textdesk API", version = "1", description = "The REST API of textdesk, a self-hosted help desk for text messaging. Authenticate with `Authorization: Bearer <token>` (create one with `textdesk token create`). Errors are RFC 9457 problem details."),
     paths(
-        me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, add_identity, list_teams, create_team, add_team_member,
+        me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, export_consent, add_identity, list_teams, create_team, add_team_member,
         compose_preview, list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
         list_scheduled, edit_waiting_message, send_now, cancel_message,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token, events

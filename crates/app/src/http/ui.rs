@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/assign", post(assign))
         .route("/conversations/{id}/status", post(set_status))
         .route("/conversations/{id}/consent", post(record_consent))
+        .route("/contacts/{id}/consent.csv", get(contact_consent_csv))
         .route("/conversations/{id}/preview", post(preview))
         .route("/conversations/{id}/waiting/{message_id}", post(waiting_action))
         .route("/events", get(events))
@@ -458,6 +459,7 @@ pub struct ThreadView {
     consent: &'static str,
     /// "3:12 AM · America/New_York": the customer's clock, before anyone texts.
     local_time: String,
+    contact_id: i64,
     /// This inbox's consent scope, to record consent for this number only.
     inbox_scope: String,
     /// The customer's zone and the business's, for "send later".
@@ -569,6 +571,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
             now.to_zoned(contact_tz.clone()).strftime("%-I:%M %p, %a"),
             contact_tz.iana_name().unwrap_or("their zone")
         ),
+        contact_id: contact.id,
         inbox_scope: store.inbox_consent_scope(c.inbox_id).await?,
         contact_zone: contact_tz.iana_name().unwrap_or("their zone").to_owned(),
         business_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
@@ -877,6 +880,13 @@ async fn record_consent(
         Ok(()) => Redirect::to(&format!("/conversations/{id}")).into_response(),
         Err(e) => Problem::from(e).into_response(),
     }
+}
+
+/// A contact's consent history as CSV, for an agent to hand to an auditor.
+async fn contact_consent_csv(State(s): State<AppState>, ui: UiUser, Path(id): Path<i64>) -> Result<Response, Problem> {
+    s.services.store.contact(ui.user.account_id, id).await?;
+    let lines = s.services.store.consent_ledger(ui.user.account_id, Some(id), None, None).await?;
+    Ok(crate::http::api::csv_response(crate::services::consent::ledger_csv(&lines)))
 }
 
 #[derive(Deserialize)]

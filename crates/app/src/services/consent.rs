@@ -72,9 +72,55 @@ fn default_reply(action: KeywordAction, business: &str) -> Result<Body, Invalid>
     Body::parse(&text)
 }
 
+/// One CSV field: quoted when it must be, and a leading `=`, `+`, `-` or `@`
+/// defused so a spreadsheet never runs a customer's text as a formula.
+fn csv_field(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_owned() };
+    if v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v }
+}
+
+/// The consent ledger as CSV for an audit: one line per event, oldest first, times in UTC.
+pub fn ledger_csv(lines: &[textdesk_store::LedgerLine]) -> String {
+    let mut out = String::from(
+        "event_id,time_utc,contact_id,contact_name,address,scope,change,source,evidence,recorded_by,message_id,message_text\r\n",
+    );
+    for l in lines {
+        let e = &l.event;
+        let fields = [
+            e.id.to_string(),
+            e.created_at.to_string(),
+            e.contact_id.to_string(),
+            l.contact_name.clone(),
+            l.address.clone().unwrap_or_default(),
+            e.scope.clone(),
+            e.kind.clone(),
+            e.source.clone(),
+            e.evidence.clone(),
+            l.actor_name
+                .clone()
+                .unwrap_or_else(|| if e.actor_id.is_none() { "customer".into() } else { String::new() }),
+            e.message_id.map(|m| m.to_string()).unwrap_or_default(),
+            l.message_body.clone().unwrap_or_default(),
+        ];
+        out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("STOP"), "STOP");
+        assert_eq!(csv_field("Stop, please"), "\"Stop, please\"");
+        assert_eq!(csv_field("say \"no\""), "\"say \"\"no\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("-1"), "'-1");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
 
     #[test]
     fn replies_name_the_business_and_can_be_replaced() {
