@@ -186,3 +186,42 @@ async fn the_agent_records_the_opt_out_a_customer_asked_for_in_words() {
     assert_eq!(r.status(), 403);
     assert_eq!(t.services.store.consent_history(c.contact_id).await.unwrap().len(), 1);
 }
+
+async fn join_subscribes_and_double_opt_in_waits_for_yes(db: Db) {
+    let t = app(db).config(|c| c.account_name = "Harbor Dental".into()).start().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let notify = |conv: i64| {
+        let token = token.clone();
+        let t = &t;
+        async move {
+            let path = format!("/api/v1/conversations/{conv}/messages");
+            t.post(&token, &path, json!({ "body": "Your cleaning is due", "kind": "notification" })).await.status()
+        }
+    };
+
+    // Single opt-in: JOIN subscribes at once, with a confirmation.
+    let single = t.simulator_inbox().await;
+    let conv = json(t.text_in(single, "+14155550155", "Join", None).await).await["conversation_id"].as_i64().unwrap();
+    let replies: Vec<String> = thread(&t, &token, conv).await.iter().skip(1).map(|m| m["body"].to_string()).collect();
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].contains("You are subscribed"), "{replies:?}");
+    assert_eq!(notify(conv).await, 201);
+
+    // Double opt-in: JOIN asks for a YES and changes nothing yet.
+    let double = t.inbox_with("Reminders", "+14155550300", json!({ "consent": { "double_opt_in": true } })).await;
+    let r = json(t.text_in(double, "+14155550166", "JOIN", None).await).await;
+    let conv = r["conversation_id"].as_i64().unwrap_or_else(|| panic!("{r}"));
+    let msgs = thread(&t, &token, conv).await;
+    assert!(msgs[1]["body"].as_str().unwrap().contains("Reply YES to confirm"), "{msgs:?}");
+    assert_eq!(notify(conv).await, 409, "not subscribed before the YES");
+    t.text_in(double, "+14155550166", "yes", None).await;
+    let msgs = thread(&t, &token, conv).await;
+    assert!(msgs[3]["body"].as_str().unwrap().contains("You are subscribed"), "{msgs:?}");
+    assert_eq!(notify(conv).await, 201);
+    let c = json(t.get(&token, &format!("/api/v1/conversations/{conv}")).await).await;
+    let history = json(t.get(&token, &format!("/api/v1/contacts/{}/consent", c["contact_id"])).await).await;
+    let kinds: Vec<&str> = history.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["opt_in_requested", "opt_in"]);
+    assert_eq!(history[1]["evidence"], "yes");
+}
+both_backends!(join_subscribes_and_double_opt_in_waits_for_yes);

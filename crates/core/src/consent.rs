@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum KeywordAction {
     OptOut,
+    /// Back in after an opt-out (START, UNSTOP; YES only then).
     OptIn,
+    /// A new subscriber asking for messages (JOIN).
+    Join,
     Help,
 }
 
@@ -23,6 +26,7 @@ pub enum KeywordAction {
 pub struct Keywords {
     pub opt_out: Vec<String>,
     pub opt_in: Vec<String>,
+    pub join: Vec<String>,
     pub help: Vec<String>,
 }
 
@@ -32,6 +36,7 @@ impl Default for Keywords {
         Keywords {
             opt_out: words(&["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT"]),
             opt_in: words(&["START", "YES", "UNSTOP"]),
+            join: words(&["JOIN"]),
             help: words(&["HELP", "INFO"]),
         }
     }
@@ -59,6 +64,8 @@ impl Keywords {
             Some(KeywordAction::OptOut)
         } else if has(&self.opt_in) {
             Some(KeywordAction::OptIn)
+        } else if has(&self.join) {
+            Some(KeywordAction::Join)
         } else if has(&self.help) {
             Some(KeywordAction::Help)
         } else {
@@ -79,7 +86,12 @@ pub struct ConsentPolicy {
     pub keywords: Keywords,
     pub opt_out_reply: crate::Body,
     pub opt_in_reply: crate::Body,
+    pub join_reply: crate::Body,
     pub help_reply: crate::Body,
+    /// JOIN first asks "reply YES to confirm"; only the YES opts in.
+    pub double_opt_in: bool,
+    /// The question a JOIN gets under double opt-in.
+    pub confirm_request: crate::Body,
 }
 
 impl ConsentPolicy {
@@ -87,6 +99,7 @@ impl ConsentPolicy {
         match action {
             KeywordAction::OptOut => &self.opt_out_reply,
             KeywordAction::OptIn => &self.opt_in_reply,
+            KeywordAction::Join => &self.join_reply,
             KeywordAction::Help => &self.help_reply,
         }
     }
@@ -106,6 +119,30 @@ pub enum KeywordDecision {
     Unchanged(KeywordAction),
     /// Answer with the help text (every time).
     Help,
+    /// Double opt-in: a JOIN that waits for a YES; ask for it, change nothing yet.
+    AskToConfirm,
+}
+
+/// Decides what `text` does under an inbox's `policy`, given the contact's
+/// `current` consent and whether they were asked to confirm a JOIN and have
+/// not answered yet (`awaiting_yes`).
+pub fn decide_with(
+    text: &str,
+    policy: &ConsentPolicy,
+    current: crate::ConsentState,
+    awaiting_yes: bool,
+) -> KeywordDecision {
+    use crate::ConsentState::*;
+    match policy.keywords.classify(text) {
+        Some(KeywordAction::Join) if current == OptedIn => KeywordDecision::Unchanged(KeywordAction::Join),
+        Some(KeywordAction::Join) if policy.double_opt_in => KeywordDecision::AskToConfirm,
+        Some(a @ KeywordAction::Join) => KeywordDecision::Change(OptedIn, a),
+        // The YES a double opt-in asked for.
+        Some(KeywordAction::OptIn) if awaiting_yes && current != OptedIn && Keywords::is_conditional_opt_in(text) => {
+            KeywordDecision::Change(OptedIn, KeywordAction::Join)
+        }
+        _ => decide(text, &policy.keywords, current),
+    }
 }
 
 /// Decides what `text` does, given the contact's `current` consent.
@@ -119,9 +156,9 @@ pub fn decide(text: &str, keywords: &Keywords, current: crate::ConsentState) -> 
         Some(KeywordAction::OptIn) if Keywords::is_conditional_opt_in(text) && current != OptedOut => {
             KeywordDecision::None
         }
-        Some(a @ KeywordAction::OptIn) if current == OptedIn => KeywordDecision::Unchanged(a),
+        Some(a @ (KeywordAction::OptIn | KeywordAction::Join)) if current == OptedIn => KeywordDecision::Unchanged(a),
         Some(a @ KeywordAction::OptOut) if current == OptedOut => KeywordDecision::Unchanged(a),
-        Some(a @ KeywordAction::OptIn) => KeywordDecision::Change(OptedIn, a),
+        Some(a @ (KeywordAction::OptIn | KeywordAction::Join)) => KeywordDecision::Change(OptedIn, a),
         Some(a @ KeywordAction::OptOut) => KeywordDecision::Change(OptedOut, a),
     }
 }
@@ -217,6 +254,45 @@ mod tests {
         assert_eq!(decide("please stop texting me", &k, Unknown), KeywordDecision::Flag);
         assert_eq!(decide("please stop texting me", &k, OptedOut), KeywordDecision::None);
         assert_eq!(decide("See you at 3", &k, Unknown), KeywordDecision::None);
+    }
+
+    fn policy(double_opt_in: bool) -> ConsentPolicy {
+        let b = |t: &str| crate::Body::parse(t).unwrap();
+        ConsentPolicy {
+            keywords: Keywords::default(),
+            opt_out_reply: b("out"),
+            opt_in_reply: b("in"),
+            join_reply: b("joined"),
+            help_reply: b("help"),
+            double_opt_in,
+            confirm_request: b("reply YES"),
+        }
+    }
+
+    #[test]
+    fn join_opts_in_at_once_or_after_a_yes() {
+        use crate::ConsentState::*;
+        let single = policy(false);
+        assert_eq!(
+            decide_with("Join!", &single, Unknown, false),
+            KeywordDecision::Change(OptedIn, KeywordAction::Join)
+        );
+        assert_eq!(decide_with("JOIN", &single, OptedIn, false), KeywordDecision::Unchanged(KeywordAction::Join));
+        let double = policy(true);
+        assert_eq!(decide_with("join", &double, Unknown, false), KeywordDecision::AskToConfirm);
+        assert_eq!(decide_with("yes", &double, Unknown, true), KeywordDecision::Change(OptedIn, KeywordAction::Join));
+        // Without a question pending, YES is just a word; STOP still wins over everything.
+        assert_eq!(decide_with("yes", &double, Unknown, false), KeywordDecision::None);
+        assert_eq!(
+            decide_with("STOP", &double, Unknown, true),
+            KeywordDecision::Change(OptedOut, KeywordAction::OptOut)
+        );
+        // A JOIN after a STOP opts back in (asking first under double opt-in).
+        assert_eq!(decide_with("JOIN", &double, OptedOut, false), KeywordDecision::AskToConfirm);
+        assert_eq!(
+            decide_with("JOIN", &single, OptedOut, false),
+            KeywordDecision::Change(OptedIn, KeywordAction::Join)
+        );
     }
 
     #[test]

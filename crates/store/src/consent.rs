@@ -16,7 +16,7 @@ pub struct ConsentEvent {
     pub id: i64,
     pub contact_id: i64,
     pub scope: String,
-    /// `opt_in` or `opt_out`.
+    /// `opt_in` or `opt_out`; `opt_in_requested` notes a double opt-in question (no change).
     pub kind: String,
     pub source: String,
     pub evidence: String,
@@ -60,6 +60,50 @@ pub(crate) async fn scoped_state(tx: &mut sqlx::AnyConnection, contact_id: i64, 
         .await?
         .try_get("kind")?;
     Ok(state_of(kind.as_deref()))
+}
+
+/// How long a double opt-in question waits for its YES.
+const CONFIRM_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// Whether the contact was asked to confirm a JOIN on this inbox's scope within
+/// the last day and has neither confirmed nor opted out since.
+pub(crate) async fn awaiting_yes(
+    tx: &mut sqlx::AnyConnection,
+    contact_id: i64,
+    inbox_id: i64,
+    now: Timestamp,
+) -> Result<bool> {
+    let sql = format!(
+        "SELECT e.kind, e.created_at FROM consent_events e, inboxes ib
+         WHERE e.contact_id = $1 AND ib.id = $2 AND e.scope IN ({INBOX_SCOPE}, 'account')
+         ORDER BY e.id DESC LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).bind(inbox_id).fetch_optional(&mut *tx).await?;
+    let Some(r) = row else { return Ok(false) };
+    let kind: String = r.try_get("kind")?;
+    Ok(kind == "opt_in_requested" && from_ms(r.try_get("created_at")?) + CONFIRM_WINDOW >= now)
+}
+
+/// Notes in the ledger that a JOIN was asked to confirm (it changes no state).
+pub(crate) async fn record_confirmation_request(
+    tx: &mut sqlx::AnyConnection,
+    (contact_id, inbox_id): (i64, i64),
+    evidence: &str,
+    message_id: i64,
+    now: Timestamp,
+) -> Result<()> {
+    let scope = scope_of_inbox(tx, inbox_id).await?;
+    sqlx::query(
+        "INSERT INTO consent_events (contact_id, scope, kind, source, evidence, actor_id, message_id, created_at) VALUES ($1, $2, 'opt_in_requested', 'keyword', $3, NULL, $4, $5)",
+    )
+    .bind(contact_id)
+    .bind(scope)
+    .bind(evidence)
+    .bind(message_id)
+    .bind(to_ms(now))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// The scope of an inbox's sender.

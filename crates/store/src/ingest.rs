@@ -278,7 +278,8 @@ async fn apply_keyword(
     // write lock is already held), so two racing STOPs confirm once.
     sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1").bind(contact_id).execute(&mut *tx).await?;
     let current = crate::consent::scoped_state(tx, contact_id, inbox_id).await?;
-    let decision = consent::decide(&msg.body, &policy.keywords, current);
+    let awaiting = crate::consent::awaiting_yes(tx, contact_id, inbox_id, msg.received_at).await?;
+    let decision = consent::decide_with(&msg.body, policy, current, awaiting);
     let reply = match decision {
         KeywordDecision::None | KeywordDecision::Unchanged(_) => None,
         KeywordDecision::Flag => {
@@ -294,6 +295,11 @@ async fn apply_keyword(
             None
         }
         KeywordDecision::Help => Some(policy.help_reply.clone()),
+        KeywordDecision::AskToConfirm => {
+            let who = (contact_id, inbox_id);
+            crate::consent::record_confirmation_request(tx, who, &msg.body, message_id, msg.received_at).await?;
+            Some(policy.confirm_request.clone())
+        }
         KeywordDecision::Change(state, action) => {
             let scope = crate::consent::scope_of_inbox(tx, inbox_id).await?;
             let c = crate::consent::NewConsent {

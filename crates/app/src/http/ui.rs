@@ -539,7 +539,11 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
         .rev()
         .take(5)
         .map(|e| {
-            let what = if e.kind == "opt_out" { "Opted out" } else { "Opted in" };
+            let what = match e.kind.as_str() {
+                "opt_out" => "Opted out",
+                "opt_in_requested" => "Texted JOIN, asked to confirm with YES",
+                _ => "Opted in",
+            };
             let when = e.created_at.to_zoned(tz.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string();
             let scope = if e.scope == ACCOUNT_SCOPE { "all numbers" } else { "this number" };
             (format!("{what} · {} · {scope}", e.source.replace('_', " ")), when)

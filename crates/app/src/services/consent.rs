@@ -14,7 +14,11 @@ pub struct ConsentSettings {
     pub keywords: Keywords,
     pub opt_out_reply: Option<String>,
     pub opt_in_reply: Option<String>,
+    pub join_reply: Option<String>,
     pub help_reply: Option<String>,
+    /// A JOIN is confirmed by a YES before it counts.
+    pub double_opt_in: bool,
+    pub confirm_request: Option<String>,
 }
 
 impl ConsentSettings {
@@ -24,9 +28,13 @@ impl ConsentSettings {
             None | Some(serde_json::Value::Null) => ConsentSettings::default(),
             Some(v) => serde_json::from_value(v.clone()).map_err(|e| Invalid::new(format!("consent: {e}")))?,
         };
-        for (key, text) in
-            [("opt_out_reply", &me.opt_out_reply), ("opt_in_reply", &me.opt_in_reply), ("help_reply", &me.help_reply)]
-        {
+        for (key, text) in [
+            ("opt_out_reply", &me.opt_out_reply),
+            ("opt_in_reply", &me.opt_in_reply),
+            ("join_reply", &me.join_reply),
+            ("help_reply", &me.help_reply),
+            ("confirm_request", &me.confirm_request),
+        ] {
             if let Some(t) = text {
                 Body::parse(t).map_err(|e| Invalid::new(format!("consent.{key}: {e}")))?;
             }
@@ -50,14 +58,27 @@ impl ConsentSettings {
             keywords: self.keywords.clone(),
             opt_out_reply: reply(&self.opt_out_reply, KeywordAction::OptOut)?,
             opt_in_reply: reply(&self.opt_in_reply, KeywordAction::OptIn)?,
+            join_reply: reply(&self.join_reply, KeywordAction::Join)?,
             help_reply: reply(&self.help_reply, KeywordAction::Help)?,
+            double_opt_in: self.double_opt_in,
+            confirm_request: match self.confirm_request.as_deref().and_then(|t| Body::parse(t).ok()) {
+                Some(body) => body,
+                None => Body::parse(&format!(
+                    "{}: Reply YES to confirm you want texts from us. Msg & data rates may apply. Reply STOP to cancel.",
+                    clip(business)
+                ))?,
+            },
         })
     }
 }
 
+/// The business's name, clipped so the default replies always fit in one request.
+fn clip(business: &str) -> String {
+    business.chars().take(100).collect()
+}
+
 fn default_reply(action: KeywordAction, business: &str) -> Result<Body, Invalid> {
-    // The name is clipped so the defaults always fit in one request.
-    let business: String = business.chars().take(100).collect();
+    let business = clip(business);
     let text = match action {
         KeywordAction::OptOut => {
             format!(
@@ -67,6 +88,9 @@ fn default_reply(action: KeywordAction, business: &str) -> Result<Body, Invalid>
         KeywordAction::OptIn => {
             format!("{business}: You are subscribed to our messages again. Reply HELP for help, STOP to opt out.")
         }
+        KeywordAction::Join => format!(
+            "{business}: You are subscribed to our messages. Msg & data rates may apply. Reply HELP for help, STOP to opt out."
+        ),
         KeywordAction::Help => format!("{business}: Reply to this message to reach our team. Reply STOP to opt out."),
     };
     Body::parse(&text)
