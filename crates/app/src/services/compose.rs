@@ -63,7 +63,7 @@ impl Services {
         conversation_id: Option<i64>,
         inbox_id: Option<i64>,
     ) -> Result<ComposePreview, StoreError> {
-        let preview = compose::preview(text, ToneRules::default());
+        let preview = compose::preview(text, &ToneRules::default());
         let segments = preview.count.segments;
         let now = Timestamp::now();
         let mut verdict = None;
