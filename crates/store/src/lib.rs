@@ -5,6 +5,7 @@
 
 mod accounts;
 mod auth;
+mod canned;
 mod consent;
 mod contacts;
 mod conversations;
@@ -23,6 +24,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use accounts::{Account, NewUser, Team, User};
 pub use auth::{ApiToken, Session};
+pub use canned::{CannedFields, CannedResponse};
 pub use consent::ConsentEvent;
 pub use contacts::{Contact, ContactPatch, Identity};
 pub use conversations::{
