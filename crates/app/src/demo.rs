@@ -53,6 +53,7 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
         })
         .await?;
     let (dana, sam) = (&users[0], &users[1]);
+    seed_canned(services, &users[2]).await?;
     let now = Timestamp::now();
     let ago = |mins: i64| now - SignedDuration::from_mins(mins);
 
@@ -188,4 +189,36 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
         store.mark_read(account_id, c).await?;
     }
     Ok(true)
+}
+
+/// Canned responses an admin at a dental office would write first.
+async fn seed_canned(services: &Services, admin: &textdesk_store::User) -> anyhow::Result<()> {
+    let responses = [
+        (
+            "hours",
+            "Office hours",
+            "Thanks for texting {business.name}! We're closed right now; someone will reply {next_open|as soon as we open}.",
+        ),
+        (
+            "confirm",
+            "Confirm an appointment",
+            "Hi {contact.first_name|there}, this is {agent.first_name} at {business.name}: you're confirmed. Reply C to confirm or R to reschedule.",
+        ),
+        (
+            "thanks",
+            "Thanks and goodbye",
+            "Thanks {contact.first_name|there}, glad we could help. Have a great day! – {agent.first_name}",
+        ),
+        (
+            "parking",
+            "Parking and directions",
+            "Free parking is behind the building; the entrance is on Pine St. See you soon!",
+        ),
+    ];
+    for (shortcut, title, body) in responses {
+        let draft =
+            crate::services::canned::CannedDraft { shortcut: shortcut.into(), title: title.into(), body: body.into() };
+        services.create_canned(admin, &draft).await?;
+    }
+    Ok(())
 }

@@ -135,6 +135,9 @@
     if (note) note.addEventListener("change", askPreview);
     if (body.value) askPreview();
 
+    // Registered first: while the / picker is open, Enter picks instead of sending.
+    var picker = document.getElementById("canned-picker");
+    if (picker) cannedPicker(composer, body, picker, meta, askPreview);
     body.addEventListener("keydown", function (e) {
       if (enterSends && e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
@@ -171,5 +174,124 @@
         })
         .catch(function () { composer.submit(); });
     });
+  }
+
+  // Canned responses: "/" at the start or after a space opens a list of the
+  // account's responses; picking one asks the server to fill it in for this
+  // conversation and puts it where the "/shortcut" was.
+  function cannedPicker(composer, body, picker, meta, askPreview) {
+    var items = null, shown = [], active = -1, token = null, note = null;
+    body.setAttribute("role", "combobox");
+    body.setAttribute("aria-autocomplete", "list");
+    body.setAttribute("aria-controls", picker.id);
+    body.setAttribute("aria-expanded", "false");
+
+    function load() {
+      if (items) return Promise.resolve(items);
+      return fetch(picker.getAttribute("data-list"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : []; })
+        .then(function (list) { items = list; return list; })
+        .catch(function () { return []; });
+    }
+    // The "/word" that ends at the caret, when "/" starts the text or follows white space.
+    function currentToken() {
+      var end = body.selectionStart;
+      if (end !== body.selectionEnd) return null;
+      var before = body.value.slice(0, end);
+      var m = /(^|\s)\/([a-z0-9-]*)$/i.exec(before);
+      if (!m) return null;
+      return { start: end - m[2].length - 1, end: end, query: m[2].toLowerCase() };
+    }
+    function close() {
+      picker.hidden = true;
+      picker.innerHTML = "";
+      shown = []; active = -1; token = null;
+      body.setAttribute("aria-expanded", "false");
+      body.removeAttribute("aria-activedescendant");
+    }
+    function highlight(i) {
+      active = i;
+      Array.prototype.forEach.call(picker.children, function (li, j) { li.setAttribute("aria-selected", j === i ? "true" : "false"); });
+      var li = picker.children[i];
+      if (li && li.id) { body.setAttribute("aria-activedescendant", li.id); li.scrollIntoView({ block: "nearest" }); }
+    }
+    function open(t, list) {
+      token = t;
+      shown = list.filter(function (c) {
+        if (!t.query) return true;
+        var title = c.title.toLowerCase();
+        return c.shortcut.indexOf(t.query) === 0 || title.indexOf(t.query) === 0 || title.indexOf(" " + t.query) >= 0;
+      }).slice(0, 8);
+      picker.innerHTML = "";
+      if (!shown.length) {
+        var none = document.createElement("li");
+        none.className = "none"; none.setAttribute("aria-disabled", "true");
+        none.textContent = list.length ? "No canned response starts with /" + t.query : "No canned responses yet";
+        picker.appendChild(none);
+      }
+      shown.forEach(function (c, i) {
+        var li = document.createElement("li");
+        li.id = "canned-option-" + c.id;
+        li.setAttribute("role", "option");
+        var sc = document.createElement("span"); sc.className = "shortcut"; sc.textContent = "/" + c.shortcut;
+        var ti = document.createElement("span"); ti.className = "title"; ti.textContent = c.title;
+        li.appendChild(sc); li.appendChild(ti);
+        // mousedown, not click: the textarea keeps its focus and caret.
+        li.addEventListener("mousedown", function (e) { e.preventDefault(); pick(i); });
+        picker.appendChild(li);
+      });
+      picker.hidden = false;
+      body.setAttribute("aria-expanded", "true");
+      highlight(shown.length ? 0 : -1);
+    }
+    function showNote(missing) {
+      if (!note) {
+        note = document.createElement("div");
+        note.className = "canned-note"; note.setAttribute("role", "status");
+        meta.parentNode.insertBefore(note, meta.nextSibling);
+      }
+      note.textContent = missing.length ? "Not filled in (no value): " + missing.join(", ") + ". Check the text before sending." : "";
+      note.hidden = !missing.length;
+    }
+    function pick(i) {
+      var c = shown[i], t = token;
+      if (!c || !t) return;
+      close();
+      var data = new URLSearchParams();
+      data.set("csrf", composer.querySelector("input[name=csrf]").value);
+      fetch(picker.getAttribute("data-render") + c.id, { method: "POST", body: data, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (res) {
+          if (!res) return;
+          // Replace the "/shortcut" only if the agent has not changed it meanwhile.
+          if (body.value.slice(t.start, t.end).toLowerCase() !== "/" + t.query) return;
+          body.value = body.value.slice(0, t.start) + res.text + body.value.slice(t.end);
+          var caret = t.start + res.text.length;
+          body.focus();
+          body.setSelectionRange(caret, caret);
+          showNote(res.missing || []);
+          askPreview();
+        })
+        .catch(function () {});
+    }
+    body.addEventListener("input", function () {
+      if (note && !body.value) showNote([]);
+      var t = currentToken();
+      if (!t) { close(); return; }
+      load().then(function (list) {
+        var now = currentToken();
+        if (now && now.start === t.start) open(now, list);
+      });
+    });
+    body.addEventListener("keydown", function (e) {
+      if (picker.hidden) return;
+      var n = shown.length;
+      if (e.key === "ArrowDown" && n) { e.preventDefault(); highlight((active + 1) % n); }
+      else if (e.key === "ArrowUp" && n) { e.preventDefault(); highlight((active - 1 + n) % n); }
+      else if ((e.key === "Enter" || e.key === "Tab") && n && active >= 0 && !e.isComposing) { e.preventDefault(); e.stopImmediatePropagation(); pick(active); }
+      else if (e.key === "Escape") { e.preventDefault(); close(); }
+    });
+    body.addEventListener("blur", function () { setTimeout(close, 150); });
+    composer.addEventListener("submit", function () { showNote([]); close(); });
   }
 })();

@@ -1,7 +1,9 @@
 //! Advice for a text before it is sent: how long it is for a phone, and
 //! whether it reads like a business. Advice only; the agent decides.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::Invalid;
 
 use crate::segments::{self, SegmentCount, gsm_replacement, ucs2_forcing_chars};
 
@@ -12,17 +14,72 @@ pub struct Advice {
     pub message: String,
 }
 
-/// What an account asks the composer to watch for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an account asks the composer to watch for. Stored in the account's
+/// settings as `compose`; every field has a default, so `{}` means today's
+/// behaviour and an account only writes what it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ToneRules {
+    /// The master switch for the tone checks (length and look-alike advice stay).
     pub tone_check: bool,
+    pub checks: ToneChecks,
     /// Warn above this many segments.
     pub max_segments: usize,
+    /// The account's own text-speak, as [word, what to write instead] (the
+    /// second may be empty: just avoid the word).
+    pub extra_slang: Vec<(String, String)>,
+}
+
+/// Each tone check on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToneChecks {
+    pub slang: bool,
+    pub emoji: bool,
+    pub caps: bool,
+    pub exclamation: bool,
+}
+
+impl Default for ToneChecks {
+    fn default() -> Self {
+        ToneChecks { slang: true, emoji: true, caps: true, exclamation: true }
+    }
 }
 
 impl Default for ToneRules {
     fn default() -> Self {
-        ToneRules { tone_check: true, max_segments: 3 }
+        ToneRules { tone_check: true, checks: ToneChecks::default(), max_segments: 3, extra_slang: Vec::new() }
+    }
+}
+
+impl ToneRules {
+    pub const MAX_EXTRA_SLANG: usize = 200;
+
+    /// Checks values an admin typed; words are kept lowercase.
+    pub fn validated(mut self) -> Result<Self, Invalid> {
+        if !(1..=10).contains(&self.max_segments) {
+            return Err(Invalid::new("max_segments is 1 to 10"));
+        }
+        if self.extra_slang.len() > Self::MAX_EXTRA_SLANG {
+            return Err(Invalid::new(format!("extra_slang has at most {} words", Self::MAX_EXTRA_SLANG)));
+        }
+        for (word, better) in &mut self.extra_slang {
+            let w = word.trim().to_lowercase();
+            if w.is_empty()
+                || w.chars().count() > 30
+                || w.chars().any(|c| c.is_whitespace() || ",.;:?!()\"".contains(c))
+            {
+                return Err(Invalid::new(format!(
+                    "extra_slang: {word:?} is not one word (1 to 30 characters, no spaces or punctuation)"
+                )));
+            }
+            if better.chars().count() > 50 {
+                return Err(Invalid::new(format!("extra_slang: the replacement for {w:?} is over 50 characters")));
+            }
+            *word = w;
+            *better = better.trim().to_owned();
+        }
+        Ok(self)
     }
 }
 
@@ -73,7 +130,7 @@ fn is_emoji(c: char) -> bool {
         0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F)
 }
 
-pub fn preview(text: &str, rules: ToneRules) -> Preview {
+pub fn preview(text: &str, rules: &ToneRules) -> Preview {
     let count = segments::count(text);
     let forcing: Vec<Forcing> = ucs2_forcing_chars(text)
         .into_iter()
@@ -100,25 +157,28 @@ pub fn preview(text: &str, rules: ToneRules) -> Preview {
         });
     }
     if rules.tone_check {
-        tone(text, &mut warnings);
+        tone(text, rules, &mut warnings);
     }
     Preview { count, ucs2_characters: forcing, warnings }
 }
 
-fn tone(text: &str, warnings: &mut Vec<Advice>) {
+fn tone(text: &str, rules: &ToneRules, warnings: &mut Vec<Advice>) {
+    let checks = rules.checks;
     let words: Vec<&str> =
         text.split(|c: char| c.is_whitespace() || ",.;:?!()\"".contains(c)).filter(|w| !w.is_empty()).collect();
+    let extra = rules.extra_slang.iter().map(|(s, b)| (s.as_str(), b.as_str()));
+    let known: Vec<(&str, &str)> = SLANG.iter().copied().chain(extra).collect();
     let slang: Vec<String> = words
         .iter()
-        .filter_map(|w| SLANG.iter().find(|(s, _)| w.eq_ignore_ascii_case(s)))
+        .filter_map(|w| known.iter().find(|(s, _)| w.to_lowercase() == s.to_lowercase()))
         .map(|(s, better)| if better.is_empty() { format!("“{s}”") } else { format!("“{s}” (write “{better}”)") })
         .collect();
-    if !slang.is_empty() {
+    if checks.slang && !slang.is_empty() {
         let mut unique = slang;
         unique.dedup();
         warnings.push(Advice { code: "slang", message: format!("Text-speak reads as casual: {}.", unique.join(", ")) });
     }
-    if text.chars().any(is_emoji) {
+    if checks.emoji && text.chars().any(is_emoji) {
         warnings.push(Advice {
             code: "emoji",
             message: "Emoji read as casual for a business, and switch the text to UCS-2, so it costs more.".into(),
@@ -129,10 +189,10 @@ fn tone(text: &str, warnings: &mut Vec<Advice>) {
         .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 3 && w.chars().all(|c| !c.is_lowercase()))
         .count();
     let long_words = words.iter().filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 3).count();
-    if shouted >= 2 && shouted * 2 > long_words {
+    if checks.caps && shouted >= 2 && shouted * 2 > long_words {
         warnings.push(Advice { code: "caps", message: "ALL CAPS reads as shouting.".into() });
     }
-    if text.contains("!!") {
+    if checks.exclamation && text.contains("!!") {
         warnings
             .push(Advice { code: "exclamation", message: "Repeated exclamation marks read as unprofessional.".into() });
     }
@@ -143,7 +203,7 @@ mod tests {
     use super::*;
 
     fn codes(text: &str) -> Vec<&'static str> {
-        preview(text, ToneRules::default()).warnings.iter().map(|w| w.code).collect()
+        preview(text, &ToneRules::default()).warnings.iter().map(|w| w.code).collect()
     }
 
     #[test]
@@ -155,20 +215,51 @@ mod tests {
     #[test]
     fn casual_writing_is_named() {
         assert_eq!(codes("thx, see u tmrw"), ["slang"]);
-        assert!(preview("pls call", ToneRules::default()).warnings[0].message.contains("please"));
+        assert!(preview("pls call", &ToneRules::default()).warnings[0].message.contains("please"));
         assert_eq!(codes("Great news 🎉"), ["emoji"]);
         assert_eq!(codes("YOUR ACCOUNT IS OVERDUE"), ["caps"]);
         assert!(codes("Call the IRS or USPS").is_empty(), "acronyms are not shouting");
         assert_eq!(codes("See you soon!!!"), ["exclamation"]);
-        let off = preview("thx!! 🎉", ToneRules { tone_check: false, max_segments: 3 });
+        let off = preview("thx!! 🎉", &ToneRules { tone_check: false, ..ToneRules::default() });
         assert!(off.warnings.is_empty());
+    }
+
+    #[test]
+    fn an_account_tunes_the_checks() {
+        let no_slang =
+            ToneRules { checks: ToneChecks { slang: false, ..ToneChecks::default() }, ..ToneRules::default() };
+        let codes_with = |t: &str, r: &ToneRules| preview(t, r).warnings.iter().map(|w| w.code).collect::<Vec<_>>();
+        assert_eq!(codes_with("thx!!", &no_slang), ["exclamation"]);
+        let extra = ToneRules { extra_slang: vec![("Yall".into(), "you all".into())], ..ToneRules::default() }
+            .validated()
+            .unwrap();
+        assert_eq!(extra.extra_slang[0].0, "yall");
+        let p = preview("Thanks yall", &extra);
+        assert_eq!(p.warnings[0].code, "slang");
+        assert!(p.warnings[0].message.contains("you all"), "{:?}", p.warnings);
+        assert_eq!(codes_with("WAIT FOR IT", &ToneRules { max_segments: 3, ..no_slang.clone() }), ["caps"]);
+        let long = ToneRules { max_segments: 1, ..ToneRules::default() };
+        assert_eq!(codes_with(&"word ".repeat(40), &long), ["long"]);
+    }
+
+    #[test]
+    fn settings_are_read_with_defaults_and_checked() {
+        let r: ToneRules = serde_json::from_str(r#"{"checks":{"emoji":false}}"#).unwrap();
+        assert_eq!(
+            r,
+            ToneRules { checks: ToneChecks { emoji: false, ..ToneChecks::default() }, ..ToneRules::default() }
+        );
+        assert!(serde_json::from_str::<ToneRules>(r#"{"tone":true}"#).is_err());
+        assert!(ToneRules { max_segments: 0, ..ToneRules::default() }.validated().is_err());
+        let two_words = ToneRules { extra_slang: vec![("no way".into(), String::new())], ..ToneRules::default() };
+        assert!(two_words.validated().is_err());
     }
 
     #[test]
     fn long_answers_and_look_alikes_are_flagged() {
         let long = "word ".repeat(100);
         assert_eq!(codes(&long), ["long"]);
-        let p = preview("It\u{2019}s booked", ToneRules::default());
+        let p = preview("It\u{2019}s booked", &ToneRules::default());
         assert_eq!(p.count.encoding, crate::Encoding::Ucs2);
         assert_eq!(p.ucs2_characters, [Forcing { character: "\u{2019}".into(), replacement: Some("'") }]);
         assert_eq!(p.warnings[0].code, "ucs2");

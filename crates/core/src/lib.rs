@@ -11,6 +11,7 @@ pub mod message;
 pub mod numbering;
 pub mod phone;
 pub mod segments;
+pub mod template;
 pub mod timing;
 pub mod user;
 

@@ -6,6 +6,7 @@
 mod accounts;
 mod auth;
 mod automatic;
+mod canned;
 mod consent;
 mod contacts;
 mod conversations;
@@ -26,6 +27,7 @@ use sqlx::{AnyPool, Executor};
 pub use accounts::{Account, NewUser, Team, User};
 pub use auth::{ApiToken, Session};
 pub use automatic::{Occasion, Waiting};
+pub use canned::{CannedFields, CannedResponse};
 pub use consent::{ACCOUNT_SCOPE, ConsentEvent, LedgerLine, RecordConsent};
 pub use contacts::{Contact, ContactPatch, Identity};
 pub use conversations::{

@@ -22,9 +22,9 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::http::AppState;
 use crate::http::extract::{ApiUser, Json, Path, Query};
 use crate::http::problem::Problem;
+use crate::http::{AppState, account, canned};
 use crate::services::auth;
 use crate::services::conversations::Draft;
 use crate::services::schedule::ZoneChoice;
@@ -62,6 +62,8 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/compose/preview", post(compose_preview))
         .route("/events", get(events))
+        .merge(crate::http::canned::api_routes())
+        .merge(crate::http::account::api_routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API endpoint") })
 }
 
@@ -1155,7 +1157,9 @@ pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Resu
         me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, export_consent, add_identity, list_teams, create_team, add_team_member,
         compose_preview, list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
         list_scheduled, edit_waiting_message, send_now, cancel_message,
-        list_users, create_user, update_user, list_tokens, create_token, revoke_token, events
+        list_users, create_user, update_user, list_tokens, create_token, revoke_token, events,
+        canned::list_canned, canned::create_canned, canned::get_canned, canned::update_canned, canned::delete_canned, canned::render_canned,
+        account::get_account, account::update_account
     ),
     modifiers(&BearerAuth)
 )]

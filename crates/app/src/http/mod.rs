@@ -2,7 +2,9 @@
 //! sessions), `simulator`, and `ops` (health, metrics). Handlers stay thin:
 //! parse, call a service, render.
 
+pub mod account;
 pub mod api;
+pub mod canned;
 pub mod extract;
 pub mod ops;
 pub mod problem;

@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/preview", post(preview))
         .route("/conversations/{id}/waiting/{message_id}", post(waiting_action))
         .route("/events", get(events))
+        .merge(crate::http::canned::ui_routes())
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
         .route(
@@ -293,14 +294,14 @@ async fn list_view(s: &AppState, user: &User, p: &ListParams, active: Option<i64
 }
 
 pub struct Chrome {
-    user_name: String,
-    role: Role,
-    csrf: String,
-    simulator: bool,
-    business: String,
+    pub(crate) user_name: String,
+    pub(crate) role: Role,
+    pub(crate) csrf: String,
+    pub(crate) simulator: bool,
+    pub(crate) business: String,
 }
 
-fn chrome(s: &AppState, ui: &UiUser) -> Chrome {
+pub(crate) fn chrome(s: &AppState, ui: &UiUser) -> Chrome {
     Chrome {
         user_name: ui.user.name.clone(),
         role: ui.user.role,

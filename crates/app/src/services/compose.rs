@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
-use textdesk_core::compose::{self, Preview, ToneRules};
+use textdesk_core::compose::{self, Preview};
 use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict};
 use textdesk_store::StoreError;
 
@@ -63,7 +63,7 @@ impl Services {
         conversation_id: Option<i64>,
         inbox_id: Option<i64>,
     ) -> Result<ComposePreview, StoreError> {
-        let preview = compose::preview(text, ToneRules::default());
+        let preview = compose::preview(text, &self.tone_rules(account_id).await?);
         let segments = preview.count.segments;
         let now = Timestamp::now();
         let mut verdict = None;

@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::hours::{BusinessHours, HoursSettings, describe_opening};
+use textdesk_core::template::{Template, Vars};
 use textdesk_core::{Body, Invalid};
 use textdesk_store::{Inbox, NewOutbound, Occasion, OutboundOutcome, StoreError};
 
@@ -39,7 +40,6 @@ pub struct Acknowledge {
 
 const DEFAULT_OFF_HOURS: &str =
     "Hi {contact.first_name}, thanks for your message. Someone from our team will reply by {next_open}.";
-const DEFAULT_OFF_HOURS_NO_NAME: &str = "Hi, thanks for your message. Someone from our team will reply by {next_open}.";
 const DEFAULT_ACKNOWLEDGE: &str =
     "Thanks for waiting. We have your message and someone from our team will be with you shortly.";
 
@@ -66,6 +66,7 @@ impl InboxHours {
         for (key, text) in [("off_hours_reply.text", &off_hours.text), ("acknowledge.text", &acknowledge.text)] {
             if let Some(t) = text {
                 Body::parse(t).map_err(|e| Invalid::new(format!("{key}: {e}")))?;
+                Template::parse(t).map_err(|e| Invalid::new(format!("{key}: {e}")))?;
             }
         }
         if acknowledge.after_minutes.is_some_and(|m| m == 0 || m > 7 * 24 * 60) {
@@ -88,34 +89,21 @@ impl InboxHours {
     }
 }
 
-/// What fills an automatic reply's blanks.
-pub struct ReplyVars {
-    pub first_name: Option<String>,
-    pub next_open: Option<String>,
-}
-
-/// Fills the few blanks an automatic reply may use. A custom text is a canned-response template.
-pub fn fill(template: &str, vars: &ReplyVars) -> String {
-    template
-        .replace("{contact.first_name}", vars.first_name.as_deref().unwrap_or(""))
-        .replace("{next_open}", vars.next_open.as_deref().unwrap_or("soon"))
-}
-
 impl Services {
     fn hours_of(&self, inbox: &Inbox) -> InboxHours {
         InboxHours::of(inbox, &self.timing.fallback_zone)
     }
 
-    /// The customer's first name and zone for a conversation.
-    async fn customer(&self, account_id: i64, conversation_id: i64) -> Result<(Option<String>, TimeZone), StoreError> {
+    /// The customer's name and zone for a conversation.
+    async fn customer(&self, account_id: i64, conversation_id: i64) -> Result<(String, TimeZone), StoreError> {
         let summary = self.store.conversation_summary(account_id, conversation_id).await?;
         let contact = self.store.contact(account_id, summary.conversation.contact_id).await?;
         let zone = self.timing.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
-        let first = contact.name.split_whitespace().next().map(str::to_owned);
-        Ok((first, zone))
+        Ok((contact.name, zone))
     }
 
-    /// "8:00 AM EST tomorrow" for this conversation's customer, if the inbox is closed now.
+    /// "8:00 AM EST tomorrow" for this conversation's customer while the inbox
+    /// is closed; None while it is open or when it never opens.
     pub async fn next_open_for(
         &self,
         inbox: &Inbox,
@@ -124,6 +112,9 @@ impl Services {
         now: Timestamp,
     ) -> Result<Option<String>, StoreError> {
         let hours = self.hours_of(inbox).hours;
+        if hours.is_open(now) {
+            return Ok(None);
+        }
         let Some(opening) = hours.next_opening(now) else { return Ok(None) };
         let (_, zone) = self.customer(account_id, conversation_id).await?;
         Ok(Some(describe_opening(opening, &zone, now)))
@@ -144,14 +135,10 @@ impl Services {
         }
         // A business that never opens again has nothing honest to promise.
         let Some(opening) = h.hours.next_opening(at) else { return Ok(None) };
-        let (first, zone) = self.customer(account_id, conversation_id).await?;
-        let template = match (&h.off_hours.text, &first) {
-            (Some(t), _) => t.as_str(),
-            (None, Some(_)) => DEFAULT_OFF_HOURS,
-            (None, None) => DEFAULT_OFF_HOURS_NO_NAME,
-        };
-        let vars = ReplyVars { first_name: first, next_open: Some(describe_opening(opening, &zone, at)) };
-        self.automatic(Occasion::OffHours, opening, account_id, conversation_id, &fill(template, &vars), at).await
+        let (name, zone) = self.customer(account_id, conversation_id).await?;
+        let template = h.off_hours.text.as_deref().unwrap_or(DEFAULT_OFF_HOURS);
+        let text = self.fill(template, &name, Some(describe_opening(opening, &zone, at)))?;
+        self.automatic(Occasion::OffHours, opening, account_id, conversation_id, &text, at).await
     }
 
     /// Sends the holding message to every open conversation that has waited
@@ -171,11 +158,8 @@ impl Services {
                 if h.hours.open_time_between(w.waiting_since, now) < after {
                     continue;
                 }
-                let (first, _) = self.customer(w.account_id, w.conversation_id).await?;
-                let text = fill(
-                    h.acknowledge.text.as_deref().unwrap_or(DEFAULT_ACKNOWLEDGE),
-                    &ReplyVars { first_name: first, next_open: None },
-                );
+                let (name, _) = self.customer(w.account_id, w.conversation_id).await?;
+                let text = self.fill(h.acknowledge.text.as_deref().unwrap_or(DEFAULT_ACKNOWLEDGE), &name, None)?;
                 let id = self.automatic(
                     Occasion::Acknowledgement,
                     w.waiting_since,
@@ -192,6 +176,12 @@ impl Services {
         Ok(sent)
     }
 
+    /// An automatic reply's text: a canned-response template, signed by no agent.
+    fn fill(&self, template: &str, contact_name: &str, next_open: Option<String>) -> Result<String, StoreError> {
+        let vars = Vars::new(contact_name, "", &self.business_name, next_open);
+        Ok(Template::parse(template)?.render(&vars).text)
+    }
+
     /// An automatic reply in a conversation, once per `occasion`/`key`.
     async fn automatic(
         &self,
@@ -202,8 +192,6 @@ impl Services {
         text: &str,
         now: Timestamp,
     ) -> Result<Option<i64>, StoreError> {
-        // Blanks left empty can leave "Hi ," behind: tidy before it goes.
-        let text = text.replace(" ,", ",").replace("  ", " ");
         let body = Body::parse(text.trim())?;
         let timing = self.clock_at(conversation_id, now).await?;
         let new = NewOutbound {
@@ -255,14 +243,5 @@ mod tests {
         let none = InboxHours::parse(&serde_json::json!({}), &la).unwrap();
         assert!(none.hours.is_always_open());
         assert_eq!(none.acknowledge.after_minutes, None);
-    }
-
-    #[test]
-    fn blanks_fill_in() {
-        let v = ReplyVars { first_name: Some("Karen".into()), next_open: Some("8:00 AM EST tomorrow".into()) };
-        assert_eq!(
-            fill(DEFAULT_OFF_HOURS, &v),
-            "Hi Karen, thanks for your message. Someone from our team will reply by 8:00 AM EST tomorrow."
-        );
     }
 }

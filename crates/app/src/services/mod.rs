@@ -2,7 +2,9 @@
 //! dispatcher (everything that goes out), and the conversation actions agents
 //! take. HTTP handlers and the CLI call these; they never reach past them.
 
+pub mod account;
 pub mod auth;
+pub mod canned;
 pub mod compose;
 pub mod consent;
 pub mod conversations;

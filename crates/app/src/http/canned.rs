@@ -1,0 +1,377 @@
+//! Canned responses over HTTP: the REST API (`/api/v1/canned-responses`, and
+//! rendering one for a conversation), the settings page where admins and
+//! supervisors manage them, and the two JSON endpoints the composer's `/`
+//! picker uses. Logic lives in `services::canned`.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use textdesk_core::template::{Rendered, Var};
+use textdesk_store::CannedResponse;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::http::AppState;
+use crate::http::api::ProblemOut;
+use crate::http::extract::{ApiUser, Json, Path, Query, UiUser};
+use crate::http::problem::Problem;
+use crate::http::ui::{Chrome, chrome};
+use crate::services::canned::{CannedDraft, CannedError, may_manage};
+
+/// Mounted under `/api/v1`.
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/canned-responses", get(list_canned).post(create_canned))
+        .route("/canned-responses/{id}", get(get_canned).patch(update_canned).delete(delete_canned))
+        .route("/conversations/{id}/canned-responses/{cid}/render", post(render_canned))
+}
+
+pub fn ui_routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/canned", get(settings_page).post(create_form))
+        .route("/settings/canned/{id}", post(update_form))
+        .route("/settings/canned/{id}/delete", post(delete_form))
+        .route("/canned", get(picker_list))
+        .route("/conversations/{id}/canned/{cid}", post(picker_render))
+}
+
+impl From<CannedError> for Problem {
+    fn from(e: CannedError) -> Self {
+        match e {
+            CannedError::Forbidden => Problem::forbidden(e.to_string()),
+            CannedError::Invalid(i) => i.into(),
+            CannedError::Store(s) => s.into(),
+        }
+    }
+}
+
+// ---------- API ----------
+
+#[derive(Serialize, ToSchema)]
+pub struct CannedOut {
+    id: i64,
+    /// Typed after `/` in the composer: lowercase letters, digits and `-`.
+    shortcut: String,
+    title: String,
+    /// The template: text with `{contact.first_name}`, `{contact.name}`, `{agent.name}`,
+    /// `{agent.first_name}`, `{business.name}`, `{next_open}`; `{variable|fallback}` for a
+    /// fallback; `{{` and `}}` for literal braces.
+    body: String,
+    created_by: Option<i64>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<CannedResponse> for CannedOut {
+    fn from(c: CannedResponse) -> Self {
+        CannedOut {
+            id: c.id,
+            shortcut: c.shortcut,
+            title: c.title,
+            body: c.body,
+            created_by: c.created_by,
+            created_at: c.created_at.to_string(),
+            updated_at: c.updated_at.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CannedIn {
+    shortcut: String,
+    title: String,
+    body: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CannedPatchIn {
+    shortcut: Option<String>,
+    title: Option<String>,
+    body: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CannedQuery {
+    /// The start of a shortcut, or of a word in the title.
+    q: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RenderOut {
+    /// The response filled in for the conversation.
+    text: String,
+    /// Variables that had no value and no fallback, so rendered empty: the agent may want to fill them in.
+    missing: Vec<String>,
+}
+
+impl From<Rendered> for RenderOut {
+    fn from(r: Rendered) -> Self {
+        RenderOut { text: r.text, missing: r.missing.into_iter().map(|v| v.name().to_owned()).collect() }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/canned-responses", tag = "canned responses", params(CannedQuery), responses((status = 200, body = [CannedOut])), security(("bearer" = [])))]
+pub async fn list_canned(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Query(q): Query<CannedQuery>,
+) -> Result<Json<Vec<CannedOut>>, Problem> {
+    let list = s.services.store.canned_list(u.account_id, q.q.as_deref()).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/canned-responses", tag = "canned responses", request_body = CannedIn,
+    responses((status = 201, body = CannedOut), (status = 403, body = ProblemOut, description = "Agents use canned responses; supervisors and admins manage them"), (status = 409, body = ProblemOut, description = "The shortcut is taken"), (status = 422, body = ProblemOut, description = "A bad shortcut, title or template (the detail names the problem)")),
+    security(("bearer" = [])))]
+pub async fn create_canned(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Json(b): Json<CannedIn>,
+) -> Result<Response, Problem> {
+    let draft = CannedDraft { shortcut: b.shortcut, title: b.title, body: b.body };
+    let c = s.services.create_canned(&u, &draft).await?;
+    Ok((StatusCode::CREATED, Json(CannedOut::from(c))).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/canned-responses/{id}", tag = "canned responses", params(("id" = i64, Path)), responses((status = 200, body = CannedOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+pub async fn get_canned(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Json<CannedOut>, Problem> {
+    Ok(Json(s.services.store.canned(u.account_id, id).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/api/v1/canned-responses/{id}", tag = "canned responses", params(("id" = i64, Path)), request_body = CannedPatchIn,
+    responses((status = 200, body = CannedOut), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut), (status = 422, body = ProblemOut)),
+    security(("bearer" = [])))]
+pub async fn update_canned(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<CannedPatchIn>,
+) -> Result<Json<CannedOut>, Problem> {
+    if !may_manage(&u) {
+        return Err(CannedError::Forbidden.into());
+    }
+    let current = s.services.store.canned(u.account_id, id).await?;
+    let mut draft = CannedDraft::from(&current);
+    draft.shortcut = b.shortcut.unwrap_or(draft.shortcut);
+    draft.title = b.title.unwrap_or(draft.title);
+    draft.body = b.body.unwrap_or(draft.body);
+    Ok(Json(s.services.update_canned(&u, id, &draft).await?.into()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/canned-responses/{id}", tag = "canned responses", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+pub async fn delete_canned(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Problem> {
+    s.services.delete_canned(&u, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/canned-responses/{cid}/render", tag = "canned responses",
+    params(("id" = i64, Path, description = "The conversation"), ("cid" = i64, Path, description = "The canned response")),
+    responses((status = 200, body = RenderOut, description = "The canned response filled in for this conversation, as the caller would send it"), (status = 404, body = ProblemOut)),
+    security(("bearer" = [])))]
+pub async fn render_canned(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path((id, cid)): Path<(i64, i64)>,
+) -> Result<Json<RenderOut>, Problem> {
+    Ok(Json(s.services.render_canned(&u, id, cid).await?.into()))
+}
+
+// ---------- web UI ----------
+
+pub struct Row {
+    id: i64,
+    shortcut: String,
+    title: String,
+    body: String,
+}
+
+/// The add or edit form, with what was typed and what was wrong with it.
+pub struct FormView {
+    /// The response being edited; None for a new one.
+    editing: Option<i64>,
+    shortcut: String,
+    title: String,
+    body: String,
+    error: Option<String>,
+}
+
+impl FormView {
+    fn action(&self) -> String {
+        match self.editing {
+            Some(id) => format!("/settings/canned/{id}"),
+            None => "/settings/canned".into(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings_canned.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    rows: Vec<Row>,
+    can_manage: bool,
+    form: FormView,
+    /// `{contact.first_name}`…, for the help under the form.
+    variables: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct EditParam {
+    edit: Option<i64>,
+}
+
+async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<SettingsPage, Problem> {
+    let list = s.services.store.canned_list(ui.user.account_id, None).await?;
+    Ok(SettingsPage {
+        chrome: chrome(s, ui),
+        rows: list.into_iter().map(|c| Row { id: c.id, shortcut: c.shortcut, title: c.title, body: c.body }).collect(),
+        can_manage: may_manage(&ui.user),
+        form,
+        variables: Var::ALL.iter().map(|v| format!("{{{}}}", v.name())).collect(),
+    })
+}
+
+async fn settings_page(
+    State(s): State<AppState>,
+    ui: UiUser,
+    Query(p): Query<EditParam>,
+) -> Result<SettingsPage, Problem> {
+    let form = match p.edit {
+        Some(id) => {
+            let c = s.services.store.canned(ui.user.account_id, id).await?;
+            FormView { editing: Some(id), shortcut: c.shortcut, title: c.title, body: c.body, error: None }
+        }
+        None => {
+            FormView { editing: None, shortcut: String::new(), title: String::new(), body: String::new(), error: None }
+        }
+    };
+    settings_view(&s, &ui, form).await
+}
+
+#[derive(Deserialize)]
+struct CannedForm {
+    csrf: String,
+    #[serde(default)]
+    shortcut: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+}
+
+/// After a form: back to the list, or the page again with the form as typed and the reason.
+async fn after_form(
+    s: &AppState,
+    ui: &UiUser,
+    editing: Option<i64>,
+    f: CannedForm,
+    result: Result<(), CannedError>,
+) -> Response {
+    let Err(e) = result else { return Redirect::to("/settings/canned").into_response() };
+    let p = Problem::from(e);
+    let form = FormView { editing, shortcut: f.shortcut, title: f.title, body: f.body, error: Some(p.detail) };
+    match settings_view(s, ui, form).await {
+        Ok(page) => (p.status, page).into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+async fn create_form(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    axum::Form(f): axum::Form<CannedForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let draft = CannedDraft { shortcut: f.shortcut.clone(), title: f.title.clone(), body: f.body.clone() };
+    let result = s.services.create_canned(&ui.user, &draft).await.map(|_| ());
+    after_form(&s, &ui, None, f, result).await
+}
+
+async fn update_form(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<CannedForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let draft = CannedDraft { shortcut: f.shortcut.clone(), title: f.title.clone(), body: f.body.clone() };
+    let result = s.services.update_canned(&ui.user, id, &draft).await.map(|_| ());
+    after_form(&s, &ui, Some(id), f, result).await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn delete_form(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    match s.services.delete_canned(&ui.user, id).await {
+        Ok(()) => Redirect::to("/settings/canned").into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct PickerItem {
+    id: i64,
+    shortcut: String,
+    title: String,
+}
+
+/// The composer's list behind `/` (the bodies are fetched rendered, one at a time).
+async fn picker_list(State(s): State<AppState>, ui: UiUser) -> Response {
+    match s.services.store.canned_list(ui.user.account_id, None).await {
+        Ok(list) => axum::Json(
+            list.into_iter().map(|c| PickerItem { id: c.id, shortcut: c.shortcut, title: c.title }).collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+/// The composer's pick: the response filled in for this conversation.
+async fn picker_render(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path((id, cid)): Path<(i64, i64)>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    match s.services.render_canned(&ui.user, id, cid).await {
+        Ok(r) => axum::Json(RenderOut::from(r)).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}

@@ -1,0 +1,94 @@
+//! Canned responses: admins and supervisors manage them, every agent lists
+//! and uses them. Rendering fills a response in for one conversation, the same
+//! for the API and the web composer.
+
+use textdesk_core::template::{Rendered, Shortcut, Template, Vars, parse_title};
+use textdesk_core::{Invalid, Role};
+use textdesk_store::{CannedFields, CannedResponse, StoreError, User};
+
+use crate::services::Services;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CannedError {
+    #[error("managing canned responses needs the supervisor or admin role")]
+    Forbidden,
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What someone typed for a canned response, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct CannedDraft {
+    pub shortcut: String,
+    pub title: String,
+    pub body: String,
+}
+
+impl CannedDraft {
+    pub fn validate(&self) -> Result<CannedFields, Invalid> {
+        Ok(CannedFields {
+            shortcut: Shortcut::parse(&self.shortcut)?,
+            title: parse_title(&self.title)?,
+            body: Template::parse(&self.body)?,
+        })
+    }
+}
+
+impl From<&CannedResponse> for CannedDraft {
+    fn from(c: &CannedResponse) -> Self {
+        CannedDraft { shortcut: c.shortcut.clone(), title: c.title.clone(), body: c.body.clone() }
+    }
+}
+
+/// Who may add, change and delete canned responses.
+pub fn may_manage(user: &User) -> bool {
+    user.role.at_least(Role::Supervisor)
+}
+
+fn manager(user: &User) -> Result<(), CannedError> {
+    if may_manage(user) { Ok(()) } else { Err(CannedError::Forbidden) }
+}
+
+impl Services {
+    pub async fn create_canned(&self, user: &User, draft: &CannedDraft) -> Result<CannedResponse, CannedError> {
+        manager(user)?;
+        let fields = draft.validate()?;
+        Ok(self.store.create_canned(user.account_id, &fields, user.id).await?)
+    }
+
+    pub async fn update_canned(
+        &self,
+        user: &User,
+        id: i64,
+        draft: &CannedDraft,
+    ) -> Result<CannedResponse, CannedError> {
+        manager(user)?;
+        let fields = draft.validate()?;
+        Ok(self.store.update_canned(user.account_id, id, &fields).await?)
+    }
+
+    pub async fn delete_canned(&self, user: &User, id: i64) -> Result<(), CannedError> {
+        manager(user)?;
+        Ok(self.store.delete_canned(user.account_id, id).await?)
+    }
+
+    /// A canned response filled in for a conversation, as `user` would send it.
+    pub async fn render_canned(
+        &self,
+        user: &User,
+        conversation_id: i64,
+        canned_id: i64,
+    ) -> Result<Rendered, CannedError> {
+        let summary = self.store.conversation_summary(user.account_id, conversation_id).await?;
+        let canned = self.store.canned(user.account_id, canned_id).await?;
+        // Stored bodies were validated when written; a body that no longer
+        // parses (a variable removed in a later version) is reported, not sent.
+        let template = Template::parse(&canned.body)?;
+        let inbox = self.store.inbox(user.account_id, summary.conversation.inbox_id).await?;
+        let next_open = self.next_open_for(&inbox, user.account_id, conversation_id, jiff::Timestamp::now()).await?;
+        let vars = Vars::new(&summary.contact_name, &user.name, &self.business_name, next_open);
+        Ok(template.render(&vars))
+    }
+}
