@@ -48,7 +48,15 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
             name: "Front desk SMS".into(),
             channel_kind: ChannelKind::Simulator,
             sender: BUSINESS_NUMBER.into(),
-            settings: serde_json::json!({}),
+            // Weekdays 8 to 5 in the business's zone: customers who write after hours
+            // hear when someone will answer, and a wait of 15 working minutes gets a note.
+            settings: serde_json::json!({
+                "hours": { "weekly": {
+                    "mon": ["08:00-17:00"], "tue": ["08:00-17:00"], "wed": ["08:00-17:00"],
+                    "thu": ["08:00-17:00"], "fri": ["08:00-17:00"]
+                } },
+                "acknowledge": { "after_minutes": 15 }
+            }),
             secrets: serde_json::json!({}),
         })
         .await?;

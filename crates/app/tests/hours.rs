@@ -192,3 +192,30 @@ async fn admins_set_hours_and_mistakes_are_named(db: Db) {
     assert_eq!(patch_inbox(&t, &admin, 99999, json!({ "name": "X" })).await.status(), 404);
 }
 both_backends!(admins_set_hours_and_mistakes_are_named);
+
+#[tokio::test]
+async fn canned_responses_name_the_next_opening_while_closed() {
+    let t = app(Db::Sqlite).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let inbox = t.simulator_inbox().await;
+    let canned = json!({ "shortcut": "hours", "title": "Hours", "body": "We reopen {next_open|soon}." });
+    let id = json(t.post(&admin, "/api/v1/canned-responses", canned).await).await["id"].as_i64().unwrap();
+    let conv = json(t.text_in(inbox, "+12125550111", "When are you open?", None).await).await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let render = || async {
+        json(t.post(&admin, &format!("/api/v1/conversations/{conv}/canned-responses/{id}/render"), json!({})).await)
+            .await
+    };
+    // Open now (no hours set): the fallback.
+    assert_eq!(render().await["text"], "We reopen soon.");
+    let (hours, opening) = closed_now();
+    assert_eq!(patch_inbox(&t, &admin, inbox, json!({ "settings": { "hours": hours } })).await.status(), 200);
+    let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    let local = opening.to_zoned(ny);
+    let text = render().await["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.starts_with(&format!("We reopen {} {} ", local.strftime("%-I:%M %p"), local.strftime("%Z"))),
+        "{text}"
+    );
+}
