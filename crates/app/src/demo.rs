@@ -128,6 +128,7 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
                         body: (*text).into(),
                         media: vec![],
                         received_at: ago(*mins),
+                        consent_signal: None,
                     };
                     if let Ingested::Message(IngestOutcome::Stored { conversation_id: c, contact_id: k, .. }) =
                         services.ingest(inbox.id, event).await?

@@ -3,23 +3,80 @@
 //! never touch the database; the app feeds what they parse into ingest.
 
 pub mod simulator;
+pub mod smpp;
+pub mod twilio;
 
 use jiff::Timestamp;
 use textdesk_core::{Address, DeliveryStatus};
 
+/// A picture or file attached to an inbound message, where the provider keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRef {
+    pub url: String,
+    pub content_type: Option<String>,
+}
+
+/// A provider's own consent handling (Twilio's Advanced Opt-Out sets
+/// `OptOutType`): it has already answered the customer and changed what it
+/// will deliver, so textdesk records it without answering again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentSignal {
+    OptOut,
+    OptIn,
+    Help,
+}
+
+/// Why a provider did not deliver, in the provider's code and in plain words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderError {
+    pub code: Option<String>,
+    /// What the agent reads.
+    pub explanation: String,
+    /// The provider says the recipient unsubscribed (Twilio 21610): recorded as an opt-out.
+    pub recipient_opted_out: bool,
+}
+
 /// What a provider told us, normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InboundEvent {
-    Message { from: Address, provider_id: String, body: String, media: Vec<String>, received_at: Timestamp },
-    Status { provider_id: String, status: DeliveryStatus, error: Option<String> },
+    Message {
+        from: Address,
+        provider_id: String,
+        body: String,
+        media: Vec<MediaRef>,
+        received_at: Timestamp,
+        consent_signal: Option<ConsentSignal>,
+    },
+    Status {
+        provider_id: String,
+        status: DeliveryStatus,
+        error: Option<ProviderError>,
+    },
 }
 
 /// One message to hand to a provider.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Outgoing {
     pub from: String,
     pub to: String,
     pub body: String,
+    /// Public (signed, expiring) URLs of attachments, for MMS.
+    pub media_urls: Vec<String>,
+    /// Where the provider should report delivery, when it reports over HTTP.
+    pub status_callback: Option<String>,
+}
+
+/// The provider took the message. Long SMPP messages go as several parts,
+/// each with its own id (receipts name the part); the first is the message's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub provider_ids: Vec<String>,
+}
+
+impl Accepted {
+    pub fn one(id: impl Into<String>) -> Self {
+        Accepted { provider_ids: vec![id.into()] }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use textdesk_core::{Address, ChannelKind, DeliveryStatus};
 use tokio::sync::mpsc;
 
-use crate::{InboundEvent, Outgoing, ParseError, SendError};
+use crate::{Accepted, InboundEvent, Outgoing, ParseError, ProviderError, SendError};
 
 /// A text typed on a simulated phone.
 #[derive(Debug, Deserialize)]
@@ -42,7 +42,14 @@ pub fn parse_inbound(text: PhoneText, now: Timestamp) -> Result<InboundEvent, Pa
         Some(_) => return Err(ParseError("the id is 1 to 64 letters, digits, '-' or '_'".into())),
         None => new_id("SM"),
     };
-    Ok(InboundEvent::Message { from, provider_id, body: text.body, media: Vec::new(), received_at: now })
+    Ok(InboundEvent::Message {
+        from,
+        provider_id,
+        body: text.body,
+        media: Vec::new(),
+        received_at: now,
+        consent_signal: None,
+    })
 }
 
 fn new_id(prefix: &str) -> String {
@@ -79,7 +86,7 @@ impl Carrier {
         self.accepted.load(Ordering::Relaxed)
     }
 
-    pub async fn send(&self, inbox_id: i64, msg: &Outgoing) -> Result<String, SendError> {
+    pub async fn send(&self, inbox_id: i64, msg: &Outgoing) -> Result<Accepted, SendError> {
         let to = Address::parse(ChannelKind::Simulator, &msg.to).map_err(|e| SendError::Permanent(e.0))?;
         let id = new_id("SIM");
         self.accepted.fetch_add(1, Ordering::Relaxed);
@@ -87,7 +94,12 @@ impl Carrier {
         let (status, error) = if unreachable {
             (
                 DeliveryStatus::Undelivered,
-                Some("The simulated phone is switched off (numbers ending in 0000 never receive).".to_owned()),
+                Some(ProviderError {
+                    code: None,
+                    explanation: "The simulated phone is switched off (numbers ending in 0000 never receive)."
+                        .to_owned(),
+                    recipient_opted_out: false,
+                }),
             )
         } else {
             (DeliveryStatus::Delivered, None)
@@ -99,7 +111,7 @@ impl Carrier {
             tokio::time::sleep(delay).await;
             let _ = tx.send(Report { inbox_id, event: InboundEvent::Status { provider_id, status, error } });
         });
-        Ok(id)
+        Ok(Accepted::one(id))
     }
 }
 
@@ -142,13 +154,30 @@ mod tests {
     async fn reports_delivery_after_sending() {
         let (carrier, mut rx) = Carrier::new(Duration::from_millis(1));
         let id = carrier
-            .send(7, &Outgoing { from: "+14155550100".into(), to: "+14155552671".into(), body: "Hello".into() })
+            .send(
+                7,
+                &Outgoing {
+                    from: "+14155550100".into(),
+                    to: "+14155552671".into(),
+                    body: "Hello".into(),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         let r = rx.recv().await.unwrap();
         assert_eq!(r.inbox_id, 7);
-        assert_eq!(r.event, InboundEvent::Status { provider_id: id, status: DeliveryStatus::Delivered, error: None });
-        let bad = carrier.send(7, &Outgoing { from: "x".into(), to: "12".into(), body: "Hello".into() }).await;
+        assert_eq!(
+            r.event,
+            InboundEvent::Status {
+                provider_id: id.provider_ids[0].clone(),
+                status: DeliveryStatus::Delivered,
+                error: None
+            }
+        );
+        let bad = carrier
+            .send(7, &Outgoing { from: "x".into(), to: "12".into(), body: "Hello".into(), ..Default::default() })
+            .await;
         assert!(matches!(bad, Err(SendError::Permanent(_))));
     }
 }

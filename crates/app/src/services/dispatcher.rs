@@ -2,7 +2,7 @@
 //! as "do one step, say what happened" so tests drive it without sleeping.
 
 use jiff::{SignedDuration, Timestamp};
-use textdesk_channels::{Outgoing, SendError};
+use textdesk_channels::{Accepted, Outgoing, SendError};
 use textdesk_core::ChannelKind;
 use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict};
 use textdesk_store::Claimed;
@@ -69,8 +69,9 @@ impl Services {
             }
             let result = self.send_via_channel(&row).await;
             match result {
-                Ok(provider_id) => {
-                    self.store.mark_sent(row.outbox_id, &provider_id, now).await?;
+                Ok(accepted) => {
+                    let provider_id = accepted.provider_ids.first().map(String::as_str).unwrap_or_default();
+                    self.store.mark_sent(row.outbox_id, provider_id, now).await?;
                     Metrics::inc(&self.metrics.outbound_sent);
                     report.sent += 1;
                 }
@@ -90,8 +91,9 @@ impl Services {
         Ok(report)
     }
 
-    async fn send_via_channel(&self, row: &Claimed) -> Result<String, SendError> {
-        let msg = Outgoing { from: row.sender.clone(), to: row.to.clone(), body: row.body.clone() };
+    async fn send_via_channel(&self, row: &Claimed) -> Result<Accepted, SendError> {
+        let msg =
+            Outgoing { from: row.sender.clone(), to: row.to.clone(), body: row.body.clone(), ..Default::default() };
         match row.channel_kind {
             ChannelKind::Simulator => self.carrier.send(row.inbox_id, &msg).await,
             other => Err(SendError::Permanent(format!("sending over {other} is not available in this version"))),

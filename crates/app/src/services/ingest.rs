@@ -20,9 +20,10 @@ impl Services {
     /// provider may be acknowledged once this returns `Ok`: it is on disk.
     pub async fn ingest(&self, inbox_id: i64, event: InboundEvent) -> textdesk_store::Result<Ingested> {
         match event {
-            InboundEvent::Message { from, provider_id, body, media, received_at } => {
+            InboundEvent::Message { from, provider_id, body, media, received_at, consent_signal: _ } => {
                 let inbox = self.store.inbox_by_id(inbox_id).await?;
                 let policy = ConsentSettings::of(&inbox).policy(&self.business_name)?;
+                let media = media.into_iter().map(|m| m.url).collect();
                 let msg = InboundMessage { from, provider_id, body, media, received_at };
                 let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {
@@ -46,6 +47,7 @@ impl Services {
                 Ok(Ingested::Message(outcome))
             }
             InboundEvent::Status { provider_id, status, error } => {
+                let error = error.map(|e| e.explanation);
                 let report = StatusReport { inbox_id, provider_id, status, error };
                 let changed = self.store.apply_status(&report).await?;
                 if let Some((account_id, m)) = &changed {

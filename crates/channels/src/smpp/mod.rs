@@ -1,0 +1,1 @@
+//! SMPP 3.4: a direct bind to an SMSC.

@@ -1,0 +1,1 @@
+//! Twilio and the providers that copy its interface.
