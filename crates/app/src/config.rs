@@ -33,6 +33,9 @@ pub struct Config {
     pub log_format: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// A message handed to a provider with no answer recorded after this many
+    /// seconds is judged interrupted, and settled (see docs/decisions.md).
+    pub claim_lease_secs: i64,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             session_hours: 12,
             log_format: "text".into(),
             max_body_bytes: 1024 * 1024,
+            claim_lease_secs: 120,
         }
     }
 }
@@ -132,6 +136,9 @@ impl Config {
         if let Some(v) = get("TEXTDESK_SIMULATOR") {
             self.simulator = matches!(v.as_str(), "1" | "true" | "yes" | "on");
         }
+        if let Some(v) = get("TEXTDESK_CLAIM_LEASE_SECS") {
+            self.claim_lease_secs = v.parse().context("TEXTDESK_CLAIM_LEASE_SECS must be a whole number")?;
+        }
         if let Some(v) = get("TEXTDESK_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -163,10 +170,17 @@ impl Config {
         if !(1..=24 * 30).contains(&self.session_hours) {
             bail!("session_hours must be between 1 and 720");
         }
+        if !(2..=3600).contains(&self.claim_lease_secs) {
+            bail!("claim_lease_secs must be between 2 and 3600");
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
         }
         Ok(self)
+    }
+
+    pub fn claim_lease(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_secs(self.claim_lease_secs)
     }
 
     /// The timing rules the gate applies (validated by `load`).
@@ -238,6 +252,11 @@ log_format = "text"
 
 # Largest request body accepted, in bytes.
 max_body_bytes = 1048576
+
+# A message handed to a provider without a recorded answer after this many
+# seconds is settled: asked of the provider where it can say (then recorded as
+# sent, or sent again), otherwise shown to an agent. Longer than any send takes.
+claim_lease_secs = 120
 "#;
 
 #[cfg(test)]

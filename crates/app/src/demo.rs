@@ -165,7 +165,7 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
     // outbox as the dispatcher would have.
     for row in store.claim_due("demo-seed", now, 100).await? {
         let pid = format!("demo-sent-{}", row.message_id);
-        store.mark_sent(row.outbox_id, &pid, now).await?;
+        store.mark_sent(row.outbox_id, std::slice::from_ref(&pid), now).await?;
         store
             .apply_status(&StatusReport {
                 inbox_id: inbox.id,

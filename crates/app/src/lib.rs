@@ -71,7 +71,7 @@ impl Application {
         let router = http::router(state);
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
         if opts.workers {
-            workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
+            workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval, config.claim_lease())));
             workers.push(tokio::spawn(housekeeping_loop(services.clone())));
         }
         Ok(Application { listener, router, services, config, workers })
@@ -116,13 +116,24 @@ async fn feed_simulator_reports(services: Services, mut reports: mpsc::Unbounded
     }
 }
 
-async fn dispatcher_loop(services: Services, every: Duration) {
+async fn dispatcher_loop(services: Services, every: Duration, lease: jiff::SignedDuration) {
     let worker = format!("{}-{}", std::process::id(), rand::random::<u32>());
     let mut events = services.store.events().subscribe();
+    // Interrupted sends are settled at start (a restart after a crash) and
+    // then every few seconds.
+    let mut settled_at: Option<std::time::Instant> = None;
     loop {
+        if settled_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+            settled_at = Some(std::time::Instant::now());
+            match services.settle_interrupted(jiff::Timestamp::now(), lease).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(count = n, "settled outbound messages interrupted while sending"),
+                Err(e) => tracing::error!(error = %e, "settling interrupted sends failed"),
+            }
+        }
         match services.dispatch_once(&worker, 50).await {
             // A full batch means more may be waiting: go again at once.
-            Ok(r) if r.claimed == 50 => continue,
+            Ok(r) if r.claimed >= 50 => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "dispatcher step failed"),
         }
@@ -146,17 +157,11 @@ async fn housekeeping_loop(services: Services) {
         if let Err(e) = services.wake_snoozed().await {
             tracing::error!(error = %e, "waking snoozed conversations failed");
         }
-        match services.store.expire_stale_claims(jiff::Timestamp::now(), services::dispatcher::CLAIM_LEASE).await {
-            Ok(ids) if !ids.is_empty() => {
-                tracing::warn!(count = ids.len(), "outbound messages interrupted while sending were marked for review")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "expiring stale outbox claims failed"),
-        }
         if let Err(e) = services.acknowledge_waiting_at(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "sending holding messages failed");
         }
         let _ = services.store.delete_expired_sessions(jiff::Timestamp::now()).await;
+        let _ = services.store.drop_stale_early_reports(jiff::Timestamp::now()).await;
         tokio::time::sleep(Duration::from_secs(15)).await;
     }
 }

@@ -9,6 +9,7 @@ pub mod hours;
 pub mod identity;
 pub mod message;
 pub mod numbering;
+pub mod pacing;
 pub mod phone;
 pub mod segments;
 pub mod template;

@@ -235,14 +235,29 @@ impl Store {
     /// backwards (a late `sent` after `delivered`) are ignored. Returns the
     /// message when it changed.
     pub async fn apply_status(&self, report: &StatusReport) -> Result<Option<(i64, crate::Message)>> {
+        // A receipt may name any part of a long message: provider_refs holds them all.
         let row = sqlx::query(
-            "SELECT m.id, m.status, c.account_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.inbox_id = $1 AND m.provider_id = $2",
+            "SELECT m.id, m.status, c.account_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.id = COALESCE(
+                (SELECT x.id FROM messages x WHERE x.inbox_id = $1 AND x.provider_id = $2),
+                (SELECT r.message_id FROM provider_refs r WHERE r.inbox_id = $1 AND r.provider_id = $2))",
         )
         .bind(report.inbox_id)
         .bind(&report.provider_id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(row) = row else {
+            // Kept until the send it describes is recorded (see mark_sent).
+            sqlx::query("INSERT INTO early_reports (inbox_id, provider_id, status, error, received_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(report.inbox_id)
+                .bind(&report.provider_id)
+                .bind(report.status.as_str())
+                .bind(report.error.as_deref())
+                .bind(to_ms(Timestamp::now()))
+                .execute(&self.pool)
+                .await?;
+            return Ok(None);
+        };
         let id: i64 = row.try_get("id")?;
         let account_id: i64 = row.try_get("account_id")?;
         let current: String = row.try_get("status")?;

@@ -25,6 +25,10 @@ pub struct Message {
     pub updated_at: Timestamp,
     /// When a scheduled (deferred) message will go out.
     pub send_at: Option<Timestamp>,
+    /// How many times the dispatcher has handed it to the provider.
+    pub attempts: i64,
+    /// When a failed attempt will be tried again.
+    pub retry_at: Option<Timestamp>,
 }
 
 pub struct NewOutbound {
@@ -50,12 +54,17 @@ pub enum OutboundOutcome {
     Blocked(BlockReason),
 }
 
-const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at, (SELECT o.not_before FROM outbox o WHERE o.message_id = m.id AND o.state = 'queued') AS send_at";
+const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at, o.not_before AS send_at, o.state AS outbox_state, o.attempts AS attempts";
 
 fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
     let direction: String = r.try_get("direction")?;
     let status: String = r.try_get("status")?;
     let media: String = r.try_get("media")?;
+    let attempts = r.try_get::<Option<i64>, _>("attempts")?.unwrap_or(0);
+    let queued_at = match r.try_get::<Option<String>, _>("outbox_state")?.as_deref() {
+        Some("queued") => r.try_get::<Option<i64>, _>("send_at")?.map(from_ms),
+        _ => None,
+    };
     Ok(Message {
         id: r.try_get("id")?,
         conversation_id: r.try_get("conversation_id")?,
@@ -74,7 +83,12 @@ fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
         created_at: from_ms(r.try_get("created_at")?),
         updated_at: from_ms(r.try_get("updated_at")?),
         send_at: match DeliveryStatus::parse(&status)? {
-            DeliveryStatus::Scheduled => r.try_get::<Option<i64>, _>("send_at")?.map(from_ms),
+            DeliveryStatus::Scheduled => queued_at,
+            _ => None,
+        },
+        attempts,
+        retry_at: match DeliveryStatus::parse(&status)? {
+            DeliveryStatus::Queued if attempts > 0 => queued_at,
             _ => None,
         },
     })
@@ -82,7 +96,9 @@ fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
 
 impl Store {
     pub async fn message(&self, id: i64) -> Result<Message> {
-        let sql = format!("SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.id = $1");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = $1"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
         message_from(&row.ok_or(StoreError::NotFound("message"))?)
     }
@@ -97,7 +113,7 @@ impl Store {
     ) -> Result<Vec<Message>> {
         self.conversation(account_id, conversation_id).await?;
         let sql = format!(
-            "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id
+            "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id LEFT JOIN outbox o ON o.message_id = m.id
              WHERE m.conversation_id = $1 AND ($2 IS NULL OR m.id > $2) ORDER BY m.id LIMIT $3"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -121,7 +137,7 @@ impl Store {
             "SELECT {COLUMNS} FROM messages m
              JOIN conversations c ON c.id = m.conversation_id
              JOIN contact_identities i ON i.id = c.identity_id
-             LEFT JOIN users u ON u.id = m.author_id
+             LEFT JOIN users u ON u.id = m.author_id LEFT JOIN outbox o ON o.message_id = m.id
              WHERE m.inbox_id = $1 AND i.namespace = $2 AND i.address = $3 AND m.private = 0
              ORDER BY m.id DESC LIMIT $4"
         );

@@ -8,6 +8,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use sqlx::Row;
+use textdesk_core::pacing::Rate;
 use textdesk_core::{ChannelKind, DeliveryStatus};
 
 use crate::{Backend, Result, Store, StoreError, from_ms, to_ms};
@@ -24,6 +25,8 @@ pub struct Claimed {
     pub to: String,
     pub body: String,
     pub attempts: i64,
+    /// When this claim began: a provider asked after a crash looks from here.
+    pub claimed_at: Timestamp,
     pub kind: textdesk_core::gate::OutboundKind,
     /// Consent as it stands now, for the gate's second look.
     pub consent: textdesk_core::ConsentState,
@@ -48,53 +51,145 @@ pub struct OutboxEntry {
 }
 
 impl Store {
-    /// Claims up to `limit` due rows for `worker`. On PostgreSQL, rows another
-    /// worker holds are skipped (SKIP LOCKED); SQLite has one writer at a time,
-    /// so the single UPDATE is atomic by itself. Either way a row is claimed once.
+    /// The senders (inboxes) that have rows due at `now`.
+    pub async fn due_senders(&self, now: Timestamp) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT DISTINCT inbox_id FROM outbox WHERE state = 'queued' AND not_before <= $1")
+            .bind(to_ms(now))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+    }
+
+    /// Claims due rows of every sender, unpaced: for tools and tests that
+    /// want everything that is due.
     pub async fn claim_due(&self, worker: &str, now: Timestamp, limit: i64) -> Result<Vec<Claimed>> {
+        let mut claimed = Vec::new();
+        for inbox_id in self.due_senders(now).await? {
+            let left = limit - claimed.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            claimed.extend(self.claim_for_sender(worker, inbox_id, now, left, None).await?);
+        }
+        Ok(claimed)
+    }
+
+    /// Claims up to `limit` due rows of one sender for `worker`, oldest first,
+    /// as many as its `rate` (segments per second) allows now; the sender's
+    /// schedule advances in the same transaction. On PostgreSQL, a sender
+    /// another node is claiming for, and rows another worker holds, are
+    /// skipped (SKIP LOCKED); SQLite has one writer at a time. Either way a
+    /// row is claimed once.
+    pub async fn claim_for_sender(
+        &self,
+        worker: &str,
+        inbox_id: i64,
+        now: Timestamp,
+        limit: i64,
+        rate: Option<Rate>,
+    ) -> Result<Vec<Claimed>> {
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let sql = format!(
-            "UPDATE outbox SET state = 'sending', claimed_by = $1, claimed_at = $2, attempts = attempts + 1, updated_at = $2
-             WHERE state = 'queued' AND id IN (
-                SELECT id FROM outbox WHERE state = 'queued' AND not_before <= $2 ORDER BY not_before, id LIMIT $3 {lock})
-             RETURNING id"
-        );
         let mut tx = self.begin_write().await?;
-        let ids: Vec<i64> = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(worker)
-            .bind(to_ms(now))
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<i64, _>(0))
-            .collect::<Result<_, _>>()?;
+        let mut tat = None;
+        if rate.is_some() {
+            sqlx::query("INSERT INTO sender_pacing (inbox_id, tat) VALUES ($1, 0) ON CONFLICT (inbox_id) DO NOTHING")
+                .bind(inbox_id)
+                .execute(&mut *tx)
+                .await?;
+            let row =
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT tat FROM sender_pacing WHERE inbox_id = $1 {lock}")))
+                    .bind(inbox_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match row {
+                Some(r) => tat = Some(from_ms(r.try_get("tat")?)),
+                None => return Ok(Vec::new()),
+            }
+        }
+        let lock_rows = match self.backend {
+            Backend::Postgres => "FOR UPDATE OF o SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let candidates = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT o.id, m.segments FROM outbox o JOIN messages m ON m.id = o.message_id
+             WHERE o.inbox_id = $1 AND o.state = 'queued' AND o.not_before <= $2
+             ORDER BY o.not_before, o.id LIMIT $3 {lock_rows}"
+        )))
+        .bind(inbox_id)
+        .bind(to_ms(now))
+        .bind(limit.max(0))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut ids = Vec::with_capacity(candidates.len());
+        for r in &candidates {
+            if let (Some(rate), Some(t)) = (rate, tat) {
+                match rate.admit(t, now, r.try_get("segments")?) {
+                    Some(next) => tat = Some(next),
+                    None => break,
+                }
+            }
+            ids.push(r.try_get::<i64, _>("id")?);
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = id_list(&ids, 3);
+        let mut update = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE outbox SET state = 'sending', claimed_by = $1, claimed_at = $2, attempts = attempts + 1, updated_at = $2
+             WHERE state = 'queued' AND id IN ({list})"
+        )))
+        .bind(worker)
+        .bind(to_ms(now));
         for id in &ids {
-            sqlx::query("UPDATE messages SET status = 'sending', updated_at = $1 WHERE id = (SELECT message_id FROM outbox WHERE id = $2)")
-                .bind(to_ms(now))
-                .bind(id)
+            update = update.bind(id);
+        }
+        update.execute(&mut *tx).await?;
+        let mut mark = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE messages SET status = 'sending', updated_at = $1
+             WHERE id IN (SELECT message_id FROM outbox WHERE id IN ({}))",
+            id_list(&ids, 2)
+        )))
+        .bind(to_ms(now));
+        for id in &ids {
+            mark = mark.bind(id);
+        }
+        mark.execute(&mut *tx).await?;
+        if let Some(t) = tat {
+            sqlx::query("UPDATE sender_pacing SET tat = $1 WHERE inbox_id = $2")
+                .bind(to_ms(t))
+                .bind(inbox_id)
                 .execute(&mut *tx)
                 .await?;
         }
         tx.commit().await?;
-        let mut claimed = Vec::with_capacity(ids.len());
+        self.claimed_rows(&ids).await
+    }
+
+    /// What the dispatcher needs to send the claimed rows `ids`, in one query.
+    async fn claimed_rows(&self, ids: &[i64]) -> Result<Vec<Claimed>> {
+        let sql = format!(
+            "SELECT o.id AS outbox_id, o.message_id, o.attempts, o.kind, o.claimed_at, m.conversation_id, m.body, c.account_id,
+                    ib.id AS inbox_id, ib.channel_kind, ib.sender, i.address, {} AS consent, ct.time_zone,
+                    (SELECT MAX(x.created_at) FROM messages x WHERE x.conversation_id = c.id AND x.direction = 'inbound') AS last_inbound
+             FROM outbox o JOIN messages m ON m.id = o.message_id
+             JOIN conversations c ON c.id = m.conversation_id
+             JOIN contacts ct ON ct.id = c.contact_id
+             JOIN contact_identities i ON i.id = c.identity_id
+             JOIN inboxes ib ON ib.id = o.inbox_id
+             WHERE o.id IN ({}) ORDER BY o.not_before, o.id",
+            crate::consent::scoped_consent_sql(),
+            id_list(ids, 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in ids {
-            let sql = format!(
-                "SELECT o.id AS outbox_id, o.message_id, o.attempts, o.kind, m.conversation_id, m.body, c.account_id, ib.id AS inbox_id,
-                        ib.channel_kind, ib.sender, i.address, {} AS consent, ct.time_zone,
-                        (SELECT MAX(x.created_at) FROM messages x WHERE x.conversation_id = c.id AND x.direction = 'inbound') AS last_inbound
-                 FROM outbox o JOIN messages m ON m.id = o.message_id
-                 JOIN conversations c ON c.id = m.conversation_id
-                 JOIN contacts ct ON ct.id = c.contact_id
-                 JOIN contact_identities i ON i.id = c.identity_id
-                 JOIN inboxes ib ON ib.id = o.inbox_id
-                 WHERE o.id = $1",
-                crate::consent::scoped_consent_sql()
-            );
-            let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&self.pool).await?;
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in rows {
             let kind: String = r.try_get("channel_kind")?;
             let outbound_kind: String = r.try_get("kind")?;
             let consent: Option<String> = r.try_get("consent")?;
@@ -118,34 +213,53 @@ impl Store {
                 to: address,
                 body: r.try_get("body")?,
                 attempts: r.try_get("attempts")?,
+                claimed_at: r.try_get::<Option<i64>, _>("claimed_at")?.map(from_ms).unwrap_or(Timestamp::UNIX_EPOCH),
             });
         }
         Ok(claimed)
     }
 
-    /// The provider accepted the message under `provider_id`.
-    pub async fn mark_sent(&self, outbox_id: i64, provider_id: &str, now: Timestamp) -> Result<()> {
+    /// The provider accepted the message: `provider_ids` holds one id per part
+    /// it was sent as, the first being the message's own.
+    pub async fn mark_sent(&self, outbox_id: i64, provider_ids: &[String], now: Timestamp) -> Result<()> {
+        let Some(provider_id) = provider_ids.first() else {
+            return Err(StoreError::Conflict("a provider accepted a message without giving an id".into()));
+        };
         let mut tx = self.begin_write().await?;
-        let n = sqlx::query(
-            "UPDATE outbox SET state = 'sent', last_error = NULL, updated_at = $1 WHERE id = $2 AND state = 'sending'",
+        let row = sqlx::query(
+            "UPDATE outbox SET state = 'sent', last_error = NULL, updated_at = $1 WHERE id = $2 AND state = 'sending'
+             RETURNING message_id, inbox_id",
         )
         .bind(to_ms(now))
         .bind(outbox_id)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if n.rows_affected() == 0 {
+        let Some(row) = row else {
             return Err(StoreError::Conflict("the outbox row is not being sent".into()));
-        }
+        };
+        let message_id: i64 = row.try_get("message_id")?;
+        let inbox_id: i64 = row.try_get("inbox_id")?;
         // A delivery report can beat this write; it only moves status forward.
         sqlx::query(
             "UPDATE messages SET provider_id = $1, status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, error = NULL, updated_at = $2
-             WHERE id = (SELECT message_id FROM outbox WHERE id = $3)",
+             WHERE id = $3",
         )
         .bind(provider_id)
         .bind(to_ms(now))
-        .bind(outbox_id)
+        .bind(message_id)
         .execute(&mut *tx)
         .await?;
+        for part in provider_ids {
+            sqlx::query(
+                "INSERT INTO provider_refs (inbox_id, provider_id, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(inbox_id)
+            .bind(part)
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
+            apply_early_reports(&mut tx, inbox_id, part, message_id, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -231,29 +345,67 @@ impl Store {
         Ok(())
     }
 
-    /// Rows left in `sending` by a worker that died: their fate is unknown, so
-    /// they are shown to a person instead of being sent again. Returns the
-    /// affected message ids.
-    pub async fn expire_stale_claims(&self, now: Timestamp, lease: SignedDuration) -> Result<Vec<i64>> {
-        let cutoff = to_ms(now - lease);
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query("UPDATE outbox SET state = 'unknown', last_error = $1, updated_at = $2 WHERE state = 'sending' AND claimed_at < $3 RETURNING message_id")
-            .bind("interrupted while sending: it may or may not have reached the customer")
-            .bind(to_ms(now))
-            .bind(cutoff)
-            .fetch_all(&mut *tx)
-            .await?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?;
-        for id in &ids {
-            sqlx::query("UPDATE messages SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3 AND status = 'sending'")
-                .bind("Interrupted while sending; it may or may not have reached the customer.")
-                .bind(to_ms(now))
-                .bind(id)
-                .execute(&mut *tx)
+    /// Rows left in `sending` longer than `lease`: their worker died or hung
+    /// between handing them to the provider and recording the answer.
+    pub async fn stale_claims(&self, now: Timestamp, lease: SignedDuration) -> Result<Vec<Claimed>> {
+        let rows =
+            sqlx::query("SELECT id FROM outbox WHERE state = 'sending' AND claimed_at < $1 ORDER BY id LIMIT 100")
+                .bind(to_ms(now - lease))
+                .fetch_all(&self.pool)
                 .await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
+        self.claimed_rows(&ids).await
+    }
+
+    /// The provider confirms it never got the interrupted row: it goes again.
+    pub async fn requeue_interrupted(&self, outbox_id: i64, now: Timestamp) -> Result<()> {
+        let release =
+            Release { state: "queued", not_before: Some(now), status: DeliveryStatus::Queued, attempt_counts: true };
+        let why = "interrupted before the provider received it; sending again";
+        self.release_claim(outbox_id, release, Some(why), None, now).await
+    }
+
+    /// The provider cannot say whether it got the interrupted row: it is shown
+    /// to a person instead of being sent again, since twice is worse than asking.
+    pub async fn mark_interrupted(&self, outbox_id: i64, now: Timestamp) -> Result<()> {
+        let release =
+            Release { state: "unknown", not_before: None, status: DeliveryStatus::Failed, attempt_counts: true };
+        self.release_claim(
+            outbox_id,
+            release,
+            Some("interrupted while sending: it may or may not have reached the customer"),
+            Some("Interrupted while sending; it may or may not have reached the customer. Retry if it did not."),
+            now,
+        )
+        .await
+    }
+
+    /// An agent's "retry now": a failed, interrupted or waiting-to-retry
+    /// message goes at the next dispatch (the gate still looks at it first).
+    pub async fn retry_now(&self, account_id: i64, message_id: i64, now: Timestamp) -> Result<()> {
+        self.message_in_account(account_id, message_id).await?;
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE outbox SET state = 'queued', not_before = $1, claimed_by = NULL, updated_at = $1
+             WHERE message_id = $2 AND (state IN ('failed', 'unknown') OR (state = 'queued' AND attempts > 0))",
+        )
+        .bind(to_ms(now))
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::Conflict("only a failed message, or one waiting to retry, can be retried".into()));
+        }
+        sqlx::query("UPDATE messages SET status = 'queued', error = NULL, updated_at = $1 WHERE id = $2")
+            .bind(to_ms(now))
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(ids)
+        Ok(())
     }
 
     pub async fn outbox_entry(&self, message_id: i64) -> Result<Option<OutboxEntry>> {
@@ -279,4 +431,61 @@ impl Store {
             .await?;
         rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
     }
+}
+
+/// Delivery reports for `provider_id` that arrived before the send was
+/// recorded, applied now in order; each only moves the status forward.
+async fn apply_early_reports(
+    tx: &mut sqlx::AnyConnection,
+    inbox_id: i64,
+    provider_id: &str,
+    message_id: i64,
+    now: Timestamp,
+) -> Result<()> {
+    let reports =
+        sqlx::query("SELECT status, error FROM early_reports WHERE inbox_id = $1 AND provider_id = $2 ORDER BY id")
+            .bind(inbox_id)
+            .bind(provider_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    for r in reports {
+        let current: String = sqlx::query("SELECT status FROM messages WHERE id = $1")
+            .bind(message_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let reported: String = r.try_get("status")?;
+        let reported = DeliveryStatus::parse(&reported)?;
+        if DeliveryStatus::parse(&current)?.may_become(reported) {
+            sqlx::query("UPDATE messages SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE id = $4")
+                .bind(reported.as_str())
+                .bind(r.try_get::<Option<String>, _>("error")?)
+                .bind(to_ms(now))
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    sqlx::query("DELETE FROM early_reports WHERE inbox_id = $1 AND provider_id = $2")
+        .bind(inbox_id)
+        .bind(provider_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Early reports no send ever claimed (a day is far longer than any send).
+    pub async fn drop_stale_early_reports(&self, now: Timestamp) -> Result<u64> {
+        let n = sqlx::query("DELETE FROM early_reports WHERE received_at < $1")
+            .bind(to_ms(now - SignedDuration::from_hours(24)))
+            .execute(&self.pool)
+            .await?;
+        Ok(n.rows_affected())
+    }
+}
+
+/// `$first, $first+1, …` for binding `ids` one by one into an `IN (…)` list.
+fn id_list(ids: &[i64], first: usize) -> String {
+    (first..first + ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }

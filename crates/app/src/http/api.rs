@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/scheduled", get(list_scheduled))
         .route("/messages/{id}", axum::routing::patch(edit_waiting_message).delete(cancel_message))
         .route("/messages/{id}/send-now", post(send_now))
+        .route("/messages/{id}/retry", post(retry_message))
         .route("/users", get(list_users).post(create_user))
         .route("/users/{id}", axum::routing::patch(update_user))
         .route("/tokens", get(list_tokens).post(create_token))
@@ -346,6 +347,10 @@ pub struct MessageOut {
     provider_id: Option<String>,
     /// For a `scheduled` message: when it will go out (quiet hours, or a time chosen).
     send_at: Option<String>,
+    /// How many times it has been handed to the provider.
+    attempts: i64,
+    /// After a failed attempt that will be retried: when (`POST /messages/{id}/retry` goes now).
+    retry_at: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -367,6 +372,8 @@ impl From<Message> for MessageOut {
             encoding: m.encoding,
             provider_id: m.provider_id,
             send_at: m.send_at.map(ts),
+            attempts: m.attempts,
+            retry_at: m.retry_at.map(ts),
             created_at: ts(m.created_at),
             updated_at: ts(m.updated_at),
         }
@@ -1032,6 +1039,18 @@ async fn send_now(State(s): State<AppState>, ApiUser(u): ApiUser, Path(id): Path
     Ok(Json(s.services.reschedule(&u, id, None, None).await?.into()))
 }
 
+#[utoipa::path(post, path = "/api/v1/messages/{id}/retry", tag = "messages", params(("id" = i64, Path)),
+    responses((status = 200, body = MessageOut, description = "Queued to go at the next dispatch (the gate still looks first)"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "Not failed, and not waiting to retry")),
+    security(("bearer" = [])))]
+async fn retry_message(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<MessageOut>> {
+    s.services.retry_now(&u, id).await?;
+    Ok(Json(s.services.store.message(id).await?.into()))
+}
+
 #[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = i64, Path)),
     responses((status = 204, description = "Cancelled: it will not be sent"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "Already sent or being sent")),
     security(("bearer" = [])))]
@@ -1156,7 +1175,7 @@ pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Resu
     paths(
         me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, export_consent, add_identity, list_teams, create_team, add_team_member,
         compose_preview, list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
-        list_scheduled, edit_waiting_message, send_now, cancel_message,
+        list_scheduled, edit_waiting_message, send_now, retry_message, cancel_message,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token, events,
         canned::list_canned, canned::create_canned, canned::get_canned, canned::update_canned, canned::delete_canned, canned::render_canned,
         account::get_account, account::update_account

@@ -357,6 +357,8 @@ pub struct Bubble {
     is_event: bool,
     /// Waiting to go: the agent may edit, send now or cancel it.
     waiting: bool,
+    /// Failed, or waiting to retry: the agent may retry it now.
+    retryable: bool,
 }
 
 fn bubble(m: &Message, tz: &jiff::tz::TimeZone, contact_tz: &jiff::tz::TimeZone, now: Timestamp) -> Bubble {
@@ -371,7 +373,10 @@ fn bubble(m: &Message, tz: &jiff::tz::TimeZone, contact_tz: &jiff::tz::TimeZone,
             Some(at) => (format!("Scheduled: goes out at {}", their_time(at, contact_tz, now)), "pending"),
             None => ("Scheduled".into(), "pending"),
         },
-        DeliveryStatus::Queued => ("Queued".into(), "pending"),
+        DeliveryStatus::Queued => match m.retry_at {
+            Some(at) => (format!("Attempt {} failed; trying again at {}", m.attempts, clock(at, tz)), "pending"),
+            None => ("Queued".into(), "pending"),
+        },
         DeliveryStatus::Sending => ("Sending…".into(), "pending"),
         DeliveryStatus::Sent => ("✓ Sent".into(), "sent"),
         DeliveryStatus::Delivered => ("✓✓ Delivered".into(), "delivered"),
@@ -392,6 +397,9 @@ fn bubble(m: &Message, tz: &jiff::tz::TimeZone, contact_tz: &jiff::tz::TimeZone,
         error: m.error.clone(),
         is_event: false,
         waiting: m.status == DeliveryStatus::Scheduled,
+        retryable: m.direction == Direction::Outbound
+            && !m.private
+            && (matches!(m.status, DeliveryStatus::Failed) || m.retry_at.is_some()),
     }
 }
 
@@ -497,6 +505,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
         error: None,
         is_event: true,
         waiting: false,
+        retryable: false,
     };
     // On a tie, "Conversation started" comes before its first message, and what a
     // message caused (an opt-out, a flag) comes after it.
@@ -717,7 +726,7 @@ struct AssignForm {
 #[derive(Deserialize)]
 struct WaitingForm {
     csrf: String,
-    /// `send_now`, `cancel` or `edit`.
+    /// `send_now`, `cancel`, `edit` or `retry`.
     action: String,
     #[serde(default)]
     body: Option<String>,
@@ -746,6 +755,7 @@ async fn waiting_action(
         match f.action.as_str() {
             "send_now" => s.services.reschedule(&ui.user, message_id, None, None).await.map(drop),
             "cancel" => s.services.cancel_scheduled(&ui.user, message_id).await.map(drop).map_err(Into::into),
+            "retry" => s.services.retry_now(&ui.user, message_id).await.map_err(Into::into),
             "edit" => {
                 let body = f.body.as_deref().map(Body::parse).transpose().map_err(StoreError::from)?;
                 let at = form_send_at(&s, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await?.or(m.send_at);

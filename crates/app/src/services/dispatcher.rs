@@ -3,9 +3,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 use textdesk_channels::{Accepted, Outgoing, SendError};
-use textdesk_core::ChannelKind;
 use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict};
-use textdesk_store::Claimed;
+use textdesk_core::pacing::{Rate, SenderKind};
+use textdesk_core::{ChannelKind, ConsentState, Invalid};
+use textdesk_store::{Claimed, RecordConsent, User};
 
 use crate::services::Services;
 use crate::services::metrics::Metrics;
@@ -21,8 +22,6 @@ pub struct DispatchReport {
 }
 
 const MAX_ATTEMPTS: i64 = 5;
-/// How long a claim may stay in `sending` before it is judged interrupted.
-pub const CLAIM_LEASE: SignedDuration = SignedDuration::from_mins(5);
 
 /// Exponential backoff with jitter: 2 s, 4 s, 8 s … capped at 5 minutes.
 fn backoff(attempts: i64) -> SignedDuration {
@@ -36,14 +35,50 @@ impl Services {
         self.dispatch_at(worker, batch, Timestamp::now()).await
     }
 
-    /// One step as if the clock read `now` (tests move time forward with it).
+    /// One step as if the clock read `now` (tests move time forward with it):
+    /// each sender with due rows has as many claimed as its pace allows, and
+    /// the senders are served side by side, so a slow or backlogged one never
+    /// holds up another.
     pub async fn dispatch_at(
         &self,
         worker: &str,
         batch: i64,
         now: Timestamp,
     ) -> textdesk_store::Result<DispatchReport> {
-        let claimed = self.store.claim_due(worker, now, batch).await?;
+        let mut batches = Vec::new();
+        for inbox_id in self.store.due_senders(now).await? {
+            let rate = self.sender_rate(inbox_id).await?;
+            let rows = self.store.claim_for_sender(worker, inbox_id, now, batch, rate).await?;
+            if !rows.is_empty() {
+                batches.push(rows);
+            }
+        }
+        let mut report = DispatchReport::default();
+        for r in futures_util::future::join_all(batches.into_iter().map(|rows| self.send_batch(rows, now))).await {
+            let r = r?;
+            report.claimed += r.claimed;
+            report.sent += r.sent;
+            report.retried += r.retried;
+            report.failed += r.failed;
+            report.deferred += r.deferred;
+            report.blocked += r.blocked;
+        }
+        Ok(report)
+    }
+
+    /// How fast an inbox's sender may go: its `rate_limit` setting, or what
+    /// carriers allow its kind of number. The simulator is not metered unless set.
+    async fn sender_rate(&self, inbox_id: i64) -> textdesk_store::Result<Option<Rate>> {
+        let inbox = self.store.inbox_by_id(inbox_id).await?;
+        Ok(match rate_setting(&inbox.settings).ok().flatten() {
+            Some(rate) => Some(rate),
+            None if inbox.channel_kind == ChannelKind::Simulator => None,
+            None => Some(SenderKind::of(&inbox.sender).default_rate()),
+        })
+    }
+
+    /// One sender's claimed rows, in order.
+    async fn send_batch(&self, claimed: Vec<Claimed>, now: Timestamp) -> textdesk_store::Result<DispatchReport> {
         let mut report = DispatchReport { claimed: claimed.len(), ..Default::default() };
         for row in claimed {
             // The gate looks again: consent or the hour may have changed while
@@ -67,11 +102,9 @@ impl Services {
                     continue;
                 }
             }
-            let result = self.send_via_channel(&row).await;
-            match result {
+            match self.send_via_channel(&row).await {
                 Ok(accepted) => {
-                    let provider_id = accepted.provider_ids.first().map(String::as_str).unwrap_or_default();
-                    self.store.mark_sent(row.outbox_id, provider_id, now).await?;
+                    self.store.mark_sent(row.outbox_id, &accepted.provider_ids, now).await?;
                     Metrics::inc(&self.metrics.outbound_sent);
                     report.sent += 1;
                 }
@@ -82,6 +115,9 @@ impl Services {
                 }
                 Err(e) => {
                     self.store.mark_failed(row.outbox_id, &e.to_string(), None, now).await?;
+                    if let SendError::OptedOut(why) = &e {
+                        self.provider_reports_opt_out(row.account_id, row.inbox_id, row.conversation_id, why).await?;
+                    }
                     Metrics::inc(&self.metrics.outbound_failed);
                     report.failed += 1;
                 }
@@ -91,12 +127,93 @@ impl Services {
         Ok(report)
     }
 
+    /// A provider refused a message because the recipient unsubscribed with
+    /// it (Twilio 21610): the ledger records it, for this sender's scope, so
+    /// the gate stops further messages before they reach the provider.
+    pub async fn provider_reports_opt_out(
+        &self,
+        account_id: i64,
+        inbox_id: i64,
+        conversation_id: i64,
+        evidence: &str,
+    ) -> textdesk_store::Result<()> {
+        let conversation = self.store.conversation(account_id, conversation_id).await?;
+        let scope = self.store.inbox_consent_scope(inbox_id).await?;
+        let record = RecordConsent {
+            contact_id: conversation.contact_id,
+            conversation_id: Some(conversation_id),
+            scope: &scope,
+            state: ConsentState::OptedOut,
+            source: "provider",
+            evidence,
+            actor_id: None,
+        };
+        self.store.record_consent(account_id, record).await?;
+        self.publish(account_id, "conversation.updated", conversation_id, None).await;
+        Ok(())
+    }
+
+    /// An agent's "retry now" on a failed message or one waiting to retry.
+    pub async fn retry_now(&self, user: &User, message_id: i64) -> textdesk_store::Result<()> {
+        self.store.retry_now(user.account_id, message_id, Timestamp::now()).await?;
+        let m = self.store.message(message_id).await?;
+        self.publish(user.account_id, "message.updated", m.conversation_id, Some(m.id)).await;
+        Ok(())
+    }
+
+    /// Settles rows a dead or hung worker left in `sending`. A provider that
+    /// can say whether it received the message settles it: recorded as sent,
+    /// or sent again. Where it cannot, a person decides (never sent twice).
+    pub async fn settle_interrupted(&self, now: Timestamp, lease: SignedDuration) -> textdesk_store::Result<usize> {
+        let stale = self.store.stale_claims(now, lease).await?;
+        let count = stale.len();
+        for row in stale {
+            match self.was_accepted(&row).await {
+                Ok(Some(ids)) => self.store.mark_sent(row.outbox_id, &ids, now).await?,
+                Ok(None) => self.store.requeue_interrupted(row.outbox_id, now).await?,
+                Err(Unknowable) => {
+                    self.store.mark_interrupted(row.outbox_id, now).await?;
+                    Metrics::inc(&self.metrics.outbound_failed);
+                }
+            }
+            self.publish(row.account_id, "message.updated", row.conversation_id, Some(row.message_id)).await;
+        }
+        Ok(count)
+    }
+
+    /// Asks the row's provider whether it accepted the row's message.
+    async fn was_accepted(&self, row: &Claimed) -> Result<Option<Vec<String>>, Unknowable> {
+        match row.channel_kind {
+            // The simulated carrier lives in the process that died with it.
+            ChannelKind::Simulator => Err(Unknowable),
+            _ => Err(Unknowable),
+        }
+    }
+
     async fn send_via_channel(&self, row: &Claimed) -> Result<Accepted, SendError> {
         let msg =
             Outgoing { from: row.sender.clone(), to: row.to.clone(), body: row.body.clone(), ..Default::default() };
         match row.channel_kind {
             ChannelKind::Simulator => self.carrier.send(row.inbox_id, &msg).await,
             other => Err(SendError::Permanent(format!("sending over {other} is not available in this version"))),
+        }
+    }
+}
+
+/// The provider cannot tell whether it received a message.
+struct Unknowable;
+
+/// An inbox's `rate_limit` setting: `{"segments_per_second": 3}`.
+pub fn rate_setting(settings: &serde_json::Value) -> Result<Option<Rate>, Invalid> {
+    match settings.get("rate_limit") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => {
+            let per_second = v
+                .get("segments_per_second")
+                .and_then(serde_json::Value::as_f64)
+                .filter(|_| v.as_object().is_some_and(|o| o.len() == 1))
+                .ok_or_else(|| Invalid::new("rate_limit: {\"segments_per_second\": a number}"))?;
+            Rate::new(per_second).map(Some).map_err(|e| Invalid::new(format!("rate_limit: {e}")))
         }
     }
 }

@@ -9,7 +9,8 @@ use crate::services::consent::ConsentSettings;
 use crate::services::hours::InboxHours;
 
 /// The settings an inbox knows; anything else is refused so a misspelt key is noticed.
-const KEYS: &[&str] = &["consent", "hours", "off_hours_reply", "acknowledge", "price_per_segment", "currency"];
+const KEYS: &[&str] =
+    &["consent", "hours", "off_hours_reply", "acknowledge", "price_per_segment", "currency", "rate_limit"];
 
 impl Services {
     /// Checks a whole settings object.
@@ -20,6 +21,7 @@ impl Services {
         }
         ConsentSettings::parse(settings, &self.business_name)?;
         InboxHours::parse(settings, &self.timing.fallback_zone)?;
+        crate::services::dispatcher::rate_setting(settings)?;
         match obj.get("price_per_segment") {
             None | Some(serde_json::Value::Null) => {}
             Some(p) if p.as_f64().is_some_and(|p| p.is_finite() && (0.0..=100.0).contains(&p)) => {}
