@@ -63,6 +63,30 @@ pub fn decode_latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
 }
 
+/// ASCII, except that ESC before a GSM extension code is that character:
+/// some senders (node-smpp among them) put GSM 03.38 text under data_coding 1,
+/// and ESC never belongs in a text message otherwise.
+pub fn decode_ia5(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == 0x1B
+            && let Some(&next) = bytes.get(i + 1)
+        {
+            let extended = gsm7_decode(&[0x1B, next]);
+            if extended != gsm7_decode(&[next]) {
+                out.push_str(&extended);
+                i += 2;
+                continue;
+            }
+        }
+        out.push(char::from(b));
+        i += 1;
+    }
+    out
+}
+
 pub fn encode_ucs2(text: &str) -> Vec<u8> {
     text.encode_utf16().flat_map(u16::to_be_bytes).collect()
 }
@@ -149,6 +173,8 @@ pub struct Concat {
 pub enum TextKind {
     /// Units are unpacked septets.
     Gsm,
+    /// IA5 (ASCII) for data_coding 1.
+    Ia5,
     Latin1,
     Ucs2,
 }
@@ -157,6 +183,7 @@ impl TextKind {
     pub fn decode(self, units: &[u8]) -> String {
         match self {
             TextKind::Gsm => gsm7_decode(units),
+            TextKind::Ia5 => decode_ia5(units),
             TextKind::Latin1 => decode_latin1(units),
             TextKind::Ucs2 => decode_ucs2(units),
         }
@@ -175,7 +202,8 @@ pub struct DecodedPart {
 fn text_kind(data_coding: u8) -> Result<TextKind, String> {
     match data_coding {
         DC_GSM => Ok(TextKind::Gsm),
-        DC_IA5 | DC_LATIN1 => Ok(TextKind::Latin1),
+        DC_IA5 => Ok(TextKind::Ia5),
+        DC_LATIN1 => Ok(TextKind::Latin1),
         DC_UCS2 => Ok(TextKind::Ucs2),
         // The "message class" group: bit 2 clear is the GSM alphabet, set is 8-bit data.
         dc if dc & 0xF0 == 0xF0 && dc & 0x04 == 0 => Ok(TextKind::Gsm),
@@ -436,8 +464,9 @@ mod tests {
     fn other_codings_decode() {
         let d = decode_part(&sm_of(&[0x63, 0x61, 0x66, 0xE9], DC_LATIN1, 0), false).unwrap();
         assert_eq!(d.kind.decode(&d.units), "café");
-        let d = decode_part(&sm_of(b"hi", DC_IA5, 0), false).unwrap();
-        assert_eq!(d.kind.decode(&d.units), "hi");
+        let d = decode_part(&sm_of(b"hi {\x1b(x\x1b)}", DC_IA5, 0), false).unwrap();
+        assert_eq!(d.kind.decode(&d.units), "hi {{x}}");
+        assert_eq!(decode_ia5(b"\x1b"), "\u{1b}");
         assert!(decode_part(&sm_of(b"hi", 0x04, 0), false).is_err());
         let payload = Sm {
             tlvs: vec![Tlv { tag: tlv::MESSAGE_PAYLOAD, value: gsm7_encode("from payload").unwrap() }],
