@@ -219,3 +219,85 @@ async fn dropping_the_link_unbinds() {
     drop(link);
     assert!(smsc.wait_until(WAIT, |s| s.send_mo("+1415", "+1", "x").is_err()).await);
 }
+
+#[tokio::test]
+async fn a_malformed_pdu_closes_the_connection_and_it_rebinds() {
+    let smsc = fake().await;
+    let (link, _events) = link(smsc.config()).await;
+    // command_length far past the limit: the client must not try to read 4 GiB.
+    assert!(smsc.send_raw(&[0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 9]));
+    assert!(smsc.wait_until(WAIT, |s| s.binds() == 2).await);
+    assert!(link.wait_bound(WAIT).await);
+    // A well-framed deliver_sm whose body lies about its lengths.
+    let mut bad = vec![0, 0, 0, 20, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 9];
+    bad.extend([0x41, 0x41, 0x41, 0x41]);
+    assert!(smsc.send_raw(&bad));
+    assert!(smsc.wait_until(WAIT, |s| s.binds() == 3).await);
+    assert!(link.wait_bound(WAIT).await);
+    assert!(link.send(&text("+14155552671", "still here")).await.is_ok());
+}
+
+#[tokio::test]
+async fn unknown_requests_get_a_generic_nack_and_the_link_stays() {
+    let smsc = fake().await;
+    let (link, _events) = link(smsc.config()).await;
+    // data_sm (0x103), which this client does not speak.
+    assert!(smsc.send_raw(&[0, 0, 0, 16, 0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0, 7]));
+    assert!(link.send(&text("+14155552671", "after data_sm")).await.is_ok());
+    assert_eq!(smsc.binds(), 1);
+}
+
+#[tokio::test]
+async fn a_silent_smsc_is_detected_by_enquire_link() {
+    let smsc = fake().await;
+    let mut cfg = smsc.config();
+    cfg.enquire_link_every = Duration::from_millis(20);
+    cfg.response_timeout = Duration::from_millis(100);
+    let (link, _events) = link(cfg).await;
+    smsc.ignore_enquire_links(true);
+    assert!(smsc.wait_until(WAIT, |s| s.binds() >= 2).await, "it reconnects when enquire_link goes unanswered");
+    smsc.ignore_enquire_links(false);
+    assert!(link.wait_bound(WAIT).await);
+    assert!(link.stats().disconnects >= 1);
+}
+
+#[tokio::test]
+async fn max_per_second_spaces_the_parts() {
+    let smsc = fake().await;
+    let mut cfg = smsc.config();
+    cfg.max_per_second = 50.0;
+    let (link, _events) = link(cfg).await;
+    let started = std::time::Instant::now();
+    for _ in 0..6 {
+        link.send(&text("+14155552671", "paced")).await.unwrap();
+    }
+    // Six submits at 50 per second: five gaps of 20 ms at least.
+    assert!(started.elapsed() >= Duration::from_millis(100), "{:?}", started.elapsed());
+    assert_eq!(smsc.submits().len(), 6);
+}
+
+#[tokio::test]
+async fn concurrent_sends_all_get_their_own_ids() {
+    let smsc = fake().await;
+    let mut cfg = smsc.config();
+    cfg.window = 2;
+    let (link, _events) = link(cfg).await;
+    let sends = (0..10).map(|i| {
+        let link = link.clone();
+        tokio::spawn(async move { link.send(&text("+14155552671", &format!("message {i}"))).await })
+    });
+    let mut ids = Vec::new();
+    for s in sends {
+        ids.extend(s.await.unwrap().unwrap().provider_ids);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10);
+    assert_eq!(smsc.submits().len(), 10);
+}
+
+#[test]
+fn start_outside_a_runtime_is_an_error_not_a_panic() {
+    let cfg = SmppConfig::new("127.0.0.1", 2775, "desk", textdesk_channels::smpp::SmppPassword::new("x"));
+    assert!(SmppLink::start(cfg).is_err());
+}

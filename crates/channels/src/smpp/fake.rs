@@ -43,6 +43,7 @@ pub enum ReceiptForm {
 
 enum Control {
     Send(Box<Pdu>),
+    Raw(Vec<u8>),
     Unbind,
     Disconnect,
 }
@@ -56,6 +57,7 @@ struct State {
     binds: usize,
     refused_binds: usize,
     enquire_links: usize,
+    ignore_enquire_links: bool,
     deliver_sm_resps: usize,
     next_message_id: u64,
     next_sequence: u32,
@@ -165,6 +167,16 @@ impl FakeSmsc {
     /// The SMSC unbinds the current session (as before maintenance).
     pub fn unbind(&self) -> bool {
         self.control(Control::Unbind).is_ok()
+    }
+
+    /// Stops answering enquire_link (a half-dead connection), or resumes.
+    pub fn ignore_enquire_links(&self, ignore: bool) {
+        self.inner.lock().ignore_enquire_links = ignore;
+    }
+
+    /// Writes these bytes as they are: for malformed PDUs.
+    pub fn send_raw(&self, bytes: &[u8]) -> bool {
+        self.control(Control::Raw(bytes.to_vec())).is_ok()
     }
 
     /// The TCP connection drops without a word.
@@ -301,6 +313,12 @@ async fn connection(inner: Arc<Inner>, socket: TcpStream) {
             c = control.recv() => match c {
                 None | Some(Control::Disconnect) => break,
                 Some(Control::Send(pdu)) => Some(*pdu),
+                Some(Control::Raw(bytes)) => {
+                    if wr.write_all(&bytes).await.is_err() {
+                        break;
+                    }
+                    None
+                }
                 Some(Control::Unbind) => {
                     let seq = { let mut s = inner.lock(); s.next_sequence += 1; s.next_sequence };
                     let _ = wr.write_all(&Pdu::new(cmd::UNBIND, seq, Body::Empty).encode()).await;
@@ -354,7 +372,7 @@ fn answer(
         }
         (_, cmd::ENQUIRE_LINK) => {
             s.enquire_links += 1;
-            Some(pdu.empty_response(status::OK))
+            (!s.ignore_enquire_links).then(|| pdu.empty_response(status::OK))
         }
         (_, cmd::UNBIND) => {
             *bound = false;

@@ -327,6 +327,8 @@ impl SmppLink {
     /// runtime). What the SMSC delivers arrives on the receiver.
     pub fn start(cfg: SmppConfig) -> Result<(SmppLink, mpsc::Receiver<InboundEvent>), String> {
         cfg.validate()?;
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| "the SMPP link needs a tokio runtime".to_owned())?;
         let (state, _) = watch::channel(LinkState::Connecting);
         let shared = Arc::new(Shared {
             window: Semaphore::new(cfg.window),
@@ -338,7 +340,7 @@ impl SmppLink {
         });
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (events_tx, events_rx) = mpsc::channel(256);
-        tokio::spawn(run(shared.clone(), cmd_rx, events_tx));
+        runtime.spawn(run(shared.clone(), cmd_rx, events_tx));
         Ok((SmppLink { shared, cmd_tx }, events_rx))
     }
 
