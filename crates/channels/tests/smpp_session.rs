@@ -296,6 +296,25 @@ async fn concurrent_sends_all_get_their_own_ids() {
     assert_eq!(smsc.submits().len(), 10);
 }
 
+#[tokio::test]
+async fn the_window_caps_submits_in_flight() {
+    let smsc = fake().await;
+    smsc.delay_responses(Some(Duration::from_millis(30)));
+    let mut cfg = smsc.config();
+    cfg.window = 3;
+    let (link, _events) = link(cfg).await;
+    let sends: Vec<_> = (0..9)
+        .map(|i| {
+            let link = link.clone();
+            tokio::spawn(async move { link.send(&text("+14155552671", &format!("windowed {i}"))).await })
+        })
+        .collect();
+    for s in sends {
+        assert!(s.await.unwrap().is_ok());
+    }
+    assert_eq!(smsc.max_in_flight(), 3);
+}
+
 #[test]
 fn start_outside_a_runtime_is_an_error_not_a_panic() {
     let cfg = SmppConfig::new("127.0.0.1", 2775, "desk", textdesk_channels::smpp::SmppPassword::new("x"));

@@ -58,6 +58,9 @@ struct State {
     refused_binds: usize,
     enquire_links: usize,
     ignore_enquire_links: bool,
+    response_delay: Option<Duration>,
+    in_flight: usize,
+    max_in_flight: usize,
     deliver_sm_resps: usize,
     next_message_id: u64,
     next_sequence: u32,
@@ -172,6 +175,16 @@ impl FakeSmsc {
     /// Stops answering enquire_link (a half-dead connection), or resumes.
     pub fn ignore_enquire_links(&self, ignore: bool) {
         self.inner.lock().ignore_enquire_links = ignore;
+    }
+
+    /// Holds every submit_sm_resp back this long (to see the client's window).
+    pub fn delay_responses(&self, delay: Option<Duration>) {
+        self.inner.lock().response_delay = delay;
+    }
+
+    /// The most submits that were awaiting their response at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.lock().max_in_flight
     }
 
     /// Writes these bytes as they are: for malformed PDUs.
@@ -343,7 +356,7 @@ async fn connection(inner: Arc<Inner>, socket: TcpStream) {
 }
 
 fn answer(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     pdu: Pdu,
     bound: &mut bool,
     conn_id: u64,
@@ -383,37 +396,59 @@ fn answer(
             None
         }
         (Body::SubmitSm(sm), _) => {
-            if !*bound {
-                return Some(pdu.empty_response(status::INVALID_BIND_STATUS));
+            s.in_flight += 1;
+            s.max_in_flight = s.max_in_flight.max(s.in_flight);
+            let resp = submit_response(&mut s, &pdu, sm, *bound);
+            match s.response_delay {
+                None => {
+                    s.in_flight -= 1;
+                    Some(resp)
+                }
+                Some(delay) => {
+                    let control = control.clone();
+                    let inner = inner.clone();
+                    tokio::spawn(async move {
+                        sleep(delay).await;
+                        inner.lock().in_flight -= 1;
+                        let _ = control.send(Control::Send(Box::new(resp)));
+                    });
+                    None
+                }
             }
-            if s.throttle_next > 0 {
-                s.throttle_next -= 1;
-                return Some(pdu.empty_response(status::THROTTLED));
-            }
-            if let Some(code) = s.fail_next.take() {
-                return Some(pdu.empty_response(code));
-            }
-            s.next_message_id += 1;
-            let message_id = format!("{:X}", s.next_message_id);
-            let part = decode_part(sm, s.gsm7_packed);
-            let udh = (sm.esm_class & esm::UDHI != 0)
-                .then(|| sm.short_message.first().and_then(|&l| sm.short_message.get(..usize::from(l) + 1)))
-                .flatten()
-                .map(<[u8]>::to_vec);
-            s.submits.push(FakeSubmit {
-                to: sm.dest.addr.clone(),
-                from: sm.source.addr.clone(),
-                data_coding: sm.data_coding,
-                esm_class: sm.esm_class,
-                registered_delivery: sm.registered_delivery,
-                udh,
-                concat: part.as_ref().ok().and_then(|p| p.concat),
-                text: part.map(|p| p.kind.decode(&p.units)).unwrap_or_default(),
-                message_id: message_id.clone(),
-            });
-            Some(Pdu::new(cmd::SUBMIT_SM_RESP, pdu.sequence, Body::SubmitSmResp { message_id }))
         }
         _ if pdu.is_response() => None,
         _ => Some(pdu.empty_response(status::INVALID_COMMAND_ID)),
     }
+}
+
+fn submit_response(s: &mut State, pdu: &Pdu, sm: &Sm, bound: bool) -> Pdu {
+    if !bound {
+        return pdu.empty_response(status::INVALID_BIND_STATUS);
+    }
+    if s.throttle_next > 0 {
+        s.throttle_next -= 1;
+        return pdu.empty_response(status::THROTTLED);
+    }
+    if let Some(code) = s.fail_next.take() {
+        return pdu.empty_response(code);
+    }
+    s.next_message_id += 1;
+    let message_id = format!("{:X}", s.next_message_id);
+    let part = decode_part(sm, s.gsm7_packed);
+    let udh = (sm.esm_class & esm::UDHI != 0)
+        .then(|| sm.short_message.first().and_then(|&l| sm.short_message.get(..usize::from(l) + 1)))
+        .flatten()
+        .map(<[u8]>::to_vec);
+    s.submits.push(FakeSubmit {
+        to: sm.dest.addr.clone(),
+        from: sm.source.addr.clone(),
+        data_coding: sm.data_coding,
+        esm_class: sm.esm_class,
+        registered_delivery: sm.registered_delivery,
+        udh,
+        concat: part.as_ref().ok().and_then(|p| p.concat),
+        text: part.map(|p| p.kind.decode(&p.units)).unwrap_or_default(),
+        message_id: message_id.clone(),
+    });
+    Pdu::new(cmd::SUBMIT_SM_RESP, pdu.sequence, Body::SubmitSmResp { message_id })
 }
