@@ -320,3 +320,44 @@ fn start_outside_a_runtime_is_an_error_not_a_panic() {
     let cfg = SmppConfig::new("127.0.0.1", 2775, "desk", textdesk_channels::smpp::SmppPassword::new("x"));
     assert!(SmppLink::start(cfg).is_err());
 }
+
+#[tokio::test]
+async fn sixteen_bit_udh_and_sar_parts_reassemble_and_stale_parts_expire() {
+    use textdesk_channels::smpp::pdu::{Sm, SmAddr, Tlv, tlv};
+    let smsc = fake().await;
+    let mut cfg = smsc.config();
+    cfg.reassembly_timeout = Duration::from_millis(100);
+    let (_link, mut events) = link(cfg).await;
+    let from = SmAddr { ton: 1, npi: 1, addr: "14155552671".into() };
+    let udh16 = |seq: u8, body: &[u8]| Sm {
+        source: from.clone(),
+        esm_class: 0x40,
+        data_coding: 3,
+        short_message: [&[6, 8, 4, 0xAB, 0xCD, 2, seq][..], body].concat(),
+        ..Sm::default()
+    };
+    smsc.deliver(udh16(2, b" world")).unwrap();
+    smsc.deliver(udh16(1, b"Hello")).unwrap();
+    let InboundEvent::Message { body, .. } = next(&mut events).await else { panic!() };
+    assert_eq!(body, "Hello world");
+
+    let sar = |seq: u8, body: &str| Sm {
+        source: from.clone(),
+        data_coding: 0,
+        short_message: body.as_bytes().to_vec(),
+        tlvs: vec![
+            Tlv { tag: tlv::SAR_MSG_REF_NUM, value: vec![0, 9] },
+            Tlv { tag: tlv::SAR_TOTAL_SEGMENTS, value: vec![2] },
+            Tlv { tag: tlv::SAR_SEGMENT_SEQNUM, value: vec![seq] },
+        ],
+        ..Sm::default()
+    };
+    smsc.deliver(sar(1, "stale ")).unwrap();
+    assert!(smsc.wait_until(WAIT, |s| s.deliver_sm_resps() == 3).await);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The first part has expired, so this second part alone starts a new, incomplete message.
+    smsc.deliver(sar(2, "part")).unwrap();
+    smsc.send_mo("+14155552671", "+14155550100", "next").unwrap();
+    let InboundEvent::Message { body, .. } = next(&mut events).await else { panic!() };
+    assert_eq!(body, "next");
+}
