@@ -361,3 +361,14 @@ async fn sixteen_bit_udh_and_sar_parts_reassemble_and_stale_parts_expire() {
     let InboundEvent::Message { body, .. } = next(&mut events).await else { panic!() };
     assert_eq!(body, "next");
 }
+
+#[tokio::test]
+async fn tls_to_a_plain_port_fails_with_a_clear_error() {
+    let smsc = fake().await;
+    let mut cfg = smsc.config();
+    cfg.tls = true;
+    cfg.host = "localhost".into();
+    cfg.response_timeout = Duration::from_millis(500);
+    let err = check_bind(&cfg).await.unwrap_err();
+    assert!(err.starts_with("TLS handshake with localhost:"), "{err}");
+}
