@@ -9,6 +9,62 @@ const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæ
 /// Characters reached through the escape: each costs two septets.
 const GSM_EXTENSION: &str = "\u{0C}^{}\\[~]|€";
 
+/// GSM 03.38 codes of `GSM_EXTENSION`, in the same order.
+const GSM_EXTENSION_CODES: [u8; 10] = [0x0A, 0x14, 0x28, 0x29, 0x2F, 0x3C, 0x3D, 0x3E, 0x40, 0x65];
+/// The septet that announces an extension character.
+pub const GSM_ESCAPE: u8 = 0x1B;
+
+/// The septets of one character: one for the basic alphabet, escape plus code
+/// for the extension table, `None` outside GSM 03.38.
+pub fn gsm7_char_septets(c: char) -> Option<(u8, Option<u8>)> {
+    if let Some(pos) = GSM_BASIC.chars().position(|b| b == c) {
+        // The basic string skips the escape code, so codes past it sit one further on.
+        let code = if pos < GSM_ESCAPE as usize { pos } else { pos + 1 };
+        return u8::try_from(code).ok().map(|code| (code, None));
+    }
+    let pos = GSM_EXTENSION.chars().position(|e| e == c)?;
+    GSM_EXTENSION_CODES.get(pos).map(|&code| (GSM_ESCAPE, Some(code)))
+}
+
+/// The text as unpacked GSM 03.38 septets, or `None` if a character is not GSM.
+pub fn gsm7_encode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        let (first, second) = gsm7_char_septets(c)?;
+        out.push(first);
+        out.extend(second);
+    }
+    Some(out)
+}
+
+fn gsm7_basic_char(code: u8) -> char {
+    let code = usize::from(code & 0x7F);
+    let pos = if code < GSM_ESCAPE as usize { code } else { code.saturating_sub(1) };
+    GSM_BASIC.chars().nth(pos).unwrap_or(' ')
+}
+
+/// Unpacked septets back to text. An escape before an unknown code falls back
+/// to the basic character, as 03.38 asks; a lone trailing escape is a space.
+pub fn gsm7_decode(septets: &[u8]) -> String {
+    let mut out = String::with_capacity(septets.len());
+    let mut iter = septets.iter().map(|s| s & 0x7F);
+    while let Some(s) = iter.next() {
+        if s != GSM_ESCAPE {
+            out.push(gsm7_basic_char(s));
+            continue;
+        }
+        match iter.next() {
+            Some(next) => match GSM_EXTENSION_CODES.iter().position(|&c| c == next) {
+                Some(pos) => out.push(GSM_EXTENSION.chars().nth(pos).unwrap_or(' ')),
+                None if next == GSM_ESCAPE => out.push(' '),
+                None => out.push(gsm7_basic_char(next)),
+            },
+            None => out.push(' '),
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
@@ -128,6 +184,19 @@ mod tests {
     fn the_alphabet_has_every_code_but_escape() {
         assert_eq!(GSM_BASIC.chars().count(), 127);
         assert_eq!(GSM_EXTENSION.chars().count(), 10);
+    }
+
+    #[test]
+    fn gsm7_codes_round_trip() {
+        assert_eq!(gsm7_encode("@a\n"), Some(vec![0x00, 0x61, 0x0A]));
+        assert_eq!(gsm7_encode("Ä€"), Some(vec![0x5B, 0x1B, 0x65]));
+        assert_eq!(gsm7_encode("É"), Some(vec![0x1F]));
+        assert_eq!(gsm7_encode(" "), Some(vec![0x20]));
+        assert_eq!(gsm7_encode("😀"), None);
+        let all: String = GSM_BASIC.chars().chain(GSM_EXTENSION.chars()).collect();
+        let septets = gsm7_encode(&all);
+        assert_eq!(septets.as_deref().map(gsm7_decode), Some(all));
+        assert_eq!(gsm7_decode(&[0x1B, 0x61]), "a");
     }
 
     #[test]
