@@ -11,5 +11,7 @@ pub mod webhook;
 
 pub use client::{CredentialError, Downloaded, MediaError, TwilioClient, TwilioConfig};
 pub use errors::{ErrorClass, ErrorInfo, explain, provider_error};
+#[cfg(feature = "fake")]
+pub use fake::{FakeSent, FakeTwilio};
 pub use signature::{SIGNATURE_HEADER, compute_signature, json_url, validate_form, validate_json};
 pub use webhook::{EMPTY_TWIML, TwilioInbound, TwilioStatus, parse_inbound, parse_status};
