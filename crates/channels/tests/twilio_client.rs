@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use textdesk_channels::twilio::{
-    CredentialError, FakeTwilio, TwilioClient, TwilioConfig, parse_inbound, parse_status, validate_form,
+    CredentialError, FakeTwilio, Timeouts, TwilioClient, TwilioConfig, parse_inbound, parse_status, validate_form,
 };
 use textdesk_channels::{InboundEvent, Outgoing, SendError};
 use textdesk_core::DeliveryStatus;
@@ -280,4 +280,29 @@ async fn signed_webhooks_from_the_fake_validate_and_parse() {
     let inbound = parse_inbound(&seen[1].1, Timestamp::now()).unwrap();
     let InboundEvent::Message { from, body, .. } = inbound.event else { panic!() };
     assert_eq!((from.value(), body.as_str()), (CUSTOMER, "Hello there"));
+}
+
+#[tokio::test]
+async fn timeouts_are_retryable() {
+    let fake = FakeTwilio::start().await.unwrap();
+    let timeouts = Timeouts { request: Duration::from_millis(200), ..Timeouts::default() };
+    let client = TwilioClient::with_timeouts(fake.config(), timeouts).unwrap();
+    fake.set_latency(Duration::from_secs(2));
+    let SendError::Retryable(why) = client.send(&text("hi")).await.unwrap_err() else { panic!() };
+    assert!(why.contains("timed out"), "{why}");
+    assert!(matches!(client.find_sent(OURS, CUSTOMER, "hi", Timestamp::now()).await, Err(SendError::Retryable(_))));
+    assert!(matches!(client.check_credentials().await, Err(CredentialError::Unreachable(_))));
+}
+
+#[tokio::test]
+async fn inbound_media_round_trip() {
+    let (fake, client) = setup().await;
+    let url = fake.host_media(b"GIF89a".to_vec(), "image/gif");
+    let params = fake.inbound_media_params(CUSTOMER, OURS, "", &[(&url, "image/gif")]);
+    let inbound = parse_inbound(&params, Timestamp::now()).unwrap();
+    let InboundEvent::Message { media, .. } = inbound.event else { panic!() };
+    assert_eq!(media.len(), 1);
+    assert_eq!(media[0].content_type.as_deref(), Some("image/gif"));
+    let got = client.download_media(&media[0].url, 1024).await.unwrap();
+    assert_eq!(got.bytes, b"GIF89a");
 }

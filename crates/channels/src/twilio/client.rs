@@ -16,10 +16,21 @@ use crate::{Accepted, Outgoing, SendError};
 
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Media can be several megabytes over a slow link.
-const MEDIA_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the client waits for Twilio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// A whole API request, answer included.
+    pub request: Duration,
+    /// A whole media download; media can be megabytes over a slow link.
+    pub media: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { connect: Duration::from_secs(10), request: Duration::from_secs(30), media: Duration::from_secs(120) }
+    }
+}
 /// Bounds `find_sent` when the filter matches a long history.
 const MAX_PAGES: usize = 20;
 const PAGE_SIZE: u32 = 100;
@@ -101,6 +112,7 @@ pub struct TwilioClient {
     http: reqwest::Client,
     base: url::Url,
     cfg: TwilioConfig,
+    timeouts: Timeouts,
 }
 
 impl fmt::Debug for TwilioClient {
@@ -120,6 +132,10 @@ pub(crate) fn ensure_crypto_provider() {
 
 impl TwilioClient {
     pub fn new(cfg: TwilioConfig) -> Result<Self, ConfigError> {
+        Self::with_timeouts(cfg, Timeouts::default())
+    }
+
+    pub fn with_timeouts(cfg: TwilioConfig, timeouts: Timeouts) -> Result<Self, ConfigError> {
         if !is_sid(&cfg.account_sid, Some("AC")) {
             return Err(ConfigError("the account SID is AC followed by 32 hex digits".into()));
         }
@@ -137,12 +153,11 @@ impl TwilioClient {
             .ok_or_else(|| ConfigError("the API base is not an http(s) URL".into()))?;
         ensure_crypto_provider();
         let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(timeouts.connect)
             .user_agent(concat!("textdesk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|_| ConfigError("the HTTP client could not be set up (TLS)".into()))?;
-        Ok(TwilioClient { http, base, cfg })
+        Ok(TwilioClient { http, base, cfg, timeouts })
     }
 
     pub fn config(&self) -> &TwilioConfig {
@@ -176,6 +191,7 @@ impl TwilioClient {
         let resp = self
             .http
             .post(self.messages_url())
+            .timeout(self.timeouts.request)
             .basic_auth(&self.cfg.account_sid, Some(&self.cfg.auth_token))
             .form(&form)
             .send()
@@ -205,6 +221,7 @@ impl TwilioClient {
         let resp = self
             .http
             .get(self.url(&format!("/2010-04-01/Accounts/{}.json", self.cfg.account_sid)))
+            .timeout(self.timeouts.request)
             .basic_auth(&self.cfg.account_sid, Some(&self.cfg.auth_token))
             .send()
             .await
@@ -254,6 +271,7 @@ impl TwilioClient {
         let mut found = Vec::new();
         for _ in 0..MAX_PAGES {
             let resp = request
+                .timeout(self.timeouts.request)
                 .basic_auth(&self.cfg.account_sid, Some(&self.cfg.auth_token))
                 .send()
                 .await
@@ -303,7 +321,7 @@ impl TwilioClient {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
             .ok_or_else(|| MediaError::permanent("the media address is not an http(s) URL"))?;
-        let mut req = self.http.get(parsed.clone()).timeout(MEDIA_TIMEOUT);
+        let mut req = self.http.get(parsed.clone()).timeout(self.timeouts.media);
         if parsed.origin() == self.base.origin() {
             req = req.basic_auth(&self.cfg.account_sid, Some(&self.cfg.auth_token));
         }

@@ -2,6 +2,9 @@
 //! (send, list, account, media behind a redirect), failure injection, and
 //! webhooks signed exactly as Twilio signs them. It serves real HTTP on
 //! 127.0.0.1, so it also works for a server running in another process.
+//! It runs as tasks on the runtime that started it: a test on a
+//! current-thread runtime must await (not block) while the fake has to
+//! answer. Dropping the fake stops it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -271,6 +274,25 @@ impl FakeTwilio {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+    }
+
+    /// `inbound_params` for a message with attachments (URL, content type),
+    /// e.g. from `host_media`.
+    pub fn inbound_media_params(
+        &self,
+        from: &str,
+        to: &str,
+        body: &str,
+        media: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        let mut params = self.inbound_params(from, to, body);
+        params.retain(|(k, _)| k != "NumMedia");
+        params.push(("NumMedia".to_owned(), media.len().to_string()));
+        for (i, (url, content_type)) in media.iter().enumerate() {
+            params.push((format!("MediaContentType{i}"), (*content_type).to_owned()));
+            params.push((format!("MediaUrl{i}"), (*url).to_owned()));
+        }
+        params
     }
 
     /// Posts an incoming-message webhook with `params`, signed as Twilio signs it.

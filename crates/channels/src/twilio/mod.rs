@@ -9,7 +9,7 @@ pub mod fake;
 pub mod signature;
 pub mod webhook;
 
-pub use client::{CredentialError, Downloaded, MediaError, TwilioClient, TwilioConfig};
+pub use client::{CredentialError, Downloaded, MediaError, Timeouts, TwilioClient, TwilioConfig};
 pub use errors::{ErrorClass, ErrorInfo, explain, provider_error};
 #[cfg(feature = "fake")]
 pub use fake::{FakeSent, FakeTwilio};
