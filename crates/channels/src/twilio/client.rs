@@ -463,6 +463,15 @@ mod tests {
         assert!(TwilioClient::new(cfg).is_err());
     }
 
+    /// TLS with the ring provider against the real Twilio: made-up
+    /// credentials are refused, not a TLS or setup failure.
+    #[tokio::test]
+    #[ignore = "needs the internet"]
+    async fn real_twilio_refuses_made_up_credentials() {
+        let client = TwilioClient::new(TwilioConfig::new(format!("AC{}", "0".repeat(32)), "not-a-token")).unwrap();
+        assert_eq!(client.check_credentials().await, Err(CredentialError::Rejected));
+    }
+
     #[test]
     fn twilio_dates_round_trip() {
         let t = parse_twilio_date("Wed, 18 Aug 2021 20:01:24 +0000").unwrap();

@@ -38,6 +38,9 @@ const TABLE: &[(&str, ErrorClass, &str)] = &[
         Permanent,
         "Sending texts to the recipient's country is not enabled on this Twilio account (geographic permissions).",
     ),
+    ("21602", Permanent, "The message has neither text nor attachments, so Twilio refused it."),
+    ("21603", Permanent, "No sending number (or messaging service) was given, so Twilio refused the message."),
+    ("21604", Permanent, "No recipient number was given, so Twilio refused the message."),
     ("21606", Permanent, "The sending number cannot send texts to this destination (not a message-capable number)."),
     ("21608", Permanent, "A Twilio trial account can only text verified numbers; this recipient is not verified."),
     (
@@ -48,6 +51,7 @@ const TABLE: &[(&str, ErrorClass, &str)] = &[
     ("21612", Permanent, "Twilio cannot route a text from this sending number to the recipient's number."),
     ("21614", Permanent, "The recipient's number is not a mobile number (it cannot receive texts)."),
     ("21617", Permanent, "The message is too long: Twilio accepts at most 1600 characters."),
+    ("21620", Permanent, "An attachment's address is not one Twilio can fetch (invalid media URL)."),
     ("21660", Permanent, "The sending number does not belong to the configured Twilio account."),
     (
         "30001",
@@ -70,6 +74,7 @@ const TABLE: &[(&str, ErrorClass, &str)] = &[
     ("30007", Permanent, "The recipient's carrier filtered the message (often flagged as spam or unwanted content)."),
     ("30008", Permanent, "The recipient's carrier could not deliver the message and gave no reason (unknown error)."),
     ("30034", Permanent, "The sending number is not registered for US A2P 10DLC, so US carriers refuse its messages."),
+    ("30032", Permanent, "The sending toll-free number is not verified, so carriers refuse its messages."),
 ];
 
 /// What Twilio error `code` means and whether to try again.
@@ -140,7 +145,11 @@ mod tests {
             ("21612", Permanent, "cannot route"),
             ("21617", Permanent, "1600"),
             ("30034", Permanent, "10DLC"),
+            ("21602", Permanent, "The message has neither text nor attachments, so Twilio refused it."),
+            ("21603", Permanent, "No sending number (or messaging service) was given, so Twilio refused the message."),
+            ("21604", Permanent, "No recipient number was given, so Twilio refused the message."),
             ("21606", Permanent, "cannot send"),
+            ("21620", Permanent, "An attachment's address is not one Twilio can fetch (invalid media URL)."),
             ("21660", Permanent, "does not belong"),
         ];
         for (code, class, words) in expect {
