@@ -9,9 +9,9 @@ pub mod fake;
 pub mod signature;
 pub mod webhook;
 
-pub use client::{CredentialError, Downloaded, MediaError, Timeouts, TwilioClient, TwilioConfig};
+pub use client::{ConfigError, CredentialError, Downloaded, MediaError, Timeouts, TwilioClient, TwilioConfig};
 pub use errors::{ErrorClass, ErrorInfo, explain, provider_error};
 #[cfg(feature = "fake")]
 pub use fake::{FakeSent, FakeTwilio};
 pub use signature::{SIGNATURE_HEADER, compute_signature, json_url, validate_form, validate_json};
-pub use webhook::{EMPTY_TWIML, TwilioInbound, TwilioStatus, parse_inbound, parse_status};
+pub use webhook::{EMPTY_TWIML, TWIML_CONTENT_TYPE, TwilioInbound, TwilioStatus, is_sid, parse_inbound, parse_status};
