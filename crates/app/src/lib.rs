@@ -62,6 +62,8 @@ impl Application {
             reopen_window: ReopenWindow::hours(config.reopen_window_hours)?,
             business_name: config.account_name.clone(),
             timing: Arc::new(config.timing_policy()?),
+            channels: Arc::default(),
+            public_url: config.public_url.clone(),
         };
         let config = Arc::new(config);
         let listener = TcpListener::bind(config.listen).await?;
@@ -70,6 +72,7 @@ impl Application {
             http::AppState { services: services.clone(), config: config.clone(), account_id: account.id, business_tz };
         let router = http::router(state);
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
+        services.start_smpp_links().await?;
         if opts.workers {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval, config.claim_lease())));
             workers.push(tokio::spawn(housekeeping_loop(services.clone())));

@@ -475,6 +475,22 @@ async fn apply_early_reports(
 }
 
 impl Store {
+    /// Which of `ids` are already recorded for sends of this inbox.
+    pub async fn known_provider_ids(&self, inbox_id: i64, ids: &[String]) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT provider_id FROM provider_refs WHERE inbox_id = $1 AND provider_id IN ({})",
+            id_list_from(2, ids.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(inbox_id);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(&self.pool).await?.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+    }
+
     /// Early reports no send ever claimed (a day is far longer than any send).
     pub async fn drop_stale_early_reports(&self, now: Timestamp) -> Result<u64> {
         let n = sqlx::query("DELETE FROM early_reports WHERE received_at < $1")
@@ -487,5 +503,9 @@ impl Store {
 
 /// `$first, $first+1, …` for binding `ids` one by one into an `IN (…)` list.
 fn id_list(ids: &[i64], first: usize) -> String {
-    (first..first + ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+    id_list_from(first, ids.len())
+}
+
+fn id_list_from(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }

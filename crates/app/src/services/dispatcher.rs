@@ -184,8 +184,15 @@ impl Services {
     /// Asks the row's provider whether it accepted the row's message.
     async fn was_accepted(&self, row: &Claimed) -> Result<Option<Vec<String>>, Unknowable> {
         match row.channel_kind {
-            // The simulated carrier lives in the process that died with it.
-            ChannelKind::Simulator => Err(Unknowable),
+            ChannelKind::Twilio => {
+                let client = self.twilio_client(row.inbox_id).await.map_err(|_| Unknowable)?;
+                // A little before the claim, for clocks that disagree.
+                let since = row.claimed_at - SignedDuration::from_secs(60);
+                let found = client.find_sent(&row.sender, &row.to, &row.body, since).await.map_err(|_| Unknowable)?;
+                let known = self.store.known_provider_ids(row.inbox_id, &found).await.map_err(|_| Unknowable)?;
+                Ok(found.into_iter().find(|sid| !known.contains(sid)).map(|sid| vec![sid]))
+            }
+            // SMPP cannot be asked by content; the simulated carrier died with the process.
             _ => Err(Unknowable),
         }
     }
@@ -193,10 +200,7 @@ impl Services {
     async fn send_via_channel(&self, row: &Claimed) -> Result<Accepted, SendError> {
         let msg =
             Outgoing { from: row.sender.clone(), to: row.to.clone(), body: row.body.clone(), ..Default::default() };
-        match row.channel_kind {
-            ChannelKind::Simulator => self.carrier.send(row.inbox_id, &msg).await,
-            other => Err(SendError::Permanent(format!("sending over {other} is not available in this version"))),
-        }
+        self.provider_send(row.channel_kind, row.inbox_id, msg).await
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod auth;
 pub mod canned;
+pub mod channels;
 pub mod compose;
 pub mod consent;
 pub mod conversations;
@@ -34,6 +35,10 @@ pub struct Services {
     pub business_name: String,
     /// Quiet hours and live exchanges, for the gate.
     pub timing: Arc<TimingPolicy>,
+    /// The providers' clients and links.
+    pub channels: Arc<channels::Channels>,
+    /// The address providers reach this server at (webhooks, status callbacks).
+    pub public_url: String,
 }
 
 impl Services {
