@@ -11,10 +11,18 @@
     if (m) m.scrollTop = m.scrollHeight;
   }
 
+  // Refreshes can overlap (a message and its delivery report a few ms apart);
+  // only the newest one asked for is shown, so a slow older answer cannot
+  // overwrite a newer one.
+  var asked = 0;
   function refresh(el, url, after) {
+    var n = ++asked;
+    el.setAttribute("data-asked", n);
     fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       .then(function (r) { if (!r.ok || r.redirected) throw new Error(r.status); return r.text(); })
       .then(function (html) {
+        if (el.getAttribute("data-asked") !== String(n)) return;
+        el.setAttribute("data-shown", n);
         var y = el.scrollTop;
         el.innerHTML = html;
         el.scrollTop = y;
@@ -22,7 +30,7 @@
         offerOwnZone();
         if (after) after();
       })
-      .catch(function () {});
+      .catch(function () { if (el.getAttribute("data-asked") === String(n)) el.setAttribute("data-shown", n); });
   }
 
   function refreshList() {
@@ -54,7 +62,12 @@
   if (window.EventSource && (list || thread)) {
     var es = new EventSource("/events");
     ["message.created", "message.updated", "message.deleted", "conversation.updated", "resync"].forEach(function (k) { es.addEventListener(k, schedule); });
-    es.onopen = function () { if (state) { state.textContent = "● Live"; state.className = "live"; } };
+    // What happened between rendering the page (or losing the connection) and
+    // connecting was not streamed to us: catch up once connected.
+    es.onopen = function () {
+      if (state) { state.textContent = "● Live"; state.className = "live"; }
+      schedule({ data: "{}" });
+    };
     es.onerror = function () { if (state) { state.textContent = "Reconnecting…"; state.className = "live off"; } };
   }
 

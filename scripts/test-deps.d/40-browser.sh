@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Chromium (Debian's package) and Playwright's client library (playwright-core,
+# pinned in e2e/package-lock.json) for the browser tests in e2e/, driven by
+# crates/app/tests/browser.rs. Playwright never downloads a browser here: the
+# tests launch /usr/bin/chromium.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [ ! -x /usr/bin/chromium ]; then
+    echo "test-deps: installing Debian's chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends chromium
+fi
+echo "test-deps: npm ci in e2e/"
+cd e2e
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
