@@ -274,7 +274,11 @@ export const scenarios = [
       await page.locator(".thread-head .badge.stop", { hasText: "opted out" }).waitFor();
       await th.panel.getByText("Opted out", { exact: true }).waitFor();
       await assertNotReloaded(page, "an opt-out");
-      const before = (await phoneMessages(page.request, number)).length;
+      // The phone gets the confirmation, and nothing after it.
+      const before = (await eventually("the phone receives the opt-out confirmation", async () => {
+        const msgs = await phoneMessages(page.request, number);
+        return msgs.some((m) => m.direction === "to_phone" && /unsubscribed/i.test(m.body)) && msgs;
+      })).length;
 
       // A reply typed now is refused, with the reason, and the draft is kept.
       await th.body.fill("Sorry to see you go");
@@ -304,7 +308,8 @@ export const scenarios = [
       // The agent's own zone differs from the customer's and the business's.
       const ownZone = "Asia/Tokyo";
       const page = await (await newContext({ timezoneId: ownZone })).newPage();
-      const { conversation_id: id } = await textIn(page.request, customerNumber(), "Remind me about Monday please");
+      const number = customerNumber();
+      const { conversation_id: id } = await textIn(page.request, number, "Remind me about Monday please");
       await signIn(page, env.agent, `/conversations/${id}`);
       const th = thread(page);
 
@@ -335,6 +340,20 @@ export const scenarios = [
       check((await editZone.locator("option").allTextContents()).includes(`your time (${ownZone})`), "the edit form offers the agent's own time");
       await waiting.getByLabel("Send at").fill(`${day}T09:00`);
       await editZone.selectOption(ownZone);
+      // The customer writes meanwhile: the thread waits to show it until the agent is done editing.
+      await markDocument(page);
+      await textIn(page.request, number, "Thanks!");
+      await page.locator("#list .row.active .preview", { hasText: "Thanks!" }).waitFor();
+      await assertNotReloaded(page, "a new text while editing");
+      check(await waiting.locator(".waiting-edit").evaluate((d) => d.open), "a live update closed the edit form");
+      check((await waiting.getByLabel("Send at").inputValue()) === `${day}T09:00`, "a live update lost the edited time");
+      // Closing the form without saving shows what came in, still without a reload.
+      await waiting.locator(".waiting-edit summary").click();
+      await th.bubble("Thanks!").waitFor();
+      await assertNotReloaded(page, "catching up after editing");
+      await waiting.locator(".waiting-edit summary").click();
+      await waiting.getByLabel("Send at").fill(`${day}T09:00`);
+      await waiting.locator("select[name=send_at_zone]").selectOption(ownZone);
       await submit(page, waiting.getByRole("button", { name: "Save" }));
       const nine = new Date(`${day}T09:00:00+09:00`).toLocaleTimeString("en-US", { timeZone: "America/Los_Angeles", hour: "numeric", minute: "2-digit" });
       await th.bubble("your cleaning is on Monday").locator(".tick", { hasText: `goes out at ${nine} their time` }).waitFor();
@@ -342,6 +361,7 @@ export const scenarios = [
       // Send now: it goes and is delivered.
       await submit(page, th.bubble("your cleaning is on Monday").getByRole("button", { name: "Send now" }));
       await th.bubble("your cleaning is on Monday").locator(".tick.delivered").waitFor();
+      await th.bubble("Thanks!").waitFor();
     },
   },
 

@@ -41,8 +41,13 @@
     refresh(list, "/inbox/list?" + q + (active ? "&active=" + active : ""));
   }
 
+  // While the agent edits a waiting message, re-rendering the thread would
+  // close the form and lose the edit: the refresh waits until it is closed.
+  var deferred = false;
   function refreshThread() {
     if (!thread) return;
+    if (thread.querySelector(".waiting-edit[open]")) { deferred = true; return; }
+    deferred = false;
     var m = document.getElementById("messages");
     var atBottom = !m || m.scrollHeight - m.scrollTop - m.clientHeight < 80;
     refresh(thread, "/conversations/" + thread.getAttribute("data-live-thread") + "/thread", function () { if (atBottom) scrollThread(); });
@@ -58,6 +63,9 @@
       if (thread && (!data.conversation_id || String(data.conversation_id) === thread.getAttribute("data-live-thread"))) refreshThread();
     }, 60);
   }
+
+  // "toggle" does not bubble: listen while it goes down.
+  if (thread) thread.addEventListener("toggle", function (e) { if (deferred && !e.target.open) refreshThread(); }, true);
 
   if (window.EventSource && (list || thread)) {
     var es = new EventSource("/events");

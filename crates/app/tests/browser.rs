@@ -61,7 +61,10 @@ async fn agent_ui_in_chromium() {
         return;
     }
 
-    let t = app(Db::Sqlite).workers().start().await;
+    // The carrier reports delivery after 400 ms, as in `textdesk demo`: a report
+    // that overtakes the dispatcher's record of the provider id is dropped, and
+    // 20 ms (the harness's default) makes that race likely on a busy machine.
+    let t = app(Db::Sqlite).workers().delivery_delay(Duration::from_millis(400)).start().await;
     let inbox = t.simulator_inbox().await;
     named_user(&t, "dana@example.com", "Dana Reyes", Role::Agent).await;
     named_user(&t, "sam@example.com", "Sam Okafor", Role::Agent).await;
