@@ -92,8 +92,9 @@ export async function waitLive(page) {
 /** The live list and thread show the newest refresh asked for (app.js marks them). */
 export async function settled(page) {
   await page.waitForFunction(
-    () => [...document.querySelectorAll("[data-live-list], [data-live-thread]")].every(
-      (el) => el.getAttribute("data-asked") === el.getAttribute("data-shown")),
+    () => !document.body.hasAttribute("data-live-pending") &&
+      [...document.querySelectorAll("[data-live-list], [data-live-thread]")].every(
+        (el) => el.getAttribute("data-asked") === el.getAttribute("data-shown")),
     null,
     { timeout: TIMEOUT },
   );

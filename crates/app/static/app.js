@@ -58,7 +58,10 @@
     var data = {};
     try { data = JSON.parse(ev.data); } catch (e) {}
     clearTimeout(pending);
+    // Marked until the refreshes are asked for (see data-asked in refresh()).
+    document.body.setAttribute("data-live-pending", "");
     pending = setTimeout(function () {
+      document.body.removeAttribute("data-live-pending");
       refreshList();
       if (thread && (!data.conversation_id || String(data.conversation_id) === thread.getAttribute("data-live-thread"))) refreshThread();
     }, 60);
