@@ -11,10 +11,18 @@
     if (m) m.scrollTop = m.scrollHeight;
   }
 
+  // Refreshes can overlap (a message and its delivery report a few ms apart);
+  // only the newest one asked for is shown, so a slow older answer cannot
+  // overwrite a newer one.
+  var asked = 0;
   function refresh(el, url, after) {
+    var n = ++asked;
+    el.setAttribute("data-asked", n);
     fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       .then(function (r) { if (!r.ok || r.redirected) throw new Error(r.status); return r.text(); })
       .then(function (html) {
+        if (el.getAttribute("data-asked") !== String(n)) return;
+        el.setAttribute("data-shown", n);
         var y = el.scrollTop;
         el.innerHTML = html;
         el.scrollTop = y;
@@ -22,7 +30,7 @@
         offerOwnZone();
         if (after) after();
       })
-      .catch(function () {});
+      .catch(function () { if (el.getAttribute("data-asked") === String(n)) el.setAttribute("data-shown", n); });
   }
 
   function refreshList() {
@@ -33,8 +41,13 @@
     refresh(list, "/inbox/list?" + q + (active ? "&active=" + active : ""));
   }
 
+  // While the agent edits a waiting message, re-rendering the thread would
+  // close the form and lose the edit: the refresh waits until it is closed.
+  var deferred = false;
   function refreshThread() {
     if (!thread) return;
+    if (thread.querySelector(".waiting-edit[open]")) { deferred = true; return; }
+    deferred = false;
     var m = document.getElementById("messages");
     var atBottom = !m || m.scrollHeight - m.scrollTop - m.clientHeight < 80;
     refresh(thread, "/conversations/" + thread.getAttribute("data-live-thread") + "/thread", function () { if (atBottom) scrollThread(); });
@@ -45,16 +58,27 @@
     var data = {};
     try { data = JSON.parse(ev.data); } catch (e) {}
     clearTimeout(pending);
+    // Marked until the refreshes are asked for (see data-asked in refresh()).
+    document.body.setAttribute("data-live-pending", "");
     pending = setTimeout(function () {
+      document.body.removeAttribute("data-live-pending");
       refreshList();
       if (thread && (!data.conversation_id || String(data.conversation_id) === thread.getAttribute("data-live-thread"))) refreshThread();
     }, 60);
   }
 
+  // "toggle" does not bubble: listen while it goes down.
+  if (thread) thread.addEventListener("toggle", function (e) { if (deferred && !e.target.open) refreshThread(); }, true);
+
   if (window.EventSource && (list || thread)) {
     var es = new EventSource("/events");
     ["message.created", "message.updated", "message.deleted", "conversation.updated", "resync"].forEach(function (k) { es.addEventListener(k, schedule); });
-    es.onopen = function () { if (state) { state.textContent = "● Live"; state.className = "live"; } };
+    // What happened between rendering the page (or losing the connection) and
+    // connecting was not streamed to us: catch up once connected.
+    es.onopen = function () {
+      if (state) { state.textContent = "● Live"; state.className = "live"; }
+      schedule({ data: "{}" });
+    };
     es.onerror = function () { if (state) { state.textContent = "Reconnecting…"; state.className = "live off"; } };
   }
 

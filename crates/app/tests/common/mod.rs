@@ -97,6 +97,11 @@ impl Builder {
         self.opts.dispatch_interval = Duration::from_millis(50);
         self
     }
+    /// How long the simulated carrier waits before reporting delivery (20 ms unless set).
+    pub fn delivery_delay(mut self, delay: Duration) -> Self {
+        self.opts.simulator_delivery_delay = delay;
+        self
+    }
     pub fn config(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
         self.edit.push(Box::new(f));
         self
