@@ -48,9 +48,14 @@ pub struct Application {
 impl Application {
     /// Connects to the database, migrates, binds the port (0 picks a free one)
     /// and starts the workers. The server answers once `run` is awaited.
-    pub async fn build(config: Config, opts: Options) -> anyhow::Result<Application> {
+    pub async fn build(mut config: Config, opts: Options) -> anyhow::Result<Application> {
         if config.is_sqlite() {
             config.prepare_data_dir()?;
+        }
+        let listener = TcpListener::bind(config.listen).await?;
+        // A public address derived from "any free port" names the port we got.
+        if config.public_url.is_empty() || config.public_url.ends_with(":0") {
+            config.public_url = format!("http://{}", listener.local_addr()?);
         }
         let store = Store::connect(&config.database_url).await?;
         let account = store.ensure_account(&config.account_name).await?;
@@ -66,7 +71,6 @@ impl Application {
             public_url: config.public_url.clone(),
         };
         let config = Arc::new(config);
-        let listener = TcpListener::bind(config.listen).await?;
         let business_tz = jiff::tz::TimeZone::get(&config.time_zone)?;
         let state =
             http::AppState { services: services.clone(), config: config.clone(), account_id: account.id, business_tz };

@@ -98,6 +98,7 @@ async fn operators_manage_users_and_tokens_beside_a_running_server() {
     let token = text(&out.stdout).trim().to_owned();
     assert!(token.starts_with("td_"));
 
+    textdesk_channels::ensure_tls_provider();
     let client = reqwest::Client::new();
     let me: serde_json::Value = client
         .get(format!("http://127.0.0.1:{port}/api/v1/me"))
@@ -187,6 +188,7 @@ async fn the_demo_starts_seeded_and_keeps_its_data() {
     assert!(printed.contains("dana@harbordental.example"));
 
     // No pooled connections: the server is restarted under this client.
+    textdesk_channels::ensure_tls_provider();
     let browser = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(0).build().unwrap();
     let r = browser
         .post(format!("{base}/login"))

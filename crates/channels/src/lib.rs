@@ -6,6 +6,9 @@ pub mod simulator;
 pub mod smpp;
 pub mod twilio;
 
+/// Installs the process's TLS crypto provider (ring), for any HTTPS client in it.
+pub use twilio::client::ensure_crypto_provider as ensure_tls_provider;
+
 use jiff::Timestamp;
 use textdesk_core::{Address, DeliveryStatus};
 

@@ -3,10 +3,11 @@
 
 use jiff::Timestamp;
 use sqlx::Row;
-use textdesk_core::consent::{self, ConsentPolicy, KeywordDecision};
+use textdesk_core::consent::{self, ConsentPolicy, KeywordAction, KeywordDecision};
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::{
-    Address, ConversationStatus, DeliveryStatus, InboundPlacement, LatestConversation, ReopenWindow, segments,
+    Address, ConsentState, ConversationStatus, DeliveryStatus, InboundPlacement, LatestConversation, ReopenWindow,
+    segments,
 };
 
 use crate::{Result, Store, from_ms, is_unique_violation, returned_id, to_ms};
@@ -19,6 +20,9 @@ pub struct InboundMessage {
     pub body: String,
     pub media: Vec<String>,
     pub received_at: Timestamp,
+    /// The provider acted on a consent keyword itself (Twilio's Advanced
+    /// Opt-Out) and has answered the customer: recorded, not answered again.
+    pub provider_handled: Option<KeywordAction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,6 +285,17 @@ impl Store {
     }
 }
 
+/// What a keyword the provider acted on means here: the same change our own
+/// keywords make, without a reply (the provider has sent one).
+fn provider_decision(action: KeywordAction, current: ConsentState) -> KeywordDecision {
+    let to = match action {
+        KeywordAction::Help => return KeywordDecision::Help,
+        KeywordAction::OptOut => ConsentState::OptedOut,
+        KeywordAction::OptIn | KeywordAction::Join => ConsentState::OptedIn,
+    };
+    if current == to { KeywordDecision::Unchanged(action) } else { KeywordDecision::Change(to, action) }
+}
+
 /// Acts on a consent keyword in the message just stored, in its transaction.
 async fn apply_keyword(
     tx: &mut sqlx::AnyConnection,
@@ -294,7 +309,11 @@ async fn apply_keyword(
     sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1").bind(contact_id).execute(&mut *tx).await?;
     let current = crate::consent::scoped_state(tx, contact_id, inbox_id).await?;
     let awaiting = crate::consent::awaiting_yes(tx, contact_id, inbox_id, msg.received_at).await?;
-    let decision = consent::decide_with(&msg.body, policy, current, awaiting);
+    let decision = match msg.provider_handled {
+        Some(action) => provider_decision(action, current),
+        None => consent::decide_with(&msg.body, policy, current, awaiting),
+    };
+    let source = if msg.provider_handled.is_some() { "provider" } else { "keyword" };
     let reply = match decision {
         KeywordDecision::None | KeywordDecision::Unchanged(_) => None,
         KeywordDecision::Flag => {
@@ -309,7 +328,7 @@ async fn apply_keyword(
             .await?;
             None
         }
-        KeywordDecision::Help => Some(policy.help_reply.clone()),
+        KeywordDecision::Help => msg.provider_handled.is_none().then(|| policy.help_reply.clone()),
         KeywordDecision::AskToConfirm => {
             let who = (contact_id, inbox_id);
             crate::consent::record_confirmation_request(tx, who, &msg.body, message_id, msg.received_at).await?;
@@ -321,15 +340,15 @@ async fn apply_keyword(
                 contact_id,
                 scope: &scope,
                 state,
-                source: "keyword",
+                source,
                 evidence: &msg.body,
                 actor_id: None,
                 message_id: Some(message_id),
             };
             crate::consent::record(tx, c, msg.received_at).await?;
-            let data = serde_json::json!({ "to": state.as_str(), "source": "keyword", "message_id": message_id });
+            let data = serde_json::json!({ "to": state.as_str(), "source": source, "message_id": message_id });
             Store::add_event(tx, conversation_id, "consent_changed", None, data, msg.received_at).await?;
-            Some(policy.reply(action).clone())
+            msg.provider_handled.is_none().then(|| policy.reply(action).clone())
         }
     };
     let Some(body) = reply else { return Ok((decision, None)) };

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use textdesk_core::{Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Priority, Role};
 use textdesk_store::{
     ACCOUNT_SCOPE, ApiToken, AssigneeFilter, ContactPatch, Conversation, ConversationFilter, ConversationSummary,
-    Cursor, Inbox, Message, NewInbox, RecordConsent, TimelineEvent, User,
+    Cursor, Inbox, Message, RecordConsent, TimelineEvent, User,
 };
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -26,6 +26,7 @@ use crate::http::extract::{ApiUser, Json, Path, Query};
 use crate::http::problem::Problem;
 use crate::http::{AppState, account, canned};
 use crate::services::auth;
+use crate::services::channels::{ChannelSetup, NewChannel, TwilioSetup};
 use crate::services::conversations::Draft;
 use crate::services::schedule::ZoneChoice;
 use textdesk_core::gate::OutboundKind;
@@ -82,10 +83,23 @@ pub struct InboxOut {
     channel_kind: String,
     /// The business's address on the channel.
     sender: String,
-    /// Consent keywords and replies, business hours, automatic replies, price per segment.
+    /// Consent keywords and replies, business hours, automatic replies, price per segment,
+    /// pacing, and the provider connection (credentials are never shown).
     #[schema(value_type = Object)]
     settings: serde_json::Value,
+    /// The addresses to paste into the provider's console (Twilio inboxes).
+    webhook_urls: Option<WebhookUrlsOut>,
+    /// connecting, bound, down or stopped (SMPP inboxes).
+    link_state: Option<String>,
     created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookUrlsOut {
+    /// "A message comes in".
+    inbound: String,
+    /// "Status callback URL" (textdesk also sets it on every message it sends).
+    status: String,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -103,14 +117,28 @@ pub struct InboxPatchIn {
     settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-impl From<Inbox> for InboxOut {
-    fn from(i: Inbox) -> Self {
+impl InboxOut {
+    pub fn of(i: Inbox, services: &crate::Services) -> Self {
+        let webhook_urls = (i.channel_kind == ChannelKind::Twilio).then(|| WebhookUrlsOut {
+            inbound: services.twilio_inbound_url(i.id),
+            status: services.twilio_status_url(i.id),
+        });
+        let link_state = (i.channel_kind == ChannelKind::Smpp).then(|| {
+            services
+                .smpp_link_states()
+                .into_iter()
+                .find(|(id, _)| *id == i.id)
+                .map(|(_, st)| st.to_string())
+                .unwrap_or_else(|| "stopped".into())
+        });
         InboxOut {
             id: i.id,
             name: i.name,
             channel_kind: i.channel_kind.as_str().into(),
             sender: i.sender,
             settings: i.settings,
+            webhook_urls,
+            link_state,
             created_at: ts(i.created_at),
         }
     }
@@ -120,8 +148,29 @@ impl From<Inbox> for InboxOut {
 #[serde(deny_unknown_fields)]
 pub struct NewInboxIn {
     name: String,
+    /// simulator, twilio or smpp.
     channel_kind: String,
+    /// The number customers text (E.164), or for SMPP with source_ton 5 an alphanumeric sender.
     sender: String,
+    /// For twilio.
+    twilio: Option<TwilioIn>,
+    /// For smpp: host, port, tls, system_id, password, system_type, source_ton, source_npi, dest_ton,
+    /// dest_npi, window, max_per_second, enquire_link_every (seconds), gsm7_packed, response_timeout (seconds).
+    #[schema(value_type = Option<Object>)]
+    smpp: Option<serde_json::Value>,
+    /// Check the credentials with the provider before saving (default true).
+    check: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioIn {
+    account_sid: String,
+    /// Write-only: stored apart from settings, never shown again.
+    auth_token: String,
+    messaging_service_sid: Option<String>,
+    /// Another host speaking Twilio's API (default https://api.twilio.com).
+    api_base: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -568,12 +617,12 @@ async fn me(ApiUser(u): ApiUser) -> Json<UserOut> {
 
 #[utoipa::path(get, path = "/api/v1/inboxes", tag = "inboxes", responses((status = 200, body = [InboxOut])), security(("bearer" = [])))]
 async fn list_inboxes(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<InboxOut>>> {
-    Ok(Json(s.services.store.inboxes(u.account_id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(s.services.store.inboxes(u.account_id).await?.into_iter().map(|i| InboxOut::of(i, &s.services)).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), responses((status = 200, body = InboxOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
 async fn get_inbox(State(s): State<AppState>, ApiUser(u): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<InboxOut>> {
-    Ok(Json(s.services.store.inbox(u.account_id, id).await?.into()))
+    Ok(Json(InboxOut::of(s.services.store.inbox(u.account_id, id).await?, &s.services)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), request_body = InboxPatchIn,
@@ -589,34 +638,41 @@ async fn update_inbox(
     if let Some(scope) = &b.consent_scope {
         s.services.set_consent_scope(u, id, scope.as_deref()).await?;
     }
-    Ok(Json(s.services.update_inbox(u, id, b.name.as_deref(), b.settings.as_ref()).await?.into()))
+    let inbox = s.services.update_inbox(u, id, b.name.as_deref(), b.settings.as_ref()).await?;
+    Ok(Json(InboxOut::of(inbox, &s.services)))
 }
 
 #[utoipa::path(post, path = "/api/v1/inboxes", tag = "inboxes", request_body = NewInboxIn, responses((status = 201, body = InboxOut), (status = 403, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
 async fn create_inbox(State(s): State<AppState>, user: ApiUser, Json(b): Json<NewInboxIn>) -> ApiResult<Response> {
     let u = user.require(Role::Admin)?;
-    let kind = ChannelKind::parse(&b.channel_kind)?;
-    if kind != ChannelKind::Simulator {
-        return Err(Problem::invalid(format!("{kind} inboxes are not available in this version; use simulator")));
-    }
-    let name = b.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(Problem::invalid("an inbox name is 1 to 100 characters"));
-    }
-    let sender = Address::parse(kind, &b.sender)?;
-    let inbox = s
-        .services
-        .store
-        .create_inbox(NewInbox {
-            account_id: u.account_id,
-            name: name.into(),
-            channel_kind: kind,
-            sender: sender.value().into(),
-            settings: serde_json::json!({}),
-            secrets: serde_json::json!({}),
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(InboxOut::from(inbox))).into_response())
+    let setup = match ChannelKind::parse(&b.channel_kind)? {
+        ChannelKind::Simulator => ChannelSetup::Simulator,
+        ChannelKind::Twilio => {
+            let t = b
+                .twilio
+                .ok_or_else(|| Problem::invalid("a twilio inbox needs \"twilio\": {account_sid, auth_token}"))?;
+            ChannelSetup::Twilio(TwilioSetup {
+                account_sid: t.account_sid,
+                auth_token: t.auth_token,
+                messaging_service_sid: t.messaging_service_sid,
+                api_base: t.api_base,
+            })
+        }
+        ChannelKind::Smpp => {
+            let c = b.smpp.ok_or_else(|| {
+                Problem::invalid("an smpp inbox needs \"smpp\": {host, port, system_id, password, …}")
+            })?;
+            let password = c["password"].as_str().unwrap_or_default().to_owned();
+            let mut cfg: textdesk_channels::smpp::SmppConfig =
+                serde_json::from_value(c).map_err(|e| Problem::invalid(format!("smpp: {e}")))?;
+            cfg.password = textdesk_channels::smpp::SmppPassword::new(password);
+            ChannelSetup::Smpp(Box::new(cfg))
+        }
+        other => return Err(Problem::invalid(format!("{other} inboxes are not available in this version"))),
+    };
+    let new = NewChannel { name: b.name, sender: b.sender, setup, check: b.check.unwrap_or(true) };
+    let inbox = s.services.add_inbox(u.account_id, new).await?;
+    Ok((StatusCode::CREATED, Json(InboxOut::of(inbox, &s.services))).into_response())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -10,6 +10,7 @@ pub mod ops;
 pub mod problem;
 pub mod simulator;
 pub mod ui;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -32,7 +33,8 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new().merge(ui::routes()).nest("/api/v1", api::routes()).merge(ops::routes());
+    let mut app =
+        Router::new().merge(ui::routes()).nest("/api/v1", api::routes()).merge(ops::routes()).merge(webhooks::routes());
     if state.config.simulator {
         app = app.merge(simulator::routes());
     }

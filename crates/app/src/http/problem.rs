@@ -81,6 +81,22 @@ impl From<StoreError> for Problem {
     }
 }
 
+impl From<crate::services::channels::SetupError> for Problem {
+    fn from(e: crate::services::channels::SetupError) -> Self {
+        use crate::services::channels::SetupError;
+        match e {
+            SetupError::Invalid(d) => Problem::invalid(d),
+            SetupError::Credentials(d) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "credentials",
+                "The provider did not accept the credentials",
+                d,
+            ),
+            SetupError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<textdesk_core::Invalid> for Problem {
     fn from(e: textdesk_core::Invalid) -> Self {
         Problem::invalid(e.0)

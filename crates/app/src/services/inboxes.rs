@@ -9,8 +9,18 @@ use crate::services::consent::ConsentSettings;
 use crate::services::hours::InboxHours;
 
 /// The settings an inbox knows; anything else is refused so a misspelt key is noticed.
-const KEYS: &[&str] =
-    &["consent", "hours", "off_hours_reply", "acknowledge", "price_per_segment", "currency", "rate_limit"];
+const KEYS: &[&str] = &[
+    "consent",
+    "hours",
+    "off_hours_reply",
+    "acknowledge",
+    "price_per_segment",
+    "currency",
+    "rate_limit",
+    // The provider's connection, set when the inbox is added (see services::channels).
+    "twilio",
+    "smpp",
+];
 
 impl Services {
     /// Checks a whole settings object.
@@ -70,6 +80,11 @@ impl Services {
         let settings = match changes {
             None => None,
             Some(changes) => {
+                if let Some(k) = changes.keys().find(|k| matches!(k.as_str(), "twilio" | "smpp")) {
+                    return Err(StoreError::Invalid(format!(
+                        "{k}: the provider connection is set when the inbox is added; add a new inbox to change it"
+                    )));
+                }
                 let mut merged = inbox.settings.as_object().cloned().unwrap_or_default();
                 for (k, v) in changes {
                     if v.is_null() {

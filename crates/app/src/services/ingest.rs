@@ -1,8 +1,8 @@
 //! Ingest: the one way in. Provider webhooks, the simulator and (later) web
 //! chat hand their parsed events here.
 
-use textdesk_channels::InboundEvent;
-use textdesk_core::consent::KeywordDecision;
+use textdesk_channels::{ConsentSignal, InboundEvent};
+use textdesk_core::consent::{KeywordAction, KeywordDecision};
 use textdesk_store::{InboundMessage, IngestOutcome, StatusReport};
 
 use crate::services::Services;
@@ -20,11 +20,16 @@ impl Services {
     /// provider may be acknowledged once this returns `Ok`: it is on disk.
     pub async fn ingest(&self, inbox_id: i64, event: InboundEvent) -> textdesk_store::Result<Ingested> {
         match event {
-            InboundEvent::Message { from, provider_id, body, media, received_at, consent_signal: _ } => {
+            InboundEvent::Message { from, provider_id, body, media, received_at, consent_signal } => {
                 let inbox = self.store.inbox_by_id(inbox_id).await?;
                 let policy = ConsentSettings::of(&inbox).policy(&self.business_name)?;
                 let media = media.into_iter().map(|m| m.url).collect();
-                let msg = InboundMessage { from, provider_id, body, media, received_at };
+                let provider_handled = consent_signal.map(|c| match c {
+                    ConsentSignal::OptOut => KeywordAction::OptOut,
+                    ConsentSignal::OptIn => KeywordAction::OptIn,
+                    ConsentSignal::Help => KeywordAction::Help,
+                });
+                let msg = InboundMessage { from, provider_id, body, media, received_at, provider_handled };
                 let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {
                     IngestOutcome::Stored { account_id, conversation_id, message_id, reply_id, keyword, .. } => {
@@ -47,11 +52,18 @@ impl Services {
                 Ok(Ingested::Message(outcome))
             }
             InboundEvent::Status { provider_id, status, error } => {
-                let error = error.map(|e| e.explanation);
+                let opted_out = error.as_ref().filter(|e| e.recipient_opted_out).map(|e| e.explanation.clone());
+                let error = error.map(|e| match e.code {
+                    Some(code) => format!("{} (error {code})", e.explanation),
+                    None => e.explanation,
+                });
                 let report = StatusReport { inbox_id, provider_id, status, error };
                 let changed = self.store.apply_status(&report).await?;
                 if let Some((account_id, m)) = &changed {
                     self.publish(*account_id, "message.updated", m.conversation_id, Some(m.id)).await;
+                    if let Some(why) = opted_out {
+                        self.provider_reports_opt_out(*account_id, inbox_id, m.conversation_id, &why).await?;
+                    }
                 }
                 Ok(Ingested::Status { changed: changed.is_some() })
             }

@@ -84,6 +84,8 @@ pub struct Builder {
 }
 
 pub fn app(db: Db) -> Builder {
+    // Test HTTP clients share the provider-less TLS build of the Twilio client.
+    textdesk_channels::ensure_tls_provider();
     Builder {
         db,
         opts: Options { workers: false, simulator_delivery_delay: Duration::from_millis(20), ..Options::default() },

@@ -123,7 +123,7 @@ impl fmt::Debug for TwilioClient {
 
 /// reqwest is built without a bundled crypto provider (to avoid aws-lc's
 /// build); ring is installed process-wide unless something else already was.
-pub(crate) fn ensure_crypto_provider() {
+pub fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race to another installer is fine: one provider is enough.
         let _ = rustls::crypto::ring::default_provider().install_default();
