@@ -36,6 +36,8 @@ pub struct Config {
     /// A message handed to a provider with no answer recorded after this many
     /// seconds is judged interrupted, and settled (see docs/decisions.md).
     pub claim_lease_secs: i64,
+    /// Largest attachment kept from a provider, in bytes (in `data_dir/media`).
+    pub media_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -55,6 +57,7 @@ impl Default for Config {
             log_format: "text".into(),
             max_body_bytes: 1024 * 1024,
             claim_lease_secs: 120,
+            media_max_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -257,6 +260,10 @@ max_body_bytes = 1048576
 # seconds is settled: asked of the provider where it can say (then recorded as
 # sent, or sent again), otherwise shown to an agent. Longer than any send takes.
 claim_lease_secs = 120
+
+# Largest picture or file kept from a provider (MMS), in bytes. Attachments
+# live in data_dir/media; back it up with the database.
+media_max_bytes = 10485760
 "#;
 
 #[cfg(test)]

@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use textdesk_channels::simulator::{Carrier, Report};
-use textdesk_core::ReopenWindow;
-use textdesk_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -57,26 +55,14 @@ impl Application {
         if config.public_url.is_empty() || config.public_url.ends_with(":0") {
             config.public_url = format!("http://{}", listener.local_addr()?);
         }
-        let store = Store::connect(&config.database_url).await?;
-        let account = store.ensure_account(&config.account_name).await?;
         let (carrier, reports) = Carrier::new(opts.simulator_delivery_delay);
-        let services = Services {
-            store,
-            carrier,
-            metrics: Arc::default(),
-            reopen_window: ReopenWindow::hours(config.reopen_window_hours)?,
-            business_name: config.account_name.clone(),
-            timing: Arc::new(config.timing_policy()?),
-            channels: Arc::default(),
-            public_url: config.public_url.clone(),
-        };
+        let (services, account_id) = Services::connect(&config, carrier).await?;
         let config = Arc::new(config);
         let business_tz = jiff::tz::TimeZone::get(&config.time_zone)?;
-        let state =
-            http::AppState { services: services.clone(), config: config.clone(), account_id: account.id, business_tz };
+        let state = http::AppState { services: services.clone(), config: config.clone(), account_id, business_tz };
         let router = http::router(state);
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
-        services.start_smpp_links().await?;
+        services.ensure_smpp_links().await?;
         if opts.workers {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval, config.claim_lease())));
             workers.push(tokio::spawn(housekeeping_loop(services.clone())));
@@ -163,6 +149,12 @@ async fn housekeeping_loop(services: Services) {
     loop {
         if let Err(e) = services.wake_snoozed().await {
             tracing::error!(error = %e, "waking snoozed conversations failed");
+        }
+        if let Err(e) = services.ensure_smpp_links().await {
+            tracing::error!(error = %e, "starting SMPP links failed");
+        }
+        if let Err(e) = services.fetch_due_media(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "fetching attachments failed");
         }
         if let Err(e) = services.acknowledge_waiting_at(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "sending holding messages failed");

@@ -225,3 +225,62 @@ async fn the_demo_starts_seeded_and_keeps_its_data() {
     let html = browser.get(format!("{base}/inbox?view=all&status=any")).send().await.unwrap().text().await.unwrap();
     assert_eq!(html.matches("Karen Whitfield").count(), 1, "and did not seed twice");
 }
+
+#[tokio::test]
+async fn operators_add_provider_inboxes_from_the_command_line() {
+    let fake = textdesk_channels::twilio::FakeTwilio::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let add = |token: &str, number: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--data-dir",
+            &data,
+            "inbox",
+            "add",
+            "--kind",
+            "twilio",
+            "--name",
+            "Main line",
+            "--number",
+            number,
+            "--account-sid",
+            fake.account_sid(),
+            "--api-base",
+            fake.base_url(),
+            "--auth-token",
+            token,
+        ];
+        args.extend_from_slice(extra);
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                textdesk(&refs, None)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    // A wrong token is refused with the reason, and nothing is added.
+    let out = add("0123456789abcdef0123456789abcdef", "+14155550100", &[]).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("rejected"), "{}", text(&out.stderr));
+    // The right one is checked with Twilio, and the URLs to paste are printed.
+    let out = add(fake.auth_token(), "+14155550100", &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("added inbox 1 (twilio, +14155550100)"), "{printed}");
+    assert!(printed.contains("/webhooks/twilio/1/status"), "{printed}");
+    assert!(!printed.contains(fake.auth_token()) && !text(&out.stderr).contains(fake.auth_token()));
+    // Offline: --no-check saves without asking (here, a wrong token is not noticed).
+    let out = add("ffffffffffffffffffffffffffffffff", "+14155550101", &["--no-check"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&textdesk(&["--data-dir", &data, "inbox", "list"], None).stdout);
+    assert_eq!(list.lines().count(), 2, "{list}");
+    // A missing credential is named.
+    let out = textdesk(
+        &["--data-dir", &data, "inbox", "add", "--kind", "smpp", "--name", "X", "--number", "+14155550102"],
+        None,
+    );
+    assert!(text(&out.stderr).contains("--host"), "{}", text(&out.stderr));
+}

@@ -248,6 +248,8 @@ async fn smpp_inbox_binds_sends_and_receives() {
         })
         .await;
     assert!(bound["link_state"].is_string());
+    let metrics = t.client.get(t.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(&format!("textdesk_smpp_link_up{{inbox=\"{id}\",state=\"bound\"}} 1")), "{metrics}");
 
     // A long text from a phone arrives in parts and is put back together.
     let long = "My appointment next week needs to move, ".repeat(5);
@@ -275,4 +277,83 @@ async fn smpp_inbox_binds_sends_and_receives() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+async fn mms_pictures_are_fetched_into_the_media_store(db: Db) {
+    let fake = FakeTwilio::start().await.unwrap();
+    let t = app(db).start().await;
+    let (_, inbound_url, _) = twilio_inbox(&t, &fake).await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let png = b"\x89PNG\r\n\x1a\n a tooth, close up".to_vec();
+    let picture = fake.host_media(png.clone(), "image/png");
+    let missing = format!("{}/2010-04-01/Accounts/{}/Messages/MM0/Media/ME404", fake.base_url(), fake.account_sid());
+    let script = fake.host_media(b"<svg onload=alert(1)>".to_vec(), "image/svg+xml");
+    let params = fake.inbound_media_params(
+        CUSTOMER,
+        SENDER,
+        "This one hurts",
+        &[(&picture, "image/png"), (&missing, "image/jpeg"), (&script, "image/svg+xml")],
+    );
+    assert_eq!(fake.post_inbound(&inbound_url, &params).await.unwrap().status(), 200);
+    let conv = only_conversation(&t, &agent).await;
+    // The picture is fetched (with the account's credentials, through Twilio's redirect).
+    let media = t
+        .eventually(|| async {
+            let m = thread(&t, &agent, conv).await[0]["media"].as_array().unwrap().clone();
+            (m[0]["state"] == "stored" && m[1]["state"] == "failed" && m[2]["state"] == "failed").then_some(m)
+        })
+        .await;
+    let url = media[0]["url"].as_str().unwrap();
+    let r = t.client.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), png);
+    // The link is the permission: altered, it shows nothing.
+    let forged = url.replace("sig=", "sig=0");
+    assert_eq!(t.client.get(&forged).send().await.unwrap().status(), 404);
+    // A script-capable picture is not kept; a missing one (404) is not asked for again.
+    assert!(media[2]["error"].as_str().unwrap().contains("not kept"), "{media:?}");
+    assert!(media[2]["url"].is_null());
+    assert!(media[1]["error"].is_string() && media[1]["url"].is_null(), "{media:?}");
+    // The thread shows the picture inline and a note for the others.
+    let browser = t.browser("dana@example.com").await;
+    let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<img src=\"/media/"), "the picture is shown inline");
+    assert!(page.contains("not kept"));
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(10);
+    assert_eq!(t.services.fetch_due_media(later).await.unwrap(), 0, "nothing left to fetch");
+}
+both_backends!(mms_pictures_are_fetched_into_the_media_store);
+
+#[tokio::test]
+async fn an_unreachable_picture_is_retried_then_given_up() {
+    let fake = FakeTwilio::start().await.unwrap();
+    let t = app(Db::Sqlite).start().await;
+    let (_, inbound_url, _) = twilio_inbox(&t, &fake).await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    // Nothing listens on port 1: the fetch fails in a way worth retrying.
+    let params = fake.inbound_media_params(CUSTOMER, SENDER, "", &[("http://127.0.0.1:1/media/x", "image/jpeg")]);
+    assert_eq!(fake.post_inbound(&inbound_url, &params).await.unwrap().status(), 200);
+    let conv = only_conversation(&t, &agent).await;
+    let first = t
+        .eventually(|| async {
+            let m = first_media(&t, &agent, conv).await;
+            (m["state"] == "pending" && m["error"].is_string()).then_some(m)
+        })
+        .await;
+    assert!(first["url"].is_null(), "{first}");
+    let mut at = jiff::Timestamp::now();
+    for _ in 0..6 {
+        at += jiff::SignedDuration::from_hours(3);
+        t.services.fetch_due_media(at).await.unwrap();
+    }
+    let last = first_media(&t, &agent, conv).await;
+    assert_eq!(last["state"], "failed", "{last}");
+    assert!(last["error"].is_string());
+    let preview = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    assert!(preview.to_string().contains("attachment"), "the list shows there is an attachment: {preview}");
+}
+
+async fn first_media(t: &TestApp, token: &str, conv: i64) -> Value {
+    thread(t, token, conv).await[0]["media"][0].clone()
 }

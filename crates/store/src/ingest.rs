@@ -18,7 +18,8 @@ pub struct InboundMessage {
     /// The provider's id for the message; the dedupe key within the inbox.
     pub provider_id: String,
     pub body: String,
-    pub media: Vec<String>,
+    /// Attachments as the provider announced them; fetched after the message is stored.
+    pub media: Vec<crate::NewMedia>,
     pub received_at: Timestamp,
     /// The provider acted on a consent keyword itself (Twilio's Advanced
     /// Opt-Out) and has answered the customer: recorded, not answered again.
@@ -198,7 +199,7 @@ impl Store {
         .bind(conversation_id)
         .bind(inbox.id)
         .bind(&msg.body)
-        .bind(serde_json::to_string(&msg.media).unwrap_or_else(|_| "[]".into()))
+        .bind("[]")
         .bind(&msg.provider_id)
         .bind(count.segments as i64)
         .bind(count.encoding.as_str())
@@ -214,6 +215,7 @@ impl Store {
                 .ok_or(crate::StoreError::Conflict("duplicate vanished".into()));
         };
         let message_id = returned_id(&inserted)?;
+        crate::media::insert_pending(&mut tx, message_id, &msg.media, now).await?;
         let preview: String = if msg.body.is_empty() && !msg.media.is_empty() {
             "📎 attachment".into()
         } else {

@@ -13,6 +13,7 @@ mod conversations;
 mod events;
 mod inboxes;
 mod ingest;
+mod media;
 pub(crate) mod messages;
 mod outbox;
 mod schedule;
@@ -36,6 +37,7 @@ pub use conversations::{
 pub use events::{EventBus, LiveEvent};
 pub use inboxes::{Inbox, NewInbox};
 pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
+pub use media::{MAX_FETCH_ATTEMPTS, Media, MediaFetch, MediaState, NewMedia};
 pub use messages::{ContactClock, Message, NewOutbound, OutboundOutcome};
 pub use outbox::{Claimed, OutboxEntry};
 pub use schedule::Reschedule;

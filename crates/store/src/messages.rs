@@ -14,7 +14,8 @@ pub struct Message {
     pub author_id: Option<i64>,
     pub author_name: Option<String>,
     pub body: String,
-    pub media: Vec<String>,
+    /// Pictures and files, in order.
+    pub media: Vec<crate::Media>,
     pub private: bool,
     pub provider_id: Option<String>,
     pub status: DeliveryStatus,
@@ -59,7 +60,6 @@ const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.autho
 fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
     let direction: String = r.try_get("direction")?;
     let status: String = r.try_get("status")?;
-    let media: String = r.try_get("media")?;
     let attempts = r.try_get::<Option<i64>, _>("attempts")?.unwrap_or(0);
     let queued_at = match r.try_get::<Option<String>, _>("outbox_state")?.as_deref() {
         Some("queued") => r.try_get::<Option<i64>, _>("send_at")?.map(from_ms),
@@ -73,7 +73,7 @@ fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
         author_id: r.try_get("author_id")?,
         author_name: r.try_get("author_name")?,
         body: r.try_get("body")?,
-        media: serde_json::from_str(&media).unwrap_or_default(),
+        media: Vec::new(),
         private: r.try_get::<i64, _>("private")? != 0,
         provider_id: r.try_get("provider_id")?,
         status: DeliveryStatus::parse(&status)?,
@@ -100,7 +100,20 @@ impl Store {
             "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id LEFT JOIN outbox o ON o.message_id = m.id WHERE m.id = $1"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
-        message_from(&row.ok_or(StoreError::NotFound("message"))?)
+        let mut m = vec![message_from(&row.ok_or(StoreError::NotFound("message"))?)?];
+        self.attach_media(&mut m).await?;
+        m.pop().ok_or(StoreError::NotFound("message"))
+    }
+
+    /// Fills in each message's attachments, with one query for all of them.
+    async fn attach_media(&self, messages: &mut [Message]) -> Result<()> {
+        let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+        for media in self.media_of(&ids).await? {
+            if let Some(m) = messages.iter_mut().find(|m| m.id == media.message_id) {
+                m.media.push(media);
+            }
+        }
+        Ok(())
     }
 
     /// Messages of a conversation in order, `limit` at a time after `after_id`.
@@ -122,7 +135,9 @@ impl Store {
             .bind(limit.clamp(1, 1000))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(message_from).collect()
+        let mut messages = rows.iter().map(message_from).collect::<Result<Vec<_>>>()?;
+        self.attach_media(&mut messages).await?;
+        Ok(messages)
     }
 
     /// Messages exchanged with one address on one inbox, for the phone simulator.
@@ -152,6 +167,7 @@ impl Store {
             .map(message_from)
             .collect::<Result<_>>()?;
         rows.reverse();
+        self.attach_media(&mut rows).await?;
         Ok(rows)
     }
 

@@ -106,7 +106,10 @@ impl Store {
                     .await?;
             match row {
                 Some(r) => tat = Some(from_ms(r.try_get("tat")?)),
-                None => return Ok(Vec::new()),
+                None => {
+                    tx.rollback().await?;
+                    return Ok(Vec::new());
+                }
             }
         }
         let lock_rows = match self.backend {
@@ -134,6 +137,9 @@ impl Store {
             ids.push(r.try_get::<i64, _>("id")?);
         }
         if ids.is_empty() {
+            // Ended now, not when the pool next uses the connection: until then
+            // PostgreSQL would keep the sender's row locked, and other steps skip it.
+            tx.rollback().await?;
             return Ok(Vec::new());
         }
         let list = id_list(&ids, 3);

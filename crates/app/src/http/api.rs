@@ -144,6 +144,34 @@ impl InboxOut {
     }
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct MediaOut {
+    id: i64,
+    content_type: Option<String>,
+    size_bytes: Option<i64>,
+    /// pending (still being fetched from the provider), stored, or failed.
+    state: String,
+    /// Why it could not be fetched (while pending: the last try, which will be retried).
+    error: Option<String>,
+    /// A link that works for an hour, once stored.
+    url: Option<String>,
+}
+
+impl MediaOut {
+    pub fn of(m: textdesk_store::Media, services: &crate::Services) -> Self {
+        let state = serde_json::to_value(m.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        MediaOut {
+            url: (m.state == textdesk_store::MediaState::Stored)
+                .then(|| services.media_link(m.id, jiff::SignedDuration::from_hours(1))),
+            id: m.id,
+            content_type: m.content_type,
+            size_bytes: m.size_bytes,
+            state,
+            error: m.last_error,
+        }
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInboxIn {
@@ -385,7 +413,8 @@ pub struct MessageOut {
     author_id: Option<i64>,
     author_name: Option<String>,
     body: String,
-    media: Vec<String>,
+    /// Pictures and files, in order.
+    media: Vec<MediaOut>,
     /// A note for colleagues, never sent to the customer.
     private: bool,
     /// received, note, queued, sending, sent, delivered, read, undelivered, failed.
@@ -404,8 +433,8 @@ pub struct MessageOut {
     updated_at: String,
 }
 
-impl From<Message> for MessageOut {
-    fn from(m: Message) -> Self {
+impl MessageOut {
+    pub fn of(m: Message, services: &crate::Services) -> Self {
         MessageOut {
             id: m.id,
             conversation_id: m.conversation_id,
@@ -413,7 +442,7 @@ impl From<Message> for MessageOut {
             author_id: m.author_id,
             author_name: m.author_name,
             body: m.body,
-            media: m.media,
+            media: m.media.into_iter().map(|x| MediaOut::of(x, services)).collect(),
             private: m.private,
             status: m.status.as_str().into(),
             error: m.error,
@@ -672,6 +701,10 @@ async fn create_inbox(State(s): State<AppState>, user: ApiUser, Json(b): Json<Ne
     };
     let new = NewChannel { name: b.name, sender: b.sender, setup, check: b.check.unwrap_or(true) };
     let inbox = s.services.add_inbox(u.account_id, new).await?;
+    // Bind a new SMPP inbox now rather than at the next housekeeping round.
+    if let Err(e) = s.services.ensure_smpp_links().await {
+        tracing::error!(error = %e, "starting SMPP links failed");
+    }
     Ok((StatusCode::CREATED, Json(InboxOut::of(inbox, &s.services))).into_response())
 }
 
@@ -1026,7 +1059,7 @@ async fn list_messages(
     Query(q): Query<MessageQuery>,
 ) -> ApiResult<Json<Vec<MessageOut>>> {
     let list = s.services.store.messages(u.account_id, id, q.after_id, q.limit.unwrap_or(200)).await?;
-    Ok(Json(list.into_iter().map(Into::into).collect()))
+    Ok(Json(list.into_iter().map(|m| MessageOut::of(m, &s.services)).collect()))
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(("id" = i64, Path)), request_body = NewMessageIn,
@@ -1052,7 +1085,7 @@ async fn create_message(
         None => None,
     };
     let m = s.services.send(&u, id, Draft { body, private: b.private, kind, send_at }).await?;
-    Ok((StatusCode::CREATED, Json(MessageOut::from(m))).into_response())
+    Ok((StatusCode::CREATED, Json(MessageOut::of(m, &s.services))).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/scheduled", tag = "messages", params(("id" = i64, Path)),
@@ -1063,7 +1096,7 @@ async fn list_scheduled(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<MessageOut>>> {
-    Ok(Json(s.services.scheduled(&u, id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(s.services.scheduled(&u, id).await?.into_iter().map(|m| MessageOut::of(m, &s.services)).collect()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = i64, Path)), request_body = ScheduleIn,
@@ -1085,14 +1118,14 @@ async fn edit_waiting_message(
         ),
         None => m.send_at,
     };
-    Ok(Json(s.services.reschedule(&u, id, body, send_at).await?.into()))
+    Ok(Json(MessageOut::of(s.services.reschedule(&u, id, body, send_at).await?, &s.services)))
 }
 
 #[utoipa::path(post, path = "/api/v1/messages/{id}/send-now", tag = "messages", params(("id" = i64, Path)),
     responses((status = 200, body = MessageOut, description = "Queued now, or still waiting if it is the customer's quiet hours"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut)),
     security(("bearer" = [])))]
 async fn send_now(State(s): State<AppState>, ApiUser(u): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<MessageOut>> {
-    Ok(Json(s.services.reschedule(&u, id, None, None).await?.into()))
+    Ok(Json(MessageOut::of(s.services.reschedule(&u, id, None, None).await?, &s.services)))
 }
 
 #[utoipa::path(post, path = "/api/v1/messages/{id}/retry", tag = "messages", params(("id" = i64, Path)),
@@ -1104,7 +1137,7 @@ async fn retry_message(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<MessageOut>> {
     s.services.retry_now(&u, id).await?;
-    Ok(Json(s.services.store.message(id).await?.into()))
+    Ok(Json(MessageOut::of(s.services.store.message(id).await?, &s.services)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = i64, Path)),

@@ -6,6 +6,7 @@ pub mod account;
 pub mod api;
 pub mod canned;
 pub mod extract;
+pub mod media;
 pub mod ops;
 pub mod problem;
 pub mod simulator;
@@ -33,8 +34,12 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let mut app =
-        Router::new().merge(ui::routes()).nest("/api/v1", api::routes()).merge(ops::routes()).merge(webhooks::routes());
+    let mut app = Router::new()
+        .merge(ui::routes())
+        .nest("/api/v1", api::routes())
+        .merge(ops::routes())
+        .merge(webhooks::routes())
+        .merge(media::routes());
     if state.config.simulator {
         app = app.merge(simulator::routes());
     }

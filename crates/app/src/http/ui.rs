@@ -359,9 +359,55 @@ pub struct Bubble {
     waiting: bool,
     /// Failed, or waiting to retry: the agent may retry it now.
     retryable: bool,
+    media: Vec<MediaView>,
 }
 
-fn bubble(m: &Message, tz: &jiff::tz::TimeZone, contact_tz: &jiff::tz::TimeZone, now: Timestamp) -> Bubble {
+/// An attachment as the thread shows it.
+struct MediaView {
+    /// A signed link, once the file is in the media store.
+    url: Option<String>,
+    picture: bool,
+    /// What to say instead of the picture, or on the download link.
+    label: String,
+}
+
+fn media_view(m: &textdesk_store::Media, link: &dyn Fn(i64) -> String) -> MediaView {
+    let kind = m.content_type.clone().unwrap_or_else(|| "file".into());
+    match m.state {
+        textdesk_store::MediaState::Stored => MediaView {
+            url: Some(link(m.id)),
+            picture: crate::services::media::is_picture(m.content_type.as_deref()),
+            label: match m.size_bytes {
+                Some(n) => format!("Download {kind} ({} KB)", (n + 1023) / 1024),
+                None => format!("Download {kind}"),
+            },
+        },
+        textdesk_store::MediaState::Pending => MediaView {
+            url: None,
+            picture: false,
+            label: match &m.last_error {
+                None => format!("📎 {kind}: being fetched from the provider…"),
+                Some(why) => format!("📎 {kind} could not be fetched yet ({why}); trying again"),
+            },
+        },
+        textdesk_store::MediaState::Failed => MediaView {
+            url: None,
+            picture: false,
+            label: format!(
+                "📎 {kind} could not be fetched: {}",
+                m.last_error.clone().unwrap_or_else(|| "unknown reason".into())
+            ),
+        },
+    }
+}
+
+fn bubble(
+    m: &Message,
+    tz: &jiff::tz::TimeZone,
+    contact_tz: &jiff::tz::TimeZone,
+    now: Timestamp,
+    link: &dyn Fn(i64) -> String,
+) -> Bubble {
     let (class, author) = match (m.direction, m.private) {
         (_, true) => ("note", format!("{} · private note", m.author_name.clone().unwrap_or_default())),
         (Direction::Inbound, _) => ("in", String::new()),
@@ -400,6 +446,7 @@ fn bubble(m: &Message, tz: &jiff::tz::TimeZone, contact_tz: &jiff::tz::TimeZone,
         retryable: m.direction == Direction::Outbound
             && !m.private
             && (matches!(m.status, DeliveryStatus::Failed) || m.retry_at.is_some()),
+        media: m.media.iter().map(|x| media_view(x, link)).collect(),
     }
 }
 
@@ -494,6 +541,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
     let tz = &s.business_tz;
     let now = Timestamp::now();
     let contact_tz = s.services.timing.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
+    let link = |id: i64| s.services.media.link_path(id, now + jiff::SignedDuration::from_hours(12));
     let event = |class: &'static str, id: i64, body: String, time: String| Bubble {
         id,
         class,
@@ -506,11 +554,12 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
         is_event: true,
         waiting: false,
         retryable: false,
+        media: Vec::new(),
     };
     // On a tie, "Conversation started" comes before its first message, and what a
     // message caused (an opt-out, a flag) comes after it.
     let mut items: Vec<(Timestamp, u8, i64, Bubble)> =
-        messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz, &contact_tz, now))).collect();
+        messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz, &contact_tz, now, &link))).collect();
     for e in &events {
         let rank = if e.kind == "created" { 0 } else { 2 };
         items.push((

@@ -119,7 +119,8 @@ fn smpp_config(inbox: &Inbox, secrets: &serde_json::Value) -> Result<SmppConfig,
 
 impl Services {
     /// Adds an inbox: validated, its credentials checked with the provider
-    /// (unless `check` is off), stored, and an SMPP link started.
+    /// (unless `check` is off), and stored. Servers start an SMPP inbox's link
+    /// within seconds (`ensure_smpp_links`), wherever it was added from.
     pub async fn add_inbox(&self, account_id: i64, new: NewChannel) -> Result<Inbox, SetupError> {
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
@@ -170,11 +171,6 @@ impl Services {
             .store
             .create_inbox(NewInbox { account_id, name: name.into(), channel_kind: kind, sender, settings, secrets })
             .await?;
-        if kind == ChannelKind::Smpp
-            && let Err(e) = self.start_smpp_link(&inbox).await
-        {
-            tracing::error!(inbox = inbox.id, error = %e, "the SMPP link could not start");
-        }
         Ok(inbox)
     }
 
@@ -200,10 +196,13 @@ impl Services {
         Ok(twilio_config(inbox, &secrets)?.auth_token)
     }
 
-    /// Starts the links of every SMPP inbox (at server start).
-    pub async fn start_smpp_links(&self) -> Result<(), StoreError> {
+    /// Starts a link for every SMPP inbox that has none on this node: at
+    /// start, and then periodically, so an inbox added by the CLI or another
+    /// node binds here too.
+    pub async fn ensure_smpp_links(&self) -> Result<(), StoreError> {
         for inbox in self.store.inboxes_of_kind(ChannelKind::Smpp).await? {
-            if let Err(e) = self.start_smpp_link(&inbox).await {
+            let running = self.channels.smpp.lock().map(|m| m.contains_key(&inbox.id)).unwrap_or(true);
+            if !running && let Err(e) = self.start_smpp_link(&inbox).await {
                 tracing::error!(inbox = inbox.id, error = %e, "the SMPP link could not start");
             }
         }

@@ -23,12 +23,16 @@ impl Services {
             InboundEvent::Message { from, provider_id, body, media, received_at, consent_signal } => {
                 let inbox = self.store.inbox_by_id(inbox_id).await?;
                 let policy = ConsentSettings::of(&inbox).policy(&self.business_name)?;
-                let media = media.into_iter().map(|m| m.url).collect();
+                let media: Vec<_> = media
+                    .into_iter()
+                    .map(|m| textdesk_store::NewMedia { url: m.url, content_type: m.content_type })
+                    .collect();
                 let provider_handled = consent_signal.map(|c| match c {
                     ConsentSignal::OptOut => KeywordAction::OptOut,
                     ConsentSignal::OptIn => KeywordAction::OptIn,
                     ConsentSignal::Help => KeywordAction::Help,
                 });
+                let has_media = !media.is_empty();
                 let msg = InboundMessage { from, provider_id, body, media, received_at, provider_handled };
                 let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {
@@ -37,6 +41,15 @@ impl Services {
                         self.publish(*account_id, "message.created", *conversation_id, Some(*message_id)).await;
                         if let Some(r) = reply_id {
                             self.publish(*account_id, "message.created", *conversation_id, Some(*r)).await;
+                        }
+                        if has_media {
+                            // Fetched now, after the provider has its answer; retried by housekeeping.
+                            let services = self.clone();
+                            tokio::spawn(async move {
+                                if let Err(e) = services.fetch_due_media(jiff::Timestamp::now()).await {
+                                    tracing::error!(error = %e, "fetching attachments failed");
+                                }
+                            });
                         }
                         // Keywords get their own answer, never the off-hours one.
                         if *keyword == KeywordDecision::None {

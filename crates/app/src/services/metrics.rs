@@ -18,7 +18,8 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self, outbox: &[(String, i64)]) -> String {
+    /// `links` are the SMPP inboxes' link states (inbox id, state).
+    pub fn render(&self, outbox: &[(String, i64)], links: &[(i64, String, bool)]) -> String {
         let mut out = String::new();
         let counters = [
             ("textdesk_inbound_messages_total", "Inbound messages stored.", &self.inbound_messages),
@@ -39,6 +40,13 @@ impl Metrics {
         for state in ["queued", "sending", "sent", "failed", "unknown"] {
             let n = outbox.iter().find(|(s, _)| s == state).map(|(_, n)| *n).unwrap_or(0);
             let _ = writeln!(out, "textdesk_outbox_rows{{state=\"{state}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP textdesk_smpp_link_up Whether an SMPP inbox is bound to its SMSC (1) or not (0).\n# TYPE textdesk_smpp_link_up gauge"
+        );
+        for (inbox, state, up) in links {
+            let _ = writeln!(out, "textdesk_smpp_link_up{{inbox=\"{inbox}\",state=\"{state}\"}} {}", u8::from(*up));
         }
         out
     }

@@ -13,6 +13,7 @@ pub mod dispatcher;
 pub mod hours;
 pub mod inboxes;
 pub mod ingest;
+pub mod media;
 pub mod metrics;
 pub mod schedule;
 
@@ -39,9 +40,32 @@ pub struct Services {
     pub channels: Arc<channels::Channels>,
     /// The address providers reach this server at (webhooks, status callbacks).
     pub public_url: String,
+    /// Attachments' files and signed links.
+    pub media: Arc<media::MediaStore>,
 }
 
 impl Services {
+    /// Connects to the database (migrating it) and assembles the services for
+    /// `config`, as the server and the operator's commands use them. Returns
+    /// the installation's account too.
+    pub async fn connect(config: &crate::Config, carrier: Carrier) -> anyhow::Result<(Services, i64)> {
+        let store = Store::connect(&config.database_url).await?;
+        let account = store.ensure_account(&config.account_name).await?;
+        let media_key = store.server_key("media_links").await?;
+        let services = Services {
+            store,
+            carrier,
+            metrics: Arc::default(),
+            reopen_window: ReopenWindow::hours(config.reopen_window_hours)?,
+            business_name: config.account_name.clone(),
+            timing: Arc::new(config.timing_policy()?),
+            channels: Arc::default(),
+            public_url: config.public_url.clone(),
+            media: Arc::new(media::MediaStore::new(config.data_dir.join("media"), &media_key, config.media_max_bytes)),
+        };
+        Ok((services, account.id))
+    }
+
     pub async fn publish(&self, account_id: i64, kind: &str, conversation_id: i64, message_id: Option<i64>) {
         self.store.events().publish(LiveEvent { account_id, kind: kind.into(), conversation_id, message_id }).await;
     }

@@ -51,3 +51,10 @@ CREATE TABLE early_reports (
     received_at INTEGER NOT NULL
 );
 CREATE INDEX early_reports_provider ON early_reports (inbox_id, provider_id);
+
+-- Keys this installation keeps for itself (the one that signs media links),
+-- shared by every node through the database.
+CREATE TABLE server_keys (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

@@ -1,0 +1,163 @@
+//! The media store: attachments fetched from providers into files under the
+//! data directory, and served back at signed, expiring links (to agents'
+//! browsers, and to providers that fetch what we send).
+
+use std::path::PathBuf;
+
+use hmac::{KeyInit, Mac};
+use jiff::{SignedDuration, Timestamp};
+use sha2::Digest;
+use subtle::ConstantTimeEq;
+use textdesk_core::ChannelKind;
+use textdesk_store::{Inbox, Media, MediaFetch, MediaState};
+
+use crate::services::Services;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+pub struct MediaStore {
+    pub dir: PathBuf,
+    /// Signs links; made from a key kept in the database, so every node agrees.
+    key: [u8; 64],
+    pub max_bytes: u64,
+}
+
+/// Kinds of file kept. SVG is left out: a picture that can carry script.
+fn accepted(content_type: &str) -> bool {
+    let ct = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    (ct.starts_with("image/") && ct != "image/svg+xml")
+        || ct.starts_with("audio/")
+        || ct.starts_with("video/")
+        || matches!(ct.as_str(), "application/pdf" | "text/vcard" | "text/x-vcard" | "text/calendar" | "text/plain")
+}
+
+/// Whether a browser may show it inline (everything else is a download).
+pub fn is_picture(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| ct.starts_with("image/") && ct != "image/svg+xml")
+}
+
+impl MediaStore {
+    pub fn new(dir: PathBuf, key: &str, max_bytes: u64) -> Self {
+        // HMAC pads a short key to the hash's block with zeros; padding it here
+        // gives the fixed-size key its infallible constructor takes.
+        let mut padded = [0u8; 64];
+        padded[..32].copy_from_slice(&sha2::Sha256::digest(key.as_bytes()));
+        MediaStore { dir, key: padded, max_bytes }
+    }
+
+    fn signature(&self, id: i64, expires: i64) -> String {
+        let mut mac = <HmacSha256 as KeyInit>::new(&self.key.into());
+        mac.update(format!("{id}.{expires}").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// `/media/{id}?exp=…&sig=…`, good until `expires`.
+    pub fn link_path(&self, id: i64, expires: Timestamp) -> String {
+        let exp = expires.as_second();
+        format!("/media/{id}?exp={exp}&sig={}", self.signature(id, exp))
+    }
+
+    pub fn verify(&self, id: i64, expires: i64, signature: &str, now: Timestamp) -> bool {
+        expires >= now.as_second() && bool::from(self.signature(id, expires).as_bytes().ct_eq(signature.as_bytes()))
+    }
+
+    pub fn path_of(&self, media: &Media) -> Option<PathBuf> {
+        let name = media.stored_name.as_deref()?;
+        // Names are ours (hex), but a path never leaves the directory regardless.
+        name.chars().all(|c| c.is_ascii_hexdigit()).then(|| self.dir.join(name))
+    }
+}
+
+impl Services {
+    /// A link to an attachment that works for `ttl`.
+    pub fn media_link(&self, id: i64, ttl: SignedDuration) -> String {
+        format!("{}{}", self.public_url, self.media.link_path(id, Timestamp::now() + ttl))
+    }
+
+    /// Fetches attachments that are due, one provider call each; returns how
+    /// many were stored.
+    pub async fn fetch_due_media(&self, now: Timestamp) -> textdesk_store::Result<usize> {
+        let mut stored = 0;
+        for due in self.store.media_due(now, 20).await? {
+            let message_id = due.media.message_id;
+            let inbox = self.store.inbox_by_id(due.inbox_id).await?;
+            if self.fetch_one(&inbox, due, now).await? == MediaState::Stored {
+                stored += 1;
+            }
+            let m = self.store.message(message_id).await?;
+            self.publish(inbox.account_id, "message.updated", m.conversation_id, Some(message_id)).await;
+        }
+        Ok(stored)
+    }
+
+    async fn fetch_one(&self, inbox: &Inbox, due: MediaFetch, now: Timestamp) -> textdesk_store::Result<MediaState> {
+        let id = due.media.id;
+        let Some(url) = due.media.source_url.clone() else {
+            return self.store.media_fetch_failed(id, "no address to fetch it from", false, now).await;
+        };
+        let fetched = match inbox.channel_kind {
+            ChannelKind::Twilio => match self.twilio_client(inbox.id).await {
+                Ok(client) => {
+                    client.download_media(&url, self.media.max_bytes).await.map_err(|e| (e.reason, e.retryable))
+                }
+                Err(e) => Err((e.to_string(), true)),
+            },
+            other => Err((format!("{other} attachments cannot be fetched"), false)),
+        };
+        let file = match fetched {
+            Ok(f) if !accepted(&f.content_type) => {
+                Err((format!("files of type {} are not kept", f.content_type), false))
+            }
+            Ok(f) => Ok(f),
+            Err(e) => Err(e),
+        };
+        match file {
+            Ok(f) => {
+                let name = hex::encode(rand::random::<[u8; 16]>());
+                let written = async {
+                    tokio::fs::create_dir_all(&self.media.dir).await?;
+                    tokio::fs::write(self.media.dir.join(&name), &f.bytes).await
+                }
+                .await;
+                match written {
+                    Ok(()) => {
+                        self.store.media_stored(id, &name, &f.content_type, f.bytes.len() as i64).await?;
+                        Ok(MediaState::Stored)
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "writing to the media store failed");
+                        self.store.media_fetch_failed(id, "the media store could not be written", true, now).await
+                    }
+                }
+            }
+            Err((why, retryable)) => self.store.media_fetch_failed(id, &why, retryable, now).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_signed_and_expire() {
+        let store = MediaStore::new(PathBuf::from("/tmp"), "k3y", 10);
+        let now = Timestamp::UNIX_EPOCH + SignedDuration::from_hours(1000);
+        let path = store.link_path(7, now + SignedDuration::from_hours(1));
+        let (_, query) = path.split_once('?').unwrap();
+        let exp: i64 = query.split('&').next().unwrap()[4..].parse().unwrap();
+        let sig = &query.split("sig=").nth(1).unwrap();
+        assert!(store.verify(7, exp, sig, now));
+        assert!(!store.verify(8, exp, sig, now), "another attachment");
+        assert!(!store.verify(7, exp + 1, sig, now), "a longer life");
+        assert!(!store.verify(7, exp, sig, now + SignedDuration::from_hours(2)), "expired");
+        assert!(!MediaStore::new(PathBuf::from("/tmp"), "other", 10).verify(7, exp, sig, now));
+    }
+
+    #[test]
+    fn keeps_safe_kinds_of_file() {
+        assert!(accepted("image/jpeg") && accepted("image/png; charset=binary") && accepted("application/pdf"));
+        assert!(!accepted("image/svg+xml") && !accepted("text/html") && !accepted("application/x-msdownload"));
+        assert!(is_picture(Some("image/gif")) && !is_picture(Some("image/svg+xml")) && !is_picture(None));
+    }
+}

@@ -1,0 +1,211 @@
+//! Pictures and files of messages. Rows only: the bytes live in the media
+//! store (files under the data directory), named by `stored_name`.
+
+use jiff::{SignedDuration, Timestamp};
+use sqlx::Row;
+
+use crate::{Result, Store, StoreError, to_ms};
+
+/// Where a message's attachment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaState {
+    /// Still at the provider; fetched shortly (and retried if that fails).
+    Pending,
+    Stored,
+    /// Could not be fetched; `last_error` says why.
+    Failed,
+}
+
+impl MediaState {
+    fn parse(s: &str) -> Result<MediaState> {
+        match s {
+            "pending" => Ok(MediaState::Pending),
+            "stored" => Ok(MediaState::Stored),
+            "failed" => Ok(MediaState::Failed),
+            other => Err(StoreError::Invalid(format!("unknown media state {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Media {
+    pub id: i64,
+    pub message_id: i64,
+    pub position: i64,
+    pub content_type: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub state: MediaState,
+    pub last_error: Option<String>,
+    #[serde(skip)]
+    pub stored_name: Option<String>,
+    #[serde(skip)]
+    pub source_url: Option<String>,
+    pub attempts: i64,
+}
+
+/// An attachment as a provider announced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMedia {
+    pub url: String,
+    pub content_type: Option<String>,
+}
+
+/// A pending attachment to fetch, with the inbox whose credentials fetch it.
+#[derive(Debug, Clone)]
+pub struct MediaFetch {
+    pub media: Media,
+    pub inbox_id: i64,
+}
+
+const COLUMNS: &str = "md.id, md.message_id, md.position, md.content_type, md.size_bytes, md.state, md.last_error, md.stored_name, md.source_url, md.attempts";
+
+fn media_from(r: &sqlx::any::AnyRow) -> Result<Media> {
+    let state: String = r.try_get("state")?;
+    Ok(Media {
+        id: r.try_get("id")?,
+        message_id: r.try_get("message_id")?,
+        position: r.try_get("position")?,
+        content_type: r.try_get("content_type")?,
+        size_bytes: r.try_get("size_bytes")?,
+        state: MediaState::parse(&state)?,
+        last_error: r.try_get("last_error")?,
+        stored_name: r.try_get("stored_name")?,
+        source_url: r.try_get("source_url")?,
+        attempts: r.try_get("attempts")?,
+    })
+}
+
+/// Records a message's announced attachments, in the message's transaction.
+pub(crate) async fn insert_pending(
+    tx: &mut sqlx::AnyConnection,
+    message_id: i64,
+    media: &[NewMedia],
+    now: Timestamp,
+) -> Result<()> {
+    for (position, m) in media.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO media (message_id, position, source_url, content_type, state, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, 'pending', $5, $5)",
+        )
+        .bind(message_id)
+        .bind(position as i64)
+        .bind(&m.url)
+        .bind(m.content_type.as_deref())
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// How long to wait after the `attempts`-th failed fetch: 1, 5, 30 minutes, then 2 hours.
+fn fetch_backoff(attempts: i64) -> SignedDuration {
+    SignedDuration::from_mins(match attempts {
+        ..=1 => 1,
+        2 => 5,
+        3 => 30,
+        _ => 120,
+    })
+}
+
+/// A fetch that keeps failing is given up after this many tries.
+pub const MAX_FETCH_ATTEMPTS: i64 = 5;
+
+impl Store {
+    /// The attachments of `message_ids`, in order.
+    pub async fn media_of(&self, message_ids: &[i64]) -> Result<Vec<Media>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (1..=message_ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM media md WHERE md.message_id IN ({list}) ORDER BY md.message_id, md.position"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in message_ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(&self.pool).await?.iter().map(media_from).collect()
+    }
+
+    pub async fn media(&self, id: i64) -> Result<Media> {
+        let sql = format!("SELECT {COLUMNS} FROM media md WHERE md.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        media_from(&row.ok_or(StoreError::NotFound("media"))?)
+    }
+
+    /// Pending attachments due for a fetch (new, or waiting after a failure).
+    pub async fn media_due(&self, now: Timestamp, limit: i64) -> Result<Vec<MediaFetch>> {
+        let sql = format!(
+            "SELECT {COLUMNS}, m.inbox_id FROM media md JOIN messages m ON m.id = md.message_id
+             WHERE md.state = 'pending' AND md.next_attempt_at <= $1 ORDER BY md.next_attempt_at, md.id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ms(now)).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(MediaFetch { media: media_from(r)?, inbox_id: r.try_get("inbox_id")? })).collect()
+    }
+
+    /// The bytes are in the media store under `stored_name`.
+    pub async fn media_stored(&self, id: i64, stored_name: &str, content_type: &str, size: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE media SET state = 'stored', stored_name = $1, content_type = $2, size_bytes = $3, last_error = NULL,
+                    attempts = attempts + 1, next_attempt_at = NULL WHERE id = $4 AND state = 'pending'",
+        )
+        .bind(stored_name)
+        .bind(content_type)
+        .bind(size)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A fetch failed: tried again later when `retryable` and tries are left,
+    /// otherwise given up with `error` shown in the thread.
+    pub async fn media_fetch_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retryable: bool,
+        now: Timestamp,
+    ) -> Result<MediaState> {
+        let m = self.media(id).await?;
+        let attempts = m.attempts + 1;
+        let state = if retryable && attempts < MAX_FETCH_ATTEMPTS { MediaState::Pending } else { MediaState::Failed };
+        let next = (state == MediaState::Pending).then(|| to_ms(now + fetch_backoff(attempts)));
+        sqlx::query(
+            "UPDATE media SET state = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5 AND state = 'pending'",
+        )
+        .bind(if state == MediaState::Pending { "pending" } else { "failed" })
+        .bind(attempts)
+        .bind(error)
+        .bind(next)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(state)
+    }
+
+    /// A key this installation keeps (made at first use, the same on every node).
+    pub async fn server_key(&self, name: &str) -> Result<String> {
+        let fresh = hex::encode(rand::random::<[u8; 32]>());
+        sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(&fresh)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(name).fetch_one(&self.pool).await?;
+        Ok(row.try_get("value")?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetches_back_off() {
+        assert!(fetch_backoff(1) < fetch_backoff(2));
+        assert_eq!(fetch_backoff(9), SignedDuration::from_mins(120));
+    }
+}
