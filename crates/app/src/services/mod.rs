@@ -15,6 +15,7 @@ pub mod inboxes;
 pub mod ingest;
 pub mod metrics;
 pub mod schedule;
+pub mod users;
 
 use std::sync::Arc;
 
