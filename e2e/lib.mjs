@@ -15,6 +15,9 @@ export const env = {
   agent2: { email: need("TEXTDESK_AGENT2_EMAIL"), name: process.env.TEXTDESK_AGENT2_NAME || "" },
   password: need("TEXTDESK_PASSWORD"),
   inbox: need("TEXTDESK_SIM_INBOX"),
+  admin: { email: need("TEXTDESK_ADMIN_EMAIL") },
+  twilioInbox: need("TEXTDESK_TWILIO_INBOX"),
+  twilioInboundUrl: need("TEXTDESK_TWILIO_INBOUND_URL"),
   chromium: process.env.TEXTDESK_CHROMIUM || "/usr/bin/chromium",
   screenshots: process.env.TEXTDESK_SCREENSHOTS || "screenshots",
 };

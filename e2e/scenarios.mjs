@@ -420,4 +420,69 @@ export const scenarios = [
       await page.locator("#list").waitFor();
     },
   },
+
+  {
+    name: "admin-settings",
+    async run({ newContext }) {
+      const ctx = await newContext({ permissions: ["clipboard-read", "clipboard-write"] });
+      const page = await ctx.newPage();
+      await signIn(page, env.admin);
+      await Promise.all([page.waitForURL(/\/settings\/inboxes$/), page.getByRole("link", { name: "Settings" }).click()]);
+
+      // Add a simulator inbox.
+      await page.locator("#add-simulator summary").click();
+      const add = page.locator("#add-simulator form");
+      await add.getByLabel("Name").fill("Walk-ins");
+      await add.getByLabel("Number").fill("+14155550142");
+      await Promise.all([
+        page.waitForURL(/\/settings\/inboxes\/\d+$/),
+        add.getByRole("button", { name: "Add simulator inbox" }).click(),
+      ]);
+      await page.getByRole("heading", { name: "Walk-ins" }).waitFor();
+
+      // Business hours: a typo is named and kept; fixed, it saves.
+      const hours = page.locator("form#hours");
+      await hours.getByLabel("Time zone").fill("America/Los_Angeles");
+      await hours.getByLabel("Monday").fill("09:00-17:00");
+      await hours.getByLabel("Tuesday").fill("9-5");
+      await Promise.all([page.waitForNavigation(), hours.getByRole("button", { name: "Save hours" }).click()]);
+      await page.locator("#hours-error", { hasText: "weekly.tue" }).waitFor();
+      check((await page.locator("form#hours").getByLabel("Tuesday").inputValue()) === "9-5", "the typo is kept to fix");
+      check(
+        (await page.locator("form#hours").getByLabel("Monday").inputValue()) === "09:00-17:00",
+        "the other days are kept too",
+      );
+      await screenshot(page, "settings-hours-error");
+      await page.locator("form#hours").getByLabel("Tuesday").fill("09:00-17:00");
+      await page.locator("form#hours").getByLabel("Holidays").fill("2026-12-25");
+      await Promise.all([
+        page.waitForURL(/saved=hours/),
+        page.locator("form#hours").getByRole("button", { name: "Save hours" }).click(),
+      ]);
+      await page.getByRole("status").filter({ hasText: "Business hours saved" }).waitFor();
+      check(
+        (await page.locator("form#hours").getByLabel("Tuesday").inputValue()) === "09:00-17:00",
+        "the saved hours show",
+      );
+
+      // The Twilio inbox's webhook address, to paste into the console, with a copy button.
+      await page.goto(`${env.base}/settings/inboxes/${env.twilioInbox}`);
+      const inbound = page.getByLabel("A message comes in (HTTP POST)");
+      check((await inbound.inputValue()) === env.twilioInboundUrl, "the inbound webhook address is shown");
+      await page.getByRole("button", { name: "Copy the incoming-message address" }).click();
+      await page.getByRole("button", { name: /Copied/ }).first().waitFor();
+      await screenshot(page, "settings-twilio-inbox");
+
+      // The same pages fit a phone.
+      await page.setViewportSize(PHONE);
+      await page.goto(`${env.base}/settings/inboxes/${env.twilioInbox}`);
+      await assertNoHorizontalScroll(page, "an inbox's settings at 360 px");
+      await screenshot(page, "phone-settings-inbox");
+      await page.goto(`${env.base}/settings/inboxes`);
+      await assertNoHorizontalScroll(page, "the inbox list at 360 px");
+      await page.goto(`${env.base}/settings/users`);
+      await assertNoHorizontalScroll(page, "people and teams at 360 px");
+      await screenshot(page, "phone-settings-users");
+    },
+  },
 ];

@@ -62,6 +62,7 @@ impl Application {
         let state = http::AppState { services: services.clone(), config: config.clone(), account_id, business_tz };
         let router = http::router(state);
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
+        services.channels.start_serving();
         services.ensure_smpp_links().await?;
         if opts.workers {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval, config.claim_lease())));

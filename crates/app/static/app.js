@@ -319,3 +319,28 @@
     composer.addEventListener("submit", function () { showNote([]); close(); });
   }
 })();
+
+// Settings: "Copy" buttons beside webhook addresses and sign-in links.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest && e.target.closest("button[data-copy]");
+    if (!btn) return;
+    var field = document.getElementById(btn.getAttribute("data-copy"));
+    if (!field) return;
+    field.focus();
+    field.select();
+    var done = function () {
+      var label = btn.firstChild;
+      var before = label.nodeValue;
+      label.nodeValue = "Copied";
+      setTimeout(function () { label.nodeValue = before; }, 1500);
+    };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+})();

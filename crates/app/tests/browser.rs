@@ -1,7 +1,7 @@
 //! The agent UI in a real browser: Chromium, driven by Playwright scripts in
 //! `e2e/`, against the real application with its workers on SQLite. This test
-//! starts the server, seeds the users, the simulator inbox and a canned
-//! response, then runs `node e2e/run.mjs` and asserts it passed. Screenshots
+//! starts the server, seeds the users (agents, a supervisor, an admin), the
+//! simulator inbox, a Twilio inbox and a canned response, then runs `node e2e/run.mjs` and asserts it passed. Screenshots
 //! land in `target/screenshots/`.
 //!
 //! Chromium and playwright-core are installed by `scripts/test-deps`. Without
@@ -81,6 +81,22 @@ async fn agent_ui_in_chromium() {
         )
         .await;
     assert_eq!(r.status(), 201, "seeding a canned response");
+    // An admin, and a Twilio inbox (no provider behind it: the settings page only shows its webhook addresses).
+    named_user(&t, "alex@example.com", "Alex Admin", Role::Admin).await;
+    let twilio = t
+        .services
+        .store
+        .create_inbox(textdesk_store::NewInbox {
+            account_id: t.account_id,
+            name: "Main line".into(),
+            channel_kind: textdesk_core::ChannelKind::Twilio,
+            sender: "+14155550190".into(),
+            settings: json!({ "twilio": { "account_sid": "AC00000000000000000000000000000000", "api_base": "http://127.0.0.1:9" } }),
+            secrets: json!({ "auth_token": "not-a-real-token-0000000000000000" }),
+        })
+        .await
+        .expect("seeding a Twilio inbox")
+        .id;
 
     let screenshots = root.join("target/screenshots");
     std::fs::create_dir_all(&screenshots).expect("target/screenshots");
@@ -94,6 +110,9 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_AGENT2_NAME", "Sam Okafor")
         .env("TEXTDESK_PASSWORD", PASSWORD)
         .env("TEXTDESK_SIM_INBOX", inbox.to_string())
+        .env("TEXTDESK_ADMIN_EMAIL", "alex@example.com")
+        .env("TEXTDESK_TWILIO_INBOX", twilio.to_string())
+        .env("TEXTDESK_TWILIO_INBOUND_URL", t.services.twilio_inbound_url(twilio))
         .env("TEXTDESK_CHROMIUM", CHROMIUM)
         .env("TEXTDESK_SCREENSHOTS", &screenshots)
         // The scripts' output goes straight to the terminal, as it happens.

@@ -4,6 +4,7 @@
 //! (the outbox claim, cross-node events, migrations) branches on [`Backend`].
 
 mod accounts;
+mod admin;
 mod auth;
 mod automatic;
 mod canned;
@@ -13,6 +14,7 @@ mod conversations;
 mod events;
 mod inboxes;
 mod ingest;
+mod invites;
 mod media;
 pub(crate) mod messages;
 mod outbox;
@@ -37,6 +39,7 @@ pub use conversations::{
 pub use events::{EventBus, LiveEvent};
 pub use inboxes::{Inbox, NewInbox};
 pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
+pub use invites::InviteState;
 pub use media::{MAX_FETCH_ATTEMPTS, Media, MediaFetch, MediaState, NewMedia};
 pub use messages::{ContactClock, Message, NewOutbound, OutboundOutcome};
 pub use outbox::{Claimed, OutboxEntry};

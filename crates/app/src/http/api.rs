@@ -24,7 +24,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::http::extract::{ApiUser, Json, Path, Query};
 use crate::http::problem::Problem;
-use crate::http::{AppState, account, canned};
+use crate::http::{AppState, account, admin, canned};
 use crate::services::auth;
 use crate::services::channels::{ChannelSetup, NewChannel, TwilioSetup};
 use crate::services::conversations::Draft;
@@ -66,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/events", get(events))
         .merge(crate::http::canned::api_routes())
         .merge(crate::http::account::api_routes())
+        .merge(crate::http::admin::api_routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API endpoint") })
 }
 
@@ -701,10 +702,6 @@ async fn create_inbox(State(s): State<AppState>, user: ApiUser, Json(b): Json<Ne
     };
     let new = NewChannel { name: b.name, sender: b.sender, setup, check: b.check.unwrap_or(true) };
     let inbox = s.services.add_inbox(u.account_id, new).await?;
-    // Bind a new SMPP inbox now rather than at the next housekeeping round.
-    if let Err(e) = s.services.ensure_smpp_links().await {
-        tracing::error!(error = %e, "starting SMPP links failed");
-    }
     Ok((StatusCode::CREATED, Json(InboxOut::of(inbox, &s.services))).into_response())
 }
 
@@ -1267,7 +1264,8 @@ pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Resu
         list_scheduled, edit_waiting_message, send_now, retry_message, cancel_message,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token, events,
         canned::list_canned, canned::create_canned, canned::get_canned, canned::update_canned, canned::delete_canned, canned::render_canned,
-        account::get_account, account::update_account
+        account::get_account, account::update_account,
+        admin::create_invite, admin::reissue_invite, admin::list_members, admin::remove_member
     ),
     modifiers(&BearerAuth)
 )]

@@ -3,12 +3,14 @@
 //! parse, call a service, render.
 
 pub mod account;
+pub mod admin;
 pub mod api;
 pub mod canned;
 pub mod extract;
 pub mod media;
 pub mod ops;
 pub mod problem;
+pub mod settings;
 pub mod simulator;
 pub mod ui;
 pub mod webhooks;

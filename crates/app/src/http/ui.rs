@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/waiting/{message_id}", post(waiting_action))
         .route("/events", get(events))
         .merge(crate::http::canned::ui_routes())
+        .merge(crate::http::settings::ui_routes())
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
         .route(

@@ -19,6 +19,14 @@ use crate::services::Services;
 pub struct Channels {
     twilio: Mutex<HashMap<i64, Arc<TwilioClient>>>,
     smpp: Mutex<HashMap<i64, SmppLink>>,
+    /// Set by a server: only a server keeps SMPP links (an operator's command does not).
+    serving: std::sync::atomic::AtomicBool,
+}
+
+impl Channels {
+    pub fn start_serving(&self) {
+        self.serving.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// What an admin gives to add an inbox. Credentials go to `inbox_secrets`,
@@ -119,8 +127,8 @@ fn smpp_config(inbox: &Inbox, secrets: &serde_json::Value) -> Result<SmppConfig,
 
 impl Services {
     /// Adds an inbox: validated, its credentials checked with the provider
-    /// (unless `check` is off), and stored. Servers start an SMPP inbox's link
-    /// within seconds (`ensure_smpp_links`), wherever it was added from.
+    /// (unless `check` is off), and stored. An SMPP inbox binds at once on a
+    /// server, and within seconds on every other (`ensure_smpp_links`).
     pub async fn add_inbox(&self, account_id: i64, new: NewChannel) -> Result<Inbox, SetupError> {
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
@@ -171,6 +179,10 @@ impl Services {
             .store
             .create_inbox(NewInbox { account_id, name: name.into(), channel_kind: kind, sender, settings, secrets })
             .await?;
+        if kind == ChannelKind::Smpp {
+            // Bind now on this server; other nodes (and a server, after the CLI) follow within seconds.
+            self.ensure_smpp_links().await?;
+        }
         Ok(inbox)
     }
 
@@ -200,6 +212,9 @@ impl Services {
     /// start, and then periodically, so an inbox added by the CLI or another
     /// node binds here too.
     pub async fn ensure_smpp_links(&self) -> Result<(), StoreError> {
+        if !self.channels.serving.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
         for inbox in self.store.inboxes_of_kind(ChannelKind::Smpp).await? {
             let running = self.channels.smpp.lock().map(|m| m.contains_key(&inbox.id)).unwrap_or(true);
             if !running && let Err(e) = self.start_smpp_link(&inbox).await {

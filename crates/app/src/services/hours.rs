@@ -38,9 +38,9 @@ pub struct Acknowledge {
     pub text: Option<String>,
 }
 
-const DEFAULT_OFF_HOURS: &str =
+pub const DEFAULT_OFF_HOURS: &str =
     "Hi {contact.first_name}, thanks for your message. Someone from our team will reply by {next_open}.";
-const DEFAULT_ACKNOWLEDGE: &str =
+pub const DEFAULT_ACKNOWLEDGE: &str =
     "Thanks for waiting. We have your message and someone from our team will be with you shortly.";
 
 /// An inbox's hours and automatic replies, read from its settings.

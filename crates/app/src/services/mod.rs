@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod media;
 pub mod metrics;
 pub mod schedule;
+pub mod users;
 
 use std::sync::Arc;
 

@@ -1,0 +1,165 @@
+//! People and teams as an admin manages them: invitations with one-time
+//! sign-in links, roles, deactivation (history kept; sessions and tokens stop
+//! working at once), and team membership.
+
+use jiff::{SignedDuration, Timestamp};
+use textdesk_core::{Email, Password, Role};
+use textdesk_store::{NewUser, StoreError, Team, User};
+
+use crate::services::Services;
+use crate::services::auth::{hash_password, hash_secret, new_secret};
+
+/// How long a sign-in link works.
+pub const INVITE_DAYS: i64 = 7;
+
+/// A password hash no password matches: an invited user signs in only through their link.
+const NO_PASSWORD: &str = "!invited";
+
+/// A sign-in link, shown once to the admin who made it.
+pub struct Invitation {
+    pub user: User,
+    pub url: String,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<textdesk_core::Invalid> for UserError {
+    fn from(e: textdesk_core::Invalid) -> Self {
+        UserError::Store(e.into())
+    }
+}
+
+fn require_admin(user: &User) -> Result<(), UserError> {
+    if user.role.at_least(Role::Admin) {
+        Ok(())
+    } else {
+        Err(UserError::Forbidden("managing people and teams needs the admin role".into()))
+    }
+}
+
+impl Services {
+    /// Creates a user who has no password yet, with a link to set one.
+    pub async fn invite_user(
+        &self,
+        admin: &User,
+        email: &str,
+        name: &str,
+        role: &str,
+    ) -> Result<Invitation, UserError> {
+        require_admin(admin)?;
+        let email = Email::parse(email)?;
+        let role = Role::parse(role)?;
+        let name = match name.trim() {
+            "" => email.as_str().split('@').next().unwrap_or("").to_owned(),
+            n if n.chars().count() > 100 => {
+                return Err(StoreError::Invalid("a name is at most 100 characters".into()).into());
+            }
+            n => n.to_owned(),
+        };
+        let user = self
+            .store
+            .create_user(NewUser { account_id: admin.account_id, email, name, role, password_hash: NO_PASSWORD.into() })
+            .await?;
+        self.new_sign_in_link(admin, user).await
+    }
+
+    /// A new one-time link for someone (an invitation that expired, a forgotten
+    /// password); their earlier unused link stops working.
+    pub async fn reissue_invite(&self, admin: &User, user_id: i64) -> Result<Invitation, UserError> {
+        require_admin(admin)?;
+        let user = self.account_user(admin, user_id).await?;
+        if !user.active {
+            return Err(StoreError::Invalid(format!("{} is deactivated; reactivate them first", user.email)).into());
+        }
+        self.new_sign_in_link(admin, user).await
+    }
+
+    async fn new_sign_in_link(&self, admin: &User, user: User) -> Result<Invitation, UserError> {
+        let token = new_secret("");
+        let expires_at = Timestamp::now() + SignedDuration::from_hours(24 * INVITE_DAYS);
+        self.store.create_invite(admin.account_id, user.id, &hash_secret(&token), admin.id, expires_at).await?;
+        Ok(Invitation { user, url: format!("{}/invite/{token}", self.public_url), expires_at })
+    }
+
+    /// The person a link is for, while it still works.
+    pub async fn invitation_for(&self, token: &str) -> Result<Option<User>, StoreError> {
+        self.store.invite_user(&hash_secret(token), Timestamp::now()).await
+    }
+
+    /// Uses a link: the password is set and the link spent.
+    pub async fn accept_invite(&self, token: &str, password: &str) -> Result<User, UserError> {
+        let password = Password::parse(password)?;
+        let hash = hash_password(&password).await.map_err(|e| UserError::Internal(e.to_string()))?;
+        Ok(self.store.accept_invite(&hash_secret(token), &hash, Timestamp::now()).await?)
+    }
+
+    async fn account_user(&self, admin: &User, id: i64) -> Result<User, StoreError> {
+        let user = self.store.user(id).await?;
+        if user.account_id != admin.account_id {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(user)
+    }
+
+    /// Changes someone's role and/or turns their access off or on. Admins cannot
+    /// lock themselves out; deactivating ends the person's sessions and tokens.
+    pub async fn change_user(
+        &self,
+        admin: &User,
+        id: i64,
+        role: Option<&str>,
+        active: Option<bool>,
+    ) -> Result<User, UserError> {
+        require_admin(admin)?;
+        let mut user = self.account_user(admin, id).await?;
+        let role = role.map(Role::parse).transpose()?;
+        if user.id == admin.id && (active == Some(false) || role.is_some_and(|r| r != Role::Admin)) {
+            return Err(
+                StoreError::Invalid("you cannot demote or deactivate yourself; ask another admin".into()).into()
+            );
+        }
+        if let Some(r) = role {
+            user = self.store.set_user_role(id, r).await?;
+        }
+        if let Some(a) = active {
+            user = self.store.set_user_active(id, a).await?;
+        }
+        Ok(user)
+    }
+
+    pub async fn create_team(&self, admin: &User, name: &str) -> Result<Team, UserError> {
+        require_admin(admin)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(StoreError::Invalid("a team name is 1 to 100 characters".into()).into());
+        }
+        Ok(self.store.create_team(admin.account_id, name).await?)
+    }
+
+    pub async fn set_team_member(
+        &self,
+        admin: &User,
+        team_id: i64,
+        user_id: i64,
+        member: bool,
+    ) -> Result<(), UserError> {
+        require_admin(admin)?;
+        self.store.team(admin.account_id, team_id).await?;
+        let user = self.account_user(admin, user_id).await?;
+        if member {
+            self.store.add_team_member(team_id, user.id).await?;
+        } else {
+            self.store.remove_team_member(team_id, user.id).await?;
+        }
+        Ok(())
+    }
+}

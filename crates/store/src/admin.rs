@@ -1,0 +1,125 @@
+//! What the settings screens need beyond the basic tables: team membership,
+//! an inbox's consent scope, and the conversation a test message goes in.
+
+use jiff::Timestamp;
+use sqlx::Row;
+use textdesk_core::Address;
+
+use crate::{Result, Store, StoreError, User, returned_id, to_ms};
+
+impl Store {
+    pub async fn remove_team_member(&self, team_id: i64, user_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+            .bind(team_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The ids of a team's members.
+    pub async fn team_member_ids(&self, team_id: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT user_id FROM team_members WHERE team_id = $1 ORDER BY user_id")
+            .bind(team_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get::<i64, _>("user_id")?)).collect()
+    }
+
+    /// A team's members.
+    pub async fn team_members(&self, team_id: i64) -> Result<Vec<User>> {
+        let mut out = Vec::new();
+        for id in self.team_member_ids(team_id).await? {
+            out.push(self.user(id).await?);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// The consent scope an inbox shares with others; None when it keeps its own.
+    pub async fn inbox_shared_scope(&self, account_id: i64, id: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT consent_scope FROM inboxes WHERE account_id = $1 AND id = $2")
+            .bind(account_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.ok_or(StoreError::NotFound("inbox"))?.try_get("consent_scope")?)
+    }
+
+    /// The conversation with an address on an inbox that a business-started
+    /// message belongs in: the latest one not resolved, or a new one (the
+    /// contact too, on first contact). Sending is left to the one gate.
+    pub async fn conversation_with(&self, account_id: i64, inbox_id: i64, to: &Address, actor_id: i64) -> Result<i64> {
+        self.inbox(account_id, inbox_id).await?;
+        let now = to_ms(Timestamp::now());
+        let mut tx = self.begin_write().await?;
+        let found = sqlx::query(
+            "SELECT id, contact_id FROM contact_identities WHERE account_id = $1 AND namespace = $2 AND address = $3",
+        )
+        .bind(account_id)
+        .bind(to.namespace())
+        .bind(to.value())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (identity_id, contact_id) = match found {
+            Some(r) => (r.try_get::<i64, _>("id")?, r.try_get::<i64, _>("contact_id")?),
+            None => {
+                let c = sqlx::query(
+                    "INSERT INTO contacts (account_id, name, created_at, updated_at) VALUES ($1, '', $2, $2) RETURNING id",
+                )
+                .bind(account_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let contact_id = returned_id(&c)?;
+                let i = sqlx::query(
+                    "INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(account_id)
+                .bind(contact_id)
+                .bind(to.namespace())
+                .bind(to.value())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                (returned_id(&i)?, contact_id)
+            }
+        };
+        let open = sqlx::query(
+            "SELECT id FROM conversations WHERE contact_id = $1 AND inbox_id = $2 AND identity_id = $3 AND status <> 'resolved' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(contact_id)
+        .bind(inbox_id)
+        .bind(identity_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let id = match open {
+            Some(r) => r.try_get::<i64, _>("id")?,
+            None => {
+                let r = sqlx::query(
+                    "INSERT INTO conversations (account_id, inbox_id, contact_id, identity_id, status, last_activity_at, created_at) VALUES ($1, $2, $3, $4, 'open', $5, $5) RETURNING id",
+                )
+                .bind(account_id)
+                .bind(inbox_id)
+                .bind(contact_id)
+                .bind(identity_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let id = returned_id(&r)?;
+                Self::add_event(
+                    &mut tx,
+                    id,
+                    "created",
+                    Some(actor_id),
+                    serde_json::json!({ "reason": "test message" }),
+                    Timestamp::now(),
+                )
+                .await?;
+                id
+            }
+        };
+        tx.commit().await?;
+        Ok(id)
+    }
+}
