@@ -53,38 +53,7 @@ impl Store {
         self.inbox(account_id, inbox_id).await?;
         let now = to_ms(Timestamp::now());
         let mut tx = self.begin_write().await?;
-        let found = sqlx::query(
-            "SELECT id, contact_id FROM contact_identities WHERE account_id = $1 AND namespace = $2 AND address = $3",
-        )
-        .bind(account_id)
-        .bind(to.namespace())
-        .bind(to.value())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (identity_id, contact_id) = match found {
-            Some(r) => (r.try_get::<i64, _>("id")?, r.try_get::<i64, _>("contact_id")?),
-            None => {
-                let c = sqlx::query(
-                    "INSERT INTO contacts (account_id, name, created_at, updated_at) VALUES ($1, '', $2, $2) RETURNING id",
-                )
-                .bind(account_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                let contact_id = returned_id(&c)?;
-                let i = sqlx::query(
-                    "INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                )
-                .bind(account_id)
-                .bind(contact_id)
-                .bind(to.namespace())
-                .bind(to.value())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                (returned_id(&i)?, contact_id)
-            }
-        };
+        let (identity_id, contact_id) = crate::contacts::contact_for(&mut tx, account_id, to, now).await?;
         let open = sqlx::query(
             "SELECT id FROM conversations WHERE contact_id = $1 AND inbox_id = $2 AND identity_id = $3 AND status <> 'resolved' ORDER BY id DESC LIMIT 1",
         )

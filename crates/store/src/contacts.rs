@@ -201,3 +201,43 @@ impl Store {
         self.contact(account_id, id).await
     }
 }
+
+/// The identity and contact of `address`, both created on first contact, in
+/// the caller's transaction (so a message and its new contact land together).
+pub(crate) async fn contact_for(
+    tx: &mut sqlx::AnyConnection,
+    account_id: i64,
+    address: &Address,
+    now_ms: i64,
+) -> Result<(i64, i64)> {
+    let found = sqlx::query(
+        "SELECT id, contact_id FROM contact_identities WHERE account_id = $1 AND namespace = $2 AND address = $3",
+    )
+    .bind(account_id)
+    .bind(address.namespace())
+    .bind(address.value())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(r) = found {
+        return Ok((r.try_get::<i64, _>("id")?, r.try_get::<i64, _>("contact_id")?));
+    }
+    let c = sqlx::query(
+        "INSERT INTO contacts (account_id, name, created_at, updated_at) VALUES ($1, '', $2, $2) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(now_ms)
+    .fetch_one(&mut *tx)
+    .await?;
+    let contact_id = returned_id(&c)?;
+    let i = sqlx::query(
+        "INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(contact_id)
+    .bind(address.namespace())
+    .bind(address.value())
+    .bind(now_ms)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok((returned_id(&i)?, contact_id))
+}

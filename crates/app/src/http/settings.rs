@@ -9,7 +9,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -20,10 +20,9 @@ use textdesk_core::{Address, Body, ChannelKind, Role};
 use textdesk_store::{Inbox, StoreError, User};
 
 use crate::http::AppState;
-use crate::http::extract::{Path, Query, SESSION_COOKIE, UiUser};
+use crate::http::extract::{Path, Query, UiUser};
 use crate::http::problem::Problem;
 use crate::http::ui::{Chrome, chrome};
-use crate::services::auth;
 use crate::services::channels::{ChannelSetup, NewChannel, SetupError, TwilioSetup};
 use crate::services::consent::ConsentSettings;
 use crate::services::conversations::{ActionError, Draft};
@@ -1089,19 +1088,5 @@ async fn accept_invite(
         }
         Err(e) => return user_problem(e).into_response(),
     };
-    let session = match auth::start_session(&s.services.store, user.id, s.config.session_hours).await {
-        Ok(x) => x,
-        Err(e) => return Problem::from(e).into_response(),
-    };
-    let secure = if s.config.public_url.starts_with("https://") { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        session.cookie,
-        s.config.session_hours * 3600
-    );
-    let mut res = Redirect::to("/inbox").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    res
+    crate::http::ui::sign_in(&s, user.id, "/inbox").await
 }

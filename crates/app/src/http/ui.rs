@@ -136,7 +136,12 @@ async fn login(State(s): State<AppState>, axum::Form(f): axum::Form<LoginForm>) 
         }
         Err(e) => return Problem::from(e).into_response(),
     };
-    let session = match auth::start_session(&s.services.store, user.id, s.config.session_hours).await {
+    sign_in(&s, user.id, &next).await
+}
+
+/// Starts a session for `user_id` and sends the browser on to `next` with its cookie.
+pub(crate) async fn sign_in(s: &AppState, user_id: i64, next: &str) -> Response {
+    let session = match auth::start_session(&s.services.store, user_id, s.config.session_hours).await {
         Ok(x) => x,
         Err(e) => return Problem::from(e).into_response(),
     };
@@ -146,7 +151,7 @@ async fn login(State(s): State<AppState>, axum::Form(f): axum::Form<LoginForm>) 
         session.cookie,
         s.config.session_hours * 3600
     );
-    let mut res = Redirect::to(&next).into_response();
+    let mut res = Redirect::to(next).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
