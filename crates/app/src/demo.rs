@@ -151,6 +151,7 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
                             // History: these went out when they were written.
                             timing: None,
                             send_at: None,
+                            media: Vec::new(),
                         })
                         .await?;
                 }

@@ -357,3 +357,42 @@ async fn an_unreachable_picture_is_retried_then_given_up() {
 async fn first_media(t: &TestApp, token: &str, conv: i64) -> Value {
     thread(t, token, conv).await[0]["media"][0].clone()
 }
+
+async fn pictures_go_out_as_mms_at_signed_links(db: Db) {
+    let fake = FakeTwilio::start().await.unwrap();
+    let t = app(db).config(|c| c.media_max_bytes = 64 * 1024).start().await;
+    let (_, inbound_url, _) = twilio_inbox(&t, &fake).await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let other = t.token_for("sam@example.com", Role::Agent).await;
+    fake.post_inbound(&inbound_url, &fake.inbound_params(CUSTOMER, SENDER, "Where is the office?")).await.unwrap();
+    let conv = only_conversation(&t, &agent).await;
+    let upload = |token: &str, ct: &str, bytes: Vec<u8>| {
+        t.client.post(t.url("/api/v1/media")).bearer_auth(token).header("content-type", ct).body(bytes).send()
+    };
+    let map = b"\x89PNG\r\n\x1a\n the map".to_vec();
+    let r = upload(&agent, "image/png", map.clone()).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let media = json(r).await;
+    // What a browser could run, what is too big, and someone else's upload are refused.
+    assert_eq!(upload(&agent, "image/svg+xml", b"<svg/>".to_vec()).await.unwrap().status(), 422);
+    assert_eq!(upload(&agent, "image/png", vec![0; 65 * 1024]).await.unwrap().status(), 413);
+    let body = json!({ "body": "Here's the map", "media_ids": [media["id"]] });
+    let r = t.post(&other, &format!("/api/v1/conversations/{conv}/messages"), body.clone()).await;
+    assert_eq!(r.status(), 422, "only the uploader sends an upload");
+    let r = t.post(&agent, &format!("/api/v1/conversations/{conv}/messages"), body.clone()).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(json(r).await["media"][0]["content_type"], "image/png");
+    assert_eq!(
+        t.post(&agent, &format!("/api/v1/conversations/{conv}/messages"), body).await.status(),
+        422,
+        "sent once"
+    );
+    assert_eq!(t.dispatch_all().await, 1);
+    let sent = fake.sent().pop().unwrap();
+    assert_eq!(sent.media_urls.len(), 1, "{sent:?}");
+    // Twilio fetches the picture from our signed link, without a session.
+    let got = t.client.get(&sent.media_urls[0]).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().to_vec(), map);
+}
+both_backends!(pictures_go_out_as_mms_at_signed_links);

@@ -335,6 +335,7 @@ async fn apply_keyword(
         // Confirmations answer the customer at once, whatever the hour.
         timing: None,
         send_at: None,
+        media: Vec::new(),
     };
     let reply_id = crate::messages::insert_outbound(tx, (conversation_id, inbox_id, contact_id), &new).await?.ok();
     Ok((decision, reply_id))

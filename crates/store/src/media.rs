@@ -31,7 +31,8 @@ impl MediaState {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Media {
     pub id: i64,
-    pub message_id: i64,
+    /// None for an upload not yet sent with a message.
+    pub message_id: Option<i64>,
     pub position: i64,
     pub content_type: Option<String>,
     pub size_bytes: Option<i64>,
@@ -55,6 +56,7 @@ pub struct NewMedia {
 #[derive(Debug, Clone)]
 pub struct MediaFetch {
     pub media: Media,
+    pub message_id: i64,
     pub inbox_id: i64,
 }
 
@@ -99,6 +101,34 @@ pub(crate) async fn insert_pending(
     Ok(())
 }
 
+/// Gives `uploads` (the author's, not yet sent with anything) to the message
+/// being written, in its transaction: a message never goes without them.
+pub(crate) async fn attach_uploads(
+    tx: &mut sqlx::AnyConnection,
+    message_id: i64,
+    author_id: Option<i64>,
+    uploads: &[i64],
+) -> Result<()> {
+    if uploads.len() > 10 {
+        return Err(StoreError::Invalid("a message carries at most 10 attachments".into()));
+    }
+    for (position, id) in uploads.iter().enumerate() {
+        let n = sqlx::query(
+            "UPDATE media SET message_id = $1, position = $2 WHERE id = $3 AND message_id IS NULL AND uploaded_by = $4",
+        )
+        .bind(message_id)
+        .bind(position as i64)
+        .bind(id)
+        .bind(author_id)
+        .execute(&mut *tx)
+        .await?;
+        if n.rows_affected() != 1 {
+            return Err(StoreError::Invalid(format!("attachment {id}: not an upload of yours waiting to be sent")));
+        }
+    }
+    Ok(())
+}
+
 /// How long to wait after the `attempts`-th failed fetch: 1, 5, 30 minutes, then 2 hours.
 fn fetch_backoff(attempts: i64) -> SignedDuration {
     SignedDuration::from_mins(match attempts {
@@ -138,11 +168,19 @@ impl Store {
     /// Pending attachments due for a fetch (new, or waiting after a failure).
     pub async fn media_due(&self, now: Timestamp, limit: i64) -> Result<Vec<MediaFetch>> {
         let sql = format!(
-            "SELECT {COLUMNS}, m.inbox_id FROM media md JOIN messages m ON m.id = md.message_id
+            "SELECT {COLUMNS}, m.id AS id_of_message, m.inbox_id FROM media md JOIN messages m ON m.id = md.message_id
              WHERE md.state = 'pending' AND md.next_attempt_at <= $1 ORDER BY md.next_attempt_at, md.id LIMIT $2"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ms(now)).bind(limit).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok(MediaFetch { media: media_from(r)?, inbox_id: r.try_get("inbox_id")? })).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(MediaFetch {
+                    media: media_from(r)?,
+                    message_id: r.try_get("id_of_message")?,
+                    inbox_id: r.try_get("inbox_id")?,
+                })
+            })
+            .collect()
     }
 
     /// The bytes are in the media store under `stored_name`.
@@ -184,6 +222,22 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(state)
+    }
+
+    /// An agent's upload, already in the media store under `stored_name`.
+    pub async fn add_upload(&self, user_id: i64, stored_name: &str, content_type: &str, size: i64) -> Result<Media> {
+        let row = sqlx::query(
+            "INSERT INTO media (uploaded_by, position, content_type, size_bytes, stored_name, state, created_at)
+             VALUES ($1, 0, $2, $3, $4, 'stored', $5) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(content_type)
+        .bind(size)
+        .bind(stored_name)
+        .bind(to_ms(Timestamp::now()))
+        .fetch_one(&self.pool)
+        .await?;
+        self.media(crate::returned_id(&row)?).await
     }
 
     /// A key this installation keeps (made at first use, the same on every node).

@@ -45,6 +45,8 @@ pub struct NewOutbound {
     pub timing: Option<textdesk_core::gate::Timing>,
     /// A later moment chosen by the agent or the API; None sends as soon as the gate allows.
     pub send_at: Option<Timestamp>,
+    /// Uploads (by the author) that go with it, in order.
+    pub media: Vec<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,7 +111,7 @@ impl Store {
     async fn attach_media(&self, messages: &mut [Message]) -> Result<()> {
         let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
         for media in self.media_of(&ids).await? {
-            if let Some(m) = messages.iter_mut().find(|m| m.id == media.message_id) {
+            if let Some(m) = messages.iter_mut().find(|m| Some(m.id) == media.message_id) {
                 m.media.push(media);
             }
         }
@@ -221,6 +223,7 @@ pub(crate) async fn insert_outbound(
     .fetch_one(&mut *tx)
     .await?;
     let message_id = returned_id(&row)?;
+    crate::media::attach_uploads(tx, message_id, new.author_id, &new.media).await?;
     let Some(nb) = not_before else { return Ok(Ok(message_id)) };
     if let Some(at) = new.send_at.filter(|t| *t > new.now) {
         let data = serde_json::json!({ "message_id": message_id, "send_at": at.to_string() });

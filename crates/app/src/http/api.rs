@@ -24,7 +24,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::http::extract::{ApiUser, Json, Path, Query};
 use crate::http::problem::Problem;
-use crate::http::{AppState, account, admin, canned};
+use crate::http::{AppState, account, admin, canned, media};
 use crate::services::auth;
 use crate::services::channels::{ChannelSetup, NewChannel, TwilioSetup};
 use crate::services::conversations::Draft;
@@ -473,6 +473,8 @@ pub struct NewMessageIn {
     send_at: Option<String>,
     /// `contact` (the default), `business`, or an IANA zone name such as the agent's.
     send_at_zone: Option<String>,
+    /// Pictures or files uploaded with `POST /api/v1/media`, sent with the text (MMS), in order.
+    media_ids: Option<Vec<i64>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -1081,7 +1083,8 @@ async fn create_message(
         }
         None => None,
     };
-    let m = s.services.send(&u, id, Draft { body, private: b.private, kind, send_at }).await?;
+    let media = b.media_ids.unwrap_or_default();
+    let m = s.services.send(&u, id, Draft { body, private: b.private, kind, send_at, media }).await?;
     Ok((StatusCode::CREATED, Json(MessageOut::of(m, &s.services))).into_response())
 }
 
@@ -1261,7 +1264,7 @@ pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Resu
     paths(
         me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, export_consent, add_identity, list_teams, create_team, add_team_member,
         compose_preview, list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
-        list_scheduled, edit_waiting_message, send_now, retry_message, cancel_message,
+        list_scheduled, edit_waiting_message, send_now, retry_message, cancel_message, media::upload,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token, events,
         canned::list_canned, canned::create_canned, canned::get_canned, canned::update_canned, canned::delete_canned, canned::render_canned,
         account::get_account, account::update_account,

@@ -2,18 +2,42 @@
 //! providers fetch when we send a picture. The link is the permission.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use textdesk_store::MediaState;
 
 use crate::http::AppState;
+use crate::http::api::{MediaOut, ProblemOut};
+use crate::http::extract::ApiUser;
+use crate::http::problem::Problem;
 use crate::services::media::is_picture;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/media/{id}", get(serve))
+}
+
+/// `POST /api/v1/media`: the raw file as the body, its type in Content-Type.
+pub fn api_routes(max_bytes: usize) -> Router<AppState> {
+    Router::new().route("/media", post(upload).layer(DefaultBodyLimit::max(max_bytes)))
+}
+
+#[utoipa::path(post, path = "/api/v1/media", tag = "messages",
+    request_body(content = Vec<u8>, description = "The file itself; its type in Content-Type (pictures, audio, video, PDF, vCard, plain text)", content_type = "application/octet-stream"),
+    responses((status = 201, body = MediaOut, description = "Kept; send it with a message's media_ids"), (status = 413, description = "Larger than media_max_bytes"), (status = 422, body = ProblemOut)),
+    security(("bearer" = [])))]
+pub async fn upload(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media = s.services.upload(&u, content_type, &body).await?;
+    Ok((StatusCode::CREATED, axum::Json(MediaOut::of(media, &s.services))).into_response())
 }
 
 #[derive(Deserialize)]

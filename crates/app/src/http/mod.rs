@@ -38,7 +38,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(ui::routes())
-        .nest("/api/v1", api::routes())
+        .nest("/api/v1", api::routes().merge(media::api_routes(state.config.media_max_bytes as usize)))
         .merge(ops::routes())
         .merge(webhooks::routes())
         .merge(media::routes());

@@ -756,7 +756,7 @@ async fn reply(
         let private = f.private.is_some();
         let send_at =
             if private { None } else { form_send_at(&s, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await? };
-        Ok::<_, ActionError>(Draft { body, private, kind: OutboundKind::Reply, send_at })
+        Ok::<_, ActionError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media: Vec::new() })
     };
     let result = match draft.await {
         Ok(d) => s.services.send(&ui.user, id, d).await.map_err(action_failure),

@@ -27,11 +27,13 @@ pub struct Draft {
     pub kind: OutboundKind,
     /// Not before this moment (a scheduled message); None sends as soon as the gate allows.
     pub send_at: Option<Timestamp>,
+    /// The author's uploads that go with it (an MMS), in order.
+    pub media: Vec<i64>,
 }
 
 impl Draft {
     pub fn reply(body: Body) -> Self {
-        Draft { body, private: false, kind: OutboundKind::Reply, send_at: None }
+        Draft { body, private: false, kind: OutboundKind::Reply, send_at: None, media: Vec::new() }
     }
 }
 
@@ -64,6 +66,7 @@ impl Services {
                 now,
                 timing,
                 send_at: if draft.private { None } else { send_at },
+                media: draft.media,
             })
             .await?;
         match outcome {

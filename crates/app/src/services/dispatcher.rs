@@ -198,8 +198,17 @@ impl Services {
     }
 
     async fn send_via_channel(&self, row: &Claimed) -> Result<Accepted, SendError> {
-        let msg =
-            Outgoing { from: row.sender.clone(), to: row.to.clone(), body: row.body.clone(), ..Default::default() };
+        let media_urls = self
+            .outgoing_media_links(row.message_id)
+            .await
+            .map_err(|e| SendError::Retryable(format!("reading the attachments failed: {e}")))?;
+        let msg = Outgoing {
+            from: row.sender.clone(),
+            to: row.to.clone(),
+            body: row.body.clone(),
+            media_urls,
+            status_callback: None,
+        };
         self.provider_send(row.channel_kind, row.inbox_id, msg).await
     }
 }

@@ -204,6 +204,7 @@ impl Services {
             now,
             timing: Some(timing),
             send_at: None,
+            media: Vec::new(),
         };
         match self.store.send_once(occasion, key, new).await? {
             Some(OutboundOutcome::Stored(m)) => {

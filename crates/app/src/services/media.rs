@@ -23,7 +23,7 @@ pub struct MediaStore {
 }
 
 /// Kinds of file kept. SVG is left out: a picture that can carry script.
-fn accepted(content_type: &str) -> bool {
+pub fn accepted(content_type: &str) -> bool {
     let ct = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     (ct.starts_with("image/") && ct != "image/svg+xml")
         || ct.starts_with("audio/")
@@ -74,12 +74,64 @@ impl Services {
         format!("{}{}", self.public_url, self.media.link_path(id, Timestamp::now() + ttl))
     }
 
+    /// Keeps an agent's upload, to be sent with a message (`Draft::media`).
+    pub async fn upload(
+        &self,
+        user: &textdesk_store::User,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> textdesk_store::Result<Media> {
+        if bytes.is_empty() {
+            return Err(textdesk_store::StoreError::Invalid("the file is empty".into()));
+        }
+        if bytes.len() as u64 > self.media.max_bytes {
+            return Err(textdesk_store::StoreError::Invalid(format!(
+                "the file is larger than {} bytes",
+                self.media.max_bytes
+            )));
+        }
+        if !accepted(content_type) {
+            return Err(textdesk_store::StoreError::Invalid(format!(
+                "files of type {content_type:?} are not kept: send pictures, audio, video, PDF, vCard or plain text"
+            )));
+        }
+        let name = self.write_media(bytes).await?;
+        self.store.add_upload(user.id, &name, content_type, bytes.len() as i64).await
+    }
+
+    /// Writes bytes to the media store under a fresh random name.
+    async fn write_media(&self, bytes: &[u8]) -> textdesk_store::Result<String> {
+        let name = hex::encode(rand::random::<[u8; 16]>());
+        let written = async {
+            tokio::fs::create_dir_all(&self.media.dir).await?;
+            tokio::fs::write(self.media.dir.join(&name), bytes).await
+        }
+        .await;
+        written.map(|()| name).map_err(|e| {
+            tracing::error!(error = %e, "writing to the media store failed");
+            textdesk_store::StoreError::Conflict("the media store could not be written".into())
+        })
+    }
+
+    /// Links a provider fetches the message's attachments from (a day is long
+    /// past any send and its retries' first hours).
+    pub async fn outgoing_media_links(&self, message_id: i64) -> textdesk_store::Result<Vec<String>> {
+        Ok(self
+            .store
+            .media_of(&[message_id])
+            .await?
+            .into_iter()
+            .filter(|m| m.state == MediaState::Stored)
+            .map(|m| self.media_link(m.id, SignedDuration::from_hours(24)))
+            .collect())
+    }
+
     /// Fetches attachments that are due, one provider call each; returns how
     /// many were stored.
     pub async fn fetch_due_media(&self, now: Timestamp) -> textdesk_store::Result<usize> {
         let mut stored = 0;
         for due in self.store.media_due(now, 20).await? {
-            let message_id = due.media.message_id;
+            let message_id = due.message_id;
             let inbox = self.store.inbox_by_id(due.inbox_id).await?;
             if self.fetch_one(&inbox, due, now).await? == MediaState::Stored {
                 stored += 1;
@@ -112,24 +164,13 @@ impl Services {
             Err(e) => Err(e),
         };
         match file {
-            Ok(f) => {
-                let name = hex::encode(rand::random::<[u8; 16]>());
-                let written = async {
-                    tokio::fs::create_dir_all(&self.media.dir).await?;
-                    tokio::fs::write(self.media.dir.join(&name), &f.bytes).await
+            Ok(f) => match self.write_media(&f.bytes).await {
+                Ok(name) => {
+                    self.store.media_stored(id, &name, &f.content_type, f.bytes.len() as i64).await?;
+                    Ok(MediaState::Stored)
                 }
-                .await;
-                match written {
-                    Ok(()) => {
-                        self.store.media_stored(id, &name, &f.content_type, f.bytes.len() as i64).await?;
-                        Ok(MediaState::Stored)
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "writing to the media store failed");
-                        self.store.media_fetch_failed(id, "the media store could not be written", true, now).await
-                    }
-                }
-            }
+                Err(_) => self.store.media_fetch_failed(id, "the media store could not be written", true, now).await,
+            },
             Err((why, retryable)) => self.store.media_fetch_failed(id, &why, retryable, now).await,
         }
     }

@@ -21,10 +21,12 @@ CREATE INDEX outbox_sender_due ON outbox (inbox_id, state, not_before, id);
 
 -- Pictures and files of a message, kept in textdesk's media store. Inbound
 -- media is fetched from the provider after the message is stored: until then
--- (or when fetching fails for good) the thread shows a placeholder.
+-- (or when fetching fails for good) the thread shows a placeholder. An agent's
+-- upload has no message until the message that carries it is written.
 CREATE TABLE media (
     id INTEGER PRIMARY KEY,
-    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+    uploaded_by INTEGER REFERENCES users(id),
     position INTEGER NOT NULL,
     source_url TEXT,
     content_type TEXT,
