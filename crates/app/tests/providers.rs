@@ -396,3 +396,30 @@ async fn pictures_go_out_as_mms_at_signed_links(db: Db) {
     assert_eq!(got.bytes().await.unwrap().to_vec(), map);
 }
 both_backends!(pictures_go_out_as_mms_at_signed_links);
+
+#[tokio::test]
+async fn agents_see_why_a_send_failed_and_retry_it_from_the_thread() {
+    let fake = FakeTwilio::start().await.unwrap();
+    let t = app(Db::Sqlite).start().await;
+    let (_, inbound_url, _) = twilio_inbox(&t, &fake).await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    fake.post_inbound(&inbound_url, &fake.inbound_params(CUSTOMER, SENDER, "hi")).await.unwrap();
+    let conv = only_conversation(&t, &agent).await;
+    fake.fail_next(1, 400, Some(21211));
+    let m =
+        json(t.post(&agent, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Hello" })).await).await;
+    t.dispatch_all().await;
+    let browser = t.browser("dana@example.com").await;
+    let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("21211") && page.contains("Retry now"), "the reason and the action are shown");
+    let csrf = common::csrf_of(&page);
+    let r = browser
+        .post(t.url(&format!("/conversations/{conv}/waiting/{}", m["id"])))
+        .form(&[("csrf", csrf.as_str()), ("action", "retry")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(t.dispatch_all().await, 1);
+    assert_eq!(fake.sent().len(), 1, "sent once, on the retry");
+}
