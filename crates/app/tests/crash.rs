@@ -157,7 +157,8 @@ impl Flood {
 /// that arrived is carried out anyway. The fake, like any axum service, drops
 /// a request whose client disconnected, so this front passes each request on
 /// to it from a task of its own that outlives the caller.
-async fn twilio_front(fake_base: String) -> String {
+/// Sends (POSTs) take `send_latency` there; listing answers at once.
+async fn twilio_front(fake_base: String, send_latency: Duration) -> String {
     use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
     use axum::response::IntoResponse;
     let client = reqwest::Client::new();
@@ -167,6 +168,7 @@ async fn twilio_front(fake_base: String) -> String {
             let (parts, body) = req.into_parts();
             let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let delay = if parts.method == axum::http::Method::POST { send_latency } else { Duration::ZERO };
             let mut forward = client.request(parts.method, format!("{fake_base}{path}")).body(body);
             for name in [AUTHORIZATION, CONTENT_TYPE] {
                 if let Some(v) = parts.headers.get(&name) {
@@ -174,6 +176,7 @@ async fn twilio_front(fake_base: String) -> String {
                 }
             }
             let answer = tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
                 let resp = forward.send().await?;
                 let (status, headers) = (resp.status(), resp.headers().clone());
                 Ok::<_, reqwest::Error>((status, headers.get(CONTENT_TYPE).cloned(), resp.bytes().await?))
@@ -259,7 +262,21 @@ fn counts<'a>(items: impl IntoIterator<Item = &'a str>) -> HashMap<&'a str, usiz
     m
 }
 
-async fn killed_mid_batch(db: Db) {
+/// A database (a fresh PostgreSQL one, or a SQLite file), an admin token made
+/// with the CLI, `textdesk serve` running, and a Twilio inbox pointed at a
+/// fake Twilio whose sends take SEND_LATENCY; every customer has texted in.
+struct Harness {
+    dir: tempfile::TempDir,
+    env: Env,
+    fake: Arc<FakeTwilio>,
+    api: Api,
+    flood: Arc<Flood>,
+    conversations: Vec<i64>,
+    // Dropped last: on PostgreSQL it drops the database.
+    _pg: Option<common::TestApp>,
+}
+
+async fn harness(db: Db) -> (Harness, Server) {
     textdesk_channels::ensure_tls_provider();
     // On PostgreSQL the harness's test app is used only for the fresh
     // database it creates (and drops at the end); its own server is idle.
@@ -284,7 +301,7 @@ async fn killed_mid_batch(db: Db) {
     let token = env.run(&["token", "create", "--user", "admin@example.com"], None).trim().to_owned();
 
     let fake = Arc::new(FakeTwilio::start().await.unwrap());
-    let api_base = twilio_front(fake.base_url().to_owned()).await;
+    let api_base = twilio_front(fake.base_url().to_owned(), SEND_LATENCY).await;
     let server = env.serve(&dir.path().join("serve-1.log")).await;
     let api = Api { client: reqwest::Client::new(), base: env.base(), token };
 
@@ -317,6 +334,75 @@ async fn killed_mid_batch(db: Db) {
     assert!(flood.unacked.lock().unwrap().is_empty(), "a live server acknowledges every signed text");
     let conversations = api.conversations().await;
     assert_eq!(conversations.len(), CUSTOMERS);
+    (Harness { _pg: pg, dir, env, fake, api, flood, conversations }, server)
+}
+
+impl Harness {
+    /// Queues `n` replies with unique bodies, round the conversations.
+    async fn queue_replies(&self, n: usize) {
+        for k in 0..n {
+            let conv = self.conversations[k % self.conversations.len()];
+            self.api
+                .post(&format!("/conversations/{conv}/messages"), json!({ "body": format!("reply #{k} to {conv}") }))
+                .await;
+        }
+    }
+
+    /// Waits until Twilio has at least `n` replies.
+    async fn until_sent(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reply_bodies_sent(&self.fake).len() < n {
+            assert!(Instant::now() < deadline, "the dispatcher did not send {n} replies");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits (bounded) until all `n` replies show as sent; none may fail.
+    async fn all_replies_sent(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(45);
+        loop {
+            let replies: Vec<Value> = self
+                .api
+                .messages()
+                .await
+                .into_iter()
+                .filter(|m| {
+                    m["direction"] == "outbound" && m["body"].as_str().is_some_and(|b| b.starts_with("reply #"))
+                })
+                .collect();
+            let done = replies.iter().filter(|m| m["status"] == "sent" || m["status"] == "delivered").count();
+            if done == n {
+                return replies;
+            }
+            let stuck: Vec<_> = replies.iter().filter(|m| m["status"] == "failed").collect();
+            assert!(stuck.is_empty(), "no reply may fail or be left for a person to decide: {stuck:?}");
+            assert!(
+                Instant::now() < deadline,
+                "only {done} of {n} replies sent: {:?}",
+                replies.iter().map(|m| (&m["body"], &m["status"])).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Each reply reached Twilio exactly once, and its sid is the one recorded.
+    fn assert_sent_once(&self, replies: &[Value], n: usize) {
+        assert_eq!(replies.len(), n);
+        let sent = self.fake.sent();
+        let to_twilio = counts(sent.iter().map(|s| s.body.as_str()).filter(|b| b.starts_with("reply #")));
+        let twice: Vec<_> = to_twilio.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "sent more than once: {twice:?}");
+        assert_eq!(to_twilio.len(), n, "{to_twilio:?}");
+        for m in replies {
+            let s = sent.iter().find(|s| s.body == m["body"].as_str().unwrap()).unwrap();
+            assert_eq!(m["provider_id"].as_str(), Some(s.sid.as_str()), "{m}");
+        }
+    }
+}
+
+async fn killed_mid_batch(db: Db) {
+    let (h, server) = harness(db).await;
+    let Harness { env, fake, api, flood, dir, .. } = &h;
 
     // From now on texts keep arriving, through the crash and the restart.
     let stop = Arc::new(AtomicBool::new(false));
@@ -331,18 +417,9 @@ async fn killed_mid_batch(db: Db) {
     });
 
     // Replies are queued; each send takes SEND_LATENCY at Twilio.
-    fake.set_latency(SEND_LATENCY);
-    for k in 0..REPLIES {
-        let conv = conversations[k % conversations.len()];
-        api.post(&format!("/conversations/{conv}/messages"), json!({ "body": format!("reply #{k} to {conv}") })).await;
-    }
-
+    h.queue_replies(REPLIES).await;
     // A few are through, the rest are claimed or waiting: kill the server.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reply_bodies_sent(&fake).len() < 5 {
-        assert!(Instant::now() < deadline, "the dispatcher did not start sending");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    h.until_sent(5).await;
     server.kill();
     let at_kill = reply_bodies_sent(&fake).len();
     assert!(at_kill < REPLIES, "the kill came after the whole batch ({at_kill} sent); nothing was interrupted");
@@ -359,27 +436,7 @@ async fn killed_mid_batch(db: Db) {
     }
 
     // Every reply ends sent: interrupted sends settled by asking Twilio, the rest sent again.
-    let deadline = Instant::now() + Duration::from_secs(45);
-    let replies = loop {
-        let replies: Vec<Value> = api
-            .messages()
-            .await
-            .into_iter()
-            .filter(|m| m["direction"] == "outbound" && m["body"].as_str().is_some_and(|b| b.starts_with("reply #")))
-            .collect();
-        let done = replies.iter().filter(|m| m["status"] == "sent" || m["status"] == "delivered").count();
-        if done == REPLIES {
-            break replies;
-        }
-        let stuck: Vec<_> = replies.iter().filter(|m| m["status"] == "failed").collect();
-        assert!(stuck.is_empty(), "no reply may fail or be left for a person to decide: {stuck:?}");
-        assert!(
-            Instant::now() < deadline,
-            "only {done} of {REPLIES} replies sent: {:?}",
-            replies.iter().map(|m| (&m["body"], &m["status"])).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let replies = h.all_replies_sent(REPLIES).await;
     stop.store(true, Ordering::SeqCst);
     flooding.await.unwrap();
     let retry: Vec<_> = std::mem::take(&mut *flood.unacked.lock().unwrap());
@@ -388,17 +445,8 @@ async fn killed_mid_batch(db: Db) {
         assert!(flood.deliver(params).await, "a retried text is acknowledged by the restarted server");
     }
 
-    // None twice: each reply reached Twilio exactly once, and its sid is the one recorded.
-    let sent = fake.sent();
-    let to_twilio = counts(sent.iter().map(|s| s.body.as_str()).filter(|b| b.starts_with("reply #")));
-    assert_eq!(to_twilio.len(), REPLIES, "{to_twilio:?}");
-    let twice: Vec<_> = to_twilio.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "sent more than once: {twice:?}");
-    for m in &replies {
-        let s = sent.iter().find(|s| s.body == m["body"].as_str().unwrap()).unwrap();
-        assert_eq!(m["provider_id"].as_str(), Some(s.sid.as_str()), "{m}");
-    }
-    assert_eq!(replies.len(), REPLIES);
+    // None twice.
+    h.assert_sent_once(&replies, REPLIES);
 
     // Every acknowledged text is stored, once; nothing is stored twice.
     let messages = api.messages().await;
@@ -417,6 +465,24 @@ async fn killed_mid_batch(db: Db) {
         after_kill - at_kill,
         REPLIES - after_kill,
     );
-    drop(pg);
 }
 both_backends!(killed_mid_batch);
+
+/// A rolling restart: a second server starts on the same database while the
+/// first is part way through a batch that outlasts the claim lease. The new
+/// server settles rows it finds stale, the old one keeps sending its batch;
+/// still no reply goes twice.
+async fn overlapping_servers(db: Db) {
+    let (h, _old) = harness(db).await;
+    let n = 50;
+    h.queue_replies(n).await;
+    h.until_sent(10).await;
+    let env = Env { database_url: h.env.database_url.clone(), data_dir: h.env.data_dir.clone(), port: free_port() };
+    let _new = env.serve(&h.dir.path().join("serve-new.log")).await;
+    let replies = h.all_replies_sent(n).await;
+    // One more settling round of each server, to be sure nothing is still on its way.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    h.assert_sent_once(&replies, n);
+    assert_eq!(reply_bodies_sent(&h.fake).len(), n);
+}
+both_backends!(overlapping_servers);
