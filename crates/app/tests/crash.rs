@@ -385,13 +385,30 @@ impl Harness {
         }
     }
 
+    /// The servers' warnings and errors, for a failure's message.
+    fn log_warnings(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                out.push_str(&format!("--- {}\n", path.display()));
+                for line in text.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")) {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
     /// Each reply reached Twilio exactly once, and its sid is the one recorded.
     fn assert_sent_once(&self, replies: &[Value], n: usize) {
         assert_eq!(replies.len(), n);
         let sent = self.fake.sent();
         let to_twilio = counts(sent.iter().map(|s| s.body.as_str()).filter(|b| b.starts_with("reply #")));
         let twice: Vec<_> = to_twilio.iter().filter(|(_, n)| **n > 1).collect();
-        assert!(twice.is_empty(), "sent more than once: {twice:?}");
+        assert!(twice.is_empty(), "sent more than once: {twice:?}\n{}", self.log_warnings());
         assert_eq!(to_twilio.len(), n, "{to_twilio:?}");
         for m in replies {
             let s = sent.iter().find(|s| s.body == m["body"].as_str().unwrap()).unwrap();
@@ -476,7 +493,8 @@ async fn overlapping_servers(db: Db) {
     let (h, _old) = harness(db).await;
     let n = 50;
     h.queue_replies(n).await;
-    h.until_sent(10).await;
+    // By now the batch has outlived the lease (2 s): the new server finds its rows stale.
+    h.until_sent(20).await;
     let env = Env { database_url: h.env.database_url.clone(), data_dir: h.env.data_dir.clone(), port: free_port() };
     let _new = env.serve(&h.dir.path().join("serve-new.log")).await;
     let replies = h.all_replies_sent(n).await;

@@ -175,8 +175,9 @@ impl Services {
         let mut count = 0;
         for row in stale {
             // Its worker may be alive after all and sending it right now:
-            // only one of us may hold the claim.
-            if !self.store.take_claim(row.outbox_id, row.claimed_at, now).await? {
+            // only one of us may hold the claim. The claim is read again with
+            // the row, so it may have been renewed since it was found stale.
+            if row.claimed_at >= now - lease || !self.store.take_claim(row.outbox_id, row.claimed_at, now).await? {
                 continue;
             }
             count += 1;
