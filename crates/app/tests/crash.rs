@@ -438,12 +438,12 @@ async fn killed_mid_batch(db: Db) {
     // A few are through, the rest are claimed or waiting: kill the server.
     h.until_sent(5).await;
     server.kill();
-    let at_kill = reply_bodies_sent(&fake).len();
+    let at_kill = reply_bodies_sent(fake).len();
     assert!(at_kill < REPLIES, "the kill came after the whole batch ({at_kill} sent); nothing was interrupted");
 
     // Down for a moment (texts meanwhile are refused), then up on the same database.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after_kill = reply_bodies_sent(&fake).len();
+    let after_kill = reply_bodies_sent(fake).len();
     let _server = env.serve(&dir.path().join("serve-2.log")).await;
     // Twilio retries what was not acknowledged, with the same MessageSid.
     let retry: Vec<_> = std::mem::take(&mut *flood.unacked.lock().unwrap());
