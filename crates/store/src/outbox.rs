@@ -106,7 +106,13 @@ impl Store {
                     .await?;
             match row {
                 Some(r) => tat = Some(from_ms(r.try_get("tat")?)),
-                None => return Ok(Vec::new()),
+                None => {
+                    // Ended here, not dropped: a dropped transaction is rolled
+                    // back only when its connection is next used, and until
+                    // then its locks would make later claims skip this sender.
+                    tx.commit().await?;
+                    return Ok(Vec::new());
+                }
             }
         }
         let lock_rows = match self.backend {
@@ -134,6 +140,7 @@ impl Store {
             ids.push(r.try_get::<i64, _>("id")?);
         }
         if ids.is_empty() {
+            tx.commit().await?;
             return Ok(Vec::new());
         }
         let list = id_list(&ids, 3);
