@@ -258,7 +258,8 @@ max_body_bytes = 1048576
 
 # A message handed to a provider without a recorded answer after this many
 # seconds is settled: asked of the provider where it can say (then recorded as
-# sent, or sent again), otherwise shown to an agent. Longer than any send takes.
+# sent, or sent again), otherwise shown to an agent. A provider call is given
+# up at half of it.
 claim_lease_secs = 120
 
 # Largest picture or file kept from a provider (MMS), in bytes. Attachments

@@ -65,7 +65,7 @@ impl Application {
         services.channels.start_serving();
         services.ensure_smpp_links().await?;
         if opts.workers {
-            workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval, config.claim_lease())));
+            workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
             workers.push(tokio::spawn(housekeeping_loop(services.clone())));
         }
         Ok(Application { listener, router, services, config, workers })
@@ -110,7 +110,7 @@ async fn feed_simulator_reports(services: Services, mut reports: mpsc::Unbounded
     }
 }
 
-async fn dispatcher_loop(services: Services, every: Duration, lease: jiff::SignedDuration) {
+async fn dispatcher_loop(services: Services, every: Duration) {
     let worker = format!("{}-{}", std::process::id(), rand::random::<u32>());
     let mut events = services.store.events().subscribe();
     // Interrupted sends are settled at start (a restart after a crash) and
@@ -119,7 +119,7 @@ async fn dispatcher_loop(services: Services, every: Duration, lease: jiff::Signe
     loop {
         if settled_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
             settled_at = Some(std::time::Instant::now());
-            match services.settle_interrupted(jiff::Timestamp::now(), lease).await {
+            match services.settle_interrupted(jiff::Timestamp::now(), services.claim_lease).await {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(count = n, "settled outbound messages interrupted while sending"),
                 Err(e) => tracing::error!(error = %e, "settling interrupted sends failed"),

@@ -3,8 +3,9 @@
 //! States: `queued` (waiting for `not_before`) → `sending` (claimed; the call to
 //! the provider is in flight) → `sent` | `failed`, or back to `queued` with a
 //! later `not_before` for a retryable failure. A row found in `sending` after its
-//! lease expired is marked `unknown`, never re-sent automatically: the provider
-//! may have accepted it, and sending twice is worse than asking a person.
+//! lease expired is settled: recorded as sent or queued again when the provider
+//! can say whether it has it, otherwise marked `unknown` for a person, never
+//! re-sent automatically (see docs/decisions.md, "Never sending twice").
 
 use jiff::{SignedDuration, Timestamp};
 use sqlx::Row;
@@ -364,6 +365,25 @@ impl Store {
             return Ok(Vec::new());
         }
         self.claimed_rows(&ids).await
+    }
+
+    /// Takes over the claim on a `sending` row: its lease starts again at
+    /// `now`, on condition that the claim is still the one seen at
+    /// `claimed_at`. A dispatcher calls it just before handing the row to the
+    /// provider (a long batch never outlives its lease, row by row), and the
+    /// settler before asking the provider about a stale row; whichever comes
+    /// second gets `false` and leaves the row alone. So a row is never settled
+    /// while it is being sent, nor sent after it was settled.
+    pub async fn take_claim(&self, outbox_id: i64, claimed_at: Timestamp, now: Timestamp) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE outbox SET claimed_at = $1, updated_at = $1 WHERE id = $2 AND state = 'sending' AND claimed_at = $3",
+        )
+        .bind(to_ms(now))
+        .bind(outbox_id)
+        .bind(to_ms(claimed_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(n.rows_affected() == 1)
     }
 
     /// The provider confirms it never got the interrupted row: it goes again.

@@ -81,6 +81,12 @@ impl Services {
     async fn send_batch(&self, claimed: Vec<Claimed>, now: Timestamp) -> textdesk_store::Result<DispatchReport> {
         let mut report = DispatchReport { claimed: claimed.len(), ..Default::default() };
         for row in claimed {
+            // The lease counts from this row's send, not from the batch's
+            // claim; a row settled meanwhile by another worker is theirs now.
+            let sending_at = now.max(Timestamp::now());
+            if !self.store.take_claim(row.outbox_id, row.claimed_at, sending_at).await? {
+                continue;
+            }
             // The gate looks again: consent or the hour may have changed while
             // the message waited (a STOP, a retry that slid into the night).
             let timing = (row.kind != OutboundKind::ConsentConfirmation).then(|| {
@@ -102,7 +108,14 @@ impl Services {
                     continue;
                 }
             }
-            match self.send_via_channel(&row).await {
+            // A call still open when the settler may look could be accepted after
+            // it asked; ending ours at half the lease means it never is.
+            let limit = (self.claim_lease / 2).unsigned_abs();
+            let Ok(outcome) = tokio::time::timeout(limit, self.send_via_channel(&row)).await else {
+                tracing::warn!(outbox = row.outbox_id, "a send outlived half the claim lease; it will be settled");
+                continue;
+            };
+            match outcome {
                 Ok(accepted) => {
                     self.store.mark_sent(row.outbox_id, &accepted.provider_ids, now).await?;
                     Metrics::inc(&self.metrics.outbound_sent);
@@ -166,8 +179,15 @@ impl Services {
     /// or sent again. Where it cannot, a person decides (never sent twice).
     pub async fn settle_interrupted(&self, now: Timestamp, lease: SignedDuration) -> textdesk_store::Result<usize> {
         let stale = self.store.stale_claims(now, lease).await?;
-        let count = stale.len();
+        let mut count = 0;
         for row in stale {
+            // Its worker may be alive after all and sending it right now:
+            // only one of us may hold the claim. The claim is read again with
+            // the row, so it may have been renewed since it was found stale.
+            if row.claimed_at >= now - lease || !self.store.take_claim(row.outbox_id, row.claimed_at, now).await? {
+                continue;
+            }
+            count += 1;
             match self.was_accepted(&row).await {
                 Ok(Some(ids)) => self.store.mark_sent(row.outbox_id, &ids, now).await?,
                 Ok(None) => self.store.requeue_interrupted(row.outbox_id, now).await?,

@@ -43,6 +43,8 @@ pub struct Services {
     pub public_url: String,
     /// Attachments' files and signed links.
     pub media: Arc<media::MediaStore>,
+    /// How long a claim may go without an answer before it is settled (`claim_lease_secs`).
+    pub claim_lease: jiff::SignedDuration,
 }
 
 impl Services {
@@ -63,6 +65,7 @@ impl Services {
             channels: Arc::default(),
             public_url: config.public_url.clone(),
             media: Arc::new(media::MediaStore::new(config.data_dir.join("media"), &media_key, config.media_max_bytes)),
+            claim_lease: config.claim_lease(),
         };
         Ok((services, account.id))
     }

@@ -1,0 +1,260 @@
+//! Floods the Twilio inbound webhook with signed texts and reports throughput
+//! and latency, beside two baselines measured in the same run with the same
+//! client and concurrency: a bare axum handler answering empty TwiML, and one
+//! that inserts a row into SQLite per request.
+//!
+//! Run with `cargo bench -p textdesk --bench webhook_flood`
+//! (WEBHOOK_FLOOD_REQUESTS and WEBHOOK_FLOOD_CONCURRENCY change the load).
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::post;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use textdesk::{Application, Config, Options};
+use textdesk_channels::twilio::{EMPTY_TWIML, FakeTwilio, SIGNATURE_HEADER, TWIML_CONTENT_TYPE, compute_signature};
+use textdesk_core::{Email, Password, Role};
+
+const SENDER: &str = "+14155550100";
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// One request, signed for the URL it goes to.
+struct Signed {
+    url: String,
+    signature: String,
+    body: String,
+}
+
+/// `n` new inbound texts (each its own MessageSid and sender number), signed
+/// for `url`; `offset` keeps the numbers of separate batches apart.
+fn signed_texts(fake: &FakeTwilio, url: &str, offset: usize, n: usize) -> Vec<Signed> {
+    (offset..offset + n)
+        .map(|i| {
+            let from = format!("+1415{:07}", 2_000_000 + i);
+            let params = fake.inbound_params(&from, SENDER, &format!("Flood text number {i}: is my order ready?"));
+            let signature = compute_signature(fake.auth_token(), url, &params);
+            let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+            Signed { url: url.to_owned(), signature, body }
+        })
+        .collect()
+}
+
+/// The same requests, aimed elsewhere (the baselines do not check signatures).
+fn retarget(requests: &[Signed], url: &str) -> Vec<Signed> {
+    requests
+        .iter()
+        .map(|r| Signed { url: url.to_owned(), signature: r.signature.clone(), body: r.body.clone() })
+        .collect()
+}
+
+struct Measured {
+    name: &'static str,
+    requests: usize,
+    failures: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Measured {
+    fn per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn percentile_ms(&self, p: usize) -> f64 {
+        let i = (self.latencies.len() * p / 100).min(self.latencies.len().saturating_sub(1));
+        self.latencies.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+    }
+}
+
+/// Sends every request with `concurrency` in flight, over keep-alive connections.
+async fn flood(name: &'static str, client: &reqwest::Client, requests: Vec<Signed>, concurrency: usize) -> Measured {
+    let count = requests.len();
+    let start = Instant::now();
+    let results: Vec<(bool, Duration)> = futures_util::stream::iter(requests)
+        .map(|r| async move {
+            let t = Instant::now();
+            let resp = client
+                .post(&r.url)
+                .header(SIGNATURE_HEADER, r.signature)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(r.body)
+                .send()
+                .await;
+            let ok = match resp {
+                // Read the body to the end so the connection is reused.
+                Ok(resp) => resp.status().is_success() && resp.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            (ok, t.elapsed())
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let elapsed = start.elapsed();
+    let failures = results.iter().filter(|(ok, _)| !ok).count();
+    let mut latencies: Vec<Duration> = results.into_iter().map(|(_, d)| d).collect();
+    latencies.sort();
+    Measured { name, requests: count, failures, elapsed, latencies }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// textdesk on a fresh SQLite file, with a Twilio inbox; returns its inbound webhook URL.
+async fn start_textdesk(dir: &std::path::Path, fake: &FakeTwilio) -> String {
+    let port = free_port();
+    let config = Config {
+        database_url: format!("sqlite://{}", dir.join("textdesk.db").display()),
+        listen: format!("127.0.0.1:{port}").parse().unwrap(),
+        public_url: format!("http://127.0.0.1:{port}"),
+        data_dir: dir.to_path_buf(),
+        account_name: "Bench Dental".into(),
+        ..Config::default()
+    };
+    let app = Application::build(config, Options::default()).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let services = app.services.clone();
+    tokio::spawn(app.run());
+
+    let account = services.store.first_account().await.unwrap().unwrap().id;
+    let admin = textdesk::services::auth::create_user(
+        &services.store,
+        account,
+        Email::parse("bench@example.com").unwrap(),
+        "",
+        Role::Admin,
+        &Password::parse("a bench password").unwrap(),
+    )
+    .await
+    .unwrap();
+    let token = textdesk::services::auth::create_token(&services.store, admin.id, "bench").await.unwrap().1;
+    let inbox: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/inboxes"))
+        .bearer_auth(token)
+        .json(&json!({ "name": "Main line", "channel_kind": "twilio", "sender": SENDER,
+                       "twilio": { "account_sid": fake.account_sid(), "auth_token": fake.auth_token(), "api_base": fake.base_url() } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    inbox["webhook_urls"]["inbound"].as_str().unwrap_or_else(|| panic!("no webhook URL: {inbox}")).to_owned()
+}
+
+/// Baseline (a): parses the form and answers empty TwiML.
+async fn start_minimal() -> String {
+    let app = Router::new().route(
+        "/twiml",
+        post(|_form: axum::Form<Vec<(String, String)>>| async {
+            ([("content-type", TWIML_CONTENT_TYPE)], EMPTY_TWIML)
+        }),
+    );
+    serve(app, "/twiml").await
+}
+
+/// Baseline (b): parses the form and inserts one row into SQLite (WAL, the
+/// store's pragmas and pool size), then answers empty TwiML.
+async fn start_sqlite_insert(dir: &std::path::Path) -> String {
+    let options = SqliteConnectOptions::new()
+        .filename(dir.join("baseline.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.unwrap();
+    sqlx::query(
+        "CREATE TABLE inbound (id INTEGER PRIMARY KEY, message_sid TEXT NOT NULL UNIQUE, sender TEXT NOT NULL, body TEXT NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = Router::new()
+        .route(
+            "/insert",
+            post(
+                |axum::extract::State(pool): axum::extract::State<sqlx::SqlitePool>,
+                 axum::Form(form): axum::Form<Vec<(String, String)>>| async move {
+                    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+                    let r = sqlx::query("INSERT INTO inbound (message_sid, sender, body) VALUES (?, ?, ?)")
+                        .bind(get("MessageSid"))
+                        .bind(get("From"))
+                        .bind(get("Body"))
+                        .execute(&pool)
+                        .await;
+                    match r {
+                        Ok(_) => (axum::http::StatusCode::OK, [("content-type", TWIML_CONTENT_TYPE)], EMPTY_TWIML),
+                        Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, [("content-type", "text/plain")], ""),
+                    }
+                },
+            ),
+        )
+        .with_state(pool);
+    serve(app, "/insert").await
+}
+
+async fn serve(app: Router, path: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{path}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::main]
+async fn main() {
+    textdesk_channels::ensure_tls_provider();
+    let requests = env_or("WEBHOOK_FLOOD_REQUESTS", 4000);
+    let concurrency = env_or("WEBHOOK_FLOOD_CONCURRENCY", 32);
+    let warmup = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeTwilio::start().await.unwrap();
+    let textdesk_url = start_textdesk(dir.path(), &fake).await;
+    let minimal_url = start_minimal().await;
+    let insert_url = start_sqlite_insert(dir.path()).await;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
+
+    let warm = signed_texts(&fake, &textdesk_url, 0, warmup);
+    let texts = signed_texts(&fake, &textdesk_url, warmup, requests);
+    let warm_b = signed_texts(&fake, &textdesk_url, warmup + requests, warmup);
+    let runs = [
+        ("minimal axum", retarget(&warm_b, &minimal_url), retarget(&texts, &minimal_url)),
+        ("sqlite insert", retarget(&warm_b, &insert_url), retarget(&texts, &insert_url)),
+        ("textdesk webhook", warm, texts),
+    ];
+    println!("webhook flood: {requests} requests per run, {concurrency} in flight, after {warmup} to warm up");
+    let mut results = Vec::new();
+    for (name, warm, texts) in runs {
+        flood(name, &client, warm, concurrency).await;
+        let m = flood(name, &client, texts, concurrency).await;
+        assert_eq!(m.failures, 0, "{name}: {} of {} requests failed", m.failures, m.requests);
+        results.push(m);
+    }
+
+    println!("{:<18} {:>9} {:>10} {:>9} {:>9}", "name", "requests", "msgs/s", "p50 ms", "p99 ms");
+    for m in &results {
+        println!(
+            "{:<18} {:>9} {:>10.0} {:>9.2} {:>9.2}",
+            m.name,
+            m.requests,
+            m.per_second(),
+            m.percentile_ms(50),
+            m.percentile_ms(99)
+        );
+    }
+    let td = &results[2];
+    for base in &results[..2] {
+        println!(
+            "textdesk vs {:<14} throughput x{:.2}, p50 x{:.1}, p99 x{:.1}",
+            base.name,
+            td.per_second() / base.per_second(),
+            td.percentile_ms(50) / base.percentile_ms(50),
+            td.percentile_ms(99) / base.percentile_ms(99)
+        );
+    }
+}
