@@ -63,6 +63,7 @@ export const scenarios = [
       await markDocument(agent);
       const number = customerNumber();
       check((await row(agent, number).count()) === 0, "the customer is not in the inbox before texting");
+      const unreadBefore = await agent.evaluate(() => Number((/^\((\d+)\) /.exec(document.title) || [0, 0])[1]));
 
       // The customer uses the phone simulator page.
       const phone = await ctx.newPage();
@@ -78,6 +79,12 @@ export const scenarios = [
       await r.locator(".preview", { hasText: "Hi, are you open on Saturday?" }).waitFor();
       await r.locator(".unread-count").waitFor();
       await r.locator(".badge.waiting").waitFor();
+      // The tab's title counts one more unread conversation.
+      await agent.waitForFunction(
+        (before) => Number((/^\((\d+)\) /.exec(document.title) || [0, 0])[1]) === before + 1,
+        unreadBefore,
+        { timeout: 10000 },
+      );
       await assertNotReloaded(agent, "a new text in the open inbox");
       await agent.bringToFront();
       await screenshot(agent, "inbox");

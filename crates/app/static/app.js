@@ -6,6 +6,15 @@
   var list = document.querySelector("[data-live-list]");
   var thread = document.querySelector("[data-live-thread]");
 
+  // The tab's title counts unread conversations in the list, so an agent
+  // working in another tab sees that customers are waiting.
+  var baseTitle = document.title;
+  function titleUnread() {
+    if (!list) return;
+    var n = list.querySelectorAll(".row.unread").length;
+    document.title = n > 0 ? "(" + n + ") " + baseTitle : baseTitle;
+  }
+
   function scrollThread() {
     var m = document.getElementById("messages");
     if (m) m.scrollTop = m.scrollHeight;
@@ -38,7 +47,7 @@
     var rows = list.querySelector(".rows");
     var q = rows ? rows.getAttribute("data-query") : "";
     var active = list.getAttribute("data-active");
-    refresh(list, "/inbox/list?" + q + (active ? "&active=" + active : ""));
+    refresh(list, "/inbox/list?" + q + (active ? "&active=" + active : ""), titleUnread);
   }
 
   // While the agent edits a waiting message, re-rendering the thread would
@@ -83,6 +92,7 @@
   }
 
   scrollThread();
+  titleUnread();
 
   // On a phone the thread's actions fold into a menu, leaving room for the messages.
   function foldActions() {
