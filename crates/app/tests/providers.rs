@@ -217,6 +217,16 @@ async fn interrupted_twilio_sends_are_settled_by_asking_twilio(db: Db) {
     let bodies: Vec<String> = fake.sent().into_iter().map(|s| s.body).collect();
     assert_eq!(bodies.iter().filter(|b| *b == "Lost").count(), 1, "{bodies:?}");
     assert_eq!(bodies.iter().filter(|b| *b == "Accepted").count(), 1, "{bodies:?}");
+
+    // Twilio cannot be reached to ask: the row waits for the next round, neither resent nor given up.
+    t.post(&agent, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Unasked" })).await;
+    t.services.store.claim_due("crashed", jiff::Timestamp::now(), 10).await.unwrap();
+    drop(fake);
+    let at = later();
+    t.services.settle_interrupted(at, lease).await.unwrap();
+    let m = thread(&t, &agent, conv).await.into_iter().find(|m| m["body"] == "Unasked").unwrap();
+    assert_eq!(m["status"], "sending", "{m}");
+    assert_eq!(t.services.dispatch_at("w", 50, at).await.unwrap().claimed, 0);
 }
 both_backends!(interrupted_twilio_sends_are_settled_by_asking_twilio);
 

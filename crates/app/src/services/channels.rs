@@ -264,7 +264,11 @@ impl Services {
         match kind {
             ChannelKind::Simulator => self.carrier.send(inbox_id, &msg).await,
             ChannelKind::Twilio => {
-                let client = self.twilio_client(inbox_id).await.map_err(|e| SendError::Permanent(e.to_string()))?;
+                let client = self.twilio_client(inbox_id).await.map_err(|e| match e {
+                    // The database may be back in a moment; a broken inbox will not.
+                    SetupError::Store(_) => SendError::Retryable(e.to_string()),
+                    _ => SendError::Permanent(e.to_string()),
+                })?;
                 let msg = Outgoing { status_callback: Some(self.twilio_status_url(inbox_id)), ..msg };
                 client.send(&msg).await
             }

@@ -187,33 +187,45 @@ impl Services {
             if row.claimed_at >= now - lease || !self.store.take_claim(row.outbox_id, row.claimed_at, now).await? {
                 continue;
             }
-            count += 1;
             match self.was_accepted(&row).await {
                 Ok(Some(ids)) => self.store.mark_sent(row.outbox_id, &ids, now).await?,
                 Ok(None) => self.store.requeue_interrupted(row.outbox_id, now).await?,
-                Err(Unknowable) => {
+                Err(Unsettled::Unknowable) => {
                     self.store.mark_interrupted(row.outbox_id, now).await?;
                     Metrics::inc(&self.metrics.outbound_failed);
                 }
+                // The claim was just renewed: the row is asked about again after another lease.
+                Err(Unsettled::AskLater(why)) => {
+                    tracing::warn!(outbox = row.outbox_id, reason = %why, "could not ask the provider about an interrupted send");
+                    continue;
+                }
             }
+            count += 1;
             self.publish(row.account_id, "message.updated", row.conversation_id, Some(row.message_id)).await;
         }
         Ok(count)
     }
 
     /// Asks the row's provider whether it accepted the row's message.
-    async fn was_accepted(&self, row: &Claimed) -> Result<Option<Vec<String>>, Unknowable> {
+    async fn was_accepted(&self, row: &Claimed) -> Result<Option<Vec<String>>, Unsettled> {
         match row.channel_kind {
             ChannelKind::Twilio => {
-                let client = self.twilio_client(row.inbox_id).await.map_err(|_| Unknowable)?;
+                let client = self.twilio_client(row.inbox_id).await.map_err(|e| Unsettled::AskLater(e.to_string()))?;
                 // A little before the claim, for clocks that disagree.
                 let since = row.claimed_at - SignedDuration::from_secs(60);
-                let found = client.find_sent(&row.sender, &row.to, &row.body, since).await.map_err(|_| Unknowable)?;
-                let known = self.store.known_provider_ids(row.inbox_id, &found).await.map_err(|_| Unknowable)?;
+                let found = client
+                    .find_sent(&row.sender, &row.to, &row.body, since)
+                    .await
+                    .map_err(|e| Unsettled::AskLater(e.to_string()))?;
+                let known = self
+                    .store
+                    .known_provider_ids(row.inbox_id, &found)
+                    .await
+                    .map_err(|e| Unsettled::AskLater(e.to_string()))?;
                 Ok(found.into_iter().find(|sid| !known.contains(sid)).map(|sid| vec![sid]))
             }
             // SMPP cannot be asked by content; the simulated carrier died with the process.
-            _ => Err(Unknowable),
+            _ => Err(Unsettled::Unknowable),
         }
     }
 
@@ -233,8 +245,13 @@ impl Services {
     }
 }
 
-/// The provider cannot tell whether it received a message.
-struct Unknowable;
+/// Why an interrupted send was not settled.
+enum Unsettled {
+    /// The provider cannot tell whether it received a message.
+    Unknowable,
+    /// It can, but could not be asked now (network, credentials, database).
+    AskLater(String),
+}
 
 /// An inbox's `rate_limit` setting: `{"segments_per_second": 3}`.
 pub fn rate_setting(settings: &serde_json::Value) -> Result<Option<Rate>, Invalid> {
