@@ -29,16 +29,7 @@ async fn conversation_in(t: &common::TestApp, token: &str, zone: &str) -> i64 {
         json(t.text_in(inbox, "+14155550111", "Can you remind me tomorrow?", None).await).await["conversation_id"]
             .as_i64()
             .unwrap();
-    let c = json(t.get(token, &format!("/api/v1/conversations/{conv}")).await).await;
-    let r = t
-        .client
-        .patch(t.url(&format!("/api/v1/contacts/{}", c["contact_id"])))
-        .bearer_auth(token)
-        .json(&json!({ "time_zone": zone }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    t.move_contact_to(token, conv, zone).await;
     conv
 }
 

@@ -16,20 +16,6 @@ fn a_zone_at_night() -> (String, Timestamp) {
     (name, morning)
 }
 
-/// Sets the conversation's contact in `zone`, as an agent would through the API.
-async fn move_contact_to(t: &common::TestApp, token: &str, conv: i64, zone: &str) {
-    let c = json(t.get(token, &format!("/api/v1/conversations/{conv}")).await).await;
-    let r = t
-        .client
-        .patch(t.url(&format!("/api/v1/contacts/{}", c["contact_id"])))
-        .bearer_auth(token)
-        .json(&json!({ "time_zone": zone }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-}
-
 async fn night_replies_wait_for_the_customers_morning(db: Db) {
     // No live exchange: the customer's text is not a reason to answer at night.
     let t = app(db).config(|c| c.live_exchange_minutes = 0).start().await;
@@ -39,7 +25,7 @@ async fn night_replies_wait_for_the_customers_morning(db: Db) {
         .as_i64()
         .unwrap();
     let (zone, morning) = a_zone_at_night();
-    move_contact_to(&t, &token, conv, &zone).await;
+    t.move_contact_to(&token, conv, &zone).await;
 
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let r = t
@@ -74,7 +60,7 @@ async fn a_stop_while_a_reply_waits_cancels_it(db: Db) {
     let token = t.token_for("dana@example.com", Role::Agent).await;
     let conv = json(t.text_in(inbox, "+14155550111", "Hello?", None).await).await["conversation_id"].as_i64().unwrap();
     let (zone, morning) = a_zone_at_night();
-    move_contact_to(&t, &token, conv, &zone).await;
+    t.move_contact_to(&token, conv, &zone).await;
     let m = json(
         t.post(&token, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Good morning!" })).await,
     )
@@ -104,7 +90,7 @@ async fn a_live_exchange_is_answered_at_once_even_at_night() {
         .as_i64()
         .unwrap();
     let (zone, _) = a_zone_at_night();
-    move_contact_to(&t, &token, conv, &zone).await;
+    t.move_contact_to(&token, conv, &zone).await;
     let m = json(
         t.post(
             &token,
@@ -135,7 +121,7 @@ async fn a_deferred_reply_survives_a_restart() {
     let inbox = t.simulator_inbox().await;
     let token = t.token_for("dana@example.com", Role::Agent).await;
     let conv = json(t.text_in(inbox, "+14155550111", "Hi", None).await).await["conversation_id"].as_i64().unwrap();
-    move_contact_to(&t, &token, conv, &zone).await;
+    t.move_contact_to(&token, conv, &zone).await;
     let m =
         json(t.post(&token, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Morning!" })).await)
             .await;

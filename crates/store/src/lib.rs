@@ -183,6 +183,11 @@ impl Store {
     }
 }
 
+/// `$first, $first+1, …`: `count` placeholders for an `IN (…)` list, bound one by one.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Rows inserted with `RETURNING id`.
 fn returned_id(row: &sqlx::any::AnyRow) -> Result<i64> {
     use sqlx::Row;

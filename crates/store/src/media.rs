@@ -18,6 +18,14 @@ pub enum MediaState {
 }
 
 impl MediaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaState::Pending => "pending",
+            MediaState::Stored => "stored",
+            MediaState::Failed => "failed",
+        }
+    }
+
     fn parse(s: &str) -> Result<MediaState> {
         match s {
             "pending" => Ok(MediaState::Pending),
@@ -148,7 +156,7 @@ impl Store {
         if message_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = (1..=message_ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+        let list = crate::placeholders(1, message_ids.len());
         let sql = format!(
             "SELECT {COLUMNS} FROM media md WHERE md.message_id IN ({list}) ORDER BY md.message_id, md.position"
         );
@@ -214,7 +222,7 @@ impl Store {
         sqlx::query(
             "UPDATE media SET state = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5 AND state = 'pending'",
         )
-        .bind(if state == MediaState::Pending { "pending" } else { "failed" })
+        .bind(state.as_str())
         .bind(attempts)
         .bind(error)
         .bind(next)

@@ -143,7 +143,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
-        let list = id_list(&ids, 3);
+        let list = crate::placeholders(3, ids.len());
         let mut update = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE outbox SET state = 'sending', claimed_by = $1, claimed_at = $2, attempts = attempts + 1, updated_at = $2
              WHERE state = 'queued' AND id IN ({list})"
@@ -157,7 +157,7 @@ impl Store {
         let mut mark = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE messages SET status = 'sending', updated_at = $1
              WHERE id IN (SELECT message_id FROM outbox WHERE id IN ({}))",
-            id_list(&ids, 2)
+            crate::placeholders(2, ids.len())
         )))
         .bind(to_ms(now));
         for id in &ids {
@@ -188,7 +188,7 @@ impl Store {
              JOIN inboxes ib ON ib.id = o.inbox_id
              WHERE o.id IN ({}) ORDER BY o.not_before, o.id",
             crate::consent::scoped_consent_sql(),
-            id_list(ids, 1)
+            crate::placeholders(1, ids.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in ids {
@@ -508,7 +508,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT provider_id FROM provider_refs WHERE inbox_id = $1 AND provider_id IN ({})",
-            id_list_from(2, ids.len())
+            crate::placeholders(2, ids.len())
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(inbox_id);
         for id in ids {
@@ -525,13 +525,4 @@ impl Store {
             .await?;
         Ok(n.rows_affected())
     }
-}
-
-/// `$first, $first+1, …` for binding `ids` one by one into an `IN (…)` list.
-fn id_list(ids: &[i64], first: usize) -> String {
-    id_list_from(first, ids.len())
-}
-
-fn id_list_from(first: usize, count: usize) -> String {
-    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }

@@ -160,14 +160,13 @@ pub struct MediaOut {
 
 impl MediaOut {
     pub fn of(m: textdesk_store::Media, services: &crate::Services) -> Self {
-        let state = serde_json::to_value(m.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         MediaOut {
             url: (m.state == textdesk_store::MediaState::Stored)
                 .then(|| services.media_link(m.id, jiff::SignedDuration::from_hours(1))),
             id: m.id,
             content_type: m.content_type,
             size_bytes: m.size_bytes,
-            state,
+            state: m.state.as_str().into(),
             error: m.last_error,
         }
     }

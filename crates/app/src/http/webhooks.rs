@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use textdesk_channels::twilio::{self, SIGNATURE_HEADER};
+use textdesk_channels::{InboundEvent, ParseError};
 use textdesk_core::ChannelKind;
 use textdesk_store::{Inbox, StoreError};
 
@@ -80,6 +81,32 @@ async fn verified(
     Ok((inbox, params))
 }
 
+/// What a verified request carried, parsed; `answer` is the reply once it is stored.
+async fn ingest_verified(
+    s: &AppState,
+    inbox_id: i64,
+    (uri, headers, body): (&axum::http::Uri, &HeaderMap, &[u8]),
+    parse: impl FnOnce(&[(String, String)]) -> Result<InboundEvent, ParseError>,
+    answer: Response,
+) -> Response {
+    let (inbox, params) = match verified(s, inbox_id, uri, headers, body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let event = match parse(&params) {
+        Ok(e) => e,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, &e.0),
+    };
+    match s.services.ingest(inbox.id, event).await {
+        Ok(_) => answer,
+        Err(StoreError::Invalid(e)) => plain(StatusCode::BAD_REQUEST, &e),
+        Err(e) => {
+            tracing::error!(inbox = inbox.id, error = %e, "storing what Twilio sent failed");
+            plain(StatusCode::SERVICE_UNAVAILABLE, "not stored; try again")
+        }
+    }
+}
+
 async fn twilio_inbound(
     State(s): State<AppState>,
     Path(inbox_id): Path<i64>,
@@ -87,23 +114,9 @@ async fn twilio_inbound(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (inbox, params) = match verified(&s, inbox_id, &uri, &headers, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let parsed = match twilio::parse_inbound(&params, jiff::Timestamp::now()) {
-        Ok(p) => p,
-        Err(e) => return plain(StatusCode::BAD_REQUEST, &e.0),
-    };
-    match s.services.ingest(inbox.id, parsed.event).await {
-        // Replies go out through the dispatcher, never inline.
-        Ok(_) => twiml(),
-        Err(StoreError::Invalid(e)) => plain(StatusCode::BAD_REQUEST, &e),
-        Err(e) => {
-            tracing::error!(inbox = inbox.id, error = %e, "storing a Twilio message failed");
-            plain(StatusCode::SERVICE_UNAVAILABLE, "not stored; try again")
-        }
-    }
+    let parse = |p: &[(String, String)]| twilio::parse_inbound(p, jiff::Timestamp::now()).map(|m| m.event);
+    // Replies go out through the dispatcher, never inline.
+    ingest_verified(&s, inbox_id, (&uri, &headers, &body), parse, twiml()).await
 }
 
 async fn twilio_status(
@@ -113,19 +126,6 @@ async fn twilio_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (inbox, params) = match verified(&s, inbox_id, &uri, &headers, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let parsed = match twilio::parse_status(&params) {
-        Ok(p) => p,
-        Err(e) => return plain(StatusCode::BAD_REQUEST, &e.0),
-    };
-    match s.services.ingest(inbox.id, parsed.event).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => {
-            tracing::error!(inbox = inbox.id, error = %e, "recording a Twilio status failed");
-            plain(StatusCode::SERVICE_UNAVAILABLE, "not recorded; try again")
-        }
-    }
+    let parse = |p: &[(String, String)]| twilio::parse_status(p).map(|m| m.event);
+    ingest_verified(&s, inbox_id, (&uri, &headers, &body), parse, StatusCode::NO_CONTENT.into_response()).await
 }

@@ -215,6 +215,20 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Puts the conversation's contact in `zone`, as an agent would through the API.
+    pub async fn move_contact_to(&self, token: &str, conv: i64, zone: &str) {
+        let c = json(self.get(token, &format!("/api/v1/conversations/{conv}")).await).await;
+        let r = self
+            .client
+            .patch(self.url(&format!("/api/v1/contacts/{}", c["contact_id"])))
+            .bearer_auth(token)
+            .json(&json!({ "time_zone": zone }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
