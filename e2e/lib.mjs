@@ -144,3 +144,29 @@ export async function screenshot(page, name) {
   await page.screenshot({ path });
   return path;
 }
+
+/** A conversation page's pieces. */
+export function thread(page) {
+  return {
+    composer: page.locator("#composer"),
+    body: page.locator("#composer textarea[name=body]"),
+    meta: page.locator("#composer-meta"),
+    count: page.locator("#composer-meta .count"),
+    send: page.locator("#composer button[type=submit]"),
+    messages: page.locator("#messages"),
+    bubble: (text) => page.locator("#messages .msg", { has: page.locator(".bubble", { hasText: text }) }),
+    event: (text) => page.locator("#messages .event", { hasText: text }),
+    status: page.locator(".thread-head .sub .badge[class*=status-]"),
+    panel: page.locator(".contact-panel"),
+  };
+}
+
+export async function openConversation(page, id) {
+  await page.goto(`${env.base}/conversations/${id}`);
+  await waitLive(page);
+}
+
+/** The counter line once it says `text`. */
+export async function countSays(page, text) {
+  await page.locator("#composer-meta .count", { hasText: text }).waitFor({ timeout: TIMEOUT });
+}

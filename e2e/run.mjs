@@ -4,7 +4,15 @@
 import { chromium } from "playwright-core";
 
 import { env, screenshot, TIMEOUT, DESKTOP } from "./lib.mjs";
-import { scenarios } from "./scenarios.mjs";
+import { existsSync, readdirSync } from "node:fs";
+import { scenarios as core } from "./scenarios.mjs";
+
+// Besides scenarios.mjs, every module in scenarios/ adds its own, in name order.
+const scenarios = [...core];
+const dir = new URL("./scenarios/", import.meta.url);
+for (const f of (existsSync(dir) ? readdirSync(dir) : []).filter((f) => f.endsWith(".mjs")).sort()) {
+  scenarios.push(...(await import(new URL(f, dir))).scenarios);
+}
 
 const filter = process.argv[2] || process.env.E2E_ONLY || "";
 const chosen = scenarios.filter((s) => s.name.includes(filter));

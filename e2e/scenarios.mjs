@@ -2,34 +2,8 @@
 // contexts from the runner and a customer number of its own.
 import {
   env, check, submit, textIn, phoneMessages, eventually, signIn, waitLive, row, markDocument, assertNotReloaded,
-  assertNoHorizontalScroll, screenshot, customerNumber, PHONE, TIMEOUT,
+  assertNoHorizontalScroll, screenshot, customerNumber, PHONE, TIMEOUT, thread, openConversation, countSays,
 } from "./lib.mjs";
-
-/** A conversation page's pieces. */
-function thread(page) {
-  return {
-    composer: page.locator("#composer"),
-    body: page.locator("#composer textarea[name=body]"),
-    meta: page.locator("#composer-meta"),
-    count: page.locator("#composer-meta .count"),
-    send: page.locator("#composer button[type=submit]"),
-    messages: page.locator("#messages"),
-    bubble: (text) => page.locator("#messages .msg", { has: page.locator(".bubble", { hasText: text }) }),
-    event: (text) => page.locator("#messages .event", { hasText: text }),
-    status: page.locator(".thread-head .sub .badge[class*=status-]"),
-    panel: page.locator(".contact-panel"),
-  };
-}
-
-async function openConversation(page, id) {
-  await page.goto(`${env.base}/conversations/${id}`);
-  await waitLive(page);
-}
-
-/** The counter line once it says `text`. */
-async function countSays(page, text) {
-  await page.locator("#composer-meta .count", { hasText: text }).waitFor({ timeout: TIMEOUT });
-}
 
 export const scenarios = [
   {
