@@ -24,6 +24,8 @@ struct Frame {
 struct Sse {
     resp: reqwest::Response,
     buf: String,
+    /// The id the stream said it starts after (its `ready` event).
+    ready: i64,
 }
 
 impl Sse {
@@ -31,7 +33,12 @@ impl Sse {
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["content-type"], "text/event-stream");
-        Sse { resp, buf: String::new() }
+        let mut s = Sse { resp, buf: String::new(), ready: -1 };
+        let first = s.next().await;
+        assert_eq!(first.kind, "ready", "a stream starts by saying where");
+        s.ready = first.id.expect("ready has an id");
+        assert_eq!(first.data["id"], s.ready);
+        s
     }
 
     /// The next frame that is an event (comments and keep-alives skipped).
@@ -89,6 +96,7 @@ async fn resume_after_a_lost_connection(db: Db) {
     };
 
     let mut live = Sse::open(api(None)).await;
+    let before = live.ready;
     let first = json(t.text_in(inbox, "+14155550111", "Hello?", None).await).await;
     let conv = first["conversation_id"].as_i64().unwrap();
     let f = live.next().await;
@@ -97,6 +105,7 @@ async fn resume_after_a_lost_connection(db: Db) {
     assert_eq!(f.data["inbound"], true, "a customer's message is flagged for notifications");
     assert_eq!(f.data.get("body"), None, "no message text in events");
     let seen = f.id.expect("events carry ids");
+    assert!(seen > before, "a new event comes after where the stream started");
     assert_eq!(f.data["id"], seen);
     drop(live);
 
@@ -109,6 +118,7 @@ async fn resume_after_a_lost_connection(db: Db) {
     let third = json(t.text_in(inbox, "+14155550111", "Hello again", None).await).await;
 
     let mut back = Sse::open(api(Some(seen))).await;
+    assert_eq!(back.ready, seen, "resumes after the id it was given");
     let missed = back.until_message(third["message_id"].as_i64().unwrap()).await;
     assert_eq!(
         summary(&missed),
@@ -203,7 +213,7 @@ both_backends!(an_id_no_longer_kept_or_never_given_resyncs);
 async fn a_lagging_stream_catches_up_from_the_table(db: Db) {
     let t = app(db).start().await;
     let events = t.services.store.events();
-    let stream = events.follow(t.account_id, None).await;
+    let (_, stream) = events.follow(t.account_id, None).await;
     let mut published = Vec::new();
     for n in 0..1100 {
         let ev = LiveEvent::new(t.account_id, "conversation.updated", n, None);

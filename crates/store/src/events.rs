@@ -251,8 +251,10 @@ impl EventBus {
 
     /// One account's events: after `after` when given (from the table, then
     /// live), else from now; with no duplicate and no gap. Subscribes before
-    /// reading the table, and skips live events it has already passed.
-    pub async fn follow(&self, account_id: i64, after: Option<i64>) -> impl Stream<Item = Live> + Send + use<> {
+    /// reading the table, and skips live events it has already passed. Also
+    /// returns the id the stream starts after, for a client to resume from
+    /// even if the connection drops before any event arrives.
+    pub async fn follow(&self, account_id: i64, after: Option<i64>) -> (i64, impl Stream<Item = Live> + Send + use<>) {
         let rx = self.local.subscribe();
         let mut f = Follow { bus: self.clone(), rx, account_id, last: 0, queue: Vec::new(), more: false, first: None };
         f.first = match after {
@@ -265,10 +267,12 @@ impl EventBus {
                 Err(_) => f.resync().await,
             },
         };
-        futures_util::stream::unfold(f, |mut f| async move {
+        let start = f.last;
+        let stream = futures_util::stream::unfold(f, |mut f| async move {
             let item = f.next().await?;
             Some((item, f))
-        })
+        });
+        (start, stream)
     }
 }
 

@@ -32,7 +32,8 @@ pub struct EventsQuery {
     after: Option<i64>,
 }
 
-/// Server-sent events for the caller's account: `message.created` (with
+/// Server-sent events for the caller's account. First `ready`, whose id is
+/// where the stream starts; then `message.created` (with
 /// `inbound: true` for a customer's message), `message.updated`,
 /// `message.deleted`, `conversation.updated`, each with an increasing `id:` and
 /// a JSON body. A client that reconnects with `Last-Event-ID` (or `?after=`)
@@ -87,7 +88,8 @@ async fn live_stream(
     account_id: i64,
     after: Option<i64>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-    let stream = s.services.store.events().follow(account_id, after).await.map(|live| {
+    let (start, stream) = s.services.store.events().follow(account_id, after).await;
+    let stream = stream.map(|live| {
         Ok(match live {
             Live::Event(ev) => Event::default()
                 .id(ev.id.to_string())
@@ -96,9 +98,14 @@ async fn live_stream(
             Live::Resync { last_id } => Event::default().id(last_id.to_string()).event("resync").data("{}"),
         })
     });
-    // Browsers then retry a lost connection after a second rather than three.
-    let hello =
-        futures_util::stream::once(async { Ok(Event::default().retry(Duration::from_secs(1)).comment("live")) });
+    // Where this stream starts, so that even a connection lost before any event
+    // resumes from here; and browsers retry after a second rather than three.
+    let ready = Event::default()
+        .id(start.to_string())
+        .event("ready")
+        .data(format!("{{\"id\":{start}}}"))
+        .retry(Duration::from_secs(1));
+    let hello = futures_util::stream::once(async move { Ok(ready) });
     Sse::new(hello.chain(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
