@@ -264,3 +264,32 @@ async fn ids_are_the_same_on_every_node() {
     assert_eq!(f.data["message_id"], second["message_id"], "node B resumes from node A's id");
     assert_eq!(f.id, sa.next().await.id);
 }
+
+/// What a browser notification says comes from the agent's session, not from
+/// the event: the contact and the start of their latest text; nothing for an
+/// unknown conversation or without a session.
+async fn a_notice_names_the_contact(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    t.user("dana@example.com", Role::Agent).await;
+    let long = format!("Can I move my appointment? {}", "Thanks! ".repeat(30));
+    let accepted = json(t.text_in(inbox, "+14155550111", &long, None).await).await;
+    let conv = accepted["conversation_id"].as_i64().unwrap();
+    let browser = t.browser("dana@example.com").await;
+
+    let r = browser.get(t.url(&format!("/conversations/{conv}/notice"))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let n = json(r).await;
+    assert_eq!(n["title"], "+14155550111", "a contact without a name is named by their number");
+    let body = n["body"].as_str().unwrap();
+    assert!(body.starts_with("Can I move my appointment?") && body.ends_with('…'), "{body}");
+    assert!(body.chars().count() <= 121, "a short preview: {body}");
+    assert_eq!(n["url"], format!("/conversations/{conv}"));
+
+    let r = browser.get(t.url("/conversations/424242/notice")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = t.client.get(t.url(&format!("/conversations/{conv}/notice"))).send().await.unwrap();
+    assert!(r.status().is_redirection() || r.status() == 401, "no session, no notice: {}", r.status());
+}
+both_backends!(a_notice_names_the_contact);
