@@ -293,3 +293,48 @@ async fn a_notice_names_the_contact(db: Db) {
     assert!(r.status().is_redirection() || r.status() == 401, "no session, no notice: {}", r.status());
 }
 both_backends!(a_notice_names_the_contact);
+
+/// A node's LISTEN connection is cut (as when PostgreSQL restarts or a proxy
+/// drops it): what was published meanwhile reaches that node's streams from
+/// the table once it listens again, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_lost_its_listener_catches_up() {
+    if common::postgres_url().is_none() {
+        return;
+    }
+    let a = app(Db::Postgres).start().await;
+    let url = a.database_url.clone();
+    let b = app(Db::Postgres).config(move |c| c.database_url = url).start().await;
+    let inbox = a.simulator_inbox().await;
+    let on_b = b.token_for("sam@example.com", Role::Agent).await;
+    let mut sb = Sse::open(b.client.get(b.url("/api/v1/events")).bearer_auth(&on_b)).await;
+
+    // A row whose NOTIFY nobody heard (its publisher's was lost), then the cut.
+    let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&a.database_url).await.unwrap();
+    let unheard: i64 = sqlx::query_scalar(
+        "INSERT INTO live_events (account_id, kind, conversation_id, inbound, created_at)
+         VALUES ($1, 'conversation.updated', 77, 0, 0) RETURNING id",
+    )
+    .bind(a.account_id)
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    let cut = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    assert!(cut.len() >= 2, "both nodes' listeners were cut ({})", cut.len());
+    let f = sb.next().await;
+    assert_eq!((f.id, f.data["conversation_id"].as_i64()), (Some(unheard), Some(77)), "relayed from the table");
+    let missed = json(a.text_in(inbox, "+14155550111", "Sent after the cut", None).await).await;
+    let f = sb.next().await;
+    assert_eq!(f.data["message_id"], missed["message_id"]);
+
+    // And the node listens again: the next event arrives the ordinary way, once.
+    let next = json(a.text_in(inbox, "+14155550111", "And now?", None).await).await;
+    let f = sb.next().await;
+    assert_eq!(f.data["message_id"], next["message_id"], "no duplicate of the caught-up event");
+}
