@@ -162,6 +162,9 @@ async fn housekeeping_loop(services: Services) {
         }
         let _ = services.store.delete_expired_sessions(jiff::Timestamp::now()).await;
         let _ = services.store.drop_stale_early_reports(jiff::Timestamp::now()).await;
+        if let Err(e) = services.store.events().prune(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "pruning old live events failed");
+        }
         tokio::time::sleep(Duration::from_secs(15)).await;
     }
 }

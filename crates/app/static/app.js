@@ -79,16 +79,55 @@
   // "toggle" does not bubble: listen while it goes down.
   if (thread) thread.addEventListener("toggle", function (e) { if (deferred && !e.target.open) refreshThread(); }, true);
 
-  if (window.EventSource && (list || thread)) {
-    var es = new EventSource("/events");
-    ["message.created", "message.updated", "message.deleted", "conversation.updated", "resync"].forEach(function (k) { es.addEventListener(k, schedule); });
-    // What happened between rendering the page (or losing the connection) and
-    // connecting was not streamed to us: catch up once connected.
+  // The live connection. Every event has an id: when the connection drops the
+  // browser retries with Last-Event-ID and the server replays what was missed.
+  // When the browser gives up (the server was down) or the network goes away,
+  // we reconnect ourselves from the last id, backing off.
+  var lastId = null, everOpen = false, backoff = 1000, es = null, retryTimer = null;
+  function showLive(up) {
+    if (!state) return;
+    state.textContent = up ? "● Live" : "Reconnecting…";
+    state.className = up ? "live" : "live off";
+  }
+  function onLive(ev) {
+    if (ev.lastEventId) lastId = ev.lastEventId;
+    // "ready" only says where the stream starts, to resume from there.
+    if (ev.type === "ready") return;
+    schedule(ev);
+    var data = {};
+    try { data = JSON.parse(ev.data); } catch (e) {}
+    document.dispatchEvent(new CustomEvent("textdesk:live", { detail: { kind: ev.type, data: data } }));
+  }
+  function disconnect() {
+    clearTimeout(retryTimer);
+    if (es) { es.close(); es = null; }
+  }
+  function connect() {
+    disconnect();
+    es = new EventSource("/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
+    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
     es.onopen = function () {
-      if (state) { state.textContent = "● Live"; state.className = "live"; }
-      schedule({ data: "{}" });
+      backoff = 1000;
+      showLive(true);
+      // What happened between rendering the page and the first connection was
+      // not streamed to us: refresh once. Later reconnections replay events.
+      if (!everOpen) { everOpen = true; schedule({ data: "{}" }); }
     };
-    es.onerror = function () { if (state) { state.textContent = "Reconnecting…"; state.className = "live off"; } };
+    es.onerror = function () {
+      showLive(false);
+      if (es && es.readyState === EventSource.CLOSED) {
+        disconnect();
+        retryTimer = setTimeout(connect, backoff);
+        backoff = Math.min(backoff * 2, 30000);
+      }
+    };
+  }
+  if (window.EventSource && (list || thread)) {
+    connect();
+    // A dead network can leave a stream looking open for minutes: say so at
+    // once, and resume as soon as the browser is back online.
+    window.addEventListener("offline", function () { disconnect(); showLive(false); });
+    window.addEventListener("online", function () { backoff = 1000; connect(); });
   }
 
   scrollThread();
@@ -353,4 +392,95 @@
       done();
     }
   });
+})();
+
+// Browser notifications: asked for once, on the agent's click; then a customer's
+// new message notifies while the tab is hidden or another conversation is open.
+(function () {
+  "use strict";
+  var offer = document.getElementById("notify-offer");
+  var KEY = "textdesk.notifications";
+  if (!("Notification" in window)) return;
+  function showOffer() {
+    if (offer) offer.hidden = !(Notification.permission === "default" && !localStorage.getItem(KEY));
+  }
+  showOffer();
+  if (offer) {
+    offer.addEventListener("click", function (e) {
+      var b = e.target.closest("button");
+      if (!b) return;
+      // Asked once: whatever the answer (or none), the offer does not come back.
+      localStorage.setItem(KEY, b.value === "enable" ? "asked" : "dismissed");
+      if (b.value === "enable") Notification.requestPermission().then(showOffer, showOffer);
+      showOffer();
+    });
+  }
+  var thread = document.querySelector("[data-live-thread]");
+  document.addEventListener("textdesk:live", function (e) {
+    var d = e.detail.data;
+    if (e.detail.kind !== "message.created" || !d.inbound || Notification.permission !== "granted") return;
+    var open = thread && thread.getAttribute("data-live-thread") === String(d.conversation_id);
+    if (open && !document.hidden) return;
+    fetch("/conversations/" + d.conversation_id + "/notice", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (n) {
+        if (!n) return;
+        // One per conversation: several tabs or texts replace rather than pile up.
+        var shown = new Notification(n.title, { body: n.body, tag: "conversation-" + d.conversation_id });
+        shown.onclick = function () { window.focus(); location.href = n.url; shown.close(); };
+      })
+      .catch(function () {});
+  });
+})();
+
+// Keyboard shortcuts, listed on "?". They press the same buttons and follow the
+// same links a mouse would, so there is one way to do each thing.
+(function () {
+  "use strict";
+  var help = document.getElementById("shortcuts");
+  if (!help || !help.showModal) return;
+  var opener = null;
+  function typing(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+  function step(by) {
+    var links = Array.prototype.slice.call(document.querySelectorAll("#list .row > a"));
+    if (!links.length) return;
+    var at = -1;
+    links.forEach(function (a, i) { if (a.parentNode.classList.contains("active")) at = i; });
+    var next = at < 0 ? (by > 0 ? 0 : links.length - 1) : at + by;
+    if (next >= 0 && next < links.length) links[next].click();
+  }
+  function press(selector) {
+    var field = document.querySelector(selector);
+    var form = field && field.form;
+    if (!form) return;
+    if (form.requestSubmit) form.requestSubmit(); else form.submit();
+  }
+  function focus(selector) {
+    var el = document.querySelector(selector);
+    if (el) { el.focus(); if (el.select && el.type === "search") el.select(); }
+  }
+  var keys = {
+    j: function () { step(1); },
+    k: function () { step(-1); },
+    a: function () { press('#thread form[action$="/assign"] input[name=assignee][value=me]'); },
+    e: function () { press('#thread form[action$="/status"] input[name=status][value=resolved]'); },
+    r: function () { focus("#composer textarea[name=body]"); },
+    c: function () { focus("#composer textarea[name=body]"); },
+    "/": function () { focus("#q"); },
+    "?": function () { opener = document.activeElement; help.showModal(); },
+  };
+  document.addEventListener("keydown", function (e) {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || help.open) return;
+    if (typing(e.target)) {
+      if (e.key === "Escape") e.target.blur();
+      return;
+    }
+    var act = keys[e.key];
+    if (!act) return;
+    e.preventDefault();
+    act();
+  });
+  help.addEventListener("close", function () { if (opener && opener.focus) opener.focus(); opener = null; });
 })();

@@ -36,7 +36,7 @@ pub use contacts::{Contact, ContactPatch, Identity};
 pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, TimelineEvent,
 };
-pub use events::{EventBus, LiveEvent};
+pub use events::{EventBus, Live, LiveEvent};
 pub use inboxes::{Inbox, NewInbox};
 pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
 pub use invites::InviteState;
@@ -142,18 +142,14 @@ impl Store {
                     .await?
             }
         };
-        let events = EventBus::start(backend, &url).await?;
-        let store = Store { pool, backend, events };
-        store.migrate().await?;
-        Ok(store)
+        // Migrated before the event bus starts: it reads where the event log is.
+        migrate(backend, &pool).await?;
+        let events = EventBus::start(backend, &url, pool.clone()).await?;
+        Ok(Store { pool, backend, events })
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
-        }
-        Ok(())
+        migrate(self.backend, &self.pool).await
     }
 
     pub fn backend(&self) -> Backend {
@@ -181,6 +177,14 @@ impl Store {
             Backend::Postgres => self.pool.begin().await?,
         })
     }
+}
+
+async fn migrate(backend: Backend, pool: &AnyPool) -> Result<()> {
+    match backend {
+        Backend::Sqlite => SQLITE_MIGRATIONS.run(pool).await?,
+        Backend::Postgres => POSTGRES_MIGRATIONS.run(pool).await?,
+    }
+    Ok(())
 }
 
 /// `$first, $first+1, …`: `count` placeholders for an `IN (…)` list, bound one by one.

@@ -2,29 +2,22 @@
 //! OpenAPI document is generated from these annotations and served at
 //! `/api/v1/openapi.json`; a copy is committed in `docs/openapi.json`.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use textdesk_core::{Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Priority, Role};
 use textdesk_store::{
     ACCOUNT_SCOPE, ApiToken, AssigneeFilter, ContactPatch, Conversation, ConversationFilter, ConversationSummary,
     Cursor, Inbox, Message, RecordConsent, TimelineEvent, User,
 };
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::http::extract::{ApiUser, Json, Path, Query};
 use crate::http::problem::Problem;
-use crate::http::{AppState, account, admin, canned, media};
+use crate::http::{AppState, account, admin, canned, live, media};
 use crate::services::auth;
 use crate::services::channels::{ChannelSetup, NewChannel, TwilioSetup};
 use crate::services::conversations::Draft;
@@ -63,7 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/compose/preview", post(compose_preview))
-        .route("/events", get(events))
+        .route("/events", get(live::events))
         .merge(crate::http::canned::api_routes())
         .merge(crate::http::account::api_routes())
         .merge(crate::http::admin::api_routes())
@@ -1235,28 +1228,6 @@ async fn compose_preview(
     Ok(Json(PreviewOut(p)))
 }
 
-/// Server-sent events for the caller's account: `message.created`,
-/// `message.updated`, `conversation.updated`, each with a JSON body.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", responses((status = 200, content_type = "text/event-stream", description = "A stream of live events")), security(("bearer" = [])))]
-async fn events(State(s): State<AppState>, ApiUser(u): ApiUser) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    live_stream(&s, u.account_id)
-}
-
-/// The live stream shared by the API and the UI.
-pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-    let rx = s.services.store.events().subscribe();
-    let stream = BroadcastStream::new(rx).filter_map(move |ev| match ev {
-        Ok(ev) if ev.account_id == account_id => {
-            let data = serde_json::to_string(&ev).unwrap_or_default();
-            Some(Ok(Event::default().event(ev.kind.clone()).data(data)))
-        }
-        Ok(_) => None,
-        // The client fell behind: tell it to reload what it shows.
-        Err(_) => Some(Ok(Event::default().event("resync").data("{}"))),
-    });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "textdesk API", version = "1", description = "The REST API of textdesk, a self-hosted help desk for text messaging. Authenticate with `Authorization: Bearer <token>` (create one with `textdesk token create`). Errors are RFC 9457 problem details."),
@@ -1264,7 +1235,7 @@ pub fn live_stream(s: &AppState, account_id: i64) -> Sse<impl Stream<Item = Resu
         me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, export_consent, add_identity, list_teams, create_team, add_team_member,
         compose_preview, list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
         list_scheduled, edit_waiting_message, send_now, retry_message, cancel_message, media::upload,
-        list_users, create_user, update_user, list_tokens, create_token, revoke_token, events,
+        list_users, create_user, update_user, list_tokens, create_token, revoke_token, live::events,
         canned::list_canned, canned::create_canned, canned::get_canned, canned::update_canned, canned::delete_canned, canned::render_canned,
         account::get_account, account::update_account,
         admin::create_invite, admin::reissue_invite, admin::list_members, admin::remove_member

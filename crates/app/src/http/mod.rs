@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api;
 pub mod canned;
 pub mod extract;
+pub mod live;
 pub mod media;
 pub mod ops;
 pub mod problem;

@@ -41,7 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/contacts/{id}/consent.csv", get(contact_consent_csv))
         .route("/conversations/{id}/preview", post(preview))
         .route("/conversations/{id}/waiting/{message_id}", post(waiting_action))
-        .route("/events", get(events))
+        .merge(crate::http::live::ui_routes())
         .merge(crate::http::canned::ui_routes())
         .merge(crate::http::settings::ui_routes())
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
@@ -891,10 +891,6 @@ async fn set_status(
         Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
         Err(e) => Problem::from(e).into_response(),
     }
-}
-
-async fn events(State(s): State<AppState>, ui: UiUser) -> Response {
-    crate::http::api::live_stream(&s, ui.user.account_id).into_response()
 }
 
 #[derive(Deserialize)]

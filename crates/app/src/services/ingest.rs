@@ -38,7 +38,7 @@ impl Services {
                 match &outcome {
                     IngestOutcome::Stored { account_id, conversation_id, message_id, reply_id, keyword, .. } => {
                         Metrics::inc(&self.metrics.inbound_messages);
-                        self.publish(*account_id, "message.created", *conversation_id, Some(*message_id)).await;
+                        self.publish_inbound(*account_id, *conversation_id, *message_id).await;
                         if let Some(r) = reply_id {
                             self.publish(*account_id, "message.created", *conversation_id, Some(*r)).await;
                         }

@@ -71,6 +71,15 @@ impl Services {
     }
 
     pub async fn publish(&self, account_id: i64, kind: &str, conversation_id: i64, message_id: Option<i64>) {
-        self.store.events().publish(LiveEvent { account_id, kind: kind.into(), conversation_id, message_id }).await;
+        self.store.events().publish(LiveEvent::new(account_id, kind, conversation_id, message_id)).await;
+    }
+
+    /// A customer's new message: flagged so open screens may notify the agent.
+    pub async fn publish_inbound(&self, account_id: i64, conversation_id: i64, message_id: i64) {
+        let ev = LiveEvent {
+            inbound: true,
+            ..LiveEvent::new(account_id, "message.created", conversation_id, Some(message_id))
+        };
+        self.store.events().publish(ev).await;
     }
 }

@@ -1,0 +1,132 @@
+//! The live stream (SSE) for the agent UI (`/events`) and the API
+//! (`/api/v1/events`), resumable from the last event id a client saw, and the
+//! short notice a browser notification shows for a customer's new message.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use textdesk_store::Live;
+
+use crate::http::AppState;
+use crate::http::api::ProblemOut;
+use crate::http::extract::{ApiUser, Json, Path, Query, UiUser};
+use crate::http::problem::Problem;
+
+pub fn ui_routes() -> Router<AppState> {
+    Router::new().route("/events", get(ui_events)).route("/conversations/{id}/notice", get(notice))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Resume after this event id, for clients that cannot send `Last-Event-ID`
+    /// (the header wins when both are given).
+    after: Option<i64>,
+}
+
+/// Server-sent events for the caller's account. First `ready`, whose id is
+/// where the stream starts; then `message.created` (with
+/// `inbound: true` for a customer's message), `message.updated`,
+/// `message.deleted`, `conversation.updated`, each with an increasing `id:` and
+/// a JSON body. A client that reconnects with `Last-Event-ID` (or `?after=`)
+/// first gets every event it missed, in order; if they are no longer kept
+/// (about a day) it gets one `resync` event and should reload what it shows.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    params(EventsQuery, ("Last-Event-ID" = Option<i64>, Header, description = "The last event id the client saw")),
+    responses((status = 200, content_type = "text/event-stream", description = "A stream of live events"), (status = 400, body = ProblemOut, description = "A malformed id"), (status = 422, body = ProblemOut, description = "A negative id")),
+    security(("bearer" = [])))]
+pub async fn events(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, Problem> {
+    Ok(live_stream(&s, u.account_id, resume_point(&headers, q.after)?).await.into_response())
+}
+
+async fn ui_events(
+    State(s): State<AppState>,
+    ui: UiUser,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Response {
+    match resume_point(&headers, q.after) {
+        Ok(after) => live_stream(&s, ui.user.account_id, after).await.into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+/// Where a reconnecting client resumes: its `Last-Event-ID`, else `?after=`.
+fn resume_point(headers: &HeaderMap, after: Option<i64>) -> Result<Option<i64>, Problem> {
+    let header = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(v.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
+            Problem::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "malformed",
+                "Malformed Last-Event-ID",
+                "Last-Event-ID must be an event id (a whole number)",
+            )
+        })?),
+    };
+    match header.or(after) {
+        Some(id) if id < 0 => Err(Problem::invalid("an event id is never negative")),
+        id => Ok(id),
+    }
+}
+
+async fn live_stream(
+    s: &AppState,
+    account_id: i64,
+    after: Option<i64>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    let (start, stream) = s.services.store.events().follow(account_id, after).await;
+    let stream = stream.map(|live| {
+        Ok(match live {
+            Live::Event(ev) => Event::default()
+                .id(ev.id.to_string())
+                .event(ev.kind.clone())
+                .data(serde_json::to_string(&ev).unwrap_or_default()),
+            Live::Resync { last_id } => Event::default().id(last_id.to_string()).event("resync").data("{}"),
+        })
+    });
+    // Where this stream starts, so that even a connection lost before any event
+    // resumes from here; and browsers retry after a second rather than three.
+    let ready = Event::default()
+        .id(start.to_string())
+        .event("ready")
+        .data(format!("{{\"id\":{start}}}"))
+        .retry(Duration::from_secs(1));
+    let hello = futures_util::stream::once(async move { Ok(ready) });
+    Sse::new(hello.chain(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// What a browser notification about a conversation says.
+#[derive(Serialize)]
+struct Notice {
+    /// The contact's name, else their address.
+    title: String,
+    /// The start of the latest message.
+    body: String,
+    url: String,
+}
+
+/// Fetched by the page when an event says a customer wrote: the event log
+/// holds no names or text, so the page asks, with the agent's session.
+async fn notice(State(s): State<AppState>, ui: UiUser, Path(id): Path<i64>) -> Result<Json<Notice>, Problem> {
+    let c = s.services.store.conversation_summary(ui.user.account_id, id).await?;
+    let title = if c.contact_name.trim().is_empty() { c.contact_address } else { c.contact_name };
+    let mut body: String = c.preview.chars().take(120).collect();
+    if body.len() < c.preview.len() {
+        body.push('…');
+    }
+    Ok(Json(Notice { title, body, url: format!("/conversations/{id}") }))
+}
