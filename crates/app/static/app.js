@@ -59,7 +59,8 @@
     deferred = false;
     var m = document.getElementById("messages");
     var atBottom = !m || m.scrollHeight - m.scrollTop - m.clientHeight < 80;
-    refresh(thread, "/conversations/" + thread.getAttribute("data-live-thread") + "/thread", function () { if (atBottom) scrollThread(); });
+    // The page's query names the list the agent came from; the actions carry it on.
+    refresh(thread, "/conversations/" + thread.getAttribute("data-live-thread") + "/thread" + location.search, function () { if (atBottom) scrollThread(); });
   }
 
   var pending = null;
@@ -72,7 +73,8 @@
     pending = setTimeout(function () {
       document.body.removeAttribute("data-live-pending");
       refreshList();
-      if (thread && (!data.conversation_id || String(data.conversation_id) === thread.getAttribute("data-live-thread"))) refreshThread();
+      // "Marked unread" refreshes lists only: refreshing an open thread marks it read again.
+      if (thread && ev.type !== "conversation.unread" && (!data.conversation_id || String(data.conversation_id) === thread.getAttribute("data-live-thread"))) refreshThread();
     }, 60);
   }
 
@@ -81,7 +83,7 @@
 
   if (window.EventSource && (list || thread)) {
     var es = new EventSource("/events");
-    ["message.created", "message.updated", "message.deleted", "conversation.updated", "resync"].forEach(function (k) { es.addEventListener(k, schedule); });
+    ["message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, schedule); });
     // What happened between rendering the page (or losing the connection) and
     // connecting was not streamed to us: catch up once connected.
     es.onopen = function () {
@@ -114,6 +116,20 @@
       o.textContent = "your time (" + own + ")";
       o.setAttribute("data-own", "1");
       sel.appendChild(o);
+    });
+    // Snooze presets ("tomorrow 9:00") are read on the agent's own clock.
+    document.querySelectorAll("input[data-own-zone]").forEach(function (i) {
+      i.value = own;
+      var note = i.form && i.form.querySelector("[data-zone-note]");
+      if (note) note.textContent = "Times are in your time (" + own + ").";
+    });
+    // Times the server wrote in business time, shown on the agent's clock.
+    document.querySelectorAll("time[data-local-time]").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      // The server gives the date too when it is more than a few days off.
+      var opts = { weekday: "short", hour: "numeric", minute: "2-digit" };
+      if (t.textContent.indexOf(",") >= 0) { opts.month = "short"; opts.day = "numeric"; }
+      try { if (!isNaN(d)) t.textContent = new Intl.DateTimeFormat(undefined, opts).format(d).replace(/^(\w+),/, "$1"); } catch (e) {}
     });
   }
   offerOwnZone();
