@@ -73,8 +73,8 @@
     pending = setTimeout(function () {
       document.body.removeAttribute("data-live-pending");
       refreshList();
-      // "Marked unread" refreshes lists only: refreshing an open thread marks it read again.
-      if (thread && ev.type !== "conversation.unread" && (!data.conversation_id || String(data.conversation_id) === thread.getAttribute("data-live-thread"))) refreshThread();
+      // Read and unread marks change the lists only (refreshing an open thread marks it read again).
+      if (thread && ev.type !== "conversation.unread" && ev.type !== "conversation.read" && (!data.conversation_id || String(data.conversation_id) === thread.getAttribute("data-live-thread"))) refreshThread();
     }, 60);
   }
 
@@ -83,7 +83,7 @@
 
   if (window.EventSource && (list || thread)) {
     var es = new EventSource("/events");
-    ["message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, schedule); });
+    ["message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, schedule); });
     // What happened between rendering the page (or losing the connection) and
     // connecting was not streamed to us: catch up once connected.
     es.onopen = function () {

@@ -239,6 +239,8 @@ pub struct ListView {
     next_cursor: Option<String>,
     /// The query string that reproduces this list (for live refresh and links).
     query: String,
+    /// The catalogue's colours, for the rows' label badges.
+    label_colors: Vec<(String, String)>,
 }
 
 impl ListView {
@@ -250,6 +252,10 @@ impl ListView {
     }
     fn selected(&self, status: &str) -> &'static str {
         if self.status == status { "selected" } else { "" }
+    }
+    /// A label's `#rrggbb` (empty for one no longer in the catalogue).
+    fn label_color(&self, name: &str) -> &str {
+        self.label_colors.iter().find(|(n, _)| n == name).map(|(_, c)| c.as_str()).unwrap_or("")
     }
     fn more_href(&self) -> Option<String> {
         self.next_cursor.as_ref().map(|c| format!("/inbox?{}&cursor={c}", self.query))
@@ -316,6 +322,7 @@ async fn list_view(s: &AppState, user: &User, p: &ListParams, active: Option<i64
         q,
         next_cursor: page.next_cursor,
         query,
+        label_colors: s.services.store.labels(user.account_id).await?.into_iter().map(|l| (l.name, l.color)).collect(),
     })
 }
 

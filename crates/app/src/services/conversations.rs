@@ -136,11 +136,13 @@ impl Services {
         Ok(self.changed(c).await)
     }
 
-    /// The agent has seen it. Announced only when it was unread, so the
-    /// refresh this causes in the agent's own tab does not announce again.
+    /// The agent has seen it. Announced (only when it was unread) under a kind
+    /// that refreshes lists, not open threads: a thread refresh reads it
+    /// again, and re-rendering the thread the agent is using would close
+    /// whatever they had open in it.
     pub async fn mark_read(&self, actor: &User, id: i64) -> Result<(), StoreError> {
         if self.store.mark_read(actor.account_id, id).await? {
-            self.publish(actor.account_id, "conversation.updated", id, None).await;
+            self.publish(actor.account_id, "conversation.read", id, None).await;
         }
         Ok(())
     }
