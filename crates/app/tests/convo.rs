@@ -445,3 +445,42 @@ async fn resolve_goes_to_the_next_conversation(db: Db) {
     .await;
     assert_eq!(location, format!("/conversations/{d}?view=all&status=open&q=invoice"), "e={e}");
 }
+
+both_backends!(free_text_labels_migrate_into_the_catalogue);
+/// Migration 0010 run again over labels typed before the catalogue existed:
+/// every one in use becomes a catalogue entry and no conversation loses one.
+async fn free_text_labels_migrate_into_the_catalogue(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = named(&t, "dana@example.com", "Dana Reyes", Role::Agent).await;
+    let one = conversation_from(&t, inbox, "+14155550120", "one").await;
+    let two = conversation_from(&t, inbox, "+14155550121", "two").await;
+
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&t.database_url).await.unwrap();
+    for sql in
+        ["DROP INDEX labels_account_name", "DROP TABLE labels", "DELETE FROM _sqlx_migrations WHERE version = 10"]
+    {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await.unwrap();
+    }
+    for (conversation, label) in [(one, "billing"), (one, "VIP"), (two, "vip"), (two, "Vip")] {
+        sqlx::query("INSERT INTO conversation_labels (conversation_id, label) VALUES ($1, $2)")
+            .bind(conversation)
+            .bind(label)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    t.services.store.migrate().await.unwrap();
+
+    let labels = json(t.get(&token, "/api/v1/labels").await).await;
+    let names: Vec<&str> = labels.as_array().unwrap().iter().filter_map(|l| l["name"].as_str()).collect();
+    assert_eq!(names, ["billing", "vip"]);
+    assert!(labels.as_array().unwrap().iter().all(|l| l["color"] == "#4b5563"));
+    assert_eq!(
+        json(t.get(&token, &format!("/api/v1/conversations/{one}")).await).await["labels"],
+        json!(["billing", "vip"])
+    );
+    assert_eq!(json(t.get(&token, &format!("/api/v1/conversations/{two}")).await).await["labels"], json!(["vip"]));
+}
