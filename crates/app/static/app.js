@@ -123,6 +123,13 @@
       var note = i.form && i.form.querySelector("[data-zone-note]");
       if (note) note.textContent = "Times are in your time (" + own + ").";
     });
+    // Picking a date and time means "Until…", whichever preset was checked.
+    document.querySelectorAll(".snooze-picker input[name=until]").forEach(function (i) {
+      i.addEventListener("input", function () {
+        var r = i.form && i.form.querySelector("input[name=snooze][value=until]");
+        if (r && i.value) r.checked = true;
+      });
+    });
     // Times the server wrote in business time, shown on the agent's clock.
     document.querySelectorAll("time[data-local-time]").forEach(function (t) {
       var d = new Date(t.getAttribute("datetime"));

@@ -159,7 +159,7 @@ async fn snooze_presets_in_a_zone(db: Db) {
     let (r, _, _) = snooze(json!({ "status": "snoozed", "snoozed_until": at.to_string() })).await;
     assert_eq!(until_of(&json(r).await), at);
     let local = at.to_zoned(TimeZone::get("Asia/Tokyo").unwrap()).datetime().strftime("%Y-%m-%dT%H:%M:%S").to_string();
-    let (r, _, _) = snooze(json!({ "status": "snoozed", "snoozed_until": local, "zone": "Asia/Tokyo" })).await;
+    let (r, _, _) = snooze(json!({ "status": "snoozed", "snoozed_until": local.clone(), "zone": "Asia/Tokyo" })).await;
     assert_eq!(until_of(&json(r).await), at);
 
     // Bad requests are refused and change nothing.
@@ -195,6 +195,16 @@ async fn snooze_presets_in_a_zone(db: Db) {
     let shown = until_of(&c_now).to_zoned(ny).strftime("%a 9:00 AM").to_string();
     assert!(html.contains(&format!("data-local-time>{shown}</time>")), "the thread says when: {shown}");
     assert!(html.contains(&format!("Dana Reyes snoozed this until {shown}")), "the timeline says when");
+    // "Until…" a local time, read in the agent's zone.
+    let (status, _, _) = form(
+        &c,
+        &t,
+        &format!("/conversations/{conv}/status"),
+        &[("csrf", &csrf), ("status", "snoozed"), ("snooze", "until"), ("until", &local), ("zone", "Asia/Tokyo")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(until_of(&json(t.get(&token, &format!("/api/v1/conversations/{conv}")).await).await), at);
     // "Until…" without a time is a visible error.
     let (status, _, body) = form(
         &c,
