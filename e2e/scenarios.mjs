@@ -177,13 +177,17 @@ export const scenarios = [
       await row(page, number).locator(".who", { hasText: me }).waitFor();
       await th.panel.screenshot({ path: `${env.screenshots}/contact-panel.png` });
 
-      await page.getByLabel("Snooze").selectOption("1h");
-      await submit(page, page.getByRole("button", { name: "Snooze" }));
+      await page.locator(".snooze-picker summary").click();
+      await page.getByLabel("In 1 hour").check();
+      await submit(page, page.locator(".snooze-picker").getByRole("button", { name: "Snooze" }));
       await page.locator(".thread-head .badge.status-snoozed").waitFor();
-      await th.event(`${me} marked this snoozed`).waitFor();
+      await th.event(`${me} snoozed this until`).waitFor();
 
-      // Resolving goes back to the inbox, where the conversation has left the open list.
-      await Promise.all([page.waitForURL(/\/inbox$/), page.getByRole("button", { name: "Resolve" }).click()]);
+      // Resolving moves on (to the next conversation, or the inbox), where it has left the open list.
+      await Promise.all([
+        page.waitForURL((u) => !u.pathname.endsWith(`/conversations/${id}`)),
+        page.getByRole("button", { name: "Resolve" }).click(),
+      ]);
       await waitLive(page);
       check((await row(page, number).count()) === 0, "a resolved conversation leaves the open list");
 
@@ -395,7 +399,7 @@ export const scenarios = [
       await screenshot(page, "phone-send-later");
       await page.locator(".send-later summary").tap();
 
-      await page.locator(".actions-menu summary").tap();
+      await page.locator(".actions-menu > summary").tap();
       await page.getByRole("button", { name: "Resolve" }).waitFor();
       await Promise.all([page.waitForURL(/\/inbox$/), page.getByRole("link", { name: "← Inbox" }).tap()]);
       await page.locator("#list").waitFor();

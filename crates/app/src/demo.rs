@@ -181,6 +181,18 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
     let _ = karen;
     store.assign(account_id, marcus.0, Some(dana.id), Some(dana.id)).await?;
     store.set_status(account_id, marcus.0, ConversationStatus::Pending, None, Some(dana.id)).await?;
+    for (name, color, description) in [
+        ("insurance", "#0f766e", "Coverage and claims"),
+        ("billing", "#a16207", "Invoices and payments"),
+        ("urgent-care", "#b91c1c", "Pain or an emergency"),
+    ] {
+        let fields = textdesk_store::LabelFields {
+            name: textdesk_core::LabelName::parse(name)?,
+            color: textdesk_core::LabelColor::parse(color)?,
+            description: description.into(),
+        };
+        store.create_label(account_id, &fields).await?;
+    }
     store.set_labels(account_id, marcus.0, &["insurance".into()], Some(dana.id)).await?;
     store.assign(account_id, priya.0, Some(sam.id), Some(sam.id)).await?;
     store.set_status(account_id, priya.0, ConversationStatus::Resolved, None, Some(sam.id)).await?;

@@ -59,20 +59,26 @@
     deferred = false;
     var m = document.getElementById("messages");
     var atBottom = !m || m.scrollHeight - m.scrollTop - m.clientHeight < 80;
-    refresh(thread, "/conversations/" + thread.getAttribute("data-live-thread") + "/thread", function () { if (atBottom) scrollThread(); });
+    // The page's query names the list the agent came from; the actions carry it on.
+    refresh(thread, "/conversations/" + thread.getAttribute("data-live-thread") + "/thread" + location.search, function () { if (atBottom) scrollThread(); });
   }
 
-  var pending = null;
+  // Events a few ms apart are shown by one refresh; the thread is refreshed if
+  // any of them concerns it.
+  var pending = null, threadDue = false;
   function schedule(ev) {
     var data = {};
     try { data = JSON.parse(ev.data); } catch (e) {}
+    // Read and unread marks change the lists only (refreshing an open thread marks it read again).
+    var marks = ev.type === "conversation.unread" || ev.type === "conversation.read";
+    if (thread && !marks && (!data.conversation_id || String(data.conversation_id) === thread.getAttribute("data-live-thread"))) threadDue = true;
     clearTimeout(pending);
     // Marked until the refreshes are asked for (see data-asked in refresh()).
     document.body.setAttribute("data-live-pending", "");
     pending = setTimeout(function () {
       document.body.removeAttribute("data-live-pending");
       refreshList();
-      if (thread && (!data.conversation_id || String(data.conversation_id) === thread.getAttribute("data-live-thread"))) refreshThread();
+      if (threadDue) { threadDue = false; refreshThread(); }
     }, 60);
   }
 
@@ -105,7 +111,7 @@
   function connect() {
     disconnect();
     es = new EventSource("/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
-    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
+    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
     es.onopen = function () {
       backoff = 1000;
       showLive(true);
@@ -153,6 +159,27 @@
       o.textContent = "your time (" + own + ")";
       o.setAttribute("data-own", "1");
       sel.appendChild(o);
+    });
+    // Snooze presets ("tomorrow 9:00") are read on the agent's own clock.
+    document.querySelectorAll("input[data-own-zone]").forEach(function (i) {
+      i.value = own;
+      var note = i.form && i.form.querySelector("[data-zone-note]");
+      if (note) note.textContent = "Times are in your time (" + own + ").";
+    });
+    // Picking a date and time means "Until…", whichever preset was checked.
+    document.querySelectorAll(".snooze-picker input[name=until]").forEach(function (i) {
+      i.addEventListener("input", function () {
+        var r = i.form && i.form.querySelector("input[name=snooze][value=until]");
+        if (r && i.value) r.checked = true;
+      });
+    });
+    // Times the server wrote in business time, shown on the agent's clock.
+    document.querySelectorAll("time[data-local-time]").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      // The server gives the date too when it is more than a few days off.
+      var opts = { weekday: "short", hour: "numeric", minute: "2-digit" };
+      if (t.textContent.indexOf(",") >= 0) { opts.month = "short"; opts.day = "numeric"; }
+      try { if (!isNaN(d)) t.textContent = new Intl.DateTimeFormat(undefined, opts).format(d).replace(/^(\w+),/, "$1"); } catch (e) {}
     });
   }
   offerOwnZone();

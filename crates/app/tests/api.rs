@@ -149,6 +149,8 @@ async fn conversations_filter_and_page() {
         ids.push(r["conversation_id"].as_i64().unwrap());
     }
     t.post(&token, &format!("/api/v1/conversations/{}/assign", ids[0]), json!({ "assignee_id": me })).await;
+    let lead = t.token_for("lee@example.com", Role::Supervisor).await;
+    t.post(&lead, "/api/v1/labels", json!({ "name": "billing" })).await;
     let r = t
         .client
         .put(t.url(&format!("/api/v1/conversations/{}/labels", ids[1])))

@@ -371,10 +371,14 @@ impl Store {
         team_id: Option<i64>,
         actor_id: Option<i64>,
     ) -> Result<Conversation> {
-        if let Some(t) = team_id {
-            self.team(account_id, t).await?;
+        let team_name = match team_id {
+            Some(t) => Some(self.team(account_id, t).await?.name),
+            None => None,
+        };
+        let current = self.conversation(account_id, id).await?;
+        if current.team_id == team_id {
+            return Ok(current);
         }
-        self.conversation(account_id, id).await?;
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE conversations SET team_id = $1 WHERE id = $2")
             .bind(team_id)
@@ -386,7 +390,8 @@ impl Store {
             id,
             "team_changed",
             actor_id,
-            serde_json::json!({ "team_id": team_id }),
+            // The name as it was, so the timeline reads the same after a rename.
+            serde_json::json!({ "team_id": team_id, "team_name": team_name }),
             Timestamp::now(),
         )
         .await?;
@@ -464,7 +469,8 @@ impl Store {
         self.conversation(account_id, id).await
     }
 
-    /// Replaces the label set.
+    /// Replaces the label set. Each name must be one of the account's labels
+    /// (in any case); the conversation holds the catalogue's spelling.
     pub async fn set_labels(
         &self,
         account_id: i64,
@@ -473,7 +479,23 @@ impl Store {
         actor_id: Option<i64>,
     ) -> Result<Conversation> {
         let current = self.conversation(account_id, id).await?;
-        let mut labels: Vec<String> = labels.to_vec();
+        let catalogue = self.labels(account_id).await?;
+        let mut unknown = Vec::new();
+        let mut resolved = Vec::new();
+        for wanted in labels {
+            let key = wanted.trim().to_lowercase();
+            match catalogue.iter().find(|l| l.name.to_lowercase() == key) {
+                Some(l) => resolved.push(l.name.clone()),
+                None => unknown.push(format!("{:?}", wanted.trim())),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "no label named {} in this account; add it under Settings → Labels first",
+                unknown.join(", ")
+            )));
+        }
+        let mut labels = resolved;
         labels.sort();
         labels.dedup();
         if current.labels == labels {
@@ -501,14 +523,26 @@ impl Store {
         self.conversation(account_id, id).await
     }
 
-    /// An agent has seen the conversation.
-    pub async fn mark_read(&self, account_id: i64, id: i64) -> Result<()> {
-        sqlx::query("UPDATE conversations SET unread = 0 WHERE id = $1 AND account_id = $2 AND unread <> 0")
+    /// An agent has seen the conversation. True when it was unread until now.
+    pub async fn mark_read(&self, account_id: i64, id: i64) -> Result<bool> {
+        let n = sqlx::query("UPDATE conversations SET unread = 0 WHERE id = $1 AND account_id = $2 AND unread <> 0")
             .bind(id)
             .bind(account_id)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(n.rows_affected() > 0)
+    }
+
+    /// An agent wants to come back to it: it shows unread again (at least one
+    /// unread message) until someone opens it.
+    pub async fn mark_unread(&self, account_id: i64, id: i64) -> Result<Conversation> {
+        sqlx::query("UPDATE conversations SET unread = 1 WHERE id = $1 AND account_id = $2 AND unread = 0")
+            .bind(id)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        // Not found when it is another account's.
+        self.conversation(account_id, id).await
     }
 
     /// Snoozed conversations whose time has come are opened again.

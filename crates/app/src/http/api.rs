@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use textdesk_core::{Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Priority, Role};
+use textdesk_core::{
+    Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Priority, Role, SnoozePreset,
+};
 use textdesk_store::{
     ACCOUNT_SCOPE, ApiToken, AssigneeFilter, ContactPatch, Conversation, ConversationFilter, ConversationSummary,
     Cursor, Inbox, Message, RecordConsent, TimelineEvent, User,
@@ -17,10 +19,10 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::http::extract::{ApiUser, Json, Path, Query};
 use crate::http::problem::Problem;
-use crate::http::{AppState, account, admin, canned, live, media};
+use crate::http::{AppState, account, admin, canned, labels, live, media};
 use crate::services::auth;
 use crate::services::channels::{ChannelSetup, NewChannel, TwilioSetup};
-use crate::services::conversations::Draft;
+use crate::services::conversations::{Draft, SnoozeWhen};
 use crate::services::schedule::ZoneChoice;
 use textdesk_core::gate::OutboundKind;
 
@@ -44,6 +46,8 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/assign", post(assign_conversation))
         .route("/conversations/{id}/status", post(set_status))
         .route("/conversations/{id}/priority", post(set_priority))
+        .route("/conversations/{id}/read", post(mark_read))
+        .route("/conversations/{id}/unread", post(mark_unread))
         .route("/conversations/{id}/labels", axum::routing::put(set_labels))
         .route("/conversations/{id}/timeline", get(timeline))
         .route("/conversations/{id}/messages", get(list_messages).post(create_message))
@@ -58,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/compose/preview", post(compose_preview))
         .route("/events", get(live::events))
         .merge(crate::http::canned::api_routes())
+        .merge(crate::http::labels::api_routes())
         .merge(crate::http::account::api_routes())
         .merge(crate::http::admin::api_routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API endpoint") })
@@ -493,10 +498,19 @@ pub struct AssignIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusIn {
+    /// open, pending, snoozed or resolved.
     status: String,
-    /// Required with `snoozed`: RFC 3339 time to reopen at.
+    /// With `snoozed`, a preset: `1h`, `tomorrow` (9:00 the next day) or `next_week` (Monday 9:00),
+    /// on the clock of `zone`.
+    #[serde(default)]
+    snooze: Option<String>,
+    /// With `snoozed`, instead of a preset: when it reopens, RFC 3339 (`2026-05-01T09:00:00Z`)
+    /// or a local time read in `zone` (`2026-05-01T09:00`).
     #[serde(default)]
     snoozed_until: Option<String>,
+    /// IANA zone the snooze is read in (the agent's own); the business's `time_zone` when absent.
+    #[serde(default)]
+    zone: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -508,6 +522,8 @@ pub struct PriorityIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelsIn {
+    /// Names from the account's labels (`/api/v1/labels`), in any case; at most 20. An
+    /// unknown name is refused (422) and named in the detail.
     labels: Vec<String>,
 }
 
@@ -987,15 +1003,41 @@ async fn set_status(
     Json(b): Json<StatusIn>,
 ) -> ApiResult<Json<ConversationOut>> {
     let status = ConversationStatus::parse(&b.status)?;
-    let until = b
-        .snoozed_until
-        .as_deref()
-        .map(|t| {
-            t.parse::<jiff::Timestamp>()
-                .map_err(|_| Problem::invalid("snoozed_until must be an RFC 3339 time such as 2026-05-01T09:00:00Z"))
-        })
-        .transpose()?;
+    let until = if status == ConversationStatus::Snoozed {
+        let when = match (b.snooze.as_deref(), b.snoozed_until.as_deref()) {
+            (Some(_), Some(_)) => return Err(Problem::invalid("give snooze or snoozed_until, not both")),
+            (Some(preset), None) => SnoozeWhen::Preset(SnoozePreset::parse(preset)?),
+            (None, Some(at)) => SnoozeWhen::At(at.to_owned()),
+            (None, None) => {
+                return Err(Problem::invalid(
+                    "snoozing needs snooze (1h, tomorrow or next_week) or snoozed_until (a time)",
+                ));
+            }
+        };
+        Some(s.services.snooze_until(&when, b.zone.as_deref(), jiff::Timestamp::now())?)
+    } else {
+        None
+    };
     Ok(Json(s.services.set_status(&u, id, status, until).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations", params(("id" = i64, Path)), responses((status = 200, body = ConversationOut, description = "Marked read: `unread` is 0"), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn mark_read(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ConversationOut>> {
+    s.services.mark_read(&u, id).await?;
+    Ok(Json(s.services.store.conversation_summary(u.account_id, id).await?.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/unread", tag = "conversations", params(("id" = i64, Path)), responses((status = 200, body = ConversationOut, description = "Marked unread: `unread` is at least 1 until someone opens it in the web UI or marks it read"), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+async fn mark_unread(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ConversationOut>> {
+    Ok(Json(s.services.mark_unread(&u, id).await?.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/priority", tag = "conversations", params(("id" = i64, Path)), request_body = PriorityIn, responses((status = 200, body = ConversationOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
@@ -1016,11 +1058,7 @@ async fn set_labels(
     Path(id): Path<i64>,
     Json(b): Json<LabelsIn>,
 ) -> ApiResult<Json<ConversationOut>> {
-    if b.labels.len() > 20 {
-        return Err(Problem::invalid("a conversation has at most 20 labels"));
-    }
-    let labels: Vec<String> = b.labels.iter().map(|l| l.trim().to_lowercase()).collect();
-    Ok(Json(s.services.set_labels(&u, id, &labels).await?.into()))
+    Ok(Json(s.services.set_labels(&u, id, &b.labels).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/timeline", tag = "conversations", params(("id" = i64, Path)), responses((status = 200, body = [TimelineOut]), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
@@ -1233,9 +1271,10 @@ async fn compose_preview(
     info(title = "textdesk API", version = "1", description = "The REST API of textdesk, a self-hosted help desk for text messaging. Authenticate with `Authorization: Bearer <token>` (create one with `textdesk token create`). Errors are RFC 9457 problem details."),
     paths(
         me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, export_consent, add_identity, list_teams, create_team, add_team_member,
-        compose_preview, list_conversations, get_conversation, assign_conversation, set_status, set_priority, set_labels, timeline, list_messages, create_message,
+        compose_preview, list_conversations, get_conversation, assign_conversation, set_status, mark_read, mark_unread, set_priority, set_labels, timeline, list_messages, create_message,
         list_scheduled, edit_waiting_message, send_now, retry_message, cancel_message, media::upload,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token, live::events,
+        labels::list_labels, labels::create_label, labels::get_label, labels::update_label, labels::delete_label,
         canned::list_canned, canned::create_canned, canned::get_canned, canned::update_canned, canned::delete_canned, canned::render_canned,
         account::get_account, account::update_account,
         admin::create_invite, admin::reissue_invite, admin::list_members, admin::remove_member

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api;
 pub mod canned;
 pub mod extract;
+pub mod labels;
 pub mod live;
 pub mod media;
 pub mod ops;

@@ -8,12 +8,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Deserialize;
 use textdesk_core::gate::OutboundKind;
-use textdesk_core::{Body, ConsentState, ConversationStatus, DeliveryStatus, Direction, Role};
+use textdesk_core::snooze;
+use textdesk_core::{Body, ConsentState, ConversationStatus, DeliveryStatus, Direction, Priority, Role, SnoozePreset};
 use textdesk_store::{
-    ACCOUNT_SCOPE, AssigneeFilter, ConversationFilter, ConversationSummary, Message, RecordConsent, StoreError,
+    ACCOUNT_SCOPE, AssigneeFilter, ConversationFilter, ConversationSummary, Message, RecordConsent, StoreError, Team,
     TimelineEvent, User,
 };
 
@@ -22,7 +23,7 @@ use crate::http::extract::{Path, Query, SESSION_COOKIE, UiUser, cookie_value};
 use crate::http::problem::Problem;
 use crate::services::auth;
 use crate::services::compose::their_time;
-use crate::services::conversations::{ActionError, Draft};
+use crate::services::conversations::{ActionError, Draft, SnoozeWhen};
 use crate::services::schedule::ZoneChoice;
 
 pub fn routes() -> Router<AppState> {
@@ -37,12 +38,17 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/reply", post(reply))
         .route("/conversations/{id}/assign", post(assign))
         .route("/conversations/{id}/status", post(set_status))
+        .route("/conversations/{id}/priority", post(set_priority))
+        .route("/conversations/{id}/team", post(set_team))
+        .route("/conversations/{id}/labels", post(set_labels))
+        .route("/conversations/{id}/unread", post(mark_unread))
         .route("/conversations/{id}/consent", post(record_consent))
         .route("/contacts/{id}/consent.csv", get(contact_consent_csv))
         .route("/conversations/{id}/preview", post(preview))
         .route("/conversations/{id}/waiting/{message_id}", post(waiting_action))
         .merge(crate::http::live::ui_routes())
         .merge(crate::http::canned::ui_routes())
+        .merge(crate::http::labels::ui_routes())
         .merge(crate::http::settings::ui_routes())
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
@@ -194,6 +200,20 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
+impl ListParams {
+    /// The query string that brings back this list, for the thread's links and
+    /// forms: after an action the agent stays in the list they came from.
+    fn query(&self) -> String {
+        let mut parts = Vec::new();
+        for (key, value) in [("view", &self.view), ("status", &self.status), ("q", &self.q)] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                parts.push(format!("{key}={}", crate::http::extract::urlencode(v)));
+            }
+        }
+        parts.join("&")
+    }
+}
+
 pub struct Row {
     id: i64,
     name: String,
@@ -219,6 +239,8 @@ pub struct ListView {
     next_cursor: Option<String>,
     /// The query string that reproduces this list (for live refresh and links).
     query: String,
+    /// The catalogue's colours, for the rows' label badges.
+    label_colors: Vec<(String, String)>,
 }
 
 impl ListView {
@@ -230,6 +252,10 @@ impl ListView {
     }
     fn selected(&self, status: &str) -> &'static str {
         if self.status == status { "selected" } else { "" }
+    }
+    /// A label's `#rrggbb` (empty for one no longer in the catalogue).
+    fn label_color(&self, name: &str) -> &str {
+        self.label_colors.iter().find(|(n, _)| n == name).map(|(_, c)| c.as_str()).unwrap_or("")
     }
     fn more_href(&self) -> Option<String> {
         self.next_cursor.as_ref().map(|c| format!("/inbox?{}&cursor={c}", self.query))
@@ -296,6 +322,7 @@ async fn list_view(s: &AppState, user: &User, p: &ListParams, active: Option<i64
         q,
         next_cursor: page.next_cursor,
         query,
+        label_colors: s.services.store.labels(user.account_id).await?.into_iter().map(|l| (l.name, l.color)).collect(),
     })
 }
 
@@ -456,7 +483,7 @@ fn bubble(
     }
 }
 
-fn describe_event(e: &TimelineEvent, users: &[User]) -> String {
+fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], tz: &jiff::tz::TimeZone) -> String {
     let assignee = e.data["assignee_id"].as_i64();
     let who = e.actor_name.clone().unwrap_or_else(|| "textdesk".into());
     let name_of = |id: Option<i64>| {
@@ -469,22 +496,44 @@ fn describe_event(e: &TimelineEvent, users: &[User]) -> String {
         "unassigned" => format!("{who} unassigned this"),
         "status_changed" => {
             let to = e.data["to"].as_str().unwrap_or("?");
-            match e.data["reason"].as_str() {
-                Some(r) => format!("Reopened: {r}"),
-                None => format!("{who} marked this {to}"),
+            let until = e.data["until"].as_str().and_then(|t| t.parse::<Timestamp>().ok());
+            match (e.data["reason"].as_str(), to, until) {
+                (Some(r), _, _) => format!("Reopened: {r}"),
+                (None, "snoozed", Some(t)) => {
+                    format!("{who} snoozed this until {}", snooze::describe_until(t, e.created_at, tz))
+                }
+                (None, "resolved", _) => format!("{who} resolved this"),
+                (None, "open", _) => format!("{who} reopened this"),
+                (None, to, _) => format!("{who} marked this {to}"),
             }
         }
-        "priority_changed" => format!("{who} set priority to {}", e.data["priority"].as_str().unwrap_or("?")),
+        // Escalation (raising to urgent on a rule) is not built yet: an agent's
+        // "urgent" reads as any other priority.
+        "priority_changed" => match e.data["priority"].as_str() {
+            Some("none") => format!("{who} cleared the priority"),
+            p => format!("{who} set priority to {}", p.unwrap_or("?")),
+        },
         "labels_changed" => {
             let labels: Vec<&str> =
                 e.data["labels"].as_array().map(|a| a.iter().filter_map(|l| l.as_str()).collect()).unwrap_or_default();
             if labels.is_empty() {
                 format!("{who} removed the labels")
             } else {
-                format!("{who} labelled this {}", labels.join(", "))
+                format!("{who} set the labels: {}", labels.join(", "))
             }
         }
-        "team_changed" => format!("{who} changed the team"),
+        "team_changed" => {
+            let id = e.data["team_id"].as_i64();
+            let name = e.data["team_name"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| id.and_then(|id| teams.iter().find(|t| t.id == id)).map(|t| t.name.clone()));
+            match (id, name) {
+                (None, _) => format!("{who} took this off its team"),
+                (Some(_), Some(n)) => format!("{who} moved this to {n}"),
+                (Some(_), None) => format!("{who} moved this to another team"),
+            }
+        }
         "consent_changed" => {
             let what = if e.data["to"] == "opted_out" { "Opted out" } else { "Opted in" };
             match e.data["source"].as_str() {
@@ -533,17 +582,35 @@ pub struct ThreadView {
     stop_request: Option<String>,
     consent_history: Vec<(String, String)>,
     contact_since: String,
-    labels: Vec<String>,
     priority: &'static str,
+    /// The list the agent came from (`view=…&status=…&q=…`), carried by the actions.
+    list_query: String,
+    /// "Tue 9:00 AM" (business time; the browser rewrites it to the agent's) and the instant.
+    snoozed_until: Option<(String, String)>,
+    priorities: Vec<(&'static str, bool)>,
+    teams: Vec<(i64, String, bool)>,
+    /// The catalogue: name, colour, whether this conversation has it.
+    label_choices: Vec<(String, String, bool)>,
+    /// This conversation's labels with their colours.
+    label_badges: Vec<(String, String)>,
 }
 
-async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, Problem> {
+impl ThreadView {
+    /// `?view=…` to append to the thread's action URLs, or nothing.
+    fn back_query(&self) -> String {
+        if self.list_query.is_empty() { String::new() } else { format!("?{}", self.list_query) }
+    }
+}
+
+async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Result<ThreadView, Problem> {
     let store = &s.services.store;
     let summary = store.conversation_summary(ui.user.account_id, id).await?;
     let contact = store.contact(ui.user.account_id, summary.conversation.contact_id).await?;
     let messages = store.messages(ui.user.account_id, id, None, 1000).await?;
     let events = store.timeline(id).await?;
     let users = store.users(ui.user.account_id).await?;
+    let teams = store.teams(ui.user.account_id).await?;
+    let catalogue = store.labels(ui.user.account_id).await?;
     let tz = &s.business_tz;
     let now = Timestamp::now();
     let contact_tz = s.services.timing.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
@@ -572,7 +639,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
             e.created_at,
             rank,
             e.id,
-            event("event", e.id, describe_event(e, &users), clock(e.created_at, tz)),
+            event("event", e.id, describe_event(e, &users, &teams, tz), clock(e.created_at, tz)),
         ));
     }
     items.sort_by_key(|(t, rank, id, _)| (*t, *rank, *id));
@@ -648,8 +715,26 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64) -> Result<ThreadView, P
         stop_request,
         consent_history,
         contact_since: contact.created_at.to_zoned(tz.clone()).strftime("%b %-d, %Y").to_string(),
-        labels: c.labels.clone(),
         priority: c.priority.as_str(),
+        list_query: p.query(),
+        snoozed_until: c
+            .snoozed_until
+            .filter(|_| c.status == ConversationStatus::Snoozed)
+            .map(|t| (snooze::describe_until(t, now, tz), t.to_string())),
+        priorities: Priority::ALL.iter().map(|p| (p.as_str(), *p == c.priority)).collect(),
+        teams: teams.iter().map(|t| (t.id, t.name.clone(), c.team_id == Some(t.id))).collect(),
+        label_choices: catalogue
+            .iter()
+            .map(|l| (l.name.clone(), l.color.clone(), c.labels.contains(&l.name)))
+            .collect(),
+        label_badges: c
+            .labels
+            .iter()
+            .map(|name| {
+                let color = catalogue.iter().find(|l| &l.name == name).map(|l| l.color.clone());
+                (name.clone(), color.unwrap_or_default())
+            })
+            .collect(),
     })
 }
 
@@ -671,7 +756,7 @@ async fn render_conversation(
     flash: Option<String>,
     draft: String,
 ) -> Result<ConversationPage, Problem> {
-    let thread = thread_view(s, ui, id).await?;
+    let thread = thread_view(s, ui, id, p).await?;
     let list = list_view(s, &ui.user, p, Some(id)).await?;
     Ok(ConversationPage { chrome: chrome(s, ui), list, thread, flash, draft })
 }
@@ -682,7 +767,7 @@ async fn conversation_page(
     Path(id): Path<i64>,
     Query(p): Query<ListParams>,
 ) -> Result<ConversationPage, Problem> {
-    s.services.store.mark_read(ui.user.account_id, id).await?;
+    s.services.mark_read(&ui.user, id).await?;
     render_conversation(&s, &ui, id, &p, None, String::new()).await
 }
 
@@ -696,9 +781,10 @@ async fn thread_fragment(
     State(s): State<AppState>,
     ui: UiUser,
     Path(id): Path<i64>,
+    Query(p): Query<ListParams>,
 ) -> Result<ThreadFragment, Problem> {
-    s.services.store.mark_read(ui.user.account_id, id).await?;
-    Ok(ThreadFragment { thread: thread_view(&s, &ui, id).await? })
+    s.services.mark_read(&ui.user, id).await?;
+    Ok(ThreadFragment { thread: thread_view(&s, &ui, id, &p).await? })
 }
 
 #[derive(Deserialize)]
@@ -832,37 +918,187 @@ async fn waiting_action(
     }
 }
 
+/// After a thread action: on to `next`, or the conversation again with the
+/// reason shown above the composer.
+async fn after_action(
+    s: &AppState,
+    ui: &UiUser,
+    id: i64,
+    p: &ListParams,
+    result: Result<String, StoreError>,
+) -> Response {
+    match result {
+        Ok(next) => Redirect::to(&next).into_response(),
+        Err(e) => {
+            let (status, msg) = action_failure(ActionError::Store(e));
+            match render_conversation(s, ui, id, p, Some(msg), String::new()).await {
+                Ok(page) => (status, page).into_response(),
+                Err(p) => p.into_response(),
+            }
+        }
+    }
+}
+
+/// The conversation's page in the list the agent came from.
+fn thread_href(id: i64, p: &ListParams) -> String {
+    let q = p.query();
+    if q.is_empty() { format!("/conversations/{id}") } else { format!("/conversations/{id}?{q}") }
+}
+
+fn list_href(p: &ListParams) -> String {
+    let q = p.query();
+    if q.is_empty() { "/inbox".into() } else { format!("/inbox?{q}") }
+}
+
 async fn assign(
     State(s): State<AppState>,
     headers: HeaderMap,
     ui: UiUser,
     Path(id): Path<i64>,
+    Query(p): Query<ListParams>,
     axum::Form(f): axum::Form<AssignForm>,
 ) -> Response {
     if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
         return r.into_response();
     }
-    let target = match f.assignee.as_str() {
-        "me" => Some(ui.user.id),
-        "none" => None,
-        other => match other.parse() {
-            Ok(n) => Some(n),
-            Err(_) => return Problem::invalid("choose someone to assign").into_response(),
-        },
-    };
-    match s.services.assign(&ui.user, id, target).await {
-        Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
-        Err(e) => Problem::from(e).into_response(),
+    let result = async {
+        let target = match f.assignee.as_str() {
+            "me" => Some(ui.user.id),
+            "none" => None,
+            other => Some(other.parse().map_err(|_| StoreError::Invalid("choose someone to assign".into()))?),
+        };
+        s.services.assign(&ui.user, id, target).await?;
+        Ok(thread_href(id, &p))
     }
+    .await;
+    after_action(&s, &ui, id, &p, result).await
+}
+
+#[derive(Deserialize)]
+struct TeamForm {
+    csrf: String,
+    /// `none` or a team id.
+    team: String,
+}
+
+async fn set_team(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    Query(p): Query<ListParams>,
+    axum::Form(f): axum::Form<TeamForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let result = async {
+        let team = match f.team.as_str() {
+            "none" | "" => None,
+            other => Some(other.parse().map_err(|_| StoreError::Invalid("choose a team".into()))?),
+        };
+        s.services.set_team(&ui.user, id, team).await?;
+        Ok(thread_href(id, &p))
+    }
+    .await;
+    after_action(&s, &ui, id, &p, result).await
+}
+
+#[derive(Deserialize)]
+struct PriorityForm {
+    csrf: String,
+    priority: String,
+}
+
+async fn set_priority(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    Query(p): Query<ListParams>,
+    axum::Form(f): axum::Form<PriorityForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let result = async {
+        s.services.set_priority(&ui.user, id, Priority::parse(&f.priority)?).await?;
+        Ok(thread_href(id, &p))
+    }
+    .await;
+    after_action(&s, &ui, id, &p, result).await
+}
+
+/// The label picker: checkboxes named `label`, so the form repeats the key,
+/// which a struct cannot hold; read as pairs.
+async fn set_labels(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    Query(p): Query<ListParams>,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut csrf = String::new();
+    let mut labels = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "csrf" => csrf = value.into_owned(),
+            "label" => labels.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    if let Err(r) = ui.check_csrf(&headers, &csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let result = async {
+        s.services.set_labels(&ui.user, id, &labels).await?;
+        Ok(thread_href(id, &p))
+    }
+    .await;
+    after_action(&s, &ui, id, &p, result).await
+}
+
+/// "Mark unread": back to the list, where it shows unread until opened again.
+async fn mark_unread(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    Query(p): Query<ListParams>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    let result = s.services.mark_unread(&ui.user, id).await.map(|_| list_href(&p));
+    after_action(&s, &ui, id, &p, result).await
 }
 
 #[derive(Deserialize)]
 struct StatusForm {
     csrf: String,
     status: String,
-    /// For snoozing: `1h`, `tomorrow` or `week`.
+    /// For snoozing: `1h`, `tomorrow`, `next_week`, or `until` with `until` filled in.
     #[serde(default)]
     snooze: Option<String>,
+    /// "Until…": a local time from the browser's picker.
+    #[serde(default)]
+    until: Option<String>,
+    /// The agent's zone, which app.js fills in; the business's without it.
+    #[serde(default)]
+    zone: Option<String>,
+}
+
+/// The conversation to go on with after `id`: the next row of the list the
+/// agent was working from, else the first other one; None when it has no other.
+async fn next_in_list(s: &AppState, user: &User, p: &ListParams, id: i64) -> Result<Option<i64>, Problem> {
+    let list = list_view(s, user, p, None).await?;
+    let ids: Vec<i64> = list.rows.iter().map(|r| r.id).collect();
+    Ok(match ids.iter().position(|&x| x == id) {
+        Some(i) => ids.get(i + 1).copied(),
+        None => ids.first().copied(),
+    })
 }
 
 async fn set_status(
@@ -870,27 +1106,41 @@ async fn set_status(
     headers: HeaderMap,
     ui: UiUser,
     Path(id): Path<i64>,
+    Query(p): Query<ListParams>,
     axum::Form(f): axum::Form<StatusForm>,
 ) -> Response {
     if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
         return r.into_response();
     }
-    let status = match ConversationStatus::parse(&f.status) {
-        Ok(st) => st,
-        Err(e) => return Problem::from(e).into_response(),
-    };
-    let now = Timestamp::now();
-    let until = (status == ConversationStatus::Snoozed).then(|| match f.snooze.as_deref() {
-        Some("tomorrow") => now + SignedDuration::from_hours(24),
-        Some("week") => now + SignedDuration::from_hours(24 * 7),
-        _ => now + SignedDuration::from_hours(1),
-    });
-    match s.services.set_status(&ui.user, id, status, until).await {
-        // After resolving, the agent moves on to the inbox.
-        Ok(_) if status == ConversationStatus::Resolved => Redirect::to("/inbox").into_response(),
-        Ok(_) => Redirect::to(&format!("/conversations/{id}")).into_response(),
-        Err(e) => Problem::from(e).into_response(),
+    let result = async {
+        let status = ConversationStatus::parse(&f.status)?;
+        let until = if status == ConversationStatus::Snoozed {
+            let when = match f.snooze.as_deref().unwrap_or("1h") {
+                "until" => match f.until.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                    Some(t) => SnoozeWhen::At(t.to_owned()),
+                    None => return Err(StoreError::Invalid("choose the date and time to snooze until".into())),
+                },
+                preset => SnoozeWhen::Preset(SnoozePreset::parse(preset)?),
+            };
+            Some(s.services.snooze_until(&when, f.zone.as_deref(), Timestamp::now())?)
+        } else {
+            None
+        };
+        // Where to go next is read before resolving, while this row is still in the list.
+        let next = if status == ConversationStatus::Resolved {
+            Some(next_in_list(&s, &ui.user, &p, id).await.map_err(|e| StoreError::Invalid(e.detail))?)
+        } else {
+            None
+        };
+        s.services.set_status(&ui.user, id, status, until).await?;
+        Ok(match next {
+            Some(Some(n)) => thread_href(n, &p),
+            Some(None) => list_href(&p),
+            None => thread_href(id, &p),
+        })
     }
+    .await;
+    after_action(&s, &ui, id, &p, result).await
 }
 
 #[derive(Deserialize)]

@@ -1,13 +1,28 @@
 //! What agents do to conversations. Each action is stored, then announced to
 //! every open screen.
 
-use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 use textdesk_core::gate::{BlockReason, OutboundKind};
-use textdesk_core::{Body, ConversationStatus, Priority};
+use textdesk_core::{Body, ConversationStatus, Invalid, Priority, SnoozePreset};
 use textdesk_store::{Conversation, Message, NewOutbound, OutboundOutcome, StoreError, User};
 
 use crate::services::Services;
 use crate::services::metrics::Metrics;
+use crate::services::schedule::moment;
+
+/// How many labels one conversation may carry.
+const MAX_LABELS: usize = 20;
+/// How far ahead a conversation may be snoozed.
+const SNOOZE_HORIZON: SignedDuration = SignedDuration::from_hours(24 * 366);
+
+/// What an agent asks a snooze to last until.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnoozeWhen {
+    Preset(SnoozePreset),
+    /// "2026-12-08T09:00" (read in the zone) or an instant with its offset.
+    At(String),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
@@ -112,14 +127,57 @@ impl Services {
         Ok(self.changed(c).await)
     }
 
+    /// Replaces the labels with these from the account's catalogue (422 naming any other).
     pub async fn set_labels(&self, actor: &User, id: i64, labels: &[String]) -> Result<Conversation, StoreError> {
-        for l in labels {
-            if l.is_empty() || l.len() > 50 || !l.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
-                return Err(StoreError::Invalid(format!("label {l:?}: use 1 to 50 letters, digits, '-' or '_'")));
-            }
+        if labels.len() > MAX_LABELS {
+            return Err(StoreError::Invalid(format!("a conversation has at most {MAX_LABELS} labels")));
         }
         let c = self.store.set_labels(actor.account_id, id, labels, Some(actor.id)).await?;
         Ok(self.changed(c).await)
+    }
+
+    /// The agent has seen it. Announced (only when it was unread) under a kind
+    /// that refreshes lists, not open threads: a thread refresh reads it
+    /// again, and re-rendering the thread the agent is using would close
+    /// whatever they had open in it.
+    pub async fn mark_read(&self, actor: &User, id: i64) -> Result<(), StoreError> {
+        if self.store.mark_read(actor.account_id, id).await? {
+            self.publish(actor.account_id, "conversation.read", id, None).await;
+        }
+        Ok(())
+    }
+
+    /// Shows it unread again until someone opens it. Not a timeline event: it
+    /// is a note to oneself, noise to everyone else. Announced under its own
+    /// kind, which refreshes lists but not an open thread (refreshing a thread
+    /// marks it read, and would undo this at once in a colleague's tab).
+    pub async fn mark_unread(&self, actor: &User, id: i64) -> Result<Conversation, StoreError> {
+        let c = self.store.mark_unread(actor.account_id, id).await?;
+        self.publish(actor.account_id, "conversation.unread", id, None).await;
+        Ok(c)
+    }
+
+    /// When a snooze asked for as `when` ends: a preset on the clock of `zone`
+    /// (the agent's own, as their browser reports it; the business's when
+    /// empty), or a moment (RFC 3339, or a local time read in that zone).
+    pub fn snooze_until(&self, when: &SnoozeWhen, zone: Option<&str>, now: Timestamp) -> Result<Timestamp, Invalid> {
+        let zone = match zone.map(str::trim).filter(|z| !z.is_empty()) {
+            None => self.timing.fallback_zone.clone(),
+            Some(name) => TimeZone::get(name).map_err(|_| {
+                Invalid::new(format!("{name:?} is not a time zone; use an IANA name such as Europe/Paris"))
+            })?,
+        };
+        let until = match when {
+            SnoozeWhen::Preset(p) => p.until(now, &zone),
+            SnoozeWhen::At(text) => moment(text, &zone)?,
+        };
+        if until <= now {
+            return Err(Invalid::new("snoozing needs a time in the future"));
+        }
+        if until > now + SNOOZE_HORIZON {
+            return Err(Invalid::new("a conversation can be snoozed at most a year ahead"));
+        }
+        Ok(until)
     }
 
     /// Opens snoozed conversations whose time has come.
