@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod gate;
 pub mod hours;
 pub mod identity;
+pub mod list;
 pub mod message;
 pub mod numbering;
 pub mod pacing;

@@ -16,6 +16,7 @@ mod inboxes;
 mod ingest;
 mod invites;
 mod media;
+mod mentions;
 pub(crate) mod messages;
 mod outbox;
 mod schedule;

@@ -13,6 +13,7 @@ pub mod dispatcher;
 pub mod hours;
 pub mod inboxes;
 pub mod ingest;
+pub mod list;
 pub mod media;
 pub mod metrics;
 pub mod schedule;
