@@ -134,6 +134,27 @@ async fn views_filters_and_mentions(db: Db) {
     assert_eq!(ids(&t, &dana, "view=mentions&sort=activity").await.len(), 2);
     assert_eq!(walk(&t, &dana, "view=mentions").await, vec![c[4], c[3]]);
 
+    // A first name two colleagues share mentions both of them.
+    let mut alexes = Vec::new();
+    for (email, name) in [("alex.one@example.com", "Alex One"), ("alex.two@example.com", "Alex Two")] {
+        let u = textdesk::services::auth::create_user(
+            &t.services.store,
+            t.account_id,
+            textdesk_core::Email::parse(email).unwrap(),
+            name,
+            Role::Agent,
+            &textdesk_core::Password::parse(common::PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap();
+        alexes.push(textdesk::services::auth::create_token(&t.services.store, u.id, "test").await.unwrap().1);
+    }
+    note(c[5], "@alex please call them back").await;
+    for token in &alexes {
+        assert_eq!(ids(&t, token, "view=mentions").await, vec![c[5]], "an ambiguous handle mentions everyone it names");
+    }
+    assert_eq!(ids(&t, &dana, "view=mentions").await, vec![c[4], c[3]]);
+
     // Bad input: a clear Problem, nothing else changes.
     for (q, status, needle) in [
         ("view=everything", 422, "view must be one of"),
