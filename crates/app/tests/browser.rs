@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Db, PASSWORD, TestApp, app};
+use common::{Db, PASSWORD, TestApp, app, json};
 use serde_json::json;
 use textdesk_core::{Email, Password, Role};
 
@@ -81,6 +81,17 @@ async fn agent_ui_in_chromium() {
         )
         .await;
     assert_eq!(r.status(), 201, "seeding a canned response");
+    // An urgent conversation for the list's priority filter (e2e/scenarios/list.mjs).
+    let urgent_number = "+14155559001";
+    let urgent = json(t.text_in(inbox, urgent_number, "My order never came", None).await).await;
+    let r = t
+        .post(
+            &lead,
+            &format!("/api/v1/conversations/{}/priority", urgent["conversation_id"]),
+            json!({ "priority": "urgent" }),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "seeding an urgent conversation");
     // An admin, and a Twilio inbox (no provider behind it: the settings page only shows its webhook addresses).
     named_user(&t, "alex@example.com", "Alex Admin", Role::Admin).await;
     let twilio = t
@@ -115,6 +126,7 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_TWILIO_INBOUND_URL", t.services.twilio_inbound_url(twilio))
         .env("TEXTDESK_CHROMIUM", CHROMIUM)
         .env("TEXTDESK_SCREENSHOTS", &screenshots)
+        .env("TEXTDESK_LIST_URGENT_NUMBER", urgent_number)
         // The scripts' output goes straight to the terminal, as it happens.
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())

@@ -8,6 +8,7 @@ pub mod gate;
 pub mod hours;
 pub mod identity;
 pub mod label;
+pub mod list;
 pub mod message;
 pub mod numbering;
 pub mod pacing;

@@ -1,6 +1,9 @@
 use jiff::Timestamp;
 use sqlx::Row;
+use textdesk_core::list::{ListSort, SearchQuery};
 use textdesk_core::{ChannelKind, ConsentState, ConversationStatus, Invalid, Priority};
+
+use crate::Backend;
 
 use crate::{Result, Store, StoreError, from_ms, to_ms};
 
@@ -63,26 +66,59 @@ pub struct ConversationFilter {
     pub assignee: Option<AssigneeFilter>,
     pub inbox_id: Option<i64>,
     pub team_id: Option<i64>,
+    /// Conversations owned by any team this user belongs to.
+    pub teams_of: Option<i64>,
+    /// Conversations where a private note mentions this user.
+    pub mentioned: Option<i64>,
     pub label: Option<String>,
+    pub priority: Option<Priority>,
     pub contact_id: Option<i64>,
+    /// Words (prefixes) in a message or the contact's name, or a phone number's digits.
     pub q: Option<String>,
+    pub sort: ListSort,
 }
 
-/// Where a page of the list starts: after the row with this activity time and id.
+/// Where a page of the list starts: after the row with this sort key and id.
+/// It names its sort, so a cursor cannot silently continue a different order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    pub last_activity_ms: i64,
+    pub sort: ListSort,
+    pub key: i64,
     pub id: i64,
 }
 
 impl Cursor {
     pub fn encode(self) -> String {
-        format!("{}.{}", self.last_activity_ms, self.id)
+        format!("{}.{}.{}", self.sort.as_str(), self.key, self.id)
     }
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let bad = || Invalid::new("the cursor is not one this server gave out");
-        let (a, b) = s.split_once('.').ok_or_else(bad)?;
-        Ok(Cursor { last_activity_ms: a.parse().map_err(|_| bad())?, id: b.parse().map_err(|_| bad())? })
+        let mut parts = s.splitn(3, '.');
+        let (Some(sort), Some(key), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        Ok(Cursor {
+            sort: ListSort::parse(sort).map_err(|_| bad())?,
+            key: key.parse().map_err(|_| bad())?,
+            id: id.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// The waiting sort's key for a conversation nobody waits on: after every real time.
+/// The index `conversations_waiting` (migration 0009) is built on this exact expression.
+const WAITING_KEY: &str = "COALESCE(c.waiting_since, 9007199254740991)";
+
+/// How a sort reads in SQL: an optional join, the key and its direction.
+struct Order {
+    join: String,
+    key: &'static str,
+    descending: bool,
+}
+
+impl Order {
+    fn activity() -> Self {
+        Order { join: String::new(), key: "c.last_activity_at", descending: true }
     }
 }
 
@@ -165,11 +201,27 @@ impl Where {
 
 impl Store {
     pub(crate) async fn labels_of(&self, conversation_id: i64) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT label FROM conversation_labels WHERE conversation_id = $1 ORDER BY label")
-            .bind(conversation_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get::<String, _>("label")?)).collect()
+        Ok(self.labels_for(&[conversation_id]).await?.remove(&conversation_id).unwrap_or_default())
+    }
+
+    /// The labels of many conversations in one query.
+    async fn labels_for(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, Vec<String>>> {
+        let mut out: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT conversation_id, label FROM conversation_labels WHERE conversation_id IN ({}) ORDER BY label",
+            crate::placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&self.pool).await? {
+            out.entry(r.try_get("conversation_id")?).or_default().push(r.try_get("label")?);
+        }
+        Ok(out)
     }
 
     pub async fn conversation(&self, account_id: i64, id: i64) -> Result<Conversation> {
@@ -183,35 +235,43 @@ impl Store {
         let mut w = Where::new();
         w.push("c.account_id = ?", Bind::I64(account_id));
         w.push("c.id = ?", Bind::I64(id));
-        let mut items = self.summaries(w, 1).await?;
-        items.pop().ok_or(StoreError::NotFound("conversation"))
+        let mut items = self.summaries(w, &Order::activity(), 1).await?;
+        items.pop().map(|(s, _)| s).ok_or(StoreError::NotFound("conversation"))
     }
 
-    async fn summaries(&self, w: Where, limit: i64) -> Result<Vec<ConversationSummary>> {
+    /// Rows with their sort key. The consent subquery runs only for the rows
+    /// returned (it is in the SELECT list, after the LIMIT), on `consent_events_contact`.
+    async fn summaries(&self, w: Where, order: &Order, limit: i64) -> Result<Vec<(ConversationSummary, i64)>> {
         let limit_ph = w.next_placeholder();
+        let dir = if order.descending { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT {CONVERSATION_COLUMNS}, c.preview, ct.name AS contact_name, {consent} AS consent, i.address AS contact_address,
-                    ib.name AS inbox_name, ib.channel_kind, u.name AS assignee_name
+                    ib.name AS inbox_name, ib.channel_kind, u.name AS assignee_name, {key} AS sort_key
              FROM conversations c
+             {join}
              JOIN contacts ct ON ct.id = c.contact_id
              JOIN contact_identities i ON i.id = c.identity_id
              JOIN inboxes ib ON ib.id = c.inbox_id
              LEFT JOIN users u ON u.id = c.assignee_id
              WHERE {}
-             ORDER BY c.last_activity_at DESC, c.id DESC
+             ORDER BY {key} {dir}, c.id {dir}
              LIMIT {limit_ph}",
             w.sql(),
             consent = crate::consent::scoped_consent_sql(),
+            key = order.key,
+            join = order.join,
         );
         let q = w.bind_all(sqlx::query(sqlx::AssertSqlSafe(sql))).bind(limit);
         let rows = q.fetch_all(&self.pool).await?;
+        let ids = rows.iter().map(|r| r.try_get::<i64, _>("id")).collect::<Result<Vec<_>, _>>()?;
+        let mut labels = self.labels_for(&ids).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get("id")?;
             let kind: String = r.try_get("channel_kind")?;
             let consent: Option<String> = r.try_get("consent")?;
-            out.push(ConversationSummary {
-                conversation: conversation_from(r, self.labels_of(id).await?)?,
+            let summary = ConversationSummary {
+                conversation: conversation_from(r, labels.remove(&id).unwrap_or_default())?,
                 contact_name: r.try_get("contact_name")?,
                 contact_address: r.try_get("contact_address")?,
                 consent: crate::consent::state_of(consent.as_deref()),
@@ -219,12 +279,50 @@ impl Store {
                 channel_kind: ChannelKind::parse(&kind)?,
                 assignee_name: r.try_get("assignee_name")?,
                 preview: r.try_get("preview")?,
-            });
+            };
+            out.push((summary, r.try_get("sort_key")?));
         }
         Ok(out)
     }
 
-    /// One page of conversations, most recently active first.
+    /// The search clause: words through each backend's full-text index, a
+    /// phone number's digits inside the conversation's address.
+    fn push_search(&self, w: &mut Where, account_id: i64, q: &SearchQuery) {
+        let mut any = Vec::new();
+        if !q.words().is_empty() {
+            let n = w.binds.len() + 1;
+            match self.backend {
+                Backend::Sqlite => {
+                    any.push(format!("c.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${n})"));
+                    any.push(format!(
+                        "c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ${n}))"
+                    ));
+                    w.binds.push(Bind::Str(q.fts5()));
+                }
+                Backend::Postgres => {
+                    any.push(format!(
+                        "c.contact_id IN (SELECT s.id FROM contacts s WHERE to_tsvector('simple', s.name) @@ to_tsquery('simple', ${n}))"
+                    ));
+                    any.push(format!(
+                        "c.id IN (SELECT m.conversation_id FROM messages m WHERE to_tsvector('simple', m.body) @@ to_tsquery('simple', ${n}))"
+                    ));
+                    w.binds.push(Bind::Str(q.tsquery()));
+                }
+            }
+        }
+        if let Some(d) = q.digits() {
+            let n = w.binds.len() + 1;
+            any.push(format!(
+                "c.identity_id IN (SELECT s.id FROM contact_identities s WHERE s.account_id = ${n} AND s.address LIKE ${})",
+                n + 1
+            ));
+            w.binds.push(Bind::I64(account_id));
+            w.binds.push(Bind::Str(format!("%{d}%")));
+        }
+        w.clauses.push(format!("({})", any.join(" OR ")));
+    }
+
+    /// One page of conversations in the filter's order.
     pub async fn list_conversations(
         &self,
         account_id: i64,
@@ -233,8 +331,33 @@ impl Store {
         limit: i64,
     ) -> Result<ConversationPage> {
         let limit = limit.clamp(1, 200);
+        if let Some(cur) = after.filter(|c| c.sort != f.sort) {
+            return Err(StoreError::Invalid(format!(
+                "the cursor continues the {} sort, not {}; start again without a cursor",
+                cur.sort.as_str(),
+                f.sort.as_str()
+            )));
+        }
         let mut w = Where::new();
         w.push("c.account_id = ?", Bind::I64(account_id));
+        let order = match f.sort {
+            ListSort::Activity => Order::activity(),
+            ListSort::Waiting => Order { join: String::new(), key: WAITING_KEY, descending: false },
+            ListSort::Mentioned => {
+                let user = f
+                    .mentioned
+                    .ok_or_else(|| StoreError::Invalid("the mentioned sort is for the mentions view only".into()))?;
+                let n = w.binds.len() + 1;
+                w.binds.push(Bind::I64(user));
+                Order {
+                    join: format!(
+                        "JOIN (SELECT conversation_id, MAX(created_at) AS mentioned_at FROM mentions WHERE user_id = ${n} GROUP BY conversation_id) mn ON mn.conversation_id = c.id"
+                    ),
+                    key: "mn.mentioned_at",
+                    descending: true,
+                }
+            }
+        };
         if let Some(s) = f.status {
             w.push("c.status = ?", Bind::Str(s.as_str().into()));
         }
@@ -249,40 +372,46 @@ impl Store {
         if let Some(t) = f.team_id {
             w.push("c.team_id = ?", Bind::I64(t));
         }
+        if let Some(u) = f.teams_of {
+            w.push("c.team_id IN (SELECT tm.team_id FROM team_members tm WHERE tm.user_id = ?)", Bind::I64(u));
+        }
+        if let Some(u) = f.mentioned.filter(|_| f.sort != ListSort::Mentioned) {
+            w.push("c.id IN (SELECT mn.conversation_id FROM mentions mn WHERE mn.user_id = ?)", Bind::I64(u));
+        }
         if let Some(c) = f.contact_id {
             w.push("c.contact_id = ?", Bind::I64(c));
         }
+        if let Some(p) = f.priority {
+            w.push("c.priority = ?", Bind::Str(p.as_str().into()));
+        }
         if let Some(l) = &f.label {
             w.push(
-                "EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id AND l.label = ?)",
+                "c.id IN (SELECT l.conversation_id FROM conversation_labels l WHERE l.label = ?)",
                 Bind::Str(l.clone()),
             );
         }
-        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            // Plain substring search, the same on both backends; issue-sized
-            // installs stay fast through the account/status index narrowing first.
-            let n = w.binds.len() + 1;
-            w.clauses.push(format!(
-                "(LOWER(ct.name) LIKE ${n} OR i.address LIKE ${n} OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND LOWER(m.body) LIKE ${n}))"
-            ));
-            w.binds.push(Bind::Str(format!("%{}%", q.to_lowercase().replace(['%', '_'], ""))));
+        if let Some(raw) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            match SearchQuery::parse(raw) {
+                Some(q) => self.push_search(&mut w, account_id, &q),
+                // Only punctuation: there is nothing it could match.
+                None => return Ok(ConversationPage { items: Vec::new(), next_cursor: None }),
+            }
         }
         if let Some(cur) = after {
             let a = w.binds.len() + 1;
-            w.clauses.push(format!("(c.last_activity_at < ${a} OR (c.last_activity_at = ${a} AND c.id < ${}))", a + 1));
-            w.binds.push(Bind::I64(cur.last_activity_ms));
+            let cmp = if order.descending { "<" } else { ">" };
+            w.clauses.push(format!("({}, c.id) {cmp} (${a}, ${})", order.key, a + 1));
+            w.binds.push(Bind::I64(cur.key));
             w.binds.push(Bind::I64(cur.id));
         }
-        let mut items = self.summaries(w, limit + 1).await?;
-        let next_cursor = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|s| {
-                Cursor { last_activity_ms: to_ms(s.conversation.last_activity_at), id: s.conversation.id }.encode()
-            })
+        let mut rows = self.summaries(w, &order, limit + 1).await?;
+        let next_cursor = if rows.len() as i64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|(s, key)| Cursor { sort: f.sort, key: *key, id: s.conversation.id }.encode())
         } else {
             None
         };
-        Ok(ConversationPage { items, next_cursor })
+        Ok(ConversationPage { items: rows.into_iter().map(|(s, _)| s).collect(), next_cursor })
     }
 
     pub(crate) async fn add_event(

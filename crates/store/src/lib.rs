@@ -17,6 +17,7 @@ mod ingest;
 mod invites;
 mod labels;
 mod media;
+mod mentions;
 pub(crate) mod messages;
 mod outbox;
 mod schedule;

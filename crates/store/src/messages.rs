@@ -224,6 +224,10 @@ pub(crate) async fn insert_outbound(
     .await?;
     let message_id = returned_id(&row)?;
     crate::media::attach_uploads(tx, message_id, new.author_id, &new.media).await?;
+    if new.private {
+        let ids = (new.account_id, conversation_id, message_id);
+        crate::mentions::record(tx, ids, new.author_id, new.body.as_str(), now_ms).await?;
+    }
     let Some(nb) = not_before else { return Ok(Ok(message_id)) };
     if let Some(at) = new.send_at.filter(|t| *t > new.now) {
         let data = serde_json::json!({ "message_id": message_id, "send_at": at.to_string() });

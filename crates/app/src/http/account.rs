@@ -34,7 +34,8 @@ pub struct AccountOut {
     name: String,
     /// The settings as they apply, defaults filled in: `{ "compose": { "tone_check": bool,
     /// "checks": { "slang": bool, "emoji": bool, "caps": bool, "exclamation": bool },
-    /// "max_segments": 1..10, "extra_slang": [["word", "what to write instead"], …] } }`.
+    /// "max_segments": 1..10, "extra_slang": [["word", "what to write instead"], …] },
+    /// "targets": { "first_response_minutes": 1..1440 (default 15) } }`.
     #[schema(value_type = Object)]
     settings: AccountSettings,
 }

@@ -12,8 +12,8 @@ use textdesk_core::{
     Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Priority, Role, SnoozePreset,
 };
 use textdesk_store::{
-    ACCOUNT_SCOPE, ApiToken, AssigneeFilter, ContactPatch, Conversation, ConversationFilter, ConversationSummary,
-    Cursor, Inbox, Message, RecordConsent, TimelineEvent, User,
+    ACCOUNT_SCOPE, ApiToken, ContactPatch, Conversation, ConversationSummary, Inbox, Message, RecordConsent,
+    TimelineEvent, User,
 };
 use utoipa::{OpenApi, ToSchema};
 
@@ -23,6 +23,7 @@ use crate::http::{AppState, account, admin, canned, labels, live, media};
 use crate::services::auth;
 use crate::services::channels::{ChannelSetup, NewChannel, TwilioSetup};
 use crate::services::conversations::{Draft, SnoozeWhen};
+use crate::services::list::ListAsk;
 use crate::services::schedule::ZoneChoice;
 use textdesk_core::gate::OutboundKind;
 
@@ -922,50 +923,50 @@ async fn record_consent(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationQuery {
-    /// open, pending, snoozed or resolved.
+    /// mine, unassigned, team (the caller's teams), mentions (private notes mentioning the caller) or all (default).
+    view: Option<String>,
+    /// open, pending, snoozed, resolved, or any (default).
     status: Option<String>,
     /// `me`, `none`, or a user id.
     assignee: Option<String>,
     inbox_id: Option<i64>,
     team_id: Option<i64>,
     label: Option<String>,
+    /// none, low, medium, high or urgent.
+    priority: Option<String>,
     contact_id: Option<i64>,
-    /// Text to find in the contact's name or address or in the messages.
+    /// Words (matched as prefixes, all required) in the messages or the contact's name; a phone number's digits in the address.
     q: Option<String>,
-    /// From the previous page's `next_cursor`.
+    /// activity (most recent first, default), waiting (longest waiting first) or mentioned (view=mentions only; its default).
+    sort: Option<String>,
+    /// From the previous page's `next_cursor`, with the same sort.
     cursor: Option<String>,
     /// 1 to 200, default 25.
     limit: Option<i64>,
 }
 
-pub fn parse_assignee(raw: Option<&str>, me: i64) -> Result<Option<AssigneeFilter>, Problem> {
-    Ok(match raw {
-        None | Some("") | Some("any") => None,
-        Some("me") => Some(AssigneeFilter::User(me)),
-        Some("none") => Some(AssigneeFilter::Nobody),
-        Some(other) => Some(AssigneeFilter::User(
-            other.parse().map_err(|_| Problem::invalid("assignee is me, none or a user id"))?,
-        )),
-    })
-}
-
-#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery), responses((status = 200, body = ConversationListOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ConversationQuery), responses((status = 200, body = ConversationListOut), (status = 400, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
 async fn list_conversations(
     State(s): State<AppState>,
     ApiUser(u): ApiUser,
     Query(q): Query<ConversationQuery>,
 ) -> ApiResult<Json<ConversationListOut>> {
-    let filter = ConversationFilter {
-        status: q.status.as_deref().map(ConversationStatus::parse).transpose()?,
-        assignee: parse_assignee(q.assignee.as_deref(), u.id)?,
+    let ask = ListAsk {
+        view: q.view.as_deref(),
+        status: q.status.as_deref(),
+        assignee: q.assignee.as_deref(),
         inbox_id: q.inbox_id,
         team_id: q.team_id,
-        label: q.label,
+        label: q.label.as_deref(),
+        priority: q.priority.as_deref(),
         contact_id: q.contact_id,
-        q: q.q,
+        q: q.q.as_deref(),
+        sort: q.sort.as_deref(),
+        cursor: q.cursor.as_deref(),
+        limit: q.limit.unwrap_or(25),
     };
-    let cursor = q.cursor.as_deref().map(Cursor::parse).transpose()?;
-    let page = s.services.store.list_conversations(u.account_id, &filter, cursor, q.limit.unwrap_or(25)).await?;
+    let query = s.services.list_query(&u, &ask).await?;
+    let page = s.services.list(&u, &query).await?;
     Ok(Json(ConversationListOut {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,

@@ -13,10 +13,7 @@ use serde::Deserialize;
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::snooze;
 use textdesk_core::{Body, ConsentState, ConversationStatus, DeliveryStatus, Direction, Priority, Role, SnoozePreset};
-use textdesk_store::{
-    ACCOUNT_SCOPE, AssigneeFilter, ConversationFilter, ConversationSummary, Message, RecordConsent, StoreError, Team,
-    TimelineEvent, User,
-};
+use textdesk_store::{ACCOUNT_SCOPE, ConversationSummary, Message, RecordConsent, StoreError, Team, TimelineEvent, User};
 
 use crate::http::AppState;
 use crate::http::extract::{Path, Query, SESSION_COOKIE, UiUser, cookie_value};
@@ -24,6 +21,7 @@ use crate::http::problem::Problem;
 use crate::services::auth;
 use crate::services::compose::their_time;
 use crate::services::conversations::{ActionError, Draft, SnoozeWhen};
+use crate::services::list::ListAsk;
 use crate::services::schedule::ZoneChoice;
 
 pub fn routes() -> Router<AppState> {
@@ -191,27 +189,51 @@ async fn logout(
 
 // ---------- inbox list ----------
 
-/// What the list shows: which tab, which status, what search.
+/// What the list shows: which view, which filters, which order, what search.
+/// Every field is text because an unset select sends an empty value.
 #[derive(Deserialize, Default, Clone)]
 pub struct ListParams {
     view: Option<String>,
     status: Option<String>,
+    inbox_id: Option<String>,
+    label: Option<String>,
+    priority: Option<String>,
+    assignee: Option<String>,
+    sort: Option<String>,
     q: Option<String>,
     cursor: Option<String>,
 }
 
 impl ListParams {
-    /// The query string that brings back this list, for the thread's links and
-    /// forms: after an action the agent stays in the list they came from.
+    /// The query string that brings back this list (no cursor), for the tabs and
+    /// the thread's links and forms: after an action the agent stays in the list
+    /// they came from.
     fn query(&self) -> String {
         let mut parts = Vec::new();
-        for (key, value) in [("view", &self.view), ("status", &self.status), ("q", &self.q)] {
+        for (key, value) in [
+            ("view", &self.view),
+            ("status", &self.status),
+            ("inbox_id", &self.inbox_id),
+            ("label", &self.label),
+            ("priority", &self.priority),
+            ("assignee", &self.assignee),
+            ("q", &self.q),
+            ("sort", &self.sort),
+        ] {
             if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
                 parts.push(format!("{key}={}", crate::http::extract::urlencode(v)));
             }
         }
         parts.join("&")
     }
+}
+
+/// The customer has waited this long for a person.
+pub struct WaitingBadge {
+    since_ms: i64,
+    label: String,
+    /// Past the account's first-response target.
+    late: bool,
 }
 
 pub struct Row {
@@ -223,10 +245,11 @@ pub struct Row {
     age: String,
     unread: i64,
     status: &'static str,
+    priority: &'static str,
     assignee: Option<String>,
     inbox: String,
     opted_out: bool,
-    waiting: bool,
+    waiting: Option<WaitingBadge>,
     labels: Vec<String>,
     active: bool,
 }
@@ -235,20 +258,49 @@ pub struct ListView {
     rows: Vec<Row>,
     view: String,
     status: String,
+    inbox_id: String,
+    label: String,
+    priority: String,
+    assignee: String,
+    sort: String,
     q: String,
     next_cursor: Option<String>,
     /// The query string that reproduces this list (for live refresh and links).
     query: String,
     /// The catalogue's colours, for the rows' label badges.
     label_colors: Vec<(String, String)>,
+    inboxes: Vec<(String, String)>,
+    agents: Vec<(String, String)>,
+    /// The first-response target, for the waiting badges (and app.js, which ticks them).
+    target_minutes: u32,
 }
+
+const VIEW_TABS: [(&str, &str); 5] =
+    [("mine", "Mine"), ("unassigned", "Unassigned"), ("team", "Team"), ("mentions", "Mentions"), ("all", "All")];
 
 impl ListView {
     fn tab_class(&self, tab: &str) -> &'static str {
         if self.view == tab { "tab active" } else { "tab" }
     }
+    /// Another view keeps the filters and search; only the mentions view has its own order.
     fn tab_href(&self, tab: &str) -> String {
-        format!("/inbox?view={tab}&status={}", self.status)
+        let sort = if self.sort == "mentioned" { "" } else { self.sort.as_str() };
+        format!("/inbox?{}", self.query_for(tab, sort))
+    }
+    fn query_for(&self, view: &str, sort: &str) -> String {
+        let some = |v: &str| Some(v.to_owned());
+        ListParams {
+            view: some(view),
+            status: some(&self.status),
+            inbox_id: some(&self.inbox_id),
+            label: some(&self.label),
+            priority: some(&self.priority),
+            assignee: some(&self.assignee),
+            sort: some(sort),
+            q: some(&self.q),
+            cursor: None,
+        }
+        .query()
     }
     fn selected(&self, status: &str) -> &'static str {
         if self.status == status { "selected" } else { "" }
@@ -257,12 +309,50 @@ impl ListView {
     fn label_color(&self, name: &str) -> &str {
         self.label_colors.iter().find(|(n, _)| n == name).map(|(_, c)| c.as_str()).unwrap_or("")
     }
+    /// `selected` when the named filter has this value.
+    fn picked(&self, field: &str, value: &str) -> &'static str {
+        let current = match field {
+            "inbox_id" => &self.inbox_id,
+            "label" => &self.label,
+            "priority" => &self.priority,
+            "assignee" => &self.assignee,
+            "sort" => &self.sort,
+            _ => return "",
+        };
+        if current == value { "selected" } else { "" }
+    }
+    /// Narrowed beyond view and status: the filters disclosure starts open.
+    fn filtered(&self) -> bool {
+        let plain = [&self.inbox_id, &self.label, &self.priority, &self.assignee].iter().all(|v| v.is_empty());
+        !(plain && matches!(self.sort.as_str(), "activity" | "mentioned"))
+    }
+    fn assignee_chosen_by_view(&self) -> bool {
+        matches!(self.view.as_str(), "mine" | "unassigned")
+    }
     fn more_href(&self) -> Option<String> {
         self.next_cursor.as_ref().map(|c| format!("/inbox?{}&cursor={c}", self.query))
     }
 }
 
-fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i64>) -> Row {
+/// "waiting 12 min", "waiting 2 h 5 min", "waiting 3 d"; app.js words it the same way.
+fn waiting_label(minutes: i64) -> String {
+    match minutes {
+        ..=59 => format!("waiting {} min", minutes.max(0)),
+        60..=1439 => format!("waiting {} h {} min", minutes / 60, minutes % 60),
+        _ => format!("waiting {} d", minutes / 1440),
+    }
+}
+
+fn waiting_badge(since: Timestamp, now: Timestamp, target_minutes: u32) -> WaitingBadge {
+    let minutes = now.duration_since(since).as_secs().max(0) / 60;
+    let late = minutes >= i64::from(target_minutes);
+    let label = waiting_label(minutes);
+    WaitingBadge {
+        since_ms: since.as_millisecond(), label: if late { format!("{label} · late") } else { label }, late
+    }
+}
+
+fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i64>, target_minutes: u32) -> Row {
     let c = &s.conversation;
     let name = if s.contact_name.trim().is_empty() { s.contact_address.clone() } else { s.contact_name.clone() };
     Row {
@@ -280,50 +370,69 @@ fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i64>) -> Row 
         age: ago(c.last_activity_at, now),
         unread: c.unread,
         status: c.status.as_str(),
+        priority: c.priority.as_str(),
         assignee: s.assignee_name.clone(),
         inbox: s.inbox_name.clone(),
         opted_out: s.consent == ConsentState::OptedOut,
-        waiting: c.waiting_since.is_some() && c.status == ConversationStatus::Open,
+        waiting: c
+            .waiting_since
+            .filter(|_| c.status == ConversationStatus::Open)
+            .map(|since| waiting_badge(since, now, target_minutes)),
         labels: c.labels.clone(),
         active: Some(c.id) == active,
     }
 }
 
 async fn list_view(s: &AppState, user: &User, p: &ListParams, active: Option<i64>) -> Result<ListView, Problem> {
-    let view = match p.view.as_deref() {
-        Some(v @ ("mine" | "unassigned" | "all")) => v.to_owned(),
-        // A small business shares one inbox: everything open is the natural start.
-        _ => "all".to_owned(),
-    };
-    let status = match p.status.as_deref() {
-        Some("any") => "any".to_owned(),
-        Some(st) => ConversationStatus::parse(st)?.as_str().to_owned(),
-        None => "open".to_owned(),
-    };
-    let q = p.q.clone().unwrap_or_default();
-    let filter = ConversationFilter {
-        status: if status == "any" { None } else { Some(ConversationStatus::parse(&status)?) },
-        assignee: match view.as_str() {
-            "mine" => Some(AssigneeFilter::User(user.id)),
-            "unassigned" => Some(AssigneeFilter::Nobody),
-            _ => None,
+    let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_owned();
+    let inbox_id = text(&p.inbox_id);
+    // A small business shares one inbox: everything open is the natural start.
+    let view = p.view.as_deref().filter(|v| !v.is_empty()).unwrap_or("all");
+    let ask = ListAsk {
+        view: Some(view),
+        status: Some(p.status.as_deref().filter(|v| !v.is_empty()).unwrap_or("open")),
+        // Mine and Unassigned choose the assignee; a choice carried over from another view gives way.
+        assignee: p.assignee.as_deref().filter(|_| !matches!(view, "mine" | "unassigned")),
+        inbox_id: match inbox_id.as_str() {
+            "" => None,
+            i => Some(i.parse().map_err(|_| Problem::invalid("inbox_id must be an inbox's number"))?),
         },
-        q: Some(q.clone()).filter(|q| !q.trim().is_empty()),
+        label: p.label.as_deref(),
+        priority: p.priority.as_deref(),
+        q: p.q.as_deref(),
+        sort: p.sort.as_deref(),
+        cursor: p.cursor.as_deref(),
+        limit: 50,
         ..Default::default()
     };
-    let cursor = p.cursor.as_deref().map(textdesk_store::Cursor::parse).transpose()?;
-    let page = s.services.store.list_conversations(user.account_id, &filter, cursor, 50).await?;
+    let query = s.services.list_query(user, &ask).await?;
+    let page = s.services.list(user, &query).await?;
+    let target_minutes = s.services.account_settings(user.account_id).await?.targets.first_response_minutes;
+    let inboxes = s.services.store.inboxes(user.account_id).await?;
+    let agents = s.services.store.users(user.account_id).await?;
     let now = Timestamp::now();
-    let query = format!("view={view}&status={status}&q={}", crate::http::extract::urlencode(&q));
-    Ok(ListView {
-        rows: page.items.into_iter().map(|r| row_from(r, now, active)).collect(),
-        view,
-        status,
-        q,
+    let mut list = ListView {
+        rows: page.items.into_iter().map(|r| row_from(r, now, active, target_minutes)).collect(),
+        view: query.view.map_or("all", |v| v.as_str()).to_owned(),
+        status: query.filter.status.map_or("any", |s| s.as_str()).to_owned(),
+        inbox_id,
+        label: text(&p.label),
+        priority: query.filter.priority.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+        assignee: text(&p.assignee),
+        sort: query.filter.sort.as_str().to_owned(),
+        q: text(&p.q),
         next_cursor: page.next_cursor,
-        query,
+        query: String::new(),
         label_colors: s.services.store.labels(user.account_id).await?.into_iter().map(|l| (l.name, l.color)).collect(),
-    })
+        inboxes: inboxes.into_iter().map(|i| (i.id.to_string(), i.name)).collect(),
+        agents: agents.into_iter().filter(|u| u.active).map(|u| (u.id.to_string(), u.name)).collect(),
+        target_minutes,
+    };
+    if list.assignee_chosen_by_view() {
+        list.assignee.clear();
+    }
+    list.query = list.query_for(&list.view, &list.sort);
+    Ok(list)
 }
 
 pub struct Chrome {

@@ -1,5 +1,6 @@
-//! The account's settings. For now one section, `compose`: the tone rules the
-//! composer's preview applies (`core::compose::ToneRules`).
+//! The account's settings: `compose`, the tone rules the composer's preview
+//! applies (`core::compose::ToneRules`), and `targets`, the response times the
+//! inbox measures waiting customers against.
 
 use serde_json::{Map, Value, json};
 use textdesk_core::Invalid;
@@ -9,7 +10,7 @@ use textdesk_store::StoreError;
 use crate::services::Services;
 
 /// The sections an account's settings may hold.
-const SECTIONS: &[&str] = &["compose"];
+const SECTIONS: &[&str] = &["compose", "targets"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -23,6 +24,36 @@ pub enum SettingsError {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AccountSettings {
     pub compose: ToneRules,
+    pub targets: Targets,
+}
+
+/// How soon customers should hear from a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Targets {
+    /// Minutes a customer may wait for the first answer before the inbox marks them late.
+    pub first_response_minutes: u32,
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Targets { first_response_minutes: 15 }
+    }
+}
+
+/// A day; a longer target would never mark anyone late on a working shift.
+const MAX_TARGET_MINUTES: u32 = 24 * 60;
+
+impl Targets {
+    fn validated(self) -> Result<Self, Invalid> {
+        if !(1..=MAX_TARGET_MINUTES).contains(&self.first_response_minutes) {
+            return Err(Invalid::new(format!(
+                "settings.targets.first_response_minutes must be 1 to {MAX_TARGET_MINUTES} (got {})",
+                self.first_response_minutes
+            )));
+        }
+        Ok(self)
+    }
 }
 
 impl AccountSettings {
@@ -43,7 +74,18 @@ impl AccountSettings {
                 }
             },
         };
-        AccountSettings { compose }
+        let targets = match stored.get("targets").map(|v| serde_json::from_value::<Targets>(v.clone())) {
+            None => Targets::default(),
+            Some(Ok(t)) => t.validated().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the account's targets are not valid; using the defaults");
+                Targets::default()
+            }),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "the account's targets do not read; using the defaults");
+                Targets::default()
+            }
+        };
+        AccountSettings { compose, targets }
     }
 
     /// Validates a whole settings object as an admin would store it.
@@ -61,7 +103,13 @@ impl AccountSettings {
                 .map_err(|e| Invalid::new(format!("settings.compose: {e}")))?
                 .validated()?,
         };
-        Ok(AccountSettings { compose })
+        let targets = match obj.get("targets") {
+            None => Targets::default(),
+            Some(t) => serde_json::from_value::<Targets>(t.clone())
+                .map_err(|e| Invalid::new(format!("settings.targets: {e}")))?
+                .validated()?,
+        };
+        Ok(AccountSettings { compose, targets })
     }
 }
 
@@ -109,7 +157,7 @@ impl Services {
         let mut settings = self.store.account_settings(account_id).await?;
         merge_patch(&mut settings, patch);
         let parsed = AccountSettings::parse(&settings)?;
-        let stored = json!({ "compose": parsed.compose });
+        let stored = json!({ "compose": parsed.compose, "targets": parsed.targets });
         self.store.set_account_settings(account_id, &stored).await?;
         Ok(parsed)
     }
@@ -133,5 +181,10 @@ mod tests {
         assert!(AccountSettings::parse(&json!({ "compose": { "checks": { "slangs": false } } })).is_err());
         let bad = json!({ "compose": { "max_segments": "three" } });
         assert_eq!(AccountSettings::from_stored(&bad).compose, ToneRules::default());
+        let t = AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 5 } })).unwrap();
+        assert_eq!(t.targets.first_response_minutes, 5);
+        assert!(AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 0 } })).is_err());
+        assert!(AccountSettings::parse(&json!({ "targets": { "first_response": 5 } })).is_err());
+        assert_eq!(AccountSettings::from_stored(&json!({})).targets.first_response_minutes, 15);
     }
 }

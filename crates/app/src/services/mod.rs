@@ -14,6 +14,7 @@ pub mod hours;
 pub mod inboxes;
 pub mod ingest;
 pub mod labels;
+pub mod list;
 pub mod media;
 pub mod metrics;
 pub mod schedule;
