@@ -315,9 +315,20 @@
   if (thread) {
     var narrow = window.matchMedia("(max-width: 960px)");
     var panelOpen = !narrow.matches;
+    // Why an edit was refused stays in view until the agent edits again,
+    // though live refreshes re-render the panel.
+    var shownError = document.getElementById("panel-error");
+    var errorText = shownError ? shownError.textContent : "";
     function keepPanel() {
       var d = thread.querySelector("[data-contact-details]");
       if (d && d.open !== panelOpen) d.open = panelOpen;
+      if (d && errorText && !document.getElementById("panel-error")) {
+        var p = document.createElement("p");
+        p.id = "panel-error"; p.className = "flash error panel-error"; p.setAttribute("role", "alert");
+        p.textContent = errorText;
+        var summary = d.querySelector("summary");
+        d.insertBefore(p, summary ? summary.nextSibling : d.firstChild);
+      }
     }
     keepPanel();
     new MutationObserver(keepPanel).observe(thread, { childList: true });
@@ -330,6 +341,7 @@
     thread.addEventListener("input", function (e) {
       var form = e.target.closest && e.target.closest(".contact-panel form");
       if (!form) return;
+      errorText = "";
       if (edited(form)) form.setAttribute("data-editing", ""); else form.removeAttribute("data-editing");
       if (deferred && !thread.querySelector(".contact-panel form[data-editing]")) refreshThread();
     });

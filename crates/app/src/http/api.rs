@@ -864,7 +864,7 @@ async fn update_contact(
         time_zone,
         attributes: b.attributes.map(crate::http::contacts::attribute_changes).transpose()?,
     };
-    Ok(Json(s.services.edit_contact(&u, id, patch).await?.into()))
+    Ok(Json(s.services.edit_contact(&u, id, patch, None).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/consent", tag = "contacts", params(("id" = i64, Path)), responses((status = 200, body = [ConsentEventOut]), (status = 404, body = ProblemOut)), security(("bearer" = [])))]

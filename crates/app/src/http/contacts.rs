@@ -202,7 +202,7 @@ async fn ui_edit_contact(
             z => Some(parse_zone(z)?),
         };
         let patch = ContactPatch { name: Some(name), time_zone: Some(zone), attributes: None };
-        s.services.edit_contact(&ui.user, contact_id, patch).await?;
+        s.services.edit_contact(&ui.user, contact_id, patch, Some(id)).await?;
         Ok(())
     }
     .await;
@@ -228,7 +228,7 @@ async fn ui_attribute(
             Some(other) => return Err(StoreError::Invalid(format!("unknown action {other:?}")).into()),
         };
         let patch = ContactPatch { attributes: Some(AttributeChanges::one(key, value)), ..Default::default() };
-        s.services.edit_contact(&ui.user, contact_id, patch).await?;
+        s.services.edit_contact(&ui.user, contact_id, patch, Some(id)).await?;
         Ok(())
     }
     .await;
@@ -247,7 +247,7 @@ async fn ui_add_note(
     }
     let result = async {
         let contact_id = contact_of(&s, &ui, id).await?;
-        s.services.add_contact_note(&ui.user, contact_id, &f.body).await?;
+        s.services.add_contact_note(&ui.user, contact_id, &f.body, Some(id)).await?;
         Ok(())
     }
     .await;
@@ -266,7 +266,7 @@ async fn ui_delete_note(
     }
     let result = async {
         let contact_id = contact_of(&s, &ui, id).await?;
-        s.services.delete_contact_note(&ui.user, contact_id, note_id).await
+        s.services.delete_contact_note(&ui.user, contact_id, note_id, Some(id)).await
     }
     .await;
     finish(&s, &ui, id, result).await
@@ -325,7 +325,7 @@ pub async fn create_note(
     Path(id): Path<i64>,
     Json(b): Json<NoteIn>,
 ) -> Result<Response, Problem> {
-    let note = s.services.add_contact_note(&u, id, &b.body).await?;
+    let note = s.services.add_contact_note(&u, id, &b.body, None).await?;
     Ok((StatusCode::CREATED, Json(ContactNoteOut::from(note))).into_response())
 }
 
@@ -338,7 +338,7 @@ pub async fn delete_note(
     ApiUser(u): ApiUser,
     Path((id, note_id)): Path<(i64, i64)>,
 ) -> Result<StatusCode, Problem> {
-    s.services.delete_contact_note(&u, id, note_id).await?;
+    s.services.delete_contact_note(&u, id, note_id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
