@@ -63,14 +63,17 @@ export const scenarios = [
       await submit(page, th.panel.getByRole("button", { name: "Add note" }));
       await th.panel.locator(".contact-notes li", { hasText: "Prefers a call before noon" }).waitFor();
 
+      await th.panel.locator("#previous-conversations a", { hasText: "gift cards" }).waitFor();
+      await th.panel.locator(".identity", { hasText: "SMS" }).waitFor();
+      // Tall enough for the whole panel to be in the picture.
+      await page.setViewportSize({ width: 1280, height: 1500 });
+      await th.panel.screenshot({ path: `${env.screenshots}/contact-panel.png` });
+      await page.setViewportSize({ width: 1280, height: 800 });
+
       // A bad attribute name is refused in the panel, with the reason.
       await page.locator("#attr-new-key").fill("no spaces");
       await submit(page, th.panel.getByRole("button", { name: "Add", exact: true }));
       await page.locator("#panel-error", { hasText: "letters, digits" }).waitFor();
-
-      await th.panel.locator("#previous-conversations a", { hasText: "gift cards" }).waitFor();
-      await th.panel.locator(".identity", { hasText: "SMS" }).waitFor();
-      await th.panel.screenshot({ path: `${env.screenshots}/contact-panel.png` });
 
       // On a phone the panel is a disclosure below the thread.
       await page.setViewportSize(PHONE);

@@ -395,3 +395,71 @@ async fn composer_attachments(db: Db) {
     assert_eq!(before, after);
 }
 both_backends!(composer_attachments);
+
+async fn attachments_over_the_api(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let conv = json(t.text_in(inbox, "+14155550117", "hi", None).await).await["conversation_id"].as_i64().unwrap();
+    let upload = || async {
+        let r = t
+            .client
+            .post(t.url("/api/v1/media"))
+            .bearer_auth(&token)
+            .header("content-type", "image/png")
+            .body(PNG.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        json(r).await["id"].as_i64().unwrap()
+    };
+    // A picture alone, and a private note with a file (kept with the note, never sent).
+    let messages = format!("/api/v1/conversations/{conv}/messages");
+    let r = t.post(&token, &messages, json!({ "body": "", "media_ids": [upload().await] })).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(json(r).await["status"], "queued");
+    let r = t.post(&token, &messages, json!({ "body": "", "private": true, "media_ids": [upload().await] })).await;
+    assert_eq!(r.status(), 201);
+    let note = json(r).await;
+    assert_eq!((note["private"].as_bool(), note["media"].as_array().unwrap().len()), (Some(true), 1));
+    assert!(problem(t.post(&token, &messages, json!({ "body": "" })).await, 422).await.contains("empty"));
+
+    // SMPP carries text only: attachments are refused with the reason, nothing is stored.
+    let smpp = t
+        .services
+        .store
+        .create_inbox(textdesk_store::NewInbox {
+            account_id: t.account_id,
+            name: "SMSC".into(),
+            channel_kind: textdesk_core::ChannelKind::Smpp,
+            sender: "+14155550180".into(),
+            settings: json!({}),
+            secrets: json!({}),
+        })
+        .await
+        .unwrap()
+        .id;
+    let from = textdesk_core::Address::parse(textdesk_core::ChannelKind::Smpp, "+14155550118").unwrap();
+    let event = textdesk_channels::InboundEvent::Message {
+        from,
+        provider_id: "smsc-1".into(),
+        body: "hello".into(),
+        media: Vec::new(),
+        received_at: jiff::Timestamp::now(),
+        consent_signal: None,
+    };
+    let smpp_conv = match t.services.ingest(smpp, event).await.unwrap() {
+        textdesk::services::ingest::Ingested::Message(textdesk_store::IngestOutcome::Stored {
+            conversation_id,
+            ..
+        }) => conversation_id,
+        _ => panic!("the SMSC's text was not stored"),
+    };
+    let path = format!("/api/v1/conversations/{smpp_conv}/messages");
+    let body = json!({ "body": "see picture", "media_ids": [upload().await] });
+    let detail = problem(t.post(&token, &path, body).await, 422).await;
+    assert!(detail.contains("cannot carry attachments"), "{detail}");
+    assert_eq!(json(t.get(&token, &path).await).await.as_array().unwrap().len(), 1, "only the customer's text");
+}
+both_backends!(attachments_over_the_api);
