@@ -158,7 +158,11 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
             }
         }
         store
-            .update_contact(account_id, contact_id, ContactPatch { name: Some(name.into()), ..Default::default() })
+            .update_contact(
+                account_id,
+                contact_id,
+                ContactPatch { name: Some(textdesk_core::ContactName::parse(name)?), ..Default::default() },
+            )
             .await?;
         conversations.push((conversation_id, contact_id));
     }

@@ -55,7 +55,7 @@
   var deferred = false;
   function refreshThread() {
     if (!thread) return;
-    if (thread.querySelector(".waiting-edit[open]")) { deferred = true; return; }
+    if (thread.querySelector(".waiting-edit[open], .contact-panel form[data-editing]")) { deferred = true; return; }
     deferred = false;
     var m = document.getElementById("messages");
     var atBottom = !m || m.scrollHeight - m.scrollTop - m.clientHeight < 80;
@@ -190,8 +190,26 @@
     var note = composer.querySelector("input[name=private]");
     var send = composer.querySelector("button[type=submit]");
     var blocked = composer.querySelector(".blocked-banner");
-    // Touch keyboards have no Shift: there Enter makes a new line and the button sends.
-    var enterSends = !window.matchMedia("(pointer: coarse)").matches;
+    // The person's preference (data-enter-sends: on, off, or auto until they
+    // choose). Touch keyboards have no Shift: there "auto" makes Enter a new line.
+    var enterToggle = document.getElementById("enter-sends");
+    var hint = document.getElementById("composer-hint");
+    var mode = composer.getAttribute("data-enter-sends") || "auto";
+    var enterSends = mode === "on" || (mode === "auto" && !window.matchMedia("(pointer: coarse)").matches);
+    function showEnterMode() {
+      if (enterToggle) enterToggle.checked = enterSends;
+      if (hint) hint.textContent = hint.getAttribute(enterSends ? "data-on" : "data-off");
+      composer.setAttribute("data-enter-mode", enterSends ? "sends" : "newline");
+    }
+    showEnterMode();
+    if (enterToggle) enterToggle.addEventListener("change", function () {
+      enterSends = enterToggle.checked;
+      showEnterMode();
+      var prefs = document.getElementById("preferences");
+      fetch(prefs.action, { method: "POST", body: new URLSearchParams(new FormData(prefs)), credentials: "same-origin", redirect: "manual" })
+        .catch(function () {});
+    });
+    var attachments = composerAttachments(composer);
     function noteMode() {
       var on = note && note.checked;
       composer.classList.toggle("is-note", !!on);
@@ -239,20 +257,26 @@
     var picker = document.getElementById("canned-picker");
     if (picker) cannedPicker(composer, body, picker, meta, askPreview);
     body.addEventListener("keydown", function (e) {
-      if (enterSends && e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      if (e.key !== "Enter" || e.isComposing) return;
+      var send = enterSends ? !e.shiftKey && !e.ctrlKey && !e.metaKey : e.ctrlKey || e.metaKey;
+      if (send) {
         e.preventDefault();
-        if (body.value.trim()) composer.requestSubmit();
+        if (body.value.trim() || attachments.count()) composer.requestSubmit();
       }
     });
     if (note) note.addEventListener("change", noteMode);
     composer.addEventListener("submit", function (e) {
       e.preventDefault();
-      var data = new URLSearchParams(new FormData(composer));
+      if (attachments.busy()) { attachments.say("Wait until the files have uploaded."); return; }
+      var form = new FormData(composer);
+      form.delete("files");
+      var data = new URLSearchParams(form);
       fetch(composer.action, { method: "POST", body: data, credentials: "same-origin", redirect: "manual" })
         .then(function (r) {
           var flash = document.getElementById("flash");
           if (r.type === "opaqueredirect" || r.ok) {
             body.value = "";
+            attachments.clear();
             if (meta) meta.innerHTML = "";
             if (note && !blocked) { note.checked = false; noteMode(); }
             if (flash) flash.remove();
@@ -273,6 +297,119 @@
           });
         })
         .catch(function () { composer.submit(); });
+    });
+  }
+
+  // Composer attachments: each chosen file is uploaded at once (the server
+  // checks its size and type) and shown as a removable chip; the reply sends
+  // their ids. Without this script the files go with the form itself.
+  function composerAttachments(composer) {
+    var input = composer.querySelector("input[type=file]");
+    var ids = document.getElementById("media-ids");
+    var chips = document.getElementById("attachments-chosen");
+    var error = document.getElementById("attach-error");
+    var none = { count: function () { return 0; }, busy: function () { return false; }, clear: function () {}, say: function () {} };
+    if (!input || !ids || !chips) return none;
+    var pending = 0;
+    function say(msg) { if (!error) return; error.textContent = msg || ""; error.hidden = !msg; }
+    function sync() {
+      var list = [];
+      chips.querySelectorAll("li[data-media-id]").forEach(function (li) { list.push(li.getAttribute("data-media-id")); });
+      ids.value = list.join(",");
+      chips.hidden = !chips.children.length;
+    }
+    function chip(file) {
+      var li = document.createElement("li");
+      li.className = "chip uploading";
+      if (/^image\//.test(file.type)) {
+        var img = document.createElement("img");
+        img.alt = "";
+        img.src = URL.createObjectURL(file);
+        img.onload = function () { URL.revokeObjectURL(img.src); };
+        li.appendChild(img);
+      }
+      var name = document.createElement("span");
+      name.className = "name"; name.textContent = file.name;
+      li.appendChild(name);
+      var rm = document.createElement("button");
+      rm.type = "button"; rm.className = "remove"; rm.textContent = "×";
+      rm.setAttribute("aria-label", "Remove " + file.name);
+      rm.addEventListener("click", function () { li.remove(); sync(); input.focus(); });
+      li.appendChild(rm);
+      chips.appendChild(li);
+      return li;
+    }
+    function upload(file) {
+      var li = chip(file);
+      var data = new FormData();
+      data.set("csrf", composer.querySelector("input[name=csrf]").value);
+      data.append("files", file, file.name);
+      pending++;
+      fetch(chips.getAttribute("data-upload"), { method: "POST", body: data, credentials: "same-origin" })
+        .then(function (r) {
+          return r.json().catch(function () { return null; }).then(function (j) { return { ok: r.ok, status: r.status, body: j }; });
+        })
+        .then(function (res) {
+          if (res.ok && res.body && res.body[0]) {
+            li.setAttribute("data-media-id", res.body[0].id);
+            li.classList.remove("uploading");
+          } else {
+            li.remove();
+            say(file.name + ": " + (res.body && res.body.detail ? res.body.detail : "could not be attached (" + res.status + ")"));
+          }
+        })
+        .catch(function () { li.remove(); say(file.name + ": could not be attached (no connection)"); })
+        .then(function () { pending--; sync(); });
+    }
+    input.addEventListener("change", function () {
+      say("");
+      Array.prototype.forEach.call(input.files, upload);
+      // The files are kept on the server now; the form itself does not carry them.
+      input.value = "";
+    });
+    sync();
+    return {
+      count: function () { return chips.querySelectorAll("li[data-media-id]").length; },
+      busy: function () { return pending > 0; },
+      clear: function () { chips.innerHTML = ""; say(""); sync(); },
+      say: say,
+    };
+  }
+
+  // The contact panel: a live refresh waits while an agent is typing in one of
+  // its forms, and on a phone the panel stays folded or open as they left it.
+  if (thread) {
+    var narrow = window.matchMedia("(max-width: 960px)");
+    var panelOpen = !narrow.matches;
+    // Why an edit was refused stays in view until the agent edits again,
+    // though live refreshes re-render the panel.
+    var shownError = document.getElementById("panel-error");
+    var errorText = shownError ? shownError.textContent : "";
+    function keepPanel() {
+      var d = thread.querySelector("[data-contact-details]");
+      if (d && d.open !== panelOpen) d.open = panelOpen;
+      if (d && errorText && !document.getElementById("panel-error")) {
+        var p = document.createElement("p");
+        p.id = "panel-error"; p.className = "flash error panel-error"; p.setAttribute("role", "alert");
+        p.textContent = errorText;
+        var summary = d.querySelector("summary");
+        d.insertBefore(p, summary ? summary.nextSibling : d.firstChild);
+      }
+    }
+    keepPanel();
+    new MutationObserver(keepPanel).observe(thread, { childList: true });
+    thread.addEventListener("toggle", function (e) {
+      if (e.target.matches && e.target.matches("[data-contact-details]")) panelOpen = e.target.open;
+    }, true);
+    function edited(form) {
+      return Array.prototype.some.call(form.querySelectorAll("input:not([type=hidden]), textarea"), function (f) { return f.value !== f.defaultValue; });
+    }
+    thread.addEventListener("input", function (e) {
+      var form = e.target.closest && e.target.closest(".contact-panel form");
+      if (!form) return;
+      errorText = "";
+      if (edited(form)) form.setAttribute("data-editing", ""); else form.removeAttribute("data-editing");
+      if (deferred && !thread.querySelector(".contact-panel form[data-editing]")) refreshThread();
     });
   }
 

@@ -50,6 +50,12 @@
       var li = document.createElement("li");
       li.className = m.direction;
       li.textContent = m.body;
+      // An MMS: its pictures as the phone shows them.
+      (m.media || []).forEach(function (url) {
+        var img = document.createElement("img");
+        img.src = url; img.alt = "Picture from the business"; img.className = "phone-media";
+        li.appendChild(img);
+      });
       msgs.appendChild(li);
       // The phone's own "Delivered" sits under the customer's latest text.
       if (i === lastOwn) { var s = document.createElement("li"); s.className = "stamp"; s.textContent = "Delivered"; msgs.appendChild(s); }

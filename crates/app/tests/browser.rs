@@ -109,6 +109,21 @@ async fn agent_ui_in_chromium() {
         .expect("seeding a Twilio inbox")
         .id;
 
+    // A returning customer for e2e/scenarios/contact.mjs: an earlier conversation,
+    // resolved long ago, so their next text starts a new one beside it.
+    let old = t.text_in(inbox, "+14155559901", "Do you sell gift cards?", None).await;
+    let old = common::json(old).await["conversation_id"].as_i64().expect("seeding an old conversation");
+    let r = t.post(&lead, &format!("/api/v1/conversations/{old}/status"), json!({ "status": "resolved" })).await;
+    assert_eq!(r.status(), 200, "resolving the old conversation");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&t.database_url).await.expect("the test database");
+    sqlx::query("UPDATE conversations SET resolved_at = 0, last_activity_at = 0 WHERE id = $1")
+        .bind(old)
+        .execute(&pool)
+        .await
+        .expect("ageing the old conversation");
+    pool.close().await;
+
     let screenshots = root.join("target/screenshots");
     std::fs::create_dir_all(&screenshots).expect("target/screenshots");
     let mut cmd = tokio::process::Command::new("node");

@@ -53,6 +53,11 @@ impl ChannelKind {
     }
 
     /// Channels whose customer address is a phone number.
+    /// Whether a message on this channel can carry pictures and files (SMPP carries text only).
+    pub fn carries_media(self) -> bool {
+        !matches!(self, ChannelKind::Smpp)
+    }
+
     pub fn uses_phone_numbers(self) -> bool {
         matches!(self, ChannelKind::Simulator | ChannelKind::Twilio | ChannelKind::Smpp | ChannelKind::Whatsapp)
     }

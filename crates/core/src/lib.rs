@@ -3,6 +3,7 @@
 
 pub mod compose;
 pub mod consent;
+pub mod contact;
 pub mod conversation;
 pub mod gate;
 pub mod hours;
@@ -19,6 +20,7 @@ pub mod template;
 pub mod timing;
 pub mod user;
 
+pub use contact::{AttributeChanges, AttributeKey, AttributeValue, ContactName, NoteBody};
 pub use conversation::{ConversationStatus, InboundPlacement, LatestConversation, Priority, ReopenWindow};
 pub use gate::{BlockReason, ConsentState, OutboundKind, OutboundRequest, Verdict};
 pub use identity::{Address, ChannelKind};

@@ -158,6 +158,19 @@ impl Body {
         Ok(Body(t.to_owned()))
     }
 
+    /// A message's text when it carries `attachments` files: it may then be
+    /// empty (a picture alone).
+    pub fn parse_with(s: &str, attachments: usize) -> Result<Self, Invalid> {
+        if attachments > 0 && s.trim().is_empty() {
+            return Ok(Body(String::new()));
+        }
+        Self::parse(s)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -173,5 +186,8 @@ mod body_tests {
         assert_eq!(Body::parse("Hi there  \n").unwrap().as_str(), "Hi there");
         assert!(Body::parse(&"a".repeat(1600)).is_ok());
         assert!(Body::parse(&"a".repeat(1601)).is_err());
+        assert!(Body::parse_with("  ", 1).unwrap().is_empty(), "a picture alone");
+        assert!(Body::parse_with("  ", 0).is_err());
+        assert!(Body::parse_with(&"a".repeat(1601), 1).is_err());
     }
 }

@@ -21,6 +21,9 @@ pub struct User {
     #[serde(skip)]
     pub password_hash: String,
     pub created_at: Timestamp,
+    /// Enter sends a reply (true) or makes a new line (false); None until the
+    /// user chooses, when it depends on their keyboard.
+    pub enter_sends: Option<bool>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -37,7 +40,7 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
-const USER_COLUMNS: &str = "id, account_id, email, name, role, active, password_hash, created_at";
+const USER_COLUMNS: &str = "id, account_id, email, name, role, active, password_hash, created_at, enter_sends";
 
 fn user_from(row: &sqlx::any::AnyRow) -> Result<User> {
     let role: String = row.try_get("role")?;
@@ -50,6 +53,7 @@ fn user_from(row: &sqlx::any::AnyRow) -> Result<User> {
         active: row.try_get::<i64, _>("active")? != 0,
         password_hash: row.try_get("password_hash")?,
         created_at: from_ms(row.try_get("created_at")?),
+        enter_sends: row.try_get::<Option<i64>, _>("enter_sends")?.map(|v| v != 0),
     })
 }
 
@@ -144,6 +148,16 @@ impl Store {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.user(id).await
+    }
+
+    /// The user's own preferences; None puts one back to the default.
+    pub async fn set_enter_sends(&self, id: i64, enter_sends: Option<bool>) -> Result<User> {
+        sqlx::query("UPDATE users SET enter_sends = $1 WHERE id = $2")
+            .bind(enter_sends.map(i64::from))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         self.user(id).await
     }
 

@@ -1,6 +1,6 @@
 use jiff::Timestamp;
 use sqlx::Row;
-use textdesk_core::{Address, ConsentState};
+use textdesk_core::{Address, AttributeChanges, ConsentState, ContactName};
 
 use crate::{Result, Store, StoreError, from_ms, is_unique_violation, returned_id, to_ms};
 
@@ -27,12 +27,19 @@ pub struct Contact {
 
 #[derive(Debug, Default)]
 pub struct ContactPatch {
-    pub name: Option<String>,
+    pub name: Option<ContactName>,
+    /// A checked IANA zone name; Some(None) goes back to the number's zone.
     pub time_zone: Option<Option<String>>,
-    pub attributes: Option<serde_json::Value>,
+    /// Keys set or removed; the others are kept.
+    pub attributes: Option<AttributeChanges>,
 }
 
 impl Contact {
+    /// The attributes as text, in key order (a value stored as other JSON is shown as JSON).
+    pub fn attribute_texts(&self) -> std::collections::BTreeMap<String, String> {
+        attribute_texts(&self.attributes)
+    }
+
     /// What an agent calls the contact: their name, or their first address.
     pub fn display_name(&self) -> String {
         if !self.name.trim().is_empty() {
@@ -184,22 +191,55 @@ impl Store {
         }
     }
 
+    /// Applies `patch` in one write transaction, so two agents' attribute
+    /// edits at once both land.
     pub async fn update_contact(&self, account_id: i64, id: i64, patch: ContactPatch) -> Result<Contact> {
-        let current = self.contact(account_id, id).await?;
-        let name = patch.name.unwrap_or(current.name);
-        let tz = patch.time_zone.unwrap_or(current.time_zone);
-        let attrs = patch.attributes.unwrap_or(current.attributes);
+        let mut tx = self.begin_write().await?;
+        // SQLite's write transaction already holds the lock; PostgreSQL locks the row.
+        let lock = if self.backend == crate::Backend::Postgres { " FOR UPDATE" } else { "" };
+        let sql = format!("SELECT name, time_zone, attributes FROM contacts WHERE account_id = $1 AND id = $2{lock}");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound("contact"))?;
+        let name = match patch.name {
+            Some(n) => n.as_str().to_owned(),
+            None => row.try_get("name")?,
+        };
+        let tz = match patch.time_zone {
+            Some(z) => z,
+            None => row.try_get("time_zone")?,
+        };
+        let stored: String = row.try_get("attributes")?;
+        let attrs = match patch.attributes {
+            Some(changes) => {
+                let current = attribute_texts(&serde_json::from_str(&stored).unwrap_or_default());
+                serde_json::to_string(&changes.apply(&current)?).map_err(|e| StoreError::Invalid(e.to_string()))?
+            }
+            None => stored,
+        };
         sqlx::query("UPDATE contacts SET name = $1, time_zone = $2, attributes = $3, updated_at = $4 WHERE id = $5 AND account_id = $6")
             .bind(name)
             .bind(tz)
-            .bind(attrs.to_string())
+            .bind(attrs)
             .bind(to_ms(Timestamp::now()))
             .bind(id)
             .bind(account_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         self.contact(account_id, id).await
     }
+}
+
+fn attribute_texts(v: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The identity and contact of `address`, both created on first contact, in

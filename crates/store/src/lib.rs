@@ -9,6 +9,7 @@ mod auth;
 mod automatic;
 mod canned;
 mod consent;
+mod contact_notes;
 mod contacts;
 mod conversations;
 mod events;
@@ -34,6 +35,7 @@ pub use auth::{ApiToken, Session};
 pub use automatic::{Occasion, Waiting};
 pub use canned::{CannedFields, CannedResponse};
 pub use consent::{ACCOUNT_SCOPE, ConsentEvent, LedgerLine, RecordConsent};
+pub use contact_notes::ContactNote;
 pub use contacts::{Contact, ContactPatch, Identity};
 pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, TimelineEvent,

@@ -19,9 +19,10 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::http::extract::{ApiUser, Json, Path, Query};
 use crate::http::problem::Problem;
-use crate::http::{AppState, account, admin, canned, labels, live, media};
+use crate::http::{AppState, account, admin, canned, contacts, labels, live, media};
 use crate::services::auth;
 use crate::services::channels::{ChannelSetup, NewChannel, TwilioSetup};
+use crate::services::contacts::parse_zone;
 use crate::services::conversations::{Draft, SnoozeWhen};
 use crate::services::list::ListAsk;
 use crate::services::schedule::ZoneChoice;
@@ -32,7 +33,7 @@ type ApiResult<T> = Result<T, Problem>;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi_json))
-        .route("/me", get(me))
+        .route("/me", get(me).patch(update_me))
         .route("/inboxes", get(list_inboxes).post(create_inbox))
         .route("/inboxes/{id}", get(get_inbox).patch(update_inbox))
         .route("/contacts", get(list_contacts).post(create_contact))
@@ -66,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::http::labels::api_routes())
         .merge(crate::http::account::api_routes())
         .merge(crate::http::admin::api_routes())
+        .merge(crate::http::contacts::api_routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API endpoint") })
 }
 
@@ -284,13 +286,16 @@ pub struct MemberIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactPatchIn {
+    /// Up to 100 characters; empty shows the contact by their number.
     name: Option<String>,
-    /// An IANA zone such as America/Chicago; null clears it.
+    /// An IANA zone such as America/Chicago; null goes back to the zone the number implies.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     time_zone: Option<Option<String>>,
+    /// Keys given are set (a string of up to 500 characters) or removed (null); others are kept.
+    /// Keys are 1 to 40 letters, digits, `_` or `-`.
     #[schema(value_type = Option<Object>)]
-    attributes: Option<serde_json::Value>,
+    attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -651,9 +656,53 @@ pub struct ProblemOut {
 
 // ---------- handlers ----------
 
-#[utoipa::path(get, path = "/api/v1/me", tag = "users", responses((status = 200, body = UserOut), (status = 401, body = ProblemOut)), security(("bearer" = [])))]
-async fn me(ApiUser(u): ApiUser) -> Json<UserOut> {
+#[derive(Serialize, ToSchema)]
+pub struct MeOut {
+    #[serde(flatten)]
+    user: UserOut,
+    preferences: PreferencesOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PreferencesOut {
+    /// Enter sends a reply (true) or makes a new line, Ctrl+Enter sending (false); null until
+    /// chosen: Enter sends on a keyboard and makes a new line on a touch screen.
+    enter_sends: Option<bool>,
+}
+
+impl From<User> for MeOut {
+    fn from(u: User) -> Self {
+        MeOut { preferences: PreferencesOut { enter_sends: u.enter_sends }, user: u.into() }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MePatchIn {
+    preferences: Option<PreferencesIn>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesIn {
+    /// true, false, or null for the keyboard's default.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<bool>)]
+    enter_sends: Option<Option<bool>>,
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "users", responses((status = 200, body = MeOut), (status = 401, body = ProblemOut)), security(("bearer" = [])))]
+async fn me(ApiUser(u): ApiUser) -> Json<MeOut> {
     Json(u.into())
+}
+
+#[utoipa::path(patch, path = "/api/v1/me", tag = "users", request_body = MePatchIn, responses((status = 200, body = MeOut), (status = 401, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+async fn update_me(State(s): State<AppState>, ApiUser(u): ApiUser, Json(b): Json<MePatchIn>) -> ApiResult<Json<MeOut>> {
+    let mut user = u;
+    if let Some(enter_sends) = b.preferences.and_then(|p| p.enter_sends) {
+        user = s.services.store.set_enter_sends(user.id, enter_sends).await?;
+    }
+    Ok(Json(user.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/inboxes", tag = "inboxes", responses((status = 200, body = [InboxOut])), security(("bearer" = [])))]
@@ -748,7 +797,7 @@ async fn create_contact(
 ) -> ApiResult<Response> {
     let kind = ChannelKind::parse(b.channel_kind.as_deref().unwrap_or("twilio"))?;
     let address = Address::parse(kind, &b.address)?;
-    let tz = b.time_zone.as_deref().map(valid_zone).transpose()?;
+    let tz = b.time_zone.as_deref().map(parse_zone).transpose()?;
     let c = s.services.store.create_contact(u.account_id, b.name.trim(), &address, tz.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(ContactOut::from(c))).into_response())
 }
@@ -800,12 +849,6 @@ async fn add_team_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn valid_zone(z: &str) -> Result<String, Problem> {
-    jiff::tz::TimeZone::get(z)
-        .map(|_| z.to_owned())
-        .map_err(|_| Problem::invalid(format!("{z:?} is not a time zone (use a name like America/Chicago)")))
-}
-
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)), responses((status = 200, body = ContactOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
 async fn get_contact(
     State(s): State<AppState>,
@@ -823,21 +866,15 @@ async fn update_contact(
     Json(b): Json<ContactPatchIn>,
 ) -> ApiResult<Json<ContactOut>> {
     let time_zone = match b.time_zone {
-        Some(Some(z)) => Some(Some(valid_zone(&z)?)),
+        Some(Some(z)) => Some(Some(parse_zone(&z)?)),
         other => other,
     };
-    if let Some(a) = &b.attributes
-        && !a.is_object()
-    {
-        return Err(Problem::invalid("attributes must be a JSON object"));
-    }
-    let name = b.name.map(|n| n.trim().to_owned());
-    let c = s
-        .services
-        .store
-        .update_contact(u.account_id, id, ContactPatch { name, time_zone, attributes: b.attributes })
-        .await?;
-    Ok(Json(c.into()))
+    let patch = ContactPatch {
+        name: b.name.as_deref().map(textdesk_core::ContactName::parse).transpose()?,
+        time_zone,
+        attributes: b.attributes.map(crate::http::contacts::attribute_changes).transpose()?,
+    };
+    Ok(Json(s.services.edit_contact(&u, id, patch, None).await?.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/consent", tag = "contacts", params(("id" = i64, Path)), responses((status = 200, body = [ConsentEventOut]), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
@@ -1107,14 +1144,14 @@ async fn create_message(
         Some("notification") => OutboundKind::Notification,
         Some(other) => return Err(Problem::invalid(format!("kind {other:?}: use reply or notification"))),
     };
-    let body = Body::parse(&b.body)?;
+    let media = b.media_ids.unwrap_or_default();
+    let body = Body::parse_with(&b.body, media.len())?;
     let send_at = match &b.send_at {
         Some(t) => {
             Some(s.services.send_time(id, t, &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?).await?)
         }
         None => None,
     };
-    let media = b.media_ids.unwrap_or_default();
     let m = s.services.send(&u, id, Draft { body, private: b.private, kind, send_at, media }).await?;
     Ok((StatusCode::CREATED, Json(MessageOut::of(m, &s.services))).into_response())
 }
@@ -1271,14 +1308,15 @@ async fn compose_preview(
 #[openapi(
     info(title = "textdesk API", version = "1", description = "The REST API of textdesk, a self-hosted help desk for text messaging. Authenticate with `Authorization: Bearer <token>` (create one with `textdesk token create`). Errors are RFC 9457 problem details."),
     paths(
-        me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, export_consent, add_identity, list_teams, create_team, add_team_member,
+        me, update_me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, export_consent, add_identity, list_teams, create_team, add_team_member,
         compose_preview, list_conversations, get_conversation, assign_conversation, set_status, mark_read, mark_unread, set_priority, set_labels, timeline, list_messages, create_message,
         list_scheduled, edit_waiting_message, send_now, retry_message, cancel_message, media::upload,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token, live::events,
         labels::list_labels, labels::create_label, labels::get_label, labels::update_label, labels::delete_label,
         canned::list_canned, canned::create_canned, canned::get_canned, canned::update_canned, canned::delete_canned, canned::render_canned,
         account::get_account, account::update_account,
-        admin::create_invite, admin::reissue_invite, admin::list_members, admin::remove_member
+        admin::create_invite, admin::reissue_invite, admin::list_members, admin::remove_member,
+        contacts::list_notes, contacts::create_note, contacts::delete_note
     ),
     modifiers(&BearerAuth)
 )]

@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,12 +12,101 @@ use textdesk_store::MediaState;
 
 use crate::http::AppState;
 use crate::http::api::{MediaOut, ProblemOut};
-use crate::http::extract::ApiUser;
+use crate::http::extract::{ApiUser, UiUser};
 use crate::http::problem::Problem;
 use crate::services::media::is_picture;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/media/{id}", get(serve))
+}
+
+/// The composer's uploads and its reply (a multipart form when the browser
+/// runs no script), with room for a file of `max_bytes` and the form around it.
+pub fn ui_routes(max_bytes: usize) -> Router<AppState> {
+    let limit = DefaultBodyLimit::max(max_bytes.saturating_add(FORM_SLACK));
+    Router::new()
+        .route("/conversations/{id}/attachments", post(ui_upload).layer(limit))
+        .route("/conversations/{id}/reply", post(crate::http::ui::reply).layer(limit))
+}
+
+/// What a multipart form may carry beside its files.
+const FORM_SLACK: usize = 64 * 1024;
+
+/// A file from a form.
+pub struct FormFile {
+    pub content_type: String,
+    pub bytes: Bytes,
+}
+
+/// A multipart form's text fields and files (file inputs left empty are skipped).
+#[derive(Default)]
+pub struct FormParts {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<FormFile>,
+}
+
+impl FormParts {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+pub async fn read_form_parts(mut form: Multipart, max_bytes: u64) -> Result<FormParts, Problem> {
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "File too large",
+            format!("a file may be at most {}", crate::services::media::human_size(max_bytes)),
+        )
+    };
+    let broken = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            Problem::new(StatusCode::BAD_REQUEST, "malformed", "Malformed form", e.body_text())
+        }
+    };
+    let mut parts = FormParts::default();
+    while let Some(field) = form.next_field().await.map_err(broken)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if field.file_name().is_some() {
+            let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
+            let named = field.file_name().is_some_and(|n| !n.is_empty());
+            let bytes = field.bytes().await.map_err(broken)?;
+            if named || !bytes.is_empty() {
+                parts.files.push(FormFile { content_type, bytes });
+            }
+        } else {
+            parts.fields.push((name, field.text().await.map_err(broken)?));
+        }
+    }
+    Ok(parts)
+}
+
+/// The composer's "Attach": files kept for the reply being written, answered
+/// with their ids (and links, for thumbnails), or a problem the page shows.
+async fn ui_upload(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    form: Multipart,
+) -> Result<Response, Problem> {
+    let parts = read_form_parts(form, s.services.media.max_bytes).await?;
+    if let Err(r) = ui.check_csrf(&headers, parts.field("csrf").unwrap_or_default(), &s.config.public_url) {
+        return Ok(r.into_response());
+    }
+    s.services.store.conversation(ui.user.account_id, id).await?;
+    if parts.files.is_empty() {
+        return Err(Problem::invalid("choose a file to attach"));
+    }
+    let mut out = Vec::with_capacity(parts.files.len());
+    for f in &parts.files {
+        let media = s.services.upload(&ui.user, &f.content_type, &f.bytes).await?;
+        out.push(MediaOut::of(media, &s.services));
+    }
+    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
 }
 
 /// `POST /api/v1/media`: the raw file as the body, its type in Content-Type.

@@ -6,11 +6,13 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod canned;
+pub mod contacts;
 pub mod extract;
 pub mod labels;
 pub mod live;
 pub mod media;
 pub mod ops;
+pub mod preferences;
 pub mod problem;
 pub mod settings;
 pub mod simulator;
@@ -40,6 +42,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(ui::routes())
+        .merge(media::ui_routes(state.config.media_max_bytes as usize))
         .nest("/api/v1", api::routes().merge(media::api_routes(state.config.media_max_bytes as usize)))
         .merge(ops::routes())
         .merge(webhooks::routes())

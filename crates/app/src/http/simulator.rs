@@ -115,6 +115,8 @@ struct PhoneMessage {
     /// `from_phone` (the customer typed it) or `to_phone` (the business sent it).
     direction: &'static str,
     body: String,
+    /// Links to the pictures the message carried (what an MMS shows on the phone).
+    media: Vec<String>,
     status: String,
     at: String,
 }
@@ -139,6 +141,17 @@ async fn phone_messages(
             .map(|m| PhoneMessage {
                 id: m.id,
                 direction: if m.direction == textdesk_core::Direction::Inbound { "from_phone" } else { "to_phone" },
+                media: m
+                    .media
+                    .iter()
+                    .filter(|x| {
+                        x.state == textdesk_store::MediaState::Stored
+                            && crate::services::media::is_picture(x.content_type.as_deref())
+                    })
+                    .map(|x| {
+                        s.services.media.link_path(x.id, jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1))
+                    })
+                    .collect(),
                 body: m.body,
                 status: m.status.as_str().into(),
                 at: m.created_at.to_string(),

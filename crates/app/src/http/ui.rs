@@ -33,7 +33,6 @@ pub fn routes() -> Router<AppState> {
         .route("/inbox/list", get(inbox_list))
         .route("/conversations/{id}", get(conversation_page))
         .route("/conversations/{id}/thread", get(thread_fragment))
-        .route("/conversations/{id}/reply", post(reply))
         .route("/conversations/{id}/assign", post(assign))
         .route("/conversations/{id}/status", post(set_status))
         .route("/conversations/{id}/priority", post(set_priority))
@@ -47,6 +46,8 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::http::live::ui_routes())
         .merge(crate::http::canned::ui_routes())
         .merge(crate::http::labels::ui_routes())
+        .merge(crate::http::contacts::ui_routes())
+        .merge(crate::http::preferences::ui_routes())
         .merge(crate::http::settings::ui_routes())
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
@@ -108,7 +109,7 @@ struct LoginQuery {
 }
 
 /// Only local paths: a login link must not bounce people to another site.
-fn safe_next(next: Option<String>) -> String {
+pub(crate) fn safe_next(next: Option<String>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
         _ => "/inbox".into(),
@@ -702,6 +703,10 @@ pub struct ThreadView {
     label_choices: Vec<(String, String, bool)>,
     /// This conversation's labels with their colours.
     label_badges: Vec<(String, String)>,
+    /// Name, identities, zone, attributes, notes and earlier conversations.
+    panel: crate::http::contacts::ContactPanel,
+    /// The customer's zone comes from their number (no agent set one).
+    zone_inferred: bool,
 }
 
 impl ThreadView {
@@ -844,6 +849,8 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Resu
                 (name.clone(), color.unwrap_or_default())
             })
             .collect(),
+        panel: crate::http::contacts::contact_panel(s, &ui.user, &contact, id).await?,
+        zone_inferred: contact.time_zone.is_none(),
     })
 }
 
@@ -855,6 +862,33 @@ struct ConversationPage {
     thread: ThreadView,
     flash: Option<String>,
     draft: String,
+    /// Enter sends (`on`), makes a new line (`off`), or depends on the keyboard (`auto`).
+    enter_sends: &'static str,
+}
+
+fn enter_sends_mode(user: &User) -> &'static str {
+    match user.enter_sends {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "auto",
+    }
+}
+
+/// The conversation again, its contact panel saying why an edit was refused.
+pub(crate) async fn render_with_panel_error(
+    s: &AppState,
+    ui: &UiUser,
+    id: i64,
+    status: StatusCode,
+    error: String,
+) -> Response {
+    match render_conversation(s, ui, id, &ListParams::default(), None, String::new()).await {
+        Ok(mut page) => {
+            page.thread.panel.error = Some(error);
+            (status, page).into_response()
+        }
+        Err(p) => p.into_response(),
+    }
 }
 
 async fn render_conversation(
@@ -867,7 +901,7 @@ async fn render_conversation(
 ) -> Result<ConversationPage, Problem> {
     let thread = thread_view(s, ui, id, p).await?;
     let list = list_view(s, &ui.user, p, Some(id)).await?;
-    Ok(ConversationPage { chrome: chrome(s, ui), list, thread, flash, draft })
+    Ok(ConversationPage { chrome: chrome(s, ui), list, thread, flash, draft, enter_sends: enter_sends_mode(&ui.user) })
 }
 
 async fn conversation_page(
@@ -899,6 +933,7 @@ async fn thread_fragment(
 #[derive(Deserialize)]
 struct ReplyForm {
     csrf: String,
+    #[serde(default)]
     body: String,
     #[serde(default)]
     private: Option<String>,
@@ -907,6 +942,54 @@ struct ReplyForm {
     send_at: Option<String>,
     #[serde(default)]
     send_at_zone: Option<String>,
+    /// Files the composer uploaded already, comma-separated ids, in order.
+    #[serde(default)]
+    media_ids: String,
+    /// Files sent with the form itself (a browser running no script).
+    #[serde(skip)]
+    files: Vec<crate::http::media::FormFile>,
+}
+
+impl ReplyForm {
+    /// The composer posts a multipart form (it may carry files) or, from the
+    /// script, an url-encoded one.
+    async fn read(s: &AppState, req: axum::extract::Request) -> Result<Self, Response> {
+        use axum::extract::FromRequest;
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+        if !multipart {
+            return axum::Form::<ReplyForm>::from_request(req, s)
+                .await
+                .map(|f| f.0)
+                .map_err(IntoResponse::into_response);
+        }
+        let form = axum::extract::Multipart::from_request(req, s).await.map_err(IntoResponse::into_response)?;
+        let parts = crate::http::media::read_form_parts(form, s.services.media.max_bytes)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let text = |k: &str| parts.field(k).map(str::to_owned);
+        Ok(ReplyForm {
+            csrf: text("csrf").unwrap_or_default(),
+            body: text("body").unwrap_or_default(),
+            private: text("private"),
+            send_at: text("send_at"),
+            send_at_zone: text("send_at_zone"),
+            media_ids: text("media_ids").unwrap_or_default(),
+            files: parts.files,
+        })
+    }
+
+    fn media_ids(&self) -> Result<Vec<i64>, StoreError> {
+        self.media_ids
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(|x| x.parse().map_err(|_| StoreError::Invalid(format!("attachment {x:?} is not an upload id"))))
+            .collect()
+    }
 }
 
 /// An action's failure as the page shows it.
@@ -936,22 +1019,34 @@ async fn form_send_at(
     }
 }
 
-async fn reply(
+pub(crate) async fn reply(
     State(s): State<AppState>,
     headers: HeaderMap,
     ui: UiUser,
     Path(id): Path<i64>,
-    axum::Form(f): axum::Form<ReplyForm>,
+    req: axum::extract::Request,
 ) -> Response {
+    let f = match ReplyForm::read(&s, req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
         return r.into_response();
     }
     let draft = async {
-        let body = Body::parse(&f.body).map_err(StoreError::from)?;
+        let mut media = f.media_ids()?;
+        if !f.files.is_empty() {
+            // Refused before any file is kept, so a wrong conversation leaves no strays.
+            s.services.store.conversation(ui.user.account_id, id).await?;
+        }
+        for file in &f.files {
+            media.push(s.services.upload(&ui.user, &file.content_type, &file.bytes).await?.id);
+        }
+        let body = Body::parse_with(&f.body, media.len()).map_err(StoreError::from)?;
         let private = f.private.is_some();
         let send_at =
             if private { None } else { form_send_at(&s, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await? };
-        Ok::<_, ActionError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media: Vec::new() })
+        Ok::<_, ActionError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media })
     };
     let result = match draft.await {
         Ok(d) => s.services.send(&ui.user, id, d).await.map_err(action_failure),

@@ -65,6 +65,15 @@ impl Services {
 
     /// An agent's reply, note, notification or scheduled message.
     pub async fn send(&self, user: &User, conversation_id: i64, draft: Draft) -> Result<Message, ActionError> {
+        if !draft.media.is_empty() && !draft.private {
+            let kind = self.store.conversation_summary(user.account_id, conversation_id).await?.channel_kind;
+            if !kind.carries_media() {
+                return Err(StoreError::Invalid(format!(
+                    "{kind} messages cannot carry attachments: send the text alone, or add the file to a private note"
+                ))
+                .into());
+            }
+        }
         let now = Timestamp::now();
         let send_at = draft.send_at.filter(|t| *t > now);
         let timing =

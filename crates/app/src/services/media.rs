@@ -31,6 +31,17 @@ pub fn accepted(content_type: &str) -> bool {
         || matches!(ct.as_str(), "application/pdf" | "text/vcard" | "text/x-vcard" | "text/calendar" | "text/plain")
 }
 
+/// "10 MB", "512 KB": a limit as people read it.
+pub fn human_size(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
+        format!("{} MB", bytes / (1024 * 1024))
+    } else if bytes >= 1024 {
+        format!("{} KB", bytes.div_ceil(1024))
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// Whether a browser may show it inline (everything else is a download).
 pub fn is_picture(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|ct| ct.starts_with("image/") && ct != "image/svg+xml")
@@ -86,8 +97,8 @@ impl Services {
         }
         if bytes.len() as u64 > self.media.max_bytes {
             return Err(textdesk_store::StoreError::Invalid(format!(
-                "the file is larger than {} bytes",
-                self.media.max_bytes
+                "the file is larger than {}, the most a file may be",
+                human_size(self.media.max_bytes)
             )));
         }
         if !accepted(content_type) {

@@ -8,6 +8,7 @@ pub mod canned;
 pub mod channels;
 pub mod compose;
 pub mod consent;
+pub mod contacts;
 pub mod conversations;
 pub mod dispatcher;
 pub mod hours;
