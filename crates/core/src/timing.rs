@@ -44,6 +44,15 @@ impl Default for QuietHours {
     }
 }
 
+/// The daily window as `parse` reads it ("08:00-21:00"); day and holiday rules
+/// are not part of the text, as an account's window has none.
+impl std::fmt::Display for QuietHours {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (a, b) = (self.start, self.end);
+        write!(f, "{:02}:{:02}-{:02}:{:02}", a.hour(), a.minute(), b.hour(), b.minute())
+    }
+}
+
 /// A closed stretch is at most a banned weekend day plus holidays, but a rule
 /// open one weekday only can meet Christmas and New Year's Day on consecutive
 /// weeks: eight weeks covers every combination of a week with an open day.
@@ -322,6 +331,13 @@ mod tests {
     }
     fn tz(name: &str) -> TimeZone {
         TimeZone::get(name).unwrap()
+    }
+
+    #[test]
+    fn windows_print_as_they_parse() {
+        for text in ["08:00-21:00", "10:30-18:05", "00:00-23:59"] {
+            assert_eq!(QuietHours::parse(text).unwrap().to_string(), text);
+        }
     }
 
     #[test]

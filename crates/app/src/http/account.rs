@@ -1,5 +1,6 @@
 //! The account over the API: its name and settings (`compose`: the tone rules
-//! the composer applies). Everyone reads them; admins change them.
+//! the composer applies; `quiet_hours`: when texts may go). Everyone reads
+//! them; admins change them.
 
 use axum::Router;
 use axum::extract::State;
@@ -35,7 +36,9 @@ pub struct AccountOut {
     /// The settings as they apply, defaults filled in: `{ "compose": { "tone_check": bool,
     /// "checks": { "slang": bool, "emoji": bool, "caps": bool, "exclamation": bool },
     /// "max_segments": 1..10, "extra_slang": [["word", "what to write instead"], …] },
-    /// "targets": { "first_response_minutes": 1..1440 (default 15) } }`.
+    /// "targets": { "first_response_minutes": 1..1440 (default 15) }, "quiet_hours": "08:00-21:00" }`.
+    /// `quiet_hours` is when texts may go, in each contact's local time (US state rules narrow it);
+    /// the server's window unless the account set its own.
     #[schema(value_type = Object)]
     settings: AccountSettings,
 }
@@ -44,7 +47,8 @@ pub struct AccountOut {
 #[serde(deny_unknown_fields)]
 pub struct AccountPatchIn {
     /// A JSON merge patch (RFC 7386) on the settings: `{ "compose": { "checks": { "slang": false } } }`
-    /// turns one check off and keeps the rest; `null` resets a value to its default.
+    /// turns one check off and keeps the rest; `{ "quiet_hours": "10:00-18:00" }` narrows the texting window;
+    /// `null` resets a value to its default.
     #[schema(value_type = Object)]
     settings: serde_json::Value,
 }

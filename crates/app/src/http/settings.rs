@@ -41,6 +41,8 @@ pub fn ui_routes() -> Router<AppState> {
         .route("/settings/teams", post(create_team))
         .route("/settings/teams/{id}/members", post(team_member))
         .route("/invite/{token}", get(invite_page).post(accept_invite))
+        .route("/settings/account", get(account_page))
+        .route("/settings/account/quiet-hours", post(save_quiet_hours))
 }
 
 impl Chrome {
@@ -1089,4 +1091,79 @@ async fn accept_invite(
         Err(e) => return user_problem(e).into_response(),
     };
     crate::http::ui::sign_in(&s, user.id, "/inbox").await
+}
+
+// ---------- the account ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings_account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    /// As stored, or as typed when refused; empty is the server's default.
+    quiet_hours: String,
+    /// The server's window, which applies while the field is empty.
+    default_quiet_hours: String,
+    error: Option<String>,
+    saved: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AccountQuery {
+    saved: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct QuietHoursForm {
+    csrf: String,
+    quiet_hours: String,
+}
+
+async fn account_view(s: &AppState, ui: &UiUser) -> Result<AccountPage, Problem> {
+    let settings = s.services.account_settings(ui.user.account_id).await?;
+    Ok(AccountPage {
+        chrome: chrome(s, ui),
+        quiet_hours: settings.own_quiet_hours().map(|q| q.to_string()).unwrap_or_default(),
+        default_quiet_hours: s.services.timing.quiet.to_string(),
+        error: None,
+        saved: false,
+    })
+}
+
+async fn account_page(State(s): State<AppState>, ui: UiUser, Query(q): Query<AccountQuery>) -> Response {
+    if let Some(r) = admin_only(&ui) {
+        return r;
+    }
+    let page = account_view(&s, &ui).await.map(|mut p| {
+        p.saved = q.saved.as_deref() == Some("quiet-hours");
+        p
+    });
+    page_or_problem(StatusCode::OK, page)
+}
+
+/// Empty goes back to the server's window; anything else must read as one.
+async fn save_quiet_hours(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    axum::Form(f): axum::Form<QuietHoursForm>,
+) -> Response {
+    if let Some(r) = people_guard(&s, &headers, &ui, &f.csrf) {
+        return r;
+    }
+    let typed = f.quiet_hours.trim();
+    let value = if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) };
+    match s.services.patch_account_settings(ui.user.account_id, &json!({ "quiet_hours": value })).await {
+        Ok(_) => Redirect::to("/settings/account?saved=quiet-hours#quiet-hours").into_response(),
+        Err(e) => {
+            let p: Problem = e.into();
+            let page = account_view(&s, &ui).await.map(|mut page| {
+                page.quiet_hours = f.quiet_hours;
+                page.error = Some(p.detail);
+                page
+            });
+            page_or_problem(p.status, page)
+        }
+    }
 }

@@ -1,16 +1,20 @@
 //! The account's settings: `compose`, the tone rules the composer's preview
-//! applies (`core::compose::ToneRules`), and `targets`, the response times the
-//! inbox measures waiting customers against.
+//! applies (`core::compose::ToneRules`), `targets`, the response times the
+//! inbox measures waiting customers against, and `quiet_hours`, the window in
+//! the contact's local time when texts may go (the server's `quiet_hours` until
+//! an admin sets one).
 
 use serde_json::{Map, Value, json};
 use textdesk_core::Invalid;
+use textdesk_core::QuietHours;
 use textdesk_core::compose::ToneRules;
+use textdesk_core::timing::TimingPolicy;
 use textdesk_store::StoreError;
 
 use crate::services::Services;
 
 /// The sections an account's settings may hold.
-const SECTIONS: &[&str] = &["compose", "targets"];
+const SECTIONS: &[&str] = &["compose", "targets", "quiet_hours"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -25,6 +29,13 @@ pub enum SettingsError {
 pub struct AccountSettings {
     pub compose: ToneRules,
     pub targets: Targets,
+    /// The account's own window, or the server's when none is stored.
+    #[serde(serialize_with = "as_text")]
+    pub quiet_hours: QuietHours,
+    /// Whether the account has its own window; only then is it stored, so a
+    /// changed server default reaches accounts that never chose one.
+    #[serde(skip)]
+    own_quiet_hours: bool,
 }
 
 /// How soon customers should hear from a person.
@@ -56,11 +67,26 @@ impl Targets {
     }
 }
 
+fn as_text<S: serde::Serializer>(q: &QuietHours, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(q)
+}
+
+/// The stored window: absent is the server's default; anything else must read.
+fn quiet_hours_of(v: Option<&Value>, default: QuietHours) -> Result<(QuietHours, bool), Invalid> {
+    match v {
+        None => Ok((default, false)),
+        Some(Value::String(text)) => {
+            QuietHours::parse(text).map(|q| (q, true)).map_err(|e| Invalid::new(format!("quiet hours: {}", e.0)))
+        }
+        Some(_) => Err(Invalid::new("quiet hours must be text like \"08:00-21:00\"")),
+    }
+}
+
 impl AccountSettings {
     /// Reads stored settings. A section that no longer reads (edited by hand,
     /// written by another version) falls back to the defaults rather than
     /// breaking every preview; the log says so.
-    fn from_stored(stored: &Value) -> Self {
+    fn from_stored(stored: &Value, default_quiet: QuietHours) -> Self {
         let compose = match stored.get("compose") {
             None => ToneRules::default(),
             Some(v) => match serde_json::from_value::<ToneRules>(v.clone()).map_err(|e| Invalid::new(e.to_string())) {
@@ -85,11 +111,16 @@ impl AccountSettings {
                 Targets::default()
             }
         };
-        AccountSettings { compose, targets }
+        let (quiet_hours, own_quiet_hours) =
+            quiet_hours_of(stored.get("quiet_hours"), default_quiet).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the account's quiet hours are not valid; using the server's");
+                (default_quiet, false)
+            });
+        AccountSettings { compose, targets, quiet_hours, own_quiet_hours }
     }
 
     /// Validates a whole settings object as an admin would store it.
-    fn parse(v: &Value) -> Result<Self, Invalid> {
+    fn parse(v: &Value, default_quiet: QuietHours) -> Result<Self, Invalid> {
         let obj = v.as_object().ok_or_else(|| Invalid::new("settings must be a JSON object"))?;
         if let Some(k) = obj.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
             return Err(Invalid::new(format!(
@@ -109,7 +140,23 @@ impl AccountSettings {
                 .map_err(|e| Invalid::new(format!("settings.targets: {e}")))?
                 .validated()?,
         };
-        Ok(AccountSettings { compose, targets })
+        let (quiet_hours, own_quiet_hours) = quiet_hours_of(obj.get("quiet_hours"), default_quiet)?;
+        Ok(AccountSettings { compose, targets, quiet_hours, own_quiet_hours })
+    }
+
+    /// The window the account chose, None while the server's applies.
+    pub fn own_quiet_hours(&self) -> Option<QuietHours> {
+        self.own_quiet_hours.then_some(self.quiet_hours)
+    }
+
+    /// What is stored: every section with its defaults written out, except a
+    /// window the account never chose.
+    fn stored(&self) -> Value {
+        let mut v = json!({ "compose": self.compose, "targets": self.targets });
+        if self.own_quiet_hours {
+            v["quiet_hours"] = json!(self.quiet_hours.to_string());
+        }
+        v
     }
 }
 
@@ -136,7 +183,15 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 impl Services {
     /// The one place the account's settings are read.
     pub async fn account_settings(&self, account_id: i64) -> Result<AccountSettings, StoreError> {
-        Ok(AccountSettings::from_stored(&self.store.account_settings(account_id).await?))
+        Ok(AccountSettings::from_stored(&self.store.account_settings(account_id).await?, self.timing.quiet))
+    }
+
+    /// The gate's timing rules for this account: the server's, with the
+    /// account's quiet hours. Read per send (one small row), so a change
+    /// applies to the next message, including ones already waiting.
+    pub async fn timing_for(&self, account_id: i64) -> Result<TimingPolicy, StoreError> {
+        let quiet = self.account_settings(account_id).await?.quiet_hours;
+        Ok(TimingPolicy { quiet, ..(*self.timing).clone() })
     }
 
     /// The tone rules the composer applies for this account.
@@ -156,9 +211,8 @@ impl Services {
         }
         let mut settings = self.store.account_settings(account_id).await?;
         merge_patch(&mut settings, patch);
-        let parsed = AccountSettings::parse(&settings)?;
-        let stored = json!({ "compose": parsed.compose, "targets": parsed.targets });
-        self.store.set_account_settings(account_id, &stored).await?;
+        let parsed = AccountSettings::parse(&settings, self.timing.quiet)?;
+        self.store.set_account_settings(account_id, &parsed.stored()).await?;
         Ok(parsed)
     }
 }
@@ -176,15 +230,29 @@ mod tests {
 
     #[test]
     fn settings_are_checked_section_by_section() {
-        assert!(AccountSettings::parse(&json!({ "compose": { "max_segments": 4 } })).is_ok());
-        assert!(AccountSettings::parse(&json!({ "tone": {} })).unwrap_err().0.contains("compose"));
-        assert!(AccountSettings::parse(&json!({ "compose": { "checks": { "slangs": false } } })).is_err());
-        let bad = json!({ "compose": { "max_segments": "three" } });
-        assert_eq!(AccountSettings::from_stored(&bad).compose, ToneRules::default());
-        let t = AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 5 } })).unwrap();
+        let d = QuietHours::default();
+        assert!(AccountSettings::parse(&json!({ "compose": { "max_segments": 4 } }), d).is_ok());
+        assert!(AccountSettings::parse(&json!({ "tone": {} }), d).unwrap_err().0.contains("compose"));
+        assert!(AccountSettings::parse(&json!({ "compose": { "checks": { "slangs": false } } }), d).is_err());
+        let bad = json!({ "compose": { "max_segments": "three" }, "quiet_hours": "late" });
+        let read = AccountSettings::from_stored(&bad, d);
+        assert_eq!((read.compose, read.quiet_hours), (ToneRules::default(), d));
+        let t = AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 5 } }), d).unwrap();
         assert_eq!(t.targets.first_response_minutes, 5);
-        assert!(AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 0 } })).is_err());
-        assert!(AccountSettings::parse(&json!({ "targets": { "first_response": 5 } })).is_err());
-        assert_eq!(AccountSettings::from_stored(&json!({})).targets.first_response_minutes, 15);
+        assert!(AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 0 } }), d).is_err());
+        assert!(AccountSettings::parse(&json!({ "targets": { "first_response": 5 } }), d).is_err());
+        assert_eq!(AccountSettings::from_stored(&json!({}), d).targets.first_response_minutes, 15);
+    }
+
+    #[test]
+    fn quiet_hours_are_stored_only_when_chosen() {
+        let d = QuietHours::default();
+        let own = AccountSettings::parse(&json!({ "quiet_hours": "10:00-18:00" }), d).unwrap();
+        assert_eq!(own.stored()["quiet_hours"], "10:00-18:00");
+        let none = AccountSettings::parse(&json!({}), d).unwrap();
+        assert!(none.stored().get("quiet_hours").is_none());
+        let e = AccountSettings::parse(&json!({ "quiet_hours": "25:00-08:00" }), d).unwrap_err();
+        assert!(e.0.contains("25:00-08:00"), "{e}");
+        assert!(AccountSettings::parse(&json!({ "quiet_hours": 8 }), d).is_err());
     }
 }

@@ -72,7 +72,8 @@ impl Services {
             let summary = self.store.conversation_summary(account_id, id).await?;
             inbox_id = Some(summary.conversation.inbox_id);
             let clock = self.store.contact_clock(id).await?;
-            let timing = self.timing.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, now);
+            let policy = self.timing_for(account_id).await?;
+            let timing = policy.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, now);
             let zone = timing.zone.clone();
             let req =
                 OutboundRequest { kind: OutboundKind::Reply, consent: summary.consent, now, timing: Some(timing) };

@@ -53,14 +53,16 @@ impl Draft {
 }
 
 impl Services {
-    /// The contact's clock at `at`, for the gate (quiet hours, live exchange).
+    /// The contact's clock at `at`, for the gate (the account's quiet hours, live exchange).
     pub(crate) async fn clock_at(
         &self,
+        account_id: i64,
         conversation_id: i64,
         at: Timestamp,
     ) -> Result<textdesk_core::gate::Timing, StoreError> {
         let clock = self.store.contact_clock(conversation_id).await?;
-        Ok(self.timing.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, at))
+        let policy = self.timing_for(account_id).await?;
+        Ok(policy.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, at))
     }
 
     /// An agent's reply, note, notification or scheduled message.
@@ -76,8 +78,11 @@ impl Services {
         }
         let now = Timestamp::now();
         let send_at = draft.send_at.filter(|t| *t > now);
-        let timing =
-            if draft.private { None } else { Some(self.clock_at(conversation_id, send_at.unwrap_or(now)).await?) };
+        let timing = if draft.private {
+            None
+        } else {
+            Some(self.clock_at(user.account_id, conversation_id, send_at.unwrap_or(now)).await?)
+        };
         let outcome = self
             .store
             .send_outbound(NewOutbound {

@@ -89,9 +89,12 @@ impl Services {
             }
             // The gate looks again: consent or the hour may have changed while
             // the message waited (a STOP, a retry that slid into the night).
-            let timing = (row.kind != OutboundKind::ConsentConfirmation).then(|| {
-                self.timing.timing(row.clock.time_zone.as_deref(), &row.clock.address, row.clock.last_inbound, now)
-            });
+            let timing = if row.kind == OutboundKind::ConsentConfirmation {
+                None
+            } else {
+                let policy = self.timing_for(row.account_id).await?;
+                Some(policy.timing(row.clock.time_zone.as_deref(), &row.clock.address, row.clock.last_inbound, now))
+            };
             match gate::decide(&OutboundRequest { kind: row.kind, consent: row.consent, now, timing }) {
                 Verdict::Allow => {}
                 Verdict::Defer(until) => {

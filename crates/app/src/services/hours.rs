@@ -193,7 +193,7 @@ impl Services {
         now: Timestamp,
     ) -> Result<Option<i64>, StoreError> {
         let body = Body::parse(text.trim())?;
-        let timing = self.clock_at(conversation_id, now).await?;
+        let timing = self.clock_at(account_id, conversation_id, now).await?;
         let new = NewOutbound {
             account_id,
             conversation_id,

@@ -106,7 +106,7 @@ impl Services {
     ) -> Result<Message, ActionError> {
         let now = Timestamp::now();
         let m = self.store.message_in_account(user.account_id, message_id).await?;
-        let timing = self.clock_at(m.conversation_id, send_at.unwrap_or(now).max(now)).await?;
+        let timing = self.clock_at(user.account_id, m.conversation_id, send_at.unwrap_or(now).max(now)).await?;
         let r = Reschedule {
             account_id: user.account_id,
             message_id,
