@@ -13,7 +13,9 @@ use serde::Deserialize;
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::snooze;
 use textdesk_core::{Body, ConsentState, ConversationStatus, DeliveryStatus, Direction, Priority, Role, SnoozePreset};
-use textdesk_store::{ACCOUNT_SCOPE, ConversationSummary, Message, RecordConsent, StoreError, Team, TimelineEvent, User};
+use textdesk_store::{
+    ACCOUNT_SCOPE, ConversationSummary, Message, RecordConsent, StoreError, Team, TimelineEvent, User,
+};
 
 use crate::http::AppState;
 use crate::http::extract::{Path, Query, SESSION_COOKIE, UiUser, cookie_value};
