@@ -189,8 +189,8 @@ export const scenarios = [
       await th.body.fill("");
       await page.keyboard.press("Escape");
 
-      // "e" resolves, like the Resolve button (which goes back to the inbox).
-      await Promise.all([page.waitForURL((u) => u.pathname === "/inbox"), page.keyboard.press("e")]);
+      // "e" resolves, like the Resolve button (which moves on to the next conversation, or the inbox).
+      await Promise.all([page.waitForURL((u) => u.pathname !== here), page.keyboard.press("e")]);
       await waitLive(page);
       await page.goto(`${env.base}${here}`);
       await waitLive(page);

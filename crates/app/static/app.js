@@ -649,8 +649,8 @@
   var keys = {
     j: function () { step(1); },
     k: function () { step(-1); },
-    a: function () { press('#thread form[action$="/assign"] input[name=assignee][value=me]'); },
-    e: function () { press('#thread form[action$="/status"] input[name=status][value=resolved]'); },
+    a: function () { press('#thread form[action*="/assign"] input[name=assignee][value=me]'); },
+    e: function () { press('#thread form[action*="/status"] input[name=status][value=resolved]'); },
     r: function () { focus("#composer textarea[name=body]"); },
     c: function () { focus("#composer textarea[name=body]"); },
     "/": function () { focus("#q"); },

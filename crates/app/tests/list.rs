@@ -87,6 +87,7 @@ async fn views_filters_and_mentions(db: Db) {
     .await;
     let r = t.post(&dana, &format!("/api/v1/conversations/{}/priority", c[3]), json!({ "priority": "urgent" })).await;
     assert_eq!(r.status(), 200);
+    assert_eq!(t.post(&admin, "/api/v1/labels", json!({ "name": "refund" })).await.status(), 201);
     let r = t
         .client
         .put(t.url(&format!("/api/v1/conversations/{}/labels", c[4])))

@@ -253,3 +253,59 @@ async fn live_events_cross_nodes_on_postgres() {
     let ev = next_event(&mut stream, "message.created", &mut buf).await;
     assert_eq!(ev["message_id"], accepted["message_id"]);
 }
+
+/// A long conversation opens at its end: the latest 200 messages, with a link
+/// to earlier ones; the API pages back from the end the same way.
+async fn long_threads_open_at_their_end(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let conv = json(t.text_in(inbox, "+14155550142", "note 0 from the customer", None).await).await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    for n in 1..=230 {
+        let r = t
+            .post(
+                &token,
+                &format!("/api/v1/conversations/{conv}/messages"),
+                serde_json::json!({ "body": format!("note {n} for the team"), "private": true }),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let browser = t.browser("dana@example.com").await;
+    let page = |q: &str| {
+        let url = t.url(&format!("/conversations/{conv}{q}"));
+        let b = browser.clone();
+        async move { b.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page("").await;
+    assert!(html.contains("note 230 for the team"), "the newest message is shown");
+    assert!(html.contains("note 31 for the team") && !html.contains("note 30 for the team"), "exactly the latest 200");
+    assert!(!html.contains("Conversation started"), "what came before the window is left out with it");
+    assert!(html.contains(&format!("href=\"/conversations/{conv}?shown=400\">Show earlier messages")));
+    let all = page("?shown=400").await;
+    assert!(all.contains("note 0 from the customer") && all.contains("Conversation started"));
+    assert!(!all.contains("Show earlier messages"), "nothing is left to show");
+    // A nonsense count is read as the first page, not an error.
+    assert!(page("?shown=-5").await.contains("Show earlier messages"));
+
+    let api = |q: String| {
+        let (t, token) = (&t, &token);
+        async move { json(t.get(token, &format!("/api/v1/conversations/{conv}/messages?{q}")).await).await }
+    };
+    let bodies = |v: &serde_json::Value| {
+        v.as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let last = api("latest=true&limit=3".into()).await;
+    assert_eq!(bodies(&last), ["note 228 for the team", "note 229 for the team", "note 230 for the team"]);
+    let before = last[0]["id"].as_i64().unwrap();
+    let earlier = api(format!("before_id={before}&limit=2")).await;
+    assert_eq!(bodies(&earlier), ["note 226 for the team", "note 227 for the team"]);
+    let first = api("limit=1".into()).await;
+    assert_eq!(bodies(&first), ["note 0 from the customer"], "without latest, paging starts at the beginning");
+    let r = t.get(&token, &format!("/api/v1/conversations/{conv}/messages?after_id=1&before_id=9")).await;
+    assert_eq!(r.status(), 422);
+}
+
+both_backends!(long_threads_open_at_their_end);

@@ -46,7 +46,7 @@ pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
 pub use invites::InviteState;
 pub use labels::{Label, LabelChange, LabelFields};
 pub use media::{MAX_FETCH_ATTEMPTS, Media, MediaFetch, MediaState, NewMedia};
-pub use messages::{ContactClock, Message, NewOutbound, OutboundOutcome};
+pub use messages::{ContactClock, MAX_MESSAGES_READ, Message, MessagePage, NewOutbound, OutboundOutcome};
 pub use outbox::{Claimed, OutboxEntry};
 pub use schedule::Reschedule;
 

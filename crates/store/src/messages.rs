@@ -57,6 +57,19 @@ pub enum OutboundOutcome {
     Blocked(BlockReason),
 }
 
+/// Where a page of a conversation's messages starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessagePage {
+    /// The oldest after this id (from the start when None): paging forward.
+    After(Option<i64>),
+    /// The newest before this id (the newest of all when None): a long
+    /// conversation opens at its end and pages back.
+    Before(Option<i64>),
+}
+
+/// The most messages one read returns.
+pub const MAX_MESSAGES_READ: i64 = 1000;
+
 const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at, o.not_before AS send_at, o.state AS outbox_state, o.attempts AS attempts";
 
 fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
@@ -118,26 +131,33 @@ impl Store {
         Ok(())
     }
 
-    /// Messages of a conversation in order, `limit` at a time after `after_id`.
+    /// One page of a conversation's messages, oldest first.
     pub async fn messages(
         &self,
         account_id: i64,
         conversation_id: i64,
-        after_id: Option<i64>,
+        page: MessagePage,
         limit: i64,
     ) -> Result<Vec<Message>> {
         self.conversation(account_id, conversation_id).await?;
+        let (cond, order, from) = match page {
+            MessagePage::After(id) => ("m.id > $2", "ASC", id),
+            MessagePage::Before(id) => ("m.id < $2", "DESC", id),
+        };
         let sql = format!(
             "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id LEFT JOIN outbox o ON o.message_id = m.id
-             WHERE m.conversation_id = $1 AND ($2 IS NULL OR m.id > $2) ORDER BY m.id LIMIT $3"
+             WHERE m.conversation_id = $1 AND ($2 IS NULL OR {cond}) ORDER BY m.id {order} LIMIT $3"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(conversation_id)
-            .bind(after_id)
-            .bind(limit.clamp(1, 1000))
+            .bind(from)
+            .bind(limit.clamp(1, MAX_MESSAGES_READ))
             .fetch_all(&self.pool)
             .await?;
         let mut messages = rows.iter().map(message_from).collect::<Result<Vec<_>>>()?;
+        if matches!(page, MessagePage::Before(_)) {
+            messages.reverse();
+        }
         self.attach_media(&mut messages).await?;
         Ok(messages)
     }

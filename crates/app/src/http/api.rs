@@ -12,8 +12,8 @@ use textdesk_core::{
     Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Priority, Role, SnoozePreset,
 };
 use textdesk_store::{
-    ACCOUNT_SCOPE, ApiToken, ContactPatch, Conversation, ConversationSummary, Inbox, Message, RecordConsent,
-    TimelineEvent, User,
+    ACCOUNT_SCOPE, ApiToken, ContactPatch, Conversation, ConversationSummary, Inbox, Message, MessagePage,
+    RecordConsent, TimelineEvent, User,
 };
 use utoipa::{OpenApi, ToSchema};
 
@@ -1112,8 +1112,12 @@ async fn timeline(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct MessageQuery {
-    /// Messages after this id (for paging forward).
+    /// The oldest messages after this id (paging forward from the start).
     after_id: Option<i64>,
+    /// The newest messages before this id, still oldest first (paging back from the end).
+    before_id: Option<i64>,
+    /// Start from the newest messages instead of the oldest (with neither id).
+    latest: Option<bool>,
     /// 1 to 1000, default 200.
     limit: Option<i64>,
 }
@@ -1125,7 +1129,15 @@ async fn list_messages(
     Path(id): Path<i64>,
     Query(q): Query<MessageQuery>,
 ) -> ApiResult<Json<Vec<MessageOut>>> {
-    let list = s.services.store.messages(u.account_id, id, q.after_id, q.limit.unwrap_or(200)).await?;
+    let page = match (q.after_id, q.before_id, q.latest.unwrap_or(false)) {
+        (Some(_), Some(_), _) => return Err(Problem::invalid("give after_id or before_id, not both")),
+        (Some(a), None, false) => MessagePage::After(Some(a)),
+        (None, Some(b), _) => MessagePage::Before(Some(b)),
+        (None, None, true) => MessagePage::Before(None),
+        (None, None, false) => MessagePage::After(None),
+        (Some(_), None, true) => return Err(Problem::invalid("latest pages back from the end; it takes no after_id")),
+    };
+    let list = s.services.store.messages(u.account_id, id, page, q.limit.unwrap_or(200)).await?;
     Ok(Json(list.into_iter().map(|m| MessageOut::of(m, &s.services)).collect()))
 }
 

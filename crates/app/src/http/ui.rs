@@ -14,7 +14,7 @@ use textdesk_core::gate::OutboundKind;
 use textdesk_core::snooze;
 use textdesk_core::{Body, ConsentState, ConversationStatus, DeliveryStatus, Direction, Priority, Role, SnoozePreset};
 use textdesk_store::{
-    ACCOUNT_SCOPE, ConversationSummary, Message, RecordConsent, StoreError, Team, TimelineEvent, User,
+    ACCOUNT_SCOPE, ConversationSummary, Message, MessagePage, RecordConsent, StoreError, Team, TimelineEvent, User,
 };
 
 use crate::http::AppState;
@@ -205,6 +205,9 @@ pub struct ListParams {
     sort: Option<String>,
     q: Option<String>,
     cursor: Option<String>,
+    /// On a conversation's page: how many of its latest messages to show
+    /// (the thread's own, not the list's; "Show earlier messages" raises it).
+    shown: Option<String>,
 }
 
 impl ListParams {
@@ -302,6 +305,7 @@ impl ListView {
             sort: some(sort),
             q: some(&self.q),
             cursor: None,
+            shown: None,
         }
         .query()
     }
@@ -697,6 +701,9 @@ pub struct ThreadView {
     priority: &'static str,
     /// The list the agent came from (`view=…&status=…&q=…`), carried by the actions.
     list_query: String,
+    /// The thread shows only the latest messages: how many it would show with
+    /// the earlier ones asked for (None when everything is shown).
+    earlier: Option<i64>,
     /// "Tue 9:00 AM" (business time; the browser rewrites it to the agent's) and the instant.
     snoozed_until: Option<(String, String)>,
     priorities: Vec<(&'static str, bool)>,
@@ -712,18 +719,44 @@ pub struct ThreadView {
 }
 
 impl ThreadView {
+    /// The thread with `n` of its latest messages, in the same list.
+    fn earlier_href(&self, n: &i64) -> String {
+        let sep = if self.list_query.is_empty() { "" } else { "&" };
+        format!("/conversations/{}?{}{sep}shown={n}", self.id, self.list_query)
+    }
     /// `?view=…` to append to the thread's action URLs, or nothing.
     fn back_query(&self) -> String {
         if self.list_query.is_empty() { String::new() } else { format!("?{}", self.list_query) }
     }
 }
 
+/// Messages a thread shows at first, and how many more "Show earlier messages" adds.
+const THREAD_PAGE: i64 = 200;
+
+/// The most a thread shows (one read, with one more to see whether there are earlier ones).
+const MAX_SHOWN: i64 = textdesk_store::MAX_MESSAGES_READ - 1;
+
+fn thread_shown(p: &ListParams) -> i64 {
+    let asked = p.shown.as_deref().and_then(|n| n.parse::<i64>().ok()).unwrap_or(THREAD_PAGE);
+    asked.clamp(THREAD_PAGE, MAX_SHOWN)
+}
+
 async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Result<ThreadView, Problem> {
     let store = &s.services.store;
     let summary = store.conversation_summary(ui.user.account_id, id).await?;
     let contact = store.contact(ui.user.account_id, summary.conversation.contact_id).await?;
-    let messages = store.messages(ui.user.account_id, id, None, 1000).await?;
+    let shown = thread_shown(p);
+    let mut messages = store.messages(ui.user.account_id, id, MessagePage::Before(None), shown + 1).await?;
+    // One more than shown was asked for, to know whether there are earlier ones.
+    let more = messages.len() as i64 > shown;
+    if more {
+        messages.remove(0);
+    }
+    // Past the most one read returns, the API pages further back.
+    let earlier = (more && shown < MAX_SHOWN).then(|| (shown + THREAD_PAGE).min(MAX_SHOWN));
     let events = store.timeline(id).await?;
+    // What happened before the oldest message shown is left out with it.
+    let window_start = messages.first().filter(|_| more).map(|m| m.created_at);
     let users = store.users(ui.user.account_id).await?;
     let teams = store.teams(ui.user.account_id).await?;
     let catalogue = store.labels(ui.user.account_id).await?;
@@ -749,7 +782,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Resu
     // message caused (an opt-out, a flag) comes after it.
     let mut items: Vec<(Timestamp, u8, i64, Bubble)> =
         messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz, &contact_tz, now, &link))).collect();
-    for e in &events {
+    for e in events.iter().filter(|e| window_start.is_none_or(|start| e.created_at >= start)) {
         let rank = if e.kind == "created" { 0 } else { 2 };
         items.push((
             e.created_at,
@@ -833,6 +866,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Resu
         contact_since: contact.created_at.to_zoned(tz.clone()).strftime("%b %-d, %Y").to_string(),
         priority: c.priority.as_str(),
         list_query: p.query(),
+        earlier,
         snoozed_until: c
             .snoozed_until
             .filter(|_| c.status == ConversationStatus::Snoozed)
