@@ -166,5 +166,23 @@ async fn admins_set_quiet_hours_on_the_account_page(db: Db) {
     assert_eq!(r.status(), 303);
     let settings = t.services.account_settings(t.account_id).await.unwrap();
     assert_eq!((settings.quiet_hours.to_string(), settings.own_quiet_hours()), ("08:00-21:00".into(), None));
+
+    // The first-response target, on the same page: refused values keep the old one.
+    let target = |c: &reqwest::Client, csrf: &str, value: &str| {
+        c.post(t.url("/settings/account/targets")).form(&[("csrf", csrf), ("first_response_minutes", value)]).send()
+    };
+    for bad in ["0", "abc", "1441"] {
+        let r = target(&admin, &csrf, bad).await.unwrap();
+        assert_eq!(r.status(), 422, "{bad}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("id=\"targets-error\"") && html.contains(&format!("value=\"{bad}\"")), "{html}");
+    }
+    assert_eq!(t.services.account_settings(t.account_id).await.unwrap().targets.first_response_minutes, 15);
+    let r = target(&admin, &csrf, "5").await.unwrap();
+    assert_eq!(r.headers()["location"], "/settings/account?saved=targets#targets");
+    let html = admin.get(t.url("/settings/account?saved=targets")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("First-response target saved.") && !html.contains("Quiet hours saved."), "{html}");
+    assert_eq!(t.services.account_settings(t.account_id).await.unwrap().targets.first_response_minutes, 5);
+    assert_eq!(target(&agent, &agent_csrf, "60").await.unwrap().status(), 403);
 }
 both_backends!(admins_set_quiet_hours_on_the_account_page);

@@ -43,6 +43,7 @@ pub fn ui_routes() -> Router<AppState> {
         .route("/invite/{token}", get(invite_page).post(accept_invite))
         .route("/settings/account", get(account_page))
         .route("/settings/account/quiet-hours", post(save_quiet_hours))
+        .route("/settings/account/targets", post(save_targets))
 }
 
 impl Chrome {
@@ -1104,7 +1105,11 @@ struct AccountPage {
     /// The server's window, which applies while the field is empty.
     default_quiet_hours: String,
     error: Option<String>,
-    saved: bool,
+    /// Minutes, as stored or as typed when refused.
+    first_response_minutes: String,
+    target_error: Option<String>,
+    /// Which form was just saved: `quiet-hours` or `targets`.
+    saved: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -1120,6 +1125,13 @@ pub struct QuietHoursForm {
     quiet_hours: String,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TargetsForm {
+    csrf: String,
+    first_response_minutes: String,
+}
+
 async fn account_view(s: &AppState, ui: &UiUser) -> Result<AccountPage, Problem> {
     let settings = s.services.account_settings(ui.user.account_id).await?;
     Ok(AccountPage {
@@ -1127,7 +1139,9 @@ async fn account_view(s: &AppState, ui: &UiUser) -> Result<AccountPage, Problem>
         quiet_hours: settings.own_quiet_hours().map(|q| q.to_string()).unwrap_or_default(),
         default_quiet_hours: s.services.timing.quiet.to_string(),
         error: None,
-        saved: false,
+        first_response_minutes: settings.targets.first_response_minutes.to_string(),
+        target_error: None,
+        saved: String::new(),
     })
 }
 
@@ -1136,7 +1150,7 @@ async fn account_page(State(s): State<AppState>, ui: UiUser, Query(q): Query<Acc
         return r;
     }
     let page = account_view(&s, &ui).await.map(|mut p| {
-        p.saved = q.saved.as_deref() == Some("quiet-hours");
+        p.saved = q.saved.filter(|s| matches!(s.as_str(), "quiet-hours" | "targets")).unwrap_or_default();
         p
     });
     page_or_problem(StatusCode::OK, page)
@@ -1161,6 +1175,37 @@ async fn save_quiet_hours(
             let page = account_view(&s, &ui).await.map(|mut page| {
                 page.quiet_hours = f.quiet_hours;
                 page.error = Some(p.detail);
+                page
+            });
+            page_or_problem(p.status, page)
+        }
+    }
+}
+
+/// The first-response target the inbox's waiting badges are measured against.
+async fn save_targets(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    axum::Form(f): axum::Form<TargetsForm>,
+) -> Response {
+    if let Some(r) = people_guard(&s, &headers, &ui, &f.csrf) {
+        return r;
+    }
+    let patch = match f.first_response_minutes.trim().parse::<u32>() {
+        Ok(n) => Ok(json!({ "targets": { "first_response_minutes": n } })),
+        Err(_) => Err(Problem::invalid("the first-response target is a whole number of minutes, 1 to 1440")),
+    };
+    let result = match patch {
+        Ok(patch) => s.services.patch_account_settings(ui.user.account_id, &patch).await.map_err(Problem::from),
+        Err(p) => Err(p),
+    };
+    match result {
+        Ok(_) => Redirect::to("/settings/account?saved=targets#targets").into_response(),
+        Err(p) => {
+            let page = account_view(&s, &ui).await.map(|mut page| {
+                page.first_response_minutes = f.first_response_minutes;
+                page.target_error = Some(p.detail);
                 page
             });
             page_or_problem(p.status, page)
