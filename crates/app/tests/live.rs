@@ -238,12 +238,7 @@ both_backends!(a_lagging_stream_catches_up_from_the_table);
 /// a stream on node B with the same id, and B resumes from ids A gave out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_are_the_same_on_every_node() {
-    if common::postgres_url().is_none() {
-        return;
-    }
-    let a = app(Db::Postgres).start().await;
-    let url = a.database_url.clone();
-    let b = app(Db::Postgres).config(move |c| c.database_url = url).start().await;
+    let Some((a, b)) = common::two_postgres_nodes().await else { return };
     let inbox = a.simulator_inbox().await;
     let on_a = a.token_for("dana@example.com", Role::Agent).await;
     let on_b = b.token_for("sam@example.com", Role::Agent).await;
@@ -299,12 +294,7 @@ both_backends!(a_notice_names_the_contact);
 /// the table once it listens again, exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_lost_its_listener_catches_up() {
-    if common::postgres_url().is_none() {
-        return;
-    }
-    let a = app(Db::Postgres).start().await;
-    let url = a.database_url.clone();
-    let b = app(Db::Postgres).config(move |c| c.database_url = url).start().await;
+    let Some((a, b)) = common::two_postgres_nodes().await else { return };
     let inbox = a.simulator_inbox().await;
     let on_b = b.token_for("sam@example.com", Role::Agent).await;
     let mut sb = Sse::open(b.client.get(b.url("/api/v1/events")).bearer_auth(&on_b)).await;

@@ -239,12 +239,7 @@ both_backends!(live_events_reach_open_screens);
 /// agent connected to the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_events_cross_nodes_on_postgres() {
-    if common::postgres_url().is_none() {
-        return;
-    }
-    let a = app(Db::Postgres).start().await;
-    let url = a.database_url.clone();
-    let b = app(Db::Postgres).config(move |c| c.database_url = url).start().await;
+    let Some((a, b)) = common::two_postgres_nodes().await else { return };
     let inbox = a.simulator_inbox().await;
     let token = b.token_for("sam@example.com", Role::Agent).await;
     let mut stream = b.client.get(b.url("/api/v1/events")).bearer_auth(&token).send().await.unwrap();

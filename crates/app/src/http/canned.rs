@@ -20,7 +20,8 @@ use crate::http::api::ProblemOut;
 use crate::http::extract::{ApiUser, Json, Path, Query, UiUser};
 use crate::http::problem::Problem;
 use crate::http::ui::{Chrome, chrome};
-use crate::services::canned::{CannedDraft, CannedError, may_manage};
+use crate::services::canned::{CannedDraft, CannedError};
+use crate::services::users::curates;
 
 /// Mounted under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
@@ -158,7 +159,7 @@ pub async fn update_canned(
     Path(id): Path<i64>,
     Json(b): Json<CannedPatchIn>,
 ) -> Result<Json<CannedOut>, Problem> {
-    if !may_manage(&u) {
+    if !curates(&u) {
         return Err(CannedError::Forbidden.into());
     }
     let current = s.services.store.canned(u.account_id, id).await?;
@@ -240,7 +241,7 @@ async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<Sett
     Ok(SettingsPage {
         chrome: chrome(s, ui),
         rows: list.into_iter().map(|c| Row { id: c.id, shortcut: c.shortcut, title: c.title, body: c.body }).collect(),
-        can_manage: may_manage(&ui.user),
+        can_manage: curates(&ui.user),
         form,
         variables: Var::ALL.iter().map(|v| format!("{{{}}}", v.name())).collect(),
     })

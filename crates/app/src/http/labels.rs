@@ -20,7 +20,8 @@ use crate::http::api::ProblemOut;
 use crate::http::extract::{ApiUser, Json, Path, Query, UiUser};
 use crate::http::problem::Problem;
 use crate::http::ui::{Chrome, chrome};
-use crate::services::labels::{LabelDraft, LabelError, may_manage_labels};
+use crate::services::labels::{LabelDraft, LabelError};
+use crate::services::users::curates;
 
 /// Mounted under `/api/v1`.
 pub fn api_routes() -> Router<AppState> {
@@ -132,7 +133,7 @@ pub async fn update_label(
     Path(id): Path<i64>,
     Json(b): Json<LabelPatchIn>,
 ) -> Result<Json<LabelOut>, Problem> {
-    if !may_manage_labels(&u) {
+    if !curates(&u) {
         return Err(LabelError::Forbidden.into());
     }
     let current = s.services.store.label(u.account_id, id).await?;
@@ -198,7 +199,7 @@ async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<Sett
     Ok(SettingsPage {
         chrome: chrome(s, ui),
         rows: s.services.store.labels(ui.user.account_id).await?,
-        can_manage: may_manage_labels(&ui.user),
+        can_manage: curates(&ui.user),
         form,
         palette: PALETTE.to_vec(),
     })

@@ -3,7 +3,7 @@
 //! for the API and the web composer.
 
 use textdesk_core::template::{Rendered, Shortcut, Template, Vars, parse_title};
-use textdesk_core::{Invalid, Role};
+use textdesk_core::Invalid;
 use textdesk_store::{CannedFields, CannedResponse, StoreError, User};
 
 use crate::services::Services;
@@ -42,13 +42,9 @@ impl From<&CannedResponse> for CannedDraft {
     }
 }
 
-/// Who may add, change and delete canned responses.
-pub fn may_manage(user: &User) -> bool {
-    user.role.at_least(Role::Supervisor)
-}
-
+/// Canned responses are kept by supervisors and admins.
 fn manager(user: &User) -> Result<(), CannedError> {
-    if may_manage(user) { Ok(()) } else { Err(CannedError::Forbidden) }
+    if crate::services::users::curates(user) { Ok(()) } else { Err(CannedError::Forbidden) }
 }
 
 impl Services {

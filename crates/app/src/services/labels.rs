@@ -3,7 +3,7 @@
 //! conversation carrying the label, and every open screen hears of it.
 
 use textdesk_core::label::parse_description;
-use textdesk_core::{Invalid, LabelColor, LabelName, Role};
+use textdesk_core::{Invalid, LabelColor, LabelName};
 use textdesk_store::{Label, LabelChange, LabelFields, StoreError, User};
 
 use crate::services::Services;
@@ -42,13 +42,9 @@ impl From<&Label> for LabelDraft {
     }
 }
 
-/// Who may add, rename, recolour and delete labels.
-pub fn may_manage_labels(user: &User) -> bool {
-    user.role.at_least(Role::Supervisor)
-}
 
 fn manager(user: &User) -> Result<(), LabelError> {
-    if may_manage_labels(user) { Ok(()) } else { Err(LabelError::Forbidden) }
+    if crate::services::users::curates(user) { Ok(()) } else { Err(LabelError::Forbidden) }
 }
 
 impl Services {

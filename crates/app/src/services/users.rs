@@ -9,6 +9,12 @@ use textdesk_store::{NewUser, StoreError, Team, User};
 use crate::services::Services;
 use crate::services::auth::{hash_password, hash_secret, new_secret};
 
+/// Who keeps the account's shared catalogues (canned responses, labels):
+/// supervisors and admins; agents use them.
+pub fn curates(user: &User) -> bool {
+    user.role.at_least(Role::Supervisor)
+}
+
 /// How long a sign-in link works.
 pub const INVITE_DAYS: i64 = 7;
 

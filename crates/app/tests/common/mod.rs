@@ -154,6 +154,16 @@ impl Builder {
     }
 }
 
+/// Two servers over one new PostgreSQL database, as two nodes behind a load
+/// balancer; None (and the test says it was skipped) without PostgreSQL.
+pub async fn two_postgres_nodes() -> Option<(TestApp, TestApp)> {
+    postgres_url()?;
+    let a = app(Db::Postgres).start().await;
+    let url = a.database_url.clone();
+    let b = app(Db::Postgres).config(move |c| c.database_url = url).start().await;
+    Some((a, b))
+}
+
 pub const PASSWORD: &str = "correct horse battery";
 
 impl TestApp {
