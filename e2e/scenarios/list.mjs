@@ -52,6 +52,16 @@ export const scenarios = [
       check(a >= 0 && a < b, `the longer wait is listed first (rows ${a} and ${b})`);
       await row(dana, longer).locator(".badge.waiting", { hasText: /waiting \d+ min/ }).waitFor();
 
+      // A customer texts while the agent is typing a search with the filters open:
+      // the new row appears, and what the agent typed and opened stays as it was.
+      await dana.locator("#q").fill("kumq");
+      const third = customerNumber();
+      await textIn(ctx.request, third, "Hello from a third phone");
+      await row(dana, third).waitFor();
+      check((await dana.locator("#q").inputValue()) === "kumq", "the half-typed search is kept");
+      check(await dana.locator("#q").evaluate((el) => el === document.activeElement), "the search keeps its focus");
+      check(await dana.locator("details.filter-more").evaluate((d) => d.open), "the open filters stay open");
+
       // Search by a word's start finds the message.
       await dana.locator("#q").fill("kumquat");
       await Promise.all([dana.waitForNavigation(), dana.locator("#q").press("Enter")]);

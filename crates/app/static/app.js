@@ -33,13 +33,28 @@
         if (el.getAttribute("data-asked") !== String(n)) return;
         el.setAttribute("data-shown", n);
         var y = el.scrollTop;
-        el.innerHTML = html;
+        swap(el, html);
         el.scrollTop = y;
         foldActions();
         offerOwnZone();
         if (after) after();
       })
       .catch(function () { if (el.getAttribute("data-asked") === String(n)) el.setAttribute("data-shown", n); });
+  }
+
+  // The list's head (search, filters) is the agent's own and may be half typed
+  // or open: a live refresh changes only the rows and the link to older ones.
+  function swap(el, html) {
+    var head = el === list && el.querySelector(".list-head");
+    if (!head) { el.innerHTML = html; return; }
+    var fresh = document.createElement("template");
+    fresh.innerHTML = html;
+    var rows = el.querySelector(".rows"), newRows = fresh.content.querySelector(".rows");
+    if (!rows || !newRows) { el.innerHTML = html; return; }
+    rows.replaceWith(newRows);
+    var more = el.querySelector(".more"), newMore = fresh.content.querySelector(".more");
+    if (more) more.remove();
+    if (newMore) newRows.after(newMore);
   }
 
   function refreshList() {
