@@ -2,8 +2,8 @@
 //! and uses them. Rendering fills a response in for one conversation, the same
 //! for the API and the web composer.
 
-use textdesk_core::template::{Rendered, Shortcut, Template, Vars, parse_title};
 use textdesk_core::Invalid;
+use textdesk_core::template::{Rendered, Shortcut, Template, Vars, parse_title};
 use textdesk_store::{CannedFields, CannedResponse, StoreError, User};
 
 use crate::services::Services;

@@ -42,7 +42,6 @@ impl From<&Label> for LabelDraft {
     }
 }
 
-
 fn manager(user: &User) -> Result<(), LabelError> {
     if crate::services::users::curates(user) { Ok(()) } else { Err(LabelError::Forbidden) }
 }
