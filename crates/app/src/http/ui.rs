@@ -809,7 +809,16 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Resu
     let stop_request = match (last_flag, last_decision) {
         (Some(f), d) if d.is_none_or(|d| d.id < f.id) && summary.consent != ConsentState::OptedOut => {
             let mid = f.data["message_id"].as_i64();
-            Some(messages.iter().find(|m| Some(m.id) == mid).map(|m| m.body.clone()).unwrap_or_default())
+            let shown = messages.iter().find(|m| Some(m.id) == mid).map(|m| m.body.clone());
+            // The words may be older than the messages shown.
+            let words = match (shown, mid) {
+                (Some(body), _) => body,
+                (None, Some(mid)) => {
+                    store.message_in_account(ui.user.account_id, mid).await.map(|m| m.body).unwrap_or_default()
+                }
+                (None, None) => String::new(),
+            };
+            Some(words)
         }
         _ => None,
     };
