@@ -151,7 +151,12 @@ async fn wrong_password_is_reported_and_retried() {
     assert!(err.contains("password") && err.contains("0x0000000E"), "{err}");
     let (link, _events) = SmppLink::start(cfg).unwrap();
     assert!(smsc.wait_until(WAIT, |s| s.refused_binds() >= 3).await, "it keeps retrying with backoff");
-    assert!(matches!(link.state(), LinkState::Down { reason, .. } if reason.contains("password")));
+    // Each retry passes through Connecting; the refusal then puts the reason back.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !matches!(link.state(), LinkState::Down { ref reason, .. } if reason.contains("password")) {
+        assert!(tokio::time::Instant::now() < deadline, "the link says why it is down: {:?}", link.state());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let mut quick = smsc.config();
     quick.password = textdesk_channels::smpp::SmppPassword::new("wrong");
     quick.response_timeout = Duration::from_millis(50);
