@@ -65,6 +65,10 @@
     refresh(list, "/inbox/list?" + q + (active ? "&active=" + active : ""), titleUnread);
   }
 
+  // The waiting badges are worded by the server (against the account's
+  // target): a list left open asks for its rows again every minute.
+  if (list) setInterval(refreshList, 60000);
+
   // While the agent edits a waiting message, re-rendering the thread would
   // close the form and lose the edit: the refresh waits until it is closed.
   var deferred = false;
@@ -571,27 +575,6 @@
       done();
     }
   });
-  // ---- conversation list: waiting badges ----
-  // The server renders when each wait began; this rewords the badges every
-  // 30 s against the account's target, so a page left open stays right.
-  // The words match the server's (ui.rs waiting_label).
-  function waitingLabel(min) {
-    if (min < 60) return "waiting " + min + " min";
-    if (min < 1440) return "waiting " + Math.floor(min / 60) + " h " + (min % 60) + " min";
-    return "waiting " + Math.floor(min / 1440) + " d";
-  }
-  function tickWaiting() {
-    var rows = document.querySelector(".rows[data-target-minutes]");
-    if (!rows) return;
-    var target = Number(rows.getAttribute("data-target-minutes")) || 15;
-    rows.querySelectorAll("[data-waiting-since]").forEach(function (b) {
-      var min = Math.max(0, Math.floor((Date.now() - Number(b.getAttribute("data-waiting-since"))) / 60000));
-      var late = min >= target;
-      b.textContent = waitingLabel(min) + (late ? " · late" : "");
-      b.classList.toggle("late", late);
-    });
-  }
-  setInterval(tickWaiting, 30000);
 })();
 
 // Browser notifications: asked for once, on the agent's click; then a customer's

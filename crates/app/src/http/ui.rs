@@ -277,7 +277,7 @@ pub struct ListView {
     label_colors: Vec<(String, String)>,
     inboxes: Vec<(String, String)>,
     agents: Vec<(String, String)>,
-    /// The first-response target, for the waiting badges (and app.js, which ticks them).
+    /// The first-response target the waiting badges are measured against.
     target_minutes: u32,
 }
 
@@ -341,7 +341,7 @@ impl ListView {
     }
 }
 
-/// "waiting 12 min", "waiting 2 h 5 min", "waiting 3 d"; app.js words it the same way.
+/// "waiting 12 min", "waiting 2 h 5 min", "waiting 3 d".
 fn waiting_label(minutes: i64) -> String {
     match minutes {
         ..=59 => format!("waiting {} min", minutes.max(0)),
