@@ -1,6 +1,7 @@
 //! The pure domain of textdesk. No I/O, no async, no SQL: everything here is a
 //! value or a decision, tested beside the code.
 
+pub mod automation;
 pub mod compose;
 pub mod consent;
 pub mod contact;

@@ -1,0 +1,63 @@
+//! What a rule does. A reply goes through the gate and the outbox like every
+//! other message; the rest are the same conversation actions an agent takes,
+//! recorded in the timeline as the rule's.
+
+use serde::{Deserialize, Serialize};
+
+use crate::template::Template;
+use crate::{Body, Invalid, LabelName, Priority};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Answer the customer. The text is a canned-response template
+    /// (`{contact.first_name|there}`, `{next_open}`).
+    Reply {
+        text: String,
+    },
+    Assign {
+        user_id: i64,
+    },
+    AssignTeam {
+        team_id: i64,
+    },
+    AddLabel {
+        label: String,
+    },
+    SetPriority {
+        priority: Priority,
+    },
+    /// Snooze for this many minutes (a customer's reply wakes it, as always).
+    Snooze {
+        minutes: u32,
+    },
+    Resolve,
+}
+
+impl Action {
+    /// The longest snooze a rule may set: 30 days.
+    pub const MAX_SNOOZE_MINUTES: u32 = 30 * 24 * 60;
+
+    pub(super) fn check(&self) -> Result<(), Invalid> {
+        match self {
+            Action::Reply { text } => {
+                Body::parse(text.trim())?;
+                Template::parse(text.trim()).map(|_| ())
+            }
+            Action::AddLabel { label } => LabelName::parse(label).map(|_| ()),
+            Action::Snooze { minutes } if *minutes == 0 || *minutes > Self::MAX_SNOOZE_MINUTES => {
+                Err(Invalid::new("a snooze is between 1 minute and 30 days"))
+            }
+            Action::Assign { .. }
+            | Action::AssignTeam { .. }
+            | Action::SetPriority { .. }
+            | Action::Snooze { .. }
+            | Action::Resolve => Ok(()),
+        }
+    }
+
+    /// Whether the action writes to the customer.
+    pub fn sends(&self) -> bool {
+        matches!(self, Action::Reply { .. })
+    }
+}

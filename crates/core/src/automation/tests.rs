@@ -1,0 +1,161 @@
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::*;
+
+fn facts<'a>(attrs: &'a BTreeMap<String, String>, labels: &'a [String], text: Option<&'a str>) -> Facts<'a> {
+    Facts {
+        inbox_id: 7,
+        text,
+        open_now: false,
+        attributes: attrs,
+        consent: ConsentState::Unknown,
+        status: ConversationStatus::Open,
+        priority: Priority::None,
+        labels,
+        assignee_id: None,
+        team_id: None,
+        first_message: true,
+        now: Timestamp::from_second(1_800_000_000).unwrap(),
+    }
+}
+
+fn rule(v: serde_json::Value) -> Result<Rule, String> {
+    let spec: RuleSpec = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    Rule::parse(spec).map_err(|e| e.0)
+}
+
+#[test]
+fn a_rule_reads_from_json_and_writes_back_the_same() {
+    let r = rule(json!({
+        "name": "Invoices",
+        "trigger": { "on": "message_received" },
+        "conditions": [
+            { "if": "text", "matches": { "regex": "invoice\\s*#?\\d+" } },
+            { "if": "hours", "are": "open" },
+            { "if": "attribute", "key": "plan", "is": { "equals": "gold" } },
+            { "if": "assignee", "is": { "who": "nobody" } }
+        ],
+        "actions": [ { "do": "add_label", "label": "billing" }, { "do": "set_priority", "priority": "high" } ]
+    }))
+    .unwrap();
+    assert!(r.enabled(), "a new rule is on unless said otherwise");
+    assert!(!r.sends());
+    let back: Rule = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+    assert_eq!(back, r);
+}
+
+#[test]
+fn mistakes_are_named_for_the_admin() {
+    let base = |conditions: serde_json::Value, actions: serde_json::Value| {
+        rule(
+            json!({ "name": "R", "trigger": { "on": "message_received" }, "conditions": conditions, "actions": actions }),
+        )
+    };
+    let reply = json!([{ "do": "reply", "text": "Hi" }]);
+    assert_eq!(base(json!([]), json!([])).unwrap_err(), "a rule does at least one thing: add an action");
+    let e = base(json!([{ "if": "text", "matches": { "regex": "(unclosed" } }]), reply.clone()).unwrap_err();
+    assert!(e.contains("not a regular expression"), "{e}");
+    let e = base(json!([{ "if": "text", "matches": { "keyword": ["  !! "] } }]), reply.clone()).unwrap_err();
+    assert!(e.contains("condition 1") && e.contains("not a keyword"), "{e}");
+    let e = base(json!([]), json!([{ "do": "reply", "text": "Hi {contact.first_name" }])).unwrap_err();
+    assert!(e.starts_with("action 1"), "{e}");
+    let e = base(json!([{ "if": "inbox", "any_of": [] }]), reply.clone()).unwrap_err();
+    assert_eq!(e, "condition 1: choose at least one inbox");
+    let e = base(json!([]), json!([{ "do": "snooze", "minutes": 0 }])).unwrap_err();
+    assert!(e.contains("between 1 minute and 30 days"), "{e}");
+    let waited = rule(json!({
+        "name": "Waits", "trigger": { "on": "waited", "business_minutes": 15 },
+        "conditions": [{ "if": "text", "matches": { "contains": "x" } }], "actions": reply
+    }))
+    .unwrap_err();
+    assert!(waited.contains("needs the \"message received\" trigger"), "{waited}");
+    let unknown = base(json!([{ "if": "moon_phase", "is": "full" }]), json!([{ "do": "resolve" }])).unwrap_err();
+    assert!(unknown.contains("moon_phase"), "{unknown}");
+}
+
+#[test]
+fn conditions_decide_against_the_moment() {
+    let r = rule(json!({
+        "name": "Billing words",
+        "trigger": { "on": "message_received" },
+        "conditions": [
+            { "if": "text", "matches": { "contains": "Invoice" } },
+            { "if": "lacks_label", "label": "Billing" }
+        ],
+        "actions": [{ "do": "add_label", "label": "billing" }]
+    }))
+    .unwrap();
+    let attrs = BTreeMap::new();
+    let none: Vec<String> = vec![];
+    let labelled = vec!["billing".to_owned()];
+    let f = facts(&attrs, &none, Some("where is my INVOICE?"));
+    assert!(matches!(r.decide(Moment::MessageReceived, &f), Decision::Fire(a) if a.len() == 1));
+    assert_eq!(r.decide(Moment::ConversationCreated, &f), Decision::Skip(Skip::OtherTrigger));
+    let f = facts(&attrs, &labelled, Some("invoice again"));
+    assert_eq!(r.decide(Moment::MessageReceived, &f), Decision::Skip(Skip::Condition(1)), "labels match in any case");
+    let f = facts(&attrs, &none, Some("hello"));
+    assert_eq!(r.decide(Moment::MessageReceived, &f), Decision::Skip(Skip::Condition(0)));
+}
+
+#[test]
+fn keywords_match_whole_messages_only() {
+    let t = TextMatch::Keyword(vec!["agent".into(), "talk to a person".into()]);
+    assert!(t.matches("Agent!"));
+    assert!(t.matches("  talk   to a PERSON. "));
+    assert!(!t.matches("is an agent free?"));
+    assert!(!t.matches(""));
+}
+
+#[test]
+fn attribute_tests() {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("plan".to_owned(), "Gold".to_owned());
+    let none: Vec<String> = vec![];
+    let f = facts(&attrs, &none, None);
+    let holds = |test: AttributeTest, key: &str| Condition::Attribute { key: key.into(), is: test }.holds(&f);
+    assert!(holds(AttributeTest::Equals("gold".into()), "plan"));
+    assert!(!holds(AttributeTest::NotEquals("gold".into()), "plan"));
+    assert!(holds(AttributeTest::NotEquals("gold".into()), "tier"), "an unset attribute is not gold");
+    assert!(holds(AttributeTest::Present, "plan"));
+    assert!(holds(AttributeTest::Absent, "tier"));
+}
+
+#[test]
+fn a_switched_off_rule_does_nothing() {
+    let r = Rule::off_hours_reply("Back {next_open}.", false).unwrap();
+    let attrs = BTreeMap::new();
+    let none: Vec<String> = vec![];
+    assert_eq!(r.decide(Moment::MessageReceived, &facts(&attrs, &none, Some("hi"))), Decision::Skip(Skip::Disabled));
+}
+
+#[test]
+fn the_builtin_rules_say_what_they_always_did() {
+    let attrs = BTreeMap::new();
+    let none: Vec<String> = vec![];
+    let off = Rule::off_hours_reply("Back {next_open}.", true).unwrap();
+    assert_eq!(off.builtin(), Some(Builtin::OffHoursReply));
+    assert_eq!(off.once(), Once::PerClosedPeriod);
+    assert!(off.sends());
+    let mut f = facts(&attrs, &none, Some("hi"));
+    assert!(matches!(off.decide(Moment::MessageReceived, &f), Decision::Fire(_)), "closed: it answers");
+    f.open_now = true;
+    assert!(matches!(off.decide(Moment::MessageReceived, &f), Decision::Skip(_)), "open: a person will");
+
+    let hold = Rule::holding_message(15, "Thanks for waiting.", true).unwrap();
+    assert_eq!(hold.once(), Once::PerWait);
+    assert!(matches!(hold.decide(Moment::Waited, &f), Decision::Fire(_)));
+    f.status = ConversationStatus::Pending;
+    assert!(matches!(hold.decide(Moment::Waited, &f), Decision::Skip(_)), "only open conversations wait");
+    assert!(Rule::holding_message(0, "x", true).is_err());
+}
+
+#[test]
+fn a_runaway_pattern_is_refused_when_saved() {
+    // Short to type, enormous to compile: refused, with a reason, not run.
+    let e = Pattern::parse(r"(\w{100}){100}").unwrap_err();
+    assert_eq!(e.0, "this pattern is too complex; make it simpler");
+    assert!(Pattern::parse(r"order\s+#?\d{4,}").unwrap().is_match("Order #12345 late"));
+}
