@@ -17,6 +17,7 @@
 //! the columns the app itself writes (see `store::ingest` and
 //! `store::messages::insert_outbound`), so triggers that keep derived search
 //! data fire as they would in use; ANALYZE runs afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -5,6 +5,7 @@
 //!
 //! Run with `cargo bench -p textdesk --bench webhook_flood`
 //! (WEBHOOK_FLOOD_REQUESTS and WEBHOOK_FLOOD_CONCURRENCY change the load).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 use std::time::{Duration, Instant};
 

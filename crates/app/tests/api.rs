@@ -1,4 +1,5 @@
 //! The REST API's edges: authentication, roles, and problem-details errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Canned responses over real HTTP: managing them (API and settings page),
 //! filling them in for a conversation, and the account's tone rules.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 mod common;
 

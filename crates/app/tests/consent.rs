@@ -1,4 +1,5 @@
 //! Consent keywords from a customer's phone, end to end over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 mod common;
 

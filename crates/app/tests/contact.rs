@@ -1,6 +1,7 @@
 //! The contact panel's data over the API and the UI: name, zone and attributes,
 //! notes about the person, earlier conversations, the Enter-to-send
 //! preference, and the composer's attachments (uploaded, or sent with the form).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 mod common;
 

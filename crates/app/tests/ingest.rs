@@ -1,4 +1,5 @@
 //! Ingest: duplicates stored once, and the reopen-or-new rule.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 mod common;
 

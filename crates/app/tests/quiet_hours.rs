@@ -2,6 +2,7 @@
 //! settings page) and every send follows it — a new reply, the composer's
 //! warning, and a message already waiting when the dispatcher looks again. A
 //! window that does not read is refused with the reason, and the old one kept.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! zone (or another), sees the list of what waits, edits, sends now or
 //! cancels; quiet hours still apply at the chosen moment; a schedule survives a
 //! restart and goes on time.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 mod common;
 

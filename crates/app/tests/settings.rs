@@ -2,6 +2,7 @@
 //! provider, webhook addresses, hours, replies, consent, sending, a test
 //! message) and people and teams (invitations, roles, deactivation), in the
 //! UI and the API.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 mod common;
 

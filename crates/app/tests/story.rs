@@ -1,5 +1,6 @@
 //! The conversation loop end to end over HTTP: a customer texts in, an agent
 //! answers, delivery is reported, the agent resolves, the customer writes again.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 mod common;
 

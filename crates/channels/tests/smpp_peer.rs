@@ -2,6 +2,7 @@
 //! by scripts/test-deps into target/peers/smpp, running
 //! tests/peers/smpp/server.js. It checks our PDUs, UDH and GSM/UCS-2 bytes
 //! with someone else's decoder, and ours against its encoder.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -1,4 +1,5 @@
 //! SmppLink against the in-process FakeSmsc.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 #![cfg(feature = "fake")]
 
 use std::time::Duration;

@@ -1,4 +1,5 @@
 //! The real Twilio client against the fake Twilio, over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 #![cfg(feature = "fake")]
 
 use std::time::Duration;

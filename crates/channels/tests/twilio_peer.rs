@@ -1,6 +1,7 @@
 //! Our signature check against signatures made by Twilio's own Python helper
 //! library (installed by scripts/test-deps), an implementation we did not
 //! write.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 use std::io::Write;
 use std::path::PathBuf;
