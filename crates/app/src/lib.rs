@@ -161,10 +161,8 @@ async fn housekeeping_loop(services: Services) {
             tracing::error!(error = %e, "sending holding messages failed");
         }
         let _ = services.store.delete_expired_sessions(jiff::Timestamp::now()).await;
+        // Events are kept: the account's retention policy (not built yet) will decide.
         let _ = services.store.drop_stale_early_reports(jiff::Timestamp::now()).await;
-        if let Err(e) = services.store.events().prune(jiff::Timestamp::now()).await {
-            tracing::error!(error = %e, "pruning old live events failed");
-        }
         tokio::time::sleep(Duration::from_secs(15)).await;
     }
 }
