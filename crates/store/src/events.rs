@@ -325,10 +325,16 @@ impl EventBus {
     }
 
     /// Test only (config `hold_delivery_ms`): live screens get no event until
-    /// it is this old, so a test can kill the server between a change and its
-    /// delivery. Zero (the default) delivers at once.
+    /// it is this old, and the store waits this long after each commit, so a
+    /// test can kill the server between a change and its delivery (and
+    /// between a commit and anything written after it). Zero (the default)
+    /// delivers at once.
     pub fn hold_delivery(&self, hold: Duration) {
         self.hold_ms.store(hold.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn held(&self) -> Duration {
+        Duration::from_millis(self.hold_ms.load(Ordering::Relaxed))
     }
 
     /// Every event screens are told, as this node relays it (not resumable:

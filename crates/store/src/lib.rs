@@ -182,6 +182,12 @@ impl Store {
     /// reads what the transaction appended to the event log.
     async fn commit(&self, tx: sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
         tx.commit().await?;
+        // Test only (`hold_delivery_ms`): what follows a commit waits, so a
+        // test can kill the server between a change and anything after it.
+        let hold = self.events.held();
+        if !hold.is_zero() {
+            tokio::time::sleep(hold).await;
+        }
         self.events.nudge();
         Ok(())
     }
