@@ -133,7 +133,9 @@ async fn old_timelines_read_after_the_upgrade(db: Db) {
     assert_eq!(r.status(), 200);
     let timeline = json(t.get(&token, &format!("/api/v1/conversations/{conv}/timeline")).await).await;
     let last = timeline.as_array().unwrap().last().unwrap().clone();
-    assert_eq!((last["kind"].as_str(), last["id"].as_i64()), (Some("priority_changed"), Some(42)));
+    assert_eq!(last["kind"], "priority_changed");
+    // 42 went to opening the page above (a read, not on the timeline).
+    assert_eq!(last["id"], 43, "ids go on after the last live id given out (41)");
 }
 both_backends!(old_timelines_read_after_the_upgrade);
 
