@@ -210,8 +210,8 @@ impl Batch {
         insert_rows(&mut conn, "conversation_labels", &["conversation_id", "label"], take(&mut self.labels)).await;
         insert_rows(
             &mut conn,
-            "conversation_events",
-            &["conversation_id", "kind", "actor_id", "data", "created_at"],
+            "event_log",
+            &["account_id", "conversation_id", "kind", "timeline", "actor_id", "data", "created_at"],
             take(&mut self.events),
         )
         .await;
@@ -357,7 +357,15 @@ async fn seed(pool: &AnyPool, sqlite: bool, setup: &Setup, conversations: usize,
             V::S(number.clone()),
             V::I(created_at),
         ]);
-        batch.events.push(vec![V::I(id), V::S("created".into()), V::NullI, V::S("{}".into()), V::I(created_at)]);
+        batch.events.push(vec![
+            V::I(setup.account),
+            V::I(id),
+            V::S("created".into()),
+            V::I(1),
+            V::NullI,
+            V::S(r#"{"v":1,"type":"created"}"#.into()),
+            V::I(created_at),
+        ]);
 
         let mut preview = String::new();
         let mut last_activity = t;
@@ -501,10 +509,12 @@ async fn seed(pool: &AnyPool, sqlite: bool, setup: &Setup, conversations: usize,
             }
         } else {
             batch.events.push(vec![
+                V::I(setup.account),
                 V::I(id),
                 V::S("status_changed".into()),
+                V::I(1),
                 assignee.as_ref().map_or(V::NullI, |a| V::I(a.0)),
-                V::S(json!({ "from": "open", "to": "resolved" }).to_string()),
+                V::S(json!({ "v": 1, "type": "status_changed", "from": "open", "to": "resolved" }).to_string()),
                 V::I(resolved_at.unwrap_or(last_activity)),
             ]);
         }

@@ -38,6 +38,10 @@ pub struct Config {
     pub claim_lease_secs: i64,
     /// Largest attachment kept from a provider, in bytes (in `data_dir/media`).
     pub media_max_bytes: u64,
+    /// Test only, left out of the printed config: live screens get no event
+    /// until it is this many milliseconds old, so `tests/event_crash.rs` can
+    /// kill the server between a change and its delivery. 0 (default) delivers at once.
+    pub hold_delivery_ms: u64,
 }
 
 impl Default for Config {
@@ -58,6 +62,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             claim_lease_secs: 120,
             media_max_bytes: 10 * 1024 * 1024,
+            hold_delivery_ms: 0,
         }
     }
 }
@@ -144,6 +149,9 @@ impl Config {
         }
         if let Some(v) = get("TEXTDESK_LOG_FORMAT") {
             self.log_format = v;
+        }
+        if let Some(v) = get("TEXTDESK_HOLD_DELIVERY_MS") {
+            self.hold_delivery_ms = v.parse().context("TEXTDESK_HOLD_DELIVERY_MS must be a whole number")?;
         }
         Ok(())
     }

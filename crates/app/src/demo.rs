@@ -162,6 +162,7 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
                 account_id,
                 contact_id,
                 ContactPatch { name: Some(textdesk_core::ContactName::parse(name)?), ..Default::default() },
+                textdesk_store::Origin::default(),
             )
             .await?;
         conversations.push((conversation_id, contact_id));
@@ -206,13 +207,13 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
             account_id,
             tom.0,
             ConversationStatus::Snoozed,
-            Some(now + SignedDuration::from_hours(20)),
+            Some((now + SignedDuration::from_hours(20)).into()),
             Some(sam.id),
         )
         .await?;
     store.assign(account_id, jordan.0, Some(sam.id), Some(sam.id)).await?;
     for (c, _) in [priya, tom] {
-        store.mark_read(account_id, c).await?;
+        store.mark_read(account_id, c, None).await?;
     }
     Ok(true)
 }

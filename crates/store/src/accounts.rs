@@ -147,7 +147,7 @@ impl Store {
         if !active {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.user(id).await
     }
 

@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use sqlx::Row;
 use textdesk_core::Address;
+use textdesk_core::event::DomainEvent;
 
 use crate::{Result, Store, StoreError, User, returned_id, to_ms};
 
@@ -76,19 +77,12 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
                 let id = returned_id(&r)?;
-                Self::add_event(
-                    &mut tx,
-                    id,
-                    "created",
-                    Some(actor_id),
-                    serde_json::json!({ "reason": "test message" }),
-                    Timestamp::now(),
-                )
-                .await?;
+                let ev = DomainEvent::ConversationCreated { reason: Some("test message".into()) };
+                crate::events::append(&mut tx, (account_id, id), &ev, Some(actor_id), Timestamp::now()).await?;
                 id
             }
         };
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(id)
     }
 }

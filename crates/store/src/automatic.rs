@@ -62,11 +62,11 @@ impl Store {
                 // Blocked (the customer opted out): the mark stays, so it is not retried for this occasion.
                 Err(reason) => OutboundOutcome::Blocked(reason),
                 Ok(id) => {
-                    tx.commit().await?;
+                    self.commit(tx).await?;
                     return Ok(Some(OutboundOutcome::Stored(Box::new(self.message(id).await?))));
                 }
             };
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Some(outcome))
     }
 

@@ -8,6 +8,7 @@
 use jiff::Timestamp;
 use sqlx::Row;
 use textdesk_core::ConsentState;
+use textdesk_core::event::DomainEvent;
 
 use crate::{Result, Store, from_ms, returned_id, to_ms};
 
@@ -211,10 +212,15 @@ impl Store {
         let new = NewConsent { contact_id, scope, state, source, evidence, actor_id, message_id: None };
         let id = record(&mut tx, new, now).await?;
         if let Some(conv) = conversation_id {
-            let data = serde_json::json!({ "to": state.as_str(), "source": source, "scope": scope });
-            Store::add_event(&mut tx, conv, "consent_changed", actor_id, data, now).await?;
+            let ev = DomainEvent::ConsentChanged {
+                to: state,
+                source: source.into(),
+                scope: Some(scope.into()),
+                message_id: None,
+            };
+            crate::events::append(&mut tx, (account_id, conv), &ev, actor_id, now).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         let mut all = self.consent_history(contact_id).await?;
         all.retain(|e| e.id == id);
         all.pop().ok_or(crate::StoreError::NotFound("consent event"))

@@ -3,7 +3,9 @@
 use jiff::Timestamp;
 use sqlx::Row;
 use textdesk_core::NoteBody;
+use textdesk_core::event::DomainEvent;
 
+use crate::events::append_for_contact;
 use crate::{Result, Store, StoreError, from_ms, returned_id, to_ms};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -61,8 +63,11 @@ impl Store {
         contact_id: i64,
         author_id: i64,
         body: &NoteBody,
+        shown_in: Option<i64>,
     ) -> Result<ContactNote> {
         self.contact(account_id, contact_id).await?;
+        let now = Timestamp::now();
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO contact_notes (account_id, contact_id, author_id, body, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -70,19 +75,29 @@ impl Store {
         .bind(contact_id)
         .bind(author_id)
         .bind(body.as_str())
-        .bind(to_ms(Timestamp::now()))
-        .fetch_one(&self.pool)
+        .bind(to_ms(now))
+        .fetch_one(&mut *tx)
         .await?;
-        self.contact_note(account_id, contact_id, returned_id(&row)?).await
+        let note_id = returned_id(&row)?;
+        let ev = DomainEvent::ContactNoteAdded { contact_id, note_id };
+        append_for_contact(&mut tx, (account_id, contact_id, shown_in), &ev, Some(author_id), now).await?;
+        self.commit(tx).await?;
+        self.contact_note(account_id, contact_id, note_id).await
     }
 
     /// Deletes a note; who may is the caller's decision.
-    pub async fn delete_contact_note(&self, account_id: i64, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM contact_notes WHERE account_id = $1 AND id = $2")
+    pub async fn delete_contact_note(&self, account_id: i64, id: i64, by: crate::Origin) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("DELETE FROM contact_notes WHERE account_id = $1 AND id = $2 RETURNING contact_id")
             .bind(account_id)
             .bind(id)
-            .execute(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
+        let Some(row) = row else { return Ok(()) };
+        let contact_id: i64 = row.try_get(0)?;
+        let ev = DomainEvent::ContactNoteDeleted { contact_id, note_id: id };
+        append_for_contact(&mut tx, (account_id, contact_id, by.shown_in), &ev, by.actor_id, Timestamp::now()).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

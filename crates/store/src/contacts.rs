@@ -1,7 +1,9 @@
 use jiff::Timestamp;
 use sqlx::Row;
+use textdesk_core::event::DomainEvent;
 use textdesk_core::{Address, AttributeChanges, ConsentState, ContactName};
 
+use crate::events::append_for_contact;
 use crate::{Result, Store, StoreError, from_ms, is_unique_violation, returned_id, to_ms};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -23,6 +25,14 @@ pub struct Contact {
     pub identities: Vec<Identity>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// Who changed a contact, and from which conversation (announced last, see
+/// [`crate::events`]'s `append_for_contact`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin {
+    pub actor_id: Option<i64>,
+    pub shown_in: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -168,7 +178,7 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.contact(account_id, id).await
     }
 
@@ -193,7 +203,7 @@ impl Store {
 
     /// Applies `patch` in one write transaction, so two agents' attribute
     /// edits at once both land.
-    pub async fn update_contact(&self, account_id: i64, id: i64, patch: ContactPatch) -> Result<Contact> {
+    pub async fn update_contact(&self, account_id: i64, id: i64, patch: ContactPatch, by: Origin) -> Result<Contact> {
         let mut tx = self.begin_write().await?;
         // SQLite's write transaction already holds the lock; PostgreSQL locks the row.
         let lock = if self.backend == crate::Backend::Postgres { " FOR UPDATE" } else { "" };
@@ -229,7 +239,9 @@ impl Store {
             .bind(account_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        let ev = DomainEvent::ContactChanged { contact_id: id };
+        append_for_contact(&mut tx, (account_id, id, by.shown_in), &ev, by.actor_id, Timestamp::now()).await?;
+        self.commit(tx).await?;
         self.contact(account_id, id).await
     }
 }

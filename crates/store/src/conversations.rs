@@ -3,7 +3,10 @@ use sqlx::Row;
 use textdesk_core::list::{ListSort, SearchQuery};
 use textdesk_core::{ChannelKind, ConsentState, ConversationStatus, Invalid, Priority};
 
+use textdesk_core::event::{DomainEvent, StatusReason};
+
 use crate::Backend;
+use crate::events::append;
 
 use crate::{Result, Store, StoreError, from_ms, to_ms};
 
@@ -42,16 +45,18 @@ pub struct ConversationSummary {
     pub preview: String,
 }
 
-/// One entry in the conversation's timeline (assignment, status changes…).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TimelineEvent {
-    pub id: i64,
-    pub conversation_id: i64,
-    pub kind: String,
-    pub actor_id: Option<i64>,
-    pub actor_name: Option<String>,
-    pub data: serde_json::Value,
-    pub created_at: Timestamp,
+/// When a snooze ends, and the clock it was chosen on (the agent's zone), so
+/// the timeline can say the time on that clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snooze {
+    pub until: Timestamp,
+    pub zone: Option<String>,
+}
+
+impl From<Timestamp> for Snooze {
+    fn from(until: Timestamp) -> Self {
+        Snooze { until, zone: None }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,50 +430,6 @@ impl Store {
         Ok(ConversationPage { items: rows.into_iter().map(|(s, _)| s).collect(), next_cursor })
     }
 
-    pub(crate) async fn add_event(
-        conn: &mut sqlx::AnyConnection,
-        conversation_id: i64,
-        kind: &str,
-        actor_id: Option<i64>,
-        data: serde_json::Value,
-        now: Timestamp,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO conversation_events (conversation_id, kind, actor_id, data, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(conversation_id)
-            .bind(kind)
-            .bind(actor_id)
-            .bind(data.to_string())
-            .bind(to_ms(now))
-            .execute(conn)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn timeline(&self, conversation_id: i64) -> Result<Vec<TimelineEvent>> {
-        let rows = sqlx::query(
-            "SELECT e.id, e.conversation_id, e.kind, e.actor_id, u.name AS actor_name, e.data, e.created_at
-             FROM conversation_events e LEFT JOIN users u ON u.id = e.actor_id
-             WHERE e.conversation_id = $1 ORDER BY e.id",
-        )
-        .bind(conversation_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let data: String = r.try_get("data")?;
-                Ok(TimelineEvent {
-                    id: r.try_get("id")?,
-                    conversation_id: r.try_get("conversation_id")?,
-                    kind: r.try_get("kind")?,
-                    actor_id: r.try_get("actor_id")?,
-                    actor_name: r.try_get("actor_name")?,
-                    data: serde_json::from_str(&data).unwrap_or_default(),
-                    created_at: from_ms(r.try_get("created_at")?),
-                })
-            })
-            .collect()
-    }
-
     /// Assigns (or with `None` unassigns) a conversation, recording who did it.
     pub async fn assign(
         &self,
@@ -494,12 +455,12 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let (kind, data) = match assignee {
-            Some(u) => ("assigned", serde_json::json!({ "assignee_id": u })),
-            None => ("unassigned", serde_json::json!({})),
+        let ev = match assignee {
+            Some(assignee_id) => DomainEvent::Assigned { assignee_id },
+            None => DomainEvent::Unassigned {},
         };
-        Self::add_event(&mut tx, id, kind, actor_id, data, now).await?;
-        tx.commit().await?;
+        append(&mut tx, (account_id, id), &ev, actor_id, now).await?;
+        self.commit(tx).await?;
         self.conversation(account_id, id).await
     }
 
@@ -525,17 +486,9 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        Self::add_event(
-            &mut tx,
-            id,
-            "team_changed",
-            actor_id,
-            // The name as it was, so the timeline reads the same after a rename.
-            serde_json::json!({ "team_id": team_id, "team_name": team_name }),
-            Timestamp::now(),
-        )
-        .await?;
-        tx.commit().await?;
+        let ev = DomainEvent::TeamChanged { team_id, team_name };
+        append(&mut tx, (account_id, id), &ev, actor_id, Timestamp::now()).await?;
+        self.commit(tx).await?;
         self.conversation(account_id, id).await
     }
 
@@ -546,11 +499,12 @@ impl Store {
         account_id: i64,
         id: i64,
         status: ConversationStatus,
-        snoozed_until: Option<Timestamp>,
+        snooze: Option<Snooze>,
         actor_id: Option<i64>,
     ) -> Result<Conversation> {
         let now = Timestamp::now();
-        let until = match (status, snoozed_until) {
+        let zone = snooze.as_ref().and_then(|s| s.zone.clone());
+        let until = match (status, snooze.map(|s| s.until)) {
             (ConversationStatus::Snoozed, Some(t)) if t > now => Some(t),
             (ConversationStatus::Snoozed, _) => {
                 return Err(StoreError::Invalid("snoozing needs a time in the future".into()));
@@ -570,12 +524,10 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let mut data = serde_json::json!({ "from": current.status.as_str(), "to": status.as_str() });
-        if let Some(t) = until {
-            data["until"] = serde_json::json!(t.to_string());
-        }
-        Self::add_event(&mut tx, id, "status_changed", actor_id, data, now).await?;
-        tx.commit().await?;
+        let ev =
+            DomainEvent::StatusChanged { from: current.status, to: status, until, zone: until.and(zone), reason: None };
+        append(&mut tx, (account_id, id), &ev, actor_id, now).await?;
+        self.commit(tx).await?;
         self.conversation(account_id, id).await
     }
 
@@ -596,16 +548,9 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        Self::add_event(
-            &mut tx,
-            id,
-            "priority_changed",
-            actor_id,
-            serde_json::json!({ "priority": priority.as_str() }),
-            Timestamp::now(),
-        )
-        .await?;
-        tx.commit().await?;
+        append(&mut tx, (account_id, id), &DomainEvent::PriorityChanged { priority }, actor_id, Timestamp::now())
+            .await?;
+        self.commit(tx).await?;
         self.conversation(account_id, id).await
     }
 
@@ -650,38 +595,41 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        Self::add_event(
-            &mut tx,
-            id,
-            "labels_changed",
-            actor_id,
-            serde_json::json!({ "labels": labels }),
-            Timestamp::now(),
-        )
-        .await?;
-        tx.commit().await?;
+        append(&mut tx, (account_id, id), &DomainEvent::LabelsChanged { labels }, actor_id, Timestamp::now()).await?;
+        self.commit(tx).await?;
         self.conversation(account_id, id).await
     }
 
     /// An agent has seen the conversation. True when it was unread until now.
-    pub async fn mark_read(&self, account_id: i64, id: i64) -> Result<bool> {
+    pub async fn mark_read(&self, account_id: i64, id: i64, actor_id: Option<i64>) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE conversations SET unread = 0 WHERE id = $1 AND account_id = $2 AND unread <> 0")
             .bind(id)
             .bind(account_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(n.rows_affected() > 0)
+        if n.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append(&mut tx, (account_id, id), &DomainEvent::ConversationRead {}, actor_id, Timestamp::now()).await?;
+        self.commit(tx).await?;
+        Ok(true)
     }
 
     /// An agent wants to come back to it: it shows unread again (at least one
     /// unread message) until someone opens it.
-    pub async fn mark_unread(&self, account_id: i64, id: i64) -> Result<Conversation> {
+    pub async fn mark_unread(&self, account_id: i64, id: i64, actor_id: Option<i64>) -> Result<Conversation> {
+        // Not found when it is another account's.
+        self.conversation(account_id, id).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE conversations SET unread = 1 WHERE id = $1 AND account_id = $2 AND unread = 0")
             .bind(id)
             .bind(account_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        // Not found when it is another account's.
+        // Told even when it was unread already: the agent's other tabs follow.
+        append(&mut tx, (account_id, id), &DomainEvent::ConversationUnread {}, actor_id, Timestamp::now()).await?;
+        self.commit(tx).await?;
         self.conversation(account_id, id).await
     }
 
@@ -703,18 +651,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if n.rows_affected() == 1 {
-                Self::add_event(
-                    &mut tx,
-                    id,
-                    "status_changed",
-                    None,
-                    serde_json::json!({ "from": "snoozed", "to": "open", "reason": "snooze ended" }),
-                    now,
-                )
-                .await?;
+                let ev = DomainEvent::StatusChanged {
+                    from: ConversationStatus::Snoozed,
+                    to: ConversationStatus::Open,
+                    until: None,
+                    zone: None,
+                    reason: Some(StatusReason::SnoozeEnded),
+                };
+                append(&mut tx, (account, id), &ev, None, now).await?;
                 woken.push((account, id));
             }
-            tx.commit().await?;
+            self.commit(tx).await?;
         }
         Ok(woken)
     }

@@ -1,40 +1,202 @@
-//! Live events for agents' screens. Every event is a row in `live_events`
-//! first: its id is increasing and the same on every node, so a client that
-//! lost its connection resumes from the last id it saw. Within a node, a
-//! broadcast channel carries events to open streams; across PostgreSQL nodes,
-//! LISTEN/NOTIFY carries each row to every node, which rebroadcasts it locally
-//! (so a node hears its own events the same way).
+//! The event log. Every change anyone else cares about appends one row to
+//! `event_log` with [`append`], inside the change's own transaction: the row
+//! commits with the change or not at all. The log is the conversation's
+//! timeline and what consumers read, in id order, from a saved position:
+//!
+//! - the live relay (this module's [`EventBus`]): per node, its position in
+//!   memory, since its effect (frames on open SSE streams) is not in the
+//!   database; a client that missed something resumes from its own id;
+//! - durable consumers ([`crate::consumers`]): position in `event_cursors`,
+//!   advanced in the same transaction as their effects.
+//!
+//! Ids are in commit order on both backends (SQLite has one writer; on
+//! PostgreSQL appenders take [`APPEND_LOCK`] before their id is drawn), so a
+//! reader that has passed id N can never see a smaller id commit later.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use futures_util::Stream;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyPool, Row};
-use tokio::sync::{Mutex, broadcast};
+use sqlx::{AnyConnection, AnyPool, Row};
+use textdesk_core::event::DomainEvent;
+use tokio::sync::{Notify, broadcast};
 
-use crate::{Backend, Result, to_ms};
+use crate::{Backend, Result, from_ms, to_ms};
 
 const CHANNEL: &str = "textdesk_live";
 
-/// Publishers on PostgreSQL take this transaction lock before their id is
-/// drawn, so ids commit (and NOTIFY arrives) in id order: a stream that skips
-/// ids it has passed can then never skip one that commits late.
-const PUBLISH_LOCK: i64 = 0x7465_7874_6c69_7665;
+/// Appenders on PostgreSQL take this transaction lock before their id is
+/// drawn and keep it until commit, so ids commit in id order.
+const APPEND_LOCK: i64 = 0x7465_7874_6c69_7665;
 
-/// Events read from the table at a time when catching up.
-const READ_BATCH: i64 = 1000;
+/// Rows read from the log at a time.
+pub(crate) const READ_BATCH: i64 = 1000;
 
-/// How long events are kept for clients to resume from.
-pub const KEEP_FOR: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+/// How often the relay looks at the log without being nudged: what another
+/// process wrote (the CLI on SQLite) or a NOTIFY lost with its connection.
+const POLL: Duration = Duration::from_millis(500);
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LiveEvent {
-    /// Assigned by [`EventBus::publish`]: increasing, the same on every node.
-    #[serde(default)]
+/// Appends `ev` to the log in the caller's transaction and returns its id.
+/// The one way an event is written. On PostgreSQL it also NOTIFYs every
+/// node, which PostgreSQL delivers only if and when the transaction commits.
+pub(crate) async fn append(
+    conn: &mut AnyConnection,
+    (account_id, conversation_id): (i64, i64),
+    ev: &DomainEvent,
+    actor_id: Option<i64>,
+    now: Timestamp,
+) -> Result<i64> {
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let sql = if postgres {
+        // Constant payload: PostgreSQL folds a transaction's identical
+        // notifications into one; listeners read the rows from the table.
+        "WITH l AS (SELECT pg_advisory_xact_lock($9)),
+         e AS (INSERT INTO event_log (account_id, conversation_id, message_id, kind, timeline, actor_id, data, created_at)
+               SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM l RETURNING id)
+         SELECT id, pg_notify($10, '')::text FROM e"
+    } else {
+        "INSERT INTO event_log (account_id, conversation_id, message_id, kind, timeline, actor_id, data, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+    };
+    let mut q = sqlx::query(sql)
+        .bind(account_id)
+        .bind(conversation_id)
+        .bind(ev.message_id())
+        .bind(ev.kind())
+        .bind(i32::from(ev.on_timeline()))
+        .bind(actor_id)
+        .bind(ev.to_json())
+        .bind(to_ms(now));
+    if postgres {
+        q = q.bind(APPEND_LOCK).bind(CHANNEL);
+    }
+    Ok(q.fetch_one(&mut *conn).await?.try_get::<i64, _>(0)?)
+}
+
+/// [`append`] for an event about a message, whose conversation and account
+/// are read from it.
+pub(crate) async fn append_for_message(
+    conn: &mut AnyConnection,
+    message_id: i64,
+    ev: &DomainEvent,
+    actor_id: Option<i64>,
+    now: Timestamp,
+) -> Result<i64> {
+    let r = sqlx::query(
+        "SELECT c.account_id, m.conversation_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.id = $1",
+    )
+    .bind(message_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let place = (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?);
+    append(conn, place, ev, actor_id, now).await
+}
+
+/// [`append`] once per conversation of a contact (the 20 most recent, the
+/// ones an agent may have open), with `shown_in` last: screens coalesce a
+/// burst of events and act on the last, so the one most likely open goes last.
+pub(crate) async fn append_for_contact(
+    conn: &mut AnyConnection,
+    (account_id, contact_id, shown_in): (i64, i64, Option<i64>),
+    ev: &DomainEvent,
+    actor_id: Option<i64>,
+    now: Timestamp,
+) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT id FROM conversations WHERE account_id = $1 AND contact_id = $2 ORDER BY last_activity_at DESC, id DESC LIMIT 20",
+    )
+    .bind(account_id)
+    .bind(contact_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut order: Vec<i64> = rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?;
+    order.retain(|id| Some(*id) != shown_in);
+    order.reverse();
+    order.extend(shown_in);
+    for id in order {
+        append(conn, (account_id, id), ev, actor_id, now).await?;
+    }
+    Ok(())
+}
+
+/// Live events read from the log.
+struct Batch {
+    events: Vec<LiveEvent>,
+    /// The last id read (readable, told to screens or not).
+    read_to: i64,
+    /// As many rows as a read takes: there may be more.
+    full: bool,
+}
+
+/// One row of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
     pub id: i64,
     pub account_id: i64,
-    /// `message.created`, `message.updated`, `message.deleted`, `conversation.updated`.
+    pub conversation_id: i64,
+    pub actor_id: Option<i64>,
+    pub event: DomainEvent,
+    pub created_at: Timestamp,
+}
+
+pub(crate) const LOG_COLUMNS: &str = "id, account_id, conversation_id, actor_id, data, created_at";
+
+/// A row as read with [`LOG_COLUMNS`]; None (logged) for an event this
+/// version cannot read, which readers pass over rather than stop at.
+pub(crate) fn logged_from(r: &sqlx::any::AnyRow) -> Result<Option<LoggedEvent>> {
+    let id: i64 = r.try_get("id")?;
+    let data: String = r.try_get("data")?;
+    let event = match DomainEvent::from_json(&data) {
+        Ok(ev) => ev,
+        Err(e) => {
+            tracing::warn!(event = id, error = %e, "an event this version cannot read was passed over");
+            return Ok(None);
+        }
+    };
+    Ok(Some(LoggedEvent {
+        id,
+        account_id: r.try_get("account_id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        actor_id: r.try_get("actor_id")?,
+        event,
+        created_at: from_ms(r.try_get("created_at")?),
+    }))
+}
+
+/// Rows after `after` in id order (at most `limit`), for one account or
+/// (None) all; the last id read (readable or not); how many rows were read.
+pub(crate) async fn read_log(
+    conn: impl sqlx::Executor<'_, Database = sqlx::Any>,
+    account_id: Option<i64>,
+    after: i64,
+    limit: i64,
+) -> Result<(Vec<LoggedEvent>, Option<i64>, usize)> {
+    let sql = format!(
+        "SELECT {LOG_COLUMNS} FROM event_log WHERE id > $1 AND ($2 IS NULL OR account_id = $2) ORDER BY id LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(account_id).bind(limit).fetch_all(conn).await?;
+    let last = match rows.last() {
+        Some(r) => Some(r.try_get::<i64, _>("id")?),
+        None => None,
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.extend(logged_from(r)?);
+    }
+    Ok((out, last, rows.len()))
+}
+
+/// What a live screen is sent: the SSE wire format `static/app.js` reads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LiveEvent {
+    /// The log row's id: increasing, the same on every node.
+    pub id: i64,
+    pub account_id: i64,
+    /// `message.created`, `message.updated`, `message.deleted`,
+    /// `conversation.updated`, `conversation.read`, `conversation.unread`.
     pub kind: String,
     pub conversation_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,8 +208,17 @@ pub struct LiveEvent {
 }
 
 impl LiveEvent {
-    pub fn new(account_id: i64, kind: &str, conversation_id: i64, message_id: Option<i64>) -> Self {
-        LiveEvent { id: 0, account_id, kind: kind.into(), conversation_id, message_id, inbound: false }
+    /// What screens are told of a logged event, if anything.
+    pub fn of(e: &LoggedEvent) -> Option<LiveEvent> {
+        let n = e.event.live()?;
+        Some(LiveEvent {
+            id: e.id,
+            account_id: e.account_id,
+            kind: n.kind.into(),
+            conversation_id: e.conversation_id,
+            message_id: n.message_id,
+            inbound: n.inbound,
+        })
     }
 }
 
@@ -55,208 +226,152 @@ impl LiveEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Live {
     Event(LiveEvent),
-    /// The events after the id the client gave are no longer kept (or the id
-    /// was never given out): it must reload what it shows. Later events follow
-    /// from `last_id`, the newest event when this was said.
+    /// The id the client gave was never given out (another database, say), or
+    /// the log could not be read: it must reload what it shows. Later events
+    /// follow from `last_id`, the newest event when this was said.
     Resync {
         last_id: i64,
     },
 }
 
+/// The live relay: reads the log after its in-memory position and broadcasts
+/// what screens are told on this node.
 #[derive(Clone)]
 pub struct EventBus {
     local: broadcast::Sender<LiveEvent>,
     pool: AnyPool,
-    backend: Backend,
-    /// On SQLite, the insert and the broadcast happen under this lock, so the
-    /// broadcast carries ids in order (PostgreSQL orders them with PUBLISH_LOCK).
-    order: Arc<Mutex<()>>,
+    /// Told after a commit on this node, so the relay reads at once.
+    nudge: Arc<Notify>,
+    /// Test only (`hold_delivery_ms`): see [`EventBus::hold_delivery`].
+    hold_ms: Arc<AtomicU64>,
 }
 
 impl EventBus {
     pub(crate) async fn start(backend: Backend, url: &str, pool: AnyPool) -> Result<Self> {
         let (local, _) = broadcast::channel(1024);
-        let bus = EventBus { local, pool, backend, order: Arc::default() };
-        if backend == Backend::Sqlite {
-            return Ok(bus);
-        }
-        let pg = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
-        let mut listener = sqlx::postgres::PgListener::connect_with(&pg).await?;
-        listener.listen(CHANNEL).await?;
-        let mut last = bus.newest_id().await?;
-        let relay = bus.clone();
-        tokio::spawn(async move {
-            loop {
-                match listener.try_recv().await {
-                    Ok(Some(n)) => match serde_json::from_str::<LiveEvent>(n.payload()) {
-                        Ok(ev) if ev.id > last => {
-                            last = ev.id;
-                            let _ = relay.local.send(ev);
+        let bus = EventBus { local, pool, nudge: Arc::default(), hold_ms: Arc::default() };
+        let last = bus.newest_id().await?;
+        if backend == Backend::Postgres {
+            let pg = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pg).await?;
+            listener.listen(CHANNEL).await?;
+            let nudge = bus.nudge.clone();
+            tokio::spawn(async move {
+                loop {
+                    match listener.try_recv().await {
+                        // A notification, or (None) the connection was lost and
+                        // listens again: either way the relay reads the log.
+                        Ok(_) => nudge.notify_one(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "live event listener interrupted");
+                            tokio::time::sleep(POLL).await;
+                            nudge.notify_one();
                         }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "unreadable live event notification"),
-                    },
-                    // The connection was lost and is listening again: what was
-                    // published meanwhile is in the table.
-                    Ok(None) => last = relay.relay_missed(last).await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "live event listener interrupted");
-                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                        last = relay.relay_missed(last).await;
                     }
                 }
-            }
-        });
+            });
+        }
+        tokio::spawn(bus.clone().relay(last));
         Ok(bus)
     }
 
-    /// Broadcasts on this node what was published after `last` (every
-    /// account's), returning the newest id relayed.
-    async fn relay_missed(&self, mut last: i64) -> i64 {
+    /// The relay's loop: wait for a nudge (a commit on this node, a NOTIFY
+    /// from any node) or the poll, then hand out what the log has after `last`.
+    async fn relay(self, mut last: i64) {
         loop {
-            match self.read_after(None, last).await {
-                Ok(missed) => {
-                    let full = missed.len() as i64 >= READ_BATCH;
-                    for ev in missed {
-                        last = ev.id;
-                        let _ = self.local.send(ev);
+            let _ = tokio::time::timeout(POLL, self.nudge.notified()).await;
+            loop {
+                match self.read_after(None, last).await {
+                    Ok(batch) => {
+                        for ev in batch.events {
+                            let _ = self.local.send(ev);
+                        }
+                        last = batch.read_to;
+                        if !batch.full {
+                            break;
+                        }
                     }
-                    if !full {
-                        return last;
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read the event log");
+                        break;
                     }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not read missed live events");
-                    return last;
                 }
             }
         }
     }
 
-    /// Records the event (one INSERT) and sends it to every node's streams.
-    /// Returns its id, or None when it could not be recorded (logged).
-    pub async fn publish(&self, ev: LiveEvent) -> Option<i64> {
-        let now = to_ms(Timestamp::now());
-        let inbound = i32::from(ev.inbound);
-        let result = match self.backend {
-            Backend::Sqlite => {
-                let _order = self.order.lock().await;
-                let id = sqlx::query(
-                    "INSERT INTO live_events (account_id, kind, conversation_id, message_id, inbound, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                )
-                .bind(ev.account_id)
-                .bind(&ev.kind)
-                .bind(ev.conversation_id)
-                .bind(ev.message_id)
-                .bind(inbound)
-                .bind(now)
-                .fetch_one(&self.pool)
-                .await
-                .and_then(|r| r.try_get::<i64, _>(0));
-                if let Ok(id) = id {
-                    let _ = self.local.send(LiveEvent { id, ..ev.clone() });
-                }
-                id
-            }
-            // One statement, so one implicit transaction: the lock is held
-            // from before the id is drawn until the row and its NOTIFY commit.
-            Backend::Postgres => sqlx::query(
-                "WITH l AS (SELECT pg_advisory_xact_lock($7)),
-                 e AS (INSERT INTO live_events (account_id, kind, conversation_id, message_id, inbound, created_at)
-                       SELECT $1, $2, $3, $4, $5, $6 FROM l RETURNING *)
-                 SELECT id, pg_notify($8, json_build_object('id', id, 'account_id', account_id, 'kind', kind,
-                        'conversation_id', conversation_id, 'message_id', message_id, 'inbound', inbound = 1)::text)::text
-                 FROM e",
-            )
-            .bind(ev.account_id)
-            .bind(&ev.kind)
-            .bind(ev.conversation_id)
-            .bind(ev.message_id)
-            .bind(inbound)
-            .bind(now)
-            .bind(PUBLISH_LOCK)
-            .bind(CHANNEL)
-            .fetch_one(&self.pool)
-            .await
-            .and_then(|r| r.try_get::<i64, _>(0)),
-        };
-        match result {
-            Ok(id) => Some(id),
-            Err(e) => {
-                tracing::warn!(error = %e, kind = %ev.kind, "could not publish a live event");
-                None
+    /// Live events after `after` (one account's, or every account's), up to
+    /// the first one held back by [`EventBus::hold_delivery`].
+    async fn read_after(&self, account_id: Option<i64>, after: i64) -> Result<Batch> {
+        let (mut logged, last, rows) = read_log(&self.pool, account_id, after, READ_BATCH).await?;
+        let mut full = rows as i64 >= READ_BATCH;
+        let mut read_to = last.unwrap_or(after);
+        let hold = self.hold_ms.load(Ordering::Relaxed);
+        if hold > 0 {
+            let cutoff = Timestamp::now() - jiff::SignedDuration::from_millis(hold as i64);
+            // Stop at the first young one, so nothing after it overtakes it.
+            if let Some(young) = logged.iter().position(|e| e.created_at > cutoff) {
+                read_to = young.checked_sub(1).map_or(after, |i| logged[i].id);
+                logged.truncate(young);
+                full = false;
             }
         }
+        Ok(Batch { events: logged.iter().filter_map(LiveEvent::of).collect(), read_to, full })
     }
 
-    /// Every event as it is published on any node (not resumable: for workers
-    /// that only need a nudge).
+    /// Tells this node's relay that a transaction committed.
+    pub(crate) fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Test only (config `hold_delivery_ms`): live screens get no event until
+    /// it is this old, and the store waits this long after each commit, so a
+    /// test can kill the server between a change and its delivery (and
+    /// between a commit and anything written after it). Zero (the default)
+    /// delivers at once.
+    pub fn hold_delivery(&self, hold: Duration) {
+        self.hold_ms.store(hold.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn held(&self) -> Duration {
+        Duration::from_millis(self.hold_ms.load(Ordering::Relaxed))
+    }
+
+    /// Every event screens are told, as this node relays it (not resumable:
+    /// for workers that only need a nudge).
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.local.subscribe()
     }
 
     /// The newest event id (0 when there is none).
     pub async fn newest_id(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM live_events").fetch_one(&self.pool).await?;
-        Ok(row.try_get::<i64, _>(0)?)
-    }
-
-    /// Events after `after` in id order, for one account or (None) all.
-    async fn read_after(&self, account_id: Option<i64>, after: i64) -> Result<Vec<LiveEvent>> {
-        let rows = sqlx::query(
-            "SELECT id, account_id, kind, conversation_id, message_id, inbound FROM live_events
-             WHERE id > $1 AND ($2 IS NULL OR account_id = $2) ORDER BY id LIMIT $3",
-        )
-        .bind(after)
-        .bind(account_id)
-        .bind(READ_BATCH)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LiveEvent {
-                    id: r.try_get(0)?,
-                    account_id: r.try_get(1)?,
-                    kind: r.try_get(2)?,
-                    conversation_id: r.try_get(3)?,
-                    message_id: r.try_get(4)?,
-                    inbound: r.try_get::<i32, _>(5)? != 0,
-                })
-            })
-            .collect()
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM event_log").fetch_one(&self.pool).await?;
+        Ok(row.try_get::<i64, _>(0)?.max(0))
     }
 
     /// Whether a client that saw `after` can be given everything since: the
-    /// id was given out and nothing after it has been pruned.
+    /// id was given out (events are kept, so nothing after it is gone).
     async fn can_resume(&self, after: i64) -> Result<bool> {
-        let row = sqlx::query("SELECT MIN(id), MAX(id) FROM live_events").fetch_one(&self.pool).await?;
-        let (min, max) = (row.try_get::<Option<i64>, _>(0)?, row.try_get::<Option<i64>, _>(1)?);
-        Ok(match (min, max) {
-            (Some(min), Some(max)) => after >= min - 1 && after <= max,
-            _ => after == 0,
-        })
+        Ok(after >= 0 && after <= self.newest_id().await?)
     }
 
-    /// Drops events older than [`KEEP_FOR`], keeping the newest so that the
-    /// last id anyone saw stays known.
-    pub async fn prune(&self, now: Timestamp) -> Result<u64> {
-        let cutoff = to_ms(now) - KEEP_FOR.as_millis() as i64;
-        let r = sqlx::query("DELETE FROM live_events WHERE created_at < $1 AND id < (SELECT MAX(id) FROM live_events)")
-            .bind(cutoff)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
-    }
-
-    /// One account's events: after `after` when given (from the table, then
+    /// One account's events: after `after` when given (from the log, then
     /// live), else from now; with no duplicate and no gap. Subscribes before
-    /// reading the table, and skips live events it has already passed. Also
+    /// reading the log, and skips live events it has already passed. Also
     /// returns the id the stream starts after, for a client to resume from
     /// even if the connection drops before any event arrives.
     pub async fn follow(&self, account_id: i64, after: Option<i64>) -> (i64, impl Stream<Item = Live> + Send + use<>) {
         let rx = self.local.subscribe();
-        let mut f = Follow { bus: self.clone(), rx, account_id, last: 0, queue: Vec::new(), more: false, first: None };
+        let mut f = Follow {
+            bus: self.clone(),
+            rx,
+            account_id,
+            last: 0,
+            read_to: 0,
+            queue: Vec::new(),
+            more: false,
+            first: None,
+        };
         f.first = match after {
             Some(after) => f.resume(after).await,
             None => match self.newest_id().await {
@@ -280,9 +395,12 @@ struct Follow {
     bus: EventBus,
     rx: broadcast::Receiver<LiveEvent>,
     account_id: i64,
-    /// The newest id passed (sent, or skipped as another account's).
+    /// The newest id passed (sent, or skipped as another account's or as
+    /// nothing screens are told).
     last: i64,
-    /// Read from the table, still to send (newest first, popped from the end).
+    /// The last id the latest read of the log reached.
+    read_to: i64,
+    /// Read from the log, still to send (newest first, popped from the end).
     queue: Vec<LiveEvent>,
     /// The last read filled a batch: read again once the queue is sent.
     more: bool,
@@ -300,6 +418,7 @@ impl Follow {
                 self.last = ev.id;
                 return Some(Live::Event(ev));
             }
+            self.last = self.last.max(self.read_to);
             if self.more {
                 if let Err(e) = self.catch_up().await {
                     tracing::warn!(error = %e, "a live stream could not catch up");
@@ -314,7 +433,7 @@ impl Follow {
                     self.last = ev.id;
                     return Some(Live::Event(ev));
                 }
-                // Fell behind the broadcast: what it dropped is in the table.
+                // Fell behind the broadcast: what it dropped is in the log.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     if let Err(e) = self.catch_up().await {
                         tracing::warn!(error = %e, "a live stream could not catch up");
@@ -341,8 +460,10 @@ impl Follow {
     }
 
     async fn catch_up(&mut self) -> Result<()> {
-        let mut missed = self.bus.read_after(Some(self.account_id), self.last).await?;
-        self.more = missed.len() as i64 >= READ_BATCH;
+        let batch = self.bus.read_after(Some(self.account_id), self.last).await?;
+        self.more = batch.full;
+        self.read_to = batch.read_to;
+        let mut missed = batch.events;
         missed.reverse();
         self.queue = missed;
         Ok(())
@@ -352,6 +473,7 @@ impl Follow {
         self.queue.clear();
         self.more = false;
         self.last = self.bus.newest_id().await.unwrap_or(self.last).max(self.last);
+        self.read_to = self.last;
         Some(Live::Resync { last_id: self.last })
     }
 }

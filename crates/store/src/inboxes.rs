@@ -60,7 +60,7 @@ impl Store {
             .bind(new.secrets.to_string())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.inbox(new.account_id, id).await
     }
 
@@ -91,7 +91,7 @@ impl Store {
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound("inbox"));
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.inbox(account_id, id).await
     }
 
@@ -107,7 +107,7 @@ impl Store {
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound("inbox"));
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

@@ -10,6 +10,9 @@ use textdesk_core::{
     segments,
 };
 
+use textdesk_core::event::{DomainEvent, StatusReason};
+
+use crate::events::append;
 use crate::{Result, Store, from_ms, is_unique_violation, returned_id, to_ms};
 
 #[derive(Debug, Clone)]
@@ -129,18 +132,19 @@ impl Store {
             None => None,
         };
         let placement = InboundPlacement::decide(latest, now, window);
+        // Appended after the message, just before the commit: on PostgreSQL
+        // the log's order lock is held from the first append until commit.
+        let mut events = Vec::new();
         let conversation_id = match placement {
             InboundPlacement::Append(id) => id,
             InboundPlacement::Reopen(id) => {
-                Self::add_event(
-                    &mut tx,
-                    id,
-                    "status_changed",
-                    None,
-                    serde_json::json!({ "from": "resolved", "to": "open", "reason": "customer replied" }),
-                    now,
-                )
-                .await?;
+                events.push(DomainEvent::StatusChanged {
+                    from: ConversationStatus::Resolved,
+                    to: ConversationStatus::Open,
+                    until: None,
+                    zone: None,
+                    reason: Some(StatusReason::CustomerReplied),
+                });
                 id
             }
             InboundPlacement::New => {
@@ -154,9 +158,8 @@ impl Store {
                 .bind(now_ms)
                 .fetch_one(&mut *tx)
                 .await?;
-                let id = returned_id(&r)?;
-                Self::add_event(&mut tx, id, "created", None, serde_json::json!({}), now).await?;
-                id
+                events.push(DomainEvent::ConversationCreated { reason: None });
+                returned_id(&r)?
             }
         };
 
@@ -201,9 +204,13 @@ impl Store {
         .bind(conversation_id)
         .execute(&mut *tx)
         .await?;
+        events.push(DomainEvent::MessageReceived { message_id });
+        for ev in &events {
+            append(&mut tx, (account_id, conversation_id), ev, None, now).await?;
+        }
         let target = (account_id, conversation_id, inbox.id, contact_id);
         let (keyword, reply_id) = apply_keyword(&mut tx, msg, policy, target, message_id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(IngestOutcome::Stored { account_id, conversation_id, message_id, contact_id, placement, keyword, reply_id })
     }
 
@@ -242,17 +249,22 @@ impl Store {
             return Ok(None);
         }
         // The guard on the old status makes two racing reports safe.
+        let now = Timestamp::now();
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE messages SET status = $1, error = COALESCE($2, error), updated_at = $3 WHERE id = $4 AND status = $5")
             .bind(report.status.as_str())
             .bind(report.error.as_deref())
-            .bind(to_ms(Timestamp::now()))
+            .bind(to_ms(now))
             .bind(id)
             .bind(current.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if n.rows_affected() == 0 {
             return Ok(None);
         }
+        let ev = DomainEvent::message_status(id, report.status);
+        crate::events::append_for_message(&mut tx, id, &ev, None, now).await?;
+        self.commit(tx).await?;
         Ok(Some((account_id, self.message(id).await?)))
     }
 }
@@ -289,15 +301,8 @@ async fn apply_keyword(
     let reply = match decision {
         KeywordDecision::None | KeywordDecision::Unchanged(_) => None,
         KeywordDecision::Flag => {
-            Store::add_event(
-                tx,
-                conversation_id,
-                "stop_requested",
-                None,
-                serde_json::json!({ "message_id": message_id }),
-                msg.received_at,
-            )
-            .await?;
+            let ev = DomainEvent::StopRequested { message_id };
+            append(tx, (account_id, conversation_id), &ev, None, msg.received_at).await?;
             None
         }
         KeywordDecision::Help => msg.provider_handled.is_none().then(|| policy.help_reply.clone()),
@@ -318,8 +323,13 @@ async fn apply_keyword(
                 message_id: Some(message_id),
             };
             crate::consent::record(tx, c, msg.received_at).await?;
-            let data = serde_json::json!({ "to": state.as_str(), "source": source, "message_id": message_id });
-            Store::add_event(tx, conversation_id, "consent_changed", None, data, msg.received_at).await?;
+            let ev = DomainEvent::ConsentChanged {
+                to: state,
+                source: source.into(),
+                scope: None,
+                message_id: Some(message_id),
+            };
+            append(tx, (account_id, conversation_id), &ev, None, msg.received_at).await?;
             msg.provider_handled.is_none().then(|| policy.reply(action).clone())
         }
     };

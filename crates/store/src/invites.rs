@@ -43,7 +43,7 @@ impl Store {
         .bind(to_ms(expires_at))
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -80,7 +80,7 @@ impl Store {
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound("invitation"));
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.user(user_id).await
     }
 

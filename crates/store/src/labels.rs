@@ -4,6 +4,7 @@
 
 use jiff::Timestamp;
 use sqlx::Row;
+use textdesk_core::event::DomainEvent;
 use textdesk_core::{LabelColor, LabelName};
 
 use crate::{Result, Store, StoreError, from_ms, is_unique_violation, returned_id, to_ms};
@@ -109,7 +110,7 @@ impl Store {
             Err(e) if is_unique_violation(&e) => return Err(taken(&f.name)),
             Err(e) => return Err(e.into()),
         };
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.label(account_id, id).await
     }
 
@@ -151,6 +152,10 @@ impl Store {
             Err(e) if is_unique_violation(&e) => return Err(taken(&f.name)),
             Err(e) => return Err(e.into()),
         }
+        let ev = DomainEvent::LabelCatalogueChanged {
+            label: current.name.clone(),
+            renamed_to: Some(f.name.as_str().to_owned()),
+        };
         for conversation in &conversation_ids {
             sqlx::query("UPDATE conversation_labels SET label = $1 WHERE conversation_id = $2 AND label = $3")
                 .bind(f.name.as_str())
@@ -158,8 +163,9 @@ impl Store {
                 .bind(&current.name)
                 .execute(&mut *tx)
                 .await?;
+            crate::events::append(&mut tx, (account_id, *conversation), &ev, None, Timestamp::now()).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(LabelChange { label: self.label(account_id, id).await?, conversation_ids })
     }
 
@@ -169,19 +175,21 @@ impl Store {
         let label = self.label(account_id, id).await?;
         let mut tx = self.begin_write().await?;
         let conversation_ids = Self::carrying(&mut tx, account_id, &label.name).await?;
+        let ev = DomainEvent::LabelCatalogueChanged { label: label.name.clone(), renamed_to: None };
         for conversation in &conversation_ids {
             sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = $1 AND label = $2")
                 .bind(conversation)
                 .bind(&label.name)
                 .execute(&mut *tx)
                 .await?;
+            crate::events::append(&mut tx, (account_id, *conversation), &ev, None, Timestamp::now()).await?;
         }
         sqlx::query("DELETE FROM labels WHERE account_id = $1 AND id = $2")
             .bind(account_id)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(LabelChange { label, conversation_ids })
     }
 }

@@ -1,7 +1,7 @@
 //! Persistence for textdesk. One interface; SQLite (WAL, one writer) and
 //! PostgreSQL behind it through sqlx's `Any` driver. Queries are written once
 //! with `$N` placeholders, which both backends accept; only what truly differs
-//! (the outbox claim, cross-node events, migrations) branches on [`Backend`].
+//! (the outbox claim, the event log's order across nodes, migrations) branches on [`Backend`].
 
 mod accounts;
 mod admin;
@@ -9,6 +9,7 @@ mod auth;
 mod automatic;
 mod canned;
 mod consent;
+mod consumers;
 mod contact_notes;
 mod contacts;
 mod conversations;
@@ -22,6 +23,7 @@ mod mentions;
 pub(crate) mod messages;
 mod outbox;
 mod schedule;
+mod timeline;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -35,12 +37,13 @@ pub use auth::{ApiToken, Session};
 pub use automatic::{Occasion, Waiting};
 pub use canned::{CannedFields, CannedResponse};
 pub use consent::{ACCOUNT_SCOPE, ConsentEvent, LedgerLine, RecordConsent};
+pub use consumers::Consumer;
 pub use contact_notes::ContactNote;
-pub use contacts::{Contact, ContactPatch, Identity};
+pub use contacts::{Contact, ContactPatch, Identity, Origin};
 pub use conversations::{
-    AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, TimelineEvent,
+    AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snooze,
 };
-pub use events::{EventBus, Live, LiveEvent};
+pub use events::{EventBus, Live, LiveEvent, LoggedEvent};
 pub use inboxes::{Inbox, NewInbox};
 pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
 pub use invites::InviteState;
@@ -49,6 +52,7 @@ pub use media::{MAX_FETCH_ATTEMPTS, Media, MediaFetch, MediaState, NewMedia};
 pub use messages::{ContactClock, MAX_MESSAGES_READ, Message, MessagePage, NewOutbound, OutboundOutcome};
 pub use outbox::{Claimed, OutboxEntry};
 pub use schedule::Reschedule;
+pub use timeline::TimelineEvent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -172,6 +176,20 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Commits a write transaction and tells this node's live relay, which
+    /// reads what the transaction appended to the event log.
+    async fn commit(&self, tx: sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
+        tx.commit().await?;
+        // Test only (`hold_delivery_ms`): what follows a commit waits, so a
+        // test can kill the server between a change and anything after it.
+        let hold = self.events.held();
+        if !hold.is_zero() {
+            tokio::time::sleep(hold).await;
+        }
+        self.events.nudge();
+        Ok(())
     }
 
     /// A transaction that will write. SQLite takes the write lock up front so

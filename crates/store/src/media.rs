@@ -193,7 +193,8 @@ impl Store {
 
     /// The bytes are in the media store under `stored_name`.
     pub async fn media_stored(&self, id: i64, stored_name: &str, content_type: &str, size: i64) -> Result<()> {
-        sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
             "UPDATE media SET state = 'stored', stored_name = $1, content_type = $2, size_bytes = $3, last_error = NULL,
                     attempts = attempts + 1, next_attempt_at = NULL WHERE id = $4 AND state = 'pending'",
         )
@@ -201,8 +202,12 @@ impl Store {
         .bind(content_type)
         .bind(size)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if n.rows_affected() > 0 {
+            fetched(&mut tx, id, Timestamp::now()).await?;
+        }
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -219,7 +224,8 @@ impl Store {
         let attempts = m.attempts + 1;
         let state = if retryable && attempts < MAX_FETCH_ATTEMPTS { MediaState::Pending } else { MediaState::Failed };
         let next = (state == MediaState::Pending).then(|| to_ms(now + fetch_backoff(attempts)));
-        sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
             "UPDATE media SET state = $1, attempts = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5 AND state = 'pending'",
         )
         .bind(state.as_str())
@@ -227,8 +233,12 @@ impl Store {
         .bind(error)
         .bind(next)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if n.rows_affected() > 0 {
+            fetched(&mut tx, id, now).await?;
+        }
+        self.commit(tx).await?;
         Ok(state)
     }
 
@@ -270,4 +280,13 @@ mod tests {
         assert!(fetch_backoff(1) < fetch_backoff(2));
         assert_eq!(fetch_backoff(9), SignedDuration::from_mins(120));
     }
+}
+
+/// Tells the log that an attachment of a message was fetched or tried.
+async fn fetched(tx: &mut sqlx::AnyConnection, media_id: i64, now: Timestamp) -> Result<()> {
+    let row = sqlx::query("SELECT message_id FROM media WHERE id = $1").bind(media_id).fetch_one(&mut *tx).await?;
+    let Some(message_id) = row.try_get::<Option<i64>, _>(0)? else { return Ok(()) };
+    let ev = textdesk_core::event::DomainEvent::MediaFetched { message_id };
+    crate::events::append_for_message(tx, message_id, &ev, None, now).await?;
+    Ok(())
 }

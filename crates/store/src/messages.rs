@@ -1,5 +1,6 @@
 use jiff::Timestamp;
 use sqlx::Row;
+use textdesk_core::event::DomainEvent;
 use textdesk_core::gate::{self, BlockReason, OutboundKind, OutboundRequest, Verdict};
 use textdesk_core::{Body, DeliveryStatus, Direction, segments};
 
@@ -202,7 +203,7 @@ impl Store {
         match insert_outbound(&mut tx, (conv.id, conv.inbox_id, conv.contact_id), &new).await? {
             Err(reason) => Ok(OutboundOutcome::Blocked(reason)),
             Ok(message_id) => {
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(OutboundOutcome::Stored(Box::new(self.message(message_id).await?)))
             }
         }
@@ -248,11 +249,11 @@ pub(crate) async fn insert_outbound(
         let ids = (new.account_id, conversation_id, message_id);
         crate::mentions::record(tx, ids, new.author_id, new.body.as_str(), now_ms).await?;
     }
-    let Some(nb) = not_before else { return Ok(Ok(message_id)) };
-    if let Some(at) = new.send_at.filter(|t| *t > new.now) {
-        let data = serde_json::json!({ "message_id": message_id, "send_at": at.to_string() });
-        crate::Store::add_event(tx, conversation_id, "scheduled", new.author_id, data, new.now).await?;
-    }
+    let place = (new.account_id, conversation_id);
+    let Some(nb) = not_before else {
+        crate::events::append(tx, place, &DomainEvent::NoteAdded { message_id }, new.author_id, new.now).await?;
+        return Ok(Ok(message_id));
+    };
     sqlx::query(
         "INSERT INTO outbox (message_id, inbox_id, kind, state, not_before, attempts, created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, $5, $5)",
     )
@@ -287,6 +288,11 @@ pub(crate) async fn insert_outbound(
     .bind(conversation_id)
     .execute(&mut *tx)
     .await?;
+    let ev = match new.send_at.filter(|t| *t > new.now) {
+        Some(send_at) => DomainEvent::MessageScheduled { message_id, send_at },
+        None => DomainEvent::MessageQueued { message_id, automatic: new.author_id.is_none() },
+    };
+    crate::events::append(tx, place, &ev, new.author_id, new.now).await?;
     Ok(Ok(message_id))
 }
 

@@ -9,6 +9,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use sqlx::Row;
+use textdesk_core::event::DomainEvent;
 use textdesk_core::pacing::Rate;
 use textdesk_core::{ChannelKind, DeliveryStatus};
 
@@ -171,7 +172,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.claimed_rows(&ids).await
     }
 
@@ -267,7 +268,9 @@ impl Store {
             .await?;
             apply_early_reports(&mut tx, inbox_id, part, message_id, now).await?;
         }
-        tx.commit().await?;
+        let ev = DomainEvent::MessageSent { message_id };
+        crate::events::append_for_message(&mut tx, message_id, &ev, None, now).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -341,14 +344,26 @@ impl Store {
         if n.rows_affected() == 0 {
             return Err(StoreError::Conflict("the outbox row is not being sent".into()));
         }
-        sqlx::query("UPDATE messages SET status = $1, error = $2, updated_at = $3 WHERE id = (SELECT message_id FROM outbox WHERE id = $4)")
+        let message_id: i64 = sqlx::query("SELECT message_id FROM outbox WHERE id = $1")
+            .bind(outbox_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        sqlx::query("UPDATE messages SET status = $1, error = $2, updated_at = $3 WHERE id = $4")
             .bind(release.status.as_str())
             .bind(message_error)
             .bind(to_ms(now))
-            .bind(outbox_id)
+            .bind(message_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        let ev = match (release.status, release.state) {
+            (DeliveryStatus::Queued, "queued") if release.attempt_counts && outbox_error.is_some() => {
+                DomainEvent::MessageFailed { message_id, will_retry: true }
+            }
+            (status, _) => DomainEvent::message_status(message_id, status),
+        };
+        crate::events::append_for_message(&mut tx, message_id, &ev, None, now).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -430,7 +445,9 @@ impl Store {
             .bind(message_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        let ev = DomainEvent::message_status(message_id, DeliveryStatus::Queued);
+        crate::events::append_for_message(&mut tx, message_id, &ev, None, now).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -490,6 +507,8 @@ async fn apply_early_reports(
                 .bind(message_id)
                 .execute(&mut *tx)
                 .await?;
+            let ev = DomainEvent::message_status(message_id, reported);
+            crate::events::append_for_message(tx, message_id, &ev, None, now).await?;
         }
     }
     sqlx::query("DELETE FROM early_reports WHERE inbox_id = $1 AND provider_id = $2")

@@ -5,6 +5,9 @@
 //! has claimed it, it is on its way and these changes are refused.
 
 use jiff::Timestamp;
+use textdesk_core::event::{DomainEvent, ScheduleAction};
+
+use crate::events::append;
 use sqlx::Row;
 use textdesk_core::gate::{BlockReason, OutboundKind, Timing};
 use textdesk_core::{Body, segments};
@@ -120,13 +123,10 @@ impl Store {
             .bind(r.message_id)
             .execute(&mut *tx)
             .await?;
-        let action = if r.send_at.is_none_or(|t| t <= r.now) { "send_now" } else { "moved" };
-        let data = serde_json::json!({
-            "action": action, "message_id": r.message_id, "send_at": at.to_string(), "edited": r.body.is_some(),
-            "status": status.as_str(),
-        });
-        Self::add_event(&mut tx, w.conversation_id, "schedule_changed", r.actor_id, data, r.now).await?;
-        tx.commit().await?;
+        let action = if r.send_at.is_none_or(|t| t <= r.now) { ScheduleAction::SendNow } else { ScheduleAction::Moved };
+        let ev = DomainEvent::ScheduleChanged { action, message_id: r.message_id, send_at: Some(at), body: None };
+        append(&mut tx, (r.account_id, w.conversation_id), &ev, r.actor_id, r.now).await?;
+        self.commit(tx).await?;
         Ok(Ok(self.message(r.message_id).await?))
     }
 
@@ -148,9 +148,14 @@ impl Store {
             .try_get("body")?;
         sqlx::query("DELETE FROM outbox WHERE message_id = $1").bind(message_id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM messages WHERE id = $1").bind(message_id).execute(&mut *tx).await?;
-        let data = serde_json::json!({ "action": "cancelled", "message_id": message_id, "body": body });
-        Self::add_event(&mut tx, w.conversation_id, "schedule_changed", actor_id, data, now).await?;
-        tx.commit().await?;
+        let ev = DomainEvent::ScheduleChanged {
+            action: ScheduleAction::Cancelled,
+            message_id,
+            send_at: None,
+            body: Some(body),
+        };
+        append(&mut tx, (account_id, w.conversation_id), &ev, actor_id, now).await?;
+        self.commit(tx).await?;
         Ok(w.conversation_id)
     }
 }

@@ -545,13 +545,19 @@ pub struct TimelineOut {
 }
 
 impl From<TimelineEvent> for TimelineOut {
+    /// `kind` and `data` as they were before the typed log: the event's type
+    /// and its fields.
     fn from(e: TimelineEvent) -> Self {
+        let mut data = serde_json::to_value(&e.event).unwrap_or_default();
+        if let Some(fields) = data.as_object_mut() {
+            fields.remove("type");
+        }
         TimelineOut {
             id: e.id,
-            kind: e.kind,
+            kind: e.event.kind().to_owned(),
             actor_id: e.actor_id,
             actor_name: e.actor_name,
-            data: e.data,
+            data,
             created_at: ts(e.created_at),
         }
     }

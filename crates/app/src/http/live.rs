@@ -37,8 +37,8 @@ pub struct EventsQuery {
 /// `inbound: true` for a customer's message), `message.updated`,
 /// `message.deleted`, `conversation.updated`, each with an increasing `id:` and
 /// a JSON body. A client that reconnects with `Last-Event-ID` (or `?after=`)
-/// first gets every event it missed, in order; if they are no longer kept
-/// (about a day) it gets one `resync` event and should reload what it shows.
+/// first gets every event it missed, in order (events are kept); for an id
+/// never given out it gets one `resync` event and should reload what it shows.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events",
     params(EventsQuery, ("Last-Event-ID" = Option<i64>, Header, description = "The last event id the client saw")),
     responses((status = 200, content_type = "text/event-stream", description = "A stream of live events"), (status = 400, body = ProblemOut, description = "A malformed id"), (status = 422, body = ProblemOut, description = "A negative id")),

@@ -599,75 +599,56 @@ fn bubble(
     }
 }
 
+/// A timeline entry in words, from its typed event. Times say whose clock
+/// they are on: a snooze's on the clock it was chosen on (the agent's), else
+/// the business's, named.
 fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], tz: &jiff::tz::TimeZone) -> String {
-    let assignee = e.data["assignee_id"].as_i64();
+    use textdesk_core::event::{DomainEvent as E, ScheduleAction};
     let who = e.actor_name.clone().unwrap_or_else(|| "textdesk".into());
-    let name_of = |id: Option<i64>| {
-        id.and_then(|id| users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_else(|| "someone".into())
-    };
-    match e.kind.as_str() {
-        "created" => "Conversation started".into(),
-        "assigned" if assignee.is_some() && assignee == e.actor_id => format!("{who} took this"),
-        "assigned" => format!("{who} assigned this to {}", name_of(assignee)),
-        "unassigned" => format!("{who} unassigned this"),
-        "status_changed" => {
-            let to = e.data["to"].as_str().unwrap_or("?");
-            let until = e.data["until"].as_str().and_then(|t| t.parse::<Timestamp>().ok());
-            match (e.data["reason"].as_str(), to, until) {
-                (Some(r), _, _) => format!("Reopened: {r}"),
-                (None, "snoozed", Some(t)) => {
-                    format!("{who} snoozed this until {}", snooze::describe_until(t, e.created_at, tz))
-                }
-                (None, "resolved", _) => format!("{who} resolved this"),
-                (None, "open", _) => format!("{who} reopened this"),
-                (None, to, _) => format!("{who} marked this {to}"),
-            }
+    let name_of =
+        |id: i64| users.iter().find(|u| u.id == id).map(|u| u.name.clone()).unwrap_or_else(|| "someone".into());
+    match &e.event {
+        E::ConversationCreated { .. } => "Conversation started".into(),
+        E::Assigned { assignee_id } if Some(*assignee_id) == e.actor_id => format!("{who} took this"),
+        E::Assigned { assignee_id } => format!("{who} assigned this to {}", name_of(*assignee_id)),
+        E::Unassigned {} => format!("{who} unassigned this"),
+        E::StatusChanged { reason: Some(r), .. } => format!("Reopened: {}", r.as_str()),
+        E::StatusChanged { to: ConversationStatus::Snoozed, until: Some(t), zone, .. } => {
+            let zone = zone.as_deref().and_then(|z| jiff::tz::TimeZone::get(z).ok()).unwrap_or_else(|| tz.clone());
+            let clock = zone.iana_name().unwrap_or("UTC").to_owned();
+            format!("{who} snoozed this until {} ({clock} time)", snooze::describe_until(*t, e.created_at, &zone))
         }
+        E::StatusChanged { to: ConversationStatus::Resolved, .. } => format!("{who} resolved this"),
+        E::StatusChanged { to: ConversationStatus::Open, .. } => format!("{who} reopened this"),
+        E::StatusChanged { to, .. } => format!("{who} marked this {}", to.as_str()),
         // Escalation (raising to urgent on a rule) is not built yet: an agent's
         // "urgent" reads as any other priority.
-        "priority_changed" => match e.data["priority"].as_str() {
-            Some("none") => format!("{who} cleared the priority"),
-            p => format!("{who} set priority to {}", p.unwrap_or("?")),
-        },
-        "labels_changed" => {
-            let labels: Vec<&str> =
-                e.data["labels"].as_array().map(|a| a.iter().filter_map(|l| l.as_str()).collect()).unwrap_or_default();
-            if labels.is_empty() {
-                format!("{who} removed the labels")
-            } else {
-                format!("{who} set the labels: {}", labels.join(", "))
+        E::PriorityChanged { priority: Priority::None } => format!("{who} cleared the priority"),
+        E::PriorityChanged { priority } => format!("{who} set priority to {}", priority.as_str()),
+        E::LabelsChanged { labels } if labels.is_empty() => format!("{who} removed the labels"),
+        E::LabelsChanged { labels } => format!("{who} set the labels: {}", labels.join(", ")),
+        E::TeamChanged { team_id: None, .. } => format!("{who} took this off its team"),
+        E::TeamChanged { team_id: Some(id), team_name } => {
+            match team_name.clone().or_else(|| teams.iter().find(|t| t.id == *id).map(|t| t.name.clone())) {
+                Some(n) => format!("{who} moved this to {n}"),
+                None => format!("{who} moved this to another team"),
             }
         }
-        "team_changed" => {
-            let id = e.data["team_id"].as_i64();
-            let name = e.data["team_name"]
-                .as_str()
-                .map(str::to_owned)
-                .or_else(|| id.and_then(|id| teams.iter().find(|t| t.id == id)).map(|t| t.name.clone()));
-            match (id, name) {
-                (None, _) => format!("{who} took this off its team"),
-                (Some(_), Some(n)) => format!("{who} moved this to {n}"),
-                (Some(_), None) => format!("{who} moved this to another team"),
+        E::ConsentChanged { to, source, .. } => {
+            let what = if *to == ConsentState::OptedOut { "Opted out" } else { "Opted in" };
+            match source.as_str() {
+                "keyword" => format!("{what} by texting a keyword; confirmation sent"),
+                source => format!("{who} recorded: {} ({})", what.to_lowercase(), source.replace('_', " ")),
             }
         }
-        "consent_changed" => {
-            let what = if e.data["to"] == "opted_out" { "Opted out" } else { "Opted in" };
-            match e.data["source"].as_str() {
-                Some("keyword") => format!("{what} by texting a keyword; confirmation sent"),
-                Some(source) => format!("{who} recorded: {} ({})", what.to_lowercase(), source.replace('_', " ")),
-                None => what.to_owned(),
-            }
+        E::StopRequested { .. } => "Asked to stop in their own words: a person should decide".into(),
+        E::MessageScheduled { .. } => format!("{who} scheduled a message"),
+        E::ScheduleChanged { action: ScheduleAction::Cancelled, body, .. } => {
+            format!("{who} cancelled a scheduled message: “{}”", body.as_deref().unwrap_or(""))
         }
-        "stop_requested" => "Asked to stop in their own words: a person should decide".into(),
-        "scheduled" => format!("{who} scheduled a message"),
-        "schedule_changed" => match e.data["action"].as_str() {
-            Some("cancelled") => {
-                format!("{who} cancelled a scheduled message: “{}”", e.data["body"].as_str().unwrap_or(""))
-            }
-            Some("send_now") => format!("{who} sent a scheduled message now"),
-            _ => format!("{who} changed a scheduled message"),
-        },
-        other => other.replace('_', " "),
+        E::ScheduleChanged { action: ScheduleAction::SendNow, .. } => format!("{who} sent a scheduled message now"),
+        E::ScheduleChanged { .. } => format!("{who} changed a scheduled message"),
+        other => other.kind().replace('_', " "),
     }
 }
 
@@ -783,7 +764,7 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Resu
     let mut items: Vec<(Timestamp, u8, i64, Bubble)> =
         messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz, &contact_tz, now, &link))).collect();
     for e in events.iter().filter(|e| window_start.is_none_or(|start| e.created_at >= start)) {
-        let rank = if e.kind == "created" { 0 } else { 2 };
+        let rank = if matches!(e.event, textdesk_core::event::DomainEvent::ConversationCreated { .. }) { 0 } else { 2 };
         items.push((
             e.created_at,
             rank,
@@ -804,11 +785,17 @@ async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Resu
         with_days.push(b);
     }
     let c = &summary.conversation;
-    let last_flag = events.iter().rev().find(|e| e.kind == "stop_requested");
-    let last_decision = events.iter().rev().find(|e| e.kind == "consent_changed");
+    use textdesk_core::event::DomainEvent as E;
+    let last_flag = events.iter().rev().find_map(|e| match e.event {
+        E::StopRequested { message_id } => Some((e.id, message_id)),
+        _ => None,
+    });
+    let last_decision = events.iter().rev().find(|e| matches!(e.event, E::ConsentChanged { .. }));
     let stop_request = match (last_flag, last_decision) {
-        (Some(f), d) if d.is_none_or(|d| d.id < f.id) && summary.consent != ConsentState::OptedOut => {
-            let mid = f.data["message_id"].as_i64();
+        (Some((flag_id, message_id)), d)
+            if d.is_none_or(|d| d.id < flag_id) && summary.consent != ConsentState::OptedOut =>
+        {
+            let mid = Some(message_id);
             let shown = messages.iter().find(|m| Some(m.id) == mid).map(|m| m.body.clone());
             // The words may be older than the messages shown.
             let words = match (shown, mid) {
@@ -1437,7 +1424,6 @@ async fn record_consent(
                 },
             )
             .await?;
-        s.services.publish(ui.user.account_id, "conversation.updated", id, None).await;
         Ok::<_, textdesk_store::StoreError>(())
     }
     .await;

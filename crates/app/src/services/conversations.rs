@@ -1,11 +1,11 @@
-//! What agents do to conversations. Each action is stored, then announced to
-//! every open screen.
+//! What agents do to conversations. Each action is stored with its event in
+//! one transaction; open screens hear of it from the event log.
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use textdesk_core::gate::{BlockReason, OutboundKind};
 use textdesk_core::{Body, ConversationStatus, Invalid, Priority, SnoozePreset};
-use textdesk_store::{Conversation, Message, NewOutbound, OutboundOutcome, StoreError, User};
+use textdesk_store::{Conversation, Message, NewOutbound, OutboundOutcome, Snooze, StoreError, User};
 
 use crate::services::Services;
 use crate::services::metrics::Metrics;
@@ -99,10 +99,7 @@ impl Services {
             })
             .await?;
         match outcome {
-            OutboundOutcome::Stored(m) => {
-                self.publish(user.account_id, "message.created", conversation_id, Some(m.id)).await;
-                Ok(*m)
-            }
+            OutboundOutcome::Stored(m) => Ok(*m),
             OutboundOutcome::Blocked(reason) => {
                 Metrics::inc(&self.metrics.outbound_blocked);
                 Err(ActionError::Blocked(reason))
@@ -110,19 +107,12 @@ impl Services {
         }
     }
 
-    async fn changed(&self, c: Conversation) -> Conversation {
-        self.publish(c.account_id, "conversation.updated", c.id, None).await;
-        c
-    }
-
     pub async fn assign(&self, actor: &User, id: i64, assignee: Option<i64>) -> Result<Conversation, StoreError> {
-        let c = self.store.assign(actor.account_id, id, assignee, Some(actor.id)).await?;
-        Ok(self.changed(c).await)
+        self.store.assign(actor.account_id, id, assignee, Some(actor.id)).await
     }
 
     pub async fn set_team(&self, actor: &User, id: i64, team: Option<i64>) -> Result<Conversation, StoreError> {
-        let c = self.store.set_team(actor.account_id, id, team, Some(actor.id)).await?;
-        Ok(self.changed(c).await)
+        self.store.set_team(actor.account_id, id, team, Some(actor.id)).await
     }
 
     pub async fn set_status(
@@ -130,15 +120,13 @@ impl Services {
         actor: &User,
         id: i64,
         status: ConversationStatus,
-        until: Option<Timestamp>,
+        until: Option<Snooze>,
     ) -> Result<Conversation, StoreError> {
-        let c = self.store.set_status(actor.account_id, id, status, until, Some(actor.id)).await?;
-        Ok(self.changed(c).await)
+        self.store.set_status(actor.account_id, id, status, until, Some(actor.id)).await
     }
 
     pub async fn set_priority(&self, actor: &User, id: i64, p: Priority) -> Result<Conversation, StoreError> {
-        let c = self.store.set_priority(actor.account_id, id, p, Some(actor.id)).await?;
-        Ok(self.changed(c).await)
+        self.store.set_priority(actor.account_id, id, p, Some(actor.id)).await
     }
 
     /// Replaces the labels with these from the account's catalogue (422 naming any other).
@@ -146,8 +134,7 @@ impl Services {
         if labels.len() > MAX_LABELS {
             return Err(StoreError::Invalid(format!("a conversation has at most {MAX_LABELS} labels")));
         }
-        let c = self.store.set_labels(actor.account_id, id, labels, Some(actor.id)).await?;
-        Ok(self.changed(c).await)
+        self.store.set_labels(actor.account_id, id, labels, Some(actor.id)).await
     }
 
     /// The agent has seen it. Announced (only when it was unread) under a kind
@@ -155,9 +142,7 @@ impl Services {
     /// again, and re-rendering the thread the agent is using would close
     /// whatever they had open in it.
     pub async fn mark_read(&self, actor: &User, id: i64) -> Result<(), StoreError> {
-        if self.store.mark_read(actor.account_id, id).await? {
-            self.publish(actor.account_id, "conversation.read", id, None).await;
-        }
+        self.store.mark_read(actor.account_id, id, Some(actor.id)).await?;
         Ok(())
     }
 
@@ -166,16 +151,17 @@ impl Services {
     /// kind, which refreshes lists but not an open thread (refreshing a thread
     /// marks it read, and would undo this at once in a colleague's tab).
     pub async fn mark_unread(&self, actor: &User, id: i64) -> Result<Conversation, StoreError> {
-        let c = self.store.mark_unread(actor.account_id, id).await?;
-        self.publish(actor.account_id, "conversation.unread", id, None).await;
-        Ok(c)
+        self.store.mark_unread(actor.account_id, id, Some(actor.id)).await
     }
 
     /// When a snooze asked for as `when` ends: a preset on the clock of `zone`
     /// (the agent's own, as their browser reports it; the business's when
     /// empty), or a moment (RFC 3339, or a local time read in that zone).
-    pub fn snooze_until(&self, when: &SnoozeWhen, zone: Option<&str>, now: Timestamp) -> Result<Timestamp, Invalid> {
-        let zone = match zone.map(str::trim).filter(|z| !z.is_empty()) {
+    /// The snooze remembers the agent's zone, so the timeline says the time
+    /// on the clock it was chosen on.
+    pub fn snooze_until(&self, when: &SnoozeWhen, zone: Option<&str>, now: Timestamp) -> Result<Snooze, Invalid> {
+        let named = zone.map(str::trim).filter(|z| !z.is_empty());
+        let zone = match named {
             None => self.timing.fallback_zone.clone(),
             Some(name) => TimeZone::get(name).map_err(|_| {
                 Invalid::new(format!("{name:?} is not a time zone; use an IANA name such as Europe/Paris"))
@@ -191,15 +177,11 @@ impl Services {
         if until > now + SNOOZE_HORIZON {
             return Err(Invalid::new("a conversation can be snoozed at most a year ahead"));
         }
-        Ok(until)
+        Ok(Snooze { until, zone: zone.iana_name().map(str::to_owned) })
     }
 
     /// Opens snoozed conversations whose time has come.
     pub async fn wake_snoozed(&self) -> Result<usize, StoreError> {
-        let woken = self.store.wake_snoozed(Timestamp::now()).await?;
-        for (account, id) in &woken {
-            self.publish(*account, "conversation.updated", *id, None).await;
-        }
-        Ok(woken.len())
+        Ok(self.store.wake_snoozed(Timestamp::now()).await?.len())
     }
 }

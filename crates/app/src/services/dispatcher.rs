@@ -100,14 +100,12 @@ impl Services {
                 Verdict::Defer(until) => {
                     self.store.defer_claimed(row.outbox_id, until, now).await?;
                     report.deferred += 1;
-                    self.publish(row.account_id, "message.updated", row.conversation_id, Some(row.message_id)).await;
                     continue;
                 }
                 Verdict::Block(reason) => {
                     self.store.block_claimed(row.outbox_id, reason, now).await?;
                     Metrics::inc(&self.metrics.outbound_blocked);
                     report.blocked += 1;
-                    self.publish(row.account_id, "message.updated", row.conversation_id, Some(row.message_id)).await;
                     continue;
                 }
             }
@@ -138,7 +136,6 @@ impl Services {
                     report.failed += 1;
                 }
             }
-            self.publish(row.account_id, "message.updated", row.conversation_id, Some(row.message_id)).await;
         }
         Ok(report)
     }
@@ -165,16 +162,12 @@ impl Services {
             actor_id: None,
         };
         self.store.record_consent(account_id, record).await?;
-        self.publish(account_id, "conversation.updated", conversation_id, None).await;
         Ok(())
     }
 
     /// An agent's "retry now" on a failed message or one waiting to retry.
     pub async fn retry_now(&self, user: &User, message_id: i64) -> textdesk_store::Result<()> {
-        self.store.retry_now(user.account_id, message_id, Timestamp::now()).await?;
-        let m = self.store.message(message_id).await?;
-        self.publish(user.account_id, "message.updated", m.conversation_id, Some(m.id)).await;
-        Ok(())
+        self.store.retry_now(user.account_id, message_id, Timestamp::now()).await
     }
 
     /// Settles rows a dead or hung worker left in `sending`. A provider that
@@ -204,7 +197,6 @@ impl Services {
                 }
             }
             count += 1;
-            self.publish(row.account_id, "message.updated", row.conversation_id, Some(row.message_id)).await;
         }
         Ok(count)
     }

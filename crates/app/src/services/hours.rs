@@ -207,10 +207,7 @@ impl Services {
             media: Vec::new(),
         };
         match self.store.send_once(occasion, key, new).await? {
-            Some(OutboundOutcome::Stored(m)) => {
-                self.publish(account_id, "message.created", conversation_id, Some(m.id)).await;
-                Ok(Some(m.id))
-            }
+            Some(OutboundOutcome::Stored(m)) => Ok(Some(m.id)),
             Some(OutboundOutcome::Blocked(_)) | None => Ok(None),
         }
     }

@@ -16,8 +16,9 @@ pub enum Ingested {
 }
 
 impl Services {
-    /// Stores an inbound event for `inbox_id`, then tells live screens. The
-    /// provider may be acknowledged once this returns `Ok`: it is on disk.
+    /// Stores an inbound event for `inbox_id` (its events in the same
+    /// transaction). The provider may be acknowledged once this returns `Ok`:
+    /// it is on disk.
     pub async fn ingest(&self, inbox_id: i64, event: InboundEvent) -> textdesk_store::Result<Ingested> {
         match event {
             InboundEvent::Message { from, provider_id, body, media, received_at, consent_signal } => {
@@ -36,12 +37,8 @@ impl Services {
                 let msg = InboundMessage { from, provider_id, body, media, received_at, provider_handled };
                 let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {
-                    IngestOutcome::Stored { account_id, conversation_id, message_id, reply_id, keyword, .. } => {
+                    IngestOutcome::Stored { account_id, conversation_id, keyword, .. } => {
                         Metrics::inc(&self.metrics.inbound_messages);
-                        self.publish_inbound(*account_id, *conversation_id, *message_id).await;
-                        if let Some(r) = reply_id {
-                            self.publish(*account_id, "message.created", *conversation_id, Some(*r)).await;
-                        }
                         if has_media {
                             // Fetched now, after the provider has its answer; retried by housekeeping.
                             let services = self.clone();
@@ -73,7 +70,6 @@ impl Services {
                 let report = StatusReport { inbox_id, provider_id, status, error };
                 let changed = self.store.apply_status(&report).await?;
                 if let Some((account_id, m)) = &changed {
-                    self.publish(*account_id, "message.updated", m.conversation_id, Some(m.id)).await;
                     if let Some(why) = opted_out {
                         self.provider_reports_opt_out(*account_id, inbox_id, m.conversation_id, &why).await?;
                     }

@@ -4,7 +4,7 @@
 
 use textdesk_core::label::parse_description;
 use textdesk_core::{Invalid, LabelColor, LabelName};
-use textdesk_store::{Label, LabelChange, LabelFields, StoreError, User};
+use textdesk_store::{Label, LabelFields, StoreError, User};
 
 use crate::services::Services;
 
@@ -56,20 +56,11 @@ impl Services {
     pub async fn update_label(&self, user: &User, id: i64, draft: &LabelDraft) -> Result<Label, LabelError> {
         manager(user)?;
         let fields = draft.validate()?;
-        let change = self.store.update_label(user.account_id, id, &fields).await?;
-        Ok(self.announce(user.account_id, change).await)
+        Ok(self.store.update_label(user.account_id, id, &fields).await?.label)
     }
 
     pub async fn delete_label(&self, user: &User, id: i64) -> Result<Label, LabelError> {
         manager(user)?;
-        let change = self.store.delete_label(user.account_id, id).await?;
-        Ok(self.announce(user.account_id, change).await)
-    }
-
-    async fn announce(&self, account_id: i64, change: LabelChange) -> Label {
-        for id in change.conversation_ids {
-            self.publish(account_id, "conversation.updated", id, None).await;
-        }
-        change.label
+        Ok(self.store.delete_label(user.account_id, id).await?.label)
     }
 }

@@ -142,13 +142,10 @@ impl Services {
     pub async fn fetch_due_media(&self, now: Timestamp) -> textdesk_store::Result<usize> {
         let mut stored = 0;
         for due in self.store.media_due(now, 20).await? {
-            let message_id = due.message_id;
             let inbox = self.store.inbox_by_id(due.inbox_id).await?;
             if self.fetch_one(&inbox, due, now).await? == MediaState::Stored {
                 stored += 1;
             }
-            let m = self.store.message(message_id).await?;
-            self.publish(inbox.account_id, "message.updated", m.conversation_id, Some(message_id)).await;
         }
         Ok(stored)
     }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use textdesk_channels::simulator::Carrier;
 use textdesk_core::ReopenWindow;
 use textdesk_core::timing::TimingPolicy;
-use textdesk_store::{LiveEvent, Store};
+use textdesk_store::Store;
 
 use crate::services::metrics::Metrics;
 
@@ -56,6 +56,7 @@ impl Services {
     /// the installation's account too.
     pub async fn connect(config: &crate::Config, carrier: Carrier) -> anyhow::Result<(Services, i64)> {
         let store = Store::connect(&config.database_url).await?;
+        store.events().hold_delivery(std::time::Duration::from_millis(config.hold_delivery_ms));
         let account = store.ensure_account(&config.account_name).await?;
         let media_key = store.server_key("media_links").await?;
         let services = Services {
@@ -71,18 +72,5 @@ impl Services {
             claim_lease: config.claim_lease(),
         };
         Ok((services, account.id))
-    }
-
-    pub async fn publish(&self, account_id: i64, kind: &str, conversation_id: i64, message_id: Option<i64>) {
-        self.store.events().publish(LiveEvent::new(account_id, kind, conversation_id, message_id)).await;
-    }
-
-    /// A customer's new message: flagged so open screens may notify the agent.
-    pub async fn publish_inbound(&self, account_id: i64, conversation_id: i64, message_id: i64) {
-        let ev = LiveEvent {
-            inbound: true,
-            ..LiveEvent::new(account_id, "message.created", conversation_id, Some(message_id))
-        };
-        self.store.events().publish(ev).await;
     }
 }

@@ -117,10 +117,7 @@ impl Services {
             timing: Some(timing),
         };
         match self.store.reschedule(r).await? {
-            Ok(m) => {
-                self.publish(user.account_id, "message.updated", m.conversation_id, Some(m.id)).await;
-                Ok(m)
-            }
+            Ok(m) => Ok(m),
             Err(reason) => {
                 Metrics::inc(&self.metrics.outbound_blocked);
                 Err(ActionError::Blocked(reason))
@@ -131,7 +128,6 @@ impl Services {
     pub async fn cancel_scheduled(&self, user: &User, message_id: i64) -> Result<i64, StoreError> {
         let conversation_id =
             self.store.cancel_scheduled(user.account_id, message_id, Some(user.id), Timestamp::now()).await?;
-        self.publish(user.account_id, "message.deleted", conversation_id, Some(message_id)).await;
         Ok(conversation_id)
     }
 }

@@ -1,0 +1,514 @@
+//! What happened, as one typed value: every change anyone else cares about
+//! (the timeline, live screens, later automations, webhooks and reports) is a
+//! [`DomainEvent`], written once in the change's own transaction.
+//!
+//! Serialised as JSON `{"v": 1, "type": "status_changed", …fields}`. The
+//! `type` names and field names of the conversation-timeline variants are the
+//! ones the free-form timeline rows used before the log existed, so those rows
+//! read as these variants (migration 0012 copies them with their `type`), and
+//! the API's timeline keeps its shape.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::{ConsentState, ConversationStatus, DeliveryStatus, Priority};
+
+/// The version written with every event. Rows copied from before the log have
+/// none and read as version 0 (same shapes).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DomainEvent {
+    /// A customer's message was stored.
+    MessageReceived {
+        message_id: i64,
+    },
+    /// An outbound message was written with its outbox row, to go as soon as
+    /// the gate allows.
+    MessageQueued {
+        message_id: i64,
+        /// Written by no person (a consent confirmation, an off-hours reply).
+        #[serde(default)]
+        automatic: bool,
+    },
+    /// An outbound message its author asked to go later.
+    #[serde(rename = "scheduled")]
+    MessageScheduled {
+        message_id: i64,
+        send_at: Timestamp,
+    },
+    /// A private note for colleagues (never sent).
+    NoteAdded {
+        message_id: i64,
+    },
+    /// The provider accepted the message.
+    MessageSent {
+        message_id: i64,
+    },
+    /// The provider reported it delivered.
+    MessageDelivered {
+        message_id: i64,
+    },
+    /// The send failed; `will_retry` when the outbox tries again.
+    MessageFailed {
+        message_id: i64,
+        will_retry: bool,
+    },
+    /// Any other change of a message's state: deferred or blocked by the
+    /// gate's second look, requeued, retried, a provider's report.
+    MessageStatusChanged {
+        message_id: i64,
+        status: DeliveryStatus,
+    },
+    /// An attachment of the message was fetched (or given up on).
+    MediaFetched {
+        message_id: i64,
+    },
+    /// A waiting message was edited, moved, sent now or cancelled.
+    ScheduleChanged {
+        action: ScheduleAction,
+        message_id: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        send_at: Option<Timestamp>,
+        /// What a cancelled message said (it is deleted; the timeline keeps its words).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    },
+    /// A conversation began (a customer's first text, or a test message).
+    #[serde(rename = "created")]
+    ConversationCreated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Open / pending / snoozed / resolved. A reopen by the customer's reply
+    /// or the end of a snooze carries its `reason`.
+    StatusChanged {
+        from: ConversationStatus,
+        to: ConversationStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Timestamp>,
+        /// The clock (IANA zone) the snooze was chosen on: the agent's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zone: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<StatusReason>,
+    },
+    Assigned {
+        assignee_id: i64,
+    },
+    Unassigned {},
+    TeamChanged {
+        team_id: Option<i64>,
+        /// The name as it was, so the timeline reads the same after a rename.
+        #[serde(default)]
+        team_name: Option<String>,
+    },
+    PriorityChanged {
+        priority: Priority,
+    },
+    LabelsChanged {
+        labels: Vec<String>,
+    },
+    /// A label of the catalogue was renamed (`renamed_to`) or deleted, and
+    /// with it this conversation's labels.
+    LabelCatalogueChanged {
+        label: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        renamed_to: Option<String>,
+    },
+    ConsentChanged {
+        to: ConsentState,
+        /// keyword, provider, agent, verbal, web_form… as recorded in the ledger.
+        source: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<i64>,
+    },
+    /// The customer asked to stop in their own words (no keyword): a person decides.
+    StopRequested {
+        message_id: i64,
+    },
+    /// An agent opened it (it was unread).
+    ConversationRead {},
+    /// An agent marked it unread to come back to it.
+    ConversationUnread {},
+    /// The contact's name, zone or attributes changed.
+    ContactChanged {
+        contact_id: i64,
+    },
+    ContactNoteAdded {
+        contact_id: i64,
+        note_id: i64,
+    },
+    ContactNoteDeleted {
+        contact_id: i64,
+        note_id: i64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleAction {
+    Moved,
+    SendNow,
+    Cancelled,
+}
+
+/// Why a conversation opened without a person asking (as the old rows said it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatusReason {
+    #[serde(rename = "customer replied")]
+    CustomerReplied,
+    #[serde(rename = "snooze ended")]
+    SnoozeEnded,
+}
+
+impl StatusReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusReason::CustomerReplied => "customer replied",
+            StatusReason::SnoozeEnded => "snooze ended",
+        }
+    }
+}
+
+/// How a live screen hears of an event: the wire kinds `static/app.js`
+/// understands. Screens re-fetch what they show, so only ids travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveNotice {
+    pub kind: &'static str,
+    pub message_id: Option<i64>,
+    /// A customer's message: what may deserve a browser notification.
+    pub inbound: bool,
+}
+
+/// One event with its version, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versioned {
+    #[serde(default)]
+    pub v: u32,
+    #[serde(flatten)]
+    pub event: DomainEvent,
+}
+
+impl DomainEvent {
+    /// A message now has `status` (a provider's report, a release of its claim).
+    pub fn message_status(message_id: i64, status: DeliveryStatus) -> DomainEvent {
+        match status {
+            DeliveryStatus::Sent => DomainEvent::MessageSent { message_id },
+            DeliveryStatus::Delivered => DomainEvent::MessageDelivered { message_id },
+            DeliveryStatus::Failed => DomainEvent::MessageFailed { message_id, will_retry: false },
+            status => DomainEvent::MessageStatusChanged { message_id, status },
+        }
+    }
+
+    /// The stored form: `{"v":1,"type":…}`.
+    pub fn to_json(&self) -> String {
+        let versioned = Versioned { v: SCHEMA_VERSION, event: self.clone() };
+        // Plain data with string keys: serialising cannot fail.
+        serde_json::to_string(&versioned).unwrap_or_default()
+    }
+
+    /// Reads a stored event of any version this code knows.
+    pub fn from_json(text: &str) -> Result<DomainEvent, crate::Invalid> {
+        serde_json::from_str::<Versioned>(text)
+            .map(|v| v.event)
+            .map_err(|e| crate::Invalid::new(format!("an event this version cannot read: {e}")))
+    }
+
+    /// The `type` it is stored under.
+    pub fn kind(&self) -> &'static str {
+        use DomainEvent::*;
+        match self {
+            MessageReceived { .. } => "message_received",
+            MessageQueued { .. } => "message_queued",
+            MessageScheduled { .. } => "scheduled",
+            NoteAdded { .. } => "note_added",
+            MessageSent { .. } => "message_sent",
+            MessageDelivered { .. } => "message_delivered",
+            MessageFailed { .. } => "message_failed",
+            MessageStatusChanged { .. } => "message_status_changed",
+            MediaFetched { .. } => "media_fetched",
+            ScheduleChanged { .. } => "schedule_changed",
+            ConversationCreated { .. } => "created",
+            StatusChanged { .. } => "status_changed",
+            Assigned { .. } => "assigned",
+            Unassigned {} => "unassigned",
+            TeamChanged { .. } => "team_changed",
+            PriorityChanged { .. } => "priority_changed",
+            LabelsChanged { .. } => "labels_changed",
+            LabelCatalogueChanged { .. } => "label_catalogue_changed",
+            ConsentChanged { .. } => "consent_changed",
+            StopRequested { .. } => "stop_requested",
+            ConversationRead {} => "conversation_read",
+            ConversationUnread {} => "conversation_unread",
+            ContactChanged { .. } => "contact_changed",
+            ContactNoteAdded { .. } => "contact_note_added",
+            ContactNoteDeleted { .. } => "contact_note_deleted",
+        }
+    }
+
+    /// The message it is about, if any.
+    pub fn message_id(&self) -> Option<i64> {
+        use DomainEvent::*;
+        match self {
+            MessageReceived { message_id }
+            | MessageQueued { message_id, .. }
+            | MessageScheduled { message_id, .. }
+            | NoteAdded { message_id }
+            | MessageSent { message_id }
+            | MessageDelivered { message_id }
+            | MessageFailed { message_id, .. }
+            | MessageStatusChanged { message_id, .. }
+            | MediaFetched { message_id }
+            | ScheduleChanged { message_id, .. }
+            | StopRequested { message_id } => Some(*message_id),
+            ConsentChanged { message_id, .. } => *message_id,
+            _ => None,
+        }
+    }
+
+    /// Whether the conversation's timeline shows it. Messages show as
+    /// messages, and reads, catalogue edits and contact edits are not things
+    /// that happened to the conversation.
+    pub fn on_timeline(&self) -> bool {
+        use DomainEvent::*;
+        match self {
+            MessageScheduled { .. }
+            | ScheduleChanged { .. }
+            | ConversationCreated { .. }
+            | StatusChanged { .. }
+            | Assigned { .. }
+            | Unassigned {}
+            | TeamChanged { .. }
+            | PriorityChanged { .. }
+            | LabelsChanged { .. }
+            | ConsentChanged { .. }
+            | StopRequested { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// What open screens are told. A new conversation and a reopen are told
+    /// by the message that caused them, so they say nothing themselves.
+    pub fn live(&self) -> Option<LiveNotice> {
+        use DomainEvent::*;
+        let notice = |kind, message_id| Some(LiveNotice { kind, message_id, inbound: false });
+        match self {
+            MessageReceived { message_id } => {
+                Some(LiveNotice { kind: "message.created", message_id: Some(*message_id), inbound: true })
+            }
+            MessageQueued { message_id, .. } | MessageScheduled { message_id, .. } | NoteAdded { message_id } => {
+                notice("message.created", Some(*message_id))
+            }
+            MessageSent { message_id }
+            | MessageDelivered { message_id }
+            | MessageFailed { message_id, .. }
+            | MessageStatusChanged { message_id, .. }
+            | MediaFetched { message_id } => notice("message.updated", Some(*message_id)),
+            ScheduleChanged { action: ScheduleAction::Cancelled, message_id, .. } => {
+                notice("message.deleted", Some(*message_id))
+            }
+            ScheduleChanged { message_id, .. } => notice("message.updated", Some(*message_id)),
+            ConversationCreated { .. } => None,
+            StatusChanged { reason: Some(StatusReason::CustomerReplied), .. } => None,
+            ConversationRead {} => notice("conversation.read", None),
+            ConversationUnread {} => notice("conversation.unread", None),
+            StopRequested { .. } => None,
+            StatusChanged { .. }
+            | Assigned { .. }
+            | Unassigned {}
+            | TeamChanged { .. }
+            | PriorityChanged { .. }
+            | LabelsChanged { .. }
+            | LabelCatalogueChanged { .. }
+            | ConsentChanged { .. }
+            | ContactChanged { .. }
+            | ContactNoteAdded { .. }
+            | ContactNoteDeleted { .. } => notice("conversation.updated", None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn every_variant() -> Vec<DomainEvent> {
+        use DomainEvent::*;
+        vec![
+            MessageReceived { message_id: 1 },
+            MessageQueued { message_id: 2, automatic: true },
+            MessageScheduled { message_id: 2, send_at: at("2026-12-04T14:00:00Z") },
+            NoteAdded { message_id: 3 },
+            MessageSent { message_id: 4 },
+            MessageDelivered { message_id: 4 },
+            MessageFailed { message_id: 4, will_retry: true },
+            MessageStatusChanged { message_id: 4, status: DeliveryStatus::Blocked },
+            MediaFetched { message_id: 5 },
+            ScheduleChanged {
+                action: ScheduleAction::Cancelled,
+                message_id: 6,
+                send_at: None,
+                body: Some("Hi".into()),
+            },
+            ConversationCreated { reason: None },
+            StatusChanged {
+                from: ConversationStatus::Open,
+                to: ConversationStatus::Snoozed,
+                until: Some(at("2026-12-04T14:00:00Z")),
+                zone: Some("America/New_York".into()),
+                reason: None,
+            },
+            Assigned { assignee_id: 7 },
+            Unassigned {},
+            TeamChanged { team_id: Some(8), team_name: Some("Billing".into()) },
+            PriorityChanged { priority: Priority::Urgent },
+            LabelsChanged { labels: vec!["vip".into()] },
+            LabelCatalogueChanged { label: "vip".into(), renamed_to: Some("VIP".into()) },
+            ConsentChanged { to: ConsentState::OptedOut, source: "keyword".into(), scope: None, message_id: Some(9) },
+            StopRequested { message_id: 9 },
+            ConversationRead {},
+            ConversationUnread {},
+            ContactChanged { contact_id: 10 },
+            ContactNoteAdded { contact_id: 10, note_id: 11 },
+            ContactNoteDeleted { contact_id: 10, note_id: 11 },
+        ]
+    }
+
+    #[test]
+    fn every_variant_round_trips_with_its_version_and_kind() {
+        for ev in every_variant() {
+            let text = ev.to_json();
+            let raw: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(raw["v"], SCHEMA_VERSION, "{text}");
+            assert_eq!(raw["type"], ev.kind(), "kind() names the stored type: {text}");
+            assert_eq!(DomainEvent::from_json(&text).unwrap(), ev, "{text}");
+        }
+    }
+
+    /// The shapes `conversation_events.data` held before the log (migration
+    /// 0012 copies them with `"type"` set to the old `kind`).
+    #[test]
+    fn reads_every_old_timeline_row_shape() {
+        let old = |kind: &str, mut data: Value| {
+            data["type"] = json!(kind);
+            DomainEvent::from_json(&data.to_string()).unwrap_or_else(|e| panic!("{kind}: {e}"))
+        };
+        use DomainEvent::*;
+        assert_eq!(old("created", json!({})), ConversationCreated { reason: None });
+        assert_eq!(
+            old("created", json!({ "reason": "test message" })),
+            ConversationCreated { reason: Some("test message".into()) }
+        );
+        assert_eq!(old("assigned", json!({ "assignee_id": 3 })), Assigned { assignee_id: 3 });
+        assert_eq!(old("unassigned", json!({})), Unassigned {});
+        assert_eq!(
+            old("status_changed", json!({ "from": "resolved", "to": "open", "reason": "customer replied" })),
+            StatusChanged {
+                from: ConversationStatus::Resolved,
+                to: ConversationStatus::Open,
+                until: None,
+                zone: None,
+                reason: Some(StatusReason::CustomerReplied)
+            }
+        );
+        assert_eq!(
+            old("status_changed", json!({ "from": "open", "to": "snoozed", "until": "2026-12-04T14:00:00Z" })),
+            StatusChanged {
+                from: ConversationStatus::Open,
+                to: ConversationStatus::Snoozed,
+                until: Some(at("2026-12-04T14:00:00Z")),
+                zone: None,
+                reason: None
+            }
+        );
+        assert!(matches!(
+            old("status_changed", json!({ "from": "snoozed", "to": "open", "reason": "snooze ended" })),
+            StatusChanged { reason: Some(StatusReason::SnoozeEnded), .. }
+        ));
+        assert_eq!(
+            old("priority_changed", json!({ "priority": "high" })),
+            PriorityChanged { priority: Priority::High }
+        );
+        assert_eq!(
+            old("labels_changed", json!({ "labels": ["Billing", "vip"] })),
+            LabelsChanged { labels: vec!["Billing".into(), "vip".into()] }
+        );
+        assert_eq!(
+            old("team_changed", json!({ "team_id": null, "team_name": null })),
+            TeamChanged { team_id: None, team_name: None }
+        );
+        assert_eq!(
+            old("consent_changed", json!({ "to": "opted_out", "source": "keyword", "message_id": 12 })),
+            ConsentChanged { to: ConsentState::OptedOut, source: "keyword".into(), scope: None, message_id: Some(12) }
+        );
+        assert_eq!(
+            old("consent_changed", json!({ "to": "opted_in", "source": "agent", "scope": "account" })),
+            ConsentChanged {
+                to: ConsentState::OptedIn,
+                source: "agent".into(),
+                scope: Some("account".into()),
+                message_id: None
+            }
+        );
+        assert_eq!(old("stop_requested", json!({ "message_id": 4 })), StopRequested { message_id: 4 });
+        assert_eq!(
+            old("scheduled", json!({ "message_id": 5, "send_at": "2026-12-04T14:00:00Z" })),
+            MessageScheduled { message_id: 5, send_at: at("2026-12-04T14:00:00Z") }
+        );
+        assert_eq!(
+            old(
+                "schedule_changed",
+                json!({ "action": "moved", "message_id": 5, "send_at": "2026-12-04T15:00:00Z", "edited": true, "status": "scheduled" })
+            ),
+            ScheduleChanged {
+                action: ScheduleAction::Moved,
+                message_id: 5,
+                send_at: Some(at("2026-12-04T15:00:00Z")),
+                body: None
+            }
+        );
+        assert_eq!(
+            old("schedule_changed", json!({ "action": "cancelled", "message_id": 5, "body": "See you" })),
+            ScheduleChanged {
+                action: ScheduleAction::Cancelled,
+                message_id: 5,
+                send_at: None,
+                body: Some("See you".into())
+            }
+        );
+    }
+
+    #[test]
+    fn an_unknown_event_is_an_error_not_a_panic() {
+        assert!(DomainEvent::from_json(r#"{"v":1,"type":"teleported"}"#).is_err());
+        assert!(DomainEvent::from_json("not json").is_err());
+    }
+
+    #[test]
+    fn live_screens_hear_the_wire_kinds_they_know() {
+        use DomainEvent::*;
+        let kind = |ev: DomainEvent| ev.live().map(|n| (n.kind, n.message_id, n.inbound));
+        assert_eq!(kind(MessageReceived { message_id: 1 }), Some(("message.created", Some(1), true)));
+        assert_eq!(kind(NoteAdded { message_id: 2 }), Some(("message.created", Some(2), false)));
+        assert_eq!(kind(MessageDelivered { message_id: 2 }), Some(("message.updated", Some(2), false)));
+        let cancelled = ScheduleChanged { action: ScheduleAction::Cancelled, message_id: 3, send_at: None, body: None };
+        assert_eq!(kind(cancelled), Some(("message.deleted", Some(3), false)));
+        assert_eq!(kind(ConversationRead {}), Some(("conversation.read", None, false)));
+        assert_eq!(kind(ConversationUnread {}), Some(("conversation.unread", None, false)));
+        assert_eq!(kind(Assigned { assignee_id: 1 }), Some(("conversation.updated", None, false)));
+        // Told by the message that caused them.
+        assert_eq!(kind(ConversationCreated { reason: None }), None);
+        assert!(!MessageReceived { message_id: 1 }.on_timeline());
+        assert!(StopRequested { message_id: 1 }.on_timeline());
+        assert!(!ConversationRead {}.on_timeline());
+    }
+}
