@@ -839,7 +839,8 @@ async fn main() {
             .create_inbox(textdesk_store::NewInbox {
                 account_id: account,
                 name: name.into(),
-                channel_kind: textdesk_core::ChannelKind::Simulator,
+                provider: "simulator".into(),
+                medium: textdesk_core::Medium::Sms,
                 sender: sender.into(),
                 settings: json!({}),
                 secrets: json!({}),

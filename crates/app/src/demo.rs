@@ -2,8 +2,8 @@
 //! first-time visitor sees a working inbox at once.
 
 use jiff::{SignedDuration, Timestamp};
-use textdesk_channels::InboundEvent;
-use textdesk_core::{Address, Body, ChannelKind, ConversationStatus, Email, Password, Role};
+use textdesk_channels::{InboundEvent, Provider};
+use textdesk_core::{Address, Body, ConversationStatus, Email, Medium, Password, Role};
 use textdesk_store::{ContactPatch, IngestOutcome, NewInbox, NewOutbound, StatusReport};
 
 use crate::Services;
@@ -46,7 +46,8 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
         .create_inbox(NewInbox {
             account_id,
             name: "Front desk SMS".into(),
-            channel_kind: ChannelKind::Simulator,
+            provider: textdesk_channels::simulator::Simulator.key().into(),
+            medium: Medium::Sms,
             sender: BUSINESS_NUMBER.into(),
             // Weekdays 8 to 5 in the business's zone: customers who write after hours
             // hear when someone will answer, and a wait of 15 working minutes gets a note.
@@ -123,7 +124,7 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
             match speaker {
                 None => {
                     let event = InboundEvent::Message {
-                        from: Address::parse(ChannelKind::Simulator, number)?,
+                        from: Address::parse(Medium::Sms, number)?,
                         provider_id: format!("demo-{number}-{i}"),
                         body: (*text).into(),
                         media: vec![],
@@ -150,6 +151,7 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
                             now: ago(*mins),
                             // History: these went out when they were written.
                             timing: None,
+                            channel: services.capabilities(&inbox.provider, inbox.medium),
                             send_at: None,
                             media: Vec::new(),
                         })

@@ -63,7 +63,7 @@ impl Application {
         let router = http::router(state);
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
         services.channels.start_serving();
-        services.ensure_smpp_links().await?;
+        services.ensure_links().await?;
         if opts.workers {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
             workers.push(tokio::spawn(housekeeping_loop(services.clone())));
@@ -159,7 +159,7 @@ pub async fn housekeep_once(services: &Services) {
         if let Err(e) = services.wake_snoozed().await {
             tracing::error!(error = %e, "waking snoozed conversations failed");
         }
-        if let Err(e) = services.ensure_smpp_links().await {
+        if let Err(e) = services.ensure_links().await {
             tracing::error!(error = %e, "starting SMPP links failed");
         }
         if let Err(e) = services.fetch_due_media(jiff::Timestamp::now()).await {

@@ -3,11 +3,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use textdesk::services::channels::{ChannelSetup, NewChannel, TwilioSetup};
 use textdesk::{Application, Config, Options, demo};
-use textdesk_channels::smpp::{SmppConfig, SmppPassword};
 use textdesk_core::{Email, Password, Role};
 use textdesk_store::Store;
+
+mod inbox_cli;
 
 #[derive(Parser)]
 #[command(name = "textdesk", version, about = "A self-hosted help desk for text messaging")]
@@ -84,60 +84,9 @@ enum UserCommand {
 enum InboxCommand {
     /// Add an inbox and print its id and the webhook URLs to give the provider.
     /// Credentials are checked with the provider unless --no-check.
-    Add(Box<InboxAdd>),
+    Add(Box<inbox_cli::InboxAdd>),
     /// List inboxes.
     List,
-}
-
-#[derive(clap::Args)]
-struct InboxAdd {
-    #[arg(long, value_parser = ["twilio", "smpp", "simulator"])]
-    kind: String,
-    #[arg(long)]
-    name: String,
-    /// The number customers text, in E.164 (+14155550100).
-    #[arg(long)]
-    number: String,
-    /// Save without asking the provider whether the credentials work (offline setups).
-    #[arg(long)]
-    no_check: bool,
-    /// Twilio: the account SID (AC…).
-    #[arg(long)]
-    account_sid: Option<String>,
-    /// Twilio: the auth token (or TEXTDESK_TWILIO_AUTH_TOKEN, which keeps it out of the process list).
-    #[arg(long, env = "TEXTDESK_TWILIO_AUTH_TOKEN", hide_env_values = true)]
-    auth_token: Option<String>,
-    /// Twilio: send through this messaging service (MG…) instead of the number.
-    #[arg(long)]
-    messaging_service_sid: Option<String>,
-    /// Twilio: another host speaking Twilio's API (default https://api.twilio.com).
-    #[arg(long)]
-    api_base: Option<String>,
-    /// SMPP: the SMSC's host.
-    #[arg(long)]
-    host: Option<String>,
-    #[arg(long, default_value_t = 2775)]
-    port: u16,
-    /// SMPP: connect with TLS.
-    #[arg(long)]
-    tls: bool,
-    #[arg(long)]
-    system_id: Option<String>,
-    /// SMPP: the bind password (or TEXTDESK_SMPP_PASSWORD).
-    #[arg(long, env = "TEXTDESK_SMPP_PASSWORD", hide_env_values = true)]
-    password: Option<String>,
-    #[arg(long, default_value = "")]
-    system_type: String,
-    #[arg(long, default_value_t = 1)]
-    source_ton: u8,
-    #[arg(long, default_value_t = 1)]
-    source_npi: u8,
-    /// SMPP: most submits awaiting an answer at once.
-    #[arg(long, default_value_t = 10)]
-    window: usize,
-    /// SMPP: most message parts a second.
-    #[arg(long, default_value_t = 10.0)]
-    throughput: f64,
 }
 
 #[derive(Subcommand)]
@@ -305,15 +254,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             match command {
                 InboxCommand::List => {
                     for i in services.store.inboxes(account_id).await? {
-                        println!("{}	{}	{}	{}", i.id, i.channel_kind, i.sender, i.name);
+                        println!("{}	{}	{}	{}", i.id, i.provider, i.sender, i.name);
                     }
                 }
                 InboxCommand::Add(a) => {
-                    let inbox = services.add_inbox(account_id, inbox_setup(*a)?).await?;
-                    println!("added inbox {} ({}, {})", inbox.id, inbox.channel_kind, inbox.sender);
-                    if inbox.channel_kind == textdesk_core::ChannelKind::Twilio {
-                        println!("  A message comes in:  {}", services.twilio_inbound_url(inbox.id));
-                        println!("  Status callback URL: {}", services.twilio_status_url(inbox.id));
+                    let inbox = services.add_inbox(account_id, inbox_cli::new_channel(*a)?).await?;
+                    println!("added inbox {} ({}, {})", inbox.id, inbox.provider, inbox.sender);
+                    for (hook, url) in services.webhook_urls(&inbox) {
+                        println!("  {}: {url}", hook.label);
                     }
                 }
             }
@@ -331,35 +279,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
-}
-
-fn inbox_setup(a: InboxAdd) -> anyhow::Result<NewChannel> {
-    let need = |v: Option<String>, flag: &str| v.ok_or_else(|| anyhow::anyhow!("--kind {} needs {flag}", a.kind));
-    let setup = match a.kind.as_str() {
-        "twilio" => ChannelSetup::Twilio(TwilioSetup {
-            account_sid: need(a.account_sid.clone(), "--account-sid")?,
-            auth_token: need(a.auth_token.clone(), "--auth-token")?,
-            messaging_service_sid: a.messaging_service_sid.clone(),
-            api_base: a.api_base.clone(),
-        }),
-        "smpp" => {
-            let mut cfg = SmppConfig::new(
-                need(a.host.clone(), "--host")?,
-                a.port,
-                need(a.system_id.clone(), "--system-id")?,
-                SmppPassword::new(need(a.password.clone(), "--password")?),
-            );
-            cfg.tls = a.tls;
-            cfg.system_type = a.system_type.clone();
-            cfg.source_ton = a.source_ton;
-            cfg.source_npi = a.source_npi;
-            cfg.window = a.window;
-            cfg.max_per_second = a.throughput;
-            ChannelSetup::Smpp(Box::new(cfg))
-        }
-        _ => ChannelSetup::Simulator,
-    };
-    Ok(NewChannel { name: a.name, sender: a.number, setup, check: !a.no_check })
 }
 
 async fn open_store(cfg: &Config) -> anyhow::Result<Store> {

@@ -101,14 +101,16 @@ async fn agent_ui_in_chromium() {
         .create_inbox(textdesk_store::NewInbox {
             account_id: t.account_id,
             name: "Main line".into(),
-            channel_kind: textdesk_core::ChannelKind::Twilio,
+            provider: "twilio".into(),
+            medium: textdesk_core::Medium::Sms,
             sender: "+14155550190".into(),
             settings: json!({ "twilio": { "account_sid": "AC00000000000000000000000000000000", "api_base": "http://127.0.0.1:9" } }),
             secrets: json!({ "auth_token": "not-a-real-token-0000000000000000" }),
         })
         .await
-        .expect("seeding a Twilio inbox")
-        .id;
+        .expect("seeding a Twilio inbox");
+    let twilio_inbound_url = t.services.webhook_url(&twilio, "inbound").expect("Twilio's inbound webhook");
+    let twilio = twilio.id;
 
     // A returning customer for e2e/scenarios/contact.mjs: an earlier conversation,
     // resolved long ago, so their next text starts a new one beside it.
@@ -139,7 +141,7 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_SIM_INBOX", inbox.to_string())
         .env("TEXTDESK_ADMIN_EMAIL", "alex@example.com")
         .env("TEXTDESK_TWILIO_INBOX", twilio.to_string())
-        .env("TEXTDESK_TWILIO_INBOUND_URL", t.services.twilio_inbound_url(twilio))
+        .env("TEXTDESK_TWILIO_INBOUND_URL", twilio_inbound_url)
         .env("TEXTDESK_CHROMIUM", CHROMIUM)
         .env("TEXTDESK_SCREENSHOTS", &screenshots)
         .env("TEXTDESK_LIST_URGENT_NUMBER", urgent_number)

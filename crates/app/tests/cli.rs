@@ -265,7 +265,7 @@ async fn operators_add_provider_inboxes_from_the_command_line() {
     // A wrong token is refused with the reason, and nothing is added.
     let out = add("0123456789abcdef0123456789abcdef", "+14155550100", &[]).await;
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("rejected"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Twilio did not accept these credentials"), "{}", text(&out.stderr));
     // The right one is checked with Twilio, and the URLs to paste are printed.
     let out = add(fake.auth_token(), "+14155550100", &[]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -38,7 +38,7 @@ async fn another_accounts_contact(t: &common::TestApp) -> (i64, i64) {
         .await
         .unwrap();
     pool.close().await;
-    let address = textdesk_core::Address::parse(textdesk_core::ChannelKind::Simulator, "+14155550999").unwrap();
+    let address = textdesk_core::Address::parse(textdesk_core::Medium::Sms, "+14155550999").unwrap();
     (other, t.services.store.create_contact(other, "Theirs", &address, None).await.unwrap().id)
 }
 
@@ -433,7 +433,8 @@ async fn attachments_over_the_api(db: Db) {
         .create_inbox(textdesk_store::NewInbox {
             account_id: t.account_id,
             name: "SMSC".into(),
-            channel_kind: textdesk_core::ChannelKind::Smpp,
+            provider: "smpp".into(),
+            medium: textdesk_core::Medium::Sms,
             sender: "+14155550180".into(),
             settings: json!({}),
             secrets: json!({}),
@@ -441,7 +442,7 @@ async fn attachments_over_the_api(db: Db) {
         .await
         .unwrap()
         .id;
-    let from = textdesk_core::Address::parse(textdesk_core::ChannelKind::Smpp, "+14155550118").unwrap();
+    let from = textdesk_core::Address::parse(textdesk_core::Medium::Sms, "+14155550118").unwrap();
     let event = textdesk_channels::InboundEvent::Message {
         from,
         provider_id: "smsc-1".into(),

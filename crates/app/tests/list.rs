@@ -256,7 +256,8 @@ async fn search_words_prefixes_digits_and_accounts(db: Db) {
         .create_inbox(textdesk_store::NewInbox {
             account_id: other,
             name: "Theirs".into(),
-            channel_kind: textdesk_core::ChannelKind::Simulator,
+            provider: "simulator".into(),
+            medium: textdesk_core::Medium::Sms,
             sender: "+14155550300".into(),
             settings: json!({}),
             secrets: json!({}),

@@ -2,9 +2,13 @@
 //! send it, and map its errors to retryable / permanent / opted-out. Channels
 //! never touch the database; the app feeds what they parse into ingest.
 
+pub mod provider;
+pub mod registry;
 pub mod simulator;
 pub mod smpp;
 pub mod twilio;
+
+pub use provider::{Channel, Provider};
 
 /// Installs the process's TLS crypto provider (ring), for any HTTPS client in it.
 pub use twilio::client::ensure_crypto_provider as ensure_tls_provider;

@@ -3,14 +3,19 @@
 //! ingest, outbound ones are "sent" here and their delivery reports come back
 //! through ingest, so demos and tests exercise the real path.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::Deserialize;
-use textdesk_core::{Address, ChannelKind, DeliveryStatus};
+use textdesk_core::{Address, Capabilities, DeliveryStatus, Medium};
 use tokio::sync::mpsc;
 
+use crate::provider::{
+    self, BoxFuture, Channel, CheckFailure, Context, FindSent, Inbound, InboundRequest, MediaFailure, MediaFile,
+    Provider, Refusal, SentQuery, SetupField, StoredSetup, Webhook,
+};
 use crate::{Accepted, InboundEvent, Outgoing, ParseError, ProviderError, SendError};
 
 /// A text typed on a simulated phone.
@@ -24,7 +29,7 @@ pub struct PhoneText {
 }
 
 pub fn parse_inbound(text: PhoneText, now: Timestamp) -> Result<InboundEvent, ParseError> {
-    let from = Address::parse(ChannelKind::Simulator, &text.from).map_err(|e| ParseError(e.0))?;
+    let from = Address::parse(Medium::Sms, &text.from).map_err(|e| ParseError(e.0))?;
     if text.body.trim().is_empty() {
         return Err(ParseError("the text is empty".into()));
     }
@@ -72,7 +77,7 @@ pub struct Report {
 pub struct Carrier {
     reports: mpsc::UnboundedSender<Report>,
     delivery_delay: Duration,
-    accepted: std::sync::Arc<AtomicU64>,
+    accepted: Arc<AtomicU64>,
 }
 
 impl Carrier {
@@ -87,7 +92,7 @@ impl Carrier {
     }
 
     pub async fn send(&self, inbox_id: i64, msg: &Outgoing) -> Result<Accepted, SendError> {
-        let to = Address::parse(ChannelKind::Simulator, &msg.to).map_err(|e| SendError::Permanent(e.0))?;
+        let to = Address::parse(Medium::Sms, &msg.to).map_err(|e| SendError::Permanent(e.0))?;
         let id = new_id("SIM");
         self.accepted.fetch_add(1, Ordering::Relaxed);
         let unreachable = to.value().ends_with("0000");
@@ -112,6 +117,88 @@ impl Carrier {
             let _ = tx.send(Report { inbox_id, event: InboundEvent::Status { provider_id, status, error } });
         });
         Ok(Accepted::one(id))
+    }
+}
+
+/// The simulator as a provider: texts come from the simulator page (not a
+/// webhook), replies go to the in-process `Carrier` the app registers in the
+/// providers' resources.
+pub struct Simulator;
+
+impl Provider for Simulator {
+    fn key(&self) -> &'static str {
+        "simulator"
+    }
+    fn label(&self) -> &'static str {
+        "Simulator"
+    }
+    fn blurb(&self) -> &'static str {
+        "a phone in the browser, for demos and tests"
+    }
+    fn media(&self) -> &'static [Medium] {
+        &[Medium::Sms]
+    }
+    fn capabilities(&self, _medium: Medium) -> Capabilities {
+        Capabilities {
+            media: true,
+            max_chars: textdesk_core::Body::MAX_CHARS,
+            reply_window: None,
+            delivery_receipts: true,
+            read_receipts: false,
+        }
+    }
+    fn setup(&self) -> &'static [SetupField] {
+        &[]
+    }
+    fn webhooks(&self) -> &'static [Webhook] {
+        &[]
+    }
+    fn keeps_connection(&self) -> bool {
+        false
+    }
+    fn metered(&self) -> bool {
+        false
+    }
+    fn sender(&self, _stored: &StoredSetup, medium: Medium, raw: &str) -> Result<String, String> {
+        provider::address_sender(medium, raw)
+    }
+    fn summary(&self, _stored: &StoredSetup) -> Option<String> {
+        None
+    }
+    fn open(&self, ctx: &Context<'_>, _stored: &StoredSetup) -> Result<Arc<dyn Channel>, String> {
+        let carrier = ctx.resources.get::<Carrier>().ok_or("the phone simulator is not running in this process")?;
+        Ok(Arc::new(SimulatedChannel { inbox_id: ctx.inbox_id, carrier: carrier.clone() }))
+    }
+}
+
+struct SimulatedChannel {
+    inbox_id: i64,
+    carrier: Carrier,
+}
+
+impl Channel for SimulatedChannel {
+    fn verify(&self, _req: &InboundRequest<'_>) -> Result<Inbound, Refusal> {
+        Err(Refusal::NotFound("the simulator's texts come from its page, not a webhook".into()))
+    }
+    fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Accepted, SendError>> {
+        Box::pin(self.carrier.send(self.inbox_id, msg))
+    }
+    fn find_sent<'a>(&'a self, _q: SentQuery<'a>) -> BoxFuture<'a, FindSent> {
+        // The simulated carrier dies with the process that held it.
+        Box::pin(async { FindSent::Unsupported })
+    }
+    fn fetch_media<'a>(&'a self, _url: &'a str, _max: u64) -> BoxFuture<'a, Result<MediaFile, MediaFailure>> {
+        let failure = MediaFailure { reason: "the simulator sends no attachments".into(), retryable: false };
+        Box::pin(async { Err(failure) })
+    }
+    fn check_credentials(&self) -> BoxFuture<'_, Result<(), CheckFailure>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn listen(&self) -> Result<Option<mpsc::Receiver<InboundEvent>>, String> {
+        Ok(None)
+    }
+    fn link(&self) -> Option<(String, bool)> {
+        None
     }
 }
 

@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::QuietHours;
+use crate::{Capabilities, QuietHours};
 
 /// Why a message is going out. Replies answer a customer who wrote to us;
 /// everything else is the business starting the exchange.
@@ -75,6 +75,10 @@ pub struct OutboundRequest {
     pub now: Timestamp,
     /// When the contact may be texted; None where quiet hours do not apply.
     pub timing: Option<Timing>,
+    /// What the conversation's channel allows (its reply window).
+    pub channel: Capabilities,
+    /// When the customer last wrote in the conversation, if ever.
+    pub last_inbound: Option<Timestamp>,
 }
 
 /// What the gate needs to respect the contact's night.
@@ -94,6 +98,9 @@ pub struct Timing {
 pub enum BlockReason {
     OptedOut,
     NoOptIn,
+    /// The channel only lets the business write for a while after the
+    /// customer's last message (WhatsApp's 24 hours), and that time is over.
+    ReplyWindowClosed,
 }
 
 impl BlockReason {
@@ -101,6 +108,7 @@ impl BlockReason {
         match self {
             BlockReason::OptedOut => "opted_out",
             BlockReason::NoOptIn => "no_opt_in",
+            BlockReason::ReplyWindowClosed => "reply_window_closed",
         }
     }
 
@@ -113,6 +121,9 @@ impl BlockReason {
             BlockReason::NoOptIn => {
                 "This contact has not opted in, so the business cannot start a conversation by text."
             }
+            BlockReason::ReplyWindowClosed => {
+                "This channel only lets the business write for a limited time after the customer's last message (24 hours on WhatsApp), and that time is over. The customer needs to write first."
+            }
         }
     }
 
@@ -120,6 +131,7 @@ impl BlockReason {
         match code {
             "opted_out" => Some(BlockReason::OptedOut),
             "no_opt_in" => Some(BlockReason::NoOptIn),
+            "reply_window_closed" => Some(BlockReason::ReplyWindowClosed),
             _ => None,
         }
     }
@@ -138,7 +150,10 @@ pub enum Verdict {
 /// - replies inside a conversation the customer started are allowed unless opted out;
 /// - nothing but a consent confirmation goes out in the contact's quiet hours,
 ///   unless the customer is in a live exchange; such a message is deferred to
-///   the earliest allowed moment, never dropped.
+///   the earliest allowed moment, never dropped;
+/// - on a channel with a reply window, nothing but a consent confirmation goes
+///   out once the window since the customer's last message has closed, nor is
+///   deferred to a moment after it closes (it could never go).
 pub fn decide(req: &OutboundRequest) -> Verdict {
     let consented = match (req.kind, req.consent) {
         (OutboundKind::ConsentConfirmation, _) => return Verdict::Allow,
@@ -146,11 +161,20 @@ pub fn decide(req: &OutboundRequest) -> Verdict {
         (OutboundKind::Notification, ConsentState::Unknown) => Verdict::Block(BlockReason::NoOptIn),
         (OutboundKind::Reply | OutboundKind::Notification, _) => Verdict::Allow,
     };
-    match (&consented, &req.timing) {
+    let timed = match (&consented, &req.timing) {
         (Verdict::Allow, Some(t)) if !t.quiet.allows(req.now, &t.zone) && !answers_live_exchange(req.kind, t) => {
             Verdict::Defer(t.quiet.next_allowed(req.now, &t.zone))
         }
         _ => consented,
+    };
+    let window_open_at = |at: Timestamp| match req.channel.reply_window {
+        None => true,
+        Some(window) => req.last_inbound.is_some_and(|last| at < last + window),
+    };
+    match timed {
+        Verdict::Allow if !window_open_at(req.now) => Verdict::Block(BlockReason::ReplyWindowClosed),
+        Verdict::Defer(until) if !window_open_at(until) => Verdict::Block(BlockReason::ReplyWindowClosed),
+        other => other,
     }
 }
 
@@ -168,8 +192,84 @@ mod tests {
         [OutboundKind::Reply, OutboundKind::ConsentConfirmation, OutboundKind::Notification];
     const STATES: [ConsentState; 3] = [ConsentState::Unknown, ConsentState::OptedIn, ConsentState::OptedOut];
 
+    /// An SMS-like channel: no reply window.
+    const SMS: Capabilities = Capabilities {
+        media: true,
+        max_chars: 1600,
+        reply_window: None,
+        delivery_receipts: true,
+        read_receipts: false,
+    };
+
+    fn windowed(hours: i64) -> Capabilities {
+        Capabilities { reply_window: Some(jiff::SignedDuration::from_hours(hours)), read_receipts: true, ..SMS }
+    }
+
     fn verdict(kind: OutboundKind, consent: ConsentState) -> Verdict {
-        decide(&OutboundRequest { kind, consent, now: Timestamp::UNIX_EPOCH, timing: None })
+        decide(&OutboundRequest {
+            kind,
+            consent,
+            now: Timestamp::UNIX_EPOCH,
+            timing: None,
+            channel: SMS,
+            last_inbound: None,
+        })
+    }
+
+    #[test]
+    fn a_closed_reply_window_blocks_everything_but_a_confirmation() {
+        let now: Timestamp = "2026-01-15T15:00:00Z".parse().unwrap();
+        let hours_ago = |h: i64| Some(now - jiff::SignedDuration::from_hours(h));
+        let ask = |kind, consent, last_inbound| {
+            decide(&OutboundRequest { kind, consent, now, timing: None, channel: windowed(24), last_inbound })
+        };
+        // Inside the window a reply goes, as on SMS.
+        assert_eq!(ask(OutboundKind::Reply, ConsentState::Unknown, hours_ago(23)), Verdict::Allow);
+        assert_eq!(ask(OutboundKind::Notification, ConsentState::OptedIn, hours_ago(1)), Verdict::Allow);
+        // After it, or when the customer never wrote, the business may not start.
+        let closed = Verdict::Block(BlockReason::ReplyWindowClosed);
+        assert_eq!(ask(OutboundKind::Reply, ConsentState::Unknown, hours_ago(24)), closed);
+        assert_eq!(ask(OutboundKind::Notification, ConsentState::OptedIn, hours_ago(25)), closed);
+        assert_eq!(ask(OutboundKind::Notification, ConsentState::OptedIn, None), closed);
+        // A confirmation the law requires still goes; an opt-out is still the reason given first.
+        assert_eq!(ask(OutboundKind::ConsentConfirmation, ConsentState::OptedOut, hours_ago(30)), Verdict::Allow);
+        assert_eq!(
+            ask(OutboundKind::Reply, ConsentState::OptedOut, hours_ago(30)),
+            Verdict::Block(BlockReason::OptedOut)
+        );
+        // The same late reply on a channel without a window goes.
+        let sms = OutboundRequest {
+            kind: OutboundKind::Reply,
+            consent: ConsentState::Unknown,
+            now,
+            timing: None,
+            channel: SMS,
+            last_inbound: hours_ago(300),
+        };
+        assert_eq!(decide(&sms), Verdict::Allow);
+        let reason = BlockReason::ReplyWindowClosed;
+        assert!(reason.explain().contains("write first"));
+        assert_eq!(BlockReason::parse(reason.code()), Some(reason));
+    }
+
+    #[test]
+    fn a_message_held_for_the_morning_past_the_window_is_blocked_now() {
+        let ny = TimeZone::get("America/New_York").unwrap();
+        // 02:00 in New York; quiet hours hold a notification until 08:00 (13:00Z).
+        let at_2am: Timestamp = "2026-01-15T07:00:00Z".parse().unwrap();
+        let ask = |window_hours: i64, wrote_hours_ago: i64| {
+            decide(&OutboundRequest {
+                kind: OutboundKind::Notification,
+                consent: ConsentState::OptedIn,
+                now: at_2am,
+                timing: Some(Timing { quiet: QuietHours::default(), zone: ny.clone(), live_exchange: false }),
+                channel: windowed(window_hours),
+                last_inbound: Some(at_2am - jiff::SignedDuration::from_hours(wrote_hours_ago)),
+            })
+        };
+        let morning: Timestamp = "2026-01-15T13:00:00Z".parse().unwrap();
+        assert_eq!(ask(24, 1), Verdict::Defer(morning), "the window is still open at 08:00");
+        assert_eq!(ask(24, 20), Verdict::Block(BlockReason::ReplyWindowClosed), "it closes at 05:00");
     }
 
     #[test]
@@ -202,6 +302,8 @@ mod tests {
             consent: ConsentState::OptedIn,
             now: at_2am,
             timing: Some(Timing { quiet: QuietHours::default(), zone: ny.clone(), live_exchange: live }),
+            channel: SMS,
+            last_inbound: None,
         };
         assert_eq!(decide(&req(OutboundKind::Reply, false)), Verdict::Defer(morning));
         assert_eq!(decide(&req(OutboundKind::Reply, true)), Verdict::Allow);
@@ -223,6 +325,8 @@ mod tests {
                 consent: ConsentState::OptedIn,
                 now,
                 timing: Some(policy.timing(None, address, None, now)),
+                channel: SMS,
+                last_inbound: None,
             })
         };
         // A Dallas number on Sunday 2026-01-18 at 09:30 CST waits until noon.
@@ -296,7 +400,7 @@ mod tests {
             }
             let timing = Timing { quiet, zone: TimeZone::get(zone).unwrap(), live_exchange: live };
             let now = Timestamp::from_second(secs).unwrap();
-            let req = OutboundRequest { kind, consent, now, timing: Some(timing.clone()) };
+            let req = OutboundRequest { kind, consent, now, timing: Some(timing.clone()), channel: SMS, last_inbound: None };
             let v = decide(&req);
             if kind == OutboundKind::ConsentConfirmation {
                 prop_assert_eq!(v, Verdict::Allow);

@@ -25,7 +25,7 @@ pub mod user;
 pub use contact::{AttributeChanges, AttributeKey, AttributeValue, ContactName, NoteBody};
 pub use conversation::{ConversationStatus, InboundPlacement, LatestConversation, Priority, ReopenWindow};
 pub use gate::{BlockReason, ConsentState, OutboundKind, OutboundRequest, Verdict};
-pub use identity::{Address, ChannelKind};
+pub use identity::{Address, Capabilities, Medium};
 pub use label::{LabelColor, LabelName};
 pub use message::{Body, DeliveryStatus, Direction};
 pub use phone::E164;

@@ -1,7 +1,7 @@
 use jiff::Timestamp;
 use sqlx::Row;
 use textdesk_core::list::{ListSort, SearchQuery};
-use textdesk_core::{ChannelKind, ConsentState, ConversationStatus, Invalid, Priority};
+use textdesk_core::{ConsentState, ConversationStatus, Invalid, Medium, Priority};
 
 use textdesk_core::event::{DomainEvent, StatusReason};
 
@@ -40,7 +40,10 @@ pub struct ConversationSummary {
     pub contact_address: String,
     pub consent: ConsentState,
     pub inbox_name: String,
-    pub channel_kind: ChannelKind,
+    /// The inbox's provider key (named `channel_kind` where it is shown, as before).
+    #[serde(rename = "channel_kind")]
+    pub provider: String,
+    pub medium: Medium,
     pub assignee_name: Option<String>,
     pub preview: String,
 }
@@ -251,7 +254,7 @@ impl Store {
         let dir = if order.descending { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT {CONVERSATION_COLUMNS}, c.preview, ct.name AS contact_name, {consent} AS consent, i.address AS contact_address,
-                    ib.name AS inbox_name, ib.channel_kind, u.name AS assignee_name, {key} AS sort_key
+                    ib.name AS inbox_name, ib.channel_kind, ib.medium, u.name AS assignee_name, {key} AS sort_key
              FROM conversations c
              {join}
              JOIN contacts ct ON ct.id = c.contact_id
@@ -273,7 +276,7 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get("id")?;
-            let kind: String = r.try_get("channel_kind")?;
+            let medium: String = r.try_get("medium")?;
             let consent: Option<String> = r.try_get("consent")?;
             let summary = ConversationSummary {
                 conversation: conversation_from(r, labels.remove(&id).unwrap_or_default())?,
@@ -281,7 +284,8 @@ impl Store {
                 contact_address: r.try_get("contact_address")?,
                 consent: crate::consent::state_of(consent.as_deref()),
                 inbox_name: r.try_get("inbox_name")?,
-                channel_kind: ChannelKind::parse(&kind)?,
+                provider: r.try_get("channel_kind")?,
+                medium: Medium::parse(&medium)?,
                 assignee_name: r.try_get("assignee_name")?,
                 preview: r.try_get("preview")?,
             };

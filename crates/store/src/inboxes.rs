@@ -1,6 +1,6 @@
 use jiff::Timestamp;
 use sqlx::Row;
-use textdesk_core::ChannelKind;
+use textdesk_core::Medium;
 
 use crate::{Result, Store, StoreError, from_ms, returned_id, to_ms};
 
@@ -9,7 +9,11 @@ pub struct Inbox {
     pub id: i64,
     pub account_id: i64,
     pub name: String,
-    pub channel_kind: ChannelKind,
+    /// The key of the provider that connects it (`textdesk_channels::registry`):
+    /// kept as text, so an inbox of a provider this build lacks still loads.
+    pub provider: String,
+    /// What it carries to the customer (SMS, WhatsApp…).
+    pub medium: Medium,
     /// The business's address on the channel (its phone number for SMS).
     pub sender: String,
     pub settings: serde_json::Value,
@@ -19,23 +23,26 @@ pub struct Inbox {
 pub struct NewInbox {
     pub account_id: i64,
     pub name: String,
-    pub channel_kind: ChannelKind,
+    pub provider: String,
+    pub medium: Medium,
     pub sender: String,
     pub settings: serde_json::Value,
     /// Provider credentials: written here, never read back by listing queries.
     pub secrets: serde_json::Value,
 }
 
-const COLUMNS: &str = "id, account_id, name, channel_kind, sender, settings, created_at";
+// `channel_kind` holds the provider's key (its name from before media were told apart).
+const COLUMNS: &str = "id, account_id, name, channel_kind, medium, sender, settings, created_at";
 
 fn inbox_from(r: &sqlx::any::AnyRow) -> Result<Inbox> {
-    let kind: String = r.try_get("channel_kind")?;
+    let medium: String = r.try_get("medium")?;
     let settings: String = r.try_get("settings")?;
     Ok(Inbox {
         id: r.try_get("id")?,
         account_id: r.try_get("account_id")?,
         name: r.try_get("name")?,
-        channel_kind: ChannelKind::parse(&kind)?,
+        provider: r.try_get("channel_kind")?,
+        medium: Medium::parse(&medium)?,
         sender: r.try_get("sender")?,
         settings: serde_json::from_str(&settings).unwrap_or_default(),
         created_at: from_ms(r.try_get("created_at")?),
@@ -45,10 +52,11 @@ fn inbox_from(r: &sqlx::any::AnyRow) -> Result<Inbox> {
 impl Store {
     pub async fn create_inbox(&self, new: NewInbox) -> Result<Inbox> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("INSERT INTO inboxes (account_id, name, channel_kind, sender, settings, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+        let row = sqlx::query("INSERT INTO inboxes (account_id, name, channel_kind, medium, sender, settings, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
             .bind(new.account_id)
             .bind(&new.name)
-            .bind(new.channel_kind.as_str())
+            .bind(&new.provider)
+            .bind(new.medium.as_str())
             .bind(&new.sender)
             .bind(new.settings.to_string())
             .bind(to_ms(Timestamp::now()))
@@ -124,9 +132,10 @@ impl Store {
         rows.iter().map(inbox_from).collect()
     }
 
-    pub async fn inboxes_of_kind(&self, kind: ChannelKind) -> Result<Vec<Inbox>> {
+    /// Every account's inboxes of one provider (by its key).
+    pub async fn inboxes_of_provider(&self, provider: &str) -> Result<Vec<Inbox>> {
         let sql = format!("SELECT {COLUMNS} FROM inboxes WHERE channel_kind = $1 ORDER BY id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str()).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(provider).fetch_all(&self.pool).await?;
         rows.iter().map(inbox_from).collect()
     }
 

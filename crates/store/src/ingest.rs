@@ -27,6 +27,8 @@ pub struct InboundMessage {
     /// The provider acted on a consent keyword itself (Twilio's Advanced
     /// Opt-Out) and has answered the customer: recorded, not answered again.
     pub provider_handled: Option<KeywordAction>,
+    /// What the channel it came on allows, for a confirmation sent back on it.
+    pub channel: textdesk_core::Capabilities,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,6 +346,7 @@ async fn apply_keyword(
         now: msg.received_at,
         // Confirmations answer the customer at once, whatever the hour.
         timing: None,
+        channel: msg.channel,
         send_at: None,
         media: Vec::new(),
     };

@@ -44,6 +44,8 @@ pub struct NewOutbound {
     pub now: Timestamp,
     /// The contact's clock at the moment it is to go, for quiet hours; None where they do not apply.
     pub timing: Option<textdesk_core::gate::Timing>,
+    /// What the conversation's channel allows (its reply window), for the gate.
+    pub channel: textdesk_core::Capabilities,
     /// A later moment chosen by the agent or the API; None sends as soon as the gate allows.
     pub send_at: Option<Timestamp>,
     /// Uploads (by the author) that go with it, in order.
@@ -223,7 +225,8 @@ pub(crate) async fn insert_outbound(
     let (status, not_before) = if new.private {
         (DeliveryStatus::Note, None)
     } else {
-        match gate_in_tx(tx, (contact_id, inbox_id), new.kind, new.now, new.send_at, new.timing.clone()).await? {
+        let who = (conversation_id, contact_id, inbox_id);
+        match gate_in_tx(tx, who, new.kind, (new.now, new.send_at), new.timing.clone(), new.channel).await? {
             Err(reason) => return Ok(Err(reason)),
             Ok((status, at)) => (status, Some(to_ms(at))),
         }
@@ -298,18 +301,30 @@ pub(crate) async fn insert_outbound(
 
 /// The gate's verdict for a message to `contact_id` from `inbox_id`, on the
 /// consent (in the inbox's scope) read in the caller's transaction: blocked, or the status and moment it waits for.
-/// `timing` is the contact's clock at the moment asked for (`send_at`, else now).
+/// `timing` is the contact's clock at the moment asked for (`send_at`, else now); on a
+/// channel with a reply window, the customer's last message is read in the transaction too.
 pub(crate) async fn gate_in_tx(
     tx: &mut sqlx::AnyConnection,
-    (contact_id, inbox_id): (i64, i64),
+    (conversation_id, contact_id, inbox_id): (i64, i64, i64),
     kind: OutboundKind,
-    now: Timestamp,
-    send_at: Option<Timestamp>,
+    (now, send_at): (Timestamp, Option<Timestamp>),
     timing: Option<textdesk_core::gate::Timing>,
+    channel: textdesk_core::Capabilities,
 ) -> Result<Result<(DeliveryStatus, Timestamp), BlockReason>> {
     let consent = crate::consent::scoped_state(tx, contact_id, inbox_id).await?;
     let at = send_at.filter(|t| *t > now).unwrap_or(now);
-    Ok(match gate::decide(&OutboundRequest { kind, consent, now: at, timing }) {
+    let last_inbound = match channel.reply_window {
+        None => None,
+        Some(_) => sqlx::query(
+            "SELECT MAX(created_at) AS last FROM messages WHERE conversation_id = $1 AND direction = 'inbound'",
+        )
+        .bind(conversation_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get::<Option<i64>, _>("last")?
+        .map(from_ms),
+    };
+    Ok(match gate::decide(&OutboundRequest { kind, consent, now: at, timing, channel, last_inbound }) {
         Verdict::Block(reason) => Err(reason),
         Verdict::Allow if at == now => Ok((DeliveryStatus::Queued, now)),
         Verdict::Allow => Ok((DeliveryStatus::Scheduled, at)),

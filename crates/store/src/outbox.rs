@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use sqlx::Row;
 use textdesk_core::event::DomainEvent;
 use textdesk_core::pacing::Rate;
-use textdesk_core::{ChannelKind, DeliveryStatus};
+use textdesk_core::{DeliveryStatus, Medium};
 
 use crate::{Backend, Result, Store, StoreError, from_ms, to_ms};
 
@@ -22,7 +22,9 @@ pub struct Claimed {
     pub conversation_id: i64,
     pub account_id: i64,
     pub inbox_id: i64,
-    pub channel_kind: ChannelKind,
+    /// The inbox's provider key and medium: which channel sends it.
+    pub provider: String,
+    pub medium: Medium,
     pub sender: String,
     pub to: String,
     pub body: String,
@@ -180,7 +182,7 @@ impl Store {
     async fn claimed_rows(&self, ids: &[i64]) -> Result<Vec<Claimed>> {
         let sql = format!(
             "SELECT o.id AS outbox_id, o.message_id, o.attempts, o.kind, o.claimed_at, m.conversation_id, m.body, c.account_id,
-                    ib.id AS inbox_id, ib.channel_kind, ib.sender, i.address, {} AS consent, ct.time_zone,
+                    ib.id AS inbox_id, ib.channel_kind, ib.medium, ib.sender, i.address, {} AS consent, ct.time_zone,
                     (SELECT MAX(x.created_at) FROM messages x WHERE x.conversation_id = c.id AND x.direction = 'inbound') AS last_inbound
              FROM outbox o JOIN messages m ON m.id = o.message_id
              JOIN conversations c ON c.id = m.conversation_id
@@ -198,7 +200,7 @@ impl Store {
         let rows = query.fetch_all(&self.pool).await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for r in rows {
-            let kind: String = r.try_get("channel_kind")?;
+            let medium: String = r.try_get("medium")?;
             let outbound_kind: String = r.try_get("kind")?;
             let consent: Option<String> = r.try_get("consent")?;
             let address: String = r.try_get("address")?;
@@ -216,7 +218,8 @@ impl Store {
                 conversation_id: r.try_get("conversation_id")?,
                 account_id: r.try_get("account_id")?,
                 inbox_id: r.try_get("inbox_id")?,
-                channel_kind: ChannelKind::parse(&kind)?,
+                provider: r.try_get("channel_kind")?,
+                medium: Medium::parse(&medium)?,
                 sender: r.try_get("sender")?,
                 to: address,
                 body: r.try_get("body")?,

@@ -26,6 +26,8 @@ pub struct Reschedule {
     pub now: Timestamp,
     /// The contact's clock at the moment asked for.
     pub timing: Option<Timing>,
+    /// What the conversation's channel allows (its reply window).
+    pub channel: textdesk_core::Capabilities,
 }
 
 /// The waiting message as its conversation and outbox know it.
@@ -95,11 +97,19 @@ impl Store {
     pub async fn reschedule(&self, r: Reschedule) -> Result<Result<Message, BlockReason>> {
         let mut tx = self.begin_write().await?;
         let w = Self::waiting(&mut tx, r.account_id, r.message_id).await?;
-        let (status, at) =
-            match gate_in_tx(&mut tx, (w.contact_id, w.inbox_id), w.kind, r.now, r.send_at, r.timing).await? {
-                Err(reason) => return Ok(Err(reason)),
-                Ok(v) => v,
-            };
+        let (status, at) = match gate_in_tx(
+            &mut tx,
+            (w.conversation_id, w.contact_id, w.inbox_id),
+            w.kind,
+            (r.now, r.send_at),
+            r.timing,
+            r.channel,
+        )
+        .await?
+        {
+            Err(reason) => return Ok(Err(reason)),
+            Ok(v) => v,
+        };
         let now = to_ms(r.now);
         if let Some(body) = &r.body {
             let count = segments::count(body.as_str());

@@ -8,20 +8,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use textdesk_core::{
-    Address, Body, ChannelKind, ConsentState, ConversationStatus, Email, Password, Priority, Role, SnoozePreset,
-};
+use textdesk_core::{Address, Body, ConsentState, ConversationStatus, Email, Password, Priority, Role, SnoozePreset};
 use textdesk_store::{
-    ACCOUNT_SCOPE, ApiToken, ContactPatch, Conversation, ConversationSummary, Inbox, Message, MessagePage,
-    RecordConsent, TimelineEvent, User,
+    ACCOUNT_SCOPE, ApiToken, ContactPatch, Conversation, ConversationSummary, Message, MessagePage, RecordConsent,
+    TimelineEvent, User,
 };
 use utoipa::{OpenApi, ToSchema};
 
 use crate::http::extract::{ApiUser, Json, Path, Query};
+use crate::http::inboxes::{self, ProviderSetups};
 use crate::http::problem::Problem;
 use crate::http::{AppState, account, admin, canned, contacts, labels, live, media};
 use crate::services::auth;
-use crate::services::channels::{ChannelSetup, NewChannel, TwilioSetup};
 use crate::services::contacts::parse_zone;
 use crate::services::conversations::{Draft, SnoozeWhen};
 use crate::services::list::ListAsk;
@@ -34,8 +32,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .route("/me", get(me).patch(update_me))
-        .route("/inboxes", get(list_inboxes).post(create_inbox))
-        .route("/inboxes/{id}", get(get_inbox).patch(update_inbox))
         .route("/contacts", get(list_contacts).post(create_contact))
         .route("/contacts/{id}", get(get_contact).patch(update_contact))
         .route("/contacts/{id}/consent", get(consent_history).post(record_consent))
@@ -63,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/compose/preview", post(compose_preview))
         .route("/events", get(live::events))
+        .merge(crate::http::inboxes::api_routes())
         .merge(crate::http::canned::api_routes())
         .merge(crate::http::labels::api_routes())
         .merge(crate::http::account::api_routes())
@@ -76,75 +73,6 @@ fn ts(t: jiff::Timestamp) -> String {
 }
 
 // ---------- shapes ----------
-
-#[derive(Serialize, ToSchema)]
-pub struct InboxOut {
-    id: i64,
-    name: String,
-    /// simulator, twilio, smpp, whatsapp, …
-    channel_kind: String,
-    /// The business's address on the channel.
-    sender: String,
-    /// Consent keywords and replies, business hours, automatic replies, price per segment,
-    /// pacing, and the provider connection (credentials are never shown).
-    #[schema(value_type = Object)]
-    settings: serde_json::Value,
-    /// The addresses to paste into the provider's console (Twilio inboxes).
-    webhook_urls: Option<WebhookUrlsOut>,
-    /// connecting, bound, down or stopped (SMPP inboxes).
-    link_state: Option<String>,
-    created_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct WebhookUrlsOut {
-    /// "A message comes in".
-    inbound: String,
-    /// "Status callback URL" (textdesk also sets it on every message it sends).
-    status: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InboxPatchIn {
-    name: Option<String>,
-    /// The consent scope this inbox's sender shares with others (a messaging service's
-    /// pool, e.g. `pool:main`); null goes back to its own (`inbox:<id>`).
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    consent_scope: Option<Option<String>>,
-    /// Top-level keys given replace the stored ones (null removes one); others are kept:
-    /// `consent`, `hours`, `off_hours_reply`, `acknowledge`, `price_per_segment`, `currency`.
-    #[schema(value_type = Option<Object>)]
-    settings: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-impl InboxOut {
-    pub fn of(i: Inbox, services: &crate::Services) -> Self {
-        let webhook_urls = (i.channel_kind == ChannelKind::Twilio).then(|| WebhookUrlsOut {
-            inbound: services.twilio_inbound_url(i.id),
-            status: services.twilio_status_url(i.id),
-        });
-        let link_state = (i.channel_kind == ChannelKind::Smpp).then(|| {
-            services
-                .smpp_link_states()
-                .into_iter()
-                .find(|(id, _)| *id == i.id)
-                .map(|(_, st)| st.to_string())
-                .unwrap_or_else(|| "stopped".into())
-        });
-        InboxOut {
-            id: i.id,
-            name: i.name,
-            channel_kind: i.channel_kind.as_str().into(),
-            sender: i.sender,
-            settings: i.settings,
-            webhook_urls,
-            link_state,
-            created_at: ts(i.created_at),
-        }
-    }
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct MediaOut {
@@ -171,35 +99,6 @@ impl MediaOut {
             error: m.last_error,
         }
     }
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewInboxIn {
-    name: String,
-    /// simulator, twilio or smpp.
-    channel_kind: String,
-    /// The number customers text (E.164), or for SMPP with source_ton 5 an alphanumeric sender.
-    sender: String,
-    /// For twilio.
-    twilio: Option<TwilioIn>,
-    /// For smpp: host, port, tls, system_id, password, system_type, source_ton, source_npi, dest_ton,
-    /// dest_npi, window, max_per_second, enquire_link_every (seconds), gsm7_packed, response_timeout (seconds).
-    #[schema(value_type = Option<Object>)]
-    smpp: Option<serde_json::Value>,
-    /// Check the credentials with the provider before saving (default true).
-    check: Option<bool>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TwilioIn {
-    account_sid: String,
-    /// Write-only: stored apart from settings, never shown again.
-    auth_token: String,
-    messaging_service_sid: Option<String>,
-    /// Another host speaking Twilio's API (default https://api.twilio.com).
-    api_base: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -248,7 +147,8 @@ impl From<textdesk_store::Contact> for ContactOut {
 pub struct NewContactIn {
     #[serde(default)]
     name: String,
-    /// The channel kind the address belongs to (default: an SMS phone number).
+    /// The medium the address belongs to (sms, whatsapp, telegram…), or a provider
+    /// whose medium it is (twilio); default: an SMS phone number.
     #[serde(default)]
     channel_kind: Option<String>,
     address: String,
@@ -259,7 +159,8 @@ pub struct NewContactIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityIn {
-    /// The channel kind the address belongs to (default: an SMS phone number).
+    /// The medium the address belongs to (sms, whatsapp, telegram…), or a provider
+    /// whose medium it is (twilio); default: an SMS phone number.
     #[serde(default)]
     channel_kind: Option<String>,
     address: String,
@@ -711,66 +612,6 @@ async fn update_me(State(s): State<AppState>, ApiUser(u): ApiUser, Json(b): Json
     Ok(Json(user.into()))
 }
 
-#[utoipa::path(get, path = "/api/v1/inboxes", tag = "inboxes", responses((status = 200, body = [InboxOut])), security(("bearer" = [])))]
-async fn list_inboxes(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<InboxOut>>> {
-    Ok(Json(s.services.store.inboxes(u.account_id).await?.into_iter().map(|i| InboxOut::of(i, &s.services)).collect()))
-}
-
-#[utoipa::path(get, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), responses((status = 200, body = InboxOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
-async fn get_inbox(State(s): State<AppState>, ApiUser(u): ApiUser, Path(id): Path<i64>) -> ApiResult<Json<InboxOut>> {
-    Ok(Json(InboxOut::of(s.services.store.inbox(u.account_id, id).await?, &s.services)))
-}
-
-#[utoipa::path(patch, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), request_body = InboxPatchIn,
-    responses((status = 200, body = InboxOut), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut, description = "A setting is not valid; the detail names it")),
-    security(("bearer" = [])))]
-async fn update_inbox(
-    State(s): State<AppState>,
-    user: ApiUser,
-    Path(id): Path<i64>,
-    Json(b): Json<InboxPatchIn>,
-) -> ApiResult<Json<InboxOut>> {
-    let u = user.require(Role::Admin)?;
-    if let Some(scope) = &b.consent_scope {
-        s.services.set_consent_scope(u, id, scope.as_deref()).await?;
-    }
-    let inbox = s.services.update_inbox(u, id, b.name.as_deref(), b.settings.as_ref()).await?;
-    Ok(Json(InboxOut::of(inbox, &s.services)))
-}
-
-#[utoipa::path(post, path = "/api/v1/inboxes", tag = "inboxes", request_body = NewInboxIn, responses((status = 201, body = InboxOut), (status = 403, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
-async fn create_inbox(State(s): State<AppState>, user: ApiUser, Json(b): Json<NewInboxIn>) -> ApiResult<Response> {
-    let u = user.require(Role::Admin)?;
-    let setup = match ChannelKind::parse(&b.channel_kind)? {
-        ChannelKind::Simulator => ChannelSetup::Simulator,
-        ChannelKind::Twilio => {
-            let t = b
-                .twilio
-                .ok_or_else(|| Problem::invalid("a twilio inbox needs \"twilio\": {account_sid, auth_token}"))?;
-            ChannelSetup::Twilio(TwilioSetup {
-                account_sid: t.account_sid,
-                auth_token: t.auth_token,
-                messaging_service_sid: t.messaging_service_sid,
-                api_base: t.api_base,
-            })
-        }
-        ChannelKind::Smpp => {
-            let c = b.smpp.ok_or_else(|| {
-                Problem::invalid("an smpp inbox needs \"smpp\": {host, port, system_id, password, …}")
-            })?;
-            let password = c["password"].as_str().unwrap_or_default().to_owned();
-            let mut cfg: textdesk_channels::smpp::SmppConfig =
-                serde_json::from_value(c).map_err(|e| Problem::invalid(format!("smpp: {e}")))?;
-            cfg.password = textdesk_channels::smpp::SmppPassword::new(password);
-            ChannelSetup::Smpp(Box::new(cfg))
-        }
-        other => return Err(Problem::invalid(format!("{other} inboxes are not available in this version"))),
-    };
-    let new = NewChannel { name: b.name, sender: b.sender, setup, check: b.check.unwrap_or(true) };
-    let inbox = s.services.add_inbox(u.account_id, new).await?;
-    Ok((StatusCode::CREATED, Json(InboxOut::of(inbox, &s.services))).into_response())
-}
-
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ContactQuery {
@@ -801,8 +642,7 @@ async fn create_contact(
     ApiUser(u): ApiUser,
     Json(b): Json<NewContactIn>,
 ) -> ApiResult<Response> {
-    let kind = ChannelKind::parse(b.channel_kind.as_deref().unwrap_or("twilio"))?;
-    let address = Address::parse(kind, &b.address)?;
+    let address = Address::parse(crate::services::channels::medium_named(b.channel_kind.as_deref())?, &b.address)?;
     let tz = b.time_zone.as_deref().map(parse_zone).transpose()?;
     let c = s.services.store.create_contact(u.account_id, b.name.trim(), &address, tz.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(ContactOut::from(c))).into_response())
@@ -815,8 +655,7 @@ async fn add_identity(
     Path(id): Path<i64>,
     Json(b): Json<IdentityIn>,
 ) -> ApiResult<Response> {
-    let kind = ChannelKind::parse(b.channel_kind.as_deref().unwrap_or("twilio"))?;
-    let address = Address::parse(kind, &b.address)?;
+    let address = Address::parse(crate::services::channels::medium_named(b.channel_kind.as_deref())?, &b.address)?;
     let c = s.services.store.add_identity(u.account_id, id, &address).await?;
     Ok((StatusCode::CREATED, Json(ContactOut::from(c))).into_response())
 }
@@ -1326,7 +1165,7 @@ async fn compose_preview(
 #[openapi(
     info(title = "textdesk API", version = "1", description = "The REST API of textdesk, a self-hosted help desk for text messaging. Authenticate with `Authorization: Bearer <token>` (create one with `textdesk token create`). Errors are RFC 9457 problem details."),
     paths(
-        me, update_me, list_inboxes, get_inbox, create_inbox, update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, export_consent, add_identity, list_teams, create_team, add_team_member,
+        me, update_me, inboxes::list_inboxes, inboxes::get_inbox, inboxes::create_inbox, inboxes::update_inbox, list_contacts, create_contact, get_contact, update_contact, consent_history, record_consent, export_consent, add_identity, list_teams, create_team, add_team_member,
         compose_preview, list_conversations, get_conversation, assign_conversation, set_status, mark_read, mark_unread, set_priority, set_labels, timeline, list_messages, create_message,
         list_scheduled, edit_waiting_message, send_now, retry_message, cancel_message, media::upload,
         list_users, create_user, update_user, list_tokens, create_token, revoke_token, live::events,
@@ -1336,7 +1175,7 @@ async fn compose_preview(
         admin::create_invite, admin::reissue_invite, admin::list_members, admin::remove_member,
         contacts::list_notes, contacts::create_note, contacts::delete_note
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ProviderSetups)
 )]
 pub struct ApiDoc;
 
@@ -1363,7 +1202,7 @@ async fn openapi_json() -> Response {
 }
 
 /// Tells "absent" (None) from "null" (Some(None)) in a PATCH-like body.
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

@@ -29,8 +29,7 @@ async fn healthz(State(s): State<AppState>) -> Response {
 
 async fn metrics(State(s): State<AppState>) -> Response {
     let outbox = s.services.store.outbox_counts().await.unwrap_or_default();
-    let links: Vec<(i64, String, bool)> =
-        s.services.smpp_link_states().into_iter().map(|(id, st)| (id, st.as_str().to_owned(), st.is_bound())).collect();
+    let links = s.services.link_states();
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.services.metrics.render(&outbox, &links))
         .into_response()
 }

@@ -16,14 +16,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use textdesk_core::consent::Keywords;
 use textdesk_core::hours::HoursSettings;
-use textdesk_core::{Address, Body, ChannelKind, Role};
+use textdesk_core::{Address, Body, Role};
 use textdesk_store::{Inbox, StoreError, User};
 
 use crate::http::AppState;
 use crate::http::extract::{Path, Query, UiUser};
 use crate::http::problem::Problem;
+use crate::http::settings_inboxes::{self, ProviderView};
 use crate::http::ui::{Chrome, chrome};
-use crate::services::channels::{ChannelSetup, NewChannel, SetupError, TwilioSetup};
 use crate::services::consent::ConsentSettings;
 use crate::services::conversations::{ActionError, Draft};
 use crate::services::hours::{Acknowledge, OffHoursReply};
@@ -32,7 +32,7 @@ use crate::services::users::UserError;
 pub fn ui_routes() -> Router<AppState> {
     Router::new()
         .route("/settings", get(|| async { Redirect::to("/settings/inboxes") }))
-        .route("/settings/inboxes", get(inboxes_page).post(add_inbox))
+        .route("/settings/inboxes", get(settings_inboxes::inboxes_page).post(settings_inboxes::add_inbox))
         .route("/settings/inboxes/{id}", get(inbox_page))
         .route("/settings/inboxes/{id}/{section}", post(save_inbox_section))
         .route("/settings/users", get(users_page).post(invite))
@@ -54,148 +54,16 @@ impl Chrome {
 }
 
 /// Settings are for admins; anyone else gets a 403.
-fn admin_only(ui: &UiUser) -> Option<Response> {
+pub(crate) fn admin_only(ui: &UiUser) -> Option<Response> {
     (!ui.user.role.at_least(Role::Admin))
         .then(|| Problem::forbidden("the settings are for admins; ask one to change them").into_response())
 }
 
-fn page_or_problem<T: IntoResponse>(status: StatusCode, page: Result<T, Problem>) -> Response {
+pub(crate) fn page_or_problem<T: IntoResponse>(status: StatusCode, page: Result<T, Problem>) -> Response {
     match page {
         Ok(p) => (status, p).into_response(),
         Err(p) => p.into_response(),
     }
-}
-
-fn kind_label(kind: ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::Simulator => "Phone simulator",
-        ChannelKind::Twilio => "Twilio",
-        ChannelKind::Smpp => "SMPP",
-        _ => "Other",
-    }
-}
-
-fn link_state(s: &AppState, inbox: &Inbox) -> Option<String> {
-    (inbox.channel_kind == ChannelKind::Smpp).then(|| {
-        s.services
-            .smpp_link_states()
-            .into_iter()
-            .find(|(id, _)| *id == inbox.id)
-            .map(|(_, st)| st.to_string())
-            .unwrap_or_else(|| "stopped".into())
-    })
-}
-
-// ---------- inboxes: list and add ----------
-
-pub struct InboxRow {
-    id: i64,
-    name: String,
-    kind: &'static str,
-    sender: String,
-    link_state: Option<String>,
-}
-
-/// The add forms keep what was typed (never the secrets).
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub struct AddInboxForm {
-    csrf: String,
-    kind: String,
-    name: String,
-    sender: String,
-    // twilio
-    account_sid: String,
-    auth_token: String,
-    messaging_service_sid: String,
-    api_base: String,
-    check: Option<String>,
-    // smpp
-    host: String,
-    port: String,
-    tls: Option<String>,
-    system_id: String,
-    password: String,
-    system_type: String,
-    source_ton: String,
-    source_npi: String,
-    window: String,
-    max_per_second: String,
-}
-
-impl AddInboxForm {
-    fn blank(kind: &str) -> Self {
-        AddInboxForm { kind: kind.into(), check: Some("on".into()), ..Default::default() }
-    }
-
-    fn checked(&self) -> bool {
-        self.check.is_some()
-    }
-
-    fn tls_on(&self) -> bool {
-        self.tls.is_some()
-    }
-
-    fn forget_secrets(mut self) -> Self {
-        self.auth_token.clear();
-        self.password.clear();
-        self.csrf.clear();
-        self
-    }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "settings_inboxes.html")]
-struct InboxesPage {
-    chrome: Chrome,
-    rows: Vec<InboxRow>,
-    simulator: AddInboxForm,
-    twilio: AddInboxForm,
-    smpp: AddInboxForm,
-    /// The add form that failed, and why.
-    error: Option<(String, String)>,
-}
-
-impl InboxesPage {
-    fn error_for(&self, kind: &str) -> Option<&str> {
-        self.error.as_ref().filter(|(k, _)| k == kind).map(|(_, e)| e.as_str())
-    }
-
-    fn open(&self, kind: &str) -> bool {
-        self.error_for(kind).is_some() || (kind == "simulator" && self.error.is_none() && self.rows.is_empty())
-    }
-}
-
-async fn inboxes_view(s: &AppState, ui: &UiUser) -> Result<InboxesPage, Problem> {
-    let rows = s
-        .services
-        .store
-        .inboxes(ui.user.account_id)
-        .await?
-        .into_iter()
-        .map(|i| InboxRow {
-            id: i.id,
-            kind: kind_label(i.channel_kind),
-            link_state: link_state(s, &i),
-            name: i.name,
-            sender: i.sender,
-        })
-        .collect();
-    Ok(InboxesPage {
-        chrome: chrome(s, ui),
-        rows,
-        simulator: AddInboxForm::blank("simulator"),
-        twilio: AddInboxForm::blank("twilio"),
-        smpp: AddInboxForm::blank("smpp"),
-        error: None,
-    })
-}
-
-async fn inboxes_page(State(s): State<AppState>, ui: UiUser) -> Response {
-    if let Some(r) = admin_only(&ui) {
-        return r;
-    }
-    page_or_problem(StatusCode::OK, inboxes_view(&s, &ui).await)
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -207,85 +75,6 @@ fn number<T: std::str::FromStr>(field: &str, text: &str, what: &str) -> Result<O
     match opt(text) {
         None => Ok(None),
         Some(t) => t.parse().map(Some).map_err(|_| format!("{field}: {t:?} is not {what}")),
-    }
-}
-
-fn smpp_setup(f: &AddInboxForm) -> Result<ChannelSetup, String> {
-    let mut c = Map::new();
-    c.insert("host".into(), json!(f.host.trim()));
-    c.insert("port".into(), json!(number::<u16>("port", &f.port, "a port number")?.unwrap_or(2775)));
-    c.insert("tls".into(), json!(f.tls_on()));
-    c.insert("system_id".into(), json!(f.system_id.trim()));
-    c.insert("system_type".into(), json!(f.system_type.trim()));
-    if let Some(v) = number::<u8>("source TON", &f.source_ton, "a number from 0 to 6")? {
-        c.insert("source_ton".into(), json!(v));
-    }
-    if let Some(v) = number::<u8>("source NPI", &f.source_npi, "a number from 0 to 18")? {
-        c.insert("source_npi".into(), json!(v));
-    }
-    if let Some(v) = number::<usize>("window", &f.window, "a whole number")? {
-        c.insert("window".into(), json!(v));
-    }
-    if let Some(v) = number::<f64>("throughput", &f.max_per_second, "a number of messages per second")? {
-        c.insert("max_per_second".into(), json!(v));
-    }
-    let mut cfg: textdesk_channels::smpp::SmppConfig =
-        serde_json::from_value(Value::Object(c)).map_err(|e| format!("SMPP settings: {e}"))?;
-    cfg.password = textdesk_channels::smpp::SmppPassword::new(f.password.clone());
-    Ok(ChannelSetup::Smpp(Box::new(cfg)))
-}
-
-async fn add_inbox(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
-    axum::Form(f): axum::Form<AddInboxForm>,
-) -> Response {
-    if let Some(r) = admin_only(&ui) {
-        return r;
-    }
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
-    let setup = match f.kind.as_str() {
-        "simulator" => Ok(ChannelSetup::Simulator),
-        "twilio" => Ok(ChannelSetup::Twilio(TwilioSetup {
-            account_sid: f.account_sid.trim().to_owned(),
-            auth_token: f.auth_token.trim().to_owned(),
-            messaging_service_sid: opt(&f.messaging_service_sid),
-            api_base: opt(&f.api_base),
-        })),
-        "smpp" => smpp_setup(&f),
-        other => Err(format!("{other:?} is not a kind of inbox this version can add")),
-    };
-    let result = match setup {
-        Err(e) => Err((StatusCode::UNPROCESSABLE_ENTITY, e)),
-        Ok(setup) => {
-            let new = NewChannel { name: f.name.clone(), sender: f.sender.clone(), setup, check: f.checked() };
-            s.services.add_inbox(ui.user.account_id, new).await.map_err(|e| {
-                let credentials = matches!(e, SetupError::Credentials(_));
-                let p = Problem::from(e);
-                let detail = if credentials { format!("Not saved: {}", p.detail) } else { p.detail };
-                (p.status, detail)
-            })
-        }
-    };
-    match result {
-        Ok(inbox) => Redirect::to(&format!("/settings/inboxes/{}", inbox.id)).into_response(),
-        Err((status, detail)) => {
-            let page = inboxes_view(&s, &ui).await.map(|mut page| {
-                let kind = f.kind.clone();
-                let typed = f.forget_secrets();
-                match kind.as_str() {
-                    "twilio" => page.twilio = typed,
-                    "smpp" => page.smpp = typed,
-                    _ => page.simulator = typed,
-                }
-                page.error = Some((kind, detail));
-                page
-            });
-            page_or_problem(status, page)
-        }
     }
 }
 
@@ -453,12 +242,8 @@ struct InboxPage {
     chrome: Chrome,
     id: i64,
     title: String,
-    kind: &'static str,
+    provider: ProviderView,
     sender: String,
-    inbound_url: Option<String>,
-    status_url: Option<String>,
-    link_state: Option<String>,
-    smpp_host: Option<String>,
     form: SectionForm,
     days: Vec<DayRow>,
     defaults: Defaults,
@@ -535,23 +320,12 @@ async fn inbox_view(
         },
         None => None,
     };
-    let (inbound_url, status_url) = if inbox.channel_kind == ChannelKind::Twilio {
-        (Some(s.services.twilio_inbound_url(inbox.id)), Some(s.services.twilio_status_url(inbox.id)))
-    } else {
-        (None, None)
-    };
     Ok(InboxPage {
         chrome: chrome(s, ui),
         id: inbox.id,
         title: inbox.name.clone(),
-        kind: kind_label(inbox.channel_kind),
-        link_state: link_state(s, &inbox),
-        smpp_host: inbox.settings["smpp"]["host"]
-            .as_str()
-            .map(|h| format!("{h}:{}", inbox.settings["smpp"]["port"].as_u64().unwrap_or(0))),
+        provider: ProviderView::of(s, &inbox),
         sender: inbox.sender,
-        inbound_url,
-        status_url,
         days: form.days(),
         form,
         defaults,
@@ -720,7 +494,7 @@ async fn save(
         }
         "test" => {
             let inbox = s.services.store.inbox(user.account_id, id).await.map_err(|e| problem(e.into()))?;
-            let to = Address::parse(inbox.channel_kind, &f.to).map_err(|e| invalid(format!("To: {}", e.0)))?;
+            let to = Address::parse(inbox.medium, &f.to).map_err(|e| invalid(format!("To: {}", e.0)))?;
             let body = Body::parse(&f.body).map_err(|e| invalid(format!("Text: {}", e.0)))?;
             let conversation = s
                 .services

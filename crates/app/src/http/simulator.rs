@@ -9,8 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
+use textdesk_channels::Provider;
+use textdesk_channels::simulator::Simulator;
 use textdesk_channels::simulator::{PhoneText, parse_inbound};
-use textdesk_core::{Address, ChannelKind};
+use textdesk_core::{Address, Medium};
 use textdesk_store::IngestOutcome;
 
 use crate::http::AppState;
@@ -47,7 +49,7 @@ struct SimInbox {
 
 async fn simulator_inbox(s: &AppState, id: i64) -> Result<textdesk_store::Inbox, Problem> {
     let inbox = s.services.store.inbox(s.account_id, id).await?;
-    if inbox.channel_kind != ChannelKind::Simulator {
+    if inbox.provider != Simulator.key() {
         return Err(Problem::not_found("simulator inbox"));
     }
     Ok(inbox)
@@ -56,7 +58,7 @@ async fn simulator_inbox(s: &AppState, id: i64) -> Result<textdesk_store::Inbox,
 async fn inboxes(State(s): State<AppState>) -> Result<Json<Vec<SimInbox>>, Problem> {
     let mut out = Vec::new();
     for i in s.services.store.inboxes(s.account_id).await? {
-        if i.channel_kind != ChannelKind::Simulator {
+        if i.provider != Simulator.key() {
             continue;
         }
         let page = s
@@ -126,7 +128,7 @@ async fn phone_messages(
     Path((inbox, number)): Path<(i64, String)>,
 ) -> Result<Json<Vec<PhoneMessage>>, Problem> {
     let inbox = simulator_inbox(&s, inbox).await?;
-    let address = Address::parse(ChannelKind::Simulator, &number)?;
+    let address = Address::parse(Medium::Sms, &number)?;
     let list = s.services.store.messages_with_address(inbox.id, address.namespace(), address.value(), 200).await?;
     Ok(Json(
         list.into_iter()

@@ -1,6 +1,8 @@
-//! What providers post to us. Each request is verified against the inbox's
-//! credentials before anything is read from it, and answered only once what
-//! it carried is on disk (a provider retries until it gets a 2xx).
+//! What providers post to us, at `/webhooks/{provider}/{inbox}[/{hook}]`
+//! (Twilio's addresses, `/webhooks/twilio/{inbox}` and `…/status`, are two of
+//! these). Each request is verified by the inbox's channel before anything is
+//! read from it, and answered only once what it carried is on disk (a
+//! provider retries until it gets a 2xx).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -8,124 +10,97 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use textdesk_channels::twilio::{self, SIGNATURE_HEADER};
-use textdesk_channels::{InboundEvent, ParseError};
-use textdesk_core::ChannelKind;
-use textdesk_store::{Inbox, StoreError};
+use textdesk_channels::provider::{InboundRequest, Refusal};
+use textdesk_store::StoreError;
 
 use crate::http::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/webhooks/twilio/{inbox}", post(twilio_inbound))
-        .route("/webhooks/twilio/{inbox}/status", post(twilio_status))
+        .route("/webhooks/{provider}/{inbox}", post(main_hook))
+        .route("/webhooks/{provider}/{inbox}/{hook}", post(named_hook))
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.to_owned()).into_response()
 }
 
-fn twiml() -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, twilio::TWIML_CONTENT_TYPE)], twilio::EMPTY_TWIML).into_response()
+/// The request as it reached us, for the channel to verify.
+struct Received {
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
 }
 
-/// The inbox, and the request's parameters once its signature is proven.
-async fn verified(
-    s: &AppState,
-    inbox_id: i64,
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Inbox, Vec<(String, String)>), Response> {
+async fn main_hook(
+    State(s): State<AppState>,
+    Path((provider, inbox_id)): Path<(String, i64)>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    receive(&s, &provider, inbox_id, "inbound", Received { uri, headers, body }).await
+}
+
+async fn named_hook(
+    State(s): State<AppState>,
+    Path((provider, inbox_id, hook)): Path<(String, i64, String)>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if hook == "inbound" {
+        // The main hook has the short address only.
+        return plain(StatusCode::NOT_FOUND, "no such webhook");
+    }
+    receive(&s, &provider, inbox_id, &hook, Received { uri, headers, body }).await
+}
+
+async fn receive(s: &AppState, provider: &str, inbox_id: i64, hook: &str, r: Received) -> Response {
     let inbox = match s.services.store.inbox_by_id(inbox_id).await {
-        Ok(i) if i.channel_kind == ChannelKind::Twilio => i,
-        Ok(_) | Err(StoreError::NotFound(_)) => return Err(plain(StatusCode::NOT_FOUND, "no such Twilio inbox")),
+        Ok(i) if i.provider == provider => i,
+        Ok(_) | Err(StoreError::NotFound(_)) => {
+            return plain(StatusCode::NOT_FOUND, &format!("no such {provider} inbox"));
+        }
         Err(e) => {
             tracing::error!(error = %e, "reading an inbox for a webhook failed");
-            return Err(plain(StatusCode::SERVICE_UNAVAILABLE, "try again"));
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "try again");
         }
     };
-    let token = match s.services.twilio_auth_token(&inbox).await {
-        Ok(t) => t,
+    let channel = match s.services.channel(&inbox).await {
+        Ok(c) => c,
         Err(e) => {
-            tracing::error!(inbox = inbox.id, error = %e, "the Twilio inbox has no usable credentials");
-            return Err(plain(StatusCode::SERVICE_UNAVAILABLE, "the inbox is not set up"));
+            tracing::error!(inbox = inbox.id, error = %e, "the inbox has no usable provider setup");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "the inbox is not set up");
         }
     };
-    let Some(signature) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) else {
-        return Err(plain(StatusCode::FORBIDDEN, "missing X-Twilio-Signature"));
-    };
-    // Twilio signs the address it was given: ours as the public sees it.
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    // Providers sign the address they were given: ours as the public sees it.
+    let path = r.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{}{path}", s.config.public_url);
-    let json_body = uri.query().is_some_and(|q| q.split('&').any(|kv| kv.starts_with("bodySHA256=")));
-    let (valid, params) = if json_body {
-        let params = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
-            .map(|m| m.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or(v.to_string()))).collect())
-            .unwrap_or_default();
-        (twilio::validate_json(&token, &url, body, signature), params)
-    } else {
-        let params: Vec<(String, String)> =
-            url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        (twilio::validate_form(&token, &url, &params, signature), params)
+    let request = InboundRequest { hook, url: &url, headers: &r.headers, body: &r.body, now: jiff::Timestamp::now() };
+    let inbound = match channel.verify(&request) {
+        Ok(i) => i,
+        Err(Refusal::NotFound(why)) => return plain(StatusCode::NOT_FOUND, &why),
+        Err(Refusal::Forbidden(why)) => {
+            tracing::warn!(inbox = inbox.id, provider, "a webhook failed its check");
+            return plain(StatusCode::FORBIDDEN, &why);
+        }
+        Err(Refusal::BadRequest(why)) => return plain(StatusCode::BAD_REQUEST, &why),
     };
-    if !valid {
-        tracing::warn!(inbox = inbox.id, "a Twilio webhook failed its signature check");
-        return Err(plain(StatusCode::FORBIDDEN, "the X-Twilio-Signature does not match"));
-    }
-    let expected_sid = inbox.settings["twilio"]["account_sid"].as_str().unwrap_or_default();
-    let sid = params.iter().find(|(k, _)| k == "AccountSid").map(|(_, v)| v.as_str()).unwrap_or_default();
-    if sid != expected_sid {
-        return Err(plain(StatusCode::FORBIDDEN, "the AccountSid is not this inbox's account"));
-    }
-    Ok((inbox, params))
-}
-
-/// What a verified request carried, parsed; `answer` is the reply once it is stored.
-async fn ingest_verified(
-    s: &AppState,
-    inbox_id: i64,
-    (uri, headers, body): (&axum::http::Uri, &HeaderMap, &[u8]),
-    parse: impl FnOnce(&[(String, String)]) -> Result<InboundEvent, ParseError>,
-    answer: Response,
-) -> Response {
-    let (inbox, params) = match verified(s, inbox_id, uri, headers, body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let event = match parse(&params) {
-        Ok(e) => e,
-        Err(e) => return plain(StatusCode::BAD_REQUEST, &e.0),
-    };
-    match s.services.ingest(inbox.id, event).await {
-        Ok(_) => answer,
-        Err(StoreError::Invalid(e)) => plain(StatusCode::BAD_REQUEST, &e),
-        Err(e) => {
-            tracing::error!(inbox = inbox.id, error = %e, "storing what Twilio sent failed");
-            plain(StatusCode::SERVICE_UNAVAILABLE, "not stored; try again")
+    for event in inbound.events {
+        match s.services.ingest(inbox.id, event).await {
+            Ok(_) => {}
+            Err(StoreError::Invalid(e)) => return plain(StatusCode::BAD_REQUEST, &e),
+            Err(e) => {
+                tracing::error!(inbox = inbox.id, provider, error = %e, "storing what a provider sent failed");
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "not stored; try again");
+            }
         }
     }
-}
-
-async fn twilio_inbound(
-    State(s): State<AppState>,
-    Path(inbox_id): Path<i64>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let parse = |p: &[(String, String)]| twilio::parse_inbound(p, jiff::Timestamp::now()).map(|m| m.event);
-    // Replies go out through the dispatcher, never inline.
-    ingest_verified(&s, inbox_id, (&uri, &headers, &body), parse, twiml()).await
-}
-
-async fn twilio_status(
-    State(s): State<AppState>,
-    Path(inbox_id): Path<i64>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let parse = |p: &[(String, String)]| twilio::parse_status(p).map(|m| m.event);
-    ingest_verified(&s, inbox_id, (&uri, &headers, &body), parse, StatusCode::NO_CONTENT.into_response()).await
+    let answer = inbound.answer;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    match answer.content_type {
+        Some(ct) => (status, [(header::CONTENT_TYPE, ct)], answer.body).into_response(),
+        None => status.into_response(),
+    }
 }

@@ -1,57 +1,61 @@
-//! The providers behind inboxes: setting one up (credentials checked, stored
-//! apart from settings), the live client or link per inbox, and the addresses
-//! a provider is told to call.
+//! The providers behind inboxes, driven only through `textdesk_channels`'
+//! `Provider` and `Channel` traits: adding an inbox (its setup read through
+//! the provider's description, credentials checked, stored apart from
+//! settings), each inbox's channel on this node (opened once from its stored
+//! setup), the connections a server keeps (SMPP binds), and the addresses a
+//! provider is told to call.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use textdesk_channels::smpp::{self, SmppConfig, SmppLink, SmppPassword};
-use textdesk_channels::twilio::{CredentialError, TwilioClient, TwilioConfig};
-use textdesk_channels::{Accepted, Outgoing, SendError};
-use textdesk_core::{Address, ChannelKind, Invalid};
+use serde_json::Value;
+use textdesk_channels::provider::{
+    self, CheckFailure, Context, FieldProblem, SetupField, SetupValues, StoredSetup, Webhook,
+};
+use textdesk_channels::simulator::Carrier;
+use textdesk_channels::{Accepted, Channel, Outgoing, Provider, SendError, registry};
+use textdesk_core::{Capabilities, Invalid, Medium};
 use textdesk_store::{Inbox, NewInbox, StoreError};
 
 use crate::services::Services;
 
-/// The provider clients of this node: built on first use from the inbox's
-/// settings and secrets, dropped when the inbox changes.
-#[derive(Default)]
+/// Each inbox's open channel on this node, built on first use from the
+/// inbox's stored setup (a Twilio client, an SMPP link once listening).
 pub struct Channels {
-    twilio: Mutex<HashMap<i64, Arc<TwilioClient>>>,
-    smpp: Mutex<HashMap<i64, SmppLink>>,
-    /// Set by a server: only a server keeps SMPP links (an operator's command does not).
-    serving: std::sync::atomic::AtomicBool,
+    open: Mutex<HashMap<i64, Arc<dyn Channel>>>,
+    /// Set by a server: only a server keeps connections (an operator's command does not).
+    serving: AtomicBool,
+    /// What providers may need from the process (the simulated carrier).
+    resources: axum::http::Extensions,
 }
 
 impl Channels {
+    pub fn new(carrier: Carrier) -> Self {
+        let mut resources = axum::http::Extensions::new();
+        resources.insert(carrier);
+        Channels { open: Mutex::default(), serving: AtomicBool::new(false), resources }
+    }
+
     pub fn start_serving(&self) {
-        self.serving.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.serving.store(true, Ordering::Relaxed);
+    }
+
+    fn cached(&self, inbox_id: i64) -> Option<Arc<dyn Channel>> {
+        self.open.lock().ok().and_then(|m| m.get(&inbox_id).cloned())
     }
 }
 
-/// What an admin gives to add an inbox. Credentials go to `inbox_secrets`,
-/// never into settings, and are never shown again.
-#[derive(Debug, Clone)]
-pub enum ChannelSetup {
-    Simulator,
-    Twilio(TwilioSetup),
-    Smpp(Box<SmppConfig>),
-}
-
-#[derive(Debug, Clone)]
-pub struct TwilioSetup {
-    pub account_sid: String,
-    pub auth_token: String,
-    pub messaging_service_sid: Option<String>,
-    /// Another host that speaks Twilio's API (a test fake, a compatible provider).
-    pub api_base: Option<String>,
-}
-
-#[derive(Debug, Clone)]
+/// What an admin gives to add an inbox, from any of the three doors (the
+/// settings form, `textdesk inbox add`, `POST /api/v1/inboxes`).
 pub struct NewChannel {
     pub name: String,
     pub sender: String,
-    pub setup: ChannelSetup,
+    pub provider: &'static dyn Provider,
+    /// None: the provider's first medium.
+    pub medium: Option<Medium>,
+    /// Read with `read_text_setup` or `read_json_setup`.
+    pub setup: SetupValues,
     /// Check the credentials with the provider before saving (`--no-check` turns it off).
     pub check: bool,
 }
@@ -73,223 +77,261 @@ impl From<Invalid> for SetupError {
     }
 }
 
-const DEFAULT_TWILIO_API: &str = "https://api.twilio.com";
+/// The provider named `key`, or a refusal listing the ones there are.
+pub fn provider(key: &str) -> Result<&'static dyn Provider, SetupError> {
+    registry::find(key).ok_or_else(|| {
+        SetupError::Invalid(format!(
+            "{key:?} is not a provider of this version: one of {}",
+            registry::keys().join(", ")
+        ))
+    })
+}
 
-impl ChannelSetup {
-    pub fn kind(&self) -> ChannelKind {
-        match self {
-            ChannelSetup::Simulator => ChannelKind::Simulator,
-            ChannelSetup::Twilio(_) => ChannelKind::Twilio,
-            ChannelSetup::Smpp(_) => ChannelKind::Smpp,
-        }
-    }
-
-    /// Settings (shown) and secrets (write-only) as stored.
-    fn stored(&self) -> (serde_json::Value, serde_json::Value) {
-        match self {
-            ChannelSetup::Simulator => (serde_json::json!({}), serde_json::json!({})),
-            ChannelSetup::Twilio(t) => (
-                serde_json::json!({ "twilio": {
-                    "account_sid": t.account_sid,
-                    "messaging_service_sid": t.messaging_service_sid,
-                    "api_base": t.api_base.clone().unwrap_or_else(|| DEFAULT_TWILIO_API.into()),
-                }}),
-                serde_json::json!({ "auth_token": t.auth_token }),
-            ),
-            ChannelSetup::Smpp(c) => (
-                serde_json::json!({ "smpp": serde_json::to_value(c.as_ref()).unwrap_or_default() }),
-                serde_json::json!({ "password": c.password.expose() }),
-            ),
-        }
+/// The medium an address belongs to, named as a medium (`telegram`) or as a
+/// provider that carries it (`twilio`: SMS); none given is SMS.
+pub fn medium_named(name: Option<&str>) -> Result<Medium, Invalid> {
+    match name {
+        None => Ok(Medium::Sms),
+        Some(n) => match registry::find(n) {
+            Some(p) => Ok(p.media()[0]),
+            None => Medium::parse(n),
+        },
     }
 }
 
-fn twilio_config(inbox: &Inbox, secrets: &serde_json::Value) -> Result<TwilioConfig, SetupError> {
-    let t = &inbox.settings["twilio"];
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    let mut cfg = TwilioConfig::new(
-        text(&t["account_sid"]).ok_or_else(|| SetupError::Invalid("the inbox has no Twilio account SID".into()))?,
-        text(&secrets["auth_token"]).ok_or_else(|| SetupError::Invalid("the inbox has no Twilio auth token".into()))?,
-    );
-    if let Some(base) = text(&t["api_base"]) {
-        cfg.api_base = base;
-    }
-    cfg.messaging_service_sid = text(&t["messaging_service_sid"]);
-    Ok(cfg)
+/// How a door names a field in its messages.
+#[derive(Debug, Clone, Copy)]
+pub enum Door {
+    /// By its label.
+    Form,
+    /// By its flag, `--account-sid`.
+    Cli,
+    /// By its place in the JSON, `twilio.account_sid`.
+    Api,
 }
 
-fn smpp_config(inbox: &Inbox, secrets: &serde_json::Value) -> Result<SmppConfig, SetupError> {
-    let mut cfg: SmppConfig = serde_json::from_value(inbox.settings["smpp"].clone())
-        .map_err(|e| SetupError::Invalid(format!("the inbox's SMPP settings: {e}")))?;
-    cfg.password = SmppPassword::new(secrets["password"].as_str().unwrap_or_default());
-    Ok(cfg)
+fn named(p: &dyn Provider, door: Door, problem: FieldProblem) -> SetupError {
+    let name = match door {
+        Door::Form => problem.field.label.to_owned(),
+        Door::Cli => format!("--{}", problem.field.flag_name()),
+        Door::Api => format!("{}.{}", p.key(), problem.field.name),
+    };
+    SetupError::Invalid(format!("{name}: {}", problem.problem))
+}
+
+/// A provider's setup from text (form fields, command-line flags): `get`
+/// gives each field's raw text, if any.
+pub fn read_text_setup(
+    p: &'static dyn Provider,
+    door: Door,
+    mut get: impl FnMut(&SetupField) -> Option<String>,
+) -> Result<SetupValues, SetupError> {
+    provider::read_setup(p.setup(), |f| get(f).map_or(Ok(None), |raw| f.read_text(&raw))).map_err(|e| named(p, door, e))
+}
+
+/// A provider's setup from a JSON object (the API): unknown keys are refused.
+pub fn read_json_setup(
+    p: &'static dyn Provider,
+    given: &serde_json::Map<String, Value>,
+) -> Result<SetupValues, SetupError> {
+    if let Some(unknown) = given.keys().find(|k| !p.setup().iter().any(|f| f.name == k.as_str())) {
+        let names: Vec<&str> = p.setup().iter().map(|f| f.name).collect();
+        return Err(SetupError::Invalid(format!(
+            "{}.{unknown} is not a setting of {}: it has {}",
+            p.key(),
+            p.label(),
+            names.join(", ")
+        )));
+    }
+    provider::read_setup(p.setup(), |f| given.get(f.name).map_or(Ok(None), |v| f.read_json(v)))
+        .map_err(|e| named(p, Door::Api, e))
+}
+
+/// What a channel can do when its provider is not in this build: nothing
+/// goes out through it anyway, and the medium's own rules still hold.
+fn unknown_provider_capabilities(medium: Medium) -> Capabilities {
+    Capabilities {
+        media: false,
+        max_chars: textdesk_core::Body::MAX_CHARS,
+        reply_window: medium.reply_window(),
+        delivery_receipts: false,
+        read_receipts: false,
+    }
 }
 
 impl Services {
+    fn context(&self, inbox_id: i64) -> Context<'_> {
+        Context { inbox_id, public_url: &self.public_url, resources: &self.channels.resources }
+    }
+
+    /// What an inbox's channel can do, for the gate and the composer.
+    pub fn capabilities(&self, provider_key: &str, medium: Medium) -> Capabilities {
+        match registry::find(provider_key) {
+            Some(p) => p.capabilities(medium),
+            None => unknown_provider_capabilities(medium),
+        }
+    }
+
+    /// A conversation's inbox and what its channel can do.
+    pub async fn conversation_channel(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+    ) -> Result<(Inbox, Capabilities), StoreError> {
+        let conversation = self.store.conversation(account_id, conversation_id).await?;
+        let inbox = self.store.inbox_by_id(conversation.inbox_id).await?;
+        let capabilities = self.capabilities(&inbox.provider, inbox.medium);
+        Ok((inbox, capabilities))
+    }
+
     /// Adds an inbox: validated, its credentials checked with the provider
-    /// (unless `check` is off), and stored. An SMPP inbox binds at once on a
-    /// server, and within seconds on every other (`ensure_smpp_links`).
+    /// (unless `check` is off), and stored. A provider that keeps a
+    /// connection starts it at once on a server, and within seconds on every
+    /// other (`ensure_links`).
     pub async fn add_inbox(&self, account_id: i64, new: NewChannel) -> Result<Inbox, SetupError> {
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(SetupError::Invalid("an inbox name is 1 to 100 characters".into()));
         }
-        let kind = new.setup.kind();
-        let sender = match &new.setup {
-            // A Twilio messaging service picks the number itself; the sender is still
-            // the number customers text, so it is required and checked.
-            ChannelSetup::Smpp(c) if c.source_ton == 5 => new.sender.trim().to_owned(),
-            _ => Address::parse(kind, &new.sender).map_err(|e| SetupError::Invalid(e.0))?.value().to_owned(),
-        };
-        match &new.setup {
-            ChannelSetup::Simulator => {}
-            ChannelSetup::Twilio(t) => {
-                let probe = Inbox {
-                    id: 0,
-                    account_id,
-                    name: name.into(),
-                    channel_kind: kind,
-                    sender: sender.clone(),
-                    settings: new.setup.stored().0,
-                    created_at: jiff::Timestamp::now(),
-                };
-                let cfg = twilio_config(&probe, &serde_json::json!({ "auth_token": t.auth_token }))?;
-                let client = TwilioClient::new(cfg).map_err(|e| SetupError::Invalid(e.to_string()))?;
-                if new.check {
-                    client.check_credentials().await.map_err(|e| {
-                        SetupError::Credentials(match e {
-                            CredentialError::Rejected => {
-                                "Twilio rejected the account SID and auth token: check both in the Twilio console"
-                                    .into()
-                            }
-                            other => format!("the credentials could not be checked: {other}"),
-                        })
-                    })?;
-                }
-            }
-            ChannelSetup::Smpp(c) => {
-                c.validate().map_err(SetupError::Invalid)?;
-                if new.check {
-                    smpp::check_bind(c).await.map_err(SetupError::Credentials)?;
-                }
-            }
+        let p = new.provider;
+        let medium = new.medium.unwrap_or(p.media()[0]);
+        if !p.media().contains(&medium) {
+            let carried: Vec<&str> = p.media().iter().map(|m| m.as_str()).collect();
+            return Err(SetupError::Invalid(format!(
+                "{} carries {} here, not {medium}",
+                p.label(),
+                carried.join(", ")
+            )));
         }
-        let (settings, secrets) = new.setup.stored();
+        let stored = StoredSetup::split(p.setup(), new.setup);
+        let sender = p.sender(&stored, medium, &new.sender).map_err(SetupError::Invalid)?;
+        let channel = p.open(&self.context(0), &stored).map_err(SetupError::Invalid)?;
+        if new.check {
+            channel.check_credentials().await.map_err(|e| match e {
+                CheckFailure::Rejected(words) | CheckFailure::Unreachable(words) => SetupError::Credentials(words),
+            })?;
+        }
+        let mut settings = serde_json::Map::new();
+        if !stored.settings.is_empty() {
+            settings.insert(p.key().to_owned(), Value::Object(stored.settings));
+        }
         let inbox = self
             .store
-            .create_inbox(NewInbox { account_id, name: name.into(), channel_kind: kind, sender, settings, secrets })
+            .create_inbox(NewInbox {
+                account_id,
+                name: name.into(),
+                provider: p.key().to_owned(),
+                medium,
+                sender,
+                settings: Value::Object(settings),
+                secrets: Value::Object(stored.secrets),
+            })
             .await?;
-        if kind == ChannelKind::Smpp {
-            // Bind now on this server; other nodes (and a server, after the CLI) follow within seconds.
-            self.ensure_smpp_links().await?;
+        if p.keeps_connection() {
+            // Connect now on this server; other nodes (and a server, after the CLI) follow within seconds.
+            self.ensure_links().await?;
         }
         Ok(inbox)
     }
 
-    /// The Twilio client of an inbox, built once per node.
-    pub async fn twilio_client(&self, inbox_id: i64) -> Result<Arc<TwilioClient>, SetupError> {
-        if let Some(c) = self.channels.twilio.lock().ok().and_then(|m| m.get(&inbox_id).cloned()) {
+    /// The inbox's channel on this node, opened once from its stored setup.
+    pub async fn channel(&self, inbox: &Inbox) -> Result<Arc<dyn Channel>, SetupError> {
+        if let Some(c) = self.channels.cached(inbox.id) {
             return Ok(c);
         }
-        let inbox = self.store.inbox_by_id(inbox_id).await?;
-        let secrets = self.store.inbox_secrets(inbox_id).await?;
-        let client = Arc::new(
-            TwilioClient::new(twilio_config(&inbox, &secrets)?).map_err(|e| SetupError::Invalid(e.to_string()))?,
-        );
-        if let Ok(mut m) = self.channels.twilio.lock() {
-            m.insert(inbox_id, client.clone());
-        }
-        Ok(client)
-    }
-
-    /// The auth token Twilio signs this inbox's webhooks with.
-    pub async fn twilio_auth_token(&self, inbox: &Inbox) -> Result<String, SetupError> {
+        let p = provider(&inbox.provider)?;
         let secrets = self.store.inbox_secrets(inbox.id).await?;
-        Ok(twilio_config(inbox, &secrets)?.auth_token)
+        let stored = StoredSetup::of(p.key(), &inbox.settings, &secrets);
+        let opened = p.open(&self.context(inbox.id), &stored).map_err(SetupError::Invalid)?;
+        let mut open =
+            self.channels.open.lock().map_err(|_| SetupError::Invalid("the channel cache is poisoned".into()))?;
+        // Another task may have opened it meanwhile: keep one, so a kept connection is started once.
+        Ok(open.entry(inbox.id).or_insert(opened).clone())
     }
 
-    /// Starts a link for every SMPP inbox that has none on this node: at
-    /// start, and then periodically, so an inbox added by the CLI or another
-    /// node binds here too.
-    pub async fn ensure_smpp_links(&self) -> Result<(), StoreError> {
-        if !self.channels.serving.load(std::sync::atomic::Ordering::Relaxed) {
+    /// Where the provider's settings for an inbox connect to, in a few words.
+    pub fn provider_summary(&self, inbox: &Inbox) -> Option<String> {
+        let p = registry::find(&inbox.provider)?;
+        p.summary(&StoredSetup::of(p.key(), &inbox.settings, &Value::Null))
+    }
+
+    /// Starts the kept connection of every inbox whose provider keeps one and
+    /// that has none on this node: at start, and then periodically, so an
+    /// inbox added by the CLI or another node connects here too.
+    pub async fn ensure_links(&self) -> Result<(), StoreError> {
+        if !self.channels.serving.load(Ordering::Relaxed) {
             return Ok(());
         }
-        for inbox in self.store.inboxes_of_kind(ChannelKind::Smpp).await? {
-            let running = self.channels.smpp.lock().map(|m| m.contains_key(&inbox.id)).unwrap_or(true);
-            if !running && let Err(e) = self.start_smpp_link(&inbox).await {
-                tracing::error!(inbox = inbox.id, error = %e, "the SMPP link could not start");
+        for p in registry::all().iter().filter(|p| p.keeps_connection()) {
+            for inbox in self.store.inboxes_of_provider(p.key()).await? {
+                if let Err(e) = self.start_link(&inbox).await {
+                    tracing::error!(inbox = inbox.id, provider = p.key(), error = %e, "the link could not start");
+                }
             }
         }
         Ok(())
     }
 
-    /// Binds to the inbox's SMSC and feeds what it delivers (messages,
-    /// receipts) into ingest for as long as the link lives.
-    async fn start_smpp_link(&self, inbox: &Inbox) -> Result<(), SetupError> {
-        let secrets = self.store.inbox_secrets(inbox.id).await?;
-        let (link, mut events) = SmppLink::start(smpp_config(inbox, &secrets)?).map_err(SetupError::Invalid)?;
-        if let Ok(mut m) = self.channels.smpp.lock() {
-            m.insert(inbox.id, link);
-        }
+    /// Opens the inbox's channel and, if it was not yet listening, feeds
+    /// what arrives on its connection (messages, receipts) into ingest for as
+    /// long as the connection lives.
+    async fn start_link(&self, inbox: &Inbox) -> Result<(), SetupError> {
+        let channel = self.channel(inbox).await?;
+        let Some(mut events) = channel.listen().map_err(SetupError::Invalid)? else { return Ok(()) };
         let services = self.clone();
         let inbox_id = inbox.id;
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 if let Err(e) = services.ingest(inbox_id, event).await {
-                    tracing::error!(inbox = inbox_id, error = %e, "could not record what the SMSC delivered");
+                    tracing::error!(inbox = inbox_id, error = %e, "could not record what the provider delivered");
                 }
             }
         });
         Ok(())
     }
 
-    /// Each SMPP inbox's link state, for the settings page and `/metrics`.
-    pub fn smpp_link_states(&self) -> Vec<(i64, smpp::LinkState)> {
-        let mut states: Vec<_> = match self.channels.smpp.lock() {
-            Ok(m) => m.iter().map(|(id, l)| (*id, l.state())).collect(),
+    /// The state of an inbox's kept connection on this node (`bound`, `down`…),
+    /// for a provider that keeps one; `stopped` when it has not started here.
+    pub fn link_state(&self, inbox: &Inbox) -> Option<String> {
+        registry::find(&inbox.provider).filter(|p| p.keeps_connection())?;
+        let state = self.channels.cached(inbox.id).and_then(|c| c.link()).map(|(s, _)| s);
+        Some(state.unwrap_or_else(|| "stopped".into()))
+    }
+
+    /// Every kept connection on this node: (inbox, state, up), for `/metrics`.
+    pub fn link_states(&self) -> Vec<(i64, String, bool)> {
+        let mut states: Vec<_> = match self.channels.open.lock() {
+            Ok(m) => m.iter().filter_map(|(id, c)| c.link().map(|(s, up)| (*id, s, up))).collect(),
             Err(_) => Vec::new(),
         };
-        states.sort_by_key(|(id, _)| *id);
+        states.sort_by_key(|(id, _, _)| *id);
         states
     }
 
     /// Hands one message to the inbox's provider.
-    pub(crate) async fn provider_send(
-        &self,
-        kind: ChannelKind,
-        inbox_id: i64,
-        msg: Outgoing,
-    ) -> Result<Accepted, SendError> {
-        match kind {
-            ChannelKind::Simulator => self.carrier.send(inbox_id, &msg).await,
-            ChannelKind::Twilio => {
-                let client = self.twilio_client(inbox_id).await.map_err(|e| match e {
+    pub(crate) async fn provider_send(&self, inbox_id: i64, msg: Outgoing) -> Result<Accepted, SendError> {
+        let channel = match self.channels.cached(inbox_id) {
+            Some(c) => c,
+            None => {
+                let inbox = self.store.inbox_by_id(inbox_id).await.map_err(|e| SendError::Retryable(e.to_string()))?;
+                self.channel(&inbox).await.map_err(|e| match e {
                     // The database may be back in a moment; a broken inbox will not.
                     SetupError::Store(_) => SendError::Retryable(e.to_string()),
                     _ => SendError::Permanent(e.to_string()),
-                })?;
-                let msg = Outgoing { status_callback: Some(self.twilio_status_url(inbox_id)), ..msg };
-                client.send(&msg).await
+                })?
             }
-            ChannelKind::Smpp => {
-                let link = self.channels.smpp.lock().ok().and_then(|m| m.get(&inbox_id).cloned());
-                match link {
-                    Some(link) => link.send(&msg).await,
-                    None => Err(SendError::Retryable("the SMPP link of this inbox is not running".into())),
-                }
-            }
-            other => Err(SendError::Permanent(format!("sending over {other} is not available in this version"))),
-        }
+        };
+        channel.send(&msg).await
     }
 
-    /// Where Twilio posts this inbox's incoming messages.
-    pub fn twilio_inbound_url(&self, inbox_id: i64) -> String {
-        format!("{}/webhooks/twilio/{inbox_id}", self.public_url)
+    /// The addresses to paste into the provider's console, with their labels.
+    pub fn webhook_urls(&self, inbox: &Inbox) -> Vec<(&'static Webhook, String)> {
+        let Some(p) = registry::find(&inbox.provider) else { return Vec::new() };
+        p.webhooks().iter().map(|h| (h, provider::webhook_url(&self.public_url, p.key(), inbox.id, h))).collect()
     }
 
-    /// Where Twilio posts delivery status for messages sent from this inbox.
-    pub fn twilio_status_url(&self, inbox_id: i64) -> String {
-        format!("{}/webhooks/twilio/{inbox_id}/status", self.public_url)
+    /// One of an inbox's webhook addresses by name (`inbound`, `status`).
+    pub fn webhook_url(&self, inbox: &Inbox, name: &str) -> Option<String> {
+        self.webhook_urls(inbox).into_iter().find(|(h, _)| h.name == name).map(|(_, url)| url)
     }
 }

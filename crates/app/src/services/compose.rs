@@ -75,8 +75,14 @@ impl Services {
             let policy = self.timing_for(account_id).await?;
             let timing = policy.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, now);
             let zone = timing.zone.clone();
-            let req =
-                OutboundRequest { kind: OutboundKind::Reply, consent: summary.consent, now, timing: Some(timing) };
+            let req = OutboundRequest {
+                kind: OutboundKind::Reply,
+                consent: summary.consent,
+                now,
+                timing: Some(timing),
+                channel: self.capabilities(&summary.provider, summary.medium),
+                last_inbound: clock.last_inbound,
+            };
             verdict = Some(match gate::decide(&req) {
                 Verdict::Allow => {
                     VerdictView { decision: "allow", until: None, until_local: None, reason: None, explanation: None }

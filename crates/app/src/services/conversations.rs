@@ -67,14 +67,16 @@ impl Services {
 
     /// An agent's reply, note, notification or scheduled message.
     pub async fn send(&self, user: &User, conversation_id: i64, draft: Draft) -> Result<Message, ActionError> {
-        if !draft.media.is_empty() && !draft.private {
-            let kind = self.store.conversation_summary(user.account_id, conversation_id).await?.channel_kind;
-            if !kind.carries_media() {
+        let (inbox, channel) = self.conversation_channel(user.account_id, conversation_id).await?;
+        if !draft.private {
+            if !draft.media.is_empty() && !channel.media {
                 return Err(StoreError::Invalid(format!(
-                    "{kind} messages cannot carry attachments: send the text alone, or add the file to a private note"
+                    "{} messages cannot carry attachments: send the text alone, or add the file to a private note",
+                    inbox.provider
                 ))
                 .into());
             }
+            channel.check_length(draft.body.as_str()).map_err(|e| StoreError::Invalid(e.0))?;
         }
         let now = Timestamp::now();
         let send_at = draft.send_at.filter(|t| *t > now);
@@ -94,6 +96,7 @@ impl Services {
                 kind: draft.kind,
                 now,
                 timing,
+                channel,
                 send_at: if draft.private { None } else { send_at },
                 media: draft.media,
             })

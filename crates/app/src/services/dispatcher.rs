@@ -2,10 +2,11 @@
 //! as "do one step, say what happened" so tests drive it without sleeping.
 
 use jiff::{SignedDuration, Timestamp};
-use textdesk_channels::{Accepted, Outgoing, SendError};
+use textdesk_channels::provider::{FindSent, SentQuery};
+use textdesk_channels::{Accepted, Outgoing, SendError, registry};
 use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict};
 use textdesk_core::pacing::{Rate, SenderKind};
-use textdesk_core::{ChannelKind, ConsentState, Invalid};
+use textdesk_core::{ConsentState, Invalid};
 use textdesk_store::{Claimed, RecordConsent, User};
 
 use crate::services::Services;
@@ -67,12 +68,14 @@ impl Services {
     }
 
     /// How fast an inbox's sender may go: its `rate_limit` setting, or what
-    /// carriers allow its kind of number. The simulator is not metered unless set.
+    /// carriers allow its kind of number. A provider carriers do not meter
+    /// (the simulator) is not paced unless set.
     async fn sender_rate(&self, inbox_id: i64) -> textdesk_store::Result<Option<Rate>> {
         let inbox = self.store.inbox_by_id(inbox_id).await?;
+        let metered = registry::find(&inbox.provider).is_none_or(|p| p.metered());
         Ok(match rate_setting(&inbox.settings).ok().flatten() {
             Some(rate) => Some(rate),
-            None if inbox.channel_kind == ChannelKind::Simulator => None,
+            None if !metered => None,
             None => Some(SenderKind::of(&inbox.sender).default_rate()),
         })
     }
@@ -95,7 +98,15 @@ impl Services {
                 let policy = self.timing_for(row.account_id).await?;
                 Some(policy.timing(row.clock.time_zone.as_deref(), &row.clock.address, row.clock.last_inbound, now))
             };
-            match gate::decide(&OutboundRequest { kind: row.kind, consent: row.consent, now, timing }) {
+            let request = OutboundRequest {
+                kind: row.kind,
+                consent: row.consent,
+                now,
+                timing,
+                channel: self.capabilities(&row.provider, row.medium),
+                last_inbound: row.clock.last_inbound,
+            };
+            match gate::decide(&request) {
                 Verdict::Allow => {}
                 Verdict::Defer(until) => {
                     self.store.defer_claimed(row.outbox_id, until, now).await?;
@@ -203,15 +214,15 @@ impl Services {
 
     /// Asks the row's provider whether it accepted the row's message.
     async fn was_accepted(&self, row: &Claimed) -> Result<Option<Vec<String>>, Unsettled> {
-        match row.channel_kind {
-            ChannelKind::Twilio => {
-                let client = self.twilio_client(row.inbox_id).await.map_err(|e| Unsettled::AskLater(e.to_string()))?;
-                // A little before the claim, for clocks that disagree.
-                let since = row.claimed_at - SignedDuration::from_secs(60);
-                let found = client
-                    .find_sent(&row.sender, &row.to, &row.body, since)
-                    .await
-                    .map_err(|e| Unsettled::AskLater(e.to_string()))?;
+        let inbox = self.store.inbox_by_id(row.inbox_id).await.map_err(|e| Unsettled::AskLater(e.to_string()))?;
+        let channel = self.channel(&inbox).await.map_err(|e| Unsettled::AskLater(e.to_string()))?;
+        // A little before the claim, for clocks that disagree.
+        let since = row.claimed_at - SignedDuration::from_secs(60);
+        let query = SentQuery { from: &row.sender, to: &row.to, body: &row.body, since };
+        match channel.find_sent(query).await {
+            FindSent::Unsupported => Err(Unsettled::Unknowable),
+            FindSent::AskLater(why) => Err(Unsettled::AskLater(why)),
+            FindSent::Found(found) => {
                 let known = self
                     .store
                     .known_provider_ids(row.inbox_id, &found)
@@ -219,8 +230,6 @@ impl Services {
                     .map_err(|e| Unsettled::AskLater(e.to_string()))?;
                 Ok(found.into_iter().find(|sid| !known.contains(sid)).map(|sid| vec![sid]))
             }
-            // SMPP cannot be asked by content; the simulated carrier died with the process.
-            _ => Err(Unsettled::Unknowable),
         }
     }
 
@@ -236,7 +245,7 @@ impl Services {
             media_urls,
             status_callback: None,
         };
-        self.provider_send(row.channel_kind, row.inbox_id, msg).await
+        self.provider_send(row.inbox_id, msg).await
     }
 }
 

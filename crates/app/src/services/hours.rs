@@ -194,6 +194,7 @@ impl Services {
     ) -> Result<Option<i64>, StoreError> {
         let body = Body::parse(text.trim())?;
         let timing = self.clock_at(account_id, conversation_id, now).await?;
+        let (_, channel) = self.conversation_channel(account_id, conversation_id).await?;
         let new = NewOutbound {
             account_id,
             conversation_id,
@@ -203,6 +204,7 @@ impl Services {
             kind: OutboundKind::Reply,
             now,
             timing: Some(timing),
+            channel,
             send_at: None,
             media: Vec::new(),
         };

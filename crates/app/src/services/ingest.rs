@@ -34,7 +34,8 @@ impl Services {
                     ConsentSignal::Help => KeywordAction::Help,
                 });
                 let has_media = !media.is_empty();
-                let msg = InboundMessage { from, provider_id, body, media, received_at, provider_handled };
+                let channel = self.capabilities(&inbox.provider, inbox.medium);
+                let msg = InboundMessage { from, provider_id, body, media, received_at, provider_handled, channel };
                 let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {
                     IngestOutcome::Stored { account_id, conversation_id, keyword, .. } => {

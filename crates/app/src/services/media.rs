@@ -8,7 +8,6 @@ use hmac::{KeyInit, Mac};
 use jiff::{SignedDuration, Timestamp};
 use sha2::Digest;
 use subtle::ConstantTimeEq;
-use textdesk_core::ChannelKind;
 use textdesk_store::{Inbox, Media, MediaFetch, MediaState};
 
 use crate::services::Services;
@@ -155,14 +154,9 @@ impl Services {
         let Some(url) = due.media.source_url.clone() else {
             return self.store.media_fetch_failed(id, "no address to fetch it from", false, now).await;
         };
-        let fetched = match inbox.channel_kind {
-            ChannelKind::Twilio => match self.twilio_client(inbox.id).await {
-                Ok(client) => {
-                    client.download_media(&url, self.media.max_bytes).await.map_err(|e| (e.reason, e.retryable))
-                }
-                Err(e) => Err((e.to_string(), true)),
-            },
-            other => Err((format!("{other} attachments cannot be fetched"), false)),
+        let fetched = match self.channel(inbox).await {
+            Ok(channel) => channel.fetch_media(&url, self.media.max_bytes).await.map_err(|e| (e.reason, e.retryable)),
+            Err(e) => Err((e.to_string(), true)),
         };
         let file = match fetched {
             Ok(f) if !accepted(&f.content_type) => {

@@ -61,12 +61,12 @@ impl Services {
         let media_key = store.server_key("media_links").await?;
         let services = Services {
             store,
+            channels: Arc::new(channels::Channels::new(carrier.clone())),
             carrier,
             metrics: Arc::default(),
             reopen_window: ReopenWindow::hours(config.reopen_window_hours)?,
             business_name: config.account_name.clone(),
             timing: Arc::new(config.timing_policy()?),
-            channels: Arc::default(),
             public_url: config.public_url.clone(),
             media: Arc::new(media::MediaStore::new(config.data_dir.join("media"), &media_key, config.media_max_bytes)),
             claim_lease: config.claim_lease(),

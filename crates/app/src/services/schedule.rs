@@ -107,6 +107,7 @@ impl Services {
         let now = Timestamp::now();
         let m = self.store.message_in_account(user.account_id, message_id).await?;
         let timing = self.clock_at(user.account_id, m.conversation_id, send_at.unwrap_or(now).max(now)).await?;
+        let (_, channel) = self.conversation_channel(user.account_id, m.conversation_id).await?;
         let r = Reschedule {
             account_id: user.account_id,
             message_id,
@@ -115,6 +116,7 @@ impl Services {
             send_at,
             now,
             timing: Some(timing),
+            channel,
         };
         match self.store.reschedule(r).await? {
             Ok(m) => Ok(m),

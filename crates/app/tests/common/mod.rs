@@ -201,7 +201,8 @@ impl TestApp {
             .create_inbox(textdesk_store::NewInbox {
                 account_id: self.account_id,
                 name: name.into(),
-                channel_kind: textdesk_core::ChannelKind::Simulator,
+                provider: "simulator".into(),
+                medium: textdesk_core::Medium::Sms,
                 sender: sender.into(),
                 settings,
                 secrets: json!({}),

@@ -16,6 +16,7 @@
 //!
 //! With the `fake` feature, `fake::FakeSmsc` is an SMSC inside the test process.
 
+pub mod channel;
 pub mod coding;
 #[cfg(feature = "fake")]
 pub mod fake;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use textdesk_core::{Address, ChannelKind};
+use textdesk_core::{Address, Medium};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
@@ -558,10 +558,15 @@ fn bind_refused(code: u32) -> String {
 /// Connects and binds as a transceiver; the stream is ready for traffic.
 async fn connect_and_bind(cfg: &SmppConfig) -> Result<BoxStream, String> {
     let mut stream = connect(cfg).await?;
-    write_pdu(&mut stream, &cfg.bind_pdu(1)).await?;
+    bind(&mut stream, cfg).await?;
+    Ok(stream)
+}
+
+async fn bind(stream: &mut BoxStream, cfg: &SmppConfig) -> Result<(), String> {
+    write_pdu(stream, &cfg.bind_pdu(1)).await?;
     let answer = timeout(cfg.response_timeout, async {
         loop {
-            match read_pdu(&mut stream).await? {
+            match read_pdu(&mut *stream).await? {
                 None => return Err("the SMSC closed the connection during bind".to_owned()),
                 Some(p) if p.sequence == 1 && p.is_response() => return Ok(p),
                 Some(_) => {}
@@ -579,15 +584,34 @@ async fn connect_and_bind(cfg: &SmppConfig) -> Result<BoxStream, String> {
     if resp.status != status::OK {
         return Err(bind_refused(resp.status));
     }
-    Ok(stream)
+    Ok(())
 }
 
 /// Connects, binds and unbinds once: checks settings before they are saved.
 pub async fn check_bind(cfg: &SmppConfig) -> Result<(), String> {
     cfg.validate()?;
-    let mut stream = connect_and_bind(cfg).await?;
-    write_pdu(&mut stream, &Pdu::new(cmd::UNBIND, 2, Body::Empty)).await?;
-    // The bind worked; a missing unbind_resp does not change that.
+    check(cfg).await.map_err(|(_, cause)| cause)
+}
+
+/// What `check_bind` found, as the admin reads it (beside the technical cause).
+pub(crate) async fn check(cfg: &SmppConfig) -> Result<(), (crate::provider::CheckFailure, String)> {
+    use crate::provider::CheckFailure;
+    let target = format!("{}:{}", cfg.host, cfg.port);
+    let mut stream = match connect(cfg).await {
+        Ok(s) => s,
+        Err(cause) => {
+            let plain = format!(
+                "The SMSC at {target} could not be reached. Check the host, port and TLS setting, and that this server may connect to it."
+            );
+            return Err((CheckFailure::Unreachable(plain), cause));
+        }
+    };
+    if let Err(cause) = bind(&mut stream, cfg).await {
+        let plain = format!("The SMSC did not accept this system ID and password ({cause}).");
+        return Err((CheckFailure::Rejected(plain), cause));
+    }
+    // The bind worked; a failed unbind or a missing unbind_resp does not change that.
+    let _ = write_pdu(&mut stream, &Pdu::new(cmd::UNBIND, 2, Body::Empty)).await;
     let _ = timeout(cfg.response_timeout, async {
         while let Ok(Some(p)) = read_pdu(&mut stream).await {
             if p.command_id == cmd::UNBIND_RESP {
@@ -846,7 +870,7 @@ fn inbound(shared: &Shared, sm: &Sm, reassembler: &mut Reassembler) -> Option<In
     let body = reassembler.push(&sm.source.addr, part, Instant::now().into_std())?;
     let raw = sm.source.addr.trim();
     let number = if raw.starts_with('+') { raw.to_owned() } else { format!("+{raw}") };
-    let from = match Address::parse(ChannelKind::Smpp, &number) {
+    let from = match Address::parse(Medium::Sms, &number) {
         Ok(a) => a,
         Err(_) => {
             tracing::warn!("smpp message from an address that is not a phone number, ignored");

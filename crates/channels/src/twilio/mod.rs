@@ -2,6 +2,7 @@
 //! parsing what Twilio posts to us, the REST client that sends, and what its
 //! error codes mean. With the `fake` feature, an in-process Twilio for tests.
 
+pub mod channel;
 pub mod client;
 pub mod errors;
 #[cfg(feature = "fake")]

@@ -4,7 +4,7 @@
 //! Twilio adds new ones without notice.
 
 use jiff::Timestamp;
-use textdesk_core::{Address, ChannelKind, DeliveryStatus};
+use textdesk_core::{Address, DeliveryStatus, Medium};
 
 use super::errors::provider_error;
 use crate::{ConsentSignal, InboundEvent, MediaRef, ParseError};
@@ -56,9 +56,12 @@ pub fn parse_inbound(params: &[(String, String)], now: Timestamp) -> Result<Twil
     let provider_id = p.sid("MessageSid", None)?;
     let raw_from = p.required("From")?;
     // WhatsApp-over-Twilio prefixes the number with the channel name.
-    let from_number = raw_from.strip_prefix("whatsapp:").unwrap_or(raw_from);
-    let from = Address::parse(ChannelKind::Twilio, from_number)
-        .map_err(|e| ParseError(format!("From is not a phone number: {}", e.0)))?;
+    let (medium, from_number) = match raw_from.strip_prefix("whatsapp:") {
+        Some(number) => (Medium::Whatsapp, number),
+        None => (Medium::Sms, raw_from),
+    };
+    let from =
+        Address::parse(medium, from_number).map_err(|e| ParseError(format!("From is not a phone number: {}", e.0)))?;
     let to = p.bounded("To")?.ok_or_else(|| missing("To"))?;
     let messaging_service_sid = match p.one("MessagingServiceSid")? {
         Some(v) if !v.is_empty() => Some(check_sid("MessagingServiceSid", v, Some("MG"))?),

@@ -1,0 +1,221 @@
+//! `/api/v1/inboxes`: list, read, change settings, and add one. Adding reads
+//! the provider's setup from the object named after it (`"twilio": {…}`),
+//! through the provider's own description of its fields; the OpenAPI schema
+//! of that body is made from the same descriptions (`ProviderSetups`).
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use textdesk_channels::provider::FieldKind;
+use textdesk_channels::{Provider, registry};
+use textdesk_core::{Medium, Role};
+use textdesk_store::Inbox;
+use utoipa::ToSchema;
+
+use crate::http::AppState;
+use crate::http::api::{ProblemOut, double_option};
+use crate::http::extract::{ApiUser, Json, Path};
+use crate::http::problem::Problem;
+use crate::services::channels::{self, NewChannel};
+
+type ApiResult<T> = Result<T, Problem>;
+
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/inboxes", get(list_inboxes).post(create_inbox))
+        .route("/inboxes/{id}", get(get_inbox).patch(update_inbox))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InboxOut {
+    id: i64,
+    name: String,
+    /// The provider: simulator, twilio or smpp.
+    channel_kind: String,
+    /// What it carries to customers: sms, whatsapp, …
+    medium: String,
+    /// The business's address on the channel.
+    sender: String,
+    /// Consent keywords and replies, business hours, automatic replies, price per segment,
+    /// pacing, and the provider connection (credentials are never shown).
+    #[schema(value_type = Object)]
+    settings: Value,
+    /// The addresses to paste into the provider's console, by name (Twilio: `inbound`, `status`).
+    webhook_urls: Option<BTreeMap<String, String>>,
+    /// connecting, bound, down or stopped (providers that keep a connection, such as SMPP).
+    link_state: Option<String>,
+    created_at: String,
+}
+
+impl InboxOut {
+    pub fn of(i: Inbox, services: &crate::Services) -> Self {
+        let urls: BTreeMap<String, String> =
+            services.webhook_urls(&i).into_iter().map(|(h, url)| (h.name.to_owned(), url)).collect();
+        InboxOut {
+            id: i.id,
+            link_state: services.link_state(&i),
+            webhook_urls: (!urls.is_empty()).then_some(urls),
+            name: i.name,
+            channel_kind: i.provider,
+            medium: i.medium.as_str().into(),
+            sender: i.sender,
+            settings: i.settings,
+            created_at: i.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboxPatchIn {
+    name: Option<String>,
+    /// The consent scope this inbox's sender shares with others (a messaging service's
+    /// pool, e.g. `pool:main`); null goes back to its own (`inbox:<id>`).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    consent_scope: Option<Option<String>>,
+    /// Top-level keys given replace the stored ones (null removes one); others are kept:
+    /// `consent`, `hours`, `off_hours_reply`, `acknowledge`, `price_per_segment`, `currency`.
+    #[schema(value_type = Option<Object>)]
+    settings: Option<serde_json::Map<String, Value>>,
+}
+
+/// A new inbox. Its provider's setup goes in an object named after the
+/// provider (`"twilio": {"account_sid": …, "auth_token": …}`); see the
+/// properties for each provider.
+#[derive(Deserialize, ToSchema)]
+pub struct NewInboxIn {
+    name: String,
+    /// The provider: simulator, twilio or smpp.
+    channel_kind: String,
+    /// What it carries (default: the provider's first, sms for all of today's).
+    medium: Option<String>,
+    /// The number customers text (E.164), or for SMPP with source_ton 5 an alphanumeric sender.
+    sender: String,
+    /// Check the credentials with the provider before saving (default true).
+    check: Option<bool>,
+    /// The provider's setup, under its key; nothing else may be here.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    setup: serde_json::Map<String, Value>,
+}
+
+#[utoipa::path(get, path = "/api/v1/inboxes", tag = "inboxes", responses((status = 200, body = [InboxOut])), security(("bearer" = [])))]
+pub async fn list_inboxes(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<InboxOut>>> {
+    Ok(Json(s.services.store.inboxes(u.account_id).await?.into_iter().map(|i| InboxOut::of(i, &s.services)).collect()))
+}
+
+#[utoipa::path(get, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), responses((status = 200, body = InboxOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+pub async fn get_inbox(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<InboxOut>> {
+    Ok(Json(InboxOut::of(s.services.store.inbox(u.account_id, id).await?, &s.services)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), request_body = InboxPatchIn,
+    responses((status = 200, body = InboxOut), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut, description = "A setting is not valid; the detail names it")),
+    security(("bearer" = [])))]
+pub async fn update_inbox(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<InboxPatchIn>,
+) -> ApiResult<Json<InboxOut>> {
+    let u = user.require(Role::Admin)?;
+    if let Some(scope) = &b.consent_scope {
+        s.services.set_consent_scope(u, id, scope.as_deref()).await?;
+    }
+    let inbox = s.services.update_inbox(u, id, b.name.as_deref(), b.settings.as_ref()).await?;
+    Ok(Json(InboxOut::of(inbox, &s.services)))
+}
+
+#[utoipa::path(post, path = "/api/v1/inboxes", tag = "inboxes", request_body = NewInboxIn,
+    responses((status = 201, body = InboxOut), (status = 403, body = ProblemOut),
+        (status = 422, body = ProblemOut, description = "A field is not valid (the detail names it, as `twilio.account_sid`), or the provider did not accept the credentials (type `credentials`)")),
+    security(("bearer" = [])))]
+pub async fn create_inbox(State(s): State<AppState>, user: ApiUser, Json(b): Json<NewInboxIn>) -> ApiResult<Response> {
+    let u = user.require(Role::Admin)?;
+    let provider = channels::provider(&b.channel_kind)?;
+    if let Some(other) = b.setup.keys().find(|k| k.as_str() != provider.key()) {
+        return Err(Problem::invalid(format!("unknown field {other:?} for a {} inbox", provider.key())));
+    }
+    let given = match b.setup.get(provider.key()) {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => return Err(Problem::invalid(format!("{:?} is an object of its settings", provider.key()))),
+    };
+    let new = NewChannel {
+        name: b.name,
+        sender: b.sender,
+        provider,
+        medium: b.medium.as_deref().map(Medium::parse).transpose()?,
+        setup: channels::read_json_setup(provider, &given)?,
+        check: b.check.unwrap_or(true),
+    };
+    let inbox = s.services.add_inbox(u.account_id, new).await?;
+    Ok((StatusCode::CREATED, Json(InboxOut::of(inbox, &s.services))).into_response())
+}
+
+/// Adds each provider's setup object to `NewInboxIn`'s schema, from the
+/// providers' field descriptions.
+pub struct ProviderSetups;
+
+fn field_schema(f: &textdesk_channels::provider::SetupField) -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let ty = match f.kind {
+        FieldKind::Text => Type::String,
+        FieldKind::Whole { .. } => Type::Integer,
+        FieldKind::Decimal => Type::Number,
+        FieldKind::Flag => Type::Boolean,
+    };
+    let mut words = f.help.to_owned();
+    if f.secret {
+        words.push_str(" Write-only: stored apart from settings, never shown again.");
+    }
+    if let Some(d) = f.default {
+        words.push_str(&format!(" Default: {d}."));
+    }
+    let mut b = ObjectBuilder::new().schema_type(ty).description(Some(words));
+    if f.secret {
+        b = b.write_only(true);
+    }
+    if let FieldKind::Whole { min, max } = f.kind {
+        b = b.minimum(Some(min)).maximum(Some(max));
+    }
+    b.build().into()
+}
+
+fn provider_schema(p: &dyn Provider) -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let mut b = ObjectBuilder::new().schema_type(Type::Object).description(Some(format!(
+        "For {} inboxes ({}).",
+        p.key(),
+        p.label()
+    )));
+    for f in p.setup() {
+        b = b.property(f.name, field_schema(f));
+        if f.required {
+            b = b.required(f.name);
+        }
+    }
+    b.build().into()
+}
+
+impl utoipa::Modify for ProviderSetups {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Schema};
+        let Some(components) = openapi.components.as_mut() else { return };
+        let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut("NewInboxIn") else { return };
+        for p in registry::all().iter().filter(|p| !p.setup().is_empty()) {
+            body.properties.insert(p.key().to_owned(), provider_schema(*p).into());
+        }
+    }
+}
