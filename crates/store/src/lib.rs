@@ -22,6 +22,7 @@ mod mentions;
 pub(crate) mod messages;
 mod outbox;
 mod schedule;
+mod setup;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -38,7 +39,8 @@ pub use consent::{ACCOUNT_SCOPE, ConsentEvent, LedgerLine, RecordConsent};
 pub use contact_notes::ContactNote;
 pub use contacts::{Contact, ContactPatch, Identity};
 pub use conversations::{
-    AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, TimelineEvent,
+    AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snippet,
+    TimelineEvent,
 };
 pub use events::{EventBus, Live, LiveEvent};
 pub use inboxes::{Inbox, NewInbox};
@@ -49,6 +51,7 @@ pub use media::{MAX_FETCH_ATTEMPTS, Media, MediaFetch, MediaState, NewMedia};
 pub use messages::{ContactClock, MAX_MESSAGES_READ, Message, MessagePage, NewOutbound, OutboundOutcome};
 pub use outbox::{Claimed, OutboxEntry};
 pub use schedule::Reschedule;
+pub use setup::SetupFacts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
