@@ -265,12 +265,17 @@ export const scenarios = [
         return msgs.some((m) => m.direction === "to_phone" && /unsubscribed/i.test(m.body)) && msgs;
       })).length;
 
-      // A reply typed now is refused, with the reason, and the draft is kept.
+      // The composer locks at once, as it does on a reload: the banner says why and
+      // the reply box turns to a private note. A text sent anyway is refused, the draft kept.
+      await th.composer.locator(".blocked-banner", { hasText: "START" }).waitFor();
+      check(await page.getByLabel("Private note").isChecked(), "the composer turned to a private note");
+      await page.getByLabel("Private note").uncheck();
       await th.body.fill("Sorry to see you go");
       await th.meta.locator(".verdict.block").waitFor();
       await th.body.press("Enter");
-      await page.locator("#flash", { hasText: "START" }).waitFor();
+      await th.meta.locator(".verdict.block").waitFor();
       check((await th.body.inputValue()) === "Sorry to see you go", "the refused draft stays in the composer");
+      check((await th.bubble("Sorry to see you go").count()) === 0, "nothing was sent");
 
       // Opened afresh, the composer says so up front and offers a private note.
       await openConversation(page, id);
@@ -427,26 +432,30 @@ export const scenarios = [
 
       // Business hours: a typo is named and kept; fixed, it saves.
       const hours = page.locator("form#hours");
-      await hours.getByLabel("Time zone").fill("America/Los_Angeles");
-      await hours.getByLabel("Monday").fill("09:00-17:00");
-      await hours.getByLabel("Tuesday").fill("9-5");
+      // Pickers per day and a zone chosen from a list; a mistake is told in plain words and kept to fix.
+      await hours.getByLabel("Open around the clock").uncheck();
+      await hours.getByLabel("Time zone").selectOption("America/Los_Angeles");
+      await hours.getByLabel("Monday opens at").fill("09:00");
+      await hours.getByLabel("Monday closes at").fill("17:00");
+      await hours.getByLabel("Tuesday opens at").fill("17:00");
+      await hours.getByLabel("Tuesday closes at").fill("09:00");
       await Promise.all([page.waitForNavigation(), hours.getByRole("button", { name: "Save hours" }).click()]);
-      await page.locator("#hours-error", { hasText: "weekly.tue" }).waitFor();
-      check((await page.locator("form#hours").getByLabel("Tuesday").inputValue()) === "9-5", "the typo is kept to fix");
-      check(
-        (await page.locator("form#hours").getByLabel("Monday").inputValue()) === "09:00-17:00",
-        "the other days are kept too",
-      );
+      await page.locator("#hours-error", { hasText: "Tuesdays: closing time 09:00 is not after opening time 17:00" }).waitFor();
+      const again = page.locator("form#hours");
+      check((await again.getByLabel("Tuesday opens at").inputValue()) === "17:00", "the mistake is kept to fix");
+      check((await again.getByLabel("Monday closes at").inputValue()) === "17:00", "the other days are kept too");
+      check((await again.getByLabel("Time zone").inputValue()) === "America/Los_Angeles", "the zone is kept");
       await screenshot(page, "settings-hours-error");
-      await page.locator("form#hours").getByLabel("Tuesday").fill("09:00-17:00");
-      await page.locator("form#hours").getByLabel("Holidays").fill("2026-12-25");
+      await again.getByLabel("Tuesday opens at").fill("09:00");
+      await again.getByLabel("Tuesday closes at").fill("17:00");
+      await again.getByLabel("Holidays").fill("2026-12-25");
       await Promise.all([
         page.waitForURL(/saved=hours/),
-        page.locator("form#hours").getByRole("button", { name: "Save hours" }).click(),
+        again.getByRole("button", { name: "Save hours" }).click(),
       ]);
       await page.getByRole("status").filter({ hasText: "Business hours saved" }).waitFor();
       check(
-        (await page.locator("form#hours").getByLabel("Tuesday").inputValue()) === "09:00-17:00",
+        (await page.locator("form#hours").getByLabel("Tuesday opens at").inputValue()) === "09:00",
         "the saved hours show",
       );
 

@@ -59,7 +59,8 @@ export const scenarios = [
       await Promise.all([page.waitForURL(new RegExp(`/conversations/${aId}\\?`)), row(page, a).locator("a").click()]);
       await waitLive(page);
 
-      // Priority: a select that saves on change.
+      // Priority: a select that saves on change, under "More".
+      await page.locator(".more-picker summary").click();
       const saved = page.waitForNavigation({ waitUntil: "load", timeout: TIMEOUT * 2 });
       await page.locator("#priority").selectOption("high");
       await saved;
@@ -90,6 +91,7 @@ export const scenarios = [
       // Mark unread: back to the list, where it is bold until opened again.
       await Promise.all([page.waitForURL(new RegExp(`/conversations/${bId}\\?`)), row(page, b).locator("a").click()]);
       await waitLive(page);
+      await page.locator(".more-picker summary").click();
       await Promise.all([
         page.waitForURL(/\/inbox\?view=all&status=open/),
         page.getByRole("button", { name: "Mark unread" }).click(),

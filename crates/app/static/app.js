@@ -37,6 +37,7 @@
         el.scrollTop = y;
         foldActions();
         offerOwnZone();
+        if (el === thread) document.dispatchEvent(new CustomEvent("textdesk:thread"));
         if (after) after();
       })
       .catch(function () { if (el.getAttribute("data-asked") === String(n)) el.setAttribute("data-shown", n); });
@@ -209,6 +210,27 @@
     var note = composer.querySelector("input[name=private]");
     var send = composer.querySelector("button[type=submit]");
     var blocked = composer.querySelector(".blocked-banner");
+    // A STOP (or an opt-in) can arrive while the page is open: the refreshed
+    // thread says whether this contact may be texted, and the composer follows,
+    // as it would on a reload.
+    document.addEventListener("textdesk:thread", function () {
+      var lock = thread && thread.querySelector("[data-composer-lock]");
+      if (!lock) return;
+      var want = lock.content.querySelector(".blocked-banner");
+      if (want && !blocked) {
+        blocked = want.cloneNode(true);
+        composer.insertBefore(blocked, composer.querySelector("textarea").previousElementSibling);
+        if (note) note.checked = true;
+      } else if (!want && blocked) {
+        blocked.remove();
+        blocked = null;
+        if (note) note.checked = false;
+      } else if (want && blocked) {
+        blocked.innerHTML = want.innerHTML;
+      }
+      noteMode();
+      askPreview();
+    });
     // The person's preference (data-enter-sends: on, off, or auto until they
     // choose). Touch keyboards have no Shift: there "auto" makes Enter a new line.
     var enterToggle = document.getElementById("enter-sends");
@@ -229,12 +251,25 @@
         .catch(function () {});
     });
     var attachments = composerAttachments(composer);
+    // "Send later" is for one message: after any send the composer is back to
+    // sending now, so the next ordinary reply is not scheduled too.
+    function resetSendLater() {
+      var later = composer.querySelector(".send-later");
+      if (!later) return;
+      later.querySelectorAll("input[name=send_at]").forEach(function (i) { i.value = ""; });
+      later.open = false;
+      noteMode();
+    }
+    var sendAt = composer.querySelector("input[name=send_at]");
+    // The button says what it will do: a note, a message for later, or now.
     function noteMode() {
       var on = note && note.checked;
       composer.classList.toggle("is-note", !!on);
-      if (send) send.textContent = on ? send.getAttribute("data-note-label") : send.getAttribute("data-send-label");
+      var label = on ? "data-note-label" : sendAt && sendAt.value ? "data-later-label" : "data-send-label";
+      if (send) send.textContent = send.getAttribute(label);
       body.placeholder = on ? "Only your team sees notes" : "Write a reply…";
     }
+    if (sendAt) sendAt.addEventListener("input", noteMode);
     // The live counter: the server counts (one implementation, in core), we show it.
     var meta = document.getElementById("composer-meta");
     var previewTimer = null;
@@ -296,6 +331,7 @@
           if (r.type === "opaqueredirect" || r.ok) {
             body.value = "";
             attachments.clear();
+            resetSendLater();
             if (meta) meta.innerHTML = "";
             if (note && !blocked) { note.checked = false; noteMode(); }
             if (flash) flash.remove();
@@ -574,6 +610,32 @@
       document.execCommand("copy");
       done();
     }
+  });
+})();
+
+// Settings: the away message's preview follows what the admin types. The
+// server renders and counts it (one implementation, in core); this only shows it.
+(function () {
+  "use strict";
+  var box = document.querySelector("textarea[data-away-preview]");
+  var shown = document.getElementById("away-preview");
+  if (!box || !shown) return;
+  var timer = null, asked = 0;
+  box.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var n = ++asked;
+      var data = new URLSearchParams();
+      data.set("off_text", box.value);
+      fetch(box.getAttribute("data-away-preview"), { method: "POST", body: data, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (p) {
+          if (!p || n !== asked) return;
+          shown.querySelector(".away-text").textContent = p.text;
+          shown.querySelector(".away-count").textContent = p.summary;
+        })
+        .catch(function () {});
+    }, 150);
   });
 })();
 

@@ -418,3 +418,112 @@ async fn ui_filters_keep_their_choices_across_pages(db: Db) {
     assert!(bad.text().await.unwrap().contains("priority must be one of"));
 }
 both_backends!(ui_filters_keep_their_choices_across_pages);
+
+/// The row of conversation `id` in an inbox page's HTML.
+fn row_html(page: &str, id: i64) -> String {
+    page.split(&format!("data-id=\"{id}\"")).nth(1).unwrap_or_default().split("</li>").next().unwrap().to_owned()
+}
+
+/// The preview the API gives for conversation `conv`.
+async fn api_preview(t: &TestApp, token: &str, conv: i64) -> String {
+    let page = json(t.get(token, "/api/v1/conversations?status=any").await).await;
+    let row = page["items"].as_array().unwrap().iter().find(|c| c["id"] == conv).unwrap().clone();
+    row["preview"].as_str().unwrap().to_owned()
+}
+
+async fn preview_is_the_last_message_exchanged(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let conv = json(t.text_in(inbox, "+14155550961", "Can I book a cleaning?", None).await).await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    // A message for tomorrow has not been sent: the customer's question stays the preview.
+    let tomorrow = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(26);
+    let path = format!("/api/v1/conversations/{conv}/messages");
+    let m =
+        t.post(&token, &path, json!({ "body": "Reminder: cleaning tomorrow", "send_at": tomorrow.to_string() })).await;
+    assert_eq!(m.status(), 201);
+    let scheduled = json(m).await["id"].as_i64().unwrap();
+    assert_eq!(api_preview(&t, &token, conv).await, "Can I book a cleaning?", "a scheduled message is not the preview");
+    // Nor a private note; and once cancelled, the scheduled one is gone for good.
+    t.post(&token, &path, json!({ "body": "checking the calendar", "private": true })).await;
+    let r = t.client.delete(t.url(&format!("/api/v1/messages/{scheduled}"))).bearer_auth(&token).send().await.unwrap();
+    assert!(r.status().is_success(), "cancel: {}", r.status());
+    assert_eq!(api_preview(&t, &token, conv).await, "Can I book a cleaning?", "a cancelled message is not the preview");
+
+    // Our reply is the preview; the row still shows what the customer asked.
+    let r = t.post(&token, &path, json!({ "body": "Yes: Tuesday at 10?" })).await;
+    assert_eq!(r.status(), 201);
+    assert!(
+        api_preview(&t, &token, conv).await.ends_with(": Yes: Tuesday at 10?"),
+        "{}",
+        api_preview(&t, &token, conv).await
+    );
+    let browser = t.browser("dana@example.com").await;
+    let page = browser.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
+    let row = row_html(&page, conv);
+    assert!(row.contains("Yes: Tuesday at 10?"), "{row}");
+    assert!(row.contains("Customer: Can I book a cleaning?"), "the customer's words are in the row: {row}");
+    // When the customer has the last word, it is said once.
+    t.text_in(inbox, "+14155550961", "Tuesday works", None).await;
+    let page = browser.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
+    let row = row_html(&page, conv);
+    assert!(row.contains("Tuesday works") && !row.contains("Customer:"), "{row}");
+}
+both_backends!(preview_is_the_last_message_exchanged);
+
+async fn opted_out_contacts_are_not_waiting(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let stopped = json(t.text_in(inbox, "+14155550971", "where is my order", None).await).await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let waiting =
+        json(t.text_in(inbox, "+14155550972", "hello?", None).await).await["conversation_id"].as_i64().unwrap();
+    sql(&t, &format!("UPDATE conversations SET waiting_since = {} WHERE id = {stopped}", now_ms() - 40 * 60_000)).await;
+    sql(&t, &format!("UPDATE conversations SET waiting_since = {} WHERE id = {waiting}", now_ms() - 5 * 60_000)).await;
+    let r = t.text_in(inbox, "+14155550971", "STOP", None).await;
+    assert!(r.status().is_success());
+
+    // Still open, but nobody may text them: not late, and not ahead of a customer who waits.
+    let browser = t.browser("dana@example.com").await;
+    let page = browser.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
+    let row = row_html(&page, stopped);
+    assert!(row.contains("opted out"), "{row}");
+    assert!(!row.contains("badge waiting"), "an opted-out contact is not shown waiting or late: {row}");
+    assert!(row_html(&page, waiting).contains("waiting 5 min"));
+    assert_eq!(&ids(&t, &token, "status=open&sort=waiting").await, &[waiting, stopped], "the waiting one first");
+}
+both_backends!(opted_out_contacts_are_not_waiting);
+
+async fn search_looks_in_every_status_and_shows_the_match(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let body = "Hi! Is <b>descaling</b> & polishing included in the Saturday appointment, or extra?";
+    let conv = json(t.text_in(inbox, "+14155550981", body, None).await).await["conversation_id"].as_i64().unwrap();
+    let r = t.post(&token, &format!("/api/v1/conversations/{conv}/status"), json!({ "status": "resolved" })).await;
+    assert_eq!(r.status(), 200);
+    let browser = t.browser("dana@example.com").await;
+
+    // The list opens on Open, but a search there looks in every status.
+    let page = browser.get(t.url("/inbox?q=descal")).send().await.unwrap().text().await.unwrap();
+    let row = row_html(&page, conv);
+    assert!(row.contains("status-resolved"), "the resolved conversation is found: {page}");
+    assert!(page.contains("Searching conversations of every status."), "{page}");
+    assert!(row.contains("<mark>descaling</mark>"), "the match is marked: {row}");
+    let escaped = |html: &str| html.contains("&#60;b&#62;") || html.contains("&lt;b&gt;");
+    assert!(escaped(&row) && !row.contains("<b>"), "the customer's text is escaped: {row}");
+    assert!(row.contains("polishing"), "with the words around it: {row}");
+    // Its status picker sends nothing for the default, so searching again keeps every status.
+    assert!(page.contains("<option value=\"\" selected>Any status</option>"), "{page}");
+
+    // A status chosen narrows the search, and the empty list says how to widen it.
+    let page = browser.get(t.url("/inbox?q=descal&status=open")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains(&format!("data-id=\"{conv}\"")));
+    assert!(page.contains("Nothing open matches “descal”.") && page.contains("Search every status</a>"), "{page}");
+    assert!(page.contains("Searching open conversations only."), "{page}");
+}
+both_backends!(search_looks_in_every_status_and_shows_the_match);

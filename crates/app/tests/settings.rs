@@ -150,27 +150,48 @@ async fn editing_an_inbox(db: Db) {
     let csrf = csrf_of(&html);
     let post = |section: &str| format!("{path}/{section}");
 
-    // Hours: a bad range is named, what was typed stays.
-    let bad = [("csrf", csrf.as_str()), ("zone", "America/Chicago"), ("mon", "9-5"), ("tue", "09:00-17:00")];
-    let (status, _, html) = form(&admin, &t, &post("hours"), &bad).await;
-    assert_eq!(status, 422);
-    assert!(html.contains("id=\"hours-error\"") && html.contains("weekly.mon"), "{html}");
-    assert!(html.contains("value=\"9-5\"") && html.contains("value=\"America/Chicago\""), "typed values kept");
+    // Hours: time pickers per day. A mistake is told in plain words, what was typed stays.
+    let closed =
+        |day: &'static str| [(format!("{day}_open"), String::new()), (format!("{day}_closed"), "on".to_owned())];
+    let mut bad: Vec<(String, String)> = vec![
+        ("csrf".into(), csrf.clone()),
+        ("zone".into(), "America/Chicago".into()),
+        ("mon_open".into(), "17:00".into()),
+        ("mon_close".into(), "09:00".into()),
+    ];
+    bad.extend(["tue", "wed", "thu", "fri", "sat", "sun"].into_iter().flat_map(closed));
+    let r = admin.post(t.url(&post("hours"))).form(&bad).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"hours-error\""), "{html}");
+    assert!(html.contains("Mondays: closing time 09:00 is not after opening time 17:00"), "plain words: {html}");
+    assert!(html.contains("name=\"mon_open\" value=\"17:00\""), "typed values kept");
+    assert!(html.contains("<option value=\"America/Chicago\" selected>"), "the zone picked stays picked");
     let (status, _, html) = form(&admin, &t, &post("hours"), &[("csrf", &csrf), ("zone", "Atlantis/Main")]).await;
     assert_eq!(status, 422);
     assert!(html.contains("Atlantis/Main") && html.contains("zone"), "{html}");
-    let good = [
-        ("csrf", csrf.as_str()),
-        ("zone", "America/Chicago"),
-        ("mon", "09:00-12:00, 13:00-17:00"),
-        ("fri", "09:00-17:00"),
-        ("holidays", "2026-12-25\n2027-01-01"),
+    let mut good: Vec<(String, String)> = vec![
+        ("csrf".into(), csrf.clone()),
+        ("zone".into(), "America/Chicago".into()),
+        ("mon_open".into(), "09:00".into()),
+        ("mon_close".into(), "12:00".into()),
+        ("mon_open2".into(), "13:00".into()),
+        ("mon_close2".into(), "17:00".into()),
+        ("fri_open".into(), "09:00".into()),
+        ("fri_close".into(), "17:00".into()),
+        ("holidays".into(), "2026-12-25\n2027-01-01".into()),
     ];
-    let (status, location, _) = form(&admin, &t, &post("hours"), &good).await;
-    assert_eq!(status, 303);
+    good.extend(["tue", "wed", "thu", "sat", "sun"].into_iter().flat_map(closed));
+    let r = admin.post(t.url(&post("hours"))).form(&good).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.contains("saved=hours"), "{location}");
     let (_, html) = page(&admin, &t, &location).await;
-    assert!(html.contains("Business hours saved") && html.contains("value=\"09:00-12:00, 13:00-17:00\""), "{html}");
+    assert!(html.contains("Business hours saved"), "{html}");
+    assert!(
+        html.contains("name=\"mon_open2\" value=\"13:00\"") && html.contains("name=\"sat_closed\" checked"),
+        "{html}"
+    );
     let out = json(t.get(&token, &format!("/api/v1/inboxes/{inbox}")).await).await;
     assert_eq!(out["settings"]["hours"]["weekly"]["mon"], json!(["09:00-12:00", "13:00-17:00"]));
     assert_eq!(out["settings"]["hours"]["holidays"], json!(["2026-12-25", "2027-01-01"]));
@@ -478,3 +499,103 @@ async fn people_and_teams_over_the_api(db: Db) {
     assert_eq!(t.get(&agent, "/api/v1/teams/9999/members").await.status(), 404);
 }
 both_backends!(people_and_teams_over_the_api);
+
+async fn first_run_checklist(db: Db) {
+    // Any hour: the test text must go now.
+    let t = app(db).config(|c| c.quiet_hours = "00:00-23:59".into()).start().await;
+    t.user("alex@example.com", Role::Admin).await;
+    t.user("dana@example.com", Role::Agent).await;
+    let inbox = t.simulator_inbox().await;
+    let admin = t.browser("alex@example.com").await;
+    let steps = |html: &str| -> Vec<(String, bool)> {
+        html.split("<li class=\"")
+            .skip(1)
+            .filter(|li| li.starts_with("done") || li.starts_with("todo"))
+            .map(|li| {
+                let link = li.split("<a href=\"").nth(1).and_then(|x| x.split_once("\">")).map(|(_, rest)| rest);
+                let title = link.and_then(|rest| rest.split('<').next()).unwrap_or_default();
+                (title.to_owned(), li.starts_with("done"))
+            })
+            .collect()
+    };
+
+    // A new admin's inbox says what to do, and where; an agent's does not.
+    let (status, html) = page(&admin, &t, "/inbox").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Get textdesk ready"), "{html}");
+    let got = steps(&html);
+    let titles: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["Connect a number", "Set business hours and an away message", "Invite a colleague", "Send a test text"]
+    );
+    assert_eq!(got.iter().filter(|(_, done)| *done).count(), 1, "a colleague is already here: {got:?}");
+    assert!(html.contains(&format!("href=\"/settings/inboxes/{inbox}#hours\"")), "links to where it is done");
+    let agent = t.browser("dana@example.com").await;
+    assert!(!page(&agent, &t, "/inbox").await.1.contains("Get textdesk ready"), "admins set the account up");
+
+    // A number typed as people write it, in the inbox's country: the test text ticks its step.
+    let path = format!("/settings/inboxes/{inbox}");
+    let csrf = csrf_of(&page(&admin, &t, &path).await.1);
+    for typed in ["(415) 555-0199", "415-555-0199", "+1 415 555 0199"] {
+        let (status, location, html) = form(
+            &admin,
+            &t,
+            &format!("{path}/test"),
+            &[("csrf", &csrf), ("to", typed), ("body", "Hello from the desk")],
+        )
+        .await;
+        assert_eq!(status, 303, "{typed}: {html}");
+        let m = location.split("?test=").nth(1).unwrap().split('#').next().unwrap().parse::<i64>().unwrap();
+        let c = t.services.store.message(m).await.unwrap().conversation_id;
+        let to = t.services.store.conversation_summary(t.account_id, c).await.unwrap().contact_address;
+        assert_eq!(to, "+14155550199", "{typed}");
+    }
+    let (status, _, html) =
+        form(&admin, &t, &format!("{path}/test"), &[("csrf", &csrf), ("to", "555"), ("body", "Hi")]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("To: ") && html.contains("not a"), "{html}");
+
+    // Hours and the away message: the preview is the server's, counted in texts.
+    let (_, html) = page(&admin, &t, &path).await;
+    assert!(html.contains("id=\"away-preview\"") && html.contains("1 text · "), "{html}");
+    assert!(html.contains("type=\"time\" name=\"mon_open\" value=\"09:00\""), "a working week is suggested");
+    let r = admin
+        .post(t.url(&format!("{path}/away-preview")))
+        .form(&[("off_text", "Closed now. We open {next_open}. ".repeat(6).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let preview = json(r).await;
+    assert!(preview["summary"].as_str().unwrap().starts_with("2 texts · "), "{preview}");
+    assert!(!preview["text"].as_str().unwrap().contains("{next_open}"), "rendered: {preview}");
+    let r = agent.post(t.url(&format!("{path}/away-preview"))).form(&[("off_text", "x")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let mut hours: Vec<(String, String)> = vec![("csrf".into(), csrf.clone()), ("zone".into(), String::new())];
+    for day in ["mon", "tue", "wed", "thu", "fri"] {
+        hours.push((format!("{day}_open"), "09:00".into()));
+        hours.push((format!("{day}_close"), "17:00".into()));
+    }
+    for day in ["sat", "sun"] {
+        hours.push((format!("{day}_open"), String::new()));
+        hours.push((format!("{day}_closed"), "on".into()));
+    }
+    let r = admin.post(t.url(&format!("{path}/hours"))).form(&hours).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let got = steps(&page(&admin, &t, "/inbox").await.1);
+    assert_eq!(
+        got.iter().map(|(_, done)| *done).collect::<Vec<_>>(),
+        [false, true, true, true],
+        "hours, a colleague and a text are done: {got:?}"
+    );
+
+    // Put away, it stays away.
+    let csrf = csrf_of(&page(&admin, &t, "/inbox").await.1);
+    let (status, location, _) = form(&admin, &t, "/setup/dismiss", &[("csrf", &csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, "/inbox"));
+    assert!(!page(&admin, &t, "/inbox").await.1.contains("Get textdesk ready"));
+    let (status, _, _) = form(&agent, &t, "/setup/dismiss", &[("csrf", "wrong")]).await;
+    assert_eq!(status, 403);
+}
+both_backends!(first_run_checklist);

@@ -144,8 +144,14 @@ pub struct Address {
 
 impl Address {
     pub fn parse(medium: Medium, raw: &str) -> Result<Self, Invalid> {
+        Self::parse_in(medium, raw, None)
+    }
+
+    /// As `parse`, reading a phone number typed without its country code
+    /// ("(415) 555-0199") in `default_region` (an ISO 3166 code such as "US").
+    pub fn parse_in(medium: Medium, raw: &str, default_region: Option<&str>) -> Result<Self, Invalid> {
         if medium.uses_phone_numbers() {
-            let n = E164::parse(raw, None)?;
+            let n = E164::parse(raw, default_region)?;
             return Ok(Address { medium, value: n.as_str().to_owned() });
         }
         let v = raw.trim();

@@ -161,6 +161,15 @@ pub(crate) async fn record(tx: &mut sqlx::AnyConnection, c: NewConsent<'_>, now:
         .bind(contact_id)
         .execute(&mut *tx)
         .await?;
+    if state == ConsentState::OptedOut {
+        // Nobody may answer them now: they no longer wait for anyone (the list's
+        // waiting sort, the holding message and the late badge all read this).
+        let sql = format!(
+            "UPDATE conversations SET waiting_since = NULL WHERE contact_id = $1 AND waiting_since IS NOT NULL
+               AND ($2 = 'account' OR inbox_id IN (SELECT ib.id FROM inboxes ib WHERE {INBOX_SCOPE} = $2))"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).bind(scope).execute(&mut *tx).await?;
+    }
     returned_id(&row)
 }
 

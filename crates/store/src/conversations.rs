@@ -45,7 +45,79 @@ pub struct ConversationSummary {
     pub provider: String,
     pub medium: Medium,
     pub assignee_name: Option<String>,
+    /// The last message actually sent or received (not a note, nor one still
+    /// scheduled, blocked or failed): "Dana: See you then", or the customer's words.
     pub preview: String,
+    /// The customer's last words, when the preview is ours: an automatic or
+    /// agent's reply must not hide the question from the list.
+    pub customer_preview: Option<String>,
+    /// In search results: the words that matched, in their message's context.
+    pub snippet: Option<Snippet>,
+}
+
+/// Words of a message around what a search matched: plain text in pieces,
+/// each saying whether it is a match. Pages escape every piece.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Snippet(pub Vec<(String, bool)>);
+
+/// Around a match in the text each backend's highlighter returns: characters
+/// from Unicode's private use area, which no customer's text is expected to
+/// carry (any that it does are dropped from the snippet).
+const MARK_START: char = '\u{E000}';
+const MARK_END: char = '\u{E001}';
+
+impl Snippet {
+    /// Reads a highlighter's output.
+    fn from_marked(marked: &str) -> Self {
+        let mut parts: Vec<(String, bool)> = Vec::new();
+        let mut current = String::new();
+        let mut hit = false;
+        for ch in marked.chars() {
+            if ch == MARK_START || ch == MARK_END {
+                if !current.is_empty() {
+                    parts.push((std::mem::take(&mut current), hit));
+                }
+                hit = ch == MARK_START;
+            } else {
+                current.push(ch);
+            }
+        }
+        if !current.is_empty() {
+            parts.push((current, hit));
+        }
+        Snippet(parts)
+    }
+
+    /// The snippet as plain text (no marks).
+    pub fn text(&self) -> String {
+        self.0.iter().map(|(t, _)| t.as_str()).collect()
+    }
+}
+
+/// A preview line's length in characters.
+const PREVIEW_CHARS: usize = 140;
+
+/// SQL for the id of conversation `c`'s last message actually exchanged.
+/// Inbound messages always count, so the customer's last one is never newer.
+const LAST_EXCHANGED: &str = "(SELECT m2.id FROM messages m2 WHERE m2.conversation_id = c.id AND m2.private = 0
+      AND m2.status NOT IN ('scheduled', 'blocked', 'failed') ORDER BY m2.id DESC LIMIT 1)";
+const LAST_INBOUND: &str = "(SELECT m3.id FROM messages m3 WHERE m3.conversation_id = c.id AND m3.direction = 'inbound'
+      ORDER BY m3.id DESC LIMIT 1)";
+
+/// A message as a preview line: who wrote it (for ours), and its text or that it is a file.
+fn preview_line(r: &sqlx::any::AnyRow) -> Result<String> {
+    let body: String = r.try_get("body")?;
+    let media: i64 = r.try_get("media")?;
+    let text = if body.trim().is_empty() && media > 0 { "📎 attachment".to_owned() } else { body };
+    let direction: String = r.try_get("direction")?;
+    let line = if direction == "inbound" {
+        text
+    } else {
+        let author: Option<String> = r.try_get("author_name")?;
+        let first = author.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("Auto");
+        format!("{first}: {text}")
+    };
+    Ok(line.chars().take(PREVIEW_CHARS).collect())
 }
 
 /// When a snooze ends, and the clock it was chosen on (the agent's zone), so
@@ -232,6 +304,41 @@ impl Store {
         Ok(out)
     }
 
+    /// The preview lines of many conversations in one query: the last message
+    /// exchanged, and the customer's last words when that message is ours.
+    /// Computed on read, so a cancelled or still-scheduled message never shows.
+    async fn previews_for(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, (String, Option<String>)>> {
+        let mut out = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT c.id AS conversation_id, m.id, m.direction, m.body, u.name AS author_name,
+                    (SELECT COUNT(*) FROM media x WHERE x.message_id = m.id) AS media
+             FROM conversations c
+             JOIN messages m ON m.id IN ({LAST_EXCHANGED}, {LAST_INBOUND})
+             LEFT JOIN users u ON u.id = m.author_id
+             WHERE c.id IN ({})
+             ORDER BY c.id, m.id DESC",
+            crate::placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&self.pool).await? {
+            let line = preview_line(&r)?;
+            // Newest first: the last exchanged, then (if older) the customer's last.
+            match out.entry(r.try_get::<i64, _>("conversation_id")?) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert((line, None));
+                }
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().1 = Some(line),
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn conversation(&self, account_id: i64, id: i64) -> Result<Conversation> {
         let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.account_id = $1 AND c.id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(id).fetch_optional(&self.pool).await?;
@@ -253,7 +360,7 @@ impl Store {
         let limit_ph = w.next_placeholder();
         let dir = if order.descending { "DESC" } else { "ASC" };
         let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS}, c.preview, ct.name AS contact_name, {consent} AS consent, i.address AS contact_address,
+            "SELECT {CONVERSATION_COLUMNS}, ct.name AS contact_name, {consent} AS consent, i.address AS contact_address,
                     ib.name AS inbox_name, ib.channel_kind, ib.medium, u.name AS assignee_name, {key} AS sort_key
              FROM conversations c
              {join}
@@ -273,11 +380,13 @@ impl Store {
         let rows = q.fetch_all(&self.pool).await?;
         let ids = rows.iter().map(|r| r.try_get::<i64, _>("id")).collect::<Result<Vec<_>, _>>()?;
         let mut labels = self.labels_for(&ids).await?;
+        let mut previews = self.previews_for(&ids).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get("id")?;
             let medium: String = r.try_get("medium")?;
             let consent: Option<String> = r.try_get("consent")?;
+            let (preview, customer_preview) = previews.remove(&id).unwrap_or_default();
             let summary = ConversationSummary {
                 conversation: conversation_from(r, labels.remove(&id).unwrap_or_default())?,
                 contact_name: r.try_get("contact_name")?,
@@ -287,7 +396,9 @@ impl Store {
                 provider: r.try_get("channel_kind")?,
                 medium: Medium::parse(&medium)?,
                 assignee_name: r.try_get("assignee_name")?,
-                preview: r.try_get("preview")?,
+                preview,
+                customer_preview,
+                snippet: None,
             };
             out.push((summary, r.try_get("sort_key")?));
         }
@@ -340,6 +451,73 @@ impl Store {
             Backend::Sqlite => format!("({})", any.join(" OR ")),
             Backend::Postgres => format!("c.id IN ({})", any.join(" UNION ")),
         });
+    }
+
+    /// For each conversation, its newest message matching the search's words,
+    /// with the words marked by the backend's own highlighter (the same
+    /// matching as the search: prefixes, and on SQLite without accents).
+    async fn snippets_for(&self, ids: &[i64], q: &SearchQuery) -> Result<std::collections::HashMap<i64, Snippet>> {
+        let mut out = std::collections::HashMap::new();
+        if ids.is_empty() || q.words().is_empty() {
+            return Ok(out);
+        }
+        let first_id = if self.backend == Backend::Sqlite { 4 } else { 3 };
+        let list = crate::placeholders(first_id, ids.len());
+        let (sql, query) = match self.backend {
+            Backend::Sqlite => (
+                format!(
+                    "SELECT m.conversation_id, m.body, snippet(messages_fts, 0, $2, $3, '…', 14) AS marked
+                     FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+                     WHERE messages_fts MATCH $1 AND m.conversation_id IN ({list})
+                     ORDER BY m.id DESC"
+                ),
+                q.fts5(),
+            ),
+            Backend::Postgres => (
+                // Only the newest match of each conversation is highlighted: ts_headline is slow.
+                format!(
+                    "SELECT p.conversation_id, p.body,
+                            ts_headline('simple', p.body, to_tsquery('simple', $1), $2) AS marked
+                     FROM (SELECT DISTINCT ON (m.conversation_id) m.conversation_id, m.body FROM messages m
+                           WHERE m.conversation_id IN ({list}) AND to_tsvector('simple', m.body) @@ to_tsquery('simple', $1)
+                           ORDER BY m.conversation_id, m.id DESC) p"
+                ),
+                q.tsquery(),
+            ),
+        };
+        let mut qr = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(query);
+        qr = match self.backend {
+            Backend::Sqlite => qr.bind(MARK_START.to_string()).bind(MARK_END.to_string()),
+            Backend::Postgres => qr.bind(format!(
+                "MaxFragments=1, MaxWords=14, MinWords=5, StartSel=\"{MARK_START}\", StopSel=\"{MARK_END}\""
+            )),
+        };
+        for id in ids {
+            qr = qr.bind(*id);
+        }
+        for r in qr.fetch_all(&self.pool).await? {
+            let conversation_id: i64 = r.try_get("conversation_id")?;
+            if out.contains_key(&conversation_id) {
+                continue;
+            }
+            let body: String = r.try_get("body")?;
+            let marked: String = r.try_get("marked")?;
+            let mut snippet = Snippet::from_marked(&marked);
+            // ts_headline does not say where it cut the text; snippet() does.
+            let text = snippet.text();
+            if self.backend == Backend::Postgres && !text.is_empty() {
+                if !body.starts_with(&text) {
+                    snippet.0.insert(0, ("…".into(), false));
+                }
+                if !body.ends_with(&text) {
+                    snippet.0.push(("…".into(), false));
+                }
+            }
+            if snippet.0.iter().any(|(_, hit)| *hit) {
+                out.insert(conversation_id, snippet);
+            }
+        }
+        Ok(out)
     }
 
     /// One page of conversations in the filter's order.
@@ -410,9 +588,10 @@ impl Store {
                 Bind::Str(l.clone()),
             );
         }
-        if let Some(raw) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            match SearchQuery::parse(raw) {
-                Some(q) => self.push_search(&mut w, account_id, &q),
+        let search = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(SearchQuery::parse);
+        if let Some(search) = &search {
+            match search {
+                Some(q) => self.push_search(&mut w, account_id, q),
                 // Only punctuation: there is nothing it could match.
                 None => return Ok(ConversationPage { items: Vec::new(), next_cursor: None }),
             }
@@ -431,7 +610,15 @@ impl Store {
         } else {
             None
         };
-        Ok(ConversationPage { items: rows.into_iter().map(|(s, _)| s).collect(), next_cursor })
+        let mut items: Vec<ConversationSummary> = rows.into_iter().map(|(s, _)| s).collect();
+        if let Some(Some(q)) = &search {
+            let ids: Vec<i64> = items.iter().map(|s| s.conversation.id).collect();
+            let mut snippets = self.snippets_for(&ids, q).await?;
+            for s in &mut items {
+                s.snippet = snippets.remove(&s.conversation.id);
+            }
+        }
+        Ok(ConversationPage { items, next_cursor })
     }
 
     /// Assigns (or with `None` unassigns) a conversation, recording who did it.

@@ -191,18 +191,12 @@ impl Store {
         };
         let message_id = returned_id(&inserted)?;
         crate::media::insert_pending(&mut tx, message_id, &msg.media, now).await?;
-        let preview: String = if msg.body.is_empty() && !msg.media.is_empty() {
-            "📎 attachment".into()
-        } else {
-            msg.body.chars().take(140).collect()
-        };
         sqlx::query(
             "UPDATE conversations SET status = $1, snoozed_until = NULL, resolved_at = NULL, last_activity_at = $2,
-                    waiting_since = COALESCE(waiting_since, $2), unread = unread + 1, preview = $3 WHERE id = $4",
+                    waiting_since = COALESCE(waiting_since, $2), unread = unread + 1 WHERE id = $3",
         )
         .bind(placement.status_after().as_str())
         .bind(now_ms)
-        .bind(preview)
         .bind(conversation_id)
         .execute(&mut *tx)
         .await?;

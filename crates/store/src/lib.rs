@@ -23,6 +23,7 @@ mod mentions;
 pub(crate) mod messages;
 mod outbox;
 mod schedule;
+mod setup;
 mod timeline;
 
 use std::str::FromStr;
@@ -41,7 +42,7 @@ pub use consumers::Consumer;
 pub use contact_notes::ContactNote;
 pub use contacts::{Contact, ContactPatch, Identity, Origin};
 pub use conversations::{
-    AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snooze,
+    AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snippet, Snooze,
 };
 pub use events::{EventBus, Live, LiveEvent, LoggedEvent};
 pub use inboxes::{Inbox, NewInbox};
@@ -52,6 +53,7 @@ pub use media::{MAX_FETCH_ATTEMPTS, Media, MediaFetch, MediaState, NewMedia};
 pub use messages::{ContactClock, MAX_MESSAGES_READ, Message, MessagePage, NewOutbound, OutboundOutcome};
 pub use outbox::{Claimed, OutboxEntry};
 pub use schedule::Reschedule;
+pub use setup::SetupFacts;
 pub use timeline::TimelineEvent;
 
 #[derive(Debug, thiserror::Error)]

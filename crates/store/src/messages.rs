@@ -267,27 +267,15 @@ pub(crate) async fn insert_outbound(
     .bind(now_ms)
     .execute(&mut *tx)
     .await?;
-    // The preview says who wrote, so the list reads like a thread. Only a
-    // person's reply ends the customer's wait; automatic replies do not.
-    let author: Option<String> = match new.author_id {
-        Some(id) => sqlx::query("SELECT name FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("name"))
-            .transpose()?,
-        None => None,
-    };
-    let first = author.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or("Auto");
-    let preview: String = format!("{first}: {}", new.body.as_str()).chars().take(140).collect();
+    // Only a person's reply ends the customer's wait; automatic replies do not.
+    // (The list's preview is read from the messages: `Store::previews_for`.)
     // A message scheduled for later has not answered the customer yet.
     let answered = new.author_id.is_some() && new.send_at.is_none_or(|t| t <= new.now);
     let waiting = if answered { "NULL" } else { "waiting_since" };
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE conversations SET last_activity_at = $1, waiting_since = {waiting}, preview = $2 WHERE id = $3"
+        "UPDATE conversations SET last_activity_at = $1, waiting_since = {waiting} WHERE id = $2"
     )))
     .bind(now_ms)
-    .bind(preview)
     .bind(conversation_id)
     .execute(&mut *tx)
     .await?;

@@ -16,11 +16,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use textdesk_core::consent::Keywords;
 use textdesk_core::hours::HoursSettings;
-use textdesk_core::{Address, Body, Role};
+use textdesk_core::{Address, Body, E164, Role};
 use textdesk_store::{Inbox, StoreError, User};
+
+use std::collections::HashMap;
 
 use crate::http::AppState;
 use crate::http::extract::{Path, Query, UiUser};
+use crate::http::hours_form::{DAYS, DayRow, day_text};
 use crate::http::problem::Problem;
 use crate::http::settings_inboxes::{self, ProviderView};
 use crate::http::ui::{Chrome, chrome};
@@ -80,22 +83,6 @@ fn number<T: std::str::FromStr>(field: &str, text: &str, what: &str) -> Result<O
 
 // ---------- one inbox ----------
 
-pub struct DayRow {
-    key: &'static str,
-    label: &'static str,
-    value: String,
-}
-
-const DAYS: [(&str, &str); 7] = [
-    ("mon", "Monday"),
-    ("tue", "Tuesday"),
-    ("wed", "Wednesday"),
-    ("thu", "Thursday"),
-    ("fri", "Friday"),
-    ("sat", "Saturday"),
-    ("sun", "Sunday"),
-];
-
 /// Every section's form: posted as one struct, each section reads its fields.
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -114,6 +101,9 @@ pub struct SectionForm {
     sat: String,
     sun: String,
     holidays: String,
+    /// The days' time pickers (`mon_open`, `mon_close`, `mon_closed`…), read by `read_pickers`.
+    #[serde(flatten)]
+    pickers: HashMap<String, String>,
     // replies
     off_enabled: Option<String>,
     off_text: String,
@@ -166,7 +156,23 @@ impl SectionForm {
     }
 
     fn days(&self) -> Vec<DayRow> {
-        DAYS.iter().map(|(key, label)| DayRow { key, label, value: self.day(key).to_owned() }).collect()
+        let nothing_stored = DAYS.iter().all(|(key, _, _)| self.day(key).trim().is_empty());
+        DAYS.iter()
+            .map(|(key, label, _)| match DayRow::typed(key, label, &self.pickers) {
+                Some(typed) => typed,
+                None => DayRow::of(key, label, self.day(key), nothing_stored),
+            })
+            .collect()
+    }
+
+    /// The day pickers' ranges into the days' text, or what to fix.
+    fn read_pickers(&mut self) -> Result<(), String> {
+        for (key, _, plural) in DAYS {
+            if let Some(text) = day_text(&self.pickers, key, plural) {
+                *self.day_mut(key) = text?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -183,9 +189,10 @@ async fn stored_form(s: &AppState, inbox: &Inbox) -> Result<SectionForm, Problem
     let set = &inbox.settings;
     let mut f = SectionForm { name: inbox.name.clone(), ..Default::default() };
     let hours: HoursSettings = serde_json::from_value(set["hours"].clone()).unwrap_or_default();
-    f.always_open = hours.always_open.then(|| "on".into());
+    // No weekly hours means open around the clock: the box says so.
+    f.always_open = (hours.always_open || hours.weekly.is_empty()).then(|| "on".into());
     f.zone = hours.zone.clone().unwrap_or_default();
-    for (key, _) in DAYS {
+    for (key, _, _) in DAYS {
         *f.day_mut(key) = hours.weekly.get(key).map(|r| r.join(", ")).unwrap_or_default();
     }
     f.holidays = hours.holidays.join("\n");
@@ -252,9 +259,18 @@ struct InboxPage {
     /// The section just saved.
     saved: Option<String>,
     test: Option<TestResult>,
+    /// The time-zone picker's choices, the business's first.
+    zones: Vec<String>,
+    /// The away message as it would go out now.
+    away: crate::http::setup::AwayView,
 }
 
 impl InboxPage {
+    /// The stored zone, or the first choice (the business's) when none is.
+    fn zone_selected(&self, index: &usize, zone: &str) -> bool {
+        if self.form.zone.is_empty() { *index == 0 } else { self.form.zone == zone }
+    }
+
     fn error_for(&self, section: &str) -> Option<&str> {
         self.error.as_ref().filter(|(k, _)| k == section).map(|(_, e)| e.as_str())
     }
@@ -320,6 +336,7 @@ async fn inbox_view(
         },
         None => None,
     };
+    let away = crate::http::setup::away_view(s, &inbox, &form.off_text);
     Ok(InboxPage {
         chrome: chrome(s, ui),
         id: inbox.id,
@@ -327,6 +344,8 @@ async fn inbox_view(
         provider: ProviderView::of(s, &inbox),
         sender: inbox.sender,
         days: form.days(),
+        zones: crate::http::hours_form::zone_choices(&defaults.zone),
+        away,
         form,
         defaults,
         error,
@@ -340,10 +359,11 @@ fn merge_section(mut stored: SectionForm, typed: SectionForm, section: &str) -> 
     match section {
         "name" => stored.name = typed.name,
         "hours" => {
-            for (key, _) in DAYS {
+            for (key, _, _) in DAYS {
                 *stored.day_mut(key) = typed.day(key).to_owned();
             }
             stored.always_open = typed.always_open;
+            stored.pickers = typed.pickers;
             stored.zone = typed.zone;
             stored.holidays = typed.holidays;
         }
@@ -404,7 +424,7 @@ fn section_changes(section: &str, f: &SectionForm) -> Result<Map<String, Value>,
     match section {
         "hours" => {
             let mut weekly = Map::new();
-            for (key, _) in DAYS {
+            for (key, _, _) in DAYS {
                 let ranges = split_words(f.day(key));
                 if !ranges.is_empty() {
                     weekly.insert(key.into(), json!(ranges));
@@ -494,7 +514,10 @@ async fn save(
         }
         "test" => {
             let inbox = s.services.store.inbox(user.account_id, id).await.map_err(|e| problem(e.into()))?;
-            let to = Address::parse(inbox.medium, &f.to).map_err(|e| invalid(format!("To: {}", e.0)))?;
+            // Typed as people write numbers, in the inbox's own country unless it says another.
+            let region = E164::parse(&inbox.sender, None).ok().and_then(|n| n.region());
+            let to = Address::parse_in(inbox.medium, &f.to, region.as_deref())
+                .map_err(|e| invalid(format!("To: {}", e.0)))?;
             let body = Body::parse(&f.body).map_err(|e| invalid(format!("Text: {}", e.0)))?;
             let conversation = s
                 .services
@@ -518,7 +541,7 @@ async fn save_inbox_section(
     headers: HeaderMap,
     ui: UiUser,
     Path((id, section)): Path<(i64, String)>,
-    axum::Form(f): axum::Form<SectionForm>,
+    axum::Form(mut f): axum::Form<SectionForm>,
 ) -> Response {
     if let Some(r) = admin_only(&ui) {
         return r;
@@ -526,7 +549,12 @@ async fn save_inbox_section(
     if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
         return r.into_response();
     }
-    match save(&s, &ui.user, id, &section, &f).await {
+    let read = if section == "hours" { f.read_pickers() } else { Ok(()) };
+    let saved = match read {
+        Ok(()) => save(&s, &ui.user, id, &section, &f).await,
+        Err(e) => Err((StatusCode::UNPROCESSABLE_ENTITY, e)),
+    };
+    match saved {
         Ok(Saved::Section) => {
             Redirect::to(&format!("/settings/inboxes/{id}?saved={section}#{section}")).into_response()
         }

@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::http::contacts::ui_routes())
         .merge(crate::http::preferences::ui_routes())
         .merge(crate::http::settings::ui_routes())
+        .merge(crate::http::setup::ui_routes())
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
         .route(
@@ -248,6 +249,10 @@ pub struct Row {
     initial: String,
     address: String,
     preview: String,
+    /// The customer's last words, when the preview is our reply.
+    customer: Option<String>,
+    /// In search results: the matching words in context, marked.
+    snippet: Option<Vec<(String, bool)>>,
     age: String,
     unread: i64,
     status: &'static str,
@@ -263,7 +268,10 @@ pub struct Row {
 pub struct ListView {
     rows: Vec<Row>,
     view: String,
+    /// The status listed: the one chosen, else open (or any, when searching).
     status: String,
+    /// Whether the agent chose the status (it is then kept in links and searches).
+    status_chosen: bool,
     inbox_id: String,
     label: String,
     priority: String,
@@ -297,7 +305,7 @@ impl ListView {
         let some = |v: &str| Some(v.to_owned());
         ListParams {
             view: some(view),
-            status: some(&self.status),
+            status: self.status_chosen.then(|| self.status.clone()),
             inbox_id: some(&self.inbox_id),
             label: some(&self.label),
             priority: some(&self.priority),
@@ -311,6 +319,24 @@ impl ListView {
     }
     fn selected(&self, status: &str) -> &'static str {
         if self.status == status { "selected" } else { "" }
+    }
+    /// A status option's value. The one listed by default is sent empty, so a
+    /// search typed beside it looks in every status; one chosen is kept.
+    fn status_value<'a>(&self, status: &'a str) -> &'a str {
+        if !self.status_chosen && self.status == status { "" } else { status }
+    }
+    /// "open", "resolved"…: how the status chosen reads in a sentence.
+    fn status_words(&self) -> &str {
+        &self.status
+    }
+    /// The agent chose one status: a search does not look in the others.
+    fn narrowed(&self) -> bool {
+        self.status_chosen && self.status != "any"
+    }
+    /// The same search in every status.
+    fn every_status_href(&self) -> String {
+        let all = ListParams { view: Some(self.view.clone()), q: Some(self.q.clone()), ..Default::default() };
+        format!("/inbox?{}", all.query())
     }
     /// A label's `#rrggbb` (empty for one no longer in the catalogue).
     fn label_color(&self, name: &str) -> &str {
@@ -374,6 +400,8 @@ fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i64>, target_
         name,
         address: s.contact_address.clone(),
         preview: s.preview.clone(),
+        customer: s.customer_preview.clone(),
+        snippet: s.snippet.clone().map(|x| x.0),
         age: ago(c.last_activity_at, now),
         unread: c.unread,
         status: c.status.as_str(),
@@ -381,9 +409,10 @@ fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i64>, target_
         assignee: s.assignee_name.clone(),
         inbox: s.inbox_name.clone(),
         opted_out: s.consent == ConsentState::OptedOut,
+        // Nobody may text an opted-out contact, so nobody is late answering them.
         waiting: c
             .waiting_since
-            .filter(|_| c.status == ConversationStatus::Open)
+            .filter(|_| c.status == ConversationStatus::Open && s.consent != ConsentState::OptedOut)
             .map(|since| waiting_badge(since, now, target_minutes)),
         labels: c.labels.clone(),
         active: Some(c.id) == active,
@@ -395,9 +424,12 @@ async fn list_view(s: &AppState, user: &User, p: &ListParams, active: Option<i64
     let inbox_id = text(&p.inbox_id);
     // A small business shares one inbox: everything open is the natural start.
     let view = p.view.as_deref().filter(|v| !v.is_empty()).unwrap_or("all");
+    // Open by default; a search looks in every status unless one is chosen.
+    let chosen = p.status.as_deref().map(str::trim).filter(|v| !v.is_empty());
+    let searching = p.q.as_deref().is_some_and(|q| !q.trim().is_empty());
     let ask = ListAsk {
         view: Some(view),
-        status: Some(p.status.as_deref().filter(|v| !v.is_empty()).unwrap_or("open")),
+        status: Some(chosen.unwrap_or(if searching { "any" } else { "open" })),
         // Mine and Unassigned choose the assignee; a choice carried over from another view gives way.
         assignee: p.assignee.as_deref().filter(|_| !matches!(view, "mine" | "unassigned")),
         inbox_id: match inbox_id.as_str() {
@@ -422,6 +454,7 @@ async fn list_view(s: &AppState, user: &User, p: &ListParams, active: Option<i64
         rows: page.items.into_iter().map(|r| row_from(r, now, active, target_minutes)).collect(),
         view: query.view.map_or("all", |v| v.as_str()).to_owned(),
         status: query.filter.status.map_or("any", |s| s.as_str()).to_owned(),
+        status_chosen: chosen.is_some(),
         inbox_id,
         label: text(&p.label),
         priority: query.filter.priority.map(|p| p.as_str().to_owned()).unwrap_or_default(),
@@ -465,11 +498,14 @@ pub(crate) fn chrome(s: &AppState, ui: &UiUser) -> Chrome {
 struct InboxPage {
     chrome: Chrome,
     list: ListView,
+    /// The first run's steps, for an admin until they are done or put away.
+    setup: Option<crate::services::setup::SetupChecklist>,
 }
 
 async fn inbox_page(State(s): State<AppState>, ui: UiUser, Query(p): Query<ListParams>) -> Result<InboxPage, Problem> {
     let list = list_view(&s, &ui.user, &p, None).await?;
-    Ok(InboxPage { chrome: chrome(&s, &ui), list })
+    let setup = s.services.setup_checklist(&ui.user).await?;
+    Ok(InboxPage { chrome: chrome(&s, &ui), list, setup })
 }
 
 #[derive(Template, WebTemplate)]

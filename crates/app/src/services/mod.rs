@@ -19,6 +19,7 @@ pub mod list;
 pub mod media;
 pub mod metrics;
 pub mod schedule;
+pub mod setup;
 pub mod users;
 
 use std::sync::Arc;
