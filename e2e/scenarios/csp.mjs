@@ -4,8 +4,7 @@
 import { env, check, customerNumber, textIn, signIn, waitLive, screenshot, TIMEOUT } from "../lib.mjs";
 
 /** Collects every CSP violation the page reports, from the console and the DOM event. */
-async function watchViolations(page) {
-  const seen = [];
+async function watchViolations(page, seen = []) {
   page.on("console", (m) => {
     if (/Content Security Policy/i.test(m.text())) seen.push(m.text());
   });
@@ -24,12 +23,30 @@ async function choose(page, select, value) {
   await loaded;
 }
 
+/** Posts the login form with a wrong password and waits for the answer. */
+async function wrongPassword(page, email, n) {
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(`guess ${n}`);
+  await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.getByRole("button", { name: "Sign in" }).click()]);
+}
+
 export const scenarios = [
   {
     name: "csp-pages",
     async run({ newContext }) {
+      // Someone guesses a password until the e-mail is locked: the page says how long.
+      const intruder = await (await newContext()).newPage();
+      const violations = await watchViolations(intruder);
+      await intruder.goto(`${env.base}/login`);
+      for (let n = 0; n < 10; n++) await wrongPassword(intruder, "frontdesk@example.com", n);
+      await wrongPassword(intruder, "frontdesk@example.com", 10);
+      await intruder.locator(".flash.error", { hasText: "Try again in 15 minutes" }).waitFor();
+      await screenshot(intruder, "login-locked-desktop");
+      await intruder.setViewportSize({ width: 390, height: 844 });
+      await screenshot(intruder, "login-locked-phone");
+
       const page = await (await newContext()).newPage();
-      const violations = await watchViolations(page);
+      await watchViolations(page, violations);
       const login = await page.goto(`${env.base}/login`);
       const policy = login.headers()["content-security-policy"] || "";
       check(policy.includes("script-src 'self'") && !policy.includes("unsafe-inline"), `a strict policy: ${policy}`);
