@@ -858,9 +858,12 @@ async fn main() {
     // An agent signed in to the UI (the second agent: "mine" is theirs).
     let browser =
         reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // The login form's CSRF token comes with the page (its cookie lands in the jar).
+    let page = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
     let r = browser
         .post(format!("{base}/login"))
-        .form(&[("email", "agent1@bench.example"), ("password", PASSWORD), ("next", "/inbox")])
+        .form(&[("email", "agent1@bench.example"), ("password", PASSWORD), ("next", "/inbox"), ("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();

@@ -42,6 +42,27 @@ pub struct Config {
     /// until it is this many milliseconds old, so `tests/event_crash.rs` can
     /// kill the server between a change and its delivery. 0 (default) delivers at once.
     pub hold_delivery_ms: u64,
+    /// A sign-in ends after this many minutes without a request (`session_hours` ends it regardless).
+    pub session_idle_minutes: i64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or networks like 10.0.0.0/8).
+    pub trusted_proxies: TrustedProxies,
+    /// Failed sign-ins (and bad API tokens or invitation links) one address may make per window.
+    pub login_ip_attempts: u32,
+    pub login_ip_window_secs: u64,
+    /// Failed sign-ins for one e-mail within the window that lock it for `login_lockout_secs`.
+    pub login_account_attempts: i64,
+    pub login_account_window_secs: i64,
+    pub login_lockout_secs: i64,
+    /// Password checks running at once; more are refused at once rather than queued.
+    pub login_max_concurrent_hashes: usize,
+    /// Time a connection has to send a request's headers (also how long an idle keep-alive connection stays).
+    pub header_timeout_secs: u64,
+    /// Time a request's whole body has to arrive.
+    pub body_timeout_secs: u64,
+    /// A connection with no bytes moving either way for this long is closed (live streams send keep-alives).
+    pub idle_timeout_secs: u64,
+    /// Open connections at most; past it the oldest that has not sent a request is closed, or the newcomer refused.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -63,8 +84,92 @@ impl Default for Config {
             claim_lease_secs: 120,
             media_max_bytes: 10 * 1024 * 1024,
             hold_delivery_ms: 0,
+            session_idle_minutes: 120,
+            trusted_proxies: TrustedProxies::default(),
+            login_ip_attempts: 20,
+            login_ip_window_secs: 600,
+            login_account_attempts: 10,
+            login_account_window_secs: 900,
+            login_lockout_secs: 900,
+            login_max_concurrent_hashes: 4,
+            header_timeout_secs: 15,
+            body_timeout_secs: 120,
+            idle_timeout_secs: 120,
+            max_connections: 800,
         }
     }
+}
+
+/// The reverse proxies allowed to say who the client is. Empty: nobody; the
+/// connection's own address is the client's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Addresses (`10.0.0.5`) or networks (`10.0.0.0/8`, `fd00::/8`).
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> anyhow::Result<TrustedProxies> {
+        let mut nets = Vec::with_capacity(items.len());
+        for item in items {
+            let item = item.as_ref().trim();
+            if item.is_empty() {
+                continue;
+            }
+            let net = match item.parse::<ipnet::IpNet>() {
+                Ok(n) => n,
+                Err(_) => match item.parse::<std::net::IpAddr>() {
+                    Ok(ip) => ipnet::IpNet::from(ip),
+                    Err(_) => bail!("trusted_proxies: {item:?} is not an address or a network like 10.0.0.0/8"),
+                },
+            };
+            nets.push(net);
+        }
+        Ok(TrustedProxies(nets))
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The client's address: the peer's, unless the peer is a trusted proxy;
+    /// then the nearest address in `X-Forwarded-For` that is not a trusted
+    /// proxy (the ones further left could have been written by the client).
+    pub fn client(&self, peer: std::net::IpAddr, forwarded_for: &[&str]) -> std::net::IpAddr {
+        if !self.contains(peer) {
+            return peer.to_canonical();
+        }
+        let hops = forwarded_for.iter().flat_map(|v| v.split(',')).map(str::trim).rev();
+        let mut client = peer.to_canonical();
+        for hop in hops {
+            match hop.parse::<std::net::IpAddr>() {
+                Ok(ip) => {
+                    client = ip.to_canonical();
+                    if !self.contains(client) {
+                        break;
+                    }
+                }
+                // A hop we cannot read ends what we can believe.
+                Err(_) => break,
+            }
+        }
+        client
+    }
+}
+
+impl TryFrom<Vec<String>> for TrustedProxies {
+    type Error = anyhow::Error;
+    fn try_from(v: Vec<String>) -> anyhow::Result<Self> {
+        TrustedProxies::parse(&v)
+    }
+}
+
+/// Reads a number from the environment into `field` when the variable is set.
+fn number<T: std::str::FromStr>(get: impl Fn(&str) -> Option<String>, key: &str, field: &mut T) -> anyhow::Result<()> {
+    if let Some(v) = get(key) {
+        *field = v.trim().parse().map_err(|_| anyhow::anyhow!("{key}={v:?} must be a whole number"))?;
+    }
+    Ok(())
 }
 
 pub fn default_data_dir() -> PathBuf {
@@ -153,6 +258,21 @@ impl Config {
         if let Some(v) = get("TEXTDESK_HOLD_DELIVERY_MS") {
             self.hold_delivery_ms = v.parse().context("TEXTDESK_HOLD_DELIVERY_MS must be a whole number")?;
         }
+        if let Some(v) = get("TEXTDESK_TRUSTED_PROXIES") {
+            self.trusted_proxies = TrustedProxies::parse(&v.split(',').collect::<Vec<_>>())?;
+        }
+        number(&get, "TEXTDESK_SESSION_HOURS", &mut self.session_hours)?;
+        number(&get, "TEXTDESK_SESSION_IDLE_MINUTES", &mut self.session_idle_minutes)?;
+        number(&get, "TEXTDESK_LOGIN_IP_ATTEMPTS", &mut self.login_ip_attempts)?;
+        number(&get, "TEXTDESK_LOGIN_IP_WINDOW_SECS", &mut self.login_ip_window_secs)?;
+        number(&get, "TEXTDESK_LOGIN_ACCOUNT_ATTEMPTS", &mut self.login_account_attempts)?;
+        number(&get, "TEXTDESK_LOGIN_ACCOUNT_WINDOW_SECS", &mut self.login_account_window_secs)?;
+        number(&get, "TEXTDESK_LOGIN_LOCKOUT_SECS", &mut self.login_lockout_secs)?;
+        number(&get, "TEXTDESK_LOGIN_MAX_CONCURRENT_HASHES", &mut self.login_max_concurrent_hashes)?;
+        number(&get, "TEXTDESK_HEADER_TIMEOUT_SECS", &mut self.header_timeout_secs)?;
+        number(&get, "TEXTDESK_BODY_TIMEOUT_SECS", &mut self.body_timeout_secs)?;
+        number(&get, "TEXTDESK_IDLE_TIMEOUT_SECS", &mut self.idle_timeout_secs)?;
+        number(&get, "TEXTDESK_MAX_CONNECTIONS", &mut self.max_connections)?;
         Ok(())
     }
 
@@ -184,10 +304,29 @@ impl Config {
         if !(2..=3600).contains(&self.claim_lease_secs) {
             bail!("claim_lease_secs must be between 2 and 3600");
         }
+        if !(1..=24 * 60 * 30).contains(&self.session_idle_minutes) {
+            bail!("session_idle_minutes must be between 1 and 43200");
+        }
+        if self.login_ip_attempts == 0 || self.login_account_attempts < 1 || self.login_max_concurrent_hashes == 0 {
+            bail!("login_ip_attempts, login_account_attempts and login_max_concurrent_hashes must be at least 1");
+        }
+        if self.login_ip_window_secs == 0 || self.login_account_window_secs < 1 || self.login_lockout_secs < 1 {
+            bail!("login_ip_window_secs, login_account_window_secs and login_lockout_secs must be at least 1");
+        }
+        if self.header_timeout_secs == 0 || self.body_timeout_secs == 0 || self.idle_timeout_secs == 0 {
+            bail!("header_timeout_secs, body_timeout_secs and idle_timeout_secs must be at least 1");
+        }
+        if self.max_connections < 2 {
+            bail!("max_connections must be at least 2");
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
         }
         Ok(self)
+    }
+
+    pub fn session_idle(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_mins(self.session_idle_minutes)
     }
 
     pub fn claim_lease(&self) -> jiff::SignedDuration {
@@ -273,6 +412,41 @@ claim_lease_secs = 120
 # Largest picture or file kept from a provider (MMS), in bytes. Attachments
 # live in data_dir/media; back it up with the database.
 media_max_bytes = 10485760
+
+# A sign-in also ends after this many minutes without using the app (an
+# absolute limit of session_hours applies however busy it is).
+session_idle_minutes = 120
+
+# Reverse proxies (addresses or networks) whose X-Forwarded-For header names
+# the client. Only these are believed; empty means the connecting address is
+# the client. Behind nginx on the same host: ["127.0.0.1", "::1"].
+trusted_proxies = []
+
+# Failed sign-ins, bad API tokens and bad sign-in links one client address may
+# send per window (this node's count) before it gets 429 Too Many Requests.
+login_ip_attempts = 20
+login_ip_window_secs = 600
+
+# Failed sign-ins for one e-mail (counted across all nodes) that lock it for
+# login_lockout_secs. Locks are listed on Settings > Audit.
+login_account_attempts = 10
+login_account_window_secs = 900
+login_lockout_secs = 900
+
+# Password checks (argon2, about 19 MiB each) running at once; any more are
+# refused at once with a "try again" rather than queued.
+login_max_concurrent_hashes = 4
+
+# Connections: seconds to send a request's headers (also how long an idle
+# keep-alive connection is kept), to send its whole body, and with no bytes
+# moving at all (live streams send keep-alives every 15 s). At most
+# max_connections at once (keep it below the open-file limit): past it the
+# oldest connection that has not sent a request is closed to make room, or,
+# when every one is busy, the newcomer gets 503.
+header_timeout_secs = 15
+body_timeout_secs = 120
+idle_timeout_secs = 120
+max_connections = 800
 "#;
 
 #[cfg(test)]
@@ -300,6 +474,25 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         let mut bad = Config::default();
         assert!(bad.apply_env(|k| (k == "TEXTDESK_LISTEN").then(|| "nowhere".into())).is_err());
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let none = TrustedProxies::default();
+        assert_eq!(none.client(ip("10.0.0.2"), &["203.0.113.9"]), ip("10.0.0.2"));
+        let proxies = TrustedProxies::parse(&["10.0.0.0/8", "::1"]).unwrap();
+        // The client may write anything to the left; the nearest untrusted hop counts.
+        assert_eq!(proxies.client(ip("10.0.0.2"), &["1.2.3.4, 203.0.113.9"]), ip("203.0.113.9"));
+        assert_eq!(proxies.client(ip("10.0.0.2"), &["203.0.113.9", "10.1.1.1"]), ip("203.0.113.9"));
+        assert_eq!(proxies.client(ip("::1"), &["198.51.100.7"]), ip("198.51.100.7"));
+        // An untrusted peer's header is ignored; an unreadable hop ends the chain.
+        assert_eq!(proxies.client(ip("192.0.2.1"), &["203.0.113.9"]), ip("192.0.2.1"));
+        assert_eq!(proxies.client(ip("10.0.0.2"), &["203.0.113.9, junk"]), ip("10.0.0.2"));
+        assert!(TrustedProxies::parse(&["10.0.0.0/33"]).is_err());
+        let cfg: Config = toml::from_str("trusted_proxies = ['127.0.0.1']").unwrap();
+        assert!(cfg.trusted_proxies.contains(ip("127.0.0.1")));
+        assert!(toml::from_str::<Config>("trusted_proxies = ['nowhere']").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod serve;
 pub mod services;
 
 use std::net::SocketAddr;
@@ -66,7 +67,7 @@ impl Application {
         services.ensure_links().await?;
         if opts.workers {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
-            workers.push(tokio::spawn(housekeeping_loop(services.clone())));
+            workers.push(tokio::spawn(housekeeping_loop(services.clone(), config.clone())));
         }
         Ok(Application { listener, router, services, config, workers })
     }
@@ -76,8 +77,9 @@ impl Application {
     }
 
     pub async fn run(self) -> anyhow::Result<()> {
-        let Application { listener, router, workers, .. } = self;
-        let result = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+        let Application { listener, router, workers, config, .. } = self;
+        let limits = serve::ServeLimits::from_config(&config);
+        let result = serve::serve(listener, router, limits, shutdown_signal()).await;
         for w in workers {
             w.abort();
         }
@@ -146,7 +148,7 @@ async fn dispatcher_loop(services: Services, every: Duration) {
     }
 }
 
-async fn housekeeping_loop(services: Services) {
+async fn housekeeping_loop(services: Services, config: Arc<Config>) {
     loop {
         housekeep_once(&services).await;
         tokio::time::sleep(Duration::from_secs(15)).await;
@@ -168,7 +170,9 @@ pub async fn housekeep_once(services: &Services) {
         if let Err(e) = services.acknowledge_waiting_at(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "sending holding messages failed");
         }
-        let _ = services.store.delete_expired_sessions(jiff::Timestamp::now()).await;
+        let _ = services.store.delete_expired_sessions(jiff::Timestamp::now(), config.session_idle()).await;
+        let _ = services.store.prune_login_failures(jiff::Timestamp::now(), services.lockout.window).await;
+        services.limits.sweep(std::time::Instant::now());
         // Events are kept: the account's retention policy (not built yet) will decide.
         let _ = services.store.drop_stale_early_reports(jiff::Timestamp::now()).await;
     }

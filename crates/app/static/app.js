@@ -1,5 +1,13 @@
 // textdesk's one script. The pages work without it; with it, the inbox and the
 // open conversation update live over server-sent events, and Enter sends.
+
+// A select marked data-autosubmit sends its form as soon as it changes. Here
+// rather than in onchange= attributes, which the Content-Security-Policy
+// forbids; delegated, so lists and threads refreshed live keep it.
+document.addEventListener("change", function (e) {
+  var el = e.target;
+  if (el && el.form && el.matches && el.matches("select[data-autosubmit]")) el.form.submit();
+});
 (function () {
   "use strict";
   var state = document.getElementById("live-state");

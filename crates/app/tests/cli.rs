@@ -191,9 +191,12 @@ async fn the_demo_starts_seeded_and_keeps_its_data() {
     // No pooled connections: the server is restarted under this client.
     textdesk_channels::ensure_tls_provider();
     let browser = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(0).build().unwrap();
+    // The login form's CSRF token comes with the page (its cookie lands in the jar).
+    let page = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
     let r = browser
         .post(format!("{base}/login"))
-        .form(&[("email", "dana@harbordental.example"), ("password", "textdesk-demo")])
+        .form(&[("email", "dana@harbordental.example"), ("password", "textdesk-demo"), ("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Db, TestApp, app, csrf_of, json};
+use common::{Db, TestApp, app, csrf_of, json, sign_in};
 use serde_json::json;
 use textdesk_channels::twilio::FakeTwilio;
 use textdesk_core::Role;
@@ -366,12 +366,7 @@ async fn people_and_teams_in_the_ui(db: Db) {
     let sam = t.services.store.users(t.account_id).await.unwrap().into_iter().find(|u| u.name == "Sam Lee").unwrap();
     assert_eq!(sam.role, Role::Supervisor);
     // No password yet: signing in does not work.
-    let r = reqwest::Client::new()
-        .post(t.url("/login"))
-        .form(&[("email", "sam@example.com"), ("password", "!invited")])
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in(&reqwest::Client::new(), &t.base, "sam@example.com", "!invited").await;
     assert_eq!(r.status(), 401);
 
     // The invitee sets a password and is signed in; the link then stops working.
@@ -381,15 +376,23 @@ async fn people_and_teams_in_the_ui(db: Db) {
     assert_eq!(status, 200);
     assert!(html.contains("Welcome, Sam Lee") && html.contains("sam@example.com"), "{html}");
     let link = format!("/invite/{token}");
+    let signin = csrf_of(&html);
     let (status, _, html) =
-        form(&invitee, &t, &link, &[("password", "a long secret"), ("confirm", "another secret")]).await;
+        form(&invitee, &t, &link, &[("password", "a long secret"), ("confirm", "a long secret")]).await;
+    assert_eq!(status, 403, "the form's CSRF token is needed");
+    assert!(html.contains("did not come from this site"), "{html}");
+    let (status, _, html) =
+        form(&invitee, &t, &link, &[("password", "a long secret"), ("confirm", "another secret"), ("csrf", &signin)])
+            .await;
     assert_eq!(status, 422);
     assert!(html.contains("not the same"), "{html}");
-    let (status, _, html) = form(&invitee, &t, &link, &[("password", "short"), ("confirm", "short")]).await;
+    let (status, _, html) =
+        form(&invitee, &t, &link, &[("password", "short"), ("confirm", "short"), ("csrf", &signin)]).await;
     assert_eq!(status, 422);
     assert!(html.contains("at least 8"), "{html}");
     let (status, location, _) =
-        form(&invitee, &t, &link, &[("password", "a long secret"), ("confirm", "a long secret")]).await;
+        form(&invitee, &t, &link, &[("password", "a long secret"), ("confirm", "a long secret"), ("csrf", &signin)])
+            .await;
     assert_eq!(status, 303);
     assert_eq!(location, "/inbox");
     assert_eq!(page(&invitee, &t, "/inbox").await.0, 200, "signed in");
@@ -398,12 +401,7 @@ async fn people_and_teams_in_the_ui(db: Db) {
         form(&invitee, &t, &link, &[("password", "x long secret"), ("confirm", "x long secret")]).await;
     assert_eq!(status, 404);
     assert_eq!(page(&invitee, &t, "/invite/nonsense").await.0, 404);
-    let r = reqwest::Client::new()
-        .post(t.url("/login"))
-        .form(&[("email", "sam@example.com"), ("password", "a long secret")])
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in(&reqwest::Client::new(), &t.base, "sam@example.com", "a long secret").await;
     assert!(r.url().path() == "/inbox" || r.status().is_success(), "the new password signs in");
     let (_, html) = page(&admin, &t, "/settings/users").await;
     assert!(!html.contains("Invited (link"), "accepted: {html}");

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Db, PASSWORD, app, csrf_of, json};
+use common::{Db, PASSWORD, app, csrf_of, json, sign_in};
 use textdesk_core::{ConsentState, Role};
 
 #[tokio::test]
@@ -18,31 +18,26 @@ async fn sign_in_and_out() {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/login?next=/inbox%3Fview%3Dall");
 
-    let r = anon
-        .post(t.url("/login"))
-        .form(&[("email", "dana@example.com"), ("password", "wrong password")])
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in(&anon, &t.base, "dana@example.com", "wrong password").await;
     assert_eq!(r.status(), 401);
     assert!(r.text().await.unwrap().contains("do not match"));
-    let r = anon
-        .post(t.url("/login"))
-        .form(&[("email", "nobody@example.com"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in(&anon, &t.base, "nobody@example.com", PASSWORD).await;
     assert_eq!(r.status(), 401);
 
     // A login link cannot send people elsewhere.
+    let page = anon.get(t.url("/login")).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let csrf = csrf_of(&page.text().await.unwrap());
     let r = anon
         .post(t.url("/login"))
-        .form(&[("email", "dana@example.com"), ("password", PASSWORD), ("next", "//evil.example/")])
+        .header("cookie", cookie)
+        .form(&[("email", "dana@example.com"), ("password", PASSWORD), ("next", "//evil.example/"), ("csrf", &csrf)])
         .send()
         .await
         .unwrap();
     assert_eq!(r.headers()["location"], "/inbox");
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("textdesk_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
 
     let browser = t.browser("dana@example.com").await;

@@ -1,7 +1,7 @@
-//! Sessions and API tokens. Only hashes of the secrets are stored: a copy of
-//! the database does not let anyone sign in.
+//! Sessions, API tokens and failed sign-ins. Only hashes of the secrets are
+//! stored: a copy of the database does not let anyone sign in.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use sqlx::Row;
 
 use crate::{Result, Store, StoreError, User, from_ms, returned_id, to_ms};
@@ -31,27 +31,40 @@ impl Store {
         csrf: &str,
         expires_at: Timestamp,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        let now = to_ms(Timestamp::now());
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $4)")
             .bind(token_hash)
             .bind(user_id)
             .bind(csrf)
-            .bind(to_ms(Timestamp::now()))
+            .bind(now)
             .bind(to_ms(expires_at))
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    /// The live session for a cookie, with its active user; expired sessions are gone.
-    pub async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Session>> {
+    /// The live session for a cookie, with its active user: not past its
+    /// absolute expiry, and used within `idle`. Using it keeps it alive; the
+    /// time is written at most once a minute, so reading pages stays read-only.
+    pub async fn session(&self, token_hash: &str, now: Timestamp, idle: SignedDuration) -> Result<Option<Session>> {
         let row = sqlx::query(
-            "SELECT user_id, csrf_token, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT user_id, csrf_token, expires_at, COALESCE(last_seen_at, created_at) AS seen FROM sessions
+             WHERE token_hash = $1 AND expires_at > $2 AND COALESCE(last_seen_at, created_at) > $3",
         )
         .bind(token_hash)
         .bind(to_ms(now))
+        .bind(to_ms(now - idle))
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
+        let seen: i64 = row.try_get("seen")?;
+        if seen < to_ms(now - SignedDuration::from_mins(1)) {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                .bind(to_ms(now))
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+        }
         let user = self.user(row.try_get("user_id")?).await?;
         if !user.active {
             return Ok(None);
@@ -68,9 +81,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+    /// Drops sessions past their absolute expiry or idle for longer than `idle`.
+    pub async fn delete_expired_sessions(&self, now: Timestamp, idle: SignedDuration) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR COALESCE(last_seen_at, created_at) <= $2")
             .bind(to_ms(now))
+            .bind(to_ms(now - idle))
             .execute(&self.pool)
             .await?
             .rows_affected())
@@ -148,5 +163,106 @@ impl Store {
             return Err(StoreError::NotFound("token"));
         }
         Ok(())
+    }
+}
+
+/// How failed sign-ins for one e-mail turn into a lockout.
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutRule {
+    /// This many failures within `window` lock the e-mail…
+    pub failures: i64,
+    pub window: SignedDuration,
+    /// …for this long.
+    pub lock_for: SignedDuration,
+}
+
+impl Store {
+    /// Until when sign-ins for this e-mail (its hash) are refused, if they are now.
+    pub async fn login_locked_until(
+        &self,
+        account_id: i64,
+        email_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>> {
+        let row = sqlx::query(
+            "SELECT locked_until FROM login_failures WHERE account_id = $1 AND email_hash = $2 AND locked_until > $3",
+        )
+        .bind(account_id)
+        .bind(email_hash)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<Option<i64>, _>("locked_until")?.map(from_ms),
+            None => None,
+        })
+    }
+
+    /// Counts a failed sign-in. Returns when the lock ends if this failure
+    /// started one (exactly one node sees that, so it is audited once).
+    pub async fn record_login_failure(
+        &self,
+        account_id: i64,
+        email_hash: &str,
+        now: Timestamp,
+        rule: LockoutRule,
+    ) -> Result<Option<Timestamp>> {
+        let mut tx = self.begin_write().await?;
+        // A window that has passed starts again from this failure.
+        let row = sqlx::query(
+            "INSERT INTO login_failures (account_id, email_hash, failures, window_start) VALUES ($1, $2, 1, $3)
+             ON CONFLICT (account_id, email_hash) DO UPDATE SET
+               failures = CASE WHEN login_failures.window_start <= $4 THEN 1 ELSE login_failures.failures + 1 END,
+               window_start = CASE WHEN login_failures.window_start <= $4 THEN $3 ELSE login_failures.window_start END
+             RETURNING failures",
+        )
+        .bind(account_id)
+        .bind(email_hash)
+        .bind(to_ms(now))
+        .bind(to_ms(now - rule.window))
+        .fetch_one(&mut *tx)
+        .await?;
+        let failures: i64 = row.try_get("failures")?;
+        let mut locked = None;
+        if failures >= rule.failures {
+            let until = now + rule.lock_for;
+            let n = sqlx::query(
+                "UPDATE login_failures SET locked_until = $1, failures = 0, window_start = $2
+                 WHERE account_id = $3 AND email_hash = $4 AND (locked_until IS NULL OR locked_until <= $2)",
+            )
+            .bind(to_ms(until))
+            .bind(to_ms(now))
+            .bind(account_id)
+            .bind(email_hash)
+            .execute(&mut *tx)
+            .await?;
+            if n.rows_affected() == 1 {
+                locked = Some(until);
+            }
+        }
+        tx.commit().await?;
+        Ok(locked)
+    }
+
+    /// A successful sign-in forgets the failures before it.
+    pub async fn clear_login_failures(&self, account_id: i64, email_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE account_id = $1 AND email_hash = $2")
+            .bind(account_id)
+            .bind(email_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops counts whose window and lock have both passed.
+    pub async fn prune_login_failures(&self, now: Timestamp, window: SignedDuration) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM login_failures WHERE window_start <= $1 AND (locked_until IS NULL OR locked_until <= $2)",
+        )
+        .bind(to_ms(now - window))
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 }

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod auth;
 mod automatic;
 mod canned;
@@ -34,7 +35,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{Account, NewUser, Team, User};
-pub use auth::{ApiToken, Session};
+pub use audit::{AuditEntry, MAX_AUDIT_READ, NewAudit};
+pub use auth::{ApiToken, LockoutRule, Session};
 pub use automatic::{Occasion, Waiting};
 pub use canned::{CannedFields, CannedResponse};
 pub use consent::{ACCOUNT_SCOPE, ConsentEvent, LedgerLine, RecordConsent};

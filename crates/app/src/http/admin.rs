@@ -30,6 +30,7 @@ impl From<UserError> for Problem {
         match e {
             UserError::Forbidden(d) => Problem::forbidden(d),
             UserError::Store(s) => s.into(),
+            UserError::Refused(r) => Problem::refused(r),
             UserError::Internal(d) => {
                 tracing::error!(error = %d, "a user change failed");
                 Problem::internal()

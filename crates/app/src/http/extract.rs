@@ -1,7 +1,11 @@
-//! Extractors: JSON, path and query that fail as problem details; the API's
-//! bearer-token user; the UI's session user and its CSRF check.
+//! Extractors: JSON, path and query that fail as problem details; the client's
+//! address; the API's bearer-token user; the UI's session user and its CSRF
+//! check; the sign-in forms' CSRF check before there is a session.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -32,7 +36,28 @@ pub struct Path<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(Problem))]
 pub struct Query<T>(pub T);
 
-/// The user behind an `Authorization: Bearer` API token.
+/// The client's address: the connection's, or, from a trusted reverse proxy,
+/// the one it forwarded (`Config::trusted_proxies`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let forwarded: Vec<&str> =
+            parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        Ok(ClientIp(state.config.trusted_proxies.client(peer, &forwarded)))
+    }
+}
+
+/// The user behind an `Authorization: Bearer` API token. An address that sent
+/// too many bad tokens is refused (429) before its next one is looked at.
 pub struct ApiUser(pub User);
 
 impl ApiUser {
@@ -49,6 +74,7 @@ impl FromRequestParts<AppState> for ApiUser {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -60,9 +86,14 @@ impl FromRequestParts<AppState> for ApiUser {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| Problem::unauthorized("the Authorization header must be Bearer <token>"))?;
+        let limits = &state.services.limits;
+        limits.check(ip, Instant::now()).map_err(Problem::refused)?;
         match state.services.store.user_for_token(&hash_secret(token)).await? {
             Some(u) if u.account_id == state.account_id => Ok(ApiUser(u)),
-            _ => Err(Problem::unauthorized("the API token is not valid")),
+            _ => {
+                limits.charge(ip, Instant::now()).map_err(Problem::refused)?;
+                Err(Problem::unauthorized("the API token is not valid"))
+            }
         }
     }
 }
@@ -110,6 +141,38 @@ impl UiUser {
     }
 }
 
+/// Where the sign-in forms (login, invitation) keep their token before there
+/// is a session: the same random value in this cookie and in the form
+/// (double submit), so another site cannot post the form for a visitor.
+pub const SIGN_IN_CSRF_COOKIE: &str = "textdesk_signin_csrf";
+
+/// The sign-in forms' token: the visitor's current one (so several open tabs
+/// keep working), or a new one to set with `sign_in_csrf_cookie`.
+pub fn sign_in_csrf(headers: &HeaderMap) -> (String, bool) {
+    match cookie_value(headers, SIGN_IN_CSRF_COOKIE) {
+        Some(v) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => (v.to_owned(), false),
+        _ => (crate::services::auth::new_secret(""), true),
+    }
+}
+
+/// The `Set-Cookie` value carrying a sign-in form's token.
+pub fn sign_in_csrf_cookie(token: &str, public_url: &str) -> String {
+    let secure = if public_url.starts_with("https://") { "; Secure" } else { "" };
+    format!("{SIGN_IN_CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400{secure}")
+}
+
+/// A sign-in form must come from our own page: its token matches the cookie,
+/// and a browser's Origin (when sent) is ours.
+pub fn check_sign_in_csrf(headers: &HeaderMap, submitted: &str, public_url: &str) -> Result<(), CsrfRejected> {
+    let cookie = cookie_value(headers, SIGN_IN_CSRF_COOKIE).unwrap_or("");
+    let token_ok: bool = !cookie.is_empty() && bool::from(cookie.as_bytes().ct_eq(submitted.as_bytes()));
+    let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => same_origin(origin, public_url, headers),
+    };
+    if token_ok && origin_ok { Ok(()) } else { Err(CsrfRejected) }
+}
+
 fn same_origin(origin: &str, public_url: &str, headers: &HeaderMap) -> bool {
     if origin == public_url {
         return true;
@@ -129,7 +192,7 @@ impl FromRequestParts<AppState> for UiUser {
             Redirect::to(&format!("/login?next={}", urlencode(next))).into_response()
         };
         let Some(cookie) = cookie_value(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
-        match state.services.store.session(&hash_secret(cookie), Timestamp::now()).await {
+        match state.services.store.session(&hash_secret(cookie), Timestamp::now(), state.config.session_idle()).await {
             Ok(Some(s)) if s.user.account_id == state.account_id => Ok(UiUser { user: s.user, csrf: s.csrf_token }),
             Ok(_) => Err(to_login()),
             Err(e) => Err(Problem::from(e).into_response()),

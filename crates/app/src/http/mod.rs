@@ -5,6 +5,7 @@
 pub mod account;
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod canned;
 pub mod contacts;
 pub mod extract;
@@ -43,6 +44,12 @@ pub struct AppState {
     pub business_tz: jiff::tz::TimeZone,
 }
 
+/// Every response's policy unless it sets its own (`/media` does): our own
+/// scripts and styles only, never inline ones, so injected markup cannot run.
+/// Pictures may be `blob:` (the composer's previews of files being attached).
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(ui::routes())
@@ -62,5 +69,6 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .with_state(state)
 }

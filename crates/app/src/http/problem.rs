@@ -43,6 +43,23 @@ impl Problem {
             "something went wrong on our side; it has been logged",
         )
     }
+    /// Too many attempts (429), or too many running at once (503), with when to try again.
+    pub fn refused(r: crate::services::limits::Refusal) -> Self {
+        use crate::services::limits::Refusal;
+        let (status, kind, title) = match r {
+            Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy"),
+            Refusal::Address { .. } | Refusal::Locked { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", "Too many attempts")
+            }
+        };
+        Problem {
+            status,
+            kind,
+            title,
+            detail: r.explain(),
+            extra: Some(json!({ "retry_after_seconds": r.retry_after_secs() })),
+        }
+    }
     pub fn type_uri(&self) -> String {
         format!("urn:textdesk:problem:{}", self.kind)
     }
@@ -50,6 +67,7 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
+        let retry_after = self.extra.as_ref().and_then(|e| e.get("retry_after_seconds")).and_then(|v| v.as_u64());
         let mut body = json!({ "type": self.type_uri(), "title": self.title, "status": self.status.as_u16(), "detail": self.detail });
         if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (self.extra, body.as_object_mut()) {
             obj.extend(extra);
@@ -58,6 +76,9 @@ impl IntoResponse for Problem {
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

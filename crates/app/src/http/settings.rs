@@ -22,7 +22,7 @@ use textdesk_store::{Inbox, StoreError, User};
 use std::collections::HashMap;
 
 use crate::http::AppState;
-use crate::http::extract::{Path, Query, UiUser};
+use crate::http::extract::{ClientIp, Path, Query, UiUser, check_sign_in_csrf};
 use crate::http::hours_form::{DAYS, DayRow, day_text};
 use crate::http::problem::Problem;
 use crate::http::settings_inboxes::{self, ProviderView};
@@ -30,6 +30,7 @@ use crate::http::ui::{Chrome, chrome};
 use crate::services::consent::ConsentSettings;
 use crate::services::conversations::{ActionError, Draft};
 use crate::services::hours::{Acknowledge, OffHoursReply};
+use crate::services::limits::Refusal;
 use crate::services::users::UserError;
 
 pub fn ui_routes() -> Router<AppState> {
@@ -838,21 +839,67 @@ struct InvitePage {
     user: Option<(String, String)>,
     error: Option<String>,
     business: String,
+    csrf: String,
 }
 
-async fn invite_page(State(s): State<AppState>, Path(token): Path<String>) -> Response {
-    match s.services.invitation_for(&token).await {
-        Ok(user) => {
-            let status = if user.is_some() { StatusCode::OK } else { StatusCode::NOT_FOUND };
-            let page = InvitePage {
-                user: user.map(|u| (u.name, u.email)),
-                token,
-                error: None,
-                business: s.config.account_name.clone(),
-            };
-            (status, page).into_response()
+const LINK_GONE: &str = "This link has been used, has expired, or was replaced by a newer one.";
+
+/// The invitation's page (its form carries a sign-in CSRF token, like the login's).
+fn invite_form(
+    s: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    token: &str,
+    user: Option<User>,
+    error: Option<String>,
+) -> Response {
+    let business = s.config.account_name.clone();
+    let user = user.map(|u| (u.name, u.email));
+    crate::http::ui::with_sign_in_csrf(s, headers, status, |csrf| InvitePage {
+        token: token.to_owned(),
+        user,
+        error,
+        business,
+        csrf,
+    })
+}
+
+/// The person a link is for; a wrong link counts against the address like a
+/// wrong password, so links cannot be guessed at speed. A refused address
+/// gets the page with the wait.
+async fn invitee(
+    s: &AppState,
+    headers: &HeaderMap,
+    ip: std::net::IpAddr,
+    token: &str,
+) -> Result<Option<User>, Response> {
+    let refused = |r: Refusal| {
+        let mut res = invite_form(s, headers, Problem::refused(r).status, token, None, Some(r.explain()));
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(r.retry_after_secs()));
+        res
+    };
+    let now = std::time::Instant::now();
+    s.services.limits.check(ip, now).map_err(refused)?;
+    match s.services.invitation_for(token).await {
+        Ok(Some(u)) if u.account_id == s.account_id => Ok(Some(u)),
+        Ok(_) => {
+            s.services.limits.charge(ip, now).map_err(refused)?;
+            Ok(None)
         }
-        Err(e) => Problem::from(e).into_response(),
+        Err(e) => Err(Problem::from(e).into_response()),
+    }
+}
+
+async fn invite_page(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    match invitee(&s, &headers, ip, &token).await {
+        Ok(Some(user)) => invite_form(&s, &headers, StatusCode::OK, &token, Some(user), None),
+        Ok(None) => invite_form(&s, &headers, StatusCode::NOT_FOUND, &token, None, None),
+        Err(r) => r,
     }
 }
 
@@ -860,36 +907,42 @@ async fn invite_page(State(s): State<AppState>, Path(token): Path<String>) -> Re
 struct AcceptForm {
     password: String,
     confirm: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn accept_invite(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Path(token): Path<String>,
     axum::Form(f): axum::Form<AcceptForm>,
 ) -> Response {
-    let again = |user: Option<User>, error: String| {
-        let status = if user.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::NOT_FOUND };
-        let page = InvitePage {
-            user: user.map(|u| (u.name, u.email)),
-            token: token.clone(),
-            error: Some(error),
-            business: s.config.account_name.clone(),
-        };
-        (status, page).into_response()
+    let again = |status: StatusCode, user: Option<User>, error: String| {
+        let status = if user.is_some() { status } else { StatusCode::NOT_FOUND };
+        invite_form(&s, &headers, status, &token, user, Some(error))
     };
-    let user = match s.services.invitation_for(&token).await {
-        Ok(Some(u)) if u.account_id == s.account_id => u,
-        Ok(_) => return again(None, "This link has been used, has expired, or was replaced by a newer one.".into()),
-        Err(e) => return Problem::from(e).into_response(),
+    let user = match invitee(&s, &headers, ip, &token).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return again(StatusCode::NOT_FOUND, None, LINK_GONE.into()),
+        Err(r) => return r,
     };
+    if check_sign_in_csrf(&headers, &f.csrf, &s.config.public_url).is_err() {
+        let error = "This form expired or did not come from this site. Please enter your new password again.";
+        return again(StatusCode::FORBIDDEN, Some(user), error.into());
+    }
     if f.password != f.confirm {
-        return again(Some(user), "The two passwords are not the same.".into());
+        return again(StatusCode::UNPROCESSABLE_ENTITY, Some(user), "The two passwords are not the same.".into());
     }
     let user = match s.services.accept_invite(&token, &f.password).await {
         Ok(u) => u,
-        Err(UserError::Store(StoreError::Invalid(d))) => return again(Some(user), d),
-        Err(UserError::Store(StoreError::NotFound(_))) => {
-            return again(None, "This link has been used, has expired, or was replaced by a newer one.".into());
+        Err(UserError::Store(StoreError::Invalid(d))) => return again(StatusCode::UNPROCESSABLE_ENTITY, Some(user), d),
+        Err(UserError::Store(StoreError::NotFound(_))) => return again(StatusCode::NOT_FOUND, None, LINK_GONE.into()),
+        Err(UserError::Refused(r)) => {
+            let mut res = again(Problem::refused(r).status, Some(user), r.explain());
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(r.retry_after_secs()));
+            return res;
         }
         Err(e) => return user_problem(e).into_response(),
     };

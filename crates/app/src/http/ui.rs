@@ -18,7 +18,10 @@ use textdesk_store::{
 };
 
 use crate::http::AppState;
-use crate::http::extract::{Path, Query, SESSION_COOKIE, UiUser, cookie_value};
+use crate::http::extract::{
+    ClientIp, Path, Query, SESSION_COOKIE, SIGN_IN_CSRF_COOKIE, UiUser, check_sign_in_csrf, cookie_value, sign_in_csrf,
+    sign_in_csrf_cookie,
+};
 use crate::http::problem::Problem;
 use crate::services::auth;
 use crate::services::compose::their_time;
@@ -52,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::http::preferences::ui_routes())
         .merge(crate::http::settings::ui_routes())
         .merge(crate::http::setup::ui_routes())
+        .merge(crate::http::audit::ui_routes())
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
         .route(
@@ -104,6 +108,7 @@ struct LoginPage {
     next: String,
     error: Option<String>,
     email: String,
+    csrf: String,
 }
 
 #[derive(Deserialize)]
@@ -119,8 +124,35 @@ pub(crate) fn safe_next(next: Option<String>) -> String {
     }
 }
 
-async fn login_page(Query(q): Query<LoginQuery>) -> LoginPage {
-    LoginPage { next: safe_next(q.next), error: None, email: String::new() }
+/// A sign-in form (`page` gets the form's token) with its token cookie when it is new.
+pub(crate) fn with_sign_in_csrf<P: IntoResponse>(
+    s: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    page: impl FnOnce(String) -> P,
+) -> Response {
+    let (token, fresh) = sign_in_csrf(headers);
+    let cookie = fresh.then(|| sign_in_csrf_cookie(&token, &s.config.public_url));
+    let mut res = (status, page(token)).into_response();
+    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn login_form(
+    s: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: String,
+    error: Option<String>,
+    email: String,
+) -> Response {
+    with_sign_in_csrf(s, headers, status, |csrf| LoginPage { next, error, email, csrf })
+}
+
+async fn login_page(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    login_form(&s, &headers, StatusCode::OK, safe_next(q.next), None, String::new())
 }
 
 #[derive(Deserialize)]
@@ -128,23 +160,41 @@ struct LoginForm {
     email: String,
     password: String,
     next: Option<String>,
+    #[serde(default)]
+    csrf: String,
 }
 
-async fn login(State(s): State<AppState>, axum::Form(f): axum::Form<LoginForm>) -> Response {
+async fn login(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<LoginForm>,
+) -> Response {
     let next = safe_next(f.next);
-    let user = match auth::authenticate(&s.services.store, &f.email, &f.password).await {
-        Ok(Some(u)) if u.account_id == s.account_id => u,
-        Ok(_) => {
-            let page = LoginPage {
-                next,
-                error: Some("That e-mail and password do not match an active account.".into()),
-                email: f.email,
-            };
-            return (StatusCode::UNAUTHORIZED, page).into_response();
-        }
-        Err(e) => return Problem::from(e).into_response(),
+    if check_sign_in_csrf(&headers, &f.csrf, &s.config.public_url).is_err() {
+        let error = "This sign-in form expired or did not come from this site. Please sign in again.";
+        return login_form(&s, &headers, StatusCode::FORBIDDEN, next, Some(error.into()), f.email);
+    }
+    let guard = auth::SignInGuard {
+        store: &s.services.store,
+        limits: &s.services.limits,
+        rule: s.services.lockout,
+        account_id: s.account_id,
+        ip,
     };
-    sign_in(&s, user.id, &next).await
+    match auth::sign_in(&guard, &f.email, &f.password).await {
+        Ok(user) => sign_in(&s, user.id, &next).await,
+        Err(e @ auth::SignInError::NoMatch) => {
+            login_form(&s, &headers, StatusCode::UNAUTHORIZED, next, Some(e.to_string()), f.email)
+        }
+        Err(auth::SignInError::Refused(r)) => {
+            let status = Problem::refused(r).status;
+            let mut res = login_form(&s, &headers, status, next, Some(r.explain()), f.email);
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));
+            res
+        }
+        Err(auth::SignInError::Store(e)) => Problem::from(e).into_response(),
+    }
 }
 
 /// Starts a session for `user_id` and sends the browser on to `next` with its cookie.
@@ -162,6 +212,12 @@ pub(crate) async fn sign_in(s: &AppState, user_id: i64, next: &str) -> Response 
     let mut res = Redirect::to(next).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    // The sign-in form's token has done its job; the session brings its own.
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("{SIGN_IN_CSRF_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
 }

@@ -1,14 +1,20 @@
 //! Passwords, sessions and API tokens. Secrets are random 32-byte values shown
 //! once; only their SHA-256 is stored. Password hashing (argon2) runs on the
-//! blocking pool so a login never stalls the server.
+//! blocking pool so a login never stalls the server, and only under one of the
+//! few permits `limits::LoginLimits` hands out, so a flood cannot pile them up.
 
-use argon2::Argon2;
+use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::net::IpAddr;
+use subtle::ConstantTimeEq;
+
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use textdesk_core::{Email, Password, Role};
-use textdesk_store::{NewUser, Store, StoreError, User};
+use textdesk_store::{LockoutRule, NewAudit, NewUser, Store, StoreError, User};
+
+use crate::services::limits::{HashSlot, LoginLimits, Refusal, describe_wait};
 
 /// A fresh random secret, URL-safe.
 pub fn new_secret(prefix: &str) -> String {
@@ -31,21 +37,39 @@ pub async fn hash_password(p: &Password) -> anyhow::Result<String> {
     .await?
 }
 
-/// Checks a password; a user who does not exist costs the same time, so
-/// timing does not reveal which e-mails have accounts.
-pub async fn verify_password(hash: Option<String>, candidate: String) -> bool {
-    const DUMMY: &str =
-        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Q8Xb6gXnM5mZ5QkQ9vYwI4dJmOq4nYq3m0cX0mZt3Ik";
+/// Stands in for a missing user's hash: the same algorithm and cost as
+/// `Argon2::default()`, so checking against it takes as long as a real check.
+const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Q8Xb6gXnM5mZ5QkQ9vYwI4dJmOq4nYq3m0cX0mZt3Ik";
+
+/// Checks a password in `slot`'s memory; a user who does not exist costs the
+/// same time, so timing does not reveal which e-mails have accounts.
+pub async fn verify_password(hash: Option<String>, candidate: String, mut slot: HashSlot) -> bool {
     let known = hash.is_some();
     let hash = hash.unwrap_or_else(|| DUMMY.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let ok = PasswordHash::new(&hash)
-            .map(|h| Argon2::default().verify_password(candidate.as_bytes(), &h).is_ok())
-            .unwrap_or(false);
-        ok && known
-    })
-    .await
-    .unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_in(&mut slot.memory, &hash, candidate.as_bytes()) && known)
+        .await
+        .unwrap_or(false)
+}
+
+/// Argon2 over the hash's own algorithm, version, cost and salt, in `memory`
+/// (grown to the cost once, then reused), compared in constant time.
+fn verify_in(memory: &mut Vec<Block>, hash: &str, candidate: &[u8]) -> bool {
+    let Ok(h) = PasswordHash::new(hash) else { return false };
+    let (Some(salt), Some(expected)) = (&h.salt, &h.hash) else { return false };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(h.algorithm.as_str()), Params::try_from(&h)) else {
+        return false;
+    };
+    let version = match h.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut out = vec![0u8; expected.len()];
+    memory.resize(params.block_count(), Block::default());
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(candidate, salt.as_ref(), &mut out, &mut memory[..])
+        .is_ok()
+        && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 pub async fn create_user(
@@ -65,14 +89,84 @@ pub async fn create_user(
     Ok(store.create_user(NewUser { account_id, email, name, role, password_hash: hash }).await?)
 }
 
-/// Signs in: the user when the password matches an active account.
-pub async fn authenticate(store: &Store, email: &str, password: &str) -> Result<Option<User>, StoreError> {
+/// Why a sign-in did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error("{}", .0.explain())]
+    Refused(Refusal),
+    #[error("That e-mail and password do not match an active account.")]
+    NoMatch,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a password sign-in needs besides the e-mail and password.
+pub struct SignInGuard<'a> {
+    pub store: &'a Store,
+    pub limits: &'a LoginLimits,
+    pub rule: LockoutRule,
+    pub account_id: i64,
+    pub ip: IpAddr,
+}
+
+/// The key failures are counted under: the typed e-mail, normalised, hashed
+/// (an unknown e-mail locks just like a known one, so a lock reveals nothing).
+fn email_key(email: &str) -> String {
+    let normal = Email::parse(email).map(|e| e.as_str().to_owned()).unwrap_or_else(|_| email.trim().to_lowercase());
+    hash_secret(&normal)
+}
+
+/// Signs in: the user when the password matches an active account of this
+/// installation, unless the address or the e-mail has failed too often, or
+/// too many checks are running already. Every refusal and failure costs the
+/// same whether the e-mail exists or not.
+pub async fn sign_in(g: &SignInGuard<'_>, email: &str, password: &str) -> Result<User, SignInError> {
+    let now = std::time::Instant::now();
+    g.limits.charge(g.ip, now).map_err(SignInError::Refused)?;
+    let key = email_key(email);
+    let at = Timestamp::now();
+    if let Some(until) = g.store.login_locked_until(g.account_id, &key, at).await? {
+        let retry_after = until.duration_since(at).unsigned_abs();
+        return Err(SignInError::Refused(Refusal::Locked { retry_after }));
+    }
+    let slot = g.limits.hash_permit().map_err(SignInError::Refused)?;
     let user = match Email::parse(email) {
-        Ok(e) => store.user_by_email(&e).await?,
+        Ok(e) => g.store.user_by_email(&e).await?,
         Err(_) => None,
     };
-    let hash = user.as_ref().filter(|u| u.active).map(|u| u.password_hash.clone());
-    if verify_password(hash, password.to_owned()).await { Ok(user) } else { Ok(None) }
+    let user = user.filter(|u| u.active && u.account_id == g.account_id);
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let matched = verify_password(hash, password.to_owned(), slot).await;
+    match user {
+        Some(u) if matched => {
+            g.limits.refund(g.ip);
+            g.store.clear_login_failures(g.account_id, &key).await?;
+            Ok(u)
+        }
+        _ => {
+            if let Some(until) = g.store.record_login_failure(g.account_id, &key, at, g.rule).await? {
+                let lasts = describe_wait(until.duration_since(at).as_secs().max(1) as u64);
+                let detail = format!(
+                    "Sign-in locked for {lasts} after {} failed attempts within {}.",
+                    g.rule.failures,
+                    describe_wait(g.rule.window.as_secs().max(1) as u64)
+                );
+                let ip = g.ip.to_string();
+                let subject = email.trim().to_lowercase();
+                let entry = NewAudit {
+                    account_id: g.account_id,
+                    action: "sign_in.locked",
+                    subject: &subject,
+                    ip: Some(&ip),
+                    detail: &detail,
+                    ..NewAudit::default()
+                };
+                g.store.record_audit(entry, at).await?;
+                tracing::warn!("a sign-in e-mail was locked after repeated failures (see the audit trail)");
+            }
+            Err(SignInError::NoMatch)
+        }
+    }
 }
 
 pub struct NewSession {
@@ -106,11 +200,45 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_and_unknown_users_fail() {
+        let limits = LoginLimits::new(10, std::time::Duration::from_secs(60), 1);
+        let slot = || limits.hash_permit().unwrap();
         let p = Password::parse("correct horse battery").unwrap();
         let h = hash_password(&p).await.unwrap();
-        assert!(verify_password(Some(h.clone()), "correct horse battery".into()).await);
-        assert!(!verify_password(Some(h), "wrong horse battery".into()).await);
-        assert!(!verify_password(None, "correct horse battery".into()).await);
+        assert!(verify_password(Some(h.clone()), "correct horse battery".into(), slot()).await);
+        assert!(!verify_password(Some(h.clone()), "wrong horse battery".into(), slot()).await);
+        assert!(!verify_password(None, "correct horse battery".into(), slot()).await);
+        // The memory is reused, and a check in it agrees with argon2's own.
+        let mut reused = slot();
+        let memory = &mut reused.memory;
+        assert_eq!(memory.len(), 19 * 1024, "19 MiB kept for the next check");
+        for candidate in ["correct horse battery", "wrong horse battery"] {
+            let theirs = argon2::password_hash::PasswordVerifier::verify_password(
+                &Argon2::default(),
+                candidate.as_bytes(),
+                &PasswordHash::new(&h).unwrap(),
+            )
+            .is_ok();
+            assert_eq!(verify_in(memory, &h, candidate.as_bytes()), theirs);
+        }
+        assert!(!verify_in(memory, "not a hash", b"x"));
+    }
+
+    #[test]
+    fn the_stand_in_hash_costs_what_a_real_one_does() {
+        // If it did not parse, or were cheaper, an unknown e-mail would answer faster.
+        let dummy = PasswordHash::new(DUMMY).unwrap();
+        let real = Argon2::default().hash_password(b"anything at all").unwrap().to_string();
+        let real = PasswordHash::new(&real).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.params, real.params);
+        assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+    }
+
+    #[test]
+    fn failures_count_under_the_normalised_email() {
+        assert_eq!(email_key(" Ann@Example.COM "), email_key("ann@example.com"));
+        assert_ne!(email_key("ann@example.com"), email_key("bob@example.com"));
+        assert_eq!(email_key("not an email"), email_key("NOT AN EMAIL"));
     }
 
     #[test]

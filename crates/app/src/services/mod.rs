@@ -15,6 +15,7 @@ pub mod hours;
 pub mod inboxes;
 pub mod ingest;
 pub mod labels;
+pub mod limits;
 pub mod list;
 pub mod media;
 pub mod metrics;
@@ -49,6 +50,10 @@ pub struct Services {
     pub media: Arc<media::MediaStore>,
     /// How long a claim may go without an answer before it is settled (`claim_lease_secs`).
     pub claim_lease: jiff::SignedDuration,
+    /// Failed sign-ins per address on this node, and the cap on password checks at once.
+    pub limits: Arc<limits::LoginLimits>,
+    /// When failed sign-ins for one e-mail lock it (shared by every node through the database).
+    pub lockout: textdesk_store::LockoutRule,
 }
 
 impl Services {
@@ -71,6 +76,12 @@ impl Services {
             public_url: config.public_url.clone(),
             media: Arc::new(media::MediaStore::new(config.data_dir.join("media"), &media_key, config.media_max_bytes)),
             claim_lease: config.claim_lease(),
+            limits: Arc::new(limits::LoginLimits::from_config(config)),
+            lockout: textdesk_store::LockoutRule {
+                failures: config.login_account_attempts,
+                window: jiff::SignedDuration::from_secs(config.login_account_window_secs),
+                lock_for: jiff::SignedDuration::from_secs(config.login_lockout_secs),
+            },
         };
         Ok((services, account.id))
     }

@@ -36,6 +36,8 @@ pub enum UserError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Internal(String),
+    #[error("{}", .0.explain())]
+    Refused(crate::services::limits::Refusal),
 }
 
 impl From<textdesk_core::Invalid> for UserError {
@@ -104,6 +106,8 @@ impl Services {
     /// Uses a link: the password is set and the link spent.
     pub async fn accept_invite(&self, token: &str, password: &str) -> Result<User, UserError> {
         let password = Password::parse(password)?;
+        // Under a permit like a sign-in: links must not pile up argon2 work either.
+        let _permit = self.limits.hash_permit().map_err(UserError::Refused)?;
         let hash = hash_password(&password).await.map_err(|e| UserError::Internal(e.to_string()))?;
         Ok(self.store.accept_invite(&hash_secret(token), &hash, Timestamp::now()).await?)
     }

@@ -280,15 +280,33 @@ impl TestApp {
     pub async fn browser(&self, email: &str) -> reqwest::Client {
         let c =
             reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let r = c
-            .post(self.url("/login"))
-            .form(&[("email", email), ("password", PASSWORD), ("next", "/inbox")])
-            .send()
-            .await
-            .unwrap();
+        let r = sign_in(&c, &self.base, email, PASSWORD).await;
         assert_eq!(r.status(), 303, "login should redirect");
         c
     }
+}
+
+/// Posts the login form as a browser does: the page first, for the form's
+/// CSRF token and its cookie (sent explicitly, so clients without a cookie
+/// jar work too).
+pub async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password: &str) -> reqwest::Response {
+    let page = client.get(format!("{base}/login")).send().await.unwrap();
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("textdesk_signin_csrf=").and_then(|v| v.split(';').next()).map(str::to_owned));
+    let html = page.text().await.unwrap();
+    let token = csrf_of(&html);
+    let cookie = cookie.unwrap_or_else(|| token.clone());
+    client
+        .post(format!("{base}/login"))
+        .header("cookie", format!("textdesk_signin_csrf={cookie}"))
+        .form(&[("email", email), ("password", password), ("next", "/inbox"), ("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// The CSRF token embedded in a page's forms.

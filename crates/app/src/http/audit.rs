@@ -1,0 +1,79 @@
+//! The audit trail's page for admins (`/settings/audit`): the newest entries
+//! first, a page at a time, times in the business's zone.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use textdesk_core::Role;
+use textdesk_store::AuditEntry;
+
+use crate::http::AppState;
+use crate::http::extract::{Query, UiUser};
+use crate::http::problem::Problem;
+use crate::http::ui::{Chrome, chrome};
+
+/// Entries on one page.
+const PAGE: i64 = 100;
+
+pub fn ui_routes() -> Router<AppState> {
+    Router::new().route("/settings/audit", get(audit_page))
+}
+
+struct Row {
+    when: String,
+    who: String,
+    what: String,
+    subject: String,
+    ip: String,
+    detail: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings_audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    zone: String,
+    rows: Vec<Row>,
+    older: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    before: Option<i64>,
+}
+
+/// What an action is called on the page; unknown ones show as written.
+fn action_label(action: &str) -> String {
+    match action {
+        "sign_in.locked" => "Sign-in locked".into(),
+        other => other.replace(['_', '.'], " "),
+    }
+}
+
+fn row(e: AuditEntry, tz: &jiff::tz::TimeZone) -> Row {
+    Row {
+        when: e.at.to_zoned(tz.clone()).strftime("%b %-d, %Y %-I:%M:%S %p").to_string(),
+        who: e.actor_name.unwrap_or_else(|| "Someone not signed in".into()),
+        what: action_label(&e.action),
+        subject: e.subject,
+        ip: e.ip.unwrap_or_default(),
+        detail: e.detail,
+    }
+}
+
+async fn audit_page(State(s): State<AppState>, ui: UiUser, Query(q): Query<AuditQuery>) -> Response {
+    if !ui.user.role.at_least(Role::Admin) {
+        return Problem::forbidden("the audit trail is for admins").into_response();
+    }
+    let entries = match s.services.store.audit_entries(s.account_id, q.before, PAGE).await {
+        Ok(e) => e,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let older = (entries.len() as i64 == PAGE).then(|| entries.last().map(|e| e.id)).flatten();
+    let rows = entries.into_iter().map(|e| row(e, &s.business_tz)).collect();
+    AuditPage { chrome: chrome(&s, &ui), zone: s.config.time_zone.clone(), rows, older }.into_response()
+}
