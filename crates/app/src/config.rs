@@ -38,6 +38,9 @@ pub struct Config {
     pub claim_lease_secs: i64,
     /// Largest attachment kept from a provider, in bytes (in `data_dir/media`).
     pub media_max_bytes: u64,
+    /// Private hosts (`host` or `host:port`) media may be fetched from; every
+    /// other private address is refused (see `textdesk_channels::net`).
+    pub media_allow_private_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             claim_lease_secs: 120,
             media_max_bytes: 10 * 1024 * 1024,
+            media_allow_private_hosts: Vec::new(),
         }
     }
 }
@@ -142,6 +146,10 @@ impl Config {
         if let Some(v) = get("TEXTDESK_CLAIM_LEASE_SECS") {
             self.claim_lease_secs = v.parse().context("TEXTDESK_CLAIM_LEASE_SECS must be a whole number")?;
         }
+        if let Some(v) = get("TEXTDESK_MEDIA_ALLOW_PRIVATE_HOSTS") {
+            self.media_allow_private_hosts =
+                v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();
+        }
         if let Some(v) = get("TEXTDESK_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -176,6 +184,7 @@ impl Config {
         if !(2..=3600).contains(&self.claim_lease_secs) {
             bail!("claim_lease_secs must be between 2 and 3600");
         }
+        self.media_fetch_policy()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
         }
@@ -193,6 +202,12 @@ impl Config {
             fallback_zone: jiff::tz::TimeZone::get(&self.time_zone)?,
             live_window: jiff::SignedDuration::from_mins(self.live_exchange_minutes),
         })
+    }
+
+    /// Where inbound media may be fetched from (validated by `load`).
+    pub fn media_fetch_policy(&self) -> anyhow::Result<textdesk_channels::net::FetchPolicy> {
+        textdesk_channels::net::FetchPolicy::allowing(&self.media_allow_private_hosts)
+            .map_err(|e| anyhow::anyhow!("media_allow_private_hosts: {e}"))
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -265,6 +280,12 @@ claim_lease_secs = 120
 # Largest picture or file kept from a provider (MMS), in bytes. Attachments
 # live in data_dir/media; back it up with the database.
 media_max_bytes = 10485760
+
+# Media is fetched only from public addresses: a provider's media link that
+# points at this machine, the local network or a cloud metadata address is
+# refused. Name here the private hosts that may be reached anyway, as "host"
+# or "host:port" (a provider gateway inside your network).
+media_allow_private_hosts = []
 "#;
 
 #[cfg(test)]
@@ -292,6 +313,17 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         let mut bad = Config::default();
         assert!(bad.apply_env(|k| (k == "TEXTDESK_LISTEN").then(|| "nowhere".into())).is_err());
+    }
+
+    #[test]
+    fn private_media_hosts_are_named_one_by_one() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| (k == "TEXTDESK_MEDIA_ALLOW_PRIVATE_HOSTS").then(|| "10.0.0.5:8080, gw.internal".into()))
+            .unwrap();
+        assert_eq!(cfg.media_allow_private_hosts, ["10.0.0.5:8080", "gw.internal"]);
+        assert!(cfg.finish().is_ok());
+        let bad = Config { media_allow_private_hosts: vec!["http://x/y".into()], ..Config::default() };
+        assert!(bad.finish().unwrap_err().to_string().contains("media_allow_private_hosts"));
     }
 
     #[test]

@@ -193,9 +193,8 @@ impl Services {
         }
         let inbox = self.store.inbox_by_id(inbox_id).await?;
         let secrets = self.store.inbox_secrets(inbox_id).await?;
-        let client = Arc::new(
-            TwilioClient::new(twilio_config(&inbox, &secrets)?).map_err(|e| SetupError::Invalid(e.to_string()))?,
-        );
+        let cfg = TwilioConfig { media_policy: self.media.fetch_policy.clone(), ..twilio_config(&inbox, &secrets)? };
+        let client = Arc::new(TwilioClient::new(cfg).map_err(|e| SetupError::Invalid(e.to_string()))?);
         if let Ok(mut m) = self.channels.twilio.lock() {
             m.insert(inbox_id, client.clone());
         }

@@ -67,7 +67,12 @@ impl Services {
             timing: Arc::new(config.timing_policy()?),
             channels: Arc::default(),
             public_url: config.public_url.clone(),
-            media: Arc::new(media::MediaStore::new(config.data_dir.join("media"), &media_key, config.media_max_bytes)),
+            media: Arc::new(media::MediaStore::new(
+                config.data_dir.join("media"),
+                &media_key,
+                config.media_max_bytes,
+                config.media_fetch_policy()?,
+            )),
             claim_lease: config.claim_lease(),
         };
         Ok((services, account.id))
