@@ -63,6 +63,9 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     /// Open connections at most; past it the oldest that has not sent a request is closed, or the newcomer refused.
     pub max_connections: usize,
+    /// Private hosts (`host` or `host:port`) media may be fetched from; every
+    /// other private address is refused (see `textdesk_channels::net`).
+    pub media_allow_private_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             body_timeout_secs: 120,
             idle_timeout_secs: 120,
             max_connections: 800,
+            media_allow_private_hosts: Vec::new(),
         }
     }
 }
@@ -252,6 +256,10 @@ impl Config {
         if let Some(v) = get("TEXTDESK_CLAIM_LEASE_SECS") {
             self.claim_lease_secs = v.parse().context("TEXTDESK_CLAIM_LEASE_SECS must be a whole number")?;
         }
+        if let Some(v) = get("TEXTDESK_MEDIA_ALLOW_PRIVATE_HOSTS") {
+            self.media_allow_private_hosts =
+                v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();
+        }
         if let Some(v) = get("TEXTDESK_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -319,6 +327,7 @@ impl Config {
         if self.max_connections < 2 {
             bail!("max_connections must be at least 2");
         }
+        self.media_fetch_policy()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
         }
@@ -340,6 +349,12 @@ impl Config {
             fallback_zone: jiff::tz::TimeZone::get(&self.time_zone)?,
             live_window: jiff::SignedDuration::from_mins(self.live_exchange_minutes),
         })
+    }
+
+    /// Where inbound media may be fetched from (validated by `load`).
+    pub fn media_fetch_policy(&self) -> anyhow::Result<textdesk_channels::net::FetchPolicy> {
+        textdesk_channels::net::FetchPolicy::allowing(&self.media_allow_private_hosts)
+            .map_err(|e| anyhow::anyhow!("media_allow_private_hosts: {e}"))
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -447,6 +462,11 @@ header_timeout_secs = 15
 body_timeout_secs = 120
 idle_timeout_secs = 120
 max_connections = 800
+# Media is fetched only from public addresses: a provider's media link that
+# points at this machine, the local network or a cloud metadata address is
+# refused. Name here the private hosts that may be reached anyway, as "host"
+# or "host:port" (a provider gateway inside your network).
+media_allow_private_hosts = []
 "#;
 
 #[cfg(test)]
@@ -493,6 +513,17 @@ mod tests {
         let cfg: Config = toml::from_str("trusted_proxies = ['127.0.0.1']").unwrap();
         assert!(cfg.trusted_proxies.contains(ip("127.0.0.1")));
         assert!(toml::from_str::<Config>("trusted_proxies = ['nowhere']").is_err());
+    }
+
+    #[test]
+    fn private_media_hosts_are_named_one_by_one() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| (k == "TEXTDESK_MEDIA_ALLOW_PRIVATE_HOSTS").then(|| "10.0.0.5:8080, gw.internal".into()))
+            .unwrap();
+        assert_eq!(cfg.media_allow_private_hosts, ["10.0.0.5:8080", "gw.internal"]);
+        assert!(cfg.finish().is_ok());
+        let bad = Config { media_allow_private_hosts: vec!["http://x/y".into()], ..Config::default() };
+        assert!(bad.finish().unwrap_err().to_string().contains("media_allow_private_hosts"));
     }
 
     #[test]

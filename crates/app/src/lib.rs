@@ -149,6 +149,7 @@ async fn dispatcher_loop(services: Services, every: Duration) {
 }
 
 async fn housekeeping_loop(services: Services, config: Arc<Config>) {
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
         housekeep_once(&services).await;
         tokio::time::sleep(Duration::from_secs(15)).await;
@@ -166,6 +167,12 @@ pub async fn housekeep_once(services: &Services) {
         }
         if let Err(e) = services.fetch_due_media(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "fetching attachments failed");
+        }
+        if tokio::time::Instant::now() >= next_sweep {
+            next_sweep += Duration::from_secs(3600);
+            if let Err(e) = services.sweep_orphan_media(crate::services::media::ORPHAN_GRACE).await {
+                tracing::error!(error = %e, "sweeping orphan media files failed");
+            }
         }
         if let Err(e) = services.acknowledge_waiting_at(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "sending holding messages failed");

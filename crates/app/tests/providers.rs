@@ -293,7 +293,9 @@ async fn smpp_inbox_binds_sends_and_receives() {
 
 async fn mms_pictures_are_fetched_into_the_media_store(db: Db) {
     let fake = FakeTwilio::start().await.unwrap();
-    let t = app(db).start().await;
+    // The fake runs on 127.0.0.1: private, so named for media fetches.
+    let hosts = fake.private_hosts();
+    let t = app(db).config(move |c| c.media_allow_private_hosts = hosts).start().await;
     let (_, inbound_url, _) = twilio_inbox(&t, &fake).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
     let png = b"\x89PNG\r\n\x1a\n a tooth, close up".to_vec();
@@ -340,7 +342,7 @@ both_backends!(mms_pictures_are_fetched_into_the_media_store);
 #[tokio::test]
 async fn an_unreachable_picture_is_retried_then_given_up() {
     let fake = FakeTwilio::start().await.unwrap();
-    let t = app(Db::Sqlite).start().await;
+    let t = app(Db::Sqlite).config(|c| c.media_allow_private_hosts = vec!["127.0.0.1:1".into()]).start().await;
     let (_, inbound_url, _) = twilio_inbox(&t, &fake).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
     // Nothing listens on port 1: the fetch fails in a way worth retrying.

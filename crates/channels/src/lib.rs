@@ -4,6 +4,7 @@
 
 pub mod provider;
 pub mod registry;
+pub mod net;
 pub mod simulator;
 pub mod smpp;
 pub mod twilio;

@@ -80,6 +80,9 @@ pub struct Context<'a> {
     pub public_url: &'a str,
     /// Things a provider may need from the process, by type (the simulated carrier).
     pub resources: &'a http::Extensions,
+    /// Where media may be fetched from on a customer's say-so (public
+    /// addresses, and the private hosts the operator named).
+    pub media_policy: &'a crate::net::FetchPolicy,
 }
 
 impl Context<'_> {

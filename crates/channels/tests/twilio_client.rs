@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use textdesk_channels::net::FetchPolicy;
 use textdesk_channels::twilio::{
     CredentialError, FakeTwilio, Timeouts, TwilioClient, TwilioConfig, parse_inbound, parse_status, validate_form,
 };
@@ -233,9 +234,68 @@ async fn media_server_errors_are_retryable() {
                 .await;
         }
     });
-    let (_fake, client) = setup().await;
+    let fake = FakeTwilio::start().await.unwrap();
+    let mut hosts = fake.private_hosts();
+    hosts.push(addr.to_string());
+    let client =
+        TwilioClient::new(TwilioConfig { media_policy: FetchPolicy::allowing(&hosts).unwrap(), ..fake.config() })
+            .unwrap();
     let err = client.download_media(&format!("http://{addr}/media/1"), 10).await.unwrap_err();
-    assert!(err.retryable, "{err:?}");
+    assert!(err.retryable && err.reason.contains("503"), "{err:?}");
+}
+
+#[tokio::test]
+async fn media_is_never_fetched_from_private_addresses() {
+    use std::sync::atomic::Ordering;
+    let secret = "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: 6\r\nconnection: close\r\n\r\nsecret";
+    let (inside, inside_hits) = textdesk_channels::net::counting_server(secret.into()).await.unwrap();
+    let port = inside.port();
+    // An allowed host (standing in for a public one) that redirects inside.
+    let redirect = format!(
+        "HTTP/1.1 302 Found\r\nlocation: http://localhost:{port}/x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    let (outside, _) = textdesk_channels::net::counting_server(redirect).await.unwrap();
+    let redirect_ip = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:{port}/x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    let (outside_ip, _) = textdesk_channels::net::counting_server(redirect_ip).await.unwrap();
+    let fake = FakeTwilio::start().await.unwrap();
+    let hosts = [outside.to_string(), outside_ip.to_string()];
+    let cfg = TwilioConfig { media_policy: FetchPolicy::allowing(&hosts).unwrap(), ..fake.config() };
+    let client = TwilioClient::new(cfg).unwrap();
+    let mut errors = Vec::new();
+    for url in [
+        format!("http://127.0.0.1:{port}/x"),
+        format!("http://localhost:{port}/x"),
+        format!("http://2130706433:{port}/x"),
+        format!("http://[::ffff:127.0.0.1]:{port}/x"),
+        format!("http://[::1]:{port}/x"),
+        "http://169.254.169.254/latest/meta-data/".into(),
+        "http://10.0.0.1/x".into(),
+        format!("http://{outside}/x"),
+        format!("http://{outside_ip}/x"),
+        // Nothing listens here: a closed port reads like a refused address.
+        "http://127.0.0.1:1/x".into(),
+    ] {
+        errors.push(client.download_media(&url, 1024).await.unwrap_err());
+    }
+    let closed = TwilioClient::new(TwilioConfig {
+        media_policy: FetchPolicy::allowing(&["127.0.0.1:1"]).unwrap(),
+        ..fake.config()
+    })
+    .unwrap();
+    errors.push(closed.download_media("http://127.0.0.1:1/x", 1024).await.unwrap_err());
+    assert_eq!(inside_hits.load(Ordering::SeqCst), 0, "a private address was reached");
+    assert!(errors.iter().all(|e| *e == errors[0]), "the errors tell addresses apart: {errors:?}");
+    assert_eq!(errors[0].reason, textdesk_channels::net::UNREACHABLE);
+    // Allowed by name, the same server is reached.
+    let allowed = TwilioClient::new(TwilioConfig {
+        media_policy: FetchPolicy::allowing(&[inside.to_string()]).unwrap(),
+        ..fake.config()
+    })
+    .unwrap();
+    assert_eq!(allowed.download_media(&format!("http://{inside}/x"), 1024).await.unwrap().bytes, b"secret");
+    assert_eq!(inside_hits.load(Ordering::SeqCst), 1);
 }
 
 /// The fake's webhooks are signed the way our validator (and Twilio) expect,

@@ -12,6 +12,7 @@ pub mod hours;
 pub mod identity;
 pub mod label;
 pub mod list;
+pub mod media;
 pub mod message;
 pub mod numbering;
 pub mod pacing;

@@ -4,7 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use sqlx::Row;
 
-use crate::{Result, Store, StoreError, to_ms};
+use crate::{Backend, Result, Store, StoreError, to_ms};
 
 /// Where a message's attachment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -173,26 +173,64 @@ impl Store {
         media_from(&row.ok_or(StoreError::NotFound("media"))?)
     }
 
-    /// Pending attachments due for a fetch (new, or waiting after a failure).
-    pub async fn media_due(&self, now: Timestamp, limit: i64) -> Result<Vec<MediaFetch>> {
+    /// Claims up to `limit` pending attachments due for a fetch (new, or
+    /// waiting after a failure) for `lease`: each is moved out of reach of
+    /// every other claim until then, so one fetch runs per attachment, on any
+    /// number of nodes. A fetch that dies holding a claim is retried when the
+    /// lease ends. On PostgreSQL rows another node is claiming are skipped
+    /// (SKIP LOCKED); on SQLite the single writer makes the claim atomic.
+    pub async fn claim_due_media(&self, now: Timestamp, lease: SignedDuration, limit: i64) -> Result<Vec<MediaFetch>> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE OF md SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "SELECT {COLUMNS}, m.id AS id_of_message, m.inbox_id FROM media md JOIN messages m ON m.id = md.message_id
-             WHERE md.state = 'pending' AND md.next_attempt_at <= $1 ORDER BY md.next_attempt_at, md.id LIMIT $2"
+             WHERE md.state = 'pending' AND md.next_attempt_at <= $1 ORDER BY md.next_attempt_at, md.id LIMIT $2 {lock}"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ms(now)).bind(limit).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MediaFetch {
-                    media: media_from(r)?,
-                    message_id: r.try_get("id_of_message")?,
-                    inbox_id: r.try_get("inbox_id")?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_ms(now)).bind(limit).fetch_all(&mut *tx).await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let due = MediaFetch {
+                media: media_from(r)?,
+                message_id: r.try_get("id_of_message")?,
+                inbox_id: r.try_get("inbox_id")?,
+            };
+            // Compare-and-set: a row another claim moved meanwhile is left to it.
+            let moved = sqlx::query(
+                "UPDATE media SET next_attempt_at = $1 WHERE id = $2 AND state = 'pending' AND next_attempt_at <= $3",
+            )
+            .bind(to_ms(now + lease))
+            .bind(due.media.id)
+            .bind(to_ms(now))
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() == 1 {
+                claimed.push(due);
+            }
+        }
+        tx.commit().await?;
+        Ok(claimed)
     }
 
-    /// The bytes are in the media store under `stored_name`.
-    pub async fn media_stored(&self, id: i64, stored_name: &str, content_type: &str, size: i64) -> Result<()> {
+    /// Which of `names` (files in the media store) a row still points to.
+    pub async fn media_names_in_use(&self, names: &[String]) -> Result<Vec<String>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = crate::placeholders(1, names.len());
+        let sql = format!("SELECT stored_name FROM media WHERE stored_name IN ({list})");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for n in names {
+            q = q.bind(n);
+        }
+        q.fetch_all(&self.pool).await?.iter().map(|r| Ok(r.try_get("stored_name")?)).collect()
+    }
+
+    /// The bytes are in the media store under `stored_name`. False when the
+    /// attachment was no longer pending (the file is then nobody's).
+    pub async fn media_stored(&self, id: i64, stored_name: &str, content_type: &str, size: i64) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE media SET state = 'stored', stored_name = $1, content_type = $2, size_bytes = $3, last_error = NULL,
@@ -204,11 +242,12 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        if n.rows_affected() > 0 {
+        let stored = n.rows_affected() == 1;
+        if stored {
             fetched(&mut tx, id, Timestamp::now()).await?;
         }
         self.commit(tx).await?;
-        Ok(())
+        Ok(stored)
     }
 
     /// A fetch failed: tried again later when `retryable` and tries are left,

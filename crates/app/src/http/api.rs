@@ -613,6 +613,7 @@ async fn update_me(State(s): State<AppState>, ApiUser(u): ApiUser, Json(b): Json
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ContactQuery {
     /// Part of a name or an address.
@@ -734,6 +735,7 @@ async fn consent_history(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
     /// Only this contact's events.
@@ -803,6 +805,7 @@ async fn record_consent(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationQuery {
     /// mine, unassigned, team (the caller's teams), mentions (private notes mentioning the caller) or all (default).
@@ -955,6 +958,7 @@ async fn timeline(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MessageQuery {
     /// The oldest messages after this id (paging forward from the start).
@@ -1175,7 +1179,7 @@ async fn compose_preview(
         admin::create_invite, admin::reissue_invite, admin::list_members, admin::remove_member,
         contacts::list_notes, contacts::create_note, contacts::delete_note
     ),
-    modifiers(&BearerAuth, &ProviderSetups)
+    modifiers(&BearerAuth, &ProviderSetups, &ErrorResponses)
 )]
 pub struct ApiDoc;
 
@@ -1189,6 +1193,60 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The answers every operation can give besides its own, written once here
+/// rather than on each handler: problem details under their own media type,
+/// 401 where a token is needed, 400/413/415/422 where a JSON body or a query
+/// string is read, 404 where the path names something.
+struct ErrorResponses;
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let problem = |description: &str| -> RefOr<utoipa::openapi::Response> {
+            let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ProblemOut"))).build();
+            ResponseBuilder::new().description(description).content("application/problem+json", content).build().into()
+        };
+        let is_problem = |c: &RefOr<utoipa::openapi::Content>| matches!(c, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/ProblemOut")));
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for op in ops.into_iter().flatten() {
+                for (code, response) in op.responses.responses.iter_mut() {
+                    let RefOr::T(r) = response else { continue };
+                    // OpenAPI requires one; generated clients refuse a document without.
+                    if r.description.is_empty() {
+                        let reason = code.parse().ok().and_then(|c| axum::http::StatusCode::from_u16(c).ok());
+                        r.description = reason.and_then(|c| c.canonical_reason()).unwrap_or("Answer").to_owned();
+                    }
+                    if r.content.get("application/json").is_some_and(is_problem)
+                        && let Some(c) = r.content.shift_remove("application/json")
+                    {
+                        r.content.insert("application/problem+json".into(), c);
+                    }
+                }
+                let params = op.parameters.iter().flatten();
+                let located =
+                    |place: ParameterIn| params.clone().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place));
+                let (query, path) = (located(ParameterIn::Query), located(ParameterIn::Path));
+                let json_body =
+                    matches!(&op.request_body, Some(RefOr::T(b)) if b.content.contains_key("application/json"));
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut add = |code: &str, description: &str, when: bool| {
+                    if when {
+                        op.responses.responses.entry(code.into()).or_insert_with(|| problem(description));
+                    }
+                };
+                add("400", "The JSON body or the query string could not be read", json_body || query);
+                add("401", "No API token, or one that is not valid", secured);
+                add("404", "Nothing with that id in the account", path);
+                add("413", "The body is larger than the server accepts", json_body);
+                add("415", "The body is not sent as application/json", json_body);
+                add("422", "Well-formed, but a value is not valid (the detail names it)", json_body || query);
+            }
+        }
     }
 }
 

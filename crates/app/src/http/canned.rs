@@ -98,6 +98,7 @@ pub struct CannedPatchIn {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CannedQuery {
     /// The start of a shortcut, or of a word in the title.

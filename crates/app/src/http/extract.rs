@@ -18,9 +18,40 @@ use crate::http::AppState;
 use crate::http::problem::Problem;
 use crate::services::auth::hash_secret;
 
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(Problem))]
+/// A JSON request body. Every body the API takes is an object: serde would
+/// also read a struct from an array of its fields in order, which the API
+/// document does not allow, so anything but an object is refused.
 pub struct Json<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        let malformed = |detail: String| {
+            Problem::new(axum::http::StatusCode::BAD_REQUEST, "malformed", "Malformed request body", detail)
+        };
+        if !value.is_object() {
+            return Err(malformed("the request body must be a JSON object".into()));
+        }
+        serde_json::from_value(whole_numbers(value)).map(Json).map_err(|e| malformed(format!("the request body: {e}")))
+    }
+}
+
+/// `12.0` is the integer 12 to JSON Schema (and to JavaScript, which writes
+/// it so); serde would refuse it for an integer field.
+fn whole_numbers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, whole_numbers(v))).collect()),
+        other => other,
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {

@@ -25,6 +25,7 @@ pub fn ui_routes() -> Router<AppState> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Resume after this event id, for clients that cannot send `Last-Event-ID`

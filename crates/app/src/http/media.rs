@@ -14,7 +14,6 @@ use crate::http::AppState;
 use crate::http::api::{MediaOut, ProblemOut};
 use crate::http::extract::{ApiUser, UiUser};
 use crate::http::problem::Problem;
-use crate::services::media::is_picture;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/media/{id}", get(serve))
@@ -152,13 +151,17 @@ async fn serve(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<S
             return gone();
         }
     };
-    let content_type = media.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
-    // Pictures show inline; anything else downloads rather than render in our origin.
-    let disposition = if is_picture(media.content_type.as_deref()) { "inline" } else { "attachment" };
+    // Only a type on the allow-list (checked against the content when it was
+    // kept) is named; rows kept before that check, or anything else, go out
+    // as unknown bytes to download, and no browser may guess otherwise.
+    let kind = textdesk_core::media::served_kind(media.content_type.as_deref());
+    let content_type = kind.map_or("application/octet-stream", |k| k.essence);
+    let disposition = if kind.is_some_and(|k| k.inline) { "inline" } else { "attachment" };
     (
         [
-            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (header::CONTENT_DISPOSITION, disposition.to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
             (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
             (header::CONTENT_SECURITY_POLICY, "default-src 'none'; img-src 'self'; media-src 'self'".to_owned()),
         ],

@@ -161,7 +161,12 @@ fn unknown_provider_capabilities(medium: Medium) -> Capabilities {
 
 impl Services {
     fn context(&self, inbox_id: i64) -> Context<'_> {
-        Context { inbox_id, public_url: &self.public_url, resources: &self.channels.resources }
+        Context {
+            inbox_id,
+            public_url: &self.public_url,
+            resources: &self.channels.resources,
+            media_policy: &self.media.fetch_policy,
+        }
     }
 
     /// What an inbox's channel can do, for the gate and the composer.

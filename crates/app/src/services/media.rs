@@ -8,6 +8,8 @@ use hmac::{KeyInit, Mac};
 use jiff::{SignedDuration, Timestamp};
 use sha2::Digest;
 use subtle::ConstantTimeEq;
+use textdesk_channels::net::FetchPolicy;
+use textdesk_core::media;
 use textdesk_store::{Inbox, Media, MediaFetch, MediaState};
 
 use crate::services::Services;
@@ -19,15 +21,8 @@ pub struct MediaStore {
     /// Signs links; made from a key kept in the database, so every node agrees.
     key: [u8; 64],
     pub max_bytes: u64,
-}
-
-/// Kinds of file kept. SVG is left out: a picture that can carry script.
-pub fn accepted(content_type: &str) -> bool {
-    let ct = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    (ct.starts_with("image/") && ct != "image/svg+xml")
-        || ct.starts_with("audio/")
-        || ct.starts_with("video/")
-        || matches!(ct.as_str(), "application/pdf" | "text/vcard" | "text/x-vcard" | "text/calendar" | "text/plain")
+    /// Where providers' media links may lead (public addresses unless configured).
+    pub fetch_policy: FetchPolicy,
 }
 
 /// "10 MB", "512 KB": a limit as people read it.
@@ -43,16 +38,16 @@ pub fn human_size(bytes: u64) -> String {
 
 /// Whether a browser may show it inline (everything else is a download).
 pub fn is_picture(content_type: Option<&str>) -> bool {
-    content_type.is_some_and(|ct| ct.starts_with("image/") && ct != "image/svg+xml")
+    media::served_kind(content_type).is_some_and(|k| k.inline)
 }
 
 impl MediaStore {
-    pub fn new(dir: PathBuf, key: &str, max_bytes: u64) -> Self {
+    pub fn new(dir: PathBuf, key: &str, max_bytes: u64, fetch_policy: FetchPolicy) -> Self {
         // HMAC pads a short key to the hash's block with zeros; padding it here
         // gives the fixed-size key its infallible constructor takes.
         let mut padded = [0u8; 64];
         padded[..32].copy_from_slice(&sha2::Sha256::digest(key.as_bytes()));
-        MediaStore { dir, key: padded, max_bytes }
+        MediaStore { dir, key: padded, max_bytes, fetch_policy }
     }
 
     fn signature(&self, id: i64, expires: i64) -> String {
@@ -100,13 +95,10 @@ impl Services {
                 human_size(self.media.max_bytes)
             )));
         }
-        if !accepted(content_type) {
-            return Err(textdesk_store::StoreError::Invalid(format!(
-                "files of type {content_type:?} are not kept: send pictures, audio, video, PDF, vCard or plain text"
-            )));
-        }
+        let kind = media::check(content_type, bytes)
+            .map_err(|refused| textdesk_store::StoreError::Invalid(refused.to_string()))?;
         let name = self.write_media(bytes).await?;
-        self.store.add_upload(user.id, &name, content_type, bytes.len() as i64).await
+        self.store.add_upload(user.id, &name, kind.essence, bytes.len() as i64).await
     }
 
     /// Writes bytes to the media store under a fresh random name.
@@ -137,10 +129,11 @@ impl Services {
     }
 
     /// Fetches attachments that are due, one provider call each; returns how
-    /// many were stored.
+    /// many were stored. Each is claimed first, so rounds running side by side
+    /// (ingest's, housekeeping's, another node's) never fetch one twice.
     pub async fn fetch_due_media(&self, now: Timestamp) -> textdesk_store::Result<usize> {
         let mut stored = 0;
-        for due in self.store.media_due(now, 20).await? {
+        for due in self.store.claim_due_media(now, FETCH_LEASE, 20).await? {
             let inbox = self.store.inbox_by_id(due.inbox_id).await?;
             if self.fetch_one(&inbox, due, now).await? == MediaState::Stored {
                 stored += 1;
@@ -158,17 +151,18 @@ impl Services {
             Ok(channel) => channel.fetch_media(&url, self.media.max_bytes).await.map_err(|e| (e.reason, e.retryable)),
             Err(e) => Err((e.to_string(), true)),
         };
-        let file = match fetched {
-            Ok(f) if !accepted(&f.content_type) => {
-                Err((format!("files of type {} are not kept", f.content_type), false))
-            }
-            Ok(f) => Ok(f),
-            Err(e) => Err(e),
-        };
+        // Stored under the allow-list's own spelling of the type, never the provider's text.
+        let file = fetched.and_then(|f| match media::check(&f.content_type, &f.bytes) {
+            Ok(kind) => Ok((kind.essence, f.bytes)),
+            Err(refused) => Err((refused.to_string(), false)),
+        });
         match file {
-            Ok(f) => match self.write_media(&f.bytes).await {
+            Ok((essence, bytes)) => match self.write_media(&bytes).await {
                 Ok(name) => {
-                    self.store.media_stored(id, &name, &f.content_type, f.bytes.len() as i64).await?;
+                    if !self.store.media_stored(id, &name, essence, bytes.len() as i64).await? {
+                        // Kept by a fetch whose claim outlived its lease; ours goes.
+                        self.remove_media_file(&name).await;
+                    }
                     Ok(MediaState::Stored)
                 }
                 Err(_) => self.store.media_fetch_failed(id, "the media store could not be written", true, now).await,
@@ -176,7 +170,60 @@ impl Services {
             Err((why, retryable)) => self.store.media_fetch_failed(id, &why, retryable, now).await,
         }
     }
+
+    async fn remove_media_file(&self, name: &str) {
+        if let Err(e) = tokio::fs::remove_file(self.media.dir.join(name)).await {
+            tracing::warn!(error = %e, "a media file could not be removed");
+        }
+    }
+
+    /// Removes files in the media store that no attachment points to and
+    /// that are older than `grace` (a file is written just before its row, so
+    /// a young one may be about to be claimed). Returns how many went.
+    pub async fn sweep_orphan_media(&self, grace: SignedDuration) -> textdesk_store::Result<usize> {
+        let cutoff = std::time::SystemTime::now() - grace.unsigned_abs();
+        let mut old = Vec::new();
+        let mut dir = match tokio::fs::read_dir(&self.media.dir).await {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => {
+                tracing::error!(error = %e, "the media store could not be listed");
+                return Ok(0);
+            }
+        };
+        while let Ok(Some(entry)) = dir.next_entry().await {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Only names this store gives out; anything else someone put there stays.
+            if name.len() != 32 || !name.chars().all(|c| c.is_ascii_hexdigit()) {
+                continue;
+            }
+            let modified = entry.metadata().await.and_then(|m| m.modified());
+            if modified.is_ok_and(|t| t < cutoff) {
+                old.push(name);
+            }
+        }
+        let mut swept = 0;
+        for batch in old.chunks(500) {
+            let in_use = self.store.media_names_in_use(batch).await?;
+            for name in batch.iter().filter(|n| !in_use.contains(n)) {
+                self.remove_media_file(name).await;
+                swept += 1;
+            }
+        }
+        if swept > 0 {
+            tracing::info!(files = swept, "orphan media files removed");
+        }
+        Ok(swept)
+    }
 }
+
+/// How long a claimed fetch is left to its claimer: past the download's own
+/// time limit (two minutes), after which it is taken as dead and retried.
+const FETCH_LEASE: SignedDuration = SignedDuration::from_mins(10);
+
+/// Files younger than this are never swept: an upload is on disk a moment
+/// before its row is.
+pub const ORPHAN_GRACE: SignedDuration = SignedDuration::from_hours(1);
 
 #[cfg(test)]
 mod tests {
@@ -184,7 +231,7 @@ mod tests {
 
     #[test]
     fn links_are_signed_and_expire() {
-        let store = MediaStore::new(PathBuf::from("/tmp"), "k3y", 10);
+        let store = MediaStore::new(PathBuf::from("/tmp"), "k3y", 10, FetchPolicy::public_only());
         let now = Timestamp::UNIX_EPOCH + SignedDuration::from_hours(1000);
         let path = store.link_path(7, now + SignedDuration::from_hours(1));
         let (_, query) = path.split_once('?').unwrap();
@@ -194,13 +241,14 @@ mod tests {
         assert!(!store.verify(8, exp, sig, now), "another attachment");
         assert!(!store.verify(7, exp + 1, sig, now), "a longer life");
         assert!(!store.verify(7, exp, sig, now + SignedDuration::from_hours(2)), "expired");
-        assert!(!MediaStore::new(PathBuf::from("/tmp"), "other", 10).verify(7, exp, sig, now));
+        assert!(
+            !MediaStore::new(PathBuf::from("/tmp"), "other", 10, FetchPolicy::public_only()).verify(7, exp, sig, now)
+        );
     }
 
     #[test]
-    fn keeps_safe_kinds_of_file() {
-        assert!(accepted("image/jpeg") && accepted("image/png; charset=binary") && accepted("application/pdf"));
-        assert!(!accepted("image/svg+xml") && !accepted("text/html") && !accepted("application/x-msdownload"));
+    fn only_safe_pictures_show_inline() {
         assert!(is_picture(Some("image/gif")) && !is_picture(Some("image/svg+xml")) && !is_picture(None));
+        assert!(!is_picture(Some("image/png, text/html")) && !is_picture(Some("application/pdf")));
     }
 }

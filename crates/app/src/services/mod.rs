@@ -74,7 +74,12 @@ impl Services {
             business_name: config.account_name.clone(),
             timing: Arc::new(config.timing_policy()?),
             public_url: config.public_url.clone(),
-            media: Arc::new(media::MediaStore::new(config.data_dir.join("media"), &media_key, config.media_max_bytes)),
+            media: Arc::new(media::MediaStore::new(
+                config.data_dir.join("media"),
+                &media_key,
+                config.media_max_bytes,
+                config.media_fetch_policy()?,
+            )),
             claim_lease: config.claim_lease(),
             limits: Arc::new(limits::LoginLimits::from_config(config)),
             lockout: textdesk_store::LockoutRule {

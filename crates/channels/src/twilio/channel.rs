@@ -91,6 +91,7 @@ impl Provider for Twilio {
             cfg.api_base = base.to_owned();
         }
         cfg.messaging_service_sid = stored.text("messaging_service_sid").map(str::to_owned);
+        cfg.media_policy = ctx.media_policy.clone();
         let client = TwilioClient::new(cfg).map_err(|e| e.0)?;
         Ok(Arc::new(TwilioChannel { client, status_url: ctx.webhook_url(self.key(), &HOOKS[1]) }))
     }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::errors::{ErrorClass, explain};
 use super::webhook::is_sid;
+use crate::net::FetchPolicy;
 use crate::{Accepted, Outgoing, SendError};
 
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
@@ -45,6 +46,9 @@ pub struct TwilioConfig {
     pub auth_token: String,
     /// Send through this Messaging Service instead of a `From` number.
     pub messaging_service_sid: Option<String>,
+    /// Where inbound media may be fetched from: public addresses, unless the
+    /// server's operator named private hosts (a test's fake, a local gateway).
+    pub media_policy: FetchPolicy,
 }
 
 impl TwilioConfig {
@@ -54,6 +58,7 @@ impl TwilioConfig {
             account_sid: account_sid.into(),
             auth_token: auth_token.into(),
             messaging_service_sid: None,
+            media_policy: FetchPolicy::public_only(),
         }
     }
 }
@@ -65,6 +70,7 @@ impl fmt::Debug for TwilioConfig {
             .field("account_sid", &self.account_sid)
             .field("auth_token", &"<redacted>")
             .field("messaging_service_sid", &self.messaging_service_sid)
+            .field("media_policy", &self.media_policy)
             .finish()
     }
 }
@@ -110,6 +116,8 @@ impl MediaError {
 #[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
+    /// Only for media: reaches only what `TwilioConfig::media_policy` allows.
+    media: reqwest::Client,
     base: url::Url,
     cfg: TwilioConfig,
     timeouts: Timeouts,
@@ -157,7 +165,8 @@ impl TwilioClient {
             .user_agent(concat!("textdesk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|_| ConfigError("the HTTP client could not be set up (TLS)".into()))?;
-        Ok(TwilioClient { http, base, cfg, timeouts })
+        let media = cfg.media_policy.client(timeouts.connect).map_err(ConfigError)?;
+        Ok(TwilioClient { http, media, base, cfg, timeouts })
     }
 
     pub fn config(&self) -> &TwilioConfig {
@@ -315,17 +324,28 @@ impl TwilioClient {
     /// Fetches an inbound attachment. Credentials are sent only to the API's
     /// own host; Twilio redirects media to a storage host, and the HTTP
     /// client drops the Authorization header on any redirect that changes
-    /// host, port or scheme.
+    /// host, port or scheme. Only addresses `media_policy` allows are reached
+    /// (checked on every hop); a refused address fails exactly as an
+    /// unreachable one does.
     pub async fn download_media(&self, url: &str, max_bytes: u64) -> Result<Downloaded, MediaError> {
         let parsed = url::Url::parse(url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
             .ok_or_else(|| MediaError::permanent("the media address is not an http(s) URL"))?;
-        let mut req = self.http.get(parsed.clone()).timeout(self.timeouts.media);
+        let unreachable = || MediaError::retry(crate::net::UNREACHABLE);
+        self.cfg.media_policy.check_url(&parsed).map_err(|_| unreachable())?;
+        let mut req = self.media.get(parsed.clone()).timeout(self.timeouts.media);
         if parsed.origin() == self.base.origin() {
             req = req.basic_auth(&self.cfg.account_sid, Some(&self.cfg.auth_token));
         }
-        let mut resp = req.send().await.map_err(|e| MediaError::retry(transport("downloading media", &e)))?;
+        let mut resp = req.send().await.map_err(|e| {
+            if e.is_timeout() || e.is_body() || e.is_decode() {
+                MediaError::retry(transport("downloading media", &e))
+            } else {
+                // Refused, redirected somewhere refused, or no connection: one answer for all.
+                unreachable()
+            }
+        })?;
         let status = resp.status();
         if !status.is_success() {
             let reason = format!("the media could not be downloaded (HTTP {})", status.as_u16());

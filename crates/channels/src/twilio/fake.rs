@@ -140,7 +140,22 @@ impl FakeTwilio {
             account_sid: self.account_sid().to_owned(),
             auth_token: self.auth_token().to_owned(),
             messaging_service_sid: None,
+            media_policy: self.media_policy(),
         }
+    }
+
+    /// Allows the fake's two hosts (private: they run on 127.0.0.1), as a
+    /// server's configuration names them.
+    pub fn media_policy(&self) -> crate::net::FetchPolicy {
+        crate::net::FetchPolicy::allowing(&self.private_hosts()).unwrap_or_default()
+    }
+
+    /// `host:port` of the API and of the media storage host.
+    pub fn private_hosts(&self) -> Vec<String> {
+        [&self.shared.base_url, &self.shared.storage_url]
+            .iter()
+            .map(|u| u.trim_start_matches("http://").to_owned())
+            .collect()
     }
 
     /// Every message accepted so far, oldest first.
