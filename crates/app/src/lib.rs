@@ -152,6 +152,13 @@ async fn housekeeping_loop(services: Services, config: Arc<Config>) {
     let mut next_sweep = tokio::time::Instant::now();
     loop {
         housekeep_once(&services).await;
+        let _ = services.store.delete_expired_sessions(jiff::Timestamp::now(), config.session_idle()).await;
+        if tokio::time::Instant::now() >= next_sweep {
+            next_sweep += Duration::from_secs(3600);
+            if let Err(e) = services.sweep_orphan_media(crate::services::media::ORPHAN_GRACE).await {
+                tracing::error!(error = %e, "sweeping orphan media files failed");
+            }
+        }
         tokio::time::sleep(Duration::from_secs(15)).await;
     }
 }
@@ -168,16 +175,9 @@ pub async fn housekeep_once(services: &Services) {
         if let Err(e) = services.fetch_due_media(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "fetching attachments failed");
         }
-        if tokio::time::Instant::now() >= next_sweep {
-            next_sweep += Duration::from_secs(3600);
-            if let Err(e) = services.sweep_orphan_media(crate::services::media::ORPHAN_GRACE).await {
-                tracing::error!(error = %e, "sweeping orphan media files failed");
-            }
-        }
         if let Err(e) = services.acknowledge_waiting_at(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "sending holding messages failed");
         }
-        let _ = services.store.delete_expired_sessions(jiff::Timestamp::now(), config.session_idle()).await;
         let _ = services.store.prune_login_failures(jiff::Timestamp::now(), services.lockout.window).await;
         services.limits.sweep(std::time::Instant::now());
         // Events are kept: the account's retention policy (not built yet) will decide.

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use textdesk_core::hours::describe_opening;
 use textdesk_core::segments::{self, SegmentCount};
 use textdesk_core::template::{Template, Vars};
-use textdesk_core::{ChannelKind, Role};
+use textdesk_core::Role;
 use textdesk_store::{Inbox, StoreError, User};
 
 use crate::services::Services;
@@ -57,7 +57,7 @@ impl Services {
         }
         let inboxes = self.store.inboxes(user.account_id).await?;
         // Hours and the test text are set on an inbox's page: the real number's, else the first.
-        let main = inboxes.iter().find(|i| i.channel_kind != ChannelKind::Simulator).or(inboxes.first());
+        let main = inboxes.iter().find(|i| i.provider != "simulator").or(inboxes.first());
         let inbox_href = |section: &str| match main {
             Some(i) => format!("/settings/inboxes/{}#{section}", i.id),
             None => "/settings/inboxes".to_owned(),
