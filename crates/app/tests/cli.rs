@@ -112,12 +112,8 @@ async fn operators_manage_users_and_tokens_beside_a_running_server() {
         .unwrap();
     assert_eq!(me["email"], "dana@example.com");
     assert_eq!(me["role"], "agent");
-    let r = client
-        .post(format!("http://127.0.0.1:{port}/login"))
-        .form(&[("email", "dana@example.com"), ("password", "another password")])
-        .send()
-        .await
-        .unwrap();
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let r = sign_in(&browser, &format!("http://127.0.0.1:{port}"), "dana@example.com", "another password").await;
     assert!(r.status().is_success(), "signed in and shown the inbox");
 
     // The server's log holds neither the token nor the passwords.
@@ -191,15 +187,7 @@ async fn the_demo_starts_seeded_and_keeps_its_data() {
     // No pooled connections: the server is restarted under this client.
     textdesk_channels::ensure_tls_provider();
     let browser = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(0).build().unwrap();
-    // The login form's CSRF token comes with the page (its cookie lands in the jar).
-    let page = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
-    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
-    let r = browser
-        .post(format!("{base}/login"))
-        .form(&[("email", "dana@harbordental.example"), ("password", "textdesk-demo"), ("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = sign_in(&browser, &base, "dana@harbordental.example", "textdesk-demo").await;
     assert!(r.status().is_success());
     let html = browser.get(format!("{base}/inbox?view=all&status=any")).send().await.unwrap().text().await.unwrap();
     for name in ["Karen Whitfield", "Marcus Lee", "Priya Nair", "Tom Becker", "Jordan Miles"] {
@@ -287,4 +275,17 @@ async fn operators_add_provider_inboxes_from_the_command_line() {
         None,
     );
     assert!(text(&out.stderr).contains("--host"), "{}", text(&out.stderr));
+}
+
+/// The login form as a browser posts it: the page first, for its CSRF token
+/// (whose cookie lands in `browser`'s jar).
+async fn sign_in(browser: &reqwest::Client, base: &str, email: &str, password: &str) -> reqwest::Response {
+    let page = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
+    browser
+        .post(format!("{base}/login"))
+        .form(&[("email", email), ("password", password), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
 }

@@ -57,7 +57,7 @@ fn action_label(action: &str) -> String {
 fn row(e: AuditEntry, tz: &jiff::tz::TimeZone) -> Row {
     Row {
         when: e.at.to_zoned(tz.clone()).strftime("%b %-d, %Y %-I:%M:%S %p").to_string(),
-        who: e.actor_name.unwrap_or_else(|| "Someone not signed in".into()),
+        who: e.actor_name.unwrap_or_else(|| "someone not signed in".into()),
         what: action_label(&e.action),
         subject: e.subject,
         ip: e.ip.unwrap_or_default(),
