@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::future::Future;
-
 use common::{Db, PASSWORD, TestApp, app, csrf_of, json};
 use serde_json::{Value, json};
 use textdesk_core::{Email, Password, Role};
@@ -152,22 +150,16 @@ impl Consumer for Proof {
         "test-proof"
     }
 
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut sqlx::AnyConnection,
-        event: &'a LoggedEvent,
-    ) -> impl Future<Output = textdesk_store::Result<()>> + Send + 'a {
-        async move {
-            if Some(event.id) == self.fail_at {
-                return Err(StoreError::Conflict("crashed in the middle of a batch".into()));
-            }
-            sqlx::query("INSERT INTO proof (event_id, node) VALUES ($1, $2)")
-                .bind(event.id)
-                .bind(self.node)
-                .execute(&mut *tx)
-                .await?;
-            Ok(())
+    async fn handle(&self, tx: &mut sqlx::AnyConnection, event: &LoggedEvent) -> textdesk_store::Result<()> {
+        if Some(event.id) == self.fail_at {
+            return Err(StoreError::Conflict("crashed in the middle of a batch".into()));
         }
+        sqlx::query("INSERT INTO proof (event_id, node) VALUES ($1, $2)")
+            .bind(event.id)
+            .bind(self.node)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
     }
 }
 

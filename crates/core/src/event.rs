@@ -275,20 +275,20 @@ impl DomainEvent {
     /// that happened to the conversation.
     pub fn on_timeline(&self) -> bool {
         use DomainEvent::*;
-        match self {
+        matches!(
+            self,
             MessageScheduled { .. }
-            | ScheduleChanged { .. }
-            | ConversationCreated { .. }
-            | StatusChanged { .. }
-            | Assigned { .. }
-            | Unassigned {}
-            | TeamChanged { .. }
-            | PriorityChanged { .. }
-            | LabelsChanged { .. }
-            | ConsentChanged { .. }
-            | StopRequested { .. } => true,
-            _ => false,
-        }
+                | ScheduleChanged { .. }
+                | ConversationCreated { .. }
+                | StatusChanged { .. }
+                | Assigned { .. }
+                | Unassigned {}
+                | TeamChanged { .. }
+                | PriorityChanged { .. }
+                | LabelsChanged { .. }
+                | ConsentChanged { .. }
+                | StopRequested { .. }
+        )
     }
 
     /// What open screens are told. A new conversation and a reopen are told

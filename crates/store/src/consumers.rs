@@ -61,7 +61,7 @@ impl Store {
             return Ok(0);
         };
         for e in &events {
-            consumer.handle(&mut *tx, e).await?;
+            consumer.handle(&mut tx, e).await?;
         }
         sqlx::query("UPDATE event_cursors SET position = $1, updated_at = $2 WHERE name = $3")
             .bind(last)

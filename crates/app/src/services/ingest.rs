@@ -70,10 +70,8 @@ impl Services {
                 });
                 let report = StatusReport { inbox_id, provider_id, status, error };
                 let changed = self.store.apply_status(&report).await?;
-                if let Some((account_id, m)) = &changed {
-                    if let Some(why) = opted_out {
-                        self.provider_reports_opt_out(*account_id, inbox_id, m.conversation_id, &why).await?;
-                    }
+                if let (Some((account_id, m)), Some(why)) = (&changed, opted_out) {
+                    self.provider_reports_opt_out(*account_id, inbox_id, m.conversation_id, &why).await?;
                 }
                 Ok(Ingested::Status { changed: changed.is_some() })
             }
