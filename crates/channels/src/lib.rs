@@ -2,9 +2,9 @@
 //! send it, and map its errors to retryable / permanent / opted-out. Channels
 //! never touch the database; the app feeds what they parse into ingest.
 
+pub mod net;
 pub mod provider;
 pub mod registry;
-pub mod net;
 pub mod simulator;
 pub mod smpp;
 pub mod twilio;

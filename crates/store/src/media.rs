@@ -310,6 +310,15 @@ impl Store {
     }
 }
 
+/// Tells the log that an attachment of a message was fetched or tried.
+async fn fetched(tx: &mut sqlx::AnyConnection, media_id: i64, now: Timestamp) -> Result<()> {
+    let row = sqlx::query("SELECT message_id FROM media WHERE id = $1").bind(media_id).fetch_one(&mut *tx).await?;
+    let Some(message_id) = row.try_get::<Option<i64>, _>(0)? else { return Ok(()) };
+    let ev = textdesk_core::event::DomainEvent::MediaFetched { message_id };
+    crate::events::append_for_message(tx, message_id, &ev, None, now).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,11 +330,3 @@ mod tests {
     }
 }
 
-/// Tells the log that an attachment of a message was fetched or tried.
-async fn fetched(tx: &mut sqlx::AnyConnection, media_id: i64, now: Timestamp) -> Result<()> {
-    let row = sqlx::query("SELECT message_id FROM media WHERE id = $1").bind(media_id).fetch_one(&mut *tx).await?;
-    let Some(message_id) = row.try_get::<Option<i64>, _>(0)? else { return Ok(()) };
-    let ev = textdesk_core::event::DomainEvent::MediaFetched { message_id };
-    crate::events::append_for_message(tx, message_id, &ev, None, now).await?;
-    Ok(())
-}

@@ -4,10 +4,10 @@
 //! holds; and the away message's preview as the settings page shows it.
 
 use jiff::Timestamp;
+use textdesk_core::Role;
 use textdesk_core::hours::describe_opening;
 use textdesk_core::segments::{self, SegmentCount};
 use textdesk_core::template::{Template, Vars};
-use textdesk_core::Role;
 use textdesk_store::{Inbox, StoreError, User};
 
 use crate::services::Services;

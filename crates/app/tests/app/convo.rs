@@ -2,9 +2,8 @@
 //! mark unread/read, snooze presets read on a zone's clock, priority, the
 //! label catalogue (CRUD, validation, rename and delete carried over), team
 //! assignment in the timeline, and "next conversation" after resolving.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, PASSWORD, TestApp, app, csrf_of, json};
 use jiff::tz::TimeZone;

@@ -5,7 +5,7 @@
 //! inboxes from before keep working); the gate gets each channel's real
 //! capabilities (a reply window closes sends).
 
-mod common;
+use crate::common;
 
 use common::{Db, TestApp, app, csrf_of, json};
 use serde_json::{Value, json};

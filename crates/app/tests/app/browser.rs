@@ -7,9 +7,8 @@
 //! Chromium and playwright-core are installed by `scripts/test-deps`. Without
 //! them the test says it was skipped, unless TEXTDESK_REQUIRE_PEERS=1 (as in
 //! CI), where it fails.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

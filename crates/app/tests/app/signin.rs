@@ -4,7 +4,7 @@
 //! and invitation links limited per address, and the Content-Security-Policy
 //! on every page. The flood itself, against the real binary, is in `flood.rs`.
 
-mod common;
+use crate::common;
 
 use common::{Db, PASSWORD, TestApp, app, csrf_of, sign_in};
 use serde_json::json;

@@ -5,7 +5,7 @@
 //! answers, and a newcomer finding every connection busy gets a short 503;
 //! live event streams outlive the header timeout.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,6 @@
 //! Ingest: duplicates stored once, and the reopen-or-new rule.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, app, json};
 use serde_json::json;

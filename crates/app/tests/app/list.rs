@@ -1,9 +1,8 @@
 //! The conversation list over real HTTP on both backends: views (mine,
 //! unassigned, team, mentions, all), filters, both sorts paged by cursor,
 //! full-text search, and the waiting badge past the first-response target.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, TestApp, app, json};
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! Inbound media arrives the way Twilio sends it (signed webhooks, a fake
 //! Twilio API); uploads and downloads go over real HTTP.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 

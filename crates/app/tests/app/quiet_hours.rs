@@ -2,9 +2,8 @@
 //! settings page) and every send follows it — a new reply, the composer's
 //! warning, and a message already waiting when the dispatcher looks again. A
 //! window that does not read is refused with the reason, and the old one kept.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, app, csrf_of, json};
 use jiff::{SignedDuration, Timestamp};

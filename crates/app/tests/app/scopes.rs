@@ -1,9 +1,8 @@
 //! Consent per sender: a STOP to one number silences that number, not the
 //! business's others; an opt-out recorded for the account silences them all;
 //! inboxes sharing a pool share consent; the ledger exports as CSV for an audit.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, app, json};
 use serde_json::json;

@@ -2,9 +2,8 @@
 //! provider, webhook addresses, hours, replies, consent, sending, a test
 //! message) and people and teams (invitations, roles, deactivation), in the
 //! UI and the API.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, TestApp, app, csrf_of, json, sign_in};
 use serde_json::json;

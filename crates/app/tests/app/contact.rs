@@ -1,9 +1,8 @@
 //! The contact panel's data over the API and the UI: name, zone and attributes,
 //! notes about the person, earlier conversations, the Enter-to-send
 //! preference, and the composer's attachments (uploaded, or sent with the form).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, PNG, app, csrf_of, json, multipart};
 use serde_json::{Value, json};

@@ -2,9 +2,8 @@
 //! SIGKILL while its dispatcher is part way through a batch of Twilio sends,
 //! then started again on the same database. Every inbound text the server
 //! acknowledged is stored, once; every queued reply reaches Twilio, once.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

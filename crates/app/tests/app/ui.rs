@@ -1,8 +1,7 @@
 //! The web UI over real HTTP: sign-in, CSRF protection, replying from a form,
 //! the opted-out block shown to the agent, and live updates over SSE.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

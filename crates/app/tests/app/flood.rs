@@ -6,7 +6,7 @@
 //! has passed, and an admin finds the lockout in the audit trail. Then the
 //! server shuts down gracefully on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

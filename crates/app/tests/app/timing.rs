@@ -1,8 +1,7 @@
 //! Quiet hours over HTTP: a reply written in the customer's night waits for
 //! their morning, survives in the outbox, and is checked again when it is due.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, app, json};
 use jiff::{SignedDuration, Timestamp};

@@ -1,8 +1,7 @@
 //! The conversation loop end to end over HTTP: a customer texts in, an agent
 //! answers, delivery is reported, the agent resolves, the customer writes again.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, app, json};
 use serde_json::json;

@@ -9,7 +9,7 @@
 //! and live screens get no event younger than that. Were the event written
 //! after the commit, the kill would land before it and the test would fail.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -2,9 +2,8 @@
 //! client reconnecting with `Last-Event-ID` (or `?after=`) gets exactly what it
 //! missed, in order, then the live stream. Real HTTP, both backends; on
 //! PostgreSQL, two application instances over one database.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

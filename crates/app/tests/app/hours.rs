@@ -2,9 +2,8 @@
 //! gets one reply naming the next opening in their own zone (never for a
 //! keyword); an open conversation left waiting gets one holding message,
 //! counted in business time; admins set all of it through the API.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, app, json, zone_at_hour};
 use jiff::{SignedDuration, Timestamp};

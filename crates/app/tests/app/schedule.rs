@@ -2,9 +2,8 @@
 //! zone (or another), sees the list of what waits, edits, sends now or
 //! cancels; quiet hours still apply at the chosen moment; a schedule survives a
 //! restart and goes on time.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, app, csrf_of, json};
 use jiff::civil::Date;

@@ -1,8 +1,7 @@
 //! Canned responses over real HTTP: managing them (API and settings page),
 //! filling them in for a conversation, and the account's tone rules.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, PASSWORD, TestApp, app, csrf_of, json};
 use serde_json::{Value, json};

@@ -1,6 +1,5 @@
 //! The `textdesk` binary as an operator uses it: subcommands acting on the same
 //! data as a running server, the health check, the demo, and logs free of secrets.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 use std::io::Write;
 use std::net::TcpListener;

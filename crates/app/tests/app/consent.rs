@@ -1,7 +1,6 @@
 //! Consent keywords from a customer's phone, end to end over HTTP.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use common::{Db, app, json};
 use serde_json::{Value, json};

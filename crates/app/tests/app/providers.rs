@@ -1,9 +1,8 @@
 //! Real providers end to end: a Twilio inbox against a fake Twilio API that
 //! speaks Twilio's protocol (signed webhooks, REST sends, status callbacks),
 //! and an SMPP inbox bound to an in-process SMSC.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,8 +1,7 @@
 //! The outbox and the gate: racing dispatchers send each row once, and an
 //! opted-out contact cannot be texted.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 

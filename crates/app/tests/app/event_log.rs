@@ -3,7 +3,7 @@
 //! across a crash, a restart and two nodes; a snooze in the timeline says the
 //! time on the agent's clock, named.
 
-mod common;
+use crate::common;
 
 use common::{Db, PASSWORD, TestApp, app, csrf_of, json};
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 //! or status the document does not name. Without the peers the tests say
 //! they were skipped, unless TEXTDESK_REQUIRE_PEERS=1.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,0 +1,39 @@
+//! The app's integration tests, as one binary so the application is linked
+//! once: every module starts the real server (see `common`) and talks to it
+//! over HTTP. `cargo test -p textdesk --test app NAME` runs the tests whose
+//! path contains NAME, e.g. `browser` or `crash::`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A broken setup may panic here.
+
+#[macro_use]
+mod common;
+
+mod api;
+mod browser;
+mod canned;
+mod channels;
+mod cli;
+mod consent;
+mod contact;
+mod convo;
+mod crash;
+mod dispatcher;
+mod event_crash;
+mod event_log;
+mod flood;
+mod hours;
+mod ingest;
+mod list;
+mod live;
+mod media;
+mod openapi_peers;
+mod providers;
+mod quiet_hours;
+mod schedule;
+mod scopes;
+mod settings;
+mod signin;
+mod story;
+mod timeouts;
+mod timing;
+mod ui;
