@@ -5,7 +5,7 @@ import { join } from "node:path";
 
 function need(name) {
   const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run these through crates/app/tests/browser.rs (cargo test -p textdesk --test browser)`);
+  if (!v) throw new Error(`${name} is not set: run these through crates/app/tests/app/browser.rs (cargo test -p textdesk --test app browser)`);
   return v;
 }
 

@@ -1,6 +1,6 @@
 // Runs the browser scenarios one after another, each in a fresh browser
 // context of one headless Chromium. Usage: node run.mjs [name-filter]
-// The environment comes from crates/app/tests/browser.rs (see lib.mjs).
+// The environment comes from crates/app/tests/app/browser.rs (see lib.mjs).
 import { chromium } from "playwright-core";
 
 import { env, screenshot, TIMEOUT, DESKTOP } from "./lib.mjs";

@@ -4,7 +4,7 @@ import {
   assertNoHorizontalScroll, PHONE, TIMEOUT,
 } from "../lib.mjs";
 
-// Seeded by crates/app/tests/browser.rs with an old, resolved conversation.
+// Seeded by crates/app/tests/app/browser.rs with an old, resolved conversation.
 const RETURNING = "+14155559901";
 
 // A small PNG made here: 8×8 pixels of one colour.

@@ -39,7 +39,7 @@ pub struct Config {
     /// Largest attachment kept from a provider, in bytes (in `data_dir/media`).
     pub media_max_bytes: u64,
     /// Test only, left out of the printed config: live screens get no event
-    /// until it is this many milliseconds old, so `tests/event_crash.rs` can
+    /// until it is this many milliseconds old, so `tests/app/event_crash.rs` can
     /// kill the server between a change and its delivery. 0 (default) delivers at once.
     pub hold_delivery_ms: u64,
     /// A sign-in ends after this many minutes without a request (`session_hours` ends it regardless).

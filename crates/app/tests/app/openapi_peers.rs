@@ -108,7 +108,7 @@ async fn schemathesis_finds_nothing_wrong() {
     // Revoking tokens and demoting users would lock the run out halfway
     // (the token it uses is among them): those two go last, on their own.
     let last = ["/api/v1/tokens/{id}", "/api/v1/users/{id}"];
-    // The event stream never ends; tests/live.rs covers it.
+    // The event stream never ends; the live module covers it.
     let mut everything_else = vec!["--exclude-path", "/api/v1/events"];
     everything_else.extend(last.iter().flat_map(|p| ["--exclude-path", p]));
     let lockouts: Vec<&str> = last.iter().flat_map(|p| ["--include-path", p]).collect();
