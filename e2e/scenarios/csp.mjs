@@ -61,7 +61,9 @@ export const scenarios = [
       const { conversation_id: id } = await textIn(page.request, customerNumber(), "Is the office open Saturday?");
       await page.goto(`${env.base}/conversations/${id}`);
       await waitLive(page);
+      // On a phone the actions fold away; the priority is under "More" either way.
       await page.locator("#thread details.actions-menu, #thread details").first().evaluate((d) => { d.open = true; });
+      await page.locator(".more-picker").evaluate((d) => { d.open = true; });
       await choose(page, page.locator("#priority"), "high");
       await waitLive(page);
       check((await page.locator("#priority").inputValue()) === "high", "the priority was saved");

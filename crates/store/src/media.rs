@@ -329,4 +329,3 @@ mod tests {
         assert_eq!(fetch_backoff(9), SignedDuration::from_mins(120));
     }
 }
-

@@ -1198,7 +1198,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The answers every operation can give besides its own, written once here
 /// rather than on each handler: problem details under their own media type,
-/// 401 where a token is needed, 400/413/415/422 where a JSON body or a query
+/// 401 and 429 where a token is needed, 400/413/415/422 where a JSON body or a query
 /// string is read, 404 where the path names something.
 struct ErrorResponses;
 
@@ -1245,6 +1245,8 @@ impl utoipa::Modify for ErrorResponses {
                 add("413", "The body is larger than the server accepts", json_body);
                 add("415", "The body is not sent as application/json", json_body);
                 add("422", "Well-formed, but a value is not valid (the detail names it)", json_body || query);
+                // Bad tokens count against the caller's address, as failed sign-ins do.
+                add("429", "Too many failed attempts from this address; Retry-After says when to try again", secured);
             }
         }
     }

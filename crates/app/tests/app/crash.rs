@@ -6,17 +6,15 @@
 use crate::common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::Db;
+use common::binary::{Env, Server};
 use serde_json::{Value, json};
 use textdesk_channels::twilio::FakeTwilio;
 
-const BIN: &str = env!("CARGO_BIN_EXE_textdesk");
 const SENDER: &str = "+14155550100";
 const CUSTOMERS: usize = 30;
 const REPLIES: usize = 30;
@@ -25,94 +23,6 @@ const SEND_LATENCY: Duration = Duration::from_millis(150);
 
 fn customer(k: usize) -> String {
     format!("+141555501{:02}", k % CUSTOMERS + 1)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The environment every `textdesk` invocation of one test shares.
-struct Env {
-    database_url: String,
-    data_dir: PathBuf,
-    port: u16,
-}
-
-impl Env {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env_remove("TEXTDESK_CONFIG")
-            .env("TEXTDESK_DATABASE_URL", &self.database_url)
-            .env("TEXTDESK_DATA_DIR", &self.data_dir)
-            .env("TEXTDESK_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("TEXTDESK_PUBLIC_URL", self.base())
-            .env("TEXTDESK_CLAIM_LEASE_SECS", "2")
-            .env("TEXTDESK_LOG", "info,sqlx=warn,tower_http=warn");
-        c
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Runs a CLI subcommand to completion; returns its stdout.
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
-        use std::io::Write;
-        let mut child =
-            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        if let Some(input) = stdin {
-            let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-        }
-        drop(child.stdin.take());
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "textdesk {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Starts `textdesk serve` and waits until it answers its health check.
-    async fn serve(&self, log: &Path) -> Server {
-        let child = self
-            .command(&["serve"])
-            .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut server = Server(child);
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(format!("{}/healthz", self.base())).send().await
-                && r.status().is_success()
-            {
-                return server;
-            }
-            let exited = server.0.try_wait().unwrap();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "server did not become healthy ({exited:?}): {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-struct Server(Child);
-
-impl Server {
-    /// SIGKILL: no shutdown hook, no flush, no chance to record anything.
-    fn kill(mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Twilio posting inbound texts: each has a unique body; the ones answered
@@ -285,14 +195,13 @@ async fn harness(db: Db) -> (Harness, Server) {
         Db::Sqlite => None,
     };
     let dir = tempfile::tempdir().unwrap();
-    let env = Env {
-        database_url: match &pg {
-            Some(t) => t.database_url.clone(),
-            None => format!("sqlite://{}", dir.path().join("textdesk.db").display()),
-        },
-        data_dir: dir.path().join("data"),
-        port: free_port(),
+    let database_url = match &pg {
+        Some(t) => t.database_url.clone(),
+        None => format!("sqlite://{}", dir.path().join("textdesk.db").display()),
     };
+    let env = Env::new(&database_url, &dir.path().join("data"))
+        .set("TEXTDESK_CLAIM_LEASE_SECS", 2)
+        .set("TEXTDESK_LOG", "info,sqlx=warn,tower_http=warn");
     env.run(&["migrate"], None);
     env.run(
         &["user", "add", "--email", "admin@example.com", "--role", "admin", "--password-stdin"],
@@ -495,7 +404,7 @@ async fn overlapping_servers(db: Db) {
     h.queue_replies(n).await;
     // By now the batch has outlived the lease (2 s): the new server finds its rows stale.
     h.until_sent(20).await;
-    let env = Env { database_url: h.env.database_url.clone(), data_dir: h.env.data_dir.clone(), port: free_port() };
+    let env = h.env.another_node();
     let _new = env.serve(&h.dir.path().join("serve-new.log")).await;
     let replies = h.all_replies_sent(n).await;
     // One more settling round of each server, to be sure nothing is still on its way.

@@ -11,58 +11,14 @@
 
 use crate::common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::binary::{Env, free_port};
 use common::{Db, app, json};
 use serde_json::Value;
 use textdesk_core::Role;
 
-const BIN: &str = env!("CARGO_BIN_EXE_textdesk");
 const HOLD_MS: u64 = 4000;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `textdesk serve` on `database_url` and `port`, holding delivery back as
-/// asked; returns once it answers its health check.
-async fn serve(database_url: &str, dir: &std::path::Path, port: u16, hold_ms: u64) -> Server {
-    let log = dir.join(format!("serve-{hold_ms}.log"));
-    let child = Command::new(BIN)
-        .arg("serve")
-        .env_remove("TEXTDESK_CONFIG")
-        .env("TEXTDESK_DATABASE_URL", database_url)
-        .env("TEXTDESK_DATA_DIR", dir)
-        .env("TEXTDESK_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TEXTDESK_SIMULATOR", "1")
-        .env("TEXTDESK_HOLD_DELIVERY_MS", hold_ms.to_string())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await
-            && r.status().is_success()
-        {
-            return server;
-        }
-        let exited = server.0.try_wait().unwrap();
-        assert!(
-            exited.is_none() && Instant::now() < deadline,
-            "server did not become healthy ({exited:?}): {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// An SSE stream's frames as (id, event, data).
 struct Frames {
@@ -112,10 +68,15 @@ async fn killed_between_a_change_and_its_delivery(db: Db) {
     let inbox = t.simulator_inbox().await;
     let token = t.token_for("dana@example.com", Role::Agent).await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
+    let port = free_port();
+    let node = |hold_ms: u64| {
+        Env { port, ..Env::new(&t.database_url, dir.path()) }
+            .set("TEXTDESK_SIMULATOR", 1)
+            .set("TEXTDESK_HOLD_DELIVERY_MS", hold_ms)
+    };
+    let base = node(0).base();
 
-    let held = serve(&t.database_url, dir.path(), port, HOLD_MS).await;
+    let held = node(HOLD_MS).serve(&dir.path().join("serve-held.log")).await;
     let mut screen = Frames::open(&base, &token, None).await;
     let (ready, kind, _) = screen.next(Duration::from_secs(5)).await.expect("ready");
     assert_eq!(kind, "ready");
@@ -140,7 +101,7 @@ async fn killed_between_a_change_and_its_delivery(db: Db) {
     drop(held); // SIGKILL
     assert!(texting.await.unwrap().is_err(), "the request was still waiting out the hold when the server died");
 
-    let _restarted = serve(&t.database_url, dir.path(), port, 0).await;
+    let _restarted = node(0).serve(&dir.path().join("serve-restarted.log")).await;
     let mut back = Frames::open(&base, &token, Some(ready)).await;
     let (start, kind, _) = back.next(Duration::from_secs(5)).await.expect("ready after restart");
     assert_eq!((kind.as_str(), start), ("ready", ready), "resumes where the screen was");

@@ -8,86 +8,19 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::binary::Env;
 use common::{Db, csrf_of};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_textdesk");
 const PASSWORD: &str = "correct horse battery";
 /// The flooding address's window: short, so the test can wait it out.
 const WINDOW_SECS: u64 = 6;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Env {
-    database_url: String,
-    data_dir: PathBuf,
-    port: u16,
-}
-
-impl Env {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env_remove("TEXTDESK_CONFIG")
-            .env("TEXTDESK_DATABASE_URL", &self.database_url)
-            .env("TEXTDESK_DATA_DIR", &self.data_dir)
-            .env("TEXTDESK_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("TEXTDESK_PUBLIC_URL", self.base())
-            .env("TEXTDESK_SIMULATOR", "1")
-            .env("TEXTDESK_TRUSTED_PROXIES", "127.0.0.1")
-            .env("TEXTDESK_LOGIN_IP_ATTEMPTS", "20")
-            .env("TEXTDESK_LOGIN_IP_WINDOW_SECS", WINDOW_SECS.to_string())
-            .env("TEXTDESK_LOGIN_ACCOUNT_ATTEMPTS", "5")
-            .env("TEXTDESK_LOG", "warn");
-        c
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> String {
-        use std::io::Write;
-        let mut child =
-            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "textdesk {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    async fn serve(&self, log: &Path) -> Server {
-        let child = self.command(&["serve"]).stderr(std::fs::File::create(log).unwrap()).spawn().unwrap();
-        let mut server = Server(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{}/healthz", self.base())).await
-                && r.status().is_success()
-            {
-                return server;
-            }
-            assert!(server.0.try_wait().unwrap().is_none() && Instant::now() < deadline, "server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The process's resident memory, in MiB.
 fn rss_mib(pid: u32) -> u64 {
@@ -200,12 +133,18 @@ async fn a_login_flood_is_refused_cheaply(db: Db) {
     textdesk_channels::ensure_tls_provider();
     let dir = tempfile::tempdir().unwrap();
     let (database_url, pg) = new_database(db, dir.path()).await;
-    let env = Env { database_url, data_dir: dir.path().to_path_buf(), port: free_port() };
-    env.run(&["migrate"], "");
+    let env = Env::new(&database_url, dir.path())
+        .set("TEXTDESK_SIMULATOR", 1)
+        .set("TEXTDESK_TRUSTED_PROXIES", "127.0.0.1")
+        .set("TEXTDESK_LOGIN_IP_ATTEMPTS", 20)
+        .set("TEXTDESK_LOGIN_IP_WINDOW_SECS", WINDOW_SECS)
+        .set("TEXTDESK_LOGIN_ACCOUNT_ATTEMPTS", 5)
+        .set("TEXTDESK_LOG", "warn");
+    env.run(&["migrate"], None);
     let pw = format!("{PASSWORD}\n");
-    env.run(&["user", "add", "--email", "admin@example.com", "--role", "admin", "--password-stdin"], &pw);
-    env.run(&["user", "add", "--email", "agent@example.com", "--role", "agent", "--password-stdin"], &pw);
-    env.run(&["inbox", "add", "--kind", "simulator", "--name", "SMS", "--number", "+14155550100"], "");
+    env.run(&["user", "add", "--email", "admin@example.com", "--role", "admin", "--password-stdin"], Some(&pw));
+    env.run(&["user", "add", "--email", "agent@example.com", "--role", "agent", "--password-stdin"], Some(&pw));
+    env.run(&["inbox", "add", "--kind", "simulator", "--name", "SMS", "--number", "+14155550100"], None);
     let server = env.serve(&dir.path().join("server.log")).await;
     let pid = server.0.id();
     let base = env.base();

@@ -3,6 +3,8 @@
 //! TEXTDESK_TEST_POSTGRES_URL is set), and real HTTP between test and app.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
