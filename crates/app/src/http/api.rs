@@ -678,7 +678,7 @@ async fn create_team(State(s): State<AppState>, user: ApiUser, Json(b): Json<Tea
     Ok((StatusCode::CREATED, Json(TeamOut { id: t.id, name: t.name })).into_response())
 }
 
-#[utoipa::path(post, path = "/api/v1/teams/{id}/members", tag = "users", params(("id" = i64, Path)), request_body = MemberIn, responses((status = 204), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/teams/{id}/members", tag = "users", params(("id" = i64, Path)), request_body = MemberIn, responses((status = 204), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
 async fn add_team_member(
     State(s): State<AppState>,
     user: ApiUser,
@@ -687,10 +687,13 @@ async fn add_team_member(
 ) -> ApiResult<StatusCode> {
     let admin = user.require(Role::Admin)?;
     s.services.store.team(admin.account_id, id).await?;
-    let member = s.services.store.user(b.user_id).await?;
-    if member.account_id != admin.account_id {
-        return Err(Problem::not_found("user"));
-    }
+    // The path names the team (404 if it is not there); a body naming nobody is a bad body.
+    let no_one = || Problem::invalid("user_id: no one with this id works in this account");
+    let member = match s.services.store.user(b.user_id).await {
+        Ok(m) if m.account_id == admin.account_id => m,
+        Ok(_) | Err(textdesk_store::StoreError::NotFound(_)) => return Err(no_one()),
+        Err(e) => return Err(e.into()),
+    };
     s.services.store.add_team_member(id, member.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -494,6 +494,10 @@ async fn people_and_teams_over_the_api(db: Db) {
     assert_eq!(t.client.delete(t.url(&path)).bearer_auth(&admin).send().await.unwrap().status(), 204);
     assert!(json(t.get(&agent, &format!("/api/v1/teams/{team}/members")).await).await.as_array().unwrap().is_empty());
     assert_eq!(t.get(&agent, "/api/v1/teams/9999/members").await.status(), 404);
+    // A team that is there, a person who is not: the body is wrong, not the address.
+    let r = t.post(&admin, &format!("/api/v1/teams/{team}/members"), json!({ "user_id": 9999 })).await;
+    assert_eq!(r.status(), 422);
+    assert!(json(r).await["detail"].as_str().unwrap().contains("user_id"));
 }
 both_backends!(people_and_teams_over_the_api);
 
