@@ -256,8 +256,10 @@ impl EventBus {
             let mut listener = sqlx::postgres::PgListener::connect_with(&pg).await?;
             listener.listen(CHANNEL).await?;
             let nudge = bus.nudge.clone();
+            let store_pool = bus.pool.clone();
             tokio::spawn(async move {
-                loop {
+                // Ends with its store (an operator's command closes it and goes on).
+                while !store_pool.is_closed() {
                     match listener.try_recv().await {
                         // A notification, or (None) the connection was lost and
                         // listens again: either way the relay reads the log.
@@ -278,7 +280,8 @@ impl EventBus {
     /// The relay's loop: wait for a nudge (a commit on this node, a NOTIFY
     /// from any node) or the poll, then hand out what the log has after `last`.
     async fn relay(self, mut last: i64) {
-        loop {
+        // Ends with its store: a closed pool has nothing more to hand out.
+        while !self.pool.is_closed() {
             let _ = tokio::time::timeout(POLL, self.nudge.notified()).await;
             loop {
                 match self.read_after(None, last).await {
@@ -291,6 +294,8 @@ impl EventBus {
                             break;
                         }
                     }
+                    // Closed while reading: the loop ends without a word.
+                    Err(_) if self.pool.is_closed() => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "could not read the event log");
                         break;

@@ -59,7 +59,57 @@ pub struct StatusReport {
     pub error: Option<String>,
 }
 
+/// The message a provider's id names, with its status and account. A receipt
+/// may name any part of a long message: provider_refs holds them all.
+const SENT_MESSAGE: &str =
+    "SELECT m.id, m.status, c.account_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+     WHERE m.id = COALESCE(
+        (SELECT x.id FROM messages x WHERE x.inbox_id = $1 AND x.provider_id = $2),
+        (SELECT r.message_id FROM provider_refs r WHERE r.inbox_id = $1 AND r.provider_id = $2))";
+
 impl Store {
+    /// Keeps a report whose send is not recorded yet, unless it was recorded
+    /// while we looked (then returns the message). Under the write lock (and,
+    /// on PostgreSQL, a lock on this provider id that `mark_sent` takes too),
+    /// so a send recorded at the same moment either is seen here or sees the
+    /// kept report: the report is never lost between the two.
+    async fn keep_early_report(&self, report: &StatusReport) -> Result<Option<sqlx::any::AnyRow>> {
+        let mut tx = self.begin_write().await?;
+        self.lock_provider_id(&mut tx, report.inbox_id, &report.provider_id).await?;
+        let row =
+            sqlx::query(SENT_MESSAGE).bind(report.inbox_id).bind(&report.provider_id).fetch_optional(&mut *tx).await?;
+        if row.is_none() {
+            sqlx::query("INSERT INTO early_reports (inbox_id, provider_id, status, error, received_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(report.inbox_id)
+                .bind(&report.provider_id)
+                .bind(report.status.as_str())
+                .bind(report.error.as_deref())
+                .bind(to_ms(Timestamp::now()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// On PostgreSQL, a transaction lock on one provider id of an inbox (SQLite
+    /// has one writer already).
+    pub(crate) async fn lock_provider_id(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        inbox_id: i64,
+        provider_id: &str,
+    ) -> Result<()> {
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(CAST($1 AS INTEGER), hashtext($2))) l")
+                .bind(inbox_id)
+                .bind(provider_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn find_duplicate(&self, inbox_id: i64, provider_id: &str) -> Result<Option<IngestOutcome>> {
         let row = sqlx::query(
             "SELECT m.id, m.conversation_id, c.account_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.inbox_id = $1 AND m.provider_id = $2",
@@ -214,28 +264,19 @@ impl Store {
     /// backwards (a late `sent` after `delivered`) are ignored. Returns the
     /// message when it changed.
     pub async fn apply_status(&self, report: &StatusReport) -> Result<Option<(i64, crate::Message)>> {
-        // A receipt may name any part of a long message: provider_refs holds them all.
-        let row = sqlx::query(
-            "SELECT m.id, m.status, c.account_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
-             WHERE m.id = COALESCE(
-                (SELECT x.id FROM messages x WHERE x.inbox_id = $1 AND x.provider_id = $2),
-                (SELECT r.message_id FROM provider_refs r WHERE r.inbox_id = $1 AND r.provider_id = $2))",
-        )
-        .bind(report.inbox_id)
-        .bind(&report.provider_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            // Kept until the send it describes is recorded (see mark_sent).
-            sqlx::query("INSERT INTO early_reports (inbox_id, provider_id, status, error, received_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(report.inbox_id)
-                .bind(&report.provider_id)
-                .bind(report.status.as_str())
-                .bind(report.error.as_deref())
-                .bind(to_ms(Timestamp::now()))
-                .execute(&self.pool)
-                .await?;
-            return Ok(None);
+        let row = match sqlx::query(SENT_MESSAGE)
+            .bind(report.inbox_id)
+            .bind(&report.provider_id)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(row) => row,
+            None => match self.keep_early_report(report).await? {
+                // Kept until the send it describes is recorded (see mark_sent).
+                None => return Ok(None),
+                // The send was recorded meanwhile.
+                Some(row) => row,
+            },
         };
         let id: i64 = row.try_get("id")?;
         let account_id: i64 = row.try_get("account_id")?;

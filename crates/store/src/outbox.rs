@@ -269,6 +269,7 @@ impl Store {
             .bind(message_id)
             .execute(&mut *tx)
             .await?;
+            self.lock_provider_id(&mut tx, inbox_id, part).await?;
             apply_early_reports(&mut tx, inbox_id, part, message_id, now).await?;
         }
         let ev = DomainEvent::MessageSent { message_id };
