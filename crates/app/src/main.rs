@@ -127,7 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Openapi => {
-            print!("{}", textdesk::http::api::openapi_document());
+            print!("{}", textdesk::http::openapi::openapi_document());
             return Ok(());
         }
         _ => {}

@@ -2,23 +2,22 @@
 //! the composer applies; `quiet_hours`: when texts may go). Everyone reads
 //! them; admins change them.
 
-use axum::Router;
+use askama::Template;
+use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use textdesk_core::Role;
 use utoipa::ToSchema;
 
-use crate::http::AppState;
-use crate::http::api::ProblemOut;
-use crate::http::extract::{ApiUser, Json};
-use crate::http::problem::Problem;
+use crate::http::extract::CsrfForm;
+use crate::http::extract::{ApiUser, Json, Query, UiUser};
+use crate::http::layout::{Chrome, admin_only, chrome, page_or_problem};
+use crate::http::problem::{Problem, ProblemOut};
+use crate::http::state::AppState;
 use crate::services::account::{AccountSettings, SettingsError};
-
-/// Mounted under `/api/v1`.
-pub fn api_routes() -> Router<AppState> {
-    Router::new().route("/account", get(get_account).patch(update_account))
-}
 
 impl From<SettingsError> for Problem {
     fn from(e: SettingsError) -> Self {
@@ -53,7 +52,7 @@ pub struct AccountPatchIn {
     settings: serde_json::Value,
 }
 
-async fn account_out(s: &AppState, account_id: i64) -> Result<AccountOut, Problem> {
+pub(crate) async fn account_out(s: &AppState, account_id: i64) -> Result<AccountOut, Problem> {
     let account = s.services.store.account(account_id).await?;
     let settings = s.services.account_settings(account_id).await?;
     Ok(AccountOut { id: account.id, name: account.name, settings })
@@ -75,4 +74,111 @@ pub async fn update_account(
     let admin = user.require(Role::Admin)?;
     s.services.patch_account_settings(admin.account_id, &b.settings).await?;
     Ok(Json(account_out(&s, admin.account_id).await?))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings_account.html")]
+pub(crate) struct AccountPage {
+    chrome: Chrome,
+    /// As stored, or as typed when refused; empty is the server's default.
+    quiet_hours: String,
+    /// The server's window, which applies while the field is empty.
+    default_quiet_hours: String,
+    error: Option<String>,
+    /// Minutes, as stored or as typed when refused.
+    first_response_minutes: String,
+    target_error: Option<String>,
+    /// Which form was just saved: `quiet-hours` or `targets`.
+    saved: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct AccountQuery {
+    saved: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct QuietHoursForm {
+    csrf: String,
+    quiet_hours: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TargetsForm {
+    csrf: String,
+    first_response_minutes: String,
+}
+
+pub(crate) async fn account_view(s: &AppState, ui: &UiUser) -> Result<AccountPage, Problem> {
+    let settings = s.services.account_settings(ui.user.account_id).await?;
+    Ok(AccountPage {
+        chrome: chrome(s, ui),
+        quiet_hours: settings.own_quiet_hours().map(|q| q.to_string()).unwrap_or_default(),
+        default_quiet_hours: s.services.timing.quiet.to_string(),
+        error: None,
+        first_response_minutes: settings.targets.first_response_minutes.to_string(),
+        target_error: None,
+        saved: String::new(),
+    })
+}
+
+pub(crate) async fn account_page(State(s): State<AppState>, ui: UiUser, Query(q): Query<AccountQuery>) -> Response {
+    if let Some(r) = admin_only(&ui) {
+        return r;
+    }
+    let page = account_view(&s, &ui).await.map(|mut p| {
+        p.saved = q.saved.filter(|s| matches!(s.as_str(), "quiet-hours" | "targets")).unwrap_or_default();
+        p
+    });
+    page_or_problem(StatusCode::OK, page)
+}
+
+/// Empty goes back to the server's window; anything else must read as one.
+pub(crate) async fn save_quiet_hours(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<QuietHoursForm>) -> Response {
+    if let Some(r) = admin_only(&ui) {
+        return r;
+    }
+    let typed = f.quiet_hours.trim();
+    let value = if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) };
+    match s.services.patch_account_settings(ui.user.account_id, &json!({ "quiet_hours": value })).await {
+        Ok(_) => Redirect::to("/settings/account?saved=quiet-hours#quiet-hours").into_response(),
+        Err(e) => {
+            let p: Problem = e.into();
+            let page = account_view(&s, &ui).await.map(|mut page| {
+                page.quiet_hours = f.quiet_hours;
+                page.error = Some(p.detail);
+                page
+            });
+            page_or_problem(p.status, page)
+        }
+    }
+}
+
+/// The first-response target the inbox's waiting badges are measured against.
+pub(crate) async fn save_targets(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<TargetsForm>) -> Response {
+    if let Some(r) = admin_only(&ui) {
+        return r;
+    }
+    let patch = match f.first_response_minutes.trim().parse::<u32>() {
+        Ok(n) => Ok(json!({ "targets": { "first_response_minutes": n } })),
+        Err(_) => Err(Problem::invalid("the first-response target is a whole number of minutes, 1 to 1440")),
+    };
+    let result = match patch {
+        Ok(patch) => s.services.patch_account_settings(ui.user.account_id, &patch).await.map_err(Problem::from),
+        Err(p) => Err(p),
+    };
+    match result {
+        Ok(_) => Redirect::to("/settings/account?saved=targets#targets").into_response(),
+        Err(p) => {
+            let page = account_view(&s, &ui).await.map(|mut page| {
+                page.first_response_minutes = f.first_response_minutes;
+                page.target_error = Some(p.detail);
+                page
+            });
+            page_or_problem(p.status, page)
+        }
+    }
 }

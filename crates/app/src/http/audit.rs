@@ -3,27 +3,21 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Deserialize;
 use textdesk_core::Role;
 use textdesk_store::AuditEntry;
 
-use crate::http::AppState;
 use crate::http::extract::{Query, UiUser};
+use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::Problem;
-use crate::http::ui::{Chrome, chrome};
+use crate::http::state::AppState;
 
 /// Entries on one page.
-const PAGE: i64 = 100;
+pub(crate) const PAGE: i64 = 100;
 
-pub fn ui_routes() -> Router<AppState> {
-    Router::new().route("/settings/audit", get(audit_page))
-}
-
-struct Row {
+pub(crate) struct Row {
     when: String,
     who: String,
     what: String,
@@ -34,7 +28,7 @@ struct Row {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "settings_audit.html")]
-struct AuditPage {
+pub(crate) struct AuditPage {
     chrome: Chrome,
     zone: String,
     rows: Vec<Row>,
@@ -42,19 +36,19 @@ struct AuditPage {
 }
 
 #[derive(Deserialize)]
-struct AuditQuery {
+pub(crate) struct AuditQuery {
     before: Option<i64>,
 }
 
 /// What an action is called on the page; unknown ones show as written.
-fn action_label(action: &str) -> String {
+pub(crate) fn action_label(action: &str) -> String {
     match action {
         "sign_in.locked" => "Sign-in locked".into(),
         other => other.replace(['_', '.'], " "),
     }
 }
 
-fn row(e: AuditEntry, tz: &jiff::tz::TimeZone) -> Row {
+pub(crate) fn row(e: AuditEntry, tz: &jiff::tz::TimeZone) -> Row {
     Row {
         when: e.at.to_zoned(tz.clone()).strftime("%b %-d, %Y %-I:%M:%S %p").to_string(),
         who: e.actor_name.unwrap_or_else(|| "someone not signed in".into()),
@@ -65,7 +59,7 @@ fn row(e: AuditEntry, tz: &jiff::tz::TimeZone) -> Row {
     }
 }
 
-async fn audit_page(State(s): State<AppState>, ui: UiUser, Query(q): Query<AuditQuery>) -> Response {
+pub(crate) async fn audit_page(State(s): State<AppState>, ui: UiUser, Query(q): Query<AuditQuery>) -> Response {
     if !ui.user.role.at_least(Role::Admin) {
         return Problem::forbidden("the audit trail is for admins").into_response();
     }

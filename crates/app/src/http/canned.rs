@@ -5,40 +5,21 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use textdesk_core::template::{Rendered, Var};
 use textdesk_store::CannedResponse;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::AppState;
-use crate::http::api::ProblemOut;
 use crate::http::extract::{ApiUser, Json, Path, Query, UiUser};
-use crate::http::problem::Problem;
-use crate::http::ui::{Chrome, chrome};
+use crate::http::extract::{Confirm, CsrfForm};
+use crate::http::layout::{Chrome, chrome};
+use crate::http::problem::{Problem, ProblemOut};
+use crate::http::state::AppState;
 use crate::services::canned::{CannedDraft, CannedError};
 use crate::services::users::curates;
-
-/// Mounted under `/api/v1`.
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/canned-responses", get(list_canned).post(create_canned))
-        .route("/canned-responses/{id}", get(get_canned).patch(update_canned).delete(delete_canned))
-        .route("/conversations/{id}/canned-responses/{cid}/render", post(render_canned))
-}
-
-pub fn ui_routes() -> Router<AppState> {
-    Router::new()
-        .route("/settings/canned", get(settings_page).post(create_form))
-        .route("/settings/canned/{id}", post(update_form))
-        .route("/settings/canned/{id}/delete", post(delete_form))
-        .route("/canned", get(picker_list))
-        .route("/conversations/{id}/canned/{cid}", post(picker_render))
-}
 
 impl From<CannedError> for Problem {
     fn from(e: CannedError) -> Self {
@@ -223,7 +204,7 @@ impl FormView {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "settings_canned.html")]
-struct SettingsPage {
+pub(crate) struct SettingsPage {
     chrome: Chrome,
     rows: Vec<Row>,
     can_manage: bool,
@@ -233,11 +214,11 @@ struct SettingsPage {
 }
 
 #[derive(Deserialize)]
-struct EditParam {
+pub(crate) struct EditParam {
     edit: Option<i64>,
 }
 
-async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<SettingsPage, Problem> {
+pub(crate) async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<SettingsPage, Problem> {
     let list = s.services.store.canned_list(ui.user.account_id, None).await?;
     Ok(SettingsPage {
         chrome: chrome(s, ui),
@@ -248,7 +229,7 @@ async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<Sett
     })
 }
 
-async fn settings_page(
+pub(crate) async fn settings_page(
     State(s): State<AppState>,
     ui: UiUser,
     Query(p): Query<EditParam>,
@@ -266,8 +247,7 @@ async fn settings_page(
 }
 
 #[derive(Deserialize)]
-struct CannedForm {
-    csrf: String,
+pub(crate) struct CannedForm {
     #[serde(default)]
     shortcut: String,
     #[serde(default)]
@@ -277,7 +257,7 @@ struct CannedForm {
 }
 
 /// After a form: back to the list, or the page again with the form as typed and the reason.
-async fn after_form(
+pub(crate) async fn after_form(
     s: &AppState,
     ui: &UiUser,
     editing: Option<i64>,
@@ -293,50 +273,27 @@ async fn after_form(
     }
 }
 
-async fn create_form(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
-    axum::Form(f): axum::Form<CannedForm>,
-) -> Response {
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
+pub(crate) async fn create_form(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<CannedForm>) -> Response {
     let draft = CannedDraft { shortcut: f.shortcut.clone(), title: f.title.clone(), body: f.body.clone() };
     let result = s.services.create_canned(&ui.user, &draft).await.map(|_| ());
     after_form(&s, &ui, None, f, result).await
 }
 
-async fn update_form(
+pub(crate) async fn update_form(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
     Path(id): Path<i64>,
-    axum::Form(f): axum::Form<CannedForm>,
+    CsrfForm(ui, f): CsrfForm<CannedForm>,
 ) -> Response {
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
     let draft = CannedDraft { shortcut: f.shortcut.clone(), title: f.title.clone(), body: f.body.clone() };
     let result = s.services.update_canned(&ui.user, id, &draft).await.map(|_| ());
     after_form(&s, &ui, Some(id), f, result).await
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-async fn delete_form(
+pub(crate) async fn delete_form(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
     Path(id): Path<i64>,
-    axum::Form(f): axum::Form<CsrfForm>,
+    CsrfForm(ui, _): CsrfForm<Confirm>,
 ) -> Response {
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
     match s.services.delete_canned(&ui.user, id).await {
         Ok(()) => Redirect::to("/settings/canned").into_response(),
         Err(e) => Problem::from(e).into_response(),
@@ -344,14 +301,14 @@ async fn delete_form(
 }
 
 #[derive(Serialize)]
-struct PickerItem {
+pub(crate) struct PickerItem {
     id: i64,
     shortcut: String,
     title: String,
 }
 
 /// The composer's list behind `/` (the bodies are fetched rendered, one at a time).
-async fn picker_list(State(s): State<AppState>, ui: UiUser) -> Response {
+pub(crate) async fn picker_list(State(s): State<AppState>, ui: UiUser) -> Response {
     match s.services.store.canned_list(ui.user.account_id, None).await {
         Ok(list) => axum::Json(
             list.into_iter().map(|c| PickerItem { id: c.id, shortcut: c.shortcut, title: c.title }).collect::<Vec<_>>(),
@@ -362,16 +319,11 @@ async fn picker_list(State(s): State<AppState>, ui: UiUser) -> Response {
 }
 
 /// The composer's pick: the response filled in for this conversation.
-async fn picker_render(
+pub(crate) async fn picker_render(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
     Path((id, cid)): Path<(i64, i64)>,
-    axum::Form(f): axum::Form<CsrfForm>,
+    CsrfForm(ui, _): CsrfForm<Confirm>,
 ) -> Response {
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
     match s.services.render_canned(&ui.user, id, cid).await {
         Ok(r) => axum::Json(RenderOut::from(r)).into_response(),
         Err(e) => Problem::from(e).into_response(),

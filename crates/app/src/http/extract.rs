@@ -2,20 +2,20 @@
 //! address; the API's bearer-token user; the UI's session user and its CSRF
 //! check; the sign-in forms' CSRF check before there is a session.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
-
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
+use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
 use subtle::ConstantTimeEq;
 use textdesk_core::Role;
 use textdesk_store::User;
 
-use crate::http::AppState;
 use crate::http::problem::Problem;
+use crate::http::state::AppState;
 use crate::services::auth::hash_secret;
 
 /// A JSON request body. Every body the API takes is an object: serde would
@@ -40,7 +40,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> 
 
 /// `12.0` is the integer 12 to JSON Schema (and to JavaScript, which writes
 /// it so); serde would refuse it for an integer field.
-fn whole_numbers(value: serde_json::Value) -> serde_json::Value {
+pub(crate) fn whole_numbers(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match value {
         Value::Number(n) if n.is_f64() => match n.as_f64() {
@@ -148,10 +148,39 @@ pub struct CsrfRejected;
 
 impl IntoResponse for CsrfRejected {
     fn into_response(self) -> Response {
-        let msg = "This form has expired or did not come from this site. Go back, reload the page and try again.";
-        (axum::http::StatusCode::FORBIDDEN, msg).into_response()
+        let msg = "this form has expired or did not come from this site. Go back, reload the page and try again";
+        Problem::new(axum::http::StatusCode::FORBIDDEN, "form-expired", "Form expired", msg).into_response()
     }
 }
+
+/// A state-changing form from someone signed in: their session's user and the
+/// form, once its `csrf` field matches the session's token and a browser's
+/// Origin (when sent) is ours. Every form that changes something takes this,
+/// so none can forget the check.
+pub struct CsrfForm<T>(pub UiUser, pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, s: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let ui = UiUser::from_request_parts(&mut parts, s).await?;
+        let bytes = axum::body::to_bytes(body, s.config.max_body_bytes).await.map_err(|_| {
+            Problem::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Too large", "the form is too large")
+                .into_response()
+        })?;
+        let csrf = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
+        ui.check_csrf(&parts.headers, csrf.as_deref().unwrap_or(""), &s.config.public_url)
+            .map_err(IntoResponse::into_response)?;
+        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        let axum::Form(form) = axum::Form::<T>::from_request(req, s).await.map_err(IntoResponse::into_response)?;
+        Ok(CsrfForm(ui, form))
+    }
+}
+
+/// A form that carries nothing but its CSRF token (a button: sign out, delete).
+#[derive(Deserialize)]
+pub struct Confirm {}
 
 /// A signed-in person in the web UI.
 pub struct UiUser {
@@ -204,7 +233,7 @@ pub fn check_sign_in_csrf(headers: &HeaderMap, submitted: &str, public_url: &str
     if token_ok && origin_ok { Ok(()) } else { Err(CsrfRejected) }
 }
 
-fn same_origin(origin: &str, public_url: &str, headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(origin: &str, public_url: &str, headers: &HeaderMap) -> bool {
     if origin == public_url {
         return true;
     }
@@ -240,4 +269,19 @@ pub fn urlencode(s: &str) -> String {
         }
     }
     out
+}
+
+pub(crate) fn ts(t: jiff::Timestamp) -> String {
+    t.to_string()
+}
+
+// ---------- shapes ----------
+
+/// Tells "absent" (None) from "null" (Some(None)) in a PATCH-like body.
+pub(crate) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }

@@ -5,37 +5,21 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use textdesk_core::label::PALETTE;
 use textdesk_store::Label;
 use utoipa::ToSchema;
 
-use crate::http::AppState;
-use crate::http::api::ProblemOut;
 use crate::http::extract::{ApiUser, Json, Path, Query, UiUser};
-use crate::http::problem::Problem;
-use crate::http::ui::{Chrome, chrome};
+use crate::http::extract::{Confirm, CsrfForm};
+use crate::http::layout::{Chrome, chrome};
+use crate::http::problem::{Problem, ProblemOut};
+use crate::http::state::AppState;
 use crate::services::labels::{LabelDraft, LabelError};
 use crate::services::users::curates;
-
-/// Mounted under `/api/v1`.
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/labels", get(list_labels).post(create_label))
-        .route("/labels/{id}", get(get_label).patch(update_label).delete(delete_label))
-}
-
-pub fn ui_routes() -> Router<AppState> {
-    Router::new()
-        .route("/settings/labels", get(settings_page).post(create_form))
-        .route("/settings/labels/{id}", post(update_form))
-        .route("/settings/labels/{id}/delete", post(delete_form))
-}
 
 impl From<LabelError> for Problem {
     fn from(e: LabelError) -> Self {
@@ -182,7 +166,7 @@ impl FormView {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "settings_labels.html")]
-struct SettingsPage {
+pub(crate) struct SettingsPage {
     chrome: Chrome,
     rows: Vec<Label>,
     can_manage: bool,
@@ -191,11 +175,11 @@ struct SettingsPage {
 }
 
 #[derive(Deserialize)]
-struct EditParam {
+pub(crate) struct EditParam {
     edit: Option<i64>,
 }
 
-async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<SettingsPage, Problem> {
+pub(crate) async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<SettingsPage, Problem> {
     Ok(SettingsPage {
         chrome: chrome(s, ui),
         rows: s.services.store.labels(ui.user.account_id).await?,
@@ -205,7 +189,7 @@ async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<Sett
     })
 }
 
-async fn settings_page(
+pub(crate) async fn settings_page(
     State(s): State<AppState>,
     ui: UiUser,
     Query(p): Query<EditParam>,
@@ -227,8 +211,7 @@ async fn settings_page(
 }
 
 #[derive(Deserialize)]
-struct LabelForm {
-    csrf: String,
+pub(crate) struct LabelForm {
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -244,7 +227,7 @@ impl LabelForm {
 }
 
 /// After a form: back to the list, or the page again with the form as typed and the reason.
-async fn after_form(
+pub(crate) async fn after_form(
     s: &AppState,
     ui: &UiUser,
     editing: Option<i64>,
@@ -260,48 +243,25 @@ async fn after_form(
     }
 }
 
-async fn create_form(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
-    axum::Form(f): axum::Form<LabelForm>,
-) -> Response {
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
+pub(crate) async fn create_form(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<LabelForm>) -> Response {
     let result = s.services.create_label(&ui.user, &f.draft()).await.map(drop);
     after_form(&s, &ui, None, f, result).await
 }
 
-async fn update_form(
+pub(crate) async fn update_form(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
     Path(id): Path<i64>,
-    axum::Form(f): axum::Form<LabelForm>,
+    CsrfForm(ui, f): CsrfForm<LabelForm>,
 ) -> Response {
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
     let result = s.services.update_label(&ui.user, id, &f.draft()).await.map(drop);
     after_form(&s, &ui, Some(id), f, result).await
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
-async fn delete_form(
+pub(crate) async fn delete_form(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
     Path(id): Path<i64>,
-    axum::Form(f): axum::Form<CsrfForm>,
+    CsrfForm(ui, _): CsrfForm<Confirm>,
 ) -> Response {
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
     match s.services.delete_label(&ui.user, id).await {
         Ok(_) => Redirect::to("/settings/labels").into_response(),
         Err(e) => Problem::from(e).into_response(),

@@ -2,27 +2,19 @@
 //! (`/api/v1/events`), resumable from the last event id a client saw, and the
 //! short notice a browser notification shows for a customer's new message.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
-use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use std::time::Duration;
 use textdesk_store::Live;
 
-use crate::http::AppState;
-use crate::http::api::ProblemOut;
 use crate::http::extract::{ApiUser, Json, Path, Query, UiUser};
-use crate::http::problem::Problem;
-
-pub fn ui_routes() -> Router<AppState> {
-    Router::new().route("/events", get(ui_events)).route("/conversations/{id}/notice", get(notice))
-}
+use crate::http::problem::{Problem, ProblemOut};
+use crate::http::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -53,7 +45,7 @@ pub async fn events(
     Ok(live_stream(&s, u.account_id, resume_point(&headers, q.after)?).await.into_response())
 }
 
-async fn ui_events(
+pub(crate) async fn ui_events(
     State(s): State<AppState>,
     ui: UiUser,
     headers: HeaderMap,
@@ -66,7 +58,7 @@ async fn ui_events(
 }
 
 /// Where a reconnecting client resumes: its `Last-Event-ID`, else `?after=`.
-fn resume_point(headers: &HeaderMap, after: Option<i64>) -> Result<Option<i64>, Problem> {
+pub(crate) fn resume_point(headers: &HeaderMap, after: Option<i64>) -> Result<Option<i64>, Problem> {
     let header = match headers.get("last-event-id") {
         None => None,
         Some(v) => Some(v.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
@@ -84,7 +76,7 @@ fn resume_point(headers: &HeaderMap, after: Option<i64>) -> Result<Option<i64>, 
     }
 }
 
-async fn live_stream(
+pub(crate) async fn live_stream(
     s: &AppState,
     account_id: i64,
     after: Option<i64>,
@@ -112,7 +104,7 @@ async fn live_stream(
 
 /// What a browser notification about a conversation says.
 #[derive(Serialize)]
-struct Notice {
+pub(crate) struct Notice {
     /// The contact's name, else their address.
     title: String,
     /// The start of the latest message.
@@ -122,7 +114,11 @@ struct Notice {
 
 /// Fetched by the page when an event says a customer wrote: the event log
 /// holds no names or text, so the page asks, with the agent's session.
-async fn notice(State(s): State<AppState>, ui: UiUser, Path(id): Path<i64>) -> Result<Json<Notice>, Problem> {
+pub(crate) async fn notice(
+    State(s): State<AppState>,
+    ui: UiUser,
+    Path(id): Path<i64>,
+) -> Result<Json<Notice>, Problem> {
     let c = s.services.store.conversation_summary(ui.user.account_id, id).await?;
     let title = if c.contact_name.trim().is_empty() { c.contact_address } else { c.contact_name };
     let mut body: String = c.preview.chars().take(120).collect();

@@ -1,35 +1,20 @@
 //! Attachments at signed, expiring links: what agents' browsers show and what
 //! providers fetch when we send a picture. The link is the permission.
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use textdesk_store::MediaState;
+use utoipa::ToSchema;
 
-use crate::http::AppState;
-use crate::http::api::{MediaOut, ProblemOut};
-use crate::http::extract::{ApiUser, UiUser};
-use crate::http::problem::Problem;
-
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/media/{id}", get(serve))
-}
-
-/// The composer's uploads and its reply (a multipart form when the browser
-/// runs no script), with room for a file of `max_bytes` and the form around it.
-pub fn ui_routes(max_bytes: usize) -> Router<AppState> {
-    let limit = DefaultBodyLimit::max(max_bytes.saturating_add(FORM_SLACK));
-    Router::new()
-        .route("/conversations/{id}/attachments", post(ui_upload).layer(limit))
-        .route("/conversations/{id}/reply", post(crate::http::ui::reply).layer(limit))
-}
+use crate::http::extract::{ApiUser, Path, Query, UiUser};
+use crate::http::problem::{Problem, ProblemOut};
+use crate::http::state::AppState;
 
 /// What a multipart form may carry beside its files.
-const FORM_SLACK: usize = 64 * 1024;
+pub const FORM_SLACK: usize = 64 * 1024;
 
 /// A file from a form.
 pub struct FormFile {
@@ -85,7 +70,7 @@ pub async fn read_form_parts(mut form: Multipart, max_bytes: u64) -> Result<Form
 
 /// The composer's "Attach": files kept for the reply being written, answered
 /// with their ids (and links, for thumbnails), or a problem the page shows.
-async fn ui_upload(
+pub(crate) async fn ui_upload(
     State(s): State<AppState>,
     headers: HeaderMap,
     ui: UiUser,
@@ -108,11 +93,6 @@ async fn ui_upload(
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
 }
 
-/// `POST /api/v1/media`: the raw file as the body, its type in Content-Type.
-pub fn api_routes(max_bytes: usize) -> Router<AppState> {
-    Router::new().route("/media", post(upload).layer(DefaultBodyLimit::max(max_bytes)))
-}
-
 #[utoipa::path(post, path = "/api/v1/media", tag = "messages",
     request_body(content = Vec<u8>, description = "The file itself; its type in Content-Type (pictures, audio, video, PDF, vCard, plain text)", content_type = "application/octet-stream"),
     responses((status = 201, body = MediaOut, description = "Kept; send it with a message's media_ids"), (status = 413, description = "Larger than media_max_bytes"), (status = 422, body = ProblemOut)),
@@ -129,12 +109,12 @@ pub async fn upload(
 }
 
 #[derive(Deserialize)]
-struct Signed {
+pub(crate) struct Signed {
     exp: i64,
     sig: String,
 }
 
-async fn serve(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<Signed>) -> Response {
+pub(crate) async fn serve(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<Signed>) -> Response {
     let gone = || (StatusCode::NOT_FOUND, "no such attachment, or the link has expired").into_response();
     if !s.services.media.verify(id, q.exp, &q.sig, jiff::Timestamp::now()) {
         return gone();
@@ -168,4 +148,31 @@ async fn serve(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<S
         bytes,
     )
         .into_response()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MediaOut {
+    id: i64,
+    content_type: Option<String>,
+    size_bytes: Option<i64>,
+    /// pending (still being fetched from the provider), stored, or failed.
+    state: String,
+    /// Why it could not be fetched (while pending: the last try, which will be retried).
+    error: Option<String>,
+    /// A link that works for an hour, once stored.
+    url: Option<String>,
+}
+
+impl MediaOut {
+    pub fn of(m: textdesk_store::Media, services: &crate::Services) -> Self {
+        MediaOut {
+            url: (m.state == textdesk_store::MediaState::Stored)
+                .then(|| services.media_link(m.id, jiff::SignedDuration::from_hours(1))),
+            id: m.id,
+            content_type: m.content_type,
+            size_bytes: m.size_bytes,
+            state: m.state.as_str().into(),
+            error: m.last_error,
+        }
+    }
 }

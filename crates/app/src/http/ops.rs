@@ -1,19 +1,13 @@
 //! Health and metrics for operators and their monitoring.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
-use crate::http::AppState;
-
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics))
-}
+use crate::http::state::AppState;
 
 /// 200 when the database answers, 503 otherwise.
-async fn healthz(State(s): State<AppState>) -> Response {
+pub(crate) async fn healthz(State(s): State<AppState>) -> Response {
     match s.services.store.ping().await {
         Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))).into_response(),
         Err(e) => {
@@ -27,7 +21,7 @@ async fn healthz(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
+pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
     let outbox = s.services.store.outbox_counts().await.unwrap_or_default();
     let links = s.services.link_states();
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.services.metrics.render(&outbox, &links))

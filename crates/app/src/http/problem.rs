@@ -5,10 +5,14 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::json;
 use textdesk_store::StoreError;
+use utoipa::ToSchema;
 
+use crate::services::contacts::ContactError;
 use crate::services::conversations::ActionError;
+use crate::services::users::UserError;
 
 #[derive(Debug)]
 pub struct Problem {
@@ -171,5 +175,41 @@ impl From<PathRejection> for Problem {
 impl From<QueryRejection> for Problem {
     fn from(r: QueryRejection) -> Self {
         Problem::new(StatusCode::BAD_REQUEST, "malformed", "Malformed query string", r.body_text())
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProblemOut {
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+}
+
+// ---------- handlers ----------
+
+pub(crate) type ApiResult<T> = Result<T, Problem>;
+
+impl From<ContactError> for Problem {
+    fn from(e: ContactError) -> Self {
+        match e {
+            ContactError::Forbidden(why) => Problem::forbidden(why),
+            ContactError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<UserError> for Problem {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Forbidden(d) => Problem::forbidden(d),
+            UserError::Store(s) => s.into(),
+            UserError::Refused(r) => Problem::refused(r),
+            UserError::Internal(d) => {
+                tracing::error!(error = %d, "a user change failed");
+                Problem::internal()
+            }
+        }
     }
 }

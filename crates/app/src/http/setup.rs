@@ -3,27 +3,19 @@
 //! settings (`POST /settings/inboxes/{id}/away-preview`, which the page asks
 //! as the admin types; the server counts, the script only shows).
 
-use axum::Router;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
 use jiff::Timestamp;
 use serde::Deserialize;
 use textdesk_core::Role;
 use textdesk_core::segments::Encoding;
 use textdesk_store::Inbox;
 
-use crate::http::AppState;
+use crate::http::extract::CsrfForm;
 use crate::http::extract::{Path, UiUser};
 use crate::http::problem::Problem;
+use crate::http::state::AppState;
 use crate::services::setup::AwayPreview;
-
-pub fn ui_routes() -> Router<AppState> {
-    Router::new()
-        .route("/setup/dismiss", post(dismiss))
-        .route("/settings/inboxes/{id}/away-preview", post(away_preview))
-}
 
 /// The away message as the settings page shows it.
 #[derive(serde::Serialize)]
@@ -33,7 +25,7 @@ pub struct AwayView {
     pub summary: String,
 }
 
-fn summary(p: &AwayPreview) -> String {
+pub(crate) fn summary(p: &AwayPreview) -> String {
     let texts = if p.count.segments == 1 { "1 text".to_owned() } else { format!("{} texts", p.count.segments) };
     let encoding = match p.count.encoding {
         Encoding::Gsm7 => "GSM-7",
@@ -52,13 +44,13 @@ pub fn away_view(s: &AppState, inbox: &Inbox, text: &str) -> AwayView {
 }
 
 #[derive(Deserialize)]
-struct AwayForm {
+pub(crate) struct AwayForm {
     #[serde(default)]
     off_text: String,
 }
 
 /// Read-only, as the composer's preview: no CSRF token.
-async fn away_preview(
+pub(crate) async fn away_preview(
     State(s): State<AppState>,
     ui: UiUser,
     Path(id): Path<i64>,
@@ -72,19 +64,9 @@ async fn away_preview(
 }
 
 #[derive(Deserialize)]
-struct DismissForm {
-    csrf: String,
-}
+pub(crate) struct DismissForm {}
 
-async fn dismiss(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
-    axum::Form(f): axum::Form<DismissForm>,
-) -> Response {
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
+pub(crate) async fn dismiss(State(s): State<AppState>, CsrfForm(ui, _): CsrfForm<DismissForm>) -> Response {
     if !ui.user.role.at_least(Role::Admin) {
         return Problem::forbidden("only an admin can put the setup checklist away").into_response();
     }

@@ -3,43 +3,32 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Serialize;
 use textdesk_channels::Provider;
-use textdesk_channels::simulator::Simulator;
-use textdesk_channels::simulator::{PhoneText, parse_inbound};
+use textdesk_channels::simulator::{PhoneText, Simulator, parse_inbound};
 use textdesk_core::{Address, Medium};
 use textdesk_store::IngestOutcome;
 
-use crate::http::AppState;
 use crate::http::extract::{Json, Path};
 use crate::http::problem::Problem;
+use crate::http::state::AppState;
 use crate::services::ingest::Ingested;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/simulator", get(page))
-        .route("/simulator/api/inboxes", get(inboxes))
-        .route("/simulator/api/inboxes/{inbox}/messages", axum::routing::post(text_in))
-        .route("/simulator/api/inboxes/{inbox}/phones/{number}/messages", get(phone_messages))
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "simulator.html")]
-struct Page {
+pub(crate) struct Page {
     business: String,
 }
 
-async fn page(State(s): State<AppState>) -> Page {
+pub(crate) async fn page(State(s): State<AppState>) -> Page {
     Page { business: s.config.account_name.clone() }
 }
 
 #[derive(Serialize)]
-struct SimInbox {
+pub(crate) struct SimInbox {
     id: i64,
     name: String,
     number: String,
@@ -47,7 +36,7 @@ struct SimInbox {
     phones: Vec<String>,
 }
 
-async fn simulator_inbox(s: &AppState, id: i64) -> Result<textdesk_store::Inbox, Problem> {
+pub(crate) async fn simulator_inbox(s: &AppState, id: i64) -> Result<textdesk_store::Inbox, Problem> {
     let inbox = s.services.store.inbox(s.account_id, id).await?;
     if inbox.provider != Simulator.key() {
         return Err(Problem::not_found("simulator inbox"));
@@ -55,7 +44,7 @@ async fn simulator_inbox(s: &AppState, id: i64) -> Result<textdesk_store::Inbox,
     Ok(inbox)
 }
 
-async fn inboxes(State(s): State<AppState>) -> Result<Json<Vec<SimInbox>>, Problem> {
+pub(crate) async fn inboxes(State(s): State<AppState>) -> Result<Json<Vec<SimInbox>>, Problem> {
     let mut out = Vec::new();
     for i in s.services.store.inboxes(s.account_id).await? {
         if i.provider != Simulator.key() {
@@ -80,14 +69,14 @@ async fn inboxes(State(s): State<AppState>) -> Result<Json<Vec<SimInbox>>, Probl
 }
 
 #[derive(Serialize)]
-struct Accepted {
+pub(crate) struct Accepted {
     provider_id: String,
     conversation_id: i64,
     message_id: i64,
     duplicate: bool,
 }
 
-async fn text_in(
+pub(crate) async fn text_in(
     State(s): State<AppState>,
     Path(inbox): Path<i64>,
     Json(text): Json<PhoneText>,
@@ -112,7 +101,7 @@ async fn text_in(
 }
 
 #[derive(Serialize)]
-struct PhoneMessage {
+pub(crate) struct PhoneMessage {
     id: i64,
     /// `from_phone` (the customer typed it) or `to_phone` (the business sent it).
     direction: &'static str,
@@ -123,7 +112,7 @@ struct PhoneMessage {
     at: String,
 }
 
-async fn phone_messages(
+pub(crate) async fn phone_messages(
     State(s): State<AppState>,
     Path((inbox, number)): Path<(i64, String)>,
 ) -> Result<Json<Vec<PhoneMessage>>, Problem> {

@@ -4,35 +4,27 @@
 //! read from it, and answered only once what it carried is on disk (a
 //! provider retries until it gets a 2xx).
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use textdesk_channels::provider::{InboundRequest, Refusal};
 use textdesk_store::StoreError;
 
-use crate::http::AppState;
+use crate::http::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/webhooks/{provider}/{inbox}", post(main_hook))
-        .route("/webhooks/{provider}/{inbox}/{hook}", post(named_hook))
-}
-
-fn plain(status: StatusCode, text: &str) -> Response {
+pub(crate) fn plain(status: StatusCode, text: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.to_owned()).into_response()
 }
 
 /// The request as it reached us, for the channel to verify.
-struct Received {
+pub(crate) struct Received {
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 }
 
-async fn main_hook(
+pub(crate) async fn main_hook(
     State(s): State<AppState>,
     Path((provider, inbox_id)): Path<(String, i64)>,
     OriginalUri(uri): OriginalUri,
@@ -42,7 +34,7 @@ async fn main_hook(
     receive(&s, &provider, inbox_id, "inbound", Received { uri, headers, body }).await
 }
 
-async fn named_hook(
+pub(crate) async fn named_hook(
     State(s): State<AppState>,
     Path((provider, inbox_id, hook)): Path<(String, i64, String)>,
     OriginalUri(uri): OriginalUri,
@@ -56,7 +48,7 @@ async fn named_hook(
     receive(&s, &provider, inbox_id, &hook, Received { uri, headers, body }).await
 }
 
-async fn receive(s: &AppState, provider: &str, inbox_id: i64, hook: &str, r: Received) -> Response {
+pub(crate) async fn receive(s: &AppState, provider: &str, inbox_id: i64, hook: &str, r: Received) -> Response {
     let inbox = match s.services.store.inbox_by_id(inbox_id).await {
         Ok(i) if i.provider == provider => i,
         Ok(_) | Err(StoreError::NotFound(_)) => {

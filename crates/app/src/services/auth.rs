@@ -80,12 +80,8 @@ pub async fn create_user(
     role: Role,
     password: &Password,
 ) -> anyhow::Result<User> {
+    let name = crate::services::users::user_name(name, &email)?;
     let hash = hash_password(password).await?;
-    let name = if name.trim().is_empty() {
-        email.as_str().split('@').next().unwrap_or("").to_owned()
-    } else {
-        name.trim().to_owned()
-    };
     Ok(store.create_user(NewUser { account_id, email, name, role, password_hash: hash }).await?)
 }
 

@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 use textdesk_core::consent::{ConsentPolicy, KeywordAction, Keywords};
-use textdesk_core::{Body, Invalid};
-use textdesk_store::Inbox;
+use textdesk_core::{Body, ConsentState, Invalid};
+use textdesk_store::{ACCOUNT_SCOPE, ConsentEvent, Inbox, RecordConsent, StoreError, User};
 
 /// `settings.consent` of an inbox; anything left out takes the default.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -94,6 +94,69 @@ fn default_reply(action: KeywordAction, business: &str) -> Result<Body, Invalid>
         KeywordAction::Help => format!("{business}: Reply to this message to reach our team. Reply STOP to opt out."),
     };
     Body::parse(&text)
+}
+
+/// What a person tells the app about a customer's consent: an agent from a
+/// conversation's page, or an API client. Both doors record through
+/// `Services::record_consent`, so they accept and refuse the same things.
+pub struct ConsentAsk<'a> {
+    /// The contact it is about, or the conversation whose contact it is.
+    pub about: ConsentAbout,
+    /// `opted_in` or `opted_out`.
+    pub state: &'a str,
+    /// `account` (every number of the business, the default) or one inbox's scope.
+    pub scope: Option<&'a str>,
+    /// How the customer said it (`agent`, `verbal`, `web_form`, `api`…).
+    pub source: &'a str,
+    /// Their words or where they were given, kept with the record.
+    pub evidence: &'a str,
+}
+
+#[derive(Clone, Copy)]
+pub enum ConsentAbout {
+    Contact(i64),
+    /// Also puts the change on this conversation's timeline.
+    Conversation(i64),
+}
+
+/// The most evidence kept with one record, in characters: longer is refused,
+/// not cut, so nothing the agent typed is silently lost.
+pub const MAX_EVIDENCE_CHARS: usize = 500;
+
+impl crate::services::Services {
+    /// Records an opt-in or opt-out a person vouches for.
+    pub async fn record_consent(&self, user: &User, ask: ConsentAsk<'_>) -> Result<ConsentEvent, StoreError> {
+        let state = match ConsentState::parse(ask.state) {
+            Some(st @ (ConsentState::OptedIn | ConsentState::OptedOut)) => st,
+            _ => return Err(StoreError::Invalid("state must be opted_in or opted_out".into())),
+        };
+        let source = ask.source.trim();
+        if source.is_empty() || source.chars().count() > 50 {
+            return Err(StoreError::Invalid("source is 1 to 50 characters (web_form, verbal, api, …)".into()));
+        }
+        let evidence = ask.evidence.trim();
+        if evidence.chars().count() > MAX_EVIDENCE_CHARS {
+            return Err(StoreError::Invalid(format!(
+                "evidence is at most {MAX_EVIDENCE_CHARS} characters; keep the customer's words and where they were given"
+            )));
+        }
+        let (contact_id, conversation_id) = match ask.about {
+            ConsentAbout::Contact(id) => (id, None),
+            ConsentAbout::Conversation(id) => {
+                (self.store.conversation(user.account_id, id).await?.contact_id, Some(id))
+            }
+        };
+        let record = RecordConsent {
+            contact_id,
+            conversation_id,
+            scope: ask.scope.unwrap_or(ACCOUNT_SCOPE),
+            state,
+            source,
+            evidence,
+            actor_id: Some(user.id),
+        };
+        self.store.record_consent(user.account_id, record).await
+    }
 }
 
 /// One CSV field: quoted when it must be, and a leading `=`, `+`, `-` or `@`

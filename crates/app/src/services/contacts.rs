@@ -3,7 +3,7 @@
 //! contact's recent conversations (in its transaction), so every open screen
 //! showing them refreshes.
 
-use textdesk_core::{NoteBody, Role};
+use textdesk_core::{Address, ContactName, NoteBody, Role};
 use textdesk_store::{Contact, ContactNote, ContactPatch, Origin, StoreError, User};
 
 use crate::services::Services;
@@ -25,6 +25,19 @@ pub fn parse_zone(z: &str) -> Result<String, StoreError> {
 }
 
 impl Services {
+    /// A new contact, its name checked as an edit checks it.
+    pub async fn create_contact(
+        &self,
+        user: &User,
+        name: &str,
+        address: &Address,
+        time_zone: Option<&str>,
+    ) -> Result<Contact, StoreError> {
+        let name = ContactName::parse(name)?;
+        let tz = time_zone.map(parse_zone).transpose()?;
+        self.store.create_contact(user.account_id, name.as_str(), address, tz.as_deref()).await
+    }
+
     /// `shown_in`: the conversation the agent made the change from, if any.
     pub async fn edit_contact(
         &self,

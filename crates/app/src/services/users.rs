@@ -46,6 +46,17 @@ impl From<textdesk_core::Invalid> for UserError {
     }
 }
 
+/// A person's name as every door takes it (the API, the people page, the
+/// command line): trimmed, at most 100 characters, and the e-mail's local
+/// part when left empty.
+pub fn user_name(name: &str, email: &Email) -> Result<String, StoreError> {
+    match name.trim() {
+        "" => Ok(email.as_str().split('@').next().unwrap_or("").to_owned()),
+        n if n.chars().count() > 100 => Err(StoreError::Invalid("a name is at most 100 characters".into())),
+        n => Ok(n.to_owned()),
+    }
+}
+
 fn require_admin(user: &User) -> Result<(), UserError> {
     if user.role.at_least(Role::Admin) {
         Ok(())
@@ -66,18 +77,35 @@ impl Services {
         require_admin(admin)?;
         let email = Email::parse(email)?;
         let role = Role::parse(role)?;
-        let name = match name.trim() {
-            "" => email.as_str().split('@').next().unwrap_or("").to_owned(),
-            n if n.chars().count() > 100 => {
-                return Err(StoreError::Invalid("a name is at most 100 characters".into()).into());
-            }
-            n => n.to_owned(),
-        };
+        let name = user_name(name, &email)?;
         let user = self
             .store
             .create_user(NewUser { account_id: admin.account_id, email, name, role, password_hash: NO_PASSWORD.into() })
             .await?;
         self.new_sign_in_link(admin, user).await
+    }
+
+    /// Creates a user who signs in with `password` at once (the API's way; the
+    /// people page invites instead).
+    pub async fn create_user(
+        &self,
+        admin: &User,
+        email: &str,
+        name: &str,
+        role: &str,
+        password: &str,
+    ) -> Result<User, UserError> {
+        require_admin(admin)?;
+        let email = Email::parse(email)?;
+        let role = Role::parse(role)?;
+        let password = Password::parse(password)?;
+        let _permit = self.limits.hash_permit().map_err(UserError::Refused)?;
+        crate::services::auth::create_user(&self.store, admin.account_id, email, name, role, &password).await.map_err(
+            |e| match e.downcast::<StoreError>() {
+                Ok(se) => UserError::Store(se),
+                Err(other) => UserError::Internal(other.to_string()),
+            },
+        )
     }
 
     /// A new one-time link for someone (an invitation that expired, a forgotten
@@ -164,7 +192,14 @@ impl Services {
     ) -> Result<(), UserError> {
         require_admin(admin)?;
         self.store.team(admin.account_id, team_id).await?;
-        let user = self.account_user(admin, user_id).await?;
+        let user = match self.account_user(admin, user_id).await {
+            // The team is the address (404 when it is not there); the person is
+            // what was asked for: one not in the account is a bad request.
+            Err(StoreError::NotFound(_)) if member => {
+                return Err(StoreError::Invalid("user_id: no one with this id works in this account".into()).into());
+            }
+            other => other?,
+        };
         if member {
             self.store.add_team_member(team_id, user.id).await?;
         } else {

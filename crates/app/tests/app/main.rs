@@ -22,6 +22,8 @@ mod event_crash;
 mod event_log;
 mod flood;
 mod hours;
+mod http_doors;
+mod http_layout;
 mod ingest;
 mod list;
 mod live;

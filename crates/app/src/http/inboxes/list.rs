@@ -6,18 +6,19 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use textdesk_channels::provider::{FieldKind, SetupField};
 use textdesk_channels::{Provider, registry};
 use textdesk_store::Inbox;
 
-use crate::http::AppState;
+use crate::http::extract::CsrfForm;
 use crate::http::extract::UiUser;
+use crate::http::layout::{Chrome, admin_only, chrome, page_or_problem};
 use crate::http::problem::Problem;
-use crate::http::settings::{admin_only, page_or_problem};
-use crate::http::ui::{Chrome, chrome};
-use crate::services::channels::{self, Door, NewChannel, SetupError};
+use crate::http::state::AppState;
+use crate::services::channels;
+use crate::services::channels::{Door, NewChannel, SetupError};
 
 /// The provider's name for people, or its key when this build lacks it.
 pub fn provider_label(inbox: &Inbox) -> String {
@@ -111,13 +112,13 @@ impl ProviderForm {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "settings_inboxes.html")]
-struct InboxesPage {
+pub(crate) struct InboxesPage {
     chrome: Chrome,
     rows: Vec<InboxRow>,
     providers: Vec<ProviderForm>,
 }
 
-async fn inboxes_view(s: &AppState, ui: &UiUser) -> Result<InboxesPage, Problem> {
+pub(crate) async fn inboxes_view(s: &AppState, ui: &UiUser) -> Result<InboxesPage, Problem> {
     let rows: Vec<InboxRow> = s
         .services
         .store
@@ -147,11 +148,11 @@ pub async fn inboxes_page(State(s): State<AppState>, ui: UiUser) -> Response {
     page_or_problem(StatusCode::OK, inboxes_view(&s, &ui).await)
 }
 
-fn typed<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn typed<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-async fn add(s: &AppState, ui: &UiUser, form: &[(String, String)]) -> Result<Inbox, (StatusCode, String)> {
+pub(crate) async fn add(s: &AppState, ui: &UiUser, form: &[(String, String)]) -> Result<Inbox, (StatusCode, String)> {
     let fail = |e: SetupError| {
         let credentials = matches!(e, SetupError::Credentials(_));
         let p = Problem::from(e);
@@ -171,17 +172,9 @@ async fn add(s: &AppState, ui: &UiUser, form: &[(String, String)]) -> Result<Inb
     s.services.add_inbox(ui.user.account_id, new).await.map_err(fail)
 }
 
-pub async fn add_inbox(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
-    axum::Form(form): axum::Form<Vec<(String, String)>>,
-) -> Response {
+pub async fn add_inbox(State(s): State<AppState>, CsrfForm(ui, form): CsrfForm<Vec<(String, String)>>) -> Response {
     if let Some(r) = admin_only(&ui) {
         return r;
-    }
-    if let Err(r) = ui.check_csrf(&headers, typed(&form, "csrf").unwrap_or_default(), &s.config.public_url) {
-        return r.into_response();
     }
     match add(&s, &ui, &form).await {
         Ok(inbox) => Redirect::to(&format!("/settings/inboxes/{}", inbox.id)).into_response(),

@@ -3,34 +3,25 @@
 //! through the provider's own description of its fields; the OpenAPI schema
 //! of that body is made from the same descriptions (`ProviderSetups`).
 
-use std::collections::BTreeMap;
-
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use textdesk_channels::provider::FieldKind;
 use textdesk_channels::{Provider, registry};
 use textdesk_core::{Medium, Role};
 use textdesk_store::Inbox;
 use utoipa::ToSchema;
 
-use crate::http::AppState;
-use crate::http::api::{ProblemOut, double_option};
+use crate::http::extract::double_option;
 use crate::http::extract::{ApiUser, Json, Path};
-use crate::http::problem::Problem;
-use crate::services::channels::{self, NewChannel};
-
-type ApiResult<T> = Result<T, Problem>;
-
-pub fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/inboxes", get(list_inboxes).post(create_inbox))
-        .route("/inboxes/{id}", get(get_inbox).patch(update_inbox))
-}
+use crate::http::problem::ApiResult;
+use crate::http::problem::{Problem, ProblemOut};
+use crate::http::state::AppState;
+use crate::services::channels;
+use crate::services::channels::NewChannel;
 
 #[derive(Serialize, ToSchema)]
 pub struct InboxOut {
@@ -168,7 +159,7 @@ pub async fn create_inbox(State(s): State<AppState>, user: ApiUser, Json(b): Jso
 /// providers' field descriptions.
 pub struct ProviderSetups;
 
-fn field_schema(f: &textdesk_channels::provider::SetupField) -> utoipa::openapi::Schema {
+pub(crate) fn field_schema(f: &textdesk_channels::provider::SetupField) -> utoipa::openapi::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
     let ty = match f.kind {
         FieldKind::Text => Type::String,
@@ -193,7 +184,7 @@ fn field_schema(f: &textdesk_channels::provider::SetupField) -> utoipa::openapi:
     b.build().into()
 }
 
-fn provider_schema(p: &dyn Provider) -> utoipa::openapi::Schema {
+pub(crate) fn provider_schema(p: &dyn Provider) -> utoipa::openapi::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
     let mut b = ObjectBuilder::new().schema_type(Type::Object).description(Some(format!(
         "For {} inboxes ({}).",

@@ -31,7 +31,7 @@ pub struct DayRow {
 }
 
 /// "09:00-17:00" as its two times.
-fn split(range: &str) -> (String, String) {
+pub(crate) fn split(range: &str) -> (String, String) {
     match range.split_once('-') {
         Some((a, b)) => (a.trim().to_owned(), if b.trim() == "24:00" { "00:00".into() } else { b.trim().to_owned() }),
         None => (String::new(), String::new()),
@@ -81,7 +81,7 @@ impl DayRow {
 }
 
 /// "9:05", "09:05" or "09:05:00" (what a time picker sends) as "09:05"; None if it is no time.
-fn clock(text: &str) -> Option<(u16, String)> {
+pub(crate) fn clock(text: &str) -> Option<(u16, String)> {
     let mut parts = text.trim().split(':');
     let h: u16 = parts.next()?.parse().ok()?;
     let m: u16 = parts.next()?.parse().ok()?;

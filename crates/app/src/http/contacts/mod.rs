@@ -1,0 +1,7 @@
+//! Contacts: the panel beside a conversation and its forms, consent, and the
+//! same over the API.
+
+pub mod api;
+pub mod consent;
+pub mod page;
+pub mod panel;

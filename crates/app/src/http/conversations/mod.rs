@@ -1,0 +1,7 @@
+//! Conversations: the inbox list, a conversation's page and its actions, and
+//! the same over the API.
+
+pub mod actions;
+pub mod api;
+pub mod list;
+pub mod thread;

@@ -1,0 +1,7 @@
+//! Inboxes: the API, the settings list (add one), one inbox's settings, and
+//! the business-hours form.
+
+pub mod api;
+pub mod hours_form;
+pub mod list;
+pub mod settings;

@@ -1,0 +1,210 @@
+//! Every address the app answers, in one place: the agents' pages, the API
+//! (under `/api/v1`), providers' webhooks, media links, the operator's probes
+//! and the simulator. Handlers live by resource; this file only says which
+//! path and method reaches which.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{delete, get, patch, post, put};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::http::contacts::{api as contacts_api, consent, page as contact_page};
+use crate::http::conversations::{actions, api as conversations_api, list, thread};
+use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings};
+use crate::http::messages::{api as messages_api, page as composer};
+use crate::http::people::{invites, page as people, teams, tokens, users};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+use crate::http::{
+    account, audit, canned, labels, layout, live, media, openapi, ops, preferences, session, setup, simulator, webhooks,
+};
+
+/// Every response's policy unless it sets its own (`/media` does): our own
+/// scripts and styles only, never inline ones, so injected markup cannot run.
+/// Pictures may be `blob:` (the composer's previews of files being attached).
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+pub fn router(state: AppState) -> Router {
+    let upload_limit = state.config.media_max_bytes as usize;
+    // Pages answer a browser's errors with pages; the API keeps problem details.
+    let pages = pages(upload_limit).layer(middleware::from_fn_with_state(state.clone(), layout::html_errors));
+    let mut app = Router::new().merge(pages).nest("/api/v1", api(upload_limit)).merge(outside());
+    if state.config.simulator {
+        app = app.merge(simulator_routes());
+    }
+    app.fallback(layout::not_found)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        // Paths only: query strings and bodies can hold customer data.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .with_state(state)
+}
+
+/// The agents' web UI: pages, their forms, fragments and live events.
+fn pages(upload_limit: usize) -> Router<AppState> {
+    // The composer's uploads and its reply (a multipart form when the browser
+    // runs no script): room for a file and the form around it.
+    let uploads = DefaultBodyLimit::max(upload_limit.saturating_add(media::FORM_SLACK));
+    Router::new()
+        // Signing in and out
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/invite/{token}", get(invites::invite_page).post(invites::accept_invite))
+        .route("/preferences", post(preferences::save))
+        // Conversations
+        .route("/inbox", get(list::inbox_page))
+        .route("/inbox/list", get(list::inbox_list))
+        .route("/conversations/{id}", get(thread::conversation_page))
+        .route("/conversations/{id}/thread", get(thread::thread_fragment))
+        .route("/conversations/{id}/assign", post(actions::assign))
+        .route("/conversations/{id}/status", post(actions::set_status))
+        .route("/conversations/{id}/priority", post(actions::set_priority))
+        .route("/conversations/{id}/team", post(actions::set_team))
+        .route("/conversations/{id}/labels", post(actions::set_labels))
+        .route("/conversations/{id}/unread", post(actions::mark_unread))
+        // Messages
+        .route("/conversations/{id}/reply", post(composer::reply).layer(uploads))
+        .route("/conversations/{id}/attachments", post(media::ui_upload).layer(uploads))
+        .route("/conversations/{id}/preview", post(composer::preview))
+        .route("/conversations/{id}/waiting/{message_id}", post(composer::waiting_action))
+        .route("/canned", get(canned::picker_list))
+        .route("/conversations/{id}/canned/{cid}", post(canned::picker_render))
+        // Contacts
+        .route("/conversations/{id}/consent", post(consent::record_consent_form))
+        .route("/contacts/{id}/consent.csv", get(consent::contact_consent_csv))
+        .route("/conversations/{id}/contact", post(contact_page::ui_edit_contact))
+        .route("/conversations/{id}/contact/attributes", post(contact_page::ui_attribute))
+        .route("/conversations/{id}/contact/notes", post(contact_page::ui_add_note))
+        .route("/conversations/{id}/contact/notes/{note_id}/delete", post(contact_page::ui_delete_note))
+        // Live updates
+        .route("/events", get(live::ui_events))
+        .route("/conversations/{id}/notice", get(live::notice))
+        // Settings: inboxes
+        .route("/settings", get(|| async { Redirect::to("/settings/inboxes") }))
+        .route("/settings/inboxes", get(inbox_list::inboxes_page).post(inbox_list::add_inbox))
+        .route("/settings/inboxes/{id}", get(inbox_settings::inbox_page))
+        .route("/settings/inboxes/{id}/{section}", post(inbox_settings::save_inbox_section))
+        .route("/settings/inboxes/{id}/away-preview", post(setup::away_preview))
+        .route("/setup/dismiss", post(setup::dismiss))
+        // Settings: people
+        .route("/settings/users", get(people::users_page).post(invites::invite))
+        .route("/settings/users/{id}", post(users::change_user))
+        .route("/settings/users/{id}/invite", post(invites::reinvite))
+        .route("/settings/teams", post(teams::create_team_form))
+        .route("/settings/teams/{id}/members", post(teams::team_member))
+        // Settings: account, canned responses, labels, audit
+        .route("/settings/account", get(account::account_page))
+        .route("/settings/account/quiet-hours", post(account::save_quiet_hours))
+        .route("/settings/account/targets", post(account::save_targets))
+        .route("/settings/canned", get(canned::settings_page).post(canned::create_form))
+        .route("/settings/canned/{id}", post(canned::update_form))
+        .route("/settings/canned/{id}/delete", post(canned::delete_form))
+        .route("/settings/labels", get(labels::settings_page).post(labels::create_form))
+        .route("/settings/labels/{id}", post(labels::update_form))
+        .route("/settings/labels/{id}/delete", post(labels::delete_form))
+        .route("/settings/audit", get(audit::audit_page))
+        // Our own scripts and styles
+        .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
+        .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
+        .route(
+            "/static/icon.svg",
+            get(|| async { static_file("image/svg+xml", include_str!("../../static/icon.svg")) }),
+        )
+        .route(
+            "/static/simulator.js",
+            get(|| async { static_file("text/javascript", include_str!("../../static/simulator.js")) }),
+        )
+}
+
+/// REST API v1, mounted under `/api/v1`: JSON, bearer tokens, problem details.
+fn api(upload_limit: usize) -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/me", get(preferences::me).patch(preferences::update_me))
+        .route("/account", get(account::get_account).patch(account::update_account))
+        // Conversations
+        .route("/conversations", get(conversations_api::list_conversations))
+        .route("/conversations/{id}", get(conversations_api::get_conversation))
+        .route("/conversations/{id}/assign", post(conversations_api::assign_conversation))
+        .route("/conversations/{id}/status", post(conversations_api::set_status))
+        .route("/conversations/{id}/priority", post(conversations_api::set_priority))
+        .route("/conversations/{id}/read", post(conversations_api::mark_read))
+        .route("/conversations/{id}/unread", post(conversations_api::mark_unread))
+        .route("/conversations/{id}/labels", put(conversations_api::set_labels))
+        .route("/conversations/{id}/timeline", get(conversations_api::timeline))
+        // Messages
+        .route("/conversations/{id}/messages", get(messages_api::list_messages).post(messages_api::create_message))
+        .route("/conversations/{id}/scheduled", get(messages_api::list_scheduled))
+        .route("/messages/{id}", patch(messages_api::edit_waiting_message).delete(messages_api::cancel_message))
+        .route("/messages/{id}/send-now", post(messages_api::send_now))
+        .route("/messages/{id}/retry", post(messages_api::retry_message))
+        .route("/compose/preview", post(messages_api::compose_preview))
+        .route("/media", post(media::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/canned-responses", get(canned::list_canned).post(canned::create_canned))
+        .route(
+            "/canned-responses/{id}",
+            get(canned::get_canned).patch(canned::update_canned).delete(canned::delete_canned),
+        )
+        .route("/conversations/{id}/canned-responses/{cid}/render", post(canned::render_canned))
+        // Contacts
+        .route("/contacts", get(contacts_api::list_contacts).post(contacts_api::create_contact))
+        .route("/contacts/{id}", get(contacts_api::get_contact).patch(contacts_api::update_contact))
+        .route("/contacts/{id}/identities", post(contacts_api::add_identity))
+        .route("/contacts/{id}/notes", get(contacts_api::list_notes).post(contacts_api::create_note))
+        .route("/contacts/{id}/notes/{note_id}", delete(contacts_api::delete_note))
+        .route("/contacts/{id}/consent", get(consent::consent_history).post(consent::record_consent))
+        .route("/consent/export", get(consent::export_consent))
+        // Inboxes and labels
+        .route("/inboxes", get(inboxes_api::list_inboxes).post(inboxes_api::create_inbox))
+        .route("/inboxes/{id}", get(inboxes_api::get_inbox).patch(inboxes_api::update_inbox))
+        .route("/labels", get(labels::list_labels).post(labels::create_label))
+        .route("/labels/{id}", get(labels::get_label).patch(labels::update_label).delete(labels::delete_label))
+        // People
+        .route("/users", get(users::list_users).post(users::create_user))
+        .route("/users/{id}", patch(users::update_user))
+        .route("/users/{id}/invite", post(invites::reissue_invite))
+        .route("/invites", post(invites::create_invite))
+        .route("/teams", get(teams::list_teams).post(teams::create_team))
+        .route("/teams/{id}/members", get(teams::list_members).post(teams::add_team_member))
+        .route("/teams/{id}/members/{user_id}", delete(teams::remove_member))
+        .route("/tokens", get(tokens::list_tokens).post(tokens::create_token))
+        .route("/tokens/{id}", delete(tokens::revoke_token))
+        // Live updates
+        .route("/events", get(live::events))
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API endpoint") })
+}
+
+/// What the outside world calls: providers' webhooks, signed media links, and
+/// the operator's probes.
+fn outside() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/{provider}/{inbox}", post(webhooks::main_hook))
+        .route("/webhooks/{provider}/{inbox}/{hook}", post(webhooks::named_hook))
+        .route("/media/{id}", get(media::serve))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+}
+
+/// The pretend phone network, when the server runs with `simulator = true`.
+fn simulator_routes() -> Router<AppState> {
+    Router::new()
+        .route("/simulator", get(simulator::page))
+        .route("/simulator/api/inboxes", get(simulator::inboxes))
+        .route("/simulator/api/inboxes/{inbox}/messages", post(simulator::text_in))
+        .route("/simulator/api/inboxes/{inbox}/phones/{number}/messages", get(simulator::phone_messages))
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
+}

@@ -1,0 +1,157 @@
+//! Signing in and out: the login form (with its own CSRF token, before any
+//! session), the session cookie, and where to go next.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::http::extract::SIGN_IN_CSRF_COOKIE;
+use crate::http::extract::{
+    ClientIp, Query, SESSION_COOKIE, check_sign_in_csrf, cookie_value, sign_in_csrf, sign_in_csrf_cookie,
+};
+use crate::http::extract::{Confirm, CsrfForm};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
+use crate::services::auth;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub(crate) struct LoginPage {
+    pub(crate) next: String,
+    pub(crate) error: Option<String>,
+    pub(crate) email: String,
+    pub(crate) csrf: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginQuery {
+    pub(crate) next: Option<String>,
+}
+
+/// Only local paths: a login link must not bounce people to another site.
+pub(crate) fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/inbox".into(),
+    }
+}
+
+/// A sign-in form (`page` gets the form's token) with its token cookie when it is new.
+pub(crate) fn with_sign_in_csrf<P: IntoResponse>(
+    s: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    page: impl FnOnce(String) -> P,
+) -> Response {
+    let (token, fresh) = sign_in_csrf(headers);
+    let cookie = fresh.then(|| sign_in_csrf_cookie(&token, &s.config.public_url));
+    let mut res = (status, page(token)).into_response();
+    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+pub(crate) fn login_form(
+    s: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: String,
+    error: Option<String>,
+    email: String,
+) -> Response {
+    with_sign_in_csrf(s, headers, status, |csrf| LoginPage { next, error, email, csrf })
+}
+
+pub(crate) async fn login_page(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    login_form(&s, &headers, StatusCode::OK, safe_next(q.next), None, String::new())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    pub(crate) email: String,
+    pub(crate) password: String,
+    pub(crate) next: Option<String>,
+    #[serde(default)]
+    pub(crate) csrf: String,
+}
+
+pub(crate) async fn login(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<LoginForm>,
+) -> Response {
+    let next = safe_next(f.next);
+    if check_sign_in_csrf(&headers, &f.csrf, &s.config.public_url).is_err() {
+        let error = "This sign-in form expired or did not come from this site. Please sign in again.";
+        return login_form(&s, &headers, StatusCode::FORBIDDEN, next, Some(error.into()), f.email);
+    }
+    let guard = auth::SignInGuard {
+        store: &s.services.store,
+        limits: &s.services.limits,
+        rule: s.services.lockout,
+        account_id: s.account_id,
+        ip,
+    };
+    match auth::sign_in(&guard, &f.email, &f.password).await {
+        Ok(user) => sign_in(&s, user.id, &next).await,
+        Err(e @ auth::SignInError::NoMatch) => {
+            login_form(&s, &headers, StatusCode::UNAUTHORIZED, next, Some(e.to_string()), f.email)
+        }
+        Err(auth::SignInError::Refused(r)) => {
+            let status = Problem::refused(r).status;
+            let mut res = login_form(&s, &headers, status, next, Some(r.explain()), f.email);
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));
+            res
+        }
+        Err(auth::SignInError::Store(e)) => Problem::from(e).into_response(),
+    }
+}
+
+/// Starts a session for `user_id` and sends the browser on to `next` with its cookie.
+pub(crate) async fn sign_in(s: &AppState, user_id: i64, next: &str) -> Response {
+    let session = match auth::start_session(&s.services.store, user_id, s.config.session_hours).await {
+        Ok(x) => x,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let secure = if s.config.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        session.cookie,
+        s.config.session_hours * 3600
+    );
+    let mut res = Redirect::to(next).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    // The sign-in form's token has done its job; the session brings its own.
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("{SIGN_IN_CSRF_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+pub(crate) async fn logout(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    // Signing out is a form too: another site must not sign people out.
+    CsrfForm(_, _): CsrfForm<Confirm>,
+) -> Response {
+    if let Some(c) = cookie_value(&headers, SESSION_COOKIE) {
+        let _ = s.services.store.delete_session(&auth::hash_secret(c)).await;
+    }
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("textdesk_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    res
+}
+
+// ---------- inbox list ----------
