@@ -174,7 +174,10 @@ fn find_cycle(g: &BTreeMap<String, BTreeSet<String>>) -> Option<String> {
 #[test]
 fn http_modules_import_each_other_without_circles() {
     let g = graph(&modules());
-    assert!(g.get("conversations::thread").is_some_and(|e| e.contains("conversations::list")), "the graph reads imports: {g:?}");
+    assert!(
+        g.get("conversations::thread").is_some_and(|e| e.contains("conversations::list")),
+        "the graph reads imports: {g:?}"
+    );
     assert_eq!(find_cycle(&g), None, "a circle of imports in src/http");
 }
 
