@@ -37,3 +37,4 @@ mod story;
 mod timeouts;
 mod timing;
 mod ui;
+mod vault;
