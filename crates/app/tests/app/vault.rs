@@ -67,6 +67,32 @@ fn twilio_inbox(env: &Env, fake: &FakeTwilio) -> (i64, String) {
     (id, printed)
 }
 
+/// A fresh installation run by the binary: migrated, an admin with a token, a
+/// Twilio inbox on a fake Twilio added by the CLI. The server is not started.
+struct Installation {
+    fake: Arc<FakeTwilio>,
+    dir: tempfile::TempDir,
+    database_url: String,
+    pg: Option<(String, String)>,
+    env: Env,
+    token: String,
+    inbox: i64,
+    /// What `inbox add` printed.
+    added: String,
+}
+
+async fn install(db: Db, log: &str) -> Installation {
+    textdesk_channels::ensure_tls_provider();
+    let fake = Arc::new(FakeTwilio::start().await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, pg) = new_database(db, dir.path()).await;
+    let env = setup_env(&database_url, dir.path(), &fake).set("TEXTDESK_LOG", log);
+    env.run(&["migrate"], None);
+    let token = admin_token(&env);
+    let (inbox, added) = twilio_inbox(&env, &fake);
+    Installation { fake, dir, database_url, pg, env, token, inbox, added }
+}
+
 /// Every stored secret, as the database holds it.
 async fn stored_secrets(database_url: &str) -> Vec<String> {
     sqlx::any::install_default_drivers();
@@ -140,16 +166,8 @@ async fn all_messages(c: &reqwest::Client, base: &str, token: &str) -> Vec<Value
 }
 
 async fn secrets_never_show(db: Db) {
-    textdesk_channels::ensure_tls_provider();
-    let fake = FakeTwilio::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (database_url, pg) = new_database(db, dir.path()).await;
-    let env = setup_env(&database_url, dir.path(), &fake);
-    env.run(&["migrate"], None);
-    let token = admin_token(&env);
-    let mut cli_output = Vec::new();
-    let (inbox, printed) = twilio_inbox(&env, &fake);
-    cli_output.push(printed);
+    let Installation { fake, dir, database_url, pg, env, token, inbox, added } = install(db, "debug").await;
+    let mut cli_output = vec![added];
     let smsc_port = common::binary::free_port().to_string();
     let out = env
         .command(&["inbox", "add", "--kind", "smpp", "--name", "Aggregator", "--number", "+14155550102"])
@@ -275,14 +293,7 @@ fn refused_start(env: &Env, extra: &[(&str, &str)]) -> String {
 }
 
 async fn secrets_are_sealed_on_upgrade_and_keys_rotate(db: Db) {
-    textdesk_channels::ensure_tls_provider();
-    let fake = FakeTwilio::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (database_url, pg) = new_database(db, dir.path()).await;
-    let env = setup_env(&database_url, dir.path(), &fake).set("TEXTDESK_LOG", "info");
-    env.run(&["migrate"], None);
-    admin_token(&env);
-    let (inbox, _) = twilio_inbox(&env, &fake);
+    let Installation { fake, dir, database_url, pg, env, inbox, .. } = install(db, "info").await;
     // The database as the release before sealing left it: plain text, no key yet.
     let plain = json!({ "auth_token": fake.auth_token() }).to_string();
     execute(&database_url, "UPDATE inbox_secrets SET secrets = $1", &plain).await;
@@ -373,14 +384,7 @@ fn flood(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_under_load_restores_every_acknowledged_text() {
-    textdesk_channels::ensure_tls_provider();
-    let fake = Arc::new(FakeTwilio::start().await.unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let (database_url, _) = new_database(Db::Sqlite, dir.path()).await;
-    let env = setup_env(&database_url, dir.path(), &fake).set("TEXTDESK_LOG", "warn");
-    env.run(&["migrate"], None);
-    let token = admin_token(&env);
-    let (inbox, _) = twilio_inbox(&env, &fake);
+    let Installation { fake, dir, env, token, inbox, .. } = install(Db::Sqlite, "warn").await;
     let server = env.serve(&dir.path().join("server.log")).await;
     let (base, c) = (env.base(), reqwest::Client::new());
     let webhook = format!("{base}/webhooks/twilio/{inbox}");
