@@ -66,6 +66,13 @@ pub struct Config {
     /// Private hosts (`host` or `host:port`) media may be fetched from; every
     /// other private address is refused (see `textdesk_channels::net`).
     pub media_allow_private_hosts: Vec<String>,
+    /// The file holding the key that seals provider secrets (base64 of 32 bytes).
+    /// None: `data_dir/secret.key`, made at first start.
+    pub secret_key_file: Option<PathBuf>,
+    /// The key itself, from `TEXTDESK_SECRET_KEY` only (never from a config file,
+    /// which is more often copied around); wins over the file.
+    #[serde(skip)]
+    pub secret_key: Option<String>,
 }
 
 impl Default for Config {
@@ -100,6 +107,8 @@ impl Default for Config {
             idle_timeout_secs: 120,
             max_connections: 800,
             media_allow_private_hosts: Vec::new(),
+            secret_key_file: None,
+            secret_key: None,
         }
     }
 }
@@ -260,6 +269,12 @@ impl Config {
             self.media_allow_private_hosts =
                 v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();
         }
+        if let Some(v) = get("TEXTDESK_SECRET_KEY").filter(|v| !v.trim().is_empty()) {
+            self.secret_key = Some(v);
+        }
+        if let Some(v) = get("TEXTDESK_SECRET_KEY_FILE") {
+            self.secret_key_file = Some(PathBuf::from(v));
+        }
         if let Some(v) = get("TEXTDESK_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -355,6 +370,11 @@ impl Config {
     pub fn media_fetch_policy(&self) -> anyhow::Result<textdesk_channels::net::FetchPolicy> {
         textdesk_channels::net::FetchPolicy::allowing(&self.media_allow_private_hosts)
             .map_err(|e| anyhow::anyhow!("media_allow_private_hosts: {e}"))
+    }
+
+    /// Where the key file is (or will be made).
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.secret_key_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -467,6 +487,16 @@ max_connections = 800
 # refused. Name here the private hosts that may be reached anyway, as "host"
 # or "host:port" (a provider gateway inside your network).
 media_allow_private_hosts = []
+
+# Provider credentials (Twilio auth tokens, SMPP passwords) and the key that
+# signs media links are stored encrypted (XChaCha20-Poly1305). The key is
+# TEXTDESK_SECRET_KEY (base64 of 32 random bytes: `openssl rand -base64 32`)
+# when set, otherwise this file, made with owner-only rights (0600) at first
+# start. Default: data_dir/secret.key. Keep a copy apart from your backups:
+# without it the stored credentials cannot be read. With PostgreSQL and
+# several nodes, every node needs the same key (copy the file, or set the
+# variable on each). `textdesk secrets rotate-key` replaces it.
+# secret_key_file = "/etc/textdesk/secret.key"
 "#;
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod secrets;
 pub mod serve;
 pub mod services;
 

@@ -8,6 +8,7 @@ use textdesk_core::{Email, Password, Role};
 use textdesk_store::Store;
 
 mod inbox_cli;
+mod vault_cli;
 
 #[derive(Parser)]
 #[command(name = "textdesk", version, about = "A self-hosted help desk for text messaging")]
@@ -52,6 +53,8 @@ enum Command {
         #[command(subcommand)]
         command: InboxCommand,
     },
+    #[command(flatten)]
+    Vault(vault_cli::VaultCommand),
     /// Print a commented configuration file.
     DefaultConfig,
     /// Print the REST API's OpenAPI document.
@@ -268,6 +271,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             services.store.close().await;
             Ok(())
         }
+        Command::Vault(command) => vault_cli::run(&cfg, command).await,
         Command::Healthcheck { url } => {
             let base = url.unwrap_or_else(|| format!("http://{}", cfg.listen));
             match textdesk::http::ops::probe(&base).await {

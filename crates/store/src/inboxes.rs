@@ -27,7 +27,7 @@ pub struct NewInbox {
     pub medium: Medium,
     pub sender: String,
     pub settings: serde_json::Value,
-    /// Provider credentials: written here, never read back by listing queries.
+    /// Provider credentials: sealed (`vault`) when written, never read back by listing queries.
     pub secrets: serde_json::Value,
 }
 
@@ -65,7 +65,7 @@ impl Store {
         let id = returned_id(&row)?;
         sqlx::query("INSERT INTO inbox_secrets (inbox_id, secrets) VALUES ($1, $2)")
             .bind(id)
-            .bind(new.secrets.to_string())
+            .bind(self.seal_inbox_secrets(id, &new.secrets.to_string())?)
             .execute(&mut *tx)
             .await?;
         self.commit(tx).await?;
@@ -146,6 +146,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let s: String = row.ok_or(StoreError::NotFound("inbox"))?.try_get("secrets")?;
-        Ok(serde_json::from_str(&s).unwrap_or_default())
+        Ok(serde_json::from_str(&self.open_inbox_secrets(inbox_id, s)?).unwrap_or_default())
     }
 }

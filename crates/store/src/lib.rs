@@ -26,6 +26,7 @@ mod outbox;
 mod schedule;
 mod setup;
 mod timeline;
+mod vault;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -57,6 +58,7 @@ pub use outbox::{Claimed, OutboxEntry};
 pub use schedule::Reschedule;
 pub use setup::SetupFacts;
 pub use timeline::TimelineEvent;
+pub use vault::{Unlocked, Vault, VaultError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,6 +72,12 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The key given does not open the database's sealed secrets (`vault`).
+    #[error("the secret key does not open the secrets stored in this database")]
+    WrongSecretKey,
+    /// Secrets were asked for before a key was given (`Store::unlock`).
+    #[error("no secret key is loaded, so provider secrets can be neither read nor stored")]
+    Locked,
 }
 
 impl From<textdesk_core::Invalid> for StoreError {
@@ -112,6 +120,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     events: EventBus,
+    /// The key sealing secrets at rest, set once by `unlock`.
+    vault: std::sync::Arc<std::sync::OnceLock<Vault>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -158,7 +168,7 @@ impl Store {
         // Migrated before the event bus starts: it reads where the event log is.
         migrate(backend, &pool).await?;
         let events = EventBus::start(backend, &url, pool.clone()).await?;
-        Ok(Store { pool, backend, events })
+        Ok(Store { pool, backend, events, vault: Default::default() })
     }
 
     pub async fn migrate(&self) -> Result<()> {

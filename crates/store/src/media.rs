@@ -302,11 +302,11 @@ impl Store {
         let fresh = hex::encode(rand::random::<[u8; 32]>());
         sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(name)
-            .bind(&fresh)
+            .bind(self.seal_server_key(name, &fresh)?)
             .execute(&self.pool)
             .await?;
         let row = sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(name).fetch_one(&self.pool).await?;
-        Ok(row.try_get("value")?)
+        self.open_server_key(name, row.try_get("value")?)
     }
 }
 

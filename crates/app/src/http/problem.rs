@@ -102,6 +102,10 @@ impl From<StoreError> for Problem {
                 tracing::error!(error = %e, "migration error");
                 Problem::internal()
             }
+            e @ (StoreError::WrongSecretKey | StoreError::Locked) => {
+                tracing::error!(error = %e, "provider secrets unreadable");
+                Problem::internal()
+            }
         }
     }
 }

@@ -62,6 +62,7 @@ impl Services {
     /// the installation's account too.
     pub async fn connect(config: &crate::Config, carrier: Carrier) -> anyhow::Result<(Services, i64)> {
         let store = Store::connect(&config.database_url).await?;
+        crate::secrets::unlock(&store, config).await?;
         store.events().hold_delivery(std::time::Duration::from_millis(config.hold_delivery_ms));
         let account = store.ensure_account(&config.account_name).await?;
         let media_key = store.server_key("media_links").await?;

@@ -200,6 +200,8 @@ async fn harness(db: Db) -> (Harness, Server) {
         None => format!("sqlite://{}", dir.path().join("textdesk.db").display()),
     };
     let env = Env::new(&database_url, &dir.path().join("data"))
+        // The harness's app (PostgreSQL) sealed the database's secrets with its key.
+        .set("TEXTDESK_SECRET_KEY", common::TEST_SECRET_KEY)
         .set("TEXTDESK_CLAIM_LEASE_SECS", 2)
         .set("TEXTDESK_LOG", "info,sqlx=warn,tower_http=warn");
     env.run(&["migrate"], None);

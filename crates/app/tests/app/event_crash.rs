@@ -71,6 +71,7 @@ async fn killed_between_a_change_and_its_delivery(db: Db) {
     let port = free_port();
     let node = |hold_ms: u64| {
         Env { port, ..Env::new(&t.database_url, dir.path()) }
+            .set("TEXTDESK_SECRET_KEY", common::TEST_SECRET_KEY)
             .set("TEXTDESK_SIMULATOR", 1)
             .set("TEXTDESK_HOLD_DELIVERY_MS", hold_ms)
     };

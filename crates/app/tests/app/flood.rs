@@ -98,7 +98,7 @@ async fn text_in(c: &reqwest::Client, base: &str, inbox: i64, body: &str) -> Dur
     started.elapsed()
 }
 
-async fn new_database(db: Db, dir: &Path) -> (String, Option<(String, String)>) {
+pub(crate) async fn new_database(db: Db, dir: &Path) -> (String, Option<(String, String)>) {
     match db {
         Db::Sqlite => (format!("sqlite://{}", dir.join("textdesk.db").display()), None),
         Db::Postgres => {
@@ -113,7 +113,7 @@ async fn new_database(db: Db, dir: &Path) -> (String, Option<(String, String)>) 
     }
 }
 
-async fn drop_database(pg: Option<(String, String)>) {
+pub(crate) async fn drop_database(pg: Option<(String, String)>) {
     use sqlx::Connection;
     if let Some((admin, name)) = pg
         && let Ok(mut c) = sqlx::PgConnection::connect(&admin).await

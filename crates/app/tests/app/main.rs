@@ -39,3 +39,4 @@ mod story;
 mod timeouts;
 mod timing;
 mod ui;
+mod vault;

@@ -134,6 +134,8 @@ impl Builder {
             data_dir: dir.path().to_path_buf(),
             simulator: true,
             account_name: "Test Dental".into(),
+            // One key for every app a test starts, as nodes of one installation share theirs.
+            secret_key: Some(TEST_SECRET_KEY.into()),
             ..Config::default()
         };
         for e in self.edit {
@@ -167,6 +169,9 @@ pub async fn two_postgres_nodes() -> Option<(TestApp, TestApp)> {
 }
 
 pub const PASSWORD: &str = "correct horse battery";
+
+/// The secret key of the in-process apps (32 bytes of 0x2a in base64).
+pub const TEST_SECRET_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
