@@ -18,7 +18,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::http::extract::{ApiUser, Json, Path, Query};
 use crate::http::inboxes::{self, ProviderSetups};
 use crate::http::problem::Problem;
-use crate::http::{AppState, account, admin, canned, contacts, labels, live, media};
+use crate::http::{AppState, account, admin, automations, canned, contacts, labels, live, media};
 use crate::services::auth;
 use crate::services::contacts::parse_zone;
 use crate::services::conversations::{Draft, SnoozeWhen};
@@ -1180,7 +1180,8 @@ async fn compose_preview(
         canned::list_canned, canned::create_canned, canned::get_canned, canned::update_canned, canned::delete_canned, canned::render_canned,
         account::get_account, account::update_account,
         admin::create_invite, admin::reissue_invite, admin::list_members, admin::remove_member,
-        contacts::list_notes, contacts::create_note, contacts::delete_note
+        contacts::list_notes, contacts::create_note, contacts::delete_note,
+        automations::list_rules, automations::create_rule, automations::get_rule, automations::replace_rule, automations::patch_rule, automations::delete_rule
     ),
     modifiers(&BearerAuth, &ProviderSetups, &ErrorResponses)
 )]

@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod api;
 pub mod audit;
+pub mod automations;
 pub mod canned;
 pub mod contacts;
 pub mod extract;
@@ -54,7 +55,12 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(ui::routes())
         .merge(media::ui_routes(state.config.media_max_bytes as usize))
-        .nest("/api/v1", api::routes().merge(media::api_routes(state.config.media_max_bytes as usize)))
+        .nest(
+            "/api/v1",
+            api::routes()
+                .merge(media::api_routes(state.config.media_max_bytes as usize))
+                .merge(automations::api_routes()),
+        )
         .merge(ops::routes())
         .merge(webhooks::routes())
         .merge(media::routes());

@@ -734,6 +734,9 @@ fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], tz: &jiff::
             }
         }
         E::StopRequested { .. } => "Asked to stop in their own words: a person should decide".into(),
+        E::AutomationFired { rule, did, silenced, .. } => {
+            textdesk_core::automation::describe_firing(rule, did, silenced.as_deref())
+        }
         E::MessageScheduled { .. } => format!("{who} scheduled a message"),
         E::ScheduleChanged { action: ScheduleAction::Cancelled, body, .. } => {
             format!("{who} cancelled a scheduled message: “{}”", body.as_deref().unwrap_or(""))
