@@ -69,6 +69,7 @@ impl Application {
         if opts.workers {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
             workers.push(tokio::spawn(housekeeping_loop(services.clone(), config.clone())));
+            workers.push(tokio::spawn(automations_loop(services.clone())));
         }
         Ok(Application { listener, router, services, config, workers })
     }
@@ -110,6 +111,18 @@ async fn feed_simulator_reports(services: Services, mut reports: mpsc::Unbounded
         if let Err(e) = services.ingest(r.inbox_id, r.event).await {
             tracing::warn!(error = %e, "could not record a simulator delivery report");
         }
+    }
+}
+
+/// Runs the automations engine whenever events are written on any node (this
+/// node's relay hears them all), and every half second in case it missed one.
+async fn automations_loop(services: Services) {
+    let mut events = services.store.events().subscribe();
+    loop {
+        if let Err(e) = services.run_automations().await {
+            tracing::error!(error = %e, "the automations engine failed; it will try again");
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
     }
 }
 
@@ -176,8 +189,8 @@ pub async fn housekeep_once(services: &Services) {
         if let Err(e) = services.fetch_due_media(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "fetching attachments failed");
         }
-        if let Err(e) = services.acknowledge_waiting_at(jiff::Timestamp::now()).await {
-            tracing::error!(error = %e, "sending holding messages failed");
+        if let Err(e) = services.run_timed_automations(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "running timed automations failed");
         }
         let _ = services.store.prune_login_failures(jiff::Timestamp::now(), services.lockout.window).await;
         services.limits.sweep(std::time::Instant::now());

@@ -23,6 +23,11 @@ pub enum DomainEvent {
     /// A customer's message was stored.
     MessageReceived {
         message_id: i64,
+        /// It was a consent keyword (STOP, HELP, START…) or a stop request in
+        /// the customer's own words: answered by the consent rules, never by
+        /// automations.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        keyword: bool,
     },
     /// An outbound message was written with its outbox row, to go as soon as
     /// the gate allows.
@@ -146,6 +151,16 @@ pub enum DomainEvent {
         contact_id: i64,
         note_id: i64,
     },
+    /// An automation rule acted on the conversation: `did` says what, in
+    /// words for the timeline; `silenced` why it did not write to the
+    /// customer when it would have (the loop guard's reason).
+    AutomationFired {
+        rule_id: i64,
+        rule: String,
+        did: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        silenced: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +262,7 @@ impl DomainEvent {
             ContactChanged { .. } => "contact_changed",
             ContactNoteAdded { .. } => "contact_note_added",
             ContactNoteDeleted { .. } => "contact_note_deleted",
+            AutomationFired { .. } => "automation_fired",
         }
     }
 
@@ -254,7 +270,7 @@ impl DomainEvent {
     pub fn message_id(&self) -> Option<i64> {
         use DomainEvent::*;
         match self {
-            MessageReceived { message_id }
+            MessageReceived { message_id, .. }
             | MessageQueued { message_id, .. }
             | MessageScheduled { message_id, .. }
             | NoteAdded { message_id }
@@ -288,6 +304,7 @@ impl DomainEvent {
                 | LabelsChanged { .. }
                 | ConsentChanged { .. }
                 | StopRequested { .. }
+                | AutomationFired { .. }
         )
     }
 
@@ -297,7 +314,7 @@ impl DomainEvent {
         use DomainEvent::*;
         let notice = |kind, message_id| Some(LiveNotice { kind, message_id, inbound: false });
         match self {
-            MessageReceived { message_id } => {
+            MessageReceived { message_id, .. } => {
                 Some(LiveNotice { kind: "message.created", message_id: Some(*message_id), inbound: true })
             }
             MessageQueued { message_id, .. } | MessageScheduled { message_id, .. } | NoteAdded { message_id } => {
@@ -327,7 +344,8 @@ impl DomainEvent {
             | ConsentChanged { .. }
             | ContactChanged { .. }
             | ContactNoteAdded { .. }
-            | ContactNoteDeleted { .. } => notice("conversation.updated", None),
+            | ContactNoteDeleted { .. }
+            | AutomationFired { .. } => notice("conversation.updated", None),
         }
     }
 }
@@ -344,7 +362,8 @@ mod tests {
     fn every_variant() -> Vec<DomainEvent> {
         use DomainEvent::*;
         vec![
-            MessageReceived { message_id: 1 },
+            MessageReceived { message_id: 1, keyword: false },
+            MessageReceived { message_id: 1, keyword: true },
             MessageQueued { message_id: 2, automatic: true },
             MessageScheduled { message_id: 2, send_at: at("2026-12-04T14:00:00Z") },
             NoteAdded { message_id: 3 },
@@ -380,6 +399,7 @@ mod tests {
             ContactChanged { contact_id: 10 },
             ContactNoteAdded { contact_id: 10, note_id: 11 },
             ContactNoteDeleted { contact_id: 10, note_id: 11 },
+            AutomationFired { rule_id: 12, rule: "After hours".into(), did: vec!["replied".into()], silenced: None },
         ]
     }
 
@@ -497,7 +517,7 @@ mod tests {
     fn live_screens_hear_the_wire_kinds_they_know() {
         use DomainEvent::*;
         let kind = |ev: DomainEvent| ev.live().map(|n| (n.kind, n.message_id, n.inbound));
-        assert_eq!(kind(MessageReceived { message_id: 1 }), Some(("message.created", Some(1), true)));
+        assert_eq!(kind(MessageReceived { message_id: 1, keyword: false }), Some(("message.created", Some(1), true)));
         assert_eq!(kind(NoteAdded { message_id: 2 }), Some(("message.created", Some(2), false)));
         assert_eq!(kind(MessageDelivered { message_id: 2 }), Some(("message.updated", Some(2), false)));
         let cancelled = ScheduleChanged { action: ScheduleAction::Cancelled, message_id: 3, send_at: None, body: None };
@@ -507,7 +527,7 @@ mod tests {
         assert_eq!(kind(Assigned { assignee_id: 1 }), Some(("conversation.updated", None, false)));
         // Told by the message that caused them.
         assert_eq!(kind(ConversationCreated { reason: None }), None);
-        assert!(!MessageReceived { message_id: 1 }.on_timeline());
+        assert!(!MessageReceived { message_id: 1, keyword: false }.on_timeline());
         assert!(StopRequested { message_id: 1 }.on_timeline());
         assert!(!ConversationRead {}.on_timeline());
     }

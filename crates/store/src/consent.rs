@@ -169,8 +169,38 @@ pub(crate) async fn record(tx: &mut sqlx::AnyConnection, c: NewConsent<'_>, now:
                AND ($2 = 'account' OR inbox_id IN (SELECT ib.id FROM inboxes ib WHERE {INBOX_SCOPE} = $2))"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).bind(scope).execute(&mut *tx).await?;
+        cancel_automatic(tx, contact_id, scope, now).await?;
     }
     returned_id(&row)
+}
+
+/// Automatic replies still waiting to go to a contact who just opted out
+/// are withdrawn (the thread keeps no "Send now" for them; the timeline keeps
+/// what they said). A person's waiting messages stay, blocked at their turn,
+/// for the person to see.
+async fn cancel_automatic(tx: &mut sqlx::AnyConnection, contact_id: i64, scope: &str, now: Timestamp) -> Result<()> {
+    let sql = format!(
+        "SELECT m.id, m.body, c.id AS conversation_id, c.account_id FROM messages m
+         JOIN outbox o ON o.message_id = m.id
+         JOIN conversations c ON c.id = m.conversation_id
+         WHERE c.contact_id = $1 AND o.state = 'queued' AND o.kind = 'reply' AND m.author_id IS NULL
+           AND ($2 = 'account' OR c.inbox_id IN (SELECT ib.id FROM inboxes ib WHERE {INBOX_SCOPE} = $2))"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).bind(scope).fetch_all(&mut *tx).await?;
+    for r in rows {
+        let message_id: i64 = r.try_get("id")?;
+        sqlx::query("DELETE FROM outbox WHERE message_id = $1").bind(message_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM messages WHERE id = $1").bind(message_id).execute(&mut *tx).await?;
+        let ev = textdesk_core::event::DomainEvent::ScheduleChanged {
+            action: textdesk_core::event::ScheduleAction::Cancelled,
+            message_id,
+            send_at: None,
+            body: Some(r.try_get("body")?),
+        };
+        let place = (r.try_get("account_id")?, r.try_get("conversation_id")?);
+        crate::events::append(tx, place, &ev, None, now).await?;
+    }
+    Ok(())
 }
 
 /// A consent change recorded by a person or an API client.

@@ -84,4 +84,20 @@ impl Store {
             None => 0,
         })
     }
+
+    /// Creates a consumer's position at the end of the log, unless it exists:
+    /// for a consumer that acts on what happens from now on (automations),
+    /// not on the history before it was installed.
+    pub async fn start_consumer_at_end(&self, name: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO event_cursors (name, position, updated_at)
+             SELECT $1, COALESCE(MAX(id), 0), $2 FROM event_log WHERE TRUE ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(to_ms(Timestamp::now()))
+        .execute(&mut *tx)
+        .await?;
+        self.commit(tx).await
+    }
 }

@@ -6,6 +6,7 @@ use textdesk_core::{ConsentState, ConversationStatus, Invalid, Medium, Priority}
 use textdesk_core::event::{DomainEvent, StatusReason};
 
 use crate::Backend;
+use crate::conversation_changes::{self as changes, Change, NewStatus};
 use crate::events::append;
 
 use crate::{Result, Store, StoreError, from_ms, to_ms};
@@ -210,7 +211,7 @@ pub struct ConversationPage {
 
 pub(crate) const CONVERSATION_COLUMNS: &str = "c.id, c.account_id, c.inbox_id, c.contact_id, c.identity_id, c.status, c.snoozed_until, c.assignee_id, c.team_id, c.priority, c.last_activity_at, c.waiting_since, c.resolved_at, c.unread, c.created_at";
 
-fn conversation_from(r: &sqlx::any::AnyRow, labels: Vec<String>) -> Result<Conversation> {
+pub(crate) fn conversation_from(r: &sqlx::any::AnyRow, labels: Vec<String>) -> Result<Conversation> {
     let status: String = r.try_get("status")?;
     let priority: String = r.try_get("priority")?;
     let opt_ts = |name: &str| -> Result<Option<Timestamp>> { Ok(r.try_get::<Option<i64>, _>(name)?.map(from_ms)) };
@@ -639,18 +640,9 @@ impl Store {
         if current.assignee_id == assignee {
             return Ok(current);
         }
-        let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE conversations SET assignee_id = $1 WHERE id = $2")
-            .bind(assignee)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let ev = match assignee {
-            Some(assignee_id) => DomainEvent::Assigned { assignee_id },
-            None => DomainEvent::Unassigned {},
-        };
-        append(&mut tx, (account_id, id), &ev, actor_id, now).await?;
+        let change = Change { account_id, conversation_id: id, actor_id, now: Timestamp::now() };
+        changes::write_assignee(&mut tx, change, assignee).await?;
         self.commit(tx).await?;
         self.conversation(account_id, id).await
     }
@@ -672,13 +664,8 @@ impl Store {
             return Ok(current);
         }
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE conversations SET team_id = $1 WHERE id = $2")
-            .bind(team_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let ev = DomainEvent::TeamChanged { team_id, team_name };
-        append(&mut tx, (account_id, id), &ev, actor_id, Timestamp::now()).await?;
+        let change = Change { account_id, conversation_id: id, actor_id, now: Timestamp::now() };
+        changes::write_team(&mut tx, change, team_id.zip(team_name)).await?;
         self.commit(tx).await?;
         self.conversation(account_id, id).await
     }
@@ -706,18 +693,10 @@ impl Store {
         if current.status == status && current.snoozed_until == until {
             return Ok(current);
         }
-        let resolved_at = (status == ConversationStatus::Resolved).then(|| to_ms(now));
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE conversations SET status = $1, snoozed_until = $2, resolved_at = $3 WHERE id = $4")
-            .bind(status.as_str())
-            .bind(until.map(to_ms))
-            .bind(resolved_at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let ev =
-            DomainEvent::StatusChanged { from: current.status, to: status, until, zone: until.and(zone), reason: None };
-        append(&mut tx, (account_id, id), &ev, actor_id, now).await?;
+        let change = Change { account_id, conversation_id: id, actor_id, now };
+        let new = NewStatus { from: current.status, to: status, until, zone, reason: None };
+        changes::write_status(&mut tx, change, new).await?;
         self.commit(tx).await?;
         self.conversation(account_id, id).await
     }
@@ -734,13 +713,8 @@ impl Store {
             return Ok(current);
         }
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE conversations SET priority = $1 WHERE id = $2")
-            .bind(priority.as_str())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        append(&mut tx, (account_id, id), &DomainEvent::PriorityChanged { priority }, actor_id, Timestamp::now())
-            .await?;
+        let change = Change { account_id, conversation_id: id, actor_id, now: Timestamp::now() };
+        changes::write_priority(&mut tx, change, priority).await?;
         self.commit(tx).await?;
         self.conversation(account_id, id).await
     }
@@ -778,15 +752,8 @@ impl Store {
             return Ok(current);
         }
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM conversation_labels WHERE conversation_id = $1").bind(id).execute(&mut *tx).await?;
-        for l in &labels {
-            sqlx::query("INSERT INTO conversation_labels (conversation_id, label) VALUES ($1, $2)")
-                .bind(id)
-                .bind(l)
-                .execute(&mut *tx)
-                .await?;
-        }
-        append(&mut tx, (account_id, id), &DomainEvent::LabelsChanged { labels }, actor_id, Timestamp::now()).await?;
+        let change = Change { account_id, conversation_id: id, actor_id, now: Timestamp::now() };
+        changes::write_labels(&mut tx, change, labels).await?;
         self.commit(tx).await?;
         self.conversation(account_id, id).await
     }

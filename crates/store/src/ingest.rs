@@ -250,12 +250,14 @@ impl Store {
         .bind(conversation_id)
         .execute(&mut *tx)
         .await?;
-        events.push(DomainEvent::MessageReceived { message_id });
+        let decision = decide_keyword(&mut tx, msg, policy, inbox.id, contact_id).await?;
+        let keyword = decision != KeywordDecision::None;
+        events.push(DomainEvent::MessageReceived { message_id, keyword });
         for ev in &events {
             append(&mut tx, (account_id, conversation_id), ev, None, now).await?;
         }
         let target = (account_id, conversation_id, inbox.id, contact_id);
-        let (keyword, reply_id) = apply_keyword(&mut tx, msg, policy, target, message_id).await?;
+        let (keyword, reply_id) = apply_keyword(&mut tx, msg, policy, target, message_id, decision).await?;
         self.commit(tx).await?;
         Ok(IngestOutcome::Stored { account_id, conversation_id, message_id, contact_id, placement, keyword, reply_id })
     }
@@ -318,22 +320,33 @@ fn provider_decision(action: KeywordAction, current: ConsentState) -> KeywordDec
 }
 
 /// Acts on a consent keyword in the message just stored, in its transaction.
+/// What the consent rules make of the text. Touching the contact first takes
+/// its row lock on PostgreSQL (SQLite's write lock is already held), so two
+/// racing STOPs confirm once.
+async fn decide_keyword(
+    tx: &mut sqlx::AnyConnection,
+    msg: &InboundMessage,
+    policy: &ConsentPolicy,
+    inbox_id: i64,
+    contact_id: i64,
+) -> Result<KeywordDecision> {
+    sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1").bind(contact_id).execute(&mut *tx).await?;
+    let current = crate::consent::scoped_state(tx, contact_id, inbox_id).await?;
+    let awaiting = crate::consent::awaiting_yes(tx, contact_id, inbox_id, msg.received_at).await?;
+    Ok(match msg.provider_handled {
+        Some(action) => provider_decision(action, current),
+        None => consent::decide_with(&msg.body, policy, current, awaiting),
+    })
+}
+
 async fn apply_keyword(
     tx: &mut sqlx::AnyConnection,
     msg: &InboundMessage,
     policy: &ConsentPolicy,
     (account_id, conversation_id, inbox_id, contact_id): (i64, i64, i64, i64),
     message_id: i64,
+    decision: KeywordDecision,
 ) -> Result<(KeywordDecision, Option<i64>)> {
-    // Touching the contact first takes its row lock on PostgreSQL (SQLite's
-    // write lock is already held), so two racing STOPs confirm once.
-    sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1").bind(contact_id).execute(&mut *tx).await?;
-    let current = crate::consent::scoped_state(tx, contact_id, inbox_id).await?;
-    let awaiting = crate::consent::awaiting_yes(tx, contact_id, inbox_id, msg.received_at).await?;
-    let decision = match msg.provider_handled {
-        Some(action) => provider_decision(action, current),
-        None => consent::decide_with(&msg.body, policy, current, awaiting),
-    };
     let source = if msg.provider_handled.is_some() { "provider" } else { "keyword" };
     let reply = match decision {
         KeywordDecision::None | KeywordDecision::Unchanged(_) => None,

@@ -258,13 +258,14 @@ pub(crate) async fn insert_outbound(
         return Ok(Ok(message_id));
     };
     sqlx::query(
-        "INSERT INTO outbox (message_id, inbox_id, kind, state, not_before, attempts, created_at, updated_at) VALUES ($1, $2, $3, 'queued', $4, 0, $5, $5)",
+        "INSERT INTO outbox (message_id, inbox_id, kind, state, not_before, attempts, created_at, updated_at, live_answer) VALUES ($1, $2, $3, 'queued', $4, 0, $5, $5, $6)",
     )
     .bind(message_id)
     .bind(inbox_id)
     .bind(new.kind.as_str())
     .bind(nb)
     .bind(now_ms)
+    .bind(live_answer(new) as i64)
     .execute(&mut *tx)
     .await?;
     // Only a person's reply ends the customer's wait; automatic replies do not.
@@ -285,6 +286,15 @@ pub(crate) async fn insert_outbound(
     };
     crate::events::append(tx, place, &ev, new.author_id, new.now).await?;
     Ok(Ok(message_id))
+}
+
+/// An automatic reply queued as an answer in a live exchange: the
+/// dispatcher's second look keeps it live for a few minutes.
+fn live_answer(new: &NewOutbound) -> bool {
+    new.author_id.is_none()
+        && new.kind == OutboundKind::Reply
+        && new.send_at.is_none()
+        && new.timing.as_ref().is_some_and(|t| t.live_exchange)
 }
 
 /// The gate's verdict for a message to `contact_id` from `inbox_id`, on the

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod automations;
 pub mod canned;
 pub mod contacts;
 pub mod conversations;

@@ -71,7 +71,13 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::people::teams::remove_member,
         crate::http::contacts::api::list_notes,
         crate::http::contacts::api::create_note,
-        crate::http::contacts::api::delete_note
+        crate::http::contacts::api::delete_note,
+        crate::http::automations::list_rules,
+        crate::http::automations::create_rule,
+        crate::http::automations::get_rule,
+        crate::http::automations::replace_rule,
+        crate::http::automations::patch_rule,
+        crate::http::automations::delete_rule
     ),
     modifiers(&BearerAuth, &ProviderSetups, &ErrorResponses)
 )]

@@ -20,7 +20,7 @@ use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
-    account, audit, canned, labels, layout, live, media, openapi, ops, preferences, session, setup, simulator, webhooks,
+    account, audit, automations, canned, labels, layout, live, media, openapi, ops, preferences, session, setup, simulator, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -170,6 +170,14 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/inboxes/{id}", get(inboxes_api::get_inbox).patch(inboxes_api::update_inbox))
         .route("/labels", get(labels::list_labels).post(labels::create_label))
         .route("/labels/{id}", get(labels::get_label).patch(labels::update_label).delete(labels::delete_label))
+        .route("/automations", get(automations::list_rules).post(automations::create_rule))
+        .route(
+            "/automations/{id}",
+            get(automations::get_rule)
+                .put(automations::replace_rule)
+                .patch(automations::patch_rule)
+                .delete(automations::delete_rule),
+        )
         // People
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/{id}", patch(users::update_user))

@@ -232,6 +232,7 @@ impl Services {
                 secrets: Value::Object(stored.secrets),
             })
             .await?;
+        self.ensure_inbox_builtins(&inbox).await?;
         if p.keeps_connection() {
             // Connect now on this server; other nodes (and a server, after the CLI) follow within seconds.
             self.ensure_links().await?;

@@ -10,6 +10,7 @@ use textdesk_core::{ConsentState, Invalid};
 use textdesk_store::{Claimed, RecordConsent, User};
 
 use crate::services::Services;
+use crate::services::automations::engine::FRESH;
 use crate::services::metrics::Metrics;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +97,14 @@ impl Services {
                 None
             } else {
                 let policy = self.timing_for(row.account_id).await?;
-                Some(policy.timing(row.clock.time_zone.as_deref(), &row.clock.address, row.clock.last_inbound, now))
+                let mut timing =
+                    policy.timing(row.clock.time_zone.as_deref(), &row.clock.address, row.clock.last_inbound, now);
+                // An automatic answer to the text that just came in stays an
+                // answer; a retry that slid far past it does not.
+                if row.live_answer.is_some_and(|queued| now.duration_since(queued) <= FRESH) {
+                    timing.live_exchange = true;
+                }
+                Some(timing)
             };
             let request = OutboundRequest {
                 kind: row.kind,

@@ -1,16 +1,15 @@
-//! Business hours at work: the reply a customer gets when they write while the
-//! inbox is closed (naming the next opening in their own zone, once per closed
-//! period, never to a keyword), and the holding message when an open
-//! conversation has waited too long, counted in business time, for a person.
+//! Business hours at work: an inbox's hours, when it next opens in the
+//! customer's own words, and the wording of the two automatic replies that
+//! come with every inbox (the off-hours reply and the holding message), which
+//! run as built-in automation rules (`services::automations`).
 
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use textdesk_core::gate::OutboundKind;
 use textdesk_core::hours::{BusinessHours, HoursSettings, describe_opening};
 use textdesk_core::template::{Template, Vars};
 use textdesk_core::{Body, Invalid};
-use textdesk_store::{Inbox, NewOutbound, Occasion, OutboundOutcome, StoreError};
+use textdesk_store::{Inbox, StoreError};
 
 use crate::services::Services;
 
@@ -90,7 +89,7 @@ impl InboxHours {
 }
 
 impl Services {
-    fn hours_of(&self, inbox: &Inbox) -> InboxHours {
+    pub(crate) fn hours_of(&self, inbox: &Inbox) -> InboxHours {
         InboxHours::of(inbox, &self.timing.fallback_zone)
     }
 
@@ -120,98 +119,15 @@ impl Services {
         Ok(Some(describe_opening(opening, &zone, now)))
     }
 
-    /// After a customer's text (not a keyword) arrives while the inbox is closed:
-    /// one reply per closed period naming when someone will answer.
-    pub async fn off_hours_reply(
-        &self,
-        inbox: &Inbox,
-        account_id: i64,
-        conversation_id: i64,
-        at: Timestamp,
-    ) -> Result<Option<i64>, StoreError> {
-        let h = self.hours_of(inbox);
-        if !h.off_hours.enabled || h.hours.is_open(at) {
-            return Ok(None);
-        }
-        // A business that never opens again has nothing honest to promise.
-        let Some(opening) = h.hours.next_opening(at) else { return Ok(None) };
-        let (name, zone) = self.customer(account_id, conversation_id).await?;
-        let template = h.off_hours.text.as_deref().unwrap_or(DEFAULT_OFF_HOURS);
-        let text = self.fill(template, &name, Some(describe_opening(opening, &zone, at)))?;
-        self.automatic(Occasion::OffHours, opening, account_id, conversation_id, &text, at).await
-    }
-
-    /// Sends the holding message to every open conversation that has waited
-    /// `after_minutes` of business time for a person, once per wait. Run by the
-    /// housekeeping loop; `now` is a parameter so tests can move the clock.
-    pub async fn acknowledge_waiting_at(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let mut sent = 0;
-        let Some(account) = self.store.first_account().await? else { return Ok(0) };
-        for inbox in self.store.inboxes(account.id).await? {
-            let h = self.hours_of(&inbox);
-            let Some(minutes) = h.acknowledge.after_minutes else { continue };
-            if !h.hours.is_open(now) {
-                continue;
-            }
-            let after = SignedDuration::from_mins(minutes.into());
-            for w in self.store.unacknowledged_waits(inbox.id, now - after, 200).await? {
-                if h.hours.open_time_between(w.waiting_since, now) < after {
-                    continue;
-                }
-                let (name, _) = self.customer(w.account_id, w.conversation_id).await?;
-                let text = self.fill(h.acknowledge.text.as_deref().unwrap_or(DEFAULT_ACKNOWLEDGE), &name, None)?;
-                let id = self.automatic(
-                    Occasion::Acknowledgement,
-                    w.waiting_since,
-                    w.account_id,
-                    w.conversation_id,
-                    &text,
-                    now,
-                );
-                if id.await?.is_some() {
-                    sent += 1;
-                }
-            }
-        }
-        Ok(sent)
-    }
-
     /// An automatic reply's text: a canned-response template, signed by no agent.
-    fn fill(&self, template: &str, contact_name: &str, next_open: Option<String>) -> Result<String, StoreError> {
+    pub(crate) fn fill(
+        &self,
+        template: &str,
+        contact_name: &str,
+        next_open: Option<String>,
+    ) -> Result<String, StoreError> {
         let vars = Vars::new(contact_name, "", &self.business_name, next_open);
         Ok(Template::parse(template)?.render(&vars).text)
-    }
-
-    /// An automatic reply in a conversation, once per `occasion`/`key`.
-    async fn automatic(
-        &self,
-        occasion: Occasion,
-        key: Timestamp,
-        account_id: i64,
-        conversation_id: i64,
-        text: &str,
-        now: Timestamp,
-    ) -> Result<Option<i64>, StoreError> {
-        let body = Body::parse(text.trim())?;
-        let timing = self.clock_at(account_id, conversation_id, now).await?;
-        let (_, channel) = self.conversation_channel(account_id, conversation_id).await?;
-        let new = NewOutbound {
-            account_id,
-            conversation_id,
-            author_id: None,
-            body,
-            private: false,
-            kind: OutboundKind::Reply,
-            now,
-            timing: Some(timing),
-            channel,
-            send_at: None,
-            media: Vec::new(),
-        };
-        match self.store.send_once(occasion, key, new).await? {
-            Some(OutboundOutcome::Stored(m)) => Ok(Some(m.id)),
-            Some(OutboundOutcome::Blocked(_)) | None => Ok(None),
-        }
     }
 }
 

@@ -5,6 +5,7 @@ use textdesk_core::Invalid;
 use textdesk_store::{Inbox, StoreError, User};
 
 use crate::services::Services;
+use crate::services::automations::BUILTIN_KEYS;
 use crate::services::consent::ConsentSettings;
 use crate::services::hours::InboxHours;
 
@@ -97,6 +98,20 @@ impl Services {
                 self.check_inbox_settings(&merged)?;
                 Some(merged)
             }
+        };
+        // The automatic replies live in the inbox's built-in rules: written
+        // there (after the whole object was checked), not in the settings.
+        let settings = match settings {
+            Some(serde_json::Value::Object(mut merged)) => {
+                for key in BUILTIN_KEYS {
+                    if let Some(v) = changes.and_then(|c| c.get(key)) {
+                        self.save_builtin_setting(&inbox, key, v).await?;
+                    }
+                    merged.remove(key);
+                }
+                Some(serde_json::Value::Object(merged))
+            }
+            other => other,
         };
         self.store.update_inbox(admin.account_id, id, name.map(str::trim), settings.as_ref()).await
     }

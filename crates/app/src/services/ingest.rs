@@ -2,7 +2,7 @@
 //! chat hand their parsed events here.
 
 use textdesk_channels::{ConsentSignal, InboundEvent};
-use textdesk_core::consent::{KeywordAction, KeywordDecision};
+use textdesk_core::consent::KeywordAction;
 use textdesk_store::{InboundMessage, IngestOutcome, StatusReport};
 
 use crate::services::Services;
@@ -38,7 +38,7 @@ impl Services {
                 let msg = InboundMessage { from, provider_id, body, media, received_at, provider_handled, channel };
                 let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {
-                    IngestOutcome::Stored { account_id, conversation_id, keyword, .. } => {
+                    IngestOutcome::Stored { .. } => {
                         Metrics::inc(&self.metrics.inbound_messages);
                         if has_media {
                             // Fetched now, after the provider has its answer; retried by housekeeping.
@@ -48,14 +48,6 @@ impl Services {
                                     tracing::error!(error = %e, "fetching attachments failed");
                                 }
                             });
-                        }
-                        // Keywords get their own answer, never the off-hours one.
-                        if *keyword == KeywordDecision::None {
-                            // The text is stored; a failed automatic reply must not fail its ingest.
-                            let at = jiff::Timestamp::now();
-                            if let Err(e) = self.off_hours_reply(&inbox, *account_id, *conversation_id, at).await {
-                                tracing::error!(error = %e, "the off-hours reply could not be queued");
-                            }
                         }
                     }
                     IngestOutcome::Duplicate { .. } => Metrics::inc(&self.metrics.inbound_duplicates),

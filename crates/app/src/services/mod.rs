@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod automations;
 pub mod canned;
 pub mod channels;
 pub mod compose;
@@ -89,6 +90,8 @@ impl Services {
                 lock_for: jiff::SignedDuration::from_secs(config.login_lockout_secs),
             },
         };
+        services.start_automations().await?;
+        services.ensure_builtin_rules(account.id).await?;
         Ok((services, account.id))
     }
 }

@@ -46,6 +46,8 @@ async fn a_closed_inbox_answers_once_with_the_opening_in_the_customers_zone(db: 
     // A New York number: the promise is in Eastern time.
     let r = json(t.text_in(inbox, "+12125550111", "Do you have any openings this week?", None).await).await;
     let conv = r["conversation_id"].as_i64().unwrap();
+    assert!(automatic(&thread(&t, &admin, conv).await).is_empty(), "the engine answers, not the webhook");
+    assert!(t.services.run_automations().await.unwrap() > 0);
     let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
     let local = opening.to_zoned(ny.clone());
     let day = if local.date() == Timestamp::now().to_zoned(ny).date() { "today" } else { "tomorrow" };
@@ -58,28 +60,19 @@ async fn a_closed_inbox_answers_once_with_the_opening_in_the_customers_zone(db: 
     // More texts in the same closed period, and the keywords: no second reply.
     t.text_in(inbox, "+12125550111", "Hello?", None).await;
     t.text_in(inbox, "+12125550111", "HELP", None).await;
+    t.services.run_automations().await.unwrap();
     let replies = automatic(&thread(&t, &admin, conv).await);
     assert_eq!(replies.len(), 2, "the off-hours reply once, then the help text: {replies:?}");
     assert!(replies[1].contains("STOP"), "the second is the help text");
 
-    // The next night is another closed period, and now we know her name.
-    let c = json(t.get(&admin, &format!("/api/v1/conversations/{conv}")).await).await;
-    let r = t
-        .client
-        .patch(t.url(&format!("/api/v1/contacts/{}", c["contact_id"])))
-        .bearer_auth(&admin)
-        .json(&json!({ "name": "Karen Smith" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let inbox_row = t.services.store.inbox_by_id(inbox).await.unwrap();
-    let next_night = opening + SignedDuration::from_hours(18);
-    let id = t.services.off_hours_reply(&inbox_row, t.account_id, conv, next_night).await.unwrap();
-    assert!(id.is_some());
+    // A customer we know by name is greeted by it.
+    let r = t.post(&admin, "/api/v1/contacts", json!({ "name": "Karen Smith", "address": "+12125550133" })).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let conv =
+        json(t.text_in(inbox, "+12125550133", "Are you open?", None).await).await["conversation_id"].as_i64().unwrap();
+    t.services.run_automations().await.unwrap();
     let replies = automatic(&thread(&t, &admin, conv).await);
-    assert!(replies[2].starts_with("Hi Karen, thanks for your message."), "{replies:?}");
-    assert_eq!(t.services.off_hours_reply(&inbox_row, t.account_id, conv, next_night).await.unwrap(), None);
+    assert!(replies[0].starts_with("Hi Karen, thanks for your message."), "{replies:?}");
 }
 both_backends!(a_closed_inbox_answers_once_with_the_opening_in_the_customers_zone);
 
@@ -97,14 +90,17 @@ async fn stop_gets_only_its_confirmation_and_opted_out_customers_get_nothing(db:
     );
     assert_eq!(r.await.status(), 200);
     let conv = json(t.text_in(inbox, "+12125550111", "STOP", None).await).await["conversation_id"].as_i64().unwrap();
+    t.services.run_automations().await.unwrap();
     let replies = automatic(&thread(&t, &admin, conv).await);
     assert_eq!(replies.len(), 1);
     assert!(replies[0].contains("unsubscribed"), "only the confirmation: {replies:?}");
     t.text_in(inbox, "+12125550111", "why are you closed", None).await;
+    t.services.run_automations().await.unwrap();
     assert_eq!(automatic(&thread(&t, &admin, conv).await).len(), 1, "nothing to an opted-out customer");
 
     // Another customer gets the inbox's own text.
     let conv = json(t.text_in(inbox, "+12125550122", "hi", None).await).await["conversation_id"].as_i64().unwrap();
+    t.services.run_automations().await.unwrap();
     let replies = automatic(&thread(&t, &admin, conv).await);
     assert!(replies[0].starts_with("Harbor Dental is closed. We reopen "), "{replies:?}");
     assert!(!replies[0].contains('{'));
@@ -123,11 +119,11 @@ async fn a_waiting_customer_gets_one_holding_message_in_business_time(db: Db) {
         .unwrap();
     let now = Timestamp::now();
     let mins = |m: i64| now + SignedDuration::from_mins(m);
-    assert_eq!(t.services.acknowledge_waiting_at(mins(5)).await.unwrap(), 0, "not yet");
-    assert_eq!(t.services.acknowledge_waiting_at(mins(11)).await.unwrap(), 1);
-    assert_eq!(t.services.acknowledge_waiting_at(mins(20)).await.unwrap(), 0, "once per wait");
+    assert_eq!(t.services.run_timed_automations(mins(5)).await.unwrap(), 0, "not yet");
+    assert_eq!(t.services.run_timed_automations(mins(11)).await.unwrap(), 1);
+    assert_eq!(t.services.run_timed_automations(mins(20)).await.unwrap(), 0, "once per wait");
     t.text_in(inbox, "+12125550111", "Hello??", None).await;
-    assert_eq!(t.services.acknowledge_waiting_at(mins(30)).await.unwrap(), 0, "still the same wait");
+    assert_eq!(t.services.run_timed_automations(mins(30)).await.unwrap(), 0, "still the same wait");
     let replies = automatic(&thread(&t, &admin, conv).await);
     assert_eq!(replies.len(), 1);
     assert!(replies[0].contains("We have your message"));
@@ -136,7 +132,7 @@ async fn a_waiting_customer_gets_one_holding_message_in_business_time(db: Db) {
     let r = t.post(&agent, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Come in at 3" })).await;
     assert_eq!(r.status(), 201);
     t.text_in(inbox, "+12125550111", "Can I come at 4 instead?", None).await;
-    assert_eq!(t.services.acknowledge_waiting_at(Timestamp::now() + SignedDuration::from_mins(11)).await.unwrap(), 1);
+    assert_eq!(t.services.run_timed_automations(Timestamp::now() + SignedDuration::from_mins(11)).await.unwrap(), 1);
 }
 both_backends!(a_waiting_customer_gets_one_holding_message_in_business_time);
 
@@ -151,11 +147,12 @@ async fn waiting_while_closed_does_not_count() {
     assert_eq!(patch_inbox(&t, &admin, inbox, json!({ "settings": settings })).await.status(), 200);
     let conv =
         json(t.text_in(inbox, "+12125550111", "Anyone there?", None).await).await["conversation_id"].as_i64().unwrap();
+    t.services.run_automations().await.unwrap();
     assert!(automatic(&thread(&t, &admin, conv).await).is_empty(), "the off-hours reply is switched off");
     // Hours of night are not business time; five minutes after opening is not ten.
-    assert_eq!(t.services.acknowledge_waiting_at(opening - SignedDuration::from_mins(1)).await.unwrap(), 0);
-    assert_eq!(t.services.acknowledge_waiting_at(opening + SignedDuration::from_mins(5)).await.unwrap(), 0);
-    assert_eq!(t.services.acknowledge_waiting_at(opening + SignedDuration::from_mins(10)).await.unwrap(), 1);
+    assert_eq!(t.services.run_timed_automations(opening - SignedDuration::from_mins(1)).await.unwrap(), 0);
+    assert_eq!(t.services.run_timed_automations(opening + SignedDuration::from_mins(5)).await.unwrap(), 0);
+    assert_eq!(t.services.run_timed_automations(opening + SignedDuration::from_mins(10)).await.unwrap(), 1);
 }
 
 async fn admins_set_hours_and_mistakes_are_named(db: Db) {

@@ -9,6 +9,7 @@
 mod common;
 
 mod api;
+mod automations;
 mod browser;
 mod canned;
 mod channels;

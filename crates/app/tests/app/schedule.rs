@@ -40,7 +40,12 @@ async fn agents_schedule_edit_send_now_and_cancel(db: Db) {
     let conv = conversation_in(&t, &token, &zone).await;
     let path = format!("/api/v1/conversations/{conv}/messages");
 
-    // 10:00 tomorrow in the customer's zone, and 10:00 in Paris.
+    // 10:00 tomorrow in the customer's zone, and a time written on Paris's
+    // clock that is midday for the customer (a fixed Paris hour would fall in
+    // their night at some hours of the day this test runs, and be deferred).
+    let paris = TimeZone::get("Europe/Paris").unwrap();
+    let their_noon = at(tomorrow, 12, &tz);
+    let in_paris = their_noon.to_zoned(paris).datetime().strftime("%Y-%m-%dT%H:%M").to_string();
     let m1 = t
         .post(
             &token,
@@ -56,18 +61,17 @@ async fn agents_schedule_edit_send_now_and_cancel(db: Db) {
         t.post(
             &token,
             &path,
-            json!({ "body": "Bonjour", "send_at": format!("{tomorrow}T10:00"), "send_at_zone": "Europe/Paris" }),
+            json!({ "body": "Bonjour", "send_at": in_paris, "send_at_zone": "Europe/Paris" }),
         )
         .await,
     )
     .await;
-    let paris = TimeZone::get("Europe/Paris").unwrap();
-    assert_eq!(m2["send_at"].as_str().unwrap().parse::<Timestamp>().unwrap(), at(tomorrow, 10, &paris));
+    assert_eq!(m2["send_at"].as_str().unwrap().parse::<Timestamp>().unwrap(), their_noon);
 
     // The list shows both, soonest first; nothing goes now.
     let list = json(t.get(&token, &format!("/api/v1/conversations/{conv}/scheduled")).await).await;
     let ids: Vec<_> = list.as_array().unwrap().iter().map(|m| m["id"].clone()).collect();
-    let mut expected = vec![(at(tomorrow, 10, &tz), m1["id"].clone()), (at(tomorrow, 10, &paris), m2["id"].clone())];
+    let mut expected = vec![(at(tomorrow, 10, &tz), m1["id"].clone()), (their_noon, m2["id"].clone())];
     expected.sort_by_key(|(t, _)| *t);
     assert_eq!(ids, expected.into_iter().map(|(_, id)| id).collect::<Vec<_>>());
     assert_eq!(t.dispatch_all().await, 0);

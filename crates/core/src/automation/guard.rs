@@ -64,17 +64,18 @@ pub fn check(ex: &Exchange<'_>, now: Timestamp) -> Result<(), Silence> {
     if ex.keyword {
         return Err(Silence::Keyword);
     }
-    if let Some((text, at)) = ex.inbound {
-        let echo = ex.automatic_sent.last().is_some_and(|sent| at >= *sent && at.duration_since(*sent) <= MACHINE_ECHO);
-        if echo || looks_automatic(text) {
-            return Err(Silence::MachineReply);
-        }
-    }
+    // A person at work is the reason an admin most needs to read, so it is named first.
     if ex.claimed {
         return Err(Silence::Claimed);
     }
     if ex.last_person_reply_at.is_some_and(|t| now.duration_since(t) < PERSON_QUIET) {
         return Err(Silence::PersonReplied);
+    }
+    if let Some((text, at)) = ex.inbound {
+        let echo = ex.automatic_sent.last().is_some_and(|sent| at >= *sent && at.duration_since(*sent) <= MACHINE_ECHO);
+        if echo || looks_automatic(text) {
+            return Err(Silence::MachineReply);
+        }
     }
     if ex.automatic_sent.iter().filter(|t| now.duration_since(**t) < RATE_WINDOW).count() >= MAX_PER_WINDOW {
         return Err(Silence::TooMany);

@@ -337,3 +337,22 @@ pub enum Skip {
 
 #[cfg(test)]
 mod tests;
+
+/// A firing in the conversation's timeline: "Automation “After hours”
+/// replied", "… added the label vip and assigned it to Dana", "… did not
+/// reply: a person replied in the last 30 minutes".
+pub fn describe_firing(rule: &str, did: &[String], silenced: Option<&str>) -> String {
+    let mut parts: Vec<String> = did.to_vec();
+    if let Some(why) = silenced {
+        parts.push(format!("stayed silent: {why}"));
+    }
+    let what = match parts.len() {
+        0 => "ran".to_owned(),
+        1 => parts.remove(0),
+        _ => {
+            let last = parts.pop().unwrap_or_default();
+            format!("{} and {last}", parts.join(", "))
+        }
+    };
+    format!("Automation \u{201c}{rule}\u{201d} {what}")
+}

@@ -185,6 +185,9 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
             }
         }
         E::StopRequested { .. } => "Asked to stop in their own words: a person should decide".into(),
+        E::AutomationFired { rule, did, silenced, .. } => {
+            textdesk_core::automation::describe_firing(rule, did, silenced.as_deref())
+        }
         E::MessageScheduled { .. } => format!("{who} scheduled a message"),
         E::ScheduleChanged { action: ScheduleAction::Cancelled, body, .. } => {
             format!("{who} cancelled a scheduled message: “{}”", body.as_deref().unwrap_or(""))

@@ -23,7 +23,6 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::services::consent::ConsentSettings;
 use crate::services::conversations::{ActionError, Draft};
-use crate::services::hours::{Acknowledge, OffHoursReply};
 
 pub(crate) fn opt(s: &str) -> Option<String> {
     let t = s.trim();
@@ -152,10 +151,9 @@ pub(crate) async fn stored_form(s: &AppState, inbox: &Inbox) -> Result<SectionFo
         *f.day_mut(key) = hours.weekly.get(key).map(|r| r.join(", ")).unwrap_or_default();
     }
     f.holidays = hours.holidays.join("\n");
-    let off: OffHoursReply = serde_json::from_value(set["off_hours_reply"].clone()).unwrap_or_default();
+    let (off, ack, _) = s.services.builtin_replies(inbox).await?;
     f.off_enabled = off.enabled.then(|| "on".into());
     f.off_text = off.text.unwrap_or_default();
-    let ack: Acknowledge = serde_json::from_value(set["acknowledge"].clone()).unwrap_or_default();
     f.ack_minutes = ack.after_minutes.map(|m| m.to_string()).unwrap_or_default();
     f.ack_text = ack.text.unwrap_or_default();
     let consent = ConsentSettings::of(inbox);

@@ -1,0 +1,438 @@
+//! The automations engine: a consumer of the event log. Each event that can
+//! trigger a rule (a customer's message, a conversation created, resolved or
+//! reopened) is decided against the account's rules inside the transaction
+//! that moves the engine's cursor, so what the rules do happens once, even
+//! across a crash or several nodes. Waits and scheduled runs are found by
+//! [`Services::run_timed_automations`] and each acted on in its own transaction
+//! with its once-mark.
+
+use std::future::Future;
+
+use jiff::civil::Weekday;
+use jiff::{SignedDuration, Timestamp};
+use sqlx::AnyConnection;
+use textdesk_core::automation::{Action, Decision, Facts, Moment, Once, Trigger, guard};
+use textdesk_core::event::DomainEvent;
+use textdesk_core::gate::OutboundKind;
+use textdesk_core::hours::{BusinessHours, describe_opening};
+use textdesk_core::{Body, ConversationStatus};
+use textdesk_store::automations::{self as db, Firing};
+use textdesk_store::{Consumer, Inbox, LoggedEvent, NewOutbound, Received, Situation, StoreError, StoredRule};
+
+use crate::services::Services;
+
+/// The cursor row's name.
+pub const ENGINE: &str = "automations";
+
+/// A customer's message older than this when the engine reaches it (the
+/// server was down) gets no automatic answer: "we're closed" hours later
+/// answers nothing. The rule's other actions still happen.
+pub const FRESH: SignedDuration = SignedDuration::from_mins(10);
+
+/// Conversations one timed rule looks at per pass.
+const TIMED_BATCH: i64 = 200;
+
+/// A scheduled run missed by more than this (the server was down) is skipped.
+const SCHEDULE_GRACE: SignedDuration = SignedDuration::from_hours(1);
+
+pub struct Engine {
+    services: Services,
+}
+
+impl Consumer for Engine {
+    fn name(&self) -> &str {
+        ENGINE
+    }
+
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut AnyConnection,
+        event: &'a LoggedEvent,
+    ) -> impl Future<Output = textdesk_store::Result<()>> + Send + 'a {
+        self.on_event(tx, event)
+    }
+}
+
+/// What triggered a decision.
+struct Occasion<'a> {
+    moment: Moment,
+    now: Timestamp,
+    received: Option<&'a Received>,
+    keyword: bool,
+}
+
+impl Engine {
+    pub fn new(services: Services) -> Self {
+        Engine { services }
+    }
+
+    async fn on_event(&self, tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_store::Result<()> {
+        use ConversationStatus::{Open, Resolved};
+        let (moment, message) = match &event.event {
+            DomainEvent::MessageReceived { message_id, keyword } => {
+                (Moment::MessageReceived, Some((*message_id, *keyword)))
+            }
+            DomainEvent::ConversationCreated { .. } => (Moment::ConversationCreated, None),
+            DomainEvent::StatusChanged { to: Resolved, .. } => (Moment::ConversationResolved, None),
+            DomainEvent::StatusChanged { from: Resolved, to: Open, .. } => (Moment::ConversationReopened, None),
+            _ => return Ok(()),
+        };
+        let rules = db::rules_in(tx, event.account_id).await?;
+        if !rules.iter().any(|r| r.rule.enabled() && r.rule.trigger().fires_on(moment)) {
+            return Ok(());
+        }
+        let now = Timestamp::now();
+        let mut s = match db::situation(tx, event.conversation_id, now).await {
+            Err(StoreError::NotFound(_)) => return Ok(()),
+            other => other?,
+        };
+        let received = match message {
+            Some((id, _)) => db::received(tx, id).await?,
+            None => None,
+        };
+        let keyword = message.is_some_and(|(_, k)| k);
+        let occasion = Occasion { moment, now, received: received.as_ref(), keyword };
+        self.run_rules(tx, &rules, &occasion, &mut s).await?;
+        Ok(())
+    }
+
+    /// Decides every rule in order for one conversation at one moment and
+    /// does what those that fire say. Returns how many acted.
+    async fn run_rules(
+        &self,
+        tx: &mut AnyConnection,
+        rules: &[StoredRule],
+        occasion: &Occasion<'_>,
+        s: &mut Situation,
+    ) -> textdesk_store::Result<usize> {
+        let now = occasion.now;
+        let inbox = self.services.store.inbox_by_id(s.conversation.inbox_id).await?;
+        let hours = self.services.hours_of(&inbox).hours;
+        let mut acted = 0;
+        for r in rules {
+            let facts = Facts {
+                inbox_id: inbox.id,
+                text: occasion.received.map(|m| m.text.as_str()),
+                open_now: hours.is_open(now),
+                attributes: &s.attributes,
+                consent: s.consent,
+                status: s.conversation.status,
+                priority: s.conversation.priority,
+                labels: &s.conversation.labels,
+                assignee_id: s.conversation.assignee_id,
+                team_id: s.conversation.team_id,
+                first_message: occasion.received.is_some_and(|m| m.first),
+                now,
+            };
+            let Decision::Fire(actions) = r.rule.decide(occasion.moment, &facts) else { continue };
+            let key = match r.rule.once() {
+                Once::EveryTime => None,
+                Once::PerClosedPeriod => Some(hours.next_opening(now).map(textdesk_store::to_ms).unwrap_or(0)),
+                Once::PerWait => Some(s.conversation.waiting_since.map(textdesk_store::to_ms).unwrap_or(0)),
+                Once::PerConversation => Some(0),
+            };
+            if let Some(k) = key
+                && !db::mark(tx, r.id, s.conversation.id, k).await?
+            {
+                continue;
+            }
+            let firing = self.act(tx, r, actions, occasion, s, (&inbox, &hours)).await?;
+            if firing.did.is_empty() && firing.silenced.is_none() {
+                continue;
+            }
+            db::record_firing(tx, s, firing, now).await?;
+            acted += 1;
+        }
+        Ok(acted)
+    }
+
+    async fn act<'r>(
+        &self,
+        tx: &mut AnyConnection,
+        r: &'r StoredRule,
+        actions: &[Action],
+        occasion: &Occasion<'_>,
+        s: &mut Situation,
+        (inbox, hours): (&Inbox, &BusinessHours),
+    ) -> textdesk_store::Result<Firing<'r>> {
+        let now = occasion.now;
+        let mut firing = Firing { rule_id: r.id, rule: r.rule.name(), did: Vec::new(), silenced: None };
+        for action in actions {
+            if let Action::Reply { text } = action {
+                if let Some(why) = silence(occasion, s, now) {
+                    firing.silenced = Some(why);
+                    continue;
+                }
+                match self.reply(tx, s, inbox, hours, text, occasion.received, now).await? {
+                    Ok(()) => firing.did.push("replied".into()),
+                    Err(why) => firing.did.push(format!("did not reply: {why}")),
+                }
+                continue;
+            }
+            match db::apply(tx, s, action, now).await {
+                Ok(Some(did)) => firing.did.push(did),
+                Ok(None) => {}
+                // A user, team or label deleted since the rule was saved: said
+                // in the timeline, and the rule's other actions still happen.
+                Err(StoreError::Invalid(why)) => firing.did.push(format!("could not act: {why}")),
+                Err(StoreError::NotFound(what)) => firing.did.push(format!("could not act: the {what} is gone")),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(firing)
+    }
+
+    /// Queues the rule's reply through the gate and the outbox; Err says why
+    /// the gate refused it.
+    #[allow(clippy::too_many_arguments)]
+    async fn reply(
+        &self,
+        tx: &mut AnyConnection,
+        s: &mut Situation,
+        inbox: &Inbox,
+        hours: &BusinessHours,
+        template: &str,
+        received: Option<&Received>,
+        now: Timestamp,
+    ) -> textdesk_store::Result<Result<(), String>> {
+        let services = &self.services;
+        let zone = services.timing.zone_for(s.contact_time_zone.as_deref(), &s.address);
+        let next_open =
+            if hours.is_open(now) { None } else { hours.next_opening(now).map(|o| describe_opening(o, &zone, now)) };
+        let text = services.fill(template, &s.contact_name, next_open)?;
+        let body = Body::parse(text.trim())?;
+        let c = &s.conversation;
+        let policy = services.timing_for(c.account_id).await?;
+        let last_inbound = match received {
+            Some(m) => Some(m.at),
+            None => services.store.contact_clock(c.id).await?.last_inbound,
+        };
+        let mut timing = policy.timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
+        // An answer to the text that just came in is a reply in a live
+        // exchange, whatever the account's live window: quiet hours never hold
+        // "we're closed" until the morning, when the real answer goes too.
+        if received.is_some() {
+            timing.live_exchange = true;
+        }
+        let new = NewOutbound {
+            account_id: c.account_id,
+            conversation_id: c.id,
+            author_id: None,
+            body,
+            private: false,
+            kind: OutboundKind::Reply,
+            now,
+            timing: Some(timing),
+            channel: services.capabilities(&inbox.provider, inbox.medium),
+            send_at: None,
+            media: Vec::new(),
+        };
+        Ok(match db::queue_reply(tx, s, &new).await? {
+            Ok(_) => {
+                s.automatic_sent.push(now);
+                Ok(())
+            }
+            Err(block) => Err(block.explain().to_owned()),
+        })
+    }
+}
+
+/// Why an automatic message must not go now, if it must not.
+fn silence(occasion: &Occasion<'_>, s: &Situation, now: Timestamp) -> Option<String> {
+    if let Some(m) = occasion.received
+        && now.duration_since(m.at) > FRESH
+    {
+        return Some("the customer's message was too old to answer automatically (the server was not running)".into());
+    }
+    let exchange = guard::Exchange {
+        keyword: occasion.keyword,
+        inbound: occasion.received.map(|m| (m.text.as_str(), m.at)),
+        last_person_reply_at: s.last_person_reply_at,
+        claimed: s.conversation.assignee_id.is_some(),
+        automatic_sent: &s.automatic_sent,
+    };
+    guard::check(&exchange, now).err().map(|why| why.describe().to_owned())
+}
+
+impl Services {
+    /// Starts the engine's position at the end of the log the first time it
+    /// runs, so an upgrade does not act on years of history.
+    pub async fn start_automations(&self) -> Result<(), StoreError> {
+        self.store.start_consumer_at_end(ENGINE).await
+    }
+
+    /// Hands the engine every event it has not handled yet. Returns how many
+    /// it passed. The background loop runs this when events are written;
+    /// tests call it to drive the engine a step at a time.
+    pub async fn run_automations(&self) -> Result<usize, StoreError> {
+        // An inbox made a moment ago (by the CLI, on another node) has its
+        // built-in rules before its first text is decided. Reads only, once made.
+        if let Some(account) = self.store.first_account().await? {
+            self.ensure_builtin_rules(account.id).await?;
+        }
+        let engine = Engine::new(self.clone());
+        let mut total = 0;
+        loop {
+            let n = self.store.consume(&engine, 100).await?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The rules that run on time rather than on an event: after a wait of
+    /// N business minutes, and on a weekly schedule. Returns how many
+    /// conversations a rule acted on. Run by housekeeping; `now` is a
+    /// parameter so tests can move the clock.
+    pub async fn run_timed_automations(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let Some(account) = self.store.first_account().await? else { return Ok(0) };
+        self.ensure_builtin_rules(account.id).await?;
+        let rules = self.store.automation_rules(account.id).await?;
+        let mut acted = 0;
+        for r in rules.iter().filter(|r| r.rule.enabled()) {
+            acted += match r.rule.trigger() {
+                Trigger::Waited { business_minutes } => self.run_waits(account.id, r, *business_minutes, now).await?,
+                Trigger::Scheduled { days, at } => self.run_schedule(account.id, r, (days, at), now).await?,
+                _ => 0,
+            };
+        }
+        Ok(acted)
+    }
+
+    async fn run_waits(
+        &self,
+        account_id: i64,
+        r: &StoredRule,
+        minutes: u32,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let after = SignedDuration::from_mins(minutes.into());
+        let engine = Engine::new(self.clone());
+        let mut acted = 0;
+        for inbox in self.store.inboxes(account_id).await? {
+            if !rule_may_concern(r, inbox.id) {
+                continue;
+            }
+            let hours = self.hours_of(&inbox).hours;
+            // Business time does not run while the inbox is closed.
+            if !hours.is_open(now) {
+                continue;
+            }
+            for (conversation_id, since) in self.store.unmarked_waits(r.id, inbox.id, now - after, TIMED_BATCH).await? {
+                if hours.open_time_between(since, now) < after {
+                    continue;
+                }
+                acted += self.timed_firing(&engine, r, conversation_id, Moment::Waited, None, now).await?;
+            }
+        }
+        Ok(acted)
+    }
+
+    async fn run_schedule(
+        &self,
+        account_id: i64,
+        r: &StoredRule,
+        (days, at): (&[String], &str),
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let zone = self.timing.fallback_zone.clone();
+        let Some(run) = last_run(days, at, &zone, now) else { return Ok(0) };
+        if now.duration_since(run) > SCHEDULE_GRACE {
+            return Ok(0);
+        }
+        let engine = Engine::new(self.clone());
+        let mark = textdesk_store::to_ms(run);
+        let mut acted = 0;
+        for conversation_id in self.store.unmarked_for_run(account_id, r.id, mark, TIMED_BATCH).await? {
+            acted += self.timed_firing(&engine, r, conversation_id, Moment::Scheduled, Some(mark), now).await?;
+        }
+        Ok(acted)
+    }
+
+    /// One timed rule for one conversation, in its own transaction. A
+    /// scheduled run marks every conversation it looked at (`run_mark`), so
+    /// it looks once; a wait's mark is the rule's own "once per wait".
+    #[allow(clippy::too_many_arguments)]
+    async fn timed_firing(
+        &self,
+        engine: &Engine,
+        r: &StoredRule,
+        conversation_id: i64,
+        moment: Moment,
+        run_mark: Option<i64>,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.store.automation_tx().await?;
+        if let Some(m) = run_mark
+            && !db::mark(&mut tx, r.id, conversation_id, m).await?
+        {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let mut s = db::situation(&mut tx, conversation_id, now).await?;
+        let occasion = Occasion { moment, now, received: None, keyword: false };
+        let acted = engine.run_rules(&mut tx, std::slice::from_ref(r), &occasion, &mut s).await?;
+        self.store.commit_automation(tx).await?;
+        Ok(acted)
+    }
+}
+
+/// Whether a rule could apply to an inbox's conversations (its inbox
+/// condition, if it has one).
+fn rule_may_concern(r: &StoredRule, inbox_id: i64) -> bool {
+    use textdesk_core::automation::Condition;
+    r.rule.conditions().iter().all(|c| match c {
+        Condition::Inbox { any_of } => any_of.contains(&inbox_id),
+        _ => true,
+    })
+}
+
+/// The latest moment at or before `now` that a weekly schedule names, in `zone`.
+fn last_run(days: &[String], at: &str, zone: &jiff::tz::TimeZone, now: Timestamp) -> Option<Timestamp> {
+    let (h, m) = at.trim().split_once(':')?;
+    let time = jiff::civil::Time::new(h.parse().ok()?, m.parse().ok()?, 0, 0).ok()?;
+    let today = now.to_zoned(zone.clone()).date();
+    (0..8).find_map(|back| {
+        let day = today.checked_sub(jiff::Span::new().days(back)).ok()?;
+        let name = weekday_key(day.weekday());
+        if !days.iter().any(|d| d == name) {
+            return None;
+        }
+        let t = day.to_datetime(time).to_zoned(zone.clone()).ok()?.timestamp();
+        (t <= now).then_some(t)
+    })
+}
+
+fn weekday_key(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Monday => "mon",
+        Weekday::Tuesday => "tue",
+        Weekday::Wednesday => "wed",
+        Weekday::Thursday => "thu",
+        Weekday::Friday => "fri",
+        Weekday::Saturday => "sat",
+        Weekday::Sunday => "sun",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_weekly_schedule_names_its_last_run_in_the_business_zone() {
+        let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        // Thursday 2026-12-03 15:00 in New York.
+        let now: Timestamp = "2026-12-03T20:00:00Z".parse().unwrap();
+        let days = |d: &[&str]| d.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let run = last_run(&days(&["thu"]), "09:00", &ny, now).unwrap();
+        assert_eq!(run, "2026-12-03T14:00:00Z".parse::<Timestamp>().unwrap());
+        // Later today has not come: last week's.
+        let run = last_run(&days(&["thu"]), "16:00", &ny, now).unwrap();
+        assert_eq!(run, "2026-11-26T21:00:00Z".parse::<Timestamp>().unwrap());
+        let run = last_run(&days(&["mon", "tue"]), "08:30", &ny, now).unwrap();
+        assert_eq!(run, "2026-12-01T13:30:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(last_run(&days(&["mon"]), "8h", &ny, now), None);
+    }
+}
