@@ -1180,7 +1180,8 @@ async fn compose_preview(
         canned::list_canned, canned::create_canned, canned::get_canned, canned::update_canned, canned::delete_canned, canned::render_canned,
         account::get_account, account::update_account,
         admin::create_invite, admin::reissue_invite, admin::list_members, admin::remove_member,
-        contacts::list_notes, contacts::create_note, contacts::delete_note
+        contacts::list_notes, contacts::create_note, contacts::delete_note,
+        crate::http::privacy::export_contact, crate::http::privacy::erasure_preview, crate::http::privacy::erase_contact, crate::http::retention::get_retention, crate::http::retention::put_retention, crate::http::retention::delete_retention, crate::http::retention::dry_run
     ),
     modifiers(&BearerAuth, &ProviderSetups, &ErrorResponses)
 )]

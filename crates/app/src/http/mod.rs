@@ -16,7 +16,9 @@ pub mod live;
 pub mod media;
 pub mod ops;
 pub mod preferences;
+pub mod privacy;
 pub mod problem;
+pub mod retention;
 pub mod settings;
 pub mod settings_inboxes;
 pub mod setup;
@@ -57,7 +59,9 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::routes().merge(media::api_routes(state.config.media_max_bytes as usize)))
         .merge(ops::routes())
         .merge(webhooks::routes())
-        .merge(media::routes());
+        .merge(media::routes())
+        .merge(privacy::ui_routes().nest("/api/v1", privacy::api_routes()))
+        .merge(retention::ui_routes().nest("/api/v1", retention::api_routes()));
     if state.config.simulator {
         app = app.merge(simulator::routes());
     }
