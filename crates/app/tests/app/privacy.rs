@@ -108,7 +108,7 @@ async fn every_row(t: &TestApp) -> Vec<(String, String)> {
     let pool = sqlx::AnyPool::connect(&t.database_url).await.unwrap();
     let postgres = t.database_url.starts_with("postgres");
     let tables_sql = if postgres {
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = 'public'"
     } else {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%' AND name NOT LIKE 'sqlite_%'"
     };
