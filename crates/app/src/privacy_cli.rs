@@ -46,7 +46,15 @@ impl Reporter {
         if self.terminal {
             let width = 30;
             let filled = (p.done * width).checked_div(p.total).unwrap_or(width).min(width);
-            let _ = write!(err, "\r[{}{}] {}/{} {:<24}", "#".repeat(filled), "-".repeat(width - filled), p.done, p.total, p.step);
+            let _ = write!(
+                err,
+                "\r[{}{}] {}/{} {:<24}",
+                "#".repeat(filled),
+                "-".repeat(width - filled),
+                p.done,
+                p.total,
+                p.step
+            );
             if p.done >= p.total {
                 let _ = writeln!(err);
             }

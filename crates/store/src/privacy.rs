@@ -170,7 +170,8 @@ pub(crate) async fn carry_opt_outs(
     address: &Address,
     now: Timestamp,
 ) -> Result<()> {
-    let key = sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(HASH_KEY).fetch_optional(&mut *tx).await?;
+    let key =
+        sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(HASH_KEY).fetch_optional(&mut *tx).await?;
     let Some(key) = key else { return Ok(()) };
     let key: String = key.try_get(0)?;
     let hash = address_hash(&key, address.namespace(), address.value());
@@ -213,12 +214,20 @@ async fn count(tx: &mut sqlx::AnyConnection, sql: &str, contact_id: i64) -> Resu
 async fn summary(tx: &mut sqlx::AnyConnection, contact_id: i64) -> Result<ErasureSummary> {
     Ok(ErasureSummary {
         conversations: count(tx, "SELECT COUNT(*) FROM conversations WHERE contact_id = $1", contact_id).await?,
-        messages: count(tx, &format!("SELECT COUNT(*) FROM messages WHERE id IN ({MESSAGES}) AND body <> '{ERASED}'"), contact_id)
-            .await?,
+        messages: count(
+            tx,
+            &format!("SELECT COUNT(*) FROM messages WHERE id IN ({MESSAGES}) AND body <> '{ERASED}'"),
+            contact_id,
+        )
+        .await?,
         files: count(tx, &format!("SELECT COUNT(*) FROM media WHERE message_id IN ({MESSAGES})"), contact_id).await?,
         notes: count(tx, "SELECT COUNT(*) FROM contact_notes WHERE contact_id = $1", contact_id).await?,
-        identities: count(tx, "SELECT COUNT(*) FROM contact_identities WHERE contact_id = $1 AND namespace <> 'erased'", contact_id)
-            .await?,
+        identities: count(
+            tx,
+            "SELECT COUNT(*) FROM contact_identities WHERE contact_id = $1 AND namespace <> 'erased'",
+            contact_id,
+        )
+        .await?,
     })
 }
 
@@ -360,10 +369,12 @@ impl Store {
         self.check_contact(&mut tx, account_id, contact_id).await?;
         let summary = summary(&mut tx, contact_id).await?;
 
-        let ids = sqlx::query("SELECT id, namespace, address FROM contact_identities WHERE contact_id = $1 AND namespace <> 'erased'")
-            .bind(contact_id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let ids = sqlx::query(
+            "SELECT id, namespace, address FROM contact_identities WHERE contact_id = $1 AND namespace <> 'erased'",
+        )
+        .bind(contact_id)
+        .fetch_all(&mut *tx)
+        .await?;
         for r in &ids {
             let id: i64 = r.try_get("id")?;
             let namespace: String = r.try_get("namespace")?;
@@ -384,7 +395,8 @@ impl Store {
                 .await?;
         }
 
-        let queued = format!("SELECT o.message_id FROM outbox o WHERE o.state = 'queued' AND o.message_id IN ({MESSAGES})");
+        let queued =
+            format!("SELECT o.message_id FROM outbox o WHERE o.state = 'queued' AND o.message_id IN ({MESSAGES})");
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE messages SET status = 'failed', error = 'cancelled: the contact was erased', updated_at = $2 WHERE id IN ({queued})"
         )))

@@ -128,18 +128,20 @@ async fn counts(
 
 impl Store {
     pub async fn retention_policy(&self, account_id: i64) -> Result<Option<StoredRetention>> {
-        let row = sqlx::query("SELECT account_id, months, action, last_run_at FROM retention_policies WHERE account_id = $1")
-            .bind(account_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT account_id, months, action, last_run_at FROM retention_policies WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(stored_from).transpose()
     }
 
     /// Every account's policy (the schedule runs the due ones).
     pub async fn retention_policies(&self) -> Result<Vec<StoredRetention>> {
-        let rows = sqlx::query("SELECT account_id, months, action, last_run_at FROM retention_policies ORDER BY account_id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT account_id, months, action, last_run_at FROM retention_policies ORDER BY account_id")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(stored_from).collect()
     }
 
@@ -148,7 +150,10 @@ impl Store {
         let now = to_ms(Timestamp::now());
         match policy {
             None => {
-                sqlx::query("DELETE FROM retention_policies WHERE account_id = $1").bind(account_id).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM retention_policies WHERE account_id = $1")
+                    .bind(account_id)
+                    .execute(&self.pool)
+                    .await?;
             }
             Some(p) => {
                 sqlx::query(

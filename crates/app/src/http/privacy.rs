@@ -89,7 +89,11 @@ impl PrivacyPage {
     fn takes(&self) -> Vec<String> {
         let s = self.summary;
         vec![
-            plural(s.conversations, "conversation (kept, its words removed)", "conversations (kept, their words removed)"),
+            plural(
+                s.conversations,
+                "conversation (kept, its words removed)",
+                "conversations (kept, their words removed)",
+            ),
             plural(s.messages, "message", "messages"),
             plural(s.files, "file", "files"),
             plural(s.notes, "note about them", "notes about them"),
@@ -99,7 +103,14 @@ impl PrivacyPage {
 }
 
 /// The page, or (with `notice`) the page saying why nothing happened, with `status`.
-async fn page(s: &AppState, ui: &UiUser, id: i64, status: StatusCode, notice: Option<String>, done: Option<String>) -> Response {
+async fn page(
+    s: &AppState,
+    ui: &UiUser,
+    id: i64,
+    status: StatusCode,
+    notice: Option<String>,
+    done: Option<String>,
+) -> Response {
     let result = async {
         let contact = s.services.store.contact(s.account_id, id).await?;
         let summary = s.services.erasure_summary(s.account_id, id).await?;
@@ -223,7 +234,7 @@ impl ErasureOut {
 }
 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/export", tag = "privacy", params(("id" = i64, Path)),
-    responses((status = 200, content_type = "application/zip", body = Vec<u8>,
+    responses((status = 200, content_type = "application/zip",
         description = "A ZIP: README.txt, contact.json, conversations.json, notes.json, consent.json, events.json, media.json and media/<id>.<type> files"),
         (status = 403, body = ProblemOut, description = "Not an admin"), (status = 404, body = ProblemOut)),
     security(("bearer" = [])))]

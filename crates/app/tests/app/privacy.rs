@@ -23,7 +23,8 @@ async fn customer(t: &TestApp, admin: &str) -> (i64, i64) {
     let inbox = t.simulator_inbox().await;
     let first = format!("Any news on my {WORDS}? Call me on 415 555 0177");
     let conv = json(t.text_in(inbox, NUMBER, &first, None).await).await["conversation_id"].as_i64().unwrap();
-    let contact = json(t.get(admin, &format!("/api/v1/conversations/{conv}")).await).await["contact_id"].as_i64().unwrap();
+    let contact =
+        json(t.get(admin, &format!("/api/v1/conversations/{conv}")).await).await["contact_id"].as_i64().unwrap();
     let messages = format!("/api/v1/conversations/{conv}/messages");
     assert_eq!(t.post(admin, &messages, json!({ "body": "Your biopsy results are fine" })).await.status(), 201);
     let r = t.client.post(t.url("/api/v1/media")).bearer_auth(admin).header("content-type", "image/png");
@@ -83,8 +84,13 @@ async fn export_holds_everything_about_them(db: Db) {
     assert_eq!(c["contact"]["attributes"]["plan"], "gold");
     assert_eq!(c["contact"]["identities"][0]["address"], NUMBER);
     let convs = parsed(&files, "conversations.json");
-    let bodies: Vec<&str> = convs[0]["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
-    assert!(bodies[0].contains(WORDS) && bodies.contains(&"Your biopsy results are fine") && bodies.contains(&"scan attached"));
+    let bodies: Vec<&str> =
+        convs[0]["messages"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert!(
+        bodies[0].contains(WORDS)
+            && bodies.contains(&"Your biopsy results are fine")
+            && bodies.contains(&"scan attached")
+    );
     assert_eq!(parsed(&files, "notes.json")[0]["body"], NOTE);
     let consent = parsed(&files, "consent.json");
     assert_eq!(consent[0]["kind"], "opt_out");
@@ -119,13 +125,14 @@ async fn every_row(t: &TestApp) -> Vec<(String, String)> {
         let sql = if postgres {
             format!("SELECT CAST(t AS TEXT) FROM {table} t")
         } else {
-            let cols: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{table}')")))
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| format!("COALESCE(quote(\"{}\"), '')", r.get::<String, _>(0)))
-                .collect();
+            let cols: Vec<String> =
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{table}')")))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| format!("COALESCE(quote(\"{}\"), '')", r.get::<String, _>(0)))
+                    .collect();
             format!("SELECT {} FROM {table}", cols.join(" || ',' || "))
         };
         for r in sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&pool).await.unwrap() {
@@ -223,7 +230,9 @@ async fn the_privacy_page_names_what_goes_and_asks_first(db: Db) {
     assert_eq!(r.status(), 403);
 
     let html = browser.get(&path).send().await.unwrap().text().await.unwrap();
-    for words in ["1 conversation", "3 messages", "1 file", "1 note about them", "1 phone number or address", "Maria Lopez"] {
+    for words in
+        ["1 conversation", "3 messages", "1 file", "1 note about them", "1 phone number or address", "Maria Lopez"]
+    {
         assert!(html.contains(words), "the page names {words:?}: {html}");
     }
     let csrf = common::csrf_of(&html);

@@ -81,7 +81,10 @@ async fn the_run_takes_exactly_what_the_dry_run_counted(db: Db) {
     assert_eq!(t.post(&admin, "/api/v1/retention/dry-run", bad).await.status(), 422);
 
     let dry = json(t.post(&admin, "/api/v1/retention/dry-run", policy.clone()).await).await;
-    assert_eq!((dry["conversations"].as_i64(), dry["messages"].as_i64(), dry["files"].as_i64()), (Some(1), Some(2), Some(1)));
+    assert_eq!(
+        (dry["conversations"].as_i64(), dry["messages"].as_i64(), dry["files"].as_i64()),
+        (Some(1), Some(2), Some(1))
+    );
     assert!(dry["events"].as_i64().unwrap() > 0);
     assert_eq!(messages(&t, &admin, old).await.len(), 2, "a dry run changes nothing");
 
@@ -128,7 +131,8 @@ async fn redaction_keeps_messages_and_a_lagging_consumer_keeps_its_events(db: Db
     assert!(page.contains("everything is kept"), "{page}");
     let r = browser.get(t.url("/settings/retention?months=abc&action=redact")).send().await.unwrap();
     assert_eq!(r.status(), 422);
-    let page = browser.get(t.url("/settings/retention?months=12&action=redact")).send().await.unwrap().text().await.unwrap();
+    let page =
+        browser.get(t.url("/settings/retention?months=12&action=redact")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(r#"<strong id="count-messages">2</strong>"#), "{page}");
     assert!(page.contains(r#"<strong id="count-files">1</strong>"#));
     assert!(page.contains(r#"<strong id="count-events">0</strong>"#), "the lagging consumer's events are kept");
@@ -144,7 +148,10 @@ async fn redaction_keeps_messages_and_a_lagging_consumer_keeps_its_events(db: Db
     assert_eq!((runs[0].1.messages, runs[0].1.files, runs[0].1.events), (2, 1, 0));
     let kept = messages(&t, &admin, old).await;
     assert_eq!(kept.len(), 2, "redacted messages stay");
-    assert!(kept.iter().all(|m| m["body"] == "[removed by the retention policy]" && m["media"].as_array().unwrap().is_empty()));
+    assert!(
+        kept.iter()
+            .all(|m| m["body"] == "[removed by the retention policy]" && m["media"].as_array().unwrap().is_empty())
+    );
     assert_eq!(media_files(&t), 0);
     assert_eq!(events_of(&t, old).await, before, "events a consumer has not read yet are kept");
     // Once it has read everything, they go on the next run.
