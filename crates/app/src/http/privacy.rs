@@ -58,8 +58,9 @@ fn zip_response(contact_id: i64, bytes: Vec<u8>) -> Response {
 
 const ADMINS_ONLY: &str = "exporting and erasing a person's data is for admins";
 
-fn require_admin(u: &User) -> Result<(), Problem> {
-    if u.role.at_least(Role::Admin) { Ok(()) } else { Err(Problem::forbidden(ADMINS_ONLY)) }
+/// 403 with `why` unless `u` is an admin.
+pub(crate) fn require_admin(u: &User, why: &str) -> Result<(), Problem> {
+    if u.role.at_least(Role::Admin) { Ok(()) } else { Err(Problem::forbidden(why)) }
 }
 
 // ---------- the page ----------
@@ -197,7 +198,7 @@ async fn ui_export(
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
-    require_admin(&ui.user)?;
+    require_admin(&ui.user, ADMINS_ONLY)?;
     let ip = ip.to_string();
     let by = Requester { user_id: Some(ui.user.id), ip: Some(&ip) };
     let zip = s.services.export_contact(s.account_id, id, by, &mut |_| {}).await?;
@@ -244,7 +245,7 @@ pub async fn export_contact(
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
-    require_admin(&u)?;
+    require_admin(&u, ADMINS_ONLY)?;
     let ip = ip.to_string();
     let by = Requester { user_id: Some(u.id), ip: Some(&ip) };
     let zip = s.services.export_contact(u.account_id, id, by, &mut |_| {}).await?;
@@ -260,7 +261,7 @@ pub async fn erasure_preview(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> Result<Json<ErasureOut>, Problem> {
-    require_admin(&u)?;
+    require_admin(&u, ADMINS_ONLY)?;
     Ok(Json(ErasureOut::of(s.services.erasure_summary(u.account_id, id).await?, 0)))
 }
 
@@ -274,7 +275,7 @@ pub async fn erase_contact(
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> Result<Json<ErasureOut>, Problem> {
-    require_admin(&u)?;
+    require_admin(&u, ADMINS_ONLY)?;
     let ip = ip.to_string();
     let by = Requester { user_id: Some(u.id), ip: Some(&ip) };
     let e = s.services.erase_contact(u.account_id, id, by, &mut |_| {}).await?;

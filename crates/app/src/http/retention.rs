@@ -35,7 +35,7 @@ pub fn api_routes() -> Router<AppState> {
 const ADMINS_ONLY: &str = "the retention policy is for admins";
 
 fn require_admin(u: &User) -> Result<(), Problem> {
-    if u.role.at_least(Role::Admin) { Ok(()) } else { Err(Problem::forbidden(ADMINS_ONLY)) }
+    crate::http::privacy::require_admin(u, ADMINS_ONLY)
 }
 
 // ---------- the page ----------

@@ -73,6 +73,20 @@ fn pretty(v: &impl serde::Serialize) -> Result<Vec<u8>, PrivacyError> {
 }
 
 impl Services {
+    /// The audit trail's entry for an act on a contact's data (never their number).
+    async fn audit_privacy(
+        &self,
+        (account_id, contact_id): (i64, i64),
+        by: Requester<'_>,
+        action: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let subject = format!("contact:{contact_id}");
+        let entry = NewAudit { account_id, actor_user_id: by.user_id, action, subject: &subject, ip: by.ip, detail };
+        self.store.record_audit(entry, Timestamp::now()).await?;
+        Ok(())
+    }
+
     /// What erasing the contact would take now.
     pub async fn erasure_summary(&self, account_id: i64, contact_id: i64) -> Result<ErasureSummary, StoreError> {
         self.store.erasure_summary(account_id, contact_id).await
@@ -102,19 +116,7 @@ impl Services {
         let zip = write_zip(&data, &files)?;
         progress(Progress { done: total, total, step: "done" });
         let detail = format!("{} conversations and {} files exported", data.conversations.len(), data.media.len());
-        self.store
-            .record_audit(
-                NewAudit {
-                    account_id,
-                    actor_user_id: by.user_id,
-                    action: "contact.exported",
-                    subject: &format!("contact:{contact_id}"),
-                    ip: by.ip,
-                    detail: &detail,
-                },
-                Timestamp::now(),
-            )
-            .await?;
+        self.audit_privacy((account_id, contact_id), by, "contact.exported", &detail).await?;
         Ok(zip)
     }
 
@@ -141,19 +143,7 @@ impl Services {
             "erased {} conversations, {} messages, {} files, {} notes and {} addresses; {} queued messages cancelled; consent ledger kept with the numbers hashed",
             s.conversations, s.messages, s.files, s.notes, s.identities, erased.cancelled
         );
-        self.store
-            .record_audit(
-                NewAudit {
-                    account_id,
-                    actor_user_id: by.user_id,
-                    action: "contact.erased",
-                    subject: &format!("contact:{contact_id}"),
-                    ip: by.ip,
-                    detail: &detail,
-                },
-                Timestamp::now(),
-            )
-            .await?;
+        self.audit_privacy((account_id, contact_id), by, "contact.erased", &detail).await?;
         Ok(erased)
     }
 }
