@@ -37,7 +37,8 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn new() -> Self {
+    /// For standard error (where progress goes, so stdout stays the command's answer).
+    pub fn stderr() -> Self {
         Reporter { terminal: std::io::stderr().is_terminal(), last_step: "" }
     }
 
@@ -66,7 +67,7 @@ impl Reporter {
 }
 
 pub async fn contact(services: &Services, account_id: i64, command: ContactCommand) -> anyhow::Result<()> {
-    let mut bar = Reporter::new();
+    let mut bar = Reporter::stderr();
     match command {
         ContactCommand::Export { id, to } => {
             let zip = services.export_contact(account_id, id, Requester::default(), &mut |p| bar.show(p)).await?;
