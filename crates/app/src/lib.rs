@@ -172,6 +172,10 @@ async fn housekeeping_loop(services: Services, config: Arc<Config>) {
             if let Err(e) = services.sweep_orphan_media(crate::services::media::ORPHAN_GRACE).await {
                 tracing::error!(error = %e, "sweeping orphan media files failed");
             }
+            // Daily per account, on one node (the policy's row is the lease).
+            if let Err(e) = services.run_due_retention(jiff::Timestamp::now()).await {
+                tracing::error!(error = %e, "running the retention policy failed");
+            }
         }
         tokio::time::sleep(Duration::from_secs(15)).await;
     }
@@ -194,7 +198,7 @@ pub async fn housekeep_once(services: &Services) {
         }
         let _ = services.store.prune_login_failures(jiff::Timestamp::now(), services.lockout.window).await;
         services.limits.sweep(std::time::Instant::now());
-        // Events are kept: the account's retention policy (not built yet) will decide.
+        // Events are kept as long as the account's retention policy says (`run_due_retention`).
         let _ = services.store.drop_stale_early_reports(jiff::Timestamp::now()).await;
     }
 }

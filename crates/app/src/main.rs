@@ -9,6 +9,7 @@ use textdesk_store::Store;
 
 mod inbox_cli;
 mod vault_cli;
+mod privacy_cli;
 
 #[derive(Parser)]
 #[command(name = "textdesk", version, about = "A self-hosted help desk for text messaging")]
@@ -55,6 +56,17 @@ enum Command {
     },
     #[command(flatten)]
     Vault(vault_cli::VaultCommand),
+    /// Export or erase one person's data.
+    Contact {
+        #[command(subcommand)]
+        command: privacy_cli::ContactCommand,
+    },
+    /// Run the account's retention policy now.
+    Retention {
+        /// Only count what it would remove.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print a commented configuration file.
     DefaultConfig,
     /// Print the REST API's OpenAPI document.
@@ -272,6 +284,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Vault(command) => vault_cli::run(&cfg, command).await,
+        Command::Contact { command } => {
+            let (services, account_id) = operator_services(&cfg).await?;
+            let result = privacy_cli::contact(&services, account_id, command).await;
+            services.store.close().await;
+            result
+        }
+        Command::Retention { dry_run } => {
+            let (services, account_id) = operator_services(&cfg).await?;
+            let result = privacy_cli::retention(&services, account_id, dry_run).await;
+            services.store.close().await;
+            result
+        }
         Command::Healthcheck { url } => {
             let base = url.unwrap_or_else(|| format!("http://{}", cfg.listen));
             match textdesk::http::ops::probe(&base).await {
@@ -283,6 +307,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// The services as an operator's command uses them (no simulated carrier).
+async fn operator_services(cfg: &Config) -> anyhow::Result<(textdesk::Services, i64)> {
+    if cfg.is_sqlite() {
+        cfg.prepare_data_dir()?;
+    }
+    let (carrier, _) = textdesk_channels::simulator::Carrier::new(std::time::Duration::ZERO);
+    textdesk::Services::connect(cfg, carrier).await
 }
 
 async fn open_store(cfg: &Config) -> anyhow::Result<Store> {

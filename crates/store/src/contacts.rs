@@ -178,6 +178,7 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
+        crate::privacy::carry_opt_outs(&mut tx, account_id, id, address, crate::from_ms(now)).await?;
         self.commit(tx).await?;
         self.contact(account_id, id).await
     }
@@ -193,7 +194,11 @@ impl Store {
             .execute(&self.pool)
             .await;
         match res {
-            Ok(_) => self.contact(account_id, contact_id).await,
+            Ok(_) => {
+                let mut conn = self.pool.acquire().await?;
+                crate::privacy::carry_opt_outs(&mut conn, account_id, contact_id, address, Timestamp::now()).await?;
+                self.contact(account_id, contact_id).await
+            }
             Err(e) if is_unique_violation(&e) => {
                 Err(StoreError::Conflict(format!("{} already belongs to a contact", address.value())))
             }
@@ -291,5 +296,6 @@ pub(crate) async fn contact_for(
     .bind(now_ms)
     .fetch_one(&mut *tx)
     .await?;
+    crate::privacy::carry_opt_outs(tx, account_id, contact_id, address, crate::from_ms(now_ms)).await?;
     Ok((returned_id(&i)?, contact_id))
 }

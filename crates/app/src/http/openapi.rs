@@ -77,7 +77,14 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::automations::get_rule,
         crate::http::automations::replace_rule,
         crate::http::automations::patch_rule,
-        crate::http::automations::delete_rule
+        crate::http::automations::delete_rule,
+        crate::http::privacy::export_contact,
+        crate::http::privacy::erasure_preview,
+        crate::http::privacy::erase_contact,
+        crate::http::retention::get_retention,
+        crate::http::retention::put_retention,
+        crate::http::retention::delete_retention,
+        crate::http::retention::dry_run
     ),
     modifiers(&BearerAuth, &ProviderSetups, &ErrorResponses)
 )]

@@ -20,7 +20,7 @@ use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
-    account, audit, automations, canned, labels, layout, live, media, openapi, ops, preferences, session, setup, simulator, webhooks,
+    account, audit, automations, canned, labels, layout, privacy, retention, live, media, openapi, ops, preferences, session, setup, simulator, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -113,6 +113,10 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/labels", get(labels::settings_page).post(labels::create_form))
         .route("/settings/labels/{id}", post(labels::update_form))
         .route("/settings/labels/{id}/delete", post(labels::delete_form))
+        // One person's data, and the account's retention policy (admins)
+        .route("/contacts/{id}/privacy", get(privacy::privacy_page).post(privacy::erase_form))
+        .route("/contacts/{id}/export.zip", get(privacy::ui_export))
+        .route("/settings/retention", get(retention::retention_page).post(retention::save_form))
         .route("/settings/audit", get(audit::audit_page))
         // Our own scripts and styles
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
@@ -170,6 +174,13 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/inboxes/{id}", get(inboxes_api::get_inbox).patch(inboxes_api::update_inbox))
         .route("/labels", get(labels::list_labels).post(labels::create_label))
         .route("/labels/{id}", get(labels::get_label).patch(labels::update_label).delete(labels::delete_label))
+        .route("/contacts/{id}/export", get(privacy::export_contact))
+        .route("/contacts/{id}/erasure", get(privacy::erasure_preview).post(privacy::erase_contact))
+        .route(
+            "/retention",
+            get(retention::get_retention).put(retention::put_retention).delete(retention::delete_retention),
+        )
+        .route("/retention/dry-run", post(retention::dry_run))
         .route("/automations", get(automations::list_rules).post(automations::create_rule))
         .route(
             "/automations/{id}",

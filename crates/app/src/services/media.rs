@@ -171,7 +171,7 @@ impl Services {
         }
     }
 
-    async fn remove_media_file(&self, name: &str) {
+    pub(crate) async fn remove_media_file(&self, name: &str) {
         if let Err(e) = tokio::fs::remove_file(self.media.dir.join(name)).await {
             tracing::warn!(error = %e, "a media file could not be removed");
         }

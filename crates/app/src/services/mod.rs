@@ -20,6 +20,8 @@ pub mod limits;
 pub mod list;
 pub mod media;
 pub mod metrics;
+pub mod privacy;
+pub mod retention;
 pub mod schedule;
 pub mod setup;
 pub mod users;

@@ -1,0 +1,232 @@
+//! The retention policy's settings page (`/settings/retention`, admins) and
+//! API (`/api/v1/retention`). A policy is previewed before it is saved: the
+//! page shows what it would remove today, counted by the same query the run uses.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use textdesk_core::Role;
+use textdesk_store::{RetentionAction, RetentionCounts, RetentionPolicy, User};
+use utoipa::ToSchema;
+
+use crate::http::state::AppState;
+use crate::http::extract::{ApiUser, Json, Query, UiUser};
+use crate::http::problem::{Problem, ProblemOut};
+use crate::http::layout::{Chrome, chrome};
+use crate::services::retention::{cutoff, parse_policy};
+
+const ADMINS_ONLY: &str = "the retention policy is for admins";
+
+fn require_admin(u: &User) -> Result<(), Problem> {
+    crate::http::privacy::require_admin(u, ADMINS_ONLY)
+}
+
+// ---------- the page ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings_retention.html")]
+struct RetentionPage {
+    chrome: Chrome,
+    zone: String,
+    /// The saved policy, in words ("Delete … after 12 months"), or None.
+    current: Option<String>,
+    last_run: Option<String>,
+    /// The form's values.
+    months: String,
+    action: &'static str,
+    /// A valid policy previewed: what it would remove today, and from before when.
+    preview: Option<(RetentionCounts, String)>,
+    error: Option<String>,
+    saved: bool,
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    months: Option<String>,
+    action: Option<String>,
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+fn describe(p: RetentionPolicy) -> String {
+    let what = match p.action {
+        RetentionAction::Delete => "Delete",
+        RetentionAction::Redact => "Redact (keep who wrote when, remove the words and files of)",
+    };
+    format!("{what} messages of resolved conversations after {} months", p.months)
+}
+
+fn when(s: &AppState, t: Timestamp) -> String {
+    t.to_zoned(s.business_tz.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string()
+}
+
+pub async fn retention_page(State(s): State<AppState>, ui: UiUser, Query(q): Query<PageQuery>) -> Response {
+    if !ui.user.role.at_least(Role::Admin) {
+        return Problem::forbidden(ADMINS_ONLY).into_response();
+    }
+    let stored = match s.services.store.retention_policy(s.account_id).await {
+        Ok(p) => p,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let mut page = RetentionPage {
+        chrome: chrome(&s, &ui),
+        zone: s.config.time_zone.clone(),
+        current: stored.map(|p| describe(p.policy)),
+        last_run: stored.and_then(|p| p.last_run_at).map(|t| when(&s, t)),
+        months: stored.map_or_else(|| "24".to_owned(), |p| p.policy.months.to_string()),
+        action: stored.map_or("redact", |p| p.policy.action.as_str()),
+        preview: None,
+        error: None,
+        saved: q.saved.is_some(),
+    };
+    let mut status = StatusCode::OK;
+    if let (Some(months), Some(action)) = (q.months, q.action) {
+        page.months = months.clone();
+        match parse_policy(&months, &action) {
+            Ok(p) => {
+                page.action = p.action.as_str();
+                let now = Timestamp::now();
+                match s.services.retention_dry_run(s.account_id, p, now).await {
+                    Ok(c) => page.preview = Some((c, when(&s, cutoff(now, p.months)))),
+                    Err(e) => return Problem::from(e).into_response(),
+                }
+            }
+            Err(e) => {
+                status = StatusCode::UNPROCESSABLE_ENTITY;
+                page.error = Some(format!("Not previewed: {e}."));
+            }
+        }
+    }
+    (status, page).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct SaveForm {
+    csrf: String,
+    #[serde(default)]
+    months: String,
+    /// `delete`, `redact`, or `off` (keep everything).
+    action: String,
+}
+
+pub async fn save_form(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ui: UiUser,
+    axum::Form(f): axum::Form<SaveForm>,
+) -> Response {
+    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
+        return r.into_response();
+    }
+    if !ui.user.role.at_least(Role::Admin) {
+        return Problem::forbidden(ADMINS_ONLY).into_response();
+    }
+    let policy = if f.action == "off" {
+        None
+    } else {
+        match parse_policy(&f.months, &f.action) {
+            Ok(p) => Some(p),
+            Err(e) => return Problem::from(e).into_response(),
+        }
+    };
+    match s.services.set_retention(s.account_id, policy, Some(ui.user.id)).await {
+        Ok(()) => Redirect::to("/settings/retention?saved=1").into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+// ---------- the API ----------
+
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct RetentionIn {
+    /// Months messages are kept after they were written (1 to 120).
+    pub months: u32,
+    /// `delete`, or `redact` (the message stays, its words and files go).
+    pub action: String,
+}
+
+impl RetentionIn {
+    fn policy(&self) -> Result<RetentionPolicy, Problem> {
+        Ok(parse_policy(&self.months.to_string(), &self.action)?)
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RetentionOut {
+    /// None: everything is kept.
+    pub policy: Option<RetentionIn>,
+    pub last_run_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RetentionCountsOut {
+    /// Resolved conversations with messages older than the cut-off.
+    pub conversations: i64,
+    pub messages: i64,
+    pub files: i64,
+    /// Rows of the event log (the conversations' history) older than the cut-off.
+    pub events: i64,
+    /// Messages written before this instant go.
+    pub cutoff: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/retention", tag = "privacy",
+    responses((status = 200, body = RetentionOut), (status = 403, body = ProblemOut, description = "Not an admin")),
+    security(("bearer" = [])))]
+pub async fn get_retention(State(s): State<AppState>, ApiUser(u): ApiUser) -> Result<Json<RetentionOut>, Problem> {
+    require_admin(&u)?;
+    let stored = s.services.store.retention_policy(u.account_id).await?;
+    Ok(Json(RetentionOut {
+        policy: stored.map(|p| RetentionIn { months: p.policy.months, action: p.policy.action.as_str().into() }),
+        last_run_at: stored.and_then(|p| p.last_run_at).map(|t| t.to_string()),
+    }))
+}
+
+#[utoipa::path(put, path = "/api/v1/retention", tag = "privacy", request_body = RetentionIn,
+    responses((status = 204, description = "Saved; it runs daily"), (status = 403, body = ProblemOut, description = "Not an admin"),
+        (status = 422, body = ProblemOut)),
+    security(("bearer" = [])))]
+pub async fn put_retention(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Json(b): Json<RetentionIn>,
+) -> Result<StatusCode, Problem> {
+    require_admin(&u)?;
+    s.services.set_retention(u.account_id, Some(b.policy()?), Some(u.id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/v1/retention", tag = "privacy",
+    responses((status = 204, description = "Turned off: everything is kept"), (status = 403, body = ProblemOut, description = "Not an admin")),
+    security(("bearer" = [])))]
+pub async fn delete_retention(State(s): State<AppState>, ApiUser(u): ApiUser) -> Result<StatusCode, Problem> {
+    require_admin(&u)?;
+    s.services.set_retention(u.account_id, None, Some(u.id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/retention/dry-run", tag = "privacy", request_body = RetentionIn,
+    responses((status = 200, body = RetentionCountsOut, description = "What the policy would remove if it ran now; nothing is changed"),
+        (status = 403, body = ProblemOut, description = "Not an admin"), (status = 422, body = ProblemOut)),
+    security(("bearer" = [])))]
+pub async fn dry_run(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Json(b): Json<RetentionIn>,
+) -> Result<Json<RetentionCountsOut>, Problem> {
+    require_admin(&u)?;
+    let p = b.policy()?;
+    let now = Timestamp::now();
+    let c = s.services.retention_dry_run(u.account_id, p, now).await?;
+    Ok(Json(RetentionCountsOut {
+        conversations: c.conversations,
+        messages: c.messages,
+        files: c.files,
+        events: c.events,
+        cutoff: cutoff(now, p.months).to_string(),
+    }))
+}
