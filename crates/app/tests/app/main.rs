@@ -9,6 +9,7 @@
 mod common;
 
 mod api;
+mod authz;
 mod browser;
 mod canned;
 mod channels;
@@ -23,6 +24,7 @@ mod event_log;
 mod flood;
 mod hours;
 mod ingest;
+mod limits;
 mod list;
 mod live;
 mod media;
