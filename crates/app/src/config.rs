@@ -73,6 +73,9 @@ pub struct Config {
     /// which is more often copied around); wins over the file.
     #[serde(skip)]
     pub secret_key: Option<String>,
+    /// Requests one client address may make per minute to what anyone may call
+    /// unsigned: the sign-in and invitation pages, the simulator, health and metrics.
+    pub public_requests_per_minute: u32,
 }
 
 impl Default for Config {
@@ -97,6 +100,7 @@ impl Default for Config {
             session_idle_minutes: 120,
             trusted_proxies: TrustedProxies::default(),
             login_ip_attempts: 20,
+            public_requests_per_minute: 600,
             login_ip_window_secs: 600,
             login_account_attempts: 10,
             login_account_window_secs: 900,
@@ -296,6 +300,7 @@ impl Config {
         number(&get, "TEXTDESK_BODY_TIMEOUT_SECS", &mut self.body_timeout_secs)?;
         number(&get, "TEXTDESK_IDLE_TIMEOUT_SECS", &mut self.idle_timeout_secs)?;
         number(&get, "TEXTDESK_MAX_CONNECTIONS", &mut self.max_connections)?;
+        number(&get, "TEXTDESK_PUBLIC_REQUESTS_PER_MINUTE", &mut self.public_requests_per_minute)?;
         Ok(())
     }
 
@@ -338,6 +343,9 @@ impl Config {
         }
         if self.header_timeout_secs == 0 || self.body_timeout_secs == 0 || self.idle_timeout_secs == 0 {
             bail!("header_timeout_secs, body_timeout_secs and idle_timeout_secs must be at least 1");
+        }
+        if self.public_requests_per_minute == 0 {
+            bail!("public_requests_per_minute must be at least 1");
         }
         if self.max_connections < 2 {
             bail!("max_connections must be at least 2");
@@ -497,6 +505,10 @@ media_allow_private_hosts = []
 # several nodes, every node needs the same key (copy the file, or set the
 # variable on each). `textdesk secrets rotate-key` replaces it.
 # secret_key_file = "/etc/textdesk/secret.key"
+# Requests per minute one client address may make to what needs no sign-in:
+# the sign-in and invitation pages, the simulator, /healthz and /metrics
+# (webhooks are verified by signature instead). Past it: 429 with Retry-After.
+public_requests_per_minute = 600
 "#;
 
 #[cfg(test)]

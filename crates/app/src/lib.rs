@@ -3,6 +3,7 @@
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod public_rate;
 pub mod secrets;
 pub mod serve;
 pub mod services;
@@ -62,7 +63,7 @@ impl Application {
         let config = Arc::new(config);
         let business_tz = jiff::tz::TimeZone::get(&config.time_zone)?;
         let state = http::AppState { services: services.clone(), config: config.clone(), account_id, business_tz };
-        let router = http::router(state);
+        let router = public_rate::layer(http::router(state), config.clone());
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
         services.channels.start_serving();
         services.ensure_links().await?;

@@ -1,15 +1,16 @@
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use textdesk::{Application, Config, Options, demo};
-use textdesk_core::{Email, Password, Role};
+use textdesk_core::{Email, Role};
 use textdesk_store::Store;
 
+mod account_cli;
 mod inbox_cli;
-mod vault_cli;
 mod privacy_cli;
+mod vault_cli;
 
 #[derive(Parser)]
 #[command(name = "textdesk", version, about = "A self-hosted help desk for text messaging")]
@@ -43,6 +44,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Manage accounts (businesses) on this database.
+    Account {
+        #[command(subcommand)]
+        command: account_cli::AccountCommand,
     },
     /// Manage API tokens.
     Token {
@@ -225,28 +231,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command: UserCommand::Add { email, role, name, password_stdin } } => {
             let email = Email::parse(&email)?;
             let role = Role::parse(&role)?;
-            let password = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line)?;
-                line.trim_end_matches(['\r', '\n']).to_owned()
-            } else {
-                if !std::io::stdin().is_terminal() {
-                    bail!("no terminal to ask for a password: pass --password-stdin and pipe it in");
-                }
-                let a = rpassword::prompt_password("Password: ")?;
-                let b = rpassword::prompt_password("Again: ")?;
-                if a != b {
-                    bail!("the two passwords differ");
-                }
-                a
-            };
-            let password = Password::parse(&password)?;
+            let password = account_cli::read_password(password_stdin)?;
             let store = open_store(&cfg).await?;
             let account = store.ensure_account(&cfg.account_name).await?;
             let user = textdesk::services::auth::create_user(&store, account.id, email, &name, role, &password).await?;
             println!("added {} ({}) as user {}", user.email, user.role, user.id);
             Ok(())
         }
+        Command::Account { command } => account_cli::run(&cfg, command).await,
         Command::Token { command: TokenCommand::Create { user, name } } => {
             let store = open_store(&cfg).await?;
             let email = Email::parse(&user)?;

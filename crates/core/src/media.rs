@@ -208,8 +208,15 @@ fn is_quoted(s: &str) -> bool {
 }
 
 impl MediaType {
+    /// RFC 6838 allows 127 characters each for type and subtype; parameters
+    /// are dropped, so anything longer is junk or an attack on the logs.
+    pub const MAX_CHARS: usize = 255;
+
     pub fn parse(declared: &str) -> Result<MediaType, Invalid> {
         let bad = || Invalid::new(format!("{:?} is not one media type such as image/png", shorten(declared)));
+        if declared.len() > Self::MAX_CHARS {
+            return Err(bad());
+        }
         let mut parts = declared.split(';');
         let essence = parts.next().unwrap_or_default().trim_matches([' ', '\t']);
         let (kind, subtype) = essence.split_once('/').ok_or_else(bad)?;

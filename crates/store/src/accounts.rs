@@ -80,6 +80,44 @@ impl Store {
         })
     }
 
+    /// A second (or later) account with its first admin, both or neither: an
+    /// account nobody can sign in to could only be fixed with SQL.
+    pub async fn create_account(&self, name: &str, admin: NewUser) -> Result<(Account, User)> {
+        let now = to_ms(Timestamp::now());
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("INSERT INTO accounts (name, created_at) VALUES ($1, $2) RETURNING id")
+            .bind(name)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        let account = Account { id: returned_id(&row)?, name: name.to_owned() };
+        let res = sqlx::query(
+            "INSERT INTO users (account_id, email, name, role, password_hash, active, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6) RETURNING id",
+        )
+        .bind(account.id)
+        .bind(admin.email.as_str())
+        .bind(&admin.name)
+        .bind(admin.role.as_str())
+        .bind(&admin.password_hash)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await;
+        let user_id = match res {
+            Ok(r) => returned_id(&r)?,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!("a user with e-mail {} already exists", admin.email)));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.commit(tx).await?;
+        Ok((account, self.user(user_id).await?))
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<Account>> {
+        let rows = sqlx::query("SELECT id, name FROM accounts ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(Account { id: r.try_get("id")?, name: r.try_get("name")? })).collect()
+    }
+
     pub async fn create_user(&self, u: NewUser) -> Result<User> {
         let now = Timestamp::now();
         let res = sqlx::query(

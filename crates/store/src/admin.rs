@@ -54,7 +54,7 @@ impl Store {
         self.inbox(account_id, inbox_id).await?;
         let now = to_ms(Timestamp::now());
         let mut tx = self.begin_write().await?;
-        let (identity_id, contact_id) = crate::contacts::contact_for(&mut tx, account_id, to, now).await?;
+        let (identity_id, contact_id) = crate::contacts::contact_for(self, &mut tx, account_id, to, now).await?;
         let open = sqlx::query(
             "SELECT id FROM conversations WHERE contact_id = $1 AND inbox_id = $2 AND identity_id = $3 AND status <> 'resolved' ORDER BY id DESC LIMIT 1",
         )

@@ -178,7 +178,7 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
-        crate::privacy::carry_opt_outs(&mut tx, account_id, id, address, crate::from_ms(now)).await?;
+        crate::privacy::carry_opt_outs(self, &mut tx, account_id, id, address, crate::from_ms(now)).await?;
         self.commit(tx).await?;
         self.contact(account_id, id).await
     }
@@ -196,7 +196,8 @@ impl Store {
         match res {
             Ok(_) => {
                 let mut conn = self.pool.acquire().await?;
-                crate::privacy::carry_opt_outs(&mut conn, account_id, contact_id, address, Timestamp::now()).await?;
+                crate::privacy::carry_opt_outs(self, &mut conn, account_id, contact_id, address, Timestamp::now())
+                    .await?;
                 self.contact(account_id, contact_id).await
             }
             Err(e) if is_unique_violation(&e) => {
@@ -262,6 +263,7 @@ fn attribute_texts(v: &serde_json::Value) -> std::collections::BTreeMap<String, 
 /// The identity and contact of `address`, both created on first contact, in
 /// the caller's transaction (so a message and its new contact land together).
 pub(crate) async fn contact_for(
+    store: &Store,
     tx: &mut sqlx::AnyConnection,
     account_id: i64,
     address: &Address,
@@ -296,6 +298,6 @@ pub(crate) async fn contact_for(
     .bind(now_ms)
     .fetch_one(&mut *tx)
     .await?;
-    crate::privacy::carry_opt_outs(tx, account_id, contact_id, address, crate::from_ms(now_ms)).await?;
+    crate::privacy::carry_opt_outs(store, tx, account_id, contact_id, address, crate::from_ms(now_ms)).await?;
     Ok((returned_id(&i)?, contact_id))
 }

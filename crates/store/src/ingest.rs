@@ -165,7 +165,8 @@ impl Store {
         let now_ms = to_ms(now);
         let mut tx = self.begin_write().await?;
 
-        let (identity_id, contact_id) = crate::contacts::contact_for(&mut tx, account_id, &msg.from, now_ms).await?;
+        let (identity_id, contact_id) =
+            crate::contacts::contact_for(self, &mut tx, account_id, &msg.from, now_ms).await?;
 
         let latest = sqlx::query("SELECT id, status, resolved_at FROM conversations WHERE contact_id = $1 AND inbox_id = $2 ORDER BY id DESC LIMIT 1")
             .bind(contact_id)

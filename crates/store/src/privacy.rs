@@ -164,6 +164,7 @@ pub fn scrub_numbers(text: &str) -> String {
 /// recorded for its new contact, in the caller's transaction. Nothing to do
 /// before the first erasure (no key yet).
 pub(crate) async fn carry_opt_outs(
+    store: &Store,
     tx: &mut sqlx::AnyConnection,
     account_id: i64,
     contact_id: i64,
@@ -173,7 +174,8 @@ pub(crate) async fn carry_opt_outs(
     let key =
         sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(HASH_KEY).fetch_optional(&mut *tx).await?;
     let Some(key) = key else { return Ok(()) };
-    let key: String = key.try_get(0)?;
+    // Sealed at rest like every server key (store::vault).
+    let key = store.open_server_key(HASH_KEY, key.try_get(0)?)?;
     let hash = address_hash(&key, address.namespace(), address.value());
     let rows = sqlx::query(
         "SELECT e.scope, e.kind FROM consent_events e

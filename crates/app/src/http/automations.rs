@@ -11,10 +11,10 @@ use textdesk_core::automation::RuleSpec;
 use textdesk_store::StoredRule;
 use utoipa::ToSchema;
 
-use crate::http::problem::ProblemOut;
-use crate::http::state::AppState;
 use crate::http::extract::{ApiUser, Json, Path};
 use crate::http::problem::Problem;
+use crate::http::problem::ProblemOut;
+use crate::http::state::AppState;
 
 /// A rule: when its trigger happens and every condition holds, its actions run, in order.
 #[derive(Serialize, Deserialize, ToSchema)]

@@ -12,10 +12,10 @@ use textdesk_core::Role;
 use textdesk_store::{ErasureSummary, StoreError, User};
 use utoipa::ToSchema;
 
-use crate::http::state::AppState;
 use crate::http::extract::{ApiUser, ClientIp, Json, Path, UiUser};
-use crate::http::problem::{Problem, ProblemOut};
 use crate::http::layout::{Chrome, chrome};
+use crate::http::problem::{Problem, ProblemOut};
+use crate::http::state::AppState;
 use crate::services::privacy::{PrivacyError, Requester};
 
 impl From<PrivacyError> for Problem {

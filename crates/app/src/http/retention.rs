@@ -13,10 +13,10 @@ use textdesk_core::Role;
 use textdesk_store::{RetentionAction, RetentionCounts, RetentionPolicy, User};
 use utoipa::ToSchema;
 
-use crate::http::state::AppState;
 use crate::http::extract::{ApiUser, Json, Query, UiUser};
-use crate::http::problem::{Problem, ProblemOut};
 use crate::http::layout::{Chrome, chrome};
+use crate::http::problem::{Problem, ProblemOut};
+use crate::http::state::AppState;
 use crate::services::retention::{cutoff, parse_policy};
 
 const ADMINS_ONLY: &str = "the retention policy is for admins";
@@ -109,7 +109,10 @@ pub struct SaveForm {
     csrf: String,
     #[serde(default)]
     months: String,
-    /// `delete`, `redact`, or `off` (keep everything).
+    /// `delete`, `redact`, or `off` (keep everything). Absent reads as not
+    /// valid, after the role is checked (a form missing it is not a way to
+    /// learn what a non-admin may not do).
+    #[serde(default)]
     action: String,
 }
 

@@ -85,6 +85,32 @@ pub async fn create_user(
     Ok(store.create_user(NewUser { account_id, email, name, role, password_hash: hash }).await?)
 }
 
+/// The longest account name: it heads every page and e-mail.
+pub const MAX_ACCOUNT_NAME_CHARS: usize = 100;
+
+/// Another business on this database, with its first admin (`textdesk account
+/// add`). This installation keeps serving its own account only: the new one's
+/// users are refused here until a server is started for it (docs/decisions.md).
+pub async fn create_account(
+    store: &Store,
+    name: &str,
+    admin_email: Email,
+    admin_name: &str,
+    password: &Password,
+) -> anyhow::Result<(textdesk_store::Account, User)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_ACCOUNT_NAME_CHARS || name.chars().any(char::is_control) {
+        anyhow::bail!("an account's name is 1 to {MAX_ACCOUNT_NAME_CHARS} characters on one line");
+    }
+    let hash = hash_password(password).await?;
+    let admin_name = match admin_name.trim() {
+        "" => admin_email.as_str().split('@').next().unwrap_or("").to_owned(),
+        n => n.to_owned(),
+    };
+    let admin = NewUser { account_id: 0, email: admin_email, name: admin_name, role: Role::Admin, password_hash: hash };
+    Ok(store.create_account(name, admin).await?)
+}
+
 /// Why a sign-in did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {

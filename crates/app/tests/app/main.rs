@@ -9,6 +9,7 @@
 mod common;
 
 mod api;
+mod authz;
 mod automations;
 mod browser;
 mod canned;
@@ -26,6 +27,7 @@ mod hours;
 mod http_doors;
 mod http_layout;
 mod ingest;
+mod limits;
 mod list;
 mod live;
 mod media;

@@ -264,7 +264,7 @@ async fn the_cli_exports_and_erases_with_plain_progress_lines() {
     let admin = t.token_for("ada@example.com", Role::Admin).await;
     let (contact, _) = customer(&t, &admin).await;
     let data_dir = t.services.media.dir.parent().unwrap().to_owned();
-    let env = Env::new(&t.database_url, &data_dir);
+    let env = Env::new(&t.database_url, &data_dir).set("TEXTDESK_SECRET_KEY", common::TEST_SECRET_KEY);
     let to = data_dir.join("export.zip");
     let id = contact.to_string();
     let out = env.run(&["contact", "export", "--id", &id, "--to", to.to_str().unwrap()], None);

@@ -58,12 +58,7 @@ async fn agents_schedule_edit_send_now_and_cancel(db: Db) {
     assert_eq!(m1["status"], "scheduled");
     assert_eq!(m1["send_at"].as_str().unwrap().parse::<Timestamp>().unwrap(), at(tomorrow, 10, &tz));
     let m2 = json(
-        t.post(
-            &token,
-            &path,
-            json!({ "body": "Bonjour", "send_at": in_paris, "send_at_zone": "Europe/Paris" }),
-        )
-        .await,
+        t.post(&token, &path, json!({ "body": "Bonjour", "send_at": in_paris, "send_at_zone": "Europe/Paris" })).await,
     )
     .await;
     assert_eq!(m2["send_at"].as_str().unwrap().parse::<Timestamp>().unwrap(), their_noon);

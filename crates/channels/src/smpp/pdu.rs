@@ -337,8 +337,12 @@ pub fn frame_len(first4: &[u8]) -> Result<usize, PduError> {
 }
 
 fn put_cstr(out: &mut Vec<u8>, s: &str) {
-    // The spec's strings are ASCII; a NUL inside would end the field early, so it is dropped.
-    out.extend(s.bytes().filter(|&b| b != 0));
+    // The spec's strings are ASCII, and are read one byte per character
+    // (`Reader::cstr`); written the same way, a string read from an SMSC goes
+    // back as the bytes it came as (UTF-8 would turn "é" into two bytes, and
+    // could overrun the field). A NUL inside would end the field early, so it
+    // is dropped; a character past Latin-1 has no byte and becomes '?'.
+    out.extend(s.chars().filter(|&c| c != '\0').map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')));
     out.push(0);
 }
 

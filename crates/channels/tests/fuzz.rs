@@ -1,0 +1,379 @@
+//! Fuzzing, on stable Rust, of what providers send us: Twilio's webhooks
+//! (forms and JSON, through the channel's own `verify` with a valid signature
+//! so the parsers are reached), SMPP frames, their text encodings, delivery
+//! receipts and reassembly, and the simulator's texts. Properties: nothing
+//! panics, what decodes encodes back, oversized input is refused.
+//! `TEXTDESK_FUZZ_CASES=100000 cargo test -p textdesk-channels --test fuzz`
+//! runs longer (docs/limits.md, "Fuzzing").
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use proptest::prelude::*;
+use textdesk_channels::provider::{Context, InboundRequest, StoredSetup};
+use textdesk_channels::smpp::coding::{self, Reassembler};
+use textdesk_channels::smpp::pdu::{self, Body, Pdu, Sm, SmAddr, Tlv, cmd};
+use textdesk_channels::smpp::receipt;
+use textdesk_channels::twilio::{self, compute_signature, json_url};
+use textdesk_channels::{Channel, InboundEvent, registry, simulator};
+
+fn config(ci_cases: u32) -> ProptestConfig {
+    let cases = std::env::var("TEXTDESK_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(ci_cases);
+    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+}
+
+const PIECES: &[&str] = &[
+    "",
+    " ",
+    "\0",
+    "\n",
+    "%",
+    "%zz",
+    "%00",
+    "&",
+    "=",
+    "+",
+    "whatsapp:",
+    "+14155552671",
+    "+1415555",
+    "AC",
+    "SM",
+    "MM",
+    "MG",
+    "0123456789abcdef0123456789abcdef",
+    "http://",
+    "https://example.com/m/1",
+    "image/png",
+    "STOP",
+    "received",
+    "delivered",
+    "undelivered",
+    "failed",
+    "30007",
+    "-1",
+    "99999999999",
+    "é",
+    "😀",
+    "\u{feff}",
+];
+
+fn text(max_pieces: usize) -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => proptest::sample::select(PIECES).prop_map(str::to_owned),
+        2 => any::<char>().prop_map(String::from),
+        1 => "[ -~]{0,12}",
+    ];
+    proptest::collection::vec(piece, 0..max_pieces).prop_map(|p| p.concat())
+}
+
+// ------------------------------------------------------------------ Twilio
+
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "fuzz-auth-token";
+const PUBLIC: &str = "https://desk.example.com";
+
+static TWILIO: LazyLock<Arc<dyn Channel>> = LazyLock::new(|| {
+    textdesk_channels::ensure_tls_provider();
+    let mut stored = StoredSetup::default();
+    stored.settings.insert("account_sid".into(), ACCOUNT.into());
+    stored.secrets.insert("auth_token".into(), TOKEN.into());
+    let resources = http::Extensions::new();
+    let policy = textdesk_channels::net::FetchPolicy::public_only();
+    let ctx = Context { inbox_id: 1, public_url: PUBLIC, resources: &resources, media_policy: &policy };
+    registry::find("twilio").unwrap().open(&ctx, &stored).unwrap()
+});
+
+/// The names Twilio posts, each with a value worth trying.
+const NAMES: &[&str] = &[
+    "AccountSid",
+    "MessageSid",
+    "SmsSid",
+    "From",
+    "To",
+    "Body",
+    "NumMedia",
+    "MediaUrl0",
+    "MediaContentType0",
+    "MediaUrl1",
+    "MediaUrl9",
+    "MediaUrl10",
+    "NumSegments",
+    "MessagingServiceSid",
+    "OptOutType",
+    "FromCity",
+    "FromZip",
+    "MessageStatus",
+    "SmsStatus",
+    "ErrorCode",
+    "ErrorMessage",
+];
+
+fn params() -> impl Strategy<Value = Vec<(String, String)>> {
+    let good = vec![
+        ("AccountSid".to_owned(), ACCOUNT.to_owned()),
+        ("MessageSid".to_owned(), "SM0123456789abcdef0123456789abcdef".to_owned()),
+        ("From".to_owned(), "+14155552671".to_owned()),
+        ("To".to_owned(), "+14155550100".to_owned()),
+        ("Body".to_owned(), "Hello".to_owned()),
+        ("MessageStatus".to_owned(), "delivered".to_owned()),
+    ];
+    let change = (proptest::sample::select(NAMES), text(6), any::<bool>());
+    (proptest::collection::vec(change, 0..6), Just(good)).prop_map(|(changes, mut p)| {
+        for (name, value, replace) in changes {
+            if replace {
+                p.retain(|(k, _)| k != name);
+            }
+            p.push((name.to_owned(), value));
+        }
+        p
+    })
+}
+
+fn verify(hook: &str, url: &str, signature: &str, body: &[u8]) -> Result<Vec<InboundEvent>, String> {
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(signature) {
+        headers.insert(twilio::SIGNATURE_HEADER, v);
+    }
+    let req = InboundRequest { hook, url, headers: &headers, body, now: Timestamp::now() };
+    TWILIO.verify(&req).map(|i| i.events).map_err(|e| format!("{e:?}"))
+}
+
+fn check_event(e: &InboundEvent) {
+    match e {
+        InboundEvent::Message { body, media, provider_id, .. } => {
+            assert!(body.chars().count() <= twilio::webhook::MAX_BODY_CHARS);
+            assert!(media.len() <= twilio::webhook::MAX_MEDIA as usize);
+            assert!(!provider_id.is_empty() && provider_id.len() <= 64, "{provider_id:?}");
+        }
+        InboundEvent::Status { provider_id, .. } => assert!(!provider_id.is_empty() && provider_id.len() <= 64),
+    }
+}
+
+proptest! {
+    #![proptest_config(config(6000))]
+
+    /// A signed form post, as Twilio sends one.
+    #[test]
+    fn twilio_forms_are_read_or_refused(p in params(), hook in proptest::sample::select(vec!["inbound", "status", "other"])) {
+        let url = format!("{PUBLIC}/webhooks/twilio/1/{hook}");
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&p).finish();
+        let signature = compute_signature(TOKEN, &url, &p);
+        if let Ok(events) = verify(hook, &url, &signature, body.as_bytes()) {
+            events.iter().for_each(check_event);
+        }
+        // The same post unsigned is refused whatever it holds.
+        prop_assert!(verify(hook, &url, "", body.as_bytes()).is_err());
+    }
+
+    /// A signed JSON body, as Twilio sends for some products.
+    #[test]
+    fn twilio_json_bodies_are_read_or_refused(p in params(), raw in proptest::collection::vec(any::<u8>(), 0..40), use_raw in any::<bool>()) {
+        let body = if use_raw {
+            raw
+        } else {
+            let m: serde_json::Map<String, serde_json::Value> = p.into_iter().map(|(k, v)| (k, v.into())).collect();
+            serde_json::to_vec(&m).unwrap()
+        };
+        let url = json_url(&format!("{PUBLIC}/webhooks/twilio/1/inbound"), &body);
+        let signature = compute_signature(TOKEN, &url, &[]);
+        if let Ok(events) = verify("inbound", &url, &signature, &body) {
+            events.iter().for_each(check_event);
+        }
+    }
+
+    /// Raw bytes as the form body, and any signature header at all.
+    #[test]
+    fn twilio_garbage_never_panics(body in proptest::collection::vec(any::<u8>(), 0..200), signature in text(3), url in text(4)) {
+        let _ = verify("inbound", &url, &signature, &body);
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+        let _ = twilio::parse_inbound(&pairs, Timestamp::now());
+        let _ = twilio::parse_status(&pairs);
+        let _ = twilio::validate_form(TOKEN, &url, &pairs, &signature);
+        let _ = twilio::validate_json(TOKEN, &url, &body, &signature);
+        let _ = twilio::explain(&signature);
+    }
+}
+
+#[test]
+fn an_oversized_twilio_body_is_refused() {
+    let p = vec![
+        ("AccountSid".to_owned(), ACCOUNT.to_owned()),
+        ("MessageSid".to_owned(), "SM0123456789abcdef0123456789abcdef".to_owned()),
+        ("From".to_owned(), "+14155552671".to_owned()),
+        ("To".to_owned(), "+14155550100".to_owned()),
+        ("Body".to_owned(), "x".repeat(twilio::webhook::MAX_BODY_CHARS + 1)),
+    ];
+    let url = format!("{PUBLIC}/webhooks/twilio/1/inbound");
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&p).finish();
+    let e = verify("inbound", &url, &compute_signature(TOKEN, &url, &p), body.as_bytes()).unwrap_err();
+    assert!(e.contains("longer than"), "{e}");
+}
+
+// -------------------------------------------------------------------- SMPP
+
+fn sm() -> impl Strategy<Value = Sm> {
+    let cstr = |max: usize| proptest::collection::vec(1u8..=0x7f, 0..max).prop_map(|b| String::from_utf8(b).unwrap());
+    let tlv = (
+        proptest::sample::select(vec![0x001E, 0x020C, 0x020E, 0x020F, 0x0424, 0x0427, 0x0423, 0x1234]),
+        proptest::collection::vec(any::<u8>(), 0..8),
+    )
+        .prop_map(|(tag, value)| Tlv { tag, value });
+    (
+        (cstr(6), cstr(21), cstr(21), any::<u8>(), any::<u8>()),
+        (
+            proptest::sample::select(vec![0u8, 1, 3, 8, 0xF0, 0xF4, 0x02]),
+            proptest::collection::vec(any::<u8>(), 0..160),
+        ),
+        proptest::collection::vec(tlv, 0..4),
+    )
+        .prop_map(|((service_type, source, dest, esm_class, ton), (data_coding, short_message), tlvs)| Sm {
+            service_type,
+            source: SmAddr { ton, npi: 1, addr: source },
+            dest: SmAddr { ton: 1, npi: 1, addr: dest },
+            esm_class,
+            data_coding,
+            short_message,
+            tlvs,
+            ..Sm::default()
+        })
+}
+
+fn frame() -> impl Strategy<Value = Vec<u8>> {
+    // A well-formed deliver_sm, then a few bytes changed or cut.
+    let edits = proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 0..4);
+    (sm(), any::<u32>(), edits).prop_map(|(sm, seq, edits)| {
+        let mut bytes = Pdu::new(cmd::DELIVER_SM, seq, Body::DeliverSm(Box::new(sm))).encode();
+        for (at, byte, how) in edits {
+            let at = at % bytes.len();
+            match how {
+                0 => bytes[at] = byte,
+                1 => bytes.truncate(at.max(pdu::HEADER_LEN)),
+                _ => bytes.insert(at, byte),
+            }
+        }
+        bytes
+    })
+}
+
+/// What the session does with a frame from the SMSC: decode, then read its text and receipt.
+fn read_frame(bytes: &[u8]) -> Option<Pdu> {
+    let pdu = Pdu::decode(bytes).ok()?;
+    prop_assert_eq_pdu(&pdu);
+    if let Body::DeliverSm(sm) = &pdu.body {
+        for packed in [false, true] {
+            if let Ok(part) = coding::decode_part(sm, packed) {
+                let text = part.kind.decode(&part.units);
+                let _ = receipt::parse(sm, &text);
+                let mut r = Reassembler::new(Duration::from_secs(60), 16);
+                let _ = r.push(&sm.source.addr, part, Instant::now());
+            }
+        }
+    }
+    Some(pdu)
+}
+
+/// Whatever decodes encodes to a frame that decodes to the same thing.
+fn prop_assert_eq_pdu(pdu: &Pdu) {
+    let again = Pdu::decode(&pdu.encode()).expect("an encoded PDU decodes");
+    assert_eq!(&again, pdu);
+}
+
+proptest! {
+    #![proptest_config(config(12000))]
+
+    #[test]
+    fn smpp_frames_near_valid_ones_never_panic(bytes in frame()) {
+        let _ = read_frame(&bytes);
+    }
+
+    #[test]
+    fn smpp_random_bytes_never_panic(mut bytes in proptest::collection::vec(any::<u8>(), 0..120), id in proptest::sample::select(vec![cmd::DELIVER_SM, cmd::SUBMIT_SM, cmd::BIND_TRANSCEIVER, cmd::BIND_TRANSCEIVER_RESP, cmd::SUBMIT_SM_RESP, cmd::DELIVER_SM_RESP, cmd::ENQUIRE_LINK, cmd::GENERIC_NACK, 0x8000_0001, 0x0000_0103])) {
+        // A header that agrees with the length, so the body parsers are reached.
+        if bytes.len() >= pdu::HEADER_LEN {
+            let len = bytes.len() as u32;
+            bytes[0..4].copy_from_slice(&len.to_be_bytes());
+            bytes[4..8].copy_from_slice(&id.to_be_bytes());
+        }
+        let _ = read_frame(&bytes);
+        if bytes.len() >= 4 {
+            let _ = pdu::frame_len(&bytes[0..4]);
+        }
+    }
+
+    /// A text we send arrives whole at a phone that joins the parts.
+    #[test]
+    fn smpp_text_round_trips_through_parts(t in text(40).prop_filter("texts are not empty", |t| !t.is_empty()), packed in any::<bool>(), reference in any::<u8>()) {
+        let Ok(enc) = coding::encode_text(&t, packed, reference) else { return Ok(()) };
+        prop_assert!(enc.parts.len() <= coding::MAX_PARTS);
+        let mut r = Reassembler::new(Duration::from_secs(60), 16);
+        let mut whole = None;
+        for part in &enc.parts {
+            let sm = Sm { data_coding: enc.data_coding, esm_class: enc.esm_class, short_message: part.clone(), ..Sm::default() };
+            let bytes = Pdu::new(cmd::DELIVER_SM, 1, Body::DeliverSm(Box::new(sm))).encode();
+            let Some(Pdu { body: Body::DeliverSm(sm), .. }) = read_frame(&bytes) else { panic!("our own frame decodes") };
+            let decoded = coding::decode_part(&sm, packed).unwrap();
+            whole = match decoded.concat {
+                None => Some(decoded.kind.decode(&decoded.units)),
+                Some(_) => r.push("+14155552671", decoded, Instant::now()),
+            };
+        }
+        let whole = whole.expect("the last part completes the text");
+        // Trailing '@' (septet 0) is the padding packed GSM cannot tell from text.
+        if packed { prop_assert_eq!(whole.trim_end_matches('@'), t.trim_end_matches('@')); } else { prop_assert_eq!(whole, t); }
+    }
+
+    #[test]
+    fn septets_pack_and_unpack(septets in proptest::collection::vec(0u8..0x80, 0..200), fill in 0usize..7) {
+        let packed = coding::pack_septets(&septets, fill);
+        let back = coding::unpack_septets(&packed, fill);
+        // A last '@' (septet 0) that exactly fills the octets reads as padding (GSM 03.38's ambiguity).
+        let ambiguous = septets.last() == Some(&0) && packed.len() * 8 - fill == 7 * septets.len();
+        let expected = if ambiguous { &septets[..septets.len() - 1] } else { &septets[..] };
+        prop_assert_eq!(&back[..], expected);
+    }
+}
+
+/// Found by `smpp_frames_near_valid_ones_never_panic`: an address with a byte
+/// past ASCII was read as Latin-1 but written back as UTF-8 (two bytes).
+#[test]
+fn a_latin1_address_survives_a_round_trip() {
+    let sm = Sm { source: SmAddr { ton: 5, npi: 0, addr: "Caf\u{e9}".into() }, ..Sm::default() };
+    let bytes = Pdu::new(cmd::DELIVER_SM, 7, Body::DeliverSm(Box::new(sm))).encode();
+    assert!(bytes.windows(5).any(|w| w == b"Caf\xe9\0"), "one byte for \u{e9}");
+    let Body::DeliverSm(back) = Pdu::decode(&bytes).unwrap().body else { panic!("a deliver_sm") };
+    assert_eq!(back.source.addr, "Caf\u{e9}");
+    let wide = Sm { source: SmAddr { addr: "\u{263a}x".into(), ..SmAddr::default() }, ..Sm::default() };
+    let bytes = Pdu::new(cmd::SUBMIT_SM, 8, Body::SubmitSm(Box::new(wide))).encode();
+    let Body::SubmitSm(back) = Pdu::decode(&bytes).unwrap().body else { panic!("a submit_sm") };
+    assert_eq!(back.source.addr, "?x", "no byte for it: a question mark, not two bytes of UTF-8");
+}
+
+#[test]
+fn an_oversized_smpp_frame_is_refused() {
+    let len = (pdu::MAX_PDU_LEN as u32 + 1).to_be_bytes();
+    assert!(pdu::frame_len(&len).is_err());
+    let mut huge = vec![0u8; pdu::MAX_PDU_LEN + 1];
+    let len = huge.len() as u32;
+    huge[0..4].copy_from_slice(&len.to_be_bytes());
+    assert!(Pdu::decode(&huge).is_err());
+}
+
+// --------------------------------------------------------------- simulator
+
+proptest! {
+    #![proptest_config(config(6000))]
+
+    #[test]
+    fn simulator_texts_are_read_or_refused(body in proptest::collection::vec(any::<u8>(), 0..80), from in text(3), said in text(8), id in proptest::option::of(text(3))) {
+        if let Ok(t) = serde_json::from_slice::<simulator::PhoneText>(&body) {
+            let _ = simulator::parse_inbound(t, Timestamp::now());
+        }
+        let t = simulator::PhoneText { from, body: said, id };
+        if let Ok(InboundEvent::Message { body, provider_id, .. }) = simulator::parse_inbound(t, Timestamp::now()) {
+            prop_assert!(body.chars().count() <= 1600 && provider_id.len() <= 64);
+        }
+    }
+}
