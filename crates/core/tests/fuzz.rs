@@ -318,7 +318,14 @@ fn rule_seeds() -> Vec<Value> {
 fn event_seeds() -> Vec<Value> {
     let at = Timestamp::from_second(1_800_000_000).unwrap();
     [
-        DomainEvent::MessageReceived { message_id: 1 },
+        DomainEvent::MessageReceived { message_id: 1, keyword: false },
+        DomainEvent::MessageReceived { message_id: 1, keyword: true },
+        DomainEvent::AutomationFired {
+            rule_id: 3,
+            rule: "After hours".into(),
+            did: vec!["replied".into()],
+            silenced: Some("a person replied in the last 30 minutes".into()),
+        },
         DomainEvent::MessageQueued { message_id: 2, automatic: true },
         DomainEvent::MessageScheduled { message_id: 3, send_at: at },
         DomainEvent::message_status(4, DeliveryStatus::Delivered),
