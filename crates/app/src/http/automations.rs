@@ -88,8 +88,8 @@ impl From<StoredRule> for RuleOut {
 #[serde(deny_unknown_fields)]
 pub struct RulePatchIn {
     enabled: Option<bool>,
-    /// Move the rule to this place in the order (1 is first).
-    #[schema(minimum = 1)]
+    /// Move the rule to this place in the order (1 is first; a place past the end is the end).
+    #[schema(minimum = 1, maximum = 10000)]
     position: Option<u32>,
 }
 
@@ -148,6 +148,9 @@ pub async fn patch_rule(
         s.services.set_automation_enabled(u, id, on).await?;
     }
     if let Some(p) = b.position {
+        if !(1..=10_000).contains(&p) {
+            return Err(Problem::invalid("position: a place in the order, from 1 to 10000"));
+        }
         s.services.move_automation_rule(u, id, p as usize).await?;
     }
     Ok(Json(s.services.automation_rule(u, id).await?.into()))

@@ -212,12 +212,15 @@ async fn editing_an_inbox(db: Db) {
         ("ack_text", "Still here, one moment."),
     ];
     assert_eq!(form(&admin, &t, &post("replies"), &good).await.0, 303);
+    // The automatic replies are the inbox's built-in automation rules.
+    let row = t.services.store.inbox_by_id(inbox).await.unwrap();
+    let (off, ack, holding_on) = t.services.builtin_replies(&row).await.unwrap();
+    assert!(!off.enabled);
+    assert_eq!(off.text.as_deref(), Some("We're closed; back {next_open}."));
+    assert!(holding_on);
+    assert_eq!(ack.after_minutes, Some(10));
+    assert_eq!(ack.text.as_deref(), Some("Still here, one moment."));
     let out = json(t.get(&token, &format!("/api/v1/inboxes/{inbox}")).await).await;
-    assert_eq!(
-        out["settings"]["off_hours_reply"],
-        json!({ "enabled": false, "text": "We're closed; back {next_open}." })
-    );
-    assert_eq!(out["settings"]["acknowledge"], json!({ "after_minutes": 10, "text": "Still here, one moment." }));
     assert_eq!(out["settings"]["hours"]["zone"], "America/Chicago", "other settings kept");
 
     // Consent: keywords in another language, a reply, double opt-in, a shared scope.
