@@ -313,6 +313,8 @@ pub struct Situation {
     /// In the conversation's inbox's consent scope.
     pub consent: ConsentState,
     pub last_person_reply_at: Option<Timestamp>,
+    /// The customer's last message (for the live exchange of a reply).
+    pub last_inbound: Option<Timestamp>,
     /// Automatic messages written in the last hour, oldest first.
     pub automatic_sent: Vec<Timestamp>,
 }
@@ -369,6 +371,12 @@ pub async fn situation(conn: &mut AnyConnection, conversation_id: i64, now: Time
     .fetch_one(&mut *conn)
     .await?
     .try_get("at")?;
+    let last_inbound: Option<i64> =
+        sqlx::query("SELECT MAX(created_at) AS at FROM messages WHERE conversation_id = $1 AND direction = 'inbound'")
+            .bind(conversation_id)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("at")?;
     let hour_ago = now - SignedDuration::from_hours(1);
     let automatic_sent = sqlx::query(
         "SELECT created_at FROM messages
@@ -390,6 +398,7 @@ pub async fn situation(conn: &mut AnyConnection, conversation_id: i64, now: Time
         attributes,
         consent,
         last_person_reply_at: last_person.map(from_ms),
+        last_inbound: last_inbound.map(from_ms),
         automatic_sent,
     })
 }

@@ -121,9 +121,8 @@ impl Store {
 
     /// An inbox by id alone, for webhooks and workers that are not acting for a user.
     pub async fn inbox_by_id(&self, id: i64) -> Result<Inbox> {
-        let sql = format!("SELECT {COLUMNS} FROM inboxes WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
-        inbox_from(&row.ok_or(StoreError::NotFound("inbox"))?)
+        let mut conn = self.pool.acquire().await?;
+        inbox_in(&mut conn, id).await
     }
 
     pub async fn inboxes(&self, account_id: i64) -> Result<Vec<Inbox>> {
@@ -148,4 +147,12 @@ impl Store {
         let s: String = row.ok_or(StoreError::NotFound("inbox"))?.try_get("secrets")?;
         Ok(serde_json::from_str(&self.open_inbox_secrets(inbox_id, s)?).unwrap_or_default())
     }
+}
+
+/// An inbox read through the caller's connection (a writer that holds
+/// SQLite's lock must not wait for a second connection from the pool).
+pub async fn inbox_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Inbox> {
+    let sql = format!("SELECT {COLUMNS} FROM inboxes WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *conn).await?;
+    inbox_from(&row.ok_or(StoreError::NotFound("inbox"))?)
 }

@@ -51,7 +51,7 @@ pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snippet, Snooze,
 };
 pub use events::{EventBus, Live, LiveEvent, LoggedEvent};
-pub use inboxes::{Inbox, NewInbox};
+pub use inboxes::{Inbox, NewInbox, inbox_in};
 pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
 pub use invites::InviteState;
 pub use labels::{Label, LabelChange, LabelFields};

@@ -365,3 +365,41 @@ async fn two_nodes_act_once() {
         assert_eq!(automatic(&thread(&a, &admin, conv).await).len(), 1, "conversation {conv}");
     }
 }
+
+/// Texts pouring in while the engine runs beside them (SQLite's one writer,
+/// eight pooled connections): every text is taken, and every customer gets
+/// the off-hours reply once. The engine reads only through its own
+/// transaction, so it never waits on the pool while holding the write lock.
+async fn a_burst_of_texts_while_the_engine_runs(db: Db) {
+    let t = app(db).workers().start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let inbox = t.simulator_inbox().await;
+    let r = send(
+        &t,
+        reqwest::Method::PATCH,
+        &admin,
+        &format!("/api/v1/inboxes/{inbox}"),
+        json!({ "settings": { "hours": closed_hours() } }),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let texts = (0..48).map(|n| {
+        let t = &t;
+        async move {
+            let r = t.text_in(inbox, &format!("+1212555{:04}", 3000 + n), "Are you open tomorrow?", None).await;
+            assert!(r.status().is_success(), "text {n}: {}", r.status());
+            json(r).await["conversation_id"].as_i64().unwrap()
+        }
+    });
+    let convs = futures_util::future::join_all(texts).await;
+    for conv in convs {
+        let replies = t
+            .eventually(|| async {
+                let r = automatic(&thread(&t, &admin, conv).await);
+                (!r.is_empty()).then_some(r)
+            })
+            .await;
+        assert_eq!(replies.len(), 1, "conversation {conv}: {replies:?}");
+    }
+}
+both_backends!(a_burst_of_texts_while_the_engine_runs);

@@ -35,8 +35,13 @@ const TIMED_BATCH: i64 = 200;
 /// A scheduled run missed by more than this (the server was down) is skipped.
 const SCHEDULE_GRACE: SignedDuration = SignedDuration::from_hours(1);
 
+/// Everything the engine reads inside its transaction goes through that
+/// transaction's connection, and what it needs from elsewhere (the account's
+/// timing policy) is read before: on SQLite, a writer holding the lock that
+/// waited for a second pooled connection could wait on writers waiting for it.
 pub struct Engine {
     services: Services,
+    policy: textdesk_core::timing::TimingPolicy,
 }
 
 impl Consumer for Engine {
@@ -62,8 +67,9 @@ struct Occasion<'a> {
 }
 
 impl Engine {
-    pub fn new(services: Services) -> Self {
-        Engine { services }
+    pub async fn load(services: &Services, account_id: i64) -> Result<Self, StoreError> {
+        let policy = services.timing_for(account_id).await?;
+        Ok(Engine { services: services.clone(), policy })
     }
 
     async fn on_event(&self, tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_store::Result<()> {
@@ -106,7 +112,7 @@ impl Engine {
         s: &mut Situation,
     ) -> textdesk_store::Result<usize> {
         let now = occasion.now;
-        let inbox = self.services.store.inbox_by_id(s.conversation.inbox_id).await?;
+        let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
         let hours = self.services.hours_of(&inbox).hours;
         let mut acted = 0;
         for r in rules {
@@ -202,12 +208,8 @@ impl Engine {
         let text = services.fill(template, &s.contact_name, next_open)?;
         let body = Body::parse(text.trim())?;
         let c = &s.conversation;
-        let policy = services.timing_for(c.account_id).await?;
-        let last_inbound = match received {
-            Some(m) => Some(m.at),
-            None => services.store.contact_clock(c.id).await?.last_inbound,
-        };
-        let mut timing = policy.timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
+        let last_inbound = received.map(|m| m.at).or(s.last_inbound);
+        let mut timing = self.policy.timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
         // An answer to the text that just came in is a reply in a live
         // exchange, whatever the account's live window: quiet hours never hold
         // "we're closed" until the morning, when the real answer goes too.
@@ -267,10 +269,9 @@ impl Services {
     pub async fn run_automations(&self) -> Result<usize, StoreError> {
         // An inbox made a moment ago (by the CLI, on another node) has its
         // built-in rules before its first text is decided. Reads only, once made.
-        if let Some(account) = self.store.first_account().await? {
-            self.ensure_builtin_rules(account.id).await?;
-        }
-        let engine = Engine::new(self.clone());
+        let Some(account) = self.store.first_account().await? else { return Ok(0) };
+        self.ensure_builtin_rules(account.id).await?;
+        let engine = Engine::load(self, account.id).await?;
         let mut total = 0;
         loop {
             let n = self.store.consume(&engine, 100).await?;
@@ -308,7 +309,7 @@ impl Services {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         let after = SignedDuration::from_mins(minutes.into());
-        let engine = Engine::new(self.clone());
+        let engine = Engine::load(self, account_id).await?;
         let mut acted = 0;
         for inbox in self.store.inboxes(account_id).await? {
             if !rule_may_concern(r, inbox.id) {
@@ -341,7 +342,7 @@ impl Services {
         if now.duration_since(run) > SCHEDULE_GRACE {
             return Ok(0);
         }
-        let engine = Engine::new(self.clone());
+        let engine = Engine::load(self, account_id).await?;
         let mark = textdesk_store::to_ms(run);
         let mut acted = 0;
         for conversation_id in self.store.unmarked_for_run(account_id, r.id, mark, TIMED_BATCH).await? {
