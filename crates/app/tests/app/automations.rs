@@ -36,6 +36,13 @@ async fn text(t: &common::TestApp, inbox: i64, from: &str, body: &str) -> i64 {
     json(t.text_in(inbox, from, body, None).await).await["conversation_id"].as_i64().unwrap()
 }
 
+/// Sets the inbox's hours so that it is closed now.
+async fn close_inbox(t: &common::TestApp, admin: &str, inbox: i64) {
+    let path = format!("/api/v1/inboxes/{inbox}");
+    let r = send(t, reqwest::Method::PATCH, admin, &path, json!({ "settings": { "hours": closed_hours() } })).await;
+    assert_eq!(r.status(), 200);
+}
+
 /// Closed now: open 09:00-17:00 every day in a zone where it is 02:xx.
 fn closed_hours() -> Value {
     let (zone, _) = zone_at_hour(2);
@@ -260,15 +267,7 @@ async fn the_off_hours_reply_goes_at_once_even_in_the_customers_night(db: Db) {
     let t = app(db).config(|c| c.live_exchange_minutes = 0).start().await;
     let admin = t.token_for("ada@example.com", Role::Admin).await;
     let inbox = t.simulator_inbox().await;
-    let r = send(
-        &t,
-        reqwest::Method::PATCH,
-        &admin,
-        &format!("/api/v1/inboxes/{inbox}"),
-        json!({ "settings": { "hours": closed_hours() } }),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
+    close_inbox(&t, &admin, inbox).await;
     let conv = text(&t, inbox, "+12125550111", "My tooth hurts, are you open?").await;
     let (night, _) = zone_at_hour(2);
     t.move_contact_to(&admin, conv, &night).await;
@@ -284,15 +283,7 @@ async fn a_queued_automatic_message_is_cancelled_when_the_customer_opts_out(db: 
     let t = app(db).start().await;
     let admin = t.token_for("ada@example.com", Role::Admin).await;
     let inbox = t.simulator_inbox().await;
-    let r = send(
-        &t,
-        reqwest::Method::PATCH,
-        &admin,
-        &format!("/api/v1/inboxes/{inbox}"),
-        json!({ "settings": { "hours": closed_hours() } }),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
+    close_inbox(&t, &admin, inbox).await;
     let conv = text(&t, inbox, "+12125550111", "Hi, can I reschedule?").await;
     t.services.run_automations().await.unwrap();
     assert_eq!(automatic(&thread(&t, &admin, conv).await).len(), 1, "queued, not sent yet");
@@ -374,15 +365,7 @@ async fn a_burst_of_texts_while_the_engine_runs(db: Db) {
     let t = app(db).workers().start().await;
     let admin = t.token_for("ada@example.com", Role::Admin).await;
     let inbox = t.simulator_inbox().await;
-    let r = send(
-        &t,
-        reqwest::Method::PATCH,
-        &admin,
-        &format!("/api/v1/inboxes/{inbox}"),
-        json!({ "settings": { "hours": closed_hours() } }),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
+    close_inbox(&t, &admin, inbox).await;
     let texts = (0..48).map(|n| {
         let t = &t;
         async move {
