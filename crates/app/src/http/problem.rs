@@ -217,3 +217,35 @@ impl From<UserError> for Problem {
         }
     }
 }
+
+impl From<crate::services::error::ServiceError> for Problem {
+    fn from(e: crate::services::error::ServiceError) -> Self {
+        use crate::services::error::ServiceError as E;
+        match e {
+            E::Invalid(d) => Problem::invalid(d),
+            E::NotFound(what) => Problem::not_found(what),
+            E::Conflict(d) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", d),
+            E::Forbidden(d) => Problem::forbidden(d),
+            E::Blocked(reason) => Problem {
+                status: StatusCode::CONFLICT,
+                kind: "blocked",
+                title: "The message was not sent",
+                detail: reason.explain().to_owned(),
+                extra: Some(json!({ "reason": reason.code() })),
+            },
+            E::Credentials(d) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "credentials",
+                "The provider did not accept the credentials",
+                d,
+            ),
+            E::Refused(r) => Problem::refused(r),
+            E::NoMatch => Problem::unauthorized(E::NoMatch.to_string()),
+            E::Store(s) => s.into(),
+            E::Internal(d) => {
+                tracing::error!(error = %d, "a service failed");
+                Problem::internal()
+            }
+        }
+    }
+}

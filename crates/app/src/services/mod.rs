@@ -12,6 +12,7 @@ pub mod consent;
 pub mod contacts;
 pub mod conversations;
 pub mod dispatcher;
+pub mod error;
 pub mod hours;
 pub mod inboxes;
 pub mod ingest;
