@@ -303,6 +303,7 @@ fn rule_seeds() -> Vec<Value> {
                 { "if": "assignee", "is": { "who": "nobody" } },
                 { "if": "text", "matches": { "keyword": ["agent", "person"] } },
                 { "if": "inbox", "any_of": [1, 2] },
+                { "if": "channel", "any_of": ["twilio", "smpp"] },
                 { "if": "lacks_label", "label": "Billing" }
             ],
             "actions": [ { "do": "add_label", "label": "billing" }, { "do": "set_priority", "priority": "high" },
@@ -366,7 +367,7 @@ proptest! {
         // A customer's text against the rule: a decision, never a panic.
         let attrs = BTreeMap::new();
         let facts = Facts {
-            inbox_id: 1, text: Some(&text), open_now: false, attributes: &attrs, consent: ConsentState::Unknown,
+            inbox_id: 1, channel: "twilio", text: Some(&text), open_now: false, attributes: &attrs, consent: ConsentState::Unknown,
             status: ConversationStatus::Open, priority: Priority::None, labels: &[], assignee_id: None, team_id: None,
             first_message: true, now: Timestamp::from_second(1_800_000_000).unwrap(),
         };

@@ -11,6 +11,7 @@ mod common;
 mod api;
 mod authz;
 mod automations;
+mod automations_page;
 mod browser;
 mod canned;
 mod channels;

@@ -15,6 +15,11 @@ pub enum Condition {
     Inbox {
         any_of: Vec<i64>,
     },
+    /// The conversation came in through one of these kinds of channel
+    /// (`twilio`, `smpp`, `simulator`, and the messaging apps as they come).
+    Channel {
+        any_of: Vec<String>,
+    },
     /// The customer's message matches (only with a message-received trigger).
     Text {
         matches: TextMatch,
@@ -182,6 +187,13 @@ impl Condition {
         };
         match self {
             Condition::Inbox { any_of } => nonempty(any_of.len(), "inbox"),
+            Condition::Channel { any_of } => {
+                nonempty(any_of.len(), "channel")?;
+                match any_of.iter().find(|k| !is_channel_kind(k)) {
+                    Some(k) => Err(Invalid::new(format!("{k:?} is not a kind of channel"))),
+                    None => Ok(()),
+                }
+            }
             Condition::Text { matches: test } => {
                 if *trigger != Trigger::MessageReceived {
                     return Err(Invalid::new("a text condition needs the \"message received\" trigger"));
@@ -215,6 +227,7 @@ impl Condition {
         };
         match self {
             Condition::Inbox { any_of } => any_of.contains(&f.inbox_id),
+            Condition::Channel { any_of } => any_of.iter().any(|k| k == f.channel),
             Condition::Text { matches: test } => f.text.is_some_and(|t| test.matches(t)),
             Condition::Hours { are } => f.open_now == (*are == HoursAre::Open),
             Condition::Attribute { key, is: test } => {
@@ -240,4 +253,10 @@ impl Condition {
             Condition::FirstMessage { is } => f.first_message == *is,
         }
     }
+}
+
+/// A channel kind as the registry names them: 1 to 20 lower-case letters,
+/// digits or `_`. Whether the installation knows it is the app's check.
+fn is_channel_kind(k: &str) -> bool {
+    (1..=20).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }

@@ -11,6 +11,7 @@
 mod action;
 mod condition;
 pub mod guard;
+mod words;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use action::Action;
 pub use condition::{AssigneeIs, AttributeTest, Condition, HoursAre, Pattern, TextMatch};
+pub use words::{Names, RuleWords};
 
 use crate::{ConsentState, ConversationStatus, Invalid, Priority};
 
@@ -305,6 +307,8 @@ impl From<Rule> for RuleSpec {
 #[derive(Debug, Clone)]
 pub struct Facts<'a> {
     pub inbox_id: i64,
+    /// The inbox's kind of channel (`twilio`, `smpp`…).
+    pub channel: &'a str,
     /// The customer's message that triggered the rule (MessageReceived).
     pub text: Option<&'a str>,
     /// Whether the inbox is inside its business hours now.

@@ -8,6 +8,7 @@ use super::*;
 fn facts<'a>(attrs: &'a BTreeMap<String, String>, labels: &'a [String], text: Option<&'a str>) -> Facts<'a> {
     Facts {
         inbox_id: 7,
+        channel: "twilio",
         text,
         open_now: false,
         attributes: attrs,
@@ -158,4 +159,71 @@ fn a_runaway_pattern_is_refused_when_saved() {
     let e = Pattern::parse(r"(\w{100}){100}").unwrap_err();
     assert_eq!(e.0, "this pattern is too complex; make it simpler");
     assert!(Pattern::parse(r"order\s+#?\d{4,}").unwrap().is_match("Order #12345 late"));
+}
+
+struct Book;
+impl Names for Book {
+    fn inbox(&self, id: i64) -> Option<String> {
+        (id == 7).then(|| "Main line".into())
+    }
+    fn user(&self, id: i64) -> Option<String> {
+        (id == 3).then(|| "Dana".into())
+    }
+    fn team(&self, id: i64) -> Option<String> {
+        (id == 4).then(|| "Billing".into())
+    }
+    fn channel(&self, kind: &str) -> Option<String> {
+        (kind == "twilio").then(|| "Twilio SMS".into())
+    }
+}
+
+#[test]
+fn a_rule_reads_as_a_sentence_with_the_accounts_names() {
+    let r = rule(json!({
+        "name": "Invoices",
+        "trigger": { "on": "message_received" },
+        "conditions": [
+            { "if": "inbox", "any_of": [7, 9] },
+            { "if": "channel", "any_of": ["twilio"] },
+            { "if": "text", "matches": { "keyword": ["invoice", "bill"] } },
+            { "if": "hours", "are": "closed" }
+        ],
+        "actions": [
+            { "do": "assign_team", "team_id": 4 },
+            { "do": "assign", "user_id": 3 },
+            { "do": "snooze", "minutes": 90 },
+            { "do": "reply", "text": "Billing will answer." }
+        ],
+        "once": "per_conversation"
+    }))
+    .unwrap();
+    assert_eq!(
+        r.words(&Book).sentence(),
+        "When a customer's message arrives, if it came to Main line or inbox #9 (deleted), it came through \
+         Twilio SMS, the whole message is INVOICE or BILL and the inbox is closed: give it to the team Billing, \
+         assign it to Dana, snooze it for 1 hour 30 minutes then reply \u{201c}Billing will answer.\u{201d}. \
+         At most once per conversation."
+    );
+    let waited = Rule::holding_message(1500, "Seen it", true).unwrap().words(&Book);
+    assert_eq!(waited.when, "When a conversation has waited 1 day 1 hour of business hours for a reply");
+    assert_eq!(waited.once.as_deref(), Some("At most once while a customer waits"));
+}
+
+#[test]
+fn a_channel_condition_picks_the_inboxs_kind() {
+    let attrs = BTreeMap::new();
+    let labels = [];
+    let only = |kinds: serde_json::Value| {
+        rule(json!({
+            "name": "SMPP only",
+            "trigger": { "on": "message_received" },
+            "conditions": [{ "if": "channel", "any_of": kinds }],
+            "actions": [{ "do": "resolve" }]
+        }))
+    };
+    let f = facts(&attrs, &labels, Some("hi"));
+    assert!(matches!(only(json!(["smpp"])).unwrap().decide(Moment::MessageReceived, &f), Decision::Skip(_)));
+    assert!(matches!(only(json!(["smpp", "twilio"])).unwrap().decide(Moment::MessageReceived, &f), Decision::Fire(_)));
+    assert_eq!(only(json!([])).unwrap_err(), "condition 1: choose at least one channel");
+    assert_eq!(only(json!(["Fax Machine"])).unwrap_err(), "condition 1: \"Fax Machine\" is not a kind of channel");
 }

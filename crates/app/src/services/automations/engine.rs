@@ -118,6 +118,7 @@ impl Engine {
         for r in rules {
             let facts = Facts {
                 inbox_id: inbox.id,
+                channel: &inbox.provider,
                 text: occasion.received.map(|m| m.text.as_str()),
                 open_now: hours.is_open(now),
                 attributes: &s.attributes,

@@ -3,6 +3,7 @@
 //! runs them is [`engine`].
 
 pub mod engine;
+pub mod screen;
 
 use textdesk_core::Invalid;
 use textdesk_core::automation::{Builtin, Rule, RuleSpec};
@@ -147,6 +148,7 @@ impl Services {
         spec: serde_json::Value,
     ) -> Result<StoredRule, StoreError> {
         let rule = Rule::parse(read_spec(spec)?)?;
+        check_channels(&rule)?;
         self.store.check_rule_references(admin.account_id, &rule).await?;
         self.store.create_automation_rule(admin.account_id, &rule).await
     }
@@ -166,6 +168,7 @@ impl Services {
             _ => spec,
         };
         let rule = Rule::parse(spec)?;
+        check_channels(&rule)?;
         self.store.check_rule_references(admin.account_id, &rule).await?;
         self.store.update_automation_rule(admin.account_id, id, &rule).await
     }
@@ -189,6 +192,22 @@ impl Services {
 /// pattern that does not compile) is a value that is not valid, said in words.
 fn read_spec(value: serde_json::Value) -> Result<RuleSpec, Invalid> {
     serde_json::from_value(value).map_err(|e| Invalid::new(format!("the rule: {e}")))
+}
+
+/// A channel condition names kinds this build has (`twilio`, `smpp`…).
+fn check_channels(rule: &Rule) -> Result<(), Invalid> {
+    use textdesk_core::automation::Condition;
+    for c in rule.conditions() {
+        if let Condition::Channel { any_of } = c {
+            if let Some(k) = any_of.iter().find(|k| textdesk_channels::registry::find(k).is_none()) {
+                return Err(Invalid::new(format!(
+                    "{k:?} is not a channel of this version: one of {}",
+                    textdesk_channels::registry::keys().join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A built-in rule always names its own inbox first among its conditions.

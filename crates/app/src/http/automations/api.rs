@@ -1,6 +1,5 @@
 //! Automation rules in the REST API (`/api/v1/automations`): supervisors and
-//! admins read them, admins write them. The settings page is
-//! `automations_page`. Logic lives in `services::automations`.
+//! admins read them, admins write them. Logic lives in `services::automations`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
