@@ -44,7 +44,12 @@ fn words(html: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&#x27;", "'").replace("&#39;", "'").replace("&quot;", "\"").split_whitespace().collect::<Vec<_>>().join(" ")
+    out.replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 async fn an_admin_builds_a_rule_with_the_form_and_it_acts(db: Db) {
@@ -117,15 +122,21 @@ async fn an_admin_builds_a_rule_with_the_form_and_it_acts(db: Db) {
     .await;
     assert_eq!((status, location.as_str()), (303, "/settings/automations"), "{body}");
     let made = rules(&t, &token).await.into_iter().find(|r| r["name"] == "Invoices to billing").unwrap();
-    assert_eq!(made["conditions"], json!([
-        { "if": "channel", "any_of": ["simulator"] },
-        { "if": "text", "matches": { "contains": "invoice" } }
-    ]));
-    assert_eq!(made["actions"], json!([
-        { "do": "add_label", "label": "billing" },
-        { "do": "set_priority", "priority": "high" },
-        { "do": "assign_team", "team_id": team }
-    ]));
+    assert_eq!(
+        made["conditions"],
+        json!([
+            { "if": "channel", "any_of": ["simulator"] },
+            { "if": "text", "matches": { "contains": "invoice" } }
+        ])
+    );
+    assert_eq!(
+        made["actions"],
+        json!([
+            { "do": "add_label", "label": "billing" },
+            { "do": "set_priority", "priority": "high" },
+            { "do": "assign_team", "team_id": team }
+        ])
+    );
     let (_, html) = page(&admin, &t, "/settings/automations").await;
     let text = words(&html);
     assert!(
@@ -141,7 +152,10 @@ async fn an_admin_builds_a_rule_with_the_form_and_it_acts(db: Db) {
     let id = made["id"].as_i64().unwrap();
     let (status, edit) = page(&admin, &t, &format!("/settings/automations/{id}")).await;
     assert_eq!(status, 200);
-    assert!(edit.contains("value=\"invoice\"") && edit.contains("name=\"channel\" value=\"simulator\" checked"), "{edit}");
+    assert!(
+        edit.contains("value=\"invoice\"") && edit.contains("name=\"channel\" value=\"simulator\" checked"),
+        "{edit}"
+    );
 
     // It acts on a customer's text.
     let conv = json(t.text_in(inbox, "+12125550150", "Where is my invoice?", None).await).await["conversation_id"]
@@ -219,6 +233,17 @@ async fn a_rule_the_form_cannot_hold_is_shown_not_edited(db: Db) {
         .await;
     assert_eq!(r.status(), 201);
     let id = json(r).await["id"].as_i64().unwrap();
+    let fax = json!({
+        "name": "Faxes",
+        "trigger": { "on": "message_received" },
+        "conditions": [{ "if": "channel", "any_of": ["fax"] }],
+        "actions": [{ "do": "resolve" }]
+    });
+    let r = t.post(&token, "/api/v1/automations", fax).await;
+    assert_eq!(r.status(), 422);
+    let detail = json(r).await["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("\"fax\" is not a channel of this version: one of simulator, twilio, smpp"), "{detail}");
+
     let admin = t.browser("ada@example.com").await;
     let (status, html) = page(&admin, &t, &format!("/settings/automations/{id}")).await;
     assert_eq!(status, 200);

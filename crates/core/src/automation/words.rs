@@ -64,10 +64,9 @@ fn trigger_words(t: &Trigger) -> String {
         Trigger::ConversationCreated => "When a new conversation starts".into(),
         Trigger::ConversationResolved => "When a conversation is resolved".into(),
         Trigger::ConversationReopened => "When a conversation is reopened".into(),
-        Trigger::Waited { business_minutes } => format!(
-            "When a conversation has waited {} of business hours for a reply",
-            minutes_words(*business_minutes)
-        ),
+        Trigger::Waited { business_minutes } => {
+            format!("When a conversation has waited {} of business hours for a reply", minutes_words(*business_minutes))
+        }
         Trigger::Scheduled { days, at } => {
             let days: Vec<String> = days.iter().map(|d| day_name(d)).collect();
             format!("Every {} at {at} (the business's time)", join(&days, "and"))

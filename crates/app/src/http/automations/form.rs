@@ -195,7 +195,8 @@ impl RuleForm {
             conditions.push(Condition::Attribute { key: key.to_owned(), is });
         }
 
-        let mut actions: Vec<Action> = list(&self.add_labels).into_iter().map(|label| Action::AddLabel { label }).collect();
+        let mut actions: Vec<Action> =
+            list(&self.add_labels).into_iter().map(|label| Action::AddLabel { label }).collect();
         if !self.set_priority.is_empty() {
             actions.push(Action::SetPriority { priority: Priority::parse(&self.set_priority)? });
         }
@@ -448,7 +449,8 @@ mod tests {
         assert!(s.enabled);
         let bad = RuleForm::from_pairs(pairs(&[("name", "x"), ("trigger", "waited"), ("wait_minutes", "soon")]));
         assert_eq!(bad.to_spec().unwrap_err().0, "the wait: write a number of minutes, like 15");
-        let no_key = RuleForm::from_pairs(pairs(&[("name", "x"), ("trigger", "message_received"), ("attr_test", "present")]));
+        let no_key =
+            RuleForm::from_pairs(pairs(&[("name", "x"), ("trigger", "message_received"), ("attr_test", "present")]));
         assert!(no_key.to_spec().unwrap_err().0.starts_with("the contact detail"));
     }
 }

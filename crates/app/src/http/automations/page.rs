@@ -91,15 +91,8 @@ impl RuleFormPage {
     }
 }
 
-const DAYS: [(&str, &str); 7] = [
-    ("mon", "Mon"),
-    ("tue", "Tue"),
-    ("wed", "Wed"),
-    ("thu", "Thu"),
-    ("fri", "Fri"),
-    ("sat", "Sat"),
-    ("sun", "Sun"),
-];
+const DAYS: [(&str, &str); 7] =
+    [("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"), ("sat", "Sat"), ("sun", "Sun")];
 
 async fn form_page(
     s: &AppState,
@@ -112,11 +105,11 @@ async fn form_page(
     let (came_with, api_only) = match editing {
         Some(id) => {
             let r = s.services.automation_rule(&ui.user, id).await?;
-            let came_with = r.inbox_id.and_then(|i| book.inboxes.iter().find(|(id, _)| *id == i)).map(|(_, n)| n.clone());
+            let came_with =
+                r.inbox_id.and_then(|i| book.inboxes.iter().find(|(id, _)| *id == i)).map(|(_, n)| n.clone());
             let spec = RuleSpec::from(r.rule.clone());
-            let api_only = RuleForm::from_spec(&spec)
-                .is_none()
-                .then(|| serde_json::to_string_pretty(&spec).unwrap_or_default());
+            let api_only =
+                RuleForm::from_spec(&spec).is_none().then(|| serde_json::to_string_pretty(&spec).unwrap_or_default());
             (came_with, api_only)
         }
         None => (None, None),

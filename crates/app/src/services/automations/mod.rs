@@ -198,13 +198,13 @@ fn read_spec(value: serde_json::Value) -> Result<RuleSpec, Invalid> {
 fn check_channels(rule: &Rule) -> Result<(), Invalid> {
     use textdesk_core::automation::Condition;
     for c in rule.conditions() {
-        if let Condition::Channel { any_of } = c {
-            if let Some(k) = any_of.iter().find(|k| textdesk_channels::registry::find(k).is_none()) {
-                return Err(Invalid::new(format!(
-                    "{k:?} is not a channel of this version: one of {}",
-                    textdesk_channels::registry::keys().join(", ")
-                )));
-            }
+        if let Condition::Channel { any_of } = c
+            && let Some(k) = any_of.iter().find(|k| textdesk_channels::registry::find(k).is_none())
+        {
+            return Err(Invalid::new(format!(
+                "{k:?} is not a channel of this version: one of {}",
+                textdesk_channels::registry::keys().join(", ")
+            )));
         }
     }
     Ok(())
