@@ -221,7 +221,10 @@ async fn the_privacy_page_names_what_goes_and_asks_first(db: Db) {
     let thread = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
     assert!(thread.contains(&format!("/contacts/{contact}/privacy")));
 
+    // An agent is not offered a link that would only refuse them.
     let agent = t.browser("dana@example.com").await;
+    let thread = agent.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+    assert!(thread.contains("Customer since") && !thread.contains("/privacy\""), "{thread}");
     let r = agent.get(&path).send().await.unwrap();
     assert_eq!(r.status(), 403);
     let html = r.text().await.unwrap();

@@ -210,6 +210,8 @@ pub struct ThreadView {
     pub(crate) blocked: Option<&'static str>,
     pub(crate) users: Vec<(i64, String, bool)>,
     pub(crate) csrf: String,
+    /// Admins export and erase a person's data; others are not offered the link.
+    pub(crate) can_see_privacy: bool,
     pub(crate) consent: &'static str,
     /// "3:12 AM · America/New_York": the customer's clock, before anyone texts.
     pub(crate) local_time: String,
@@ -388,6 +390,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         blocked,
         users: users.iter().filter(|u| u.active).map(|u| (u.id, u.name.clone(), c.assignee_id == Some(u.id))).collect(),
         csrf: ui.csrf.clone(),
+        can_see_privacy: ui.user.role.at_least(textdesk_core::Role::Admin),
         consent: match summary.consent {
             ConsentState::OptedOut => "Opted out",
             ConsentState::OptedIn => "Opted in",
