@@ -110,9 +110,12 @@ impl Services {
         let password = Password::parse(password)?;
         let _permit = self.limits.hash_permit().map_err(ServiceError::Refused)?;
         crate::services::auth::create_user(&self.store, admin.account_id, email, name, role, &password).await.map_err(
-            |e| match e.downcast::<StoreError>() {
-                Ok(se) => se.into(),
-                Err(other) => ServiceError::Internal(other.to_string()),
+            |e| match e.downcast::<ServiceError>() {
+                Ok(se) => se,
+                Err(e) => match e.downcast::<StoreError>() {
+                    Ok(se) => se.into(),
+                    Err(other) => ServiceError::Internal(other.to_string()),
+                },
             },
         )
     }
