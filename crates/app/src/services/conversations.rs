@@ -69,8 +69,7 @@ impl Services {
                 return Err(ServiceError::Invalid(format!(
                     "{} messages cannot carry attachments: send the text alone, or add the file to a private note",
                     inbox.provider
-                ))
-                .into());
+                )));
             }
             channel.check_length(draft.body.as_str()).map_err(|e| ServiceError::Invalid(e.0))?;
         }

@@ -126,7 +126,7 @@ impl Services {
         require_admin(admin)?;
         let user = self.account_user(admin, user_id).await?;
         if !user.active {
-            return Err(ServiceError::Invalid(format!("{} is deactivated; reactivate them first", user.email)).into());
+            return Err(ServiceError::Invalid(format!("{} is deactivated; reactivate them first", user.email)));
         }
         self.new_sign_in_link(admin, user).await
     }
@@ -173,9 +173,7 @@ impl Services {
         let mut user = self.account_user(admin, id).await?;
         let role = role.map(Role::parse).transpose()?;
         if user.id == admin.id && (active == Some(false) || role.is_some_and(|r| r != Role::Admin)) {
-            return Err(
-                ServiceError::Invalid("you cannot demote or deactivate yourself; ask another admin".into()).into()
-            );
+            return Err(ServiceError::Invalid("you cannot demote or deactivate yourself; ask another admin".into()));
         }
         if let Some(r) = role {
             user = self.store.set_user_role(id, r).await?;
@@ -190,7 +188,7 @@ impl Services {
         require_admin(admin)?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(ServiceError::Invalid("a team name is 1 to 100 characters".into()).into());
+            return Err(ServiceError::Invalid("a team name is 1 to 100 characters".into()));
         }
         Ok(self.store.create_team(admin.account_id, name).await?)
     }
@@ -202,7 +200,7 @@ impl Services {
             // The team is the address (404 when it is not there); the person is
             // what was asked for: one not in the account is a bad request.
             Err(ServiceError::NotFound(_)) if member => {
-                return Err(ServiceError::Invalid("user_id: no one with this id works in this account".into()).into());
+                return Err(ServiceError::Invalid("user_id: no one with this id works in this account".into()));
             }
             other => other?,
         };

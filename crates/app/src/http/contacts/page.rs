@@ -87,7 +87,7 @@ pub(crate) async fn ui_attribute(
         let value = match f.action.as_deref() {
             Some("remove") => None,
             None | Some("set") => Some(AttributeValue::parse(&f.value).map_err(ServiceError::from)?),
-            Some(other) => return Err(ServiceError::Invalid(format!("unknown action {other:?}")).into()),
+            Some(other) => return Err(ServiceError::Invalid(format!("unknown action {other:?}"))),
         };
         let patch = ContactPatch { attributes: Some(AttributeChanges::one(key, value)), ..Default::default() };
         s.services.edit_contact(&ui.user, contact_id, patch, Some(id)).await?;

@@ -149,14 +149,14 @@ pub(crate) async fn waiting_action(
         }
         match f.action.as_str() {
             "send_now" => s.services.reschedule(&ui.user, message_id, None, None).await.map(drop),
-            "cancel" => s.services.cancel_scheduled(&ui.user, message_id).await.map(drop).map_err(Into::into),
-            "retry" => s.services.retry_now(&ui.user, message_id).await.map_err(Into::into),
+            "cancel" => s.services.cancel_scheduled(&ui.user, message_id).await.map(drop),
+            "retry" => s.services.retry_now(&ui.user, message_id).await,
             "edit" => {
                 let body = f.body.as_deref().map(Body::parse).transpose().map_err(ServiceError::from)?;
                 let at = form_send_at(&s, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await?.or(m.send_at);
                 s.services.reschedule(&ui.user, message_id, body, at).await.map(drop)
             }
-            other => Err(ServiceError::Invalid(format!("unknown action {other:?}")).into()),
+            other => Err(ServiceError::Invalid(format!("unknown action {other:?}"))),
         }
     }
     .await
