@@ -80,9 +80,9 @@ pub async fn create_user(
     name: &str,
     role: Role,
     password: &Password,
-) -> anyhow::Result<User> {
+) -> ServiceResult<User> {
     let name = crate::services::users::user_name(name, &email)?;
-    let hash = hash_password(password).await?;
+    let hash = hash_password(password).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
     Ok(store.create_user(NewUser { account_id, email, name, role, password_hash: hash }).await?)
 }
 

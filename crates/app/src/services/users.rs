@@ -4,7 +4,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use textdesk_core::{Email, Password, Role};
-use textdesk_store::{InviteState, NewUser, StoreError, Team, User};
+use textdesk_store::{InviteState, NewUser, Team, User};
 
 use crate::services::Services;
 use crate::services::auth::{hash_password, hash_secret, new_secret};
@@ -109,15 +109,7 @@ impl Services {
         let role = Role::parse(role)?;
         let password = Password::parse(password)?;
         let _permit = self.limits.hash_permit().map_err(ServiceError::Refused)?;
-        crate::services::auth::create_user(&self.store, admin.account_id, email, name, role, &password).await.map_err(
-            |e| match e.downcast::<ServiceError>() {
-                Ok(se) => se,
-                Err(e) => match e.downcast::<StoreError>() {
-                    Ok(se) => se.into(),
-                    Err(other) => ServiceError::Internal(other.to_string()),
-                },
-            },
-        )
+        crate::services::auth::create_user(&self.store, admin.account_id, email, name, role, &password).await
     }
 
     /// A new one-time link for someone (an invitation that expired, a forgotten
