@@ -17,16 +17,7 @@ use crate::http::extract::{ApiUser, Json, Query, UiUser};
 use crate::http::layout::{Chrome, admin_only, chrome, page_or_problem};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
-use crate::services::account::{AccountSettings, SettingsError};
-
-impl From<SettingsError> for Problem {
-    fn from(e: SettingsError) -> Self {
-        match e {
-            SettingsError::Invalid(i) => i.into(),
-            SettingsError::Store(s) => s.into(),
-        }
-    }
-}
+use crate::services::account::AccountSettings;
 
 #[derive(Serialize, ToSchema)]
 pub struct AccountOut {
@@ -53,7 +44,7 @@ pub struct AccountPatchIn {
 }
 
 pub(crate) async fn account_out(s: &AppState, account_id: i64) -> Result<AccountOut, Problem> {
-    let account = s.services.store.account(account_id).await?;
+    let account = s.services.account(account_id).await?;
     let settings = s.services.account_settings(account_id).await?;
     Ok(AccountOut { id: account.id, name: account.name, settings })
 }

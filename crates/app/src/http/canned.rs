@@ -18,18 +18,9 @@ use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
-use crate::services::canned::{CannedDraft, CannedError};
+use crate::services::canned::CannedDraft;
+use crate::services::error::ServiceError;
 use crate::services::users::curates;
-
-impl From<CannedError> for Problem {
-    fn from(e: CannedError) -> Self {
-        match e {
-            CannedError::Forbidden => Problem::forbidden(e.to_string()),
-            CannedError::Invalid(i) => i.into(),
-            CannedError::Store(s) => s.into(),
-        }
-    }
-}
 
 // ---------- API ----------
 
@@ -106,7 +97,7 @@ pub async fn list_canned(
     ApiUser(u): ApiUser,
     Query(q): Query<CannedQuery>,
 ) -> Result<Json<Vec<CannedOut>>, Problem> {
-    let list = s.services.store.canned_list(u.account_id, q.q.as_deref()).await?;
+    let list = s.services.canned_responses(&u, q.q.as_deref()).await?;
     Ok(Json(list.into_iter().map(Into::into).collect()))
 }
 
@@ -129,7 +120,7 @@ pub async fn get_canned(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> Result<Json<CannedOut>, Problem> {
-    Ok(Json(s.services.store.canned(u.account_id, id).await?.into()))
+    Ok(Json(s.services.canned_response(&u, id).await?.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/canned-responses/{id}", tag = "canned responses", params(("id" = i64, Path)), request_body = CannedPatchIn,
@@ -141,15 +132,15 @@ pub async fn update_canned(
     Path(id): Path<i64>,
     Json(b): Json<CannedPatchIn>,
 ) -> Result<Json<CannedOut>, Problem> {
-    if !curates(&u) {
-        return Err(CannedError::Forbidden.into());
-    }
-    let current = s.services.store.canned(u.account_id, id).await?;
-    let mut draft = CannedDraft::from(&current);
-    draft.shortcut = b.shortcut.unwrap_or(draft.shortcut);
-    draft.title = b.title.unwrap_or(draft.title);
-    draft.body = b.body.unwrap_or(draft.body);
-    Ok(Json(s.services.update_canned(&u, id, &draft).await?.into()))
+    let edited = s
+        .services
+        .edit_canned(&u, id, |draft| {
+            draft.shortcut = b.shortcut.unwrap_or(std::mem::take(&mut draft.shortcut));
+            draft.title = b.title.unwrap_or(std::mem::take(&mut draft.title));
+            draft.body = b.body.unwrap_or(std::mem::take(&mut draft.body));
+        })
+        .await?;
+    Ok(Json(edited.into()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/canned-responses/{id}", tag = "canned responses", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
@@ -219,7 +210,7 @@ pub(crate) struct EditParam {
 }
 
 pub(crate) async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<SettingsPage, Problem> {
-    let list = s.services.store.canned_list(ui.user.account_id, None).await?;
+    let list = s.services.canned_responses(&ui.user, None).await?;
     Ok(SettingsPage {
         chrome: chrome(s, ui),
         rows: list.into_iter().map(|c| Row { id: c.id, shortcut: c.shortcut, title: c.title, body: c.body }).collect(),
@@ -236,7 +227,7 @@ pub(crate) async fn settings_page(
 ) -> Result<SettingsPage, Problem> {
     let form = match p.edit {
         Some(id) => {
-            let c = s.services.store.canned(ui.user.account_id, id).await?;
+            let c = s.services.canned_response(&ui.user, id).await?;
             FormView { editing: Some(id), shortcut: c.shortcut, title: c.title, body: c.body, error: None }
         }
         None => {
@@ -262,7 +253,7 @@ pub(crate) async fn after_form(
     ui: &UiUser,
     editing: Option<i64>,
     f: CannedForm,
-    result: Result<(), CannedError>,
+    result: Result<(), ServiceError>,
 ) -> Response {
     let Err(e) = result else { return Redirect::to("/settings/canned").into_response() };
     let p = Problem::from(e);
@@ -309,7 +300,7 @@ pub(crate) struct PickerItem {
 
 /// The composer's list behind `/` (the bodies are fetched rendered, one at a time).
 pub(crate) async fn picker_list(State(s): State<AppState>, ui: UiUser) -> Response {
-    match s.services.store.canned_list(ui.user.account_id, None).await {
+    match s.services.canned_responses(&ui.user, None).await {
         Ok(list) => axum::Json(
             list.into_iter().map(|c| PickerItem { id: c.id, shortcut: c.shortcut, title: c.title }).collect::<Vec<_>>(),
         )

@@ -6,7 +6,6 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use jiff::Timestamp;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
@@ -16,7 +15,6 @@ use textdesk_store::User;
 
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
-use crate::services::auth::hash_secret;
 
 /// A JSON request body. Every body the API takes is an object: serde would
 /// also read a struct from an array of its fields in order, which the API
@@ -119,7 +117,7 @@ impl FromRequestParts<AppState> for ApiUser {
             .ok_or_else(|| Problem::unauthorized("the Authorization header must be Bearer <token>"))?;
         let limits = &state.services.limits;
         limits.check(ip, Instant::now()).map_err(Problem::refused)?;
-        match state.services.store.user_for_token(&hash_secret(token)).await? {
+        match state.services.token_user(token).await? {
             Some(u) if u.account_id == state.account_id => Ok(ApiUser(u)),
             _ => {
                 limits.charge(ip, Instant::now()).map_err(Problem::refused)?;
@@ -175,6 +173,85 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
         let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
         let axum::Form(form) = axum::Form::<T>::from_request(req, s).await.map_err(IntoResponse::into_response)?;
         Ok(CsrfForm(ui, form))
+    }
+}
+
+/// What a multipart form may carry beside its files.
+pub const FORM_SLACK: usize = 64 * 1024;
+
+/// A file from a form.
+pub struct FormFile {
+    pub content_type: String,
+    pub bytes: axum::body::Bytes,
+}
+
+/// A multipart form's text fields and files (file inputs left empty are skipped).
+#[derive(Default)]
+pub struct FormParts {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<FormFile>,
+}
+
+impl FormParts {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+async fn read_form_parts(mut form: axum::extract::Multipart, max_bytes: u64) -> Result<FormParts, Problem> {
+    let too_large = || {
+        Problem::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "File too large",
+            format!("a file may be at most {}", crate::services::media::human_size(max_bytes)),
+        )
+    };
+    let broken = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            Problem::new(axum::http::StatusCode::BAD_REQUEST, "malformed", "Malformed form", e.body_text())
+        }
+    };
+    let mut parts = FormParts::default();
+    while let Some(field) = form.next_field().await.map_err(broken)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if field.file_name().is_some() {
+            let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
+            let named = field.file_name().is_some_and(|n| !n.is_empty());
+            let bytes = field.bytes().await.map_err(broken)?;
+            if named || !bytes.is_empty() {
+                parts.files.push(FormFile { content_type, bytes });
+            }
+        } else {
+            parts.fields.push((name, field.text().await.map_err(broken)?));
+        }
+    }
+    Ok(parts)
+}
+
+/// A multipart form (one that may carry files) from someone signed in: their
+/// session's user and the form's fields and files, once its `csrf` field
+/// matches the session's token and a browser's Origin (when sent) is ours.
+/// Every multipart handler takes this, as url-encoded ones take `CsrfForm`.
+pub struct CsrfMultipart(pub UiUser, pub FormParts);
+
+impl FromRequest<AppState> for CsrfMultipart {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, s: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let ui = UiUser::from_request_parts(&mut parts, s).await?;
+        let headers = parts.headers.clone();
+        let req = axum::extract::Request::from_parts(parts, body);
+        let form = axum::extract::Multipart::from_request(req, s).await.map_err(IntoResponse::into_response)?;
+        // The token is a field among the files, so the form is read before it is checked;
+        // nothing in it is kept or acted on until the check passes.
+        let form = read_form_parts(form, s.services.media.max_bytes).await.map_err(IntoResponse::into_response)?;
+        ui.check_csrf(&headers, form.field("csrf").unwrap_or_default(), &s.config.public_url)
+            .map_err(IntoResponse::into_response)?;
+        Ok(CsrfMultipart(ui, form))
     }
 }
 
@@ -252,7 +329,7 @@ impl FromRequestParts<AppState> for UiUser {
             Redirect::to(&format!("/login?next={}", urlencode(next))).into_response()
         };
         let Some(cookie) = cookie_value(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
-        match state.services.store.session(&hash_secret(cookie), Timestamp::now(), state.config.session_idle()).await {
+        match state.services.session(cookie, state.config.session_idle()).await {
             Ok(Some(s)) if s.user.account_id == state.account_id => Ok(UiUser { user: s.user, csrf: s.csrf_token }),
             Ok(_) => Err(to_login()),
             Err(e) => Err(Problem::from(e).into_response()),

@@ -18,18 +18,9 @@ use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
-use crate::services::labels::{LabelDraft, LabelError};
+use crate::services::error::ServiceError;
+use crate::services::labels::LabelDraft;
 use crate::services::users::curates;
-
-impl From<LabelError> for Problem {
-    fn from(e: LabelError) -> Self {
-        match e {
-            LabelError::Forbidden => Problem::forbidden(e.to_string()),
-            LabelError::Invalid(i) => i.into(),
-            LabelError::Store(s) => s.into(),
-        }
-    }
-}
 
 // ---------- API ----------
 
@@ -82,7 +73,7 @@ pub struct LabelPatchIn {
 
 #[utoipa::path(get, path = "/api/v1/labels", tag = "labels", responses((status = 200, body = [LabelOut])), security(("bearer" = [])))]
 pub async fn list_labels(State(s): State<AppState>, ApiUser(u): ApiUser) -> Result<Json<Vec<LabelOut>>, Problem> {
-    Ok(Json(s.services.store.labels(u.account_id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(s.services.labels(&u).await?.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(post, path = "/api/v1/labels", tag = "labels", request_body = LabelIn,
@@ -105,7 +96,7 @@ pub async fn get_label(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> Result<Json<LabelOut>, Problem> {
-    Ok(Json(s.services.store.label(u.account_id, id).await?.into()))
+    Ok(Json(s.services.label(&u, id).await?.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/labels/{id}", tag = "labels", params(("id" = i64, Path)), request_body = LabelPatchIn,
@@ -117,15 +108,15 @@ pub async fn update_label(
     Path(id): Path<i64>,
     Json(b): Json<LabelPatchIn>,
 ) -> Result<Json<LabelOut>, Problem> {
-    if !curates(&u) {
-        return Err(LabelError::Forbidden.into());
-    }
-    let current = s.services.store.label(u.account_id, id).await?;
-    let mut draft = LabelDraft::from(&current);
-    draft.name = b.name.unwrap_or(draft.name);
-    draft.color = b.color.unwrap_or(draft.color);
-    draft.description = b.description.unwrap_or(draft.description);
-    Ok(Json(s.services.update_label(&u, id, &draft).await?.into()))
+    let edited = s
+        .services
+        .edit_label(&u, id, |draft| {
+            draft.name = b.name.unwrap_or(std::mem::take(&mut draft.name));
+            draft.color = b.color.unwrap_or(std::mem::take(&mut draft.color));
+            draft.description = b.description.unwrap_or(std::mem::take(&mut draft.description));
+        })
+        .await?;
+    Ok(Json(edited.into()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/labels/{id}", tag = "labels", params(("id" = i64, Path)),
@@ -182,7 +173,7 @@ pub(crate) struct EditParam {
 pub(crate) async fn settings_view(s: &AppState, ui: &UiUser, form: FormView) -> Result<SettingsPage, Problem> {
     Ok(SettingsPage {
         chrome: chrome(s, ui),
-        rows: s.services.store.labels(ui.user.account_id).await?,
+        rows: s.services.labels(&ui.user).await?,
         can_manage: curates(&ui.user),
         form,
         palette: PALETTE.to_vec(),
@@ -196,7 +187,7 @@ pub(crate) async fn settings_page(
 ) -> Result<SettingsPage, Problem> {
     let form = match p.edit {
         Some(id) => {
-            let l = s.services.store.label(ui.user.account_id, id).await?;
+            let l = s.services.label(&ui.user, id).await?;
             FormView { editing: Some(id), name: l.name, color: l.color, description: l.description, error: None }
         }
         None => FormView {
@@ -232,7 +223,7 @@ pub(crate) async fn after_form(
     ui: &UiUser,
     editing: Option<i64>,
     f: LabelForm,
-    result: Result<(), LabelError>,
+    result: Result<(), ServiceError>,
 ) -> Response {
     let Err(e) = result else { return Redirect::to("/settings/labels").into_response() };
     let p = Problem::from(e);

@@ -81,7 +81,7 @@ pub(crate) async fn live_stream(
     account_id: i64,
     after: Option<i64>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-    let (start, stream) = s.services.store.events().follow(account_id, after).await;
+    let (start, stream) = s.services.follow_events(account_id, after).await;
     let stream = stream.map(|live| {
         Ok(match live {
             Live::Event(ev) => Event::default()
@@ -119,7 +119,7 @@ pub(crate) async fn notice(
     ui: UiUser,
     Path(id): Path<i64>,
 ) -> Result<Json<Notice>, Problem> {
-    let c = s.services.store.conversation_summary(ui.user.account_id, id).await?;
+    let c = s.services.conversation_summary(ui.user.account_id, id).await?;
     let title = if c.contact_name.trim().is_empty() { c.contact_address } else { c.contact_name };
     let mut body: String = c.preview.chars().take(120).collect();
     if body.len() < c.preview.len() {

@@ -2,86 +2,25 @@
 //! providers fetch when we send a picture. The link is the permission.
 
 use axum::body::Bytes;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use textdesk_store::MediaState;
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, Path, Query, UiUser};
+use crate::http::extract::{ApiUser, CsrfMultipart, Path, Query};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
-
-/// What a multipart form may carry beside its files.
-pub const FORM_SLACK: usize = 64 * 1024;
-
-/// A file from a form.
-pub struct FormFile {
-    pub content_type: String,
-    pub bytes: Bytes,
-}
-
-/// A multipart form's text fields and files (file inputs left empty are skipped).
-#[derive(Default)]
-pub struct FormParts {
-    pub fields: Vec<(String, String)>,
-    pub files: Vec<FormFile>,
-}
-
-impl FormParts {
-    pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
-pub async fn read_form_parts(mut form: Multipart, max_bytes: u64) -> Result<FormParts, Problem> {
-    let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "File too large",
-            format!("a file may be at most {}", crate::services::media::human_size(max_bytes)),
-        )
-    };
-    let broken = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            Problem::new(StatusCode::BAD_REQUEST, "malformed", "Malformed form", e.body_text())
-        }
-    };
-    let mut parts = FormParts::default();
-    while let Some(field) = form.next_field().await.map_err(broken)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if field.file_name().is_some() {
-            let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
-            let named = field.file_name().is_some_and(|n| !n.is_empty());
-            let bytes = field.bytes().await.map_err(broken)?;
-            if named || !bytes.is_empty() {
-                parts.files.push(FormFile { content_type, bytes });
-            }
-        } else {
-            parts.fields.push((name, field.text().await.map_err(broken)?));
-        }
-    }
-    Ok(parts)
-}
 
 /// The composer's "Attach": files kept for the reply being written, answered
 /// with their ids (and links, for thumbnails), or a problem the page shows.
 pub(crate) async fn ui_upload(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
     Path(id): Path<i64>,
-    form: Multipart,
+    CsrfMultipart(ui, parts): CsrfMultipart,
 ) -> Result<Response, Problem> {
-    let parts = read_form_parts(form, s.services.media.max_bytes).await?;
-    if let Err(r) = ui.check_csrf(&headers, parts.field("csrf").unwrap_or_default(), &s.config.public_url) {
-        return Ok(r.into_response());
-    }
-    s.services.store.conversation(ui.user.account_id, id).await?;
+    s.services.conversation(ui.user.account_id, id).await?;
     if parts.files.is_empty() {
         return Err(Problem::invalid("choose a file to attach"));
     }
@@ -119,7 +58,7 @@ pub(crate) async fn serve(State(s): State<AppState>, Path(id): Path<i64>, Query(
     if !s.services.media.verify(id, q.exp, &q.sig, jiff::Timestamp::now()) {
         return gone();
     }
-    let media = match s.services.store.media(id).await {
+    let media = match s.services.attachment(id).await {
         Ok(m) if m.state == MediaState::Stored => m,
         _ => return gone(),
     };

@@ -8,7 +8,7 @@ use crate::http::state::AppState;
 
 /// 200 when the database answers, 503 otherwise.
 pub(crate) async fn healthz(State(s): State<AppState>) -> Response {
-    match s.services.store.ping().await {
+    match s.services.database_answers().await {
         Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
@@ -22,7 +22,7 @@ pub(crate) async fn healthz(State(s): State<AppState>) -> Response {
 }
 
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
-    let outbox = s.services.store.outbox_counts().await.unwrap_or_default();
+    let outbox = s.services.outbox_counts().await.unwrap_or_default();
     let links = s.services.link_states();
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.services.metrics.render(&outbox, &links))
         .into_response()

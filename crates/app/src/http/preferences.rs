@@ -25,7 +25,7 @@ pub(crate) struct PreferencesForm {
 }
 
 pub(crate) async fn save(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<PreferencesForm>) -> Response {
-    match s.services.store.set_enter_sends(ui.user.id, Some(f.enter_sends.is_some())).await {
+    match s.services.set_enter_sends(&ui.user, Some(f.enter_sends.is_some())).await {
         Ok(_) => Redirect::to(&crate::http::session::safe_next(f.next)).into_response(),
         Err(e) => Problem::from(e).into_response(),
     }
@@ -79,7 +79,7 @@ pub(crate) async fn update_me(
 ) -> ApiResult<Json<MeOut>> {
     let mut user = u;
     if let Some(enter_sends) = b.preferences.and_then(|p| p.enter_sends) {
-        user = s.services.store.set_enter_sends(user.id, enter_sends).await?;
+        user = s.services.set_enter_sends(&user, enter_sends).await?;
     }
     Ok(Json(user.into()))
 }

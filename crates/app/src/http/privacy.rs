@@ -5,30 +5,19 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use textdesk_core::Role;
-use textdesk_store::{ErasureSummary, StoreError, User};
+use textdesk_store::{ErasureSummary, User};
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, ClientIp, Json, Path, UiUser};
+use crate::http::extract::{ApiUser, ClientIp, CsrfForm, Json, Path, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
-use crate::services::privacy::{PrivacyError, Requester};
-
-impl From<PrivacyError> for Problem {
-    fn from(e: PrivacyError) -> Self {
-        match e {
-            PrivacyError::Store(s) => s.into(),
-            PrivacyError::Archive(why) => {
-                tracing::error!(error = %why, "a contact export could not be written");
-                Problem::internal()
-            }
-        }
-    }
-}
+use crate::services::error::ServiceError;
+use crate::services::privacy::Requester;
 
 fn zip_response(contact_id: i64, bytes: Vec<u8>) -> Response {
     let mut res = bytes.into_response();
@@ -98,10 +87,10 @@ async fn page(
     done: Option<String>,
 ) -> Response {
     let result = async {
-        let contact = s.services.store.contact(s.account_id, id).await?;
+        let contact = s.services.contact(s.account_id, id).await?;
         let summary = s.services.erasure_summary(s.account_id, id).await?;
-        let erased = s.services.store.erased_at(s.account_id, id).await?;
-        Ok::<_, StoreError>((contact, summary, erased))
+        let erased = s.services.erased_at(s.account_id, id).await?;
+        Ok::<_, ServiceError>((contact, summary, erased))
     }
     .await;
     let (contact, summary, erased) = match result {
@@ -133,7 +122,6 @@ pub async fn privacy_page(State(s): State<AppState>, ui: UiUser, Path(id): Path<
 
 #[derive(Deserialize)]
 pub struct EraseForm {
-    csrf: String,
     /// The confirmation box: "yes" when ticked.
     #[serde(default)]
     confirm: String,
@@ -141,15 +129,10 @@ pub struct EraseForm {
 
 pub async fn erase_form(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
-    axum::Form(f): axum::Form<EraseForm>,
+    CsrfForm(ui, f): CsrfForm<EraseForm>,
 ) -> Response {
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
     if !ui.user.role.at_least(Role::Admin) {
         let why = format!("Nothing was erased: {ADMINS_ONLY}.");
         return page(&s, &ui, id, StatusCode::FORBIDDEN, Some(why), None).await;

@@ -10,10 +10,6 @@ use serde_json::json;
 use textdesk_store::StoreError;
 use utoipa::ToSchema;
 
-use crate::services::contacts::ContactError;
-use crate::services::conversations::ActionError;
-use crate::services::users::UserError;
-
 #[derive(Debug)]
 pub struct Problem {
     pub status: StatusCode,
@@ -110,40 +106,9 @@ impl From<StoreError> for Problem {
     }
 }
 
-impl From<crate::services::channels::SetupError> for Problem {
-    fn from(e: crate::services::channels::SetupError) -> Self {
-        use crate::services::channels::SetupError;
-        match e {
-            SetupError::Invalid(d) => Problem::invalid(d),
-            SetupError::Credentials(d) => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "credentials",
-                "The provider did not accept the credentials",
-                d,
-            ),
-            SetupError::Store(s) => s.into(),
-        }
-    }
-}
-
 impl From<textdesk_core::Invalid> for Problem {
     fn from(e: textdesk_core::Invalid) -> Self {
         Problem::invalid(e.0)
-    }
-}
-
-impl From<ActionError> for Problem {
-    fn from(e: ActionError) -> Self {
-        match e {
-            ActionError::Store(s) => s.into(),
-            ActionError::Blocked(reason) => Problem {
-                status: StatusCode::CONFLICT,
-                kind: "blocked",
-                title: "The message was not sent",
-                detail: reason.explain().to_owned(),
-                extra: Some(json!({ "reason": reason.code() })),
-            },
-        }
     }
 }
 
@@ -194,29 +159,6 @@ pub struct ProblemOut {
 // ---------- handlers ----------
 
 pub(crate) type ApiResult<T> = Result<T, Problem>;
-
-impl From<ContactError> for Problem {
-    fn from(e: ContactError) -> Self {
-        match e {
-            ContactError::Forbidden(why) => Problem::forbidden(why),
-            ContactError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<UserError> for Problem {
-    fn from(e: UserError) -> Self {
-        match e {
-            UserError::Forbidden(d) => Problem::forbidden(d),
-            UserError::Store(s) => s.into(),
-            UserError::Refused(r) => Problem::refused(r),
-            UserError::Internal(d) => {
-                tracing::error!(error = %d, "a user change failed");
-                Problem::internal()
-            }
-        }
-    }
-}
 
 impl From<crate::services::error::ServiceError> for Problem {
     fn from(e: crate::services::error::ServiceError) -> Self {

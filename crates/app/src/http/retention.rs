@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use textdesk_core::Role;
 use textdesk_store::{RetentionAction, RetentionCounts, RetentionPolicy, User};
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, Json, Query, UiUser};
+use crate::http::extract::{ApiUser, CsrfForm, Json, Query, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
@@ -68,7 +68,7 @@ pub async fn retention_page(State(s): State<AppState>, ui: UiUser, Query(q): Que
     if !ui.user.role.at_least(Role::Admin) {
         return Problem::forbidden(ADMINS_ONLY).into_response();
     }
-    let stored = match s.services.store.retention_policy(s.account_id).await {
+    let stored = match s.services.retention_policy(s.account_id).await {
         Ok(p) => p,
         Err(e) => return Problem::from(e).into_response(),
     };
@@ -106,7 +106,6 @@ pub async fn retention_page(State(s): State<AppState>, ui: UiUser, Query(q): Que
 
 #[derive(Deserialize)]
 pub struct SaveForm {
-    csrf: String,
     #[serde(default)]
     months: String,
     /// `delete`, `redact`, or `off` (keep everything). Absent reads as not
@@ -116,15 +115,7 @@ pub struct SaveForm {
     action: String,
 }
 
-pub async fn save_form(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
-    axum::Form(f): axum::Form<SaveForm>,
-) -> Response {
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
+pub async fn save_form(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<SaveForm>) -> Response {
     if !ui.user.role.at_least(Role::Admin) {
         return Problem::forbidden(ADMINS_ONLY).into_response();
     }
@@ -182,7 +173,7 @@ pub struct RetentionCountsOut {
     security(("bearer" = [])))]
 pub async fn get_retention(State(s): State<AppState>, ApiUser(u): ApiUser) -> Result<Json<RetentionOut>, Problem> {
     require_admin(&u)?;
-    let stored = s.services.store.retention_policy(u.account_id).await?;
+    let stored = s.services.retention_policy(u.account_id).await?;
     Ok(Json(RetentionOut {
         policy: stored.map(|p| RetentionIn { months: p.policy.months, action: p.policy.action.as_str().into() }),
         last_run_at: stored.and_then(|p| p.last_run_at).map(|t| t.to_string()),

@@ -55,7 +55,7 @@ pub fn router(state: AppState) -> Router {
 fn pages(upload_limit: usize) -> Router<AppState> {
     // The composer's uploads and its reply (a multipart form when the browser
     // runs no script): room for a file and the form around it.
-    let uploads = DefaultBodyLimit::max(upload_limit.saturating_add(media::FORM_SLACK));
+    let uploads = DefaultBodyLimit::max(upload_limit.saturating_add(crate::http::extract::FORM_SLACK));
     Router::new()
         // Signing in and out
         .route("/", get(|| async { Redirect::to("/inbox") }))

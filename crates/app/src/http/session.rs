@@ -15,7 +15,7 @@ use crate::http::extract::{
 use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
-use crate::services::auth;
+use crate::services::error::ServiceError;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
@@ -90,31 +90,24 @@ pub(crate) async fn login(
         let error = "This sign-in form expired or did not come from this site. Please sign in again.";
         return login_form(&s, &headers, StatusCode::FORBIDDEN, next, Some(error.into()), f.email);
     }
-    let guard = auth::SignInGuard {
-        store: &s.services.store,
-        limits: &s.services.limits,
-        rule: s.services.lockout,
-        account_id: s.account_id,
-        ip,
-    };
-    match auth::sign_in(&guard, &f.email, &f.password).await {
+    match s.services.sign_in(s.account_id, ip, &f.email, &f.password).await {
         Ok(user) => sign_in(&s, user.id, &next).await,
-        Err(e @ auth::SignInError::NoMatch) => {
+        Err(e @ ServiceError::NoMatch) => {
             login_form(&s, &headers, StatusCode::UNAUTHORIZED, next, Some(e.to_string()), f.email)
         }
-        Err(auth::SignInError::Refused(r)) => {
+        Err(ServiceError::Refused(r)) => {
             let status = Problem::refused(r).status;
             let mut res = login_form(&s, &headers, status, next, Some(r.explain()), f.email);
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));
             res
         }
-        Err(auth::SignInError::Store(e)) => Problem::from(e).into_response(),
+        Err(e) => Problem::from(e).into_response(),
     }
 }
 
 /// Starts a session for `user_id` and sends the browser on to `next` with its cookie.
 pub(crate) async fn sign_in(s: &AppState, user_id: i64, next: &str) -> Response {
-    let session = match auth::start_session(&s.services.store, user_id, s.config.session_hours).await {
+    let session = match s.services.start_session(user_id, s.config.session_hours).await {
         Ok(x) => x,
         Err(e) => return Problem::from(e).into_response(),
     };
@@ -144,7 +137,7 @@ pub(crate) async fn logout(
     CsrfForm(_, _): CsrfForm<Confirm>,
 ) -> Response {
     if let Some(c) = cookie_value(&headers, SESSION_COOKIE) {
-        let _ = s.services.store.delete_session(&auth::hash_secret(c)).await;
+        let _ = s.services.end_session(c).await;
     }
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().insert(

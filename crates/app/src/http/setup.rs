@@ -59,7 +59,7 @@ pub(crate) async fn away_preview(
     if !ui.user.role.at_least(Role::Admin) {
         return Err(Problem::forbidden("the settings are for admins; ask one to change them"));
     }
-    let inbox = s.services.store.inbox(ui.user.account_id, id).await?;
+    let inbox = s.services.inbox(ui.user.account_id, id).await?;
     Ok(axum::Json(away_view(&s, &inbox, &f.off_text)))
 }
 

@@ -37,7 +37,7 @@ pub(crate) struct SimInbox {
 }
 
 pub(crate) async fn simulator_inbox(s: &AppState, id: i64) -> Result<textdesk_store::Inbox, Problem> {
-    let inbox = s.services.store.inbox(s.account_id, id).await?;
+    let inbox = s.services.inbox(s.account_id, id).await?;
     if inbox.provider != Simulator.key() {
         return Err(Problem::not_found("simulator inbox"));
     }
@@ -46,20 +46,11 @@ pub(crate) async fn simulator_inbox(s: &AppState, id: i64) -> Result<textdesk_st
 
 pub(crate) async fn inboxes(State(s): State<AppState>) -> Result<Json<Vec<SimInbox>>, Problem> {
     let mut out = Vec::new();
-    for i in s.services.store.inboxes(s.account_id).await? {
+    for i in s.services.inboxes(s.account_id).await? {
         if i.provider != Simulator.key() {
             continue;
         }
-        let page = s
-            .services
-            .store
-            .list_conversations(
-                s.account_id,
-                &textdesk_store::ConversationFilter { inbox_id: Some(i.id), ..Default::default() },
-                None,
-                50,
-            )
-            .await?;
+        let page = s.services.inbox_conversations(&i, 50).await?;
         let mut phones: Vec<String> = page.items.into_iter().map(|c| c.contact_address).collect();
         phones.sort();
         phones.dedup();
@@ -118,7 +109,7 @@ pub(crate) async fn phone_messages(
 ) -> Result<Json<Vec<PhoneMessage>>, Problem> {
     let inbox = simulator_inbox(&s, inbox).await?;
     let address = Address::parse(Medium::Sms, &number)?;
-    let list = s.services.store.messages_with_address(inbox.id, address.namespace(), address.value(), 200).await?;
+    let list = s.services.messages_with(&inbox, &address, 200).await?;
     Ok(Json(
         list.into_iter()
             // A phone only holds what the carrier handed over.

@@ -9,9 +9,9 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use textdesk_channels::provider::{InboundRequest, Refusal};
-use textdesk_store::StoreError;
 
 use crate::http::state::AppState;
+use crate::services::error::ServiceError;
 
 pub(crate) fn plain(status: StatusCode, text: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.to_owned()).into_response()
@@ -49,9 +49,9 @@ pub(crate) async fn named_hook(
 }
 
 pub(crate) async fn receive(s: &AppState, provider: &str, inbox_id: i64, hook: &str, r: Received) -> Response {
-    let inbox = match s.services.store.inbox_by_id(inbox_id).await {
+    let inbox = match s.services.webhook_inbox(inbox_id).await {
         Ok(i) if i.provider == provider => i,
-        Ok(_) | Err(StoreError::NotFound(_)) => {
+        Ok(_) | Err(ServiceError::NotFound(_)) => {
             return plain(StatusCode::NOT_FOUND, &format!("no such {provider} inbox"));
         }
         Err(e) => {
@@ -82,7 +82,7 @@ pub(crate) async fn receive(s: &AppState, provider: &str, inbox_id: i64, hook: &
     for event in inbound.events {
         match s.services.ingest(inbox.id, event).await {
             Ok(_) => {}
-            Err(StoreError::Invalid(e)) => return plain(StatusCode::BAD_REQUEST, &e),
+            Err(ServiceError::Invalid(e)) => return plain(StatusCode::BAD_REQUEST, &e),
             Err(e) => {
                 tracing::error!(inbox = inbox.id, provider, error = %e, "storing what a provider sent failed");
                 return plain(StatusCode::SERVICE_UNAVAILABLE, "not stored; try again");

@@ -9,20 +9,12 @@ use textdesk_core::Invalid;
 use textdesk_core::QuietHours;
 use textdesk_core::compose::ToneRules;
 use textdesk_core::timing::TimingPolicy;
-use textdesk_store::StoreError;
 
 use crate::services::Services;
+use crate::services::error::ServiceResult;
 
 /// The sections an account's settings may hold.
 const SECTIONS: &[&str] = &["compose", "targets", "quiet_hours"];
-
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error(transparent)]
-    Invalid(#[from] Invalid),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// The settings as they apply: every section present, defaults filled in.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -181,31 +173,31 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 impl Services {
+    pub async fn account(&self, account_id: i64) -> ServiceResult<textdesk_store::Account> {
+        Ok(self.store.account(account_id).await?)
+    }
+
     /// The one place the account's settings are read.
-    pub async fn account_settings(&self, account_id: i64) -> Result<AccountSettings, StoreError> {
+    pub async fn account_settings(&self, account_id: i64) -> ServiceResult<AccountSettings> {
         Ok(AccountSettings::from_stored(&self.store.account_settings(account_id).await?, self.timing.quiet))
     }
 
     /// The gate's timing rules for this account: the server's, with the
     /// account's quiet hours. Read per send (one small row), so a change
     /// applies to the next message, including ones already waiting.
-    pub async fn timing_for(&self, account_id: i64) -> Result<TimingPolicy, StoreError> {
+    pub async fn timing_for(&self, account_id: i64) -> ServiceResult<TimingPolicy> {
         let quiet = self.account_settings(account_id).await?.quiet_hours;
         Ok(TimingPolicy { quiet, ..(*self.timing).clone() })
     }
 
     /// The tone rules the composer applies for this account.
-    pub async fn tone_rules(&self, account_id: i64) -> Result<ToneRules, StoreError> {
+    pub async fn tone_rules(&self, account_id: i64) -> ServiceResult<ToneRules> {
         Ok(self.account_settings(account_id).await?.compose)
     }
 
     /// Applies a merge patch to the stored settings (callers check the admin
     /// role); stores them with defaults written out, so what is stored is what applies.
-    pub async fn patch_account_settings(
-        &self,
-        account_id: i64,
-        patch: &Value,
-    ) -> Result<AccountSettings, SettingsError> {
+    pub async fn patch_account_settings(&self, account_id: i64, patch: &Value) -> ServiceResult<AccountSettings> {
         if !patch.is_object() {
             return Err(Invalid::new("settings must be a JSON object").into());
         }

@@ -12,8 +12,9 @@ use subtle::ConstantTimeEq;
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use textdesk_core::{Email, Password, Role};
-use textdesk_store::{LockoutRule, NewAudit, NewUser, Store, StoreError, User};
+use textdesk_store::{LockoutRule, NewAudit, NewUser, Store, User};
 
+use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::limits::{HashSlot, LoginLimits, Refusal, describe_wait};
 
 /// A fresh random secret, URL-safe.
@@ -79,9 +80,9 @@ pub async fn create_user(
     name: &str,
     role: Role,
     password: &Password,
-) -> anyhow::Result<User> {
+) -> ServiceResult<User> {
     let name = crate::services::users::user_name(name, &email)?;
-    let hash = hash_password(password).await?;
+    let hash = hash_password(password).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
     Ok(store.create_user(NewUser { account_id, email, name, role, password_hash: hash }).await?)
 }
 
@@ -111,17 +112,6 @@ pub async fn create_account(
     Ok(store.create_account(name, admin).await?)
 }
 
-/// Why a sign-in did not succeed.
-#[derive(Debug, thiserror::Error)]
-pub enum SignInError {
-    #[error("{}", .0.explain())]
-    Refused(Refusal),
-    #[error("That e-mail and password do not match an active account.")]
-    NoMatch,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Everything a password sign-in needs besides the e-mail and password.
 pub struct SignInGuard<'a> {
     pub store: &'a Store,
@@ -142,16 +132,16 @@ fn email_key(email: &str) -> String {
 /// installation, unless the address or the e-mail has failed too often, or
 /// too many checks are running already. Every refusal and failure costs the
 /// same whether the e-mail exists or not.
-pub async fn sign_in(g: &SignInGuard<'_>, email: &str, password: &str) -> Result<User, SignInError> {
+pub async fn sign_in(g: &SignInGuard<'_>, email: &str, password: &str) -> ServiceResult<User> {
     let now = std::time::Instant::now();
-    g.limits.charge(g.ip, now).map_err(SignInError::Refused)?;
+    g.limits.charge(g.ip, now).map_err(ServiceError::Refused)?;
     let key = email_key(email);
     let at = Timestamp::now();
     if let Some(until) = g.store.login_locked_until(g.account_id, &key, at).await? {
         let retry_after = until.duration_since(at).unsigned_abs();
-        return Err(SignInError::Refused(Refusal::Locked { retry_after }));
+        return Err(ServiceError::Refused(Refusal::Locked { retry_after }));
     }
-    let slot = g.limits.hash_permit().map_err(SignInError::Refused)?;
+    let slot = g.limits.hash_permit().map_err(ServiceError::Refused)?;
     let user = match Email::parse(email) {
         Ok(e) => g.store.user_by_email(&e).await?,
         Err(_) => None,
@@ -186,7 +176,7 @@ pub async fn sign_in(g: &SignInGuard<'_>, email: &str, password: &str) -> Result
                 g.store.record_audit(entry, at).await?;
                 tracing::warn!("a sign-in e-mail was locked after repeated failures (see the audit trail)");
             }
-            Err(SignInError::NoMatch)
+            Err(ServiceError::NoMatch)
         }
     }
 }
@@ -197,7 +187,7 @@ pub struct NewSession {
     pub expires_at: Timestamp,
 }
 
-pub async fn start_session(store: &Store, user_id: i64, hours: i64) -> Result<NewSession, StoreError> {
+pub async fn start_session(store: &Store, user_id: i64, hours: i64) -> ServiceResult<NewSession> {
     let cookie = new_secret("");
     let csrf = new_secret("");
     let expires_at = Timestamp::now() + SignedDuration::from_hours(hours);
@@ -210,7 +200,7 @@ pub async fn create_token(
     store: &Store,
     user_id: i64,
     name: &str,
-) -> Result<(textdesk_store::ApiToken, String), StoreError> {
+) -> ServiceResult<(textdesk_store::ApiToken, String)> {
     let secret = new_secret("td_");
     let token = store.create_api_token(user_id, name, &hash_secret(&secret)).await?;
     Ok((token, secret))

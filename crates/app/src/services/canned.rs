@@ -4,19 +4,10 @@
 
 use textdesk_core::Invalid;
 use textdesk_core::template::{Rendered, Shortcut, Template, Vars, parse_title};
-use textdesk_store::{CannedFields, CannedResponse, StoreError, User};
+use textdesk_store::{CannedFields, CannedResponse, User};
 
 use crate::services::Services;
-
-#[derive(Debug, thiserror::Error)]
-pub enum CannedError {
-    #[error("managing canned responses needs the supervisor or admin role")]
-    Forbidden,
-    #[error(transparent)]
-    Invalid(#[from] Invalid),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+use crate::services::error::{ServiceError, ServiceResult};
 
 /// What someone typed for a canned response, before validation.
 #[derive(Debug, Clone, Default)]
@@ -43,40 +34,56 @@ impl From<&CannedResponse> for CannedDraft {
 }
 
 /// Canned responses are kept by supervisors and admins.
-fn manager(user: &User) -> Result<(), CannedError> {
-    if crate::services::users::curates(user) { Ok(()) } else { Err(CannedError::Forbidden) }
+fn manager(user: &User) -> ServiceResult<()> {
+    if crate::services::users::curates(user) {
+        Ok(())
+    } else {
+        Err(ServiceError::forbidden("managing canned responses needs the supervisor or admin role"))
+    }
 }
 
 impl Services {
-    pub async fn create_canned(&self, user: &User, draft: &CannedDraft) -> Result<CannedResponse, CannedError> {
+    /// The account's canned responses, those matching `q` when given.
+    pub async fn canned_responses(&self, user: &User, q: Option<&str>) -> ServiceResult<Vec<CannedResponse>> {
+        Ok(self.store.canned_list(user.account_id, q).await?)
+    }
+
+    pub async fn canned_response(&self, user: &User, id: i64) -> ServiceResult<CannedResponse> {
+        Ok(self.store.canned(user.account_id, id).await?)
+    }
+
+    /// Changes part of a canned response: `change` edits the stored one as typed.
+    pub async fn edit_canned(
+        &self,
+        user: &User,
+        id: i64,
+        change: impl FnOnce(&mut CannedDraft),
+    ) -> ServiceResult<CannedResponse> {
+        manager(user)?;
+        let mut draft = CannedDraft::from(&self.store.canned(user.account_id, id).await?);
+        change(&mut draft);
+        self.update_canned(user, id, &draft).await
+    }
+
+    pub async fn create_canned(&self, user: &User, draft: &CannedDraft) -> ServiceResult<CannedResponse> {
         manager(user)?;
         let fields = draft.validate()?;
         Ok(self.store.create_canned(user.account_id, &fields, user.id).await?)
     }
 
-    pub async fn update_canned(
-        &self,
-        user: &User,
-        id: i64,
-        draft: &CannedDraft,
-    ) -> Result<CannedResponse, CannedError> {
+    pub async fn update_canned(&self, user: &User, id: i64, draft: &CannedDraft) -> ServiceResult<CannedResponse> {
         manager(user)?;
         let fields = draft.validate()?;
         Ok(self.store.update_canned(user.account_id, id, &fields).await?)
     }
 
-    pub async fn delete_canned(&self, user: &User, id: i64) -> Result<(), CannedError> {
+    pub async fn delete_canned(&self, user: &User, id: i64) -> ServiceResult<()> {
         manager(user)?;
         Ok(self.store.delete_canned(user.account_id, id).await?)
     }
 
     /// A canned response filled in for a conversation, as `user` would send it.
-    pub async fn render_canned(
-        &self,
-        user: &User,
-        conversation_id: i64,
-        canned_id: i64,
-    ) -> Result<Rendered, CannedError> {
+    pub async fn render_canned(&self, user: &User, conversation_id: i64, canned_id: i64) -> ServiceResult<Rendered> {
         let summary = self.store.conversation_summary(user.account_id, conversation_id).await?;
         let canned = self.store.canned(user.account_id, canned_id).await?;
         // Stored bodies were validated when written; a body that no longer

@@ -16,9 +16,10 @@ use textdesk_channels::provider::{
 use textdesk_channels::simulator::Carrier;
 use textdesk_channels::{Accepted, Channel, Outgoing, Provider, SendError, registry};
 use textdesk_core::{Capabilities, Invalid, Medium};
-use textdesk_store::{Inbox, NewInbox, StoreError};
+use textdesk_store::{Inbox, NewInbox};
 
 use crate::services::Services;
+use crate::services::error::{ServiceError, ServiceResult};
 
 /// Each inbox's open channel on this node, built on first use from the
 /// inbox's stored setup (a Twilio client, an SMPP link once listening).
@@ -60,27 +61,10 @@ pub struct NewChannel {
     pub check: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("{0}")]
-    Invalid(String),
-    /// The provider refused the credentials, or could not be reached to check them.
-    #[error("{0}")]
-    Credentials(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<Invalid> for SetupError {
-    fn from(e: Invalid) -> Self {
-        SetupError::Invalid(e.0)
-    }
-}
-
 /// The provider named `key`, or a refusal listing the ones there are.
-pub fn provider(key: &str) -> Result<&'static dyn Provider, SetupError> {
+pub fn provider(key: &str) -> ServiceResult<&'static dyn Provider> {
     registry::find(key).ok_or_else(|| {
-        SetupError::Invalid(format!(
+        ServiceError::Invalid(format!(
             "{key:?} is not a provider of this version: one of {}",
             registry::keys().join(", ")
         ))
@@ -110,13 +94,13 @@ pub enum Door {
     Api,
 }
 
-fn named(p: &dyn Provider, door: Door, problem: FieldProblem) -> SetupError {
+fn named(p: &dyn Provider, door: Door, problem: FieldProblem) -> ServiceError {
     let name = match door {
         Door::Form => problem.field.label.to_owned(),
         Door::Cli => format!("--{}", problem.field.flag_name()),
         Door::Api => format!("{}.{}", p.key(), problem.field.name),
     };
-    SetupError::Invalid(format!("{name}: {}", problem.problem))
+    ServiceError::Invalid(format!("{name}: {}", problem.problem))
 }
 
 /// A provider's setup from text (form fields, command-line flags): `get`
@@ -125,18 +109,15 @@ pub fn read_text_setup(
     p: &'static dyn Provider,
     door: Door,
     mut get: impl FnMut(&SetupField) -> Option<String>,
-) -> Result<SetupValues, SetupError> {
+) -> ServiceResult<SetupValues> {
     provider::read_setup(p.setup(), |f| get(f).map_or(Ok(None), |raw| f.read_text(&raw))).map_err(|e| named(p, door, e))
 }
 
 /// A provider's setup from a JSON object (the API): unknown keys are refused.
-pub fn read_json_setup(
-    p: &'static dyn Provider,
-    given: &serde_json::Map<String, Value>,
-) -> Result<SetupValues, SetupError> {
+pub fn read_json_setup(p: &'static dyn Provider, given: &serde_json::Map<String, Value>) -> ServiceResult<SetupValues> {
     if let Some(unknown) = given.keys().find(|k| !p.setup().iter().any(|f| f.name == k.as_str())) {
         let names: Vec<&str> = p.setup().iter().map(|f| f.name).collect();
-        return Err(SetupError::Invalid(format!(
+        return Err(ServiceError::Invalid(format!(
             "{}.{unknown} is not a setting of {}: it has {}",
             p.key(),
             p.label(),
@@ -182,7 +163,7 @@ impl Services {
         &self,
         account_id: i64,
         conversation_id: i64,
-    ) -> Result<(Inbox, Capabilities), StoreError> {
+    ) -> ServiceResult<(Inbox, Capabilities)> {
         let conversation = self.store.conversation(account_id, conversation_id).await?;
         let inbox = self.store.inbox_by_id(conversation.inbox_id).await?;
         let capabilities = self.capabilities(&inbox.provider, inbox.medium);
@@ -193,27 +174,27 @@ impl Services {
     /// (unless `check` is off), and stored. A provider that keeps a
     /// connection starts it at once on a server, and within seconds on every
     /// other (`ensure_links`).
-    pub async fn add_inbox(&self, account_id: i64, new: NewChannel) -> Result<Inbox, SetupError> {
+    pub async fn add_inbox(&self, account_id: i64, new: NewChannel) -> ServiceResult<Inbox> {
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(SetupError::Invalid("an inbox name is 1 to 100 characters".into()));
+            return Err(ServiceError::Invalid("an inbox name is 1 to 100 characters".into()));
         }
         let p = new.provider;
         let medium = new.medium.unwrap_or(p.media()[0]);
         if !p.media().contains(&medium) {
             let carried: Vec<&str> = p.media().iter().map(|m| m.as_str()).collect();
-            return Err(SetupError::Invalid(format!(
+            return Err(ServiceError::Invalid(format!(
                 "{} carries {} here, not {medium}",
                 p.label(),
                 carried.join(", ")
             )));
         }
         let stored = StoredSetup::split(p.setup(), new.setup);
-        let sender = p.sender(&stored, medium, &new.sender).map_err(SetupError::Invalid)?;
-        let channel = p.open(&self.context(0), &stored).map_err(SetupError::Invalid)?;
+        let sender = p.sender(&stored, medium, &new.sender).map_err(ServiceError::Invalid)?;
+        let channel = p.open(&self.context(0), &stored).map_err(ServiceError::Invalid)?;
         if new.check {
             channel.check_credentials().await.map_err(|e| match e {
-                CheckFailure::Rejected(words) | CheckFailure::Unreachable(words) => SetupError::Credentials(words),
+                CheckFailure::Rejected(words) | CheckFailure::Unreachable(words) => ServiceError::Credentials(words),
             })?;
         }
         let mut settings = serde_json::Map::new();
@@ -241,16 +222,16 @@ impl Services {
     }
 
     /// The inbox's channel on this node, opened once from its stored setup.
-    pub async fn channel(&self, inbox: &Inbox) -> Result<Arc<dyn Channel>, SetupError> {
+    pub async fn channel(&self, inbox: &Inbox) -> ServiceResult<Arc<dyn Channel>> {
         if let Some(c) = self.channels.cached(inbox.id) {
             return Ok(c);
         }
         let p = provider(&inbox.provider)?;
         let secrets = self.store.inbox_secrets(inbox.id).await?;
         let stored = StoredSetup::of(p.key(), &inbox.settings, &secrets);
-        let opened = p.open(&self.context(inbox.id), &stored).map_err(SetupError::Invalid)?;
+        let opened = p.open(&self.context(inbox.id), &stored).map_err(ServiceError::Invalid)?;
         let mut open =
-            self.channels.open.lock().map_err(|_| SetupError::Invalid("the channel cache is poisoned".into()))?;
+            self.channels.open.lock().map_err(|_| ServiceError::Invalid("the channel cache is poisoned".into()))?;
         // Another task may have opened it meanwhile: keep one, so a kept connection is started once.
         Ok(open.entry(inbox.id).or_insert(opened).clone())
     }
@@ -264,7 +245,7 @@ impl Services {
     /// Starts the kept connection of every inbox whose provider keeps one and
     /// that has none on this node: at start, and then periodically, so an
     /// inbox added by the CLI or another node connects here too.
-    pub async fn ensure_links(&self) -> Result<(), StoreError> {
+    pub async fn ensure_links(&self) -> ServiceResult<()> {
         if !self.channels.serving.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -281,9 +262,9 @@ impl Services {
     /// Opens the inbox's channel and, if it was not yet listening, feeds
     /// what arrives on its connection (messages, receipts) into ingest for as
     /// long as the connection lives.
-    async fn start_link(&self, inbox: &Inbox) -> Result<(), SetupError> {
+    async fn start_link(&self, inbox: &Inbox) -> ServiceResult<()> {
         let channel = self.channel(inbox).await?;
-        let Some(mut events) = channel.listen().map_err(SetupError::Invalid)? else { return Ok(()) };
+        let Some(mut events) = channel.listen().map_err(ServiceError::Invalid)? else { return Ok(()) };
         let services = self.clone();
         let inbox_id = inbox.id;
         tokio::spawn(async move {
@@ -322,7 +303,7 @@ impl Services {
                 let inbox = self.store.inbox_by_id(inbox_id).await.map_err(|e| SendError::Retryable(e.to_string()))?;
                 self.channel(&inbox).await.map_err(|e| match e {
                     // The database may be back in a moment; a broken inbox will not.
-                    SetupError::Store(_) => SendError::Retryable(e.to_string()),
+                    ServiceError::Store(_) => SendError::Retryable(e.to_string()),
                     _ => SendError::Permanent(e.to_string()),
                 })?
             }

@@ -6,9 +6,9 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use textdesk_core::compose::{self, Preview};
 use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict};
-use textdesk_store::StoreError;
 
 use crate::services::Services;
+use crate::services::error::ServiceResult;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Cost {
@@ -62,7 +62,7 @@ impl Services {
         text: &str,
         conversation_id: Option<i64>,
         inbox_id: Option<i64>,
-    ) -> Result<ComposePreview, StoreError> {
+    ) -> ServiceResult<ComposePreview> {
         let preview = compose::preview(text, &self.tone_rules(account_id).await?);
         let segments = preview.count.segments;
         let now = Timestamp::now();

@@ -5,7 +5,9 @@
 use serde::Deserialize;
 use textdesk_core::consent::{ConsentPolicy, KeywordAction, Keywords};
 use textdesk_core::{Body, ConsentState, Invalid};
-use textdesk_store::{ACCOUNT_SCOPE, ConsentEvent, Inbox, RecordConsent, StoreError, User};
+use textdesk_store::{ACCOUNT_SCOPE, ConsentEvent, Inbox, LedgerLine, RecordConsent, User};
+
+use crate::services::error::{ServiceError, ServiceResult};
 
 /// `settings.consent` of an inbox; anything left out takes the default.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -125,18 +127,18 @@ pub const MAX_EVIDENCE_CHARS: usize = 500;
 
 impl crate::services::Services {
     /// Records an opt-in or opt-out a person vouches for.
-    pub async fn record_consent(&self, user: &User, ask: ConsentAsk<'_>) -> Result<ConsentEvent, StoreError> {
+    pub async fn record_consent(&self, user: &User, ask: ConsentAsk<'_>) -> ServiceResult<ConsentEvent> {
         let state = match ConsentState::parse(ask.state) {
             Some(st @ (ConsentState::OptedIn | ConsentState::OptedOut)) => st,
-            _ => return Err(StoreError::Invalid("state must be opted_in or opted_out".into())),
+            _ => return Err(ServiceError::Invalid("state must be opted_in or opted_out".into())),
         };
         let source = ask.source.trim();
         if source.is_empty() || source.chars().count() > 50 {
-            return Err(StoreError::Invalid("source is 1 to 50 characters (web_form, verbal, api, …)".into()));
+            return Err(ServiceError::Invalid("source is 1 to 50 characters (web_form, verbal, api, …)".into()));
         }
         let evidence = ask.evidence.trim();
         if evidence.chars().count() > MAX_EVIDENCE_CHARS {
-            return Err(StoreError::Invalid(format!(
+            return Err(ServiceError::Invalid(format!(
                 "evidence is at most {MAX_EVIDENCE_CHARS} characters; keep the customer's words and where they were given"
             )));
         }
@@ -155,7 +157,7 @@ impl crate::services::Services {
             evidence,
             actor_id: Some(user.id),
         };
-        self.store.record_consent(user.account_id, record).await
+        Ok(self.store.record_consent(user.account_id, record).await?)
     }
 }
 
@@ -193,6 +195,25 @@ pub fn ledger_csv(lines: &[textdesk_store::LedgerLine]) -> String {
         out.push_str("\r\n");
     }
     out
+}
+
+impl crate::services::Services {
+    /// A contact's opt-ins and opt-outs (404 for a contact of another account).
+    pub async fn consent_history(&self, account_id: i64, contact_id: i64) -> ServiceResult<Vec<ConsentEvent>> {
+        self.store.contact(account_id, contact_id).await?;
+        Ok(self.store.consent_history(contact_id).await?)
+    }
+
+    /// The account's consent ledger between `from` and `to`, one contact's when given.
+    pub async fn consent_ledger(
+        &self,
+        account_id: i64,
+        contact_id: Option<i64>,
+        from: Option<jiff::Timestamp>,
+        to: Option<jiff::Timestamp>,
+    ) -> ServiceResult<Vec<LedgerLine>> {
+        Ok(self.store.consent_ledger(account_id, contact_id, from, to).await?)
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,15 @@
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use textdesk_core::gate::{BlockReason, OutboundKind};
+use textdesk_core::Address;
+use textdesk_core::gate::OutboundKind;
 use textdesk_core::{Body, ConversationStatus, Invalid, Priority, SnoozePreset};
-use textdesk_store::{Conversation, Message, NewOutbound, OutboundOutcome, Snooze, StoreError, User};
+use textdesk_store::{
+    Conversation, ConversationSummary, Message, NewOutbound, OutboundOutcome, Snooze, TimelineEvent, User,
+};
 
 use crate::services::Services;
+use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::metrics::Metrics;
 use crate::services::schedule::moment;
 
@@ -22,14 +26,6 @@ pub enum SnoozeWhen {
     Preset(SnoozePreset),
     /// "2026-12-08T09:00" (read in the zone) or an instant with its offset.
     At(String),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ActionError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{}", .0.explain())]
-    Blocked(BlockReason),
 }
 
 /// What an agent or an API client asks to send.
@@ -59,24 +55,23 @@ impl Services {
         account_id: i64,
         conversation_id: i64,
         at: Timestamp,
-    ) -> Result<textdesk_core::gate::Timing, StoreError> {
+    ) -> ServiceResult<textdesk_core::gate::Timing> {
         let clock = self.store.contact_clock(conversation_id).await?;
         let policy = self.timing_for(account_id).await?;
         Ok(policy.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, at))
     }
 
     /// An agent's reply, note, notification or scheduled message.
-    pub async fn send(&self, user: &User, conversation_id: i64, draft: Draft) -> Result<Message, ActionError> {
+    pub async fn send(&self, user: &User, conversation_id: i64, draft: Draft) -> ServiceResult<Message> {
         let (inbox, channel) = self.conversation_channel(user.account_id, conversation_id).await?;
         if !draft.private {
             if !draft.media.is_empty() && !channel.media {
-                return Err(StoreError::Invalid(format!(
+                return Err(ServiceError::Invalid(format!(
                     "{} messages cannot carry attachments: send the text alone, or add the file to a private note",
                     inbox.provider
-                ))
-                .into());
+                )));
             }
-            channel.check_length(draft.body.as_str()).map_err(|e| StoreError::Invalid(e.0))?;
+            channel.check_length(draft.body.as_str()).map_err(|e| ServiceError::Invalid(e.0))?;
         }
         let now = Timestamp::now();
         let send_at = draft.send_at.filter(|t| *t > now);
@@ -105,17 +100,38 @@ impl Services {
             OutboundOutcome::Stored(m) => Ok(*m),
             OutboundOutcome::Blocked(reason) => {
                 Metrics::inc(&self.metrics.outbound_blocked);
-                Err(ActionError::Blocked(reason))
+                Err(ServiceError::Blocked(reason))
             }
         }
     }
 
-    pub async fn assign(&self, actor: &User, id: i64, assignee: Option<i64>) -> Result<Conversation, StoreError> {
-        self.store.assign(actor.account_id, id, assignee, Some(actor.id)).await
+    /// A conversation of the account (404 for any other).
+    pub async fn conversation(&self, account_id: i64, id: i64) -> ServiceResult<Conversation> {
+        Ok(self.store.conversation(account_id, id).await?)
     }
 
-    pub async fn set_team(&self, actor: &User, id: i64, team: Option<i64>) -> Result<Conversation, StoreError> {
-        self.store.set_team(actor.account_id, id, team, Some(actor.id)).await
+    /// A conversation with its contact's name and address and its preview, as lists show it.
+    pub async fn conversation_summary(&self, account_id: i64, id: i64) -> ServiceResult<ConversationSummary> {
+        Ok(self.store.conversation_summary(account_id, id).await?)
+    }
+
+    /// What happened in a conversation of the account, oldest first.
+    pub async fn timeline(&self, account_id: i64, id: i64) -> ServiceResult<Vec<TimelineEvent>> {
+        self.store.conversation(account_id, id).await?;
+        Ok(self.store.timeline(id).await?)
+    }
+
+    /// The open conversation of an inbox with `to`, started by `actor` if there is none.
+    pub async fn conversation_with(&self, actor: &User, inbox_id: i64, to: &Address) -> ServiceResult<i64> {
+        Ok(self.store.conversation_with(actor.account_id, inbox_id, to, actor.id).await?)
+    }
+
+    pub async fn assign(&self, actor: &User, id: i64, assignee: Option<i64>) -> ServiceResult<Conversation> {
+        Ok(self.store.assign(actor.account_id, id, assignee, Some(actor.id)).await?)
+    }
+
+    pub async fn set_team(&self, actor: &User, id: i64, team: Option<i64>) -> ServiceResult<Conversation> {
+        Ok(self.store.set_team(actor.account_id, id, team, Some(actor.id)).await?)
     }
 
     pub async fn set_status(
@@ -124,27 +140,27 @@ impl Services {
         id: i64,
         status: ConversationStatus,
         until: Option<Snooze>,
-    ) -> Result<Conversation, StoreError> {
-        self.store.set_status(actor.account_id, id, status, until, Some(actor.id)).await
+    ) -> ServiceResult<Conversation> {
+        Ok(self.store.set_status(actor.account_id, id, status, until, Some(actor.id)).await?)
     }
 
-    pub async fn set_priority(&self, actor: &User, id: i64, p: Priority) -> Result<Conversation, StoreError> {
-        self.store.set_priority(actor.account_id, id, p, Some(actor.id)).await
+    pub async fn set_priority(&self, actor: &User, id: i64, p: Priority) -> ServiceResult<Conversation> {
+        Ok(self.store.set_priority(actor.account_id, id, p, Some(actor.id)).await?)
     }
 
     /// Replaces the labels with these from the account's catalogue (422 naming any other).
-    pub async fn set_labels(&self, actor: &User, id: i64, labels: &[String]) -> Result<Conversation, StoreError> {
+    pub async fn set_labels(&self, actor: &User, id: i64, labels: &[String]) -> ServiceResult<Conversation> {
         if labels.len() > MAX_LABELS {
-            return Err(StoreError::Invalid(format!("a conversation has at most {MAX_LABELS} labels")));
+            return Err(ServiceError::Invalid(format!("a conversation has at most {MAX_LABELS} labels")));
         }
-        self.store.set_labels(actor.account_id, id, labels, Some(actor.id)).await
+        Ok(self.store.set_labels(actor.account_id, id, labels, Some(actor.id)).await?)
     }
 
     /// The agent has seen it. Announced (only when it was unread) under a kind
     /// that refreshes lists, not open threads: a thread refresh reads it
     /// again, and re-rendering the thread the agent is using would close
     /// whatever they had open in it.
-    pub async fn mark_read(&self, actor: &User, id: i64) -> Result<(), StoreError> {
+    pub async fn mark_read(&self, actor: &User, id: i64) -> ServiceResult<()> {
         self.store.mark_read(actor.account_id, id, Some(actor.id)).await?;
         Ok(())
     }
@@ -153,8 +169,8 @@ impl Services {
     /// is a note to oneself, noise to everyone else. Announced under its own
     /// kind, which refreshes lists but not an open thread (refreshing a thread
     /// marks it read, and would undo this at once in a colleague's tab).
-    pub async fn mark_unread(&self, actor: &User, id: i64) -> Result<Conversation, StoreError> {
-        self.store.mark_unread(actor.account_id, id, Some(actor.id)).await
+    pub async fn mark_unread(&self, actor: &User, id: i64) -> ServiceResult<Conversation> {
+        Ok(self.store.mark_unread(actor.account_id, id, Some(actor.id)).await?)
     }
 
     /// When a snooze asked for as `when` ends: a preset on the clock of `zone`
@@ -184,7 +200,7 @@ impl Services {
     }
 
     /// Opens snoozed conversations whose time has come.
-    pub async fn wake_snoozed(&self) -> Result<usize, StoreError> {
+    pub async fn wake_snoozed(&self) -> ServiceResult<usize> {
         Ok(self.store.wake_snoozed(Timestamp::now()).await?.len())
     }
 }

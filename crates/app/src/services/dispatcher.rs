@@ -11,6 +11,7 @@ use textdesk_store::{Claimed, RecordConsent, User};
 
 use crate::services::Services;
 use crate::services::automations::engine::FRESH;
+use crate::services::error::ServiceResult;
 use crate::services::metrics::Metrics;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +34,7 @@ fn backoff(attempts: i64) -> SignedDuration {
 }
 
 impl Services {
-    pub async fn dispatch_once(&self, worker: &str, batch: i64) -> textdesk_store::Result<DispatchReport> {
+    pub async fn dispatch_once(&self, worker: &str, batch: i64) -> ServiceResult<DispatchReport> {
         self.dispatch_at(worker, batch, Timestamp::now()).await
     }
 
@@ -41,12 +42,7 @@ impl Services {
     /// each sender with due rows has as many claimed as its pace allows, and
     /// the senders are served side by side, so a slow or backlogged one never
     /// holds up another.
-    pub async fn dispatch_at(
-        &self,
-        worker: &str,
-        batch: i64,
-        now: Timestamp,
-    ) -> textdesk_store::Result<DispatchReport> {
+    pub async fn dispatch_at(&self, worker: &str, batch: i64, now: Timestamp) -> ServiceResult<DispatchReport> {
         let mut batches = Vec::new();
         for inbox_id in self.store.due_senders(now).await? {
             let rate = self.sender_rate(inbox_id).await?;
@@ -71,7 +67,7 @@ impl Services {
     /// How fast an inbox's sender may go: its `rate_limit` setting, or what
     /// carriers allow its kind of number. A provider carriers do not meter
     /// (the simulator) is not paced unless set.
-    async fn sender_rate(&self, inbox_id: i64) -> textdesk_store::Result<Option<Rate>> {
+    async fn sender_rate(&self, inbox_id: i64) -> ServiceResult<Option<Rate>> {
         let inbox = self.store.inbox_by_id(inbox_id).await?;
         let metered = registry::find(&inbox.provider).is_none_or(|p| p.metered());
         Ok(match rate_setting(&inbox.settings).ok().flatten() {
@@ -82,7 +78,7 @@ impl Services {
     }
 
     /// One sender's claimed rows, in order.
-    async fn send_batch(&self, claimed: Vec<Claimed>, now: Timestamp) -> textdesk_store::Result<DispatchReport> {
+    async fn send_batch(&self, claimed: Vec<Claimed>, now: Timestamp) -> ServiceResult<DispatchReport> {
         let mut report = DispatchReport { claimed: claimed.len(), ..Default::default() };
         for row in claimed {
             // The lease counts from this row's send, not from the batch's
@@ -168,7 +164,7 @@ impl Services {
         inbox_id: i64,
         conversation_id: i64,
         evidence: &str,
-    ) -> textdesk_store::Result<()> {
+    ) -> ServiceResult<()> {
         let conversation = self.store.conversation(account_id, conversation_id).await?;
         let scope = self.store.inbox_consent_scope(inbox_id).await?;
         let record = RecordConsent {
@@ -185,14 +181,14 @@ impl Services {
     }
 
     /// An agent's "retry now" on a failed message or one waiting to retry.
-    pub async fn retry_now(&self, user: &User, message_id: i64) -> textdesk_store::Result<()> {
-        self.store.retry_now(user.account_id, message_id, Timestamp::now()).await
+    pub async fn retry_now(&self, user: &User, message_id: i64) -> ServiceResult<()> {
+        Ok(self.store.retry_now(user.account_id, message_id, Timestamp::now()).await?)
     }
 
     /// Settles rows a dead or hung worker left in `sending`. A provider that
     /// can say whether it received the message settles it: recorded as sent,
     /// or sent again. Where it cannot, a person decides (never sent twice).
-    pub async fn settle_interrupted(&self, now: Timestamp, lease: SignedDuration) -> textdesk_store::Result<usize> {
+    pub async fn settle_interrupted(&self, now: Timestamp, lease: SignedDuration) -> ServiceResult<usize> {
         let stale = self.store.stale_claims(now, lease).await?;
         let mut count = 0;
         for row in stale {

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use textdesk_core::hours::{BusinessHours, HoursSettings, describe_opening};
 use textdesk_core::template::{Template, Vars};
 use textdesk_core::{Body, Invalid};
-use textdesk_store::{Inbox, StoreError};
+use textdesk_store::Inbox;
 
 use crate::services::Services;
+use crate::services::error::ServiceResult;
 
 /// `settings.off_hours_reply` of an inbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,7 +95,7 @@ impl Services {
     }
 
     /// The customer's name and zone for a conversation.
-    async fn customer(&self, account_id: i64, conversation_id: i64) -> Result<(String, TimeZone), StoreError> {
+    async fn customer(&self, account_id: i64, conversation_id: i64) -> ServiceResult<(String, TimeZone)> {
         let summary = self.store.conversation_summary(account_id, conversation_id).await?;
         let contact = self.store.contact(account_id, summary.conversation.contact_id).await?;
         let zone = self.timing.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
@@ -109,7 +110,7 @@ impl Services {
         account_id: i64,
         conversation_id: i64,
         now: Timestamp,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> ServiceResult<Option<String>> {
         let hours = self.hours_of(inbox).hours;
         if hours.is_open(now) {
             return Ok(None);
@@ -125,7 +126,7 @@ impl Services {
         template: &str,
         contact_name: &str,
         next_open: Option<String>,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, textdesk_core::Invalid> {
         let vars = Vars::new(contact_name, "", &self.business_name, next_open);
         Ok(Template::parse(template)?.render(&vars).text)
     }

@@ -2,11 +2,12 @@
 //! stored, so a typo is an error naming the entry, never a silent default.
 
 use textdesk_core::Invalid;
-use textdesk_store::{Inbox, StoreError, User};
+use textdesk_store::{Inbox, User};
 
 use crate::services::Services;
 use crate::services::automations::BUILTIN_KEYS;
 use crate::services::consent::ConsentSettings;
+use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::hours::InboxHours;
 
 /// The settings an inbox knows; anything else is refused so a misspelt key is noticed.
@@ -24,6 +25,25 @@ const KEYS: &[&str] = &[
 ];
 
 impl Services {
+    pub async fn inboxes(&self, account_id: i64) -> ServiceResult<Vec<Inbox>> {
+        Ok(self.store.inboxes(account_id).await?)
+    }
+
+    /// An inbox of the account (404 for any other).
+    pub async fn inbox(&self, account_id: i64, id: i64) -> ServiceResult<Inbox> {
+        Ok(self.store.inbox(account_id, id).await?)
+    }
+
+    /// The inbox a provider's webhook address names; the address carries no account.
+    pub async fn webhook_inbox(&self, id: i64) -> ServiceResult<Inbox> {
+        Ok(self.store.inbox_by_id(id).await?)
+    }
+
+    /// The scope the inbox shares consent under with other inboxes, if any.
+    pub async fn inbox_shared_scope(&self, inbox: &Inbox) -> ServiceResult<Option<String>> {
+        Ok(self.store.inbox_shared_scope(inbox.account_id, inbox.id).await?)
+    }
+
     /// Checks a whole settings object.
     pub fn check_inbox_settings(&self, settings: &serde_json::Value) -> Result<(), Invalid> {
         let obj = settings.as_object().ok_or_else(|| Invalid::new("settings must be an object"))?;
@@ -48,19 +68,19 @@ impl Services {
 
     /// Puts the inbox's sender in a shared consent scope (`pool:main`), or back in its own.
     /// A STOP to any sender of a shared scope then silences all of them.
-    pub async fn set_consent_scope(&self, admin: &User, id: i64, scope: Option<&str>) -> Result<(), StoreError> {
+    pub async fn set_consent_scope(&self, admin: &User, id: i64, scope: Option<&str>) -> ServiceResult<()> {
         if let Some(sc) = scope {
             let ok = (1..=64).contains(&sc.len())
                 && sc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ":_.-".contains(c))
                 && sc != textdesk_store::ACCOUNT_SCOPE
                 && !sc.starts_with("inbox:");
             if !ok {
-                return Err(StoreError::Invalid(format!(
+                return Err(ServiceError::Invalid(format!(
                     "consent_scope {sc:?}: 1 to 64 lowercase letters, digits or : _ . -, such as pool:main (not account or inbox:…)"
                 )));
             }
         }
-        self.store.set_inbox_consent_scope(admin.account_id, id, scope).await
+        Ok(self.store.set_inbox_consent_scope(admin.account_id, id, scope).await?)
     }
 
     /// Renames an inbox and/or changes settings: each top-level key given replaces
@@ -71,18 +91,18 @@ impl Services {
         id: i64,
         name: Option<&str>,
         changes: Option<&serde_json::Map<String, serde_json::Value>>,
-    ) -> Result<Inbox, StoreError> {
+    ) -> ServiceResult<Inbox> {
         let inbox = self.store.inbox(admin.account_id, id).await?;
         if let Some(n) = name
             && (n.trim().is_empty() || n.trim().chars().count() > 100)
         {
-            return Err(StoreError::Invalid("an inbox name is 1 to 100 characters".into()));
+            return Err(ServiceError::Invalid("an inbox name is 1 to 100 characters".into()));
         }
         let settings = match changes {
             None => None,
             Some(changes) => {
                 if let Some(k) = changes.keys().find(|k| matches!(k.as_str(), "twilio" | "smpp")) {
-                    return Err(StoreError::Invalid(format!(
+                    return Err(ServiceError::Invalid(format!(
                         "{k}: the provider connection is set when the inbox is added; add a new inbox to change it"
                     )));
                 }
@@ -113,6 +133,6 @@ impl Services {
             }
             other => other,
         };
-        self.store.update_inbox(admin.account_id, id, name.map(str::trim), settings.as_ref()).await
+        Ok(self.store.update_inbox(admin.account_id, id, name.map(str::trim), settings.as_ref()).await?)
     }
 }

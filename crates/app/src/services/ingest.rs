@@ -7,6 +7,7 @@ use textdesk_store::{InboundMessage, IngestOutcome, StatusReport};
 
 use crate::services::Services;
 use crate::services::consent::ConsentSettings;
+use crate::services::error::ServiceResult;
 use crate::services::metrics::Metrics;
 
 #[derive(Debug)]
@@ -19,7 +20,7 @@ impl Services {
     /// Stores an inbound event for `inbox_id` (its events in the same
     /// transaction). The provider may be acknowledged once this returns `Ok`:
     /// it is on disk.
-    pub async fn ingest(&self, inbox_id: i64, event: InboundEvent) -> textdesk_store::Result<Ingested> {
+    pub async fn ingest(&self, inbox_id: i64, event: InboundEvent) -> ServiceResult<Ingested> {
         match event {
             InboundEvent::Message { from, provider_id, body, media, received_at, consent_signal } => {
                 let inbox = self.store.inbox_by_id(inbox_id).await?;

@@ -4,19 +4,10 @@
 
 use textdesk_core::label::parse_description;
 use textdesk_core::{Invalid, LabelColor, LabelName};
-use textdesk_store::{Label, LabelFields, StoreError, User};
+use textdesk_store::{Label, LabelFields, User};
 
 use crate::services::Services;
-
-#[derive(Debug, thiserror::Error)]
-pub enum LabelError {
-    #[error("managing labels needs the supervisor or admin role")]
-    Forbidden,
-    #[error(transparent)]
-    Invalid(#[from] Invalid),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+use crate::services::error::{ServiceError, ServiceResult};
 
 /// What someone typed for a label, before validation.
 #[derive(Debug, Clone, Default)]
@@ -42,24 +33,44 @@ impl From<&Label> for LabelDraft {
     }
 }
 
-fn manager(user: &User) -> Result<(), LabelError> {
-    if crate::services::users::curates(user) { Ok(()) } else { Err(LabelError::Forbidden) }
+fn manager(user: &User) -> ServiceResult<()> {
+    if crate::services::users::curates(user) {
+        Ok(())
+    } else {
+        Err(ServiceError::forbidden("managing labels needs the supervisor or admin role"))
+    }
 }
 
 impl Services {
-    pub async fn create_label(&self, user: &User, draft: &LabelDraft) -> Result<Label, LabelError> {
+    pub async fn labels(&self, user: &User) -> ServiceResult<Vec<Label>> {
+        Ok(self.store.labels(user.account_id).await?)
+    }
+
+    pub async fn label(&self, user: &User, id: i64) -> ServiceResult<Label> {
+        Ok(self.store.label(user.account_id, id).await?)
+    }
+
+    /// Changes part of a label: `change` edits the stored one as typed.
+    pub async fn edit_label(&self, user: &User, id: i64, change: impl FnOnce(&mut LabelDraft)) -> ServiceResult<Label> {
+        manager(user)?;
+        let mut draft = LabelDraft::from(&self.store.label(user.account_id, id).await?);
+        change(&mut draft);
+        self.update_label(user, id, &draft).await
+    }
+
+    pub async fn create_label(&self, user: &User, draft: &LabelDraft) -> ServiceResult<Label> {
         manager(user)?;
         let fields = draft.validate()?;
         Ok(self.store.create_label(user.account_id, &fields).await?)
     }
 
-    pub async fn update_label(&self, user: &User, id: i64, draft: &LabelDraft) -> Result<Label, LabelError> {
+    pub async fn update_label(&self, user: &User, id: i64, draft: &LabelDraft) -> ServiceResult<Label> {
         manager(user)?;
         let fields = draft.validate()?;
         Ok(self.store.update_label(user.account_id, id, &fields).await?.label)
     }
 
-    pub async fn delete_label(&self, user: &User, id: i64) -> Result<Label, LabelError> {
+    pub async fn delete_label(&self, user: &User, id: i64) -> ServiceResult<Label> {
         manager(user)?;
         Ok(self.store.delete_label(user.account_id, id).await?.label)
     }

@@ -6,6 +6,7 @@ use textdesk_core::{ConversationStatus, Invalid, Priority};
 use textdesk_store::{AssigneeFilter, ConversationFilter, ConversationPage, Cursor, StoreError, User};
 
 use crate::services::Services;
+use crate::services::error::ServiceResult;
 
 /// A list request as typed: every part optional; empty text means "not set".
 #[derive(Debug, Clone, Default)]
@@ -53,7 +54,7 @@ pub struct ListQuery {
 
 impl Services {
     /// Reads a list request, checking that every id it names belongs to the account.
-    pub async fn list_query(&self, user: &User, ask: &ListAsk<'_>) -> Result<ListQuery, StoreError> {
+    pub async fn list_query(&self, user: &User, ask: &ListAsk<'_>) -> ServiceResult<ListQuery> {
         let view = set(ask.view).map(InboxView::parse).transpose()?;
         let mut f = ConversationFilter {
             status: match set(ask.status) {
@@ -109,8 +110,18 @@ impl Services {
         Ok(ListQuery { view, filter: f, cursor, limit: ask.limit })
     }
 
-    pub async fn list(&self, user: &User, q: &ListQuery) -> Result<ConversationPage, StoreError> {
-        self.store.list_conversations(user.account_id, &q.filter, q.cursor, q.limit).await
+    /// The latest `limit` conversations of an inbox, in any status.
+    pub async fn inbox_conversations(
+        &self,
+        inbox: &textdesk_store::Inbox,
+        limit: i64,
+    ) -> ServiceResult<ConversationPage> {
+        let filter = ConversationFilter { inbox_id: Some(inbox.id), ..Default::default() };
+        Ok(self.store.list_conversations(inbox.account_id, &filter, None, limit).await?)
+    }
+
+    pub async fn list(&self, user: &User, q: &ListQuery) -> ServiceResult<ConversationPage> {
+        Ok(self.store.list_conversations(user.account_id, &q.filter, q.cursor, q.limit).await?)
     }
 }
 

@@ -13,6 +13,7 @@ use textdesk_core::media;
 use textdesk_store::{Inbox, Media, MediaFetch, MediaState};
 
 use crate::services::Services;
+use crate::services::error::{ServiceError, ServiceResult};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -80,29 +81,23 @@ impl Services {
     }
 
     /// Keeps an agent's upload, to be sent with a message (`Draft::media`).
-    pub async fn upload(
-        &self,
-        user: &textdesk_store::User,
-        content_type: &str,
-        bytes: &[u8],
-    ) -> textdesk_store::Result<Media> {
+    pub async fn upload(&self, user: &textdesk_store::User, content_type: &str, bytes: &[u8]) -> ServiceResult<Media> {
         if bytes.is_empty() {
-            return Err(textdesk_store::StoreError::Invalid("the file is empty".into()));
+            return Err(ServiceError::Invalid("the file is empty".into()));
         }
         if bytes.len() as u64 > self.media.max_bytes {
-            return Err(textdesk_store::StoreError::Invalid(format!(
+            return Err(ServiceError::Invalid(format!(
                 "the file is larger than {}, the most a file may be",
                 human_size(self.media.max_bytes)
             )));
         }
-        let kind = media::check(content_type, bytes)
-            .map_err(|refused| textdesk_store::StoreError::Invalid(refused.to_string()))?;
+        let kind = media::check(content_type, bytes).map_err(|refused| ServiceError::Invalid(refused.to_string()))?;
         let name = self.write_media(bytes).await?;
-        self.store.add_upload(user.id, &name, kind.essence, bytes.len() as i64).await
+        Ok(self.store.add_upload(user.id, &name, kind.essence, bytes.len() as i64).await?)
     }
 
     /// Writes bytes to the media store under a fresh random name.
-    async fn write_media(&self, bytes: &[u8]) -> textdesk_store::Result<String> {
+    async fn write_media(&self, bytes: &[u8]) -> ServiceResult<String> {
         let name = hex::encode(rand::random::<[u8; 16]>());
         let written = async {
             tokio::fs::create_dir_all(&self.media.dir).await?;
@@ -111,13 +106,13 @@ impl Services {
         .await;
         written.map(|()| name).map_err(|e| {
             tracing::error!(error = %e, "writing to the media store failed");
-            textdesk_store::StoreError::Conflict("the media store could not be written".into())
+            ServiceError::Conflict("the media store could not be written".into())
         })
     }
 
     /// Links a provider fetches the message's attachments from (a day is long
     /// past any send and its retries' first hours).
-    pub async fn outgoing_media_links(&self, message_id: i64) -> textdesk_store::Result<Vec<String>> {
+    pub async fn outgoing_media_links(&self, message_id: i64) -> ServiceResult<Vec<String>> {
         Ok(self
             .store
             .media_of(&[message_id])
@@ -131,7 +126,7 @@ impl Services {
     /// Fetches attachments that are due, one provider call each; returns how
     /// many were stored. Each is claimed first, so rounds running side by side
     /// (ingest's, housekeeping's, another node's) never fetch one twice.
-    pub async fn fetch_due_media(&self, now: Timestamp) -> textdesk_store::Result<usize> {
+    pub async fn fetch_due_media(&self, now: Timestamp) -> ServiceResult<usize> {
         let mut stored = 0;
         for due in self.store.claim_due_media(now, FETCH_LEASE, 20).await? {
             let inbox = self.store.inbox_by_id(due.inbox_id).await?;
@@ -142,10 +137,10 @@ impl Services {
         Ok(stored)
     }
 
-    async fn fetch_one(&self, inbox: &Inbox, due: MediaFetch, now: Timestamp) -> textdesk_store::Result<MediaState> {
+    async fn fetch_one(&self, inbox: &Inbox, due: MediaFetch, now: Timestamp) -> ServiceResult<MediaState> {
         let id = due.media.id;
         let Some(url) = due.media.source_url.clone() else {
-            return self.store.media_fetch_failed(id, "no address to fetch it from", false, now).await;
+            return Ok(self.store.media_fetch_failed(id, "no address to fetch it from", false, now).await?);
         };
         let fetched = match self.channel(inbox).await {
             Ok(channel) => channel.fetch_media(&url, self.media.max_bytes).await.map_err(|e| (e.reason, e.retryable)),
@@ -165,9 +160,11 @@ impl Services {
                     }
                     Ok(MediaState::Stored)
                 }
-                Err(_) => self.store.media_fetch_failed(id, "the media store could not be written", true, now).await,
+                Err(_) => {
+                    Ok(self.store.media_fetch_failed(id, "the media store could not be written", true, now).await?)
+                }
             },
-            Err((why, retryable)) => self.store.media_fetch_failed(id, &why, retryable, now).await,
+            Err((why, retryable)) => Ok(self.store.media_fetch_failed(id, &why, retryable, now).await?),
         }
     }
 
@@ -180,7 +177,7 @@ impl Services {
     /// Removes files in the media store that no attachment points to and
     /// that are older than `grace` (a file is written just before its row, so
     /// a young one may be about to be claimed). Returns how many went.
-    pub async fn sweep_orphan_media(&self, grace: SignedDuration) -> textdesk_store::Result<usize> {
+    pub async fn sweep_orphan_media(&self, grace: SignedDuration) -> ServiceResult<usize> {
         let cutoff = std::time::SystemTime::now() - grace.unsigned_abs();
         let mut old = Vec::new();
         let mut dir = match tokio::fs::read_dir(&self.media.dir).await {

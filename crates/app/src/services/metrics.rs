@@ -51,3 +51,15 @@ impl Metrics {
         out
     }
 }
+
+impl crate::services::Services {
+    /// Whether the database answers (the health check).
+    pub async fn database_answers(&self) -> crate::services::error::ServiceResult<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Messages in the outbox by state, for the metrics.
+    pub async fn outbox_counts(&self) -> crate::services::error::ServiceResult<Vec<(String, i64)>> {
+        Ok(self.store.outbox_counts().await?)
+    }
+}

@@ -3,6 +3,7 @@
 //! take. HTTP handlers and the CLI call these; they never reach past them.
 
 pub mod account;
+pub mod audit;
 pub mod auth;
 pub mod automations;
 pub mod canned;
@@ -19,12 +20,16 @@ pub mod ingest;
 pub mod labels;
 pub mod limits;
 pub mod list;
+pub mod live;
 pub mod media;
+pub mod messages;
 pub mod metrics;
 pub mod privacy;
 pub mod retention;
 pub mod schedule;
+pub mod sessions;
 pub mod setup;
+pub mod thread;
 pub mod users;
 
 use std::sync::Arc;
@@ -38,6 +43,8 @@ use crate::services::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct Services {
+    /// The services' own: the HTTP layer never reaches it (a test reads `http/` to
+    /// hold that); the operator's commands and the tests may.
     pub store: Store,
     pub carrier: Carrier,
     pub metrics: Arc<Metrics>,

@@ -7,9 +7,10 @@ use std::io::Write;
 
 use jiff::Timestamp;
 use serde_json::json;
-use textdesk_store::{ContactExport, Erased, ErasureSummary, NewAudit, StoreError};
+use textdesk_store::{ContactExport, Erased, ErasureSummary, NewAudit};
 
 use crate::services::Services;
+use crate::services::error::{ServiceError, ServiceResult};
 
 /// Where a long request is, for a progress bar.
 #[derive(Debug, Clone, Copy)]
@@ -27,25 +28,9 @@ pub struct Requester<'a> {
     pub ip: Option<&'a str>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PrivacyError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Writing the archive failed (in memory: a bug, never the person's input).
-    #[error("the export could not be written: {0}")]
-    Archive(String),
-}
-
-impl From<zip::result::ZipError> for PrivacyError {
-    fn from(e: zip::result::ZipError) -> Self {
-        PrivacyError::Archive(e.to_string())
-    }
-}
-
-impl From<std::io::Error> for PrivacyError {
-    fn from(e: std::io::Error) -> Self {
-        PrivacyError::Archive(e.to_string())
-    }
+/// Writing the archive failed (in memory: a bug, never the person's input).
+fn archive(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(format!("the export could not be written: {e}"))
 }
 
 /// The name an attachment has inside the export: `media/<id>.<subtype>`.
@@ -68,11 +53,16 @@ events.json         the history of their conversations (assignments, status chan
 media.json          the attachments; the files are under media/\n\
 Times are UTC (RFC 3339).\n";
 
-fn pretty(v: &impl serde::Serialize) -> Result<Vec<u8>, PrivacyError> {
-    serde_json::to_vec_pretty(v).map_err(|e| PrivacyError::Archive(e.to_string()))
+fn pretty(v: &impl serde::Serialize) -> ServiceResult<Vec<u8>> {
+    serde_json::to_vec_pretty(v).map_err(archive)
 }
 
 impl Services {
+    /// When the contact's data was erased, if it was.
+    pub async fn erased_at(&self, account_id: i64, contact_id: i64) -> ServiceResult<Option<Timestamp>> {
+        Ok(self.store.erased_at(account_id, contact_id).await?)
+    }
+
     /// The audit trail's entry for an act on a contact's data (never their number).
     async fn audit_privacy(
         &self,
@@ -80,7 +70,7 @@ impl Services {
         by: Requester<'_>,
         action: &str,
         detail: &str,
-    ) -> Result<(), StoreError> {
+    ) -> ServiceResult<()> {
         let subject = format!("contact:{contact_id}");
         let entry = NewAudit { account_id, actor_user_id: by.user_id, action, subject: &subject, ip: by.ip, detail };
         self.store.record_audit(entry, Timestamp::now()).await?;
@@ -88,8 +78,8 @@ impl Services {
     }
 
     /// What erasing the contact would take now.
-    pub async fn erasure_summary(&self, account_id: i64, contact_id: i64) -> Result<ErasureSummary, StoreError> {
-        self.store.erasure_summary(account_id, contact_id).await
+    pub async fn erasure_summary(&self, account_id: i64, contact_id: i64) -> ServiceResult<ErasureSummary> {
+        Ok(self.store.erasure_summary(account_id, contact_id).await?)
     }
 
     /// The ZIP of everything held about the contact.
@@ -99,7 +89,7 @@ impl Services {
         contact_id: i64,
         by: Requester<'_>,
         progress: &mut (dyn FnMut(Progress) + Send),
-    ) -> Result<Vec<u8>, PrivacyError> {
+    ) -> ServiceResult<Vec<u8>> {
         let data = self.store.contact_export(account_id, contact_id).await?;
         let total = data.media.len() + 1;
         progress(Progress { done: 0, total, step: "reading their records" });
@@ -128,7 +118,7 @@ impl Services {
         contact_id: i64,
         by: Requester<'_>,
         progress: &mut (dyn FnMut(Progress) + Send),
-    ) -> Result<Erased, StoreError> {
+    ) -> ServiceResult<Erased> {
         progress(Progress { done: 0, total: 1, step: "erasing their records" });
         let erased = self.store.erase_contact(account_id, contact_id, by.user_id, Timestamp::now()).await?;
         let total = erased.files.len() + 1;
@@ -148,7 +138,7 @@ impl Services {
     }
 }
 
-fn write_zip(data: &ContactExport, files: &[Option<Vec<u8>>]) -> Result<Vec<u8>, PrivacyError> {
+fn write_zip(data: &ContactExport, files: &[Option<Vec<u8>>]) -> ServiceResult<Vec<u8>> {
     use zip::write::SimpleFileOptions;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let deflated = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
@@ -177,16 +167,16 @@ fn write_zip(data: &ContactExport, files: &[Option<Vec<u8>>]) -> Result<Vec<u8>,
         ("media.json", pretty(&media)?),
     ];
     for (name, bytes) in entries {
-        zip.start_file(name, deflated)?;
-        zip.write_all(&bytes)?;
+        zip.start_file(name, deflated).map_err(archive)?;
+        zip.write_all(&bytes).map_err(archive)?;
     }
     for (m, bytes) in data.media.iter().zip(files) {
         if let Some(bytes) = bytes {
-            zip.start_file(export_file_name(m.id, m.content_type.as_deref()), stored)?;
-            zip.write_all(bytes)?;
+            zip.start_file(export_file_name(m.id, m.content_type.as_deref()), stored).map_err(archive)?;
+            zip.write_all(bytes).map_err(archive)?;
         }
     }
-    Ok(zip.finish()?.into_inner())
+    Ok(zip.finish().map_err(archive)?.into_inner())
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! every node; a dry run counts what would go.
 
 use jiff::{SignedDuration, Span, Timestamp};
-use textdesk_store::{NewAudit, RetentionAction, RetentionCounts, RetentionPolicy, StoreError};
+use textdesk_store::{NewAudit, RetentionAction, RetentionCounts, RetentionPolicy};
 
 use crate::services::Services;
+use crate::services::error::{ServiceError, ServiceResult};
 
 /// How often the policy runs.
 pub const RUN_EVERY: SignedDuration = SignedDuration::from_hours(24);
@@ -14,13 +15,13 @@ pub const RUN_EVERY: SignedDuration = SignedDuration::from_hours(24);
 pub const MONTHS: std::ops::RangeInclusive<u32> = 1..=120;
 
 /// A policy from what a person typed: months (1 to 120) and `delete` or `redact`.
-pub fn parse_policy(months: &str, action: &str) -> Result<RetentionPolicy, StoreError> {
+pub fn parse_policy(months: &str, action: &str) -> ServiceResult<RetentionPolicy> {
     let months: u32 = months
         .trim()
         .parse()
         .ok()
         .filter(|m| MONTHS.contains(m))
-        .ok_or_else(|| StoreError::Invalid("keep messages for 1 to 120 months".into()))?;
+        .ok_or_else(|| ServiceError::Invalid("keep messages for 1 to 120 months".into()))?;
     Ok(RetentionPolicy { months, action: RetentionAction::parse(action.trim())? })
 }
 
@@ -32,14 +33,19 @@ pub fn cutoff(now: Timestamp, months: u32) -> Timestamp {
 }
 
 impl Services {
+    /// The account's policy and when it last ran, if one is set.
+    pub async fn retention_policy(&self, account_id: i64) -> ServiceResult<Option<textdesk_store::StoredRetention>> {
+        Ok(self.store.retention_policy(account_id).await?)
+    }
+
     /// What `policy` would take now.
     pub async fn retention_dry_run(
         &self,
         account_id: i64,
         policy: RetentionPolicy,
         now: Timestamp,
-    ) -> Result<RetentionCounts, StoreError> {
-        self.store.retention_counts(account_id, policy.action, cutoff(now, policy.months)).await
+    ) -> ServiceResult<RetentionCounts> {
+        Ok(self.store.retention_counts(account_id, policy.action, cutoff(now, policy.months)).await?)
     }
 
     /// Saves the policy (None: keep everything) and says so in the audit trail.
@@ -48,7 +54,7 @@ impl Services {
         account_id: i64,
         policy: Option<RetentionPolicy>,
         by: Option<i64>,
-    ) -> Result<(), StoreError> {
+    ) -> ServiceResult<()> {
         self.store.set_retention_policy(account_id, policy).await?;
         let detail = match policy {
             Some(p) => format!("{} messages of resolved conversations after {} months", p.action.as_str(), p.months),
@@ -72,7 +78,7 @@ impl Services {
         account_id: i64,
         policy: RetentionPolicy,
         now: Timestamp,
-    ) -> Result<RetentionCounts, StoreError> {
+    ) -> ServiceResult<RetentionCounts> {
         let (counts, files) = self.store.apply_retention(account_id, policy.action, cutoff(now, policy.months)).await?;
         for name in &files {
             self.remove_media_file(name).await;
@@ -101,7 +107,7 @@ impl Services {
     /// Runs every account's policy that has not run for a day, each on one
     /// node only (the one whose claim moved `last_run_at`). Returns the runs
     /// this node did.
-    pub async fn run_due_retention(&self, now: Timestamp) -> Result<Vec<(i64, RetentionCounts)>, StoreError> {
+    pub async fn run_due_retention(&self, now: Timestamp) -> ServiceResult<Vec<(i64, RetentionCounts)>> {
         let mut done = Vec::new();
         for p in self.store.retention_policies().await? {
             if self.store.claim_retention_run(p.account_id, now, now - RUN_EVERY).await? {

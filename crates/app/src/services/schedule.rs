@@ -9,7 +9,7 @@ use textdesk_core::{Body, Invalid};
 use textdesk_store::{Message, Reschedule, StoreError, User};
 
 use crate::services::Services;
-use crate::services::conversations::ActionError;
+use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::metrics::Metrics;
 
 /// How far ahead a message may be scheduled.
@@ -69,7 +69,7 @@ pub fn check_future(at: Timestamp, now: Timestamp) -> Result<Timestamp, Invalid>
 
 impl Services {
     /// The zone `choice` names for this conversation's customer.
-    pub async fn zone_for(&self, conversation_id: i64, choice: &ZoneChoice) -> Result<TimeZone, StoreError> {
+    pub async fn zone_for(&self, conversation_id: i64, choice: &ZoneChoice) -> ServiceResult<TimeZone> {
         Ok(match choice {
             ZoneChoice::Contact => {
                 let clock = self.store.contact_clock(conversation_id).await?;
@@ -81,19 +81,14 @@ impl Services {
     }
 
     /// Reads a requested send time for this conversation.
-    pub async fn send_time(
-        &self,
-        conversation_id: i64,
-        text: &str,
-        zone: &ZoneChoice,
-    ) -> Result<Timestamp, ActionError> {
+    pub async fn send_time(&self, conversation_id: i64, text: &str, zone: &ZoneChoice) -> ServiceResult<Timestamp> {
         let zone = self.zone_for(conversation_id, zone).await?;
         let at = moment(text, &zone).map_err(StoreError::from)?;
         Ok(check_future(at, Timestamp::now()).map_err(StoreError::from)?)
     }
 
-    pub async fn scheduled(&self, user: &User, conversation_id: i64) -> Result<Vec<Message>, StoreError> {
-        self.store.scheduled_messages(user.account_id, conversation_id).await
+    pub async fn scheduled(&self, user: &User, conversation_id: i64) -> ServiceResult<Vec<Message>> {
+        Ok(self.store.scheduled_messages(user.account_id, conversation_id).await?)
     }
 
     /// Edits or moves a waiting message; `send_at: None` sends it now (if the gate allows).
@@ -103,7 +98,7 @@ impl Services {
         message_id: i64,
         body: Option<Body>,
         send_at: Option<Timestamp>,
-    ) -> Result<Message, ActionError> {
+    ) -> ServiceResult<Message> {
         let now = Timestamp::now();
         let m = self.store.message_in_account(user.account_id, message_id).await?;
         let timing = self.clock_at(user.account_id, m.conversation_id, send_at.unwrap_or(now).max(now)).await?;
@@ -122,12 +117,12 @@ impl Services {
             Ok(m) => Ok(m),
             Err(reason) => {
                 Metrics::inc(&self.metrics.outbound_blocked);
-                Err(ActionError::Blocked(reason))
+                Err(ServiceError::Blocked(reason))
             }
         }
     }
 
-    pub async fn cancel_scheduled(&self, user: &User, message_id: i64) -> Result<i64, StoreError> {
+    pub async fn cancel_scheduled(&self, user: &User, message_id: i64) -> ServiceResult<i64> {
         let conversation_id =
             self.store.cancel_scheduled(user.account_id, message_id, Some(user.id), Timestamp::now()).await?;
         Ok(conversation_id)

@@ -8,9 +8,10 @@ use textdesk_core::Role;
 use textdesk_core::hours::describe_opening;
 use textdesk_core::segments::{self, SegmentCount};
 use textdesk_core::template::{Template, Vars};
-use textdesk_store::{Inbox, StoreError, User};
+use textdesk_store::{Inbox, User};
 
 use crate::services::Services;
+use crate::services::error::ServiceResult;
 use crate::services::hours::{DEFAULT_OFF_HOURS, InboxHours};
 
 /// One step of the checklist.
@@ -47,7 +48,7 @@ pub struct AwayPreview {
 impl Services {
     /// The checklist for `user`: only admins set an account up, and it is gone
     /// once every step is done or someone dismissed it.
-    pub async fn setup_checklist(&self, user: &User) -> Result<Option<SetupChecklist>, StoreError> {
+    pub async fn setup_checklist(&self, user: &User) -> ServiceResult<Option<SetupChecklist>> {
         if user.role != Role::Admin {
             return Ok(None);
         }
@@ -100,14 +101,14 @@ impl Services {
     }
 
     /// Puts the checklist away for the whole account (the page lets admins only).
-    pub async fn dismiss_setup(&self, user: &User) -> Result<(), StoreError> {
-        self.store.dismiss_setup(user.account_id, Timestamp::now()).await
+    pub async fn dismiss_setup(&self, user: &User) -> ServiceResult<()> {
+        Ok(self.store.dismiss_setup(user.account_id, Timestamp::now()).await?)
     }
 
     /// The away message (`text`, or the default when empty) as a customer
     /// would read it now, with the next opening of `inbox` named in the
     /// business's zone, and its length in texts (core's one count).
-    pub fn away_preview(&self, inbox: &Inbox, text: &str, now: Timestamp) -> Result<AwayPreview, StoreError> {
+    pub fn away_preview(&self, inbox: &Inbox, text: &str, now: Timestamp) -> ServiceResult<AwayPreview> {
         let template = if text.trim().is_empty() { DEFAULT_OFF_HOURS } else { text.trim() };
         let hours = InboxHours::of(inbox, &self.timing.fallback_zone).hours;
         let zone = &self.timing.fallback_zone;

@@ -4,10 +4,11 @@
 
 use jiff::{SignedDuration, Timestamp};
 use textdesk_core::{Email, Password, Role};
-use textdesk_store::{NewUser, StoreError, Team, User};
+use textdesk_store::{InviteState, NewUser, Team, User};
 
 use crate::services::Services;
 use crate::services::auth::{hash_password, hash_secret, new_secret};
+use crate::services::error::{ServiceError, ServiceResult};
 
 /// Who keeps the account's shared catalogues (canned responses, labels):
 /// supervisors and admins; agents use them.
@@ -28,52 +29,60 @@ pub struct Invitation {
     pub expires_at: Timestamp,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum UserError {
-    #[error("{0}")]
-    Forbidden(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
-    #[error("{}", .0.explain())]
-    Refused(crate::services::limits::Refusal),
-}
-
-impl From<textdesk_core::Invalid> for UserError {
-    fn from(e: textdesk_core::Invalid) -> Self {
-        UserError::Store(e.into())
-    }
-}
-
 /// A person's name as every door takes it (the API, the people page, the
 /// command line): trimmed, at most 100 characters, and the e-mail's local
 /// part when left empty.
-pub fn user_name(name: &str, email: &Email) -> Result<String, StoreError> {
+pub fn user_name(name: &str, email: &Email) -> ServiceResult<String> {
     match name.trim() {
         "" => Ok(email.as_str().split('@').next().unwrap_or("").to_owned()),
-        n if n.chars().count() > 100 => Err(StoreError::Invalid("a name is at most 100 characters".into())),
+        n if n.chars().count() > 100 => Err(ServiceError::Invalid("a name is at most 100 characters".into())),
         n => Ok(n.to_owned()),
     }
 }
 
-fn require_admin(user: &User) -> Result<(), UserError> {
+fn require_admin(user: &User) -> ServiceResult<()> {
     if user.role.at_least(Role::Admin) {
         Ok(())
     } else {
-        Err(UserError::Forbidden("managing people and teams needs the admin role".into()))
+        Err(ServiceError::Forbidden("managing people and teams needs the admin role".into()))
     }
 }
 
+/// The people page's facts: everyone, their invitations, and each team with its members' ids.
+pub struct People {
+    pub users: Vec<User>,
+    pub invites: Vec<InviteState>,
+    pub teams: Vec<(Team, Vec<i64>)>,
+}
+
 impl Services {
+    pub async fn users(&self, account_id: i64) -> ServiceResult<Vec<User>> {
+        Ok(self.store.users(account_id).await?)
+    }
+
+    pub async fn teams(&self, account_id: i64) -> ServiceResult<Vec<Team>> {
+        Ok(self.store.teams(account_id).await?)
+    }
+
+    /// The members of a team of the account (404 for any other team).
+    pub async fn team_members(&self, account_id: i64, team_id: i64) -> ServiceResult<Vec<User>> {
+        self.store.team(account_id, team_id).await?;
+        Ok(self.store.team_members(team_id).await?)
+    }
+
+    pub async fn people(&self, account_id: i64) -> ServiceResult<People> {
+        let users = self.store.users(account_id).await?;
+        let invites = self.store.invite_states(account_id).await?;
+        let mut teams = Vec::new();
+        for t in self.store.teams(account_id).await? {
+            let ids = self.store.team_member_ids(t.id).await?;
+            teams.push((t, ids));
+        }
+        Ok(People { users, invites, teams })
+    }
+
     /// Creates a user who has no password yet, with a link to set one.
-    pub async fn invite_user(
-        &self,
-        admin: &User,
-        email: &str,
-        name: &str,
-        role: &str,
-    ) -> Result<Invitation, UserError> {
+    pub async fn invite_user(&self, admin: &User, email: &str, name: &str, role: &str) -> ServiceResult<Invitation> {
         require_admin(admin)?;
         let email = Email::parse(email)?;
         let role = Role::parse(role)?;
@@ -94,32 +103,27 @@ impl Services {
         name: &str,
         role: &str,
         password: &str,
-    ) -> Result<User, UserError> {
+    ) -> ServiceResult<User> {
         require_admin(admin)?;
         let email = Email::parse(email)?;
         let role = Role::parse(role)?;
         let password = Password::parse(password)?;
-        let _permit = self.limits.hash_permit().map_err(UserError::Refused)?;
-        crate::services::auth::create_user(&self.store, admin.account_id, email, name, role, &password).await.map_err(
-            |e| match e.downcast::<StoreError>() {
-                Ok(se) => UserError::Store(se),
-                Err(other) => UserError::Internal(other.to_string()),
-            },
-        )
+        let _permit = self.limits.hash_permit().map_err(ServiceError::Refused)?;
+        crate::services::auth::create_user(&self.store, admin.account_id, email, name, role, &password).await
     }
 
     /// A new one-time link for someone (an invitation that expired, a forgotten
     /// password); their earlier unused link stops working.
-    pub async fn reissue_invite(&self, admin: &User, user_id: i64) -> Result<Invitation, UserError> {
+    pub async fn reissue_invite(&self, admin: &User, user_id: i64) -> ServiceResult<Invitation> {
         require_admin(admin)?;
         let user = self.account_user(admin, user_id).await?;
         if !user.active {
-            return Err(StoreError::Invalid(format!("{} is deactivated; reactivate them first", user.email)).into());
+            return Err(ServiceError::Invalid(format!("{} is deactivated; reactivate them first", user.email)));
         }
         self.new_sign_in_link(admin, user).await
     }
 
-    async fn new_sign_in_link(&self, admin: &User, user: User) -> Result<Invitation, UserError> {
+    async fn new_sign_in_link(&self, admin: &User, user: User) -> ServiceResult<Invitation> {
         let token = new_secret("");
         let expires_at = Timestamp::now() + SignedDuration::from_hours(24 * INVITE_DAYS);
         self.store.create_invite(admin.account_id, user.id, &hash_secret(&token), admin.id, expires_at).await?;
@@ -127,23 +131,23 @@ impl Services {
     }
 
     /// The person a link is for, while it still works.
-    pub async fn invitation_for(&self, token: &str) -> Result<Option<User>, StoreError> {
-        self.store.invite_user(&hash_secret(token), Timestamp::now()).await
+    pub async fn invitation_for(&self, token: &str) -> ServiceResult<Option<User>> {
+        Ok(self.store.invite_user(&hash_secret(token), Timestamp::now()).await?)
     }
 
     /// Uses a link: the password is set and the link spent.
-    pub async fn accept_invite(&self, token: &str, password: &str) -> Result<User, UserError> {
+    pub async fn accept_invite(&self, token: &str, password: &str) -> ServiceResult<User> {
         let password = Password::parse(password)?;
         // Under a permit like a sign-in: links must not pile up argon2 work either.
-        let _permit = self.limits.hash_permit().map_err(UserError::Refused)?;
-        let hash = hash_password(&password).await.map_err(|e| UserError::Internal(e.to_string()))?;
+        let _permit = self.limits.hash_permit().map_err(ServiceError::Refused)?;
+        let hash = hash_password(&password).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(self.store.accept_invite(&hash_secret(token), &hash, Timestamp::now()).await?)
     }
 
-    async fn account_user(&self, admin: &User, id: i64) -> Result<User, StoreError> {
+    async fn account_user(&self, admin: &User, id: i64) -> ServiceResult<User> {
         let user = self.store.user(id).await?;
         if user.account_id != admin.account_id {
-            return Err(StoreError::NotFound("user"));
+            return Err(ServiceError::NotFound("user"));
         }
         Ok(user)
     }
@@ -156,14 +160,12 @@ impl Services {
         id: i64,
         role: Option<&str>,
         active: Option<bool>,
-    ) -> Result<User, UserError> {
+    ) -> ServiceResult<User> {
         require_admin(admin)?;
         let mut user = self.account_user(admin, id).await?;
         let role = role.map(Role::parse).transpose()?;
         if user.id == admin.id && (active == Some(false) || role.is_some_and(|r| r != Role::Admin)) {
-            return Err(
-                StoreError::Invalid("you cannot demote or deactivate yourself; ask another admin".into()).into()
-            );
+            return Err(ServiceError::Invalid("you cannot demote or deactivate yourself; ask another admin".into()));
         }
         if let Some(r) = role {
             user = self.store.set_user_role(id, r).await?;
@@ -174,29 +176,23 @@ impl Services {
         Ok(user)
     }
 
-    pub async fn create_team(&self, admin: &User, name: &str) -> Result<Team, UserError> {
+    pub async fn create_team(&self, admin: &User, name: &str) -> ServiceResult<Team> {
         require_admin(admin)?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(StoreError::Invalid("a team name is 1 to 100 characters".into()).into());
+            return Err(ServiceError::Invalid("a team name is 1 to 100 characters".into()));
         }
         Ok(self.store.create_team(admin.account_id, name).await?)
     }
 
-    pub async fn set_team_member(
-        &self,
-        admin: &User,
-        team_id: i64,
-        user_id: i64,
-        member: bool,
-    ) -> Result<(), UserError> {
+    pub async fn set_team_member(&self, admin: &User, team_id: i64, user_id: i64, member: bool) -> ServiceResult<()> {
         require_admin(admin)?;
         self.store.team(admin.account_id, team_id).await?;
         let user = match self.account_user(admin, user_id).await {
             // The team is the address (404 when it is not there); the person is
             // what was asked for: one not in the account is a bad request.
-            Err(StoreError::NotFound(_)) if member => {
-                return Err(StoreError::Invalid("user_id: no one with this id works in this account".into()).into());
+            Err(ServiceError::NotFound(_)) if member => {
+                return Err(ServiceError::Invalid("user_id: no one with this id works in this account".into()));
             }
             other => other?,
         };

@@ -85,6 +85,59 @@ async fn an_unknown_address_gets_a_real_404_page() {
     }
 }
 
+/// The forms that may carry files (the composer's reply and its "Attach") are
+/// checked through the same door as the others: no token, a wrong one or
+/// another site's page gets the 403 page and nothing is kept or sent.
+async fn multipart_forms_need_the_sessions_token(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    t.user("dana@example.com", Role::Agent).await;
+    let conv = json(t.text_in(inbox, "+14155550111", "Hello", None).await).await["conversation_id"].as_i64().unwrap();
+    let browser = t.browser("dana@example.com").await;
+    let (_, _, html) = visit(&browser, &t, &format!("/conversations/{conv}")).await;
+    let csrf = csrf_of(&html);
+    let files_kept = || std::fs::read_dir(&t.services.media.dir).map(|d| d.count()).unwrap_or(0);
+    let post = |path: &str, fields: &[(&str, &str)], origin: Option<&str>| {
+        let (ct, body) = common::multipart(fields, &[("files", "dot.png", "image/png", common::PNG)]);
+        let mut r = browser.post(t.url(path)).header("accept", HTML).header("content-type", ct).body(body);
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    let reply = format!("/conversations/{conv}/reply");
+    let attach = format!("/conversations/{conv}/attachments");
+    for path in [&reply, &attach] {
+        for (token, origin) in
+            [(None, None), (Some("not-the-token"), None), (Some(csrf.as_str()), Some("https://evil.example"))]
+        {
+            let mut fields = vec![("body", "Here is the picture")];
+            if let Some(tok) = token {
+                fields.push(("csrf", tok));
+            }
+            let r = post(path, &fields, origin).await.unwrap();
+            assert_eq!(r.status(), 403, "{path} with {token:?} from {origin:?}");
+            assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}: a page");
+            let html = r.text().await.unwrap();
+            assert!(html.contains("did not come from this site"), "{path}: {html}");
+        }
+    }
+    assert_eq!(files_kept(), 0, "nothing refused is kept");
+    let messages = t.services.store.messages(t.account_id, conv, textdesk_store::MessagePage::After(None), 50);
+    assert_eq!(messages.await.unwrap().len(), 1, "nothing refused is sent");
+
+    // With the session's token both work: the file is kept, the reply goes with its picture.
+    let r = post(&attach, &[("csrf", csrf.as_str())], None).await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(json(r).await.as_array().map(Vec::len), Some(1));
+    let r = post(&reply, &[("csrf", csrf.as_str()), ("body", "Here is the picture")], None).await.unwrap();
+    assert_eq!(r.status(), 303);
+    let messages = t.services.store.messages(t.account_id, conv, textdesk_store::MessagePage::After(None), 50);
+    let sent = messages.await.unwrap().pop().unwrap();
+    assert_eq!((sent.body.as_str(), sent.media.len()), ("Here is the picture", 1));
+}
+both_backends!(multipart_forms_need_the_sessions_token);
+
 #[tokio::test]
 async fn every_state_changing_form_needs_the_sessions_token() {
     let t = app(Db::Sqlite).start().await;

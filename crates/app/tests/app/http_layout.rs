@@ -215,3 +215,53 @@ fn one_router_file_lists_every_route() {
         .collect();
     assert!(routed.is_empty(), "routes outside src/http/routes.rs: {routed:?}");
 }
+
+/// The lines (1-based) of `text` whose code reaches for `.store` (a field or
+/// method of that name), comments and string literals aside.
+fn store_uses(text: &str) -> Vec<usize> {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    code_of(text)
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.match_indices(".store").any(|(i, m)| !line[i + m.len()..].starts_with(is_ident)))
+        .map(|(n, _)| n + 1)
+        .collect()
+}
+
+/// Every `.rs` file under `src/http` with its path from the crate.
+fn http_files() -> Vec<(String, String)> {
+    fn walk(dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let shown = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&path).display().to_string();
+                out.push((shown, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&http_dir(), &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn handlers_call_services_never_the_store() {
+    let found: Vec<String> = http_files()
+        .iter()
+        .flat_map(|(path, text)| store_uses(text).into_iter().map(move |line| format!("{path}:{line}")))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "src/http reaches into the store (add a service method and call that instead): {}",
+        found.join(", ")
+    );
+}
+
+#[test]
+fn the_store_check_finds_a_store_call() {
+    let text = "fn a() {\n    let x = s.services.store.inbox(1, 2);\n    let y = stored.len(); // s.services.store\n}\nfn b(store: &S) { s.services\n    .store\n    .ping(); let z = \".store\"; }\n";
+    assert_eq!(store_uses(text), vec![2, 6]);
+}

@@ -113,11 +113,8 @@ pub(crate) async fn list_contacts(
     ApiUser(u): ApiUser,
     Query(q): Query<ContactQuery>,
 ) -> ApiResult<Json<Vec<ContactOut>>> {
-    let list = s
-        .services
-        .store
-        .contacts(u.account_id, q.q.as_deref(), q.before_id, q.limit.unwrap_or(50).clamp(1, 200))
-        .await?;
+    let list =
+        s.services.contacts(u.account_id, q.q.as_deref(), q.before_id, q.limit.unwrap_or(50).clamp(1, 200)).await?;
     Ok(Json(list.into_iter().map(Into::into).collect()))
 }
 
@@ -140,7 +137,7 @@ pub(crate) async fn add_identity(
     Json(b): Json<IdentityIn>,
 ) -> ApiResult<Response> {
     let address = Address::parse(crate::services::channels::medium_named(b.channel_kind.as_deref())?, &b.address)?;
-    let c = s.services.store.add_identity(u.account_id, id, &address).await?;
+    let c = s.services.add_identity(&u, id, &address).await?;
     Ok((StatusCode::CREATED, Json(ContactOut::from(c))).into_response())
 }
 
@@ -150,7 +147,7 @@ pub(crate) async fn get_contact(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ContactOut>> {
-    Ok(Json(s.services.store.contact(u.account_id, id).await?.into()))
+    Ok(Json(s.services.contact(u.account_id, id).await?.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)), request_body = ContactPatchIn, responses((status = 200, body = ContactOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
@@ -210,8 +207,7 @@ pub async fn list_notes(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<ContactNoteOut>>, Problem> {
-    s.services.store.contact(u.account_id, id).await?;
-    Ok(Json(s.services.store.contact_notes(u.account_id, id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(s.services.contact_notes(u.account_id, id).await?.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/notes", tag = "contacts", params(("id" = i64, Path)), request_body = NoteIn,

@@ -65,8 +65,7 @@ pub(crate) async fn consent_history(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<ConsentEventOut>>> {
-    s.services.store.contact(u.account_id, id).await?;
-    let events = s.services.store.consent_history(id).await?;
+    let events = s.services.consent_history(u.account_id, id).await?;
     Ok(Json(events.into_iter().map(Into::into).collect()))
 }
 
@@ -100,7 +99,7 @@ pub(crate) async fn export_consent(
             .transpose()
     };
     let (from, to) = (instant(&q.from, "from")?, instant(&q.to, "to")?);
-    let lines = s.services.store.consent_ledger(u.account_id, q.contact_id, from, to).await?;
+    let lines = s.services.consent_ledger(u.account_id, q.contact_id, from, to).await?;
     Ok(csv_response(crate::services::consent::ledger_csv(&lines)))
 }
 
@@ -170,7 +169,7 @@ pub(crate) async fn contact_consent_csv(
     ui: UiUser,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
-    s.services.store.contact(ui.user.account_id, id).await?;
-    let lines = s.services.store.consent_ledger(ui.user.account_id, Some(id), None, None).await?;
+    s.services.contact(ui.user.account_id, id).await?;
+    let lines = s.services.consent_ledger(ui.user.account_id, Some(id), None, None).await?;
     Ok(crate::http::contacts::consent::csv_response(crate::services::consent::ledger_csv(&lines)))
 }

@@ -5,13 +5,14 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use textdesk_core::{AttributeChanges, AttributeKey, AttributeValue, ContactName};
-use textdesk_store::{ContactPatch, StoreError};
+use textdesk_store::ContactPatch;
 
 use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::extract::{Path, UiUser};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
-use crate::services::contacts::{ContactError, parse_zone};
+use crate::services::contacts::parse_zone;
+use crate::services::error::{ServiceError, ServiceResult};
 
 #[derive(Deserialize)]
 pub(crate) struct ContactForm {
@@ -39,15 +40,15 @@ pub(crate) struct NoteForm {
 }
 
 /// The contact of conversation `id`, in the user's account.
-pub(crate) async fn contact_of(s: &AppState, ui: &UiUser, id: i64) -> Result<i64, ContactError> {
-    Ok(s.services.store.conversation(ui.user.account_id, id).await?.contact_id)
+pub(crate) async fn contact_of(s: &AppState, ui: &UiUser, id: i64) -> ServiceResult<i64> {
+    Ok(s.services.conversation(ui.user.account_id, id).await?.contact_id)
 }
 
 /// Back to the conversation, or the page again with the panel saying what was wrong.
-pub(crate) async fn finish(s: &AppState, ui: &UiUser, id: i64, result: Result<(), ContactError>) -> Response {
+pub(crate) async fn finish(s: &AppState, ui: &UiUser, id: i64, result: ServiceResult<()>) -> Response {
     match result {
         Ok(()) => Redirect::to(&format!("/conversations/{id}")).into_response(),
-        Err(ContactError::Store(StoreError::NotFound(what))) => Problem::not_found(what).into_response(),
+        Err(ServiceError::NotFound(what)) => Problem::not_found(what).into_response(),
         Err(e) => {
             let p = Problem::from(e);
             crate::http::conversations::thread::render_with_panel_error(s, ui, id, p.status, p.detail).await
@@ -62,7 +63,7 @@ pub(crate) async fn ui_edit_contact(
 ) -> Response {
     let result = async {
         let contact_id = contact_of(&s, &ui, id).await?;
-        let name = ContactName::parse(&f.name).map_err(StoreError::from)?;
+        let name = ContactName::parse(&f.name).map_err(ServiceError::from)?;
         let zone = match f.time_zone.trim() {
             "" => None,
             z => Some(parse_zone(z)?),
@@ -82,11 +83,11 @@ pub(crate) async fn ui_attribute(
 ) -> Response {
     let result = async {
         let contact_id = contact_of(&s, &ui, id).await?;
-        let key = AttributeKey::parse(&f.key).map_err(StoreError::from)?;
+        let key = AttributeKey::parse(&f.key).map_err(ServiceError::from)?;
         let value = match f.action.as_deref() {
             Some("remove") => None,
-            None | Some("set") => Some(AttributeValue::parse(&f.value).map_err(StoreError::from)?),
-            Some(other) => return Err(StoreError::Invalid(format!("unknown action {other:?}")).into()),
+            None | Some("set") => Some(AttributeValue::parse(&f.value).map_err(ServiceError::from)?),
+            Some(other) => return Err(ServiceError::Invalid(format!("unknown action {other:?}"))),
         };
         let patch = ContactPatch { attributes: Some(AttributeChanges::one(key, value)), ..Default::default() };
         s.services.edit_contact(&ui.user, contact_id, patch, Some(id)).await?;

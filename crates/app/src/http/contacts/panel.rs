@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 use textdesk_core::contact::channel_label;
-use textdesk_store::{ContactNote, ConversationFilter};
+use textdesk_store::ContactNote;
 
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
@@ -49,14 +49,11 @@ pub(crate) async fn contact_panel(
     contact: &textdesk_store::Contact,
     conversation_id: i64,
 ) -> Result<ContactPanel, Problem> {
-    let store = &s.services.store;
     let tz = &s.business_tz;
     let when = |t: Timestamp| t.to_zoned(tz.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string();
-    let filter = ConversationFilter { contact_id: Some(contact.id), ..Default::default() };
-    let previous = store
-        .list_conversations(user.account_id, &filter, None, 11)
-        .await?
-        .items
+    let history = s.services.contact_history(user.account_id, contact.id, 11).await?;
+    let previous = history
+        .conversations
         .into_iter()
         .filter(|c| c.conversation.id != conversation_id)
         .take(10)
@@ -72,9 +69,8 @@ pub(crate) async fn contact_panel(
             },
         })
         .collect();
-    let notes = store
-        .contact_notes(user.account_id, contact.id)
-        .await?
+    let notes = history
+        .notes
         .into_iter()
         .map(|n| NoteView {
             id: n.id,

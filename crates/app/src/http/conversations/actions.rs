@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
 use textdesk_core::{ConversationStatus, Priority, SnoozePreset};
-use textdesk_store::{StoreError, User};
+use textdesk_store::User;
 
 use crate::http::conversations::list::{ListParams, list_view};
 use crate::http::conversations::thread::{action_failure, render_conversation};
@@ -14,7 +14,8 @@ use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::extract::{Path, Query, UiUser};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
-use crate::services::conversations::{ActionError, SnoozeWhen};
+use crate::services::conversations::SnoozeWhen;
+use crate::services::error::{ServiceError, ServiceResult};
 
 #[derive(Deserialize)]
 pub(crate) struct AssignForm {
@@ -29,12 +30,12 @@ pub(crate) async fn after_action(
     ui: &UiUser,
     id: i64,
     p: &ListParams,
-    result: Result<String, StoreError>,
+    result: ServiceResult<String>,
 ) -> Response {
     match result {
         Ok(next) => Redirect::to(&next).into_response(),
         Err(e) => {
-            let (status, msg) = action_failure(ActionError::Store(e));
+            let (status, msg) = action_failure(e);
             match render_conversation(s, ui, id, p, Some(msg), String::new()).await {
                 Ok(page) => (status, page).into_response(),
                 Err(p) => p.into_response(),
@@ -64,7 +65,7 @@ pub(crate) async fn assign(
         let target = match f.assignee.as_str() {
             "me" => Some(ui.user.id),
             "none" => None,
-            other => Some(other.parse().map_err(|_| StoreError::Invalid("choose someone to assign".into()))?),
+            other => Some(other.parse().map_err(|_| ServiceError::Invalid("choose someone to assign".into()))?),
         };
         s.services.assign(&ui.user, id, target).await?;
         Ok(thread_href(id, &p))
@@ -88,7 +89,7 @@ pub(crate) async fn set_team(
     let result = async {
         let team = match f.team.as_str() {
             "none" | "" => None,
-            other => Some(other.parse().map_err(|_| StoreError::Invalid("choose a team".into()))?),
+            other => Some(other.parse().map_err(|_| ServiceError::Invalid("choose a team".into()))?),
         };
         s.services.set_team(&ui.user, id, team).await?;
         Ok(thread_href(id, &p))
@@ -181,7 +182,7 @@ pub(crate) async fn set_status(
             let when = match f.snooze.as_deref().unwrap_or("1h") {
                 "until" => match f.until.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
                     Some(t) => SnoozeWhen::At(t.to_owned()),
-                    None => return Err(StoreError::Invalid("choose the date and time to snooze until".into())),
+                    None => return Err(ServiceError::Invalid("choose the date and time to snooze until".into())),
                 },
                 preset => SnoozeWhen::Preset(SnoozePreset::parse(preset)?),
             };
@@ -191,7 +192,7 @@ pub(crate) async fn set_status(
         };
         // Where to go next is read before resolving, while this row is still in the list.
         let next = if status == ConversationStatus::Resolved {
-            Some(next_in_list(&s, &ui.user, &p, id).await.map_err(|e| StoreError::Invalid(e.detail))?)
+            Some(next_in_list(&s, &ui.user, &p, id).await.map_err(|e| ServiceError::Invalid(e.detail))?)
         } else {
             None
         };

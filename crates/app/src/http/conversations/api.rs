@@ -214,7 +214,7 @@ pub(crate) async fn get_conversation(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ConversationOut>> {
-    Ok(Json(s.services.store.conversation_summary(u.account_id, id).await?.into()))
+    Ok(Json(s.services.conversation_summary(u.account_id, id).await?.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations", params(("id" = i64, Path)), request_body = AssignIn, responses((status = 200, body = ConversationOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
@@ -264,7 +264,7 @@ pub(crate) async fn mark_read(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ConversationOut>> {
     s.services.mark_read(&u, id).await?;
-    Ok(Json(s.services.store.conversation_summary(u.account_id, id).await?.into()))
+    Ok(Json(s.services.conversation_summary(u.account_id, id).await?.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/unread", tag = "conversations", params(("id" = i64, Path)), responses((status = 200, body = ConversationOut, description = "Marked unread: `unread` is at least 1 until someone opens it in the web UI or marks it read"), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
@@ -303,6 +303,5 @@ pub(crate) async fn timeline(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<TimelineOut>>> {
-    s.services.store.conversation(u.account_id, id).await?;
-    Ok(Json(s.services.store.timeline(id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(s.services.timeline(u.account_id, id).await?.into_iter().map(Into::into).collect()))
 }

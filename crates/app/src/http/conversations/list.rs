@@ -285,8 +285,8 @@ pub(crate) async fn list_view(
     let query = s.services.list_query(user, &ask).await?;
     let page = s.services.list(user, &query).await?;
     let target_minutes = s.services.account_settings(user.account_id).await?.targets.first_response_minutes;
-    let inboxes = s.services.store.inboxes(user.account_id).await?;
-    let agents = s.services.store.users(user.account_id).await?;
+    let inboxes = s.services.inboxes(user.account_id).await?;
+    let agents = s.services.users(user.account_id).await?;
     let now = Timestamp::now();
     let mut list = ListView {
         rows: page.items.into_iter().map(|r| row_from(r, now, active, target_minutes)).collect(),
@@ -301,7 +301,7 @@ pub(crate) async fn list_view(
         q: text(&p.q),
         next_cursor: page.next_cursor,
         query: String::new(),
-        label_colors: s.services.store.labels(user.account_id).await?.into_iter().map(|l| (l.name, l.color)).collect(),
+        label_colors: s.services.labels(user).await?.into_iter().map(|l| (l.name, l.color)).collect(),
         inboxes: inboxes.into_iter().map(|i| (i.id.to_string(), i.name)).collect(),
         agents: agents.into_iter().filter(|u| u.active).map(|u| (u.id.to_string(), u.name)).collect(),
         target_minutes,

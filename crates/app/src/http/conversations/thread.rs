@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use textdesk_core::{ConsentState, ConversationStatus, DeliveryStatus, Direction, Priority, snooze};
-use textdesk_store::{ACCOUNT_SCOPE, Message, MessagePage, Team, TimelineEvent, User};
+use textdesk_store::{ACCOUNT_SCOPE, Message, Team, TimelineEvent, User};
+
+use crate::services::thread::Thread;
 
 use crate::http::conversations::list::{ListParams, ListView, VIEW_TABS, list_view};
 use crate::http::extract::{Path, Query, UiUser};
@@ -16,7 +18,7 @@ use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::services::compose::their_time;
-use crate::services::conversations::ActionError;
+use crate::services::error::ServiceError;
 
 /// A message's time as the thread shows it, in the business's zone: the time
 /// alone (the thread has day dividers).
@@ -271,11 +273,10 @@ pub(crate) fn thread_shown(p: &ListParams) -> i64 {
 }
 
 pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Result<ThreadView, Problem> {
-    let store = &s.services.store;
-    let summary = store.conversation_summary(ui.user.account_id, id).await?;
-    let contact = store.contact(ui.user.account_id, summary.conversation.contact_id).await?;
     let shown = thread_shown(p);
-    let mut messages = store.messages(ui.user.account_id, id, MessagePage::Before(None), shown + 1).await?;
+    // One more than shown is read, to know whether there are earlier ones.
+    let Thread { summary, contact, mut messages, events, users, teams, labels: catalogue, consent, inbox_scope } =
+        s.services.thread(ui.user.account_id, id, shown + 1).await?;
     // One more than shown was asked for, to know whether there are earlier ones.
     let more = messages.len() as i64 > shown;
     if more {
@@ -283,12 +284,8 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
     }
     // Past the most one read returns, the API pages further back.
     let earlier = (more && shown < MAX_SHOWN).then(|| (shown + THREAD_PAGE).min(MAX_SHOWN));
-    let events = store.timeline(id).await?;
     // What happened before the oldest message shown is left out with it.
     let window_start = messages.first().filter(|_| more).map(|m| m.created_at);
-    let users = store.users(ui.user.account_id).await?;
-    let teams = store.teams(ui.user.account_id).await?;
-    let catalogue = store.labels(ui.user.account_id).await?;
     let tz = &s.business_tz;
     let now = Timestamp::now();
     let contact_tz = s.services.timing.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
@@ -349,7 +346,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
             let words = match (shown, mid) {
                 (Some(body), _) => body,
                 (None, Some(mid)) => {
-                    store.message_in_account(ui.user.account_id, mid).await.map(|m| m.body).unwrap_or_default()
+                    s.services.message(ui.user.account_id, mid).await.map(|m| m.body).unwrap_or_default()
                 }
                 (None, None) => String::new(),
             };
@@ -357,9 +354,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         }
         _ => None,
     };
-    let consent_history = store
-        .consent_history(contact.id)
-        .await?
+    let consent_history = consent
         .into_iter()
         .rev()
         .take(5)
@@ -402,7 +397,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
             contact_tz.iana_name().unwrap_or("their zone")
         ),
         contact_id: contact.id,
-        inbox_scope: store.inbox_consent_scope(c.inbox_id).await?,
+        inbox_scope,
         contact_zone: contact_tz.iana_name().unwrap_or("their zone").to_owned(),
         business_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
         opted_out: summary.consent == ConsentState::OptedOut,
@@ -512,12 +507,7 @@ pub(crate) async fn thread_fragment(
 }
 
 /// An action's failure as the page shows it.
-pub(crate) fn action_failure(e: ActionError) -> (StatusCode, String) {
-    match e {
-        ActionError::Blocked(reason) => (StatusCode::CONFLICT, reason.explain().to_owned()),
-        ActionError::Store(e) => {
-            let p = Problem::from(e);
-            (p.status, p.detail)
-        }
-    }
+pub(crate) fn action_failure(e: ServiceError) -> (StatusCode, String) {
+    let p = Problem::from(e);
+    (p.status, p.detail)
 }

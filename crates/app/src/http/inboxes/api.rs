@@ -99,7 +99,7 @@ pub struct NewInboxIn {
 
 #[utoipa::path(get, path = "/api/v1/inboxes", tag = "inboxes", responses((status = 200, body = [InboxOut])), security(("bearer" = [])))]
 pub async fn list_inboxes(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<InboxOut>>> {
-    Ok(Json(s.services.store.inboxes(u.account_id).await?.into_iter().map(|i| InboxOut::of(i, &s.services)).collect()))
+    Ok(Json(s.services.inboxes(u.account_id).await?.into_iter().map(|i| InboxOut::of(i, &s.services)).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), responses((status = 200, body = InboxOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
@@ -108,7 +108,7 @@ pub async fn get_inbox(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<InboxOut>> {
-    Ok(Json(InboxOut::of(s.services.store.inbox(u.account_id, id).await?, &s.services)))
+    Ok(Json(InboxOut::of(s.services.inbox(u.account_id, id).await?, &s.services)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/inboxes/{id}", tag = "inboxes", params(("id" = i64, Path)), request_body = InboxPatchIn,

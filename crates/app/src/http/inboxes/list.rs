@@ -18,7 +18,8 @@ use crate::http::layout::{Chrome, admin_only, chrome, page_or_problem};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::services::channels;
-use crate::services::channels::{Door, NewChannel, SetupError};
+use crate::services::channels::{Door, NewChannel};
+use crate::services::error::ServiceError;
 
 /// The provider's name for people, or its key when this build lacks it.
 pub fn provider_label(inbox: &Inbox) -> String {
@@ -121,7 +122,6 @@ pub(crate) struct InboxesPage {
 pub(crate) async fn inboxes_view(s: &AppState, ui: &UiUser) -> Result<InboxesPage, Problem> {
     let rows: Vec<InboxRow> = s
         .services
-        .store
         .inboxes(ui.user.account_id)
         .await?
         .into_iter()
@@ -153,8 +153,8 @@ pub(crate) fn typed<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a 
 }
 
 pub(crate) async fn add(s: &AppState, ui: &UiUser, form: &[(String, String)]) -> Result<Inbox, (StatusCode, String)> {
-    let fail = |e: SetupError| {
-        let credentials = matches!(e, SetupError::Credentials(_));
+    let fail = |e: ServiceError| {
+        let credentials = matches!(e, ServiceError::Credentials(_));
         let p = Problem::from(e);
         (p.status, if credentials { format!("Not saved: {}", p.detail) } else { p.detail })
     };

@@ -22,7 +22,8 @@ use crate::http::layout::{Chrome, admin_only, chrome, page_or_problem};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::services::consent::ConsentSettings;
-use crate::services::conversations::{ActionError, Draft};
+use crate::services::conversations::Draft;
+use crate::services::error::ServiceError;
 
 pub(crate) fn opt(s: &str) -> Option<String> {
     let t = s.trim();
@@ -167,7 +168,7 @@ pub(crate) async fn stored_form(s: &AppState, inbox: &Inbox) -> Result<SectionFo
     f.help_reply = consent.help_reply.unwrap_or_default();
     f.double_opt_in = consent.double_opt_in.then(|| "on".into());
     f.confirm_request = consent.confirm_request.unwrap_or_default();
-    f.scope = s.services.store.inbox_shared_scope(inbox.account_id, inbox.id).await?.unwrap_or_default();
+    f.scope = s.services.inbox_shared_scope(inbox).await?.unwrap_or_default();
     f.rate = set["rate_limit"]["segments_per_second"].as_f64().map(|r| r.to_string()).unwrap_or_default();
     f.price = set["price_per_segment"].as_f64().map(|p| p.to_string()).unwrap_or_default();
     f.currency = set["currency"].as_str().unwrap_or_default().to_owned();
@@ -247,7 +248,7 @@ pub(crate) async fn inbox_view(
     typed: Option<(SectionForm, String, String)>,
     q: InboxQuery,
 ) -> Result<InboxPage, Problem> {
-    let inbox = s.services.store.inbox(ui.user.account_id, id).await?;
+    let inbox = s.services.inbox(ui.user.account_id, id).await?;
     let stored = stored_form(s, &inbox).await?;
     let (form, error) = match typed {
         Some((typed, section, error)) => (merge_section(stored, typed, &section), Some((section, error))),
@@ -266,11 +267,10 @@ pub(crate) async fn inbox_view(
         keywords: Keywords::default(),
     };
     let test = match q.test {
-        Some(mid) => match s.services.store.message(mid).await {
+        Some(mid) => match s.services.message(ui.user.account_id, mid).await {
             Ok(m) if m.inbox_id == inbox.id => {
                 let to = s
                     .services
-                    .store
                     .conversation_summary(ui.user.account_id, m.conversation_id)
                     .await
                     .map(|c| c.contact_address)
@@ -467,20 +467,15 @@ pub(crate) async fn save(
             s.services.update_inbox(user, id, None, Some(&changes)).await.map_err(|e| problem(e.into()))?;
         }
         "test" => {
-            let inbox = s.services.store.inbox(user.account_id, id).await.map_err(|e| problem(e.into()))?;
+            let inbox = s.services.inbox(user.account_id, id).await.map_err(|e| problem(e.into()))?;
             // Typed as people write numbers, in the inbox's own country unless it says another.
             let region = E164::parse(&inbox.sender, None).ok().and_then(|n| n.region());
             let to = Address::parse_in(inbox.medium, &f.to, region.as_deref())
                 .map_err(|e| invalid(format!("To: {}", e.0)))?;
             let body = Body::parse(&f.body).map_err(|e| invalid(format!("Text: {}", e.0)))?;
-            let conversation = s
-                .services
-                .store
-                .conversation_with(user.account_id, id, &to, user.id)
-                .await
-                .map_err(|e| problem(e.into()))?;
+            let conversation = s.services.conversation_with(user, id, &to).await.map_err(|e| problem(e.into()))?;
             let m = s.services.send(user, conversation, Draft::reply(body)).await.map_err(|e| match e {
-                ActionError::Blocked(reason) => (StatusCode::CONFLICT, format!("Not sent: {}", reason.explain())),
+                ServiceError::Blocked(reason) => (StatusCode::CONFLICT, format!("Not sent: {}", reason.explain())),
                 other => problem(other.into()),
             })?;
             return Ok(Saved::Test(m.id));

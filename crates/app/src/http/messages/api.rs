@@ -143,7 +143,7 @@ pub(crate) async fn list_messages(
         (None, None, false) => MessagePage::After(None),
         (Some(_), None, true) => return Err(Problem::invalid("latest pages back from the end; it takes no after_id")),
     };
-    let list = s.services.store.messages(u.account_id, id, page, q.limit.unwrap_or(200)).await?;
+    let list = s.services.messages(u.account_id, id, page, q.limit.unwrap_or(200)).await?;
     Ok(Json(list.into_iter().map(|m| MessageOut::of(m, &s.services)).collect()))
 }
 
@@ -194,7 +194,7 @@ pub(crate) async fn edit_waiting_message(
     Path(id): Path<i64>,
     Json(b): Json<ScheduleIn>,
 ) -> ApiResult<Json<MessageOut>> {
-    let m = s.services.store.message_in_account(u.account_id, id).await?;
+    let m = s.services.message(u.account_id, id).await?;
     let body = b.body.as_deref().map(Body::parse).transpose()?;
     let send_at = match &b.send_at {
         Some(t) => Some(
@@ -227,7 +227,7 @@ pub(crate) async fn retry_message(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<MessageOut>> {
     s.services.retry_now(&u, id).await?;
-    Ok(Json(MessageOut::of(s.services.store.message(id).await?, &s.services)))
+    Ok(Json(MessageOut::of(s.services.message(u.account_id, id).await?, &s.services)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = i64, Path)),

@@ -2,26 +2,25 @@
 //! later, the outbox's waiting messages, and the live preview as one types.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
 use textdesk_core::Body;
 use textdesk_core::gate::OutboundKind;
-use textdesk_store::StoreError;
 
 use crate::http::conversations::list::ListParams;
 use crate::http::conversations::thread::{action_failure, render_conversation};
-use crate::http::extract::CsrfForm;
+use crate::http::extract::{CsrfForm, CsrfMultipart, FormFile};
 use crate::http::extract::{Path, UiUser};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
-use crate::services::conversations::{ActionError, Draft};
+use crate::services::conversations::Draft;
+use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::schedule::ZoneChoice;
 
 #[derive(Deserialize)]
 pub(crate) struct ReplyForm {
-    pub(crate) csrf: String,
     #[serde(default)]
     pub(crate) body: String,
     #[serde(default)]
@@ -36,13 +35,13 @@ pub(crate) struct ReplyForm {
     pub(crate) media_ids: String,
     /// Files sent with the form itself (a browser running no script).
     #[serde(skip)]
-    pub(crate) files: Vec<crate::http::media::FormFile>,
+    pub(crate) files: Vec<FormFile>,
 }
 
 impl ReplyForm {
     /// The composer posts a multipart form (it may carry files) or, from the
-    /// script, an url-encoded one.
-    async fn read(s: &AppState, req: axum::extract::Request) -> Result<Self, Response> {
+    /// script, an url-encoded one; either way its CSRF token is checked.
+    async fn read(s: &AppState, req: axum::extract::Request) -> Result<(UiUser, Self), Response> {
         use axum::extract::FromRequest;
         let multipart = req
             .headers()
@@ -50,33 +49,28 @@ impl ReplyForm {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("multipart/form-data"));
         if !multipart {
-            return axum::Form::<ReplyForm>::from_request(req, s)
-                .await
-                .map(|f| f.0)
-                .map_err(IntoResponse::into_response);
+            let CsrfForm(ui, f) = CsrfForm::<ReplyForm>::from_request(req, s).await?;
+            return Ok((ui, f));
         }
-        let form = axum::extract::Multipart::from_request(req, s).await.map_err(IntoResponse::into_response)?;
-        let parts = crate::http::media::read_form_parts(form, s.services.media.max_bytes)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let CsrfMultipart(ui, parts) = CsrfMultipart::from_request(req, s).await?;
         let text = |k: &str| parts.field(k).map(str::to_owned);
-        Ok(ReplyForm {
-            csrf: text("csrf").unwrap_or_default(),
+        let f = ReplyForm {
             body: text("body").unwrap_or_default(),
             private: text("private"),
             send_at: text("send_at"),
             send_at_zone: text("send_at_zone"),
             media_ids: text("media_ids").unwrap_or_default(),
             files: parts.files,
-        })
+        };
+        Ok((ui, f))
     }
 
-    fn media_ids(&self) -> Result<Vec<i64>, StoreError> {
+    fn media_ids(&self) -> ServiceResult<Vec<i64>> {
         self.media_ids
             .split(',')
             .map(str::trim)
             .filter(|x| !x.is_empty())
-            .map(|x| x.parse().map_err(|_| StoreError::Invalid(format!("attachment {x:?} is not an upload id"))))
+            .map(|x| x.parse().map_err(|_| ServiceError::Invalid(format!("attachment {x:?} is not an upload id"))))
             .collect()
     }
 }
@@ -87,44 +81,35 @@ pub(crate) async fn form_send_at(
     conversation_id: i64,
     at: Option<&str>,
     zone: Option<&str>,
-) -> Result<Option<Timestamp>, ActionError> {
+) -> ServiceResult<Option<Timestamp>> {
     match at.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(t) => {
-            let zone = ZoneChoice::parse(zone.unwrap_or("")).map_err(StoreError::from)?;
+            let zone = ZoneChoice::parse(zone.unwrap_or("")).map_err(ServiceError::from)?;
             Ok(Some(s.services.send_time(conversation_id, t, &zone).await?))
         }
     }
 }
 
-pub(crate) async fn reply(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    ui: UiUser,
-    Path(id): Path<i64>,
-    req: axum::extract::Request,
-) -> Response {
-    let f = match ReplyForm::read(&s, req).await {
-        Ok(f) => f,
+pub(crate) async fn reply(State(s): State<AppState>, Path(id): Path<i64>, req: axum::extract::Request) -> Response {
+    let (ui, f) = match ReplyForm::read(&s, req).await {
+        Ok(read) => read,
         Err(r) => return r,
     };
-    if let Err(r) = ui.check_csrf(&headers, &f.csrf, &s.config.public_url) {
-        return r.into_response();
-    }
     let draft = async {
         let mut media = f.media_ids()?;
         if !f.files.is_empty() {
             // Refused before any file is kept, so a wrong conversation leaves no strays.
-            s.services.store.conversation(ui.user.account_id, id).await?;
+            s.services.conversation(ui.user.account_id, id).await?;
         }
         for file in &f.files {
             media.push(s.services.upload(&ui.user, &file.content_type, &file.bytes).await?.id);
         }
-        let body = Body::parse_with(&f.body, media.len()).map_err(StoreError::from)?;
+        let body = Body::parse_with(&f.body, media.len()).map_err(ServiceError::from)?;
         let private = f.private.is_some();
         let send_at =
             if private { None } else { form_send_at(&s, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await? };
-        Ok::<_, ActionError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media })
+        Ok::<_, ServiceError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media })
     };
     let result = match draft.await {
         Ok(d) => s.services.send(&ui.user, id, d).await.map_err(action_failure),
@@ -158,20 +143,20 @@ pub(crate) async fn waiting_action(
     CsrfForm(ui, f): CsrfForm<WaitingForm>,
 ) -> Response {
     let result = async {
-        let m = s.services.store.message_in_account(ui.user.account_id, message_id).await?;
+        let m = s.services.message(ui.user.account_id, message_id).await?;
         if m.conversation_id != id {
-            return Err(ActionError::Store(StoreError::NotFound("message")));
+            return Err(ServiceError::NotFound("message"));
         }
         match f.action.as_str() {
             "send_now" => s.services.reschedule(&ui.user, message_id, None, None).await.map(drop),
-            "cancel" => s.services.cancel_scheduled(&ui.user, message_id).await.map(drop).map_err(Into::into),
-            "retry" => s.services.retry_now(&ui.user, message_id).await.map_err(Into::into),
+            "cancel" => s.services.cancel_scheduled(&ui.user, message_id).await.map(drop),
+            "retry" => s.services.retry_now(&ui.user, message_id).await,
             "edit" => {
-                let body = f.body.as_deref().map(Body::parse).transpose().map_err(StoreError::from)?;
+                let body = f.body.as_deref().map(Body::parse).transpose().map_err(ServiceError::from)?;
                 let at = form_send_at(&s, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await?.or(m.send_at);
                 s.services.reschedule(&ui.user, message_id, body, at).await.map(drop)
             }
-            other => Err(StoreError::Invalid(format!("unknown action {other:?}")).into()),
+            other => Err(ServiceError::Invalid(format!("unknown action {other:?}"))),
         }
     }
     .await

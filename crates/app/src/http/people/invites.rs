@@ -7,18 +7,19 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use textdesk_store::{StoreError, User};
+use textdesk_store::User;
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
 use crate::http::extract::{ApiUser, ClientIp, Json, Path, check_sign_in_csrf};
 use crate::http::layout::admin_only;
-use crate::http::people::page::{PeopleForm, link_view, user_problem, users_again};
+use crate::http::people::page::{PeopleForm, link_view, users_again};
 use crate::http::people::users::UserOut;
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
+use crate::services::error::ServiceError;
 use crate::services::limits::Refusal;
-use crate::services::users::{Invitation, UserError};
+use crate::services::users::Invitation;
 
 pub(crate) async fn invite(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<PeopleForm>) -> Response {
     if let Some(r) = admin_only(&ui) {
@@ -30,7 +31,7 @@ pub(crate) async fn invite(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<
             users_again(&s, &ui, StatusCode::CREATED, |p| p.link = Some(link)).await
         }
         Err(e) => {
-            let p = user_problem(e);
+            let p = Problem::from(e);
             users_again(&s, &ui, p.status, |page| {
                 page.invite = PeopleForm { csrf: String::new(), ..f };
                 page.error = Some(("invite".into(), p.detail));
@@ -54,7 +55,7 @@ pub(crate) async fn reinvite(
             users_again(&s, &ui, StatusCode::CREATED, |p| p.link = Some(link)).await
         }
         Err(e) => {
-            let p = user_problem(e);
+            let p = Problem::from(e);
             users_again(&s, &ui, p.status, |page| page.error = Some(("user".into(), p.detail))).await
         }
     }
@@ -164,15 +165,15 @@ pub(crate) async fn accept_invite(
     }
     let user = match s.services.accept_invite(&token, &f.password).await {
         Ok(u) => u,
-        Err(UserError::Store(StoreError::Invalid(d))) => return again(StatusCode::UNPROCESSABLE_ENTITY, Some(user), d),
-        Err(UserError::Store(StoreError::NotFound(_))) => return again(StatusCode::NOT_FOUND, None, LINK_GONE.into()),
-        Err(UserError::Refused(r)) => {
+        Err(ServiceError::Invalid(d)) => return again(StatusCode::UNPROCESSABLE_ENTITY, Some(user), d),
+        Err(ServiceError::NotFound(_)) => return again(StatusCode::NOT_FOUND, None, LINK_GONE.into()),
+        Err(ServiceError::Refused(r)) => {
             let mut res = again(Problem::refused(r).status, Some(user), r.explain());
             res.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(r.retry_after_secs()));
             return res;
         }
-        Err(e) => return user_problem(e).into_response(),
+        Err(e) => return Problem::from(e).into_response(),
     };
     crate::http::session::sign_in(&s, user.id, "/inbox").await
 }

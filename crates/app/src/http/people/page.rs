@@ -13,7 +13,7 @@ use crate::http::extract::UiUser;
 use crate::http::layout::{Chrome, admin_only, chrome, page_or_problem};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
-use crate::services::users::UserError;
+use crate::services::users::People;
 
 pub struct UserRow {
     pub(crate) id: i64,
@@ -73,8 +73,7 @@ impl UsersPage {
 
 pub(crate) async fn users_view(s: &AppState, ui: &UiUser) -> Result<UsersPage, Problem> {
     let account = ui.user.account_id;
-    let users = s.services.store.users(account).await?;
-    let invites = s.services.store.invite_states(account).await?;
+    let People { users, invites, teams: stored_teams } = s.services.people(account).await?;
     let now = jiff::Timestamp::now();
     let rows = users
         .iter()
@@ -101,8 +100,7 @@ pub(crate) async fn users_view(s: &AppState, ui: &UiUser) -> Result<UsersPage, P
         })
         .collect();
     let mut teams = Vec::new();
-    for t in s.services.store.teams(account).await? {
-        let ids = s.services.store.team_member_ids(t.id).await?;
+    for (t, ids) in stored_teams {
         let (members, others): (Vec<&User>, Vec<&User>) = users.iter().partition(|u| ids.contains(&u.id));
         let named = |list: Vec<&User>| list.into_iter().map(|u| (u.id, u.name.clone())).collect();
         teams.push(TeamRow {
@@ -129,10 +127,6 @@ pub(crate) async fn users_page(State(s): State<AppState>, ui: UiUser) -> Respons
         return r;
     }
     page_or_problem(StatusCode::OK, users_view(&s, &ui).await)
-}
-
-pub(crate) fn user_problem(e: UserError) -> Problem {
-    e.into()
 }
 
 /// The people page again: with a failed form's reason, or a new link to hand over.

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::http::extract::CsrfForm;
 use crate::http::extract::{ApiUser, Json, Path};
 use crate::http::layout::admin_only;
-use crate::http::people::page::{PeopleForm, user_problem, users_again};
+use crate::http::people::page::{PeopleForm, users_again};
 use crate::http::people::users::UserOut;
 use crate::http::problem::ApiResult;
 use crate::http::problem::{Problem, ProblemOut};
@@ -37,7 +37,7 @@ pub struct MemberIn {
 
 #[utoipa::path(get, path = "/api/v1/teams", tag = "users", responses((status = 200, body = [TeamOut])), security(("bearer" = [])))]
 pub(crate) async fn list_teams(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<TeamOut>>> {
-    let teams = s.services.store.teams(u.account_id).await?;
+    let teams = s.services.teams(u.account_id).await?;
     Ok(Json(teams.into_iter().map(|t| TeamOut { id: t.id, name: t.name }).collect()))
 }
 
@@ -71,7 +71,7 @@ pub(crate) async fn create_team_form(State(s): State<AppState>, CsrfForm(ui, f):
     match s.services.create_team(&ui.user, &f.name).await {
         Ok(_) => Redirect::to("/settings/users#teams").into_response(),
         Err(e) => {
-            let p = user_problem(e);
+            let p = Problem::from(e);
             users_again(&s, &ui, p.status, |page| {
                 page.team_name = f.name;
                 page.error = Some(("team".into(), p.detail));
@@ -98,7 +98,7 @@ pub(crate) async fn team_member(
     match s.services.set_team_member(&ui.user, id, user_id, f.remove.is_empty()).await {
         Ok(()) => Redirect::to("/settings/users#teams").into_response(),
         Err(e) => {
-            let p = user_problem(e);
+            let p = Problem::from(e);
             users_again(&s, &ui, p.status, |page| page.error = Some(("team".into(), p.detail))).await
         }
     }
@@ -113,8 +113,7 @@ pub async fn list_members(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<UserOut>>, Problem> {
-    s.services.store.team(u.account_id, id).await?;
-    Ok(Json(s.services.store.team_members(id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(s.services.team_members(u.account_id, id).await?.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/teams/{id}/members/{user_id}", tag = "users",

@@ -10,9 +10,8 @@ use utoipa::ToSchema;
 
 use crate::http::extract::{ApiUser, Json, Path, ts};
 use crate::http::problem::ApiResult;
-use crate::http::problem::{Problem, ProblemOut};
+use crate::http::problem::ProblemOut;
 use crate::http::state::AppState;
-use crate::services::auth;
 
 #[derive(Serialize, ToSchema)]
 pub struct TokenOut {
@@ -50,7 +49,7 @@ pub struct NewTokenOut {
 
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = [TokenOut])), security(("bearer" = [])))]
 pub(crate) async fn list_tokens(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<TokenOut>>> {
-    Ok(Json(s.services.store.api_tokens(u.id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(s.services.api_tokens(&u).await?.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewTokenIn, responses((status = 201, body = NewTokenOut)), security(("bearer" = [])))]
@@ -59,11 +58,7 @@ pub(crate) async fn create_token(
     ApiUser(u): ApiUser,
     Json(b): Json<NewTokenIn>,
 ) -> ApiResult<Response> {
-    let name = b.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(Problem::invalid("a token name is 1 to 100 characters"));
-    }
-    let (token, secret) = auth::create_token(&s.services.store, u.id, name).await?;
+    let (token, secret) = s.services.create_api_token(&u, &b.name).await?;
     Ok((StatusCode::CREATED, Json(NewTokenOut { token: token.into(), secret })).into_response())
 }
 
@@ -73,6 +68,6 @@ pub(crate) async fn revoke_token(
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    s.services.store.revoke_api_token(u.id, id).await?;
+    s.services.revoke_api_token(&u, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,9 +13,9 @@ use crate::http::extract::CsrfForm;
 use crate::http::extract::{ApiUser, Json, Path, ts};
 use crate::http::inboxes::settings::opt;
 use crate::http::layout::admin_only;
-use crate::http::people::page::{PeopleForm, user_problem, users_again};
+use crate::http::people::page::{PeopleForm, users_again};
 use crate::http::problem::ApiResult;
-use crate::http::problem::ProblemOut;
+use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -60,7 +60,7 @@ pub struct UserPatchIn {
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = [UserOut])), security(("bearer" = [])))]
 pub(crate) async fn list_users(State(s): State<AppState>, ApiUser(u): ApiUser) -> ApiResult<Json<Vec<UserOut>>> {
-    Ok(Json(s.services.store.users(u.account_id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(s.services.users(u.account_id).await?.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserIn, responses((status = 201, body = UserOut), (status = 403, body = ProblemOut), (status = 409, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
@@ -103,7 +103,7 @@ pub(crate) async fn change_user(
     match s.services.change_user(&ui.user, id, role.as_deref(), active).await {
         Ok(_) => Redirect::to("/settings/users").into_response(),
         Err(e) => {
-            let p = user_problem(e);
+            let p = Problem::from(e);
             users_again(&s, &ui, p.status, |page| page.error = Some(("user".into(), p.detail))).await
         }
     }

@@ -20,6 +20,7 @@ use textdesk_store::automations::{self as db, Firing};
 use textdesk_store::{Consumer, Inbox, LoggedEvent, NewOutbound, Received, Situation, StoreError, StoredRule};
 
 use crate::services::Services;
+use crate::services::error::ServiceResult;
 
 /// The cursor row's name.
 pub const ENGINE: &str = "automations";
@@ -67,7 +68,7 @@ struct Occasion<'a> {
 }
 
 impl Engine {
-    pub async fn load(services: &Services, account_id: i64) -> Result<Self, StoreError> {
+    pub async fn load(services: &Services, account_id: i64) -> ServiceResult<Self> {
         let policy = services.timing_for(account_id).await?;
         Ok(Engine { services: services.clone(), policy })
     }
@@ -260,14 +261,14 @@ fn silence(occasion: &Occasion<'_>, s: &Situation, now: Timestamp) -> Option<Str
 impl Services {
     /// Starts the engine's position at the end of the log the first time it
     /// runs, so an upgrade does not act on years of history.
-    pub async fn start_automations(&self) -> Result<(), StoreError> {
-        self.store.start_consumer_at_end(ENGINE).await
+    pub async fn start_automations(&self) -> ServiceResult<()> {
+        Ok(self.store.start_consumer_at_end(ENGINE).await?)
     }
 
     /// Hands the engine every event it has not handled yet. Returns how many
     /// it passed. The background loop runs this when events are written;
     /// tests call it to drive the engine a step at a time.
-    pub async fn run_automations(&self) -> Result<usize, StoreError> {
+    pub async fn run_automations(&self) -> ServiceResult<usize> {
         // An inbox made a moment ago (by the CLI, on another node) has its
         // built-in rules before its first text is decided. Reads only, once made.
         let Some(account) = self.store.first_account().await? else { return Ok(0) };
@@ -287,7 +288,7 @@ impl Services {
     /// N business minutes, and on a weekly schedule. Returns how many
     /// conversations a rule acted on. Run by housekeeping; `now` is a
     /// parameter so tests can move the clock.
-    pub async fn run_timed_automations(&self, now: Timestamp) -> Result<usize, StoreError> {
+    pub async fn run_timed_automations(&self, now: Timestamp) -> ServiceResult<usize> {
         let Some(account) = self.store.first_account().await? else { return Ok(0) };
         self.ensure_builtin_rules(account.id).await?;
         let rules = self.store.automation_rules(account.id).await?;
@@ -302,13 +303,7 @@ impl Services {
         Ok(acted)
     }
 
-    async fn run_waits(
-        &self,
-        account_id: i64,
-        r: &StoredRule,
-        minutes: u32,
-        now: Timestamp,
-    ) -> Result<usize, StoreError> {
+    async fn run_waits(&self, account_id: i64, r: &StoredRule, minutes: u32, now: Timestamp) -> ServiceResult<usize> {
         let after = SignedDuration::from_mins(minutes.into());
         let engine = Engine::load(self, account_id).await?;
         let mut acted = 0;
@@ -337,7 +332,7 @@ impl Services {
         r: &StoredRule,
         (days, at): (&[String], &str),
         now: Timestamp,
-    ) -> Result<usize, StoreError> {
+    ) -> ServiceResult<usize> {
         let zone = self.timing.fallback_zone.clone();
         let Some(run) = last_run(days, at, &zone, now) else { return Ok(0) };
         if now.duration_since(run) > SCHEDULE_GRACE {
@@ -364,12 +359,12 @@ impl Services {
         moment: Moment,
         run_mark: Option<i64>,
         now: Timestamp,
-    ) -> Result<usize, StoreError> {
+    ) -> ServiceResult<usize> {
         let mut tx = self.store.automation_tx().await?;
         if let Some(m) = run_mark
             && !db::mark(&mut tx, r.id, conversation_id, m).await?
         {
-            tx.rollback().await?;
+            tx.rollback().await.map_err(StoreError::from)?;
             return Ok(0);
         }
         let mut s = db::situation(&mut tx, conversation_id, now).await?;

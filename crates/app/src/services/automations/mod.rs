@@ -7,9 +7,10 @@ pub mod screen;
 
 use textdesk_core::Invalid;
 use textdesk_core::automation::{Builtin, Rule, RuleSpec};
-use textdesk_store::{Inbox, StoreError, StoredRule, User};
+use textdesk_store::{Inbox, StoredRule, User};
 
 use crate::services::Services;
+use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::hours::{Acknowledge, DEFAULT_ACKNOWLEDGE, DEFAULT_OFF_HOURS, OffHoursReply};
 
 /// The holding message's wait when an inbox never set one (it starts off).
@@ -23,14 +24,14 @@ impl Services {
     /// Every inbox of the account has its two built-in rules, made from its
     /// old settings on first start after the upgrade (the settings keys are
     /// then dropped: the rules are the one place they live).
-    pub async fn ensure_builtin_rules(&self, account_id: i64) -> Result<(), StoreError> {
+    pub async fn ensure_builtin_rules(&self, account_id: i64) -> ServiceResult<()> {
         for inbox in self.store.inboxes(account_id).await? {
             self.ensure_inbox_builtins(&inbox).await?;
         }
         Ok(())
     }
 
-    pub(crate) async fn ensure_inbox_builtins(&self, inbox: &Inbox) -> Result<(), StoreError> {
+    pub(crate) async fn ensure_inbox_builtins(&self, inbox: &Inbox) -> ServiceResult<()> {
         let part = |key: &str| inbox.settings.get(key).filter(|v| !v.is_null()).cloned();
         let off: OffHoursReply =
             part("off_hours_reply").and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
@@ -58,7 +59,7 @@ impl Services {
 
     /// The inbox's built-in replies as the inbox settings used to say them
     /// (the settings page's "Automatic replies" section shows these).
-    pub async fn builtin_replies(&self, inbox: &Inbox) -> Result<(OffHoursReply, Acknowledge, bool), StoreError> {
+    pub async fn builtin_replies(&self, inbox: &Inbox) -> ServiceResult<(OffHoursReply, Acknowledge, bool)> {
         self.ensure_inbox_builtins(inbox).await?;
         let off = self.store.builtin_rule(inbox.id, Builtin::OffHoursReply).await?;
         let hold = self.store.builtin_rule(inbox.id, Builtin::HoldingMessage).await?;
@@ -95,9 +96,9 @@ impl Services {
         inbox: &Inbox,
         key: &str,
         value: &serde_json::Value,
-    ) -> Result<(), StoreError> {
+    ) -> ServiceResult<()> {
         self.ensure_inbox_builtins(inbox).await?;
-        let bad = |e: serde_json::Error| StoreError::Invalid(format!("{key}: {e}"));
+        let bad = |e: serde_json::Error| ServiceError::Invalid(format!("{key}: {e}"));
         let (builtin, rule) = match key {
             "off_hours_reply" => {
                 let off: OffHoursReply = if value.is_null() {
@@ -115,9 +116,10 @@ impl Services {
                 };
                 (Builtin::HoldingMessage, holding_rule(inbox.id, &ack)?)
             }
-            _ => return Err(StoreError::Invalid(format!("{key} is not a built-in rule"))),
+            _ => return Err(ServiceError::Invalid(format!("{key} is not a built-in rule"))),
         };
-        let current = self.store.builtin_rule(inbox.id, builtin).await?.ok_or(StoreError::NotFound("built-in rule"))?;
+        let current =
+            self.store.builtin_rule(inbox.id, builtin).await?.ok_or(ServiceError::NotFound("built-in rule"))?;
         // A holding message switched off keeps the wait it had, for when it is switched back on.
         let rule = match (builtin, value.get("after_minutes")) {
             (Builtin::HoldingMessage, None) => {
@@ -131,26 +133,22 @@ impl Services {
         Ok(())
     }
 
-    pub async fn automation_rules(&self, user: &User) -> Result<Vec<StoredRule>, StoreError> {
+    pub async fn automation_rules(&self, user: &User) -> ServiceResult<Vec<StoredRule>> {
         self.ensure_builtin_rules(user.account_id).await?;
-        self.store.automation_rules(user.account_id).await
+        Ok(self.store.automation_rules(user.account_id).await?)
     }
 
-    pub async fn automation_rule(&self, user: &User, id: i64) -> Result<StoredRule, StoreError> {
-        self.store.automation_rule(user.account_id, id).await
+    pub async fn automation_rule(&self, user: &User, id: i64) -> ServiceResult<StoredRule> {
+        Ok(self.store.automation_rule(user.account_id, id).await?)
     }
 
     /// A new rule from an admin (checked, and its users, teams, labels and
     /// inboxes must exist in the account).
-    pub async fn create_automation_rule(
-        &self,
-        admin: &User,
-        spec: serde_json::Value,
-    ) -> Result<StoredRule, StoreError> {
+    pub async fn create_automation_rule(&self, admin: &User, spec: serde_json::Value) -> ServiceResult<StoredRule> {
         let rule = Rule::parse(read_spec(spec)?)?;
         check_channels(&rule)?;
         self.store.check_rule_references(admin.account_id, &rule).await?;
-        self.store.create_automation_rule(admin.account_id, &rule).await
+        Ok(self.store.create_automation_rule(admin.account_id, &rule).await?)
     }
 
     /// Replaces a rule. A built-in rule keeps its inbox: its conditions stay
@@ -160,7 +158,7 @@ impl Services {
         admin: &User,
         id: i64,
         spec: serde_json::Value,
-    ) -> Result<StoredRule, StoreError> {
+    ) -> ServiceResult<StoredRule> {
         let spec = read_spec(spec)?;
         let current = self.store.automation_rule(admin.account_id, id).await?;
         let spec = match (current.rule.builtin(), current.inbox_id) {
@@ -170,21 +168,21 @@ impl Services {
         let rule = Rule::parse(spec)?;
         check_channels(&rule)?;
         self.store.check_rule_references(admin.account_id, &rule).await?;
-        self.store.update_automation_rule(admin.account_id, id, &rule).await
+        Ok(self.store.update_automation_rule(admin.account_id, id, &rule).await?)
     }
 
-    pub async fn set_automation_enabled(&self, admin: &User, id: i64, enabled: bool) -> Result<StoredRule, StoreError> {
+    pub async fn set_automation_enabled(&self, admin: &User, id: i64, enabled: bool) -> ServiceResult<StoredRule> {
         let current = self.store.automation_rule(admin.account_id, id).await?;
         let spec = RuleSpec { enabled, ..RuleSpec::from(current.rule) };
-        self.store.update_automation_rule(admin.account_id, id, &Rule::parse(spec)?).await
+        Ok(self.store.update_automation_rule(admin.account_id, id, &Rule::parse(spec)?).await?)
     }
 
-    pub async fn move_automation_rule(&self, admin: &User, id: i64, position: usize) -> Result<(), StoreError> {
-        self.store.move_automation_rule(admin.account_id, id, position).await
+    pub async fn move_automation_rule(&self, admin: &User, id: i64, position: usize) -> ServiceResult<()> {
+        Ok(self.store.move_automation_rule(admin.account_id, id, position).await?)
     }
 
-    pub async fn delete_automation_rule(&self, admin: &User, id: i64) -> Result<(), StoreError> {
-        self.store.delete_automation_rule(admin.account_id, id).await
+    pub async fn delete_automation_rule(&self, admin: &User, id: i64) -> ServiceResult<()> {
+        Ok(self.store.delete_automation_rule(admin.account_id, id).await?)
     }
 }
 
