@@ -5,7 +5,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use textdesk_core::gate::{BlockReason, OutboundKind};
 use textdesk_core::{Body, ConversationStatus, Invalid, Priority, SnoozePreset};
-use textdesk_store::{Conversation, Message, NewOutbound, OutboundOutcome, Snooze, StoreError, User};
+use textdesk_store::{Conversation, IdemKey, Keyed, Message, NewOutbound, OutboundOutcome, Snooze, StoreError, User};
 
 use crate::services::Services;
 use crate::services::metrics::Metrics;
@@ -67,6 +67,20 @@ impl Services {
 
     /// An agent's reply, note, notification or scheduled message.
     pub async fn send(&self, user: &User, conversation_id: i64, draft: Draft) -> Result<Message, ActionError> {
+        match self.send_keyed(user, conversation_id, draft, None).await? {
+            Keyed::Fresh(m) => Ok(m),
+            Keyed::Taken => Err(StoreError::Conflict("an unkeyed send found a key taken".into()).into()),
+        }
+    }
+
+    /// As `send`, claiming a client's idempotency key with the message (`Taken`: sent before).
+    pub(crate) async fn send_keyed(
+        &self,
+        user: &User,
+        conversation_id: i64,
+        draft: Draft,
+        key: Option<&IdemKey>,
+    ) -> Result<Keyed<Message>, ActionError> {
         let (inbox, channel) = self.conversation_channel(user.account_id, conversation_id).await?;
         if !draft.private {
             if !draft.media.is_empty() && !channel.media {
@@ -87,7 +101,7 @@ impl Services {
         };
         let outcome = self
             .store
-            .send_outbound(NewOutbound {
+            .send_outbound_keyed(NewOutbound {
                 account_id: user.account_id,
                 conversation_id,
                 author_id: Some(user.id),
@@ -99,10 +113,14 @@ impl Services {
                 channel,
                 send_at: if draft.private { None } else { send_at },
                 media: draft.media,
-            })
+            }, key)
             .await?;
+        let outcome = match outcome {
+            Keyed::Fresh(o) => o,
+            Keyed::Taken => return Ok(Keyed::Taken),
+        };
         match outcome {
-            OutboundOutcome::Stored(m) => Ok(*m),
+            OutboundOutcome::Stored(m) => Ok(Keyed::Fresh(*m)),
             OutboundOutcome::Blocked(reason) => {
                 Metrics::inc(&self.metrics.outbound_blocked);
                 Err(ActionError::Blocked(reason))

@@ -68,3 +68,13 @@ impl From<Invalid> for ServiceError {
         ServiceError::Invalid(e.0)
     }
 }
+
+impl From<crate::services::conversations::ActionError> for ServiceError {
+    fn from(e: crate::services::conversations::ActionError) -> Self {
+        use crate::services::conversations::ActionError;
+        match e {
+            ActionError::Store(s) => s.into(),
+            ActionError::Blocked(reason) => ServiceError::Blocked(reason),
+        }
+    }
+}
