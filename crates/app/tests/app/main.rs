@@ -31,6 +31,7 @@ mod limits;
 mod list;
 mod live;
 mod media;
+mod notifications;
 mod openapi_peers;
 mod privacy;
 mod providers;
