@@ -255,3 +255,75 @@ async fn a_template_with_variables(db: Db) {
     problem(notify(&t, &lead, None, &missing).await, 422).await;
 }
 both_backends!(a_template_with_variables);
+
+async fn an_agent_starts_a_conversation_recording_consent_given_by_phone(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let browser = t.browser("dana@example.com").await;
+    let page = |path: &str| {
+        let url = t.url(path);
+        let b = browser.clone();
+        async move { b.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(page("/inbox").await.contains("href=\"/conversations/new\""), "the list offers a new conversation");
+    let form = page("/conversations/new").await;
+    assert!(form.contains("id=\"new-conversation-form\""));
+    let csrf = common::csrf_of(&form);
+    let inbox_id = inbox.to_string();
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("to", "415 555 0188"),
+        ("contact_id", ""),
+        ("inbox_id", inbox_id.as_str()),
+        ("body", "Hi, this is Dana from the clinic about your refill."),
+    ];
+
+    // No recorded opt-in: said before anything is sent, with the way to record it.
+    let r = browser.post(t.url("/conversations/new")).form(&base).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("No recorded opt-in."), "{html}");
+    assert!(html.contains("Record consent given by phone / in person"));
+    assert!(html.contains("Hi, this is Dana from the clinic"), "the message typed is kept");
+    let contacts = json(t.get(&agent, "/api/v1/contacts?q=5550188").await).await;
+    assert_eq!(contacts.as_array().map(Vec::len), Some(0), "nothing sent, nobody created");
+
+    // Ticked, without evidence: asked for it.
+    let mut ticked = base.to_vec();
+    ticked.extend([("consent_given", "1"), ("consent_source", "verbal"), ("evidence", "")]);
+    let r = browser.post(t.url("/conversations/new")).form(&ticked).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("evidence field"));
+
+    // With the evidence: recorded, sent, and the agent lands in the conversation.
+    ticked.pop();
+    ticked.push(("evidence", "Said yes to texts on a call on Dec 4, 10:05"));
+    let r = browser.post(t.url("/conversations/new")).form(&ticked).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let conv: i64 = to.trim_start_matches("/conversations/").parse().unwrap();
+    let messages = thread(&t, &agent, conv).await;
+    assert_eq!(messages[0]["body"], "Hi, this is Dana from the clinic about your refill.");
+    assert!(messages[0]["author_id"].is_i64(), "signed by the agent");
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    let history = json(t.get(&agent, &format!("/api/v1/contacts/{}/consent", c["contact_id"])).await).await;
+    assert_eq!(history[0]["kind"], "opt_in");
+    assert_eq!(history[0]["source"], "verbal");
+    assert_eq!(history[0]["evidence"], "Said yes to texts on a call on Dec 4, 10:05");
+
+    // The contact is in the form's list now, and needs no consent step.
+    let contact_id = c["contact_id"].to_string();
+    let again = [
+        ("csrf", csrf.as_str()),
+        ("to", ""),
+        ("contact_id", contact_id.as_str()),
+        ("inbox_id", inbox_id.as_str()),
+        ("body", "Your refill is ready."),
+    ];
+    assert!(page("/conversations/new").await.contains("+14155550188"));
+    let r = browser.post(t.url("/conversations/new")).form(&again).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"].to_str().unwrap(), to, "continues the open conversation");
+}
+both_backends!(an_agent_starts_a_conversation_recording_consent_given_by_phone);
