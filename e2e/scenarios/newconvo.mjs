@@ -1,9 +1,9 @@
 // "New conversation": an agent texts a customer first, from the inbox. A new
 // number has no recorded opt-in: the form says so before anything is sent and
 // offers to record the consent given by phone, then sends and lands the agent
-// in the conversation. The customer's phone gets it; their reply threads under it.
+// in the conversation; the customer's reply threads under it.
 import {
-  env, check, textIn, phoneMessages, eventually, signIn, submit, thread, assertNoHorizontalScroll, screenshot,
+  env, check, textIn, phoneMessages, signIn, submit, thread, assertNoHorizontalScroll, screenshot,
 } from "../lib.mjs";
 
 // Its own number, far from the shared sequence of customerNumber().
@@ -24,6 +24,7 @@ export const scenarios = [
     async run({ newContext }) {
       const page = await (await newContext()).newPage();
       await signIn(page, env.agent);
+      await screenshot(page, "newconvo-inbox");
       await send(page, page.locator("#new-conversation"));
       check(new URL(page.url()).pathname === "/conversations/new", `the button opens the form, not ${page.url()}`);
       await page.getByLabel("To").fill(TYPED);
@@ -47,9 +48,9 @@ export const scenarios = [
       check(/\/conversations\/\d+$/.test(page.url()), `the agent lands in the conversation, not ${page.url()}`);
       const th = thread(page);
       await th.bubble("your new glasses are ready").waitFor();
-      const got = await eventually("the phone receives the text", async () =>
-        (await phoneMessages(page.request, NUMBER)).find((m) => m.direction === "to_phone" && m.body === TEXT));
-      check(got, "the customer's phone has the text");
+      // Delivery is not waited for: at night on the customer's clock (the number's
+      // zone) the text rightly waits for the morning; tests/app/notifications.rs
+      // follows it to the phone at that moment.
       const reply = await textIn(page.request, NUMBER, "Great, I'll come by at 5");
       check(page.url().endsWith(`/conversations/${reply.conversation_id}`), "the reply lands in that conversation");
       await th.bubble("I'll come by at 5").waitFor();
@@ -61,7 +62,10 @@ export const scenarios = [
     async run({ newContext }) {
       const page = await (await newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })).newPage();
       await signIn(page, env.agent);
-      await page.goto(`${env.base}/conversations/new`);
+      await assertNoHorizontalScroll(page, "the inbox with its New conversation button on a phone");
+      await screenshot(page, "newconvo-inbox-phone");
+      await send(page, page.locator("#new-conversation"), { tap: true });
+      await page.locator("#new-inbox").selectOption(String(env.inbox));
       await page.getByLabel("To").fill("415 555 8802");
       await page.getByLabel("Message").fill("Your order is in.");
       await send(page, page.locator("#new-send"), { tap: true });
