@@ -53,12 +53,12 @@ pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snippet, Snooze,
 };
 pub use events::{EventBus, Live, LiveEvent, LoggedEvent};
+pub use idempotency::{IDEMPOTENCY_TTL, IdemKey, IdemRecord};
 pub use inboxes::{Inbox, NewInbox, inbox_in};
 pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
 pub use invites::InviteState;
 pub use labels::{Label, LabelChange, LabelFields};
 pub use media::{MAX_FETCH_ATTEMPTS, Media, MediaFetch, MediaState, NewMedia};
-pub use idempotency::{IDEMPOTENCY_TTL, IdemKey, IdemRecord};
 pub use messages::{ContactClock, Keyed, MAX_MESSAGES_READ, Message, MessagePage, NewOutbound, OutboundOutcome};
 pub use notifications::{Notified, NotifyOutcome};
 pub use outbox::{Claimed, OutboxEntry};

@@ -101,19 +101,22 @@ impl Services {
         };
         let outcome = self
             .store
-            .send_outbound_keyed(NewOutbound {
-                account_id: user.account_id,
-                conversation_id,
-                author_id: Some(user.id),
-                body: draft.body,
-                private: draft.private,
-                kind: draft.kind,
-                now,
-                timing,
-                channel,
-                send_at: if draft.private { None } else { send_at },
-                media: draft.media,
-            }, key)
+            .send_outbound_keyed(
+                NewOutbound {
+                    account_id: user.account_id,
+                    conversation_id,
+                    author_id: Some(user.id),
+                    body: draft.body,
+                    private: draft.private,
+                    kind: draft.kind,
+                    now,
+                    timing,
+                    channel,
+                    send_at: if draft.private { None } else { send_at },
+                    media: draft.media,
+                },
+                key,
+            )
             .await?;
         let outcome = match outcome {
             Keyed::Fresh(o) => o,

@@ -70,7 +70,9 @@ impl Services {
         let deadline = tokio::time::Instant::now() + WAIT_FOR_FIRST;
         loop {
             let record = self.store.idempotency_record(key).await?.ok_or_else(|| {
-                ServiceError::Conflict("this Idempotency-Key's message is gone (cancelled or erased); use a new key".into())
+                ServiceError::Conflict(
+                    "this Idempotency-Key's message is gone (cancelled or erased); use a new key".into(),
+                )
             })?;
             if record.fingerprint != key.fingerprint {
                 return Err(ServiceError::invalid(

@@ -36,7 +36,10 @@ pub enum Content {
     Text(String),
     /// A canned response (its id, or its shortcut with or without the `/`),
     /// with values for its `{variables}` that replace the ones the app knows.
-    Template { canned: String, variables: BTreeMap<String, String> },
+    Template {
+        canned: String,
+        variables: BTreeMap<String, String>,
+    },
 }
 
 /// A customer's opt-in given outside the text channel (by phone, in person),
@@ -158,7 +161,12 @@ impl Services {
 
     /// The consent that counts for this recipient on this inbox, before
     /// anything is sent (a number nobody has texted yet has none).
-    pub async fn consent_before_sending(&self, user: &User, to: &Recipient, inbox_id: i64) -> ServiceResult<ConsentState> {
+    pub async fn consent_before_sending(
+        &self,
+        user: &User,
+        to: &Recipient,
+        inbox_id: i64,
+    ) -> ServiceResult<ConsentState> {
         let target = self.target(user, to, inbox_id).await?;
         Ok(match target.contact {
             Some(c) => self.store.consent_on_inbox(c.id, inbox_id).await?,
@@ -197,7 +205,13 @@ impl Services {
     /// The text: as given, or a canned response filled in (the caller's
     /// values first, then what the app knows); a variable left with no value
     /// and no fallback is refused, since nobody reads it before it goes.
-    async fn notification_body(&self, user: &User, t: &Target, content: &Content, now: Timestamp) -> ServiceResult<Body> {
+    async fn notification_body(
+        &self,
+        user: &User,
+        t: &Target,
+        content: &Content,
+        now: Timestamp,
+    ) -> ServiceResult<Body> {
         let (canned, variables) = match content {
             Content::Text(text) => return Ok(Body::parse(text)?),
             Content::Template { canned, variables } => (canned.trim(), variables),
@@ -214,11 +228,8 @@ impl Services {
         };
         let template = Template::parse(&found.body)?;
         let hours = self.hours_of(&t.inbox).hours;
-        let next_open = if hours.is_open(now) {
-            None
-        } else {
-            hours.next_opening(now).map(|o| describe_opening(o, &t.zone, now))
-        };
+        let next_open =
+            if hours.is_open(now) { None } else { hours.next_opening(now).map(|o| describe_opening(o, &t.zone, now)) };
         let contact_name = t.contact.as_ref().map(|c| c.name.as_str()).unwrap_or("");
         let mut vars = Vars::new(contact_name, &user.name, &self.business_name, next_open);
         for (name, value) in variables {

@@ -31,7 +31,8 @@ async fn thread(t: &common::TestApp, token: &str, conv: i64) -> Vec<Value> {
 
 /// A contact in `zone` who agreed to texts (recorded as an API client would).
 async fn consenting_contact(t: &common::TestApp, token: &str, number: &str, zone: &str) -> i64 {
-    let r = t.post(token, "/api/v1/contacts", json!({ "name": "Ana Lopez", "address": number, "time_zone": zone })).await;
+    let r =
+        t.post(token, "/api/v1/contacts", json!({ "name": "Ana Lopez", "address": number, "time_zone": zone })).await;
     assert_eq!(r.status(), 201);
     let id = json(r).await["id"].as_i64().unwrap();
     let consent = json!({ "state": "opted_in", "source": "web_form", "evidence": "signed up at the desk" });
@@ -174,8 +175,13 @@ async fn deferred_in_quiet_hours_with_the_customers_local_time(db: Db) {
     let contact = consenting_contact(&t, &agent, "+14155550166", &zone).await;
     let tomorrow = Timestamp::now().to_zoned(tz.clone()).date().tomorrow().unwrap();
 
-    let r = notify(&t, &agent, None, &json!({ "contact_id": contact, "inbox_id": inbox, "body": "Reminder: dentist at 10" }))
-        .await;
+    let r = notify(
+        &t,
+        &agent,
+        None,
+        &json!({ "contact_id": contact, "inbox_id": inbox, "body": "Reminder: dentist at 10" }),
+    )
+    .await;
     assert_eq!(r.status(), 201);
     let sent = json(r).await;
     assert_eq!(sent["status"], "deferred", "{sent}");
@@ -188,7 +194,8 @@ async fn deferred_in_quiet_hours_with_the_customers_local_time(db: Db) {
     assert_eq!(t.services.dispatch_at("test", 10, Timestamp::now()).await.unwrap().sent, 0);
 
     // A local time asked for is read on the customer's clock.
-    let later = json!({ "contact_id": contact, "inbox_id": inbox, "body": "See you", "send_at": format!("{tomorrow}T09:30") });
+    let later =
+        json!({ "contact_id": contact, "inbox_id": inbox, "body": "See you", "send_at": format!("{tomorrow}T09:30") });
     let sent = json(notify(&t, &agent, None, &later).await).await;
     assert_eq!(sent["status"], "deferred");
     assert_eq!(sent["deferred_until"]["local"], format!("{tomorrow}T09:30"));
@@ -245,10 +252,12 @@ async fn a_template_with_variables(db: Db) {
     assert_eq!(m[1]["body"], "Hi Mrs., your visit is confirmed. – Harbor Dental");
 
     // A value nobody has, a variable that does not exist, a template that does not: refused.
-    let new_number = json!({ "to": "+14155550123", "inbox_id": inbox, "template": "visit", "consent": { "source": "verbal" } });
+    let new_number =
+        json!({ "to": "+14155550123", "inbox_id": inbox, "template": "visit", "consent": { "source": "verbal" } });
     let p = problem(notify(&t, &lead, None, &new_number).await, 422).await;
     assert!(p["detail"].as_str().unwrap().contains("contact.first_name"), "{p}");
-    let unknown = json!({ "contact_id": contact, "inbox_id": inbox, "template": "visit", "variables": { "time": "9:00" } });
+    let unknown =
+        json!({ "contact_id": contact, "inbox_id": inbox, "template": "visit", "variables": { "time": "9:00" } });
     let p = problem(notify(&t, &lead, None, &unknown).await, 422).await;
     assert!(p["detail"].as_str().unwrap().contains("\"time\""), "{p}");
     let missing = json!({ "contact_id": contact, "inbox_id": inbox, "template": "nope" });

@@ -72,7 +72,12 @@ impl NewConversationPage {
     }
 }
 
-async fn render(s: &AppState, ui: &UiUser, form: NewConversationForm, notice: Option<Notice>) -> Result<NewConversationPage, Problem> {
+async fn render(
+    s: &AppState,
+    ui: &UiUser,
+    form: NewConversationForm,
+    notice: Option<Notice>,
+) -> Result<NewConversationPage, Problem> {
     let choices = s.services.new_conversation_choices(&ui.user).await?;
     let contacts = choices
         .contacts
