@@ -40,6 +40,16 @@ async fn consenting_contact(t: &common::TestApp, token: &str, number: &str, zone
     id
 }
 
+/// The app with an SMS inbox, an agent, and a consenting contact at midday on their clock.
+async fn with_a_contact(db: Db, number: &str) -> (common::TestApp, i64, String, i64) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let (zone, _) = common::zone_at_hour(12);
+    let contact = consenting_contact(&t, &agent, number, &zone).await;
+    (t, inbox, agent, contact)
+}
+
 /// Sends what is due, at the deferred moment if it waits for the customer's morning.
 async fn deliver(t: &common::TestApp, answer: &Value) {
     let at = match answer["deferred_until"]["at"].as_str() {
@@ -105,11 +115,7 @@ async fn a_notification_to_a_new_number_opens_a_conversation_the_reply_threads_u
 both_backends!(a_notification_to_a_new_number_opens_a_conversation_the_reply_threads_under);
 
 async fn concurrent_repeats_of_one_key_send_one_message(db: Db) {
-    let t = app(db).start().await;
-    let inbox = t.simulator_inbox().await;
-    let agent = t.token_for("dana@example.com", Role::Agent).await;
-    let (zone, _) = common::zone_at_hour(12);
-    let contact = consenting_contact(&t, &agent, "+14155550177", &zone).await;
+    let (t, inbox, agent, contact) = with_a_contact(db, "+14155550177").await;
     let ask = json!({ "contact_id": contact, "inbox_id": inbox, "body": "Your order has shipped." });
 
     let requests = (0..10).map(|_| async {
@@ -205,11 +211,7 @@ async fn deferred_in_quiet_hours_with_the_customers_local_time(db: Db) {
 both_backends!(deferred_in_quiet_hours_with_the_customers_local_time);
 
 async fn blocked_when_opted_out_and_replies_refused(db: Db) {
-    let t = app(db).start().await;
-    let inbox = t.simulator_inbox().await;
-    let agent = t.token_for("dana@example.com", Role::Agent).await;
-    let (zone, _) = common::zone_at_hour(12);
-    let contact = consenting_contact(&t, &agent, "+14155550133", &zone).await;
+    let (t, inbox, agent, contact) = with_a_contact(db, "+14155550133").await;
     let stop = json!({ "state": "opted_out", "source": "verbal", "evidence": "Asked on the phone for no more texts" });
     assert_eq!(t.post(&agent, &format!("/api/v1/contacts/{contact}/consent"), stop).await.status(), 201);
 
