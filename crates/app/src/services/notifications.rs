@@ -18,7 +18,7 @@ use textdesk_store::{IdemKey, Inbox, Keyed, Message, NewOutbound, NotifyOutcome,
 use crate::services::Services;
 use crate::services::consent::{ConsentAbout, ConsentAsk};
 use crate::services::error::{ServiceError, ServiceResult};
-use crate::services::idempotency::Answer;
+use crate::services::idempotency::{Answer, Render};
 use crate::services::metrics::Metrics;
 use crate::services::schedule::{check_future, moment};
 
@@ -92,9 +92,9 @@ impl Services {
         n: Notification,
         reason: &str,
         key: Option<&IdemKey>,
-        render: impl FnOnce(&NotificationSent) -> String,
+        render: impl Fn(&NotificationSent) -> String + Send + Sync,
     ) -> ServiceResult<Answer> {
-        if let Some(answer) = self.replay(key).await? {
+        if let Some(answer) = self.replay(key, Render::Notification(&render)).await? {
             return Ok(answer);
         }
         let target = self.target(user, &n.to, n.inbox_id).await?;
@@ -137,7 +137,7 @@ impl Services {
         let outcome = self.store.send_notification(target.inbox.id, &target.to, reason, new, key).await?;
         match outcome {
             Keyed::Taken => match key {
-                Some(key) => self.first_answer(key).await,
+                Some(key) => self.first_answer(key, Render::Notification(&render)).await,
                 None => Err(ServiceError::Internal("an unkeyed notification found a key taken".into())),
             },
             Keyed::Fresh(NotifyOutcome::Blocked(reason)) => {

@@ -173,6 +173,27 @@ async fn concurrent_repeats_of_one_key_send_one_message(db: Db) {
 }
 both_backends!(concurrent_repeats_of_one_key_send_one_message);
 
+async fn a_repeat_answers_even_when_the_first_died_before_answering(db: Db) {
+    let (t, inbox, agent, contact) = with_a_contact(db, "+14155550199").await;
+    let ask = json!({ "contact_id": contact, "inbox_id": inbox, "body": "Your table is booked." });
+    let r = notify(&t, &agent, Some("booking-77"), &ask).await;
+    let first = (r.status().as_u16(), r.text().await.unwrap());
+    assert_eq!(first.0, 201);
+
+    // As if the server had stopped between storing the message and keeping its answer.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&t.database_url).await.unwrap();
+    sqlx::query("UPDATE idempotency_keys SET response = NULL, response_status = NULL").execute(&pool).await.unwrap();
+    pool.close().await;
+
+    // The repeat waits a moment for an answer, then builds it from the message stored: the same, and nothing sent again.
+    let r = notify(&t, &agent, Some("booking-77"), &ask).await;
+    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), first);
+    let conv = serde_json::from_str::<Value>(&first.1).unwrap()["conversation_id"].as_i64().unwrap();
+    assert_eq!(thread(&t, &agent, conv).await.len(), 1);
+}
+both_backends!(a_repeat_answers_even_when_the_first_died_before_answering);
+
 async fn deferred_in_quiet_hours_with_the_customers_local_time(db: Db) {
     let t = app(db).config(|c| c.live_exchange_minutes = 0).start().await;
     let inbox = t.simulator_inbox().await;

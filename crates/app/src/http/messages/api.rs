@@ -17,6 +17,7 @@ use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::Services;
 use crate::services::conversations::Draft;
+use crate::services::idempotency::Render;
 use crate::services::schedule::ZoneChoice;
 
 #[derive(Serialize, ToSchema)]
@@ -161,7 +162,8 @@ pub(crate) async fn create_message(
     // The conversation is part of what the key stands for: the same key on another one is another request.
     let endpoint = "POST /api/v1/conversations/{id}/messages";
     let key = Services::idempotency_key(&u, endpoint, idempotency_header(&headers)?, &(id, &b))?;
-    if let Some(answer) = s.services.replay(key.as_ref()).await? {
+    let render = |m: Message| serde_json::to_string(&MessageOut::of(m, &s.services)).unwrap_or_default();
+    if let Some(answer) = s.services.replay(key.as_ref(), Render::Message(&render)).await? {
         return Ok(keyed_answer(answer));
     }
     let kind = match b.kind.as_deref() {
@@ -179,7 +181,6 @@ pub(crate) async fn create_message(
         None => None,
     };
     let draft = Draft { body, private: b.private, kind, send_at, media };
-    let render = |m| serde_json::to_string(&MessageOut::of(m, &s.services)).unwrap_or_default();
     Ok(keyed_answer(s.services.send_once(&u, id, draft, key.as_ref(), render).await?))
 }
 
