@@ -170,6 +170,10 @@ async fn concurrent_repeats_of_one_key_send_one_message(db: Db) {
     // Without a key, every request is a new message.
     assert_eq!(t.post(&agent, &messages, reply.clone()).await.status(), 201);
     assert_eq!(thread(&t, &agent, conv).await.len(), 3);
+    // A key is 1 to 255 printable characters.
+    let long = "k".repeat(256);
+    problem(notify(&t, &agent, Some(&long), &ask).await, 422).await;
+    assert_eq!(thread(&t, &agent, conv).await.len(), 3);
 }
 both_backends!(concurrent_repeats_of_one_key_send_one_message);
 
