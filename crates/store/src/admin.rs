@@ -4,9 +4,8 @@
 use jiff::Timestamp;
 use sqlx::Row;
 use textdesk_core::Address;
-use textdesk_core::event::DomainEvent;
 
-use crate::{Result, Store, StoreError, User, returned_id, to_ms};
+use crate::{Result, Store, StoreError, User, to_ms};
 
 impl Store {
     pub async fn remove_team_member(&self, team_id: i64, user_id: i64) -> Result<()> {
@@ -52,36 +51,11 @@ impl Store {
     /// contact too, on first contact). Sending is left to the one gate.
     pub async fn conversation_with(&self, account_id: i64, inbox_id: i64, to: &Address, actor_id: i64) -> Result<i64> {
         self.inbox(account_id, inbox_id).await?;
-        let now = to_ms(Timestamp::now());
+        let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
-        let (identity_id, contact_id) = crate::contacts::contact_for(self, &mut tx, account_id, to, now).await?;
-        let open = sqlx::query(
-            "SELECT id FROM conversations WHERE contact_id = $1 AND inbox_id = $2 AND identity_id = $3 AND status <> 'resolved' ORDER BY id DESC LIMIT 1",
-        )
-        .bind(contact_id)
-        .bind(inbox_id)
-        .bind(identity_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let id = match open {
-            Some(r) => r.try_get::<i64, _>("id")?,
-            None => {
-                let r = sqlx::query(
-                    "INSERT INTO conversations (account_id, inbox_id, contact_id, identity_id, status, last_activity_at, created_at) VALUES ($1, $2, $3, $4, 'open', $5, $5) RETURNING id",
-                )
-                .bind(account_id)
-                .bind(inbox_id)
-                .bind(contact_id)
-                .bind(identity_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                let id = returned_id(&r)?;
-                let ev = DomainEvent::ConversationCreated { reason: Some("test message".into()) };
-                crate::events::append(&mut tx, (account_id, id), &ev, Some(actor_id), Timestamp::now()).await?;
-                id
-            }
-        };
+        let who = crate::contacts::contact_for(self, &mut tx, account_id, to, to_ms(now)).await?;
+        let why = ("test message", Some(actor_id));
+        let (id, _) = crate::notifications::conversation_for(&mut tx, (account_id, inbox_id), who, why, now).await?;
         self.commit(tx).await?;
         Ok(id)
     }

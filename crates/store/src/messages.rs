@@ -60,6 +60,14 @@ pub enum OutboundOutcome {
     Blocked(BlockReason),
 }
 
+/// The result of a keyed write: done now, or the key was taken by an earlier
+/// request (whose answer the caller reads instead).
+#[derive(Debug, Clone)]
+pub enum Keyed<T> {
+    Fresh(T),
+    Taken,
+}
+
 /// Where a page of a conversation's messages starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessagePage {
@@ -200,13 +208,34 @@ impl Store {
     /// transaction that writes the outbox row, against the consent state read
     /// in that transaction. A blocked message writes nothing.
     pub async fn send_outbound(&self, new: NewOutbound) -> Result<OutboundOutcome> {
+        match self.send_outbound_keyed(new, None).await? {
+            Keyed::Fresh(outcome) => Ok(outcome),
+            Keyed::Taken => Err(StoreError::Conflict("an unkeyed send found its key taken".into())),
+        }
+    }
+
+    /// As `send_outbound`, claiming a client's idempotency key in the same
+    /// transaction: `Taken` when another request holds it, and nothing is stored.
+    pub async fn send_outbound_keyed(
+        &self,
+        new: NewOutbound,
+        key: Option<&crate::IdemKey>,
+    ) -> Result<Keyed<OutboundOutcome>> {
         let conv = self.conversation(new.account_id, new.conversation_id).await?;
         let mut tx = self.begin_write().await?;
+        if let Some(key) = key
+            && !crate::idempotency::claim(&mut tx, key, new.now).await?
+        {
+            return Ok(Keyed::Taken);
+        }
         match insert_outbound(&mut tx, (conv.id, conv.inbox_id, conv.contact_id), &new).await? {
-            Err(reason) => Ok(OutboundOutcome::Blocked(reason)),
+            Err(reason) => Ok(Keyed::Fresh(OutboundOutcome::Blocked(reason))),
             Ok(message_id) => {
+                if let Some(key) = key {
+                    crate::idempotency::bind_message(&mut tx, key, message_id).await?;
+                }
                 self.commit(tx).await?;
-                Ok(OutboundOutcome::Stored(Box::new(self.message(message_id).await?)))
+                Ok(Keyed::Fresh(OutboundOutcome::Stored(Box::new(self.message(message_id).await?))))
             }
         }
     }

@@ -362,3 +362,19 @@ where
 {
     Option::<T>::deserialize(d).map(Some)
 }
+
+// ---------- idempotency ----------
+
+/// The `Idempotency-Key` header of a send, if the client gave one.
+pub(crate) fn idempotency_header(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| Problem::invalid("Idempotency-Key is printable ASCII")),
+    }
+}
+
+/// A keyed send's answer, byte for byte as the first request got it.
+pub(crate) fn keyed_answer(a: crate::services::idempotency::Answer) -> Response {
+    let status = axum::http::StatusCode::from_u16(a.status).unwrap_or(axum::http::StatusCode::OK);
+    (status, [(header::CONTENT_TYPE, "application/json")], a.body).into_response()
+}

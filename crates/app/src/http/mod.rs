@@ -18,6 +18,7 @@ pub mod layout;
 pub mod live;
 pub mod media;
 pub mod messages;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod people;

@@ -39,6 +39,7 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::conversations::api::timeline,
         crate::http::messages::api::list_messages,
         crate::http::messages::api::create_message,
+        crate::http::notifications::api::create_notification,
         crate::http::messages::api::list_scheduled,
         crate::http::messages::api::edit_waiting_message,
         crate::http::messages::api::send_now,

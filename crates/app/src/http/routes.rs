@@ -16,6 +16,7 @@ use crate::http::contacts::{api as contacts_api, consent, page as contact_page};
 use crate::http::conversations::{actions, api as conversations_api, list, thread};
 use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings};
 use crate::http::messages::{api as messages_api, page as composer};
+use crate::http::notifications::{api as notifications_api, page as new_conversation};
 use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
@@ -66,6 +67,10 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         // Conversations
         .route("/inbox", get(list::inbox_page))
         .route("/inbox/list", get(list::inbox_list))
+        .route(
+            "/conversations/new",
+            get(new_conversation::new_conversation_page).post(new_conversation::start_conversation),
+        )
         .route("/conversations/{id}", get(thread::conversation_page))
         .route("/conversations/{id}/thread", get(thread::thread_fragment))
         .route("/conversations/{id}/assign", post(actions::assign))
@@ -162,6 +167,7 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/messages/{id}/send-now", post(messages_api::send_now))
         .route("/messages/{id}/retry", post(messages_api::retry_message))
         .route("/compose/preview", post(messages_api::compose_preview))
+        .route("/notifications", post(notifications_api::create_notification))
         .route("/media", post(media::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/canned-responses", get(canned::list_canned).post(canned::create_canned))
         .route(

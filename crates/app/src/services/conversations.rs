@@ -7,7 +7,8 @@ use textdesk_core::Address;
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::{Body, ConversationStatus, Invalid, Priority, SnoozePreset};
 use textdesk_store::{
-    Conversation, ConversationSummary, Message, NewOutbound, OutboundOutcome, Snooze, TimelineEvent, User,
+    Conversation, ConversationSummary, IdemKey, Keyed, Message, NewOutbound, OutboundOutcome, Snooze, StoreError,
+    TimelineEvent, User,
 };
 
 use crate::services::Services;
@@ -63,6 +64,20 @@ impl Services {
 
     /// An agent's reply, note, notification or scheduled message.
     pub async fn send(&self, user: &User, conversation_id: i64, draft: Draft) -> ServiceResult<Message> {
+        match self.send_keyed(user, conversation_id, draft, None).await? {
+            Keyed::Fresh(m) => Ok(m),
+            Keyed::Taken => Err(StoreError::Conflict("an unkeyed send found a key taken".into()).into()),
+        }
+    }
+
+    /// As `send`, claiming a client's idempotency key with the message (`Taken`: sent before).
+    pub(crate) async fn send_keyed(
+        &self,
+        user: &User,
+        conversation_id: i64,
+        draft: Draft,
+        key: Option<&IdemKey>,
+    ) -> ServiceResult<Keyed<Message>> {
         let (inbox, channel) = self.conversation_channel(user.account_id, conversation_id).await?;
         if !draft.private {
             if !draft.media.is_empty() && !channel.media {
@@ -82,22 +97,29 @@ impl Services {
         };
         let outcome = self
             .store
-            .send_outbound(NewOutbound {
-                account_id: user.account_id,
-                conversation_id,
-                author_id: Some(user.id),
-                body: draft.body,
-                private: draft.private,
-                kind: draft.kind,
-                now,
-                timing,
-                channel,
-                send_at: if draft.private { None } else { send_at },
-                media: draft.media,
-            })
+            .send_outbound_keyed(
+                NewOutbound {
+                    account_id: user.account_id,
+                    conversation_id,
+                    author_id: Some(user.id),
+                    body: draft.body,
+                    private: draft.private,
+                    kind: draft.kind,
+                    now,
+                    timing,
+                    channel,
+                    send_at: if draft.private { None } else { send_at },
+                    media: draft.media,
+                },
+                key,
+            )
             .await?;
+        let outcome = match outcome {
+            Keyed::Fresh(o) => o,
+            Keyed::Taken => return Ok(Keyed::Taken),
+        };
         match outcome {
-            OutboundOutcome::Stored(m) => Ok(*m),
+            OutboundOutcome::Stored(m) => Ok(Keyed::Fresh(*m)),
             OutboundOutcome::Blocked(reason) => {
                 Metrics::inc(&self.metrics.outbound_blocked);
                 Err(ServiceError::Blocked(reason))

@@ -32,6 +32,7 @@ mod limits;
 mod list;
 mod live;
 mod media;
+mod notifications;
 mod openapi_peers;
 mod privacy;
 mod providers;

@@ -2,20 +2,22 @@
 //! waiting ones (edit, send now, cancel), retries, and the draft preview.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use textdesk_core::Body;
 use textdesk_core::gate::OutboundKind;
 use textdesk_store::{Message, MessagePage};
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, Json, Path, Query, ts};
+use crate::http::extract::{ApiUser, Json, Path, Query, idempotency_header, keyed_answer, ts};
 use crate::http::media::MediaOut;
 use crate::http::problem::ApiResult;
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
+use crate::services::Services;
 use crate::services::conversations::Draft;
+use crate::services::idempotency::Render;
 use crate::services::schedule::ZoneChoice;
 
 #[derive(Serialize, ToSchema)]
@@ -72,7 +74,7 @@ impl MessageOut {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessageIn {
     pub(crate) body: String,
@@ -147,15 +149,23 @@ pub(crate) async fn list_messages(
     Ok(Json(list.into_iter().map(|m| MessageOut::of(m, &s.services)).collect()))
 }
 
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(("id" = i64, Path)), request_body = NewMessageIn,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a repeat within 24 hours gets the first answer and sends nothing; the same key with another request gets 422")), request_body = NewMessageIn,
     responses((status = 201, body = MessageOut, description = "Stored; queued for sending unless private"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "Blocked by the gate (e.g. the contact opted out); nothing was sent"), (status = 422, body = ProblemOut)),
     security(("bearer" = [])))]
 pub(crate) async fn create_message(
     State(s): State<AppState>,
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     Json(b): Json<NewMessageIn>,
 ) -> ApiResult<Response> {
+    // The conversation is part of what the key stands for: the same key on another one is another request.
+    let endpoint = "POST /api/v1/conversations/{id}/messages";
+    let key = Services::idempotency_key(&u, endpoint, idempotency_header(&headers)?, &(id, &b))?;
+    let render = |m: Message| serde_json::to_string(&MessageOut::of(m, &s.services)).unwrap_or_default();
+    if let Some(answer) = s.services.replay(key.as_ref(), Render::Message(&render)).await? {
+        return Ok(keyed_answer(answer));
+    }
     let kind = match b.kind.as_deref() {
         None => OutboundKind::Reply,
         Some("reply") => OutboundKind::Reply,
@@ -170,8 +180,8 @@ pub(crate) async fn create_message(
         }
         None => None,
     };
-    let m = s.services.send(&u, id, Draft { body, private: b.private, kind, send_at, media }).await?;
-    Ok((StatusCode::CREATED, Json(MessageOut::of(m, &s.services))).into_response())
+    let draft = Draft { body, private: b.private, kind, send_at, media };
+    Ok(keyed_answer(s.services.send_once(&u, id, draft, key.as_ref(), render).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/scheduled", tag = "messages", params(("id" = i64, Path)),

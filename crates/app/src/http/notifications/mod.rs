@@ -1,0 +1,5 @@
+//! Starting an exchange: notifications over the API, and an agent's "New
+//! conversation" page.
+
+pub mod api;
+pub mod page;
