@@ -71,6 +71,8 @@ impl Application {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
             workers.push(tokio::spawn(housekeeping_loop(services.clone(), config.clone())));
             workers.push(tokio::spawn(automations_loop(services.clone())));
+            workers.push(tokio::spawn(webhooks_loop(services.clone())));
+            workers.push(tokio::spawn(webhook_sender_loop(services.clone())));
         }
         Ok(Application { listener, router, services, config, workers })
     }
@@ -124,6 +126,32 @@ async fn automations_loop(services: Services) {
             tracing::error!(error = %e, "the automations engine failed; it will try again");
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+    }
+}
+
+/// Turns new events into webhook deliveries as they are written (and every
+/// half second in case one was missed). It only writes rows, so it keeps up
+/// however slow the receivers are.
+async fn webhooks_loop(services: Services) {
+    let mut events = services.store.events().subscribe();
+    loop {
+        if let Err(e) = services.run_webhooks().await {
+            tracing::error!(error = %e, "turning events into webhook deliveries failed; it will try again");
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+    }
+}
+
+/// Posts due webhook deliveries: at once when a pass was full, otherwise
+/// every half second.
+async fn webhook_sender_loop(services: Services) {
+    loop {
+        match services.send_webhooks_due(jiff::Timestamp::now()).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "sending webhooks failed; it will try again"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
