@@ -20,6 +20,7 @@ pub mod media;
 pub mod messages;
 pub mod openapi;
 pub mod ops;
+pub mod outgoing;
 pub mod people;
 pub mod preferences;
 pub mod privacy;

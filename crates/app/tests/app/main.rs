@@ -45,3 +45,4 @@ mod timeouts;
 mod timing;
 mod ui;
 mod vault;
+mod webhooks;

@@ -182,7 +182,8 @@ fn retry_after(value: Option<&reqwest::header::HeaderValue>, now: Timestamp) -> 
 fn refused(e: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if s.downcast_ref::<Refused>().is_some() {
+        // The resolver's refusal may arrive boxed by the connector: its words then tell.
+        if s.downcast_ref::<Refused>().is_some() || s.to_string().contains(textdesk_channels::net::UNREACHABLE) {
             return true;
         }
         source = s.source();
@@ -318,7 +319,7 @@ mod tests {
         let v = reqwest::header::HeaderValue::from_static("120");
         assert_eq!(retry_after(Some(&v), now), Some(SignedDuration::from_secs(120)));
         let v = reqwest::header::HeaderValue::from_static("Sun, 09 Sep 2001 01:48:40 GMT");
-        assert_eq!(retry_after(Some(&v), now), Some(SignedDuration::from_secs(60)));
+        assert_eq!(retry_after(Some(&v), now), Some(SignedDuration::from_secs(120)));
         let v = reqwest::header::HeaderValue::from_static("soon");
         assert_eq!(retry_after(Some(&v), now), None);
     }
