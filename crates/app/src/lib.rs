@@ -201,6 +201,9 @@ async fn housekeeping_loop(services: Services, config: Arc<Config>) {
             if let Err(e) = services.sweep_orphan_media(crate::services::media::ORPHAN_GRACE).await {
                 tracing::error!(error = %e, "sweeping orphan media files failed");
             }
+            if let Err(e) = services.prune_webhook_log(jiff::Timestamp::now()).await {
+                tracing::error!(error = %e, "pruning the webhook delivery log failed");
+            }
             // Daily per account, on one node (the policy's row is the lease).
             if let Err(e) = services.run_due_retention(jiff::Timestamp::now()).await {
                 tracing::error!(error = %e, "running the retention policy failed");

@@ -78,6 +78,7 @@ pub struct NewDelivery<'a> {
     pub subscription_id: i64,
     pub account_id: i64,
     pub event_id: Option<i64>,
+    pub contact_id: Option<i64>,
     pub msg_id: &'a str,
     pub event_type: &'a str,
     pub payload: &'a str,
@@ -87,9 +88,15 @@ pub struct NewDelivery<'a> {
 /// How an attempt ended.
 #[derive(Debug, Clone)]
 pub enum AttemptEnd {
-    Delivered { status: u16 },
+    Delivered {
+        status: u16,
+    },
     /// Tried again at `next` (None: given up, the delivery failed).
-    Failed { status: Option<u16>, error: String, next: Option<Timestamp> },
+    Failed {
+        status: Option<u16>,
+        error: String,
+        next: Option<Timestamp>,
+    },
 }
 
 /// A message, its conversation and the customer's address: what a message
@@ -152,16 +159,22 @@ fn delivery_from(r: &sqlx::any::AnyRow) -> Result<WebhookDelivery> {
     })
 }
 
+/// NotFound when a write by id touched no row (another account's, or gone).
+fn exactly_one(done: &sqlx::any::AnyQueryResult, what: &'static str) -> Result<()> {
+    if done.rows_affected() == 0 { Err(StoreError::NotFound(what)) } else { Ok(()) }
+}
+
 fn events_json(events: &[String]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".into())
 }
 
 /// The account's active subscriptions and their event types, read in the consumer's transaction.
 pub async fn active_webhooks_in(tx: &mut AnyConnection, account_id: i64) -> Result<Vec<(i64, Vec<String>)>> {
-    let rows = sqlx::query("SELECT id, events FROM webhook_subscriptions WHERE account_id = $1 AND active = 1 ORDER BY id")
-        .bind(account_id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows =
+        sqlx::query("SELECT id, events FROM webhook_subscriptions WHERE account_id = $1 AND active = 1 ORDER BY id")
+            .bind(account_id)
+            .fetch_all(&mut *tx)
+            .await?;
     rows.iter()
         .map(|r| {
             let events: String = r.try_get(1)?;
@@ -176,8 +189,8 @@ pub async fn queue_webhook_delivery(tx: &mut AnyConnection, d: NewDelivery<'_>) 
     let now = to_ms(d.now);
     sqlx::query(
         "INSERT INTO webhook_deliveries (subscription_id, account_id, event_id, msg_id, event_type, payload, state,
-             attempts, next_attempt_at, give_up_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7) ON CONFLICT DO NOTHING",
+             attempts, next_attempt_at, give_up_at, created_at, contact_id)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $9) ON CONFLICT DO NOTHING",
     )
     .bind(d.subscription_id)
     .bind(d.account_id)
@@ -187,6 +200,7 @@ pub async fn queue_webhook_delivery(tx: &mut AnyConnection, d: NewDelivery<'_>) 
     .bind(d.payload)
     .bind(now)
     .bind(to_ms(d.now + textdesk_core::webhook::RETRY_FOR))
+    .bind(d.contact_id)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -239,7 +253,12 @@ pub async fn conversation_facts_in(tx: &mut AnyConnection, conversation_id: i64)
 
 impl Store {
     /// Adds a subscription with its secret (sealed before it is written).
-    pub async fn create_webhook(&self, account_id: i64, f: &WebhookFields, secret: &str) -> Result<WebhookSubscription> {
+    pub async fn create_webhook(
+        &self,
+        account_id: i64,
+        f: &WebhookFields,
+        secret: &str,
+    ) -> Result<WebhookSubscription> {
         let now = to_ms(Timestamp::now());
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(
@@ -296,9 +315,7 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("webhook"));
-        }
+        exactly_one(&done, "webhook")?;
         self.webhook(account_id, id).await
     }
 
@@ -318,9 +335,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("webhook"));
-        }
+        exactly_one(&done, "webhook")?;
         tx.commit().await?;
         Ok(())
     }
@@ -336,18 +351,19 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("webhook"));
-        }
-        Ok(())
+        exactly_one(&done, "webhook")
     }
 
     /// A subscription's deliveries, newest first.
     pub async fn webhook_deliveries(&self, subscription_id: i64, limit: i64) -> Result<Vec<WebhookDelivery>> {
-        let sql =
-            format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 ORDER BY id DESC LIMIT $2");
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(subscription_id).bind(limit.clamp(1, 500)).fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 ORDER BY id DESC LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(subscription_id)
+            .bind(limit.clamp(1, 500))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(delivery_from).collect()
     }
 
@@ -364,10 +380,7 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("delivery"));
-        }
-        Ok(())
+        exactly_one(&done, "delivery")
     }
 
     /// Claims up to `limit` due deliveries of active subscriptions: each is
@@ -407,7 +420,12 @@ impl Store {
             .await?;
             if moved.rows_affected() == 1 {
                 let secret = self.open_webhook_secret(delivery.subscription_id, r.try_get("secret")?)?;
-                claimed.push(DueDelivery { account_id: r.try_get("sub_account")?, url: r.try_get("url")?, secret, delivery });
+                claimed.push(DueDelivery {
+                    account_id: r.try_get("sub_account")?,
+                    url: r.try_get("url")?,
+                    secret,
+                    delivery,
+                });
             }
         }
         tx.commit().await?;
@@ -457,6 +475,15 @@ impl Store {
         let sub = sub_from(&sqlx::query(sqlx::AssertSqlSafe(sql)).bind(d.subscription_id).fetch_one(&mut *tx).await?)?;
         tx.commit().await?;
         Ok(sub)
+    }
+
+    /// Deletes finished deliveries (delivered or failed) made before `before`; returns how many.
+    pub async fn prune_webhook_deliveries(&self, before: Timestamp) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < $1")
+            .bind(to_ms(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Switches a subscription off for failing, with the reason admins are

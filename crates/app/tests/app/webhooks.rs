@@ -31,16 +31,19 @@ struct Got {
     body: String,
 }
 
+/// A scripted answer: the status, and a `Retry-After` to send with it.
+type Answer = (u16, Option<&'static str>);
+
 /// A webhook receiver: records each request and answers from a script
 /// (status, Retry-After), then 200 once the script is used up.
 #[derive(Clone, Default)]
 struct Receiver {
     got: Arc<Mutex<Vec<Got>>>,
-    answers: Arc<Mutex<VecDeque<(u16, Option<&'static str>)>>>,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
 }
 
 impl Receiver {
-    async fn start(answers: &[(u16, Option<&'static str>)]) -> (Receiver, u16) {
+    async fn start(answers: &[Answer]) -> (Receiver, u16) {
         let r = Receiver { answers: Arc::new(Mutex::new(answers.iter().copied().collect())), ..Receiver::default() };
         let state = r.clone();
         let app = axum::Router::new().route(
@@ -155,6 +158,9 @@ async fn delivered_and_verified(db: Db) {
     assert_eq!(t.services.send_webhooks_due(Timestamp::now() + SignedDuration::from_hours(1)).await.unwrap(), 0);
     let log = deliveries(&t, &admin, hook["id"].as_i64().unwrap()).await;
     assert!(log.iter().all(|d| d["state"] == "delivered" && d["last_status_code"] == 200 && d["attempts"] == 1));
+    // Kept for 30 days, then pruned.
+    let now = Timestamp::now();
+    assert_eq!(t.services.prune_webhook_log(now + SignedDuration::from_hours(24 * 29)).await.unwrap(), 0);
 
     let Some(py) = python() else { return };
     let verified = peer_verify(&py, &secret, received).expect("the reference library verifies it");
@@ -200,6 +206,9 @@ async fn retries_keep_the_same_id(db: Db) {
     let log = deliveries(&t, &admin, hook).await;
     assert_eq!((log[0]["state"].as_str(), log[0]["attempts"].as_i64()), (Some("delivered"), Some(3)));
     assert_eq!(log[0]["webhook_id"], got[0].id.as_str());
+    // Finished deliveries leave the log after 30 days.
+    assert_eq!(t.services.prune_webhook_log(t0 + SignedDuration::from_hours(24 * 31)).await.unwrap(), 1);
+    assert!(deliveries(&t, &admin, hook).await.is_empty());
 }
 both_backends!(retries_keep_the_same_id);
 
@@ -228,7 +237,8 @@ async fn a_dead_receiver_does_not_slow_ingest(db: Db) {
     // A receiver that accepts connections and never answers.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = dead.local_addr().unwrap().port();
-    let t = common::app(db).config(|c| c.webhook_allow_private_hosts = vec!["127.0.0.1".into()]).workers().start().await;
+    let t =
+        common::app(db).config(|c| c.webhook_allow_private_hosts = vec!["127.0.0.1".into()]).workers().start().await;
     let admin = t.token_for("admin@example.com", Role::Admin).await;
     let hook = subscribe(&t, &admin, port, &["message.received", "conversation.created"]).await["id"].as_i64().unwrap();
     let inbox = t.simulator_inbox().await;
@@ -325,7 +335,8 @@ async fn crud_and_roles(db: Db) {
     assert_eq!(patch(&admin, json!({ "url": "https://192.168.1.1/" })).await.unwrap().status(), 422);
 
     assert_eq!(t.post(&sup, &format!("/api/v1/webhooks/{id}/secret"), json!({})).await.status(), 403);
-    let del = |token: &str| t.client.delete(t.url(&format!("/api/v1/webhooks/{id}"))).bearer_auth(token.to_owned()).send();
+    let del =
+        |token: &str| t.client.delete(t.url(&format!("/api/v1/webhooks/{id}"))).bearer_auth(token.to_owned()).send();
     assert_eq!(del(&sup).await.unwrap().status(), 403);
     assert_eq!(del(&admin).await.unwrap().status(), 204);
     assert_eq!(t.get(&admin, &format!("/api/v1/webhooks/{id}")).await.status(), 404);
@@ -350,13 +361,22 @@ async fn resend_a_failed_delivery(db: Db) {
     let path = format!("/api/v1/webhooks/{hook}/deliveries/{d}/resend");
     assert_eq!(t.post(&sup, &path, json!({})).await.status(), 403);
     assert_eq!(t.post(&admin, &path, json!({})).await.status(), 202);
-    assert_eq!(t.post(&admin, &format!("/api/v1/webhooks/{hook}/deliveries/999999/resend"), json!({})).await.status(), 404);
+    assert_eq!(
+        t.post(&admin, &format!("/api/v1/webhooks/{hook}/deliveries/999999/resend"), json!({})).await.status(),
+        404
+    );
     assert_eq!(t.services.send_webhooks_due(Timestamp::now()).await.unwrap(), 1);
     let got = rx.got();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].id, got[1].id, "a resend keeps the webhook-id");
     let log = deliveries(&t, &admin, hook).await;
     assert_eq!((log[0]["state"].as_str(), log[0]["attempts"].as_i64()), (Some("delivered"), Some(2)));
+
+    // Erasing the customer takes their deliveries (the payloads quote them) out of the log.
+    let contact = log[0]["payload"]["data"]["contact_id"].as_i64().unwrap();
+    let r = t.post(&admin, &format!("/api/v1/contacts/{contact}/erasure"), json!({})).await;
+    assert_eq!(r.status(), 200);
+    assert!(deliveries(&t, &admin, hook).await.is_empty());
 }
 both_backends!(resend_a_failed_delivery);
 

@@ -26,6 +26,8 @@ CREATE TABLE webhook_deliveries (
     account_id INTEGER NOT NULL REFERENCES accounts(id),
     -- The event_log row it carries (none for a test ping).
     event_id INTEGER,
+    -- The customer it is about: an erasure deletes their deliveries (payloads hold their words).
+    contact_id INTEGER,
     -- `webhook-id`: the same on every attempt, so receivers can drop repeats.
     msg_id TEXT NOT NULL UNIQUE,
     event_type TEXT NOT NULL,
@@ -44,3 +46,4 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
 CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries (subscription_id, id);
+CREATE INDEX webhook_deliveries_contact ON webhook_deliveries (contact_id);

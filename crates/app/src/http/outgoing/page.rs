@@ -190,7 +190,10 @@ pub(crate) async fn list_page(State(s): State<AppState>, ui: UiUser) -> Response
     page(StatusCode::OK, list_view(&s, &ui, HookForm::blank(), None).await)
 }
 
-pub(crate) async fn create_form(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<Vec<(String, String)>>) -> Response {
+pub(crate) async fn create_form(
+    State(s): State<AppState>,
+    CsrfForm(ui, f): CsrfForm<Vec<(String, String)>>,
+) -> Response {
     let mut form = HookForm::posted(&f);
     match s.services.create_webhook(&ui.user, &form.draft()).await {
         Ok((w, secret)) => page(StatusCode::OK, list_view(&s, &ui, HookForm::blank(), Some((w.url, secret))).await),

@@ -32,6 +32,9 @@ pub const CURSOR: &str = "webhooks";
 /// (well past an attempt's timeout).
 const LEASE: SignedDuration = SignedDuration::from_secs(60);
 
+/// How long a finished delivery stays in the log.
+pub const KEEP_LOG: SignedDuration = SignedDuration::from_hours(30 * 24);
+
 /// Deliveries attempted side by side per pass.
 const BATCH: i64 = 20;
 
@@ -77,6 +80,7 @@ async fn on_event(tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_store
         return Ok(());
     }
     let Some((data, once)) = payload_data(tx, event).await? else { return Ok(()) };
+    let contact_id = data["contact_id"].as_i64();
     let body = json!({ "type": kind, "timestamp": event.created_at.to_string(), "data": data }).to_string();
     for sub in subs {
         // The same change logged in several conversations (a contact's
@@ -86,6 +90,7 @@ async fn on_event(tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_store
             subscription_id: sub,
             account_id: event.account_id,
             event_id: Some(event.id),
+            contact_id,
             msg_id: &msg_id,
             event_type: kind,
             payload: &body,
@@ -204,14 +209,7 @@ impl Services {
     /// events it passed. The worker runs this when events are written; tests
     /// call it to drive the consumer a step at a time.
     pub async fn run_webhooks(&self) -> Result<usize, StoreError> {
-        let mut total = 0;
-        loop {
-            let n = self.store.consume(&Deliverer, 100).await?;
-            total += n;
-            if n == 0 {
-                return Ok(total);
-            }
-        }
+        self.store.consume_all(&Deliverer, 100).await
     }
 
     /// Attempts the deliveries due at `now` (the scheduler's clock: tests
@@ -228,6 +226,12 @@ impl Services {
             }
         }
         Ok(due.len())
+    }
+
+    /// Drops finished deliveries older than [`KEEP_LOG`] from the log (their
+    /// payloads quote customers). Run hourly by housekeeping.
+    pub async fn prune_webhook_log(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.store.prune_webhook_deliveries(now - KEEP_LOG).await
     }
 
     async fn switch_off(&self, sub: &textdesk_store::WebhookSubscription, now: Timestamp) -> Result<(), StoreError> {

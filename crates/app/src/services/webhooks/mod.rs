@@ -67,7 +67,8 @@ impl Services {
         if raw.len() > MAX_URL {
             return Err(ServiceError::invalid(format!("the URL is longer than {MAX_URL} characters")));
         }
-        let url = url::Url::parse(raw).map_err(|_| ServiceError::invalid("the URL is not a web address (https://…)"))?;
+        let url =
+            url::Url::parse(raw).map_err(|_| ServiceError::invalid("the URL is not a web address (https://…)"))?;
         let allowed_private = self.webhooks.policy.allows_host_of(&url);
         match url.scheme() {
             "https" => {}
