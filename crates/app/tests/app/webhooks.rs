@@ -88,6 +88,7 @@ async fn subscribe(t: &TestApp, admin: &str, port: u16, events: &[&str]) -> Valu
         .post(admin, "/api/v1/webhooks", json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": events }))
         .await;
     assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["cache-control"], "no-store", "the secret is kept by no cache");
     json(r).await
 }
 
@@ -430,3 +431,41 @@ async fn switched_off_after_days_of_failures(db: Db) {
     assert_eq!((w["active"].as_bool(), w["disabled_reason"].is_null()), (Some(true), true), "{w}");
 }
 both_backends!(switched_off_after_days_of_failures);
+
+/// Two nodes sending at once: each delivery goes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_send_each_delivery_once() {
+    let (rx, port) = Receiver::start(&[]).await;
+    if common::postgres_url().is_none() {
+        return;
+    }
+    let a =
+        common::app(Db::Postgres).config(|c| c.webhook_allow_private_hosts = vec!["127.0.0.1".into()]).start().await;
+    let db = a.database_url.clone();
+    let b = common::app(Db::Postgres)
+        .config(move |c| {
+            c.database_url = db;
+            c.webhook_allow_private_hosts = vec!["127.0.0.1".into()];
+        })
+        .start()
+        .await;
+    let admin = a.token_for("admin@example.com", Role::Admin).await;
+    let hook = subscribe(&a, &admin, port, &["message.received"]).await["id"].as_i64().unwrap();
+    let inbox = a.simulator_inbox().await;
+    for n in 0..30 {
+        a.text_in(inbox, &format!("+1415555{:04}", 4000 + n), "Hello", None).await;
+    }
+    a.services.run_webhooks().await.unwrap();
+    let now = Timestamp::now();
+    loop {
+        let (x, y) = tokio::join!(a.services.send_webhooks_due(now), b.services.send_webhooks_due(now));
+        if x.unwrap() + y.unwrap() == 0 {
+            break;
+        }
+    }
+    let got = rx.got();
+    let ids: std::collections::BTreeSet<&str> = got.iter().map(|g| g.id.as_str()).collect();
+    assert_eq!((got.len(), ids.len()), (30, 30), "each delivery once");
+    let log = deliveries(&a, &admin, hook).await;
+    assert!(log.iter().all(|d| d["state"] == "delivered" && d["attempts"] == 1));
+}

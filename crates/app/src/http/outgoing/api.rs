@@ -14,6 +14,9 @@ use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::webhooks::WebhookDraft;
 
+/// An answer that carries a signing secret is kept by no cache.
+pub(crate) const NO_STORE: [(axum::http::HeaderName, &str); 1] = [(axum::http::header::CACHE_CONTROL, "no-store")];
+
 #[derive(Serialize, ToSchema)]
 pub struct WebhookOut {
     id: i64,
@@ -153,7 +156,7 @@ pub async fn create_webhook(
         active: b.active.unwrap_or(true),
     };
     let (w, secret) = s.services.create_webhook(&u, &draft).await?;
-    Ok((StatusCode::CREATED, Json(WebhookCreatedOut { webhook: w.into(), secret })).into_response())
+    Ok((StatusCode::CREATED, NO_STORE, Json(WebhookCreatedOut { webhook: w.into(), secret })).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)),
@@ -207,8 +210,9 @@ pub async fn rotate_secret(
     State(s): State<AppState>,
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
-) -> Result<Json<WebhookSecretOut>, Problem> {
-    Ok(Json(WebhookSecretOut { secret: s.services.rotate_webhook_secret(&u, id).await? }))
+) -> Result<Response, Problem> {
+    let secret = s.services.rotate_webhook_secret(&u, id).await?;
+    Ok((NO_STORE, Json(WebhookSecretOut { secret })).into_response())
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,7 @@ use textdesk_store::{WebhookDelivery, WebhookSubscription};
 
 use crate::http::extract::{Confirm, CsrfForm, Path, Query, UiUser};
 use crate::http::layout::{Chrome, admin_only, chrome};
+use crate::http::outgoing::api::NO_STORE;
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::services::error::ServiceError;
@@ -196,7 +197,10 @@ pub(crate) async fn create_form(
 ) -> Response {
     let mut form = HookForm::posted(&f);
     match s.services.create_webhook(&ui.user, &form.draft()).await {
-        Ok((w, secret)) => page(StatusCode::OK, list_view(&s, &ui, HookForm::blank(), Some((w.url, secret))).await),
+        Ok((w, secret)) => {
+            let shown = list_view(&s, &ui, HookForm::blank(), Some((w.url, secret))).await;
+            (NO_STORE, page(StatusCode::OK, shown)).into_response()
+        }
         Err(e) => match form_error(e) {
             Ok(detail) => {
                 form.error = Some(detail);
@@ -266,7 +270,9 @@ pub(crate) async fn rotate_form(
     CsrfForm(ui, _): CsrfForm<Confirm>,
 ) -> Response {
     match s.services.rotate_webhook_secret(&ui.user, id).await {
-        Ok(secret) => page(StatusCode::OK, detail_view(&s, &ui, id, None, Some(secret), None).await),
+        Ok(secret) => {
+            (NO_STORE, page(StatusCode::OK, detail_view(&s, &ui, id, None, Some(secret), None).await)).into_response()
+        }
         Err(e) => Problem::from(e).into_response(),
     }
 }
