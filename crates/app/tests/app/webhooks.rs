@@ -469,3 +469,61 @@ async fn two_nodes_send_each_delivery_once() {
     let log = deliveries(&a, &admin, hook).await;
     assert!(log.iter().all(|d| d["state"] == "delivered" && d["attempts"] == 1));
 }
+
+/// Each type a subscription may name (but the later features') is delivered
+/// with its own data: a reply sent and delivered, an assignment, resolving,
+/// and an opt-out.
+async fn every_event_type_is_delivered(db: Db) {
+    let (rx, port) = Receiver::start(&[]).await;
+    let t = app_allowing_local(db).await;
+    let admin = t.token_for("admin@example.com", Role::Admin).await;
+    let me = json(t.get(&admin, "/api/v1/me").await).await["id"].as_i64().unwrap();
+    let all = [
+        "message.received",
+        "message.sent",
+        "message.status",
+        "conversation.created",
+        "conversation.assigned",
+        "conversation.resolved",
+        "consent.changed",
+    ];
+    subscribe(&t, &admin, port, &all).await;
+    let inbox = t.simulator_inbox().await;
+    let number = "+14155550131";
+    let conv = json(t.text_in(inbox, number, "Hi there", None).await).await["conversation_id"].as_i64().unwrap();
+    let r = t
+        .post(&admin, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Hello, how can we help?" }))
+        .await;
+    assert!(r.status().is_success());
+    assert_eq!(t.dispatch_all().await, 1);
+    let r = t.post(&admin, &format!("/api/v1/conversations/{conv}/assign"), json!({ "assignee_id": me })).await;
+    assert!(r.status().is_success());
+    let r = t.post(&admin, &format!("/api/v1/conversations/{conv}/status"), json!({ "status": "resolved" })).await;
+    assert!(r.status().is_success());
+    t.text_in(inbox, number, "STOP", None).await;
+    // The carrier's delivery report comes a moment after the send.
+    let by_type = t
+        .eventually(|| async {
+            t.services.run_webhooks().await.unwrap();
+            t.services.send_webhooks_due(Timestamp::now()).await.unwrap();
+            let got: Vec<Value> = rx.got().iter().map(|g| serde_json::from_str(&g.body).unwrap()).collect();
+            let delivered = got.iter().any(|v| v["type"] == "message.status" && v["data"]["status"] == "delivered");
+            let types: std::collections::BTreeSet<String> =
+                got.iter().map(|v| v["type"].as_str().unwrap().to_owned()).collect();
+            (delivered && all.iter().all(|a| types.contains(*a))).then_some(got)
+        })
+        .await;
+    let one = |kind: &str| by_type.iter().find(|v| v["type"] == kind).unwrap().clone();
+    assert_eq!(one("message.sent")["data"]["body"], "Hello, how can we help?");
+    assert_eq!(one("message.sent")["data"]["direction"], "outbound");
+    assert_eq!(one("conversation.assigned")["data"]["assignee_id"], me);
+    assert_eq!(one("conversation.resolved")["data"]["conversation_id"], conv);
+    let consent = one("consent.changed");
+    assert_eq!(
+        (consent["data"]["consent"].as_str(), consent["data"]["contact_address"].as_str()),
+        (Some("opted_out"), Some(number))
+    );
+    let opt_outs = by_type.iter().filter(|v| v["type"] == "consent.changed").count();
+    assert_eq!(opt_outs, 1, "one change, one delivery");
+}
+both_backends!(every_event_type_is_delivered);
