@@ -142,14 +142,26 @@ async fn webhooks_loop(services: Services) {
     }
 }
 
-/// Posts due webhook deliveries: at once when a pass was full, otherwise
-/// every half second.
+/// Posts due webhook deliveries every half second. Passes run side by side
+/// (up to four): a pass waiting on a receiver that does not answer (10 s at
+/// most) does not hold up the deliveries to the others; the claim's lease
+/// keeps two passes from taking the same delivery.
 async fn webhook_sender_loop(services: Services) {
+    let passes = Arc::new(tokio::sync::Semaphore::new(4));
     loop {
-        match services.send_webhooks_due(jiff::Timestamp::now()).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "sending webhooks failed; it will try again"),
+        if let Ok(permit) = passes.clone().try_acquire_owned() {
+            let services = services.clone();
+            tokio::spawn(async move {
+                // A full pass means more may be due: go again at once.
+                while let Ok(n) = services.send_webhooks_due(jiff::Timestamp::now()).await.inspect_err(|e| {
+                    tracing::error!(error = %e, "sending webhooks failed; it will try again");
+                }) {
+                    if n < crate::services::webhooks::deliver::BATCH as usize {
+                        break;
+                    }
+                }
+                drop(permit);
+            });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

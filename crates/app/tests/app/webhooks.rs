@@ -242,6 +242,9 @@ async fn a_dead_receiver_does_not_slow_ingest(db: Db) {
         common::app(db).config(|c| c.webhook_allow_private_hosts = vec!["127.0.0.1".into()]).workers().start().await;
     let admin = t.token_for("admin@example.com", Role::Admin).await;
     let hook = subscribe(&t, &admin, port, &["message.received", "conversation.created"]).await["id"].as_i64().unwrap();
+    // A healthy receiver beside it still gets its deliveries.
+    let (healthy, healthy_port) = Receiver::start(&[]).await;
+    subscribe(&t, &admin, healthy_port, &["message.received"]).await;
     let inbox = t.simulator_inbox().await;
     let started = Instant::now();
     for n in 0..8 {
@@ -260,6 +263,7 @@ async fn a_dead_receiver_does_not_slow_ingest(db: Db) {
         })
         .await;
     assert!(log.iter().all(|d| d["state"] == "pending"), "{log:?}");
+    t.eventually(|| async { (healthy.got().len() == 8).then_some(()) }).await;
     assert!(texts < Duration::from_secs(8), "8 texts took {texts:?} with a dead receiver");
     drop(dead);
 }

@@ -36,7 +36,7 @@ const LEASE: SignedDuration = SignedDuration::from_secs(60);
 pub const KEEP_LOG: SignedDuration = SignedDuration::from_hours(30 * 24);
 
 /// Deliveries attempted side by side per pass.
-const BATCH: i64 = 20;
+pub const BATCH: i64 = 20;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
