@@ -531,3 +531,66 @@ async fn every_event_type_is_delivered(db: Db) {
     assert_eq!(opt_outs, 1, "one change, one delivery");
 }
 both_backends!(every_event_type_is_delivered);
+
+/// The settings pages as an admin's browser posts them: add (the secret on
+/// that answer only), a refused edit says why and keeps what was typed,
+/// rotate, delete; other roles are refused.
+async fn the_settings_pages(db: Db) {
+    let t = common::app(db).start().await;
+    t.user("boss@example.com", Role::Admin).await;
+    t.user("lee@example.com", Role::Supervisor).await;
+    let admin = t.browser("boss@example.com").await;
+    let page = admin.get(t.url("/settings/webhooks")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("No webhooks yet"));
+    let csrf = common::csrf_of(&page);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("url", "https://crm.example.com/hooks/textdesk"),
+        ("description", "CRM"),
+        ("events", "message.received"),
+        ("events", "consent.changed"),
+        ("active", "on"),
+    ];
+    let r = admin.post(t.url("/settings/webhooks")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let added = r.text().await.unwrap();
+    assert!(added.contains("id=\"webhook-secret-value\">whsec_"), "the secret is shown once");
+    let page = admin.get(t.url("/settings/webhooks")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("whsec_"), "and not again");
+    assert!(page.contains("message.received, consent.changed"));
+    let id = t.services.store.webhooks(t.account_id).await.unwrap()[0].id;
+
+    let bad = [("csrf", csrf.as_str()), ("url", "https://10.0.0.7/in"), ("events", "message.sent")];
+    let r = admin.post(t.url(&format!("/settings/webhooks/{id}"))).form(&bad).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("private or local address") && page.contains("value=\"https://10.0.0.7/in\""), "{page}");
+    let off = [("csrf", csrf.as_str()), ("url", "https://crm.example.com/v2"), ("events", "message.sent")];
+    let r = admin.post(t.url(&format!("/settings/webhooks/{id}"))).form(&off).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let w = t.services.store.webhook(t.account_id, id).await.unwrap();
+    assert_eq!(
+        (w.url.as_str(), w.events.as_slice(), w.active),
+        ("https://crm.example.com/v2", &["message.sent".to_owned()][..], false)
+    );
+
+    let r =
+        admin.post(t.url(&format!("/settings/webhooks/{id}/secret"))).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert!(r.text().await.unwrap().contains("New signing secret"));
+
+    let sup = t.browser("lee@example.com").await;
+    assert_eq!(sup.get(t.url("/settings/webhooks")).send().await.unwrap().status(), 403);
+    let sup_page = sup.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
+    let sup_csrf = common::csrf_of(&sup_page);
+    let r =
+        sup.post(t.url(&format!("/settings/webhooks/{id}/delete"))).form(&[("csrf", &sup_csrf)]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+
+    let r =
+        admin.post(t.url(&format!("/settings/webhooks/{id}/delete"))).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(t.services.store.webhooks(t.account_id).await.unwrap().is_empty());
+}
+both_backends!(the_settings_pages);
