@@ -397,6 +397,15 @@ impl Store {
             Backend::Postgres => "FOR UPDATE OF d SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // A read first: an idle sender takes no write lock.
+        let due =
+            sqlx::query("SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 LIMIT 1")
+                .bind(to_ms(now))
+                .fetch_optional(&self.pool)
+                .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let cols = DELIVERY_COLUMNS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT {cols}, s.account_id AS sub_account, s.url, s.secret FROM webhook_deliveries d
