@@ -66,6 +66,11 @@ pub struct Config {
     /// Private hosts (`host` or `host:port`) media may be fetched from; every
     /// other private address is refused (see `textdesk_channels::net`).
     pub media_allow_private_hosts: Vec<String>,
+    /// Private hosts (`host` or `host:port`) outgoing webhooks may be sent to
+    /// (and over plain http); every other private address is refused.
+    pub webhook_allow_private_hosts: Vec<String>,
+    /// A webhook subscription whose deliveries keep failing this long is switched off.
+    pub webhook_disable_after_hours: i64,
     /// The file holding the key that seals provider secrets (base64 of 32 bytes).
     /// None: `data_dir/secret.key`, made at first start.
     pub secret_key_file: Option<PathBuf>,
@@ -111,6 +116,8 @@ impl Default for Config {
             idle_timeout_secs: 120,
             max_connections: 800,
             media_allow_private_hosts: Vec::new(),
+            webhook_allow_private_hosts: Vec::new(),
+            webhook_disable_after_hours: 72,
             secret_key_file: None,
             secret_key: None,
         }
@@ -273,6 +280,14 @@ impl Config {
             self.media_allow_private_hosts =
                 v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();
         }
+        if let Some(v) = get("TEXTDESK_WEBHOOK_ALLOW_PRIVATE_HOSTS") {
+            self.webhook_allow_private_hosts =
+                v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();
+        }
+        if let Some(v) = get("TEXTDESK_WEBHOOK_DISABLE_AFTER_HOURS") {
+            self.webhook_disable_after_hours =
+                v.parse().context("TEXTDESK_WEBHOOK_DISABLE_AFTER_HOURS must be a whole number")?;
+        }
         if let Some(v) = get("TEXTDESK_SECRET_KEY").filter(|v| !v.trim().is_empty()) {
             self.secret_key = Some(v);
         }
@@ -351,6 +366,10 @@ impl Config {
             bail!("max_connections must be at least 2");
         }
         self.media_fetch_policy()?;
+        self.webhook_policy()?;
+        if !(1..=24 * 90).contains(&self.webhook_disable_after_hours) {
+            bail!("webhook_disable_after_hours must be between 1 and 2160");
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
         }
@@ -378,6 +397,12 @@ impl Config {
     pub fn media_fetch_policy(&self) -> anyhow::Result<textdesk_channels::net::FetchPolicy> {
         textdesk_channels::net::FetchPolicy::allowing(&self.media_allow_private_hosts)
             .map_err(|e| anyhow::anyhow!("media_allow_private_hosts: {e}"))
+    }
+
+    /// Where outgoing webhooks may be sent (validated by `load`).
+    pub fn webhook_policy(&self) -> anyhow::Result<textdesk_channels::net::FetchPolicy> {
+        textdesk_channels::net::FetchPolicy::allowing(&self.webhook_allow_private_hosts)
+            .map_err(|e| anyhow::anyhow!("webhook_allow_private_hosts: {e}"))
     }
 
     /// Where the key file is (or will be made).
@@ -495,6 +520,13 @@ max_connections = 800
 # refused. Name here the private hosts that may be reached anyway, as "host"
 # or "host:port" (a provider gateway inside your network).
 media_allow_private_hosts = []
+# Outgoing webhooks go to public https addresses only. Name here private hosts
+# ("host" or "host:port") they may reach anyway, over http too (a receiver on
+# this machine while testing).
+webhook_allow_private_hosts = []
+# A webhook subscription whose deliveries have failed for this many hours in a
+# row is switched off, with a notice on the settings page and in the audit log.
+webhook_disable_after_hours = 72
 
 # Provider credentials (Twilio auth tokens, SMPP passwords) and the key that
 # signs media links are stored encrypted (XChaCha20-Poly1305). The key is

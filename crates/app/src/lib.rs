@@ -71,6 +71,8 @@ impl Application {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
             workers.push(tokio::spawn(housekeeping_loop(services.clone(), config.clone())));
             workers.push(tokio::spawn(automations_loop(services.clone())));
+            workers.push(tokio::spawn(webhooks_loop(services.clone())));
+            workers.push(tokio::spawn(webhook_sender_loop(services.clone())));
         }
         Ok(Application { listener, router, services, config, workers })
     }
@@ -127,6 +129,44 @@ async fn automations_loop(services: Services) {
     }
 }
 
+/// Turns new events into webhook deliveries as they are written (and every
+/// half second in case one was missed). It only writes rows, so it keeps up
+/// however slow the receivers are.
+async fn webhooks_loop(services: Services) {
+    let mut events = services.store.events().subscribe();
+    loop {
+        if let Err(e) = services.run_webhooks().await {
+            tracing::error!(error = %e, "turning events into webhook deliveries failed; it will try again");
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+    }
+}
+
+/// Posts due webhook deliveries every half second. Passes run side by side
+/// (up to four): a pass waiting on a receiver that does not answer (10 s at
+/// most) does not hold up the deliveries to the others; the claim's lease
+/// keeps two passes from taking the same delivery.
+async fn webhook_sender_loop(services: Services) {
+    let passes = Arc::new(tokio::sync::Semaphore::new(4));
+    loop {
+        if let Ok(permit) = passes.clone().try_acquire_owned() {
+            let services = services.clone();
+            tokio::spawn(async move {
+                // A full pass means more may be due: go again at once.
+                while let Ok(n) = services.send_webhooks_due(jiff::Timestamp::now()).await.inspect_err(|e| {
+                    tracing::error!(error = %e, "sending webhooks failed; it will try again");
+                }) {
+                    if n < crate::services::webhooks::deliver::BATCH as usize {
+                        break;
+                    }
+                }
+                drop(permit);
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 async fn dispatcher_loop(services: Services, every: Duration) {
     let worker = format!("{}-{}", std::process::id(), rand::random::<u32>());
     let mut events = services.store.events().subscribe();
@@ -172,6 +212,9 @@ async fn housekeeping_loop(services: Services, config: Arc<Config>) {
             next_sweep += Duration::from_secs(3600);
             if let Err(e) = services.sweep_orphan_media(crate::services::media::ORPHAN_GRACE).await {
                 tracing::error!(error = %e, "sweeping orphan media files failed");
+            }
+            if let Err(e) = services.prune_webhook_log(jiff::Timestamp::now()).await {
+                tracing::error!(error = %e, "pruning the webhook delivery log failed");
             }
             // Daily per account, on one node (the policy's row is the lease).
             if let Err(e) = services.run_due_retention(jiff::Timestamp::now()).await {

@@ -51,6 +51,14 @@ impl FetchPolicy {
         self.allowed.iter().any(|a| a.host == host && a.port.is_none_or(|p| p == port))
     }
 
+    /// Whether the URL names a private host the operator allowed (which may
+    /// then be reached over plain http too, for local testing).
+    pub fn allows_host_of(&self, url: &url::Url) -> bool {
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else { return false };
+        let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+        self.names_allowed(&host, port)
+    }
+
     /// Checks a URL before it is requested (the first one and every redirect).
     /// An IP address is judged here; a name is judged by the resolver, on
     /// the addresses it resolves to.

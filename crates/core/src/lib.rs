@@ -22,6 +22,7 @@ pub mod snooze;
 pub mod template;
 pub mod timing;
 pub mod user;
+pub mod webhook;
 
 pub use contact::{AttributeChanges, AttributeKey, AttributeValue, ContactName, NoteBody};
 pub use conversation::{ConversationStatus, InboundPlacement, LatestConversation, Priority, ReopenWindow};

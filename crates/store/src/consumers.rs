@@ -73,6 +73,19 @@ impl Store {
         Ok(rows)
     }
 
+    /// Runs [`Store::consume`] in batches of `batch` until the consumer has
+    /// caught up; returns how many rows it passed in all.
+    pub async fn consume_all<C: Consumer>(&self, consumer: &C, batch: i64) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.consume(consumer, batch).await?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Where a consumer is (0 before its first batch).
     pub async fn consumer_position(&self, name: &str) -> Result<i64> {
         let row = sqlx::query("SELECT position FROM event_cursors WHERE name = $1")

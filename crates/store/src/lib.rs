@@ -32,6 +32,7 @@ mod schedule;
 mod setup;
 mod timeline;
 mod vault;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -68,6 +69,7 @@ pub use schedule::Reschedule;
 pub use setup::SetupFacts;
 pub use timeline::TimelineEvent;
 pub use vault::{Unlocked, Vault, VaultError};
+pub use webhooks::{AttemptEnd, DueDelivery, WebhookDelivery, WebhookFields, WebhookSubscription};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

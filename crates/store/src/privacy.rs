@@ -430,6 +430,8 @@ impl Store {
             format!("UPDATE messages SET body = '{ERASED}', media = '[]', error = NULL WHERE id IN ({MESSAGES})"),
             "UPDATE conversations SET preview = '' WHERE contact_id = $1".to_owned(),
             "DELETE FROM contact_notes WHERE contact_id = $1".to_owned(),
+            // Outgoing webhooks' payloads quote their texts and number.
+            "DELETE FROM webhook_deliveries WHERE contact_id = $1".to_owned(),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).execute(&mut *tx).await?;
         }

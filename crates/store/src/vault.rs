@@ -92,6 +92,10 @@ fn inbox_context(inbox_id: i64) -> String {
     format!("inbox_secrets:{inbox_id}")
 }
 
+fn webhook_context(subscription_id: i64) -> String {
+    format!("webhook_subscriptions:{subscription_id}")
+}
+
 fn server_key_context(name: &str) -> String {
     format!("server_keys:{name}")
 }
@@ -196,6 +200,18 @@ impl Store {
                 .await?;
             count += 1;
         }
+        // Outgoing webhooks' signing secrets are always written sealed.
+        let rows = sqlx::query("SELECT id, secret FROM webhook_subscriptions").fetch_all(&mut *tx).await?;
+        for r in rows {
+            let (id, stored): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+            let ctx = webhook_context(id);
+            sqlx::query("UPDATE webhook_subscriptions SET secret = $1 WHERE id = $2")
+                .bind(new.seal(&ctx, &old.open(&ctx, &stored)?)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            count += 1;
+        }
         sqlx::query("UPDATE secret_key_check SET probe = $1, created_at = $2 WHERE id = 1")
             .bind(new.seal(PROBE_CONTEXT, PROBE)?)
             .bind(to_ms(Timestamp::now()))
@@ -220,6 +236,14 @@ impl Store {
             return Ok(stored);
         }
         Ok(self.vault()?.open(&inbox_context(inbox_id), &stored)?)
+    }
+
+    pub(crate) fn seal_webhook_secret(&self, subscription_id: i64, plain: &str) -> Result<String> {
+        self.vault()?.seal(&webhook_context(subscription_id), plain)
+    }
+
+    pub(crate) fn open_webhook_secret(&self, subscription_id: i64, stored: String) -> Result<String> {
+        Ok(self.vault()?.open(&webhook_context(subscription_id), &stored)?)
     }
 
     pub(crate) fn seal_server_key(&self, name: &str, plain: &str) -> Result<String> {

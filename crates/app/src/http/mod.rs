@@ -21,6 +21,7 @@ pub mod messages;
 pub mod notifications;
 pub mod openapi;
 pub mod ops;
+pub mod outgoing;
 pub mod people;
 pub mod preferences;
 pub mod privacy;

@@ -85,7 +85,15 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::retention::get_retention,
         crate::http::retention::put_retention,
         crate::http::retention::delete_retention,
-        crate::http::retention::dry_run
+        crate::http::retention::dry_run,
+        crate::http::outgoing::api::list_webhooks,
+        crate::http::outgoing::api::create_webhook,
+        crate::http::outgoing::api::get_webhook,
+        crate::http::outgoing::api::update_webhook,
+        crate::http::outgoing::api::delete_webhook,
+        crate::http::outgoing::api::rotate_secret,
+        crate::http::outgoing::api::list_deliveries,
+        crate::http::outgoing::api::resend_delivery
     ),
     modifiers(&BearerAuth, &ProviderSetups, &ErrorResponses)
 )]

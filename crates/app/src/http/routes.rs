@@ -17,6 +17,7 @@ use crate::http::conversations::{actions, api as conversations_api, list, thread
 use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings};
 use crate::http::messages::{api as messages_api, page as composer};
 use crate::http::notifications::{api as notifications_api, page as new_conversation};
+use crate::http::outgoing::{api as hooks_api, page as hooks_page};
 use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
@@ -130,6 +131,12 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/contacts/{id}/privacy", get(privacy::privacy_page).post(privacy::erase_form))
         .route("/contacts/{id}/export.zip", get(privacy::ui_export))
         .route("/settings/retention", get(retention::retention_page).post(retention::save_form))
+        // Outgoing webhooks (admins)
+        .route("/settings/webhooks", get(hooks_page::list_page).post(hooks_page::create_form))
+        .route("/settings/webhooks/{id}", get(hooks_page::detail_page).post(hooks_page::update_form))
+        .route("/settings/webhooks/{id}/delete", post(hooks_page::delete_form))
+        .route("/settings/webhooks/{id}/secret", post(hooks_page::rotate_form))
+        .route("/settings/webhooks/{id}/deliveries/{delivery_id}/resend", post(hooks_page::resend_form))
         .route("/settings/audit", get(audit::audit_page))
         // Our own scripts and styles
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
@@ -203,6 +210,15 @@ fn api(upload_limit: usize) -> Router<AppState> {
                 .patch(automations::patch_rule)
                 .delete(automations::delete_rule),
         )
+        // Outgoing webhooks
+        .route("/webhooks", get(hooks_api::list_webhooks).post(hooks_api::create_webhook))
+        .route(
+            "/webhooks/{id}",
+            get(hooks_api::get_webhook).patch(hooks_api::update_webhook).delete(hooks_api::delete_webhook),
+        )
+        .route("/webhooks/{id}/secret", post(hooks_api::rotate_secret))
+        .route("/webhooks/{id}/deliveries", get(hooks_api::list_deliveries))
+        .route("/webhooks/{id}/deliveries/{delivery_id}/resend", post(hooks_api::resend_delivery))
         // People
         .route("/users", get(users::list_users).post(users::create_user))
         .route("/users/{id}", patch(users::update_user))

@@ -33,6 +33,7 @@ pub mod sessions;
 pub mod setup;
 pub mod thread;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -67,6 +68,8 @@ pub struct Services {
     pub limits: Arc<limits::LoginLimits>,
     /// When failed sign-ins for one e-mail lock it (shared by every node through the database).
     pub lockout: textdesk_store::LockoutRule,
+    /// Outgoing webhooks: where they may go, the client, when a failing one is switched off.
+    pub webhooks: Arc<webhooks::Hooks>,
 }
 
 impl Services {
@@ -101,8 +104,13 @@ impl Services {
                 window: jiff::SignedDuration::from_secs(config.login_account_window_secs),
                 lock_for: jiff::SignedDuration::from_secs(config.login_lockout_secs),
             },
+            webhooks: Arc::new(webhooks::Hooks::new(
+                config.webhook_policy()?,
+                jiff::SignedDuration::from_hours(config.webhook_disable_after_hours),
+            )?),
         };
         services.start_automations().await?;
+        services.start_webhooks().await?;
         services.ensure_builtin_rules(account.id).await?;
         Ok((services, account.id))
     }

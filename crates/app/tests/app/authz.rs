@@ -95,6 +95,7 @@ struct Seeds {
     user: i64,
     inbox: i64,
     rule: i64,
+    webhook: i64,
 }
 
 async fn seed(t: &TestApp, admin: &str, actor_id: i64, n: usize) -> Seeds {
@@ -127,7 +128,12 @@ async fn seed(t: &TestApp, admin: &str, actor_id: i64, n: usize) -> Seeds {
         .unwrap();
     let token = textdesk::services::auth::create_token(store, actor_id, "spare").await.unwrap().0.id;
     let rule = json(t.post(admin, "/api/v1/automations", a_rule(n)).await).await["id"].as_i64().unwrap();
-    Seeds { conv, contact, message, canned, label, team, member: user, note, token, user, inbox, rule }
+    let webhook = json(t.post(admin, "/api/v1/webhooks", a_webhook()).await).await["id"].as_i64().unwrap();
+    Seeds { conv, contact, message, canned, label, team, member: user, note, token, user, inbox, rule, webhook }
+}
+
+fn a_webhook() -> Value {
+    json!({ "url": "https://hooks.example.com/in", "events": ["message.received"] })
 }
 
 fn a_rule(n: usize) -> Value {
@@ -152,6 +158,7 @@ fn body_for(method: &str, path: &str, n: usize, s: &Seeds) -> Value {
         ("PATCH", "/api/v1/account") => json!({ "settings": {} }),
         ("POST", "/api/v1/automations") | ("PUT", "/api/v1/automations/{id}") => a_rule(n),
         ("PATCH", "/api/v1/automations/{id}") => json!({ "enabled": true }),
+        ("POST", "/api/v1/webhooks") => a_webhook(),
         ("PUT", "/api/v1/retention") | ("POST", "/api/v1/retention/dry-run") => {
             json!({ "months": 24, "action": "redact" })
         }
@@ -177,6 +184,7 @@ fn fill(path: &str, s: &Seeds) -> String {
                 "users" => s.user,
                 "tokens" => s.token,
                 "automations" => s.rule,
+                "webhooks" => s.webhook,
                 "media" => 1,
                 other => panic!("{path}: no record for {{id}} after {other:?}"),
             }
@@ -185,6 +193,8 @@ fn fill(path: &str, s: &Seeds) -> String {
             "{note_id}" => s.note.to_string(),
             "{user_id}" => s.member.to_string(),
             "{message_id}" => s.message.to_string(),
+            // No delivery is made in the seeds: an admin reaches the 404.
+            "{delivery_id}" => "1".into(),
             "{inbox}" => s.inbox.to_string(),
             "{section}" => "hours".into(),
             "{number}" => "+14155552671".into(),

@@ -64,7 +64,13 @@ async fn agent_ui_in_chromium() {
     // The carrier reports delivery after 400 ms, as in `textdesk demo`: a report
     // that overtakes the dispatcher's record of the provider id is dropped, and
     // 20 ms (the harness's default) makes that race likely on a busy machine.
-    let t = app(Db::Sqlite).workers().delivery_delay(Duration::from_millis(400)).start().await;
+    // e2e/scenarios/webhooks.mjs runs its webhook receiver on 127.0.0.1.
+    let t = app(Db::Sqlite)
+        .workers()
+        .delivery_delay(Duration::from_millis(400))
+        .config(|c| c.webhook_allow_private_hosts = vec!["127.0.0.1".into()])
+        .start()
+        .await;
     let inbox = t.simulator_inbox().await;
     named_user(&t, "dana@example.com", "Dana Reyes", Role::Agent).await;
     named_user(&t, "sam@example.com", "Sam Okafor", Role::Agent).await;

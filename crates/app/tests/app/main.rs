@@ -47,3 +47,4 @@ mod timeouts;
 mod timing;
 mod ui;
 mod vault;
+mod webhooks;

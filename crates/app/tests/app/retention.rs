@@ -80,9 +80,10 @@ async fn the_run_takes_exactly_what_the_dry_run_counted(db: Db) {
     let bad = json!({ "months": 0, "action": "delete" });
     assert_eq!(t.post(&admin, "/api/v1/retention/dry-run", bad).await.status(), 422);
 
-    // Every durable consumer (the automations engine) has read the log: old
-    // events may go.
+    // Every durable consumer (the automations engine, outgoing webhooks) has
+    // read the log: old events may go.
     t.services.run_automations().await.unwrap();
+    t.services.run_webhooks().await.unwrap();
     let dry = json(t.post(&admin, "/api/v1/retention/dry-run", policy.clone()).await).await;
     assert_eq!(
         (dry["conversations"].as_i64(), dry["messages"].as_i64(), dry["files"].as_i64()),
