@@ -274,7 +274,7 @@ impl Services {
         let Some(account) = self.store.first_account().await? else { return Ok(0) };
         self.ensure_builtin_rules(account.id).await?;
         let engine = Engine::load(self, account.id).await?;
-        self.store.consume_all(&engine, 100).await
+        Ok(self.store.consume_all(&engine, 100).await?)
     }
 
     /// The rules that run on time rather than on an event: after a wait of
