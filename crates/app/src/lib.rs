@@ -71,6 +71,7 @@ impl Application {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
             workers.push(tokio::spawn(housekeeping_loop(services.clone(), config.clone())));
             workers.push(tokio::spawn(automations_loop(services.clone())));
+            workers.push(tokio::spawn(routing_loop(services.clone())));
         }
         Ok(Application { listener, router, services, config, workers })
     }
@@ -124,6 +125,20 @@ async fn automations_loop(services: Services) {
             tracing::error!(error = %e, "the automations engine failed; it will try again");
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+    }
+}
+
+/// Runs the router when the log moves (a customer waits, a conversation is
+/// resolved or handed to a team) and every two seconds (presence and room
+/// change without an event), at most four times a second.
+async fn routing_loop(services: Services) {
+    let mut events = services.store.events().subscribe();
+    loop {
+        if let Err(e) = services.route_waiting(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "the router failed; it will try again");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), events.recv()).await;
     }
 }
 

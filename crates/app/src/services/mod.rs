@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod privacy;
 pub mod retention;
+pub mod routing;
 pub mod schedule;
 pub mod sessions;
 pub mod setup;
