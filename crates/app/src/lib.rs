@@ -133,7 +133,14 @@ async fn automations_loop(services: Services) {
 /// change without an event), at most four times a second.
 async fn routing_loop(services: Services) {
     let mut events = services.store.events().subscribe();
+    let mut marked: Option<std::time::Instant> = None;
     loop {
+        if marked.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+            marked = Some(std::time::Instant::now());
+            if let Err(e) = services.mark_tabs_seen(jiff::Timestamp::now()).await {
+                tracing::warn!(error = %e, "could not record who has a tab open");
+            }
+        }
         if let Err(e) = services.route_waiting(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "the router failed; it will try again");
         }

@@ -313,6 +313,26 @@ impl Store {
         Ok(done)
     }
 
+    /// Assigns a conversation nobody has, with the reason; reads first, so
+    /// the usual case (it is already someone's) writes nothing.
+    pub async fn route_one_if_unassigned(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+        user_id: i64,
+        why: &str,
+    ) -> Result<bool> {
+        let unassigned = sqlx::query("SELECT 1 AS one FROM conversations WHERE id = $1 AND assignee_id IS NULL")
+            .bind(conversation_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        if !unassigned {
+            return Ok(false);
+        }
+        self.route_one(account_id, conversation_id, Some(user_id), why, Timestamp::now()).await
+    }
+
     /// Open conversations assigned to this person now.
     pub async fn open_assigned(&self, user_id: i64) -> Result<u32> {
         let r = sqlx::query(

@@ -68,6 +68,8 @@ pub struct Services {
     pub limits: Arc<limits::LoginLimits>,
     /// When failed sign-ins for one e-mail lock it (shared by every node through the database).
     pub lockout: textdesk_store::LockoutRule,
+    /// Who has a tab open on this node (their live streams), for presence.
+    pub tabs: Arc<routing::Tabs>,
 }
 
 impl Services {
@@ -102,6 +104,7 @@ impl Services {
                 window: jiff::SignedDuration::from_secs(config.login_account_window_secs),
                 lock_for: jiff::SignedDuration::from_secs(config.login_lockout_secs),
             },
+            tabs: Arc::default(),
         };
         services.start_automations().await?;
         services.ensure_builtin_rules(account.id).await?;

@@ -15,6 +15,34 @@ use crate::services::Services;
 use crate::services::account::Routing;
 use crate::services::error::{ServiceError, ServiceResult};
 
+/// The people with a live stream open on this node, counted per person.
+#[derive(Debug, Default)]
+pub struct Tabs(std::sync::Mutex<std::collections::HashMap<i64, usize>>);
+
+/// Held by an open live stream; its drop closes the tab.
+pub struct TabGuard {
+    tabs: std::sync::Arc<Tabs>,
+    user_id: i64,
+}
+
+impl Drop for TabGuard {
+    fn drop(&mut self) {
+        let mut open = self.tabs.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+impl Tabs {
+    fn open(&self) -> Vec<i64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect()
+    }
+}
+
 /// A person's presence as the app shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PresenceView {
@@ -38,9 +66,19 @@ impl Services {
         self.presence_of(user).await
     }
 
-    /// The live stream's heartbeat: these people have a tab open.
-    pub async fn seen(&self, user_ids: &[i64]) -> ServiceResult<()> {
-        Ok(self.store.touch_seen(user_ids, Timestamp::now()).await?)
+    /// A live stream opened: the person counts as here while it stays open.
+    pub fn tab_opened(&self, user_id: i64) -> TabGuard {
+        *self.tabs.0.lock().unwrap_or_else(|e| e.into_inner()).entry(user_id).or_default() += 1;
+        TabGuard { tabs: self.tabs.clone(), user_id }
+    }
+
+    /// Writes "seen now" for everyone with a tab open on this node (the router calls it on its pass).
+    pub async fn mark_tabs_seen(&self, now: Timestamp) -> ServiceResult<()> {
+        let open = self.tabs.open();
+        if !open.is_empty() {
+            self.store.touch_seen(&open, now).await?;
+        }
+        Ok(())
     }
 
     pub async fn teams_routing(&self, user: &User) -> ServiceResult<Vec<TeamRouting>> {
@@ -61,6 +99,16 @@ impl Services {
         let assignment = Assignment::parse(assignment.trim())?;
         let capacity = Capacity::new(capacity)?;
         Ok(self.store.set_team_routing(admin.account_id, team_id, assignment, capacity).await?)
+    }
+
+    /// A reply to a conversation nobody has makes it the replier's (the
+    /// account may switch this off); someone who took it first keeps it.
+    pub(crate) async fn assign_replier(&self, user: &User, conversation_id: i64) -> ServiceResult<()> {
+        if self.account_settings(user.account_id).await?.routing.reply_assigns {
+            let why = format!("{} replied", user.name);
+            self.store.route_one_if_unassigned(user.account_id, conversation_id, user.id, &why).await?;
+        }
+        Ok(())
     }
 
     /// One pass of the router over every account: returning customers first
