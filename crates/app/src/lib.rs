@@ -73,6 +73,7 @@ impl Application {
             workers.push(tokio::spawn(automations_loop(services.clone())));
             workers.push(tokio::spawn(webhooks_loop(services.clone())));
             workers.push(tokio::spawn(webhook_sender_loop(services.clone())));
+            workers.push(tokio::spawn(routing_loop(services.clone())));
         }
         Ok(Application { listener, router, services, config, workers })
     }
@@ -164,6 +165,27 @@ async fn webhook_sender_loop(services: Services) {
             });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Runs the router when the log moves (a customer waits, a conversation is
+/// resolved or handed to a team) and every two seconds (presence and room
+/// change without an event), at most four times a second.
+async fn routing_loop(services: Services) {
+    let mut events = services.store.events().subscribe();
+    let mut marked: Option<std::time::Instant> = None;
+    loop {
+        if marked.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+            marked = Some(std::time::Instant::now());
+            if let Err(e) = services.mark_tabs_seen(jiff::Timestamp::now()).await {
+                tracing::warn!(error = %e, "could not record who has a tab open");
+            }
+        }
+        if let Err(e) = services.route_waiting(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "the router failed; it will try again");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), events.recv()).await;
     }
 }
 

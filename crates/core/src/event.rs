@@ -101,6 +101,10 @@ pub enum DomainEvent {
     },
     Assigned {
         assignee_id: i64,
+        /// Why, when nobody chose it by hand: "round-robin in Billing",
+        /// "Dana helped them last time", "Dana replied".
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        why: Option<String>,
     },
     Unassigned {},
     TeamChanged {
@@ -160,6 +164,11 @@ pub enum DomainEvent {
         did: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         silenced: Option<String>,
+    },
+    /// Why the router did what it did where an assignment alone does not say
+    /// it: "Dana, who helped last time, is away", "handed back to the team".
+    RoutingNote {
+        note: String,
     },
 }
 
@@ -263,6 +272,7 @@ impl DomainEvent {
             ContactNoteAdded { .. } => "contact_note_added",
             ContactNoteDeleted { .. } => "contact_note_deleted",
             AutomationFired { .. } => "automation_fired",
+            RoutingNote { .. } => "routing_note",
         }
     }
 
@@ -305,6 +315,7 @@ impl DomainEvent {
                 | ConsentChanged { .. }
                 | StopRequested { .. }
                 | AutomationFired { .. }
+                | RoutingNote { .. }
         )
     }
 
@@ -345,7 +356,8 @@ impl DomainEvent {
             | ContactChanged { .. }
             | ContactNoteAdded { .. }
             | ContactNoteDeleted { .. }
-            | AutomationFired { .. } => notice("conversation.updated", None),
+            | AutomationFired { .. }
+            | RoutingNote { .. } => notice("conversation.updated", None),
         }
     }
 }
@@ -386,7 +398,8 @@ mod tests {
                 zone: Some("America/New_York".into()),
                 reason: None,
             },
-            Assigned { assignee_id: 7 },
+            Assigned { assignee_id: 7, why: Some("round-robin in Billing".into()) },
+            RoutingNote { note: "Dana, who helped last time, is away".into() },
             Unassigned {},
             TeamChanged { team_id: Some(8), team_name: Some("Billing".into()) },
             PriorityChanged { priority: Priority::Urgent },
@@ -428,7 +441,7 @@ mod tests {
             old("created", json!({ "reason": "test message" })),
             ConversationCreated { reason: Some("test message".into()) }
         );
-        assert_eq!(old("assigned", json!({ "assignee_id": 3 })), Assigned { assignee_id: 3 });
+        assert_eq!(old("assigned", json!({ "assignee_id": 3 })), Assigned { assignee_id: 3, why: None });
         assert_eq!(old("unassigned", json!({})), Unassigned {});
         assert_eq!(
             old("status_changed", json!({ "from": "resolved", "to": "open", "reason": "customer replied" })),
@@ -524,7 +537,7 @@ mod tests {
         assert_eq!(kind(cancelled), Some(("message.deleted", Some(3), false)));
         assert_eq!(kind(ConversationRead {}), Some(("conversation.read", None, false)));
         assert_eq!(kind(ConversationUnread {}), Some(("conversation.unread", None, false)));
-        assert_eq!(kind(Assigned { assignee_id: 1 }), Some(("conversation.updated", None, false)));
+        assert_eq!(kind(Assigned { assignee_id: 1, why: None }), Some(("conversation.updated", None, false)));
         // Told by the message that caused them.
         assert_eq!(kind(ConversationCreated { reason: None }), None);
         assert!(!MessageReceived { message_id: 1, keyword: false }.on_timeline());

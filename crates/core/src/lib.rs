@@ -16,6 +16,7 @@ pub mod media;
 pub mod message;
 pub mod numbering;
 pub mod pacing;
+pub mod routing;
 pub mod phone;
 pub mod segments;
 pub mod snooze;

@@ -75,7 +75,7 @@ pub(crate) async fn write_assignee(conn: &mut AnyConnection, c: Change, assignee
         .execute(&mut *conn)
         .await?;
     let ev = match assignee {
-        Some(assignee_id) => DomainEvent::Assigned { assignee_id },
+        Some(assignee_id) => DomainEvent::Assigned { assignee_id, why: None },
         None => DomainEvent::Unassigned {},
     };
     c.record(conn, &ev).await

@@ -28,6 +28,7 @@ mod notifications;
 mod outbox;
 pub mod privacy;
 pub mod retention;
+pub mod routing;
 mod schedule;
 mod setup;
 mod timeline;

@@ -42,7 +42,7 @@ pub async fn events(
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, Problem> {
-    Ok(live_stream(&s, u.account_id, resume_point(&headers, q.after)?).await.into_response())
+    Ok(live_stream(&s, u.account_id, resume_point(&headers, q.after)?, None).await.into_response())
 }
 
 pub(crate) async fn ui_events(
@@ -52,7 +52,11 @@ pub(crate) async fn ui_events(
     Query(q): Query<EventsQuery>,
 ) -> Response {
     match resume_point(&headers, q.after) {
-        Ok(after) => live_stream(&s, ui.user.account_id, after).await.into_response(),
+        Ok(after) => {
+            // The person counts as here (for presence) while this page's stream is open.
+            let tab = s.services.tab_opened(ui.user.id);
+            live_stream(&s, ui.user.account_id, after, Some(tab)).await.into_response()
+        }
         Err(p) => p.into_response(),
     }
 }
@@ -80,9 +84,12 @@ pub(crate) async fn live_stream(
     s: &AppState,
     account_id: i64,
     after: Option<i64>,
+    tab: Option<crate::services::routing::TabGuard>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     let (start, stream) = s.services.follow_events(account_id, after).await;
-    let stream = stream.map(|live| {
+    // The tab stays open as long as the stream does: it is dropped with it.
+    let stream = stream.map(move |live| {
+        let _tab = &tab;
         Ok(match live {
             Live::Event(ev) => Event::default()
                 .id(ev.id.to_string())

@@ -14,13 +14,14 @@ use crate::services::Services;
 use crate::services::error::ServiceResult;
 
 /// The sections an account's settings may hold.
-const SECTIONS: &[&str] = &["compose", "targets", "quiet_hours"];
+const SECTIONS: &[&str] = &["compose", "targets", "quiet_hours", "routing"];
 
 /// The settings as they apply: every section present, defaults filled in.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AccountSettings {
     pub compose: ToneRules,
     pub targets: Targets,
+    pub routing: Routing,
     /// The account's own window, or the server's when none is stored.
     #[serde(serialize_with = "as_text")]
     pub quiet_hours: QuietHours,
@@ -41,6 +42,41 @@ pub struct Targets {
 impl Default for Targets {
     fn default() -> Self {
         Targets { first_response_minutes: 15 }
+    }
+}
+
+/// How conversations find their person (teams' own way of assigning is on each team).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Routing {
+    /// A reply to an unassigned conversation assigns it to the person who replied.
+    pub reply_assigns: bool,
+    /// A returning customer goes to the agent who last handled them within this many days (0: never).
+    pub sticky_days: u32,
+    /// An agent "online" with no tab open for this long counts as away.
+    pub away_after_minutes: u32,
+    /// An agent away or offline this long has their waiting conversations handed back to the team.
+    pub release_after_minutes: u32,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing { reply_assigns: true, sticky_days: 7, away_after_minutes: 5, release_after_minutes: 10 }
+    }
+}
+
+impl Routing {
+    fn validated(self) -> Result<Self, Invalid> {
+        if self.sticky_days > 90 {
+            return Err(Invalid::new("settings.routing.sticky_days must be 0 to 90"));
+        }
+        if !(1..=240).contains(&self.away_after_minutes) {
+            return Err(Invalid::new("settings.routing.away_after_minutes must be 1 to 240"));
+        }
+        if !(1..=1440).contains(&self.release_after_minutes) {
+            return Err(Invalid::new("settings.routing.release_after_minutes must be 1 to 1440"));
+        }
+        Ok(self)
     }
 }
 
@@ -103,12 +139,23 @@ impl AccountSettings {
                 Targets::default()
             }
         };
+        let routing = match stored.get("routing").map(|v| serde_json::from_value::<Routing>(v.clone())) {
+            None => Routing::default(),
+            Some(Ok(r)) => r.validated().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the account's routing settings are not valid; using the defaults");
+                Routing::default()
+            }),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "the account's routing settings do not read; using the defaults");
+                Routing::default()
+            }
+        };
         let (quiet_hours, own_quiet_hours) =
             quiet_hours_of(stored.get("quiet_hours"), default_quiet).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the account's quiet hours are not valid; using the server's");
                 (default_quiet, false)
             });
-        AccountSettings { compose, targets, quiet_hours, own_quiet_hours }
+        AccountSettings { compose, targets, routing, quiet_hours, own_quiet_hours }
     }
 
     /// Validates a whole settings object as an admin would store it.
@@ -132,8 +179,14 @@ impl AccountSettings {
                 .map_err(|e| Invalid::new(format!("settings.targets: {e}")))?
                 .validated()?,
         };
+        let routing = match obj.get("routing") {
+            None => Routing::default(),
+            Some(r) => serde_json::from_value::<Routing>(r.clone())
+                .map_err(|e| Invalid::new(format!("settings.routing: {e}")))?
+                .validated()?,
+        };
         let (quiet_hours, own_quiet_hours) = quiet_hours_of(obj.get("quiet_hours"), default_quiet)?;
-        Ok(AccountSettings { compose, targets, quiet_hours, own_quiet_hours })
+        Ok(AccountSettings { compose, targets, routing, quiet_hours, own_quiet_hours })
     }
 
     /// The window the account chose, None while the server's applies.
@@ -144,7 +197,7 @@ impl AccountSettings {
     /// What is stored: every section with its defaults written out, except a
     /// window the account never chose.
     fn stored(&self) -> Value {
-        let mut v = json!({ "compose": self.compose, "targets": self.targets });
+        let mut v = json!({ "compose": self.compose, "targets": self.targets, "routing": self.routing });
         if self.own_quiet_hours {
             v["quiet_hours"] = json!(self.quiet_hours.to_string());
         }

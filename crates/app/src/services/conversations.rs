@@ -119,7 +119,12 @@ impl Services {
             Keyed::Taken => return Ok(Keyed::Taken),
         };
         match outcome {
-            OutboundOutcome::Stored(m) => Ok(Keyed::Fresh(*m)),
+            OutboundOutcome::Stored(m) => {
+                if !m.private {
+                    self.assign_replier(user, conversation_id).await?;
+                }
+                Ok(Keyed::Fresh(*m))
+            }
             OutboundOutcome::Blocked(reason) => {
                 Metrics::inc(&self.metrics.outbound_blocked);
                 Err(ServiceError::Blocked(reason))

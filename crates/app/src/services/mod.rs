@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod privacy;
 pub mod retention;
+pub mod routing;
 pub mod schedule;
 pub mod sessions;
 pub mod setup;
@@ -70,6 +71,8 @@ pub struct Services {
     pub lockout: textdesk_store::LockoutRule,
     /// Outgoing webhooks: where they may go, the client, when a failing one is switched off.
     pub webhooks: Arc<webhooks::Hooks>,
+    /// Who has a tab open on this node (their live streams), for presence.
+    pub tabs: Arc<routing::Tabs>,
 }
 
 impl Services {
@@ -108,6 +111,7 @@ impl Services {
                 config.webhook_policy()?,
                 jiff::SignedDuration::from_hours(config.webhook_disable_after_hours),
             )?),
+            tabs: Arc::default(),
         };
         services.start_automations().await?;
         services.start_webhooks().await?;

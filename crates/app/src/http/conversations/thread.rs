@@ -154,9 +154,11 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
         |id: i64| users.iter().find(|u| u.id == id).map(|u| u.name.clone()).unwrap_or_else(|| "someone".into());
     match &e.event {
         E::ConversationCreated { .. } => "Conversation started".into(),
-        E::Assigned { assignee_id } if Some(*assignee_id) == e.actor_id => format!("{who} took this"),
-        E::Assigned { assignee_id } => format!("{who} assigned this to {}", name_of(*assignee_id)),
+        E::Assigned { assignee_id, why: Some(why) } => format!("Assigned to {}: {why}", name_of(*assignee_id)),
+        E::Assigned { assignee_id, .. } if Some(*assignee_id) == e.actor_id => format!("{who} took this"),
+        E::Assigned { assignee_id, .. } => format!("{who} assigned this to {}", name_of(*assignee_id)),
         E::Unassigned {} => format!("{who} unassigned this"),
+        E::RoutingNote { note } => note.clone(),
         E::StatusChanged { reason: Some(r), .. } => format!("Reopened: {}", r.as_str()),
         E::StatusChanged { to: ConversationStatus::Snoozed, until: Some(t), zone, .. } => {
             let zone = zone.as_deref().and_then(|z| jiff::tz::TimeZone::get(z).ok()).unwrap_or_else(|| tz.clone());

@@ -153,7 +153,12 @@ async fn payload_data(tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_s
         "team_id": c.team_id,
     });
     match &event.event {
-        DomainEvent::Assigned { assignee_id } => data["assignee_id"] = json!(assignee_id),
+        DomainEvent::Assigned { assignee_id, why } => {
+            data["assignee_id"] = json!(assignee_id);
+            if let Some(why) = why {
+                data["why"] = json!(why);
+            }
+        }
         DomainEvent::Unassigned {} => data["assignee_id"] = Value::Null,
         DomainEvent::ConsentChanged { to, source, scope, message_id } => {
             // About the person, not one conversation: logged once per conversation of theirs.
