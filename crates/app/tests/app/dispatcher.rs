@@ -46,7 +46,17 @@ async fn racing_dispatchers_send_each_row_once(db: Db) {
     };
     let (a, b, c) =
         tokio::join!(run(t.services.clone(), "w1"), run(node2.clone(), "w2"), run(t.services.clone(), "w3"));
-    assert_eq!(a + b + c, expected, "every row sent exactly once across workers");
+    // A worker stops at its first empty claim, which on a busy machine can come while a row is paced for
+    // its sender; what is left is drained afterwards, and must not have been sent by anyone yet.
+    let mut left = 0;
+    for _ in 0..50 {
+        left += run(t.services.clone(), "w4").await;
+        if a + b + c + left >= expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(a + b + c + left, expected, "every row sent exactly once across workers");
     assert_eq!(t.services.carrier.accepted(), expected as u64, "the carrier saw each message once");
     let outbox = t.services.store.outbox_counts().await.unwrap();
     assert_eq!(outbox, vec![("sent".to_owned(), expected as i64)]);
