@@ -157,7 +157,11 @@ mod tests {
             cand(3, Presence::Away, 0, None),
             cand(4, Presence::Online, 2, None),
         ];
-        assert_eq!(pick(Assignment::RoundRobin, cap, &team), Some(2), "longest since their last, away and full skipped");
+        assert_eq!(
+            pick(Assignment::RoundRobin, cap, &team),
+            Some(2),
+            "longest since their last, away and full skipped"
+        );
         let fresh = [cand(5, Presence::Online, 0, None), cand(1, Presence::Online, 0, Some(1))];
         assert_eq!(pick(Assignment::RoundRobin, cap, &fresh), Some(5), "never given one goes first");
     }
@@ -165,7 +169,11 @@ mod tests {
     #[test]
     fn least_busy_takes_the_fewest_open_then_the_turn() {
         let cap = Capacity::DEFAULT;
-        let team = [cand(1, Presence::Online, 3, None), cand(2, Presence::Online, 1, Some(50)), cand(3, Presence::Online, 1, Some(5))];
+        let team = [
+            cand(1, Presence::Online, 3, None),
+            cand(2, Presence::Online, 1, Some(50)),
+            cand(3, Presence::Online, 1, Some(5)),
+        ];
         assert_eq!(pick(Assignment::LeastBusy, cap, &team), Some(3));
     }
 

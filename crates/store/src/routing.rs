@@ -77,9 +77,10 @@ impl Store {
 
     /// The accounts that have a team assigning by itself (the router's work list).
     pub async fn accounts_routing(&self) -> Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT DISTINCT account_id FROM teams WHERE assignment <> 'manual' ORDER BY account_id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT DISTINCT account_id FROM teams WHERE assignment <> 'manual' ORDER BY account_id")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(|r| Ok(r.try_get("account_id")?)).collect()
     }
 
@@ -122,11 +123,18 @@ impl Store {
     /// members with room, oldest wait first, in one transaction. The team's
     /// row is locked first on PostgreSQL, so two nodes never both fill the
     /// same agent's last place.
-    pub async fn route_team(&self, account_id: i64, team_id: i64, now: Timestamp, away_after: SignedDuration) -> Result<Routed> {
+    pub async fn route_team(
+        &self,
+        account_id: i64,
+        team_id: i64,
+        now: Timestamp,
+        away_after: SignedDuration,
+    ) -> Result<Routed> {
         let mut tx = self.begin_write().await?;
         let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
         let sql = format!("SELECT id, name, assignment, capacity FROM teams WHERE id = $1 AND account_id = $2{lock}");
-        let Some(team) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(team_id).bind(account_id).fetch_optional(&mut *tx).await?
+        let Some(team) =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(team_id).bind(account_id).fetch_optional(&mut *tx).await?
         else {
             tx.rollback().await?;
             return Err(StoreError::NotFound("team"));
@@ -249,7 +257,10 @@ impl Store {
                 tx.rollback().await?;
                 continue;
             }
-            let note = format!("Handed back to the team: {name} is {}", p.presence.effective(p.seen_at, now, away_after).as_str());
+            let note = format!(
+                "Handed back to the team: {name} is {}",
+                p.presence.effective(p.seen_at, now, away_after).as_str()
+            );
             append(&mut tx, (account_id, conversation_id), &DomainEvent::Unassigned {}, None, now).await?;
             append(&mut tx, (account_id, conversation_id), &DomainEvent::RoutingNote { note }, None, now).await?;
             self.commit(tx).await?;
@@ -369,9 +380,7 @@ impl Store {
         .bind(account_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get::<Option<i64>, _>("routed_at")?.is_some())))
-            .collect()
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get::<Option<i64>, _>("routed_at")?.is_some()))).collect()
     }
 
     pub async fn mark_routed(&self, conversation_id: i64, now: Timestamp) -> Result<()> {
