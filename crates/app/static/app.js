@@ -737,3 +737,13 @@ document.addEventListener("change", function (e) {
   });
   help.addEventListener("close", function () { if (opener && opener.focus) opener.focus(); opener = null; });
 })();
+
+// The top bar's presence: choosing is setting (the Set button is for pages
+// without script).
+(function () {
+  var form = document.getElementById("presence-form");
+  if (!form) return;
+  var button = document.getElementById("presence-set");
+  if (button) button.hidden = true;
+  form.querySelector("select").addEventListener("change", function () { form.submit(); });
+})();

@@ -24,6 +24,9 @@ pub struct User {
     /// Enter sends a reply (true) or makes a new line (false); None until the
     /// user chooses, when it depends on their keyboard.
     pub enter_sends: Option<bool>,
+    /// Whether they said conversations may come to them (what counts now also
+    /// depends on an open tab: `Services::presence_of`).
+    pub presence: textdesk_core::routing::Presence,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -40,7 +43,8 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
-const USER_COLUMNS: &str = "id, account_id, email, name, role, active, password_hash, created_at, enter_sends";
+const USER_COLUMNS: &str =
+    "id, account_id, email, name, role, active, password_hash, created_at, enter_sends, presence";
 
 fn user_from(row: &sqlx::any::AnyRow) -> Result<User> {
     let role: String = row.try_get("role")?;
@@ -54,6 +58,7 @@ fn user_from(row: &sqlx::any::AnyRow) -> Result<User> {
         password_hash: row.try_get("password_hash")?,
         created_at: from_ms(row.try_get("created_at")?),
         enter_sends: row.try_get::<Option<i64>, _>("enter_sends")?.map(|v| v != 0),
+        presence: textdesk_core::routing::Presence::parse(&row.try_get::<String, _>("presence")?).unwrap_or_default(),
     })
 }
 

@@ -20,6 +20,8 @@ pub struct Chrome {
     pub(crate) csrf: String,
     pub(crate) simulator: bool,
     pub(crate) business: String,
+    /// The person's chosen presence (`online`, `away`, `offline`).
+    pub(crate) presence: &'static str,
 }
 
 pub(crate) fn chrome(s: &AppState, ui: &UiUser) -> Chrome {
@@ -29,6 +31,7 @@ pub(crate) fn chrome(s: &AppState, ui: &UiUser) -> Chrome {
         csrf: ui.csrf.clone(),
         simulator: s.config.simulator,
         business: s.config.account_name.clone(),
+        presence: ui.user.presence.as_str(),
     }
 }
 

@@ -28,6 +28,7 @@ pub mod privacy;
 pub mod problem;
 pub mod retention;
 pub mod routes;
+pub mod routing;
 pub mod session;
 pub mod setup;
 pub mod simulator;

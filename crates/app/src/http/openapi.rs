@@ -12,6 +12,10 @@ use crate::http::inboxes::api::ProviderSetups;
     paths(
         crate::http::preferences::me,
         crate::http::preferences::update_me,
+        crate::http::routing::get_presence,
+        crate::http::routing::put_presence,
+        crate::http::routing::list_team_routing,
+        crate::http::routing::put_team_routing,
         crate::http::inboxes::api::list_inboxes,
         crate::http::inboxes::api::get_inbox,
         crate::http::inboxes::api::create_inbox,

@@ -23,7 +23,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
     account, audit, automations, canned, labels, layout, live, media, openapi, ops, preferences, privacy, retention,
-    session, setup, simulator, webhooks,
+    routing, session, setup, simulator, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -110,6 +110,8 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/users/{id}/invite", post(invites::reinvite))
         .route("/settings/teams", post(teams::create_team_form))
         .route("/settings/teams/{id}/members", post(teams::team_member))
+        .route("/settings/teams/{id}/routing", post(routing::team_routing_form))
+        .route("/presence", post(routing::presence_form))
         // Settings: account, canned responses, labels, audit
         .route("/settings/account", get(account::account_page))
         .route("/settings/account/quiet-hours", post(account::save_quiet_hours))
@@ -156,6 +158,7 @@ fn api(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/me", get(preferences::me).patch(preferences::update_me))
+        .route("/me/presence", get(routing::get_presence).put(routing::put_presence))
         .route("/account", get(account::get_account).patch(account::update_account))
         // Conversations
         .route("/conversations", get(conversations_api::list_conversations))
@@ -225,6 +228,8 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/users/{id}/invite", post(invites::reissue_invite))
         .route("/invites", post(invites::create_invite))
         .route("/teams", get(teams::list_teams).post(teams::create_team))
+        .route("/teams/routing", get(routing::list_team_routing))
+        .route("/teams/{id}/routing", put(routing::put_team_routing))
         .route("/teams/{id}/members", get(teams::list_members).post(teams::add_team_member))
         .route("/teams/{id}/members/{user_id}", delete(teams::remove_member))
         .route("/tokens", get(tokens::list_tokens).post(tokens::create_token))

@@ -38,6 +38,7 @@ mod privacy;
 mod providers;
 mod quiet_hours;
 mod retention;
+mod routing;
 mod schedule;
 mod scopes;
 mod settings;

@@ -31,6 +31,9 @@ pub struct TeamRow {
     pub(crate) name: String,
     pub(crate) members: Vec<(i64, String)>,
     pub(crate) others: Vec<(i64, String)>,
+    /// How it hands out conversations: `manual`, `round_robin`, `least_busy`.
+    pub(crate) assignment: &'static str,
+    pub(crate) capacity: u32,
 }
 
 #[derive(Default, Deserialize)]
@@ -99,8 +102,10 @@ pub(crate) async fn users_view(s: &AppState, ui: &UiUser) -> Result<UsersPage, P
             }
         })
         .collect();
+    let routing = s.services.teams_routing(&ui.user).await?;
     let mut teams = Vec::new();
     for (t, ids) in stored_teams {
+        let r = routing.iter().find(|r| r.id == t.id);
         let (members, others): (Vec<&User>, Vec<&User>) = users.iter().partition(|u| ids.contains(&u.id));
         let named = |list: Vec<&User>| list.into_iter().map(|u| (u.id, u.name.clone())).collect();
         teams.push(TeamRow {
@@ -108,6 +113,8 @@ pub(crate) async fn users_view(s: &AppState, ui: &UiUser) -> Result<UsersPage, P
             name: t.name,
             members: named(members),
             others: named(others.into_iter().filter(|u| u.active).collect()),
+            assignment: r.map(|r| r.assignment.as_str()).unwrap_or("manual"),
+            capacity: r.map(|r| r.capacity.get()).unwrap_or(10),
         });
     }
     Ok(UsersPage {
