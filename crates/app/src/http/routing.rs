@@ -104,6 +104,7 @@ impl From<TeamRouting> for TeamRoutingOut {
 pub struct TeamRoutingIn {
     /// `manual` (someone takes it), `round_robin` (in turn among members online with room) or `least_busy`
     /// (the member online with room who has the fewest open conversations).
+    #[serde(default)]
     assignment: String,
     /// Open conversations an agent holds at most, 1 to 500 (default 10).
     #[serde(default = "ten")]
@@ -149,9 +150,8 @@ pub(crate) async fn team_routing_form(
     Path(id): Path<i64>,
     CsrfForm(ui, f): CsrfForm<TeamRoutingForm>,
 ) -> Response {
-    let Ok(capacity) = f.capacity.trim().parse::<u32>() else {
-        return Problem::invalid("capacity: write a number of open conversations, like 10").into_response();
-    };
+    // Not a number reads as 0, which the service refuses in words (after the role check).
+    let capacity = f.capacity.trim().parse::<u32>().unwrap_or(0);
     match s.services.set_team_routing(&ui.user, id, &f.assignment, capacity).await {
         Ok(_) => Redirect::to(&format!("/settings/users#team-{id}")).into_response(),
         Err(e) => Problem::from(e).into_response(),
