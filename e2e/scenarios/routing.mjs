@@ -24,7 +24,7 @@ export const scenarios = [
       await team.getByLabel("Add to Refunds desk").selectOption({ label: agentName });
       await go(admin, team.getByRole("button", { name: "Add", exact: true }));
       await team.getByLabel("Give its conversations").selectOption("least_busy");
-      await team.getByLabel(/At most, each/).fill("5");
+      await team.getByLabel(/At most, each/).fill("200");
       await go(admin, team.getByRole("button", { name: /Save/ }));
       check((await team.getByLabel("Give its conversations").inputValue()) === "least_busy", "the team's way of assigning is saved");
       await screenshot(admin, "routing-team");
