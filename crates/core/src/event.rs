@@ -164,6 +164,10 @@ pub enum DomainEvent {
         did: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         silenced: Option<String>,
+        /// The outgoing webhooks the rule called: the webhooks consumer delivers
+        /// the firing to these, in its own transaction.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        webhooks: Vec<i64>,
     },
     /// Why the router did what it did where an assignment alone does not say
     /// it: "Dana, who helped last time, is away", "handed back to the team".
@@ -412,7 +416,13 @@ mod tests {
             ContactChanged { contact_id: 10 },
             ContactNoteAdded { contact_id: 10, note_id: 11 },
             ContactNoteDeleted { contact_id: 10, note_id: 11 },
-            AutomationFired { rule_id: 12, rule: "After hours".into(), did: vec!["replied".into()], silenced: None },
+            AutomationFired {
+                rule_id: 12,
+                rule: "After hours".into(),
+                did: vec!["replied".into()],
+                silenced: None,
+                webhooks: vec![],
+            },
         ]
     }
 

@@ -21,6 +21,10 @@ pub const EVENT_TYPES: [&str; 9] = [
     "escalation.created",
 ];
 
+/// What a rule's "call a webhook" action delivers: not subscribed to, sent
+/// to the subscriptions the rule names.
+pub const AUTOMATION_FIRED: &str = "automation.fired";
+
 /// How long a delivery is retried before it fails.
 pub const RETRY_FOR: SignedDuration = SignedDuration::from_hours(24);
 

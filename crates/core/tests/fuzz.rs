@@ -326,6 +326,7 @@ fn event_seeds() -> Vec<Value> {
             rule: "After hours".into(),
             did: vec!["replied".into()],
             silenced: Some("a person replied in the last 30 minutes".into()),
+            webhooks: vec![4],
         },
         DomainEvent::MessageQueued { message_id: 2, automatic: true },
         DomainEvent::MessageScheduled { message_id: 3, send_at: at },

@@ -437,6 +437,9 @@ pub async fn check_references(conn: &mut AnyConnection, account_id: i64, rule: &
             Action::AddLabel { label } => {
                 crate::conversation_changes::catalogue_label(conn, account_id, label).await?;
             }
+            Action::CallWebhook { webhook_id } if webhook_name(conn, account_id, *webhook_id).await?.is_none() => {
+                return Err(Invalid::new(format!("there is no webhook {webhook_id} in this account")).into());
+            }
             _ => {}
         }
     }
@@ -480,7 +483,7 @@ pub async fn apply(
     let c = &mut s.conversation;
     let change = Change { account_id: c.account_id, conversation_id: c.id, actor_id: None, now };
     Ok(match action {
-        Action::Reply { .. } => None,
+        Action::Reply { .. } | Action::CallWebhook { .. } => None,
         Action::Assign { user_id } => {
             if c.assignee_id == Some(*user_id) {
                 return Ok(None);
@@ -577,6 +580,8 @@ pub struct Firing<'a> {
     pub rule: &'a str,
     pub did: Vec<String>,
     pub silenced: Option<String>,
+    /// Outgoing webhooks the rule called.
+    pub webhooks: Vec<i64>,
 }
 
 pub async fn record_firing(conn: &mut AnyConnection, s: &Situation, f: Firing<'_>, now: Timestamp) -> Result<()> {
@@ -586,7 +591,24 @@ pub async fn record_firing(conn: &mut AnyConnection, s: &Situation, f: Firing<'_
         rule: f.rule.to_owned(),
         did: f.did,
         silenced: f.silenced,
+        webhooks: f.webhooks,
     };
     crate::events::append(conn, (c.account_id, c.id), &ev, None, now).await?;
     Ok(())
+}
+
+/// An outgoing webhook of the account, by its description (else its address);
+/// None when there is none with that id.
+pub async fn webhook_name(conn: &mut AnyConnection, account_id: i64, id: i64) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT description, url FROM webhook_subscriptions WHERE id = $1 AND account_id = $2")
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| {
+        let d: String = r.try_get("description")?;
+        let url: String = r.try_get("url")?;
+        Ok(if d.trim().is_empty() { url } else { d })
+    })
+    .transpose()
 }

@@ -594,3 +594,43 @@ async fn the_settings_pages(db: Db) {
     assert!(t.services.store.webhooks(t.account_id).await.unwrap().is_empty());
 }
 both_backends!(the_settings_pages);
+
+/// A rule's "call a webhook" action: the firing goes to that subscription
+/// (whatever it subscribes to), signed, with the rule's name and what it did.
+async fn a_rule_calls_a_webhook(db: Db) {
+    let (rx, port) = Receiver::start(&[]).await;
+    let t = app_allowing_local(db).await;
+    let admin = t.token_for("admin@example.com", Role::Admin).await;
+    let hook = subscribe(&t, &admin, port, &["consent.changed"]).await;
+    let secret = hook["secret"].as_str().unwrap().to_owned();
+    let rule = json!({
+        "name": "Tell the CRM about invoices",
+        "trigger": { "on": "message_received" },
+        "conditions": [{ "if": "text", "matches": { "contains": "invoice" } }],
+        "actions": [{ "do": "set_priority", "priority": "high" }, { "do": "call_webhook", "webhook_id": hook["id"] }]
+    });
+    assert_eq!(t.post(&admin, "/api/v1/automations", rule).await.status(), 201);
+    let missing = json!({
+        "name": "Gone", "trigger": { "on": "message_received" },
+        "actions": [{ "do": "call_webhook", "webhook_id": 999_999 }]
+    });
+    let r = t.post(&admin, "/api/v1/automations", missing).await;
+    assert_eq!(r.status(), 422);
+    assert!(json(r).await["detail"].as_str().unwrap().contains("there is no webhook 999999"));
+
+    let inbox = t.simulator_inbox().await;
+    t.text_in(inbox, "+14155550177", "Where is my invoice?", None).await;
+    t.text_in(inbox, "+14155550178", "Hello", None).await;
+    t.services.run_automations().await.unwrap();
+    t.services.run_webhooks().await.unwrap();
+    assert_eq!(t.services.send_webhooks_due(Timestamp::now()).await.unwrap(), 1, "one firing, one delivery");
+    let got = rx.got();
+    let body: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(body["type"], "automation.fired");
+    assert_eq!(body["data"]["rule"], "Tell the CRM about invoices");
+    assert_eq!(body["data"]["contact_address"], "+14155550177");
+    assert!(body["data"]["did"].as_array().unwrap().iter().any(|d| d == "set the priority to high"), "{body}");
+    let Some(py) = python() else { return };
+    peer_verify(&py, &secret, &got[0]).expect("signed like every delivery");
+}
+both_backends!(a_rule_calls_a_webhook);

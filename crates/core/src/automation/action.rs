@@ -32,6 +32,11 @@ pub enum Action {
         minutes: u32,
     },
     Resolve,
+    /// Post the firing to one of the account's outgoing webhooks (as an
+    /// `automation.fired` delivery, signed and retried like every other).
+    CallWebhook {
+        webhook_id: i64,
+    },
 }
 
 impl Action {
@@ -52,7 +57,8 @@ impl Action {
             | Action::AssignTeam { .. }
             | Action::SetPriority { .. }
             | Action::Snooze { .. }
-            | Action::Resolve => Ok(()),
+            | Action::Resolve
+            | Action::CallWebhook { .. } => Ok(()),
         }
     }
 

@@ -12,6 +12,10 @@ pub trait Names {
     fn team(&self, id: i64) -> Option<String>;
     /// A channel kind's name for people ("Twilio SMS").
     fn channel(&self, kind: &str) -> Option<String>;
+    /// An outgoing webhook's description (or its address).
+    fn webhook(&self, _id: i64) -> Option<String> {
+        None
+    }
 }
 
 /// A rule, sentence by sentence.
@@ -135,6 +139,10 @@ fn action_words(a: &Action, names: &dyn Names) -> String {
         Action::SetPriority { priority } => format!("set the priority to {}", priority.as_str()),
         Action::Snooze { minutes } => format!("snooze it for {}", minutes_words(*minutes)),
         Action::Resolve => "resolve it".into(),
+        Action::CallWebhook { webhook_id } => format!(
+            "call the webhook {}",
+            names.webhook(*webhook_id).unwrap_or_else(|| format!("#{webhook_id} (deleted)"))
+        ),
     }
 }
 

@@ -47,6 +47,8 @@ pub struct RuleForm {
     pub reply: String,
     pub snooze_minutes: String,
     pub resolve: bool,
+    /// An outgoing webhook's id, or empty.
+    pub call_webhook: String,
     pub once: String,
 }
 
@@ -99,6 +101,7 @@ impl RuleForm {
                 "reply" => f.reply = v,
                 "snooze_minutes" => f.snooze_minutes = v,
                 "resolve" => f.resolve = true,
+                "call_webhook" => f.call_webhook = v,
                 "once" => f.once = v,
                 _ => {}
             }
@@ -215,6 +218,9 @@ impl RuleForm {
         if self.resolve {
             actions.push(Action::Resolve);
         }
+        if !self.call_webhook.is_empty() {
+            actions.push(Action::CallWebhook { webhook_id: id(&self.call_webhook, "webhook")? });
+        }
         let once = match self.once.as_str() {
             "per_closed_period" => Once::PerClosedPeriod,
             "per_wait" => Once::PerWait,
@@ -329,6 +335,7 @@ impl RuleForm {
                 Action::Reply { text } => f.reply = text.clone(),
                 Action::Snooze { minutes } => f.snooze_minutes = minutes.to_string(),
                 Action::Resolve => f.resolve = true,
+                Action::CallWebhook { webhook_id } => f.call_webhook = webhook_id.to_string(),
             }
         }
         f.add_labels = labels.join(", ");

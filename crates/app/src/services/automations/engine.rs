@@ -164,8 +164,20 @@ impl Engine {
         (inbox, hours): (&Inbox, &BusinessHours),
     ) -> textdesk_store::Result<Firing<'r>> {
         let now = occasion.now;
-        let mut firing = Firing { rule_id: r.id, rule: r.rule.name(), did: Vec::new(), silenced: None };
+        let mut firing =
+            Firing { rule_id: r.id, rule: r.rule.name(), did: Vec::new(), silenced: None, webhooks: Vec::new() };
         for action in actions {
+            if let Action::CallWebhook { webhook_id } = action {
+                // Delivered by the webhooks consumer when it reads this firing.
+                match db::webhook_name(tx, s.conversation.account_id, *webhook_id).await? {
+                    Some(name) => {
+                        firing.webhooks.push(*webhook_id);
+                        firing.did.push(format!("called the webhook {name}"));
+                    }
+                    None => firing.did.push("could not act: the webhook is gone".into()),
+                }
+                continue;
+            }
             if let Action::Reply { text } = action {
                 if let Some(why) = silence(occasion, s, now) {
                     firing.silenced = Some(why);

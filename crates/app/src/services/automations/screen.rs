@@ -21,6 +21,8 @@ pub struct RuleBook {
     pub users: Vec<(i64, String)>,
     pub teams: Vec<(i64, String)>,
     pub labels: Vec<String>,
+    /// The account's outgoing webhooks: (id, description or address).
+    pub webhooks: Vec<(i64, String)>,
     /// (kind, label): `("twilio", "Twilio")`.
     pub channels: Vec<(&'static str, &'static str)>,
 }
@@ -37,6 +39,9 @@ impl Names for RuleBook {
     }
     fn channel(&self, kind: &str) -> Option<String> {
         self.channels.iter().find(|(k, _)| *k == kind).map(|(_, l)| (*l).to_owned())
+    }
+    fn webhook(&self, id: i64) -> Option<String> {
+        find(&self.webhooks, id)
     }
 }
 
@@ -80,6 +85,12 @@ impl Services {
             users: s.users(account_id).await?.into_iter().filter(|u| u.active).map(|u| (u.id, u.name)).collect(),
             teams: s.teams(account_id).await?.into_iter().map(|t| (t.id, t.name)).collect(),
             labels: s.labels(account_id).await?.into_iter().map(|l| l.name).collect(),
+            webhooks: s
+                .webhooks(account_id)
+                .await?
+                .into_iter()
+                .map(|w| (w.id, if w.description.trim().is_empty() { w.url } else { w.description }))
+                .collect(),
             channels: textdesk_channels::registry::all().iter().map(|p| (p.key(), p.label())).collect(),
         })
     }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use sqlx::AnyConnection;
 use textdesk_channels::net::Refused;
 use textdesk_core::event::DomainEvent;
-use textdesk_core::webhook::{event_type, next_attempt};
+use textdesk_core::webhook::{AUTOMATION_FIRED, event_type, next_attempt};
 use textdesk_store::webhooks::{self as db, NewDelivery};
 use textdesk_store::{AttemptEnd, Consumer, DueDelivery, LoggedEvent, NewAudit, StoreError};
 
@@ -69,11 +69,21 @@ impl Consumer for Deliverer {
 }
 
 async fn on_event(tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_store::Result<()> {
-    let Some(kind) = event_type(&event.event) else { return Ok(()) };
+    // A rule's "call a webhook" goes to the subscriptions it names (if still on), whatever they subscribe to.
+    let (kind, called) = match &event.event {
+        DomainEvent::AutomationFired { webhooks, .. } if !webhooks.is_empty() => (AUTOMATION_FIRED, Some(webhooks)),
+        e => match event_type(e) {
+            Some(kind) => (kind, None),
+            None => return Ok(()),
+        },
+    };
     let subs: Vec<i64> = db::active_webhooks_in(tx, event.account_id)
         .await?
         .into_iter()
-        .filter(|(_, events)| events.iter().any(|e| e == kind))
+        .filter(|(id, events)| match called {
+            Some(ids) => ids.contains(id),
+            None => events.iter().any(|e| e == kind),
+        })
         .map(|(id, _)| id)
         .collect();
     if subs.is_empty() {
@@ -160,6 +170,11 @@ async fn payload_data(tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_s
             }
         }
         DomainEvent::Unassigned {} => data["assignee_id"] = Value::Null,
+        DomainEvent::AutomationFired { rule_id, rule, did, .. } => {
+            data["rule_id"] = json!(rule_id);
+            data["rule"] = json!(rule);
+            data["did"] = json!(did);
+        }
         DomainEvent::ConsentChanged { to, source, scope, message_id } => {
             // About the person, not one conversation: logged once per conversation of theirs.
             let data = json!({
