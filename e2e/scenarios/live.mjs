@@ -150,7 +150,8 @@ export const scenarios = [
 
       // "/" focuses search.
       await page.keyboard.press("/");
-      check(await page.evaluate(() => document.activeElement.id === "q"), "/ focuses the search field");
+      await page.waitForFunction(() => document.activeElement.id === "q", null, { timeout: 3000 })
+        .catch(() => { throw new Error("/ focuses the search field"); });
       await page.keyboard.press("Escape");
 
       // "j" opens the first conversation, again the next one; "k" the previous.

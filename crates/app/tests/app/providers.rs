@@ -222,7 +222,16 @@ async fn interrupted_twilio_sends_are_settled_by_asking_twilio(db: Db) {
     // Twilio cannot be reached to ask: the row waits for the next round, neither resent nor given up.
     t.post(&agent, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Unasked" })).await;
     t.services.store.claim_due("crashed", jiff::Timestamp::now(), 10).await.unwrap();
+    let gone = fake.base_url().trim_start_matches("http://").trim_end_matches('/').to_owned();
     drop(fake);
+    // The fake's server task is aborted, not joined: wait until its port really refuses (a busy machine
+    // may otherwise still answer the question "was it sent?" from the dying server).
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&gone).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let at = later();
     t.services.settle_interrupted(at, lease).await.unwrap();
     let m = thread(&t, &agent, conv).await.into_iter().find(|m| m["body"] == "Unasked").unwrap();
