@@ -735,7 +735,13 @@ document.addEventListener("change", function (e) {
     e.preventDefault();
     act();
   });
-  help.addEventListener("close", function () { if (opener && opener.focus) opener.focus(); opener = null; });
+  // Focus goes back to where it was, unless a key pressed since has put it somewhere (the close
+  // event can come after the next key on a busy machine).
+  help.addEventListener("close", function () {
+    var idle = document.activeElement === document.body || help.contains(document.activeElement);
+    if (opener && opener.focus && idle) opener.focus();
+    opener = null;
+  });
 })();
 
 // The top bar's presence: choosing is setting (the Set button is for pages
