@@ -19,13 +19,23 @@ impl E164 {
         if trimmed.len() > 32 {
             return Err(Invalid::new("a phone number has at most 15 digits"));
         }
+        // Letters are keypad digits to the parser ("1-800-FLOWERS"), which would turn a sender's name
+        // ("AMAZON") or a stray word into someone's number: a number here is written in digits.
+        if trimmed.chars().any(char::is_alphabetic) {
+            return Err(Invalid::new(format!("{trimmed:?} is not a phone number: write it in digits")));
+        }
         let region = default_region.and_then(|r| r.to_ascii_uppercase().parse::<phonenumber::country::Id>().ok());
         let parsed = phonenumber::parse(region, trimmed)
             .map_err(|_| Invalid::new(format!("{trimmed:?} is not a phone number")))?;
         if !phonenumber::is_valid(&parsed) {
             return Err(Invalid::new(format!("{trimmed:?} is not a valid phone number")));
         }
-        Ok(E164(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+        let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
+        // E.164 allows 15 digits at most, whatever a country's metadata accepts.
+        if e164.len() > 16 {
+            return Err(Invalid::new("a phone number has at most 15 digits"));
+        }
+        Ok(E164(e164))
     }
 
     pub fn as_str(&self) -> &str {

@@ -164,6 +164,15 @@ fn an_oversized_media_type_is_refused() {
 
 // ------------------------------------------------------------------- phone
 
+/// Found by the fuzzer: letters were read as keypad digits, giving a "number" of more than 15 digits.
+#[test]
+fn letters_are_not_a_phone_number() {
+    assert!(E164::parse("415STOPAOpt Out", Some("DE")).is_err());
+    assert!(E164::parse("AMAZON", Some("US")).is_err());
+    assert!(E164::parse("1-800-FLOWERS", Some("US")).is_err());
+    assert_eq!(E164::parse("(415) 555-0199", Some("US")).unwrap().as_str(), "+14155550199");
+}
+
 proptest! {
     #![proptest_config(config(4000))]
 
