@@ -540,7 +540,7 @@ pub async fn apply(
             };
             changes::write_status(conn, change, new).await?;
             c.status = ConversationStatus::Snoozed;
-            Some(format!("snoozed it for {}", minutes_in_words(*minutes)))
+            Some(format!("snoozed it for {}", textdesk_core::automation::minutes_words(*minutes)))
         }
         Action::Resolve => {
             if c.status == ConversationStatus::Resolved {
@@ -553,14 +553,6 @@ pub async fn apply(
             Some("resolved it".into())
         }
     })
-}
-
-fn minutes_in_words(m: u32) -> String {
-    match m {
-        m if m % (24 * 60) == 0 => format!("{} day{}", m / (24 * 60), if m == 24 * 60 { "" } else { "s" }),
-        m if m % 60 == 0 => format!("{} hour{}", m / 60, if m == 60 { "" } else { "s" }),
-        m => format!("{m} minute{}", if m == 1 { "" } else { "s" }),
-    }
 }
 
 /// Queues an automatic reply through the one gate and outbox, in the

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use action::Action;
 pub use condition::{AssigneeIs, AttributeTest, Condition, HoursAre, Pattern, TextMatch};
-pub use words::{Names, RuleWords};
+pub use words::{Names, RuleWords, minutes_words};
 
 use crate::{ConsentState, ConversationStatus, Invalid, Priority};
 
