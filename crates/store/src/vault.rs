@@ -294,7 +294,11 @@ mod tests {
         assert_eq!(v.open("inbox_secrets:1", &sealed).unwrap(), r#"{"auth_token":"xyz-token"}"#);
         assert_eq!(v.open("inbox_secrets:2", &sealed), Err(VaultError::WrongKey), "moved to another row");
         assert_eq!(Vault::new([8; 32]).open("inbox_secrets:1", &sealed), Err(VaultError::WrongKey));
-        assert_ne!(sealed, v.seal("inbox_secrets:1", r#"{"auth_token":"xyz-token"}"#).unwrap(), "a fresh nonce each time");
+        assert_ne!(
+            sealed,
+            v.seal("inbox_secrets:1", r#"{"auth_token":"xyz-token"}"#).unwrap(),
+            "a fresh nonce each time"
+        );
         assert_eq!(v.open("inbox_secrets:1", "sealed:v1:zz"), Err(VaultError::Damaged));
         assert_eq!(v.open("inbox_secrets:1", &sealed[..40]), Err(VaultError::Damaged));
     }
