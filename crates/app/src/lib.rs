@@ -135,8 +135,14 @@ async fn automations_loop(services: Services) {
 /// however slow the receivers are.
 async fn webhooks_loop(services: Services) {
     let mut events = services.store.events().subscribe();
+    let mut skipped: Option<std::time::Instant> = None;
     loop {
-        if let Err(e) = services.run_webhooks().await {
+        // With no subscription on, the cursor only needs to keep up now and then (retention waits for it).
+        let skip_due = skipped.is_none_or(|t| t.elapsed() >= Duration::from_secs(5));
+        if skip_due {
+            skipped = Some(std::time::Instant::now());
+        }
+        if let Err(e) = services.tend_webhooks(skip_due).await {
             tracing::error!(error = %e, "turning events into webhook deliveries failed; it will try again");
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;

@@ -130,6 +130,19 @@ impl Store {
         now: Timestamp,
         away_after: SignedDuration,
     ) -> Result<Routed> {
+        // Nobody waiting (the usual answer) is found without the write lock.
+        let waits: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM conversations WHERE account_id = $1 AND team_id = $2 AND assignee_id IS NULL
+               AND status = 'open'",
+        )
+        .bind(account_id)
+        .bind(team_id)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        if waits == 0 {
+            return Ok(Routed::default());
+        }
         let mut tx = self.begin_write().await?;
         let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
         let sql = format!("SELECT id, name, assignment, capacity FROM teams WHERE id = $1 AND account_id = $2{lock}");
@@ -383,10 +396,16 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get::<Option<i64>, _>("routed_at")?.is_some()))).collect()
     }
 
-    pub async fn mark_routed(&self, conversation_id: i64, now: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE conversations SET routed_at = $1 WHERE id = $2")
+    /// Marks a pass's arrivals as looked at, in one write (one per
+    /// conversation took SQLite's write lock once for every new customer).
+    pub async fn mark_routed(&self, conversation_ids: &[i64], now: Timestamp) -> Result<()> {
+        if conversation_ids.is_empty() {
+            return Ok(());
+        }
+        // Ids are integers from `arrivals`, never text from outside.
+        let ids = conversation_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE conversations SET routed_at = $1 WHERE id IN ({ids})")))
             .bind(to_ms(now))
-            .bind(conversation_id)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -252,6 +252,30 @@ pub async fn conversation_facts_in(tx: &mut AnyConnection, conversation_id: i64)
 }
 
 impl Store {
+    /// Whether any account has a subscription switched on.
+    pub async fn any_active_webhook(&self) -> Result<bool> {
+        let row = sqlx::query("SELECT COUNT(*) FROM (SELECT 1 FROM webhook_subscriptions WHERE active = 1 LIMIT 1) s")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    /// Moves the webhooks consumer to the end of the log without reading it,
+    /// only while no subscription is on (checked in the same statement, so a
+    /// subscription switched on meanwhile misses nothing).
+    pub async fn skip_idle_webhook_cursor(&self, cursor: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE event_cursors SET position = (SELECT COALESCE(MAX(id), 0) FROM event_log), updated_at = $2
+              WHERE name = $1 AND position < (SELECT COALESCE(MAX(id), 0) FROM event_log)
+                AND NOT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE active = 1)",
+        )
+        .bind(cursor)
+        .bind(to_ms(Timestamp::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Adds a subscription with its secret (sealed before it is written).
     pub async fn create_webhook(
         &self,

@@ -136,8 +136,9 @@ impl Services {
     /// why they did not get it, once per conversation.
     async fn route_arrivals(&self, account_id: i64, settings: &Routing, now: Timestamp) -> ServiceResult<usize> {
         let mut assigned = 0;
-        for (conversation_id, looked_before) in self.store.arrivals(account_id).await? {
-            self.store.mark_routed(conversation_id, now).await?;
+        let arrivals = self.store.arrivals(account_id).await?;
+        self.store.mark_routed(&arrivals.iter().map(|a| a.0).collect::<Vec<_>>(), now).await?;
+        for (conversation_id, looked_before) in arrivals {
             if settings.sticky_days == 0 {
                 continue;
             }

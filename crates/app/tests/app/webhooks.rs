@@ -634,3 +634,30 @@ async fn a_rule_calls_a_webhook(db: Db) {
     peer_verify(&py, &secret, &got[0]).expect("signed like every delivery");
 }
 both_backends!(a_rule_calls_a_webhook);
+
+/// With no subscription on, the consumer's cursor jumps to the log's end (a
+/// write every few seconds instead of one per batch); a subscription made
+/// afterwards still receives everything from its creation on.
+async fn an_idle_consumer_skips_ahead_and_a_new_subscription_misses_nothing(db: Db) {
+    let (rx, port) = Receiver::start(&[]).await;
+    let t = app_allowing_local(db).await;
+    let admin = t.token_for("admin@example.com", Role::Admin).await;
+    let inbox = t.simulator_inbox().await;
+    assert!(t.text_in(inbox, "+14155550111", "Before anyone listened", None).await.status().is_success());
+    let cursor = textdesk::services::webhooks::deliver::CURSOR;
+    assert_eq!(t.services.tend_webhooks(false).await.unwrap(), 0, "nothing read with nobody subscribed");
+    let newest = t.services.store.events().newest_id().await.unwrap();
+    assert!(t.services.store.consumer_position(cursor).await.unwrap() < newest, "and not moved until due");
+    assert_eq!(t.services.tend_webhooks(true).await.unwrap(), 0);
+    assert_eq!(t.services.store.consumer_position(cursor).await.unwrap(), newest, "moved to the end at once");
+
+    let hook = subscribe(&t, &admin, port, &["message.received"]).await;
+    assert!(t.text_in(inbox, "+14155550111", "Now someone listens", None).await.status().is_success());
+    assert!(t.services.tend_webhooks(true).await.unwrap() > 0, "a subscription on: the log is read, not skipped");
+    t.services.send_webhooks_due(Timestamp::now()).await.unwrap();
+    let bodies: Vec<String> = rx.got().iter().map(|g| g.body.clone()).collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(bodies[0].contains("Now someone listens"), "{bodies:?}");
+    assert_eq!(deliveries(&t, &admin, hook["id"].as_i64().unwrap()).await.len(), 1);
+}
+both_backends!(an_idle_consumer_skips_ahead_and_a_new_subscription_misses_nothing);

@@ -229,12 +229,23 @@ impl Services {
     /// events it passed. The worker runs this when events are written; tests
     /// call it to drive the consumer a step at a time.
     pub async fn run_webhooks(&self) -> Result<usize, StoreError> {
-        // Two reads first: a consumer that is caught up takes no write lock
-        // (on SQLite that lock is the one every text waits for).
-        if self.store.consumer_position(CURSOR).await? >= self.store.events().newest_id().await? {
-            return Ok(0);
-        }
         self.store.consume_all(&Deliverer, 100).await
+    }
+
+    /// What the worker runs: [`Services::run_webhooks`] while any
+    /// subscription is on. With none (most installations), reading the log
+    /// would only move the cursor, a write per batch that competes with every
+    /// incoming text for SQLite's lock; instead, when `skip_due`, the cursor
+    /// jumps to the end in one statement that checks again that nothing is
+    /// subscribed.
+    pub async fn tend_webhooks(&self, skip_due: bool) -> Result<usize, StoreError> {
+        if self.store.any_active_webhook().await? {
+            return self.run_webhooks().await;
+        }
+        if skip_due {
+            self.store.skip_idle_webhook_cursor(CURSOR).await?;
+        }
+        Ok(0)
     }
 
     /// Attempts the deliveries due at `now` (the scheduler's clock: tests
