@@ -70,9 +70,15 @@ pub async fn contact(services: &Services, account_id: i64, command: ContactComma
     let mut bar = Reporter::stderr();
     match command {
         ContactCommand::Export { id, to } => {
-            let zip = services.export_contact(account_id, id, Requester::default(), &mut |p| bar.show(p)).await?;
-            std::fs::write(&to, &zip).with_context(|| format!("writing {}", to.display()))?;
-            println!("exported contact {id} to {} ({} bytes)", to.display(), zip.len());
+            // Written beside the destination and renamed when whole: a failed
+            // export never leaves a file that looks finished.
+            let part =
+                to.with_file_name(format!(".{}.part", to.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+            let _ = std::fs::remove_file(&part);
+            let len =
+                services.export_contact((account_id, id), Requester::default(), &part, &mut |p| bar.show(p)).await?;
+            std::fs::rename(&part, &to).with_context(|| format!("writing {}", to.display()))?;
+            println!("exported contact {id} to {} ({len} bytes)", to.display());
         }
         ContactCommand::Erase { id, yes } => {
             let s = services.erasure_summary(account_id, id).await?;

@@ -468,12 +468,19 @@ impl Store {
 /// Takes the words out of the log's events about their conversations (a
 /// cancelled message's text is the only text an event carries).
 async fn scrub_events(tx: &mut sqlx::AnyConnection, contact_id: i64) -> Result<()> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT id, data FROM event_log WHERE conversation_id IN ({CONVERSATIONS}) AND data LIKE '%\"body\"%'"
-    )))
-    .bind(contact_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let select = format!("SELECT id, data FROM event_log WHERE conversation_id IN ({CONVERSATIONS})");
+    scrub_selected_events(tx, &select, &[contact_id]).await
+}
+
+/// Takes the words out of the event rows `select` names (it reads `id, data`
+/// and binds `binds` in order): erasure and retention's redaction keep the
+/// history of who did what, when, without what anybody wrote.
+pub(crate) async fn scrub_selected_events(tx: &mut sqlx::AnyConnection, select: &str, binds: &[i64]) -> Result<()> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("{select} AND data LIKE '%\"body\"%'")));
+    for b in binds {
+        q = q.bind(*b);
+    }
+    let rows = q.fetch_all(&mut *tx).await?;
     for r in &rows {
         let data: String = r.try_get("data")?;
         let scrubbed = scrub_event(&data);

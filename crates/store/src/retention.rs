@@ -1,8 +1,10 @@
 //! An account's retention policy: messages (and their media) of resolved
-//! conversations older than a cut-off are deleted or redacted, and the event
-//! log's rows about those conversations older than it go too. The dry run and
-//! the run read the same rows ([`eligible`]), so what a dry run counts is what
-//! a run takes.
+//! conversations older than a cut-off are deleted or redacted. Deleting also
+//! takes the event log's rows about those conversations older than the
+//! cut-off; redacting keeps them (the timeline and the reports built from the
+//! log) with their words taken out, as an erasure does. The dry run and the
+//! run read the same rows ([`eligible`]), so what a dry run counts is what a
+//! run takes.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -116,6 +118,9 @@ async fn counts(
     let slowest: Option<i64> =
         sqlx::query("SELECT MIN(position) FROM event_cursors").fetch_one(&mut *tx).await?.try_get(0)?;
     let slowest = slowest.unwrap_or(i64::MAX);
+    if action == RetentionAction::Redact {
+        return Ok((RetentionCounts { conversations, messages: message_count, files, events: 0 }, slowest));
+    }
     let events: i64 = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {EVENTS}")))
         .bind(account_id)
         .bind(cutoff)
@@ -244,12 +249,21 @@ impl Store {
         for sql in steps {
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(cutoff).execute(&mut *tx).await?;
         }
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE {EVENTS}")))
-            .bind(account_id)
-            .bind(cutoff)
-            .bind(slowest)
-            .execute(&mut *tx)
-            .await?;
+        match action {
+            RetentionAction::Delete => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE {EVENTS}")))
+                    .bind(account_id)
+                    .bind(cutoff)
+                    .bind(slowest)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            RetentionAction::Redact => {
+                let select = "SELECT id, data FROM event_log WHERE account_id = $1 AND created_at < $2
+                    AND conversation_id IN (SELECT id FROM conversations WHERE account_id = $1 AND status = 'resolved')";
+                crate::privacy::scrub_selected_events(&mut tx, select, &[account_id, cutoff]).await?;
+            }
+        }
         self.commit(tx).await?;
         Ok((c, files))
     }

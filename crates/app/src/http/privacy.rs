@@ -19,10 +19,19 @@ use crate::http::state::AppState;
 use crate::services::error::ServiceError;
 use crate::services::privacy::Requester;
 
-fn zip_response(contact_id: i64, bytes: Vec<u8>) -> Response {
-    let mut res = bytes.into_response();
+/// The export as a download, read from its (already unlinked) file as it is sent.
+fn zip_response(contact_id: i64, (file, len): (tokio::fs::File, u64)) -> Response {
+    use tokio::io::AsyncReadExt;
+    let chunks = futures_util::stream::try_unfold(file, |mut file| async move {
+        let mut buf = vec![0; 64 * 1024];
+        let n = file.read(&mut buf).await?;
+        buf.truncate(n);
+        Ok::<_, std::io::Error>((n > 0).then_some((buf, file)))
+    });
+    let mut res = axum::body::Body::from_stream(chunks).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"contact-{contact_id}.zip\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -169,8 +178,7 @@ pub async fn ui_export(
     require_admin(&ui.user, ADMINS_ONLY)?;
     let ip = ip.to_string();
     let by = Requester { user_id: Some(ui.user.id), ip: Some(&ip) };
-    let zip = s.services.export_contact(s.account_id, id, by, &mut |_| {}).await?;
-    Ok(zip_response(id, zip))
+    Ok(zip_response(id, s.services.export_contact_file((s.account_id, id), by).await?))
 }
 
 // ---------- the API ----------
@@ -216,8 +224,7 @@ pub async fn export_contact(
     require_admin(&u, ADMINS_ONLY)?;
     let ip = ip.to_string();
     let by = Requester { user_id: Some(u.id), ip: Some(&ip) };
-    let zip = s.services.export_contact(u.account_id, id, by, &mut |_| {}).await?;
-    Ok(zip_response(id, zip))
+    Ok(zip_response(id, s.services.export_contact_file((u.account_id, id), by).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}/erasure", tag = "privacy", params(("id" = i64, Path)),

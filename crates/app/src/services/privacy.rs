@@ -4,6 +4,7 @@
 //! CLI call these.
 
 use std::io::Write;
+use std::path::Path;
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -28,7 +29,7 @@ pub struct Requester<'a> {
     pub ip: Option<&'a str>,
 }
 
-/// Writing the archive failed (in memory: a bug, never the person's input).
+/// Writing the archive failed (a full disk, or a bug; never the person's input).
 fn archive(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(format!("the export could not be written: {e}"))
 }
@@ -52,10 +53,6 @@ consent.json        the consent ledger: every opt-in and opt-out, with its sourc
 events.json         the history of their conversations (assignments, status changes, deliveries)\n\
 media.json          the attachments; the files are under media/\n\
 Times are UTC (RFC 3339).\n";
-
-fn pretty(v: &impl serde::Serialize) -> ServiceResult<Vec<u8>> {
-    serde_json::to_vec_pretty(v).map_err(archive)
-}
 
 impl Services {
     /// When the contact's data was erased, if it was.
@@ -82,32 +79,57 @@ impl Services {
         Ok(self.store.erasure_summary(account_id, contact_id).await?)
     }
 
-    /// The ZIP of everything held about the contact.
+    /// Writes the ZIP of everything held about the contact to `to` (made
+    /// anew, readable by this user only); returns its size. The archive is
+    /// written to disk as it is made and each file is copied through a small
+    /// buffer, so a person with gigabytes of pictures costs no memory.
     pub async fn export_contact(
         &self,
-        account_id: i64,
-        contact_id: i64,
+        (account_id, contact_id): (i64, i64),
         by: Requester<'_>,
+        to: &Path,
         progress: &mut (dyn FnMut(Progress) + Send),
-    ) -> ServiceResult<Vec<u8>> {
+    ) -> ServiceResult<u64> {
         let data = self.store.contact_export(account_id, contact_id).await?;
-        let total = data.media.len() + 1;
-        progress(Progress { done: 0, total, step: "reading their records" });
-        let mut files = Vec::with_capacity(data.media.len());
-        for (i, m) in data.media.iter().enumerate() {
-            let name = m.stored_name.as_deref().filter(|n| n.chars().all(|c| c.is_ascii_hexdigit()));
-            let bytes = match name {
-                Some(n) => tokio::fs::read(self.media.dir.join(n)).await.ok(),
-                None => None,
-            };
-            files.push(bytes);
-            progress(Progress { done: i + 1, total, step: "copying their files" });
+        let (conversations, files) = (data.conversations.len(), data.media.len());
+        let out = create_private(to).map_err(|e| archive(format!("{}: {e}", to.display())))?;
+        let (tick, mut ticks) = tokio::sync::mpsc::unbounded_channel();
+        let media_dir = self.media.dir.clone();
+        let writer = tokio::task::spawn_blocking(move || write_zip(&data, &media_dir, out, &tick));
+        while let Some(p) = ticks.recv().await {
+            progress(p);
         }
-        let zip = write_zip(&data, &files)?;
-        progress(Progress { done: total, total, step: "done" });
-        let detail = format!("{} conversations and {} files exported", data.conversations.len(), data.media.len());
+        let written = match writer.await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                let _ = std::fs::remove_file(to);
+                return Err(e);
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(to);
+                return Err(archive(e));
+            }
+        };
+        let detail = format!("{conversations} conversations and {files} files exported");
         self.audit_privacy((account_id, contact_id), by, "contact.exported", &detail).await?;
-        Ok(zip)
+        Ok(written)
+    }
+
+    /// The export as an open file for a download: written beside the media
+    /// store, opened, and unlinked at once, so it is gone when the download
+    /// ends (or the process does), whatever happens to the connection.
+    pub async fn export_contact_file(
+        &self,
+        (account_id, contact_id): (i64, i64),
+        by: Requester<'_>,
+    ) -> ServiceResult<(tokio::fs::File, u64)> {
+        let dir = self.media.dir.join(EXPORTS_DIR);
+        tokio::fs::create_dir_all(&dir).await.map_err(archive)?;
+        let path = dir.join(format!("{}.zip", hex::encode(rand::random::<[u8; 16]>())));
+        let len = self.export_contact((account_id, contact_id), by, &path, &mut |_| {}).await?;
+        let file = tokio::fs::File::open(&path).await.map_err(archive);
+        let _ = tokio::fs::remove_file(&path).await;
+        Ok((file?, len))
     }
 
     /// Erases the contact (one transaction), deletes their files and writes
@@ -138,45 +160,82 @@ impl Services {
     }
 }
 
-fn write_zip(data: &ContactExport, files: &[Option<Vec<u8>>]) -> ServiceResult<Vec<u8>> {
+/// Where downloads are written before they are sent (inside the media folder,
+/// on the same disk; the orphan sweep never looks inside it).
+const EXPORTS_DIR: &str = ".exports";
+
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+fn write_zip(
+    data: &ContactExport,
+    media_dir: &Path,
+    out: std::fs::File,
+    tick: &tokio::sync::mpsc::UnboundedSender<Progress>,
+) -> ServiceResult<u64> {
     use zip::write::SimpleFileOptions;
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let total = data.media.len() + 1;
+    let _ = tick.send(Progress { done: 0, total, step: "reading their records" });
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(out));
     let deflated = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     // Pictures are compressed already.
     let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let media: Vec<_> = data
-        .media
-        .iter()
-        .zip(files)
-        .map(|(m, bytes)| {
-            let mut v = json!(m);
-            v["file"] = match bytes {
-                Some(_) => json!(export_file_name(m.id, m.content_type.as_deref())),
-                None => serde_json::Value::Null,
-            };
-            v
-        })
-        .collect();
-    let entries: [(&str, Vec<u8>); 7] = [
-        ("README.txt", README.as_bytes().to_vec()),
-        ("contact.json", pretty(&json!({ "contact": data.contact, "erased_at": data.erased_at }))?),
-        ("conversations.json", pretty(&data.conversations)?),
-        ("notes.json", pretty(&data.notes)?),
-        ("consent.json", pretty(&data.consent)?),
-        ("events.json", pretty(&data.events)?),
-        ("media.json", pretty(&media)?),
-    ];
-    for (name, bytes) in entries {
+    zip.start_file("README.txt", deflated).map_err(archive)?;
+    zip.write_all(README.as_bytes()).map_err(archive)?;
+    // Each record is serialised straight into the archive, never into a copy in memory.
+    let mut put = |name: &str, value: &dyn erased::Json| -> ServiceResult<()> {
         zip.start_file(name, deflated).map_err(archive)?;
-        zip.write_all(&bytes).map_err(archive)?;
+        value.write_to(&mut zip).map_err(archive)
+    };
+    put("contact.json", &json!({ "contact": data.contact, "erased_at": data.erased_at }))?;
+    put("conversations.json", &data.conversations)?;
+    put("notes.json", &data.notes)?;
+    put("consent.json", &data.consent)?;
+    put("events.json", &data.events)?;
+    let mut media = Vec::with_capacity(data.media.len());
+    for (i, m) in data.media.iter().enumerate() {
+        let name = m.stored_name.as_deref().filter(|n| n.chars().all(|c| c.is_ascii_hexdigit()));
+        // A file missing from the store is listed with no file, not a failure.
+        let source = name.and_then(|n| std::fs::File::open(media_dir.join(n)).ok());
+        let mut v = json!(m);
+        v["file"] = serde_json::Value::Null;
+        if let Some(mut source) = source {
+            let inside = export_file_name(m.id, m.content_type.as_deref());
+            zip.start_file(inside.as_str(), stored).map_err(archive)?;
+            std::io::copy(&mut source, &mut zip).map_err(archive)?;
+            v["file"] = json!(inside);
+        }
+        media.push(v);
+        let _ = tick.send(Progress { done: i + 1, total, step: "copying their files" });
     }
-    for (m, bytes) in data.media.iter().zip(files) {
-        if let Some(bytes) = bytes {
-            zip.start_file(export_file_name(m.id, m.content_type.as_deref()), stored).map_err(archive)?;
-            zip.write_all(bytes).map_err(archive)?;
+    zip.start_file("media.json", deflated).map_err(archive)?;
+    serde_json::to_writer_pretty(&mut zip, &media).map_err(archive)?;
+    let mut out = zip.finish().map_err(archive)?;
+    out.flush().map_err(archive)?;
+    let len = out.get_ref().metadata().map_err(archive)?.len();
+    let _ = tick.send(Progress { done: total, total, step: "done" });
+    Ok(len)
+}
+
+/// Serialising values of different types through one closure.
+mod erased {
+    pub trait Json {
+        fn write_to(&self, out: &mut dyn std::io::Write) -> serde_json::Result<()>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn write_to(&self, out: &mut dyn std::io::Write) -> serde_json::Result<()> {
+            serde_json::to_writer_pretty(out, self)
         }
     }
-    Ok(zip.finish().map_err(archive)?.into_inner())
 }
 
 #[cfg(test)]

@@ -100,6 +100,9 @@ async fn export_holds_everything_about_them(db: Db) {
     let file = media[0]["file"].as_str().unwrap();
     assert_eq!(files[file], PNG, "the picture itself is in the export");
     assert!(files.contains_key("README.txt"));
+    // The download was written to disk, not memory, and nothing of it stays there.
+    let left = std::fs::read_dir(t.services.media.dir.join(".exports")).unwrap().count();
+    assert_eq!(left, 0, "the export's file is gone once sent");
 
     let audit = t.services.store.audit_entries(t.account_id, None, 10).await.unwrap();
     assert!(audit.iter().any(|a| a.action == "contact.exported" && a.subject == format!("contact:{contact}")));

@@ -1,6 +1,7 @@
 //! The account's retention policy (F14): the dry run counts what the run
-//! takes, only resolved conversations are touched, lagging consumers keep
-//! their events, and the daily run happens once across nodes.
+//! takes, only resolved conversations are touched, deleting leaves the events
+//! a lagging consumer has not read, redacting keeps the history without its
+//! words, and the daily run happens once across nodes.
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
@@ -63,6 +64,11 @@ async fn events_of(t: &TestApp, conv: i64) -> usize {
     n as usize
 }
 
+/// A conversation's timeline, as the API gives it, in one string.
+async fn timeline(t: &TestApp, token: &str, conv: i64) -> String {
+    json(t.get(token, &format!("/api/v1/conversations/{conv}/timeline")).await).await.to_string()
+}
+
 fn media_files(t: &TestApp) -> usize {
     std::fs::read_dir(&t.services.media.dir).map(|d| d.count()).unwrap_or(0)
 }
@@ -84,6 +90,12 @@ async fn the_run_takes_exactly_what_the_dry_run_counted(db: Db) {
     // read the log: old events may go.
     t.services.run_automations().await.unwrap();
     t.services.run_webhooks().await.unwrap();
+    // A durable consumer that has read nothing yet keeps every event; once it has read them, they may go.
+    let now = Timestamp::now().as_millisecond();
+    exec(&t, &format!("INSERT INTO event_cursors (name, position, updated_at) VALUES ('slow', 0, {now})")).await;
+    let dry = json(t.post(&admin, "/api/v1/retention/dry-run", policy.clone()).await).await;
+    assert_eq!(dry["events"].as_i64(), Some(0), "the lagging consumer's events are kept");
+    exec(&t, "UPDATE event_cursors SET position = (SELECT MAX(id) FROM event_log) WHERE name = 'slow'").await;
     let dry = json(t.post(&admin, "/api/v1/retention/dry-run", policy.clone()).await).await;
     assert_eq!(
         (dry["conversations"].as_i64(), dry["messages"].as_i64(), dry["files"].as_i64()),
@@ -118,14 +130,19 @@ async fn the_run_takes_exactly_what_the_dry_run_counted(db: Db) {
 }
 both_backends!(the_run_takes_exactly_what_the_dry_run_counted);
 
-async fn redaction_keeps_messages_and_a_lagging_consumer_keeps_its_events(db: Db) {
+async fn redaction_keeps_messages_and_history_without_words(db: Db) {
     let t = app(db).start().await;
     let admin = t.token_for("ada@example.com", Role::Admin).await;
     t.user("dana@example.com", Role::Agent).await;
     let (old, _, _) = three(&t, &admin).await;
-    // A durable consumer that has read nothing yet.
-    let now = Timestamp::now().as_millisecond();
-    exec(&t, &format!("INSERT INTO event_cursors (name, position, updated_at) VALUES ('slow', 0, {now})")).await;
+    // A message scheduled and cancelled in the old conversation: the timeline keeps its words until the policy runs.
+    let later = (Timestamp::now() + SignedDuration::from_hours(48)).to_string();
+    let path = format!("/api/v1/conversations/{old}/messages");
+    let m = json(t.post(&admin, &path, json!({ "body": "Your crown is ready", "send_at": later })).await).await;
+    let r = t.client.delete(t.url(&format!("/api/v1/messages/{}", m["id"]))).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    age(&t, &[old]).await;
+    assert!(timeline(&t, &admin, old).await.contains("Your crown is ready"));
 
     // The settings page: agents are refused; an admin previews, then saves.
     let agent = t.browser("dana@example.com").await;
@@ -139,7 +156,7 @@ async fn redaction_keeps_messages_and_a_lagging_consumer_keeps_its_events(db: Db
         browser.get(t.url("/settings/retention?months=12&action=redact")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains(r#"<strong id="count-messages">2</strong>"#), "{page}");
     assert!(page.contains(r#"<strong id="count-files">1</strong>"#));
-    assert!(page.contains(r#"<strong id="count-events">0</strong>"#), "the lagging consumer's events are kept");
+    assert!(page.contains(r#"id="history-kept""#) && !page.contains("count-events"), "{page}");
     let csrf = common::csrf_of(&page);
     let form = [("csrf", csrf.as_str()), ("months", "12"), ("action", "redact")];
     let r = browser.post(t.url("/settings/retention")).form(&form).send().await.unwrap();
@@ -157,15 +174,17 @@ async fn redaction_keeps_messages_and_a_lagging_consumer_keeps_its_events(db: Db
             .all(|m| m["body"] == "[removed by the retention policy]" && m["media"].as_array().unwrap().is_empty())
     );
     assert_eq!(media_files(&t), 0);
-    assert_eq!(events_of(&t, old).await, before, "events a consumer has not read yet are kept");
-    // Once it has read everything, they go on the next run.
-    exec(&t, "UPDATE event_cursors SET position = (SELECT MAX(id) FROM event_log)").await;
+    assert_eq!(events_of(&t, old).await, before, "the history stays");
+    let history = timeline(&t, &admin, old).await;
+    assert!(!history.contains("Your crown is ready"), "without the cancelled message's words: {history}");
+    assert!(history.contains("schedule_changed") && history.contains("cancelled"), "{history}");
+    // Run again: nothing more to take, the history still there.
     let policy = textdesk_store::RetentionPolicy { months: 12, action: textdesk_store::RetentionAction::Redact };
     let c = t.services.run_retention(t.account_id, policy, Timestamp::now()).await.unwrap();
-    assert_eq!((c.messages, c.events as usize), (0, before));
-    assert_eq!(events_of(&t, old).await, 0);
+    assert_eq!((c.messages, c.events), (0, 0));
+    assert_eq!(events_of(&t, old).await, before);
 }
-both_backends!(redaction_keeps_messages_and_a_lagging_consumer_keeps_its_events);
+both_backends!(redaction_keeps_messages_and_history_without_words);
 
 async fn the_daily_run_happens_once(db: Db) {
     let t = app(db).start().await;
