@@ -20,6 +20,7 @@ pub mod phone;
 pub mod routing;
 pub mod segments;
 pub mod snooze;
+pub mod survey;
 pub mod template;
 pub mod timing;
 pub mod user;

@@ -17,6 +17,7 @@ use textdesk_core::consent::{KeywordAction, Keywords, decide};
 use textdesk_core::event::DomainEvent;
 use textdesk_core::media::{self, MediaType};
 use textdesk_core::segments::{self, Encoding};
+use textdesk_core::survey::{self, SurveyKind};
 use textdesk_core::{ConsentState, ConversationStatus, DeliveryStatus, E164, Priority};
 
 /// Cases per property: a few hundred in CI, as many as asked on demand.
@@ -30,6 +31,12 @@ fn config(ci_cases: u32) -> ProptestConfig {
 /// Fragments that parsers treat specially, mixed with any character at all.
 const PIECES: &[&str] = &[
     "",
+    "⭐",
+    "\u{fe0f}",
+    "/5",
+    " out of ",
+    "five",
+    "10",
     " ",
     "\t",
     "\n",
@@ -408,4 +415,27 @@ fn an_oversized_rule_is_refused() {
     // Patterns are compiled as the JSON is read.
     let e = serde_json::from_value::<RuleSpec>(regex).unwrap_err();
     assert!(e.to_string().contains("too complex"), "{e}");
+}
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    /// Survey replies: any text is read without a panic, and what is read is in the question's range.
+    #[test]
+    fn survey_answers_never_panic_and_stay_in_range(t in text(12), kind in proptest::sample::select(SurveyKind::ALL.to_vec())) {
+        if let Some(a) = survey::read_answer(kind, &t) {
+            let (low, high) = kind.range();
+            prop_assert!((low..=high).contains(&a.score), "{t:?} → {a:?}");
+            prop_assert!(a.comment.as_ref().is_none_or(|c| !c.is_empty() && t.contains(c.as_str())));
+        }
+    }
+
+    /// A score in range, dressed as people send it, is read as itself.
+    #[test]
+    fn a_plain_score_reads_as_itself(n in 0u8..=10, before in "[ \t]{0,2}", after in "[ !.]{0,3}") {
+        let text = format!("{before}{n}{after}");
+        prop_assert_eq!(survey::read_answer(SurveyKind::Nps, &text).map(|a| a.score), Some(n));
+        let csat = survey::read_answer(SurveyKind::Csat, &text).map(|a| a.score);
+        prop_assert_eq!(csat, (1..=5).contains(&n).then_some(n));
+    }
 }
