@@ -8,6 +8,13 @@ document.addEventListener("change", function (e) {
   var el = e.target;
   if (el && el.form && el.matches && el.matches("select[data-autosubmit]")) el.form.submit();
 });
+
+// A button marked data-print prints the page (the transcript), since a
+// printout is what it is for; the print stylesheet leaves the chrome out.
+document.addEventListener("click", function (e) {
+  var el = e.target && e.target.closest ? e.target.closest("[data-print]") : null;
+  if (el) window.print();
+});
 (function () {
   "use strict";
   var state = document.getElementById("live-state");

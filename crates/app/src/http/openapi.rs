@@ -41,6 +41,7 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::conversations::api::set_priority,
         crate::http::conversations::api::set_labels,
         crate::http::conversations::api::timeline,
+        crate::http::conversations::transcript::transcript,
         crate::http::messages::api::list_messages,
         crate::http::messages::api::create_message,
         crate::http::notifications::api::create_notification,

@@ -13,7 +13,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::http::contacts::{api as contacts_api, consent, page as contact_page};
-use crate::http::conversations::{actions, api as conversations_api, list, thread};
+use crate::http::conversations::{actions, api as conversations_api, list, thread, transcript};
 use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings};
 use crate::http::messages::{api as messages_api, page as composer};
 use crate::http::notifications::{api as notifications_api, page as new_conversation};
@@ -73,6 +73,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
             get(new_conversation::new_conversation_page).post(new_conversation::start_conversation),
         )
         .route("/conversations/{id}", get(thread::conversation_page))
+        .route("/conversations/{id}/transcript", get(transcript::transcript_page))
         .route("/conversations/{id}/thread", get(thread::thread_fragment))
         .route("/conversations/{id}/assign", post(actions::assign))
         .route("/conversations/{id}/status", post(actions::set_status))
@@ -170,6 +171,7 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/conversations/{id}/unread", post(conversations_api::mark_unread))
         .route("/conversations/{id}/labels", put(conversations_api::set_labels))
         .route("/conversations/{id}/timeline", get(conversations_api::timeline))
+        .route("/conversations/{id}/transcript", get(transcript::transcript))
         // Messages
         .route("/conversations/{id}/messages", get(messages_api::list_messages).post(messages_api::create_message))
         .route("/conversations/{id}/scheduled", get(messages_api::list_scheduled))

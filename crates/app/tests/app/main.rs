@@ -46,6 +46,7 @@ mod signin;
 mod story;
 mod timeouts;
 mod timing;
+mod transcript;
 mod ui;
 mod vault;
 mod webhooks;

@@ -5,3 +5,4 @@ pub mod actions;
 pub mod api;
 pub mod list;
 pub mod thread;
+pub mod transcript;
