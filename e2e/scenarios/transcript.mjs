@@ -28,6 +28,7 @@ export const scenarios = [
       const lines = page.locator(".transcript-lines li");
       check((await lines.count()) >= 3, "the start and both messages are listed");
       check((await lines.first().innerText()).includes("Conversation started"), "the start comes first");
+      check((await page.locator("#transcript h1").innerText()).includes("+1"), "a customer without a name is named by their number");
       await page.getByText("(the business's clock)").waitFor();
       await assertNoHorizontalScroll(page, "the transcript at 1280 px");
       await screenshot(page, "transcript-desk");

@@ -51,15 +51,22 @@ pub struct TranscriptPage {
     pub(crate) max: usize,
 }
 
+/// The customer as the page names them: their name, or their number when nobody wrote one down.
+fn customer(t: &Transcript) -> String {
+    let name = t.summary.contact_name.trim();
+    if name.is_empty() { t.summary.contact_address.clone() } else { name.to_owned() }
+}
+
 fn lines(t: &Transcript, tz: &jiff::tz::TimeZone) -> Vec<Line> {
     use textdesk_core::Direction;
+    let customer = customer(t);
     t.entries()
         .into_iter()
         .map(|(at, e)| match e {
             Entry::Message(m) => {
                 let (class, who) = match (m.direction, m.private) {
                     (_, true) => ("note", format!("{} (private note)", m.author_name.clone().unwrap_or_default())),
-                    (Direction::Inbound, _) => ("in", t.summary.contact_name.clone()),
+                    (Direction::Inbound, _) => ("in", customer.clone()),
                     (Direction::Outbound, _) => ("out", m.author_name.clone().unwrap_or_else(|| "Automatic".into())),
                 };
                 let files = m
@@ -104,7 +111,7 @@ pub async fn transcript_page(
     Ok(TranscriptPage {
         chrome: chrome(&s, &ui),
         id,
-        contact: c.contact_name.clone(),
+        contact: customer(&t),
         address: c.contact_address.clone(),
         inbox: c.inbox_name.clone(),
         status: c.conversation.status.as_str().into(),
