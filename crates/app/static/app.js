@@ -146,7 +146,7 @@ document.addEventListener("click", function (e) {
   function connect() {
     disconnect();
     es = new EventSource("/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
-    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
+    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
     es.onopen = function () {
       backoff = 1000;
       showLive(true);
@@ -688,6 +688,35 @@ document.addEventListener("click", function (e) {
         // One per conversation: several tabs or texts replace rather than pile up.
         var shown = new Notification(n.title, { body: n.body, tag: "conversation-" + d.conversation_id });
         shown.onclick = function () { window.focus(); location.href = n.url; shown.close(); };
+      })
+      .catch(function () {});
+  });
+})();
+
+// An escalation addressed to this person: an alert on whatever page is open
+// (and a browser notification when they allowed them), with a link to it.
+(function () {
+  "use strict";
+  var bar = document.querySelector("[data-me]");
+  var alertBox = document.getElementById("escalation-alert");
+  if (!bar || !alertBox) return;
+  var me = bar.getAttribute("data-me");
+  alertBox.querySelector("[data-alert-close]").addEventListener("click", function () { alertBox.hidden = true; });
+  document.addEventListener("textdesk:live", function (e) {
+    var d = e.detail.data;
+    if (e.detail.kind !== "conversation.escalated" || String(d.for_user) !== me) return;
+    fetch("/conversations/" + d.conversation_id + "/notice?about=escalation", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (n) {
+        if (!n) return;
+        alertBox.querySelector("[data-alert-title]").textContent = n.title;
+        alertBox.querySelector("[data-alert-body]").textContent = n.body;
+        alertBox.querySelector("[data-alert-link]").setAttribute("href", n.url);
+        alertBox.hidden = false;
+        if ("Notification" in window && Notification.permission === "granted") {
+          var shown = new Notification(n.title, { body: n.body, tag: "escalation-" + d.conversation_id });
+          shown.onclick = function () { window.focus(); location.href = n.url; shown.close(); };
+        }
       })
       .catch(function () {});
   });

@@ -11,6 +11,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::escalation::EscalationKind;
 use crate::{ConsentState, ConversationStatus, DeliveryStatus, Priority};
 
 /// The version written with every event. Rows copied from before the log have
@@ -174,6 +175,26 @@ pub enum DomainEvent {
     RoutingNote {
         note: String,
     },
+    /// The conversation was escalated (to a supervisor, a video call…); the
+    /// `escalations` row `escalation_id` holds the same, listed per conversation.
+    Escalated {
+        escalation_id: i64,
+        to: EscalationKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The supervisor it went to (alerted live).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        supervisor_id: Option<i64>,
+        /// The agent stayed assigned and the supervisor watches.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        kept_agent: bool,
+        /// The meeting link of a video escalation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
+        /// The text that carried it to the customer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<i64>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +231,9 @@ pub struct LiveNotice {
     pub message_id: Option<i64>,
     /// A customer's message: what may deserve a browser notification.
     pub inbound: bool,
+    /// The person it is addressed to (an escalation's supervisor), whose
+    /// screen alerts them; everyone else's just refreshes.
+    pub for_user: Option<i64>,
 }
 
 /// One event with its version, as stored.
@@ -277,6 +301,7 @@ impl DomainEvent {
             ContactNoteDeleted { .. } => "contact_note_deleted",
             AutomationFired { .. } => "automation_fired",
             RoutingNote { .. } => "routing_note",
+            Escalated { .. } => "escalated",
         }
     }
 
@@ -320,6 +345,7 @@ impl DomainEvent {
                 | StopRequested { .. }
                 | AutomationFired { .. }
                 | RoutingNote { .. }
+                | Escalated { .. }
         )
     }
 
@@ -327,11 +353,14 @@ impl DomainEvent {
     /// by the message that caused them, so they say nothing themselves.
     pub fn live(&self) -> Option<LiveNotice> {
         use DomainEvent::*;
-        let notice = |kind, message_id| Some(LiveNotice { kind, message_id, inbound: false });
+        let notice = |kind, message_id| Some(LiveNotice { kind, message_id, inbound: false, for_user: None });
         match self {
-            MessageReceived { message_id, .. } => {
-                Some(LiveNotice { kind: "message.created", message_id: Some(*message_id), inbound: true })
-            }
+            MessageReceived { message_id, .. } => Some(LiveNotice {
+                kind: "message.created",
+                message_id: Some(*message_id),
+                inbound: true,
+                for_user: None,
+            }),
             MessageQueued { message_id, .. } | MessageScheduled { message_id, .. } | NoteAdded { message_id } => {
                 notice("message.created", Some(*message_id))
             }
@@ -349,6 +378,12 @@ impl DomainEvent {
             ConversationRead {} => notice("conversation.read", None),
             ConversationUnread {} => notice("conversation.unread", None),
             StopRequested { .. } => None,
+            Escalated { supervisor_id, .. } => Some(LiveNotice {
+                kind: "conversation.escalated",
+                message_id: None,
+                inbound: false,
+                for_user: *supervisor_id,
+            }),
             StatusChanged { .. }
             | Assigned { .. }
             | Unassigned {}
@@ -422,6 +457,24 @@ mod tests {
                 did: vec!["replied".into()],
                 silenced: None,
                 webhooks: vec![],
+            },
+            Escalated {
+                escalation_id: 13,
+                to: EscalationKind::Supervisor,
+                reason: Some("wants a refund".into()),
+                supervisor_id: Some(7),
+                kept_agent: true,
+                link: None,
+                message_id: None,
+            },
+            Escalated {
+                escalation_id: 14,
+                to: EscalationKind::Video,
+                reason: None,
+                supervisor_id: None,
+                kept_agent: false,
+                link: Some("https://meet.jit.si/textdesk-ab".into()),
+                message_id: Some(15),
             },
         ]
     }
@@ -553,5 +606,16 @@ mod tests {
         assert!(!MessageReceived { message_id: 1, keyword: false }.on_timeline());
         assert!(StopRequested { message_id: 1 }.on_timeline());
         assert!(!ConversationRead {}.on_timeline());
+        let up = Escalated {
+            escalation_id: 1,
+            to: EscalationKind::Supervisor,
+            reason: None,
+            supervisor_id: Some(4),
+            kept_agent: false,
+            link: None,
+            message_id: None,
+        };
+        assert!(up.on_timeline());
+        assert_eq!(up.live().map(|n| (n.kind, n.for_user)), Some(("conversation.escalated", Some(4))));
     }
 }

@@ -6,6 +6,7 @@ pub mod compose;
 pub mod consent;
 pub mod contact;
 pub mod conversation;
+pub mod escalation;
 pub mod event;
 pub mod gate;
 pub mod hours;

@@ -12,11 +12,14 @@ pub enum InboxView {
     Team,
     /// Conversations where a private note @-mentions the agent.
     Mentions,
+    /// Conversations escalated to the agent as a supervisor.
+    Escalated,
     All,
 }
 
 impl InboxView {
-    pub const ALL: [InboxView; 5] = [Self::Mine, Self::Unassigned, Self::Team, Self::Mentions, Self::All];
+    pub const ALL: [InboxView; 6] =
+        [Self::Mine, Self::Unassigned, Self::Team, Self::Mentions, Self::Escalated, Self::All];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -24,13 +27,14 @@ impl InboxView {
             Self::Unassigned => "unassigned",
             Self::Team => "team",
             Self::Mentions => "mentions",
+            Self::Escalated => "escalated",
             Self::All => "all",
         }
     }
 
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| {
-            Invalid::new(format!("view must be one of mine, unassigned, team, mentions, all (got {s:?})"))
+            Invalid::new(format!("view must be one of mine, unassigned, team, mentions, escalated, all (got {s:?})"))
         })
     }
 }

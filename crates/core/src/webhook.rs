@@ -7,8 +7,8 @@ use jiff::{SignedDuration, Timestamp};
 use crate::event::DomainEvent;
 use crate::{ConversationStatus, Invalid};
 
-/// Every event type a subscription may name. The last two are sent by later
-/// features; they are accepted now so a subscription can be set up ahead.
+/// Every event type a subscription may name. `survey.answered` is sent by a
+/// later feature; it is accepted now so a subscription can be set up ahead.
 pub const EVENT_TYPES: [&str; 9] = [
     "message.received",
     "message.sent",
@@ -46,6 +46,7 @@ pub fn event_type(e: &DomainEvent) -> Option<&'static str> {
         DomainEvent::Assigned { .. } | DomainEvent::Unassigned {} => "conversation.assigned",
         DomainEvent::StatusChanged { to: ConversationStatus::Resolved, .. } => "conversation.resolved",
         DomainEvent::ConsentChanged { .. } => "consent.changed",
+        DomainEvent::Escalated { .. } => "escalation.created",
         _ => return None,
     })
 }

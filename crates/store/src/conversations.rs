@@ -151,6 +151,8 @@ pub struct ConversationFilter {
     pub teams_of: Option<i64>,
     /// Conversations where a private note mentions this user.
     pub mentioned: Option<i64>,
+    /// Conversations escalated to this supervisor.
+    pub escalated_to: Option<i64>,
     pub label: Option<String>,
     pub priority: Option<Priority>,
     pub contact_id: Option<i64>,
@@ -576,6 +578,9 @@ impl Store {
         }
         if let Some(u) = f.mentioned.filter(|_| f.sort != ListSort::Mentioned) {
             w.push("c.id IN (SELECT mn.conversation_id FROM mentions mn WHERE mn.user_id = ?)", Bind::I64(u));
+        }
+        if let Some(u) = f.escalated_to {
+            w.push("c.id IN (SELECT es.conversation_id FROM escalations es WHERE es.supervisor_id = ?)", Bind::I64(u));
         }
         if let Some(c) = f.contact_id {
             w.push("c.contact_id = ?", Bind::I64(c));

@@ -196,7 +196,8 @@ pub struct LiveEvent {
     pub id: i64,
     pub account_id: i64,
     /// `message.created`, `message.updated`, `message.deleted`,
-    /// `conversation.updated`, `conversation.read`, `conversation.unread`.
+    /// `conversation.updated`, `conversation.read`, `conversation.unread`,
+    /// `conversation.escalated`.
     pub kind: String,
     pub conversation_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,6 +206,10 @@ pub struct LiveEvent {
     /// notification. Only this flag; the text stays in the messages table.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inbound: bool,
+    /// With `conversation.escalated`: the supervisor it went to, whose
+    /// screen alerts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_user: Option<i64>,
 }
 
 impl LiveEvent {
@@ -218,6 +223,7 @@ impl LiveEvent {
             conversation_id: e.conversation_id,
             message_id: n.message_id,
             inbound: n.inbound,
+            for_user: n.for_user,
         })
     }
 }

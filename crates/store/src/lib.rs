@@ -15,6 +15,7 @@ mod contact_notes;
 mod contacts;
 mod conversation_changes;
 mod conversations;
+mod escalations;
 mod events;
 mod idempotency;
 mod inboxes;
@@ -54,6 +55,7 @@ pub use contacts::{Contact, ContactPatch, Identity, Origin};
 pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snippet, Snooze,
 };
+pub use escalations::{Escalation, EscalationAct, EscalationOutcome, NewEscalation};
 pub use events::{EventBus, Live, LiveEvent, LoggedEvent};
 pub use idempotency::{IDEMPOTENCY_TTL, IdemKey, IdemRecord};
 pub use inboxes::{Inbox, NewInbox, inbox_in};

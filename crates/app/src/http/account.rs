@@ -26,9 +26,11 @@ pub struct AccountOut {
     /// The settings as they apply, defaults filled in: `{ "compose": { "tone_check": bool,
     /// "checks": { "slang": bool, "emoji": bool, "caps": bool, "exclamation": bool },
     /// "max_segments": 1..10, "extra_slang": [["word", "what to write instead"], …] },
-    /// "targets": { "first_response_minutes": 1..1440 (default 15) }, "quiet_hours": "08:00-21:00" }`.
+    /// "targets": { "first_response_minutes": 1..1440 (default 15) }, "quiet_hours": "08:00-21:00",
+    /// "routing": { … }, "escalation": { "video_link": "https://meet.jit.si/textdesk-{room}" } }`.
     /// `quiet_hours` is when texts may go, in each contact's local time (US state rules narrow it);
-    /// the server's window unless the account set its own.
+    /// the server's window unless the account set its own. `escalation.video_link` is the meeting link a
+    /// video escalation texts: an https URL holding `{room}` once, where a random id goes.
     #[schema(value_type = Object)]
     settings: AccountSettings,
 }

@@ -15,6 +15,8 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 
 pub struct Chrome {
+    /// The person's id: the live script alerts them to what is addressed to them (an escalation).
+    pub(crate) user_id: i64,
     pub(crate) user_name: String,
     pub(crate) role: Role,
     pub(crate) csrf: String,
@@ -26,6 +28,7 @@ pub struct Chrome {
 
 pub(crate) fn chrome(s: &AppState, ui: &UiUser) -> Chrome {
     Chrome {
+        user_id: ui.user.id,
         user_name: ui.user.name.clone(),
         role: ui.user.role,
         csrf: ui.csrf.clone(),

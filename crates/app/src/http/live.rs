@@ -109,6 +109,13 @@ pub(crate) async fn live_stream(
     Sse::new(hello.chain(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
+#[derive(Deserialize)]
+pub(crate) struct NoticeQuery {
+    /// `escalation`: about the latest escalation to the person asking, not the latest message.
+    #[serde(default)]
+    about: Option<String>,
+}
+
 /// What a browser notification about a conversation says.
 #[derive(Serialize)]
 pub(crate) struct Notice {
@@ -125,9 +132,22 @@ pub(crate) async fn notice(
     State(s): State<AppState>,
     ui: UiUser,
     Path(id): Path<i64>,
+    Query(q): Query<NoticeQuery>,
 ) -> Result<Json<Notice>, Problem> {
     let c = s.services.conversation_summary(ui.user.account_id, id).await?;
     let title = if c.contact_name.trim().is_empty() { c.contact_address } else { c.contact_name };
+    if q.about.as_deref() == Some("escalation") {
+        // The latest escalation to this person, said with who raised it and why.
+        let escalations = s.services.escalations(ui.user.account_id, id).await?;
+        let e = escalations.iter().rev().find(|e| e.supervisor_id == Some(ui.user.id));
+        let who = e.and_then(|e| e.actor_name.clone()).unwrap_or_else(|| "An agent".into());
+        let why = e.and_then(|e| e.reason.clone()).map(|r| format!(": “{r}”")).unwrap_or_default();
+        let mut body: String = format!("{who} escalated this conversation to you{why}").chars().take(200).collect();
+        if e.is_some_and(|e| e.kept_agent) {
+            body.push_str(" (the agent keeps it; you are watching)");
+        }
+        return Ok(Json(Notice { title: format!("Escalated: {title}"), body, url: format!("/conversations/{id}") }));
+    }
     let mut body: String = c.preview.chars().take(120).collect();
     if body.len() < c.preview.len() {
         body.push('…');

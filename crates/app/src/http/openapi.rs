@@ -42,6 +42,8 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::conversations::api::set_labels,
         crate::http::conversations::api::timeline,
         crate::http::conversations::transcript::transcript,
+        crate::http::conversations::escalations::create_escalation,
+        crate::http::conversations::escalations::list_escalations,
         crate::http::messages::api::list_messages,
         crate::http::messages::api::create_message,
         crate::http::notifications::api::create_notification,

@@ -13,7 +13,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::http::contacts::{api as contacts_api, consent, page as contact_page};
-use crate::http::conversations::{actions, api as conversations_api, list, thread, transcript};
+use crate::http::conversations::{actions, api as conversations_api, escalations, list, thread, transcript};
 use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings};
 use crate::http::messages::{api as messages_api, page as composer};
 use crate::http::notifications::{api as notifications_api, page as new_conversation};
@@ -81,6 +81,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/conversations/{id}/team", post(actions::set_team))
         .route("/conversations/{id}/labels", post(actions::set_labels))
         .route("/conversations/{id}/unread", post(actions::mark_unread))
+        .route("/conversations/{id}/escalate", post(escalations::escalate_form))
         // Messages
         .route("/conversations/{id}/reply", post(composer::reply).layer(uploads))
         .route("/conversations/{id}/attachments", post(media::ui_upload).layer(uploads))
@@ -172,6 +173,10 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/conversations/{id}/labels", put(conversations_api::set_labels))
         .route("/conversations/{id}/timeline", get(conversations_api::timeline))
         .route("/conversations/{id}/transcript", get(transcript::transcript))
+        .route(
+            "/conversations/{id}/escalations",
+            get(escalations::list_escalations).post(escalations::create_escalation),
+        )
         // Messages
         .route("/conversations/{id}/messages", get(messages_api::list_messages).post(messages_api::create_message))
         .route("/conversations/{id}/scheduled", get(messages_api::list_scheduled))

@@ -8,13 +8,14 @@ use serde_json::{Map, Value, json};
 use textdesk_core::Invalid;
 use textdesk_core::QuietHours;
 use textdesk_core::compose::ToneRules;
+use textdesk_core::escalation::{DEFAULT_VIDEO_TEMPLATE, VideoTemplate};
 use textdesk_core::timing::TimingPolicy;
 
 use crate::services::Services;
 use crate::services::error::ServiceResult;
 
 /// The sections an account's settings may hold.
-const SECTIONS: &[&str] = &["compose", "targets", "quiet_hours", "routing"];
+const SECTIONS: &[&str] = &["compose", "targets", "quiet_hours", "routing", "escalation"];
 
 /// The settings as they apply: every section present, defaults filled in.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -22,6 +23,7 @@ pub struct AccountSettings {
     pub compose: ToneRules,
     pub targets: Targets,
     pub routing: Routing,
+    pub escalation: EscalationSettings,
     /// The account's own window, or the server's when none is stored.
     #[serde(serialize_with = "as_text")]
     pub quiet_hours: QuietHours,
@@ -77,6 +79,34 @@ impl Routing {
             return Err(Invalid::new("settings.routing.release_after_minutes must be 1 to 1440"));
         }
         Ok(self)
+    }
+}
+
+/// How escalations are made.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationSettings {
+    /// The meeting link a video escalation texts: an https URL with `{room}`,
+    /// where a random id goes.
+    pub video_link: String,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        EscalationSettings { video_link: DEFAULT_VIDEO_TEMPLATE.to_owned() }
+    }
+}
+
+impl EscalationSettings {
+    fn validated(self) -> Result<Self, Invalid> {
+        let t =
+            VideoTemplate::parse(&self.video_link).map_err(|e| Invalid::new(format!("settings.escalation: {e}")))?;
+        Ok(EscalationSettings { video_link: t.as_str().to_owned() })
+    }
+
+    /// The template, checked when it was stored.
+    pub fn video_template(&self) -> VideoTemplate {
+        VideoTemplate::parse(&self.video_link).unwrap_or_default()
     }
 }
 
@@ -150,12 +180,24 @@ impl AccountSettings {
                 Routing::default()
             }
         };
+        let escalation = match stored.get("escalation").map(|v| serde_json::from_value::<EscalationSettings>(v.clone()))
+        {
+            None => EscalationSettings::default(),
+            Some(Ok(e)) => e.validated().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the account's escalation settings are not valid; using the defaults");
+                EscalationSettings::default()
+            }),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "the account's escalation settings do not read; using the defaults");
+                EscalationSettings::default()
+            }
+        };
         let (quiet_hours, own_quiet_hours) =
             quiet_hours_of(stored.get("quiet_hours"), default_quiet).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the account's quiet hours are not valid; using the server's");
                 (default_quiet, false)
             });
-        AccountSettings { compose, targets, routing, quiet_hours, own_quiet_hours }
+        AccountSettings { compose, targets, routing, escalation, quiet_hours, own_quiet_hours }
     }
 
     /// Validates a whole settings object as an admin would store it.
@@ -185,8 +227,14 @@ impl AccountSettings {
                 .map_err(|e| Invalid::new(format!("settings.routing: {e}")))?
                 .validated()?,
         };
+        let escalation = match obj.get("escalation") {
+            None => EscalationSettings::default(),
+            Some(e) => serde_json::from_value::<EscalationSettings>(e.clone())
+                .map_err(|e| Invalid::new(format!("settings.escalation: {e}")))?
+                .validated()?,
+        };
         let (quiet_hours, own_quiet_hours) = quiet_hours_of(obj.get("quiet_hours"), default_quiet)?;
-        Ok(AccountSettings { compose, targets, routing, quiet_hours, own_quiet_hours })
+        Ok(AccountSettings { compose, targets, routing, escalation, quiet_hours, own_quiet_hours })
     }
 
     /// The window the account chose, None while the server's applies.
@@ -197,7 +245,12 @@ impl AccountSettings {
     /// What is stored: every section with its defaults written out, except a
     /// window the account never chose.
     fn stored(&self) -> Value {
-        let mut v = json!({ "compose": self.compose, "targets": self.targets, "routing": self.routing });
+        let mut v = json!({
+            "compose": self.compose,
+            "targets": self.targets,
+            "routing": self.routing,
+            "escalation": self.escalation,
+        });
         if self.own_quiet_hours {
             v["quiet_hours"] = json!(self.quiet_hours.to_string());
         }
@@ -287,6 +340,10 @@ mod tests {
         assert!(AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 0 } }), d).is_err());
         assert!(AccountSettings::parse(&json!({ "targets": { "first_response": 5 } }), d).is_err());
         assert_eq!(AccountSettings::from_stored(&json!({}), d).targets.first_response_minutes, 15);
+        let e = AccountSettings::parse(&json!({ "escalation": { "video_link": "https://v.example/{room}" } }), d);
+        assert_eq!(e.unwrap().escalation.video_template().link("r1").unwrap(), "https://v.example/r1");
+        let e = AccountSettings::parse(&json!({ "escalation": { "video_link": "http://v.example/" } }), d).unwrap_err();
+        assert!(e.0.contains("settings.escalation"), "{e}");
     }
 
     #[test]

@@ -84,6 +84,7 @@ impl Services {
         match view {
             Some(InboxView::Team) => f.teams_of = Some(user.id),
             Some(InboxView::Mentions) => f.mentioned = Some(user.id),
+            Some(InboxView::Escalated) => f.escalated_to = Some(user.id),
             _ => {}
         }
         f.sort = match set(ask.sort).map(ListSort::parse).transpose()? {

@@ -21,6 +21,7 @@ mod contact;
 mod convo;
 mod crash;
 mod dispatcher;
+mod escalations;
 mod event_crash;
 mod event_log;
 mod flood;

@@ -158,7 +158,8 @@ impl From<TimelineEvent> for TimelineOut {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationQuery {
-    /// mine, unassigned, team (the caller's teams), mentions (private notes mentioning the caller) or all (default).
+    /// mine, unassigned, team (the caller's teams), mentions (private notes mentioning the caller), escalated
+    /// (escalated to the caller as a supervisor) or all (default).
     pub(crate) view: Option<String>,
     /// open, pending, snoozed, resolved, or any (default).
     pub(crate) status: Option<String>,

@@ -120,12 +120,24 @@ pub struct ListView {
     pub(crate) agents: Vec<(String, String)>,
     /// The first-response target the waiting badges are measured against.
     pub(crate) target_minutes: u32,
+    /// Supervisors and admins take escalations, and have the Escalated view.
+    pub(crate) supervises: bool,
 }
 
-pub(crate) const VIEW_TABS: [(&str, &str); 5] =
-    [("mine", "Mine"), ("unassigned", "Unassigned"), ("team", "Team"), ("mentions", "Mentions"), ("all", "All")];
+pub(crate) const VIEW_TABS: [(&str, &str); 6] = [
+    ("mine", "Mine"),
+    ("unassigned", "Unassigned"),
+    ("team", "Team"),
+    ("mentions", "Mentions"),
+    ("escalated", "Escalated"),
+    ("all", "All"),
+];
 
 impl ListView {
+    /// The view tabs this person has: Escalated for those who take escalations.
+    pub(crate) fn tabs(&self) -> Vec<(&'static str, &'static str)> {
+        VIEW_TABS.into_iter().filter(|(t, _)| *t != "escalated" || self.supervises || self.view == *t).collect()
+    }
     pub(crate) fn tab_class(&self, tab: &str) -> &'static str {
         if self.view == tab { "tab active" } else { "tab" }
     }
@@ -305,6 +317,7 @@ pub(crate) async fn list_view(
         inboxes: inboxes.into_iter().map(|i| (i.id.to_string(), i.name)).collect(),
         agents: agents.into_iter().filter(|u| u.active).map(|u| (u.id.to_string(), u.name)).collect(),
         target_minutes,
+        supervises: user.role.at_least(textdesk_core::Role::Supervisor),
     };
     if list.assignee_chosen_by_view() {
         list.assignee.clear();

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod escalations;
 pub mod list;
 pub mod thread;
 pub mod transcript;

@@ -12,7 +12,7 @@ use textdesk_store::{ACCOUNT_SCOPE, Message, Team, TimelineEvent, User};
 
 use crate::services::thread::Thread;
 
-use crate::http::conversations::list::{ListParams, ListView, VIEW_TABS, list_view};
+use crate::http::conversations::list::{ListParams, ListView, list_view};
 use crate::http::extract::{Path, Query, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::Problem;
@@ -148,6 +148,7 @@ pub(crate) fn bubble(
 /// they are on: a snooze's on the clock it was chosen on (the agent's), else
 /// the business's, named.
 pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], tz: &jiff::tz::TimeZone) -> String {
+    use textdesk_core::escalation::EscalationKind;
     use textdesk_core::event::{DomainEvent as E, ScheduleAction};
     let who = e.actor_name.clone().unwrap_or_else(|| "textdesk".into());
     let name_of =
@@ -168,8 +169,17 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
         E::StatusChanged { to: ConversationStatus::Resolved, .. } => format!("{who} resolved this"),
         E::StatusChanged { to: ConversationStatus::Open, .. } => format!("{who} reopened this"),
         E::StatusChanged { to, .. } => format!("{who} marked this {}", to.as_str()),
-        // Escalation (raising to urgent on a rule) is not built yet: an agent's
-        // "urgent" reads as any other priority.
+        E::Escalated { to: EscalationKind::Supervisor, supervisor_id, kept_agent, reason, .. } => {
+            let sup = supervisor_id.map(name_of).unwrap_or_else(|| "a supervisor".into());
+            let how = if *kept_agent { format!("{sup} is watching") } else { format!("assigned to {sup}") };
+            let why = reason.as_deref().map(|r| format!(": “{r}”")).unwrap_or_default();
+            format!("{who} escalated this to a supervisor ({how}, priority urgent){why}")
+        }
+        E::Escalated { to: EscalationKind::Video, link, reason, .. } => {
+            let why = reason.as_deref().map(|r| format!(": “{r}”")).unwrap_or_default();
+            format!("{who} escalated this to a video call and texted the link {}{why}", link.as_deref().unwrap_or(""))
+        }
+        E::Escalated { to, .. } => format!("{who} escalated this to {}", to.words()),
         E::PriorityChanged { priority: Priority::None } => format!("{who} cleared the priority"),
         E::PriorityChanged { priority } => format!("{who} set priority to {}", priority.as_str()),
         E::LabelsChanged { labels } if labels.is_empty() => format!("{who} removed the labels"),
@@ -213,6 +223,8 @@ pub struct ThreadView {
     pub(crate) inbox: String,
     pub(crate) blocked: Option<&'static str>,
     pub(crate) users: Vec<(i64, String, bool)>,
+    /// Who an escalation may go to: active supervisors and admins.
+    pub(crate) supervisors: Vec<(i64, String)>,
     pub(crate) csrf: String,
     /// Admins export and erase a person's data; others are not offered the link.
     pub(crate) can_see_privacy: bool,
@@ -386,6 +398,11 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         inbox: summary.inbox_name.clone(),
         blocked,
         users: users.iter().filter(|u| u.active).map(|u| (u.id, u.name.clone(), c.assignee_id == Some(u.id))).collect(),
+        supervisors: users
+            .iter()
+            .filter(|u| u.active && u.role.at_least(textdesk_core::Role::Supervisor))
+            .map(|u| (u.id, u.name.clone()))
+            .collect(),
         csrf: ui.csrf.clone(),
         can_see_privacy: ui.user.role.at_least(textdesk_core::Role::Admin),
         consent: match summary.consent {

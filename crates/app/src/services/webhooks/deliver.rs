@@ -170,6 +170,16 @@ async fn payload_data(tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_s
             }
         }
         DomainEvent::Unassigned {} => data["assignee_id"] = Value::Null,
+        DomainEvent::Escalated { escalation_id, to, reason, supervisor_id, kept_agent, link, message_id } => {
+            data["escalation_id"] = json!(escalation_id);
+            data["to"] = json!(to.as_str());
+            data["reason"] = json!(reason);
+            data["supervisor_id"] = json!(supervisor_id);
+            data["kept_agent"] = json!(kept_agent);
+            data["link"] = json!(link);
+            data["message_id"] = json!(message_id);
+            data["escalated_by"] = json!(event.actor_id);
+        }
         DomainEvent::AutomationFired { rule_id, rule, did, .. } => {
             data["rule_id"] = json!(rule_id);
             data["rule"] = json!(rule);

@@ -1,0 +1,140 @@
+//! Escalating a conversation: `POST/GET /api/v1/conversations/{id}/escalations`
+//! and the conversation page's "Escalate" menu.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use textdesk_store::Escalation;
+use utoipa::ToSchema;
+
+use crate::http::conversations::actions::{after_action, thread_href};
+use crate::http::conversations::list::ListParams;
+use crate::http::extract::{ApiUser, CsrfForm, Json, Path, Query, ts};
+use crate::http::problem::{ApiResult, ProblemOut};
+use crate::http::state::AppState;
+use crate::services::escalations::EscalationAsk;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationIn {
+    /// supervisor or video; call, callback and email are answered 422 ("not available yet").
+    #[serde(default)]
+    pub(crate) to: String,
+    /// Why, in words for the supervisor and the timeline (at most 500 characters).
+    #[serde(default)]
+    pub(crate) reason: Option<String>,
+    /// With `supervisor`: the supervisor or admin to escalate to; without it, the lead of the
+    /// conversation's team (its supervisor or admin member with the lowest user id).
+    #[serde(default)]
+    pub(crate) supervisor_id: Option<i64>,
+    /// With `supervisor`: keep the current agent assigned, the supervisor watching (listed in their
+    /// Escalated view and alerted), instead of assigning it to the supervisor.
+    #[serde(default)]
+    pub(crate) keep_agent: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EscalationOut {
+    pub(crate) id: i64,
+    pub(crate) conversation_id: i64,
+    /// supervisor, call, callback, video or email.
+    pub(crate) to: String,
+    pub(crate) reason: Option<String>,
+    pub(crate) actor_id: Option<i64>,
+    pub(crate) actor_name: Option<String>,
+    pub(crate) supervisor_id: Option<i64>,
+    pub(crate) supervisor_name: Option<String>,
+    pub(crate) kept_agent: bool,
+    /// A video escalation's meeting link.
+    pub(crate) link: Option<String>,
+    /// The message that carried the link to the customer (queued through the gate; it may wait for quiet hours to end).
+    pub(crate) message_id: Option<i64>,
+    pub(crate) created_at: String,
+}
+
+impl From<Escalation> for EscalationOut {
+    fn from(e: Escalation) -> Self {
+        EscalationOut {
+            id: e.id,
+            conversation_id: e.conversation_id,
+            to: e.kind.as_str().into(),
+            reason: e.reason,
+            actor_id: e.actor_id,
+            actor_name: e.actor_name,
+            supervisor_id: e.supervisor_id,
+            supervisor_name: e.supervisor_name,
+            kept_agent: e.kept_agent,
+            link: e.link,
+            message_id: e.message_id,
+            created_at: ts(e.created_at),
+        }
+    }
+}
+
+impl EscalationIn {
+    fn ask(self) -> EscalationAsk {
+        EscalationAsk {
+            to: self.to,
+            reason: self.reason,
+            supervisor_id: self.supervisor_id,
+            keep_agent: self.keep_agent,
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/escalations", tag = "conversations", params(("id" = i64, Path)), request_body = EscalationIn, responses((status = 201, body = EscalationOut, description = "Escalated: recorded in the timeline, sent to webhooks as escalation.created"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "A video link the gate refused to text (opted out, outside the reply window): nothing recorded"), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+pub(crate) async fn create_escalation(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+    Json(b): Json<EscalationIn>,
+) -> ApiResult<(StatusCode, Json<EscalationOut>)> {
+    let e = s.services.escalate(&u, id, &b.ask()).await?;
+    Ok((StatusCode::CREATED, Json(e.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/escalations", tag = "conversations", params(("id" = i64, Path)), responses((status = 200, body = [EscalationOut], description = "Oldest first"), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
+pub(crate) async fn list_escalations(
+    State(s): State<AppState>,
+    ApiUser(u): ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<EscalationOut>>> {
+    Ok(Json(s.services.escalations(u.account_id, id).await?.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EscalateForm {
+    #[serde(default)]
+    pub(crate) to: String,
+    #[serde(default)]
+    pub(crate) reason: Option<String>,
+    /// A user id, or empty for the team's lead.
+    #[serde(default)]
+    pub(crate) supervisor: Option<String>,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    pub(crate) keep_agent: Option<String>,
+}
+
+/// The Escalate menu's forms: back to the conversation, or the reason shown above the composer.
+pub(crate) async fn escalate_form(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(p): Query<ListParams>,
+    CsrfForm(ui, f): CsrfForm<EscalateForm>,
+) -> Response {
+    let result = async {
+        let supervisor_id = match f.supervisor.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| {
+                crate::services::error::ServiceError::Invalid("choose a supervisor from the list".into())
+            })?),
+        };
+        let ask = EscalationAsk { to: f.to, reason: f.reason, supervisor_id, keep_agent: f.keep_agent.is_some() };
+        s.services.escalate(&ui.user, id, &ask).await?;
+        Ok(thread_href(id, &p))
+    }
+    .await;
+    after_action(&s, &ui, id, &p, result).await
+}

@@ -1,0 +1,259 @@
+//! Escalation (issue 16) over real HTTP on both backends: to a supervisor (the
+//! team's lead or one chosen; assigned or watching; priority urgent; alerted
+//! on their live stream; their Escalated view; the timeline in words; an
+//! `escalation.created` webhook), to a video call (a link from the account's
+//! template texted through the gate: queued, held by quiet hours, refused for
+//! an opted-out customer with nothing recorded), the kinds not built refused
+//! in words, and the customer's next text back in the same conversation with
+//! the same agent.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use textdesk_core::Role;
+
+use crate::common::{self, Db, TestApp, json};
+
+/// A webhook receiver that keeps the bodies it is sent.
+async fn receiver() -> (Arc<Mutex<Vec<Value>>>, u16) {
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push(serde_json::from_str::<Value>(&body).unwrap());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (got, port)
+}
+
+async fn me(t: &TestApp, token: &str) -> i64 {
+    json(t.get(token, "/api/v1/me").await).await["id"].as_i64().unwrap()
+}
+
+/// The frames of a live stream until one of `kind` comes (3 s at most).
+async fn wait_for_frame(resp: &mut reqwest::Response, kind: &str) -> Value {
+    let mut buf = String::new();
+    let fut = async {
+        loop {
+            while let Some(pos) = buf.find("\n\n") {
+                let block: String = buf.drain(..pos + 2).collect();
+                if block.lines().any(|l| l == format!("event: {kind}") || l == format!("event:{kind}")) {
+                    let data = block.lines().find_map(|l| l.strip_prefix("data:")).unwrap_or_default();
+                    return serde_json::from_str::<Value>(data.trim()).unwrap();
+                }
+            }
+            let chunk = resp.chunk().await.unwrap().expect("stream open");
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), fut).await.expect("the event within 3 s")
+}
+
+async fn problem(r: reqwest::Response, status: u16) -> Value {
+    assert_eq!(r.status(), status);
+    json(r).await
+}
+
+async fn to_a_supervisor_assigned_watched_alerted_and_delivered(db: Db) {
+    let (hooks, port) = receiver().await;
+    let t = common::app(db).config(|c| c.webhook_allow_private_hosts = vec!["127.0.0.1".into()]).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let lead = t.token_for("sam@example.com", Role::Supervisor).await;
+    let other = t.token_for("lee@example.com", Role::Supervisor).await;
+    let (dana, sam, lee) = (me(&t, &agent).await, me(&t, &lead).await, me(&t, &other).await);
+    let hook = json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": ["escalation.created"] });
+    assert_eq!(t.post(&admin, "/api/v1/webhooks", hook).await.status(), 201);
+    // A team whose lead is Sam: its supervisor member with the lowest id (Lee joined the account later).
+    let team = json(t.post(&admin, "/api/v1/teams", json!({ "name": "Billing" })).await).await["id"].as_i64().unwrap();
+    for id in [dana, lee, sam] {
+        let r = t.post(&admin, &format!("/api/v1/teams/{team}/members"), json!({ "user_id": id })).await;
+        assert!(r.status().is_success());
+    }
+    let inbox = t.simulator_inbox().await;
+    let first = json(t.text_in(inbox, "+14155550160", "I was charged twice!", None).await).await;
+    let conv = first["conversation_id"].as_i64().unwrap();
+    let assign = json!({ "assignee_id": dana, "team_id": team });
+    assert_eq!(t.post(&agent, &format!("/api/v1/conversations/{conv}/assign"), assign).await.status(), 200);
+
+    // Sam's live stream is open before the escalation.
+    let mut stream = t.client.get(t.url("/api/v1/events")).bearer_auth(&lead).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    wait_for_frame(&mut stream, "ready").await;
+
+    // Dana keeps it; the team's lead watches.
+    let path = format!("/api/v1/conversations/{conv}/escalations");
+    let ask = json!({ "to": "supervisor", "reason": "Wants a refund over $500", "keep_agent": true });
+    let r = t.post(&agent, &path, ask).await;
+    assert_eq!(r.status(), 201);
+    let e = json(r).await;
+    assert_eq!((e["to"].as_str(), e["supervisor_id"].as_i64()), (Some("supervisor"), Some(sam)));
+    assert_eq!((e["kept_agent"].as_bool(), e["actor_id"].as_i64()), (Some(true), Some(dana)));
+    assert_eq!(e["reason"], "Wants a refund over $500");
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    assert_eq!((c["priority"].as_str(), c["assignee_id"].as_i64()), (Some("urgent"), Some(dana)));
+
+    // Sam hears it live, addressed to them.
+    let frame = wait_for_frame(&mut stream, "conversation.escalated").await;
+    assert_eq!((frame["conversation_id"].as_i64(), frame["for_user"].as_i64()), (Some(conv), Some(sam)));
+
+    // Sam's Escalated view holds it; Lee's and Dana's do not.
+    let ids = |v: Value| v["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(ids(json(t.get(&lead, "/api/v1/conversations?view=escalated").await).await), [conv]);
+    assert!(ids(json(t.get(&other, "/api/v1/conversations?view=escalated").await).await).is_empty());
+    assert!(ids(json(t.get(&agent, "/api/v1/conversations?view=escalated").await).await).is_empty());
+
+    // The timeline, the list of escalations, and the words on the page.
+    let tl = json(t.get(&agent, &format!("/api/v1/conversations/{conv}/timeline")).await).await;
+    let kinds: Vec<&str> = tl.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.ends_with(&["priority_changed", "escalated"]), "{kinds:?}");
+    let listed = json(t.get(&lead, &path).await).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["supervisor_name"], "sam");
+    let browser = t.browser("sam@example.com").await;
+    let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("escalated this to a supervisor (sam is watching, priority urgent): “Wants a refund over $500”"),
+        "the timeline in words"
+    );
+    assert!(page.contains(r#"id="escalate-supervisor""#) && page.contains("Escalate"), "the Escalate menu");
+    let inbox_page = browser.get(t.url("/inbox?view=escalated")).send().await.unwrap().text().await.unwrap();
+    assert!(inbox_page.contains(">Escalated</a>") && inbox_page.contains(&format!("/conversations/{conv}")));
+    let dana_page = t.browser("dana@example.com").await.get(t.url("/inbox")).send().await.unwrap();
+    assert!(!dana_page.text().await.unwrap().contains(">Escalated</a>"), "agents take no escalations");
+    let n =
+        json(browser.get(t.url(&format!("/conversations/{conv}/notice?about=escalation"))).send().await.unwrap()).await;
+    assert_eq!(n["title"], "Escalated: +14155550160");
+    assert!(n["body"].as_str().unwrap().starts_with("dana escalated this conversation to you: “Wants a refund"), "{n}");
+
+    // Webhooks get escalation.created.
+    t.services.run_webhooks().await.unwrap();
+    assert_eq!(t.services.send_webhooks_due(Timestamp::now()).await.unwrap(), 1);
+    let got = hooks.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["type"], "escalation.created");
+    let d = &got[0]["data"];
+    assert_eq!((d["conversation_id"].as_i64(), d["to"].as_str()), (Some(conv), Some("supervisor")));
+    assert_eq!((d["supervisor_id"].as_i64(), d["escalated_by"].as_i64()), (Some(sam), Some(dana)));
+    assert_eq!((d["reason"].as_str(), d["kept_agent"].as_bool()), (Some("Wants a refund over $500"), Some(true)));
+
+    // The customer's next text: the same conversation, the same agent.
+    let next = json(t.text_in(inbox, "+14155550160", "Any news?", None).await).await;
+    assert_eq!(next["conversation_id"].as_i64(), Some(conv));
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    assert_eq!(c["assignee_id"].as_i64(), Some(dana));
+
+    // Handed over: assigned to the supervisor chosen, who then is the one the customer's next text reaches.
+    let ask = json!({ "to": "supervisor", "supervisor_id": lee });
+    let e = json(t.post(&agent, &path, ask).await).await;
+    assert_eq!((e["supervisor_id"].as_i64(), e["kept_agent"].as_bool()), (Some(lee), Some(false)));
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    assert_eq!(c["assignee_id"].as_i64(), Some(lee));
+    let again = json(t.text_in(inbox, "+14155550160", "Hello?", None).await).await;
+    assert_eq!(again["conversation_id"].as_i64(), Some(conv));
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    assert_eq!(c["assignee_id"].as_i64(), Some(lee));
+}
+both_backends!(to_a_supervisor_assigned_watched_alerted_and_delivered);
+
+async fn refused_in_words(db: Db) {
+    let t = common::app(db).start().await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let other = t.token_for("kim@example.com", Role::Agent).await;
+    let kim = me(&t, &other).await;
+    let inbox = t.simulator_inbox().await;
+    let conv = json(t.text_in(inbox, "+14155550161", "Hi", None).await).await["conversation_id"].as_i64().unwrap();
+    let path = format!("/api/v1/conversations/{conv}/escalations");
+    for to in ["call", "callback", "email"] {
+        let p = problem(t.post(&agent, &path, json!({ "to": to })).await, 422).await;
+        assert!(p["detail"].as_str().unwrap().contains("is not available yet"), "{to}: {p}");
+    }
+    let p = problem(t.post(&agent, &path, json!({ "to": "manager" })).await, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("supervisor, call, callback, video, email"), "{p}");
+    // No team to take a lead from, and an agent is no supervisor.
+    let p = problem(t.post(&agent, &path, json!({ "to": "supervisor" })).await, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("choose the supervisor"), "{p}");
+    let p = problem(t.post(&agent, &path, json!({ "to": "supervisor", "supervisor_id": kim })).await, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("agents cannot take escalations"), "{p}");
+    let long = "x".repeat(501);
+    let lead = t.token_for("sam@example.com", Role::Supervisor).await;
+    let sam = me(&t, &lead).await;
+    let ask = json!({ "to": "supervisor", "supervisor_id": sam, "reason": long });
+    assert_eq!(t.post(&agent, &path, ask).await.status(), 422);
+    assert_eq!(
+        t.post(&agent, "/api/v1/conversations/999999/escalations", json!({ "to": "video" })).await.status(),
+        404
+    );
+    // Nothing was recorded by any of these.
+    assert!(json(t.get(&agent, &path).await).await.as_array().unwrap().is_empty());
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    assert_eq!(c["priority"], "none");
+}
+both_backends!(refused_in_words);
+
+async fn a_video_link_through_the_gate(db: Db) {
+    let t = common::app(db).config(|c| c.live_exchange_minutes = 0).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let inbox = t.simulator_inbox().await;
+    let conv = json(t.text_in(inbox, "+14155550162", "Can you see the rash?", None).await).await["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/conversations/{conv}/escalations");
+    let patch = |settings: Value| {
+        t.client.patch(t.url("/api/v1/account")).bearer_auth(&admin).json(&json!({ "settings": settings })).send()
+    };
+
+    // The default template: a Jitsi room with a random id, texted now.
+    let e = json(t.post(&agent, &path, json!({ "to": "video" })).await).await;
+    let link = e["link"].as_str().unwrap().to_owned();
+    let room = link.strip_prefix("https://meet.jit.si/textdesk-").expect("the default template");
+    assert!(room.len() >= 12 && room.chars().all(|c| c.is_ascii_alphanumeric()), "{link}");
+    let messages = json(t.get(&agent, &format!("/api/v1/conversations/{conv}/messages")).await).await;
+    let sent = messages.as_array().unwrap().iter().find(|m| m["id"] == e["message_id"]).expect("the text").clone();
+    assert!(sent["body"].as_str().unwrap().ends_with(&link), "{sent}");
+    assert_eq!(sent["status"], "queued");
+    assert_eq!(t.dispatch_all().await, 1);
+    let tl = json(t.get(&agent, &format!("/api/v1/conversations/{conv}/timeline")).await).await;
+    let last = tl.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["kind"].as_str(), last["data"]["link"].as_str()), (Some("escalated"), Some(link.as_str())));
+
+    // The account's own template; a bad one is refused.
+    let r = patch(json!({ "escalation": { "video_link": "http://meet.example.com/{room}" } })).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let r = patch(json!({ "escalation": { "video_link": "https://video.example.com/r/{room}?lang=en" } })).await;
+    assert_eq!(r.unwrap().status(), 200);
+    let e = json(t.post(&agent, &path, json!({ "to": "video", "reason": "needs to see it" })).await).await;
+    let link = e["link"].as_str().unwrap();
+    assert!(link.starts_with("https://video.example.com/r/") && link.ends_with("?lang=en"), "{link}");
+
+    // Quiet hours in the customer's zone hold the text; the escalation is recorded with it.
+    let (zone, tz) = common::zone_at_hour(9);
+    t.move_contact_to(&agent, conv, &zone).await;
+    assert_eq!(patch(json!({ "quiet_hours": "10:00-18:00" })).await.unwrap().status(), 200);
+    let e = json(t.post(&agent, &path, json!({ "to": "video" })).await).await;
+    let messages = json(t.get(&agent, &format!("/api/v1/conversations/{conv}/messages")).await).await;
+    let held = messages.as_array().unwrap().iter().find(|m| m["id"] == e["message_id"]).unwrap().clone();
+    assert_eq!(held["status"], "scheduled", "{held}");
+    let at = held["send_at"].as_str().unwrap().parse::<Timestamp>().unwrap().to_zoned(tz);
+    assert_eq!((at.hour(), at.minute()), (10, 0));
+
+    // An opted-out customer gets nothing, and nothing is recorded.
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    let stop = json!({ "state": "opted_out", "source": "verbal", "evidence": "Asked for no more texts" });
+    assert_eq!(t.post(&agent, &format!("/api/v1/contacts/{}/consent", c["contact_id"]), stop).await.status(), 201);
+    let p = problem(t.post(&agent, &path, json!({ "to": "video" })).await, 409).await;
+    assert_eq!(p["reason"], "opted_out");
+    assert_eq!(json(t.get(&agent, &path).await).await.as_array().unwrap().len(), 3);
+}
+both_backends!(a_video_link_through_the_gate);

@@ -1,0 +1,166 @@
+//! Escalation: the kinds a conversation can be raised to, the reason given,
+//! and the video meeting link made from an account's template.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Invalid;
+
+/// Where a conversation is escalated to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationKind {
+    /// A supervisor takes over (or watches): priority urgent, alerted live.
+    Supervisor,
+    /// The agent's phone rings, then the customer's.
+    Call,
+    /// A call back at a time the customer chooses.
+    Callback,
+    /// A meeting link texted to the customer.
+    Video,
+    /// The transcript or a request for details, by email.
+    Email,
+}
+
+impl EscalationKind {
+    pub const ALL: [EscalationKind; 5] = [Self::Supervisor, Self::Call, Self::Callback, Self::Video, Self::Email];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Supervisor => "supervisor",
+            Self::Call => "call",
+            Self::Callback => "callback",
+            Self::Video => "video",
+            Self::Email => "email",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let s = s.trim();
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+            Invalid::new(format!("to must be one of supervisor, call, callback, video, email (got {s:?})"))
+        })
+    }
+
+    /// Whether this version does it. The others are refused in words, never
+    /// recorded as if they had happened.
+    pub fn available(self) -> bool {
+        matches!(self, Self::Supervisor | Self::Video)
+    }
+
+    /// How the thread says it, after "escalated to".
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Supervisor => "a supervisor",
+            Self::Call => "a phone call",
+            Self::Callback => "a call back",
+            Self::Video => "a video call",
+            Self::Email => "email",
+        }
+    }
+}
+
+/// The longest reason kept.
+pub const MAX_REASON: usize = 500;
+
+/// Why it was escalated: optional, trimmed, at most [`MAX_REASON`] characters.
+pub fn parse_reason(r: Option<&str>) -> Result<Option<String>, Invalid> {
+    let Some(r) = r.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+    if r.chars().count() > MAX_REASON {
+        return Err(Invalid::new(format!("the reason must be at most {MAX_REASON} characters")));
+    }
+    Ok(Some(r.to_owned()))
+}
+
+/// The default meeting link: a Jitsi room named after a random id.
+pub const DEFAULT_VIDEO_TEMPLATE: &str = "https://meet.jit.si/textdesk-{room}";
+
+/// The longest template accepted (a link in a text should stay short).
+pub const MAX_TEMPLATE: usize = 300;
+
+/// An account's meeting-link template: an `https://` URL holding `{room}` once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoTemplate(String);
+
+impl VideoTemplate {
+    pub fn parse(t: &str) -> Result<Self, Invalid> {
+        let t = t.trim();
+        let bad = |why: &str| Invalid::new(format!("the video link template {why}"));
+        if t.chars().count() > MAX_TEMPLATE {
+            return Err(bad(&format!("must be at most {MAX_TEMPLATE} characters")));
+        }
+        if !t.starts_with("https://") || t.len() <= "https://".len() {
+            return Err(bad("must start with https:// (customers open it on their phone)"));
+        }
+        if t.matches("{room}").count() != 1 {
+            return Err(bad("must hold {room} exactly once, where the meeting's id goes"));
+        }
+        if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("must not hold spaces"));
+        }
+        Ok(VideoTemplate(t.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The link for `room`, which must be letters and digits only (the caller
+    /// makes it from random bytes), so it cannot change the link's shape.
+    pub fn link(&self, room: &str) -> Result<String, Invalid> {
+        if room.is_empty() || !room.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Invalid::new("a meeting id is letters and digits"));
+        }
+        Ok(self.0.replace("{room}", room))
+    }
+}
+
+impl Default for VideoTemplate {
+    fn default() -> Self {
+        VideoTemplate(DEFAULT_VIDEO_TEMPLATE.to_owned())
+    }
+}
+
+/// The text that carries a meeting link to the customer.
+pub fn video_invitation(link: &str) -> String {
+    format!("Let's talk face to face: join the video call at {link}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_read_and_say_themselves() {
+        for k in EscalationKind::ALL {
+            assert_eq!(EscalationKind::parse(k.as_str()).unwrap(), k);
+        }
+        let e = EscalationKind::parse("manager").unwrap_err();
+        assert!(e.0.contains("supervisor, call"), "{e}");
+        assert!(EscalationKind::Supervisor.available());
+        assert!(!EscalationKind::Call.available());
+    }
+
+    #[test]
+    fn reasons_are_optional_and_bounded() {
+        assert_eq!(parse_reason(None).unwrap(), None);
+        assert_eq!(parse_reason(Some("  ")).unwrap(), None);
+        assert_eq!(parse_reason(Some(" Angry about a refund ")).unwrap().as_deref(), Some("Angry about a refund"));
+        assert!(parse_reason(Some(&"x".repeat(MAX_REASON + 1))).is_err());
+        assert!(parse_reason(Some(&"é".repeat(MAX_REASON))).is_ok());
+    }
+
+    #[test]
+    fn templates_need_https_and_one_room() {
+        let t = VideoTemplate::default();
+        assert_eq!(t.link("ab12").unwrap(), "https://meet.jit.si/textdesk-ab12");
+        assert!(t.link("a/b").is_err());
+        assert!(t.link("").is_err());
+        assert!(VideoTemplate::parse("https://video.example.com/r/{room}?x=1").is_ok());
+        assert!(VideoTemplate::parse("http://meet.example.com/{room}").is_err());
+        assert!(VideoTemplate::parse("https://meet.example.com/fixed").is_err());
+        assert!(VideoTemplate::parse("https://meet.example.com/{room}/{room}").is_err());
+        assert!(VideoTemplate::parse("https://meet.example.com/{room} now").is_err());
+        assert!(VideoTemplate::parse("javascript:{room}").is_err());
+        assert!(video_invitation("https://x.test/1").ends_with("https://x.test/1"));
+    }
+}
