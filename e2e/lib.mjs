@@ -16,6 +16,7 @@ export const env = {
   password: need("TEXTDESK_PASSWORD"),
   inbox: need("TEXTDESK_SIM_INBOX"),
   admin: { email: need("TEXTDESK_ADMIN_EMAIL") },
+  supervisor: { email: need("TEXTDESK_SUPERVISOR_EMAIL"), name: process.env.TEXTDESK_SUPERVISOR_NAME || "" },
   twilioInbox: need("TEXTDESK_TWILIO_INBOX"),
   twilioInboundUrl: need("TEXTDESK_TWILIO_INBOUND_URL"),
   chromium: process.env.TEXTDESK_CHROMIUM || "/usr/bin/chromium",

@@ -430,6 +430,8 @@ impl Store {
             format!("UPDATE messages SET body = '{ERASED}', media = '[]', error = NULL WHERE id IN ({MESSAGES})"),
             "UPDATE conversations SET preview = '' WHERE contact_id = $1".to_owned(),
             "DELETE FROM contact_notes WHERE contact_id = $1".to_owned(),
+            // An escalation's reason may quote the customer.
+            format!("UPDATE escalations SET reason = NULL WHERE conversation_id IN ({CONVERSATIONS})"),
             // Outgoing webhooks' payloads quote their texts and number.
             "DELETE FROM webhook_deliveries WHERE contact_id = $1".to_owned(),
         ] {
@@ -476,7 +478,9 @@ async fn scrub_events(tx: &mut sqlx::AnyConnection, contact_id: i64) -> Result<(
 /// and binds `binds` in order): erasure and retention's redaction keep the
 /// history of who did what, when, without what anybody wrote.
 pub(crate) async fn scrub_selected_events(tx: &mut sqlx::AnyConnection, select: &str, binds: &[i64]) -> Result<()> {
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("{select} AND data LIKE '%\"body\"%'")));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{select} AND (data LIKE '%\"body\"%' OR data LIKE '%\"type\":\"escalated\"%')"
+    )));
     for b in binds {
         q = q.bind(*b);
     }
@@ -493,12 +497,15 @@ pub(crate) async fn scrub_selected_events(tx: &mut sqlx::AnyConnection, select: 
     Ok(())
 }
 
-/// An event's stored JSON without words: a cancelled message's `body` goes;
+/// An event's stored JSON without words: a cancelled message's `body` and an
+/// escalation's `reason` go;
 /// anything unreadable is left as it is minus the field.
 pub(crate) fn scrub_event(data: &str) -> String {
     if let Ok(mut v) = serde_json::from_str::<Versioned>(data) {
-        if let DomainEvent::ScheduleChanged { body, .. } = &mut v.event {
-            *body = None;
+        match &mut v.event {
+            DomainEvent::ScheduleChanged { body, .. } => *body = None,
+            DomainEvent::Escalated { reason, .. } => *reason = None,
+            _ => {}
         }
         if let Ok(s) = serde_json::to_string(&v) {
             return s;

@@ -235,7 +235,13 @@ impl Store {
         .bind(cutoff)
         .execute(&mut *tx)
         .await?;
-        let mut steps = vec![format!("DELETE FROM media WHERE message_id IN ({messages})")];
+        let mut steps = vec![
+            format!("DELETE FROM media WHERE message_id IN ({messages})"),
+            // An escalation's reason may quote the customer: it goes with their words.
+            "UPDATE escalations SET reason = NULL WHERE account_id = $1 AND created_at < $2
+             AND conversation_id IN (SELECT id FROM conversations WHERE account_id = $1 AND status = 'resolved')"
+                .to_owned(),
+        ];
         match action {
             RetentionAction::Delete => {
                 // The consent ledger outlives the message that was its evidence.

@@ -145,6 +145,8 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_PASSWORD", PASSWORD)
         .env("TEXTDESK_SIM_INBOX", inbox.to_string())
         .env("TEXTDESK_ADMIN_EMAIL", "alex@example.com")
+        .env("TEXTDESK_SUPERVISOR_EMAIL", "lee@example.com")
+        .env("TEXTDESK_SUPERVISOR_NAME", "Lee Park")
         .env("TEXTDESK_TWILIO_INBOX", twilio.to_string())
         .env("TEXTDESK_TWILIO_INBOUND_URL", twilio_inbound_url)
         .env("TEXTDESK_CHROMIUM", CHROMIUM)

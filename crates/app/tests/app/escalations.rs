@@ -257,3 +257,27 @@ async fn a_video_link_through_the_gate(db: Db) {
     assert_eq!(json(t.get(&agent, &path).await).await.as_array().unwrap().len(), 3);
 }
 both_backends!(a_video_link_through_the_gate);
+
+async fn an_erasure_takes_the_reasons(db: Db) {
+    let t = common::app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let sam = me(&t, &t.token_for("sam@example.com", Role::Supervisor).await).await;
+    let inbox = t.simulator_inbox().await;
+    let first = json(t.text_in(inbox, "+14155550163", "My name is Jo Smith, account 4471", None).await).await;
+    let conv = first["conversation_id"].as_i64().unwrap();
+    let path = format!("/api/v1/conversations/{conv}/escalations");
+    let ask = json!({ "to": "supervisor", "supervisor_id": sam, "reason": "Jo Smith, account 4471, threatens to sue" });
+    assert_eq!(t.post(&agent, &path, ask).await.status(), 201);
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    let erasure = format!("/api/v1/contacts/{}/erasure", c["contact_id"]);
+    assert_eq!(t.post(&admin, &erasure, json!({})).await.status(), 200);
+    // The escalation happened (it stays, as the timeline does), without the words about them.
+    let listed = json(t.get(&agent, &path).await).await;
+    assert_eq!((listed[0]["to"].as_str(), listed[0]["reason"].is_null()), (Some("supervisor"), true), "{listed}");
+    let tl = json(t.get(&agent, &format!("/api/v1/conversations/{conv}/timeline")).await).await;
+    let esc = tl.as_array().unwrap().iter().find(|e| e["kind"] == "escalated").unwrap().clone();
+    assert!(esc["data"].get("reason").is_none() && esc["data"]["supervisor_id"] == sam, "{esc}");
+    assert!(!tl.to_string().contains("4471"));
+}
+both_backends!(an_erasure_takes_the_reasons);
