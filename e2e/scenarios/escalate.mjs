@@ -21,15 +21,17 @@ export const scenarios = [
       const number = customerNumber();
       const { conversation_id: id } = await textIn(agent.request, number, "This is the third time my bill is wrong. I want a manager.");
       await openConversation(agent, id);
+      await submit(agent, agent.getByRole("button", { name: "Assign to me" }));
       await agent.locator(".escalate-picker > summary").click();
       const form = agent.locator("#escalate-supervisor");
-      await form.getByLabel("Supervisor").selectOption({ label: env.supervisor.name });
+      await form.getByLabel("Supervisor", { exact: true }).selectOption({ label: env.supervisor.name });
       await form.getByLabel("Reason").fill("Billed wrong three times; asks for a manager");
-      await form.getByLabel(/Keep it assigned/).check();
+      await form.getByLabel(`Keep it assigned to ${env.agent.name}; the supervisor watches`).check();
       await screenshot(agent, "escalate-menu");
       await submit(agent, form.getByRole("button", { name: "Escalate to supervisor" }));
       await thread(agent).event("escalated this to a supervisor").waitFor();
       check(await agent.locator(".thread-head .badge.prio-urgent").isVisible(), "the conversation is urgent now");
+      check((await agent.locator("#assignee").inputValue()) !== "none", "the agent keeps it");
       await screenshot(agent, "escalate-thread");
 
       // The supervisor is alerted where they are, without a reload.
