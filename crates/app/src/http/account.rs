@@ -81,7 +81,10 @@ pub(crate) struct AccountPage {
     /// Minutes, as stored or as typed when refused.
     first_response_minutes: String,
     target_error: Option<String>,
-    /// Which form was just saved: `quiet-hours` or `targets`.
+    /// The video escalation's link template, as stored or as typed when refused.
+    video_link: String,
+    video_error: Option<String>,
+    /// Which form was just saved: `quiet-hours`, `targets` or `video`.
     saved: String,
 }
 
@@ -100,6 +103,13 @@ pub struct QuietHoursForm {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
+pub struct VideoForm {
+    csrf: String,
+    video_link: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct TargetsForm {
     csrf: String,
     first_response_minutes: String,
@@ -114,6 +124,8 @@ pub(crate) async fn account_view(s: &AppState, ui: &UiUser) -> Result<AccountPag
         error: None,
         first_response_minutes: settings.targets.first_response_minutes.to_string(),
         target_error: None,
+        video_link: settings.escalation.video_link,
+        video_error: None,
         saved: String::new(),
     })
 }
@@ -123,7 +135,7 @@ pub(crate) async fn account_page(State(s): State<AppState>, ui: UiUser, Query(q)
         return r;
     }
     let page = account_view(&s, &ui).await.map(|mut p| {
-        p.saved = q.saved.filter(|s| matches!(s.as_str(), "quiet-hours" | "targets")).unwrap_or_default();
+        p.saved = q.saved.filter(|s| matches!(s.as_str(), "quiet-hours" | "targets" | "video")).unwrap_or_default();
         p
     });
     page_or_problem(StatusCode::OK, page)
@@ -169,6 +181,28 @@ pub(crate) async fn save_targets(State(s): State<AppState>, CsrfForm(ui, f): Csr
             let page = account_view(&s, &ui).await.map(|mut page| {
                 page.first_response_minutes = f.first_response_minutes;
                 page.target_error = Some(p.detail);
+                page
+            });
+            page_or_problem(p.status, page)
+        }
+    }
+}
+
+/// The meeting link a video escalation texts; empty goes back to the default (a Jitsi room).
+pub(crate) async fn save_video(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<VideoForm>) -> Response {
+    if let Some(r) = admin_only(&ui) {
+        return r;
+    }
+    let typed = f.video_link.trim();
+    let value = if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) };
+    let patch = json!({ "escalation": { "video_link": value } });
+    match s.services.patch_account_settings(ui.user.account_id, &patch).await {
+        Ok(_) => Redirect::to("/settings/account?saved=video#video").into_response(),
+        Err(e) => {
+            let p: Problem = e.into();
+            let page = account_view(&s, &ui).await.map(|mut page| {
+                page.video_link = f.video_link;
+                page.video_error = Some(p.detail);
                 page
             });
             page_or_problem(p.status, page)

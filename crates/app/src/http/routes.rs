@@ -118,6 +118,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/account", get(account::account_page))
         .route("/settings/account/quiet-hours", post(account::save_quiet_hours))
         .route("/settings/account/targets", post(account::save_targets))
+        .route("/settings/account/video", post(account::save_video))
         .route("/settings/canned", get(canned::settings_page).post(canned::create_form))
         .route("/settings/canned/{id}", post(canned::update_form))
         .route("/settings/canned/{id}/delete", post(canned::delete_form))

@@ -281,3 +281,33 @@ async fn an_erasure_takes_the_reasons(db: Db) {
     assert!(!tl.to_string().contains("4471"));
 }
 both_backends!(an_erasure_takes_the_reasons);
+
+/// An admin sets the meeting link on the account page; a bad one comes back with the reason; empty is the default.
+async fn the_video_link_on_the_account_page(db: Db) {
+    let t = common::app(db).start().await;
+    t.user("ada@example.com", Role::Admin).await;
+    let admin = t.browser("ada@example.com").await;
+    let html = admin.get(t.url("/settings/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Video calls") && html.contains("value=\"https://meet.jit.si/textdesk-{room}\""), "{html}");
+    let csrf = common::csrf_of(&html);
+    let save = |value: &str| {
+        admin.post(t.url("/settings/account/video")).form(&[("csrf", csrf.as_str()), ("video_link", value)]).send()
+    };
+    let r = save("https://meet.example.com/fixed").await.unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("must hold {room} exactly once") && html.contains("value=\"https://meet.example.com/fixed\"")
+    );
+    let r = save(" https://meet.example.com/clinic-{room} ").await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.headers()["location"].to_str().unwrap()),
+        (303, "/settings/account?saved=video#video")
+    );
+    let settings = t.services.account_settings(t.account_id).await.unwrap();
+    assert_eq!(settings.escalation.video_link, "https://meet.example.com/clinic-{room}");
+    assert_eq!(save("").await.unwrap().status(), 303);
+    let settings = t.services.account_settings(t.account_id).await.unwrap();
+    assert_eq!(settings.escalation.video_link, "https://meet.jit.si/textdesk-{room}");
+}
+both_backends!(the_video_link_on_the_account_page);
