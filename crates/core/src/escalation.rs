@@ -44,7 +44,7 @@ impl EscalationKind {
     /// Whether this version does it. The others are refused in words, never
     /// recorded as if they had happened.
     pub fn available(self) -> bool {
-        matches!(self, Self::Supervisor | Self::Video)
+        matches!(self, Self::Supervisor | Self::Video | Self::Email)
     }
 
     /// How the thread says it, after "escalated to".
@@ -120,6 +120,56 @@ impl Default for VideoTemplate {
     }
 }
 
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain text (a relay on the same machine or network).
+    None,
+    /// Plain, upgraded with STARTTLS (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// What an email escalation sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailContent {
+    /// The conversation so far.
+    Transcript,
+    /// A request to reply with the details.
+    Request,
+}
+
+impl EmailContent {
+    pub fn parse(s: Option<&str>) -> Result<Self, Invalid> {
+        match s.map(str::trim).unwrap_or("transcript") {
+            "" | "transcript" => Ok(Self::Transcript),
+            "request" => Ok(Self::Request),
+            other => Err(Invalid::new(format!("send must be transcript or request (got {other:?})"))),
+        }
+    }
+}
+
+/// A reply domain for `Reply-To: reply+<token>@domain`: a host name.
+pub fn parse_reply_domain(d: &str) -> Result<String, Invalid> {
+    let d = d.trim().to_ascii_lowercase();
+    let ok = !d.is_empty()
+        && d.len() <= 253
+        && d.contains('.')
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if !ok {
+        return Err(Invalid::new(format!("{d:?} is not a domain name like help.example.com")));
+    }
+    Ok(d)
+}
+
 /// The text that carries a meeting link to the customer.
 pub fn video_invitation(link: &str) -> String {
     format!("Let's talk face to face: join the video call at {link}")
@@ -137,7 +187,7 @@ mod tests {
         let e = EscalationKind::parse("manager").unwrap_err();
         assert!(e.0.contains("supervisor, call"), "{e}");
         assert!(EscalationKind::Supervisor.available());
-        assert!(!EscalationKind::Call.available());
+        assert!(!EscalationKind::Call.available() && !EscalationKind::Callback.available());
     }
 
     #[test]
@@ -162,5 +212,16 @@ mod tests {
         assert!(VideoTemplate::parse("https://meet.example.com/{room} now").is_err());
         assert!(VideoTemplate::parse("javascript:{room}").is_err());
         assert!(video_invitation("https://x.test/1").ends_with("https://x.test/1"));
+    }
+
+    #[test]
+    fn reply_domains_and_content() {
+        assert_eq!(parse_reply_domain(" Help.Example.com ").unwrap(), "help.example.com");
+        for bad in ["", "localhost", "a..b", "-a.b", "a b.c", "x@y.z"] {
+            assert!(parse_reply_domain(bad).is_err(), "{bad}");
+        }
+        assert_eq!(EmailContent::parse(None).unwrap(), EmailContent::Transcript);
+        assert_eq!(EmailContent::parse(Some("request")).unwrap(), EmailContent::Request);
+        assert!(EmailContent::parse(Some("fax")).is_err());
     }
 }

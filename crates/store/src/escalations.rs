@@ -35,6 +35,9 @@ pub enum EscalationAct {
     Supervisor { supervisor_id: i64, kept_agent: bool },
     /// The meeting link texted to the customer through the gate.
     Video { link: String, text: Box<NewOutbound> },
+    /// An email sent (before this is recorded); `reply_to` carries the
+    /// conversation's token, so a reply can find its way back.
+    Email { reply_to: String },
 }
 
 pub struct NewEscalation {
@@ -98,6 +101,7 @@ impl Store {
                     Ok(message_id) => (EscalationKind::Video, None, false, Some(link.clone()), Some(message_id)),
                 }
             }
+            EscalationAct::Email { reply_to } => (EscalationKind::Email, None, false, Some(reply_to.clone()), None),
         };
         let row = sqlx::query(
             "INSERT INTO escalations (account_id, conversation_id, kind, reason, actor_id, supervisor_id, kept_agent, link, message_id, created_at)

@@ -297,6 +297,29 @@ impl Store {
         self.media(crate::returned_id(&row)?).await
     }
 
+    /// Stores a secret someone chose (an account's SMTP password), sealed; None removes it.
+    pub async fn set_server_secret(&self, name: &str, plain: Option<&str>) -> Result<()> {
+        sqlx::query("DELETE FROM server_keys WHERE name = $1").bind(name).execute(&self.pool).await?;
+        if let Some(plain) = plain {
+            sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2)")
+                .bind(name)
+                .bind(self.seal_server_key(name, plain)?)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A secret stored by `set_server_secret`, opened; None when there is none.
+    pub async fn server_secret(&self, name: &str) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+        match row {
+            Some(r) => Ok(Some(self.open_server_key(name, r.try_get("value")?)?)),
+            None => Ok(None),
+        }
+    }
+
     /// A key this installation keeps (made at first use, the same on every node).
     pub async fn server_key(&self, name: &str) -> Result<String> {
         let fresh = hex::encode(rand::random::<[u8; 32]>());

@@ -8,14 +8,14 @@ use serde_json::{Map, Value, json};
 use textdesk_core::Invalid;
 use textdesk_core::QuietHours;
 use textdesk_core::compose::ToneRules;
-use textdesk_core::escalation::{DEFAULT_VIDEO_TEMPLATE, VideoTemplate};
+use textdesk_core::escalation::{DEFAULT_VIDEO_TEMPLATE, SmtpTls, VideoTemplate};
 use textdesk_core::timing::TimingPolicy;
 
 use crate::services::Services;
 use crate::services::error::ServiceResult;
 
 /// The sections an account's settings may hold.
-const SECTIONS: &[&str] = &["compose", "targets", "quiet_hours", "routing", "escalation"];
+const SECTIONS: &[&str] = &["compose", "targets", "quiet_hours", "routing", "escalation", "email"];
 
 /// The settings as they apply: every section present, defaults filled in.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -24,6 +24,7 @@ pub struct AccountSettings {
     pub targets: Targets,
     pub routing: Routing,
     pub escalation: EscalationSettings,
+    pub email: EmailSettings,
     /// The account's own window, or the server's when none is stored.
     #[serde(serialize_with = "as_text")]
     pub quiet_hours: QuietHours,
@@ -110,6 +111,50 @@ impl EscalationSettings {
     }
 }
 
+/// Outgoing email (SMTP) for email escalations. The password is write-only:
+/// `settings.email.password` in a patch is sealed apart (`server_keys`), never
+/// stored here nor shown.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSettings {
+    /// The SMTP server; empty while email is not set up.
+    pub host: String,
+    /// 0 for the mode's usual port (25 plain, 587 STARTTLS, 465 TLS).
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: String,
+    /// The sender, like help@example.com.
+    pub from: String,
+    /// Replies go to reply+<token>@ this domain (its inbound parse webhook posts them back).
+    pub reply_domain: String,
+}
+
+impl EmailSettings {
+    fn validated(self) -> Result<Self, Invalid> {
+        let bad = |e: Invalid| Invalid::new(format!("settings.email: {e}"));
+        if self.host.trim().is_empty() {
+            return Ok(EmailSettings::default());
+        }
+        let host = self.host.trim();
+        if host.len() > 253 || host.chars().any(|c| c.is_whitespace() || c == '/' || c == '@') {
+            return Err(Invalid::new("settings.email.host must be a host name or address"));
+        }
+        let from = textdesk_core::Email::parse(&self.from).map_err(bad)?;
+        let reply_domain = textdesk_core::escalation::parse_reply_domain(&self.reply_domain).map_err(bad)?;
+        Ok(EmailSettings {
+            host: host.to_owned(),
+            from: from.as_str().to_owned(),
+            reply_domain,
+            username: self.username.trim().to_owned(),
+            ..self
+        })
+    }
+
+    pub fn configured(&self) -> bool {
+        !self.host.is_empty()
+    }
+}
+
 /// A day; a longer target would never mark anyone late on a working shift.
 const MAX_TARGET_MINUTES: u32 = 24 * 60;
 
@@ -192,12 +237,23 @@ impl AccountSettings {
                 EscalationSettings::default()
             }
         };
+        let email = match stored.get("email").map(|v| serde_json::from_value::<EmailSettings>(v.clone())) {
+            None => EmailSettings::default(),
+            Some(Ok(e)) => e.validated().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the account's email settings are not valid; email is off");
+                EmailSettings::default()
+            }),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "the account's email settings do not read; email is off");
+                EmailSettings::default()
+            }
+        };
         let (quiet_hours, own_quiet_hours) =
             quiet_hours_of(stored.get("quiet_hours"), default_quiet).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the account's quiet hours are not valid; using the server's");
                 (default_quiet, false)
             });
-        AccountSettings { compose, targets, routing, escalation, quiet_hours, own_quiet_hours }
+        AccountSettings { compose, targets, routing, escalation, email, quiet_hours, own_quiet_hours }
     }
 
     /// Validates a whole settings object as an admin would store it.
@@ -233,8 +289,14 @@ impl AccountSettings {
                 .map_err(|e| Invalid::new(format!("settings.escalation: {e}")))?
                 .validated()?,
         };
+        let email = match obj.get("email") {
+            None => EmailSettings::default(),
+            Some(e) => serde_json::from_value::<EmailSettings>(e.clone())
+                .map_err(|e| Invalid::new(format!("settings.email: {e}")))?
+                .validated()?,
+        };
         let (quiet_hours, own_quiet_hours) = quiet_hours_of(obj.get("quiet_hours"), default_quiet)?;
-        Ok(AccountSettings { compose, targets, routing, escalation, quiet_hours, own_quiet_hours })
+        Ok(AccountSettings { compose, targets, routing, escalation, email, quiet_hours, own_quiet_hours })
     }
 
     /// The window the account chose, None while the server's applies.
@@ -250,12 +312,18 @@ impl AccountSettings {
             "targets": self.targets,
             "routing": self.routing,
             "escalation": self.escalation,
+            "email": self.email,
         });
         if self.own_quiet_hours {
             v["quiet_hours"] = json!(self.quiet_hours.to_string());
         }
         v
     }
+}
+
+/// Where an account's SMTP password is sealed (`server_keys`).
+pub(crate) fn smtp_password_name(account_id: i64) -> String {
+    format!("smtp_password:{account_id}")
 }
 
 /// RFC 7386 JSON merge patch: objects merge, `null` removes, anything else replaces.
@@ -307,9 +375,20 @@ impl Services {
         if !patch.is_object() {
             return Err(Invalid::new("settings must be a JSON object").into());
         }
+        // The SMTP password is write-only: sealed apart, never in the settings.
+        let mut patch = patch.clone();
+        let password = patch.get_mut("email").and_then(|e| e.as_object_mut()).and_then(|e| e.remove("password"));
         let mut settings = self.store.account_settings(account_id).await?;
-        merge_patch(&mut settings, patch);
+        merge_patch(&mut settings, &patch);
         let parsed = AccountSettings::parse(&settings, self.timing.quiet)?;
+        match password {
+            None => {}
+            Some(Value::Null) => self.store.set_server_secret(&smtp_password_name(account_id), None).await?,
+            Some(Value::String(p)) if p.len() <= 500 => {
+                self.store.set_server_secret(&smtp_password_name(account_id), Some(&p)).await?
+            }
+            Some(_) => return Err(Invalid::new("settings.email.password must be text (null removes it)").into()),
+        }
         self.store.set_account_settings(account_id, &parsed.stored()).await?;
         Ok(parsed)
     }

@@ -4,7 +4,7 @@
 //! they are built.
 
 use jiff::Timestamp;
-use textdesk_core::escalation::{EscalationKind, parse_reason, video_invitation};
+use textdesk_core::escalation::{EmailContent, EscalationKind, parse_reason, video_invitation};
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::{Body, Invalid};
 use textdesk_store::{Escalation, EscalationAct, EscalationOutcome, NewEscalation, NewOutbound, User};
@@ -23,6 +23,10 @@ pub struct EscalationAsk {
     pub supervisor_id: Option<i64>,
     /// Keep the agent assigned; the supervisor watches instead of taking it.
     pub keep_agent: bool,
+    /// With email: the customer's address (kept on the contact); else the one they have.
+    pub email: Option<String>,
+    /// With email: `transcript` (default) or `request`.
+    pub send: Option<String>,
 }
 
 impl Services {
@@ -31,7 +35,7 @@ impl Services {
         let reason = parse_reason(ask.reason.as_deref())?;
         if !kind.available() {
             return Err(Invalid::new(format!(
-                "escalating to {} is not available yet; escalate to a supervisor or a video call",
+                "escalating to {} is not available yet; escalate to a supervisor, a video call or email",
                 kind.words()
             ))
             .into());
@@ -56,6 +60,10 @@ impl Services {
                     return Err(Invalid::new("you cannot escalate a conversation to yourself").into());
                 }
                 EscalationAct::Supervisor { supervisor_id, kept_agent: ask.keep_agent }
+            }
+            EscalationKind::Email => {
+                let content = EmailContent::parse(ask.send.as_deref())?;
+                self.email_escalation(actor, conversation_id, ask.email.as_deref(), content).await?
             }
             _ => {
                 let template = self.account_settings(actor.account_id).await?.escalation.video_template();

@@ -13,6 +13,7 @@ pub mod consent;
 pub mod contacts;
 pub mod conversations;
 pub mod dispatcher;
+pub mod email;
 pub mod error;
 pub mod escalations;
 pub mod hours;

@@ -174,10 +174,12 @@ async fn refused_in_words(db: Db) {
     let inbox = t.simulator_inbox().await;
     let conv = json(t.text_in(inbox, "+14155550161", "Hi", None).await).await["conversation_id"].as_i64().unwrap();
     let path = format!("/api/v1/conversations/{conv}/escalations");
-    for to in ["call", "callback", "email"] {
+    for to in ["call", "callback"] {
         let p = problem(t.post(&agent, &path, json!({ "to": to })).await, 422).await;
         assert!(p["detail"].as_str().unwrap().contains("is not available yet"), "{to}: {p}");
     }
+    let p = problem(t.post(&agent, &path, json!({ "to": "email", "email": "jo@example.net" })).await, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("email is not set up"), "{p}");
     let p = problem(t.post(&agent, &path, json!({ "to": "manager" })).await, 422).await;
     assert!(p["detail"].as_str().unwrap().contains("supervisor, call, callback, video, email"), "{p}");
     // No team to take a lead from, and an agent is no supervisor.
@@ -311,3 +313,120 @@ async fn the_video_link_on_the_account_page(db: Db) {
     assert_eq!(settings.escalation.video_link, "https://meet.jit.si/textdesk-{room}");
 }
 both_backends!(the_video_link_on_the_account_page);
+
+/// aiosmtpd on a free port, keeping what it receives in a Maildir; None (the test says it was skipped)
+/// unless peers are required.
+fn smtp_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
+    let bin = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/aiosmtpd/bin/python");
+    if !bin.exists() {
+        if std::env::var("TEXTDESK_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("the aiosmtpd peer is not installed in {} (run scripts/test-deps)", bin.display());
+        }
+        println!("skipped: the Python aiosmtpd peer is not installed (run scripts/test-deps)");
+        return None;
+    }
+    let port = common::binary::free_port();
+    let child = std::process::Command::new(bin)
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(dir.join("maildir"))
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((child, port));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("aiosmtpd did not start on port {port}");
+}
+
+/// The messages the SMTP server kept, as raw text.
+fn mails(dir: &std::path::Path) -> Vec<String> {
+    let new = dir.join("maildir/new");
+    let mut out: Vec<String> = std::fs::read_dir(new)
+        .map(|d| d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+async fn by_email_through_a_real_smtp_server(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((mut smtp, port)) = smtp_server(dir.path()) else { return };
+    let t = common::app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let inbox = t.simulator_inbox().await;
+    let conv = json(t.text_in(inbox, "+14155550164", "The invoice has the wrong address", None).await).await
+        ["conversation_id"]
+        .as_i64()
+        .unwrap();
+    let said = json!({ "body": "Sorry! I will send you the details by email." });
+    assert_eq!(t.post(&agent, &format!("/api/v1/conversations/{conv}/messages"), said).await.status(), 201);
+    let note = json!({ "body": "Check the billing system", "private": true });
+    assert_eq!(t.post(&agent, &format!("/api/v1/conversations/{conv}/messages"), note).await.status(), 201);
+
+    // The mail server, with a write-only password: kept sealed, never shown.
+    let email = json!({ "email": { "host": "127.0.0.1", "port": port, "tls": "none", "from": "help@clinic.example",
+        "reply_domain": "Reply.Clinic.example", "password": "hunter2-smtp" } });
+    let r = t.client.patch(t.url("/api/v1/account")).bearer_auth(&admin).json(&json!({ "settings": email })).send();
+    let r = r.await.unwrap();
+    assert_eq!(r.status(), 200);
+    let shown = r.text().await.unwrap();
+    assert!(!shown.contains("hunter2") && shown.contains("reply.clinic.example"), "{shown}");
+    let stored = t.services.store.account_settings(t.account_id).await.unwrap();
+    assert!(!stored.to_string().contains("hunter2"), "not in the settings: {stored}");
+    let sealed = t.services.store.server_secret(&format!("smtp_password:{}", t.account_id)).await.unwrap();
+    assert_eq!(sealed.as_deref(), Some("hunter2-smtp"));
+
+    // A bad address is refused; a good one is kept on the contact and the transcript goes to it.
+    let path = format!("/api/v1/conversations/{conv}/escalations");
+    let p = problem(t.post(&agent, &path, json!({ "to": "email", "email": "jo at example" })).await, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("e-mail") || p["detail"].as_str().unwrap().contains("email"), "{p}");
+    let r = t.post(&agent, &path, json!({ "to": "email", "email": "Jo@Example.net", "reason": "wants it in writing" }));
+    let e = json(r.await).await;
+    assert_eq!(e["to"], "email");
+    let reply_to = e["link"].as_str().unwrap().to_owned();
+    let token = reply_to.strip_prefix("reply+").and_then(|r| r.strip_suffix("@reply.clinic.example")).unwrap();
+    assert!(token.len() >= 40 && token.chars().all(|c| c.is_ascii_hexdigit()), "{reply_to}");
+    let got = mails(dir.path());
+    assert_eq!(got.len(), 1);
+    let mail = &got[0];
+    let header = |name: &str| {
+        mail.lines().find_map(|l| l.strip_prefix(&format!("{name}: "))).unwrap_or_else(|| panic!("{name} in {mail}"))
+    };
+    assert_eq!(header("From"), "help@clinic.example");
+    assert_eq!(header("Reply-To"), reply_to);
+    assert!(header("To").eq_ignore_ascii_case("jo@example.net"), "{mail}");
+    assert!(header("Subject").starts_with("Your conversation with"), "{mail}");
+    assert!(mail.contains("You: The invoice has the wrong address"), "the customer's words: {mail}");
+    assert!(mail.contains("Sorry! I will send you the details by email."), "our reply: {mail}");
+    assert!(!mail.contains("Check the billing system"), "never a private note: {mail}");
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    let contact = json(t.get(&agent, &format!("/api/v1/contacts/{}", c["contact_id"])).await).await;
+    assert!(contact.to_string().to_lowercase().contains("jo@example.net"), "kept on the contact: {contact}");
+
+    // Next time the kept address serves: a request for the details.
+    let e2 = json(t.post(&agent, &path, json!({ "to": "email", "send": "request" })).await).await;
+    assert_ne!(e2["link"], e["link"], "a new token each time");
+    let got = mails(dir.path());
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().any(|m| m.contains("please reply to this email with the details")), "{got:?}");
+    let tl = json(t.get(&agent, &format!("/api/v1/conversations/{conv}/timeline")).await).await;
+    assert_eq!(
+        tl.as_array().unwrap().iter().filter(|e| e["kind"] == "escalated" && e["data"]["to"] == "email").count(),
+        2
+    );
+
+    // A customer with no address, and a mail server that is gone: refused, nothing recorded.
+    let other = json(t.text_in(inbox, "+14155550165", "Hi", None).await).await["conversation_id"].as_i64().unwrap();
+    let other_path = format!("/api/v1/conversations/{other}/escalations");
+    let p = problem(t.post(&agent, &other_path, json!({ "to": "email" })).await, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("no email address"), "{p}");
+    smtp.kill().unwrap();
+    smtp.wait().unwrap();
+    let p = problem(t.post(&agent, &other_path, json!({ "to": "email", "email": "kim@example.net" })).await, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("the mail server did not take the email"), "{p}");
+    assert!(json(t.get(&agent, &other_path).await).await.as_array().unwrap().is_empty());
+}
+both_backends!(by_email_through_a_real_smtp_server);

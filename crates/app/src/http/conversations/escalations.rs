@@ -18,7 +18,7 @@ use crate::services::escalations::EscalationAsk;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationIn {
-    /// supervisor or video; call, callback and email are answered 422 ("not available yet").
+    /// supervisor, video or email; call and callback are answered 422 ("not available yet").
     #[serde(default)]
     pub(crate) to: String,
     /// Why, in words for the supervisor and the timeline (at most 500 characters).
@@ -32,6 +32,14 @@ pub struct EscalationIn {
     /// Escalated view and alerted), instead of assigning it to the supervisor.
     #[serde(default)]
     pub(crate) keep_agent: bool,
+    /// With `email`: the customer's address, checked and kept on the contact (attribute `email`);
+    /// without it, the one the contact has (422 when none).
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+    /// With `email`: `transcript` (the conversation so far, the default) or `request` (asks for the details).
+    /// Sent with `Reply-To: reply+<token>@` the account's `settings.email.reply_domain`.
+    #[serde(default)]
+    pub(crate) send: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -46,7 +54,7 @@ pub struct EscalationOut {
     pub(crate) supervisor_id: Option<i64>,
     pub(crate) supervisor_name: Option<String>,
     pub(crate) kept_agent: bool,
-    /// A video escalation's meeting link.
+    /// A video escalation's meeting link; an email escalation's Reply-To address.
     pub(crate) link: Option<String>,
     /// The message that carried the link to the customer (queued through the gate; it may wait for quiet hours to end).
     pub(crate) message_id: Option<i64>,
@@ -79,11 +87,13 @@ impl EscalationIn {
             reason: self.reason,
             supervisor_id: self.supervisor_id,
             keep_agent: self.keep_agent,
+            email: self.email,
+            send: self.send,
         }
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/escalations", tag = "conversations", params(("id" = i64, Path)), request_body = EscalationIn, responses((status = 201, body = EscalationOut, description = "Escalated: recorded in the timeline, sent to webhooks as escalation.created"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "A video link the gate refused to text (opted out, outside the reply window): nothing recorded"), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/escalations", tag = "conversations", params(("id" = i64, Path)), request_body = EscalationIn, responses((status = 201, body = EscalationOut, description = "Escalated: recorded in the timeline, sent to webhooks as escalation.created"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "A video link the gate refused to text (opted out, outside the reply window): nothing recorded"), (status = 422, body = ProblemOut, description = "Not available yet (call, callback), bad input, email not set up, or the mail server refused: nothing recorded")), security(("bearer" = [])))]
 pub(crate) async fn create_escalation(
     State(s): State<AppState>,
     ApiUser(u): ApiUser,
@@ -115,6 +125,11 @@ pub(crate) struct EscalateForm {
     /// A checkbox: present when ticked.
     #[serde(default)]
     pub(crate) keep_agent: Option<String>,
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+    /// `transcript` or `request`.
+    #[serde(default)]
+    pub(crate) send: Option<String>,
 }
 
 /// The Escalate menu's forms: back to the conversation, or the reason shown above the composer.
@@ -131,7 +146,14 @@ pub(crate) async fn escalate_form(
                 crate::services::error::ServiceError::Invalid("choose a supervisor from the list".into())
             })?),
         };
-        let ask = EscalationAsk { to: f.to, reason: f.reason, supervisor_id, keep_agent: f.keep_agent.is_some() };
+        let ask = EscalationAsk {
+            to: f.to,
+            reason: f.reason,
+            supervisor_id,
+            keep_agent: f.keep_agent.is_some(),
+            email: f.email,
+            send: f.send,
+        };
         s.services.escalate(&ui.user, id, &ask).await?;
         Ok(thread_href(id, &p))
     }

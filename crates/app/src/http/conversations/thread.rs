@@ -179,6 +179,10 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
             let why = reason.as_deref().map(|r| format!(": “{r}”")).unwrap_or_default();
             format!("{who} escalated this to a video call and texted the link {}{why}", link.as_deref().unwrap_or(""))
         }
+        E::Escalated { to: EscalationKind::Email, reason, .. } => {
+            let why = reason.as_deref().map(|r| format!(": “{r}”")).unwrap_or_default();
+            format!("{who} escalated this to email; the customer's reply will come back here{why}")
+        }
         E::Escalated { to, .. } => format!("{who} escalated this to {}", to.words()),
         E::PriorityChanged { priority: Priority::None } => format!("{who} cleared the priority"),
         E::PriorityChanged { priority } => format!("{who} set priority to {}", priority.as_str()),

@@ -1,0 +1,132 @@
+//! Escalating to email: the conversation's transcript, or a request for the
+//! details, sent through the account's SMTP server with a `Reply-To` that
+//! carries the conversation (`reply+<token>@` the reply domain).
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use textdesk_core::escalation::{EmailContent, SmtpTls};
+use textdesk_core::{AttributeChanges, AttributeKey, AttributeValue, Email, Invalid};
+use textdesk_store::{ContactPatch, EscalationAct, User};
+
+use crate::services::Services;
+use crate::services::account::{EmailSettings, smtp_password_name};
+use crate::services::error::{ServiceError, ServiceResult};
+use crate::services::transcript::Entry;
+
+/// The contact attribute that holds their email address.
+pub const EMAIL_ATTRIBUTE: &str = "email";
+
+impl Services {
+    /// Sends the email and says what to record; nothing is recorded when it was not sent.
+    pub(crate) async fn email_escalation(
+        &self,
+        actor: &User,
+        conversation_id: i64,
+        to: Option<&str>,
+        content: EmailContent,
+    ) -> ServiceResult<EscalationAct> {
+        let settings = self.account_settings(actor.account_id).await?.email;
+        if !settings.configured() {
+            return Err(Invalid::new(
+                "email is not set up: an admin adds the mail server (settings.email in /api/v1/account)",
+            )
+            .into());
+        }
+        let conversation = self.store.conversation(actor.account_id, conversation_id).await?;
+        let contact = self.store.contact(actor.account_id, conversation.contact_id).await?;
+        let address = match to.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(given) => {
+                let email = Email::parse(given)?;
+                let key = AttributeKey::parse(EMAIL_ATTRIBUTE)?;
+                let value = AttributeValue::parse(email.as_str())?;
+                let patch = ContactPatch {
+                    attributes: Some(AttributeChanges::one(key, Some(value))),
+                    ..ContactPatch::default()
+                };
+                self.edit_contact(actor, contact.id, patch, Some(conversation_id)).await?;
+                email
+            }
+            None => match contact.attribute_texts().get(EMAIL_ATTRIBUTE) {
+                Some(stored) => Email::parse(stored)?,
+                None => {
+                    return Err(
+                        Invalid::new("this customer has no email address yet: give `email` to use and keep").into()
+                    );
+                }
+            },
+        };
+        let token = hex::encode(rand::random::<[u8; 20]>());
+        let reply_to = format!("reply+{token}@{}", settings.reply_domain);
+        let (subject, body) = match content {
+            EmailContent::Transcript => {
+                let t = self.transcript((actor.account_id, conversation_id), actor.id, None).await?;
+                let mut lines =
+                    vec![format!("Our conversation with {}, as it stands:", self.business_name), String::new()];
+                for (at, entry) in t.entries() {
+                    if let Entry::Message(m) = entry {
+                        if m.private {
+                            continue;
+                        }
+                        let who = match m.direction {
+                            textdesk_core::Direction::Inbound => "You".to_owned(),
+                            _ => m.author_name.clone().unwrap_or_else(|| self.business_name.clone()),
+                        };
+                        lines.push(format!("{} {who}: {}", at.strftime("%Y-%m-%d %H:%M UTC"), m.body));
+                    }
+                }
+                lines.push(String::new());
+                lines.push("Reply to this email to add to the conversation.".into());
+                (format!("Your conversation with {}", self.business_name), lines.join("\n"))
+            }
+            EmailContent::Request => (
+                format!("{}: could you send us the details?", self.business_name),
+                format!(
+                    "Hello,\n\nTo help you further, please reply to this email with the details (and any pictures or \
+                     documents) of your request. Your reply goes straight into our conversation.\n\n{}",
+                    actor.name
+                ),
+            ),
+        };
+        let bad = |e: String| ServiceError::Invalid(format!("the email could not be made: {e}"));
+        let message = Message::builder()
+            .from(settings.from.parse::<Mailbox>().map_err(|e| bad(e.to_string()))?)
+            .reply_to(reply_to.parse::<Mailbox>().map_err(|e| bad(e.to_string()))?)
+            .to(address.as_str().parse::<Mailbox>().map_err(|e| bad(e.to_string()))?)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| bad(e.to_string()))?;
+        let password = self.store.server_secret(&smtp_password_name(actor.account_id)).await?;
+        let mailer = transport(&settings, password).map_err(|e| bad(e.to_string()))?;
+        mailer.send(message).await.map_err(|e| {
+            // The server's words, never the message (it holds the customer's).
+            ServiceError::Invalid(format!("the mail server did not take the email: {e}"))
+        })?;
+        Ok(EscalationAct::Email { reply_to })
+    }
+}
+
+fn transport(
+    s: &EmailSettings,
+    password: Option<String>,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
+    let builder = match s.tls {
+        SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)?,
+        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)?,
+    };
+    let port = match (s.port, s.tls) {
+        (0, SmtpTls::None) => 25,
+        (0, SmtpTls::Starttls) => 587,
+        (0, SmtpTls::Tls) => 465,
+        (p, _) => p,
+    };
+    let mut builder = builder.port(port).timeout(Some(Duration::from_secs(20)));
+    if !s.username.is_empty() {
+        builder = builder.credentials(Credentials::new(s.username.clone(), password.unwrap_or_default()));
+    }
+    Ok(builder.build())
+}
