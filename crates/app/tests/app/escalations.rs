@@ -314,9 +314,25 @@ async fn the_video_link_on_the_account_page(db: Db) {
 }
 both_backends!(the_video_link_on_the_account_page);
 
+/// The SMTP server's process, stopped when the test ends (even by a failed assertion).
+struct Smtp(std::process::Child);
+
+impl Smtp {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// aiosmtpd on a free port, keeping what it receives in a Maildir; None (the test says it was skipped)
 /// unless peers are required.
-fn smtp_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
+fn smtp_server(dir: &std::path::Path) -> Option<(Smtp, u16)> {
     let bin = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/aiosmtpd/bin/python");
     if !bin.exists() {
         if std::env::var("TEXTDESK_REQUIRE_PEERS").as_deref() == Ok("1") {
@@ -326,14 +342,16 @@ fn smtp_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
         return None;
     }
     let port = common::binary::free_port();
-    let child = std::process::Command::new(bin)
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-        .arg(dir.join("maildir"))
-        .spawn()
-        .unwrap();
+    let server = Smtp(
+        std::process::Command::new(bin)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir.join("maildir"))
+            .spawn()
+            .unwrap(),
+    );
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((child, port));
+            return Some((server, port));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -423,8 +441,7 @@ async fn by_email_through_a_real_smtp_server(db: Db) {
     let other_path = format!("/api/v1/conversations/{other}/escalations");
     let p = problem(t.post(&agent, &other_path, json!({ "to": "email" })).await, 422).await;
     assert!(p["detail"].as_str().unwrap().contains("no email address"), "{p}");
-    smtp.kill().unwrap();
-    smtp.wait().unwrap();
+    smtp.stop();
     let p = problem(t.post(&agent, &other_path, json!({ "to": "email", "email": "kim@example.net" })).await, 422).await;
     assert!(p["detail"].as_str().unwrap().contains("the mail server did not take the email"), "{p}");
     assert!(json(t.get(&agent, &other_path).await).await.as_array().unwrap().is_empty());
