@@ -102,12 +102,6 @@ impl Services {
     pub async fn escalations(&self, account_id: i64, conversation_id: i64) -> ServiceResult<Vec<Escalation>> {
         Ok(self.store.escalations(account_id, conversation_id).await?)
     }
-
-    /// The supervisors and admins an escalation may go to.
-    pub async fn supervisors(&self, account_id: i64) -> ServiceResult<Vec<User>> {
-        let users = self.store.users(account_id).await?;
-        Ok(users.into_iter().filter(|u| u.active && u.role.at_least(textdesk_core::Role::Supervisor)).collect())
-    }
 }
 
 /// A meeting id nobody can guess: 12 random letters and digits.
