@@ -170,6 +170,39 @@ pub fn parse_reply_domain(d: &str) -> Result<String, Invalid> {
     Ok(d)
 }
 
+/// The `reply+<token>@domain` address an email reply was sent to, found in an
+/// inbound `to` field ("Help <reply+ab12@reply.example.com>, other@x"),
+/// lower-cased; None when there is none.
+pub fn reply_address(to: &str) -> Option<String> {
+    to.split([',', '<', '>', ' ', ';', '"']).map(str::trim).find_map(|part| {
+        let lower = part.to_ascii_lowercase();
+        let (local, domain) = lower.split_once('@')?;
+        let token = local.strip_prefix("reply+")?;
+        let ok = !token.is_empty() && token.chars().all(|c| c.is_ascii_hexdigit()) && !domain.is_empty();
+        ok.then_some(lower)
+    })
+}
+
+/// A reply's own words: the quoted history most mail programs add below it
+/// ("On … wrote:", "> " lines, "-----Original Message-----", Outlook's rule
+/// and "From:" block) is cut off.
+pub fn strip_quoted(text: &str) -> String {
+    let mut kept = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        let starts_history = (t.starts_with("On ") && t.ends_with("wrote:"))
+            || t.starts_with('>')
+            || t.starts_with("-----Original Message-----")
+            || t.starts_with("________________________________")
+            || (t.starts_with("From:") && kept.iter().any(|l: &&str| l.trim().is_empty()));
+        if starts_history {
+            break;
+        }
+        kept.push(line);
+    }
+    kept.join("\n").trim().to_owned()
+}
+
 /// The text that carries a meeting link to the customer.
 pub fn video_invitation(link: &str) -> String {
     format!("Let's talk face to face: join the video call at {link}")
@@ -212,6 +245,23 @@ mod tests {
         assert!(VideoTemplate::parse("https://meet.example.com/{room} now").is_err());
         assert!(VideoTemplate::parse("javascript:{room}").is_err());
         assert!(video_invitation("https://x.test/1").ends_with("https://x.test/1"));
+    }
+
+    #[test]
+    fn replies_are_found_and_their_history_cut() {
+        assert_eq!(
+            reply_address("Help Desk <Reply+AB12@Reply.Example.com>, other@example.com").as_deref(),
+            Some("reply+ab12@reply.example.com")
+        );
+        assert_eq!(reply_address("help@example.com"), None);
+        assert_eq!(reply_address("reply+zz@example.com"), None, "tokens are hex");
+        assert_eq!(reply_address("reply+@example.com"), None);
+        let text = "The new address is 12 Oak St.\nThanks!\n\nOn Fri, Dec 4, 2026 at 9:00 PM Test Dental <reply+ab@x.com> wrote:\n> Our conversation";
+        assert_eq!(strip_quoted(text), "The new address is 12 Oak St.\nThanks!");
+        assert_eq!(strip_quoted("Yes\n> quoted"), "Yes");
+        assert_eq!(strip_quoted("Fine\n-----Original Message-----\nFrom: us"), "Fine");
+        assert_eq!(strip_quoted("Fine\n\nFrom: Test Dental\nSent: today"), "Fine");
+        assert_eq!(strip_quoted("From: me, about my bill"), "From: me, about my bill", "a first line is words");
     }
 
     #[test]

@@ -12,6 +12,9 @@ use crate::conversation_changes::{self as changes, Change};
 use crate::messages::{NewOutbound, insert_outbound};
 use crate::{Result, Store, StoreError, from_ms, returned_id, to_ms};
 
+/// How a message that came by email is marked (its `provider_id` starts with this).
+pub const EMAIL_PROVIDER_PREFIX: &str = "email:";
+
 /// One escalation, as listed.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Escalation {
@@ -158,6 +161,72 @@ impl Store {
         let rows =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(conversation_id).fetch_all(&self.pool).await?;
         rows.iter().map(escalation_from).collect()
+    }
+
+    /// A customer's email reply, threaded into the conversation whose email
+    /// escalation gave out `reply_to`: stored as their message (once per
+    /// `email_id`), the conversation reopened if resolved, in one transaction.
+    /// None when no escalation gave out that address; Some((conversation, None)) for a repeat.
+    pub async fn record_email_reply(
+        &self,
+        account_id: i64,
+        reply_to: &str,
+        email_id: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<Option<(i64, Option<i64>)>> {
+        let row = sqlx::query(
+            "SELECT conversation_id FROM escalations WHERE account_id = $1 AND kind = 'email' AND link = $2 ORDER BY id LIMIT 1",
+        )
+        .bind(account_id)
+        .bind(reply_to)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let conv = self.conversation(account_id, row.try_get("conversation_id")?).await?;
+        let count = textdesk_core::segments::count(body);
+        let now_ms = to_ms(now);
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO messages (conversation_id, inbox_id, direction, body, media, private, provider_id, status, segments, encoding, created_at, updated_at)
+             VALUES ($1, $2, 'inbound', $3, '[]', 0, $4, 'received', $5, $6, $7, $7)
+             ON CONFLICT (inbox_id, provider_id) DO NOTHING RETURNING id",
+        )
+        .bind(conv.id)
+        .bind(conv.inbox_id)
+        .bind(body)
+        .bind(format!("{EMAIL_PROVIDER_PREFIX}{email_id}"))
+        .bind(count.segments as i64)
+        .bind(count.encoding.as_str())
+        .bind(now_ms)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(inserted) = inserted else { return Ok(Some((conv.id, None))) };
+        let message_id = returned_id(&inserted)?;
+        let reopen = conv.status == textdesk_core::ConversationStatus::Resolved;
+        sqlx::query(
+            "UPDATE conversations SET status = 'open', snoozed_until = NULL, resolved_at = NULL, last_activity_at = $1,
+                    waiting_since = COALESCE(waiting_since, $1), unread = unread + 1 WHERE id = $2",
+        )
+        .bind(now_ms)
+        .bind(conv.id)
+        .execute(&mut *tx)
+        .await?;
+        let place = (account_id, conv.id);
+        if conv.status != textdesk_core::ConversationStatus::Open {
+            let ev = DomainEvent::StatusChanged {
+                from: conv.status,
+                to: textdesk_core::ConversationStatus::Open,
+                until: None,
+                zone: None,
+                reason: reopen.then_some(textdesk_core::event::StatusReason::CustomerReplied),
+            };
+            crate::events::append(&mut tx, place, &ev, None, now).await?;
+        }
+        let ev = DomainEvent::MessageReceived { message_id, keyword: false };
+        crate::events::append(&mut tx, place, &ev, None, now).await?;
+        self.commit(tx).await?;
+        Ok(Some((conv.id, Some(message_id))))
     }
 
     /// A team's lead: its supervisor or admin member who has been a user the

@@ -55,7 +55,7 @@ pub use contacts::{Contact, ContactPatch, Identity, Origin};
 pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snippet, Snooze,
 };
-pub use escalations::{Escalation, EscalationAct, EscalationOutcome, NewEscalation};
+pub use escalations::{EMAIL_PROVIDER_PREFIX, Escalation, EscalationAct, EscalationOutcome, NewEscalation};
 pub use events::{EventBus, Live, LiveEvent, LoggedEvent};
 pub use idempotency::{IDEMPOTENCY_TTL, IdemKey, IdemRecord};
 pub use inboxes::{Inbox, NewInbox, inbox_in};

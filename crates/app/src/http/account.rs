@@ -84,6 +84,8 @@ pub(crate) struct AccountPage {
     /// The video escalation's link template, as stored or as typed when refused.
     video_link: String,
     video_error: Option<String>,
+    /// Where the email provider's inbound-parse webhook posts customers' replies (the secret is in it).
+    inbound_email_url: String,
     /// Which form was just saved: `quiet-hours`, `targets` or `video`.
     saved: String,
 }
@@ -126,6 +128,11 @@ pub(crate) async fn account_view(s: &AppState, ui: &UiUser) -> Result<AccountPag
         target_error: None,
         video_link: settings.escalation.video_link,
         video_error: None,
+        inbound_email_url: format!(
+            "{}{}",
+            s.config.public_url.trim_end_matches('/'),
+            s.services.inbound_email_path(ui.user.account_id).await?
+        ),
         saved: String::new(),
     })
 }

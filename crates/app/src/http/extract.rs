@@ -198,6 +198,11 @@ impl FormParts {
     }
 }
 
+/// A multipart form from a provider (no session): its fields and files, up to `max_bytes` a file.
+pub(crate) async fn provider_form(form: axum::extract::Multipart, max_bytes: u64) -> Result<FormParts, Problem> {
+    read_form_parts(form, max_bytes).await
+}
+
 async fn read_form_parts(mut form: axum::extract::Multipart, max_bytes: u64) -> Result<FormParts, Problem> {
     let too_large = || {
         Problem::new(

@@ -253,6 +253,7 @@ fn outside() -> Router<AppState> {
     Router::new()
         .route("/webhooks/{provider}/{inbox}", post(webhooks::main_hook))
         .route("/webhooks/{provider}/{inbox}/{hook}", post(webhooks::named_hook))
+        .route("/webhooks/email/{account_id}/{secret}", post(escalations::inbound_email))
         .route("/media/{id}", get(media::serve))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -130,3 +130,58 @@ fn transport(
     }
     Ok(builder.build())
 }
+
+/// An inbound-parse post: the fields the common "inbound parse" webhooks send.
+pub struct InboundEmail<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+}
+
+impl Services {
+    /// The path an account's inbound-parse webhook posts to; the secret in it is the credential.
+    pub async fn inbound_email_path(&self, account_id: i64) -> ServiceResult<String> {
+        let secret = self.store.server_key(&inbound_secret_name(account_id)).await?;
+        Ok(format!("/webhooks/email/{account_id}/{secret}"))
+    }
+
+    /// A customer's reply to an escalation's email: checked against the
+    /// account's secret (403 otherwise), found by its `reply+<token>@` address
+    /// (404 when no escalation gave it out), its quoted history cut, and
+    /// threaded into the conversation as their message, once.
+    pub async fn inbound_email(&self, account_id: i64, secret: &str, mail: &InboundEmail<'_>) -> ServiceResult<i64> {
+        use subtle::ConstantTimeEq;
+        let expected = self.store.server_key(&inbound_secret_name(account_id)).await?;
+        if !bool::from(expected.as_bytes().ct_eq(secret.as_bytes())) {
+            return Err(ServiceError::Forbidden("this inbound email address is not this account's".into()));
+        }
+        let Some(reply_to) = textdesk_core::escalation::reply_address(mail.to) else {
+            return Err(Invalid::new("the email was not sent to a reply+<token>@ address").into());
+        };
+        let text = textdesk_core::escalation::strip_quoted(mail.text);
+        if text.is_empty() {
+            return Err(Invalid::new("the email has no words of its own (only quoted history)").into());
+        }
+        // A provider posting the same email twice stores it once.
+        let email_id = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            for part in [mail.from, mail.to, mail.subject, mail.text] {
+                h.update(part.as_bytes());
+                h.update([0u8]);
+            }
+            hex::encode(h.finalize())
+        };
+        let recorded =
+            self.store.record_email_reply(account_id, &reply_to, &email_id, &text, jiff::Timestamp::now()).await?;
+        match recorded {
+            Some((conversation_id, _)) => Ok(conversation_id),
+            None => Err(ServiceError::NotFound("reply address")),
+        }
+    }
+}
+
+fn inbound_secret_name(account_id: i64) -> String {
+    format!("email_inbound:{account_id}")
+}

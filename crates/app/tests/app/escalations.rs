@@ -436,6 +436,41 @@ async fn by_email_through_a_real_smtp_server(db: Db) {
         2
     );
 
+    // The customer's reply, posted by the reply domain's inbound-parse webhook, threads back in, marked as email.
+    let page = t.browser("ada@example.com").await.get(t.url("/settings/account")).send().await.unwrap();
+    let page = page.text().await.unwrap();
+    let start = page.find("/webhooks/email/").expect("the inbound address on the account page");
+    let hook: String = page[start..].chars().take_while(|c| *c != '<').collect();
+    assert!(hook.starts_with(&format!("/webhooks/email/{}/", t.account_id)) && hook.len() > 40, "{hook}");
+    let reply = |hook: &str, to: &str, text: &str| {
+        let fields =
+            [("from", "Jo <jo@example.net>"), ("to", to), ("subject", "Re: Your conversation"), ("text", text)];
+        let (ctype, body) = common::multipart(&fields, &[("attachment1", "photo.jpg", "image/jpeg", b"\xff\xd8")]);
+        t.client.post(t.url(hook)).header("content-type", ctype).body(body).send()
+    };
+    let words =
+        "The right address is 12 Oak St, Springfield.\n\nOn Fri, Dec 4, 2026 Test wrote:\n> Our conversation with";
+    let to = format!("Test Dental <{}>", reply_to.to_uppercase().replace("REPLY+", "reply+"));
+    assert_eq!(reply(&hook, &to, words).await.unwrap().status(), 200);
+    assert_eq!(reply(&hook, &to, words).await.unwrap().status(), 200, "a repeat is taken");
+    let forged = format!("/webhooks/email/{}/not-the-secret", t.account_id);
+    assert_eq!(reply(&forged, &to, "Forged").await.unwrap().status(), 403);
+    let unknown = "reply+00aa@reply.clinic.example";
+    assert_eq!(reply(&hook, unknown, "Who?").await.unwrap().status(), 404);
+    let messages = json(t.get(&agent, &format!("/api/v1/conversations/{conv}/messages")).await).await;
+    let back: Vec<&Value> = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["body"] == "The right address is 12 Oak St, Springfield.")
+        .collect();
+    assert_eq!(back.len(), 1, "once, quoted history cut: {messages}");
+    assert_eq!(back[0]["direction"], "inbound");
+    assert!(!messages.to_string().contains("Forged") && !messages.to_string().contains("Our conversation with"));
+    let thread = t.browser("dana@example.com").await.get(t.url(&format!("/conversations/{conv}"))).send().await;
+    let thread = thread.unwrap().text().await.unwrap();
+    assert!(thread.contains("The right address is 12 Oak St") && thread.contains("✉ by email"), "marked as email");
+
     // A customer with no address, and a mail server that is gone: refused, nothing recorded.
     let other = json(t.text_in(inbox, "+14155550165", "Hi", None).await).await["conversation_id"].as_i64().unwrap();
     let other_path = format!("/api/v1/conversations/{other}/escalations");

@@ -13,6 +13,7 @@ use crate::http::conversations::list::ListParams;
 use crate::http::extract::{ApiUser, CsrfForm, Json, Path, Query, ts};
 use crate::http::problem::{ApiResult, ProblemOut};
 use crate::http::state::AppState;
+use crate::services::email::InboundEmail;
 use crate::services::escalations::EscalationAsk;
 
 #[derive(Deserialize, ToSchema)]
@@ -159,4 +160,20 @@ pub(crate) async fn escalate_form(
     }
     .await;
     after_action(&s, &ui, id, &p, result).await
+}
+
+/// The inbound-parse webhook (`POST /webhooks/email/{account_id}/{secret}`): a customer's reply to an
+/// escalation's email (multipart `from`, `to`, `subject`, `text`; attachments are not kept), threaded into
+/// its conversation. The secret in the path is the credential (403 otherwise); 404 for an address no
+/// escalation gave out; 200 once stored (a repeat is stored once).
+pub(crate) async fn inbound_email(
+    State(s): State<AppState>,
+    Path((account_id, secret)): Path<(i64, String)>,
+    form: axum::extract::Multipart,
+) -> Result<StatusCode, crate::http::problem::Problem> {
+    let parts = crate::http::extract::provider_form(form, s.config.media_max_bytes).await?;
+    let field = |n: &str| parts.field(n).unwrap_or_default();
+    let mail = InboundEmail { from: field("from"), to: field("to"), subject: field("subject"), text: field("text") };
+    s.services.inbound_email(account_id, &secret, &mail).await?;
+    Ok(StatusCode::OK)
 }

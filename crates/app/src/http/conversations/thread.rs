@@ -108,6 +108,12 @@ pub(crate) fn bubble(
         (Direction::Outbound, _) => ("out", m.author_name.clone().unwrap_or_else(|| "Automatic".into())),
     };
     let (status, status_class) = match m.status {
+        // A reply to an escalation's email: said, so nobody answers it as if it were a text.
+        DeliveryStatus::Received
+            if m.provider_id.as_deref().is_some_and(|p| p.starts_with(textdesk_store::EMAIL_PROVIDER_PREFIX)) =>
+        {
+            ("✉ by email".into(), "email")
+        }
         DeliveryStatus::Received | DeliveryStatus::Note => (String::new(), ""),
         DeliveryStatus::Scheduled => match m.send_at {
             Some(at) => (format!("Scheduled: goes out at {}", their_time(at, contact_tz, now)), "pending"),
