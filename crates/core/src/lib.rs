@@ -17,6 +17,7 @@ pub mod message;
 pub mod numbering;
 pub mod pacing;
 pub mod phone;
+pub mod review;
 pub mod routing;
 pub mod segments;
 pub mod snooze;
