@@ -14,6 +14,7 @@ pub mod label;
 pub mod list;
 pub mod media;
 pub mod message;
+pub mod metrics;
 pub mod numbering;
 pub mod pacing;
 pub mod phone;
