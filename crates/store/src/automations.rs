@@ -276,11 +276,11 @@ impl Store {
 
     /// A write transaction for one firing outside the event log (a wait, a
     /// scheduled run): its mark and effects commit together.
-    pub async fn automation_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    pub async fn automation_tx(&self) -> Result<crate::WriteTx> {
         self.begin_write().await
     }
 
-    pub async fn commit_automation(&self, tx: sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
+    pub async fn commit_automation(&self, tx: crate::WriteTx) -> Result<()> {
         self.commit(tx).await
     }
 }

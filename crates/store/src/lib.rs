@@ -34,6 +34,7 @@ mod setup;
 mod timeline;
 mod vault;
 pub mod webhooks;
+mod write;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -71,6 +72,7 @@ pub use setup::SetupFacts;
 pub use timeline::TimelineEvent;
 pub use vault::{Unlocked, Vault, VaultError};
 pub use webhooks::{AttemptEnd, DueDelivery, WebhookDelivery, WebhookFields, WebhookSubscription};
+pub use write::WriteTx;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -134,6 +136,8 @@ pub struct Store {
     events: EventBus,
     /// The key sealing secrets at rest, set once by `unlock`.
     vault: std::sync::Arc<std::sync::OnceLock<Vault>>,
+    /// This process's writers take turns here on SQLite (`write`).
+    writers: write::WriteQueue,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -180,7 +184,9 @@ impl Store {
         // Migrated before the event bus starts: it reads where the event log is.
         migrate(backend, &pool).await?;
         let events = EventBus::start(backend, &url, pool.clone()).await?;
-        Ok(Store { pool, backend, events, vault: Default::default() })
+        let writers =
+            if backend == Backend::Sqlite { write::WriteQueue::sqlite() } else { write::WriteQueue::default() };
+        Ok(Store { pool, backend, events, vault: Default::default(), writers })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -206,7 +212,7 @@ impl Store {
 
     /// Commits a write transaction and tells this node's live relay, which
     /// reads what the transaction appended to the event log.
-    async fn commit(&self, tx: sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
+    async fn commit(&self, tx: WriteTx) -> Result<()> {
         tx.commit().await?;
         // Test only (`hold_delivery_ms`): what follows a commit waits, so a
         // test can kill the server between a change and anything after it.
@@ -219,12 +225,15 @@ impl Store {
     }
 
     /// A transaction that will write. SQLite takes the write lock up front so
-    /// a read-then-write transaction cannot fail half-way with SQLITE_BUSY.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.backend {
+    /// a read-then-write transaction cannot fail half-way with SQLITE_BUSY,
+    /// after this process's earlier writers (`write::WriteQueue`).
+    async fn begin_write(&self) -> Result<WriteTx> {
+        let turn = self.writers.turn().await?;
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        Ok(WriteTx::new(tx, turn))
     }
 }
 
