@@ -8,6 +8,7 @@ pub mod contact;
 pub mod conversation;
 pub mod event;
 pub mod gate;
+pub mod host;
 pub mod hours;
 pub mod identity;
 pub mod label;
@@ -27,6 +28,7 @@ pub mod webhook;
 
 pub use contact::{AttributeChanges, AttributeKey, AttributeValue, ContactName, NoteBody};
 pub use conversation::{ConversationStatus, InboundPlacement, LatestConversation, Priority, ReopenWindow};
+pub use host::HostName;
 pub use gate::{BlockReason, ConsentState, OutboundKind, OutboundRequest, Verdict};
 pub use identity::{Address, Capabilities, Medium};
 pub use label::{LabelColor, LabelName};

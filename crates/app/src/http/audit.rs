@@ -63,7 +63,7 @@ pub(crate) async fn audit_page(State(s): State<AppState>, ui: UiUser, Query(q): 
     if !ui.user.role.at_least(Role::Admin) {
         return Problem::forbidden("the audit trail is for admins").into_response();
     }
-    let entries = match s.services.audit_entries(s.account_id, q.before, PAGE).await {
+    let entries = match s.services.audit_entries(ui.user.account_id, q.before, PAGE).await {
         Ok(e) => e,
         Err(e) => return Problem::from(e).into_response(),
     };

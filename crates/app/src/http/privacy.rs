@@ -87,9 +87,9 @@ async fn page(
     done: Option<String>,
 ) -> Response {
     let result = async {
-        let contact = s.services.contact(s.account_id, id).await?;
-        let summary = s.services.erasure_summary(s.account_id, id).await?;
-        let erased = s.services.erased_at(s.account_id, id).await?;
+        let contact = s.services.contact(ui.user.account_id, id).await?;
+        let summary = s.services.erasure_summary(ui.user.account_id, id).await?;
+        let erased = s.services.erased_at(ui.user.account_id, id).await?;
         Ok::<_, ServiceError>((contact, summary, erased))
     }
     .await;
@@ -143,7 +143,7 @@ pub async fn erase_form(
     }
     let ip = ip.to_string();
     let by = Requester { user_id: Some(ui.user.id), ip: Some(&ip) };
-    match s.services.erase_contact(s.account_id, id, by, &mut |_| {}).await {
+    match s.services.erase_contact(ui.user.account_id, id, by, &mut |_| {}).await {
         Ok(e) => {
             let t = e.summary;
             let done = format!(
@@ -169,7 +169,7 @@ pub async fn ui_export(
     require_admin(&ui.user, ADMINS_ONLY)?;
     let ip = ip.to_string();
     let by = Requester { user_id: Some(ui.user.id), ip: Some(&ip) };
-    let zip = s.services.export_contact(s.account_id, id, by, &mut |_| {}).await?;
+    let zip = s.services.export_contact(ui.user.account_id, id, by, &mut |_| {}).await?;
     Ok(zip_response(id, zip))
 }
 

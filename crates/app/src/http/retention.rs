@@ -68,7 +68,7 @@ pub async fn retention_page(State(s): State<AppState>, ui: UiUser, Query(q): Que
     if !ui.user.role.at_least(Role::Admin) {
         return Problem::forbidden(ADMINS_ONLY).into_response();
     }
-    let stored = match s.services.retention_policy(s.account_id).await {
+    let stored = match s.services.retention_policy(ui.user.account_id).await {
         Ok(p) => p,
         Err(e) => return Problem::from(e).into_response(),
     };
@@ -90,7 +90,7 @@ pub async fn retention_page(State(s): State<AppState>, ui: UiUser, Query(q): Que
             Ok(p) => {
                 page.action = p.action.as_str();
                 let now = Timestamp::now();
-                match s.services.retention_dry_run(s.account_id, p, now).await {
+                match s.services.retention_dry_run(ui.user.account_id, p, now).await {
                     Ok(c) => page.preview = Some((c, when(&s, cutoff(now, p.months)))),
                     Err(e) => return Problem::from(e).into_response(),
                 }
@@ -127,7 +127,7 @@ pub async fn save_form(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<Save
             Err(e) => return Problem::from(e).into_response(),
         }
     };
-    match s.services.set_retention(s.account_id, policy, Some(ui.user.id)).await {
+    match s.services.set_retention(ui.user.account_id, policy, Some(ui.user.id)).await {
         Ok(()) => Redirect::to("/settings/retention?saved=1").into_response(),
         Err(e) => Problem::from(e).into_response(),
     }

@@ -22,7 +22,7 @@ use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
-    account, audit, automations, canned, labels, layout, live, media, openapi, ops, preferences, privacy, retention,
+    account, audit, automations, canned, labels, layout, live, media, openapi, operator, ops, preferences, privacy, retention,
     routing, session, setup, simulator, webhooks,
 };
 
@@ -236,6 +236,8 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/tokens/{id}", delete(tokens::revoke_token))
         // Live updates
         .route("/events", get(live::events))
+        // The installation's operator (their own token; 404 when none is configured)
+        .route("/operator/accounts", get(operator::list_accounts).post(operator::create_account))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API endpoint") })
 }
 

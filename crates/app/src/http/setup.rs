@@ -34,8 +34,12 @@ pub(crate) fn summary(p: &AwayPreview) -> String {
     format!("{texts} · {} characters · {encoding}", p.count.characters)
 }
 
-pub fn away_view(s: &AppState, inbox: &Inbox, text: &str) -> AwayView {
-    match s.services.away_preview(inbox, text, Timestamp::now()) {
+pub async fn away_view(s: &AppState, inbox: &Inbox, text: &str) -> AwayView {
+    let business = match s.services.business_name_of(inbox.account_id).await {
+        Ok(b) => b,
+        Err(e) => return AwayView { text: String::new(), summary: Problem::from(e).detail },
+    };
+    match s.services.away_preview(inbox, &business, text, Timestamp::now()) {
         Ok(p) => AwayView { summary: summary(&p), text: p.text },
         Err(e) => {
             AwayView { text: String::new(), summary: format!("Cannot be sent as written: {}", Problem::from(e).detail) }
@@ -60,7 +64,7 @@ pub(crate) async fn away_preview(
         return Err(Problem::forbidden("the settings are for admins; ask one to change them"));
     }
     let inbox = s.services.inbox(ui.user.account_id, id).await?;
-    Ok(axum::Json(away_view(&s, &inbox, &f.off_text)))
+    Ok(axum::Json(away_view(&s, &inbox, &f.off_text).await))
 }
 
 #[derive(Deserialize)]

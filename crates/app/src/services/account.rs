@@ -230,6 +230,11 @@ impl Services {
         Ok(self.store.account(account_id).await?)
     }
 
+    /// The business's name as its customers read it in automatic replies: the account's own.
+    pub async fn business_name_of(&self, account_id: i64) -> ServiceResult<String> {
+        Ok(self.store.account(account_id).await?.name)
+    }
+
     /// The one place the account's settings are read.
     pub async fn account_settings(&self, account_id: i64) -> ServiceResult<AccountSettings> {
         Ok(AccountSettings::from_stored(&self.store.account_settings(account_id).await?, self.timing.quiet))

@@ -124,10 +124,11 @@ impl Services {
     pub(crate) fn fill(
         &self,
         template: &str,
+        business: &str,
         contact_name: &str,
         next_open: Option<String>,
     ) -> Result<String, textdesk_core::Invalid> {
-        let vars = Vars::new(contact_name, "", &self.business_name, next_open);
+        let vars = Vars::new(contact_name, "", business, next_open);
         Ok(Template::parse(template)?.render(&vars).text)
     }
 }

@@ -231,7 +231,8 @@ impl Services {
         let next_open =
             if hours.is_open(now) { None } else { hours.next_opening(now).map(|o| describe_opening(o, &t.zone, now)) };
         let contact_name = t.contact.as_ref().map(|c| c.name.as_str()).unwrap_or("");
-        let mut vars = Vars::new(contact_name, &user.name, &self.business_name, next_open);
+        let business = self.business_name_of(user.account_id).await?;
+        let mut vars = Vars::new(contact_name, &user.name, &business, next_open);
         for (name, value) in variables {
             let var = Var::ALL.into_iter().find(|v| v.name() == name).ok_or_else(|| {
                 let known: Vec<&str> = Var::ALL.iter().map(|v| v.name()).collect();

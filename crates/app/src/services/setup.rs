@@ -108,7 +108,7 @@ impl Services {
     /// The away message (`text`, or the default when empty) as a customer
     /// would read it now, with the next opening of `inbox` named in the
     /// business's zone, and its length in texts (core's one count).
-    pub fn away_preview(&self, inbox: &Inbox, text: &str, now: Timestamp) -> ServiceResult<AwayPreview> {
+    pub fn away_preview(&self, inbox: &Inbox, business: &str, text: &str, now: Timestamp) -> ServiceResult<AwayPreview> {
         let template = if text.trim().is_empty() { DEFAULT_OFF_HOURS } else { text.trim() };
         let hours = InboxHours::of(inbox, &self.timing.fallback_zone).hours;
         let zone = &self.timing.fallback_zone;
@@ -118,7 +118,7 @@ impl Services {
             tomorrow.at(9, 0, 0, 0).to_zoned(zone.clone()).ok().map(|z| z.timestamp())
         };
         let opening = hours.next_opening(now).or_else(sample).map(|at| describe_opening(at, zone, now));
-        let vars = Vars::new("", "", &self.business_name, opening);
+        let vars = Vars::new("", "", business, opening);
         let text = Template::parse(template)?.render(&vars).text;
         Ok(AwayPreview { count: segments::count(&text), text })
     }

@@ -254,7 +254,8 @@ pub(crate) async fn inbox_view(
         Some((typed, section, error)) => (merge_section(stored, typed, &section), Some((section, error))),
         None => (stored, None),
     };
-    let policy = ConsentSettings::default().policy(&s.services.business_name)?;
+    let business = s.services.business_name_of(ui.user.account_id).await?;
+    let policy = ConsentSettings::default().policy(&business)?;
     let defaults = Defaults {
         opt_out_reply: policy.opt_out_reply.as_str().to_owned(),
         opt_in_reply: policy.opt_in_reply.as_str().to_owned(),
@@ -290,7 +291,7 @@ pub(crate) async fn inbox_view(
         },
         None => None,
     };
-    let away = crate::http::setup::away_view(s, &inbox, &form.off_text);
+    let away = crate::http::setup::away_view(s, &inbox, &form.off_text).await;
     Ok(InboxPage {
         chrome: chrome(s, ui),
         id: inbox.id,

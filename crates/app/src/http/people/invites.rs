@@ -110,7 +110,8 @@ pub(crate) async fn invitee(
     let now = std::time::Instant::now();
     s.services.limits.check(ip, now).map_err(refused)?;
     match s.services.invitation_for(token).await {
-        Ok(Some(u)) if u.account_id == s.account_id => Ok(Some(u)),
+        // A link names its person, and so its account, whichever host it is opened at.
+        Ok(Some(u)) => Ok(Some(u)),
         Ok(_) => {
             s.services.limits.charge(ip, now).map_err(refused)?;
             Ok(None)
