@@ -163,6 +163,12 @@ fn body_for(method: &str, path: &str, n: usize, s: &Seeds) -> Value {
         ("POST", "/api/v1/automations") | ("PUT", "/api/v1/automations/{id}") => a_rule(n),
         ("PATCH", "/api/v1/automations/{id}") => json!({ "enabled": true }),
         ("POST", "/api/v1/webhooks") => a_webhook(),
+        // Bodies that act, so another account's caller reaches the record (and its 404).
+        ("POST", "/api/v1/conversations/{id}/messages") => json!({ "body": "Checking in" }),
+        ("POST", "/api/v1/conversations/{id}/priority") => json!({ "priority": "high" }),
+        ("POST", "/api/v1/conversations/{id}/status") => json!({ "status": "pending" }),
+        ("PUT", "/api/v1/conversations/{id}/labels") => json!({ "labels": [] }),
+        ("POST", "/api/v1/contacts/{id}/notes") => json!({ "body": "another note" }),
         ("PUT", "/api/v1/retention") | ("POST", "/api/v1/retention/dry-run") => {
             json!({ "months": 24, "action": "redact" })
         }
@@ -339,7 +345,9 @@ async fn matrix(db: Db) {
             let expected = table[key][who];
             let ok = match expected {
                 Cell::Signed => (400..500).contains(&got.1),
-                Cell::Hidden => got.1 == 404,
+                // A body refused before any record is read gets the admin's own
+                // answer (400/422), which says nothing about the record.
+                Cell::Hidden => got.1 == 404 || ([400, 422].contains(&got.1) && seen[key][3].1 == got.1),
                 _ => expected == got.0,
             };
             if !ok {
