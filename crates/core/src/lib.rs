@@ -28,8 +28,8 @@ pub mod webhook;
 
 pub use contact::{AttributeChanges, AttributeKey, AttributeValue, ContactName, NoteBody};
 pub use conversation::{ConversationStatus, InboundPlacement, LatestConversation, Priority, ReopenWindow};
-pub use host::HostName;
 pub use gate::{BlockReason, ConsentState, OutboundKind, OutboundRequest, Verdict};
+pub use host::HostName;
 pub use identity::{Address, Capabilities, Medium};
 pub use label::{LabelColor, LabelName};
 pub use message::{Body, DeliveryStatus, Direction};

@@ -140,7 +140,8 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let hosts = sqlx::query("SELECT account_id, host FROM account_hosts ORDER BY host").fetch_all(&self.pool).await?;
+        let hosts =
+            sqlx::query("SELECT account_id, host FROM account_hosts ORDER BY host").fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get("id")?;

@@ -182,10 +182,10 @@ impl Store {
     /// account the e-mail belongs to, or none.
     pub async fn login_locked_until(&self, email_hash: &str, now: Timestamp) -> Result<Option<Timestamp>> {
         let row = sqlx::query("SELECT locked_until FROM login_failures WHERE email_hash = $1 AND locked_until > $2")
-        .bind(email_hash)
-        .bind(to_ms(now))
-        .fetch_optional(&self.pool)
-        .await?;
+            .bind(email_hash)
+            .bind(to_ms(now))
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(match row {
             Some(r) => r.try_get::<Option<i64>, _>("locked_until")?.map(from_ms),
             None => None,
@@ -237,10 +237,7 @@ impl Store {
 
     /// A successful sign-in forgets the failures before it.
     pub async fn clear_login_failures(&self, email_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE email_hash = $1")
-            .bind(email_hash)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM login_failures WHERE email_hash = $1").bind(email_hash).execute(&self.pool).await?;
         Ok(())
     }
 

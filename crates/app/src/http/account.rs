@@ -28,7 +28,8 @@ pub struct AccountOut {
     /// "max_segments": 1..10, "extra_slang": [["word", "what to write instead"], …] },
     /// "targets": { "first_response_minutes": 1..1440 (default 15) }, "quiet_hours": "08:00-21:00" }`.
     /// `quiet_hours` is when texts may go, in each contact's local time (US state rules narrow it);
-    /// the server's window unless the account set its own.
+    /// the server's window unless the account set its own. `time_zone` is the business's clock (an IANA
+    /// name): times on its pages, business hours that name no zone, schedules; the server's unless set.
     #[schema(value_type = Object)]
     settings: AccountSettings,
 }
@@ -38,6 +39,7 @@ pub struct AccountOut {
 pub struct AccountPatchIn {
     /// A JSON merge patch (RFC 7386) on the settings: `{ "compose": { "checks": { "slang": false } } }`
     /// turns one check off and keeps the rest; `{ "quiet_hours": "10:00-18:00" }` narrows the texting window;
+    /// `{ "time_zone": "America/Chicago" }` sets the business's clock;
     /// `null` resets a value to its default.
     #[schema(value_type = Object)]
     settings: serde_json::Value,

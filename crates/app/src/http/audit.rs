@@ -68,6 +68,6 @@ pub(crate) async fn audit_page(State(s): State<AppState>, ui: UiUser, Query(q): 
         Err(e) => return Problem::from(e).into_response(),
     };
     let older = (entries.len() as i64 == PAGE).then(|| entries.last().map(|e| e.id)).flatten();
-    let rows = entries.into_iter().map(|e| row(e, &s.business_tz)).collect();
-    AuditPage { chrome: chrome(&s, &ui), zone: s.config.time_zone.clone(), rows, older }.into_response()
+    let rows = entries.into_iter().map(|e| row(e, &ui.zone)).collect();
+    AuditPage { chrome: chrome(&s, &ui), zone: ui.zone_name(), rows, older }.into_response()
 }

@@ -269,6 +269,15 @@ pub struct Confirm {}
 pub struct UiUser {
     pub user: User,
     pub csrf: String,
+    /// The business's clock (the account's `time_zone`): times on its pages.
+    pub zone: jiff::tz::TimeZone,
+}
+
+impl UiUser {
+    /// The business's zone by name, for "times in America/Chicago".
+    pub fn zone_name(&self) -> String {
+        self.zone.iana_name().unwrap_or("UTC").to_owned()
+    }
 }
 
 impl UiUser {
@@ -336,7 +345,10 @@ impl FromRequestParts<AppState> for UiUser {
         };
         let Some(cookie) = cookie_value(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
         match state.services.session(cookie, state.config.session_idle()).await {
-            Ok(Some(s)) => Ok(UiUser { user: s.user, csrf: s.csrf_token }),
+            Ok(Some(s)) => match state.services.business_zone(s.user.account_id).await {
+                Ok(zone) => Ok(UiUser { user: s.user, csrf: s.csrf_token, zone }),
+                Err(e) => Err(Problem::from(e).into_response()),
+            },
             Ok(None) => Err(to_login()),
             Err(e) => Err(Problem::from(e).into_response()),
         }

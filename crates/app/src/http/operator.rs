@@ -100,10 +100,7 @@ pub struct CreatedAccountOut {
 #[utoipa::path(get, path = "/api/v1/operator/accounts", tag = "operator",
     responses((status = 200, body = [OperatorAccountOut]), (status = 404, body = ProblemOut, description = "No operator token is configured on this installation")),
     security(("operator" = [])))]
-pub async fn list_accounts(
-    State(s): State<AppState>,
-    _: Operator,
-) -> Result<Json<Vec<OperatorAccountOut>>, Problem> {
+pub async fn list_accounts(State(s): State<AppState>, _: Operator) -> Result<Json<Vec<OperatorAccountOut>>, Problem> {
     let out = s
         .services
         .account_overviews()

@@ -97,18 +97,10 @@ async fn page(
         Ok(r) => r,
         Err(e) => return Problem::from(e).into_response(),
     };
-    let erased = erased.map(|t| t.to_zoned(s.business_tz.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string());
+    let erased = erased.map(|t| t.to_zoned(ui.zone.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string());
     let who = if erased.is_some() { format!("Contact {id}") } else { contact.display_name() };
-    let p = PrivacyPage {
-        chrome: chrome(s, ui),
-        contact_id: id,
-        who,
-        summary,
-        erased,
-        notice,
-        done,
-        zone: s.config.time_zone.clone(),
-    };
+    let p =
+        PrivacyPage { chrome: chrome(s, ui), contact_id: id, who, summary, erased, notice, done, zone: ui.zone_name() };
     (status, p).into_response()
 }
 

@@ -60,8 +60,8 @@ fn describe(p: RetentionPolicy) -> String {
     format!("{what} messages of resolved conversations after {} months", p.months)
 }
 
-fn when(s: &AppState, t: Timestamp) -> String {
-    t.to_zoned(s.business_tz.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string()
+fn when(ui: &UiUser, t: Timestamp) -> String {
+    t.to_zoned(ui.zone.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string()
 }
 
 pub async fn retention_page(State(s): State<AppState>, ui: UiUser, Query(q): Query<PageQuery>) -> Response {
@@ -74,9 +74,9 @@ pub async fn retention_page(State(s): State<AppState>, ui: UiUser, Query(q): Que
     };
     let mut page = RetentionPage {
         chrome: chrome(&s, &ui),
-        zone: s.config.time_zone.clone(),
+        zone: ui.zone_name(),
         current: stored.map(|p| describe(p.policy)),
-        last_run: stored.and_then(|p| p.last_run_at).map(|t| when(&s, t)),
+        last_run: stored.and_then(|p| p.last_run_at).map(|t| when(&ui, t)),
         months: stored.map_or_else(|| "24".to_owned(), |p| p.policy.months.to_string()),
         action: stored.map_or("redact", |p| p.policy.action.as_str()),
         preview: None,
@@ -91,7 +91,7 @@ pub async fn retention_page(State(s): State<AppState>, ui: UiUser, Query(q): Que
                 page.action = p.action.as_str();
                 let now = Timestamp::now();
                 match s.services.retention_dry_run(ui.user.account_id, p, now).await {
-                    Ok(c) => page.preview = Some((c, when(&s, cutoff(now, p.months)))),
+                    Ok(c) => page.preview = Some((c, when(&ui, cutoff(now, p.months)))),
                     Err(e) => return Problem::from(e).into_response(),
                 }
             }

@@ -22,8 +22,8 @@ use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
-    account, audit, automations, canned, labels, layout, live, media, openapi, operator, ops, preferences, privacy, retention,
-    routing, session, setup, simulator, webhooks,
+    account, audit, automations, canned, labels, layout, live, media, openapi, operator, ops, preferences, privacy,
+    retention, routing, session, setup, simulator, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own

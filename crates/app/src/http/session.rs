@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::http::extract::SIGN_IN_CSRF_COOKIE;
 use crate::http::extract::{
-    ClientIp, Query, host_header, SESSION_COOKIE, check_sign_in_csrf, cookie_value, sign_in_csrf, sign_in_csrf_cookie,
+    ClientIp, Query, SESSION_COOKIE, check_sign_in_csrf, cookie_value, host_header, sign_in_csrf, sign_in_csrf_cookie,
 };
 use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::problem::Problem;
@@ -123,16 +123,14 @@ pub(crate) async fn login(
         let error = "This sign-in form expired or did not come from this site. Please sign in again.";
         return login_form(&s, &headers, StatusCode::FORBIDDEN, next, view(error.into()), f.email);
     }
-    let ask = SignInAsk {
-        host_account,
-        chosen: f.account.trim().parse().ok(),
-        email: &f.email,
-        password: &f.password,
-    };
+    let ask = SignInAsk { host_account, chosen: f.account.trim().parse().ok(), email: &f.email, password: &f.password };
     match s.services.sign_in(ip, s.default_account, ask).await {
         Ok(SignedIn::User(user)) => sign_in(&s, user.id, &next).await,
         Ok(SignedIn::Choose(accounts)) => {
-            let mut v = view("You work for more than one business here: choose where to sign in, and type your password again.".into());
+            let mut v = view(
+                "You work for more than one business here: choose where to sign in, and type your password again."
+                    .into(),
+            );
             v.choices = accounts.into_iter().map(|a| (a.id, a.name)).collect();
             login_form(&s, &headers, StatusCode::OK, next, v, f.email)
         }

@@ -35,11 +35,7 @@ pub(crate) fn summary(p: &AwayPreview) -> String {
 }
 
 pub async fn away_view(s: &AppState, inbox: &Inbox, text: &str) -> AwayView {
-    let business = match s.services.business_name_of(inbox.account_id).await {
-        Ok(b) => b,
-        Err(e) => return AwayView { text: String::new(), summary: Problem::from(e).detail },
-    };
-    match s.services.away_preview(inbox, &business, text, Timestamp::now()) {
+    match s.services.away_preview(inbox, text, Timestamp::now()).await {
         Ok(p) => AwayView { summary: summary(&p), text: p.text },
         Err(e) => {
             AwayView { text: String::new(), summary: format!("Cannot be sent as written: {}", Problem::from(e).detail) }

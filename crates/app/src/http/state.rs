@@ -13,6 +13,4 @@ pub struct AppState {
     /// The first account: the one public pages (the simulator, the sign-in
     /// page's lockout record) belong to at a host name no account claims.
     pub default_account: i64,
-    /// The business's zone, for times shown to agents.
-    pub business_tz: jiff::tz::TimeZone,
 }

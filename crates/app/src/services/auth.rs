@@ -205,8 +205,7 @@ pub async fn sign_in(g: &SignInGuard<'_>, ask: SignInAsk<'_>) -> ServiceResult<S
     candidates.truncate(MAX_ACCOUNTS_PER_SIGN_IN);
     let hashes = candidates.iter().map(|u| u.password_hash.clone()).collect();
     let matched = verify_each(hashes, ask.password.to_owned(), slot).await;
-    let mut fits: Vec<User> =
-        candidates.into_iter().zip(matched).filter_map(|(u, ok)| ok.then_some(u)).collect();
+    let mut fits: Vec<User> = candidates.into_iter().zip(matched).filter_map(|(u, ok)| ok.then_some(u)).collect();
     if fits.is_empty() {
         let mut audited: Vec<i64> = holders.iter().map(|u| u.account_id).collect();
         if audited.is_empty() {
@@ -229,7 +228,13 @@ pub async fn sign_in(g: &SignInGuard<'_>, ask: SignInAsk<'_>) -> ServiceResult<S
 
 /// Counts a failure; the one that starts a lock is written in the audit trail
 /// of every account that has the e-mail (or the request's, for an unknown one).
-async fn record_failure(g: &SignInGuard<'_>, key: &str, email: &str, accounts: &[i64], at: Timestamp) -> ServiceResult<()> {
+async fn record_failure(
+    g: &SignInGuard<'_>,
+    key: &str,
+    email: &str,
+    accounts: &[i64],
+    at: Timestamp,
+) -> ServiceResult<()> {
     let Some(until) = g.store.record_login_failure(key, at, g.rule).await? else { return Ok(()) };
     let lasts = describe_wait(until.duration_since(at).as_secs().max(1) as u64);
     let detail = format!(

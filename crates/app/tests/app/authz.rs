@@ -359,7 +359,18 @@ async fn matrix(db: Db) {
         for ((m, p), got) in &seen {
             let cells: Vec<String> = got
                 .iter()
-                .map(|(a, s)| format!("{} ({s})", if *s == 404 { "404" } else if *a == Cell::Yes { "yes" } else { "no" }))
+                .map(|(a, s)| {
+                    format!(
+                        "{} ({s})",
+                        if *s == 404 {
+                            "404"
+                        } else if *a == Cell::Yes {
+                            "yes"
+                        } else {
+                            "no"
+                        }
+                    )
+                })
                 .collect();
             println!("| {m} | `{p}` | {} |", cells.join(" | "));
         }

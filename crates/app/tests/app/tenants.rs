@@ -317,7 +317,11 @@ async fn operator_api(db: Db) {
     let gus_id = made["admin"]["id"].as_i64().unwrap();
     let token = textdesk::services::auth::create_token(&t.services.store, gus_id, "setup").await.unwrap().1;
     let r = t
-        .post(&token, "/api/v1/inboxes", json!({ "name": "Garage SMS", "channel_kind": "simulator", "sender": "+14155550300" }))
+        .post(
+            &token,
+            "/api/v1/inboxes",
+            json!({ "name": "Garage SMS", "channel_kind": "simulator", "sender": "+14155550300" }),
+        )
         .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let inbox = json(r).await["id"].as_i64().unwrap();
@@ -326,7 +330,8 @@ async fn operator_api(db: Db) {
     let page = gus.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Brakes squeak"), "{page}");
     // Signing in again with the chosen password, at their host name.
-    let (status, _) = sign_in_at(&browser(), &t, Some("garage.example"), "owner@garage.example", "a long secret", &[]).await;
+    let (status, _) =
+        sign_in_at(&browser(), &t, Some("garage.example"), "owner@garage.example", "a long secret", &[]).await;
     assert_eq!(status, 303);
 }
 
@@ -395,3 +400,44 @@ async fn account_add_with_hosts(db: Db) {
 }
 
 both_backends!(account_add_with_hosts);
+
+/// Each business keeps its own clock: the server's `time_zone` until an admin
+/// sets the account's, which the other account does not see.
+async fn each_account_keeps_its_own_clock(db: Db) {
+    let t = common::app(db).config(|c| c.time_zone = "America/Chicago".into()).start().await;
+    t.user("ann@dental.example", Role::Admin).await;
+    let b = second_account(&t, "bo@harbor.example").await;
+    let patch =
+        |token: &str, body: Value| t.client.patch(t.url("/api/v1/account")).bearer_auth(token).json(&body).send();
+    let r = patch(&b.admin_token, json!({ "settings": { "time_zone": "Mars/Olympus" } })).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let r = patch(&b.admin_token, json!({ "settings": { "time_zone": "Asia/Tokyo" } })).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["settings"]["time_zone"], "Asia/Tokyo");
+    let (a_ui, b_ui) = (browser(), browser());
+    assert_eq!(sign_in_at(&a_ui, &t, Some("dental.example"), "ann@dental.example", PASSWORD, &[]).await.0, 303);
+    assert_eq!(sign_in_at(&b_ui, &t, Some("harbor.example"), "bo@harbor.example", PASSWORD, &[]).await.0, 303);
+    let audit = |c: &reqwest::Client| {
+        let req = c.get(t.url("/settings/audit")).send();
+        async move { req.await.unwrap().text().await.unwrap() }
+    };
+    let (a_page, b_page) = (audit(&a_ui).await, audit(&b_ui).await);
+    assert!(a_page.contains("time zone (America/Chicago)"), "{a_page}");
+    assert!(b_page.contains("time zone (Asia/Tokyo)"), "{b_page}");
+    // A snooze "until tomorrow" with no zone given is 9 a.m. on the business's clock.
+    let r = text_at(&t, "harbor.example", b.inbox, "+14155552222", "Hello").await;
+    let conv = json(r).await["conversation_id"].as_i64().unwrap();
+    let r = t
+        .post(
+            &b.admin_token,
+            &format!("/api/v1/conversations/{conv}/status"),
+            json!({ "status": "snoozed", "snooze": "tomorrow" }),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let until: jiff::Timestamp = json(r).await["snoozed_until"].as_str().unwrap().parse().unwrap();
+    let local = until.to_zoned(jiff::tz::TimeZone::get("Asia/Tokyo").unwrap());
+    assert_eq!((local.hour(), local.minute()), (9, 0), "{local}");
+}
+
+both_backends!(each_account_keeps_its_own_clock);

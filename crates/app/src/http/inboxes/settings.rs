@@ -264,7 +264,7 @@ pub(crate) async fn inbox_view(
         confirm_request: policy.confirm_request.as_str().to_owned(),
         off_text: crate::services::hours::DEFAULT_OFF_HOURS,
         ack_text: crate::services::hours::DEFAULT_ACKNOWLEDGE,
-        zone: s.services.timing.fallback_zone.iana_name().unwrap_or("UTC").to_owned(),
+        zone: ui.zone_name(),
         keywords: Keywords::default(),
     };
     let test = match q.test {
@@ -282,9 +282,7 @@ pub(crate) async fn inbox_view(
                     to,
                     status: m.status.as_str(),
                     error: m.error,
-                    send_at: m
-                        .send_at
-                        .map(|t| t.to_zoned(s.business_tz.clone()).strftime("%b %-d, %-I:%M %p").to_string()),
+                    send_at: m.send_at.map(|t| t.to_zoned(ui.zone.clone()).strftime("%b %-d, %-I:%M %p").to_string()),
                 })
             }
             _ => None,

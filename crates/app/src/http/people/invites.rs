@@ -27,7 +27,7 @@ pub(crate) async fn invite(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<
     }
     match s.services.invite_user(&ui.user, &f.email, &f.name, &f.role).await {
         Ok(inv) => {
-            let link = link_view(&s, inv);
+            let link = link_view(&ui, inv);
             users_again(&s, &ui, StatusCode::CREATED, |p| p.link = Some(link)).await
         }
         Err(e) => {
@@ -51,7 +51,7 @@ pub(crate) async fn reinvite(
     }
     match s.services.reissue_invite(&ui.user, id).await {
         Ok(inv) => {
-            let link = link_view(&s, inv);
+            let link = link_view(&ui, inv);
             users_again(&s, &ui, StatusCode::CREATED, |p| p.link = Some(link)).await
         }
         Err(e) => {

@@ -21,6 +21,7 @@ use textdesk_store::{Consumer, Inbox, LoggedEvent, NewOutbound, Received, Situat
 
 use crate::services::Services;
 use crate::services::error::ServiceResult;
+use crate::services::hours::InboxHours;
 
 /// The cursor row's name.
 pub const ENGINE: &str = "automations";
@@ -76,7 +77,11 @@ impl Engine {
     pub async fn load(services: &Services, account_id: i64) -> ServiceResult<Self> {
         let policy = services.timing_for(account_id).await?;
         let name = services.business_name_of(account_id).await?;
-        Ok(Engine { services: services.clone(), policies: [(account_id, policy)].into(), names: [(account_id, name)].into() })
+        Ok(Engine {
+            services: services.clone(),
+            policies: [(account_id, policy)].into(),
+            names: [(account_id, name)].into(),
+        })
     }
 
     /// The engine for every account's events.
@@ -138,7 +143,7 @@ impl Engine {
     ) -> textdesk_store::Result<usize> {
         let now = occasion.now;
         let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
-        let hours = self.services.hours_of(&inbox).hours;
+        let hours = InboxHours::of(&inbox, &self.policy(inbox.account_id).fallback_zone).hours;
         let mut acted = 0;
         for r in rules {
             let facts = Facts {
@@ -240,7 +245,7 @@ impl Engine {
         now: Timestamp,
     ) -> textdesk_store::Result<Result<(), String>> {
         let services = &self.services;
-        let zone = services.timing.zone_for(s.contact_time_zone.as_deref(), &s.address);
+        let zone = self.policy(inbox.account_id).zone_for(s.contact_time_zone.as_deref(), &s.address);
         let next_open =
             if hours.is_open(now) { None } else { hours.next_opening(now).map(|o| describe_opening(o, &zone, now)) };
         let business = self.names.get(&inbox.account_id).unwrap_or(&services.business_name);
@@ -248,7 +253,8 @@ impl Engine {
         let body = Body::parse(text.trim())?;
         let c = &s.conversation;
         let last_inbound = received.map(|m| m.at).or(s.last_inbound);
-        let mut timing = self.policy(inbox.account_id).timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
+        let mut timing =
+            self.policy(inbox.account_id).timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
         // An answer to the text that just came in is a reply in a live
         // exchange, whatever the account's live window: quiet hours never hold
         // "we're closed" until the morning, when the real answer goes too.
@@ -346,7 +352,7 @@ impl Services {
             if !rule_may_concern(r, inbox.id) {
                 continue;
             }
-            let hours = self.hours_of(&inbox).hours;
+            let hours = self.hours_of(&inbox).await?.hours;
             // Business time does not run while the inbox is closed.
             if !hours.is_open(now) {
                 continue;
@@ -368,7 +374,7 @@ impl Services {
         (days, at): (&[String], &str),
         now: Timestamp,
     ) -> ServiceResult<usize> {
-        let zone = self.timing.fallback_zone.clone();
+        let zone = self.business_zone(account_id).await?;
         let Some(run) = last_run(days, at, &zone, now) else { return Ok(0) };
         if now.duration_since(run) > SCHEDULE_GRACE {
             return Ok(0);
