@@ -271,6 +271,8 @@ pub struct UiUser {
     pub csrf: String,
     /// The business's clock (the account's `time_zone`): times on its pages.
     pub zone: jiff::tz::TimeZone,
+    /// The business's name, at the top of its pages.
+    pub business: String,
 }
 
 impl UiUser {
@@ -345,10 +347,14 @@ impl FromRequestParts<AppState> for UiUser {
         };
         let Some(cookie) = cookie_value(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
         match state.services.session(cookie, state.config.session_idle()).await {
-            Ok(Some(s)) => match state.services.business_zone(s.user.account_id).await {
-                Ok(zone) => Ok(UiUser { user: s.user, csrf: s.csrf_token, zone }),
-                Err(e) => Err(Problem::from(e).into_response()),
-            },
+            Ok(Some(s)) => {
+                let account = s.user.account_id;
+                match tokio::try_join!(state.services.business_zone(account), state.services.business_name_of(account))
+                {
+                    Ok((zone, business)) => Ok(UiUser { user: s.user, csrf: s.csrf_token, zone, business }),
+                    Err(e) => Err(Problem::from(e).into_response()),
+                }
+            }
             Ok(None) => Err(to_login()),
             Err(e) => Err(Problem::from(e).into_response()),
         }

@@ -31,6 +31,13 @@ pub(crate) struct LoginPage {
     pub(crate) choices: Vec<(i64, String)>,
 }
 
+impl LoginPage {
+    /// What the form asks when the password fits several businesses.
+    pub(crate) fn choose_notice(&self) -> &'static str {
+        "You work for more than one business here: choose where to sign in, and type your password again."
+    }
+}
+
 #[derive(Deserialize)]
 pub(crate) struct LoginQuery {
     pub(crate) next: Option<String>,
@@ -127,11 +134,8 @@ pub(crate) async fn login(
     match s.services.sign_in(ip, s.default_account, ask).await {
         Ok(SignedIn::User(user)) => sign_in(&s, user.id, &next).await,
         Ok(SignedIn::Choose(accounts)) => {
-            let mut v = view(
-                "You work for more than one business here: choose where to sign in, and type your password again."
-                    .into(),
-            );
-            v.choices = accounts.into_iter().map(|a| (a.id, a.name)).collect();
+            let choices = accounts.into_iter().map(|a| (a.id, a.name)).collect();
+            let v = LoginView { error: None, business: business.clone(), choices };
             login_form(&s, &headers, StatusCode::OK, next, v, f.email)
         }
         Err(e @ ServiceError::NoMatch) => {

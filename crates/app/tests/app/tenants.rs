@@ -190,6 +190,9 @@ async fn two_accounts_side_by_side(db: Db) {
     let b_page = b_ui.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
     assert!(a_page.contains("molar") && !a_page.contains("kennel"), "{a_page}");
     assert!(b_page.contains("kennel") && !b_page.contains("molar"), "{b_page}");
+    // Each page is headed with its own business's name.
+    assert!(a_page.contains("Test Dental") && !a_page.contains("Harbor Vets"), "{a_page}");
+    assert!(b_page.contains("Harbor Vets") && !b_page.contains("Test Dental"), "{b_page}");
 
     // Each one's records do not exist for the other: 404, by API and by page.
     let r = t.get(&b.admin_token, &format!("/api/v1/conversations/{a_conv}")).await;
@@ -309,6 +312,7 @@ async fn operator_api(db: Db) {
     let path = link.strip_prefix(&t.base).expect("the link is on this server").to_owned();
     let gus = browser();
     let html = gus.get(t.url(&path)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("at Corner Garage"), "the invitation names the new business: {html}");
     let csrf = csrf_of(&html);
     let form = [("password", "a long secret"), ("confirm", "a long secret"), ("csrf", csrf.as_str())];
     let r = gus.post(t.url(&path)).form(&form).send().await.unwrap();
