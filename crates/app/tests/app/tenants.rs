@@ -445,3 +445,34 @@ async fn each_account_keeps_its_own_clock(db: Db) {
 }
 
 both_backends!(each_account_keeps_its_own_clock);
+
+/// The per-e-mail lock holds across accounts: failures at one business's host
+/// name lock the e-mail everywhere, and both businesses' audit trails say so.
+async fn a_locked_email_is_locked_in_every_account(db: Db) {
+    let t = common::app(db)
+        .config(|c| {
+            c.login_account_attempts = 3;
+            c.login_ip_attempts = 1_000;
+        })
+        .start()
+        .await;
+    t.user("pat@example.com", Role::Agent).await;
+    let b = second_account(&t, "pat@example.com").await;
+    for _ in 0..3 {
+        let (status, _) = sign_in_at(&browser(), &t, Some("harbor.example"), "pat@example.com", "guess", &[]).await;
+        assert_eq!(status, 401);
+    }
+    // The right password, at the other business's host name: still locked.
+    let (status, html) = sign_in_at(&browser(), &t, Some("dental.example"), "pat@example.com", PASSWORD, &[]).await;
+    assert_eq!(status, 429, "{html}");
+    let (status, _) = sign_in_at(&browser(), &t, None, "Pat@Example.com", PASSWORD, &[]).await;
+    assert_eq!(status, 429);
+    for account in [t.account_id, b.account_id] {
+        let entries = t.services.store.audit_entries(account, None, 10).await.unwrap();
+        let locks: Vec<_> = entries.iter().filter(|e| e.action == "sign_in.locked").collect();
+        assert_eq!(locks.len(), 1, "account {account}: {entries:?}");
+        assert_eq!(locks[0].subject, "pat@example.com");
+    }
+}
+
+both_backends!(a_locked_email_is_locked_in_every_account);
