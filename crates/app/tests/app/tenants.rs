@@ -476,3 +476,66 @@ async fn a_locked_email_is_locked_in_every_account(db: Db) {
 }
 
 both_backends!(a_locked_email_is_locked_in_every_account);
+
+/// Migration 0028 rebuilds `users` on SQLite (e-mails unique per account):
+/// a database made by the version before keeps every user, session, token and
+/// team membership, and the same e-mail may then join a second account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrading_keeps_people_sessions_and_teams() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/migrations/sqlite");
+    sqlx::migrate::Migrator::new(migrations).await.unwrap().run_to(27, &pool).await.unwrap();
+    for sql in [
+        "INSERT INTO accounts (id, name, created_at) VALUES (1, 'Old Dental', 0)",
+        "INSERT INTO users (id, account_id, email, name, role, password_hash, created_at, presence) VALUES (7, 1, 'ann@example.com', 'Ann', 'admin', 'x', 0, 'online')",
+        "INSERT INTO users (id, account_id, email, name, role, password_hash, created_at) VALUES (9, 1, 'bo@example.com', 'Bo', 'agent', 'x', 0)",
+        "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ('s', 7, 'c', 0, 99999999999999)",
+        "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES (1, 9, 'cli', 't', 0)",
+        "INSERT INTO teams (id, account_id, name) VALUES (1, 1, 'Front')",
+        "INSERT INTO team_members (team_id, user_id) VALUES (1, 7), (1, 9)",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    pool.close().await;
+
+    let store = textdesk_store::Store::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let ann = store.user(7).await.unwrap();
+    assert_eq!((ann.email.as_str(), ann.name.as_str(), ann.role), ("ann@example.com", "Ann", Role::Admin));
+    assert_eq!(ann.presence.as_str(), "online");
+    assert_eq!(store.users(1).await.unwrap().len(), 2);
+    assert_eq!(store.team_members(1).await.unwrap().len(), 2, "team members kept");
+    assert_eq!(store.api_tokens(9).await.unwrap().len(), 1, "tokens kept");
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let sessions: i64 =
+        sqlx::Row::get(&sqlx::query("SELECT COUNT(*) FROM sessions").fetch_one(&pool).await.unwrap(), 0);
+    assert_eq!(sessions, 1, "sessions kept");
+    let fk: Vec<_> = sqlx::query("PRAGMA foreign_key_check").fetch_all(&pool).await.unwrap();
+    assert!(fk.is_empty(), "no dangling references");
+    pool.close().await;
+    // The same e-mail in a second account; twice in one account is still refused.
+    let (second, _) = textdesk::services::auth::create_account(
+        &store,
+        "New Vets",
+        Email::parse("ann@example.com").unwrap(),
+        "",
+        Some(&Password::parse(PASSWORD).unwrap()),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.users_by_email(&Email::parse("ann@example.com").unwrap()).await.unwrap().len(), 2);
+    let again = textdesk::services::auth::create_user(
+        &store,
+        second.id,
+        Email::parse("ann@example.com").unwrap(),
+        "",
+        Role::Agent,
+        &Password::parse(PASSWORD).unwrap(),
+    )
+    .await;
+    assert!(again.is_err(), "e-mails stay unique within an account");
+    store.close().await;
+}
