@@ -36,6 +36,13 @@ export const scenarios = [
         await screenshot(page, `inbox-second-business-${label}`);
         const body = await page.locator("body").textContent();
         check(!body.includes("Do you sell gift cards?"), "the first business's customers are not in the second's inbox");
+        // As the second business's admin, set its own clock.
+        await page.goto(`${env.base}/settings/account`);
+        await page.locator("input[name=time_zone]").fill(label === "desktop" ? "Asia/Tokyo" : "Nowhere/Land");
+        await Promise.all([page.waitForNavigation({ waitUntil: "load", timeout: TIMEOUT }), page.getByRole("button", { name: "Save time zone" }).click()]);
+        const said = await page.locator("#time-zone .flash").textContent();
+        check(label === "desktop" ? said.includes("Time zone saved") : said.includes("is not a time zone"), `the form answered: ${said}`);
+        await screenshot(page, `account-time-zone-${label}`);
       }
     },
   },

@@ -116,6 +116,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/account", get(account::account_page))
         .route("/settings/account/quiet-hours", post(account::save_quiet_hours))
         .route("/settings/account/targets", post(account::save_targets))
+        .route("/settings/account/time-zone", post(account::save_time_zone))
         .route("/settings/canned", get(canned::settings_page).post(canned::create_form))
         .route("/settings/canned/{id}", post(canned::update_form))
         .route("/settings/canned/{id}/delete", post(canned::delete_form))

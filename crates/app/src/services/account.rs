@@ -214,6 +214,11 @@ impl AccountSettings {
         Ok(AccountSettings { compose, targets, routing, quiet_hours, own_quiet_hours, time_zone, own_time_zone })
     }
 
+    /// The zone the account chose, None while the server's applies.
+    pub fn own_time_zone(&self) -> Option<&str> {
+        self.own_time_zone.then_some(self.time_zone.as_str())
+    }
+
     /// The window the account chose, None while the server's applies.
     pub fn own_quiet_hours(&self) -> Option<QuietHours> {
         self.own_quiet_hours.then_some(self.quiet_hours)

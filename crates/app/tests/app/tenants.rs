@@ -428,6 +428,20 @@ async fn each_account_keeps_its_own_clock(db: Db) {
     let (a_page, b_page) = (audit(&a_ui).await, audit(&b_ui).await);
     assert!(a_page.contains("time zone (America/Chicago)"), "{a_page}");
     assert!(b_page.contains("time zone (Asia/Tokyo)"), "{b_page}");
+    // The account page sets it too: a wrong name is explained, a right one saved.
+    let page = a_ui.get(t.url("/settings/account")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"placeholder="America/Chicago""#), "the server's zone while none is chosen");
+    let csrf = csrf_of(&page);
+    let save = |zone: &'static str| {
+        let form = [("csrf", csrf.clone()), ("time_zone", zone.to_owned())];
+        a_ui.post(t.url("/settings/account/time-zone")).form(&form).send()
+    };
+    let r = save("Chicago").await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("is not a time zone"));
+    assert_eq!(save("Europe/Lisbon").await.unwrap().status(), 303);
+    assert!(audit(&a_ui).await.contains("time zone (Europe/Lisbon)"));
+    assert!(audit(&b_ui).await.contains("time zone (Asia/Tokyo)"), "the other business's clock did not move");
     // A snooze "until tomorrow" with no zone given is 9 a.m. on the business's clock.
     let r = text_at(&t, "harbor.example", b.inbox, "+14155552222", "Hello").await;
     let conv = json(r).await["conversation_id"].as_i64().unwrap();
