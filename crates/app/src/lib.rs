@@ -61,8 +61,7 @@ impl Application {
         let (carrier, reports) = Carrier::new(opts.simulator_delivery_delay);
         let (services, account_id) = Services::connect(&config, carrier).await?;
         let config = Arc::new(config);
-        let business_tz = jiff::tz::TimeZone::get(&config.time_zone)?;
-        let state = http::AppState { services: services.clone(), config: config.clone(), account_id, business_tz };
+        let state = http::AppState { services: services.clone(), config: config.clone(), default_account: account_id };
         let router = public_rate::layer(http::router(state), config.clone());
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
         services.channels.start_serving();

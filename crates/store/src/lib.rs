@@ -43,7 +43,7 @@ use jiff::Timestamp;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use accounts::{Account, NewUser, Team, User};
+pub use accounts::{Account, AccountOverview, NewUser, Team, User};
 pub use audit::{AuditEntry, MAX_AUDIT_READ, NewAudit};
 pub use auth::{ApiToken, LockoutRule, Session};
 pub use automations::{Received, Situation, StoredRule};

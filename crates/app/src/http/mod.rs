@@ -20,6 +20,7 @@ pub mod media;
 pub mod messages;
 pub mod notifications;
 pub mod openapi;
+pub mod operator;
 pub mod ops;
 pub mod outgoing;
 pub mod people;

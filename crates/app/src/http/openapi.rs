@@ -98,7 +98,9 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::outgoing::api::delete_webhook,
         crate::http::outgoing::api::rotate_secret,
         crate::http::outgoing::api::list_deliveries,
-        crate::http::outgoing::api::resend_delivery
+        crate::http::outgoing::api::resend_delivery,
+        crate::http::operator::list_accounts,
+        crate::http::operator::create_account
     ),
     modifiers(&BearerAuth, &ProviderSetups, &ErrorResponses)
 )]
@@ -113,6 +115,18 @@ impl utoipa::Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // The installation operator's token (`TEXTDESK_OPERATOR_TOKEN`): `/api/v1/operator/…` only.
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The installation operator's token (TEXTDESK_OPERATOR_TOKEN); it opens /api/v1/operator/… and nothing else",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

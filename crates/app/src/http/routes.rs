@@ -22,8 +22,8 @@ use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
-    account, audit, automations, canned, labels, layout, live, media, openapi, ops, preferences, privacy, retention,
-    routing, session, setup, simulator, webhooks,
+    account, audit, automations, canned, labels, layout, live, media, openapi, operator, ops, preferences, privacy,
+    retention, routing, session, setup, simulator, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -117,6 +117,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/account", get(account::account_page))
         .route("/settings/account/quiet-hours", post(account::save_quiet_hours))
         .route("/settings/account/targets", post(account::save_targets))
+        .route("/settings/account/time-zone", post(account::save_time_zone))
         .route("/settings/canned", get(canned::settings_page).post(canned::create_form))
         .route("/settings/canned/{id}", post(canned::update_form))
         .route("/settings/canned/{id}/delete", post(canned::delete_form))
@@ -238,6 +239,8 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/tokens/{id}", delete(tokens::revoke_token))
         // Live updates
         .route("/events", get(live::events))
+        // The installation's operator (their own token; 404 when none is configured)
+        .route("/operator/accounts", get(operator::list_accounts).post(operator::create_account))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API endpoint") })
 }
 

@@ -205,10 +205,16 @@ impl Services {
     /// empty), or a moment (RFC 3339, or a local time read in that zone).
     /// The snooze remembers the agent's zone, so the timeline says the time
     /// on the clock it was chosen on.
-    pub fn snooze_until(&self, when: &SnoozeWhen, zone: Option<&str>, now: Timestamp) -> Result<Snooze, Invalid> {
+    pub async fn snooze_until(
+        &self,
+        account_id: i64,
+        when: &SnoozeWhen,
+        zone: Option<&str>,
+        now: Timestamp,
+    ) -> ServiceResult<Snooze> {
         let named = zone.map(str::trim).filter(|z| !z.is_empty());
         let zone = match named {
-            None => self.timing.fallback_zone.clone(),
+            None => self.business_zone(account_id).await?,
             Some(name) => TimeZone::get(name).map_err(|_| {
                 Invalid::new(format!("{name:?} is not a time zone; use an IANA name such as Europe/Paris"))
             })?,
@@ -218,10 +224,10 @@ impl Services {
             SnoozeWhen::At(text) => moment(text, &zone)?,
         };
         if until <= now {
-            return Err(Invalid::new("snoozing needs a time in the future"));
+            return Err(Invalid::new("snoozing needs a time in the future").into());
         }
         if until > now + SNOOZE_HORIZON {
-            return Err(Invalid::new("a conversation can be snoozed at most a year ahead"));
+            return Err(Invalid::new("a conversation can be snoozed at most a year ahead").into());
         }
         Ok(Snooze { until, zone: zone.iana_name().map(str::to_owned) })
     }

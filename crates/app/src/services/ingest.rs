@@ -24,7 +24,9 @@ impl Services {
         match event {
             InboundEvent::Message { from, provider_id, body, media, received_at, consent_signal } => {
                 let inbox = self.store.inbox_by_id(inbox_id).await?;
-                let policy = ConsentSettings::of(&inbox).policy(&self.business_name)?;
+                // Confirmations name the inbox's own business, never another account's.
+                let business = self.business_name_of(inbox.account_id).await?;
+                let policy = ConsentSettings::of(&inbox).policy(&business)?;
                 let media: Vec<_> = media
                     .into_iter()
                     .map(|m| textdesk_store::NewMedia { url: m.url, content_type: m.content_type })

@@ -26,6 +26,7 @@ pub mod media;
 pub mod messages;
 pub mod metrics;
 pub mod notifications;
+pub mod operator;
 pub mod privacy;
 pub mod retention;
 pub mod routing;
@@ -54,7 +55,8 @@ pub struct Services {
     pub carrier: Carrier,
     pub metrics: Arc<Metrics>,
     pub reopen_window: ReopenWindow,
-    /// Named in automatic replies (consent confirmations, help).
+    /// The name a new database's first account gets (`account_name`); automatic
+    /// replies name each account's own (`Services::business_name`).
     pub business_name: String,
     /// Quiet hours and live exchanges, for the gate.
     pub timing: Arc<TimingPolicy>,
@@ -74,12 +76,15 @@ pub struct Services {
     pub webhooks: Arc<webhooks::Hooks>,
     /// Who has a tab open on this node (their live streams), for presence.
     pub tabs: Arc<routing::Tabs>,
+    /// The SHA-256 of the operator's token; None turns the operator's routes off.
+    pub operator_token: Option<[u8; 32]>,
 }
 
 impl Services {
     /// Connects to the database (migrating it) and assembles the services for
     /// `config`, as the server and the operator's commands use them. Returns
-    /// the installation's account too.
+    /// the first account too (made on a new database): the one public pages
+    /// at a host name no account claims belong to (the demo, the simulator).
     pub async fn connect(config: &crate::Config, carrier: Carrier) -> anyhow::Result<(Services, i64)> {
         let store = Store::connect(&config.database_url).await?;
         crate::secrets::unlock(&store, config).await?;
@@ -113,10 +118,13 @@ impl Services {
                 jiff::SignedDuration::from_hours(config.webhook_disable_after_hours),
             )?),
             tabs: Arc::default(),
+            operator_token: config.operator_token_hash()?,
         };
         services.start_automations().await?;
         services.start_webhooks().await?;
-        services.ensure_builtin_rules(account.id).await?;
+        for a in services.store.accounts().await? {
+            services.ensure_builtin_rules(a.id).await?;
+        }
         Ok((services, account.id))
     }
 }

@@ -100,6 +100,18 @@ async fn agent_ui_in_chromium() {
     assert_eq!(r.status(), 200, "seeding an urgent conversation");
     // An admin, and a Twilio inbox (no provider behind it: the settings page only shows its webhook addresses).
     named_user(&t, "alex@example.com", "Alex Admin", Role::Admin).await;
+    // Someone who works for two businesses on this server (e2e/scenarios/tenants.mjs picks one when signing in).
+    named_user(&t, "pat@example.com", "Pat Two-Jobs", Role::Agent).await;
+    textdesk::services::auth::create_account(
+        &t.services.store,
+        "Harbor Vets",
+        Email::parse("pat@example.com").unwrap(),
+        "Pat Two-Jobs",
+        Some(&Password::parse(PASSWORD).unwrap()),
+        &[],
+    )
+    .await
+    .expect("seeding a second account");
     let twilio = t
         .services
         .store
@@ -145,6 +157,7 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_PASSWORD", PASSWORD)
         .env("TEXTDESK_SIM_INBOX", inbox.to_string())
         .env("TEXTDESK_ADMIN_EMAIL", "alex@example.com")
+        .env("TEXTDESK_SHARED_EMAIL", "pat@example.com")
         .env("TEXTDESK_TWILIO_INBOX", twilio.to_string())
         .env("TEXTDESK_TWILIO_INBOUND_URL", twilio_inbound_url)
         .env("TEXTDESK_CHROMIUM", CHROMIUM)

@@ -44,6 +44,7 @@ mod scopes;
 mod settings;
 mod signin;
 mod story;
+mod tenants;
 mod timeouts;
 mod timing;
 mod transcript;

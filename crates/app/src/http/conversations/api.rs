@@ -250,7 +250,7 @@ pub(crate) async fn set_status(
                 ));
             }
         };
-        Some(s.services.snooze_until(&when, b.zone.as_deref(), jiff::Timestamp::now())?)
+        Some(s.services.snooze_until(u.account_id, &when, b.zone.as_deref(), jiff::Timestamp::now()).await?)
     } else {
         None
     };

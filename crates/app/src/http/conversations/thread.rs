@@ -288,9 +288,10 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
     let earlier = (more && shown < MAX_SHOWN).then(|| (shown + THREAD_PAGE).min(MAX_SHOWN));
     // What happened before the oldest message shown is left out with it.
     let window_start = messages.first().filter(|_| more).map(|m| m.created_at);
-    let tz = &s.business_tz;
+    let tz = &ui.zone;
     let now = Timestamp::now();
-    let contact_tz = s.services.timing.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
+    let policy = s.services.timing_for(ui.user.account_id).await?;
+    let contact_tz = policy.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
     let link = |id: i64| s.services.media.link_path(id, now + jiff::SignedDuration::from_hours(12));
     let event = |class: &'static str, id: i64, body: String, time: String| Bubble {
         id,

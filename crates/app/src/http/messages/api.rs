@@ -175,9 +175,11 @@ pub(crate) async fn create_message(
     let media = b.media_ids.unwrap_or_default();
     let body = Body::parse_with(&b.body, media.len())?;
     let send_at = match &b.send_at {
-        Some(t) => {
-            Some(s.services.send_time(id, t, &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?).await?)
-        }
+        Some(t) => Some(
+            s.services
+                .send_time(u.account_id, id, t, &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?)
+                .await?,
+        ),
         None => None,
     };
     let draft = Draft { body, private: b.private, kind, send_at, media };
@@ -209,7 +211,12 @@ pub(crate) async fn edit_waiting_message(
     let send_at = match &b.send_at {
         Some(t) => Some(
             s.services
-                .send_time(m.conversation_id, t, &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?)
+                .send_time(
+                    u.account_id,
+                    m.conversation_id,
+                    t,
+                    &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?,
+                )
                 .await?,
         ),
         None => m.send_at,

@@ -21,6 +21,7 @@ use textdesk_store::{Consumer, Inbox, LoggedEvent, NewOutbound, Received, Situat
 
 use crate::services::Services;
 use crate::services::error::ServiceResult;
+use crate::services::hours::InboxHours;
 
 /// The cursor row's name.
 pub const ENGINE: &str = "automations";
@@ -42,7 +43,12 @@ const SCHEDULE_GRACE: SignedDuration = SignedDuration::from_hours(1);
 /// waited for a second pooled connection could wait on writers waiting for it.
 pub struct Engine {
     services: Services,
-    policy: textdesk_core::timing::TimingPolicy,
+    /// Each account's timing policy, read before the batch; an account made
+    /// since (none of its events can be older than its rules) falls back to
+    /// the server's defaults until the next batch reads it.
+    policies: std::collections::HashMap<i64, textdesk_core::timing::TimingPolicy>,
+    /// Each account's name, for automatic replies.
+    names: std::collections::HashMap<i64, String>,
 }
 
 impl Consumer for Engine {
@@ -70,7 +76,30 @@ struct Occasion<'a> {
 impl Engine {
     pub async fn load(services: &Services, account_id: i64) -> ServiceResult<Self> {
         let policy = services.timing_for(account_id).await?;
-        Ok(Engine { services: services.clone(), policy })
+        let name = services.business_name_of(account_id).await?;
+        Ok(Engine {
+            services: services.clone(),
+            policies: [(account_id, policy)].into(),
+            names: [(account_id, name)].into(),
+        })
+    }
+
+    /// The engine for every account's events.
+    pub async fn load_all(services: &Services, accounts: &[i64]) -> ServiceResult<Self> {
+        let mut policies = std::collections::HashMap::new();
+        let mut names = std::collections::HashMap::new();
+        for &a in accounts {
+            policies.insert(a, services.timing_for(a).await?);
+            names.insert(a, services.business_name_of(a).await?);
+        }
+        Ok(Engine { services: services.clone(), policies, names })
+    }
+
+    fn policy(&self, account_id: i64) -> std::borrow::Cow<'_, textdesk_core::timing::TimingPolicy> {
+        match self.policies.get(&account_id) {
+            Some(p) => std::borrow::Cow::Borrowed(p),
+            None => std::borrow::Cow::Owned((*self.services.timing).clone()),
+        }
     }
 
     async fn on_event(&self, tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_store::Result<()> {
@@ -114,7 +143,7 @@ impl Engine {
     ) -> textdesk_store::Result<usize> {
         let now = occasion.now;
         let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
-        let hours = self.services.hours_of(&inbox).hours;
+        let hours = InboxHours::of(&inbox, &self.policy(inbox.account_id).fallback_zone).hours;
         let mut acted = 0;
         for r in rules {
             let facts = Facts {
@@ -216,14 +245,16 @@ impl Engine {
         now: Timestamp,
     ) -> textdesk_store::Result<Result<(), String>> {
         let services = &self.services;
-        let zone = services.timing.zone_for(s.contact_time_zone.as_deref(), &s.address);
+        let zone = self.policy(inbox.account_id).zone_for(s.contact_time_zone.as_deref(), &s.address);
         let next_open =
             if hours.is_open(now) { None } else { hours.next_opening(now).map(|o| describe_opening(o, &zone, now)) };
-        let text = services.fill(template, &s.contact_name, next_open)?;
+        let business = self.names.get(&inbox.account_id).unwrap_or(&services.business_name);
+        let text = services.fill(template, business, &s.contact_name, next_open)?;
         let body = Body::parse(text.trim())?;
         let c = &s.conversation;
         let last_inbound = received.map(|m| m.at).or(s.last_inbound);
-        let mut timing = self.policy.timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
+        let mut timing =
+            self.policy(inbox.account_id).timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
         // An answer to the text that just came in is a reply in a live
         // exchange, whatever the account's live window: quiet hours never hold
         // "we're closed" until the morning, when the real answer goes too.
@@ -287,9 +318,11 @@ impl Services {
         }
         // An inbox made a moment ago (by the CLI, on another node) has its
         // built-in rules before its first text is decided. Reads only, once made.
-        let Some(account) = self.store.first_account().await? else { return Ok(0) };
-        self.ensure_builtin_rules(account.id).await?;
-        let engine = Engine::load(self, account.id).await?;
+        let accounts: Vec<i64> = self.store.accounts().await?.into_iter().map(|a| a.id).collect();
+        for &a in &accounts {
+            self.ensure_builtin_rules(a).await?;
+        }
+        let engine = Engine::load_all(self, &accounts).await?;
         Ok(self.store.consume_all(&engine, 100).await?)
     }
 
@@ -298,16 +331,19 @@ impl Services {
     /// conversations a rule acted on. Run by housekeeping; `now` is a
     /// parameter so tests can move the clock.
     pub async fn run_timed_automations(&self, now: Timestamp) -> ServiceResult<usize> {
-        let Some(account) = self.store.first_account().await? else { return Ok(0) };
-        self.ensure_builtin_rules(account.id).await?;
-        let rules = self.store.automation_rules(account.id).await?;
         let mut acted = 0;
-        for r in rules.iter().filter(|r| r.rule.enabled()) {
-            acted += match r.rule.trigger() {
-                Trigger::Waited { business_minutes } => self.run_waits(account.id, r, *business_minutes, now).await?,
-                Trigger::Scheduled { days, at } => self.run_schedule(account.id, r, (days, at), now).await?,
-                _ => 0,
-            };
+        for account in self.store.accounts().await? {
+            self.ensure_builtin_rules(account.id).await?;
+            let rules = self.store.automation_rules(account.id).await?;
+            for r in rules.iter().filter(|r| r.rule.enabled()) {
+                acted += match r.rule.trigger() {
+                    Trigger::Waited { business_minutes } => {
+                        self.run_waits(account.id, r, *business_minutes, now).await?
+                    }
+                    Trigger::Scheduled { days, at } => self.run_schedule(account.id, r, (days, at), now).await?,
+                    _ => 0,
+                };
+            }
         }
         Ok(acted)
     }
@@ -320,7 +356,7 @@ impl Services {
             if !rule_may_concern(r, inbox.id) {
                 continue;
             }
-            let hours = self.hours_of(&inbox).hours;
+            let hours = self.hours_of(&inbox).await?.hours;
             // Business time does not run while the inbox is closed.
             if !hours.is_open(now) {
                 continue;
@@ -342,7 +378,7 @@ impl Services {
         (days, at): (&[String], &str),
         now: Timestamp,
     ) -> ServiceResult<usize> {
-        let zone = self.timing.fallback_zone.clone();
+        let zone = self.business_zone(account_id).await?;
         let Some(run) = last_run(days, at, &zone, now) else { return Ok(0) };
         if now.duration_since(run) > SCHEDULE_GRACE {
             return Ok(0);

@@ -112,9 +112,10 @@ impl Services {
     /// The consent keywords of each inbox, as fixed rules.
     pub async fn fixed_consent_rules(&self, account_id: i64) -> ServiceResult<Vec<FixedRules>> {
         let mut out = Vec::new();
+        let business = self.business_name_of(account_id).await?;
         for inbox in self.store.inboxes(account_id).await? {
             let settings = ConsentSettings::of(&inbox);
-            let policy = settings.policy(&self.business_name)?;
+            let policy = settings.policy(&business)?;
             let Keywords { opt_out, opt_in, join, help } = policy.keywords;
             let join_does = if policy.double_opt_in {
                 "The customer is asked to confirm with YES; the YES opts them in"
