@@ -48,6 +48,10 @@ pub trait Provider: Send + Sync {
     fn sender(&self, stored: &StoredSetup, medium: Medium, raw: &str) -> Result<String, String>;
     /// Where it connects, in a few words for the inbox page (`smsc.example.com:2775`).
     fn summary(&self, stored: &StoredSetup) -> Option<String>;
+    /// Whether it holds message templates an admin syncs (WhatsApp's).
+    fn has_templates(&self) -> bool {
+        false
+    }
     /// The inbox's channel, from its stored setup: the one place a provider's
     /// settings and secrets are read. Opening does no I/O.
     fn open(&self, ctx: &Context<'_>, stored: &StoredSetup) -> Result<Arc<dyn Channel>, String>;

@@ -33,6 +33,7 @@ pub mod session;
 pub mod setup;
 pub mod simulator;
 pub mod state;
+pub mod templates;
 pub mod webhooks;
 
 pub use routes::{CSP, router};

@@ -32,6 +32,7 @@ pub mod routing;
 pub mod schedule;
 pub mod sessions;
 pub mod setup;
+pub mod templates;
 pub mod thread;
 pub mod users;
 pub mod webhooks;

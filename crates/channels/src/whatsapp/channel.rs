@@ -102,6 +102,9 @@ impl Provider for WhatsApp {
         // The business number customers write to, as shown in WhatsApp.
         provider::address_sender(medium, raw)
     }
+    fn has_templates(&self) -> bool {
+        true
+    }
     fn summary(&self, stored: &StoredSetup) -> Option<String> {
         stored.text("phone_number_id").map(|id| format!("phone number ID {id}"))
     }

@@ -180,7 +180,7 @@ pub(crate) async fn create_message(
         }
         None => None,
     };
-    let draft = Draft { body, private: b.private, kind, send_at, media };
+    let draft = Draft { body, private: b.private, kind, send_at, media, template: None };
     Ok(keyed_answer(s.services.send_once(&u, id, draft, key.as_ref(), render).await?))
 }
 
