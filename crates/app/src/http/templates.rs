@@ -185,7 +185,10 @@ pub(crate) async fn picker(s: &AppState, account_id: i64, conversation_id: i64) 
             "The 24-hour reply window closed at {} ({zone} time). WhatsApp only takes an approved template now; the customer's answer opens the window again.",
             clock(at)
         )),
-        None => Some("The customer has not written on WhatsApp yet: only an approved template can start the conversation.".into()),
+        None => Some(
+            "The customer has not written on WhatsApp yet: only an approved template can start the conversation."
+                .into(),
+        ),
     };
     Ok(Picker { templates, closed: !window.open, note })
 }
@@ -199,10 +202,12 @@ pub(crate) async fn send_form(
     let result = send_picked(&s, &ui, id, &form).await.map_err(action_failure);
     match result {
         Ok(()) => Redirect::to(&format!("/conversations/{id}")).into_response(),
-        Err((status, msg)) => match render_conversation(&s, &ui, id, &ListParams::default(), Some(msg), String::new()).await {
-            Ok(page) => (status, page).into_response(),
-            Err(p) => p.into_response(),
-        },
+        Err((status, msg)) => {
+            match render_conversation(&s, &ui, id, &ListParams::default(), Some(msg), String::new()).await {
+                Ok(page) => (status, page).into_response(),
+                Err(p) => p.into_response(),
+            }
+        }
     }
 }
 

@@ -248,7 +248,9 @@ impl Services {
         let template = match row.template.as_deref().map(serde_json::from_str::<OutgoingTemplate>) {
             None => None,
             Some(Ok(t)) => Some(t),
-            Some(Err(_)) => return Err(SendError::Permanent("the template this message was sent as could not be read".into())),
+            Some(Err(_)) => {
+                return Err(SendError::Permanent("the template this message was sent as could not be read".into()));
+            }
         };
         let msg = Outgoing {
             from: row.sender.clone(),

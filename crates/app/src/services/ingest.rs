@@ -13,9 +13,13 @@ use crate::services::metrics::Metrics;
 #[derive(Debug)]
 pub enum Ingested {
     Message(IngestOutcome),
-    Status { changed: bool },
+    Status {
+        changed: bool,
+    },
     /// Whether the contact took the name they use in the app.
-    Profile { named: bool },
+    Profile {
+        named: bool,
+    },
 }
 
 impl Services {

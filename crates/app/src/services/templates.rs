@@ -4,8 +4,8 @@
 
 use textdesk_channels::OutgoingTemplate;
 use textdesk_core::Body;
-use textdesk_core::channel_template::{TemplateStatus, TemplateText};
 use textdesk_core::Role;
+use textdesk_core::channel_template::{TemplateStatus, TemplateText};
 use textdesk_store::{ChannelTemplate, SyncedTemplate, User};
 
 use crate::services::Services;
@@ -30,7 +30,13 @@ impl Services {
         };
         let synced: Vec<SyncedTemplate> = listed
             .into_iter()
-            .map(|t| SyncedTemplate { name: t.name, language: t.language, status: t.status, category: t.category, body: t.body })
+            .map(|t| SyncedTemplate {
+                name: t.name,
+                language: t.language,
+                status: t.status,
+                category: t.category,
+                body: t.body,
+            })
             .collect();
         Ok(self.store.replace_templates(inbox.id, &synced, jiff::Timestamp::now()).await?)
     }
@@ -42,7 +48,11 @@ impl Services {
     }
 
     /// The approved templates a conversation may be answered with.
-    pub async fn conversation_templates(&self, account_id: i64, conversation_id: i64) -> ServiceResult<Vec<ChannelTemplate>> {
+    pub async fn conversation_templates(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+    ) -> ServiceResult<Vec<ChannelTemplate>> {
         let conversation = self.store.conversation(account_id, conversation_id).await?;
         let all = self.store.templates(conversation.inbox_id).await?;
         Ok(all.into_iter().filter(|t| TemplateStatus::parse(&t.status) == TemplateStatus::Approved).collect())
