@@ -49,3 +49,4 @@ mod timing;
 mod ui;
 mod vault;
 mod webhooks;
+mod whatsapp;
