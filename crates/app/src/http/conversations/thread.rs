@@ -256,7 +256,7 @@ pub struct ThreadView {
     /// The customer's zone comes from their number (no agent set one).
     pub(crate) zone_inferred: bool,
     /// The channel's reply window and its approved templates (WhatsApp).
-    pub(crate) picker: crate::http::templates::Picker,
+    pub(crate) picker: crate::http::template_views::Picker,
 }
 
 impl ThreadView {
@@ -379,7 +379,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
             (format!("{what} · {} · {scope}", e.source.replace('_', " ")), when)
         })
         .collect();
-    let picker = crate::http::templates::picker(s, ui.user.account_id, id).await?;
+    let picker = crate::http::template_views::picker(s, ui.user.account_id, id).await?;
     let blocked = match summary.consent {
         ConsentState::OptedOut => Some(textdesk_core::BlockReason::OptedOut.explain()),
         _ => None,

@@ -219,7 +219,7 @@ pub(crate) struct InboxPage {
     /// The away message as it would go out now.
     pub(crate) away: crate::http::setup::AwayView,
     /// The provider's templates as last synced, for a provider that has them.
-    pub(crate) templates: Option<Vec<crate::http::templates::TemplateRow>>,
+    pub(crate) templates: Option<Vec<crate::http::template_views::TemplateRow>>,
 }
 
 impl InboxPage {
@@ -295,7 +295,7 @@ pub(crate) async fn inbox_view(
     let away = crate::http::setup::away_view(s, &inbox, &form.off_text);
     let provider = ProviderView::of(s, &inbox);
     let templates = if provider.has_templates {
-        Some(crate::http::templates::rows(s, ui.user.account_id, inbox.id).await?)
+        Some(crate::http::template_views::rows(s, ui.user.account_id, inbox.id).await?)
     } else {
         None
     };
