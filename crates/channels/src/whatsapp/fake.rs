@@ -201,7 +201,7 @@ impl FakeWhatsApp {
         self.envelope(json!({
             "messaging_product": "whatsapp",
             "metadata": { "display_phone_number": "15550783881", "phone_number_id": self.phone_number_id() },
-            "contacts": [{ "profile": { "name": name }, "wa_id": wa_id }],
+            "contacts": [{ "profile": { "name": name }, "wa_id": wa_id, "user_id": format!("US.{}", digits(20)) }],
             "messages": messages
         }))
     }

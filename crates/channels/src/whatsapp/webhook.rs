@@ -188,7 +188,13 @@ fn sent_at(v: &Value, now: Timestamp) -> Timestamp {
 fn message(m: &Value, graph_api: &str, now: Timestamp) -> Result<Result<InboundEvent, String>, ParseError> {
     let kind = m.get("type").and_then(Value::as_str).unwrap_or_default();
     let keep = |body: String, media: Vec<MediaRef>| -> Result<Result<InboundEvent, String>, ParseError> {
-        let from = customer(m.get("from").and_then(Value::as_str).unwrap_or_default())?;
+        // A customer who uses a WhatsApp username may come with only a
+        // business-scoped user id (`from_user_id`) and no number: this version
+        // keeps customers by number, so that message is left out (and logged).
+        let Some(raw_from) = m.get("from").and_then(Value::as_str).filter(|f| !f.trim().is_empty()) else {
+            return Ok(Err("message without a phone number".into()));
+        };
+        let from = customer(raw_from)?;
         let provider_id = id_of(m, "message")?;
         if body.chars().count() > MAX_BODY_CHARS {
             return Err(ParseError(format!("a message is longer than {MAX_BODY_CHARS} characters")));
