@@ -37,7 +37,7 @@ impl TemplateText {
             let Some(close) = s[open + 2..].find("}}").map(|i| open + 2 + i) else { break };
             let inner = s[open + 2..close].trim();
             match inner.parse::<usize>() {
-                Ok(n) if n >= 1 && n <= MAX_VARIABLES && !inner.starts_with('+') => {
+                Ok(n) if (1..=MAX_VARIABLES).contains(&n) && !inner.starts_with('+') => {
                     out.push((open, close + 2, n));
                     from = close + 2;
                 }
