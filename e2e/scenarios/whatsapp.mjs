@@ -7,6 +7,7 @@
 import { env, check, signIn, submit, thread, openConversation, assertNoHorizontalScroll, screenshot, eventually } from "../lib.mjs";
 
 const conversation = process.env.TEXTDESK_WA_CONVERSATION;
+const inbox = process.env.TEXTDESK_WA_INBOX;
 
 export const scenarios = [
   {
@@ -52,6 +53,31 @@ export const scenarios = [
       await phone.locator("#template-picker").evaluate((d) => { d.open = true; });
       await assertNoHorizontalScroll(phone, "the WhatsApp conversation at 390 px");
       await screenshot(phone, "whatsapp-390");
+    },
+  },
+  {
+    name: "whatsapp-settings",
+    async run({ newContext }) {
+      check(inbox, "TEXTDESK_WA_INBOX is set by browser.rs");
+      for (const [width, height, name] of [[1280, 800, "whatsapp-settings-1280"], [390, 844, "whatsapp-settings-390"]]) {
+        const page = await (await newContext({ viewport: { width, height } })).newPage();
+        await signIn(page, env.admin);
+        // Settings pages have no live connection: plain navigation.
+        await page.goto(`${env.base}/settings/inboxes/${inbox}`);
+        // The callback URL to paste in Meta's console, with its Copy button, and the synced templates.
+        const url = page.getByLabel("Callback URL");
+        check((await url.inputValue()).endsWith(`/webhooks/whatsapp/${inbox}`), "the callback URL is shown");
+        await page.locator("#webhooks button[data-copy]").waitFor();
+        await page.locator("#webhooks", { hasText: "verify token" }).waitFor();
+        const templates = page.locator("#templates");
+        await templates.locator("td", { hasText: "visit_reminder" }).waitFor();
+        await templates.locator(".badge", { hasText: "rejected" }).waitFor();
+        await Promise.all([page.waitForNavigation({ waitUntil: "load" }), templates.getByRole("button", { name: "Sync templates" }).click()]);
+        await page.locator("#templates [role=status]", { hasText: "Synced: 2 templates" }).waitFor();
+        await assertNoHorizontalScroll(page, `the WhatsApp inbox settings at ${width} px`);
+        await templates.scrollIntoViewIfNeeded();
+        await screenshot(page, name);
+      }
     },
   },
 ];

@@ -134,7 +134,7 @@ async fn agent_ui_in_chromium() {
 
     // A WhatsApp conversation whose window has closed, with templates synced (e2e/scenarios/whatsapp.mjs).
     let whatsapp = textdesk_channels::whatsapp::FakeWhatsApp::start().await.expect("the fake Graph API");
-    let wa_conversation = seed_whatsapp(&t, &admin, &whatsapp).await;
+    let (wa_inbox, wa_conversation) = seed_whatsapp(&t, &admin, &whatsapp).await;
 
     let screenshots = root.join("target/screenshots");
     std::fs::create_dir_all(&screenshots).expect("target/screenshots");
@@ -155,6 +155,7 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_SCREENSHOTS", &screenshots)
         .env("TEXTDESK_LIST_URGENT_NUMBER", urgent_number)
         .env("TEXTDESK_WA_CONVERSATION", wa_conversation.to_string())
+        .env("TEXTDESK_WA_INBOX", wa_inbox.to_string())
         // The scripts' output goes straight to the terminal, as it happens.
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
@@ -169,8 +170,8 @@ async fn agent_ui_in_chromium() {
 }
 
 /// A WhatsApp inbox against `fake`, a customer who last wrote 25 hours ago, and
-/// the account's templates synced; returns the conversation.
-async fn seed_whatsapp(t: &TestApp, admin: &str, fake: &textdesk_channels::whatsapp::FakeWhatsApp) -> i64 {
+/// the account's templates synced; returns the inbox and the conversation.
+async fn seed_whatsapp(t: &TestApp, admin: &str, fake: &textdesk_channels::whatsapp::FakeWhatsApp) -> (i64, i64) {
     use textdesk_channels::whatsapp::FakeWhatsApp;
     let r = t
         .post(
@@ -201,5 +202,5 @@ async fn seed_whatsapp(t: &TestApp, admin: &str, fake: &textdesk_channels::whats
     let r = t.post(admin, &format!("/api/v1/inboxes/{}/templates/sync", inbox["id"]), json!({})).await;
     assert_eq!(r.status(), 200, "syncing the templates");
     let list = json(t.get(admin, &format!("/api/v1/conversations?inbox_id={}", inbox["id"])).await).await;
-    list["items"][0]["id"].as_i64().expect("the WhatsApp conversation")
+    (inbox["id"].as_i64().expect("the inbox"), list["items"][0]["id"].as_i64().expect("the WhatsApp conversation"))
 }
