@@ -278,10 +278,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 InboxCommand::Add(a) => {
-                    let inbox = services.add_inbox(account_id, inbox_cli::new_channel(*a)?).await?;
+                    let (new, made_up) = inbox_cli::new_channel(*a)?;
+                    let inbox = services.add_inbox(account_id, new).await?;
                     println!("added inbox {} ({}, {})", inbox.id, inbox.provider, inbox.sender);
                     for (hook, url) in services.webhook_urls(&inbox) {
                         println!("  {}: {url}", hook.label);
+                    }
+                    // Shown this once: it is kept as a secret.
+                    for (label, value) in made_up {
+                        println!("  {label}: {value}");
                     }
                 }
             }

@@ -2,6 +2,7 @@
 //! value or a decision, tested beside the code.
 
 pub mod automation;
+pub mod channel_template;
 pub mod compose;
 pub mod consent;
 pub mod contact;

@@ -398,6 +398,7 @@ async fn apply_keyword(
         channel: msg.channel,
         send_at: None,
         media: Vec::new(),
+        template: None,
     };
     let reply_id = crate::messages::insert_outbound(tx, (conversation_id, inbox_id, contact_id), &new).await?.ok();
     Ok((decision, reply_id))

@@ -427,7 +427,9 @@ impl Store {
         .collect::<Result<Vec<_>, _>>()?;
         for sql in [
             format!("DELETE FROM media WHERE message_id IN ({MESSAGES})"),
-            format!("UPDATE messages SET body = '{ERASED}', media = '[]', error = NULL WHERE id IN ({MESSAGES})"),
+            format!(
+                "UPDATE messages SET body = '{ERASED}', media = '[]', error = NULL, template = NULL WHERE id IN ({MESSAGES})"
+            ),
             "UPDATE conversations SET preview = '' WHERE contact_id = $1".to_owned(),
             "DELETE FROM contact_notes WHERE contact_id = $1".to_owned(),
             // Outgoing webhooks' payloads quote their texts and number.

@@ -34,6 +34,8 @@ pub mod session;
 pub mod setup;
 pub mod simulator;
 pub mod state;
+pub mod template_views;
+pub mod templates;
 pub mod webhooks;
 
 pub use routes::{CSP, router};

@@ -20,6 +20,8 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::inboxes::api::get_inbox,
         crate::http::inboxes::api::create_inbox,
         crate::http::inboxes::api::update_inbox,
+        crate::http::templates::list_templates,
+        crate::http::templates::sync_templates,
         crate::http::contacts::api::list_contacts,
         crate::http::contacts::api::create_contact,
         crate::http::contacts::api::get_contact,

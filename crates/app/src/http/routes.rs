@@ -23,7 +23,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
     account, audit, automations, canned, labels, layout, live, media, openapi, operator, ops, preferences, privacy,
-    retention, routing, session, setup, simulator, webhooks,
+    retention, routing, session, setup, simulator, templates, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -83,6 +83,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/conversations/{id}/unread", post(actions::mark_unread))
         // Messages
         .route("/conversations/{id}/reply", post(composer::reply).layer(uploads))
+        .route("/conversations/{id}/template", post(templates::send_form))
         .route("/conversations/{id}/attachments", post(media::ui_upload).layer(uploads))
         .route("/conversations/{id}/preview", post(composer::preview))
         .route("/conversations/{id}/waiting/{message_id}", post(composer::waiting_action))
@@ -104,6 +105,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/inboxes/{id}", get(inbox_settings::inbox_page))
         .route("/settings/inboxes/{id}/{section}", post(inbox_settings::save_inbox_section))
         .route("/settings/inboxes/{id}/away-preview", post(setup::away_preview))
+        .route("/settings/inboxes/{id}/templates/sync", post(templates::sync_form))
         .route("/setup/dismiss", post(setup::dismiss))
         // Settings: people
         .route("/settings/users", get(people::users_page).post(invites::invite))
@@ -199,6 +201,8 @@ fn api(upload_limit: usize) -> Router<AppState> {
         // Inboxes and labels
         .route("/inboxes", get(inboxes_api::list_inboxes).post(inboxes_api::create_inbox))
         .route("/inboxes/{id}", get(inboxes_api::get_inbox).patch(inboxes_api::update_inbox))
+        .route("/inboxes/{id}/templates", get(templates::list_templates))
+        .route("/inboxes/{id}/templates/sync", post(templates::sync_templates))
         .route("/labels", get(labels::list_labels).post(labels::create_label))
         .route("/labels/{id}", get(labels::get_label).patch(labels::update_label).delete(labels::delete_label))
         .route("/contacts/{id}/export", get(privacy::export_contact))
@@ -248,8 +252,8 @@ fn api(upload_limit: usize) -> Router<AppState> {
 /// the operator's probes.
 fn outside() -> Router<AppState> {
     Router::new()
-        .route("/webhooks/{provider}/{inbox}", post(webhooks::main_hook))
-        .route("/webhooks/{provider}/{inbox}/{hook}", post(webhooks::named_hook))
+        .route("/webhooks/{provider}/{inbox}", post(webhooks::main_hook).get(webhooks::main_hook_get))
+        .route("/webhooks/{provider}/{inbox}/{hook}", post(webhooks::named_hook).get(webhooks::named_hook_get))
         .route("/media/{id}", get(media::serve))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -88,7 +88,7 @@ pub(crate) async fn text_in(
     let event = parse_inbound(text, jiff::Timestamp::now()).map_err(|e| Problem::invalid(e.0))?;
     let provider_id = match &event {
         textdesk_channels::InboundEvent::Message { provider_id, .. } => provider_id.clone(),
-        textdesk_channels::InboundEvent::Status { provider_id, .. } => provider_id.clone(),
+        _ => return Err(Problem::invalid("expected a text")),
     };
     match s.services.ingest(inbox.id, event).await? {
         Ingested::Message(IngestOutcome::Stored { conversation_id, message_id, .. }) => {
@@ -99,7 +99,7 @@ pub(crate) async fn text_in(
             Ok((StatusCode::OK, Json(Accepted { provider_id, conversation_id, message_id, duplicate: true }))
                 .into_response())
         }
-        Ingested::Status { .. } => Err(Problem::invalid("expected a text")),
+        Ingested::Status { .. } | Ingested::Profile { .. } => Err(Problem::invalid("expected a text")),
     }
 }
 

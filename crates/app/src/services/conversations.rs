@@ -41,11 +41,14 @@ pub struct Draft {
     pub send_at: Option<Timestamp>,
     /// The author's uploads that go with it (an MMS), in order.
     pub media: Vec<i64>,
+    /// Sent as an approved provider template (JSON, from `Services::template_draft`),
+    /// with `body` its text as filled in.
+    pub template: Option<String>,
 }
 
 impl Draft {
     pub fn reply(body: Body) -> Self {
-        Draft { body, private: false, kind: OutboundKind::Reply, send_at: None, media: Vec::new() }
+        Draft { body, private: false, kind: OutboundKind::Reply, send_at: None, media: Vec::new(), template: None }
     }
 }
 
@@ -110,6 +113,7 @@ impl Services {
                     channel,
                     send_at: if draft.private { None } else { send_at },
                     media: draft.media,
+                    template: if draft.private { None } else { draft.template },
                 },
                 key,
             )

@@ -13,7 +13,13 @@ use crate::services::metrics::Metrics;
 #[derive(Debug)]
 pub enum Ingested {
     Message(IngestOutcome),
-    Status { changed: bool },
+    Status {
+        changed: bool,
+    },
+    /// Whether the contact took the name they use in the app.
+    Profile {
+        named: bool,
+    },
 }
 
 impl Services {
@@ -69,6 +75,11 @@ impl Services {
                     self.provider_reports_opt_out(*account_id, inbox_id, m.conversation_id, &why).await?;
                 }
                 Ok(Ingested::Status { changed: changed.is_some() })
+            }
+            InboundEvent::Profile { from, name } => {
+                let inbox = self.store.inbox_by_id(inbox_id).await?;
+                let named = self.store.name_if_unnamed(inbox.account_id, &from, &name).await?;
+                Ok(Ingested::Profile { named })
             }
         }
     }

@@ -33,6 +33,7 @@ pub mod routing;
 pub mod schedule;
 pub mod sessions;
 pub mod setup;
+pub mod templates;
 pub mod thread;
 pub mod transcript;
 pub mod users;

@@ -133,6 +133,7 @@ impl Services {
             channel,
             send_at,
             media: Vec::new(),
+            template: None,
         };
         let outcome = self.store.send_notification(target.inbox.id, &target.to, reason, new, key).await?;
         match outcome {

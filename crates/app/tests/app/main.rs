@@ -51,3 +51,4 @@ mod transcript;
 mod ui;
 mod vault;
 mod webhooks;
+mod whatsapp;

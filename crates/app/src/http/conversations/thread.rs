@@ -107,6 +107,12 @@ pub(crate) fn bubble(
         (Direction::Inbound, _) => ("in", String::new()),
         (Direction::Outbound, _) => ("out", m.author_name.clone().unwrap_or_else(|| "Automatic".into())),
     };
+    // A template says which, as the customer's app shows it as one.
+    let template = m.template.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    let author = match template.as_ref().and_then(|t| t["name"].as_str().map(str::to_owned)) {
+        Some(name) => format!("{author} · template {name}"),
+        None => author,
+    };
     let (status, status_class) = match m.status {
         DeliveryStatus::Received | DeliveryStatus::Note => (String::new(), ""),
         DeliveryStatus::Scheduled => match m.send_at {
@@ -120,7 +126,7 @@ pub(crate) fn bubble(
         DeliveryStatus::Sending => ("Sending…".into(), "pending"),
         DeliveryStatus::Sent => ("✓ Sent".into(), "sent"),
         DeliveryStatus::Delivered => ("✓✓ Delivered".into(), "delivered"),
-        DeliveryStatus::Read => ("✓✓ Read".into(), "delivered"),
+        DeliveryStatus::Read => ("✓✓ Read".into(), "read"),
         DeliveryStatus::Undelivered => ("⚠ Not delivered".into(), "failed"),
         DeliveryStatus::Failed => ("⚠ Failed".into(), "failed"),
         DeliveryStatus::Blocked => ("Blocked".into(), "failed"),
@@ -249,6 +255,8 @@ pub struct ThreadView {
     pub(crate) panel: crate::http::contacts::panel::ContactPanel,
     /// The customer's zone comes from their number (no agent set one).
     pub(crate) zone_inferred: bool,
+    /// The channel's reply window and its approved templates (WhatsApp).
+    pub(crate) picker: crate::http::template_views::Picker,
 }
 
 impl ThreadView {
@@ -372,6 +380,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
             (format!("{what} · {} · {scope}", e.source.replace('_', " ")), when)
         })
         .collect();
+    let picker = crate::http::template_views::picker(s, ui.user.account_id, id).await?;
     let blocked = match summary.consent {
         ConsentState::OptedOut => Some(textdesk_core::BlockReason::OptedOut.explain()),
         _ => None,
@@ -430,6 +439,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
             .collect(),
         panel: crate::http::contacts::panel::contact_panel(s, &ui.user, &contact, id).await?,
         zone_inferred: contact.time_zone.is_none(),
+        picker,
     })
 }
 

@@ -218,6 +218,8 @@ pub(crate) struct InboxPage {
     pub(crate) zones: Vec<String>,
     /// The away message as it would go out now.
     pub(crate) away: crate::http::setup::AwayView,
+    /// The provider's templates as last synced, for a provider that has them.
+    pub(crate) templates: Option<Vec<crate::http::template_views::TemplateRow>>,
 }
 
 impl InboxPage {
@@ -290,11 +292,18 @@ pub(crate) async fn inbox_view(
         None => None,
     };
     let away = crate::http::setup::away_view(s, &inbox, &form.off_text).await;
+    let provider = ProviderView::of(s, &inbox);
+    let templates = if provider.has_templates {
+        Some(crate::http::template_views::rows(s, ui.user.account_id, inbox.id).await?)
+    } else {
+        None
+    };
     Ok(InboxPage {
         chrome: chrome(s, ui),
         id: inbox.id,
         title: inbox.name.clone(),
-        provider: ProviderView::of(s, &inbox),
+        provider,
+        templates,
         sender: inbox.sender,
         days: form.days(),
         zones: crate::http::inboxes::hours_form::zone_choices(&defaults.zone),

@@ -113,7 +113,7 @@ pub(crate) async fn reply(State(s): State<AppState>, Path(id): Path<i64>, req: a
         } else {
             form_send_at(&s, ui.user.account_id, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await?
         };
-        Ok::<_, ServiceError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media })
+        Ok::<_, ServiceError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media, template: None })
     };
     let result = match draft.await {
         Ok(d) => s.services.send(&ui.user, id, d).await.map_err(action_failure),

@@ -273,6 +273,7 @@ impl Engine {
             channel: services.capabilities(&inbox.provider, inbox.medium),
             send_at: None,
             media: Vec::new(),
+            template: None,
         };
         Ok(match db::queue_reply(tx, s, &new).await? {
             Ok(_) => {
