@@ -7,6 +7,7 @@ pub mod consent;
 pub mod contact;
 pub mod conversation;
 pub mod event;
+pub mod flow;
 pub mod gate;
 pub mod hours;
 pub mod identity;

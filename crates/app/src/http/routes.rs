@@ -22,8 +22,8 @@ use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
-    account, audit, automations, canned, labels, layout, live, media, openapi, ops, preferences, privacy, retention,
-    routing, session, setup, simulator, webhooks,
+    account, audit, automations, canned, flows, labels, layout, live, media, openapi, ops, preferences, privacy,
+    retention, routing, session, setup, simulator, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -213,6 +213,11 @@ fn api(upload_limit: usize) -> Router<AppState> {
                 .patch(automations::patch_rule)
                 .delete(automations::delete_rule),
         )
+        // Self-service flows (supervisors read, admins change)
+        .route("/flows", get(flows::list_flows).post(flows::create_flow))
+        .route("/flows/import", post(flows::import_flow))
+        .route("/flows/{id}", get(flows::get_flow).put(flows::replace_flow).delete(flows::delete_flow))
+        .route("/flows/{id}/export", get(flows::export_flow))
         // Outgoing webhooks
         .route("/webhooks", get(hooks_api::list_webhooks).post(hooks_api::create_webhook))
         .route(

@@ -24,6 +24,7 @@ mod dispatcher;
 mod event_crash;
 mod event_log;
 mod flood;
+mod flows;
 mod hours;
 mod http_doors;
 mod http_layout;
