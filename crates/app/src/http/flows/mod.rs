@@ -3,5 +3,8 @@
 //! admins build menus with forms and move flows as files.
 
 mod api;
+mod form;
+mod page;
 
 pub use api::*;
+pub(crate) use page::*;
