@@ -338,8 +338,8 @@ pub async fn move_session(
 
 /// Ends the flow running in a conversation, if one is: the conversation leaves
 /// the bot. A handoff begins the customer's wait for a person now (and gives
-/// the conversation to the flow's team); a timeout resolves it. False when no
-/// flow was running.
+/// the conversation to the flow's team); a finished flow or a timeout
+/// resolves it (a new text reopens it). False when no flow was running.
 pub async fn end_session(conn: &mut AnyConnection, ids: (i64, i64), end: SessionEnd, now: Timestamp) -> Result<bool> {
     let (account_id, conversation_id) = ids;
     let gone = sqlx::query("DELETE FROM flow_sessions WHERE conversation_id = $1")
@@ -377,7 +377,8 @@ pub async fn end_session(conn: &mut AnyConnection, ids: (i64, i64), end: Session
         }
         SessionEnd::Ended(reason) => {
             append(conn, ids, &DomainEvent::FlowEnded { reason }, None, now).await?;
-            if reason == FlowEndReason::TimedOut {
+            // The bot answered, or the customer went quiet: nobody has anything to do.
+            if matches!(reason, FlowEndReason::TimedOut | FlowEndReason::Finished) {
                 let status: String = sqlx::query("SELECT status FROM conversations WHERE id = $1")
                     .bind(conversation_id)
                     .fetch_one(&mut *conn)

@@ -198,6 +198,14 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
         }
         E::ScheduleChanged { action: ScheduleAction::SendNow, .. } => format!("{who} sent a scheduled message now"),
         E::ScheduleChanged { .. } => format!("{who} changed a scheduled message"),
+        E::FlowStarted { flow, .. } => {
+            format!("The bot took the conversation: self-service flow \u{201c}{flow}\u{201d}")
+        }
+        E::HandedOff { reason, team_id } => {
+            let team = team_id.and_then(|id| teams.iter().find(|t| t.id == id)).map(|t| format!(", for {}", t.name));
+            format!("The bot handed over to a person{}: {}", team.unwrap_or_default(), reason.describe())
+        }
+        E::FlowEnded { reason } => format!("The bot's flow ended: {}", reason.describe()),
         other => other.kind().replace('_', " "),
     }
 }
@@ -380,7 +388,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         items: with_days,
         title: contact.display_name(),
         address: summary.contact_address.clone(),
-        status: c.status.as_str(),
+        status: if c.bot { "bot" } else { c.status.as_str() },
         assignee: summary.assignee_name.clone(),
         assigned_to_me: c.assignee_id == Some(ui.user.id),
         inbox: summary.inbox_name.clone(),
