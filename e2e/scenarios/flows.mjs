@@ -47,7 +47,7 @@ export const scenarios = [
       await go(admin, admin.locator("#step-0").getByRole("button", { name: /Save step/ }));
       await admin.getByRole("alert").filter({ hasText: "every menu offers a way to a person" }).waitFor();
       await admin.goto(`${env.base}/settings/flows`);
-      await admin.locator("#flows").getByText("Front desk").waitFor();
+      await admin.locator("#flows").getByRole("cell", { name: "Front desk", exact: true }).waitFor();
       await screenshot(admin, "flows-list");
       await go(admin, admin.getByRole("link", { name: "Edit Front desk" }));
       const flowUrl = admin.url();
