@@ -402,3 +402,42 @@ async fn flows_travel_as_files_and_a_bad_file_says_line_and_field(db: Db) {
     assert!(page.contains("start the self-service flow \u{201c}Main menu\u{201d}"), "the rule in words");
 }
 both_backends!(flows_travel_as_files_and_a_bad_file_says_line_and_field);
+
+/// Two nodes over one PostgreSQL database: each customer message is answered
+/// once, and each lookup is made once, however the nodes race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_answer_once_and_look_up_once() {
+    if common::postgres_url().is_none() {
+        return;
+    }
+    let (base, asked) = booking_server().await;
+    let allow = |c: &mut textdesk::Config| c.webhook_allow_private_hosts = vec!["127.0.0.1".into()];
+    let a = common::app(Db::Postgres).config(allow).start().await;
+    let url = a.database_url.clone();
+    let a2 = common::app(Db::Postgres).config(allow).config(move |c| c.database_url = url).start().await;
+    let d = desk(&a2, &base, None, None).await;
+    let both = || async {
+        let (x, y) = tokio::join!(a.services.run_automations(), a2.services.run_automations());
+        x.unwrap();
+        y.unwrap();
+    };
+    let conv = json(a2.text_in(d.inbox, "+12125550141", "hi", None).await).await["conversation_id"].as_i64().unwrap();
+    both().await;
+    a2.text_in(d.inbox, "+12125550141", "2", None).await;
+    both().await;
+    a2.text_in(d.inbox, "+12125550141", "AB-123", None).await;
+    both().await;
+    let (x, y) = tokio::join!(a.services.run_flow_lookups(), a2.services.run_flow_lookups());
+    assert_eq!(x.unwrap() + y.unwrap(), 1, "one node made the lookup");
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    let said = bot_said(&a2, &d.admin, conv).await;
+    assert_eq!(
+        said,
+        vec![
+            "Hi! Reply with a number.\n1: Billing\n2: An appointment\n0: A person".to_owned(),
+            "What is your booking number?".into(),
+            "Your appointment is at Tue 3:30 PM.".into(),
+        ],
+        "one answer per message"
+    );
+}
