@@ -217,6 +217,10 @@ async fn booking_server() -> (String, Arc<Mutex<Vec<String>>>) {
             let log = log.clone();
             async move {
                 log.lock().unwrap().push(format!("{} {}", b.phone, b.r#ref));
+                if b.r#ref == "SLOW-1" {
+                    // Longer than the lookup may take.
+                    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+                }
                 if b.r#ref == "AB-123" {
                     axum::response::Response::builder()
                         .header("content-type", "application/json")
@@ -254,6 +258,11 @@ async fn a_lookup_answers_with_the_booking_or_says_it_could_not(db: Db) {
         "Sorry, we could not look that up right now. Reply AGENT to talk to a person, or try again."
     );
     assert_eq!(conversation(&t, &d.admin, other).await["bot"], true, "still with the bot, at the question");
+    // A slow one is given up on, with the same words, in about the lookup's time limit.
+    let started = std::time::Instant::now();
+    say(&t, &d, "+12125550112", "SLOW-1").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(7), "{:?}", started.elapsed());
+    assert!(bot_said(&t, &d.admin, other).await[3].starts_with("Sorry, we could not look that up right now."));
     say(&t, &d, "+12125550112", "agent").await;
     assert!(conversation(&t, &d.admin, other).await["waiting_since"].is_string());
 
