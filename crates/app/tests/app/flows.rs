@@ -180,6 +180,11 @@ async fn a_menu_a_sub_menu_an_faq_and_a_person_on_request(db: Db) {
     // reply, once per closed period, has been said by the handoff).
     say(&t, &d, "+12125550102", "hello??").await;
     assert_eq!(bot_said(&t, &d.admin, other).await, said, "no menu again for a customer waiting for a person");
+    let tl = timeline(&t, &agent, other).await;
+    let fired = |rule: &str| tl.iter().filter(|e| e["kind"] == "automation_fired" && e["data"]["rule"] == rule).count();
+    assert_eq!(fired("The bot answers first"), 1, "the rule's firing is said once, when it started the flow");
+    let after_hours = tl.iter().find(|e| e["data"]["rule"] == "After hours").unwrap();
+    assert_eq!(after_hours["data"]["silenced"], "a self-service flow answers the customer", "{after_hours}");
 
     // The agent sees the bot's exchange above their reply, marked automatic, in the API and on the page.
     let r =

@@ -22,6 +22,10 @@ use super::engine::Engine;
 pub(super) enum Started {
     Yes(String),
     No(String),
+    /// Not started, and nothing worth a line in the timeline: the bot or a
+    /// person already has the customer (said on every message, it would bury
+    /// the conversation).
+    NotNeeded,
 }
 
 impl Engine {
@@ -75,13 +79,13 @@ impl Engine {
         now: Timestamp,
     ) -> textdesk_store::Result<Started> {
         if fdb::session_in(tx, s.conversation.id).await?.is_some() {
-            return Ok(Started::No("did not start a flow: one is already answering".into()));
+            return Ok(Started::NotNeeded);
         }
         if s.conversation.assignee_id.is_some() {
-            return Ok(Started::No("did not start a flow: a person has the conversation".into()));
+            return Ok(Started::NotNeeded);
         }
         if fdb::handed_off_unresolved(tx, s.conversation.id).await? {
-            return Ok(Started::No("did not start a flow: the customer is waiting for a person".into()));
+            return Ok(Started::NotNeeded);
         }
         let Some(flow) = fdb::flow_in(tx, s.conversation.account_id, flow_id).await? else {
             return Ok(Started::No("could not act: the flow is gone".into()));

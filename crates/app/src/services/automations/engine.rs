@@ -230,6 +230,7 @@ impl Engine {
                 }
                 match self.start_flow(tx, s, *flow_id, now).await? {
                     super::bot::Started::Yes(did) | super::bot::Started::No(did) => firing.did.push(did),
+                    super::bot::Started::NotNeeded => {}
                 }
                 continue;
             }
