@@ -455,3 +455,28 @@ async fn two_nodes_answer_once_and_look_up_once() {
         "one answer per message"
     );
 }
+
+/// A flow started when a conversation begins (on an inbox, whatever the
+/// text): the first text is what started it, not an answer to its menu.
+async fn a_new_conversation_on_the_inbox_starts_the_flow(db: Db) {
+    let t = common::app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let inbox = t.simulator_inbox().await;
+    let r = t.post(&admin, "/api/v1/flows", menu("https://lookup.example.com", None)).await;
+    let flow = json(r).await["id"].as_i64().unwrap();
+    let rule = json!({
+        "name": "Every new conversation",
+        "trigger": { "on": "conversation_created" },
+        "conditions": [{ "if": "inbox", "any_of": [inbox] }],
+        "actions": [{ "do": "start_flow", "flow_id": flow }]
+    });
+    assert_eq!(t.post(&admin, "/api/v1/automations", rule).await.status(), 201);
+    let d = Desk { admin, inbox, flow };
+    let conv = say(&t, &d, "+12125550151", "What is this?").await;
+    let said = bot_said(&t, &d.admin, conv).await;
+    assert_eq!(said.len(), 1, "the menu, and no 'did not understand' for the text that started it: {said:?}");
+    assert_eq!(conversation(&t, &d.admin, conv).await["bot"], true);
+    say(&t, &d, "+12125550151", "1").await;
+    assert!(bot_said(&t, &d.admin, conv).await[1].starts_with("Billing:"));
+}
+both_backends!(a_new_conversation_on_the_inbox_starts_the_flow);

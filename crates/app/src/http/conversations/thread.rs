@@ -314,12 +314,14 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         retryable: false,
         media: Vec::new(),
     };
-    // On a tie, "Conversation started" comes before its first message, and what a
-    // message caused (an opt-out, a flag) comes after it.
+    // On a tie, "Conversation started" comes before its first message (and the bot
+    // taking over before its first menu), and what a message caused (an opt-out, a
+    // flag) comes after it.
     let mut items: Vec<(Timestamp, u8, i64, Bubble)> =
         messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz, &contact_tz, now, &link))).collect();
     for e in events.iter().filter(|e| window_start.is_none_or(|start| e.created_at >= start)) {
-        let rank = if matches!(e.event, textdesk_core::event::DomainEvent::ConversationCreated { .. }) { 0 } else { 2 };
+        use textdesk_core::event::DomainEvent::{ConversationCreated, FlowStarted};
+        let rank = if matches!(e.event, ConversationCreated { .. } | FlowStarted { .. }) { 0 } else { 2 };
         items.push((
             e.created_at,
             rank,
