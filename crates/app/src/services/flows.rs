@@ -108,14 +108,19 @@ impl Services {
         self.update_flow(admin, id, &flow).await
     }
 
-    /// The flow as a file (`{"version":1,…}`).
-    pub async fn export_flow(&self, user: &User, id: i64) -> ServiceResult<(String, String)> {
+    /// The flow as a file (`{"version":1,…}`, or the same in YAML): its name and text.
+    pub async fn export_flow(&self, user: &User, id: i64, yaml: bool) -> ServiceResult<(String, String)> {
         let f = self.store.flow(user.account_id, id).await?;
-        Ok((file_name(f.flow.name()), flow::export(&f.flow)))
+        Ok(if yaml {
+            (file_name(f.flow.name()).replace(".json", ".yaml"), flow::export_yaml(&f.flow))
+        } else {
+            (file_name(f.flow.name()), flow::export(&f.flow))
+        })
     }
 
-    /// A flow from a file: created, or with `replace`, written over the flow
-    /// of that id. A bad file is refused with "line N, field: what".
+    /// A flow from a file (JSON, or YAML when it does not start with `{`):
+    /// created, or with `replace`, written over the flow of that id. A bad file
+    /// is refused with "line N, field: what".
     pub async fn import_flow(&self, admin: &User, text: &str, replace: Option<i64>) -> ServiceResult<StoredFlow> {
         let flow = flow::import(text).map_err(|e| ServiceError::invalid(e.to_string()))?;
         self.check_lookups(&flow)?;

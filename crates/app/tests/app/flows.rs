@@ -388,6 +388,20 @@ async fn flows_travel_as_files_and_a_bad_file_says_line_and_field(db: Db) {
     let r = import(file.clone(), &format!("?replace={}", d.flow)).await.unwrap();
     assert_eq!(r.status(), 200);
 
+    // The same in YAML, and a YAML file's mistake is named by line and field too.
+    let r = t.get(&lead, &format!("/api/v1/flows/{}/export?format=yaml", d.flow)).await;
+    assert_eq!(r.headers()["content-type"], "application/yaml");
+    let yaml = r.text().await.unwrap();
+    assert!(yaml.starts_with("version: 1\nname: Main menu\n"), "{yaml}");
+    let r = import(yaml.replace("name: Main menu", "name: Main menu in YAML"), "").await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(json(r).await["steps"], original["steps"]);
+    let bad = yaml.replacen("goto: billing", "goto: bills", 1);
+    let line = bad.lines().position(|l| l.contains("goto: bills")).unwrap() + 1;
+    let r = import(bad.replace("name: Main menu", "name: Other"), "").await.unwrap();
+    assert_eq!(json(r).await["detail"], format!("line {line}, steps[0].options[0].goto: no step named 'bills'"));
+    assert_eq!(t.get(&lead, &format!("/api/v1/flows/{}/export?format=xml", d.flow)).await.status(), 422);
+
     let bad = file.replacen("\"goto\": \"billing\"", "\"goto\": \"bills\"", 1);
     let line = bad.lines().position(|l| l.contains("\"bills\"")).unwrap() + 1;
     let r = import(bad, "").await.unwrap();

@@ -1,6 +1,6 @@
-//! A flow as a file: `{"version": 1, "name": …, "steps": […]}`, pretty JSON,
-//! so a business can keep it in version control, move it between
-//! installations and review it. A bad file is refused with the line and the
+//! A flow as a file: `{"version": 1, "name": …, "steps": […]}`, pretty JSON
+//! (or the same fields in YAML), so a business can keep it in version
+//! control, move it between installations and review it. A bad file is refused with the line and the
 //! field: "line 7, steps[1].options[0].goto: no step named 'billing'".
 
 use serde::{Deserialize, Serialize};
@@ -66,16 +66,48 @@ pub fn export(flow: &Flow) -> String {
     serde_json::to_string_pretty(&file).unwrap_or_default()
 }
 
-/// A flow from a file, checked as a saved flow is.
+/// The flow as a YAML file (the same fields, for people who keep their
+/// configuration in YAML).
+pub fn export_yaml(flow: &Flow) -> String {
+    let json = export(flow);
+    // The JSON just written is a plain document: reading it back cannot fail.
+    serde_json::from_str::<FlowFile>(&json)
+        .ok()
+        .and_then(|file| serde_norway::to_string(&file).ok())
+        .unwrap_or_default()
+}
+
+/// Whether a file is JSON (it starts with `{`) rather than YAML.
+fn is_json(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+fn path_of(path: String) -> String {
+    if path == "." { String::new() } else { path }
+}
+
+/// A flow from a file, JSON or YAML, checked as a saved flow is.
 pub fn import(text: &str) -> Result<Flow, ImportError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let file: FlowFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let path = if path == "." { String::new() } else { path };
-        ImportError { line: inner.line(), path, message: plain(&inner.to_string()) }
-    })?;
-    de.end().map_err(|e| ImportError { line: e.line(), path: String::new(), message: plain(&e.to_string()) })?;
+    let file: FlowFile = if is_json(text) {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let file = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = path_of(e.path().to_string());
+            let inner = e.into_inner();
+            ImportError { line: inner.line(), path, message: plain(&inner.to_string()) }
+        })?;
+        de.end().map_err(|e| ImportError { line: e.line(), path: String::new(), message: plain(&e.to_string()) })?;
+        file
+    } else {
+        serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text)).map_err(|e| {
+            let path = path_of(e.path().to_string());
+            let inner = e.into_inner();
+            let line = inner.location().map(|l| l.line()).unwrap_or(0);
+            let said = inner.to_string();
+            // serde_norway names the field first; ours is said already.
+            let said = said.strip_prefix(&format!("{path}: ")).unwrap_or(&said).to_owned();
+            ImportError { line, path, message: plain(&said) }
+        })?
+    };
     if file.version != FILE_VERSION {
         return Err(at(
             text,
@@ -103,12 +135,13 @@ fn looks_like_path(p: &str) -> bool {
 }
 
 fn at(text: &str, path: &str, message: String) -> ImportError {
-    ImportError { line: locate(text, path).unwrap_or(0), path: path.to_owned(), message }
+    let line = if is_json(text) { locate(text, path) } else { super::yaml::locate(text, path) };
+    ImportError { line: line.unwrap_or(0), path: path.to_owned(), message }
 }
 
 /// serde's words without its own " at line 3 column 5" (the line is said first).
 fn plain(msg: &str) -> String {
-    match msg.rfind(" at line ") {
+    match msg.find(" at line ") {
         Some(i) => msg[..i].to_owned(),
         None => msg.to_owned(),
     }

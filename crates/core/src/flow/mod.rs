@@ -10,10 +10,11 @@
 
 mod file;
 mod reply;
+mod yaml;
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{FILE_VERSION, FlowFile, ImportError, export, import};
+pub use file::{FILE_VERSION, FlowFile, ImportError, export, export_yaml, import};
 pub use reply::{Choice, Next, Outcome, Session, normalize, number_word};
 
 use crate::Invalid;

@@ -171,3 +171,28 @@ fn a_file_round_trips_and_a_bad_one_names_line_and_field() {
     let e = import("{\"version\": 1,\n\n \"name\": }").unwrap_err();
     assert_eq!(e.line, 3, "{e}");
 }
+
+#[test]
+fn a_yaml_file_round_trips_and_a_bad_one_names_line_and_field() {
+    let f = menu();
+    let text = export_yaml(&f);
+    assert!(text.starts_with("version: 1\nname: Main menu\n"), "{text}");
+    assert_eq!(import(&text).unwrap(), f);
+
+    let bad_goto = text.replacen("goto: billing", "goto: bills", 1);
+    let e = import(&bad_goto).unwrap_err();
+    let line = bad_goto.lines().position(|l| l.contains("goto: bills")).unwrap() + 1;
+    assert_eq!(e.to_string(), format!("line {line}, steps[0].options[0].goto: no step named 'bills'"));
+
+    let typed = "version: 1\nname: M\ntimeout_minutes: soon\nsteps: []\n";
+    let e = import(typed).unwrap_err();
+    assert_eq!((e.line, e.path.as_str()), (3, "timeout_minutes"), "{e}");
+    assert!(e.message.starts_with("invalid type"), "{e}");
+
+    let trapped = "version: 1\nname: M\nsteps:\n  - name: start\n    text: Hi\n    options:\n      - key: '1'\n        label: B\n        reply: Bye\n";
+    let e = import(trapped).unwrap_err();
+    assert_eq!(e.path, "steps[0].options");
+    assert_eq!(e.line, 6, "{e}");
+    let e = import("version: 1\nname: [unclosed\n").unwrap_err();
+    assert!(e.line >= 2, "{e}");
+}

@@ -132,27 +132,37 @@ pub async fn delete_flow(State(s): State<AppState>, user: ApiUser, Path(id): Pat
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/flows/{id}/export", tag = "flows", params(("id" = i64, Path)),
-    responses((status = 200, description = "The flow as a file: `{\"version\":1,\"name\":…,\"steps\":[…]}`", content_type = "application/json", body = Object),
-        (status = 403, body = ProblemOut)),
+#[derive(Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// `json` (default) or `yaml`.
+    format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/flows/{id}/export", tag = "flows", params(("id" = i64, Path), ExportQuery),
+    responses((status = 200, description = "The flow as a file: `{\"version\":1,\"name\":…,\"steps\":[…]}` (with `format=yaml`, the same fields in YAML, `application/yaml`)", content_type = "application/json", body = Object),
+        (status = 403, body = ProblemOut), (status = 422, body = ProblemOut, description = "An unknown format")),
     security(("bearer" = [])))]
-pub async fn export_flow(State(s): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> Result<Response, Problem> {
+pub async fn export_flow(
+    State(s): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, Problem> {
     let u = user.require(Role::Supervisor)?;
-    let (name, text) = s.services.export_flow(u, id).await?;
+    let yaml = match q.format.as_deref().map(str::trim) {
+        None | Some("" | "json") => false,
+        Some("yaml") => true,
+        Some(_) => return Err(Problem::invalid("format is json or yaml")),
+    };
+    let (name, text) = s.services.export_flow(u, id, yaml).await?;
+    let kind = HeaderValue::from_static(if yaml { "application/yaml" } else { "application/json" });
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         .unwrap_or(HeaderValue::from_static("attachment"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        text,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, kind), (header::CONTENT_DISPOSITION, disposition)], text).into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/flows/import", tag = "flows", params(ImportQuery),
-    request_body(content = Object, content_type = "application/json", description = "A flow file as exported (`{\"version\":1,…}`)"),
+    request_body(content = Object, content_type = "application/json", description = "A flow file as exported (`{\"version\":1,…}`); a body that does not start with `{` is read as YAML"),
     responses((status = 201, body = FlowOut), (status = 403, body = ProblemOut),
         (status = 409, body = ProblemOut, description = "Another flow has that name (import with ?replace=ID to write over one)"),
         (status = 422, body = ProblemOut, description = "What is wrong and where: \"line 7, steps[1].options[0].goto: no step named 'billing'\"")),

@@ -322,23 +322,28 @@ pub(crate) async fn delete_flow_form(
     }
 }
 
-/// The flow's file, to download.
-pub(crate) async fn export_file(State(s): State<AppState>, ui: UiUser, Path(id): Path<i64>) -> Response {
+#[derive(Deserialize)]
+pub struct DownloadQuery {
+    format: Option<String>,
+}
+
+/// The flow's file, to download (JSON, or YAML with `?format=yaml`).
+pub(crate) async fn export_file(
+    State(s): State<AppState>,
+    ui: UiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<DownloadQuery>,
+) -> Response {
     if let Some(r) = admin_only(&ui) {
         return r;
     }
-    match s.services.export_flow(&ui.user, id).await {
+    let yaml = q.format.as_deref() == Some("yaml");
+    match s.services.export_flow(&ui.user, id, yaml).await {
         Ok((name, text)) => {
+            let kind = HeaderValue::from_static(if yaml { "application/yaml" } else { "application/json" });
             let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
                 .unwrap_or(HeaderValue::from_static("attachment"));
-            (
-                [
-                    (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-                    (header::CONTENT_DISPOSITION, disposition),
-                ],
-                text,
-            )
-                .into_response()
+            ([(header::CONTENT_TYPE, kind), (header::CONTENT_DISPOSITION, disposition)], text).into_response()
         }
         Err(e) => Problem::from(e).into_response(),
     }
