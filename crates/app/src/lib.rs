@@ -70,6 +70,7 @@ impl Application {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
             workers.push(tokio::spawn(housekeeping_loop(services.clone(), config.clone())));
             workers.push(tokio::spawn(automations_loop(services.clone())));
+            workers.push(tokio::spawn(flow_lookups_loop(services.clone())));
             workers.push(tokio::spawn(webhooks_loop(services.clone())));
             workers.push(tokio::spawn(webhook_sender_loop(services.clone())));
             workers.push(tokio::spawn(routing_loop(services.clone())));
@@ -124,6 +125,18 @@ async fn automations_loop(services: Services) {
     loop {
         if let Err(e) = services.run_automations().await {
             tracing::error!(error = %e, "the automations engine failed; it will try again");
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+    }
+}
+
+/// Makes the self-service flows' lookups as the engine asks for them (a
+/// separate loop: a slow lookup must not hold up the engine).
+async fn flow_lookups_loop(services: Services) {
+    let mut events = services.store.events().subscribe();
+    loop {
+        if let Err(e) = services.run_flow_lookups().await {
+            tracing::error!(error = %e, "making flow lookups failed; it will try again");
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
     }
@@ -266,6 +279,9 @@ pub async fn housekeep_once(services: &Services) {
         }
         if let Err(e) = services.run_timed_automations(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "running timed automations failed");
+        }
+        if let Err(e) = services.run_flow_timeouts(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "ending timed-out flows failed");
         }
         let _ = services.store.prune_login_failures(jiff::Timestamp::now(), services.lockout.window).await;
         services.limits.sweep(std::time::Instant::now());

@@ -8,6 +8,7 @@ pub mod consent;
 pub mod contact;
 pub mod conversation;
 pub mod event;
+pub mod flow;
 pub mod gate;
 pub mod host;
 pub mod hours;

@@ -16,6 +16,7 @@ mod contacts;
 mod conversation_changes;
 mod conversations;
 mod events;
+pub mod flows;
 mod idempotency;
 mod inboxes;
 mod ingest;
@@ -57,6 +58,7 @@ pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snippet, Snooze,
 };
 pub use events::{EventBus, Live, LiveEvent, LoggedEvent};
+pub use flows::{FlowSession, SessionEnd, StoredFlow};
 pub use idempotency::{IDEMPOTENCY_TTL, IdemKey, IdemRecord};
 pub use inboxes::{Inbox, NewInbox, inbox_in};
 pub use ingest::{InboundMessage, IngestOutcome, StatusReport};

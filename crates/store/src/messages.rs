@@ -307,6 +307,12 @@ pub(crate) async fn insert_outbound(
     .bind(live_answer(new) as i64)
     .execute(&mut *tx)
     .await?;
+    // A person writing to the customer ends the flow that was answering them.
+    if new.author_id.is_some() && !new.private {
+        use textdesk_core::event::FlowEndReason;
+        let end = crate::flows::SessionEnd::Ended(FlowEndReason::PersonStepped);
+        crate::flows::end_session(tx, (new.account_id, conversation_id), end, new.now).await?;
+    }
     // Only a person's reply ends the customer's wait; automatic replies do not.
     // (The list's preview is read from the messages: `Store::previews_for`.)
     // A message scheduled for later has not answered the customer yet.

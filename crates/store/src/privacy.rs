@@ -434,6 +434,10 @@ impl Store {
             "DELETE FROM contact_notes WHERE contact_id = $1".to_owned(),
             // Outgoing webhooks' payloads quote their texts and number.
             "DELETE FROM webhook_deliveries WHERE contact_id = $1".to_owned(),
+            // A running flow keeps what they typed for a lookup: the bot lets go of them.
+            "DELETE FROM flow_sessions WHERE conversation_id IN (SELECT id FROM conversations WHERE contact_id = $1)"
+                .to_owned(),
+            "UPDATE conversations SET bot = 0 WHERE contact_id = $1".to_owned(),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).execute(&mut *tx).await?;
         }

@@ -12,6 +12,7 @@ pub mod canned;
 pub mod contacts;
 pub mod conversations;
 pub mod extract;
+pub mod flows;
 pub mod inboxes;
 pub mod labels;
 pub mod layout;

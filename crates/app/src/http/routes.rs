@@ -22,8 +22,8 @@ use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
-    account, audit, automations, canned, labels, layout, live, media, openapi, operator, ops, preferences, privacy,
-    retention, routing, session, setup, simulator, templates, webhooks,
+    account, audit, automations, canned, flows, labels, layout, live, media, openapi, operator, ops, preferences,
+    privacy, retention, routing, session, setup, simulator, templates, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -138,6 +138,16 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/contacts/{id}/export.zip", get(privacy::ui_export))
         .route("/settings/retention", get(retention::retention_page).post(retention::save_form))
         // Outgoing webhooks (admins)
+        // Settings: self-service flows (admins)
+        .route("/settings/flows", get(flows::flows_page).post(flows::create_flow_form))
+        .route("/settings/flows/import", post(flows::import_flow_form))
+        .route("/settings/flows/{id}", get(flows::flow_page).post(flows::settings_form))
+        .route("/settings/flows/{id}/export", get(flows::export_file))
+        .route("/settings/flows/{id}/steps", post(flows::add_step_form))
+        .route("/settings/flows/{id}/steps/{n}", post(flows::step_form))
+        .route("/settings/flows/{id}/steps/{n}/delete", post(flows::delete_step_form))
+        .route("/settings/flows/{id}/answers", post(flows::answers_form))
+        .route("/settings/flows/{id}/delete", post(flows::delete_flow_form))
         .route("/settings/webhooks", get(hooks_page::list_page).post(hooks_page::create_form))
         .route("/settings/webhooks/{id}", get(hooks_page::detail_page).post(hooks_page::update_form))
         .route("/settings/webhooks/{id}/delete", post(hooks_page::delete_form))
@@ -220,6 +230,11 @@ fn api(upload_limit: usize) -> Router<AppState> {
                 .patch(automations::patch_rule)
                 .delete(automations::delete_rule),
         )
+        // Self-service flows (supervisors read, admins change)
+        .route("/flows", get(flows::list_flows).post(flows::create_flow))
+        .route("/flows/import", post(flows::import_flow))
+        .route("/flows/{id}", get(flows::get_flow).put(flows::replace_flow).delete(flows::delete_flow))
+        .route("/flows/{id}/export", get(flows::export_flow))
         // Outgoing webhooks
         .route("/webhooks", get(hooks_api::list_webhooks).post(hooks_api::create_webhook))
         .route(

@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod dispatcher;
 pub mod error;
+pub mod flows;
 pub mod hours;
 pub mod idempotency;
 pub mod inboxes;

@@ -100,6 +100,7 @@ struct Seeds {
     inbox: i64,
     rule: i64,
     webhook: i64,
+    flow: i64,
 }
 
 async fn seed(t: &TestApp, admin: &str, actor_id: i64, n: usize) -> Seeds {
@@ -133,11 +134,16 @@ async fn seed(t: &TestApp, admin: &str, actor_id: i64, n: usize) -> Seeds {
     let token = textdesk::services::auth::create_token(store, actor_id, "spare").await.unwrap().0.id;
     let rule = json(t.post(admin, "/api/v1/automations", a_rule(n)).await).await["id"].as_i64().unwrap();
     let webhook = json(t.post(admin, "/api/v1/webhooks", a_webhook()).await).await["id"].as_i64().unwrap();
-    Seeds { conv, contact, message, canned, label, team, member: user, note, token, user, inbox, rule, webhook }
+    let flow = json(t.post(admin, "/api/v1/flows", a_flow(&format!("Flow {n}"))).await).await["id"].as_i64().unwrap();
+    Seeds { conv, contact, message, canned, label, team, member: user, note, token, user, inbox, rule, webhook, flow }
 }
 
 fn a_webhook() -> Value {
     json!({ "url": "https://hooks.example.com/in", "events": ["message.received"] })
+}
+
+fn a_flow(name: &str) -> Value {
+    json!({ "name": name, "steps": [{ "name": "start", "text": "Hi", "options": [{ "key": "0", "label": "A person", "handoff": {} }] }] })
 }
 
 fn a_rule(n: usize) -> Value {
@@ -169,6 +175,12 @@ fn body_for(method: &str, path: &str, n: usize, s: &Seeds) -> Value {
         ("POST", "/api/v1/conversations/{id}/status") => json!({ "status": "pending" }),
         ("PUT", "/api/v1/conversations/{id}/labels") => json!({ "labels": [] }),
         ("POST", "/api/v1/contacts/{id}/notes") => json!({ "body": "another note" }),
+        ("POST", "/api/v1/flows") | ("PUT", "/api/v1/flows/{id}") => a_flow(&format!("Flow m{n}")),
+        ("POST", "/api/v1/flows/import") => {
+            let mut file = a_flow(&format!("Flow i{n}"));
+            file["version"] = json!(1);
+            file
+        }
         ("PUT", "/api/v1/retention") | ("POST", "/api/v1/retention/dry-run") => {
             json!({ "months": 24, "action": "redact" })
         }
@@ -195,6 +207,7 @@ fn fill(path: &str, s: &Seeds) -> String {
                 "tokens" => s.token,
                 "automations" => s.rule,
                 "webhooks" => s.webhook,
+                "flows" => s.flow,
                 "media" => 1,
                 other => panic!("{path}: no record for {{id}} after {other:?}"),
             }
@@ -207,6 +220,7 @@ fn fill(path: &str, s: &Seeds) -> String {
             "{delivery_id}" => "1".into(),
             "{inbox}" => s.inbox.to_string(),
             "{section}" => "hours".into(),
+            "{n}" => "1".into(),
             "{number}" => "+14155552671".into(),
             "{token}" => "not-an-invitation".into(),
             "{provider}" => "twilio".into(),

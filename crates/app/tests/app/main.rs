@@ -24,6 +24,8 @@ mod dispatcher;
 mod event_crash;
 mod event_log;
 mod flood;
+mod flows;
+mod flows_page;
 mod hours;
 mod http_doors;
 mod http_layout;

@@ -204,6 +204,14 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
         }
         E::ScheduleChanged { action: ScheduleAction::SendNow, .. } => format!("{who} sent a scheduled message now"),
         E::ScheduleChanged { .. } => format!("{who} changed a scheduled message"),
+        E::FlowStarted { flow, .. } => {
+            format!("The bot took the conversation: self-service flow \u{201c}{flow}\u{201d}")
+        }
+        E::HandedOff { reason, team_id } => {
+            let team = team_id.and_then(|id| teams.iter().find(|t| t.id == id)).map(|t| format!(", for {}", t.name));
+            format!("The bot handed over to a person{}: {}", team.unwrap_or_default(), reason.describe())
+        }
+        E::FlowEnded { reason } => format!("The bot's flow ended: {}", reason.describe()),
         other => other.kind().replace('_', " "),
     }
 }
@@ -315,12 +323,14 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         retryable: false,
         media: Vec::new(),
     };
-    // On a tie, "Conversation started" comes before its first message, and what a
-    // message caused (an opt-out, a flag) comes after it.
+    // On a tie, "Conversation started" comes before its first message (and the bot
+    // taking over before its first menu), and what a message caused (an opt-out, a
+    // flag) comes after it.
     let mut items: Vec<(Timestamp, u8, i64, Bubble)> =
         messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz, &contact_tz, now, &link))).collect();
     for e in events.iter().filter(|e| window_start.is_none_or(|start| e.created_at >= start)) {
-        let rank = if matches!(e.event, textdesk_core::event::DomainEvent::ConversationCreated { .. }) { 0 } else { 2 };
+        use textdesk_core::event::DomainEvent::{ConversationCreated, FlowStarted};
+        let rank = if matches!(e.event, ConversationCreated { .. } | FlowStarted { .. }) { 0 } else { 2 };
         items.push((
             e.created_at,
             rank,
@@ -390,7 +400,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         items: with_days,
         title: contact.display_name(),
         address: summary.contact_address.clone(),
-        status: c.status.as_str(),
+        status: if c.bot { "bot" } else { c.status.as_str() },
         assignee: summary.assignee_name.clone(),
         assigned_to_me: c.assignee_id == Some(ui.user.id),
         inbox: summary.inbox_name.clone(),

@@ -42,13 +42,13 @@ const SCHEDULE_GRACE: SignedDuration = SignedDuration::from_hours(1);
 /// timing policy) is read before: on SQLite, a writer holding the lock that
 /// waited for a second pooled connection could wait on writers waiting for it.
 pub struct Engine {
-    services: Services,
+    pub(super) services: Services,
     /// Each account's timing policy, read before the batch; an account made
     /// since (none of its events can be older than its rules) falls back to
     /// the server's defaults until the next batch reads it.
-    policies: std::collections::HashMap<i64, textdesk_core::timing::TimingPolicy>,
+    pub(super) policies: std::collections::HashMap<i64, textdesk_core::timing::TimingPolicy>,
     /// Each account's name, for automatic replies.
-    names: std::collections::HashMap<i64, String>,
+    pub(super) names: std::collections::HashMap<i64, String>,
 }
 
 impl Consumer for Engine {
@@ -66,11 +66,15 @@ impl Consumer for Engine {
 }
 
 /// What triggered a decision.
+#[derive(Clone, Copy)]
 struct Occasion<'a> {
     moment: Moment,
     now: Timestamp,
     received: Option<&'a Received>,
     keyword: bool,
+    /// A rule that fires now starts a self-service flow: the flow answers,
+    /// so no other rule replies (no double answers).
+    flow_answers: bool,
 }
 
 impl Engine {
@@ -95,7 +99,12 @@ impl Engine {
         Ok(Engine { services: services.clone(), policies, names })
     }
 
-    fn policy(&self, account_id: i64) -> std::borrow::Cow<'_, textdesk_core::timing::TimingPolicy> {
+    /// The account's name for `{business_name}` (the server's while unknown).
+    pub(super) fn business_name(&self, account_id: i64) -> &str {
+        self.names.get(&account_id).unwrap_or(&self.services.business_name)
+    }
+
+    pub(super) fn policy(&self, account_id: i64) -> std::borrow::Cow<'_, textdesk_core::timing::TimingPolicy> {
         match self.policies.get(&account_id) {
             Some(p) => std::borrow::Cow::Borrowed(p),
             None => std::borrow::Cow::Owned((*self.services.timing).clone()),
@@ -113,6 +122,11 @@ impl Engine {
             DomainEvent::StatusChanged { from: Resolved, to: Open, .. } => (Moment::ConversationReopened, None),
             _ => return Ok(()),
         };
+        if let Some((id, keyword)) = message
+            && self.flow_message(tx, event.conversation_id, id, keyword).await?
+        {
+            return Ok(());
+        }
         let rules = db::rules_in(tx, event.account_id).await?;
         if !rules.iter().any(|r| r.rule.enabled() && r.rule.trigger().fires_on(moment)) {
             return Ok(());
@@ -127,7 +141,7 @@ impl Engine {
             None => None,
         };
         let keyword = message.is_some_and(|(_, k)| k);
-        let occasion = Occasion { moment, now, received: received.as_ref(), keyword };
+        let occasion = Occasion { moment, now, received: received.as_ref(), keyword, flow_answers: false };
         self.run_rules(tx, &rules, &occasion, &mut s).await?;
         Ok(())
     }
@@ -145,6 +159,33 @@ impl Engine {
         let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
         let hours = InboxHours::of(&inbox, &self.policy(inbox.account_id).fallback_zone).hours;
         let mut acted = 0;
+        if s.conversation.bot {
+            // A flow is answering (it started at an earlier moment): the rules wait for it to end.
+            return Ok(0);
+        }
+        let before = Facts {
+            inbox_id: inbox.id,
+            channel: &inbox.provider,
+            text: occasion.received.map(|m| m.text.as_str()),
+            open_now: hours.is_open(now),
+            attributes: &s.attributes,
+            consent: s.consent,
+            status: s.conversation.status,
+            priority: s.conversation.priority,
+            labels: &s.conversation.labels,
+            assignee_id: s.conversation.assignee_id,
+            team_id: s.conversation.team_id,
+            first_message: occasion.received.is_some_and(|m| m.first),
+            now,
+        };
+        let flow_answers = s.conversation.assignee_id.is_none()
+            && !occasion.keyword
+            && rules.iter().any(|r| {
+                matches!(r.rule.decide(occasion.moment, &before), Decision::Fire(a)
+                    if a.iter().any(|a| matches!(a, Action::StartFlow { .. })))
+            })
+            && !textdesk_store::flows::handed_off_unresolved(tx, s.conversation.id).await?;
+        let occasion = &Occasion { flow_answers, ..*occasion };
         for r in rules {
             let facts = Facts {
                 inbox_id: inbox.id,
@@ -179,6 +220,10 @@ impl Engine {
             }
             db::record_firing(tx, s, firing, now).await?;
             acted += 1;
+            if s.conversation.bot {
+                // The flow has the customer now; later rules wait for it to end.
+                break;
+            }
         }
         Ok(acted)
     }
@@ -207,7 +252,27 @@ impl Engine {
                 }
                 continue;
             }
+            if let Action::StartFlow { flow_id } = action {
+                // A flow answers a person: not a keyword, not another machine, not a stale text.
+                let not_for_bot = occasion.keyword
+                    || occasion
+                        .received
+                        .is_some_and(|m| now.duration_since(m.at) > FRESH || guard::looks_automatic(&m.text));
+                if not_for_bot && let Some(why) = silence(occasion, s, now) {
+                    firing.silenced = Some(why);
+                    continue;
+                }
+                match self.start_flow(tx, s, *flow_id, now).await? {
+                    super::bot::Started::Yes(did) | super::bot::Started::No(did) => firing.did.push(did),
+                    super::bot::Started::NotNeeded => {}
+                }
+                continue;
+            }
             if let Action::Reply { text } = action {
+                if occasion.flow_answers {
+                    firing.silenced = Some("a self-service flow answers the customer".into());
+                    continue;
+                }
                 if let Some(why) = silence(occasion, s, now) {
                     firing.silenced = Some(why);
                     continue;
@@ -248,7 +313,7 @@ impl Engine {
         let zone = self.policy(inbox.account_id).zone_for(s.contact_time_zone.as_deref(), &s.address);
         let next_open =
             if hours.is_open(now) { None } else { hours.next_opening(now).map(|o| describe_opening(o, &zone, now)) };
-        let business = self.names.get(&inbox.account_id).unwrap_or(&services.business_name);
+        let business = self.business_name(inbox.account_id);
         let text = services.fill(template, business, &s.contact_name, next_open)?;
         let body = Body::parse(text.trim())?;
         let c = &s.conversation;
@@ -414,7 +479,7 @@ impl Services {
             return Ok(0);
         }
         let mut s = db::situation(&mut tx, conversation_id, now).await?;
-        let occasion = Occasion { moment, now, received: None, keyword: false };
+        let occasion = Occasion { moment, now, received: None, keyword: false, flow_answers: false };
         let acted = engine.run_rules(&mut tx, std::slice::from_ref(r), &occasion, &mut s).await?;
         self.store.commit_automation(tx).await?;
         Ok(acted)

@@ -25,6 +25,8 @@ pub struct RuleBook {
     pub webhooks: Vec<(i64, String)>,
     /// (kind, label): `("twilio", "Twilio")`.
     pub channels: Vec<(&'static str, &'static str)>,
+    /// The account's self-service flows: (id, name).
+    pub flows: Vec<(i64, String)>,
 }
 
 impl Names for RuleBook {
@@ -42,6 +44,9 @@ impl Names for RuleBook {
     }
     fn webhook(&self, id: i64) -> Option<String> {
         find(&self.webhooks, id)
+    }
+    fn flow(&self, id: i64) -> Option<String> {
+        find(&self.flows, id)
     }
 }
 
@@ -92,6 +97,7 @@ impl Services {
                 .map(|w| (w.id, if w.description.trim().is_empty() { w.url } else { w.description }))
                 .collect(),
             channels: textdesk_channels::registry::all().iter().map(|p| (p.key(), p.label())).collect(),
+            flows: s.flows(account_id).await?.into_iter().map(|f| (f.id, f.flow.name().to_owned())).collect(),
         })
     }
 
