@@ -71,6 +71,7 @@ impl From<StoredFlow> for FlowOut {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Write the file over this flow instead of creating one.
     replace: Option<i64>,
@@ -133,6 +134,7 @@ pub async fn delete_flow(State(s): State<AppState>, user: ApiUser, Path(id): Pat
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `json` (default) or `yaml`.
     format: Option<String>,
@@ -171,10 +173,11 @@ pub async fn import_flow(
     State(s): State<AppState>,
     user: ApiUser,
     Query(q): Query<ImportQuery>,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
     let u = user.require(Role::Admin)?;
-    let f = s.services.import_flow(u, &body, q.replace).await?;
+    let body = std::str::from_utf8(&body).map_err(|_| Problem::invalid("the file is not text (UTF-8)"))?;
+    let f = s.services.import_flow(u, body, q.replace).await?;
     let status = if q.replace.is_some() { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(FlowOut::from(f))).into_response())
 }
