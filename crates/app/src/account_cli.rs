@@ -1,14 +1,13 @@
-//! `textdesk account add` and `account list`: a second business on the same
-//! database without SQL. The server keeps serving the first account (the one
-//! `account_name` named when the database was made); see docs/decisions.md,
-//! "Accounts: one per installation, more from the command line".
+//! `textdesk account add`, `account host` and `account list`: another business
+//! served by the same server, without SQL; see docs/decisions.md, "Accounts:
+//! every one served by one server".
 
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::bail;
 use clap::Subcommand;
 use textdesk::config::Config;
-use textdesk_core::{Email, Password};
+use textdesk_core::{Email, HostName, Password};
 
 #[derive(Subcommand)]
 pub enum AccountCommand {
@@ -25,8 +24,20 @@ pub enum AccountCommand {
         /// Read the admin's password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// A host name the account is reached at (support.acme.example); repeat for more.
+        /// Signing in there is for its people only, and the sign-in page names the business.
+        #[arg(long = "host")]
+        hosts: Vec<String>,
     },
-    /// List accounts: id and name.
+    /// Add a host name to an account.
+    Host {
+        /// The account's id (`textdesk account list`).
+        #[arg(long)]
+        account: i64,
+        #[arg(long)]
+        host: String,
+    },
+    /// List accounts: id, name, host names (comma-separated) and active people.
     List,
 }
 
@@ -36,19 +47,27 @@ pub async fn run(cfg: &Config, command: AccountCommand) -> anyhow::Result<()> {
     }
     let store = textdesk_store::Store::connect(&cfg.database_url).await?;
     let result = match command {
-        AccountCommand::Add { name, admin_email, admin_name, password_stdin } => {
+        AccountCommand::Add { name, admin_email, admin_name, password_stdin, hosts } => {
             let email = Email::parse(&admin_email)?;
+            let hosts = hosts.iter().map(|h| HostName::parse(h)).collect::<Result<Vec<_>, _>>()?;
             let password = read_password(password_stdin)?;
-            // The installation's own account comes first, so it stays the one served.
+            // The installation's own account comes first: the demo's, and public pages' at no host name.
             store.ensure_account(&cfg.account_name).await?;
             let (account, admin) =
-                textdesk::services::auth::create_account(&store, &name, email, &admin_name, &password).await?;
+                textdesk::services::auth::create_account(&store, &name, email, &admin_name, Some(&password), &hosts)
+                    .await?;
             println!("added account {} ({}) with admin {} (user {})", account.id, account.name, admin.email, admin.id);
             Ok(())
         }
+        AccountCommand::Host { account, host } => {
+            let host = HostName::parse(&host)?;
+            store.add_account_host(account, &host).await?;
+            println!("account {account} is reached at {host} too");
+            Ok(())
+        }
         AccountCommand::List => {
-            for a in store.accounts().await? {
-                println!("{}\t{}", a.id, a.name);
+            for a in store.account_overviews().await? {
+                println!("{}\t{}\t{}\t{}", a.id, a.name, a.hosts.join(","), a.active_users);
             }
             Ok(())
         }

@@ -81,6 +81,13 @@ pub struct Config {
     /// Requests one client address may make per minute to what anyone may call
     /// unsigned: the sign-in and invitation pages, the simulator, health and metrics.
     pub public_requests_per_minute: u32,
+    /// The SHA-256 (hex) of the operator's token for `/api/v1/operator/…`, so
+    /// a config file holds nothing that opens them. Empty with no
+    /// `TEXTDESK_OPERATOR_TOKEN`: those routes answer 404.
+    pub operator_token_sha256: String,
+    /// The operator's token itself, from `TEXTDESK_OPERATOR_TOKEN` only; wins over the hash.
+    #[serde(skip)]
+    pub operator_token: Option<String>,
 }
 
 impl Default for Config {
@@ -120,6 +127,8 @@ impl Default for Config {
             webhook_disable_after_hours: 72,
             secret_key_file: None,
             secret_key: None,
+            operator_token_sha256: String::new(),
+            operator_token: None,
         }
     }
 }
@@ -291,6 +300,9 @@ impl Config {
         if let Some(v) = get("TEXTDESK_SECRET_KEY").filter(|v| !v.trim().is_empty()) {
             self.secret_key = Some(v);
         }
+        if let Some(v) = get("TEXTDESK_OPERATOR_TOKEN").filter(|v| !v.trim().is_empty()) {
+            self.operator_token = Some(v.trim().to_owned());
+        }
         if let Some(v) = get("TEXTDESK_SECRET_KEY_FILE") {
             self.secret_key_file = Some(PathBuf::from(v));
         }
@@ -406,6 +418,22 @@ impl Config {
     }
 
     /// Where the key file is (or will be made).
+    /// The SHA-256 of the operator's token, if one is configured.
+    pub fn operator_token_hash(&self) -> anyhow::Result<Option<[u8; 32]>> {
+        use sha2::Digest;
+        if let Some(t) = &self.operator_token {
+            return Ok(Some(sha2::Sha256::digest(t.as_bytes()).into()));
+        }
+        let hex_hash = self.operator_token_sha256.trim();
+        if hex_hash.is_empty() {
+            return Ok(None);
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(hex_hash, &mut out)
+            .context("operator_token_sha256 must be 64 hex digits (the SHA-256 of the token)")?;
+        Ok(Some(out))
+    }
+
     pub fn secret_key_path(&self) -> PathBuf {
         self.secret_key_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
@@ -541,6 +569,11 @@ webhook_disable_after_hours = 72
 # the sign-in and invitation pages, the simulator, /healthz and /metrics
 # (webhooks are verified by signature instead). Past it: 429 with Retry-After.
 public_requests_per_minute = 600
+# The installation's operator creates and lists accounts over HTTP
+# (POST/GET /api/v1/operator/accounts) with a token of their own, set as
+# TEXTDESK_OPERATOR_TOKEN, or given here as its SHA-256 in hex
+# (`printf %s "$TOKEN" | sha256sum`). Unset: those routes answer 404.
+# operator_token_sha256 = ""
 "#;
 
 #[cfg(test)]

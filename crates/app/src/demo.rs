@@ -154,6 +154,7 @@ pub async fn seed(services: &Services, account_id: i64) -> anyhow::Result<bool> 
                             channel: services.capabilities(&inbox.provider, inbox.medium),
                             send_at: None,
                             media: Vec::new(),
+                            template: None,
                         })
                         .await?;
                 }

@@ -95,14 +95,29 @@ impl Args for SetupFlags {
 }
 
 /// The new inbox the flags describe; a provider's secret missing from the
-/// flags is read from its environment variable.
-pub fn new_channel(a: InboxAdd) -> anyhow::Result<NewChannel> {
+/// flags is read from its environment variable. A field the admin makes up
+/// (WhatsApp's verify token) is made when not given; every such value is
+/// returned with its label, to be printed for the provider's console.
+pub fn new_channel(a: InboxAdd) -> anyhow::Result<(NewChannel, Vec<(&'static str, String)>)> {
     let provider = channels::provider(&a.kind)?;
     let given = a.setup.0;
+    let mut made_up = Vec::new();
     let setup = channels::read_text_setup(provider, Door::Cli, |f| {
         let flag = given.iter().find(|(name, _)| *name == f.name).map(|(_, v)| v.clone());
-        match flag {
+        let value = match flag {
             None if f.secret => std::env::var(f.env_var(provider.key())).ok(),
+            other => other,
+        };
+        match value {
+            None if f.generated => {
+                let v = hex::encode(rand::random::<[u8; 20]>());
+                made_up.push((f.label, v.clone()));
+                Some(v)
+            }
+            Some(v) if f.generated => {
+                made_up.push((f.label, v.clone()));
+                Some(v)
+            }
             other => other,
         }
     })?;
@@ -110,5 +125,6 @@ pub fn new_channel(a: InboxAdd) -> anyhow::Result<NewChannel> {
     if let Some((name, _)) = given.iter().find(|(name, _)| !provider.setup().iter().any(|f| f.name == *name)) {
         anyhow::bail!("--{} is not a setting of a {} inbox", name.replace('_', "-"), provider.key());
     }
-    Ok(NewChannel { name: a.name, sender: a.number, provider, medium: None, setup, check: !a.no_check })
+    let new = NewChannel { name: a.name, sender: a.number, provider, medium: None, setup, check: !a.no_check };
+    Ok((new, made_up))
 }

@@ -61,8 +61,7 @@ impl Application {
         let (carrier, reports) = Carrier::new(opts.simulator_delivery_delay);
         let (services, account_id) = Services::connect(&config, carrier).await?;
         let config = Arc::new(config);
-        let business_tz = jiff::tz::TimeZone::get(&config.time_zone)?;
-        let state = http::AppState { services: services.clone(), config: config.clone(), account_id, business_tz };
+        let state = http::AppState { services: services.clone(), config: config.clone(), default_account: account_id };
         let router = public_rate::layer(http::router(state), config.clone());
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
         services.channels.start_serving();
@@ -71,6 +70,7 @@ impl Application {
             workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
             workers.push(tokio::spawn(housekeeping_loop(services.clone(), config.clone())));
             workers.push(tokio::spawn(automations_loop(services.clone())));
+            workers.push(tokio::spawn(flow_lookups_loop(services.clone())));
             workers.push(tokio::spawn(webhooks_loop(services.clone())));
             workers.push(tokio::spawn(webhook_sender_loop(services.clone())));
             workers.push(tokio::spawn(routing_loop(services.clone())));
@@ -125,6 +125,18 @@ async fn automations_loop(services: Services) {
     loop {
         if let Err(e) = services.run_automations().await {
             tracing::error!(error = %e, "the automations engine failed; it will try again");
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+    }
+}
+
+/// Makes the self-service flows' lookups as the engine asks for them (a
+/// separate loop: a slow lookup must not hold up the engine).
+async fn flow_lookups_loop(services: Services) {
+    let mut events = services.store.events().subscribe();
+    loop {
+        if let Err(e) = services.run_flow_lookups().await {
+            tracing::error!(error = %e, "making flow lookups failed; it will try again");
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
     }
@@ -267,6 +279,9 @@ pub async fn housekeep_once(services: &Services) {
         }
         if let Err(e) = services.run_timed_automations(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "running timed automations failed");
+        }
+        if let Err(e) = services.run_flow_timeouts(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "ending timed-out flows failed");
         }
         let _ = services.store.prune_login_failures(jiff::Timestamp::now(), services.lockout.window).await;
         services.limits.sweep(std::time::Instant::now());

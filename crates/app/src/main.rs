@@ -98,6 +98,9 @@ enum UserCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// The account's id (`textdesk account list`); the first account when left out.
+        #[arg(long)]
+        account: Option<i64>,
     },
 }
 
@@ -119,6 +122,9 @@ enum TokenCommand {
         user: String,
         #[arg(long, default_value = "cli")]
         name: String,
+        /// The user's account, when their e-mail is in more than one.
+        #[arg(long)]
+        account: Option<i64>,
     },
 }
 
@@ -228,21 +234,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied to {}", textdesk::config::redact_url(&cfg.database_url));
             Ok(())
         }
-        Command::User { command: UserCommand::Add { email, role, name, password_stdin } } => {
+        Command::User { command: UserCommand::Add { email, role, name, password_stdin, account } } => {
             let email = Email::parse(&email)?;
             let role = Role::parse(&role)?;
             let password = account_cli::read_password(password_stdin)?;
             let store = open_store(&cfg).await?;
-            let account = store.ensure_account(&cfg.account_name).await?;
-            let user = textdesk::services::auth::create_user(&store, account.id, email, &name, role, &password).await?;
+            let first = store.ensure_account(&cfg.account_name).await?;
+            let account = account.unwrap_or(first.id);
+            let user = textdesk::services::auth::create_user(&store, account, email, &name, role, &password).await?;
             println!("added {} ({}) as user {}", user.email, user.role, user.id);
             Ok(())
         }
         Command::Account { command } => account_cli::run(&cfg, command).await,
-        Command::Token { command: TokenCommand::Create { user, name } } => {
+        Command::Token { command: TokenCommand::Create { user, name, account } } => {
             let store = open_store(&cfg).await?;
             let email = Email::parse(&user)?;
-            let Some(u) = store.user_by_email(&email).await? else { bail!("no user with e-mail {email}") };
+            let mut found = store.users_by_email(&email).await?;
+            found.retain(|u| account.is_none_or(|a| u.account_id == a));
+            if found.len() > 1 {
+                let ids: Vec<String> = found.iter().map(|u| u.account_id.to_string()).collect();
+                bail!("{email} is a user in accounts {}: say which with --account", ids.join(", "));
+            }
+            let Some(u) = found.pop() else { bail!("no user with e-mail {email}") };
             if !u.active {
                 bail!("{email} is deactivated");
             }
@@ -265,10 +278,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 InboxCommand::Add(a) => {
-                    let inbox = services.add_inbox(account_id, inbox_cli::new_channel(*a)?).await?;
+                    let (new, made_up) = inbox_cli::new_channel(*a)?;
+                    let inbox = services.add_inbox(account_id, new).await?;
                     println!("added inbox {} ({}, {})", inbox.id, inbox.provider, inbox.sender);
                     for (hook, url) in services.webhook_urls(&inbox) {
                         println!("  {}: {url}", hook.label);
+                    }
+                    // Shown this once: it is kept as a secret.
+                    for (label, value) in made_up {
+                        println!("  {label}: {value}");
                     }
                 }
             }

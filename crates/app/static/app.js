@@ -789,3 +789,22 @@ document.addEventListener("click", function (e) {
   if (button) button.hidden = true;
   form.querySelector("select").addEventListener("change", function () { form.submit(); });
 })();
+
+// The template picker's preview: each variable's field fills its {{n}} in the
+// template's text as the agent types (the server fills it the same way on send).
+(function () {
+  "use strict";
+  function render(form) {
+    var out = form.querySelector("[data-template-body]");
+    if (!out) return;
+    var values = {};
+    form.querySelectorAll("[data-var]").forEach(function (f) { values[f.getAttribute("data-var")] = f.value.trim(); });
+    out.textContent = out.getAttribute("data-template-body").replace(/\{\{\s*(\d+)\s*\}\}/g, function (all, n) {
+      return values[n] ? values[n] : all;
+    });
+  }
+  document.addEventListener("input", function (e) {
+    var form = e.target && e.target.closest && e.target.closest("[data-template-form]");
+    if (form) render(form);
+  });
+})();

@@ -8,6 +8,7 @@ pub mod registry;
 pub mod simulator;
 pub mod smpp;
 pub mod twilio;
+pub mod whatsapp;
 
 pub use provider::{Channel, Provider};
 
@@ -60,6 +61,12 @@ pub enum InboundEvent {
         status: DeliveryStatus,
         error: Option<ProviderError>,
     },
+    /// The name the customer gave themselves in the app (WhatsApp's profile
+    /// name): a contact nobody has named yet takes it.
+    Profile {
+        from: Address,
+        name: String,
+    },
 }
 
 /// One message to hand to a provider.
@@ -70,8 +77,22 @@ pub struct Outgoing {
     pub body: String,
     /// Public (signed, expiring) URLs of attachments, for MMS.
     pub media_urls: Vec<String>,
+    /// The content type of each of `media_urls`, in the same order, where
+    /// known (WhatsApp sends a picture, a video and a document differently).
+    pub media_types: Vec<String>,
+    /// An approved template to send instead of free text (WhatsApp outside
+    /// its 24 hours); `body` then holds its text as filled in, for the record.
+    pub template: Option<OutgoingTemplate>,
     /// Where the provider should report delivery, when it reports over HTTP.
     pub status_callback: Option<String>,
+}
+
+/// A provider's template by name and language, with its variables' values in order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OutgoingTemplate {
+    pub name: String,
+    pub language: String,
+    pub values: Vec<String>,
 }
 
 /// The provider took the message. Long SMPP messages go as several parts,

@@ -9,6 +9,7 @@
 //! Methods that do I/O return boxed futures so both traits stay object-safe
 //! (`&dyn Provider`, `Arc<dyn Channel>`) without an extra macro crate.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -47,6 +48,10 @@ pub trait Provider: Send + Sync {
     fn sender(&self, stored: &StoredSetup, medium: Medium, raw: &str) -> Result<String, String>;
     /// Where it connects, in a few words for the inbox page (`smsc.example.com:2775`).
     fn summary(&self, stored: &StoredSetup) -> Option<String>;
+    /// Whether it holds message templates an admin syncs (WhatsApp's).
+    fn has_templates(&self) -> bool {
+        false
+    }
     /// The inbox's channel, from its stored setup: the one place a provider's
     /// settings and secrets are read. Opening does no I/O.
     fn open(&self, ctx: &Context<'_>, stored: &StoredSetup) -> Result<Arc<dyn Channel>, String>;
@@ -70,6 +75,30 @@ pub trait Channel: Send + Sync {
     fn listen(&self) -> Result<Option<mpsc::Receiver<InboundEvent>>, String>;
     /// The kept connection's state (`bound`, `down`…) and whether it is up.
     fn link(&self) -> Option<(String, bool)>;
+    /// Answers a GET to one of its webhooks (Meta's subscription handshake),
+    /// given the request's query string. Most providers only POST.
+    fn handshake(&self, _hook: &str, _query: &str) -> Result<Answer, Refusal> {
+        Err(Refusal::NotFound("this webhook takes POST only".into()))
+    }
+    /// The message templates the provider holds for this account (WhatsApp's),
+    /// each with its approval status. None for providers without templates.
+    fn templates(&self) -> BoxFuture<'_, Result<Option<Vec<ProviderTemplate>>, CheckFailure>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// A message template as the provider holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderTemplate {
+    pub name: String,
+    /// The language code (`en_US`).
+    pub language: String,
+    /// `APPROVED`, `PENDING`, `REJECTED`… as the provider says it.
+    pub status: String,
+    /// `UTILITY`, `MARKETING`, `AUTHENTICATION`… as the provider says it.
+    pub category: String,
+    /// The body's text, with `{{1}}`-style variables.
+    pub body: String,
 }
 
 /// What a provider is opened with besides its stored setup.
@@ -139,11 +168,12 @@ pub struct Inbound {
 pub struct Answer {
     pub status: u16,
     pub content_type: Option<&'static str>,
-    pub body: &'static str,
+    /// Fixed for most answers; a handshake echoes what it was sent.
+    pub body: Cow<'static, str>,
 }
 
 impl Answer {
-    pub const NO_CONTENT: Answer = Answer { status: 204, content_type: None, body: "" };
+    pub const NO_CONTENT: Answer = Answer { status: 204, content_type: None, body: Cow::Borrowed("") };
 }
 
 /// Why a webhook request was not taken.
@@ -266,6 +296,10 @@ pub struct SetupField {
     pub default: Option<&'static str>,
     /// Rarely changed: folded away on the form.
     pub advanced: bool,
+    /// A secret the admin makes up and pastes into the provider's console
+    /// (Meta's verify token): `textdesk inbox add` makes one when none is
+    /// given, and prints it.
+    pub generated: bool,
 }
 
 impl SetupField {
@@ -279,6 +313,7 @@ impl SetupField {
             required: false,
             default: None,
             advanced: false,
+            generated: false,
         }
     }
     pub const fn whole(self, min: i64, max: i64) -> SetupField {
@@ -301,6 +336,9 @@ impl SetupField {
     }
     pub const fn advanced(self) -> SetupField {
         SetupField { advanced: true, ..self }
+    }
+    pub const fn generated(self) -> SetupField {
+        SetupField { generated: true, ..self }
     }
 
     /// The command-line flag (`--account-sid`).

@@ -4,8 +4,12 @@
 
 use crate::provider::Provider;
 
-static PROVIDERS: [&'static dyn Provider; 3] =
-    [&crate::simulator::Simulator, &crate::twilio::channel::Twilio, &crate::smpp::channel::Smpp];
+static PROVIDERS: [&'static dyn Provider; 4] = [
+    &crate::simulator::Simulator,
+    &crate::twilio::channel::Twilio,
+    &crate::smpp::channel::Smpp,
+    &crate::whatsapp::channel::WhatsApp,
+];
 
 pub fn all() -> &'static [&'static dyn Provider] {
     &PROVIDERS

@@ -1,7 +1,8 @@
 //! Fuzzing, on stable Rust, of what providers send us: Twilio's webhooks
 //! (forms and JSON, through the channel's own `verify` with a valid signature
 //! so the parsers are reached), SMPP frames, their text encodings, delivery
-//! receipts and reassembly, and the simulator's texts. Properties: nothing
+//! receipts and reassembly, the simulator's texts, and WhatsApp's webhooks
+//! (Meta's example bodies with any value anywhere, signed with the app secret). Properties: nothing
 //! panics, what decodes encodes back, oversized input is refused.
 //! `TEXTDESK_FUZZ_CASES=100000 cargo test -p textdesk-channels --test fuzz`
 //! runs longer (docs/limits.md, "Fuzzing").
@@ -150,6 +151,7 @@ fn check_event(e: &InboundEvent) {
             assert!(!provider_id.is_empty() && provider_id.len() <= 64, "{provider_id:?}");
         }
         InboundEvent::Status { provider_id, .. } => assert!(!provider_id.is_empty() && provider_id.len() <= 64),
+        InboundEvent::Profile { name, .. } => assert!(!name.is_empty() && name.chars().count() <= 100),
     }
 }
 
@@ -376,5 +378,120 @@ proptest! {
         if let Ok(InboundEvent::Message { body, provider_id, .. }) = simulator::parse_inbound(t, Timestamp::now()) {
             prop_assert!(body.chars().count() <= 1600 && provider_id.len() <= 64);
         }
+    }
+}
+
+// ---------- WhatsApp ----------
+
+const WA_SECRET: &str = "fuzz-app-secret";
+const WA_NUMBER: &str = "106540352242922";
+
+static WHATSAPP: LazyLock<Arc<dyn Channel>> = LazyLock::new(|| {
+    let mut stored = StoredSetup::default();
+    stored.settings.insert("phone_number_id".into(), WA_NUMBER.into());
+    stored.settings.insert("waba_id".into(), "102290129340398".into());
+    for (k, v) in [("access_token", "EAAG-fuzz"), ("app_secret", WA_SECRET), ("verify_token", "fuzz")] {
+        stored.secrets.insert(k.into(), v.into());
+    }
+    let resources = http::Extensions::new();
+    let policy = textdesk_channels::net::FetchPolicy::public_only();
+    let ctx = Context { inbox_id: 1, public_url: PUBLIC, resources: &resources, media_policy: &policy };
+    registry::find("whatsapp").unwrap().open(&ctx, &stored).unwrap()
+});
+
+/// Meta's example bodies (tests/fixtures/whatsapp), parsed once.
+static WA_FIXTURES: LazyLock<Vec<serde_json::Value>> = LazyLock::new(|| {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/whatsapp");
+    let mut all: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    all.sort();
+    all.iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+});
+
+fn wa_verify(body: &[u8], signature: &str) -> Result<Vec<InboundEvent>, String> {
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(signature) {
+        headers.insert(textdesk_channels::whatsapp::SIGNATURE_HEADER, v);
+    }
+    let url = format!("{PUBLIC}/webhooks/whatsapp/1");
+    let req = InboundRequest { hook: "inbound", url: &url, headers: &headers, body, now: Timestamp::now() };
+    WHATSAPP.verify(&req).map(|i| i.events).map_err(|e| format!("{e:?}"))
+}
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+        text(3).prop_map(Value::String),
+        proptest::sample::select(vec![
+            "text",
+            "image",
+            "location",
+            "contacts",
+            "interactive",
+            "reaction",
+            "failed",
+            "read",
+            "16315551181",
+            WA_NUMBER,
+            "messages",
+            "whatsapp"
+        ])
+        .prop_map(|s| Value::String(s.into())),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map(text(1), inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Every string, number and object key path of `v`, as JSON pointers.
+fn pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| pointers(x, format!("{at}/{k}"), out)),
+        serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| pointers(x, format!("{at}/{i}"), out)),
+        _ => {}
+    }
+    out.push(at);
+}
+
+proptest! {
+    #![proptest_config(config(500))]
+
+    /// One of Meta's bodies with up to three values replaced by anything, signed: read or refused, never a panic.
+    #[test]
+    fn whatsapp_bodies_are_read_or_refused(which in any::<prop::sample::Index>(), edits in proptest::collection::vec((any::<prop::sample::Index>(), json_value()), 0..4)) {
+        let mut body = which.get(&WA_FIXTURES).clone();
+        for (at, value) in edits {
+            let mut all = Vec::new();
+            pointers(&body, String::new(), &mut all);
+            let target = at.get(&all).clone();
+            if target.is_empty() {
+                body = value;
+            } else if let Some(slot) = body.pointer_mut(&target) {
+                *slot = value;
+            }
+        }
+        let raw = serde_json::to_vec(&body).unwrap();
+        let signature = textdesk_channels::whatsapp::compute_signature(WA_SECRET, &raw);
+        if let Ok(events) = wa_verify(&raw, &signature) {
+            events.iter().for_each(check_event);
+        }
+        prop_assert!(wa_verify(&raw, "").is_err(), "unsigned is refused");
+    }
+
+    /// Raw bytes, signed or not.
+    #[test]
+    fn whatsapp_garbage_never_panics(body in proptest::collection::vec(any::<u8>(), 0..300), signature in text(3), sign in any::<bool>()) {
+        let signature = if sign { textdesk_channels::whatsapp::compute_signature(WA_SECRET, &body) } else { signature };
+        let _ = wa_verify(&body, &signature);
+        let _ = WHATSAPP.handshake("inbound", &String::from_utf8_lossy(&body));
     }
 }

@@ -195,6 +195,68 @@ pub enum DomainEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message_id: Option<i64>,
     },
+    /// A self-service flow began answering the customer: the conversation is
+    /// the bot's until it ends or hands over.
+    FlowStarted {
+        flow_id: i64,
+        flow: String,
+    },
+    /// The flow handed the customer to a person (and, by its choice, to a team).
+    HandedOff {
+        reason: HandoffReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team_id: Option<i64>,
+    },
+    /// The flow ended without a person: finished, no answer in time, a STOP,
+    /// or a person stepped in.
+    FlowEnded {
+        reason: FlowEndReason,
+    },
+}
+
+/// Why a flow handed the customer to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffReason {
+    /// The customer asked (AGENT, HUMAN, 0…).
+    Asked,
+    /// Two replies in a row the flow did not understand.
+    NotUnderstood,
+    /// A menu option hands over (the flow's choice of team, if it names one).
+    Chosen,
+}
+
+impl HandoffReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            HandoffReason::Asked => "the customer asked for a person",
+            HandoffReason::NotUnderstood => "the bot did not understand the customer twice",
+            HandoffReason::Chosen => "the customer chose to talk to a person",
+        }
+    }
+}
+
+/// Why a flow ended without a handoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowEndReason {
+    Finished,
+    TimedOut,
+    /// The customer opted out (STOP).
+    OptedOut,
+    /// A person replied or took the conversation.
+    PersonStepped,
+}
+
+impl FlowEndReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            FlowEndReason::Finished => "the flow finished",
+            FlowEndReason::TimedOut => "the customer did not answer in time",
+            FlowEndReason::OptedOut => "the customer opted out",
+            FlowEndReason::PersonStepped => "a person took over",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -302,6 +364,9 @@ impl DomainEvent {
             AutomationFired { .. } => "automation_fired",
             RoutingNote { .. } => "routing_note",
             Escalated { .. } => "escalated",
+            FlowStarted { .. } => "flow_started",
+            HandedOff { .. } => "handed_off",
+            FlowEnded { .. } => "flow_ended",
         }
     }
 
@@ -346,6 +411,9 @@ impl DomainEvent {
                 | AutomationFired { .. }
                 | RoutingNote { .. }
                 | Escalated { .. }
+                | FlowStarted { .. }
+                | HandedOff { .. }
+                | FlowEnded { .. }
         )
     }
 
@@ -396,7 +464,10 @@ impl DomainEvent {
             | ContactNoteAdded { .. }
             | ContactNoteDeleted { .. }
             | AutomationFired { .. }
-            | RoutingNote { .. } => notice("conversation.updated", None),
+            | RoutingNote { .. }
+            | FlowStarted { .. }
+            | HandedOff { .. }
+            | FlowEnded { .. } => notice("conversation.updated", None),
         }
     }
 }
@@ -476,6 +547,10 @@ mod tests {
                 link: Some("https://meet.jit.si/textdesk-ab".into()),
                 message_id: Some(15),
             },
+            FlowStarted { flow_id: 13, flow: "Main menu".into() },
+            HandedOff { reason: HandoffReason::NotUnderstood, team_id: Some(8) },
+            HandedOff { reason: HandoffReason::Asked, team_id: None },
+            FlowEnded { reason: FlowEndReason::TimedOut },
         ]
     }
 

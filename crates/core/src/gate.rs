@@ -79,6 +79,9 @@ pub struct OutboundRequest {
     pub channel: Capabilities,
     /// When the customer last wrote in the conversation, if ever.
     pub last_inbound: Option<Timestamp>,
+    /// A template the provider approved (WhatsApp's): the channel's reply
+    /// window does not hold it back, as the provider allows it outside.
+    pub template: bool,
 }
 
 /// What the gate needs to respect the contact's night.
@@ -122,7 +125,7 @@ impl BlockReason {
                 "This contact has not opted in, so the business cannot start a conversation by text."
             }
             BlockReason::ReplyWindowClosed => {
-                "This channel only lets the business write for a limited time after the customer's last message (24 hours on WhatsApp), and that time is over. The customer needs to write first."
+                "This channel only lets the business write for a limited time after the customer's last message (24 hours on WhatsApp), and that time is over. Only an approved template can go now; anything else needs the customer to write first."
             }
         }
     }
@@ -151,9 +154,10 @@ pub enum Verdict {
 /// - nothing but a consent confirmation goes out in the contact's quiet hours,
 ///   unless the customer is in a live exchange; such a message is deferred to
 ///   the earliest allowed moment, never dropped;
-/// - on a channel with a reply window, nothing but a consent confirmation goes
-///   out once the window since the customer's last message has closed, nor is
-///   deferred to a moment after it closes (it could never go).
+/// - on a channel with a reply window, nothing but a consent confirmation or
+///   an approved template goes out once the window since the customer's last
+///   message has closed, nor is deferred to a moment after it closes (it could
+///   never go).
 pub fn decide(req: &OutboundRequest) -> Verdict {
     let consented = match (req.kind, req.consent) {
         (OutboundKind::ConsentConfirmation, _) => return Verdict::Allow,
@@ -169,6 +173,7 @@ pub fn decide(req: &OutboundRequest) -> Verdict {
     };
     let window_open_at = |at: Timestamp| match req.channel.reply_window {
         None => true,
+        Some(_) if req.template => true,
         Some(window) => req.last_inbound.is_some_and(|last| at < last + window),
     };
     match timed {
@@ -213,6 +218,7 @@ mod tests {
             timing: None,
             channel: SMS,
             last_inbound: None,
+            template: false,
         })
     }
 
@@ -221,7 +227,15 @@ mod tests {
         let now: Timestamp = "2026-01-15T15:00:00Z".parse().unwrap();
         let hours_ago = |h: i64| Some(now - jiff::SignedDuration::from_hours(h));
         let ask = |kind, consent, last_inbound| {
-            decide(&OutboundRequest { kind, consent, now, timing: None, channel: windowed(24), last_inbound })
+            decide(&OutboundRequest {
+                kind,
+                consent,
+                now,
+                timing: None,
+                channel: windowed(24),
+                last_inbound,
+                template: false,
+            })
         };
         // Inside the window a reply goes, as on SMS.
         assert_eq!(ask(OutboundKind::Reply, ConsentState::Unknown, hours_ago(23)), Verdict::Allow);
@@ -245,8 +259,23 @@ mod tests {
             timing: None,
             channel: SMS,
             last_inbound: hours_ago(300),
+            template: false,
         };
         assert_eq!(decide(&sms), Verdict::Allow);
+        // An approved template goes after the window, and so does one the customer never wrote to; not past an opt-out.
+        let template = |consent, last_inbound| {
+            decide(&OutboundRequest {
+                kind: OutboundKind::Reply,
+                consent,
+                now,
+                timing: None,
+                channel: windowed(24),
+                last_inbound,
+                template: true,
+            })
+        };
+        assert_eq!(template(ConsentState::Unknown, hours_ago(30)), Verdict::Allow);
+        assert_eq!(template(ConsentState::OptedOut, hours_ago(30)), Verdict::Block(BlockReason::OptedOut));
         let reason = BlockReason::ReplyWindowClosed;
         assert!(reason.explain().contains("write first"));
         assert_eq!(BlockReason::parse(reason.code()), Some(reason));
@@ -265,6 +294,7 @@ mod tests {
                 timing: Some(Timing { quiet: QuietHours::default(), zone: ny.clone(), live_exchange: false }),
                 channel: windowed(window_hours),
                 last_inbound: Some(at_2am - jiff::SignedDuration::from_hours(wrote_hours_ago)),
+                template: false,
             })
         };
         let morning: Timestamp = "2026-01-15T13:00:00Z".parse().unwrap();
@@ -304,6 +334,7 @@ mod tests {
             timing: Some(Timing { quiet: QuietHours::default(), zone: ny.clone(), live_exchange: live }),
             channel: SMS,
             last_inbound: None,
+            template: false,
         };
         assert_eq!(decide(&req(OutboundKind::Reply, false)), Verdict::Defer(morning));
         assert_eq!(decide(&req(OutboundKind::Reply, true)), Verdict::Allow);
@@ -327,6 +358,7 @@ mod tests {
                 timing: Some(policy.timing(None, address, None, now)),
                 channel: SMS,
                 last_inbound: None,
+                template: false,
             })
         };
         // A Dallas number on Sunday 2026-01-18 at 09:30 CST waits until noon.
@@ -400,7 +432,7 @@ mod tests {
             }
             let timing = Timing { quiet, zone: TimeZone::get(zone).unwrap(), live_exchange: live };
             let now = Timestamp::from_second(secs).unwrap();
-            let req = OutboundRequest { kind, consent, now, timing: Some(timing.clone()), channel: SMS, last_inbound: None };
+            let req = OutboundRequest { kind, consent, now, timing: Some(timing.clone()), channel: SMS, last_inbound: None, template: false };
             let v = decide(&req);
             if kind == OutboundKind::ConsentConfirmation {
                 prop_assert_eq!(v, Verdict::Allow);

@@ -2,22 +2,27 @@
 //! value or a decision, tested beside the code.
 
 pub mod automation;
+pub mod channel_template;
 pub mod compose;
 pub mod consent;
 pub mod contact;
 pub mod conversation;
 pub mod escalation;
 pub mod event;
+pub mod flow;
 pub mod gate;
+pub mod host;
 pub mod hours;
 pub mod identity;
 pub mod label;
 pub mod list;
 pub mod media;
 pub mod message;
+pub mod metrics;
 pub mod numbering;
 pub mod pacing;
 pub mod phone;
+pub mod review;
 pub mod routing;
 pub mod segments;
 pub mod snooze;
@@ -30,6 +35,7 @@ pub mod webhook;
 pub use contact::{AttributeChanges, AttributeKey, AttributeValue, ContactName, NoteBody};
 pub use conversation::{ConversationStatus, InboundPlacement, LatestConversation, Priority, ReopenWindow};
 pub use gate::{BlockReason, ConsentState, OutboundKind, OutboundRequest, Verdict};
+pub use host::HostName;
 pub use identity::{Address, Capabilities, Medium};
 pub use label::{LabelColor, LabelName};
 pub use message::{Body, DeliveryStatus, Direction};

@@ -1,6 +1,6 @@
 use jiff::Timestamp;
 use sqlx::Row;
-use textdesk_core::{Email, Role};
+use textdesk_core::{Email, HostName, Role};
 
 use crate::{Result, Store, StoreError, from_ms, is_unique_violation, returned_id, to_ms};
 
@@ -8,6 +8,16 @@ use crate::{Result, Store, StoreError, from_ms, is_unique_violation, returned_id
 pub struct Account {
     pub id: i64,
     pub name: String,
+}
+
+/// An account as the installation's operator sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccountOverview {
+    pub id: i64,
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub active_users: i64,
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -85,9 +95,9 @@ impl Store {
         })
     }
 
-    /// A second (or later) account with its first admin, both or neither: an
+    /// An account with its first admin and its host names, all or nothing: an
     /// account nobody can sign in to could only be fixed with SQL.
-    pub async fn create_account(&self, name: &str, admin: NewUser) -> Result<(Account, User)> {
+    pub async fn create_account(&self, name: &str, admin: NewUser, hosts: &[HostName]) -> Result<(Account, User)> {
         let now = to_ms(Timestamp::now());
         let mut tx = self.begin_write().await?;
         let row = sqlx::query("INSERT INTO accounts (name, created_at) VALUES ($1, $2) RETURNING id")
@@ -96,7 +106,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         let account = Account { id: returned_id(&row)?, name: name.to_owned() };
-        let res = sqlx::query(
+        let row = sqlx::query(
             "INSERT INTO users (account_id, email, name, role, password_hash, active, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6) RETURNING id",
         )
         .bind(account.id)
@@ -106,14 +116,11 @@ impl Store {
         .bind(&admin.password_hash)
         .bind(now)
         .fetch_one(&mut *tx)
-        .await;
-        let user_id = match res {
-            Ok(r) => returned_id(&r)?,
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!("a user with e-mail {} already exists", admin.email)));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        .await?;
+        let user_id = returned_id(&row)?;
+        for host in hosts {
+            insert_host(&mut tx, account.id, host).await?;
+        }
         self.commit(tx).await?;
         Ok((account, self.user(user_id).await?))
     }
@@ -121,6 +128,57 @@ impl Store {
     pub async fn accounts(&self) -> Result<Vec<Account>> {
         let rows = sqlx::query("SELECT id, name FROM accounts ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok(Account { id: r.try_get("id")?, name: r.try_get("name")? })).collect()
+    }
+
+    /// Every account with what the operator sees of it: host names, how many
+    /// people are active, when it was made.
+    pub async fn account_overviews(&self) -> Result<Vec<AccountOverview>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.name, a.created_at,
+                    (SELECT COUNT(*) FROM users u WHERE u.account_id = a.id AND u.active = 1) AS users
+             FROM accounts a ORDER BY a.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let hosts =
+            sqlx::query("SELECT account_id, host FROM account_hosts ORDER BY host").fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let mut names = Vec::new();
+            for h in &hosts {
+                if h.try_get::<i64, _>("account_id")? == id {
+                    names.push(h.try_get("host")?);
+                }
+            }
+            out.push(AccountOverview {
+                id,
+                name: r.try_get("name")?,
+                hosts: names,
+                active_users: r.try_get("users")?,
+                created_at: from_ms(r.try_get("created_at")?),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Another host name for an account; a name already taken (by any account) is a conflict.
+    pub async fn add_account_host(&self, account_id: i64, host: &HostName) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        insert_host(&mut tx, account_id, host).await?;
+        self.commit(tx).await
+    }
+
+    /// The account a host name belongs to, if any.
+    pub async fn account_for_host(&self, host: &HostName) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT account_id FROM account_hosts WHERE host = $1")
+            .bind(host.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("account_id")?),
+            None => None,
+        })
     }
 
     pub async fn create_user(&self, u: NewUser) -> Result<User> {
@@ -152,10 +210,23 @@ impl Store {
         user_from(&row.ok_or(StoreError::NotFound("user"))?)
     }
 
-    pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email.as_str()).fetch_optional(&self.pool).await?;
+    /// The account's user with this e-mail (e-mails are unique per account).
+    pub async fn user_by_email(&self, account_id: i64, email: &Email) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND email = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(user_from).transpose()
+    }
+
+    /// Every account's user with this e-mail, oldest account first: signing in
+    /// without a host name of an account looks across them.
+    pub async fn users_by_email(&self, email: &Email) -> Result<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 ORDER BY account_id LIMIT 50");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email.as_str()).fetch_all(&self.pool).await?;
+        rows.iter().map(user_from).collect()
     }
 
     pub async fn users(&self, account_id: i64) -> Result<Vec<User>> {
@@ -251,5 +322,18 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound("team"))?;
         Ok(Team { id: r.try_get("id")?, name: r.try_get("name")? })
+    }
+}
+
+async fn insert_host(tx: &mut sqlx::AnyConnection, account_id: i64, host: &HostName) -> Result<()> {
+    let res = sqlx::query("INSERT INTO account_hosts (host, account_id) VALUES ($1, $2)")
+        .bind(host.as_str())
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!("the host name {host} is taken"))),
+        Err(e) => Err(e.into()),
     }
 }

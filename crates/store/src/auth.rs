@@ -178,20 +178,14 @@ pub struct LockoutRule {
 
 impl Store {
     /// Until when sign-ins for this e-mail (its hash) are refused, if they are now.
-    pub async fn login_locked_until(
-        &self,
-        account_id: i64,
-        email_hash: &str,
-        now: Timestamp,
-    ) -> Result<Option<Timestamp>> {
-        let row = sqlx::query(
-            "SELECT locked_until FROM login_failures WHERE account_id = $1 AND email_hash = $2 AND locked_until > $3",
-        )
-        .bind(account_id)
-        .bind(email_hash)
-        .bind(to_ms(now))
-        .fetch_optional(&self.pool)
-        .await?;
+    /// The count is the server's, not an account's: the lock holds whichever
+    /// account the e-mail belongs to, or none.
+    pub async fn login_locked_until(&self, email_hash: &str, now: Timestamp) -> Result<Option<Timestamp>> {
+        let row = sqlx::query("SELECT locked_until FROM login_failures WHERE email_hash = $1 AND locked_until > $2")
+            .bind(email_hash)
+            .bind(to_ms(now))
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(match row {
             Some(r) => r.try_get::<Option<i64>, _>("locked_until")?.map(from_ms),
             None => None,
@@ -202,7 +196,6 @@ impl Store {
     /// started one (exactly one node sees that, so it is audited once).
     pub async fn record_login_failure(
         &self,
-        account_id: i64,
         email_hash: &str,
         now: Timestamp,
         rule: LockoutRule,
@@ -210,13 +203,12 @@ impl Store {
         let mut tx = self.begin_write().await?;
         // A window that has passed starts again from this failure.
         let row = sqlx::query(
-            "INSERT INTO login_failures (account_id, email_hash, failures, window_start) VALUES ($1, $2, 1, $3)
-             ON CONFLICT (account_id, email_hash) DO UPDATE SET
-               failures = CASE WHEN login_failures.window_start <= $4 THEN 1 ELSE login_failures.failures + 1 END,
-               window_start = CASE WHEN login_failures.window_start <= $4 THEN $3 ELSE login_failures.window_start END
+            "INSERT INTO login_failures (email_hash, failures, window_start) VALUES ($1, 1, $2)
+             ON CONFLICT (email_hash) DO UPDATE SET
+               failures = CASE WHEN login_failures.window_start <= $3 THEN 1 ELSE login_failures.failures + 1 END,
+               window_start = CASE WHEN login_failures.window_start <= $3 THEN $2 ELSE login_failures.window_start END
              RETURNING failures",
         )
-        .bind(account_id)
         .bind(email_hash)
         .bind(to_ms(now))
         .bind(to_ms(now - rule.window))
@@ -228,11 +220,10 @@ impl Store {
             let until = now + rule.lock_for;
             let n = sqlx::query(
                 "UPDATE login_failures SET locked_until = $1, failures = 0, window_start = $2
-                 WHERE account_id = $3 AND email_hash = $4 AND (locked_until IS NULL OR locked_until <= $2)",
+                 WHERE email_hash = $3 AND (locked_until IS NULL OR locked_until <= $2)",
             )
             .bind(to_ms(until))
             .bind(to_ms(now))
-            .bind(account_id)
             .bind(email_hash)
             .execute(&mut *tx)
             .await?;
@@ -245,12 +236,8 @@ impl Store {
     }
 
     /// A successful sign-in forgets the failures before it.
-    pub async fn clear_login_failures(&self, account_id: i64, email_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE account_id = $1 AND email_hash = $2")
-            .bind(account_id)
-            .bind(email_hash)
-            .execute(&self.pool)
-            .await?;
+    pub async fn clear_login_failures(&self, email_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE email_hash = $1").bind(email_hash).execute(&self.pool).await?;
         Ok(())
     }
 

@@ -276,11 +276,11 @@ impl Store {
 
     /// A write transaction for one firing outside the event log (a wait, a
     /// scheduled run): its mark and effects commit together.
-    pub async fn automation_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    pub async fn automation_tx(&self) -> Result<crate::WriteTx> {
         self.begin_write().await
     }
 
-    pub async fn commit_automation(&self, tx: sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
+    pub async fn commit_automation(&self, tx: crate::WriteTx) -> Result<()> {
         self.commit(tx).await
     }
 }
@@ -440,6 +440,9 @@ pub async fn check_references(conn: &mut AnyConnection, account_id: i64, rule: &
             Action::CallWebhook { webhook_id } if webhook_name(conn, account_id, *webhook_id).await?.is_none() => {
                 return Err(Invalid::new(format!("there is no webhook {webhook_id} in this account")).into());
             }
+            Action::StartFlow { flow_id } if crate::flows::flow_in(conn, account_id, *flow_id).await?.is_none() => {
+                return Err(Invalid::new(format!("there is no flow {flow_id} in this account")).into());
+            }
             _ => {}
         }
     }
@@ -483,7 +486,7 @@ pub async fn apply(
     let c = &mut s.conversation;
     let change = Change { account_id: c.account_id, conversation_id: c.id, actor_id: None, now };
     Ok(match action {
-        Action::Reply { .. } | Action::CallWebhook { .. } => None,
+        Action::Reply { .. } | Action::CallWebhook { .. } | Action::StartFlow { .. } => None,
         Action::Assign { user_id } => {
             if c.assignee_id == Some(*user_id) {
                 return Ok(None);

@@ -280,14 +280,40 @@ pub(crate) async fn contact_for(
     if let Some(r) = found {
         return Ok((r.try_get::<i64, _>("id")?, r.try_get::<i64, _>("contact_id")?));
     }
-    let c = sqlx::query(
-        "INSERT INTO contacts (account_id, name, created_at, updated_at) VALUES ($1, '', $2, $2) RETURNING id",
-    )
-    .bind(account_id)
-    .bind(now_ms)
-    .fetch_one(&mut *tx)
-    .await?;
-    let contact_id = returned_id(&c)?;
+    // One customer, one history: a number first seen on WhatsApp that the
+    // account already knows by SMS (or the other way round) is the same person.
+    let same_phone = if address.medium().uses_phone_numbers() {
+        let namespaces: Vec<&str> = textdesk_core::Medium::ALL
+            .iter()
+            .filter(|m| m.uses_phone_numbers())
+            .map(|m| m.identity_namespace())
+            .filter(|n| *n != address.namespace())
+            .collect();
+        let sql = format!(
+            "SELECT contact_id FROM contact_identities WHERE account_id = $1 AND address = $2 AND namespace IN ({}) ORDER BY id LIMIT 1",
+            crate::placeholders(3, namespaces.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(address.value());
+        for n in &namespaces {
+            q = q.bind(*n);
+        }
+        q.fetch_optional(&mut *tx).await?.map(|r| r.try_get::<i64, _>("contact_id")).transpose()?
+    } else {
+        None
+    };
+    let (contact_id, new_contact) = match same_phone {
+        Some(id) => (id, false),
+        None => {
+            let c = sqlx::query(
+                "INSERT INTO contacts (account_id, name, created_at, updated_at) VALUES ($1, '', $2, $2) RETURNING id",
+            )
+            .bind(account_id)
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            (returned_id(&c)?, true)
+        }
+    };
     let i = sqlx::query(
         "INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -298,6 +324,34 @@ pub(crate) async fn contact_for(
     .bind(now_ms)
     .fetch_one(&mut *tx)
     .await?;
-    crate::privacy::carry_opt_outs(store, tx, account_id, contact_id, address, crate::from_ms(now_ms)).await?;
+    if new_contact {
+        crate::privacy::carry_opt_outs(store, tx, account_id, contact_id, address, crate::from_ms(now_ms)).await?;
+    }
     Ok((returned_id(&i)?, contact_id))
+}
+
+impl Store {
+    /// Gives a contact nobody has named the name they use in a messaging app
+    /// (WhatsApp's profile name); a name an agent gave is never replaced.
+    pub async fn name_if_unnamed(&self, account_id: i64, address: &Address, name: &str) -> Result<bool> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Ok(false);
+        }
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE contacts SET name = $1, updated_at = $2 WHERE name = '' AND account_id = $3 AND id IN
+               (SELECT contact_id FROM contact_identities WHERE account_id = $3 AND namespace = $4 AND address = $5)",
+        )
+        .bind(name)
+        .bind(crate::to_ms(jiff::Timestamp::now()))
+        .bind(account_id)
+        .bind(address.namespace())
+        .bind(address.value())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        self.commit(tx).await?;
+        Ok(done > 0)
+    }
 }

@@ -26,6 +26,15 @@ impl Change {
     }
 }
 
+/// A person taking, snoozing or resolving a conversation ends the flow that
+/// was answering it: the bot never talks over a person.
+async fn person_steps_in(conn: &mut AnyConnection, c: Change) -> Result<()> {
+    use textdesk_core::event::FlowEndReason;
+    let end = crate::flows::SessionEnd::Ended(FlowEndReason::PersonStepped);
+    crate::flows::end_session(conn, (c.account_id, c.conversation_id), end, c.now).await?;
+    Ok(())
+}
+
 /// Fails unless `user_id` is an active user of the account.
 pub(crate) async fn active_user(conn: &mut AnyConnection, account_id: i64, user_id: i64) -> Result<()> {
     let row = sqlx::query("SELECT 1 AS one FROM users WHERE id = $1 AND account_id = $2 AND active <> 0")
@@ -69,6 +78,9 @@ pub(crate) async fn catalogue_label(conn: &mut AnyConnection, account_id: i64, w
 }
 
 pub(crate) async fn write_assignee(conn: &mut AnyConnection, c: Change, assignee: Option<i64>) -> Result<()> {
+    if assignee.is_some() {
+        person_steps_in(conn, c).await?;
+    }
     sqlx::query("UPDATE conversations SET assignee_id = $1 WHERE id = $2")
         .bind(assignee)
         .bind(c.conversation_id)
@@ -127,6 +139,14 @@ pub(crate) struct NewStatus {
 }
 
 pub(crate) async fn write_status(conn: &mut AnyConnection, c: Change, s: NewStatus) -> Result<()> {
+    if s.to != ConversationStatus::Open {
+        person_steps_in(conn, c).await?;
+    }
+    write_status_only(conn, c, s).await
+}
+
+/// The status change alone, for the flow that ends itself (no flow to end).
+pub(crate) async fn write_status_only(conn: &mut AnyConnection, c: Change, s: NewStatus) -> Result<()> {
     let resolved_at = (s.to == ConversationStatus::Resolved).then(|| to_ms(c.now));
     sqlx::query("UPDATE conversations SET status = $1, snoozed_until = $2, resolved_at = $3 WHERE id = $4")
         .bind(s.to.as_str())

@@ -30,6 +30,9 @@ pub struct Conversation {
     pub resolved_at: Option<Timestamp>,
     pub unread: i64,
     pub created_at: Timestamp,
+    /// A self-service flow is answering the customer: shown as "bot", not
+    /// waiting for a person, not routed (the status stays `open`).
+    pub bot: bool,
 }
 
 /// A conversation as the inbox list shows it.
@@ -159,6 +162,8 @@ pub struct ConversationFilter {
     /// Words (prefixes) in a message or the contact's name, or a phone number's digits.
     pub q: Option<String>,
     pub sort: ListSort,
+    /// Only conversations a flow is answering (true) or only the others (false).
+    pub bot: Option<bool>,
 }
 
 /// Where a page of the list starts: after the row with this sort key and id.
@@ -211,7 +216,7 @@ pub struct ConversationPage {
     pub next_cursor: Option<String>,
 }
 
-pub(crate) const CONVERSATION_COLUMNS: &str = "c.id, c.account_id, c.inbox_id, c.contact_id, c.identity_id, c.status, c.snoozed_until, c.assignee_id, c.team_id, c.priority, c.last_activity_at, c.waiting_since, c.resolved_at, c.unread, c.created_at";
+pub(crate) const CONVERSATION_COLUMNS: &str = "c.id, c.account_id, c.inbox_id, c.contact_id, c.identity_id, c.status, c.snoozed_until, c.assignee_id, c.team_id, c.priority, c.last_activity_at, c.waiting_since, c.resolved_at, c.unread, c.created_at, c.bot";
 
 pub(crate) fn conversation_from(r: &sqlx::any::AnyRow, labels: Vec<String>) -> Result<Conversation> {
     let status: String = r.try_get("status")?;
@@ -234,6 +239,7 @@ pub(crate) fn conversation_from(r: &sqlx::any::AnyRow, labels: Vec<String>) -> R
         resolved_at: opt_ts("resolved_at")?,
         unread: r.try_get("unread")?,
         created_at: from_ms(r.try_get("created_at")?),
+        bot: r.try_get::<i64, _>("bot")? != 0,
     })
 }
 
@@ -561,6 +567,9 @@ impl Store {
         };
         if let Some(s) = f.status {
             w.push("c.status = ?", Bind::Str(s.as_str().into()));
+        }
+        if let Some(b) = f.bot {
+            w.push("c.bot = ?", Bind::I64(b as i64));
         }
         match f.assignee {
             Some(AssigneeFilter::User(u)) => w.push("c.assignee_id = ?", Bind::I64(u)),

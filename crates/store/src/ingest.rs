@@ -244,7 +244,7 @@ impl Store {
         crate::media::insert_pending(&mut tx, message_id, &msg.media, now).await?;
         sqlx::query(
             "UPDATE conversations SET status = $1, snoozed_until = NULL, resolved_at = NULL, last_activity_at = $2,
-                    waiting_since = COALESCE(waiting_since, $2), unread = unread + 1 WHERE id = $3",
+                    waiting_since = CASE WHEN bot = 1 THEN NULL ELSE COALESCE(waiting_since, $2) END, unread = unread + 1 WHERE id = $3",
         )
         .bind(placement.status_after().as_str())
         .bind(now_ms)
@@ -398,6 +398,7 @@ async fn apply_keyword(
         channel: msg.channel,
         send_at: None,
         media: Vec::new(),
+        template: None,
     };
     let reply_id = crate::messages::insert_outbound(tx, (conversation_id, inbox_id, contact_id), &new).await?.ok();
     Ok((decision, reply_id))

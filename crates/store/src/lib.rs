@@ -17,6 +17,7 @@ mod conversation_changes;
 mod conversations;
 mod escalations;
 mod events;
+pub mod flows;
 mod idempotency;
 mod inboxes;
 mod ingest;
@@ -32,9 +33,11 @@ pub mod retention;
 pub mod routing;
 mod schedule;
 mod setup;
+mod templates;
 mod timeline;
 mod vault;
 pub mod webhooks;
+mod write;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -43,7 +46,7 @@ use jiff::Timestamp;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use accounts::{Account, NewUser, Team, User};
+pub use accounts::{Account, AccountOverview, NewUser, Team, User};
 pub use audit::{AuditEntry, MAX_AUDIT_READ, NewAudit};
 pub use auth::{ApiToken, LockoutRule, Session};
 pub use automations::{Received, Situation, StoredRule};
@@ -57,6 +60,7 @@ pub use conversations::{
 };
 pub use escalations::{EMAIL_PROVIDER_PREFIX, Escalation, EscalationAct, EscalationOutcome, NewEscalation};
 pub use events::{EventBus, Live, LiveEvent, LoggedEvent};
+pub use flows::{FlowSession, SessionEnd, StoredFlow};
 pub use idempotency::{IDEMPOTENCY_TTL, IdemKey, IdemRecord};
 pub use inboxes::{Inbox, NewInbox, inbox_in};
 pub use ingest::{InboundMessage, IngestOutcome, StatusReport};
@@ -70,9 +74,11 @@ pub use privacy::{ContactExport, Erased, ErasureSummary};
 pub use retention::{RetentionAction, RetentionCounts, RetentionPolicy, StoredRetention};
 pub use schedule::Reschedule;
 pub use setup::SetupFacts;
+pub use templates::{ChannelTemplate, SyncedTemplate};
 pub use timeline::TimelineEvent;
 pub use vault::{Unlocked, Vault, VaultError};
 pub use webhooks::{AttemptEnd, DueDelivery, WebhookDelivery, WebhookFields, WebhookSubscription};
+pub use write::WriteTx;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -136,6 +142,8 @@ pub struct Store {
     events: EventBus,
     /// The key sealing secrets at rest, set once by `unlock`.
     vault: std::sync::Arc<std::sync::OnceLock<Vault>>,
+    /// This process's writers take turns here on SQLite (`write`).
+    writers: write::WriteQueue,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -182,7 +190,9 @@ impl Store {
         // Migrated before the event bus starts: it reads where the event log is.
         migrate(backend, &pool).await?;
         let events = EventBus::start(backend, &url, pool.clone()).await?;
-        Ok(Store { pool, backend, events, vault: Default::default() })
+        let writers =
+            if backend == Backend::Sqlite { write::WriteQueue::sqlite() } else { write::WriteQueue::default() };
+        Ok(Store { pool, backend, events, vault: Default::default(), writers })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -208,7 +218,7 @@ impl Store {
 
     /// Commits a write transaction and tells this node's live relay, which
     /// reads what the transaction appended to the event log.
-    async fn commit(&self, tx: sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
+    async fn commit(&self, tx: WriteTx) -> Result<()> {
         tx.commit().await?;
         // Test only (`hold_delivery_ms`): what follows a commit waits, so a
         // test can kill the server between a change and anything after it.
@@ -221,12 +231,15 @@ impl Store {
     }
 
     /// A transaction that will write. SQLite takes the write lock up front so
-    /// a read-then-write transaction cannot fail half-way with SQLITE_BUSY.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.backend {
+    /// a read-then-write transaction cannot fail half-way with SQLITE_BUSY,
+    /// after this process's earlier writers (`write::WriteQueue`).
+    async fn begin_write(&self) -> Result<WriteTx> {
+        let turn = self.writers.turn().await?;
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        Ok(WriteTx::new(tx, turn))
     }
 }
 

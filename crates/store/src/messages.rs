@@ -31,6 +31,9 @@ pub struct Message {
     pub attempts: i64,
     /// When a failed attempt will be tried again.
     pub retry_at: Option<Timestamp>,
+    /// The provider template it was sent as (JSON: name, language, values).
+    #[serde(skip)]
+    pub template: Option<String>,
 }
 
 pub struct NewOutbound {
@@ -50,6 +53,10 @@ pub struct NewOutbound {
     pub send_at: Option<Timestamp>,
     /// Uploads (by the author) that go with it, in order.
     pub media: Vec<i64>,
+    /// An approved provider template it is sent as (its name, language and
+    /// values, as JSON the channel reads back); the gate lets it past a closed
+    /// reply window. `body` holds its text as filled in.
+    pub template: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,7 +88,7 @@ pub enum MessagePage {
 /// The most messages one read returns.
 pub const MAX_MESSAGES_READ: i64 = 1000;
 
-const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at, o.not_before AS send_at, o.state AS outbox_state, o.attempts AS attempts";
+const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at, o.not_before AS send_at, o.state AS outbox_state, o.attempts AS attempts, m.template";
 
 fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
     let direction: String = r.try_get("direction")?;
@@ -113,6 +120,7 @@ fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
             _ => None,
         },
         attempts,
+        template: r.try_get("template")?,
         retry_at: match DeliveryStatus::parse(&status)? {
             DeliveryStatus::Queued if attempts > 0 => queued_at,
             _ => None,
@@ -255,14 +263,15 @@ pub(crate) async fn insert_outbound(
         (DeliveryStatus::Note, None)
     } else {
         let who = (conversation_id, contact_id, inbox_id);
-        match gate_in_tx(tx, who, new.kind, (new.now, new.send_at), new.timing.clone(), new.channel).await? {
+        let channel = (new.channel, new.template.is_some());
+        match gate_in_tx(tx, who, new.kind, (new.now, new.send_at), new.timing.clone(), channel).await? {
             Err(reason) => return Ok(Err(reason)),
             Ok((status, at)) => (status, Some(to_ms(at))),
         }
     };
     let row = sqlx::query(
-        "INSERT INTO messages (conversation_id, inbox_id, direction, author_id, body, private, status, segments, encoding, created_at, updated_at)
-         VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+        "INSERT INTO messages (conversation_id, inbox_id, direction, author_id, body, private, status, segments, encoding, created_at, updated_at, template)
+         VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
     )
     .bind(conversation_id)
     .bind(inbox_id)
@@ -273,6 +282,7 @@ pub(crate) async fn insert_outbound(
     .bind(count.segments as i64)
     .bind(count.encoding.as_str())
     .bind(now_ms)
+    .bind(new.template.as_deref().filter(|_| !new.private))
     .fetch_one(&mut *tx)
     .await?;
     let message_id = returned_id(&row)?;
@@ -297,6 +307,12 @@ pub(crate) async fn insert_outbound(
     .bind(live_answer(new) as i64)
     .execute(&mut *tx)
     .await?;
+    // A person writing to the customer ends the flow that was answering them.
+    if new.author_id.is_some() && !new.private {
+        use textdesk_core::event::FlowEndReason;
+        let end = crate::flows::SessionEnd::Ended(FlowEndReason::PersonStepped);
+        crate::flows::end_session(tx, (new.account_id, conversation_id), end, new.now).await?;
+    }
     // Only a person's reply ends the customer's wait; automatic replies do not.
     // (The list's preview is read from the messages: `Store::previews_for`.)
     // A message scheduled for later has not answered the customer yet.
@@ -336,7 +352,7 @@ pub(crate) async fn gate_in_tx(
     kind: OutboundKind,
     (now, send_at): (Timestamp, Option<Timestamp>),
     timing: Option<textdesk_core::gate::Timing>,
-    channel: textdesk_core::Capabilities,
+    (channel, template): (textdesk_core::Capabilities, bool),
 ) -> Result<Result<(DeliveryStatus, Timestamp), BlockReason>> {
     let consent = crate::consent::scoped_state(tx, contact_id, inbox_id).await?;
     let at = send_at.filter(|t| *t > now).unwrap_or(now);
@@ -351,7 +367,7 @@ pub(crate) async fn gate_in_tx(
         .try_get::<Option<i64>, _>("last")?
         .map(from_ms),
     };
-    Ok(match gate::decide(&OutboundRequest { kind, consent, now: at, timing, channel, last_inbound }) {
+    Ok(match gate::decide(&OutboundRequest { kind, consent, now: at, timing, channel, last_inbound, template }) {
         Verdict::Block(reason) => Err(reason),
         Verdict::Allow if at == now => Ok((DeliveryStatus::Queued, now)),
         Verdict::Allow => Ok((DeliveryStatus::Scheduled, at)),

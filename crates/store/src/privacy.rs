@@ -427,13 +427,19 @@ impl Store {
         .collect::<Result<Vec<_>, _>>()?;
         for sql in [
             format!("DELETE FROM media WHERE message_id IN ({MESSAGES})"),
-            format!("UPDATE messages SET body = '{ERASED}', media = '[]', error = NULL WHERE id IN ({MESSAGES})"),
+            format!(
+                "UPDATE messages SET body = '{ERASED}', media = '[]', error = NULL, template = NULL WHERE id IN ({MESSAGES})"
+            ),
             "UPDATE conversations SET preview = '' WHERE contact_id = $1".to_owned(),
             "DELETE FROM contact_notes WHERE contact_id = $1".to_owned(),
             // An escalation's reason may quote the customer.
             format!("UPDATE escalations SET reason = NULL WHERE conversation_id IN ({CONVERSATIONS})"),
             // Outgoing webhooks' payloads quote their texts and number.
             "DELETE FROM webhook_deliveries WHERE contact_id = $1".to_owned(),
+            // A running flow keeps what they typed for a lookup: the bot lets go of them.
+            "DELETE FROM flow_sessions WHERE conversation_id IN (SELECT id FROM conversations WHERE contact_id = $1)"
+                .to_owned(),
+            "UPDATE conversations SET bot = 0 WHERE contact_id = $1".to_owned(),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).execute(&mut *tx).await?;
         }

@@ -249,7 +249,7 @@ impl Store {
                 steps.push(format!("DELETE FROM messages WHERE id IN ({messages})"));
             }
             RetentionAction::Redact => steps.push(format!(
-                "UPDATE messages SET body = '{REDACTED}', media = '[]', error = NULL WHERE id IN ({messages})"
+                "UPDATE messages SET body = '{REDACTED}', media = '[]', error = NULL, template = NULL WHERE id IN ({messages})"
             )),
         }
         for sql in steps {

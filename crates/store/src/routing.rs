@@ -155,7 +155,7 @@ impl Store {
         let team = team_from(&team)?;
         let waiting: Vec<i64> = sqlx::query(
             "SELECT id FROM conversations WHERE account_id = $1 AND team_id = $2 AND assignee_id IS NULL
-               AND status = 'open' ORDER BY COALESCE(waiting_since, created_at), id LIMIT 100",
+               AND status = 'open' AND bot = 0 ORDER BY COALESCE(waiting_since, created_at), id LIMIT 100",
         )
         .bind(account_id)
         .bind(team_id)
@@ -314,7 +314,7 @@ impl Store {
         let done = match assignee {
             Some(user_id) => {
                 let took = sqlx::query(
-                    "UPDATE conversations SET assignee_id = $1 WHERE id = $2 AND account_id = $3 AND assignee_id IS NULL",
+                    "UPDATE conversations SET assignee_id = $1 WHERE id = $2 AND account_id = $3 AND assignee_id IS NULL AND bot = 0",
                 )
                 .bind(user_id)
                 .bind(conversation_id)

@@ -36,6 +36,8 @@ struct Waiting {
     contact_id: i64,
     inbox_id: i64,
     kind: OutboundKind,
+    /// Sent as a provider template: a closed reply window does not hold it.
+    template: bool,
 }
 
 impl Store {
@@ -68,7 +70,7 @@ impl Store {
 
     async fn waiting(tx: &mut sqlx::AnyConnection, account_id: i64, message_id: i64) -> Result<Waiting> {
         let r = sqlx::query(
-            "SELECT c.id AS conversation_id, c.contact_id, c.inbox_id, o.kind, o.state FROM messages m
+            "SELECT c.id AS conversation_id, c.contact_id, c.inbox_id, o.kind, o.state, m.template FROM messages m
              JOIN conversations c ON c.id = m.conversation_id
              LEFT JOIN outbox o ON o.message_id = m.id
              WHERE m.id = $1 AND c.account_id = $2",
@@ -89,6 +91,7 @@ impl Store {
             contact_id: r.try_get("contact_id")?,
             inbox_id: r.try_get("inbox_id")?,
             kind: OutboundKind::parse(&kind).unwrap_or(OutboundKind::Reply),
+            template: r.try_get::<Option<String>, _>("template")?.is_some(),
         })
     }
 
@@ -103,7 +106,7 @@ impl Store {
             w.kind,
             (r.now, r.send_at),
             r.timing,
-            r.channel,
+            (r.channel, w.template),
         )
         .await?
         {

@@ -169,12 +169,22 @@ fn events_json(events: &[String]) -> String {
 }
 
 /// The account's active subscriptions and their event types, read in the consumer's transaction.
-pub async fn active_webhooks_in(tx: &mut AnyConnection, account_id: i64) -> Result<Vec<(i64, Vec<String>)>> {
-    let rows =
-        sqlx::query("SELECT id, events FROM webhook_subscriptions WHERE account_id = $1 AND active = 1 ORDER BY id")
-            .bind(account_id)
-            .fetch_all(&mut *tx)
-            .await?;
+pub async fn active_webhooks_in(
+    tx: &mut AnyConnection,
+    account_id: i64,
+    happened_at: Timestamp,
+) -> Result<Vec<(i64, Vec<String>)>> {
+    // A subscription hears of what happens from its creation on, even when
+    // the consumer reads the event later (it skips ahead only now and then
+    // while nobody subscribes).
+    let rows = sqlx::query(
+        "SELECT id, events FROM webhook_subscriptions WHERE account_id = $1 AND active = 1 AND created_at <= $2
+          ORDER BY id",
+    )
+    .bind(account_id)
+    .bind(to_ms(happened_at))
+    .fetch_all(&mut *tx)
+    .await?;
     rows.iter()
         .map(|r| {
             let events: String = r.try_get(1)?;

@@ -30,7 +30,9 @@ pub struct AccountOut {
     /// "routing": { … }, "escalation": { "video_link": "https://meet.jit.si/textdesk-{room}" } }`.
     /// `quiet_hours` is when texts may go, in each contact's local time (US state rules narrow it);
     /// the server's window unless the account set its own. `escalation.video_link` is the meeting link a
-    /// video escalation texts: an https URL holding `{room}` once, where a random id goes.
+    /// video escalation texts: an https URL holding `{room}` once, where a random id goes. `time_zone` is the
+    /// business's clock (an IANA name): times on its pages, business hours that name no zone, schedules; the
+    /// server's unless set.
     #[schema(value_type = Object)]
     settings: AccountSettings,
 }
@@ -40,6 +42,7 @@ pub struct AccountOut {
 pub struct AccountPatchIn {
     /// A JSON merge patch (RFC 7386) on the settings: `{ "compose": { "checks": { "slang": false } } }`
     /// turns one check off and keeps the rest; `{ "quiet_hours": "10:00-18:00" }` narrows the texting window;
+    /// `{ "time_zone": "America/Chicago" }` sets the business's clock;
     /// `null` resets a value to its default.
     #[schema(value_type = Object)]
     settings: serde_json::Value,
@@ -86,7 +89,12 @@ pub(crate) struct AccountPage {
     video_error: Option<String>,
     /// Where the email provider's inbound-parse webhook posts customers' replies (the secret is in it).
     inbound_email_url: String,
-    /// Which form was just saved: `quiet-hours`, `targets` or `video`.
+    /// The account's own zone as stored, or as typed when refused; empty is the server's.
+    time_zone: String,
+    /// The server's zone, which applies while the field is empty.
+    default_time_zone: String,
+    zone_error: Option<String>,
+    /// Which form was just saved: `quiet-hours`, `targets`, `video` or `time-zone`.
     saved: String,
 }
 
@@ -112,6 +120,13 @@ pub struct VideoForm {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
+pub struct TimeZoneForm {
+    csrf: String,
+    time_zone: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct TargetsForm {
     csrf: String,
     first_response_minutes: String,
@@ -126,13 +141,16 @@ pub(crate) async fn account_view(s: &AppState, ui: &UiUser) -> Result<AccountPag
         error: None,
         first_response_minutes: settings.targets.first_response_minutes.to_string(),
         target_error: None,
-        video_link: settings.escalation.video_link,
+        video_link: settings.escalation.video_link.clone(),
         video_error: None,
         inbound_email_url: format!(
             "{}{}",
             s.config.public_url.trim_end_matches('/'),
             s.services.inbound_email_path(ui.user.account_id).await?
         ),
+        time_zone: settings.own_time_zone().unwrap_or_default().to_owned(),
+        default_time_zone: s.config.time_zone.clone(),
+        zone_error: None,
         saved: String::new(),
     })
 }
@@ -142,7 +160,10 @@ pub(crate) async fn account_page(State(s): State<AppState>, ui: UiUser, Query(q)
         return r;
     }
     let page = account_view(&s, &ui).await.map(|mut p| {
-        p.saved = q.saved.filter(|s| matches!(s.as_str(), "quiet-hours" | "targets" | "video")).unwrap_or_default();
+        p.saved = q
+            .saved
+            .filter(|s| matches!(s.as_str(), "quiet-hours" | "targets" | "video" | "time-zone"))
+            .unwrap_or_default();
         p
     });
     page_or_problem(StatusCode::OK, page)
@@ -162,6 +183,27 @@ pub(crate) async fn save_quiet_hours(State(s): State<AppState>, CsrfForm(ui, f):
             let page = account_view(&s, &ui).await.map(|mut page| {
                 page.quiet_hours = f.quiet_hours;
                 page.error = Some(p.detail);
+                page
+            });
+            page_or_problem(p.status, page)
+        }
+    }
+}
+
+/// The business's clock; empty goes back to the server's zone.
+pub(crate) async fn save_time_zone(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<TimeZoneForm>) -> Response {
+    if let Some(r) = admin_only(&ui) {
+        return r;
+    }
+    let typed = f.time_zone.trim();
+    let value = if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) };
+    match s.services.patch_account_settings(ui.user.account_id, &json!({ "time_zone": value })).await {
+        Ok(_) => Redirect::to("/settings/account?saved=time-zone#time-zone").into_response(),
+        Err(e) => {
+            let p: Problem = e.into();
+            let page = account_view(&s, &ui).await.map(|mut page| {
+                page.time_zone = f.time_zone;
+                page.zone_error = Some(p.detail);
                 page
             });
             page_or_problem(p.status, page)

@@ -63,11 +63,11 @@ pub(crate) async fn audit_page(State(s): State<AppState>, ui: UiUser, Query(q): 
     if !ui.user.role.at_least(Role::Admin) {
         return Problem::forbidden("the audit trail is for admins").into_response();
     }
-    let entries = match s.services.audit_entries(s.account_id, q.before, PAGE).await {
+    let entries = match s.services.audit_entries(ui.user.account_id, q.before, PAGE).await {
         Ok(e) => e,
         Err(e) => return Problem::from(e).into_response(),
     };
     let older = (entries.len() as i64 == PAGE).then(|| entries.last().map(|e| e.id)).flatten();
-    let rows = entries.into_iter().map(|e| row(e, &s.business_tz)).collect();
-    AuditPage { chrome: chrome(&s, &ui), zone: s.config.time_zone.clone(), rows, older }.into_response()
+    let rows = entries.into_iter().map(|e| row(e, &ui.zone)).collect();
+    AuditPage { chrome: chrome(&s, &ui), zone: ui.zone_name(), rows, older }.into_response()
 }

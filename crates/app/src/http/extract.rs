@@ -118,8 +118,9 @@ impl FromRequestParts<AppState> for ApiUser {
         let limits = &state.services.limits;
         limits.check(ip, Instant::now()).map_err(Problem::refused)?;
         match state.services.token_user(token).await? {
-            Some(u) if u.account_id == state.account_id => Ok(ApiUser(u)),
-            _ => {
+            // The token's account is the request's: every account is served here.
+            Some(u) => Ok(ApiUser(u)),
+            None => {
                 limits.charge(ip, Instant::now()).map_err(Problem::refused)?;
                 Err(Problem::unauthorized("the API token is not valid"))
             }
@@ -128,6 +129,11 @@ impl FromRequestParts<AppState> for ApiUser {
 }
 
 pub const SESSION_COOKIE: &str = "textdesk_session";
+
+/// The request's `Host` header: which account's host name it came to, if any.
+pub fn host_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::HOST).and_then(|h| h.to_str().ok())
+}
 
 pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -268,6 +274,17 @@ pub struct Confirm {}
 pub struct UiUser {
     pub user: User,
     pub csrf: String,
+    /// The business's clock (the account's `time_zone`): times on its pages.
+    pub zone: jiff::tz::TimeZone,
+    /// The business's name, at the top of its pages.
+    pub business: String,
+}
+
+impl UiUser {
+    /// The business's zone by name, for "times in America/Chicago".
+    pub fn zone_name(&self) -> String {
+        self.zone.iana_name().unwrap_or("UTC").to_owned()
+    }
 }
 
 impl UiUser {
@@ -335,8 +352,15 @@ impl FromRequestParts<AppState> for UiUser {
         };
         let Some(cookie) = cookie_value(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
         match state.services.session(cookie, state.config.session_idle()).await {
-            Ok(Some(s)) if s.user.account_id == state.account_id => Ok(UiUser { user: s.user, csrf: s.csrf_token }),
-            Ok(_) => Err(to_login()),
+            Ok(Some(s)) => {
+                let account = s.user.account_id;
+                match tokio::try_join!(state.services.business_zone(account), state.services.business_name_of(account))
+                {
+                    Ok((zone, business)) => Ok(UiUser { user: s.user, csrf: s.csrf_token, zone, business }),
+                    Err(e) => Err(Problem::from(e).into_response()),
+                }
+            }
+            Ok(None) => Err(to_login()),
             Err(e) => Err(Problem::from(e).into_response()),
         }
     }

@@ -33,7 +33,7 @@ pub(crate) fn chrome(s: &AppState, ui: &UiUser) -> Chrome {
         role: ui.user.role,
         csrf: ui.csrf.clone(),
         simulator: s.config.simulator,
-        business: s.config.account_name.clone(),
+        business: ui.business.clone(),
         presence: ui.user.presence.as_str(),
     }
 }

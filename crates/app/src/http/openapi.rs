@@ -20,6 +20,8 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::inboxes::api::get_inbox,
         crate::http::inboxes::api::create_inbox,
         crate::http::inboxes::api::update_inbox,
+        crate::http::templates::list_templates,
+        crate::http::templates::sync_templates,
         crate::http::contacts::api::list_contacts,
         crate::http::contacts::api::create_contact,
         crate::http::contacts::api::get_contact,
@@ -86,6 +88,13 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::automations::replace_rule,
         crate::http::automations::patch_rule,
         crate::http::automations::delete_rule,
+        crate::http::flows::list_flows,
+        crate::http::flows::create_flow,
+        crate::http::flows::get_flow,
+        crate::http::flows::replace_flow,
+        crate::http::flows::delete_flow,
+        crate::http::flows::export_flow,
+        crate::http::flows::import_flow,
         crate::http::privacy::export_contact,
         crate::http::privacy::erasure_preview,
         crate::http::privacy::erase_contact,
@@ -100,7 +109,9 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::outgoing::api::delete_webhook,
         crate::http::outgoing::api::rotate_secret,
         crate::http::outgoing::api::list_deliveries,
-        crate::http::outgoing::api::resend_delivery
+        crate::http::outgoing::api::resend_delivery,
+        crate::http::operator::list_accounts,
+        crate::http::operator::create_account
     ),
     modifiers(&BearerAuth, &ProviderSetups, &ErrorResponses)
 )]
@@ -115,6 +126,18 @@ impl utoipa::Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // The installation operator's token (`TEXTDESK_OPERATOR_TOKEN`): `/api/v1/operator/…` only.
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The installation operator's token (TEXTDESK_OPERATOR_TOKEN); it opens /api/v1/operator/… and nothing else",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

@@ -96,9 +96,9 @@ async fn page(
     done: Option<String>,
 ) -> Response {
     let result = async {
-        let contact = s.services.contact(s.account_id, id).await?;
-        let summary = s.services.erasure_summary(s.account_id, id).await?;
-        let erased = s.services.erased_at(s.account_id, id).await?;
+        let contact = s.services.contact(ui.user.account_id, id).await?;
+        let summary = s.services.erasure_summary(ui.user.account_id, id).await?;
+        let erased = s.services.erased_at(ui.user.account_id, id).await?;
         Ok::<_, ServiceError>((contact, summary, erased))
     }
     .await;
@@ -106,18 +106,10 @@ async fn page(
         Ok(r) => r,
         Err(e) => return Problem::from(e).into_response(),
     };
-    let erased = erased.map(|t| t.to_zoned(s.business_tz.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string());
+    let erased = erased.map(|t| t.to_zoned(ui.zone.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string());
     let who = if erased.is_some() { format!("Contact {id}") } else { contact.display_name() };
-    let p = PrivacyPage {
-        chrome: chrome(s, ui),
-        contact_id: id,
-        who,
-        summary,
-        erased,
-        notice,
-        done,
-        zone: s.config.time_zone.clone(),
-    };
+    let p =
+        PrivacyPage { chrome: chrome(s, ui), contact_id: id, who, summary, erased, notice, done, zone: ui.zone_name() };
     (status, p).into_response()
 }
 
@@ -152,7 +144,7 @@ pub async fn erase_form(
     }
     let ip = ip.to_string();
     let by = Requester { user_id: Some(ui.user.id), ip: Some(&ip) };
-    match s.services.erase_contact(s.account_id, id, by, &mut |_| {}).await {
+    match s.services.erase_contact(ui.user.account_id, id, by, &mut |_| {}).await {
         Ok(e) => {
             let t = e.summary;
             let done = format!(
@@ -178,7 +170,7 @@ pub async fn ui_export(
     require_admin(&ui.user, ADMINS_ONLY)?;
     let ip = ip.to_string();
     let by = Requester { user_id: Some(ui.user.id), ip: Some(&ip) };
-    Ok(zip_response(id, s.services.export_contact_file((s.account_id, id), by).await?))
+    Ok(zip_response(id, s.services.export_contact_file((ui.user.account_id, id), by).await?))
 }
 
 // ---------- the API ----------

@@ -60,23 +60,23 @@ fn describe(p: RetentionPolicy) -> String {
     format!("{what} messages of resolved conversations after {} months", p.months)
 }
 
-fn when(s: &AppState, t: Timestamp) -> String {
-    t.to_zoned(s.business_tz.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string()
+fn when(ui: &UiUser, t: Timestamp) -> String {
+    t.to_zoned(ui.zone.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string()
 }
 
 pub async fn retention_page(State(s): State<AppState>, ui: UiUser, Query(q): Query<PageQuery>) -> Response {
     if !ui.user.role.at_least(Role::Admin) {
         return Problem::forbidden(ADMINS_ONLY).into_response();
     }
-    let stored = match s.services.retention_policy(s.account_id).await {
+    let stored = match s.services.retention_policy(ui.user.account_id).await {
         Ok(p) => p,
         Err(e) => return Problem::from(e).into_response(),
     };
     let mut page = RetentionPage {
         chrome: chrome(&s, &ui),
-        zone: s.config.time_zone.clone(),
+        zone: ui.zone_name(),
         current: stored.map(|p| describe(p.policy)),
-        last_run: stored.and_then(|p| p.last_run_at).map(|t| when(&s, t)),
+        last_run: stored.and_then(|p| p.last_run_at).map(|t| when(&ui, t)),
         months: stored.map_or_else(|| "24".to_owned(), |p| p.policy.months.to_string()),
         action: stored.map_or("redact", |p| p.policy.action.as_str()),
         preview: None,
@@ -90,8 +90,8 @@ pub async fn retention_page(State(s): State<AppState>, ui: UiUser, Query(q): Que
             Ok(p) => {
                 page.action = p.action.as_str();
                 let now = Timestamp::now();
-                match s.services.retention_dry_run(s.account_id, p, now).await {
-                    Ok(c) => page.preview = Some((c, when(&s, cutoff(now, p.months)))),
+                match s.services.retention_dry_run(ui.user.account_id, p, now).await {
+                    Ok(c) => page.preview = Some((c, when(&ui, cutoff(now, p.months)))),
                     Err(e) => return Problem::from(e).into_response(),
                 }
             }
@@ -127,7 +127,7 @@ pub async fn save_form(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<Save
             Err(e) => return Problem::from(e).into_response(),
         }
     };
-    match s.services.set_retention(s.account_id, policy, Some(ui.user.id)).await {
+    match s.services.set_retention(ui.user.account_id, policy, Some(ui.user.id)).await {
         Ok(()) => Redirect::to("/settings/retention?saved=1").into_response(),
         Err(e) => Problem::from(e).into_response(),
     }

@@ -22,8 +22,8 @@ use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
-    account, audit, automations, canned, labels, layout, live, media, openapi, ops, preferences, privacy, retention,
-    routing, session, setup, simulator, webhooks,
+    account, audit, automations, canned, flows, labels, layout, live, media, openapi, operator, ops, preferences,
+    privacy, retention, routing, session, setup, simulator, templates, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -84,6 +84,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/conversations/{id}/escalate", post(escalations::escalate_form))
         // Messages
         .route("/conversations/{id}/reply", post(composer::reply).layer(uploads))
+        .route("/conversations/{id}/template", post(templates::send_form))
         .route("/conversations/{id}/attachments", post(media::ui_upload).layer(uploads))
         .route("/conversations/{id}/preview", post(composer::preview))
         .route("/conversations/{id}/waiting/{message_id}", post(composer::waiting_action))
@@ -105,6 +106,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/inboxes/{id}", get(inbox_settings::inbox_page))
         .route("/settings/inboxes/{id}/{section}", post(inbox_settings::save_inbox_section))
         .route("/settings/inboxes/{id}/away-preview", post(setup::away_preview))
+        .route("/settings/inboxes/{id}/templates/sync", post(templates::sync_form))
         .route("/setup/dismiss", post(setup::dismiss))
         // Settings: people
         .route("/settings/users", get(people::users_page).post(invites::invite))
@@ -119,6 +121,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/account/quiet-hours", post(account::save_quiet_hours))
         .route("/settings/account/targets", post(account::save_targets))
         .route("/settings/account/video", post(account::save_video))
+        .route("/settings/account/time-zone", post(account::save_time_zone))
         .route("/settings/canned", get(canned::settings_page).post(canned::create_form))
         .route("/settings/canned/{id}", post(canned::update_form))
         .route("/settings/canned/{id}/delete", post(canned::delete_form))
@@ -137,6 +140,16 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/contacts/{id}/export.zip", get(privacy::ui_export))
         .route("/settings/retention", get(retention::retention_page).post(retention::save_form))
         // Outgoing webhooks (admins)
+        // Settings: self-service flows (admins)
+        .route("/settings/flows", get(flows::flows_page).post(flows::create_flow_form))
+        .route("/settings/flows/import", post(flows::import_flow_form))
+        .route("/settings/flows/{id}", get(flows::flow_page).post(flows::settings_form))
+        .route("/settings/flows/{id}/export", get(flows::export_file))
+        .route("/settings/flows/{id}/steps", post(flows::add_step_form))
+        .route("/settings/flows/{id}/steps/{n}", post(flows::step_form))
+        .route("/settings/flows/{id}/steps/{n}/delete", post(flows::delete_step_form))
+        .route("/settings/flows/{id}/answers", post(flows::answers_form))
+        .route("/settings/flows/{id}/delete", post(flows::delete_flow_form))
         .route("/settings/webhooks", get(hooks_page::list_page).post(hooks_page::create_form))
         .route("/settings/webhooks/{id}", get(hooks_page::detail_page).post(hooks_page::update_form))
         .route("/settings/webhooks/{id}/delete", post(hooks_page::delete_form))
@@ -204,6 +217,8 @@ fn api(upload_limit: usize) -> Router<AppState> {
         // Inboxes and labels
         .route("/inboxes", get(inboxes_api::list_inboxes).post(inboxes_api::create_inbox))
         .route("/inboxes/{id}", get(inboxes_api::get_inbox).patch(inboxes_api::update_inbox))
+        .route("/inboxes/{id}/templates", get(templates::list_templates))
+        .route("/inboxes/{id}/templates/sync", post(templates::sync_templates))
         .route("/labels", get(labels::list_labels).post(labels::create_label))
         .route("/labels/{id}", get(labels::get_label).patch(labels::update_label).delete(labels::delete_label))
         .route("/contacts/{id}/export", get(privacy::export_contact))
@@ -221,6 +236,11 @@ fn api(upload_limit: usize) -> Router<AppState> {
                 .patch(automations::patch_rule)
                 .delete(automations::delete_rule),
         )
+        // Self-service flows (supervisors read, admins change)
+        .route("/flows", get(flows::list_flows).post(flows::create_flow))
+        .route("/flows/import", post(flows::import_flow))
+        .route("/flows/{id}", get(flows::get_flow).put(flows::replace_flow).delete(flows::delete_flow))
+        .route("/flows/{id}/export", get(flows::export_flow))
         // Outgoing webhooks
         .route("/webhooks", get(hooks_api::list_webhooks).post(hooks_api::create_webhook))
         .route(
@@ -244,6 +264,8 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/tokens/{id}", delete(tokens::revoke_token))
         // Live updates
         .route("/events", get(live::events))
+        // The installation's operator (their own token; 404 when none is configured)
+        .route("/operator/accounts", get(operator::list_accounts).post(operator::create_account))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API endpoint") })
 }
 
@@ -251,8 +273,8 @@ fn api(upload_limit: usize) -> Router<AppState> {
 /// the operator's probes.
 fn outside() -> Router<AppState> {
     Router::new()
-        .route("/webhooks/{provider}/{inbox}", post(webhooks::main_hook))
-        .route("/webhooks/{provider}/{inbox}/{hook}", post(webhooks::named_hook))
+        .route("/webhooks/{provider}/{inbox}", post(webhooks::main_hook).get(webhooks::main_hook_get))
+        .route("/webhooks/{provider}/{inbox}/{hook}", post(webhooks::named_hook).get(webhooks::named_hook_get))
         .route("/webhooks/email/{account_id}/{secret}", post(escalations::inbound_email))
         .route("/media/{id}", get(media::serve))
         .route("/healthz", get(ops::healthz))

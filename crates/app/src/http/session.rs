@@ -10,11 +10,12 @@ use serde::Deserialize;
 
 use crate::http::extract::SIGN_IN_CSRF_COOKIE;
 use crate::http::extract::{
-    ClientIp, Query, SESSION_COOKIE, check_sign_in_csrf, cookie_value, sign_in_csrf, sign_in_csrf_cookie,
+    ClientIp, Query, SESSION_COOKIE, check_sign_in_csrf, cookie_value, host_header, sign_in_csrf, sign_in_csrf_cookie,
 };
 use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
+use crate::services::auth::{SignInAsk, SignedIn};
 use crate::services::error::ServiceError;
 
 #[derive(Template, WebTemplate)]
@@ -24,6 +25,17 @@ pub(crate) struct LoginPage {
     pub(crate) error: Option<String>,
     pub(crate) email: String,
     pub(crate) csrf: String,
+    /// The business whose host name the page was opened at.
+    pub(crate) business: Option<String>,
+    /// The businesses the e-mail and password fit, when more than one (id, name).
+    pub(crate) choices: Vec<(i64, String)>,
+}
+
+impl LoginPage {
+    /// What the form asks when the password fits several businesses.
+    pub(crate) fn choose_notice(&self) -> &'static str {
+        "You work for more than one business here: choose where to sign in, and type your password again."
+    }
 }
 
 #[derive(Deserialize)]
@@ -55,19 +67,39 @@ pub(crate) fn with_sign_in_csrf<P: IntoResponse>(
     res
 }
 
+/// What the sign-in form shows besides its fields.
+#[derive(Default)]
+pub(crate) struct LoginView {
+    pub(crate) error: Option<String>,
+    pub(crate) business: Option<String>,
+    pub(crate) choices: Vec<(i64, String)>,
+}
+
 pub(crate) fn login_form(
     s: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
     next: String,
-    error: Option<String>,
+    view: LoginView,
     email: String,
 ) -> Response {
-    with_sign_in_csrf(s, headers, status, |csrf| LoginPage { next, error, email, csrf })
+    let LoginView { error, business, choices } = view;
+    with_sign_in_csrf(s, headers, status, |csrf| LoginPage { next, error, email, csrf, business, choices })
+}
+
+/// The account whose host name the request came to, if any, and its name for the page.
+async fn host_business(s: &AppState, headers: &HeaderMap) -> Result<(Option<i64>, Option<String>), Problem> {
+    let Some(account) = s.services.account_at_host(host_header(headers)).await? else { return Ok((None, None)) };
+    Ok((Some(account), Some(s.services.business_name_of(account).await?)))
 }
 
 pub(crate) async fn login_page(State(s): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
-    login_form(&s, &headers, StatusCode::OK, safe_next(q.next), None, String::new())
+    let business = match host_business(&s, &headers).await {
+        Ok((_, b)) => b,
+        Err(p) => return p.into_response(),
+    };
+    let view = LoginView { business, ..LoginView::default() };
+    login_form(&s, &headers, StatusCode::OK, safe_next(q.next), view, String::new())
 }
 
 #[derive(Deserialize)]
@@ -77,6 +109,9 @@ pub(crate) struct LoginForm {
     pub(crate) next: Option<String>,
     #[serde(default)]
     pub(crate) csrf: String,
+    /// The business picked when the e-mail and password fit several.
+    #[serde(default)]
+    pub(crate) account: String,
 }
 
 pub(crate) async fn login(
@@ -86,18 +121,29 @@ pub(crate) async fn login(
     axum::Form(f): axum::Form<LoginForm>,
 ) -> Response {
     let next = safe_next(f.next);
+    let (host_account, business) = match host_business(&s, &headers).await {
+        Ok(x) => x,
+        Err(p) => return p.into_response(),
+    };
+    let view = |error: String| LoginView { error: Some(error), business: business.clone(), choices: Vec::new() };
     if check_sign_in_csrf(&headers, &f.csrf, &s.config.public_url).is_err() {
         let error = "This sign-in form expired or did not come from this site. Please sign in again.";
-        return login_form(&s, &headers, StatusCode::FORBIDDEN, next, Some(error.into()), f.email);
+        return login_form(&s, &headers, StatusCode::FORBIDDEN, next, view(error.into()), f.email);
     }
-    match s.services.sign_in(s.account_id, ip, &f.email, &f.password).await {
-        Ok(user) => sign_in(&s, user.id, &next).await,
+    let ask = SignInAsk { host_account, chosen: f.account.trim().parse().ok(), email: &f.email, password: &f.password };
+    match s.services.sign_in(ip, s.default_account, ask).await {
+        Ok(SignedIn::User(user)) => sign_in(&s, user.id, &next).await,
+        Ok(SignedIn::Choose(accounts)) => {
+            let choices = accounts.into_iter().map(|a| (a.id, a.name)).collect();
+            let v = LoginView { error: None, business: business.clone(), choices };
+            login_form(&s, &headers, StatusCode::OK, next, v, f.email)
+        }
         Err(e @ ServiceError::NoMatch) => {
-            login_form(&s, &headers, StatusCode::UNAUTHORIZED, next, Some(e.to_string()), f.email)
+            login_form(&s, &headers, StatusCode::UNAUTHORIZED, next, view(e.to_string()), f.email)
         }
         Err(ServiceError::Refused(r)) => {
             let status = Problem::refused(r).status;
-            let mut res = login_form(&s, &headers, status, next, Some(r.explain()), f.email);
+            let mut res = login_form(&s, &headers, status, next, view(r.explain()), f.email);
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));
             res
         }

@@ -34,8 +34,8 @@ pub(crate) fn summary(p: &AwayPreview) -> String {
     format!("{texts} · {} characters · {encoding}", p.count.characters)
 }
 
-pub fn away_view(s: &AppState, inbox: &Inbox, text: &str) -> AwayView {
-    match s.services.away_preview(inbox, text, Timestamp::now()) {
+pub async fn away_view(s: &AppState, inbox: &Inbox, text: &str) -> AwayView {
+    match s.services.away_preview(inbox, text, Timestamp::now()).await {
         Ok(p) => AwayView { summary: summary(&p), text: p.text },
         Err(e) => {
             AwayView { text: String::new(), summary: format!("Cannot be sent as written: {}", Problem::from(e).detail) }
@@ -60,7 +60,7 @@ pub(crate) async fn away_preview(
         return Err(Problem::forbidden("the settings are for admins; ask one to change them"));
     }
     let inbox = s.services.inbox(ui.user.account_id, id).await?;
-    Ok(axum::Json(away_view(&s, &inbox, &f.off_text)))
+    Ok(axum::Json(away_view(&s, &inbox, &f.off_text).await))
 }
 
 #[derive(Deserialize)]

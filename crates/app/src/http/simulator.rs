@@ -4,7 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use textdesk_channels::Provider;
@@ -12,7 +12,7 @@ use textdesk_channels::simulator::{PhoneText, Simulator, parse_inbound};
 use textdesk_core::{Address, Medium};
 use textdesk_store::IngestOutcome;
 
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, host_header};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::services::ingest::Ingested;
@@ -23,8 +23,15 @@ pub(crate) struct Page {
     business: String,
 }
 
-pub(crate) async fn page(State(s): State<AppState>) -> Page {
-    Page { business: s.config.account_name.clone() }
+/// The account the simulator plays the customers of: the one whose host name
+/// the request came to, or the first account (the demo's).
+async fn simulated_account(s: &AppState, headers: &HeaderMap) -> Result<i64, Problem> {
+    Ok(s.services.account_at_host(host_header(headers)).await?.unwrap_or(s.default_account))
+}
+
+pub(crate) async fn page(State(s): State<AppState>, headers: HeaderMap) -> Result<Page, Problem> {
+    let account = simulated_account(&s, &headers).await?;
+    Ok(Page { business: s.services.business_name_of(account).await? })
 }
 
 #[derive(Serialize)]
@@ -36,17 +43,21 @@ pub(crate) struct SimInbox {
     phones: Vec<String>,
 }
 
-pub(crate) async fn simulator_inbox(s: &AppState, id: i64) -> Result<textdesk_store::Inbox, Problem> {
-    let inbox = s.services.inbox(s.account_id, id).await?;
+pub(crate) async fn simulator_inbox(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: i64,
+) -> Result<textdesk_store::Inbox, Problem> {
+    let inbox = s.services.inbox(simulated_account(s, headers).await?, id).await?;
     if inbox.provider != Simulator.key() {
         return Err(Problem::not_found("simulator inbox"));
     }
     Ok(inbox)
 }
 
-pub(crate) async fn inboxes(State(s): State<AppState>) -> Result<Json<Vec<SimInbox>>, Problem> {
+pub(crate) async fn inboxes(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<SimInbox>>, Problem> {
     let mut out = Vec::new();
-    for i in s.services.inboxes(s.account_id).await? {
+    for i in s.services.inboxes(simulated_account(&s, &headers).await?).await? {
         if i.provider != Simulator.key() {
             continue;
         }
@@ -69,14 +80,15 @@ pub(crate) struct Accepted {
 
 pub(crate) async fn text_in(
     State(s): State<AppState>,
+    headers: HeaderMap,
     Path(inbox): Path<i64>,
     Json(text): Json<PhoneText>,
 ) -> Result<Response, Problem> {
-    let inbox = simulator_inbox(&s, inbox).await?;
+    let inbox = simulator_inbox(&s, &headers, inbox).await?;
     let event = parse_inbound(text, jiff::Timestamp::now()).map_err(|e| Problem::invalid(e.0))?;
     let provider_id = match &event {
         textdesk_channels::InboundEvent::Message { provider_id, .. } => provider_id.clone(),
-        textdesk_channels::InboundEvent::Status { provider_id, .. } => provider_id.clone(),
+        _ => return Err(Problem::invalid("expected a text")),
     };
     match s.services.ingest(inbox.id, event).await? {
         Ingested::Message(IngestOutcome::Stored { conversation_id, message_id, .. }) => {
@@ -87,7 +99,7 @@ pub(crate) async fn text_in(
             Ok((StatusCode::OK, Json(Accepted { provider_id, conversation_id, message_id, duplicate: true }))
                 .into_response())
         }
-        Ingested::Status { .. } => Err(Problem::invalid("expected a text")),
+        Ingested::Status { .. } | Ingested::Profile { .. } => Err(Problem::invalid("expected a text")),
     }
 }
 
@@ -105,9 +117,10 @@ pub(crate) struct PhoneMessage {
 
 pub(crate) async fn phone_messages(
     State(s): State<AppState>,
+    headers: HeaderMap,
     Path((inbox, number)): Path<(i64, String)>,
 ) -> Result<Json<Vec<PhoneMessage>>, Problem> {
-    let inbox = simulator_inbox(&s, inbox).await?;
+    let inbox = simulator_inbox(&s, &headers, inbox).await?;
     let address = Address::parse(Medium::Sms, &number)?;
     let list = s.services.messages_with(&inbox, &address, 200).await?;
     Ok(Json(

@@ -1,4 +1,5 @@
-//! What every handler is given: the services, the configuration, the account.
+//! What every handler is given: the services and the configuration. The
+//! account is the caller's (their session's or token's), never the server's.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use crate::config::Config;
 pub struct AppState {
     pub services: Services,
     pub config: Arc<Config>,
-    pub account_id: i64,
-    /// The business's zone, for times shown to agents.
-    pub business_tz: jiff::tz::TimeZone,
+    /// The first account: the one public pages (the simulator, the sign-in
+    /// page's lockout record) belong to at a host name no account claims.
+    pub default_account: i64,
 }

@@ -48,6 +48,65 @@ pub(crate) async fn named_hook(
     receive(&s, &provider, inbox_id, &hook, Received { uri, headers, body }).await
 }
 
+/// A GET to a provider's webhook: Meta's subscription handshake
+/// (`hub.mode`, `hub.verify_token`, `hub.challenge`), answered by the
+/// inbox's channel; providers that only POST answer 404.
+pub(crate) async fn main_hook_get(
+    State(s): State<AppState>,
+    Path((provider, inbox_id)): Path<(String, i64)>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
+    handshake(&s, &provider, inbox_id, "inbound", uri.query().unwrap_or_default()).await
+}
+
+pub(crate) async fn named_hook_get(
+    State(s): State<AppState>,
+    Path((provider, inbox_id, hook)): Path<(String, i64, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
+    if hook == "inbound" {
+        return plain(StatusCode::NOT_FOUND, "no such webhook");
+    }
+    handshake(&s, &provider, inbox_id, &hook, uri.query().unwrap_or_default()).await
+}
+
+async fn handshake(s: &AppState, provider: &str, inbox_id: i64, hook: &str, query: &str) -> Response {
+    let inbox = match s.services.webhook_inbox(inbox_id).await {
+        Ok(i) if i.provider == provider => i,
+        Ok(_) | Err(ServiceError::NotFound(_)) => {
+            return plain(StatusCode::NOT_FOUND, &format!("no such {provider} inbox"));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading an inbox for a webhook failed");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "try again");
+        }
+    };
+    let channel = match s.services.channel(&inbox).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(inbox = inbox.id, error = %e, "the inbox has no usable provider setup");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "the inbox is not set up");
+        }
+    };
+    match channel.handshake(hook, query) {
+        Ok(answer) => answered(answer),
+        Err(Refusal::NotFound(why)) => plain(StatusCode::NOT_FOUND, &why),
+        Err(Refusal::Forbidden(why)) => {
+            tracing::warn!(inbox = inbox.id, provider, "a webhook handshake failed its check");
+            plain(StatusCode::FORBIDDEN, &why)
+        }
+        Err(Refusal::BadRequest(why)) => plain(StatusCode::BAD_REQUEST, &why),
+    }
+}
+
+fn answered(answer: textdesk_channels::provider::Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    match answer.content_type {
+        Some(ct) => (status, [(header::CONTENT_TYPE, ct)], answer.body).into_response(),
+        None => status.into_response(),
+    }
+}
+
 pub(crate) async fn receive(s: &AppState, provider: &str, inbox_id: i64, hook: &str, r: Received) -> Response {
     let inbox = match s.services.webhook_inbox(inbox_id).await {
         Ok(i) if i.provider == provider => i,
@@ -89,10 +148,5 @@ pub(crate) async fn receive(s: &AppState, provider: &str, inbox_id: i64, hook: &
             }
         }
     }
-    let answer = inbound.answer;
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
-    match answer.content_type {
-        Some(ct) => (status, [(header::CONTENT_TYPE, ct)], answer.body).into_response(),
-        None => status.into_response(),
-    }
+    answered(inbound.answer)
 }

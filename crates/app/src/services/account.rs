@@ -2,7 +2,8 @@
 //! applies (`core::compose::ToneRules`), `targets`, the response times the
 //! inbox measures waiting customers against, and `quiet_hours`, the window in
 //! the contact's local time when texts may go (the server's `quiet_hours` until
-//! an admin sets one).
+//! an admin sets one), and `time_zone`, the business's own clock (the server's
+//! `time_zone` until an admin sets one).
 
 use serde_json::{Map, Value, json};
 use textdesk_core::Invalid;
@@ -15,7 +16,7 @@ use crate::services::Services;
 use crate::services::error::ServiceResult;
 
 /// The sections an account's settings may hold.
-const SECTIONS: &[&str] = &["compose", "targets", "quiet_hours", "routing", "escalation", "email"];
+const SECTIONS: &[&str] = &["compose", "targets", "quiet_hours", "routing", "escalation", "email", "time_zone"];
 
 /// The settings as they apply: every section present, defaults filled in.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -32,6 +33,11 @@ pub struct AccountSettings {
     /// changed server default reaches accounts that never chose one.
     #[serde(skip)]
     own_quiet_hours: bool,
+    /// The business's zone (IANA name): times shown to its people, business hours
+    /// that name no zone, "tomorrow" in automatic replies and schedules.
+    pub time_zone: String,
+    #[serde(skip)]
+    own_time_zone: bool,
 }
 
 /// How soon customers should hear from a person.
@@ -170,6 +176,20 @@ impl Targets {
     }
 }
 
+/// The stored zone: absent is the server's; anything else must be an IANA name.
+fn time_zone_of(v: Option<&Value>, default: &str) -> Result<(String, bool), Invalid> {
+    match v {
+        None => Ok((default.to_owned(), false)),
+        Some(Value::String(name)) => match jiff::tz::TimeZone::get(name.trim()) {
+            Ok(_) => Ok((name.trim().to_owned(), true)),
+            Err(_) => Err(Invalid::new(format!(
+                "time_zone: {name:?} is not a time zone; use an IANA name such as Europe/Paris"
+            ))),
+        },
+        Some(_) => Err(Invalid::new("time_zone must be text like \"America/Chicago\"")),
+    }
+}
+
 fn as_text<S: serde::Serializer>(q: &QuietHours, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(q)
 }
@@ -189,7 +209,7 @@ impl AccountSettings {
     /// Reads stored settings. A section that no longer reads (edited by hand,
     /// written by another version) falls back to the defaults rather than
     /// breaking every preview; the log says so.
-    fn from_stored(stored: &Value, default_quiet: QuietHours) -> Self {
+    fn from_stored(stored: &Value, default_quiet: QuietHours, default_zone: &str) -> Self {
         let compose = match stored.get("compose") {
             None => ToneRules::default(),
             Some(v) => match serde_json::from_value::<ToneRules>(v.clone()).map_err(|e| Invalid::new(e.to_string())) {
@@ -253,11 +273,25 @@ impl AccountSettings {
                 tracing::warn!(error = %e, "the account's quiet hours are not valid; using the server's");
                 (default_quiet, false)
             });
-        AccountSettings { compose, targets, routing, escalation, email, quiet_hours, own_quiet_hours }
+        let (time_zone, own_time_zone) = time_zone_of(stored.get("time_zone"), default_zone).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the account's time zone is not valid; using the server's");
+            (default_zone.to_owned(), false)
+        });
+        AccountSettings {
+            compose,
+            targets,
+            routing,
+            escalation,
+            email,
+            quiet_hours,
+            own_quiet_hours,
+            time_zone,
+            own_time_zone,
+        }
     }
 
     /// Validates a whole settings object as an admin would store it.
-    fn parse(v: &Value, default_quiet: QuietHours) -> Result<Self, Invalid> {
+    fn parse(v: &Value, default_quiet: QuietHours, default_zone: &str) -> Result<Self, Invalid> {
         let obj = v.as_object().ok_or_else(|| Invalid::new("settings must be a JSON object"))?;
         if let Some(k) = obj.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
             return Err(Invalid::new(format!(
@@ -296,7 +330,23 @@ impl AccountSettings {
                 .validated()?,
         };
         let (quiet_hours, own_quiet_hours) = quiet_hours_of(obj.get("quiet_hours"), default_quiet)?;
-        Ok(AccountSettings { compose, targets, routing, escalation, email, quiet_hours, own_quiet_hours })
+        let (time_zone, own_time_zone) = time_zone_of(obj.get("time_zone"), default_zone)?;
+        Ok(AccountSettings {
+            compose,
+            targets,
+            routing,
+            escalation,
+            email,
+            quiet_hours,
+            own_quiet_hours,
+            time_zone,
+            own_time_zone,
+        })
+    }
+
+    /// The zone the account chose, None while the server's applies.
+    pub fn own_time_zone(&self) -> Option<&str> {
+        self.own_time_zone.then_some(self.time_zone.as_str())
     }
 
     /// The window the account chose, None while the server's applies.
@@ -316,6 +366,9 @@ impl AccountSettings {
         });
         if self.own_quiet_hours {
             v["quiet_hours"] = json!(self.quiet_hours.to_string());
+        }
+        if self.own_time_zone {
+            v["time_zone"] = json!(self.time_zone);
         }
         v
     }
@@ -351,17 +404,35 @@ impl Services {
         Ok(self.store.account(account_id).await?)
     }
 
+    /// The business's name as its customers read it in automatic replies: the account's own.
+    pub async fn business_name_of(&self, account_id: i64) -> ServiceResult<String> {
+        Ok(self.store.account(account_id).await?.name)
+    }
+
     /// The one place the account's settings are read.
     pub async fn account_settings(&self, account_id: i64) -> ServiceResult<AccountSettings> {
-        Ok(AccountSettings::from_stored(&self.store.account_settings(account_id).await?, self.timing.quiet))
+        let stored = self.store.account_settings(account_id).await?;
+        Ok(AccountSettings::from_stored(&stored, self.timing.quiet, self.server_zone()))
     }
 
     /// The gate's timing rules for this account: the server's, with the
-    /// account's quiet hours. Read per send (one small row), so a change
+    /// account's quiet hours and zone. Read per send (one small row), so a change
     /// applies to the next message, including ones already waiting.
     pub async fn timing_for(&self, account_id: i64) -> ServiceResult<TimingPolicy> {
-        let quiet = self.account_settings(account_id).await?.quiet_hours;
-        Ok(TimingPolicy { quiet, ..(*self.timing).clone() })
+        let settings = self.account_settings(account_id).await?;
+        let fallback_zone =
+            jiff::tz::TimeZone::get(&settings.time_zone).unwrap_or_else(|_| self.timing.fallback_zone.clone());
+        Ok(TimingPolicy { quiet: settings.quiet_hours, fallback_zone, ..(*self.timing).clone() })
+    }
+
+    /// The business's clock: the account's `time_zone`, else the server's.
+    pub async fn business_zone(&self, account_id: i64) -> ServiceResult<jiff::tz::TimeZone> {
+        Ok(self.timing_for(account_id).await?.fallback_zone)
+    }
+
+    /// The server's zone (`time_zone` in the config): every account's until it chooses its own.
+    fn server_zone(&self) -> &str {
+        self.timing.fallback_zone.iana_name().unwrap_or("UTC")
     }
 
     /// The tone rules the composer applies for this account.
@@ -380,7 +451,7 @@ impl Services {
         let password = patch.get_mut("email").and_then(|e| e.as_object_mut()).and_then(|e| e.remove("password"));
         let mut settings = self.store.account_settings(account_id).await?;
         merge_patch(&mut settings, &patch);
-        let parsed = AccountSettings::parse(&settings, self.timing.quiet)?;
+        let parsed = AccountSettings::parse(&settings, self.timing.quiet, self.server_zone())?;
         match password {
             None => {}
             Some(Value::Null) => self.store.set_server_secret(&smtp_password_name(account_id), None).await?,
@@ -408,32 +479,45 @@ mod tests {
     #[test]
     fn settings_are_checked_section_by_section() {
         let d = QuietHours::default();
-        assert!(AccountSettings::parse(&json!({ "compose": { "max_segments": 4 } }), d).is_ok());
-        assert!(AccountSettings::parse(&json!({ "tone": {} }), d).unwrap_err().0.contains("compose"));
-        assert!(AccountSettings::parse(&json!({ "compose": { "checks": { "slangs": false } } }), d).is_err());
+        assert!(AccountSettings::parse(&json!({ "compose": { "max_segments": 4 } }), d, "UTC").is_ok());
+        assert!(AccountSettings::parse(&json!({ "tone": {} }), d, "UTC").unwrap_err().0.contains("compose"));
+        assert!(AccountSettings::parse(&json!({ "compose": { "checks": { "slangs": false } } }), d, "UTC").is_err());
         let bad = json!({ "compose": { "max_segments": "three" }, "quiet_hours": "late" });
-        let read = AccountSettings::from_stored(&bad, d);
+        let read = AccountSettings::from_stored(&bad, d, "UTC");
         assert_eq!((read.compose, read.quiet_hours), (ToneRules::default(), d));
-        let t = AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 5 } }), d).unwrap();
+        let t = AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 5 } }), d, "UTC").unwrap();
         assert_eq!(t.targets.first_response_minutes, 5);
-        assert!(AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 0 } }), d).is_err());
-        assert!(AccountSettings::parse(&json!({ "targets": { "first_response": 5 } }), d).is_err());
-        assert_eq!(AccountSettings::from_stored(&json!({}), d).targets.first_response_minutes, 15);
-        let e = AccountSettings::parse(&json!({ "escalation": { "video_link": "https://v.example/{room}" } }), d);
+        assert!(AccountSettings::parse(&json!({ "targets": { "first_response_minutes": 0 } }), d, "UTC").is_err());
+        assert!(AccountSettings::parse(&json!({ "targets": { "first_response": 5 } }), d, "UTC").is_err());
+        assert_eq!(AccountSettings::from_stored(&json!({}), d, "UTC").targets.first_response_minutes, 15);
+        let e =
+            AccountSettings::parse(&json!({ "escalation": { "video_link": "https://v.example/{room}" } }), d, "UTC");
         assert_eq!(e.unwrap().escalation.video_template().link("r1").unwrap(), "https://v.example/r1");
-        let e = AccountSettings::parse(&json!({ "escalation": { "video_link": "http://v.example/" } }), d).unwrap_err();
+        let e = AccountSettings::parse(&json!({ "escalation": { "video_link": "http://v.example/" } }), d, "UTC")
+            .unwrap_err();
         assert!(e.0.contains("settings.escalation"), "{e}");
+    }
+
+    #[test]
+    fn the_zone_is_the_servers_until_chosen() {
+        let d = QuietHours::default();
+        let none = AccountSettings::parse(&json!({}), d, "America/Chicago").unwrap();
+        assert_eq!((none.time_zone.as_str(), none.stored().get("time_zone")), ("America/Chicago", None));
+        let own = AccountSettings::parse(&json!({ "time_zone": "Europe/Paris" }), d, "UTC").unwrap();
+        assert_eq!(own.stored()["time_zone"], "Europe/Paris");
+        assert!(AccountSettings::parse(&json!({ "time_zone": "Mars/Olympus" }), d, "UTC").is_err());
+        assert_eq!(AccountSettings::from_stored(&json!({ "time_zone": 3 }), d, "UTC").time_zone, "UTC");
     }
 
     #[test]
     fn quiet_hours_are_stored_only_when_chosen() {
         let d = QuietHours::default();
-        let own = AccountSettings::parse(&json!({ "quiet_hours": "10:00-18:00" }), d).unwrap();
+        let own = AccountSettings::parse(&json!({ "quiet_hours": "10:00-18:00" }), d, "UTC").unwrap();
         assert_eq!(own.stored()["quiet_hours"], "10:00-18:00");
-        let none = AccountSettings::parse(&json!({}), d).unwrap();
+        let none = AccountSettings::parse(&json!({}), d, "UTC").unwrap();
         assert!(none.stored().get("quiet_hours").is_none());
-        let e = AccountSettings::parse(&json!({ "quiet_hours": "25:00-08:00" }), d).unwrap_err();
+        let e = AccountSettings::parse(&json!({ "quiet_hours": "25:00-08:00" }), d, "UTC").unwrap_err();
         assert!(e.0.contains("25:00-08:00"), "{e}");
-        assert!(AccountSettings::parse(&json!({ "quiet_hours": 8 }), d).is_err());
+        assert!(AccountSettings::parse(&json!({ "quiet_hours": 8 }), d, "UTC").is_err());
     }
 }

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
-use textdesk_core::{Email, Password, Role};
+use textdesk_core::{Email, HostName, Password, Role};
 use textdesk_store::{LockoutRule, NewAudit, NewUser, Store, User};
 
 use crate::services::error::{ServiceError, ServiceResult};
@@ -52,6 +52,22 @@ pub async fn verify_password(hash: Option<String>, candidate: String, mut slot: 
         .unwrap_or(false)
 }
 
+/// Checks a password against each hash in turn, in one slot's memory (one
+/// permit, so the checks at once stay bounded). With no hash at all it costs
+/// one check against the stand-in, like an unknown e-mail.
+pub async fn verify_each(hashes: Vec<String>, candidate: String, mut slot: HashSlot) -> Vec<bool> {
+    let n = hashes.len();
+    tokio::task::spawn_blocking(move || {
+        if hashes.is_empty() {
+            verify_in(&mut slot.memory, DUMMY, candidate.as_bytes());
+            return Vec::new();
+        }
+        hashes.iter().map(|h| verify_in(&mut slot.memory, h, candidate.as_bytes())).collect()
+    })
+    .await
+    .unwrap_or_else(|_| vec![false; n])
+}
+
 /// Argon2 over the hash's own algorithm, version, cost and salt, in `memory`
 /// (grown to the cost once, then reused), compared in constant time.
 fn verify_in(memory: &mut Vec<Block>, hash: &str, candidate: &[u8]) -> bool {
@@ -89,27 +105,32 @@ pub async fn create_user(
 /// The longest account name: it heads every page and e-mail.
 pub const MAX_ACCOUNT_NAME_CHARS: usize = 100;
 
-/// Another business on this database, with its first admin (`textdesk account
-/// add`). This installation keeps serving its own account only: the new one's
-/// users are refused here until a server is started for it (docs/decisions.md).
+/// A new business served by this server, with its first admin and the host
+/// names it is reached at (`textdesk account add`, `POST
+/// /api/v1/operator/accounts`). Without a password the admin gets an
+/// invitation link instead (`Services::invite_user`).
 pub async fn create_account(
     store: &Store,
     name: &str,
     admin_email: Email,
     admin_name: &str,
-    password: &Password,
-) -> anyhow::Result<(textdesk_store::Account, User)> {
+    password: Option<&Password>,
+    hosts: &[HostName],
+) -> ServiceResult<(textdesk_store::Account, User)> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_ACCOUNT_NAME_CHARS || name.chars().any(char::is_control) {
-        anyhow::bail!("an account's name is 1 to {MAX_ACCOUNT_NAME_CHARS} characters on one line");
+        return Err(textdesk_core::Invalid::new(format!(
+            "an account's name is 1 to {MAX_ACCOUNT_NAME_CHARS} characters on one line"
+        ))
+        .into());
     }
-    let hash = hash_password(password).await?;
-    let admin_name = match admin_name.trim() {
-        "" => admin_email.as_str().split('@').next().unwrap_or("").to_owned(),
-        n => n.to_owned(),
+    let admin_name = crate::services::users::user_name(admin_name, &admin_email)?;
+    let hash = match password {
+        Some(p) => hash_password(p).await.map_err(|e| ServiceError::Internal(e.to_string()))?,
+        None => crate::services::users::NO_PASSWORD.to_owned(),
     };
     let admin = NewUser { account_id: 0, email: admin_email, name: admin_name, role: Role::Admin, password_hash: hash };
-    Ok(store.create_account(name, admin).await?)
+    Ok(store.create_account(name, admin, hosts).await?)
 }
 
 /// Everything a password sign-in needs besides the e-mail and password.
@@ -117,9 +138,34 @@ pub struct SignInGuard<'a> {
     pub store: &'a Store,
     pub limits: &'a LoginLimits,
     pub rule: LockoutRule,
-    pub account_id: i64,
+    /// Where a lockout of an e-mail no account holds is written down: the
+    /// account of the host the form was opened at, else the first account.
+    pub fallback_account: i64,
     pub ip: IpAddr,
 }
+
+/// Who is signing in, and where.
+pub struct SignInAsk<'a> {
+    /// The account of the host name the request came to: only its users may sign in there.
+    pub host_account: Option<i64>,
+    /// The business picked on the form when the e-mail and password fit several.
+    pub chosen: Option<i64>,
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// What a right password leads to.
+#[derive(Debug)]
+pub enum SignedIn {
+    User(User),
+    /// The e-mail and password fit a user in each of these accounts: the
+    /// person picks one (only shown once the password is proven).
+    Choose(Vec<textdesk_store::Account>),
+}
+
+/// How many accounts' users one sign-in checks the password of, at most: a
+/// person in more businesses than this signs in at one's host name.
+pub const MAX_ACCOUNTS_PER_SIGN_IN: usize = 5;
 
 /// The key failures are counted under: the typed e-mail, normalised, hashed
 /// (an unknown e-mail locks just like a known one, so a lock reveals nothing).
@@ -128,57 +174,94 @@ fn email_key(email: &str) -> String {
     hash_secret(&normal)
 }
 
-/// Signs in: the user when the password matches an active account of this
-/// installation, unless the address or the e-mail has failed too often, or
-/// too many checks are running already. Every refusal and failure costs the
-/// same whether the e-mail exists or not.
-pub async fn sign_in(g: &SignInGuard<'_>, email: &str, password: &str) -> ServiceResult<User> {
+/// Signs in: the user when the password matches an active user of the
+/// request's account (its host name's), or, at a host no account claims, of
+/// the accounts that have the e-mail, unless the address or the e-mail has
+/// failed too often, or too many checks are running already. Every refusal
+/// and failure costs the same whether the e-mail exists or not; an e-mail in
+/// several accounts costs one check per account (at most
+/// `MAX_ACCOUNTS_PER_SIGN_IN`).
+pub async fn sign_in(g: &SignInGuard<'_>, ask: SignInAsk<'_>) -> ServiceResult<SignedIn> {
     let now = std::time::Instant::now();
     g.limits.charge(g.ip, now).map_err(ServiceError::Refused)?;
-    let key = email_key(email);
+    let key = email_key(ask.email);
     let at = Timestamp::now();
-    if let Some(until) = g.store.login_locked_until(g.account_id, &key, at).await? {
+    if let Some(until) = g.store.login_locked_until(&key, at).await? {
         let retry_after = until.duration_since(at).unsigned_abs();
         return Err(ServiceError::Refused(Refusal::Locked { retry_after }));
     }
     let slot = g.limits.hash_permit().map_err(ServiceError::Refused)?;
-    let user = match Email::parse(email) {
-        Ok(e) => g.store.user_by_email(&e).await?,
-        Err(_) => None,
+    let holders = match Email::parse(ask.email) {
+        Ok(e) => g.store.users_by_email(&e).await?,
+        Err(_) => Vec::new(),
     };
-    let user = user.filter(|u| u.active && u.account_id == g.account_id);
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let matched = verify_password(hash, password.to_owned(), slot).await;
-    match user {
-        Some(u) if matched => {
-            g.limits.refund(g.ip);
-            g.store.clear_login_failures(g.account_id, &key).await?;
-            Ok(u)
+    let mut candidates: Vec<User> = holders
+        .iter()
+        .filter(|u| u.active)
+        .filter(|u| ask.host_account.is_none_or(|a| u.account_id == a))
+        .filter(|u| ask.chosen.is_none_or(|a| u.account_id == a))
+        .cloned()
+        .collect();
+    candidates.truncate(MAX_ACCOUNTS_PER_SIGN_IN);
+    let hashes = candidates.iter().map(|u| u.password_hash.clone()).collect();
+    let matched = verify_each(hashes, ask.password.to_owned(), slot).await;
+    let mut fits: Vec<User> = candidates.into_iter().zip(matched).filter_map(|(u, ok)| ok.then_some(u)).collect();
+    if fits.is_empty() {
+        let mut audited: Vec<i64> = holders.iter().map(|u| u.account_id).collect();
+        if audited.is_empty() {
+            audited.push(ask.host_account.unwrap_or(g.fallback_account));
         }
-        _ => {
-            if let Some(until) = g.store.record_login_failure(g.account_id, &key, at, g.rule).await? {
-                let lasts = describe_wait(until.duration_since(at).as_secs().max(1) as u64);
-                let detail = format!(
-                    "Sign-in locked for {lasts} after {} failed attempts within {}.",
-                    g.rule.failures,
-                    describe_wait(g.rule.window.as_secs().max(1) as u64)
-                );
-                let ip = g.ip.to_string();
-                let subject = email.trim().to_lowercase();
-                let entry = NewAudit {
-                    account_id: g.account_id,
-                    action: "sign_in.locked",
-                    subject: &subject,
-                    ip: Some(&ip),
-                    detail: &detail,
-                    ..NewAudit::default()
-                };
-                g.store.record_audit(entry, at).await?;
-                tracing::warn!("a sign-in e-mail was locked after repeated failures (see the audit trail)");
-            }
-            Err(ServiceError::NoMatch)
-        }
+        record_failure(g, &key, ask.email, &audited, at).await?;
+        return Err(ServiceError::NoMatch);
     }
+    g.limits.refund(g.ip);
+    g.store.clear_login_failures(&key).await?;
+    if fits.len() == 1 {
+        return Ok(SignedIn::User(fits.remove(0)));
+    }
+    let mut accounts = Vec::with_capacity(fits.len());
+    for u in &fits {
+        accounts.push(g.store.account(u.account_id).await?);
+    }
+    Ok(SignedIn::Choose(accounts))
+}
+
+/// Counts a failure; the one that starts a lock is written in the audit trail
+/// of every account that has the e-mail (or the request's, for an unknown one).
+async fn record_failure(
+    g: &SignInGuard<'_>,
+    key: &str,
+    email: &str,
+    accounts: &[i64],
+    at: Timestamp,
+) -> ServiceResult<()> {
+    let Some(until) = g.store.record_login_failure(key, at, g.rule).await? else { return Ok(()) };
+    let lasts = describe_wait(until.duration_since(at).as_secs().max(1) as u64);
+    let detail = format!(
+        "Sign-in locked for {lasts} after {} failed attempts within {}.",
+        g.rule.failures,
+        describe_wait(g.rule.window.as_secs().max(1) as u64)
+    );
+    let ip = g.ip.to_string();
+    let subject = email.trim().to_lowercase();
+    let mut seen = Vec::new();
+    for &account_id in accounts {
+        if seen.contains(&account_id) {
+            continue;
+        }
+        seen.push(account_id);
+        let entry = NewAudit {
+            account_id,
+            action: "sign_in.locked",
+            subject: &subject,
+            ip: Some(&ip),
+            detail: &detail,
+            ..NewAudit::default()
+        };
+        g.store.record_audit(entry, at).await?;
+    }
+    tracing::warn!("a sign-in e-mail was locked after repeated failures (see the audit trail)");
+    Ok(())
 }
 
 pub struct NewSession {

@@ -91,7 +91,8 @@ impl Services {
         let template = Template::parse(&canned.body)?;
         let inbox = self.store.inbox(user.account_id, summary.conversation.inbox_id).await?;
         let next_open = self.next_open_for(&inbox, user.account_id, conversation_id, jiff::Timestamp::now()).await?;
-        let vars = Vars::new(&summary.contact_name, &user.name, &self.business_name, next_open);
+        let business = self.business_name_of(user.account_id).await?;
+        let vars = Vars::new(&summary.contact_name, &user.name, &business, next_open);
         Ok(template.render(&vars))
     }
 }

@@ -82,6 +82,7 @@ impl Services {
                 timing: Some(timing),
                 channel: self.capabilities(&summary.provider, summary.medium),
                 last_inbound: clock.last_inbound,
+                template: false,
             };
             verdict = Some(match gate::decide(&req) {
                 Verdict::Allow => {

@@ -41,11 +41,14 @@ pub struct Draft {
     pub send_at: Option<Timestamp>,
     /// The author's uploads that go with it (an MMS), in order.
     pub media: Vec<i64>,
+    /// Sent as an approved provider template (JSON, from `Services::template_draft`),
+    /// with `body` its text as filled in.
+    pub template: Option<String>,
 }
 
 impl Draft {
     pub fn reply(body: Body) -> Self {
-        Draft { body, private: false, kind: OutboundKind::Reply, send_at: None, media: Vec::new() }
+        Draft { body, private: false, kind: OutboundKind::Reply, send_at: None, media: Vec::new(), template: None }
     }
 }
 
@@ -110,6 +113,7 @@ impl Services {
                     channel,
                     send_at: if draft.private { None } else { send_at },
                     media: draft.media,
+                    template: if draft.private { None } else { draft.template },
                 },
                 key,
             )
@@ -205,10 +209,16 @@ impl Services {
     /// empty), or a moment (RFC 3339, or a local time read in that zone).
     /// The snooze remembers the agent's zone, so the timeline says the time
     /// on the clock it was chosen on.
-    pub fn snooze_until(&self, when: &SnoozeWhen, zone: Option<&str>, now: Timestamp) -> Result<Snooze, Invalid> {
+    pub async fn snooze_until(
+        &self,
+        account_id: i64,
+        when: &SnoozeWhen,
+        zone: Option<&str>,
+        now: Timestamp,
+    ) -> ServiceResult<Snooze> {
         let named = zone.map(str::trim).filter(|z| !z.is_empty());
         let zone = match named {
-            None => self.timing.fallback_zone.clone(),
+            None => self.business_zone(account_id).await?,
             Some(name) => TimeZone::get(name).map_err(|_| {
                 Invalid::new(format!("{name:?} is not a time zone; use an IANA name such as Europe/Paris"))
             })?,
@@ -218,10 +228,10 @@ impl Services {
             SnoozeWhen::At(text) => moment(text, &zone)?,
         };
         if until <= now {
-            return Err(Invalid::new("snoozing needs a time in the future"));
+            return Err(Invalid::new("snoozing needs a time in the future").into());
         }
         if until > now + SNOOZE_HORIZON {
-            return Err(Invalid::new("a conversation can be snoozed at most a year ahead"));
+            return Err(Invalid::new("a conversation can be snoozed at most a year ahead").into());
         }
         Ok(Snooze { until, zone: zone.iana_name().map(str::to_owned) })
     }

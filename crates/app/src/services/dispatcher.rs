@@ -3,7 +3,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use textdesk_channels::provider::{FindSent, SentQuery};
-use textdesk_channels::{Accepted, Outgoing, SendError, registry};
+use textdesk_channels::{Accepted, Outgoing, OutgoingTemplate, SendError, registry};
 use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict};
 use textdesk_core::pacing::{Rate, SenderKind};
 use textdesk_core::{ConsentState, Invalid};
@@ -109,6 +109,7 @@ impl Services {
                 timing,
                 channel: self.capabilities(&row.provider, row.medium),
                 last_inbound: row.clock.last_inbound,
+                template: row.template.is_some(),
             };
             match gate::decide(&request) {
                 Verdict::Allow => {}
@@ -238,15 +239,26 @@ impl Services {
     }
 
     async fn send_via_channel(&self, row: &Claimed) -> Result<Accepted, SendError> {
-        let media_urls = self
+        let (media_urls, media_types) = self
             .outgoing_media_links(row.message_id)
             .await
-            .map_err(|e| SendError::Retryable(format!("reading the attachments failed: {e}")))?;
+            .map_err(|e| SendError::Retryable(format!("reading the attachments failed: {e}")))?
+            .into_iter()
+            .unzip();
+        let template = match row.template.as_deref().map(serde_json::from_str::<OutgoingTemplate>) {
+            None => None,
+            Some(Ok(t)) => Some(t),
+            Some(Err(_)) => {
+                return Err(SendError::Permanent("the template this message was sent as could not be read".into()));
+            }
+        };
         let msg = Outgoing {
             from: row.sender.clone(),
             to: row.to.clone(),
             body: row.body.clone(),
             media_urls,
+            media_types,
+            template,
             status_callback: None,
         };
         self.provider_send(row.inbox_id, msg).await

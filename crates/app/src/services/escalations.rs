@@ -84,6 +84,7 @@ impl Services {
                     channel,
                     send_at: None,
                     media: Vec::new(),
+                    template: None,
                 };
                 EscalationAct::Video { link, text: Box::new(text) }
             }

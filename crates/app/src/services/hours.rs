@@ -90,15 +90,16 @@ impl InboxHours {
 }
 
 impl Services {
-    pub(crate) fn hours_of(&self, inbox: &Inbox) -> InboxHours {
-        InboxHours::of(inbox, &self.timing.fallback_zone)
+    /// The inbox's hours; hours that name no zone are on the business's clock.
+    pub(crate) async fn hours_of(&self, inbox: &Inbox) -> ServiceResult<InboxHours> {
+        Ok(InboxHours::of(inbox, &self.business_zone(inbox.account_id).await?))
     }
 
     /// The customer's name and zone for a conversation.
     async fn customer(&self, account_id: i64, conversation_id: i64) -> ServiceResult<(String, TimeZone)> {
         let summary = self.store.conversation_summary(account_id, conversation_id).await?;
         let contact = self.store.contact(account_id, summary.conversation.contact_id).await?;
-        let zone = self.timing.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
+        let zone = self.timing_for(account_id).await?.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
         Ok((contact.name, zone))
     }
 
@@ -111,7 +112,7 @@ impl Services {
         conversation_id: i64,
         now: Timestamp,
     ) -> ServiceResult<Option<String>> {
-        let hours = self.hours_of(inbox).hours;
+        let hours = self.hours_of(inbox).await?.hours;
         if hours.is_open(now) {
             return Ok(None);
         }
@@ -124,10 +125,11 @@ impl Services {
     pub(crate) fn fill(
         &self,
         template: &str,
+        business: &str,
         contact_name: &str,
         next_open: Option<String>,
     ) -> Result<String, textdesk_core::Invalid> {
-        let vars = Vars::new(contact_name, "", &self.business_name, next_open);
+        let vars = Vars::new(contact_name, "", business, next_open);
         Ok(Template::parse(template)?.render(&vars).text)
     }
 }

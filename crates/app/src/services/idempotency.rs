@@ -151,7 +151,7 @@ impl Services {
         let first = self.store.messages(account_id, conversation.id, MessagePage::After(None), 1).await?;
         let sent = NotificationSent {
             new_conversation: first.first().is_some_and(|m| m.id == message_id),
-            zone: self.timing.zone_for(clock.time_zone.as_deref(), &clock.address),
+            zone: self.timing_for(account_id).await?.zone_for(clock.time_zone.as_deref(), &clock.address),
             contact_id: conversation.contact_id,
             conversation_id: conversation.id,
             message,

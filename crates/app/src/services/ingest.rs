@@ -13,7 +13,13 @@ use crate::services::metrics::Metrics;
 #[derive(Debug)]
 pub enum Ingested {
     Message(IngestOutcome),
-    Status { changed: bool },
+    Status {
+        changed: bool,
+    },
+    /// Whether the contact took the name they use in the app.
+    Profile {
+        named: bool,
+    },
 }
 
 impl Services {
@@ -24,7 +30,9 @@ impl Services {
         match event {
             InboundEvent::Message { from, provider_id, body, media, received_at, consent_signal } => {
                 let inbox = self.store.inbox_by_id(inbox_id).await?;
-                let policy = ConsentSettings::of(&inbox).policy(&self.business_name)?;
+                // Confirmations name the inbox's own business, never another account's.
+                let business = self.business_name_of(inbox.account_id).await?;
+                let policy = ConsentSettings::of(&inbox).policy(&business)?;
                 let media: Vec<_> = media
                     .into_iter()
                     .map(|m| textdesk_store::NewMedia { url: m.url, content_type: m.content_type })
@@ -67,6 +75,11 @@ impl Services {
                     self.provider_reports_opt_out(*account_id, inbox_id, m.conversation_id, &why).await?;
                 }
                 Ok(Ingested::Status { changed: changed.is_some() })
+            }
+            InboundEvent::Profile { from, name } => {
+                let inbox = self.store.inbox_by_id(inbox_id).await?;
+                let named = self.store.name_if_unnamed(inbox.account_id, &from, &name).await?;
+                Ok(Ingested::Profile { named })
             }
         }
     }

@@ -56,11 +56,24 @@ impl Services {
     /// Reads a list request, checking that every id it names belongs to the account.
     pub async fn list_query(&self, user: &User, ask: &ListAsk<'_>) -> ServiceResult<ListQuery> {
         let view = set(ask.view).map(InboxView::parse).transpose()?;
+        // "bot" is an open conversation a self-service flow is answering; "open" is
+        // one waiting for (or with) a person. Every list agrees: the bot's are in
+        // no person's queue unless asked for.
+        let (status, bot) = match set(ask.status) {
+            None | Some("any") => (None, None),
+            Some("bot") => (Some(ConversationStatus::Open), Some(true)),
+            Some(s) => {
+                let status = ConversationStatus::parse(s).map_err(|_| {
+                    Invalid::new(format!(
+                        "status must be one of open, bot, pending, snoozed, resolved, any (got {s:?})"
+                    ))
+                })?;
+                (Some(status), (status == ConversationStatus::Open).then_some(false))
+            }
+        };
         let mut f = ConversationFilter {
-            status: match set(ask.status) {
-                None | Some("any") => None,
-                Some(s) => Some(ConversationStatus::parse(s)?),
-            },
+            status,
+            bot,
             assignee: parse_assignee(ask.assignee, user.id)?,
             inbox_id: ask.inbox_id,
             team_id: ask.team_id,
@@ -80,6 +93,9 @@ impl Services {
                 return Err(Invalid::new("the view already chooses the assignee; drop one of view and assignee").into());
             }
             f.assignee = Some(v);
+        }
+        if f.bot.is_none() && matches!(view, Some(InboxView::Unassigned | InboxView::Mine | InboxView::Team)) {
+            f.bot = Some(false);
         }
         match view {
             Some(InboxView::Team) => f.teams_of = Some(user.id),

@@ -112,14 +112,18 @@ impl Services {
 
     /// Links a provider fetches the message's attachments from (a day is long
     /// past any send and its retries' first hours).
-    pub async fn outgoing_media_links(&self, message_id: i64) -> ServiceResult<Vec<String>> {
+    /// Each with its content type (WhatsApp sends a picture and a document differently).
+    pub async fn outgoing_media_links(&self, message_id: i64) -> ServiceResult<Vec<(String, String)>> {
         Ok(self
             .store
             .media_of(&[message_id])
             .await?
             .into_iter()
             .filter(|m| m.state == MediaState::Stored)
-            .map(|m| self.media_link(m.id, SignedDuration::from_hours(24)))
+            .map(|m| {
+                let kind = m.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+                (self.media_link(m.id, SignedDuration::from_hours(24)), kind)
+            })
             .collect())
     }
 

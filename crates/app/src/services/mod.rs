@@ -16,6 +16,7 @@ pub mod dispatcher;
 pub mod email;
 pub mod error;
 pub mod escalations;
+pub mod flows;
 pub mod hours;
 pub mod idempotency;
 pub mod inboxes;
@@ -28,12 +29,14 @@ pub mod media;
 pub mod messages;
 pub mod metrics;
 pub mod notifications;
+pub mod operator;
 pub mod privacy;
 pub mod retention;
 pub mod routing;
 pub mod schedule;
 pub mod sessions;
 pub mod setup;
+pub mod templates;
 pub mod thread;
 pub mod transcript;
 pub mod users;
@@ -56,7 +59,8 @@ pub struct Services {
     pub carrier: Carrier,
     pub metrics: Arc<Metrics>,
     pub reopen_window: ReopenWindow,
-    /// Named in automatic replies (consent confirmations, help).
+    /// The name a new database's first account gets (`account_name`); automatic
+    /// replies name each account's own (`Services::business_name`).
     pub business_name: String,
     /// Quiet hours and live exchanges, for the gate.
     pub timing: Arc<TimingPolicy>,
@@ -76,12 +80,15 @@ pub struct Services {
     pub webhooks: Arc<webhooks::Hooks>,
     /// Who has a tab open on this node (their live streams), for presence.
     pub tabs: Arc<routing::Tabs>,
+    /// The SHA-256 of the operator's token; None turns the operator's routes off.
+    pub operator_token: Option<[u8; 32]>,
 }
 
 impl Services {
     /// Connects to the database (migrating it) and assembles the services for
     /// `config`, as the server and the operator's commands use them. Returns
-    /// the installation's account too.
+    /// the first account too (made on a new database): the one public pages
+    /// at a host name no account claims belong to (the demo, the simulator).
     pub async fn connect(config: &crate::Config, carrier: Carrier) -> anyhow::Result<(Services, i64)> {
         let store = Store::connect(&config.database_url).await?;
         crate::secrets::unlock(&store, config).await?;
@@ -115,10 +122,13 @@ impl Services {
                 jiff::SignedDuration::from_hours(config.webhook_disable_after_hours),
             )?),
             tabs: Arc::default(),
+            operator_token: config.operator_token_hash()?,
         };
         services.start_automations().await?;
         services.start_webhooks().await?;
-        services.ensure_builtin_rules(account.id).await?;
+        for a in services.store.accounts().await? {
+            services.ensure_builtin_rules(a.id).await?;
+        }
         Ok((services, account.id))
     }
 }

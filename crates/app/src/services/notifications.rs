@@ -133,6 +133,7 @@ impl Services {
             channel,
             send_at,
             media: Vec::new(),
+            template: None,
         };
         let outcome = self.store.send_notification(target.inbox.id, &target.to, reason, new, key).await?;
         match outcome {
@@ -198,7 +199,8 @@ impl Services {
                 (Address::parse(inbox.medium, &identity.address)?, Some(contact))
             }
         };
-        let zone = self.timing.zone_for(contact.as_ref().and_then(|c| c.time_zone.as_deref()), to.value());
+        let policy = self.timing_for(inbox.account_id).await?;
+        let zone = policy.zone_for(contact.as_ref().and_then(|c| c.time_zone.as_deref()), to.value());
         Ok(Target { inbox, to, contact, zone })
     }
 
@@ -227,11 +229,12 @@ impl Services {
             }
         };
         let template = Template::parse(&found.body)?;
-        let hours = self.hours_of(&t.inbox).hours;
+        let hours = self.hours_of(&t.inbox).await?.hours;
         let next_open =
             if hours.is_open(now) { None } else { hours.next_opening(now).map(|o| describe_opening(o, &t.zone, now)) };
         let contact_name = t.contact.as_ref().map(|c| c.name.as_str()).unwrap_or("");
-        let mut vars = Vars::new(contact_name, &user.name, &self.business_name, next_open);
+        let business = self.business_name_of(user.account_id).await?;
+        let mut vars = Vars::new(contact_name, &user.name, &business, next_open);
         for (name, value) in variables {
             let var = Var::ALL.into_iter().find(|v| v.name() == name).ok_or_else(|| {
                 let known: Vec<&str> = Var::ALL.iter().map(|v| v.name()).collect();

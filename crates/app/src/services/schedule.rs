@@ -69,20 +69,33 @@ pub fn check_future(at: Timestamp, now: Timestamp) -> Result<Timestamp, Invalid>
 
 impl Services {
     /// The zone `choice` names for this conversation's customer.
-    pub async fn zone_for(&self, conversation_id: i64, choice: &ZoneChoice) -> ServiceResult<TimeZone> {
+    pub async fn zone_for(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+        choice: &ZoneChoice,
+    ) -> ServiceResult<TimeZone> {
         Ok(match choice {
             ZoneChoice::Contact => {
+                // The account's conversation, or none at all.
+                self.store.conversation(account_id, conversation_id).await?;
                 let clock = self.store.contact_clock(conversation_id).await?;
-                self.timing.zone_for(clock.time_zone.as_deref(), &clock.address)
+                self.timing_for(account_id).await?.zone_for(clock.time_zone.as_deref(), &clock.address)
             }
-            ZoneChoice::Business => self.timing.fallback_zone.clone(),
+            ZoneChoice::Business => self.business_zone(account_id).await?,
             ZoneChoice::Named(z) => z.clone(),
         })
     }
 
     /// Reads a requested send time for this conversation.
-    pub async fn send_time(&self, conversation_id: i64, text: &str, zone: &ZoneChoice) -> ServiceResult<Timestamp> {
-        let zone = self.zone_for(conversation_id, zone).await?;
+    pub async fn send_time(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+        text: &str,
+        zone: &ZoneChoice,
+    ) -> ServiceResult<Timestamp> {
+        let zone = self.zone_for(account_id, conversation_id, zone).await?;
         let at = moment(text, &zone).map_err(StoreError::from)?;
         Ok(check_future(at, Timestamp::now()).map_err(StoreError::from)?)
     }

@@ -7,14 +7,21 @@ use jiff::{SignedDuration, Timestamp};
 use textdesk_store::{ApiToken, Session, User};
 
 use crate::services::Services;
-use crate::services::auth::{self, NewSession, SignInGuard, hash_secret};
+use crate::services::auth::{self, NewSession, SignInAsk, SignInGuard, SignedIn, hash_secret};
 use crate::services::error::{ServiceError, ServiceResult};
 
 impl Services {
-    /// Signs in with a password, as `auth::sign_in` describes, for the installation's account.
-    pub async fn sign_in(&self, account_id: i64, ip: IpAddr, email: &str, password: &str) -> ServiceResult<User> {
-        let guard = SignInGuard { store: &self.store, limits: &self.limits, rule: self.lockout, account_id, ip };
-        auth::sign_in(&guard, email, password).await
+    /// Signs in with a password, as `auth::sign_in` describes. `fallback_account`
+    /// is where a lockout of an e-mail nobody has is written down.
+    pub async fn sign_in(&self, ip: IpAddr, fallback_account: i64, ask: SignInAsk<'_>) -> ServiceResult<SignedIn> {
+        let guard = SignInGuard { store: &self.store, limits: &self.limits, rule: self.lockout, fallback_account, ip };
+        auth::sign_in(&guard, ask).await
+    }
+
+    /// The account a request's `Host` header names through its host names, if any.
+    pub async fn account_at_host(&self, host: Option<&str>) -> ServiceResult<Option<i64>> {
+        let Some(name) = host.and_then(textdesk_core::HostName::from_header) else { return Ok(None) };
+        Ok(self.store.account_for_host(&name).await?)
     }
 
     pub async fn start_session(&self, user_id: i64, hours: i64) -> ServiceResult<NewSession> {

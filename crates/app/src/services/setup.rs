@@ -63,8 +63,9 @@ impl Services {
             Some(i) => format!("/settings/inboxes/{}#{section}", i.id),
             None => "/settings/inboxes".to_owned(),
         };
+        let business = self.business_zone(user.account_id).await?;
         let hours_set = inboxes.iter().any(|i| {
-            let h = InboxHours::of(i, &self.timing.fallback_zone);
+            let h = InboxHours::of(i, &business);
             let weekly = i.settings["hours"]["weekly"].as_object().is_some_and(|w| !w.is_empty());
             weekly && !h.hours.is_always_open() && h.off_hours.enabled
         });
@@ -108,17 +109,19 @@ impl Services {
     /// The away message (`text`, or the default when empty) as a customer
     /// would read it now, with the next opening of `inbox` named in the
     /// business's zone, and its length in texts (core's one count).
-    pub fn away_preview(&self, inbox: &Inbox, text: &str, now: Timestamp) -> ServiceResult<AwayPreview> {
+    pub async fn away_preview(&self, inbox: &Inbox, text: &str, now: Timestamp) -> ServiceResult<AwayPreview> {
+        let business = self.business_name_of(inbox.account_id).await?;
+        let business = business.as_str();
+        let zone = &self.business_zone(inbox.account_id).await?;
         let template = if text.trim().is_empty() { DEFAULT_OFF_HOURS } else { text.trim() };
-        let hours = InboxHours::of(inbox, &self.timing.fallback_zone).hours;
-        let zone = &self.timing.fallback_zone;
+        let hours = InboxHours::of(inbox, zone).hours;
         // An inbox open around the clock never sends it: show it as it would read for 9:00 tomorrow.
         let sample = || {
             let tomorrow = now.to_zoned(zone.clone()).date().tomorrow().ok()?;
             tomorrow.at(9, 0, 0, 0).to_zoned(zone.clone()).ok().map(|z| z.timestamp())
         };
         let opening = hours.next_opening(now).or_else(sample).map(|at| describe_opening(at, zone, now));
-        let vars = Vars::new("", "", &self.business_name, opening);
+        let vars = Vars::new("", "", business, opening);
         let text = Template::parse(template)?.render(&vars).text;
         Ok(AwayPreview { count: segments::count(&text), text })
     }

@@ -20,7 +20,7 @@ pub fn curates(user: &User) -> bool {
 pub const INVITE_DAYS: i64 = 7;
 
 /// A password hash no password matches: an invited user signs in only through their link.
-const NO_PASSWORD: &str = "!invited";
+pub(crate) const NO_PASSWORD: &str = "!invited";
 
 /// A sign-in link, shown once to the admin who made it.
 pub struct Invitation {

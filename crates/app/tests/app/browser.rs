@@ -99,7 +99,19 @@ async fn agent_ui_in_chromium() {
         .await;
     assert_eq!(r.status(), 200, "seeding an urgent conversation");
     // An admin, and a Twilio inbox (no provider behind it: the settings page only shows its webhook addresses).
-    named_user(&t, "alex@example.com", "Alex Admin", Role::Admin).await;
+    let admin = named_user(&t, "alex@example.com", "Alex Admin", Role::Admin).await;
+    // Someone who works for two businesses on this server (e2e/scenarios/tenants.mjs picks one when signing in).
+    named_user(&t, "pat@example.com", "Pat Two-Jobs", Role::Agent).await;
+    textdesk::services::auth::create_account(
+        &t.services.store,
+        "Harbor Vets",
+        Email::parse("pat@example.com").unwrap(),
+        "Pat Two-Jobs",
+        Some(&Password::parse(PASSWORD).unwrap()),
+        &[],
+    )
+    .await
+    .expect("seeding a second account");
     let twilio = t
         .services
         .store
@@ -132,6 +144,10 @@ async fn agent_ui_in_chromium() {
         .expect("ageing the old conversation");
     pool.close().await;
 
+    // A WhatsApp conversation whose window has closed, with templates synced (e2e/scenarios/whatsapp.mjs).
+    let whatsapp = textdesk_channels::whatsapp::FakeWhatsApp::start().await.expect("the fake Graph API");
+    let (wa_inbox, wa_conversation) = seed_whatsapp(&t, &admin, &whatsapp).await;
+
     let screenshots = root.join("target/screenshots");
     std::fs::create_dir_all(&screenshots).expect("target/screenshots");
     let mut cmd = tokio::process::Command::new("node");
@@ -147,11 +163,14 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_ADMIN_EMAIL", "alex@example.com")
         .env("TEXTDESK_SUPERVISOR_EMAIL", "lee@example.com")
         .env("TEXTDESK_SUPERVISOR_NAME", "Lee Park")
+        .env("TEXTDESK_SHARED_EMAIL", "pat@example.com")
         .env("TEXTDESK_TWILIO_INBOX", twilio.to_string())
         .env("TEXTDESK_TWILIO_INBOUND_URL", twilio_inbound_url)
         .env("TEXTDESK_CHROMIUM", CHROMIUM)
         .env("TEXTDESK_SCREENSHOTS", &screenshots)
         .env("TEXTDESK_LIST_URGENT_NUMBER", urgent_number)
+        .env("TEXTDESK_WA_CONVERSATION", wa_conversation.to_string())
+        .env("TEXTDESK_WA_INBOX", wa_inbox.to_string())
         // The scripts' output goes straight to the terminal, as it happens.
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
@@ -163,4 +182,40 @@ async fn agent_ui_in_chromium() {
         .expect("the browser tests finish within 5 minutes")
         .expect("node runs");
     assert!(status.success(), "the browser tests failed ({status}); their output is above");
+}
+
+/// A WhatsApp inbox against `fake`, a customer who last wrote 25 hours ago, and
+/// the account's templates synced; returns the inbox and the conversation.
+async fn seed_whatsapp(t: &TestApp, admin: &str, fake: &textdesk_channels::whatsapp::FakeWhatsApp) -> (i64, i64) {
+    use textdesk_channels::whatsapp::FakeWhatsApp;
+    let r = t
+        .post(
+            admin,
+            "/api/v1/inboxes",
+            json!({ "name": "WhatsApp", "channel_kind": "whatsapp", "sender": "+14155550191",
+                    "whatsapp": { "phone_number_id": fake.phone_number_id(), "waba_id": fake.waba_id(),
+                                  "access_token": fake.access_token(), "app_secret": fake.app_secret(),
+                                  "verify_token": fake.verify_token(), "graph_base": fake.base_url() } }),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "seeding a WhatsApp inbox");
+    let inbox = json(r).await;
+    let url = inbox["webhook_urls"]["inbound"].as_str().expect("its webhook").to_owned();
+    let mut old = FakeWhatsApp::message("16315551181", "text", json!({ "body": "Can I move my cleaning?" }));
+    let yesterday = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(25);
+    old["timestamp"] = json!(yesterday.as_second().to_string());
+    let r = fake.post_webhook(&url, &fake.messages_payload("16315551181", "Kerry Fisher", vec![old])).await.unwrap();
+    assert_eq!(r.status(), 200, "seeding a WhatsApp message");
+    fake.add_template(
+        "visit_reminder",
+        "en_US",
+        "APPROVED",
+        "UTILITY",
+        "Hi {{1}}, your visit is on {{2}}. Reply to change it.",
+    );
+    fake.add_template("spring_sale", "en_US", "REJECTED", "MARKETING", "20% off whitening this spring");
+    let r = t.post(admin, &format!("/api/v1/inboxes/{}/templates/sync", inbox["id"]), json!({})).await;
+    assert_eq!(r.status(), 200, "syncing the templates");
+    let list = json(t.get(admin, &format!("/api/v1/conversations?inbox_id={}", inbox["id"])).await).await;
+    (inbox["id"].as_i64().expect("the inbox"), list["items"][0]["id"].as_i64().expect("the WhatsApp conversation"))
 }

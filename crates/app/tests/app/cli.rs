@@ -276,6 +276,66 @@ async fn operators_add_provider_inboxes_from_the_command_line() {
     assert!(text(&out.stderr).contains("--host"), "{}", text(&out.stderr));
 }
 
+#[tokio::test]
+async fn operators_add_a_whatsapp_inbox_and_get_its_callback_and_verify_token() {
+    let fake = textdesk_channels::whatsapp::FakeWhatsApp::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let add = |token: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--data-dir",
+            &data,
+            "inbox",
+            "add",
+            "--kind",
+            "whatsapp",
+            "--name",
+            "WhatsApp",
+            "--number",
+            "+14155550100",
+            "--phone-number-id",
+            fake.phone_number_id(),
+            "--waba-id",
+            fake.waba_id(),
+            "--graph-base",
+            fake.base_url(),
+            "--access-token",
+            token,
+            "--app-secret",
+            fake.app_secret(),
+        ];
+        args.extend_from_slice(extra);
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                textdesk(&refs, None)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    // The token is checked with the Graph API (GET /{phone_number_id}) before anything is saved.
+    let out = add("EAAGwrong", &[]).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("WhatsApp did not accept the access token"), "{}", text(&out.stderr));
+    // Without a verify token one is made, and printed once beside the callback URL.
+    let out = add(fake.access_token(), &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("added inbox 1 (whatsapp, +14155550100)"), "{printed}");
+    assert!(printed.contains("Callback URL: ") && printed.contains("/webhooks/whatsapp/1"), "{printed}");
+    let made =
+        printed.lines().find_map(|l| l.trim().strip_prefix("Verify token: ")).expect("the verify token is printed");
+    assert_eq!(made.len(), 40, "{made}");
+    // One given is kept and echoed; secrets other than it are never printed.
+    let out = add(fake.access_token(), &["--verify-token", "meatyhamhock", "--no-check"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("Verify token: meatyhamhock"), "{printed}");
+    assert!(!printed.contains(fake.access_token()) && !printed.contains(fake.app_secret()));
+}
+
 /// The login form as a browser posts it: the page first, for its CSRF token
 /// (whose cookie lands in `browser`'s jar).
 async fn sign_in(browser: &reqwest::Client, base: &str, email: &str, password: &str) -> reqwest::Response {

@@ -37,7 +37,7 @@ async fn a_whole_conversation_in_order_as_a_page_and_as_json(db: Db) {
     assert_eq!(entries[0]["text"], "Conversation started");
     let last = entries.last().unwrap();
     assert!(last["text"].as_str().unwrap().ends_with("resolved this"), "{last}");
-    let times: Vec<&str> = entries.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    let times: Vec<jiff::Timestamp> = entries.iter().map(|e| e["at"].as_str().unwrap().parse().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "in order: {times:?}");
     assert_eq!(doc["conversation"]["status"], "resolved");
     assert_eq!((doc["contact_address"].as_str(), doc["cut"].as_bool()), (Some("+14155550142"), Some(false)));

@@ -637,7 +637,8 @@ both_backends!(a_rule_calls_a_webhook);
 
 /// With no subscription on, the consumer's cursor jumps to the log's end (a
 /// write every few seconds instead of one per batch); a subscription made
-/// afterwards still receives everything from its creation on.
+/// afterwards receives everything from its creation on, and nothing from
+/// before it that the consumer had not reached yet.
 async fn an_idle_consumer_skips_ahead_and_a_new_subscription_misses_nothing(db: Db) {
     let (rx, port) = Receiver::start(&[]).await;
     let t = app_allowing_local(db).await;
@@ -651,6 +652,10 @@ async fn an_idle_consumer_skips_ahead_and_a_new_subscription_misses_nothing(db: 
     assert_eq!(t.services.tend_webhooks(true).await.unwrap(), 0);
     assert_eq!(t.services.store.consumer_position(cursor).await.unwrap(), newest, "moved to the end at once");
 
+    // A text the consumer has not reached when a subscription is made: from before it, so not delivered.
+    assert!(t.text_in(inbox, "+14155550111", "Still nobody listens", None).await.status().is_success());
+    assert_eq!(t.services.tend_webhooks(false).await.unwrap(), 0);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let hook = subscribe(&t, &admin, port, &["message.received"]).await;
     assert!(t.text_in(inbox, "+14155550111", "Now someone listens", None).await.status().is_success());
     assert!(t.services.tend_webhooks(true).await.unwrap() > 0, "a subscription on: the log is read, not skipped");

@@ -150,7 +150,7 @@ impl Channel for TwilioChannel {
             // Replies go out through the dispatcher, never inline.
             _ => (
                 parse_inbound(&params, req.now).map_err(bad)?.event,
-                Answer { status: 200, content_type: Some(TWIML_CONTENT_TYPE), body: EMPTY_TWIML },
+                Answer { status: 200, content_type: Some(TWIML_CONTENT_TYPE), body: EMPTY_TWIML.into() },
             ),
         };
         Ok(Inbound { events: vec![event], answer })

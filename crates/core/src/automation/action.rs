@@ -37,6 +37,12 @@ pub enum Action {
     CallWebhook {
         webhook_id: i64,
     },
+    /// Hand the conversation to a self-service flow: the bot answers the
+    /// customer (through the gate, like every reply) until it ends or hands
+    /// over to a person.
+    StartFlow {
+        flow_id: i64,
+    },
 }
 
 impl Action {
@@ -58,12 +64,13 @@ impl Action {
             | Action::SetPriority { .. }
             | Action::Snooze { .. }
             | Action::Resolve
-            | Action::CallWebhook { .. } => Ok(()),
+            | Action::CallWebhook { .. }
+            | Action::StartFlow { .. } => Ok(()),
         }
     }
 
     /// Whether the action writes to the customer.
     pub fn sends(&self) -> bool {
-        matches!(self, Action::Reply { .. })
+        matches!(self, Action::Reply { .. } | Action::StartFlow { .. })
     }
 }

@@ -16,6 +16,10 @@ pub trait Names {
     fn webhook(&self, _id: i64) -> Option<String> {
         None
     }
+    /// A self-service flow's name.
+    fn flow(&self, _id: i64) -> Option<String> {
+        None
+    }
 }
 
 /// A rule, sentence by sentence.
@@ -142,6 +146,10 @@ fn action_words(a: &Action, names: &dyn Names) -> String {
         Action::CallWebhook { webhook_id } => format!(
             "call the webhook {}",
             names.webhook(*webhook_id).unwrap_or_else(|| format!("#{webhook_id} (deleted)"))
+        ),
+        Action::StartFlow { flow_id } => format!(
+            "start the self-service flow \u{201c}{}\u{201d}",
+            names.flow(*flow_id).unwrap_or_else(|| format!("#{flow_id} (deleted)"))
         ),
     }
 }

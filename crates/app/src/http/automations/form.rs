@@ -49,6 +49,8 @@ pub struct RuleForm {
     pub resolve: bool,
     /// An outgoing webhook's id, or empty.
     pub call_webhook: String,
+    /// A self-service flow's id, or empty.
+    pub start_flow: String,
     pub once: String,
 }
 
@@ -102,6 +104,7 @@ impl RuleForm {
                 "snooze_minutes" => f.snooze_minutes = v,
                 "resolve" => f.resolve = true,
                 "call_webhook" => f.call_webhook = v,
+                "start_flow" => f.start_flow = v,
                 "once" => f.once = v,
                 _ => {}
             }
@@ -221,6 +224,9 @@ impl RuleForm {
         if !self.call_webhook.is_empty() {
             actions.push(Action::CallWebhook { webhook_id: id(&self.call_webhook, "webhook")? });
         }
+        if !self.start_flow.is_empty() {
+            actions.push(Action::StartFlow { flow_id: id(&self.start_flow, "flow")? });
+        }
         let once = match self.once.as_str() {
             "per_closed_period" => Once::PerClosedPeriod,
             "per_wait" => Once::PerWait,
@@ -336,6 +342,7 @@ impl RuleForm {
                 Action::Snooze { minutes } => f.snooze_minutes = minutes.to_string(),
                 Action::Resolve => f.resolve = true,
                 Action::CallWebhook { webhook_id } => f.call_webhook = webhook_id.to_string(),
+                Action::StartFlow { flow_id } => f.start_flow = flow_id.to_string(),
             }
         }
         f.add_labels = labels.join(", ");

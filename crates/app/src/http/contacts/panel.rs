@@ -49,7 +49,7 @@ pub(crate) async fn contact_panel(
     contact: &textdesk_store::Contact,
     conversation_id: i64,
 ) -> Result<ContactPanel, Problem> {
-    let tz = &s.business_tz;
+    let tz = &s.services.business_zone(user.account_id).await?;
     let when = |t: Timestamp| t.to_zoned(tz.clone()).strftime("%b %-d, %Y %-I:%M %p").to_string();
     let history = s.services.contact_history(user.account_id, contact.id, 11).await?;
     let previous = history

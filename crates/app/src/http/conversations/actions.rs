@@ -186,7 +186,7 @@ pub(crate) async fn set_status(
                 },
                 preset => SnoozeWhen::Preset(SnoozePreset::parse(preset)?),
             };
-            Some(s.services.snooze_until(&when, f.zone.as_deref(), Timestamp::now())?)
+            Some(s.services.snooze_until(ui.user.account_id, &when, f.zone.as_deref(), Timestamp::now()).await?)
         } else {
             None
         };

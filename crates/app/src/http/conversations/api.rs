@@ -22,6 +22,9 @@ pub struct ConversationOut {
     pub(crate) contact_id: i64,
     /// open, pending, snoozed or resolved.
     pub(crate) status: String,
+    /// A self-service flow is answering the customer ("bot"): the status stays `open`, but nobody is
+    /// waiting for a person, it is not routed, and the lists show it only with `status=bot`.
+    pub(crate) bot: bool,
     pub(crate) snoozed_until: Option<String>,
     pub(crate) assignee_id: Option<i64>,
     pub(crate) team_id: Option<i64>,
@@ -47,6 +50,7 @@ impl From<Conversation> for ConversationOut {
             inbox_id: c.inbox_id,
             contact_id: c.contact_id,
             status: c.status.as_str().into(),
+            bot: c.bot,
             snoozed_until: c.snoozed_until.map(ts),
             assignee_id: c.assignee_id,
             team_id: c.team_id,
@@ -161,7 +165,9 @@ pub struct ConversationQuery {
     /// mine, unassigned, team (the caller's teams), mentions (private notes mentioning the caller), escalated
     /// (escalated to the caller as a supervisor) or all (default).
     pub(crate) view: Option<String>,
-    /// open, pending, snoozed, resolved, or any (default).
+    /// open (waiting for or with a person), bot (a self-service flow is answering), pending, snoozed,
+    /// resolved, or any (default). The mine, unassigned and team views leave out the bot's unless
+    /// status=bot.
     pub(crate) status: Option<String>,
     /// `me`, `none`, or a user id.
     pub(crate) assignee: Option<String>,
@@ -251,7 +257,7 @@ pub(crate) async fn set_status(
                 ));
             }
         };
-        Some(s.services.snooze_until(&when, b.zone.as_deref(), jiff::Timestamp::now())?)
+        Some(s.services.snooze_until(u.account_id, &when, b.zone.as_deref(), jiff::Timestamp::now()).await?)
     } else {
         None
     };

@@ -249,7 +249,7 @@ pub(crate) fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i6
         snippet: s.snippet.clone().map(|x| x.0),
         age: ago(c.last_activity_at, now),
         unread: c.unread,
-        status: c.status.as_str(),
+        status: if c.bot { "bot" } else { c.status.as_str() },
         priority: c.priority.as_str(),
         assignee: s.assignee_name.clone(),
         inbox: s.inbox_name.clone(),
@@ -303,7 +303,10 @@ pub(crate) async fn list_view(
     let mut list = ListView {
         rows: page.items.into_iter().map(|r| row_from(r, now, active, target_minutes)).collect(),
         view: query.view.map_or("all", |v| v.as_str()).to_owned(),
-        status: query.filter.status.map_or("any", |s| s.as_str()).to_owned(),
+        status: match (query.filter.status, query.filter.bot) {
+            (_, Some(true)) => "bot".to_owned(),
+            (status, _) => status.map_or("any", |s| s.as_str()).to_owned(),
+        },
         status_chosen: chosen.is_some(),
         inbox_id,
         label: text(&p.label),

@@ -107,6 +107,12 @@ pub(crate) fn bubble(
         (Direction::Inbound, _) => ("in", String::new()),
         (Direction::Outbound, _) => ("out", m.author_name.clone().unwrap_or_else(|| "Automatic".into())),
     };
+    // A template says which, as the customer's app shows it as one.
+    let template = m.template.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    let author = match template.as_ref().and_then(|t| t["name"].as_str().map(str::to_owned)) {
+        Some(name) => format!("{author} · template {name}"),
+        None => author,
+    };
     let (status, status_class) = match m.status {
         // A reply to an escalation's email: said, so nobody answers it as if it were a text.
         DeliveryStatus::Received
@@ -126,7 +132,7 @@ pub(crate) fn bubble(
         DeliveryStatus::Sending => ("Sending…".into(), "pending"),
         DeliveryStatus::Sent => ("✓ Sent".into(), "sent"),
         DeliveryStatus::Delivered => ("✓✓ Delivered".into(), "delivered"),
-        DeliveryStatus::Read => ("✓✓ Read".into(), "delivered"),
+        DeliveryStatus::Read => ("✓✓ Read".into(), "read"),
         DeliveryStatus::Undelivered => ("⚠ Not delivered".into(), "failed"),
         DeliveryStatus::Failed => ("⚠ Failed".into(), "failed"),
         DeliveryStatus::Blocked => ("Blocked".into(), "failed"),
@@ -218,6 +224,14 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
         }
         E::ScheduleChanged { action: ScheduleAction::SendNow, .. } => format!("{who} sent a scheduled message now"),
         E::ScheduleChanged { .. } => format!("{who} changed a scheduled message"),
+        E::FlowStarted { flow, .. } => {
+            format!("The bot took the conversation: self-service flow \u{201c}{flow}\u{201d}")
+        }
+        E::HandedOff { reason, team_id } => {
+            let team = team_id.and_then(|id| teams.iter().find(|t| t.id == id)).map(|t| format!(", for {}", t.name));
+            format!("The bot handed over to a person{}: {}", team.unwrap_or_default(), reason.describe())
+        }
+        E::FlowEnded { reason } => format!("The bot's flow ended: {}", reason.describe()),
         other => other.kind().replace('_', " "),
     }
 }
@@ -271,6 +285,8 @@ pub struct ThreadView {
     pub(crate) panel: crate::http::contacts::panel::ContactPanel,
     /// The customer's zone comes from their number (no agent set one).
     pub(crate) zone_inferred: bool,
+    /// The channel's reply window and its approved templates (WhatsApp).
+    pub(crate) picker: crate::http::template_views::Picker,
 }
 
 impl ThreadView {
@@ -310,9 +326,10 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
     let earlier = (more && shown < MAX_SHOWN).then(|| (shown + THREAD_PAGE).min(MAX_SHOWN));
     // What happened before the oldest message shown is left out with it.
     let window_start = messages.first().filter(|_| more).map(|m| m.created_at);
-    let tz = &s.business_tz;
+    let tz = &ui.zone;
     let now = Timestamp::now();
-    let contact_tz = s.services.timing.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
+    let policy = s.services.timing_for(ui.user.account_id).await?;
+    let contact_tz = policy.zone_for(contact.time_zone.as_deref(), &summary.contact_address);
     let link = |id: i64| s.services.media.link_path(id, now + jiff::SignedDuration::from_hours(12));
     let event = |class: &'static str, id: i64, body: String, time: String| Bubble {
         id,
@@ -328,12 +345,14 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         retryable: false,
         media: Vec::new(),
     };
-    // On a tie, "Conversation started" comes before its first message, and what a
-    // message caused (an opt-out, a flag) comes after it.
+    // On a tie, "Conversation started" comes before its first message (and the bot
+    // taking over before its first menu), and what a message caused (an opt-out, a
+    // flag) comes after it.
     let mut items: Vec<(Timestamp, u8, i64, Bubble)> =
         messages.iter().map(|m| (m.created_at, 1, m.id, bubble(m, tz, &contact_tz, now, &link))).collect();
     for e in events.iter().filter(|e| window_start.is_none_or(|start| e.created_at >= start)) {
-        let rank = if matches!(e.event, textdesk_core::event::DomainEvent::ConversationCreated { .. }) { 0 } else { 2 };
+        use textdesk_core::event::DomainEvent::{ConversationCreated, FlowStarted};
+        let rank = if matches!(e.event, ConversationCreated { .. } | FlowStarted { .. }) { 0 } else { 2 };
         items.push((
             e.created_at,
             rank,
@@ -393,6 +412,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
             (format!("{what} · {} · {scope}", e.source.replace('_', " ")), when)
         })
         .collect();
+    let picker = crate::http::template_views::picker(s, ui.user.account_id, id).await?;
     let blocked = match summary.consent {
         ConsentState::OptedOut => Some(textdesk_core::BlockReason::OptedOut.explain()),
         _ => None,
@@ -402,7 +422,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         items: with_days,
         title: contact.display_name(),
         address: summary.contact_address.clone(),
-        status: c.status.as_str(),
+        status: if c.bot { "bot" } else { c.status.as_str() },
         assignee: summary.assignee_name.clone(),
         assigned_to_me: c.assignee_id == Some(ui.user.id),
         inbox: summary.inbox_name.clone(),
@@ -456,6 +476,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
             .collect(),
         panel: crate::http::contacts::panel::contact_panel(s, &ui.user, &contact, id).await?,
         zone_inferred: contact.time_zone.is_none(),
+        picker,
     })
 }
 

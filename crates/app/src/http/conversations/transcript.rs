@@ -106,7 +106,7 @@ pub async fn transcript_page(
 ) -> Result<TranscriptPage, Problem> {
     let ip = ip.to_string();
     let t = s.services.transcript((ui.user.account_id, id), ui.user.id, Some(&ip)).await?;
-    let tz = &s.business_tz;
+    let tz = &ui.zone;
     let c = &t.summary;
     Ok(TranscriptPage {
         chrome: chrome(&s, &ui),
@@ -161,7 +161,7 @@ pub(crate) async fn transcript(
 ) -> ApiResult<Json<TranscriptOut>> {
     let ip = ip.to_string();
     let t = s.services.transcript((u.account_id, id), u.id, Some(&ip)).await?;
-    let tz = &s.business_tz;
+    let tz = &s.services.business_zone(u.account_id).await?;
     let entries = t
         .entries()
         .into_iter()

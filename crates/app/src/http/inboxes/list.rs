@@ -217,6 +217,10 @@ pub struct WebhookView {
 /// What the inbox page shows of the provider: its name, where it connects,
 /// the addresses to paste, and a kept connection's state.
 pub struct ProviderView {
+    /// Its key (`whatsapp`): the page words a provider's console its own way.
+    pub key: String,
+    /// It holds message templates an admin syncs (WhatsApp's).
+    pub has_templates: bool,
     pub label: String,
     pub summary: Option<String>,
     pub webhooks: Vec<WebhookView>,
@@ -226,6 +230,8 @@ pub struct ProviderView {
 impl ProviderView {
     pub fn of(s: &AppState, inbox: &Inbox) -> ProviderView {
         ProviderView {
+            key: inbox.provider.clone(),
+            has_templates: registry::find(&inbox.provider).is_some_and(|p| p.has_templates()),
             label: provider_label(inbox),
             summary: s.services.provider_summary(inbox),
             webhooks: s

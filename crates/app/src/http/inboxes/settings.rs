@@ -218,6 +218,8 @@ pub(crate) struct InboxPage {
     pub(crate) zones: Vec<String>,
     /// The away message as it would go out now.
     pub(crate) away: crate::http::setup::AwayView,
+    /// The provider's templates as last synced, for a provider that has them.
+    pub(crate) templates: Option<Vec<crate::http::template_views::TemplateRow>>,
 }
 
 impl InboxPage {
@@ -254,7 +256,8 @@ pub(crate) async fn inbox_view(
         Some((typed, section, error)) => (merge_section(stored, typed, &section), Some((section, error))),
         None => (stored, None),
     };
-    let policy = ConsentSettings::default().policy(&s.services.business_name)?;
+    let business = s.services.business_name_of(ui.user.account_id).await?;
+    let policy = ConsentSettings::default().policy(&business)?;
     let defaults = Defaults {
         opt_out_reply: policy.opt_out_reply.as_str().to_owned(),
         opt_in_reply: policy.opt_in_reply.as_str().to_owned(),
@@ -263,7 +266,7 @@ pub(crate) async fn inbox_view(
         confirm_request: policy.confirm_request.as_str().to_owned(),
         off_text: crate::services::hours::DEFAULT_OFF_HOURS,
         ack_text: crate::services::hours::DEFAULT_ACKNOWLEDGE,
-        zone: s.services.timing.fallback_zone.iana_name().unwrap_or("UTC").to_owned(),
+        zone: ui.zone_name(),
         keywords: Keywords::default(),
     };
     let test = match q.test {
@@ -281,21 +284,26 @@ pub(crate) async fn inbox_view(
                     to,
                     status: m.status.as_str(),
                     error: m.error,
-                    send_at: m
-                        .send_at
-                        .map(|t| t.to_zoned(s.business_tz.clone()).strftime("%b %-d, %-I:%M %p").to_string()),
+                    send_at: m.send_at.map(|t| t.to_zoned(ui.zone.clone()).strftime("%b %-d, %-I:%M %p").to_string()),
                 })
             }
             _ => None,
         },
         None => None,
     };
-    let away = crate::http::setup::away_view(s, &inbox, &form.off_text);
+    let away = crate::http::setup::away_view(s, &inbox, &form.off_text).await;
+    let provider = ProviderView::of(s, &inbox);
+    let templates = if provider.has_templates {
+        Some(crate::http::template_views::rows(s, ui.user.account_id, inbox.id).await?)
+    } else {
+        None
+    };
     Ok(InboxPage {
         chrome: chrome(s, ui),
         id: inbox.id,
         title: inbox.name.clone(),
-        provider: ProviderView::of(s, &inbox),
+        provider,
+        templates,
         sender: inbox.sender,
         days: form.days(),
         zones: crate::http::inboxes::hours_form::zone_choices(&defaults.zone),

@@ -47,6 +47,8 @@ pub struct MessageOut {
     pub(crate) retry_at: Option<String>,
     pub(crate) created_at: String,
     pub(crate) updated_at: String,
+    /// The name of the provider template it was sent as, if any.
+    pub(crate) template: Option<String>,
 }
 
 impl MessageOut {
@@ -70,6 +72,11 @@ impl MessageOut {
             retry_at: m.retry_at.map(ts),
             created_at: ts(m.created_at),
             updated_at: ts(m.updated_at),
+            template: m
+                .template
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+                .and_then(|t| t["name"].as_str().map(str::to_owned)),
         }
     }
 }
@@ -77,7 +84,12 @@ impl MessageOut {
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessageIn {
+    /// The text (may be empty with media; leave it out when sending a template).
+    #[serde(default)]
     pub(crate) body: String,
+    /// Send an approved template of the conversation's inbox instead of free text
+    /// (WhatsApp, outside the 24 hours after the customer's last message).
+    pub(crate) template: Option<TemplateIn>,
     /// true for a private note.
     #[serde(default)]
     pub(crate) private: bool,
@@ -90,6 +102,16 @@ pub struct NewMessageIn {
     pub(crate) send_at_zone: Option<String>,
     /// Pictures or files uploaded with `POST /api/v1/media`, sent with the text (MMS), in order.
     pub(crate) media_ids: Option<Vec<i64>>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateIn {
+    /// The template's id, from `GET /api/v1/inboxes/{id}/templates`.
+    pub(crate) id: i64,
+    /// One value per variable ({{1}}, {{2}}…), in order.
+    #[serde(default)]
+    pub(crate) values: Vec<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -172,15 +194,34 @@ pub(crate) async fn create_message(
         Some("notification") => OutboundKind::Notification,
         Some(other) => return Err(Problem::invalid(format!("kind {other:?}: use reply or notification"))),
     };
-    let media = b.media_ids.unwrap_or_default();
-    let body = Body::parse_with(&b.body, media.len())?;
+    let media = b.media_ids.clone().unwrap_or_default();
     let send_at = match &b.send_at {
-        Some(t) => {
-            Some(s.services.send_time(id, t, &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?).await?)
-        }
+        Some(t) => Some(
+            s.services
+                .send_time(u.account_id, id, t, &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?)
+                .await?,
+        ),
         None => None,
     };
-    let draft = Draft { body, private: b.private, kind, send_at, media };
+    let draft = match &b.template {
+        None => Draft {
+            body: Body::parse_with(&b.body, media.len())?,
+            private: b.private,
+            kind,
+            send_at,
+            media,
+            template: None,
+        },
+        Some(t) => {
+            if !b.body.trim().is_empty() || !media.is_empty() || b.private {
+                return Err(Problem::invalid("a template is sent as it is: leave out body, media_ids and private"));
+            }
+            let mut d = s.services.template_draft(u.account_id, id, t.id, &t.values).await?;
+            d.kind = kind;
+            d.send_at = send_at;
+            d
+        }
+    };
     Ok(keyed_answer(s.services.send_once(&u, id, draft, key.as_ref(), render).await?))
 }
 
@@ -209,7 +250,12 @@ pub(crate) async fn edit_waiting_message(
     let send_at = match &b.send_at {
         Some(t) => Some(
             s.services
-                .send_time(m.conversation_id, t, &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?)
+                .send_time(
+                    u.account_id,
+                    m.conversation_id,
+                    t,
+                    &ZoneChoice::parse(b.send_at_zone.as_deref().unwrap_or(""))?,
+                )
                 .await?,
         ),
         None => m.send_at,

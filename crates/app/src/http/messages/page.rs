@@ -78,6 +78,7 @@ impl ReplyForm {
 /// The moment a form asks for: None when the field is empty ("send now").
 pub(crate) async fn form_send_at(
     s: &AppState,
+    account_id: i64,
     conversation_id: i64,
     at: Option<&str>,
     zone: Option<&str>,
@@ -86,7 +87,7 @@ pub(crate) async fn form_send_at(
         None => Ok(None),
         Some(t) => {
             let zone = ZoneChoice::parse(zone.unwrap_or("")).map_err(ServiceError::from)?;
-            Ok(Some(s.services.send_time(conversation_id, t, &zone).await?))
+            Ok(Some(s.services.send_time(account_id, conversation_id, t, &zone).await?))
         }
     }
 }
@@ -107,9 +108,12 @@ pub(crate) async fn reply(State(s): State<AppState>, Path(id): Path<i64>, req: a
         }
         let body = Body::parse_with(&f.body, media.len()).map_err(ServiceError::from)?;
         let private = f.private.is_some();
-        let send_at =
-            if private { None } else { form_send_at(&s, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await? };
-        Ok::<_, ServiceError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media })
+        let send_at = if private {
+            None
+        } else {
+            form_send_at(&s, ui.user.account_id, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await?
+        };
+        Ok::<_, ServiceError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media, template: None })
     };
     let result = match draft.await {
         Ok(d) => s.services.send(&ui.user, id, d).await.map_err(action_failure),
@@ -153,7 +157,9 @@ pub(crate) async fn waiting_action(
             "retry" => s.services.retry_now(&ui.user, message_id).await,
             "edit" => {
                 let body = f.body.as_deref().map(Body::parse).transpose().map_err(ServiceError::from)?;
-                let at = form_send_at(&s, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await?.or(m.send_at);
+                let at = form_send_at(&s, ui.user.account_id, id, f.send_at.as_deref(), f.send_at_zone.as_deref())
+                    .await?
+                    .or(m.send_at);
                 s.services.reschedule(&ui.user, message_id, body, at).await.map(drop)
             }
             other => Err(ServiceError::Invalid(format!("unknown action {other:?}"))),

@@ -114,8 +114,8 @@ pub(crate) struct DetailPage {
     event_types: Vec<&'static str>,
 }
 
-fn when(s: &AppState, t: Timestamp) -> String {
-    t.to_zoned(s.business_tz.clone()).strftime("%b %-d, %Y %-I:%M:%S %p").to_string()
+fn when(ui: &UiUser, t: Timestamp) -> String {
+    t.to_zoned(ui.zone.clone()).strftime("%b %-d, %Y %-I:%M:%S %p").to_string()
 }
 
 async fn list_view(
@@ -131,7 +131,7 @@ async fn list_view(
         .map(|w| {
             let state = match (w.active, w.failing_since) {
                 (false, _) => "Off".to_owned(),
-                (true, Some(t)) => format!("Failing since {}", when(s, t)),
+                (true, Some(t)) => format!("Failing since {}", when(ui, t)),
                 (true, None) => "Active".to_owned(),
             };
             Row { w, state }
@@ -155,8 +155,8 @@ async fn detail_view(
         .await?
         .into_iter()
         .map(|d| LogRow {
-            when: when(s, d.last_attempt_at.unwrap_or(d.created_at)),
-            next: (d.state == "pending").then(|| when(s, d.next_attempt_at)),
+            when: when(ui, d.last_attempt_at.unwrap_or(d.created_at)),
+            next: (d.state == "pending").then(|| when(ui, d.next_attempt_at)),
             d,
         })
         .collect();
@@ -167,7 +167,7 @@ async fn detail_view(
         log,
         secret,
         flash,
-        zone: s.config.time_zone.clone(),
+        zone: ui.zone_name(),
         event_types: EVENT_TYPES.to_vec(),
     })
 }

@@ -27,7 +27,7 @@ pub(crate) async fn invite(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<
     }
     match s.services.invite_user(&ui.user, &f.email, &f.name, &f.role).await {
         Ok(inv) => {
-            let link = link_view(&s, inv);
+            let link = link_view(&ui, inv);
             users_again(&s, &ui, StatusCode::CREATED, |p| p.link = Some(link)).await
         }
         Err(e) => {
@@ -51,7 +51,7 @@ pub(crate) async fn reinvite(
     }
     match s.services.reissue_invite(&ui.user, id).await {
         Ok(inv) => {
-            let link = link_view(&s, inv);
+            let link = link_view(&ui, inv);
             users_again(&s, &ui, StatusCode::CREATED, |p| p.link = Some(link)).await
         }
         Err(e) => {
@@ -79,11 +79,14 @@ pub(crate) fn invite_form(
     headers: &HeaderMap,
     status: StatusCode,
     token: &str,
-    user: Option<User>,
+    user: Option<(User, String)>,
     error: Option<String>,
 ) -> Response {
-    let business = s.config.account_name.clone();
-    let user = user.map(|u| (u.name, u.email));
+    // The business the invitation is to: the invitee's account's name.
+    let (user, business) = match user {
+        Some((u, business)) => (Some((u.name, u.email)), business),
+        None => (None, String::new()),
+    };
     crate::http::session::with_sign_in_csrf(s, headers, status, |csrf| InvitePage {
         token: token.to_owned(),
         user,
@@ -101,7 +104,7 @@ pub(crate) async fn invitee(
     headers: &HeaderMap,
     ip: std::net::IpAddr,
     token: &str,
-) -> Result<Option<User>, Response> {
+) -> Result<Option<(User, String)>, Response> {
     let refused = |r: Refusal| {
         let mut res = invite_form(s, headers, Problem::refused(r).status, token, None, Some(r.explain()));
         res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(r.retry_after_secs()));
@@ -110,7 +113,11 @@ pub(crate) async fn invitee(
     let now = std::time::Instant::now();
     s.services.limits.check(ip, now).map_err(refused)?;
     match s.services.invitation_for(token).await {
-        Ok(Some(u)) if u.account_id == s.account_id => Ok(Some(u)),
+        // A link names its person, and so its account, whichever host it is opened at.
+        Ok(Some(u)) => match s.services.business_name_of(u.account_id).await {
+            Ok(business) => Ok(Some((u, business))),
+            Err(e) => Err(Problem::from(e).into_response()),
+        },
         Ok(_) => {
             s.services.limits.charge(ip, now).map_err(refused)?;
             Ok(None)
@@ -147,14 +154,14 @@ pub(crate) async fn accept_invite(
     Path(token): Path<String>,
     axum::Form(f): axum::Form<AcceptForm>,
 ) -> Response {
+    let (user, business) = match invitee(&s, &headers, ip, &token).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return invite_form(&s, &headers, StatusCode::NOT_FOUND, &token, None, Some(LINK_GONE.into())),
+        Err(r) => return r,
+    };
     let again = |status: StatusCode, user: Option<User>, error: String| {
         let status = if user.is_some() { status } else { StatusCode::NOT_FOUND };
-        invite_form(&s, &headers, status, &token, user, Some(error))
-    };
-    let user = match invitee(&s, &headers, ip, &token).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return again(StatusCode::NOT_FOUND, None, LINK_GONE.into()),
-        Err(r) => return r,
+        invite_form(&s, &headers, status, &token, user.map(|u| (u, business.clone())), Some(error))
     };
     if check_sign_in_csrf(&headers, &f.csrf, &s.config.public_url).is_err() {
         let error = "This form expired or did not come from this site. Please enter your new password again.";

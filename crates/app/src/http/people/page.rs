@@ -84,10 +84,9 @@ pub(crate) async fn users_view(s: &AppState, ui: &UiUser) -> Result<UsersPage, P
             let invite = invites.iter().find(|i| i.user_id == u.id);
             let state = match invite {
                 _ if !u.active => "Deactivated".to_owned(),
-                Some(i) if !i.accepted && i.expires_at > now => format!(
-                    "Invited (link works until {})",
-                    i.expires_at.to_zoned(s.business_tz.clone()).strftime("%b %-d")
-                ),
+                Some(i) if !i.accepted && i.expires_at > now => {
+                    format!("Invited (link works until {})", i.expires_at.to_zoned(ui.zone.clone()).strftime("%b %-d"))
+                }
                 Some(i) if !i.accepted => "Invitation expired".to_owned(),
                 _ => "Active".to_owned(),
             };
@@ -150,10 +149,10 @@ pub(crate) async fn users_again(
     page_or_problem(status, page)
 }
 
-pub(crate) fn link_view(s: &AppState, inv: crate::services::users::Invitation) -> NewLink {
+pub(crate) fn link_view(ui: &UiUser, inv: crate::services::users::Invitation) -> NewLink {
     NewLink {
         email: inv.user.email,
         url: inv.url,
-        expires: inv.expires_at.to_zoned(s.business_tz.clone()).strftime("%b %-d, %-I:%M %p").to_string(),
+        expires: inv.expires_at.to_zoned(ui.zone.clone()).strftime("%b %-d, %-I:%M %p").to_string(),
     }
 }

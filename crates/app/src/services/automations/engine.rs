@@ -21,6 +21,7 @@ use textdesk_store::{Consumer, Inbox, LoggedEvent, NewOutbound, Received, Situat
 
 use crate::services::Services;
 use crate::services::error::ServiceResult;
+use crate::services::hours::InboxHours;
 
 /// The cursor row's name.
 pub const ENGINE: &str = "automations";
@@ -41,8 +42,13 @@ const SCHEDULE_GRACE: SignedDuration = SignedDuration::from_hours(1);
 /// timing policy) is read before: on SQLite, a writer holding the lock that
 /// waited for a second pooled connection could wait on writers waiting for it.
 pub struct Engine {
-    services: Services,
-    policy: textdesk_core::timing::TimingPolicy,
+    pub(super) services: Services,
+    /// Each account's timing policy, read before the batch; an account made
+    /// since (none of its events can be older than its rules) falls back to
+    /// the server's defaults until the next batch reads it.
+    pub(super) policies: std::collections::HashMap<i64, textdesk_core::timing::TimingPolicy>,
+    /// Each account's name, for automatic replies.
+    pub(super) names: std::collections::HashMap<i64, String>,
 }
 
 impl Consumer for Engine {
@@ -60,17 +66,49 @@ impl Consumer for Engine {
 }
 
 /// What triggered a decision.
+#[derive(Clone, Copy)]
 struct Occasion<'a> {
     moment: Moment,
     now: Timestamp,
     received: Option<&'a Received>,
     keyword: bool,
+    /// A rule that fires now starts a self-service flow: the flow answers,
+    /// so no other rule replies (no double answers).
+    flow_answers: bool,
 }
 
 impl Engine {
     pub async fn load(services: &Services, account_id: i64) -> ServiceResult<Self> {
         let policy = services.timing_for(account_id).await?;
-        Ok(Engine { services: services.clone(), policy })
+        let name = services.business_name_of(account_id).await?;
+        Ok(Engine {
+            services: services.clone(),
+            policies: [(account_id, policy)].into(),
+            names: [(account_id, name)].into(),
+        })
+    }
+
+    /// The engine for every account's events.
+    pub async fn load_all(services: &Services, accounts: &[i64]) -> ServiceResult<Self> {
+        let mut policies = std::collections::HashMap::new();
+        let mut names = std::collections::HashMap::new();
+        for &a in accounts {
+            policies.insert(a, services.timing_for(a).await?);
+            names.insert(a, services.business_name_of(a).await?);
+        }
+        Ok(Engine { services: services.clone(), policies, names })
+    }
+
+    /// The account's name for `{business_name}` (the server's while unknown).
+    pub(super) fn business_name(&self, account_id: i64) -> &str {
+        self.names.get(&account_id).unwrap_or(&self.services.business_name)
+    }
+
+    pub(super) fn policy(&self, account_id: i64) -> std::borrow::Cow<'_, textdesk_core::timing::TimingPolicy> {
+        match self.policies.get(&account_id) {
+            Some(p) => std::borrow::Cow::Borrowed(p),
+            None => std::borrow::Cow::Owned((*self.services.timing).clone()),
+        }
     }
 
     async fn on_event(&self, tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_store::Result<()> {
@@ -84,6 +122,11 @@ impl Engine {
             DomainEvent::StatusChanged { from: Resolved, to: Open, .. } => (Moment::ConversationReopened, None),
             _ => return Ok(()),
         };
+        if let Some((id, keyword)) = message
+            && self.flow_message(tx, event.conversation_id, id, keyword).await?
+        {
+            return Ok(());
+        }
         let rules = db::rules_in(tx, event.account_id).await?;
         if !rules.iter().any(|r| r.rule.enabled() && r.rule.trigger().fires_on(moment)) {
             return Ok(());
@@ -98,7 +141,7 @@ impl Engine {
             None => None,
         };
         let keyword = message.is_some_and(|(_, k)| k);
-        let occasion = Occasion { moment, now, received: received.as_ref(), keyword };
+        let occasion = Occasion { moment, now, received: received.as_ref(), keyword, flow_answers: false };
         self.run_rules(tx, &rules, &occasion, &mut s).await?;
         Ok(())
     }
@@ -114,8 +157,35 @@ impl Engine {
     ) -> textdesk_store::Result<usize> {
         let now = occasion.now;
         let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
-        let hours = self.services.hours_of(&inbox).hours;
+        let hours = InboxHours::of(&inbox, &self.policy(inbox.account_id).fallback_zone).hours;
         let mut acted = 0;
+        if s.conversation.bot {
+            // A flow is answering (it started at an earlier moment): the rules wait for it to end.
+            return Ok(0);
+        }
+        let before = Facts {
+            inbox_id: inbox.id,
+            channel: &inbox.provider,
+            text: occasion.received.map(|m| m.text.as_str()),
+            open_now: hours.is_open(now),
+            attributes: &s.attributes,
+            consent: s.consent,
+            status: s.conversation.status,
+            priority: s.conversation.priority,
+            labels: &s.conversation.labels,
+            assignee_id: s.conversation.assignee_id,
+            team_id: s.conversation.team_id,
+            first_message: occasion.received.is_some_and(|m| m.first),
+            now,
+        };
+        let flow_answers = s.conversation.assignee_id.is_none()
+            && !occasion.keyword
+            && rules.iter().any(|r| {
+                matches!(r.rule.decide(occasion.moment, &before), Decision::Fire(a)
+                    if a.iter().any(|a| matches!(a, Action::StartFlow { .. })))
+            })
+            && !textdesk_store::flows::handed_off_unresolved(tx, s.conversation.id).await?;
+        let occasion = &Occasion { flow_answers, ..*occasion };
         for r in rules {
             let facts = Facts {
                 inbox_id: inbox.id,
@@ -150,6 +220,10 @@ impl Engine {
             }
             db::record_firing(tx, s, firing, now).await?;
             acted += 1;
+            if s.conversation.bot {
+                // The flow has the customer now; later rules wait for it to end.
+                break;
+            }
         }
         Ok(acted)
     }
@@ -178,7 +252,27 @@ impl Engine {
                 }
                 continue;
             }
+            if let Action::StartFlow { flow_id } = action {
+                // A flow answers a person: not a keyword, not another machine, not a stale text.
+                let not_for_bot = occasion.keyword
+                    || occasion
+                        .received
+                        .is_some_and(|m| now.duration_since(m.at) > FRESH || guard::looks_automatic(&m.text));
+                if not_for_bot && let Some(why) = silence(occasion, s, now) {
+                    firing.silenced = Some(why);
+                    continue;
+                }
+                match self.start_flow(tx, s, *flow_id, now).await? {
+                    super::bot::Started::Yes(did) | super::bot::Started::No(did) => firing.did.push(did),
+                    super::bot::Started::NotNeeded => {}
+                }
+                continue;
+            }
             if let Action::Reply { text } = action {
+                if occasion.flow_answers {
+                    firing.silenced = Some("a self-service flow answers the customer".into());
+                    continue;
+                }
                 if let Some(why) = silence(occasion, s, now) {
                     firing.silenced = Some(why);
                     continue;
@@ -216,14 +310,16 @@ impl Engine {
         now: Timestamp,
     ) -> textdesk_store::Result<Result<(), String>> {
         let services = &self.services;
-        let zone = services.timing.zone_for(s.contact_time_zone.as_deref(), &s.address);
+        let zone = self.policy(inbox.account_id).zone_for(s.contact_time_zone.as_deref(), &s.address);
         let next_open =
             if hours.is_open(now) { None } else { hours.next_opening(now).map(|o| describe_opening(o, &zone, now)) };
-        let text = services.fill(template, &s.contact_name, next_open)?;
+        let business = self.business_name(inbox.account_id);
+        let text = services.fill(template, business, &s.contact_name, next_open)?;
         let body = Body::parse(text.trim())?;
         let c = &s.conversation;
         let last_inbound = received.map(|m| m.at).or(s.last_inbound);
-        let mut timing = self.policy.timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
+        let mut timing =
+            self.policy(inbox.account_id).timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
         // An answer to the text that just came in is a reply in a live
         // exchange, whatever the account's live window: quiet hours never hold
         // "we're closed" until the morning, when the real answer goes too.
@@ -242,6 +338,7 @@ impl Engine {
             channel: services.capabilities(&inbox.provider, inbox.medium),
             send_at: None,
             media: Vec::new(),
+            template: None,
         };
         Ok(match db::queue_reply(tx, s, &new).await? {
             Ok(_) => {
@@ -287,9 +384,11 @@ impl Services {
         }
         // An inbox made a moment ago (by the CLI, on another node) has its
         // built-in rules before its first text is decided. Reads only, once made.
-        let Some(account) = self.store.first_account().await? else { return Ok(0) };
-        self.ensure_builtin_rules(account.id).await?;
-        let engine = Engine::load(self, account.id).await?;
+        let accounts: Vec<i64> = self.store.accounts().await?.into_iter().map(|a| a.id).collect();
+        for &a in &accounts {
+            self.ensure_builtin_rules(a).await?;
+        }
+        let engine = Engine::load_all(self, &accounts).await?;
         Ok(self.store.consume_all(&engine, 100).await?)
     }
 
@@ -298,16 +397,19 @@ impl Services {
     /// conversations a rule acted on. Run by housekeeping; `now` is a
     /// parameter so tests can move the clock.
     pub async fn run_timed_automations(&self, now: Timestamp) -> ServiceResult<usize> {
-        let Some(account) = self.store.first_account().await? else { return Ok(0) };
-        self.ensure_builtin_rules(account.id).await?;
-        let rules = self.store.automation_rules(account.id).await?;
         let mut acted = 0;
-        for r in rules.iter().filter(|r| r.rule.enabled()) {
-            acted += match r.rule.trigger() {
-                Trigger::Waited { business_minutes } => self.run_waits(account.id, r, *business_minutes, now).await?,
-                Trigger::Scheduled { days, at } => self.run_schedule(account.id, r, (days, at), now).await?,
-                _ => 0,
-            };
+        for account in self.store.accounts().await? {
+            self.ensure_builtin_rules(account.id).await?;
+            let rules = self.store.automation_rules(account.id).await?;
+            for r in rules.iter().filter(|r| r.rule.enabled()) {
+                acted += match r.rule.trigger() {
+                    Trigger::Waited { business_minutes } => {
+                        self.run_waits(account.id, r, *business_minutes, now).await?
+                    }
+                    Trigger::Scheduled { days, at } => self.run_schedule(account.id, r, (days, at), now).await?,
+                    _ => 0,
+                };
+            }
         }
         Ok(acted)
     }
@@ -320,7 +422,7 @@ impl Services {
             if !rule_may_concern(r, inbox.id) {
                 continue;
             }
-            let hours = self.hours_of(&inbox).hours;
+            let hours = self.hours_of(&inbox).await?.hours;
             // Business time does not run while the inbox is closed.
             if !hours.is_open(now) {
                 continue;
@@ -342,7 +444,7 @@ impl Services {
         (days, at): (&[String], &str),
         now: Timestamp,
     ) -> ServiceResult<usize> {
-        let zone = self.timing.fallback_zone.clone();
+        let zone = self.business_zone(account_id).await?;
         let Some(run) = last_run(days, at, &zone, now) else { return Ok(0) };
         if now.duration_since(run) > SCHEDULE_GRACE {
             return Ok(0);
@@ -377,7 +479,7 @@ impl Services {
             return Ok(0);
         }
         let mut s = db::situation(&mut tx, conversation_id, now).await?;
-        let occasion = Occasion { moment, now, received: None, keyword: false };
+        let occasion = Occasion { moment, now, received: None, keyword: false, flow_answers: false };
         let acted = engine.run_rules(&mut tx, std::slice::from_ref(r), &occasion, &mut s).await?;
         self.store.commit_automation(tx).await?;
         Ok(acted)

@@ -25,6 +25,8 @@ pub struct RuleBook {
     pub webhooks: Vec<(i64, String)>,
     /// (kind, label): `("twilio", "Twilio")`.
     pub channels: Vec<(&'static str, &'static str)>,
+    /// The account's self-service flows: (id, name).
+    pub flows: Vec<(i64, String)>,
 }
 
 impl Names for RuleBook {
@@ -42,6 +44,9 @@ impl Names for RuleBook {
     }
     fn webhook(&self, id: i64) -> Option<String> {
         find(&self.webhooks, id)
+    }
+    fn flow(&self, id: i64) -> Option<String> {
+        find(&self.flows, id)
     }
 }
 
@@ -92,6 +97,7 @@ impl Services {
                 .map(|w| (w.id, if w.description.trim().is_empty() { w.url } else { w.description }))
                 .collect(),
             channels: textdesk_channels::registry::all().iter().map(|p| (p.key(), p.label())).collect(),
+            flows: s.flows(account_id).await?.into_iter().map(|f| (f.id, f.flow.name().to_owned())).collect(),
         })
     }
 
@@ -112,9 +118,10 @@ impl Services {
     /// The consent keywords of each inbox, as fixed rules.
     pub async fn fixed_consent_rules(&self, account_id: i64) -> ServiceResult<Vec<FixedRules>> {
         let mut out = Vec::new();
+        let business = self.business_name_of(account_id).await?;
         for inbox in self.store.inboxes(account_id).await? {
             let settings = ConsentSettings::of(&inbox);
-            let policy = settings.policy(&self.business_name)?;
+            let policy = settings.policy(&business)?;
             let Keywords { opt_out, opt_in, join, help } = policy.keywords;
             let join_does = if policy.double_opt_in {
                 "The customer is asked to confirm with YES; the YES opts them in"

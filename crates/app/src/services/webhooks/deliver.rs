@@ -77,7 +77,7 @@ async fn on_event(tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_store
             None => return Ok(()),
         },
     };
-    let subs: Vec<i64> = db::active_webhooks_in(tx, event.account_id)
+    let subs: Vec<i64> = db::active_webhooks_in(tx, event.account_id, event.created_at)
         .await?
         .into_iter()
         .filter(|(id, events)| match called {

@@ -1,0 +1,114 @@
+//! Provider templates (WhatsApp's): synced from the provider per inbox by an
+//! admin, offered in the composer of a conversation on that inbox, and sent
+//! as a `Draft` like any other message, through the one gate and outbox.
+
+use textdesk_channels::OutgoingTemplate;
+use textdesk_core::Body;
+use textdesk_core::Role;
+use textdesk_core::channel_template::{TemplateStatus, TemplateText};
+use textdesk_store::{ChannelTemplate, SyncedTemplate, User};
+
+use crate::services::Services;
+use crate::services::conversations::Draft;
+use crate::services::error::{ServiceError, ServiceResult};
+use textdesk_channels::provider::CheckFailure;
+
+impl Services {
+    /// Asks the inbox's provider for its templates and keeps them (admins).
+    /// Returns how many it holds now.
+    pub async fn sync_templates(&self, user: &User, inbox_id: i64) -> ServiceResult<usize> {
+        if !user.role.at_least(Role::Admin) {
+            return Err(ServiceError::forbidden("only an admin can sync an inbox's templates"));
+        }
+        let inbox = self.store.inbox(user.account_id, inbox_id).await?;
+        let channel = self.channel(&inbox).await?;
+        let listed = channel.templates().await.map_err(|e| match e {
+            CheckFailure::Rejected(words) | CheckFailure::Unreachable(words) => ServiceError::Credentials(words),
+        })?;
+        let Some(listed) = listed else {
+            return Err(ServiceError::invalid(format!("{} inboxes have no message templates", inbox.provider)));
+        };
+        let synced: Vec<SyncedTemplate> = listed
+            .into_iter()
+            .map(|t| SyncedTemplate {
+                name: t.name,
+                language: t.language,
+                status: t.status,
+                category: t.category,
+                body: t.body,
+            })
+            .collect();
+        Ok(self.store.replace_templates(inbox.id, &synced, jiff::Timestamp::now()).await?)
+    }
+
+    /// An inbox's templates as last synced (everyone in the account may see them).
+    pub async fn inbox_templates(&self, account_id: i64, inbox_id: i64) -> ServiceResult<Vec<ChannelTemplate>> {
+        let inbox = self.store.inbox(account_id, inbox_id).await?;
+        Ok(self.store.templates(inbox.id).await?)
+    }
+
+    /// The approved templates a conversation may be answered with.
+    pub async fn conversation_templates(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+    ) -> ServiceResult<Vec<ChannelTemplate>> {
+        let conversation = self.store.conversation(account_id, conversation_id).await?;
+        let all = self.store.templates(conversation.inbox_id).await?;
+        Ok(all.into_iter().filter(|t| TemplateStatus::parse(&t.status) == TemplateStatus::Approved).collect())
+    }
+
+    /// The message a template makes for a conversation, filled with `values`
+    /// in order, ready to `send`. Only an approved template of the
+    /// conversation's inbox; every variable filled.
+    pub async fn template_draft(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+        template_id: i64,
+        values: &[String],
+    ) -> ServiceResult<Draft> {
+        let conversation = self.store.conversation(account_id, conversation_id).await?;
+        let t = self.store.template(conversation.inbox_id, template_id).await?;
+        if TemplateStatus::parse(&t.status) != TemplateStatus::Approved {
+            return Err(ServiceError::invalid(format!(
+                "the template {} is {} at WhatsApp, not approved: it cannot be sent",
+                t.name,
+                t.status.to_lowercase()
+            )));
+        }
+        let text = TemplateText::new(&t.body);
+        let values = text.check_values(values)?;
+        let body = Body::parse(&text.render(&values))?;
+        let template = OutgoingTemplate { name: t.name, language: t.language, values };
+        let json = serde_json::to_string(&template).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let mut draft = Draft::reply(body);
+        draft.template = Some(json);
+        Ok(draft)
+    }
+}
+
+/// Where a conversation stands with its channel's reply window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyWindow {
+    /// When free-form messages stop (None: the customer never wrote).
+    pub closes_at: Option<jiff::Timestamp>,
+    pub open: bool,
+}
+
+impl Services {
+    /// The reply window of a conversation's channel, as of `now`; None for a
+    /// channel without one (SMS).
+    pub async fn reply_window(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+        now: jiff::Timestamp,
+    ) -> ServiceResult<Option<ReplyWindow>> {
+        let (_, caps) = self.conversation_channel(account_id, conversation_id).await?;
+        let Some(window) = caps.reply_window else { return Ok(None) };
+        let last = self.store.contact_clock(conversation_id).await?.last_inbound;
+        let closes_at = last.map(|t| t + window);
+        Ok(Some(ReplyWindow { closes_at, open: closes_at.is_some_and(|c| now < c) }))
+    }
+}

@@ -1,0 +1,127 @@
+// Self-service as a business meets it: an admin builds a menu on
+// /settings/flows with forms (no JSON), a rule starts it when a text says
+// "menu", a customer uses it on the simulator page and asks for a person, and
+// an agent watching the unassigned queue gets the conversation live (it was
+// in nobody's queue while the bot had it), with the bot's exchange marked
+// automatic above their reply.
+import {
+  env, check, customerNumber, signIn, screenshot, assertNoHorizontalScroll, row, thread, openConversation, waitLive,
+} from "../lib.mjs";
+
+const PHONE_390 = { width: 390, height: 844 };
+
+async function go(page, locator) {
+  await Promise.all([page.waitForNavigation({ waitUntil: "load" }), locator.click()]);
+}
+
+export const scenarios = [
+  {
+    name: "flows-menu-then-a-person",
+    async run({ newContext }) {
+      const admin = await (await newContext()).newPage();
+      await signIn(admin, env.admin);
+      await admin.goto(`${env.base}/settings/flows`);
+      await admin.getByRole("heading", { name: "Self-service flows", level: 1 }).waitFor();
+
+      // A flow from its name: a first menu whose one choice is a person.
+      await admin.locator("#flow-new").getByLabel(/^Name/).fill("Front desk");
+      await go(admin, admin.locator("#flow-create"));
+      await admin.locator("#flow-flash").waitFor();
+      const first = admin.locator("#step-0");
+      await first.locator("textarea[name=text]").fill("Hi! Reply with a number.");
+      const keys = first.locator("input[name=key]");
+      const labels = first.locator("input[name=label]");
+      const replies = first.locator("input[name=reply]");
+      // Row 0 is "0: A person"; rows 1 and 2 are blank, to add choices.
+      await keys.nth(1).fill("1");
+      await labels.nth(1).fill("Opening hours");
+      await replies.nth(1).fill("We are open 9 to 5, Monday to Friday.");
+      await go(admin, first.getByRole("button", { name: /Save step/ }));
+      await admin.locator("#flow-flash").waitFor();
+      await admin.locator("#step-0 details summary").click();
+      const preview = await admin.locator("#step-0 pre").innerText();
+      check(preview.includes("0: A person") && preview.includes("1: Opening hours"), `the menu the customer reads: ${preview}`);
+
+      // Taking the way to a person out is refused, with the reason.
+      await admin.locator("#step-0 input[name=key]").nth(0).fill("");
+      await go(admin, admin.locator("#step-0").getByRole("button", { name: /Save step/ }));
+      await admin.getByRole("alert").filter({ hasText: "every menu offers a way to a person" }).waitFor();
+      await admin.goto(`${env.base}/settings/flows`);
+      await admin.locator("#flows").getByRole("cell", { name: "Front desk", exact: true }).waitFor();
+      await screenshot(admin, "flows-list");
+      await go(admin, admin.getByRole("link", { name: "Edit Front desk" }));
+      const flowUrl = admin.url();
+      await screenshot(admin, "flows-edit");
+
+      // A rule starts it when a customer's text says "menu".
+      await admin.goto(`${env.base}/settings/automations/new`);
+      const form = admin.locator("#rule-form");
+      await form.getByLabel(/^Name/).fill("Menu on request");
+      await admin.locator("select[name=text_test]").selectOption("contains");
+      await form.getByLabel(/^Words/).fill("menu");
+      await admin.locator("select[name=start_flow]").selectOption({ label: "Front desk" });
+      await go(admin, admin.locator("#save-rule"));
+      const rule = admin.locator(".rule", { has: admin.getByRole("heading", { name: "Menu on request" }) });
+      await rule.getByText("start the self-service flow \u201cFront desk\u201d").waitFor();
+
+      // An agent watches the unassigned queue.
+      const agent = await (await newContext()).newPage();
+      await signIn(agent, env.agent, "/inbox?view=unassigned");
+      await waitLive(agent);
+
+      // The customer uses the phone simulator.
+      const number = customerNumber();
+      const phone = await (await newContext()).newPage();
+      await phone.goto(`${env.base}/simulator`);
+      await phone.locator("#sim-inbox option").first().waitFor({ state: "attached" });
+      await phone.getByLabel("Your phone number").fill(number);
+      const text = async (body) => {
+        await phone.getByLabel("Text message").fill(body);
+        await phone.getByRole("button", { name: "Send" }).click();
+        await phone.locator("#phone-msgs .from_phone", { hasText: body }).last().waitFor();
+      };
+      await text("Can I see the menu?");
+      await phone.locator("#phone-msgs .to_phone", { hasText: "1: Opening hours" }).waitFor({ timeout: 15_000 });
+      await text("1");
+      await phone.locator("#phone-msgs .to_phone", { hasText: "We are open 9 to 5" }).waitFor({ timeout: 15_000 });
+      check((await row(agent, number).count()) === 0, "while the bot answers, the customer is in nobody's queue");
+
+      await text("menu again please");
+      await phone.locator("#phone-msgs .to_phone", { hasText: "1: Opening hours" }).nth(1).waitFor({ timeout: 15_000 });
+      await text("AGENT");
+      await phone.locator("#phone-msgs .to_phone", { hasText: "a person will answer you here" }).waitFor({ timeout: 15_000 });
+      await phone.bringToFront();
+      await screenshot(phone, "flows-simulator");
+
+      // The agent gets it live, and sees the bot's exchange above their reply.
+      await row(agent, number).waitFor({ timeout: 15_000 });
+      const id = Number((await row(agent, number).locator("a").first().getAttribute("href")).match(/\d+/)[0]);
+      await openConversation(agent, id);
+      const th = thread(agent);
+      await th.event("The bot handed over to a person").waitFor();
+      const menu = th.bubble("1: Opening hours").first();
+      check((await menu.locator(".author").innerText()).includes("Automatic"), "the bot's messages are marked automatic");
+      await th.body.fill("Hi, Dana here. How can I help?");
+      await th.body.press("Enter");
+      await th.bubble("Dana here").waitFor();
+      await agent.bringToFront();
+      await screenshot(agent, "flows-handed-over");
+
+      // The phone width: the flow editor and the thread fit.
+      const small = await (await newContext({ viewport: PHONE_390 })).newPage();
+      await signIn(small, env.admin);
+      await small.goto(flowUrl);
+      await assertNoHorizontalScroll(small, "the flow editor at 390 px");
+      await small.screenshot({ path: `${env.screenshots}/flows-edit-390.png`, fullPage: true });
+      const agentSmall = await (await newContext({ viewport: PHONE_390 })).newPage();
+      await signIn(agentSmall, env.agent);
+      await openConversation(agentSmall, id);
+      await assertNoHorizontalScroll(agentSmall, "the handed-over thread at 390 px");
+      await screenshot(agentSmall, "flows-handed-over-390");
+
+      // The rule goes off again, so later scenarios' texts meet no bot.
+      await admin.goto(`${env.base}/settings/automations`);
+      await go(admin, rule.getByRole("button", { name: /Switch off/ }));
+    },
+  },
+];
