@@ -205,69 +205,69 @@ fn quiet_hours_of(v: Option<&Value>, default: QuietHours) -> Result<(QuietHours,
     }
 }
 
+/// A settings section that checks its own values.
+trait Section: serde::de::DeserializeOwned + Default {
+    fn checked(self) -> Result<Self, Invalid>;
+}
+
+impl Section for ToneRules {
+    fn checked(self) -> Result<Self, Invalid> {
+        self.validated()
+    }
+}
+
+impl Section for Targets {
+    fn checked(self) -> Result<Self, Invalid> {
+        self.validated()
+    }
+}
+
+impl Section for Routing {
+    fn checked(self) -> Result<Self, Invalid> {
+        self.validated()
+    }
+}
+
+impl Section for EscalationSettings {
+    fn checked(self) -> Result<Self, Invalid> {
+        self.validated()
+    }
+}
+
+impl Section for EmailSettings {
+    fn checked(self) -> Result<Self, Invalid> {
+        self.validated()
+    }
+}
+
+/// A stored section as it applies: its defaults when it is missing, or no
+/// longer reads or checks (edited by hand, written by another version); the
+/// log names the section and the fault, never its values.
+fn stored_section<T: Section>(stored: &Value, key: &str) -> T {
+    match stored.get(key).map(|v| serde_json::from_value::<T>(v.clone())) {
+        None => T::default(),
+        Some(Ok(t)) => t.checked().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, section = key, "an account settings section is not valid; using its defaults");
+            T::default()
+        }),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, section = key, "an account settings section does not read; using its defaults");
+            T::default()
+        }
+    }
+}
+
 impl AccountSettings {
     /// Reads stored settings. A section that no longer reads (edited by hand,
     /// written by another version) falls back to the defaults rather than
     /// breaking every preview; the log says so.
     fn from_stored(stored: &Value, default_quiet: QuietHours, default_zone: &str) -> Self {
-        let compose = match stored.get("compose") {
-            None => ToneRules::default(),
-            Some(v) => match serde_json::from_value::<ToneRules>(v.clone()).map_err(|e| Invalid::new(e.to_string())) {
-                Ok(r) => r.validated().unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "the account's compose settings are not valid; using the defaults");
-                    ToneRules::default()
-                }),
-                Err(e) => {
-                    tracing::warn!(error = %e, "the account's compose settings do not read; using the defaults");
-                    ToneRules::default()
-                }
-            },
-        };
-        let targets = match stored.get("targets").map(|v| serde_json::from_value::<Targets>(v.clone())) {
-            None => Targets::default(),
-            Some(Ok(t)) => t.validated().unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "the account's targets are not valid; using the defaults");
-                Targets::default()
-            }),
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "the account's targets do not read; using the defaults");
-                Targets::default()
-            }
-        };
-        let routing = match stored.get("routing").map(|v| serde_json::from_value::<Routing>(v.clone())) {
-            None => Routing::default(),
-            Some(Ok(r)) => r.validated().unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "the account's routing settings are not valid; using the defaults");
-                Routing::default()
-            }),
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "the account's routing settings do not read; using the defaults");
-                Routing::default()
-            }
-        };
-        let escalation = match stored.get("escalation").map(|v| serde_json::from_value::<EscalationSettings>(v.clone()))
-        {
-            None => EscalationSettings::default(),
-            Some(Ok(e)) => e.validated().unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "the account's escalation settings are not valid; using the defaults");
-                EscalationSettings::default()
-            }),
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "the account's escalation settings do not read; using the defaults");
-                EscalationSettings::default()
-            }
-        };
-        let email = match stored.get("email").map(|v| serde_json::from_value::<EmailSettings>(v.clone())) {
-            None => EmailSettings::default(),
-            Some(Ok(e)) => e.validated().unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "the account's email settings are not valid; email is off");
-                EmailSettings::default()
-            }),
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "the account's email settings do not read; email is off");
-                EmailSettings::default()
-            }
-        };
+        let compose: ToneRules = stored_section(stored, "compose");
+        let targets: Targets = stored_section(stored, "targets");
+        let routing: Routing = stored_section(stored, "routing");
+        let escalation: EscalationSettings = stored_section(stored, "escalation");
+        // Email's defaults are "off".
+        let email: EmailSettings = stored_section(stored, "email");
         let (quiet_hours, own_quiet_hours) =
             quiet_hours_of(stored.get("quiet_hours"), default_quiet).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the account's quiet hours are not valid; using the server's");
