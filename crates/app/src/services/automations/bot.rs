@@ -10,11 +10,10 @@ use sqlx::AnyConnection;
 use textdesk_core::automation::guard;
 use textdesk_core::event::FlowEndReason;
 use textdesk_core::flow::{Next, Outcome, Session};
-use textdesk_core::gate::OutboundKind;
 use textdesk_core::hours::describe_opening;
 use textdesk_core::{Body, ConsentState};
 use textdesk_store::flows::{self as fdb, FlowSession, SessionEnd, StoredFlow};
-use textdesk_store::{Inbox, NewOutbound, Situation, automations as db};
+use textdesk_store::{Inbox, Situation, automations as db};
 
 use super::engine::Engine;
 use crate::services::hours::InboxHours;
@@ -210,26 +209,9 @@ impl Engine {
             tracing::warn!(conversation = s.conversation.id, "a flow's message was not sent: empty or too long");
             return Ok(());
         };
-        let c = &s.conversation;
-        let mut timing = policy.timing(s.contact_time_zone.as_deref(), &s.address, s.last_inbound, now);
-        timing.live_exchange = true;
-        let new = NewOutbound {
-            account_id: c.account_id,
-            conversation_id: c.id,
-            author_id: None,
-            body,
-            private: false,
-            kind: OutboundKind::Reply,
-            now,
-            timing: Some(timing),
-            channel: services.capabilities(&inbox.provider, inbox.medium),
-            send_at: None,
-            media: Vec::new(),
-            template: None,
-        };
-        if db::queue_reply(tx, s, &new).await?.is_ok() {
-            s.automatic_sent.push(now);
-        }
+        // A conversation with the bot is a live exchange; a block (an opt-out) sends nothing.
+        let last_inbound = s.last_inbound;
+        let _ = self.automatic_reply(tx, s, inbox, body, (last_inbound, true), now).await?;
         Ok(())
     }
 }

@@ -316,14 +316,30 @@ impl Engine {
         let business = self.business_name(inbox.account_id);
         let text = services.fill(template, business, &s.contact_name, next_open)?;
         let body = Body::parse(text.trim())?;
-        let c = &s.conversation;
         let last_inbound = received.map(|m| m.at).or(s.last_inbound);
-        let mut timing =
-            self.policy(inbox.account_id).timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
         // An answer to the text that just came in is a reply in a live
         // exchange, whatever the account's live window: quiet hours never hold
         // "we're closed" until the morning, when the real answer goes too.
-        if received.is_some() {
+        self.automatic_reply(tx, s, inbox, body, (last_inbound, received.is_some()), now).await
+    }
+
+    /// One automatic message (a rule's reply, the bot's words) through the
+    /// gate and the outbox, written by no person; Err says why the gate
+    /// refused it. `live`: it answers the customer's text just now, so quiet
+    /// hours do not hold it.
+    pub(super) async fn automatic_reply(
+        &self,
+        tx: &mut AnyConnection,
+        s: &mut Situation,
+        inbox: &Inbox,
+        body: Body,
+        (last_inbound, live): (Option<Timestamp>, bool),
+        now: Timestamp,
+    ) -> textdesk_store::Result<Result<(), String>> {
+        let c = &s.conversation;
+        let mut timing =
+            self.policy(inbox.account_id).timing(s.contact_time_zone.as_deref(), &s.address, last_inbound, now);
+        if live {
             timing.live_exchange = true;
         }
         let new = NewOutbound {
@@ -335,7 +351,7 @@ impl Engine {
             kind: OutboundKind::Reply,
             now,
             timing: Some(timing),
-            channel: services.capabilities(&inbox.provider, inbox.medium),
+            channel: self.services.capabilities(&inbox.provider, inbox.medium),
             send_at: None,
             media: Vec::new(),
             template: None,
