@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::escalation::EscalationKind;
+use crate::survey::SurveyKind;
 use crate::{ConsentState, ConversationStatus, DeliveryStatus, Priority};
 
 /// The version written with every event. Rows copied from before the log have
@@ -212,6 +213,49 @@ pub enum DomainEvent {
     FlowEnded {
         reason: FlowEndReason,
     },
+    /// A satisfaction poll went to the customer (its text is `message_id`).
+    SurveySent {
+        survey_id: i64,
+        kind: SurveyKind,
+        message_id: i64,
+    },
+    /// The customer's reply `message_id` answered the poll with `score`; the
+    /// agent and team are the ones the conversation had when it was resolved.
+    SurveyAnswered {
+        survey_id: i64,
+        kind: SurveyKind,
+        score: u8,
+        message_id: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_id: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team_id: Option<i64>,
+    },
+    /// The customer said what went wrong after a low score.
+    SurveyCommented {
+        survey_id: i64,
+        message_id: i64,
+    },
+    /// Nobody answered the poll in time.
+    SurveyExpired {
+        survey_id: i64,
+    },
+    /// The conversation joined the supervisors' review queue (a low score,
+    /// an escalation, a breached target, or the weekly sample).
+    ReviewQueued {
+        review_id: i64,
+        why: String,
+    },
+    /// A supervisor scored the conversation against the rubric.
+    ReviewScored {
+        review_id: i64,
+        reviewer_id: i64,
+        /// Percent of the weighted maximum, when any criterion was scored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        overall: Option<u8>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_id: Option<i64>,
+    },
 }
 
 /// Why a flow handed the customer to a person.
@@ -367,6 +411,12 @@ impl DomainEvent {
             FlowStarted { .. } => "flow_started",
             HandedOff { .. } => "handed_off",
             FlowEnded { .. } => "flow_ended",
+            SurveySent { .. } => "survey_sent",
+            SurveyAnswered { .. } => "survey_answered",
+            SurveyCommented { .. } => "survey_commented",
+            SurveyExpired { .. } => "survey_expired",
+            ReviewQueued { .. } => "review_queued",
+            ReviewScored { .. } => "review_scored",
         }
     }
 
@@ -414,6 +464,12 @@ impl DomainEvent {
                 | FlowStarted { .. }
                 | HandedOff { .. }
                 | FlowEnded { .. }
+                | SurveySent { .. }
+                | SurveyAnswered { .. }
+                | SurveyCommented { .. }
+                | SurveyExpired { .. }
+                | ReviewQueued { .. }
+                | ReviewScored { .. }
         )
     }
 
@@ -467,7 +523,13 @@ impl DomainEvent {
             | RoutingNote { .. }
             | FlowStarted { .. }
             | HandedOff { .. }
-            | FlowEnded { .. } => notice("conversation.updated", None),
+            | FlowEnded { .. }
+            | SurveySent { .. }
+            | SurveyAnswered { .. }
+            | SurveyCommented { .. }
+            | SurveyExpired { .. }
+            | ReviewQueued { .. }
+            | ReviewScored { .. } => notice("conversation.updated", None),
         }
     }
 }
@@ -551,6 +613,19 @@ mod tests {
             HandedOff { reason: HandoffReason::NotUnderstood, team_id: Some(8) },
             HandedOff { reason: HandoffReason::Asked, team_id: None },
             FlowEnded { reason: FlowEndReason::TimedOut },
+            SurveySent { survey_id: 16, kind: SurveyKind::Csat, message_id: 17 },
+            SurveyAnswered {
+                survey_id: 16,
+                kind: SurveyKind::Csat,
+                score: 2,
+                message_id: 18,
+                agent_id: Some(7),
+                team_id: None,
+            },
+            SurveyCommented { survey_id: 16, message_id: 19 },
+            SurveyExpired { survey_id: 16 },
+            ReviewQueued { review_id: 20, why: "a low score".into() },
+            ReviewScored { review_id: 20, reviewer_id: 7, overall: Some(85), agent_id: Some(3) },
         ]
     }
 

@@ -47,6 +47,7 @@ pub fn event_type(e: &DomainEvent) -> Option<&'static str> {
         DomainEvent::StatusChanged { to: ConversationStatus::Resolved, .. } => "conversation.resolved",
         DomainEvent::ConsentChanged { .. } => "consent.changed",
         DomainEvent::Escalated { .. } => "escalation.created",
+        DomainEvent::SurveyAnswered { .. } => "survey.answered",
         _ => return None,
     })
 }
