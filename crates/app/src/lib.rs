@@ -7,6 +7,7 @@ pub mod public_rate;
 pub mod secrets;
 pub mod serve;
 pub mod services;
+pub mod shutdown;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,7 +45,13 @@ pub struct Application {
     pub services: Services,
     pub config: Arc<Config>,
     workers: Vec<JoinHandle<()>>,
+    /// Waited for at shutdown (its sends under way finish); the other workers are stopped.
+    dispatcher: Option<JoinHandle<()>>,
 }
+
+/// How long a stopping node waits for the sends under way (each is bounded by
+/// half the claim lease, and the providers' own timeouts, anyway).
+const SEND_DRAIN: Duration = Duration::from_secs(20);
 
 impl Application {
     /// Connects to the database, migrates, binds the port (0 picks a free one)
@@ -66,8 +73,9 @@ impl Application {
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
         services.channels.start_serving();
         services.ensure_links().await?;
+        let mut dispatcher = None;
         if opts.workers {
-            workers.push(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
+            dispatcher = Some(tokio::spawn(dispatcher_loop(services.clone(), opts.dispatch_interval)));
             workers.push(tokio::spawn(housekeeping_loop(services.clone(), config.clone())));
             workers.push(tokio::spawn(automations_loop(services.clone())));
             workers.push(tokio::spawn(flow_lookups_loop(services.clone())));
@@ -75,20 +83,36 @@ impl Application {
             workers.push(tokio::spawn(webhook_sender_loop(services.clone())));
             workers.push(tokio::spawn(routing_loop(services.clone())));
         }
-        Ok(Application { listener, router, services, config, workers })
+        Ok(Application { listener, router, services, config, workers, dispatcher })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.config.listen)
     }
 
+    /// Serves until SIGTERM or Ctrl-C, then stops gracefully: no new
+    /// connections, requests under way and sends under way finish, live
+    /// streams end with a reconnect hint, unsent claims are handed back.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Application { listener, router, workers, config, .. } = self;
+        let Application { listener, router, workers, dispatcher, config, services } = self;
         let limits = serve::ServeLimits::from_config(&config);
-        let result = serve::serve(listener, router, limits, shutdown_signal()).await;
+        let stop = services.shutdown.clone();
+        let signal = async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: finishing requests and sends under way");
+            stop.begin();
+        };
+        let result = serve::serve(listener, router, limits, signal).await;
+        services.shutdown.begin();
+        if let Some(d) = dispatcher
+            && tokio::time::timeout(SEND_DRAIN, d).await.is_err()
+        {
+            tracing::warn!("sends were still under way when the node stopped; another node will settle them");
+        }
         for w in workers {
             w.abort();
         }
+        tracing::info!("stopped");
         Ok(result?)
     }
 }
@@ -213,7 +237,7 @@ async fn dispatcher_loop(services: Services, every: Duration) {
     // Interrupted sends are settled at start (a restart after a crash) and
     // then every few seconds.
     let mut settled_at: Option<std::time::Instant> = None;
-    loop {
+    while !services.shutdown.is_stopping() {
         if settled_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
             settled_at = Some(std::time::Instant::now());
             match services.settle_interrupted(jiff::Timestamp::now(), services.claim_lease).await {
@@ -228,14 +252,19 @@ async fn dispatcher_loop(services: Services, every: Duration) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "dispatcher step failed"),
         }
-        // Wake early when a message is created; otherwise poll for due rows.
+        // Wake early when a message is created or the node stops; otherwise poll for due rows.
+        let stopping = services.shutdown.stopping();
         let _ = tokio::time::timeout(every, async {
+            tokio::pin!(stopping);
             loop {
-                match events.recv().await {
-                    Ok(ev) if ev.kind == "message.created" => break,
-                    Ok(_) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(_) => std::future::pending::<()>().await,
+                tokio::select! {
+                    _ = &mut stopping => break,
+                    ev = events.recv() => match ev {
+                        Ok(ev) if ev.kind == "message.created" => break,
+                        Ok(_) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(_) => std::future::pending::<()>().await,
+                    },
                 }
             }
         })

@@ -317,6 +317,15 @@ impl Store {
         self.release_claim(outbox_id, release, None, None, now).await
     }
 
+    /// A stopping node hands back a row it claimed but never handed to the
+    /// provider: queued again as it was, not an attempt, for any node to send
+    /// now (rather than after the lease, as if the node had died).
+    pub async fn unclaim(&self, outbox_id: i64, now: Timestamp) -> Result<()> {
+        let release =
+            Release { state: "queued", not_before: None, status: DeliveryStatus::Queued, attempt_counts: false };
+        self.release_claim(outbox_id, release, None, None, now).await
+    }
+
     /// The gate's second look said no (the contact opted out while the message
     /// waited): it is never sent, and the agent sees why.
     pub async fn block_claimed(

@@ -106,7 +106,13 @@ pub(crate) async fn live_stream(
         .data(format!("{{\"id\":{start}}}"))
         .retry(Duration::from_secs(1));
     let hello = futures_util::stream::once(async move { Ok(ready) });
-    Sse::new(hello.chain(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    // A stopping node ends its streams (they would hold its shutdown up to the
+    // drain time) with a hint to come back, to whichever node then answers.
+    let stream = stream.take_until(s.services.shutdown.stopping());
+    let bye = futures_util::stream::once(async move {
+        Ok(Event::default().event("bye").data("{}").retry(crate::shutdown::reconnect_after()))
+    });
+    Sse::new(hello.chain(stream).chain(bye)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 #[derive(Deserialize)]

@@ -22,6 +22,8 @@ pub struct DispatchReport {
     pub failed: usize,
     pub deferred: usize,
     pub blocked: usize,
+    /// Claimed, then handed back unsent because the node is stopping.
+    pub released: usize,
 }
 
 const MAX_ATTEMPTS: i64 = 5;
@@ -60,6 +62,7 @@ impl Services {
             report.failed += r.failed;
             report.deferred += r.deferred;
             report.blocked += r.blocked;
+            report.released += r.released;
         }
         Ok(report)
     }
@@ -81,6 +84,12 @@ impl Services {
     async fn send_batch(&self, claimed: Vec<Claimed>, now: Timestamp) -> ServiceResult<DispatchReport> {
         let mut report = DispatchReport { claimed: claimed.len(), ..Default::default() };
         for row in claimed {
+            if self.shutdown.is_stopping() {
+                // Handed back, not sent: the sends already under way finish; the rest go from another node at once.
+                self.store.unclaim(row.outbox_id, Timestamp::now()).await?;
+                report.released += 1;
+                continue;
+            }
             // The lease counts from this row's send, not from the batch's
             // claim; a row settled meanwhile by another worker is theirs now.
             let sending_at = now.max(Timestamp::now());

@@ -82,6 +82,8 @@ pub struct Services {
     pub tabs: Arc<routing::Tabs>,
     /// The SHA-256 of the operator's token; None turns the operator's routes off.
     pub operator_token: Option<[u8; 32]>,
+    /// Set when this node begins to stop (SIGTERM).
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 impl Services {
@@ -123,6 +125,7 @@ impl Services {
             )?),
             tabs: Arc::default(),
             operator_token: config.operator_token_hash()?,
+            shutdown: Default::default(),
         };
         services.start_automations().await?;
         services.start_webhooks().await?;

@@ -15,7 +15,7 @@ use common::binary::{Env, Server};
 use serde_json::{Value, json};
 use textdesk_channels::twilio::FakeTwilio;
 
-const SENDER: &str = "+14155550100";
+pub(crate) const SENDER: &str = "+14155550100";
 const CUSTOMERS: usize = 30;
 const REPLIES: usize = 30;
 /// Each send takes this long at the fake, so a batch of replies is in flight for seconds.
@@ -28,12 +28,12 @@ fn customer(k: usize) -> String {
 /// Twilio posting inbound texts: each has a unique body; the ones answered
 /// 200 are acknowledged, the others are kept to be posted again (as Twilio
 /// retries, with the same MessageSid).
-struct Flood {
+pub(crate) struct Flood {
     fake: Arc<FakeTwilio>,
-    url: String,
+    pub(crate) url: String,
     next: AtomicUsize,
-    acked: Mutex<Vec<String>>,
-    unacked: Mutex<Vec<Vec<(String, String)>>>,
+    pub(crate) acked: Mutex<Vec<String>>,
+    pub(crate) unacked: Mutex<Vec<Vec<(String, String)>>>,
 }
 
 impl Flood {
@@ -44,7 +44,7 @@ impl Flood {
         self.deliver(params).await;
     }
 
-    async fn deliver(&self, params: Vec<(String, String)>) -> bool {
+    pub(crate) async fn deliver(&self, params: Vec<(String, String)>) -> bool {
         let body = params.iter().find(|(k, _)| k == "Body").unwrap().1.clone();
         match self.fake.post_inbound(&self.url, &params).await {
             Ok(r) if r.status() == 200 => {
@@ -109,10 +109,10 @@ async fn twilio_front(fake_base: String, send_latency: Duration) -> String {
     base
 }
 
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
+pub(crate) struct Api {
+    pub(crate) client: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) token: String,
 }
 
 impl Api {
@@ -128,7 +128,7 @@ impl Api {
         self.send(self.client.get(format!("{}/api/v1{path}", self.base))).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
         self.send(self.client.post(format!("{}/api/v1{path}", self.base)).json(&body)).await
     }
 
@@ -150,7 +150,7 @@ impl Api {
     }
 
     /// Every message of every conversation.
-    async fn messages(&self) -> Vec<Value> {
+    pub(crate) async fn messages(&self) -> Vec<Value> {
         let mut all = Vec::new();
         for conv in self.conversations().await {
             let list = self.get(&format!("/conversations/{conv}/messages?limit=1000")).await;
@@ -160,7 +160,7 @@ impl Api {
     }
 }
 
-fn reply_bodies_sent(fake: &FakeTwilio) -> Vec<String> {
+pub(crate) fn reply_bodies_sent(fake: &FakeTwilio) -> Vec<String> {
     fake.sent().into_iter().map(|s| s.body).filter(|b| b.starts_with("reply #")).collect()
 }
 
@@ -175,18 +175,18 @@ fn counts<'a>(items: impl IntoIterator<Item = &'a str>) -> HashMap<&'a str, usiz
 /// A database (a fresh PostgreSQL one, or a SQLite file), an admin token made
 /// with the CLI, `textdesk serve` running, and a Twilio inbox pointed at a
 /// fake Twilio whose sends take SEND_LATENCY; every customer has texted in.
-struct Harness {
-    dir: tempfile::TempDir,
-    env: Env,
-    fake: Arc<FakeTwilio>,
-    api: Api,
-    flood: Arc<Flood>,
-    conversations: Vec<i64>,
+pub(crate) struct Harness {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) env: Env,
+    pub(crate) fake: Arc<FakeTwilio>,
+    pub(crate) api: Api,
+    pub(crate) flood: Arc<Flood>,
+    pub(crate) conversations: Vec<i64>,
     // Dropped last: on PostgreSQL it drops the database.
     _pg: Option<common::TestApp>,
 }
 
-async fn harness(db: Db) -> (Harness, Server) {
+pub(crate) async fn harness(db: Db) -> (Harness, Server) {
     textdesk_channels::ensure_tls_provider();
     // On PostgreSQL the harness's test app is used only for the fresh
     // database it creates (and drops at the end); its own server is idle.
@@ -250,7 +250,7 @@ async fn harness(db: Db) -> (Harness, Server) {
 
 impl Harness {
     /// Queues `n` replies with unique bodies, round the conversations.
-    async fn queue_replies(&self, n: usize) {
+    pub(crate) async fn queue_replies(&self, n: usize) {
         for k in 0..n {
             let conv = self.conversations[k % self.conversations.len()];
             self.api
@@ -260,7 +260,7 @@ impl Harness {
     }
 
     /// Waits until Twilio has at least `n` replies.
-    async fn until_sent(&self, n: usize) {
+    pub(crate) async fn until_sent(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while reply_bodies_sent(&self.fake).len() < n {
             assert!(Instant::now() < deadline, "the dispatcher did not send {n} replies");
@@ -269,7 +269,7 @@ impl Harness {
     }
 
     /// Waits (bounded) until all `n` replies show as sent; none may fail.
-    async fn all_replies_sent(&self, n: usize) -> Vec<Value> {
+    pub(crate) async fn all_replies_sent(&self, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(45);
         loop {
             let replies: Vec<Value> = self
@@ -297,7 +297,7 @@ impl Harness {
     }
 
     /// The servers' warnings and errors, for a failure's message.
-    fn log_warnings(&self) -> String {
+    pub(crate) fn log_warnings(&self) -> String {
         let mut out = String::new();
         for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
             let path = entry.path();
@@ -314,7 +314,7 @@ impl Harness {
     }
 
     /// Each reply reached Twilio exactly once, and its sid is the one recorded.
-    fn assert_sent_once(&self, replies: &[Value], n: usize) {
+    pub(crate) fn assert_sent_once(&self, replies: &[Value], n: usize) {
         assert_eq!(replies.len(), n);
         let sent = self.fake.sent();
         let to_twilio = counts(sent.iter().map(|s| s.body.as_str()).filter(|b| b.starts_with("reply #")));
