@@ -78,7 +78,7 @@ document.addEventListener("click", function (e) {
     var rows = list.querySelector(".rows");
     var q = rows ? rows.getAttribute("data-query") : "";
     var active = list.getAttribute("data-active");
-    refresh(list, "/inbox/list?" + q + (active ? "&active=" + active : ""), titleUnread);
+    refresh(list, "/inbox/list?" + q + "&rows=1" + (active ? "&active=" + active : ""), titleUnread);
   }
 
   // The waiting badges are worded by the server (against the account's

@@ -96,8 +96,14 @@ async fn mark_unread_and_read(db: Db) {
     assert_eq!(get(format!("/api/v1/conversations/{conv}")).await["unread"], 1);
     let list = page(&c, &t, "/inbox?view=all&status=open").await;
     assert!(list.contains("row unread"), "the list shows it unread");
-    // The list's live refresh does not read it; opening it again does.
-    page(&c, &t, "/inbox/list?view=all&status=open").await;
+    // The list's live refresh does not read it; opening it again does. It
+    // asks for the rows only, leaving the agent's filter bar as it is.
+    let rows = page(&c, &t, "/inbox/list?view=all&status=open&rows=1").await;
+    assert!(
+        rows.contains("row unread") && rows.contains("Older conversations") == list.contains("Older conversations")
+    );
+    assert!(!rows.contains("list-head") && !rows.contains("f-inbox"), "{rows}");
+    assert!(page(&c, &t, "/inbox/list?view=all&status=open").await.contains("f-inbox"), "without rows=1, the head too");
     assert_eq!(get(format!("/api/v1/conversations/{conv}")).await["unread"], 1);
     page(&c, &t, &format!("/conversations/{conv}/thread")).await;
     assert_eq!(get(format!("/api/v1/conversations/{conv}")).await["unread"], 0);

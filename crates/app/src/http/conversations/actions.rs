@@ -8,7 +8,7 @@ use serde::Deserialize;
 use textdesk_core::{ConversationStatus, Priority, SnoozePreset};
 use textdesk_store::User;
 
-use crate::http::conversations::list::{ListParams, list_view};
+use crate::http::conversations::list::{Head, ListParams, list_view};
 use crate::http::conversations::thread::{action_failure, render_conversation};
 use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::extract::{Path, Query, UiUser};
@@ -162,7 +162,7 @@ pub(crate) struct StatusForm {
 /// The conversation to go on with after `id`: the next row of the list the
 /// agent was working from, else the first other one; None when it has no other.
 pub(crate) async fn next_in_list(s: &AppState, user: &User, p: &ListParams, id: i64) -> Result<Option<i64>, Problem> {
-    let list = list_view(s, user, p, None).await?;
+    let list = list_view(s, user, p, None, Head::RowsOnly).await?;
     let ids: Vec<i64> = list.rows.iter().map(|r| r.id).collect();
     Ok(match ids.iter().position(|&x| x == id) {
         Some(i) => ids.get(i + 1).copied(),

@@ -4,6 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
 use textdesk_core::{ConsentState, ConversationStatus};
@@ -264,11 +265,20 @@ pub(crate) fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i6
     }
 }
 
+/// Whether the list's head (the filter bar) is rendered: its choices of inbox
+/// and agent are two more reads that a refresh of the rows does without.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Head {
+    With,
+    RowsOnly,
+}
+
 pub(crate) async fn list_view(
     s: &AppState,
     user: &User,
     p: &ListParams,
     active: Option<i64>,
+    head: Head,
 ) -> Result<ListView, Problem> {
     let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_owned();
     let inbox_id = text(&p.inbox_id);
@@ -297,8 +307,10 @@ pub(crate) async fn list_view(
     let query = s.services.list_query(user, &ask).await?;
     let page = s.services.list(user, &query).await?;
     let target_minutes = s.services.account_settings(user.account_id).await?.targets.first_response_minutes;
-    let inboxes = s.services.inboxes(user.account_id).await?;
-    let agents = s.services.users(user.account_id).await?;
+    let (inboxes, agents) = match head {
+        Head::With => (s.services.inboxes(user.account_id).await?, s.services.users(user.account_id).await?),
+        Head::RowsOnly => Default::default(),
+    };
     let now = Timestamp::now();
     let mut list = ListView {
         rows: page.items.into_iter().map(|r| row_from(r, now, active, target_minutes)).collect(),
@@ -343,7 +355,7 @@ pub(crate) async fn inbox_page(
     ui: UiUser,
     Query(p): Query<ListParams>,
 ) -> Result<InboxPage, Problem> {
-    let list = list_view(&s, &ui.user, &p, None).await?;
+    let list = list_view(&s, &ui.user, &p, None, Head::With).await?;
     let setup = s.services.setup_checklist(&ui.user).await?;
     Ok(InboxPage { chrome: chrome(&s, &ui), list, setup })
 }
@@ -354,18 +366,31 @@ pub(crate) struct ListFragment {
     pub(crate) list: ListView,
 }
 
+#[derive(Template, WebTemplate)]
+#[template(path = "_rows.html")]
+pub(crate) struct RowsFragment {
+    pub(crate) list: ListView,
+}
+
+/// The list without the page around it; `rows=1` (a live refresh) without its head too.
 pub(crate) async fn inbox_list(
     State(s): State<AppState>,
     ui: UiUser,
     Query(p): Query<ListParams>,
     Query(a): Query<ActiveParam>,
-) -> Result<ListFragment, Problem> {
-    Ok(ListFragment { list: list_view(&s, &ui.user, &p, a.active).await? })
+) -> Result<Response, Problem> {
+    Ok(if a.rows.as_deref() == Some("1") {
+        RowsFragment { list: list_view(&s, &ui.user, &p, a.active, Head::RowsOnly).await? }.into_response()
+    } else {
+        ListFragment { list: list_view(&s, &ui.user, &p, a.active, Head::With).await? }.into_response()
+    })
 }
 
 #[derive(Deserialize)]
 pub(crate) struct ActiveParam {
     pub(crate) active: Option<i64>,
+    /// `1`: only the rows and the link to older ones.
+    pub(crate) rows: Option<String>,
 }
 
 // ---------- conversation ----------

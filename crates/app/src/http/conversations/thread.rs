@@ -12,7 +12,7 @@ use textdesk_store::{ACCOUNT_SCOPE, Message, Team, TimelineEvent, User};
 
 use crate::services::thread::Thread;
 
-use crate::http::conversations::list::{ListParams, ListView, list_view};
+use crate::http::conversations::list::{Head, ListParams, ListView, list_view};
 use crate::http::extract::{Path, Query, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::Problem;
@@ -526,7 +526,7 @@ pub(crate) async fn render_conversation(
     draft: String,
 ) -> Result<ConversationPage, Problem> {
     let thread = thread_view(s, ui, id, p).await?;
-    let list = list_view(s, &ui.user, p, Some(id)).await?;
+    let list = list_view(s, &ui.user, p, Some(id), Head::With).await?;
     Ok(ConversationPage { chrome: chrome(s, ui), list, thread, flash, draft, enter_sends: enter_sends_mode(&ui.user) })
 }
 
