@@ -47,6 +47,7 @@ mod scopes;
 mod settings;
 mod signin;
 mod story;
+mod surveys;
 mod tenants;
 mod timeouts;
 mod timing;
