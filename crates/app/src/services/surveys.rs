@@ -195,10 +195,10 @@ impl Services {
         for (id, inbox_id) in self.store.due_surveys(now, BATCH).await? {
             // Read before the write transaction (SQLite: one connection holds the lock).
             let inbox = self.store.inbox_by_id(inbox_id).await?;
-            if !policies.contains_key(&inbox.account_id) {
-                policies.insert(inbox.account_id, self.timing_for(inbox.account_id).await?);
-            }
-            let policy = &policies[&inbox.account_id];
+            let policy = match policies.entry(inbox.account_id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(self.timing_for(inbox.account_id).await?),
+            };
             match self.send_due_survey(id, &inbox, policy, now).await? {
                 Some(true) => pass.sent += 1,
                 Some(false) => pass.suppressed += 1,
