@@ -4,7 +4,7 @@
 // supervisor, with the inbox open, is alerted live and opens the conversation,
 // where the timeline says the score. At 1280 and 390 px. The poll is switched
 // off again at the end so later scenarios' resolves poll nobody.
-import { env, check, customerNumber, textIn, phoneMessages, eventually, signIn, submit, screenshot, assertNoHorizontalScroll, assertNotReloaded, markDocument, thread, openConversation } from "../lib.mjs";
+import { env, check, customerNumber, textIn, phoneMessages, eventually, signIn, screenshot, assertNoHorizontalScroll, assertNotReloaded, markDocument, thread, openConversation } from "../lib.mjs";
 
 const PHONE_390 = { width: 390, height: 844 };
 
@@ -41,8 +41,13 @@ export const scenarios = [
         const { conversation_id: id } = await textIn(agent.request, number, "Has my parcel left the warehouse?");
         await openConversation(agent, id);
         await thread(agent).body.fill("Yes, it left this morning and arrives tomorrow.");
-        await submit(agent, thread(agent).send);
-        await Promise.all([agent.waitForNavigation({ waitUntil: "load" }), agent.getByRole("button", { name: "Resolve" }).click()]);
+        await thread(agent).send.click();
+        await thread(agent).bubble("arrives tomorrow").waitFor();
+        // Resolving goes on to the next conversation of the list.
+        await Promise.all([
+          agent.waitForURL((u) => u.pathname !== `/conversations/${id}`),
+          agent.getByRole("button", { name: "Resolve" }).click(),
+        ]);
 
         // Housekeeping sends the poll (it runs every 15 s).
         await eventually("the poll on the customer's phone", async () =>

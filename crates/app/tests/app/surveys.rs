@@ -6,15 +6,12 @@
 //! `survey.answered` webhook, a reply that is not a score reopening the
 //! conversation, expiry, and the inbox's settings through the API and its page.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use textdesk_core::Role;
 use textdesk_core::survey_settings::DEFAULT_FOLLOWUP;
 
-use crate::common::{self, Db, TestApp, json};
+use crate::common::{self, Db, TestApp, json, receiver, wait_for_frame};
 
 fn later(minutes: i64) -> Timestamp {
     Timestamp::now() + SignedDuration::from_mins(minutes)
@@ -225,45 +222,6 @@ async fn quiet_hours_defer_the_poll(db: Db) {
     assert!(expires >= goes + SignedDuration::from_hours(72) - SignedDuration::from_secs(1), "{s}");
 }
 both_backends!(quiet_hours_defer_the_poll);
-
-/// A webhook receiver that keeps the bodies it is sent.
-async fn receiver() -> (Arc<Mutex<Vec<Value>>>, u16) {
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let keep = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: String| {
-            let keep = keep.clone();
-            async move {
-                keep.lock().unwrap().push(serde_json::from_str::<Value>(&body).unwrap());
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (got, port)
-}
-
-/// The frames of a live stream until one of `kind` comes (3 s at most).
-async fn wait_for_frame(resp: &mut reqwest::Response, kind: &str) -> Value {
-    let mut buf = String::new();
-    let fut = async {
-        loop {
-            while let Some(pos) = buf.find("\n\n") {
-                let block: String = buf.drain(..pos + 2).collect();
-                if block.lines().any(|l| l == format!("event: {kind}") || l == format!("event:{kind}")) {
-                    let data = block.lines().find_map(|l| l.strip_prefix("data:")).unwrap_or_default();
-                    return serde_json::from_str::<Value>(data.trim()).unwrap();
-                }
-            }
-            let chunk = resp.chunk().await.unwrap().expect("stream open");
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(3), fut).await.expect("the event within 3 s")
-}
 
 async fn a_low_score_alerts_asks_once_and_keeps_the_comment(db: Db) {
     let (hooks, port) = receiver().await;
