@@ -150,6 +150,9 @@ async fn automations_loop(services: Services) {
         if let Err(e) = services.run_automations().await {
             tracing::error!(error = %e, "the automations engine failed; it will try again");
         }
+        if let Err(e) = services.run_surveys().await {
+            tracing::error!(error = %e, "arming satisfaction polls failed; it will try again");
+        }
         let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
     }
 }
@@ -311,6 +314,9 @@ pub async fn housekeep_once(services: &Services) {
         }
         if let Err(e) = services.run_flow_timeouts(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "ending timed-out flows failed");
+        }
+        if let Err(e) = services.run_due_surveys(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "sending due satisfaction polls failed");
         }
         let _ = services.store.prune_login_failures(jiff::Timestamp::now(), services.lockout.window).await;
         services.limits.sweep(std::time::Instant::now());

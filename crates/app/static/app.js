@@ -146,7 +146,7 @@ document.addEventListener("click", function (e) {
   function connect() {
     disconnect();
     es = new EventSource("/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
-    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
+    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
     es.onopen = function () {
       backoff = 1000;
       showLive(true);
@@ -693,19 +693,24 @@ document.addEventListener("click", function (e) {
   });
 })();
 
-// An escalation addressed to this person: an alert on whatever page is open
-// (and a browser notification when they allowed them), with a link to it.
+// An escalation addressed to this person, or (for supervisors) a low poll
+// score: an alert on whatever page is open (and a browser notification when
+// they allowed them), with a link to it.
 (function () {
   "use strict";
   var bar = document.querySelector("[data-me]");
   var alertBox = document.getElementById("escalation-alert");
   if (!bar || !alertBox) return;
   var me = bar.getAttribute("data-me");
+  var supervises = bar.hasAttribute("data-supervisor");
   alertBox.querySelector("[data-alert-close]").addEventListener("click", function () { alertBox.hidden = true; });
   document.addEventListener("textdesk:live", function (e) {
     var d = e.detail.data;
-    if (e.detail.kind !== "conversation.escalated" || String(d.for_user) !== me) return;
-    fetch("/conversations/" + d.conversation_id + "/notice?about=escalation", { credentials: "same-origin" })
+    var about = null;
+    if (e.detail.kind === "conversation.escalated" && String(d.for_user) === me) about = "escalation";
+    if (e.detail.kind === "survey.low_score" && supervises) about = "survey";
+    if (!about) return;
+    fetch("/conversations/" + d.conversation_id + "/notice?about=" + about, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (n) {
         if (!n) return;
@@ -714,7 +719,7 @@ document.addEventListener("click", function (e) {
         alertBox.querySelector("[data-alert-link]").setAttribute("href", n.url);
         alertBox.hidden = false;
         if ("Notification" in window && Notification.permission === "granted") {
-          var shown = new Notification(n.title, { body: n.body, tag: "escalation-" + d.conversation_id });
+          var shown = new Notification(n.title, { body: n.body, tag: about + "-" + d.conversation_id });
           shown.onclick = function () { window.focus(); location.href = n.url; shown.close(); };
         }
       })

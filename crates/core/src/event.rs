@@ -508,6 +508,8 @@ impl DomainEvent {
                 inbound: false,
                 for_user: *supervisor_id,
             }),
+            // Supervisors' screens alert them (the page decides who is one).
+            SurveyAnswered { kind, score, .. } if kind.is_low(*score) => notice("survey.low_score", None),
             StatusChanged { .. }
             | Assigned { .. }
             | Unassigned {}
@@ -766,6 +768,16 @@ mod tests {
             message_id: None,
         };
         assert!(up.on_timeline());
+        let answered = |score| SurveyAnswered {
+            survey_id: 1,
+            kind: SurveyKind::Csat,
+            score,
+            message_id: 2,
+            agent_id: None,
+            team_id: None,
+        };
+        assert_eq!(kind(answered(2)), Some(("survey.low_score", None, false)));
+        assert_eq!(kind(answered(4)), Some(("conversation.updated", None, false)));
         assert_eq!(up.live().map(|n| (n.kind, n.for_user)), Some(("conversation.escalated", Some(4))));
     }
 }

@@ -27,6 +27,7 @@ pub mod routing;
 pub mod segments;
 pub mod snooze;
 pub mod survey;
+pub mod survey_settings;
 pub mod template;
 pub mod timing;
 pub mod user;

@@ -357,6 +357,71 @@ mod tests {
         }
     }
 
+    /// Replies as customers send them to a poll, and what each must read as:
+    /// a score, or nothing (an ordinary message that reopens the conversation).
+    #[test]
+    fn a_table_of_real_replies() {
+        use SurveyKind::*;
+        let table: &[(SurveyKind, &str, Option<u8>)] = &[
+            (Csat, "5", Some(5)),
+            (Csat, "5!", Some(5)),
+            (Csat, "5!!!", Some(5)),
+            (Csat, "five", Some(5)),
+            (Csat, "4/5", Some(4)),
+            (Csat, "⭐⭐⭐⭐", Some(4)),
+            (Csat, "⭐⭐⭐⭐⭐", Some(5)),
+            (Csat, "3.", Some(3)),
+            (Csat, "3 - took a while", Some(3)),
+            (Csat, "2 slow to answer", Some(2)),
+            (Csat, "1", Some(1)),
+            (Csat, "1 terrible", Some(1)),
+            (Csat, "Excellent", Some(5)),
+            (Csat, "very good", Some(5)),
+            (Csat, "Very good, thank you", Some(5)),
+            (Csat, "awful", Some(1)),
+            (Csat, "meh", Some(3)),
+            (Csat, "5 thanks!", Some(5)),
+            (Csat, "4 out of 5", Some(4)),
+            (Csat, "10/10", Some(5)),
+            (Csat, "Four", Some(4)),
+            (Csat, "5 ❤️", Some(5)),
+            (Csat, "Thanks", None),
+            (Csat, "thank you!", None),
+            (Csat, "ok thanks, but my bill is still wrong", None),
+            (Csat, "Actually the problem is back", None),
+            (Csat, "Can I book for 5pm", None),
+            (Csat, "2 more questions", None),
+            (Csat, "Who is this?", None),
+            (Csat, "STOP", None),
+            (Csat, "1 more thing", None),
+            (Csat, "3 boxes arrived damaged", None),
+            (Csat, "555-0100", None),
+            (Nps, "10 - great", Some(10)),
+            (Nps, "9", Some(9)),
+            (Nps, "0", Some(0)),
+            (Nps, "7/10", Some(7)),
+            (Nps, "8 out of 10", Some(8)),
+            (Nps, "ten!", Some(10)),
+            (Nps, "6, too slow", Some(6)),
+            (Nps, "11", None),
+            (Nps, "100", None),
+            (Nps, "10am tomorrow?", None),
+            (YesNo, "yes", Some(1)),
+            (YesNo, "Yes!", Some(1)),
+            (YesNo, "yep all good", Some(1)),
+            (YesNo, "👍", Some(1)),
+            (YesNo, "no", Some(0)),
+            (YesNo, "No, still broken", Some(0)),
+            (YesNo, "nope", Some(0)),
+            (YesNo, "no problem", None),
+            (YesNo, "not sure what you mean", None),
+        ];
+        assert!(table.len() >= 40);
+        for (kind, text, want) in table {
+            assert_eq!(score(*kind, text), *want, "{kind:?} {text:?}");
+        }
+    }
+
     #[test]
     fn sentences_with_numbers_are_not_scores() {
         use SurveyKind::*;

@@ -13,6 +13,7 @@ use textdesk_core::{
 use textdesk_core::event::{DomainEvent, StatusReason};
 
 use crate::events::append;
+use crate::surveys::PollReply;
 use crate::{Result, Store, from_ms, is_unique_violation, returned_id, to_ms};
 
 #[derive(Debug, Clone)]
@@ -184,7 +185,24 @@ impl Store {
             }
             None => None,
         };
-        let placement = InboundPlacement::decide(latest, now, window);
+        // Consent first: a keyword is never a poll's answer or comment.
+        let decision = decide_keyword(&mut tx, msg, policy, inbox.id, contact_id).await?;
+        let poll = match decision {
+            KeywordDecision::None => {
+                let who = (contact_id, inbox.id);
+                crate::surveys::reply_to_poll(&mut tx, who, latest.as_ref(), &msg.body, now).await?
+            }
+            _ => None,
+        };
+        let answer = match &poll {
+            Some(PollReply::Answer(s, a)) => Some((s, a)),
+            _ => None,
+        };
+        // A score lands in the poll's conversation and leaves it resolved.
+        let placement = match answer {
+            Some((s, _)) => InboundPlacement::Append(s.conversation_id),
+            None => InboundPlacement::decide(latest, now, window),
+        };
         // Appended after the message, just before the commit: on PostgreSQL
         // the log's order lock is held from the first append until commit.
         let mut events = Vec::new();
@@ -242,20 +260,37 @@ impl Store {
         };
         let message_id = returned_id(&inserted)?;
         crate::media::insert_pending(&mut tx, message_id, &msg.media, now).await?;
-        sqlx::query(
-            "UPDATE conversations SET status = $1, snoozed_until = NULL, resolved_at = NULL, last_activity_at = $2,
+        if answer.is_some() {
+            // Nobody needs to answer a score: it stays resolved, unread and unwaited.
+            sqlx::query("UPDATE conversations SET last_activity_at = $1 WHERE id = $2")
+                .bind(now_ms)
+                .bind(conversation_id)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query(
+                "UPDATE conversations SET status = $1, snoozed_until = NULL, resolved_at = NULL, last_activity_at = $2,
                     waiting_since = CASE WHEN bot = 1 THEN NULL ELSE COALESCE(waiting_since, $2) END, unread = unread + 1 WHERE id = $3",
-        )
-        .bind(placement.status_after().as_str())
-        .bind(now_ms)
-        .bind(conversation_id)
-        .execute(&mut *tx)
-        .await?;
-        let decision = decide_keyword(&mut tx, msg, policy, inbox.id, contact_id).await?;
+            )
+            .bind(placement.status_after().as_str())
+            .bind(now_ms)
+            .bind(conversation_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         let keyword = decision != KeywordDecision::None;
         events.push(DomainEvent::MessageReceived { message_id, keyword });
+        match &poll {
+            Some(PollReply::Answer(s, a)) => {
+                events.push(crate::surveys::record_answer(&mut tx, s, a, message_id, now).await?);
+            }
+            Some(PollReply::Comment(_)) | None => {}
+        }
         for ev in &events {
             append(&mut tx, (account_id, conversation_id), ev, None, now).await?;
+        }
+        if let Some(PollReply::Comment(s)) = &poll {
+            crate::surveys::record_comment(&mut tx, s, &msg.body, message_id, now).await?;
         }
         let target = (account_id, conversation_id, inbox.id, contact_id);
         let (keyword, reply_id) = apply_keyword(&mut tx, msg, policy, target, message_id, decision).await?;

@@ -434,6 +434,8 @@ impl Store {
             "DELETE FROM contact_notes WHERE contact_id = $1".to_owned(),
             // An escalation's reason may quote the customer.
             format!("UPDATE escalations SET reason = NULL WHERE conversation_id IN ({CONVERSATIONS})"),
+            // A poll's comment is the customer's words; the score stays (it is no one's words).
+            "UPDATE surveys SET comment = NULL WHERE contact_id = $1".to_owned(),
             // Outgoing webhooks' payloads quote their texts and number.
             "DELETE FROM webhook_deliveries WHERE contact_id = $1".to_owned(),
             // A running flow keeps what they typed for a lookup: the bot lets go of them.

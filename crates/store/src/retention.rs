@@ -241,6 +241,10 @@ impl Store {
             "UPDATE escalations SET reason = NULL WHERE account_id = $1 AND created_at < $2
              AND conversation_id IN (SELECT id FROM conversations WHERE account_id = $1 AND status = 'resolved')"
                 .to_owned(),
+            // A poll's comment too (its score stays for the reports).
+            "UPDATE surveys SET comment = NULL WHERE account_id = $1 AND created_at < $2
+             AND conversation_id IN (SELECT id FROM conversations WHERE account_id = $1 AND status = 'resolved')"
+                .to_owned(),
         ];
         match action {
             RetentionAction::Delete => {

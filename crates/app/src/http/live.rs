@@ -10,6 +10,7 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::time::Duration;
+use textdesk_core::survey::SurveyKind;
 use textdesk_store::Live;
 
 use crate::http::extract::{ApiUser, Json, Path, Query, UiUser};
@@ -117,7 +118,8 @@ pub(crate) async fn live_stream(
 
 #[derive(Deserialize)]
 pub(crate) struct NoticeQuery {
-    /// `escalation`: about the latest escalation to the person asking, not the latest message.
+    /// `escalation`: about the latest escalation to the person asking, not the latest message;
+    /// `survey`: about the conversation's satisfaction poll (a low score).
     #[serde(default)]
     about: Option<String>,
 }
@@ -153,6 +155,20 @@ pub(crate) async fn notice(
             body.push_str(" (the agent keeps it; you are watching)");
         }
         return Ok(Json(Notice { title: format!("Escalated: {title}"), body, url: format!("/conversations/{id}") }));
+    }
+    if q.about.as_deref() == Some("survey") {
+        // The conversation's poll, said with its score and any words that came with it.
+        let survey = s.services.surveys(ui.user.account_id, id).await?.pop();
+        let score = survey.as_ref().and_then(|p| p.score.map(|n| (p.kind, n)));
+        let said = match score {
+            Some((SurveyKind::YesNo, _)) => "no, the problem was not solved".to_owned(),
+            Some((kind, n)) => format!("{n} of {}", kind.range().1),
+            None => "a low score".to_owned(),
+        };
+        let comment = survey.and_then(|p| p.comment).map(|c| format!(": “{c}”")).unwrap_or_default();
+        let body: String =
+            format!("The customer answered the satisfaction poll: {said}{comment}").chars().take(200).collect();
+        return Ok(Json(Notice { title: format!("Low score: {title}"), body, url: format!("/conversations/{id}") }));
     }
     let mut body: String = c.preview.chars().take(120).collect();
     if body.len() < c.preview.len() {

@@ -46,6 +46,7 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::conversations::transcript::transcript,
         crate::http::conversations::escalations::create_escalation,
         crate::http::conversations::escalations::list_escalations,
+        crate::http::conversations::surveys::list_surveys,
         crate::http::messages::api::list_messages,
         crate::http::messages::api::create_message,
         crate::http::notifications::api::create_notification,

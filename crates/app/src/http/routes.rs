@@ -13,7 +13,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::http::contacts::{api as contacts_api, consent, page as contact_page};
-use crate::http::conversations::{actions, api as conversations_api, escalations, list, thread, transcript};
+use crate::http::conversations::{actions, api as conversations_api, escalations, list, surveys, thread, transcript};
 use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings};
 use crate::http::messages::{api as messages_api, page as composer};
 use crate::http::notifications::{api as notifications_api, page as new_conversation};
@@ -191,6 +191,7 @@ fn api(upload_limit: usize) -> Router<AppState> {
             "/conversations/{id}/escalations",
             get(escalations::list_escalations).post(escalations::create_escalation),
         )
+        .route("/conversations/{id}/surveys", get(surveys::list_surveys))
         // Messages
         .route("/conversations/{id}/messages", get(messages_api::list_messages).post(messages_api::create_message))
         .route("/conversations/{id}/scheduled", get(messages_api::list_scheduled))

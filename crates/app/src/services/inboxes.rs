@@ -19,6 +19,8 @@ const KEYS: &[&str] = &[
     "price_per_segment",
     "currency",
     "rate_limit",
+    // The satisfaction poll after a resolve (core::survey_settings).
+    "survey",
     // The provider's connection, set when the inbox is added (see services::channels).
     "twilio",
     "smpp",
@@ -53,6 +55,12 @@ impl Services {
         ConsentSettings::parse(settings, &self.business_name)?;
         InboxHours::parse(settings, &self.timing.fallback_zone)?;
         crate::services::dispatcher::rate_setting(settings)?;
+        match obj.get("survey") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(v) => {
+                textdesk_core::survey_settings::SurveySettings::parse(v)?;
+            }
+        }
         match obj.get("price_per_segment") {
             None | Some(serde_json::Value::Null) => {}
             Some(p) if p.as_f64().is_some_and(|p| p.is_finite() && (0.0..=100.0).contains(&p)) => {}

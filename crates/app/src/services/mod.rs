@@ -36,6 +36,7 @@ pub mod routing;
 pub mod schedule;
 pub mod sessions;
 pub mod setup;
+pub mod surveys;
 pub mod templates;
 pub mod thread;
 pub mod transcript;
@@ -129,6 +130,7 @@ impl Services {
         };
         services.start_automations().await?;
         services.start_webhooks().await?;
+        services.start_surveys().await?;
         for a in services.store.accounts().await? {
             services.ensure_builtin_rules(a.id).await?;
         }

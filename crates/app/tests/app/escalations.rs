@@ -7,56 +7,16 @@
 //! in words, and the customer's next text back in the same conversation with
 //! the same agent.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use textdesk_core::Role;
 
-use crate::common::{self, Db, TestApp, json};
-
-/// A webhook receiver that keeps the bodies it is sent.
-async fn receiver() -> (Arc<Mutex<Vec<Value>>>, u16) {
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let keep = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |body: String| {
-            let keep = keep.clone();
-            async move {
-                keep.lock().unwrap().push(serde_json::from_str::<Value>(&body).unwrap());
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (got, port)
-}
+use crate::common::{self, Db, TestApp, json, receiver, wait_for_frame};
 
 async fn me(t: &TestApp, token: &str) -> i64 {
     json(t.get(token, "/api/v1/me").await).await["id"].as_i64().unwrap()
-}
-
-/// The frames of a live stream until one of `kind` comes (3 s at most).
-async fn wait_for_frame(resp: &mut reqwest::Response, kind: &str) -> Value {
-    let mut buf = String::new();
-    let fut = async {
-        loop {
-            while let Some(pos) = buf.find("\n\n") {
-                let block: String = buf.drain(..pos + 2).collect();
-                if block.lines().any(|l| l == format!("event: {kind}") || l == format!("event:{kind}")) {
-                    let data = block.lines().find_map(|l| l.strip_prefix("data:")).unwrap_or_default();
-                    return serde_json::from_str::<Value>(data.trim()).unwrap();
-                }
-            }
-            let chunk = resp.chunk().await.unwrap().expect("stream open");
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(3), fut).await.expect("the event within 3 s")
 }
 
 async fn problem(r: reqwest::Response, status: u16) -> Value {

@@ -49,6 +49,7 @@ mod settings;
 mod shutdown;
 mod signin;
 mod story;
+mod surveys;
 mod tenants;
 mod timeouts;
 mod timing;

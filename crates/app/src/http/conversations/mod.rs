@@ -5,5 +5,6 @@ pub mod actions;
 pub mod api;
 pub mod escalations;
 pub mod list;
+pub mod surveys;
 pub mod thread;
 pub mod transcript;

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
+use textdesk_core::survey::SurveyKind;
 use textdesk_core::{ConsentState, ConversationStatus, DeliveryStatus, Direction, Priority, snooze};
 use textdesk_store::{ACCOUNT_SCOPE, Message, Team, TimelineEvent, User};
 
@@ -232,7 +233,27 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
             format!("The bot handed over to a person{}: {}", team.unwrap_or_default(), reason.describe())
         }
         E::FlowEnded { reason } => format!("The bot's flow ended: {}", reason.describe()),
+        E::SurveySent { kind, .. } => format!("Satisfaction poll sent ({})", kind_words(*kind)),
+        E::SurveyAnswered { kind, score, .. } => {
+            let low = if kind.is_low(*score) { " — a low score; supervisors were alerted" } else { "" };
+            match kind {
+                SurveyKind::YesNo if *score == 1 => format!("Customer answered the poll: yes, solved{low}"),
+                SurveyKind::YesNo => format!("Customer answered the poll: no, not solved{low}"),
+                k => format!("Customer answered {score} of {}{low}", k.range().1),
+            }
+        }
+        E::SurveyCommented { .. } => "Customer said what went wrong (the poll's comment)".into(),
+        E::SurveyExpired { .. } => "Satisfaction poll expired without an answer".into(),
         other => other.kind().replace('_', " "),
+    }
+}
+
+/// The question a poll asked, in a few words.
+fn kind_words(kind: SurveyKind) -> &'static str {
+    match kind {
+        SurveyKind::Csat => "how did we do, 1 to 5",
+        SurveyKind::Nps => "would they recommend us, 0 to 10",
+        SurveyKind::YesNo => "was the problem solved, yes or no",
     }
 }
 

@@ -72,7 +72,9 @@ pub struct InboxPatchIn {
     #[schema(value_type = Option<String>)]
     consent_scope: Option<Option<String>>,
     /// Top-level keys given replace the stored ones (null removes one); others are kept:
-    /// `consent`, `hours`, `off_hours_reply`, `acknowledge`, `price_per_segment`, `currency`.
+    /// `consent`, `hours`, `off_hours_reply`, `acknowledge`, `price_per_segment`, `currency`, `survey` (the
+    /// satisfaction poll: `enabled`, `kind` csat/nps/yes_no, `delay_minutes`, `question` and `followup` by language
+    /// code, `suppress_days`, `expire_days`).
     #[schema(value_type = Option<Object>)]
     settings: Option<serde_json::Map<String, Value>>,
 }

@@ -18,6 +18,7 @@ use crate::http::extract::CsrfForm;
 use crate::http::extract::{Path, Query, UiUser};
 use crate::http::inboxes::hours_form::{DAYS, DayRow, day_text};
 use crate::http::inboxes::list::ProviderView;
+use crate::http::inboxes::survey_form::SurveyFields;
 use crate::http::layout::{Chrome, admin_only, chrome, page_or_problem};
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
@@ -77,6 +78,9 @@ pub struct SectionForm {
     pub(crate) double_opt_in: Option<String>,
     pub(crate) confirm_request: String,
     pub(crate) scope: String,
+    // survey
+    #[serde(flatten)]
+    pub(crate) survey: SurveyFields,
     // sending
     pub(crate) rate: String,
     pub(crate) price: String,
@@ -172,6 +176,7 @@ pub(crate) async fn stored_form(s: &AppState, inbox: &Inbox) -> Result<SectionFo
     f.rate = set["rate_limit"]["segments_per_second"].as_f64().map(|r| r.to_string()).unwrap_or_default();
     f.price = set["price_per_segment"].as_f64().map(|p| p.to_string()).unwrap_or_default();
     f.currency = set["currency"].as_str().unwrap_or_default().to_owned();
+    f.survey = SurveyFields::of(inbox);
     Ok(f)
 }
 
@@ -353,6 +358,7 @@ pub(crate) fn merge_section(mut stored: SectionForm, typed: SectionForm, section
             stored.price = typed.price;
             stored.currency = typed.currency;
         }
+        "survey" => stored.survey = typed.survey,
         "test" => {
             stored.to = typed.to;
             stored.body = typed.body;
@@ -442,6 +448,7 @@ pub(crate) fn section_changes(section: &str, f: &SectionForm) -> Result<Map<Stri
             changes.insert("price_per_segment".into(), price.map_or(Value::Null, |p| json!(p)));
             changes.insert("currency".into(), opt(&f.currency).map_or(Value::Null, |c| json!(c.to_ascii_uppercase())));
         }
+        "survey" => return f.survey.changes(),
         _ => {}
     }
     Ok(changes)
@@ -466,7 +473,7 @@ pub(crate) async fn save(
         "name" => {
             s.services.update_inbox(user, id, Some(&f.name), None).await.map_err(|e| problem(e.into()))?;
         }
-        "hours" | "replies" | "consent" | "sending" => {
+        "hours" | "replies" | "consent" | "sending" | "survey" => {
             let changes = section_changes(section, f).map_err(invalid)?;
             if section == "consent" {
                 let scope = opt(&f.scope);

@@ -122,6 +122,12 @@ impl Engine {
             DomainEvent::StatusChanged { from: Resolved, to: Open, .. } => (Moment::ConversationReopened, None),
             _ => return Ok(()),
         };
+        // A poll's score is for the poll, not a question for the rules or the bot.
+        if let Some((id, _)) = message
+            && textdesk_store::surveys::answered_poll(tx, id).await?
+        {
+            return Ok(());
+        }
         if let Some((id, keyword)) = message
             && self.flow_message(tx, event.conversation_id, id, keyword).await?
         {

@@ -180,6 +180,21 @@ async fn payload_data(tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_s
             data["message_id"] = json!(message_id);
             data["escalated_by"] = json!(event.actor_id);
         }
+        DomainEvent::SurveyAnswered { survey_id, kind, score, message_id, agent_id, team_id } => {
+            // The words that came with the score, read again from the reply (the row may
+            // hold a later comment by now; that comment has no webhook type of its own yet).
+            let reply = db::message_facts_in(tx, *message_id).await?;
+            let comment =
+                reply.and_then(|m| textdesk_core::survey::read_answer(*kind, &m.body)).and_then(|a| a.comment);
+            data["survey_id"] = json!(survey_id);
+            data["kind"] = json!(kind.as_str());
+            data["score"] = json!(score);
+            data["low"] = json!(kind.is_low(*score));
+            data["comment"] = json!(comment);
+            data["message_id"] = json!(message_id);
+            data["agent_id"] = json!(agent_id);
+            data["team_id"] = json!(team_id);
+        }
         DomainEvent::AutomationFired { rule_id, rule, did, .. } => {
             data["rule_id"] = json!(rule_id);
             data["rule"] = json!(rule);
