@@ -4,4 +4,5 @@
 pub mod api;
 pub mod hours_form;
 pub mod list;
+pub mod registration;
 pub mod settings;
