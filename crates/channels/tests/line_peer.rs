@@ -8,9 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on a broken setup.
 #![cfg(feature = "fake")]
 
-use std::io::Write;
+mod peers;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use textdesk_channels::line::{FakeLine, LineClient, compute_signature, parse_webhook};
@@ -18,45 +18,17 @@ use textdesk_channels::{InboundEvent, Outgoing};
 
 const USER: &str = "U206d25c2ea6bd87c17655609a1c37cb8";
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixture() -> String {
     std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/line/sdk_webhook.json"))
         .unwrap()
 }
 
 fn peer_python() -> Option<PathBuf> {
-    let python = repo_root().join("target/peers/line/bin/python");
-    let installed =
-        python.exists() && Command::new(&python).args(["-c", "import linebot.v3"]).status().is_ok_and(|s| s.success());
-    if installed {
-        return Some(python);
-    }
-    if std::env::var("TEXTDESK_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("line-bot-sdk peer not installed at {} (run scripts/test-deps)", python.display());
-    }
-    println!("skipped: line-bot-sdk peer not installed (run scripts/test-deps)");
-    None
+    peers::python("line", "linebot.v3", "line-bot-sdk")
 }
 
 async fn ask(python: PathBuf, request: Value) -> Value {
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(python)
-            .arg(repo_root().join("crates/channels/tests/peers/line/peer.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the python peer");
-        child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "the python peer failed");
-        serde_json::from_slice(&out.stdout).unwrap()
-    })
-    .await
-    .unwrap()
+    peers::ask(python, "line/peer.py", request).await
 }
 
 #[tokio::test]

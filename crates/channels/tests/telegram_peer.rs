@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on a broken setup.
 #![cfg(feature = "fake")]
 
-use std::io::Write;
+mod peers;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use textdesk_channels::telegram::{FakeTelegram, TelegramClient, parse_update};
@@ -16,40 +16,12 @@ use textdesk_channels::{InboundEvent, Outgoing};
 
 const USER: i64 = 5_551_234_567;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn peer_python() -> Option<PathBuf> {
-    let python = repo_root().join("target/peers/telegram/bin/python");
-    let installed =
-        python.exists() && Command::new(&python).args(["-c", "import telegram"]).status().is_ok_and(|s| s.success());
-    if installed {
-        return Some(python);
-    }
-    if std::env::var("TEXTDESK_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("python-telegram-bot peer not installed at {} (run scripts/test-deps)", python.display());
-    }
-    println!("skipped: python-telegram-bot peer not installed (run scripts/test-deps)");
-    None
+    peers::python("telegram", "telegram", "python-telegram-bot")
 }
 
 async fn ask(python: PathBuf, request: Value) -> Value {
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(python)
-            .arg(repo_root().join("crates/channels/tests/peers/telegram/peer.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the python peer");
-        child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "the python peer failed");
-        serde_json::from_slice(&out.stdout).unwrap()
-    })
-    .await
-    .unwrap()
+    peers::ask(python, "telegram/peer.py", request).await
 }
 
 #[tokio::test]

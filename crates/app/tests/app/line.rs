@@ -38,28 +38,10 @@ async fn line_inbox(t: &TestApp, fake: &FakeLine) -> (i64, String) {
     (inbox["id"].as_i64().unwrap(), url)
 }
 
-async fn thread(t: &TestApp, token: &str, conv: i64) -> Vec<Value> {
-    json(t.get(token, &format!("/api/v1/conversations/{conv}/messages")).await).await.as_array().unwrap().clone()
-}
-
-async fn conversations_of(t: &TestApp, token: &str, inbox: i64) -> Vec<Value> {
-    let list = json(t.get(token, &format!("/api/v1/conversations?inbox_id={inbox}")).await).await;
-    list["items"].as_array().or(list.as_array()).unwrap().clone()
-}
-
 async fn ledger(t: &TestApp, token: &str, conv: i64) -> Vec<Value> {
     let c = json(t.get(token, &format!("/api/v1/conversations/{conv}")).await).await;
     let l = json(t.get(token, &format!("/api/v1/contacts/{}/consent", c["contact_id"])).await).await;
     l["items"].as_array().or(l.as_array()).unwrap().clone()
-}
-
-async fn stored_message_count(t: &TestApp, token: &str) -> usize {
-    let list = json(t.get(token, "/api/v1/conversations").await).await;
-    let mut n = 0;
-    for c in list["items"].as_array().unwrap() {
-        n += thread(t, token, c["id"].as_i64().unwrap()).await.len();
-    }
-    n
 }
 
 async fn line_round_trip(db: Db) {
@@ -103,7 +85,7 @@ async fn line_round_trip(db: Db) {
         e["deliveryContext"]["isRedelivery"] = json!(true);
     }
     assert_eq!(fake.post_webhook(&url, &again).await.unwrap().status(), 200);
-    let got = thread(&t, &agent, conv).await;
+    let got = messages_in(&t, &agent, conv).await;
     let bodies: Vec<&str> = got.iter().map(|m| m["body"].as_str().unwrap()).collect();
     assert_eq!(
         bodies,
@@ -121,8 +103,11 @@ async fn line_round_trip(db: Db) {
     );
     let media = t
         .eventually(|| async {
-            let all: Vec<Value> =
-                thread(&t, &agent, conv).await.iter().flat_map(|m| m["media"].as_array().unwrap().clone()).collect();
+            let all: Vec<Value> = messages_in(&t, &agent, conv)
+                .await
+                .iter()
+                .flat_map(|m| m["media"].as_array().unwrap().clone())
+                .collect();
             (all.len() == 4 && all.iter().all(|x| x["state"] == "stored")).then_some(all)
         })
         .await;
@@ -173,7 +158,7 @@ async fn line_round_trip(db: Db) {
         sent,
         json!({ "replyToken": postback_token, "messages": [{ "type": "text", "text": "Tuesday at 9 works." }] })
     );
-    let m = thread(&t, &agent, conv).await.into_iter().rev().find(|m| m["direction"] == "outbound").unwrap();
+    let m = messages_in(&t, &agent, conv).await.into_iter().rev().find(|m| m["direction"] == "outbound").unwrap();
     assert_eq!((m["status"].as_str(), m["provider_id"].as_str()), (Some("sent"), Some(ids[0].as_str())));
     assert_eq!(post_reply("See you then.").await.status(), 201);
     assert_eq!(t.dispatch_all().await, 1);
@@ -186,7 +171,7 @@ async fn line_round_trip(db: Db) {
     fake.fail_next(1, 400, "The request body has 1 error(s)");
     assert_eq!(post_reply("And the price?").await.status(), 201);
     t.dispatch_all().await;
-    let m = thread(&t, &agent, conv).await.into_iter().rev().find(|m| m["direction"] == "outbound").unwrap();
+    let m = messages_in(&t, &agent, conv).await.into_iter().rev().find(|m| m["direction"] == "outbound").unwrap();
     assert_eq!(m["status"], "failed");
     assert!(m["error"].as_str().unwrap().starts_with("LINE refused the message (HTTP 400)"), "{m}");
 

@@ -43,24 +43,6 @@ async fn telegram_inbox(t: &TestApp, fake: &FakeTelegram) -> (i64, String) {
     (id, url)
 }
 
-async fn thread(t: &TestApp, token: &str, conv: i64) -> Vec<Value> {
-    json(t.get(token, &format!("/api/v1/conversations/{conv}/messages")).await).await.as_array().unwrap().clone()
-}
-
-async fn conversations_of(t: &TestApp, token: &str, inbox: i64) -> Vec<Value> {
-    let list = json(t.get(token, &format!("/api/v1/conversations?inbox_id={inbox}")).await).await;
-    list["items"].as_array().or(list.as_array()).unwrap().clone()
-}
-
-async fn stored_message_count(t: &TestApp, token: &str) -> usize {
-    let list = json(t.get(token, "/api/v1/conversations").await).await;
-    let mut n = 0;
-    for c in list["items"].as_array().unwrap() {
-        n += thread(t, token, c["id"].as_i64().unwrap()).await.len();
-    }
-    n
-}
-
 async fn telegram_round_trip(db: Db) {
     let fake = FakeTelegram::start().await.unwrap();
     let hosts = fake.private_hosts();
@@ -98,7 +80,7 @@ async fn telegram_round_trip(db: Db) {
     let convs = conversations_of(&t, &agent, inbox).await;
     assert_eq!(convs.len(), 1, "{convs:?}");
     let conv = convs[0]["id"].as_i64().unwrap();
-    let got = thread(&t, &agent, conv).await;
+    let got = messages_in(&t, &agent, conv).await;
     let bodies: Vec<&str> = got.iter().map(|m| m["body"].as_str().unwrap()).collect();
     assert_eq!(
         bodies,
@@ -114,8 +96,11 @@ async fn telegram_round_trip(db: Db) {
     // The files come through getFile, the largest photo size.
     let media = t
         .eventually(|| async {
-            let all: Vec<Value> =
-                thread(&t, &agent, conv).await.iter().flat_map(|m| m["media"].as_array().unwrap().clone()).collect();
+            let all: Vec<Value> = messages_in(&t, &agent, conv)
+                .await
+                .iter()
+                .flat_map(|m| m["media"].as_array().unwrap().clone())
+                .collect();
             (all.len() == 3 && all.iter().all(|x| x["state"] == "stored")).then_some(all)
         })
         .await;
@@ -167,7 +152,7 @@ async fn telegram_round_trip(db: Db) {
     assert_eq!(t.dispatch_all().await, 1);
     let (method, sent, id) = fake.sent().last().cloned().unwrap();
     assert_eq!((method.as_str(), sent), ("sendMessage", json!({ "chat_id": USER, "text": "Yes: ivory or white." })));
-    let reply = thread(&t, &agent, conv).await.into_iter().find(|m| m["direction"] == "outbound").unwrap();
+    let reply = messages_in(&t, &agent, conv).await.into_iter().find(|m| m["direction"] == "outbound").unwrap();
     assert_eq!(reply["status"], "sent");
     assert_eq!(reply["provider_id"], format!("{USER}:{id}"));
 
@@ -195,7 +180,7 @@ async fn telegram_round_trip(db: Db) {
     fake.fail_next(1, 403, "Forbidden: bot was blocked by the user");
     t.post(&agent, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Still there?" })).await;
     t.dispatch_all().await;
-    let m = thread(&t, &agent, conv).await.into_iter().rev().find(|m| m["direction"] == "outbound").unwrap();
+    let m = messages_in(&t, &agent, conv).await.into_iter().rev().find(|m| m["direction"] == "outbound").unwrap();
     assert_eq!(m["status"], "failed", "{m}");
     let r = t.post(&agent, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "Hello?" })).await;
     assert_eq!(r.status(), 409, "nothing more goes to a customer who blocked the bot");

@@ -18,7 +18,6 @@ pub const DEFAULT_API_BASE: &str = "https://api.line.me";
 pub const DEFAULT_DATA_BASE: &str = "https://api-data.line.me";
 /// LINE takes at most five message objects per request.
 pub const MAX_MESSAGES_PER_REQUEST: usize = 5;
-const MAX_ANSWER: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct LineConfig {
@@ -153,7 +152,7 @@ impl LineClient {
             .and_then(|v| v.to_str().ok())
             .filter(|v| v.len() <= 64)
             .map(str::to_owned);
-        let body = read_limited(resp).await.unwrap_or_default();
+        let body = crate::net::read_answer(resp).await.unwrap_or_default();
         if status.is_success() {
             #[derive(Deserialize)]
             struct Sent {
@@ -354,17 +353,6 @@ impl Refused {
             other => other,
         }
     }
-}
-
-async fn read_limited(mut resp: reqwest::Response) -> Result<Vec<u8>, ()> {
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|_| ())? {
-        if out.len() + chunk.len() > MAX_ANSWER {
-            return Err(());
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

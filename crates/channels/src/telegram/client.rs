@@ -20,8 +20,6 @@ pub const DEFAULT_API_BASE: &str = "https://api.telegram.org";
 pub const MAX_CAPTION: usize = 1024;
 /// Bots may download files up to 20 MB.
 pub const MAX_BOT_DOWNLOAD: u64 = 20 * 1024 * 1024;
-/// Telegram's answers are small; anything bigger is not one.
-const MAX_ANSWER: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct TelegramConfig {
@@ -112,7 +110,7 @@ impl TelegramClient {
             None
         })?;
         let status = resp.status().as_u16();
-        let body = read_limited(resp).await.map_err(|_| None)?;
+        let body = crate::net::read_answer(resp).await.map_err(|_| None)?;
         #[derive(Deserialize)]
         struct Answer {
             ok: bool,
@@ -353,17 +351,6 @@ fn classify(e: &ApiError) -> SendError {
         );
     }
     SendError::Permanent(format!("Telegram refused the message: {}", e.description))
-}
-
-async fn read_limited(mut resp: reqwest::Response) -> Result<Vec<u8>, ()> {
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|_| ())? {
-        if out.len() + chunk.len() > MAX_ANSWER {
-            return Err(());
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
