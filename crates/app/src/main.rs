@@ -279,10 +279,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 InboxCommand::Add(a) => {
                     let (new, made_up) = inbox_cli::new_channel(*a)?;
+                    let registers = new.check && new.provider.registers_webhook();
+                    let label = new.provider.label();
                     let inbox = services.add_inbox(account_id, new).await?;
                     println!("added inbox {} ({}, {})", inbox.id, inbox.provider, inbox.sender);
                     for (hook, url) in services.webhook_urls(&inbox) {
                         println!("  {}: {url}", hook.label);
+                    }
+                    if registers {
+                        // add_inbox has told the provider; a failure is in the log above.
+                        println!(
+                            "  {label} was asked to post there (Register webhook in the inbox's settings repeats it)"
+                        );
                     }
                     // Shown this once: it is kept as a secret.
                     for (label, value) in made_up {

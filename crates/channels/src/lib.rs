@@ -2,11 +2,13 @@
 //! send it, and map its errors to retryable / permanent / opted-out. Channels
 //! never touch the database; the app feeds what they parse into ingest.
 
+pub mod line;
 pub mod net;
 pub mod provider;
 pub mod registry;
 pub mod simulator;
 pub mod smpp;
+pub mod telegram;
 pub mod twilio;
 pub mod whatsapp;
 
@@ -66,6 +68,13 @@ pub enum InboundEvent {
     Profile {
         from: Address,
         name: String,
+    },
+    /// The customer shared their own phone number in the app (a Telegram
+    /// contact carrying their own user id): their contact gets that phone
+    /// identity, so their SMS and this app are one history.
+    PhoneShared {
+        from: Address,
+        phone: textdesk_core::E164,
     },
 }
 

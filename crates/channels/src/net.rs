@@ -11,6 +11,22 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A provider API's answers are small; anything bigger is not one.
+pub const MAX_ANSWER: usize = 1024 * 1024;
+
+/// A provider API's answer body, at most `MAX_ANSWER` bytes (Err past it or
+/// when the connection breaks).
+pub async fn read_answer(mut resp: reqwest::Response) -> Result<Vec<u8>, ()> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|_| ())? {
+        if out.len() + chunk.len() > MAX_ANSWER {
+            return Err(());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 /// What is said of any address that was refused or could not be reached.
 pub const UNREACHABLE: &str = "the address the provider gave could not be reached";
 

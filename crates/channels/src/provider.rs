@@ -52,6 +52,12 @@ pub trait Provider: Send + Sync {
     fn has_templates(&self) -> bool {
         false
     }
+    /// Whether textdesk tells the provider its webhook address itself
+    /// (Telegram's `setWebhook`, LINE's endpoint API) rather than an admin
+    /// pasting it into the provider's console.
+    fn registers_webhook(&self) -> bool {
+        false
+    }
     /// The inbox's channel, from its stored setup: the one place a provider's
     /// settings and secrets are read. Opening does no I/O.
     fn open(&self, ctx: &Context<'_>, stored: &StoredSetup) -> Result<Arc<dyn Channel>, String>;
@@ -79,6 +85,13 @@ pub trait Channel: Send + Sync {
     /// given the request's query string. Most providers only POST.
     fn handshake(&self, _hook: &str, _query: &str) -> Result<Answer, Refusal> {
         Err(Refusal::NotFound("this webhook takes POST only".into()))
+    }
+    /// Tells the provider to post to this inbox's webhook (see
+    /// `Provider::registers_webhook`), with whatever secret it signs with.
+    fn register_webhook(&self) -> BoxFuture<'_, Result<(), CheckFailure>> {
+        Box::pin(async {
+            Err(CheckFailure::Rejected("this provider's webhook address is pasted into its console".into()))
+        })
     }
     /// The message templates the provider holds for this account (WhatsApp's),
     /// each with its approval status. None for providers without templates.

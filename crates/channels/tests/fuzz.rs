@@ -1,8 +1,10 @@
 //! Fuzzing, on stable Rust, of what providers send us: Twilio's webhooks
 //! (forms and JSON, through the channel's own `verify` with a valid signature
 //! so the parsers are reached), SMPP frames, their text encodings, delivery
-//! receipts and reassembly, the simulator's texts, and WhatsApp's webhooks
-//! (Meta's example bodies with any value anywhere, signed with the app secret). Properties: nothing
+//! receipts and reassembly, the simulator's texts, WhatsApp's webhooks
+//! (Meta's example bodies with any value anywhere, signed with the app secret),
+//! LINE's (the SDK's example webhook, signed) and Telegram's (updates made by
+//! python-telegram-bot, with the inbox's secret). Properties: nothing
 //! panics, what decodes encodes back, oversized input is refused.
 //! `TEXTDESK_FUZZ_CASES=100000 cargo test -p textdesk-channels --test fuzz`
 //! runs longer (docs/limits.md, "Fuzzing").
@@ -152,6 +154,7 @@ fn check_event(e: &InboundEvent) {
         }
         InboundEvent::Status { provider_id, .. } => assert!(!provider_id.is_empty() && provider_id.len() <= 64),
         InboundEvent::Profile { name, .. } => assert!(!name.is_empty() && name.chars().count() <= 100),
+        InboundEvent::PhoneShared { phone, .. } => assert!(phone.as_str().starts_with('+')),
     }
 }
 
@@ -493,5 +496,125 @@ proptest! {
         let signature = if sign { textdesk_channels::whatsapp::compute_signature(WA_SECRET, &body) } else { signature };
         let _ = wa_verify(&body, &signature);
         let _ = WHATSAPP.handshake("inbound", &String::from_utf8_lossy(&body));
+    }
+}
+
+const LINE_SECRET: &str = "fuzz-channel-secret";
+
+fn open_chat_app(key: &str, settings: &[(&str, &str)], secrets: &[(&str, &str)]) -> Arc<dyn Channel> {
+    let mut stored = StoredSetup::default();
+    for (k, v) in settings {
+        stored.settings.insert((*k).into(), (*v).into());
+    }
+    for (k, v) in secrets {
+        stored.secrets.insert((*k).into(), (*v).into());
+    }
+    let resources = http::Extensions::new();
+    let policy = textdesk_channels::net::FetchPolicy::public_only();
+    let ctx = Context { inbox_id: 1, public_url: PUBLIC, resources: &resources, media_policy: &policy };
+    registry::find(key).unwrap().open(&ctx, &stored).unwrap()
+}
+
+static LINE: LazyLock<Arc<dyn Channel>> = LazyLock::new(|| {
+    open_chat_app("line", &[], &[("channel_secret", LINE_SECRET), ("channel_access_token", "fuzz-token")])
+});
+
+const TG_TOKEN: &str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
+
+static TELEGRAM: LazyLock<Arc<dyn Channel>> =
+    LazyLock::new(|| open_chat_app("telegram", &[], &[("bot_token", TG_TOKEN)]));
+
+/// Updates made by python-telegram-bot's models (tests/fixtures/telegram), parsed once.
+static TG_FIXTURES: LazyLock<Vec<serde_json::Value>> = LazyLock::new(|| {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/telegram");
+    let mut all: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    all.sort();
+    all.iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+});
+
+/// LINE's own example webhook (tests/fixtures/line), parsed once.
+static LINE_FIXTURE: LazyLock<serde_json::Value> = LazyLock::new(|| {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/line/sdk_webhook.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+});
+
+fn chat_verify(
+    channel: &dyn Channel,
+    provider: &str,
+    header: &str,
+    value: &str,
+    body: &[u8],
+) -> Result<Vec<InboundEvent>, String> {
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(value) {
+        headers.insert(http::HeaderName::from_bytes(header.as_bytes()).unwrap(), v);
+    }
+    let url = format!("{PUBLIC}/webhooks/{provider}/1");
+    let req = InboundRequest { hook: "inbound", url: &url, headers: &headers, body, now: Timestamp::now() };
+    channel.verify(&req).map(|i| i.events).map_err(|e| format!("{e:?}"))
+}
+
+fn check_chat_event(e: &InboundEvent, max_chars: usize) {
+    match e {
+        InboundEvent::Message { body, media, provider_id, .. } => {
+            assert!(body.chars().count() <= max_chars);
+            assert!(media.len() <= 1);
+            assert!(!provider_id.is_empty() && provider_id.len() <= 140, "{provider_id:?}");
+        }
+        other => check_event(other),
+    }
+}
+
+proptest! {
+    #![proptest_config(config(500))]
+
+    /// LINE's example webhook with up to three values replaced by anything, signed: read or refused, never a panic.
+    #[test]
+    fn line_bodies_are_read_or_refused(edits in proptest::collection::vec((any::<prop::sample::Index>(), json_value()), 0..4)) {
+        let mut body = LINE_FIXTURE.clone();
+        for (at, value) in edits {
+            let mut all = Vec::new();
+            pointers(&body, String::new(), &mut all);
+            let target = at.get(&all).clone();
+            if target.is_empty() {
+                body = value;
+            } else if let Some(slot) = body.pointer_mut(&target) {
+                *slot = value;
+            }
+        }
+        let raw = serde_json::to_vec(&body).unwrap();
+        let signature = textdesk_channels::line::compute_signature(LINE_SECRET, &raw);
+        let sig = textdesk_channels::line::SIGNATURE_HEADER;
+        if let Ok(events) = chat_verify(LINE.as_ref(), "line", sig, &signature, &raw) {
+            events.iter().for_each(|e| check_chat_event(e, textdesk_channels::line::webhook::MAX_BODY_CHARS));
+        }
+        prop_assert!(chat_verify(LINE.as_ref(), "line", sig, "", &raw).is_err(), "unsigned is refused");
+    }
+
+    /// An update python-telegram-bot made (tests/fixtures/telegram) with up to three values replaced by
+    /// anything, or raw bytes, with the inbox's secret: read or refused, never a panic.
+    #[test]
+    fn telegram_updates_are_read_or_refused(which in any::<prop::sample::Index>(), edits in proptest::collection::vec((any::<prop::sample::Index>(), json_value()), 0..4), raw in proptest::collection::vec(any::<u8>(), 0..200), use_raw in any::<bool>()) {
+        let secret = textdesk_channels::telegram::webhook_secret(TG_TOKEN, 1);
+        let mut update = which.get(&TG_FIXTURES).clone();
+        for (at, value) in edits {
+            let mut all = Vec::new();
+            pointers(&update, String::new(), &mut all);
+            let target = at.get(&all).clone();
+            if target.is_empty() {
+                update = value;
+            } else if let Some(slot) = update.pointer_mut(&target) {
+                *slot = value;
+            }
+        }
+        let body = if use_raw { raw } else { serde_json::to_vec(&update).unwrap() };
+        let header = textdesk_channels::telegram::SECRET_HEADER;
+        if let Ok(events) = chat_verify(TELEGRAM.as_ref(), "telegram", header, &secret, &body) {
+            events.iter().for_each(|e| check_chat_event(e, textdesk_channels::telegram::webhook::MAX_BODY_CHARS));
+        }
+        prop_assert!(chat_verify(TELEGRAM.as_ref(), "telegram", header, "wrong", &body).is_err());
     }
 }

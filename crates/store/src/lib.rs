@@ -11,6 +11,7 @@ pub mod automations;
 mod canned;
 mod consent;
 mod consumers;
+mod contact_links;
 mod contact_notes;
 mod contacts;
 mod conversation_changes;

@@ -14,7 +14,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::http::contacts::{api as contacts_api, consent, page as contact_page};
 use crate::http::conversations::{actions, api as conversations_api, escalations, list, surveys, thread, transcript};
-use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings};
+use crate::http::inboxes::{
+    api as inboxes_api, list as inbox_list, registration as inbox_registration, settings as inbox_settings,
+};
 use crate::http::messages::{api as messages_api, page as composer};
 use crate::http::notifications::{api as notifications_api, page as new_conversation};
 use crate::http::outgoing::{api as hooks_api, page as hooks_page};
@@ -107,6 +109,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/inboxes/{id}/{section}", post(inbox_settings::save_inbox_section))
         .route("/settings/inboxes/{id}/away-preview", post(setup::away_preview))
         .route("/settings/inboxes/{id}/templates/sync", post(templates::sync_form))
+        .route("/settings/inboxes/{id}/webhook/register", post(inbox_registration::register_webhook_form))
         .route("/setup/dismiss", post(setup::dismiss))
         // Settings: people
         .route("/settings/users", get(people::users_page).post(invites::invite))

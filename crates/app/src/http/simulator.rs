@@ -99,7 +99,9 @@ pub(crate) async fn text_in(
             Ok((StatusCode::OK, Json(Accepted { provider_id, conversation_id, message_id, duplicate: true }))
                 .into_response())
         }
-        Ingested::Status { .. } | Ingested::Profile { .. } => Err(Problem::invalid("expected a text")),
+        Ingested::Status { .. } | Ingested::Profile { .. } | Ingested::PhoneShared { .. } => {
+            Err(Problem::invalid("expected a text"))
+        }
     }
 }
 

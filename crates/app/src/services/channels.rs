@@ -214,11 +214,44 @@ impl Services {
             })
             .await?;
         self.ensure_inbox_builtins(&inbox).await?;
+        if new.check && p.registers_webhook() {
+            // The credentials were just confirmed, so this rarely fails; when it
+            // does, the inbox stays and its settings page has "Register webhook".
+            if let Err(e) = self.register_inbox_webhook(&inbox).await {
+                tracing::warn!(inbox = inbox.id, provider = p.key(), error = %e, "the webhook could not be registered");
+            }
+        }
         if p.keeps_connection() {
             // Connect now on this server; other nodes (and a server, after the CLI) follow within seconds.
             self.ensure_links().await?;
         }
         Ok(inbox)
+    }
+
+    /// "Register webhook" on an inbox's settings (admins): tells its provider
+    /// where to post, for providers that take the address from us.
+    pub async fn register_webhook(&self, user: &textdesk_store::User, inbox_id: i64) -> ServiceResult<()> {
+        if !user.role.at_least(textdesk_core::Role::Admin) {
+            return Err(ServiceError::forbidden("only an admin can register an inbox's webhook"));
+        }
+        let inbox = self.store.inbox(user.account_id, inbox_id).await?;
+        self.register_inbox_webhook(&inbox).await
+    }
+
+    /// Tells the inbox's provider where to post (Telegram's `setWebhook` with
+    /// the inbox's secret, LINE's endpoint).
+    async fn register_inbox_webhook(&self, inbox: &Inbox) -> ServiceResult<()> {
+        let p = provider(&inbox.provider)?;
+        if !p.registers_webhook() {
+            return Err(ServiceError::Invalid(format!(
+                "{} inboxes take their webhook address in the provider's console",
+                p.label()
+            )));
+        }
+        let channel = self.channel(inbox).await?;
+        channel.register_webhook().await.map_err(|e| match e {
+            CheckFailure::Rejected(words) | CheckFailure::Unreachable(words) => ServiceError::Credentials(words),
+        })
     }
 
     /// The inbox's channel on this node, opened once from its stored setup.

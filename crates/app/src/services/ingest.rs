@@ -20,6 +20,10 @@ pub enum Ingested {
     Profile {
         named: bool,
     },
+    /// Whether the phone number joined the customer's contact.
+    PhoneShared {
+        linked: bool,
+    },
 }
 
 impl Services {
@@ -80,6 +84,11 @@ impl Services {
                 let inbox = self.store.inbox_by_id(inbox_id).await?;
                 let named = self.store.name_if_unnamed(inbox.account_id, &from, &name).await?;
                 Ok(Ingested::Profile { named })
+            }
+            InboundEvent::PhoneShared { from, phone } => {
+                let inbox = self.store.inbox_by_id(inbox_id).await?;
+                let linked = self.store.link_phone(inbox.account_id, &from, &phone).await?;
+                Ok(Ingested::PhoneShared { linked })
             }
         }
     }

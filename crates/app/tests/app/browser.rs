@@ -147,6 +147,10 @@ async fn agent_ui_in_chromium() {
     // A WhatsApp conversation whose window has closed, with templates synced (e2e/scenarios/whatsapp.mjs).
     let whatsapp = textdesk_channels::whatsapp::FakeWhatsApp::start().await.expect("the fake Graph API");
     let (wa_inbox, wa_conversation) = seed_whatsapp(&t, &admin, &whatsapp).await;
+    // A Telegram and a LINE inbox against their fakes (e2e/scenarios/chatapps.mjs).
+    let telegram = textdesk_channels::telegram::FakeTelegram::start().await.expect("the fake Bot API");
+    let line = textdesk_channels::line::FakeLine::start().await.expect("the fake Messaging API");
+    let (tg_inbox, line_inbox) = seed_chatapps(&t, &admin, &telegram, &line).await;
 
     let screenshots = root.join("target/screenshots");
     std::fs::create_dir_all(&screenshots).expect("target/screenshots");
@@ -171,6 +175,8 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_LIST_URGENT_NUMBER", urgent_number)
         .env("TEXTDESK_WA_CONVERSATION", wa_conversation.to_string())
         .env("TEXTDESK_WA_INBOX", wa_inbox.to_string())
+        .env("TEXTDESK_TG_INBOX", tg_inbox.to_string())
+        .env("TEXTDESK_LINE_INBOX", line_inbox.to_string())
         // The scripts' output goes straight to the terminal, as it happens.
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
@@ -182,6 +188,26 @@ async fn agent_ui_in_chromium() {
         .expect("the browser tests finish within 5 minutes")
         .expect("node runs");
     assert!(status.success(), "the browser tests failed ({status}); their output is above");
+}
+
+/// A Telegram inbox and a LINE inbox against their fakes; returns their ids.
+async fn seed_chatapps(
+    t: &TestApp,
+    admin: &str,
+    telegram: &textdesk_channels::telegram::FakeTelegram,
+    line: &textdesk_channels::line::FakeLine,
+) -> (i64, i64) {
+    let tg = json!({ "name": "Telegram", "channel_kind": "telegram", "sender": "@test_dental_bot",
+                     "telegram": { "bot_token": telegram.token(), "api_base": telegram.base_url() } });
+    let r = t.post(admin, "/api/v1/inboxes", tg).await;
+    assert_eq!(r.status(), 201, "seeding a Telegram inbox");
+    let tg_inbox = json(r).await["id"].as_i64().unwrap();
+    let ln = json!({ "name": "LINE", "channel_kind": "line", "sender": "@123abcde",
+                     "line": { "channel_secret": line.channel_secret(), "channel_access_token": line.access_token(),
+                               "api_base": line.api_url(), "data_base": line.data_url() } });
+    let r = t.post(admin, "/api/v1/inboxes", ln).await;
+    assert_eq!(r.status(), 201, "seeding a LINE inbox");
+    (tg_inbox, json(r).await["id"].as_i64().unwrap())
 }
 
 /// A WhatsApp inbox against `fake`, a customer who last wrote 25 hours ago, and

@@ -336,6 +336,74 @@ async fn operators_add_a_whatsapp_inbox_and_get_its_callback_and_verify_token() 
     assert!(!printed.contains(fake.access_token()) && !printed.contains(fake.app_secret()));
 }
 
+#[tokio::test]
+async fn operators_add_telegram_and_line_inboxes_and_textdesk_registers_their_webhooks() {
+    let telegram = textdesk_channels::telegram::FakeTelegram::start().await.unwrap();
+    let line = textdesk_channels::line::FakeLine::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let run = |args: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            textdesk(&refs, None)
+        })
+        .await
+        .unwrap()
+    };
+    let add = |kind: &str, number: &str, extra: &[&str]| {
+        let mut args = vec!["--data-dir", &data, "inbox", "add", "--kind", kind, "--name", kind, "--number", number];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    // getMe refuses a wrong token; nothing is saved or registered.
+    let wrong = format!("{}:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", telegram.bot_id());
+    let out =
+        run(add("telegram", "@test_dental_bot", &["--bot-token", &wrong, "--api-base", telegram.base_url()])).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("Telegram did not accept this bot token"), "{}", text(&out.stderr));
+    assert!(telegram.webhook().is_none());
+    let out =
+        run(add("telegram", "@test_dental_bot", &["--bot-token", telegram.token(), "--api-base", telegram.base_url()]))
+            .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("added inbox 1 (telegram, @test_dental_bot)"), "{printed}");
+    let url = printed.lines().find_map(|l| l.trim().strip_prefix("Webhook URL: ")).unwrap().to_owned();
+    assert!(url.ends_with("/webhooks/telegram/1"), "{url}");
+    let (registered, secret) = telegram.webhook().expect("setWebhook was called");
+    assert_eq!(
+        (registered.as_str(), secret),
+        (url.as_str(), textdesk_channels::telegram::webhook_secret(telegram.token(), 1))
+    );
+    assert!(!printed.contains(telegram.token()), "the token is never printed");
+
+    let out = run(add(
+        "line",
+        "@123abcde",
+        &[
+            "--channel-secret",
+            line.channel_secret(),
+            "--channel-access-token",
+            line.access_token(),
+            "--api-base",
+            line.api_url(),
+            "--data-base",
+            line.data_url(),
+        ],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("added inbox 2 (line, @123abcde)"), "{printed}");
+    assert!(line.endpoint().is_some_and(|e| e.ends_with("/webhooks/line/2")), "{:?}", line.endpoint());
+    // --no-check saves without asking LINE anything.
+    let before = line.endpoint();
+    let out =
+        run(add("line", "@123abcde", &["--channel-secret", "s", "--channel-access-token", "t", "--no-check"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(line.endpoint(), before);
+}
+
 /// The login form as a browser posts it: the page first, for its CSRF token
 /// (whose cookie lands in `browser`'s jar).
 async fn sign_in(browser: &reqwest::Client, base: &str, email: &str, password: &str) -> reqwest::Response {

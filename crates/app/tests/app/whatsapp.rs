@@ -41,24 +41,6 @@ async fn whatsapp_inbox(t: &TestApp, fake: &FakeWhatsApp) -> (i64, String) {
     (inbox["id"].as_i64().unwrap(), url)
 }
 
-async fn thread(t: &TestApp, token: &str, conv: i64) -> Vec<Value> {
-    json(t.get(token, &format!("/api/v1/conversations/{conv}/messages")).await).await.as_array().unwrap().clone()
-}
-
-async fn conversations_of(t: &TestApp, token: &str, inbox: i64) -> Vec<Value> {
-    let list = json(t.get(token, &format!("/api/v1/conversations?inbox_id={inbox}")).await).await;
-    list["items"].as_array().or(list.as_array()).unwrap().clone()
-}
-
-async fn stored_message_count(t: &TestApp, token: &str) -> usize {
-    let list = json(t.get(token, "/api/v1/conversations").await).await;
-    let mut n = 0;
-    for c in list["items"].as_array().unwrap() {
-        n += thread(t, token, c["id"].as_i64().unwrap()).await.len();
-    }
-    n
-}
-
 async fn whatsapp_round_trip(db: Db) {
     let fake = FakeWhatsApp::start().await.unwrap();
     let hosts = fake.private_hosts();
@@ -123,7 +105,7 @@ async fn whatsapp_round_trip(db: Db) {
     let convs = conversations_of(&t, &agent, inbox).await;
     assert_eq!(convs.len(), 1, "{convs:?}");
     let conv = convs[0]["id"].as_i64().unwrap();
-    let got = thread(&t, &agent, conv).await;
+    let got = messages_in(&t, &agent, conv).await;
     let bodies: Vec<&str> = got.iter().map(|m| m["body"].as_str().unwrap()).collect();
     assert_eq!(
         bodies,
@@ -145,8 +127,11 @@ async fn whatsapp_round_trip(db: Db) {
     // The pictures and files are fetched from Meta by id, with the token.
     let media = t
         .eventually(|| async {
-            let all: Vec<Value> =
-                thread(&t, &agent, conv).await.iter().flat_map(|m| m["media"].as_array().unwrap().clone()).collect();
+            let all: Vec<Value> = messages_in(&t, &agent, conv)
+                .await
+                .iter()
+                .flat_map(|m| m["media"].as_array().unwrap().clone())
+                .collect();
             (all.len() == 5 && all.iter().all(|x| x["state"] == "stored")).then_some(all)
         })
         .await;
@@ -208,7 +193,7 @@ async fn whatsapp_round_trip(db: Db) {
     }
     // A late "delivered" never takes the Read mark away.
     fake.post_webhook(&url, &fake.statuses_payload(vec![status("delivered", None)])).await.unwrap();
-    let reply = thread(&t, &agent, conv).await.into_iter().find(|m| m["direction"] == "outbound").unwrap();
+    let reply = messages_in(&t, &agent, conv).await.into_iter().find(|m| m["direction"] == "outbound").unwrap();
     assert_eq!((reply["status"].as_str(), reply["provider_id"].as_str()), (Some("read"), Some(wamid.as_str())));
     let browser = t.browser("dana@example.com").await;
     let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
@@ -226,7 +211,7 @@ async fn whatsapp_round_trip(db: Db) {
         Some((131026, "Message undeliverable", "Unable to deliver message.")),
     );
     fake.post_webhook(&url, &fake.statuses_payload(vec![failed])).await.unwrap();
-    let m = thread(&t, &agent, conv).await.into_iter().rev().find(|m| m["direction"] == "outbound").unwrap();
+    let m = messages_in(&t, &agent, conv).await.into_iter().rev().find(|m| m["direction"] == "outbound").unwrap();
     assert_eq!(m["status"], "failed");
     let error = m["error"].as_str().unwrap();
     assert!(error.starts_with("WhatsApp could not deliver it: the number may not have WhatsApp"), "{error}");
@@ -300,7 +285,7 @@ async fn the_window_closes_after_24_hours_and_a_template_still_goes(db: Db) {
     assert_eq!(sent["type"], "template");
     assert_eq!(sent["template"]["name"], "visit_reminder");
     assert_eq!(sent["template"]["components"][0]["parameters"][1]["text"], "Tuesday at 9:00");
-    let m = thread(&t, &agent, conv).await.into_iter().find(|m| m["direction"] == "outbound").unwrap();
+    let m = messages_in(&t, &agent, conv).await.into_iter().find(|m| m["direction"] == "outbound").unwrap();
     assert_eq!(m["body"], "Hi Kerry, your visit is on Tuesday at 9:00. Reply to change it.");
     assert_eq!((m["status"].as_str(), m["template"].as_str()), (Some("sent"), Some("visit_reminder")));
 

@@ -18,8 +18,6 @@ use crate::{Accepted, Outgoing, OutgoingTemplate, SendError};
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v21.0";
 
-/// Meta's answers are small; anything bigger is not one.
-const MAX_ANSWER: usize = 1024 * 1024;
 /// Bounds a template listing that pages on and on.
 const MAX_TEMPLATE_PAGES: usize = 20;
 
@@ -178,7 +176,7 @@ impl WhatsAppClient {
             .await
             .map_err(|e| SendError::Retryable(transport("sending to WhatsApp", &e)))?;
         let status = resp.status();
-        let body = read_limited(resp).await;
+        let body = crate::net::read_answer(resp).await;
         if status.is_success() {
             #[derive(Deserialize)]
             struct Sent {
@@ -213,7 +211,7 @@ impl WhatsAppClient {
         if status.is_success() {
             return Ok(());
         }
-        let code = read_limited(resp).await.ok().as_deref().and_then(meta_error).and_then(|e| e.code);
+        let code = crate::net::read_answer(resp).await.ok().as_deref().and_then(meta_error).and_then(|e| e.code);
         match (status, code) {
             (_, Some(190)) | (StatusCode::UNAUTHORIZED, _) => Err(CredentialError::Rejected(
                 "WhatsApp did not accept the access token. Make a new one in Meta's developer console (a system user's token does not expire) and try again."
@@ -263,7 +261,7 @@ impl WhatsAppClient {
                 .await
                 .map_err(|e| CredentialError::Unreachable(transport("listing templates", &e)))?;
             let status = resp.status();
-            let body = read_limited(resp)
+            let body = crate::net::read_answer(resp)
                 .await
                 .map_err(|_| CredentialError::Unreachable("the template list could not be read".into()))?;
             if !status.is_success() {
@@ -323,7 +321,7 @@ impl WhatsAppClient {
             #[serde(default)]
             file_size: Option<Value>,
         }
-        let described: Described = read_limited(resp)
+        let described: Described = crate::net::read_answer(resp)
             .await
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -469,17 +467,6 @@ fn classify(status: StatusCode, body: Option<&[u8]>) -> SendError {
         ErrorClass::Retry => SendError::Retryable(text),
         ErrorClass::Permanent => SendError::Permanent(text),
     }
-}
-
-async fn read_limited(mut resp: reqwest::Response) -> Result<Vec<u8>, ()> {
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|_| ())? {
-        if out.len() + chunk.len() > MAX_ANSWER {
-            return Err(());
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
 
 /// A transport failure in words, without the URL.

@@ -221,6 +221,8 @@ pub struct ProviderView {
     pub key: String,
     /// It holds message templates an admin syncs (WhatsApp's).
     pub has_templates: bool,
+    /// textdesk tells the provider its webhook address (Telegram, LINE).
+    pub registers_webhook: bool,
     pub label: String,
     pub summary: Option<String>,
     pub webhooks: Vec<WebhookView>,
@@ -232,6 +234,7 @@ impl ProviderView {
         ProviderView {
             key: inbox.provider.clone(),
             has_templates: registry::find(&inbox.provider).is_some_and(|p| p.has_templates()),
+            registers_webhook: registry::find(&inbox.provider).is_some_and(|p| p.registers_webhook()),
             label: provider_label(inbox),
             summary: s.services.provider_summary(inbox),
             webhooks: s

@@ -4,5 +4,6 @@
 pub mod api;
 pub mod hours_form;
 pub mod list;
+pub mod registration;
 pub mod settings;
 pub mod survey_form;

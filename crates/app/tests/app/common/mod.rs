@@ -414,3 +414,24 @@ pub async fn wait_for_frame(resp: &mut reqwest::Response, kind: &str) -> Value {
     };
     tokio::time::timeout(Duration::from_secs(3), fut).await.expect("the event within 3 s")
 }
+
+/// A conversation's messages as the API lists them.
+pub async fn messages_in(t: &TestApp, token: &str, conv: i64) -> Vec<Value> {
+    json(t.get(token, &format!("/api/v1/conversations/{conv}/messages")).await).await.as_array().unwrap().clone()
+}
+
+/// An inbox's conversations as the API lists them.
+pub async fn conversations_of(t: &TestApp, token: &str, inbox: i64) -> Vec<Value> {
+    let list = json(t.get(token, &format!("/api/v1/conversations?inbox_id={inbox}")).await).await;
+    list["items"].as_array().or(list.as_array()).unwrap().clone()
+}
+
+/// How many messages the account holds, in every conversation: a bad request must not change it.
+pub async fn stored_message_count(t: &TestApp, token: &str) -> usize {
+    let list = json(t.get(token, "/api/v1/conversations").await).await;
+    let mut n = 0;
+    for c in list["items"].as_array().unwrap() {
+        n += messages_in(t, token, c["id"].as_i64().unwrap()).await.len();
+    }
+    n
+}
