@@ -6,8 +6,10 @@ pub mod net;
 pub mod provider;
 pub mod registry;
 pub mod simulator;
+pub mod simulator_voice;
 pub mod smpp;
 pub mod twilio;
+pub mod voice;
 pub mod whatsapp;
 
 pub use provider::{Channel, Provider};

@@ -36,6 +36,7 @@ mod setup;
 mod templates;
 mod timeline;
 mod vault;
+pub mod voice;
 pub mod webhooks;
 mod write;
 
@@ -77,6 +78,7 @@ pub use setup::SetupFacts;
 pub use templates::{ChannelTemplate, SyncedTemplate};
 pub use timeline::TimelineEvent;
 pub use vault::{Unlocked, Vault, VaultError};
+pub use voice::{Call, CallStart, Callback, NewCall};
 pub use webhooks::{AttemptEnd, DueDelivery, WebhookDelivery, WebhookFields, WebhookSubscription};
 pub use write::WriteTx;
 
