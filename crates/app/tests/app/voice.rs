@@ -6,7 +6,7 @@
 //! the customer's quiet hours offering a call back, and a call back asked
 //! for by the customer's CALL text: offered times, chosen, queued, taken
 //! once, placed on the simulated phone, answered and hung up, with the
-//! customer's next text in the same conversation.
+//! customer's next text in the same conversation; and a rule that escalates.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -305,3 +305,46 @@ async fn a_customer_texts_call(db: Db) {
     assert_eq!(next["conversation_id"].as_i64(), Some(conv));
 }
 both_backends!(a_customer_texts_call);
+
+/// A rule escalates: "refund" goes to a supervisor (urgent, alerted like an agent's escalation), "phone"
+/// offers a call back; the customer's "1" queues it.
+async fn a_rule_escalates(db: Db) {
+    let t = common::app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let lead = t.token_for("sam@example.com", Role::Supervisor).await;
+    let sam = json(t.get(&lead, "/api/v1/me").await).await["id"].as_i64().unwrap();
+    let inbox = t.simulator_inbox().await;
+    let rule = |name: &str, word: &str, action: Value| {
+        json!({ "name": name, "trigger": { "on": "message_received" },
+                "conditions": [{ "if": "text", "matches": { "contains": word } }], "actions": [action] })
+    };
+    let bad = rule("Bad", "x", json!({ "do": "escalate", "to": "callback_offer", "supervisor_id": sam }));
+    assert_eq!(t.post(&admin, "/api/v1/automations", bad).await.status(), 422);
+    let to_sam = rule("Refunds", "refund", json!({ "do": "escalate", "to": "supervisor", "supervisor_id": sam }));
+    assert_eq!(t.post(&admin, "/api/v1/automations", to_sam).await.status(), 201);
+    let offer = rule("Phone", "phone", json!({ "do": "escalate", "to": "callback_offer" }));
+    assert_eq!(t.post(&admin, "/api/v1/automations", offer).await.status(), 201);
+
+    let refund = json(t.text_in(inbox, "+14155550141", "I want a refund now", None).await).await;
+    let conv = refund["conversation_id"].as_i64().unwrap();
+    t.services.run_automations().await.unwrap();
+    let c = json(t.get(&admin, &format!("/api/v1/conversations/{conv}")).await).await;
+    assert_eq!((c["priority"].as_str(), c["assignee_id"].as_i64()), (Some("urgent"), Some(sam)));
+    let listed = json(t.get(&admin, &format!("/api/v1/conversations/{conv}/escalations")).await).await;
+    assert_eq!((listed[0]["to"].as_str(), listed[0]["supervisor_id"].as_i64()), (Some("supervisor"), Some(sam)));
+    assert!(listed[0]["actor_id"].is_null(), "the rule's, not a person's");
+    let view = json(t.get(&lead, "/api/v1/conversations?view=escalated").await).await;
+    assert_eq!(view["items"][0]["id"].as_i64(), Some(conv));
+
+    let phone = json(t.text_in(inbox, "+14155550142", "Can we talk on the phone?", None).await).await;
+    let conv = phone["conversation_id"].as_i64().unwrap();
+    t.services.run_automations().await.unwrap();
+    let msgs = json(t.get(&admin, &format!("/api/v1/conversations/{conv}/messages")).await).await;
+    assert!(msgs.to_string().contains("When should we call you?"), "{msgs}");
+    t.text_in(inbox, "+14155550142", "1", None).await;
+    t.services.run_automations().await.unwrap();
+    let queue = json(t.get(&admin, "/api/v1/callbacks").await).await;
+    assert_eq!(queue.as_array().unwrap().len(), 1);
+    assert_eq!(queue[0]["conversation_id"].as_i64(), Some(conv));
+}
+both_backends!(a_rule_escalates);

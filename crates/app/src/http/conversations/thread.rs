@@ -197,7 +197,7 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
         }
         E::Escalated { to: EscalationKind::Call, reason, .. } => {
             let why = reason.as_deref().map(|r| format!(": “{r}”")).unwrap_or_default();
-            format!("{who} called the customer (their phone rings once {who} answers){why}")
+            format!("{who} called the customer by phone{why}")
         }
         E::Escalated { to, .. } => format!("{who} escalated this to {}", to.words()),
         E::CallStatusChanged { status, duration_secs, .. } => format!("📞 {}", status.words(*duration_secs)),
