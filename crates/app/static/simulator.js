@@ -88,7 +88,55 @@
   });
   inboxSel.addEventListener("change", function () { shown = ""; loadInboxes().then(poll); });
   number.addEventListener("change", function () { shown = ""; poll(); });
+  // A call from the business rings here; what the phone does is reported to
+  // the call's status callback, as a provider would.
+  var callBox = document.getElementById("phone-call");
+  var callFrom = document.getElementById("call-from");
+  var callState = document.getElementById("call-state");
+  var answerBtn = document.getElementById("call-answer");
+  var declineBtn = document.getElementById("call-decline");
+  var hangupBtn = document.getElementById("call-hangup");
+  var call = null;
+  var answeredAt = 0;
+
+  function report(status) {
+    if (!call) return Promise.resolve();
+    var c = call;
+    return fetch(c.status_path, {
+      method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ CallSid: c.sid, CallStatus: status }).toString()
+    }).then(function () { c.status = status; });
+  }
+
+  function showCall() {
+    callBox.hidden = !call;
+    if (!call) return;
+    callFrom.textContent = call.from;
+    var talking = call.status === "in-progress";
+    answerBtn.hidden = talking; declineBtn.hidden = talking; hangupBtn.hidden = !talking;
+    callState.textContent = talking ? "On the call · " + Math.round((Date.now() - answeredAt) / 1000) + " s" : "Ringing…";
+  }
+
+  function pollCalls() {
+    var cur = current();
+    if (!cur || !number.value.trim()) return;
+    fetch("/simulator/api/inboxes/" + cur.id + "/phones/" + encodeURIComponent(number.value.trim()) + "/calls")
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (list) {
+        var next = list.length ? list[0] : null;
+        call = next;
+        if (call && call.status === "queued") report("ringing");
+        showCall();
+      })
+      .catch(function () {});
+  }
+
+  answerBtn.addEventListener("click", function () { answeredAt = Date.now(); report("in-progress").then(showCall); });
+  declineBtn.addEventListener("click", function () { report("busy").then(function () { call = null; showCall(); }); });
+  hangupBtn.addEventListener("click", function () { report("completed").then(function () { call = null; showCall(); }); });
+
   loadInboxes().then(poll);
   setInterval(poll, 1000);
+  setInterval(pollCalls, 1000);
   setInterval(loadInboxes, 10000);
 })();

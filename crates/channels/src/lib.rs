@@ -7,9 +7,11 @@ pub mod net;
 pub mod provider;
 pub mod registry;
 pub mod simulator;
+pub mod simulator_voice;
 pub mod smpp;
 pub mod telegram;
 pub mod twilio;
+pub mod voice;
 pub mod whatsapp;
 
 pub use provider::{Channel, Provider};

@@ -58,6 +58,10 @@ pub trait Provider: Send + Sync {
     fn registers_webhook(&self) -> bool {
         false
     }
+    /// Whether its inboxes can place phone calls (`Channel::voice`).
+    fn voice(&self) -> bool {
+        false
+    }
     /// The inbox's channel, from its stored setup: the one place a provider's
     /// settings and secrets are read. Opening does no I/O.
     fn open(&self, ctx: &Context<'_>, stored: &StoredSetup) -> Result<Arc<dyn Channel>, String>;
@@ -97,6 +101,10 @@ pub trait Channel: Send + Sync {
     /// each with its approval status. None for providers without templates.
     fn templates(&self) -> BoxFuture<'_, Result<Option<Vec<ProviderTemplate>>, CheckFailure>> {
         Box::pin(async { Ok(None) })
+    }
+    /// Phone calls through the same credentials, for providers with the voice capability.
+    fn voice(&self) -> Option<&dyn crate::voice::Voice> {
+        None
     }
 }
 

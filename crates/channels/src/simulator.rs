@@ -57,7 +57,7 @@ pub fn parse_inbound(text: PhoneText, now: Timestamp) -> Result<InboundEvent, Pa
     })
 }
 
-fn new_id(prefix: &str) -> String {
+pub(crate) fn new_id(prefix: &str) -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}{:016x}{n:08x}", rand::random::<u64>())
@@ -78,12 +78,14 @@ pub struct Carrier {
     reports: mpsc::UnboundedSender<Report>,
     delivery_delay: Duration,
     accepted: Arc<AtomicU64>,
+    /// Calls ringing or going on simulated phones (`simulator_voice`).
+    pub(crate) calls: Arc<std::sync::Mutex<Vec<crate::simulator_voice::SimCall>>>,
 }
 
 impl Carrier {
     pub fn new(delivery_delay: Duration) -> (Self, mpsc::UnboundedReceiver<Report>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Carrier { reports: tx, delivery_delay, accepted: Default::default() }, rx)
+        (Carrier { reports: tx, delivery_delay, accepted: Default::default(), calls: Default::default() }, rx)
     }
 
     /// How many messages this carrier has accepted: what a real carrier would bill.
@@ -159,6 +161,9 @@ impl Provider for Simulator {
     fn metered(&self) -> bool {
         false
     }
+    fn voice(&self) -> bool {
+        true
+    }
     fn sender(&self, _stored: &StoredSetup, medium: Medium, raw: &str) -> Result<String, String> {
         provider::address_sender(medium, raw)
     }
@@ -171,9 +176,9 @@ impl Provider for Simulator {
     }
 }
 
-struct SimulatedChannel {
-    inbox_id: i64,
-    carrier: Carrier,
+pub(crate) struct SimulatedChannel {
+    pub(crate) inbox_id: i64,
+    pub(crate) carrier: Carrier,
 }
 
 impl Channel for SimulatedChannel {
@@ -199,6 +204,9 @@ impl Channel for SimulatedChannel {
     }
     fn link(&self) -> Option<(String, bool)> {
         None
+    }
+    fn voice(&self) -> Option<&dyn crate::voice::Voice> {
+        Some(self)
     }
 }
 

@@ -41,12 +41,6 @@ impl EscalationKind {
         })
     }
 
-    /// Whether this version does it. The others are refused in words, never
-    /// recorded as if they had happened.
-    pub fn available(self) -> bool {
-        matches!(self, Self::Supervisor | Self::Video | Self::Email)
-    }
-
     /// How the thread says it, after "escalated to".
     pub fn words(self) -> &'static str {
         match self {
@@ -219,8 +213,6 @@ mod tests {
         }
         let e = EscalationKind::parse("manager").unwrap_err();
         assert!(e.0.contains("supervisor, call"), "{e}");
-        assert!(EscalationKind::Supervisor.available());
-        assert!(!EscalationKind::Call.available() && !EscalationKind::Callback.available());
     }
 
     #[test]

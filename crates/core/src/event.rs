@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::escalation::EscalationKind;
 use crate::survey::SurveyKind;
+use crate::voice::CallStatus;
 use crate::{ConsentState, ConversationStatus, DeliveryStatus, Priority};
 
 /// The version written with every event. Rows copied from before the log have
@@ -256,6 +257,27 @@ pub enum DomainEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent_id: Option<i64>,
     },
+    /// A phone call for the conversation moved on (ringing, answered, ended…),
+    /// as the provider reported it; `calls` row `call_id` holds the latest.
+    #[serde(rename = "call_status")]
+    CallStatusChanged {
+        call_id: i64,
+        status: CallStatus,
+        /// How long it lasted, once completed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_secs: Option<u32>,
+    },
+    /// A call back was asked for at `due_at`, by the customer's text or by an agent.
+    CallbackRequested {
+        callback_id: i64,
+        due_at: Timestamp,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_customer: bool,
+    },
+    /// An agent took a call back from the queue (the actor).
+    CallbackTaken {
+        callback_id: i64,
+    },
 }
 
 /// Why a flow handed the customer to a person.
@@ -417,6 +439,9 @@ impl DomainEvent {
             SurveyExpired { .. } => "survey_expired",
             ReviewQueued { .. } => "review_queued",
             ReviewScored { .. } => "review_scored",
+            CallStatusChanged { .. } => "call_status",
+            CallbackRequested { .. } => "callback_requested",
+            CallbackTaken { .. } => "callback_taken",
         }
     }
 
@@ -470,6 +495,9 @@ impl DomainEvent {
                 | SurveyExpired { .. }
                 | ReviewQueued { .. }
                 | ReviewScored { .. }
+                | CallStatusChanged { .. }
+                | CallbackRequested { .. }
+                | CallbackTaken { .. }
         )
     }
 
@@ -531,7 +559,10 @@ impl DomainEvent {
             | SurveyCommented { .. }
             | SurveyExpired { .. }
             | ReviewQueued { .. }
-            | ReviewScored { .. } => notice("conversation.updated", None),
+            | ReviewScored { .. }
+            | CallStatusChanged { .. }
+            | CallbackRequested { .. }
+            | CallbackTaken { .. } => notice("conversation.updated", None),
         }
     }
 }
@@ -628,6 +659,10 @@ mod tests {
             SurveyExpired { survey_id: 16 },
             ReviewQueued { review_id: 20, why: "a low score".into() },
             ReviewScored { review_id: 20, reviewer_id: 7, overall: Some(85), agent_id: Some(3) },
+            CallStatusChanged { call_id: 4, status: CallStatus::Completed, duration_secs: Some(95) },
+            CallStatusChanged { call_id: 4, status: CallStatus::Ringing, duration_secs: None },
+            CallbackRequested { callback_id: 2, due_at: at("2026-12-07T14:00:00Z"), by_customer: true },
+            CallbackTaken { callback_id: 2 },
         ]
     }
 

@@ -31,6 +31,7 @@ pub mod survey_settings;
 pub mod template;
 pub mod timing;
 pub mod user;
+pub mod voice;
 pub mod webhook;
 
 pub use contact::{AttributeChanges, AttributeKey, AttributeValue, ContactName, NoteBody};

@@ -37,6 +37,8 @@ pub struct User {
     /// Whether they said conversations may come to them (what counts now also
     /// depends on an open tab: `Services::presence_of`).
     pub presence: textdesk_core::routing::Presence,
+    /// Their own phone (E.164), rung first when they call a customer.
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -54,7 +56,7 @@ pub struct NewUser {
 }
 
 const USER_COLUMNS: &str =
-    "id, account_id, email, name, role, active, password_hash, created_at, enter_sends, presence";
+    "id, account_id, email, name, role, active, password_hash, created_at, enter_sends, presence, phone";
 
 fn user_from(row: &sqlx::any::AnyRow) -> Result<User> {
     let role: String = row.try_get("role")?;
@@ -69,6 +71,7 @@ fn user_from(row: &sqlx::any::AnyRow) -> Result<User> {
         created_at: from_ms(row.try_get("created_at")?),
         enter_sends: row.try_get::<Option<i64>, _>("enter_sends")?.map(|v| v != 0),
         presence: textdesk_core::routing::Presence::parse(&row.try_get::<String, _>("presence")?).unwrap_or_default(),
+        phone: row.try_get("phone")?,
     })
 }
 
@@ -272,6 +275,12 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.user(id).await
+    }
+
+    /// Sets (or with None removes) the person's own phone, already checked as E.164.
+    pub async fn set_phone(&self, id: i64, phone: Option<&str>) -> Result<User> {
+        sqlx::query("UPDATE users SET phone = $1 WHERE id = $2").bind(phone).bind(id).execute(&self.pool).await?;
         self.user(id).await
     }
 

@@ -487,6 +487,44 @@ pub async fn apply(
     let change = Change { account_id: c.account_id, conversation_id: c.id, actor_id: None, now };
     Ok(match action {
         Action::Reply { .. } | Action::CallWebhook { .. } | Action::StartFlow { .. } => None,
+        Action::Escalate { to: textdesk_core::automation::AutoEscalation::CallbackOffer, .. } => None,
+        Action::Escalate { supervisor_id, .. } => {
+            let chosen = match (*supervisor_id, c.team_id) {
+                (Some(id), _) => Some(id),
+                (None, Some(team)) => crate::escalations::team_lead_in(conn, c.account_id, team).await?,
+                (None, None) => None,
+            };
+            let sup = chosen.ok_or_else(|| {
+                crate::StoreError::Invalid("the conversation's team has no supervisor to escalate to".into())
+            })?;
+            crate::escalations::supervisor(conn, c.account_id, sup).await?;
+            if c.priority != textdesk_core::Priority::Urgent {
+                changes::write_priority(conn, change, textdesk_core::Priority::Urgent).await?;
+                c.priority = textdesk_core::Priority::Urgent;
+            }
+            // A person already on it keeps it; the supervisor watches.
+            let kept_agent = c.assignee_id.is_some_and(|a| a != sup);
+            if c.assignee_id.is_none() {
+                changes::write_assignee(conn, change, Some(sup)).await?;
+                c.assignee_id = Some(sup);
+            }
+            let w = crate::escalations::Written {
+                kind: textdesk_core::escalation::EscalationKind::Supervisor,
+                reason: None,
+                supervisor_id: Some(sup),
+                kept_agent,
+                link: None,
+                message_id: None,
+            };
+            crate::escalations::write_escalation(conn, (c.account_id, c.id, None), w, now).await?;
+            let name: String =
+                sqlx::query("SELECT CASE WHEN name = '' THEN email ELSE name END AS name FROM users WHERE id = $1")
+                    .bind(sup)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("name")?;
+            Some(format!("escalated it to {name}"))
+        }
         Action::Assign { user_id } => {
             if c.assignee_id == Some(*user_id) {
                 return Ok(None);

@@ -41,6 +41,10 @@ pub enum EscalationAct {
     /// An email sent (before this is recorded); `reply_to` carries the
     /// conversation's token, so a reply can find its way back.
     Email { reply_to: String },
+    /// A call the provider took (`provider_id`), already written by `start_call`.
+    Call { call_id: i64, provider_id: String },
+    /// A call back queued for `due_at`.
+    Callback { due_at: Timestamp },
 }
 
 pub struct NewEscalation {
@@ -105,34 +109,24 @@ impl Store {
                 }
             }
             EscalationAct::Email { reply_to } => (EscalationKind::Email, None, false, Some(reply_to.clone()), None),
+            EscalationAct::Call { .. } => (EscalationKind::Call, None, false, None, None),
+            EscalationAct::Callback { due_at } => {
+                crate::voice::request_callback(&mut tx, (new.account_id, conv.id, new.actor_id), *due_at, new.now)
+                    .await?;
+                (EscalationKind::Callback, None, false, None, None)
+            }
         };
-        let row = sqlx::query(
-            "INSERT INTO escalations (account_id, conversation_id, kind, reason, actor_id, supervisor_id, kept_agent, link, message_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-        )
-        .bind(new.account_id)
-        .bind(conv.id)
-        .bind(kind.as_str())
-        .bind(new.reason.clone())
-        .bind(new.actor_id)
-        .bind(supervisor_id)
-        .bind(kept_agent as i64)
-        .bind(link.clone())
-        .bind(message_id)
-        .bind(to_ms(new.now))
-        .fetch_one(&mut *tx)
-        .await?;
-        let escalation_id = returned_id(&row)?;
-        let ev = DomainEvent::Escalated {
-            escalation_id,
-            to: kind,
-            reason: new.reason,
-            supervisor_id,
-            kept_agent,
-            link,
-            message_id,
-        };
-        crate::events::append(&mut tx, (new.account_id, conv.id), &ev, Some(new.actor_id), new.now).await?;
+        let written = Written { kind, reason: new.reason, supervisor_id, kept_agent, link, message_id };
+        let escalation_id =
+            write_escalation(&mut tx, (new.account_id, conv.id, Some(new.actor_id)), written, new.now).await?;
+        if let EscalationAct::Call { call_id, provider_id } = &new.act {
+            sqlx::query("UPDATE calls SET provider_id = $1, escalation_id = $2 WHERE id = $3")
+                .bind(provider_id)
+                .bind(escalation_id)
+                .bind(call_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         self.commit(tx).await?;
         Ok(EscalationOutcome::Recorded(Box::new(self.escalation(new.account_id, escalation_id).await?)))
     }
@@ -167,12 +161,13 @@ impl Store {
     /// escalation gave out `reply_to`: stored as their message (once per
     /// `email_id`), the conversation reopened if resolved, in one transaction.
     /// None when no escalation gave out that address; Some((conversation, None)) for a repeat.
+    /// `files` are its attachments, already checked and in the media store
+    /// (stored name, content type, size), kept as the message's.
     pub async fn record_email_reply(
         &self,
         account_id: i64,
         reply_to: &str,
-        email_id: &str,
-        body: &str,
+        (email_id, body, files): (&str, &str, &[(String, String, i64)]),
         now: Timestamp,
     ) -> Result<Option<(i64, Option<i64>)>> {
         let row = sqlx::query(
@@ -203,6 +198,20 @@ impl Store {
         .await?;
         let Some(inserted) = inserted else { return Ok(Some((conv.id, None))) };
         let message_id = returned_id(&inserted)?;
+        for (position, (name, content_type, size)) in files.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO media (message_id, position, content_type, size_bytes, stored_name, state, created_at)
+                 VALUES ($1, $2, $3, $4, $5, 'stored', $6)",
+            )
+            .bind(message_id)
+            .bind(position as i64)
+            .bind(content_type)
+            .bind(*size)
+            .bind(name)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
         let reopen = conv.status == textdesk_core::ConversationStatus::Resolved;
         sqlx::query(
             "UPDATE conversations SET status = 'open', snoozed_until = NULL, resolved_at = NULL, last_activity_at = $1,
@@ -232,21 +241,73 @@ impl Store {
     /// A team's lead: its supervisor or admin member who has been a user the
     /// longest (the lowest id), active; None when it has none.
     pub async fn team_lead(&self, account_id: i64, team_id: i64) -> Result<Option<i64>> {
-        let r = sqlx::query(
-            "SELECT u.id FROM team_members tm JOIN users u ON u.id = tm.user_id
-             WHERE tm.team_id = $1 AND u.account_id = $2 AND u.active <> 0 AND u.role IN ('supervisor', 'admin')
-             ORDER BY u.id LIMIT 1",
-        )
-        .bind(team_id)
-        .bind(account_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(r.map(|r| r.try_get("id")).transpose()?)
+        team_lead_in(&mut *self.pool.acquire().await?, account_id, team_id).await
     }
 }
 
+/// What an escalation row and its event hold.
+pub(crate) struct Written {
+    pub kind: EscalationKind,
+    pub reason: Option<String>,
+    pub supervisor_id: Option<i64>,
+    pub kept_agent: bool,
+    pub link: Option<String>,
+    pub message_id: Option<i64>,
+}
+
+/// The escalation's row and its `escalated` event, in the caller's transaction.
+pub(crate) async fn write_escalation(
+    conn: &mut AnyConnection,
+    (account_id, conversation_id, actor_id): (i64, i64, Option<i64>),
+    w: Written,
+    now: Timestamp,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO escalations (account_id, conversation_id, kind, reason, actor_id, supervisor_id, kept_agent, link, message_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(conversation_id)
+    .bind(w.kind.as_str())
+    .bind(w.reason.clone())
+    .bind(actor_id)
+    .bind(w.supervisor_id)
+    .bind(w.kept_agent as i64)
+    .bind(w.link.clone())
+    .bind(w.message_id)
+    .bind(to_ms(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    let escalation_id = returned_id(&row)?;
+    let ev = DomainEvent::Escalated {
+        escalation_id,
+        to: w.kind,
+        reason: w.reason,
+        supervisor_id: w.supervisor_id,
+        kept_agent: w.kept_agent,
+        link: w.link,
+        message_id: w.message_id,
+    };
+    crate::events::append(conn, (account_id, conversation_id), &ev, actor_id, now).await?;
+    Ok(escalation_id)
+}
+
+/// The team's lead, in the caller's transaction (see `Store::team_lead`).
+pub(crate) async fn team_lead_in(conn: &mut AnyConnection, account_id: i64, team_id: i64) -> Result<Option<i64>> {
+    let r = sqlx::query(
+        "SELECT u.id FROM team_members tm JOIN users u ON u.id = tm.user_id
+         WHERE tm.team_id = $1 AND u.account_id = $2 AND u.active <> 0 AND u.role IN ('supervisor', 'admin')
+         ORDER BY u.id LIMIT 1",
+    )
+    .bind(team_id)
+    .bind(account_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(r.map(|r| r.try_get("id")).transpose()?)
+}
+
 /// Fails unless `user_id` is an active supervisor or admin of the account.
-async fn supervisor(conn: &mut AnyConnection, account_id: i64, user_id: i64) -> Result<()> {
+pub(crate) async fn supervisor(conn: &mut AnyConnection, account_id: i64, user_id: i64) -> Result<()> {
     let r = sqlx::query(
         "SELECT 1 AS one FROM users WHERE id = $1 AND account_id = $2 AND active <> 0 AND role IN ('supervisor', 'admin')",
     )

@@ -38,6 +38,7 @@ pub mod surveys;
 mod templates;
 mod timeline;
 mod vault;
+pub mod voice;
 pub mod webhooks;
 mod write;
 
@@ -80,6 +81,7 @@ pub use surveys::Survey;
 pub use templates::{ChannelTemplate, SyncedTemplate};
 pub use timeline::TimelineEvent;
 pub use vault::{Unlocked, Vault, VaultError};
+pub use voice::{Call, CallStart, Callback, NewCall};
 pub use webhooks::{AttemptEnd, DueDelivery, WebhookDelivery, WebhookFields, WebhookSubscription};
 pub use write::WriteTx;
 

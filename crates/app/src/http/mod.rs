@@ -37,6 +37,7 @@ pub mod simulator;
 pub mod state;
 pub mod template_views;
 pub mod templates;
+pub mod voice;
 pub mod webhooks;
 
 pub use routes::{CSP, router};

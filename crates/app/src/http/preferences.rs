@@ -36,6 +36,8 @@ pub struct MeOut {
     #[serde(flatten)]
     user: UserOut,
     preferences: PreferencesOut,
+    /// Your own phone (E.164), rung first when you call a customer; null until set.
+    phone: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -47,7 +49,7 @@ pub struct PreferencesOut {
 
 impl From<User> for MeOut {
     fn from(u: User) -> Self {
-        MeOut { preferences: PreferencesOut { enter_sends: u.enter_sends }, user: u.into() }
+        MeOut { preferences: PreferencesOut { enter_sends: u.enter_sends }, phone: u.phone.clone(), user: u.into() }
     }
 }
 
@@ -55,6 +57,11 @@ impl From<User> for MeOut {
 #[serde(deny_unknown_fields)]
 pub struct MePatchIn {
     preferences: Option<PreferencesIn>,
+    /// Your own phone with its country code (`+14155550123`), rung first when you call a customer;
+    /// null or empty removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    phone: Option<Option<String>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -80,6 +87,9 @@ pub(crate) async fn update_me(
     let mut user = u;
     if let Some(enter_sends) = b.preferences.and_then(|p| p.enter_sends) {
         user = s.services.set_enter_sends(&user, enter_sends).await?;
+    }
+    if let Some(phone) = b.phone {
+        user = s.services.set_phone(&user, phone.as_deref()).await?;
     }
     Ok(Json(user.into()))
 }

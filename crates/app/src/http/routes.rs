@@ -25,7 +25,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
     account, audit, automations, canned, flows, labels, layout, live, media, openapi, operator, ops, preferences,
-    privacy, retention, routing, session, setup, simulator, templates, webhooks,
+    privacy, retention, routing, session, setup, simulator, templates, voice, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -38,7 +38,8 @@ pub fn router(state: AppState) -> Router {
     let upload_limit = state.config.media_max_bytes as usize;
     // Pages answer a browser's errors with pages; the API keeps problem details.
     let pages = pages(upload_limit).layer(middleware::from_fn_with_state(state.clone(), layout::html_errors));
-    let mut app = Router::new().merge(pages).nest("/api/v1", api(upload_limit)).merge(outside());
+    let mut app =
+        Router::new().merge(pages).nest("/api/v1", api(upload_limit)).merge(outside(state.config.media_max_bytes));
     if state.config.simulator {
         app = app.merge(simulator_routes());
     }
@@ -67,6 +68,10 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/logout", post(session::logout))
         .route("/invite/{token}", get(invites::invite_page).post(invites::accept_invite))
         .route("/preferences", post(preferences::save))
+        .route("/profile", get(voice::profile_page).post(voice::save_profile))
+        .route("/callbacks", get(voice::callbacks_page))
+        .route("/callbacks/{id}/take", post(voice::take_form))
+        .route("/callbacks/{id}/call", post(voice::call_form))
         // Conversations
         .route("/inbox", get(list::inbox_page))
         .route("/inbox/list", get(list::inbox_list))
@@ -178,6 +183,9 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/me", get(preferences::me).patch(preferences::update_me))
         .route("/me/presence", get(routing::get_presence).put(routing::put_presence))
+        .route("/callbacks", get(voice::list_callbacks))
+        .route("/callbacks/{id}/take", post(voice::take_callback))
+        .route("/callbacks/{id}/call", post(voice::call_callback))
         .route("/account", get(account::get_account).patch(account::update_account))
         // Conversations
         .route("/conversations", get(conversations_api::list_conversations))
@@ -275,11 +283,17 @@ fn api(upload_limit: usize) -> Router<AppState> {
 
 /// What the outside world calls: providers' webhooks, signed media links, and
 /// the operator's probes.
-fn outside() -> Router<AppState> {
+fn outside(media_max_bytes: u64) -> Router<AppState> {
+    let email_limit = escalations::email_body_limit(media_max_bytes);
     Router::new()
         .route("/webhooks/{provider}/{inbox}", post(webhooks::main_hook).get(webhooks::main_hook_get))
         .route("/webhooks/{provider}/{inbox}/{hook}", post(webhooks::named_hook).get(webhooks::named_hook_get))
-        .route("/webhooks/email/{account_id}/{secret}", post(escalations::inbound_email))
+        .route(
+            "/webhooks/email/{account_id}/{secret}",
+            post(escalations::inbound_email).layer(DefaultBodyLimit::max(email_limit)),
+        )
+        .route("/webhooks/calls/{call_id}/answer", post(voice::answer))
+        .route("/webhooks/calls/{call_id}/status", post(voice::status))
         .route("/media/{id}", get(media::serve))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
@@ -292,6 +306,7 @@ fn simulator_routes() -> Router<AppState> {
         .route("/simulator/api/inboxes", get(simulator::inboxes))
         .route("/simulator/api/inboxes/{inbox}/messages", post(simulator::text_in))
         .route("/simulator/api/inboxes/{inbox}/phones/{number}/messages", get(simulator::phone_messages))
+        .route("/simulator/api/inboxes/{inbox}/phones/{number}/calls", get(simulator::phone_calls))
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {

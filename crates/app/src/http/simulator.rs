@@ -156,3 +156,40 @@ pub(crate) async fn phone_messages(
             .collect(),
     ))
 }
+
+#[derive(Serialize)]
+pub(crate) struct PhoneCall {
+    sid: String,
+    /// The business's number, calling.
+    from: String,
+    /// ringing (not yet reported: queued) or in-progress.
+    status: &'static str,
+    /// Where the phone reports its progress: the same status callback a provider posts to.
+    status_path: String,
+}
+
+/// Calls ringing or going on this simulated phone.
+pub(crate) async fn phone_calls(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((inbox, number)): Path<(i64, String)>,
+) -> Result<Json<Vec<PhoneCall>>, Problem> {
+    let inbox = simulator_inbox(&s, &headers, inbox).await?;
+    let address = Address::parse(Medium::Sms, &number)?;
+    let calls = s.services.simulated_calls(inbox.id, address.value());
+    Ok(Json(
+        calls
+            .into_iter()
+            .map(|c| PhoneCall {
+                status_path: c
+                    .status_url
+                    .split_once("/webhooks/")
+                    .map(|(_, p)| format!("/webhooks/{p}"))
+                    .unwrap_or_default(),
+                status: c.status.as_str(),
+                sid: c.sid,
+                from: c.from,
+            })
+            .collect(),
+    ))
+}

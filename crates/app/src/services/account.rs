@@ -96,11 +96,19 @@ pub struct EscalationSettings {
     /// The meeting link a video escalation texts: an https URL with `{room}`,
     /// where a random id goes.
     pub video_link: String,
+    /// What a customer texts to ask for a call back (`CALL`); empty switches it off.
+    pub callback_keyword: String,
 }
+
+/// The call back keyword a new account has.
+pub const DEFAULT_CALLBACK_KEYWORD: &str = "CALL";
 
 impl Default for EscalationSettings {
     fn default() -> Self {
-        EscalationSettings { video_link: DEFAULT_VIDEO_TEMPLATE.to_owned() }
+        EscalationSettings {
+            video_link: DEFAULT_VIDEO_TEMPLATE.to_owned(),
+            callback_keyword: DEFAULT_CALLBACK_KEYWORD.to_owned(),
+        }
     }
 }
 
@@ -108,7 +116,18 @@ impl EscalationSettings {
     fn validated(self) -> Result<Self, Invalid> {
         let t =
             VideoTemplate::parse(&self.video_link).map_err(|e| Invalid::new(format!("settings.escalation: {e}")))?;
-        Ok(EscalationSettings { video_link: t.as_str().to_owned() })
+        let keyword = self.callback_keyword.trim().to_ascii_uppercase();
+        if keyword.len() > 20 || !keyword.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Invalid::new(
+                "settings.escalation: callback_keyword is one word of letters and digits (at most 20), or empty to switch it off",
+            ));
+        }
+        if textdesk_core::consent::Keywords::default().classify(&keyword).is_some() {
+            return Err(Invalid::new(format!(
+                "settings.escalation: callback_keyword {keyword:?} is a consent keyword (STOP, START, HELP…)"
+            )));
+        }
+        Ok(EscalationSettings { video_link: t.as_str().to_owned(), callback_keyword: keyword })
     }
 
     /// The template, checked when it was stored.

@@ -137,7 +137,12 @@ pub struct InboundEmail<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub text: &'a str,
+    /// Its attachments: declared content type and bytes.
+    pub files: Vec<(&'a str, &'a [u8])>,
 }
+
+/// The most attachments an email reply keeps (as a composer's message may carry).
+pub const MAX_EMAIL_FILES: usize = 10;
 
 impl Services {
     /// The path an account's inbound-parse webhook posts to; the secret in it is the credential.
@@ -163,6 +168,24 @@ impl Services {
         if text.is_empty() {
             return Err(Invalid::new("the email has no words of its own (only quoted history)").into());
         }
+        if mail.files.len() > MAX_EMAIL_FILES {
+            return Err(Invalid::new(format!("an email reply keeps at most {MAX_EMAIL_FILES} attachments")).into());
+        }
+        // Every attachment is checked before anything is kept: one refused file refuses the email.
+        let mut kinds = Vec::with_capacity(mail.files.len());
+        for (i, (declared, bytes)) in mail.files.iter().enumerate() {
+            if bytes.len() as u64 > self.media.max_bytes {
+                return Err(Invalid::new(format!(
+                    "attachment {}: larger than {}, the most a file may be",
+                    i + 1,
+                    crate::services::media::human_size(self.media.max_bytes)
+                ))
+                .into());
+            }
+            let kind = textdesk_core::media::check(declared, bytes)
+                .map_err(|refused| Invalid::new(format!("attachment {}: {refused}", i + 1)))?;
+            kinds.push(kind.essence);
+        }
         // A provider posting the same email twice stores it once.
         let email_id = {
             use sha2::Digest;
@@ -171,10 +194,17 @@ impl Services {
                 h.update(part.as_bytes());
                 h.update([0u8]);
             }
+            for (_, bytes) in &mail.files {
+                h.update(sha2::Sha256::digest(bytes));
+            }
             hex::encode(h.finalize())
         };
-        let recorded =
-            self.store.record_email_reply(account_id, &reply_to, &email_id, &text, jiff::Timestamp::now()).await?;
+        let mut files = Vec::with_capacity(kinds.len());
+        for ((_, bytes), kind) in mail.files.iter().zip(kinds) {
+            files.push((self.store_media_bytes(bytes).await?, kind.to_owned(), bytes.len() as i64));
+        }
+        let now = jiff::Timestamp::now();
+        let recorded = self.store.record_email_reply(account_id, &reply_to, (&email_id, &text, &files), now).await?;
         match recorded {
             Some((conversation_id, _)) => Ok(conversation_id),
             None => Err(ServiceError::NotFound("reply address")),

@@ -1,7 +1,7 @@
 //! Escalating a conversation: to a supervisor (priority urgent, assigned or
-//! watched, alerted live) or to a video call (a meeting link texted through
-//! the gate). Phone calls, call backs and email are refused in words until
-//! they are built.
+//! watched, alerted live), a phone call (the agent's phone rung, then the
+//! customer's: `services::voice`), a call back (queued for a time), a video
+//! call (a meeting link texted through the gate) or email.
 
 use jiff::Timestamp;
 use textdesk_core::escalation::{EmailContent, EscalationKind, parse_reason, video_invitation};
@@ -27,19 +27,14 @@ pub struct EscalationAsk {
     pub email: Option<String>,
     /// With email: `transcript` (default) or `request`.
     pub send: Option<String>,
+    /// With callback: when, in the customer's zone (or an instant).
+    pub at: Option<String>,
 }
 
 impl Services {
     pub async fn escalate(&self, actor: &User, conversation_id: i64, ask: &EscalationAsk) -> ServiceResult<Escalation> {
         let kind = EscalationKind::parse(&ask.to)?;
         let reason = parse_reason(ask.reason.as_deref())?;
-        if !kind.available() {
-            return Err(Invalid::new(format!(
-                "escalating to {} is not available yet; escalate to a supervisor, a video call or email",
-                kind.words()
-            ))
-            .into());
-        }
         let conversation = self.store.conversation(actor.account_id, conversation_id).await?;
         let now = Timestamp::now();
         let act = match kind {
@@ -65,7 +60,14 @@ impl Services {
                 let content = EmailContent::parse(ask.send.as_deref())?;
                 self.email_escalation(actor, conversation_id, ask.email.as_deref(), content).await?
             }
-            _ => {
+            EscalationKind::Call => {
+                let (call_id, provider_id) = self.place_call(actor, conversation_id).await?;
+                EscalationAct::Call { call_id, provider_id }
+            }
+            EscalationKind::Callback => EscalationAct::Callback {
+                due_at: self.callback_time(actor.account_id, conversation_id, ask.at.as_deref()).await?,
+            },
+            EscalationKind::Video => {
                 let template = self.account_settings(actor.account_id).await?.escalation.video_template();
                 let link = template.link(&new_room())?;
                 let (_, channel) = self.conversation_channel(actor.account_id, conversation_id).await?;

@@ -41,6 +41,7 @@ pub mod templates;
 pub mod thread;
 pub mod transcript;
 pub mod users;
+pub mod voice;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -88,6 +88,7 @@ fn routed_paths() -> BTreeSet<String> {
 /// Records one role acts on.
 struct Seeds {
     conv: i64,
+    callback: i64,
     contact: i64,
     message: i64,
     canned: i64,
@@ -135,7 +136,29 @@ async fn seed(t: &TestApp, admin: &str, actor_id: i64, n: usize) -> Seeds {
     let rule = json(t.post(admin, "/api/v1/automations", a_rule(n)).await).await["id"].as_i64().unwrap();
     let webhook = json(t.post(admin, "/api/v1/webhooks", a_webhook()).await).await["id"].as_i64().unwrap();
     let flow = json(t.post(admin, "/api/v1/flows", a_flow(&format!("Flow {n}"))).await).await["id"].as_i64().unwrap();
-    Seeds { conv, contact, message, canned, label, team, member: user, note, token, user, inbox, rule, webhook, flow }
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 + n as i64);
+    let ask = json!({ "to": "callback", "at": at.to_string() });
+    assert_eq!(t.post(admin, &format!("/api/v1/conversations/{conv}/escalations"), ask).await.status(), 201);
+    let queue = json(t.get(admin, "/api/v1/callbacks").await).await;
+    let callback =
+        queue.as_array().unwrap().iter().find(|c| c["conversation_id"] == conv).unwrap()["id"].as_i64().unwrap();
+    Seeds {
+        conv,
+        callback,
+        contact,
+        message,
+        canned,
+        label,
+        team,
+        member: user,
+        note,
+        token,
+        user,
+        inbox,
+        rule,
+        webhook,
+        flow,
+    }
 }
 
 fn a_webhook() -> Value {
@@ -208,6 +231,7 @@ fn fill(path: &str, s: &Seeds) -> String {
                 "automations" => s.rule,
                 "webhooks" => s.webhook,
                 "flows" => s.flow,
+                "callbacks" => s.callback,
                 "media" => 1,
                 other => panic!("{path}: no record for {{id}} after {other:?}"),
             }
@@ -225,6 +249,8 @@ fn fill(path: &str, s: &Seeds) -> String {
             "{token}" => "not-an-invitation".into(),
             "{provider}" => "twilio".into(),
             "{hook}" => "status".into(),
+            // No call is placed in the seeds: the provider's requests reach the 404.
+            "{call_id}" => "1".into(),
             other => other.into(),
         };
         out.push(v);

@@ -3,9 +3,9 @@
 //! on their live stream; their Escalated view; the timeline in words; an
 //! `escalation.created` webhook), to a video call (a link from the account's
 //! template texted through the gate: queued, held by quiet hours, refused for
-//! an opted-out customer with nothing recorded), the kinds not built refused
-//! in words, and the customer's next text back in the same conversation with
-//! the same agent.
+//! an opted-out customer with nothing recorded), bad asks refused in words,
+//! and the customer's next text back in the same conversation with the same
+//! agent. Calls and call backs: `voice.rs`.
 
 use std::time::Duration;
 
@@ -134,10 +134,11 @@ async fn refused_in_words(db: Db) {
     let inbox = t.simulator_inbox().await;
     let conv = json(t.text_in(inbox, "+14155550161", "Hi", None).await).await["conversation_id"].as_i64().unwrap();
     let path = format!("/api/v1/conversations/{conv}/escalations");
-    for to in ["call", "callback"] {
-        let p = problem(t.post(&agent, &path, json!({ "to": to })).await, 422).await;
-        assert!(p["detail"].as_str().unwrap().contains("is not available yet"), "{to}: {p}");
-    }
+    // A call back needs its time (tests/app/voice.rs has calls and call backs that happen).
+    let p = problem(t.post(&agent, &path, json!({ "to": "callback" })).await, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("choose when to call back"), "{p}");
+    let p = problem(t.post(&agent, &path, json!({ "to": "callback", "at": "2020-01-01T10:00" })).await, 422).await;
+    assert!(p["detail"].as_str().unwrap().contains("within the next 30 days"), "{p}");
     let p = problem(t.post(&agent, &path, json!({ "to": "email", "email": "jo@example.net" })).await, 422).await;
     assert!(p["detail"].as_str().unwrap().contains("email is not set up"), "{p}");
     let p = problem(t.post(&agent, &path, json!({ "to": "manager" })).await, 422).await;
@@ -331,7 +332,8 @@ fn mails(dir: &std::path::Path) -> Vec<String> {
 async fn by_email_through_a_real_smtp_server(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let Some((mut smtp, port)) = smtp_server(dir.path()) else { return };
-    let t = common::app(db).start().await;
+    // 1 MiB a file: an inbound email may then be 11 MiB in all.
+    let t = common::app(db).config(|c| c.media_max_bytes = 1 << 20).start().await;
     let admin = t.token_for("ada@example.com", Role::Admin).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
     let inbox = t.simulator_inbox().await;
@@ -402,17 +404,37 @@ async fn by_email_through_a_real_smtp_server(db: Db) {
     let start = page.find("/webhooks/email/").expect("the inbound address on the account page");
     let hook: String = page[start..].chars().take_while(|c| *c != '<').collect();
     assert!(hook.starts_with(&format!("/webhooks/email/{}/", t.account_id)) && hook.len() > 40, "{hook}");
-    let reply = |hook: &str, to: &str, text: &str| {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    let reply_with = |hook: &str, to: &str, text: &str, file: (&str, &str, &[u8])| {
         let fields =
             [("from", "Jo <jo@example.net>"), ("to", to), ("subject", "Re: Your conversation"), ("text", text)];
-        let (ctype, body) = common::multipart(&fields, &[("attachment1", "photo.jpg", "image/jpeg", b"\xff\xd8")]);
+        let (ctype, body) = common::multipart(&fields, &[("attachment1", file.0, file.1, file.2)]);
         t.client.post(t.url(hook)).header("content-type", ctype).body(body).send()
     };
+    let reply = |hook: &str, to: &str, text: &str| reply_with(hook, to, text, ("door.png", "image/png", PNG));
     let words =
         "The right address is 12 Oak St, Springfield.\n\nOn Fri, Dec 4, 2026 Test wrote:\n> Our conversation with";
     let to = format!("Test Dental <{}>", reply_to.to_uppercase().replace("REPLY+", "reply+"));
     assert_eq!(reply(&hook, &to, words).await.unwrap().status(), 200);
     assert_eq!(reply(&hook, &to, words).await.unwrap().status(), 200, "a repeat is taken");
+    // An attachment that is not what it says, or a body past the limit: refused in words, nothing kept.
+    let html = ("door.png", "image/png", b"<html><script>alert(1)</script></html>".as_slice());
+    let r = reply_with(&hook, &to, "Here is the picture", html).await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("attachment 1: the file is not"), "the type check");
+    // One byte over in all, so the server has read the whole body when it answers.
+    let limit = 11 << 20;
+    let fields = [("from", "Jo <jo@example.net>"), ("to", to.as_str()), ("subject", "Re: Your conversation")];
+    let framing = common::multipart(
+        &[fields[0], fields[1], fields[2], ("text", "A big one")],
+        &[("attachment1", "big.png", "image/png", b"")],
+    )
+    .1
+    .len();
+    let huge = vec![0u8; limit - framing + 1];
+    let r = reply_with(&hook, &to, "A big one", ("big.png", "image/png", &huge)).await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(r.text().await.unwrap().contains("an inbound email may be at most"), "the size limit in words");
     let forged = format!("/webhooks/email/{}/not-the-secret", t.account_id);
     assert_eq!(reply(&forged, &to, "Forged").await.unwrap().status(), 403);
     let unknown = "reply+00aa@reply.clinic.example";
@@ -426,6 +448,10 @@ async fn by_email_through_a_real_smtp_server(db: Db) {
         .collect();
     assert_eq!(back.len(), 1, "once, quoted history cut: {messages}");
     assert_eq!(back[0]["direction"], "inbound");
+    let media = back[0]["media"].as_array().unwrap();
+    assert_eq!(media.len(), 1, "the attachment is the message's: {}", back[0]);
+    assert_eq!((media[0]["content_type"].as_str(), media[0]["state"].as_str()), (Some("image/png"), Some("stored")));
+    assert!(!messages.to_string().contains("Here is the picture") && !messages.to_string().contains("A big one"));
     assert!(!messages.to_string().contains("Forged") && !messages.to_string().contains("Our conversation with"));
     let thread = t.browser("dana@example.com").await.get(t.url(&format!("/conversations/{conv}"))).send().await;
     let thread = thread.unwrap().text().await.unwrap();

@@ -58,5 +58,6 @@ mod timing;
 mod transcript;
 mod ui;
 mod vault;
+mod voice;
 mod webhooks;
 mod whatsapp;

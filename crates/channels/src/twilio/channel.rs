@@ -9,11 +9,13 @@ use tokio::sync::mpsc;
 
 use super::client::{CredentialError, DEFAULT_API_BASE, TwilioClient, TwilioConfig};
 use super::signature::{SIGNATURE_HEADER, validate_form, validate_json};
+use super::voice::{dial_twiml, parse_call_report};
 use super::webhook::{EMPTY_TWIML, TWIML_CONTENT_TYPE, parse_inbound, parse_status};
 use crate::provider::{
     self, Answer, BoxFuture, Channel, CheckFailure, Context, FindSent, Inbound, InboundRequest, MediaFailure,
     MediaFile, Provider, Refusal, SentQuery, SetupField, StoredSetup, Webhook,
 };
+use crate::voice::{CallReport, CallRequest, Voice};
 use crate::{Accepted, InboundEvent, Outgoing, SendError};
 
 pub struct Twilio;
@@ -72,6 +74,9 @@ impl Provider for Twilio {
         false
     }
     fn metered(&self) -> bool {
+        true
+    }
+    fn voice(&self) -> bool {
         true
     }
     fn sender(&self, _stored: &StoredSetup, medium: Medium, raw: &str) -> Result<String, String> {
@@ -212,5 +217,25 @@ impl Channel for TwilioChannel {
 
     fn link(&self) -> Option<(String, bool)> {
         None
+    }
+
+    fn voice(&self) -> Option<&dyn Voice> {
+        Some(self)
+    }
+}
+
+/// The same account SID and auth token place calls (Twilio Voice).
+impl Voice for TwilioChannel {
+    fn place_call<'a>(&'a self, call: &'a CallRequest) -> BoxFuture<'a, Result<String, SendError>> {
+        Box::pin(self.client.create_call(call))
+    }
+
+    fn verify_call(&self, req: &InboundRequest<'_>) -> Result<CallReport, Refusal> {
+        let params = self.verified_params(req)?;
+        parse_call_report(&params).map_err(Refusal::BadRequest)
+    }
+
+    fn bridge(&self, caller_id: &str, customer: &str) -> Answer {
+        Answer { status: 200, content_type: Some(TWIML_CONTENT_TYPE), body: dial_twiml(caller_id, customer).into() }
     }
 }

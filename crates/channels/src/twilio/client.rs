@@ -36,7 +36,7 @@ impl Default for Timeouts {
 const MAX_PAGES: usize = 20;
 const PAGE_SIZE: u32 = 100;
 /// Twilio's error answers are small; anything bigger is not one.
-const MAX_ERROR_BODY: usize = 64 * 1024;
+pub(super) const MAX_ERROR_BODY: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct TwilioConfig {
@@ -115,12 +115,12 @@ impl MediaError {
 
 #[derive(Clone)]
 pub struct TwilioClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// Only for media: reaches only what `TwilioConfig::media_policy` allows.
     media: reqwest::Client,
     base: url::Url,
-    cfg: TwilioConfig,
-    timeouts: Timeouts,
+    pub(super) cfg: TwilioConfig,
+    pub(super) timeouts: Timeouts,
 }
 
 impl fmt::Debug for TwilioClient {
@@ -173,7 +173,7 @@ impl TwilioClient {
         &self.cfg
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base.as_str().trim_end_matches('/'))
     }
 
@@ -378,7 +378,7 @@ impl TwilioClient {
 }
 
 /// A non-success answer to a request about messages, as a `SendError`.
-async fn classify_failure(status: StatusCode, resp: reqwest::Response) -> SendError {
+pub(super) async fn classify_failure(status: StatusCode, resp: reqwest::Response) -> SendError {
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         return SendError::Permanent(format!(
             "Twilio rejected the credentials (HTTP {}): check the account SID and auth token",
@@ -420,7 +420,7 @@ async fn classify_failure(status: StatusCode, resp: reqwest::Response) -> SendEr
     }
 }
 
-async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, ()> {
+pub(super) async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, ()> {
     let mut out = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|_| ())? {
         if out.len() + chunk.len() > max {
@@ -432,7 +432,7 @@ async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>
 }
 
 /// A transport failure in words, without the URL (it names the account).
-fn transport(doing: &str, e: &reqwest::Error) -> String {
+pub(super) fn transport(doing: &str, e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

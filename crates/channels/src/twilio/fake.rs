@@ -45,7 +45,7 @@ struct Record {
 }
 
 #[derive(Default)]
-struct Inner {
+pub(super) struct Inner {
     sent: Vec<Record>,
     seq: u64,
     fail_next: VecDeque<(u16, Option<u32>)>,
@@ -54,25 +54,26 @@ struct Inner {
     media: HashMap<String, (Vec<u8>, String)>,
     storage_requests: u32,
     storage_saw_credentials: bool,
+    pub(super) calls: Vec<super::fake_voice::FakeCall>,
 }
 
-struct Shared {
-    account_sid: String,
-    auth_token: String,
+pub(super) struct Shared {
+    pub(super) account_sid: String,
+    pub(super) auth_token: String,
     base_url: String,
     storage_url: String,
     inner: Mutex<Inner>,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A test that panicked mid-request must not wedge the others.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 pub struct FakeTwilio {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     http: reqwest::Client,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -101,6 +102,7 @@ impl FakeTwilio {
         let api_routes = Router::new()
             .route("/2010-04-01/Accounts/{account}/Messages.json", get(list_messages).post(create_message))
             .route("/2010-04-01/Accounts/{account}", get(fetch_account))
+            .route("/2010-04-01/Accounts/{account}/Calls.json", axum::routing::post(super::fake_voice::create_call))
             .route("/2010-04-01/Accounts/{account}/Messages/{message}/Media/{media}", get(fetch_media))
             .with_state(shared.clone());
         let storage_routes = Router::new().route("/media/{media}", get(storage_media)).with_state(shared.clone());
@@ -319,7 +321,11 @@ impl FakeTwilio {
         self.post_signed(webhook_url, params).await
     }
 
-    async fn post_signed(&self, url: &str, params: &[(String, String)]) -> reqwest::Result<reqwest::Response> {
+    pub(super) async fn post_signed(
+        &self,
+        url: &str,
+        params: &[(String, String)],
+    ) -> reqwest::Result<reqwest::Response> {
         let signature = compute_signature(&self.shared.auth_token, url, params);
         self.http
             .post(url)
@@ -331,11 +337,11 @@ impl FakeTwilio {
     }
 }
 
-fn hex32() -> String {
+pub(super) fn hex32() -> String {
     format!("{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>())
 }
 
-fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
+pub(super) fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
     let body = json!({
         "code": code,
         "message": message,
@@ -347,7 +353,7 @@ fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
 
 /// The answer to a request without the right Basic auth, or for another
 /// account; `None` when it may proceed.
-fn refuse(shared: &Shared, headers: &HeaderMap, account: &str) -> Option<Response> {
+pub(super) fn refuse(shared: &Shared, headers: &HeaderMap, account: &str) -> Option<Response> {
     let expected = format!("{}:{}", shared.account_sid, shared.auth_token);
     let given = headers
         .get(header::AUTHORIZATION)
@@ -370,7 +376,7 @@ async fn delay(shared: &Shared) {
     }
 }
 
-fn is_e164(n: &str) -> bool {
+pub(super) fn is_e164(n: &str) -> bool {
     n.strip_prefix('+')
         .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0'))
 }

@@ -43,6 +43,22 @@ pub enum Action {
     StartFlow {
         flow_id: i64,
     },
+    /// Escalate: to a supervisor (the one named, else the team's lead; priority
+    /// urgent, alerted), or offer the customer a call back (the next times the
+    /// business can call, texted through the gate like a reply).
+    Escalate {
+        to: AutoEscalation,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        supervisor_id: Option<i64>,
+    },
+}
+
+/// Where a rule escalates to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoEscalation {
+    Supervisor,
+    CallbackOffer,
 }
 
 impl Action {
@@ -66,11 +82,20 @@ impl Action {
             | Action::Resolve
             | Action::CallWebhook { .. }
             | Action::StartFlow { .. } => Ok(()),
+            Action::Escalate { to: AutoEscalation::CallbackOffer, supervisor_id: Some(_) } => {
+                Err(Invalid::new("a call back offer names no supervisor"))
+            }
+            Action::Escalate { .. } => Ok(()),
         }
     }
 
     /// Whether the action writes to the customer.
     pub fn sends(&self) -> bool {
-        matches!(self, Action::Reply { .. } | Action::StartFlow { .. })
+        matches!(
+            self,
+            Action::Reply { .. }
+                | Action::StartFlow { .. }
+                | Action::Escalate { to: AutoEscalation::CallbackOffer, .. }
+        )
     }
 }

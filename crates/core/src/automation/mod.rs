@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use action::Action;
+pub use action::{Action, AutoEscalation};
 pub use condition::{AssigneeIs, AttributeTest, Condition, HoursAre, Pattern, TextMatch};
 pub use words::{Names, RuleWords, minutes_words};
 

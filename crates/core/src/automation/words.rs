@@ -2,7 +2,7 @@
 //! customer's message arrives, if the inbox is closed: reply “…”. At most once
 //! each time the inbox closes." Ids become the names the account uses.
 
-use super::{Action, AssigneeIs, AttributeTest, Condition, HoursAre, Once, Rule, TextMatch, Trigger};
+use super::{Action, AssigneeIs, AttributeTest, AutoEscalation, Condition, HoursAre, Once, Rule, TextMatch, Trigger};
 use crate::ConsentState;
 
 /// The account's names for the ids a rule holds.
@@ -151,6 +151,15 @@ fn action_words(a: &Action, names: &dyn Names) -> String {
             "start the self-service flow \u{201c}{}\u{201d}",
             names.flow(*flow_id).unwrap_or_else(|| format!("#{flow_id} (deleted)"))
         ),
+        Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: Some(id) } => {
+            format!("escalate it to {} (priority urgent)", user_name(names, *id))
+        }
+        Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: None } => {
+            "escalate it to its team's lead (priority urgent)".into()
+        }
+        Action::Escalate { to: AutoEscalation::CallbackOffer, .. } => {
+            "offer the customer a call back at the next times the business can call".into()
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! so saving the form never quietly changes what a rule does.
 
 use textdesk_core::automation::{
-    Action, AssigneeIs, AttributeTest, Condition, HoursAre, Once, Pattern, RuleSpec, TextMatch, Trigger,
+    Action, AssigneeIs, AttributeTest, AutoEscalation, Condition, HoursAre, Once, Pattern, RuleSpec, TextMatch, Trigger,
 };
 use textdesk_core::{ConsentState, ConversationStatus, Invalid, Priority};
 
@@ -51,6 +51,8 @@ pub struct RuleForm {
     pub call_webhook: String,
     /// A self-service flow's id, or empty.
     pub start_flow: String,
+    /// Empty, `lead` (the team's lead), `user:ID` (a supervisor) or `callback` (offer a call back).
+    pub escalate: String,
     pub once: String,
 }
 
@@ -105,6 +107,7 @@ impl RuleForm {
                 "resolve" => f.resolve = true,
                 "call_webhook" => f.call_webhook = v,
                 "start_flow" => f.start_flow = v,
+                "escalate" => f.escalate = v,
                 "once" => f.once = v,
                 _ => {}
             }
@@ -227,6 +230,18 @@ impl RuleForm {
         if !self.start_flow.is_empty() {
             actions.push(Action::StartFlow { flow_id: id(&self.start_flow, "flow")? });
         }
+        match self.escalate.split_once(':') {
+            _ if self.escalate.is_empty() => {}
+            None if self.escalate == "lead" => {
+                actions.push(Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: None });
+            }
+            None if self.escalate == "callback" => {
+                actions.push(Action::Escalate { to: AutoEscalation::CallbackOffer, supervisor_id: None });
+            }
+            Some(("user", n)) => actions
+                .push(Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: Some(id(n, "supervisor")?) }),
+            _ => return Err(Invalid::new("escalate: choose a supervisor, the team's lead or a call back offer")),
+        }
         let once = match self.once.as_str() {
             "per_closed_period" => Once::PerClosedPeriod,
             "per_wait" => Once::PerWait,
@@ -343,6 +358,9 @@ impl RuleForm {
                 Action::Resolve => f.resolve = true,
                 Action::CallWebhook { webhook_id } => f.call_webhook = webhook_id.to_string(),
                 Action::StartFlow { flow_id } => f.start_flow = flow_id.to_string(),
+                Action::Escalate { to: AutoEscalation::CallbackOffer, .. } => f.escalate = "callback".into(),
+                Action::Escalate { supervisor_id: Some(id), .. } => f.escalate = format!("user:{id}"),
+                Action::Escalate { supervisor_id: None, .. } => f.escalate = "lead".into(),
             }
         }
         f.add_labels = labels.join(", ");

@@ -19,7 +19,8 @@ use crate::services::escalations::EscalationAsk;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationIn {
-    /// supervisor, video or email; call and callback are answered 422 ("not available yet").
+    /// supervisor, call, callback, video or email. `call` rings the caller's own phone (their profile's
+    /// `phone`) and, when they answer, the customer's; `callback` queues a call back at `at`.
     #[serde(default)]
     pub(crate) to: String,
     /// Why, in words for the supervisor and the timeline (at most 500 characters).
@@ -41,6 +42,10 @@ pub struct EscalationIn {
     /// Sent with `Reply-To: reply+<token>@` the account's `settings.email.reply_domain`.
     #[serde(default)]
     pub(crate) send: Option<String>,
+    /// With `callback`: when to call, on the customer's clock (`2026-12-07T10:00`) or as an instant
+    /// (`2026-12-07T15:00:00Z`); within the next 30 days.
+    #[serde(default)]
+    pub(crate) at: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -90,11 +95,12 @@ impl EscalationIn {
             keep_agent: self.keep_agent,
             email: self.email,
             send: self.send,
+            at: self.at,
         }
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/escalations", tag = "conversations", params(("id" = i64, Path)), request_body = EscalationIn, responses((status = 201, body = EscalationOut, description = "Escalated: recorded in the timeline, sent to webhooks as escalation.created"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "A video link the gate refused to text (opted out, outside the reply window): nothing recorded"), (status = 422, body = ProblemOut, description = "Not available yet (call, callback), bad input, email not set up, or the mail server refused: nothing recorded")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/escalations", tag = "conversations", params(("id" = i64, Path)), request_body = EscalationIn, responses((status = 201, body = EscalationOut, description = "Escalated: recorded in the timeline, sent to webhooks as escalation.created"), (status = 404, body = ProblemOut), (status = 409, body = ProblemOut, description = "The gate refused: a video link it would not text (opted out, outside the reply window), or a call in the customer's quiet hours (the detail offers a call back): nothing recorded"), (status = 422, body = ProblemOut, description = "Bad input, no phone number in the caller's profile, an inbox that cannot call, email not set up, or the provider or mail server refused: nothing recorded")), security(("bearer" = [])))]
 pub(crate) async fn create_escalation(
     State(s): State<AppState>,
     ApiUser(u): ApiUser,
@@ -131,6 +137,9 @@ pub(crate) struct EscalateForm {
     /// `transcript` or `request`.
     #[serde(default)]
     pub(crate) send: Option<String>,
+    /// A call back's time on the customer's clock (`datetime-local`).
+    #[serde(default)]
+    pub(crate) at: Option<String>,
 }
 
 /// The Escalate menu's forms: back to the conversation, or the reason shown above the composer.
@@ -154,6 +163,7 @@ pub(crate) async fn escalate_form(
             keep_agent: f.keep_agent.is_some(),
             email: f.email,
             send: f.send,
+            at: f.at,
         };
         s.services.escalate(&ui.user, id, &ask).await?;
         Ok(thread_href(id, &p))
@@ -162,18 +172,37 @@ pub(crate) async fn escalate_form(
     after_action(&s, &ui, id, &p, result).await
 }
 
+/// The most an inbound-parse post may be: ten attachments at the media limit, and the text around them.
+pub(crate) fn email_body_limit(media_max_bytes: u64) -> usize {
+    (media_max_bytes as usize).saturating_mul(crate::services::email::MAX_EMAIL_FILES).saturating_add(1 << 20)
+}
+
 /// The inbound-parse webhook (`POST /webhooks/email/{account_id}/{secret}`): a customer's reply to an
-/// escalation's email (multipart `from`, `to`, `subject`, `text`; attachments are not kept), threaded into
-/// its conversation. The secret in the path is the credential (403 otherwise); 404 for an address no
+/// escalation's email (multipart `from`, `to`, `subject`, `text` and attachments, kept as the message's
+/// after the media type checks), threaded into its conversation. The secret in the path is the credential (403 otherwise); 404 for an address no
 /// escalation gave out; 200 once stored (a repeat is stored once).
 pub(crate) async fn inbound_email(
     State(s): State<AppState>,
     Path((account_id, secret)): Path<(i64, String)>,
     form: axum::extract::Multipart,
 ) -> Result<StatusCode, crate::http::problem::Problem> {
-    let parts = crate::http::extract::provider_form(form, s.config.media_max_bytes).await?;
+    let parts = crate::http::extract::provider_form(form, s.config.media_max_bytes).await.map_err(|p| {
+        if p.status == StatusCode::PAYLOAD_TOO_LARGE {
+            let most = crate::services::media::human_size(email_body_limit(s.config.media_max_bytes) as u64);
+            crate::http::problem::Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Email too large",
+                format!("an inbound email may be at most {most} in all, each attachment at most the media limit"),
+            )
+        } else {
+            p
+        }
+    })?;
     let field = |n: &str| parts.field(n).unwrap_or_default();
-    let mail = InboundEmail { from: field("from"), to: field("to"), subject: field("subject"), text: field("text") };
+    let files = parts.files.iter().map(|f| (f.content_type.as_str(), f.bytes.as_ref())).collect();
+    let mail =
+        InboundEmail { from: field("from"), to: field("to"), subject: field("subject"), text: field("text"), files };
     s.services.inbound_email(account_id, &secret, &mail).await?;
     Ok(StatusCode::OK)
 }

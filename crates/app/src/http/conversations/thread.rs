@@ -196,7 +196,19 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
             let why = reason.as_deref().map(|r| format!(": “{r}”")).unwrap_or_default();
             format!("{who} escalated this to email; the customer's reply will come back here{why}")
         }
+        E::Escalated { to: EscalationKind::Call, reason, .. } => {
+            let why = reason.as_deref().map(|r| format!(": “{r}”")).unwrap_or_default();
+            format!("{who} called the customer by phone{why}")
+        }
         E::Escalated { to, .. } => format!("{who} escalated this to {}", to.words()),
+        E::CallStatusChanged { status, duration_secs, .. } => format!("📞 {}", status.words(*duration_secs)),
+        E::CallbackRequested { due_at, by_customer, .. } => {
+            let by = if *by_customer { "The customer".to_owned() } else { who.clone() };
+            let clock = tz.iana_name().unwrap_or("UTC");
+            let at = due_at.to_zoned(tz.clone()).strftime("%a %b %-d, %-I:%M %p");
+            format!("{by} asked for a call back at {at} ({clock} time); it waits in the call back queue")
+        }
+        E::CallbackTaken { .. } => format!("{who} took the call back"),
         E::PriorityChanged { priority: Priority::None } => format!("{who} cleared the priority"),
         E::PriorityChanged { priority } => format!("{who} set priority to {}", priority.as_str()),
         E::LabelsChanged { labels } if labels.is_empty() => format!("{who} removed the labels"),

@@ -11,7 +11,7 @@ use std::future::Future;
 use jiff::civil::Weekday;
 use jiff::{SignedDuration, Timestamp};
 use sqlx::AnyConnection;
-use textdesk_core::automation::{Action, Decision, Facts, Moment, Once, Trigger, guard};
+use textdesk_core::automation::{Action, AutoEscalation, Decision, Facts, Moment, Once, Trigger, guard};
 use textdesk_core::event::DomainEvent;
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::hours::{BusinessHours, describe_opening};
@@ -49,6 +49,8 @@ pub struct Engine {
     pub(super) policies: std::collections::HashMap<i64, textdesk_core::timing::TimingPolicy>,
     /// Each account's name, for automatic replies.
     pub(super) names: std::collections::HashMap<i64, String>,
+    /// Each account's call back keyword (`CALL`), empty when switched off.
+    pub(super) callback_keywords: std::collections::HashMap<i64, String>,
 }
 
 impl Consumer for Engine {
@@ -81,10 +83,12 @@ impl Engine {
     pub async fn load(services: &Services, account_id: i64) -> ServiceResult<Self> {
         let policy = services.timing_for(account_id).await?;
         let name = services.business_name_of(account_id).await?;
+        let keyword = services.account_settings(account_id).await?.escalation.callback_keyword;
         Ok(Engine {
             services: services.clone(),
             policies: [(account_id, policy)].into(),
             names: [(account_id, name)].into(),
+            callback_keywords: [(account_id, keyword)].into(),
         })
     }
 
@@ -92,11 +96,13 @@ impl Engine {
     pub async fn load_all(services: &Services, accounts: &[i64]) -> ServiceResult<Self> {
         let mut policies = std::collections::HashMap::new();
         let mut names = std::collections::HashMap::new();
+        let mut callback_keywords = std::collections::HashMap::new();
         for &a in accounts {
             policies.insert(a, services.timing_for(a).await?);
             names.insert(a, services.business_name_of(a).await?);
+            callback_keywords.insert(a, services.account_settings(a).await?.escalation.callback_keyword);
         }
-        Ok(Engine { services: services.clone(), policies, names })
+        Ok(Engine { services: services.clone(), policies, names, callback_keywords })
     }
 
     /// The account's name for `{business_name}` (the server's while unknown).
@@ -125,6 +131,11 @@ impl Engine {
         // A poll's score is for the poll, not a question for the rules or the bot.
         if let Some((id, _)) = message
             && textdesk_store::surveys::answered_poll(tx, id).await?
+        {
+            return Ok(());
+        }
+        if let Some((id, false)) = message
+            && self.callback_message(tx, event.conversation_id, id).await?
         {
             return Ok(());
         }
@@ -271,6 +282,18 @@ impl Engine {
                 match self.start_flow(tx, s, *flow_id, now).await? {
                     super::bot::Started::Yes(did) | super::bot::Started::No(did) => firing.did.push(did),
                     super::bot::Started::NotNeeded => {}
+                }
+                continue;
+            }
+            if let Action::Escalate { to: AutoEscalation::CallbackOffer, .. } = action {
+                if let Some(why) = silence(occasion, s, now) {
+                    firing.silenced = Some(why);
+                    continue;
+                }
+                let at = occasion.received.map(|m| m.at);
+                match self.offer_callback(tx, s, (inbox, hours), at, now).await? {
+                    Ok(()) => firing.did.push("offered the customer a call back".into()),
+                    Err(why) => firing.did.push(format!("did not offer a call back: {why}")),
                 }
                 continue;
             }

@@ -3,6 +3,7 @@
 //! runs them is [`engine`].
 
 mod bot;
+mod callback;
 pub mod engine;
 pub mod screen;
 
