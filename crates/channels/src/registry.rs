@@ -4,11 +4,13 @@
 
 use crate::provider::Provider;
 
-static PROVIDERS: [&'static dyn Provider; 4] = [
+static PROVIDERS: [&'static dyn Provider; 6] = [
     &crate::simulator::Simulator,
     &crate::twilio::channel::Twilio,
     &crate::smpp::channel::Smpp,
     &crate::whatsapp::channel::WhatsApp,
+    &crate::messenger::channel::Messenger,
+    &crate::wechat::channel::Wechat,
 ];
 
 pub fn all() -> &'static [&'static dyn Provider] {

@@ -152,6 +152,7 @@ fn check_event(e: &InboundEvent) {
         }
         InboundEvent::Status { provider_id, .. } => assert!(!provider_id.is_empty() && provider_id.len() <= 64),
         InboundEvent::Profile { name, .. } => assert!(!name.is_empty() && name.chars().count() <= 100),
+        InboundEvent::StatusUpTo { to, .. } => assert!(!to.value().is_empty()),
     }
 }
 
