@@ -80,7 +80,7 @@ pub(crate) async fn picker(s: &AppState, account_id: i64, conversation_id: i64) 
     let clock = |t: Timestamp| format!("{} ({zone} time)", t.to_zoned(tz.clone()).strftime("%b %-d, %-I:%M %p"));
     let note = window_words(&window, now, clock);
     // Closed: nothing typed can go; Messenger's human-agent days leave the composer open.
-    let closed = !window.open && !window.person_until.is_some_and(|until| now < until);
+    let closed = !window.open && window.person_until.is_none_or(|until| now >= until);
     Ok(Picker { templates, closed, note: Some(note) })
 }
 
