@@ -4,7 +4,7 @@
 // the composer say the reply goes as a human agent's, the reply is sent and
 // reaches the fake. Then each inbox's settings at 1280 and 390 px: the
 // webhook address with its Copy button and where to paste it.
-import { env, check, signIn, thread, openConversation, assertNoHorizontalScroll, screenshot, eventually } from "../lib.mjs";
+import { env, check, signIn, thread, openConversation, assertNoHorizontalScroll, screenshot, eventually, countSays } from "../lib.mjs";
 
 const conversation = process.env.TEXTDESK_MS_CONVERSATION;
 const messengerInbox = process.env.TEXTDESK_MS_INBOX;
@@ -23,6 +23,7 @@ export const scenarios = [
       const note = page.locator("#window-note");
       check((await note.textContent()).includes("still takes your reply as a human agent"), "the window is said in words");
       await th.body.fill("It ships today; tracking follows.");
+      await countSays(page, "33 characters");
       await th.meta.getByText("goes as a human agent's reply").waitFor();
       await assertNoHorizontalScroll(page, "the Messenger conversation at 1280 px");
       await screenshot(page, "metaapps-messenger-1280");
@@ -36,6 +37,7 @@ export const scenarios = [
       await openConversation(phone, conversation);
       await phone.locator("#window-note").waitFor();
       await thread(phone).body.fill("Anything else?");
+      await countSays(phone, "14 characters");
       await thread(phone).meta.getByText("goes as a human agent's reply").waitFor();
       await assertNoHorizontalScroll(phone, "the Messenger conversation at 390 px");
       await screenshot(phone, "metaapps-messenger-390");
