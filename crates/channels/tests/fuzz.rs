@@ -1,8 +1,9 @@
 //! Fuzzing, on stable Rust, of what providers send us: Twilio's webhooks
 //! (forms and JSON, through the channel's own `verify` with a valid signature
 //! so the parsers are reached), SMPP frames, their text encodings, delivery
-//! receipts and reassembly, the simulator's texts, and WhatsApp's webhooks
-//! (Meta's example bodies with any value anywhere, signed with the app secret). Properties: nothing
+//! receipts and reassembly, the simulator's texts, WhatsApp's webhooks
+//! (Meta's example bodies with any value anywhere, signed with the app secret),
+//! Messenger's bodies and WeChat's XML and ciphertexts. Properties: nothing
 //! panics, what decodes encodes back, oversized input is refused.
 //! `TEXTDESK_FUZZ_CASES=100000 cargo test -p textdesk-channels --test fuzz`
 //! runs longer (docs/limits.md, "Fuzzing").
