@@ -15,9 +15,10 @@ pub struct InboxAdd {
     kind: String,
     #[arg(long)]
     name: String,
-    /// The number customers text, in E.164 (+14155550100).
+    /// The number customers text, in E.164 (+14155550100). Messenger and
+    /// WeChat inboxes may leave it out: the Page ID or AppID is used.
     #[arg(long)]
-    number: String,
+    number: Option<String>,
     /// Save without asking the provider whether the credentials work (offline setups).
     #[arg(long)]
     no_check: bool,
@@ -110,7 +111,8 @@ pub fn new_channel(a: InboxAdd) -> anyhow::Result<(NewChannel, Vec<(&'static str
         };
         match value {
             None if f.generated => {
-                let v = hex::encode(rand::random::<[u8; 20]>());
+                // 32 characters: WeChat takes at most that many in its Token.
+                let v = hex::encode(rand::random::<[u8; 16]>());
                 made_up.push((f.label, v.clone()));
                 Some(v)
             }
@@ -125,6 +127,13 @@ pub fn new_channel(a: InboxAdd) -> anyhow::Result<(NewChannel, Vec<(&'static str
     if let Some((name, _)) = given.iter().find(|(name, _)| !provider.setup().iter().any(|f| f.name == *name)) {
         anyhow::bail!("--{} is not a setting of a {} inbox", name.replace('_', "-"), provider.key());
     }
-    let new = NewChannel { name: a.name, sender: a.number, provider, medium: None, setup, check: !a.no_check };
+    let new = NewChannel {
+        name: a.name,
+        sender: a.number.unwrap_or_default(),
+        provider,
+        medium: None,
+        setup,
+        check: !a.no_check,
+    };
     Ok((new, made_up))
 }

@@ -305,6 +305,7 @@ document.addEventListener("click", function (e) {
       if (p.verdict && !(note && note.checked)) {
         if (p.verdict.decision === "defer") meta.appendChild(el("div", "verdict defer", "Will be sent at " + p.verdict.until_local + ": it is night where they are."));
         if (p.verdict.decision === "block") meta.appendChild(el("div", "verdict block", p.verdict.explanation));
+        if (p.verdict.decision === "allow" && p.verdict.explanation) meta.appendChild(el("div", "verdict note", p.verdict.explanation));
       }
     }
     function askPreview() {

@@ -3,6 +3,8 @@
 //! never touch the database; the app feeds what they parse into ingest.
 
 pub mod line;
+pub mod messenger;
+pub mod meta;
 pub mod net;
 pub mod provider;
 pub mod registry;
@@ -12,6 +14,7 @@ pub mod smpp;
 pub mod telegram;
 pub mod twilio;
 pub mod voice;
+pub mod wechat;
 pub mod whatsapp;
 
 pub use provider::{Channel, Provider};
@@ -65,6 +68,13 @@ pub enum InboundEvent {
         status: DeliveryStatus,
         error: Option<ProviderError>,
     },
+    /// Every message sent to `to` at or before `until` reached `status`
+    /// (Messenger's delivery and read "watermarks" name a moment, not messages).
+    StatusUpTo {
+        to: Address,
+        status: DeliveryStatus,
+        until: Timestamp,
+    },
     /// The name the customer gave themselves in the app (WhatsApp's profile
     /// name): a contact nobody has named yet takes it.
     Profile {
@@ -96,6 +106,10 @@ pub struct Outgoing {
     pub template: Option<OutgoingTemplate>,
     /// Where the provider should report delivery, when it reports over HTTP.
     pub status_callback: Option<String>,
+    /// A person's reply after the channel's reply window, inside its
+    /// human-agent window (the gate allowed it as such): Messenger needs the
+    /// `HUMAN_AGENT` tag on it.
+    pub human_agent: bool,
 }
 
 /// A provider's template by name and language, with its variables' values in order.

@@ -170,6 +170,56 @@ impl reqwest::dns::Resolve for Guarded {
     }
 }
 
+/// Downloads a file a provider pointed at (`url`), at most `max_bytes`,
+/// through `client` (made by `policy.client`), after checking the address.
+/// Refusals and failures to connect read alike; 5xx and 429 are retried.
+pub async fn download(
+    client: &reqwest::Client,
+    policy: &FetchPolicy,
+    url: &str,
+    max_bytes: u64,
+) -> Result<crate::provider::MediaFile, crate::provider::MediaFailure> {
+    use crate::provider::{MediaFailure, MediaFile};
+    let permanent = |reason: String| MediaFailure { reason, retryable: false };
+    let retry = |reason: String| MediaFailure { reason, retryable: true };
+    let parsed = url::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| permanent("the media address is not an http(s) URL".into()))?;
+    policy.check_url(&parsed).map_err(|_| retry(UNREACHABLE.into()))?;
+    let mut resp = client.get(parsed).timeout(Duration::from_secs(120)).send().await.map_err(|e| {
+        if e.is_timeout() || e.is_body() {
+            retry("downloading media: timed out or cut off".into())
+        } else {
+            retry(UNREACHABLE.into())
+        }
+    })?;
+    let status = resp.status();
+    if !status.is_success() {
+        let reason = format!("the media could not be downloaded (HTTP {})", status.as_u16());
+        let again = status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+        return Err(MediaFailure { reason, retryable: again });
+    }
+    let too_big = || permanent(format!("the media is larger than {max_bytes} bytes"));
+    if resp.content_length().is_some_and(|n| n > max_bytes) {
+        return Err(too_big());
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|_| retry("downloading media: cut off".into()))? {
+        if bytes.len() as u64 + chunk.len() as u64 > max_bytes {
+            return Err(too_big());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(MediaFile { content_type, bytes })
+}
+
 /// Whether an address is on the public internet: not loopback, private,
 /// link-local (cloud metadata lives there), shared, reserved, documentation,
 /// multicast, or an IPv6 form wrapping one of those.

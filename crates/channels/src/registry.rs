@@ -11,6 +11,8 @@ static PROVIDERS: [&'static dyn Provider; 6] = [
     &crate::whatsapp::channel::WhatsApp,
     &crate::telegram::channel::Telegram,
     &crate::line::channel::Line,
+    &crate::messenger::channel::Messenger,
+    &crate::wechat::channel::Wechat,
 ];
 
 pub fn all() -> &'static [&'static dyn Provider] {

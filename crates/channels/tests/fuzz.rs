@@ -3,8 +3,9 @@
 //! so the parsers are reached), SMPP frames, their text encodings, delivery
 //! receipts and reassembly, the simulator's texts, WhatsApp's webhooks
 //! (Meta's example bodies with any value anywhere, signed with the app secret),
-//! LINE's (the SDK's example webhook, signed) and Telegram's (updates made by
-//! python-telegram-bot, with the inbox's secret). Properties: nothing
+//! LINE's (the SDK's example webhook, signed), Telegram's (updates made by
+//! python-telegram-bot, with the inbox's secret), Messenger's bodies and
+//! WeChat's XML and ciphertexts. Properties: nothing
 //! panics, what decodes encodes back, oversized input is refused.
 //! `TEXTDESK_FUZZ_CASES=100000 cargo test -p textdesk-channels --test fuzz`
 //! runs longer (docs/limits.md, "Fuzzing").
@@ -155,6 +156,7 @@ fn check_event(e: &InboundEvent) {
         InboundEvent::Status { provider_id, .. } => assert!(!provider_id.is_empty() && provider_id.len() <= 64),
         InboundEvent::Profile { name, .. } => assert!(!name.is_empty() && name.chars().count() <= 100),
         InboundEvent::PhoneShared { phone, .. } => assert!(phone.as_str().starts_with('+')),
+        InboundEvent::StatusUpTo { to, .. } => assert!(!to.value().is_empty()),
     }
 }
 
@@ -616,5 +618,39 @@ proptest! {
             events.iter().for_each(|e| check_chat_event(e, textdesk_channels::telegram::webhook::MAX_BODY_CHARS));
         }
         prop_assert!(chat_verify(TELEGRAM.as_ref(), "telegram", header, "wrong", &body).is_err());
+    }
+}
+
+proptest! {
+    #![proptest_config(config(1000))]
+
+    /// Messenger: raw bytes and Meta-shaped bodies with odd values, parsed; nothing panics.
+    #[test]
+    fn messenger_bodies_never_panic(
+        body in proptest::collection::vec(any::<u8>(), 0..300),
+        text in text(4),
+        ts in any::<i64>(),
+        kind in proptest::sample::select(vec!["message", "postback", "delivery", "read", "reaction"]),
+    ) {
+        let now = Timestamp::now();
+        let _ = textdesk_channels::messenger::parse_webhook(&body, "1", now);
+        let event = serde_json::json!({ "sender": { "id": text }, "timestamp": ts,
+            kind: { "mid": text, "text": text, "title": text, "watermark": ts, "mids": [text],
+                    "attachments": [{ "type": text, "payload": { "url": text } }] } });
+        let raw = serde_json::to_vec(&serde_json::json!({ "object": "page", "entry": [{ "id": "1", "messaging": [event] }] })).unwrap();
+        if let Ok(p) = textdesk_channels::messenger::parse_webhook(&raw, "1", now) {
+            p.events.iter().for_each(|e| if let InboundEvent::Message { body, .. } = e { assert!(body.chars().count() <= 2000) });
+        }
+    }
+
+    /// WeChat: raw text as XML, XML with any field values, and any ciphertext; nothing panics.
+    #[test]
+    fn wechat_bodies_never_panic(raw in text(6), value in text(3), field in proptest::sample::select(vec!["MsgType", "Content", "MediaId", "Event", "CreateTime", "Location_X", "FromUserName", "MsgId"])) {
+        let now = Timestamp::now();
+        let _ = textdesk_channels::wechat::webhook::parse_message(&raw, "https://api.weixin.qq.com", now);
+        let xml = format!("<xml><FromUserName>oU1</FromUserName><MsgType>text</MsgType><MsgId>1</MsgId><{field}><![CDATA[{value}]]></{field}></xml>");
+        let _ = textdesk_channels::wechat::webhook::parse_message(&xml, "https://api.weixin.qq.com", now);
+        let key = textdesk_channels::wechat::AesKey::parse("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG").unwrap();
+        let _ = key.decrypt(&raw, "wx1");
     }
 }

@@ -82,6 +82,56 @@ pub struct OutboundRequest {
     /// A template the provider approved (WhatsApp's): the channel's reply
     /// window does not hold it back, as the provider allows it outside.
     pub template: bool,
+    /// A person wrote it (an agent's reply, not an automation's): on a
+    /// channel with a human-agent window (Messenger's 7 days) it may go after
+    /// the reply window has closed.
+    pub by_person: bool,
+}
+
+impl OutboundRequest {
+    /// Where this message stands with the channel's reply window at `at`.
+    pub fn window_at(&self, at: Timestamp) -> WindowUse {
+        let by_person = self.by_person && self.kind == OutboundKind::Reply;
+        window_use(&self.channel, self.last_inbound, at, self.template, by_person)
+    }
+}
+
+/// A message against its channel's reply window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowUse {
+    /// No window, the window is open, or an approved template (allowed outside it).
+    Open,
+    /// The window has closed but a person's reply may still go, marked as a
+    /// human agent's (Messenger's `HUMAN_AGENT` tag); the provider must be told.
+    HumanAgent,
+    /// The window has closed and only a person may still answer: not this message.
+    PersonOnly,
+    /// Nothing free-form may go.
+    Closed,
+}
+
+/// Where a message written `by_person` (or not) stands at `at`, on `channel`,
+/// when the customer last wrote at `last_inbound`.
+pub fn window_use(
+    channel: &Capabilities,
+    last_inbound: Option<Timestamp>,
+    at: Timestamp,
+    template: bool,
+    by_person: bool,
+) -> WindowUse {
+    let Some(window) = channel.reply_window else { return WindowUse::Open };
+    if template {
+        return WindowUse::Open;
+    }
+    let Some(last) = last_inbound else { return WindowUse::Closed };
+    if at < last + window {
+        return WindowUse::Open;
+    }
+    match channel.human_agent_window {
+        Some(longer) if at < last + longer && by_person => WindowUse::HumanAgent,
+        Some(longer) if at < last + longer => WindowUse::PersonOnly,
+        _ => WindowUse::Closed,
+    }
 }
 
 /// What the gate needs to respect the contact's night.
@@ -104,6 +154,9 @@ pub enum BlockReason {
     /// The channel only lets the business write for a while after the
     /// customer's last message (WhatsApp's 24 hours), and that time is over.
     ReplyWindowClosed,
+    /// The reply window has closed and the channel still takes a person's
+    /// reply for a while (Messenger's human agent tag), but not an automatic one.
+    AutomaticOutsideWindow,
 }
 
 impl BlockReason {
@@ -112,6 +165,7 @@ impl BlockReason {
             BlockReason::OptedOut => "opted_out",
             BlockReason::NoOptIn => "no_opt_in",
             BlockReason::ReplyWindowClosed => "reply_window_closed",
+            BlockReason::AutomaticOutsideWindow => "automatic_outside_window",
         }
     }
 
@@ -125,7 +179,10 @@ impl BlockReason {
                 "This contact has not opted in, so the business cannot start a conversation by text."
             }
             BlockReason::ReplyWindowClosed => {
-                "This channel only lets the business write for a limited time after the customer's last message (24 hours on WhatsApp), and that time is over. Only an approved template can go now; anything else needs the customer to write first."
+                "This channel only lets the business write for a limited time after the customer's last message (24 hours on WhatsApp, 48 hours on WeChat, 7 days for a person's reply on Messenger), and that time is over. On WhatsApp only an approved template can go now; anything else needs the customer to write first."
+            }
+            BlockReason::AutomaticOutsideWindow => {
+                "More than 24 hours have passed since the customer's last message: Messenger now takes only a reply written by a person (sent as a human agent's reply, up to 7 days after the customer wrote), so this automatic message cannot go."
             }
         }
     }
@@ -135,6 +192,7 @@ impl BlockReason {
             "opted_out" => Some(BlockReason::OptedOut),
             "no_opt_in" => Some(BlockReason::NoOptIn),
             "reply_window_closed" => Some(BlockReason::ReplyWindowClosed),
+            "automatic_outside_window" => Some(BlockReason::AutomaticOutsideWindow),
             _ => None,
         }
     }
@@ -157,7 +215,8 @@ pub enum Verdict {
 /// - on a channel with a reply window, nothing but a consent confirmation or
 ///   an approved template goes out once the window since the customer's last
 ///   message has closed, nor is deferred to a moment after it closes (it could
-///   never go).
+///   never go); where the channel has a human-agent window, a person's reply
+///   still goes within it, and an automatic message is refused with its own reason.
 pub fn decide(req: &OutboundRequest) -> Verdict {
     let consented = match (req.kind, req.consent) {
         (OutboundKind::ConsentConfirmation, _) => return Verdict::Allow,
@@ -171,14 +230,14 @@ pub fn decide(req: &OutboundRequest) -> Verdict {
         }
         _ => consented,
     };
-    let window_open_at = |at: Timestamp| match req.channel.reply_window {
-        None => true,
-        Some(_) if req.template => true,
-        Some(window) => req.last_inbound.is_some_and(|last| at < last + window),
+    let refused_at = |at: Timestamp| match req.window_at(at) {
+        WindowUse::Open | WindowUse::HumanAgent => None,
+        WindowUse::PersonOnly => Some(BlockReason::AutomaticOutsideWindow),
+        WindowUse::Closed => Some(BlockReason::ReplyWindowClosed),
     };
     match timed {
-        Verdict::Allow if !window_open_at(req.now) => Verdict::Block(BlockReason::ReplyWindowClosed),
-        Verdict::Defer(until) if !window_open_at(until) => Verdict::Block(BlockReason::ReplyWindowClosed),
+        Verdict::Allow => refused_at(req.now).map_or(Verdict::Allow, Verdict::Block),
+        Verdict::Defer(until) => refused_at(until).map_or(Verdict::Defer(until), Verdict::Block),
         other => other,
     }
 }
@@ -202,6 +261,7 @@ mod tests {
         media: true,
         max_chars: 1600,
         reply_window: None,
+        human_agent_window: None,
         delivery_receipts: true,
         read_receipts: false,
     };
@@ -219,6 +279,7 @@ mod tests {
             channel: SMS,
             last_inbound: None,
             template: false,
+            by_person: false,
         })
     }
 
@@ -235,6 +296,7 @@ mod tests {
                 channel: windowed(24),
                 last_inbound,
                 template: false,
+                by_person: false,
             })
         };
         // Inside the window a reply goes, as on SMS.
@@ -260,6 +322,7 @@ mod tests {
             channel: SMS,
             last_inbound: hours_ago(300),
             template: false,
+            by_person: false,
         };
         assert_eq!(decide(&sms), Verdict::Allow);
         // An approved template goes after the window, and so does one the customer never wrote to; not past an opt-out.
@@ -272,6 +335,7 @@ mod tests {
                 channel: windowed(24),
                 last_inbound,
                 template: true,
+                by_person: false,
             })
         };
         assert_eq!(template(ConsentState::Unknown, hours_ago(30)), Verdict::Allow);
@@ -279,6 +343,51 @@ mod tests {
         let reason = BlockReason::ReplyWindowClosed;
         assert!(reason.explain().contains("write first"));
         assert_eq!(BlockReason::parse(reason.code()), Some(reason));
+    }
+
+    #[test]
+    fn a_person_may_answer_on_messenger_for_seven_days_but_an_automation_may_not() {
+        let now: Timestamp = "2026-01-15T15:00:00Z".parse().unwrap();
+        let messenger =
+            Capabilities { human_agent_window: Some(jiff::SignedDuration::from_hours(24 * 7)), ..windowed(24) };
+        let ask = |by_person: bool, hours_ago: i64, kind| {
+            let req = OutboundRequest {
+                kind,
+                consent: ConsentState::OptedIn,
+                now,
+                timing: None,
+                channel: messenger,
+                last_inbound: Some(now - jiff::SignedDuration::from_hours(hours_ago)),
+                template: false,
+                by_person,
+            };
+            (decide(&req), req.window_at(now))
+        };
+        let reply = OutboundKind::Reply;
+        assert_eq!(ask(true, 23, reply), (Verdict::Allow, WindowUse::Open), "inside 24 hours nothing is tagged");
+        assert_eq!(ask(false, 23, reply), (Verdict::Allow, WindowUse::Open));
+        assert_eq!(ask(true, 30, reply), (Verdict::Allow, WindowUse::HumanAgent), "a person's reply goes, tagged");
+        assert_eq!(ask(true, 167, reply), (Verdict::Allow, WindowUse::HumanAgent));
+        let automatic = ask(false, 30, reply);
+        assert_eq!(automatic.0, Verdict::Block(BlockReason::AutomaticOutsideWindow));
+        assert!(BlockReason::AutomaticOutsideWindow.explain().contains("written by a person"));
+        // A notification is not a person's answer, whoever pressed the button.
+        assert_eq!(ask(true, 30, OutboundKind::Notification).0, Verdict::Block(BlockReason::AutomaticOutsideWindow));
+        assert_eq!(ask(true, 168, reply), (Verdict::Block(BlockReason::ReplyWindowClosed), WindowUse::Closed));
+        // WhatsApp has no such window: a person is refused after 24 hours like anyone.
+        let whatsapp = OutboundRequest {
+            kind: reply,
+            consent: ConsentState::Unknown,
+            now,
+            timing: None,
+            channel: windowed(24),
+            last_inbound: Some(now - jiff::SignedDuration::from_hours(30)),
+            template: false,
+            by_person: true,
+        };
+        assert_eq!(decide(&whatsapp), Verdict::Block(BlockReason::ReplyWindowClosed));
+        let r = BlockReason::AutomaticOutsideWindow;
+        assert_eq!(BlockReason::parse(r.code()), Some(r));
     }
 
     #[test]
@@ -295,6 +404,7 @@ mod tests {
                 channel: windowed(window_hours),
                 last_inbound: Some(at_2am - jiff::SignedDuration::from_hours(wrote_hours_ago)),
                 template: false,
+                by_person: false,
             })
         };
         let morning: Timestamp = "2026-01-15T13:00:00Z".parse().unwrap();
@@ -335,6 +445,7 @@ mod tests {
             channel: SMS,
             last_inbound: None,
             template: false,
+            by_person: false,
         };
         assert_eq!(decide(&req(OutboundKind::Reply, false)), Verdict::Defer(morning));
         assert_eq!(decide(&req(OutboundKind::Reply, true)), Verdict::Allow);
@@ -359,6 +470,7 @@ mod tests {
                 channel: SMS,
                 last_inbound: None,
                 template: false,
+                by_person: false,
             })
         };
         // A Dallas number on Sunday 2026-01-18 at 09:30 CST waits until noon.
@@ -432,7 +544,7 @@ mod tests {
             }
             let timing = Timing { quiet, zone: TimeZone::get(zone).unwrap(), live_exchange: live };
             let now = Timestamp::from_second(secs).unwrap();
-            let req = OutboundRequest { kind, consent, now, timing: Some(timing.clone()), channel: SMS, last_inbound: None, template: false };
+            let req = OutboundRequest { kind, consent, now, timing: Some(timing.clone()), channel: SMS, last_inbound: None, template: false, by_person: false };
             let v = decide(&req);
             if kind == OutboundKind::ConsentConfirmation {
                 prop_assert_eq!(v, Verdict::Allow);

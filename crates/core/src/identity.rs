@@ -88,11 +88,22 @@ impl Medium {
 
     /// How long after the customer's last message the business may write
     /// freely, where the medium's owner sets such a rule (WhatsApp's and
-    /// Messenger's 24 hours). A provider on the medium reports it in its
-    /// capabilities.
+    /// Messenger's 24 hours, WeChat's 48 for customer-service messages). A
+    /// provider on the medium reports it in its capabilities.
     pub fn reply_window(self) -> Option<SignedDuration> {
         match self {
             Medium::Whatsapp | Medium::Messenger => Some(SignedDuration::from_hours(24)),
+            Medium::Wechat => Some(SignedDuration::from_hours(48)),
+            _ => None,
+        }
+    }
+
+    /// How long after the customer's last message a person (never an
+    /// automation) may still answer once the reply window has closed, where
+    /// the medium allows it: Messenger's `HUMAN_AGENT` tag, 7 days.
+    pub fn human_agent_window(self) -> Option<SignedDuration> {
+        match self {
+            Medium::Messenger => Some(SignedDuration::from_hours(24 * 7)),
             _ => None,
         }
     }
@@ -114,6 +125,9 @@ pub struct Capabilities {
     pub max_chars: usize,
     /// The business may only write this long after the customer's last message.
     pub reply_window: Option<SignedDuration>,
+    /// After `reply_window`, a person's reply may still go this long after
+    /// the customer's last message, marked as a human agent's (Messenger).
+    pub human_agent_window: Option<SignedDuration>,
     /// The provider reports delivery.
     pub delivery_receipts: bool,
     /// The provider reports when the customer read a message.
@@ -199,11 +213,14 @@ mod tests {
     }
 
     #[test]
-    fn only_whatsapp_and_messenger_have_a_reply_window() {
+    fn only_whatsapp_messenger_and_wechat_have_a_reply_window() {
         for m in Medium::ALL {
-            let expected = matches!(m, Medium::Whatsapp | Medium::Messenger);
+            let expected = matches!(m, Medium::Whatsapp | Medium::Messenger | Medium::Wechat);
             assert_eq!(m.reply_window().is_some(), expected, "{m}");
+            assert_eq!(m.human_agent_window().is_some(), m == Medium::Messenger, "{m}");
         }
+        assert_eq!(Medium::Wechat.reply_window(), Some(SignedDuration::from_hours(48)));
+        assert_eq!(Medium::Messenger.human_agent_window(), Some(SignedDuration::from_hours(168)));
     }
 
     #[test]
@@ -212,6 +229,7 @@ mod tests {
             media: false,
             max_chars: 5,
             reply_window: None,
+            human_agent_window: None,
             delivery_receipts: true,
             read_receipts: false,
         };

@@ -301,6 +301,40 @@ impl Store {
     /// Applies a provider's delivery report. Reports that would move a message
     /// backwards (a late `sent` after `delivered`) are ignored. Returns the
     /// message when it changed.
+    /// The provider ids of messages this inbox sent to `to` at or before
+    /// `until` whose status may still become `status` (a Messenger read or
+    /// delivery "watermark" names a moment, not messages), newest first, at most 500.
+    pub async fn sent_up_to(
+        &self,
+        inbox_id: i64,
+        to: &textdesk_core::Address,
+        until: Timestamp,
+        status: DeliveryStatus,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT m.provider_id, m.status FROM messages m
+             JOIN conversations c ON c.id = m.conversation_id
+             JOIN contact_identities i ON i.id = c.identity_id
+             WHERE m.inbox_id = $1 AND m.direction = 'outbound' AND m.provider_id IS NOT NULL
+               AND i.namespace = $2 AND i.address = $3 AND m.created_at <= $4
+             ORDER BY m.created_at DESC LIMIT 500",
+        )
+        .bind(inbox_id)
+        .bind(to.namespace())
+        .bind(to.value())
+        .bind(to_ms(until))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut ids = Vec::new();
+        for r in rows {
+            let current: String = r.try_get("status")?;
+            if DeliveryStatus::parse(&current)?.may_become(status) {
+                ids.push(r.try_get("provider_id")?);
+            }
+        }
+        Ok(ids)
+    }
+
     pub async fn apply_status(&self, report: &StatusReport) -> Result<Option<(i64, crate::Message)>> {
         let row = match sqlx::query(SENT_MESSAGE)
             .bind(report.inbox_id)

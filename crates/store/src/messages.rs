@@ -263,7 +263,7 @@ pub(crate) async fn insert_outbound(
         (DeliveryStatus::Note, None)
     } else {
         let who = (conversation_id, contact_id, inbox_id);
-        let channel = (new.channel, new.template.is_some());
+        let channel = (new.channel, new.template.is_some(), new.author_id.is_some());
         match gate_in_tx(tx, who, new.kind, (new.now, new.send_at), new.timing.clone(), channel).await? {
             Err(reason) => return Ok(Err(reason)),
             Ok((status, at)) => (status, Some(to_ms(at))),
@@ -346,13 +346,14 @@ fn live_answer(new: &NewOutbound) -> bool {
 /// consent (in the inbox's scope) read in the caller's transaction: blocked, or the status and moment it waits for.
 /// `timing` is the contact's clock at the moment asked for (`send_at`, else now); on a
 /// channel with a reply window, the customer's last message is read in the transaction too.
+/// `by_person`: a person wrote it (Messenger lets only them answer after 24 hours).
 pub(crate) async fn gate_in_tx(
     tx: &mut sqlx::AnyConnection,
     (conversation_id, contact_id, inbox_id): (i64, i64, i64),
     kind: OutboundKind,
     (now, send_at): (Timestamp, Option<Timestamp>),
     timing: Option<textdesk_core::gate::Timing>,
-    (channel, template): (textdesk_core::Capabilities, bool),
+    (channel, template, by_person): (textdesk_core::Capabilities, bool, bool),
 ) -> Result<Result<(DeliveryStatus, Timestamp), BlockReason>> {
     let consent = crate::consent::scoped_state(tx, contact_id, inbox_id).await?;
     let at = send_at.filter(|t| *t > now).unwrap_or(now);
@@ -367,12 +368,23 @@ pub(crate) async fn gate_in_tx(
         .try_get::<Option<i64>, _>("last")?
         .map(from_ms),
     };
-    Ok(match gate::decide(&OutboundRequest { kind, consent, now: at, timing, channel, last_inbound, template }) {
-        Verdict::Block(reason) => Err(reason),
-        Verdict::Allow if at == now => Ok((DeliveryStatus::Queued, now)),
-        Verdict::Allow => Ok((DeliveryStatus::Scheduled, at)),
-        Verdict::Defer(until) => Ok((DeliveryStatus::Scheduled, until)),
-    })
+    Ok(
+        match gate::decide(&OutboundRequest {
+            kind,
+            consent,
+            now: at,
+            timing,
+            channel,
+            last_inbound,
+            template,
+            by_person,
+        }) {
+            Verdict::Block(reason) => Err(reason),
+            Verdict::Allow if at == now => Ok((DeliveryStatus::Queued, now)),
+            Verdict::Allow => Ok((DeliveryStatus::Scheduled, at)),
+            Verdict::Defer(until) => Ok((DeliveryStatus::Scheduled, until)),
+        },
+    )
 }
 
 /// What the gate needs to know about a conversation's contact: the zone an

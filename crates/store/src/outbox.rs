@@ -39,6 +39,8 @@ pub struct Claimed {
     pub live_answer: Option<Timestamp>,
     /// The provider template it goes as (JSON), if any.
     pub template: Option<String>,
+    /// A person wrote it (not an automation).
+    pub by_person: bool,
 }
 
 /// Where a claimed row goes when it is not sent.
@@ -185,7 +187,7 @@ impl Store {
     /// What the dispatcher needs to send the claimed rows `ids`, in one query.
     async fn claimed_rows(&self, ids: &[i64]) -> Result<Vec<Claimed>> {
         let sql = format!(
-            "SELECT o.id AS outbox_id, o.message_id, o.attempts, o.kind, o.claimed_at, o.live_answer, o.created_at AS queued_at, m.conversation_id, m.body, m.template, c.account_id,
+            "SELECT o.id AS outbox_id, o.message_id, o.attempts, o.kind, o.claimed_at, o.live_answer, o.created_at AS queued_at, m.conversation_id, m.body, m.template, m.author_id, c.account_id,
                     ib.id AS inbox_id, ib.channel_kind, ib.medium, ib.sender, i.address, {} AS consent, ct.time_zone,
                     (SELECT MAX(x.created_at) FROM messages x WHERE x.conversation_id = c.id AND x.direction = 'inbound') AS last_inbound
              FROM outbox o JOIN messages m ON m.id = o.message_id
@@ -228,6 +230,7 @@ impl Store {
                 to: address,
                 body: r.try_get("body")?,
                 template: r.try_get("template")?,
+                by_person: r.try_get::<Option<i64>, _>("author_id")?.is_some(),
                 attempts: r.try_get("attempts")?,
                 claimed_at: r.try_get::<Option<i64>, _>("claimed_at")?.map(from_ms).unwrap_or(Timestamp::UNIX_EPOCH),
                 live_answer: match r.try_get::<i64, _>("live_answer")? {

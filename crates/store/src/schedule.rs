@@ -38,6 +38,8 @@ struct Waiting {
     kind: OutboundKind,
     /// Sent as a provider template: a closed reply window does not hold it.
     template: bool,
+    /// A person wrote it (Messenger's human-agent window is theirs only).
+    by_person: bool,
 }
 
 impl Store {
@@ -70,7 +72,7 @@ impl Store {
 
     async fn waiting(tx: &mut sqlx::AnyConnection, account_id: i64, message_id: i64) -> Result<Waiting> {
         let r = sqlx::query(
-            "SELECT c.id AS conversation_id, c.contact_id, c.inbox_id, o.kind, o.state, m.template FROM messages m
+            "SELECT c.id AS conversation_id, c.contact_id, c.inbox_id, o.kind, o.state, m.template, m.author_id FROM messages m
              JOIN conversations c ON c.id = m.conversation_id
              LEFT JOIN outbox o ON o.message_id = m.id
              WHERE m.id = $1 AND c.account_id = $2",
@@ -92,6 +94,7 @@ impl Store {
             inbox_id: r.try_get("inbox_id")?,
             kind: OutboundKind::parse(&kind).unwrap_or(OutboundKind::Reply),
             template: r.try_get::<Option<String>, _>("template")?.is_some(),
+            by_person: r.try_get::<Option<i64>, _>("author_id")?.is_some(),
         })
     }
 
@@ -106,7 +109,7 @@ impl Store {
             w.kind,
             (r.now, r.send_at),
             r.timing,
-            (r.channel, w.template),
+            (r.channel, w.template, w.by_person),
         )
         .await?
         {

@@ -76,21 +76,64 @@ pub(crate) async fn picker(s: &AppState, account_id: i64, conversation_id: i64) 
         })
         .collect();
     let tz = &s.services.business_zone(account_id).await?;
-    let clock = |t: Timestamp| t.to_zoned(tz.clone()).strftime("%b %-d, %-I:%M %p").to_string();
     let zone = tz.iana_name().unwrap_or("UTC");
-    let note = match window.closes_at {
-        Some(at) if window.open => Some(format!(
-            "WhatsApp lets you reply freely until {} ({zone} time), 24 hours after the customer's last message; after that, only an approved template.",
-            clock(at)
-        )),
-        Some(at) => Some(format!(
-            "The 24-hour reply window closed at {} ({zone} time). WhatsApp only takes an approved template now; the customer's answer opens the window again.",
-            clock(at)
-        )),
-        None => Some(
-            "The customer has not written on WhatsApp yet: only an approved template can start the conversation."
-                .into(),
-        ),
+    let clock = |t: Timestamp| format!("{} ({zone} time)", t.to_zoned(tz.clone()).strftime("%b %-d, %-I:%M %p"));
+    let note = window_words(&window, now, clock);
+    // Closed: nothing typed can go; Messenger's human-agent days leave the composer open.
+    let closed = !window.open && window.person_until.is_none_or(|until| now >= until);
+    Ok(Picker { templates, closed, note: Some(note) })
+}
+
+/// A conversation's reply window in words, each time written by `clock`.
+fn window_words(
+    w: &crate::services::templates::ReplyWindow,
+    now: Timestamp,
+    clock: impl Fn(Timestamp) -> String,
+) -> String {
+    use textdesk_core::Medium;
+    let app = w.medium.label();
+    let hours = match w.medium {
+        Medium::Wechat => 48,
+        _ => 24,
     };
-    Ok(Picker { templates, closed: !window.open, note })
+    let Some(closes) = w.closes_at else {
+        return match w.medium {
+            Medium::Whatsapp => {
+                "The customer has not written on WhatsApp yet: only an approved template can start the conversation."
+                    .into()
+            }
+            _ => format!("The customer has not written on {app} yet: the business cannot start the conversation."),
+        };
+    };
+    match (w.medium, w.open, w.person_until) {
+        (Medium::Whatsapp, true, _) => format!(
+            "WhatsApp lets you reply freely until {}, 24 hours after the customer's last message; after that, only an approved template.",
+            clock(closes)
+        ),
+        (Medium::Whatsapp, false, _) => format!(
+            "The 24-hour reply window closed at {}. WhatsApp only takes an approved template now; the customer's answer opens the window again.",
+            clock(closes)
+        ),
+        (_, true, Some(until)) => format!(
+            "{app} lets you reply freely until {}, {hours} hours after the customer's last message; after that, only a person's reply, sent as a human agent's, until {}.",
+            clock(closes),
+            clock(until)
+        ),
+        (_, false, Some(until)) if now < until => format!(
+            "The {hours}-hour window closed at {}. {app} still takes your reply as a human agent's reply until {} (7 days after the customer wrote); automatic messages cannot go.",
+            clock(closes),
+            clock(until)
+        ),
+        (_, false, Some(until)) => format!(
+            "{app} takes nothing more: a person's reply was possible until {}. The customer needs to write first.",
+            clock(until)
+        ),
+        (_, true, None) => {
+            format!("{app} lets you reply until {}, {hours} hours after the customer's last message.", clock(closes))
+        }
+        (_, false, None) => format!(
+            "The {hours}-hour reply window closed at {}. {app} takes nothing more until the customer writes again.",
+            clock(closes)
+        ),
+    }
 }

@@ -135,6 +135,7 @@ fn unknown_provider_capabilities(medium: Medium) -> Capabilities {
         media: false,
         max_chars: textdesk_core::Body::MAX_CHARS,
         reply_window: medium.reply_window(),
+        human_agent_window: medium.human_agent_window(),
         delivery_receipts: false,
         read_receipts: false,
     }

@@ -5,7 +5,10 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 use textdesk_core::compose::{self, Preview};
-use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict};
+use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict, WindowUse};
+
+/// What the composer says of a reply that goes with Messenger's human agent tag.
+pub const HUMAN_AGENT_NOTICE: &str = "More than 24 hours since the customer wrote: this reply goes as a human agent's reply, which Messenger allows from a person (not an automation) up to 7 days after the customer's last message.";
 
 use crate::services::Services;
 use crate::services::error::ServiceResult;
@@ -83,8 +86,17 @@ impl Services {
                 channel: self.capabilities(&summary.provider, summary.medium),
                 last_inbound: clock.last_inbound,
                 template: false,
+                // The composer is a person's.
+                by_person: true,
             };
             verdict = Some(match gate::decide(&req) {
+                Verdict::Allow if req.window_at(now) == WindowUse::HumanAgent => VerdictView {
+                    decision: "allow",
+                    until: None,
+                    until_local: None,
+                    reason: Some("human_agent"),
+                    explanation: Some(HUMAN_AGENT_NOTICE),
+                },
                 Verdict::Allow => {
                     VerdictView { decision: "allow", until: None, until_local: None, reason: None, explanation: None }
                 }

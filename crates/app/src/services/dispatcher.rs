@@ -4,7 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use textdesk_channels::provider::{FindSent, SentQuery};
 use textdesk_channels::{Accepted, Outgoing, OutgoingTemplate, SendError, registry};
-use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict};
+use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict, WindowUse};
 use textdesk_core::pacing::{Rate, SenderKind};
 use textdesk_core::{ConsentState, Invalid};
 use textdesk_store::{Claimed, RecordConsent, User};
@@ -119,7 +119,10 @@ impl Services {
                 channel: self.capabilities(&row.provider, row.medium),
                 last_inbound: row.clock.last_inbound,
                 template: row.template.is_some(),
+                by_person: row.by_person,
             };
+            // Sent past the reply window as a person's reply: the provider is told (Messenger's tag).
+            let human_agent = request.window_at(now) == WindowUse::HumanAgent;
             match gate::decide(&request) {
                 Verdict::Allow => {}
                 Verdict::Defer(until) => {
@@ -137,7 +140,7 @@ impl Services {
             // A call still open when the settler may look could be accepted after
             // it asked; ending ours at half the lease means it never is.
             let limit = (self.claim_lease / 2).unsigned_abs();
-            let Ok(outcome) = tokio::time::timeout(limit, self.send_via_channel(&row)).await else {
+            let Ok(outcome) = tokio::time::timeout(limit, self.send_via_channel(&row, human_agent)).await else {
                 tracing::warn!(outbox = row.outbox_id, "a send outlived half the claim lease; it will be settled");
                 continue;
             };
@@ -247,7 +250,7 @@ impl Services {
         }
     }
 
-    async fn send_via_channel(&self, row: &Claimed) -> Result<Accepted, SendError> {
+    async fn send_via_channel(&self, row: &Claimed, human_agent: bool) -> Result<Accepted, SendError> {
         let (media_urls, media_types) = self
             .outgoing_media_links(row.message_id)
             .await
@@ -269,6 +272,7 @@ impl Services {
             media_types,
             template,
             status_callback: None,
+            human_agent,
         };
         self.provider_send(row.inbox_id, msg).await
     }

@@ -80,6 +80,14 @@ impl Services {
                 }
                 Ok(Ingested::Status { changed: changed.is_some() })
             }
+            InboundEvent::StatusUpTo { to, status, until } => {
+                let mut changed = false;
+                for provider_id in self.store.sent_up_to(inbox_id, &to, until, status).await? {
+                    let report = StatusReport { inbox_id, provider_id, status, error: None };
+                    changed |= self.store.apply_status(&report).await?.is_some();
+                }
+                Ok(Ingested::Status { changed })
+            }
             InboundEvent::Profile { from, name } => {
                 let inbox = self.store.inbox_by_id(inbox_id).await?;
                 let named = self.store.name_if_unnamed(inbox.account_id, &from, &name).await?;

@@ -91,9 +91,14 @@ impl Services {
 /// Where a conversation stands with its channel's reply window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplyWindow {
+    /// The medium whose rule it is (the words differ: WhatsApp's templates, Messenger's tag).
+    pub medium: textdesk_core::Medium,
     /// When free-form messages stop (None: the customer never wrote).
     pub closes_at: Option<jiff::Timestamp>,
     pub open: bool,
+    /// When a person's reply stops too, where the channel lets one go after
+    /// the window (Messenger's human agent tag); None otherwise.
+    pub person_until: Option<jiff::Timestamp>,
 }
 
 impl Services {
@@ -105,10 +110,16 @@ impl Services {
         conversation_id: i64,
         now: jiff::Timestamp,
     ) -> ServiceResult<Option<ReplyWindow>> {
-        let (_, caps) = self.conversation_channel(account_id, conversation_id).await?;
+        let (inbox, caps) = self.conversation_channel(account_id, conversation_id).await?;
         let Some(window) = caps.reply_window else { return Ok(None) };
         let last = self.store.contact_clock(conversation_id).await?.last_inbound;
         let closes_at = last.map(|t| t + window);
-        Ok(Some(ReplyWindow { closes_at, open: closes_at.is_some_and(|c| now < c) }))
+        let person_until = last.zip(caps.human_agent_window).map(|(t, w)| t + w);
+        Ok(Some(ReplyWindow {
+            medium: inbox.medium,
+            closes_at,
+            open: closes_at.is_some_and(|c| now < c),
+            person_until,
+        }))
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Db, PASSWORD, TestApp, app, json};
+use common::{Db, PASSWORD, TestApp, app, json, zone_at_hour};
 use serde_json::json;
 use textdesk_core::{Email, Password, Role};
 
@@ -151,6 +151,10 @@ async fn agent_ui_in_chromium() {
     let telegram = textdesk_channels::telegram::FakeTelegram::start().await.expect("the fake Bot API");
     let line = textdesk_channels::line::FakeLine::start().await.expect("the fake Messaging API");
     let (tg_inbox, line_inbox) = seed_chatapps(&t, &admin, &telegram, &line).await;
+    // A Messenger customer who wrote 30 hours ago, and a WeChat inbox (e2e/scenarios/metaapps.mjs).
+    let messenger = textdesk_channels::messenger::FakeMessenger::start().await.expect("the fake Send API");
+    let wechat = textdesk_channels::wechat::FakeWechat::start().await.expect("the fake WeChat API");
+    let (ms_inbox, ms_conversation, wx_inbox) = seed_metaapps(&t, &admin, &messenger, &wechat).await;
 
     let screenshots = root.join("target/screenshots");
     std::fs::create_dir_all(&screenshots).expect("target/screenshots");
@@ -177,6 +181,9 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_WA_INBOX", wa_inbox.to_string())
         .env("TEXTDESK_TG_INBOX", tg_inbox.to_string())
         .env("TEXTDESK_LINE_INBOX", line_inbox.to_string())
+        .env("TEXTDESK_MS_CONVERSATION", ms_conversation.to_string())
+        .env("TEXTDESK_MS_INBOX", ms_inbox.to_string())
+        .env("TEXTDESK_WX_INBOX", wx_inbox.to_string())
         // The scripts' output goes straight to the terminal, as it happens.
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
@@ -244,4 +251,50 @@ async fn seed_whatsapp(t: &TestApp, admin: &str, fake: &textdesk_channels::whats
     assert_eq!(r.status(), 200, "syncing the templates");
     let list = json(t.get(admin, &format!("/api/v1/conversations?inbox_id={}", inbox["id"])).await).await;
     (inbox["id"].as_i64().expect("the inbox"), list["items"][0]["id"].as_i64().expect("the WhatsApp conversation"))
+}
+
+/// A Messenger inbox against `messenger` with a customer who last wrote 30
+/// hours ago (at midday in their zone, so quiet hours do not hold a reply),
+/// and a WeChat inbox against `wechat`; returns both inboxes and the conversation.
+async fn seed_metaapps(
+    t: &TestApp,
+    admin: &str,
+    messenger: &textdesk_channels::messenger::FakeMessenger,
+    wechat: &textdesk_channels::wechat::FakeWechat,
+) -> (i64, i64, i64) {
+    let r = t
+        .post(
+            admin,
+            "/api/v1/inboxes",
+            json!({ "name": "Facebook Page", "channel_kind": "messenger",
+                    "messenger": { "page_id": messenger.page_id(), "page_access_token": messenger.page_token(),
+                                   "app_secret": messenger.app_secret(), "verify_token": messenger.verify_token(),
+                                   "graph_base": messenger.base_url() } }),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "seeding a Messenger inbox");
+    let inbox = json(r).await;
+    let url = inbox["webhook_urls"]["inbound"].as_str().expect("its webhook").to_owned();
+    let mut old = messenger.event(
+        "6723950281032171",
+        json!({ "message": { "mid": textdesk_channels::messenger::FakeMessenger::mid(), "text": "Is my order on its way?" } }),
+    );
+    old["timestamp"] = json!((jiff::Timestamp::now() - jiff::SignedDuration::from_hours(30)).as_millisecond());
+    let r = messenger.post_webhook(&url, &messenger.payload(vec![old])).await.unwrap();
+    assert_eq!(r.status(), 200, "seeding a Messenger message");
+    let list = json(t.get(admin, &format!("/api/v1/conversations?inbox_id={}", inbox["id"])).await).await;
+    let conversation = list["items"][0]["id"].as_i64().expect("the Messenger conversation");
+    t.move_contact_to(admin, conversation, &zone_at_hour(12).0).await;
+    let r = t
+        .post(
+            admin,
+            "/api/v1/inboxes",
+            json!({ "name": "WeChat", "channel_kind": "wechat",
+                    "wechat": { "app_id": wechat.app_id(), "app_secret": wechat.app_secret(), "token": wechat.token(),
+                                "encoding_aes_key": wechat.aes_key(), "api_base": wechat.base_url() } }),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "seeding a WeChat inbox");
+    let wx = json(r).await["id"].as_i64().expect("the WeChat inbox");
+    (inbox["id"].as_i64().expect("the Messenger inbox"), conversation, wx)
 }

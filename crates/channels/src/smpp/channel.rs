@@ -109,6 +109,7 @@ impl Provider for Smpp {
             media: false,
             max_chars: textdesk_core::Body::MAX_CHARS,
             reply_window: None,
+            human_agent_window: None,
             delivery_receipts: true,
             read_receipts: false,
         }

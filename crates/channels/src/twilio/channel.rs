@@ -60,6 +60,7 @@ impl Provider for Twilio {
             media: true,
             max_chars: textdesk_core::Body::MAX_CHARS,
             reply_window: medium.reply_window(),
+            human_agent_window: medium.human_agent_window(),
             delivery_receipts: true,
             read_receipts: medium == Medium::Whatsapp,
         }

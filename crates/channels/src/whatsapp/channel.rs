@@ -2,14 +2,12 @@
 //! (messages and statuses, with Meta's GET handshake), and a channel over
 //! `WhatsAppClient`.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use textdesk_core::{Capabilities, Medium};
 use tokio::sync::mpsc;
 
 use super::client::{CredentialError, DEFAULT_API_VERSION, DEFAULT_GRAPH_BASE, WhatsAppClient, WhatsAppConfig};
-use super::signature::{SIGNATURE_HEADER, verify_signature, verify_token_matches};
 use super::webhook::parse_webhook;
 use crate::provider::{
     self, Answer, BoxFuture, Channel, CheckFailure, Context, FindSent, Inbound, InboundRequest, MediaFailure,
@@ -81,6 +79,7 @@ impl Provider for WhatsApp {
             media: true,
             max_chars: MAX_CHARS,
             reply_window: medium.reply_window(),
+            human_agent_window: medium.human_agent_window(),
             delivery_receipts: true,
             read_receipts: true,
         }
@@ -140,14 +139,7 @@ impl Channel for WhatsAppChannel {
         if !HOOKS.iter().any(|h| h.name == req.hook) {
             return Err(Refusal::NotFound("no such webhook".into()));
         }
-        let signature = req
-            .headers
-            .get(SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Refusal::Forbidden("missing X-Hub-Signature-256".into()))?;
-        if !verify_signature(&self.app_secret, req.body, signature) {
-            return Err(Refusal::Forbidden("the X-Hub-Signature-256 does not match".into()));
-        }
+        crate::meta::check_signed(&self.app_secret, req)?;
         let cfg = self.client.config();
         let parsed = parse_webhook(req.body, &cfg.phone_number_id, self.client.api_base(), req.now)
             .map_err(|e| Refusal::BadRequest(e.0))?;
@@ -155,45 +147,14 @@ impl Channel for WhatsAppChannel {
             // Kinds only: never the customer's number or words.
             tracing::info!(ignored = ?parsed.ignored, "WhatsApp sent things this version does not keep");
         }
-        Ok(Inbound {
-            events: parsed.events,
-            answer: Answer { status: 200, content_type: Some("text/plain; charset=utf-8"), body: Cow::Borrowed("ok") },
-        })
+        Ok(Inbound { events: parsed.events, answer: crate::meta::ok() })
     }
 
     fn handshake(&self, hook: &str, query: &str) -> Result<Answer, Refusal> {
         if !HOOKS.iter().any(|h| h.name == hook) {
             return Err(Refusal::NotFound("no such webhook".into()));
         }
-        let mut mode = None;
-        let mut token = None;
-        let mut challenge = None;
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            let slot = match k.as_ref() {
-                "hub.mode" => &mut mode,
-                "hub.verify_token" => &mut token,
-                "hub.challenge" => &mut challenge,
-                _ => continue,
-            };
-            if slot.replace(v.into_owned()).is_some() {
-                return Err(Refusal::BadRequest(format!("{k} appears more than once")));
-            }
-        }
-        if mode.as_deref() != Some("subscribe") {
-            return Err(Refusal::BadRequest("hub.mode must be subscribe".into()));
-        }
-        let challenge = challenge.ok_or_else(|| Refusal::BadRequest("hub.challenge is missing".into()))?;
-        // Meta sends a number; anything else is not echoed back.
-        if challenge.is_empty()
-            || challenge.len() > 128
-            || !challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(Refusal::BadRequest("hub.challenge is not a challenge".into()));
-        }
-        if !verify_token_matches(&self.verify_token, token.as_deref().unwrap_or_default()) {
-            return Err(Refusal::Forbidden("the verify token is not this inbox's".into()));
-        }
-        Ok(Answer { status: 200, content_type: Some("text/plain; charset=utf-8"), body: Cow::Owned(challenge) })
+        crate::meta::hub_handshake(&self.verify_token, query)
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Accepted, SendError>> {

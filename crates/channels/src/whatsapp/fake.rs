@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::client::{DEFAULT_API_VERSION, WhatsAppConfig, media_kind};
-use super::signature::{SIGNATURE_HEADER, compute_signature};
+use crate::meta::{SIGNATURE_HEADER, compute_signature};
 
 #[derive(Default)]
 struct Inner {

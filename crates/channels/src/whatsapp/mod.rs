@@ -9,13 +9,12 @@ pub mod client;
 pub mod errors;
 #[cfg(feature = "fake")]
 pub mod fake;
-pub mod signature;
 pub mod webhook;
 
+pub use crate::meta::{SIGNATURE_HEADER, compute_signature, verify_signature, verify_token_matches};
 pub use channel::WhatsApp;
 pub use client::{DEFAULT_API_VERSION, DEFAULT_GRAPH_BASE, WhatsAppClient, WhatsAppConfig};
 pub use errors::{explain, provider_error};
 #[cfg(feature = "fake")]
 pub use fake::FakeWhatsApp;
-pub use signature::{SIGNATURE_HEADER, compute_signature, verify_signature, verify_token_matches};
 pub use webhook::{Parsed, parse_webhook};

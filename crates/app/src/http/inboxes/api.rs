@@ -85,11 +85,13 @@ pub struct InboxPatchIn {
 #[derive(Deserialize, ToSchema)]
 pub struct NewInboxIn {
     name: String,
-    /// The provider: simulator, twilio or smpp.
+    /// The provider: simulator, twilio, smpp, whatsapp, messenger or wechat.
     channel_kind: String,
     /// What it carries (default: the provider's first, sms for all of today's).
     medium: Option<String>,
     /// The number customers text (E.164), or for SMPP with source_ton 5 an alphanumeric sender.
+    /// Messenger and WeChat may leave it out: the Page ID or the AppID is used.
+    #[serde(default)]
     sender: String,
     /// Check the credentials with the provider before saving (default true).
     check: Option<bool>,

@@ -1,4 +1,4 @@
-//! Meta's webhook checks: `X-Hub-Signature-256: sha256=<hex>`, the
+//! Meta's webhook checks (WhatsApp and Messenger alike): `X-Hub-Signature-256: sha256=<hex>`, the
 //! HMAC-SHA256 of the raw body keyed by the app secret, and the verify token
 //! of the subscription handshake. Both compared in constant time.
 
