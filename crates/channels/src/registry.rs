@@ -4,7 +4,7 @@
 
 use crate::provider::Provider;
 
-static PROVIDERS: [&'static dyn Provider; 6] = [
+static PROVIDERS: [&'static dyn Provider; 8] = [
     &crate::simulator::Simulator,
     &crate::twilio::channel::Twilio,
     &crate::smpp::channel::Smpp,

@@ -122,7 +122,7 @@ impl Store {
             OutboundKind::Reply,
             (new.now, None),
             Some(timing),
-            (new.channel, false),
+            (new.channel, false, true),
         )
         .await?;
         match verdict {

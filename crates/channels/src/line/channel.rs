@@ -93,6 +93,7 @@ impl Provider for Line {
             media: true,
             max_chars: MAX_BODY_CHARS,
             reply_window: medium.reply_window(),
+            human_agent_window: medium.human_agent_window(),
             delivery_receipts: false,
             read_receipts: false,
         }

@@ -68,6 +68,7 @@ impl Provider for Telegram {
             media: true,
             max_chars: MAX_BODY_CHARS,
             reply_window: medium.reply_window(),
+            human_agent_window: medium.human_agent_window(),
             delivery_receipts: false,
             read_receipts: false,
         }
