@@ -8,6 +8,7 @@ pub mod registry;
 pub mod simulator;
 pub mod smpp;
 pub mod twilio;
+pub mod webchat;
 pub mod whatsapp;
 
 pub use provider::{Channel, Provider};

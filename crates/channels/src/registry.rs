@@ -4,11 +4,12 @@
 
 use crate::provider::Provider;
 
-static PROVIDERS: [&'static dyn Provider; 4] = [
+static PROVIDERS: [&'static dyn Provider; 5] = [
     &crate::simulator::Simulator,
     &crate::twilio::channel::Twilio,
     &crate::smpp::channel::Smpp,
     &crate::whatsapp::channel::WhatsApp,
+    &crate::webchat::Webchat,
 ];
 
 pub fn all() -> &'static [&'static dyn Provider] {

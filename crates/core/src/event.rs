@@ -256,6 +256,17 @@ pub enum DomainEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent_id: Option<i64>,
     },
+    /// The customer asked to continue on another channel (a web visitor who
+    /// left their number): the conversation now belongs to `to_inbox_id`, and
+    /// replies go there. `consent_id` is the ledger entry with their words.
+    ChannelMoved {
+        from_inbox_id: i64,
+        to_inbox_id: i64,
+        /// The medium it moved to (`sms`), for the timeline's words.
+        to_medium: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        consent_id: Option<i64>,
+    },
 }
 
 /// Why a flow handed the customer to a person.
@@ -417,6 +428,7 @@ impl DomainEvent {
             SurveyExpired { .. } => "survey_expired",
             ReviewQueued { .. } => "review_queued",
             ReviewScored { .. } => "review_scored",
+            ChannelMoved { .. } => "channel_moved",
         }
     }
 
@@ -470,6 +482,7 @@ impl DomainEvent {
                 | SurveyExpired { .. }
                 | ReviewQueued { .. }
                 | ReviewScored { .. }
+                | ChannelMoved { .. }
         )
     }
 
@@ -529,7 +542,8 @@ impl DomainEvent {
             | SurveyCommented { .. }
             | SurveyExpired { .. }
             | ReviewQueued { .. }
-            | ReviewScored { .. } => notice("conversation.updated", None),
+            | ReviewScored { .. }
+            | ChannelMoved { .. } => notice("conversation.updated", None),
         }
     }
 }
@@ -626,6 +640,7 @@ mod tests {
             SurveyExpired { survey_id: 16 },
             ReviewQueued { review_id: 20, why: "a low score".into() },
             ReviewScored { review_id: 20, reviewer_id: 7, overall: Some(85), agent_id: Some(3) },
+            ChannelMoved { from_inbox_id: 1, to_inbox_id: 2, to_medium: "sms".into(), consent_id: Some(9) },
         ]
     }
 

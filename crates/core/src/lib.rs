@@ -30,6 +30,7 @@ pub mod survey;
 pub mod template;
 pub mod timing;
 pub mod user;
+pub mod webchat;
 pub mod webhook;
 
 pub use contact::{AttributeChanges, AttributeKey, AttributeValue, ContactName, NoteBody};

@@ -36,6 +36,7 @@ mod setup;
 mod templates;
 mod timeline;
 mod vault;
+pub mod webchat;
 pub mod webhooks;
 mod write;
 

@@ -37,7 +37,9 @@ pub mod simulator;
 pub mod state;
 pub mod template_views;
 pub mod templates;
+pub mod text_us;
 pub mod webhooks;
+pub mod widget;
 
 pub use routes::{CSP, router};
 pub use state::AppState;

@@ -14,7 +14,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::http::contacts::{api as contacts_api, consent, page as contact_page};
 use crate::http::conversations::{actions, api as conversations_api, escalations, list, thread, transcript};
-use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings};
+use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings, widget_form};
 use crate::http::messages::{api as messages_api, page as composer};
 use crate::http::notifications::{api as notifications_api, page as new_conversation};
 use crate::http::outgoing::{api as hooks_api, page as hooks_page};
@@ -23,7 +23,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
     account, audit, automations, canned, flows, labels, layout, live, media, openapi, operator, ops, preferences,
-    privacy, retention, routing, session, setup, simulator, templates, webhooks,
+    privacy, retention, routing, session, setup, simulator, templates, text_us, webhooks, widget,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -104,6 +104,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings", get(|| async { Redirect::to("/settings/inboxes") }))
         .route("/settings/inboxes", get(inbox_list::inboxes_page).post(inbox_list::add_inbox))
         .route("/settings/inboxes/{id}", get(inbox_settings::inbox_page))
+        .route("/settings/inboxes/{id}/widget", post(widget_form::save_widget))
         .route("/settings/inboxes/{id}/{section}", post(inbox_settings::save_inbox_section))
         .route("/settings/inboxes/{id}/away-preview", post(setup::away_preview))
         .route("/settings/inboxes/{id}/templates/sync", post(templates::sync_form))
@@ -163,6 +164,14 @@ fn pages(upload_limit: usize) -> Router<AppState> {
             "/static/icon.svg",
             get(|| async { static_file("image/svg+xml", include_str!("../../static/icon.svg")) }),
         )
+        // The web chat widget's page (in its iframe) and the printable "text us" page, both public
+        .route("/widget/{inbox}/frame", get(widget::frame))
+        .route("/text-us/{inbox}", get(text_us::page))
+        .route(
+            "/static/widget.js",
+            get(|| async { static_file("text/javascript", include_str!("../../static/widget.js")) }),
+        )
+        .route("/static/widget.css", get(|| async { static_file("text/css", include_str!("../../static/widget.css")) }))
         .route(
             "/static/simulator.js",
             get(|| async { static_file("text/javascript", include_str!("../../static/simulator.js")) }),
@@ -277,6 +286,15 @@ fn outside() -> Router<AppState> {
         .route("/webhooks/{provider}/{inbox}/{hook}", post(webhooks::named_hook).get(webhooks::named_hook_get))
         .route("/webhooks/email/{account_id}/{secret}", post(escalations::inbound_email))
         .route("/media/{id}", get(media::serve))
+        // The web chat widget: its loader, colour, and the visitor's calls (their token, their chat only)
+        .route("/widget/{file}", get(widget::loader))
+        .route("/widget/{inbox}/style.css", get(widget::style))
+        .route("/widget/{inbox}/visitors", post(widget::new_visitor))
+        .route("/widget/{inbox}/state", get(widget::state))
+        .route("/widget/{inbox}/messages", get(widget::messages).post(widget::send))
+        .route("/widget/{inbox}/attachments", post(widget::attach))
+        .route("/widget/{inbox}/continue-by-text", post(widget::continue_by_text))
+        .route("/widget/{inbox}/events", get(widget::events))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
 }

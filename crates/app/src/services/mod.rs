@@ -40,6 +40,7 @@ pub mod templates;
 pub mod thread;
 pub mod transcript;
 pub mod users;
+pub mod webchat;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct Services {
     pub tabs: Arc<routing::Tabs>,
     /// The SHA-256 of the operator's token; None turns the operator's routes off.
     pub operator_token: Option<[u8; 32]>,
+    /// Web chat visitors' tokens and request budgets.
+    pub widget: Arc<webchat::Widget>,
 }
 
 impl Services {
@@ -95,6 +98,7 @@ impl Services {
         store.events().hold_delivery(std::time::Duration::from_millis(config.hold_delivery_ms));
         let account = store.ensure_account(&config.account_name).await?;
         let media_key = store.server_key("media_links").await?;
+        let widget_key = store.server_key("webchat_visitors").await?;
         let services = Services {
             store,
             channels: Arc::new(channels::Channels::new(carrier.clone())),
@@ -123,6 +127,7 @@ impl Services {
             )?),
             tabs: Arc::default(),
             operator_token: config.operator_token_hash()?,
+            widget: Arc::new(webchat::Widget::new(&widget_key)),
         };
         services.start_automations().await?;
         services.start_webhooks().await?;

@@ -148,6 +148,17 @@ async fn agent_ui_in_chromium() {
     let whatsapp = textdesk_channels::whatsapp::FakeWhatsApp::start().await.expect("the fake Graph API");
     let (wa_inbox, wa_conversation) = seed_whatsapp(&t, &admin, &whatsapp).await;
 
+    // A web chat with no site allowed yet (e2e/scenarios/webchat.mjs allows its test page's).
+    let r = t
+        .post(
+            &admin,
+            "/api/v1/inboxes",
+            json!({ "name": "Web chat", "channel_kind": "webchat", "sender": "Test Dental" }),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "seeding a web chat inbox");
+    let webchat = json(r).await["id"].as_i64().expect("the web chat inbox");
+
     let screenshots = root.join("target/screenshots");
     std::fs::create_dir_all(&screenshots).expect("target/screenshots");
     let mut cmd = tokio::process::Command::new("node");
@@ -171,6 +182,7 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_LIST_URGENT_NUMBER", urgent_number)
         .env("TEXTDESK_WA_CONVERSATION", wa_conversation.to_string())
         .env("TEXTDESK_WA_INBOX", wa_inbox.to_string())
+        .env("TEXTDESK_WEBCHAT_INBOX", webchat.to_string())
         // The scripts' output goes straight to the terminal, as it happens.
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())

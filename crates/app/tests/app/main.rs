@@ -53,5 +53,6 @@ mod timing;
 mod transcript;
 mod ui;
 mod vault;
+mod webchat;
 mod webhooks;
 mod whatsapp;

@@ -232,6 +232,12 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
             format!("The bot handed over to a person{}: {}", team.unwrap_or_default(), reason.describe())
         }
         E::FlowEnded { reason } => format!("The bot's flow ended: {}", reason.describe()),
+        E::ChannelMoved { to_medium, .. } => {
+            let to = textdesk_core::Medium::parse(to_medium).map(|m| m.label()).unwrap_or("another channel");
+            format!(
+                "Moved from web chat to {to}: the visitor left their number and agreed to be texted                  (the words are in the consent record). Replies now go by {to}."
+            )
+        }
         other => other.kind().replace('_', " "),
     }
 }

@@ -5,3 +5,4 @@ pub mod api;
 pub mod hours_form;
 pub mod list;
 pub mod settings;
+pub mod widget_form;
