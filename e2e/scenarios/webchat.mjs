@@ -40,8 +40,14 @@ export const scenarios = [
         await admin.getByLabel("Continue by text through").selectOption(env.inbox);
         await Promise.all([admin.waitForNavigation({ waitUntil: "load" }), admin.getByRole("button", { name: "Save the widget" }).click()]);
         await admin.locator("#widget [role=status]", { hasText: "Saved" }).waitFor();
-        await admin.locator("#text-us a", { hasText: "text us" }).waitFor();
+        await admin.locator("#widget").scrollIntoViewIfNeeded();
         await screenshot(admin, "webchat-settings-1280");
+        // The printable "text us" page, linked from the settings: the number and its QR code.
+        await Promise.all([admin.waitForNavigation({ waitUntil: "load" }), admin.locator("#text-us a", { hasText: "text us" }).click()]);
+        await admin.locator(".text-us-qr svg").waitFor();
+        check((await admin.locator(".text-us-number").textContent()).includes("+1"), "the number is shown");
+        await screenshot(admin, "text-us-1280");
+        const textUs = admin.url();
 
         // A visitor on the shop's site opens the chat with the keyboard and writes.
         const visitor = await (await newContext()).newPage();
@@ -115,6 +121,11 @@ export const scenarios = [
         await thread(agent2).event("Moved from web chat to SMS").waitFor();
         await assertNoHorizontalScroll(agent2, "the moved conversation at 390 px");
         await screenshot(agent2, "webchat-thread-390");
+        const poster = await (await newContext(small)).newPage();
+        await poster.goto(textUs);
+        await poster.locator(".text-us-qr svg").waitFor();
+        await assertNoHorizontalScroll(poster, "the text us page at 390 px");
+        await screenshot(poster, "text-us-390");
       } finally {
         server.close();
       }

@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
     let upload_limit = state.config.media_max_bytes as usize;
     // Pages answer a browser's errors with pages; the API keeps problem details.
     let pages = pages(upload_limit).layer(middleware::from_fn_with_state(state.clone(), layout::html_errors));
-    let mut app = Router::new().merge(pages).nest("/api/v1", api(upload_limit)).merge(outside());
+    let mut app = Router::new().merge(pages).nest("/api/v1", api(upload_limit)).merge(outside(upload_limit));
     if state.config.simulator {
         app = app.merge(simulator_routes());
     }
@@ -280,7 +280,7 @@ fn api(upload_limit: usize) -> Router<AppState> {
 
 /// What the outside world calls: providers' webhooks, signed media links, and
 /// the operator's probes.
-fn outside() -> Router<AppState> {
+fn outside(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/webhooks/{provider}/{inbox}", post(webhooks::main_hook).get(webhooks::main_hook_get))
         .route("/webhooks/{provider}/{inbox}/{hook}", post(webhooks::named_hook).get(webhooks::named_hook_get))
@@ -292,7 +292,7 @@ fn outside() -> Router<AppState> {
         .route("/widget/{inbox}/visitors", post(widget::new_visitor))
         .route("/widget/{inbox}/state", get(widget::state))
         .route("/widget/{inbox}/messages", get(widget::messages).post(widget::send))
-        .route("/widget/{inbox}/attachments", post(widget::attach))
+        .route("/widget/{inbox}/attachments", post(widget::attach).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/widget/{inbox}/continue-by-text", post(widget::continue_by_text))
         .route("/widget/{inbox}/events", get(widget::events))
         .route("/healthz", get(ops::healthz))

@@ -260,6 +260,11 @@ impl Services {
                 if let (Some(u), Some(k)) = (upload, kind) {
                     self.keep_visitor_upload(message_id, k.essence, u.bytes).await?;
                 }
+                // Agents read "Web visitor 3f9a1c" rather than 32 hex digits,
+                // until someone gives the contact a name.
+                let name = format!("Web visitor {}", &visitor.as_str()[..6]);
+                let from = Address::parse(Medium::Webchat, visitor.as_str()).map_err(|e| ServiceError::Invalid(e.0))?;
+                self.ingest(w.inbox.id, InboundEvent::Profile { from, name }).await?;
                 Ok((conversation_id, true))
             }
             Ingested::Message(IngestOutcome::Duplicate { conversation_id, .. }) => Ok((conversation_id, false)),

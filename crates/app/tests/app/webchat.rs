@@ -179,7 +179,7 @@ async fn a_visitor_chats_live_with_an_agent(db: Db) {
 both_backends!(a_visitor_chats_live_with_an_agent);
 
 async fn attachments_go_both_ways_through_the_media_checks(db: Db) {
-    let t = app(db).start().await;
+    let t = app(db).config(|c| c.media_max_bytes = 64 * 1024).start().await;
     let c = chat(&t).await;
     let token = new_visitor(&t, &c).await;
     let attach = |ct: &'static str, bytes: &'static [u8], id: &'static str| {
@@ -195,6 +195,12 @@ async fn attachments_go_both_ways_through_the_media_checks(db: Db) {
         let r = r.header("x-client-id", "bad").body(bytes.to_vec()).send().await.unwrap();
         assert_eq!(r.status(), 422, "{ct}");
     }
+    // A file past the media limit is refused before it is read whole.
+    let mut huge = PNG.to_vec();
+    huge.resize(64 * 1024 + 1, 0);
+    let r = t.client.post(widget(&t, &c, "/attachments")).bearer_auth(&token).header("content-type", "image/png");
+    let r = r.header("x-client-id", "huge").body(huge).send().await.unwrap();
+    assert_eq!(r.status(), 413);
     let conv = conversations(&t, &c.agent).await[0]["id"].as_i64().unwrap();
     let msgs = thread(&t, &c.agent, conv).await;
     assert_eq!(msgs.len(), 1, "{msgs:?}");
