@@ -98,7 +98,6 @@ impl Services {
         store.events().hold_delivery(std::time::Duration::from_millis(config.hold_delivery_ms));
         let account = store.ensure_account(&config.account_name).await?;
         let media_key = store.server_key("media_links").await?;
-        let widget_key = store.server_key("webchat_visitors").await?;
         let services = Services {
             store,
             channels: Arc::new(channels::Channels::new(carrier.clone())),
@@ -127,7 +126,8 @@ impl Services {
             )?),
             tabs: Arc::default(),
             operator_token: config.operator_token_hash()?,
-            widget: Arc::new(webchat::Widget::new(&widget_key)),
+            // Its own key, derived from the media links' (one server key fewer to seal and rotate).
+            widget: Arc::new(webchat::Widget::new(&format!("webchat visitors {media_key}"))),
         };
         services.start_automations().await?;
         services.start_webhooks().await?;

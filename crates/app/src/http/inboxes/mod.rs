@@ -6,3 +6,4 @@ pub mod hours_form;
 pub mod list;
 pub mod settings;
 pub mod widget_form;
+pub mod widget_view;
