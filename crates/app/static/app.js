@@ -814,3 +814,9 @@ document.addEventListener("click", function (e) {
     if (form) render(form);
   });
 })();
+
+// The "text us" page's print button (no inline script under our CSP).
+(function () {
+  var b = document.getElementById("text-us-print");
+  if (b) b.addEventListener("click", function () { window.print(); });
+})();

@@ -14,6 +14,7 @@ pub mod smpp;
 pub mod telegram;
 pub mod twilio;
 pub mod voice;
+pub mod webchat;
 pub mod wechat;
 pub mod whatsapp;
 

@@ -4,7 +4,7 @@
 
 use crate::provider::Provider;
 
-static PROVIDERS: [&'static dyn Provider; 8] = [
+static PROVIDERS: [&'static dyn Provider; 9] = [
     &crate::simulator::Simulator,
     &crate::twilio::channel::Twilio,
     &crate::smpp::channel::Smpp,
@@ -13,6 +13,7 @@ static PROVIDERS: [&'static dyn Provider; 8] = [
     &crate::line::channel::Line,
     &crate::messenger::channel::Messenger,
     &crate::wechat::channel::Wechat,
+    &crate::webchat::Webchat,
 ];
 
 pub fn all() -> &'static [&'static dyn Provider] {

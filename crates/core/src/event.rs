@@ -278,6 +278,17 @@ pub enum DomainEvent {
     CallbackTaken {
         callback_id: i64,
     },
+    /// The customer asked to continue on another channel (a web visitor who
+    /// left their number): the conversation now belongs to `to_inbox_id`, and
+    /// replies go there. `consent_id` is the ledger entry with their words.
+    ChannelMoved {
+        from_inbox_id: i64,
+        to_inbox_id: i64,
+        /// The medium it moved to (`sms`), for the timeline's words.
+        to_medium: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        consent_id: Option<i64>,
+    },
 }
 
 /// Why a flow handed the customer to a person.
@@ -442,6 +453,7 @@ impl DomainEvent {
             CallStatusChanged { .. } => "call_status",
             CallbackRequested { .. } => "callback_requested",
             CallbackTaken { .. } => "callback_taken",
+            ChannelMoved { .. } => "channel_moved",
         }
     }
 
@@ -498,6 +510,7 @@ impl DomainEvent {
                 | CallStatusChanged { .. }
                 | CallbackRequested { .. }
                 | CallbackTaken { .. }
+                | ChannelMoved { .. }
         )
     }
 
@@ -563,6 +576,7 @@ impl DomainEvent {
             | CallStatusChanged { .. }
             | CallbackRequested { .. }
             | CallbackTaken { .. } => notice("conversation.updated", None),
+            ChannelMoved { .. } => notice("conversation.updated", None),
         }
     }
 }
@@ -663,6 +677,7 @@ mod tests {
             CallStatusChanged { call_id: 4, status: CallStatus::Ringing, duration_secs: None },
             CallbackRequested { callback_id: 2, due_at: at("2026-12-07T14:00:00Z"), by_customer: true },
             CallbackTaken { callback_id: 2 },
+            ChannelMoved { from_inbox_id: 1, to_inbox_id: 2, to_medium: "sms".into(), consent_id: Some(9) },
         ]
     }
 

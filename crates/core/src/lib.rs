@@ -32,6 +32,7 @@ pub mod template;
 pub mod timing;
 pub mod user;
 pub mod voice;
+pub mod webchat;
 pub mod webhook;
 
 pub use contact::{AttributeChanges, AttributeKey, AttributeValue, ContactName, NoteBody};

@@ -39,6 +39,7 @@ mod templates;
 mod timeline;
 mod vault;
 pub mod voice;
+pub mod webchat;
 pub mod webhooks;
 mod write;
 

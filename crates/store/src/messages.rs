@@ -88,9 +88,9 @@ pub enum MessagePage {
 /// The most messages one read returns.
 pub const MAX_MESSAGES_READ: i64 = 1000;
 
-const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at, o.not_before AS send_at, o.state AS outbox_state, o.attempts AS attempts, m.template";
+pub(crate) const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at, o.not_before AS send_at, o.state AS outbox_state, o.attempts AS attempts, m.template";
 
-fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
+pub(crate) fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
     let direction: String = r.try_get("direction")?;
     let status: String = r.try_get("status")?;
     let attempts = r.try_get::<Option<i64>, _>("attempts")?.unwrap_or(0);
@@ -140,7 +140,7 @@ impl Store {
     }
 
     /// Fills in each message's attachments, with one query for all of them.
-    async fn attach_media(&self, messages: &mut [Message]) -> Result<()> {
+    pub(crate) async fn attach_media(&self, messages: &mut [Message]) -> Result<()> {
         let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
         for media in self.media_of(&ids).await? {
             if let Some(m) = messages.iter_mut().find(|m| Some(m.id) == media.message_id) {

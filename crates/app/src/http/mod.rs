@@ -37,8 +37,10 @@ pub mod simulator;
 pub mod state;
 pub mod template_views;
 pub mod templates;
+pub mod text_us;
 pub mod voice;
 pub mod webhooks;
+pub mod widget;
 
 pub use routes::{CSP, router};
 pub use state::AppState;

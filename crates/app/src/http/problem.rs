@@ -51,6 +51,7 @@ impl Problem {
             Refusal::Address { .. } | Refusal::Locked { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", "Too many attempts")
             }
+            Refusal::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
         };
         Problem {
             status,

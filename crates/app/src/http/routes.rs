@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::http::contacts::{api as contacts_api, consent, page as contact_page};
 use crate::http::conversations::{actions, api as conversations_api, escalations, list, surveys, thread, transcript};
 use crate::http::inboxes::{
-    api as inboxes_api, list as inbox_list, registration as inbox_registration, settings as inbox_settings,
+    api as inboxes_api, list as inbox_list, registration as inbox_registration, settings as inbox_settings, widget_form,
 };
 use crate::http::messages::{api as messages_api, page as composer};
 use crate::http::notifications::{api as notifications_api, page as new_conversation};
@@ -25,7 +25,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
     account, audit, automations, canned, flows, labels, layout, live, media, openapi, operator, ops, preferences,
-    privacy, retention, routing, session, setup, simulator, templates, voice, webhooks,
+    privacy, retention, routing, session, setup, simulator, templates, text_us, voice, webhooks, widget,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -38,8 +38,10 @@ pub fn router(state: AppState) -> Router {
     let upload_limit = state.config.media_max_bytes as usize;
     // Pages answer a browser's errors with pages; the API keeps problem details.
     let pages = pages(upload_limit).layer(middleware::from_fn_with_state(state.clone(), layout::html_errors));
-    let mut app =
-        Router::new().merge(pages).nest("/api/v1", api(upload_limit)).merge(outside(state.config.media_max_bytes));
+    let mut app = Router::new()
+        .merge(pages)
+        .nest("/api/v1", api(upload_limit))
+        .merge(outside(state.config.media_max_bytes, upload_limit));
     if state.config.simulator {
         app = app.merge(simulator_routes());
     }
@@ -111,6 +113,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings", get(|| async { Redirect::to("/settings/inboxes") }))
         .route("/settings/inboxes", get(inbox_list::inboxes_page).post(inbox_list::add_inbox))
         .route("/settings/inboxes/{id}", get(inbox_settings::inbox_page))
+        .route("/settings/inboxes/{id}/widget", post(widget_form::save_widget))
         .route("/settings/inboxes/{id}/{section}", post(inbox_settings::save_inbox_section))
         .route("/settings/inboxes/{id}/away-preview", post(setup::away_preview))
         .route("/settings/inboxes/{id}/templates/sync", post(templates::sync_form))
@@ -171,6 +174,14 @@ fn pages(upload_limit: usize) -> Router<AppState> {
             "/static/icon.svg",
             get(|| async { static_file("image/svg+xml", include_str!("../../static/icon.svg")) }),
         )
+        // The web chat widget's page (in its iframe) and the printable "text us" page, both public
+        .route("/widget/{inbox}/frame", get(widget::frame))
+        .route("/text-us/{inbox}", get(text_us::page))
+        .route(
+            "/static/widget.js",
+            get(|| async { static_file("text/javascript", include_str!("../../static/widget.js")) }),
+        )
+        .route("/static/widget.css", get(|| async { static_file("text/css", include_str!("../../static/widget.css")) }))
         .route(
             "/static/simulator.js",
             get(|| async { static_file("text/javascript", include_str!("../../static/simulator.js")) }),
@@ -283,7 +294,7 @@ fn api(upload_limit: usize) -> Router<AppState> {
 
 /// What the outside world calls: providers' webhooks, signed media links, and
 /// the operator's probes.
-fn outside(media_max_bytes: u64) -> Router<AppState> {
+fn outside(media_max_bytes: u64, upload_limit: usize) -> Router<AppState> {
     let email_limit = escalations::email_body_limit(media_max_bytes);
     Router::new()
         .route("/webhooks/{provider}/{inbox}", post(webhooks::main_hook).get(webhooks::main_hook_get))
@@ -295,6 +306,15 @@ fn outside(media_max_bytes: u64) -> Router<AppState> {
         .route("/webhooks/calls/{call_id}/answer", post(voice::answer))
         .route("/webhooks/calls/{call_id}/status", post(voice::status))
         .route("/media/{id}", get(media::serve))
+        // The web chat widget: its loader, colour, and the visitor's calls (their token, their chat only)
+        .route("/widget/{file}", get(widget::loader))
+        .route("/widget/{inbox}/style.css", get(widget::style))
+        .route("/widget/{inbox}/visitors", post(widget::new_visitor))
+        .route("/widget/{inbox}/state", get(widget::state))
+        .route("/widget/{inbox}/messages", get(widget::messages).post(widget::send))
+        .route("/widget/{inbox}/attachments", post(widget::attach).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/widget/{inbox}/continue-by-text", post(widget::continue_by_text))
+        .route("/widget/{inbox}/events", get(widget::events))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
 }

@@ -24,6 +24,8 @@ const KEYS: &[&str] = &[
     // The provider's connection, set when the inbox is added (see services::channels).
     "twilio",
     "smpp",
+    // The web chat widget's look and sites: changed like any other setting.
+    "webchat",
 ];
 
 impl Services {
@@ -51,6 +53,12 @@ impl Services {
         let obj = settings.as_object().ok_or_else(|| Invalid::new("settings must be an object"))?;
         if let Some(k) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(Invalid::new(format!("{k:?} is not an inbox setting; known: {}", KEYS.join(", "))));
+        }
+        if let Some(w) = obj.get(textdesk_channels::webchat::KEY) {
+            let settings =
+                w.as_object().cloned().ok_or_else(|| Invalid::new("webchat: an object of the widget's settings"))?;
+            let stored = textdesk_channels::provider::StoredSetup { settings, secrets: Default::default() };
+            textdesk_channels::webchat::WidgetSettings::of(&stored)?;
         }
         ConsentSettings::parse(settings, &self.business_name)?;
         InboxHours::parse(settings, &self.timing.fallback_zone)?;

@@ -30,12 +30,16 @@ pub enum Refusal {
     Locked { retry_after: Duration },
     /// As many password checks as allowed are already running.
     Busy,
+    /// Too many messages from one web chat visitor or network (`services::webchat`).
+    TooMany { retry_after: Duration },
 }
 
 impl Refusal {
     pub fn retry_after(&self) -> Duration {
         match self {
-            Refusal::Address { retry_after } | Refusal::Locked { retry_after } => *retry_after,
+            Refusal::Address { retry_after } | Refusal::Locked { retry_after } | Refusal::TooMany { retry_after } => {
+                *retry_after
+            }
             Refusal::Busy => Duration::from_secs(1),
         }
     }
@@ -54,6 +58,7 @@ impl Refusal {
                 format!("Too many failed sign-ins for this e-mail, so it is locked for now. Try again in {wait}.")
             }
             Refusal::Busy => "The server is checking many sign-ins right now. Try again in a second.".into(),
+            Refusal::TooMany { .. } => format!("That is a lot of messages at once. Try again in {wait}."),
         }
     }
 }

@@ -102,6 +102,19 @@ impl Services {
         self.write_media(bytes).await
     }
 
+    /// A web chat visitor's attachment (checked by the caller) for the message
+    /// ingest just stored: written here rather than fetched from a provider.
+    pub(crate) async fn keep_visitor_upload(&self, message_id: i64, essence: &str, bytes: &[u8]) -> ServiceResult<()> {
+        let name = self.write_media(bytes).await?;
+        for m in self.store.media_of(&[message_id]).await? {
+            if self.store.media_stored(m.id, &name, essence, bytes.len() as i64).await? {
+                return Ok(());
+            }
+        }
+        self.remove_media_file(&name).await;
+        Ok(())
+    }
+
     /// Writes bytes to the media store under a fresh random name.
     async fn write_media(&self, bytes: &[u8]) -> ServiceResult<String> {
         let name = hex::encode(rand::random::<[u8; 16]>());

@@ -42,6 +42,7 @@ pub mod thread;
 pub mod transcript;
 pub mod users;
 pub mod voice;
+pub mod webchat;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -86,6 +87,8 @@ pub struct Services {
     pub operator_token: Option<[u8; 32]>,
     /// Set when this node begins to stop (SIGTERM).
     pub shutdown: crate::shutdown::Shutdown,
+    /// Web chat visitors' tokens and request budgets.
+    pub widget: Arc<webchat::Widget>,
 }
 
 impl Services {
@@ -128,6 +131,8 @@ impl Services {
             tabs: Arc::default(),
             operator_token: config.operator_token_hash()?,
             shutdown: Default::default(),
+            // Its own key, derived from the media links' (one server key fewer to seal and rotate).
+            widget: Arc::new(webchat::Widget::new(&format!("webchat visitors {media_key}"))),
         };
         services.start_automations().await?;
         services.start_webhooks().await?;

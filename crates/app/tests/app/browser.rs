@@ -156,6 +156,17 @@ async fn agent_ui_in_chromium() {
     let wechat = textdesk_channels::wechat::FakeWechat::start().await.expect("the fake WeChat API");
     let (ms_inbox, ms_conversation, wx_inbox) = seed_metaapps(&t, &admin, &messenger, &wechat).await;
 
+    // A web chat with no site allowed yet (e2e/scenarios/webchat.mjs allows its test page's).
+    let r = t
+        .post(
+            &admin,
+            "/api/v1/inboxes",
+            json!({ "name": "Web chat", "channel_kind": "webchat", "sender": "Test Dental" }),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "seeding a web chat inbox");
+    let webchat = json(r).await["id"].as_i64().expect("the web chat inbox");
+
     let screenshots = root.join("target/screenshots");
     std::fs::create_dir_all(&screenshots).expect("target/screenshots");
     let mut cmd = tokio::process::Command::new("node");
@@ -184,6 +195,7 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_MS_CONVERSATION", ms_conversation.to_string())
         .env("TEXTDESK_MS_INBOX", ms_inbox.to_string())
         .env("TEXTDESK_WX_INBOX", wx_inbox.to_string())
+        .env("TEXTDESK_WEBCHAT_INBOX", webchat.to_string())
         // The scripts' output goes straight to the terminal, as it happens.
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())

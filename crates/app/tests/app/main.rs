@@ -60,6 +60,7 @@ mod transcript;
 mod ui;
 mod vault;
 mod voice;
+mod webchat;
 mod webhooks;
 mod wechat;
 mod whatsapp;

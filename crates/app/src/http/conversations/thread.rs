@@ -256,6 +256,12 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
         }
         E::SurveyCommented { .. } => "Customer said what went wrong (the poll's comment)".into(),
         E::SurveyExpired { .. } => "Satisfaction poll expired without an answer".into(),
+        E::ChannelMoved { to_medium, .. } => {
+            let to = textdesk_core::Medium::parse(to_medium).map(|m| m.label()).unwrap_or("another channel");
+            format!(
+                "Moved from web chat to {to}: the visitor left their number and agreed to be texted (the words are in the consent record). Replies now go by {to}."
+            )
+        }
         other => other.kind().replace('_', " "),
     }
 }

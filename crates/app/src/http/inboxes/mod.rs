@@ -7,3 +7,5 @@ pub mod list;
 pub mod registration;
 pub mod settings;
 pub mod survey_form;
+pub mod widget_form;
+pub mod widget_view;

@@ -225,6 +225,10 @@ pub(crate) struct InboxPage {
     pub(crate) away: crate::http::setup::AwayView,
     /// The provider's templates as last synced, for a provider that has them.
     pub(crate) templates: Option<Vec<crate::http::template_views::TemplateRow>>,
+    /// A web chat inbox's widget settings and the tag to paste.
+    pub(crate) widget: Option<crate::http::inboxes::widget_view::WidgetForm>,
+    /// The inbox's printable "text us" page, where it has one.
+    pub(crate) text_us: Option<String>,
 }
 
 impl InboxPage {
@@ -303,7 +307,11 @@ pub(crate) async fn inbox_view(
     } else {
         None
     };
+    let widget = crate::http::inboxes::widget_view::view(s, &inbox).await?;
+    let text_us = crate::http::inboxes::widget_view::text_us_link(&inbox, widget.as_ref());
     Ok(InboxPage {
+        widget,
+        text_us,
         chrome: chrome(s, ui),
         id: inbox.id,
         title: inbox.name.clone(),
