@@ -103,6 +103,7 @@ impl Provider for Webchat {
             media: true,
             max_chars: Body::MAX_CHARS,
             reply_window: None,
+            human_agent_window: None,
             delivery_receipts: false,
             read_receipts: false,
         }

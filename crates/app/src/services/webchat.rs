@@ -268,7 +268,7 @@ impl Services {
                 Ok((conversation_id, true))
             }
             Ingested::Message(IngestOutcome::Duplicate { conversation_id, .. }) => Ok((conversation_id, false)),
-            Ingested::Status { .. } | Ingested::Profile { .. } => {
+            Ingested::Status { .. } | Ingested::Profile { .. } | Ingested::PhoneShared { .. } => {
                 Err(ServiceError::Invalid("expected a message".into()))
             }
         }
