@@ -55,8 +55,9 @@ pub(crate) struct AuditPage {
 #[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
-    /// Only what this user did.
-    who: Option<i64>,
+    /// Only what this user did (their id; empty for anyone).
+    #[param(value_type = Option<i64>)]
+    who: Option<String>,
     /// Only this action (`sign_in.failed`), or a family by its first word (`sign_in`).
     what: Option<String>,
     /// From this day (YYYY-MM-DD, on the business's clock) or instant (RFC 3339).
@@ -98,17 +99,25 @@ impl AuditQuery {
             return Err(Problem::invalid("what: an action name is at most 100 characters"));
         }
         Ok(AuditFilter {
-            actor_user_id: self.who.filter(|w| *w > 0),
+            actor_user_id: self.who_id()?,
             action: what.map(str::to_owned),
             from: instant(self.from.as_deref(), "from", tz, false)?,
             to: instant(self.to.as_deref(), "to", tz, true)?,
         })
     }
 
+    /// The person asked for; an empty choice is anyone.
+    fn who_id(&self) -> Result<Option<i64>, Problem> {
+        match self.who.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+            None => Ok(None),
+            Some(w) => w.parse::<i64>().map(Some).map_err(|_| Problem::invalid(format!("who: {w:?} is not a user id"))),
+        }
+    }
+
     /// The filters again as a query string.
     fn query_string(&self) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(w) = self.who.filter(|w| *w > 0) {
+        if let Ok(Some(w)) = self.who_id() {
             q.append_pair("who", &w.to_string());
         }
         for (k, v) in [("what", &self.what), ("from", &self.from), ("to", &self.to)] {
@@ -176,7 +185,7 @@ pub(crate) async fn audit_page(State(s): State<AppState>, ui: UiUser, Query(q): 
             older,
             people,
             actions,
-            who: q.who.unwrap_or(0),
+            who: f.actor_user_id.unwrap_or(0),
             what: q.what.clone().unwrap_or_default(),
             from: q.from.clone().unwrap_or_default(),
             to: q.to.clone().unwrap_or_default(),

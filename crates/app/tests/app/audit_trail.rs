@@ -118,6 +118,10 @@ async fn each_act_is_audited(db: Db) {
     let r = browser.get(t.url("/settings/audit/export?format=csv&what=sign_in.failed")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap().lines().count(), 2);
+    // The form as a browser sends it, "Anyone" and no dates included.
+    let all = browser.get(t.url("/settings/audit?who=&what=consent.recorded&from=&to=")).send().await.unwrap();
+    assert_eq!(all.status(), 200);
+    assert!(all.text().await.unwrap().contains("Consent recorded by hand"));
     let bad = browser.get(t.url("/settings/audit?from=31/01/2026")).send().await.unwrap();
     assert_eq!(bad.status(), 422);
     let agent_b = t.browser("agent@example.com").await;
