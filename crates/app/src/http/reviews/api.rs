@@ -22,13 +22,20 @@ pub struct CriterionOut {
     /// What the reviewer looks for (at most 300 characters).
     #[serde(default)]
     pub(crate) help: String,
-    /// How much it counts against the others, 1 to 10.
-    pub(crate) weight: u8,
+    /// How much it counts against the others, 1 to 10. (Read as any JSON value, so a wrong one is
+    /// answered 422 with words rather than refused as unreadable.)
+    #[schema(value_type = u8, minimum = 1, maximum = 10)]
+    pub(crate) weight: serde_json::Value,
+}
+
+/// A small whole number as sent, or 0 (which no rule accepts) for anything else.
+fn small(v: &serde_json::Value) -> u8 {
+    v.as_u64().and_then(|n| u8::try_from(n).ok()).unwrap_or(0)
 }
 
 impl From<&Criterion> for CriterionOut {
     fn from(c: &Criterion) -> Self {
-        CriterionOut { label: c.label.clone(), help: c.help.clone(), weight: c.weight }
+        CriterionOut { label: c.label.clone(), help: c.help.clone(), weight: c.weight.into() }
     }
 }
 
@@ -150,7 +157,8 @@ pub(crate) async fn get_review(
 pub struct ScorecardIn {
     /// One per criterion of the account's rubric, in its order: 1 to 5, or null where it does not apply
     /// (at least one scored).
-    pub(crate) scores: Vec<Option<u8>>,
+    #[schema(value_type = Vec<Option<u8>>)]
+    pub(crate) scores: Vec<serde_json::Value>,
     /// For the agent (at most 2,000 characters).
     #[serde(default)]
     pub(crate) comment: String,
@@ -165,21 +173,27 @@ pub(crate) async fn score_review(
     Path(id): Path<i64>,
     Json(b): Json<ScorecardIn>,
 ) -> ApiResult<Json<ReviewOut>> {
-    Ok(Json(s.services.score_review(&u, id, &b.scores, &b.comment).await?.into()))
+    // Anything but a whole number 1-5 or null becomes a score the rubric refuses, in words.
+    let scores: Vec<Option<u8>> = b.scores.iter().map(|v| if v.is_null() { None } else { Some(small(v)) }).collect();
+    Ok(Json(s.services.score_review(&u, id, &scores, &b.comment).await?.into()))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewSettingsIo {
     /// Resolved conversations per agent per week put in the queue at random (0 to 50; 0 turns it off).
-    pub(crate) sample_size: u32,
+    #[schema(value_type = u32, minimum = 0, maximum = 50)]
+    pub(crate) sample_size: serde_json::Value,
     /// 1 to 20 criteria, in the order they are scored.
     pub(crate) criteria: Vec<CriterionOut>,
 }
 
 impl From<ReviewSettings> for ReviewSettingsIo {
     fn from(r: ReviewSettings) -> Self {
-        ReviewSettingsIo { sample_size: r.sample_size, criteria: r.rubric.criteria.iter().map(Into::into).collect() }
+        ReviewSettingsIo {
+            sample_size: r.sample_size.into(),
+            criteria: r.rubric.criteria.iter().map(Into::into).collect(),
+        }
     }
 }
 
@@ -203,6 +217,8 @@ pub(crate) async fn put_review_settings(
 ) -> ApiResult<Json<ReviewSettingsIo>> {
     let admin = user.require(Role::Admin)?;
     let criteria =
-        b.criteria.into_iter().map(|c| Criterion { label: c.label, help: c.help, weight: c.weight }).collect();
-    Ok(Json(s.services.set_review_settings(admin, b.sample_size, criteria).await?.into()))
+        b.criteria.into_iter().map(|c| Criterion { weight: small(&c.weight), label: c.label, help: c.help }).collect();
+    // Past the largest size allowed: refused in words by the size's own check.
+    let size = b.sample_size.as_u64().map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX));
+    Ok(Json(s.services.set_review_settings(admin, size, criteria).await?.into()))
 }
