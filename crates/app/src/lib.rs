@@ -82,6 +82,7 @@ impl Application {
             workers.push(tokio::spawn(webhooks_loop(services.clone())));
             workers.push(tokio::spawn(webhook_sender_loop(services.clone())));
             workers.push(tokio::spawn(routing_loop(services.clone())));
+            workers.push(tokio::spawn(reviews_loop(services.clone())));
         }
         Ok(Application { listener, router, services, config, workers, dispatcher })
     }
@@ -154,6 +155,18 @@ async fn automations_loop(services: Services) {
             tracing::error!(error = %e, "arming satisfaction polls failed; it will try again");
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+    }
+}
+
+/// Queues low scores and escalations for review. Once a second, not at every
+/// event: on SQLite each pass that finds news takes the write lock, and the
+/// queue can wait a second where a customer's text cannot.
+async fn reviews_loop(services: Services) {
+    loop {
+        if let Err(e) = services.run_reviews().await {
+            tracing::error!(error = %e, "queueing conversations for review failed; it will try again");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -287,6 +300,10 @@ async fn housekeeping_loop(services: Services, config: Arc<Config>) {
             }
             if let Err(e) = services.prune_webhook_log(jiff::Timestamp::now()).await {
                 tracing::error!(error = %e, "pruning the webhook delivery log failed");
+            }
+            // Each account's weekly sample, drawn once (its week's row is the lease).
+            if let Err(e) = services.sample_reviews(jiff::Timestamp::now()).await {
+                tracing::error!(error = %e, "drawing the weekly review sample failed");
             }
             // Daily per account, on one node (the policy's row is the lease).
             if let Err(e) = services.run_due_retention(jiff::Timestamp::now()).await {

@@ -479,7 +479,9 @@ impl DomainEvent {
 
     /// Whether the conversation's timeline shows it. Messages show as
     /// messages, and reads, catalogue edits and contact edits are not things
-    /// that happened to the conversation.
+    /// that happened to the conversation. Reviews are about the agent, not the
+    /// customer: the queue and "My reviews" show them, and an agent must not
+    /// learn from the thread that a conversation was picked for review.
     pub fn on_timeline(&self) -> bool {
         use DomainEvent::*;
         matches!(
@@ -505,8 +507,6 @@ impl DomainEvent {
                 | SurveyAnswered { .. }
                 | SurveyCommented { .. }
                 | SurveyExpired { .. }
-                | ReviewQueued { .. }
-                | ReviewScored { .. }
                 | CallStatusChanged { .. }
                 | CallbackRequested { .. }
                 | CallbackTaken { .. }
@@ -808,6 +808,7 @@ mod tests {
         assert!(!MessageReceived { message_id: 1, keyword: false }.on_timeline());
         assert!(StopRequested { message_id: 1 }.on_timeline());
         assert!(!ConversationRead {}.on_timeline());
+        assert!(!ReviewQueued { review_id: 1, why: "sample".into() }.on_timeline());
         let up = Escalated {
             escalation_id: 1,
             to: EscalationKind::Supervisor,

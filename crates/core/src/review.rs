@@ -123,6 +123,83 @@ pub fn overall_percent(rubric: &Rubric, scores: &[Option<u8>]) -> Option<u8> {
     (weights > 0).then(|| u8::try_from((sum * 100 * 2 + weights * span) / (weights * span * 2)).unwrap_or(100))
 }
 
+/// Why a conversation is in the review queue. One review holds each reason
+/// at most once, however often it recurs while the review waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewReason {
+    /// Picked by the weekly random sample of the agent's resolved conversations.
+    Sample,
+    /// The customer answered the satisfaction poll with a low score.
+    LowScore,
+    /// An agent escalated it.
+    Escalated,
+    /// A response-time target was missed.
+    SlaBreach,
+}
+
+impl ReviewReason {
+    pub const ALL: [ReviewReason; 4] =
+        [ReviewReason::Sample, ReviewReason::LowScore, ReviewReason::Escalated, ReviewReason::SlaBreach];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewReason::Sample => "sample",
+            ReviewReason::LowScore => "low_score",
+            ReviewReason::Escalated => "escalated",
+            ReviewReason::SlaBreach => "sla_breach",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<ReviewReason, Invalid> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s.trim()).ok_or_else(|| {
+            Invalid(format!("{s:?} is not a review reason; the reasons are sample, low_score, escalated, sla_breach"))
+        })
+    }
+
+    /// In words, for the queue.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ReviewReason::Sample => "Weekly sample",
+            ReviewReason::LowScore => "Low satisfaction score",
+            ReviewReason::Escalated => "Escalated",
+            ReviewReason::SlaBreach => "Missed a response target",
+        }
+    }
+
+    /// Reads a stored set (`"low_score,escalated"`), skipping what this version does not know.
+    pub fn read_set(stored: &str) -> Vec<ReviewReason> {
+        stored.split(',').filter_map(|r| ReviewReason::parse(r).ok()).collect()
+    }
+
+    /// The stored form of a set, each reason once, in the order given.
+    pub fn write_set(reasons: &[ReviewReason]) -> String {
+        let mut out: Vec<&str> = Vec::with_capacity(reasons.len());
+        for r in reasons {
+            if !out.contains(&r.as_str()) {
+                out.push(r.as_str());
+            }
+        }
+        out.join(",")
+    }
+}
+
+/// How many resolved conversations per agent a week's sample takes (0 turns it off).
+pub const MAX_SAMPLE_SIZE: u32 = 50;
+
+/// Checks the weekly sample size an admin set.
+pub fn parse_sample_size(n: u32) -> Result<u32, Invalid> {
+    if n > MAX_SAMPLE_SIZE {
+        return Err(Invalid(format!("the weekly sample is 0 to {MAX_SAMPLE_SIZE} conversations per agent")));
+    }
+    Ok(n)
+}
+
+/// The sample's seed for an account and an ISO week (`2026-W49`): the same on every node.
+pub fn sample_seed(account_id: i64, week: &str) -> String {
+    format!("account {account_id}, week {week}")
+}
+
 /// Picks `n` of `ids` for review, the same ones on every node and every run
 /// for the same `seed` (the account and the week), and unpredictable to an
 /// agent who knows the rule: each id is ranked by a hash of the seed and the
@@ -192,6 +269,19 @@ mod tests {
         assert!(check_scores(&r, &[Some(5); 4]).unwrap_err().0.contains("each of the 5"));
         assert!(check_scores(&r, &[Some(6), None, None, None, None]).unwrap_err().0.contains("1 to 5"));
         assert!(check_scores(&r, &[None; 5]).unwrap_err().0.contains("at least one"));
+    }
+
+    #[test]
+    fn reasons_are_stored_as_a_set() {
+        use ReviewReason::*;
+        assert_eq!(ReviewReason::write_set(&[LowScore, Escalated, LowScore]), "low_score,escalated");
+        assert_eq!(ReviewReason::read_set("low_score,escalated,later_kind"), vec![LowScore, Escalated]);
+        for r in ReviewReason::ALL {
+            assert_eq!(ReviewReason::parse(r.as_str()).unwrap(), r);
+        }
+        assert!(ReviewReason::parse("angry").unwrap_err().0.contains("sla_breach"));
+        assert!(parse_sample_size(MAX_SAMPLE_SIZE + 1).is_err());
+        assert_eq!(parse_sample_size(0).unwrap(), 0);
     }
 
     #[test]

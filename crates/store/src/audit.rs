@@ -34,6 +34,27 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Which entries to read: by whom, what (an action, or its family by the
+/// first word: `sign_in`), and when (`from` inclusive, `to` exclusive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor_user_id: Option<i64>,
+    pub action: Option<String>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+}
+
+impl Store {
+    /// The actions the account's trail holds, for the page's filter.
+    pub async fn audit_actions(&self, account_id: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT DISTINCT action FROM audit_log WHERE account_id = $1 ORDER BY action")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+    }
+}
+
 /// At most this many entries are read at once.
 pub const MAX_AUDIT_READ: i64 = 500;
 
@@ -57,14 +78,35 @@ impl Store {
 
     /// The account's entries, newest first, older than `before_id` when given.
     pub async fn audit_entries(&self, account_id: i64, before_id: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
+        self.audit_entries_matching(account_id, &AuditFilter::default(), before_id, limit).await
+    }
+
+    /// The account's entries matching `f`, newest first, older than `before_id` when given.
+    pub async fn audit_entries_matching(
+        &self,
+        account_id: i64,
+        f: &AuditFilter,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>> {
+        let action = f.action.as_deref().unwrap_or("");
         let rows = sqlx::query(
             "SELECT a.id, a.at, a.actor_user_id, u.name AS actor_name, a.action, a.subject, a.ip, a.detail
              FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id
-             WHERE a.account_id = $1 AND a.id < $2 ORDER BY a.id DESC LIMIT $3",
+             WHERE a.account_id = $1 AND a.id < $2
+             AND ($4 = 0 OR a.actor_user_id = $4) AND ($5 = '' OR a.action = $5 OR a.action LIKE $6)
+             AND a.at >= $7 AND a.at < $8
+             ORDER BY a.id DESC LIMIT $3",
         )
         .bind(account_id)
         .bind(before_id.unwrap_or(i64::MAX))
         .bind(limit.clamp(1, MAX_AUDIT_READ))
+        .bind(f.actor_user_id.unwrap_or(0))
+        .bind(action)
+        // A family of actions by its first word: `sign_in` finds `sign_in.failed` and `sign_in.locked`.
+        .bind(format!("{}.%", action.replace('%', "")))
+        .bind(f.from.map(to_ms).unwrap_or(i64::MIN))
+        .bind(f.to.map(to_ms).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

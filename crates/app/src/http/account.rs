@@ -68,7 +68,7 @@ pub async fn update_account(
     Json(b): Json<AccountPatchIn>,
 ) -> Result<Json<AccountOut>, Problem> {
     let admin = user.require(Role::Admin)?;
-    s.services.patch_account_settings(admin.account_id, &b.settings).await?;
+    s.services.patch_account_settings(admin, &b.settings).await?;
     Ok(Json(account_out(&s, admin.account_id).await?))
 }
 
@@ -176,7 +176,7 @@ pub(crate) async fn save_quiet_hours(State(s): State<AppState>, CsrfForm(ui, f):
     }
     let typed = f.quiet_hours.trim();
     let value = if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) };
-    match s.services.patch_account_settings(ui.user.account_id, &json!({ "quiet_hours": value })).await {
+    match s.services.patch_account_settings(&ui.user, &json!({ "quiet_hours": value })).await {
         Ok(_) => Redirect::to("/settings/account?saved=quiet-hours#quiet-hours").into_response(),
         Err(e) => {
             let p: Problem = e.into();
@@ -197,7 +197,7 @@ pub(crate) async fn save_time_zone(State(s): State<AppState>, CsrfForm(ui, f): C
     }
     let typed = f.time_zone.trim();
     let value = if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) };
-    match s.services.patch_account_settings(ui.user.account_id, &json!({ "time_zone": value })).await {
+    match s.services.patch_account_settings(&ui.user, &json!({ "time_zone": value })).await {
         Ok(_) => Redirect::to("/settings/account?saved=time-zone#time-zone").into_response(),
         Err(e) => {
             let p: Problem = e.into();
@@ -221,7 +221,7 @@ pub(crate) async fn save_targets(State(s): State<AppState>, CsrfForm(ui, f): Csr
         Err(_) => Err(Problem::invalid("the first-response target is a whole number of minutes, 1 to 1440")),
     };
     let result = match patch {
-        Ok(patch) => s.services.patch_account_settings(ui.user.account_id, &patch).await.map_err(Problem::from),
+        Ok(patch) => s.services.patch_account_settings(&ui.user, &patch).await.map_err(Problem::from),
         Err(p) => Err(p),
     };
     match result {
@@ -245,7 +245,7 @@ pub(crate) async fn save_video(State(s): State<AppState>, CsrfForm(ui, f): CsrfF
     let typed = f.video_link.trim();
     let value = if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) };
     let patch = json!({ "escalation": { "video_link": value } });
-    match s.services.patch_account_settings(ui.user.account_id, &patch).await {
+    match s.services.patch_account_settings(&ui.user, &patch).await {
         Ok(_) => Redirect::to("/settings/account?saved=video#video").into_response(),
         Err(e) => {
             let p: Problem = e.into();

@@ -44,8 +44,8 @@ impl Chrome {
         self.role.at_least(Role::Admin)
     }
 
-    /// Supervisors and admins: alerted live to a low poll score.
-    pub fn supervises(&self) -> bool {
+    /// Supervisors and admins: the review queue, and live alerts of a low poll score.
+    pub fn is_supervisor(&self) -> bool {
         self.role.at_least(Role::Supervisor)
     }
 }

@@ -29,6 +29,7 @@ pub mod preferences;
 pub mod privacy;
 pub mod problem;
 pub mod retention;
+pub mod reviews;
 pub mod routes;
 pub mod routing;
 pub mod session;

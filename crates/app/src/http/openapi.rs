@@ -114,6 +114,13 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::outgoing::api::rotate_secret,
         crate::http::outgoing::api::list_deliveries,
         crate::http::outgoing::api::resend_delivery,
+        crate::http::reviews::api::list_reviews,
+        crate::http::reviews::api::my_reviews,
+        crate::http::reviews::api::get_review,
+        crate::http::reviews::api::score_review,
+        crate::http::reviews::api::get_review_settings,
+        crate::http::reviews::api::put_review_settings,
+        crate::http::audit::export_audit,
         crate::http::operator::list_accounts,
         crate::http::operator::create_account
     ),

@@ -22,6 +22,7 @@ use crate::http::notifications::{api as notifications_api, page as new_conversat
 use crate::http::outgoing::{api as hooks_api, page as hooks_page};
 use crate::http::people::{invites, page as people, teams, tokens, users};
 use crate::http::problem::Problem;
+use crate::http::reviews::{api as reviews_api, page as reviews_page, settings as reviews_settings};
 use crate::http::state::AppState;
 use crate::http::{
     account, audit, automations, canned, flows, labels, layout, live, media, openapi, operator, ops, preferences,
@@ -167,6 +168,12 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/webhooks/{id}/secret", post(hooks_page::rotate_form))
         .route("/settings/webhooks/{id}/deliveries/{delivery_id}/resend", post(hooks_page::resend_form))
         .route("/settings/audit", get(audit::audit_page))
+        .route("/settings/audit/export", get(audit::export_page))
+        .route("/settings/reviews", get(reviews_settings::settings_page).post(reviews_settings::save_form))
+        // Quality review: the queue (supervisors and admins), scorecards, one's own
+        .route("/reviews", get(reviews_page::queue_page))
+        .route("/reviews/mine", get(reviews_page::mine_page))
+        .route("/reviews/{id}", get(reviews_page::review_page).post(reviews_page::score_form))
         // Our own scripts and styles
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
@@ -285,6 +292,13 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/teams/{id}/members/{user_id}", delete(teams::remove_member))
         .route("/tokens", get(tokens::list_tokens).post(tokens::create_token))
         .route("/tokens/{id}", delete(tokens::revoke_token))
+        // Quality review and the audit trail
+        .route("/reviews", get(reviews_api::list_reviews))
+        .route("/reviews/mine", get(reviews_api::my_reviews))
+        .route("/reviews/settings", get(reviews_api::get_review_settings).put(reviews_api::put_review_settings))
+        .route("/reviews/{id}", get(reviews_api::get_review))
+        .route("/reviews/{id}/scorecard", put(reviews_api::score_review))
+        .route("/audit", get(audit::export_audit))
         // Live updates
         .route("/events", get(live::events))
         // The installation's operator (their own token; 404 when none is configured)

@@ -460,11 +460,17 @@ impl Services {
     }
 
     /// Applies a merge patch to the stored settings (callers check the admin
-    /// role); stores them with defaults written out, so what is stored is what applies.
-    pub async fn patch_account_settings(&self, account_id: i64, patch: &Value) -> ServiceResult<AccountSettings> {
-        if !patch.is_object() {
+    /// role); stores them with defaults written out, so what is stored is what
+    /// applies. The audit trail names the sections `by` changed, never their values.
+    pub async fn patch_account_settings(
+        &self,
+        by: &textdesk_store::User,
+        patch: &Value,
+    ) -> ServiceResult<AccountSettings> {
+        let account_id = by.account_id;
+        let Some(sections) = patch.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()) else {
             return Err(Invalid::new("settings must be a JSON object").into());
-        }
+        };
         // The SMTP password is write-only: sealed apart, never in the settings.
         let mut patch = patch.clone();
         let password = patch.get_mut("email").and_then(|e| e.as_object_mut()).and_then(|e| e.remove("password"));
@@ -480,6 +486,8 @@ impl Services {
             Some(_) => return Err(Invalid::new("settings.email.password must be text (null removes it)").into()),
         }
         self.store.set_account_settings(account_id, &parsed.stored()).await?;
+        let detail = format!("Changed: {}.", if sections.is_empty() { "nothing".into() } else { sections.join(", ") });
+        self.audit(by, "settings.account", "account settings", None, &detail).await?;
         Ok(parsed)
     }
 }

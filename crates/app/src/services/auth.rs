@@ -211,13 +211,40 @@ pub async fn sign_in(g: &SignInGuard<'_>, ask: SignInAsk<'_>) -> ServiceResult<S
         if audited.is_empty() {
             audited.push(ask.host_account.unwrap_or(g.fallback_account));
         }
+        audited.sort_unstable();
+        audited.dedup();
+        let ip = g.ip.to_string();
+        // What was typed, as the lock's entry names it (cut: it is anyone's input).
+        let subject: String = ask.email.trim().to_lowercase().chars().take(254).collect();
+        for &account_id in &audited {
+            let entry = NewAudit {
+                account_id,
+                action: "sign_in.failed",
+                subject: &subject,
+                ip: Some(&ip),
+                detail: "Wrong e-mail or password.",
+                ..NewAudit::default()
+            };
+            g.store.record_audit(entry, at).await?;
+        }
         record_failure(g, &key, ask.email, &audited, at).await?;
         return Err(ServiceError::NoMatch);
     }
     g.limits.refund(g.ip);
     g.store.clear_login_failures(&key).await?;
     if fits.len() == 1 {
-        return Ok(SignedIn::User(fits.remove(0)));
+        let user = fits.remove(0);
+        let ip = g.ip.to_string();
+        let entry = NewAudit {
+            account_id: user.account_id,
+            actor_user_id: Some(user.id),
+            action: "sign_in.succeeded",
+            subject: &user.email,
+            ip: Some(&ip),
+            detail: "",
+        };
+        g.store.record_audit(entry, at).await?;
+        return Ok(SignedIn::User(user));
     }
     let mut accounts = Vec::with_capacity(fits.len());
     for u in &fits {

@@ -79,7 +79,8 @@ impl Services {
 
     pub async fn delete_canned(&self, user: &User, id: i64) -> ServiceResult<()> {
         manager(user)?;
-        Ok(self.store.delete_canned(user.account_id, id).await?)
+        self.store.delete_canned(user.account_id, id).await?;
+        self.audit(user, "canned.deleted", &format!("canned:{id}"), None, "").await
     }
 
     /// A canned response filled in for a conversation, as `user` would send it.

@@ -157,7 +157,10 @@ impl crate::services::Services {
             evidence,
             actor_id: Some(user.id),
         };
-        Ok(self.store.record_consent(user.account_id, record).await?)
+        let event = self.store.record_consent(user.account_id, record).await?;
+        let detail = format!("{} ({source}).", if state == ConsentState::OptedIn { "Opted in" } else { "Opted out" });
+        self.audit(user, "consent.recorded", &format!("contact:{contact_id}"), None, &detail).await?;
+        Ok(event)
     }
 }
 
@@ -204,15 +207,20 @@ impl crate::services::Services {
         Ok(self.store.consent_history(contact_id).await?)
     }
 
-    /// The account's consent ledger between `from` and `to`, one contact's when given.
+    /// The account's consent ledger between `from` and `to`, one contact's
+    /// when given, exported by `by` (an audit entry says so).
     pub async fn consent_ledger(
         &self,
-        account_id: i64,
+        by: &User,
         contact_id: Option<i64>,
         from: Option<jiff::Timestamp>,
         to: Option<jiff::Timestamp>,
     ) -> ServiceResult<Vec<LedgerLine>> {
-        Ok(self.store.consent_ledger(account_id, contact_id, from, to).await?)
+        let lines = self.store.consent_ledger(by.account_id, contact_id, from, to).await?;
+        let subject = contact_id.map(|c| format!("contact:{c}")).unwrap_or_else(|| "consent ledger".into());
+        let detail = format!("{} lines as CSV.", lines.len());
+        self.audit(by, "consent.exported", &subject, None, &detail).await?;
+        Ok(lines)
     }
 }
 

@@ -96,6 +96,6 @@ impl Services {
         }
         let by = Origin { actor_id: Some(user.id), shown_in };
         self.store.delete_contact_note(user.account_id, note_id, by).await?;
-        Ok(())
+        self.audit(user, "contact_note.deleted", &format!("contact:{contact_id}"), None, "").await
     }
 }

@@ -75,7 +75,8 @@ impl Services {
     }
 
     pub async fn delete_flow(&self, admin: &User, id: i64) -> ServiceResult<()> {
-        Ok(self.store.delete_flow(admin.account_id, id).await?)
+        self.store.delete_flow(admin.account_id, id).await?;
+        self.audit(admin, "flow.deleted", &format!("flow:{id}"), None, "").await
     }
 
     /// A new flow from its name alone: a menu whose one choice is a person, for

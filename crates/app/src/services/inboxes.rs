@@ -149,6 +149,11 @@ impl Services {
             }
             other => other,
         };
-        Ok(self.store.update_inbox(admin.account_id, id, name.map(str::trim), settings.as_ref()).await?)
+        let updated = self.store.update_inbox(admin.account_id, id, name.map(str::trim), settings.as_ref()).await?;
+        let mut what: Vec<String> = name.map(|_| "name".to_owned()).into_iter().collect();
+        what.extend(changes.into_iter().flat_map(|c| c.keys().cloned()));
+        let detail = format!("Changed: {}.", if what.is_empty() { "nothing".into() } else { what.join(", ") });
+        self.audit(admin, "settings.inbox", &format!("inbox:{id} ({})", updated.name), None, &detail).await?;
+        Ok(updated)
     }
 }

@@ -72,6 +72,8 @@ impl Services {
 
     pub async fn delete_label(&self, user: &User, id: i64) -> ServiceResult<Label> {
         manager(user)?;
-        Ok(self.store.delete_label(user.account_id, id).await?.label)
+        let label = self.store.delete_label(user.account_id, id).await?.label;
+        self.audit(user, "label.deleted", &format!("label:{id} ({})", label.name), None, "").await?;
+        Ok(label)
     }
 }

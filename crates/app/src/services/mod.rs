@@ -32,6 +32,7 @@ pub mod notifications;
 pub mod operator;
 pub mod privacy;
 pub mod retention;
+pub mod reviews;
 pub mod routing;
 pub mod schedule;
 pub mod sessions;
@@ -137,6 +138,7 @@ impl Services {
         services.start_automations().await?;
         services.start_webhooks().await?;
         services.start_surveys().await?;
+        services.start_reviews().await?;
         for a in services.store.accounts().await? {
             services.ensure_builtin_rules(a.id).await?;
         }

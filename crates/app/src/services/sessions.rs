@@ -56,7 +56,8 @@ impl Services {
     }
 
     pub async fn revoke_api_token(&self, user: &User, id: i64) -> ServiceResult<()> {
-        Ok(self.store.revoke_api_token(user.id, id).await?)
+        self.store.revoke_api_token(user.id, id).await?;
+        self.audit(user, "token.revoked", &format!("token:{id}"), None, "").await
     }
 
     /// Whether Enter sends a reply for `user` (None: the default, Ctrl+Enter sends).

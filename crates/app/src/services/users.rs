@@ -167,11 +167,20 @@ impl Services {
         if user.id == admin.id && (active == Some(false) || role.is_some_and(|r| r != Role::Admin)) {
             return Err(ServiceError::Invalid("you cannot demote or deactivate yourself; ask another admin".into()));
         }
-        if let Some(r) = role {
+        let subject = format!("user:{id} ({})", user.email);
+        if let Some(r) = role
+            && r != user.role
+        {
+            let detail = format!("{} → {r}.", user.role);
             user = self.store.set_user_role(id, r).await?;
+            self.audit(admin, "user.role_changed", &subject, None, &detail).await?;
         }
-        if let Some(a) = active {
+        if let Some(a) = active
+            && a != user.active
+        {
             user = self.store.set_user_active(id, a).await?;
+            let action = if a { "user.reactivated" } else { "user.deactivated" };
+            self.audit(admin, action, &subject, None, "").await?;
         }
         Ok(user)
     }
@@ -200,6 +209,8 @@ impl Services {
             self.store.add_team_member(team_id, user.id).await?;
         } else {
             self.store.remove_team_member(team_id, user.id).await?;
+            let subject = format!("team:{team_id}");
+            self.audit(admin, "team_member.removed", &subject, None, &format!("{} left the team.", user.email)).await?;
         }
         Ok(())
     }

@@ -102,6 +102,8 @@ struct Seeds {
     rule: i64,
     webhook: i64,
     flow: i64,
+    /// A scored review of `conv` whose agent is the role's own user.
+    review: i64,
 }
 
 async fn seed(t: &TestApp, admin: &str, actor_id: i64, n: usize) -> Seeds {
@@ -142,6 +144,18 @@ async fn seed(t: &TestApp, admin: &str, actor_id: i64, n: usize) -> Seeds {
     let queue = json(t.get(admin, "/api/v1/callbacks").await).await;
     let callback =
         queue.as_array().unwrap().iter().find(|c| c["conversation_id"] == conv).unwrap()["id"].as_i64().unwrap();
+    let why = textdesk_core::review::ReviewReason::Escalated;
+    let review = store.queue_review((t.account_id, conv), why, Some(actor_id), jiff::Timestamp::now()).await.unwrap();
+    let review = review.expect("a new review");
+    let scored = t
+        .client
+        .put(t.url(&format!("/api/v1/reviews/{review}/scorecard")))
+        .bearer_auth(admin)
+        .json(&a_scorecard())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scored.status(), 200);
     Seeds {
         conv,
         callback,
@@ -158,7 +172,12 @@ async fn seed(t: &TestApp, admin: &str, actor_id: i64, n: usize) -> Seeds {
         rule,
         webhook,
         flow,
+        review,
     }
+}
+
+fn a_scorecard() -> Value {
+    json!({ "scores": [5, 4, 4, null, 5], "comment": "Clear and kind." })
 }
 
 fn a_webhook() -> Value {
@@ -192,6 +211,11 @@ fn body_for(method: &str, path: &str, n: usize, s: &Seeds) -> Value {
         ("POST", "/api/v1/automations") | ("PUT", "/api/v1/automations/{id}") => a_rule(n),
         ("PATCH", "/api/v1/automations/{id}") => json!({ "enabled": true }),
         ("POST", "/api/v1/webhooks") => a_webhook(),
+        ("PUT", "/api/v1/reviews/{id}/scorecard") => a_scorecard(),
+        ("PUT", "/api/v1/reviews/settings") => {
+            // The default rubric again: later roles' seeds score against it.
+            json!({ "sample_size": 2, "criteria": textdesk_core::review::Rubric::default_rubric().criteria })
+        }
         // Bodies that act, so another account's caller reaches the record (and its 404).
         ("POST", "/api/v1/conversations/{id}/messages") => json!({ "body": "Checking in" }),
         ("POST", "/api/v1/conversations/{id}/priority") => json!({ "priority": "high" }),
@@ -232,6 +256,7 @@ fn fill(path: &str, s: &Seeds) -> String {
                 "webhooks" => s.webhook,
                 "flows" => s.flow,
                 "callbacks" => s.callback,
+                "reviews" => s.review,
                 "media" => 1,
                 other => panic!("{path}: no record for {{id}} after {other:?}"),
             }

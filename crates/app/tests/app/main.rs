@@ -9,6 +9,7 @@
 mod common;
 
 mod api;
+mod audit_trail;
 mod authz;
 mod automations;
 mod automations_page;
@@ -44,6 +45,7 @@ mod privacy;
 mod providers;
 mod quiet_hours;
 mod retention;
+mod reviews;
 mod routing;
 mod schedule;
 mod scopes;

@@ -86,11 +86,12 @@ async fn the_run_takes_exactly_what_the_dry_run_counted(db: Db) {
     let bad = json!({ "months": 0, "action": "delete" });
     assert_eq!(t.post(&admin, "/api/v1/retention/dry-run", bad).await.status(), 422);
 
-    // Every durable consumer (the automations engine, outgoing webhooks, polls) has
-    // read the log: old events may go.
+    // Every durable consumer (the automations engine, outgoing webhooks, polls,
+    // the review queue) has read the log: old events may go.
     t.services.run_automations().await.unwrap();
     t.services.run_webhooks().await.unwrap();
     t.services.run_surveys().await.unwrap();
+    t.services.run_reviews().await.unwrap();
     // A durable consumer that has read nothing yet keeps every event; once it has read them, they may go.
     let now = Timestamp::now().as_millisecond();
     exec(&t, &format!("INSERT INTO event_cursors (name, position, updated_at) VALUES ('slow', 0, {now})")).await;

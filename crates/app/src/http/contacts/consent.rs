@@ -99,7 +99,7 @@ pub(crate) async fn export_consent(
             .transpose()
     };
     let (from, to) = (instant(&q.from, "from")?, instant(&q.to, "to")?);
-    let lines = s.services.consent_ledger(u.account_id, q.contact_id, from, to).await?;
+    let lines = s.services.consent_ledger(u, q.contact_id, from, to).await?;
     Ok(csv_response(crate::services::consent::ledger_csv(&lines)))
 }
 
@@ -170,6 +170,6 @@ pub(crate) async fn contact_consent_csv(
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
     s.services.contact(ui.user.account_id, id).await?;
-    let lines = s.services.consent_ledger(ui.user.account_id, Some(id), None, None).await?;
+    let lines = s.services.consent_ledger(&ui.user, Some(id), None, None).await?;
     Ok(crate::http::contacts::consent::csv_response(crate::services::consent::ledger_csv(&lines)))
 }

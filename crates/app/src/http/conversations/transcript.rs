@@ -52,12 +52,12 @@ pub struct TranscriptPage {
 }
 
 /// The customer as the page names them: their name, or their number when nobody wrote one down.
-fn customer(t: &Transcript) -> String {
+pub(crate) fn customer(t: &Transcript) -> String {
     let name = t.summary.contact_name.trim();
     if name.is_empty() { t.summary.contact_address.clone() } else { name.to_owned() }
 }
 
-fn lines(t: &Transcript, tz: &jiff::tz::TimeZone) -> Vec<Line> {
+pub(crate) fn lines(t: &Transcript, tz: &jiff::tz::TimeZone) -> Vec<Line> {
     use textdesk_core::Direction;
     let customer = customer(t);
     t.entries()

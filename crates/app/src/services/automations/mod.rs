@@ -184,7 +184,8 @@ impl Services {
     }
 
     pub async fn delete_automation_rule(&self, admin: &User, id: i64) -> ServiceResult<()> {
-        Ok(self.store.delete_automation_rule(admin.account_id, id).await?)
+        self.store.delete_automation_rule(admin.account_id, id).await?;
+        self.audit(admin, "automation.deleted", &format!("rule:{id}"), None, "").await
     }
 }
 

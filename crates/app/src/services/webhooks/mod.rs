@@ -134,7 +134,8 @@ impl Services {
 
     pub async fn delete_webhook(&self, u: &User, id: i64) -> ServiceResult<()> {
         require(u, Role::Admin, ADMINS_ONLY)?;
-        Ok(self.store.delete_webhook(u.account_id, id).await?)
+        self.store.delete_webhook(u.account_id, id).await?;
+        self.audit(u, "webhook.deleted", &format!("webhook:{id}"), None, "").await
     }
 
     /// A new secret for the subscription, shown this once; the old one stops signing at once.
