@@ -256,6 +256,19 @@ pub enum DomainEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent_id: Option<i64>,
     },
+    /// Two contacts were found to be one person: `merged_id`'s addresses,
+    /// conversations, notes and consent ledger moved to `survivor_id`.
+    ContactsMerged {
+        merge_id: i64,
+        survivor_id: i64,
+        merged_id: i64,
+    },
+    /// A merge was undone: what moved went back to `merged_id`.
+    ContactsUnmerged {
+        merge_id: i64,
+        survivor_id: i64,
+        merged_id: i64,
+    },
 }
 
 /// Why a flow handed the customer to a person.
@@ -417,6 +430,8 @@ impl DomainEvent {
             SurveyExpired { .. } => "survey_expired",
             ReviewQueued { .. } => "review_queued",
             ReviewScored { .. } => "review_scored",
+            ContactsMerged { .. } => "contacts_merged",
+            ContactsUnmerged { .. } => "contacts_unmerged",
         }
     }
 
@@ -470,6 +485,8 @@ impl DomainEvent {
                 | SurveyExpired { .. }
                 | ReviewQueued { .. }
                 | ReviewScored { .. }
+                | ContactsMerged { .. }
+                | ContactsUnmerged { .. }
         )
     }
 
@@ -529,7 +546,9 @@ impl DomainEvent {
             | SurveyCommented { .. }
             | SurveyExpired { .. }
             | ReviewQueued { .. }
-            | ReviewScored { .. } => notice("conversation.updated", None),
+            | ReviewScored { .. }
+            | ContactsMerged { .. }
+            | ContactsUnmerged { .. } => notice("conversation.updated", None),
         }
     }
 }
@@ -626,6 +645,8 @@ mod tests {
             SurveyExpired { survey_id: 16 },
             ReviewQueued { review_id: 20, why: "a low score".into() },
             ReviewScored { review_id: 20, reviewer_id: 7, overall: Some(85), agent_id: Some(3) },
+            ContactsMerged { merge_id: 21, survivor_id: 10, merged_id: 22 },
+            ContactsUnmerged { merge_id: 21, survivor_id: 10, merged_id: 22 },
         ]
     }
 

@@ -11,6 +11,7 @@ pub mod automations;
 mod canned;
 mod consent;
 mod consumers;
+mod contact_merges;
 mod contact_notes;
 mod contacts;
 mod conversation_changes;
@@ -53,6 +54,7 @@ pub use automations::{Received, Situation, StoredRule};
 pub use canned::{CannedFields, CannedResponse};
 pub use consent::{ACCOUNT_SCOPE, ConsentEvent, LedgerLine, RecordConsent};
 pub use consumers::Consumer;
+pub use contact_merges::{ContactMerge, MergeSide, Moved};
 pub use contact_notes::ContactNote;
 pub use contacts::{Contact, ContactPatch, Identity, Origin};
 pub use conversations::{

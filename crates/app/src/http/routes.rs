@@ -12,7 +12,7 @@ use axum::routing::{delete, get, patch, post, put};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::http::contacts::{api as contacts_api, consent, page as contact_page};
+use crate::http::contacts::{api as contacts_api, consent, merge as contact_merge, page as contact_page};
 use crate::http::conversations::{actions, api as conversations_api, escalations, list, thread, transcript};
 use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings};
 use crate::http::messages::{api as messages_api, page as composer};
@@ -210,6 +210,9 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/contacts", get(contacts_api::list_contacts).post(contacts_api::create_contact))
         .route("/contacts/{id}", get(contacts_api::get_contact).patch(contacts_api::update_contact))
         .route("/contacts/{id}/identities", post(contacts_api::add_identity))
+        .route("/contacts/{id}/merge/preview", post(contact_merge::merge_preview))
+        .route("/contacts/{id}/merge", post(contact_merge::merge_contacts))
+        .route("/contact-merges/{id}/undo", post(contact_merge::undo_merge))
         .route("/contacts/{id}/notes", get(contacts_api::list_notes).post(contacts_api::create_note))
         .route("/contacts/{id}/notes/{note_id}", delete(contacts_api::delete_note))
         .route("/contacts/{id}/consent", get(consent::consent_history).post(consent::record_consent))

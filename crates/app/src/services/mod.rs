@@ -26,6 +26,7 @@ pub mod limits;
 pub mod list;
 pub mod live;
 pub mod media;
+pub mod merge;
 pub mod messages;
 pub mod metrics;
 pub mod notifications;

@@ -35,6 +35,7 @@ mod limits;
 mod list;
 mod live;
 mod media;
+mod merge;
 mod notifications;
 mod openapi_peers;
 mod privacy;

@@ -3,5 +3,6 @@
 
 pub mod api;
 pub mod consent;
+pub mod merge;
 pub mod page;
 pub mod panel;

@@ -232,6 +232,16 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
             format!("The bot handed over to a person{}: {}", team.unwrap_or_default(), reason.describe())
         }
         E::FlowEnded { reason } => format!("The bot's flow ended: {}", reason.describe()),
+        E::ContactsMerged { merged_id, .. } => {
+            format!(
+                "{who} merged contact {merged_id} into this contact (their conversations, addresses and consent history moved here)"
+            )
+        }
+        E::ContactsUnmerged { merged_id, .. } => {
+            format!(
+                "{who} undid the merge: contact {merged_id} has their own conversations, addresses and consent history again"
+            )
+        }
         other => other.kind().replace('_', " "),
     }
 }
