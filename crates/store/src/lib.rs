@@ -13,6 +13,7 @@ mod consent;
 mod consumers;
 mod contact_merges;
 mod contact_notes;
+mod contact_rows;
 mod contacts;
 mod conversation_changes;
 mod conversations;
@@ -56,6 +57,7 @@ pub use consent::{ACCOUNT_SCOPE, ConsentEvent, LedgerLine, RecordConsent};
 pub use consumers::Consumer;
 pub use contact_merges::{ContactMerge, MergeSide, Moved};
 pub use contact_notes::ContactNote;
+pub use contact_rows::{ExportRow, RowOutcome};
 pub use contacts::{Contact, ContactPatch, Identity, Origin};
 pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snippet, Snooze,

@@ -12,7 +12,9 @@ use axum::routing::{delete, get, patch, post, put};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::http::contacts::{api as contacts_api, consent, merge as contact_merge, page as contact_page};
+use crate::http::contacts::{
+    api as contacts_api, consent, list_page as contacts_page, merge as contact_merge, merge_page, page as contact_page,
+};
 use crate::http::conversations::{actions, api as conversations_api, escalations, list, thread, transcript};
 use crate::http::inboxes::{api as inboxes_api, list as inbox_list, settings as inbox_settings};
 use crate::http::messages::{api as messages_api, page as composer};
@@ -97,6 +99,11 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/conversations/{id}/contact/attributes", post(contact_page::ui_attribute))
         .route("/conversations/{id}/contact/notes", post(contact_page::ui_add_note))
         .route("/conversations/{id}/contact/notes/{note_id}/delete", post(contact_page::ui_delete_note))
+        .route("/contacts", get(contacts_page::contacts_page))
+        .route("/contacts/import", post(contacts_page::import_form).layer(uploads))
+        .route("/contacts/export.csv", get(contacts_page::export_csv))
+        .route("/contacts/{id}/merge", get(merge_page::merge_page).post(merge_page::merge_form))
+        .route("/contact-merges/{id}/undo", post(merge_page::undo_form))
         // Live updates
         .route("/events", get(live::ui_events))
         .route("/conversations/{id}/notice", get(live::notice))

@@ -10,6 +10,7 @@ pub mod canned;
 pub mod channels;
 pub mod compose;
 pub mod consent;
+pub mod contact_csv;
 pub mod contacts;
 pub mod conversations;
 pub mod dispatcher;

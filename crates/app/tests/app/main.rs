@@ -18,6 +18,7 @@ mod channels;
 mod cli;
 mod consent;
 mod contact;
+mod contacts_csv;
 mod convo;
 mod crash;
 mod dispatcher;
