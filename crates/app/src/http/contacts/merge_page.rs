@@ -229,9 +229,9 @@ async fn render(s: &AppState, ui: &UiUser, id: i64, status: StatusCode, a: Ask) 
     let preview = match a.other {
         Some(other) => match s.services.merge_preview(account, (id, other), &a.picks).await {
             Ok(p) => {
-                let inboxes: Vec<(i64, String)> = match s.services.store.inboxes(account).await {
+                let inboxes: Vec<(i64, String)> = match s.services.inboxes(account).await {
                     Ok(list) => list.into_iter().map(|i| (i.id, i.name)).collect(),
-                    Err(e) => return Problem::from(crate::services::error::ServiceError::from(e)).into_response(),
+                    Err(e) => return Problem::from(e).into_response(),
                 };
                 Some(preview_view(p, &inboxes, &ui.zone))
             }
