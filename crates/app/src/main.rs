@@ -8,6 +8,7 @@ use textdesk_core::{Email, Role};
 use textdesk_store::Store;
 
 mod account_cli;
+mod contacts_cli;
 mod inbox_cli;
 mod privacy_cli;
 mod vault_cli;
@@ -66,6 +67,11 @@ enum Command {
     Contact {
         #[command(subcommand)]
         command: privacy_cli::ContactCommand,
+    },
+    /// Import or export contacts as CSV.
+    Contacts {
+        #[command(subcommand)]
+        command: contacts_cli::ContactsCommand,
     },
     /// Run the account's retention policy now.
     Retention {
@@ -305,6 +311,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contact { command } => {
             let (services, account_id) = operator_services(&cfg).await?;
             let result = privacy_cli::contact(&services, account_id, command).await;
+            services.store.close().await;
+            result
+        }
+        Command::Contacts { command } => {
+            let (services, account_id) = operator_services(&cfg).await?;
+            let result = contacts_cli::run(&services, account_id, command).await;
             services.store.close().await;
             result
         }

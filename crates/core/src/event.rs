@@ -289,6 +289,19 @@ pub enum DomainEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         consent_id: Option<i64>,
     },
+    /// Two contacts were found to be one person: `merged_id`'s addresses,
+    /// conversations, notes and consent ledger moved to `survivor_id`.
+    ContactsMerged {
+        merge_id: i64,
+        survivor_id: i64,
+        merged_id: i64,
+    },
+    /// A merge was undone: what moved went back to `merged_id`.
+    ContactsUnmerged {
+        merge_id: i64,
+        survivor_id: i64,
+        merged_id: i64,
+    },
 }
 
 /// Why a flow handed the customer to a person.
@@ -454,6 +467,8 @@ impl DomainEvent {
             CallbackRequested { .. } => "callback_requested",
             CallbackTaken { .. } => "callback_taken",
             ChannelMoved { .. } => "channel_moved",
+            ContactsMerged { .. } => "contacts_merged",
+            ContactsUnmerged { .. } => "contacts_unmerged",
         }
     }
 
@@ -511,6 +526,8 @@ impl DomainEvent {
                 | CallbackRequested { .. }
                 | CallbackTaken { .. }
                 | ChannelMoved { .. }
+                | ContactsMerged { .. }
+                | ContactsUnmerged { .. }
         )
     }
 
@@ -577,6 +594,7 @@ impl DomainEvent {
             | CallbackRequested { .. }
             | CallbackTaken { .. } => notice("conversation.updated", None),
             ChannelMoved { .. } => notice("conversation.updated", None),
+            ContactsMerged { .. } | ContactsUnmerged { .. } => notice("conversation.updated", None),
         }
     }
 }
@@ -678,6 +696,8 @@ mod tests {
             CallbackRequested { callback_id: 2, due_at: at("2026-12-07T14:00:00Z"), by_customer: true },
             CallbackTaken { callback_id: 2 },
             ChannelMoved { from_inbox_id: 1, to_inbox_id: 2, to_medium: "sms".into(), consent_id: Some(9) },
+            ContactsMerged { merge_id: 21, survivor_id: 10, merged_id: 22 },
+            ContactsUnmerged { merge_id: 21, survivor_id: 10, merged_id: 22 },
         ]
     }
 

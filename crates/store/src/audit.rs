@@ -60,20 +60,8 @@ pub const MAX_AUDIT_READ: i64 = 500;
 
 impl Store {
     pub async fn record_audit(&self, e: NewAudit<'_>, at: Timestamp) -> Result<i64> {
-        let row = sqlx::query(
-            "INSERT INTO audit_log (account_id, at, actor_user_id, action, subject, ip, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(e.account_id)
-        .bind(to_ms(at))
-        .bind(e.actor_user_id)
-        .bind(e.action)
-        .bind(e.subject)
-        .bind(e.ip)
-        .bind(e.detail)
-        .fetch_one(&self.pool)
-        .await?;
-        returned_id(&row)
+        let mut conn = self.pool.acquire().await?;
+        audit_in(&mut conn, &e, at).await
     }
 
     /// The account's entries, newest first, older than `before_id` when given.
@@ -124,4 +112,22 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Writes an entry in the caller's transaction, so an act and its entry commit together.
+pub(crate) async fn audit_in(conn: &mut sqlx::AnyConnection, e: &NewAudit<'_>, at: Timestamp) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO audit_log (account_id, at, actor_user_id, action, subject, ip, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(e.account_id)
+    .bind(to_ms(at))
+    .bind(e.actor_user_id)
+    .bind(e.action)
+    .bind(e.subject)
+    .bind(e.ip)
+    .bind(e.detail)
+    .fetch_one(&mut *conn)
+    .await?;
+    returned_id(&row)
 }

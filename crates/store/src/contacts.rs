@@ -97,7 +97,7 @@ impl Store {
     }
 
     pub async fn contact(&self, account_id: i64, id: i64) -> Result<Contact> {
-        let sql = format!("SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND id = $2");
+        let sql = format!("SELECT {COLUMNS} FROM contacts WHERE account_id = $1 AND id = $2 AND merged_into IS NULL");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(id).fetch_optional(&self.pool).await?;
         self.contact_from(&row.ok_or(StoreError::NotFound("contact"))?).await
     }
@@ -128,7 +128,7 @@ impl Store {
         let pattern = q.map(|q| format!("%{}%", q.to_lowercase()));
         let rows = sqlx::query(
             "SELECT id, account_id, name, time_zone, attributes, consent, created_at, updated_at FROM contacts c
-             WHERE account_id = $1 AND ($2 IS NULL OR id < $2)
+             WHERE account_id = $1 AND merged_into IS NULL AND ($2 IS NULL OR id < $2)
                AND ($3 IS NULL OR LOWER(name) LIKE $3 OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND LOWER(i.address) LIKE $3))
              ORDER BY id DESC LIMIT $4",
         )
@@ -213,7 +213,9 @@ impl Store {
         let mut tx = self.begin_write().await?;
         // SQLite's write transaction already holds the lock; PostgreSQL locks the row.
         let lock = if self.backend == crate::Backend::Postgres { " FOR UPDATE" } else { "" };
-        let sql = format!("SELECT name, time_zone, attributes FROM contacts WHERE account_id = $1 AND id = $2{lock}");
+        let sql = format!(
+            "SELECT name, time_zone, attributes FROM contacts WHERE account_id = $1 AND id = $2 AND merged_into IS NULL{lock}"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(account_id)
             .bind(id)
@@ -252,7 +254,7 @@ impl Store {
     }
 }
 
-fn attribute_texts(v: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+pub(crate) fn attribute_texts(v: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
     v.as_object()
         .map(|o| {
             o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect()

@@ -12,7 +12,9 @@ mod canned;
 mod consent;
 mod consumers;
 mod contact_links;
+mod contact_merges;
 mod contact_notes;
+mod contact_rows;
 mod contacts;
 mod conversation_changes;
 mod conversations;
@@ -58,7 +60,9 @@ pub use automations::{Received, Situation, StoredRule};
 pub use canned::{CannedFields, CannedResponse};
 pub use consent::{ACCOUNT_SCOPE, ConsentEvent, LedgerLine, RecordConsent};
 pub use consumers::Consumer;
+pub use contact_merges::{ContactMerge, MergeSide, Moved};
 pub use contact_notes::ContactNote;
+pub use contact_rows::{ExportRow, RowOutcome};
 pub use contacts::{Contact, ContactPatch, Identity, Origin};
 pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snippet, Snooze,

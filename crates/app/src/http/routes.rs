@@ -12,7 +12,9 @@ use axum::routing::{delete, get, patch, post, put};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::http::contacts::{api as contacts_api, consent, page as contact_page};
+use crate::http::contacts::{
+    api as contacts_api, consent, list_page as contacts_page, merge as contact_merge, merge_page, page as contact_page,
+};
 use crate::http::conversations::{actions, api as conversations_api, escalations, list, surveys, thread, transcript};
 use crate::http::inboxes::{
     api as inboxes_api, list as inbox_list, registration as inbox_registration, settings as inbox_settings, widget_form,
@@ -107,6 +109,11 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/conversations/{id}/contact/attributes", post(contact_page::ui_attribute))
         .route("/conversations/{id}/contact/notes", post(contact_page::ui_add_note))
         .route("/conversations/{id}/contact/notes/{note_id}/delete", post(contact_page::ui_delete_note))
+        .route("/contacts", get(contacts_page::contacts_page))
+        .route("/contacts/import", post(contacts_page::import_form).layer(uploads))
+        .route("/contacts/export.csv", get(contacts_page::export_csv))
+        .route("/contacts/{id}/merge", get(merge_page::merge_page).post(merge_page::merge_form))
+        .route("/contact-merges/{id}/undo", post(merge_page::undo_form))
         // Live updates
         .route("/events", get(live::ui_events))
         .route("/conversations/{id}/notice", get(live::notice))
@@ -240,6 +247,9 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/contacts", get(contacts_api::list_contacts).post(contacts_api::create_contact))
         .route("/contacts/{id}", get(contacts_api::get_contact).patch(contacts_api::update_contact))
         .route("/contacts/{id}/identities", post(contacts_api::add_identity))
+        .route("/contacts/{id}/merge/preview", post(contact_merge::merge_preview))
+        .route("/contacts/{id}/merge", post(contact_merge::merge_contacts))
+        .route("/contact-merges/{id}/undo", post(contact_merge::undo_merge))
         .route("/contacts/{id}/notes", get(contacts_api::list_notes).post(contacts_api::create_note))
         .route("/contacts/{id}/notes/{note_id}", delete(contacts_api::delete_note))
         .route("/contacts/{id}/consent", get(consent::consent_history).post(consent::record_consent))

@@ -17,7 +17,7 @@ use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::transcript::Entry;
 
 /// The contact attribute that holds their email address.
-pub const EMAIL_ATTRIBUTE: &str = "email";
+pub const EMAIL_ATTRIBUTE: &str = textdesk_core::contact_row::EMAIL_ATTRIBUTE;
 
 impl Services {
     /// Sends the email and says what to record; nothing is recorded when it was not sent.

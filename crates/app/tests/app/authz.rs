@@ -222,6 +222,10 @@ fn body_for(method: &str, path: &str, n: usize, s: &Seeds) -> Value {
         ("POST", "/api/v1/conversations/{id}/status") => json!({ "status": "pending" }),
         ("PUT", "/api/v1/conversations/{id}/labels") => json!({ "labels": [] }),
         ("POST", "/api/v1/contacts/{id}/notes") => json!({ "body": "another note" }),
+        // No such other contact: reaching the 404 is being let in (another account's caller is stopped first).
+        ("POST", "/api/v1/contacts/{id}/merge") | ("POST", "/api/v1/contacts/{id}/merge/preview") => {
+            json!({ "other_id": s.contact + 1_000_000 })
+        }
         ("POST", "/api/v1/flows") | ("PUT", "/api/v1/flows/{id}") => a_flow(&format!("Flow m{n}")),
         ("POST", "/api/v1/flows/import") => {
             let mut file = a_flow(&format!("Flow i{n}"));
@@ -258,6 +262,8 @@ fn fill(path: &str, s: &Seeds) -> String {
                 "callbacks" => s.callback,
                 "reviews" => s.review,
                 "media" => 1,
+                // No merge is made in the seeds: every caller reaches the 404.
+                "contact-merges" => 1,
                 other => panic!("{path}: no record for {{id}} after {other:?}"),
             }
             .to_string(),

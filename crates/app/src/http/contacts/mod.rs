@@ -3,5 +3,8 @@
 
 pub mod api;
 pub mod consent;
+pub mod list_page;
+pub mod merge;
+pub mod merge_page;
 pub mod page;
 pub mod panel;

@@ -21,6 +21,8 @@ pub struct ContactPanel {
     pub notes: Vec<NoteView>,
     /// Why the last panel edit was refused, shown in the panel.
     pub error: Option<String>,
+    /// Merges into this contact that can still be undone: id and what it was, in words.
+    pub merges: Vec<(i64, String)>,
 }
 
 pub struct PreviousConversation {
@@ -80,6 +82,15 @@ pub(crate) async fn contact_panel(
             when: when(n.created_at),
         })
         .collect();
+    let now = Timestamp::now();
+    let merges = s
+        .services
+        .merges_into(user.account_id, contact.id)
+        .await?
+        .into_iter()
+        .filter(|m| m.undone_at.is_none() && now <= m.created_at + textdesk_core::merge::UNDO_WINDOW)
+        .map(|m| (m.id, format!("Contact {} was merged in on {}", m.merged_id, when(m.created_at))))
+        .collect();
     Ok(ContactPanel {
         name: contact.name.clone(),
         identities: contact.identities.iter().map(|i| (channel_label(&i.namespace), i.address.clone())).collect(),
@@ -88,6 +99,7 @@ pub(crate) async fn contact_panel(
         previous,
         notes,
         error: None,
+        merges,
     })
 }
 

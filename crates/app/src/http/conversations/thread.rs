@@ -262,6 +262,16 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
                 "Moved from web chat to {to}: the visitor left their number and agreed to be texted (the words are in the consent record). Replies now go by {to}."
             )
         }
+        E::ContactsMerged { merged_id, .. } => {
+            format!(
+                "{who} merged contact {merged_id} into this contact (their conversations, addresses and consent history moved here)"
+            )
+        }
+        E::ContactsUnmerged { merged_id, .. } => {
+            format!(
+                "{who} undid the merge: contact {merged_id} has their own conversations, addresses and consent history again"
+            )
+        }
         other => other.kind().replace('_', " "),
     }
 }
