@@ -129,7 +129,7 @@ async fn import_keeps_evidence_and_exports_round_trip(db: Db) {
     assert!(ok, "{out}{err}");
     assert!(out.contains("3 rows read: 0 new contacts would be created, 3 would be merged"), "{out}");
     assert!(out.contains("0 bad rows"), "{out}");
-    let audit = t.services.audit_entries(t.account_id, None, 50).await.unwrap();
+    let audit = t.services.store.audit_entries(t.account_id, None, 50).await.unwrap();
     assert!(audit.iter().any(|e| e.action == "contacts.imported"));
     assert!(audit.iter().any(|e| e.action == "contacts.exported" && e.detail.starts_with("3 contacts")));
 }

@@ -172,7 +172,7 @@ async fn merge_moves_everything(db: Db) {
     // The timeline says so, and the audit trail keeps who did it.
     let timeline = json(t.get(&w.token, &format!("/api/v1/conversations/{}/timeline", w.conv_a)).await).await;
     assert!(timeline.to_string().contains("contacts_merged"), "{timeline}");
-    let audit = t.services.audit_entries(t.account_id, None, 50).await.unwrap();
+    let audit = t.services.store.audit_entries(t.account_id, None, 50).await.unwrap();
     let entry = audit.iter().find(|e| e.action == "contact.merged").expect("an audit entry");
     assert_eq!(entry.subject, format!("contact:{}", w.a));
     assert!(entry.detail.contains("1 conversations"), "{}", entry.detail);
