@@ -10,6 +10,7 @@ use textdesk_store::Store;
 mod account_cli;
 mod inbox_cli;
 mod privacy_cli;
+mod report_cli;
 mod vault_cli;
 
 #[derive(Parser)]
@@ -67,6 +68,8 @@ enum Command {
         #[command(subcommand)]
         command: privacy_cli::ContactCommand,
     },
+    /// Print a period's report (JSON or CSV), or `report rebuild` the rollups from the event log.
+    Report(report_cli::ReportArgs),
     /// Run the account's retention policy now.
     Retention {
         /// Only count what it would remove.
@@ -297,6 +300,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contact { command } => {
             let (services, account_id) = operator_services(&cfg).await?;
             let result = privacy_cli::contact(&services, account_id, command).await;
+            services.store.close().await;
+            result
+        }
+        Command::Report(args) => {
+            let (services, account_id) = operator_services(&cfg).await?;
+            let result = report_cli::run(&services, account_id, args).await;
             services.store.close().await;
             result
         }

@@ -29,6 +29,7 @@ pub(crate) mod messages;
 mod notifications;
 mod outbox;
 pub mod privacy;
+pub mod reports;
 pub mod retention;
 pub mod routing;
 mod schedule;
@@ -71,6 +72,7 @@ pub use messages::{ContactClock, Keyed, MAX_MESSAGES_READ, Message, MessagePage,
 pub use notifications::{Notified, NotifyOutcome};
 pub use outbox::{Claimed, OutboxEntry};
 pub use privacy::{ContactExport, Erased, ErasureSummary};
+pub use reports::{DayRange, GroupBy, ReportFilter, ReportRow, RollupRow};
 pub use retention::{RetentionAction, RetentionCounts, RetentionPolicy, StoredRetention};
 pub use schedule::Reschedule;
 pub use setup::SetupFacts;

@@ -43,6 +43,11 @@ impl Chrome {
     pub fn is_admin(&self) -> bool {
         self.role.at_least(Role::Admin)
     }
+
+    /// Supervisors and admins: they read reports.
+    pub fn is_supervisor(&self) -> bool {
+        self.role.at_least(Role::Supervisor)
+    }
 }
 
 /// Settings are for admins; anyone else gets a 403 that says so (a page, for a browser).

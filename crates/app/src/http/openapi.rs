@@ -110,6 +110,8 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::outgoing::api::rotate_secret,
         crate::http::outgoing::api::list_deliveries,
         crate::http::outgoing::api::resend_delivery,
+        crate::http::reports::api::get_report,
+        crate::http::reports::api::get_report_csv,
         crate::http::operator::list_accounts,
         crate::http::operator::create_account
     ),

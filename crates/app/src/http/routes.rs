@@ -23,7 +23,7 @@ use crate::http::problem::Problem;
 use crate::http::state::AppState;
 use crate::http::{
     account, audit, automations, canned, flows, labels, layout, live, media, openapi, operator, ops, preferences,
-    privacy, retention, routing, session, setup, simulator, templates, webhooks,
+    privacy, reports, retention, routing, session, setup, simulator, templates, webhooks,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -156,6 +156,9 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/webhooks/{id}/secret", post(hooks_page::rotate_form))
         .route("/settings/webhooks/{id}/deliveries/{delivery_id}/resend", post(hooks_page::resend_form))
         .route("/settings/audit", get(audit::audit_page))
+        // Reports: supervisors and admins
+        .route("/reports", get(reports::reports_page))
+        .route("/reports.csv", get(reports::reports_csv))
         // Our own scripts and styles
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
@@ -176,6 +179,8 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/me", get(preferences::me).patch(preferences::update_me))
         .route("/me/presence", get(routing::get_presence).put(routing::put_presence))
         .route("/account", get(account::get_account).patch(account::update_account))
+        .route("/reports", get(reports::api::get_report))
+        .route("/reports/csv", get(reports::api::get_report_csv))
         // Conversations
         .route("/conversations", get(conversations_api::list_conversations))
         .route("/conversations/{id}", get(conversations_api::get_conversation))

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod operator;
 pub mod privacy;
+pub mod reports;
 pub mod retention;
 pub mod routing;
 pub mod schedule;

@@ -40,6 +40,8 @@ mod openapi_peers;
 mod privacy;
 mod providers;
 mod quiet_hours;
+mod reports;
+mod reports_property;
 mod retention;
 mod routing;
 mod schedule;
