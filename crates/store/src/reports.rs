@@ -55,8 +55,21 @@ pub struct RollupRow {
 pub enum GroupBy {
     Nothing,
     Day,
+    /// The key is `YYYY-MM`.
+    Month,
     Agent,
     Medium,
+}
+
+fn bad_day(e: jiff::Error) -> StoreError {
+    StoreError::Invalid(format!("a report period past the calendar's end: {e}"))
+}
+
+/// Which rows a part of a period is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span {
+    Days,
+    Months,
 }
 
 impl GroupBy {
@@ -64,10 +77,43 @@ impl GroupBy {
         match self {
             GroupBy::Nothing => "''",
             GroupBy::Day => "day",
+            GroupBy::Month => "month",
             GroupBy::Agent => "CAST(agent_id AS TEXT)",
             GroupBy::Medium => "medium",
         }
     }
+}
+
+/// Adds a row's count and total to its cell of `table` (`report_rollups` by
+/// day, `report_monthly` by month; `when` is the day or month).
+async fn upsert(
+    tx: &mut AnyConnection,
+    (account_id, label): (i64, &str),
+    (table, when): (&str, &str),
+    r: &RollupRow,
+) -> Result<()> {
+    let col = if table == "report_monthly" { "month" } else { "day" };
+    let sql = format!(
+        "INSERT INTO {table} (account_id, label, {col}, inbox_id, team_id, agent_id, medium, metric, bucket, count, total_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (account_id, label, {col}, inbox_id, team_id, agent_id, medium, metric, bucket)
+         DO UPDATE SET count = {table}.count + excluded.count, total_ms = {table}.total_ms + excluded.total_ms"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(account_id)
+        .bind(label)
+        .bind(when)
+        .bind(r.inbox_id)
+        .bind(r.team_id)
+        .bind(r.agent_id)
+        .bind(&r.medium)
+        .bind(&r.metric)
+        .bind(r.bucket)
+        .bind(r.count)
+        .bind(r.total_ms)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 /// The account, inbox, contact and medium of a conversation (None once it is deleted).
@@ -131,25 +177,22 @@ pub async fn add_tallies_in(tx: &mut AnyConnection, account_id: i64, tallies: &[
             }
         }
         let day = t.cell.day.to_string();
+        let month = &day[..7];
         for label in std::iter::once("").chain(t.labels.iter().map(String::as_str)) {
-            sqlx::query(
-                "INSERT INTO report_rollups (account_id, label, day, inbox_id, team_id, agent_id, medium, metric, bucket, count, total_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10)
-                 ON CONFLICT (account_id, label, day, inbox_id, team_id, agent_id, medium, metric, bucket)
-                 DO UPDATE SET count = report_rollups.count + 1, total_ms = report_rollups.total_ms + excluded.total_ms",
-            )
-            .bind(account_id)
-            .bind(label)
-            .bind(&day)
-            .bind(t.cell.inbox_id)
-            .bind(t.cell.team_id.unwrap_or(0))
-            .bind(t.cell.agent_id.unwrap_or(0))
-            .bind(&t.cell.medium)
-            .bind(t.cell.metric)
-            .bind(t.cell.bucket)
-            .bind(t.total_ms)
-            .execute(&mut *tx)
-            .await?;
+            for (table, when) in [("report_rollups", day.as_str()), ("report_monthly", month)] {
+                let r = RollupRow {
+                    day: t.cell.day,
+                    inbox_id: t.cell.inbox_id,
+                    team_id: t.cell.team_id.unwrap_or(0),
+                    agent_id: t.cell.agent_id.unwrap_or(0),
+                    medium: t.cell.medium.clone(),
+                    metric: t.cell.metric.to_owned(),
+                    bucket: t.cell.bucket,
+                    count: 1,
+                    total_ms: t.total_ms,
+                };
+                upsert(tx, (account_id, label), (table, when), &r).await?;
+            }
         }
     }
     Ok(())
@@ -158,6 +201,8 @@ pub async fn add_tallies_in(tx: &mut AnyConnection, account_id: i64, tallies: &[
 impl Store {
     /// Sums of the rollups over `days` matching `filter`, grouped by `group`,
     /// metric and bucket; `metrics` (when not empty) limits the metrics read.
+    /// Whole months are read from the monthly rows, the days around them from
+    /// the daily ones (by day, everything from the daily ones).
     pub async fn report_rows(
         &self,
         account_id: i64,
@@ -166,15 +211,65 @@ impl Store {
         group: GroupBy,
         metrics: &[&str],
     ) -> Result<Vec<ReportRow>> {
+        let first_whole =
+            if days.from.day() == 1 { days.from } else { days.from.last_of_month().tomorrow().map_err(bad_day)? };
+        let last_whole = if days.to == days.to.last_of_month() {
+            days.to
+        } else {
+            days.to.first_of_month().yesterday().map_err(bad_day)?
+        };
+        let mut parts: Vec<(Span, String, String)> = Vec::new();
+        if group == GroupBy::Day || first_whole > last_whole {
+            parts.push((Span::Days, days.from.to_string(), days.to.to_string()));
+        } else {
+            if days.from < first_whole {
+                parts.push((Span::Days, days.from.to_string(), first_whole.yesterday().map_err(bad_day)?.to_string()));
+            }
+            let month = |d: Date| d.strftime("%Y-%m").to_string();
+            parts.push((Span::Months, month(first_whole), month(last_whole)));
+            if last_whole < days.to {
+                parts.push((Span::Days, last_whole.tomorrow().map_err(bad_day)?.to_string(), days.to.to_string()));
+            }
+        }
+        let mut sums: std::collections::BTreeMap<(String, String, i64), (i64, i64)> = Default::default();
+        for (span, from, to) in parts {
+            for r in self.rows_in(account_id, filter, (span, &from, &to), group, metrics).await? {
+                let e = sums.entry((r.key, r.metric, r.bucket)).or_default();
+                e.0 += r.count;
+                e.1 += r.total_ms;
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .map(|((key, metric, bucket), (count, total_ms))| ReportRow { key, metric, bucket, count, total_ms })
+            .collect())
+    }
+
+    async fn rows_in(
+        &self,
+        account_id: i64,
+        filter: &ReportFilter,
+        (span, from, to): (Span, &str, &str),
+        group: GroupBy,
+        metrics: &[&str],
+    ) -> Result<Vec<ReportRow>> {
+        let (table, col) = match span {
+            Span::Days => ("report_rollups", "day"),
+            Span::Months => ("report_monthly", "month"),
+        };
+        let key = match (group, span) {
+            (GroupBy::Month, Span::Days) => "SUBSTR(day, 1, 7)",
+            (GroupBy::Month, Span::Months) => "month",
+            (g, _) => g.column(),
+        };
         let mut sql = format!(
-            "SELECT {key} AS k, metric, bucket, CAST(SUM(count) AS BIGINT), CAST(SUM(total_ms) AS BIGINT) FROM report_rollups
-              WHERE account_id = $1 AND label = $2 AND day >= $3 AND day <= $4",
-            key = group.column()
+            "SELECT {key} AS k, metric, bucket, CAST(SUM(count) AS BIGINT), CAST(SUM(total_ms) AS BIGINT) FROM {table}
+              WHERE account_id = $1 AND label = $2 AND {col} >= $3 AND {col} <= $4"
         );
         let mut n = 4;
-        let mut next = |col: &str, sql: &mut String| {
+        let mut next = |c: &str, sql: &mut String| {
             n += 1;
-            sql.push_str(&format!(" AND {col} = ${n}"));
+            sql.push_str(&format!(" AND {c} = ${n}"));
         };
         if filter.inbox_id.is_some() {
             next("inbox_id", &mut sql);
@@ -194,13 +289,13 @@ impl Store {
         // PostgreSQL groups by no constant: "nothing" is metric and bucket alone.
         match group {
             GroupBy::Nothing => sql.push_str(" GROUP BY metric, bucket"),
-            g => sql.push_str(&format!(" GROUP BY {}, metric, bucket", g.column())),
+            _ => sql.push_str(&format!(" GROUP BY {key}, metric, bucket")),
         }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(account_id)
             .bind(filter.label.clone().unwrap_or_default())
-            .bind(days.from.to_string())
-            .bind(days.to.to_string());
+            .bind(from.to_owned())
+            .bind(to.to_owned());
         for v in [filter.inbox_id, filter.team_id, filter.agent_id].into_iter().flatten() {
             q = q.bind(v);
         }
@@ -271,7 +366,7 @@ impl Store {
     /// of the log, in one transaction: the next runs rebuild them from it.
     pub async fn reset_reports(&self, cursor: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        for table in ["report_rollups", "report_clocks", "report_once"] {
+        for table in ["report_rollups", "report_monthly", "report_clocks", "report_once"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
         }
         sqlx::query("DELETE FROM event_cursors WHERE name = $1").bind(cursor).execute(&mut *tx).await?;
@@ -350,28 +445,13 @@ impl Store {
         Ok(true)
     }
 
-    /// Writes rollup rows as they are (no upsert): for loading a benchmark's year.
+    /// Adds rollup rows (every conversation: label ''), by day and by month: for loading a benchmark's year.
     pub async fn insert_rollup_rows(&self, account_id: i64, rows: &[RollupRow]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for r in rows {
-            sqlx::query(
-                "INSERT INTO report_rollups (account_id, label, day, inbox_id, team_id, agent_id, medium, metric, bucket, count, total_ms)
-                 VALUES ($1, '', $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                 ON CONFLICT (account_id, label, day, inbox_id, team_id, agent_id, medium, metric, bucket)
-                 DO UPDATE SET count = report_rollups.count + excluded.count, total_ms = report_rollups.total_ms + excluded.total_ms",
-            )
-            .bind(account_id)
-            .bind(r.day.to_string())
-            .bind(r.inbox_id)
-            .bind(r.team_id)
-            .bind(r.agent_id)
-            .bind(&r.medium)
-            .bind(&r.metric)
-            .bind(r.bucket)
-            .bind(r.count)
-            .bind(r.total_ms)
-            .execute(&mut *tx)
-            .await?;
+            let day = r.day.to_string();
+            upsert(&mut tx, (account_id, ""), ("report_rollups", &day), r).await?;
+            upsert(&mut tx, (account_id, ""), ("report_monthly", &day[..7]), r).await?;
         }
         self.commit(tx).await
     }

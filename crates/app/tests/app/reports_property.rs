@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
 
+use jiff::civil::date;
 use jiff::{SignedDuration, Timestamp};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -207,6 +208,30 @@ async fn rollups_equal_a_recomputation_from_the_raw_events(db: Db) {
     let sum = |m: &str| incremental.iter().filter(|(k, _)| k.0.is_empty() && k.6 == m).map(|(_, v)| v.0).sum::<i64>();
     for (m, n) in recompute.raw.into_inner().unwrap() {
         assert_eq!(sum(m), n, "{m}");
+    }
+    // Whole months are read from the monthly rows, the days around them from the daily ones: both add up the same.
+    for (from, to) in [(date(2026, 11, 1), date(2026, 11, 30)), (date(2026, 10, 29), date(2026, 12, 3))] {
+        let mut by_days: BTreeMap<(String, i64), (i64, i64)> = BTreeMap::new();
+        for (k, v) in expected.iter().filter(|(k, _)| k.0.is_empty()) {
+            let day: jiff::civil::Date = k.1.parse().unwrap();
+            if (from..=to).contains(&day) {
+                let e = by_days.entry((k.6.clone(), k.7)).or_default();
+                e.0 += v.0;
+                e.1 += v.1;
+            }
+        }
+        let filter = textdesk_store::ReportFilter::default();
+        let days = textdesk_store::DayRange { from, to };
+        let read = t
+            .services
+            .store
+            .report_rows(t.account_id, &filter, days, textdesk_store::GroupBy::Nothing, &[])
+            .await
+            .unwrap();
+        let read: BTreeMap<(String, i64), (i64, i64)> =
+            read.into_iter().map(|r| ((r.metric, r.bucket), (r.count, r.total_ms))).collect();
+        assert!(!read.is_empty());
+        assert_eq!(read, by_days, "{from}..{to}");
     }
     t.services.rebuild_reports(&mut |_| {}).await.unwrap();
     assert_eq!(stored(t.services.store.rollup_rows(t.account_id).await.unwrap()), expected, "rebuilt from the log");

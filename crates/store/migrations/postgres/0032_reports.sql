@@ -21,6 +21,23 @@ CREATE TABLE report_rollups (
     PRIMARY KEY (account_id, label, day, inbox_id, team_id, agent_id, medium, metric, bucket)
 );
 
+-- The same counts by month (YYYY-MM), so a year's report reads twelve months'
+-- rows, not 365 days' (days are read only for a period's partial months).
+CREATE TABLE report_monthly (
+    account_id BIGINT NOT NULL,
+    label TEXT NOT NULL,
+    month TEXT NOT NULL,
+    inbox_id BIGINT NOT NULL,
+    team_id BIGINT NOT NULL,
+    agent_id BIGINT NOT NULL,
+    medium TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    bucket BIGINT NOT NULL,
+    count BIGINT NOT NULL,
+    total_ms BIGINT NOT NULL,
+    PRIMARY KEY (account_id, label, month, inbox_id, team_id, agent_id, medium, metric, bucket)
+);
+
 -- Each conversation's clocks and dimensions between events (core::report::ConvState as JSON);
 -- `breached` when a target was missed in it.
 CREATE TABLE report_clocks (

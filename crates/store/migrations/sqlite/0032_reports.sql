@@ -21,6 +21,23 @@ CREATE TABLE report_rollups (
     PRIMARY KEY (account_id, label, day, inbox_id, team_id, agent_id, medium, metric, bucket)
 ) WITHOUT ROWID;
 
+-- The same counts by month (YYYY-MM), so a year's report reads twelve months'
+-- rows, not 365 days' (days are read only for a period's partial months).
+CREATE TABLE report_monthly (
+    account_id INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    month TEXT NOT NULL,
+    inbox_id INTEGER NOT NULL,
+    team_id INTEGER NOT NULL,
+    agent_id INTEGER NOT NULL,
+    medium TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    total_ms INTEGER NOT NULL,
+    PRIMARY KEY (account_id, label, month, inbox_id, team_id, agent_id, medium, metric, bucket)
+) WITHOUT ROWID;
+
 -- Each conversation's clocks and dimensions between events (core::report::ConvState as JSON);
 -- `breached` when a target was missed in it.
 CREATE TABLE report_clocks (

@@ -207,8 +207,11 @@ impl Services {
                 _ => d + 1.day(),
             };
         }
-        for r in st.report_rows(account_id, &filter, range(&period), GroupBy::Day, &trend_metrics).await? {
-            let Ok(day) = r.key.parse::<Date>() else { continue };
+        // By month, the monthly rows answer (a year is twelve months' rows, not 365 days').
+        let by = if trend_step == "month" { GroupBy::Month } else { GroupBy::Day };
+        for r in st.report_rows(account_id, &filter, range(&period), by, &trend_metrics).await? {
+            let key = if by == GroupBy::Month { format!("{}-01", r.key) } else { r.key.clone() };
+            let Ok(day) = key.parse::<Date>() else { continue };
             steps.entry(step_start(day, trend_step)).or_default().add(&r.metric, r.bucket, r.count, r.total_ms);
         }
         let trend = steps
