@@ -270,6 +270,12 @@ async fn main() {
     let t = Instant::now();
     let passed = services.run_reports().await.unwrap();
     let took = t.elapsed();
+    let today = ReportAsk {
+        period: Some(at.to_zoned(TimeZone::UTC).date().strftime("%Y-%m").to_string()),
+        ..ReportAsk::default()
+    };
+    let counted = services.report(&supervisor, &today).await.unwrap().trend.iter().map(|p| p.messages_in).sum::<i64>();
+    assert!(counted >= (events / 2) as i64, "the consumer counted the texts: {counted}");
     println!(
         "\nconsumer: {passed} events into rollups in {took:.1?} ({:.0} events/s)",
         passed as f64 / took.as_secs_f64().max(1e-9)

@@ -184,7 +184,9 @@ pub fn kpis(cur: &Totals, prev: &Totals, agents: (AgentWork, AgentWork), targets
     // (key, name, unit, value fn, target, lower is better)
     type ValueOf = Box<dyn Fn(&Totals, AgentWork) -> Option<f64>>;
     let median = |m: &'static str| -> ValueOf { Box::new(move |t: &Totals, _| t.dist(m).median_ms.map(|v| v as f64)) };
-    let rows: Vec<(&'static str, &'static str, Unit, ValueOf, Option<f64>, bool)> = vec![
+    // (key, name, unit, value, target, lower is better)
+    type Def = (&'static str, &'static str, Unit, ValueOf, Option<f64>, bool);
+    let rows: Vec<Def> = vec![
         (
             metric::FIRST_RESPONSE_BUSINESS,
             "First response (business hours)",
