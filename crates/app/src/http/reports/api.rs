@@ -201,5 +201,5 @@ pub async fn get_report_csv(
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Response> {
     let (ask, table) = q.ask();
-    Ok(super::csv_body(&s, &u, &ask, table.as_deref()).await?)
+    super::csv_body(&s, &u, &ask, table.as_deref()).await
 }

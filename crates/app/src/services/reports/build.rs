@@ -190,10 +190,13 @@ impl Services {
         let settings = self.account_settings(account_id).await?;
         let kpis = kpis(&cur, &prev, (resolving(&by_agent), resolving(&prev_agents)), &settings.targets);
 
-        let trend_step = match period.days() {
-            ..=62 => "day",
-            ..=190 => "week",
-            _ => "month",
+        let days = period.days();
+        let trend_step = if days <= 62 {
+            "day"
+        } else if days <= 190 {
+            "week"
+        } else {
+            "month"
         };
         let trend_metrics =
             [metric::CONVERSATIONS, metric::RESOLVED, metric::MESSAGES_IN, metric::FIRST_RESPONSE_BUSINESS];
