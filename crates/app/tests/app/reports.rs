@@ -211,7 +211,7 @@ async fn the_kpis_of_a_scripted_month_on_both_clocks(db: Db) {
     // Heat map on the business's clock: Tuesday 10:00 held three texts.
     assert_eq!(r["hours"][1][10].as_i64(), Some(3));
     assert_eq!(r["channels"][0]["channel"], "whatsapp");
-    assert_eq!(r["escalations"][3], json!(["video", 1]));
+    assert_eq!(r["escalations"][3], json!({ "kind": "video", "count": 1 }));
 }
 both_backends!(the_kpis_of_a_scripted_month_on_both_clocks);
 

@@ -109,8 +109,15 @@ pub struct ReportOut {
     agents: Vec<AgentOut>,
     /// Customers' messages: 7 rows (Monday first) of 24 hours.
     hours: Vec<Vec<i64>>,
-    /// Escalations by kind: `[["supervisor", 2], …]`.
-    escalations: Vec<(String, i64)>,
+    /// Escalations by kind.
+    escalations: Vec<EscalationCountOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EscalationCountOut {
+    /// `supervisor`, `call`, `callback`, `video` or `email`.
+    kind: String,
+    count: i64,
 }
 
 impl From<Report> for ReportOut {
@@ -172,7 +179,11 @@ impl From<Report> for ReportOut {
                 })
                 .collect(),
             hours: r.hours,
-            escalations: r.escalations.into_iter().map(|(k, n)| (k.to_owned(), n)).collect(),
+            escalations: r
+                .escalations
+                .into_iter()
+                .map(|(kind, count)| EscalationCountOut { kind: kind.to_owned(), count })
+                .collect(),
         }
     }
 }
