@@ -80,6 +80,7 @@ impl Application {
             workers.push(tokio::spawn(automations_loop(services.clone())));
             workers.push(tokio::spawn(flow_lookups_loop(services.clone())));
             workers.push(tokio::spawn(webhooks_loop(services.clone())));
+            workers.push(tokio::spawn(reports_loop(services.clone())));
             workers.push(tokio::spawn(webhook_sender_loop(services.clone())));
             workers.push(tokio::spawn(routing_loop(services.clone())));
             workers.push(tokio::spawn(reviews_loop(services.clone())));
@@ -167,6 +168,20 @@ async fn reviews_loop(services: Services) {
             tracing::error!(error = %e, "queueing conversations for review failed; it will try again");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Keeps the report rollups up with the log: when events are written, at
+/// most every two seconds (a report a moment behind is fine; the write lock
+/// is every incoming text's), and every ten seconds in case one was missed.
+async fn reports_loop(services: Services) {
+    let mut events = services.store.events().subscribe();
+    loop {
+        if let Err(e) = services.run_reports().await {
+            tracing::error!(error = %e, "updating the reports failed; it will try again");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), events.recv()).await;
     }
 }
 
@@ -304,6 +319,10 @@ async fn housekeeping_loop(services: Services, config: Arc<Config>) {
             // Each account's weekly sample, drawn once (its week's row is the lease).
             if let Err(e) = services.sample_reviews(jiff::Timestamp::now()).await {
                 tracing::error!(error = %e, "drawing the weekly review sample failed");
+            }
+            // Once per account and month, on whichever node claims it first.
+            if let Err(e) = services.send_monthly_summaries(jiff::Timestamp::now()).await {
+                tracing::error!(error = %e, "sending the monthly report summaries failed");
             }
             // Daily per account, on one node (the policy's row is the lease).
             if let Err(e) = services.run_due_retention(jiff::Timestamp::now()).await {

@@ -11,6 +11,7 @@ mod account_cli;
 mod contacts_cli;
 mod inbox_cli;
 mod privacy_cli;
+mod report_cli;
 mod vault_cli;
 
 #[derive(Parser)]
@@ -73,6 +74,8 @@ enum Command {
         #[command(subcommand)]
         command: contacts_cli::ContactsCommand,
     },
+    /// Print a period's report (JSON or CSV), or `report rebuild` the rollups from the event log.
+    Report(report_cli::ReportArgs),
     /// Run the account's retention policy now.
     Retention {
         /// Only count what it would remove.
@@ -317,6 +320,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contacts { command } => {
             let (services, account_id) = operator_services(&cfg).await?;
             let result = contacts_cli::run(&services, account_id, command).await;
+            services.store.close().await;
+            result
+        }
+        Command::Report(args) => {
+            let (services, account_id) = operator_services(&cfg).await?;
+            let result = report_cli::run(&services, account_id, args).await;
             services.store.close().await;
             result
         }

@@ -9,7 +9,7 @@ use crate::{ConversationStatus, Invalid};
 
 /// Every event type a subscription may name. `survey.answered` is sent by a
 /// later feature; it is accepted now so a subscription can be set up ahead.
-pub const EVENT_TYPES: [&str; 9] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "message.received",
     "message.sent",
     "message.status",
@@ -19,7 +19,12 @@ pub const EVENT_TYPES: [&str; 9] = [
     "consent.changed",
     "survey.answered",
     "escalation.created",
+    "report.monthly",
 ];
+
+/// The monthly summary to managers, when email is not set up (not an event of
+/// the log: the reports scheduler sends it once per account and month).
+pub const REPORT_MONTHLY: &str = "report.monthly";
 
 /// What a rule's "call a webhook" action delivers: not subscribed to, sent
 /// to the subscriptions the rule names.

@@ -32,6 +32,7 @@ pub(crate) mod messages;
 mod notifications;
 mod outbox;
 pub mod privacy;
+pub mod reports;
 pub mod retention;
 pub mod reviews;
 pub mod routing;
@@ -80,6 +81,7 @@ pub use messages::{ContactClock, Keyed, MAX_MESSAGES_READ, Message, MessagePage,
 pub use notifications::{Notified, NotifyOutcome};
 pub use outbox::{Claimed, OutboxEntry};
 pub use privacy::{ContactExport, Erased, ErasureSummary};
+pub use reports::{DayRange, GroupBy, ReportFilter, ReportRow, RollupRow};
 pub use retention::{RetentionAction, RetentionCounts, RetentionPolicy, StoredRetention};
 pub use reviews::{Review, ReviewFilter, ReviewState, Scorecard};
 pub use schedule::Reschedule;

@@ -52,8 +52,21 @@ impl Store {
         ev: &DomainEvent,
         actor_id: Option<i64>,
     ) -> Result<i64> {
+        self.record_event_at(account_id, conversation_id, ev, actor_id, Timestamp::now()).await
+    }
+
+    /// [`Store::record_event`] at a given time: for tests and benchmarks that
+    /// script what happened when (reports read the events' times).
+    pub async fn record_event_at(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+        ev: &DomainEvent,
+        actor_id: Option<i64>,
+        at: Timestamp,
+    ) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let id = crate::events::append(&mut tx, (account_id, conversation_id), ev, actor_id, Timestamp::now()).await?;
+        let id = crate::events::append(&mut tx, (account_id, conversation_id), ev, actor_id, at).await?;
         self.commit(tx).await?;
         Ok(id)
     }

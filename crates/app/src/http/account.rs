@@ -26,7 +26,8 @@ pub struct AccountOut {
     /// The settings as they apply, defaults filled in: `{ "compose": { "tone_check": bool,
     /// "checks": { "slang": bool, "emoji": bool, "caps": bool, "exclamation": bool },
     /// "max_segments": 1..10, "extra_slang": [["word", "what to write instead"], …] },
-    /// "targets": { "first_response_minutes": 1..1440 (default 15) }, "quiet_hours": "08:00-21:00",
+    /// "targets": { "first_response_minutes": 1..1440 (default 15), optional "reply_minutes", "resolution_hours",
+    /// "resolution_rate_percent", "csat_percent", "nps" (-100..100), "opt_in_percent" }, "quiet_hours": "08:00-21:00",
     /// "routing": { … }, "escalation": { "video_link": "https://meet.jit.si/textdesk-{room}" } }`.
     /// `quiet_hours` is when texts may go, in each contact's local time (US state rules narrow it);
     /// the server's window unless the account set its own. `escalation.video_link` is the meeting link a
@@ -81,8 +82,8 @@ pub(crate) struct AccountPage {
     /// The server's window, which applies while the field is empty.
     default_quiet_hours: String,
     error: Option<String>,
-    /// Minutes, as stored or as typed when refused.
-    first_response_minutes: String,
+    /// The KPI targets, as stored or as typed when refused (empty: no target).
+    targets: TargetsForm,
     target_error: Option<String>,
     /// The video escalation's link template, as stored or as typed when refused.
     video_link: String,
@@ -130,6 +131,57 @@ pub struct TimeZoneForm {
 pub struct TargetsForm {
     csrf: String,
     first_response_minutes: String,
+    reply_minutes: String,
+    resolution_hours: String,
+    resolution_rate_percent: String,
+    csat_percent: String,
+    nps: String,
+    opt_in_percent: String,
+}
+
+impl TargetsForm {
+    fn of(t: &crate::services::account::Targets) -> Self {
+        let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        TargetsForm {
+            csrf: String::new(),
+            first_response_minutes: t.first_response_minutes.to_string(),
+            reply_minutes: opt(t.reply_minutes.map(i64::from)),
+            resolution_hours: opt(t.resolution_hours.map(i64::from)),
+            resolution_rate_percent: opt(t.resolution_rate_percent.map(i64::from)),
+            csat_percent: opt(t.csat_percent.map(i64::from)),
+            nps: opt(t.nps.map(i64::from)),
+            opt_in_percent: opt(t.opt_in_percent.map(i64::from)),
+        }
+    }
+
+    /// The settings patch: each optional target a whole number, or none when left empty.
+    fn patch(&self) -> Result<Value, Problem> {
+        let first = self
+            .first_response_minutes
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| Problem::invalid("the first-response target is a whole number of minutes, 1 to 1440"))?;
+        let mut targets = json!({ "first_response_minutes": first });
+        for (key, typed) in [
+            ("reply_minutes", &self.reply_minutes),
+            ("resolution_hours", &self.resolution_hours),
+            ("resolution_rate_percent", &self.resolution_rate_percent),
+            ("csat_percent", &self.csat_percent),
+            ("nps", &self.nps),
+            ("opt_in_percent", &self.opt_in_percent),
+        ] {
+            let t = typed.trim();
+            targets[key] = if t.is_empty() {
+                Value::Null
+            } else {
+                json!(
+                    t.parse::<i64>()
+                        .map_err(|_| Problem::invalid(format!("{key} is a whole number, or empty for no target")))?
+                )
+            };
+        }
+        Ok(json!({ "targets": targets }))
+    }
 }
 
 pub(crate) async fn account_view(s: &AppState, ui: &UiUser) -> Result<AccountPage, Problem> {
@@ -139,7 +191,7 @@ pub(crate) async fn account_view(s: &AppState, ui: &UiUser) -> Result<AccountPag
         quiet_hours: settings.own_quiet_hours().map(|q| q.to_string()).unwrap_or_default(),
         default_quiet_hours: s.services.timing.quiet.to_string(),
         error: None,
-        first_response_minutes: settings.targets.first_response_minutes.to_string(),
+        targets: TargetsForm::of(&settings.targets),
         target_error: None,
         video_link: settings.escalation.video_link.clone(),
         video_error: None,
@@ -211,16 +263,12 @@ pub(crate) async fn save_time_zone(State(s): State<AppState>, CsrfForm(ui, f): C
     }
 }
 
-/// The first-response target the inbox's waiting badges are measured against.
+/// The KPI targets: the first response the inbox's waiting badges are measured against, and the reports' others.
 pub(crate) async fn save_targets(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<TargetsForm>) -> Response {
     if let Some(r) = admin_only(&ui) {
         return r;
     }
-    let patch = match f.first_response_minutes.trim().parse::<u32>() {
-        Ok(n) => Ok(json!({ "targets": { "first_response_minutes": n } })),
-        Err(_) => Err(Problem::invalid("the first-response target is a whole number of minutes, 1 to 1440")),
-    };
-    let result = match patch {
+    let result = match f.patch() {
         Ok(patch) => s.services.patch_account_settings(&ui.user, &patch).await.map_err(Problem::from),
         Err(p) => Err(p),
     };
@@ -228,7 +276,7 @@ pub(crate) async fn save_targets(State(s): State<AppState>, CsrfForm(ui, f): Csr
         Ok(_) => Redirect::to("/settings/account?saved=targets#targets").into_response(),
         Err(p) => {
             let page = account_view(&s, &ui).await.map(|mut page| {
-                page.first_response_minutes = f.first_response_minutes;
+                page.targets = f;
                 page.target_error = Some(p.detail);
                 page
             });

@@ -44,7 +44,7 @@ impl Chrome {
         self.role.at_least(Role::Admin)
     }
 
-    /// Supervisors and admins: the review queue, and live alerts of a low poll score.
+    /// Supervisors and admins: reports, the review queue, and live alerts of a low poll score.
     pub fn is_supervisor(&self) -> bool {
         self.role.at_least(Role::Supervisor)
     }

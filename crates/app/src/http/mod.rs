@@ -28,6 +28,7 @@ pub mod people;
 pub mod preferences;
 pub mod privacy;
 pub mod problem;
+pub mod reports;
 pub mod retention;
 pub mod reviews;
 pub mod routes;

@@ -124,6 +124,8 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::reviews::api::get_review_settings,
         crate::http::reviews::api::put_review_settings,
         crate::http::audit::export_audit,
+        crate::http::reports::api::get_report,
+        crate::http::reports::api::get_report_csv,
         crate::http::operator::list_accounts,
         crate::http::operator::create_account
     ),

@@ -28,7 +28,7 @@ use crate::http::reviews::{api as reviews_api, page as reviews_page, settings as
 use crate::http::state::AppState;
 use crate::http::{
     account, audit, automations, canned, flows, labels, layout, live, media, openapi, operator, ops, preferences,
-    privacy, retention, routing, session, setup, simulator, templates, text_us, voice, webhooks, widget,
+    privacy, reports, retention, routing, session, setup, simulator, templates, text_us, voice, webhooks, widget,
 };
 
 /// Every response's policy unless it sets its own (`/media` does): our own
@@ -181,6 +181,9 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/reviews", get(reviews_page::queue_page))
         .route("/reviews/mine", get(reviews_page::mine_page))
         .route("/reviews/{id}", get(reviews_page::review_page).post(reviews_page::score_form))
+        // Reports: supervisors and admins
+        .route("/reports", get(reports::reports_page))
+        .route("/reports.csv", get(reports::reports_csv))
         // Our own scripts and styles
         .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../../static/app.css")) }))
         .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../../static/app.js")) }))
@@ -212,6 +215,8 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/callbacks/{id}/take", post(voice::take_callback))
         .route("/callbacks/{id}/call", post(voice::call_callback))
         .route("/account", get(account::get_account).patch(account::update_account))
+        .route("/reports", get(reports::api::get_report))
+        .route("/reports/csv", get(reports::api::get_report_csv))
         // Conversations
         .route("/conversations", get(conversations_api::list_conversations))
         .route("/conversations/{id}", get(conversations_api::get_conversation))

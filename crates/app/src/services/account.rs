@@ -40,19 +40,8 @@ pub struct AccountSettings {
     own_time_zone: bool,
 }
 
-/// How soon customers should hear from a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Targets {
-    /// Minutes a customer may wait for the first answer before the inbox marks them late.
-    pub first_response_minutes: u32,
-}
-
-impl Default for Targets {
-    fn default() -> Self {
-        Targets { first_response_minutes: 15 }
-    }
-}
+/// How soon customers should hear from a person, and the other KPIs' targets (reports).
+pub use textdesk_core::kpi::Targets;
 
 /// How conversations find their person (teams' own way of assigning is on each team).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -177,21 +166,6 @@ impl EmailSettings {
 
     pub fn configured(&self) -> bool {
         !self.host.is_empty()
-    }
-}
-
-/// A day; a longer target would never mark anyone late on a working shift.
-const MAX_TARGET_MINUTES: u32 = 24 * 60;
-
-impl Targets {
-    fn validated(self) -> Result<Self, Invalid> {
-        if !(1..=MAX_TARGET_MINUTES).contains(&self.first_response_minutes) {
-            return Err(Invalid::new(format!(
-                "settings.targets.first_response_minutes must be 1 to {MAX_TARGET_MINUTES} (got {})",
-                self.first_response_minutes
-            )));
-        }
-        Ok(self)
     }
 }
 

@@ -109,6 +109,34 @@ impl Services {
     }
 }
 
+impl Services {
+    /// Sends a plain-text email to `to` through the account's mail server
+    /// (the caller checks it is set up).
+    pub(crate) async fn send_plain_email(
+        &self,
+        account_id: i64,
+        to: &[String],
+        subject: &str,
+        body: String,
+    ) -> ServiceResult<()> {
+        let settings = self.account_settings(account_id).await?.email;
+        let bad = |e: String| ServiceError::Invalid(format!("the email could not be made: {e}"));
+        let mut message = Message::builder().from(settings.from.parse::<Mailbox>().map_err(|e| bad(e.to_string()))?);
+        for address in to {
+            message = message.to(address.parse::<Mailbox>().map_err(|e| bad(e.to_string()))?);
+        }
+        let message =
+            message.subject(subject).header(ContentType::TEXT_PLAIN).body(body).map_err(|e| bad(e.to_string()))?;
+        let password = self.store.server_secret(&smtp_password_name(account_id)).await?;
+        let mailer = transport(&settings, password).map_err(|e| bad(e.to_string()))?;
+        mailer
+            .send(message)
+            .await
+            .map_err(|e| ServiceError::Invalid(format!("the mail server did not take the email: {e}")))?;
+        Ok(())
+    }
+}
+
 fn transport(
     s: &EmailSettings,
     password: Option<String>,

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod operator;
 pub mod privacy;
+pub mod reports;
 pub mod retention;
 pub mod reviews;
 pub mod routing;

@@ -46,6 +46,8 @@ mod openapi_peers;
 mod privacy;
 mod providers;
 mod quiet_hours;
+mod reports;
+mod reports_property;
 mod retention;
 mod reviews;
 mod routing;

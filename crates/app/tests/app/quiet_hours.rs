@@ -181,7 +181,7 @@ async fn admins_set_quiet_hours_on_the_account_page(db: Db) {
     let r = target(&admin, &csrf, "5").await.unwrap();
     assert_eq!(r.headers()["location"], "/settings/account?saved=targets#targets");
     let html = admin.get(t.url("/settings/account?saved=targets")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("First-response target saved.") && !html.contains("Quiet hours saved."), "{html}");
+    assert!(html.contains("Targets saved.") && !html.contains("Quiet hours saved."), "{html}");
     assert_eq!(t.services.account_settings(t.account_id).await.unwrap().targets.first_response_minutes, 5);
     assert_eq!(target(&agent, &agent_csrf, "60").await.unwrap().status(), 403);
 }

@@ -1,0 +1,187 @@
+//! Reports (F11). [`Rollups`] is a consumer of the event log: in the
+//! transaction that moves its cursor, each event moves its conversation's
+//! `core::report::ConvState` and adds what it measured to the rollups (by day
+//! on the business's clock × inbox × team × agent × medium × label). Reports
+//! read summed rollups only ([`build`]), so a year answers as fast as a day;
+//! `textdesk report rebuild` forgets them and reads the log again.
+//! The monthly summary to managers is in [`summary`].
+
+pub mod build;
+pub mod summary;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use jiff::tz::TimeZone;
+use sqlx::AnyConnection;
+use textdesk_core::event::DomainEvent;
+use textdesk_core::hours::BusinessHours;
+use textdesk_core::report::{Context, ConvState, SlaTargets};
+use textdesk_store::reports as db;
+use textdesk_store::{Consumer, LoggedEvent, StoreError};
+
+use crate::services::Services;
+use crate::services::error::ServiceResult;
+use crate::services::hours::InboxHours;
+use crate::services::privacy::Progress;
+
+/// The cursor row's name.
+pub const CURSOR: &str = "reports";
+
+/// Events read per transaction.
+const BATCH: i64 = 500;
+
+/// Whether reporting reads an event at all (deliveries, reads, notes… are not counted).
+fn counted(e: &DomainEvent) -> bool {
+    use DomainEvent as E;
+    matches!(
+        e,
+        E::ConversationCreated { .. }
+            | E::MessageReceived { .. }
+            | E::MessageQueued { .. }
+            | E::StatusChanged { .. }
+            | E::Assigned { .. }
+            | E::Unassigned {}
+            | E::TeamChanged { .. }
+            | E::LabelsChanged { .. }
+            | E::LabelCatalogueChanged { .. }
+            | E::FlowStarted { .. }
+            | E::HandedOff { .. }
+            | E::Escalated { .. }
+            | E::SurveySent { .. }
+            | E::SurveyAnswered { .. }
+            | E::ConsentChanged { .. }
+    )
+}
+
+/// An account's clock and targets, as the fold reads them.
+struct AccountClock {
+    zone: TimeZone,
+    targets: SlaTargets,
+}
+
+/// The consumer, with the accounts' zones and targets and the inboxes' hours read before a run.
+pub struct Rollups {
+    accounts: HashMap<i64, AccountClock>,
+    hours: Mutex<HashMap<i64, Arc<BusinessHours>>>,
+}
+
+impl Rollups {
+    async fn load(s: &Services) -> ServiceResult<Rollups> {
+        let mut accounts = HashMap::new();
+        let mut hours = HashMap::new();
+        for a in s.store.accounts().await? {
+            let settings = s.account_settings(a.id).await?;
+            let zone = s.business_zone(a.id).await?;
+            for inbox in s.store.inboxes(a.id).await? {
+                hours.insert(inbox.id, Arc::new(InboxHours::of(&inbox, &zone).hours));
+            }
+            accounts.insert(a.id, AccountClock { zone, targets: settings.targets.sla() });
+        }
+        Ok(Rollups { accounts, hours: Mutex::new(hours) })
+    }
+
+    async fn hours_of(
+        &self,
+        tx: &mut AnyConnection,
+        inbox_id: i64,
+        zone: &TimeZone,
+    ) -> textdesk_store::Result<Arc<BusinessHours>> {
+        if let Some(h) = self.hours.lock().ok().and_then(|m| m.get(&inbox_id).cloned()) {
+            return Ok(h);
+        }
+        // An inbox added since the run began.
+        let inbox = textdesk_store::inbox_in(tx, inbox_id).await?;
+        let h = Arc::new(InboxHours::of(&inbox, zone).hours);
+        if let Ok(mut m) = self.hours.lock() {
+            m.insert(inbox_id, h.clone());
+        }
+        Ok(h)
+    }
+
+    async fn on_event(&self, tx: &mut AnyConnection, e: &LoggedEvent) -> textdesk_store::Result<()> {
+        if !counted(&e.event) || e.conversation_id <= 0 {
+            return Ok(());
+        }
+        let Some(account) = self.accounts.get(&e.account_id) else {
+            // An account made since the run began: the batch is read again with it.
+            return Err(StoreError::Conflict(format!("account {} is new to reports; reading again", e.account_id)));
+        };
+        let state = match db::report_state_in(tx, e.conversation_id).await? {
+            Some(s) => s,
+            None => match db::conversation_basics_in(tx, e.conversation_id).await? {
+                Some((_, inbox_id, contact_id, medium)) => ConvState::new(inbox_id, contact_id, &medium),
+                // Erased since: nothing to count.
+                None => return Ok(()),
+            },
+        };
+        let mut state = state;
+        let hours = self.hours_of(tx, state.inbox_id, &account.zone).await?;
+        let ctx = Context { hours: &hours, zone: &account.zone, targets: account.targets };
+        let tallies = state.on_event(&e.event, e.created_at, &ctx);
+        db::add_tallies_in(tx, e.account_id, &tallies).await?;
+        db::save_report_state_in(tx, (e.account_id, e.conversation_id), &state).await
+    }
+}
+
+impl Consumer for Rollups {
+    fn name(&self) -> &str {
+        CURSOR
+    }
+
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut AnyConnection,
+        event: &'a LoggedEvent,
+    ) -> impl Future<Output = textdesk_store::Result<()>> + Send + 'a {
+        self.on_event(tx, event)
+    }
+}
+
+impl Services {
+    /// Adds every event not counted yet to the rollups; returns how many it
+    /// passed. The background loop runs it as events are written; tests call
+    /// it to bring reports up to date.
+    pub async fn run_reports(&self) -> ServiceResult<usize> {
+        if !self.store.consumer_behind(CURSOR).await? {
+            return Ok(0);
+        }
+        let rollups = Rollups::load(self).await?;
+        Ok(self.store.consume_all(&rollups, BATCH).await?)
+    }
+
+    /// Forgets the rollups and counts the whole event log again (what the log
+    /// still holds after retention), telling `progress` as it goes.
+    pub async fn rebuild_reports(&self, progress: &mut dyn FnMut(Progress)) -> ServiceResult<usize> {
+        self.store.reset_reports(CURSOR).await?;
+        self.catch_up_reports(progress).await
+    }
+
+    /// Counts what the rollups have not counted yet, a batch at a time,
+    /// telling `progress` how far through the log it is.
+    pub async fn catch_up_reports(&self, progress: &mut dyn FnMut(Progress)) -> ServiceResult<usize> {
+        let total = self.store.last_event_id().await?.max(0) as usize;
+        let rollups = Rollups::load(self).await?;
+        let mut passed = 0;
+        let step = "counting the event log";
+        progress(Progress { done: self.store.consumer_position(CURSOR).await?.max(0) as usize, total, step });
+        loop {
+            let n = self.store.consume(&rollups, BATCH).await?;
+            if n == 0 {
+                break;
+            }
+            passed += n;
+            let at = self.store.consumer_position(CURSOR).await?.max(0) as usize;
+            progress(Progress { done: at.min(total), total, step });
+        }
+        progress(Progress { done: total, total, step });
+        Ok(passed)
+    }
+
+    /// Whether a target (first response, resolution) was missed in the
+    /// conversation, as far as reports have counted: for the review queue.
+    pub async fn breached(&self, conversation_id: i64) -> ServiceResult<bool> {
+        Ok(self.store.report_breached(conversation_id).await?)
+    }
+}
