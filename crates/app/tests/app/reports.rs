@@ -336,3 +336,35 @@ async fn the_monthly_summary_goes_once_as_a_webhook_without_email(db: Db) {
     assert_eq!(list[0]["event_type"], "report.monthly");
 }
 both_backends!(the_monthly_summary_goes_once_as_a_webhook_without_email);
+
+/// A target missed lately puts the conversation in the supervisors' review
+/// queue, once; the scenario's, missed weeks ago, does not (an upgrade counts
+/// the whole log and must not fill the queue with history).
+async fn a_recently_missed_target_is_queued_for_review(db: Db) {
+    let s = scenario(db).await;
+    let t = &s.t;
+    let missed = |q: &Value| -> Vec<i64> {
+        let items = q.as_array().or(q["items"].as_array()).cloned().unwrap_or_default();
+        items
+            .iter()
+            .filter(|r| r["reasons"].as_array().is_some_and(|rs| rs.iter().any(|x| x == "sla_breach")))
+            .filter_map(|r| r["conversation_id"].as_i64())
+            .collect()
+    };
+    assert!(t.services.breached(s.weekend).await.unwrap());
+    let queue = json(t.get(&s.supervisor, "/api/v1/reviews").await).await;
+    assert_eq!(missed(&queue), Vec::<i64>::new(), "November's miss is history: {queue}");
+
+    // Always open: answered after 40 minutes against the 15-minute target.
+    let inbox = t.simulator_inbox().await;
+    let now = Timestamp::now();
+    let late = text_at(t, inbox, Medium::Sms, "+14155550177", now - jiff::SignedDuration::from_mins(50)).await;
+    at(t, late, reply(), now - jiff::SignedDuration::from_mins(10)).await;
+    let quick = text_at(t, inbox, Medium::Sms, "+14155550188", now - jiff::SignedDuration::from_mins(20)).await;
+    at(t, quick, reply(), now - jiff::SignedDuration::from_mins(15)).await;
+    t.services.run_reports().await.unwrap();
+    t.services.run_reports().await.unwrap();
+    let queue = json(t.get(&s.supervisor, "/api/v1/reviews").await).await;
+    assert_eq!(missed(&queue), vec![late], "queued once, the quick answer not at all: {queue}");
+}
+both_backends!(a_recently_missed_target_is_queued_for_review);

@@ -65,10 +65,18 @@ struct AccountClock {
 pub struct Rollups {
     accounts: HashMap<i64, AccountClock>,
     hours: Mutex<HashMap<i64, Arc<BusinessHours>>>,
+    /// A missed target puts the conversation in the review queue, when it was
+    /// missed lately: not while a rebuild reads history again.
+    queue_breaches: bool,
 }
 
+/// How recent a missed target must be to be queued for review: an upgrade
+/// counts the whole log once, and a supervisor wants this week's, not last
+/// year's.
+const BREACH_QUEUED_WITHIN: jiff::SignedDuration = jiff::SignedDuration::from_hours(7 * 24);
+
 impl Rollups {
-    async fn load(s: &Services) -> ServiceResult<Rollups> {
+    async fn load(s: &Services, queue_breaches: bool) -> ServiceResult<Rollups> {
         let mut accounts = HashMap::new();
         let mut hours = HashMap::new();
         for a in s.store.accounts().await? {
@@ -79,7 +87,7 @@ impl Rollups {
             }
             accounts.insert(a.id, AccountClock { zone, targets: settings.targets.sla() });
         }
-        Ok(Rollups { accounts, hours: Mutex::new(hours) })
+        Ok(Rollups { accounts, hours: Mutex::new(hours), queue_breaches })
     }
 
     async fn hours_of(
@@ -119,8 +127,17 @@ impl Rollups {
         let mut state = state;
         let hours = self.hours_of(tx, state.inbox_id, &account.zone).await?;
         let ctx = Context { hours: &hours, zone: &account.zone, targets: account.targets };
+        let was_breached = state.breached;
         let tallies = state.on_event(&e.event, e.created_at, &ctx);
         db::add_tallies_in(tx, e.account_id, &tallies).await?;
+        if self.queue_breaches
+            && state.breached
+            && !was_breached
+            && e.created_at >= jiff::Timestamp::now() - BREACH_QUEUED_WITHIN
+        {
+            let why = textdesk_core::review::ReviewReason::SlaBreach;
+            textdesk_store::reviews::enqueue(tx, (e.account_id, e.conversation_id), why, None, e.created_at).await?;
+        }
         db::save_report_state_in(tx, (e.account_id, e.conversation_id), &state).await
     }
 }
@@ -147,7 +164,7 @@ impl Services {
         if !self.store.consumer_behind(CURSOR).await? {
             return Ok(0);
         }
-        let rollups = Rollups::load(self).await?;
+        let rollups = Rollups::load(self, true).await?;
         Ok(self.store.consume_all(&rollups, BATCH).await?)
     }
 
@@ -155,14 +172,18 @@ impl Services {
     /// still holds after retention), telling `progress` as it goes.
     pub async fn rebuild_reports(&self, progress: &mut dyn FnMut(Progress)) -> ServiceResult<usize> {
         self.store.reset_reports(CURSOR).await?;
-        self.catch_up_reports(progress).await
+        self.count_log(progress, false).await
     }
 
     /// Counts what the rollups have not counted yet, a batch at a time,
     /// telling `progress` how far through the log it is.
     pub async fn catch_up_reports(&self, progress: &mut dyn FnMut(Progress)) -> ServiceResult<usize> {
+        self.count_log(progress, true).await
+    }
+
+    async fn count_log(&self, progress: &mut dyn FnMut(Progress), queue_breaches: bool) -> ServiceResult<usize> {
         let total = self.store.last_event_id().await?.max(0) as usize;
-        let rollups = Rollups::load(self).await?;
+        let rollups = Rollups::load(self, queue_breaches).await?;
         let mut passed = 0;
         let step = "counting the event log";
         progress(Progress { done: self.store.consumer_position(CURSOR).await?.max(0) as usize, total, step });
