@@ -292,5 +292,12 @@ pub(crate) async fn events(
     let updates = s.services.visitor_updates(&w, v).await?;
     let ready = futures_util::stream::once(async { Ok::<_, Infallible>(Event::default().event("ready").data("{}")) });
     let rest = updates.map(|id| Ok(Event::default().event("update").data(format!("{{\"id\":{id}}}"))));
-    Ok(Sse::new(ready.chain(rest)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+    // As the agents' streams: a stopping node ends it with a hint to come back (to another node).
+    let rest = rest.take_until(s.services.shutdown.stopping());
+    let bye = futures_util::stream::once(async {
+        Ok(Event::default().event("bye").data("{}").retry(crate::shutdown::reconnect_after()))
+    });
+    Ok(Sse::new(ready.chain(rest).chain(bye))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
 }
