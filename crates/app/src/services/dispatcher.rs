@@ -86,8 +86,12 @@ impl Services {
         for row in claimed {
             if self.shutdown.is_stopping() {
                 // Handed back, not sent: the sends already under way finish; the rest go from another node at once.
-                self.store.unclaim(row.outbox_id, Timestamp::now()).await?;
-                report.released += 1;
+                match self.store.unclaim(row.outbox_id, Timestamp::now()).await {
+                    Ok(()) => report.released += 1,
+                    // Settled meanwhile by another node's settler: theirs now.
+                    Err(textdesk_store::StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
                 continue;
             }
             // The lease counts from this row's send, not from the batch's

@@ -262,7 +262,10 @@ async fn seed_whatsapp(t: &TestApp, admin: &str, fake: &textdesk_channels::whats
     let r = t.post(admin, &format!("/api/v1/inboxes/{}/templates/sync", inbox["id"]), json!({})).await;
     assert_eq!(r.status(), 200, "syncing the templates");
     let list = json(t.get(admin, &format!("/api/v1/conversations?inbox_id={}", inbox["id"])).await).await;
-    (inbox["id"].as_i64().expect("the inbox"), list["items"][0]["id"].as_i64().expect("the WhatsApp conversation"))
+    let conv = list["items"][0]["id"].as_i64().expect("the WhatsApp conversation");
+    // Midday on the customer's clock whenever the suite runs, so quiet hours do not hold the template.
+    t.move_contact_to(admin, conv, &zone_at_hour(12).0).await;
+    (inbox["id"].as_i64().expect("the inbox"), conv)
 }
 
 /// A Messenger inbox against `messenger` with a customer who last wrote 30

@@ -230,6 +230,9 @@ async fn the_window_closes_after_24_hours_and_a_template_still_goes(db: Db) {
     old["timestamp"] = json!((Timestamp::now() - SignedDuration::from_hours(25)).as_second().to_string());
     assert_eq!(fake.post_webhook(&url, &fake.messages_payload(WA_ID, "Kerry", vec![old])).await.unwrap().status(), 200);
     let conv = conversations_of(&t, &agent, inbox).await[0]["id"].as_i64().unwrap();
+    // Midday on the customer's clock, whenever the test runs: a template is business-initiated, and at night
+    // their quiet hours would rightly hold it.
+    t.move_contact_to(&agent, conv, &common::zone_at_hour(12).0).await;
 
     // Free text is blocked by the gate, with the reason; nothing reaches WhatsApp.
     let r =
