@@ -520,10 +520,20 @@ async fn a_rule_asks_for_the_details_by_email(db: Db) {
     assert_eq!(t.services.run_email_jobs(now).await.unwrap(), 0);
     let mut smtp = smtp_server_on(dir.path(), port).unwrap();
     assert_eq!(t.services.run_email_jobs(now).await.unwrap(), 0, "not due again yet");
+    // Due again: one node claims it and stops before sending. Another leaves it alone while that claim
+    // holds, and sends it once the claim has run out (two nodes' workers at once: one email).
     let later = now + jiff::SignedDuration::from_mins(2);
+    let stalled = t.services.store.claim_email_jobs(later, jiff::SignedDuration::from_mins(2), 20).await.unwrap();
+    assert_eq!(stalled.len(), 1);
+    assert_eq!(t.services.run_email_jobs(later).await.unwrap(), 0, "another node holds it");
+    assert!(mails(dir.path()).is_empty());
+    let later = later + jiff::SignedDuration::from_mins(3);
     let (a, b) = tokio::join!(t.services.run_email_jobs(later), t.services.run_email_jobs(later));
     assert_eq!(a.unwrap() + b.unwrap(), 1, "two nodes' workers send it once");
     assert_eq!(t.services.run_email_jobs(later).await.unwrap(), 0);
+    // The stalled node wakes up: its claim is gone, so it records nothing.
+    let late = t.services.store.email_job_sent(&stalled[0], "reply+00@reply.clinic.example", later).await.unwrap();
+    assert!(!late, "recorded once");
     let got = mails(dir.path());
     assert_eq!(got.len(), 1);
     let mail = &got[0];
