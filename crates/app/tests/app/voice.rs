@@ -305,6 +305,8 @@ async fn a_customer_texts_call(db: Db) {
     let inbox = t.simulator_inbox().await;
     let first = json(t.text_in(inbox, CUSTOMER, "My router keeps dropping", None).await).await;
     let conv = first["conversation_id"].as_i64().unwrap();
+    // Midday on the customer's clock, whenever the test runs: the call back is placed at once below.
+    t.move_contact_to(&dana, conv, &common::zone_at_hour(12).0).await;
     t.services.run_automations().await.unwrap();
 
     // CALL is answered with times; "2" picks the second.
