@@ -23,7 +23,7 @@ export const scenarios = [
       await admin.goto(`${env.base}/settings/flows`);
       await admin.getByRole("heading", { name: "Self-service flows", level: 1 }).waitFor();
 
-      // A flow from its name: a first menu whose one choice is a person.
+      // A flow from its name: a first menu offering a person and a call back.
       await admin.locator("#flow-new").getByLabel(/^Name/).fill("Front desk");
       await go(admin, admin.locator("#flow-create"));
       await admin.locator("#flow-flash").waitFor();
@@ -32,15 +32,15 @@ export const scenarios = [
       const keys = first.locator("input[name=key]");
       const labels = first.locator("input[name=label]");
       const replies = first.locator("input[name=reply]");
-      // Row 0 is "0: A person"; rows 1 and 2 are blank, to add choices.
-      await keys.nth(1).fill("1");
-      await labels.nth(1).fill("Opening hours");
-      await replies.nth(1).fill("We are open 9 to 5, Monday to Friday.");
+      // Row 0 is "0: A person", row 1 "1: A call back"; rows 2 and 3 are blank, to add choices.
+      await keys.nth(2).fill("2");
+      await labels.nth(2).fill("Opening hours");
+      await replies.nth(2).fill("We are open 9 to 5, Monday to Friday.");
       await go(admin, first.getByRole("button", { name: /Save step/ }));
       await admin.locator("#flow-flash").waitFor();
       await admin.locator("#step-0 details summary").click();
       const preview = await admin.locator("#step-0 pre").innerText();
-      check(preview.includes("0: A person") && preview.includes("1: Opening hours"), `the menu the customer reads: ${preview}`);
+      check(preview.includes("0: A person") && preview.includes("1: A call back") && preview.includes("2: Opening hours"), `the menu the customer reads: ${preview}`);
 
       // Taking the way to a person out is refused, with the reason.
       await admin.locator("#step-0 input[name=key]").nth(0).fill("");
@@ -81,13 +81,13 @@ export const scenarios = [
         await phone.locator("#phone-msgs .from_phone", { hasText: body }).last().waitFor();
       };
       await text("Can I see the menu?");
-      await phone.locator("#phone-msgs .to_phone", { hasText: "1: Opening hours" }).waitFor({ timeout: 15_000 });
-      await text("1");
+      await phone.locator("#phone-msgs .to_phone", { hasText: "2: Opening hours" }).waitFor({ timeout: 15_000 });
+      await text("2");
       await phone.locator("#phone-msgs .to_phone", { hasText: "We are open 9 to 5" }).waitFor({ timeout: 15_000 });
       check((await row(agent, number).count()) === 0, "while the bot answers, the customer is in nobody's queue");
 
       await text("menu again please");
-      await phone.locator("#phone-msgs .to_phone", { hasText: "1: Opening hours" }).nth(1).waitFor({ timeout: 15_000 });
+      await phone.locator("#phone-msgs .to_phone", { hasText: "2: Opening hours" }).nth(1).waitFor({ timeout: 15_000 });
       await text("AGENT");
       await phone.locator("#phone-msgs .to_phone", { hasText: "a person will answer you here" }).waitFor({ timeout: 15_000 });
       await phone.bringToFront();
@@ -99,7 +99,7 @@ export const scenarios = [
       await openConversation(agent, id);
       const th = thread(agent);
       await th.event("The bot handed over to a person").waitFor();
-      const menu = th.bubble("1: Opening hours").first();
+      const menu = th.bubble("2: Opening hours").first();
       check((await menu.locator(".author").innerText()).includes("Automatic"), "the bot's messages are marked automatic");
       await th.body.fill("Hi, Dana here. How can I help?");
       await th.body.press("Enter");

@@ -354,6 +354,12 @@ pub async fn housekeep_once(services: &Services) {
         if let Err(e) = services.run_due_surveys(jiff::Timestamp::now()).await {
             tracing::error!(error = %e, "sending due satisfaction polls failed");
         }
+        if let Err(e) = services.remind_due_callbacks(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "reminding of due call backs failed");
+        }
+        if let Err(e) = services.run_email_jobs(jiff::Timestamp::now()).await {
+            tracing::error!(error = %e, "sending automations' emails failed");
+        }
         let _ = services.store.prune_login_failures(jiff::Timestamp::now(), services.lockout.window).await;
         services.limits.sweep(std::time::Instant::now());
         // Events are kept as long as the account's retention policy says (`run_due_retention`).

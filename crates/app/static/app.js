@@ -146,7 +146,7 @@ document.addEventListener("click", function (e) {
   function connect() {
     disconnect();
     es = new EventSource("/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
-    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
+    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "callback.due", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
     es.onopen = function () {
       backoff = 1000;
       showLive(true);
@@ -694,9 +694,10 @@ document.addEventListener("click", function (e) {
   });
 })();
 
-// An escalation addressed to this person, or (for supervisors) a low poll
-// score: an alert on whatever page is open (and a browser notification when
-// they allowed them), with a link to it.
+// An escalation addressed to this person, a call back that fell due (theirs,
+// or nobody's yet), or (for supervisors) a low poll score: an alert on
+// whatever page is open (and a browser notification when they allowed them),
+// with a link to it.
 (function () {
   "use strict";
   var bar = document.querySelector("[data-me]");
@@ -710,6 +711,7 @@ document.addEventListener("click", function (e) {
     var about = null;
     if (e.detail.kind === "conversation.escalated" && String(d.for_user) === me) about = "escalation";
     if (e.detail.kind === "survey.low_score" && supervises) about = "survey";
+    if (e.detail.kind === "callback.due" && (!d.for_user || String(d.for_user) === me)) about = "callback";
     if (!about) return;
     fetch("/conversations/" + d.conversation_id + "/notice?about=" + about, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
@@ -717,7 +719,9 @@ document.addEventListener("click", function (e) {
         if (!n) return;
         alertBox.querySelector("[data-alert-title]").textContent = n.title;
         alertBox.querySelector("[data-alert-body]").textContent = n.body;
-        alertBox.querySelector("[data-alert-link]").setAttribute("href", n.url);
+        var link = alertBox.querySelector("[data-alert-link]");
+        link.setAttribute("href", n.url);
+        link.textContent = n.action || "Open the conversation";
         alertBox.hidden = false;
         if ("Notification" in window && Notification.permission === "granted") {
           var shown = new Notification(n.title, { body: n.body, tag: about + "-" + d.conversation_id });

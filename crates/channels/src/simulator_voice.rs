@@ -105,6 +105,10 @@ impl Voice for SimulatedChannel {
         Answer { status: 404, content_type: None, body: "".into() }
     }
 
+    fn refuse(&self, _words: &str) -> Answer {
+        Answer { status: 404, content_type: None, body: "".into() }
+    }
+
     fn rings_agent(&self) -> bool {
         false
     }

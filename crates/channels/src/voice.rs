@@ -42,6 +42,9 @@ pub trait Voice: Send + Sync {
     fn verify_call(&self, req: &InboundRequest<'_>) -> Result<CallReport, Refusal>;
     /// The answer once the agent picked up: dial `customer`, showing `caller_id`.
     fn bridge(&self, caller_id: &str, customer: &str) -> Answer;
+    /// The answer when the customer may no longer be called: `words` said to
+    /// the agent, then the call ends without dialling anyone.
+    fn refuse(&self, words: &str) -> Answer;
     /// Whether the agent's own phone rings first (so they need one in their profile).
     fn rings_agent(&self) -> bool {
         true

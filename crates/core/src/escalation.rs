@@ -128,7 +128,8 @@ pub enum SmtpTls {
 }
 
 /// What an email escalation sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EmailContent {
     /// The conversation so far.
     Transcript,
@@ -142,6 +143,13 @@ impl EmailContent {
             "" | "transcript" => Ok(Self::Transcript),
             "request" => Ok(Self::Request),
             other => Err(Invalid::new(format!("send must be transcript or request (got {other:?})"))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transcript => "transcript",
+            Self::Request => "request",
         }
     }
 }

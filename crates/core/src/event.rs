@@ -266,6 +266,10 @@ pub enum DomainEvent {
         /// How long it lasted, once completed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         duration_secs: Option<u32>,
+        /// Why textdesk itself stopped it (the customer opted out, or their
+        /// quiet hours began, between the click and the agent answering).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A call back was asked for at `due_at`, by the customer's text or by an agent.
     CallbackRequested {
@@ -277,6 +281,21 @@ pub enum DomainEvent {
     /// An agent took a call back from the queue (the actor).
     CallbackTaken {
         callback_id: i64,
+    },
+    /// A call back's time came: the agent who took it is alerted live, or,
+    /// while nobody has, everyone who may answer the conversation.
+    CallbackDue {
+        callback_id: i64,
+        due_at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        taken_by: Option<i64>,
+    },
+    /// An email a rule asked for was not sent: the mail server refused it, or
+    /// kept failing until the last attempt. `error` is the server's words.
+    EmailFailed {
+        job_id: i64,
+        attempts: u32,
+        error: String,
     },
     /// The customer asked to continue on another channel (a web visitor who
     /// left their number): the conversation now belongs to `to_inbox_id`, and
@@ -336,6 +355,9 @@ pub enum FlowEndReason {
     OptedOut,
     /// A person replied or took the conversation.
     PersonStepped,
+    /// The customer chose a call back: they were offered times, and their
+    /// choice joins the call back queue (the conversation stays open).
+    CallbackOffered,
 }
 
 impl FlowEndReason {
@@ -345,6 +367,7 @@ impl FlowEndReason {
             FlowEndReason::TimedOut => "the customer did not answer in time",
             FlowEndReason::OptedOut => "the customer opted out",
             FlowEndReason::PersonStepped => "a person took over",
+            FlowEndReason::CallbackOffered => "the customer chose a call back and was offered times",
         }
     }
 }
@@ -466,6 +489,8 @@ impl DomainEvent {
             CallStatusChanged { .. } => "call_status",
             CallbackRequested { .. } => "callback_requested",
             CallbackTaken { .. } => "callback_taken",
+            CallbackDue { .. } => "callback_due",
+            EmailFailed { .. } => "email_failed",
             ChannelMoved { .. } => "channel_moved",
             ContactsMerged { .. } => "contacts_merged",
             ContactsUnmerged { .. } => "contacts_unmerged",
@@ -525,6 +550,8 @@ impl DomainEvent {
                 | CallStatusChanged { .. }
                 | CallbackRequested { .. }
                 | CallbackTaken { .. }
+                | CallbackDue { .. }
+                | EmailFailed { .. }
                 | ChannelMoved { .. }
                 | ContactsMerged { .. }
                 | ContactsUnmerged { .. }
@@ -566,6 +593,10 @@ impl DomainEvent {
                 inbound: false,
                 for_user: *supervisor_id,
             }),
+            // The taker's screen alerts them; untaken, every screen that shows the conversation does.
+            CallbackDue { taken_by, .. } => {
+                Some(LiveNotice { kind: "callback.due", message_id: None, inbound: false, for_user: *taken_by })
+            }
             // Supervisors' screens alert them (the page decides who is one).
             SurveyAnswered { kind, score, .. } if kind.is_low(*score) => notice("survey.low_score", None),
             StatusChanged { .. }
@@ -592,7 +623,8 @@ impl DomainEvent {
             | ReviewScored { .. }
             | CallStatusChanged { .. }
             | CallbackRequested { .. }
-            | CallbackTaken { .. } => notice("conversation.updated", None),
+            | CallbackTaken { .. }
+            | EmailFailed { .. } => notice("conversation.updated", None),
             ChannelMoved { .. } => notice("conversation.updated", None),
             ContactsMerged { .. } | ContactsUnmerged { .. } => notice("conversation.updated", None),
         }
@@ -691,10 +723,19 @@ mod tests {
             SurveyExpired { survey_id: 16 },
             ReviewQueued { review_id: 20, why: "a low score".into() },
             ReviewScored { review_id: 20, reviewer_id: 7, overall: Some(85), agent_id: Some(3) },
-            CallStatusChanged { call_id: 4, status: CallStatus::Completed, duration_secs: Some(95) },
-            CallStatusChanged { call_id: 4, status: CallStatus::Ringing, duration_secs: None },
+            CallStatusChanged { call_id: 4, status: CallStatus::Completed, duration_secs: Some(95), reason: None },
+            CallStatusChanged { call_id: 4, status: CallStatus::Ringing, duration_secs: None, reason: None },
+            CallStatusChanged {
+                call_id: 4,
+                status: CallStatus::Canceled,
+                duration_secs: None,
+                reason: Some("the customer opted out".into()),
+            },
             CallbackRequested { callback_id: 2, due_at: at("2026-12-07T14:00:00Z"), by_customer: true },
             CallbackTaken { callback_id: 2 },
+            CallbackDue { callback_id: 2, due_at: at("2026-12-07T14:00:00Z"), taken_by: Some(7) },
+            CallbackDue { callback_id: 2, due_at: at("2026-12-07T14:00:00Z"), taken_by: None },
+            EmailFailed { job_id: 3, attempts: 5, error: "550 mailbox unavailable".into() },
             ChannelMoved { from_inbox_id: 1, to_inbox_id: 2, to_medium: "sms".into(), consent_id: Some(9) },
             ContactsMerged { merge_id: 21, survivor_id: 10, merged_id: 22 },
             ContactsUnmerged { merge_id: 21, survivor_id: 10, merged_id: 22 },

@@ -101,6 +101,45 @@ impl CallStatus {
     }
 }
 
+/// Why a call placed a moment ago may no longer reach the customer when the
+/// agent answers: the gate, asked again as the bridge is fetched, said no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallStopped {
+    /// Consent (an opt-out since the click) or the channel's rules.
+    Blocked(crate::BlockReason),
+    /// The customer's quiet hours began since the click.
+    QuietHours,
+}
+
+impl CallStopped {
+    /// What the thread says.
+    pub fn thread_words(self) -> String {
+        match self {
+            Self::Blocked(crate::BlockReason::OptedOut) => {
+                "The customer was not dialled: they opted out after the call was placed".into()
+            }
+            Self::Blocked(r) => format!("The customer was not dialled: {}", r.explain()),
+            Self::QuietHours => {
+                "The customer was not dialled: their quiet hours began after the call was placed; schedule a call back"
+                    .into()
+            }
+        }
+    }
+
+    /// What the agent hears on their phone before it hangs up.
+    pub fn spoken(self) -> &'static str {
+        match self {
+            Self::Blocked(crate::BlockReason::OptedOut) => {
+                "The customer has just opted out, so they will not be called. Goodbye."
+            }
+            Self::Blocked(_) => "The customer can no longer be called. Goodbye.",
+            Self::QuietHours => {
+                "It is now the customer's quiet hours, so they will not be called. Schedule a call back instead. Goodbye."
+            }
+        }
+    }
+}
+
 /// "4 min 05 s", "45 s".
 pub fn describe_duration(secs: u32) -> String {
     match (secs / 60, secs % 60) {

@@ -487,7 +487,12 @@ pub async fn apply(
     let change = Change { account_id: c.account_id, conversation_id: c.id, actor_id: None, now };
     Ok(match action {
         Action::Reply { .. } | Action::CallWebhook { .. } | Action::StartFlow { .. } => None,
-        Action::Escalate { to: textdesk_core::automation::AutoEscalation::CallbackOffer, .. } => None,
+        // Written by the engine (an offer through the gate, an email job); nothing to change here.
+        Action::Escalate {
+            to:
+                textdesk_core::automation::AutoEscalation::CallbackOffer | textdesk_core::automation::AutoEscalation::Email,
+            ..
+        } => None,
         Action::Escalate { supervisor_id, .. } => {
             let chosen = match (*supervisor_id, c.team_id) {
                 (Some(id), _) => Some(id),

@@ -197,7 +197,8 @@ pub struct LiveEvent {
     pub account_id: i64,
     /// `message.created`, `message.updated`, `message.deleted`,
     /// `conversation.updated`, `conversation.read`, `conversation.unread`,
-    /// `conversation.escalated`, `survey.low_score` (a low poll score: supervisors are alerted).
+    /// `conversation.escalated`, `survey.low_score` (a low poll score: supervisors are alerted),
+    /// `callback.due` (a call back's time came: its taker, or everyone while untaken, is alerted).
     pub kind: String,
     pub conversation_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,7 +208,7 @@ pub struct LiveEvent {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inbound: bool,
     /// With `conversation.escalated`: the supervisor it went to, whose
-    /// screen alerts them.
+    /// screen alerts them; with `callback.due`: the agent who took it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_user: Option<i64>,
 }

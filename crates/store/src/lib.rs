@@ -18,6 +18,7 @@ mod contact_rows;
 mod contacts;
 mod conversation_changes;
 mod conversations;
+pub mod email_jobs;
 mod escalations;
 mod events;
 pub mod flows;
@@ -68,6 +69,7 @@ pub use contacts::{Contact, ContactPatch, Identity, Origin};
 pub use conversations::{
     AssigneeFilter, Conversation, ConversationFilter, ConversationPage, ConversationSummary, Cursor, Snippet, Snooze,
 };
+pub use email_jobs::EmailJob;
 pub use escalations::{EMAIL_PROVIDER_PREFIX, Escalation, EscalationAct, EscalationOutcome, NewEscalation};
 pub use events::{EventBus, Live, LiveEvent, LoggedEvent};
 pub use flows::{FlowSession, SessionEnd, StoredFlow};

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use sqlx::{AnyConnection, Row};
 use textdesk_core::event::DomainEvent;
 use textdesk_core::gate::{OutboundKind, Timing};
-use textdesk_core::voice::CallStatus;
+use textdesk_core::voice::{CallStatus, CallStopped};
 use textdesk_core::{BlockReason, Capabilities, DeliveryStatus};
 
 use crate::{Result, Store, StoreError, from_ms, returned_id, to_ms};
@@ -204,10 +204,63 @@ impl Store {
         if moved == 0 {
             return Ok(false);
         }
-        let ev = DomainEvent::CallStatusChanged { call_id, status, duration_secs: duration };
+        let ev = DomainEvent::CallStatusChanged { call_id, status, duration_secs: duration, reason: None };
         crate::events::append(&mut tx, (call.account_id, call.conversation_id), &ev, None, now).await?;
         self.commit(tx).await?;
         Ok(true)
+    }
+
+    /// The gate asked again as the provider fetches the bridge: the customer
+    /// may have opted out, or their quiet hours begun, since the click. A call
+    /// that may no longer go is cancelled with why, in the same transaction
+    /// (once: a repeated fetch finds it cancelled and is refused the same way).
+    pub async fn recheck_call(
+        &self,
+        call_id: i64,
+        timing: Timing,
+        channel: Capabilities,
+        now: Timestamp,
+    ) -> Result<Option<CallStopped>> {
+        let call = self.call(call_id).await?;
+        let conv = self.conversation(call.account_id, call.conversation_id).await?;
+        let mut tx = self.begin_write().await?;
+        let timing = Timing { live_exchange: false, ..timing };
+        let who = (conv.id, conv.contact_id, conv.inbox_id);
+        let verdict = crate::messages::gate_in_tx(
+            &mut tx,
+            who,
+            OutboundKind::Reply,
+            (now, None),
+            Some(timing),
+            (channel, false, true),
+        )
+        .await?;
+        let stopped = match verdict {
+            Err(reason) => CallStopped::Blocked(reason),
+            Ok((DeliveryStatus::Scheduled, _)) => CallStopped::QuietHours,
+            Ok(_) => return Ok(None),
+        };
+        if call.status.may_become(CallStatus::Canceled) {
+            let moved =
+                sqlx::query("UPDATE calls SET status = 'canceled', updated_at = $1 WHERE id = $2 AND status = $3")
+                    .bind(to_ms(now))
+                    .bind(call_id)
+                    .bind(call.status.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if moved == 1 {
+                let ev = DomainEvent::CallStatusChanged {
+                    call_id,
+                    status: CallStatus::Canceled,
+                    duration_secs: None,
+                    reason: Some(stopped.thread_words()),
+                };
+                crate::events::append(&mut tx, (call.account_id, call.conversation_id), &ev, None, now).await?;
+            }
+        }
+        self.commit(tx).await?;
+        Ok(Some(stopped))
     }
 
     /// The account's call backs still to make (waiting or taken), soonest first.
@@ -266,6 +319,48 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         self.commit(tx).await
+    }
+
+    /// Call backs whose time has come and whose reminder has not gone out yet, soonest first.
+    pub async fn due_callbacks(&self, now: Timestamp, limit: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT id FROM callbacks WHERE state IN ('waiting', 'taken') AND due_at <= $1 AND reminded_at IS NULL
+             ORDER BY due_at, id LIMIT $2",
+        )
+        .bind(to_ms(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// The call back's reminder: marked and its event written in one
+    /// transaction, by whichever node marks it first. False when another did
+    /// (or it was called, or cancelled, meanwhile).
+    pub async fn remind_callback(&self, id: i64, now: Timestamp) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let marked = sqlx::query(
+            "UPDATE callbacks SET reminded_at = $1
+             WHERE id = $2 AND reminded_at IS NULL AND state IN ('waiting', 'taken') AND due_at <= $1",
+        )
+        .bind(to_ms(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked == 0 {
+            return Ok(false);
+        }
+        let r = sqlx::query("SELECT account_id, conversation_id, due_at, taken_by FROM callbacks WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let ids = (r.try_get::<i64, _>("account_id")?, r.try_get::<i64, _>("conversation_id")?);
+        let due_at = r.try_get::<Option<i64>, _>("due_at")?.map(from_ms).unwrap_or(now);
+        let ev = DomainEvent::CallbackDue { callback_id: id, due_at, taken_by: r.try_get("taken_by")? };
+        crate::events::append(&mut tx, ids, &ev, None, now).await?;
+        self.commit(tx).await?;
+        Ok(true)
     }
 
     /// The conversation's call back the customer is choosing a time for, with the times offered.

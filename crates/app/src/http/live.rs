@@ -119,7 +119,8 @@ pub(crate) async fn live_stream(
 #[derive(Deserialize)]
 pub(crate) struct NoticeQuery {
     /// `escalation`: about the latest escalation to the person asking, not the latest message;
-    /// `survey`: about the conversation's satisfaction poll (a low score).
+    /// `survey`: about the conversation's satisfaction poll (a low score);
+    /// `callback`: about its call back that fell due.
     #[serde(default)]
     about: Option<String>,
 }
@@ -132,6 +133,9 @@ pub(crate) struct Notice {
     /// The start of the latest message.
     body: String,
     url: String,
+    /// What the alert's link says, when it is not the conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'static str>,
 }
 
 /// Fetched by the page when an event says a customer wrote: the event log
@@ -154,7 +158,17 @@ pub(crate) async fn notice(
         if e.is_some_and(|e| e.kept_agent) {
             body.push_str(" (the agent keeps it; you are watching)");
         }
-        return Ok(Json(Notice { title: format!("Escalated: {title}"), body, url: format!("/conversations/{id}") }));
+        return Ok(Json(Notice {
+            title: format!("Escalated: {title}"),
+            body,
+            url: format!("/conversations/{id}"),
+            action: None,
+        }));
+    }
+    if q.about.as_deref() == Some("callback") {
+        let body = s.services.due_callback_words(&ui.user, id).await?;
+        let title = format!("Call back due: {title}");
+        return Ok(Json(Notice { title, body, url: "/callbacks".into(), action: Some("Open the call back queue") }));
     }
     if q.about.as_deref() == Some("survey") {
         // The conversation's poll, said with its score and any words that came with it.
@@ -168,11 +182,16 @@ pub(crate) async fn notice(
         let comment = survey.and_then(|p| p.comment).map(|c| format!(": “{c}”")).unwrap_or_default();
         let body: String =
             format!("The customer answered the satisfaction poll: {said}{comment}").chars().take(200).collect();
-        return Ok(Json(Notice { title: format!("Low score: {title}"), body, url: format!("/conversations/{id}") }));
+        return Ok(Json(Notice {
+            title: format!("Low score: {title}"),
+            body,
+            url: format!("/conversations/{id}"),
+            action: None,
+        }));
     }
     let mut body: String = c.preview.chars().take(120).collect();
     if body.len() < c.preview.len() {
         body.push('…');
     }
-    Ok(Json(Notice { title, body, url: format!("/conversations/{id}") }))
+    Ok(Json(Notice { title, body, url: format!("/conversations/{id}"), action: None }))
 }

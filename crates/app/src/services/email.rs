@@ -58,11 +58,45 @@ impl Services {
                 }
             },
         };
+        let (message, reply_to) =
+            self.escalation_email((actor.account_id, conversation_id), &address, content, Some(actor)).await?;
+        self.deliver_email(actor.account_id, message).await.map_err(|e| {
+            // The server's words, never the message (it holds the customer's).
+            ServiceError::Invalid(format!("the mail server did not take the email: {}", e.words))
+        })?;
+        Ok(EscalationAct::Email { reply_to })
+    }
+}
+
+/// Why the mail server did not take an email, in its words.
+#[derive(Debug)]
+pub(crate) struct MailRefused {
+    pub words: String,
+    /// Trying again will not help (a 5xx answer, an address it refuses).
+    pub permanent: bool,
+}
+
+impl Services {
+    /// An escalation's email to `address` and the `Reply-To` that carries the
+    /// conversation (`reply+<token>@` the reply domain, a new token each
+    /// time). Signed by the agent, or by the business when a rule sends it.
+    pub(crate) async fn escalation_email(
+        &self,
+        (account_id, conversation_id): (i64, i64),
+        address: &Email,
+        content: EmailContent,
+        agent: Option<&User>,
+    ) -> ServiceResult<(Message, String)> {
+        let settings = self.account_settings(account_id).await?.email;
         let token = hex::encode(rand::random::<[u8; 20]>());
         let reply_to = format!("reply+{token}@{}", settings.reply_domain);
         let (subject, body) = match content {
             EmailContent::Transcript => {
-                let t = self.transcript((actor.account_id, conversation_id), actor.id, None).await?;
+                // An agent's transcript is audited as theirs; a rule's is the business's own record.
+                let t = match agent {
+                    Some(a) => self.transcript((account_id, conversation_id), a.id, None).await?,
+                    None => self.read_transcript(account_id, conversation_id).await?,
+                };
                 let mut lines =
                     vec![format!("Our conversation with {}, as it stands:", self.business_name), String::new()];
                 for (at, entry) in t.entries() {
@@ -86,7 +120,7 @@ impl Services {
                 format!(
                     "Hello,\n\nTo help you further, please reply to this email with the details (and any pictures or \
                      documents) of your request. Your reply goes straight into our conversation.\n\n{}",
-                    actor.name
+                    agent.map(|a| a.name.clone()).unwrap_or_else(|| self.business_name.clone())
                 ),
             ),
         };
@@ -99,17 +133,24 @@ impl Services {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| bad(e.to_string()))?;
-        let password = self.store.server_secret(&smtp_password_name(actor.account_id)).await?;
-        let mailer = transport(&settings, password).map_err(|e| bad(e.to_string()))?;
-        mailer.send(message).await.map_err(|e| {
-            // The server's words, never the message (it holds the customer's).
-            ServiceError::Invalid(format!("the mail server did not take the email: {e}"))
-        })?;
-        Ok(EscalationAct::Email { reply_to })
+        Ok((message, reply_to))
     }
-}
 
-impl Services {
+    /// Hands an email to the account's mail server.
+    pub(crate) async fn deliver_email(&self, account_id: i64, message: Message) -> Result<(), MailRefused> {
+        let unavailable = |words: String| MailRefused { words, permanent: false };
+        let settings = self.account_settings(account_id).await.map_err(|e| unavailable(e.to_string()))?.email;
+        let password =
+            self.store.server_secret(&smtp_password_name(account_id)).await.map_err(|e| unavailable(e.to_string()))?;
+        let mailer =
+            transport(&settings, password).map_err(|e| MailRefused { words: e.to_string(), permanent: true })?;
+        mailer
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| MailRefused { words: e.to_string(), permanent: e.is_permanent() })
+    }
+
     /// Sends a plain-text email to `to` through the account's mail server
     /// (the caller checks it is set up).
     pub(crate) async fn send_plain_email(
@@ -127,13 +168,9 @@ impl Services {
         }
         let message =
             message.subject(subject).header(ContentType::TEXT_PLAIN).body(body).map_err(|e| bad(e.to_string()))?;
-        let password = self.store.server_secret(&smtp_password_name(account_id)).await?;
-        let mailer = transport(&settings, password).map_err(|e| bad(e.to_string()))?;
-        mailer
-            .send(message)
+        self.deliver_email(account_id, message)
             .await
-            .map_err(|e| ServiceError::Invalid(format!("the mail server did not take the email: {e}")))?;
-        Ok(())
+            .map_err(|e| ServiceError::Invalid(format!("the mail server did not take the email: {}", e.words)))
     }
 }
 

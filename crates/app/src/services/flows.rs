@@ -79,13 +79,15 @@ impl Services {
         self.audit(admin, "flow.deleted", &format!("flow:{id}"), None, "").await
     }
 
-    /// A new flow from its name alone: a menu whose one choice is a person, for
-    /// the admin to add to on the settings page.
+    /// A new flow from its name alone: a menu whose choices are a person and a
+    /// call back (the times offered as after texting CALL), for the admin to
+    /// add to on the settings page.
     pub async fn start_new_flow(&self, admin: &User, name: &str) -> ServiceResult<StoredFlow> {
         let spec = serde_json::json!({
             "name": name,
             "steps": [{ "name": "start", "text": "Hi! How can we help? Reply with a number.",
-                        "options": [{ "key": "0", "label": "A person", "handoff": {} }] }]
+                        "options": [{ "key": "0", "label": "A person", "handoff": {} },
+                                    { "key": "1", "label": "A call back", "callback": true }] }]
         });
         let flow = self.read_flow(spec).map_err(|e| match e {
             ServiceError::Invalid(d) => ServiceError::Invalid(d.replace("name: ", "")),

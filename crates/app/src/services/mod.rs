@@ -15,6 +15,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod dispatcher;
 pub mod email;
+pub mod email_jobs;
 pub mod error;
 pub mod escalations;
 pub mod flows;

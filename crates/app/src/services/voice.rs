@@ -152,6 +152,17 @@ impl Services {
         if call.provider_id.as_deref().is_some_and(|p| p != report.provider_id) {
             return Err(CallHookError::Forbidden("this is not the call the link was made for".into()));
         }
+        // Asked again now: the customer may have opted out, or their quiet
+        // hours begun, while the agent's phone rang.
+        let unavailable = |_| CallHookError::Unavailable;
+        let timing = self.clock_at(call.account_id, call.conversation_id, now).await.map_err(unavailable)?;
+        let (_, caps) = self.conversation_channel(call.account_id, call.conversation_id).await.map_err(unavailable)?;
+        let stopped =
+            self.store.recheck_call(call.id, timing, caps, now).await.map_err(|_| CallHookError::Unavailable)?;
+        if let Some(stopped) = stopped {
+            tracing::info!(call_id = call.id, "the bridge was refused: the customer may no longer be called");
+            return Ok(voice.refuse(stopped.spoken()));
+        }
         let clock = self.store.contact_clock(call.conversation_id).await.map_err(|_| CallHookError::Unavailable)?;
         let inbox = self.store.inbox_by_id(call.inbox_id).await.map_err(|_| CallHookError::Unavailable)?;
         Ok(voice.bridge(&inbox.sender, &clock.address))
@@ -225,6 +236,38 @@ impl Services {
     /// The account's call backs to make, soonest first.
     pub async fn callback_queue(&self, account_id: i64) -> ServiceResult<Vec<Callback>> {
         Ok(self.store.callback_queue(account_id).await?)
+    }
+
+    /// Reminds whoever should call of the call backs whose time came: each
+    /// once, on whichever node marks it first. Housekeeping runs it; `now` is
+    /// a parameter so tests can move the clock.
+    pub async fn remind_due_callbacks(&self, now: Timestamp) -> ServiceResult<usize> {
+        let mut reminded = 0;
+        for id in self.store.due_callbacks(now, 200).await? {
+            if self.store.remind_callback(id, now).await? {
+                reminded += 1;
+            }
+        }
+        Ok(reminded)
+    }
+
+    /// What the alert says about the conversation's call back that fell due,
+    /// on the customer's clock, to the person looking.
+    pub async fn due_callback_words(&self, user: &User, conversation_id: i64) -> ServiceResult<String> {
+        let queue = self.store.callback_queue(user.account_id).await?;
+        let cb = queue
+            .into_iter()
+            .find(|c| c.conversation_id == conversation_id)
+            .ok_or(ServiceError::NotFound("call back"))?;
+        let zone =
+            cb.time_zone.as_deref().and_then(|z| jiff::tz::TimeZone::get(z).ok()).unwrap_or(jiff::tz::TimeZone::UTC);
+        let when = cb.due_at.map(|t| t.to_zoned(zone.clone()).strftime("%-I:%M %p").to_string()).unwrap_or_default();
+        let at = format!("{when}, {} time", zone.iana_name().unwrap_or("UTC"));
+        Ok(match cb.taken_by {
+            Some(taker) if taker == user.id => format!("It is time to call them back ({at}): you took this call back."),
+            Some(_) => format!("Their call back is due ({at}); {} took it.", cb.taken_by_name.unwrap_or_default()),
+            None => format!("Their call back is due ({at}) and nobody has taken it yet."),
+        })
     }
 
     /// Takes a waiting call back; 409 when someone else took it first.

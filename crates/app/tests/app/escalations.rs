@@ -172,6 +172,8 @@ async fn a_video_link_through_the_gate(db: Db) {
     let conv = json(t.text_in(inbox, "+14155550162", "Can you see the rash?", None).await).await["conversation_id"]
         .as_i64()
         .unwrap();
+    // Midday on the customer's clock, whenever the test runs: the link is a business-initiated text.
+    t.move_contact_to(&agent, conv, &common::zone_at_hour(12).0).await;
     let path = format!("/api/v1/conversations/{conv}/escalations");
     let patch = |settings: Value| {
         t.client.patch(t.url("/api/v1/account")).bearer_auth(&admin).json(&json!({ "settings": settings })).send()
@@ -294,6 +296,12 @@ impl Drop for Smtp {
 /// aiosmtpd on a free port, keeping what it receives in a Maildir; None (the test says it was skipped)
 /// unless peers are required.
 fn smtp_server(dir: &std::path::Path) -> Option<(Smtp, u16)> {
+    let port = common::binary::free_port();
+    smtp_server_on(dir, port).map(|s| (s, port))
+}
+
+/// aiosmtpd on `port` (a test that starts it late, after the app tried a server that was not there yet).
+fn smtp_server_on(dir: &std::path::Path, port: u16) -> Option<Smtp> {
     let bin = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/aiosmtpd/bin/python");
     if !bin.exists() {
         if std::env::var("TEXTDESK_REQUIRE_PEERS").as_deref() == Ok("1") {
@@ -302,7 +310,6 @@ fn smtp_server(dir: &std::path::Path) -> Option<(Smtp, u16)> {
         println!("skipped: the Python aiosmtpd peer is not installed (run scripts/test-deps)");
         return None;
     }
-    let port = common::binary::free_port();
     let server = Smtp(
         std::process::Command::new(bin)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
@@ -312,7 +319,7 @@ fn smtp_server(dir: &std::path::Path) -> Option<(Smtp, u16)> {
     );
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((server, port));
+            return Some(server);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -468,3 +475,122 @@ async fn by_email_through_a_real_smtp_server(db: Db) {
     assert!(json(t.get(&agent, &other_path).await).await.as_array().unwrap().is_empty());
 }
 both_backends!(by_email_through_a_real_smtp_server);
+
+/// A rule asks for the details by email. The job is written in the engine's transaction and sent afterwards by
+/// the email worker through the real SMTP server: a server that is down is tried again later, two nodes' workers
+/// at once send it once, the thread shows it, and the customer's reply threads back. A job whose address went
+/// away, and one the server never takes, are given up with the reason in the thread.
+async fn a_rule_asks_for_the_details_by_email(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::binary::free_port();
+    if !std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/aiosmtpd/bin/python").exists() {
+        smtp_server_on(dir.path(), port); // says it was skipped, or panics when peers are required
+        return;
+    }
+    let t = common::app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let email = json!({ "email": { "host": "127.0.0.1", "port": port, "tls": "none", "from": "help@clinic.example",
+        "reply_domain": "reply.clinic.example" } });
+    let r = t.client.patch(t.url("/api/v1/account")).bearer_auth(&admin).json(&json!({ "settings": email })).send();
+    assert_eq!(r.await.unwrap().status(), 200);
+    let rule = json!({ "name": "Invoices by email", "trigger": { "on": "message_received" },
+        "conditions": [{ "if": "text", "matches": { "contains": "invoice" } }],
+        "actions": [{ "do": "escalate", "to": "email" }] });
+    let bad = json!({ "name": "Bad", "trigger": { "on": "message_received" },
+        "actions": [{ "do": "escalate", "to": "email", "supervisor_id": 1 }] });
+    assert_eq!(t.post(&admin, "/api/v1/automations", bad).await.status(), 422);
+    assert_eq!(t.post(&admin, "/api/v1/automations", rule).await.status(), 201);
+    let inbox = t.simulator_inbox().await;
+    let from = "+14155550166";
+    let conv =
+        json(t.text_in(inbox, from, "Where is my invoice?", None).await).await["conversation_id"].as_i64().unwrap();
+    t.services.run_automations().await.unwrap();
+    let tl = json(t.get(&admin, &format!("/api/v1/conversations/{conv}/timeline")).await).await;
+    assert!(tl.to_string().contains("did not email the customer: their contact has no email address"), "{tl}");
+
+    let c = json(t.get(&admin, &format!("/api/v1/conversations/{conv}")).await).await;
+    let contact = format!("/api/v1/contacts/{}", c["contact_id"]);
+    let set_email = |value: Value| {
+        t.client.patch(t.url(&contact)).bearer_auth(&admin).json(&json!({ "attributes": { "email": value } })).send()
+    };
+    assert_eq!(set_email(json!("kim@example.net")).await.unwrap().status(), 200);
+    t.text_in(inbox, from, "The invoice, please", None).await;
+    t.services.run_automations().await.unwrap();
+
+    // The mail server is not there yet: nothing sent, nothing recorded, tried again in a minute.
+    let now = Timestamp::now();
+    assert_eq!(t.services.run_email_jobs(now).await.unwrap(), 0);
+    let mut smtp = smtp_server_on(dir.path(), port).unwrap();
+    assert_eq!(t.services.run_email_jobs(now).await.unwrap(), 0, "not due again yet");
+    // Due again: one node claims it and stops before sending. Another leaves it alone while that claim
+    // holds, and sends it once the claim has run out (two nodes' workers at once: one email).
+    let later = now + jiff::SignedDuration::from_mins(2);
+    let stalled = t.services.store.claim_email_jobs(later, jiff::SignedDuration::from_mins(2), 20).await.unwrap();
+    assert_eq!(stalled.len(), 1);
+    assert_eq!(t.services.run_email_jobs(later).await.unwrap(), 0, "another node holds it");
+    assert!(mails(dir.path()).is_empty());
+    let later = later + jiff::SignedDuration::from_mins(3);
+    let (a, b) = tokio::join!(t.services.run_email_jobs(later), t.services.run_email_jobs(later));
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "two nodes' workers send it once");
+    assert_eq!(t.services.run_email_jobs(later).await.unwrap(), 0);
+    // The stalled node wakes up: its claim is gone, so it records nothing.
+    let late = t.services.store.email_job_sent(&stalled[0], "reply+00@reply.clinic.example", later).await.unwrap();
+    assert!(!late, "recorded once");
+    let got = mails(dir.path());
+    assert_eq!(got.len(), 1);
+    let mail = &got[0];
+    let header = |name: &str| {
+        mail.lines().find_map(|l| l.strip_prefix(&format!("{name}: "))).unwrap_or_else(|| panic!("{name} in {mail}"))
+    };
+    assert!(header("To").eq_ignore_ascii_case("kim@example.net") && header("Subject").contains("send us the details"));
+    assert!(mail.contains("please reply to this email with the details"), "{mail}");
+    let listed = json(t.get(&admin, &format!("/api/v1/conversations/{conv}/escalations")).await).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!((listed[0]["to"].as_str(), listed[0]["actor_id"].is_null()), (Some("email"), true));
+    assert_eq!(listed[0]["link"].as_str(), Some(header("Reply-To")));
+    let thread = t.browser("ada@example.com").await.get(t.url(&format!("/conversations/{conv}"))).send().await;
+    let thread = thread.unwrap().text().await.unwrap();
+    assert!(thread.contains("is asking the customer by email for the details"), "the rule's firing");
+    assert!(
+        thread.contains("textdesk escalated this to email; the customer&#39;s reply will come back"),
+        "the email sent"
+    );
+
+    // Kim answers by email: the reply threads into the conversation.
+    let hook = t.services.inbound_email_path(t.account_id).await.unwrap();
+    let fields = [
+        ("from", "Kim <kim@example.net>"),
+        ("to", header("Reply-To")),
+        ("subject", "Re: details"),
+        ("text", "Number 4471, sent to the old address."),
+    ];
+    let (ctype, body) = common::multipart(&fields, &[]);
+    let r = t.client.post(t.url(&hook)).header("content-type", ctype).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let messages = json(t.get(&admin, &format!("/api/v1/conversations/{conv}/messages")).await).await;
+    assert!(messages.to_string().contains("Number 4471, sent to the old address."), "{messages}");
+
+    // The address is taken off before the worker runs: given up at once, said in the thread.
+    t.text_in(inbox, from, "invoice?", None).await;
+    t.services.run_automations().await.unwrap();
+    assert_eq!(set_email(Value::Null).await.unwrap().status(), 200);
+    assert_eq!(t.services.run_email_jobs(later).await.unwrap(), 0);
+    // A server that is gone for good: five tries, then given up.
+    assert_eq!(set_email(json!("kim@example.net")).await.unwrap().status(), 200);
+    smtp.stop();
+    t.text_in(inbox, from, "invoice!!", None).await;
+    t.services.run_automations().await.unwrap();
+    let mut at = later;
+    for _ in 0..6 {
+        assert_eq!(t.services.run_email_jobs(at).await.unwrap(), 0);
+        at += jiff::SignedDuration::from_mins(61);
+    }
+    let tl = json(t.get(&admin, &format!("/api/v1/conversations/{conv}/timeline")).await).await;
+    let failed: Vec<&Value> = tl.as_array().unwrap().iter().filter(|e| e["kind"] == "email_failed").collect();
+    assert_eq!(failed.len(), 2, "{tl}");
+    assert_eq!(failed[0]["data"]["attempts"], 1);
+    assert!(failed[0]["data"]["error"].as_str().unwrap().contains("no valid email address"));
+    assert_eq!(failed[1]["data"]["attempts"], 5);
+    assert_eq!(mails(dir.path()).len(), 1, "nothing more went");
+}
+both_backends!(a_rule_asks_for_the_details_by_email);

@@ -494,3 +494,45 @@ async fn a_new_conversation_on_the_inbox_starts_the_flow(db: Db) {
     assert!(bot_said(&t, &d.admin, conv).await[1].starts_with("Billing:"));
 }
 both_backends!(a_new_conversation_on_the_inbox_starts_the_flow);
+
+/// A menu's call back choice: the flow ends (the conversation stays open), the customer is offered the times
+/// as after texting CALL, and their "2" queues the call back with the conversation attached.
+async fn a_menu_choice_offers_a_call_back(db: Db) {
+    let t = common::app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let inbox = t.simulator_inbox().await;
+    let spec = json!({ "name": "Front desk", "steps": [{ "name": "start", "text": "Hi! Reply with a number.",
+        "options": [{ "key": "1", "label": "A call back", "callback": true },
+                    { "key": "0", "label": "A person", "handoff": {} }] }] });
+    let r = t.post(&admin, "/api/v1/flows", spec).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let flow = json(r).await["id"].as_i64().unwrap();
+    let rule = json!({ "name": "Bot", "trigger": { "on": "message_received" },
+        "conditions": [{ "if": "inbox", "any_of": [inbox] }], "actions": [{ "do": "start_flow", "flow_id": flow }] });
+    assert_eq!(t.post(&admin, "/api/v1/automations", rule).await.status(), 201);
+    let d = Desk { admin, inbox, flow };
+    let from = "+14155550177";
+
+    let conv = say(&t, &d, from, "Hello").await;
+    assert!(bot_said(&t, &d.admin, conv).await[0].ends_with("1: A call back\n0: A person"));
+    say(&t, &d, from, "1").await;
+    let said = bot_said(&t, &d.admin, conv).await;
+    let offer = said.last().unwrap().clone();
+    assert!(offer.starts_with("When should we call you? Reply with a number:") && offer.contains("\n2: "), "{offer}");
+    let ended = timeline(&t, &d.admin, conv).await.into_iter().rfind(|e| e["kind"] == "flow_ended").unwrap();
+    assert_eq!(ended["data"]["reason"], "callback_offered");
+    let c = conversation(&t, &d.admin, conv).await;
+    assert_eq!((c["status"].as_str(), c["bot"].as_bool()), (Some("open"), Some(false)), "{c}");
+
+    // Their choice is read as after CALL: queued, not a new flow.
+    say(&t, &d, from, "2").await;
+    let said = bot_said(&t, &d.admin, conv).await;
+    let second = offer.lines().find_map(|l| l.strip_prefix("2: ")).unwrap();
+    assert!(said.last().unwrap().contains(second) && said.last().unwrap().starts_with("Thank you"), "{said:?}");
+    let queue = json(t.get(&d.admin, "/api/v1/callbacks").await).await;
+    assert_eq!(queue.as_array().unwrap().len(), 1, "{queue}");
+    assert_eq!((queue[0]["conversation_id"].as_i64(), queue[0]["state"].as_str()), (Some(conv), Some("waiting")));
+    let kinds: Vec<Value> = timeline(&t, &d.admin, conv).await.into_iter().map(|e| e["kind"].clone()).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "flow_started").count(), 1, "{kinds:?}");
+}
+both_backends!(a_menu_choice_offers_a_call_back);

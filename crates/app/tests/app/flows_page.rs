@@ -40,7 +40,11 @@ async fn an_admin_builds_a_menu_with_forms(db: Db) {
     let id = location.trim_start_matches("/settings/flows/").split('?').next().unwrap().to_owned();
     let path = format!("/settings/flows/{id}");
     let (_, html) = page(&admin, &t, &location).await;
-    assert!(html.contains("Created, with a first menu whose one choice is a person"), "{html}");
+    assert!(html.contains("Created, with a first menu offering a person and a call back"), "{html}");
+    let made = flow(&t, &token, &id).await;
+    let call_back = serde_json::json!({ "key": "1", "label": "A call back", "callback": true });
+    assert_eq!(made["steps"][0]["options"][1], call_back, "the starter menu offers a call back: {made}");
+    assert!(html.contains("<option value=\"callback\" selected>"), "the editor shows the choice");
 
     let step = |rows: &[[&'static str; 4]]| {
         let mut f: Vec<(&str, &str)> = vec![("text", "Hi! Reply with a number.")];

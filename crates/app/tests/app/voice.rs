@@ -84,6 +84,8 @@ async fn call_now_through_twilio(db: Db) {
     assert_eq!(r.status(), 200);
     let conv = json(t.get(&agent, "/api/v1/conversations").await).await["items"][0]["id"].as_i64().unwrap();
     let path = format!("/api/v1/conversations/{conv}/escalations");
+    // Midday on the customer's clock, whenever the test runs: a call is business-initiated.
+    t.move_contact_to(&agent, conv, &common::zone_at_hour(12).0).await;
 
     // Without a phone of their own, nothing is rung and nothing recorded.
     let p = json(t.post(&agent, &path, json!({ "to": "call" })).await).await;
@@ -199,6 +201,69 @@ async fn call_now_through_twilio(db: Db) {
 }
 both_backends!(call_now_through_twilio);
 
+/// The customer's quiet hours begin, or they opt out, between the click and the agent answering: when Twilio
+/// fetches the bridge the gate is asked again, the agent hears why and the call hangs up without dialling the
+/// customer, and the thread says why, once.
+async fn the_bridge_asks_the_gate_again(db: Db) {
+    let fake = FakeTwilio::start().await.unwrap();
+    let t = common::app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let inbound = twilio_inbox(&t, &fake, &admin).await;
+    assert_eq!(patch_me(&t, &agent, json!({ "phone": AGENT_PHONE })).await.status(), 200);
+    fake.post_inbound(&inbound, &fake.inbound_params(CUSTOMER, SENDER, "Please call me")).await.unwrap();
+    let conv = json(t.get(&agent, "/api/v1/conversations").await).await["items"][0]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/conversations/{conv}/escalations");
+    let (noon, night) = (common::zone_at_hour(12).0, common::zone_at_hour(2).0);
+    let bridge = |sid: String| {
+        let fake = &fake;
+        async move {
+            let r = fake.answer_call(&sid).await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/xml"));
+            r.text().await.unwrap()
+        }
+    };
+
+    // Placed at midday; by the time the agent answers it is 2 a.m. for the customer (they moved, say).
+    t.move_contact_to(&agent, conv, &noon).await;
+    assert_eq!(t.post(&agent, &path, json!({ "to": "call" })).await.status(), 201);
+    t.move_contact_to(&agent, conv, &night).await;
+    let twiml = bridge(fake.calls()[0].sid.clone()).await;
+    assert!(twiml.contains("<Say>") && twiml.contains("quiet hours") && twiml.contains("<Hangup/>"), "{twiml}");
+    assert!(!twiml.contains("<Dial") && !twiml.contains(CUSTOMER), "nobody dialled: {twiml}");
+    if let Some(python) = peer_python() {
+        let said = textdesk_core::voice::CallStopped::QuietHours.spoken();
+        let (out, ok) = peer(&python, "twiml.py", &json!({ "xml": twiml, "say": said }));
+        assert!(ok, "twilio-python builds the same Say and Hangup: {out}");
+    }
+
+    // Placed at midday again; the customer texts STOP while the agent's phone rings.
+    t.move_contact_to(&agent, conv, &noon).await;
+    assert_eq!(t.post(&agent, &path, json!({ "to": "call" })).await.status(), 201);
+    fake.post_inbound(&inbound, &fake.inbound_params(CUSTOMER, SENDER, "STOP")).await.unwrap();
+    let sid = fake.calls()[1].sid.clone();
+    let twiml = bridge(sid.clone()).await;
+    assert!(twiml.contains("opted out") && twiml.contains("<Hangup/>") && !twiml.contains("<Dial"), "{twiml}");
+    assert!(bridge(sid.clone()).await.contains("<Hangup/>"), "a repeated fetch is refused too");
+    // The agent's leg ends; the call stays as textdesk stopped it.
+    assert_eq!(fake.post_call_status(&sid, "completed", Some(4)).await.unwrap().status(), 204);
+
+    let tl = timeline(&t, &agent, conv).await;
+    let stopped: Vec<&str> = tl
+        .iter()
+        .filter(|e| e["kind"] == "call_status" && e["data"]["status"] == "canceled")
+        .map(|e| e["data"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(stopped.len(), 2, "each call once: {tl:?}");
+    assert!(stopped[0].contains("quiet hours began") && stopped[1].contains("opted out"), "{stopped:?}");
+    assert!(call_statuses(&tl).iter().all(|(s, _)| s != "completed"), "{tl:?}");
+    let page = t.browser("dana@example.com").await.get(t.url(&format!("/conversations/{conv}"))).send().await;
+    let page = page.unwrap().text().await.unwrap();
+    assert!(page.contains("The customer was not dialled: they opted out after the call was placed"), "in words");
+}
+both_backends!(the_bridge_asks_the_gate_again);
+
 async fn quiet_hours_offer_a_call_back(db: Db) {
     let t = common::app(db).start().await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
@@ -240,6 +305,8 @@ async fn a_customer_texts_call(db: Db) {
     let inbox = t.simulator_inbox().await;
     let first = json(t.text_in(inbox, CUSTOMER, "My router keeps dropping", None).await).await;
     let conv = first["conversation_id"].as_i64().unwrap();
+    // Midday on the customer's clock, whenever the test runs: the call back is placed at once below.
+    t.move_contact_to(&dana, conv, &common::zone_at_hour(12).0).await;
     t.services.run_automations().await.unwrap();
 
     // CALL is answered with times; "2" picks the second.
@@ -348,3 +415,69 @@ async fn a_rule_escalates(db: Db) {
     assert_eq!(queue[0]["conversation_id"].as_i64(), Some(conv));
 }
 both_backends!(a_rule_escalates);
+
+/// A call back falls due: the agent who took it is alerted live (their alert's words, the queue's link), an
+/// untaken one alerts everyone, the thread says so, and two nodes' housekeeping at once remind once.
+async fn a_due_call_back_reminds_once(db: Db) {
+    let t = common::app(db).start().await;
+    let dana = t.token_for("dana@example.com", Role::Agent).await;
+    let dana_id = json(t.get(&dana, "/api/v1/me").await).await["id"].as_i64().unwrap();
+    let inbox = t.simulator_inbox().await;
+    let (zone, tz) = common::zone_at_hour(12);
+    let tomorrow = Timestamp::now().to_zoned(tz).date().tomorrow().unwrap();
+    let mut convs = Vec::new();
+    for (number, hour) in [("+14155550181", 10), ("+14155550182", 11)] {
+        let conv =
+            json(t.text_in(inbox, number, "Call me tomorrow?", None).await).await["conversation_id"].as_i64().unwrap();
+        t.move_contact_to(&dana, conv, &zone).await;
+        let ask = json!({ "to": "callback", "at": format!("{tomorrow}T{hour}:00") });
+        assert_eq!(t.post(&dana, &format!("/api/v1/conversations/{conv}/escalations"), ask).await.status(), 201);
+        convs.push(conv);
+    }
+    let queue = json(t.get(&dana, "/api/v1/callbacks").await).await;
+    let taken = queue.as_array().unwrap().iter().find(|c| c["conversation_id"] == convs[0]).unwrap().clone();
+    assert_eq!(t.post(&dana, &format!("/api/v1/callbacks/{}/take", taken["id"]), json!({})).await.status(), 200);
+    let last_due: Timestamp = queue[1]["due_at"].as_str().unwrap().parse().unwrap();
+
+    let mut stream = t.client.get(t.url("/api/v1/events")).bearer_auth(&dana).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    common::wait_for_frame(&mut stream, "ready").await;
+    assert_eq!(t.services.remind_due_callbacks(Timestamp::now()).await.unwrap(), 0, "not due yet");
+    let at = last_due + jiff::SignedDuration::from_mins(1);
+    let (a, b) = tokio::join!(t.services.remind_due_callbacks(at), t.services.remind_due_callbacks(at));
+    assert_eq!(a.unwrap() + b.unwrap(), 2, "each once, whichever node");
+    assert_eq!(t.services.remind_due_callbacks(at).await.unwrap(), 0);
+
+    let mut frames = Vec::new();
+    for _ in 0..2 {
+        frames.push(common::wait_for_frame(&mut stream, "callback.due").await);
+    }
+    frames.sort_by_key(|f| f["conversation_id"].as_i64());
+    assert_eq!(
+        (frames[0]["conversation_id"].as_i64(), frames[0]["for_user"].as_i64()),
+        (Some(convs[0]), Some(dana_id))
+    );
+    assert_eq!(frames[1]["conversation_id"].as_i64(), Some(convs[1]));
+    assert!(frames[1].get("for_user").is_none(), "untaken: everyone's screen alerts: {}", frames[1]);
+
+    let browser = t.browser("dana@example.com").await;
+    let notice = |conv: i64| browser.get(t.url(&format!("/conversations/{conv}/notice?about=callback"))).send();
+    let n = json(notice(convs[0]).await.unwrap()).await;
+    assert!(n["title"].as_str().unwrap().starts_with("Call back due"), "{n}");
+    assert!(
+        n["body"].as_str().unwrap().contains("you took this call back")
+            && n["body"].as_str().unwrap().contains("10:00 AM"),
+        "{n}"
+    );
+    assert_eq!((n["url"].as_str(), n["action"].as_str()), (Some("/callbacks"), Some("Open the call back queue")));
+    let n = json(notice(convs[1]).await.unwrap()).await;
+    assert!(n["body"].as_str().unwrap().contains("nobody has taken it yet"), "{n}");
+
+    for (conv, who) in [(convs[0], "dana was reminded"), (convs[1], "nobody has taken it")] {
+        let tl = timeline(&t, &dana, conv).await;
+        assert_eq!(tl.iter().filter(|e| e["kind"] == "callback_due").count(), 1, "{tl:?}");
+        let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("The call back is due") && page.contains(who), "{conv}: {who}");
+    }
+}
+both_backends!(a_due_call_back_reminds_once);

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::client::{CredentialError, DEFAULT_API_BASE, TwilioClient, TwilioConfig};
 use super::signature::{SIGNATURE_HEADER, validate_form, validate_json};
-use super::voice::{dial_twiml, parse_call_report};
+use super::voice::{dial_twiml, parse_call_report, say_and_hang_up_twiml};
 use super::webhook::{EMPTY_TWIML, TWIML_CONTENT_TYPE, parse_inbound, parse_status};
 use crate::provider::{
     self, Answer, BoxFuture, Channel, CheckFailure, Context, FindSent, Inbound, InboundRequest, MediaFailure,
@@ -238,5 +238,9 @@ impl Voice for TwilioChannel {
 
     fn bridge(&self, caller_id: &str, customer: &str) -> Answer {
         Answer { status: 200, content_type: Some(TWIML_CONTENT_TYPE), body: dial_twiml(caller_id, customer).into() }
+    }
+
+    fn refuse(&self, words: &str) -> Answer {
+        Answer { status: 200, content_type: Some(TWIML_CONTENT_TYPE), body: say_and_hang_up_twiml(words).into() }
     }
 }

@@ -64,6 +64,11 @@ pub fn dial_twiml(caller_id: &str, number: &str) -> String {
     )
 }
 
+/// Says `words` to whoever answered, then hangs up: nobody is dialled.
+pub fn say_and_hang_up_twiml(words: &str) -> String {
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say><Hangup/></Response>", escape(words))
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::escalation::EmailContent;
 use crate::template::Template;
 use crate::{Body, Invalid, LabelName, Priority};
 
@@ -44,12 +45,17 @@ pub enum Action {
         flow_id: i64,
     },
     /// Escalate: to a supervisor (the one named, else the team's lead; priority
-    /// urgent, alerted), or offer the customer a call back (the next times the
-    /// business can call, texted through the gate like a reply).
+    /// urgent, alerted), offer the customer a call back (the next times the
+    /// business can call, texted through the gate like a reply), or email the
+    /// customer (`send`: a request for the details, the default, or the
+    /// transcript) at the address on their contact, sent after the engine's
+    /// transaction by the email worker.
     Escalate {
         to: AutoEscalation,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         supervisor_id: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        send: Option<EmailContent>,
     },
 }
 
@@ -59,6 +65,7 @@ pub enum Action {
 pub enum AutoEscalation {
     Supervisor,
     CallbackOffer,
+    Email,
 }
 
 impl Action {
@@ -82,9 +89,15 @@ impl Action {
             | Action::Resolve
             | Action::CallWebhook { .. }
             | Action::StartFlow { .. } => Ok(()),
-            Action::Escalate { to: AutoEscalation::CallbackOffer, supervisor_id: Some(_) } => {
+            Action::Escalate { to: AutoEscalation::CallbackOffer, supervisor_id: Some(_), .. } => {
                 Err(Invalid::new("a call back offer names no supervisor"))
             }
+            Action::Escalate { to: AutoEscalation::Email, supervisor_id: Some(_), .. } => {
+                Err(Invalid::new("an email to the customer names no supervisor"))
+            }
+            Action::Escalate {
+                to: AutoEscalation::Supervisor | AutoEscalation::CallbackOffer, send: Some(_), ..
+            } => Err(Invalid::new("send (transcript or request) goes with an escalation to email")),
             Action::Escalate { .. } => Ok(()),
         }
     }
@@ -95,7 +108,7 @@ impl Action {
             self,
             Action::Reply { .. }
                 | Action::StartFlow { .. }
-                | Action::Escalate { to: AutoEscalation::CallbackOffer, .. }
+                | Action::Escalate { to: AutoEscalation::CallbackOffer | AutoEscalation::Email, .. }
         )
     }
 }

@@ -151,11 +151,17 @@ fn action_words(a: &Action, names: &dyn Names) -> String {
             "start the self-service flow \u{201c}{}\u{201d}",
             names.flow(*flow_id).unwrap_or_else(|| format!("#{flow_id} (deleted)"))
         ),
-        Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: Some(id) } => {
+        Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: Some(id), .. } => {
             format!("escalate it to {} (priority urgent)", user_name(names, *id))
         }
-        Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: None } => {
+        Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: None, .. } => {
             "escalate it to its team's lead (priority urgent)".into()
+        }
+        Action::Escalate {
+            to: AutoEscalation::Email, send: Some(crate::escalation::EmailContent::Transcript), ..
+        } => "email the customer the conversation's transcript (replies come back here)".into(),
+        Action::Escalate { to: AutoEscalation::Email, .. } => {
+            "ask the customer by email for the details (replies come back here)".into()
         }
         Action::Escalate { to: AutoEscalation::CallbackOffer, .. } => {
             "offer the customer a call back at the next times the business can call".into()

@@ -83,8 +83,8 @@ pub struct Step {
     pub lookup: Option<Lookup>,
 }
 
-/// One numbered choice of a menu: reply, then go to a step, hand over, or
-/// (with neither) end the flow.
+/// One numbered choice of a menu: reply, then go to a step, hand over, offer
+/// a call back, or (with none of them) end the flow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MenuOption {
@@ -98,6 +98,10 @@ pub struct MenuOption {
     pub goto: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handoff: Option<Handoff>,
+    /// The flow ends and the customer is offered the next times the business
+    /// can call (as after texting CALL); their choice joins the call back queue.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub callback: bool,
 }
 
 /// Hand the customer to a person, optionally to one team ("the flow's choice").
@@ -311,9 +315,15 @@ fn check_step(s: &FlowSpec, step: &Step, at: &str) -> Result<(), Bad> {
             (Some(_), Some(_)) => {
                 return Err(bad(op, "an option goes to a step or hands over to a person, not both"));
             }
+            _ if o.callback && (o.goto.is_some() || o.handoff.is_some()) => {
+                return Err(bad(op, "an option offers a call back, goes to a step or hands over: only one of them"));
+            }
             (Some(g), None) => goto_ok(format!("{op}.goto"), g)?,
-            (None, None) if o.reply.is_none() => {
-                return Err(bad(op, "an option replies, goes to a step or hands over: give it one of them"));
+            (None, None) if o.reply.is_none() && !o.callback => {
+                return Err(bad(
+                    op,
+                    "an option replies, goes to a step, hands over or offers a call back: give it one of them",
+                ));
             }
             _ => {}
         }

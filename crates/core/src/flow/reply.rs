@@ -35,6 +35,9 @@ pub enum Next {
     Lookup { step: String, input: String },
     /// The flow is over; a person takes it from here.
     Handoff { reason: HandoffReason, team_id: Option<i64> },
+    /// The flow is over; the customer is offered call back times (as after
+    /// texting CALL), and their choice joins the call back queue.
+    Callback,
     /// The flow is over; nobody needs to answer.
     End,
 }
@@ -141,6 +144,9 @@ impl Flow {
                         replies,
                         next: Next::Handoff { reason: HandoffReason::Chosen, team_id: h.team_id },
                     };
+                }
+                if o.callback {
+                    return Outcome { replies, next: Next::Callback };
                 }
                 match o.goto.as_deref().and_then(|g| self.step(g)) {
                     Some(target) => {

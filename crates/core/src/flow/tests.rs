@@ -196,3 +196,21 @@ fn a_yaml_file_round_trips_and_a_bad_one_names_line_and_field() {
     let e = import("version: 1\nname: [unclosed\n").unwrap_err();
     assert!(e.line >= 2, "{e}");
 }
+
+#[test]
+fn a_call_back_choice_ends_the_flow_with_an_offer() {
+    let f = Flow::parse(spec(json!({
+        "name": "Main menu",
+        "steps": [{ "name": "start", "text": "Hi!", "options": [
+            { "key": "1", "label": "A call back", "callback": true },
+            { "key": "0", "label": "A person", "handoff": {} }
+        ]}]
+    })))
+    .unwrap();
+    let o = f.respond(&at("start"), "1");
+    assert_eq!((o.replies, o.next), (Vec::<String>::new(), Next::Callback));
+    let both = json!({ "name": "M", "steps": [{ "name": "start", "text": "Hi!", "options": [
+        { "key": "1", "label": "Call", "callback": true, "handoff": {} }] }] });
+    let e = Flow::parse(spec(both)).unwrap_err();
+    assert!(e.0.contains("steps[0].options[0]") && e.0.contains("only one of them"), "{}", e.0);
+}

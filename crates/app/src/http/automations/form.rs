@@ -8,6 +8,7 @@
 use textdesk_core::automation::{
     Action, AssigneeIs, AttributeTest, AutoEscalation, Condition, HoursAre, Once, Pattern, RuleSpec, TextMatch, Trigger,
 };
+use textdesk_core::escalation::EmailContent;
 use textdesk_core::{ConsentState, ConversationStatus, Invalid, Priority};
 
 /// What the form holds, field by field, as typed.
@@ -233,14 +234,26 @@ impl RuleForm {
         match self.escalate.split_once(':') {
             _ if self.escalate.is_empty() => {}
             None if self.escalate == "lead" => {
-                actions.push(Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: None });
+                actions.push(Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: None, send: None });
             }
             None if self.escalate == "callback" => {
-                actions.push(Action::Escalate { to: AutoEscalation::CallbackOffer, supervisor_id: None });
+                actions.push(Action::Escalate { to: AutoEscalation::CallbackOffer, supervisor_id: None, send: None });
             }
-            Some(("user", n)) => actions
-                .push(Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: Some(id(n, "supervisor")?) }),
-            _ => return Err(Invalid::new("escalate: choose a supervisor, the team's lead or a call back offer")),
+            Some(("email", what)) => actions.push(Action::Escalate {
+                to: AutoEscalation::Email,
+                supervisor_id: None,
+                send: Some(EmailContent::parse(Some(what))?),
+            }),
+            Some(("user", n)) => actions.push(Action::Escalate {
+                to: AutoEscalation::Supervisor,
+                supervisor_id: Some(id(n, "supervisor")?),
+                send: None,
+            }),
+            _ => {
+                return Err(Invalid::new(
+                    "escalate: choose a supervisor, the team's lead, a call back offer or an email to the customer",
+                ));
+            }
         }
         let once = match self.once.as_str() {
             "per_closed_period" => Once::PerClosedPeriod,
@@ -359,6 +372,9 @@ impl RuleForm {
                 Action::CallWebhook { webhook_id } => f.call_webhook = webhook_id.to_string(),
                 Action::StartFlow { flow_id } => f.start_flow = flow_id.to_string(),
                 Action::Escalate { to: AutoEscalation::CallbackOffer, .. } => f.escalate = "callback".into(),
+                Action::Escalate { to: AutoEscalation::Email, send, .. } => {
+                    f.escalate = format!("email:{}", send.unwrap_or(EmailContent::Request).as_str());
+                }
                 Action::Escalate { supervisor_id: Some(id), .. } => f.escalate = format!("user:{id}"),
                 Action::Escalate { supervisor_id: None, .. } => f.escalate = "lead".into(),
             }

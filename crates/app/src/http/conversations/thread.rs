@@ -201,6 +201,7 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
             format!("{who} called the customer by phone{why}")
         }
         E::Escalated { to, .. } => format!("{who} escalated this to {}", to.words()),
+        E::CallStatusChanged { reason: Some(why), .. } => format!("📞 {why}"),
         E::CallStatusChanged { status, duration_secs, .. } => format!("📞 {}", status.words(*duration_secs)),
         E::CallbackRequested { due_at, by_customer, .. } => {
             let by = if *by_customer { "The customer".to_owned() } else { who.clone() };
@@ -209,6 +210,20 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
             format!("{by} asked for a call back at {at} ({clock} time); it waits in the call back queue")
         }
         E::CallbackTaken { .. } => format!("{who} took the call back"),
+        E::CallbackDue { due_at, taken_by, .. } => {
+            let clock = tz.iana_name().unwrap_or("UTC");
+            let at = due_at.to_zoned(tz.clone()).strftime("%-I:%M %p");
+            match taken_by {
+                Some(id) => format!("⏰ The call back is due ({at}, {clock} time): {} was reminded", name_of(*id)),
+                None => {
+                    format!("⏰ The call back is due ({at}, {clock} time) and nobody has taken it: agents were alerted")
+                }
+            }
+        }
+        E::EmailFailed { attempts, error, .. } => {
+            let tries = if *attempts == 1 { "1 attempt".to_owned() } else { format!("{attempts} attempts") };
+            format!("✉ The rule's email to the customer was not sent ({tries}): {error}")
+        }
         E::PriorityChanged { priority: Priority::None } => format!("{who} cleared the priority"),
         E::PriorityChanged { priority } => format!("{who} set priority to {}", priority.as_str()),
         E::LabelsChanged { labels } if labels.is_empty() => format!("{who} removed the labels"),

@@ -33,7 +33,8 @@ pub struct FlowDoc {
     #[schema(value_type = Vec<Object>)]
     answers: Option<Vec<serde_json::Value>>,
     /// Each `{"name":"billing","text":"…","options":[{"key":"1","label":"…","reply":"…","goto":"step",
-    /// "handoff":{"team_id":N}}]}` (a menu: every menu has an option that hands over), or with
+    /// "handoff":{"team_id":N}}]}` (a menu: every menu has an option that hands over; an option with
+    /// `"callback":true` ends the flow and offers the customer call back times, as texting CALL does), or with
     /// `"lookup":{"url":"https://…?phone={phone}&ref={input}","field":"a.b","reply":"… {value} …","goto":"step"}`
     /// (a question whose answer is looked up), or neither (a last message). 1 to 50.
     #[schema(value_type = Vec<Object>)]

@@ -37,7 +37,7 @@ pub fn settings(spec: &mut FlowSpec, f: &Pairs) -> Result<(), String> {
 }
 
 /// What an option or a lookup does next, as the form's select says it:
-/// `end`, `step:NAME`, `person` or `team:ID`.
+/// `end`, `step:NAME`, `person`, `team:ID` or (an option's) `callback`.
 fn then(v: &str) -> Result<(Option<String>, Option<Handoff>), String> {
     Ok(match v.split_once(':') {
         Some(("step", name)) => (Some(name.to_owned()), None),
@@ -61,13 +61,15 @@ pub fn step(spec: &mut FlowSpec, index: usize, f: &Pairs) -> Result<(), String> 
         if key.is_empty() {
             continue;
         }
-        let (goto, handoff) = then(thens.get(i).map(String::as_str).unwrap_or("end"))?;
+        let chosen = thens.get(i).map(String::as_str).unwrap_or("end");
+        let (goto, handoff) = then(chosen)?;
         options.push(MenuOption {
             key: key.clone(),
             label: labels.get(i).cloned().unwrap_or_default(),
             reply: replies.get(i).cloned().and_then(opt),
             goto,
             handoff,
+            callback: chosen == "callback",
         });
     }
     s.options = options;
@@ -97,6 +99,7 @@ pub fn add_step(spec: &mut FlowSpec, f: &Pairs) -> Result<(), String> {
             reply: None,
             goto: None,
             handoff: Some(Handoff::default()),
+            callback: false,
         }),
         "question" => {
             step.lookup = Some(Lookup {
@@ -140,6 +143,9 @@ pub fn answers(spec: &mut FlowSpec, f: &Pairs) -> Result<(), String> {
 
 /// The select's value for what an option does next.
 pub fn then_value(o: &MenuOption) -> String {
+    if o.callback {
+        return "callback".into();
+    }
     match (&o.goto, &o.handoff) {
         (Some(g), _) => format!("step:{g}"),
         (None, Some(Handoff { team_id: Some(t) })) => format!("team:{t}"),

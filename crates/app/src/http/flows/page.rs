@@ -230,7 +230,7 @@ pub(crate) async fn flow_page(
     let flash = match (q.saved, q.created, q.imported) {
         (Some(_), _, _) => Some("Saved."),
         (_, Some(_), _) => {
-            Some("Created, with a first menu whose one choice is a person. Add choices and steps below.")
+            Some("Created, with a first menu offering a person and a call back. Add choices and steps below.")
         }
         (_, _, Some(_)) => Some("Imported."),
         _ => None,

@@ -8,7 +8,7 @@
 use jiff::Timestamp;
 use sqlx::AnyConnection;
 use textdesk_core::automation::guard;
-use textdesk_core::event::FlowEndReason;
+use textdesk_core::event::{FlowEndReason, HandoffReason};
 use textdesk_core::flow::{Next, Outcome, Session};
 use textdesk_core::hours::describe_opening;
 use textdesk_core::{Body, ConsentState};
@@ -175,7 +175,31 @@ impl Engine {
                 fdb::end_session(tx, ids, SessionEnd::Handoff { reason, team_id }, now).await.map(|_| ())
             }
             Next::End => fdb::end_session(tx, ids, SessionEnd::Ended(FlowEndReason::Finished), now).await.map(|_| ()),
+            Next::Callback => self.flow_offers_callback(tx, s, (&inbox, flow), now).await,
         }
+    }
+
+    /// A menu's call back choice: the flow ends and the customer gets the
+    /// times, as after texting CALL (their answer is read the same way). With
+    /// no time to offer, a person takes it instead.
+    async fn flow_offers_callback(
+        &self,
+        tx: &mut AnyConnection,
+        s: &mut Situation,
+        (inbox, flow): (&Inbox, &StoredFlow),
+        now: Timestamp,
+    ) -> textdesk_store::Result<()> {
+        let ids = (s.conversation.account_id, s.conversation.id);
+        let hours = InboxHours::of(inbox, &self.policy(inbox.account_id).fallback_zone).hours;
+        let last_inbound = s.last_inbound;
+        let offered = self.offer_callback(tx, s, (inbox, &hours), last_inbound, now).await?;
+        if let Err(why) = offered {
+            tracing::info!(conversation = ids.1, why = %why, "a flow's call back choice went to a person");
+            self.bot_says(tx, s, inbox, &flow.flow.spec().handoff_message, now).await?;
+            let handoff = SessionEnd::Handoff { reason: HandoffReason::Chosen, team_id: None };
+            return fdb::end_session(tx, ids, handoff, now).await.map(|_| ());
+        }
+        fdb::end_session(tx, ids, SessionEnd::Ended(FlowEndReason::CallbackOffered), now).await.map(|_| ())
     }
 
     /// One bot message through the gate and the outbox, written by no person

@@ -285,6 +285,10 @@ impl Engine {
                 }
                 continue;
             }
+            if let Action::Escalate { to: AutoEscalation::Email, send, .. } = action {
+                firing.did.push(self.queue_email(tx, r.id, *send, s, now).await?);
+                continue;
+            }
             if let Action::Escalate { to: AutoEscalation::CallbackOffer, .. } = action {
                 if let Some(why) = silence(occasion, s, now) {
                     firing.silenced = Some(why);

@@ -5,6 +5,7 @@
 mod bot;
 mod callback;
 pub mod engine;
+mod mail;
 pub mod screen;
 
 use textdesk_core::Invalid;

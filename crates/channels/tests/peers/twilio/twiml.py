@@ -1,8 +1,9 @@
 """Checks TwiML we serve against what Twilio's own Python helper library builds.
 
-Reads {"xml": ..., "caller_id": ..., "number": ...} on stdin. Builds the
-expected <Dial callerId=…><Number>…</Number></Dial> with twilio.twiml's
-VoiceResponse, parses both, and exits 0 when they are the same document
+Reads {"xml": ..., "caller_id": ..., "number": ...} on stdin and builds the
+expected <Dial callerId=…><Number>…</Number></Dial>, or with {"xml": ...,
+"say": ...} the expected <Say>…</Say><Hangup/>, with twilio.twiml's
+VoiceResponse; parses both, and exits 0 when they are the same document
 (element names, attributes and text), else prints both and exits 1.
 """
 import json
@@ -24,8 +25,12 @@ def shape(element):
 def main():
     request = json.load(sys.stdin)
     expected = VoiceResponse()
-    dial = expected.dial(caller_id=request["caller_id"])
-    dial.number(request["number"])
+    if "say" in request:
+        expected.say(request["say"])
+        expected.hangup()
+    else:
+        dial = expected.dial(caller_id=request["caller_id"])
+        dial.number(request["number"])
     want = str(expected)
     got = request["xml"]
     if shape(ET.fromstring(got.encode())) != shape(ET.fromstring(want.encode())):
