@@ -92,14 +92,14 @@ fn require_supervisor(u: &User, what: &str) -> ServiceResult<()> {
 impl Services {
     /// Starts the consumer at the end of the log: the queue is about what
     /// happens from now on, not an installation's whole history.
-    pub async fn start_reviews(&self) -> Result<(), StoreError> {
-        self.store.start_consumer_at_end(CURSOR).await
+    pub async fn start_reviews(&self) -> ServiceResult<()> {
+        Ok(self.store.start_consumer_at_end(CURSOR).await?)
     }
 
     /// Queues the conversations that events since the last call call for;
     /// returns how many events it passed (the worker runs it, tests drive it).
-    pub async fn run_reviews(&self) -> Result<usize, StoreError> {
-        self.store.consume_all(&Queuer, 200).await
+    pub async fn run_reviews(&self) -> ServiceResult<usize> {
+        Ok(self.store.consume_all(&Queuer, 200).await?)
     }
 
     /// Puts a conversation in the queue for `why` (once per waiting review).
