@@ -11,7 +11,7 @@ use textdesk_core::Role;
 use textdesk_core::event::DomainEvent;
 use textdesk_core::review::{self, Criterion, ReviewReason, Rubric};
 use textdesk_store::reviews::enqueue;
-use textdesk_store::{Consumer, LoggedEvent, Review, ReviewFilter, ReviewState, Scorecard, StoreError, User};
+use textdesk_store::{Consumer, LoggedEvent, Review, ReviewFilter, ReviewState, Scorecard, User};
 
 use crate::services::Services;
 use crate::services::error::{ServiceError, ServiceResult};

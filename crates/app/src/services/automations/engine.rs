@@ -182,7 +182,7 @@ impl Engine {
             // A flow is answering (it started at an earlier moment): the rules wait for it to end.
             return Ok(0);
         }
-        let before = facts(&inbox, &hours, occasion, s);
+        let before = facts_of(&inbox, &hours, occasion, s);
         let flow_answers = s.conversation.assignee_id.is_none()
             && !occasion.keyword
             && rules.iter().any(|r| {
@@ -192,7 +192,7 @@ impl Engine {
             && !textdesk_store::flows::handed_off_unresolved(tx, s.conversation.id).await?;
         let occasion = &Occasion { flow_answers, ..*occasion };
         for r in rules {
-            let facts = facts(&inbox, &hours, occasion, s);
+            let facts = facts_of(&inbox, &hours, occasion, s);
             let Decision::Fire(actions) = r.rule.decide(occasion.moment, &facts) else { continue };
             let key = match r.rule.once() {
                 Once::EveryTime => None,
@@ -375,7 +375,7 @@ impl Engine {
 }
 
 /// What the rules decide on: the inbox, the moment and the conversation as it is now.
-fn facts<'a>(inbox: &'a Inbox, hours: &BusinessHours, occasion: &Occasion<'a>, s: &'a Situation) -> Facts<'a> {
+fn facts_of<'a>(inbox: &'a Inbox, hours: &BusinessHours, occasion: &Occasion<'a>, s: &'a Situation) -> Facts<'a> {
     Facts {
         inbox_id: inbox.id,
         channel: &inbox.provider,
