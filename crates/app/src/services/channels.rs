@@ -196,7 +196,8 @@ impl Services {
         // to the provider's own rule as typed.
         let region = if medium.uses_phone_numbers() { self.home_country(account_id, None).await? } else { None };
         let typed = Address::parse_in(medium, &new.sender, region.as_deref()).map(|a| a.value().to_owned());
-        let sender = p.sender(&stored, medium, typed.as_deref().unwrap_or(&new.sender)).map_err(ServiceError::Invalid)?;
+        let sender =
+            p.sender(&stored, medium, typed.as_deref().unwrap_or(&new.sender)).map_err(ServiceError::Invalid)?;
         let channel = p.open(&self.context(0), &stored).map_err(ServiceError::Invalid)?;
         if new.check {
             channel.check_credentials().await.map_err(|e| match e {

@@ -66,7 +66,10 @@ async fn a_rule_snoozes_or_resolves_and_the_timeline_says_so(db: Db) {
     let until: Timestamp = c["snoozed_until"].as_str().unwrap().parse().unwrap();
     let off = until.duration_since(before) - SignedDuration::from_mins(90);
     assert!(off.abs() < SignedDuration::from_mins(1), "snoozed for 90 minutes: {until}");
-    assert_eq!(firings(&t, &admin, later).await, vec![("Later".to_owned(), json!(["snoozed it for 1 hour 30 minutes"]))]);
+    assert_eq!(
+        firings(&t, &admin, later).await,
+        vec![("Later".to_owned(), json!(["snoozed it for 1 hour 30 minutes"]))]
+    );
 
     assert_eq!(conversation(&t, &admin, bye).await["status"], "resolved");
     assert_eq!(firings(&t, &admin, bye).await, vec![("Goodbyes".to_owned(), json!(["resolved it"]))]);
@@ -93,9 +96,11 @@ async fn resolved_and_reopened_rules_fire_on_their_moments(db: Db) {
     label(&t, &admin, "closed-once").await;
     label(&t, &admin, "came-back").await;
     let done = json!([{ "do": "add_label", "label": "closed-once" }]);
-    rule(&t, &admin, json!({ "name": "On resolve", "trigger": { "on": "conversation_resolved" }, "actions": done })).await;
+    rule(&t, &admin, json!({ "name": "On resolve", "trigger": { "on": "conversation_resolved" }, "actions": done }))
+        .await;
     let back = json!([{ "do": "add_label", "label": "came-back" }, { "do": "set_priority", "priority": "high" }]);
-    rule(&t, &admin, json!({ "name": "On reopen", "trigger": { "on": "conversation_reopened" }, "actions": back })).await;
+    rule(&t, &admin, json!({ "name": "On reopen", "trigger": { "on": "conversation_reopened" }, "actions": back }))
+        .await;
 
     let conv = text(&t, inbox, "+12125550111", "Can I move my appointment?").await;
     // Pending, snoozed and awake again: no reopen.
@@ -111,7 +116,10 @@ async fn resolved_and_reopened_rules_fire_on_their_moments(db: Db) {
     let c = conversation(&t, &admin, conv).await;
     assert_eq!(c["labels"], json!(["closed-once"]));
     assert_eq!(c["priority"], "none");
-    assert_eq!(firings(&t, &admin, conv).await, vec![("On resolve".to_owned(), json!(["added the label closed-once"]))]);
+    assert_eq!(
+        firings(&t, &admin, conv).await,
+        vec![("On resolve".to_owned(), json!(["added the label closed-once"]))]
+    );
 
     // The customer writes again inside the reopen window: the same conversation, reopened.
     assert_eq!(text(&t, inbox, "+12125550111", "Sorry, one more thing").await, conv);
