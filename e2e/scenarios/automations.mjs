@@ -66,6 +66,8 @@ export const scenarios = [
       await phone.goto(`${env.base}/settings/automations/new`);
       await assertNoHorizontalScroll(phone, "the rule form at 390 px");
       await phone.screenshot({ path: `${env.screenshots}/automations-form-390.png`, fullPage: true });
+      await page.goto(`${env.base}/settings/automations/new`);
+      await page.screenshot({ path: `${env.screenshots}/automations-form-1280.png`, fullPage: true });
     },
   },
 ];

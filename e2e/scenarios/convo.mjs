@@ -86,7 +86,8 @@ export const scenarios = [
         .format(new Date(Date.now() + 24 * 3600 * 1000));
       await page.locator("#snoozed-until", { hasText: `Snoozed until ${day} 9:00 AM` }).waitFor();
       await page.locator(".thread-head .badge.status-snoozed").waitFor();
-      await th.event("snoozed this until").waitFor();
+      // The timeline says the same moment as the header, and whose clock it is.
+      await th.event(`snoozed this until ${day} 9:00 AM (America/New_York time)`).waitFor();
 
       // Mark unread: back to the list, where it is bold until opened again.
       await Promise.all([page.waitForURL(new RegExp(`/conversations/${bId}\\?`)), row(page, b).locator("a").click()]);

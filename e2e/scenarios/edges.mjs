@@ -1,6 +1,8 @@
 // The workspace's rough edges (issue 11, section 5), each as an agent meets it:
 // "Send later" left armed after a scheduled send, a STOP arriving while the
-// conversation is open, and the conversation toolbar at desk and phone widths.
+// conversation is open, the conversation toolbar at desk and phone widths, and
+// the list's rows (previews of what was really exchanged, opted-out contacts
+// waiting for nobody).
 import {
   env, check, customerNumber, textIn, signIn, submit, row, thread, screenshot, assertNoHorizontalScroll, settled, waitLive,
 } from "../lib.mjs";
@@ -166,6 +168,69 @@ export const scenarios = [
       await row(phone, number).locator(".snippet mark").waitFor();
       await assertNoHorizontalScroll(phone, "search results at 390 px");
       await screenshot(phone, "edges-search-390");
+    },
+  },
+
+  {
+    name: "edges-list-previews",
+    async run({ newContext }) {
+      // A rule that answers one word at once, as the off-hours reply answers every text at night.
+      const word = `mouthguard${Date.now() % 100000}`;
+      const admin = await (await newContext()).newPage();
+      await signIn(admin, env.admin);
+      await admin.goto(`${env.base}/settings/automations/new`);
+      const form = admin.locator("#rule-form");
+      await form.getByLabel(/^Name/).fill(`Answer ${word}`);
+      await admin.locator("select[name=text_test]").selectOption("contains");
+      await form.getByLabel(/^Words/).fill(word);
+      await form.getByLabel(/^Reply to the customer/).fill("Thanks! We got your message and will answer soon.");
+      await Promise.all([admin.waitForNavigation({ waitUntil: "load" }), admin.locator("#save-rule").click()]);
+
+      const page = await (await newContext()).newPage();
+      const asked = customerNumber(), scheduled = customerNumber(), stopped = customerNumber();
+      await textIn(page.request, asked, `Do you make a ${word} for night grinding?`);
+      const { conversation_id: id } = await textIn(page.request, scheduled, "Can I book a cleaning for Tuesday?");
+      await textIn(page.request, stopped, "Where is my order?");
+      await textIn(page.request, stopped, "STOP");
+
+      // A message scheduled and then cancelled was never sent: it is not the preview.
+      await signIn(page, env.agent, `/conversations/${id}`);
+      const th = thread(page);
+      await page.locator(".send-later summary").click();
+      const day = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
+      await page.locator("#send-at").fill(`${day}T10:00`);
+      await th.body.fill("Reminder: your cleaning is on Tuesday.");
+      await th.body.press("Enter");
+      const reminder = th.bubble("Reminder: your cleaning");
+      await reminder.locator(".tick", { hasText: "Scheduled" }).waitFor();
+      await submit(page, page.locator(".waiting-actions").getByRole("button", { name: "Cancel" }));
+      await th.event("cancelled a scheduled message").waitFor();
+
+      await page.goto(`${env.base}/inbox?view=all`);
+      await settled(page);
+      const cancelled = row(page, scheduled);
+      await cancelled.waitFor();
+      await cancelled.locator(".preview", { hasText: "Can I book a cleaning" }).first().waitFor();
+      const previews = (await cancelled.locator(".preview").allTextContents()).join(" | ");
+      check(!previews.includes("Reminder"), `a cancelled message is never the preview: ${previews}`);
+
+      // The automatic answer is the preview; the customer's own words stay in the row.
+      const answered = row(page, asked);
+      await answered.locator(".preview", { hasText: "We got your message" }).waitFor({ timeout: 15_000 });
+      await answered.locator(".preview.customer", { hasText: `Customer: Do you make a ${word}` }).waitFor();
+
+      // An opted-out customer is open but waits for nobody: no "waiting", never late.
+      const out = row(page, stopped);
+      await out.locator(".badge.stop", { hasText: "opted out" }).waitFor();
+      check((await out.locator(".badge.waiting").count()) === 0, "an opted-out contact is not shown waiting or late");
+      await screenshot(page, "edges-list-previews-1280");
+
+      const phone = await (await newContext({ viewport: PHONE_390, isMobile: true, hasTouch: true })).newPage();
+      await signIn(phone, env.agent, "/inbox?view=all");
+      await row(phone, asked).locator(".preview.customer").waitFor();
+      check((await row(phone, stopped).locator(".badge.waiting").count()) === 0, "nor at 390 px");
+      await assertNoHorizontalScroll(phone, "the list with previews at 390 px");
+      await screenshot(phone, "edges-list-previews-390");
     },
   },
 

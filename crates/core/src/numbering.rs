@@ -32,6 +32,17 @@ pub fn country_zone(iso2: &str) -> Option<&'static str> {
     COUNTRY_ZONES.binary_search_by_key(&iso2, |&(code, _)| code).ok().map(|i| COUNTRY_ZONES[i].1)
 }
 
+/// The country whose numbers people in `zone` most likely type without a country code: the country this is the
+/// main zone of ("Europe/London" -> "GB"), else the country of the North American area codes that keep it
+/// ("America/Los_Angeles" -> "US", "America/Vancouver" -> "CA"). None for "UTC" and zones we cannot place.
+pub fn country_of_zone(zone: &str) -> Option<&'static str> {
+    COUNTRY_ZONES
+        .iter()
+        .find(|(_, z)| *z == zone)
+        .map(|(code, _)| *code)
+        .or_else(|| NANP.iter().find(|a| a.zone == zone).and_then(|a| a.region.split('-').next()))
+}
+
 /// A US state's rule on when commercial texts and calls may reach its residents, where it is stricter than the
 /// federal 8:00-21:00 every day. Hours are whole hours in the recipient's local time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -906,6 +917,19 @@ mod tests {
         assert_eq!(country_zone("RU"), Some("Europe/Moscow"));
         assert_eq!(country_zone("gb"), None);
         assert!(COUNTRY_ZONES.len() >= 240);
+    }
+
+    #[test]
+    fn a_zone_names_the_country_whose_numbers_are_typed_there() {
+        assert_eq!(country_of_zone("America/New_York"), Some("US"));
+        assert_eq!(country_of_zone("America/Los_Angeles"), Some("US"), "not a main zone, but US area codes keep it");
+        assert_eq!(country_of_zone("America/Vancouver"), Some("CA"));
+        assert_eq!(country_of_zone("Europe/London"), Some("GB"));
+        assert_eq!(country_of_zone("Asia/Kolkata"), Some("IN"));
+        assert_eq!(country_of_zone("UTC"), None);
+        for (code, zone) in COUNTRY_ZONES.iter().filter(|(c, _)| ["US", "GB", "DE", "FR", "JP", "BR"].contains(c)) {
+            assert_eq!(country_of_zone(zone), Some(*code));
+        }
     }
 
     #[test]

@@ -385,7 +385,7 @@ proptest! {
         // A customer's text against the rule: a decision, never a panic.
         let attrs = BTreeMap::new();
         let facts = Facts {
-            inbox_id: 1, channel: "twilio", text: Some(&text), open_now: false, attributes: &attrs, consent: ConsentState::Unknown,
+            inbox_id: 1, channel: "twilio", medium: textdesk_core::Medium::Sms, text: Some(&text), open_now: false, attributes: &attrs, consent: ConsentState::Unknown,
             status: ConversationStatus::Open, priority: Priority::None, labels: &[], assignee_id: None, team_id: None,
             first_message: true, now: Timestamp::from_second(1_800_000_000).unwrap(),
         };

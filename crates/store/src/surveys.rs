@@ -41,6 +41,8 @@ pub struct Survey {
     pub answer_message_id: Option<i64>,
     pub followup_message_id: Option<i64>,
     pub comment_message_id: Option<i64>,
+    /// The automation rule that asked for this poll (None: the inbox's poll after every resolve).
+    pub rule_id: Option<i64>,
     pub sent_at: Option<Timestamp>,
     pub answered_at: Option<Timestamp>,
     pub commented_at: Option<Timestamp>,
@@ -51,7 +53,7 @@ pub struct Survey {
 const COLUMNS: &str =
     "id, account_id, conversation_id, contact_id, inbox_id, kind, state, reason, due_at, score, comment,
     agent_id, team_id, message_id, answer_message_id, followup_message_id, comment_message_id, sent_at, answered_at,
-    commented_at, expires_at, created_at";
+    commented_at, expires_at, created_at, rule_id";
 
 fn survey_from(r: &sqlx::any::AnyRow) -> Result<Survey> {
     let kind: String = r.try_get("kind")?;
@@ -74,6 +76,7 @@ fn survey_from(r: &sqlx::any::AnyRow) -> Result<Survey> {
         answer_message_id: r.try_get("answer_message_id")?,
         followup_message_id: r.try_get("followup_message_id")?,
         comment_message_id: r.try_get("comment_message_id")?,
+        rule_id: r.try_get("rule_id")?,
         sent_at: ms("sent_at")?,
         answered_at: ms("answered_at")?,
         commented_at: ms("commented_at")?,
@@ -112,6 +115,40 @@ pub async fn arm(conn: &mut AnyConnection, c: &Conversation, kind: SurveyKind, d
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Arms the conversation's poll for an automation rule (its "send the
+/// satisfaction poll" action), marked as the rule's. False when the
+/// conversation already had its poll: never twice per conversation.
+pub async fn arm_for_rule(
+    conn: &mut AnyConnection,
+    c: &Conversation,
+    kind: SurveyKind,
+    due_at: Timestamp,
+    rule_id: i64,
+) -> Result<bool> {
+    let now = to_ms(Timestamp::now());
+    let n = sqlx::query(
+        "INSERT INTO surveys (account_id, conversation_id, contact_id, inbox_id, kind, state, due_at, agent_id, team_id, rule_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'due', $6, $7, $8, $9, $10, $10)
+         ON CONFLICT (conversation_id) DO UPDATE SET due_at = excluded.due_at, kind = excluded.kind,
+            agent_id = excluded.agent_id, team_id = excluded.team_id, rule_id = excluded.rule_id,
+            updated_at = excluded.updated_at
+         WHERE surveys.state = 'due'",
+    )
+    .bind(c.account_id)
+    .bind(c.id)
+    .bind(c.contact_id)
+    .bind(c.inbox_id)
+    .bind(kind.as_str())
+    .bind(to_ms(due_at))
+    .bind(c.assignee_id)
+    .bind(c.team_id)
+    .bind(rule_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(n.rows_affected() > 0)
 }
 
 /// The conversation is open again before its poll went: it waits for the next resolve.

@@ -21,7 +21,8 @@ use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{ApiResult, Problem, ProblemOut};
 use crate::http::state::AppState;
 use crate::http::webhooks::plain;
-use crate::services::voice::{CallHook, CallHookError};
+use crate::services::error::ServiceError;
+use crate::services::voice::CallHook;
 
 // ---------- what the provider asks ----------
 
@@ -33,15 +34,21 @@ pub(crate) struct AnswerQuery {
     token: String,
 }
 
-fn refused(e: CallHookError) -> Response {
+/// A provider's request about a call, refused: a plain answer it understands
+/// (anything but a missing call, a failed check or a bad request is ours, and
+/// it is told to try again).
+fn refused(e: ServiceError) -> Response {
     match e {
-        CallHookError::NotFound => plain(StatusCode::NOT_FOUND, "no such call"),
-        CallHookError::Forbidden(why) => {
+        ServiceError::NotFound(_) => plain(StatusCode::NOT_FOUND, "no such call"),
+        ServiceError::Forbidden(why) => {
             tracing::warn!("a request about a call failed its check");
             plain(StatusCode::FORBIDDEN, &why)
         }
-        CallHookError::BadRequest(why) => plain(StatusCode::BAD_REQUEST, &why),
-        CallHookError::Unavailable => plain(StatusCode::SERVICE_UNAVAILABLE, "try again"),
+        ServiceError::Invalid(why) => plain(StatusCode::BAD_REQUEST, &why),
+        other => {
+            tracing::error!(error = %other, "a request about a call could not be handled");
+            plain(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        }
     }
 }
 

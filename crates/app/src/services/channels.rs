@@ -15,7 +15,7 @@ use textdesk_channels::provider::{
 };
 use textdesk_channels::simulator::Carrier;
 use textdesk_channels::{Accepted, Channel, Outgoing, Provider, SendError, registry};
-use textdesk_core::{Capabilities, Invalid, Medium};
+use textdesk_core::{Address, Capabilities, Invalid, Medium};
 use textdesk_store::{Inbox, NewInbox};
 
 use crate::services::Services;
@@ -191,7 +191,13 @@ impl Services {
             )));
         }
         let stored = StoredSetup::split(p.setup(), new.setup);
-        let sender = p.sender(&stored, medium, &new.sender).map_err(ServiceError::Invalid)?;
+        // A number typed as people write them ("(415) 555-0199"), in the
+        // account's country; anything else (a sender name, a bot's id) goes
+        // to the provider's own rule as typed.
+        let region = if medium.uses_phone_numbers() { self.home_country(account_id, None).await? } else { None };
+        let typed = Address::parse_in(medium, &new.sender, region.as_deref()).map(|a| a.value().to_owned());
+        let sender =
+            p.sender(&stored, medium, typed.as_deref().unwrap_or(&new.sender)).map_err(ServiceError::Invalid)?;
         let channel = p.open(&self.context(0), &stored).map_err(ServiceError::Invalid)?;
         if new.check {
             channel.check_credentials().await.map_err(|e| match e {

@@ -105,6 +105,11 @@ impl Services {
             Err(e) => return Err(ServiceError::invalid(format!("line 1: {}", plain(&e)))),
         };
         let columns = Columns::parse(&header)?;
+        // A number without its code is read in the country asked for, else the account's.
+        let region = match &opts.region {
+            Some(r) => Some(r.clone()),
+            None => self.home_country(account_id, None).await?,
+        };
         let mut report = ImportReport { dry_run: opts.dry_run, ..ImportReport::default() };
         let mut seen: HashSet<String> = HashSet::new();
         let mut batch: Vec<ContactRow> = Vec::with_capacity(BATCH);
@@ -130,7 +135,7 @@ impl Services {
                 report.rows -= 1; // a blank line
                 continue;
             }
-            let row = match columns.row(&fields, line, opts.region.as_deref(), now) {
+            let row = match columns.row(&fields, line, region.as_deref(), now) {
                 Ok(r) => r,
                 Err(errors) => {
                     bad(&mut report, errors);

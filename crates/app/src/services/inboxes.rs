@@ -1,7 +1,7 @@
 //! Inbox settings as an admin saves them: every part is checked before any is
 //! stored, so a typo is an error naming the entry, never a silent default.
 
-use textdesk_core::Invalid;
+use textdesk_core::{E164, Invalid};
 use textdesk_store::{Inbox, User};
 
 use crate::services::Services;
@@ -21,16 +21,37 @@ const KEYS: &[&str] = &[
     "rate_limit",
     // The satisfaction poll after a resolve (core::survey_settings).
     "survey",
-    // The provider's connection, set when the inbox is added (see services::channels).
-    "twilio",
-    "smpp",
     // The web chat widget's look and sites: changed like any other setting.
     "webchat",
 ];
 
+/// A provider's connection (`twilio`, `smpp`… any provider this build has),
+/// stored under its key when the inbox is added (see services::channels): an
+/// inbox's setting that only a new inbox changes. The web chat widget's look
+/// is a provider's key too, and is an ordinary setting (in KEYS).
+fn is_connection(key: &str) -> bool {
+    textdesk_channels::registry::find(key).is_some() && !KEYS.contains(&key)
+}
+
 impl Services {
     pub async fn inboxes(&self, account_id: i64) -> ServiceResult<Vec<Inbox>> {
         Ok(self.store.inboxes(account_id).await?)
+    }
+
+    /// The country a phone number typed without its code is read in
+    /// ("(415) 555-0199"): the inbox's own (its number's), else the account's
+    /// (its first phone inbox's, else its time zone's). Every form and API
+    /// that takes a typed number reads it with `Address::parse_in` in this.
+    pub async fn home_country(&self, account_id: i64, inbox: Option<&Inbox>) -> ServiceResult<Option<String>> {
+        let of = |i: &Inbox| E164::parse(&i.sender, None).ok().and_then(|n| n.region());
+        if let Some(country) = inbox.and_then(of) {
+            return Ok(Some(country));
+        }
+        if let Some(country) = self.store.inboxes(account_id).await?.iter().find_map(of) {
+            return Ok(Some(country));
+        }
+        let zone = self.business_zone(account_id).await?;
+        Ok(zone.iana_name().and_then(textdesk_core::numbering::country_of_zone).map(str::to_owned))
     }
 
     /// An inbox of the account (404 for any other).
@@ -51,7 +72,7 @@ impl Services {
     /// Checks a whole settings object.
     pub fn check_inbox_settings(&self, settings: &serde_json::Value) -> Result<(), Invalid> {
         let obj = settings.as_object().ok_or_else(|| Invalid::new("settings must be an object"))?;
-        if let Some(k) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        if let Some(k) = obj.keys().find(|k| !KEYS.contains(&k.as_str()) && !is_connection(k)) {
             return Err(Invalid::new(format!("{k:?} is not an inbox setting; known: {}", KEYS.join(", "))));
         }
         if let Some(w) = obj.get(textdesk_channels::webchat::KEY) {
@@ -117,7 +138,7 @@ impl Services {
         let settings = match changes {
             None => None,
             Some(changes) => {
-                if let Some(k) = changes.keys().find(|k| matches!(k.as_str(), "twilio" | "smpp")) {
+                if let Some(k) = changes.keys().find(|k| is_connection(k)) {
                     return Err(ServiceError::Invalid(format!(
                         "{k}: the provider connection is set when the inbox is added; add a new inbox to change it"
                     )));

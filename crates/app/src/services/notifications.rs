@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use textdesk_core::gate::OutboundKind;
 use textdesk_core::hours::describe_opening;
 use textdesk_core::template::{Template, Var, Vars, first_name};
-use textdesk_core::{Address, Body, ConsentState, E164, Invalid};
+use textdesk_core::{Address, Body, ConsentState, Invalid};
 use textdesk_store::{IdemKey, Inbox, Keyed, Message, NewOutbound, NotifyOutcome, User};
 
 use crate::services::Services;
@@ -181,7 +181,7 @@ impl Services {
         let (to, contact) = match to {
             Recipient::Number(raw) => {
                 // Typed as people write numbers, in the inbox's own country unless it says another.
-                let region = E164::parse(&inbox.sender, None).ok().and_then(|n| n.region());
+                let region = self.home_country(user.account_id, Some(&inbox)).await?;
                 let to = Address::parse_in(inbox.medium, raw, region.as_deref())
                     .map_err(|e| ServiceError::invalid(format!("to: {}", e.0)))?;
                 let contact = self.store.contact_by_address(user.account_id, &to).await?;

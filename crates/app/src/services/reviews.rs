@@ -11,7 +11,7 @@ use textdesk_core::Role;
 use textdesk_core::event::DomainEvent;
 use textdesk_core::review::{self, Criterion, ReviewReason, Rubric};
 use textdesk_store::reviews::enqueue;
-use textdesk_store::{Consumer, LoggedEvent, Review, ReviewFilter, ReviewState, Scorecard, StoreError, User};
+use textdesk_store::{Consumer, LoggedEvent, Review, ReviewFilter, ReviewState, Scorecard, User};
 
 use crate::services::Services;
 use crate::services::error::{ServiceError, ServiceResult};
@@ -92,14 +92,14 @@ fn require_supervisor(u: &User, what: &str) -> ServiceResult<()> {
 impl Services {
     /// Starts the consumer at the end of the log: the queue is about what
     /// happens from now on, not an installation's whole history.
-    pub async fn start_reviews(&self) -> Result<(), StoreError> {
-        self.store.start_consumer_at_end(CURSOR).await
+    pub async fn start_reviews(&self) -> ServiceResult<()> {
+        Ok(self.store.start_consumer_at_end(CURSOR).await?)
     }
 
     /// Queues the conversations that events since the last call call for;
     /// returns how many events it passed (the worker runs it, tests drive it).
-    pub async fn run_reviews(&self) -> Result<usize, StoreError> {
-        self.store.consume_all(&Queuer, 200).await
+    pub async fn run_reviews(&self) -> ServiceResult<usize> {
+        Ok(self.store.consume_all(&Queuer, 200).await?)
     }
 
     /// Puts a conversation in the queue for `why` (once per waiting review).

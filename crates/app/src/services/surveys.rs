@@ -153,9 +153,36 @@ fn outbound(
     }
 }
 
-/// Why a due poll is not sent, if it is not.
-fn suppressed_because(s: &Situation, settings: &SurveySettings) -> Option<&'static str> {
-    if !settings.enabled {
+/// A rule's "send the satisfaction poll" (the automations engine, in its
+/// transaction): arms the conversation's poll with the inbox's kind, due
+/// `after_minutes` from `now`, marked as the rule's so it goes even where the
+/// inbox does not poll every conversation. What it did, for the timeline.
+pub(crate) async fn arm_for_rule(
+    tx: &mut AnyConnection,
+    s: &Situation,
+    inbox: &Inbox,
+    rule_id: i64,
+    (after_minutes, now): (u32, Timestamp),
+) -> textdesk_store::Result<String> {
+    if s.conversation.status != ConversationStatus::Resolved {
+        return Ok("did not send the poll: the conversation is not resolved".into());
+    }
+    let due = now + SignedDuration::from_mins(after_minutes.into());
+    let kind = survey_settings(inbox).kind;
+    Ok(if !db::arm_for_rule(tx, &s.conversation, kind, due, rule_id).await? {
+        "did not send the poll: this conversation had its poll already".into()
+    } else if after_minutes == 0 {
+        "will send the satisfaction poll".into()
+    } else {
+        let later = textdesk_core::automation::minutes_words(after_minutes);
+        format!("will send the satisfaction poll {later} after the resolve")
+    })
+}
+
+/// Why a due poll is not sent, if it is not. A rule's poll goes where the
+/// inbox does not poll every conversation: the rule chose this one.
+fn suppressed_because(survey: &Survey, s: &Situation, settings: &SurveySettings) -> Option<&'static str> {
+    if !settings.enabled && survey.rule_id.is_none() {
         Some("switched_off")
     } else if s.last_inbound.is_none() {
         Some("never_wrote")
@@ -229,7 +256,7 @@ impl Services {
             // Reopened while we looked: the next resolve arms it again.
             db::disarm(&mut tx, survey.conversation_id).await?;
             None
-        } else if let Some(why) = suppressed_because(&s, &settings) {
+        } else if let Some(why) = suppressed_because(&survey, &s, &settings) {
             db::suppress(&mut tx, survey.id, why, now).await?;
             Some(false)
         } else if settings.suppress_days > 0

@@ -32,22 +32,13 @@ pub struct CallHook<'a> {
     pub body: &'a [u8],
 }
 
-/// Why a provider's request about a call was not taken.
-#[derive(Debug)]
-pub enum CallHookError {
-    NotFound,
-    Forbidden(String),
-    BadRequest(String),
-    Unavailable,
-}
-
-impl From<Refusal> for CallHookError {
-    fn from(r: Refusal) -> Self {
-        match r {
-            Refusal::NotFound(_) => CallHookError::NotFound,
-            Refusal::Forbidden(why) => CallHookError::Forbidden(why),
-            Refusal::BadRequest(why) => CallHookError::BadRequest(why),
-        }
+/// A provider's refusal of a request about a call, as the services say it:
+/// not found, forbidden (a bad signature or link) or invalid (a bad request).
+fn hook_refused(r: Refusal) -> ServiceError {
+    match r {
+        Refusal::NotFound(_) => ServiceError::NotFound("call"),
+        Refusal::Forbidden(why) => ServiceError::Forbidden(why),
+        Refusal::BadRequest(why) => ServiceError::Invalid(why),
     }
 }
 
@@ -137,66 +128,64 @@ impl Services {
         expires: i64,
         token: &str,
         now: Timestamp,
-    ) -> Result<Answer, CallHookError> {
-        let key = self.store.server_key("call_links").await.map_err(|_| CallHookError::Unavailable)?;
+    ) -> ServiceResult<Answer> {
+        let key = self.store.server_key("call_links").await.map_err(ServiceError::Store)?;
         let expected = link_token(&key, hook.call_id, expires);
         let fresh = now.as_second() <= expires;
         if expected.is_empty() || !(constant_eq(expected.as_bytes(), token.as_bytes()) && fresh) {
-            return Err(CallHookError::Forbidden("the link is not valid, or has expired".into()));
+            return Err(ServiceError::forbidden("the link is not valid, or has expired"));
         }
         let (call, voice_channel) = self.call_channel(hook.call_id).await?;
-        let voice = voice_channel.voice().ok_or(CallHookError::NotFound)?;
+        let voice = voice_channel.voice().ok_or(ServiceError::NotFound("call"))?;
         let url = format!("{}{}", self.public_url, hook.path_and_query);
         let req = InboundRequest { hook: "answer", url: &url, headers: hook.headers, body: hook.body, now };
-        let report = voice.verify_call(&req)?;
+        let report = voice.verify_call(&req).map_err(hook_refused)?;
         if call.provider_id.as_deref().is_some_and(|p| p != report.provider_id) {
-            return Err(CallHookError::Forbidden("this is not the call the link was made for".into()));
+            return Err(ServiceError::forbidden("this is not the call the link was made for"));
         }
         // Asked again now: the customer may have opted out, or their quiet
         // hours begun, while the agent's phone rang.
-        let unavailable = |_| CallHookError::Unavailable;
-        let timing = self.clock_at(call.account_id, call.conversation_id, now).await.map_err(unavailable)?;
-        let (_, caps) = self.conversation_channel(call.account_id, call.conversation_id).await.map_err(unavailable)?;
-        let stopped =
-            self.store.recheck_call(call.id, timing, caps, now).await.map_err(|_| CallHookError::Unavailable)?;
-        if let Some(stopped) = stopped {
+        let timing = self.clock_at(call.account_id, call.conversation_id, now).await?;
+        let (_, caps) = self.conversation_channel(call.account_id, call.conversation_id).await?;
+        if let Some(stopped) = self.store.recheck_call(call.id, timing, caps, now).await? {
             tracing::info!(call_id = call.id, "the bridge was refused: the customer may no longer be called");
             return Ok(voice.refuse(stopped.spoken()));
         }
-        let clock = self.store.contact_clock(call.conversation_id).await.map_err(|_| CallHookError::Unavailable)?;
-        let inbox = self.store.inbox_by_id(call.inbox_id).await.map_err(|_| CallHookError::Unavailable)?;
+        let clock = self.store.contact_clock(call.conversation_id).await.map_err(ServiceError::Store)?;
+        let inbox = self.store.inbox_by_id(call.inbox_id).await.map_err(ServiceError::Store)?;
         Ok(voice.bridge(&inbox.sender, &clock.address))
     }
 
     /// A status callback: the call moves forward in the thread (a late or
     /// repeated report changes nothing).
-    pub async fn call_status(&self, hook: &CallHook<'_>, now: Timestamp) -> Result<(), CallHookError> {
+    pub async fn call_status(&self, hook: &CallHook<'_>, now: Timestamp) -> ServiceResult<()> {
         let (call, channel) = self.call_channel(hook.call_id).await?;
-        let voice = channel.voice().ok_or(CallHookError::NotFound)?;
+        let voice = channel.voice().ok_or(ServiceError::NotFound("call"))?;
         let url = format!("{}{}", self.public_url, hook.path_and_query);
         let req = InboundRequest { hook: "status", url: &url, headers: hook.headers, body: hook.body, now };
-        let report = voice.verify_call(&req)?;
+        let report = voice.verify_call(&req).map_err(hook_refused)?;
         if call.provider_id.as_deref().is_some_and(|p| p != report.provider_id) {
-            return Err(CallHookError::Forbidden("this report is about another call".into()));
+            return Err(ServiceError::forbidden("this report is about another call"));
         }
         self.store
             .record_call_status(call.id, report.status, report.duration_secs, now)
             .await
-            .map_err(|_| CallHookError::Unavailable)?;
+            .map_err(ServiceError::Store)?;
         Ok(())
     }
 
     async fn call_channel(
         &self,
         call_id: i64,
-    ) -> Result<(textdesk_store::Call, std::sync::Arc<dyn textdesk_channels::Channel>), CallHookError> {
+    ) -> ServiceResult<(textdesk_store::Call, std::sync::Arc<dyn textdesk_channels::Channel>)> {
         let call = match self.store.call(call_id).await {
             Ok(c) => c,
-            Err(textdesk_store::StoreError::NotFound(_)) => return Err(CallHookError::NotFound),
-            Err(_) => return Err(CallHookError::Unavailable),
+            Err(textdesk_store::StoreError::NotFound(_)) => return Err(ServiceError::NotFound("call")),
+            Err(e) => return Err(ServiceError::Store(e)),
         };
-        let inbox = self.store.inbox_by_id(call.inbox_id).await.map_err(|_| CallHookError::Unavailable)?;
-        let channel = self.channel(&inbox).await.map_err(|_| CallHookError::Unavailable)?;
+        let inbox = self.store.inbox_by_id(call.inbox_id).await.map_err(ServiceError::Store)?;
+        // Whatever keeps the inbox's channel from opening, the provider is told to try again.
+        let channel = self.channel(&inbox).await.map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok((call, channel))
     }
 

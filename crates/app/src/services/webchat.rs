@@ -304,7 +304,9 @@ impl Services {
             .ok()
             .filter(|u| page_url.len() <= 2000 && w.settings.allowed_sites.allows(&u.origin().ascii_serialization()))
             .ok_or_else(|| ServiceError::Invalid("the page is not on a site this chat is allowed on".into()))?;
-        let phone = Address::parse(Medium::Sms, phone).map_err(|e| ServiceError::Invalid(e.0))?;
+        // Typed as the visitor writes it, in the country of the number that will text them.
+        let region = self.home_country(sms.account_id, Some(&sms)).await?;
+        let phone = Address::parse_in(Medium::Sms, phone, region.as_deref()).map_err(|e| ServiceError::Invalid(e.0))?;
         let conv = self
             .store
             .visitor_conversation(w.inbox.id, visitor.as_str())

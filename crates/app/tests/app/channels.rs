@@ -254,3 +254,41 @@ async fn a_closed_reply_window_blocks_sends_through_every_door(db: Db) {
     assert_eq!(r.status(), 201, "inside the window a reply is queued");
 }
 both_backends!(a_closed_reply_window_blocks_sends_through_every_door);
+
+/// Whatever the provider, its connection (stored under its key when the inbox
+/// was added) is kept: the inbox's other settings change, the connection only
+/// with a new inbox. Before, only Twilio's and SMPP's were known, so a
+/// WhatsApp, Telegram… inbox could not change any setting at all.
+async fn every_providers_connection_is_kept_when_settings_change(db: Db) {
+    let t = app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    for p in registry::all().iter().filter(|p| p.key() != textdesk_channels::webchat::KEY) {
+        let inbox = t
+            .services
+            .store
+            .create_inbox(textdesk_store::NewInbox {
+                account_id: t.account_id,
+                name: p.label().into(),
+                provider: p.key().into(),
+                medium: p.media()[0],
+                sender: "+14155550100".into(),
+                settings: json!({ p.key(): { "set_up": "when added" } }),
+                secrets: json!({}),
+            })
+            .await
+            .unwrap();
+        let path = format!("/api/v1/inboxes/{}", inbox.id);
+        let patch = |settings: Value| {
+            t.client.patch(t.url(&path)).bearer_auth(&admin).json(&json!({ "settings": settings })).send()
+        };
+        let r = patch(json!({ "price_per_segment": 0.01 })).await.unwrap();
+        assert_eq!(r.status(), 200, "{}: {}", p.key(), r.text().await.unwrap());
+        let r = patch(json!({ p.key(): { "set_up": "changed" } })).await.unwrap();
+        assert_eq!(r.status(), 422, "{}", p.key());
+        let detail = json(r).await["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains("set when the inbox is added"), "{}: {detail}", p.key());
+        let kept = t.services.store.inbox_by_id(inbox.id).await.unwrap();
+        assert_eq!(kept.settings[p.key()], json!({ "set_up": "when added" }), "{}", p.key());
+    }
+}
+both_backends!(every_providers_connection_is_kept_when_settings_change);

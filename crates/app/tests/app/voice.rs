@@ -159,7 +159,7 @@ async fn call_now_through_twilio(db: Db) {
     assert!(
         matches!(
             t.services.answer_call(&hook, expires, &token, later).await,
-            Err(textdesk::services::voice::CallHookError::Forbidden(_))
+            Err(textdesk::services::error::ServiceError::Forbidden(_))
         ),
         "an expired link"
     );

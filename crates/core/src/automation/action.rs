@@ -57,6 +57,13 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         send: Option<EmailContent>,
     },
+    /// Send the inbox's satisfaction poll (its question, kind and limits)
+    /// this many minutes after the resolve, even where the inbox does not
+    /// poll every conversation: a rule picks which ones are asked.
+    SendSurvey {
+        #[serde(default)]
+        after_minutes: u32,
+    },
 }
 
 /// Where a rule escalates to.
@@ -71,6 +78,8 @@ pub enum AutoEscalation {
 impl Action {
     /// The longest snooze a rule may set: 30 days.
     pub const MAX_SNOOZE_MINUTES: u32 = 30 * 24 * 60;
+    /// The longest a rule's poll waits after the resolve: a week, as the inbox's own delay.
+    pub const MAX_SURVEY_DELAY_MINUTES: u32 = 7 * 24 * 60;
 
     pub(super) fn check(&self) -> Result<(), Invalid> {
         match self {
@@ -82,7 +91,11 @@ impl Action {
             Action::Snooze { minutes } if *minutes == 0 || *minutes > Self::MAX_SNOOZE_MINUTES => {
                 Err(Invalid::new("a snooze is between 1 minute and 30 days"))
             }
+            Action::SendSurvey { after_minutes } if *after_minutes > Self::MAX_SURVEY_DELAY_MINUTES => {
+                Err(Invalid::new("a poll goes at most 10080 minutes (a week) after the resolve"))
+            }
             Action::Assign { .. }
+            | Action::SendSurvey { .. }
             | Action::AssignTeam { .. }
             | Action::SetPriority { .. }
             | Action::Snooze { .. }
@@ -102,7 +115,8 @@ impl Action {
         }
     }
 
-    /// Whether the action writes to the customer.
+    /// Whether the action writes to the customer now (and so asks the guard).
+    /// A poll does not: it goes later, by the surveys' own rules.
     pub fn sends(&self) -> bool {
         matches!(
             self,

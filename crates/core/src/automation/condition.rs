@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Facts, Trigger};
 use crate::consent::normalise;
-use crate::{ConsentState, ConversationStatus, Invalid, LabelName, Priority};
+use crate::{ConsentState, ConversationStatus, Invalid, LabelName, Medium, Priority};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "if", rename_all = "snake_case", deny_unknown_fields)]
@@ -19,6 +19,11 @@ pub enum Condition {
     /// (`twilio`, `smpp`, `simulator`, and the messaging apps as they come).
     Channel {
         any_of: Vec<String>,
+    },
+    /// The customer writes on one of these media (SMS, WhatsApp…), whichever
+    /// provider carries it: "WhatsApp customers" on any provider.
+    Medium {
+        any_of: Vec<Medium>,
     },
     /// The customer's message matches (only with a message-received trigger).
     Text {
@@ -194,6 +199,7 @@ impl Condition {
                     None => Ok(()),
                 }
             }
+            Condition::Medium { any_of } => nonempty(any_of.len(), "medium"),
             Condition::Text { matches: test } => {
                 if *trigger != Trigger::MessageReceived {
                     return Err(Invalid::new("a text condition needs the \"message received\" trigger"));
@@ -228,6 +234,7 @@ impl Condition {
         match self {
             Condition::Inbox { any_of } => any_of.contains(&f.inbox_id),
             Condition::Channel { any_of } => any_of.iter().any(|k| k == f.channel),
+            Condition::Medium { any_of } => any_of.contains(&f.medium),
             Condition::Text { matches: test } => f.text.is_some_and(|t| test.matches(t)),
             Condition::Hours { are } => f.open_now == (*are == HoursAre::Open),
             Condition::Attribute { key, is: test } => {

@@ -22,7 +22,7 @@ pub use action::{Action, AutoEscalation};
 pub use condition::{AssigneeIs, AttributeTest, Condition, HoursAre, Pattern, TextMatch};
 pub use words::{Names, RuleWords, minutes_words};
 
-use crate::{ConsentState, ConversationStatus, Invalid, Priority};
+use crate::{ConsentState, ConversationStatus, Invalid, Medium, Priority};
 
 /// What makes a rule look at a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +193,12 @@ impl Rule {
         }
         for (n, a) in spec.actions.iter().enumerate() {
             a.check().map_err(|e| Invalid::new(format!("action {}: {e}", n + 1)))?;
+            if matches!(a, Action::SendSurvey { .. }) && spec.trigger != Trigger::ConversationResolved {
+                return Err(Invalid::new(format!(
+                    "action {}: a poll asks about a finished conversation: use the \"conversation resolved\" trigger",
+                    n + 1
+                )));
+            }
         }
         if spec.once == Once::PerWait && !matches!(spec.trigger, Trigger::Waited { .. }) {
             return Err(Invalid::new("\"once per wait\" is only for a rule that runs after a wait"));
@@ -309,6 +315,8 @@ pub struct Facts<'a> {
     pub inbox_id: i64,
     /// The inbox's kind of channel (`twilio`, `smpp`…).
     pub channel: &'a str,
+    /// What the inbox carries (SMS, WhatsApp…).
+    pub medium: Medium,
     /// The customer's message that triggered the rule (MessageReceived).
     pub text: Option<&'a str>,
     /// Whether the inbox is inside its business hours now.

@@ -9,6 +9,7 @@ fn facts<'a>(attrs: &'a BTreeMap<String, String>, labels: &'a [String], text: Op
     Facts {
         inbox_id: 7,
         channel: "twilio",
+        medium: Medium::Sms,
         text,
         open_now: false,
         attributes: attrs,
@@ -226,4 +227,110 @@ fn a_channel_condition_picks_the_inboxs_kind() {
     assert!(matches!(only(json!(["smpp", "twilio"])).unwrap().decide(Moment::MessageReceived, &f), Decision::Fire(_)));
     assert_eq!(only(json!([])).unwrap_err(), "condition 1: choose at least one channel");
     assert_eq!(only(json!(["Fax Machine"])).unwrap_err(), "condition 1: \"Fax Machine\" is not a kind of channel");
+}
+
+#[test]
+fn consent_priority_assignee_and_first_message_decide() {
+    let attrs = BTreeMap::new();
+    let none: Vec<String> = vec![];
+    let mut f = facts(&attrs, &none, Some("hi"));
+    let holds = |c: serde_json::Value, f: &Facts<'_>| {
+        let c: Condition = serde_json::from_value(c).unwrap();
+        c.holds(f)
+    };
+
+    let only_opted_in = json!({ "if": "consent", "any_of": ["opted_in"] });
+    assert!(!holds(only_opted_in.clone(), &f), "no answer on consent is not an opt-in");
+    f.consent = ConsentState::OptedIn;
+    assert!(holds(only_opted_in.clone(), &f));
+    f.consent = ConsentState::OptedOut;
+    assert!(!holds(only_opted_in, &f));
+    assert!(holds(json!({ "if": "consent", "any_of": ["opted_out", "unknown"] }), &f));
+
+    let pressing = json!({ "if": "priority", "any_of": ["high", "urgent"] });
+    assert!(!holds(pressing.clone(), &f), "no priority is not high");
+    f.priority = Priority::Urgent;
+    assert!(holds(pressing.clone(), &f));
+    f.priority = Priority::Medium;
+    assert!(!holds(pressing, &f));
+
+    let nobody = json!({ "if": "assignee", "is": { "who": "nobody" } });
+    let anybody = json!({ "if": "assignee", "is": { "who": "anybody" } });
+    let dana = json!({ "if": "assignee", "is": { "who": "user", "id": 3 } });
+    let billing = json!({ "if": "assignee", "is": { "who": "team", "id": 4 } });
+    assert!(holds(nobody.clone(), &f) && !holds(anybody.clone(), &f));
+    assert!(!holds(dana.clone(), &f) && !holds(billing.clone(), &f));
+    f.assignee_id = Some(3);
+    assert!(!holds(nobody.clone(), &f) && holds(anybody.clone(), &f) && holds(dana.clone(), &f));
+    f.assignee_id = Some(5);
+    assert!(holds(anybody, &f) && !holds(dana, &f), "someone else is not Dana");
+    assert!(!holds(billing.clone(), &f), "a person without the team is not the team");
+    f.assignee_id = None;
+    f.team_id = Some(4);
+    assert!(holds(billing.clone(), &f) && holds(nobody, &f), "with the team, nobody in particular");
+    f.team_id = Some(9);
+    assert!(!holds(billing, &f));
+
+    let first = json!({ "if": "first_message", "is": true });
+    let later = json!({ "if": "first_message", "is": false });
+    assert!(holds(first.clone(), &f) && !holds(later.clone(), &f));
+    f.first_message = false;
+    assert!(!holds(first, &f) && holds(later, &f));
+    let r = rule(json!({
+        "name": "First words", "trigger": { "on": "conversation_resolved" },
+        "conditions": [{ "if": "first_message", "is": true }], "actions": [{ "do": "resolve" }]
+    }));
+    assert!(r.unwrap_err().contains("needs the \"message received\" trigger"));
+}
+
+#[test]
+fn a_medium_condition_picks_whatsapp_whoever_carries_it() {
+    let attrs = BTreeMap::new();
+    let labels = [];
+    let only = |media: serde_json::Value| {
+        rule(json!({
+            "name": "WhatsApp customers",
+            "trigger": { "on": "message_received" },
+            "conditions": [{ "if": "medium", "any_of": media }],
+            "actions": [{ "do": "add_label", "label": "whatsapp" }]
+        }))
+    };
+    let whatsapp = only(json!(["whatsapp"])).unwrap();
+    let mut f = facts(&attrs, &labels, Some("hola"));
+    assert!(matches!(whatsapp.decide(Moment::MessageReceived, &f), Decision::Skip(Skip::Condition(0))), "SMS");
+    f.medium = Medium::Whatsapp;
+    assert!(matches!(whatsapp.decide(Moment::MessageReceived, &f), Decision::Fire(_)), "the same provider, WhatsApp");
+    assert_eq!(
+        whatsapp.words(&Book).sentence(),
+        "When a customer's message arrives, if the customer writes by WhatsApp: add the label whatsapp."
+    );
+    assert_eq!(only(json!([])).unwrap_err(), "condition 1: choose at least one medium");
+    assert!(only(json!(["fax"])).unwrap_err().contains("fax"));
+}
+
+#[test]
+fn a_poll_is_sent_by_a_rule_on_a_resolve_only() {
+    let on = |trigger: &str, after: serde_json::Value| {
+        rule(json!({
+            "name": "Ask VIPs",
+            "trigger": { "on": trigger },
+            "conditions": [{ "if": "has_label", "label": "vip" }],
+            "actions": [{ "do": "send_survey", "after_minutes": after }]
+        }))
+    };
+    let r = on("conversation_resolved", json!(90)).unwrap();
+    assert!(!r.sends(), "the poll goes later, by the polls' own rules, not as an answer now");
+    assert_eq!(
+        r.words(&Book).sentence(),
+        "When a conversation is resolved, if it has the label vip: send the satisfaction poll 1 hour 30 minutes later."
+    );
+    let e = on("message_received", json!(0)).unwrap_err();
+    assert_eq!(e, "action 1: a poll asks about a finished conversation: use the \"conversation resolved\" trigger");
+    assert!(on("conversation_resolved", json!(10081)).unwrap_err().contains("a week"));
+    let now: Rule = serde_json::from_value(json!({
+        "name": "Ask", "trigger": { "on": "conversation_resolved" }, "actions": [{ "do": "send_survey" }]
+    }))
+    .unwrap();
+    assert_eq!(now.actions(), &[Action::SendSurvey { after_minutes: 0 }], "no delay written: at once");
+    assert_eq!(now.words(&Book).actions, vec!["send the satisfaction poll".to_owned()]);
 }

@@ -93,6 +93,10 @@ fn condition_words(c: &Condition, names: &dyn Names) -> String {
             let list: Vec<String> = any_of.iter().map(|k| names.channel(k).unwrap_or_else(|| k.clone())).collect();
             format!("it came through {}", join(&list, "or"))
         }
+        Condition::Medium { any_of } => {
+            let list: Vec<String> = any_of.iter().map(|m| m.label().to_owned()).collect();
+            format!("the customer writes by {}", join(&list, "or"))
+        }
         Condition::Text { matches } => match matches {
             TextMatch::Keyword(words) => {
                 let words: Vec<String> = words.iter().map(|w| w.to_uppercase()).collect();
@@ -165,6 +169,10 @@ fn action_words(a: &Action, names: &dyn Names) -> String {
         }
         Action::Escalate { to: AutoEscalation::CallbackOffer, .. } => {
             "offer the customer a call back at the next times the business can call".into()
+        }
+        Action::SendSurvey { after_minutes: 0 } => "send the satisfaction poll".into(),
+        Action::SendSurvey { after_minutes } => {
+            format!("send the satisfaction poll {} later", minutes_words(*after_minutes))
         }
     }
 }

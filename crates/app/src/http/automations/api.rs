@@ -28,7 +28,8 @@ pub struct RuleDoc {
     /// `{"on":"scheduled","days":["mon",…],"at":"HH:MM"}` (the business's zone).
     #[schema(value_type = Object)]
     trigger: serde_json::Value,
-    /// Each one of `{"if":"inbox","any_of":[ids]}`, `{"if":"text","matches":{"keyword":[…]}|{"contains":"…"}|{"regex":"…"}}`,
+    /// Each one of `{"if":"inbox","any_of":[ids]}`, `{"if":"channel","any_of":["twilio",…]}` (the provider),
+    /// `{"if":"medium","any_of":["sms"|"whatsapp"|…]}` (what the customer writes with), `{"if":"text","matches":{"keyword":[…]}|{"contains":"…"}|{"regex":"…"}}`,
     /// `{"if":"hours","are":"open"|"closed"}`, `{"if":"attribute","key":"…","is":{"equals":"…"}|{"not_equals":"…"}|"present"|"absent"}`,
     /// `{"if":"consent","any_of":[…]}`, `{"if":"status","any_of":[…]}`, `{"if":"priority","any_of":[…]}`,
     /// `{"if":"has_label","label":"…"}`, `{"if":"lacks_label","label":"…"}`,
@@ -41,7 +42,9 @@ pub struct RuleDoc {
     /// `{"do":"call_webhook","webhook_id":N}` (posts the firing to that outgoing webhook as `automation.fired`),
     /// `{"do":"start_flow","flow_id":N}`, `{"do":"escalate","to":"supervisor","supervisor_id":N?}`,
     /// `{"do":"escalate","to":"callback_offer"}` or `{"do":"escalate","to":"email","send":"request|transcript"?}`
-    /// (emailed to the contact's `email` attribute by a worker after the rule's transaction). 1 to 10.
+    /// (emailed to the contact's `email` attribute by a worker after the rule's transaction),
+    /// `{"do":"send_survey","after_minutes":N}` (the inbox's satisfaction poll, 0 to 10080 minutes after the
+    /// resolve; only with `conversation_resolved`; once per conversation). 1 to 10.
     #[schema(value_type = Vec<Object>)]
     actions: Vec<serde_json::Value>,
     /// `every_time` (default), `per_closed_period`, `per_wait` (only after a wait) or `per_conversation`.

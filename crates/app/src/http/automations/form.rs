@@ -9,7 +9,7 @@ use textdesk_core::automation::{
     Action, AssigneeIs, AttributeTest, AutoEscalation, Condition, HoursAre, Once, Pattern, RuleSpec, TextMatch, Trigger,
 };
 use textdesk_core::escalation::EmailContent;
-use textdesk_core::{ConsentState, ConversationStatus, Invalid, Priority};
+use textdesk_core::{ConsentState, ConversationStatus, Invalid, Medium, Priority};
 
 /// What the form holds, field by field, as typed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -23,6 +23,8 @@ pub struct RuleForm {
     pub at: String,
     pub inboxes: Vec<String>,
     pub channels: Vec<String>,
+    /// Media (`sms`, `whatsapp`…) whichever provider carries them.
+    pub media: Vec<String>,
     /// `any`, `keyword`, `contains` or `regex`.
     pub text_test: String,
     pub text: String,
@@ -52,6 +54,9 @@ pub struct RuleForm {
     pub call_webhook: String,
     /// A self-service flow's id, or empty.
     pub start_flow: String,
+    pub send_survey: bool,
+    /// Minutes after the resolve the poll goes (empty: at once).
+    pub survey_minutes: String,
     /// Empty, `lead` (the team's lead), `user:ID` (a supervisor) or `callback` (offer a call back).
     pub escalate: String,
     pub once: String,
@@ -86,6 +91,7 @@ impl RuleForm {
                 "at" => f.at = v,
                 "inbox" => f.inboxes.push(v),
                 "channel" => f.channels.push(v),
+                "medium" => f.media.push(v),
                 "text_test" => f.text_test = v,
                 "text" => f.text = v,
                 "hours" => f.hours = v,
@@ -108,6 +114,8 @@ impl RuleForm {
                 "resolve" => f.resolve = true,
                 "call_webhook" => f.call_webhook = v,
                 "start_flow" => f.start_flow = v,
+                "send_survey" => f.send_survey = true,
+                "survey_minutes" => f.survey_minutes = v,
                 "escalate" => f.escalate = v,
                 "once" => f.once = v,
                 _ => {}
@@ -134,6 +142,10 @@ impl RuleForm {
         }
         if !self.channels.is_empty() {
             conditions.push(Condition::Channel { any_of: self.channels.clone() });
+        }
+        if !self.media.is_empty() {
+            let any_of = self.media.iter().map(|m| Medium::parse(m)).collect::<Result<_, _>>()?;
+            conditions.push(Condition::Medium { any_of });
         }
         let text = self.text.trim();
         match self.text_test.as_str() {
@@ -231,6 +243,13 @@ impl RuleForm {
         if !self.start_flow.is_empty() {
             actions.push(Action::StartFlow { flow_id: id(&self.start_flow, "flow")? });
         }
+        if self.send_survey {
+            let after_minutes = match self.survey_minutes.trim() {
+                "" => 0,
+                m => minutes(m, "the poll's delay")?,
+            };
+            actions.push(Action::SendSurvey { after_minutes });
+        }
         match self.escalate.split_once(':') {
             _ if self.escalate.is_empty() => {}
             None if self.escalate == "lead" => {
@@ -306,6 +325,10 @@ impl RuleForm {
                     once(!f.channels.is_empty())?;
                     f.channels = any_of.clone();
                 }
+                Condition::Medium { any_of } => {
+                    once(!f.media.is_empty())?;
+                    f.media = any_of.iter().map(|m| m.as_str().to_owned()).collect();
+                }
                 Condition::Text { matches } => {
                     once(f.text_test != "any")?;
                     (f.text_test, f.text) = match matches {
@@ -371,6 +394,10 @@ impl RuleForm {
                 Action::Resolve => f.resolve = true,
                 Action::CallWebhook { webhook_id } => f.call_webhook = webhook_id.to_string(),
                 Action::StartFlow { flow_id } => f.start_flow = flow_id.to_string(),
+                Action::SendSurvey { after_minutes } => {
+                    f.send_survey = true;
+                    f.survey_minutes = if *after_minutes == 0 { String::new() } else { after_minutes.to_string() };
+                }
                 Action::Escalate { to: AutoEscalation::CallbackOffer, .. } => f.escalate = "callback".into(),
                 Action::Escalate { to: AutoEscalation::Email, send, .. } => {
                     f.escalate = format!("email:{}", send.unwrap_or(EmailContent::Request).as_str());
@@ -500,5 +527,35 @@ mod tests {
         let no_key =
             RuleForm::from_pairs(pairs(&[("name", "x"), ("trigger", "message_received"), ("attr_test", "present")]));
         assert!(no_key.to_spec().unwrap_err().0.starts_with("the contact detail"));
+    }
+
+    #[test]
+    fn a_medium_and_a_poll_go_to_the_form_and_back() {
+        let s = spec(serde_json::json!({
+            "name": "Ask WhatsApp VIPs",
+            "trigger": { "on": "conversation_resolved" },
+            "conditions": [{ "if": "medium", "any_of": ["whatsapp", "sms"] }, { "if": "has_label", "label": "vip" }],
+            "actions": [{ "do": "send_survey", "after_minutes": 60 }]
+        }));
+        let form = RuleForm::from_spec(&s).expect("fits the form");
+        assert_eq!(form.media, vec!["whatsapp".to_owned(), "sms".to_owned()]);
+        assert!(form.send_survey);
+        assert_eq!(form.survey_minutes, "60");
+        assert_eq!(form.to_spec().unwrap(), s);
+        Rule::parse(form.to_spec().unwrap()).unwrap();
+
+        let pairs = |p: &[(&str, &str)]| p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let posted = RuleForm::from_pairs(pairs(&[
+            ("name", "Ask"),
+            ("trigger", "conversation_resolved"),
+            ("medium", "whatsapp"),
+            ("send_survey", "on"),
+            ("survey_minutes", ""),
+        ]));
+        let s = posted.to_spec().unwrap();
+        assert_eq!(s.conditions, vec![Condition::Medium { any_of: vec![Medium::Whatsapp] }]);
+        assert_eq!(s.actions, vec![Action::SendSurvey { after_minutes: 0 }], "no minutes: at once");
+        let fax = RuleForm::from_pairs(pairs(&[("name", "x"), ("trigger", "message_received"), ("medium", "fax")]));
+        assert!(fax.to_spec().unwrap_err().0.contains("fax"));
     }
 }

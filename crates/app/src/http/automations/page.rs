@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use textdesk_core::automation::RuleSpec;
-use textdesk_core::{ConsentState, ConversationStatus, Priority, Role};
+use textdesk_core::{ConsentState, ConversationStatus, Medium, Priority, Role};
 
 use super::form::RuleForm;
 use crate::http::extract::{Confirm, CsrfForm, Path, UiUser};
@@ -68,6 +68,7 @@ pub(crate) struct RuleFormPage {
     consent_states: Vec<(&'static str, &'static str)>,
     statuses: Vec<&'static str>,
     priorities: Vec<&'static str>,
+    media: Vec<(&'static str, &'static str)>,
 }
 
 impl RuleFormPage {
@@ -130,6 +131,7 @@ async fn form_page(
         ],
         statuses: ConversationStatus::ALL.iter().map(|s| s.as_str()).collect(),
         priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
+        media: Medium::ALL.iter().map(|m| (m.as_str(), m.label())).collect(),
     })
 }
 

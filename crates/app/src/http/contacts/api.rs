@@ -66,6 +66,8 @@ pub struct NewContactIn {
     /// whose medium it is (twilio); default: an SMS phone number.
     #[serde(default)]
     pub(crate) channel_kind: Option<String>,
+    /// A phone number as typed ("+14155550199", or "(415) 555-0199" read in the account's country),
+    /// or the app's own id of the customer.
     pub(crate) address: String,
     #[serde(default)]
     pub(crate) time_zone: Option<String>,
@@ -78,6 +80,8 @@ pub struct IdentityIn {
     /// whose medium it is (twilio); default: an SMS phone number.
     #[serde(default)]
     pub(crate) channel_kind: Option<String>,
+    /// A phone number as typed ("+14155550199", or "(415) 555-0199" read in the account's country),
+    /// or the app's own id of the customer.
     pub(crate) address: String,
 }
 
@@ -124,7 +128,9 @@ pub(crate) async fn create_contact(
     ApiUser(u): ApiUser,
     Json(b): Json<NewContactIn>,
 ) -> ApiResult<Response> {
-    let address = Address::parse(crate::services::channels::medium_named(b.channel_kind.as_deref())?, &b.address)?;
+    let medium = crate::services::channels::medium_named(b.channel_kind.as_deref())?;
+    let region = s.services.home_country(u.account_id, None).await?;
+    let address = Address::parse_in(medium, &b.address, region.as_deref())?;
     let c = s.services.create_contact(&u, &b.name, &address, b.time_zone.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(ContactOut::from(c))).into_response())
 }
@@ -136,7 +142,9 @@ pub(crate) async fn add_identity(
     Path(id): Path<i64>,
     Json(b): Json<IdentityIn>,
 ) -> ApiResult<Response> {
-    let address = Address::parse(crate::services::channels::medium_named(b.channel_kind.as_deref())?, &b.address)?;
+    let medium = crate::services::channels::medium_named(b.channel_kind.as_deref())?;
+    let region = s.services.home_country(u.account_id, None).await?;
+    let address = Address::parse_in(medium, &b.address, region.as_deref())?;
     let c = s.services.add_identity(&u, id, &address).await?;
     Ok((StatusCode::CREATED, Json(ContactOut::from(c))).into_response())
 }

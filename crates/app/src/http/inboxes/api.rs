@@ -89,7 +89,8 @@ pub struct NewInboxIn {
     channel_kind: String,
     /// What it carries (default: the provider's first, sms for all of today's).
     medium: Option<String>,
-    /// The number customers text (E.164), or for SMPP with source_ton 5 an alphanumeric sender.
+    /// The number customers text, as typed ("+14155550199", or "(415) 555-0199" read in the account's
+    /// country), or for SMPP with source_ton 5 an alphanumeric sender.
     /// Messenger and WeChat may leave it out: the Page ID or the AppID is used.
     #[serde(default)]
     sender: String,

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use textdesk_core::consent::Keywords;
 use textdesk_core::hours::HoursSettings;
-use textdesk_core::{Address, Body, E164};
+use textdesk_core::{Address, Body};
 use textdesk_store::{Inbox, User};
 
 use crate::http::extract::CsrfForm;
@@ -492,7 +492,7 @@ pub(crate) async fn save(
         "test" => {
             let inbox = s.services.inbox(user.account_id, id).await.map_err(|e| problem(e.into()))?;
             // Typed as people write numbers, in the inbox's own country unless it says another.
-            let region = E164::parse(&inbox.sender, None).ok().and_then(|n| n.region());
+            let region = s.services.home_country(user.account_id, Some(&inbox)).await.map_err(|e| problem(e.into()))?;
             let to = Address::parse_in(inbox.medium, &f.to, region.as_deref())
                 .map_err(|e| invalid(format!("To: {}", e.0)))?;
             let body = Body::parse(&f.body).map_err(|e| invalid(format!("Text: {}", e.0)))?;

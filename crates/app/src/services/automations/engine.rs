@@ -118,14 +118,16 @@ impl Engine {
     }
 
     async fn on_event(&self, tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_store::Result<()> {
-        use ConversationStatus::{Open, Resolved};
+        use ConversationStatus::Resolved;
         let (moment, message) = match &event.event {
             DomainEvent::MessageReceived { message_id, keyword } => {
                 (Moment::MessageReceived, Some((*message_id, *keyword)))
             }
             DomainEvent::ConversationCreated { .. } => (Moment::ConversationCreated, None),
             DomainEvent::StatusChanged { to: Resolved, .. } => (Moment::ConversationResolved, None),
-            DomainEvent::StatusChanged { from: Resolved, to: Open, .. } => (Moment::ConversationReopened, None),
+            // Leaving resolved is a reopen, as reports count it; a snooze
+            // waking or pending turning open is not (docs/decisions.md).
+            DomainEvent::StatusChanged { from: Resolved, .. } => (Moment::ConversationReopened, None),
             _ => return Ok(()),
         };
         // A poll's score is for the poll, not a question for the rules or the bot.
@@ -180,21 +182,7 @@ impl Engine {
             // A flow is answering (it started at an earlier moment): the rules wait for it to end.
             return Ok(0);
         }
-        let before = Facts {
-            inbox_id: inbox.id,
-            channel: &inbox.provider,
-            text: occasion.received.map(|m| m.text.as_str()),
-            open_now: hours.is_open(now),
-            attributes: &s.attributes,
-            consent: s.consent,
-            status: s.conversation.status,
-            priority: s.conversation.priority,
-            labels: &s.conversation.labels,
-            assignee_id: s.conversation.assignee_id,
-            team_id: s.conversation.team_id,
-            first_message: occasion.received.is_some_and(|m| m.first),
-            now,
-        };
+        let before = facts_of(&inbox, &hours, occasion, s);
         let flow_answers = s.conversation.assignee_id.is_none()
             && !occasion.keyword
             && rules.iter().any(|r| {
@@ -204,21 +192,7 @@ impl Engine {
             && !textdesk_store::flows::handed_off_unresolved(tx, s.conversation.id).await?;
         let occasion = &Occasion { flow_answers, ..*occasion };
         for r in rules {
-            let facts = Facts {
-                inbox_id: inbox.id,
-                channel: &inbox.provider,
-                text: occasion.received.map(|m| m.text.as_str()),
-                open_now: hours.is_open(now),
-                attributes: &s.attributes,
-                consent: s.consent,
-                status: s.conversation.status,
-                priority: s.conversation.priority,
-                labels: &s.conversation.labels,
-                assignee_id: s.conversation.assignee_id,
-                team_id: s.conversation.team_id,
-                first_message: occasion.received.is_some_and(|m| m.first),
-                now,
-            };
+            let facts = facts_of(&inbox, &hours, occasion, s);
             let Decision::Fire(actions) = r.rule.decide(occasion.moment, &facts) else { continue };
             let key = match r.rule.once() {
                 Once::EveryTime => None,
@@ -287,6 +261,11 @@ impl Engine {
             }
             if let Action::Escalate { to: AutoEscalation::Email, send, .. } = action {
                 firing.did.push(self.queue_email(tx, r.id, *send, s, now).await?);
+                continue;
+            }
+            if let Action::SendSurvey { after_minutes } = action {
+                let did = crate::services::surveys::arm_for_rule(tx, s, inbox, r.id, (*after_minutes, now)).await?;
+                firing.did.push(did);
                 continue;
             }
             if let Action::Escalate { to: AutoEscalation::CallbackOffer, .. } = action {
@@ -396,6 +375,26 @@ impl Engine {
             }
             Err(block) => Err(block.explain().to_owned()),
         })
+    }
+}
+
+/// What the rules decide on: the inbox, the moment and the conversation as it is now.
+fn facts_of<'a>(inbox: &'a Inbox, hours: &BusinessHours, occasion: &Occasion<'a>, s: &'a Situation) -> Facts<'a> {
+    Facts {
+        inbox_id: inbox.id,
+        channel: &inbox.provider,
+        medium: inbox.medium,
+        text: occasion.received.map(|m| m.text.as_str()),
+        open_now: hours.is_open(occasion.now),
+        attributes: &s.attributes,
+        consent: s.consent,
+        status: s.conversation.status,
+        priority: s.conversation.priority,
+        labels: &s.conversation.labels,
+        assignee_id: s.conversation.assignee_id,
+        team_id: s.conversation.team_id,
+        first_message: occasion.received.is_some_and(|m| m.first),
+        now: occasion.now,
     }
 }
 

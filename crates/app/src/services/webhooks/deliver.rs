@@ -24,6 +24,7 @@ use textdesk_store::webhooks::{self as db, NewDelivery};
 use textdesk_store::{AttemptEnd, Consumer, DueDelivery, LoggedEvent, NewAudit, StoreError};
 
 use crate::services::Services;
+use crate::services::error::ServiceResult;
 
 /// The cursor row's name.
 pub const CURSOR: &str = "webhooks";
@@ -246,15 +247,15 @@ const PRIVATE: &str = "refused: the address is private or local, and webhooks go
 impl Services {
     /// Starts the consumer at the end of the log the first time, so
     /// subscriptions hear of what happens from now on, not of the history.
-    pub async fn start_webhooks(&self) -> Result<(), StoreError> {
-        self.store.start_consumer_at_end(CURSOR).await
+    pub async fn start_webhooks(&self) -> ServiceResult<()> {
+        Ok(self.store.start_consumer_at_end(CURSOR).await?)
     }
 
     /// Turns every event not handled yet into deliveries. Returns how many
     /// events it passed. The worker runs this when events are written; tests
     /// call it to drive the consumer a step at a time.
-    pub async fn run_webhooks(&self) -> Result<usize, StoreError> {
-        self.store.consume_all(&Deliverer, 100).await
+    pub async fn run_webhooks(&self) -> ServiceResult<usize> {
+        Ok(self.store.consume_all(&Deliverer, 100).await?)
     }
 
     /// What the worker runs: [`Services::run_webhooks`] while any
@@ -263,7 +264,7 @@ impl Services {
     /// incoming text for SQLite's lock; instead, when `skip_due`, the cursor
     /// jumps to the end in one statement that checks again that nothing is
     /// subscribed.
-    pub async fn tend_webhooks(&self, skip_due: bool) -> Result<usize, StoreError> {
+    pub async fn tend_webhooks(&self, skip_due: bool) -> ServiceResult<usize> {
         if self.store.any_active_webhook().await? {
             return self.run_webhooks().await;
         }
@@ -276,7 +277,7 @@ impl Services {
     /// Attempts the deliveries due at `now` (the scheduler's clock: tests
     /// move it; the signature's timestamp is always the real time), side by
     /// side. Returns how many were attempted.
-    pub async fn send_webhooks_due(&self, now: Timestamp) -> Result<usize, StoreError> {
+    pub async fn send_webhooks_due(&self, now: Timestamp) -> ServiceResult<usize> {
         let due = self.store.claim_webhook_deliveries(now, LEASE, BATCH).await?;
         let ends = futures_util::future::join_all(due.iter().map(|d| self.attempt(d, now))).await;
         for (d, end) in due.iter().zip(ends) {
@@ -291,8 +292,8 @@ impl Services {
 
     /// Drops finished deliveries older than [`KEEP_LOG`] from the log (their
     /// payloads quote customers). Run hourly by housekeeping.
-    pub async fn prune_webhook_log(&self, now: Timestamp) -> Result<u64, StoreError> {
-        self.store.prune_webhook_deliveries(now - KEEP_LOG).await
+    pub async fn prune_webhook_log(&self, now: Timestamp) -> ServiceResult<u64> {
+        Ok(self.store.prune_webhook_deliveries(now - KEEP_LOG).await?)
     }
 
     async fn switch_off(&self, sub: &textdesk_store::WebhookSubscription, now: Timestamp) -> Result<(), StoreError> {
