@@ -146,7 +146,7 @@ document.addEventListener("click", function (e) {
   function connect() {
     disconnect();
     es = new EventSource("/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
-    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
+    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "review.queued", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
     es.onopen = function () {
       backoff = 1000;
       showLive(true);
@@ -695,7 +695,7 @@ document.addEventListener("click", function (e) {
 })();
 
 // An escalation addressed to this person, or (for supervisors) a low poll
-// score: an alert on whatever page is open (and a browser notification when
+// score or a conversation entering the review queue: an alert on whatever page is open (and a browser notification when
 // they allowed them), with a link to it.
 (function () {
   "use strict";
@@ -710,6 +710,7 @@ document.addEventListener("click", function (e) {
     var about = null;
     if (e.detail.kind === "conversation.escalated" && String(d.for_user) === me) about = "escalation";
     if (e.detail.kind === "survey.low_score" && supervises) about = "survey";
+    if (e.detail.kind === "review.queued" && supervises) about = "review";
     if (!about) return;
     fetch("/conversations/" + d.conversation_id + "/notice?about=" + about, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
