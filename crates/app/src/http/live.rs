@@ -102,8 +102,8 @@ pub(crate) async fn live_stream(
                     ev.kind = "conversation.updated".into();
                 }
                 Event::default()
-                .id(ev.id.to_string())
-                .event(ev.kind.clone())
+                    .id(ev.id.to_string())
+                    .event(ev.kind.clone())
                     .data(serde_json::to_string(&ev).unwrap_or_default())
             }
             Live::Resync { last_id } => Event::default().id(last_id.to_string()).event("resync").data("{}"),

@@ -173,7 +173,8 @@ async fn poll_and_review(t: &TestApp, admin: &str, (contact, conv): (i64, i64)) 
     pool.close().await;
     let why = textdesk_core::review::ReviewReason::LowScore;
     let id = t.services.queue_for_review(t.account_id, conv, why).await.unwrap().unwrap();
-    let card = json!({ "scores": [4, 4, 4, 4, 4], "comment": format!("She was upset about her {WORDS}; answered kindly") });
+    let card =
+        json!({ "scores": [4, 4, 4, 4, 4], "comment": format!("She was upset about her {WORDS}; answered kindly") });
     let r = t.client.put(t.url(&format!("/api/v1/reviews/{id}/scorecard"))).bearer_auth(admin).json(&card);
     assert_eq!(r.send().await.unwrap().status(), 200);
     id

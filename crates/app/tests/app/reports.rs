@@ -406,7 +406,10 @@ async fn review_scores_per_agent_with_the_trend(db: Db) {
     );
     // Narrowed like the rest: on WhatsApp last month had none; on SMS this month has none.
     let wa = report(&s, &format!("period={month}&channel=whatsapp")).await;
-    assert_eq!((&wa["agents"][0]["review_score_percent"], &wa["agents"][0]["review_trend"]), (&json!(100.0), &Value::Null));
+    assert_eq!(
+        (&wa["agents"][0]["review_score_percent"], &wa["agents"][0]["review_trend"]),
+        (&json!(100.0), &Value::Null)
+    );
     assert_eq!(report(&s, &format!("period={month}&channel=sms")).await["agents"], json!([]));
 
     let csv = t.get(&s.supervisor, &format!("/api/v1/reports/csv?period={month}&table=agents")).await;
@@ -423,7 +426,10 @@ async fn review_scores_per_agent_with_the_trend(db: Db) {
     let data_dir = t.services.media.dir.parent().unwrap().to_owned();
     let env = Env::new(&t.database_url, &data_dir).set("TEXTDESK_SECRET_KEY", common::TEST_SECRET_KEY);
     let out: Value = serde_json::from_str(&env.run(&["report", "--period", &month, "--format", "json"], None)).unwrap();
-    assert_eq!((&out["agents"][0]["review_score_percent"], &out["agents"][0]["review_trend"]), (&json!(100.0), &json!("better")));
+    assert_eq!(
+        (&out["agents"][0]["review_score_percent"], &out["agents"][0]["review_trend"]),
+        (&json!(100.0), &json!("better"))
+    );
 }
 both_backends!(review_scores_per_agent_with_the_trend);
 
@@ -452,7 +458,10 @@ async fn the_monthly_summary_email_is_retried_until_the_server_takes_it(db: Db) 
     let _smtp = common::smtp::smtp_server_on(dir.path(), port).unwrap();
     let later = december + jiff::SignedDuration::from_hours(1);
     let sent = t.services.send_monthly_summaries(later).await.unwrap();
-    assert_eq!(sent, vec![(t.account_id, textdesk::services::reports::summary::Summary::Emailed { month: "2026-11".into(), to: 2 })]);
+    assert_eq!(
+        sent,
+        vec![(t.account_id, textdesk::services::reports::summary::Summary::Emailed { month: "2026-11".into(), to: 2 })]
+    );
     assert!(t.services.store.monthly_summary_sent(t.account_id, "2026-11").await.unwrap());
     assert!(t.services.send_monthly_summaries(later + jiff::SignedDuration::from_hours(1)).await.unwrap().is_empty());
     let got = common::smtp::mails(dir.path());
