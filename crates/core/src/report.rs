@@ -333,13 +333,13 @@ impl ConvState {
                 self.clock(Happening::HandedOff, at, ctx, &mut out);
             }
             E::Escalated { to, .. } => out.push(self.tally(at, ctx, metric::ESCALATED, escalation_bucket(*to), 0)),
-            E::SlaMissed { target, waiting_since } => {
-                // Only while that wait is still open, and once: two sweeps, or a late one, count nothing more.
-                if self.clock.waiting_since == Some(*waiting_since) && self.missed_wait != Some(*waiting_since) {
-                    self.missed_wait = Some(*waiting_since);
-                    self.breached = true;
-                    out.push(self.tally(at, ctx, target.metric(), 0, 0));
-                }
+            // Only while that wait is still open, and once: two sweeps, or a late one, count nothing more.
+            E::SlaMissed { target, waiting_since }
+                if self.clock.waiting_since == Some(*waiting_since) && self.missed_wait != Some(*waiting_since) =>
+            {
+                self.missed_wait = Some(*waiting_since);
+                self.breached = true;
+                out.push(self.tally(at, ctx, target.metric(), 0, 0));
             }
             E::SurveySent { kind, .. } => out.push(self.tally(at, ctx, metric::SURVEY_SENT, survey_bucket(*kind), 0)),
             E::SurveyAnswered { kind, score, agent_id, team_id, .. } => {
