@@ -716,9 +716,22 @@ document.addEventListener("click", function (e) {
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (n) {
         if (!n) return;
+        var conv = String(d.conversation_id);
+        var body = alertBox.querySelector("[data-alert-body]");
+        var same = !alertBox.hidden && alertBox.getAttribute("data-conversation") === conv;
+        var was = alertBox.getAttribute("data-about");
+        // A low score or an escalation queues the conversation for review at the same moment: the alert
+        // that says what happened stays, and says it is queued, whichever of the two arrives first.
+        if (about === "review" && same && was !== "review") {
+          body.textContent += " · " + n.body;
+          return;
+        }
+        var queued = about !== "review" && same && was === "review" ? " · " + body.textContent : "";
         alertBox.querySelector("[data-alert-title]").textContent = n.title;
-        alertBox.querySelector("[data-alert-body]").textContent = n.body;
+        body.textContent = n.body + queued;
         alertBox.querySelector("[data-alert-link]").setAttribute("href", n.url);
+        alertBox.setAttribute("data-conversation", conv);
+        alertBox.setAttribute("data-about", about);
         alertBox.hidden = false;
         if ("Notification" in window && Notification.permission === "granted") {
           var shown = new Notification(n.title, { body: n.body, tag: about + "-" + d.conversation_id });
