@@ -51,11 +51,28 @@ export const scenarios = [
     async run({ newContext }) {
       const page = await (await newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })).newPage();
       await signIn(page, env.supervisor);
+      await textIn(page.request, customerNumber(), "Are you open on Sunday?");
+      // The bar has no room for every page on a phone: "More" holds Reviews and Reports.
+      const more = page.locator(".more-nav > summary");
+      await more.waitFor();
+      check((await page.getByRole("link", { name: "Reports" }).count()) === 0, "Reports is tucked away until More is opened");
+      await more.click();
+      const menu = page.getByRole("navigation", { name: "More pages" });
+      await menu.getByRole("link", { name: "Reviews" }).waitFor();
+      await assertNoHorizontalScroll(page, "the More menu on a phone");
+      await screenshot(page, "reports-phone-menu");
+      await Promise.all([page.waitForURL(/\/reports$/), menu.getByRole("link", { name: "Reports" }).click()]);
       await reportWithData(page);
       await assertNoHorizontalScroll(page, "the report on a phone");
       await screenshot(page, "reports-phone");
+      await page.locator("#agents-title").scrollIntoViewIfNeeded();
+      await screenshot(page, "reports-phone-agents");
       await page.locator("#hours-title").scrollIntoViewIfNeeded();
       await screenshot(page, "reports-phone-charts");
+      // The same menu leads to the review queue.
+      await page.locator(".more-nav > summary").click();
+      await Promise.all([page.waitForURL(/\/reviews$/), page.getByRole("navigation", { name: "More pages" }).getByRole("link", { name: "Reviews" }).click()]);
+      await assertNoHorizontalScroll(page, "the review queue on a phone");
     },
   },
 ];

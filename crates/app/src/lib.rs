@@ -305,8 +305,16 @@ async fn dispatcher_loop(services: Services, every: Duration) {
 
 async fn housekeeping_loop(services: Services, config: Arc<Config>) {
     let mut next_sweep = tokio::time::Instant::now();
+    let mut next_sla = tokio::time::Instant::now();
     loop {
         housekeep_once(&services).await;
+        if tokio::time::Instant::now() >= next_sla {
+            next_sla += Duration::from_secs(60);
+            // Customers still waiting past a target: each wait counted once, on whichever node marks it first.
+            if let Err(e) = services.sweep_missed_targets(jiff::Timestamp::now()).await {
+                tracing::error!(error = %e, "sweeping for missed response targets failed");
+            }
+        }
         let _ = services.store.delete_expired_sessions(jiff::Timestamp::now(), config.session_idle()).await;
         if tokio::time::Instant::now() >= next_sweep {
             next_sweep += Duration::from_secs(3600);

@@ -146,7 +146,7 @@ document.addEventListener("click", function (e) {
   function connect() {
     disconnect();
     es = new EventSource("/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
-    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "callback.due", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
+    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "callback.due", "review.queued", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
     es.onopen = function () {
       backoff = 1000;
       showLive(true);
@@ -695,9 +695,9 @@ document.addEventListener("click", function (e) {
 })();
 
 // An escalation addressed to this person, a call back that fell due (theirs,
-// or nobody's yet), or (for supervisors) a low poll score: an alert on
-// whatever page is open (and a browser notification when they allowed them),
-// with a link to it.
+// or nobody's yet), or (for supervisors) a low poll score or a conversation
+// entering the review queue: an alert on whatever page is open (and a browser
+// notification when they allowed them), with a link to it.
 (function () {
   "use strict";
   var bar = document.querySelector("[data-me]");
@@ -712,16 +712,30 @@ document.addEventListener("click", function (e) {
     if (e.detail.kind === "conversation.escalated" && String(d.for_user) === me) about = "escalation";
     if (e.detail.kind === "survey.low_score" && supervises) about = "survey";
     if (e.detail.kind === "callback.due" && (!d.for_user || String(d.for_user) === me)) about = "callback";
+    if (e.detail.kind === "review.queued" && supervises) about = "review";
     if (!about) return;
     fetch("/conversations/" + d.conversation_id + "/notice?about=" + about, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (n) {
         if (!n) return;
+        var conv = String(d.conversation_id);
+        var body = alertBox.querySelector("[data-alert-body]");
+        var same = !alertBox.hidden && alertBox.getAttribute("data-conversation") === conv;
+        var was = alertBox.getAttribute("data-about");
+        // A low score or an escalation queues the conversation for review at the same moment: the alert
+        // that says what happened stays, and says it is queued, whichever of the two arrives first.
+        if (about === "review" && same && was !== "review") {
+          body.textContent += " · " + n.body;
+          return;
+        }
+        var queued = about !== "review" && same && was === "review" ? " · " + body.textContent : "";
         alertBox.querySelector("[data-alert-title]").textContent = n.title;
-        alertBox.querySelector("[data-alert-body]").textContent = n.body;
+        body.textContent = n.body + queued;
         var link = alertBox.querySelector("[data-alert-link]");
         link.setAttribute("href", n.url);
         link.textContent = n.action || "Open the conversation";
+        alertBox.setAttribute("data-conversation", conv);
+        alertBox.setAttribute("data-about", about);
         alertBox.hidden = false;
         if ("Notification" in window && Notification.permission === "granted") {
           var shown = new Notification(n.title, { body: n.body, tag: about + "-" + d.conversation_id });

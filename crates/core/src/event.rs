@@ -247,6 +247,15 @@ pub enum DomainEvent {
         review_id: i64,
         why: String,
     },
+    /// The customer has waited longer than the business's target for a first
+    /// or a next reply and still waits: found by the periodic sweep, and
+    /// counted as a missed target now rather than when the answer comes.
+    SlaMissed {
+        target: crate::report::MissedTarget,
+        /// The start of the wait (as reporting's clock has it): the answer to
+        /// this wait is not counted as missed a second time.
+        waiting_since: Timestamp,
+    },
     /// A supervisor scored the conversation against the rubric.
     ReviewScored {
         review_id: i64,
@@ -398,6 +407,9 @@ impl StatusReason {
     }
 }
 
+/// The live kind of a conversation entering the review queue: for supervisors' screens only.
+pub const REVIEW_QUEUED: &str = "review.queued";
+
 /// How a live screen hears of an event: the wire kinds `static/app.js`
 /// understands. Screens re-fetch what they show, so only ids travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -486,6 +498,7 @@ impl DomainEvent {
             SurveyExpired { .. } => "survey_expired",
             ReviewQueued { .. } => "review_queued",
             ReviewScored { .. } => "review_scored",
+            SlaMissed { .. } => "sla_missed",
             CallStatusChanged { .. } => "call_status",
             CallbackRequested { .. } => "callback_requested",
             CallbackTaken { .. } => "callback_taken",
@@ -599,6 +612,9 @@ impl DomainEvent {
             }
             // Supervisors' screens alert them (the page decides who is one).
             SurveyAnswered { kind, score, .. } if kind.is_low(*score) => notice("survey.low_score", None),
+            // Supervisors' screens alert them; an agent's stream hears it as an update
+            // (the live stream rewrites it: which conversation is reviewed is not theirs to know).
+            ReviewQueued { .. } => notice(REVIEW_QUEUED, None),
             StatusChanged { .. }
             | Assigned { .. }
             | Unassigned {}
@@ -619,8 +635,8 @@ impl DomainEvent {
             | SurveyAnswered { .. }
             | SurveyCommented { .. }
             | SurveyExpired { .. }
-            | ReviewQueued { .. }
             | ReviewScored { .. }
+            | SlaMissed { .. }
             | CallStatusChanged { .. }
             | CallbackRequested { .. }
             | CallbackTaken { .. }
@@ -731,6 +747,7 @@ mod tests {
                 duration_secs: None,
                 reason: Some("the customer opted out".into()),
             },
+            SlaMissed { target: crate::report::MissedTarget::Reply, waiting_since: at("2026-12-04T14:00:00Z") },
             CallbackRequested { callback_id: 2, due_at: at("2026-12-07T14:00:00Z"), by_customer: true },
             CallbackTaken { callback_id: 2 },
             CallbackDue { callback_id: 2, due_at: at("2026-12-07T14:00:00Z"), taken_by: Some(7) },
@@ -870,6 +887,7 @@ mod tests {
         assert!(StopRequested { message_id: 1 }.on_timeline());
         assert!(!ConversationRead {}.on_timeline());
         assert!(!ReviewQueued { review_id: 1, why: "sample".into() }.on_timeline());
+        assert_eq!(kind(ReviewQueued { review_id: 1, why: "sample".into() }), Some((REVIEW_QUEUED, None, false)));
         let up = Escalated {
             escalation_id: 1,
             to: EscalationKind::Supervisor,

@@ -129,6 +129,7 @@ impl Targets {
     pub fn sla(&self) -> crate::report::SlaTargets {
         crate::report::SlaTargets {
             first_response: Some(SignedDuration::from_mins(self.first_response_minutes.into())),
+            reply: self.reply_minutes.map(|m| SignedDuration::from_mins(m.into())),
             resolution: self.resolution_hours.map(|h| SignedDuration::from_hours(h.into())),
         }
     }
@@ -281,7 +282,8 @@ pub fn kpis(cur: &Totals, prev: &Totals, agents: (AgentWork, AgentWork), targets
             "Targets missed",
             Unit::Count,
             Box::new(|t: &Totals, _| {
-                Some((t.count(metric::SLA_FIRST_RESPONSE) + t.count(metric::SLA_RESOLUTION)) as f64)
+                let missed = [metric::SLA_FIRST_RESPONSE, metric::SLA_REPLY, metric::SLA_RESOLUTION];
+                Some(missed.iter().map(|m| t.count(m)).sum::<i64>() as f64)
             }),
             None,
             true,
@@ -318,15 +320,21 @@ pub fn kpis(cur: &Totals, prev: &Totals, agents: (AgentWork, AgentWork), targets
             (Some(v), Some(t)) => Some(if lower_better { v <= t } else { v >= t }),
             _ => None,
         };
-        let trend = match (value, previous) {
-            (Some(v), Some(p)) if (v - p).abs() < 1e-9 => Some("same"),
-            (Some(v), Some(p)) => Some(if (v < p) == lower_better { "better" } else { "worse" }),
-            _ => None,
-        };
+        let trend = trend(value, previous, lower_better);
         let dist = (unit == Unit::Duration).then(|| cur.dist(key));
         out.push(Kpi { key, name, unit, value, target, met, previous, trend, dist });
     }
     out
+}
+
+/// How a value moved from the period before: `better`, `worse`, `same`, or
+/// None without both.
+pub fn trend(value: Option<f64>, previous: Option<f64>, lower_better: bool) -> Option<&'static str> {
+    match (value, previous) {
+        (Some(v), Some(p)) if (v - p).abs() < 1e-9 => Some("same"),
+        (Some(v), Some(p)) => Some(if (v < p) == lower_better { "better" } else { "worse" }),
+        _ => None,
+    }
 }
 
 /// A duration in words for people: "4 min", "2 h 5 min", "3 d 4 h".

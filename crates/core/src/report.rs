@@ -49,13 +49,45 @@ pub mod metric {
     pub const SLA_FIRST_RESPONSE: &str = "sla_first_response";
     /// Resolutions slower than the target (business time).
     pub const SLA_RESOLUTION: &str = "sla_resolution";
+    /// Later waits (not the first) answered slower than the reply target, or
+    /// still waiting past it (business time).
+    pub const SLA_REPLY: &str = "sla_reply";
+}
+
+/// Which target a customer still waiting has passed (`DomainEvent::SlaMissed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissedTarget {
+    /// No person has answered yet: the first-response target.
+    FirstResponse,
+    /// A later wait: the reply target.
+    Reply,
+}
+
+impl MissedTarget {
+    /// The rollup metric a miss is counted under.
+    pub fn metric(self) -> &'static str {
+        match self {
+            MissedTarget::FirstResponse => metric::SLA_FIRST_RESPONSE,
+            MissedTarget::Reply => metric::SLA_REPLY,
+        }
+    }
 }
 
 /// The business's targets the fold marks breaches against (business time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SlaTargets {
     pub first_response: Option<SignedDuration>,
+    pub reply: Option<SignedDuration>,
     pub resolution: Option<SignedDuration>,
+}
+
+impl SlaTargets {
+    /// The target a wait is held to: the first response's until a person
+    /// has answered in the conversation, then the reply target.
+    pub fn for_wait(&self, answered: bool) -> (MissedTarget, Option<SignedDuration>) {
+        if answered { (MissedTarget::Reply, self.reply) } else { (MissedTarget::FirstResponse, self.first_response) }
+    }
 }
 
 /// What the fold needs beside the event: the inbox's hours and the business's clock.
@@ -79,6 +111,10 @@ pub struct ConvState {
     pub labels: Vec<String>,
     /// A target was missed in this conversation.
     pub breached: bool,
+    /// The start of the current wait when the sweep already counted it as
+    /// missed: its answer is measured but not counted as missed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_wait: Option<Timestamp>,
 }
 
 /// Counted once per contact, whichever conversation said it first (a consent
@@ -201,16 +237,28 @@ impl ConvState {
     }
 
     fn clock(&mut self, h: Happening, at: Timestamp, ctx: &Context, out: &mut Vec<Tally>) {
-        for m in self.clock.apply(h, at, ctx.hours) {
+        let wait = self.clock.waiting_since;
+        // Counted already while the customer still waited (the sweep's `sla_missed`).
+        let swept = wait.is_some() && self.missed_wait == wait;
+        let measures = self.clock.apply(h, at, ctx.hours);
+        let first = measures.iter().any(|m| matches!(m, Measure::FirstResponse(_)));
+        for m in measures {
             match m {
                 Measure::FirstResponse(s) => {
                     out.extend(self.span(at, ctx, metric::FIRST_RESPONSE, metric::FIRST_RESPONSE_BUSINESS, s));
-                    if ctx.targets.first_response.is_some_and(|t| s.business > t) {
+                    if !swept && ctx.targets.first_response.is_some_and(|t| s.business > t) {
                         self.breached = true;
                         out.push(self.tally(at, ctx, metric::SLA_FIRST_RESPONSE, 0, 0));
                     }
                 }
-                Measure::ReplyWait(s) => out.extend(self.span(at, ctx, metric::REPLY, metric::REPLY_BUSINESS, s)),
+                Measure::ReplyWait(s) => {
+                    out.extend(self.span(at, ctx, metric::REPLY, metric::REPLY_BUSINESS, s));
+                    // The first wait is held to the first-response target only.
+                    if !first && !swept && ctx.targets.reply.is_some_and(|t| s.business > t) {
+                        self.breached = true;
+                        out.push(self.tally(at, ctx, metric::SLA_REPLY, 0, 0));
+                    }
+                }
                 Measure::Resolution(s) => {
                     out.extend(self.span(at, ctx, metric::RESOLUTION, metric::RESOLUTION_BUSINESS, s));
                     out.push(self.tally(at, ctx, metric::RESOLVED, 0, 0));
@@ -221,6 +269,9 @@ impl ConvState {
                 }
                 Measure::Handoff => out.push(self.tally(at, ctx, metric::HANDOFFS, 0, 0)),
             }
+        }
+        if self.clock.waiting_since != wait {
+            self.missed_wait = None;
         }
     }
 
@@ -282,6 +333,14 @@ impl ConvState {
                 self.clock(Happening::HandedOff, at, ctx, &mut out);
             }
             E::Escalated { to, .. } => out.push(self.tally(at, ctx, metric::ESCALATED, escalation_bucket(*to), 0)),
+            // Only while that wait is still open, and once: two sweeps, or a late one, count nothing more.
+            E::SlaMissed { target, waiting_since }
+                if self.clock.waiting_since == Some(*waiting_since) && self.missed_wait != Some(*waiting_since) =>
+            {
+                self.missed_wait = Some(*waiting_since);
+                self.breached = true;
+                out.push(self.tally(at, ctx, target.metric(), 0, 0));
+            }
             E::SurveySent { kind, .. } => out.push(self.tally(at, ctx, metric::SURVEY_SENT, survey_bucket(*kind), 0)),
             E::SurveyAnswered { kind, score, agent_id, team_id, .. } => {
                 // Filed under the agent and team the conversation had when it was resolved.

@@ -201,3 +201,37 @@ fn buckets_keep_order_and_floors_are_their_smallest_value() {
         last = b;
     }
 }
+
+#[test]
+fn a_wait_found_missed_by_the_sweep_counts_once_and_its_answer_is_only_measured() {
+    let hours = office();
+    let zone = ny();
+    let targets = Targets { reply_minutes: Some(10), ..Targets::default() }.sla();
+    let ctx = Context { hours: &hours, zone: &zone, targets };
+    let (mut sums, mut seen) = (Sums::new(), BTreeSet::new());
+    let mut st = ConvState::new(1, 5, "sms");
+    let waited = at("2026-11-03T10:00");
+    let missed = |target| DomainEvent::SlaMissed { target, waiting_since: waited };
+    let steps = [
+        (created(), "2026-11-03T10:00"),
+        (received(), "2026-11-03T10:00"),
+        // Found by two sweeps; one counts.
+        (missed(MissedTarget::FirstResponse), "2026-11-03T10:20"),
+        (missed(MissedTarget::FirstResponse), "2026-11-03T10:21"),
+        // Answered 40 minutes in: measured, not missed again.
+        (replied(), "2026-11-03T10:40"),
+        // A later wait answered after 30 minutes against the 10-minute reply target.
+        (received(), "2026-11-03T11:00"),
+        (replied(), "2026-11-03T11:30"),
+        // A sweep that comes too late for a wait already answered counts nothing.
+        (missed(MissedTarget::Reply), "2026-11-03T11:31"),
+    ];
+    for (ev, t) in steps {
+        add_tallies(&mut sums, &mut seen, st.on_event(&ev, at(t), &ctx));
+    }
+    let all = totals(&sums, "", |_| true);
+    assert_eq!((all.count(metric::SLA_FIRST_RESPONSE), all.count(metric::SLA_REPLY)), (1, 1));
+    assert_eq!(all.dist(metric::FIRST_RESPONSE_BUSINESS).mean_ms, Some(40 * MIN));
+    assert_eq!(kpi(&all, "sla_breaches"), Some(2.0));
+    assert!(st.breached && st.missed_wait.is_none());
+}

@@ -199,6 +199,8 @@ pub struct LiveEvent {
     /// `conversation.updated`, `conversation.read`, `conversation.unread`,
     /// `conversation.escalated`, `survey.low_score` (a low poll score: supervisors are alerted),
     /// `callback.due` (a call back's time came: its taker, or everyone while untaken, is alerted).
+    /// `review.queued` (the conversation joined the review queue: supervisors are alerted; anyone
+    /// else's stream hears `conversation.updated`).
     pub kind: String,
     pub conversation_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

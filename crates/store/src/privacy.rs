@@ -436,6 +436,10 @@ impl Store {
             format!("UPDATE escalations SET reason = NULL WHERE conversation_id IN ({CONVERSATIONS})"),
             // A poll's comment is the customer's words; the score stays (it is no one's words).
             "UPDATE surveys SET comment = NULL WHERE contact_id = $1".to_owned(),
+            // A reviewer's comment on their conversations may quote them; the scores stay, as figures.
+            format!(
+                "UPDATE reviews SET comment = '{ERASED}' WHERE comment <> '' AND conversation_id IN ({CONVERSATIONS})"
+            ),
             // Outgoing webhooks' payloads quote their texts and number.
             "DELETE FROM webhook_deliveries WHERE contact_id = $1".to_owned(),
             // A running flow keeps what they typed for a lookup: the bot lets go of them.

@@ -379,11 +379,19 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
-    /// Claims the monthly summary of `month` (YYYY-MM) for an account: true
-    /// for the one caller, on any node, that gets to send it.
-    pub async fn claim_monthly_summary(&self, account_id: i64, month: &str, via: &str, now: Timestamp) -> Result<bool> {
+    /// Claims the monthly summary of `month` (YYYY-MM) for an account while
+    /// it is sent: true for the one caller, on any node, that gets to send
+    /// it. A claim older than `stale_before` that was never marked sent (its
+    /// node stopped while sending) may be taken again.
+    pub async fn claim_monthly_summary(
+        &self,
+        account_id: i64,
+        month: &str,
+        via: &str,
+        (now, stale_before): (Timestamp, Timestamp),
+    ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO report_summaries (account_id, month, sent_via, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )
@@ -392,9 +400,116 @@ impl Store {
         .bind(via)
         .bind(to_ms(now))
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        let claimed = if inserted == 1 {
+            1
+        } else {
+            sqlx::query(
+                "UPDATE report_summaries SET created_at = $1, sent_via = $2
+                 WHERE account_id = $3 AND month = $4 AND sent_at IS NULL AND created_at < $5",
+            )
+            .bind(to_ms(now))
+            .bind(via)
+            .bind(account_id)
+            .bind(month)
+            .bind(to_ms(stale_before))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
         self.commit(tx).await?;
-        Ok(done.rows_affected() == 1)
+        Ok(claimed == 1)
+    }
+
+    /// Records a claimed monthly summary as sent (`sent`) or gives the claim
+    /// back so the next run tries again (`!sent`).
+    pub async fn settle_monthly_summary(&self, account_id: i64, month: &str, sent: bool, now: Timestamp) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let q = if sent {
+            sqlx::query(
+                "UPDATE report_summaries SET sent_at = $3 WHERE account_id = $1 AND month = $2 AND sent_at IS NULL",
+            )
+            .bind(account_id)
+            .bind(month)
+            .bind(to_ms(now))
+        } else {
+            sqlx::query("DELETE FROM report_summaries WHERE account_id = $1 AND month = $2 AND sent_at IS NULL")
+                .bind(account_id)
+                .bind(month)
+        };
+        q.execute(&mut *tx).await?;
+        self.commit(tx).await
+    }
+
+    /// Whether the month's summary of an account is recorded as sent.
+    pub async fn monthly_summary_sent(&self, account_id: i64, month: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM report_summaries WHERE account_id = $1 AND month = $2 AND sent_at IS NOT NULL",
+        )
+        .bind(account_id)
+        .bind(month)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    /// Open conversations of the inbox whose customer has waited since before
+    /// `since` with no sweep mark for this wait, longest first.
+    pub async fn unswept_waits(&self, inbox_id: i64, since: Timestamp, limit: i64) -> Result<Vec<(i64, Timestamp)>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.waiting_since FROM conversations c
+             WHERE c.inbox_id = $1 AND c.status = 'open' AND c.waiting_since IS NOT NULL AND c.waiting_since <= $2
+               AND NOT EXISTS (SELECT 1 FROM sla_marks k
+                               WHERE k.conversation_id = c.id AND k.waiting_since = c.waiting_since)
+             ORDER BY c.waiting_since LIMIT $3",
+        )
+        .bind(inbox_id)
+        .bind(to_ms(since))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, crate::from_ms(r.try_get("waiting_since")?)))).collect()
+    }
+
+    /// A conversation's reporting state, as the `reports` consumer last saved it.
+    pub async fn report_state(&self, conversation_id: i64) -> Result<Option<ConvState>> {
+        let mut conn = self.pool.acquire().await?;
+        report_state_in(&mut conn, conversation_id).await
+    }
+
+    /// Marks a conversation's wait (`waiting_since` as the conversation has
+    /// it) as swept, with `missed` appended to its log in the same
+    /// transaction when given; false when it was marked already (by another
+    /// node, or an earlier pass).
+    pub async fn mark_swept_wait(
+        &self,
+        (account_id, conversation_id): (i64, i64),
+        waiting_since: Timestamp,
+        missed: Option<&textdesk_core::event::DomainEvent>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO sla_marks (conversation_id, waiting_since, account_id, marked_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(conversation_id)
+        .bind(to_ms(waiting_since))
+        .bind(account_id)
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(ev) = missed {
+            crate::events::append(&mut tx, (account_id, conversation_id), ev, None, now).await?;
+        }
+        self.commit(tx).await?;
+        Ok(true)
     }
 
     /// Claims the month's summary and queues it, in the same transaction, to
@@ -410,8 +525,8 @@ impl Store {
         use textdesk_core::webhook::REPORT_MONTHLY;
         let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(
-            "INSERT INTO report_summaries (account_id, month, sent_via, created_at) VALUES ($1, $2, 'webhook', $3)
-             ON CONFLICT DO NOTHING",
+            "INSERT INTO report_summaries (account_id, month, sent_via, created_at, sent_at)
+             VALUES ($1, $2, 'webhook', $3, $3) ON CONFLICT DO NOTHING",
         )
         .bind(account_id)
         .bind(month)

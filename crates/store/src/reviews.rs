@@ -182,6 +182,53 @@ impl Store {
         review_from(&row)
     }
 
+    /// Scored reviews with an overall score, per agent reviewed: (agent,
+    /// reviews, sum of overall percentages) of those scored in `[from, to)`,
+    /// narrowed as reports are (the conversation's inbox, team, medium and
+    /// labels now; the agent reviewed).
+    pub async fn review_scores(
+        &self,
+        account_id: i64,
+        f: &crate::ReportFilter,
+        (from, to): (Timestamp, Timestamp),
+    ) -> Result<Vec<(i64, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT r.agent_id, COUNT(*) AS n, CAST(SUM(r.overall) AS BIGINT) AS total
+             FROM reviews r JOIN conversations c ON c.id = r.conversation_id JOIN inboxes i ON i.id = c.inbox_id
+             WHERE r.account_id = $1 AND r.scored_at >= $2 AND r.scored_at < $3
+               AND r.overall IS NOT NULL AND r.agent_id IS NOT NULL
+               AND ($4 = 0 OR r.agent_id = $4) AND ($5 = 0 OR c.inbox_id = $5) AND ($6 = 0 OR c.team_id = $6)
+               AND ($7 = '' OR i.medium = $7)
+               AND ($8 = '' OR EXISTS (SELECT 1 FROM conversation_labels l
+                                       WHERE l.conversation_id = c.id AND l.label = $8))
+             GROUP BY r.agent_id",
+        )
+        .bind(account_id)
+        .bind(to_ms(from))
+        .bind(to_ms(to))
+        .bind(f.agent_id.unwrap_or(0))
+        .bind(f.inbox_id.unwrap_or(0))
+        .bind(f.team_id.unwrap_or(0))
+        .bind(f.medium.clone().unwrap_or_default())
+        .bind(f.label.clone().unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("agent_id")?, r.try_get("n")?, r.try_get("total")?))).collect()
+    }
+
+    /// The conversation's review waiting in the queue, if any.
+    pub async fn waiting_review(&self, account_id: i64, conversation_id: i64) -> Result<Option<Review>> {
+        let sql = format!(
+            "SELECT {COLUMNS} {FROM} WHERE r.account_id = $1 AND r.conversation_id = $2 AND r.scored_at IS NULL"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(conversation_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(review_from).transpose()
+    }
+
     /// Reviews by `f`: the waiting ones oldest first (the queue's order), the
     /// scored ones newest first.
     pub async fn reviews(&self, account_id: i64, f: &ReviewFilter, limit: i64) -> Result<Vec<Review>> {

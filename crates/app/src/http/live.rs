@@ -10,6 +10,8 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::time::Duration;
+use textdesk_core::Role;
+use textdesk_core::event::REVIEW_QUEUED;
 use textdesk_core::survey::SurveyKind;
 use textdesk_store::Live;
 
@@ -43,7 +45,8 @@ pub async fn events(
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, Problem> {
-    Ok(live_stream(&s, u.account_id, resume_point(&headers, q.after)?, None).await.into_response())
+    let supervises = u.role.at_least(Role::Supervisor);
+    Ok(live_stream(&s, (u.account_id, supervises), resume_point(&headers, q.after)?, None).await.into_response())
 }
 
 pub(crate) async fn ui_events(
@@ -56,7 +59,8 @@ pub(crate) async fn ui_events(
         Ok(after) => {
             // The person counts as here (for presence) while this page's stream is open.
             let tab = s.services.tab_opened(ui.user.id);
-            live_stream(&s, ui.user.account_id, after, Some(tab)).await.into_response()
+            let supervises = ui.user.role.at_least(Role::Supervisor);
+            live_stream(&s, (ui.user.account_id, supervises), after, Some(tab)).await.into_response()
         }
         Err(p) => p.into_response(),
     }
@@ -83,7 +87,7 @@ pub(crate) fn resume_point(headers: &HeaderMap, after: Option<i64>) -> Result<Op
 
 pub(crate) async fn live_stream(
     s: &AppState,
-    account_id: i64,
+    (account_id, supervises): (i64, bool),
     after: Option<i64>,
     tab: Option<crate::services::routing::TabGuard>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
@@ -92,10 +96,16 @@ pub(crate) async fn live_stream(
     let stream = stream.map(move |live| {
         let _tab = &tab;
         Ok(match live {
-            Live::Event(ev) => Event::default()
-                .id(ev.id.to_string())
-                .event(ev.kind.clone())
-                .data(serde_json::to_string(&ev).unwrap_or_default()),
+            Live::Event(mut ev) => {
+                // Which conversation is being reviewed is for supervisors: anyone else hears an update.
+                if ev.kind == REVIEW_QUEUED && !supervises {
+                    ev.kind = "conversation.updated".into();
+                }
+                Event::default()
+                    .id(ev.id.to_string())
+                    .event(ev.kind.clone())
+                    .data(serde_json::to_string(&ev).unwrap_or_default())
+            }
             Live::Resync { last_id } => Event::default().id(last_id.to_string()).event("resync").data("{}"),
         })
     });
@@ -121,6 +131,7 @@ pub(crate) struct NoticeQuery {
     /// `escalation`: about the latest escalation to the person asking, not the latest message;
     /// `survey`: about the conversation's satisfaction poll (a low score);
     /// `callback`: about its call back that fell due.
+    /// `review`: about its review waiting in the queue (supervisors).
     #[serde(default)]
     about: Option<String>,
 }
@@ -187,6 +198,18 @@ pub(crate) async fn notice(
             body,
             url: format!("/conversations/{id}"),
             action: None,
+        }));
+    }
+    if q.about.as_deref() == Some("review") {
+        // Why it was queued, linked to the scoring screen; only supervisors have one to see.
+        let r = s.services.waiting_review_of(&ui.user, id).await?;
+        let why: Vec<&str> = r.reasons.iter().map(|r| r.describe()).collect();
+        let body: String = format!("In the review queue: {}", why.join(", ")).chars().take(200).collect();
+        return Ok(Json(Notice {
+            title: format!("To review: {title}"),
+            body,
+            url: format!("/reviews/{}", r.id),
+            action: Some("Open the review"),
         }));
     }
     let mut body: String = c.preview.chars().take(120).collect();

@@ -168,6 +168,12 @@ impl Services {
         Ok(self.store.reviews(u.account_id, f, limit).await?)
     }
 
+    /// The conversation's review waiting in the queue (for the supervisors' live alert).
+    pub async fn waiting_review_of(&self, u: &User, conversation_id: i64) -> ServiceResult<Review> {
+        require_supervisor(u, "the review queue")?;
+        self.store.waiting_review(u.account_id, conversation_id).await?.ok_or(ServiceError::NotFound("review"))
+    }
+
     /// The scorecards of the person's own conversations.
     pub async fn my_reviews(&self, u: &User, limit: i64) -> ServiceResult<Vec<Review>> {
         let f = ReviewFilter { state: ReviewState::Scored, agent_id: Some(u.id), reason: None };

@@ -7,12 +7,11 @@
 //! and the customer's next text back in the same conversation with the same
 //! agent. Calls and call backs: `voice.rs`.
 
-use std::time::Duration;
-
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use textdesk_core::Role;
 
+use crate::common::smtp::{mails, smtp_server, smtp_server_on};
 use crate::common::{self, Db, TestApp, json, receiver, wait_for_frame};
 
 async fn me(t: &TestApp, token: &str) -> i64 {
@@ -276,65 +275,6 @@ async fn the_video_link_on_the_account_page(db: Db) {
     assert_eq!(settings.escalation.video_link, "https://meet.jit.si/textdesk-{room}");
 }
 both_backends!(the_video_link_on_the_account_page);
-
-/// The SMTP server's process, stopped when the test ends (even by a failed assertion).
-struct Smtp(std::process::Child);
-
-impl Smtp {
-    fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// aiosmtpd on a free port, keeping what it receives in a Maildir; None (the test says it was skipped)
-/// unless peers are required.
-fn smtp_server(dir: &std::path::Path) -> Option<(Smtp, u16)> {
-    let port = common::binary::free_port();
-    smtp_server_on(dir, port).map(|s| (s, port))
-}
-
-/// aiosmtpd on `port` (a test that starts it late, after the app tried a server that was not there yet).
-fn smtp_server_on(dir: &std::path::Path, port: u16) -> Option<Smtp> {
-    let bin = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/aiosmtpd/bin/python");
-    if !bin.exists() {
-        if std::env::var("TEXTDESK_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("the aiosmtpd peer is not installed in {} (run scripts/test-deps)", bin.display());
-        }
-        println!("skipped: the Python aiosmtpd peer is not installed (run scripts/test-deps)");
-        return None;
-    }
-    let server = Smtp(
-        std::process::Command::new(bin)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(dir.join("maildir"))
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(server);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("aiosmtpd did not start on port {port}");
-}
-
-/// The messages the SMTP server kept, as raw text.
-fn mails(dir: &std::path::Path) -> Vec<String> {
-    let new = dir.join("maildir/new");
-    let mut out: Vec<String> = std::fs::read_dir(new)
-        .map(|d| d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect())
-        .unwrap_or_default();
-    out.sort();
-    out
-}
 
 async fn by_email_through_a_real_smtp_server(db: Db) {
     let dir = tempfile::tempdir().unwrap();

@@ -57,6 +57,7 @@ mod scopes;
 mod settings;
 mod shutdown;
 mod signin;
+mod sla_sweep;
 mod story;
 mod surveys;
 mod telegram;

@@ -150,11 +150,42 @@ fn media_files(t: &TestApp) -> usize {
     std::fs::read_dir(&t.services.media.dir).map(|d| d.count()).unwrap_or(0)
 }
 
+/// What quality control wrote about the conversation: the poll's answer with
+/// the customer's comment, and a supervisor's scorecard whose comment quotes
+/// them. Returns the review's id.
+async fn poll_and_review(t: &TestApp, admin: &str, (contact, conv): (i64, i64)) -> i64 {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&t.database_url).await.unwrap();
+    let inbox = t.services.store.inboxes(t.account_id).await.unwrap()[0].id;
+    sqlx::query(
+        "INSERT INTO surveys (account_id, conversation_id, contact_id, inbox_id, kind, state, score, comment,
+                              created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'csat', 'commented', 2, $5, 0, 0)",
+    )
+    .bind(t.account_id)
+    .bind(conv)
+    .bind(contact)
+    .bind(inbox)
+    .bind(format!("The {WORDS} took three weeks"))
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let why = textdesk_core::review::ReviewReason::LowScore;
+    let id = t.services.queue_for_review(t.account_id, conv, why).await.unwrap().unwrap();
+    let card =
+        json!({ "scores": [4, 4, 4, 4, 4], "comment": format!("She was upset about her {WORDS}; answered kindly") });
+    let r = t.client.put(t.url(&format!("/api/v1/reviews/{id}/scorecard"))).bearer_auth(admin).json(&card);
+    assert_eq!(r.send().await.unwrap().status(), 200);
+    id
+}
+
 async fn erasure_leaves_nothing_but_the_hashed_ledger(db: Db) {
     let t = app(db).start().await;
     let admin = t.token_for("ada@example.com", Role::Admin).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
     let (contact, conv) = customer(&t, &admin).await;
+    let review = poll_and_review(&t, &admin, (contact, conv)).await;
     assert_eq!(media_files(&t), 1);
     let before = every_row(&t).await;
     assert!(before.iter().any(|(_, r)| r.contains(DIGITS)), "the number is held before");
@@ -187,6 +218,11 @@ async fn erasure_leaves_nothing_but_the_hashed_ledger(db: Db) {
     let audit = t.services.store.audit_entries(t.account_id, None, 10).await.unwrap();
     let entry = audit.iter().find(|a| a.action == "contact.erased").expect("audit entry");
     assert!(entry.detail.contains("3 messages") && !entry.detail.contains(DIGITS), "{}", entry.detail);
+    // Quality control keeps its figures without their words: the poll's score, the scorecard's.
+    let r = json(t.get(&admin, &format!("/api/v1/reviews/{review}")).await).await;
+    assert_eq!((r["overall"].as_i64(), r["comment"].as_str()), (Some(75), Some("[erased]")), "{r}");
+    let polls = t.services.store.surveys_of(t.account_id, conv).await.unwrap();
+    assert_eq!((polls[0].score, polls[0].comment.as_deref()), (Some(2), None));
     // Their conversation still opens, with the words gone.
     let browser = t.browser("ada@example.com").await;
     let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap();

@@ -368,3 +368,119 @@ async fn a_recently_missed_target_is_queued_for_review(db: Db) {
     assert_eq!(missed(&queue), vec![late], "queued once, the quick answer not at all: {queue}");
 }
 both_backends!(a_recently_missed_target_is_queued_for_review);
+
+/// Per-agent review scores: the mean overall score of the reviews scored in
+/// the period beside the period before's and the trend, on the API, the CSV,
+/// the page and the CLI, narrowed by the report's filters.
+async fn review_scores_per_agent_with_the_trend(db: Db) {
+    let s = scenario(db).await;
+    let t = &s.t;
+    let zone = TimeZone::get("America/New_York").unwrap();
+    let today = Timestamp::now().to_zoned(zone.clone()).date();
+    let month = format!("{:04}-{:02}", today.year(), today.month());
+    let last_month = today.first_of_month().yesterday().unwrap().at(12, 0, 0, 0).to_zoned(zone).unwrap().timestamp();
+    let score = |id: i64, n: u8| {
+        let card = json!({ "scores": [n, n, n, n, n], "comment": "" });
+        t.client.put(t.url(&format!("/api/v1/reviews/{id}/scorecard"))).bearer_auth(&s.supervisor).json(&card).send()
+    };
+    let why = textdesk_core::review::ReviewReason::Sample;
+    // Last month Dana's weekend conversation scored 4s (75%); this month the WhatsApp one 5s (100%).
+    let before = t.services.store.queue_review((t.account_id, s.weekend), why, Some(s.dana), last_month).await;
+    let before = before.unwrap().unwrap();
+    assert_eq!(score(before, 4).await.unwrap().status(), 200);
+    // Scorecards are dated when scored: this one is moved back to last month.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&t.database_url).await.unwrap();
+    let q = sqlx::query("UPDATE reviews SET scored_at = $1 WHERE id = $2");
+    q.bind(last_month.as_millisecond()).bind(before).execute(&pool).await.unwrap();
+    pool.close().await;
+    let now = t.services.store.queue_review((t.account_id, s.tuesday), why, Some(s.dana), Timestamp::now()).await;
+    assert_eq!(score(now.unwrap().unwrap(), 5).await.unwrap().status(), 200);
+
+    let r = report(&s, &format!("period={month}")).await;
+    let dana = r["agents"].as_array().unwrap().iter().find(|a| a["agent_id"] == s.dana).cloned().unwrap_or_default();
+    assert_eq!(
+        (&dana["reviews"], &dana["review_score_percent"], &dana["review_score_previous"], &dana["review_trend"]),
+        (&json!(1), &json!(100.0), &json!(75.0), &json!("better")),
+        "{r}"
+    );
+    // Narrowed like the rest: on WhatsApp last month had none; on SMS this month has none.
+    let wa = report(&s, &format!("period={month}&channel=whatsapp")).await;
+    assert_eq!(
+        (&wa["agents"][0]["review_score_percent"], &wa["agents"][0]["review_trend"]),
+        (&json!(100.0), &Value::Null)
+    );
+    assert_eq!(report(&s, &format!("period={month}&channel=sms")).await["agents"], json!([]));
+
+    let csv = t.get(&s.supervisor, &format!("/api/v1/reports/csv?period={month}&table=agents")).await;
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("agent_id,name,resolved,first_response_business_median_ms,csat_percent,reviews,review_score_percent,review_score_previous,review_trend\r\n"), "{csv}");
+    assert!(csv.contains(&format!("{},", s.dana)) && csv.contains(",1,100,75,better\r\n"), "{csv}");
+
+    t.user("sam@example.com", Role::Supervisor).await;
+    let page = t.browser("sam@example.com").await.get(t.url(&format!("/reports?period={month}"))).send().await;
+    let html = page.unwrap().text().await.unwrap();
+    assert!(html.contains("Review score") && html.contains("100% (1 review)"), "{html}");
+    assert!(html.contains("kpi-trend better") && html.contains(": 75% · better"), "{html}");
+
+    let data_dir = t.services.media.dir.parent().unwrap().to_owned();
+    let env = Env::new(&t.database_url, &data_dir).set("TEXTDESK_SECRET_KEY", common::TEST_SECRET_KEY);
+    let out: Value = serde_json::from_str(&env.run(&["report", "--period", &month, "--format", "json"], None)).unwrap();
+    assert_eq!(
+        (&out["agents"][0]["review_score_percent"], &out["agents"][0]["review_trend"]),
+        (&json!(100.0), &json!("better"))
+    );
+}
+both_backends!(review_scores_per_agent_with_the_trend);
+
+/// The monthly summary by email, through a real SMTP server: to the active
+/// supervisors and admins, with the month's figures; with the server down
+/// nothing is recorded and the next run sends it; then never again.
+async fn the_monthly_summary_email_is_retried_until_the_server_takes_it(db: Db) {
+    if !common::smtp::available() {
+        return;
+    }
+    let s = scenario(db).await;
+    let t = &s.t;
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::binary::free_port();
+    let email = json!({ "email": { "host": "127.0.0.1", "port": port, "tls": "none", "from": "reports@clinic.example",
+        "reply_domain": "reply.clinic.example" } });
+    patch_settings(t, &s.admin, email).await;
+    let december = ny("2026-12-01T08:00");
+
+    // Nobody listens on the port: not sent, not recorded.
+    assert!(t.services.send_monthly_summaries(december).await.unwrap().is_empty());
+    assert!(!t.services.store.monthly_summary_sent(t.account_id, "2026-11").await.unwrap());
+    assert!(common::smtp::mails(dir.path()).is_empty());
+
+    // The server is back: the next run (an hour later) sends it, once.
+    let _smtp = common::smtp::smtp_server_on(dir.path(), port).unwrap();
+    let later = december + jiff::SignedDuration::from_hours(1);
+    let sent = t.services.send_monthly_summaries(later).await.unwrap();
+    assert_eq!(
+        sent,
+        vec![(t.account_id, textdesk::services::reports::summary::Summary::Emailed { month: "2026-11".into(), to: 2 })]
+    );
+    assert!(t.services.store.monthly_summary_sent(t.account_id, "2026-11").await.unwrap());
+    assert!(t.services.send_monthly_summaries(later + jiff::SignedDuration::from_hours(1)).await.unwrap().is_empty());
+    let got = common::smtp::mails(dir.path());
+    assert_eq!(got.len(), 1, "never twice: {got:?}");
+    let (headers, mail) = common::smtp::parsed(&got[0]);
+    let header = |name: &str| headers.lines().find_map(|l| l.strip_prefix(&format!("{name}: "))).unwrap_or_default();
+    let to = header("To").to_lowercase();
+    assert!(to.contains("admin@example.com") && to.contains("sue@example.com") && !to.contains("dana"), "{headers}");
+    assert!(header("Subject").ends_with(": your 2026-11 report"), "{headers}");
+    assert_eq!(header("From"), "reports@clinic.example");
+    for line in [
+        "- First response (business hours): 5 min (target 15 min, met)",
+        "- Resolution rate: 200%",
+        "- New conversations: 1",
+        "- CSAT (4s and 5s): 100%",
+        "- Targets missed: 1",
+    ] {
+        assert!(mail.contains(line), "{line:?} in {mail}");
+    }
+    assert!(mail.contains("days on America/New_York"), "{mail}");
+}
+both_backends!(the_monthly_summary_email_is_retried_until_the_server_takes_it);

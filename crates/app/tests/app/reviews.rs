@@ -292,3 +292,44 @@ async fn weekly_sample_per_agent(db: Db) {
 }
 
 both_backends!(weekly_sample_per_agent);
+
+/// A conversation entering the queue alerts supervisors live (`review.queued`,
+/// worded by the notice the inbox's alert box shows); an agent's stream hears
+/// only that the conversation changed, and the notice is not theirs to read.
+async fn joining_the_queue_alerts_supervisors_live(db: Db) {
+    let t = common::app(db).start().await;
+    let sup = t.token_for("sup@example.com", Role::Supervisor).await;
+    let agent = t.token_for("agent@example.com", Role::Agent).await;
+    let inbox = t.simulator_inbox().await;
+    let conv = conversation(&t, inbox, "+14155550231").await;
+    let mut sup_stream = t.client.get(t.url("/api/v1/events")).bearer_auth(&sup).send().await.unwrap();
+    common::wait_for_frame(&mut sup_stream, "ready").await;
+    let mut agent_stream = t.client.get(t.url("/api/v1/events")).bearer_auth(&agent).send().await.unwrap();
+    common::wait_for_frame(&mut agent_stream, "ready").await;
+
+    let id = t.services.queue_for_review(t.account_id, conv, ReviewReason::Escalated).await.unwrap().unwrap();
+    let frame = common::wait_for_frame(&mut sup_stream, "review.queued").await;
+    assert_eq!((frame["conversation_id"].as_i64(), frame["kind"].as_str()), (Some(conv), Some("review.queued")));
+    // The agent's stream carries the same event as an update (other updates may come first).
+    let mut heard = common::wait_for_frame(&mut agent_stream, "conversation.updated").await;
+    while heard["id"] != frame["id"] {
+        heard = common::wait_for_frame(&mut agent_stream, "conversation.updated").await;
+    }
+    assert_eq!((heard["conversation_id"].as_i64(), heard["kind"].as_str()), (Some(conv), Some("conversation.updated")));
+
+    let notice = |who: &'static str| {
+        let t = &t;
+        async move {
+            let b = t.browser(who).await;
+            b.get(t.url(&format!("/conversations/{conv}/notice?about=review"))).send().await.unwrap()
+        }
+    };
+    let n = json(notice("sup@example.com").await).await;
+    assert_eq!(n["title"], "To review: +14155550231");
+    assert_eq!(n["body"], "In the review queue: Escalated");
+    assert_eq!(n["url"], format!("/reviews/{id}"));
+    assert_eq!(notice("agent@example.com").await.status(), 403);
+    let page = t.browser("sup@example.com").await.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"escalation-alert\"") && page.contains("data-supervisor"), "the alert box listens");
+}
+both_backends!(joining_the_queue_alerts_supervisors_live);

@@ -89,6 +89,14 @@ pub struct AgentOut {
     resolved: i64,
     first_response_business_median_ms: Option<i64>,
     csat_percent: Option<f64>,
+    /// Reviews of the agent scored in the period (with an overall score).
+    reviews: i64,
+    /// Their mean overall score, percent of the rubric's maximum.
+    review_score_percent: Option<f64>,
+    /// The same in the period before.
+    review_score_previous: Option<f64>,
+    /// `better`, `worse` or `same` against the period before.
+    review_trend: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -176,6 +184,10 @@ impl From<Report> for ReportOut {
                     resolved: a.resolved,
                     first_response_business_median_ms: a.first_response_business_median_ms,
                     csat_percent: a.csat_percent,
+                    reviews: a.reviews,
+                    review_score_percent: a.review_score_percent,
+                    review_score_previous: a.review_score_previous,
+                    review_trend: a.review_trend.map(String::from),
                 })
                 .collect(),
             hours: r.hours,

@@ -45,6 +45,11 @@ pub(crate) struct AgentLine {
     resolved: i64,
     first_response: String,
     csat: String,
+    /// "80% (2 reviews)", or empty.
+    review: String,
+    /// The period before's mean and the trend, in words.
+    review_before: String,
+    review_trend: &'static str,
 }
 
 #[derive(Template, WebTemplate)]
@@ -125,6 +130,13 @@ fn agent_line(a: &AgentRow) -> AgentLine {
             a.first_response_business_median_ms.map(|v| v as f64),
         ),
         csat: value_text(textdesk_core::kpi::Unit::Percent, a.csat_percent),
+        review: match a.review_score_percent {
+            Some(v) if a.reviews == 1 => format!("{v:.0}% (1 review)"),
+            Some(v) => format!("{v:.0}% ({} reviews)", a.reviews),
+            None => "—".into(),
+        },
+        review_before: value_text(textdesk_core::kpi::Unit::Percent, a.review_score_previous),
+        review_trend: a.review_trend.unwrap_or_default(),
     }
 }
 

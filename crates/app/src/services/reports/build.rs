@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use jiff::ToSpan;
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 use textdesk_core::kpi::{AgentWork, Kpi, Totals, kpis};
 use textdesk_core::period::Period;
@@ -54,6 +55,12 @@ pub struct AgentRow {
     pub resolved: i64,
     pub first_response_business_median_ms: Option<i64>,
     pub csat_percent: Option<f64>,
+    /// Reviews scored in the period with an overall score, and their mean overall percentage.
+    pub reviews: i64,
+    pub review_score_percent: Option<f64>,
+    /// The same for the period before, and how the mean moved (`better`, `worse`, `same`).
+    pub review_score_previous: Option<f64>,
+    pub review_trend: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,6 +104,22 @@ fn id(v: &Option<String>, what: &str) -> ServiceResult<Option<i64>> {
 
 fn range(p: &Period) -> DayRange {
     DayRange { from: p.from, to: p.to }
+}
+
+/// The period's instants on the business's clock: its first day's start to the start of the day after its last.
+fn instants(p: &Period, zone: &TimeZone) -> ServiceResult<(Timestamp, Timestamp)> {
+    let start = |d: Date| {
+        d.to_zoned(zone.clone())
+            .map(|z| z.timestamp())
+            .map_err(|e| ServiceError::Internal(format!("the period's days do not fit the clock: {e}")))
+    };
+    let after = p.to.tomorrow().map_err(|e| ServiceError::invalid(format!("the period ends too late: {e}")))?;
+    Ok((start(p.from)?, start(after)?))
+}
+
+/// Reviews per agent: (how many, mean overall percentage).
+fn review_means(rows: Vec<(i64, i64, i64)>) -> BTreeMap<i64, (i64, f64)> {
+    rows.into_iter().filter(|r| r.1 > 0).map(|(agent, n, total)| (agent, (n, total as f64 / n as f64))).collect()
 }
 
 /// The first day of the trend's step holding `d`.
@@ -242,7 +265,14 @@ impl Services {
         channels.sort_by(|a, b| b.conversations.cmp(&a.conversations).then(a.channel.cmp(&b.channel)));
 
         let names: BTreeMap<i64, String> = st.users(account_id).await?.into_iter().map(|u| (u.id, u.name)).collect();
+        let zone = self.business_zone(account_id).await?;
+        let reviews = review_means(st.review_scores(account_id, &filter, instants(&period, &zone)?).await?);
+        let reviews_before = review_means(st.review_scores(account_id, &filter, instants(&previous, &zone)?).await?);
         let mut per_agent: BTreeMap<i64, Totals> = BTreeMap::new();
+        // An agent whose work was only reviewed in the period has a row too.
+        for agent in reviews.keys() {
+            per_agent.entry(*agent).or_default();
+        }
         for r in by_agent {
             if let Ok(a) = r.key.parse::<i64>()
                 && a > 0
@@ -254,6 +284,9 @@ impl Services {
             .into_iter()
             .map(|(agent_id, t)| {
                 let answers = t.count(metric::CSAT);
+                let reviewed = reviews.get(&agent_id).copied();
+                let score = reviewed.map(|r| r.1);
+                let before = reviews_before.get(&agent_id).map(|r| r.1);
                 AgentRow {
                     agent_id,
                     name: names.get(&agent_id).cloned().unwrap_or_else(|| format!("user {agent_id}")),
@@ -261,6 +294,10 @@ impl Services {
                     first_response_business_median_ms: t.dist(metric::FIRST_RESPONSE_BUSINESS).median_ms,
                     csat_percent: (answers > 0)
                         .then(|| 100.0 * t.count_where(metric::CSAT, |b| b >= 4) as f64 / answers as f64),
+                    reviews: reviewed.map(|r| r.0).unwrap_or(0),
+                    review_score_percent: score,
+                    review_score_previous: before,
+                    review_trend: textdesk_core::kpi::trend(score, before, false),
                 }
             })
             .collect();
@@ -375,9 +412,19 @@ pub fn csv(r: &Report, table: &str) -> ServiceResult<String> {
         }
         "agents" => {
             line(
-                ["agent_id", "name", "resolved", "first_response_business_median_ms", "csat_percent"]
-                    .map(String::from)
-                    .to_vec(),
+                [
+                    "agent_id",
+                    "name",
+                    "resolved",
+                    "first_response_business_median_ms",
+                    "csat_percent",
+                    "reviews",
+                    "review_score_percent",
+                    "review_score_previous",
+                    "review_trend",
+                ]
+                .map(String::from)
+                .to_vec(),
             );
             for a in &r.agents {
                 line(vec![
@@ -386,6 +433,10 @@ pub fn csv(r: &Report, table: &str) -> ServiceResult<String> {
                     a.resolved.to_string(),
                     ms(a.first_response_business_median_ms),
                     num(a.csat_percent),
+                    a.reviews.to_string(),
+                    num(a.review_score_percent),
+                    num(a.review_score_previous),
+                    a.review_trend.unwrap_or_default().into(),
                 ]);
             }
         }

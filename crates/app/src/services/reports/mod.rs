@@ -4,9 +4,11 @@
 //! on the business's clock × inbox × team × agent × medium × label). Reports
 //! read summed rollups only ([`build`]), so a year answers as fast as a day;
 //! `textdesk report rebuild` forgets them and reads the log again.
-//! The monthly summary to managers is in [`summary`].
+//! The monthly summary to managers is in [`summary`]; the sweep that counts
+//! customers still waiting past a target is in [`sla`].
 
 pub mod build;
+pub mod sla;
 pub mod summary;
 
 use std::collections::HashMap;
@@ -52,6 +54,7 @@ fn counted(e: &DomainEvent) -> bool {
             | E::SurveySent { .. }
             | E::SurveyAnswered { .. }
             | E::ConsentChanged { .. }
+            | E::SlaMissed { .. }
     )
 }
 

@@ -1,8 +1,9 @@
 //! The monthly summary to managers: once the business's month has turned,
 //! last month's KPIs by email to the account's supervisors and admins when
 //! the account's mail server is set up, else as a `report.monthly` webhook.
-//! Claimed once per account and month in the database, so with several
-//! nodes (or a restart) it goes once.
+//! Claimed per account and month in the database while it is sent and
+//! recorded once the mail server took it, so with several nodes (or a
+//! restart) it goes once, and a mail server that is down delays it.
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -13,6 +14,10 @@ use textdesk_core::period::Period;
 use crate::services::Services;
 use crate::services::error::ServiceResult;
 use crate::services::reports::build::{Report, ReportAsk};
+
+/// How long a node may take sending a summary before another may take the
+/// claim (the first stopped while sending).
+const SENDING_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
 
 /// What happened to an account's summary on a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,16 +88,18 @@ impl Services {
                     .filter(|u| u.active && u.role.at_least(Role::Supervisor))
                     .map(|u| u.email)
                     .collect();
-                if to.is_empty() || !self.store.claim_monthly_summary(account.id, &label, "email", now).await? {
+                let claim = (now, now - SENDING_LEASE);
+                if to.is_empty() || !self.store.claim_monthly_summary(account.id, &label, "email", claim).await? {
                     continue;
                 }
-                // Claimed before sending: a mail server that fails loses this month's email rather than
-                // sending it twice from two nodes; the log says so.
+                // Claimed while it is sent (no other node sends it meanwhile), recorded as sent only once the
+                // mail server took it: a server that is down gives the claim back and the next run tries again.
                 let subject = format!("{}: your {} report", account.name, label);
-                if let Err(e) =
-                    self.send_plain_email(account.id, &to, &subject, summary_text(&account.name, &report)).await
-                {
-                    tracing::error!(account = account.id, month = %label, error = %e, "the monthly summary email was not sent");
+                let text = summary_text(&account.name, &report);
+                let result = self.send_plain_email(account.id, &to, &subject, text).await;
+                self.store.settle_monthly_summary(account.id, &label, result.is_ok(), now).await?;
+                if let Err(e) = result {
+                    tracing::error!(account = account.id, month = %label, error = %e, "the monthly summary email was not sent; the next run tries again");
                     continue;
                 }
                 sent.push((account.id, Summary::Emailed { month: label, to: to.len() }));
