@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::extract::{ApiUser, Json, Query};
+use crate::http::extract::{Json, Query, ApiSupervisor};
 use crate::http::problem::{ApiResult, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::reports::build::{Report, ReportAsk};
@@ -195,7 +195,7 @@ impl From<Report> for ReportOut {
     security(("bearer" = [])))]
 pub async fn get_report(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Json<ReportOut>> {
     let (ask, _) = q.ask();
@@ -208,7 +208,7 @@ pub async fn get_report(
     security(("bearer" = [])))]
 pub async fn get_report_csv(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Response> {
     let (ask, table) = q.ask();
