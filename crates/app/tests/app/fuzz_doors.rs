@@ -133,7 +133,7 @@ proptest! {
         fields in proptest::collection::vec((proptest::sample::select(FIELDS), text(5)), 0..8),
         files in proptest::collection::vec((text(2), proptest::sample::select(TYPES), proptest::collection::vec(any::<u8>(), 0..64)), 0..12),
         raw in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
-        boundary in proptest::option::of(text(2)),
+        boundary in proptest::option::of("[ -~]{0,80}"),
     ) {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let files: Vec<(&str, &str, &str, &[u8])> =
