@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
-use crate::http::extract::{ApiUser, Json, Query, UiUser, ApiAdmin};
+use crate::http::extract::{ApiAdmin, ApiUser, Json, Query, UiUser};
 use crate::http::layout::{Chrome, admin_only, chrome, page_or_problem};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;

@@ -14,7 +14,7 @@ use textdesk_core::Role;
 use textdesk_store::{AuditEntry, AuditFilter, User};
 use utoipa::IntoParams;
 
-use crate::http::extract::{ClientIp, Query, UiUser, ApiAdmin};
+use crate::http::extract::{ApiAdmin, ClientIp, Query, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;

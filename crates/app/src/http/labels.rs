@@ -13,7 +13,7 @@ use textdesk_core::label::PALETTE;
 use textdesk_store::Label;
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, Json, Path, Query, UiUser, ApiSupervisor};
+use crate::http::extract::{ApiSupervisor, ApiUser, Json, Path, Query, UiUser};
 use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};

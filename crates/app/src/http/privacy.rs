@@ -12,7 +12,7 @@ use textdesk_core::Role;
 use textdesk_store::{ErasureSummary, User};
 use utoipa::ToSchema;
 
-use crate::http::extract::{ClientIp, CsrfForm, Json, Path, UiUser, ApiAdmin};
+use crate::http::extract::{ApiAdmin, ClientIp, CsrfForm, Json, Path, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;

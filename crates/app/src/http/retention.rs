@@ -13,7 +13,7 @@ use textdesk_core::Role;
 use textdesk_store::{RetentionAction, RetentionCounts, RetentionPolicy};
 use utoipa::ToSchema;
 
-use crate::http::extract::{CsrfForm, Json, Query, UiUser, ApiAdmin};
+use crate::http::extract::{ApiAdmin, CsrfForm, Json, Query, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use textdesk_store::routing::TeamRouting;
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, CsrfForm, Json, Path, ApiAdmin};
+use crate::http::extract::{ApiAdmin, ApiUser, CsrfForm, Json, Path};
 use crate::http::problem::{ApiResult, Problem, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::routing::PresenceView;

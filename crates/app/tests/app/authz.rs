@@ -444,7 +444,10 @@ async fn matrix(db: Db) {
                 // The operator's routes know no user token at all: 401, as for every other refusal there.
                 let refused = if path.starts_with("/api/v1/operator/") { 401 } else { 403 };
                 if status != refused {
-                    wrong.push(format!("{method} {path} as {} with a malformed body: {status}, not {refused}", WHO[who]));
+                    wrong.push(format!(
+                        "{method} {path} as {} with a malformed body: {status}, not {refused}",
+                        WHO[who]
+                    ));
                 }
             }
         }

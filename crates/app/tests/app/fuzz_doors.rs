@@ -92,8 +92,7 @@ fn json_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(2, 8, 4, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            proptest::collection::btree_map(text(2), inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            proptest::collection::btree_map(text(2), inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }

@@ -9,7 +9,7 @@ use textdesk_core::automation::RuleSpec;
 use textdesk_store::StoredRule;
 use utoipa::ToSchema;
 
-use crate::http::extract::{Json, Path, ApiAdmin, ApiSupervisor};
+use crate::http::extract::{ApiAdmin, ApiSupervisor, Json, Path};
 use crate::http::problem::Problem;
 use crate::http::problem::ProblemOut;
 use crate::http::state::AppState;
@@ -95,13 +95,20 @@ pub struct RulePatchIn {
 #[utoipa::path(get, path = "/api/v1/automations", tag = "automations",
     responses((status = 200, body = [RuleOut]), (status = 403, body = ProblemOut, description = "Agents do not see the rules")),
     security(("bearer" = [])))]
-pub async fn list_rules(State(s): State<AppState>, ApiSupervisor(u): ApiSupervisor) -> Result<Json<Vec<RuleOut>>, Problem> {
+pub async fn list_rules(
+    State(s): State<AppState>,
+    ApiSupervisor(u): ApiSupervisor,
+) -> Result<Json<Vec<RuleOut>>, Problem> {
     Ok(Json(s.services.automation_rules(&u).await?.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)),
     responses((status = 200, body = RuleOut), (status = 403, body = ProblemOut)), security(("bearer" = [])))]
-pub async fn get_rule(State(s): State<AppState>, ApiSupervisor(u): ApiSupervisor, Path(id): Path<i64>) -> Result<Json<RuleOut>, Problem> {
+pub async fn get_rule(
+    State(s): State<AppState>,
+    ApiSupervisor(u): ApiSupervisor,
+    Path(id): Path<i64>,
+) -> Result<Json<RuleOut>, Problem> {
     Ok(Json(s.services.automation_rule(&u, id).await?.into()))
 }
 
@@ -153,7 +160,11 @@ pub async fn patch_rule(
 #[utoipa::path(delete, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ProblemOut), (status = 422, body = ProblemOut, description = "Built-in rules are switched off, not deleted")),
     security(("bearer" = [])))]
-pub async fn delete_rule(State(s): State<AppState>, ApiAdmin(u): ApiAdmin, Path(id): Path<i64>) -> Result<StatusCode, Problem> {
+pub async fn delete_rule(
+    State(s): State<AppState>,
+    ApiAdmin(u): ApiAdmin,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Problem> {
     s.services.delete_automation_rule(&u, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
-use crate::http::extract::{ApiUser, Json, Path, Query, UiUser, ts, ApiSupervisor};
+use crate::http::extract::{ApiSupervisor, ApiUser, Json, Path, Query, UiUser, ts};
 use crate::http::problem::ApiResult;
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;

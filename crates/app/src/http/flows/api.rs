@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use textdesk_store::StoredFlow;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::extract::{Json, Path, Query, ApiAdmin, ApiSupervisor};
+use crate::http::extract::{ApiAdmin, ApiSupervisor, Json, Path, Query};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
 
@@ -79,13 +79,20 @@ pub struct ImportQuery {
 #[utoipa::path(get, path = "/api/v1/flows", tag = "flows",
     responses((status = 200, body = [FlowOut]), (status = 403, body = ProblemOut, description = "Agents do not see flows")),
     security(("bearer" = [])))]
-pub async fn list_flows(State(s): State<AppState>, ApiSupervisor(u): ApiSupervisor) -> Result<Json<Vec<FlowOut>>, Problem> {
+pub async fn list_flows(
+    State(s): State<AppState>,
+    ApiSupervisor(u): ApiSupervisor,
+) -> Result<Json<Vec<FlowOut>>, Problem> {
     Ok(Json(s.services.flows(&u).await?.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/flows/{id}", tag = "flows", params(("id" = i64, Path)),
     responses((status = 200, body = FlowOut), (status = 403, body = ProblemOut)), security(("bearer" = [])))]
-pub async fn get_flow(State(s): State<AppState>, ApiSupervisor(u): ApiSupervisor, Path(id): Path<i64>) -> Result<Json<FlowOut>, Problem> {
+pub async fn get_flow(
+    State(s): State<AppState>,
+    ApiSupervisor(u): ApiSupervisor,
+    Path(id): Path<i64>,
+) -> Result<Json<FlowOut>, Problem> {
     Ok(Json(s.services.flow(&u, id).await?.into()))
 }
 
@@ -122,7 +129,11 @@ pub async fn replace_flow(
     responses((status = 204), (status = 403, body = ProblemOut),
         (status = 409, body = ProblemOut, description = "A rule starts it, or customers are in it now")),
     security(("bearer" = [])))]
-pub async fn delete_flow(State(s): State<AppState>, ApiAdmin(u): ApiAdmin, Path(id): Path<i64>) -> Result<StatusCode, Problem> {
+pub async fn delete_flow(
+    State(s): State<AppState>,
+    ApiAdmin(u): ApiAdmin,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Problem> {
     s.services.delete_flow(&u, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,7 @@ use textdesk_store::Inbox;
 use utoipa::ToSchema;
 
 use crate::http::extract::double_option;
-use crate::http::extract::{ApiUser, Json, Path, ApiAdmin};
+use crate::http::extract::{ApiAdmin, ApiUser, Json, Path};
 use crate::http::problem::ApiResult;
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
@@ -135,7 +135,11 @@ pub async fn update_inbox(
     responses((status = 201, body = InboxOut), (status = 403, body = ProblemOut),
         (status = 422, body = ProblemOut, description = "A field is not valid (the detail names it, as `twilio.account_sid`), or the provider did not accept the credentials (type `credentials`)")),
     security(("bearer" = [])))]
-pub async fn create_inbox(State(s): State<AppState>, ApiAdmin(u): ApiAdmin, Json(b): Json<NewInboxIn>) -> ApiResult<Response> {
+pub async fn create_inbox(
+    State(s): State<AppState>,
+    ApiAdmin(u): ApiAdmin,
+    Json(b): Json<NewInboxIn>,
+) -> ApiResult<Response> {
     let provider = channels::provider(&b.channel_kind)?;
     if let Some(other) = b.setup.keys().find(|k| k.as_str() != provider.key()) {
         return Err(Problem::invalid(format!("unknown field {other:?} for a {} inbox", provider.key())));

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use textdesk_store::{WebhookDelivery, WebhookSubscription};
 use utoipa::ToSchema;
 
-use crate::http::extract::{Json, Path, Query, ApiAdmin, ApiSupervisor};
+use crate::http::extract::{ApiAdmin, ApiSupervisor, Json, Path, Query};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::webhooks::WebhookDraft;
@@ -135,7 +135,10 @@ impl From<WebhookDelivery> for DeliveryOut {
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
     responses((status = 200, body = [WebhookOut]), (status = 403, body = ProblemOut, description = "Agents do not see webhooks")),
     security(("bearer" = [])))]
-pub async fn list_webhooks(State(s): State<AppState>, ApiSupervisor(u): ApiSupervisor) -> Result<Json<Vec<WebhookOut>>, Problem> {
+pub async fn list_webhooks(
+    State(s): State<AppState>,
+    ApiSupervisor(u): ApiSupervisor,
+) -> Result<Json<Vec<WebhookOut>>, Problem> {
     Ok(Json(s.services.list_webhooks(&u).await?.into_iter().map(Into::into).collect()))
 }
 

@@ -11,7 +11,7 @@ use textdesk_store::User;
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
-use crate::http::extract::{ClientIp, Json, Path, check_sign_in_csrf, ApiAdmin};
+use crate::http::extract::{ApiAdmin, ClientIp, Json, Path, check_sign_in_csrf};
 use crate::http::layout::admin_only;
 use crate::http::people::page::{PeopleForm, link_view, users_again};
 use crate::http::people::users::UserOut;

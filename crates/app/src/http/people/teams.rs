@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
-use crate::http::extract::{ApiUser, Json, Path, ApiAdmin};
+use crate::http::extract::{ApiAdmin, ApiUser, Json, Path};
 use crate::http::layout::admin_only;
 use crate::http::people::page::{PeopleForm, users_again};
 use crate::http::people::users::UserOut;

@@ -9,7 +9,7 @@ use textdesk_store::User;
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
-use crate::http::extract::{ApiUser, Json, Path, ts, ApiAdmin};
+use crate::http::extract::{ApiAdmin, ApiUser, Json, Path, ts};
 use crate::http::inboxes::settings::opt;
 use crate::http::layout::admin_only;
 use crate::http::people::page::{PeopleForm, users_again};

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::extract::{Json, Query, ApiSupervisor};
+use crate::http::extract::{ApiSupervisor, Json, Query};
 use crate::http::problem::{ApiResult, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::reports::build::{Report, ReportAsk};

@@ -7,7 +7,7 @@ use textdesk_core::review::{Criterion, ReviewReason};
 use textdesk_store::{Review, ReviewFilter, ReviewState};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::extract::{ApiUser, Json, Path, Query, ts, ApiAdmin, ApiSupervisor};
+use crate::http::extract::{ApiAdmin, ApiSupervisor, ApiUser, Json, Path, Query, ts};
 use crate::http::problem::{ApiResult, Problem, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::reviews::ReviewSettings;
