@@ -172,6 +172,8 @@ async fn a_video_link_through_the_gate(db: Db) {
     let conv = json(t.text_in(inbox, "+14155550162", "Can you see the rash?", None).await).await["conversation_id"]
         .as_i64()
         .unwrap();
+    // Midday on the customer's clock, so quiet hours do not hold the link (it is business-initiated).
+    t.move_contact_to(&admin, conv, &common::zone_at_hour(12).0).await;
     let path = format!("/api/v1/conversations/{conv}/escalations");
     let patch = |settings: Value| {
         t.client.patch(t.url("/api/v1/account")).bearer_auth(&admin).json(&json!({ "settings": settings })).send()
