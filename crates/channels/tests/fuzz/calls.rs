@@ -84,3 +84,18 @@ proptest! {
         let _ = twilio::voice::parse_call_report(&pairs);
     }
 }
+
+#[test]
+fn a_signed_report_is_read_so_the_property_reaches_the_parser() {
+    let url = format!("{PUBLIC}/webhooks/calls/7/status");
+    let p = [
+        ("AccountSid", ACCOUNT),
+        ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+        ("CallStatus", "completed"),
+        ("CallDuration", "65"),
+    ];
+    let pairs: Vec<(String, String)> = p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+    let report = verify_call(&url, &compute_signature(TOKEN, &url, &pairs), body.as_bytes()).unwrap();
+    assert_eq!((report.status, report.duration_secs), (CallStatus::Completed, Some(65)));
+}
