@@ -3,6 +3,7 @@
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod open_files;
 pub mod public_rate;
 pub mod secrets;
 pub mod serve;
@@ -97,7 +98,8 @@ impl Application {
     /// streams end with a reconnect hint, unsent claims are handed back.
     pub async fn run(self) -> anyhow::Result<()> {
         let Application { listener, router, workers, dispatcher, config, services } = self;
-        let limits = serve::ServeLimits::from_config(&config);
+        let mut limits = serve::ServeLimits::from_config(&config);
+        limits.max_connections = open_files::fit_connections(limits.max_connections);
         let stop = services.shutdown.clone();
         let signal = async move {
             shutdown_signal().await;

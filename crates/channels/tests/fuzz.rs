@@ -5,7 +5,8 @@
 //! (Meta's example bodies with any value anywhere, signed with the app secret),
 //! LINE's (the SDK's example webhook, signed), Telegram's (updates made by
 //! python-telegram-bot, with the inbox's secret), Messenger's bodies and
-//! WeChat's XML and ciphertexts. Properties: nothing
+//! WeChat's XML and ciphertexts, Twilio Voice's call reports (`fuzz/calls.rs`).
+//! Properties: nothing
 //! panics, what decodes encodes back, oversized input is refused.
 //! `TEXTDESK_FUZZ_CASES=100000 cargo test -p textdesk-channels --test fuzz`
 //! runs longer (docs/limits.md, "Fuzzing").
@@ -25,8 +26,8 @@ use textdesk_channels::twilio::{self, compute_signature, json_url};
 use textdesk_channels::{Channel, InboundEvent, registry, simulator};
 
 fn config(ci_cases: u32) -> ProptestConfig {
-    // CI runs twenty times the listed cases: about a minute for both fuzz binaries on two cores (docs/limits.md).
-    let cases = std::env::var("TEXTDESK_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(ci_cases * 20);
+    // CI runs fourteen times the listed cases: about a minute for both fuzz binaries on two cores (docs/limits.md).
+    let cases = std::env::var("TEXTDESK_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(ci_cases * 14);
     ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
 }
 
@@ -654,3 +655,8 @@ proptest! {
         let _ = key.decrypt(&raw, "wx1");
     }
 }
+
+// -------------------------------------------------------------------- Twilio Voice
+
+#[path = "fuzz/calls.rs"]
+mod calls;

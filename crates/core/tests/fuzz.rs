@@ -22,8 +22,8 @@ use textdesk_core::{ConsentState, ConversationStatus, DeliveryStatus, E164, Prio
 
 /// Cases per property: a few hundred in CI, as many as asked on demand.
 fn config(ci_cases: u32) -> ProptestConfig {
-    // CI runs twenty times the listed cases: about a minute for both fuzz binaries on two cores (docs/limits.md).
-    let cases = std::env::var("TEXTDESK_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(ci_cases * 20);
+    // CI runs fourteen times the listed cases: about a minute for both fuzz binaries on two cores (docs/limits.md).
+    let cases = std::env::var("TEXTDESK_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(ci_cases * 14);
     // Crashes become named tests below, not files written beside the source.
     ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
 }

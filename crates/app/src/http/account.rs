@@ -9,11 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use textdesk_core::Role;
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
-use crate::http::extract::{ApiUser, Json, Query, UiUser};
+use crate::http::extract::{ApiAdmin, ApiUser, Json, Query, UiUser};
 use crate::http::layout::{Chrome, admin_only, chrome, page_or_problem};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
@@ -65,11 +64,10 @@ pub async fn get_account(State(s): State<AppState>, ApiUser(u): ApiUser) -> Resu
     security(("bearer" = [])))]
 pub async fn update_account(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(admin): ApiAdmin,
     Json(b): Json<AccountPatchIn>,
 ) -> Result<Json<AccountOut>, Problem> {
-    let admin = user.require(Role::Admin)?;
-    s.services.patch_account_settings(admin, &b.settings).await?;
+    s.services.patch_account_settings(&admin, &b.settings).await?;
     Ok(Json(account_out(&s, admin.account_id).await?))
 }
 

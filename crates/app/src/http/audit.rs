@@ -14,7 +14,7 @@ use textdesk_core::Role;
 use textdesk_store::{AuditEntry, AuditFilter, User};
 use utoipa::IntoParams;
 
-use crate::http::extract::{ApiUser, ClientIp, Query, UiUser};
+use crate::http::extract::{ApiAdmin, ClientIp, Query, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
@@ -255,7 +255,7 @@ pub struct AuditEntryOut {
     security(("bearer" = [])))]
 pub(crate) async fn export_audit(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     ClientIp(ip): ClientIp,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, Problem> {

@@ -13,7 +13,7 @@ use textdesk_core::template::{Rendered, Var};
 use textdesk_store::CannedResponse;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::extract::{ApiUser, Json, Path, Query, UiUser};
+use crate::http::extract::{ApiSupervisor, ApiUser, Json, Path, Query, UiUser};
 use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
@@ -106,7 +106,7 @@ pub async fn list_canned(
     security(("bearer" = [])))]
 pub async fn create_canned(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Json(b): Json<CannedIn>,
 ) -> Result<Response, Problem> {
     let draft = CannedDraft { shortcut: b.shortcut, title: b.title, body: b.body };
@@ -128,7 +128,7 @@ pub async fn get_canned(
     security(("bearer" = [])))]
 pub async fn update_canned(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Path(id): Path<i64>,
     Json(b): Json<CannedPatchIn>,
 ) -> Result<Json<CannedOut>, Problem> {
@@ -146,7 +146,7 @@ pub async fn update_canned(
 #[utoipa::path(delete, path = "/api/v1/canned-responses/{id}", tag = "canned responses", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
 pub async fn delete_canned(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, Problem> {
     s.services.delete_canned(&u, id).await?;

@@ -89,13 +89,35 @@ impl FromRequestParts<AppState> for ClientIp {
 /// too many bad tokens is refused (429) before its next one is looked at.
 pub struct ApiUser(pub User);
 
-impl ApiUser {
-    pub fn require(&self, role: Role) -> Result<&User, Problem> {
-        if self.0.role.at_least(role) {
-            Ok(&self.0)
-        } else {
-            Err(Problem::forbidden(format!("this needs the {role} role")))
-        }
+/// The API caller of an operation for admins only; [`ApiSupervisor`] for
+/// supervisors and admins. Every such handler takes one of these, first among
+/// its extractors (axum runs them in order): the role is checked from the
+/// token alone, so a caller who may not call the operation gets 403 whatever
+/// path, query or body they sent, and learns nothing about what a valid
+/// request would look like.
+pub struct ApiAdmin(pub User);
+
+/// The API caller of an operation for supervisors and admins (see [`ApiAdmin`]).
+pub struct ApiSupervisor(pub User);
+
+async fn api_user_at_least(parts: &mut Parts, state: &AppState, role: Role) -> Result<User, Problem> {
+    let ApiUser(u) = ApiUser::from_request_parts(parts, state).await?;
+    if u.role.at_least(role) { Ok(u) } else { Err(Problem::forbidden(format!("this needs the {role} role"))) }
+}
+
+impl FromRequestParts<AppState> for ApiAdmin {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        api_user_at_least(parts, state, Role::Admin).await.map(ApiAdmin)
+    }
+}
+
+impl FromRequestParts<AppState> for ApiSupervisor {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        api_user_at_least(parts, state, Role::Supervisor).await.map(ApiSupervisor)
     }
 }
 

@@ -13,7 +13,7 @@ use textdesk_core::label::PALETTE;
 use textdesk_store::Label;
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, Json, Path, Query, UiUser};
+use crate::http::extract::{ApiSupervisor, ApiUser, Json, Path, Query, UiUser};
 use crate::http::extract::{Confirm, CsrfForm};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
@@ -81,7 +81,7 @@ pub async fn list_labels(State(s): State<AppState>, ApiUser(u): ApiUser) -> Resu
     security(("bearer" = [])))]
 pub async fn create_label(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Json(b): Json<LabelIn>,
 ) -> Result<Response, Problem> {
     let draft =
@@ -104,7 +104,7 @@ pub async fn get_label(
     security(("bearer" = [])))]
 pub async fn update_label(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Path(id): Path<i64>,
     Json(b): Json<LabelPatchIn>,
 ) -> Result<Json<LabelOut>, Problem> {
@@ -124,7 +124,7 @@ pub async fn update_label(
     security(("bearer" = [])))]
 pub async fn delete_label(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, Problem> {
     s.services.delete_label(&u, id).await?;

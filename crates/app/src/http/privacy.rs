@@ -12,7 +12,7 @@ use textdesk_core::Role;
 use textdesk_store::{ErasureSummary, User};
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, ClientIp, CsrfForm, Json, Path, UiUser};
+use crate::http::extract::{ApiAdmin, ClientIp, CsrfForm, Json, Path, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
@@ -42,7 +42,7 @@ fn zip_response(contact_id: i64, (file, len): (tokio::fs::File, u64)) -> Respons
 const ADMINS_ONLY: &str = "exporting and erasing a person's data is for admins";
 
 /// 403 with `why` unless `u` is an admin.
-pub(crate) fn require_admin(u: &User, why: &str) -> Result<(), Problem> {
+fn require_admin(u: &User, why: &str) -> Result<(), Problem> {
     if u.role.at_least(Role::Admin) { Ok(()) } else { Err(Problem::forbidden(why)) }
 }
 
@@ -209,11 +209,10 @@ impl ErasureOut {
     security(("bearer" = [])))]
 pub async fn export_contact(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
-    require_admin(&u, ADMINS_ONLY)?;
     let ip = ip.to_string();
     let by = Requester { user_id: Some(u.id), ip: Some(&ip) };
     Ok(zip_response(id, s.services.export_contact_file((u.account_id, id), by).await?))
@@ -225,10 +224,9 @@ pub async fn export_contact(
     security(("bearer" = [])))]
 pub async fn erasure_preview(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
 ) -> Result<Json<ErasureOut>, Problem> {
-    require_admin(&u, ADMINS_ONLY)?;
     Ok(Json(ErasureOut::of(s.services.erasure_summary(u.account_id, id).await?, 0)))
 }
 
@@ -238,11 +236,10 @@ pub async fn erasure_preview(
     security(("bearer" = [])))]
 pub async fn erase_contact(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> Result<Json<ErasureOut>, Problem> {
-    require_admin(&u, ADMINS_ONLY)?;
     let ip = ip.to_string();
     let by = Requester { user_id: Some(u.id), ip: Some(&ip) };
     let e = s.services.erase_contact(u.account_id, id, by, &mut |_| {}).await?;

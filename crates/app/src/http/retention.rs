@@ -10,20 +10,16 @@ use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use textdesk_core::Role;
-use textdesk_store::{RetentionAction, RetentionCounts, RetentionPolicy, User};
+use textdesk_store::{RetentionAction, RetentionCounts, RetentionPolicy};
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, CsrfForm, Json, Query, UiUser};
+use crate::http::extract::{ApiAdmin, CsrfForm, Json, Query, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::retention::{cutoff, parse_policy};
 
 const ADMINS_ONLY: &str = "the retention policy is for admins";
-
-fn require_admin(u: &User) -> Result<(), Problem> {
-    crate::http::privacy::require_admin(u, ADMINS_ONLY)
-}
 
 // ---------- the page ----------
 
@@ -171,8 +167,7 @@ pub struct RetentionCountsOut {
 #[utoipa::path(get, path = "/api/v1/retention", tag = "privacy",
     responses((status = 200, body = RetentionOut), (status = 403, body = ProblemOut, description = "Not an admin")),
     security(("bearer" = [])))]
-pub async fn get_retention(State(s): State<AppState>, ApiUser(u): ApiUser) -> Result<Json<RetentionOut>, Problem> {
-    require_admin(&u)?;
+pub async fn get_retention(State(s): State<AppState>, ApiAdmin(u): ApiAdmin) -> Result<Json<RetentionOut>, Problem> {
     let stored = s.services.retention_policy(u.account_id).await?;
     Ok(Json(RetentionOut {
         policy: stored.map(|p| RetentionIn { months: p.policy.months, action: p.policy.action.as_str().into() }),
@@ -186,10 +181,9 @@ pub async fn get_retention(State(s): State<AppState>, ApiUser(u): ApiUser) -> Re
     security(("bearer" = [])))]
 pub async fn put_retention(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Json(b): Json<RetentionIn>,
 ) -> Result<StatusCode, Problem> {
-    require_admin(&u)?;
     s.services.set_retention(u.account_id, Some(b.policy()?), Some(u.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -197,8 +191,7 @@ pub async fn put_retention(
 #[utoipa::path(delete, path = "/api/v1/retention", tag = "privacy",
     responses((status = 204, description = "Turned off: everything is kept"), (status = 403, body = ProblemOut, description = "Not an admin")),
     security(("bearer" = [])))]
-pub async fn delete_retention(State(s): State<AppState>, ApiUser(u): ApiUser) -> Result<StatusCode, Problem> {
-    require_admin(&u)?;
+pub async fn delete_retention(State(s): State<AppState>, ApiAdmin(u): ApiAdmin) -> Result<StatusCode, Problem> {
     s.services.set_retention(u.account_id, None, Some(u.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -209,10 +202,9 @@ pub async fn delete_retention(State(s): State<AppState>, ApiUser(u): ApiUser) ->
     security(("bearer" = [])))]
 pub async fn dry_run(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Json(b): Json<RetentionIn>,
 ) -> Result<Json<RetentionCountsOut>, Problem> {
-    require_admin(&u)?;
     let p = b.policy()?;
     let now = Timestamp::now();
     let c = s.services.retention_dry_run(u.account_id, p, now).await?;

@@ -4,7 +4,7 @@
 //! path and method reaches which.
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -51,10 +51,16 @@ pub fn router(state: AppState) -> Router {
     app.fallback(layout::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         // Paths only: query strings and bodies can hold customer data.
+        // The route, not the path: paths carry secrets (an invitation's token, the inbound-email
+        // webhook's secret) and customers' numbers (the simulator's), and logs must hold none.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            let route = req.extensions().get::<MatchedPath>().map_or("(no route)", MatchedPath::as_str);
+            tracing::info_span!("http", method = %req.method(), route = %route)
         }))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))

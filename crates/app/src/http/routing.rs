@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use textdesk_store::routing::TeamRouting;
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, CsrfForm, Json, Path};
+use crate::http::extract::{ApiAdmin, ApiUser, CsrfForm, Json, Path};
 use crate::http::problem::{ApiResult, Problem, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::routing::PresenceView;
@@ -130,7 +130,7 @@ pub(crate) async fn list_team_routing(
     security(("bearer" = [])))]
 pub(crate) async fn put_team_routing(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
     Json(b): Json<TeamRoutingIn>,
 ) -> ApiResult<Json<TeamRoutingOut>> {

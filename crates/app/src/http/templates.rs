@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::http::conversations::list::ListParams;
 use crate::http::conversations::thread::{action_failure, render_conversation};
-use crate::http::extract::{ApiUser, CsrfForm, Json, Path, UiUser};
+use crate::http::extract::{ApiAdmin, ApiUser, CsrfForm, Json, Path, UiUser};
 use crate::http::inboxes::settings::{InboxQuery, inbox_view};
 use crate::http::layout::{admin_only, page_or_problem};
 use crate::http::problem::{ApiResult, ProblemOut};
@@ -97,7 +97,7 @@ pub(crate) async fn list_templates(
     security(("bearer" = [])))]
 pub(crate) async fn sync_templates(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<SyncedOut>> {
     let synced = s.services.sync_templates(&u, id).await?;

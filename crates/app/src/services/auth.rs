@@ -69,24 +69,36 @@ pub async fn verify_each(hashes: Vec<String>, candidate: String, mut slot: HashS
 }
 
 /// Argon2 over the hash's own algorithm, version, cost and salt, in `memory`
-/// (grown to the cost once, then reused), compared in constant time.
+/// (grown to the cost once, then reused), compared in constant time. A hash
+/// no password can match (an invited user's `NO_PASSWORD`, a damaged row)
+/// still costs a check against the stand-in: answering at once would tell
+/// anyone timing the sign-in form that the e-mail belongs to an invited user.
 fn verify_in(memory: &mut Vec<Block>, hash: &str, candidate: &[u8]) -> bool {
-    let Ok(h) = PasswordHash::new(hash) else { return false };
-    let (Some(salt), Some(expected)) = (&h.salt, &h.hash) else { return false };
-    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(h.algorithm.as_str()), Params::try_from(&h)) else {
-        return false;
-    };
+    match argon2_check(memory, hash, candidate) {
+        Some(matched) => matched,
+        None => {
+            let _ = argon2_check(memory, DUMMY, candidate);
+            false
+        }
+    }
+}
+
+/// The check itself; None when `hash` is not an argon2 hash this can run.
+fn argon2_check(memory: &mut Vec<Block>, hash: &str, candidate: &[u8]) -> Option<bool> {
+    let h = PasswordHash::new(hash).ok()?;
+    let (Some(salt), Some(expected)) = (&h.salt, &h.hash) else { return None };
+    let algorithm = Algorithm::try_from(h.algorithm.as_str()).ok()?;
+    let params = Params::try_from(&h).ok()?;
     let version = match h.version.map(Version::try_from) {
         None => Version::default(),
-        Some(Ok(v)) => v,
-        Some(Err(_)) => return false,
+        Some(v) => v.ok()?,
     };
     let mut out = vec![0u8; expected.len()];
     memory.resize(params.block_count(), Block::default());
     Argon2::new(algorithm, version, params)
         .hash_password_into_with_memory(candidate, salt.as_ref(), &mut out, &mut memory[..])
-        .is_ok()
-        && bool::from(out.ct_eq(expected.as_bytes()))
+        .ok()?;
+    Some(bool::from(out.ct_eq(expected.as_bytes())))
 }
 
 pub async fn create_user(
@@ -354,6 +366,24 @@ mod tests {
         assert_eq!(dummy.algorithm, real.algorithm);
         assert_eq!(dummy.params, real.params);
         assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+    }
+
+    #[test]
+    fn a_hash_no_password_matches_costs_a_full_check() {
+        // An invited user (no password yet) must answer as slowly as anyone else.
+        let time = |hash: &str| {
+            let mut memory = Vec::new();
+            let started = std::time::Instant::now();
+            let matched = verify_in(&mut memory, hash, b"correct horse battery");
+            (matched, started.elapsed(), memory.len())
+        };
+        let (_, real, real_memory) = time(DUMMY);
+        for hash in [crate::services::users::NO_PASSWORD, "not a hash", "$argon2id$v=19$m=19456,t=2,p=1$"] {
+            let (matched, took, memory) = time(hash);
+            assert!(!matched, "{hash}");
+            assert_eq!(memory, real_memory, "{hash}: argon2 ran at the real cost");
+            assert!(took * 3 > real, "{hash}: {took:?} against {real:?} for a real check");
+        }
     }
 
     #[test]

@@ -130,6 +130,13 @@ async fn bad_requests_get_clear_problems_and_change_nothing() {
         .await
         .unwrap();
     assert_problem(r, 422, "invalid").await;
+    // serde would read `[preferences, phone]` as the struct's fields in order; the API takes objects only.
+    for body in [json!([]), json!([null, "+14155550100"]), json!("+14155550100"), json!(null)] {
+        let r = t.client.patch(t.url("/api/v1/me")).bearer_auth(&token).json(&body).send().await.unwrap();
+        let p = assert_problem(r, 400, "malformed").await;
+        assert!(p["detail"].as_str().unwrap().contains("must be a JSON object"), "{body}: {p}");
+    }
+    assert_eq!(json(t.get(&token, "/api/v1/me").await).await["phone"], serde_json::Value::Null, "no phone was set");
 
     // Nothing of that reached the conversation.
     let msgs = json(t.get(&token, &path).await).await;

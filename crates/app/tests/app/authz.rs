@@ -5,6 +5,8 @@
 //! must get 404 for every record of the first account's, against the table in
 //! docs/security.md. Real HTTP against the real app; each role acts on
 //! records of its own, so one role's delete does not change another's answer.
+//! A role refused an operation is refused with a malformed body too: the role
+//! is checked before the body is read.
 //! `TEXTDESK_AUTHZ_PRINT=1` prints the table as observed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -192,8 +194,9 @@ fn a_rule(n: usize) -> Value {
     json!({ "name": format!("Rule {n}"), "trigger": { "on": "conversation_created" }, "actions": [{ "do": "set_priority", "priority": "high" }] })
 }
 
-/// A body that passes validation where the operation needs one, so a refusal
-/// is the role's and not the body's (a JSON body is read before the role is checked).
+/// A body that passes validation where the operation needs one, so that the
+/// callers who may call it reach the operation itself (those who may not are
+/// also sent a malformed body, which must not change their 403).
 fn body_for(method: &str, path: &str, n: usize, s: &Seeds) -> Value {
     match (method, path) {
         ("POST", "/api/v1/canned-responses") => json!({ "shortcut": format!("m{n}"), "title": "T", "body": "B" }),
@@ -334,6 +337,16 @@ async fn allowed(t: &TestApp, method: &str, path: &str, body: Value, c: &Creds) 
     (cell, status)
 }
 
+/// The status of `method path` sent by `c` with a body that is not JSON at all.
+async fn with_a_malformed_body(t: &TestApp, method: &str, path: &str, c: &Creds) -> u16 {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = t.client.request(m, t.url(path)).header("content-type", "application/json").body("{\"oops\": [");
+    if let Some(tok) = &c.token {
+        req = req.bearer_auth(tok);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
 async fn matrix(db: Db) {
     let t = common::app(db)
         .config(|c| {
@@ -423,6 +436,19 @@ async fn matrix(db: Db) {
             };
             if !ok {
                 wrong.push(format!("{method} {path} as {}: table says {:?}, got {}", WHO[who], table[key][who], got.1));
+            }
+            // A role that may not call the operation is refused whatever the body: 403 before it is read.
+            let has_body = ["POST", "PUT", "PATCH"].contains(&method.as_str());
+            if (who == 1 || who == 2) && expected == Cell::No && has_body && path.starts_with("/api/") {
+                let status = with_a_malformed_body(&t, method, &fill(path, &s), c).await;
+                // The operator's routes know no user token at all: 401, as for every other refusal there.
+                let refused = if path.starts_with("/api/v1/operator/") { 401 } else { 403 };
+                if status != refused {
+                    wrong.push(format!(
+                        "{method} {path} as {} with a malformed body: {status}, not {refused}",
+                        WHO[who]
+                    ));
+                }
             }
         }
     }

@@ -93,6 +93,39 @@ async fn sessions_end_when_idle_and_at_their_absolute_expiry(db: Db) {
 }
 both_backends!(sessions_end_when_idle_and_at_their_absolute_expiry);
 
+/// The `Set-Cookie` header that sets `name`, if any.
+fn cookie_header(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_public_url_is_https() {
+    // Behind a TLS proxy: the browser must never send the session over plain http.
+    let t = app(Db::Sqlite).config(|c| c.public_url = "https://desk.example.com".into()).start().await;
+    t.user("dana@example.com", Role::Agent).await;
+    let c = plain();
+    let form = c.get(t.url("/login")).send().await.unwrap();
+    let csrf = cookie_header(&form, "textdesk_signin_csrf").expect("the sign-in form's cookie");
+    assert!(csrf.contains("; Secure"), "{csrf}");
+    let r = sign_in(&c, &t.base, "dana@example.com", PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    let session = cookie_header(&r, "textdesk_session").expect("a session cookie");
+    assert!(session.contains("; Secure") && session.contains("; HttpOnly"), "{session}");
+
+    // Served on plain http (a laptop, the demo), the flag would keep the cookie from ever coming back.
+    let t = app(Db::Sqlite).config(|c| c.public_url = "http://127.0.0.1:8080".into()).start().await;
+    t.user("dana@example.com", Role::Agent).await;
+    let r = sign_in(&c, &t.base, "dana@example.com", PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    let session = cookie_header(&r, "textdesk_session").expect("a session cookie");
+    assert!(!session.contains("Secure"), "{session}");
+}
+
 async fn repeated_failures_lock_an_email_and_admins_see_it(db: Db) {
     let t = app(db)
         .config(|c| {
@@ -185,17 +218,32 @@ async fn every_page_sends_a_strict_content_security_policy() {
         let html = r.text().await.unwrap();
         assert!(!html.contains(" onchange=") && !html.contains(" onclick="), "{path} has an inline handler");
     }
+    let contact = count(&t, "SELECT contact_id FROM conversations WHERE id = $1", conv).await;
+    // The public "text us" page is the business's, shown to anyone.
+    let text_us = format!("/text-us/{inbox}");
+    let r = anon.get(t.url(&text_us)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{text_us}");
+    assert_strict_csp(&text_us, &r);
     let conversation = format!("/conversations/{conv}");
+    let privacy = format!("/contacts/{contact}/privacy");
     let pages = [
         "/inbox",
         "/inbox/list",
         conversation.as_str(),
+        "/contacts",
+        privacy.as_str(),
+        "/reports",
+        "/reviews",
         "/settings/inboxes",
         "/settings/users",
         "/settings/canned",
         "/settings/labels",
         "/settings/account",
         "/settings/audit",
+        "/settings/automations",
+        "/settings/flows",
+        "/settings/retention",
+        "/settings/webhooks",
     ];
     for path in pages {
         let r = admin.get(t.url(path)).send().await.unwrap();

@@ -3,7 +3,8 @@
 //! bodies a byte at a time are closed once their time is up; past the
 //! connection cap the oldest idle socket makes room, so `/healthz` still
 //! answers, and a newcomer finding every connection busy gets a short 503;
-//! live event streams outlive the header timeout.
+//! a keep-alive connection left idle after its request is closed; live event
+//! streams outlive the header timeout.
 
 use crate::common;
 
@@ -99,6 +100,31 @@ async fn silent_slow_header_and_slow_body_connections_are_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keep_alive_connection_left_idle_is_closed() {
+    // The header timeout is far off, so only the idle timeout can end the connection.
+    let t = app(Db::Sqlite)
+        .config(|c| {
+            c.header_timeout_secs = 30;
+            c.idle_timeout_secs = 1;
+        })
+        .start()
+        .await;
+    let mut s = connect(&t).await;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await.expect("an answer").unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200") && !answer.contains("onnection: close"), "kept alive: {answer}");
+    // Then nothing either way: closed once the idle second is up, long before the header timeout.
+    let (rest, closed) = until_closed(&mut s, Duration::from_secs(6)).await;
+    let closed = closed.expect("an idle keep-alive connection is closed");
+    assert!(rest.is_empty(), "nothing more was sent: {rest}");
+    assert!(closed >= Duration::from_millis(700) && closed < Duration::from_secs(4), "closed after {closed:?}");
+    // A fresh connection is served as usual.
+    assert_eq!(t.client.get(t.url("/healthz")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_connection_cap_idle_sockets_make_room_and_busy_ones_get_a_refusal() {
     let t = app(Db::Sqlite)
         .config(|c| {
@@ -171,4 +197,50 @@ async fn live_streams_outlast_the_header_timeout() {
         assert!(n > 0, "the stream was closed: {seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
+}
+
+/// The real binary under `ulimit -n 300` (soft and hard) with the default cap
+/// of 800: it says the cap was lowered and how to raise the limit, and 400
+/// silent sockets (more than its files) still leave `/healthz` answering, as
+/// the oldest idle ones make room instead of `accept` running out of files.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_low_open_file_limit_the_cap_is_lowered_to_fit() {
+    use common::binary::{BIN, Env, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new(&format!("sqlite://{}", dir.path().join("textdesk.db").display()), dir.path())
+        .set("TEXTDESK_HEADER_TIMEOUT_SECS", 60);
+    env.run(&["migrate"], None);
+    let serve = env.command(&["serve"]);
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", "ulimit -n 300 && exec \"$0\" serve", BIN]).env_remove("TEXTDESK_CONFIG");
+    for (k, v) in serve.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    let log = dir.path().join("server.log");
+    sh.stdout(std::fs::File::create(log.with_extension("out")).unwrap());
+    sh.stderr(std::fs::File::create(&log).unwrap());
+    let _server = Server(sh.spawn().unwrap());
+    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let health = format!("{}/healthz", env.base());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !fresh.get(&health).send().await.is_ok_and(|r| r.status().is_success()) {
+        assert!(Instant::now() < deadline, "not healthy: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let said = std::fs::read_to_string(&log).unwrap() + &std::fs::read_to_string(log.with_extension("out")).unwrap();
+    assert!(said.contains("max_connections is more than the open-file limit allows"), "{said}");
+    assert!(said.contains("LimitNOFILE"), "{said}");
+
+    let addr = env.base().trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..400 {
+        idle.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = tokio::time::timeout(Duration::from_secs(5), fresh.get(&health).send()).await;
+    assert!(r.is_ok_and(|r| r.is_ok_and(|r| r.status().is_success())), "/healthz answers past the file limit");
+    drop(idle);
 }

@@ -5,12 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use textdesk_core::Role;
 use textdesk_core::automation::RuleSpec;
 use textdesk_store::StoredRule;
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, Json, Path};
+use crate::http::extract::{ApiAdmin, ApiSupervisor, Json, Path};
 use crate::http::problem::Problem;
 use crate::http::problem::ProblemOut;
 use crate::http::state::AppState;
@@ -102,16 +101,21 @@ pub struct RulePatchIn {
 #[utoipa::path(get, path = "/api/v1/automations", tag = "automations",
     responses((status = 200, body = [RuleOut]), (status = 403, body = ProblemOut, description = "Agents do not see the rules")),
     security(("bearer" = [])))]
-pub async fn list_rules(State(s): State<AppState>, user: ApiUser) -> Result<Json<Vec<RuleOut>>, Problem> {
-    let u = user.require(Role::Supervisor)?;
-    Ok(Json(s.services.automation_rules(u).await?.into_iter().map(Into::into).collect()))
+pub async fn list_rules(
+    State(s): State<AppState>,
+    ApiSupervisor(u): ApiSupervisor,
+) -> Result<Json<Vec<RuleOut>>, Problem> {
+    Ok(Json(s.services.automation_rules(&u).await?.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)),
     responses((status = 200, body = RuleOut), (status = 403, body = ProblemOut)), security(("bearer" = [])))]
-pub async fn get_rule(State(s): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> Result<Json<RuleOut>, Problem> {
-    let u = user.require(Role::Supervisor)?;
-    Ok(Json(s.services.automation_rule(u, id).await?.into()))
+pub async fn get_rule(
+    State(s): State<AppState>,
+    ApiSupervisor(u): ApiSupervisor,
+    Path(id): Path<i64>,
+) -> Result<Json<RuleOut>, Problem> {
+    Ok(Json(s.services.automation_rule(&u, id).await?.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/automations", tag = "automations", request_body = RuleDoc,
@@ -120,11 +124,10 @@ pub async fn get_rule(State(s): State<AppState>, user: ApiUser, Path(id): Path<i
     security(("bearer" = [])))]
 pub async fn create_rule(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Json(b): Json<serde_json::Value>,
 ) -> Result<Response, Problem> {
-    let u = user.require(Role::Admin)?;
-    let r = s.services.create_automation_rule(u, b).await?;
+    let r = s.services.create_automation_rule(&u, b).await?;
     Ok((StatusCode::CREATED, Json(RuleOut::from(r))).into_response())
 }
 
@@ -133,40 +136,41 @@ pub async fn create_rule(
     security(("bearer" = [])))]
 pub async fn replace_rule(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
     Json(b): Json<serde_json::Value>,
 ) -> Result<Json<RuleOut>, Problem> {
-    let u = user.require(Role::Admin)?;
-    Ok(Json(s.services.update_automation_rule(u, id, b).await?.into()))
+    Ok(Json(s.services.update_automation_rule(&u, id, b).await?.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)), request_body = RulePatchIn,
     responses((status = 200, body = RuleOut), (status = 403, body = ProblemOut)), security(("bearer" = [])))]
 pub async fn patch_rule(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
     Json(b): Json<RulePatchIn>,
 ) -> Result<Json<RuleOut>, Problem> {
-    let u = user.require(Role::Admin)?;
     if let Some(on) = b.enabled {
-        s.services.set_automation_enabled(u, id, on).await?;
+        s.services.set_automation_enabled(&u, id, on).await?;
     }
     if let Some(p) = b.position {
         if !(1..=10_000).contains(&p) {
             return Err(Problem::invalid("position: a place in the order, from 1 to 10000"));
         }
-        s.services.move_automation_rule(u, id, p as usize).await?;
+        s.services.move_automation_rule(&u, id, p as usize).await?;
     }
-    Ok(Json(s.services.automation_rule(u, id).await?.into()))
+    Ok(Json(s.services.automation_rule(&u, id).await?.into()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/automations/{id}", tag = "automations", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ProblemOut), (status = 422, body = ProblemOut, description = "Built-in rules are switched off, not deleted")),
     security(("bearer" = [])))]
-pub async fn delete_rule(State(s): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, Problem> {
-    let u = user.require(Role::Admin)?;
-    s.services.delete_automation_rule(u, id).await?;
+pub async fn delete_rule(
+    State(s): State<AppState>,
+    ApiAdmin(u): ApiAdmin,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Problem> {
+    s.services.delete_automation_rule(&u, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

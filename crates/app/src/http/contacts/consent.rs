@@ -5,11 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
-use textdesk_core::Role;
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
-use crate::http::extract::{ApiUser, Json, Path, Query, UiUser, ts};
+use crate::http::extract::{ApiSupervisor, ApiUser, Json, Path, Query, UiUser, ts};
 use crate::http::problem::ApiResult;
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
@@ -86,10 +85,9 @@ pub struct LedgerQuery {
     security(("bearer" = [])))]
 pub(crate) async fn export_consent(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Query(q): Query<LedgerQuery>,
 ) -> ApiResult<Response> {
-    let u = user.require(Role::Supervisor)?;
     let instant = |v: &Option<String>, name: &str| -> Result<Option<jiff::Timestamp>, Problem> {
         v.as_deref()
             .map(|t| {
@@ -99,7 +97,7 @@ pub(crate) async fn export_consent(
             .transpose()
     };
     let (from, to) = (instant(&q.from, "from")?, instant(&q.to, "to")?);
-    let lines = s.services.consent_ledger(u, q.contact_id, from, to).await?;
+    let lines = s.services.consent_ledger(&u, q.contact_id, from, to).await?;
     Ok(csv_response(crate::services::consent::ledger_csv(&lines)))
 }
 

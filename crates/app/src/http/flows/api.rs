@@ -6,11 +6,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use textdesk_core::Role;
 use textdesk_store::StoredFlow;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::extract::{ApiUser, Json, Path, Query};
+use crate::http::extract::{ApiAdmin, ApiSupervisor, Json, Path, Query};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
 
@@ -81,16 +80,21 @@ pub struct ImportQuery {
 #[utoipa::path(get, path = "/api/v1/flows", tag = "flows",
     responses((status = 200, body = [FlowOut]), (status = 403, body = ProblemOut, description = "Agents do not see flows")),
     security(("bearer" = [])))]
-pub async fn list_flows(State(s): State<AppState>, user: ApiUser) -> Result<Json<Vec<FlowOut>>, Problem> {
-    let u = user.require(Role::Supervisor)?;
-    Ok(Json(s.services.flows(u).await?.into_iter().map(Into::into).collect()))
+pub async fn list_flows(
+    State(s): State<AppState>,
+    ApiSupervisor(u): ApiSupervisor,
+) -> Result<Json<Vec<FlowOut>>, Problem> {
+    Ok(Json(s.services.flows(&u).await?.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/flows/{id}", tag = "flows", params(("id" = i64, Path)),
     responses((status = 200, body = FlowOut), (status = 403, body = ProblemOut)), security(("bearer" = [])))]
-pub async fn get_flow(State(s): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> Result<Json<FlowOut>, Problem> {
-    let u = user.require(Role::Supervisor)?;
-    Ok(Json(s.services.flow(u, id).await?.into()))
+pub async fn get_flow(
+    State(s): State<AppState>,
+    ApiSupervisor(u): ApiSupervisor,
+    Path(id): Path<i64>,
+) -> Result<Json<FlowOut>, Problem> {
+    Ok(Json(s.services.flow(&u, id).await?.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/flows", tag = "flows", request_body = FlowDoc,
@@ -100,12 +104,11 @@ pub async fn get_flow(State(s): State<AppState>, user: ApiUser, Path(id): Path<i
     security(("bearer" = [])))]
 pub async fn create_flow(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Json(b): Json<serde_json::Value>,
 ) -> Result<Response, Problem> {
-    let u = user.require(Role::Admin)?;
     let flow = s.services.read_flow(b)?;
-    let f = s.services.create_flow(u, &flow).await?;
+    let f = s.services.create_flow(&u, &flow).await?;
     Ok((StatusCode::CREATED, Json(FlowOut::from(f))).into_response())
 }
 
@@ -115,22 +118,24 @@ pub async fn create_flow(
     security(("bearer" = [])))]
 pub async fn replace_flow(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
     Json(b): Json<serde_json::Value>,
 ) -> Result<Json<FlowOut>, Problem> {
-    let u = user.require(Role::Admin)?;
     let flow = s.services.read_flow(b)?;
-    Ok(Json(s.services.update_flow(u, id, &flow).await?.into()))
+    Ok(Json(s.services.update_flow(&u, id, &flow).await?.into()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/flows/{id}", tag = "flows", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ProblemOut),
         (status = 409, body = ProblemOut, description = "A rule starts it, or customers are in it now")),
     security(("bearer" = [])))]
-pub async fn delete_flow(State(s): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, Problem> {
-    let u = user.require(Role::Admin)?;
-    s.services.delete_flow(u, id).await?;
+pub async fn delete_flow(
+    State(s): State<AppState>,
+    ApiAdmin(u): ApiAdmin,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Problem> {
+    s.services.delete_flow(&u, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -147,17 +152,16 @@ pub struct ExportQuery {
     security(("bearer" = [])))]
 pub async fn export_flow(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Path(id): Path<i64>,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, Problem> {
-    let u = user.require(Role::Supervisor)?;
     let yaml = match q.format.as_deref().map(str::trim) {
         None | Some("" | "json") => false,
         Some("yaml") => true,
         Some(_) => return Err(Problem::invalid("format is json or yaml")),
     };
-    let (name, text) = s.services.export_flow(u, id, yaml).await?;
+    let (name, text) = s.services.export_flow(&u, id, yaml).await?;
     let kind = HeaderValue::from_static(if yaml { "application/yaml" } else { "application/json" });
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         .unwrap_or(HeaderValue::from_static("attachment"));
@@ -172,13 +176,12 @@ pub async fn export_flow(
     security(("bearer" = [])))]
 pub async fn import_flow(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Query(q): Query<ImportQuery>,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
-    let u = user.require(Role::Admin)?;
     let body = std::str::from_utf8(&body).map_err(|_| Problem::invalid("the file is not text (UTF-8)"))?;
-    let f = s.services.import_flow(u, body, q.replace).await?;
+    let f = s.services.import_flow(&u, body, q.replace).await?;
     let status = if q.replace.is_some() { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(FlowOut::from(f))).into_response())
 }

@@ -11,12 +11,12 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use textdesk_channels::provider::FieldKind;
 use textdesk_channels::{Provider, registry};
-use textdesk_core::{Medium, Role};
+use textdesk_core::Medium;
 use textdesk_store::Inbox;
 use utoipa::ToSchema;
 
 use crate::http::extract::double_option;
-use crate::http::extract::{ApiUser, Json, Path};
+use crate::http::extract::{ApiAdmin, ApiUser, Json, Path};
 use crate::http::problem::ApiResult;
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
@@ -121,15 +121,14 @@ pub async fn get_inbox(
     security(("bearer" = [])))]
 pub async fn update_inbox(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
     Json(b): Json<InboxPatchIn>,
 ) -> ApiResult<Json<InboxOut>> {
-    let u = user.require(Role::Admin)?;
     if let Some(scope) = &b.consent_scope {
-        s.services.set_consent_scope(u, id, scope.as_deref()).await?;
+        s.services.set_consent_scope(&u, id, scope.as_deref()).await?;
     }
-    let inbox = s.services.update_inbox(u, id, b.name.as_deref(), b.settings.as_ref()).await?;
+    let inbox = s.services.update_inbox(&u, id, b.name.as_deref(), b.settings.as_ref()).await?;
     Ok(Json(InboxOut::of(inbox, &s.services)))
 }
 
@@ -137,8 +136,11 @@ pub async fn update_inbox(
     responses((status = 201, body = InboxOut), (status = 403, body = ProblemOut),
         (status = 422, body = ProblemOut, description = "A field is not valid (the detail names it, as `twilio.account_sid`), or the provider did not accept the credentials (type `credentials`)")),
     security(("bearer" = [])))]
-pub async fn create_inbox(State(s): State<AppState>, user: ApiUser, Json(b): Json<NewInboxIn>) -> ApiResult<Response> {
-    let u = user.require(Role::Admin)?;
+pub async fn create_inbox(
+    State(s): State<AppState>,
+    ApiAdmin(u): ApiAdmin,
+    Json(b): Json<NewInboxIn>,
+) -> ApiResult<Response> {
     let provider = channels::provider(&b.channel_kind)?;
     if let Some(other) = b.setup.keys().find(|k| k.as_str() != provider.key()) {
         return Err(Problem::invalid(format!("unknown field {other:?} for a {} inbox", provider.key())));

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use textdesk_store::{WebhookDelivery, WebhookSubscription};
 use utoipa::ToSchema;
 
-use crate::http::extract::{ApiUser, Json, Path, Query};
+use crate::http::extract::{ApiAdmin, ApiSupervisor, Json, Path, Query};
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::webhooks::WebhookDraft;
@@ -135,7 +135,10 @@ impl From<WebhookDelivery> for DeliveryOut {
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
     responses((status = 200, body = [WebhookOut]), (status = 403, body = ProblemOut, description = "Agents do not see webhooks")),
     security(("bearer" = [])))]
-pub async fn list_webhooks(State(s): State<AppState>, ApiUser(u): ApiUser) -> Result<Json<Vec<WebhookOut>>, Problem> {
+pub async fn list_webhooks(
+    State(s): State<AppState>,
+    ApiSupervisor(u): ApiSupervisor,
+) -> Result<Json<Vec<WebhookOut>>, Problem> {
     Ok(Json(s.services.list_webhooks(&u).await?.into_iter().map(Into::into).collect()))
 }
 
@@ -146,7 +149,7 @@ pub async fn list_webhooks(State(s): State<AppState>, ApiUser(u): ApiUser) -> Re
     security(("bearer" = [])))]
 pub async fn create_webhook(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Json(b): Json<WebhookIn>,
 ) -> Result<Response, Problem> {
     let draft = WebhookDraft {
@@ -163,7 +166,7 @@ pub async fn create_webhook(
     responses((status = 200, body = WebhookOut), (status = 403, body = ProblemOut)), security(("bearer" = [])))]
 pub async fn get_webhook(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Path(id): Path<i64>,
 ) -> Result<Json<WebhookOut>, Problem> {
     Ok(Json(s.services.get_webhook(&u, id).await?.into()))
@@ -174,7 +177,7 @@ pub async fn get_webhook(
     security(("bearer" = [])))]
 pub async fn update_webhook(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
     Json(b): Json<WebhookPatchIn>,
 ) -> Result<Json<WebhookOut>, Problem> {
@@ -195,7 +198,7 @@ pub async fn update_webhook(
     security(("bearer" = [])))]
 pub async fn delete_webhook(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, Problem> {
     s.services.delete_webhook(&u, id).await?;
@@ -208,7 +211,7 @@ pub async fn delete_webhook(
     security(("bearer" = [])))]
 pub async fn rotate_secret(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
     let secret = s.services.rotate_webhook_secret(&u, id).await?;
@@ -225,7 +228,7 @@ pub struct LogQuery {
     responses((status = 200, body = [DeliveryOut]), (status = 403, body = ProblemOut)), security(("bearer" = [])))]
 pub async fn list_deliveries(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Path(id): Path<i64>,
     Query(q): Query<LogQuery>,
 ) -> Result<Json<Vec<DeliveryOut>>, Problem> {
@@ -240,7 +243,7 @@ pub async fn list_deliveries(
     security(("bearer" = [])))]
 pub async fn resend_delivery(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path((id, delivery_id)): Path<(i64, i64)>,
 ) -> Result<StatusCode, Problem> {
     s.services.resend_webhook(&u, id, delivery_id).await?;

@@ -11,7 +11,7 @@ use textdesk_store::User;
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
-use crate::http::extract::{ApiUser, ClientIp, Json, Path, check_sign_in_csrf};
+use crate::http::extract::{ApiAdmin, ClientIp, Json, Path, check_sign_in_csrf};
 use crate::http::layout::admin_only;
 use crate::http::people::page::{PeopleForm, link_view, users_again};
 use crate::http::people::users::UserOut;
@@ -218,7 +218,7 @@ impl From<Invitation> for InviteOut {
     security(("bearer" = [])))]
 pub async fn create_invite(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Json(b): Json<InviteIn>,
 ) -> Result<Response, Problem> {
     let inv = s.services.invite_user(&u, &b.email, &b.name, &b.role).await?;
@@ -230,7 +230,7 @@ pub async fn create_invite(
     security(("bearer" = [])))]
 pub async fn reissue_invite(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
     let inv = s.services.reissue_invite(&u, id).await?;

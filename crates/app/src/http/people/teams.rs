@@ -5,11 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
-use textdesk_core::Role;
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
-use crate::http::extract::{ApiUser, Json, Path};
+use crate::http::extract::{ApiAdmin, ApiUser, Json, Path};
 use crate::http::layout::admin_only;
 use crate::http::people::page::{PeopleForm, users_again};
 use crate::http::people::users::UserOut;
@@ -44,23 +43,21 @@ pub(crate) async fn list_teams(State(s): State<AppState>, ApiUser(u): ApiUser) -
 #[utoipa::path(post, path = "/api/v1/teams", tag = "users", request_body = TeamIn, responses((status = 201, body = TeamOut), (status = 403, body = ProblemOut), (status = 409, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
 pub(crate) async fn create_team(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(admin): ApiAdmin,
     Json(b): Json<TeamIn>,
 ) -> ApiResult<Response> {
-    let admin = user.require(Role::Admin)?;
-    let t = s.services.create_team(admin, &b.name).await?;
+    let t = s.services.create_team(&admin, &b.name).await?;
     Ok((StatusCode::CREATED, Json(TeamOut { id: t.id, name: t.name })).into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/teams/{id}/members", tag = "users", params(("id" = i64, Path)), request_body = MemberIn, responses((status = 204), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
 pub(crate) async fn add_team_member(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(admin): ApiAdmin,
     Path(id): Path<i64>,
     Json(b): Json<MemberIn>,
 ) -> ApiResult<StatusCode> {
-    let admin = user.require(Role::Admin)?;
-    s.services.set_team_member(admin, id, b.user_id, true).await?;
+    s.services.set_team_member(&admin, id, b.user_id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -121,7 +118,7 @@ pub async fn list_members(
     responses((status = 204), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
 pub async fn remove_member(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiAdmin(u): ApiAdmin,
     Path((id, user_id)): Path<(i64, i64)>,
 ) -> Result<StatusCode, Problem> {
     s.services.set_team_member(&u, id, user_id, false).await?;

@@ -5,12 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
-use textdesk_core::Role;
 use textdesk_store::User;
 use utoipa::ToSchema;
 
 use crate::http::extract::CsrfForm;
-use crate::http::extract::{ApiUser, Json, Path, ts};
+use crate::http::extract::{ApiAdmin, ApiUser, Json, Path, ts};
 use crate::http::inboxes::settings::opt;
 use crate::http::layout::admin_only;
 use crate::http::people::page::{PeopleForm, users_again};
@@ -66,23 +65,21 @@ pub(crate) async fn list_users(State(s): State<AppState>, ApiUser(u): ApiUser) -
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserIn, responses((status = 201, body = UserOut), (status = 403, body = ProblemOut), (status = 409, body = ProblemOut), (status = 422, body = ProblemOut)), security(("bearer" = [])))]
 pub(crate) async fn create_user(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(admin): ApiAdmin,
     Json(b): Json<NewUserIn>,
 ) -> ApiResult<Response> {
-    let admin = user.require(Role::Admin)?;
-    let created = s.services.create_user(admin, &b.email, &b.name, &b.role, &b.password).await?;
+    let created = s.services.create_user(&admin, &b.email, &b.name, &b.role, &b.password).await?;
     Ok((StatusCode::CREATED, Json(UserOut::from(created))).into_response())
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserPatchIn, responses((status = 200, body = UserOut), (status = 403, body = ProblemOut), (status = 404, body = ProblemOut)), security(("bearer" = [])))]
 pub(crate) async fn update_user(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(admin): ApiAdmin,
     Path(id): Path<i64>,
     Json(b): Json<UserPatchIn>,
 ) -> ApiResult<Json<UserOut>> {
-    let admin = user.require(Role::Admin)?;
-    let out = s.services.change_user(admin, id, b.role.as_deref(), b.active).await?;
+    let out = s.services.change_user(&admin, id, b.role.as_deref(), b.active).await?;
     Ok(Json(out.into()))
 }
 

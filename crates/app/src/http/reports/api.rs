@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::extract::{ApiUser, Json, Query};
+use crate::http::extract::{ApiSupervisor, Json, Query};
 use crate::http::problem::{ApiResult, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::reports::build::{Report, ReportAsk};
@@ -207,7 +207,7 @@ impl From<Report> for ReportOut {
     security(("bearer" = [])))]
 pub async fn get_report(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Json<ReportOut>> {
     let (ask, _) = q.ask();
@@ -220,7 +220,7 @@ pub async fn get_report(
     security(("bearer" = [])))]
 pub async fn get_report_csv(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Response> {
     let (ask, table) = q.ask();

@@ -3,12 +3,11 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use textdesk_core::Role;
 use textdesk_core::review::{Criterion, ReviewReason};
 use textdesk_store::{Review, ReviewFilter, ReviewState};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::extract::{ApiUser, Json, Path, Query, ts};
+use crate::http::extract::{ApiAdmin, ApiSupervisor, ApiUser, Json, Path, Query, ts};
 use crate::http::problem::{ApiResult, Problem, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::reviews::ReviewSettings;
@@ -126,7 +125,7 @@ pub(crate) fn filter_of(
     security(("bearer" = [])))]
 pub(crate) async fn list_reviews(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Query(q): Query<ReviewsQuery>,
 ) -> ApiResult<Json<Vec<ReviewOut>>> {
     let f = filter_of(q.state.as_deref(), q.agent_id, q.reason.as_deref())?;
@@ -169,7 +168,7 @@ pub struct ScorecardIn {
     security(("bearer" = [])))]
 pub(crate) async fn score_review(
     State(s): State<AppState>,
-    ApiUser(u): ApiUser,
+    ApiSupervisor(u): ApiSupervisor,
     Path(id): Path<i64>,
     Json(b): Json<ScorecardIn>,
 ) -> ApiResult<Json<ReviewOut>> {
@@ -212,13 +211,12 @@ pub(crate) async fn get_review_settings(
     security(("bearer" = [])))]
 pub(crate) async fn put_review_settings(
     State(s): State<AppState>,
-    user: ApiUser,
+    ApiAdmin(admin): ApiAdmin,
     Json(b): Json<ReviewSettingsIo>,
 ) -> ApiResult<Json<ReviewSettingsIo>> {
-    let admin = user.require(Role::Admin)?;
     let criteria =
         b.criteria.into_iter().map(|c| Criterion { weight: small(&c.weight), label: c.label, help: c.help }).collect();
     // Past the largest size allowed: refused in words by the size's own check.
     let size = b.sample_size.as_u64().map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX));
-    Ok(Json(s.services.set_review_settings(admin, size, criteria).await?.into()))
+    Ok(Json(s.services.set_review_settings(&admin, size, criteria).await?.into()))
 }
