@@ -920,7 +920,12 @@ async fn main() {
         ("API search ~125 messages", false, format!("/api/v1/conversations?q={word}&limit=50"), "search"),
         ("API search rare word", false, format!("/api/v1/conversations?q={RARE}&limit=50"), "search"),
         ("API search common word", false, format!("/api/v1/conversations?q={COMMON}&limit=50"), "search"),
-        ("API search common word, open", false, format!("/api/v1/conversations?q={COMMON}&status=open&limit=50"), "search"),
+        (
+            "API search common word, open",
+            false,
+            format!("/api/v1/conversations?q={COMMON}&status=open&limit=50"),
+            "search",
+        ),
         (
             "API search number fragment",
             false,
@@ -932,7 +937,12 @@ async fn main() {
         ("API label (1 in 40)", false, "/api/v1/conversations?label=vip&limit=50".into(), "label"),
         ("API label (1 in 40), open", false, "/api/v1/conversations?label=vip&status=open&limit=50".into(), "label"),
         ("API rare label (1 in 1000)", false, format!("/api/v1/conversations?label={RARE_LABEL}&limit=50"), "label"),
-        ("API rare label (1 in 1000), open", false, format!("/api/v1/conversations?label={RARE_LABEL}&status=open&limit=50"), "label"),
+        (
+            "API rare label (1 in 1000), open",
+            false,
+            format!("/api/v1/conversations?label={RARE_LABEL}&status=open&limit=50"),
+            "label",
+        ),
         ("UI open long conversation", true, format!("/conversations/{}", seeded.long_conversation), "thread"),
         (
             "API long conversation's messages",

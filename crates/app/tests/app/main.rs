@@ -53,6 +53,7 @@ mod reviews;
 mod routing;
 mod schedule;
 mod scopes;
+mod search;
 mod settings;
 mod shutdown;
 mod signin;
