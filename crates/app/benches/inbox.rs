@@ -12,6 +12,8 @@
 //! 1000000, 200); INBOX_BENCH_BUDGET_SECS caps the time spent on one figure
 //! (default 20, at least 10 samples are taken); INBOX_BENCH_POSTGRES_URL (a
 //! role that may create databases) runs it on a new PostgreSQL database.
+//! INBOX_BENCH_KEEP=1 keeps the seeded database (SQLite file or PostgreSQL
+//! database, named at the end) for EXPLAIN afterwards.
 //!
 //! The rows are written with plain multi-row INSERTs into the real tables, with
 //! the columns the app itself writes (see `store::ingest` and
@@ -68,6 +70,10 @@ const OUTBOUND: &[&str] = &[
 const NOTES: &[&str] = &["Called back about {t}, left a voicemail.", "Check the {t} claim before replying."];
 /// A made-up word put in exactly three messages: the rare search.
 const RARE: &str = "quokkaberry";
+/// A word in about half the messages: the common search.
+const COMMON: &str = "the";
+/// A label on one conversation in a thousand (beside the others' one in forty).
+const RARE_LABEL: &str = "legal";
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -542,6 +548,10 @@ async fn seed(pool: &AnyPool, sqlite: bool, setup: &Setup, conversations: usize,
             V::S(preview),
             V::I(created_at),
         ]);
+        // Without drawing from the generator, so the rest of the data is as before.
+        if i % 1000 == 7 {
+            batch.labels.push(vec![V::I(id), V::S(RARE_LABEL.into())]);
+        }
         if rng.chance(250) {
             let a = rng.below(LABELS.len());
             batch.labels.push(vec![V::I(id), V::S(LABELS[a].into())]);
@@ -909,6 +919,13 @@ async fn main() {
         ("API conversations, page 101", false, format!("/api/v1/conversations?limit=50{deep_cursor}"), "list"),
         ("API search ~125 messages", false, format!("/api/v1/conversations?q={word}&limit=50"), "search"),
         ("API search rare word", false, format!("/api/v1/conversations?q={RARE}&limit=50"), "search"),
+        ("API search common word", false, format!("/api/v1/conversations?q={COMMON}&limit=50"), "search"),
+        (
+            "API search common word, open",
+            false,
+            format!("/api/v1/conversations?q={COMMON}&status=open&limit=50"),
+            "search",
+        ),
         (
             "API search number fragment",
             false,
@@ -916,6 +933,16 @@ async fn main() {
             "search",
         ),
         ("UI search ~125 messages", true, format!("/inbox/list?view=all&status=any&q={word}"), "search"),
+        ("UI search common word", true, format!("/inbox/list?view=all&status=any&q={COMMON}"), "search"),
+        ("API label (1 in 40)", false, "/api/v1/conversations?label=vip&limit=50".into(), "label"),
+        ("API label (1 in 40), open", false, "/api/v1/conversations?label=vip&status=open&limit=50".into(), "label"),
+        ("API rare label (1 in 1000)", false, format!("/api/v1/conversations?label={RARE_LABEL}&limit=50"), "label"),
+        (
+            "API rare label (1 in 1000), open",
+            false,
+            format!("/api/v1/conversations?label={RARE_LABEL}&status=open&limit=50"),
+            "label",
+        ),
         ("UI open long conversation", true, format!("/conversations/{}", seeded.long_conversation), "thread"),
         (
             "API long conversation's messages",
@@ -979,6 +1006,13 @@ async fn main() {
 
     services.store.close().await;
     pool.close().await;
+    if std::env::var("INBOX_BENCH_KEEP").is_ok_and(|v| v == "1") {
+        match &pg_name {
+            Some(name) => println!("kept PostgreSQL database {name}"),
+            None => println!("kept SQLite database {}", dir.keep().join("inbox.db").display()),
+        }
+        return;
+    }
     if let (Some(admin), Some(name)) = (pg_admin, pg_name) {
         let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))

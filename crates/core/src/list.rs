@@ -117,6 +117,70 @@ impl SearchQuery {
     pub fn tsquery(&self) -> String {
         self.words.iter().map(|w| format!("'{w}':*")).collect::<Vec<_>>().join(" & ")
     }
+
+    /// The words of `text` around the first one a search word begins (accents
+    /// and case aside, as both backends match), each piece saying whether it is
+    /// a match: about `SNIPPET_WORDS` words, with "…" where the text was cut.
+    /// None when no word matches (the conversation was found by another way).
+    pub fn highlight(&self, text: &str) -> Option<Vec<(String, bool)>> {
+        let wanted: Vec<String> = self.words.iter().map(|w| fold(w)).collect();
+        let mut tokens: Vec<(usize, usize)> = Vec::new();
+        let mut start = None;
+        for (i, c) in text.char_indices() {
+            match (c.is_alphanumeric(), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    tokens.push((s, i));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            tokens.push((s, text.len()));
+        }
+        let hit = |&(a, b): &(usize, usize)| {
+            let token = fold(&text[a..b]);
+            wanted.iter().any(|w| token.starts_with(w.as_str()))
+        };
+        let first = tokens.iter().position(hit)?;
+        let shown = SNIPPET_WORDS.min(tokens.len());
+        let from = first.saturating_sub(SNIPPET_WORDS_BEFORE).min(tokens.len() - shown);
+        let to = from + shown;
+        let mut parts: Vec<(String, bool)> = Vec::new();
+        let mut push = |piece: &str, is_hit: bool| match parts.last_mut() {
+            Some((last, h)) if *h == is_hit && !is_hit => last.push_str(piece),
+            _ if piece.is_empty() => {}
+            _ => parts.push((piece.to_owned(), is_hit)),
+        };
+        let mut at = if from == 0 { 0 } else { tokens[from].0 };
+        if from > 0 {
+            push("…", false);
+        }
+        for token in &tokens[from..to] {
+            push(&text[at..token.0], false);
+            push(&text[token.0..token.1], hit(token));
+            at = token.1;
+        }
+        if to == tokens.len() {
+            push(&text[at..], false);
+        } else {
+            push("…", false);
+        }
+        Some(parts)
+    }
+}
+
+/// How many words a search snippet shows, and how many of them come before the first match.
+const SNIPPET_WORDS: usize = 14;
+const SNIPPET_WORDS_BEFORE: usize = 4;
+
+/// Lowercase without accents ("Zoë" → "zoe"): the letters decomposed and
+/// their combining marks dropped, as SQLite's tokenizer and PostgreSQL's
+/// `unaccent` compare words.
+pub fn fold(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)).collect::<String>().to_lowercase()
 }
 
 /// The handles a note mentions: `@` at the start or after a space, followed by
@@ -164,6 +228,34 @@ mod tests {
         assert_eq!(p.digits(), Some("14155550403"));
         assert_eq!(SearchQuery::parse("55").unwrap().digits(), None);
         assert_eq!(SearchQuery::parse("Zoë's").unwrap().words(), ["zoë", "s"]);
+    }
+
+    #[test]
+    fn snippets_mark_prefixes_without_accents_and_cut_long_text() {
+        let q = SearchQuery::parse("cafe Zoë").unwrap();
+        assert_eq!(
+            q.highlight("Un Café crème, zoe!").unwrap(),
+            vec![
+                ("Un ".to_owned(), false),
+                ("Café".to_owned(), true),
+                (" crème, ".to_owned(), false),
+                ("zoe".to_owned(), true),
+                ("!".to_owned(), false)
+            ]
+        );
+        assert_eq!(q.highlight("nothing here"), None);
+        let long = "one two three four five six seven eight nine ten eleven twelve cafés fourteen fifteen sixteen seventeen eighteen nineteen twenty";
+        let parts = q.highlight(long).unwrap();
+        let text: String = parts.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(
+            text,
+            "…seven eight nine ten eleven twelve cafés fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+        );
+        assert!(parts.contains(&("cafés".to_owned(), true)));
+        let start = "cafés one two three four five six seven eight nine ten eleven twelve thirteen fourteen";
+        let text: String = q.highlight(start).unwrap().iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(text, "cafés one two three four five six seven eight nine ten eleven twelve thirteen…");
+        assert_eq!(fold("ÉLAN Ñandú"), "elan nandu");
     }
 
     #[test]

@@ -5,9 +5,9 @@ use textdesk_core::{ConsentState, ConversationStatus, Invalid, Medium, Priority}
 
 use textdesk_core::event::{DomainEvent, StatusReason};
 
-use crate::Backend;
 use crate::conversation_changes::{self as changes, Change, NewStatus};
 use crate::events::append;
+pub use crate::search::Snippet;
 
 use crate::{Result, Store, StoreError, from_ms, to_ms};
 
@@ -57,45 +57,6 @@ pub struct ConversationSummary {
     pub customer_preview: Option<String>,
     /// In search results: the words that matched, in their message's context.
     pub snippet: Option<Snippet>,
-}
-
-/// Words of a message around what a search matched: plain text in pieces,
-/// each saying whether it is a match. Pages escape every piece.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Snippet(pub Vec<(String, bool)>);
-
-/// Around a match in the text each backend's highlighter returns: characters
-/// from Unicode's private use area, which no customer's text is expected to
-/// carry (any that it does are dropped from the snippet).
-const MARK_START: char = '\u{E000}';
-const MARK_END: char = '\u{E001}';
-
-impl Snippet {
-    /// Reads a highlighter's output.
-    fn from_marked(marked: &str) -> Self {
-        let mut parts: Vec<(String, bool)> = Vec::new();
-        let mut current = String::new();
-        let mut hit = false;
-        for ch in marked.chars() {
-            if ch == MARK_START || ch == MARK_END {
-                if !current.is_empty() {
-                    parts.push((std::mem::take(&mut current), hit));
-                }
-                hit = ch == MARK_START;
-            } else {
-                current.push(ch);
-            }
-        }
-        if !current.is_empty() {
-            parts.push((current, hit));
-        }
-        Snippet(parts)
-    }
-
-    /// The snippet as plain text (no marks).
-    pub fn text(&self) -> String {
-        self.0.iter().map(|(t, _)| t.as_str()).collect()
-    }
 }
 
 /// A preview line's length in characters.
@@ -265,6 +226,11 @@ impl Where {
         self.clauses.push(clause.replace('?', &format!("${n}")));
         self.binds.push(value);
     }
+    /// `c.id IN (…)`, each id bound.
+    fn push_ids(&mut self, ids: &[i64]) {
+        self.clauses.push(format!("c.id IN ({})", crate::placeholders(self.binds.len() + 1, ids.len())));
+        self.binds.extend(ids.iter().map(|id| Bind::I64(*id)));
+    }
     fn push_raw(&mut self, clause: &str) {
         self.clauses.push(clause.to_owned());
     }
@@ -414,121 +380,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The search clause: words through each backend's full-text index, a
-    /// phone number's digits inside the conversation's address. On PostgreSQL
-    /// the alternatives are one `IN (… UNION …)`: an OR of subqueries measured
-    /// a quarter slower in `benches/inbox.rs`.
-    fn push_search(&self, w: &mut Where, account_id: i64, q: &SearchQuery) {
-        let mut any = Vec::new();
-        if !q.words().is_empty() {
-            let n = w.binds.len() + 1;
-            match self.backend {
-                Backend::Sqlite => {
-                    any.push(format!("c.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${n})"));
-                    any.push(format!(
-                        "c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ${n}))"
-                    ));
-                    w.binds.push(Bind::Str(q.fts5()));
-                }
-                Backend::Postgres => {
-                    any.push(format!(
-                        "SELECT s.id FROM conversations s JOIN contacts ct2 ON ct2.id = s.contact_id WHERE s.account_id = ${a} AND to_tsvector('simple', ct2.name) @@ to_tsquery('simple', ${n})",
-                        a = n + 1
-                    ));
-                    any.push(format!(
-                        "SELECT m.conversation_id FROM messages m WHERE to_tsvector('simple', m.body) @@ to_tsquery('simple', ${n})"
-                    ));
-                    w.binds.push(Bind::Str(q.tsquery()));
-                    w.binds.push(Bind::I64(account_id));
-                }
-            }
-        }
-        if let Some(d) = q.digits() {
-            let n = w.binds.len() + 1;
-            let identities = format!(
-                "SELECT s.id FROM contact_identities s WHERE s.account_id = ${n} AND s.address LIKE ${}",
-                n + 1
-            );
-            any.push(match self.backend {
-                Backend::Sqlite => format!("c.identity_id IN ({identities})"),
-                Backend::Postgres => format!("SELECT s.id FROM conversations s WHERE s.identity_id IN ({identities})"),
-            });
-            w.binds.push(Bind::I64(account_id));
-            w.binds.push(Bind::Str(format!("%{d}%")));
-        }
-        w.clauses.push(match self.backend {
-            Backend::Sqlite => format!("({})", any.join(" OR ")),
-            Backend::Postgres => format!("c.id IN ({})", any.join(" UNION ")),
-        });
-    }
-
-    /// For each conversation, its newest message matching the search's words,
-    /// with the words marked by the backend's own highlighter (the same
-    /// matching as the search: prefixes, and on SQLite without accents).
-    async fn snippets_for(&self, ids: &[i64], q: &SearchQuery) -> Result<std::collections::HashMap<i64, Snippet>> {
-        let mut out = std::collections::HashMap::new();
-        if ids.is_empty() || q.words().is_empty() {
-            return Ok(out);
-        }
-        let first_id = if self.backend == Backend::Sqlite { 4 } else { 3 };
-        let list = crate::placeholders(first_id, ids.len());
-        let (sql, query) = match self.backend {
-            Backend::Sqlite => (
-                format!(
-                    "SELECT m.conversation_id, m.body, snippet(messages_fts, 0, $2, $3, '…', 14) AS marked
-                     FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-                     WHERE messages_fts MATCH $1 AND m.conversation_id IN ({list})
-                     ORDER BY m.id DESC"
-                ),
-                q.fts5(),
-            ),
-            Backend::Postgres => (
-                // Only the newest match of each conversation is highlighted: ts_headline is slow.
-                format!(
-                    "SELECT p.conversation_id, p.body,
-                            ts_headline('simple', p.body, to_tsquery('simple', $1), $2) AS marked
-                     FROM (SELECT DISTINCT ON (m.conversation_id) m.conversation_id, m.body FROM messages m
-                           WHERE m.conversation_id IN ({list}) AND to_tsvector('simple', m.body) @@ to_tsquery('simple', $1)
-                           ORDER BY m.conversation_id, m.id DESC) p"
-                ),
-                q.tsquery(),
-            ),
-        };
-        let mut qr = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(query);
-        qr = match self.backend {
-            Backend::Sqlite => qr.bind(MARK_START.to_string()).bind(MARK_END.to_string()),
-            Backend::Postgres => qr.bind(format!(
-                "MaxFragments=1, MaxWords=14, MinWords=5, StartSel=\"{MARK_START}\", StopSel=\"{MARK_END}\""
-            )),
-        };
-        for id in ids {
-            qr = qr.bind(*id);
-        }
-        for r in qr.fetch_all(&self.pool).await? {
-            let conversation_id: i64 = r.try_get("conversation_id")?;
-            if out.contains_key(&conversation_id) {
-                continue;
-            }
-            let body: String = r.try_get("body")?;
-            let marked: String = r.try_get("marked")?;
-            let mut snippet = Snippet::from_marked(&marked);
-            // ts_headline does not say where it cut the text; snippet() does.
-            let text = snippet.text();
-            if self.backend == Backend::Postgres && !text.is_empty() {
-                if !body.starts_with(&text) {
-                    snippet.0.insert(0, ("…".into(), false));
-                }
-                if !body.ends_with(&text) {
-                    snippet.0.push(("…".into(), false));
-                }
-            }
-            if snippet.0.iter().any(|(_, hit)| *hit) {
-                out.insert(conversation_id, snippet);
-            }
-        }
-        Ok(out)
-    }
-
     /// One page of conversations in the filter's order.
     pub async fn list_conversations(
         &self,
@@ -598,19 +449,28 @@ impl Store {
             w.push("c.priority = ?", Bind::Str(p.as_str().into()));
         }
         if let Some(l) = &f.label {
-            w.push(
-                "c.id IN (SELECT l.conversation_id FROM conversation_labels l WHERE l.label = ?)",
-                Bind::Str(l.clone()),
-            );
-        }
-        let search = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(SearchQuery::parse);
-        if let Some(search) = &search {
-            match search {
-                Some(q) => self.push_search(&mut w, account_id, q),
-                // Only punctuation: there is nothing it could match.
-                None => return Ok(ConversationPage { items: Vec::new(), next_cursor: None }),
+            match self.few_labelled(l).await? {
+                Some(ids) if ids.is_empty() => return Ok(ConversationPage { items: Vec::new(), next_cursor: None }),
+                Some(ids) => w.push_ids(&ids),
+                None => w.push(
+                    "c.id IN (SELECT l.conversation_id FROM conversation_labels l WHERE l.label = ?)",
+                    Bind::Str(l.clone()),
+                ),
             }
         }
+        let search = match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(SearchQuery::parse) {
+            Some(Some(q)) => {
+                let hits = self.search_hits(account_id, &q).await?;
+                if hits.conversations.is_empty() {
+                    return Ok(ConversationPage { items: Vec::new(), next_cursor: None });
+                }
+                w.push_ids(&hits.conversations);
+                Some((q, hits))
+            }
+            // Only punctuation: there is nothing it could match.
+            Some(None) => return Ok(ConversationPage { items: Vec::new(), next_cursor: None }),
+            None => None,
+        };
         if let Some(cur) = after {
             let a = w.binds.len() + 1;
             let cmp = if order.descending { "<" } else { ">" };
@@ -626,9 +486,9 @@ impl Store {
             None
         };
         let mut items: Vec<ConversationSummary> = rows.into_iter().map(|(s, _)| s).collect();
-        if let Some(Some(q)) = &search {
+        if let Some((q, hits)) = &search {
             let ids: Vec<i64> = items.iter().map(|s| s.conversation.id).collect();
-            let mut snippets = self.snippets_for(&ids, q).await?;
+            let mut snippets = self.snippets(hits, &ids, q).await?;
             for s in &mut items {
                 s.snippet = snippets.remove(&s.conversation.id);
             }

@@ -38,6 +38,7 @@ pub mod retention;
 pub mod reviews;
 pub mod routing;
 mod schedule;
+mod search;
 mod setup;
 pub mod surveys;
 mod templates;

@@ -56,6 +56,7 @@ mod routing;
 mod schedule;
 mod scopes;
 mod secret_logs;
+mod search;
 mod settings;
 mod shutdown;
 mod signin;
