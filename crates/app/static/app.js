@@ -146,7 +146,7 @@ document.addEventListener("click", function (e) {
   function connect() {
     disconnect();
     es = new EventSource("/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
-    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
+    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "webhook.switched_off", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
     es.onopen = function () {
       backoff = 1000;
       showLive(true);
@@ -694,9 +694,9 @@ document.addEventListener("click", function (e) {
   });
 })();
 
-// An escalation addressed to this person, or (for supervisors) a low poll
-// score: an alert on whatever page is open (and a browser notification when
-// they allowed them), with a link to it.
+// An escalation addressed to this person, (for supervisors) a low poll score,
+// or (for admins) a webhook switched off for failing: an alert on whatever page
+// is open (and a browser notification when they allowed them), with a link to it.
 (function () {
   "use strict";
   var bar = document.querySelector("[data-me]");
@@ -704,26 +704,37 @@ document.addEventListener("click", function (e) {
   if (!bar || !alertBox) return;
   var me = bar.getAttribute("data-me");
   var supervises = bar.hasAttribute("data-supervisor");
+  var administers = bar.hasAttribute("data-admin");
+  var link = alertBox.querySelector("[data-alert-link]");
   alertBox.querySelector("[data-alert-close]").addEventListener("click", function () { alertBox.hidden = true; });
+  function show(n, tag) {
+    alertBox.querySelector("[data-alert-title]").textContent = n.title;
+    alertBox.querySelector("[data-alert-body]").textContent = n.body;
+    link.setAttribute("href", n.url);
+    link.textContent = n.link || "Open the conversation";
+    alertBox.hidden = false;
+    if ("Notification" in window && Notification.permission === "granted") {
+      var shown = new Notification(n.title, { body: n.body, tag: tag });
+      shown.onclick = function () { window.focus(); location.href = n.url; shown.close(); };
+    }
+  }
   document.addEventListener("textdesk:live", function (e) {
     var d = e.detail.data;
+    // A webhook switched off for failing: admins hear it at once, on whatever page is open.
+    if (e.detail.kind === "webhook.switched_off") {
+      if (!administers) return;
+      show({ title: "A webhook was switched off",
+             body: "Every delivery to it failed for days, so textdesk stopped sending. Check the receiver, then switch it on again.",
+             url: "/settings/webhooks", link: "Check the webhooks" }, "webhook-" + d.id);
+      return;
+    }
     var about = null;
     if (e.detail.kind === "conversation.escalated" && String(d.for_user) === me) about = "escalation";
     if (e.detail.kind === "survey.low_score" && supervises) about = "survey";
     if (!about) return;
     fetch("/conversations/" + d.conversation_id + "/notice?about=" + about, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (n) {
-        if (!n) return;
-        alertBox.querySelector("[data-alert-title]").textContent = n.title;
-        alertBox.querySelector("[data-alert-body]").textContent = n.body;
-        alertBox.querySelector("[data-alert-link]").setAttribute("href", n.url);
-        alertBox.hidden = false;
-        if ("Notification" in window && Notification.permission === "granted") {
-          var shown = new Notification(n.title, { body: n.body, tag: about + "-" + d.conversation_id });
-          shown.onclick = function () { window.focus(); location.href = n.url; shown.close(); };
-        }
-      })
+      .then(function (n) { if (n) show(n, about + "-" + d.conversation_id); })
       .catch(function () {});
   });
 })();

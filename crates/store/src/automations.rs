@@ -486,7 +486,7 @@ pub async fn apply(
     let c = &mut s.conversation;
     let change = Change { account_id: c.account_id, conversation_id: c.id, actor_id: None, now };
     Ok(match action {
-        Action::Reply { .. } | Action::CallWebhook { .. } | Action::StartFlow { .. } => None,
+        Action::Reply { .. } | Action::CallWebhook { .. } | Action::StartFlow { .. } | Action::HandOff => None,
         Action::Escalate { to: textdesk_core::automation::AutoEscalation::CallbackOffer, .. } => None,
         Action::Escalate { supervisor_id, .. } => {
             let chosen = match (*supervisor_id, c.team_id) {

@@ -197,7 +197,8 @@ pub struct LiveEvent {
     pub account_id: i64,
     /// `message.created`, `message.updated`, `message.deleted`,
     /// `conversation.updated`, `conversation.read`, `conversation.unread`,
-    /// `conversation.escalated`, `survey.low_score` (a low poll score: supervisors are alerted).
+    /// `conversation.escalated`, `survey.low_score` (a low poll score: supervisors are alerted),
+    /// `webhook.switched_off` (conversation id 0: admins are alerted).
     pub kind: String,
     pub conversation_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

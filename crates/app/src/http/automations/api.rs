@@ -38,7 +38,9 @@ pub struct RuleDoc {
     /// Each one of `{"do":"reply","text":"…"}` (a canned-response template; through the gate like any reply),
     /// `{"do":"assign","user_id":N}`, `{"do":"assign_team","team_id":N}`, `{"do":"add_label","label":"…"}`,
     /// `{"do":"set_priority","priority":"…"}`, `{"do":"snooze","minutes":N}`, `{"do":"resolve"}`,
-    /// `{"do":"call_webhook","webhook_id":N}` (posts the firing to that outgoing webhook as `automation.fired`). 1 to 10.
+    /// `{"do":"call_webhook","webhook_id":N}` (posts the firing to that outgoing webhook as `automation.fired`),
+    /// `{"do":"start_flow","flow_id":N}` (the bot answers), `{"do":"hand_off"}` (on a customer's message while a
+    /// flow answers: the bot says its handoff message and the customer waits for a person), `{"do":"escalate",…}`. 1 to 10.
     #[schema(value_type = Vec<Object>)]
     actions: Vec<serde_json::Value>,
     /// `every_time` (default), `per_closed_period`, `per_wait` (only after a wait) or `per_conversation`.

@@ -51,6 +51,8 @@ pub struct RuleForm {
     pub call_webhook: String,
     /// A self-service flow's id, or empty.
     pub start_flow: String,
+    /// Take the customer from the bot to a person (when a flow is answering).
+    pub hand_off: bool,
     /// Empty, `lead` (the team's lead), `user:ID` (a supervisor) or `callback` (offer a call back).
     pub escalate: String,
     pub once: String,
@@ -107,6 +109,7 @@ impl RuleForm {
                 "resolve" => f.resolve = true,
                 "call_webhook" => f.call_webhook = v,
                 "start_flow" => f.start_flow = v,
+                "hand_off" => f.hand_off = true,
                 "escalate" => f.escalate = v,
                 "once" => f.once = v,
                 _ => {}
@@ -214,6 +217,10 @@ impl RuleForm {
         }
         if !self.assign_user.is_empty() {
             actions.push(Action::Assign { user_id: id(&self.assign_user, "person")? });
+        }
+        // Before the reply: while the bot has the customer, only one voice answers.
+        if self.hand_off {
+            actions.push(Action::HandOff);
         }
         if !self.reply.trim().is_empty() {
             actions.push(Action::Reply { text: self.reply.trim().to_owned() });
@@ -358,6 +365,7 @@ impl RuleForm {
                 Action::Resolve => f.resolve = true,
                 Action::CallWebhook { webhook_id } => f.call_webhook = webhook_id.to_string(),
                 Action::StartFlow { flow_id } => f.start_flow = flow_id.to_string(),
+                Action::HandOff => f.hand_off = true,
                 Action::Escalate { to: AutoEscalation::CallbackOffer, .. } => f.escalate = "callback".into(),
                 Action::Escalate { supervisor_id: Some(id), .. } => f.escalate = format!("user:{id}"),
                 Action::Escalate { supervisor_id: None, .. } => f.escalate = "lead".into(),
@@ -428,6 +436,7 @@ mod tests {
                 { "do": "set_priority", "priority": "urgent" },
                 { "do": "assign_team", "team_id": 4 },
                 { "do": "assign", "user_id": 3 },
+                { "do": "hand_off" },
                 { "do": "reply", "text": "On it, {contact.first_name|there}." },
                 { "do": "snooze", "minutes": 30 }
             ],
@@ -436,6 +445,7 @@ mod tests {
         let form = RuleForm::from_spec(&s).expect("fits the form");
         assert_eq!(form.text, "invoice, bill");
         assert_eq!(form.assignee, "team:4");
+        assert!(form.hand_off, "the way from the bot to a person is a box on the form");
         assert_eq!(form.to_spec().unwrap(), s);
         Rule::parse(form.to_spec().unwrap()).unwrap();
     }
