@@ -533,7 +533,13 @@ impl Store {
     /// Switches a subscription off for failing, with the reason admins are
     /// shown, and logs it (account-wide: conversation id 0) so their open
     /// pages alert them. False when it was already off (another node did it).
-    pub async fn disable_failing_webhook(&self, account_id: i64, id: i64, reason: &str, now: Timestamp) -> Result<bool> {
+    pub async fn disable_failing_webhook(
+        &self,
+        account_id: i64,
+        id: i64,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE webhook_subscriptions SET active = 0, disabled_at = $1, disabled_reason = $2, updated_at = $1

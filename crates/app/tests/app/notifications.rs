@@ -68,7 +68,12 @@ async fn front_desk(t: &common::TestApp, inbox: i64) -> (i64, String) {
     let lee_id = json(t.get(&lee, "/api/v1/me").await).await["id"].as_i64().unwrap();
     let team = json(t.post(&admin, "/api/v1/teams", json!({ "name": "Front desk" })).await).await["id"].as_i64();
     let team = team.unwrap();
-    assert!(t.post(&admin, &format!("/api/v1/teams/{team}/members"), json!({ "user_id": lee_id })).await.status().is_success());
+    assert!(
+        t.post(&admin, &format!("/api/v1/teams/{team}/members"), json!({ "user_id": lee_id }))
+            .await
+            .status()
+            .is_success()
+    );
     let routing = json!({ "assignment": "round_robin", "capacity": 5 });
     let r = t.client.put(t.url(&format!("/api/v1/teams/{team}/routing"))).bearer_auth(&admin).json(&routing);
     assert_eq!(r.send().await.unwrap().status(), 200);
@@ -276,7 +281,8 @@ async fn deferred_in_quiet_hours_with_the_customers_local_time(db: Db) {
     let ten = tomorrow.at(10, 0, 0, 0).to_zoned(tz.clone()).unwrap();
     let with_offset = ten.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
     for send_at in [ten.timestamp().to_string(), with_offset] {
-        let ask = json!({ "contact_id": contact, "inbox_id": inbox, "body": "Your table is ready", "send_at": send_at });
+        let ask =
+            json!({ "contact_id": contact, "inbox_id": inbox, "body": "Your table is ready", "send_at": send_at });
         let sent = json(notify(&t, &agent, None, &ask).await).await;
         assert_eq!(sent["status"], "deferred", "{send_at}: {sent}");
         let at: Timestamp = sent["deferred_until"]["at"].as_str().unwrap().parse().unwrap();

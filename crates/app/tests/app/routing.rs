@@ -365,7 +365,15 @@ async fn the_routing_options_on_the_account_page(db: Db) {
     assert!(html.contains("Routing saved.") && html.contains("name=\"sticky_days\" value=\"3\""));
 
     // Out of range, or not a number: the page again with the reason and what was typed; nothing changes.
-    let r = save(&admin, &[("reply_assigns", "on"), ("sticky_days", "99"), ("away_after_minutes", "15"), ("release_after_minutes", "30")]);
+    let r = save(
+        &admin,
+        &[
+            ("reply_assigns", "on"),
+            ("sticky_days", "99"),
+            ("away_after_minutes", "15"),
+            ("release_after_minutes", "30"),
+        ],
+    );
     let r = r.await.unwrap();
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
@@ -382,7 +390,12 @@ async fn the_routing_options_on_the_account_page(db: Db) {
     let agent_csrf = common::csrf_of(&page);
     let r = agent
         .post(t.url("/settings/account/routing"))
-        .form(&[("csrf", agent_csrf.as_str()), ("sticky_days", "0"), ("away_after_minutes", "1"), ("release_after_minutes", "1")])
+        .form(&[
+            ("csrf", agent_csrf.as_str()),
+            ("sticky_days", "0"),
+            ("away_after_minutes", "1"),
+            ("release_after_minutes", "1"),
+        ])
         .send()
         .await
         .unwrap();

@@ -420,7 +420,8 @@ async fn switched_off_after_days_of_failures(db: Db) {
     let page = browser.get(t.url("/settings/webhooks")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("A webhook was switched off"), "the settings page warns admins");
     // Every page of the workspace says so to admins, with the way to the webhooks; not to agents.
-    let banner = |page: &str| page.find("id=\"webhooks-off\"").map(|at| page[at..].split("</p>").next().unwrap().to_owned());
+    let banner =
+        |page: &str| page.find("id=\"webhooks-off\"").map(|at| page[at..].split("</p>").next().unwrap().to_owned());
     let inbox_page = browser.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
     let said = banner(&inbox_page).expect("a banner on the inbox");
     assert!(said.contains("A webhook was switched off") && said.contains("href=\"/settings/webhooks\""), "{said}");

@@ -96,14 +96,8 @@ impl Engine {
         let now = Timestamp::now();
         let mut s = db::situation(tx, event.conversation_id, now).await?;
         let Some(received) = db::received(tx, message_id).await? else { return Ok(false) };
-        let occasion = Occasion {
-            moment,
-            now,
-            received: Some(&received),
-            keyword: false,
-            flow_answers: false,
-            with_bot: true,
-        };
+        let occasion =
+            Occasion { moment, now, received: Some(&received), keyword: false, flow_answers: false, with_bot: true };
         self.run_rules(tx, &rules, &occasion, &mut s).await?;
         Ok(!s.conversation.bot)
     }
