@@ -1,9 +1,10 @@
 // Self-service as a business meets it: an admin builds a menu on
-// /settings/flows with forms (no JSON), a rule starts it when a text says
-// "menu", a customer uses it on the simulator page and asks for a person, and
-// an agent watching the unassigned queue gets the conversation live (it was
-// in nobody's queue while the bot had it), with the bot's exchange marked
-// automatic above their reply.
+// /settings/flows with forms (no JSON) whose way to a person goes to a team
+// that hands out to the least busy, a rule starts it when a text says "menu",
+// a customer uses it on the simulator page and asks for a person, and the
+// team's agent, online from the top bar, gets the conversation live in "Mine"
+// (it was in nobody's queue while the bot had it), with the reason in the
+// timeline and the bot's exchange marked automatic above their reply.
 import {
   env, check, customerNumber, signIn, screenshot, assertNoHorizontalScroll, row, thread, openConversation, waitLive,
 } from "../lib.mjs";
@@ -20,6 +21,18 @@ export const scenarios = [
     async run({ newContext }) {
       const admin = await (await newContext()).newPage();
       await signIn(admin, env.admin);
+
+      // A team for the customers the bot hands over: the agent is in it, and it gives to the least busy.
+      await admin.goto(`${env.base}/settings/users`);
+      await admin.getByLabel("New team").fill("Self-service desk");
+      await go(admin, admin.getByRole("button", { name: "Create team" }));
+      const team = admin.locator("section.team", { has: admin.getByRole("heading", { name: "Self-service desk" }) });
+      await team.getByLabel("Add to Self-service desk").selectOption({ label: env.agent.name || env.agent.email });
+      await go(admin, team.getByRole("button", { name: "Add", exact: true }));
+      await team.getByLabel("Give its conversations").selectOption("least_busy");
+      await team.getByLabel(/At most, each/).fill("200");
+      await go(admin, team.getByRole("button", { name: /Save/ }));
+
       await admin.goto(`${env.base}/settings/flows`);
       await admin.getByRole("heading", { name: "Self-service flows", level: 1 }).waitFor();
 
@@ -32,7 +45,8 @@ export const scenarios = [
       const keys = first.locator("input[name=key]");
       const labels = first.locator("input[name=label]");
       const replies = first.locator("input[name=reply]");
-      // Row 0 is "0: A person", row 1 "1: A call back"; rows 2 and 3 are blank, to add choices.
+      // Row 0 is "0: A person" (sent to the team), row 1 "1: A call back"; rows 2 and 3 are blank, to add choices.
+      await first.locator("select[name=then]").nth(0).selectOption({ label: "a person in Self-service desk" });
       await keys.nth(2).fill("2");
       await labels.nth(2).fill("Opening hours");
       await replies.nth(2).fill("We are open 9 to 5, Monday to Friday.");
@@ -64,9 +78,11 @@ export const scenarios = [
       const rule = admin.locator(".rule", { has: admin.getByRole("heading", { name: "Menu on request" }) });
       await rule.getByText("start the self-service flow \u201cFront desk\u201d").waitFor();
 
-      // An agent watches the unassigned queue.
+      // The team's agent says they are online from the top bar, and watches their own queue.
       const agent = await (await newContext()).newPage();
-      await signIn(agent, env.agent, "/inbox?view=unassigned");
+      await signIn(agent, env.agent, "/inbox?view=mine");
+      await Promise.all([agent.waitForNavigation({ waitUntil: "load" }), agent.locator("#presence").selectOption("online")]);
+      check((await agent.locator("#presence").inputValue()) === "online", "the top bar says online");
       await waitLive(agent);
 
       // The customer uses the phone simulator.
@@ -88,17 +104,19 @@ export const scenarios = [
 
       await text("menu again please");
       await phone.locator("#phone-msgs .to_phone", { hasText: "2: Opening hours" }).nth(1).waitFor({ timeout: 15_000 });
-      await text("AGENT");
+      await text("0");
       await phone.locator("#phone-msgs .to_phone", { hasText: "a person will answer you here" }).waitFor({ timeout: 15_000 });
       await phone.bringToFront();
       await screenshot(phone, "flows-simulator");
 
-      // The agent gets it live, and sees the bot's exchange above their reply.
+      // The team gives it to the agent, who gets it live in "Mine", and sees why and the bot's exchange above their reply.
       await row(agent, number).waitFor({ timeout: 15_000 });
+      await screenshot(agent, "flows-mine");
       const id = Number((await row(agent, number).locator("a").first().getAttribute("href")).match(/\d+/)[0]);
       await openConversation(agent, id);
       const th = thread(agent);
       await th.event("The bot handed over to a person").waitFor();
+      await th.event("the least busy in the team Self-service desk").waitFor();
       const menu = th.bubble("2: Opening hours").first();
       check((await menu.locator(".author").innerText()).includes("Automatic"), "the bot's messages are marked automatic");
       await th.body.fill("Hi, Dana here. How can I help?");
@@ -118,6 +136,15 @@ export const scenarios = [
       await openConversation(agentSmall, id);
       await assertNoHorizontalScroll(agentSmall, "the handed-over thread at 390 px");
       await screenshot(agentSmall, "flows-handed-over-390");
+
+      // The account's routing options, in words and minutes, at both widths.
+      await admin.goto(`${env.base}/settings/account#routing`);
+      await admin.locator("#routing").getByRole("button", { name: "Save routing" }).waitFor();
+      await admin.locator("#routing").scrollIntoViewIfNeeded();
+      await screenshot(admin, "account-routing");
+      await small.goto(`${env.base}/settings/account#routing`);
+      await assertNoHorizontalScroll(small, "the account page with routing at 390 px");
+      await small.locator("#routing").screenshot({ path: `${env.screenshots}/account-routing-390.png` });
 
       // The rule goes off again, so later scenarios' texts meet no bot.
       await admin.goto(`${env.base}/settings/automations`);

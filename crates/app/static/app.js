@@ -146,7 +146,7 @@ document.addEventListener("click", function (e) {
   function connect() {
     disconnect();
     es = new EventSource("/events" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""));
-    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "callback.due", "review.queued", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
+    ["ready", "message.created", "message.updated", "message.deleted", "conversation.updated", "conversation.escalated", "survey.low_score", "callback.due", "review.queued", "webhook.switched_off", "conversation.read", "conversation.unread", "resync"].forEach(function (k) { es.addEventListener(k, onLive); });
     es.onopen = function () {
       backoff = 1000;
       showLive(true);
@@ -695,9 +695,10 @@ document.addEventListener("click", function (e) {
 })();
 
 // An escalation addressed to this person, a call back that fell due (theirs,
-// or nobody's yet), or (for supervisors) a low poll score or a conversation
-// entering the review queue: an alert on whatever page is open (and a browser
-// notification when they allowed them), with a link to it.
+// or nobody's yet), (for supervisors) a low poll score or a conversation
+// entering the review queue, or (for admins) a webhook switched off for
+// failing: an alert on whatever page is open (and a browser notification when
+// they allowed them), with a link to it.
 (function () {
   "use strict";
   var bar = document.querySelector("[data-me]");
@@ -705,9 +706,34 @@ document.addEventListener("click", function (e) {
   if (!bar || !alertBox) return;
   var me = bar.getAttribute("data-me");
   var supervises = bar.hasAttribute("data-supervisor");
+  var administers = bar.hasAttribute("data-admin");
+  var body = alertBox.querySelector("[data-alert-body]");
+  var link = alertBox.querySelector("[data-alert-link]");
   alertBox.querySelector("[data-alert-close]").addEventListener("click", function () { alertBox.hidden = true; });
+  function show(n, tag, conv, about, words) {
+    alertBox.querySelector("[data-alert-title]").textContent = n.title;
+    body.textContent = words;
+    link.setAttribute("href", n.url);
+    link.textContent = n.action || "Open the conversation";
+    alertBox.setAttribute("data-conversation", conv);
+    alertBox.setAttribute("data-about", about);
+    alertBox.hidden = false;
+    if ("Notification" in window && Notification.permission === "granted") {
+      var shown = new Notification(n.title, { body: n.body, tag: tag });
+      shown.onclick = function () { window.focus(); location.href = n.url; shown.close(); };
+    }
+  }
   document.addEventListener("textdesk:live", function (e) {
     var d = e.detail.data;
+    // A webhook switched off for failing: admins hear it at once, on whatever page is open.
+    if (e.detail.kind === "webhook.switched_off") {
+      if (!administers) return;
+      var off = { title: "A webhook was switched off",
+                  body: "Every delivery to it failed for days, so textdesk stopped sending. Check the receiver, then switch it on again.",
+                  url: "/settings/webhooks", action: "Check the webhooks" };
+      show(off, "webhook-" + d.id, "", "webhook", off.body);
+      return;
+    }
     var about = null;
     if (e.detail.kind === "conversation.escalated" && String(d.for_user) === me) about = "escalation";
     if (e.detail.kind === "survey.low_score" && supervises) about = "survey";
@@ -719,7 +745,6 @@ document.addEventListener("click", function (e) {
       .then(function (n) {
         if (!n) return;
         var conv = String(d.conversation_id);
-        var body = alertBox.querySelector("[data-alert-body]");
         var same = !alertBox.hidden && alertBox.getAttribute("data-conversation") === conv;
         var was = alertBox.getAttribute("data-about");
         // A low score or an escalation queues the conversation for review at the same moment: the alert
@@ -729,18 +754,7 @@ document.addEventListener("click", function (e) {
           return;
         }
         var queued = about !== "review" && same && was === "review" ? " · " + body.textContent : "";
-        alertBox.querySelector("[data-alert-title]").textContent = n.title;
-        body.textContent = n.body + queued;
-        var link = alertBox.querySelector("[data-alert-link]");
-        link.setAttribute("href", n.url);
-        link.textContent = n.action || "Open the conversation";
-        alertBox.setAttribute("data-conversation", conv);
-        alertBox.setAttribute("data-about", about);
-        alertBox.hidden = false;
-        if ("Notification" in window && Notification.permission === "granted") {
-          var shown = new Notification(n.title, { body: n.body, tag: about + "-" + d.conversation_id });
-          shown.onclick = function () { window.focus(); location.href = n.url; shown.close(); };
-        }
+        show(n, about + "-" + d.conversation_id, conv, about, n.body + queued);
       })
       .catch(function () {});
   });

@@ -330,6 +330,12 @@ pub enum DomainEvent {
         survivor_id: i64,
         merged_id: i64,
     },
+    /// An outgoing webhook kept failing for days and was switched off. About
+    /// the account, not a conversation: logged with conversation id 0, so
+    /// admins' open pages can alert them at once.
+    WebhookSwitchedOff {
+        subscription_id: i64,
+    },
 }
 
 /// Why a flow handed the customer to a person.
@@ -342,6 +348,9 @@ pub enum HandoffReason {
     NotUnderstood,
     /// A menu option hands over (the flow's choice of team, if it names one).
     Chosen,
+    /// An automation rule took the customer from the bot (a word like
+    /// "complaint", a label, a VIP): the rule's firing names it.
+    Rule,
 }
 
 impl HandoffReason {
@@ -350,6 +359,7 @@ impl HandoffReason {
             HandoffReason::Asked => "the customer asked for a person",
             HandoffReason::NotUnderstood => "the bot did not understand the customer twice",
             HandoffReason::Chosen => "the customer chose to talk to a person",
+            HandoffReason::Rule => "an automation rule handed the customer over",
         }
     }
 }
@@ -507,6 +517,7 @@ impl DomainEvent {
             ChannelMoved { .. } => "channel_moved",
             ContactsMerged { .. } => "contacts_merged",
             ContactsUnmerged { .. } => "contacts_unmerged",
+            WebhookSwitchedOff { .. } => "webhook_switched_off",
         }
     }
 
@@ -643,6 +654,8 @@ impl DomainEvent {
             | EmailFailed { .. } => notice("conversation.updated", None),
             ChannelMoved { .. } => notice("conversation.updated", None),
             ContactsMerged { .. } | ContactsUnmerged { .. } => notice("conversation.updated", None),
+            // Admins' screens alert them (the page decides who is one).
+            WebhookSwitchedOff { .. } => notice("webhook.switched_off", None),
         }
     }
 }
@@ -725,6 +738,7 @@ mod tests {
             FlowStarted { flow_id: 13, flow: "Main menu".into() },
             HandedOff { reason: HandoffReason::NotUnderstood, team_id: Some(8) },
             HandedOff { reason: HandoffReason::Asked, team_id: None },
+            HandedOff { reason: HandoffReason::Rule, team_id: None },
             FlowEnded { reason: FlowEndReason::TimedOut },
             SurveySent { survey_id: 16, kind: SurveyKind::Csat, message_id: 17 },
             SurveyAnswered {
@@ -756,6 +770,7 @@ mod tests {
             ChannelMoved { from_inbox_id: 1, to_inbox_id: 2, to_medium: "sms".into(), consent_id: Some(9) },
             ContactsMerged { merge_id: 21, survivor_id: 10, merged_id: 22 },
             ContactsUnmerged { merge_id: 21, survivor_id: 10, merged_id: 22 },
+            WebhookSwitchedOff { subscription_id: 23 },
         ]
     }
 

@@ -486,9 +486,11 @@ pub async fn apply(
     let c = &mut s.conversation;
     let change = Change { account_id: c.account_id, conversation_id: c.id, actor_id: None, now };
     Ok(match action {
-        Action::Reply { .. } | Action::CallWebhook { .. } | Action::StartFlow { .. } | Action::SendSurvey { .. } => {
-            None
-        }
+        Action::Reply { .. }
+        | Action::CallWebhook { .. }
+        | Action::StartFlow { .. }
+        | Action::SendSurvey { .. }
+        | Action::HandOff => None,
         // Written by the engine (an offer through the gate, an email job); nothing to change here.
         Action::Escalate {
             to:

@@ -201,6 +201,7 @@ pub struct LiveEvent {
     /// `callback.due` (a call back's time came: its taker, or everyone while untaken, is alerted).
     /// `review.queued` (the conversation joined the review queue: supervisors are alerted; anyone
     /// else's stream hears `conversation.updated`).
+    /// `webhook.switched_off` (conversation id 0: admins are alerted).
     pub kind: String,
     pub conversation_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

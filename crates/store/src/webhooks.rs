@@ -7,6 +7,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use sqlx::{AnyConnection, Row};
+use textdesk_core::event::DomainEvent;
 
 use crate::{Backend, Result, Store, StoreError, from_ms, returned_id, to_ms};
 
@@ -530,17 +531,46 @@ impl Store {
     }
 
     /// Switches a subscription off for failing, with the reason admins are
-    /// shown. False when it was already off (another node did it).
-    pub async fn disable_failing_webhook(&self, id: i64, reason: &str, now: Timestamp) -> Result<bool> {
+    /// shown, and logs it (account-wide: conversation id 0) so their open
+    /// pages alert them. False when it was already off (another node did it).
+    pub async fn disable_failing_webhook(
+        &self,
+        account_id: i64,
+        id: i64,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE webhook_subscriptions SET active = 0, disabled_at = $1, disabled_reason = $2, updated_at = $1
-             WHERE id = $3 AND active = 1",
+             WHERE id = $3 AND account_id = $4 AND active = 1",
         )
         .bind(to_ms(now))
         .bind(reason)
         .bind(id)
-        .execute(&self.pool)
+        .bind(account_id)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let ev = DomainEvent::WebhookSwitchedOff { subscription_id: id };
+        crate::events::append(&mut tx, (account_id, 0), &ev, None, now).await?;
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    /// How many of the account's subscriptions were switched off for failing
+    /// and not switched on again since.
+    pub async fn switched_off_webhooks(&self, account_id: i64) -> Result<u32> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM webhook_subscriptions WHERE account_id = $1 AND active = 0 AND disabled_reason IS NOT NULL",
+        )
+        .bind(account_id)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 }

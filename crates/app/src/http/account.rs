@@ -93,7 +93,10 @@ pub(crate) struct AccountPage {
     /// The server's zone, which applies while the field is empty.
     default_time_zone: String,
     zone_error: Option<String>,
-    /// Which form was just saved: `quiet-hours`, `targets`, `video` or `time-zone`.
+    /// How conversations find their person, as stored or as typed when refused.
+    routing: RoutingForm,
+    routing_error: Option<String>,
+    /// Which form was just saved: `quiet-hours`, `targets`, `video`, `time-zone` or `routing`.
     saved: String,
 }
 
@@ -122,6 +125,46 @@ pub struct VideoForm {
 pub struct TimeZoneForm {
     csrf: String,
     time_zone: String,
+}
+
+/// The account's routing options; each number as typed, the box "on" when ticked.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RoutingForm {
+    csrf: String,
+    reply_assigns: String,
+    sticky_days: String,
+    away_after_minutes: String,
+    release_after_minutes: String,
+}
+
+impl RoutingForm {
+    fn of(r: &crate::services::account::Routing) -> Self {
+        RoutingForm {
+            csrf: String::new(),
+            reply_assigns: if r.reply_assigns { "on".into() } else { String::new() },
+            sticky_days: r.sticky_days.to_string(),
+            away_after_minutes: r.away_after_minutes.to_string(),
+            release_after_minutes: r.release_after_minutes.to_string(),
+        }
+    }
+
+    pub(crate) fn reply_assigns(&self) -> bool {
+        !self.reply_assigns.is_empty()
+    }
+
+    /// The settings patch; the service checks the ranges.
+    fn patch(&self) -> Result<Value, Problem> {
+        let number = |typed: &str, what: &str| {
+            typed.trim().parse::<u32>().map_err(|_| Problem::invalid(format!("{what} is a whole number")))
+        };
+        Ok(json!({ "routing": {
+            "reply_assigns": self.reply_assigns(),
+            "sticky_days": number(&self.sticky_days, "the days a returning customer goes to their last agent")?,
+            "away_after_minutes": number(&self.away_after_minutes, "the minutes before an agent counts as away")?,
+            "release_after_minutes": number(&self.release_after_minutes, "the minutes before an absent agent's customers go back")?,
+        } }))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -201,6 +244,8 @@ pub(crate) async fn account_view(s: &AppState, ui: &UiUser) -> Result<AccountPag
         time_zone: settings.own_time_zone().unwrap_or_default().to_owned(),
         default_time_zone: s.config.time_zone.clone(),
         zone_error: None,
+        routing: RoutingForm::of(&settings.routing),
+        routing_error: None,
         saved: String::new(),
     })
 }
@@ -212,7 +257,7 @@ pub(crate) async fn account_page(State(s): State<AppState>, ui: UiUser, Query(q)
     let page = account_view(&s, &ui).await.map(|mut p| {
         p.saved = q
             .saved
-            .filter(|s| matches!(s.as_str(), "quiet-hours" | "targets" | "video" | "time-zone"))
+            .filter(|s| matches!(s.as_str(), "quiet-hours" | "targets" | "video" | "time-zone" | "routing"))
             .unwrap_or_default();
         p
     });
@@ -298,6 +343,29 @@ pub(crate) async fn save_video(State(s): State<AppState>, CsrfForm(ui, f): CsrfF
             let page = account_view(&s, &ui).await.map(|mut page| {
                 page.video_link = f.video_link;
                 page.video_error = Some(p.detail);
+                page
+            });
+            page_or_problem(p.status, page)
+        }
+    }
+}
+
+/// How conversations find their person: a reply takes it, the sticky agent's window, when an agent counts as
+/// away, and when an absent agent's waiting customers go back to the team.
+pub(crate) async fn save_routing(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<RoutingForm>) -> Response {
+    if let Some(r) = admin_only(&ui) {
+        return r;
+    }
+    let result = match f.patch() {
+        Ok(patch) => s.services.patch_account_settings(&ui.user, &patch).await.map_err(Problem::from),
+        Err(p) => Err(p),
+    };
+    match result {
+        Ok(_) => Redirect::to("/settings/account?saved=routing#routing").into_response(),
+        Err(p) => {
+            let page = account_view(&s, &ui).await.map(|mut page| {
+                page.routing = f;
+                page.routing_error = Some(p.detail);
                 page
             });
             page_or_problem(p.status, page)

@@ -300,6 +300,8 @@ pub struct UiUser {
     pub zone: jiff::tz::TimeZone,
     /// The business's name, at the top of its pages.
     pub business: String,
+    /// Webhooks switched off for failing (admins only; 0 for others): every page says so.
+    pub webhooks_off: u32,
 }
 
 impl UiUser {
@@ -376,9 +378,15 @@ impl FromRequestParts<AppState> for UiUser {
         match state.services.session(cookie, state.config.session_idle()).await {
             Ok(Some(s)) => {
                 let account = s.user.account_id;
-                match tokio::try_join!(state.services.business_zone(account), state.services.business_name_of(account))
-                {
-                    Ok((zone, business)) => Ok(UiUser { user: s.user, csrf: s.csrf_token, zone, business }),
+                let services = &state.services;
+                match tokio::try_join!(
+                    services.business_zone(account),
+                    services.business_name_of(account),
+                    services.webhooks_switched_off(&s.user)
+                ) {
+                    Ok((zone, business, webhooks_off)) => {
+                        Ok(UiUser { user: s.user, csrf: s.csrf_token, zone, business, webhooks_off })
+                    }
                     Err(e) => Err(Problem::from(e).into_response()),
                 }
             }

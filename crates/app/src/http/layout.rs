@@ -24,6 +24,8 @@ pub struct Chrome {
     pub(crate) business: String,
     /// The person's chosen presence (`online`, `away`, `offline`).
     pub(crate) presence: &'static str,
+    /// Webhooks switched off for failing (shown to admins on every page).
+    pub(crate) webhooks_off: u32,
 }
 
 pub(crate) fn chrome(s: &AppState, ui: &UiUser) -> Chrome {
@@ -35,6 +37,7 @@ pub(crate) fn chrome(s: &AppState, ui: &UiUser) -> Chrome {
         simulator: s.config.simulator,
         business: ui.business.clone(),
         presence: ui.user.presence.as_str(),
+        webhooks_off: ui.webhooks_off,
     }
 }
 

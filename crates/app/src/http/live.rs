@@ -32,7 +32,8 @@ pub struct EventsQuery {
 /// where the stream starts; then `message.created` (with
 /// `inbound: true` for a customer's message), `message.updated`,
 /// `message.deleted`, `conversation.updated`, each with an increasing `id:` and
-/// a JSON body. A client that reconnects with `Last-Event-ID` (or `?after=`)
+/// a JSON body; `webhook.switched_off` (conversation id 0) says an outgoing
+/// webhook kept failing and was switched off. A client that reconnects with `Last-Event-ID` (or `?after=`)
 /// first gets every event it missed, in order (events are kept); for an id
 /// never given out it gets one `resync` event and should reload what it shows.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events",

@@ -147,6 +147,7 @@ fn pages(upload_limit: usize) -> Router<AppState> {
         .route("/settings/account/targets", post(account::save_targets))
         .route("/settings/account/video", post(account::save_video))
         .route("/settings/account/time-zone", post(account::save_time_zone))
+        .route("/settings/account/routing", post(account::save_routing))
         .route("/settings/canned", get(canned::settings_page).post(canned::create_form))
         .route("/settings/canned/{id}", post(canned::update_form))
         .route("/settings/canned/{id}/delete", post(canned::delete_form))

@@ -66,13 +66,19 @@ impl Default for Routing {
 impl Routing {
     fn validated(self) -> Result<Self, Invalid> {
         if self.sticky_days > 90 {
-            return Err(Invalid::new("settings.routing.sticky_days must be 0 to 90"));
+            return Err(Invalid::new(
+                "settings.routing.sticky_days (days a returning customer goes to their last agent) must be 0 to 90",
+            ));
         }
         if !(1..=240).contains(&self.away_after_minutes) {
-            return Err(Invalid::new("settings.routing.away_after_minutes must be 1 to 240"));
+            return Err(Invalid::new(
+                "settings.routing.away_after_minutes (minutes without the app open before an agent counts as away) must be 1 to 240",
+            ));
         }
         if !(1..=1440).contains(&self.release_after_minutes) {
-            return Err(Invalid::new("settings.routing.release_after_minutes must be 1 to 1440"));
+            return Err(Invalid::new(
+                "settings.routing.release_after_minutes (minutes before an absent agent's waiting customers go back to the team) must be 1 to 1440",
+            ));
         }
         Ok(self)
     }

@@ -145,6 +145,20 @@ async fn a_menu_a_sub_menu_an_faq_and_a_person_on_request(db: Db) {
     assert!(!listed(&t, &agent, "status=open").await.contains(&conv), "not in the open list");
     assert!(!listed(&t, &agent, "view=unassigned&status=any").await.contains(&conv), "not in the unassigned queue");
     assert_eq!(listed(&t, &agent, "status=bot").await, vec![conv], "the bot's own list");
+    // The same on the pages: "With the bot" lists it with a "bot" badge, "Open" does not, and the thread says "bot".
+    let dana = t.browser("dana@example.com").await;
+    let page = |path: String| {
+        let dana = dana.clone();
+        let url = t.url(&path);
+        async move { dana.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let row = format!("<a href=\"/conversations/{conv}?");
+    let with_bot = page("/inbox?status=bot".into()).await;
+    let at = with_bot.find(&row).expect("listed under With the bot");
+    assert!(with_bot[at..].contains("<span class=\"badge status-bot\">bot</span>"), "its badge says bot");
+    assert!(!page("/inbox?status=open".into()).await.contains(&row), "not in the open list");
+    let thread_page = page(format!("/conversations/{conv}")).await;
+    assert!(thread_page.contains("<span class=\"badge status-bot\">bot</span>"), "the thread says bot");
 
     say(&t, &d, "+12125550101", " 1.").await;
     assert_eq!(bot_said(&t, &d.admin, conv).await[1], "Billing:\n1: Pay by card\n2: The billing team\n0: A person");
@@ -331,6 +345,56 @@ async fn the_flows_choice_of_team_and_two_misunderstandings_reach_a_person(db: D
     assert_eq!(handed["data"]["reason"], "not_understood");
 }
 both_backends!(the_flows_choice_of_team_and_two_misunderstandings_reach_a_person);
+
+async fn a_rule_takes_the_customer_from_the_bot_to_a_team(db: Db) {
+    let t = common::app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let team = json(t.post(&admin, "/api/v1/teams", json!({ "name": "Complaints" })).await).await["id"].as_i64();
+    let team = team.unwrap();
+    let agent = t.token_for("cora@example.com", Role::Agent).await;
+    let agent_id = json(t.get(&agent, "/api/v1/me").await).await["id"].as_i64().unwrap();
+    let r = t.post(&admin, &format!("/api/v1/teams/{team}/members"), json!({ "user_id": agent_id })).await;
+    assert!(r.status().is_success());
+    let routing = json!({ "assignment": "least_busy", "capacity": 5 });
+    let r = t.client.put(t.url(&format!("/api/v1/teams/{team}/routing"))).bearer_auth(&admin).json(&routing);
+    assert_eq!(r.send().await.unwrap().status(), 200);
+    let r = t.client.put(t.url("/api/v1/me/presence")).bearer_auth(&agent).json(&json!({ "presence": "online" }));
+    assert_eq!(r.send().await.unwrap().status(), 200);
+    let d = desk(&t, "https://lookup.example.com", None, Some(admin)).await;
+    let rule = json!({
+        "name": "Complaints go to a person",
+        "trigger": { "on": "message_received" },
+        "conditions": [{ "if": "text", "matches": { "contains": "complaint" } }],
+        "actions": [{ "do": "assign_team", "team_id": team }, { "do": "hand_off" }]
+    });
+    let r = t.post(&d.admin, "/api/v1/automations", rule).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+
+    let conv = say(&t, &d, "+12125550131", "hi").await;
+    assert_eq!(conversation(&t, &d.admin, conv).await["bot"], true);
+    say(&t, &d, "+12125550131", "I want to make a complaint").await;
+    let said = bot_said(&t, &d.admin, conv).await;
+    assert_eq!(said.len(), 2, "the menu, then the handoff, and no \"did not understand\": {said:?}");
+    assert!(said[1].starts_with("Thanks, a person will answer you here as soon as they can."), "{said:?}");
+    let c = conversation(&t, &d.admin, conv).await;
+    assert_eq!((c["bot"].as_bool(), c["team_id"].as_i64()), (Some(false), Some(team)), "{c}");
+    assert!(c["waiting_since"].is_string(), "waiting for a person: {c}");
+    t.services.route_waiting(Timestamp::now()).await.unwrap();
+    assert_eq!(conversation(&t, &d.admin, conv).await["assignee_id"], agent_id, "routed to the team's agent");
+    let tl = timeline(&t, &d.admin, conv).await;
+    let handed = tl.iter().find(|e| e["kind"] == "handed_off").unwrap();
+    assert_eq!(handed["data"]["reason"], "rule");
+    let fired = tl.iter().find(|e| e["kind"] == "automation_fired" && e["data"]["rule"] == "Complaints go to a person");
+    let did = &fired.unwrap_or_else(|| panic!("{tl:?}"))["data"]["did"];
+    assert!(did.to_string().contains("took the customer from the bot to a person"), "{did}");
+
+    // The bot stays away afterwards, and the rule does nothing where no bot is answering.
+    say(&t, &d, "+12125550131", "another complaint").await;
+    assert_eq!(bot_said(&t, &d.admin, conv).await.len(), 2);
+    let handoffs = timeline(&t, &d.admin, conv).await.iter().filter(|e| e["kind"] == "handed_off").count();
+    assert_eq!(handoffs, 1);
+}
+both_backends!(a_rule_takes_the_customer_from_the_bot_to_a_team);
 
 async fn a_timeout_ends_politely_and_stop_ends_the_flow(db: Db) {
     let t = common::app(db).start().await;

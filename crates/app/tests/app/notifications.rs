@@ -60,6 +60,35 @@ async fn deliver(t: &common::TestApp, answer: &Value) {
     assert_eq!(r.sent, 1, "{answer}");
 }
 
+/// A team "Front desk" (in turn) with one agent online, and a rule that gives it the inbox's
+/// texts: returns the agent's id and the admin's token.
+async fn front_desk(t: &common::TestApp, inbox: i64) -> (i64, String) {
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let lee = t.token_for("lee@example.com", Role::Agent).await;
+    let lee_id = json(t.get(&lee, "/api/v1/me").await).await["id"].as_i64().unwrap();
+    let team = json(t.post(&admin, "/api/v1/teams", json!({ "name": "Front desk" })).await).await["id"].as_i64();
+    let team = team.unwrap();
+    assert!(
+        t.post(&admin, &format!("/api/v1/teams/{team}/members"), json!({ "user_id": lee_id }))
+            .await
+            .status()
+            .is_success()
+    );
+    let routing = json!({ "assignment": "round_robin", "capacity": 5 });
+    let r = t.client.put(t.url(&format!("/api/v1/teams/{team}/routing"))).bearer_auth(&admin).json(&routing);
+    assert_eq!(r.send().await.unwrap().status(), 200);
+    let online = t.client.put(t.url("/api/v1/me/presence")).bearer_auth(&lee).json(&json!({ "presence": "online" }));
+    assert_eq!(online.send().await.unwrap().status(), 200);
+    let rule = json!({
+        "name": "The front desk answers this line",
+        "trigger": { "on": "message_received" },
+        "conditions": [{ "if": "inbox", "any_of": [inbox] }],
+        "actions": [{ "do": "assign_team", "team_id": team }]
+    });
+    assert_eq!(t.post(&admin, "/api/v1/automations", rule).await.status(), 201);
+    (lee_id, admin)
+}
+
 async fn a_notification_to_a_new_number_opens_a_conversation_the_reply_threads_under(db: Db) {
     let t = app(db).start().await;
     let inbox = t.simulator_inbox().await;
@@ -105,6 +134,21 @@ async fn a_notification_to_a_new_number_opens_a_conversation_the_reply_threads_u
     assert_eq!(bodies, ["Your glasses are ready for pickup.", "Great, I'll come by at 5"]);
     assert_eq!(messages[0]["direction"], "outbound");
     assert_eq!(messages[1]["direction"], "inbound");
+
+    // The reply goes to a person: it waits in Unassigned, a routing rule gives it to the
+    // front desk, and the desk's agent who is online gets it, with the reason in the timeline.
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    assert!(c["waiting_since"].is_string() && c["assignee_id"].is_null(), "waiting for a person: {c}");
+    let unassigned = json(t.get(&agent, "/api/v1/conversations?view=unassigned").await).await;
+    assert!(unassigned["items"].as_array().unwrap().iter().any(|i| i["id"].as_i64() == Some(conv)), "{unassigned}");
+    let (lee, admin) = front_desk(&t, inbox).await;
+    t.services.run_automations().await.unwrap();
+    t.services.route_waiting(Timestamp::now()).await.unwrap();
+    let c = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await;
+    assert_eq!(c["assignee_id"].as_i64(), Some(lee), "{c}");
+    let tl = json(t.get(&admin, &format!("/api/v1/conversations/{conv}/timeline")).await).await;
+    let why = tl.as_array().unwrap().iter().find(|e| e["kind"] == "assigned").map(|e| e["data"]["why"].clone());
+    assert_eq!(why, Some(json!("in turn in the team Front desk")), "{tl}");
 
     // A second notification continues the open conversation, by contact id too.
     let again = json!({ "contact_id": sent["contact_id"], "inbox_id": inbox, "body": "We close at 6 today." });
@@ -231,7 +275,20 @@ async fn deferred_in_quiet_hours_with_the_customers_local_time(db: Db) {
     assert_eq!(sent["status"], "deferred");
     assert_eq!(sent["deferred_until"]["local"], format!("{tomorrow}T09:30"));
     let at: Timestamp = sent["deferred_until"]["at"].as_str().unwrap().parse().unwrap();
-    assert_eq!(at, tomorrow.at(9, 30, 0, 0).to_zoned(tz).unwrap().timestamp());
+    assert_eq!(at, tomorrow.at(9, 30, 0, 0).to_zoned(tz.clone()).unwrap().timestamp());
+
+    // An instant (RFC 3339, in UTC or with an offset) is that instant, told back on the customer's clock.
+    let ten = tomorrow.at(10, 0, 0, 0).to_zoned(tz.clone()).unwrap();
+    let with_offset = ten.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+    for send_at in [ten.timestamp().to_string(), with_offset] {
+        let ask =
+            json!({ "contact_id": contact, "inbox_id": inbox, "body": "Your table is ready", "send_at": send_at });
+        let sent = json(notify(&t, &agent, None, &ask).await).await;
+        assert_eq!(sent["status"], "deferred", "{send_at}: {sent}");
+        let at: Timestamp = sent["deferred_until"]["at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(at, ten.timestamp(), "{send_at}");
+        assert_eq!(sent["deferred_until"]["local"], format!("{tomorrow}T10:00"), "{send_at}");
+    }
 }
 both_backends!(deferred_in_quiet_hours_with_the_customers_local_time);
 

@@ -235,3 +235,203 @@ async fn only_admins_change_how_a_team_assigns(db: Db) {
     assert_eq!(r.status(), 422);
 }
 both_backends!(only_admins_change_how_a_team_assigns);
+
+async fn patch_routing(t: &TestApp, admin: &str, routing: Value) {
+    let r = t
+        .client
+        .patch(t.url("/api/v1/account"))
+        .bearer_auth(admin)
+        .json(&json!({ "settings": { "routing": routing } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+fn notes(tl: &[Value]) -> Vec<String> {
+    tl.iter().filter(|e| e["kind"] == "routing_note").map(|e| e["data"]["note"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn a_reply_takes_nothing_when_the_account_says_so(db: Db) {
+    let t = app(db).start().await;
+    let f = floor(&t, 1, "manual", 10).await;
+    patch_routing(&t, &f.admin, json!({ "reply_assigns": false })).await;
+    let (_, dana) = &f.agents[0];
+    let c = text(&t, f.inbox, "+12125550201", "Is my order on its way?").await;
+    let r = t.post(dana, &format!("/api/v1/conversations/{c}/messages"), json!({ "body": "Checking now." })).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(assignee(&t, &f.admin, c).await, None, "replying does not take it when switched off");
+    let tl = timeline_says(&t, &f.admin, c).await;
+    assert!(!tl.iter().any(|e| e["kind"] == "assigned"), "{tl:?}");
+}
+both_backends!(a_reply_takes_nothing_when_the_account_says_so);
+
+async fn the_last_agent_with_no_room_or_long_ago_does_not_get_the_customer(db: Db) {
+    let t = app(db).start().await;
+    // Capacity 1 in a team that assigns by itself: one open conversation fills Dana.
+    let f = floor(&t, 2, "least_busy", 1).await;
+    let (dana_id, dana) = f.agents[0].clone();
+    let second = t.inbox_with("Second line", "+12125550100", json!({})).await;
+    let first = text(&t, f.inbox, "+12125550211", "Can I move my appointment?").await;
+    let r = t.post(&dana, &format!("/api/v1/conversations/{first}/messages"), json!({ "body": "Sure." })).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(assignee(&t, &f.admin, first).await, Some(dana_id));
+
+    // Dana is online but full: the returning customer waits, and the timeline says why.
+    let again = text(&t, second, "+12125550211", "Me again").await;
+    route(&t).await;
+    assert_eq!(assignee(&t, &f.admin, again).await, None);
+    let said = notes(&timeline_says(&t, &f.admin, again).await);
+    let dana_name = name(&t, &dana).await;
+    assert_eq!(said, [format!("{dana_name}, who helped last time, has no room for another")]);
+
+    // Past the window (1 day), Dana is not "who helped last time" at all: no note, no assignment.
+    patch_routing(&t, &f.admin, json!({ "sticky_days": 1 })).await;
+    let r = t.post(&dana, &format!("/api/v1/conversations/{first}/status"), json!({ "status": "resolved" })).await;
+    assert_eq!(r.status(), 200);
+    let third = t.inbox_with("Third line", "+12125550102", json!({})).await;
+    let later = text(&t, third, "+12125550211", "Hello again").await;
+    t.services.route_waiting(Timestamp::now() + SignedDuration::from_hours(49)).await.unwrap();
+    assert_eq!(assignee(&t, &f.admin, later).await, None);
+    assert_eq!(notes(&timeline_says(&t, &f.admin, later).await), Vec::<String>::new(), "outside the window");
+}
+both_backends!(the_last_agent_with_no_room_or_long_ago_does_not_get_the_customer);
+
+async fn name(t: &TestApp, token: &str) -> String {
+    json(t.get(token, "/api/v1/me").await).await["name"].as_str().unwrap().to_owned()
+}
+
+async fn a_reopened_conversation_is_routed_by_a_rule(db: Db) {
+    let t = app(db).start().await;
+    let f = floor(&t, 1, "round_robin", 10).await;
+    let rule = json!({
+        "name": "Returning customers to Billing",
+        "trigger": { "on": "conversation_reopened" },
+        "actions": [{ "do": "assign_team", "team_id": f.team }]
+    });
+    assert_eq!(t.post(&f.admin, "/api/v1/automations", rule).await.status(), 201);
+    let c = text(&t, f.inbox, "+12125550221", "Where is my parcel?").await;
+    route(&t).await;
+    assert_eq!(assignee(&t, &f.admin, c).await, None, "not about billing: nobody's yet");
+    let r = t.post(&f.admin, &format!("/api/v1/conversations/{c}/status"), json!({ "status": "resolved" })).await;
+    assert_eq!(r.status(), 200);
+    route(&t).await;
+
+    // The customer writes again: the conversation reopens, the rule gives it to the team, the team to its agent.
+    assert_eq!(text(&t, f.inbox, "+12125550221", "It still has not come").await, c);
+    route(&t).await;
+    assert_eq!(assignee(&t, &f.admin, c).await, Some(f.agents[0].0));
+    let tl = timeline_says(&t, &f.admin, c).await;
+    assert!(tl.iter().any(|e| e["kind"] == "team_changed"), "{tl:?}");
+    assert!(tl.iter().any(|e| e["kind"] == "assigned" && e["data"]["why"] == "in turn in the team Billing"), "{tl:?}");
+}
+both_backends!(a_reopened_conversation_is_routed_by_a_rule);
+
+/// An admin sets the account's routing options on the account page, in minutes and days; a bad value comes back
+/// with the reason; anyone else cannot.
+async fn the_routing_options_on_the_account_page(db: Db) {
+    let t = app(db).start().await;
+    t.user("ada@example.com", Role::Admin).await;
+    t.user("dana@example.com", Role::Agent).await;
+    let admin = t.browser("ada@example.com").await;
+    let html = admin.get(t.url("/settings/account")).send().await.unwrap().text().await.unwrap();
+    let form = &html[html.find("id=\"routing\"").expect("the routing form")..];
+    let form = &form[..form.find("</form>").unwrap()];
+    assert!(form.contains("name=\"reply_assigns\" value=\"on\" checked"), "on by default: {form}");
+    for (name, value) in [("sticky_days", "7"), ("away_after_minutes", "5"), ("release_after_minutes", "10")] {
+        assert!(form.contains(&format!("name=\"{name}\" value=\"{value}\"")), "{name}: {form}");
+    }
+    assert!(form.contains("in minutes") && form.contains("(1 to 240 minutes)"), "units said: {form}");
+    let csrf = common::csrf_of(&html);
+    let save = |client: &reqwest::Client, fields: &[(&str, &str)]| {
+        let mut body: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        body.extend_from_slice(fields);
+        client.post(t.url("/settings/account/routing")).form(&body).send()
+    };
+
+    let r = save(&admin, &[("sticky_days", "3"), ("away_after_minutes", "15"), ("release_after_minutes", "30")]);
+    let r = r.await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.headers()["location"].to_str().unwrap()),
+        (303, "/settings/account?saved=routing#routing")
+    );
+    let routing = t.services.account_settings(t.account_id).await.unwrap().routing;
+    assert_eq!(
+        (routing.reply_assigns, routing.sticky_days, routing.away_after_minutes, routing.release_after_minutes),
+        (false, 3, 15, 30),
+        "the unticked box switches replies-take-it off"
+    );
+    let html = admin.get(t.url("/settings/account?saved=routing")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Routing saved.") && html.contains("name=\"sticky_days\" value=\"3\""));
+
+    // Out of range, or not a number: the page again with the reason and what was typed; nothing changes.
+    let r = save(
+        &admin,
+        &[
+            ("reply_assigns", "on"),
+            ("sticky_days", "99"),
+            ("away_after_minutes", "15"),
+            ("release_after_minutes", "30"),
+        ],
+    );
+    let r = r.await.unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("must be 0 to 90") && html.contains("name=\"sticky_days\" value=\"99\""), "{html}");
+    let r = save(&admin, &[("sticky_days", "3"), ("away_after_minutes", "ten"), ("release_after_minutes", "30")]);
+    let r = r.await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("is a whole number"));
+    assert_eq!(t.services.account_settings(t.account_id).await.unwrap().routing.sticky_days, 3);
+
+    // An agent cannot change them.
+    let agent = t.browser("dana@example.com").await;
+    let page = agent.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
+    let agent_csrf = common::csrf_of(&page);
+    let r = agent
+        .post(t.url("/settings/account/routing"))
+        .form(&[
+            ("csrf", agent_csrf.as_str()),
+            ("sticky_days", "0"),
+            ("away_after_minutes", "1"),
+            ("release_after_minutes", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(t.services.account_settings(t.account_id).await.unwrap().routing.sticky_days, 3);
+}
+both_backends!(the_routing_options_on_the_account_page);
+
+/// "Online" with no tab open for the account's minutes counts as away: the router passes over an agent whose
+/// app is closed, and gives the customer to the one whose page (its live stream) is open.
+async fn online_with_no_tab_open_counts_as_away(db: Db) {
+    let t = app(db).start().await;
+    let f = floor(&t, 2, "round_robin", 5).await;
+    patch_routing(&t, &f.admin, json!({ "away_after_minutes": 1 })).await;
+    let (closed, open) = (f.agents[0].0, f.agents[1].0);
+    assert!(closed < open, "in turn, the first agent would be given it first");
+    // The second agent has the inbox open in a browser: its live stream is their tab.
+    let browser = t.browser("agent1@example.com").await;
+    let mut tab = browser.get(t.url("/events")).send().await.unwrap();
+    assert_eq!(tab.status(), 200);
+    common::wait_for_frame(&mut tab, "ready").await;
+
+    let c = text(&t, f.inbox, "+12125550231", "A question about my bill").await;
+    t.services.run_automations().await.unwrap();
+    // Two minutes on: the router's pass marks who has a tab open, then hands out.
+    let later = Timestamp::now() + SignedDuration::from_mins(2);
+    t.services.mark_tabs_seen(later).await.unwrap();
+    t.services.route_waiting(later).await.unwrap();
+    assert_eq!(assignee(&t, &f.admin, c).await, Some(open), "the agent with no tab open is away");
+    assert_ne!(assignee(&t, &f.admin, c).await, Some(closed));
+
+    // Past the minutes again without a pass that saw a tab: both away, and the next customer waits.
+    let c2 = text(&t, f.inbox, "+12125550232", "Another bill question").await;
+    t.services.run_automations().await.unwrap();
+    t.services.route_waiting(later + SignedDuration::from_mins(2)).await.unwrap();
+    assert_eq!(assignee(&t, &f.admin, c2).await, None, "nobody here: it waits for someone to come back");
+    drop(tab);
+}
+both_backends!(online_with_no_tab_open_counts_as_away);

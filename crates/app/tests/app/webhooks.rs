@@ -403,10 +403,14 @@ async fn switched_off_after_days_of_failures(db: Db) {
     let w = json(t.get(&admin, &format!("/api/v1/webhooks/{hook}")).await).await;
     assert_eq!(w["active"], true, "{w}");
     assert!(w["failing_since"].is_string());
-    // Past three days of failures in a row: switched off, with a notice.
+    // Past three days of failures in a row: switched off, with a notice, live to the admins' open pages.
+    let mut stream = t.client.get(t.url("/api/v1/events")).bearer_auth(&admin).send().await.unwrap();
+    common::wait_for_frame(&mut stream, "ready").await;
     t.text_in(inbox, "+14155550127", "Day four", None).await;
     t.services.run_webhooks().await.unwrap();
     t.services.send_webhooks_due(t0 + SignedDuration::from_hours(73)).await.unwrap();
+    let frame = common::wait_for_frame(&mut stream, "webhook.switched_off").await;
+    assert_eq!(frame["conversation_id"], 0, "about the account, not a conversation: {frame}");
     let w = json(t.get(&admin, &format!("/api/v1/webhooks/{hook}")).await).await;
     assert_eq!(w["active"], false, "{w}");
     assert!(w["disabled_reason"].as_str().unwrap().contains("72 hours"), "{w}");
@@ -415,6 +419,16 @@ async fn switched_off_after_days_of_failures(db: Db) {
     let browser = t.browser("boss@example.com").await;
     let page = browser.get(t.url("/settings/webhooks")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("A webhook was switched off"), "the settings page warns admins");
+    // Every page of the workspace says so to admins, with the way to the webhooks; not to agents.
+    let banner =
+        |page: &str| page.find("id=\"webhooks-off\"").map(|at| page[at..].split("</p>").next().unwrap().to_owned());
+    let inbox_page = browser.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
+    let said = banner(&inbox_page).expect("a banner on the inbox");
+    assert!(said.contains("A webhook was switched off") && said.contains("href=\"/settings/webhooks\""), "{said}");
+    t.user("agent@example.com", Role::Agent).await;
+    let agent = t.browser("agent@example.com").await;
+    let agent_page = agent.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(banner(&agent_page), None, "agents cannot switch it on: not theirs to see");
 
     // Off: nothing more is queued or sent.
     let sent = rx.got().len();
@@ -433,6 +447,8 @@ async fn switched_off_after_days_of_failures(db: Db) {
         .unwrap();
     let w = json(r).await;
     assert_eq!((w["active"].as_bool(), w["disabled_reason"].is_null()), (Some(true), true), "{w}");
+    let inbox_page = browser.get(t.url("/inbox")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(banner(&inbox_page), None, "the banner goes with it");
 }
 both_backends!(switched_off_after_days_of_failures);
 

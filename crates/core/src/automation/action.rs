@@ -44,6 +44,11 @@ pub enum Action {
     StartFlow {
         flow_id: i64,
     },
+    /// Take the customer from the bot to a person: the running flow says its
+    /// handoff message and ends, and the conversation waits for a person
+    /// (routed like any other; a team set by the rule is kept). Nothing
+    /// happens when no flow is running.
+    HandOff,
     /// Escalate: to a supervisor (the one named, else the team's lead; priority
     /// urgent, alerted), offer the customer a call back (the next times the
     /// business can call, texted through the gate like a reply), or email the
@@ -101,7 +106,8 @@ impl Action {
             | Action::Snooze { .. }
             | Action::Resolve
             | Action::CallWebhook { .. }
-            | Action::StartFlow { .. } => Ok(()),
+            | Action::StartFlow { .. }
+            | Action::HandOff => Ok(()),
             Action::Escalate { to: AutoEscalation::CallbackOffer, supervisor_id: Some(_), .. } => {
                 Err(Invalid::new("a call back offer names no supervisor"))
             }

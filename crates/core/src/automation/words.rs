@@ -155,6 +155,7 @@ fn action_words(a: &Action, names: &dyn Names) -> String {
             "start the self-service flow \u{201c}{}\u{201d}",
             names.flow(*flow_id).unwrap_or_else(|| format!("#{flow_id} (deleted)"))
         ),
+        Action::HandOff => "take the customer from the bot to a person".into(),
         Action::Escalate { to: AutoEscalation::Supervisor, supervisor_id: Some(id), .. } => {
             format!("escalate it to {} (priority urgent)", user_name(names, *id))
         }

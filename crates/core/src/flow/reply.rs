@@ -124,12 +124,15 @@ impl Flow {
         Choice::NotUnderstood
     }
 
+    /// The bot lets go of the customer for `reason` (a rule said so): its
+    /// handoff message, and a person next.
+    pub fn hand_over(&self, reason: HandoffReason, team_id: Option<i64>) -> Outcome {
+        Outcome { replies: vec![self.0.handoff_message.clone()], next: Next::Handoff { reason, team_id } }
+    }
+
     /// What the bot answers to `text` at `session`'s step.
     pub fn respond(&self, session: &Session, text: &str) -> Outcome {
-        let handoff = |reason, team_id| Outcome {
-            replies: vec![self.0.handoff_message.clone()],
-            next: Next::Handoff { reason, team_id },
-        };
+        let handoff = |reason, team_id| self.hand_over(reason, team_id);
         let Some(step) = self.step(&session.step) else {
             // The flow was edited under a running session: start it again.
             return self.start();

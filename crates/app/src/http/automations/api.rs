@@ -39,7 +39,9 @@ pub struct RuleDoc {
     /// `{"do":"assign","user_id":N}`, `{"do":"assign_team","team_id":N}`, `{"do":"add_label","label":"…"}`,
     /// `{"do":"set_priority","priority":"…"}`, `{"do":"snooze","minutes":N}`, `{"do":"resolve"}`,
     /// `{"do":"call_webhook","webhook_id":N}` (posts the firing to that outgoing webhook as `automation.fired`),
-    /// `{"do":"start_flow","flow_id":N}`, `{"do":"escalate","to":"supervisor","supervisor_id":N?}`,
+    /// `{"do":"start_flow","flow_id":N}` (the bot answers), `{"do":"hand_off"}` (on a customer's message while a
+    /// flow answers: the bot says its handoff message and the customer waits for a person),
+    /// `{"do":"escalate","to":"supervisor","supervisor_id":N?}`,
     /// `{"do":"escalate","to":"callback_offer"}` or `{"do":"escalate","to":"email","send":"request|transcript"?}`
     /// (emailed to the contact's `email` attribute by a worker after the rule's transaction),
     /// `{"do":"send_survey","after_minutes":N}` (the inbox's satisfaction poll, 0 to 10080 minutes after the

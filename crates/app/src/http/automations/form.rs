@@ -57,6 +57,8 @@ pub struct RuleForm {
     pub send_survey: bool,
     /// Minutes after the resolve the poll goes (empty: at once).
     pub survey_minutes: String,
+    /// Take the customer from the bot to a person (when a flow is answering).
+    pub hand_off: bool,
     /// Empty, `lead` (the team's lead), `user:ID` (a supervisor) or `callback` (offer a call back).
     pub escalate: String,
     pub once: String,
@@ -116,6 +118,7 @@ impl RuleForm {
                 "start_flow" => f.start_flow = v,
                 "send_survey" => f.send_survey = true,
                 "survey_minutes" => f.survey_minutes = v,
+                "hand_off" => f.hand_off = true,
                 "escalate" => f.escalate = v,
                 "once" => f.once = v,
                 _ => {}
@@ -227,6 +230,10 @@ impl RuleForm {
         }
         if !self.assign_user.is_empty() {
             actions.push(Action::Assign { user_id: id(&self.assign_user, "person")? });
+        }
+        // Before the reply: while the bot has the customer, only one voice answers.
+        if self.hand_off {
+            actions.push(Action::HandOff);
         }
         if !self.reply.trim().is_empty() {
             actions.push(Action::Reply { text: self.reply.trim().to_owned() });
@@ -398,6 +405,7 @@ impl RuleForm {
                     f.send_survey = true;
                     f.survey_minutes = if *after_minutes == 0 { String::new() } else { after_minutes.to_string() };
                 }
+                Action::HandOff => f.hand_off = true,
                 Action::Escalate { to: AutoEscalation::CallbackOffer, .. } => f.escalate = "callback".into(),
                 Action::Escalate { to: AutoEscalation::Email, send, .. } => {
                     f.escalate = format!("email:{}", send.unwrap_or(EmailContent::Request).as_str());
@@ -471,6 +479,7 @@ mod tests {
                 { "do": "set_priority", "priority": "urgent" },
                 { "do": "assign_team", "team_id": 4 },
                 { "do": "assign", "user_id": 3 },
+                { "do": "hand_off" },
                 { "do": "reply", "text": "On it, {contact.first_name|there}." },
                 { "do": "snooze", "minutes": 30 }
             ],
@@ -479,6 +488,7 @@ mod tests {
         let form = RuleForm::from_spec(&s).expect("fits the form");
         assert_eq!(form.text, "invoice, bill");
         assert_eq!(form.assignee, "team:4");
+        assert!(form.hand_off, "the way from the bot to a person is a box on the form");
         assert_eq!(form.to_spec().unwrap(), s);
         Rule::parse(form.to_spec().unwrap()).unwrap();
     }

@@ -7,15 +7,15 @@
 
 use jiff::Timestamp;
 use sqlx::AnyConnection;
-use textdesk_core::automation::guard;
+use textdesk_core::automation::{Action, Moment, guard};
 use textdesk_core::event::{FlowEndReason, HandoffReason};
 use textdesk_core::flow::{Next, Outcome, Session};
 use textdesk_core::hours::describe_opening;
 use textdesk_core::{Body, ConsentState};
 use textdesk_store::flows::{self as fdb, FlowSession, SessionEnd, StoredFlow};
-use textdesk_store::{Inbox, Situation, automations as db};
+use textdesk_store::{Inbox, LoggedEvent, Situation, StoredRule, automations as db};
 
-use super::engine::Engine;
+use super::engine::{Engine, Occasion};
 use crate::services::hours::InboxHours;
 
 /// What starting a flow did, for the rule's firing in the timeline.
@@ -66,6 +66,64 @@ impl Engine {
         let at = Session { step: session.step.clone(), misses: session.misses };
         let outcome = flow.flow.respond(&at, &received.text);
         self.follow(tx, &mut s, &flow, session.id, outcome, now).await?;
+        Ok(true)
+    }
+
+    /// A customer's message where a flow is running, asked of the rules that
+    /// hand over (`hand_off`) before the bot answers it. True when one took
+    /// the customer from the bot, so the bot says its handoff message instead.
+    pub(super) async fn rules_hand_off(
+        &self,
+        tx: &mut AnyConnection,
+        event: &LoggedEvent,
+        moment: Moment,
+        message_id: i64,
+    ) -> textdesk_store::Result<bool> {
+        // Only the customer's answers to the bot: not the message that started it.
+        let Some(session) = fdb::session_in(tx, event.conversation_id).await? else { return Ok(false) };
+        if message_id <= session.after_message_id {
+            return Ok(false);
+        }
+        let rules: Vec<StoredRule> = db::rules_in(tx, event.account_id)
+            .await?
+            .into_iter()
+            .filter(|r| r.rule.enabled() && r.rule.trigger().fires_on(moment))
+            .filter(|r| r.rule.actions().iter().any(|a| matches!(a, Action::HandOff)))
+            .collect();
+        if rules.is_empty() {
+            return Ok(false);
+        }
+        let now = Timestamp::now();
+        let mut s = db::situation(tx, event.conversation_id, now).await?;
+        let Some(received) = db::received(tx, message_id).await? else { return Ok(false) };
+        let occasion =
+            Occasion { moment, now, received: Some(&received), keyword: false, flow_answers: false, with_bot: true };
+        self.run_rules(tx, &rules, &occasion, &mut s).await?;
+        Ok(!s.conversation.bot)
+    }
+
+    /// A rule's `hand_off`: the flow says its handoff message and ends, and
+    /// the conversation waits for a person. False when no flow was running.
+    pub(super) async fn hand_off(
+        &self,
+        tx: &mut AnyConnection,
+        s: &mut Situation,
+        now: Timestamp,
+    ) -> textdesk_store::Result<bool> {
+        let Some(session) = fdb::session_in(tx, s.conversation.id).await? else { return Ok(false) };
+        let ids = (s.conversation.account_id, s.conversation.id);
+        match fdb::flow_in(tx, ids.0, session.flow_id).await? {
+            Some(flow) => {
+                let outcome = flow.flow.hand_over(HandoffReason::Rule, None);
+                self.follow(tx, s, &flow, session.id, outcome, now).await?;
+            }
+            None => {
+                let end = SessionEnd::Handoff { reason: HandoffReason::Rule, team_id: None };
+                fdb::end_session(tx, ids, end, now).await?;
+            }
+        }
+        s.conversation.bot = false;
+        s.conversation.waiting_since = Some(now);
         Ok(true)
     }
 

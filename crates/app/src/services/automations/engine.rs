@@ -69,14 +69,17 @@ impl Consumer for Engine {
 
 /// What triggered a decision.
 #[derive(Clone, Copy)]
-struct Occasion<'a> {
-    moment: Moment,
-    now: Timestamp,
-    received: Option<&'a Received>,
-    keyword: bool,
+pub(super) struct Occasion<'a> {
+    pub(super) moment: Moment,
+    pub(super) now: Timestamp,
+    pub(super) received: Option<&'a Received>,
+    pub(super) keyword: bool,
     /// A rule that fires now starts a self-service flow: the flow answers,
     /// so no other rule replies (no double answers).
-    flow_answers: bool,
+    pub(super) flow_answers: bool,
+    /// The bot has the customer and only rules that hand over are asked:
+    /// nothing they do may write to the customer while the bot still does.
+    pub(super) with_bot: bool,
 }
 
 impl Engine {
@@ -141,6 +144,12 @@ impl Engine {
         {
             return Ok(());
         }
+        // A rule may take the customer from the bot (before the bot answers this message).
+        if let Some((id, false)) = message
+            && self.rules_hand_off(tx, event, moment, id).await?
+        {
+            return Ok(());
+        }
         if let Some((id, keyword)) = message
             && self.flow_message(tx, event.conversation_id, id, keyword).await?
         {
@@ -160,14 +169,15 @@ impl Engine {
             None => None,
         };
         let keyword = message.is_some_and(|(_, k)| k);
-        let occasion = Occasion { moment, now, received: received.as_ref(), keyword, flow_answers: false };
+        let occasion =
+            Occasion { moment, now, received: received.as_ref(), keyword, flow_answers: false, with_bot: false };
         self.run_rules(tx, &rules, &occasion, &mut s).await?;
         Ok(())
     }
 
     /// Decides every rule in order for one conversation at one moment and
     /// does what those that fire say. Returns how many acted.
-    async fn run_rules(
+    pub(super) async fn run_rules(
         &self,
         tx: &mut AnyConnection,
         rules: &[StoredRule],
@@ -178,7 +188,7 @@ impl Engine {
         let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
         let hours = InboxHours::of(&inbox, &self.policy(inbox.account_id).fallback_zone).hours;
         let mut acted = 0;
-        if s.conversation.bot {
+        if s.conversation.bot && !occasion.with_bot {
             // A flow is answering (it started at an earlier moment): the rules wait for it to end.
             return Ok(0);
         }
@@ -211,7 +221,7 @@ impl Engine {
             }
             db::record_firing(tx, s, firing, now).await?;
             acted += 1;
-            if s.conversation.bot {
+            if s.conversation.bot && !occasion.with_bot {
                 // The flow has the customer now; later rules wait for it to end.
                 break;
             }
@@ -232,6 +242,16 @@ impl Engine {
         let mut firing =
             Firing { rule_id: r.id, rule: r.rule.name(), did: Vec::new(), silenced: None, webhooks: Vec::new() };
         for action in actions {
+            if let Action::HandOff = action {
+                if self.hand_off(tx, s, now).await? {
+                    firing.did.push("took the customer from the bot to a person".into());
+                }
+                continue;
+            }
+            if occasion.with_bot && s.conversation.bot && action.sends() {
+                // The bot is still talking to the customer: one voice at a time.
+                continue;
+            }
             if let Action::CallWebhook { webhook_id } = action {
                 // Delivered by the webhooks consumer when it reads this firing.
                 match db::webhook_name(tx, s.conversation.account_id, *webhook_id).await? {
@@ -527,7 +547,7 @@ impl Services {
             return Ok(0);
         }
         let mut s = db::situation(&mut tx, conversation_id, now).await?;
-        let occasion = Occasion { moment, now, received: None, keyword: false, flow_answers: false };
+        let occasion = Occasion { moment, now, received: None, keyword: false, flow_answers: false, with_bot: false };
         let acted = engine.run_rules(&mut tx, std::slice::from_ref(r), &occasion, &mut s).await?;
         self.store.commit_automation(tx).await?;
         Ok(acted)

@@ -299,7 +299,7 @@ impl Services {
     async fn switch_off(&self, sub: &textdesk_store::WebhookSubscription, now: Timestamp) -> Result<(), StoreError> {
         let hours = self.webhooks.disable_after.as_hours();
         let reason = format!("Switched off: every delivery failed for {hours} hours in a row.");
-        if !self.store.disable_failing_webhook(sub.id, &reason, now).await? {
+        if !self.store.disable_failing_webhook(sub.account_id, sub.id, &reason, now).await? {
             return Ok(());
         }
         tracing::warn!(webhook = sub.id, "a webhook subscription kept failing and was switched off");

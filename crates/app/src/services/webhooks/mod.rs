@@ -93,6 +93,15 @@ impl Services {
         })
     }
 
+    /// How many webhooks were switched off for failing, for an admin's pages
+    /// to say so (0 for anyone else: only admins can switch them on again).
+    pub async fn webhooks_switched_off(&self, u: &User) -> ServiceResult<u32> {
+        if !u.role.at_least(Role::Admin) {
+            return Ok(0);
+        }
+        Ok(self.store.switched_off_webhooks(u.account_id).await?)
+    }
+
     pub async fn list_webhooks(&self, u: &User) -> ServiceResult<Vec<WebhookSubscription>> {
         require(u, Role::Supervisor, READERS)?;
         Ok(self.store.webhooks(u.account_id).await?)
