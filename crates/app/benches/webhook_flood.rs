@@ -1,10 +1,14 @@
 //! Floods the Twilio inbound webhook with signed texts and reports throughput
-//! and latency, beside two baselines measured in the same run with the same
+//! and latency, beside baselines measured in the same run with the same
 //! client and concurrency: a bare axum handler answering empty TwiML, and one
-//! that inserts a row into SQLite per request.
+//! that inserts a row per request into the same database engine textdesk
+//! runs on (SQLite; PostgreSQL too when WEBHOOK_FLOOD_POSTGRES_URL is set).
 //!
 //! Run with `cargo bench -p textdesk --bench webhook_flood`
-//! (WEBHOOK_FLOOD_REQUESTS and WEBHOOK_FLOOD_CONCURRENCY change the load).
+//! (WEBHOOK_FLOOD_REQUESTS changes the load, WEBHOOK_FLOOD_CONCURRENCY the
+//! connections in flight: a comma-separated list, 32 and 256 by default;
+//! WEBHOOK_FLOOD_POSTGRES_URL names a server where a database is made for
+//! the run and dropped after it).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 use std::time::{Duration, Instant};
@@ -13,6 +17,7 @@ use axum::Router;
 use axum::routing::post;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use textdesk::{Application, Config, Options};
 use textdesk_channels::twilio::{EMPTY_TWIML, FakeTwilio, SIGNATURE_HEADER, TWIML_CONTENT_TYPE, compute_signature};
@@ -54,7 +59,7 @@ fn retarget(requests: &[Signed], url: &str) -> Vec<Signed> {
 }
 
 struct Measured {
-    name: &'static str,
+    name: String,
     requests: usize,
     failures: usize,
     elapsed: Duration,
@@ -72,7 +77,7 @@ impl Measured {
 }
 
 /// Sends every request with `concurrency` in flight, over keep-alive connections.
-async fn flood(name: &'static str, client: &reqwest::Client, requests: Vec<Signed>, concurrency: usize) -> Measured {
+async fn flood(name: &str, client: &reqwest::Client, requests: Vec<Signed>, concurrency: usize) -> Measured {
     let count = requests.len();
     let start = Instant::now();
     let results: Vec<(bool, Duration)> = futures_util::stream::iter(requests)
@@ -99,18 +104,19 @@ async fn flood(name: &'static str, client: &reqwest::Client, requests: Vec<Signe
     let failures = results.iter().filter(|(ok, _)| !ok).count();
     let mut latencies: Vec<Duration> = results.into_iter().map(|(_, d)| d).collect();
     latencies.sort();
-    Measured { name, requests: count, failures, elapsed, latencies }
+    Measured { name: name.to_owned(), requests: count, failures, elapsed, latencies }
 }
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// textdesk on a fresh SQLite file, with a Twilio inbox; returns its inbound webhook URL.
-async fn start_textdesk(dir: &std::path::Path, fake: &FakeTwilio) -> String {
+/// textdesk on `database_url` (a fresh database), with a Twilio inbox;
+/// returns its inbound webhook URL.
+async fn start_textdesk(dir: &std::path::Path, database_url: String, fake: &FakeTwilio) -> String {
     let port = free_port();
     let config = Config {
-        database_url: format!("sqlite://{}", dir.join("textdesk.db").display()),
+        database_url,
         listen: format!("127.0.0.1:{port}").parse().unwrap(),
         public_url: format!("http://127.0.0.1:{port}"),
         data_dir: dir.to_path_buf(),
@@ -200,6 +206,54 @@ async fn start_sqlite_insert(dir: &std::path::Path) -> String {
     serve(app, "/insert").await
 }
 
+/// Baseline (c): the same one-row insert on PostgreSQL (the store's pool size).
+async fn start_postgres_insert(url: &str) -> String {
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(16).connect(url).await.unwrap();
+    sqlx::query("CREATE TABLE inbound (id BIGSERIAL PRIMARY KEY, message_sid TEXT NOT NULL UNIQUE, sender TEXT NOT NULL, body TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/insert",
+            post(
+                |axum::extract::State(pool): axum::extract::State<sqlx::PgPool>,
+                 axum::Form(form): axum::Form<Vec<(String, String)>>| async move {
+                    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+                    let r = sqlx::query("INSERT INTO inbound (message_sid, sender, body) VALUES ($1, $2, $3)")
+                        .bind(get("MessageSid"))
+                        .bind(get("From"))
+                        .bind(get("Body"))
+                        .execute(&pool)
+                        .await;
+                    match r {
+                        Ok(_) => (axum::http::StatusCode::OK, [("content-type", TWIML_CONTENT_TYPE)], EMPTY_TWIML),
+                        Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, [("content-type", "text/plain")], ""),
+                    }
+                },
+            ),
+        )
+        .with_state(pool);
+    serve(app, "/insert").await
+}
+
+/// A new PostgreSQL database named `name` on the server `admin` names; its URL.
+async fn postgres_database(admin: &str, name: &str) -> String {
+    let mut c = sqlx::PgConnection::connect(admin).await.expect("connect to WEBHOOK_FLOOD_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.expect("create database");
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+async fn drop_postgres_database(admin: &str, name: &str) {
+    if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await {
+            eprintln!("could not drop the bench database {name}: {e}");
+        }
+    }
+}
+
 async fn serve(app: Router, path: &str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}{path}", listener.local_addr().unwrap());
@@ -207,40 +261,84 @@ async fn serve(app: Router, path: &str) -> String {
     url
 }
 
+/// One database engine under test: textdesk on it and its one-row insert.
+struct Backend {
+    name: &'static str,
+    textdesk_url: String,
+    insert_url: String,
+}
+
 #[tokio::main]
 async fn main() {
     textdesk_channels::ensure_tls_provider();
     let requests = env_or("WEBHOOK_FLOOD_REQUESTS", 4000);
-    let concurrency = env_or("WEBHOOK_FLOOD_CONCURRENCY", 32);
+    let concurrencies: Vec<usize> = std::env::var("WEBHOOK_FLOOD_CONCURRENCY")
+        .ok()
+        .map(|v| v.split(',').filter_map(|c| c.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![32, 256]);
+    let postgres = std::env::var("WEBHOOK_FLOOD_POSTGRES_URL").ok().filter(|u| !u.is_empty());
     let warmup = 200;
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeTwilio::start().await.unwrap();
-    let textdesk_url = start_textdesk(dir.path(), &fake).await;
+    let sqlite_url = format!("sqlite://{}", dir.path().join("textdesk.db").display());
+    let mut backends = vec![Backend {
+        name: "sqlite",
+        textdesk_url: start_textdesk(dir.path(), sqlite_url, &fake).await,
+        insert_url: start_sqlite_insert(dir.path()).await,
+    }];
+    let pg_names =
+        (format!("textdesk_flood_{}", std::process::id()), format!("textdesk_flood_base_{}", std::process::id()));
+    if let Some(admin) = &postgres {
+        let textdesk_db = postgres_database(admin, &pg_names.0).await;
+        let insert_db = postgres_database(admin, &pg_names.1).await;
+        backends.push(Backend {
+            name: "postgres",
+            textdesk_url: start_textdesk(dir.path(), textdesk_db, &fake).await,
+            insert_url: start_postgres_insert(&insert_db).await,
+        });
+    }
     let minimal_url = start_minimal().await;
-    let insert_url = start_sqlite_insert(dir.path()).await;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
+    let most = concurrencies.iter().copied().max().unwrap_or(32);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(most).build().unwrap();
 
-    let warm = signed_texts(&fake, &textdesk_url, 0, warmup);
-    let texts = signed_texts(&fake, &textdesk_url, warmup, requests);
-    let warm_b = signed_texts(&fake, &textdesk_url, warmup + requests, warmup);
-    let runs = [
-        ("minimal axum", retarget(&warm_b, &minimal_url), retarget(&texts, &minimal_url)),
-        ("sqlite insert", retarget(&warm_b, &insert_url), retarget(&texts, &insert_url)),
-        ("textdesk webhook", warm, texts),
-    ];
-    println!("webhook flood: {requests} requests per run, {concurrency} in flight, after {warmup} to warm up");
-    let mut results = Vec::new();
-    for (name, warm, texts) in runs {
-        flood(name, &client, warm, concurrency).await;
-        let m = flood(name, &client, texts, concurrency).await;
-        assert_eq!(m.failures, 0, "{name}: {} of {} requests failed", m.failures, m.requests);
-        results.push(m);
+    println!(
+        "webhook flood: {requests} requests per run, {concurrencies:?} in flight, after {warmup} to warm up; backends: {}",
+        backends.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
+    );
+    // Every text is new: its own MessageSid and number, across all runs.
+    let mut next = 0;
+    let mut texts = |url: &str, n: usize| {
+        let t = signed_texts(&fake, url, next, n);
+        next += n;
+        t
+    };
+    let mut results: Vec<(usize, &'static str, Measured)> = Vec::new();
+    for &concurrency in &concurrencies {
+        let baseline = texts(&minimal_url, requests);
+        let warm = texts(&minimal_url, warmup);
+        let mut runs = vec![("-", "minimal axum", retarget(&warm, &minimal_url), retarget(&baseline, &minimal_url))];
+        for b in &backends {
+            runs.push((b.name, "insert", retarget(&warm, &b.insert_url), retarget(&baseline, &b.insert_url)));
+            runs.push((b.name, "textdesk webhook", texts(&b.textdesk_url, warmup), texts(&b.textdesk_url, requests)));
+        }
+        for (backend, name, warm, load) in runs {
+            flood(name, &client, warm, concurrency).await;
+            let m = flood(name, &client, load, concurrency).await;
+            assert_eq!(m.failures, 0, "{name} on {backend}: {} of {} requests failed", m.failures, m.requests);
+            results.push((concurrency, backend, m));
+        }
     }
 
-    println!("{:<18} {:>9} {:>10} {:>9} {:>9}", "name", "requests", "msgs/s", "p50 ms", "p99 ms");
-    for m in &results {
+    println!(
+        "{:>5} {:<9} {:<18} {:>9} {:>10} {:>9} {:>9}",
+        "conns", "backend", "name", "requests", "msgs/s", "p50 ms", "p99 ms"
+    );
+    for (c, backend, m) in &results {
         println!(
-            "{:<18} {:>9} {:>10.0} {:>9.2} {:>9.2}",
+            "{:>5} {:<9} {:<18} {:>9} {:>10.0} {:>9.2} {:>9.2}",
+            c,
+            backend,
             m.name,
             m.requests,
             m.per_second(),
@@ -248,14 +346,20 @@ async fn main() {
             m.percentile_ms(99)
         );
     }
-    let td = &results[2];
-    for base in &results[..2] {
-        println!(
-            "textdesk vs {:<14} throughput x{:.2}, p50 x{:.1}, p99 x{:.1}",
-            base.name,
-            td.per_second() / base.per_second(),
-            td.percentile_ms(50) / base.percentile_ms(50),
-            td.percentile_ms(99) / base.percentile_ms(99)
-        );
+    for (c, backend, td) in results.iter().filter(|(_, _, m)| m.name == "textdesk webhook") {
+        let same = |b: &str, n: &str| results.iter().find(|(c2, b2, m)| c2 == c && *b2 == b && m.name == n);
+        for (_, base_backend, base) in [same(backend, "insert"), same("-", "minimal axum")].into_iter().flatten() {
+            println!(
+                "{c:>3} conns, textdesk on {backend:<8} vs {:<16} throughput x{:.2}, p50 x{:.1}, p99 x{:.1}",
+                format!("{} {}", if *base_backend == "-" { "" } else { base_backend }, base.name).trim().to_owned(),
+                td.per_second() / base.per_second(),
+                td.percentile_ms(50) / base.percentile_ms(50),
+                td.percentile_ms(99) / base.percentile_ms(99)
+            );
+        }
+    }
+    if let Some(admin) = &postgres {
+        drop_postgres_database(admin, &pg_names.0).await;
+        drop_postgres_database(admin, &pg_names.1).await;
     }
 }
