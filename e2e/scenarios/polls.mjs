@@ -4,7 +4,7 @@
 // supervisor, with the inbox open, is alerted live and opens the conversation,
 // where the timeline says the score. At 1280 and 390 px. The poll is switched
 // off again at the end so later scenarios' resolves poll nobody.
-import { env, check, customerNumber, textIn, phoneMessages, eventually, signIn, screenshot, assertNoHorizontalScroll, assertNotReloaded, markDocument, thread, openConversation } from "../lib.mjs";
+import { middayZone, submit, env, check, customerNumber, textIn, phoneMessages, eventually, signIn, screenshot, assertNoHorizontalScroll, assertNotReloaded, markDocument, thread, openConversation } from "../lib.mjs";
 
 const PHONE_390 = { width: 390, height: 844 };
 
@@ -40,6 +40,9 @@ export const scenarios = [
         await textIn(agent.request, number, "START");
         const { conversation_id: id } = await textIn(agent.request, number, "Has my parcel left the warehouse?");
         await openConversation(agent, id);
+        // Midday for the customer: the poll is business-initiated, and quiet hours would hold it at night.
+        await agent.locator("#contact-zone").fill(middayZone());
+        await submit(agent, agent.locator(".contact-edit").getByRole("button", { name: "Save" }));
         await thread(agent).body.fill("Yes, it left this morning and arrives tomorrow.");
         await thread(agent).send.click();
         await thread(agent).bubble("arrives tomorrow").waitFor();

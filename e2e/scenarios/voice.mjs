@@ -3,16 +3,9 @@
 // answers and later hangs up; the agent's thread shows the call as it goes and
 // its duration, live. Then a call back is queued from the same menu and shown
 // in the call back queue. At 1280 and 390 px.
-import { env, check, customerNumber, textIn, signIn, submit, screenshot, assertNoHorizontalScroll, thread, openConversation } from "../lib.mjs";
+import { middayZone, env, check, customerNumber, textIn, signIn, submit, screenshot, assertNoHorizontalScroll, thread, openConversation } from "../lib.mjs";
 
 const PHONE_390 = { width: 390, height: 844 };
-
-/** A zone where it is about midday now, so the customer's quiet hours never refuse the call. */
-function middayZone() {
-  const offset = 12 - new Date().getUTCHours();
-  if (offset === 0) return "Etc/GMT";
-  return offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`;
-}
 
 async function openPhone(context, number, viewport) {
   const phone = await (await context({ viewport })).newPage();

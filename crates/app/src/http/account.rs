@@ -264,111 +264,87 @@ pub(crate) async fn account_page(State(s): State<AppState>, ui: UiUser, Query(q)
     page_or_problem(StatusCode::OK, page)
 }
 
-/// Empty goes back to the server's window; anything else must read as one.
-pub(crate) async fn save_quiet_hours(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<QuietHoursForm>) -> Response {
-    if let Some(r) = admin_only(&ui) {
+/// Saves one section of the account page: the admin's patch, then back to the section; a refusal shows the page
+/// again with the section's fields as typed and the reason beside them.
+async fn save_section(
+    s: &AppState,
+    ui: &UiUser,
+    section: &str,
+    patch: Result<Value, Problem>,
+    keep: impl FnOnce(&mut AccountPage, String),
+) -> Response {
+    if let Some(r) = admin_only(ui) {
         return r;
     }
-    let typed = f.quiet_hours.trim();
-    let value = if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) };
-    match s.services.patch_account_settings(&ui.user, &json!({ "quiet_hours": value })).await {
-        Ok(_) => Redirect::to("/settings/account?saved=quiet-hours#quiet-hours").into_response(),
-        Err(e) => {
-            let p: Problem = e.into();
-            let page = account_view(&s, &ui).await.map(|mut page| {
-                page.quiet_hours = f.quiet_hours;
-                page.error = Some(p.detail);
+    let saved = match patch {
+        Ok(patch) => s.services.patch_account_settings(&ui.user, &patch).await.map_err(Problem::from),
+        Err(p) => Err(p),
+    };
+    match saved {
+        Ok(_) => Redirect::to(&format!("/settings/account?saved={section}#{section}")).into_response(),
+        Err(p) => {
+            let page = account_view(s, ui).await.map(|mut page| {
+                keep(&mut page, p.detail);
                 page
             });
             page_or_problem(p.status, page)
         }
     }
+}
+
+/// Empty goes back to the default: the field's value, or null.
+fn typed_or_null(typed: &str) -> Value {
+    let typed = typed.trim();
+    if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) }
+}
+
+/// Empty goes back to the server's window; anything else must read as one.
+pub(crate) async fn save_quiet_hours(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<QuietHoursForm>) -> Response {
+    let patch = Ok(json!({ "quiet_hours": typed_or_null(&f.quiet_hours) }));
+    save_section(&s, &ui, "quiet-hours", patch, |page, why| {
+        page.quiet_hours = f.quiet_hours;
+        page.error = Some(why);
+    })
+    .await
 }
 
 /// The business's clock; empty goes back to the server's zone.
 pub(crate) async fn save_time_zone(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<TimeZoneForm>) -> Response {
-    if let Some(r) = admin_only(&ui) {
-        return r;
-    }
-    let typed = f.time_zone.trim();
-    let value = if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) };
-    match s.services.patch_account_settings(&ui.user, &json!({ "time_zone": value })).await {
-        Ok(_) => Redirect::to("/settings/account?saved=time-zone#time-zone").into_response(),
-        Err(e) => {
-            let p: Problem = e.into();
-            let page = account_view(&s, &ui).await.map(|mut page| {
-                page.time_zone = f.time_zone;
-                page.zone_error = Some(p.detail);
-                page
-            });
-            page_or_problem(p.status, page)
-        }
-    }
+    let patch = Ok(json!({ "time_zone": typed_or_null(&f.time_zone) }));
+    save_section(&s, &ui, "time-zone", patch, |page, why| {
+        page.time_zone = f.time_zone;
+        page.zone_error = Some(why);
+    })
+    .await
 }
 
 /// The KPI targets: the first response the inbox's waiting badges are measured against, and the reports' others.
 pub(crate) async fn save_targets(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<TargetsForm>) -> Response {
-    if let Some(r) = admin_only(&ui) {
-        return r;
-    }
-    let result = match f.patch() {
-        Ok(patch) => s.services.patch_account_settings(&ui.user, &patch).await.map_err(Problem::from),
-        Err(p) => Err(p),
-    };
-    match result {
-        Ok(_) => Redirect::to("/settings/account?saved=targets#targets").into_response(),
-        Err(p) => {
-            let page = account_view(&s, &ui).await.map(|mut page| {
-                page.targets = f;
-                page.target_error = Some(p.detail);
-                page
-            });
-            page_or_problem(p.status, page)
-        }
-    }
+    let patch = f.patch();
+    save_section(&s, &ui, "targets", patch, |page, why| {
+        page.targets = f;
+        page.target_error = Some(why);
+    })
+    .await
 }
 
 /// The meeting link a video escalation texts; empty goes back to the default (a Jitsi room).
 pub(crate) async fn save_video(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<VideoForm>) -> Response {
-    if let Some(r) = admin_only(&ui) {
-        return r;
-    }
-    let typed = f.video_link.trim();
-    let value = if typed.is_empty() { Value::Null } else { Value::String(typed.to_owned()) };
-    let patch = json!({ "escalation": { "video_link": value } });
-    match s.services.patch_account_settings(&ui.user, &patch).await {
-        Ok(_) => Redirect::to("/settings/account?saved=video#video").into_response(),
-        Err(e) => {
-            let p: Problem = e.into();
-            let page = account_view(&s, &ui).await.map(|mut page| {
-                page.video_link = f.video_link;
-                page.video_error = Some(p.detail);
-                page
-            });
-            page_or_problem(p.status, page)
-        }
-    }
+    let patch = Ok(json!({ "escalation": { "video_link": typed_or_null(&f.video_link) } }));
+    save_section(&s, &ui, "video", patch, |page, why| {
+        page.video_link = f.video_link;
+        page.video_error = Some(why);
+    })
+    .await
 }
 
 /// How conversations find their person: a reply takes it, the sticky agent's window, when an agent counts as
 /// away, and when an absent agent's waiting customers go back to the team.
 pub(crate) async fn save_routing(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<RoutingForm>) -> Response {
-    if let Some(r) = admin_only(&ui) {
-        return r;
-    }
-    let result = match f.patch() {
-        Ok(patch) => s.services.patch_account_settings(&ui.user, &patch).await.map_err(Problem::from),
-        Err(p) => Err(p),
-    };
-    match result {
-        Ok(_) => Redirect::to("/settings/account?saved=routing#routing").into_response(),
-        Err(p) => {
-            let page = account_view(&s, &ui).await.map(|mut page| {
-                page.routing = f;
-                page.routing_error = Some(p.detail);
-                page
-            });
-            page_or_problem(p.status, page)
-        }
-    }
+    let patch = f.patch();
+    save_section(&s, &ui, "routing", patch, |page, why| {
+        page.routing = f;
+        page.routing_error = Some(why);
+    })
+    .await
 }
