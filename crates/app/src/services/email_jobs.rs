@@ -43,11 +43,13 @@ impl Services {
                 Err(refused) => {
                     let retry =
                         (!refused.permanent && job.attempts < EMAIL_ATTEMPTS).then(|| now + retry_after(job.attempts));
+                    // Not the server's words: a refusal often quotes the customer's address. They are kept with
+                    // the job, and the thread shows them to the agents.
                     tracing::warn!(
                         job = job.id,
                         attempts = job.attempts,
                         retry = retry.is_some(),
-                        error = %refused.words,
+                        permanent = refused.permanent,
                         "an automation's email was not sent"
                     );
                     self.store.email_job_failed(&job, &refused.words, retry, now).await?;
