@@ -202,9 +202,11 @@ async fn agent_ui_in_chromium() {
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
     let mut child = cmd.spawn().expect("node starts");
-    let status = tokio::time::timeout(Duration::from_secs(300), child.wait())
+    // A guard against a hung browser, not a speed target: the scenarios share
+    // two cores with the rest of the suite and took over 5 minutes under load.
+    let status = tokio::time::timeout(Duration::from_secs(900), child.wait())
         .await
-        .expect("the browser tests finish within 5 minutes")
+        .expect("the browser tests finish within 15 minutes")
         .expect("node runs");
     assert!(status.success(), "the browser tests failed ({status}); their output is above");
 }
