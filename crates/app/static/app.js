@@ -287,6 +287,7 @@ document.addEventListener("click", function (e) {
     if (sendAt) sendAt.addEventListener("input", noteMode);
     // The live counter: the server counts (one implementation, in core), we show it.
     var meta = document.getElementById("composer-meta");
+    var via = composer.querySelector("select[data-via]");
     var previewTimer = null;
     function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text) e.textContent = text; return e; }
     function showPreview(p) {
@@ -313,6 +314,7 @@ document.addEventListener("click", function (e) {
       clearTimeout(previewTimer);
       previewTimer = setTimeout(function () {
         var data = new URLSearchParams(); data.set("body", body.value);
+        if (via) data.set("via", via.value);
         fetch(meta.getAttribute("data-preview"), { method: "POST", body: data, credentials: "same-origin" })
           .then(function (r) { return r.ok ? r.json() : null; })
           .then(function (p) { if (p) showPreview(p); })
@@ -321,6 +323,8 @@ document.addEventListener("click", function (e) {
     }
     body.addEventListener("input", askPreview);
     if (note) note.addEventListener("change", askPreview);
+    // The channel picker: the gate's verdict is the chosen channel's.
+    if (via) via.addEventListener("change", askPreview);
     if (body.value) askPreview();
 
     // Registered first: while the / picker is open, Enter picks instead of sending.

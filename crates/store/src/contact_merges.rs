@@ -324,6 +324,17 @@ impl Store {
         if m.undone_at.is_some() {
             return Err(StoreError::Conflict("this merge was already undone".into()));
         }
+        let erased: i64 = sqlx::query("SELECT COUNT(*) FROM contacts WHERE id IN ($1, $2) AND erased_at IS NOT NULL")
+            .bind(m.survivor_id)
+            .bind(m.merged_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if erased > 0 {
+            return Err(StoreError::Conflict(
+                "this person's data was erased: the merge can no longer be undone".into(),
+            ));
+        }
         let since = self.new_since(&mut tx, &m).await?;
         textdesk_core::merge::undo_allowed(m.created_at, now, since).map_err(|e| StoreError::Conflict(e.0))?;
         let (s, o) = (m.survivor_id, m.merged_id);
@@ -376,4 +387,59 @@ async fn fields_of(tx: &mut AnyConnection, id: i64) -> Result<Fields> {
         time_zone: r.try_get("time_zone")?,
         attributes: crate::contacts::attribute_texts(&value),
     })
+}
+
+/// Erasing a person erases who they were before their merges too: every
+/// contact merged into `contact_id` (and into those, however deep) loses its
+/// name, zone, attributes and notes, and the merge records forget the fields
+/// they kept for an undo (an erased person's merge is never undone). Returns
+/// the merged contacts, whose addresses the caller erases as the survivor's.
+pub(crate) async fn erase_merged(tx: &mut AnyConnection, contact_id: i64, now: Timestamp) -> Result<Vec<i64>> {
+    let mut merged: Vec<i64> = Vec::new();
+    let mut frontier = vec![contact_id];
+    while !frontier.is_empty() {
+        let sql = format!("SELECT id FROM contacts WHERE merged_into IN ({})", placeholders(1, frontier.len()));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &frontier {
+            q = q.bind(*id);
+        }
+        let next: Vec<i64> = q
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<std::result::Result<_, _>>()?;
+        frontier = next.into_iter().filter(|id| *id != contact_id && !merged.contains(id)).collect();
+        merged.extend(&frontier);
+    }
+    for id in &merged {
+        sqlx::query(
+            "UPDATE contacts SET name = '', time_zone = NULL, attributes = '{}', erased_at = COALESCE(erased_at, $1), updated_at = $1 WHERE id = $2",
+        )
+        .bind(to_ms(now))
+        .bind(*id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM contact_notes WHERE contact_id = $1").bind(*id).execute(&mut *tx).await?;
+    }
+    let everyone: Vec<i64> = std::iter::once(contact_id).chain(merged.iter().copied()).collect();
+    let list = placeholders(1, everyone.len());
+    let sql = format!("SELECT id, moved FROM contact_merges WHERE survivor_id IN ({list}) OR merged_id IN ({list})");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in &everyone {
+        q = q.bind(*id);
+    }
+    for r in q.fetch_all(&mut *tx).await? {
+        let raw: String = r.try_get("moved")?;
+        let mut moved: Moved =
+            serde_json::from_str(&raw).map_err(|e| StoreError::Invalid(format!("a merge record: {e}")))?;
+        moved.survivor_before = Fields::default();
+        let json = serde_json::to_string(&moved).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        sqlx::query("UPDATE contact_merges SET moved = $1 WHERE id = $2")
+            .bind(json)
+            .bind(r.try_get::<i64, _>("id")?)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(merged)
 }

@@ -169,7 +169,11 @@ impl Store {
         let (identity_id, contact_id) =
             crate::contacts::contact_for(self, &mut tx, account_id, &msg.from, now_ms).await?;
 
-        let latest = sqlx::query("SELECT id, status, resolved_at FROM conversations WHERE contact_id = $1 AND inbox_id = $2 ORDER BY id DESC LIMIT 1")
+        // The most recently active, not the newest: a conversation an agent
+        // moved here by answering through this channel (`reach`) is where the
+        // customer's answer belongs, even when an older thread of theirs on
+        // this channel was started later (after a merge).
+        let latest = sqlx::query("SELECT id, status, resolved_at FROM conversations WHERE contact_id = $1 AND inbox_id = $2 ORDER BY last_activity_at DESC, id DESC LIMIT 1")
             .bind(contact_id)
             .bind(inbox.id)
             .fetch_optional(&mut *tx)

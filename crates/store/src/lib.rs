@@ -33,6 +33,7 @@ pub(crate) mod messages;
 mod notifications;
 mod outbox;
 pub mod privacy;
+mod reach;
 pub mod reports;
 pub mod retention;
 pub mod reviews;
@@ -84,6 +85,7 @@ pub use messages::{ContactClock, Keyed, MAX_MESSAGES_READ, Message, MessagePage,
 pub use notifications::{Notified, NotifyOutcome};
 pub use outbox::{Claimed, OutboxEntry};
 pub use privacy::{ContactExport, Erased, ErasureSummary};
+pub use reach::Route;
 pub use reports::{DayRange, GroupBy, ReportFilter, ReportRow, RollupRow};
 pub use retention::{RetentionAction, RetentionCounts, RetentionPolicy, StoredRetention};
 pub use reviews::{Review, ReviewFilter, ReviewState, Scorecard};

@@ -11,6 +11,9 @@ pub struct Message {
     pub id: i64,
     pub conversation_id: i64,
     pub inbox_id: i64,
+    /// What it came or went through (its inbox's medium): one conversation
+    /// can cross channels (continue-by-text, a reply on another channel).
+    pub medium: textdesk_core::Medium,
     pub direction: Direction,
     pub author_id: Option<i64>,
     pub author_name: Option<String>,
@@ -88,7 +91,7 @@ pub enum MessagePage {
 /// The most messages one read returns.
 pub const MAX_MESSAGES_READ: i64 = 1000;
 
-pub(crate) const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at, o.not_before AS send_at, o.state AS outbox_state, o.attempts AS attempts, m.template";
+pub(crate) const COLUMNS: &str = "m.id, m.conversation_id, m.inbox_id, (SELECT ib.medium FROM inboxes ib WHERE ib.id = m.inbox_id) AS medium, m.direction, m.author_id, u.name AS author_name, m.body, m.media, m.private, m.provider_id, m.status, m.error, m.segments, m.encoding, m.created_at, m.updated_at, o.not_before AS send_at, o.state AS outbox_state, o.attempts AS attempts, m.template";
 
 pub(crate) fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
     let direction: String = r.try_get("direction")?;
@@ -102,6 +105,7 @@ pub(crate) fn message_from(r: &sqlx::any::AnyRow) -> Result<Message> {
         id: r.try_get("id")?,
         conversation_id: r.try_get("conversation_id")?,
         inbox_id: r.try_get("inbox_id")?,
+        medium: textdesk_core::Medium::parse(&r.try_get::<String, _>("medium")?)?,
         direction: Direction::parse(&direction)?,
         author_id: r.try_get("author_id")?,
         author_name: r.try_get("author_name")?,
@@ -229,6 +233,19 @@ impl Store {
         new: NewOutbound,
         key: Option<&crate::IdemKey>,
     ) -> Result<Keyed<OutboundOutcome>> {
+        self.send_outbound_routed(new, key, None).await
+    }
+
+    /// As `send_outbound_keyed`, through `route` (another of the customer's
+    /// channels) when it is not the conversation's own: the conversation moves
+    /// to that channel in the same transaction, and the gate judges the message
+    /// by that inbox's consent scope and reply window. Blocked, nothing moves.
+    pub async fn send_outbound_routed(
+        &self,
+        new: NewOutbound,
+        key: Option<&crate::IdemKey>,
+        route: Option<crate::reach::Route>,
+    ) -> Result<Keyed<OutboundOutcome>> {
         let conv = self.conversation(new.account_id, new.conversation_id).await?;
         let mut tx = self.begin_write().await?;
         if let Some(key) = key
@@ -236,7 +253,15 @@ impl Store {
         {
             return Ok(Keyed::Taken);
         }
-        match insert_outbound(&mut tx, (conv.id, conv.inbox_id, conv.contact_id), &new).await? {
+        let route = route.filter(|r| !new.private && (r.inbox_id, r.identity_id) != (conv.inbox_id, conv.identity_id));
+        let inbox_id = match &route {
+            Some(r) => {
+                crate::reach::move_conversation(&mut tx, &conv, r, new.author_id, new.now).await?;
+                r.inbox_id
+            }
+            None => conv.inbox_id,
+        };
+        match insert_outbound(&mut tx, (conv.id, inbox_id, conv.contact_id), &new).await? {
             Err(reason) => Ok(Keyed::Fresh(OutboundOutcome::Blocked(reason))),
             Ok(message_id) => {
                 if let Some(key) = key {
@@ -297,7 +322,8 @@ pub(crate) async fn insert_outbound(
         return Ok(Ok(message_id));
     };
     sqlx::query(
-        "INSERT INTO outbox (message_id, inbox_id, kind, state, not_before, attempts, created_at, updated_at, live_answer) VALUES ($1, $2, $3, 'queued', $4, 0, $5, $5, $6)",
+        "INSERT INTO outbox (message_id, inbox_id, kind, state, not_before, attempts, created_at, updated_at, live_answer, identity_id)
+         VALUES ($1, $2, $3, 'queued', $4, 0, $5, $5, $6, (SELECT identity_id FROM conversations WHERE id = $7))",
     )
     .bind(message_id)
     .bind(inbox_id)
@@ -305,6 +331,7 @@ pub(crate) async fn insert_outbound(
     .bind(nb)
     .bind(now_ms)
     .bind(live_answer(new) as i64)
+    .bind(conversation_id)
     .execute(&mut *tx)
     .await?;
     // A person writing to the customer ends the flow that was answering them.
@@ -345,11 +372,12 @@ fn live_answer(new: &NewOutbound) -> bool {
 /// The gate's verdict for a message to `contact_id` from `inbox_id`, on the
 /// consent (in the inbox's scope) read in the caller's transaction: blocked, or the status and moment it waits for.
 /// `timing` is the contact's clock at the moment asked for (`send_at`, else now); on a
-/// channel with a reply window, the customer's last message is read in the transaction too.
+/// channel with a reply window, the customer's last message through this inbox
+/// (in any of their conversations) is read in the transaction too.
 /// `by_person`: a person wrote it (Messenger lets only them answer after 24 hours).
 pub(crate) async fn gate_in_tx(
     tx: &mut sqlx::AnyConnection,
-    (conversation_id, contact_id, inbox_id): (i64, i64, i64),
+    (_conversation_id, contact_id, inbox_id): (i64, i64, i64),
     kind: OutboundKind,
     (now, send_at): (Timestamp, Option<Timestamp>),
     timing: Option<textdesk_core::gate::Timing>,
@@ -359,14 +387,7 @@ pub(crate) async fn gate_in_tx(
     let at = send_at.filter(|t| *t > now).unwrap_or(now);
     let last_inbound = match channel.reply_window {
         None => None,
-        Some(_) => sqlx::query(
-            "SELECT MAX(created_at) AS last FROM messages WHERE conversation_id = $1 AND direction = 'inbound'",
-        )
-        .bind(conversation_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get::<Option<i64>, _>("last")?
-        .map(from_ms),
+        Some(_) => crate::reach::last_inbound_through(tx, contact_id, inbox_id).await?,
     };
     Ok(
         match gate::decide(&OutboundRequest {

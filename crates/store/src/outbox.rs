@@ -35,6 +35,9 @@ pub struct Claimed {
     /// Consent as it stands now, for the gate's second look.
     pub consent: textdesk_core::ConsentState,
     pub clock: crate::messages::ContactClock,
+    /// The customer's last message through this row's inbox (any of their
+    /// conversations), on a channel with a reply window: what it counts from.
+    pub window_inbound: Option<Timestamp>,
     /// An automatic answer queued in a live exchange, and when it was queued.
     pub live_answer: Option<Timestamp>,
     /// The provider template it goes as (JSON), if any.
@@ -189,14 +192,16 @@ impl Store {
         let sql = format!(
             "SELECT o.id AS outbox_id, o.message_id, o.attempts, o.kind, o.claimed_at, o.live_answer, o.created_at AS queued_at, m.conversation_id, m.body, m.template, m.author_id, c.account_id,
                     ib.id AS inbox_id, ib.channel_kind, ib.medium, ib.sender, i.address, {} AS consent, ct.time_zone,
-                    (SELECT MAX(x.created_at) FROM messages x WHERE x.conversation_id = c.id AND x.direction = 'inbound') AS last_inbound
+                    (SELECT MAX(x.created_at) FROM messages x WHERE x.conversation_id = c.id AND x.direction = 'inbound') AS last_inbound,
+                    {} AS window_inbound
              FROM outbox o JOIN messages m ON m.id = o.message_id
              JOIN conversations c ON c.id = m.conversation_id
              JOIN contacts ct ON ct.id = c.contact_id
-             JOIN contact_identities i ON i.id = c.identity_id
+             JOIN contact_identities i ON i.id = COALESCE(o.identity_id, c.identity_id)
              JOIN inboxes ib ON ib.id = o.inbox_id
              WHERE o.id IN ({}) ORDER BY o.not_before, o.id",
             crate::consent::scoped_consent_sql(),
+            crate::reach::window_inbound_sql(),
             crate::placeholders(1, ids.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -219,6 +224,7 @@ impl Store {
                     address: address.clone(),
                     last_inbound: r.try_get::<Option<i64>, _>("last_inbound")?.map(from_ms),
                 },
+                window_inbound: r.try_get::<Option<i64>, _>("window_inbound")?.map(from_ms),
                 outbox_id: r.try_get("outbox_id")?,
                 message_id: r.try_get("message_id")?,
                 conversation_id: r.try_get("conversation_id")?,

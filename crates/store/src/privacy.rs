@@ -371,30 +371,10 @@ impl Store {
         self.check_contact(&mut tx, account_id, contact_id).await?;
         let summary = summary(&mut tx, contact_id).await?;
 
-        let ids = sqlx::query(
-            "SELECT id, namespace, address FROM contact_identities WHERE contact_id = $1 AND namespace <> 'erased'",
-        )
-        .bind(contact_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        for r in &ids {
-            let id: i64 = r.try_get("id")?;
-            let namespace: String = r.try_get("namespace")?;
-            let address: String = r.try_get("address")?;
-            sqlx::query("INSERT INTO erased_identities (account_id, contact_id, namespace, address_hash, erased_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(account_id)
-                .bind(contact_id)
-                .bind(&namespace)
-                .bind(address_hash(&key, &namespace, &address))
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-            // The row stays (conversations point at it); the address does not.
-            sqlx::query("UPDATE contact_identities SET namespace = 'erased', address = $1 WHERE id = $2")
-                .bind(format!("erased-{id}"))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        // Who they were before a merge goes too (its addresses moved here; any left are erased as theirs).
+        let merged = crate::contact_merges::erase_merged(&mut tx, contact_id, now).await?;
+        for id in std::iter::once(contact_id).chain(merged) {
+            erase_identities(&mut tx, (key.as_str(), account_id, contact_id), id, now_ms).await?;
         }
 
         let queued =
@@ -477,6 +457,41 @@ impl Store {
         self.commit(tx).await?;
         Ok(Erased { summary, cancelled, files })
     }
+}
+
+/// Replaces `owner`'s addresses by keyed hashes filed under `contact_id` (the
+/// erased person): the row stays (conversations point at it); the address does not.
+async fn erase_identities(
+    tx: &mut sqlx::AnyConnection,
+    (key, account_id, contact_id): (&str, i64, i64),
+    owner: i64,
+    now_ms: i64,
+) -> Result<()> {
+    let ids = sqlx::query(
+        "SELECT id, namespace, address FROM contact_identities WHERE contact_id = $1 AND namespace <> 'erased'",
+    )
+    .bind(owner)
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in &ids {
+        let id: i64 = r.try_get("id")?;
+        let namespace: String = r.try_get("namespace")?;
+        let address: String = r.try_get("address")?;
+        sqlx::query("INSERT INTO erased_identities (account_id, contact_id, namespace, address_hash, erased_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(account_id)
+            .bind(contact_id)
+            .bind(&namespace)
+            .bind(address_hash(key, &namespace, &address))
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE contact_identities SET namespace = 'erased', address = $1 WHERE id = $2")
+            .bind(format!("erased-{id}"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Takes the words out of the log's events about their conversations (a

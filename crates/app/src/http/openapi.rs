@@ -50,6 +50,7 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::conversations::escalations::create_escalation,
         crate::http::conversations::escalations::list_escalations,
         crate::http::conversations::surveys::list_surveys,
+        crate::http::conversations::channels::list_channels,
         crate::http::voice::list_callbacks,
         crate::http::voice::take_callback,
         crate::http::voice::call_callback,

@@ -15,7 +15,9 @@ use tower_http::trace::TraceLayer;
 use crate::http::contacts::{
     api as contacts_api, consent, list_page as contacts_page, merge as contact_merge, merge_page, page as contact_page,
 };
-use crate::http::conversations::{actions, api as conversations_api, escalations, list, surveys, thread, transcript};
+use crate::http::conversations::{
+    actions, api as conversations_api, channels, escalations, list, surveys, thread, transcript,
+};
 use crate::http::inboxes::{
     api as inboxes_api, list as inbox_list, registration as inbox_registration, settings as inbox_settings, widget_form,
 };
@@ -240,6 +242,7 @@ fn api(upload_limit: usize) -> Router<AppState> {
             get(escalations::list_escalations).post(escalations::create_escalation),
         )
         .route("/conversations/{id}/surveys", get(surveys::list_surveys))
+        .route("/conversations/{id}/channels", get(channels::list_channels))
         // Messages
         .route("/conversations/{id}/messages", get(messages_api::list_messages).post(messages_api::create_message))
         .route("/conversations/{id}/scheduled", get(messages_api::list_scheduled))

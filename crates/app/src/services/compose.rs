@@ -66,25 +66,62 @@ impl Services {
         conversation_id: Option<i64>,
         inbox_id: Option<i64>,
     ) -> ServiceResult<ComposePreview> {
+        self.preview_with(account_id, text, conversation_id.map(|c| (c, None)), inbox_id).await
+    }
+
+    /// The composer's preview of a reply in conversation `id` through `via`
+    /// (another of the customer's channels, as the picker chose): the gate's
+    /// verdict is that channel's, before anything is sent.
+    pub async fn compose_preview_via(
+        &self,
+        account_id: i64,
+        text: &str,
+        id: i64,
+        via: Option<i64>,
+    ) -> ServiceResult<ComposePreview> {
+        self.preview_with(account_id, text, Some((id, via)), None).await
+    }
+
+    async fn preview_with(
+        &self,
+        account_id: i64,
+        text: &str,
+        conversation: Option<(i64, Option<i64>)>,
+        inbox_id: Option<i64>,
+    ) -> ServiceResult<ComposePreview> {
         let preview = compose::preview(text, &self.tone_rules(account_id).await?);
         let segments = preview.count.segments;
         let now = Timestamp::now();
         let mut verdict = None;
         let mut inbox_id = inbox_id;
-        if let Some(id) = conversation_id {
+        if let Some((id, via)) = conversation {
             let summary = self.store.conversation_summary(account_id, id).await?;
-            inbox_id = Some(summary.conversation.inbox_id);
-            let clock = self.store.contact_clock(id).await?;
+            let (route, kind) = self.route_via(&summary.conversation, via, OutboundKind::Reply).await?;
+            let mut clock = self.store.contact_clock(id).await?;
+            let (channel, consent, last_inbound) = match &route {
+                None => (self.capabilities(&summary.provider, summary.medium), summary.consent, clock.last_inbound),
+                Some(r) => {
+                    let inbox = self.store.inbox_by_id(r.inbox_id).await?;
+                    clock.address = self.store.identity_address(r.identity_id).await?;
+                    let last = self.store.last_inbound_by_inbox(summary.conversation.contact_id).await?;
+                    (
+                        self.capabilities(&inbox.provider, inbox.medium),
+                        self.store.consent_on_inbox(summary.conversation.contact_id, r.inbox_id).await?,
+                        last.into_iter().find(|(i, _)| *i == r.inbox_id).map(|(_, t)| t),
+                    )
+                }
+            };
+            inbox_id = Some(route.as_ref().map_or(summary.conversation.inbox_id, |r| r.inbox_id));
             let policy = self.timing_for(account_id).await?;
             let timing = policy.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, now);
             let zone = timing.zone.clone();
             let req = OutboundRequest {
-                kind: OutboundKind::Reply,
-                consent: summary.consent,
+                kind,
+                consent,
                 now,
                 timing: Some(timing),
-                channel: self.capabilities(&summary.provider, summary.medium),
-                last_inbound: clock.last_inbound,
+                channel,
+                last_inbound,
                 template: false,
                 // The composer is a person's.
                 by_person: true,

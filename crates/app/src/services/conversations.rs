@@ -44,11 +44,22 @@ pub struct Draft {
     /// Sent as an approved provider template (JSON, from `Services::template_draft`),
     /// with `body` its text as filled in.
     pub template: Option<String>,
+    /// Another of the customer's channels to answer on (an inbox id, from
+    /// `Services::reply_channels`); None: the conversation's own.
+    pub via: Option<i64>,
 }
 
 impl Draft {
     pub fn reply(body: Body) -> Self {
-        Draft { body, private: false, kind: OutboundKind::Reply, send_at: None, media: Vec::new(), template: None }
+        Draft {
+            body,
+            private: false,
+            kind: OutboundKind::Reply,
+            send_at: None,
+            media: Vec::new(),
+            template: None,
+            via: None,
+        }
     }
 }
 
@@ -60,7 +71,22 @@ impl Services {
         conversation_id: i64,
         at: Timestamp,
     ) -> ServiceResult<textdesk_core::gate::Timing> {
-        let clock = self.store.contact_clock(conversation_id).await?;
+        self.clock_via(account_id, conversation_id, None, at).await
+    }
+
+    /// As `clock_at`, for a message to `identity` (another of the customer's
+    /// addresses: its number says where they are).
+    pub(crate) async fn clock_via(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+        identity: Option<i64>,
+        at: Timestamp,
+    ) -> ServiceResult<textdesk_core::gate::Timing> {
+        let mut clock = self.store.contact_clock(conversation_id).await?;
+        if let Some(id) = identity {
+            clock.address = self.store.identity_address(id).await?;
+        }
         let policy = self.timing_for(account_id).await?;
         Ok(policy.timing(clock.time_zone.as_deref(), &clock.address, clock.last_inbound, at))
     }
@@ -81,7 +107,16 @@ impl Services {
         draft: Draft,
         key: Option<&IdemKey>,
     ) -> ServiceResult<Keyed<Message>> {
-        let (inbox, channel) = self.conversation_channel(user.account_id, conversation_id).await?;
+        let conv = self.store.conversation(user.account_id, conversation_id).await?;
+        let (route, kind) = match draft.private {
+            true => (None, draft.kind),
+            false => self.route_via(&conv, draft.via, draft.kind).await?,
+        };
+        if route.is_some() && draft.template.is_some() {
+            return Err(ServiceError::Invalid("a template goes through the conversation's own inbox".into()));
+        }
+        let inbox = self.store.inbox_by_id(route.as_ref().map_or(conv.inbox_id, |r| r.inbox_id)).await?;
+        let channel = self.capabilities(&inbox.provider, inbox.medium);
         if !draft.private {
             if !draft.media.is_empty() && !channel.media {
                 return Err(ServiceError::Invalid(format!(
@@ -96,18 +131,19 @@ impl Services {
         let timing = if draft.private {
             None
         } else {
-            Some(self.clock_at(user.account_id, conversation_id, send_at.unwrap_or(now)).await?)
+            let identity = route.as_ref().map(|r| r.identity_id);
+            Some(self.clock_via(user.account_id, conversation_id, identity, send_at.unwrap_or(now)).await?)
         };
         let outcome = self
             .store
-            .send_outbound_keyed(
+            .send_outbound_routed(
                 NewOutbound {
                     account_id: user.account_id,
                     conversation_id,
                     author_id: Some(user.id),
                     body: draft.body,
                     private: draft.private,
-                    kind: draft.kind,
+                    kind,
                     now,
                     timing,
                     channel,
@@ -116,6 +152,7 @@ impl Services {
                     template: if draft.private { None } else { draft.template },
                 },
                 key,
+                route,
             )
             .await?;
         let outcome = match outcome {

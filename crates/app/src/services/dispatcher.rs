@@ -121,7 +121,7 @@ impl Services {
                 now,
                 timing,
                 channel: self.capabilities(&row.provider, row.medium),
-                last_inbound: row.clock.last_inbound,
+                last_inbound: row.window_inbound,
                 template: row.template.is_some(),
                 by_person: row.by_person,
             };

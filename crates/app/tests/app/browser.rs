@@ -147,6 +147,8 @@ async fn agent_ui_in_chromium() {
     // A WhatsApp conversation whose window has closed, with templates synced (e2e/scenarios/whatsapp.mjs).
     let whatsapp = textdesk_channels::whatsapp::FakeWhatsApp::start().await.expect("the fake Graph API");
     let (wa_inbox, wa_conversation) = seed_whatsapp(&t, &admin, &whatsapp).await;
+    // A customer on SMS and WhatsApp, answered on either (e2e/scenarios/reach.mjs).
+    let reach_conversation = seed_reach(&t, &admin, &whatsapp, inbox, wa_inbox).await;
     // A Telegram and a LINE inbox against their fakes (e2e/scenarios/chatapps.mjs).
     let telegram = textdesk_channels::telegram::FakeTelegram::start().await.expect("the fake Bot API");
     let line = textdesk_channels::line::FakeLine::start().await.expect("the fake Messaging API");
@@ -190,6 +192,7 @@ async fn agent_ui_in_chromium() {
         .env("TEXTDESK_LIST_URGENT_NUMBER", urgent_number)
         .env("TEXTDESK_WA_CONVERSATION", wa_conversation.to_string())
         .env("TEXTDESK_WA_INBOX", wa_inbox.to_string())
+        .env("TEXTDESK_REACH_CONVERSATION", reach_conversation.to_string())
         .env("TEXTDESK_TG_INBOX", tg_inbox.to_string())
         .env("TEXTDESK_LINE_INBOX", line_inbox.to_string())
         .env("TEXTDESK_MS_CONVERSATION", ms_conversation.to_string())
@@ -268,6 +271,30 @@ async fn seed_whatsapp(t: &TestApp, admin: &str, fake: &textdesk_channels::whats
     // Midday on the customer's clock whenever the suite runs, so quiet hours do not hold the template.
     t.move_contact_to(admin, conv, &zone_at_hour(12).0).await;
     (inbox["id"].as_i64().expect("the inbox"), conv)
+}
+
+/// A customer who wrote on WhatsApp an hour ago and by SMS just now: the SMS
+/// conversation, at midday on their clock.
+async fn seed_reach(
+    t: &TestApp,
+    admin: &str,
+    fake: &textdesk_channels::whatsapp::FakeWhatsApp,
+    sms_inbox: i64,
+    wa_inbox: i64,
+) -> i64 {
+    use textdesk_channels::whatsapp::FakeWhatsApp;
+    let url = json(t.get(admin, &format!("/api/v1/inboxes/{wa_inbox}")).await).await["webhook_urls"]["inbound"]
+        .as_str()
+        .expect("the WhatsApp webhook")
+        .to_owned();
+    let mut m = FakeWhatsApp::message("16315550188", "text", json!({ "body": "Is my crown ready?" }));
+    m["timestamp"] = json!((jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).as_second().to_string());
+    let r = fake.post_webhook(&url, &fake.messages_payload("16315550188", "Rosa Diaz", vec![m])).await.unwrap();
+    assert_eq!(r.status(), 200, "seeding a WhatsApp message");
+    let r = t.text_in(sms_inbox, "+16315550188", "Texting too: is my crown ready?", None).await;
+    let conv = json(r).await["conversation_id"].as_i64().expect("the SMS conversation");
+    t.move_contact_to(admin, conv, &zone_at_hour(12).0).await;
+    conv
 }
 
 /// A Messenger inbox against `messenger` with a customer who last wrote 30

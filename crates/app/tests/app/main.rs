@@ -48,6 +48,7 @@ mod openapi_peers;
 mod privacy;
 mod providers;
 mod quiet_hours;
+mod reach;
 mod reports;
 mod reports_property;
 mod retention;

@@ -1,6 +1,7 @@
 //! Merging two contacts who are one person: the preview's values, the merge
 //! moving everything in one go, consent where the two ledgers disagree, the
-//! undo restoring exactly what moved, and answering on the other channel.
+//! undo restoring exactly what moved, and erasing a merged person (nothing of
+//! either contact left).
 
 use crate::common;
 
@@ -308,3 +309,45 @@ async fn undo_restores_exactly(db: Db) {
     problem(t.post(&w.token, "/api/v1/contact-merges/999999/undo", json!({})).await, 404).await;
 }
 both_backends!(undo_restores_exactly);
+
+async fn erasing_the_survivor_erases_the_merged_contact_too(db: Db) {
+    let t = app(db).start().await;
+    let w = two_contacts(&t).await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    // A third contact merged into the second first: erasure follows merges however deep.
+    let (c, _) = texted(&t, &w.token, w.sms, "+14155550155", "Ana from the gym").await;
+    patch(
+        &t,
+        &w.token,
+        &format!("/api/v1/contacts/{c}"),
+        json!({ "name": "Ana G", "attributes": { "pet": "Biscuit" } }),
+    )
+    .await;
+    let r = t.post(&w.token, &format!("/api/v1/contacts/{}/merge", w.b), json!({ "other_id": c })).await;
+    assert_eq!(r.status(), 201);
+    // The survivor keeps its own name: "Ana Ruiz", Austin and the rest stay behind on the merged row and in the record.
+    let r = t.post(&w.token, &format!("/api/v1/contacts/{}/merge", w.a), json!({ "other_id": w.b })).await;
+    assert_eq!(r.status(), 201);
+    let merge = json(r).await["id"].as_i64().unwrap();
+    let needles = ["4155550111", "4155550122", "4155550155", "Ana", "Austin", "Biscuit", "Prefers mornings"];
+    let held = crate::privacy::every_row(&t).await;
+    for needle in ["Ana Ruiz", "Austin", "Biscuit", "Ana G"] {
+        assert!(held.iter().any(|(_, r)| r.contains(needle)), "{needle} is held before the erasure");
+    }
+
+    let r = t.post(&admin, &format!("/api/v1/contacts/{}/erasure", w.a), json!({})).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    for (table, row) in crate::privacy::every_row(&t).await {
+        for needle in needles {
+            assert!(!row.contains(needle), "{table} still holds {needle:?}: {row}");
+        }
+    }
+    // An erased person's merge is not undone (it would bring back an empty husk as if it were someone).
+    let detail = problem(t.post(&w.token, &format!("/api/v1/contact-merges/{merge}/undo"), json!({})).await, 409).await;
+    assert!(detail.contains("erased"), "{detail}");
+    // Their numbers are gone with them: the same number texting again is someone new.
+    let again = json(t.text_in(w.second, "+14155550122", "hello?", None).await).await;
+    let conv = json(t.get(&w.token, &format!("/api/v1/conversations/{}", again["conversation_id"])).await).await;
+    assert_ne!(conv["contact_id"].as_i64(), Some(w.a), "a new contact, not the erased one");
+}
+both_backends!(erasing_the_survivor_erases_the_merged_contact_too);

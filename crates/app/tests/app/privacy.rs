@@ -112,7 +112,7 @@ both_backends!(export_holds_everything_about_them);
 /// Every row of every table of the database as text (PostgreSQL: the row's
 /// text form; SQLite: each column quoted), FTS index tables left out (their
 /// words are checked by searching).
-async fn every_row(t: &TestApp) -> Vec<(String, String)> {
+pub(crate) async fn every_row(t: &TestApp) -> Vec<(String, String)> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&t.database_url).await.unwrap();
     let postgres = t.database_url.starts_with("postgres");

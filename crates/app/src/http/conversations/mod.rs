@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod channels;
 pub mod escalations;
 pub mod list;
 pub mod surveys;

@@ -55,6 +55,8 @@ pub struct Bubble {
     /// Failed, or waiting to retry: the agent may retry it now.
     pub(crate) retryable: bool,
     pub(crate) media: Vec<MediaView>,
+    /// The channel it came or went through ("SMS", "WhatsApp"); empty for notes and events.
+    pub(crate) channel: &'static str,
 }
 
 /// An attachment as the thread shows it.
@@ -154,6 +156,7 @@ pub(crate) fn bubble(
             && !m.private
             && (matches!(m.status, DeliveryStatus::Failed) || m.retry_at.is_some()),
         media: m.media.iter().map(|x| media_view(x, link)).collect(),
+        channel: if m.private { "" } else { m.medium.label() },
     }
 }
 
@@ -271,11 +274,14 @@ pub(crate) fn describe_event(e: &TimelineEvent, users: &[User], teams: &[Team], 
         }
         E::SurveyCommented { .. } => "Customer said what went wrong (the poll's comment)".into(),
         E::SurveyExpired { .. } => "Satisfaction poll expired without an answer".into(),
-        E::ChannelMoved { to_medium, .. } => {
+        E::ChannelMoved { to_medium, consent_id, .. } => {
             let to = textdesk_core::Medium::parse(to_medium).map(|m| m.label()).unwrap_or("another channel");
-            format!(
-                "Moved from web chat to {to}: the visitor left their number and agreed to be texted (the words are in the consent record). Replies now go by {to}."
-            )
+            match consent_id {
+                Some(_) => format!(
+                    "Moved from web chat to {to}: the visitor left their number and agreed to be texted (the words are in the consent record). Replies now go by {to}."
+                ),
+                None => format!("{who} answered on {to}: the conversation continues there."),
+            }
         }
         E::ContactsMerged { merged_id, .. } => {
             format!(
@@ -351,6 +357,9 @@ pub struct ThreadView {
     pub(crate) zone_inferred: bool,
     /// The channel's reply window and its approved templates (WhatsApp).
     pub(crate) picker: crate::http::template_views::Picker,
+    /// The composer's channel picker: inbox id, "WhatsApp · Support", chosen;
+    /// empty when the customer is reachable one way only.
+    pub(crate) channels: Vec<(i64, String, bool)>,
 }
 
 impl ThreadView {
@@ -408,6 +417,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         waiting: false,
         retryable: false,
         media: Vec::new(),
+        channel: "",
     };
     // On a tie, "Conversation started" comes before its first message (and the bot
     // taking over before its first menu), and what a message caused (an opt-out, a
@@ -541,6 +551,7 @@ pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListPara
         panel: crate::http::contacts::panel::contact_panel(s, &ui.user, &contact, id).await?,
         zone_inferred: contact.time_zone.is_none(),
         picker,
+        channels: crate::http::conversations::channels::picker(s, ui.user.account_id, id).await?,
     })
 }
 

@@ -24,6 +24,10 @@ use crate::services::schedule::ZoneChoice;
 pub struct MessageOut {
     pub(crate) id: i64,
     pub(crate) conversation_id: i64,
+    /// The inbox it came or went through (a conversation can cross channels).
+    pub(crate) inbox_id: i64,
+    /// That inbox's medium: sms, whatsapp, messenger, telegram, line, wechat, webchat.
+    pub(crate) channel: String,
     /// inbound or outbound.
     pub(crate) direction: String,
     pub(crate) author_id: Option<i64>,
@@ -56,6 +60,8 @@ impl MessageOut {
         MessageOut {
             id: m.id,
             conversation_id: m.conversation_id,
+            inbox_id: m.inbox_id,
+            channel: m.medium.as_str().into(),
             direction: m.direction.as_str().into(),
             author_id: m.author_id,
             author_name: m.author_name,
@@ -102,6 +108,12 @@ pub struct NewMessageIn {
     pub(crate) send_at_zone: Option<String>,
     /// Pictures or files uploaded with `POST /api/v1/media`, sent with the text (MMS), in order.
     pub(crate) media_ids: Option<Vec<i64>>,
+    /// Answer on another channel the customer uses: one of `GET /api/v1/conversations/{id}/channels`'
+    /// inbox ids. The conversation moves to that channel (the customer's answer lands in it), and
+    /// the message is judged by that channel's rules: its reply window, its consent scope (through an
+    /// inbox the customer never wrote to, it is business-initiated and needs their opt-in there),
+    /// quiet hours. Left out: the conversation's own inbox.
+    pub(crate) inbox_id: Option<i64>,
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -211,6 +223,7 @@ pub(crate) async fn create_message(
             send_at,
             media,
             template: None,
+            via: b.inbox_id,
         },
         Some(t) => {
             if !b.body.trim().is_empty() || !media.is_empty() || b.private {
@@ -219,6 +232,7 @@ pub(crate) async fn create_message(
             let mut d = s.services.template_draft(u.account_id, id, t.id, &t.values).await?;
             d.kind = kind;
             d.send_at = send_at;
+            d.via = b.inbox_id;
             d
         }
     };

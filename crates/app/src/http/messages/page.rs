@@ -33,6 +33,9 @@ pub(crate) struct ReplyForm {
     /// Files the composer uploaded already, comma-separated ids, in order.
     #[serde(default)]
     pub(crate) media_ids: String,
+    /// The channel picker's choice: an inbox id (shown when the customer has more than one).
+    #[serde(default)]
+    pub(crate) via: Option<String>,
     /// Files sent with the form itself (a browser running no script).
     #[serde(skip)]
     pub(crate) files: Vec<FormFile>,
@@ -60,6 +63,7 @@ impl ReplyForm {
             send_at: text("send_at"),
             send_at_zone: text("send_at_zone"),
             media_ids: text("media_ids").unwrap_or_default(),
+            via: text("via"),
             files: parts.files,
         };
         Ok((ui, f))
@@ -113,7 +117,8 @@ pub(crate) async fn reply(State(s): State<AppState>, Path(id): Path<i64>, req: a
         } else {
             form_send_at(&s, ui.user.account_id, id, f.send_at.as_deref(), f.send_at_zone.as_deref()).await?
         };
-        Ok::<_, ServiceError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media, template: None })
+        let via = via_field(f.via.as_deref())?;
+        Ok::<_, ServiceError>(Draft { body, private, kind: OutboundKind::Reply, send_at, media, template: None, via })
     };
     let result = match draft.await {
         Ok(d) => s.services.send(&ui.user, id, d).await.map_err(action_failure),
@@ -178,10 +183,21 @@ pub(crate) async fn waiting_action(
     }
 }
 
+/// The picker's field: empty is the conversation's own channel.
+fn via_field(via: Option<&str>) -> ServiceResult<Option<i64>> {
+    match via.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| ServiceError::Invalid(format!("channel {v:?} is not an inbox id"))),
+    }
+}
+
 #[derive(Deserialize)]
 pub(crate) struct PreviewForm {
     #[serde(default)]
     pub(crate) body: String,
+    /// The channel picker's choice, judged as the send would be.
+    #[serde(default)]
+    pub(crate) via: Option<String>,
 }
 
 /// The composer asks this as the agent types (read-only, so no CSRF token).
@@ -191,7 +207,11 @@ pub(crate) async fn preview(
     Path(id): Path<i64>,
     axum::Form(f): axum::Form<PreviewForm>,
 ) -> Response {
-    match s.services.compose_preview(ui.user.account_id, &f.body, Some(id), None).await {
+    let via = match via_field(f.via.as_deref()) {
+        Ok(v) => v,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    match s.services.compose_preview_via(ui.user.account_id, &f.body, id, via).await {
         Ok(p) => axum::Json(p).into_response(),
         Err(e) => Problem::from(e).into_response(),
     }
