@@ -358,6 +358,26 @@ async fn main() {
             );
         }
     }
+    // For the one-table command (scripts/bench).
+    for (c, backend, td) in results.iter().filter(|(_, _, m)| m.name == "textdesk webhook") {
+        let db = if *backend == "postgres" { "PostgreSQL" } else { "SQLite" };
+        let same = |b: &str, n: &str| results.iter().find(|(c2, b2, m)| c2 == c && *b2 == b && m.name == n);
+        if let Some((_, _, insert)) = same(backend, "insert") {
+            let (v, b) = (td.per_second(), insert.per_second());
+            println!("bench-row\tinbound\t{db} {c} conns texts/s\t{v:.0}\t/s\tone-row insert\t{b:.0}\t{:.3}", v / b);
+            for p in [50, 99] {
+                let (v, b) = (td.percentile_ms(p), insert.percentile_ms(p));
+                println!(
+                    "bench-row\tinbound\t{db} {c} conns p{p}\t{v:.1}\tms\tone-row insert p{p}\t{b:.1}\t{:.1}",
+                    v / b
+                );
+            }
+        }
+        if let Some((_, _, bare)) = same("-", "minimal axum") {
+            let (v, b) = (td.per_second(), bare.per_second());
+            println!("bench-row\tinbound\t{db} {c} conns texts/s\t{v:.0}\t/s\tminimal axum\t{b:.0}\t{:.3}", v / b);
+        }
+    }
     if let Some(admin) = &postgres {
         drop_postgres_database(admin, &pg_names.0).await;
         drop_postgres_database(admin, &pg_names.1).await;
