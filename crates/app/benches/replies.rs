@@ -18,6 +18,9 @@
 //! the load.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,10 +28,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use textdesk::{Application, Config, Options};
 use textdesk_channels::twilio::FakeTwilio;
-use textdesk_core::{Email, Password, Role};
 
 const BIN: &str = env!("CARGO_BIN_EXE_textdesk");
 /// Every process of a run seals and opens the inboxes' credentials with this key.
@@ -117,18 +118,7 @@ async fn queue_replies(database_url: &str, data_dir: &std::path::Path, fake: &Fa
     let base = format!("http://{}", app.local_addr());
     let services = app.services.clone();
     tokio::spawn(app.run());
-    let account = services.store.first_account().await.unwrap().unwrap().id;
-    let admin = textdesk::services::auth::create_user(
-        &services.store,
-        account,
-        Email::parse("bench@example.com").unwrap(),
-        "",
-        Role::Admin,
-        &Password::parse("a bench password").unwrap(),
-    )
-    .await
-    .unwrap();
-    let token = textdesk::services::auth::create_token(&services.store, admin.id, "bench").await.unwrap().1;
+    let token = common::admin_token(&services).await;
     let api = Api { client: reqwest::Client::new(), base, token };
 
     for i in 0..load.senders {
@@ -342,23 +332,6 @@ async fn bare_client(load: &Load) -> Measured {
     }
 }
 
-/// A new PostgreSQL database on the server `admin` names; its URL.
-async fn postgres_database(admin: &str, name: &str) -> String {
-    let mut c = sqlx::PgConnection::connect(admin).await.expect("connect to REPLIES_BENCH_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.expect("create database");
-    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-    format!("{base}/{name}")
-}
-
-async fn drop_postgres_database(admin: &str, name: &str) {
-    if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await {
-            eprintln!("could not drop the bench database {name}: {e}");
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() {
     textdesk_channels::ensure_tls_provider();
@@ -385,10 +358,10 @@ async fn main() {
     if let Some(admin) = &postgres {
         for nodes in [1, many] {
             let name = format!("textdesk_replies_{}_{nodes}", std::process::id());
-            let url = postgres_database(admin, &name).await;
+            let url = common::postgres_database(admin, &name).await;
             let label = format!("PostgreSQL {nodes} node{}", if nodes == 1 { "" } else { "s" });
             results.push(run(&label, &url, nodes, &load).await);
-            drop_postgres_database(admin, &name).await;
+            common::drop_postgres_database(admin, &name).await;
         }
     }
     let bare = bare_client(&load).await;
