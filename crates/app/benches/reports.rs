@@ -222,7 +222,8 @@ async fn main() {
                 .unwrap();
             base.push(t.elapsed());
         }
-        println!("{name:<16} {:<26} {:>12.1?}   ({counted} messages)", "baseline: COUNT(messages)", median(base));
+        let base = median(base);
+        println!("{name:<16} {:<26} {:>12.1?}   ({counted} messages)", "baseline: COUNT(messages)", base);
         for (view, ask) in &views {
             let ask = ReportAsk { period: Some(period.into()), ..ask.clone() };
             let mut times = Vec::new();
@@ -232,7 +233,13 @@ async fn main() {
                 times.push(t.elapsed());
                 assert!(!r.kpis.is_empty());
             }
-            println!("{name:<16} {view:<26} {:>12.1?}", median(times));
+            let took = median(times);
+            println!("{name:<16} {view:<26} {took:>12.1?}");
+            let (v, b) = (took.as_secs_f64() * 1000.0, base.as_secs_f64() * 1000.0);
+            println!(
+                "bench-row\treports\tSQLite {messages} msgs, {name}, {view} (median of 5)\t{v:.2}\tms\tCOUNT(messages) in the period\t{b:.2}\t{:.1}",
+                v / b
+            );
         }
     }
 
@@ -276,8 +283,7 @@ async fn main() {
     };
     let counted = services.report(&supervisor, &today).await.unwrap().trend.iter().map(|p| p.messages_in).sum::<i64>();
     assert!(counted >= (events / 2) as i64, "the consumer counted the texts: {counted}");
-    println!(
-        "\nconsumer: {passed} events into rollups in {took:.1?} ({:.0} events/s)",
-        passed as f64 / took.as_secs_f64().max(1e-9)
-    );
+    let per_second = passed as f64 / took.as_secs_f64().max(1e-9);
+    println!("\nconsumer: {passed} events into rollups in {took:.1?} ({per_second:.0} events/s)");
+    println!("bench-row\treports\tconsumer, events into rollups\t{per_second:.0}\t/s\t-\t-\t-");
 }

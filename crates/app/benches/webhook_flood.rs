@@ -11,17 +11,18 @@
 //! the run and dropped after it).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::post;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use textdesk::{Application, Config, Options};
 use textdesk_channels::twilio::{EMPTY_TWIML, FakeTwilio, SIGNATURE_HEADER, TWIML_CONTENT_TYPE, compute_signature};
-use textdesk_core::{Email, Password, Role};
 
 const SENDER: &str = "+14155550100";
 
@@ -128,18 +129,7 @@ async fn start_textdesk(dir: &std::path::Path, database_url: String, fake: &Fake
     let services = app.services.clone();
     tokio::spawn(app.run());
 
-    let account = services.store.first_account().await.unwrap().unwrap().id;
-    let admin = textdesk::services::auth::create_user(
-        &services.store,
-        account,
-        Email::parse("bench@example.com").unwrap(),
-        "",
-        Role::Admin,
-        &Password::parse("a bench password").unwrap(),
-    )
-    .await
-    .unwrap();
-    let token = textdesk::services::auth::create_token(&services.store, admin.id, "bench").await.unwrap().1;
+    let token = common::admin_token(&services).await;
     let inbox: Value = reqwest::Client::new()
         .post(format!("{base}/api/v1/inboxes"))
         .bearer_auth(token)
@@ -237,23 +227,6 @@ async fn start_postgres_insert(url: &str) -> String {
     serve(app, "/insert").await
 }
 
-/// A new PostgreSQL database named `name` on the server `admin` names; its URL.
-async fn postgres_database(admin: &str, name: &str) -> String {
-    let mut c = sqlx::PgConnection::connect(admin).await.expect("connect to WEBHOOK_FLOOD_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.expect("create database");
-    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-    format!("{base}/{name}")
-}
-
-async fn drop_postgres_database(admin: &str, name: &str) {
-    if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await {
-            eprintln!("could not drop the bench database {name}: {e}");
-        }
-    }
-}
-
 async fn serve(app: Router, path: &str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}{path}", listener.local_addr().unwrap());
@@ -290,8 +263,8 @@ async fn main() {
     let pg_names =
         (format!("textdesk_flood_{}", std::process::id()), format!("textdesk_flood_base_{}", std::process::id()));
     if let Some(admin) = &postgres {
-        let textdesk_db = postgres_database(admin, &pg_names.0).await;
-        let insert_db = postgres_database(admin, &pg_names.1).await;
+        let textdesk_db = common::postgres_database(admin, &pg_names.0).await;
+        let insert_db = common::postgres_database(admin, &pg_names.1).await;
         backends.push(Backend {
             name: "postgres",
             textdesk_url: start_textdesk(dir.path(), textdesk_db, &fake).await,
@@ -358,8 +331,28 @@ async fn main() {
             );
         }
     }
+    // For the one-table command (scripts/bench).
+    for (c, backend, td) in results.iter().filter(|(_, _, m)| m.name == "textdesk webhook") {
+        let db = if *backend == "postgres" { "PostgreSQL" } else { "SQLite" };
+        let same = |b: &str, n: &str| results.iter().find(|(c2, b2, m)| c2 == c && *b2 == b && m.name == n);
+        if let Some((_, _, insert)) = same(backend, "insert") {
+            let (v, b) = (td.per_second(), insert.per_second());
+            println!("bench-row\tinbound\t{db} {c} conns texts/s\t{v:.0}\t/s\tone-row insert\t{b:.0}\t{:.3}", v / b);
+            for p in [50, 99] {
+                let (v, b) = (td.percentile_ms(p), insert.percentile_ms(p));
+                println!(
+                    "bench-row\tinbound\t{db} {c} conns p{p}\t{v:.1}\tms\tone-row insert p{p}\t{b:.1}\t{:.1}",
+                    v / b
+                );
+            }
+        }
+        if let Some((_, _, bare)) = same("-", "minimal axum") {
+            let (v, b) = (td.per_second(), bare.per_second());
+            println!("bench-row\tinbound\t{db} {c} conns texts/s\t{v:.0}\t/s\tminimal axum\t{b:.0}\t{:.3}", v / b);
+        }
+    }
     if let Some(admin) = &postgres {
-        drop_postgres_database(admin, &pg_names.0).await;
-        drop_postgres_database(admin, &pg_names.1).await;
+        common::drop_postgres_database(admin, &pg_names.0).await;
+        common::drop_postgres_database(admin, &pg_names.1).await;
     }
 }

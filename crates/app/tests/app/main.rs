@@ -45,6 +45,7 @@ mod messenger;
 mod nodes;
 mod notifications;
 mod openapi_peers;
+mod pacing_nodes;
 mod privacy;
 mod providers;
 mod quiet_hours;

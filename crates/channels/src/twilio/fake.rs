@@ -166,6 +166,13 @@ impl FakeTwilio {
         inner.sent.iter().map(|r| r.sent.clone()).collect()
     }
 
+    /// Every message accepted so far with when it arrived, oldest first
+    /// (the replies benchmark measures each sender's pace from these).
+    pub fn sent_with_times(&self) -> Vec<(FakeSent, Timestamp)> {
+        let inner = self.shared.lock();
+        inner.sent.iter().map(|r| (r.sent.clone(), r.date_created)).collect()
+    }
+
     /// The next `n` sends answer `http_status`, with Twilio's error JSON when
     /// `code` is given.
     pub fn fail_next(&self, n: usize, http_status: u16, code: Option<u32>) {
