@@ -65,11 +65,27 @@ struct Measured {
     failures: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// CPU time the whole process (client and server) spent on the run.
+    cpu: Duration,
+}
+
+/// CPU time this process has used (user + system), from /proc/self/stat;
+/// zero where there is none. Clock ticks of 10 ms: enough over a run.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
+    Duration::from_millis(ticks * 10)
 }
 
 impl Measured {
     fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    /// Process CPU per request, in microseconds.
+    fn cpu_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.requests as f64
     }
     fn percentile_ms(&self, p: usize) -> f64 {
         let i = (self.latencies.len() * p / 100).min(self.latencies.len().saturating_sub(1));
@@ -80,6 +96,7 @@ impl Measured {
 /// Sends every request with `concurrency` in flight, over keep-alive connections.
 async fn flood(name: &str, client: &reqwest::Client, requests: Vec<Signed>, concurrency: usize) -> Measured {
     let count = requests.len();
+    let cpu_start = process_cpu();
     let start = Instant::now();
     let results: Vec<(bool, Duration)> = futures_util::stream::iter(requests)
         .map(|r| async move {
@@ -102,10 +119,11 @@ async fn flood(name: &str, client: &reqwest::Client, requests: Vec<Signed>, conc
         .collect()
         .await;
     let elapsed = start.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu_start);
     let failures = results.iter().filter(|(ok, _)| !ok).count();
     let mut latencies: Vec<Duration> = results.into_iter().map(|(_, d)| d).collect();
     latencies.sort();
-    Measured { name: name.to_owned(), requests: count, failures, elapsed, latencies }
+    Measured { name: name.to_owned(), requests: count, failures, elapsed, latencies, cpu }
 }
 
 fn free_port() -> u16 {
@@ -304,19 +322,20 @@ async fn main() {
     }
 
     println!(
-        "{:>5} {:<9} {:<18} {:>9} {:>10} {:>9} {:>9}",
-        "conns", "backend", "name", "requests", "msgs/s", "p50 ms", "p99 ms"
+        "{:>5} {:<9} {:<18} {:>9} {:>10} {:>9} {:>9} {:>10}",
+        "conns", "backend", "name", "requests", "msgs/s", "p50 ms", "p99 ms", "cpu us/req"
     );
     for (c, backend, m) in &results {
         println!(
-            "{:>5} {:<9} {:<18} {:>9} {:>10.0} {:>9.2} {:>9.2}",
+            "{:>5} {:<9} {:<18} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>10.0}",
             c,
             backend,
             m.name,
             m.requests,
             m.per_second(),
             m.percentile_ms(50),
-            m.percentile_ms(99)
+            m.percentile_ms(99),
+            m.cpu_us()
         );
     }
     for (c, backend, td) in results.iter().filter(|(_, _, m)| m.name == "textdesk webhook") {
@@ -331,24 +350,28 @@ async fn main() {
             );
         }
     }
-    // For the one-table command (scripts/bench).
+    // The one-table lines (scripts/bench): each textdesk figure beside its
+    // backend's one-row insert, and its throughput beside the bare handler.
     for (c, backend, td) in results.iter().filter(|(_, _, m)| m.name == "textdesk webhook") {
-        let db = if *backend == "postgres" { "PostgreSQL" } else { "SQLite" };
+        let engine = if *backend == "sqlite" { "SQLite" } else { "PostgreSQL" };
         let same = |b: &str, n: &str| results.iter().find(|(c2, b2, m)| c2 == c && *b2 == b && m.name == n);
         if let Some((_, _, insert)) = same(backend, "insert") {
-            let (v, b) = (td.per_second(), insert.per_second());
-            println!("bench-row\tinbound\t{db} {c} conns texts/s\t{v:.0}\t/s\tone-row insert\t{b:.0}\t{:.3}", v / b);
-            for p in [50, 99] {
-                let (v, b) = (td.percentile_ms(p), insert.percentile_ms(p));
+            let rows = [
+                ("texts/s", td.per_second(), insert.per_second(), "/s"),
+                ("p50", td.percentile_ms(50), insert.percentile_ms(50), "ms"),
+                ("p99", td.percentile_ms(99), insert.percentile_ms(99), "ms"),
+                ("CPU per text", td.cpu_us(), insert.cpu_us(), "us"),
+            ];
+            for (what, value, base, unit) in rows {
                 println!(
-                    "bench-row\tinbound\t{db} {c} conns p{p}\t{v:.1}\tms\tone-row insert p{p}\t{b:.1}\t{:.1}",
-                    v / b
+                    "bench-row\tinbound\t{engine} {c} conns {what}\t{value:.1}\t{unit}\tone-row insert\t{base:.1}\t{:.3}",
+                    value / base
                 );
             }
         }
         if let Some((_, _, bare)) = same("-", "minimal axum") {
             let (v, b) = (td.per_second(), bare.per_second());
-            println!("bench-row\tinbound\t{db} {c} conns texts/s\t{v:.0}\t/s\tminimal axum\t{b:.0}\t{:.3}", v / b);
+            println!("bench-row\tinbound\t{engine} {c} conns texts/s\t{v:.0}\t/s\tminimal axum\t{b:.0}\t{:.3}", v / b);
         }
     }
     if let Some(admin) = &postgres {

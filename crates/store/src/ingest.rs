@@ -1,6 +1,9 @@
 //! Persistence half of ingest: one transaction per inbound message, so an
 //! acknowledged message is on disk and a redelivered one is stored once.
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use jiff::Timestamp;
 use sqlx::Row;
 use textdesk_core::consent::{self, ConsentPolicy, KeywordAction, KeywordDecision};
@@ -112,21 +115,8 @@ impl Store {
     }
 
     async fn find_duplicate(&self, inbox_id: i64, provider_id: &str) -> Result<Option<IngestOutcome>> {
-        let row = sqlx::query(
-            "SELECT m.id, m.conversation_id, c.account_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.inbox_id = $1 AND m.provider_id = $2",
-        )
-        .bind(inbox_id)
-        .bind(provider_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            Some(r) => Some(IngestOutcome::Duplicate {
-                account_id: r.try_get("account_id")?,
-                conversation_id: r.try_get("conversation_id")?,
-                message_id: r.try_get("id")?,
-            }),
-            None => None,
-        })
+        let mut conn = self.pool.acquire().await?;
+        find_duplicate_in(&mut conn, inbox_id, provider_id).await
     }
 
     /// Stores an inbound message. Two first texts from the same new number can
@@ -135,6 +125,8 @@ impl Store {
     ///
     /// Consent keywords are acted on in the same transaction: an acknowledged
     /// STOP is recorded, and confirmed, or the whole message is not stored.
+    /// On SQLite the transaction is shared with other texts (`group`); it
+    /// returns once that transaction has committed.
     pub async fn record_inbound(
         &self,
         inbox: &crate::Inbox,
@@ -142,13 +134,23 @@ impl Store {
         window: ReopenWindow,
         policy: &ConsentPolicy,
     ) -> Result<IngestOutcome> {
-        let mut attempt = 0;
-        loop {
-            match self.try_record_inbound(inbox, msg, window, policy).await {
-                Err(crate::StoreError::Db(e)) if is_unique_violation(&e) && attempt < 3 => attempt += 1,
-                other => return other,
-            }
+        if let Some(group) = &self.group {
+            return group.record(inbox, msg, window, policy).await;
         }
+        // As in a group (`group`): a panic fails this text alone, its transaction rolled back.
+        let alone = async {
+            let mut attempt = 0;
+            loop {
+                match self.try_record_inbound(inbox, msg, window, policy).await {
+                    Err(crate::StoreError::Db(e)) if is_unique_violation(&e) && attempt < 3 => attempt += 1,
+                    other => return other,
+                }
+            }
+        };
+        AssertUnwindSafe(alone).catch_unwind().await.unwrap_or_else(|_| {
+            tracing::error!(inbox = inbox.id, "writing an inbound text panicked; it was rolled back");
+            Err(crate::StoreError::Panicked)
+        })
     }
 
     async fn try_record_inbound(
@@ -161,13 +163,38 @@ impl Store {
         if let Some(d) = self.find_duplicate(inbox.id, &msg.provider_id).await? {
             return Ok(d);
         }
+        let mut tx = self.begin_write().await?;
+        match self.record_in(&mut tx, inbox, msg, window, policy).await? {
+            Some(stored) => {
+                self.commit(tx).await?;
+                Ok(stored)
+            }
+            None => {
+                // Another delivery of the same message won the race: undo ours.
+                tx.rollback().await?;
+                self.find_duplicate(inbox.id, &msg.provider_id)
+                    .await?
+                    .ok_or(crate::StoreError::Conflict("duplicate vanished".into()))
+            }
+        }
+    }
+
+    /// Writes an inbound message through `tx` (the caller commits): None when
+    /// a delivery of the same message was stored first and the caller must
+    /// undo what this wrote.
+    pub(crate) async fn record_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        inbox: &crate::Inbox,
+        msg: &InboundMessage,
+        window: ReopenWindow,
+        policy: &ConsentPolicy,
+    ) -> Result<Option<IngestOutcome>> {
         let account_id = inbox.account_id;
         let now = msg.received_at;
         let now_ms = to_ms(now);
-        let mut tx = self.begin_write().await?;
-
-        let (identity_id, contact_id) =
-            crate::contacts::contact_for(self, &mut tx, account_id, &msg.from, now_ms).await?;
+        let (identity_id, contact_id) = crate::contacts::contact_for(self, tx, account_id, &msg.from, now_ms).await?;
+        self.hooks.maybe_panic(&msg.body);
 
         // The most recently active, not the newest: a conversation an agent
         // moved here by answering through this channel (`reach`) is where the
@@ -190,11 +217,11 @@ impl Store {
             None => None,
         };
         // Consent first: a keyword is never a poll's answer or comment.
-        let decision = decide_keyword(&mut tx, msg, policy, inbox.id, contact_id).await?;
+        let decision = decide_keyword(tx, msg, policy, inbox.id, contact_id).await?;
         let poll = match decision {
             KeywordDecision::None => {
                 let who = (contact_id, inbox.id);
-                crate::surveys::reply_to_poll(&mut tx, who, latest.as_ref(), &msg.body, now).await?
+                crate::surveys::reply_to_poll(tx, who, latest.as_ref(), &msg.body, now).await?
             }
             _ => None,
         };
@@ -254,16 +281,9 @@ impl Store {
         .bind(now_ms)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(inserted) = inserted else {
-            // Another delivery of the same message won the race: undo ours.
-            tx.rollback().await?;
-            return self
-                .find_duplicate(inbox.id, &msg.provider_id)
-                .await?
-                .ok_or(crate::StoreError::Conflict("duplicate vanished".into()));
-        };
+        let Some(inserted) = inserted else { return Ok(None) };
         let message_id = returned_id(&inserted)?;
-        crate::media::insert_pending(&mut tx, message_id, &msg.media, now).await?;
+        crate::media::insert_pending(tx, message_id, &msg.media, now).await?;
         if answer.is_some() {
             // Nobody needs to answer a score: it stays resolved, unread and unwaited.
             sqlx::query("UPDATE conversations SET last_activity_at = $1 WHERE id = $2")
@@ -286,20 +306,27 @@ impl Store {
         events.push(DomainEvent::MessageReceived { message_id, keyword });
         match &poll {
             Some(PollReply::Answer(s, a)) => {
-                events.push(crate::surveys::record_answer(&mut tx, s, a, message_id, now).await?);
+                events.push(crate::surveys::record_answer(tx, s, a, message_id, now).await?);
             }
             Some(PollReply::Comment(_)) | None => {}
         }
         for ev in &events {
-            append(&mut tx, (account_id, conversation_id), ev, None, now).await?;
+            append(tx, (account_id, conversation_id), ev, None, now).await?;
         }
         if let Some(PollReply::Comment(s)) = &poll {
-            crate::surveys::record_comment(&mut tx, s, &msg.body, message_id, now).await?;
+            crate::surveys::record_comment(tx, s, &msg.body, message_id, now).await?;
         }
         let target = (account_id, conversation_id, inbox.id, contact_id);
-        let (keyword, reply_id) = apply_keyword(&mut tx, msg, policy, target, message_id, decision).await?;
-        self.commit(tx).await?;
-        Ok(IngestOutcome::Stored { account_id, conversation_id, message_id, contact_id, placement, keyword, reply_id })
+        let (keyword, reply_id) = apply_keyword(tx, msg, policy, target, message_id, decision).await?;
+        Ok(Some(IngestOutcome::Stored {
+            account_id,
+            conversation_id,
+            message_id,
+            contact_id,
+            placement,
+            keyword,
+            reply_id,
+        }))
     }
 
     /// Applies a provider's delivery report. Reports that would move a message
@@ -380,6 +407,29 @@ impl Store {
         self.commit(tx).await?;
         Ok(Some((account_id, self.message(id).await?)))
     }
+}
+
+/// The message a provider's id names in an inbox, as a duplicate.
+pub(crate) async fn find_duplicate_in(
+    conn: &mut sqlx::AnyConnection,
+    inbox_id: i64,
+    provider_id: &str,
+) -> Result<Option<IngestOutcome>> {
+    let row = sqlx::query(
+        "SELECT m.id, m.conversation_id, c.account_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.inbox_id = $1 AND m.provider_id = $2",
+    )
+    .bind(inbox_id)
+    .bind(provider_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        Some(r) => Some(IngestOutcome::Duplicate {
+            account_id: r.try_get("account_id")?,
+            conversation_id: r.try_get("conversation_id")?,
+            message_id: r.try_get("id")?,
+        }),
+        None => None,
+    })
 }
 
 /// What a keyword the provider acted on means here: the same change our own

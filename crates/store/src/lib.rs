@@ -22,6 +22,7 @@ pub mod email_jobs;
 mod escalations;
 mod events;
 pub mod flows;
+mod group;
 mod idempotency;
 mod inboxes;
 mod ingest;
@@ -117,6 +118,12 @@ pub enum StoreError {
     /// Secrets were asked for before a key was given (`Store::unlock`).
     #[error("no secret key is loaded, so provider secrets can be neither read nor stored")]
     Locked,
+    /// Writing it panicked (a bug): nothing of it was stored.
+    #[error("writing it failed unexpectedly; nothing was stored")]
+    Panicked,
+    /// Written with others that could not be committed (`group`): nothing was stored.
+    #[error("not stored: {0}")]
+    Unstored(String),
 }
 
 impl From<textdesk_core::Invalid> for StoreError {
@@ -163,6 +170,26 @@ pub struct Store {
     vault: std::sync::Arc<std::sync::OnceLock<Vault>>,
     /// This process's writers take turns here on SQLite (`write`).
     writers: write::WriteQueue,
+    /// SQLite only: the writer that commits inbound texts in groups (`group`).
+    group: Option<group::GroupWriter>,
+    hooks: TestHooks,
+}
+
+/// Faults a test can inject; none unless a test sets one.
+#[derive(Clone, Default)]
+struct TestHooks {
+    /// Writing an inbound text whose body contains this panics.
+    panic_on_body: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+impl TestHooks {
+    fn maybe_panic(&self, body: &str) {
+        if let Some(marker) = self.panic_on_body.get()
+            && body.contains(marker.as_str())
+        {
+            panic!("test hook: writing an inbound text containing {marker:?} panics");
+        }
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -211,7 +238,18 @@ impl Store {
         let events = EventBus::start(backend, &url, pool.clone()).await?;
         let writers =
             if backend == Backend::Sqlite { write::WriteQueue::sqlite() } else { write::WriteQueue::default() };
-        Ok(Store { pool, backend, events, vault: Default::default(), writers })
+        let mut store =
+            Store { pool, backend, events, vault: Default::default(), writers, group: None, hooks: Default::default() };
+        if backend == Backend::Sqlite {
+            store.group = Some(group::GroupWriter::start(store.clone()));
+        }
+        Ok(store)
+    }
+
+    /// Test only: writing an inbound text whose body contains `marker` panics
+    /// (set once per store), to show one bad text fails alone.
+    pub fn panic_on_inbound_body(&self, marker: &str) {
+        let _ = self.hooks.panic_on_body.set(marker.to_owned());
     }
 
     pub async fn migrate(&self) -> Result<()> {

@@ -103,6 +103,10 @@ impl From<StoreError> for Problem {
                 tracing::error!(error = %e, "provider secrets unreadable");
                 Problem::internal()
             }
+            e @ (StoreError::Panicked | StoreError::Unstored(_)) => {
+                tracing::error!(error = %e, "a write failed");
+                Problem::internal()
+            }
         }
     }
 }

@@ -90,7 +90,7 @@ pub(crate) async fn text_in(
         textdesk_channels::InboundEvent::Message { provider_id, .. } => provider_id.clone(),
         _ => return Err(Problem::invalid("expected a text")),
     };
-    match s.services.ingest(inbox.id, event).await? {
+    match s.services.ingest_into(&inbox, event).await? {
         Ingested::Message(IngestOutcome::Stored { conversation_id, message_id, .. }) => {
             Ok((StatusCode::CREATED, Json(Accepted { provider_id, conversation_id, message_id, duplicate: false }))
                 .into_response())

@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 use textdesk_channels::provider::{InboundRequest, Refusal};
 
 use crate::http::state::AppState;
+use textdesk_store::StoreError;
+
 use crate::services::error::ServiceError;
 
 pub(crate) fn plain(status: StatusCode, text: &str) -> Response {
@@ -139,9 +141,14 @@ pub(crate) async fn receive(s: &AppState, provider: &str, inbox_id: i64, hook: &
         Err(Refusal::BadRequest(why)) => return plain(StatusCode::BAD_REQUEST, &why),
     };
     for event in inbound.events {
-        match s.services.ingest(inbox.id, event).await {
+        match s.services.ingest_into(&inbox, event).await {
             Ok(_) => {}
             Err(ServiceError::Invalid(e)) => return plain(StatusCode::BAD_REQUEST, &e),
+            // A bug, not a busy database: said as one (nothing was stored).
+            Err(ServiceError::Store(StoreError::Panicked)) => {
+                tracing::error!(inbox = inbox.id, provider, "storing what a provider sent panicked");
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "not stored");
+            }
             Err(e) => {
                 tracing::error!(inbox = inbox.id, provider, error = %e, "storing what a provider sent failed");
                 return plain(StatusCode::SERVICE_UNAVAILABLE, "not stored; try again");

@@ -1,9 +1,11 @@
 //! Ingest: the one way in. Provider webhooks, the simulator and (later) web
 //! chat hand their parsed events here.
 
+use std::borrow::Cow;
 use textdesk_channels::{ConsentSignal, InboundEvent};
 use textdesk_core::consent::KeywordAction;
-use textdesk_store::{InboundMessage, IngestOutcome, StatusReport};
+
+use textdesk_store::{InboundMessage, Inbox, IngestOutcome, StatusReport};
 
 use crate::services::Services;
 use crate::services::consent::ConsentSettings;
@@ -31,9 +33,22 @@ impl Services {
     /// transaction). The provider may be acknowledged once this returns `Ok`:
     /// it is on disk.
     pub async fn ingest(&self, inbox_id: i64, event: InboundEvent) -> ServiceResult<Ingested> {
+        self.ingest_with(inbox_id, None, event).await
+    }
+
+    /// [`Services::ingest`] for an inbox the caller has just read (a
+    /// webhook's), which is not read again.
+    pub async fn ingest_into(&self, inbox: &Inbox, event: InboundEvent) -> ServiceResult<Ingested> {
+        self.ingest_with(inbox.id, Some(inbox), event).await
+    }
+
+    async fn ingest_with(&self, inbox_id: i64, read: Option<&Inbox>, event: InboundEvent) -> ServiceResult<Ingested> {
         match event {
             InboundEvent::Message { from, provider_id, body, media, received_at, consent_signal } => {
-                let inbox = self.store.inbox_by_id(inbox_id).await?;
+                let inbox = match read {
+                    Some(inbox) => Cow::Borrowed(inbox),
+                    None => Cow::Owned(self.store.inbox_by_id(inbox_id).await?),
+                };
                 // Confirmations name the inbox's own business, never another account's.
                 let business = self.business_name_of(inbox.account_id).await?;
                 let policy = ConsentSettings::of(&inbox).policy(&business)?;

@@ -31,6 +31,7 @@ mod flood;
 mod flows;
 mod flows_page;
 mod fuzz_doors;
+mod group_commit;
 mod hours;
 mod http_doors;
 mod http_layout;

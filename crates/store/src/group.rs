@@ -1,0 +1,168 @@
+//! Group commit of inbound messages, on SQLite only. One writer task per
+//! node takes the messages waiting (up to [`MAX_BATCH`]) and writes each in
+//! its own savepoint of one transaction; each sender is answered after the
+//! commit, so an acknowledged message is still on disk before its 200. On
+//! SQLite writers take turns anyway: one turn, one BEGIN and one COMMIT for
+//! many texts, instead of a turn each and every text waiting on the others'.
+//!
+//! PostgreSQL writes each message in its own transaction (`Store::record_inbound`):
+//! its writers run side by side, and one transaction holding many texts'
+//! row locks would only invite deadlocks.
+//!
+//! A text that fails, or panics, is rolled back to its savepoint and answered
+//! with its error; the others of the batch commit. A panic that escapes
+//! anyway ends the writer's task, and its supervisor starts a new one.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use textdesk_core::ReopenWindow;
+use textdesk_core::consent::ConsentPolicy;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::ingest::{InboundMessage, IngestOutcome, find_duplicate_in};
+use crate::{Inbox, Result, Store, StoreError, WriteTx};
+
+/// Texts written in one transaction at most: enough to take every request
+/// of a busy node at once, few enough that the first waits little.
+const MAX_BATCH: usize = 64;
+
+/// Texts waiting for the writer before senders wait to hand theirs over.
+const QUEUE: usize = 1024;
+
+/// One text to write and where its answer goes.
+struct Job {
+    inbox: Inbox,
+    msg: InboundMessage,
+    window: ReopenWindow,
+    policy: ConsentPolicy,
+    answer: oneshot::Sender<Result<IngestOutcome>>,
+}
+
+/// This node's group writer: hands it texts and waits for their commit.
+#[derive(Clone)]
+pub(crate) struct GroupWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupWriter {
+    /// Starts the writer over `store`, which must not have a group writer
+    /// itself (it writes each batch's texts directly). The writer ends once
+    /// every handle to this one is dropped.
+    pub(crate) fn start(store: Store) -> Self {
+        let (jobs, waiting) = mpsc::channel(QUEUE);
+        let waiting = Arc::new(Mutex::new(waiting));
+        tokio::spawn(async move {
+            loop {
+                match tokio::spawn(write_batches(store.clone(), waiting.clone())).await {
+                    // Every sender is gone: the store is closed.
+                    Ok(()) => break,
+                    Err(e) if e.is_panic() => {
+                        tracing::error!("the inbound writer stopped on a panic; starting it again");
+                    }
+                    // Cancelled: the runtime is shutting down.
+                    Err(_) => break,
+                }
+            }
+        });
+        GroupWriter { jobs }
+    }
+
+    /// Writes one inbound message with whatever else is waiting; answers
+    /// once the batch has committed (or this text has failed).
+    pub(crate) async fn record(
+        &self,
+        inbox: &Inbox,
+        msg: &InboundMessage,
+        window: ReopenWindow,
+        policy: &ConsentPolicy,
+    ) -> Result<IngestOutcome> {
+        let (answer, answered) = oneshot::channel();
+        let job = Job { inbox: inbox.clone(), msg: msg.clone(), window, policy: policy.clone(), answer };
+        self.jobs.send(job).await.map_err(|_| StoreError::Unstored("the inbound writer has stopped".into()))?;
+        // Dropped unanswered: the writer's task ended with this text in hand.
+        answered.await.map_err(|_| StoreError::Panicked)?
+    }
+}
+
+/// Takes what is waiting, writes it, and again, until every sender is gone.
+/// The queue outlives a panic here (a tokio mutex is not poisoned).
+async fn write_batches(store: Store, waiting: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        if waiting.lock().await.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            return;
+        }
+        write_batch(&store, jobs).await;
+    }
+}
+
+async fn write_batch(store: &Store, jobs: Vec<Job>) {
+    let mut tx = match store.begin_write().await {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(jobs.into_iter().map(|j| j.answer), &e),
+    };
+    let mut stored = Vec::with_capacity(jobs.len());
+    let mut jobs = jobs.into_iter();
+    while let Some(job) = jobs.next() {
+        match in_savepoint(store, &mut tx, &job).await {
+            Ok(Ok(outcome)) => stored.push((job.answer, outcome)),
+            // Rolled back to its savepoint: nothing of it stays, the others go on.
+            Ok(Err(e)) => {
+                let _ = job.answer.send(Err(e));
+            }
+            // The transaction itself failed: nothing of the batch is kept.
+            Err(e) => {
+                tracing::error!(error = %e, "a batch of inbound texts could not be written");
+                let _ = tx.rollback().await;
+                let answers = stored.into_iter().map(|(a, _)| a).chain([job.answer]).chain(jobs.map(|j| j.answer));
+                return fail_all(answers, &e);
+            }
+        }
+    }
+    match store.commit(tx).await {
+        Ok(()) => {
+            for (answer, outcome) in stored {
+                let _ = answer.send(Ok(outcome));
+            }
+        }
+        Err(e) => fail_all(stored.into_iter().map(|(a, _)| a), &e),
+    }
+}
+
+/// One text in its own savepoint. The outer result is the savepoint's own
+/// (an error there leaves the transaction unusable); the inner one the text's.
+async fn in_savepoint(store: &Store, tx: &mut WriteTx, job: &Job) -> Result<Result<IngestOutcome>> {
+    sqlx::query("SAVEPOINT inbound").execute(&mut **tx).await?;
+    let written = AssertUnwindSafe(write_one(store, tx, job)).catch_unwind().await;
+    let result = written.unwrap_or_else(|_| {
+        tracing::error!(inbox = job.inbox.id, "writing an inbound text panicked; it was rolled back alone");
+        Err(StoreError::Panicked)
+    });
+    if result.is_err() {
+        sqlx::query("ROLLBACK TO inbound").execute(&mut **tx).await?;
+    }
+    sqlx::query("RELEASE inbound").execute(&mut **tx).await?;
+    Ok(result)
+}
+
+/// Read in the batch's transaction, the duplicate check sees the texts
+/// written before this one in the same batch.
+async fn write_one(store: &Store, tx: &mut WriteTx, job: &Job) -> Result<IngestOutcome> {
+    if let Some(d) = find_duplicate_in(tx, job.inbox.id, &job.msg.provider_id).await? {
+        return Ok(d);
+    }
+    store
+        .record_in(tx, &job.inbox, &job.msg, job.window, &job.policy)
+        .await?
+        // Nothing else writes while the batch holds the lock, and this batch's
+        // own earlier copy was found above: a conflict here is a fault.
+        .ok_or_else(|| StoreError::Conflict("the message was stored twice at once".into()))
+}
+
+fn fail_all(answers: impl Iterator<Item = oneshot::Sender<Result<IngestOutcome>>>, e: &StoreError) {
+    for answer in answers {
+        let _ = answer.send(Err(StoreError::Unstored(e.to_string())));
+    }
+}
