@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod operator;
 pub mod privacy;
+pub mod profiles;
 pub mod reports;
 pub mod retention;
 pub mod reviews;
