@@ -296,7 +296,7 @@ async fn the_api_registers_the_webhook_or_says_where_to_paste_it(db: Db) {
     let fake = FakeTelegram::start().await.unwrap();
     let t = app(db).start().await;
     let (inbox, url) = telegram_inbox(&t, &fake).await;
-    let admin = t.token_for("owner@example.com", Role::Admin).await;
+    let admin = t.token_for("lee@example.com", Role::Admin).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
     fake.forget_webhook();
     let path = format!("/api/v1/inboxes/{inbox}/webhook-registration");

@@ -20,8 +20,8 @@ const WA_ID: &str = "16315551181";
 
 /// A WhatsApp inbox against the fake, a customer who last wrote 25 hours ago
 /// (at midday on their clock now), and the account's templates synced.
-/// Returns the app, the inbox, the conversation and the templates' ids by name.
-async fn closed_window(db: Db, fake: &FakeWhatsApp) -> (TestApp, i64, i64, Value) {
+/// Returns the app, the inbox, the conversation, the sync's answer and an agent's token.
+async fn closed_window(db: Db, fake: &FakeWhatsApp) -> (TestApp, i64, i64, Value, String) {
     let t = app(db).start().await;
     let admin = t.token_for("owner@example.com", Role::Admin).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
@@ -60,7 +60,7 @@ async fn closed_window(db: Db, fake: &FakeWhatsApp) -> (TestApp, i64, i64, Value
     );
     let synced = json(t.post(&admin, &format!("/api/v1/inboxes/{inbox}/templates/sync"), json!({})).await).await;
     assert_eq!(synced["synced"], 2, "{synced}");
-    (t, inbox, conv, synced)
+    (t, inbox, conv, synced, agent)
 }
 
 fn id_of(synced: &Value, name: &str) -> i64 {
@@ -69,8 +69,7 @@ fn id_of(synced: &Value, name: &str) -> i64 {
 
 async fn headers_and_buttons_are_asked_for_and_sent_as_meta_takes_them(db: Db) {
     let fake = FakeWhatsApp::start().await.unwrap();
-    let (t, _inbox, conv, synced) = closed_window(db, &fake).await;
-    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let (t, _inbox, conv, synced, agent) = closed_window(db, &fake).await;
     let order = synced["templates"].as_array().unwrap().iter().find(|x| x["name"] == "order_ready").unwrap().clone();
     assert_eq!((order["header"].as_str(), order["variables"].as_u64()), (Some("a document"), Some(2)));
     assert_eq!(
@@ -155,8 +154,7 @@ both_backends!(headers_and_buttons_are_asked_for_and_sent_as_meta_takes_them);
 
 async fn a_notification_reaches_a_customer_outside_the_window_only_as_a_template(db: Db) {
     let fake = FakeWhatsApp::start().await.unwrap();
-    let (t, inbox, conv, _synced) = closed_window(db, &fake).await;
-    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let (t, inbox, conv, _synced, agent) = closed_window(db, &fake).await;
     let contact = json(t.get(&agent, &format!("/api/v1/conversations/{conv}")).await).await["contact_id"].clone();
     let consent = json!({ "source": "in_person", "evidence": "Asked for order news at the counter" });
 
