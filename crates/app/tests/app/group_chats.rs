@@ -19,13 +19,8 @@ const TELEGRAM_USER: i64 = 5_551_234_567;
 async fn line_groups_and_rooms_are_not_conversations(db: Db) {
     let fake = FakeLine::start().await.unwrap();
     let t = app(db).start().await;
-    let admin = t.token_for("owner@example.com", Role::Admin).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
-    let setup = json!({ "name": "LINE", "channel_kind": "line", "sender": "@123abcde",
-        "line": { "channel_secret": fake.channel_secret(), "channel_access_token": fake.access_token(),
-                  "api_base": fake.api_url(), "data_base": fake.data_url() } });
-    let inbox = json(t.post(&admin, "/api/v1/inboxes", setup).await).await;
-    let (inbox, url) = (inbox["id"].as_i64().unwrap(), inbox["webhook_urls"]["inbound"].as_str().unwrap().to_owned());
+    let (inbox, url) = crate::line::line_inbox(&t, &fake).await;
     // The Messaging API reference's group and room sources.
     let group = json!({ "type": "group", "groupId": "Ca56f94637c2e6a2bd6d08d9a4f4f8d2e", "userId": LINE_USER });
     let room = json!({ "type": "room", "roomId": "Ra8dbf4673c4c812cd491258042226c14", "userId": LINE_USER });
@@ -64,12 +59,8 @@ both_backends!(line_groups_and_rooms_are_not_conversations);
 async fn telegram_groups_and_channels_are_not_conversations(db: Db) {
     let fake = FakeTelegram::start().await.unwrap();
     let t = app(db).start().await;
-    let admin = t.token_for("owner@example.com", Role::Admin).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
-    let setup = json!({ "name": "Telegram", "channel_kind": "telegram", "sender": "@test_dental_bot",
-                        "telegram": { "bot_token": fake.token(), "api_base": fake.base_url() } });
-    let inbox = json(t.post(&admin, "/api/v1/inboxes", setup).await).await;
-    let (inbox, url) = (inbox["id"].as_i64().unwrap(), inbox["webhook_urls"]["inbound"].as_str().unwrap().to_owned());
+    let (inbox, url) = crate::telegram::telegram_inbox(&t, &fake).await;
     let secret = webhook_secret(fake.token(), inbox);
     let post = |update: serde_json::Value| fake.post_update(&url, serde_json::to_vec(&update).unwrap(), Some(&secret));
     // The Bot API's Chat types: a group, a supergroup, and a channel's post.

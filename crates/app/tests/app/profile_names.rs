@@ -37,15 +37,8 @@ async fn name_after_asked(t: &TestApp, token: &str, conv: i64, asked: impl Fn() 
 async fn a_line_customer_is_named_from_their_profile(db: Db) {
     let fake = FakeLine::start().await.unwrap();
     let t = app(db).start().await;
-    let admin = t.token_for("owner@example.com", Role::Admin).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
-    let setup = json!({ "name": "LINE", "channel_kind": "line", "sender": "@123abcde",
-        "line": { "channel_secret": fake.channel_secret(), "channel_access_token": fake.access_token(),
-                  "api_base": fake.api_url(), "data_base": fake.data_url() } });
-    let r = t.post(&admin, "/api/v1/inboxes", setup).await;
-    assert_eq!(r.status(), 201);
-    let inbox = json(r).await;
-    let (inbox, url) = (inbox["id"].as_i64().unwrap(), inbox["webhook_urls"]["inbound"].as_str().unwrap().to_owned());
+    let (inbox, url) = crate::line::line_inbox(&t, &fake).await;
     let say = |user: &str, text: &str| {
         let body = FakeLine::payload(vec![fake.message_event(user, json!({ "type": "text", "text": text }))]);
         let (fake, url) = (&fake, &url);
@@ -79,16 +72,8 @@ both_backends!(a_line_customer_is_named_from_their_profile);
 async fn a_messenger_customer_is_named_from_their_profile_and_an_agents_name_wins(db: Db) {
     let fake = FakeMessenger::start().await.unwrap();
     let t = app(db).start().await;
-    let admin = t.token_for("owner@example.com", Role::Admin).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
-    let setup = json!({ "name": "Messenger", "channel_kind": "messenger",
-        "messenger": { "page_id": fake.page_id(), "page_access_token": fake.page_token(),
-                       "app_secret": fake.app_secret(), "verify_token": fake.verify_token(),
-                       "graph_base": fake.base_url() } });
-    let r = t.post(&admin, "/api/v1/inboxes", setup).await;
-    assert_eq!(r.status(), 201);
-    let inbox = json(r).await;
-    let (inbox, url) = (inbox["id"].as_i64().unwrap(), inbox["webhook_urls"]["inbound"].as_str().unwrap().to_owned());
+    let (inbox, url) = crate::messenger::messenger_inbox(&t, &fake).await;
     let say = |text: &str| {
         let body =
             fake.payload(vec![fake.event(PSID, json!({ "message": { "mid": FakeMessenger::mid(), "text": text } }))]);

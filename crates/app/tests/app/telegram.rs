@@ -19,7 +19,7 @@ const PHONE: &str = "+14155550123";
 const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00 a tooth";
 
 /// Adds a Telegram inbox pointed at the fake; returns its id and webhook address.
-async fn telegram_inbox(t: &TestApp, fake: &FakeTelegram) -> (i64, String) {
+pub(crate) async fn telegram_inbox(t: &TestApp, fake: &FakeTelegram) -> (i64, String) {
     let admin = t.token_for("owner@example.com", Role::Admin).await;
     let setup = |token: &str| {
         json!({ "name": "Telegram", "channel_kind": "telegram", "sender": BOT,
