@@ -844,6 +844,15 @@ document.addEventListener("click", function (e) {
     out.textContent = out.getAttribute("data-template-body").replace(/\{\{\s*(\d+)\s*\}\}/g, function (all, n) {
       return values[n] ? values[n] : all;
     });
+    // A text header's one {{1}}, from its own field.
+    var header = form.querySelector("[data-template-header]");
+    var headerVar = form.querySelector("[data-header-var]");
+    if (header && headerVar) {
+      var v = headerVar.value.trim();
+      header.textContent = header.getAttribute("data-template-header").replace(/\{\{\s*1\s*\}\}/g, function (all) {
+        return v ? v : all;
+      });
+    }
   }
   document.addEventListener("input", function (e) {
     var form = e.target && e.target.closest && e.target.closest("[data-template-form]");

@@ -113,12 +113,18 @@ pub struct Outgoing {
     pub human_agent: bool,
 }
 
-/// A provider's template by name and language, with its variables' values in order.
+/// A provider's template by name and language, with its body variables'
+/// values in order, and its header's and buttons' values where it has them.
+/// Kept as JSON with the message (older rows have no header or buttons).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutgoingTemplate {
     pub name: String,
     pub language: String,
     pub values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<textdesk_core::channel_template::HeaderParam>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<textdesk_core::channel_template::ButtonParam>,
 }
 
 /// The provider took the message. Long SMPP messages go as several parts,

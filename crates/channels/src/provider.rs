@@ -58,6 +58,17 @@ pub trait Provider: Send + Sync {
     fn registers_webhook(&self) -> bool {
         false
     }
+    /// Where an admin pastes its webhook addresses in the provider's console,
+    /// in words (or, for a provider that registers its own, what else to
+    /// switch on there). None for providers without webhooks.
+    fn webhook_help(&self) -> Option<&'static str> {
+        None
+    }
+    /// Whether its webhooks leave customers unnamed and it has an API that
+    /// names them (`Channel::profile_name`: LINE's profile, Messenger's user profile).
+    fn looks_up_names(&self) -> bool {
+        false
+    }
     /// Whether its inboxes can place phone calls (`Channel::voice`).
     fn voice(&self) -> bool {
         false
@@ -97,6 +108,12 @@ pub trait Channel: Send + Sync {
             Err(CheckFailure::Rejected("this provider's webhook address is pasted into its console".into()))
         })
     }
+    /// The name a customer shows in the app, asked of the provider (see
+    /// `Provider::looks_up_names`) by their address on it. `Ok(None)`: the
+    /// provider has no name for them; an error is in words, without the address.
+    fn profile_name<'a>(&'a self, _who: &'a str) -> BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async { Ok(None) })
+    }
     /// The message templates the provider holds for this account (WhatsApp's),
     /// each with its approval status. None for providers without templates.
     fn templates(&self) -> BoxFuture<'_, Result<Option<Vec<ProviderTemplate>>, CheckFailure>> {
@@ -120,6 +137,8 @@ pub struct ProviderTemplate {
     pub category: String,
     /// The body's text, with `{{1}}`-style variables.
     pub body: String,
+    /// Its header and buttons.
+    pub parts: textdesk_core::channel_template::TemplateParts,
 }
 
 /// What a provider is opened with besides its stored setup.

@@ -70,6 +70,8 @@ async fn text_media_and_templates_go_in_the_cloud_api_shapes() {
             name: "visit_reminder".into(),
             language: "en_US".into(),
             values: vec!["Ana".into(), "Tuesday 9:00".into()],
+            header: None,
+            buttons: vec![],
         }),
         ..text("Hi Ana, see you Tuesday 9:00")
     };

@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 use textdesk_channels::whatsapp::{FakeWhatsApp, WhatsAppClient, compute_signature, parse_webhook};
 use textdesk_channels::{InboundEvent, Outgoing, OutgoingTemplate};
+use textdesk_core::channel_template::{ButtonParam, HeaderParam};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -140,6 +141,8 @@ async fn pywa_and_our_client_send_the_same_requests() {
         name: "visit_reminder".into(),
         language: "en_US".into(),
         values: vec!["Ana".into(), "Tuesday".into()],
+        header: None,
+        buttons: vec![],
     };
     client.send(&Outgoing { template: Some(template), ..text }).await.unwrap();
     let sent = fake.sent();
@@ -157,4 +160,75 @@ async fn pywa_and_our_client_send_the_same_requests() {
                                 "body": v["template"]["components"].as_array().unwrap().iter().find(|c| c["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("body"))).unwrap()["parameters"] })
     };
     assert_eq!(t(&sent[1].1), t(&sent[3].1), "pywa: {} ours: {}", sent[1].1, sent[3].1);
+}
+
+/// pywa and our client fill a template's header and buttons the same way
+/// (Meta's `components`: header, body, button with `sub_type` and `index`),
+/// and the fake, holding the template, takes both as Meta would.
+#[tokio::test]
+async fn pywa_and_our_client_fill_headers_and_buttons_the_same_way() {
+    let Some(python) = peer_python() else { return };
+    let fake = FakeWhatsApp::start().await.unwrap();
+    fake.add_template_with(
+        "order_ready",
+        "en_US",
+        json!([
+            { "type": "HEADER", "format": "DOCUMENT" },
+            { "type": "BODY", "text": "Hi {{1}}, your order {{2}} is ready." },
+            { "type": "BUTTONS", "buttons": [
+                { "type": "QUICK_REPLY", "text": "Pick up today" },
+                { "type": "PHONE_NUMBER", "text": "Call us", "phone_number": "+14155550100" },
+                { "type": "URL", "text": "Track", "url": "https://shop.example/t/{{1}}" } ] }
+        ]),
+    );
+    let link = "https://files.example.com/orders/A-17.pdf";
+    let request = json!({ "op": "send", "api_base": fake.api_base(), "phone_id": fake.phone_number_id(), "token": fake.access_token(),
+        "to": "16315551181", "text": "Your order is ready.", "template": "order_ready", "language": "en_US", "values": ["Ana", "A-17"],
+        "header": { "kind": "document", "value": link },
+        "buttons": [{ "kind": "quick_reply", "index": 0, "value": "PICKUP-A-17" }, { "kind": "url", "index": 2, "value": "A-17" }] });
+    let by_pywa = ask(python, request).await;
+    assert!(by_pywa["template"].as_str().unwrap().starts_with("wamid."), "the fake took pywa's template: {by_pywa}");
+    let client = WhatsAppClient::new(fake.config()).unwrap();
+    let template = OutgoingTemplate {
+        name: "order_ready".into(),
+        language: "en_US".into(),
+        values: vec!["Ana".into(), "A-17".into()],
+        header: Some(HeaderParam::Document { link: link.into() }),
+        buttons: vec![
+            ButtonParam::QuickReply { index: 0, payload: "PICKUP-A-17".into() },
+            ButtonParam::Url { index: 2, text: "A-17".into() },
+        ],
+    };
+    let ours = Outgoing { to: "+16315551181".into(), template: Some(template), body: "x".into(), ..Default::default() };
+    client.send(&ours).await.unwrap();
+    let sent = fake.sent();
+    // Meta reads types and sub-types in either case and the index as a string or a number (pywa: BUTTON, QUICK_REPLY, 0).
+    let normal = |v: &Value| -> Vec<Value> {
+        v["template"]["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                for k in ["type", "sub_type"] {
+                    if let Some(s) = c[k].as_str().map(str::to_lowercase) {
+                        c[k] = json!(s);
+                    }
+                }
+                if let Some(i) = c["index"].as_u64() {
+                    c["index"] = json!(i.to_string());
+                }
+                c
+            })
+            .collect()
+    };
+    let pywa_template = &sent[1].1;
+    let our_template = &sent[2].1;
+    assert_eq!(normal(pywa_template), normal(our_template), "pywa: {pywa_template} ours: {our_template}");
+    // The fake refuses what Meta would: the URL's ending left out.
+    let wrong = OutgoingTemplate {
+        buttons: vec![ButtonParam::QuickReply { index: 0, payload: "P".into() }],
+        ..ours.template.clone().unwrap()
+    };
+    assert!(client.send(&Outgoing { template: Some(wrong), ..ours }).await.is_err());
 }

@@ -17,6 +17,8 @@ pub struct ChannelTemplate {
     pub category: String,
     /// With `{{1}}`-style variables.
     pub body: String,
+    /// Its header and buttons (JSON of `core::channel_template::TemplateParts`).
+    pub parts: String,
     pub synced_at: Timestamp,
 }
 
@@ -28,6 +30,8 @@ pub struct SyncedTemplate {
     pub status: String,
     pub category: String,
     pub body: String,
+    /// JSON of `core::channel_template::TemplateParts`.
+    pub parts: String,
 }
 
 fn template_from(r: &sqlx::any::AnyRow) -> Result<ChannelTemplate> {
@@ -39,11 +43,12 @@ fn template_from(r: &sqlx::any::AnyRow) -> Result<ChannelTemplate> {
         status: r.try_get("status")?,
         category: r.try_get("category")?,
         body: r.try_get("body")?,
+        parts: r.try_get("parts")?,
         synced_at: from_ms(r.try_get("synced_at")?),
     })
 }
 
-const COLUMNS: &str = "id, inbox_id, name, language, status, category, body, synced_at";
+const COLUMNS: &str = "id, inbox_id, name, language, status, category, body, parts, synced_at";
 
 impl Store {
     /// Replaces an inbox's templates with what the provider holds now.
@@ -53,9 +58,9 @@ impl Store {
         let now_ms = to_ms(now);
         for t in synced {
             sqlx::query(
-                "INSERT INTO channel_templates (inbox_id, name, language, status, category, body, synced_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (inbox_id, name, language) DO UPDATE SET status = $4, category = $5, body = $6, synced_at = $7",
+                "INSERT INTO channel_templates (inbox_id, name, language, status, category, body, synced_at, parts)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (inbox_id, name, language) DO UPDATE SET status = $4, category = $5, body = $6, synced_at = $7, parts = $8",
             )
             .bind(inbox_id)
             .bind(&t.name)
@@ -64,6 +69,7 @@ impl Store {
             .bind(&t.category)
             .bind(&t.body)
             .bind(now_ms)
+            .bind(&t.parts)
             .execute(&mut *tx)
             .await?;
         }

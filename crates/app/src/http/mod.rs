@@ -37,6 +37,7 @@ pub mod session;
 pub mod setup;
 pub mod simulator;
 pub mod state;
+pub mod template_input;
 pub mod template_views;
 pub mod templates;
 pub mod text_us;

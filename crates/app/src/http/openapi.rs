@@ -22,6 +22,7 @@ use crate::http::inboxes::api::ProviderSetups;
         crate::http::inboxes::api::update_inbox,
         crate::http::templates::list_templates,
         crate::http::templates::sync_templates,
+        crate::http::inboxes::registration::register_webhook,
         crate::http::contacts::api::list_contacts,
         crate::http::contacts::api::create_contact,
         crate::http::contacts::api::get_contact,

@@ -274,6 +274,7 @@ fn api(upload_limit: usize) -> Router<AppState> {
         .route("/inboxes/{id}", get(inboxes_api::get_inbox).patch(inboxes_api::update_inbox))
         .route("/inboxes/{id}/templates", get(templates::list_templates))
         .route("/inboxes/{id}/templates/sync", post(templates::sync_templates))
+        .route("/inboxes/{id}/webhook-registration", post(inbox_registration::register_webhook))
         .route("/labels", get(labels::list_labels).post(labels::create_label))
         .route("/labels/{id}", get(labels::get_label).patch(labels::update_label).delete(labels::delete_label))
         .route("/contacts/{id}/export", get(privacy::export_contact))

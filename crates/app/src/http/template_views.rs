@@ -3,10 +3,11 @@
 //! A leaf: the handlers that change things are in `http::templates`.
 
 use jiff::Timestamp;
-use textdesk_core::channel_template::TemplateText;
+use textdesk_core::channel_template::{HeaderFormat, TemplateText};
 
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
+use crate::services::templates::parts_of;
 
 /// A template as the settings page lists it.
 pub(crate) struct TemplateRow {
@@ -41,6 +42,76 @@ pub(crate) struct PickerTemplate {
     pub(crate) body: String,
     /// 1, 2, … one field each.
     pub(crate) variables: Vec<usize>,
+    /// A text header's words (shown over the body; its {{1}} filled by `header_field`).
+    pub(crate) header_text: Option<String>,
+    /// The header's field, where it takes a value.
+    pub(crate) header_field: Option<HeaderField>,
+    /// A field per button that takes a value.
+    pub(crate) buttons: Vec<PickerButton>,
+}
+
+/// The header's field in the picker: its label, and whether it takes a link (a file header).
+pub(crate) struct HeaderField {
+    pub(crate) label: String,
+    pub(crate) link: bool,
+}
+
+/// A button's field in the picker: a quick reply's payload (optional) or a URL's ending.
+pub(crate) struct PickerButton {
+    pub(crate) index: usize,
+    pub(crate) label: String,
+    pub(crate) required: bool,
+}
+
+impl PickerTemplate {
+    fn of(t: textdesk_store::ChannelTemplate) -> Self {
+        let n = TemplateText::new(&t.body).variables();
+        let parts = parts_of(&t);
+        let header_text = match &parts.header {
+            Some(HeaderFormat::Text { text }) => Some(text.clone()),
+            _ => None,
+        };
+        let header_field = match &parts.header {
+            Some(HeaderFormat::Text { text }) if TemplateText::new(text).variables() > 0 => {
+                Some(HeaderField { label: "Value for {{1}} in the header".to_owned(), link: false })
+            }
+            Some(HeaderFormat::Text { .. } | HeaderFormat::Location) | None => None,
+            Some(_) => Some(HeaderField {
+                label: format!("Link to the header file ({}, public https address)", parts.header_words()),
+                link: true,
+            }),
+        };
+        let buttons = parts
+            .buttons
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.takes_value())
+            .map(|(index, b)| PickerButton {
+                index,
+                label: if b.needs_value() {
+                    format!(
+                        "Ending of the address of the “{}” button ({})",
+                        b.text,
+                        b.url.as_deref().unwrap_or_default()
+                    )
+                } else {
+                    format!("Payload of the “{}” button (optional, comes back when tapped)", b.text)
+                },
+                required: b.needs_value(),
+            })
+            .collect();
+        PickerTemplate {
+            id: t.id,
+            name: t.name,
+            language: t.language,
+            category: t.category.to_lowercase(),
+            body: t.body,
+            variables: (1..=n).collect(),
+            header_text,
+            header_field,
+            buttons,
+        }
+    }
 }
 
 /// The composer's template picker and the reply window's state.
@@ -63,17 +134,7 @@ pub(crate) async fn picker(s: &AppState, account_id: i64, conversation_id: i64) 
         .conversation_templates(account_id, conversation_id)
         .await?
         .into_iter()
-        .map(|t| {
-            let n = TemplateText::new(&t.body).variables();
-            PickerTemplate {
-                id: t.id,
-                name: t.name,
-                language: t.language,
-                category: t.category.to_lowercase(),
-                body: t.body,
-                variables: (1..=n).collect(),
-            }
-        })
+        .map(PickerTemplate::of)
         .collect();
     let tz = &s.services.business_zone(account_id).await?;
     let zone = tz.iana_name().unwrap_or("UTC");

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
-use textdesk_core::channel_template::TemplateText;
+use textdesk_core::channel_template::{HeaderFormat, TemplateText};
 use textdesk_store::ChannelTemplate;
 use utoipa::ToSchema;
 
@@ -18,6 +18,7 @@ use crate::http::layout::{admin_only, page_or_problem};
 use crate::http::problem::{ApiResult, ProblemOut};
 use crate::http::state::AppState;
 use crate::services::error::ServiceError;
+use crate::services::templates::{TemplateFill, parts_of};
 
 /// "Sync templates" on the inbox's settings page.
 pub(crate) async fn sync_form(
@@ -55,13 +56,52 @@ pub struct TemplateOut {
     body: String,
     /// How many values sending it takes.
     variables: usize,
+    /// Its header: `text` (with `header_text`), `a picture`, `a video`, `a document`, `a location` or `none`.
+    header: &'static str,
+    /// A text header's words, perhaps with a {{1}} to fill (`header` when sending).
+    header_text: Option<String>,
+    /// Its buttons in order (their index is their place here).
+    buttons: Vec<TemplateButtonOut>,
     synced_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TemplateButtonOut {
+    index: usize,
+    /// `quick_reply`, `url` or `other` (a phone number, a copy code… sent without a value).
+    kind: String,
+    text: String,
+    /// A URL button's address; ending in {{1}}, it needs a value when sending.
+    url: Option<String>,
+    /// Sending needs a value for it (a URL's ending); a quick reply's payload is optional.
+    needs_value: bool,
 }
 
 impl TemplateOut {
     fn of(t: ChannelTemplate) -> Self {
+        let parts = parts_of(&t);
         TemplateOut {
             variables: TemplateText::new(&t.body).variables(),
+            header: parts.header_words(),
+            header_text: match &parts.header {
+                Some(HeaderFormat::Text { text }) => Some(text.clone()),
+                _ => None,
+            },
+            buttons: parts
+                .buttons
+                .iter()
+                .enumerate()
+                .map(|(index, b)| TemplateButtonOut {
+                    index,
+                    kind: serde_json::to_value(b.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    text: b.text.clone(),
+                    url: b.url.clone(),
+                    needs_value: b.needs_value(),
+                })
+                .collect(),
             id: t.id,
             name: t.name,
             language: t.language,
@@ -130,6 +170,10 @@ async fn send_picked(s: &AppState, ui: &UiUser, id: i64, form: &[(String, String
         .and_then(|(_, v)| v.parse::<i64>().ok())
         .ok_or_else(|| ServiceError::invalid("pick a template"))?;
     let values: Vec<String> = form.iter().filter(|(k, _)| k == "value").map(|(_, v)| v.clone()).collect();
-    let draft = s.services.template_draft(ui.user.account_id, id, template_id, &values).await?;
+    let header = form.iter().find(|(k, _)| k == "header").map(|(_, v)| v.clone());
+    let buttons =
+        form.iter().filter_map(|(k, v)| Some((k.strip_prefix("button_")?.parse::<usize>().ok()?, v.clone()))).collect();
+    let fill = TemplateFill { values, header, buttons };
+    let draft = s.services.template_draft(ui.user.account_id, id, template_id, &fill).await?;
     s.services.send(&ui.user, id, draft).await.map(drop)
 }

@@ -235,14 +235,41 @@ impl Services {
         Ok(inbox)
     }
 
-    /// "Register webhook" on an inbox's settings (admins): tells its provider
-    /// where to post, for providers that take the address from us.
-    pub async fn register_webhook(&self, user: &textdesk_store::User, inbox_id: i64) -> ServiceResult<()> {
+    /// "Register webhook" (admins), from the settings page or the API: tells
+    /// the inbox's provider where to post, for providers that take the
+    /// address from us; for the others, says what to paste where.
+    pub async fn register_webhook(
+        &self,
+        user: &textdesk_store::User,
+        inbox_id: i64,
+    ) -> ServiceResult<WebhookRegistration> {
         if !user.role.at_least(textdesk_core::Role::Admin) {
             return Err(ServiceError::forbidden("only an admin can register an inbox's webhook"));
         }
         let inbox = self.store.inbox(user.account_id, inbox_id).await?;
-        self.register_inbox_webhook(&inbox).await
+        let p = provider(&inbox.provider)?;
+        if p.registers_webhook() {
+            self.register_inbox_webhook(&inbox).await?;
+        }
+        Ok(WebhookRegistration {
+            registered: p.registers_webhook(),
+            provider: p.label(),
+            webhooks: self.webhook_urls(&inbox),
+            instructions: self.webhook_help(&inbox),
+        })
+    }
+
+    /// Where an inbox's webhook addresses go, in words.
+    pub fn webhook_help(&self, inbox: &Inbox) -> &'static str {
+        match registry::find(&inbox.provider) {
+            Some(p) if p.webhooks().is_empty() => {
+                "This inbox receives without a webhook: there is nothing to paste into a provider's console."
+            }
+            Some(p) => p.webhook_help().unwrap_or(
+                "Paste these addresses into the provider's console where it asks where to post incoming messages.",
+            ),
+            None => "This inbox's provider is not known to this version of textdesk.",
+        }
     }
 
     /// Tells the inbox's provider where to post (Telegram's `setWebhook` with
@@ -361,4 +388,17 @@ impl Services {
     pub fn webhook_url(&self, inbox: &Inbox, name: &str) -> Option<String> {
         self.webhook_urls(inbox).into_iter().find(|(h, _)| h.name == name).map(|(_, url)| url)
     }
+}
+
+/// What registering an inbox's webhook did.
+#[derive(Debug)]
+pub struct WebhookRegistration {
+    /// textdesk told the provider itself (Telegram, LINE); false: an admin pastes the addresses.
+    pub registered: bool,
+    /// The provider's name for people.
+    pub provider: &'static str,
+    /// The inbox's addresses, each with the label the provider's console gives it.
+    pub webhooks: Vec<(&'static Webhook, String)>,
+    /// Where they go in the provider's console, in words.
+    pub instructions: &'static str,
 }

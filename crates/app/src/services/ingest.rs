@@ -63,11 +63,24 @@ impl Services {
                 });
                 let has_media = !media.is_empty();
                 let channel = self.capabilities(&inbox.provider, inbox.medium);
-                let msg = InboundMessage { from, provider_id, body, media, received_at, provider_handled, channel };
+                let msg = InboundMessage {
+                    from: from.clone(),
+                    provider_id,
+                    body,
+                    media,
+                    received_at,
+                    provider_handled,
+                    channel,
+                };
                 let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {
-                    IngestOutcome::Stored { .. } => {
+                    IngestOutcome::Stored { contact_id, .. } => {
                         Metrics::inc(&self.metrics.inbound_messages);
+                        if self.wants_profile(&inbox, *contact_id).await {
+                            // Asked beside the provider's answer, the message already stored: kept whatever the profile call does.
+                            let services = self.clone();
+                            tokio::spawn(async move { services.name_from_provider(&inbox, &from).await });
+                        }
                         if has_media {
                             // Fetched now, after the provider has its answer; retried by housekeeping.
                             let services = self.clone();

@@ -35,6 +35,7 @@ pub mod notifications;
 pub mod operator;
 pub mod privacy;
 pub mod reach;
+pub mod profiles;
 pub mod reports;
 pub mod retention;
 pub mod reviews;

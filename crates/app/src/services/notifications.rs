@@ -21,6 +21,7 @@ use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::idempotency::{Answer, Render};
 use crate::services::metrics::Metrics;
 use crate::services::schedule::{check_future, moment};
+use crate::services::templates::{TemplateFill, filled};
 
 /// Who a notification is for.
 #[derive(Debug, Clone)]
@@ -39,6 +40,14 @@ pub enum Content {
     Template {
         canned: String,
         variables: BTreeMap<String, String>,
+    },
+    /// An approved provider template of the inbox (WhatsApp's), by name (and
+    /// language where it has several), with its values: the only thing that
+    /// reaches a customer outside the channel's reply window.
+    ProviderTemplate {
+        name: String,
+        language: Option<String>,
+        fill: TemplateFill,
     },
 }
 
@@ -103,7 +112,14 @@ impl Services {
             Some(t) => Some(check_future(moment(t, &target.zone)?, now)?).filter(|t| *t > now),
             None => None,
         };
-        let body = self.notification_body(user, &target, &n.content, now).await?;
+        let (body, template) = match &n.content {
+            Content::ProviderTemplate { name, language, fill } => {
+                let t = self.template_by_name(target.inbox.id, name, language.as_deref()).await?;
+                let (body, template) = filled(t, fill)?;
+                (body, Some(template))
+            }
+            other => (self.notification_body(user, &target, other, now).await?, None),
+        };
         let channel = self.capabilities(&target.inbox.provider, target.inbox.medium);
         channel.check_length(body.as_str())?;
         if let Some(given) = &n.consent {
@@ -133,7 +149,7 @@ impl Services {
             channel,
             send_at,
             media: Vec::new(),
-            template: None,
+            template,
         };
         let outcome = self.store.send_notification(target.inbox.id, &target.to, reason, new, key).await?;
         match outcome {
@@ -217,6 +233,9 @@ impl Services {
         let (canned, variables) = match content {
             Content::Text(text) => return Ok(Body::parse(text)?),
             Content::Template { canned, variables } => (canned.trim(), variables),
+            Content::ProviderTemplate { .. } => {
+                return Err(ServiceError::Internal("a provider template has no canned body".into()));
+            }
         };
         let found = match canned.parse::<i64>() {
             Ok(id) => self.store.canned(user.account_id, id).await?,

@@ -16,7 +16,7 @@ use textdesk_core::Role;
 const BASIC_ID: &str = "@123abcde";
 const USER: &str = "U4af4980629c8f5d8a2e0e1f3b6c0d9a1";
 
-async fn line_inbox(t: &TestApp, fake: &FakeLine) -> (i64, String) {
+pub(crate) async fn line_inbox(t: &TestApp, fake: &FakeLine) -> (i64, String) {
     let admin = t.token_for("owner@example.com", Role::Admin).await;
     let setup = |token: &str| {
         json!({ "name": "LINE", "channel_kind": "line", "sender": BASIC_ID,

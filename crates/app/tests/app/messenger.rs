@@ -17,7 +17,7 @@ use textdesk_core::Role;
 const PSID: &str = "6723950281032171";
 
 /// Adds a Messenger inbox pointed at the fake; returns its id and its webhook address.
-async fn messenger_inbox(t: &TestApp, fake: &FakeMessenger) -> (i64, String) {
+pub(crate) async fn messenger_inbox(t: &TestApp, fake: &FakeMessenger) -> (i64, String) {
     let admin = t.token_for("owner@example.com", Role::Admin).await;
     let setup = |token: &str| {
         json!({ "name": "Messenger", "channel_kind": "messenger",

@@ -19,7 +19,7 @@ const PHONE: &str = "+14155550123";
 const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00 a tooth";
 
 /// Adds a Telegram inbox pointed at the fake; returns its id and webhook address.
-async fn telegram_inbox(t: &TestApp, fake: &FakeTelegram) -> (i64, String) {
+pub(crate) async fn telegram_inbox(t: &TestApp, fake: &FakeTelegram) -> (i64, String) {
     let admin = t.token_for("owner@example.com", Role::Admin).await;
     let setup = |token: &str| {
         json!({ "name": "Telegram", "channel_kind": "telegram", "sender": BOT,
@@ -245,3 +245,100 @@ both_backends!(blocking_the_bot_is_an_opt_out_and_the_webhook_registers_again_fr
 fn rand_id() -> i64 {
     jiff::Timestamp::now().as_nanosecond() as i64 % 1_000_000_000
 }
+
+/// An agent's voice note, recording and video reach the customer as
+/// Telegram plays them (sendVoice, sendAudio, sendVideo), not as files to
+/// open; a recording Telegram cannot play still goes, as a document.
+async fn voice_notes_recordings_and_videos_go_as_themselves(db: Db) {
+    let fake = FakeTelegram::start().await.unwrap();
+    let t = app(db).start().await;
+    let (inbox, url) = telegram_inbox(&t, &fake).await;
+    let secret = webhook_secret(fake.token(), inbox);
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let hello = FakeTelegram::message_update(USER, "Kerry", json!({ "text": "Can you send the directions?" }));
+    fake.post_update(&url, serde_json::to_vec(&hello).unwrap(), Some(&secret)).await.unwrap();
+    let conv = conversations_of(&t, &agent, inbox).await[0]["id"].as_i64().unwrap();
+    let files: [(&str, &[u8], &str, &str); 4] = [
+        ("audio/ogg", b"OggS\x00\x02 opus voice note", "sendVoice", "voice"),
+        ("audio/mpeg", b"ID3\x04\x00 an mp3 recording", "sendAudio", "audio"),
+        ("video/mp4", b"\x00\x00\x00\x18ftypmp42 a video", "sendVideo", "video"),
+        ("audio/amr", b"#!AMR\n a phone recording", "sendDocument", "document"),
+    ];
+    for (content_type, bytes, method, field) in files {
+        let up = t.client.post(t.url("/api/v1/media")).bearer_auth(&agent).header("content-type", content_type);
+        let r = up.body(bytes.to_vec()).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{content_type}");
+        let media_id = json(r).await["id"].as_i64().unwrap();
+        let path = format!("/api/v1/conversations/{conv}/messages");
+        let r = t.post(&agent, &path, json!({ "body": "Here you go", "media_ids": [media_id] })).await;
+        assert_eq!(r.status(), 201, "{content_type}");
+        assert_eq!(t.dispatch_all().await, 1);
+        let (sent_by, sent, _) = fake.sent().last().cloned().unwrap();
+        assert_eq!((sent_by.as_str(), sent["caption"].as_str()), (method, Some("Here you go")), "{content_type}");
+        let link = sent[field].as_str().unwrap();
+        assert_eq!(t.client.get(link).send().await.unwrap().bytes().await.unwrap().to_vec(), bytes, "{content_type}");
+    }
+    let statuses: Vec<Value> = messages_in(&t, &agent, conv)
+        .await
+        .into_iter()
+        .filter(|m| m["direction"] == "outbound")
+        .map(|m| m["status"].clone())
+        .collect();
+    assert_eq!(statuses, vec![json!("sent"); 4]);
+}
+both_backends!(voice_notes_recordings_and_videos_go_as_themselves);
+
+/// `POST /api/v1/inboxes/{id}/webhook-registration`: the settings button's
+/// service for scripts. Telegram is told the address with the inbox's secret;
+/// a provider that takes its address only in its console gets the address and
+/// where to paste it; agents may not.
+async fn the_api_registers_the_webhook_or_says_where_to_paste_it(db: Db) {
+    let fake = FakeTelegram::start().await.unwrap();
+    let t = app(db).start().await;
+    let (inbox, url) = telegram_inbox(&t, &fake).await;
+    let admin = t.token_for("lee@example.com", Role::Admin).await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    fake.forget_webhook();
+    let path = format!("/api/v1/inboxes/{inbox}/webhook-registration");
+    assert_eq!(t.post(&agent, &path, json!({})).await.status(), 403);
+    assert!(fake.webhook().is_none());
+    let r = t.post(&admin, &path, json!({})).await;
+    assert_eq!(r.status(), 200);
+    let answer = json(r).await;
+    assert_eq!((answer["registered"].as_bool(), answer["provider"].as_str()), (Some(true), Some("Telegram")));
+    assert_eq!(answer["webhooks"], json!([{ "name": "inbound", "label": "Webhook URL", "url": url }]));
+    assert!(!answer.to_string().contains(fake.token()), "{answer}");
+    assert_eq!(fake.webhook(), Some((url, webhook_secret(fake.token(), inbox))));
+
+    let missing = t.post(&admin, "/api/v1/inboxes/999999/webhook-registration", json!({})).await;
+    assert_eq!(missing.status(), 404);
+
+    // Twilio takes its addresses only in its console: both, and where they go.
+    let twilio = t
+        .services
+        .store
+        .create_inbox(textdesk_store::NewInbox {
+            account_id: t.account_id,
+            name: "Twilio".into(),
+            provider: "twilio".into(),
+            medium: textdesk_core::Medium::Sms,
+            sender: "+14155550100".into(),
+            settings: json!({}),
+            secrets: json!({}),
+        })
+        .await
+        .unwrap()
+        .id;
+    let r = t.post(&admin, &format!("/api/v1/inboxes/{twilio}/webhook-registration"), json!({})).await;
+    assert_eq!(r.status(), 200);
+    let answer = json(r).await;
+    assert_eq!(answer["registered"], false);
+    let names: Vec<&str> = answer["webhooks"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["inbound", "status"]);
+    assert!(answer["webhooks"][1]["url"].as_str().unwrap().ends_with(&format!("/webhooks/twilio/{twilio}/status")));
+    assert_eq!(
+        answer["instructions"],
+        "In the Twilio console, open this number (or its messaging service) and paste these."
+    );
+}
+both_backends!(the_api_registers_the_webhook_or_says_where_to_paste_it);

@@ -289,7 +289,7 @@ async fn the_window_closes_after_24_hours_and_a_template_still_goes(db: Db) {
     assert_eq!(sent["template"]["name"], "visit_reminder");
     assert_eq!(sent["template"]["components"][0]["parameters"][1]["text"], "Tuesday at 9:00");
     let m = messages_in(&t, &agent, conv).await.into_iter().find(|m| m["direction"] == "outbound").unwrap();
-    assert_eq!(m["body"], "Hi Kerry, your visit is on Tuesday at 9:00. Reply to change it.");
+    assert_eq!(m["body"], "textdesk\n\nHi Kerry, your visit is on Tuesday at 9:00. Reply to change it.");
     assert_eq!((m["status"].as_str(), m["template"].as_str()), (Some("sent"), Some("visit_reminder")));
 
     // Once the customer writes again, free text goes.

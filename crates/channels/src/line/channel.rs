@@ -126,6 +126,14 @@ impl Provider for Line {
     fn registers_webhook(&self) -> bool {
         true
     }
+    fn looks_up_names(&self) -> bool {
+        true
+    }
+    fn webhook_help(&self) -> Option<&'static str> {
+        Some(
+            "textdesk sets this as the channel's webhook URL when the inbox is added; register it again to set it anew. In the LINE Developers Console (Messaging API tab), turn on “Use webhook”, and turn off the automatic greeting and reply messages of LINE Official Account Manager if agents answer here.",
+        )
+    }
     fn open(&self, ctx: &Context<'_>, stored: &StoredSetup) -> Result<Arc<dyn Channel>, String> {
         let need = |name: &str, what: &str| {
             stored.text(name).map(str::to_owned).ok_or(format!("the inbox has no LINE {what}"))
@@ -168,7 +176,7 @@ impl Channel for LineChannel {
         let parsed = parse_webhook(req.body, self.client.data_base(), req.now).map_err(|e| Refusal::BadRequest(e.0))?;
         if !parsed.ignored.is_empty() {
             // Kinds only: never the customer's id or words.
-            tracing::info!(ignored = ?parsed.ignored, "LINE sent things this version does not keep");
+            tracing::info!(ignored = ?parsed.ignored, "LINE sent things textdesk does not keep (group chats are refused by design)");
         }
         // Kept on this node only: another node, or a restart, pushes instead.
         for t in &parsed.reply_tokens {
@@ -195,6 +203,10 @@ impl Channel for LineChannel {
 
     fn fetch_media<'a>(&'a self, url: &'a str, max_bytes: u64) -> BoxFuture<'a, Result<MediaFile, MediaFailure>> {
         Box::pin(self.client.download_content(url, max_bytes))
+    }
+
+    fn profile_name<'a>(&'a self, who: &'a str) -> BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(self.client.display_name(who))
     }
 
     fn check_credentials(&self) -> BoxFuture<'_, Result<(), CheckFailure>> {

@@ -290,6 +290,41 @@ impl LineClient {
     }
 }
 
+impl LineClient {
+    /// The name a customer shows in LINE (`GET /v2/bot/profile/{userId}`).
+    /// None when LINE has no profile to give (404: they have not added the
+    /// account as a friend, or blocked it); an error in words otherwise.
+    pub async fn display_name(&self, user_id: &str) -> Result<Option<String>, String> {
+        if user_id.is_empty() || user_id.len() > 64 || !user_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        let resp = self
+            .http
+            .get(format!("{}/v2/bot/profile/{user_id}", self.cfg.api_base))
+            .bearer_auth(&self.cfg.access_token)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|_| "LINE could not be reached for the customer's profile".to_owned())?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(format!("LINE refused the profile request (HTTP {})", status.as_u16()));
+        }
+        #[derive(Deserialize)]
+        struct Profile {
+            #[serde(rename = "displayName", default)]
+            display_name: String,
+        }
+        let body = crate::net::read_answer(resp).await.unwrap_or_default();
+        let profile: Profile =
+            serde_json::from_slice(&body).map_err(|_| "LINE's profile answer was not its JSON".to_owned())?;
+        Ok(Some(profile.display_name).filter(|n| !n.trim().is_empty()))
+    }
+}
+
 fn unreachable_check() -> CheckFailure {
     CheckFailure::Unreachable(
         "LINE could not be reached to check the channel access token. Check the Messaging API address and this server's internet connection, then try again."

@@ -31,6 +31,11 @@ struct Inner {
     issued_tokens: HashSet<String>,
     content: HashMap<String, (Vec<u8>, String)>,
     content_saw_token: bool,
+    /// Display names by user id, for `GET /v2/bot/profile/{userId}`.
+    profiles: HashMap<String, String>,
+    /// Profile requests answered 500 before the profiles are given.
+    profile_failures: usize,
+    profile_requests: usize,
 }
 
 struct Shared {
@@ -86,6 +91,7 @@ impl FakeLine {
             .route("/v2/bot/info", get(bot_info))
             .route("/v2/bot/channel/webhook/endpoint", put(set_endpoint))
             .route("/v2/bot/message/{kind}", post(send))
+            .route("/v2/bot/profile/{user_id}", get(profile))
             .with_state(shared.clone());
         let data_routes = Router::new().route("/v2/bot/message/{id}/content", get(content)).with_state(shared.clone());
         let api_url = format!("http://{}", api.local_addr()?);
@@ -139,6 +145,21 @@ impl FakeLine {
     pub fn sent(&self) -> Vec<(String, Value, Vec<String>)> {
         self.shared.lock().sent.clone()
     }
+    /// Gives a customer a LINE profile with this display name.
+    pub fn set_profile(&self, user_id: &str, display_name: &str) {
+        self.shared.lock().profiles.insert(user_id.to_owned(), display_name.to_owned());
+    }
+
+    /// The next `n` profile requests fail with a 500, as LINE does when down.
+    pub fn fail_profiles(&self, n: usize) {
+        self.shared.lock().profile_failures = n;
+    }
+
+    /// How many profile requests reached the fake.
+    pub fn profile_requests(&self) -> usize {
+        self.shared.lock().profile_requests
+    }
+
     pub fn endpoint(&self) -> Option<String> {
         self.shared.lock().endpoint.clone()
     }
@@ -296,6 +317,25 @@ async fn send(
     inner.sent.push((kind, body, ids.clone()));
     let sent: Vec<Value> = ids.iter().map(|id| json!({ "id": id, "quoteToken": hex(20) })).collect();
     axum::Json(json!({ "sentMessages": sent })).into_response()
+}
+
+async fn profile(State(shared): State<Arc<Shared>>, Path(user_id): Path<String>, headers: HeaderMap) -> Response {
+    if !token_ok(&shared, &headers) {
+        return unauthorized();
+    }
+    let mut inner = shared.lock();
+    inner.profile_requests += 1;
+    if inner.profile_failures > 0 {
+        inner.profile_failures -= 1;
+        return line_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+    }
+    match inner.profiles.get(&user_id) {
+        Some(name) => axum::Json(json!({ "displayName": name, "userId": user_id, "language": "en",
+                                         "pictureUrl": "https://profile.line-scdn.net/ch/v2/p/uf9da5ee2b",
+                                         "statusMessage": "Hello, LINE!" }))
+        .into_response(),
+        None => line_error(StatusCode::NOT_FOUND, "Not found"),
+    }
 }
 
 async fn content(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Response {

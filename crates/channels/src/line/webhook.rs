@@ -87,9 +87,17 @@ pub fn parse_webhook(body: &[u8], data_base: &str, now: Timestamp) -> Result<Par
             out.ignored.push(format!("{} in standby", short(kind)));
             continue;
         }
-        if e.pointer("/source/type").and_then(Value::as_str) != Some("user") {
-            out.ignored.push(format!("{} in a group", short(kind)));
-            continue;
+        match e.pointer("/source/type").and_then(Value::as_str) {
+            Some("user") => {}
+            // A group or room is not one customer: refused by design (docs/decisions.md, "Group chats").
+            Some(place @ ("group" | "room")) => {
+                out.ignored.push(format!("{} in a {place}", short(kind)));
+                continue;
+            }
+            _ => {
+                out.ignored.push(format!("{} from an unknown source", short(kind)));
+                continue;
+            }
         }
         let user = text(e, "/source/userId").ok_or_else(|| ParseError("an event has no source.userId".into()))?;
         let from = Address::parse(Medium::Line, user).map_err(|err| ParseError(format!("userId: {}", err.0)))?;

@@ -100,6 +100,14 @@ impl Provider for Messenger {
     fn summary(&self, stored: &StoredSetup) -> Option<String> {
         stored.text("page_id").map(|id| format!("Page ID {id}"))
     }
+    fn looks_up_names(&self) -> bool {
+        true
+    }
+    fn webhook_help(&self) -> Option<&'static str> {
+        Some(
+            "In Meta's developer console, open Messenger → Settings → Webhooks, paste this as the callback URL with the verify token you chose when adding the inbox, and subscribe the Page to “messages”, “messaging_postbacks”, “message_deliveries” and “message_reads”. Meta checks the address with a GET; everything then arrives by POST. More than 24 hours after a customer's last message, only a person's reply goes (as a human agent's, up to 7 days).",
+        )
+    }
     fn open(&self, ctx: &Context<'_>, stored: &StoredSetup) -> Result<Arc<dyn Channel>, String> {
         let need = |name: &str, what: &str| {
             stored.text(name).map(str::to_owned).ok_or(format!("the inbox has no Messenger {what}"))
@@ -158,6 +166,10 @@ impl Channel for MessengerChannel {
 
     fn fetch_media<'a>(&'a self, url: &'a str, max_bytes: u64) -> BoxFuture<'a, Result<MediaFile, MediaFailure>> {
         Box::pin(self.client.download_media(url, max_bytes))
+    }
+
+    fn profile_name<'a>(&'a self, who: &'a str) -> BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(self.client.display_name(who))
     }
 
     fn check_credentials(&self) -> BoxFuture<'_, Result<(), CheckFailure>> {

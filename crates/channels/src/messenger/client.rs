@@ -178,6 +178,45 @@ impl MessengerClient {
         }
     }
 
+    /// The name a person shows on Facebook (Graph API `GET /{PSID}` with
+    /// `fields=first_name,last_name`, the Page's token), since Messenger's
+    /// webhooks carry none. None when Meta gives no profile (the Page may not
+    /// read it, or the person is gone); an error in words otherwise.
+    pub async fn display_name(&self, psid: &str) -> Result<Option<String>, String> {
+        if psid.is_empty() || psid.len() > 64 || !psid.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(None);
+        }
+        let resp = self
+            .http
+            .get(format!("{}/{psid}", self.api))
+            .query(&[("fields", "first_name,last_name")])
+            .bearer_auth(&self.cfg.page_token)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| transport("asking Messenger for the customer's profile", &e))?;
+        let status = resp.status();
+        let body = read_limited(resp).await.unwrap_or_default();
+        if !status.is_success() {
+            return match meta_error(&body).0 {
+                // No such object for this Page, or no permission to read it: Meta has no name to give.
+                Some(100 | 10 | 200..=299) => Ok(None),
+                _ => Err(format!("Messenger refused the profile request (HTTP {})", status.as_u16())),
+            };
+        }
+        #[derive(Deserialize)]
+        struct Profile {
+            #[serde(default)]
+            first_name: String,
+            #[serde(default)]
+            last_name: String,
+        }
+        let p: Profile =
+            serde_json::from_slice(&body).map_err(|_| "Messenger's profile answer was not its JSON".to_owned())?;
+        let name = format!("{} {}", p.first_name.trim(), p.last_name.trim()).trim().to_owned();
+        Ok(Some(name).filter(|n| !n.is_empty()))
+    }
+
     /// A customer's attachment from the address Meta gave, through the media
     /// policy, with no token (Meta's attachment links are signed already).
     pub async fn download_media(&self, url: &str, max_bytes: u64) -> Result<MediaFile, MediaFailure> {

@@ -26,6 +26,11 @@ struct Inner {
     seq: u64,
     fail_next: VecDeque<(u16, u64, u64)>,
     media: HashMap<String, (Vec<u8>, String)>,
+    /// (first name, last name) by PSID, for `GET /{PSID}`.
+    profiles: HashMap<String, (String, String)>,
+    /// Profile requests answered 500 before the profiles are given.
+    profile_failures: usize,
+    profile_requests: usize,
 }
 
 struct Shared {
@@ -132,6 +137,21 @@ impl FakeMessenger {
     }
 
     /// Keeps a file as Meta's CDN would; returns its public address.
+    /// Gives a person a Facebook profile with these names.
+    pub fn set_profile(&self, psid: &str, first_name: &str, last_name: &str) {
+        self.shared.lock().profiles.insert(psid.to_owned(), (first_name.to_owned(), last_name.to_owned()));
+    }
+
+    /// The next `n` profile requests fail with a 500, as the Graph API does when down.
+    pub fn fail_profiles(&self, n: usize) {
+        self.shared.lock().profile_failures = n;
+    }
+
+    /// How many profile requests reached the fake.
+    pub fn profile_requests(&self) -> usize {
+        self.shared.lock().profile_requests
+    }
+
     pub fn host_media(&self, bytes: Vec<u8>, content_type: &str) -> String {
         let id = hex(16);
         self.shared.lock().media.insert(id.clone(), (bytes, content_type.to_owned()));
@@ -240,10 +260,20 @@ async fn page(
     if !authorized(&shared, &headers) {
         return meta_error(StatusCode::UNAUTHORIZED, 190, None, "Invalid OAuth access token");
     }
-    if id != shared.page_id {
-        return meta_error(StatusCode::BAD_REQUEST, 100, Some(33), "Object does not exist");
+    if id == shared.page_id {
+        return axum::Json(json!({ "name": "Test Dental", "id": id })).into_response();
     }
-    axum::Json(json!({ "name": "Test Dental", "id": id })).into_response()
+    // Anything else is a person's profile, as the Page may read it.
+    let mut inner = shared.lock();
+    inner.profile_requests += 1;
+    if inner.profile_failures > 0 {
+        inner.profile_failures -= 1;
+        return meta_error(StatusCode::INTERNAL_SERVER_ERROR, 2, None, "An unexpected error has occurred.");
+    }
+    match inner.profiles.get(&id) {
+        Some((first, last)) => axum::Json(json!({ "first_name": first, "last_name": last, "id": id })).into_response(),
+        None => meta_error(StatusCode::BAD_REQUEST, 100, Some(33), "Object does not exist"),
+    }
 }
 
 async fn cdn(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {

@@ -100,6 +100,11 @@ impl Provider for Telegram {
     fn registers_webhook(&self) -> bool {
         true
     }
+    fn webhook_help(&self) -> Option<&'static str> {
+        Some(
+            "textdesk tells Telegram this address itself (with a secret only this inbox knows) when the inbox is added. Register it again after changing this server's public address or the bot's token. Telegram only posts to public HTTPS addresses.",
+        )
+    }
     fn open(&self, ctx: &Context<'_>, stored: &StoredSetup) -> Result<Arc<dyn Channel>, String> {
         let token = stored.text("bot_token").ok_or("the inbox has no Telegram bot token")?.trim().to_owned();
         let client = TelegramClient::new(TelegramConfig {
@@ -137,7 +142,7 @@ impl Channel for TelegramChannel {
         let parsed = parse_update(req.body, self.client.api_base(), req.now).map_err(|e| Refusal::BadRequest(e.0))?;
         if !parsed.ignored.is_empty() {
             // Kinds only: never the customer's words or ids.
-            tracing::info!(ignored = ?parsed.ignored, "Telegram sent things this version does not keep");
+            tracing::info!(ignored = ?parsed.ignored, "Telegram sent things textdesk does not keep (group chats are refused by design)");
         }
         Ok(Inbound {
             events: parsed.events,

@@ -1,5 +1,5 @@
 //! Telegram's Bot API for one bot: send text (`sendMessage`) and files by
-//! link (`sendPhoto`, `sendDocument`), check the token (`getMe`), tell
+//! link (`sendPhoto`, `sendVoice`, `sendAudio`, `sendVideo`, `sendDocument`), check the token (`getMe`), tell
 //! Telegram where to post (`setWebhook` with the secret), and fetch a
 //! customer's file (`getFile`, then the file with the token in its path).
 //! The token is part of every method's address, so no URL is ever logged or
@@ -294,10 +294,16 @@ impl TelegramClient {
     }
 }
 
-/// The method and field a file of this type goes by.
+/// The method and field a file of this type goes by, so the customer sees a
+/// picture, hears a voice note or plays a video rather than opening a file.
+/// The Bot API plays a voice note only from OGG/Opus, an audio track from
+/// MP3 or M4A, a video from MPEG-4; anything else goes as a document.
 pub fn media_method(content_type: &str) -> (&'static str, &'static str) {
     match content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase().as_str() {
         "image/jpeg" | "image/png" => ("sendPhoto", "photo"),
+        "audio/ogg" | "audio/opus" => ("sendVoice", "voice"),
+        "audio/mpeg" | "audio/mp3" | "audio/mp4" | "audio/m4a" | "audio/x-m4a" => ("sendAudio", "audio"),
+        "video/mp4" => ("sendVideo", "video"),
         _ => ("sendDocument", "document"),
     }
 }
@@ -386,6 +392,10 @@ mod tests {
         );
         assert_eq!(media_method("image/png"), ("sendPhoto", "photo"));
         assert_eq!(media_method("application/pdf"), ("sendDocument", "document"));
+        assert_eq!(media_method("audio/ogg; codecs=opus"), ("sendVoice", "voice"));
+        assert_eq!(media_method("audio/mpeg"), ("sendAudio", "audio"));
+        assert_eq!(media_method("video/mp4"), ("sendVideo", "video"));
+        assert_eq!(media_method("audio/amr"), ("sendDocument", "document"), "Telegram plays neither AMR nor WAV");
         assert_eq!(type_of_path("photos/file_0.jpg"), Some("image/jpeg"));
         assert_eq!(type_of_path("voice/file_1.oga"), Some("audio/ogg"));
     }

@@ -1,5 +1,6 @@
 //! An in-process Bot API for Telegram tests: `getMe`, `setWebhook`,
-//! `sendMessage`, `sendPhoto`, `sendDocument` and `getFile` under
+//! `sendMessage`, `sendPhoto`, `sendDocument`, `sendVoice`, `sendAudio`,
+//! `sendVideo` and `getFile` under
 //! `/bot{token}/…` (answering as Telegram does, or with Telegram-shaped
 //! refusals on demand), files under `/file/bot{token}/…`, and updates posted
 //! to a webhook as Telegram posts them (with the secret header). Real HTTP
@@ -121,6 +122,10 @@ impl FakeTelegram {
     pub fn webhook(&self) -> Option<(String, String)> {
         self.shared.lock().webhook.clone()
     }
+    /// Forgets the webhook, as `deleteWebhook` does.
+    pub fn forget_webhook(&self) {
+        self.shared.lock().webhook = None;
+    }
     /// The next `n` sends are refused with HTTP `status` and this description.
     pub fn fail_next(&self, n: usize, status: u16, description: &str) {
         self.shared.lock().fail_next.extend(std::iter::repeat_n((status, description.to_owned()), n));
@@ -237,7 +242,7 @@ async fn method(
                 None => refusal(StatusCode::BAD_REQUEST, "Bad Request: invalid file_id"),
             }
         }
-        "sendMessage" | "sendPhoto" | "sendDocument" => {
+        "sendMessage" | "sendPhoto" | "sendDocument" | "sendVoice" | "sendAudio" | "sendVideo" => {
             if let Some((status, d)) = shared.lock().fail_next.pop_front() {
                 return refusal(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), &d);
             }
@@ -247,6 +252,9 @@ async fn method(
             let field = match method.as_str() {
                 "sendMessage" => "text",
                 "sendPhoto" => "photo",
+                "sendVoice" => "voice",
+                "sendAudio" => "audio",
+                "sendVideo" => "video",
                 _ => "document",
             };
             let value = body.get(field).and_then(Value::as_str).unwrap_or_default();
@@ -270,6 +278,17 @@ async fn method(
                 "photo" => {
                     message["photo"] =
                         json!([{ "file_id": "AgACphoto", "file_unique_id": "AQADp", "width": 90, "height": 90 }])
+                }
+                "voice" => {
+                    message["voice"] = json!({ "file_id": "AwACvoice", "file_unique_id": "AgADv", "duration": 3,
+                                               "mime_type": "audio/ogg" })
+                }
+                "audio" => {
+                    message["audio"] = json!({ "file_id": "CQACaudio", "file_unique_id": "AgADa", "duration": 3 })
+                }
+                "video" => {
+                    message["video"] = json!({ "file_id": "BAACvideo", "file_unique_id": "AgADvi", "width": 90,
+                                               "height": 90, "duration": 3 })
                 }
                 _ => message["document"] = json!({ "file_id": "BQACdoc", "file_unique_id": "AgADd" }),
             }

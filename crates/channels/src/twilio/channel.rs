@@ -88,6 +88,9 @@ impl Provider for Twilio {
     fn summary(&self, _stored: &StoredSetup) -> Option<String> {
         None
     }
+    fn webhook_help(&self) -> Option<&'static str> {
+        Some("In the Twilio console, open this number (or its messaging service) and paste these.")
+    }
     fn open(&self, ctx: &Context<'_>, stored: &StoredSetup) -> Result<Arc<dyn Channel>, String> {
         let mut cfg = TwilioConfig::new(
             stored.text("account_sid").ok_or("the inbox has no Twilio account SID")?,

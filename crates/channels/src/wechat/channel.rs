@@ -93,6 +93,11 @@ impl Provider for Wechat {
         // Whether it is in safe mode is a secret's presence: not said on the page.
         stored.text("app_id").map(|id| format!("AppID {id}"))
     }
+    fn webhook_help(&self) -> Option<&'static str> {
+        Some(
+            "In the WeChat Official Account platform, open Settings and Development → Basic Configuration → Server Configuration, paste this as the server address (URL) with the Token (and, for safe mode, the EncodingAESKey) you gave when adding the inbox, then enable it. WeChat checks the address with a GET; messages and events then arrive by POST. Replies can go for 48 hours after the follower's last message.",
+        )
+    }
     fn open(&self, _ctx: &Context<'_>, stored: &StoredSetup) -> Result<Arc<dyn Channel>, String> {
         let need = |name: &str, what: &str| {
             stored.text(name).map(str::to_owned).ok_or(format!("the inbox has no WeChat {what}"))

@@ -107,6 +107,11 @@ impl Provider for WhatsApp {
     fn summary(&self, stored: &StoredSetup) -> Option<String> {
         stored.text("phone_number_id").map(|id| format!("phone number ID {id}"))
     }
+    fn webhook_help(&self) -> Option<&'static str> {
+        Some(
+            "In Meta's developer console, open WhatsApp → Configuration, paste this as the callback URL with the verify token you chose when adding the inbox, and subscribe to the “messages” field. Meta checks the address with a GET; messages and statuses then arrive by POST.",
+        )
+    }
     fn open(&self, ctx: &Context<'_>, stored: &StoredSetup) -> Result<Arc<dyn Channel>, String> {
         let need = |name: &str, what: &str| {
             stored.text(name).map(str::to_owned).ok_or(format!("the inbox has no WhatsApp {what}"))

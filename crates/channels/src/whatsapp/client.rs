@@ -11,9 +11,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::errors::{ErrorClass, explain};
+use super::templates::{template_of, template_payload};
 use crate::net::FetchPolicy;
 use crate::provider::{MediaFailure, MediaFile, ProviderTemplate};
-use crate::{Accepted, Outgoing, OutgoingTemplate, SendError};
+use crate::{Accepted, Outgoing, SendError};
 
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v21.0";
@@ -404,36 +405,6 @@ fn file_name(content_type: &str) -> String {
     format!("attachment.{ext}")
 }
 
-/// The `template` message for `t`: its values as the body's text parameters.
-pub fn template_payload(t: &OutgoingTemplate) -> Value {
-    let mut template = json!({ "name": t.name, "language": { "code": t.language } });
-    if !t.values.is_empty() {
-        let parameters: Vec<Value> = t.values.iter().map(|v| json!({ "type": "text", "text": v })).collect();
-        template["components"] = json!([{ "type": "body", "parameters": parameters }]);
-    }
-    json!({ "type": "template", "template": template })
-}
-
-fn template_of(v: &Value) -> Option<ProviderTemplate> {
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let body = v
-        .get("components")
-        .and_then(Value::as_array)
-        .and_then(|c| {
-            c.iter().find(|c| c.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("BODY")))
-        })
-        .and_then(|c| c.get("text").and_then(Value::as_str))
-        .unwrap_or_default()
-        .to_owned();
-    Some(ProviderTemplate {
-        name: s("name")?,
-        language: s("language")?,
-        status: s("status").unwrap_or_default(),
-        category: s("category").unwrap_or_default(),
-        body,
-    })
-}
-
 #[derive(Debug, Deserialize)]
 pub struct MetaError {
     pub code: Option<u64>,
@@ -510,16 +481,7 @@ mod tests {
     }
 
     #[test]
-    fn templates_and_media_are_shaped_as_the_cloud_api_takes_them() {
-        let t =
-            OutgoingTemplate { name: "visit_reminder".into(), language: "en_US".into(), values: vec!["Ana".into()] };
-        assert_eq!(
-            template_payload(&t),
-            json!({ "type": "template", "template": { "name": "visit_reminder", "language": { "code": "en_US" },
-                "components": [{ "type": "body", "parameters": [{ "type": "text", "text": "Ana" }] }] } })
-        );
-        let bare = OutgoingTemplate { values: vec![], ..t };
-        assert!(template_payload(&bare)["template"].get("components").is_none());
+    fn media_is_shaped_as_the_cloud_api_takes_it() {
         assert_eq!(media_kind("image/png"), "image");
         assert_eq!(media_kind("audio/ogg; codecs=opus"), "audio");
         assert_eq!(media_kind("application/pdf"), "document");

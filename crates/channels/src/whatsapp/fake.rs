@@ -176,6 +176,14 @@ impl FakeWhatsApp {
         self.shared.lock().templates.push(t);
     }
 
+    /// An approved template with these components, as Meta lists it
+    /// (`HEADER`, `BODY`, `BUTTONS`…); sends of it are checked against them.
+    pub fn add_template_with(&self, name: &str, language: &str, components: Value) {
+        let t = json!({ "name": name, "language": language, "status": "APPROVED", "category": "UTILITY",
+                        "id": digits(15), "components": components });
+        self.shared.lock().templates.push(t);
+    }
+
     /// How many templates one page lists at most (to exercise paging).
     pub fn set_page_size(&self, n: usize) {
         self.shared.lock().page_size = n.max(1);
@@ -308,6 +316,13 @@ async fn send_message(
     if !well_formed {
         return meta_error(StatusCode::BAD_REQUEST, 100, "(#100) Invalid parameter");
     }
+    if kind == "template" && !template_matches(&shared.lock().templates, &body["template"]) {
+        return meta_error(
+            StatusCode::BAD_REQUEST,
+            132000,
+            "(#132000) Number of parameters does not match the expected number of params",
+        );
+    }
     let mut inner = shared.lock();
     inner.seq += 1;
     let wamid = format!("wamid.HBgL{}{:04}", hex(24), inner.seq);
@@ -318,6 +333,74 @@ async fn send_message(
                        "messages": [{ "id": wamid }] }),
     )
     .into_response()
+}
+
+/// Whether a template send gives what the template (when the fake holds it)
+/// takes, as Meta checks it: one header parameter of the header's kind (a
+/// file by https link), a text parameter per body variable, and a URL
+/// button's ending where its address has a variable; quick-reply payloads are
+/// optional. A template the fake does not hold is taken as it is.
+fn template_matches(templates: &[Value], sent: &Value) -> bool {
+    let Some(t) = templates.iter().find(|t| t["name"] == sent["name"] && t["language"] == sent["language"]["code"])
+    else {
+        return true;
+    };
+    let listed = t["components"].as_array().cloned().unwrap_or_default();
+    let given = sent["components"].as_array().cloned().unwrap_or_default();
+    let of = |list: &[Value], kind: &str| -> Vec<Value> {
+        list.iter().filter(|c| c["type"].as_str().is_some_and(|k| k.eq_ignore_ascii_case(kind))).cloned().collect()
+    };
+    let vars = |text: &str| (1..=20).filter(|n| text.contains(&format!("{{{{{n}}}}}"))).count();
+    let params = |c: Option<&Value>| c.and_then(|c| c["parameters"].as_array().cloned()).unwrap_or_default();
+    // The header.
+    let header_given = params(of(&given, "header").first());
+    let header_ok = match of(&listed, "header").first() {
+        None => header_given.is_empty(),
+        Some(h) => match h["format"].as_str().unwrap_or("TEXT").to_ascii_lowercase().as_str() {
+            "text" => {
+                let n = vars(h["text"].as_str().unwrap_or_default());
+                header_given.len() == n
+                    && header_given.iter().all(|p| {
+                        p["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("text")) && p["text"].is_string()
+                    })
+            }
+            kind => {
+                header_given.len() == 1
+                    && header_given[0]["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(kind))
+                    && header_given[0][kind]["link"].as_str().is_some_and(|l| l.starts_with("https://"))
+            }
+        },
+    };
+    // The body.
+    let body_vars = of(&listed, "body").first().map(|b| vars(b["text"].as_str().unwrap_or_default())).unwrap_or(0);
+    let body_ok = params(of(&given, "body").first()).len() == body_vars;
+    // The buttons, by index.
+    let buttons = of(&listed, "buttons").first().and_then(|b| b["buttons"].as_array().cloned()).unwrap_or_default();
+    let given_buttons = of(&given, "button");
+    // Meta documents the index as a string ("0") and takes a number too (pywa sends one).
+    let index_of = |g: &Value| {
+        g["index"].as_str().and_then(|i| i.parse::<usize>().ok()).or(g["index"].as_u64().map(|i| i as usize))
+    };
+    let lower = |v: &Value| v.as_str().unwrap_or_default().to_ascii_lowercase();
+    let each_ok = given_buttons.iter().all(|g| {
+        let Some(b) = index_of(g).and_then(|i| buttons.get(i)) else {
+            return false;
+        };
+        let p = params(Some(g));
+        match (lower(&b["type"]).as_str(), lower(&g["sub_type"]).as_str()) {
+            ("quick_reply", "quick_reply") => {
+                p.len() == 1 && lower(&p[0]["type"]) == "payload" && p[0]["payload"].is_string()
+            }
+            ("url", "url") => p.len() == 1 && lower(&p[0]["type"]) == "text" && p[0]["text"].is_string(),
+            _ => false,
+        }
+    });
+    let urls_ok = buttons.iter().enumerate().all(|(i, b)| {
+        lower(&b["type"]) != "url"
+            || vars(b["url"].as_str().unwrap_or_default()) == 0
+            || given_buttons.iter().any(|g| index_of(g) == Some(i))
+    });
+    header_ok && body_ok && each_ok && urls_ok
 }
 
 async fn fetch_node(

@@ -9,6 +9,7 @@ pub mod client;
 pub mod errors;
 #[cfg(feature = "fake")]
 pub mod fake;
+pub mod templates;
 pub mod webhook;
 
 pub use crate::meta::{SIGNATURE_HEADER, compute_signature, verify_signature, verify_token_matches};

@@ -223,6 +223,8 @@ pub struct ProviderView {
     pub has_templates: bool,
     /// textdesk tells the provider its webhook address (Telegram, LINE).
     pub registers_webhook: bool,
+    /// Where to paste the addresses in the provider's console.
+    pub webhook_help: &'static str,
     pub label: String,
     pub summary: Option<String>,
     pub webhooks: Vec<WebhookView>,
@@ -235,6 +237,7 @@ impl ProviderView {
             key: inbox.provider.clone(),
             has_templates: registry::find(&inbox.provider).is_some_and(|p| p.has_templates()),
             registers_webhook: registry::find(&inbox.provider).is_some_and(|p| p.registers_webhook()),
+            webhook_help: s.services.webhook_help(inbox),
             label: provider_label(inbox),
             summary: s.services.provider_summary(inbox),
             webhooks: s

@@ -15,6 +15,7 @@ use crate::http::media::MediaOut;
 use crate::http::problem::ApiResult;
 use crate::http::problem::{Problem, ProblemOut};
 use crate::http::state::AppState;
+use crate::http::template_input::{self, ButtonValueIn};
 use crate::services::Services;
 use crate::services::conversations::Draft;
 use crate::services::idempotency::Render;
@@ -121,9 +122,14 @@ pub struct NewMessageIn {
 pub struct TemplateIn {
     /// The template's id, from `GET /api/v1/inboxes/{id}/templates`.
     pub(crate) id: i64,
-    /// One value per variable ({{1}}, {{2}}…), in order.
+    /// One value per body variable ({{1}}, {{2}}…), in order.
     #[serde(default)]
     pub(crate) values: Vec<String>,
+    /// For a template with a header: its {{1}}'s value (text header), or the public https
+    /// link of its picture, video or document (media header).
+    pub(crate) header: Option<String>,
+    /// Values for its quick-reply and URL buttons, by index.
+    pub(crate) buttons: Option<Vec<ButtonValueIn>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -229,7 +235,8 @@ pub(crate) async fn create_message(
             if !b.body.trim().is_empty() || !media.is_empty() || b.private {
                 return Err(Problem::invalid("a template is sent as it is: leave out body, media_ids and private"));
             }
-            let mut d = s.services.template_draft(u.account_id, id, t.id, &t.values).await?;
+            let fill = template_input::fill(&t.values, t.header.as_ref(), t.buttons.as_ref());
+            let mut d = s.services.template_draft(u.account_id, id, t.id, &fill).await?;
             d.kind = kind;
             d.send_at = send_at;
             d.via = b.inbox_id;

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::http::extract::{ApiUser, Json, idempotency_header, keyed_answer, ts};
 use crate::http::problem::{ApiResult, Problem, ProblemOut};
 use crate::http::state::AppState;
+use crate::http::template_input::{self, ButtonValueIn};
 use crate::services::Services;
 use crate::services::notifications::{Content, GivenConsent, Notification, NotificationSent, Recipient};
 
@@ -20,6 +21,24 @@ use crate::services::notifications::{Content, GivenConsent, Notification, Notifi
 pub enum TemplateRef {
     Id(i64),
     Shortcut(String),
+}
+
+/// An approved template of the inbox's provider (WhatsApp's), synced in the inbox's settings.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderTemplateIn {
+    /// Its name, as `GET /api/v1/inboxes/{id}/templates` lists it.
+    pub(crate) name: String,
+    /// Its language code (`en_US`); needed only when the name exists in several.
+    pub(crate) language: Option<String>,
+    /// One value per body variable ({{1}}, {{2}}…), in order.
+    #[serde(default)]
+    pub(crate) values: Vec<String>,
+    /// For a template with a header: its {{1}}'s value (text header), or the public https
+    /// link of its picture, video or document (media header).
+    pub(crate) header: Option<String>,
+    /// Values for its quick-reply and URL buttons, by index.
+    pub(crate) buttons: Option<Vec<ButtonValueIn>>,
 }
 
 /// The customer's opt-in given outside texts, recorded before the first one.
@@ -47,6 +66,9 @@ pub struct NotificationIn {
     pub(crate) template: Option<TemplateRef>,
     /// Values for the template's variables, e.g. `{"contact.first_name": "Ana"}`.
     pub(crate) variables: Option<BTreeMap<String, String>>,
+    /// Or an approved provider template (WhatsApp's): the only message that reaches a customer
+    /// outside the channel's reply window (for WhatsApp, 24 hours after their last message).
+    pub(crate) provider_template: Option<ProviderTemplateIn>,
     /// Not before: an instant with its offset, or a local time (`2026-12-08T09:00`) read in the customer's zone.
     pub(crate) send_at: Option<String>,
     /// `notification` (the default). `reply` is refused: answer a customer in their conversation.
@@ -114,17 +136,27 @@ impl NotificationIn {
             (None, Some(id)) => Recipient::Contact(id),
             _ => return Err(Problem::invalid("give either to (a phone number) or contact_id")),
         };
-        let content = match (&self.body, &self.template) {
-            (Some(b), None) if self.variables.is_none() => Content::Text(b.clone()),
-            (None, Some(t)) => Content::Template {
+        let content = match (&self.body, &self.template, &self.provider_template) {
+            (None, None, Some(p)) if self.variables.is_none() => Content::ProviderTemplate {
+                name: p.name.clone(),
+                language: p.language.clone(),
+                fill: template_input::fill(&p.values, p.header.as_ref(), p.buttons.as_ref()),
+            },
+            (_, _, Some(_)) => {
+                return Err(Problem::invalid(
+                    "a provider_template is sent as it is: leave out body, template and variables",
+                ));
+            }
+            (Some(b), None, None) if self.variables.is_none() => Content::Text(b.clone()),
+            (None, Some(t), None) => Content::Template {
                 canned: match t {
                     TemplateRef::Id(id) => id.to_string(),
                     TemplateRef::Shortcut(s) => s.clone(),
                 },
                 variables: self.variables.clone().unwrap_or_default(),
             },
-            (Some(_), None) => return Err(Problem::invalid("variables go with a template, not with body")),
-            _ => return Err(Problem::invalid("give either body or template")),
+            (Some(_), None, None) => return Err(Problem::invalid("variables go with a template, not with body")),
+            _ => return Err(Problem::invalid("give either body, template or provider_template")),
         };
         Ok(Notification {
             to,
@@ -143,7 +175,7 @@ impl NotificationIn {
     params(("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a repeat within 24 hours gets the first answer and sends nothing; the same key with another request gets 422")),
     responses((status = 201, body = NotificationOut, description = "Stored: queued now, or deferred until the time asked or the end of the customer's quiet hours (their local time given)"),
         (status = 404, body = ProblemOut, description = "No such inbox or contact"),
-        (status = 409, body = ProblemOut, description = "Blocked (type urn:textdesk:problem:blocked, `reason` no_opt_in or opted_out): nothing was sent or stored; or the key's first request is still running"),
+        (status = 409, body = ProblemOut, description = "Blocked (type urn:textdesk:problem:blocked, `reason` no_opt_in, opted_out or reply_window_closed (free text outside WhatsApp's 24 hours: send a provider_template)): nothing was sent or stored; or the key's first request is still running"),
         (status = 422, body = ProblemOut, description = "Invalid, kind reply, or an Idempotency-Key reused with another request")),
     security(("bearer" = [])))]
 pub(crate) async fn create_notification(

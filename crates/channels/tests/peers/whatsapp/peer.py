@@ -3,8 +3,9 @@
 Reads one JSON request on stdin and prints one JSON answer:
 - {"op": "verify", "cases": [{"secret", "body", "signature"}]}: pywa's check of each X-Hub-Signature-256.
 - {"op": "parse", "dir": ...}: each fixture read by pywa's own types (what a message or status is).
-- {"op": "send", "api_base", "phone_id", "token", "to", "text", "template", "language", "values"}:
-  a text and a template sent by pywa's client to the given Graph API (our fake).
+- {"op": "send", "api_base", "phone_id", "token", "to", "text", "template", "language", "values",
+   "header"?: {"kind": "text"|"image"|"video"|"document", "value"}, "buttons"?: [{"kind": "quick_reply"|"url", "index", "value"}]}:
+  a text and a template (with its header's and buttons' parameters) sent by pywa's client to the given Graph API (our fake).
 """
 import glob
 import json
@@ -12,7 +13,16 @@ import os
 import sys
 
 from pywa import WhatsApp, types, utils
-from pywa.types.templates import BodyText, TemplateLanguage
+from pywa.types.templates import (
+    BodyText,
+    HeaderDocument,
+    HeaderImage,
+    HeaderText,
+    HeaderVideo,
+    QuickReplyButton,
+    TemplateLanguage,
+    URLButton,
+)
 
 
 def verify(req):
@@ -50,8 +60,27 @@ def send(req):
     # pywa always talks to graph.facebook.com; its session is pointed at our fake instead.
     wa.api._session.base_url = req["api_base"]
     text = wa.send_message(to=req["to"], text=req["text"])
+    params = []
+    header = req.get("header")
+    if header:
+        kind, value = header["kind"], header["value"]
+        params.append(
+            {
+                "text": lambda: HeaderText.params(value),
+                "image": lambda: HeaderImage.params(image=value),
+                "video": lambda: HeaderVideo.params(video=value),
+                "document": lambda: HeaderDocument.params(document=value, filename=None),
+            }[kind]()
+        )
+    if req["values"]:
+        params.append(BodyText.params(*req["values"]))
+    for b in req.get("buttons", []):
+        if b["kind"] == "quick_reply":
+            params.append(QuickReplyButton.params(callback_data=b["value"], index=b["index"]))
+        else:
+            params.append(URLButton.params(url_variable=b["value"], index=b["index"]))
     template = wa.send_template(
-        to=req["to"], name=req["template"], language=TemplateLanguage(req["language"]), params=[BodyText.params(*req["values"])]
+        to=req["to"], name=req["template"], language=TemplateLanguage(req["language"]), params=params
     )
     return {"text": text.id, "template": template.id}
 
