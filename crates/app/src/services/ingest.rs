@@ -78,7 +78,7 @@ impl Services {
                         Metrics::inc(&self.metrics.inbound_messages);
                         if self.wants_profile(&inbox, *contact_id).await {
                             // Asked beside the provider's answer, the message already stored: kept whatever the profile call does.
-                            let services = self.clone();
+                            let (services, inbox) = (self.clone(), inbox.clone().into_owned());
                             tokio::spawn(async move { services.name_from_provider(&inbox, &from).await });
                         }
                         if has_media {
