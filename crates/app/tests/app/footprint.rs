@@ -40,6 +40,7 @@ async fn closed_live_streams_give_their_memory_back(db: Db) {
     use futures_util::StreamExt;
     // This process holds a file per stream too.
     textdesk::open_files::fit_connections(STREAMS);
+    textdesk_channels::ensure_tls_provider();
     let dir = tempfile::tempdir().unwrap();
     let (database_url, pg) = crate::flood::new_database(db, dir.path()).await;
     let env = Env::new(&database_url, dir.path()).set("TEXTDESK_MAX_CONNECTIONS", STREAMS + 100);
