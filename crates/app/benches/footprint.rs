@@ -43,6 +43,7 @@ fn main() {
         support::baseline_server(port.parse().unwrap());
         return;
     }
+    textdesk_channels::ensure_tls_provider();
     let n = env_or("FOOTPRINT_STREAMS", 10_000);
     let fits = textdesk::open_files::fit_connections(n);
     assert!(fits >= n, "the open-file limit is too low for {n} streams: raise `ulimit -Hn`");

@@ -138,6 +138,7 @@ where
 }
 
 fn main() {
+    textdesk_channels::ensure_tls_provider();
     let agents = env_or("FANOUT_AGENTS", 200);
     let rate = env_or("FANOUT_RATE", 1000);
     let total = rate * env_or("FANOUT_SECONDS", 5);
