@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
 use textdesk_core::{ConsentState, ConversationStatus};
-use textdesk_store::{ConversationSummary, User};
+use textdesk_store::{ConversationSummary, Label, User};
 
 use crate::http::extract::{Query, UiUser};
 use crate::http::layout::{Chrome, chrome};
@@ -267,9 +267,12 @@ pub(crate) fn row_from(s: ConversationSummary, now: Timestamp, active: Option<i6
 
 /// Whether the list's head (the filter bar) is rendered: its choices of inbox
 /// and agent are two more reads that a refresh of the rows does without.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Head {
+#[derive(Clone, Copy)]
+pub(crate) enum Head<'a> {
     With,
+    /// With the head, from the account's people and label catalogue that the
+    /// rest of the page (a conversation's thread) has already read.
+    Known(&'a [User], &'a [Label]),
     RowsOnly,
 }
 
@@ -278,7 +281,7 @@ pub(crate) async fn list_view(
     user: &User,
     p: &ListParams,
     active: Option<i64>,
-    head: Head,
+    head: Head<'_>,
 ) -> Result<ListView, Problem> {
     let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_owned();
     let inbox_id = text(&p.inbox_id);
@@ -307,9 +310,19 @@ pub(crate) async fn list_view(
     let query = s.services.list_query(user, &ask).await?;
     let page = s.services.list(user, &query).await?;
     let target_minutes = s.services.account_settings(user.account_id).await?.targets.first_response_minutes;
-    let (inboxes, agents) = match head {
-        Head::With => (s.services.inboxes(user.account_id).await?, s.services.users(user.account_id).await?),
-        Head::RowsOnly => Default::default(),
+    // Read here unless the page has them: the rows' badges need the label catalogue, the head the rest.
+    let (read_users, read_labels);
+    let (inboxes, agents, catalogue): (_, &[User], &[Label]) = match head {
+        Head::With => {
+            read_users = s.services.users(user.account_id).await?;
+            read_labels = s.services.labels(user).await?;
+            (s.services.inboxes(user.account_id).await?, &read_users, &read_labels)
+        }
+        Head::Known(users, labels) => (s.services.inboxes(user.account_id).await?, users, labels),
+        Head::RowsOnly => {
+            read_labels = s.services.labels(user).await?;
+            (Vec::new(), &[], &read_labels)
+        }
     };
     let now = Timestamp::now();
     let mut list = ListView {
@@ -328,9 +341,9 @@ pub(crate) async fn list_view(
         q: text(&p.q),
         next_cursor: page.next_cursor,
         query: String::new(),
-        label_colors: s.services.labels(user).await?.into_iter().map(|l| (l.name, l.color)).collect(),
+        label_colors: catalogue.iter().map(|l| (l.name.clone(), l.color.clone())).collect(),
         inboxes: inboxes.into_iter().map(|i| (i.id.to_string(), i.name)).collect(),
-        agents: agents.into_iter().filter(|u| u.active).map(|u| (u.id.to_string(), u.name)).collect(),
+        agents: agents.iter().filter(|u| u.active).map(|u| (u.id.to_string(), u.name.clone())).collect(),
         target_minutes,
         supervises: user.role.at_least(textdesk_core::Role::Supervisor),
     };

@@ -385,11 +385,21 @@ pub(crate) fn thread_shown(p: &ListParams) -> i64 {
     asked.clamp(THREAD_PAGE, MAX_SHOWN)
 }
 
+/// The conversation as read for its thread: one more message than shown, to
+/// know whether there are earlier ones.
+async fn read_thread(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Result<Thread, Problem> {
+    Ok(s.services.thread(ui.user.account_id, id, thread_shown(p) + 1).await?)
+}
+
 pub(crate) async fn thread_view(s: &AppState, ui: &UiUser, id: i64, p: &ListParams) -> Result<ThreadView, Problem> {
+    thread_view_of(s, ui, read_thread(s, ui, id, p).await?, p).await
+}
+
+async fn thread_view_of(s: &AppState, ui: &UiUser, thread: Thread, p: &ListParams) -> Result<ThreadView, Problem> {
     let shown = thread_shown(p);
-    // One more than shown is read, to know whether there are earlier ones.
+    let id = thread.summary.conversation.id;
     let Thread { summary, contact, mut messages, events, users, teams, labels: catalogue, consent, inbox_scope } =
-        s.services.thread(ui.user.account_id, id, shown + 1).await?;
+        thread;
     // One more than shown was asked for, to know whether there are earlier ones.
     let more = messages.len() as i64 > shown;
     if more {
@@ -600,8 +610,10 @@ pub(crate) async fn render_conversation(
     flash: Option<String>,
     draft: String,
 ) -> Result<ConversationPage, Problem> {
-    let thread = thread_view(s, ui, id, p).await?;
-    let list = list_view(s, &ui.user, p, Some(id), Head::With).await?;
+    // The list's filter bar lists the same people and labels as the thread: read once.
+    let read = read_thread(s, ui, id, p).await?;
+    let list = list_view(s, &ui.user, p, Some(id), Head::Known(&read.users, &read.labels)).await?;
+    let thread = thread_view_of(s, ui, read, p).await?;
     Ok(ConversationPage { chrome: chrome(s, ui), list, thread, flash, draft, enter_sends: enter_sends_mode(&ui.user) })
 }
 
