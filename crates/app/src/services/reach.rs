@@ -1,6 +1,6 @@
 //! Answering on another channel the customer uses (F3): which of the account's
-//! inboxes reach one of the contact's addresses, which is the default (the one
-//! they last wrote through), and the route a reply takes through a choice.
+//! inboxes reach one of the contact's addresses, which is the default (the
+//! conversation's own), and the route a reply takes through a choice.
 //! The message still passes the one gate, judged by the chosen inbox's consent
 //! scope, reply window and the customer's quiet hours (`Store::send_outbound_routed`).
 
@@ -40,14 +40,18 @@ impl ChannelOption {
 pub struct ChannelChoice {
     /// The conversation's own first, then by inbox name.
     pub options: Vec<ChannelOption>,
-    /// The inbox the customer last wrote through, else the conversation's.
+    /// The conversation's own inbox (where the customer or an agent last moved it).
     pub default_inbox: i64,
 }
 
 impl ChannelChoice {
-    /// Worth a picker only with more than one way.
+    /// Worth a picker in the composer only when the customer is on more than
+    /// one medium: another of the business's numbers on the same medium is
+    /// still a choice over the API, but not worth a row of a phone's screen
+    /// on every SMS conversation of a business with two numbers.
     pub fn has_choice(&self) -> bool {
-        self.options.len() > 1
+        let Some(first) = self.options.first() else { return false };
+        self.options.iter().any(|o| o.medium != first.medium)
     }
 }
 
@@ -86,12 +90,10 @@ impl Services {
             });
         }
         options.sort_by_key(|o| !o.current);
-        let default_inbox = options
-            .iter()
-            .filter(|o| o.last_inbound.is_some())
-            .max_by_key(|o| o.last_inbound)
-            .map_or(conv.inbox_id, |o| o.inbox_id);
-        Ok(ChannelChoice { options, default_inbox })
+        // The conversation's own channel: it is where the last move took it (a
+        // web visitor who chose to continue by text has written nothing by SMS
+        // yet, and their answer would go back to the closed chat window).
+        Ok(ChannelChoice { options, default_inbox: conv.inbox_id })
     }
 
     /// The route a message of `conv` takes through inbox `via`, and the kind

@@ -94,7 +94,7 @@ async fn a_reply_goes_through_the_channel_chosen(db: Db) {
     whatsapp_text(&fake, &hook, "Great, see you at 3", SignedDuration::ZERO).await;
     let got = messages_in(&t, &agent, conv).await;
     assert_eq!(channels_of(&got), [("inbound", "sms"), ("outbound", "whatsapp"), ("inbound", "whatsapp")], "{got:?}");
-    // The page: the picker offers both, the customer's last channel chosen; each message carries its badge.
+    // The page: the picker offers both, the conversation's own channel chosen; each message carries its badge.
     let browser = t.browser("dana@example.com").await;
     let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<select id=\"via\" name=\"via\""), "the picker is offered");
@@ -102,12 +102,15 @@ async fn a_reply_goes_through_the_channel_chosen(db: Db) {
     assert_eq!(page.matches("data-channel").count(), 3, "a badge per message");
     let timeline = json(t.get(&agent, &format!("/api/v1/conversations/{conv}/timeline")).await).await;
     assert!(timeline.to_string().contains("channel_moved"), "{timeline}");
-    // A conversation reachable one way only offers no picker.
+    // A customer on one medium gets no picker.
     let other = t.inbox_with("Other", "+14155550111", json!({})).await;
     t.text_in(other, "+14155550177", "Hello", None).await;
     let single = conversations_of(&t, &agent, other).await[0]["id"].as_i64().unwrap();
     let only = json(t.get(&agent, &format!("/api/v1/conversations/{single}/channels")).await).await;
     assert_eq!(only.as_array().unwrap().iter().filter(|c| c["channel"] == "whatsapp").count(), 0, "{only}");
+    assert!(only.as_array().unwrap().len() > 1, "{only}");
+    let page = browser.get(t.url(&format!("/conversations/{single}"))).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("<select id=\"via\""), "no picker for one medium");
 }
 both_backends!(a_reply_goes_through_the_channel_chosen);
 
@@ -120,7 +123,7 @@ async fn outside_the_channels_window_it_is_refused_with_the_reason(db: Db) {
     // The composer says so before anything is sent.
     let browser = t.browser("dana@example.com").await;
     let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains(&format!("<option value=\"{sms}\" selected>")), "the last channel they wrote on");
+    assert!(page.contains(&format!("<option value=\"{sms}\" selected>")), "the conversation's own channel");
     let preview = |via: i64| {
         browser
             .post(t.url(&format!("/conversations/{conv}/preview")))

@@ -10,7 +10,7 @@ use crate::http::problem::{ApiResult, Problem, ProblemOut};
 use crate::http::state::AppState;
 
 #[derive(Serialize, ToSchema)]
-pub struct ChannelOut {
+pub struct ReplyChannelOut {
     /// Pass it as `inbox_id` when sending a message to answer through this channel.
     pub(crate) inbox_id: i64,
     pub(crate) inbox_name: String,
@@ -18,7 +18,7 @@ pub struct ChannelOut {
     pub(crate) channel: String,
     /// The conversation's own channel now.
     pub(crate) current: bool,
-    /// The one the customer last wrote through (the composer's default).
+    /// The composer's default: the conversation's own channel.
     pub(crate) default: bool,
     /// When the customer last wrote through it; null: never (a message through it is
     /// business-initiated there and needs their opt-in).
@@ -26,19 +26,19 @@ pub struct ChannelOut {
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/channels", tag = "conversations", params(("id" = i64, Path)),
-    responses((status = 200, body = [ChannelOut], description = "The account's inboxes that reach one of the customer's addresses, the conversation's own first"), (status = 404, body = ProblemOut)),
+    responses((status = 200, body = [ReplyChannelOut], description = "The account's inboxes that reach one of the customer's addresses, the conversation's own first"), (status = 404, body = ProblemOut)),
     security(("bearer" = [])))]
 pub(crate) async fn list_channels(
     State(s): State<AppState>,
     ApiUser(u): ApiUser,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Vec<ChannelOut>>> {
+) -> ApiResult<Json<Vec<ReplyChannelOut>>> {
     let choice = s.services.reply_channels(u.account_id, id).await?;
     Ok(Json(
         choice
             .options
             .iter()
-            .map(|o| ChannelOut {
+            .map(|o| ReplyChannelOut {
                 inbox_id: o.inbox_id,
                 inbox_name: o.inbox_name.clone(),
                 channel: o.medium.as_str().into(),
