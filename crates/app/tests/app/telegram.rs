@@ -114,6 +114,13 @@ async fn telegram_round_trip(db: Db) {
     assert_eq!(c["contact_id"], sms_conv[0]["contact_id"], "{c} vs {sms_conv:?}");
     let contact = json(t.get(&agent, &format!("/api/v1/contacts/{}", c["contact_id"])).await).await;
     assert_eq!(contact["name"], "Kerry", "{contact}");
+    // Telegram carries no calls: its conversation offers no "Call now"; the customer's SMS conversation does.
+    let ui = t.browser("dana@example.com").await;
+    let page_of = |id: &Value| t.url(&format!("/conversations/{id}"));
+    let tg_page = ui.get(page_of(&json!(conv))).send().await.unwrap().text().await.unwrap();
+    let sms_page = ui.get(page_of(&sms_conv[0]["id"])).send().await.unwrap().text().await.unwrap();
+    assert!(!tg_page.contains("id=\"call-now\"") && tg_page.contains("id=\"escalate-callback\""), "{tg_page}");
+    assert!(sms_page.contains("id=\"call-now\""), "the simulator's SMS inbox can call");
     let ids: Vec<String> = contact["identities"]
         .as_array()
         .unwrap()

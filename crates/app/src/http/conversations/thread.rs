@@ -315,6 +315,8 @@ pub struct ThreadView {
     pub(crate) assignee: Option<String>,
     pub(crate) assigned_to_me: bool,
     pub(crate) inbox: String,
+    /// Whether the inbox's provider can place calls ("Call now" is offered only then).
+    pub(crate) can_call: bool,
     pub(crate) blocked: Option<&'static str>,
     pub(crate) users: Vec<(i64, String, bool)>,
     /// Who an escalation may go to: active supervisors and admins.
@@ -510,6 +512,7 @@ async fn thread_view_of(s: &AppState, ui: &UiUser, thread: Thread, p: &ListParam
         assignee: summary.assignee_name.clone(),
         assigned_to_me: c.assignee_id == Some(ui.user.id),
         inbox: summary.inbox_name.clone(),
+        can_call: textdesk_channels::registry::find(&summary.provider).is_some_and(|p| p.voice()),
         blocked,
         users: users.iter().filter(|u| u.active).map(|u| (u.id, u.name.clone(), c.assignee_id == Some(u.id))).collect(),
         supervisors: users
