@@ -8,4 +8,5 @@ pub mod escalations;
 pub mod list;
 pub mod surveys;
 pub mod thread;
+pub mod timeline_words;
 pub mod transcript;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::conversations::api::{ConversationOut, TimelineOut};
-use crate::http::conversations::thread::describe_event;
+use crate::http::conversations::timeline_words::describe_event;
 use crate::http::extract::{ApiUser, ClientIp, Json, Path, UiUser};
 use crate::http::layout::{Chrome, chrome};
 use crate::http::messages::api::MessageOut;
