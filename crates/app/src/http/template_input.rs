@@ -12,6 +12,9 @@ use crate::services::templates::TemplateFill;
 #[derive(Deserialize, Serialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ButtonValueIn {
+    /// Meta allows ten buttons: the bound also keeps a number too large for
+    /// the field out of the documented inputs (it would be a 400, not a 422).
+    #[schema(minimum = 0, maximum = 9)]
     pub(crate) index: usize,
     /// A quick reply's payload (optional; it comes back with the customer's tap), or the
     /// ending of a URL button's address that replaces its {{1}} (required for such a button).
