@@ -180,6 +180,8 @@ pub struct Store {
 struct TestHooks {
     /// Writing an inbound text whose body contains this panics.
     panic_on_body: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// A search for this word panics.
+    panic_on_search: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl TestHooks {
@@ -188,6 +190,14 @@ impl TestHooks {
             && body.contains(marker.as_str())
         {
             panic!("test hook: writing an inbound text containing {marker:?} panics");
+        }
+    }
+
+    fn maybe_panic_searching(&self, words: &[String]) {
+        if let Some(marker) = self.panic_on_search.get()
+            && words.iter().any(|w| w == marker)
+        {
+            panic!("test hook: searching for {marker:?} panics");
         }
     }
 }
@@ -250,6 +260,12 @@ impl Store {
     /// (set once per store), to show one bad text fails alone.
     pub fn panic_on_inbound_body(&self, marker: &str) {
         let _ = self.hooks.panic_on_body.set(marker.to_owned());
+    }
+
+    /// Test only: a search for the word `marker` (lower case) panics, to show
+    /// a fault in one request answers that request with an error.
+    pub fn panic_on_search(&self, marker: &str) {
+        let _ = self.hooks.panic_on_search.set(marker.to_owned());
     }
 
     pub async fn migrate(&self) -> Result<()> {

@@ -59,6 +59,7 @@ impl Store {
     /// The conversations of `account_id` a search finds (see the module's note).
     pub(crate) async fn search_hits(&self, account_id: i64, q: &SearchQuery) -> Result<Hits> {
         let mut hits = Hits::default();
+        self.hooks.maybe_panic_searching(q.words());
         if !q.words().is_empty() {
             for (message, conversation) in self.message_hits(account_id, q).await? {
                 // Newest first: the first seen is the conversation's newest match.

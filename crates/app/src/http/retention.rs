@@ -134,6 +134,7 @@ pub async fn save_form(State(s): State<AppState>, CsrfForm(ui, f): CsrfForm<Save
 #[derive(Deserialize, Serialize, ToSchema)]
 pub struct RetentionIn {
     /// Months messages are kept after they were written (1 to 120).
+    #[schema(minimum = 1, maximum = 120)]
     pub months: u32,
     /// `delete`, or `redact` (the message stays, its words and files go).
     pub action: String,

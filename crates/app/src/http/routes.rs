@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, patch, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -42,7 +43,11 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 pub fn router(state: AppState) -> Router {
     let upload_limit = state.config.media_max_bytes as usize;
     // Pages answer a browser's errors with pages; the API keeps problem details.
-    let pages = pages(upload_limit).layer(middleware::from_fn_with_state(state.clone(), layout::html_errors));
+    // A fault in one request answers it with an error (a page for a browser)
+    // instead of dropping the connection; nothing is known to panic.
+    let pages = pages(upload_limit)
+        .layer(CatchPanicLayer::custom(answer_panic))
+        .layer(middleware::from_fn_with_state(state.clone(), layout::html_errors));
     let mut app = Router::new()
         .merge(pages)
         .nest("/api/v1", api(upload_limit))
@@ -51,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         app = app.merge(simulator_routes());
     }
     app.fallback(layout::not_found)
+        .layer(CatchPanicLayer::custom(answer_panic))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         // Paths only: query strings and bodies can hold customer data.
         // The route, not the path: paths carry secrets (an invitation's token, the inbound-email
@@ -67,6 +73,13 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .with_state(state)
+}
+
+/// A handler's panic as a 500. Its message is not logged here: it may hold a
+/// customer's words (the request's span says which route failed).
+fn answer_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request's handler panicked; it was answered 500");
+    Problem::internal().into_response()
 }
 
 /// The agents' web UI: pages, their forms, fragments and live events.

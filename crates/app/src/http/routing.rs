@@ -108,6 +108,7 @@ pub struct TeamRoutingIn {
     assignment: String,
     /// Open conversations an agent holds at most, 1 to 500 (default 10).
     #[serde(default = "ten")]
+    #[schema(minimum = 1, maximum = 500)]
     capacity: u32,
 }
 

@@ -356,3 +356,63 @@ async fn the_composer_preview_counts_advises_and_predicts() {
         t.client.post(t.url(&format!("/conversations/{conv}/preview"))).form(&[("body", "x")]).send().await.unwrap();
     assert_eq!(anon.status(), 303, "signed-out callers are sent to the login");
 }
+
+/// Every integer a client may send in a JSON body or a query whose Rust type
+/// is narrower than 64 bits says its range in the API document: without it a
+/// schema-valid number too large for the field is refused as malformed (400),
+/// where a client reading the document was promised at most a 422.
+#[test]
+fn every_narrow_number_a_client_sends_states_its_range() {
+    use serde_json::Value;
+    let doc: Value = serde_json::from_str(include_str!("../../../../docs/openapi.json")).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    fn walk(s: &Value, schemas: &Value, at: String, seen: &mut Vec<String>, unbounded: &mut Vec<String>) {
+        if let Some(r) = s["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap_or_default().to_owned();
+            if !seen.contains(&name) {
+                seen.push(name.clone());
+                walk(&schemas[&name], schemas, format!("{at} > {name}"), seen, unbounded);
+            }
+            return;
+        }
+        let integer = s["type"] == "integer" || s["type"].as_array().is_some_and(|t| t.contains(&"integer".into()));
+        if integer && s["format"] != "int64" && (s["minimum"].is_null() || s["maximum"].is_null()) {
+            unbounded.push(at.clone());
+        }
+        for (k, v) in s["properties"].as_object().into_iter().flatten() {
+            walk(v, schemas, format!("{at}.{k}"), seen, unbounded);
+        }
+        for k in ["items", "additionalProperties"] {
+            if s[k].is_object() {
+                walk(&s[k], schemas, format!("{at}[]"), seen, unbounded);
+            }
+        }
+        for k in ["allOf", "oneOf", "anyOf"] {
+            for v in s[k].as_array().into_iter().flatten() {
+                walk(v, schemas, at.clone(), seen, unbounded);
+            }
+        }
+    }
+    let mut unbounded = Vec::new();
+    let mut bodies = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let at = format!("{method} {path} ?{}", p["name"]);
+                walk(&p["schema"], schemas, at, &mut Vec::new(), &mut unbounded);
+            }
+            if let Some(body) = op["requestBody"]["content"]["application/json"]["schema"].as_object() {
+                bodies += 1;
+                walk(
+                    &Value::Object(body.clone()),
+                    schemas,
+                    format!("{method} {path}"),
+                    &mut Vec::new(),
+                    &mut unbounded,
+                );
+            }
+        }
+    }
+    assert!(bodies > 30, "the document's JSON request bodies were not found ({bodies})");
+    assert!(unbounded.is_empty(), "numbers without a stated range:\n{}", unbounded.join("\n"));
+}

@@ -321,3 +321,33 @@ async fn a_new_contacts_name_is_checked_as_an_edit_is(db: Db) {
     assert_eq!(list[0]["name"], "Rosa Diaz");
 }
 both_backends!(a_new_contacts_name_is_checked_as_an_edit_is);
+
+/// A fault inside one request (the store's test hook panics on a search for
+/// one word) answers that request with an error, a page for a browser and
+/// problem details for a script, and the node goes on serving: the connection
+/// is not dropped without an answer.
+async fn a_fault_in_one_request_is_answered_and_the_node_goes_on(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    t.text_in(inbox, "+14155550123", "where is my kaboom order", None).await;
+    t.user("dana@example.com", Role::Agent).await;
+    t.services.store.panic_on_search("kaboom");
+
+    let token = t.token_for("sam@example.com", Role::Agent).await;
+    let r = t.get(&token, "/api/v1/conversations?q=kaboom").await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert_eq!(json(r).await["type"], "urn:textdesk:problem:internal");
+
+    let dana = t.browser("dana@example.com").await;
+    let (status, ct, html) = visit(&dana, &t, "/inbox?q=kaboom").await;
+    assert_eq!((status, ct.as_str()), (500, "text/html; charset=utf-8"), "{html}");
+    assert!(html.contains("Sign out") && !html.contains("urn:textdesk:problem"), "a page in the app's frame: {html}");
+
+    // The same node answers the next requests, the same search without the fault's word included.
+    let list = json(t.get(&token, "/api/v1/conversations?q=order").await).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+    let (status, _, _) = visit(&dana, &t, "/inbox").await;
+    assert_eq!(status, 200);
+}
+both_backends!(a_fault_in_one_request_is_answered_and_the_node_goes_on);

@@ -23,6 +23,7 @@ pub struct FlowDoc {
     /// Whole-message words that hand the customer to a person. Default AGENT, HUMAN, PERSON, REPRESENTATIVE, 0.
     handoff_words: Option<Vec<String>>,
     /// Minutes without an answer before the flow ends politely (1 to 1440; default 15).
+    #[schema(minimum = 1, maximum = 1440)]
     timeout_minutes: Option<u32>,
     /// Sent when the flow ends for lack of an answer (the conversation is resolved).
     closing_message: Option<String>,

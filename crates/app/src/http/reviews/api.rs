@@ -151,12 +151,23 @@ pub(crate) async fn get_review(
     Ok(Json(s.services.review_for(&u, id).await?.into()))
 }
 
+/// A scorecard's scores as the API document shows them: each 1 to 5 or null
+/// (the handler reads raw values so that a wrong one is a 422 in words).
+fn scores_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    let score = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+        .minimum(Some(1))
+        .maximum(Some(5));
+    ArrayBuilder::new().items(score).build()
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScorecardIn {
     /// One per criterion of the account's rubric, in its order: 1 to 5, or null where it does not apply
     /// (at least one scored).
-    #[schema(value_type = Vec<Option<u8>>)]
+    #[schema(schema_with = scores_schema)]
     pub(crate) scores: Vec<serde_json::Value>,
     /// For the agent (at most 2,000 characters).
     #[serde(default)]
