@@ -169,6 +169,14 @@ proptest! {
         let path = format!("/widget/{}/continue-by-text", d.chat);
         answered(|c, t| c.post(t.url(&path)).bearer_auth(&d.visitor).header("content-type", "application/json").body(body));
     }
+
+    /// The code texted to prove the number, as typed back, bent anywhere.
+    #[test]
+    fn a_typed_code_is_read_or_refused(body in bent(json!({ "code": "123 456" }), &["code"])) {
+        let d = &*DOOR;
+        let path = format!("/widget/{}/continue-by-text/confirm", d.chat);
+        answered(|c, t| c.post(t.url(&path)).bearer_auth(&d.visitor).header("content-type", "application/json").body(body));
+    }
 }
 
 #[test]
