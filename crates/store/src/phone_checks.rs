@@ -198,6 +198,23 @@ impl Store {
         Ok(n.rows_affected())
     }
 
+    /// The code texts `inbox_id` handed to the provider for `phone`, oldest
+    /// first: (check id, text with `{code}`, salt, when), for the simulated
+    /// phone, which shows what it received.
+    pub async fn code_texts_to(&self, inbox_id: i64, phone: &str) -> Result<Vec<(i64, String, String, Timestamp)>> {
+        let rows = sqlx::query(
+            "SELECT id, body, salt, created_at FROM phone_checks
+             WHERE sms_inbox_id = $1 AND phone = $2 AND send_status IN ('sent', 'delivered') ORDER BY id",
+        )
+        .bind(inbox_id)
+        .bind(phone)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("body")?, r.try_get("salt")?, from_ms(r.try_get("created_at")?))))
+            .collect()
+    }
+
     /// The visitor's latest code in this web chat inbox, whatever became of it.
     pub async fn latest_phone_check(&self, from_inbox_id: i64, visitor: &str) -> Result<Option<PhoneCheck>> {
         let row = sqlx::query(

@@ -213,6 +213,18 @@ impl Services {
         Ok(sms.sender)
     }
 
+    /// The code texts a simulated phone received from a simulator inbox, as
+    /// they read on the phone: (check id, text, when). Only the simulator
+    /// asks: its phones are nobody's, and showing them is its purpose.
+    pub async fn simulated_code_texts(
+        &self,
+        inbox: &textdesk_store::Inbox,
+        phone: &Address,
+    ) -> ServiceResult<Vec<(i64, String, Timestamp)>> {
+        let texts = self.store.code_texts_to(inbox.id, phone.value()).await?;
+        Ok(texts.into_iter().map(|(id, body, salt, at)| (id, fill_code(&body, &self.widget.code(&salt)), at)).collect())
+    }
+
     /// A claimed outbox row as it goes to the provider: a visitor's code
     /// is filled into its text here, the only place it exists in clear.
     pub(crate) fn with_code(&self, mut row: Claimed) -> Claimed {

@@ -136,7 +136,13 @@ async fn a_number_that_replied_stop_gets_no_code(db: Db) {
     let token = chatting_visitor(&t, &c, 1).await;
     assert_eq!(t.text_in(c.sms, VISITOR_PHONE, "STOP", None).await.status(), 201);
     t.dispatch_all().await;
-    let before = phone_texts(&t, c.sms, VISITOR_PHONE).await;
+    // The STOP's confirmation, once the simulated carrier reports it delivered.
+    let before = t
+        .eventually(|| async {
+            let n = phone_texts(&t, c.sms, VISITOR_PHONE).await;
+            (n > 0).then_some(n)
+        })
+        .await;
     let (status, why) = detail(ask(&t, &c, &token, VISITOR_PHONE).await).await;
     assert_eq!(status, 422);
     assert!(why.contains("replied STOP") && why.contains("START"), "{why}");
