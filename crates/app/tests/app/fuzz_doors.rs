@@ -2,7 +2,7 @@
 //! application rather than in a channel: the inbound-email webhook's multipart
 //! form (with the account's real secret, so the parser and the mail's checks
 //! are reached) and the web chat widget's JSON bodies (a visitor's message and
-//! "continue by text"). Real HTTP against the running app, both doors open
+//! "continue by text" with the code typed back). Real HTTP against the running app, both doors open
 //! to anyone; what is sent is a valid request bent in every way. Properties:
 //! nothing answers 5xx, every refusal is a 4xx problem, the server stays up.
 //! `TEXTDESK_FUZZ_CASES=5000 cargo test -p textdesk --test app fuzz_doors`
