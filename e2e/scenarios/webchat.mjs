@@ -1,8 +1,9 @@
 // The web chat widget on a business's own site: the scenario serves a test
 // page on another origin with the one <script> tag, an admin allows that site
 // in the inbox settings, a visitor chats in the widget, an agent answers live,
-// the visitor leaves a number to continue by text, and the conversation goes
-// on from the simulator phone. Screenshots of the widget and the agent's
+// the visitor leaves a number to continue by text, reads the code texted to it
+// off the simulator phone and types it (a wrong one first, refused aloud), and
+// the conversation goes on from the simulator phone. Screenshots of the widget and the agent's
 // thread at 1280 and 390 px.
 import http from "node:http";
 import {
@@ -87,7 +88,27 @@ export const scenarios = [
         const words = await chat.locator("#wc-words").textContent();
         check(words.includes("may text me at this number"), `the words agreed to are shown: ${words}`);
         await chat.getByLabel(words.trim()).check();
-        await chat.getByRole("button", { name: "Text me" }).click();
+        await chat.getByRole("button", { name: "Text me a code" }).click();
+        // Nothing moves yet: a code goes to the number, through the simulator.
+        const codeBox = chat.getByLabel("The 6-digit code we texted you");
+        await codeBox.waitFor();
+        check(await codeBox.evaluate((e) => e === document.activeElement), "the cursor waits in the code box");
+        check((await codeBox.getAttribute("autocomplete")) === "one-time-code", "phones offer the texted code");
+        check((await codeBox.getAttribute("inputmode")) === "numeric", "phones show the number pad");
+        const codeText = await eventually("the code reaches the phone", async () =>
+          (await phoneMessages(agent.request, number)).find((m) => m.direction === "to_phone" && /code is \d{6}/.test(m.body)));
+        check(codeText.body.includes("Reply STOP"), `the code's text says how to stop: ${codeText.body}`);
+        const code = codeText.body.match(/code is (\d{6})/)[1];
+        await chat.locator("#wc-code-sent", { hasText: "We texted a 6-digit code" }).waitFor();
+        const wrong = code === "000000" ? "111111" : "000000";
+        await codeBox.fill(wrong);
+        await chat.getByRole("button", { name: "Continue by text", exact: true }).click();
+        await chat.locator("#wc-error[role=alert]", { hasText: "not the code we sent" }).waitFor();
+        check(await chat.locator("#wc-moved").isHidden(), "a wrong code moves nothing");
+        await assertNoHorizontalScroll(visitor, "the code step at 1280 px");
+        await screenshot(visitor, "webchat-code-1280");
+        await codeBox.fill(code);
+        await chat.getByRole("button", { name: "Continue by text", exact: true }).click();
         await chat.locator("#wc-moved", { hasText: "continue by text message" }).waitFor();
 
         // The agent sees the move in the thread; the next reply reaches the simulator phone.
@@ -115,6 +136,18 @@ export const scenarios = [
         const width = await visitor2.locator("iframe[data-textdesk-chat]").evaluate((f) => f.getBoundingClientRect().width);
         check(width === 390, `the open chat fills a phone's width (${width} px)`);
         await screenshot(visitor2, "webchat-widget-390");
+        // The code step on a phone: asked for, then a new one.
+        const number2 = customerNumber();
+        await chat2.getByText("Continue by text message instead").tap();
+        await chat2.getByLabel("Your mobile number").fill(number2);
+        await chat2.locator("#wc-agree").check();
+        await chat2.getByRole("button", { name: "Text me a code" }).tap();
+        await chat2.getByLabel("The 6-digit code we texted you").waitFor();
+        await chat2.getByRole("button", { name: "Send a new code" }).tap();
+        await eventually("two codes reach the second phone", async () =>
+          (await phoneMessages(agent.request, number2)).filter((m) => /code is \d{6}/.test(m.body)).length === 2);
+        await assertNoHorizontalScroll(visitor2, "the code step at 390 px");
+        await screenshot(visitor2, "webchat-code-390");
         const agent2 = await (await newContext(small)).newPage();
         await signIn(agent2, env.agent);
         await openConversation(agent2, conversation);

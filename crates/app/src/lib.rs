@@ -374,5 +374,6 @@ pub async fn housekeep_once(services: &Services) {
         services.limits.sweep(std::time::Instant::now());
         // Events are kept as long as the account's retention policy says (`run_due_retention`).
         let _ = services.store.drop_stale_early_reports(jiff::Timestamp::now()).await;
+        let _ = services.store.drop_old_phone_checks(jiff::Timestamp::now()).await;
     }
 }

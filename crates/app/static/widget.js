@@ -94,6 +94,7 @@
       var offer = $("wc-text-us");
       offer.hidden = !s.text_offer;
       if (s.text_offer) $("wc-words").textContent = s.text_offer.words;
+      showCode(s.code);
       var moved = $("wc-moved");
       moved.hidden = !s.texting_from;
       if (s.texting_from) moved.textContent = "We'll continue by text message from " + s.texting_from + ". You can close this chat.";
@@ -147,12 +148,42 @@
   text.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("wc-compose").requestSubmit(); }
   });
+  // Continuing by text: the number and the agreement, then the code texted
+  // to it, typed back here; only then does the chat move.
+  var codeTo = null;
+  function showCode(code) {
+    var waiting = !!code;
+    $("wc-continue").hidden = waiting;
+    $("wc-code-form").hidden = !waiting;
+    if (!waiting) { codeTo = null; return; }
+    var words = code.delivery === "failed"
+      ? "We could not text " + code.to + ". Check the number and try again."
+      : "We texted a 6-digit code to " + code.to + ". It works for 10 minutes.";
+    if ($("wc-code-sent").textContent !== words) $("wc-code-sent").textContent = words;
+    if (code.to !== codeTo) { codeTo = code.to; $("wc-text-us").open = true; }
+  }
+  function askForCode(phone, agreed) {
+    fail("");
+    return call("POST", "/continue-by-text", { phone: phone, page: page, agreed: agreed })
+      .then(function () { $("wc-code").value = ""; return showState(); })
+      .then(function () { if (!$("wc-code-form").hidden) $("wc-code").focus(); })
+      .catch(function (err) { fail(err.message); });
+  }
   $("wc-continue").addEventListener("submit", function (e) {
     e.preventDefault();
+    askForCode($("wc-phone").value, $("wc-agree").checked);
+  });
+  // The same number again: they agreed to be texted there when they asked for the first code.
+  $("wc-new-code").addEventListener("click", function () { askForCode(codeTo, true); });
+  $("wc-other-number").addEventListener("click", function () {
     fail("");
-    var phone = $("wc-phone").value;
-    call("POST", "/continue-by-text", { phone: phone, page: page, agreed: $("wc-agree").checked })
+    $("wc-code-form").hidden = true; $("wc-continue").hidden = false; $("wc-phone").focus();
+  });
+  $("wc-code-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    fail("");
+    call("POST", "/continue-by-text/confirm", { code: $("wc-code").value })
       .then(function () { $("wc-text-us").open = false; return showState(); })
-      .catch(function (err) { fail(err.message); });
+      .catch(function (err) { fail(err.message); $("wc-code").focus(); });
   });
 })();

@@ -20,6 +20,11 @@ pub enum OutboundKind {
     ConsentConfirmation,
     /// A business-initiated message: reminder, alert, survey.
     Notification,
+    /// A one-time code a person just asked for, to prove a number is theirs
+    /// (a web chat visitor continuing by text): never to an opted-out number,
+    /// but not held by quiet hours (they are waiting for it now) nor needing
+    /// an opt-in (it is not marketing, and the number has no contact yet).
+    VerificationCode,
 }
 
 impl OutboundKind {
@@ -28,6 +33,7 @@ impl OutboundKind {
             OutboundKind::Reply => "reply",
             OutboundKind::ConsentConfirmation => "consent_confirmation",
             OutboundKind::Notification => "notification",
+            OutboundKind::VerificationCode => "verification_code",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -35,6 +41,7 @@ impl OutboundKind {
             "reply" => Some(OutboundKind::Reply),
             "consent_confirmation" => Some(OutboundKind::ConsentConfirmation),
             "notification" => Some(OutboundKind::Notification),
+            "verification_code" => Some(OutboundKind::VerificationCode),
             _ => None,
         }
     }
@@ -207,6 +214,7 @@ pub enum Verdict {
 
 /// The gate's policy:
 /// - an opted-out contact receives nothing but the one confirmation of their opt-out;
+/// - a verification code goes at once to any number that has not opted out;
 /// - business-initiated messages need a recorded opt-in;
 /// - replies inside a conversation the customer started are allowed unless opted out;
 /// - nothing but a consent confirmation goes out in the contact's quiet hours,
@@ -221,6 +229,7 @@ pub fn decide(req: &OutboundRequest) -> Verdict {
     let consented = match (req.kind, req.consent) {
         (OutboundKind::ConsentConfirmation, _) => return Verdict::Allow,
         (_, ConsentState::OptedOut) => Verdict::Block(BlockReason::OptedOut),
+        (OutboundKind::VerificationCode, _) => return Verdict::Allow,
         (OutboundKind::Notification, ConsentState::Unknown) => Verdict::Block(BlockReason::NoOptIn),
         (OutboundKind::Reply | OutboundKind::Notification, _) => Verdict::Allow,
     };
@@ -252,8 +261,12 @@ mod tests {
     use super::*;
     use crate::timing::DayRule;
 
-    const KINDS: [OutboundKind; 3] =
-        [OutboundKind::Reply, OutboundKind::ConsentConfirmation, OutboundKind::Notification];
+    const KINDS: [OutboundKind; 4] = [
+        OutboundKind::Reply,
+        OutboundKind::ConsentConfirmation,
+        OutboundKind::Notification,
+        OutboundKind::VerificationCode,
+    ];
     const STATES: [ConsentState; 3] = [ConsentState::Unknown, ConsentState::OptedIn, ConsentState::OptedOut];
 
     /// An SMS-like channel: no reply window.
@@ -425,6 +438,28 @@ mod tests {
     }
 
     #[test]
+    fn a_code_someone_asked_for_goes_at_night_but_never_past_a_stop() {
+        let ny = TimeZone::get("America/New_York").unwrap();
+        let at_2am: Timestamp = "2026-01-15T07:00:00Z".parse().unwrap();
+        let ask = |consent| {
+            decide(&OutboundRequest {
+                kind: OutboundKind::VerificationCode,
+                consent,
+                now: at_2am,
+                timing: Some(Timing { quiet: QuietHours::default(), zone: ny.clone(), live_exchange: false }),
+                channel: SMS,
+                last_inbound: None,
+                template: false,
+                by_person: false,
+            })
+        };
+        assert_eq!(ask(ConsentState::Unknown), Verdict::Allow, "no opt-in needed, not held for the morning");
+        assert_eq!(ask(ConsentState::OptedOut), Verdict::Block(BlockReason::OptedOut));
+        let kind = OutboundKind::VerificationCode;
+        assert_eq!(OutboundKind::parse(kind.as_str()), Some(kind));
+    }
+
+    #[test]
     fn the_business_needs_an_opt_in_to_start_but_not_to_answer() {
         assert_eq!(verdict(OutboundKind::Notification, ConsentState::Unknown), Verdict::Block(BlockReason::NoOptIn));
         assert_eq!(verdict(OutboundKind::Notification, ConsentState::OptedIn), Verdict::Allow);
@@ -556,7 +591,8 @@ mod tests {
             let quiet_now = !timing.quiet.allows(now, &timing.zone);
             match v {
                 Verdict::Allow => {
-                    prop_assert!(!quiet_now || (live && kind == OutboundKind::Reply), "allowed in quiet hours");
+                    let asked_now = (live && kind == OutboundKind::Reply) || kind == OutboundKind::VerificationCode;
+                    prop_assert!(!quiet_now || asked_now, "allowed in quiet hours");
                     prop_assert!(kind != OutboundKind::Notification || consent == ConsentState::OptedIn);
                 }
                 Verdict::Defer(until) => {

@@ -152,6 +152,46 @@ impl VisitorId {
     }
 }
 
+/// The one-time code a web chat visitor is texted to prove the number they
+/// left is theirs: six digits, typed with or without spaces and dashes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhoneCode(String);
+
+/// How long a code may be used.
+pub const CODE_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+/// Wrong codes that burn the one sent: a new one must be asked for.
+pub const CODE_TRIES: i64 = 5;
+/// Codes sent in an hour to one number, and to one visitor, at most.
+pub const CODES_PER_HOUR: i64 = 3;
+
+impl PhoneCode {
+    pub const DIGITS: usize = 6;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        if digits.len() != Self::DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Invalid::new("the code is the 6 digits in the text we sent"));
+        }
+        Ok(PhoneCode(digits))
+    }
+
+    /// The code a number in 0..1,000,000 (wider numbers wrap) stands for, leading zeros kept.
+    pub fn from_number(n: u64) -> Self {
+        PhoneCode(format!("{:06}", n % 1_000_000))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Never printed: a code in a log would let anyone reading it prove a number.
+impl fmt::Debug for PhoneCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PhoneCode(…)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +226,17 @@ mod tests {
         assert_eq!(VisitorId::parse(v.as_str()).unwrap(), v);
         assert!(VisitorId::parse("ABABABABABABABABABABABABABABABAB").is_err());
         assert!(VisitorId::parse("abab").is_err());
+    }
+
+    #[test]
+    fn codes_are_six_digits_as_typed() {
+        assert_eq!(PhoneCode::parse(" 123-456 ").unwrap().as_str(), "123456");
+        assert_eq!(PhoneCode::parse("012 345").unwrap(), PhoneCode::from_number(12_345));
+        for bad in ["12345", "1234567", "12345a", "", "１２３４５６"] {
+            assert!(PhoneCode::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(PhoneCode::from_number(7).as_str(), "000007");
+        assert_eq!(PhoneCode::from_number(1_000_042).as_str(), "000042");
+        assert_eq!(format!("{:?}", PhoneCode::from_number(5)), "PhoneCode(…)");
     }
 }

@@ -33,6 +33,7 @@ mod mentions;
 pub(crate) mod messages;
 mod notifications;
 mod outbox;
+pub mod phone_checks;
 pub mod privacy;
 mod reach;
 pub mod reports;

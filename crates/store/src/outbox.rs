@@ -44,6 +44,10 @@ pub struct Claimed {
     pub template: Option<String>,
     /// A person wrote it (not an automation).
     pub by_person: bool,
+    /// A web chat visitor's code (`message_id` and `conversation_id` are 0:
+    /// it belongs to no conversation), with the salt it is derived from; the
+    /// body holds `{code}` where the code goes.
+    pub phone_check: Option<(i64, String)>,
 }
 
 /// Where a claimed row goes when it is not sent.
@@ -130,7 +134,7 @@ impl Store {
             Backend::Sqlite => "",
         };
         let candidates = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT o.id, m.segments FROM outbox o JOIN messages m ON m.id = o.message_id
+            "SELECT o.id, COALESCE(m.segments, 1) AS segments FROM outbox o LEFT JOIN messages m ON m.id = o.message_id
              WHERE o.inbox_id = $1 AND o.state = 'queued' AND o.not_before <= $2
              ORDER BY o.not_before, o.id LIMIT $3 {lock_rows}"
         )))
@@ -209,7 +213,7 @@ impl Store {
             query = query.bind(id);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        let mut claimed = Vec::with_capacity(rows.len());
+        let mut claimed = self.claimed_checks(ids).await?;
         for r in rows {
             let medium: String = r.try_get("medium")?;
             let outbound_kind: String = r.try_get("kind")?;
@@ -243,6 +247,54 @@ impl Store {
                     0 => None,
                     _ => Some(from_ms(r.try_get("queued_at")?)),
                 },
+                phone_check: None,
+            });
+        }
+        Ok(claimed)
+    }
+
+    /// The claimed rows among `ids` that carry a web chat visitor's code.
+    async fn claimed_checks(&self, ids: &[i64]) -> Result<Vec<Claimed>> {
+        let sql = format!(
+            "SELECT o.id AS outbox_id, o.attempts, o.kind, o.claimed_at, pc.id AS check_id, pc.account_id, pc.phone, pc.salt, pc.body,
+                    ib.id AS inbox_id, ib.channel_kind, ib.medium, ib.sender, {} AS consent
+             FROM outbox o JOIN phone_checks pc ON pc.id = o.check_id JOIN inboxes ib ON ib.id = o.inbox_id
+             WHERE o.id IN ({}) ORDER BY o.not_before, o.id",
+            crate::phone_checks::check_consent_sql(),
+            crate::placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id);
+        }
+        let mut claimed = Vec::new();
+        for r in query.fetch_all(&self.pool).await? {
+            let medium: String = r.try_get("medium")?;
+            let kind: String = r.try_get("kind")?;
+            let consent: Option<String> = r.try_get("consent")?;
+            let phone: String = r.try_get("phone")?;
+            claimed.push(Claimed {
+                outbox_id: r.try_get("outbox_id")?,
+                message_id: 0,
+                conversation_id: 0,
+                account_id: r.try_get("account_id")?,
+                inbox_id: r.try_get("inbox_id")?,
+                provider: r.try_get("channel_kind")?,
+                medium: Medium::parse(&medium)?,
+                sender: r.try_get("sender")?,
+                to: phone.clone(),
+                body: r.try_get("body")?,
+                attempts: r.try_get("attempts")?,
+                claimed_at: r.try_get::<Option<i64>, _>("claimed_at")?.map(from_ms).unwrap_or(Timestamp::UNIX_EPOCH),
+                kind: textdesk_core::gate::OutboundKind::parse(&kind)
+                    .unwrap_or(textdesk_core::gate::OutboundKind::VerificationCode),
+                consent: crate::consent::state_of(consent.as_deref()),
+                clock: crate::messages::ContactClock { time_zone: None, address: phone, last_inbound: None },
+                window_inbound: None,
+                live_answer: None,
+                template: None,
+                by_person: false,
+                phone_check: Some((r.try_get("check_id")?, r.try_get("salt")?)),
             });
         }
         Ok(claimed)
@@ -257,7 +309,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "UPDATE outbox SET state = 'sent', last_error = NULL, updated_at = $1 WHERE id = $2 AND state = 'sending'
-             RETURNING message_id, inbox_id",
+             RETURNING message_id, inbox_id, check_id",
         )
         .bind(to_ms(now))
         .bind(outbox_id)
@@ -266,6 +318,11 @@ impl Store {
         let Some(row) = row else {
             return Err(StoreError::Conflict("the outbox row is not being sent".into()));
         };
+        if let Some(check_id) = row.try_get::<Option<i64>, _>("check_id")? {
+            crate::phone_checks::record_send(&mut tx, check_id, "sent", None, Some(provider_id)).await?;
+            self.commit(tx).await?;
+            return Ok(());
+        }
         let message_id: i64 = row.try_get("message_id")?;
         let inbox_id: i64 = row.try_get("inbox_id")?;
         // A delivery report can beat this write; it only moves status forward.
@@ -375,11 +432,18 @@ impl Store {
         if n.rows_affected() == 0 {
             return Err(StoreError::Conflict("the outbox row is not being sent".into()));
         }
-        let message_id: i64 = sqlx::query("SELECT message_id FROM outbox WHERE id = $1")
+        let row = sqlx::query("SELECT message_id, check_id FROM outbox WHERE id = $1")
             .bind(outbox_id)
             .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+            .await?;
+        // A visitor's code has no message: its check says what became of it.
+        if let Some(check_id) = row.try_get::<Option<i64>, _>("check_id")? {
+            let status = release.status.as_str();
+            crate::phone_checks::record_send(&mut tx, check_id, status, message_error, None).await?;
+            self.commit(tx).await?;
+            return Ok(());
+        }
+        let message_id: i64 = row.try_get("message_id")?;
         sqlx::query("UPDATE messages SET status = $1, error = $2, updated_at = $3 WHERE id = $4")
             .bind(release.status.as_str())
             .bind(message_error)

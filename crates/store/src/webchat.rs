@@ -30,6 +30,9 @@ pub struct HandOff<'a> {
     pub phone: &'a Address,
     /// What the ledger keeps as the evidence (the page, the time, the words).
     pub evidence: &'a str,
+    /// The code texted to `phone` that the visitor typed back: taken as
+    /// confirmed in the same transaction, so a code works once.
+    pub check_id: i64,
     pub now: Timestamp,
 }
 
@@ -101,10 +104,14 @@ impl Store {
     /// already has that number, the conversation and the visitor join that
     /// contact: one person, one history), their consent is recorded with the
     /// evidence, and the timeline says the channel changed. Returns the
-    /// consent entry's id. A conversation already moved is a conflict.
+    /// consent entry's id. A conversation already moved, or a code already
+    /// used, burned or expired, is a conflict and nothing changes.
     pub async fn hand_off_to_sms(&self, h: HandOff<'_>) -> Result<i64> {
         let now_ms = to_ms(h.now);
         let mut tx = self.begin_write().await?;
+        if !crate::phone_checks::confirm(&mut tx, h.check_id, h.now).await? {
+            return Err(StoreError::Conflict("that code can no longer be used: ask for a new one".into()));
+        }
         let current = sqlx::query(
             "SELECT contact_id, identity_id FROM conversations WHERE id = $1 AND account_id = $2 AND inbox_id = $3",
         )

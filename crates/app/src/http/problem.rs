@@ -52,6 +52,7 @@ impl Problem {
                 (StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", "Too many attempts")
             }
             Refusal::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
+            Refusal::Codes { .. } => (StatusCode::TOO_MANY_REQUESTS, "too-many-codes", "Too many codes"),
         };
         Problem {
             status,

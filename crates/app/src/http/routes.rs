@@ -367,6 +367,7 @@ fn outside(media_max_bytes: u64, upload_limit: usize) -> Router<AppState> {
         .route("/widget/{inbox}/messages", get(widget::messages).post(widget::send))
         .route("/widget/{inbox}/attachments", post(widget::attach).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/widget/{inbox}/continue-by-text", post(widget::continue_by_text))
+        .route("/widget/{inbox}/continue-by-text/confirm", post(widget::confirm_code))
         .route("/widget/{inbox}/events", get(widget::events))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -125,36 +125,50 @@ pub(crate) async fn phone_messages(
     let inbox = simulator_inbox(&s, &headers, inbox).await?;
     let address = Address::parse(Medium::Sms, &number)?;
     let list = s.services.messages_with(&inbox, &address, 200).await?;
-    Ok(Json(
-        list.into_iter()
-            // A phone only holds what the carrier handed over.
-            .filter(|m| {
-                m.direction == textdesk_core::Direction::Inbound
-                    || matches!(
-                        m.status,
-                        textdesk_core::DeliveryStatus::Delivered | textdesk_core::DeliveryStatus::Read
-                    )
-            })
-            .map(|m| PhoneMessage {
+    let mut shown: Vec<(jiff::Timestamp, PhoneMessage)> = list
+        .into_iter()
+        // A phone only holds what the carrier handed over.
+        .filter(|m| {
+            m.direction == textdesk_core::Direction::Inbound
+                || matches!(m.status, textdesk_core::DeliveryStatus::Delivered | textdesk_core::DeliveryStatus::Read)
+        })
+        .map(|m| {
+            let media = m
+                .media
+                .iter()
+                .filter(|x| {
+                    x.state == textdesk_store::MediaState::Stored
+                        && crate::services::media::is_picture(x.content_type.as_deref())
+                })
+                .map(|x| s.services.media.link_path(x.id, jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)))
+                .collect();
+            let direction = if m.direction == textdesk_core::Direction::Inbound { "from_phone" } else { "to_phone" };
+            let shown = PhoneMessage {
                 id: m.id,
-                direction: if m.direction == textdesk_core::Direction::Inbound { "from_phone" } else { "to_phone" },
-                media: m
-                    .media
-                    .iter()
-                    .filter(|x| {
-                        x.state == textdesk_store::MediaState::Stored
-                            && crate::services::media::is_picture(x.content_type.as_deref())
-                    })
-                    .map(|x| {
-                        s.services.media.link_path(x.id, jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1))
-                    })
-                    .collect(),
+                direction,
+                media,
                 body: m.body,
                 status: m.status.as_str().into(),
                 at: m.created_at.to_string(),
-            })
-            .collect(),
-    ))
+            };
+            (m.created_at, shown)
+        })
+        .collect();
+    // A web chat visitor's codes belong to no conversation, but the phone got them.
+    for (check_id, body, at) in s.services.simulated_code_texts(&inbox, &address).await? {
+        // Negative: a code's id is its check's, which may equal a message's.
+        let shown_code = PhoneMessage {
+            id: -check_id,
+            direction: "to_phone",
+            body,
+            media: Vec::new(),
+            status: "delivered".into(),
+            at: at.to_string(),
+        };
+        shown.push((at, shown_code));
+    }
+    shown.sort_by_key(|(at, _)| *at);
+    Ok(Json(shown.into_iter().map(|(_, m)| m).collect()))
 }
 
 #[derive(Serialize)]

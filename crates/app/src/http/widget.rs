@@ -138,6 +138,18 @@ pub(crate) struct StateOut {
     text_offer: Option<TextOffer>,
     /// After continuing by text: the number the business texts from.
     texting_from: Option<String>,
+    /// A code texted to the number the visitor left, waiting to be typed.
+    code: Option<CodeOut>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct CodeOut {
+    /// The number it went to (E.164).
+    to: String,
+    /// `sending`, `sent`, or `failed` (it could not go to that number).
+    delivery: &'static str,
+    /// RFC 3339, UTC.
+    expires_at: String,
 }
 
 #[derive(Serialize)]
@@ -157,7 +169,15 @@ pub(crate) async fn state(
         (true, true) => s.services.text_offer(&w).await?.map(|(words, from)| TextOffer { from, words }),
         _ => None,
     };
-    Ok(Json(StateOut { away: st.away, text_offer, texting_from: st.texting_from }))
+    let code = match &text_offer {
+        Some(_) => s.services.code_step(&w, &v).await?.map(|c| CodeOut {
+            to: c.to,
+            delivery: c.delivery,
+            expires_at: c.expires_at.to_string(),
+        }),
+        None => None,
+    };
+    Ok(Json(StateOut { away: st.away, text_offer, texting_from: st.texting_from, code }))
 }
 
 #[derive(Deserialize)]
@@ -262,21 +282,48 @@ pub(crate) struct ContinueByText {
 }
 
 #[derive(Serialize)]
-pub(crate) struct Continued {
-    texting_from: String,
+pub(crate) struct CodeSent {
+    /// The number the code went to, as we read it (E.164).
+    code_sent_to: String,
 }
 
+/// The visitor's number and agreement: a code is texted to it (202); the
+/// chat moves only when the code comes back (`confirm_code`). Asked again,
+/// a new code replaces the last, within the limits.
 pub(crate) async fn continue_by_text(
     State(s): State<AppState>,
     Path(inbox): Path<i64>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(c): Json<ContinueByText>,
-) -> Result<Json<Continued>, Problem> {
+) -> Result<Response, Problem> {
     let (w, v) = visitor(&s, inbox, &headers).await?;
     if !c.agreed {
         return Err(Problem::invalid("tick the box to agree to be texted"));
     }
-    let texting_from = s.services.continue_by_text(&w, &v, &c.phone, &c.page).await?;
+    let code_sent_to = s.services.ask_for_code(&w, &v, &ip.to_string(), &c.phone, &c.page).await?;
+    Ok((StatusCode::ACCEPTED, Json(CodeSent { code_sent_to })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TypedCode {
+    code: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Continued {
+    texting_from: String,
+}
+
+pub(crate) async fn confirm_code(
+    State(s): State<AppState>,
+    Path(inbox): Path<i64>,
+    headers: HeaderMap,
+    Json(c): Json<TypedCode>,
+) -> Result<Json<Continued>, Problem> {
+    let (w, v) = visitor(&s, inbox, &headers).await?;
+    let texting_from = s.services.confirm_code(&w, &v, &c.code).await?;
     Ok(Json(Continued { texting_from }))
 }
 

@@ -69,6 +69,7 @@ impl Services {
                 let rate = self.sender_rate(inbox_id).await?;
                 let now = clock();
                 let rows = self.store.claim_for_sender(worker, inbox_id, now, batch, rate).await?;
+                let rows: Vec<Claimed> = rows.into_iter().map(|r| self.with_code(r)).collect();
                 if !rows.is_empty() {
                     let _ = claimed.send((rows, now));
                 }
@@ -130,7 +131,9 @@ impl Services {
             }
             // The gate looks again: consent or the hour may have changed while
             // the message waited (a STOP, a retry that slid into the night).
-            let timing = if row.kind == OutboundKind::ConsentConfirmation {
+            // Quiet hours hold neither a confirmation the law requires nor a
+            // code the person is waiting for.
+            let timing = if matches!(row.kind, OutboundKind::ConsentConfirmation | OutboundKind::VerificationCode) {
                 None
             } else {
                 let policy = self.timing_for(row.account_id).await?;
@@ -189,7 +192,8 @@ impl Services {
                 }
                 Err(e) => {
                     self.store.mark_failed(row.outbox_id, &e.to_string(), None, now).await?;
-                    if let SendError::OptedOut(why) = &e {
+                    // A code's number belongs to no contact yet: its check shows the failure.
+                    if let (SendError::OptedOut(why), None) = (&e, &row.phone_check) {
                         self.provider_reports_opt_out(row.account_id, row.inbox_id, row.conversation_id, why).await?;
                     }
                     Metrics::inc(&self.metrics.outbound_failed);
@@ -236,7 +240,7 @@ impl Services {
     pub async fn settle_interrupted(&self, now: Timestamp, lease: SignedDuration) -> ServiceResult<usize> {
         let stale = self.store.stale_claims(now, lease).await?;
         let mut count = 0;
-        for row in stale {
+        for row in stale.into_iter().map(|r| self.with_code(r)) {
             // Its worker may be alive after all and sending it right now:
             // only one of us may hold the claim. The claim is read again with
             // the row, so it may have been renewed since it was found stale.
@@ -283,12 +287,14 @@ impl Services {
     }
 
     async fn send_via_channel(&self, row: &Claimed, human_agent: bool) -> Result<Accepted, SendError> {
-        let (media_urls, media_types) = self
-            .outgoing_media_links(row.message_id)
-            .await
-            .map_err(|e| SendError::Retryable(format!("reading the attachments failed: {e}")))?
-            .into_iter()
-            .unzip();
+        let links = match row.phone_check {
+            Some(_) => Vec::new(),
+            None => self
+                .outgoing_media_links(row.message_id)
+                .await
+                .map_err(|e| SendError::Retryable(format!("reading the attachments failed: {e}")))?,
+        };
+        let (media_urls, media_types) = links.into_iter().unzip();
         let template = match row.template.as_deref().map(serde_json::from_str::<OutgoingTemplate>) {
             None => None,
             Some(Ok(t)) => Some(t),

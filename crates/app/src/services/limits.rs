@@ -32,14 +32,28 @@ pub enum Refusal {
     Busy,
     /// Too many messages from one web chat visitor or network (`services::webchat`).
     TooMany { retry_after: Duration },
+    /// Too many codes asked for to prove a phone number (`services::phone_check`).
+    Codes { retry_after: Duration, by: CodeLimit },
+}
+
+/// Whose limit on codes was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeLimit {
+    /// The number had its codes for the hour.
+    Number,
+    /// The visitor had theirs.
+    Visitor,
+    /// Many visitors on one network asked at once.
+    Network,
 }
 
 impl Refusal {
     pub fn retry_after(&self) -> Duration {
         match self {
-            Refusal::Address { retry_after } | Refusal::Locked { retry_after } | Refusal::TooMany { retry_after } => {
-                *retry_after
-            }
+            Refusal::Address { retry_after }
+            | Refusal::Locked { retry_after }
+            | Refusal::TooMany { retry_after }
+            | Refusal::Codes { retry_after, .. } => *retry_after,
             Refusal::Busy => Duration::from_secs(1),
         }
     }
@@ -59,6 +73,15 @@ impl Refusal {
             }
             Refusal::Busy => "The server is checking many sign-ins right now. Try again in a second.".into(),
             Refusal::TooMany { .. } => format!("That is a lot of messages at once. Try again in {wait}."),
+            Refusal::Codes { by: CodeLimit::Number, .. } => {
+                format!("That number has been sent 3 codes in the last hour, the most we send. Try again in {wait}.")
+            }
+            Refusal::Codes { by: CodeLimit::Visitor, .. } => {
+                format!("You have asked for 3 codes in the last hour, the most we send. Try again in {wait}.")
+            }
+            Refusal::Codes { by: CodeLimit::Network, .. } => {
+                format!("Many codes were asked for from your network just now. Try again in {wait}.")
+            }
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod messages;
 pub mod metrics;
 pub mod notifications;
 pub mod operator;
+pub mod phone_check;
 pub mod privacy;
 pub mod profiles;
 pub mod reach;

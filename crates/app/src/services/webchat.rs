@@ -17,7 +17,7 @@ use textdesk_channels::webchat::{KEY as WEBCHAT, WidgetSettings};
 use textdesk_channels::{InboundEvent, MediaRef, provider::StoredSetup};
 use textdesk_core::webchat::VisitorId;
 use textdesk_core::{Address, Body, DeliveryStatus, Direction, Medium, media};
-use textdesk_store::webchat::{HandOff, VisitorConversation};
+use textdesk_store::webchat::VisitorConversation;
 use textdesk_store::{Inbox, IngestOutcome, Message};
 
 use crate::services::Services;
@@ -49,10 +49,15 @@ impl Widget {
         Widget { key: padded, counts: Mutex::new(HashMap::new()) }
     }
 
-    fn signature(&self, inbox_id: i64, visitor: &VisitorId) -> String {
+    /// An HMAC of `what` under the widget's key; each use names itself in `what`.
+    pub(crate) fn mac(&self, what: &str) -> [u8; 32] {
         let mut mac = <HmacSha256 as KeyInit>::new(&self.key.into());
-        mac.update(format!("webchat.{inbox_id}.{}", visitor.as_str()).as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        mac.update(what.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    fn signature(&self, inbox_id: i64, visitor: &VisitorId) -> String {
+        hex::encode(self.mac(&format!("webchat.{inbox_id}.{}", visitor.as_str())))
     }
 
     fn token(&self, inbox_id: i64, visitor: &VisitorId) -> String {
@@ -67,7 +72,7 @@ impl Widget {
     }
 
     /// Counts one request against `key`'s budget of `per_minute`.
-    fn charge(&self, key: String, per_minute: u32, now: Instant) -> Result<(), Refusal> {
+    pub(crate) fn charge(&self, key: String, per_minute: u32, now: Instant) -> Result<(), Refusal> {
         let Ok(mut counts) = self.counts.lock() else { return Ok(()) };
         if counts.len() >= MAX_TRACKED {
             counts.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
@@ -166,7 +171,7 @@ impl Services {
 
     /// The SMS inbox the widget hands over to, when one is set and still an
     /// SMS inbox of the same account.
-    async fn text_inbox(&self, w: &WidgetInbox) -> ServiceResult<Option<Inbox>> {
+    pub(crate) async fn text_inbox(&self, w: &WidgetInbox) -> ServiceResult<Option<Inbox>> {
         let Some(id) = w.settings.sms_inbox else { return Ok(None) };
         match self.store.inbox(w.inbox.account_id, id).await {
             Ok(i) if i.medium == Medium::Sms => Ok(Some(i)),
@@ -286,54 +291,6 @@ impl Services {
             )));
         }
         media::check(u.content_type, u.bytes).map_err(|refused| ServiceError::Invalid(refused.to_string()))
-    }
-
-    /// Moves the visitor's conversation to the widget's SMS inbox, with their
-    /// consent (the page they were on, the time, the exact words) in the ledger.
-    pub async fn continue_by_text(
-        &self,
-        w: &WidgetInbox,
-        visitor: &VisitorId,
-        phone: &str,
-        page_url: &str,
-    ) -> ServiceResult<String> {
-        let Some(sms) = self.text_inbox(w).await? else {
-            return Err(ServiceError::Invalid("this chat does not offer continuing by text".into()));
-        };
-        let page = url::Url::parse(page_url)
-            .ok()
-            .filter(|u| page_url.len() <= 2000 && w.settings.allowed_sites.allows(&u.origin().ascii_serialization()))
-            .ok_or_else(|| ServiceError::Invalid("the page is not on a site this chat is allowed on".into()))?;
-        // Typed as the visitor writes it, in the country of the number that will text them.
-        let region = self.home_country(sms.account_id, Some(&sms)).await?;
-        let phone = Address::parse_in(Medium::Sms, phone, region.as_deref()).map_err(|e| ServiceError::Invalid(e.0))?;
-        let conv = self
-            .store
-            .visitor_conversation(w.inbox.id, visitor.as_str())
-            .await?
-            .ok_or_else(|| ServiceError::Invalid("write a message first, then continue by text".into()))?;
-        if conv.moved_to.is_some() {
-            return Err(ServiceError::Conflict("this chat already continues by text".into()));
-        }
-        let now = Timestamp::now();
-        let words = consent_words(&w.business, &sms.sender);
-        let evidence = format!(
-            "Web chat visitor agreed on page {page} at {} (UTC) to: \"{words}\"",
-            now.strftime("%Y-%m-%d %H:%M:%S")
-        );
-        self.store
-            .hand_off_to_sms(HandOff {
-                account_id: w.inbox.account_id,
-                conversation_id: conv.conversation_id,
-                from_inbox_id: w.inbox.id,
-                visitor: visitor.as_str(),
-                to_inbox_id: sms.id,
-                phone: &phone,
-                evidence: &evidence,
-                now,
-            })
-            .await?;
-        Ok(sms.sender)
     }
 
     /// The SMS inbox's number and the words a visitor would agree to.

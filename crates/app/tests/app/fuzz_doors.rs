@@ -2,7 +2,7 @@
 //! application rather than in a channel: the inbound-email webhook's multipart
 //! form (with the account's real secret, so the parser and the mail's checks
 //! are reached) and the web chat widget's JSON bodies (a visitor's message and
-//! "continue by text"). Real HTTP against the running app, both doors open
+//! "continue by text" with the code typed back). Real HTTP against the running app, both doors open
 //! to anyone; what is sent is a valid request bent in every way. Properties:
 //! nothing answers 5xx, every refusal is a 4xx problem, the server stays up.
 //! `TEXTDESK_FUZZ_CASES=5000 cargo test -p textdesk --test app fuzz_doors`
@@ -167,6 +167,14 @@ proptest! {
     fn continue_by_text_is_read_or_refused(body in bent(json!({ "phone": "+14155550123", "page": "https://clinic.example/", "agreed": true }), &["phone", "page", "agreed"])) {
         let d = &*DOOR;
         let path = format!("/widget/{}/continue-by-text", d.chat);
+        answered(|c, t| c.post(t.url(&path)).bearer_auth(&d.visitor).header("content-type", "application/json").body(body));
+    }
+
+    /// The code texted to prove the number, as typed back, bent anywhere.
+    #[test]
+    fn a_typed_code_is_read_or_refused(body in bent(json!({ "code": "123 456" }), &["code"])) {
+        let d = &*DOOR;
+        let path = format!("/widget/{}/continue-by-text/confirm", d.chat);
         answered(|c, t| c.post(t.url(&path)).bearer_auth(&d.visitor).header("content-type", "application/json").body(body));
     }
 }

@@ -80,6 +80,7 @@ mod ui;
 mod vault;
 mod voice;
 mod webchat;
+mod webchat_codes;
 mod webhooks;
 mod wechat;
 mod whatsapp;

@@ -13,19 +13,19 @@ use common::*;
 use serde_json::{Value, json};
 use textdesk_core::Role;
 
-const SITE: &str = "https://shop.example";
-const SMS_NUMBER: &str = "+14155550100";
-const VISITOR_PHONE: &str = "+14155550177";
+pub(crate) const SITE: &str = "https://shop.example";
+pub(crate) const SMS_NUMBER: &str = "+14155550100";
+pub(crate) const VISITOR_PHONE: &str = "+14155550177";
 
-struct Chat {
-    inbox: i64,
-    sms: i64,
-    admin: String,
-    agent: String,
+pub(crate) struct Chat {
+    pub(crate) inbox: i64,
+    pub(crate) sms: i64,
+    pub(crate) admin: String,
+    pub(crate) agent: String,
 }
 
 /// An SMS inbox on the simulator and a web chat that continues through it.
-async fn chat(t: &TestApp) -> Chat {
+pub(crate) async fn chat(t: &TestApp) -> Chat {
     let admin = t.token_for("owner@example.com", Role::Admin).await;
     let agent = t.token_for("dana@example.com", Role::Agent).await;
     let sms = t.simulator_inbox().await;
@@ -42,32 +42,32 @@ async fn chat(t: &TestApp) -> Chat {
     Chat { inbox, sms, admin, agent }
 }
 
-fn widget(t: &TestApp, c: &Chat, path: &str) -> String {
+pub(crate) fn widget(t: &TestApp, c: &Chat, path: &str) -> String {
     t.url(&format!("/widget/{}{path}", c.inbox))
 }
 
-async fn new_visitor(t: &TestApp, c: &Chat) -> String {
+pub(crate) async fn new_visitor(t: &TestApp, c: &Chat) -> String {
     let r = t.client.post(widget(t, c, "/visitors")).send().await.unwrap();
     assert_eq!(r.status(), 201);
     json(r).await["token"].as_str().unwrap().to_owned()
 }
 
-async fn say(t: &TestApp, c: &Chat, token: &str, body: &str, id: &str) -> reqwest::Response {
+pub(crate) async fn say(t: &TestApp, c: &Chat, token: &str, body: &str, id: &str) -> reqwest::Response {
     let r = t.client.post(widget(t, c, "/messages")).bearer_auth(token);
     r.json(&json!({ "body": body, "client_id": id })).send().await.unwrap()
 }
 
-async fn visitor_messages(t: &TestApp, c: &Chat, token: &str) -> Vec<Value> {
+pub(crate) async fn visitor_messages(t: &TestApp, c: &Chat, token: &str) -> Vec<Value> {
     let r = t.client.get(widget(t, c, "/messages")).bearer_auth(token).send().await.unwrap();
     assert_eq!(r.status(), 200);
     json(r).await.as_array().unwrap().clone()
 }
 
-async fn conversations(t: &TestApp, token: &str) -> Vec<Value> {
+pub(crate) async fn conversations(t: &TestApp, token: &str) -> Vec<Value> {
     json(t.get(token, "/api/v1/conversations").await).await["items"].as_array().unwrap().clone()
 }
 
-async fn thread(t: &TestApp, token: &str, conv: i64) -> Vec<Value> {
+pub(crate) async fn thread(t: &TestApp, token: &str, conv: i64) -> Vec<Value> {
     json(t.get(token, &format!("/api/v1/conversations/{conv}/messages")).await).await.as_array().unwrap().clone()
 }
 
@@ -305,9 +305,30 @@ async fn the_chat_continues_by_text_with_consent_on_record(db: Db) {
         assert_eq!(cont(bad.clone()).await.status(), 422, "{bad}");
     }
     let r = cont(ask.clone()).await;
+    assert_eq!(r.status(), 202, "a code is texted first");
+    assert_eq!(json(r).await["code_sent_to"], VISITOR_PHONE);
+    // Before the code comes back nothing moved, and the number is nobody's yet.
+    let convs = conversations(&t, &c.agent).await;
+    assert_eq!((convs.len(), &convs[0]["inbox_id"]), (1, &json!(c.inbox)), "still the web chat");
+    let contacts = json(t.get(&c.agent, "/api/v1/contacts").await).await;
+    assert!(!contacts.to_string().contains(VISITOR_PHONE), "the number is on no contact: {contacts}");
+    // The code goes now, even in the number's night (asked for, not held by quiet hours), from the SMS inbox.
+    let night = night_in_los_angeles();
+    assert_eq!(t.services.dispatch_at("test", 50, night).await.unwrap().sent, 1);
+    let code = code_on_phone(&t, c.sms, VISITOR_PHONE).await;
+    let state = json(t.client.get(widget(&t, &c, "/state")).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(state["code"]["to"], VISITOR_PHONE);
+    assert_eq!(state["code"]["delivery"], "sent");
+    let confirm = |code: String| {
+        let r = t.client.post(widget(&t, &c, "/continue-by-text/confirm")).bearer_auth(&token);
+        let r = r.json(&json!({ "code": code })).send();
+        async move { r.await.unwrap() }
+    };
+    let r = confirm(code.clone()).await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["texting_from"], SMS_NUMBER);
-    assert_eq!(cont(ask).await.status(), 409, "moved once");
+    assert_eq!(confirm(code).await.status(), 409, "moved once");
+    assert_eq!(cont(ask).await.status(), 409, "nothing more to prove");
 
     // The agent's conversation is the same one, now in the SMS inbox, and says it moved.
     let convs = conversations(&t, &c.agent).await;
@@ -331,6 +352,7 @@ async fn the_chat_continues_by_text_with_consent_on_record(db: Db) {
     assert_eq!(entry["kind"], "opt_in");
     let evidence = entry["evidence"].as_str().unwrap();
     assert!(evidence.contains(&page) && evidence.contains(&words) && evidence.contains("(UTC)"), "{evidence}");
+    assert!(evidence.contains("confirmed by the code texted to it"), "{evidence}");
 
     // The next reply goes by SMS, to the simulated phone; the phone's answer joins the same conversation.
     let r =
@@ -341,10 +363,11 @@ async fn the_chat_continues_by_text_with_consent_on_record(db: Db) {
     let on_phone = t
         .eventually(|| async {
             let list = json(t.client.get(&phone).send().await.unwrap()).await;
-            list.as_array().filter(|l| !l.is_empty()).cloned()
+            list.as_array().filter(|l| l.len() == 2).cloned()
         })
         .await;
-    assert_eq!(on_phone[0]["body"], "Tuesday at 10?");
+    assert!(on_phone[0]["body"].as_str().unwrap().contains(" code is "), "{on_phone:?}");
+    assert_eq!(on_phone[1]["body"], "Tuesday at 10?", "after the code");
     assert_eq!(t.text_in(c.sms, VISITOR_PHONE, "Perfect", None).await.status(), 201);
     let msgs = thread(&t, &c.agent, conv).await;
     assert_eq!(msgs.last().unwrap()["body"], "Perfect");
@@ -355,6 +378,26 @@ async fn the_chat_continues_by_text_with_consent_on_record(db: Db) {
     assert_eq!(visitor_messages(&t, &c, &token).await.len(), 1);
 }
 both_backends!(the_chat_continues_by_text_with_consent_on_record);
+
+/// The next 03:00 in Los Angeles (the visitor's +1 415 number), after now.
+pub(crate) fn night_in_los_angeles() -> jiff::Timestamp {
+    let la = jiff::tz::TimeZone::get("America/Los_Angeles").unwrap();
+    let now = jiff::Timestamp::now().to_zoned(la);
+    let today = now.date().at(3, 0, 0, 0).to_zoned(now.time_zone().clone()).unwrap();
+    let at = if today > now { today } else { today.tomorrow().unwrap() };
+    at.timestamp()
+}
+
+/// The code in the latest code text the simulated phone received from `sms`.
+pub(crate) async fn code_on_phone(t: &TestApp, sms: i64, phone: &str) -> String {
+    let url = t.url(&format!("/simulator/api/inboxes/{sms}/phones/{phone}/messages"));
+    let list = json(t.client.get(&url).send().await.unwrap()).await;
+    let text =
+        list.as_array().unwrap().iter().rev().find_map(|m| m["body"].as_str().filter(|b| b.contains(" code is ")));
+    let text = text.expect("a code text on the phone").to_owned();
+    assert!(text.starts_with("Your Test Dental code is ") && text.contains("Reply STOP"), "{text}");
+    text.split(" code is ").nth(1).unwrap()[..6].to_owned()
+}
 
 async fn the_text_us_page_shows_the_number_and_its_code(db: Db) {
     let t = app(db).start().await;
