@@ -366,7 +366,11 @@ fn cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// textdesk: a Twilio inbox on the fake, `agents` signed in, the texts.
-async fn run_textdesk(server: &Server, dir: &std::path::Path, (agents, rate, total): (usize, usize, usize)) -> Fallible<Ours> {
+async fn run_textdesk(
+    server: &Server,
+    dir: &std::path::Path,
+    (agents, rate, total): (usize, usize, usize),
+) -> Fallible<Ours> {
     let base = server.base();
     let fake = ctx(FakeTwilio::start().await, "starting the fake Twilio")?;
     let admin = support::admin_token(dir, server.port);
@@ -504,19 +508,40 @@ async fn bench(dir: &std::path::Path, load: (usize, usize, usize)) -> Fallible<(
             percentile(&del.latency_ms, 99),
         );
     }
-    println!("  RSS with the streams open, before the texts: textdesk {:.1} MiB, bare {base_rss:.1} MiB", ours.streams_rss_mib);
+    println!(
+        "  RSS with the streams open, before the texts: textdesk {:.1} MiB, bare {base_rss:.1} MiB",
+        ours.streams_rss_mib
+    );
 
     let area = "live fan-out";
     let bare = "bare broadcast SSE";
     let alone = "same, no agents";
-    bench_row(area, &format!("{agents} agents inbound texts/s"), ours.fanned.rate(), "/s", Some((alone, ours.alone.rate())));
+    bench_row(
+        area,
+        &format!("{agents} agents inbound texts/s"),
+        ours.fanned.rate(),
+        "/s",
+        Some((alone, ours.alone.rate())),
+    );
     let p = |v: &Vec<f64>, n| percentile(v, n);
     bench_row(area, "200-to-agent p50", p(&d.latency_ms, 50), "ms", Some((bare, p(&base.latency_ms, 50))));
     bench_row(area, "200-to-agent p99", p(&d.latency_ms, 99), "ms", Some((bare, p(&base.latency_ms, 99))));
     let per_agent = ours.fanned.answered.len() as f64;
-    bench_row(area, "texts delivered to the worst agent", d.fewest as f64, "events", Some(("texts answered 200", per_agent)));
+    bench_row(
+        area,
+        "texts delivered to the worst agent",
+        d.fewest as f64,
+        "events",
+        Some(("texts answered 200", per_agent)),
+    );
     bench_row(area, "events lost (all agents)", d.lost as f64, "events", Some((bare, base.lost as f64)));
-    bench_row(area, "webhook p99 with agents", p(&ours.fanned.latency_ms, 99), "ms", Some((alone, p(&ours.alone.latency_ms, 99))));
+    bench_row(
+        area,
+        "webhook p99 with agents",
+        p(&ours.fanned.latency_ms, 99),
+        "ms",
+        Some((alone, p(&ours.alone.latency_ms, 99))),
+    );
     bench_row(area, "server peak RSS", ours.fanned.peak_rss_mib, "MiB", Some((bare, base_run.peak_rss_mib)));
     Ok(())
 }
