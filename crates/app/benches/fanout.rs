@@ -455,7 +455,12 @@ async fn run_bare(server: &Server, (agents, rate, total): (usize, usize, usize))
     let publish = format!("{base}/publish");
     let run = paced(total, rate, server, |i| {
         let req = client.post(&publish).body(i.to_string());
-        async move { matches!(req.send().await, Ok(r) if r.status().is_success() && r.bytes().await.is_ok()) }
+        async move {
+            match req.send().await {
+                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                Err(_) => false,
+            }
+        }
     })
     .await;
     streams.drain(run.answered.len() * agents).await;
