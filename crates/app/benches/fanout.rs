@@ -320,9 +320,23 @@ async fn send_texts(client: &reqwest::Client, url: &str, texts: &[(String, Strin
     }
 }
 
+/// Sends `req`, again after a second while the server says it is busy
+/// checking passwords (503; 30 times at most).
+async fn send_patiently(req: reqwest::RequestBuilder, what: &str) -> Fallible<reqwest::Response> {
+    for _ in 0..30 {
+        let attempt = req.try_clone().ok_or_else(|| format!("{what}: a request that cannot be sent again"))?;
+        let resp = ctx(attempt.send().await, what)?;
+        if resp.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            return Ok(resp);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(format!("{what}: the server stayed busy for 30 s"))
+}
+
 /// Answers 2xx with a JSON body, or says what came back.
 async fn api(req: reqwest::RequestBuilder, what: &str) -> Fallible<Value> {
-    let resp = ctx(req.send().await, what)?;
+    let resp = send_patiently(req, what).await?;
     let status = resp.status();
     let text = ctx(resp.text().await, what)?;
     if !status.is_success() {
@@ -346,15 +360,9 @@ async fn signed_in_agent(client: &reqwest::Client, base: &str, admin: &str, n: u
         .ok_or("the sign-in page has no CSRF field")?
         .to_owned();
     let form = [("email", email.as_str()), ("password", PASSWORD), ("next", "/inbox"), ("csrf", token.as_str())];
-    let resp = ctx(
-        client
-            .post(format!("{base}/login"))
-            .header("cookie", format!("textdesk_signin_csrf={}", csrf_cookie.unwrap_or_else(|| token.clone())))
-            .form(&form)
-            .send()
-            .await,
-        "signing in",
-    )?;
+    let csrf_cookie = format!("textdesk_signin_csrf={}", csrf_cookie.unwrap_or_else(|| token.clone()));
+    let login = client.post(format!("{base}/login")).header("cookie", csrf_cookie).form(&form);
+    let resp = send_patiently(login, "signing in").await?;
     cookie(&resp, "textdesk_session")
         .ok_or_else(|| format!("signing in as {email} was answered {} without a session", resp.status()))
 }
@@ -401,7 +409,7 @@ async fn run_textdesk(
     let started = Instant::now();
     let cookies: Vec<Fallible<String>> = futures_util::stream::iter(0..agents)
         .map(|n| signed_in_agent(&client, &base, &admin, n))
-        .buffer_unordered(8)
+        .buffer_unordered(2)
         .collect()
         .await;
     let headers = cookies
