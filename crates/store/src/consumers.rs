@@ -4,14 +4,39 @@
 //! the cursor row (locked on PostgreSQL, under SQLite's one writer), runs the
 //! consumer's effects and moves the cursor: all of it commits, or none, so an
 //! event is handled once across a crash and across nodes.
+//!
+//! A batch is also short: it commits once it has run for [`TX_BUDGET`]
+//! (after at least one event), whatever its limit. On SQLite its transaction
+//! holds the one write lock every incoming text needs, and on PostgreSQL a
+//! consumer that appends an event (an automatic reply, a review queued) holds
+//! the log's append lock until it commits; a batch of 500 events on a loaded
+//! machine held either for more than 10 s, past SQLite's busy timeout and
+//! near the 15 s after which an SMS provider gives up on a webhook.
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use sqlx::{AnyConnection, Row};
 
 use crate::events::{LoggedEvent, read_log};
 use crate::{Backend, Result, Store, to_ms};
+
+/// How long a consumer's transaction runs before it commits what it has done
+/// so far and lets the writers waiting behind it in (an incoming text waits
+/// at most about this long, plus one event's work, for a consumer).
+pub(crate) const TX_BUDGET: Duration = Duration::from_millis(50);
+
+/// Rows read from the log at a time inside a batch: the budget usually ends a
+/// batch long before its limit, and what was read past that point is read again.
+const CHUNK: i64 = 64;
+
+/// On SQLite, the pause after a batch the budget cut short, before the next:
+/// this process's writers queue in turn (`write::WriteQueue`), but a writer in
+/// another process (the CLI beside the server) waits in SQLite's busy handler,
+/// which looks again only every 100 ms, and must find the lock free at one of
+/// those looks.
+const PAUSE: Duration = Duration::from_millis(10);
 
 /// Something that acts on each event of the log, once.
 pub trait Consumer: Send + Sync {
@@ -30,11 +55,11 @@ pub trait Consumer: Send + Sync {
 
 impl Store {
     /// Hands `consumer` the events after its position, at most `limit`, in id
-    /// order, and moves its position past them, in one transaction. Returns
-    /// how many rows it passed (0: nothing new; an event this version cannot
-    /// read is passed over, logged). A new consumer starts at the
-    /// beginning of the log (rows copied from before the log, ids <= 0, are
-    /// history, not news).
+    /// order, and moves its position past them, in one transaction that ends
+    /// after [`TX_BUDGET`] (having handled one event at least). Returns how
+    /// many rows it passed (0: nothing new; an event this version cannot read
+    /// is passed over, logged). A new consumer starts at the beginning of the
+    /// log (rows copied from before the log, ids <= 0, are history, not news).
     pub async fn consume<C: Consumer>(&self, consumer: &C, limit: i64) -> Result<usize> {
         // A consumer that has caught up takes no write lock: on SQLite that
         // lock is the one every incoming text waits for, and the loops ask
@@ -43,6 +68,8 @@ impl Store {
             return Ok(0);
         }
         let mut tx = self.begin_write().await?;
+        // From the lock: the wait for it is not this batch's to spend.
+        let started = Instant::now();
         let now = to_ms(Timestamp::now());
         sqlx::query(
             "INSERT INTO event_cursors (name, position, updated_at) VALUES ($1, 0, $2) ON CONFLICT (name) DO NOTHING",
@@ -60,23 +87,43 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get(0)?;
-        let (events, last, rows) =
-            read_log(&mut *tx, None, position, limit.clamp(1, crate::events::READ_BATCH)).await?;
-        let Some(last) = last else {
+        let limit = limit.clamp(1, crate::events::READ_BATCH);
+        let (mut at, mut passed, mut cut) = (position, 0usize, false);
+        while !cut && (passed as i64) < limit {
+            let want = CHUNK.min(limit - passed as i64);
+            let (events, ids) = read_log(&mut *tx, None, at, want).await?;
+            let mut handled_to = ids.last().copied();
+            for e in &events {
+                consumer.handle(&mut tx, e).await?;
+                if started.elapsed() >= TX_BUDGET {
+                    // The rows after this event wait for the next batch.
+                    handled_to = Some(e.id);
+                    cut = true;
+                    break;
+                }
+            }
+            let Some(to) = handled_to else { break };
+            passed += ids.partition_point(|id| *id <= to);
+            at = to;
+            if (ids.len() as i64) < want {
+                break;
+            }
+        }
+        if passed == 0 {
             tx.rollback().await?;
             return Ok(0);
-        };
-        for e in &events {
-            consumer.handle(&mut tx, e).await?;
         }
         sqlx::query("UPDATE event_cursors SET position = $1, updated_at = $2 WHERE name = $3")
-            .bind(last)
+            .bind(at)
             .bind(now)
             .bind(consumer.name())
             .execute(&mut *tx)
             .await?;
         self.commit(tx).await?;
-        Ok(rows)
+        if cut && self.backend == Backend::Sqlite {
+            tokio::time::sleep(PAUSE).await;
+        }
+        Ok(passed)
     }
 
     /// Runs [`Store::consume`] in batches of `batch` until the consumer has

@@ -167,26 +167,25 @@ pub(crate) fn logged_from(r: &sqlx::any::AnyRow) -> Result<Option<LoggedEvent>> 
 }
 
 /// Rows after `after` in id order (at most `limit`), for one account or
-/// (None) all; the last id read (readable or not); how many rows were read.
+/// (None) all: the events this version can read, and the id of every row
+/// read (readable or not), in order.
 pub(crate) async fn read_log(
     conn: impl sqlx::Executor<'_, Database = sqlx::Any>,
     account_id: Option<i64>,
     after: i64,
     limit: i64,
-) -> Result<(Vec<LoggedEvent>, Option<i64>, usize)> {
+) -> Result<(Vec<LoggedEvent>, Vec<i64>)> {
     let sql = format!(
         "SELECT {LOG_COLUMNS} FROM event_log WHERE id > $1 AND ($2 IS NULL OR account_id = $2) ORDER BY id LIMIT $3"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(account_id).bind(limit).fetch_all(conn).await?;
-    let last = match rows.last() {
-        Some(r) => Some(r.try_get::<i64, _>("id")?),
-        None => None,
-    };
+    let mut ids = Vec::with_capacity(rows.len());
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
+        ids.push(r.try_get::<i64, _>("id")?);
         out.extend(logged_from(r)?);
     }
-    Ok((out, last, rows.len()))
+    Ok((out, ids))
 }
 
 /// What a live screen is sent: the SSE wire format `static/app.js` reads.
@@ -318,9 +317,9 @@ impl EventBus {
     /// Live events after `after` (one account's, or every account's), up to
     /// the first one held back by [`EventBus::hold_delivery`].
     async fn read_after(&self, account_id: Option<i64>, after: i64) -> Result<Batch> {
-        let (mut logged, last, rows) = read_log(&self.pool, account_id, after, READ_BATCH).await?;
-        let mut full = rows as i64 >= READ_BATCH;
-        let mut read_to = last.unwrap_or(after);
+        let (mut logged, ids) = read_log(&self.pool, account_id, after, READ_BATCH).await?;
+        let mut full = ids.len() as i64 >= READ_BATCH;
+        let mut read_to = ids.last().copied().unwrap_or(after);
         let hold = self.hold_ms.load(Ordering::Relaxed);
         if hold > 0 {
             let cutoff = Timestamp::now() - jiff::SignedDuration::from_millis(hold as i64);

@@ -19,6 +19,7 @@ mod canned;
 mod channels;
 mod cli;
 mod consent;
+mod consumer_turns;
 mod contact;
 mod contacts_csv;
 mod convo;

@@ -31,7 +31,8 @@ use crate::services::privacy::Progress;
 /// The cursor row's name.
 pub const CURSOR: &str = "reports";
 
-/// Events read per transaction.
+/// Events read per transaction at most (the store commits sooner, after
+/// its time budget, when they take longer: `Store::consume`).
 const BATCH: i64 = 500;
 
 /// Whether reporting reads an event at all (deliveries, reads, notes… are not counted).

@@ -1,0 +1,155 @@
+//! A durable consumer working through a long backlog (a report rebuild, an
+//! upgrade, a loaded machine) never keeps an incoming text waiting: its
+//! transactions are short, so a signed Twilio webhook sent meanwhile is
+//! stored and answered 200 before Twilio gives up; and cutting its batches
+//! short keeps every event handled once, in order.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::common;
+
+use common::{Db, TestApp, app, json};
+use serde_json::json;
+use textdesk_channels::twilio::FakeTwilio;
+use textdesk_core::Role;
+use textdesk_core::review::ReviewReason;
+use textdesk_store::{Consumer, LoggedEvent, Store};
+
+const SENDER: &str = "+14155550100";
+
+/// How long Twilio waits for a webhook's answer before it counts it failed.
+const TWILIO_WAITS: Duration = Duration::from_secs(15);
+
+/// A consumer whose work on each event takes `per_event` (what a loaded
+/// machine makes of a few queries), that queues the conversation for review
+/// as the report rollups do for a newly missed target (on PostgreSQL that
+/// appends an event, which holds the log's append lock until the batch
+/// commits), and that records each event it handles in `proof`, whose
+/// primary key fails a batch that handles an event twice.
+struct Slow {
+    per_event: Duration,
+    handled: Arc<AtomicUsize>,
+}
+
+impl Consumer for Slow {
+    fn name(&self) -> &str {
+        "test-slow"
+    }
+
+    async fn handle(&self, tx: &mut sqlx::AnyConnection, event: &LoggedEvent) -> textdesk_store::Result<()> {
+        if event.conversation_id > 0 {
+            let at = (event.account_id, event.conversation_id);
+            textdesk_store::reviews::enqueue(tx, at, ReviewReason::SlaBreach, None, event.created_at).await?;
+        }
+        sqlx::query("INSERT INTO proof (event_id) VALUES ($1)").bind(event.id).execute(&mut *tx).await?;
+        tokio::time::sleep(self.per_event).await;
+        self.handled.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+async fn raw(t: &TestApp) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&t.database_url).await.unwrap();
+    sqlx::query("CREATE TABLE proof (event_id BIGINT PRIMARY KEY)").execute(&pool).await.unwrap();
+    pool
+}
+
+async fn ids(pool: &sqlx::AnyPool, sql: &str) -> Vec<i64> {
+    use sqlx::Row;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(pool).await.unwrap();
+    rows.iter().map(|r| r.get::<i64, _>(0)).collect()
+}
+
+/// `n` customers text the business (a conversation and a message each, and more).
+async fn backlog(t: &TestApp, n: usize) {
+    let inbox = t.simulator_inbox().await;
+    for i in 0..n {
+        let r = t.text_in(inbox, &format!("+1415555{:04}", 1000 + i), "Is my crown ready?", None).await;
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+}
+
+/// A Twilio inbox on the fake; its signed inbound webhook URL.
+async fn twilio_inbox(t: &TestApp, fake: &FakeTwilio, admin: &str) -> String {
+    let body = json!({ "name": "Main line", "channel_kind": "twilio", "sender": SENDER,
+        "twilio": { "account_sid": fake.account_sid(), "auth_token": fake.auth_token(), "api_base": fake.base_url() } });
+    let r = t.post(admin, "/api/v1/inboxes", body).await;
+    assert_eq!(r.status(), 201);
+    json(r).await["webhook_urls"]["inbound"].as_str().unwrap().to_owned()
+}
+
+/// While a consumer is hundreds of slow events behind (today's batch of 500
+/// would hold the write lock for 20 s: past SQLite's 10 s busy timeout, and on
+/// PostgreSQL the append lock past Twilio's 15 s), a customer's text through
+/// the signed Twilio webhook is stored and answered 200 in time.
+async fn a_text_is_answered_while_a_consumer_works_through_a_backlog(db: Db) {
+    let t = app(db).start().await;
+    let fake = FakeTwilio::start().await.unwrap();
+    let admin = t.token_for("owner@example.com", Role::Admin).await;
+    let inbound = twilio_inbox(&t, &fake, &admin).await;
+    backlog(&t, 100).await;
+    let pool = raw(&t).await;
+    let log = ids(&pool, "SELECT id FROM event_log WHERE id > 0").await;
+    assert!(log.len() >= 200, "a conversation and a message per text at least: {}", log.len());
+
+    let handled = Arc::new(AtomicUsize::new(0));
+    let slow = Slow { per_event: Duration::from_millis(100), handled: handled.clone() };
+    let store: Store = t.services.store.clone();
+    let worker = tokio::spawn(async move { while store.consume(&slow, 500).await.expect("a batch") > 0 {} });
+    // The consumer is inside its first batch, holding what it holds.
+    t.eventually(|| {
+        let handled = handled.clone();
+        async move { (handled.load(Ordering::SeqCst) > 0).then_some(()) }
+    })
+    .await;
+
+    let params = fake.inbound_params("+14155552671", SENDER, "Can I move my appointment to Friday?");
+    let answered = tokio::time::timeout(TWILIO_WAITS, fake.post_inbound(&inbound, &params)).await;
+    let status = answered.map(|r| r.map(|r| r.status().as_u16()));
+    assert!(matches!(status, Ok(Ok(200))), "Twilio's webhook was answered {status:?} while the consumer worked");
+    let position = t.services.store.consumer_position("test-slow").await.unwrap();
+    assert!(position < *log.last().unwrap(), "the text came in while the backlog was still being worked through");
+    worker.abort();
+    let _ = worker.await;
+
+    let found = json(t.get(&admin, "/api/v1/conversations?q=Friday").await).await;
+    let found = found["items"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "the text answered meanwhile is stored: {found:?}");
+    let thread = common::messages_in(&t, &admin, found[0]["id"].as_i64().unwrap()).await;
+    assert_eq!(thread[0]["body"], "Can I move my appointment to Friday?");
+    let handled_ids = ids(&pool, "SELECT event_id FROM proof ORDER BY event_id").await;
+    let log = ids(&pool, "SELECT id FROM event_log WHERE id > 0 ORDER BY id").await;
+    assert_eq!(handled_ids, log[..handled_ids.len()], "what the consumer committed is the log's start, each once");
+    pool.close().await;
+}
+both_backends!(a_text_is_answered_while_a_consumer_works_through_a_backlog);
+
+/// A batch the time budget cuts short commits what it handled and moves the
+/// cursor just past it: drained in several short batches, every event is
+/// handled exactly once, in order, and the counts of rows passed add up.
+async fn short_batches_handle_every_event_once(db: Db) {
+    let t = app(db).start().await;
+    backlog(&t, 8).await;
+    let pool = raw(&t).await;
+    let slow = Slow { per_event: Duration::from_millis(20), handled: Arc::new(AtomicUsize::new(0)) };
+    let mut batches = Vec::new();
+    loop {
+        let n = t.services.store.consume(&slow, 500).await.expect("a batch");
+        if n == 0 {
+            break;
+        }
+        batches.push(n);
+    }
+    let log = ids(&pool, "SELECT id FROM event_log WHERE id > 0 ORDER BY id").await;
+    assert!(log.len() >= 16, "{log:?}");
+    // Each event takes 20 ms at least, so a batch is past its 50 ms after the third.
+    assert!(batches.iter().all(|n| *n <= 3), "events passed per batch, asked for 500 at a time: {batches:?}");
+    assert_eq!(ids(&pool, "SELECT event_id FROM proof ORDER BY event_id").await, log, "every event once, in order");
+    assert_eq!(batches.iter().sum::<usize>(), log.len(), "each batch counted the rows it passed");
+    assert_eq!(t.services.store.consumer_position("test-slow").await.unwrap(), *log.last().unwrap());
+    pool.close().await;
+}
+both_backends!(short_batches_handle_every_event_once);
