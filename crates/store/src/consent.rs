@@ -187,6 +187,12 @@ async fn cancel_automatic(tx: &mut sqlx::AnyConnection, contact_id: i64, scope: 
            AND ($2 = 'account' OR c.inbox_id IN (SELECT ib.id FROM inboxes ib WHERE {INBOX_SCOPE} = $2))"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).bind(scope).fetch_all(&mut *tx).await?;
+    withdraw(tx, rows, now).await
+}
+
+/// Deletes the queued automatic replies `rows` name (id, body,
+/// conversation_id, account_id), each with its timeline event.
+async fn withdraw(tx: &mut sqlx::AnyConnection, rows: Vec<sqlx::any::AnyRow>, now: Timestamp) -> Result<()> {
     for r in rows {
         let message_id: i64 = r.try_get("id")?;
         sqlx::query("DELETE FROM outbox WHERE message_id = $1").bind(message_id).execute(&mut *tx).await?;
@@ -201,6 +207,50 @@ async fn cancel_automatic(tx: &mut sqlx::AnyConnection, contact_id: i64, scope: 
         crate::events::append(tx, place, &ev, None, now).await?;
     }
     Ok(())
+}
+
+/// Appends ledger rows in order, a few hundred per statement, without
+/// [`record`]'s effects: the caller (a contacts import) writes each contact's
+/// `consent` column with its other fields, and calls [`account_opt_outs`] for
+/// the contacts that may have conversations.
+pub(crate) async fn append_many(tx: &mut sqlx::AnyConnection, events: &[NewConsent<'_>], now: Timestamp) -> Result<()> {
+    use crate::multirow::Value;
+    let rows: Vec<Vec<Value>> = events
+        .iter()
+        .map(|c| {
+            let kind = if c.state == ConsentState::OptedOut { "opt_out" } else { "opt_in" };
+            vec![
+                Value::Int(c.contact_id),
+                Value::Text(c.scope.to_owned()),
+                Value::Text(kind.to_owned()),
+                Value::Text(c.source.to_owned()),
+                Value::Text(c.evidence.to_owned()),
+                Value::OptInt(c.actor_id),
+                Value::OptInt(c.message_id),
+                Value::Int(to_ms(now)),
+            ]
+        })
+        .collect();
+    let sql = "INSERT INTO consent_events (contact_id, scope, kind, source, evidence, actor_id, message_id, created_at) VALUES {values}";
+    crate::multirow::run(tx, sql, &rows).await?;
+    Ok(())
+}
+
+/// What [`record`] does after an opt-out in the account's scope, for many
+/// contacts at once: their conversations wait for nobody, and automatic
+/// replies queued for them are withdrawn.
+pub(crate) async fn account_opt_outs(tx: &mut sqlx::AnyConnection, contact_ids: &[i64], now: Timestamp) -> Result<()> {
+    use crate::multirow::{Value, select_in};
+    let ids: Vec<Value> = contact_ids.iter().map(|&id| Value::Int(id)).collect();
+    let sql = "UPDATE conversations SET waiting_since = NULL WHERE waiting_since IS NOT NULL AND contact_id IN ({in})";
+    select_in(tx, sql, &[], &ids).await?;
+    let sql = "SELECT m.id, m.body, c.id AS conversation_id, c.account_id FROM messages m
+         JOIN outbox o ON o.message_id = m.id
+         JOIN conversations c ON c.id = m.conversation_id
+         WHERE o.state = 'queued' AND o.kind = 'reply' AND m.author_id IS NULL AND c.contact_id IN ({in})
+         ORDER BY m.id";
+    let rows = select_in(tx, sql, &[], &ids).await?;
+    withdraw(tx, rows, now).await
 }
 
 /// A consent change recorded by a person or an API client.

@@ -31,6 +31,7 @@ mod labels;
 mod media;
 mod mentions;
 pub(crate) mod messages;
+mod multirow;
 mod notifications;
 mod outbox;
 pub mod phone_checks;

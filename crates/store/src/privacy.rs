@@ -209,6 +209,52 @@ pub(crate) async fn carry_opt_outs(
     Ok(())
 }
 
+/// [`carry_opt_outs`] for many new addresses at once, without writing: for
+/// each address an erased contact had, the scopes whose latest change was an
+/// opt-out (in scope order), for the caller to record. Empty before the first
+/// erasure.
+pub(crate) async fn opt_outs_to_carry(
+    store: &Store,
+    tx: &mut sqlx::AnyConnection,
+    account_id: i64,
+    addresses: &[&Address],
+) -> Result<std::collections::HashMap<String, Vec<String>>> {
+    use crate::multirow::{Value, select_in};
+    let mut out = std::collections::HashMap::new();
+    if addresses.is_empty() {
+        return Ok(out);
+    }
+    let key =
+        sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(HASH_KEY).fetch_optional(&mut *tx).await?;
+    let Some(key) = key else { return Ok(out) };
+    let key = store.open_server_key(HASH_KEY, key.try_get(0)?)?;
+    let by_hash: std::collections::HashMap<String, &Address> =
+        addresses.iter().map(|a| (address_hash(&key, a.namespace(), a.value()), *a)).collect();
+    let hashes: Vec<Value> = by_hash.keys().map(|h| Value::Text(h.clone())).collect();
+    let rows = select_in(
+        tx,
+        "SELECT x.address_hash, e.scope, e.kind FROM consent_events e
+         JOIN erased_identities x ON x.contact_id = e.contact_id
+         WHERE x.account_id = $1 AND x.address_hash IN ({in}) AND e.kind IN ('opt_in', 'opt_out')
+         ORDER BY e.id",
+        &[Value::Int(account_id)],
+        &hashes,
+    )
+    .await?;
+    let mut latest: std::collections::BTreeMap<(String, String), String> = Default::default();
+    for r in rows {
+        latest.insert((r.try_get("address_hash")?, r.try_get("scope")?), r.try_get("kind")?);
+    }
+    for ((hash, scope), kind) in latest {
+        if let Some(a) = by_hash.get(&hash)
+            && kind == "opt_out"
+        {
+            out.entry(a.value().to_owned()).or_insert_with(Vec::new).push(scope);
+        }
+    }
+    Ok(out)
+}
+
 async fn count(tx: &mut sqlx::AnyConnection, sql: &str, contact_id: i64) -> Result<i64> {
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).bind(contact_id).fetch_one(&mut *tx).await?.try_get(0)?)
 }

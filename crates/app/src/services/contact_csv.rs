@@ -142,25 +142,19 @@ impl Services {
                     continue;
                 }
             };
-            if opts.dry_run {
-                let phone = row.phone.as_str().to_owned();
-                let known = seen.contains(&phone) || self.store.knows_phone(account_id, &phone).await?;
-                if known {
-                    report.merged += 1;
+            batch.push(row);
+            if batch.len() == BATCH {
+                if opts.dry_run {
+                    self.check_batch(account_id, &mut batch, &mut seen, &mut report).await?;
                 } else {
-                    report.created += 1;
-                }
-                seen.insert(phone);
-                report.consent_recorded += u64::from(row.consent.is_some());
-            } else {
-                batch.push(row);
-                if batch.len() == BATCH {
                     self.write_batch(account_id, &mut batch, &source, actor_id, &mut report).await?;
                 }
             }
             progress(reader.position().byte());
         }
-        if !opts.dry_run {
+        if opts.dry_run {
+            self.check_batch(account_id, &mut batch, &mut seen, &mut report).await?;
+        } else {
             self.write_batch(account_id, &mut batch, &source, actor_id, &mut report).await?;
             let detail = format!(
                 "{source}: {} rows, {} contacts created, {} merged, {} consent records, {} bad rows skipped",
@@ -178,6 +172,33 @@ impl Services {
         }
         progress(reader.position().byte());
         Ok(report)
+    }
+
+    /// A dry run's batch: which rows would make a contact and which would
+    /// merge (the account knows the number, or an earlier row has it).
+    async fn check_batch(
+        &self,
+        account_id: i64,
+        batch: &mut Vec<ContactRow>,
+        seen: &mut HashSet<String>,
+        report: &mut ImportReport,
+    ) -> ServiceResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let phones: Vec<&str> = batch.iter().map(|r| r.phone.as_str()).collect();
+        let known = self.store.known_phones(account_id, &phones).await?;
+        for row in batch.drain(..) {
+            let phone = row.phone.as_str().to_owned();
+            if known.contains(&phone) || seen.contains(&phone) {
+                report.merged += 1;
+            } else {
+                report.created += 1;
+            }
+            seen.insert(phone);
+            report.consent_recorded += u64::from(row.consent.is_some());
+        }
+        Ok(())
     }
 
     async fn write_batch(

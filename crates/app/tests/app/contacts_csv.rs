@@ -169,3 +169,91 @@ async fn the_contacts_page_checks_an_upload_and_streams_the_export(db: Db) {
     assert_eq!(agent.get(t.url("/contacts/export.csv")).send().await.unwrap().status(), 403);
 }
 both_backends!(the_contacts_page_checks_an_upload_and_streams_the_export);
+
+/// The contact a number belongs to, straight from the store.
+async fn contact_of(t: &common::TestApp, phone: &str) -> textdesk_store::Contact {
+    let address = textdesk_core::Address::parse(textdesk_core::Medium::Sms, phone).unwrap();
+    t.services.store.contact_by_address(t.account_id, &address).await.unwrap().unwrap_or_else(|| panic!("{phone}"))
+}
+
+/// A file longer than one write (200 rows) behaves as if its rows were
+/// written one after another: a number seen earlier in the same batch or an
+/// earlier one merges, the ledger is read as the earlier rows left it, an
+/// opt-out carried from an erased contact holds, and an imported opt-out
+/// stops a known customer's waiting conversation and its queued automatic reply.
+async fn an_import_over_several_batches_reads_as_one_row_after_another(db: Db) {
+    let t = app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let inbox = t.simulator_inbox().await;
+    // Bo said STOP, then asked to be erased.
+    let bo = json(t.text_in(inbox, "+12125550199", "STOP", None).await).await["conversation_id"].as_i64().unwrap();
+    let bo = json(t.get(&admin, &format!("/api/v1/conversations/{bo}")).await).await["contact_id"].as_i64().unwrap();
+    assert_eq!(t.post(&admin, &format!("/api/v1/contacts/{bo}/erasure"), serde_json::json!({})).await.status(), 200);
+    // Ana writes while the inbox is closed: the off-hours reply waits in the outbox.
+    let (zone, _) = common::zone_at_hour(2);
+    let days: serde_json::Map<String, Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| (d.to_string(), serde_json::json!(["09:00-17:00"])))
+        .collect();
+    let hours = serde_json::json!({ "settings": { "hours": { "zone": zone, "weekly": days } } });
+    let r = t.client.patch(t.url(&format!("/api/v1/inboxes/{inbox}"))).bearer_auth(&admin).json(&hours).send().await;
+    assert_eq!(r.unwrap().status(), 200);
+    let ana_conv =
+        json(t.text_in(inbox, "+12125550111", "Can I move my appointment?", None).await).await["conversation_id"]
+            .as_i64()
+            .unwrap();
+    t.services.run_automations().await.unwrap();
+    let automatic = |msgs: Value| {
+        msgs.as_array().unwrap().iter().filter(|m| m["direction"] == "outbound" && m["author_id"].is_null()).count()
+    };
+    let thread = format!("/api/v1/conversations/{ana_conv}/messages");
+    assert_eq!(automatic(json(t.get(&admin, &thread).await).await), 1, "the off-hours reply is queued");
+
+    let zed = "+13125550100";
+    let mut lines = vec![
+        "name,phone,consent_state,consent_source,consent_evidence,consent_recorded_at,plan,customer_no".to_owned(),
+        "Ana Ruiz,+12125550111,opted_out,paper,unsubscribe slip,2026-02-01,,".into(),
+        "Bo Back,+12125550199,opted_in,web_form,old list,2026-03-01,,".into(),
+        format!("Zed,{zed},opted_in,web_form,signup,2026-03-01,basic,"),
+        format!(",{zed},,,,,,C7"),
+    ];
+    for i in 4..450 {
+        if i == 300 {
+            lines.push(format!("Zed Last,{zed},opted_out,phone,asked on a call,2026-04-01,,"));
+        } else {
+            lines.push(format!("Customer {i},+1312234{i:04},,,,,pro,"));
+        }
+    }
+    let (env, dir) = env_of(&t);
+    let file = dir.join("many.csv");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (ok, out, err) = run(&env, &["contacts", "import", file.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("450 rows read: 447 new contacts were created, 3 were merged"), "{out}");
+    assert!(out.contains("3 consent records were added"), "{out}");
+
+    let z = contact_of(&t, zed).await;
+    assert_eq!((z.name.as_str(), z.consent), ("Zed Last", textdesk_core::ConsentState::OptedOut));
+    assert_eq!((z.attributes["plan"].as_str(), z.attributes["customer_no"].as_str()), (Some("basic"), Some("C7")));
+    let ledger = t.services.store.consent_history(z.id).await.unwrap();
+    let kinds: Vec<(&str, &str)> = ledger.iter().map(|e| (e.kind.as_str(), e.source.as_str())).collect();
+    assert_eq!(kinds, [("opt_in", "imported"), ("opt_out", "imported")]);
+    assert!(ledger[1].evidence.ends_with("imported from many.csv, line 302)"), "{}", ledger[1].evidence);
+
+    let back = contact_of(&t, "+12125550199").await;
+    assert_ne!(back.id, bo, "a new contact for the erased one's number");
+    assert_eq!((back.name.as_str(), back.consent), ("Bo Back", textdesk_core::ConsentState::OptedOut));
+    let ledger = t.services.store.consent_history(back.id).await.unwrap();
+    let kinds: Vec<&str> = ledger.iter().map(|e| e.source.as_str()).collect();
+    assert_eq!(kinds, ["erasure"], "an old opt-in does not undo the opt-out kept from before the erasure");
+
+    let ana = contact_of(&t, "+12125550111").await;
+    assert_eq!((ana.name.as_str(), ana.consent), ("Ana Ruiz", textdesk_core::ConsentState::OptedOut));
+    assert_eq!(automatic(json(t.get(&admin, &thread).await).await), 0, "the queued automatic reply is withdrawn");
+    let c = json(t.get(&admin, &format!("/api/v1/conversations/{ana_conv}")).await).await;
+    assert!(c["waiting_since"].is_null(), "nobody may answer her now: {c}");
+    assert_eq!(t.dispatch_all().await, 0);
+    let last = contact_of(&t, "+13122340449").await;
+    assert_eq!((last.name.as_str(), last.attributes["plan"].as_str()), ("Customer 449", Some("pro")));
+}
+both_backends!(an_import_over_several_batches_reads_as_one_row_after_another);
