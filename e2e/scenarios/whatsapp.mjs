@@ -54,6 +54,8 @@ export const scenarios = [
       await phone.locator("#window-note").waitFor();
       await phone.locator("#template-picker").evaluate((d) => { d.open = true; });
       await assertNoHorizontalScroll(phone, "the WhatsApp conversation at 390 px");
+      const picker = await phone.locator("#template-picker").boundingBox();
+      check(picker && picker.height >= 0.34 * 844, `only a template can go, so the picker gets the room on a phone (${Math.round(picker?.height)} px of 844)`);
       await screenshot(phone, "whatsapp-390");
 
       // A template with a header file and button values, filled in on the phone.
