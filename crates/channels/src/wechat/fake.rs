@@ -308,15 +308,15 @@ impl Shared {
         grant_type: Option<&str>,
         app_id: Option<&str>,
         secret: Option<&str>,
-    ) -> Result<(), Response> {
+    ) -> Result<(), (i64, &'static str)> {
         if grant_type != Some("client_credential") {
-            return Err(error(40002, "invalid grant_type"));
+            return Err((40002, "invalid grant_type"));
         }
         if app_id != Some(self.app_id.as_str()) {
-            return Err(error(40013, "invalid appid"));
+            return Err((40013, "invalid appid"));
         }
         if secret != Some(self.app_secret.as_str()) {
-            return Err(error(40125, "invalid appsecret"));
+            return Err((40125, "invalid appsecret"));
         }
         Ok(())
     }
@@ -328,8 +328,8 @@ fn token_answer(token: &str, expires_in: u64) -> Response {
 
 async fn token(State(shared): State<Arc<Shared>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let field = |k: &str| q.get(k).map(String::as_str);
-    if let Err(refusal) = shared.check_credentials(field("grant_type"), field("appid"), field("secret")) {
-        return refusal;
+    if let Err((code, msg)) = shared.check_credentials(field("grant_type"), field("appid"), field("secret")) {
+        return error(code, msg);
     }
     let now = shared.now();
     let mut inner = shared.lock();
@@ -349,8 +349,8 @@ async fn stable_token(State(shared): State<Arc<Shared>>, raw: axum::body::Bytes)
         return error(47001, "data format error");
     };
     let field = |k: &str| body.get(k).and_then(Value::as_str);
-    if let Err(refusal) = shared.check_credentials(field("grant_type"), field("appid"), field("secret")) {
-        return refusal;
+    if let Err((code, msg)) = shared.check_credentials(field("grant_type"), field("appid"), field("secret")) {
+        return error(code, msg);
     }
     let force = match body.get("force_refresh") {
         None | Some(Value::Null) => false,
@@ -400,8 +400,11 @@ fn mp4(b: &[u8]) -> bool {
     b.get(4..8) == Some(b"ftyp")
 }
 
+/// Whether a file's first bytes are of a format an upload type takes.
+type Sniff = fn(&[u8]) -> bool;
+
 /// Which files WeChat takes as each upload type, how large, and its code for one too large.
-fn upload_rule(kind: &str) -> Option<(fn(&[u8]) -> bool, usize, i64)> {
+fn upload_rule(kind: &str) -> Option<(Sniff, usize, i64)> {
     match kind {
         "image" => Some((picture, 10 * 1024 * 1024, 40009)),
         "voice" => Some((voice, 2 * 1024 * 1024, 40010)),
