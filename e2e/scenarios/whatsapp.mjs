@@ -3,7 +3,9 @@
 // Graph API). Free text is refused with the reason and the template picker is
 // open; the agent fills the template's variables, watches the preview, and
 // sends it; it goes to the fake and shows in the thread. Then the same page on
-// a phone (390 px).
+// a phone (390 px), where a template with a header file and button values is
+// filled in: every field labelled, on the screen, large enough to tap, and the
+// template sent from there.
 import { env, check, signIn, submit, thread, openConversation, assertNoHorizontalScroll, screenshot, eventually } from "../lib.mjs";
 
 const conversation = process.env.TEXTDESK_WA_CONVERSATION;
@@ -52,7 +54,40 @@ export const scenarios = [
       await phone.locator("#window-note").waitFor();
       await phone.locator("#template-picker").evaluate((d) => { d.open = true; });
       await assertNoHorizontalScroll(phone, "the WhatsApp conversation at 390 px");
+      const picker = await phone.locator("#template-picker").boundingBox();
+      check(picker && picker.height >= 0.34 * 844, `only a template can go, so the picker gets the room on a phone (${Math.round(picker?.height)} px of 844)`);
       await screenshot(phone, "whatsapp-390");
+
+      // A template with a header file and button values, filled in on the phone.
+      const order = phone.locator("form[data-template-form]", { hasText: "order_ready" });
+      const fields = [
+        [order.getByLabel("Link to the header file (a document, public https address)"), "https://files.example/orders/A-17.pdf"],
+        [order.getByLabel("Value for {{1}}"), "Kerry"],
+        [order.getByLabel("Value for {{2}}"), "A-17"],
+        [order.getByLabel("Payload of the “Pick up today” button (optional, comes back when tapped)"), ""],
+        [order.getByLabel(/^Ending of the address of the “Track your parcel” button/), "A-17"],
+      ];
+      for (const [field, value] of fields) {
+        await field.scrollIntoViewIfNeeded();
+        const box = await field.boundingBox();
+        check(box && box.x >= 0 && box.x + box.width <= 390 && box.height >= 32, `a template field at 390 px is on the screen and tall enough to tap (${JSON.stringify(box)})`);
+        if (value) await field.fill(value);
+      }
+      const labels = await order.locator("label").evaluateAll((ls) => ls.map((l) => {
+        const r = l.getBoundingClientRect();
+        return { text: l.textContent, right: r.right, scrolls: l.scrollWidth > l.clientWidth + 1 };
+      }));
+      for (const l of labels) check(l.right <= 390 && !l.scrolls, `the label "${l.text}" fits the 390 px screen`);
+      await order.locator(".template-preview", { hasText: "Hi Kerry, your order A-17 is ready." }).waitFor();
+      await assertNoHorizontalScroll(phone, "the template picker's header and button fields at 390 px");
+      await screenshot(phone, "whatsapp-template-fields-390");
+      const sendIt = order.getByRole("button", { name: "Send template" });
+      await sendIt.scrollIntoViewIfNeeded();
+      const button = await sendIt.boundingBox();
+      check(button && button.y >= 0 && button.y + button.height <= 844, "Send template can be reached on the phone");
+      await submit(phone, sendIt, { tap: true });
+      await thread(phone).bubble("Hi Kerry, your order A-17 is ready.").waitFor();
+      await screenshot(phone, "whatsapp-template-sent-390");
     },
   },
   {
@@ -73,7 +108,7 @@ export const scenarios = [
         await templates.locator("td", { hasText: "visit_reminder" }).waitFor();
         await templates.locator(".badge", { hasText: "rejected" }).waitFor();
         await Promise.all([page.waitForNavigation({ waitUntil: "load" }), templates.getByRole("button", { name: "Sync templates" }).click()]);
-        await page.locator("#templates [role=status]", { hasText: "Synced: 2 templates" }).waitFor();
+        await page.locator("#templates [role=status]", { hasText: "Synced: 3 templates" }).waitFor();
         await assertNoHorizontalScroll(page, `the WhatsApp inbox settings at ${width} px`);
         await templates.scrollIntoViewIfNeeded();
         await screenshot(page, name);

@@ -102,6 +102,10 @@ pub struct Outgoing {
     /// The content type of each of `media_urls`, in the same order, where
     /// known (WhatsApp sends a picture, a video and a document differently).
     pub media_types: Vec<String>,
+    /// Where each of `media_urls` is kept on this server, in the same order,
+    /// for providers that take the file itself rather than a link (WeChat
+    /// uploads it).
+    pub media_files: Vec<std::path::PathBuf>,
     /// An approved template to send instead of free text (WhatsApp outside
     /// its 24 hours); `body` then holds its text as filled in, for the record.
     pub template: Option<OutgoingTemplate>,

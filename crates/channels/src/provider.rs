@@ -48,6 +48,13 @@ pub trait Provider: Send + Sync {
     fn sender(&self, stored: &StoredSetup, medium: Medium, raw: &str) -> Result<String, String>;
     /// Where it connects, in a few words for the inbox page (`smsc.example.com:2775`).
     fn summary(&self, stored: &StoredSetup) -> Option<String>;
+    /// Whether it can carry this attachment (a stored file's type and size) on
+    /// `medium`, checked before a message is queued; the reason in words if
+    /// not. Only for providers with `Capabilities::media`; the media store's
+    /// own limits apply to all.
+    fn check_attachment(&self, _medium: Medium, _content_type: &str, _size: u64) -> Result<(), String> {
+        Ok(())
+    }
     /// Whether it holds message templates an admin syncs (WhatsApp's).
     fn has_templates(&self) -> bool {
         false

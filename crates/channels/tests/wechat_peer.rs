@@ -177,3 +177,57 @@ async fn wechatpy_and_our_client_send_the_same_requests() {
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0], sent[1], "wechatpy: {} ours: {}", sent[0], sent[1]);
 }
+
+#[tokio::test]
+async fn wechatpy_and_our_client_upload_and_send_the_same_media() {
+    let Some(python) = peer_python() else { return };
+    let fake = FakeWechat::start().await.unwrap();
+    let openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
+    let dir = std::env::temp_dir().join(format!("textdesk-wechat-peer-{}", hex::encode(rand::random::<[u8; 8]>())));
+    std::fs::create_dir_all(&dir).unwrap();
+    let client = WechatClient::new(WechatConfig {
+        api_base: fake.base_url().into(),
+        app_id: fake.app_id().into(),
+        app_secret: fake.app_secret().into(),
+    })
+    .unwrap();
+    let files: [(&str, &str, &str, &[u8]); 3] = [
+        ("image", "picture.png", "image/png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
+        ("voice", "voice.amr", "audio/amr", b"#!AMR\n\x3c\x48\x77"),
+        ("video", "video.mp4", "video/mp4", b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom"),
+    ];
+    for (kind, name, content_type, bytes) in files {
+        use base64::Engine;
+        let answer = ask(
+            python.clone(),
+            json!({ "op": "send_media", "api_base": fake.base_url(), "app_id": fake.app_id(),
+                    "secret": fake.app_secret(), "openid": openid, "kind": kind, "file_name": name,
+                    "content_type": content_type, "base64": base64::engine::general_purpose::STANDARD.encode(bytes) }),
+        )
+        .await;
+        assert_eq!(answer["upload"]["type"], kind, "the fake took wechatpy's upload: {answer}");
+        assert_eq!(answer["send"]["errcode"], 0, "{answer}");
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let msg = Outgoing {
+            from: "gh_1".into(),
+            to: openid.into(),
+            media_urls: vec![format!("https://textdesk.example/media/1?{name}")],
+            media_types: vec![content_type.into()],
+            media_files: vec![path],
+            ..Default::default()
+        };
+        client.send(&msg).await.unwrap();
+        let (uploads, sent) = (fake.uploads(), fake.sent());
+        let (theirs, ours) = (&uploads[uploads.len() - 2], &uploads[uploads.len() - 1]);
+        assert_eq!(
+            (&ours.kind, &ours.file_name, &ours.content_type, &ours.bytes),
+            (&theirs.kind, &theirs.file_name, &theirs.content_type, &theirs.bytes),
+            "the same multipart upload as wechatpy's"
+        );
+        let mut ours_sent = sent[sent.len() - 1].clone();
+        ours_sent[kind]["media_id"] = json!(theirs.media_id);
+        assert_eq!(ours_sent, sent[sent.len() - 2], "the same message as wechatpy's");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

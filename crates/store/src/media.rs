@@ -167,6 +167,16 @@ impl Store {
         q.fetch_all(&self.pool).await?.iter().map(media_from).collect()
     }
 
+    /// `user_id`'s upload `id` if it is still waiting to be sent (None for
+    /// anyone else's, or one already sent), to check before a message takes it.
+    pub async fn waiting_upload(&self, id: i64, user_id: i64) -> Result<Option<Media>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM media md WHERE md.id = $1 AND md.message_id IS NULL AND md.uploaded_by = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(user_id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(media_from).transpose()
+    }
+
     pub async fn media(&self, id: i64) -> Result<Media> {
         let sql = format!("SELECT {COLUMNS} FROM media md WHERE md.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;

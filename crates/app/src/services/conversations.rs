@@ -124,6 +124,7 @@ impl Services {
                     inbox.provider
                 )));
             }
+            self.check_attachments(&inbox, user.id, &draft.media).await?;
             channel.check_length(draft.body.as_str()).map_err(|e| ServiceError::Invalid(e.0))?;
         }
         let now = Timestamp::now();

@@ -287,14 +287,22 @@ impl Services {
     }
 
     async fn send_via_channel(&self, row: &Claimed, human_agent: bool) -> Result<Accepted, SendError> {
-        let links = match row.phone_check {
+        // A phone check's code carries no attachments (and names no message).
+        let media = match row.phone_check {
             Some(_) => Vec::new(),
             None => self
-                .outgoing_media_links(row.message_id)
+                .outgoing_media(row.message_id)
                 .await
                 .map_err(|e| SendError::Retryable(format!("reading the attachments failed: {e}")))?,
         };
-        let (media_urls, media_types) = links.into_iter().unzip();
+        let mut media_urls = Vec::with_capacity(media.len());
+        let mut media_types = Vec::with_capacity(media.len());
+        let mut media_files = Vec::with_capacity(media.len());
+        for m in media {
+            media_urls.push(m.link);
+            media_types.push(m.content_type);
+            media_files.push(m.file);
+        }
         let template = match row.template.as_deref().map(serde_json::from_str::<OutgoingTemplate>) {
             None => None,
             Some(Ok(t)) => Some(t),
@@ -308,6 +316,7 @@ impl Services {
             body: row.body.clone(),
             media_urls,
             media_types,
+            media_files,
             template,
             status_callback: None,
             human_agent,

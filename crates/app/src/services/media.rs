@@ -17,6 +17,13 @@ use crate::services::error::{ServiceError, ServiceResult};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
+/// One attachment of a message on its way out.
+pub struct OutgoingMedia {
+    pub link: String,
+    pub content_type: String,
+    pub file: PathBuf,
+}
+
 pub struct MediaStore {
     pub dir: PathBuf,
     /// Signs links; made from a key kept in the database, so every node agrees.
@@ -129,21 +136,37 @@ impl Services {
         })
     }
 
-    /// Links a provider fetches the message's attachments from (a day is long
-    /// past any send and its retries' first hours).
-    /// Each with its content type (WhatsApp sends a picture and a document differently).
-    pub async fn outgoing_media_links(&self, message_id: i64) -> ServiceResult<Vec<(String, String)>> {
+    /// A message's stored attachments as a provider is given them: a signed
+    /// link good for a day (long past any send and its retries' first hours),
+    /// the content type, and the file on this server.
+    pub async fn outgoing_media(&self, message_id: i64) -> ServiceResult<Vec<OutgoingMedia>> {
         Ok(self
             .store
             .media_of(&[message_id])
             .await?
             .into_iter()
             .filter(|m| m.state == MediaState::Stored)
-            .map(|m| {
-                let kind = m.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
-                (self.media_link(m.id, SignedDuration::from_hours(24)), kind)
+            .filter_map(|m| {
+                let file = self.media.path_of(&m)?;
+                let content_type = m.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+                Some(OutgoingMedia { link: self.media_link(m.id, SignedDuration::from_hours(24)), content_type, file })
             })
             .collect())
+    }
+
+    /// Refuses, in the provider's words, an attachment of `author`'s that the
+    /// inbox's channel cannot carry (WeChat's types and sizes), before
+    /// anything is queued. Ids that are not the author's waiting uploads are
+    /// left to the store, which refuses them with the message.
+    pub(crate) async fn check_attachments(&self, inbox: &Inbox, author: i64, media: &[i64]) -> ServiceResult<()> {
+        let Some(provider) = textdesk_channels::registry::find(&inbox.provider) else { return Ok(()) };
+        for id in media {
+            let Some(m) = self.store.waiting_upload(*id, author).await? else { continue };
+            let content_type = m.content_type.as_deref().unwrap_or("application/octet-stream");
+            let size = u64::try_from(m.size_bytes.unwrap_or_default()).unwrap_or_default();
+            provider.check_attachment(inbox.medium, content_type, size).map_err(ServiceError::Invalid)?;
+        }
+        Ok(())
     }
 
     /// Fetches attachments that are due, one provider call each; returns how

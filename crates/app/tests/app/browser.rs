@@ -264,6 +264,19 @@ async fn seed_whatsapp(t: &TestApp, admin: &str, fake: &textdesk_channels::whats
         "Hi {{1}}, your visit is on {{2}}. Reply to change it.",
     );
     fake.add_template("spring_sale", "en_US", "REJECTED", "MARKETING", "20% off whitening this spring");
+    // A header file and button values to fill in (the picker on a phone).
+    fake.add_template_with(
+        "order_ready",
+        "en_US",
+        json!([
+            { "type": "HEADER", "format": "DOCUMENT", "example": { "header_handle": ["4::YXBwbGljYXRpb24vcGRm"] } },
+            { "type": "BODY", "text": "Hi {{1}}, your order {{2}} is ready.", "example": { "body_text": [["Kerry", "A-17"]] } },
+            { "type": "BUTTONS", "buttons": [
+                { "type": "QUICK_REPLY", "text": "Pick up today" },
+                { "type": "URL", "text": "Track your parcel", "url": "https://shop.example.com/orders/track-your-parcel-online/{{1}}",
+                  "example": ["https://shop.example.com/orders/track-your-parcel-online/A-17"] } ] }
+        ]),
+    );
     let r = t.post(admin, &format!("/api/v1/inboxes/{}/templates/sync", inbox["id"]), json!({})).await;
     assert_eq!(r.status(), 200, "syncing the templates");
     let list = json(t.get(admin, &format!("/api/v1/conversations?inbox_id={}", inbox["id"])).await).await;

@@ -4,10 +4,15 @@
 //! (media fetched by MediaId with the token), following and unfollowing as
 //! the customer's own opt-in and opt-out, replies through the
 //! customer-service API with the token kept and fetched again when WeChat
-//! retires it, the 48-hour window, safe mode (encrypted messages, wrong keys
-//! and signatures refused), and bad requests storing nothing.
+//! retires it, one token shared by every node (and left alone by the
+//! business's other programs on the same AppID), pictures, voice and video
+//! uploaded and sent (and what WeChat cannot take refused before it is
+//! queued), the 48-hour window, safe mode (encrypted messages, wrong keys and
+//! signatures refused), and bad requests storing nothing.
 
 use crate::common;
+
+use std::time::Duration;
 
 use common::*;
 use jiff::{SignedDuration, Timestamp};
@@ -206,3 +211,148 @@ async fn safe_mode_and_the_48_hour_window(db: Db) {
     assert!(detail.contains("48 hours on WeChat"), "{detail}");
 }
 both_backends!(safe_mode_and_the_48_hour_window);
+
+/// A follower's conversation on `t`'s WeChat inbox, at midday where the follower is.
+async fn follower_writes(t: &TestApp, agent: &str, fake: &FakeWechat, inbox: i64, url: &str) -> i64 {
+    let xml = fake.xml(OPENID, "text", &[("Content", "Can you send me the map?")]);
+    assert_eq!(fake.post_plain(url, &xml, fake.token()).await.unwrap().status(), 200);
+    let conv = conversations(t, agent, inbox).await[0]["id"].as_i64().unwrap();
+    t.move_contact_to(agent, conv, &zone_at_hour(12).0).await;
+    conv
+}
+
+/// Another program of the business on the same AppID (its website, say),
+/// using WeChat's basic token API as most do: its token, and whether a
+/// customer-service text with it is still taken.
+async fn their_token(fake: &FakeWechat) -> String {
+    let url = format!("{}/cgi-bin/token", fake.base_url());
+    let q = [("grant_type", "client_credential"), ("appid", fake.app_id()), ("secret", fake.app_secret())];
+    let answer: Value = reqwest::Client::new().get(url).query(&q).send().await.unwrap().json().await.unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn they_can_send(fake: &FakeWechat, token: &str) -> bool {
+    let url = format!("{}/cgi-bin/message/custom/send", fake.base_url());
+    let body = json!({ "touser": OPENID, "msgtype": "text", "text": { "content": "Your order shipped." } });
+    let r = reqwest::Client::new().post(url).query(&[("access_token", token)]).json(&body).send().await.unwrap();
+    r.json::<Value>().await.unwrap()["errcode"] == 0
+}
+
+async fn one_access_token_across_nodes(db: Db) {
+    let fake = FakeWechat::start().await.unwrap();
+    // Two servers on one database, as behind a load balancer.
+    let one = app(db).start().await;
+    let url = one.database_url.clone();
+    let two = app(db).config(move |c| c.database_url = url).start().await;
+    let agent = one.token_for("dana@example.com", Role::Agent).await;
+    let (inbox, hook) = wechat_inbox(&one, &fake, false).await;
+    let theirs = their_token(&fake).await;
+    let conv = follower_writes(&one, &agent, &fake, inbox, &hook).await;
+
+    // Replies go out through both nodes, turn about, over twenty minutes.
+    for round in 0..4 {
+        for node in [&one, &two] {
+            let path = format!("/api/v1/conversations/{conv}/messages");
+            let r = node.post(&agent, &path, json!({ "body": format!("Reply {round} from {}", node.base) })).await;
+            assert_eq!(r.status(), 201);
+            assert_eq!(node.dispatch_all().await, 1);
+        }
+        fake.advance(Duration::from_secs(6 * 60));
+    }
+    assert_eq!(fake.sent().len(), 8);
+    let outbound: Vec<Value> =
+        thread(&one, &agent, conv).await.into_iter().filter(|m| m["direction"] == "outbound").collect();
+    assert!(outbound.iter().all(|m| m["status"] == "sent"), "{outbound:?}");
+    // Neither node knocked the other's token out: WeChat refused nothing, and
+    // the account has one token for textdesk besides the other program's.
+    assert_eq!(fake.refused(), 0, "a node's token was retired by another's fetch");
+    assert_eq!(fake.tokens_issued(), 2);
+    assert!(they_can_send(&fake, &theirs).await, "textdesk retired the other program's token");
+}
+both_backends!(one_access_token_across_nodes);
+
+/// The smallest files of each kind WeChat takes.
+const AMR: &[u8] = b"#!AMR\n\x3c\x48\x77\x55\x2c";
+const MP4: &[u8] = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom\x00\x00\x00\x08free";
+
+async fn pictures_voice_and_video_go_to_wechat(db: Db) {
+    let fake = FakeWechat::start().await.unwrap();
+    let t = app(db).start().await;
+    let agent = t.token_for("dana@example.com", Role::Agent).await;
+    let (inbox, url) = wechat_inbox(&t, &fake, false).await;
+    let conv = follower_writes(&t, &agent, &fake, inbox, &url).await;
+
+    // From the composer: the text, then the picture, uploaded to WeChat and sent by its media_id.
+    let browser = t.browser("dana@example.com").await;
+    let page = browser.get(t.url(&format!("/conversations/{conv}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("type=\"file\" name=\"files\""), "the composer offers attachments on WeChat");
+    let (ct, body) = multipart(
+        &[("csrf", &csrf_of(&page)), ("body", "Here is the map."), ("media_ids", "")],
+        &[("files", "map.png", "image/png", PNG)],
+    );
+    let r = browser.post(t.url(&format!("/conversations/{conv}/reply"))).header("content-type", ct).body(body);
+    assert_eq!(r.send().await.unwrap().status(), 303);
+    assert_eq!(t.dispatch_all().await, 1);
+    let uploads = fake.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!((uploads[0].kind.as_str(), uploads[0].content_type.as_str()), ("image", "image/png"));
+    assert_eq!(uploads[0].bytes, PNG);
+    assert!(uploads[0].file_name.ends_with(".png"), "WeChat goes by the extension: {}", uploads[0].file_name);
+    assert_eq!(
+        fake.sent(),
+        [
+            json!({ "touser": OPENID, "msgtype": "text", "text": { "content": "Here is the map." } }),
+            json!({ "touser": OPENID, "msgtype": "image", "image": { "media_id": uploads[0].media_id } }),
+        ]
+    );
+    let last = thread(&t, &agent, conv).await.pop().unwrap();
+    assert_eq!(last["status"], "sent", "{last}");
+
+    // Over the API: a voice note and a video, with no text.
+    let mut ids = Vec::new();
+    for (kind, bytes) in [("audio/amr", AMR), ("video/mp4", MP4)] {
+        let r = t.client.post(t.url("/api/v1/media")).bearer_auth(&agent).header("content-type", kind);
+        let r = r.body(bytes.to_vec()).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{kind}");
+        ids.push(json(r).await["id"].as_i64().unwrap());
+    }
+    let r = t
+        .post(&agent, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": "", "media_ids": ids }))
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(t.dispatch_all().await, 1);
+    let uploads = fake.uploads();
+    let kinds: Vec<(&str, &str)> = uploads.iter().map(|u| (u.kind.as_str(), u.content_type.as_str())).collect();
+    assert_eq!(kinds, [("image", "image/png"), ("voice", "audio/amr"), ("video", "video/mp4")]);
+    let sent = fake.sent();
+    assert_eq!(sent[2], json!({ "touser": OPENID, "msgtype": "voice", "voice": { "media_id": uploads[1].media_id } }));
+    assert_eq!(sent[3], json!({ "touser": OPENID, "msgtype": "video", "video": { "media_id": uploads[2].media_id } }));
+
+    // What WeChat cannot take is refused in words before anything is queued.
+    let before = thread(&t, &agent, conv).await.len();
+    let big_voice = [AMR, &vec![0u8; 2 * 1024 * 1024 + 1 - AMR.len()][..]].concat();
+    for (kind, bytes, words) in [
+        ("application/pdf", b"%PDF-1.4 test".to_vec(), "WeChat cannot carry a PDF document"),
+        ("audio/amr", big_voice, "too large for WeChat (2.1 MB): it takes pictures"),
+        ("video/webm", b"\x1a\x45\xdf\xa3webm".to_vec(), "WeChat cannot carry a WebM video"),
+    ] {
+        let r = t.client.post(t.url("/api/v1/media")).bearer_auth(&agent).header("content-type", kind);
+        let r = r.body(bytes).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{kind} is kept by textdesk");
+        let id = json(r).await["id"].as_i64().unwrap();
+        let r = t
+            .post(
+                &agent,
+                &format!("/api/v1/conversations/{conv}/messages"),
+                json!({ "body": "See attached", "media_ids": [id] }),
+            )
+            .await;
+        assert_eq!(r.status(), 422, "{kind}");
+        let detail = json(r).await["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains(words), "{detail}");
+    }
+    assert_eq!(thread(&t, &agent, conv).await.len(), before, "nothing queued");
+    assert_eq!(t.dispatch_all().await, 0);
+    assert_eq!(fake.uploads().len(), 3);
+}
+both_backends!(pictures_voice_and_video_go_to_wechat);

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::client::{CredentialError, DEFAULT_API_BASE, WechatClient, WechatConfig};
 use super::crypto::{AesKey, signature_matches};
+use super::media::WechatMedia;
 use super::webhook::{encrypted_field, parse_message};
 use crate::provider::{
     Answer, BoxFuture, Channel, CheckFailure, Context, FindSent, Inbound, InboundRequest, MediaFailure, MediaFile,
@@ -63,14 +64,17 @@ impl Provider for Wechat {
     }
     fn capabilities(&self, medium: Medium) -> Capabilities {
         Capabilities {
-            // Pictures out need an upload to WeChat first: not built yet.
-            media: false,
+            // Pictures, voice and video, uploaded to WeChat first (`WechatMedia`).
+            media: true,
             max_chars: MAX_CHARS,
             reply_window: medium.reply_window(),
             human_agent_window: medium.human_agent_window(),
             delivery_receipts: false,
             read_receipts: false,
         }
+    }
+    fn check_attachment(&self, _medium: Medium, content_type: &str, size: u64) -> Result<(), String> {
+        WechatMedia::for_file(content_type, size).map(|_| ())
     }
     fn setup(&self) -> &'static [SetupField] {
         &FIELDS

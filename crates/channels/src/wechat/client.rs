@@ -1,16 +1,22 @@
-//! WeChat's Official Account API: the access token (`/cgi-bin/token`), kept
-//! and shared until five minutes before it expires, fetched by one caller at
-//! a time, and fetched again when WeChat says it is invalid or expired
-//! (40001, 40014, 42001); customer-service text messages
-//! (`/cgi-bin/message/custom/send`); a follower's media by id
-//! (`/cgi-bin/media/get`). Errors never carry the secret, the token or the
-//! customer's words.
+//! WeChat's Official Account API: the stable access token
+//! (`POST /cgi-bin/stable_token`: every caller with the AppSecret gets the
+//! same token while it is valid, so any number of servers share one without
+//! knocking each other's out, and the basic `/cgi-bin/token` other programs
+//! of the business use is left alone), kept until five minutes before it
+//! expires, fetched by one caller at a time, and fetched again when WeChat
+//! says it is invalid or expired (40001, 40014, 42001), forcing a new one
+//! only if WeChat hands back the very token it refused; customer-service
+//! messages (`/cgi-bin/message/custom/send`): text, and pictures, voice and
+//! video uploaded first as temporary media (`/cgi-bin/media/upload`); a
+//! follower's media by id (`/cgi-bin/media/get`). Errors never carry the
+//! secret, the token or the customer's words.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::media::WechatMedia;
 use crate::provider::{MediaFailure, MediaFile};
 use crate::{Accepted, Outgoing, SendError};
 
@@ -49,12 +55,47 @@ struct Token {
     fresh_until: Instant,
 }
 
+#[derive(Default)]
+struct TokenSlot {
+    current: Option<Token>,
+    /// The token WeChat last refused: if a fetch hands it back, only a forced refresh helps.
+    refused: Option<String>,
+}
+
+/// Why a call with the token did not get WeChat's yes.
+enum CallError {
+    Credentials(CredentialError),
+    /// WeChat's own error code.
+    Code(i64),
+    Transport(String),
+    /// No error code, with this HTTP status.
+    Unreadable(u16),
+}
+
+impl CallError {
+    fn into_send_error(self, part: &str) -> SendError {
+        match self {
+            CallError::Credentials(CredentialError::Rejected(words)) => SendError::Permanent(words),
+            CallError::Credentials(CredentialError::Unreachable(why)) | CallError::Transport(why) => {
+                SendError::Retryable(why)
+            }
+            CallError::Code(code) => explain(code),
+            CallError::Unreadable(status) if status >= 500 => {
+                SendError::Retryable(format!("WeChat answered HTTP {status} {part}"))
+            }
+            CallError::Unreadable(status) => {
+                SendError::Permanent(format!("WeChat's answer {part} could not be read (HTTP {status})"))
+            }
+        }
+    }
+}
+
 pub struct WechatClient {
     http: reqwest::Client,
     api: String,
     cfg: WechatConfig,
     /// Held while a token is fetched, so only one fetch runs at a time.
-    token: tokio::sync::Mutex<Option<Token>>,
+    token: tokio::sync::Mutex<TokenSlot>,
 }
 
 impl fmt::Debug for WechatClient {
@@ -91,7 +132,7 @@ impl WechatClient {
             .build()
             .map_err(|_| "the HTTP client could not be set up (TLS)".to_owned())?;
         let api = api.as_str().trim_end_matches('/').to_owned();
-        Ok(WechatClient { http, api, cfg, token: tokio::sync::Mutex::new(None) })
+        Ok(WechatClient { http, api, cfg, token: tokio::sync::Mutex::default() })
     }
 
     pub fn config(&self) -> &WechatConfig {
@@ -102,35 +143,48 @@ impl WechatClient {
         &self.api
     }
 
-    /// A valid access token: the kept one, or a new one (one fetch at a time).
+    /// A valid access token: the kept one, or the account's current one (one fetch at a time).
     async fn token(&self) -> Result<String, CredentialError> {
         let mut slot = self.token.lock().await;
-        if let Some(t) = slot.as_ref().filter(|t| Instant::now() < t.fresh_until) {
+        if let Some(t) = slot.current.as_ref().filter(|t| Instant::now() < t.fresh_until) {
             return Ok(t.value.clone());
         }
-        let (value, lifetime) = self.fetch_token().await?;
-        let fresh_until = Instant::now() + lifetime.saturating_sub(REFRESH_EARLY);
-        *slot = Some(Token { value: value.clone(), fresh_until });
+        let mut fetched = self.fetch_token(false).await?;
+        if slot.refused.as_deref() == Some(fetched.0.as_str()) {
+            // WeChat refused this very token a moment ago; a forced refresh
+            // (limited by WeChat to one in 30 seconds) retires it for everyone.
+            fetched = self.fetch_token(true).await?;
+        }
+        let (value, lifetime) = fetched;
+        // Fetched again five minutes early, when WeChat already hands out the next one.
+        let fresh_for = lifetime.saturating_sub(REFRESH_EARLY).max(lifetime / 2);
+        *slot = TokenSlot {
+            current: Some(Token { value: value.clone(), fresh_until: Instant::now() + fresh_for }),
+            refused: None,
+        };
         Ok(value)
     }
 
     /// Drops the kept token if it is still `stale` (another caller may have replaced it already).
     async fn forget(&self, stale: &str) {
         let mut slot = self.token.lock().await;
-        if slot.as_ref().is_some_and(|t| t.value == stale) {
-            *slot = None;
+        if slot.current.as_ref().is_some_and(|t| t.value == stale) {
+            *slot = TokenSlot { current: None, refused: Some(stale.to_owned()) };
         }
     }
 
-    async fn fetch_token(&self) -> Result<(String, Duration), CredentialError> {
+    async fn fetch_token(&self, force_refresh: bool) -> Result<(String, Duration), CredentialError> {
+        // The secret goes in the body, never in an address a proxy might log.
+        let body = json!({
+            "grant_type": "client_credential",
+            "appid": self.cfg.app_id,
+            "secret": self.cfg.app_secret,
+            "force_refresh": force_refresh,
+        });
         let resp = self
             .http
-            .get(format!("{}/cgi-bin/token", self.api))
-            .query(&[
-                ("grant_type", "client_credential"),
-                ("appid", &self.cfg.app_id),
-                ("secret", &self.cfg.app_secret),
-            ])
+            .post(format!("{}/cgi-bin/stable_token", self.api))
+            .json(&body)
             .send()
             .await
             .map_err(|e| CredentialError::Unreachable(transport("fetching an access token", &e)))?;
@@ -157,52 +211,98 @@ impl WechatClient {
         }
     }
 
+    /// One call with the token (`request` adds it), made once more with a new
+    /// token if WeChat refused the first: WeChat's answer when it says yes.
+    async fn call(&self, doing: &str, request: impl Fn(&str) -> reqwest::RequestBuilder) -> Result<Value, CallError> {
+        for attempt in 0..2 {
+            let token = self.token().await.map_err(CallError::Credentials)?;
+            let resp = request(&token).send().await.map_err(|e| CallError::Transport(transport(doing, &e)))?;
+            let status = resp.status();
+            let body = read_json(resp).await;
+            match errcode(&body) {
+                None if status.is_success() && body.is_object() => return Ok(body),
+                Some(0) => return Ok(body),
+                Some(code) if token_refused(code) && attempt == 0 => self.forget(&token).await,
+                Some(code) => return Err(CallError::Code(code)),
+                None => return Err(CallError::Unreadable(status.as_u16())),
+            }
+        }
+        Err(CallError::Transport(format!("{doing}: WeChat refused a new access token too; it will be tried again")))
+    }
+
     /// Whether the AppID and AppSecret give a token.
     pub async fn check_credentials(&self) -> Result<(), CredentialError> {
         self.token().await.map(|_| ())
     }
 
-    /// Sends one customer-service text message. WeChat answers with no id of
-    /// its own, so the message is named by a random one of ours.
+    /// Sends one message: its attachments are uploaded first (nothing has
+    /// gone if one cannot be), then the text and each attachment go as
+    /// customer-service messages, in that order. WeChat answers with no id of
+    /// its own, so each part is named by a random one of ours; once the first
+    /// part has gone, a later part's failure is logged rather than sending the
+    /// first again.
     pub async fn send(&self, msg: &Outgoing) -> Result<Accepted, SendError> {
-        if !msg.media_urls.is_empty() {
-            return Err(SendError::Permanent("this WeChat inbox sends text only".into()));
+        if msg.media_urls.len() != msg.media_files.len() {
+            return Err(SendError::Permanent("an attachment of this message is not in the media store".into()));
         }
-        if msg.body.trim().is_empty() {
-            return Err(SendError::Permanent("the message has no text".into()));
+        let mut parts = Vec::new();
+        if !msg.body.trim().is_empty() {
+            parts.push(json!({ "touser": msg.to, "msgtype": "text", "text": { "content": msg.body } }));
         }
-        let payload = json!({ "touser": msg.to, "msgtype": "text", "text": { "content": msg.body } });
-        for attempt in 0..2 {
-            let token = self.token().await.map_err(|e| match e {
-                CredentialError::Rejected(words) => SendError::Permanent(words),
-                CredentialError::Unreachable(why) => SendError::Retryable(why),
-            })?;
-            let resp = self
-                .http
-                .post(format!("{}/cgi-bin/message/custom/send", self.api))
-                .query(&[("access_token", &token)])
-                .json(&payload)
-                .send()
-                .await
-                .map_err(|e| SendError::Retryable(transport("sending to WeChat", &e)))?;
-            let status = resp.status();
-            let body = read_json(resp).await;
-            match errcode(&body) {
-                Some(0) => return Ok(Accepted::one(format!("wxcs-{}", hex::encode(rand::random::<[u8; 12]>())))),
-                Some(code) if token_refused(code) && attempt == 0 => self.forget(&token).await,
-                Some(code) => return Err(explain(code)),
-                None if status.is_server_error() => {
-                    return Err(SendError::Retryable(format!("WeChat answered HTTP {}", status.as_u16())));
-                }
-                None => {
-                    return Err(SendError::Permanent(format!(
-                        "WeChat's answer could not be read (HTTP {})",
-                        status.as_u16()
-                    )));
+        for (i, path) in msg.media_files.iter().enumerate() {
+            let content_type = msg.media_types.get(i).map(String::as_str).unwrap_or_default();
+            let (kind, media_id) = self.upload(path, content_type).await?;
+            let kind = kind.as_str();
+            parts.push(json!({ "touser": msg.to, "msgtype": kind, kind: { "media_id": media_id } }));
+        }
+        if parts.is_empty() {
+            return Err(SendError::Permanent("the message has neither text nor attachments".into()));
+        }
+        let mut ids = Vec::new();
+        for part in &parts {
+            let sent = self
+                .call("sending to WeChat", |token| {
+                    self.http
+                        .post(format!("{}/cgi-bin/message/custom/send", self.api))
+                        .query(&[("access_token", token)])
+                        .json(part)
+                })
+                .await;
+            match sent {
+                Ok(_) => ids.push(format!("wxcs-{}", hex::encode(rand::random::<[u8; 12]>()))),
+                Err(e) if ids.is_empty() => return Err(e.into_send_error("to the message")),
+                Err(e) => {
+                    let why = e.into_send_error("to a later part");
+                    tracing::warn!(error = %why, "a later part of a WeChat message was refused");
                 }
             }
         }
-        Err(SendError::Retryable("WeChat refused a new access token too; it will be tried again".into()))
+        Ok(Accepted { provider_ids: ids })
+    }
+
+    /// Uploads a stored attachment as temporary media: its kind and `media_id`.
+    async fn upload(&self, path: &std::path::Path, content_type: &str) -> Result<(WechatMedia, String), SendError> {
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|_| SendError::Retryable("an attachment could not be read from the media store".into()))?;
+        let kind = WechatMedia::for_file(content_type, bytes.len() as u64).map_err(SendError::Permanent)?;
+        let (file_name, essence) = WechatMedia::upload_name(content_type);
+        let (content_type, body) = multipart_file(file_name, essence, &bytes);
+        let answer = self
+            .call("uploading an attachment to WeChat", |token| {
+                self.http
+                    .post(format!("{}/cgi-bin/media/upload", self.api))
+                    .query(&[("access_token", token), ("type", kind.as_str())])
+                    .header(reqwest::header::CONTENT_TYPE, &content_type)
+                    .timeout(Duration::from_secs(120))
+                    .body(body.clone())
+            })
+            .await
+            .map_err(|e| e.into_send_error("to an upload"))?;
+        match answer.get("media_id").and_then(Value::as_str).filter(|id| !id.is_empty()) {
+            Some(id) => Ok((kind, id.to_owned())),
+            None => Err(SendError::Retryable("WeChat's answer to an upload had no media_id".into())),
+        }
     }
 
     /// A follower's media: `url` must be one the parser made from this
@@ -273,6 +373,9 @@ pub fn explain(code: i64) -> SendError {
         43004 => "The customer no longer follows the Official Account.",
         40003 => "WeChat does not know this follower (the OpenID is not this account's).",
         45002 => "The message is too long for WeChat.",
+        40004 | 40005 => "WeChat did not take the attachment's type.",
+        40006 | 40009 | 40010 | 40011 => "WeChat did not take the attachment's size.",
+        40007 => "WeChat no longer has the uploaded attachment.",
         48001 => "The Official Account may not send customer-service messages (the API is not authorised).",
         -1 | 45009 | 45011 => {
             return SendError::Retryable(format!(
@@ -285,6 +388,22 @@ pub fn explain(code: i64) -> SendError {
         return SendError::OptedOut(words.into());
     }
     SendError::Permanent(format!("{words} (error {code})"))
+}
+
+/// A `multipart/form-data` body holding one file as the `media` part, as
+/// WeChat's upload wants it: the Content-Type header and the body.
+fn multipart_file(file_name: &str, content_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = format!("textdesk-{}", hex::encode(rand::random::<[u8; 16]>()));
+    let mut body = Vec::with_capacity(bytes.len() + 256);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 fn errcode(v: &Value) -> Option<i64> {

@@ -8,7 +8,11 @@ Reads one JSON request on stdin and prints one JSON answer:
 - {"op": "parse", "xml"}: the message as wechatpy reads it.
 - {"op": "send", "api_base", "app_id", "secret", "openid", "text"}: a customer-service text sent by wechatpy's
   client to the given API (our fake).
+- {"op": "send_media", "api_base", "app_id", "secret", "openid", "kind", "file_name", "content_type", "base64"}:
+  a file uploaded as temporary media by wechatpy's client, then sent as a picture, voice or video message.
 """
+import base64
+import io
 import json
 import sys
 
@@ -55,7 +59,7 @@ def parse(req):
     return fields
 
 
-def send(req):
+def client_for(req):
     base = req["api_base"].rstrip("/") + "/cgi-bin/"
     client = WeChatClient(req["app_id"], req["secret"])
     client.API_BASE_URL = base
@@ -63,12 +67,26 @@ def send(req):
     token = requests.get(base + "token", params={"grant_type": "client_credential", "appid": req["app_id"],
                                                  "secret": req["secret"]}, timeout=10).json()
     client.session.set(client.access_token_key, token["access_token"])
-    return client.message.send_text(req["openid"], req["text"])
+    return client
+
+
+def send(req):
+    return client_for(req).message.send_text(req["openid"], req["text"])
+
+
+def send_media(req):
+    client = client_for(req)
+    media = (req["file_name"], io.BytesIO(base64.b64decode(req["base64"])), req["content_type"])
+    uploaded = client.media.upload(req["kind"], media)
+    send = {"image": client.message.send_image, "voice": client.message.send_voice,
+            "video": client.message.send_video}[req["kind"]]
+    return {"upload": uploaded, "send": send(req["openid"], uploaded["media_id"])}
 
 
 def main():
     req = json.load(sys.stdin)
-    op = {"verify": verify, "encrypt": encrypt, "decrypt": decrypt, "parse": parse, "send": send}[req["op"]]
+    op = {"verify": verify, "encrypt": encrypt, "decrypt": decrypt, "parse": parse, "send": send,
+          "send_media": send_media}[req["op"]]
     json.dump(op(req), sys.stdout, ensure_ascii=False, default=str)
 
 
