@@ -458,7 +458,13 @@ impl Store {
     /// in a statement of its own, so two racing STOPs confirm once: the read
     /// that follows sees what the first committed (SQLite's write lock is
     /// already held).
-    async fn past_of(&self, tx: &mut sqlx::AnyConnection, contact_id: i64, inbox_id: i64, now: Timestamp) -> Result<Past> {
+    async fn past_of(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        contact_id: i64,
+        inbox_id: i64,
+        now: Timestamp,
+    ) -> Result<Past> {
         if self.backend == crate::Backend::Postgres {
             sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1")
                 .bind(contact_id)

@@ -63,8 +63,9 @@ async fn a_rotated_token_holds_for_the_next_webhook(db: Db) {
     assert_eq!(r.status(), 200);
 
     // A token that Twilio would not accept is refused, and the inbox keeps its own.
-    let r = patch_inbox(&t, &admin, inbox, json!({ "connection": { "auth_token": "0123456789abcdef0123456789abcdef" } }))
-        .await;
+    let r =
+        patch_inbox(&t, &admin, inbox, json!({ "connection": { "auth_token": "0123456789abcdef0123456789abcdef" } }))
+            .await;
     assert_eq!(r.status(), 422);
     let r = old.post_inbound(&url, &old.inbound_params(CUSTOMER, SENDER, "Still the old token")).await.unwrap();
     assert_eq!(r.status(), 200);
