@@ -336,6 +336,13 @@ pub enum DomainEvent {
     WebhookSwitchedOff {
         subscription_id: i64,
     },
+    /// An inbox's settings or provider connection changed. About the
+    /// account, logged with conversation id 0: every node drops what it
+    /// keeps of the inbox (its settings, its open channel and verifier) and
+    /// reads it again on next use.
+    InboxChanged {
+        inbox_id: i64,
+    },
 }
 
 /// Why a flow handed the customer to a person.
@@ -518,6 +525,7 @@ impl DomainEvent {
             ContactsMerged { .. } => "contacts_merged",
             ContactsUnmerged { .. } => "contacts_unmerged",
             WebhookSwitchedOff { .. } => "webhook_switched_off",
+            InboxChanged { .. } => "inbox_changed",
         }
     }
 
@@ -656,6 +664,8 @@ impl DomainEvent {
             ContactsMerged { .. } | ContactsUnmerged { .. } => notice("conversation.updated", None),
             // Admins' screens alert them (the page decides who is one).
             WebhookSwitchedOff { .. } => notice("webhook.switched_off", None),
+            // For the nodes' caches, not for people.
+            InboxChanged { .. } => None,
         }
     }
 }
@@ -771,6 +781,7 @@ mod tests {
             ContactsMerged { merge_id: 21, survivor_id: 10, merged_id: 22 },
             ContactsUnmerged { merge_id: 21, survivor_id: 10, merged_id: 22 },
             WebhookSwitchedOff { subscription_id: 23 },
+            InboxChanged { inbox_id: 24 },
         ]
     }
 

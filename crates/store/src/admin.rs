@@ -53,7 +53,7 @@ impl Store {
         self.inbox(account_id, inbox_id).await?;
         let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
-        let who = crate::contacts::contact_for(self, &mut tx, account_id, to, to_ms(now)).await?;
+        let who = crate::contacts::contact_for(self, &mut tx, account_id, to, to_ms(now)).await?.pair();
         let why = ("test message", Some(actor_id));
         let (id, _) = crate::notifications::conversation_for(&mut tx, (account_id, inbox_id), who, why, now).await?;
         self.commit(tx).await?;

@@ -64,26 +64,7 @@ pub(crate) async fn scoped_state(tx: &mut sqlx::AnyConnection, contact_id: i64, 
 }
 
 /// How long a double opt-in question waits for its YES.
-const CONFIRM_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
-
-/// Whether the contact was asked to confirm a JOIN on this inbox's scope within
-/// the last day and has neither confirmed nor opted out since.
-pub(crate) async fn awaiting_yes(
-    tx: &mut sqlx::AnyConnection,
-    contact_id: i64,
-    inbox_id: i64,
-    now: Timestamp,
-) -> Result<bool> {
-    let sql = format!(
-        "SELECT e.kind, e.created_at FROM consent_events e, inboxes ib
-         WHERE e.contact_id = $1 AND ib.id = $2 AND e.scope IN ({INBOX_SCOPE}, 'account')
-         ORDER BY e.id DESC LIMIT 1"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).bind(inbox_id).fetch_optional(&mut *tx).await?;
-    let Some(r) = row else { return Ok(false) };
-    let kind: String = r.try_get("kind")?;
-    Ok(kind == "opt_in_requested" && from_ms(r.try_get("created_at")?) + CONFIRM_WINDOW >= now)
-}
+pub(crate) const CONFIRM_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
 /// Notes in the ledger that a JOIN was asked to confirm (it changes no state).
 pub(crate) async fn record_confirmation_request(

@@ -262,6 +262,22 @@ pub(crate) fn attribute_texts(v: &serde_json::Value) -> std::collections::BTreeM
         .unwrap_or_default()
 }
 
+/// A text's sender, as [`contact_for`] found or made them.
+pub(crate) struct Sender {
+    pub identity_id: i64,
+    pub contact_id: i64,
+    /// A contact made just now with no past at all (no consent, conversation
+    /// or poll to read): ingest skips those reads.
+    pub fresh: bool,
+}
+
+impl Sender {
+    /// (identity, contact).
+    pub(crate) fn pair(&self) -> (i64, i64) {
+        (self.identity_id, self.contact_id)
+    }
+}
+
 /// The identity and contact of `address`, both created on first contact, in
 /// the caller's transaction (so a message and its new contact land together).
 pub(crate) async fn contact_for(
@@ -270,38 +286,38 @@ pub(crate) async fn contact_for(
     account_id: i64,
     address: &Address,
     now_ms: i64,
-) -> Result<(i64, i64)> {
-    let found = sqlx::query(
-        "SELECT id, contact_id FROM contact_identities WHERE account_id = $1 AND namespace = $2 AND address = $3",
-    )
-    .bind(account_id)
-    .bind(address.namespace())
-    .bind(address.value())
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(r) = found {
-        return Ok((r.try_get::<i64, _>("id")?, r.try_get::<i64, _>("contact_id")?));
-    }
-    // One customer, one history: a number first seen on WhatsApp that the
-    // account already knows by SMS (or the other way round) is the same person.
-    let same_phone = if address.medium().uses_phone_numbers() {
-        let namespaces: Vec<&str> = textdesk_core::Medium::ALL
-            .iter()
-            .filter(|m| m.uses_phone_numbers())
-            .map(|m| m.identity_namespace())
-            .filter(|n| *n != address.namespace())
-            .collect();
-        let sql = format!(
-            "SELECT contact_id FROM contact_identities WHERE account_id = $1 AND address = $2 AND namespace IN ({}) ORDER BY id LIMIT 1",
-            crate::placeholders(3, namespaces.len())
+) -> Result<Sender> {
+    // The address itself and, for a phone number, the same number on the
+    // other phone media, in one read: a number first seen on WhatsApp that
+    // the account already knows by SMS (or the other way round) is the same
+    // person. Its own identity first, else the oldest of the others.
+    let mut namespaces = vec![address.namespace()];
+    if address.medium().uses_phone_numbers() {
+        namespaces.extend(
+            textdesk_core::Medium::ALL
+                .iter()
+                .filter(|m| m.uses_phone_numbers())
+                .map(|m| m.identity_namespace())
+                .filter(|n| *n != address.namespace()),
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(address.value());
-        for n in &namespaces {
-            q = q.bind(*n);
+    }
+    let sql = format!(
+        "SELECT id, contact_id, namespace FROM contact_identities WHERE account_id = $1 AND address = $2 AND namespace IN ({})
+         ORDER BY CASE WHEN namespace = $3 THEN 0 ELSE 1 END, id LIMIT 1",
+        crate::placeholders(4, namespaces.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(address.value()).bind(address.namespace());
+    for n in &namespaces {
+        q = q.bind(*n);
+    }
+    let found = q.fetch_optional(&mut *tx).await?;
+    let same_phone = match found {
+        Some(r) if r.try_get::<String, _>("namespace")? == address.namespace() => {
+            let (identity_id, contact_id) = (r.try_get("id")?, r.try_get("contact_id")?);
+            return Ok(Sender { identity_id, contact_id, fresh: false });
         }
-        q.fetch_optional(&mut *tx).await?.map(|r| r.try_get::<i64, _>("contact_id")).transpose()?
-    } else {
-        None
+        Some(r) => Some(r.try_get::<i64, _>("contact_id")?),
+        None => None,
     };
     let (contact_id, new_contact) = match same_phone {
         Some(id) => (id, false),
@@ -326,10 +342,9 @@ pub(crate) async fn contact_for(
     .bind(now_ms)
     .fetch_one(&mut *tx)
     .await?;
-    if new_contact {
-        crate::privacy::carry_opt_outs(store, tx, account_id, contact_id, address, crate::from_ms(now_ms)).await?;
-    }
-    Ok((returned_id(&i)?, contact_id))
+    let carried = new_contact
+        && crate::privacy::carry_opt_outs(store, tx, account_id, contact_id, address, crate::from_ms(now_ms)).await?;
+    Ok(Sender { identity_id: returned_id(&i)?, contact_id, fresh: new_contact && !carried })
 }
 
 impl Store {

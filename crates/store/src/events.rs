@@ -1,6 +1,6 @@
 //! The event log. Every change anyone else cares about appends one row to
-//! `event_log` with [`append`], inside the change's own transaction: the row
-//! commits with the change or not at all. The log is the conversation's
+//! `event_log` with [`append`] (several at once: [`append_all`]), inside the
+//! change's own transaction: the row commits with the change or not at all. The log is the conversation's
 //! timeline and what consumers read, in id order, from a saved position:
 //!
 //! - the live relay (this module's [`EventBus`]): per node, its position in
@@ -76,6 +76,48 @@ pub(crate) async fn append(
     Ok(q.fetch_one(&mut *conn).await?.try_get::<i64, _>(0)?)
 }
 
+/// [`append`] for several events of one conversation, in order. On SQLite
+/// one statement (ids are given in the rows' order: one writer); PostgreSQL
+/// appends them one by one under the log's order lock.
+pub(crate) async fn append_all(
+    conn: &mut AnyConnection,
+    (account_id, conversation_id): (i64, i64),
+    events: &[DomainEvent],
+    actor_id: Option<i64>,
+    now: Timestamp,
+) -> Result<()> {
+    if conn.backend_name() == "PostgreSQL" || events.len() < 2 {
+        for ev in events {
+            append(conn, (account_id, conversation_id), ev, actor_id, now).await?;
+        }
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..events.len())
+        .map(|i| {
+            let n = i * 8;
+            format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO event_log (account_id, conversation_id, message_id, kind, timeline, actor_id, data, created_at) VALUES {}",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for ev in events {
+        q = q
+            .bind(account_id)
+            .bind(conversation_id)
+            .bind(ev.message_id())
+            .bind(ev.kind())
+            .bind(i32::from(ev.on_timeline()))
+            .bind(actor_id)
+            .bind(ev.to_json())
+            .bind(to_ms(now));
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// [`append`] for an event about a message, whose conversation and account
 /// are read from it.
 pub(crate) async fn append_for_message(
@@ -125,6 +167,8 @@ pub(crate) async fn append_for_contact(
 /// Live events read from the log.
 struct Batch {
     events: Vec<LiveEvent>,
+    /// Inboxes changed (`DomainEvent::InboxChanged`), for the nodes' caches.
+    inboxes: Vec<i64>,
     /// The last id read (readable, told to screens or not).
     read_to: i64,
     /// As many rows as a read takes: there may be more.
@@ -248,6 +292,8 @@ pub enum Live {
 #[derive(Clone)]
 pub struct EventBus {
     local: broadcast::Sender<LiveEvent>,
+    /// Inboxes changed on any node (or by the CLI), as the relay reads them.
+    inboxes: broadcast::Sender<i64>,
     pool: AnyPool,
     /// Told after a commit on this node, so the relay reads at once.
     nudge: Arc<Notify>,
@@ -258,7 +304,8 @@ pub struct EventBus {
 impl EventBus {
     pub(crate) async fn start(backend: Backend, url: &str, pool: AnyPool) -> Result<Self> {
         let (local, _) = broadcast::channel(1024);
-        let bus = EventBus { local, pool, nudge: Arc::default(), hold_ms: Arc::default() };
+        let (inboxes, _) = broadcast::channel(256);
+        let bus = EventBus { local, inboxes, pool, nudge: Arc::default(), hold_ms: Arc::default() };
         let last = bus.newest_id().await?;
         if backend == Backend::Postgres {
             let pg = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await?;
@@ -295,6 +342,9 @@ impl EventBus {
             loop {
                 match self.read_after(None, last).await {
                     Ok(batch) => {
+                        for id in batch.inboxes {
+                            let _ = self.inboxes.send(id);
+                        }
                         for ev in batch.events {
                             let _ = self.local.send(ev);
                         }
@@ -330,7 +380,14 @@ impl EventBus {
                 full = false;
             }
         }
-        Ok(Batch { events: logged.iter().filter_map(LiveEvent::of).collect(), read_to, full })
+        let inboxes = logged
+            .iter()
+            .filter_map(|e| match e.event {
+                DomainEvent::InboxChanged { inbox_id } => Some(inbox_id),
+                _ => None,
+            })
+            .collect();
+        Ok(Batch { events: logged.iter().filter_map(LiveEvent::of).collect(), inboxes, read_to, full })
     }
 
     /// Tells this node's relay that a transaction committed.
@@ -349,6 +406,12 @@ impl EventBus {
 
     pub(crate) fn held(&self) -> Duration {
         Duration::from_millis(self.hold_ms.load(Ordering::Relaxed))
+    }
+
+    /// Inboxes changed anywhere, as this node's relay reads them from the log
+    /// (a lagging receiver must forget everything it keeps).
+    pub fn inbox_changes(&self) -> broadcast::Receiver<i64> {
+        self.inboxes.subscribe()
     }
 
     /// Every event screens are told, as this node relays it (not resumable:

@@ -135,30 +135,32 @@ async fn write_batch(store: &Store, jobs: Vec<Job>) {
 /// (an error there leaves the transaction unusable); the inner one the text's.
 async fn in_savepoint(store: &Store, tx: &mut WriteTx, job: &Job) -> Result<Result<IngestOutcome>> {
     sqlx::query("SAVEPOINT inbound").execute(&mut **tx).await?;
-    let written = AssertUnwindSafe(write_one(store, tx, job)).catch_unwind().await;
-    let result = written.unwrap_or_else(|_| {
-        tracing::error!(inbox = job.inbox.id, "writing an inbound text panicked; it was rolled back alone");
-        Err(StoreError::Panicked)
-    });
-    if result.is_err() {
-        sqlx::query("ROLLBACK TO inbound").execute(&mut **tx).await?;
-    }
+    let written = AssertUnwindSafe(store.record_in(tx, &job.inbox, &job.msg, job.window, &job.policy))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(inbox = job.inbox.id, "writing an inbound text panicked; it was rolled back alone");
+            Err(StoreError::Panicked)
+        });
+    let result = match written {
+        Ok(Some(outcome)) => {
+            sqlx::query("RELEASE inbound").execute(&mut **tx).await?;
+            return Ok(Ok(outcome));
+        }
+        // Stored before (or earlier in this batch): what this wrote is undone
+        // and the first copy answered. Not looked for first: a retry is rare.
+        Ok(None) => None,
+        Err(e) => Some(e),
+    };
+    sqlx::query("ROLLBACK TO inbound").execute(&mut **tx).await?;
     sqlx::query("RELEASE inbound").execute(&mut **tx).await?;
-    Ok(result)
-}
-
-/// Read in the batch's transaction, the duplicate check sees the texts
-/// written before this one in the same batch.
-async fn write_one(store: &Store, tx: &mut WriteTx, job: &Job) -> Result<IngestOutcome> {
-    if let Some(d) = find_duplicate_in(tx, job.inbox.id, &job.msg.provider_id).await? {
-        return Ok(d);
-    }
-    store
-        .record_in(tx, &job.inbox, &job.msg, job.window, &job.policy)
-        .await?
-        // Nothing else writes while the batch holds the lock, and this batch's
-        // own earlier copy was found above: a conflict here is a fault.
-        .ok_or_else(|| StoreError::Conflict("the message was stored twice at once".into()))
+    Ok(match result {
+        Some(e) => Err(e),
+        // Read in the batch's transaction: it sees the texts written before this one.
+        None => find_duplicate_in(tx, job.inbox.id, &job.msg.provider_id)
+            .await?
+            .ok_or_else(|| StoreError::Conflict("the duplicate of a message vanished".into())),
+    })
 }
 
 fn fail_all(answers: impl Iterator<Item = oneshot::Sender<Result<IngestOutcome>>>, e: &StoreError) {

@@ -2,6 +2,8 @@ use jiff::Timestamp;
 use sqlx::Row;
 use textdesk_core::Medium;
 
+use textdesk_core::event::DomainEvent;
+
 use crate::{Result, Store, StoreError, from_ms, returned_id, to_ms};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -99,6 +101,37 @@ impl Store {
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound("inbox"));
         }
+        changed(&mut tx, account_id, id).await?;
+        self.commit(tx).await?;
+        self.inbox(account_id, id).await
+    }
+
+    /// Replaces an inbox's provider connection: the settings object (already
+    /// checked, with the connection's shown part under the provider's key)
+    /// and its sealed secrets, together.
+    pub async fn update_inbox_setup(
+        &self,
+        account_id: i64,
+        id: i64,
+        settings: &serde_json::Value,
+        secrets: &serde_json::Value,
+    ) -> Result<Inbox> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE inboxes SET settings = $1 WHERE account_id = $2 AND id = $3")
+            .bind(settings.to_string())
+            .bind(account_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound("inbox"));
+        }
+        sqlx::query("UPDATE inbox_secrets SET secrets = $1 WHERE inbox_id = $2")
+            .bind(self.seal_inbox_secrets(id, &secrets.to_string())?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        changed(&mut tx, account_id, id).await?;
         self.commit(tx).await?;
         self.inbox(account_id, id).await
     }
@@ -115,6 +148,7 @@ impl Store {
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound("inbox"));
         }
+        changed(&mut tx, account_id, id).await?;
         self.commit(tx).await?;
         Ok(())
     }
@@ -147,6 +181,13 @@ impl Store {
         let s: String = row.ok_or(StoreError::NotFound("inbox"))?.try_get("secrets")?;
         Ok(serde_json::from_str(&self.open_inbox_secrets(inbox_id, s)?).unwrap_or_default())
     }
+}
+
+/// Tells every node, through the log, to read the inbox again: what it
+/// keeps of it (settings, verifier) is out of date once this commits.
+async fn changed(tx: &mut sqlx::AnyConnection, account_id: i64, inbox_id: i64) -> Result<()> {
+    crate::events::append(tx, (account_id, 0), &DomainEvent::InboxChanged { inbox_id }, None, Timestamp::now()).await?;
+    Ok(())
 }
 
 /// An inbox read through the caller's connection (a writer that holds

@@ -160,9 +160,8 @@ impl Store {
         window: ReopenWindow,
         policy: &ConsentPolicy,
     ) -> Result<IngestOutcome> {
-        if let Some(d) = self.find_duplicate(inbox.id, &msg.provider_id).await? {
-            return Ok(d);
-        }
+        // No look for a duplicate first: the message's insert finds one (a
+        // provider's retry is rare, a new text is not).
         let mut tx = self.begin_write().await?;
         match self.record_in(&mut tx, inbox, msg, window, policy).await? {
             Some(stored) => {
@@ -170,7 +169,7 @@ impl Store {
                 Ok(stored)
             }
             None => {
-                // Another delivery of the same message won the race: undo ours.
+                // Stored before, or by another delivery of it just now: undo ours.
                 tx.rollback().await?;
                 self.find_duplicate(inbox.id, &msg.provider_id)
                     .await?
@@ -193,33 +192,20 @@ impl Store {
         let account_id = inbox.account_id;
         let now = msg.received_at;
         let now_ms = to_ms(now);
-        let (identity_id, contact_id) = crate::contacts::contact_for(self, tx, account_id, &msg.from, now_ms).await?;
+        let sender = crate::contacts::contact_for(self, tx, account_id, &msg.from, now_ms).await?;
+        let (identity_id, contact_id) = sender.pair();
         self.hooks.maybe_panic(&msg.body);
 
-        // The most recently active, not the newest: a conversation an agent
-        // moved here by answering through this channel (`reach`) is where the
-        // customer's answer belongs, even when an older thread of theirs on
-        // this channel was started later (after a merge).
-        let latest = sqlx::query("SELECT id, status, resolved_at FROM conversations WHERE contact_id = $1 AND inbox_id = $2 ORDER BY last_activity_at DESC, id DESC LIMIT 1")
-            .bind(contact_id)
-            .bind(inbox.id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let latest = match latest {
-            Some(r) => {
-                let status: String = r.try_get("status")?;
-                Some(LatestConversation {
-                    id: r.try_get("id")?,
-                    status: ConversationStatus::parse(&status)?,
-                    resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(from_ms),
-                })
-            }
-            None => None,
-        };
+        // A contact made just now has no conversation, consent or poll to read.
+        let past = if sender.fresh { Past::default() } else { self.past_of(tx, contact_id, inbox.id, now).await? };
+        let latest = past.latest;
         // Consent first: a keyword is never a poll's answer or comment.
-        let decision = decide_keyword(tx, msg, policy, inbox.id, contact_id).await?;
+        let decision = match msg.provider_handled {
+            Some(action) => provider_decision(action, past.consent),
+            None => consent::decide_with(&msg.body, policy, past.consent, past.awaiting_yes),
+        };
         let poll = match decision {
-            KeywordDecision::None => {
+            KeywordDecision::None if !sender.fresh => {
                 let who = (contact_id, inbox.id);
                 crate::surveys::reply_to_poll(tx, who, latest.as_ref(), &msg.body, now).await?
             }
@@ -250,13 +236,16 @@ impl Store {
                 id
             }
             InboundPlacement::New => {
+                // Made as the message leaves it (open, waiting, one unread): no update after.
                 let r = sqlx::query(
-                    "INSERT INTO conversations (account_id, inbox_id, contact_id, identity_id, status, last_activity_at, created_at) VALUES ($1, $2, $3, $4, 'open', $5, $5) RETURNING id",
+                    "INSERT INTO conversations (account_id, inbox_id, contact_id, identity_id, status, last_activity_at, waiting_since, unread, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $6) RETURNING id",
                 )
                 .bind(account_id)
                 .bind(inbox.id)
                 .bind(contact_id)
                 .bind(identity_id)
+                .bind(placement.status_after().as_str())
                 .bind(now_ms)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -284,7 +273,9 @@ impl Store {
         let Some(inserted) = inserted else { return Ok(None) };
         let message_id = returned_id(&inserted)?;
         crate::media::insert_pending(tx, message_id, &msg.media, now).await?;
-        if answer.is_some() {
+        if placement == InboundPlacement::New {
+            // Inserted as it stands.
+        } else if answer.is_some() {
             // Nobody needs to answer a score: it stays resolved, unread and unwaited.
             sqlx::query("UPDATE conversations SET last_activity_at = $1 WHERE id = $2")
                 .bind(now_ms)
@@ -310,9 +301,7 @@ impl Store {
             }
             Some(PollReply::Comment(_)) | None => {}
         }
-        for ev in &events {
-            append(tx, (account_id, conversation_id), ev, None, now).await?;
-        }
+        crate::events::append_all(tx, (account_id, conversation_id), &events, None, now).await?;
         if let Some(PollReply::Comment(s)) = &poll {
             crate::surveys::record_comment(tx, s, &msg.body, message_id, now).await?;
         }
@@ -443,26 +432,83 @@ fn provider_decision(action: KeywordAction, current: ConsentState) -> KeywordDec
     if current == to { KeywordDecision::Unchanged(action) } else { KeywordDecision::Change(to, action) }
 }
 
-/// Acts on a consent keyword in the message just stored, in its transaction.
-/// What the consent rules make of the text. Touching the contact first takes
-/// its row lock on PostgreSQL (SQLite's write lock is already held), so two
-/// racing STOPs confirm once.
-async fn decide_keyword(
-    tx: &mut sqlx::AnyConnection,
-    msg: &InboundMessage,
-    policy: &ConsentPolicy,
-    inbox_id: i64,
-    contact_id: i64,
-) -> Result<KeywordDecision> {
-    sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1").bind(contact_id).execute(&mut *tx).await?;
-    let current = crate::consent::scoped_state(tx, contact_id, inbox_id).await?;
-    let awaiting = crate::consent::awaiting_yes(tx, contact_id, inbox_id, msg.received_at).await?;
-    Ok(match msg.provider_handled {
-        Some(action) => provider_decision(action, current),
-        None => consent::decide_with(&msg.body, policy, current, awaiting),
-    })
+/// What a known customer's past says about their text: their latest
+/// conversation on the inbox and the consent that counts there.
+#[derive(Debug)]
+struct Past {
+    /// The most recently active, not the newest: a conversation an agent
+    /// moved here by answering through this channel (`reach`) is where the
+    /// customer's answer belongs, even when an older thread of theirs on
+    /// this channel was started later (after a merge).
+    latest: Option<LatestConversation>,
+    consent: ConsentState,
+    /// Asked to confirm a JOIN within the last day, neither confirmed nor opted out since.
+    awaiting_yes: bool,
 }
 
+impl Default for Past {
+    /// A contact made just now: no conversation, no consent, nothing asked.
+    fn default() -> Self {
+        Past { latest: None, consent: ConsentState::Unknown, awaiting_yes: false }
+    }
+}
+
+impl Store {
+    /// [`Past`] in one read. On PostgreSQL the contact's row is locked first,
+    /// in a statement of its own, so two racing STOPs confirm once: the read
+    /// that follows sees what the first committed (SQLite's write lock is
+    /// already held).
+    async fn past_of(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        contact_id: i64,
+        inbox_id: i64,
+        now: Timestamp,
+    ) -> Result<Past> {
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1")
+                .bind(contact_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let any_kind = |column: &str| {
+            format!(
+                "(SELECT e.{column} FROM consent_events e WHERE e.contact_id = ct.id AND e.scope IN ({}, 'account') ORDER BY e.id DESC LIMIT 1)",
+                crate::consent::INBOX_SCOPE
+            )
+        };
+        let sql = format!(
+            "SELECT {} AS consent, {} AS last_kind, {} AS last_at, cv.id AS conversation_id, cv.status, cv.resolved_at
+             FROM contacts ct JOIN inboxes ib ON ib.id = $2
+             LEFT JOIN conversations cv ON cv.id = (SELECT x.id FROM conversations x WHERE x.contact_id = $1 AND x.inbox_id = $2
+                                                    ORDER BY x.last_activity_at DESC, x.id DESC LIMIT 1)
+             WHERE ct.id = $1",
+            crate::consent::scoped_consent_sql(),
+            any_kind("kind"),
+            any_kind("created_at"),
+        );
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).bind(inbox_id).fetch_one(&mut *tx).await?;
+        let latest = match r.try_get::<Option<i64>, _>("conversation_id")? {
+            Some(id) => {
+                let status: String = r.try_get("status")?;
+                Some(LatestConversation {
+                    id,
+                    status: ConversationStatus::parse(&status)?,
+                    resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(from_ms),
+                })
+            }
+            None => None,
+        };
+        let consent = crate::consent::state_of(r.try_get::<Option<String>, _>("consent")?.as_deref());
+        let last_kind: Option<String> = r.try_get("last_kind")?;
+        let last_at: Option<i64> = r.try_get("last_at")?;
+        let awaiting_yes = last_kind.as_deref() == Some("opt_in_requested")
+            && last_at.is_some_and(|at| from_ms(at) + crate::consent::CONFIRM_WINDOW >= now);
+        Ok(Past { latest, consent, awaiting_yes })
+    }
+}
+
+/// Acts on a consent keyword in the message just stored, in its transaction.
 async fn apply_keyword(
     tx: &mut sqlx::AnyConnection,
     msg: &InboundMessage,

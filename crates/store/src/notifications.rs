@@ -106,7 +106,7 @@ impl Store {
         {
             return Ok(Keyed::Taken);
         }
-        let who = crate::contacts::contact_for(self, &mut tx, account_id, to, to_ms(new.now)).await?;
+        let who = crate::contacts::contact_for(self, &mut tx, account_id, to, to_ms(new.now)).await?.pair();
         let place = (account_id, inbox_id);
         let (conversation_id, new_conversation) =
             conversation_for(&mut tx, place, who, (reason, new.author_id), new.now).await?;
@@ -132,9 +132,9 @@ impl Store {
         loop {
             let mut tx = self.begin_write().await?;
             match crate::contacts::contact_for(self, &mut tx, account_id, to, to_ms(Timestamp::now())).await {
-                Ok((_, contact_id)) => {
+                Ok(sender) => {
                     self.commit(tx).await?;
-                    return Ok(contact_id);
+                    return Ok(sender.contact_id);
                 }
                 Err(StoreError::Db(e)) if is_unique_violation(&e) && attempt < 3 => attempt += 1,
                 Err(e) => return Err(e),

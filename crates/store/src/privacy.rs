@@ -162,7 +162,7 @@ pub fn scrub_numbers(text: &str) -> String {
 /// When a new address joins an account: the opt-outs an erased contact with
 /// the same address had (the latest change in each scope, if an opt-out) are
 /// recorded for its new contact, in the caller's transaction. Nothing to do
-/// before the first erasure (no key yet).
+/// before the first erasure (no key yet). Returns whether it recorded any.
 pub(crate) async fn carry_opt_outs(
     store: &Store,
     tx: &mut sqlx::AnyConnection,
@@ -170,10 +170,10 @@ pub(crate) async fn carry_opt_outs(
     contact_id: i64,
     address: &Address,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<bool> {
     let key =
         sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(HASH_KEY).fetch_optional(&mut *tx).await?;
-    let Some(key) = key else { return Ok(()) };
+    let Some(key) = key else { return Ok(false) };
     // Sealed at rest like every server key (store::vault).
     let key = store.open_server_key(HASH_KEY, key.try_get(0)?)?;
     let hash = address_hash(&key, address.namespace(), address.value());
@@ -191,6 +191,7 @@ pub(crate) async fn carry_opt_outs(
     for r in rows {
         latest.insert(r.try_get("scope")?, r.try_get("kind")?);
     }
+    let mut carried = false;
     for (scope, kind) in latest {
         if kind != "opt_out" {
             continue;
@@ -205,8 +206,9 @@ pub(crate) async fn carry_opt_outs(
             message_id: None,
         };
         crate::consent::record(tx, c, now).await?;
+        carried = true;
     }
-    Ok(())
+    Ok(carried)
 }
 
 /// [`carry_opt_outs`] for many new addresses at once, without writing: for

@@ -13,6 +13,7 @@ use textdesk_channels::provider::{InboundRequest, Refusal};
 use crate::http::state::AppState;
 use textdesk_store::StoreError;
 
+use crate::services::channels::WebhookRefused;
 use crate::services::error::ServiceError;
 
 pub(crate) fn plain(status: StatusCode, text: &str) -> Response {
@@ -110,35 +111,27 @@ fn answered(answer: textdesk_channels::provider::Answer) -> Response {
 }
 
 pub(crate) async fn receive(s: &AppState, provider: &str, inbox_id: i64, hook: &str, r: Received) -> Response {
-    let inbox = match s.services.webhook_inbox(inbox_id).await {
-        Ok(i) if i.provider == provider => i,
-        Ok(_) | Err(ServiceError::NotFound(_)) => {
-            return plain(StatusCode::NOT_FOUND, &format!("no such {provider} inbox"));
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "reading an inbox for a webhook failed");
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "try again");
-        }
-    };
-    let channel = match s.services.channel(&inbox).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(inbox = inbox.id, error = %e, "the inbox has no usable provider setup");
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "the inbox is not set up");
-        }
-    };
     // Providers sign the address they were given: ours as the public sees it.
     let path = r.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{}{path}", s.config.public_url);
     let request = InboundRequest { hook, url: &url, headers: &r.headers, body: &r.body, now: jiff::Timestamp::now() };
-    let inbound = match channel.verify(&request) {
-        Ok(i) => i,
-        Err(Refusal::NotFound(why)) => return plain(StatusCode::NOT_FOUND, &why),
-        Err(Refusal::Forbidden(why)) => {
-            tracing::warn!(inbox = inbox.id, provider, "a webhook failed its check");
+    let (inbox, inbound) = match s.services.verify_webhook(provider, inbox_id, &request).await {
+        Ok(verified) => verified,
+        Err(WebhookRefused::NoInbox) => return plain(StatusCode::NOT_FOUND, &format!("no such {provider} inbox")),
+        Err(WebhookRefused::Unavailable(e)) => {
+            tracing::error!(error = %e, "reading an inbox for a webhook failed");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "try again");
+        }
+        Err(WebhookRefused::NotSetUp(e)) => {
+            tracing::error!(inbox = inbox_id, error = %e, "the inbox has no usable provider setup");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "the inbox is not set up");
+        }
+        Err(WebhookRefused::Refused(Refusal::NotFound(why))) => return plain(StatusCode::NOT_FOUND, &why),
+        Err(WebhookRefused::Refused(Refusal::Forbidden(why))) => {
+            tracing::warn!(inbox = inbox_id, provider, "a webhook failed its check");
             return plain(StatusCode::FORBIDDEN, &why);
         }
-        Err(Refusal::BadRequest(why)) => return plain(StatusCode::BAD_REQUEST, &why),
+        Err(WebhookRefused::Refused(Refusal::BadRequest(why))) => return plain(StatusCode::BAD_REQUEST, &why),
     };
     for event in inbound.events {
         match s.services.ingest_into(&inbox, event).await {

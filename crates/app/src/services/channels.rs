@@ -6,7 +6,7 @@
 //! provider is told to call.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -22,9 +22,19 @@ use crate::services::Services;
 use crate::services::error::{ServiceError, ServiceResult};
 
 /// Each inbox's open channel on this node, built on first use from the
-/// inbox's stored setup (a Twilio client, an SMPP link once listening).
+/// inbox's stored setup (a Twilio client, an SMPP link once listening), and
+/// the inbox itself as last read: a webhook reads neither from the database.
+/// Both are dropped when the inbox changes on any node (`forget`, told by
+/// the event log's `InboxChanged`), except a channel that holds a kept
+/// connection, whose connection cannot change in place.
 pub struct Channels {
     open: Mutex<HashMap<i64, Arc<dyn Channel>>>,
+    inboxes: Mutex<HashMap<i64, Arc<Inbox>>>,
+    /// Each account's business name (accounts are never renamed).
+    businesses: Mutex<HashMap<i64, Arc<str>>>,
+    /// Moved on by every `forget`: what was read before it is not kept, so a
+    /// read racing a change never stores the old inbox after its forgetting.
+    generation: AtomicU64,
     /// Set by a server: only a server keeps connections (an operator's command does not).
     serving: AtomicBool,
     /// What providers may need from the process (the simulated carrier).
@@ -35,7 +45,33 @@ impl Channels {
     pub fn new(carrier: Carrier) -> Self {
         let mut resources = axum::http::Extensions::new();
         resources.insert(carrier);
-        Channels { open: Mutex::default(), serving: AtomicBool::new(false), resources }
+        Channels {
+            open: Mutex::default(),
+            inboxes: Mutex::default(),
+            businesses: Mutex::default(),
+            generation: AtomicU64::new(0),
+            serving: AtomicBool::new(false),
+            resources,
+        }
+    }
+
+    /// Drops what this node keeps of the inbox (None: of every inbox).
+    pub fn forget(&self, inbox_id: Option<i64>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut m) = self.inboxes.lock() {
+            match inbox_id {
+                Some(id) => drop(m.remove(&id)),
+                None => m.clear(),
+            }
+        }
+        if let Ok(mut m) = self.open.lock() {
+            // A kept connection's channel stays: dropping it would start a second link.
+            m.retain(|id, c| inbox_id.is_some_and(|i| i != *id) || c.link().is_some());
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     pub fn start_serving(&self) {
@@ -45,6 +81,27 @@ impl Channels {
     fn cached(&self, inbox_id: i64) -> Option<Arc<dyn Channel>> {
         self.open.lock().ok().and_then(|m| m.get(&inbox_id).cloned())
     }
+}
+
+/// Forgets each inbox the event log says changed, on whatever node (or
+/// command) changed it, until the store closes or the channels are gone.
+pub(crate) fn follow_inbox_changes(store: &textdesk_store::Store, channels: &Arc<Channels>) {
+    let mut changes = store.events().inbox_changes();
+    let channels = Arc::downgrade(channels);
+    tokio::spawn(async move {
+        loop {
+            let changed = match changes.recv().await {
+                Ok(id) => Some(id),
+                // Missed some: forget them all.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            match channels.upgrade() {
+                Some(c) => c.forget(changed),
+                None => return,
+            }
+        }
+    });
 }
 
 /// What an admin gives to add an inbox, from any of the three doors (the
@@ -235,6 +292,64 @@ impl Services {
         Ok(inbox)
     }
 
+    /// Changes an inbox's provider connection in place (a rotated auth
+    /// token, a new app secret): the fields given replace the stored ones
+    /// (null clears one), the others are kept, and the whole is read like a
+    /// new inbox's setup and checked with the provider unless `check` is off.
+    /// The sender stays (a new number is a new inbox), and so does the setup
+    /// of a provider that keeps a connection (its link runs on it). Every
+    /// node verifies the inbox's next webhook with the new setup.
+    pub async fn update_inbox_connection(
+        &self,
+        admin: &textdesk_store::User,
+        id: i64,
+        given: &serde_json::Map<String, Value>,
+        check: bool,
+    ) -> ServiceResult<Inbox> {
+        if !admin.role.at_least(textdesk_core::Role::Admin) {
+            return Err(ServiceError::forbidden("only an admin can change an inbox's connection"));
+        }
+        let inbox = self.store.inbox(admin.account_id, id).await?;
+        let p = provider(&inbox.provider)?;
+        if p.keeps_connection() {
+            return Err(ServiceError::Invalid(format!(
+                "{} inboxes keep a connection opened with their setup: add a new inbox to change it",
+                p.label()
+            )));
+        }
+        let secrets = self.store.inbox_secrets(id).await?;
+        let current = StoredSetup::of(p.key(), &inbox.settings, &secrets);
+        let mut merged = current.settings;
+        merged.extend(current.secrets);
+        merged.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some(unknown) = given.keys().find(|k| !p.setup().iter().any(|f| f.name == k.as_str())) {
+            return Err(ServiceError::Invalid(format!("{}.{unknown} is not a setting of {}", p.key(), p.label())));
+        }
+        let stored = StoredSetup::split(p.setup(), read_json_setup(p, &merged)?);
+        let channel = p.open(&self.context(id), &stored).map_err(ServiceError::Invalid)?;
+        if check {
+            channel.check_credentials().await.map_err(|e| match e {
+                CheckFailure::Rejected(words) | CheckFailure::Unreachable(words) => ServiceError::Credentials(words),
+            })?;
+        }
+        let mut settings = inbox.settings.as_object().cloned().unwrap_or_default();
+        settings.remove(p.key());
+        if !stored.settings.is_empty() {
+            settings.insert(p.key().to_owned(), Value::Object(stored.settings));
+        }
+        let updated = self
+            .store
+            .update_inbox_setup(admin.account_id, id, &Value::Object(settings), &Value::Object(stored.secrets))
+            .await?;
+        // This node at once; the others when their relay reads the log.
+        self.channels.forget(Some(id));
+        // The fields' names only: a secret is never written down.
+        let names: Vec<&str> = given.keys().map(String::as_str).collect();
+        let detail = format!("Changed the {} connection: {}.", p.label(), names.join(", "));
+        self.audit(admin, "settings.inbox", &format!("inbox:{id} ({})", updated.name), None, &detail).await?;
+        Ok(updated)
+    }
+
     /// "Register webhook" (admins), from the settings page or the API: tells
     /// the inbox's provider where to post, for providers that take the
     /// address from us; for the others, says what to paste where.
@@ -293,14 +408,97 @@ impl Services {
         if let Some(c) = self.channels.cached(inbox.id) {
             return Ok(c);
         }
+        self.open_channel(inbox).await
+    }
+
+    /// Opens the inbox's channel from the setup stored now (`inbox` as read
+    /// no earlier than the call) and keeps it, unless the inbox changed
+    /// meanwhile (then the next use opens it again).
+    async fn open_channel(&self, inbox: &Inbox) -> ServiceResult<Arc<dyn Channel>> {
+        let generation = self.channels.generation();
         let p = provider(&inbox.provider)?;
         let secrets = self.store.inbox_secrets(inbox.id).await?;
         let stored = StoredSetup::of(p.key(), &inbox.settings, &secrets);
         let opened = p.open(&self.context(inbox.id), &stored).map_err(ServiceError::Invalid)?;
         let mut open =
             self.channels.open.lock().map_err(|_| ServiceError::Invalid("the channel cache is poisoned".into()))?;
+        if !p.keeps_connection() && generation != self.channels.generation() {
+            return Ok(opened);
+        }
         // Another task may have opened it meanwhile: keep one, so a kept connection is started once.
         Ok(open.entry(inbox.id).or_insert(opened).clone())
+    }
+
+    /// The inbox an address names, as this node last read it (read again
+    /// after any change to it, on any node).
+    pub(crate) async fn cached_inbox(&self, inbox_id: i64) -> ServiceResult<Arc<Inbox>> {
+        if let Some(i) = self.channels.inboxes.lock().ok().and_then(|m| m.get(&inbox_id).cloned()) {
+            return Ok(i);
+        }
+        self.read_inbox(inbox_id).await
+    }
+
+    /// Reads the inbox from the database and keeps it (unless it changed meanwhile).
+    async fn read_inbox(&self, inbox_id: i64) -> ServiceResult<Arc<Inbox>> {
+        let generation = self.channels.generation();
+        let inbox = Arc::new(self.store.inbox_by_id(inbox_id).await?);
+        if let Ok(mut m) = self.channels.inboxes.lock()
+            && generation == self.channels.generation()
+        {
+            m.insert(inbox_id, inbox.clone());
+        }
+        Ok(inbox)
+    }
+
+    /// The inbox and its channel read afresh from the database, replacing
+    /// what this node kept: for a webhook whose signature the kept verifier
+    /// refused, in case its secret was changed a moment ago on another node.
+    pub(crate) async fn reread_channel(&self, inbox_id: i64) -> ServiceResult<(Arc<Inbox>, Arc<dyn Channel>)> {
+        self.channels.forget(Some(inbox_id));
+        let inbox = self.read_inbox(inbox_id).await?;
+        let channel = self.channel(&inbox).await?;
+        Ok((inbox, channel))
+    }
+
+    /// The inbox a provider's webhook names and what the request carries,
+    /// once the inbox's channel has verified it. The inbox and its verifier
+    /// are the ones this node keeps; a signature the kept verifier refuses
+    /// is checked once more against the inbox as stored now, so a secret
+    /// changed on another node a moment ago holds at once.
+    pub async fn verify_webhook(
+        &self,
+        provider_key: &str,
+        inbox_id: i64,
+        request: &provider::InboundRequest<'_>,
+    ) -> Result<(Arc<Inbox>, provider::Inbound), WebhookRefused> {
+        let inbox = self.cached_inbox(inbox_id).await.map_err(WebhookRefused::reading)?;
+        if inbox.provider != provider_key {
+            return Err(WebhookRefused::NoInbox);
+        }
+        let channel = self.channel(&inbox).await.map_err(WebhookRefused::NotSetUp)?;
+        match channel.verify(request) {
+            Ok(inbound) => Ok((inbox, inbound)),
+            Err(provider::Refusal::Forbidden(_)) if channel.link().is_none() => {
+                let (inbox, channel) = self.reread_channel(inbox_id).await.map_err(WebhookRefused::reading)?;
+                if inbox.provider != provider_key {
+                    return Err(WebhookRefused::NoInbox);
+                }
+                channel.verify(request).map(|inbound| (inbox, inbound)).map_err(WebhookRefused::Refused)
+            }
+            Err(refusal) => Err(WebhookRefused::Refused(refusal)),
+        }
+    }
+
+    /// The account's business name as customers read it, read once per node.
+    pub(crate) async fn cached_business_name(&self, account_id: i64) -> ServiceResult<Arc<str>> {
+        if let Some(n) = self.channels.businesses.lock().ok().and_then(|m| m.get(&account_id).cloned()) {
+            return Ok(n);
+        }
+        let name: Arc<str> = self.business_name_of(account_id).await?.into();
+        if let Ok(mut m) = self.channels.businesses.lock() {
+            m.insert(account_id, name.clone());
+        }
+        Ok(name)
     }
 
     /// Where the provider's settings for an inbox connect to, in a few words.
@@ -387,6 +585,28 @@ impl Services {
     /// One of an inbox's webhook addresses by name (`inbound`, `status`).
     pub fn webhook_url(&self, inbox: &Inbox, name: &str) -> Option<String> {
         self.webhook_urls(inbox).into_iter().find(|(h, _)| h.name == name).map(|(_, url)| url)
+    }
+}
+
+/// Why a provider's webhook was not taken.
+#[derive(Debug)]
+pub enum WebhookRefused {
+    /// No inbox of that provider has the id.
+    NoInbox,
+    /// The inbox could not be read (the database): worth another try.
+    Unavailable(ServiceError),
+    /// The inbox's stored setup opens no channel.
+    NotSetUp(ServiceError),
+    /// The inbox's channel refused the request (its signature, its shape).
+    Refused(provider::Refusal),
+}
+
+impl WebhookRefused {
+    fn reading(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(_) => WebhookRefused::NoInbox,
+            e => WebhookRefused::Unavailable(e),
+        }
     }
 }
 

@@ -59,9 +59,10 @@ impl Services {
         Ok(self.store.inbox(account_id, id).await?)
     }
 
-    /// The inbox a provider's webhook address names; the address carries no account.
-    pub async fn webhook_inbox(&self, id: i64) -> ServiceResult<Inbox> {
-        Ok(self.store.inbox_by_id(id).await?)
+    /// The inbox a provider's webhook address names; the address carries no
+    /// account. As this node keeps it (see `Channels`).
+    pub async fn webhook_inbox(&self, id: i64) -> ServiceResult<std::sync::Arc<Inbox>> {
+        self.cached_inbox(id).await
     }
 
     /// The scope the inbox shares consent under with other inboxes, if any.
@@ -117,7 +118,10 @@ impl Services {
                 )));
             }
         }
-        Ok(self.store.set_inbox_consent_scope(admin.account_id, id, scope).await?)
+        self.store.set_inbox_consent_scope(admin.account_id, id, scope).await?;
+        // This node at once; the others when their relay reads the log.
+        self.channels.forget(Some(id));
+        Ok(())
     }
 
     /// Renames an inbox and/or changes settings: each top-level key given replaces
@@ -171,6 +175,7 @@ impl Services {
             other => other,
         };
         let updated = self.store.update_inbox(admin.account_id, id, name.map(str::trim), settings.as_ref()).await?;
+        self.channels.forget(Some(id));
         let mut what: Vec<String> = name.map(|_| "name".to_owned()).into_iter().collect();
         what.extend(changes.into_iter().flat_map(|c| c.keys().cloned()));
         let detail = format!("Changed: {}.", if what.is_empty() { "nothing".into() } else { what.join(", ") });

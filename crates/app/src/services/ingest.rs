@@ -1,7 +1,6 @@
 //! Ingest: the one way in. Provider webhooks, the simulator and (later) web
 //! chat hand their parsed events here.
 
-use std::borrow::Cow;
 use textdesk_channels::{ConsentSignal, InboundEvent};
 use textdesk_core::consent::KeywordAction;
 
@@ -45,13 +44,17 @@ impl Services {
     async fn ingest_with(&self, inbox_id: i64, read: Option<&Inbox>, event: InboundEvent) -> ServiceResult<Ingested> {
         match event {
             InboundEvent::Message { from, provider_id, body, media, received_at, consent_signal } => {
+                let cached;
                 let inbox = match read {
-                    Some(inbox) => Cow::Borrowed(inbox),
-                    None => Cow::Owned(self.store.inbox_by_id(inbox_id).await?),
+                    Some(inbox) => inbox,
+                    None => {
+                        cached = self.cached_inbox(inbox_id).await?;
+                        &*cached
+                    }
                 };
                 // Confirmations name the inbox's own business, never another account's.
-                let business = self.business_name_of(inbox.account_id).await?;
-                let policy = ConsentSettings::of(&inbox).policy(&business)?;
+                let business = self.cached_business_name(inbox.account_id).await?;
+                let policy = ConsentSettings::of(inbox).policy(&business)?;
                 let media: Vec<_> = media
                     .into_iter()
                     .map(|m| textdesk_store::NewMedia { url: m.url, content_type: m.content_type })
@@ -72,13 +75,13 @@ impl Services {
                     provider_handled,
                     channel,
                 };
-                let outcome = self.store.record_inbound(&inbox, &msg, self.reopen_window, &policy).await?;
+                let outcome = self.store.record_inbound(inbox, &msg, self.reopen_window, &policy).await?;
                 match &outcome {
                     IngestOutcome::Stored { contact_id, .. } => {
                         Metrics::inc(&self.metrics.inbound_messages);
-                        if self.wants_profile(&inbox, *contact_id).await {
+                        if self.wants_profile(inbox, *contact_id).await {
                             // Asked beside the provider's answer, the message already stored: kept whatever the profile call does.
-                            let (services, inbox) = (self.clone(), inbox.clone().into_owned());
+                            let (services, inbox) = (self.clone(), inbox.clone());
                             tokio::spawn(async move { services.name_from_provider(&inbox, &from).await });
                         }
                         if has_media {

@@ -142,6 +142,7 @@ impl Services {
             // Its own key, derived from the media links' (one server key fewer to seal and rotate).
             widget: Arc::new(webchat::Widget::new(&format!("webchat visitors {media_key}"))),
         };
+        channels::follow_inbox_changes(&services.store, &services.channels);
         services.start_automations().await?;
         services.start_webhooks().await?;
         services.start_surveys().await?;

@@ -38,6 +38,7 @@ mod group_commit;
 mod hours;
 mod http_doors;
 mod http_layout;
+mod inbox_cache;
 mod ingest;
 mod limits;
 mod line;

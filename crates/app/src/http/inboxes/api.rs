@@ -77,6 +77,13 @@ pub struct InboxPatchIn {
     /// code, `suppress_days`, `expire_days`).
     #[schema(value_type = Option<Object>)]
     settings: Option<serde_json::Map<String, Value>>,
+    /// The provider connection's fields to change, named as when the inbox was added (a Twilio inbox:
+    /// `auth_token`, `account_sid`…); the others are kept. For a rotated credential: every node checks the
+    /// inbox's next webhook against the new one. Not for SMPP (add a new inbox).
+    #[schema(value_type = Option<Object>)]
+    connection: Option<serde_json::Map<String, Value>>,
+    /// Check a changed connection with the provider before saving (default true).
+    check: Option<bool>,
 }
 
 /// A new inbox. Its provider's setup goes in an object named after the
@@ -127,6 +134,9 @@ pub async fn update_inbox(
 ) -> ApiResult<Json<InboxOut>> {
     if let Some(scope) = &b.consent_scope {
         s.services.set_consent_scope(&u, id, scope.as_deref()).await?;
+    }
+    if let Some(connection) = &b.connection {
+        s.services.update_inbox_connection(&u, id, connection, b.check.unwrap_or(true)).await?;
     }
     let inbox = s.services.update_inbox(&u, id, b.name.as_deref(), b.settings.as_ref()).await?;
     Ok(Json(InboxOut::of(inbox, &s.services)))
