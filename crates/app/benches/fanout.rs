@@ -237,9 +237,10 @@ where
     let sampler = async {
         while next.load(Ordering::SeqCst) < total {
             let rss = server.rss_mib();
-            let mut p = peak.lock().unwrap();
-            *p = p.max(rss);
-            drop(p);
+            {
+                let mut p = peak.lock().unwrap();
+                *p = p.max(rss);
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
