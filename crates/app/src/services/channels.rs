@@ -24,11 +24,14 @@ use crate::services::error::{ServiceError, ServiceResult};
 /// Each inbox's open channel on this node, built on first use from the
 /// inbox's stored setup (a Twilio client, an SMPP link once listening), and
 /// the inbox itself as last read: a webhook reads neither from the database.
-/// Both are dropped when the inbox changes on any node (`forget`, told by
-/// the event log's `InboxChanged`), except a channel that holds a kept
-/// connection, whose connection cannot change in place.
+/// When the inbox changes on any node (`forget`, told by the event log's
+/// `InboxChanged`) the inbox is dropped and its channel is checked against
+/// the setup stored now before its next use: kept if the setup is the same
+/// (a channel holds state worth keeping: LINE's reply tokens, WeChat's access
+/// token), opened again if not. A channel that holds a kept connection stays,
+/// as its connection cannot change in place.
 pub struct Channels {
-    open: Mutex<HashMap<i64, Arc<dyn Channel>>>,
+    open: Mutex<HashMap<i64, Kept>>,
     inboxes: Mutex<HashMap<i64, Arc<Inbox>>>,
     /// Each account's business name (accounts are never renamed).
     businesses: Mutex<HashMap<i64, Arc<str>>>,
@@ -55,7 +58,8 @@ impl Channels {
         }
     }
 
-    /// Drops what this node keeps of the inbox (None: of every inbox).
+    /// Drops the inbox this node keeps and has its channel checked before
+    /// its next use (None: every inbox).
     pub fn forget(&self, inbox_id: Option<i64>) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut m) = self.inboxes.lock() {
@@ -65,9 +69,16 @@ impl Channels {
             }
         }
         if let Ok(mut m) = self.open.lock() {
-            // A kept connection's channel stays: dropping it would start a second link.
-            m.retain(|id, c| inbox_id.is_some_and(|i| i != *id) || c.link().is_some());
+            for (id, kept) in m.iter_mut() {
+                if inbox_id.is_none_or(|i| i == *id) {
+                    kept.to_check = true;
+                }
+            }
         }
+    }
+
+    fn lock_open(&self) -> ServiceResult<std::sync::MutexGuard<'_, HashMap<i64, Kept>>> {
+        self.open.lock().map_err(|_| ServiceError::Invalid("the channel cache is poisoned".into()))
     }
 
     fn generation(&self) -> u64 {
@@ -79,8 +90,21 @@ impl Channels {
     }
 
     fn cached(&self, inbox_id: i64) -> Option<Arc<dyn Channel>> {
-        self.open.lock().ok().and_then(|m| m.get(&inbox_id).cloned())
+        self.open.lock().ok().and_then(|m| m.get(&inbox_id).map(|k| k.channel.clone()))
     }
+
+    /// The channel, unless its inbox changed since it was opened.
+    fn unchanged(&self, inbox_id: i64) -> Option<Arc<dyn Channel>> {
+        self.open.lock().ok().and_then(|m| m.get(&inbox_id).filter(|k| !k.to_check).map(|k| k.channel.clone()))
+    }
+}
+
+/// An open channel, the stored setup it was opened from, and whether its
+/// inbox changed since.
+struct Kept {
+    channel: Arc<dyn Channel>,
+    setup: (Value, Value),
+    to_check: bool,
 }
 
 /// Forgets each inbox the event log says changed, on whatever node (or
@@ -405,7 +429,7 @@ impl Services {
 
     /// The inbox's channel on this node, opened once from its stored setup.
     pub async fn channel(&self, inbox: &Inbox) -> ServiceResult<Arc<dyn Channel>> {
-        if let Some(c) = self.channels.cached(inbox.id) {
+        if let Some(c) = self.channels.unchanged(inbox.id) {
             return Ok(c);
         }
         self.open_channel(inbox).await
@@ -419,14 +443,33 @@ impl Services {
         let p = provider(&inbox.provider)?;
         let secrets = self.store.inbox_secrets(inbox.id).await?;
         let stored = StoredSetup::of(p.key(), &inbox.settings, &secrets);
+        let setup = (inbox.settings.clone(), secrets.clone());
+        let current = generation == self.channels.generation();
+        {
+            let mut open = self.channels.lock_open()?;
+            if let Some(kept) = open.get_mut(&inbox.id)
+                && (kept.setup == setup || p.keeps_connection())
+            {
+                // The same setup (or a kept connection): the channel and its state stay.
+                kept.to_check &= !current;
+                return Ok(kept.channel.clone());
+            }
+        }
         let opened = p.open(&self.context(inbox.id), &stored).map_err(ServiceError::Invalid)?;
-        let mut open =
-            self.channels.open.lock().map_err(|_| ServiceError::Invalid("the channel cache is poisoned".into()))?;
-        if !p.keeps_connection() && generation != self.channels.generation() {
+        let mut open = self.channels.lock_open()?;
+        if !p.keeps_connection() && !current {
             return Ok(opened);
         }
         // Another task may have opened it meanwhile: keep one, so a kept connection is started once.
-        Ok(open.entry(inbox.id).or_insert(opened).clone())
+        let kept = open.entry(inbox.id).or_insert_with(|| Kept {
+            channel: opened.clone(),
+            setup: setup.clone(),
+            to_check: false,
+        });
+        if kept.setup != setup && !p.keeps_connection() {
+            *kept = Kept { channel: opened, setup, to_check: false };
+        }
+        Ok(kept.channel.clone())
     }
 
     /// The inbox an address names, as this node last read it (read again
@@ -553,7 +596,7 @@ impl Services {
     /// Every kept connection on this node: (inbox, state, up), for `/metrics`.
     pub fn link_states(&self) -> Vec<(i64, String, bool)> {
         let mut states: Vec<_> = match self.channels.open.lock() {
-            Ok(m) => m.iter().filter_map(|(id, c)| c.link().map(|(s, up)| (*id, s, up))).collect(),
+            Ok(m) => m.iter().filter_map(|(id, k)| k.channel.link().map(|(s, up)| (*id, s, up))).collect(),
             Err(_) => Vec::new(),
         };
         states.sort_by_key(|(id, _, _)| *id);
@@ -562,7 +605,7 @@ impl Services {
 
     /// Hands one message to the inbox's provider.
     pub(crate) async fn provider_send(&self, inbox_id: i64, msg: Outgoing) -> Result<Accepted, SendError> {
-        let channel = match self.channels.cached(inbox_id) {
+        let channel = match self.channels.unchanged(inbox_id) {
             Some(c) => c,
             None => {
                 let inbox = self.store.inbox_by_id(inbox_id).await.map_err(|e| SendError::Retryable(e.to_string()))?;
