@@ -16,7 +16,7 @@ use textdesk_core::webchat::{CODE_LIFETIME, CODE_TRIES, PhoneCode, VisitorId};
 use textdesk_core::{Address, Medium};
 use textdesk_store::Claimed;
 use textdesk_store::phone_checks::{CheckRefused, NewPhoneCheck, PhoneCheck};
-use textdesk_store::webchat::HandOff;
+use textdesk_store::webchat::{HandOff, VisitorConversation};
 
 use crate::services::Services;
 use crate::services::error::{ServiceError, ServiceResult};
@@ -68,6 +68,19 @@ fn wait_until(at: Timestamp) -> Duration {
 }
 
 impl Services {
+    /// The visitor's chat, as long as it has not moved to text yet.
+    async fn chat_to_move(&self, w: &WidgetInbox, visitor: &VisitorId) -> ServiceResult<VisitorConversation> {
+        let conv = self
+            .store
+            .visitor_conversation(w.inbox.id, visitor.as_str())
+            .await?
+            .ok_or_else(|| ServiceError::Invalid("write a message first, then continue by text".into()))?;
+        if conv.moved_to.is_some() {
+            return Err(ServiceError::Conflict("this chat already continues by text".into()));
+        }
+        Ok(conv)
+    }
+
     /// Texts a code to the number the visitor left, after the checks that
     /// moving would make (an SMS inbox to move to, an allowed page, a number,
     /// a chat not yet moved) and within the limits. Returns the number in E.164.
@@ -89,14 +102,7 @@ impl Services {
         // Typed as the visitor writes it, in the country of the number that will text them.
         let region = self.home_country(sms.account_id, Some(&sms)).await?;
         let phone = Address::parse_in(Medium::Sms, phone, region.as_deref()).map_err(|e| ServiceError::Invalid(e.0))?;
-        let conv = self
-            .store
-            .visitor_conversation(w.inbox.id, visitor.as_str())
-            .await?
-            .ok_or_else(|| ServiceError::Invalid("write a message first, then continue by text".into()))?;
-        if conv.moved_to.is_some() {
-            return Err(ServiceError::Conflict("this chat already continues by text".into()));
-        }
+        self.chat_to_move(w, visitor).await?;
         self.widget.charge(format!("codes:{network}"), CODES_PER_NETWORK, Instant::now()).map_err(|r| {
             ServiceError::Refused(Refusal::Codes { retry_after: r.retry_after(), by: CodeLimit::Network })
         })?;
@@ -179,14 +185,7 @@ impl Services {
     async fn move_to_text(&self, w: &WidgetInbox, visitor: &VisitorId, check: &PhoneCheck) -> ServiceResult<String> {
         let sms = self.store.inbox(w.inbox.account_id, check.sms_inbox_id).await?;
         let phone = Address::parse(Medium::Sms, &check.phone).map_err(|e| ServiceError::Invalid(e.0))?;
-        let conv = self
-            .store
-            .visitor_conversation(w.inbox.id, visitor.as_str())
-            .await?
-            .ok_or_else(|| ServiceError::Invalid("write a message first, then continue by text".into()))?;
-        if conv.moved_to.is_some() {
-            return Err(ServiceError::Conflict("this chat already continues by text".into()));
-        }
+        let conv = self.chat_to_move(w, visitor).await?;
         let now = Timestamp::now();
         let words = consent_words(&w.business, &sms.sender);
         let at = |t: Timestamp| t.strftime("%Y-%m-%d %H:%M:%S").to_string();
