@@ -279,15 +279,23 @@ async fn dispatcher_loop(services: Services, every: Duration) {
                 Err(e) => tracing::error!(error = %e, "settling interrupted sends failed"),
             }
         }
+        let mut wait = every;
         match services.dispatch_once(&worker, 50).await {
             // A full batch means more may be waiting: go again at once.
             Ok(r) if r.claimed >= 50 => continue,
-            Ok(_) => {}
+            // A paced sender goes again the moment its pace allows, not at the
+            // next poll: each wait past that moment is lost from its rate.
+            Ok(r) => {
+                if let Some(due) = r.next_due {
+                    let until = due.duration_since(jiff::Timestamp::now()).max(jiff::SignedDuration::ZERO);
+                    wait = wait.min(until.unsigned_abs());
+                }
+            }
             Err(e) => tracing::error!(error = %e, "dispatcher step failed"),
         }
         // Wake early when a message is created or the node stops; otherwise poll for due rows.
         let stopping = services.shutdown.stopping();
-        let _ = tokio::time::timeout(every, async {
+        let _ = tokio::time::timeout(wait, async {
             tokio::pin!(stopping);
             loop {
                 tokio::select! {

@@ -82,10 +82,15 @@ impl Rate {
     /// is not more than the tolerance ahead of `now`; the answer is the new
     /// schedule, or `None` to wait.
     pub fn admit(self, tat: Timestamp, now: Timestamp, segments: i64) -> Option<Timestamp> {
-        if tat - self.tolerance() > now {
+        if self.free_at(tat) > now {
             return None;
         }
         Some(tat.max(now) + self.cost(segments))
+    }
+
+    /// The first moment a sender whose schedule is at `tat` may send again.
+    pub fn free_at(self, tat: Timestamp) -> Timestamp {
+        tat - self.tolerance()
     }
 }
 

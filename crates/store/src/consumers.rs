@@ -11,7 +11,11 @@
 //! consumer that appends an event (an automatic reply, a review queued) holds
 //! the log's append lock until it commits; a batch of 500 events on a loaded
 //! machine held either for more than 10 s, past SQLite's busy timeout and
-//! near the 15 s after which an SMS provider gives up on a webhook.
+//! near the 15 s after which an SMS provider gives up on a webhook. On
+//! SQLite it commits after its current event as soon as an urgent writer
+//! waits for the lock (`write::WriteQueue::urgent_waiting`: a batch of
+//! inbound texts whose providers wait on it, a paced sender's claim): a
+//! consumer's work can wait.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -31,11 +35,14 @@ pub(crate) const TX_BUDGET: Duration = Duration::from_millis(50);
 /// batch long before its limit, and what was read past that point is read again.
 const CHUNK: i64 = 64;
 
-/// On SQLite, the pause after a batch the budget cut short, before the next:
-/// this process's writers queue in turn (`write::WriteQueue`), but a writer in
-/// another process (the CLI beside the server) waits in SQLite's busy handler,
-/// which looks again only every 100 ms, and must find the lock free at one of
-/// those looks.
+/// On SQLite, the pause after a batch cut short, before the next, with SQLite's
+/// lock free and this process's turn held: this process's writers queue in turn
+/// (`write::WriteQueue`), but a writer in another process (the CLI beside the
+/// server) waits in SQLite's busy handler, which looks again only every 100 ms,
+/// and must find the lock free at one of those looks. With several consumers
+/// behind, the turn used to pass straight to the next, and the lock was never
+/// free (a full-size seeding beside the server: "database is locked" after
+/// 10 s). Not taken when an urgent writer waits (`write::WriteQueue`).
 const PAUSE: Duration = Duration::from_millis(10);
 
 /// Something that acts on each event of the log, once.
@@ -95,7 +102,7 @@ impl Store {
             let mut handled_to = ids.last().copied();
             for e in &events {
                 consumer.handle(&mut tx, e).await?;
-                if started.elapsed() >= TX_BUDGET {
+                if started.elapsed() >= TX_BUDGET || self.writers.urgent_waiting() {
                     // The rows after this event wait for the next batch.
                     handled_to = Some(e.id);
                     cut = true;
@@ -119,10 +126,14 @@ impl Store {
             .bind(consumer.name())
             .execute(&mut *tx)
             .await?;
-        self.commit(tx).await?;
-        if cut && self.backend == Backend::Sqlite {
+        let turn = self.commit_keeping_turn(tx).await?;
+        if cut && self.backend == Backend::Sqlite && !self.writers.urgent_waiting() {
+            // The pause keeps this process's turn: were it let go, the next
+            // of this process's writers would take SQLite's lock at once and
+            // a writer in another process would never find it free.
             tokio::time::sleep(PAUSE).await;
         }
+        drop(turn);
         Ok(passed)
     }
 

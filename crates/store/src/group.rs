@@ -1,17 +1,21 @@
-//! Group commit of inbound messages, on SQLite only. One writer task per
-//! node takes the messages waiting (up to [`MAX_BATCH`]) and writes each in
-//! its own savepoint of one transaction; each sender is answered after the
+//! Group commit of inbound messages, on SQLite only. One writer per node,
+//! on a thread of its own, takes the messages waiting (up to [`MAX_BATCH`])
+//! and writes them in one transaction; each sender is answered after the
 //! commit, so an acknowledged message is still on disk before its 200. On
 //! SQLite writers take turns anyway: one turn, one BEGIN and one COMMIT for
 //! many texts, instead of a turn each and every text waiting on the others'.
+//! The writer's turn is urgent: an event consumer holding the lock hands it
+//! over after its current event (`write::WriteQueue`).
 //!
 //! PostgreSQL writes each message in its own transaction (`Store::record_inbound`):
 //! its writers run side by side, and one transaction holding many texts'
 //! row locks would only invite deadlocks.
 //!
-//! A text that fails, or panics, is rolled back to its savepoint and answered
-//! with its error; the others of the batch commit. A panic that escapes
-//! anyway ends the writer's task, and its supervisor starts a new one.
+//! A text that fails, panics or turns out to be a duplicate sends the batch
+//! round again with a savepoint each: that text is rolled back to its
+//! savepoint and answered with its error (or the first copy), the others
+//! commit. A panic that escapes anyway ends the writer's task, and its
+//! supervisor starts a new one.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -53,19 +57,20 @@ impl GroupWriter {
     pub(crate) fn start(store: Store) -> Self {
         let (jobs, waiting) = mpsc::channel(QUEUE);
         let waiting = Arc::new(Mutex::new(waiting));
-        tokio::spawn(async move {
-            loop {
-                match tokio::spawn(write_batches(store.clone(), waiting.clone())).await {
-                    // Every sender is gone: the store is closed.
-                    Ok(()) => break,
-                    Err(e) if e.is_panic() => {
-                        tracing::error!("the inbound writer stopped on a panic; starting it again");
-                    }
-                    // Cancelled: the runtime is shutting down.
-                    Err(_) => break,
-                }
-            }
+        // A thread of its own: each statement of a text is a round trip to
+        // SQLite's connection thread, and on the shared runtime each return
+        // waited for a worker behind the node's HTTP tasks (docs/performance.md,
+        // "The inbound writer").
+        let own_thread = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|runtime| {
+            let (store, waiting) = (store.clone(), waiting.clone());
+            std::thread::Builder::new()
+                .name("inbound-writer".into())
+                .spawn(move || runtime.block_on(supervise(store, waiting)))
         });
+        if let Err(e) = own_thread {
+            tracing::warn!(error = %e, "the inbound writer has no thread of its own; it shares the runtime");
+            tokio::spawn(supervise(store, waiting));
+        }
         GroupWriter { jobs }
     }
 
@@ -86,6 +91,21 @@ impl GroupWriter {
     }
 }
 
+/// Runs the writer, and again after a panic, until every sender is gone.
+async fn supervise(store: Store, waiting: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        match tokio::spawn(write_batches(store.clone(), waiting.clone())).await {
+            // Every sender is gone: the store is closed.
+            Ok(()) => break,
+            Err(e) if e.is_panic() => {
+                tracing::error!("the inbound writer stopped on a panic; starting it again");
+            }
+            // Cancelled: the runtime is shutting down.
+            Err(_) => break,
+        }
+    }
+}
+
 /// Takes what is waiting, writes it, and again, until every sender is gone.
 /// The queue outlives a panic here (a tokio mutex is not poisoned).
 async fn write_batches(store: Store, waiting: Arc<Mutex<mpsc::Receiver<Job>>>) {
@@ -98,8 +118,59 @@ async fn write_batches(store: Store, waiting: Arc<Mutex<mpsc::Receiver<Job>>>) {
     }
 }
 
+/// Writes a batch: first every text in one go; if one of them must be undone
+/// (a duplicate, a failure, a panic), the batch is written again with a
+/// savepoint each. A savepoint costs two statements a text and makes SQLite's
+/// full-text indexes write their pending rows out at each one; a text that
+/// needs undoing is rare.
 async fn write_batch(store: &Store, jobs: Vec<Job>) {
-    let mut tx = match store.begin_write().await {
+    match write_together(store, &jobs).await {
+        Together::Committed(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                let _ = job.answer.send(Ok(outcome));
+            }
+        }
+        Together::Undo => write_each(store, jobs).await,
+        Together::Failed(e) => fail_all(jobs.into_iter().map(|j| j.answer), &e),
+    }
+}
+
+enum Together {
+    Committed(Vec<IngestOutcome>),
+    /// One text must be undone alone: nothing of the batch was kept.
+    Undo,
+    /// Beginning or committing failed: nothing of the batch was kept.
+    Failed(StoreError),
+}
+
+async fn write_together(store: &Store, jobs: &[Job]) -> Together {
+    let mut tx = match store.begin_urgent_write().await {
+        Ok(tx) => tx,
+        Err(e) => return Together::Failed(e),
+    };
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let written = AssertUnwindSafe(store.record_in(&mut tx, &job.inbox, &job.msg, job.window, &job.policy))
+            .catch_unwind()
+            .await;
+        match written {
+            Ok(Ok(Some(outcome))) => outcomes.push(outcome),
+            // Written again one by one, where this text is undone alone (and its panic reported).
+            Ok(Ok(None) | Err(_)) | Err(_) => {
+                let _ = tx.rollback().await;
+                return Together::Undo;
+            }
+        }
+    }
+    match store.commit(tx).await {
+        Ok(()) => Together::Committed(outcomes),
+        Err(e) => Together::Failed(e),
+    }
+}
+
+/// The batch again, each text in its own savepoint.
+async fn write_each(store: &Store, jobs: Vec<Job>) {
+    let mut tx = match store.begin_urgent_write().await {
         Ok(tx) => tx,
         Err(e) => return fail_all(jobs.into_iter().map(|j| j.answer), &e),
     };

@@ -86,7 +86,7 @@ pub use labels::{Label, LabelChange, LabelFields};
 pub use media::{MAX_FETCH_ATTEMPTS, Media, MediaFetch, MediaState, NewMedia};
 pub use messages::{ContactClock, Keyed, MAX_MESSAGES_READ, Message, MessagePage, NewOutbound, OutboundOutcome};
 pub use notifications::{Notified, NotifyOutcome};
-pub use outbox::{Claimed, OutboxEntry};
+pub use outbox::{Claimed, DueSender, OutboxEntry};
 pub use privacy::{ContactExport, Erased, ErasureSummary};
 pub use reach::Route;
 pub use reports::{DayRange, GroupBy, ReportFilter, ReportRow, RollupRow};
@@ -294,7 +294,13 @@ impl Store {
     /// Commits a write transaction and tells this node's live relay, which
     /// reads what the transaction appended to the event log.
     async fn commit(&self, tx: WriteTx) -> Result<()> {
-        tx.commit().await?;
+        drop(self.commit_keeping_turn(tx).await?);
+        Ok(())
+    }
+
+    /// [`Store::commit`], handing back this process's turn to write, still held.
+    async fn commit_keeping_turn(&self, tx: WriteTx) -> Result<write::Turn> {
+        let turn = tx.commit_keeping_turn().await?;
         // Test only (`hold_delivery_ms`): what follows a commit waits, so a
         // test can kill the server between a change and anything after it.
         let hold = self.events.held();
@@ -302,7 +308,7 @@ impl Store {
             tokio::time::sleep(hold).await;
         }
         self.events.nudge();
-        Ok(())
+        Ok(turn)
     }
 
     /// A transaction that will write. SQLite takes the write lock up front so
@@ -310,6 +316,18 @@ impl Store {
     /// after this process's earlier writers (`write::WriteQueue`).
     async fn begin_write(&self) -> Result<WriteTx> {
         let turn = self.writers.turn().await?;
+        self.begin_in_turn(turn).await
+    }
+
+    /// [`Store::begin_write`] for a writer someone outside is waiting on (a
+    /// provider on the inbound group, a paced sender on its claim): a
+    /// consumer holding the turn hands it over after its current event.
+    async fn begin_urgent_write(&self) -> Result<WriteTx> {
+        let turn = self.writers.urgent_turn().await?;
+        self.begin_in_turn(turn).await
+    }
+
+    async fn begin_in_turn(&self, turn: Option<tokio::sync::OwnedMutexGuard<()>>) -> Result<WriteTx> {
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,

@@ -15,6 +15,14 @@ use textdesk_core::{DeliveryStatus, Medium};
 
 use crate::{Backend, Result, Store, StoreError, from_ms, to_ms};
 
+/// A sender with rows due, and where its pacing schedule stands (none
+/// before its first paced send).
+#[derive(Debug, Clone, Copy)]
+pub struct DueSender {
+    pub inbox_id: i64,
+    pub tat: Option<Timestamp>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub outbox_id: i64,
@@ -68,20 +76,40 @@ pub struct OutboxEntry {
 }
 
 impl Store {
-    /// The senders (inboxes) that have rows due at `now`.
-    pub async fn due_senders(&self, now: Timestamp) -> Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT DISTINCT inbox_id FROM outbox WHERE state = 'queued' AND not_before <= $1")
+    /// The senders (inboxes) that have rows due at `now`, each with its pacing
+    /// schedule: a sender not free yet is passed over without a transaction.
+    pub async fn due_senders(&self, now: Timestamp) -> Result<Vec<DueSender>> {
+        let rows = sqlx::query(
+            "SELECT d.inbox_id, p.tat FROM (SELECT DISTINCT inbox_id FROM outbox WHERE state = 'queued' AND not_before <= $1) d
+             LEFT JOIN sender_pacing p ON p.inbox_id = d.inbox_id",
+        )
+        .bind(to_ms(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueSender {
+                    inbox_id: r.try_get("inbox_id")?,
+                    tat: r.try_get::<Option<i64>, _>("tat")?.map(from_ms),
+                })
+            })
+            .collect()
+    }
+
+    /// When the first queued row that is not due yet falls due.
+    pub async fn next_not_before(&self, now: Timestamp) -> Result<Option<Timestamp>> {
+        let row = sqlx::query("SELECT MIN(not_before) FROM outbox WHERE state = 'queued' AND not_before > $1")
             .bind(to_ms(now))
-            .fetch_all(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+        Ok(row.try_get::<Option<i64>, _>(0)?.map(from_ms))
     }
 
     /// Claims due rows of every sender, unpaced: for tools and tests that
     /// want everything that is due.
     pub async fn claim_due(&self, worker: &str, now: Timestamp, limit: i64) -> Result<Vec<Claimed>> {
         let mut claimed = Vec::new();
-        for inbox_id in self.due_senders(now).await? {
+        for DueSender { inbox_id, .. } in self.due_senders(now).await? {
             let left = limit - claimed.len() as i64;
             if left <= 0 {
                 break;
@@ -109,7 +137,8 @@ impl Store {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let mut tx = self.begin_write().await?;
+        // Urgent: a paced sender's wait for the lock is lost from its rate.
+        let mut tx = self.begin_urgent_write().await?;
         let mut tat = None;
         if rate.is_some() {
             sqlx::query("INSERT INTO sender_pacing (inbox_id, tat) VALUES ($1, 0) ON CONFLICT (inbox_id) DO NOTHING")

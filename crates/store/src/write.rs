@@ -7,6 +7,7 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::AnyConnection;
@@ -21,21 +22,63 @@ const TURN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The queue of this process's SQLite writers (none on PostgreSQL, where
 /// writers do not exclude each other).
 #[derive(Clone, Default)]
-pub(crate) struct WriteQueue(Option<Arc<Mutex<()>>>);
+pub(crate) struct WriteQueue(Option<Arc<Queue>>);
+
+struct Queue {
+    turn: Arc<Mutex<()>>,
+    /// Writers waiting for their turn that someone outside waits on (inbound
+    /// batches, a provider; a paced sender's claim, its rate): an event
+    /// consumer holding the turn hands it over after its current event
+    /// instead of working through its time budget.
+    urgent: AtomicUsize,
+}
+
+/// Counts an urgent writer as waiting until its turn comes (or it gives up).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
 
 impl WriteQueue {
     pub(crate) fn sqlite() -> Self {
-        WriteQueue(Some(Arc::new(Mutex::new(()))))
+        WriteQueue(Some(Arc::new(Queue { turn: Arc::new(Mutex::new(())), urgent: AtomicUsize::new(0) })))
     }
 
     /// Waits for this writer's turn (at once on PostgreSQL).
     pub(crate) async fn turn(&self) -> Result<Option<OwnedMutexGuard<()>>> {
         let Some(queue) = &self.0 else { return Ok(None) };
-        match tokio::time::timeout(TURN_TIMEOUT, queue.clone().lock_owned()).await {
-            Ok(guard) => Ok(Some(guard)),
-            Err(_) => Err(StoreError::Db(sqlx::Error::PoolTimedOut)),
-        }
+        wait_for(queue).await.map(Some)
     }
+
+    /// [`WriteQueue::turn`] for a writer someone outside waits on: while it
+    /// waits, [`WriteQueue::urgent_waiting`] says so.
+    pub(crate) async fn urgent_turn(&self) -> Result<Option<OwnedMutexGuard<()>>> {
+        let Some(queue) = &self.0 else { return Ok(None) };
+        queue.urgent.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Waiting(&queue.urgent);
+        wait_for(queue).await.map(Some)
+    }
+
+    /// Whether an urgent writer waits for the turn now (never on PostgreSQL).
+    pub(crate) fn urgent_waiting(&self) -> bool {
+        self.0.as_ref().is_some_and(|q| q.urgent.load(Ordering::Acquire) > 0)
+    }
+}
+
+async fn wait_for(queue: &Queue) -> Result<OwnedMutexGuard<()>> {
+    match tokio::time::timeout(TURN_TIMEOUT, queue.turn.clone().lock_owned()).await {
+        Ok(guard) => Ok(guard),
+        Err(_) => Err(StoreError::Db(sqlx::Error::PoolTimedOut)),
+    }
+}
+
+/// This process's turn to write, held with no transaction open: no writer of
+/// this process begins until it is dropped.
+pub(crate) struct Turn {
+    _turn: Option<OwnedMutexGuard<()>>,
 }
 
 /// A write transaction, holding this process's turn to write until it is
@@ -52,6 +95,12 @@ impl WriteTx {
 
     pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
         self.tx.commit().await
+    }
+
+    /// Commits and hands back this process's turn to write, still held.
+    pub(crate) async fn commit_keeping_turn(self) -> std::result::Result<Turn, sqlx::Error> {
+        self.tx.commit().await?;
+        Ok(Turn { _turn: self._turn })
     }
 
     pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {

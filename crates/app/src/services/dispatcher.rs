@@ -8,7 +8,7 @@ use textdesk_channels::{Accepted, Outgoing, OutgoingTemplate, SendError, registr
 use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict, WindowUse};
 use textdesk_core::pacing::{Rate, SenderKind};
 use textdesk_core::{ConsentState, Invalid};
-use textdesk_store::{Claimed, RecordConsent, User};
+use textdesk_store::{Claimed, DueSender, RecordConsent, User};
 
 use crate::services::Services;
 use crate::services::automations::engine::FRESH;
@@ -25,6 +25,9 @@ pub struct DispatchReport {
     pub blocked: usize,
     /// Claimed, then handed back unsent because the node is stopping.
     pub released: usize,
+    /// When a row passed over in this step (its sender not free yet, or the
+    /// row not due yet) may go: the dispatcher's next step need not wait longer.
+    pub next_due: Option<Timestamp>,
 }
 
 const MAX_ATTEMPTS: i64 = 5;
@@ -65,16 +68,26 @@ impl Services {
     ) -> ServiceResult<DispatchReport> {
         let (claimed, batches) = tokio::sync::mpsc::unbounded_channel();
         let claiming = async move {
-            for inbox_id in self.store.due_senders(clock()).await? {
+            let started = clock();
+            let mut next_due = self.store.next_not_before(started).await?;
+            for DueSender { inbox_id, tat } in self.store.due_senders(started).await? {
                 let rate = self.sender_rate(inbox_id).await?;
                 let now = clock();
+                // Not free yet: passed over without taking the write lock, and
+                // looked at again the moment it is.
+                if let (Some(rate), Some(tat)) = (rate, tat)
+                    && rate.free_at(tat) > now
+                {
+                    next_due = Some(next_due.map_or(rate.free_at(tat), |t| t.min(rate.free_at(tat))));
+                    continue;
+                }
                 let rows = self.store.claim_for_sender(worker, inbox_id, now, batch, rate).await?;
                 let rows: Vec<Claimed> = rows.into_iter().map(|r| self.with_code(r)).collect();
                 if !rows.is_empty() {
                     let _ = claimed.send((rows, now));
                 }
             }
-            Ok::<(), ServiceError>(())
+            Ok::<Option<Timestamp>, ServiceError>(next_due)
         };
         let sending = futures_util::stream::unfold(batches, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) })
             .map(|(rows, now)| self.send_batch(rows, now))
@@ -92,7 +105,7 @@ impl Services {
             report.blocked += r.blocked;
             report.released += r.released;
         }
-        claiming?;
+        report.next_due = claiming?;
         Ok(report)
     }
 
@@ -100,7 +113,7 @@ impl Services {
     /// carriers allow its kind of number. A provider carriers do not meter
     /// (the simulator) is not paced unless set.
     async fn sender_rate(&self, inbox_id: i64) -> ServiceResult<Option<Rate>> {
-        let inbox = self.store.inbox_by_id(inbox_id).await?;
+        let inbox = self.cached_inbox(inbox_id).await?;
         let metered = registry::find(&inbox.provider).is_none_or(|p| p.metered());
         Ok(match rate_setting(&inbox.settings).ok().flatten() {
             Some(rate) => Some(rate),

@@ -29,13 +29,14 @@ const TWILIO_WAITS: Duration = Duration::from_secs(15);
 /// commits), and that records each event it handles in `proof`, whose
 /// primary key fails a batch that handles an event twice.
 struct Slow {
+    name: &'static str,
     per_event: Duration,
     handled: Arc<AtomicUsize>,
 }
 
 impl Consumer for Slow {
     fn name(&self) -> &str {
-        "test-slow"
+        self.name
     }
 
     async fn handle(&self, tx: &mut sqlx::AnyConnection, event: &LoggedEvent) -> textdesk_store::Result<()> {
@@ -43,7 +44,11 @@ impl Consumer for Slow {
             let at = (event.account_id, event.conversation_id);
             textdesk_store::reviews::enqueue(tx, at, ReviewReason::SlaBreach, None, event.created_at).await?;
         }
-        sqlx::query("INSERT INTO proof (event_id) VALUES ($1)").bind(event.id).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO proof (consumer, event_id) VALUES ($1, $2)")
+            .bind(self.name)
+            .bind(event.id)
+            .execute(&mut *tx)
+            .await?;
         tokio::time::sleep(self.per_event).await;
         self.handled.fetch_add(1, Ordering::SeqCst);
         Ok(())
@@ -53,7 +58,12 @@ impl Consumer for Slow {
 async fn raw(t: &TestApp) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&t.database_url).await.unwrap();
-    sqlx::query("CREATE TABLE proof (event_id BIGINT PRIMARY KEY)").execute(&pool).await.unwrap();
+    sqlx::query(
+        "CREATE TABLE proof (consumer TEXT NOT NULL, event_id BIGINT NOT NULL, PRIMARY KEY (consumer, event_id))",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     pool
 }
 
@@ -96,7 +106,7 @@ async fn a_text_is_answered_while_a_consumer_works_through_a_backlog(db: Db) {
     assert!(log.len() >= 200, "a conversation and a message per text at least: {}", log.len());
 
     let handled = Arc::new(AtomicUsize::new(0));
-    let slow = Slow { per_event: Duration::from_millis(100), handled: handled.clone() };
+    let slow = Slow { name: "test-slow", per_event: Duration::from_millis(100), handled: handled.clone() };
     let store: Store = t.services.store.clone();
     let worker = tokio::spawn(async move { while store.consume(&slow, 500).await.expect("a batch") > 0 {} });
     // The consumer is inside its first batch, holding what it holds.
@@ -134,7 +144,7 @@ async fn short_batches_handle_every_event_once(db: Db) {
     let t = app(db).start().await;
     backlog(&t, 8).await;
     let pool = raw(&t).await;
-    let slow = Slow { per_event: Duration::from_millis(20), handled: Arc::new(AtomicUsize::new(0)) };
+    let slow = Slow { name: "test-slow", per_event: Duration::from_millis(20), handled: Arc::new(AtomicUsize::new(0)) };
     let mut batches = Vec::new();
     loop {
         let n = t.services.store.consume(&slow, 500).await.expect("a batch");
@@ -153,3 +163,46 @@ async fn short_batches_handle_every_event_once(db: Db) {
     pool.close().await;
 }
 both_backends!(short_batches_handle_every_event_once);
+
+/// A writer in another process (the CLI beside the server, an import) waits
+/// for SQLite's lock in SQLite's busy handler, which looks only now and then.
+/// While three consumers work through a backlog, each batch cut short leaves
+/// the lock free for a moment before the next consumer takes it: the other
+/// process gets its turn within its busy timeout. The turn used to pass from
+/// one consumer straight to the next, and the lock was never free.
+#[tokio::test]
+async fn another_process_writes_while_consumers_work_through_a_backlog() {
+    use sqlx::{Connection, Executor};
+    let t = app(Db::Sqlite).start().await;
+    backlog(&t, 60).await;
+    let pool = raw(&t).await;
+    let handled = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for name in ["test-slow-1", "test-slow-2", "test-slow-3"] {
+        let slow = Slow { name, per_event: Duration::from_millis(20), handled: handled.clone() };
+        let store: Store = t.services.store.clone();
+        workers.push(tokio::spawn(async move { while store.consume(&slow, 500).await.expect("a batch") > 0 {} }));
+    }
+    t.eventually(|| {
+        let handled = handled.clone();
+        async move { (handled.load(Ordering::SeqCst) > 3).then_some(()) }
+    })
+    .await;
+
+    // Its own connection, as another process has: it meets this process's
+    // writers only at SQLite's lock.
+    let mut other = sqlx::AnyConnection::connect(&t.database_url).await.unwrap();
+    other.execute("PRAGMA busy_timeout = 5000").await.unwrap();
+    let began = std::time::Instant::now();
+    let wrote = other.execute("BEGIN IMMEDIATE; CREATE TABLE written_beside (id INTEGER); COMMIT;").await;
+    let waited = began.elapsed();
+    let busy = workers.iter().all(|w| !w.is_finished());
+    for w in workers {
+        w.abort();
+        let _ = w.await;
+    }
+    assert!(wrote.is_ok(), "the other process's write failed after {waited:?}: {wrote:?}");
+    assert!(busy, "the consumers were still working through the backlog when it wrote");
+    other.close().await.unwrap();
+    pool.close().await;
+}
