@@ -126,7 +126,7 @@ impl Store {
             .bind(consumer.name())
             .execute(&mut *tx)
             .await?;
-        let turn = self.commit_keeping_turn(tx).await?;
+        let turn = tx.commit_keeping_turn().await?;
         if cut && self.backend == Backend::Sqlite && !self.writers.urgent_waiting() {
             // The pause keeps this process's turn: were it let go, the next
             // of this process's writers would take SQLite's lock at once and
@@ -134,6 +134,7 @@ impl Store {
             tokio::time::sleep(PAUSE).await;
         }
         drop(turn);
+        self.after_commit().await;
         Ok(passed)
     }
 

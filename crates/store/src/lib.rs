@@ -294,13 +294,13 @@ impl Store {
     /// Commits a write transaction and tells this node's live relay, which
     /// reads what the transaction appended to the event log.
     async fn commit(&self, tx: WriteTx) -> Result<()> {
-        drop(self.commit_keeping_turn(tx).await?);
+        tx.commit().await?;
+        self.after_commit().await;
         Ok(())
     }
 
-    /// [`Store::commit`], handing back this process's turn to write, still held.
-    async fn commit_keeping_turn(&self, tx: WriteTx) -> Result<write::Turn> {
-        let turn = tx.commit_keeping_turn().await?;
+    /// What follows every commit: this node's relay is nudged.
+    async fn after_commit(&self) {
         // Test only (`hold_delivery_ms`): what follows a commit waits, so a
         // test can kill the server between a change and anything after it.
         let hold = self.events.held();
@@ -308,7 +308,6 @@ impl Store {
             tokio::time::sleep(hold).await;
         }
         self.events.nudge();
-        Ok(turn)
     }
 
     /// A transaction that will write. SQLite takes the write lock up front so
