@@ -42,7 +42,7 @@ const CHUNK: i64 = 64;
 /// and must find the lock free at one of those looks. With several consumers
 /// behind, the turn used to pass straight to the next, and the lock was never
 /// free (a full-size seeding beside the server: "database is locked" after
-/// 10 s). Not taken when an urgent writer waits (`write::WriteQueue`).
+/// 10 s). Ended as soon as an urgent writer waits (`write::WriteQueue`).
 const PAUSE: Duration = Duration::from_millis(10);
 
 /// Something that acts on each event of the log, once.
@@ -127,11 +127,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let turn = tx.commit_keeping_turn().await?;
-        if cut && self.backend == Backend::Sqlite && !self.writers.urgent_waiting() {
+        if cut && self.backend == Backend::Sqlite {
             // The pause keeps this process's turn: were it let go, the next
             // of this process's writers would take SQLite's lock at once and
-            // a writer in another process would never find it free.
-            tokio::time::sleep(PAUSE).await;
+            // a writer in another process would never find it free. An
+            // urgent writer ends it.
+            self.writers.pause_unless_urgent(PAUSE).await;
         }
         drop(turn);
         self.after_commit().await;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::AnyConnection;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::{Result, StoreError};
 
@@ -31,6 +31,9 @@ struct Queue {
     /// consumer holding the turn hands it over after its current event
     /// instead of working through its time budget.
     urgent: AtomicUsize,
+    /// Told when an urgent writer starts to wait: a consumer pausing with
+    /// the turn held lets it go at once.
+    urgent_came: Notify,
 }
 
 /// Counts an urgent writer as waiting until its turn comes (or it gives up).
@@ -44,7 +47,11 @@ impl Drop for Waiting<'_> {
 
 impl WriteQueue {
     pub(crate) fn sqlite() -> Self {
-        WriteQueue(Some(Arc::new(Queue { turn: Arc::new(Mutex::new(())), urgent: AtomicUsize::new(0) })))
+        WriteQueue(Some(Arc::new(Queue {
+            turn: Arc::new(Mutex::new(())),
+            urgent: AtomicUsize::new(0),
+            urgent_came: Notify::new(),
+        })))
     }
 
     /// Waits for this writer's turn (at once on PostgreSQL).
@@ -58,8 +65,22 @@ impl WriteQueue {
     pub(crate) async fn urgent_turn(&self) -> Result<Option<OwnedMutexGuard<()>>> {
         let Some(queue) = &self.0 else { return Ok(None) };
         queue.urgent.fetch_add(1, Ordering::AcqRel);
+        queue.urgent_came.notify_waiters();
         let _waiting = Waiting(&queue.urgent);
         wait_for(queue).await.map(Some)
+    }
+
+    /// Waits `pause`, or less if an urgent writer starts to wait meanwhile.
+    pub(crate) async fn pause_unless_urgent(&self, pause: Duration) {
+        let Some(queue) = &self.0 else { return };
+        let came = queue.urgent_came.notified();
+        tokio::pin!(came);
+        // Registered before the look, so an urgent writer arriving between the two is not missed.
+        came.as_mut().enable();
+        if queue.urgent.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        let _ = tokio::time::timeout(pause, came).await;
     }
 
     /// Whether an urgent writer waits for the turn now (never on PostgreSQL).
