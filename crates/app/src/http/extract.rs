@@ -37,12 +37,16 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> 
 }
 
 /// `12.0` is the integer 12 to JSON Schema (and to JavaScript, which writes
-/// it so); serde would refuse it for an integer field.
+/// it so); serde would refuse it for an integer field. Up to 2^53 every
+/// whole float is exactly its integer (schemathesis sent -9007199254740991.0,
+/// which the earlier bound of 9e15 left a float: a 400 for a valid body).
 pub(crate) fn whole_numbers(value: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
+    /// 2^53: the largest float below which every integer is exact.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
     match value {
         Value::Number(n) if n.is_f64() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => Value::from(f as i64),
             _ => Value::Number(n),
         },
         Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
