@@ -54,6 +54,7 @@ pub(crate) struct AuditPage {
 /// The filters, as the page's form and the API send them.
 #[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
     /// Only what this user did (their id; empty for anyone).
     #[param(value_type = Option<i64>)]

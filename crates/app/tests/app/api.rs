@@ -416,3 +416,40 @@ fn every_narrow_number_a_client_sends_states_its_range() {
     assert!(bodies > 30, "the document's JSON request bodies were not found ({bodies})");
     assert!(unbounded.is_empty(), "numbers without a stated range:\n{}", unbounded.join("\n"));
 }
+
+/// The document lists each operation's query parameters and nothing else; a
+/// parameter it does not name (a misspelt filter, most often) is refused with
+/// a problem that names it, never silently ignored: `stauts=open` would
+/// otherwise answer every status as if it were the filter asked for.
+#[tokio::test]
+async fn every_query_refuses_a_parameter_the_document_does_not_name() {
+    let t = app(Db::Sqlite).start().await;
+    let token = t.token_for("ada@example.com", Role::Admin).await;
+    let doc = json(t.client.get(t.url("/api/v1/openapi.json")).send().await.unwrap()).await;
+    let (mut checked, mut wrong) = (0, Vec::new());
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        // The operator's API exists only where an operator token is configured.
+        if path.starts_with("/api/v1/operator") {
+            continue;
+        }
+        for (method, op) in ops.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            if !params.iter().any(|p| p["in"] == "query") {
+                continue;
+            }
+            let concrete = path.split('/').map(|s| if s.starts_with('{') { "1" } else { s }).collect::<Vec<_>>();
+            let url = t.url(&format!("{}?no_such_filter=1", concrete.join("/")));
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = t.client.request(m, &url).bearer_auth(&token).send().await.unwrap();
+            let status = r.status().as_u16();
+            let p: serde_json::Value = r.json().await.unwrap_or_default();
+            let named = p["detail"].as_str().is_some_and(|d| d.contains("no_such_filter"));
+            if (status, &p["type"], named) != (400, &json!("urn:textdesk:problem:malformed"), true) {
+                wrong.push(format!("{method} {path}: {status} {p}"));
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "the operations with a query were not found ({checked})");
+    assert!(wrong.is_empty(), "an unknown parameter was not refused:\n{}", wrong.join("\n"));
+}

@@ -73,6 +73,7 @@ impl From<StoredFlow> for FlowOut {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Write the file over this flow instead of creating one.
     replace: Option<i64>,
@@ -142,6 +143,7 @@ pub async fn delete_flow(
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `json` (default) or `yaml`.
     format: Option<String>,

@@ -219,6 +219,7 @@ pub async fn rotate_secret(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogQuery {
     limit: Option<i64>,
 }

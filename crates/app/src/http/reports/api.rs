@@ -14,6 +14,7 @@ use crate::services::reports::build::{Report, ReportAsk};
 /// The report's filters; every one optional.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `2026-11` (month), `2026-Q4`, `2026-W45` (ISO week), `2026-11-03` (day), `2026` (year) or
     /// `2026-11-01..2026-11-15` (both days included); this month by default. Days are the business's.

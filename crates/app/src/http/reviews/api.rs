@@ -91,6 +91,7 @@ impl From<Review> for ReviewOut {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ReviewsQuery {
     /// `waiting` (the queue, oldest first; the default) or `scored` (newest first).
     pub(crate) state: Option<String>,
