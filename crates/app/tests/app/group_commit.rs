@@ -1,11 +1,13 @@
-//! Texts arriving together. On SQLite one writer commits them in groups, a
-//! savepoint each; on PostgreSQL each has its own transaction. Either way each
-//! acknowledged text is stored once, and a text whose writing fails (here: a
-//! panic, through the store's test hook) fails alone while the node goes on.
+//! Texts arriving together. On SQLite one writer commits them in groups; on
+//! PostgreSQL each has its own transaction. Either way each acknowledged
+//! text is stored once, a text whose writing fails (here: a panic, through
+//! the store's test hook) fails alone while the node goes on and leaves
+//! nothing in the event log, and agents replying in the same conversations
+//! meanwhile are not refused.
 
 use crate::common;
 
-use common::{Db, app, json};
+use common::{Db, TestApp, app, json};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use textdesk_core::Role;
@@ -64,8 +66,73 @@ async fn a_text_that_panics_fails_alone_and_the_node_takes_later_texts(db: Db) {
     let msgs = json(t.get(&token, &format!("/api/v1/conversations/{}/messages", bad["id"])).await).await;
     let bodies: Vec<&str> = msgs.as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
     assert_eq!(bodies, ["mended"]);
+    assert_log_matches_messages(&t, 29).await;
 }
 both_backends!(a_text_that_panics_fails_alone_and_the_node_takes_later_texts);
+
+/// The event log tells of exactly the inbound messages stored: one
+/// `message_received` each, none for a text that was rolled back.
+async fn assert_log_matches_messages(t: &TestApp, inbound: i64) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&t.database_url).await.unwrap();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+    };
+    let stored = count("SELECT COUNT(*) FROM messages WHERE direction = 'inbound'").await;
+    let told = count("SELECT COUNT(*) FROM event_log WHERE kind = 'message_received'").await;
+    let distinct = count("SELECT COUNT(DISTINCT message_id) FROM event_log WHERE kind = 'message_received'").await;
+    let dangling = count(
+        "SELECT COUNT(*) FROM event_log e WHERE e.message_id IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = e.message_id)",
+    )
+    .await;
+    assert_eq!((stored, told, distinct, dangling), (inbound, inbound, inbound, 0), "stored, told, distinct, dangling");
+}
+
+async fn agents_reply_while_customers_text_in_the_same_conversations(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let numbers: Vec<String> = (0..10).map(|i| format!("+1415555{:04}", 4000 + i)).collect();
+    for (i, n) in numbers.iter().enumerate() {
+        assert_eq!(text(&t, inbox, n, "hello", &format!("SM-first-{i}")).await.0, 201);
+    }
+    let convs = conversations(&t, &token).await;
+    let ids: Vec<i64> = convs.iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 10);
+
+    // Six more texts from each customer and three replies into each of their
+    // conversations, all at once: a group of texts and the agents' writes
+    // lock the same conversations.
+    let texts = (0..60).map(|i| {
+        let (t, from) = (&t, &numbers[i % 10]);
+        async move { text(t, inbox, from, &format!("more {i}"), &format!("SM-more-{i}")).await.0 }
+    });
+    let replies = (0..30).map(|i| {
+        let (t, token, conv) = (&t, &token, ids[i % 10]);
+        async move {
+            let r = t
+                .post(token, &format!("/api/v1/conversations/{conv}/messages"), json!({ "body": format!("reply {i}") }))
+                .await;
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+    });
+    let (texts, replies) = tokio::join!(join_all(texts), join_all(replies));
+    assert!(texts.iter().all(|s| *s == 201), "every text stored: {texts:?}");
+    let refused: Vec<&(u16, String)> = replies.iter().filter(|(s, _)| *s != 201).collect();
+    assert!(refused.is_empty(), "every reply taken: {refused:?}");
+
+    for conv in &ids {
+        let msgs = json(t.get(&token, &format!("/api/v1/conversations/{conv}/messages")).await).await;
+        let directions: Vec<&str> = msgs.as_array().unwrap().iter().map(|m| m["direction"].as_str().unwrap()).collect();
+        let inbound = directions.iter().filter(|d| **d == "inbound").count();
+        assert_eq!((inbound, directions.len() - inbound), (7, 3), "conversation {conv}: {directions:?}");
+    }
+    assert_log_matches_messages(&t, 70).await;
+}
+both_backends!(agents_reply_while_customers_text_in_the_same_conversations);
 
 async fn texts_arriving_together_are_each_stored_once(db: Db) {
     let t = app(db).start().await;
