@@ -127,7 +127,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let turn = tx.commit_keeping_turn().await?;
-        if cut && self.backend == Backend::Sqlite {
+        // No queue, no pause: PostgreSQL's writers do not exclude each other.
+        if cut {
             // The pause keeps this process's turn: were it let go, the next
             // of this process's writers would take SQLite's lock at once and
             // a writer in another process would never find it free. An
