@@ -217,6 +217,9 @@ struct Measured {
     worst_deviation: f64,
     /// The most messages of one sender in any one-second window, per configured rate.
     peak_second: f64,
+    /// The longest any sender went between two sends beyond its pace (1/R):
+    /// a step of the dispatcher that came late.
+    longest_late: Duration,
 }
 
 impl Measured {
@@ -237,8 +240,18 @@ fn measure(name: &str, arrivals: &[(String, Timestamp)], rate: f64) -> Measured 
     }
     let mut worst_deviation: f64 = 0.0;
     let mut peak_second: f64 = 0.0;
-    for times in by_sender.values_mut() {
+    let mut longest_late = Duration::ZERO;
+    for (sender, times) in by_sender.iter_mut() {
         times.sort();
+        for pair in times.windows(2) {
+            let late = pair[1].duration_since(pair[0]).as_secs_f64() - 1.0 / rate;
+            longest_late = longest_late.max(Duration::from_secs_f64(late.max(0.0)));
+        }
+        if std::env::var_os("REPLIES_BENCH_TRACE").is_some() {
+            let offsets: Vec<String> =
+                times.iter().map(|t| format!("{:.0}", t.duration_since(times[0]).as_secs_f64() * 1000.0)).collect();
+            eprintln!("{name} {sender}: {}", offsets.join(" "));
+        }
         let span = times[times.len() - 1].duration_since(times[0]).as_secs_f64();
         let deviation = times.len() as f64 / (span + 1.0) / rate - 1.0;
         if deviation.abs() > worst_deviation.abs() {
@@ -260,6 +273,7 @@ fn measure(name: &str, arrivals: &[(String, Timestamp)], rate: f64) -> Measured 
         elapsed: last.duration_since(first).unsigned_abs() + Duration::from_secs(1),
         worst_deviation,
         peak_second,
+        longest_late,
     }
 }
 
@@ -329,6 +343,7 @@ async fn bare_client(load: &Load) -> Measured {
         elapsed,
         worst_deviation: f64::NAN,
         peak_second: f64::NAN,
+        longest_late: Duration::ZERO,
     }
 }
 
@@ -367,17 +382,18 @@ async fn main() {
     let bare = bare_client(&load).await;
 
     println!(
-        "{:<22} {:>9} {:>10} {:>22} {:>22}",
-        "run", "messages", "msgs/s", "worst sender vs rate", "peak second / rate"
+        "{:<22} {:>9} {:>10} {:>22} {:>22} {:>18}",
+        "run", "messages", "msgs/s", "worst sender vs rate", "peak second / rate", "longest late"
     );
     for m in &results {
         println!(
-            "{:<22} {:>9} {:>10.0} {:>21.1}% {:>21.2}x",
+            "{:<22} {:>9} {:>10.0} {:>21.1}% {:>21.2}x {:>15.0} ms",
             m.name,
             m.messages,
             m.per_second(),
             m.worst_deviation * 100.0,
-            m.peak_second
+            m.peak_second,
+            m.longest_late.as_secs_f64() * 1000.0
         );
     }
     println!("{:<22} {:>9} {:>10.0}", bare.name, bare.messages, bare.per_second());
@@ -405,6 +421,11 @@ async fn main() {
         println!(
             "bench-row\treplies\t{} peak second of one sender (pacing allows up to 2)\t{:.2}\tx rate\t-\t-\t-",
             m.name, m.peak_second
+        );
+        println!(
+            "bench-row\treplies\t{} longest a sender waited past its pace\t{:.0}\tms\t-\t-\t-",
+            m.name,
+            m.longest_late.as_secs_f64() * 1000.0
         );
     }
 }

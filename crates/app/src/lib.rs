@@ -267,6 +267,9 @@ async fn routing_loop(services: Services) {
 async fn dispatcher_loop(services: Services, every: Duration) {
     let worker = format!("{}-{}", std::process::id(), rand::random::<u32>());
     let mut events = services.store.events().subscribe();
+    // Each sender's claimed rows go out in a lane of their own while the next
+    // pass claims for the others (`Services::claim_pass`).
+    let mut lanes = services::dispatcher::Lanes::default();
     // Interrupted sends are settled at start (a restart after a crash) and
     // then every few seconds.
     let mut settled_at: Option<std::time::Instant> = None;
@@ -279,27 +282,39 @@ async fn dispatcher_loop(services: Services, every: Duration) {
                 Err(e) => tracing::error!(error = %e, "settling interrupted sends failed"),
             }
         }
+        for done in lanes.reap() {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "sending a sender's claimed rows failed");
+            }
+        }
         let mut wait = every;
-        match services.dispatch_once(&worker, 50).await {
-            // A full batch means more may be waiting: go again at once.
-            Ok(r) if r.claimed >= 50 => continue,
+        let mut on_lane = false;
+        match services.claim_pass(&worker, 50, jiff::Timestamp::now, &mut lanes).await {
             // A paced sender goes again the moment its pace allows, not at the
             // next poll: each wait past that moment is lost from its rate.
-            Ok(r) => {
-                if let Some(due) = r.next_due {
+            Ok(pass) => {
+                if let Some(due) = pass.next_due {
                     let until = due.duration_since(jiff::Timestamp::now()).max(jiff::SignedDuration::ZERO);
                     wait = wait.min(until.unsigned_abs());
                 }
+                on_lane = pass.waiting_on_lane;
             }
             Err(e) => tracing::error!(error = %e, "dispatcher step failed"),
         }
-        // Wake early when a message is created or the node stops; otherwise poll for due rows.
+        // Wake early when a message is created, a sender that is due finishes
+        // its lane, or the node stops; otherwise poll for due rows.
         let stopping = services.shutdown.stopping();
         let _ = tokio::time::timeout(wait, async {
             tokio::pin!(stopping);
             loop {
                 tokio::select! {
                     _ = &mut stopping => break,
+                    Some(done) = lanes.next_done(), if on_lane => {
+                        if let Err(e) = done {
+                            tracing::error!(error = %e, "sending a sender's claimed rows failed");
+                        }
+                        break;
+                    }
                     ev = events.recv() => match ev {
                         Ok(ev) if ev.kind == "message.created" => break,
                         Ok(_) => continue,
@@ -310,6 +325,10 @@ async fn dispatcher_loop(services: Services, every: Duration) {
             }
         })
         .await;
+    }
+    // Stopping: the sends under way finish, and each lane hands back what it had not sent yet.
+    if let Err(e) = lanes.finish().await {
+        tracing::error!(error = %e, "sending a sender's claimed rows failed");
     }
 }
 

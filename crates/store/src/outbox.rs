@@ -335,7 +335,8 @@ impl Store {
         let Some(provider_id) = provider_ids.first() else {
             return Err(StoreError::Conflict("a provider accepted a message without giving an id".into()));
         };
-        let mut tx = self.begin_write().await?;
+        // Urgent, as every write that ends a claim: the sender's next claim waits for its lane to finish.
+        let mut tx = self.begin_urgent_write().await?;
         let row = sqlx::query(
             "UPDATE outbox SET state = 'sent', last_error = NULL, updated_at = $1 WHERE id = $2 AND state = 'sending'
              RETURNING message_id, inbox_id, check_id",
@@ -444,7 +445,7 @@ impl Store {
         message_error: Option<&str>,
         now: Timestamp,
     ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_urgent_write().await?;
         let n = sqlx::query(
             "UPDATE outbox SET state = $1, not_before = COALESCE($2, not_before), last_error = $3, attempts = attempts - $4,
                     claimed_by = NULL, updated_at = $5
@@ -514,14 +515,17 @@ impl Store {
     /// second gets `false` and leaves the row alone. So a row is never settled
     /// while it is being sent, nor sent after it was settled.
     pub async fn take_claim(&self, outbox_id: i64, claimed_at: Timestamp, now: Timestamp) -> Result<bool> {
+        // In the write queue: outside it, on SQLite, it met the queue's writer at the busy handler's sleeps.
+        let mut tx = self.begin_urgent_write().await?;
         let n = sqlx::query(
             "UPDATE outbox SET claimed_at = $1, updated_at = $1 WHERE id = $2 AND state = 'sending' AND claimed_at = $3",
         )
         .bind(to_ms(now))
         .bind(outbox_id)
         .bind(to_ms(claimed_at))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(n.rows_affected() == 1)
     }
 

@@ -1,6 +1,8 @@
 //! The dispatcher: claims due outbox rows and hands each to its channel. Written
 //! as "do one step, say what happened" so tests drive it without sleeping.
 
+use std::collections::{HashMap, HashSet};
+
 use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use textdesk_channels::provider::{FindSent, SentQuery};
@@ -9,6 +11,7 @@ use textdesk_core::gate::{self, OutboundKind, OutboundRequest, Verdict, WindowUs
 use textdesk_core::pacing::{Rate, SenderKind};
 use textdesk_core::{ConsentState, Invalid};
 use textdesk_store::{Claimed, DueSender, RecordConsent, User};
+use tokio::task::JoinSet;
 
 use crate::services::Services;
 use crate::services::automations::engine::FRESH;
@@ -30,7 +33,105 @@ pub struct DispatchReport {
     pub next_due: Option<Timestamp>,
 }
 
+/// What a claim pass did, and when the dispatcher should look again.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Pass {
+    pub claimed: usize,
+    /// When a row passed over (its sender not free yet, or the row not due
+    /// yet) may go: the next pass need not wait longer.
+    pub next_due: Option<Timestamp>,
+    /// A sender has more to send than its lane took (it was free but still
+    /// sending, or its batch was full): the next pass should come as soon as a
+    /// lane finishes.
+    pub waiting_on_lane: bool,
+}
+
+/// The senders whose claimed rows are being sent, each in a lane of its own:
+/// a sender is not claimed again until its lane is done, so its rows leave in
+/// order and its pace counts from its last send.
+#[derive(Default)]
+pub struct Lanes {
+    busy: HashMap<tokio::task::Id, i64>,
+    senders: HashSet<i64>,
+    sends: JoinSet<ServiceResult<DispatchReport>>,
+}
+
+impl Lanes {
+    pub fn is_empty(&self) -> bool {
+        self.sends.is_empty()
+    }
+
+    /// Waits for the next lane to finish and frees its sender (never, with no lane open).
+    pub async fn next_done(&mut self) -> Option<ServiceResult<DispatchReport>> {
+        let Some(done) = self.sends.join_next_with_id().await else {
+            return std::future::pending().await;
+        };
+        Some(self.free(done))
+    }
+
+    /// The lanes that have finished, without waiting.
+    pub fn reap(&mut self) -> Vec<ServiceResult<DispatchReport>> {
+        let mut done = Vec::new();
+        while let Some(d) = self.sends.try_join_next_with_id() {
+            done.push(self.free(d));
+        }
+        done
+    }
+
+    /// Waits for every lane; the first failure is returned after all have finished.
+    pub async fn finish(mut self) -> ServiceResult<DispatchReport> {
+        let mut report = DispatchReport::default();
+        let mut failure = None;
+        while let Some(done) = self.sends.join_next_with_id().await {
+            match self.free(done) {
+                Ok(r) => report.add(&r),
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        failure.map_or(Ok(report), Err)
+    }
+
+    fn start(&mut self, inbox_id: i64, send: impl Future<Output = ServiceResult<DispatchReport>> + Send + 'static) {
+        let id = self.sends.spawn(send).id();
+        self.busy.insert(id, inbox_id);
+        self.senders.insert(inbox_id);
+    }
+
+    fn free(
+        &mut self,
+        done: Result<(tokio::task::Id, ServiceResult<DispatchReport>), tokio::task::JoinError>,
+    ) -> ServiceResult<DispatchReport> {
+        let id = match &done {
+            Ok((id, _)) => *id,
+            Err(e) => e.id(),
+        };
+        if let Some(inbox_id) = self.busy.remove(&id) {
+            self.senders.remove(&inbox_id);
+        }
+        match done {
+            Ok((_, report)) => report,
+            // The rows it held are settled as interrupted sends once their lease runs out.
+            Err(e) => Err(ServiceError::Internal(format!("a send lane ended abnormally: {e}"))),
+        }
+    }
+}
+
+impl DispatchReport {
+    fn add(&mut self, r: &DispatchReport) {
+        self.claimed += r.claimed;
+        self.sent += r.sent;
+        self.retried += r.retried;
+        self.failed += r.failed;
+        self.deferred += r.deferred;
+        self.blocked += r.blocked;
+        self.released += r.released;
+    }
+}
+
 const MAX_ATTEMPTS: i64 = 5;
+
+/// Senders claimed side by side in a pass (each claim holds a connection).
+const CLAIMS_AT_ONCE: usize = 4;
 
 /// Exponential backoff with jitter: 2 s, 4 s, 8 s … capped at 5 minutes.
 fn backoff(attempts: i64) -> SignedDuration {
@@ -49,64 +150,92 @@ impl Services {
         self.dispatch_by(worker, batch, move || now).await
     }
 
-    /// One step on `clock`: each sender with due rows has as many claimed as
-    /// its pace allows, and the senders are served side by side, so a slow or
-    /// backlogged one never holds up another.
-    ///
-    /// A sender's rows leave as soon as they are claimed, while the next
-    /// sender is claimed, and each claim is paced by the clock as it reads at
-    /// that claim. Claiming every sender first held a row back for the others'
-    /// claims, for as long as they took; the next row, claimed on another node
-    /// whose wait was shorter, then reached the provider right behind it, and
-    /// with three nodes a sender paced at one a second sent three in one
-    /// second (the replies benchmark, docs/performance.md).
+    /// One step on `clock`: a claim pass, then every send it started, to the end.
     async fn dispatch_by(
         &self,
         worker: &str,
         batch: i64,
         clock: impl Fn() -> Timestamp,
     ) -> ServiceResult<DispatchReport> {
-        let (claimed, batches) = tokio::sync::mpsc::unbounded_channel();
-        let claiming = async move {
-            let started = clock();
-            let mut next_due = self.store.next_not_before(started).await?;
-            for DueSender { inbox_id, tat } in self.store.due_senders(started).await? {
-                let rate = self.sender_rate(inbox_id).await?;
+        let mut lanes = Lanes::default();
+        let pass = self.claim_pass(worker, batch, clock, &mut lanes).await;
+        let mut report = lanes.finish().await?;
+        report.next_due = pass?.next_due;
+        Ok(report)
+    }
+
+    /// Claims, for each sender with due rows that is free and not sending
+    /// already, as many rows as its pace allows, and starts sending them in a
+    /// lane of its own, while the next sender is claimed. Returns without
+    /// waiting for the sends.
+    ///
+    /// Each claim is paced by the clock as it reads at that claim. A pass that
+    /// waited for its sends kept every sender's next claim behind the slowest
+    /// send of the pass (the first pass after a start, behind a backlog of
+    /// consumers, took two seconds and cost each sender a quarter of its
+    /// first ten seconds' pace: docs/performance.md). Claiming every sender
+    /// first held a row back for the others' claims, and the next row, claimed
+    /// on another node, reached the provider right behind it.
+    pub async fn claim_pass(
+        &self,
+        worker: &str,
+        batch: i64,
+        clock: impl Fn() -> Timestamp,
+        lanes: &mut Lanes,
+    ) -> ServiceResult<Pass> {
+        let started = clock();
+        let mut pass = Pass { next_due: self.store.next_not_before(started).await?, ..Pass::default() };
+        let mut free = Vec::new();
+        for DueSender { inbox_id, tat } in self.store.due_senders(started).await? {
+            let rate = self.sender_rate(inbox_id).await?;
+            let free_at = rate.zip(tat).map(|(rate, tat)| rate.free_at(tat));
+            // Not free yet: passed over without taking the write lock, and
+            // looked at again the moment it is.
+            if let Some(free_at) = free_at.filter(|t| *t > clock()) {
+                pass.next_due = Some(pass.next_due.map_or(free_at, |t| t.min(free_at)));
+                continue;
+            }
+            // Free, but its last rows are still going out: it goes again when they have.
+            if lanes.senders.contains(&inbox_id) {
+                pass.waiting_on_lane = true;
+                continue;
+            }
+            free.push((inbox_id, rate));
+        }
+        // A few senders' claims at once: on PostgreSQL each is a transaction of
+        // round trips, and one after another a pass over a hundred senders took
+        // longer than their pace (SQLite's writers take turns either way).
+        let clock = &clock;
+        let mut claims = futures_util::stream::iter(free)
+            .map(|(inbox_id, rate)| async move {
                 let now = clock();
-                // Not free yet: passed over without taking the write lock, and
-                // looked at again the moment it is.
-                if let (Some(rate), Some(tat)) = (rate, tat)
-                    && rate.free_at(tat) > now
-                {
-                    next_due = Some(next_due.map_or(rate.free_at(tat), |t| t.min(rate.free_at(tat))));
+                (inbox_id, now, self.store.claim_for_sender(worker, inbox_id, now, batch, rate).await)
+            })
+            .buffer_unordered(CLAIMS_AT_ONCE);
+        // Every claim under way is seen to its end, even after one fails: one
+        // dropped between its commit and its rows' read would leave them
+        // claimed and unsent until the lease ran out.
+        let mut failure = None;
+        while let Some((inbox_id, now, rows)) = claims.next().await {
+            let rows = match rows {
+                Ok(rows) if !rows.is_empty() => rows,
+                Ok(_) => continue,
+                Err(e) => {
+                    failure = failure.or(Some(e));
                     continue;
                 }
-                let rows = self.store.claim_for_sender(worker, inbox_id, now, batch, rate).await?;
-                let rows: Vec<Claimed> = rows.into_iter().map(|r| self.with_code(r)).collect();
-                if !rows.is_empty() {
-                    let _ = claimed.send((rows, now));
-                }
-            }
-            Ok::<Option<Timestamp>, ServiceError>(next_due)
-        };
-        let sending = futures_util::stream::unfold(batches, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) })
-            .map(|(rows, now)| self.send_batch(rows, now))
-            .buffer_unordered(usize::MAX)
-            .collect::<Vec<_>>();
-        let (claiming, sent) = futures_util::future::join(claiming, sending).await;
-        let mut report = DispatchReport::default();
-        for r in sent {
-            let r = r?;
-            report.claimed += r.claimed;
-            report.sent += r.sent;
-            report.retried += r.retried;
-            report.failed += r.failed;
-            report.deferred += r.deferred;
-            report.blocked += r.blocked;
-            report.released += r.released;
+            };
+            pass.claimed += rows.len();
+            // A full batch: more may be waiting behind it.
+            pass.waiting_on_lane |= rows.len() as i64 >= batch;
+            let rows: Vec<Claimed> = rows.into_iter().map(|r| self.with_code(r)).collect();
+            let services = self.clone();
+            lanes.start(inbox_id, async move { services.send_batch(rows, now).await });
         }
-        report.next_due = claiming?;
-        Ok(report)
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(pass),
+        }
     }
 
     /// How fast an inbox's sender may go: its `rate_limit` setting, or what
@@ -136,10 +265,16 @@ impl Services {
                 }
                 continue;
             }
-            // The lease counts from this row's send, not from the batch's
-            // claim; a row settled meanwhile by another worker is theirs now.
+            // A claim older than a quarter of its lease (far down a long
+            // batch) is renewed, so the lease counts from this row's send; a
+            // row settled meanwhile by another worker is theirs now. A fresher
+            // one needs no write: its send starts inside a quarter of the lease
+            // and is cut off at half of it, which leaves a quarter to record it
+            // before any settler may take it.
             let sending_at = now.max(Timestamp::now());
-            if !self.store.take_claim(row.outbox_id, row.claimed_at, sending_at).await? {
+            if sending_at.duration_since(row.claimed_at) > self.claim_lease / 4
+                && !self.store.take_claim(row.outbox_id, row.claimed_at, sending_at).await?
+            {
                 continue;
             }
             // The gate looks again: consent or the hour may have changed while

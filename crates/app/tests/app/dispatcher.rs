@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use common::{Db, app, json};
 use serde_json::json;
 use textdesk::Services;
+use textdesk_channels::twilio::FakeTwilio;
 use textdesk_core::Role;
 
 async fn racing_dispatchers_send_each_row_once(db: Db) {
@@ -281,3 +282,55 @@ async fn a_delivery_report_that_beats_the_send_record_is_kept(db: Db) {
     assert_eq!(msg.provider_id.as_deref(), Some("SMearly"));
 }
 both_backends!(a_delivery_report_that_beats_the_send_record_is_kept);
+
+/// A sender whose provider answers slowly holds up only itself: the running
+/// dispatcher keeps another sender at its pace meanwhile, and the slow
+/// sender's own replies still leave in the order they were written. (A step
+/// that waited for all its sends held every sender to the slowest answer.)
+async fn a_slow_provider_holds_up_only_its_own_sender(db: Db) {
+    textdesk_channels::ensure_tls_provider();
+    let t = app(db).workers().start().await;
+    let token = t.token_for("admin@example.com", Role::Admin).await;
+    let slow = FakeTwilio::start().await.unwrap();
+    slow.set_latency(std::time::Duration::from_secs(3));
+    let steady = FakeTwilio::start().await.unwrap();
+    let mut convs = Vec::new();
+    for (i, fake) in [&slow, &steady].into_iter().enumerate() {
+        let sender = format!("+1415555{:04}", 100 + i);
+        let inbox = t.paced_twilio_inbox(&token, fake, &sender, 1, &format!("+1415555{:04}", 200 + i)).await;
+        let list = json(t.get(&token, &format!("/api/v1/conversations?inbox_id={}", inbox["id"])).await).await;
+        convs.push(list["items"][0]["id"].as_i64().unwrap());
+    }
+    for (conv, replies) in [(convs[0], 3), (convs[1], 4)] {
+        for k in 0..replies {
+            let body = json!({ "body": format!("Reply {k}: yes, until six.") });
+            assert_eq!(t.post(&token, &format!("/api/v1/conversations/{conv}/messages"), body).await.status(), 201);
+        }
+    }
+    let replies = |fake: &FakeTwilio| -> Vec<(String, jiff::Timestamp)> {
+        fake.sent_with_times()
+            .into_iter()
+            .filter(|(s, _)| s.body.starts_with("Reply "))
+            .map(|(s, at)| (s.body, at))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while replies(&steady).len() < 4 || replies(&slow).len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "steady {:?}, slow {:?}", replies(&steady), replies(&slow));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let steady_times: Vec<jiff::Timestamp> = replies(&steady).into_iter().map(|(_, at)| at).collect();
+    let spread = steady_times[3].duration_since(steady_times[0]);
+    // At one a second, four replies take three seconds; held to the slow
+    // sender's three-second answers they took seven.
+    assert!(
+        spread >= jiff::SignedDuration::from_millis(2500) && spread < jiff::SignedDuration::from_secs(5),
+        "the steady sender's four replies took {spread:#}: {steady_times:?}"
+    );
+    let order: Vec<String> = replies(&slow).into_iter().map(|(body, _)| body).collect();
+    assert!(
+        order.iter().enumerate().all(|(k, body)| body.starts_with(&format!("Reply {k}:"))),
+        "the slow sender's replies left in the order written: {order:?}"
+    );
+}
+both_backends!(a_slow_provider_holds_up_only_its_own_sender);

@@ -34,29 +34,7 @@ async fn three_nodes_keep_each_senders_pace() {
     let fake = FakeTwilio::start().await.unwrap();
     for i in 0..SENDERS {
         let sender = format!("+1415{:07}", 3_000_000 + i);
-        let twilio =
-            json!({ "account_sid": fake.account_sid(), "auth_token": fake.auth_token(), "api_base": fake.base_url() });
-        let r = t
-            .post(
-                &token,
-                "/api/v1/inboxes",
-                json!({ "name": format!("Line {i}"), "channel_kind": "twilio", "sender": sender, "twilio": twilio }),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
-        let inbox = json(r).await;
-        let r = t
-            .client
-            .patch(t.url(&format!("/api/v1/inboxes/{}", inbox["id"])))
-            .bearer_auth(&token)
-            .json(&json!({ "settings": { "rate_limit": { "segments_per_second": 1 } } }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let params = fake.inbound_params(&format!("+1415{:07}", 4_000_000 + i), &sender, "Can I come earlier?");
-        let r = fake.post_inbound(inbox["webhook_urls"]["inbound"].as_str().unwrap(), &params).await.unwrap();
-        assert_eq!(r.status(), 200);
+        t.paced_twilio_inbox(&token, &fake, &sender, 1, &format!("+1415{:07}", 4_000_000 + i)).await;
     }
     let list = json(t.get(&token, "/api/v1/conversations?limit=200").await).await;
     let conversations: Vec<i64> = list["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();

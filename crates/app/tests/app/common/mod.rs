@@ -256,6 +256,43 @@ impl TestApp {
         self.client.post(self.url(path)).bearer_auth(token).json(&body).send().await.unwrap()
     }
 
+    /// A Twilio inbox on `fake` sending from `sender` at `per_second`
+    /// segments a second, created and paced through the API by an admin's
+    /// `token`, with `customer`'s first text in; returns the inbox.
+    pub async fn paced_twilio_inbox(
+        &self,
+        token: &str,
+        fake: &textdesk_channels::twilio::FakeTwilio,
+        sender: &str,
+        per_second: u32,
+        customer: &str,
+    ) -> Value {
+        let twilio =
+            json!({ "account_sid": fake.account_sid(), "auth_token": fake.auth_token(), "api_base": fake.base_url() });
+        let r = self
+            .post(
+                token,
+                "/api/v1/inboxes",
+                json!({ "name": format!("Line {sender}"), "channel_kind": "twilio", "sender": sender, "twilio": twilio }),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let inbox = json(r).await;
+        let r = self
+            .client
+            .patch(self.url(&format!("/api/v1/inboxes/{}", inbox["id"])))
+            .bearer_auth(token)
+            .json(&json!({ "settings": { "rate_limit": { "segments_per_second": per_second } } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let params = fake.inbound_params(customer, sender, "Can I come earlier?");
+        let r = fake.post_inbound(inbox["webhook_urls"]["inbound"].as_str().unwrap(), &params).await.unwrap();
+        assert_eq!(r.status(), 200);
+        inbox
+    }
+
     /// Runs the dispatcher until nothing is due.
     pub async fn dispatch_all(&self) -> usize {
         let mut sent = 0;
