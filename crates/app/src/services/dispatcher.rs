@@ -48,7 +48,8 @@ pub struct Pass {
 
 /// The senders whose claimed rows are being sent, each in a lane of its own:
 /// a sender is not claimed again until its lane is done, so its rows leave in
-/// order and its pace counts from its last send.
+/// order. (Its pace is charged at the claim: docs/decisions.md, "Each sender
+/// sends in a lane of its own".)
 #[derive(Default)]
 pub struct Lanes {
     busy: HashMap<tokio::task::Id, i64>,
@@ -57,10 +58,6 @@ pub struct Lanes {
 }
 
 impl Lanes {
-    pub fn is_empty(&self) -> bool {
-        self.sends.is_empty()
-    }
-
     /// Waits for the next lane to finish and frees its sender (never, with no lane open).
     pub async fn next_done(&mut self) -> Option<ServiceResult<DispatchReport>> {
         let Some(done) = self.sends.join_next_with_id().await else {
