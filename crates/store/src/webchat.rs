@@ -80,7 +80,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Message>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id LEFT JOIN outbox o ON o.message_id = m.id
+            "SELECT {COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.author_id
              WHERE m.conversation_id = $1 AND m.inbox_id = $2 AND m.private = 0 AND m.id > $3
              ORDER BY m.id DESC LIMIT $4"
         );
