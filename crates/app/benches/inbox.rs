@@ -13,7 +13,8 @@
 //! (default 20, at least 10 samples are taken); INBOX_BENCH_POSTGRES_URL (a
 //! role that may create databases) runs it on a new PostgreSQL database.
 //! INBOX_BENCH_KEEP=1 keeps the seeded database (SQLite file or PostgreSQL
-//! database, named at the end) for EXPLAIN afterwards.
+//! database and the data folder with its secret key, named at the end) for
+//! EXPLAIN, or a `textdesk serve` on it, afterwards.
 //!
 //! The rows are written with plain multi-row INSERTs into the real tables, with
 //! the columns the app itself writes (see `store::ingest` and
@@ -482,7 +483,8 @@ async fn main() {
     pool.close().await;
     if std::env::var("INBOX_BENCH_KEEP").is_ok_and(|v| v == "1") {
         match &pg_name {
-            Some(name) => println!("kept PostgreSQL database {name}"),
+            // The data folder holds the secret key that opens the inboxes' secrets: `textdesk serve` on the kept database needs it.
+            Some(name) => println!("kept PostgreSQL database {name} and its data folder {}", dir.keep().display()),
             None => println!("kept SQLite database {}", dir.keep().join("inbox.db").display()),
         }
         return;
