@@ -36,7 +36,6 @@ pub struct DispatchReport {
 /// What a claim pass did, and when the dispatcher should look again.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Pass {
-    pub claimed: usize,
     /// When a row passed over (its sender not free yet, or the row not due
     /// yet) may go: the next pass need not wait longer.
     pub next_due: Option<Timestamp>,
@@ -222,7 +221,6 @@ impl Services {
                     continue;
                 }
             };
-            pass.claimed += rows.len();
             // A full batch: more may be waiting behind it.
             pass.waiting_on_lane |= rows.len() as i64 >= batch;
             let rows: Vec<Claimed> = rows.into_iter().map(|r| self.with_code(r)).collect();
