@@ -329,23 +329,26 @@ impl Store {
         items.pop().map(|(s, _)| s).ok_or(StoreError::NotFound("conversation"))
     }
 
-    /// Rows with their sort key. The consent subquery runs only for the rows
-    /// returned (it is in the SELECT list, after the LIMIT), on `consent_events_contact`.
+    /// Rows with their sort key. The page is chosen from `conversations`
+    /// alone; the contact, identity, inbox, assignee and consent are read for
+    /// its rows only. Where the page is sorted rather than read off an index
+    /// (a label on thousands of conversations, a search's ids), one query with
+    /// the joins read them for every candidate before the sort: a label on
+    /// 4,000 of 100,000 conversations took 18 ms, most of it that.
     async fn summaries(&self, w: Where, order: &Order, limit: i64) -> Result<Vec<(ConversationSummary, i64)>> {
         let limit_ph = w.next_placeholder();
         let dir = if order.descending { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT {CONVERSATION_COLUMNS}, ct.name AS contact_name, {consent} AS consent, i.address AS contact_address,
-                    ib.name AS inbox_name, ib.channel_kind, ib.medium, u.name AS assignee_name, {key} AS sort_key
-             FROM conversations c
-             {join}
+                    ib.name AS inbox_name, ib.channel_kind, ib.medium, u.name AS assignee_name, page.sort_key
+             FROM (SELECT c.id, {key} AS sort_key FROM conversations c {join}
+                   WHERE {} ORDER BY {key} {dir}, c.id {dir} LIMIT {limit_ph}) page
+             JOIN conversations c ON c.id = page.id
              JOIN contacts ct ON ct.id = c.contact_id
              JOIN contact_identities i ON i.id = c.identity_id
              JOIN inboxes ib ON ib.id = c.inbox_id
              LEFT JOIN users u ON u.id = c.assignee_id
-             WHERE {}
-             ORDER BY {key} {dir}, c.id {dir}
-             LIMIT {limit_ph}",
+             ORDER BY page.sort_key {dir}, c.id {dir}",
             w.sql(),
             consent = crate::consent::scoped_consent_sql(),
             key = order.key,
@@ -452,8 +455,12 @@ impl Store {
             match self.few_labelled(l).await? {
                 Some(ids) if ids.is_empty() => return Ok(ConversationPage { items: Vec::new(), next_cursor: None }),
                 Some(ids) => w.push_ids(&ids),
+                // Many: walk the list's sorted index and test each row, which
+                // stops at a page. `IN (SELECT ...)` read every labelled
+                // conversation and sorted them (4,000 rows: 4 ms of SQLite
+                // against 0.3 for the walk).
                 None => w.push(
-                    "c.id IN (SELECT l.conversation_id FROM conversation_labels l WHERE l.label = ?)",
+                    "EXISTS (SELECT 1 FROM conversation_labels l WHERE l.conversation_id = c.id AND l.label = ?)",
                     Bind::Str(l.clone()),
                 ),
             }

@@ -26,8 +26,9 @@ const PROBE_COMMON: i64 = 32;
 const WALK_MAX: i64 = 200_000;
 
 /// A label on at most this many conversations is listed by their ids, read by
-/// key: the planner cannot tell a rare label from a common one, and for a rare
-/// one it walked the list's sorted index testing every row for the label.
+/// key; a commoner one by walking the list's sorted index, testing each row.
+/// The planner cannot tell a rare label from a common one, and for a rare one
+/// the walk reads most of the index before it fills a page.
 const FEW_LABELLED: i64 = 1000;
 
 /// What a search found.
@@ -207,14 +208,27 @@ impl Store {
 
     /// The conversations holding `label` when there are few (in any account:
     /// the list's own account condition still applies); None when there are more.
+    /// The ids come back only when there are few: a common label's answer is
+    /// one row with its count (reading its first thousand ids cost more than
+    /// the page itself).
     pub(crate) async fn few_labelled(&self, label: &str) -> Result<Option<Vec<i64>>> {
-        let rows = sqlx::query("SELECT conversation_id FROM conversation_labels WHERE label = $1 LIMIT $2")
-            .bind(label)
-            .bind(FEW_LABELLED + 1)
-            .fetch_all(&self.pool)
-            .await?;
-        let labelled = ids(&rows, "conversation_id")?;
-        Ok((labelled.len() as i64 <= FEW_LABELLED).then_some(labelled))
+        let rows = sqlx::query(
+            "SELECT k.n, l.conversation_id
+             FROM (SELECT COUNT(*) AS n FROM (SELECT 1 FROM conversation_labels WHERE label = $1 LIMIT $2) x) k
+             LEFT JOIN conversation_labels l ON l.label = $3 AND k.n <= $4",
+        )
+        .bind(label)
+        .bind(FEW_LABELLED + 1)
+        .bind(label)
+        .bind(FEW_LABELLED)
+        .fetch_all(&self.pool)
+        .await?;
+        let many = rows.first().map(|r| r.try_get::<i64, _>("n")).transpose()?.is_some_and(|n| n > FEW_LABELLED);
+        if many {
+            return Ok(None);
+        }
+        let labelled = rows.iter().filter_map(|r| r.try_get::<Option<i64>, _>("conversation_id").transpose());
+        Ok(Some(labelled.collect::<Result<Vec<_>, _>>()?))
     }
 
     /// Each listed conversation's newest matching message, its words marked.

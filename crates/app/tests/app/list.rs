@@ -219,6 +219,76 @@ async fn sorts_page_by_cursor(db: Db) {
 }
 both_backends!(sorts_page_by_cursor);
 
+/// A label on more conversations than are listed by id (over a thousand) is
+/// found by walking the sorted list: the same rows, in order, page after page,
+/// with the status filter and without, and a rare label beside it still by id.
+async fn a_common_label_lists_like_a_rare_one(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let newest = json(t.text_in(inbox, "+14155550990", "hi", None).await).await["conversation_id"].as_i64().unwrap();
+    for name in ["vip", "legal"] {
+        assert_eq!(t.post(&admin, "/api/v1/labels", json!({ "name": name })).await.status(), 201);
+    }
+    // 2,400 older conversations of the same contact, one minute apart, every
+    // tenth open; every other one labelled vip (1,200: past the id list), every
+    // hundredth legal (24).
+    let base = now_ms() - 86_400_000;
+    sql(
+        &t,
+        &format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2400)
+             INSERT INTO conversations (account_id, inbox_id, contact_id, identity_id, status, last_activity_at, created_at)
+             SELECT c.account_id, c.inbox_id, c.contact_id, c.identity_id,
+                    CASE WHEN n.i % 10 = 0 THEN 'open' ELSE 'resolved' END, {base} - n.i * 60000, {base} - n.i * 60000
+             FROM n, conversations c WHERE c.id = {newest}"
+        ),
+    )
+    .await;
+    let labelled = |label: &str, every: i64| {
+        format!(
+            "INSERT INTO conversation_labels (conversation_id, label)
+             SELECT id, '{label}' FROM conversations WHERE id <> {newest} AND ({base} - last_activity_at) / 60000 % {every} = 0"
+        )
+    };
+    sql(&t, &labelled("vip", 2)).await;
+    sql(&t, &labelled("legal", 100)).await;
+    // Newest first: the expected ids from the minutes ago.
+    let expected = |every: i64, open_only: bool| -> Vec<i64> {
+        (1..=2400).filter(|i| i % every == 0 && (!open_only || i % 10 == 0)).map(|i| base - i * 60000).collect()
+    };
+    let walk_all = |q: &'static str| {
+        let (t, token) = (&t, &token);
+        async move {
+            let (mut at, mut cursor) = (Vec::new(), None::<String>);
+            loop {
+                let path = match &cursor {
+                    Some(c) => format!("/api/v1/conversations?{q}&limit=200&cursor={c}"),
+                    None => format!("/api/v1/conversations?{q}&limit=200"),
+                };
+                let page = json(t.get(token, &path).await).await;
+                for c in page["items"].as_array().unwrap() {
+                    assert!(c["labels"].as_array().unwrap().iter().any(|l| q.contains(l.as_str().unwrap())), "{c}");
+                    at.push(
+                        c["last_activity_at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_millisecond(),
+                    );
+                }
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => return at,
+                }
+            }
+        }
+    };
+    assert_eq!(walk_all("label=vip").await, expected(2, false), "every vip conversation, newest first");
+    assert_eq!(walk_all("label=vip&status=open").await, expected(2, true), "only the open ones");
+    assert_eq!(walk_all("label=legal").await, expected(100, false), "a rare label, listed by id");
+    assert_eq!(walk_all("label=legal&status=open").await, expected(100, true));
+    assert!(ids(&t, &token, "label=vip&priority=urgent").await.is_empty(), "filters combine with AND");
+}
+both_backends!(a_common_label_lists_like_a_rare_one);
+
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
