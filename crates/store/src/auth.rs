@@ -112,23 +112,30 @@ impl Store {
         })
     }
 
-    /// The active user behind a token, marking it used.
+    /// The active user behind a token, marking it used. Like a session's, the
+    /// time is written at most once a minute: a write on every API request
+    /// queued each read behind SQLite's one writer.
     pub async fn user_for_token(&self, token_hash: &str) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT id, user_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let user = self.user(row.try_get("user_id")?).await?;
         if !user.active {
             return Ok(None);
         }
-        let id: i64 = row.try_get("id")?;
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-            .bind(to_ms(Timestamp::now()))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let now = Timestamp::now();
+        let used: Option<i64> = row.try_get("last_used_at")?;
+        if used.is_none_or(|t| t < to_ms(now - SignedDuration::from_mins(1))) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(to_ms(now))
+                .bind(row.try_get::<i64, _>("id")?)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(Some(user))
     }
 

@@ -30,8 +30,15 @@ async fn tokens_are_required_and_checked() {
     let token = t.token_for("dana@example.com", Role::Agent).await;
     assert_eq!(t.get(&token, "/api/v1/conversations").await.status(), 200);
 
-    // A revoked token stops working at once.
+    // Its last use is kept to the minute: set by the first request, not
+    // rewritten by the next ones within a minute.
     let tokens = json(t.get(&token, "/api/v1/tokens").await).await;
+    let first_use = tokens[0]["last_used_at"].as_str().expect("the token's first use is recorded").to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let tokens = json(t.get(&token, "/api/v1/tokens").await).await;
+    assert_eq!(tokens[0]["last_used_at"].as_str(), Some(first_use.as_str()));
+
+    // A revoked token stops working at once.
     let id = tokens[0]["id"].as_i64().unwrap();
     let r = t.client.delete(t.url(&format!("/api/v1/tokens/{id}"))).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 204);
