@@ -308,21 +308,26 @@ pub(crate) async fn list_view(
         ..Default::default()
     };
     let query = s.services.list_query(user, &ask).await?;
-    let page = s.services.list(user, &query).await?;
-    let target_minutes = s.services.account_settings(user.account_id).await?.targets.first_response_minutes;
-    // Read here unless the page has them: the rows' badges need the label catalogue, the head the rest.
-    let (read_users, read_labels);
-    let (inboxes, agents, catalogue): (_, &[User], &[Label]) = match head {
-        Head::With => {
-            read_users = s.services.users(user.account_id).await?;
-            read_labels = s.services.labels(user).await?;
-            (s.services.inboxes(user.account_id).await?, &read_users, &read_labels)
-        }
-        Head::Known(users, labels) => (s.services.inboxes(user.account_id).await?, users, labels),
-        Head::RowsOnly => {
-            read_labels = s.services.labels(user).await?;
-            (Vec::new(), &[], &read_labels)
-        }
+    // Read here unless the page has them: the rows' badges need the label
+    // catalogue, the head the rest. Side by side with the rows.
+    let wants_inboxes = !matches!(head, Head::RowsOnly);
+    let (wants_users, wants_labels) = match head {
+        Head::With => (true, true),
+        Head::Known(..) => (false, false),
+        Head::RowsOnly => (false, true),
+    };
+    let (page, settings, inboxes, read_users, read_labels) = tokio::try_join!(
+        s.services.list(user, &query),
+        s.services.account_settings(user.account_id),
+        async { if wants_inboxes { s.services.inboxes(user.account_id).await } else { Ok(Vec::new()) } },
+        async { if wants_users { s.services.users(user.account_id).await } else { Ok(Vec::new()) } },
+        async { if wants_labels { s.services.labels(user).await } else { Ok(Vec::new()) } },
+    )?;
+    let target_minutes = settings.targets.first_response_minutes;
+    let (agents, catalogue): (&[User], &[Label]) = match head {
+        Head::With => (&read_users, &read_labels),
+        Head::Known(users, labels) => (users, labels),
+        Head::RowsOnly => (&[], &read_labels),
     };
     let now = Timestamp::now();
     let mut list = ListView {

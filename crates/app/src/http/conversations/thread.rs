@@ -352,7 +352,12 @@ async fn thread_view_of(s: &AppState, ui: &UiUser, thread: Thread, p: &ListParam
             (format!("{what} · {} · {scope}", e.source.replace('_', " ")), when)
         })
         .collect();
-    let picker = crate::http::template_views::picker(s, ui.user.account_id, id).await?;
+    // Three independent reads side by side: on PostgreSQL each is round trips of its own.
+    let (picker, panel, channels) = tokio::try_join!(
+        crate::http::template_views::picker(s, ui.user.account_id, id),
+        crate::http::contacts::panel::contact_panel(s, &ui.user, &contact, id),
+        crate::http::conversations::channels::picker(s, ui.user.account_id, id),
+    )?;
     let blocked = match summary.consent {
         ConsentState::OptedOut => Some(textdesk_core::BlockReason::OptedOut.explain()),
         _ => None,
@@ -415,10 +420,10 @@ async fn thread_view_of(s: &AppState, ui: &UiUser, thread: Thread, p: &ListParam
                 (name.clone(), color.unwrap_or_default())
             })
             .collect(),
-        panel: crate::http::contacts::panel::contact_panel(s, &ui.user, &contact, id).await?,
+        panel,
         zone_inferred: contact.time_zone.is_none(),
         picker,
-        channels: crate::http::conversations::channels::picker(s, ui.user.account_id, id).await?,
+        channels,
     })
 }
 
