@@ -641,6 +641,18 @@ impl Store {
 
     /// An agent has seen the conversation. True when it was unread until now.
     pub async fn mark_read(&self, account_id: i64, id: i64, actor_id: Option<i64>) -> Result<bool> {
+        // Opening a conversation and every live refresh of its thread come
+        // here; most find it read already, and need not queue for SQLite's
+        // one writer to learn that.
+        let unread: Option<i64> =
+            sqlx::query_scalar("SELECT unread FROM conversations WHERE id = $1 AND account_id = $2")
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        if unread.is_none_or(|u| u == 0) {
+            return Ok(false);
+        }
         let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE conversations SET unread = 0 WHERE id = $1 AND account_id = $2 AND unread <> 0")
             .bind(id)
