@@ -333,8 +333,9 @@ impl Store {
     /// alone; the contact, identity, inbox, assignee and consent are read for
     /// its rows only. Where the page is sorted rather than read off an index
     /// (a label on thousands of conversations, a search's ids), one query with
-    /// the joins read them for every candidate before the sort: a label on
-    /// 4,000 of 100,000 conversations took 18 ms, most of it that.
+    /// the joins read them for every candidate before the sort (a label on
+    /// 4,000 of 100,000 conversations: 10.4 ms of SQLite, 5.3 with the page
+    /// chosen first).
     async fn summaries(&self, w: Where, order: &Order, limit: i64) -> Result<Vec<(ConversationSummary, i64)>> {
         let limit_ph = w.next_placeholder();
         let dir = if order.descending { "DESC" } else { "ASC" };

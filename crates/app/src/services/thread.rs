@@ -34,10 +34,10 @@ pub struct ContactHistory {
 
 impl Services {
     /// Conversation `id` of the account with its latest `read` messages. The
-    /// reads go side by side in two rounds (what needs the conversation's
-    /// contact and inbox, then the rest): on PostgreSQL one after another they
-    /// were nine round trips. A conversation of another account fails the
-    /// first round, and what else it read is dropped.
+    /// reads go side by side in two rounds (the conversation with what needs
+    /// only its id, then what needs its contact and inbox) where they were
+    /// nine in a row. A conversation of another account fails the first
+    /// round, and what else it read is dropped.
     pub async fn thread(&self, account_id: i64, id: i64, read: i64) -> ServiceResult<Thread> {
         let (summary, messages, events, users, teams, labels) = tokio::try_join!(
             self.store.conversation_summary(account_id, id),

@@ -352,7 +352,7 @@ async fn thread_view_of(s: &AppState, ui: &UiUser, thread: Thread, p: &ListParam
             (format!("{what} · {} · {scope}", e.source.replace('_', " ")), when)
         })
         .collect();
-    // Three independent reads side by side: on PostgreSQL each is round trips of its own.
+    // Three independent reads side by side: the page waited for each in turn.
     let (picker, panel, channels) = tokio::try_join!(
         crate::http::template_views::picker(s, ui.user.account_id, id),
         crate::http::contacts::panel::contact_panel(s, &ui.user, &contact, id),
