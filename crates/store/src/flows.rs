@@ -197,7 +197,7 @@ impl Store {
         let skip = if self.backend == Backend::Postgres { " FOR UPDATE OF s SKIP LOCKED" } else { "" };
         let mut tx = self.begin_write().await?;
         // CROSS JOIN keeps SQLite's planner on the sessions first: with few or
-        // none it chose to scan every conversation (9-15 ms at 100,000, twice
+        // none it chose to scan every conversation (7-15 ms at 100,000, twice
         // a second, holding the write lock). PostgreSQL plans it as a join.
         let sql = format!(
             "SELECT s.id, s.conversation_id, s.flow_id, s.step, s.misses, s.after_message_id, s.lookup_input,
