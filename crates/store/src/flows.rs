@@ -197,8 +197,8 @@ impl Store {
         let skip = if self.backend == Backend::Postgres { " FOR UPDATE OF s SKIP LOCKED" } else { "" };
         let mut tx = self.begin_write().await?;
         // CROSS JOIN keeps SQLite's planner on the sessions first: with few or
-        // none it chose to scan every conversation (7-15 ms at 100,000, twice
-        // a second, holding the write lock). PostgreSQL plans it as a join.
+        // none it chose to scan every conversation (7-15 ms at 100,000, after
+        // every event, holding the write lock). PostgreSQL plans it as a join.
         let sql = format!(
             "SELECT s.id, s.conversation_id, s.flow_id, s.step, s.misses, s.after_message_id, s.lookup_input,
                     s.lookup_lease_until, s.timeout_at, s.account_id, ci.address
