@@ -7,6 +7,7 @@ use textdesk_core::event::{DomainEvent, StatusReason};
 
 use crate::conversation_changes::{self as changes, Change, NewStatus};
 use crate::events::append;
+use crate::list_sql::{Bind, Order, WAITING_KEY, Where};
 pub use crate::search::Snippet;
 
 use crate::{Result, Store, StoreError, from_ms, to_ms};
@@ -154,23 +155,6 @@ impl Cursor {
     }
 }
 
-/// The waiting sort's key for a conversation nobody waits on: after every real time.
-/// The index `conversations_waiting` (migration 0009) is built on this exact expression.
-const WAITING_KEY: &str = "COALESCE(c.waiting_since, 9007199254740991)";
-
-/// How a sort reads in SQL: an optional join, the key and its direction.
-struct Order {
-    join: String,
-    key: &'static str,
-    descending: bool,
-}
-
-impl Order {
-    fn activity() -> Self {
-        Order { join: String::new(), key: "c.last_activity_at", descending: true }
-    }
-}
-
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ConversationPage {
     pub items: Vec<ConversationSummary>,
@@ -202,56 +186,6 @@ pub(crate) fn conversation_from(r: &sqlx::any::AnyRow, labels: Vec<String>) -> R
         created_at: from_ms(r.try_get("created_at")?),
         bot: r.try_get::<i64, _>("bot")? != 0,
     })
-}
-
-/// A value bound into a query assembled at run time.
-enum Bind {
-    I64(i64),
-    Str(String),
-}
-
-/// Builds a WHERE clause with `$N` placeholders numbered in order.
-struct Where {
-    clauses: Vec<String>,
-    binds: Vec<Bind>,
-}
-
-impl Where {
-    fn new() -> Self {
-        Where { clauses: Vec::new(), binds: Vec::new() }
-    }
-    /// Adds a clause; each `?` in it becomes the next placeholder bound to `value`.
-    fn push(&mut self, clause: &str, value: Bind) {
-        let n = self.binds.len() + 1;
-        self.clauses.push(clause.replace('?', &format!("${n}")));
-        self.binds.push(value);
-    }
-    /// `c.id IN (…)`, each id bound.
-    fn push_ids(&mut self, ids: &[i64]) {
-        self.clauses.push(format!("c.id IN ({})", crate::placeholders(self.binds.len() + 1, ids.len())));
-        self.binds.extend(ids.iter().map(|id| Bind::I64(*id)));
-    }
-    fn push_raw(&mut self, clause: &str) {
-        self.clauses.push(clause.to_owned());
-    }
-    fn next_placeholder(&self) -> String {
-        format!("${}", self.binds.len() + 1)
-    }
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() { "TRUE".into() } else { self.clauses.join(" AND ") }
-    }
-    fn bind_all<'q>(
-        self,
-        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-        for b in self.binds {
-            q = match b {
-                Bind::I64(v) => q.bind(v),
-                Bind::Str(v) => q.bind(v),
-            };
-        }
-        q
-    }
 }
 
 impl Store {

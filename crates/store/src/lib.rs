@@ -28,6 +28,7 @@ mod inboxes;
 mod ingest;
 mod invites;
 mod labels;
+mod list_sql;
 mod media;
 mod mentions;
 pub(crate) mod messages;
