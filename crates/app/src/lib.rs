@@ -157,8 +157,23 @@ async fn automations_loop(services: Services) {
         if let Err(e) = services.run_surveys().await {
             tracing::error!(error = %e, "arming satisfaction polls failed; it will try again");
         }
-        let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+        wait_for_events(&mut events, Duration::from_millis(500)).await;
     }
+}
+
+/// Waits up to `within` for the next event, then passes over every event
+/// already queued behind it: each loop's pass reads what is new in the
+/// database, not the event, so a burst of texts needs one pass, not one a text
+/// (a flood of texts ran the dispatcher's and the webhooks' reads once per text).
+async fn wait_for_events(events: &mut tokio::sync::broadcast::Receiver<textdesk_store::LiveEvent>, within: Duration) {
+    let _ = tokio::time::timeout(within, events.recv()).await;
+    pass_queued(events);
+}
+
+/// Passes over the events queued on `events` (a lag is only more of them).
+fn pass_queued(events: &mut tokio::sync::broadcast::Receiver<textdesk_store::LiveEvent>) {
+    use tokio::sync::broadcast::error::TryRecvError;
+    while matches!(events.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
 }
 
 /// Queues low scores and escalations for review. Once a second, not at every
@@ -183,7 +198,7 @@ async fn reports_loop(services: Services) {
             tracing::error!(error = %e, "updating the reports failed; it will try again");
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let _ = tokio::time::timeout(Duration::from_secs(10), events.recv()).await;
+        wait_for_events(&mut events, Duration::from_secs(10)).await;
     }
 }
 
@@ -195,7 +210,7 @@ async fn flow_lookups_loop(services: Services) {
         if let Err(e) = services.run_flow_lookups().await {
             tracing::error!(error = %e, "making flow lookups failed; it will try again");
         }
-        let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+        wait_for_events(&mut events, Duration::from_millis(500)).await;
     }
 }
 
@@ -214,7 +229,7 @@ async fn webhooks_loop(services: Services) {
         if let Err(e) = services.tend_webhooks(skip_due).await {
             tracing::error!(error = %e, "turning events into webhook deliveries failed; it will try again");
         }
-        let _ = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+        wait_for_events(&mut events, Duration::from_millis(500)).await;
     }
 }
 
@@ -260,7 +275,7 @@ async fn routing_loop(services: Services) {
             tracing::error!(error = %e, "the router failed; it will try again");
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let _ = tokio::time::timeout(Duration::from_secs(2), events.recv()).await;
+        wait_for_events(&mut events, Duration::from_secs(2)).await;
     }
 }
 
@@ -325,6 +340,8 @@ async fn dispatcher_loop(services: Services, every: Duration) {
             }
         })
         .await;
+        // The pass reads every queued row: the messages created behind the one that woke it need no pass of their own.
+        pass_queued(&mut events);
     }
     // Stopping: the sends under way finish, and each lane hands back what it had not sent yet.
     if let Err(e) = lanes.finish().await {
