@@ -82,10 +82,12 @@ impl Store {
         if let Some(a) = self.first_account().await? {
             return Ok(a);
         }
-        let row = sqlx::query("INSERT INTO accounts (name, created_at) VALUES ($1, $2) RETURNING id")
-            .bind(name)
-            .bind(to_ms(Timestamp::now()))
-            .fetch_one(&self.pool)
+        let row = self
+            .write_row(
+                sqlx::query("INSERT INTO accounts (name, created_at) VALUES ($1, $2) RETURNING id")
+                    .bind(name)
+                    .bind(to_ms(Timestamp::now())),
+            )
             .await?;
         Ok(Account { id: returned_id(&row)?, name: name.to_owned() })
     }
@@ -186,7 +188,7 @@ impl Store {
 
     pub async fn create_user(&self, u: NewUser) -> Result<User> {
         let now = Timestamp::now();
-        let res = sqlx::query(
+        let res = self.write_row(sqlx::query(
             "INSERT INTO users (account_id, email, name, role, password_hash, active, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6) RETURNING id",
         )
         .bind(u.account_id)
@@ -195,7 +197,7 @@ impl Store {
         .bind(u.role.as_str())
         .bind(&u.password_hash)
         .bind(to_ms(now))
-        .fetch_one(&self.pool)
+        )
         .await;
         let row = match res {
             Ok(r) => r,
@@ -239,10 +241,8 @@ impl Store {
     }
 
     pub async fn set_user_role(&self, id: i64, role: Role) -> Result<User> {
-        let n = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
-            .bind(role.as_str())
-            .bind(id)
-            .execute(&self.pool)
+        let n = self
+            .write_one(sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role.as_str()).bind(id))
             .await?;
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
@@ -270,34 +270,31 @@ impl Store {
 
     /// The user's own preferences; None puts one back to the default.
     pub async fn set_enter_sends(&self, id: i64, enter_sends: Option<bool>) -> Result<User> {
-        sqlx::query("UPDATE users SET enter_sends = $1 WHERE id = $2")
-            .bind(enter_sends.map(i64::from))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.write_one(
+            sqlx::query("UPDATE users SET enter_sends = $1 WHERE id = $2").bind(enter_sends.map(i64::from)).bind(id),
+        )
+        .await?;
         self.user(id).await
     }
 
     /// Sets (or with None removes) the person's own phone, already checked as E.164.
     pub async fn set_phone(&self, id: i64, phone: Option<&str>) -> Result<User> {
-        sqlx::query("UPDATE users SET phone = $1 WHERE id = $2").bind(phone).bind(id).execute(&self.pool).await?;
+        self.write_one(sqlx::query("UPDATE users SET phone = $1 WHERE id = $2").bind(phone).bind(id)).await?;
         self.user(id).await
     }
 
     pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.write_one(sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id)).await?;
         Ok(())
     }
 
     pub async fn create_team(&self, account_id: i64, name: &str) -> Result<Team> {
-        let res = sqlx::query("INSERT INTO teams (account_id, name) VALUES ($1, $2) RETURNING id")
-            .bind(account_id)
-            .bind(name)
-            .fetch_one(&self.pool)
+        let res = self
+            .write_row(
+                sqlx::query("INSERT INTO teams (account_id, name) VALUES ($1, $2) RETURNING id")
+                    .bind(account_id)
+                    .bind(name),
+            )
             .await;
         match res {
             Ok(row) => Ok(Team { id: returned_id(&row)?, name: name.to_owned() }),
@@ -307,11 +304,12 @@ impl Store {
     }
 
     pub async fn add_team_member(&self, team_id: i64, user_id: i64) -> Result<()> {
-        sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(team_id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
+        self.write_one(
+            sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(team_id)
+                .bind(user_id),
+        )
+        .await?;
         Ok(())
     }
 

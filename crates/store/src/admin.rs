@@ -9,11 +9,10 @@ use crate::{Result, Store, StoreError, User, to_ms};
 
 impl Store {
     pub async fn remove_team_member(&self, team_id: i64, user_id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
-            .bind(team_id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
+        self.write_one(
+            sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2").bind(team_id).bind(user_id),
+        )
+        .await?;
         Ok(())
     }
 

@@ -32,13 +32,13 @@ impl Store {
         expires_at: Timestamp,
     ) -> Result<()> {
         let now = to_ms(Timestamp::now());
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $4)")
+        self.write_one(sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $4)")
             .bind(token_hash)
             .bind(user_id)
             .bind(csrf)
             .bind(now)
             .bind(to_ms(expires_at))
-            .execute(&self.pool)
+            )
             .await?;
         Ok(())
     }
@@ -59,11 +59,12 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let seen: i64 = row.try_get("seen")?;
         if seen < to_ms(now - SignedDuration::from_mins(1)) {
-            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
-                .bind(to_ms(now))
-                .bind(token_hash)
-                .execute(&self.pool)
-                .await?;
+            self.write_one(
+                sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                    .bind(to_ms(now))
+                    .bind(token_hash),
+            )
+            .await?;
         }
         let user = self.user(row.try_get("user_id")?).await?;
         if !user.active {
@@ -77,30 +78,32 @@ impl Store {
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+        self.write_one(sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash)).await?;
         Ok(())
     }
 
     /// Drops sessions past their absolute expiry or idle for longer than `idle`.
     pub async fn delete_expired_sessions(&self, now: Timestamp, idle: SignedDuration) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR COALESCE(last_seen_at, created_at) <= $2")
-            .bind(to_ms(now))
-            .bind(to_ms(now - idle))
-            .execute(&self.pool)
+        Ok(self
+            .write_one(
+                sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR COALESCE(last_seen_at, created_at) <= $2")
+                    .bind(to_ms(now))
+                    .bind(to_ms(now - idle)),
+            )
             .await?
             .rows_affected())
     }
 
     pub async fn create_api_token(&self, user_id: i64, name: &str, token_hash: &str) -> Result<ApiToken> {
         let now = Timestamp::now();
-        let row = sqlx::query(
+        let row = self.write_row(sqlx::query(
             "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(user_id)
         .bind(name)
         .bind(token_hash)
         .bind(to_ms(now))
-        .fetch_one(&self.pool)
+        )
         .await?;
         Ok(ApiToken {
             id: returned_id(&row)?,
@@ -130,11 +133,12 @@ impl Store {
         let now = Timestamp::now();
         let used: Option<i64> = row.try_get("last_used_at")?;
         if used.is_none_or(|t| t < to_ms(now - SignedDuration::from_mins(1))) {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-                .bind(to_ms(now))
-                .bind(row.try_get::<i64, _>("id")?)
-                .execute(&self.pool)
-                .await?;
+            self.write_one(
+                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                    .bind(to_ms(now))
+                    .bind(row.try_get::<i64, _>("id")?),
+            )
+            .await?;
         }
         Ok(Some(user))
     }
@@ -159,13 +163,16 @@ impl Store {
     }
 
     pub async fn revoke_api_token(&self, user_id: i64, id: i64) -> Result<()> {
-        let n =
-            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+        let n = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+                )
                 .bind(to_ms(Timestamp::now()))
                 .bind(id)
-                .bind(user_id)
-                .execute(&self.pool)
-                .await?;
+                .bind(user_id),
+            )
+            .await?;
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound("token"));
         }
@@ -244,18 +251,18 @@ impl Store {
 
     /// A successful sign-in forgets the failures before it.
     pub async fn clear_login_failures(&self, email_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE email_hash = $1").bind(email_hash).execute(&self.pool).await?;
+        self.write_one(sqlx::query("DELETE FROM login_failures WHERE email_hash = $1").bind(email_hash)).await?;
         Ok(())
     }
 
     /// Drops counts whose window and lock have both passed.
     pub async fn prune_login_failures(&self, now: Timestamp, window: SignedDuration) -> Result<u64> {
-        Ok(sqlx::query(
+        Ok(self.write_one(sqlx::query(
             "DELETE FROM login_failures WHERE window_start <= $1 AND (locked_until IS NULL OR locked_until <= $2)",
         )
         .bind(to_ms(now - window))
         .bind(to_ms(now))
-        .execute(&self.pool)
+        )
         .await?
         .rows_affected())
     }

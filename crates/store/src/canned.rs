@@ -54,7 +54,7 @@ fn like_escaped(s: &str) -> String {
 impl Store {
     pub async fn create_canned(&self, account_id: i64, f: &CannedFields, created_by: i64) -> Result<CannedResponse> {
         let now = to_ms(Timestamp::now());
-        let res = sqlx::query(
+        let res = self.write_row(sqlx::query(
             "INSERT INTO canned_responses (account_id, shortcut, title, body, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
         )
         .bind(account_id)
@@ -63,7 +63,7 @@ impl Store {
         .bind(f.body.as_str())
         .bind(created_by)
         .bind(now)
-        .fetch_one(&self.pool)
+        )
         .await;
         match res {
             Ok(row) => self.canned(account_id, returned_id(&row)?).await,
@@ -106,7 +106,7 @@ impl Store {
     }
 
     pub async fn update_canned(&self, account_id: i64, id: i64, f: &CannedFields) -> Result<CannedResponse> {
-        let res = sqlx::query(
+        let res = self.write_one(sqlx::query(
             "UPDATE canned_responses SET shortcut = $1, title = $2, body = $3, updated_at = $4 WHERE account_id = $5 AND id = $6",
         )
         .bind(f.shortcut.as_str())
@@ -115,7 +115,7 @@ impl Store {
         .bind(to_ms(Timestamp::now()))
         .bind(account_id)
         .bind(id)
-        .execute(&self.pool)
+        )
         .await;
         match res {
             Ok(r) if r.rows_affected() == 0 => Err(StoreError::NotFound("canned response")),
@@ -126,10 +126,10 @@ impl Store {
     }
 
     pub async fn delete_canned(&self, account_id: i64, id: i64) -> Result<()> {
-        let r = sqlx::query("DELETE FROM canned_responses WHERE account_id = $1 AND id = $2")
-            .bind(account_id)
-            .bind(id)
-            .execute(&self.pool)
+        let r = self
+            .write_one(
+                sqlx::query("DELETE FROM canned_responses WHERE account_id = $1 AND id = $2").bind(account_id).bind(id),
+            )
             .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound("canned response"));
@@ -159,10 +159,12 @@ impl Store {
 
     /// Replaces the settings object; the caller has validated it.
     pub async fn set_account_settings(&self, account_id: i64, settings: &serde_json::Value) -> Result<()> {
-        let r = sqlx::query("UPDATE accounts SET settings = $1 WHERE id = $2")
-            .bind(settings.to_string())
-            .bind(account_id)
-            .execute(&self.pool)
+        let r = self
+            .write_one(
+                sqlx::query("UPDATE accounts SET settings = $1 WHERE id = $2")
+                    .bind(settings.to_string())
+                    .bind(account_id),
+            )
             .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound("account"));

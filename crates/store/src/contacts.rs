@@ -185,13 +185,13 @@ impl Store {
 
     pub async fn add_identity(&self, account_id: i64, contact_id: i64, address: &Address) -> Result<Contact> {
         self.contact(account_id, contact_id).await?;
-        let res = sqlx::query("INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES ($1, $2, $3, $4, $5)")
+        let res = self.write_one(sqlx::query("INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(account_id)
             .bind(contact_id)
             .bind(address.namespace())
             .bind(address.value())
             .bind(to_ms(Timestamp::now()))
-            .execute(&self.pool)
+            )
             .await;
         match res {
             Ok(_) => {

@@ -98,16 +98,17 @@ impl Store {
 
     /// Keeps the first answer for the repeats (written once: a repeat never replaces it).
     pub async fn remember_response(&self, key: &IdemKey, status: u16, body: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE idempotency_keys SET response_status = $1, response = $2
+        self.write_one(
+            sqlx::query(
+                "UPDATE idempotency_keys SET response_status = $1, response = $2
              WHERE account_id = $3 AND endpoint = $4 AND idem_key = $5 AND response IS NULL",
+            )
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(key.account_id)
+            .bind(&key.endpoint)
+            .bind(&key.key),
         )
-        .bind(i64::from(status))
-        .bind(body)
-        .bind(key.account_id)
-        .bind(&key.endpoint)
-        .bind(&key.key)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }

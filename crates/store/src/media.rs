@@ -293,7 +293,7 @@ impl Store {
 
     /// An agent's upload, already in the media store under `stored_name`.
     pub async fn add_upload(&self, user_id: i64, stored_name: &str, content_type: &str, size: i64) -> Result<Media> {
-        let row = sqlx::query(
+        let row = self.write_row(sqlx::query(
             "INSERT INTO media (uploaded_by, position, content_type, size_bytes, stored_name, state, created_at)
              VALUES ($1, 0, $2, $3, $4, 'stored', $5) RETURNING id",
         )
@@ -302,20 +302,21 @@ impl Store {
         .bind(size)
         .bind(stored_name)
         .bind(to_ms(Timestamp::now()))
-        .fetch_one(&self.pool)
+        )
         .await?;
         self.media(crate::returned_id(&row)?).await
     }
 
     /// Stores a secret someone chose (an account's SMTP password), sealed; None removes it.
     pub async fn set_server_secret(&self, name: &str, plain: Option<&str>) -> Result<()> {
-        sqlx::query("DELETE FROM server_keys WHERE name = $1").bind(name).execute(&self.pool).await?;
+        self.write_one(sqlx::query("DELETE FROM server_keys WHERE name = $1").bind(name)).await?;
         if let Some(plain) = plain {
-            sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2)")
-                .bind(name)
-                .bind(self.seal_server_key(name, plain)?)
-                .execute(&self.pool)
-                .await?;
+            self.write_one(
+                sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2)")
+                    .bind(name)
+                    .bind(self.seal_server_key(name, plain)?),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -333,11 +334,12 @@ impl Store {
     /// A key this installation keeps (made at first use, the same on every node).
     pub async fn server_key(&self, name: &str) -> Result<String> {
         let fresh = hex::encode(rand::random::<[u8; 32]>());
-        sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(self.seal_server_key(name, &fresh)?)
-            .execute(&self.pool)
-            .await?;
+        self.write_one(
+            sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .bind(self.seal_server_key(name, &fresh)?),
+        )
+        .await?;
         let row = sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(name).fetch_one(&self.pool).await?;
         self.open_server_key(name, row.try_get("value")?)
     }

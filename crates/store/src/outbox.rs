@@ -666,9 +666,11 @@ impl Store {
 
     /// Early reports no send ever claimed (a day is far longer than any send).
     pub async fn drop_stale_early_reports(&self, now: Timestamp) -> Result<u64> {
-        let n = sqlx::query("DELETE FROM early_reports WHERE received_at < $1")
-            .bind(to_ms(now - SignedDuration::from_hours(24)))
-            .execute(&self.pool)
+        let n = self
+            .write_one(
+                sqlx::query("DELETE FROM early_reports WHERE received_at < $1")
+                    .bind(to_ms(now - SignedDuration::from_hours(24))),
+            )
             .await?;
         Ok(n.rows_affected())
     }

@@ -155,13 +155,11 @@ impl Store {
         let now = to_ms(Timestamp::now());
         match policy {
             None => {
-                sqlx::query("DELETE FROM retention_policies WHERE account_id = $1")
-                    .bind(account_id)
-                    .execute(&self.pool)
+                self.write_one(sqlx::query("DELETE FROM retention_policies WHERE account_id = $1").bind(account_id))
                     .await?;
             }
             Some(p) => {
-                sqlx::query(
+                self.write_one(sqlx::query(
                     "INSERT INTO retention_policies (account_id, months, action, updated_at) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (account_id) DO UPDATE SET months = $2, action = $3, updated_at = $4",
                 )
@@ -169,7 +167,7 @@ impl Store {
                 .bind(i64::from(p.months))
                 .bind(p.action.as_str())
                 .bind(now)
-                .execute(&self.pool)
+                )
                 .await?;
             }
         }
@@ -180,15 +178,17 @@ impl Store {
     /// across every node (a compare-and-set on `last_run_at`), when the last
     /// run began at or before `due_before`.
     pub async fn claim_retention_run(&self, account_id: i64, now: Timestamp, due_before: Timestamp) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE retention_policies SET last_run_at = $2
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE retention_policies SET last_run_at = $2
              WHERE account_id = $1 AND (last_run_at IS NULL OR last_run_at <= $3)",
-        )
-        .bind(account_id)
-        .bind(to_ms(now))
-        .bind(to_ms(due_before))
-        .execute(&self.pool)
-        .await?;
+                )
+                .bind(account_id)
+                .bind(to_ms(now))
+                .bind(to_ms(due_before)),
+            )
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

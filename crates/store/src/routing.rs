@@ -62,12 +62,14 @@ impl Store {
         assignment: Assignment,
         capacity: Capacity,
     ) -> Result<TeamRouting> {
-        let r = sqlx::query("UPDATE teams SET assignment = $1, capacity = $2 WHERE id = $3 AND account_id = $4")
-            .bind(assignment.as_str())
-            .bind(i64::from(capacity.get()))
-            .bind(team_id)
-            .bind(account_id)
-            .execute(&self.pool)
+        let r = self
+            .write_one(
+                sqlx::query("UPDATE teams SET assignment = $1, capacity = $2 WHERE id = $3 AND account_id = $4")
+                    .bind(assignment.as_str())
+                    .bind(i64::from(capacity.get()))
+                    .bind(team_id)
+                    .bind(account_id),
+            )
             .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound("team"));
@@ -95,14 +97,15 @@ impl Store {
 
     pub async fn set_presence(&self, user_id: i64, presence: Presence, now: Timestamp) -> Result<()> {
         // Saying "online" is also being here: the tab that said it is open.
-        sqlx::query(
-            "UPDATE users SET presence = $1, presence_at = $2,
+        self.write_one(
+            sqlx::query(
+                "UPDATE users SET presence = $1, presence_at = $2,
                  seen_at = CASE WHEN $1 = 'online' THEN $2 ELSE seen_at END WHERE id = $3",
+            )
+            .bind(presence.as_str())
+            .bind(to_ms(now))
+            .bind(user_id),
         )
-        .bind(presence.as_str())
-        .bind(to_ms(now))
-        .bind(user_id)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -110,10 +113,7 @@ impl Store {
     /// These people have a tab open now (the live stream's heartbeat).
     pub async fn touch_seen(&self, user_ids: &[i64], now: Timestamp) -> Result<()> {
         for id in user_ids {
-            sqlx::query("UPDATE users SET seen_at = $1 WHERE id = $2")
-                .bind(to_ms(now))
-                .bind(*id)
-                .execute(&self.pool)
+            self.write_one(sqlx::query("UPDATE users SET seen_at = $1 WHERE id = $2").bind(to_ms(now)).bind(*id))
                 .await?;
         }
         Ok(())
@@ -404,10 +404,11 @@ impl Store {
         }
         // Ids are integers from `arrivals`, never text from outside.
         let ids = conversation_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE conversations SET routed_at = $1 WHERE id IN ({ids})")))
-            .bind(to_ms(now))
-            .execute(&self.pool)
-            .await?;
+        self.write_one(
+            sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE conversations SET routed_at = $1 WHERE id IN ({ids})")))
+                .bind(to_ms(now)),
+        )
+        .await?;
         Ok(())
     }
 

@@ -43,11 +43,12 @@ impl Store {
     }
 
     pub async fn dismiss_setup(&self, account_id: i64, now: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE accounts SET setup_dismissed_at = $1 WHERE id = $2 AND setup_dismissed_at IS NULL")
-            .bind(to_ms(now))
-            .bind(account_id)
-            .execute(&self.pool)
-            .await?;
+        self.write_one(
+            sqlx::query("UPDATE accounts SET setup_dismissed_at = $1 WHERE id = $2 AND setup_dismissed_at IS NULL")
+                .bind(to_ms(now))
+                .bind(account_id),
+        )
+        .await?;
         Ok(())
     }
 }

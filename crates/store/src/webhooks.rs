@@ -275,14 +275,15 @@ impl Store {
     /// only while no subscription is on (checked in the same statement, so a
     /// subscription switched on meanwhile misses nothing).
     pub async fn skip_idle_webhook_cursor(&self, cursor: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE event_cursors SET position = (SELECT COALESCE(MAX(id), 0) FROM event_log), updated_at = $2
+        self.write_one(
+            sqlx::query(
+                "UPDATE event_cursors SET position = (SELECT COALESCE(MAX(id), 0) FROM event_log), updated_at = $2
               WHERE name = $1 AND position < (SELECT COALESCE(MAX(id), 0) FROM event_log)
                 AND NOT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE active = 1)",
+            )
+            .bind(cursor)
+            .bind(to_ms(Timestamp::now())),
         )
-        .bind(cursor)
-        .bind(to_ms(Timestamp::now()))
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -334,7 +335,7 @@ impl Store {
     /// Saves the fields. Switching it on again starts its failure count afresh
     /// and clears the notice of an automatic switch-off.
     pub async fn update_webhook(&self, account_id: i64, id: i64, f: &WebhookFields) -> Result<WebhookSubscription> {
-        let done = sqlx::query(
+        let done = self.write_one(sqlx::query(
             "UPDATE webhook_subscriptions SET url = $1, description = $2, events = $3, active = $4, updated_at = $5,
                  failing_since = CASE WHEN $4 = 1 AND active = 0 THEN NULL ELSE failing_since END,
                  disabled_at = CASE WHEN $4 = 1 THEN NULL ELSE disabled_at END,
@@ -348,7 +349,7 @@ impl Store {
         .bind(to_ms(Timestamp::now()))
         .bind(account_id)
         .bind(id)
-        .execute(&self.pool)
+        )
         .await?;
         exactly_one(&done, "webhook")?;
         self.webhook(account_id, id).await
@@ -377,15 +378,17 @@ impl Store {
 
     /// Replaces the signing secret.
     pub async fn set_webhook_secret(&self, account_id: i64, id: i64, secret: &str) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE webhook_subscriptions SET secret = $1, updated_at = $2 WHERE account_id = $3 AND id = $4",
-        )
-        .bind(self.seal_webhook_secret(id, secret)?)
-        .bind(to_ms(Timestamp::now()))
-        .bind(account_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE webhook_subscriptions SET secret = $1, updated_at = $2 WHERE account_id = $3 AND id = $4",
+                )
+                .bind(self.seal_webhook_secret(id, secret)?)
+                .bind(to_ms(Timestamp::now()))
+                .bind(account_id)
+                .bind(id),
+            )
+            .await?;
         exactly_one(&done, "webhook")
     }
 
@@ -405,16 +408,18 @@ impl Store {
     /// Makes a delivery due again at `now`, with a fresh day of retries; its
     /// `webhook-id` stays, so a receiver that has it already can tell.
     pub async fn resend_webhook_delivery(&self, subscription_id: i64, id: i64, now: Timestamp) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, give_up_at = $2
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, give_up_at = $2
              WHERE subscription_id = $3 AND id = $4",
-        )
-        .bind(to_ms(now))
-        .bind(to_ms(now + textdesk_core::webhook::RETRY_FOR))
-        .bind(subscription_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+                )
+                .bind(to_ms(now))
+                .bind(to_ms(now + textdesk_core::webhook::RETRY_FOR))
+                .bind(subscription_id)
+                .bind(id),
+            )
+            .await?;
         exactly_one(&done, "delivery")
     }
 
@@ -523,9 +528,11 @@ impl Store {
 
     /// Deletes finished deliveries (delivered or failed) made before `before`; returns how many.
     pub async fn prune_webhook_deliveries(&self, before: Timestamp) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < $1")
-            .bind(to_ms(before))
-            .execute(&self.pool)
+        let done = self
+            .write_one(
+                sqlx::query("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < $1")
+                    .bind(to_ms(before)),
+            )
             .await?;
         Ok(done.rows_affected())
     }
