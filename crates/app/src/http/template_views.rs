@@ -4,6 +4,7 @@
 
 use jiff::Timestamp;
 use textdesk_core::channel_template::{HeaderFormat, TemplateText};
+use textdesk_store::Conversation;
 
 use crate::http::problem::Problem;
 use crate::http::state::AppState;
@@ -124,18 +125,14 @@ pub(crate) struct Picker {
     pub(crate) note: Option<String>,
 }
 
-pub(crate) async fn picker(s: &AppState, account_id: i64, conversation_id: i64) -> Result<Picker, Problem> {
+pub(crate) async fn picker(s: &AppState, conversation: &Conversation) -> Result<Picker, Problem> {
     let now = Timestamp::now();
-    let Some(window) = s.services.reply_window(account_id, conversation_id, now).await? else {
+    let account_id = conversation.account_id;
+    let Some(window) = s.services.reply_window(conversation, now).await? else {
         return Ok(Picker::default());
     };
-    let templates: Vec<PickerTemplate> = s
-        .services
-        .conversation_templates(account_id, conversation_id)
-        .await?
-        .into_iter()
-        .map(PickerTemplate::of)
-        .collect();
+    let templates: Vec<PickerTemplate> =
+        s.services.conversation_templates(conversation).await?.into_iter().map(PickerTemplate::of).collect();
     let tz = &s.services.business_zone(account_id).await?;
     let zone = tz.iana_name().unwrap_or("UTC");
     let clock = |t: Timestamp| format!("{} ({zone} time)", t.to_zoned(tz.clone()).strftime("%b %-d, %-I:%M %p"));

@@ -67,7 +67,7 @@ impl Services {
         self.channels_of(&conv).await
     }
 
-    async fn channels_of(&self, conv: &Conversation) -> ServiceResult<ChannelChoice> {
+    pub(crate) async fn channels_of(&self, conv: &Conversation) -> ServiceResult<ChannelChoice> {
         let identities = self.store.identities(conv.contact_id).await?;
         let last = self.store.last_inbound_by_inbox(conv.contact_id).await?;
         let mut options = Vec::new();

@@ -6,7 +6,7 @@ use textdesk_channels::OutgoingTemplate;
 use textdesk_core::Body;
 use textdesk_core::Role;
 use textdesk_core::channel_template::{TemplateParts, TemplateStatus, TemplateText};
-use textdesk_store::{ChannelTemplate, SyncedTemplate, User};
+use textdesk_store::{ChannelTemplate, Conversation, SyncedTemplate, User};
 
 use crate::services::Services;
 use crate::services::conversations::Draft;
@@ -49,12 +49,7 @@ impl Services {
     }
 
     /// The approved templates a conversation may be answered with.
-    pub async fn conversation_templates(
-        &self,
-        account_id: i64,
-        conversation_id: i64,
-    ) -> ServiceResult<Vec<ChannelTemplate>> {
-        let conversation = self.store.conversation(account_id, conversation_id).await?;
+    pub async fn conversation_templates(&self, conversation: &Conversation) -> ServiceResult<Vec<ChannelTemplate>> {
         let all = self.store.templates(conversation.inbox_id).await?;
         Ok(all.into_iter().filter(|t| TemplateStatus::parse(&t.status) == TemplateStatus::Approved).collect())
     }
@@ -166,13 +161,13 @@ impl Services {
     /// channel without one (SMS).
     pub async fn reply_window(
         &self,
-        account_id: i64,
-        conversation_id: i64,
+        conversation: &Conversation,
         now: jiff::Timestamp,
     ) -> ServiceResult<Option<ReplyWindow>> {
-        let (inbox, caps) = self.conversation_channel(account_id, conversation_id).await?;
+        let inbox = self.store.inbox_by_id(conversation.inbox_id).await?;
+        let caps = self.capabilities(&inbox.provider, inbox.medium);
         let Some(window) = caps.reply_window else { return Ok(None) };
-        let last = self.store.contact_clock(conversation_id).await?.last_inbound;
+        let last = self.store.contact_clock(conversation.id).await?.last_inbound;
         let closes_at = last.map(|t| t + window);
         let person_until = last.zip(caps.human_agent_window).map(|(t, w)| t + w);
         Ok(Some(ReplyWindow {

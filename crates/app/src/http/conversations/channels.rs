@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use serde::Serialize;
+use textdesk_store::Conversation;
 use utoipa::ToSchema;
 
 use crate::http::extract::{ApiUser, Json, Path};
@@ -52,8 +53,8 @@ pub(crate) async fn list_channels(
 
 /// The composer's picker: inbox id, "WhatsApp · Support", chosen. Empty when
 /// there is nothing to choose.
-pub(crate) async fn picker(s: &AppState, account_id: i64, id: i64) -> Result<Vec<(i64, String, bool)>, Problem> {
-    let choice = s.services.reply_channels(account_id, id).await?;
+pub(crate) async fn picker(s: &AppState, conversation: &Conversation) -> Result<Vec<(i64, String, bool)>, Problem> {
+    let choice = s.services.channels_of(conversation).await?;
     if !choice.has_choice() {
         return Ok(Vec::new());
     }

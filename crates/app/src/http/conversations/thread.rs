@@ -354,9 +354,9 @@ async fn thread_view_of(s: &AppState, ui: &UiUser, thread: Thread, p: &ListParam
         .collect();
     // Three independent reads side by side: the page waited for each in turn.
     let (picker, panel, channels) = tokio::try_join!(
-        crate::http::template_views::picker(s, ui.user.account_id, id),
+        crate::http::template_views::picker(s, c),
         crate::http::contacts::panel::contact_panel(s, &ui.user, &contact, id),
-        crate::http::conversations::channels::picker(s, ui.user.account_id, id),
+        crate::http::conversations::channels::picker(s, c),
     )?;
     let blocked = match summary.consent {
         ConsentState::OptedOut => Some(textdesk_core::BlockReason::OptedOut.explain()),
