@@ -337,7 +337,7 @@ impl Store {
         &self,
         q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> std::result::Result<sqlx::any::AnyQueryResult, sqlx::Error> {
-        let _turn = self.writers.turn().await.map_err(|_| sqlx::Error::PoolTimedOut)?;
+        let _turn = self.single_write_turn().await?;
         q.execute(&self.pool).await
     }
 
@@ -346,8 +346,13 @@ impl Store {
         &self,
         q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> std::result::Result<sqlx::any::AnyRow, sqlx::Error> {
-        let _turn = self.writers.turn().await.map_err(|_| sqlx::Error::PoolTimedOut)?;
+        let _turn = self.single_write_turn().await?;
         q.fetch_one(&self.pool).await
+    }
+
+    /// The turn of [`Store::write_one`] and [`Store::write_row`], its timeout as sqlx's.
+    async fn single_write_turn(&self) -> std::result::Result<Option<tokio::sync::OwnedMutexGuard<()>>, sqlx::Error> {
+        self.writers.turn().await.map_err(|_| sqlx::Error::PoolTimedOut)
     }
 
     async fn begin_in_turn(&self, turn: Option<tokio::sync::OwnedMutexGuard<()>>) -> Result<WriteTx> {

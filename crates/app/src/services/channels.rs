@@ -16,7 +16,7 @@ use textdesk_channels::provider::{
 use textdesk_channels::simulator::Carrier;
 use textdesk_channels::{Accepted, Channel, Outgoing, Provider, SendError, registry};
 use textdesk_core::{Address, Capabilities, Invalid, Medium};
-use textdesk_store::{Inbox, NewInbox};
+use textdesk_store::{Conversation, Inbox, NewInbox};
 
 use crate::services::Services;
 use crate::services::error::{ServiceError, ServiceResult};
@@ -247,6 +247,11 @@ impl Services {
         conversation_id: i64,
     ) -> ServiceResult<(Inbox, Capabilities)> {
         let conversation = self.store.conversation(account_id, conversation_id).await?;
+        self.channel_of(&conversation).await
+    }
+
+    /// [`Services::conversation_channel`] for a conversation already read.
+    pub async fn channel_of(&self, conversation: &Conversation) -> ServiceResult<(Inbox, Capabilities)> {
         let inbox = self.store.inbox_by_id(conversation.inbox_id).await?;
         let capabilities = self.capabilities(&inbox.provider, inbox.medium);
         Ok((inbox, capabilities))

@@ -164,8 +164,7 @@ impl Services {
         conversation: &Conversation,
         now: jiff::Timestamp,
     ) -> ServiceResult<Option<ReplyWindow>> {
-        let inbox = self.store.inbox_by_id(conversation.inbox_id).await?;
-        let caps = self.capabilities(&inbox.provider, inbox.medium);
+        let (inbox, caps) = self.channel_of(conversation).await?;
         let Some(window) = caps.reply_window else { return Ok(None) };
         let last = self.store.contact_clock(conversation.id).await?.last_inbound;
         let closes_at = last.map(|t| t + window);
