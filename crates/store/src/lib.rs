@@ -351,11 +351,11 @@ impl Store {
     }
 
     /// The turn of [`Store::write_one`] and [`Store::write_row`], its timeout as sqlx's.
-    async fn single_write_turn(&self) -> std::result::Result<Option<tokio::sync::OwnedMutexGuard<()>>, sqlx::Error> {
+    async fn single_write_turn(&self) -> std::result::Result<Option<write::TurnGuard>, sqlx::Error> {
         self.writers.turn().await.map_err(|_| sqlx::Error::PoolTimedOut)
     }
 
-    async fn begin_in_turn(&self, turn: Option<tokio::sync::OwnedMutexGuard<()>>) -> Result<WriteTx> {
+    async fn begin_in_turn(&self, turn: Option<write::TurnGuard>) -> Result<WriteTx> {
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,

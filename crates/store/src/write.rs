@@ -1,9 +1,17 @@
 //! Write transactions. On SQLite one writer holds the database at a time; the
-//! writers of this process take turns at an in-process queue (first come,
-//! first served) before `BEGIN IMMEDIATE`, instead of each retrying through
-//! SQLite's busy handler, whose sleeps (up to 100 ms between tries) turned a
-//! short wait into a long tail under a flood of texts. Other processes on
-//! the same file still meet at SQLite's lock, as before.
+//! writers of this process take turns at an in-process queue before `BEGIN
+//! IMMEDIATE`, instead of each retrying through SQLite's busy handler, whose
+//! sleeps (up to 100 ms between tries) turned a short wait into a long tail
+//! under a flood of texts. Other processes on the same file still meet at
+//! SQLite's lock, as before.
+//!
+//! Ordinary writers (agents' changes, event consumers, housekeeping) are
+//! served first come, first served. An urgent writer (someone outside waits
+//! on it: a batch of inbound texts, a paced sender's claim) waits for the turn
+//! under way and at most one ordinary turn more, not for every writer queued
+//! before it: in a flood of texts the inbound writer spent 43 % of its time
+//! queued behind the event consumers' turns (docs/performance.md, "Session
+//! 18"). Ordinary writers still get every other turn at worst.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -25,7 +33,13 @@ const TURN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct WriteQueue(Option<Arc<Queue>>);
 
 struct Queue {
-    turn: Arc<Mutex<()>>,
+    /// The database itself: every writer holds it for its turn. Urgent
+    /// writers queue here directly; an ordinary writer only once it holds
+    /// `ordinary`, so at most one of them is ever queued here.
+    db: Arc<Mutex<()>>,
+    /// Held by an ordinary writer from before it queues for `db` to the end
+    /// of its turn: the ordinary writers' own first-come queue.
+    ordinary: Arc<Mutex<()>>,
     /// Writers waiting for their turn that someone outside waits on (inbound
     /// batches, a provider; a paced sender's claim, its rate): an event
     /// consumer holding the turn hands it over after its current event
@@ -48,26 +62,27 @@ impl Drop for Waiting<'_> {
 impl WriteQueue {
     pub(crate) fn sqlite() -> Self {
         WriteQueue(Some(Arc::new(Queue {
-            turn: Arc::new(Mutex::new(())),
+            db: Arc::new(Mutex::new(())),
+            ordinary: Arc::new(Mutex::new(())),
             urgent: AtomicUsize::new(0),
             urgent_came: Notify::new(),
         })))
     }
 
     /// Waits for this writer's turn (at once on PostgreSQL).
-    pub(crate) async fn turn(&self) -> Result<Option<OwnedMutexGuard<()>>> {
+    pub(crate) async fn turn(&self) -> Result<Option<TurnGuard>> {
         let Some(queue) = &self.0 else { return Ok(None) };
-        wait_for(queue).await.map(Some)
+        wait_for(queue, false).await.map(Some)
     }
 
     /// [`WriteQueue::turn`] for a writer someone outside waits on: while it
     /// waits, [`WriteQueue::urgent_waiting`] says so.
-    pub(crate) async fn urgent_turn(&self) -> Result<Option<OwnedMutexGuard<()>>> {
+    pub(crate) async fn urgent_turn(&self) -> Result<Option<TurnGuard>> {
         let Some(queue) = &self.0 else { return Ok(None) };
         queue.urgent.fetch_add(1, Ordering::AcqRel);
         queue.urgent_came.notify_waiters();
         let _waiting = Waiting(&queue.urgent);
-        wait_for(queue).await.map(Some)
+        wait_for(queue, true).await.map(Some)
     }
 
     /// Waits `pause`, or less if an urgent writer starts to wait meanwhile.
@@ -89,8 +104,22 @@ impl WriteQueue {
     }
 }
 
-async fn wait_for(queue: &Queue) -> Result<OwnedMutexGuard<()>> {
-    match tokio::time::timeout(TURN_TIMEOUT, queue.turn.clone().lock_owned()).await {
+/// A writer's turn, held until dropped.
+pub(crate) struct TurnGuard {
+    // Let go in this order: the database first, then the ordinary queue.
+    _db: OwnedMutexGuard<()>,
+    _ordinary: Option<OwnedMutexGuard<()>>,
+}
+
+async fn wait_for(queue: &Queue, urgent: bool) -> Result<TurnGuard> {
+    let wait = async {
+        let ordinary = match urgent {
+            true => None,
+            false => Some(queue.ordinary.clone().lock_owned().await),
+        };
+        TurnGuard { _db: queue.db.clone().lock_owned().await, _ordinary: ordinary }
+    };
+    match tokio::time::timeout(TURN_TIMEOUT, wait).await {
         Ok(guard) => Ok(guard),
         Err(_) => Err(StoreError::Db(sqlx::Error::PoolTimedOut)),
     }
@@ -99,18 +128,18 @@ async fn wait_for(queue: &Queue) -> Result<OwnedMutexGuard<()>> {
 /// This process's turn to write, held with no transaction open: no writer of
 /// this process begins until it is dropped.
 pub(crate) struct Turn {
-    _turn: Option<OwnedMutexGuard<()>>,
+    _turn: Option<TurnGuard>,
 }
 
 /// A write transaction, holding this process's turn to write until it is
 /// committed, rolled back or dropped. Used as the connection it runs on.
 pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
+    _turn: Option<TurnGuard>,
 }
 
 impl WriteTx {
-    pub(crate) fn new(tx: sqlx::Transaction<'static, sqlx::Any>, turn: Option<OwnedMutexGuard<()>>) -> Self {
+    pub(crate) fn new(tx: sqlx::Transaction<'static, sqlx::Any>, turn: Option<TurnGuard>) -> Self {
         WriteTx { tx, _turn: turn }
     }
 
