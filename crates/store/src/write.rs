@@ -11,7 +11,8 @@
 //! under way and at most one ordinary turn more, not for every writer queued
 //! before it: in a flood of texts the inbound writer spent 43 % of its time
 //! queued behind the event consumers' turns (docs/performance.md, "Session
-//! 18"). Ordinary writers still get every other turn at worst.
+//! 18"). An ordinary writer's turn still comes after the urgent writers
+//! already waiting (one inbound writer, the senders' claims): none starves.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
