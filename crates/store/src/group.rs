@@ -5,7 +5,9 @@
 //! SQLite writers take turns anyway: one turn, one BEGIN and one COMMIT for
 //! many texts, instead of a turn each and every text waiting on the others'.
 //! The writer's turn is urgent: an event consumer holding the lock hands it
-//! over after its current event (`write::WriteQueue`).
+//! over after its current event, and the writer goes ahead of the other
+//! writers queued (`write::WriteQueue`). While texts keep coming it keeps the
+//! turn from one batch to the next, for [`KEEP_TURN`] at most.
 //!
 //! PostgreSQL writes each message in its own transaction (`Store::record_inbound`):
 //! its writers run side by side, and one transaction holding many texts'
@@ -19,6 +21,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use textdesk_core::ReopenWindow;
@@ -26,6 +29,7 @@ use textdesk_core::consent::ConsentPolicy;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::ingest::{InboundMessage, IngestOutcome, find_duplicate_in};
+use crate::write::Turn;
 use crate::{Inbox, Result, Store, StoreError, WriteTx};
 
 /// Texts written in one transaction at most: enough to take every request
@@ -34,6 +38,13 @@ const MAX_BATCH: usize = 64;
 
 /// Texts waiting for the writer before senders wait to hand theirs over.
 const QUEUE: usize = 1024;
+
+/// How long the writer keeps the write turn through batch after batch while
+/// texts keep coming, before it lets the next writer in: a consumer's turn
+/// between every two batches cost the writer about a fifth of a flood
+/// (docs/performance.md, "Session 18"); an agent's change waits this long at
+/// most for it.
+const KEEP_TURN: Duration = Duration::from_millis(50);
 
 /// One text to write and where its answer goes.
 struct Job {
@@ -106,46 +117,78 @@ async fn supervise(store: Store, waiting: Arc<Mutex<mpsc::Receiver<Job>>>) {
     }
 }
 
+/// The write turn the writer kept from its last batch, and since when it has
+/// held it without a break.
+type Kept = Option<(Turn, Instant)>;
+
 /// Takes what is waiting, writes it, and again, until every sender is gone.
 /// The queue outlives a panic here (a tokio mutex is not poisoned).
 async fn write_batches(store: Store, waiting: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut kept: Kept = None;
     loop {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
-        if waiting.lock().await.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+        let mut queue = waiting.lock().await;
+        if queue.is_empty() {
+            // Not held while the writer waits for texts.
+            kept = None;
+        }
+        if queue.recv_many(&mut jobs, MAX_BATCH).await == 0 {
             return;
         }
-        write_batch(&store, jobs).await;
+        drop(queue);
+        let turn = match kept.take() {
+            Some((turn, since)) if since.elapsed() < KEEP_TURN => Some((turn, since)),
+            // Let go: the writer waiting longest (FIFO at the database) goes next.
+            _ => None,
+        };
+        kept = write_batch(&store, jobs, turn).await;
+        // Test only (`hold_delivery_ms`): the pause after each commit is not spent holding the turn.
+        if !store.events.held().is_zero() {
+            kept = None;
+        }
     }
 }
 
-/// Writes a batch: first every text in one go; if one of them must be undone
-/// (a duplicate, a failure, a panic), the batch is written again with a
-/// savepoint each. A savepoint costs two statements a text and makes SQLite's
-/// full-text indexes write their pending rows out at each one; a text that
-/// needs undoing is rare.
-async fn write_batch(store: &Store, jobs: Vec<Job>) {
-    match write_together(store, &jobs).await {
-        Together::Committed(outcomes) => {
+/// Writes a batch, in `kept` if given: first every text in one go; if one of
+/// them must be undone (a duplicate, a failure, a panic), the batch is
+/// written again with a savepoint each. A savepoint costs two statements a
+/// text and makes SQLite's full-text indexes write their pending rows out at
+/// each one; a text that needs undoing is rare. Returns the turn, still held,
+/// after a batch written in one go.
+async fn write_batch(store: &Store, jobs: Vec<Job>, kept: Kept) -> Kept {
+    match write_together(store, &jobs, kept).await {
+        Together::Committed(outcomes, kept) => {
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 let _ = job.answer.send(Ok(outcome));
             }
+            Some(kept)
         }
-        Together::Undo => write_each(store, jobs).await,
-        Together::Failed(e) => fail_all(jobs.into_iter().map(|j| j.answer), &e),
+        Together::Undo => {
+            write_each(store, jobs).await;
+            None
+        }
+        Together::Failed(e) => {
+            fail_all(jobs.into_iter().map(|j| j.answer), &e);
+            None
+        }
     }
 }
 
 enum Together {
-    Committed(Vec<IngestOutcome>),
+    Committed(Vec<IngestOutcome>, (Turn, Instant)),
     /// One text must be undone alone: nothing of the batch was kept.
     Undo,
     /// Beginning or committing failed: nothing of the batch was kept.
     Failed(StoreError),
 }
 
-async fn write_together(store: &Store, jobs: &[Job]) -> Together {
-    let mut tx = match store.begin_urgent_write().await {
-        Ok(tx) => tx,
+async fn write_together(store: &Store, jobs: &[Job], kept: Kept) -> Together {
+    let began = match kept {
+        Some((turn, since)) => store.begin_in_turn(turn.guard).await.map(|tx| (tx, since)),
+        None => store.begin_urgent_write().await.map(|tx| (tx, Instant::now())),
+    };
+    let (mut tx, since) = match began {
+        Ok(began) => began,
         Err(e) => return Together::Failed(e),
     };
     let mut outcomes = Vec::with_capacity(jobs.len());
@@ -162,8 +205,8 @@ async fn write_together(store: &Store, jobs: &[Job]) -> Together {
             }
         }
     }
-    match store.commit(tx).await {
-        Ok(()) => Together::Committed(outcomes),
+    match store.commit_keeping_turn(tx).await {
+        Ok(turn) => Together::Committed(outcomes, (turn, since)),
         Err(e) => Together::Failed(e),
     }
 }

@@ -300,6 +300,13 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::commit`] that hands back this process's turn to write, still held.
+    async fn commit_keeping_turn(&self, tx: WriteTx) -> Result<write::Turn> {
+        let turn = tx.commit_keeping_turn().await?;
+        self.after_commit().await;
+        Ok(turn)
+    }
+
     /// What follows every commit: this node's relay is nudged.
     async fn after_commit(&self) {
         // Test only (`hold_delivery_ms`): what follows a commit waits, so a

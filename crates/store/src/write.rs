@@ -129,7 +129,7 @@ async fn wait_for(queue: &Queue, urgent: bool) -> Result<TurnGuard> {
 /// This process's turn to write, held with no transaction open: no writer of
 /// this process begins until it is dropped.
 pub(crate) struct Turn {
-    _turn: Option<TurnGuard>,
+    pub(crate) guard: Option<TurnGuard>,
 }
 
 /// A write transaction, holding this process's turn to write until it is
@@ -151,7 +151,7 @@ impl WriteTx {
     /// Commits and hands back this process's turn to write, still held.
     pub(crate) async fn commit_keeping_turn(self) -> std::result::Result<Turn, sqlx::Error> {
         self.tx.commit().await?;
-        Ok(Turn { _turn: self._turn })
+        Ok(Turn { guard: self._turn })
     }
 
     pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {

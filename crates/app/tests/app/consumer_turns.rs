@@ -362,3 +362,60 @@ async fn a_text_goes_before_the_writers_queued_ahead_of_it() {
     }
     assert_eq!(saw, [true, true, true], "whether each queued writer found the text already written");
 }
+
+/// While texts keep coming, the inbound writer keeps its turn from one batch
+/// to the next, but not for the whole flood: an agent's change made meanwhile
+/// is written while the texts still come, within a moment. 200 senders hand
+/// their texts straight to ingest (no HTTP in between), so the writer always
+/// has more waiting than one batch takes.
+#[tokio::test]
+async fn an_agents_change_is_written_while_texts_keep_coming() {
+    let t = app(Db::Sqlite).start().await;
+    let inbox = t.simulator_inbox().await;
+    let agent = t.user("agent@example.com", Role::Agent).await;
+    let (stop, sent) = (Arc::new(std::sync::atomic::AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    let mut senders = Vec::new();
+    for s in 0..200 {
+        let (services, stop, sent) = (t.services.clone(), stop.clone(), sent.clone());
+        senders.push(tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut i = 0;
+            // Bounded, so a writer that never lets go fails the test instead of hanging it.
+            while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(30) {
+                let number = format!("+1415{:03}{i:04}", 200 + s);
+                let event = textdesk_channels::InboundEvent::Message {
+                    from: textdesk_core::Address::parse(textdesk_core::Medium::Sms, &number).unwrap(),
+                    provider_id: format!("flood-{s}-{i}"),
+                    body: "Is my crown ready?".into(),
+                    media: Vec::new(),
+                    received_at: jiff::Timestamp::now(),
+                    consent_signal: None,
+                };
+                services.ingest(inbox, event).await.expect("a text of the flood is stored");
+                sent.fetch_add(1, Ordering::SeqCst);
+                i += 1;
+            }
+        }));
+    }
+    t.eventually(|| {
+        let sent = sent.clone();
+        async move { (sent.load(Ordering::SeqCst) > 500).then_some(()) }
+    })
+    .await;
+
+    let store: Store = t.services.store.clone();
+    let began = std::time::Instant::now();
+    store.set_presence(agent.id, textdesk_core::routing::Presence::Away, jiff::Timestamp::now()).await.unwrap();
+    let took = began.elapsed();
+    let flooding = senders.iter().all(|s| !s.is_finished());
+    stop.store(true, Ordering::SeqCst);
+    for s in senders {
+        s.await.unwrap();
+    }
+    assert!(flooding, "the agent's change waited for the flood to end ({took:?})");
+    assert!(took < Duration::from_secs(5), "the agent's change took {took:?} during the flood");
+    let pool = raw(&t).await;
+    let row = sqlx::query("SELECT presence FROM users WHERE id = $1").bind(agent.id).fetch_one(&pool).await.unwrap();
+    assert_eq!(sqlx::Row::get::<String, _>(&row, 0), "away", "the change is written");
+    pool.close().await;
+}
