@@ -308,16 +308,19 @@ impl Store {
     }
 
     /// Stores a secret someone chose (an account's SMTP password), sealed; None removes it.
+    /// One statement either way: a reader (an e-mail being sent) finds the old
+    /// secret or the new one, never none, and a crash cannot lose it half-way.
     pub async fn set_server_secret(&self, name: &str, plain: Option<&str>) -> Result<()> {
-        self.write_one(sqlx::query("DELETE FROM server_keys WHERE name = $1").bind(name)).await?;
-        if let Some(plain) = plain {
-            self.write_one(
-                sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2)")
-                    .bind(name)
-                    .bind(self.seal_server_key(name, plain)?),
+        let q = match plain {
+            Some(plain) => sqlx::query(
+                "INSERT INTO server_keys (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             )
-            .await?;
-        }
+            .bind(name)
+            .bind(self.seal_server_key(name, plain)?),
+            None => sqlx::query("DELETE FROM server_keys WHERE name = $1").bind(name),
+        };
+        self.write_one(q).await?;
         Ok(())
     }
 

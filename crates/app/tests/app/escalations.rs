@@ -534,3 +534,39 @@ async fn a_rule_asks_for_the_details_by_email(db: Db) {
     assert_eq!(mails(dir.path()).len(), 1, "nothing more went");
 }
 both_backends!(a_rule_asks_for_the_details_by_email);
+
+/// An admin changes the mail server's password while e-mails go out: each
+/// send finds the old password or the new one, never none (it was deleted and
+/// then written again, in two statements, and a send between the two went
+/// without one).
+async fn a_changed_mail_password_is_never_missing(db: Db) {
+    let t = common::app(db).start().await;
+    let (store, name) = (t.services.store.clone(), format!("smtp_password:{}", t.account_id));
+    store.set_server_secret(&name, Some("first-password")).await.unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = tokio::spawn({
+        let (store, name, done) = (store.clone(), name.clone(), done.clone());
+        async move {
+            let (mut reads, mut missing) = (0, 0);
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                reads += 1;
+                if store.server_secret(&name).await.unwrap().is_none() {
+                    missing += 1;
+                }
+                tokio::task::yield_now().await;
+            }
+            (reads, missing)
+        }
+    });
+    for i in 0..300 {
+        store.set_server_secret(&name, Some(&format!("password-{i}"))).await.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (reads, missing) = reader.await.unwrap();
+    assert!(reads > 0);
+    assert_eq!(missing, 0, "reads that found no password, of {reads}");
+    assert_eq!(store.server_secret(&name).await.unwrap().as_deref(), Some("password-299"));
+    store.set_server_secret(&name, None).await.unwrap();
+    assert_eq!(store.server_secret(&name).await.unwrap(), None, "removed");
+}
+both_backends!(a_changed_mail_password_is_never_missing);
