@@ -226,6 +226,21 @@ impl Consumer for Holder {
     }
 }
 
+/// A [`Holder`]'s batch, started and inside: it has the database until the
+/// returned `Notify` is told.
+async fn hold_database(
+    store: &Store,
+) -> (tokio::task::JoinHandle<textdesk_store::Result<usize>>, Arc<tokio::sync::Notify>) {
+    let (inside, release) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
+    let holder = Holder { inside: inside.clone(), release: release.clone() };
+    let held = tokio::spawn({
+        let store = store.clone();
+        async move { store.consume(&holder, 1).await }
+    });
+    inside.notified().await;
+    (held, release)
+}
+
 /// A consumer that notes the presence of `user` its batch reads (what the
 /// writers before it left).
 struct Reader {
@@ -261,13 +276,7 @@ async fn an_agents_change_waits_its_turn_not_behind_later_writers() {
     let store: Store = t.services.store.clone();
     store.set_presence(agent.id, textdesk_core::routing::Presence::Online, jiff::Timestamp::now()).await.unwrap();
 
-    let (inside, release) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
-    let holder = Holder { inside: inside.clone(), release: release.clone() };
-    let held = tokio::spawn({
-        let store = store.clone();
-        async move { store.consume(&holder, 1).await }
-    });
-    inside.notified().await;
+    let (held, release) = hold_database(&store).await;
 
     // The agent's change comes first, while the holder has the database…
     let change = tokio::spawn({
@@ -328,13 +337,7 @@ async fn a_text_goes_before_the_writers_queued_ahead_of_it() {
     backlog(&t, 2).await;
     let inbox = t.simulator_inbox().await;
     let store: Store = t.services.store.clone();
-    let (inside, release) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
-    let holder = Holder { inside: inside.clone(), release: release.clone() };
-    let held = tokio::spawn({
-        let store = store.clone();
-        async move { store.consume(&holder, 1).await }
-    });
-    inside.notified().await;
+    let (held, release) = hold_database(&store).await;
 
     let mut seers = Vec::new();
     for name in ["test-seer-1", "test-seer-2", "test-seer-3"] {
