@@ -36,11 +36,6 @@ pub struct ExportRow {
     pub consent: Option<(ConsentState, String, String, Timestamp)>,
 }
 
-/// The identity namespaces of media that use phone numbers.
-fn phone_namespaces() -> Vec<&'static str> {
-    Medium::ALL.iter().filter(|m| m.uses_phone_numbers()).map(|m| m.identity_namespace()).collect()
-}
-
 /// The contact of each of these numbers the account knows, on any medium that
 /// uses phone numbers (through its SMS identity first, else its oldest).
 async fn contacts_with_phones(
@@ -48,7 +43,7 @@ async fn contacts_with_phones(
     account_id: i64,
     phones: &[&str],
 ) -> Result<HashMap<String, i64>> {
-    let namespaces = phone_namespaces();
+    let namespaces = crate::contacts::phone_namespaces();
     let sql = format!(
         "SELECT address, contact_id, namespace, id FROM contact_identities
          WHERE account_id = $1 AND namespace IN ({}) AND address IN ({{in}})",
@@ -339,13 +334,7 @@ impl Store {
             &values,
         )
         .await?;
-        // Ids are handed out in insertion order (SQLite's next rowid,
-        // PostgreSQL's sequence), whatever order RETURNING lists them in.
-        let mut new_ids = inserted.iter().map(crate::returned_id).collect::<Result<Vec<i64>>>()?;
-        new_ids.sort_unstable();
-        if new_ids.len() != fresh.len() {
-            return Err(StoreError::Unstored("the new contacts were not all written".into()));
-        }
+        let new_ids = crate::contacts::inserted_ids(inserted, fresh.len())?;
         let mut values = Vec::with_capacity(fresh.len());
         for (&i, id) in fresh.iter().zip(new_ids) {
             slots[i].id = Some(id);

@@ -287,64 +287,154 @@ pub(crate) async fn contact_for(
     address: &Address,
     now_ms: i64,
 ) -> Result<Sender> {
-    // The address itself and, for a phone number, the same number on the
-    // other phone media, in one read: a number first seen on WhatsApp that
-    // the account already knows by SMS (or the other way round) is the same
-    // person. Its own identity first, else the oldest of the others.
-    let mut namespaces = vec![address.namespace()];
-    if address.medium().uses_phone_numbers() {
-        namespaces.extend(
-            textdesk_core::Medium::ALL
-                .iter()
-                .filter(|m| m.uses_phone_numbers())
-                .map(|m| m.identity_namespace())
-                .filter(|n| *n != address.namespace()),
-        );
+    let mut one = senders_for(store, tx, &[(account_id, address, now_ms)]).await?;
+    one.pop().ok_or(StoreError::NotFound("contact"))
+}
+
+/// [`contact_for`] for many addresses at once, in order: a handful of
+/// statements whatever their number (one read, then the new contacts and
+/// identities in one insert each). The addresses must be apart: no two with
+/// the same value in the same account, as the second would have to find the
+/// contact the first made (the caller writes those in later rounds).
+///
+/// An address's own identity comes first; a phone number the account knows
+/// on another medium that uses phone numbers (first seen on WhatsApp, now on
+/// SMS) is the same person, the oldest such identity's contact.
+pub(crate) async fn senders_for(
+    store: &Store,
+    tx: &mut sqlx::AnyConnection,
+    who: &[(i64, &Address, i64)],
+) -> Result<Vec<Sender>> {
+    use crate::multirow::{self, Value};
+    use std::collections::{BTreeSet, HashMap};
+    let accounts: BTreeSet<i64> = who.iter().map(|w| w.0).collect();
+    let mut namespaces: BTreeSet<&str> = who.iter().map(|w| w.1.namespace()).collect();
+    if who.iter().any(|w| w.1.medium().uses_phone_numbers()) {
+        namespaces.extend(phone_namespaces());
     }
+    let values: BTreeSet<&str> = who.iter().map(|w| w.1.value()).collect();
     let sql = format!(
-        "SELECT id, contact_id, namespace FROM contact_identities WHERE account_id = $1 AND address = $2 AND namespace IN ({})
-         ORDER BY CASE WHEN namespace = $3 THEN 0 ELSE 1 END, id LIMIT 1",
-        crate::placeholders(4, namespaces.len())
+        "SELECT id, contact_id, account_id, namespace, address FROM contact_identities
+         WHERE account_id IN ({}) AND namespace IN ({}) AND address IN ({{in}})",
+        crate::placeholders(1, accounts.len()),
+        crate::placeholders(1 + accounts.len(), namespaces.len()),
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(address.value()).bind(address.namespace());
-    for n in &namespaces {
-        q = q.bind(*n);
+    let fixed: Vec<Value> = accounts
+        .iter()
+        .map(|&a| Value::Int(a))
+        .chain(namespaces.iter().map(|n| Value::Text((*n).to_owned())))
+        .collect();
+    let keys: Vec<Value> = values.iter().map(|v| Value::Text((*v).to_owned())).collect();
+    // (account, address) -> its identities.
+    let mut known: HashMap<(i64, String), Vec<KnownIdentity>> = HashMap::new();
+    for r in multirow::select_in(tx, &sql, &fixed, &keys).await? {
+        let key = (r.try_get::<i64, _>("account_id")?, r.try_get::<String, _>("address")?);
+        known.entry(key).or_default().push((r.try_get("id")?, r.try_get("contact_id")?, r.try_get("namespace")?));
     }
-    let found = q.fetch_optional(&mut *tx).await?;
-    let same_phone = match found {
-        Some(r) if r.try_get::<String, _>("namespace")? == address.namespace() => {
-            let (identity_id, contact_id) = (r.try_get("id")?, r.try_get("contact_id")?);
-            return Ok(Sender { identity_id, contact_id, fresh: false });
+
+    // Per address: its own identity, else the contact of the same number, else nothing yet.
+    let mut found: Vec<(Option<i64>, Option<i64>)> = Vec::with_capacity(who.len());
+    for &(account_id, address, _) in who {
+        let rows = known.get(&(account_id, address.value().to_owned())).map(Vec::as_slice).unwrap_or_default();
+        let own = rows.iter().find(|(_, _, n)| n == address.namespace());
+        let same_phone = || {
+            rows.iter()
+                .filter(|(_, _, n)| address.medium().uses_phone_numbers() && phone_namespaces().contains(&n.as_str()))
+                .min_by_key(|(id, _, _)| *id)
+        };
+        found.push(match own {
+            Some(&(id, contact, _)) => (Some(id), Some(contact)),
+            None => (None, same_phone().map(|r| r.1)),
+        });
+    }
+
+    let needs_contact: Vec<usize> = (0..who.len()).filter(|&i| found[i].1.is_none()).collect();
+    let rows: Vec<Vec<Value>> = needs_contact
+        .iter()
+        .map(|&i| vec![Value::Int(who[i].0), Value::Text(String::new()), Value::Int(who[i].2), Value::Int(who[i].2)])
+        .collect();
+    let sql = "INSERT INTO contacts (account_id, name, created_at, updated_at) VALUES {values} RETURNING id";
+    let new_contacts = inserted_ids(multirow::run(tx, sql, &rows).await?, needs_contact.len())?;
+    for (&i, id) in needs_contact.iter().zip(new_contacts) {
+        found[i].1 = Some(id);
+    }
+
+    let needs_identity: Vec<usize> = (0..who.len()).filter(|&i| found[i].0.is_none()).collect();
+    let mut rows = Vec::with_capacity(needs_identity.len());
+    for &i in &needs_identity {
+        let (account_id, address, now_ms) = who[i];
+        let contact_id = found[i].1.ok_or(StoreError::NotFound("contact"))?;
+        rows.push(vec![
+            Value::Int(account_id),
+            Value::Int(contact_id),
+            Value::Text(address.namespace().to_owned()),
+            Value::Text(address.value().to_owned()),
+            Value::Int(now_ms),
+        ]);
+    }
+    let sql = "INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES {values} RETURNING id";
+    let new_identities = inserted_ids(multirow::run(tx, sql, &rows).await?, needs_identity.len())?;
+    for (&i, id) in needs_identity.iter().zip(new_identities) {
+        found[i].0 = Some(id);
+    }
+
+    // Opt-outs an erased contact with the same address had hold for its new contact.
+    let mut carried: BTreeSet<usize> = BTreeSet::new();
+    for &account_id in &accounts {
+        let mine: Vec<usize> = needs_contact.iter().copied().filter(|&i| who[i].0 == account_id).collect();
+        if mine.is_empty() {
+            continue;
         }
-        Some(r) => Some(r.try_get::<i64, _>("contact_id")?),
-        None => None,
-    };
-    let (contact_id, new_contact) = match same_phone {
-        Some(id) => (id, false),
-        None => {
-            let c = sqlx::query(
-                "INSERT INTO contacts (account_id, name, created_at, updated_at) VALUES ($1, '', $2, $2) RETURNING id",
-            )
-            .bind(account_id)
-            .bind(now_ms)
-            .fetch_one(&mut *tx)
-            .await?;
-            (returned_id(&c)?, true)
+        let addresses: Vec<&Address> = mine.iter().map(|&i| who[i].1).collect();
+        let scopes = crate::privacy::opt_outs_to_carry(store, tx, account_id, &addresses).await?;
+        for &i in &mine {
+            for scope in scopes.get(who[i].1.value()).into_iter().flatten() {
+                let c = crate::consent::NewConsent {
+                    contact_id: found[i].1.ok_or(StoreError::NotFound("contact"))?,
+                    scope,
+                    state: ConsentState::OptedOut,
+                    source: "erasure",
+                    evidence: "opted out before their earlier data was erased",
+                    actor_id: None,
+                    message_id: None,
+                };
+                crate::consent::record(tx, c, crate::from_ms(who[i].2)).await?;
+                carried.insert(i);
+            }
         }
-    };
-    let i = sqlx::query(
-        "INSERT INTO contact_identities (account_id, contact_id, namespace, address, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(account_id)
-    .bind(contact_id)
-    .bind(address.namespace())
-    .bind(address.value())
-    .bind(now_ms)
-    .fetch_one(&mut *tx)
-    .await?;
-    let carried = new_contact
-        && crate::privacy::carry_opt_outs(store, tx, account_id, contact_id, address, crate::from_ms(now_ms)).await?;
-    Ok(Sender { identity_id: returned_id(&i)?, contact_id, fresh: new_contact && !carried })
+    }
+    let new_contact: BTreeSet<usize> = needs_contact.into_iter().collect();
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(i, (identity, contact))| {
+            Ok(Sender {
+                identity_id: identity.ok_or(StoreError::NotFound("identity"))?,
+                contact_id: contact.ok_or(StoreError::NotFound("contact"))?,
+                fresh: new_contact.contains(&i) && !carried.contains(&i),
+            })
+        })
+        .collect()
+}
+
+/// An identity of an address [`senders_for`] looks up: (id, contact, namespace).
+type KnownIdentity = (i64, i64, String);
+
+/// The ids a multi-row insert returned, in insertion order: ids are handed
+/// out in that order (SQLite's next rowid, PostgreSQL's sequence), whatever
+/// order RETURNING lists them in.
+pub(crate) fn inserted_ids(rows: Vec<sqlx::any::AnyRow>, expected: usize) -> Result<Vec<i64>> {
+    let mut ids = rows.iter().map(returned_id).collect::<Result<Vec<i64>>>()?;
+    if ids.len() != expected {
+        return Err(StoreError::Unstored("a multi-row insert did not write every row".into()));
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// The identity namespaces of media that use phone numbers.
+pub(crate) fn phone_namespaces() -> Vec<&'static str> {
+    textdesk_core::Medium::ALL.iter().filter(|m| m.uses_phone_numbers()).map(|m| m.identity_namespace()).collect()
 }
 
 impl Store {

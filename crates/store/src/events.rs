@@ -76,45 +76,38 @@ pub(crate) async fn append(
     Ok(q.fetch_one(&mut *conn).await?.try_get::<i64, _>(0)?)
 }
 
-/// [`append`] for several events of one conversation, in order. On SQLite
-/// one statement (ids are given in the rows' order: one writer); PostgreSQL
-/// appends them one by one under the log's order lock.
+/// [`append`] for several events, each with its place and time, in order.
+/// On SQLite one statement (ids are given in the rows' order: one writer);
+/// PostgreSQL appends them one by one under the log's order lock.
 pub(crate) async fn append_all(
     conn: &mut AnyConnection,
-    (account_id, conversation_id): (i64, i64),
-    events: &[DomainEvent],
+    events: &[((i64, i64), DomainEvent, Timestamp)],
     actor_id: Option<i64>,
-    now: Timestamp,
 ) -> Result<()> {
     if conn.backend_name() == "PostgreSQL" || events.len() < 2 {
-        for ev in events {
-            append(conn, (account_id, conversation_id), ev, actor_id, now).await?;
+        for (place, ev, now) in events {
+            append(conn, *place, ev, actor_id, *now).await?;
         }
         return Ok(());
     }
-    let rows: Vec<String> = (0..events.len())
-        .map(|i| {
-            let n = i * 8;
-            format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8)
+    use crate::multirow::Value;
+    let rows: Vec<Vec<Value>> = events
+        .iter()
+        .map(|((account_id, conversation_id), ev, now)| {
+            vec![
+                Value::Int(*account_id),
+                Value::Int(*conversation_id),
+                Value::OptInt(ev.message_id()),
+                Value::Text(ev.kind().to_owned()),
+                Value::Int(i64::from(ev.on_timeline())),
+                Value::OptInt(actor_id),
+                Value::Text(ev.to_json()),
+                Value::Int(to_ms(*now)),
+            ]
         })
         .collect();
-    let sql = format!(
-        "INSERT INTO event_log (account_id, conversation_id, message_id, kind, timeline, actor_id, data, created_at) VALUES {}",
-        rows.join(", ")
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for ev in events {
-        q = q
-            .bind(account_id)
-            .bind(conversation_id)
-            .bind(ev.message_id())
-            .bind(ev.kind())
-            .bind(i32::from(ev.on_timeline()))
-            .bind(actor_id)
-            .bind(ev.to_json())
-            .bind(to_ms(now));
-    }
-    q.execute(&mut *conn).await?;
+    let sql = "INSERT INTO event_log (account_id, conversation_id, message_id, kind, timeline, actor_id, data, created_at) VALUES {values}";
+    crate::multirow::run(conn, sql, &rows).await?;
     Ok(())
 }
 

@@ -28,7 +28,7 @@ use textdesk_core::ReopenWindow;
 use textdesk_core::consent::ConsentPolicy;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::ingest::{InboundMessage, IngestOutcome, find_duplicate_in};
+use crate::ingest::{InboundMessage, IngestOutcome, Text, find_duplicate_in, rounds};
 use crate::write::Turn;
 use crate::{Inbox, Result, Store, StoreError, WriteTx};
 
@@ -53,6 +53,12 @@ struct Job {
     window: ReopenWindow,
     policy: ConsentPolicy,
     answer: oneshot::Sender<Result<IngestOutcome>>,
+}
+
+impl Job {
+    fn text(&self) -> Text<'_> {
+        Text { inbox: &self.inbox, msg: &self.msg, window: self.window, policy: &self.policy }
+    }
 }
 
 /// This node's group writer: hands it texts and waits for their commit.
@@ -191,20 +197,29 @@ async fn write_together(store: &Store, jobs: &[Job], kept: Kept) -> Together {
         Ok(began) => began,
         Err(e) => return Together::Failed(e),
     };
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let written = AssertUnwindSafe(store.record_in(&mut tx, &job.inbox, &job.msg, job.window, &job.policy))
-            .catch_unwind()
-            .await;
+    let texts: Vec<Text<'_>> = jobs.iter().map(Job::text).collect();
+    let keys: Vec<[(i64, &str); 2]> = texts.iter().map(Text::keys).collect();
+    let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; jobs.len()];
+    for round in rounds(&keys) {
+        let these: Vec<Text<'_>> = round.iter().map(|&i| texts[i]).collect();
+        let written = AssertUnwindSafe(store.record_in(&mut tx, &these)).catch_unwind().await;
         match written {
-            Ok(Ok(Some(outcome))) => outcomes.push(outcome),
-            // Written again one by one, where this text is undone alone (and its panic reported).
+            Ok(Ok(Some(written))) => {
+                for (i, outcome) in round.into_iter().zip(written) {
+                    outcomes[i] = Some(outcome);
+                }
+            }
+            // Written again one by one, where the text at fault is undone alone (and its panic reported).
             Ok(Ok(None) | Err(_)) | Err(_) => {
                 let _ = tx.rollback().await;
                 return Together::Undo;
             }
         }
     }
+    let Some(outcomes) = outcomes.into_iter().collect::<Option<Vec<_>>>() else {
+        let _ = tx.rollback().await;
+        return Together::Undo;
+    };
     match store.commit_keeping_turn(tx).await {
         Ok(turn) => Together::Committed(outcomes, (turn, since)),
         Err(e) => Together::Failed(e),
@@ -249,9 +264,10 @@ async fn write_each(store: &Store, jobs: Vec<Job>) {
 /// (an error there leaves the transaction unusable); the inner one the text's.
 async fn in_savepoint(store: &Store, tx: &mut WriteTx, job: &Job) -> Result<Result<IngestOutcome>> {
     sqlx::query("SAVEPOINT inbound").execute(&mut **tx).await?;
-    let written = AssertUnwindSafe(store.record_in(tx, &job.inbox, &job.msg, job.window, &job.policy))
+    let written = AssertUnwindSafe(store.record_in(tx, &[job.text()]))
         .catch_unwind()
         .await
+        .map(|w| w.map(|one| one.and_then(|mut one| one.pop())))
         .unwrap_or_else(|_| {
             tracing::error!(inbox = job.inbox.id, "writing an inbound text panicked; it was rolled back alone");
             Err(StoreError::Panicked)

@@ -15,7 +15,9 @@ use textdesk_core::{
 
 use textdesk_core::event::{DomainEvent, StatusReason};
 
+use crate::contacts::Sender;
 use crate::events::append;
+use crate::multirow::{self, Value};
 use crate::surveys::PollReply;
 use crate::{Result, Store, from_ms, is_unique_violation, returned_id, to_ms};
 
@@ -53,6 +55,63 @@ pub enum IngestOutcome {
         /// The confirmation or help text queued in answer, if any.
         reply_id: Option<i64>,
     },
+}
+
+/// One inbound text to write: the inbox it came to and the rules it meets there.
+#[derive(Clone, Copy)]
+pub(crate) struct Text<'a> {
+    pub inbox: &'a crate::Inbox,
+    pub msg: &'a InboundMessage,
+    pub window: ReopenWindow,
+    pub policy: &'a ConsentPolicy,
+}
+
+impl Text<'_> {
+    /// What two texts written at once must not share: the sender's address
+    /// in the account (the second must find the contact the first made,
+    /// whatever the medium) and the message's id in the inbox (the second is
+    /// its duplicate).
+    pub(crate) fn keys(&self) -> [(i64, &str); 2] {
+        // Inbox ids and account ids may be equal: told apart by sign.
+        [(self.inbox.account_id, self.msg.from.value()), (-self.inbox.id, self.msg.provider_id.as_str())]
+    }
+}
+
+/// `items`' indexes in rounds that can each be written at once: no two items
+/// of a round share a key, and an item comes in a later round than every
+/// earlier item it shares a key with, so those keep their order.
+pub(crate) fn rounds<K: Eq + std::hash::Hash + Clone>(items: &[impl AsRef<[K]>]) -> Vec<Vec<usize>> {
+    let mut last: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for (i, keys) in items.iter().enumerate() {
+        let keys = keys.as_ref();
+        let round = keys.iter().filter_map(|k| last.get(k)).map(|r| r + 1).max().unwrap_or(0);
+        for k in keys {
+            last.insert(k.clone(), round);
+        }
+        if out.len() <= round {
+            out.push(Vec::new());
+        }
+        out[round].push(i);
+    }
+    out
+}
+
+/// What a text does, decided before anything of it is written.
+struct Plan {
+    decision: KeywordDecision,
+    poll: Option<PollReply>,
+    placement: InboundPlacement,
+    /// None until a new conversation is made for it.
+    conversation_id: Option<i64>,
+    /// Its events before the message's own.
+    events: Vec<DomainEvent>,
+}
+
+impl Plan {
+    fn conversation(&self) -> Result<i64> {
+        self.conversation_id.ok_or(crate::StoreError::NotFound("conversation"))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -163,7 +222,8 @@ impl Store {
         // No look for a duplicate first: the message's insert finds one (a
         // provider's retry is rare, a new text is not).
         let mut tx = self.begin_write().await?;
-        match self.record_in(&mut tx, inbox, msg, window, policy).await? {
+        let text = Text { inbox, msg, window, policy };
+        match self.record_in(&mut tx, &[text]).await?.and_then(|mut one| one.pop()) {
             Some(stored) => {
                 self.commit(tx).await?;
                 Ok(stored)
@@ -178,53 +238,180 @@ impl Store {
         }
     }
 
-    /// Writes an inbound message through `tx` (the caller commits): None when
-    /// a delivery of the same message was stored first and the caller must
-    /// undo what this wrote.
+    /// Writes inbound texts through `tx` (the caller commits), in order, each
+    /// statement for all of them at once: a text's contact, conversation,
+    /// message and events cost a share of one statement each, not a statement
+    /// each (on SQLite every statement is a round trip to the connection's
+    /// thread). The texts must be apart ([`rounds`]). None when a delivery of
+    /// one of them was stored first and the caller must undo what this wrote.
     pub(crate) async fn record_in(
         &self,
         tx: &mut sqlx::AnyConnection,
-        inbox: &crate::Inbox,
-        msg: &InboundMessage,
-        window: ReopenWindow,
-        policy: &ConsentPolicy,
-    ) -> Result<Option<IngestOutcome>> {
-        let account_id = inbox.account_id;
-        let now = msg.received_at;
-        let now_ms = to_ms(now);
-        let sender = crate::contacts::contact_for(self, tx, account_id, &msg.from, now_ms).await?;
-        let (identity_id, contact_id) = sender.pair();
-        self.hooks.maybe_panic(&msg.body);
+        texts: &[Text<'_>],
+    ) -> Result<Option<Vec<IngestOutcome>>> {
+        let who: Vec<(i64, &Address, i64)> =
+            texts.iter().map(|t| (t.inbox.account_id, &t.msg.from, to_ms(t.msg.received_at))).collect();
+        let senders = crate::contacts::senders_for(self, tx, &who).await?;
+        for t in texts {
+            self.hooks.maybe_panic(&t.msg.body);
+        }
+        // Two addresses of one contact (merged, or a number on two media)
+        // are written one after the other: the second finds the first's conversation.
+        let keys: Vec<[i64; 1]> = senders.iter().map(|s| [s.contact_id]).collect();
+        let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; texts.len()];
+        for round in rounds(&keys) {
+            let items: Vec<(Text<'_>, &Sender)> = round.iter().map(|&i| (texts[i], &senders[i])).collect();
+            let Some(written) = self.record_round(tx, &items).await? else { return Ok(None) };
+            for (i, outcome) in round.into_iter().zip(written) {
+                outcomes[i] = Some(outcome);
+            }
+        }
+        let all = outcomes.into_iter().collect::<Option<Vec<_>>>();
+        all.map(Some).ok_or_else(|| crate::StoreError::Unstored("a text of the batch was not written".into()))
+    }
 
+    /// [`Store::record_in`] for texts whose senders are known and whose
+    /// contacts are all different.
+    async fn record_round(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        items: &[(Text<'_>, &Sender)],
+    ) -> Result<Option<Vec<IngestOutcome>>> {
+        let mut plans = Vec::with_capacity(items.len());
+        for (t, sender) in items {
+            plans.push(self.plan(tx, t, sender).await?);
+        }
+
+        // The new conversations, made as the message leaves them (open,
+        // waiting, one unread): no update after.
+        let new: Vec<usize> = (0..plans.len()).filter(|&i| plans[i].conversation_id.is_none()).collect();
+        let rows: Vec<Vec<Value>> = new
+            .iter()
+            .map(|&i| {
+                let ((t, sender), plan) = (&items[i], &plans[i]);
+                let now_ms = to_ms(t.msg.received_at);
+                vec![
+                    Value::Int(t.inbox.account_id),
+                    Value::Int(t.inbox.id),
+                    Value::Int(sender.contact_id),
+                    Value::Int(sender.identity_id),
+                    Value::Text(plan.placement.status_after().as_str().to_owned()),
+                    Value::Int(now_ms),
+                    Value::Int(now_ms),
+                    Value::Int(1),
+                    Value::Int(now_ms),
+                ]
+            })
+            .collect();
+        let sql = "INSERT INTO conversations (account_id, inbox_id, contact_id, identity_id, status, last_activity_at, waiting_since, unread, created_at)
+                   VALUES {values} RETURNING id";
+        let ids = crate::contacts::inserted_ids(multirow::run(tx, sql, &rows).await?, new.len())?;
+        for (&i, id) in new.iter().zip(ids) {
+            plans[i].conversation_id = Some(id);
+            plans[i].events.push(DomainEvent::ConversationCreated { reason: None });
+        }
+
+        let mut rows = Vec::with_capacity(items.len());
+        for ((t, _), plan) in items.iter().zip(&plans) {
+            let count = segments::count(&t.msg.body);
+            let now_ms = to_ms(t.msg.received_at);
+            rows.push(vec![
+                Value::Int(plan.conversation()?),
+                Value::Int(t.inbox.id),
+                Value::Text("inbound".into()),
+                Value::Text(t.msg.body.clone()),
+                Value::Text("[]".into()),
+                Value::Int(0),
+                Value::Text(t.msg.provider_id.clone()),
+                Value::Text("received".into()),
+                Value::Int(count.segments as i64),
+                Value::Text(count.encoding.as_str().to_owned()),
+                Value::Int(now_ms),
+                Value::Int(now_ms),
+            ]);
+        }
+        let sql = "INSERT INTO messages (conversation_id, inbox_id, direction, body, media, private, provider_id, status, segments, encoding, created_at, updated_at)
+                   VALUES {values} ON CONFLICT (inbox_id, provider_id) DO NOTHING RETURNING id, inbox_id, provider_id";
+        let mut inserted = std::collections::HashMap::new();
+        for r in multirow::run(tx, sql, &rows).await? {
+            inserted
+                .insert((r.try_get::<i64, _>("inbox_id")?, r.try_get::<String, _>("provider_id")?), returned_id(&r)?);
+        }
+
+        let mut message_ids = Vec::with_capacity(items.len());
+        let mut events = Vec::new();
+        for ((t, _), plan) in items.iter().zip(&mut plans) {
+            let key = (t.inbox.id, t.msg.provider_id.clone());
+            // Stored before (or earlier in this transaction): the caller undoes this one.
+            let Some(&message_id) = inserted.get(&key) else { return Ok(None) };
+            message_ids.push(message_id);
+            let conversation_id = plan.conversation()?;
+            let now = t.msg.received_at;
+            crate::media::insert_pending(tx, message_id, &t.msg.media, now).await?;
+            self.after_message(tx, plan, conversation_id, now).await?;
+            let keyword = plan.decision != KeywordDecision::None;
+            plan.events.push(DomainEvent::MessageReceived { message_id, keyword });
+            if let Some(PollReply::Answer(s, a)) = &plan.poll {
+                plan.events.push(crate::surveys::record_answer(tx, s, a, message_id, now).await?);
+            }
+            let place = (t.inbox.account_id, conversation_id);
+            events.extend(plan.events.drain(..).map(|ev| (place, ev, now)));
+        }
+        // Appended after the messages, just before the commit: on PostgreSQL
+        // the log's order lock is held from the first append until commit.
+        crate::events::append_all(tx, &events, None).await?;
+
+        let mut out = Vec::with_capacity(items.len());
+        for (((t, sender), plan), message_id) in items.iter().zip(plans).zip(message_ids) {
+            let conversation_id = plan.conversation()?;
+            if let Some(PollReply::Comment(s)) = &plan.poll {
+                crate::surveys::record_comment(tx, s, &t.msg.body, message_id, t.msg.received_at).await?;
+            }
+            let (account_id, contact_id) = (t.inbox.account_id, sender.contact_id);
+            let target = (account_id, conversation_id, t.inbox.id, contact_id);
+            let (keyword, reply_id) = apply_keyword(tx, t.msg, t.policy, target, message_id, plan.decision).await?;
+            out.push(IngestOutcome::Stored {
+                account_id,
+                conversation_id,
+                message_id,
+                contact_id,
+                placement: plan.placement,
+                keyword,
+                reply_id,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    /// What a text does, from its sender's past: consent first (a keyword is
+    /// never a poll's answer or comment), then a poll, then where it lands.
+    async fn plan(&self, tx: &mut sqlx::AnyConnection, t: &Text<'_>, sender: &Sender) -> Result<Plan> {
+        let now = t.msg.received_at;
         // A contact made just now has no conversation, consent or poll to read.
-        let past = if sender.fresh { Past::default() } else { self.past_of(tx, contact_id, inbox.id, now).await? };
+        let past = match sender.fresh {
+            true => Past::default(),
+            false => self.past_of(tx, sender.contact_id, t.inbox.id, now).await?,
+        };
         let latest = past.latest;
-        // Consent first: a keyword is never a poll's answer or comment.
-        let decision = match msg.provider_handled {
+        let decision = match t.msg.provider_handled {
             Some(action) => provider_decision(action, past.consent),
-            None => consent::decide_with(&msg.body, policy, past.consent, past.awaiting_yes),
+            None => consent::decide_with(&t.msg.body, t.policy, past.consent, past.awaiting_yes),
         };
         let poll = match decision {
             KeywordDecision::None if !sender.fresh => {
-                let who = (contact_id, inbox.id);
-                crate::surveys::reply_to_poll(tx, who, latest.as_ref(), &msg.body, now).await?
+                let who = (sender.contact_id, t.inbox.id);
+                crate::surveys::reply_to_poll(tx, who, latest.as_ref(), &t.msg.body, now).await?
             }
             _ => None,
         };
-        let answer = match &poll {
-            Some(PollReply::Answer(s, a)) => Some((s, a)),
-            _ => None,
-        };
         // A score lands in the poll's conversation and leaves it resolved.
-        let placement = match answer {
-            Some((s, _)) => InboundPlacement::Append(s.conversation_id),
-            None => InboundPlacement::decide(latest, now, window),
+        let placement = match &poll {
+            Some(PollReply::Answer(s, _)) => InboundPlacement::Append(s.conversation_id),
+            _ => InboundPlacement::decide(latest, now, t.window),
         };
-        // Appended after the message, just before the commit: on PostgreSQL
-        // the log's order lock is held from the first append until commit.
         let mut events = Vec::new();
         let conversation_id = match placement {
-            InboundPlacement::Append(id) => id,
+            InboundPlacement::Append(id) => Some(id),
             InboundPlacement::Reopen(id) => {
                 events.push(DomainEvent::StatusChanged {
                     from: ConversationStatus::Resolved,
@@ -233,49 +420,26 @@ impl Store {
                     zone: None,
                     reason: Some(StatusReason::CustomerReplied),
                 });
-                id
+                Some(id)
             }
-            InboundPlacement::New => {
-                // Made as the message leaves it (open, waiting, one unread): no update after.
-                let r = sqlx::query(
-                    "INSERT INTO conversations (account_id, inbox_id, contact_id, identity_id, status, last_activity_at, waiting_since, unread, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $6) RETURNING id",
-                )
-                .bind(account_id)
-                .bind(inbox.id)
-                .bind(contact_id)
-                .bind(identity_id)
-                .bind(placement.status_after().as_str())
-                .bind(now_ms)
-                .fetch_one(&mut *tx)
-                .await?;
-                events.push(DomainEvent::ConversationCreated { reason: None });
-                returned_id(&r)?
-            }
+            InboundPlacement::New => None,
         };
+        Ok(Plan { decision, poll, placement, conversation_id, events })
+    }
 
-        let count = segments::count(&msg.body);
-        let inserted = sqlx::query(
-            "INSERT INTO messages (conversation_id, inbox_id, direction, body, media, private, provider_id, status, segments, encoding, created_at, updated_at)
-             VALUES ($1, $2, 'inbound', $3, $4, 0, $5, 'received', $6, $7, $8, $8)
-             ON CONFLICT (inbox_id, provider_id) DO NOTHING RETURNING id",
-        )
-        .bind(conversation_id)
-        .bind(inbox.id)
-        .bind(&msg.body)
-        .bind("[]")
-        .bind(&msg.provider_id)
-        .bind(count.segments as i64)
-        .bind(count.encoding.as_str())
-        .bind(now_ms)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(inserted) = inserted else { return Ok(None) };
-        let message_id = returned_id(&inserted)?;
-        crate::media::insert_pending(tx, message_id, &msg.media, now).await?;
-        if placement == InboundPlacement::New {
+    /// A known conversation after its customer's text: active now, and open
+    /// and waiting unless the text answered a poll.
+    async fn after_message(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        plan: &Plan,
+        conversation_id: i64,
+        now: Timestamp,
+    ) -> Result<()> {
+        let now_ms = to_ms(now);
+        if plan.placement == InboundPlacement::New {
             // Inserted as it stands.
-        } else if answer.is_some() {
+        } else if matches!(plan.poll, Some(PollReply::Answer(..))) {
             // Nobody needs to answer a score: it stays resolved, unread and unwaited.
             sqlx::query("UPDATE conversations SET last_activity_at = $1 WHERE id = $2")
                 .bind(now_ms)
@@ -287,35 +451,13 @@ impl Store {
                 "UPDATE conversations SET status = $1, snoozed_until = NULL, resolved_at = NULL, last_activity_at = $2,
                     waiting_since = CASE WHEN bot = 1 THEN NULL ELSE COALESCE(waiting_since, $2) END, unread = unread + 1 WHERE id = $3",
             )
-            .bind(placement.status_after().as_str())
+            .bind(plan.placement.status_after().as_str())
             .bind(now_ms)
             .bind(conversation_id)
             .execute(&mut *tx)
             .await?;
         }
-        let keyword = decision != KeywordDecision::None;
-        events.push(DomainEvent::MessageReceived { message_id, keyword });
-        match &poll {
-            Some(PollReply::Answer(s, a)) => {
-                events.push(crate::surveys::record_answer(tx, s, a, message_id, now).await?);
-            }
-            Some(PollReply::Comment(_)) | None => {}
-        }
-        crate::events::append_all(tx, (account_id, conversation_id), &events, None, now).await?;
-        if let Some(PollReply::Comment(s)) = &poll {
-            crate::surveys::record_comment(tx, s, &msg.body, message_id, now).await?;
-        }
-        let target = (account_id, conversation_id, inbox.id, contact_id);
-        let (keyword, reply_id) = apply_keyword(tx, msg, policy, target, message_id, decision).await?;
-        Ok(Some(IngestOutcome::Stored {
-            account_id,
-            conversation_id,
-            message_id,
-            contact_id,
-            placement,
-            keyword,
-            reply_id,
-        }))
+        Ok(())
     }
 
     /// Applies a provider's delivery report. Reports that would move a message

@@ -209,7 +209,7 @@ async fn another_process_writes_while_consumers_work_through_a_backlog() {
 
 /// A consumer that holds its first batch open until `release` is told, and
 /// says when it is inside it.
-struct Holder {
+pub(crate) struct Holder {
     inside: Arc<tokio::sync::Notify>,
     release: Arc<tokio::sync::Notify>,
 }
@@ -227,8 +227,8 @@ impl Consumer for Holder {
 }
 
 /// A [`Holder`]'s batch, started and inside: it has the database until the
-/// returned `Notify` is told.
-async fn hold_database(
+/// returned `Notify` is told. The log must hold an event it has not seen.
+pub(crate) async fn hold_database(
     store: &Store,
 ) -> (tokio::task::JoinHandle<textdesk_store::Result<usize>>, Arc<tokio::sync::Notify>) {
     let (inside, release) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));

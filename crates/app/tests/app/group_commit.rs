@@ -172,3 +172,57 @@ async fn texts_arriving_together_are_each_stored_once(db: Db) {
     }
 }
 both_backends!(texts_arriving_together_are_each_stored_once);
+
+/// A contact known by two numbers, with no conversation yet, texts from both
+/// at once: the texts are written in one batch (the database is held while
+/// they arrive), and land in one new conversation, as they would one after
+/// the other. A new number's text in the same batch gets its own. On SQLite
+/// only: PostgreSQL writes each text in its own transaction.
+#[tokio::test]
+async fn one_contacts_two_numbers_texting_together_share_one_conversation() {
+    let t = app(Db::Sqlite).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let r = t.post(&token, "/api/v1/contacts", json!({ "name": "Ines", "address": "+14155550140" })).await;
+    assert_eq!(r.status(), 201);
+    let contact = json(r).await["id"].as_i64().unwrap();
+    let r =
+        t.post(&token, &format!("/api/v1/contacts/{contact}/identities"), json!({ "address": "+14155550141" })).await;
+    assert_eq!(r.status(), 201);
+    // An event for the holder of the database to hold it on.
+    assert_eq!(text(&t, inbox, "+14155550150", "first in line", "SM-two-0").await.0, 201);
+
+    let (held, release) = crate::consumer_turns::hold_database(&t.services.store).await;
+    // The writer takes what is waiting, then waits for the database: this text
+    // alone, so that the three after it wait together for the next batch.
+    let primer = text(&t, inbox, "+14155550151", "the writer's first", "SM-two-p");
+    let sends = [
+        ("+14155550140", "from the first number", "SM-two-1"),
+        ("+14155550141", "from the second number", "SM-two-2"),
+        ("+14155550199", "from someone new", "SM-two-3"),
+    ]
+    .map(|(from, body, id)| {
+        let t = &t;
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            text(t, inbox, from, body, id).await.0
+        }
+    });
+    let sent = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        release.notify_one();
+    };
+    let ((first, _), statuses, ()) = tokio::join!(primer, join_all(sends), sent);
+    held.await.unwrap().expect("the holder's batch");
+    assert_eq!((first, statuses), (201, vec![201, 201, 201]));
+
+    let convs = conversations(&t, &token).await;
+    let of_ines: Vec<&Value> = convs.iter().filter(|c| c["contact_id"] == contact).collect();
+    assert_eq!(of_ines.len(), 1, "one conversation for the contact: {convs:?}");
+    assert_eq!(convs.len(), 4, "and one for each other number: {convs:?}");
+    let msgs = json(t.get(&token, &format!("/api/v1/conversations/{}/messages", of_ines[0]["id"])).await).await;
+    let mut bodies: Vec<&str> = msgs.as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["from the first number", "from the second number"]);
+    assert_eq!(of_ines[0]["unread"], 2);
+}
