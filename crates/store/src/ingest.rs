@@ -277,9 +277,17 @@ impl Store {
         tx: &mut sqlx::AnyConnection,
         items: &[(Text<'_>, &Sender)],
     ) -> Result<Option<Vec<IngestOutcome>>> {
+        // A contact made just now has no conversation, consent or poll to read.
+        let known: Vec<(i64, i64, Timestamp)> = items
+            .iter()
+            .filter(|(_, s)| !s.fresh)
+            .map(|(t, s)| (s.contact_id, t.inbox.id, t.msg.received_at))
+            .collect();
+        let mut pasts = self.pasts_of(tx, &known).await?.into_iter();
         let mut plans = Vec::with_capacity(items.len());
         for (t, sender) in items {
-            plans.push(self.plan(tx, t, sender).await?);
+            let past = if sender.fresh { None } else { pasts.next() };
+            plans.push(plan(t, past.unwrap_or_default()));
         }
 
         // The new conversations, made as the message leaves them (open,
@@ -348,7 +356,6 @@ impl Store {
             let conversation_id = plan.conversation()?;
             let now = t.msg.received_at;
             crate::media::insert_pending(tx, message_id, &t.msg.media, now).await?;
-            self.after_message(tx, plan, conversation_id, now).await?;
             let keyword = plan.decision != KeywordDecision::None;
             plan.events.push(DomainEvent::MessageReceived { message_id, keyword });
             if let Some(PollReply::Answer(s, a)) = &plan.poll {
@@ -357,6 +364,12 @@ impl Store {
             let place = (t.inbox.account_id, conversation_id);
             events.extend(plan.events.drain(..).map(|ev| (place, ev, now)));
         }
+        let updates: Vec<(i64, &Plan, Timestamp)> = items
+            .iter()
+            .zip(&plans)
+            .map(|((t, _), plan)| Ok((plan.conversation()?, plan, t.msg.received_at)))
+            .collect::<Result<_>>()?;
+        after_messages(tx, &updates).await?;
         // Appended after the messages, just before the commit: on PostgreSQL
         // the log's order lock is held from the first append until commit.
         crate::events::append_all(tx, &events, None).await?;
@@ -381,83 +394,6 @@ impl Store {
             });
         }
         Ok(Some(out))
-    }
-
-    /// What a text does, from its sender's past: consent first (a keyword is
-    /// never a poll's answer or comment), then a poll, then where it lands.
-    async fn plan(&self, tx: &mut sqlx::AnyConnection, t: &Text<'_>, sender: &Sender) -> Result<Plan> {
-        let now = t.msg.received_at;
-        // A contact made just now has no conversation, consent or poll to read.
-        let past = match sender.fresh {
-            true => Past::default(),
-            false => self.past_of(tx, sender.contact_id, t.inbox.id, now).await?,
-        };
-        let latest = past.latest;
-        let decision = match t.msg.provider_handled {
-            Some(action) => provider_decision(action, past.consent),
-            None => consent::decide_with(&t.msg.body, t.policy, past.consent, past.awaiting_yes),
-        };
-        let poll = match decision {
-            KeywordDecision::None if !sender.fresh => {
-                let who = (sender.contact_id, t.inbox.id);
-                crate::surveys::reply_to_poll(tx, who, latest.as_ref(), &t.msg.body, now).await?
-            }
-            _ => None,
-        };
-        // A score lands in the poll's conversation and leaves it resolved.
-        let placement = match &poll {
-            Some(PollReply::Answer(s, _)) => InboundPlacement::Append(s.conversation_id),
-            _ => InboundPlacement::decide(latest, now, t.window),
-        };
-        let mut events = Vec::new();
-        let conversation_id = match placement {
-            InboundPlacement::Append(id) => Some(id),
-            InboundPlacement::Reopen(id) => {
-                events.push(DomainEvent::StatusChanged {
-                    from: ConversationStatus::Resolved,
-                    to: ConversationStatus::Open,
-                    until: None,
-                    zone: None,
-                    reason: Some(StatusReason::CustomerReplied),
-                });
-                Some(id)
-            }
-            InboundPlacement::New => None,
-        };
-        Ok(Plan { decision, poll, placement, conversation_id, events })
-    }
-
-    /// A known conversation after its customer's text: active now, and open
-    /// and waiting unless the text answered a poll.
-    async fn after_message(
-        &self,
-        tx: &mut sqlx::AnyConnection,
-        plan: &Plan,
-        conversation_id: i64,
-        now: Timestamp,
-    ) -> Result<()> {
-        let now_ms = to_ms(now);
-        if plan.placement == InboundPlacement::New {
-            // Inserted as it stands.
-        } else if matches!(plan.poll, Some(PollReply::Answer(..))) {
-            // Nobody needs to answer a score: it stays resolved, unread and unwaited.
-            sqlx::query("UPDATE conversations SET last_activity_at = $1 WHERE id = $2")
-                .bind(now_ms)
-                .bind(conversation_id)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query(
-                "UPDATE conversations SET status = $1, snoozed_until = NULL, resolved_at = NULL, last_activity_at = $2,
-                    waiting_since = CASE WHEN bot = 1 THEN NULL ELSE COALESCE(waiting_since, $2) END, unread = unread + 1 WHERE id = $3",
-            )
-            .bind(plan.placement.status_after().as_str())
-            .bind(now_ms)
-            .bind(conversation_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        Ok(())
     }
 
     /// Applies a provider's delivery report. Reports that would move a message
@@ -540,6 +476,72 @@ impl Store {
     }
 }
 
+/// What a text does, from its sender's past: consent first (a keyword is
+/// never a poll's answer or comment), then a poll, then where it lands.
+fn plan(t: &Text<'_>, past: Past) -> Plan {
+    let now = t.msg.received_at;
+    let latest = past.latest;
+    let decision = match t.msg.provider_handled {
+        Some(action) => provider_decision(action, past.consent),
+        None => consent::decide_with(&t.msg.body, t.policy, past.consent, past.awaiting_yes),
+    };
+    let poll = match decision {
+        KeywordDecision::None => past.poll.and_then(|s| crate::surveys::reply_to_poll(s, latest.as_ref(), &t.msg.body)),
+        _ => None,
+    };
+    // A score lands in the poll's conversation and leaves it resolved.
+    let placement = match &poll {
+        Some(PollReply::Answer(s, _)) => InboundPlacement::Append(s.conversation_id),
+        _ => InboundPlacement::decide(latest, now, t.window),
+    };
+    let mut events = Vec::new();
+    let conversation_id = match placement {
+        InboundPlacement::Append(id) => Some(id),
+        InboundPlacement::Reopen(id) => {
+            events.push(DomainEvent::StatusChanged {
+                from: ConversationStatus::Resolved,
+                to: ConversationStatus::Open,
+                until: None,
+                zone: None,
+                reason: Some(StatusReason::CustomerReplied),
+            });
+            Some(id)
+        }
+        InboundPlacement::New => None,
+    };
+    Plan { decision, poll, placement, conversation_id, events }
+}
+
+/// The known conversations after their customers' texts: active now, and
+/// open and waiting unless the text answered a poll. One statement for all
+/// but the answers (a new conversation was made as it stands).
+async fn after_messages(tx: &mut sqlx::AnyConnection, updates: &[(i64, &Plan, Timestamp)]) -> Result<()> {
+    let mut rows = Vec::with_capacity(updates.len());
+    for &(conversation_id, plan, now) in updates {
+        let now_ms = to_ms(now);
+        if plan.placement == InboundPlacement::New {
+            continue;
+        }
+        if matches!(plan.poll, Some(PollReply::Answer(..))) {
+            // Nobody needs to answer a score: it stays resolved, unread and unwaited.
+            sqlx::query("UPDATE conversations SET last_activity_at = $1 WHERE id = $2")
+                .bind(now_ms)
+                .bind(conversation_id)
+                .execute(&mut *tx)
+                .await?;
+            continue;
+        }
+        let status = plan.placement.status_after().as_str().to_owned();
+        rows.push(vec![Value::Int(conversation_id), Value::Text(status), Value::Int(now_ms)]);
+    }
+    let sql = "UPDATE conversations SET status = v.column2, snoozed_until = NULL, resolved_at = NULL,
+                 last_activity_at = v.column3, waiting_since = CASE WHEN bot = 1 THEN NULL ELSE COALESCE(waiting_since, v.column3) END,
+                 unread = unread + 1
+               FROM (VALUES {values}) AS v WHERE conversations.id = v.column1";
+    multirow::run(tx, sql, &rows).await?;
+    Ok(())
+}
+
 /// The message a provider's id names in an inbox, as a duplicate.
 pub(crate) async fn find_duplicate_in(
     conn: &mut sqlx::AnyConnection,
@@ -586,32 +588,31 @@ struct Past {
     consent: ConsentState,
     /// Asked to confirm a JOIN within the last day, neither confirmed nor opted out since.
     awaiting_yes: bool,
+    /// Their latest poll in the inbox still waiting for an answer or a comment.
+    poll: Option<crate::surveys::Survey>,
 }
 
 impl Default for Past {
     /// A contact made just now: no conversation, no consent, nothing asked.
     fn default() -> Self {
-        Past { latest: None, consent: ConsentState::Unknown, awaiting_yes: false }
+        Past { latest: None, consent: ConsentState::Unknown, awaiting_yes: false, poll: None }
     }
 }
 
 impl Store {
-    /// [`Past`] in one read. On PostgreSQL the contact's row is locked first,
-    /// in a statement of its own, so two racing STOPs confirm once: the read
-    /// that follows sees what the first committed (SQLite's write lock is
-    /// already held).
-    async fn past_of(
-        &self,
-        tx: &mut sqlx::AnyConnection,
-        contact_id: i64,
-        inbox_id: i64,
-        now: Timestamp,
-    ) -> Result<Past> {
+    /// The [`Past`] of each (contact, inbox) at its time, in one read (and one
+    /// more for their polls, if any waits). On PostgreSQL the contacts' rows
+    /// are locked first, in a statement of its own, so two racing STOPs
+    /// confirm once: the read that follows sees what the first committed
+    /// (SQLite's write lock is already held).
+    async fn pasts_of(&self, tx: &mut sqlx::AnyConnection, who: &[(i64, i64, Timestamp)]) -> Result<Vec<Past>> {
+        if who.is_empty() {
+            return Ok(Vec::new());
+        }
         if self.backend == crate::Backend::Postgres {
-            sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1")
-                .bind(contact_id)
-                .execute(&mut *tx)
-                .await?;
+            let ids: Vec<Value> = who.iter().map(|w| Value::Int(w.0)).collect();
+            let sql = "UPDATE contacts SET updated_at = updated_at WHERE id IN ({in})";
+            multirow::select_in(tx, sql, &[], &ids).await?;
         }
         let any_kind = |column: &str| {
             format!(
@@ -620,33 +621,53 @@ impl Store {
             )
         };
         let sql = format!(
-            "SELECT {} AS consent, {} AS last_kind, {} AS last_at, cv.id AS conversation_id, cv.status, cv.resolved_at
-             FROM contacts ct JOIN inboxes ib ON ib.id = $2
-             LEFT JOIN conversations cv ON cv.id = (SELECT x.id FROM conversations x WHERE x.contact_id = $1 AND x.inbox_id = $2
-                                                    ORDER BY x.last_activity_at DESC, x.id DESC LIMIT 1)
-             WHERE ct.id = $1",
+            "WITH v (contact_id, inbox_id, at_ms) AS (VALUES {{values}})
+             SELECT v.contact_id AS for_contact, v.inbox_id AS for_inbox, {} AS consent, {} AS last_kind,
+                    {} AS last_at, {} AS poll_id, cv.id AS conversation_id, cv.status, cv.resolved_at
+             FROM v JOIN contacts ct ON ct.id = v.contact_id JOIN inboxes ib ON ib.id = v.inbox_id
+             LEFT JOIN conversations cv ON cv.id = (SELECT x.id FROM conversations x WHERE x.contact_id = v.contact_id
+                 AND x.inbox_id = v.inbox_id ORDER BY x.last_activity_at DESC, x.id DESC LIMIT 1)",
             crate::consent::scoped_consent_sql(),
             any_kind("kind"),
             any_kind("created_at"),
+            crate::surveys::waiting_poll_sql("v"),
         );
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(contact_id).bind(inbox_id).fetch_one(&mut *tx).await?;
-        let latest = match r.try_get::<Option<i64>, _>("conversation_id")? {
-            Some(id) => {
-                let status: String = r.try_get("status")?;
-                Some(LatestConversation {
-                    id,
-                    status: ConversationStatus::parse(&status)?,
-                    resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(from_ms),
-                })
-            }
-            None => None,
+        let rows: Vec<Vec<Value>> =
+            who.iter().map(|&(c, i, at)| vec![Value::Int(c), Value::Int(i), Value::Int(to_ms(at))]).collect();
+        let mut found = std::collections::HashMap::new();
+        let mut poll_ids = Vec::new();
+        for r in multirow::run(tx, &sql, &rows).await? {
+            let key: (i64, i64) = (r.try_get("for_contact")?, r.try_get("for_inbox")?);
+            poll_ids.extend(r.try_get::<Option<i64>, _>("poll_id")?);
+            found.insert(key, r);
+        }
+        let mut polls = match poll_ids.is_empty() {
+            true => Default::default(),
+            false => crate::surveys::polls_by_id(tx, &poll_ids).await?,
         };
-        let consent = crate::consent::state_of(r.try_get::<Option<String>, _>("consent")?.as_deref());
-        let last_kind: Option<String> = r.try_get("last_kind")?;
-        let last_at: Option<i64> = r.try_get("last_at")?;
-        let awaiting_yes = last_kind.as_deref() == Some("opt_in_requested")
-            && last_at.is_some_and(|at| from_ms(at) + crate::consent::CONFIRM_WINDOW >= now);
-        Ok(Past { latest, consent, awaiting_yes })
+        let mut out = Vec::with_capacity(who.len());
+        for &(contact_id, inbox_id, now) in who {
+            let r = found.get(&(contact_id, inbox_id)).ok_or(crate::StoreError::NotFound("contact"))?;
+            let latest = match r.try_get::<Option<i64>, _>("conversation_id")? {
+                Some(id) => {
+                    let status: String = r.try_get("status")?;
+                    Some(LatestConversation {
+                        id,
+                        status: ConversationStatus::parse(&status)?,
+                        resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(from_ms),
+                    })
+                }
+                None => None,
+            };
+            let consent = crate::consent::state_of(r.try_get::<Option<String>, _>("consent")?.as_deref());
+            let last_kind: Option<String> = r.try_get("last_kind")?;
+            let last_at: Option<i64> = r.try_get("last_at")?;
+            let awaiting_yes = last_kind.as_deref() == Some("opt_in_requested")
+                && last_at.is_some_and(|at| from_ms(at) + crate::consent::CONFIRM_WINDOW >= now);
+            let poll = r.try_get::<Option<i64>, _>("poll_id")?.and_then(|id| polls.remove(&id));
+            out.push(Past { latest, consent, awaiting_yes, poll });
+        }
+        Ok(out)
     }
 }
 

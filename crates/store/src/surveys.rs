@@ -262,37 +262,47 @@ pub(crate) enum PollReply {
     Comment(Survey),
 }
 
-/// Reads a customer's text (not a consent keyword) against the polls
-/// waiting for them in this inbox.
-pub(crate) async fn reply_to_poll(
+/// SQL for the poll a text from contact `{who}.contact_id` to inbox
+/// `{who}.inbox_id` at `{who}.at_ms` may answer or comment: their latest in
+/// that inbox still waiting for either (its id, NULL: none). `{who}` names
+/// the caller's row of them.
+pub(crate) fn waiting_poll_sql(who: &str) -> String {
+    format!(
+        "(SELECT s.id FROM surveys s WHERE s.contact_id = {who}.contact_id AND s.inbox_id = {who}.inbox_id
+            AND s.state IN ('sent', 'answered') AND s.expires_at > {who}.at_ms ORDER BY s.id DESC LIMIT 1)"
+    )
+}
+
+/// The polls with these ids.
+pub(crate) async fn polls_by_id(
     conn: &mut AnyConnection,
-    (contact_id, inbox_id): (i64, i64),
-    latest: Option<&LatestConversation>,
-    body: &str,
-    now: Timestamp,
-) -> Result<Option<PollReply>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM surveys WHERE contact_id = $1 AND inbox_id = $2 AND state IN ('sent', 'answered')
-           AND expires_at > $3 ORDER BY id DESC LIMIT 1"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(contact_id)
-        .bind(inbox_id)
-        .bind(to_ms(now))
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(s) = row.as_ref().map(survey_from).transpose()? else { return Ok(None) };
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Survey>> {
+    use crate::multirow::{Value, select_in};
+    let keys: Vec<Value> = ids.iter().map(|&id| Value::Int(id)).collect();
+    let sql = format!("SELECT {COLUMNS} FROM surveys WHERE id IN ({{in}})");
+    let mut out = std::collections::HashMap::new();
+    for r in select_in(conn, &sql, &[], &keys).await? {
+        let s = survey_from(&r)?;
+        out.insert(s.id, s);
+    }
+    Ok(out)
+}
+
+/// What a customer's text (not a consent keyword) is to `s`, the poll
+/// waiting for them in its inbox ([`waiting_poll_sql`]).
+pub(crate) fn reply_to_poll(s: Survey, latest: Option<&LatestConversation>, body: &str) -> Option<PollReply> {
     if s.state == "answered" {
         let waits = s.followup_message_id.is_some() && s.comment_message_id.is_none();
-        return Ok(waits.then_some(PollReply::Comment(s)));
+        return waits.then_some(PollReply::Comment(s));
     }
     // Only while the conversation it asks about stays resolved and is the
     // customer's latest: once they wrote about something else, it is not read.
     let resolved_here = latest.is_some_and(|c| c.id == s.conversation_id && c.status == ConversationStatus::Resolved);
     if !resolved_here {
-        return Ok(None);
+        return None;
     }
-    Ok(survey::read_answer(s.kind, body).map(|a| PollReply::Answer(s, a)))
+    survey::read_answer(s.kind, body).map(|a| PollReply::Answer(s, a))
 }
 
 /// Records a score (and the words that came with it); the event goes with
