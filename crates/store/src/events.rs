@@ -84,13 +84,14 @@ pub(crate) async fn append_all(
     events: &[((i64, i64), DomainEvent, Timestamp)],
     actor_id: Option<i64>,
 ) -> Result<()> {
-    if conn.backend_name() == "PostgreSQL" || events.len() < 2 {
+    if events.len() < 2 {
         for (place, ev, now) in events {
             append(conn, *place, ev, actor_id, *now).await?;
         }
         return Ok(());
     }
     use crate::multirow::Value;
+    let postgres = conn.backend_name() == "PostgreSQL";
     let rows: Vec<Vec<Value>> = events
         .iter()
         .map(|((account_id, conversation_id), ev, now)| {
@@ -106,8 +107,16 @@ pub(crate) async fn append_all(
             ]
         })
         .collect();
+    if postgres {
+        // One lock and one notification for all: ids follow the rows' order
+        // (one statement inserting in its VALUES order, under the order lock).
+        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) l").bind(APPEND_LOCK).execute(&mut *conn).await?;
+    }
     let sql = "INSERT INTO event_log (account_id, conversation_id, message_id, kind, timeline, actor_id, data, created_at) VALUES {values}";
     crate::multirow::run(conn, sql, &rows).await?;
+    if postgres {
+        sqlx::query("SELECT pg_notify($1, '')::text").bind(CHANNEL).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

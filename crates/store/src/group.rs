@@ -1,17 +1,22 @@
-//! Group commit of inbound messages, on SQLite only. One writer per node,
-//! on a thread of its own, takes the messages waiting (up to [`MAX_BATCH`])
-//! and writes them in one transaction; each sender is answered after the
-//! commit, so an acknowledged message is still on disk before its 200. On
-//! SQLite writers take turns anyway: one turn, one BEGIN and one COMMIT for
+//! Group commit of inbound messages. Each node's writer, on a thread of its
+//! own, takes the messages waiting (up to [`MAX_BATCH`]) and writes them in
+//! one transaction, a statement for all of them at each step
+//! (`Store::record_in`); each sender is answered after the commit, so an
+//! acknowledged message is still on disk before its 200.
+//!
+//! On SQLite writers take turns anyway: one turn, one BEGIN and one COMMIT for
 //! many texts, instead of a turn each and every text waiting on the others'.
 //! The writer's turn is urgent: an event consumer holding the lock hands it
 //! over after its current event, and the writer goes ahead of the other
 //! writers queued (`write::WriteQueue`). While texts keep coming it keeps the
 //! turn from one batch to the next, for [`KEEP_TURN`] at most.
 //!
-//! PostgreSQL writes each message in its own transaction (`Store::record_inbound`):
-//! its writers run side by side, and one transaction holding many texts'
-//! row locks would only invite deadlocks.
+//! On PostgreSQL two writers take batches from the same queue, so one
+//! batch's statements run while the other waits for its commit. Batches (of
+//! this node or another) lock known senders' contacts in id order; two
+//! batches that still wait on each other (the same new numbers in opposite
+//! order) are told so by PostgreSQL, and the one it stops is written again
+//! text by text, as is a text whose new contact another node made first.
 //!
 //! A text that fails, panics or turns out to be a duplicate sends the batch
 //! round again with a savepoint each: that text is rolled back to its
@@ -82,11 +87,11 @@ impl GroupWriter {
             let (store, waiting) = (store.clone(), waiting.clone());
             std::thread::Builder::new()
                 .name("inbound-writer".into())
-                .spawn(move || runtime.block_on(supervise(store, waiting)))
+                .spawn(move || runtime.block_on(writers(store, waiting)))
         });
         if let Err(e) = own_thread {
             tracing::warn!(error = %e, "the inbound writer has no thread of its own; it shares the runtime");
-            tokio::spawn(supervise(store, waiting));
+            tokio::spawn(writers(store, waiting));
         }
         GroupWriter { jobs }
     }
@@ -106,6 +111,14 @@ impl GroupWriter {
         // Dropped unanswered: the writer's task ended with this text in hand.
         answered.await.map_err(|_| StoreError::Panicked)?
     }
+}
+
+/// The writers over one queue: on PostgreSQL two, whose batches overlap up to
+/// the event log's order lock; on SQLite one (writers take turns anyway).
+async fn writers(store: Store, waiting: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let n = if store.backend == crate::Backend::Postgres { 2 } else { 1 };
+    let all: Vec<_> = (0..n).map(|_| supervise(store.clone(), waiting.clone())).collect();
+    futures_util::future::join_all(all).await;
 }
 
 /// Runs the writer, and again after a panic, until every sender is gone.
@@ -235,7 +248,7 @@ async fn write_each(store: &Store, jobs: Vec<Job>) {
     let mut stored = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter();
     while let Some(job) = jobs.next() {
-        match in_savepoint(store, &mut tx, &job).await {
+        match in_savepoint_again(store, &mut tx, &job).await {
             Ok(Ok(outcome)) => stored.push((job.answer, outcome)),
             // Rolled back to its savepoint: nothing of it stays, the others go on.
             Ok(Err(e)) => {
@@ -257,6 +270,18 @@ async fn write_each(store: &Store, jobs: Vec<Job>) {
             }
         }
         Err(e) => fail_all(stored.into_iter().map(|(a, _)| a), &e),
+    }
+}
+
+/// [`in_savepoint`], again when another node made the sender's contact or
+/// identity at the same moment (PostgreSQL): the next try finds it.
+async fn in_savepoint_again(store: &Store, tx: &mut WriteTx, job: &Job) -> Result<Result<IngestOutcome>> {
+    let mut attempt = 0;
+    loop {
+        match in_savepoint(store, tx, job).await? {
+            Err(StoreError::Db(e)) if crate::is_unique_violation(&e) && attempt < 3 => attempt += 1,
+            other => return Ok(other),
+        }
     }
 }
 

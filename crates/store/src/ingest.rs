@@ -1,9 +1,7 @@
-//! Persistence half of ingest: one transaction per inbound message, so an
+//! Persistence half of ingest: the texts waiting together written in one
+//! transaction (`group`), each acknowledged after its commit, so an
 //! acknowledged message is on disk and a redelivered one is stored once.
 
-use std::panic::AssertUnwindSafe;
-
-use futures_util::FutureExt;
 use jiff::Timestamp;
 use sqlx::Row;
 use textdesk_core::consent::{self, ConsentPolicy, KeywordAction, KeywordDecision};
@@ -19,7 +17,7 @@ use crate::contacts::Sender;
 use crate::events::append;
 use crate::multirow::{self, Value};
 use crate::surveys::PollReply;
-use crate::{Result, Store, from_ms, is_unique_violation, returned_id, to_ms};
+use crate::{Result, Store, from_ms, returned_id, to_ms};
 
 #[derive(Debug, Clone)]
 pub struct InboundMessage {
@@ -173,19 +171,15 @@ impl Store {
         Ok(())
     }
 
-    async fn find_duplicate(&self, inbox_id: i64, provider_id: &str) -> Result<Option<IngestOutcome>> {
-        let mut conn = self.pool.acquire().await?;
-        find_duplicate_in(&mut conn, inbox_id, provider_id).await
-    }
-
     /// Stores an inbound message. Two first texts from the same new number can
-    /// race to create its contact; the loser's transaction fails on the unique
-    /// identity and simply runs again, finding the winner's contact.
+    /// race to create its contact (on two nodes of one PostgreSQL); the
+    /// loser's text fails on the unique identity and simply runs again,
+    /// finding the winner's contact (`group`).
     ///
     /// Consent keywords are acted on in the same transaction: an acknowledged
     /// STOP is recorded, and confirmed, or the whole message is not stored.
-    /// On SQLite the transaction is shared with other texts (`group`); it
-    /// returns once that transaction has committed.
+    /// The transaction is shared with other texts (`group`); it returns once
+    /// that transaction has committed.
     pub async fn record_inbound(
         &self,
         inbox: &crate::Inbox,
@@ -193,49 +187,9 @@ impl Store {
         window: ReopenWindow,
         policy: &ConsentPolicy,
     ) -> Result<IngestOutcome> {
-        if let Some(group) = &self.group {
-            return group.record(inbox, msg, window, policy).await;
-        }
-        // As in a group (`group`): a panic fails this text alone, its transaction rolled back.
-        let alone = async {
-            let mut attempt = 0;
-            loop {
-                match self.try_record_inbound(inbox, msg, window, policy).await {
-                    Err(crate::StoreError::Db(e)) if is_unique_violation(&e) && attempt < 3 => attempt += 1,
-                    other => return other,
-                }
-            }
-        };
-        AssertUnwindSafe(alone).catch_unwind().await.unwrap_or_else(|_| {
-            tracing::error!(inbox = inbox.id, "writing an inbound text panicked; it was rolled back");
-            Err(crate::StoreError::Panicked)
-        })
-    }
-
-    async fn try_record_inbound(
-        &self,
-        inbox: &crate::Inbox,
-        msg: &InboundMessage,
-        window: ReopenWindow,
-        policy: &ConsentPolicy,
-    ) -> Result<IngestOutcome> {
-        // No look for a duplicate first: the message's insert finds one (a
-        // provider's retry is rare, a new text is not).
-        let mut tx = self.begin_write().await?;
-        let text = Text { inbox, msg, window, policy };
-        match self.record_in(&mut tx, &[text]).await?.and_then(|mut one| one.pop()) {
-            Some(stored) => {
-                self.commit(tx).await?;
-                Ok(stored)
-            }
-            None => {
-                // Stored before, or by another delivery of it just now: undo ours.
-                tx.rollback().await?;
-                self.find_duplicate(inbox.id, &msg.provider_id)
-                    .await?
-                    .ok_or(crate::StoreError::Conflict("duplicate vanished".into()))
-            }
-        }
+        let group =
+            self.group.as_ref().ok_or(crate::StoreError::Unstored("the inbound writer is not running".into()))?;
+        group.record(inbox, msg, window, policy).await
     }
 
     /// Writes inbound texts through `tx` (the caller commits), in order, each
@@ -610,8 +564,9 @@ impl Store {
             return Ok(Vec::new());
         }
         if self.backend == crate::Backend::Postgres {
+            // In the order of their ids, as every batch takes them: two nodes' batches never wait on each other in a circle.
             let ids: Vec<Value> = who.iter().map(|w| Value::Int(w.0)).collect();
-            let sql = "UPDATE contacts SET updated_at = updated_at WHERE id IN ({in})";
+            let sql = "SELECT id FROM contacts WHERE id IN ({in}) ORDER BY id FOR UPDATE";
             multirow::select_in(tx, sql, &[], &ids).await?;
         }
         let any_kind = |column: &str| {

@@ -173,7 +173,8 @@ pub struct Store {
     vault: std::sync::Arc<std::sync::OnceLock<Vault>>,
     /// This process's writers take turns here on SQLite (`write`).
     writers: write::WriteQueue,
-    /// SQLite only: the writer that commits inbound texts in groups (`group`).
+    /// The writer that commits inbound texts in groups (`group`); None only
+    /// in the store the writer itself writes through.
     group: Option<group::GroupWriter>,
     hooks: TestHooks,
 }
@@ -253,9 +254,7 @@ impl Store {
             if backend == Backend::Sqlite { write::WriteQueue::sqlite() } else { write::WriteQueue::default() };
         let mut store =
             Store { pool, backend, events, vault: Default::default(), writers, group: None, hooks: Default::default() };
-        if backend == Backend::Sqlite {
-            store.group = Some(group::GroupWriter::start(store.clone()));
-        }
+        store.group = Some(group::GroupWriter::start(store.clone()));
         Ok(store)
     }
 
