@@ -76,9 +76,9 @@ pub(crate) async fn append(
     Ok(q.fetch_one(&mut *conn).await?.try_get::<i64, _>(0)?)
 }
 
-/// [`append`] for several events, each with its place and time, in order.
-/// On SQLite one statement (ids are given in the rows' order: one writer);
-/// PostgreSQL appends them one by one under the log's order lock.
+/// [`append`] for several events, each with its place and time, in order,
+/// in one statement: ids are given in the rows' order (on SQLite one writer;
+/// on PostgreSQL under the log's order lock, taken once, with one `NOTIFY`).
 pub(crate) async fn append_all(
     conn: &mut AnyConnection,
     events: &[((i64, i64), DomainEvent, Timestamp)],

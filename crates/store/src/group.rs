@@ -11,12 +11,14 @@
 //! writers queued (`write::WriteQueue`). While texts keep coming it keeps the
 //! turn from one batch to the next, for [`KEEP_TURN`] at most.
 //!
-//! On PostgreSQL two writers take batches from the same queue, so one
-//! batch's statements run while the other waits for its commit. Batches (of
-//! this node or another) lock known senders' contacts in id order; two
-//! batches that still wait on each other (the same new numbers in opposite
-//! order) are told so by PostgreSQL, and the one it stops is written again
-//! text by text, as is a text whose new contact another node made first.
+//! On PostgreSQL too one writer a node: a second one, taking batches from
+//! the same queue, made batches of one node wait on each other through the
+//! unique indexes (the same new numbers in opposite order), each such wait a
+//! second of PostgreSQL's deadlock timeout. Batches of different nodes lock
+//! known senders' contacts in id order; when two still wait on each other,
+//! PostgreSQL stops one, which is written again text by text, each text
+//! again if it meets the other batch once more or finds its new contact made
+//! by another node first.
 //!
 //! A text that fails, panics or turns out to be a duplicate sends the batch
 //! round again with a savepoint each: that text is rolled back to its
@@ -87,11 +89,11 @@ impl GroupWriter {
             let (store, waiting) = (store.clone(), waiting.clone());
             std::thread::Builder::new()
                 .name("inbound-writer".into())
-                .spawn(move || runtime.block_on(writers(store, waiting)))
+                .spawn(move || runtime.block_on(supervise(store, waiting)))
         });
         if let Err(e) = own_thread {
             tracing::warn!(error = %e, "the inbound writer has no thread of its own; it shares the runtime");
-            tokio::spawn(writers(store, waiting));
+            tokio::spawn(supervise(store, waiting));
         }
         GroupWriter { jobs }
     }
@@ -111,14 +113,6 @@ impl GroupWriter {
         // Dropped unanswered: the writer's task ended with this text in hand.
         answered.await.map_err(|_| StoreError::Panicked)?
     }
-}
-
-/// The writers over one queue: on PostgreSQL two, whose batches overlap up to
-/// the event log's order lock; on SQLite one (writers take turns anyway).
-async fn writers(store: Store, waiting: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    let n = if store.backend == crate::Backend::Postgres { 2 } else { 1 };
-    let all: Vec<_> = (0..n).map(|_| supervise(store.clone(), waiting.clone())).collect();
-    futures_util::future::join_all(all).await;
 }
 
 /// Runs the writer, and again after a panic, until every sender is gone.
@@ -273,16 +267,26 @@ async fn write_each(store: &Store, jobs: Vec<Job>) {
     }
 }
 
-/// [`in_savepoint`], again when another node made the sender's contact or
-/// identity at the same moment (PostgreSQL): the next try finds it.
+/// [`in_savepoint`], again when the text met another transaction
+/// (PostgreSQL): another node or writer made the sender's contact at the same
+/// moment (the next try finds it), or the two waited on each other and
+/// PostgreSQL stopped this one (the other has gone on by the next try).
 async fn in_savepoint_again(store: &Store, tx: &mut WriteTx, job: &Job) -> Result<Result<IngestOutcome>> {
     let mut attempt = 0;
     loop {
         match in_savepoint(store, tx, job).await? {
-            Err(StoreError::Db(e)) if crate::is_unique_violation(&e) && attempt < 3 => attempt += 1,
+            Err(StoreError::Db(e)) if met_another(&e) && attempt < 5 => attempt += 1,
             other => return Ok(other),
         }
     }
+}
+
+/// A unique violation or a deadlock: a race with another transaction that a
+/// second try settles.
+fn met_another(e: &sqlx::Error) -> bool {
+    const DEADLOCK_DETECTED: &str = "40P01";
+    crate::is_unique_violation(e)
+        || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some(DEADLOCK_DETECTED))
 }
 
 /// One text in its own savepoint. The outer result is the savepoint's own
