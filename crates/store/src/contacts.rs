@@ -334,13 +334,13 @@ pub(crate) async fn senders_for(
 
     // Per address: its own identity, else the contact of the same number, else nothing yet.
     let mut found: Vec<(Option<i64>, Option<i64>)> = Vec::with_capacity(who.len());
+    let phones = phone_namespaces();
     for &(account_id, address, _) in who {
         let rows = known.get(&(account_id, address.value().to_owned())).map(Vec::as_slice).unwrap_or_default();
         let own = rows.iter().find(|(_, _, n)| n == address.namespace());
         let same_phone = || {
-            rows.iter()
-                .filter(|(_, _, n)| address.medium().uses_phone_numbers() && phone_namespaces().contains(&n.as_str()))
-                .min_by_key(|(id, _, _)| *id)
+            let phone = address.medium().uses_phone_numbers();
+            rows.iter().filter(|(_, _, n)| phone && phones.contains(&n.as_str())).min_by_key(|(id, _, _)| *id)
         };
         found.push(match own {
             Some(&(id, contact, _)) => (Some(id), Some(contact)),
