@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 pub mod automations;
 mod canned;
+mod checkpoint;
 mod consent;
 mod consumers;
 mod contact_links;
@@ -171,6 +172,8 @@ pub struct Store {
     events: EventBus,
     /// The key sealing secrets at rest, set once by `unlock`.
     vault: std::sync::Arc<std::sync::OnceLock<Vault>>,
+    /// The key erased addresses are hashed with, once read (`privacy::erasure_key`).
+    erasure_key: std::sync::Arc<std::sync::OnceLock<String>>,
     /// This process's writers take turns here on SQLite (`write`).
     writers: write::WriteQueue,
     /// The writer that commits inbound texts in groups (`group`); None only
@@ -230,8 +233,9 @@ impl Store {
                         Box::pin(async move {
                             // WAL lets readers run beside the one writer; the busy
                             // timeout makes writers queue instead of failing, which is
-                            // what lets the CLI act while the server runs.
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                            // what lets the CLI act while the server runs. No
+                            // connection checkpoints as it commits: `checkpoint` does.
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
                                 .await?;
                             Ok(())
                         })
@@ -252,8 +256,19 @@ impl Store {
         let events = EventBus::start(backend, &url, pool.clone()).await?;
         let writers =
             if backend == Backend::Sqlite { write::WriteQueue::sqlite() } else { write::WriteQueue::default() };
-        let mut store =
-            Store { pool, backend, events, vault: Default::default(), writers, group: None, hooks: Default::default() };
+        if let Some(wrote) = writers.wrote() {
+            checkpoint::start(pool.clone(), wrote);
+        }
+        let mut store = Store {
+            pool,
+            backend,
+            events,
+            vault: Default::default(),
+            erasure_key: Default::default(),
+            writers,
+            group: None,
+            hooks: Default::default(),
+        };
         store.group = Some(group::GroupWriter::start(store.clone()));
         Ok(store)
     }

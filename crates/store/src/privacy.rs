@@ -19,7 +19,7 @@ use crate::{ConsentEvent, Contact, ContactNote, Result, Store, StoreError, from_
 pub const ERASED: &str = "[erased]";
 
 /// The name of the key the address hashes are made with (in `server_keys`).
-const HASH_KEY: &str = "erasure_hash";
+pub(crate) const HASH_KEY: &str = "erasure_hash";
 
 /// Subqueries naming a contact's conversations and their messages ($1: the contact).
 const CONVERSATIONS: &str = "SELECT id FROM conversations WHERE contact_id = $1";
@@ -159,6 +159,22 @@ pub fn scrub_numbers(text: &str) -> String {
     out
 }
 
+/// The key erased addresses are hashed with; None before it is made (at the
+/// vault's unlock, or the first erasure). Read once a process: a key is never
+/// replaced (a new secret key seals the same value again), and the inbound
+/// writer asked for it in every batch with a new sender.
+async fn erasure_key(store: &Store, tx: &mut sqlx::AnyConnection) -> Result<Option<String>> {
+    if let Some(key) = store.erasure_key.get() {
+        return Ok(Some(key.clone()));
+    }
+    let row =
+        sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(HASH_KEY).fetch_optional(&mut *tx).await?;
+    let Some(row) = row else { return Ok(None) };
+    // Sealed at rest like every server key (store::vault).
+    let key = store.open_server_key(HASH_KEY, row.try_get(0)?)?;
+    Ok(Some(store.erasure_key.get_or_init(|| key).clone()))
+}
+
 /// When a new address joins an account: the opt-outs an erased contact with
 /// the same address had (the latest change in each scope, if an opt-out) are
 /// recorded for its new contact, in the caller's transaction. Nothing to do
@@ -171,11 +187,7 @@ pub(crate) async fn carry_opt_outs(
     address: &Address,
     now: Timestamp,
 ) -> Result<bool> {
-    let key =
-        sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(HASH_KEY).fetch_optional(&mut *tx).await?;
-    let Some(key) = key else { return Ok(false) };
-    // Sealed at rest like every server key (store::vault).
-    let key = store.open_server_key(HASH_KEY, key.try_get(0)?)?;
+    let Some(key) = erasure_key(store, tx).await? else { return Ok(false) };
     let hash = address_hash(&key, address.namespace(), address.value());
     let rows = sqlx::query(
         "SELECT e.scope, e.kind FROM consent_events e
@@ -226,10 +238,7 @@ pub(crate) async fn opt_outs_to_carry(
     if addresses.is_empty() {
         return Ok(out);
     }
-    let key =
-        sqlx::query("SELECT value FROM server_keys WHERE name = $1").bind(HASH_KEY).fetch_optional(&mut *tx).await?;
-    let Some(key) = key else { return Ok(out) };
-    let key = store.open_server_key(HASH_KEY, key.try_get(0)?)?;
+    let Some(key) = erasure_key(store, tx).await? else { return Ok(out) };
     let by_hash: std::collections::HashMap<String, &Address> =
         addresses.iter().map(|a| (address_hash(&key, a.namespace(), a.value()), *a)).collect();
     let hashes: Vec<Value> = by_hash.keys().map(|h| Value::Text(h.clone())).collect();

@@ -166,6 +166,10 @@ impl Store {
         tx.commit().await?;
         // A second unlock (a test's restart on one store) keeps the first key, which it just matched.
         let _ = self.vault.set(vault);
+        // Made now rather than at the first erasure, so that the inbound writer
+        // finds it and keeps it (`privacy::erasure_key`) instead of looking for it
+        // again in every batch with a new sender.
+        self.server_key(crate::privacy::HASH_KEY).await?;
         Ok(Unlocked { sealed_now, first_key: inserted > 0 })
     }
 

@@ -49,6 +49,8 @@ struct Queue {
     /// Told when an urgent writer starts to wait: a consumer pausing with
     /// the turn held lets it go at once.
     urgent_came: Notify,
+    /// Told at the end of every turn: the log has grown (`checkpoint`).
+    wrote: Arc<Notify>,
 }
 
 /// Counts an urgent writer as waiting until its turn comes (or it gives up).
@@ -67,7 +69,13 @@ impl WriteQueue {
             ordinary: Arc::new(Mutex::new(())),
             urgent: AtomicUsize::new(0),
             urgent_came: Notify::new(),
+            wrote: Arc::new(Notify::new()),
         })))
+    }
+
+    /// Told at the end of every turn to write (none on PostgreSQL).
+    pub(crate) fn wrote(&self) -> Option<Arc<Notify>> {
+        self.0.as_ref().map(|q| q.wrote.clone())
     }
 
     /// Waits for this writer's turn (at once on PostgreSQL).
@@ -110,6 +118,13 @@ pub(crate) struct TurnGuard {
     // Let go in this order: the database first, then the ordinary queue.
     _db: OwnedMutexGuard<()>,
     _ordinary: Option<OwnedMutexGuard<()>>,
+    wrote: Arc<Notify>,
+}
+
+impl Drop for TurnGuard {
+    fn drop(&mut self) {
+        self.wrote.notify_one();
+    }
 }
 
 async fn wait_for(queue: &Queue, urgent: bool) -> Result<TurnGuard> {
@@ -118,7 +133,7 @@ async fn wait_for(queue: &Queue, urgent: bool) -> Result<TurnGuard> {
             true => None,
             false => Some(queue.ordinary.clone().lock_owned().await),
         };
-        TurnGuard { _db: queue.db.clone().lock_owned().await, _ordinary: ordinary }
+        TurnGuard { _db: queue.db.clone().lock_owned().await, _ordinary: ordinary, wrote: queue.wrote.clone() }
     };
     match tokio::time::timeout(TURN_TIMEOUT, wait).await {
         Ok(guard) => Ok(guard),

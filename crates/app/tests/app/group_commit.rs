@@ -1,7 +1,6 @@
-//! Texts arriving together. On SQLite one writer commits them in groups; on
-//! PostgreSQL each has its own transaction. Either way each acknowledged
-//! text is stored once, a text whose writing fails (here: a panic, through
-//! the store's test hook) fails alone while the node goes on and leaves
+//! Texts arriving together. One writer a node commits them in groups, on
+//! SQLite and on PostgreSQL. Each acknowledged text is stored once, a text
+//! whose writing fails (here: a panic, through the store's test hook) fails alone while the node goes on and leaves
 //! nothing in the event log, and agents replying in the same conversations
 //! meanwhile are not refused.
 
@@ -177,7 +176,8 @@ both_backends!(texts_arriving_together_are_each_stored_once);
 /// at once: the texts are written in one batch (the database is held while
 /// they arrive), and land in one new conversation, as they would one after
 /// the other. A new number's text in the same batch gets its own. On SQLite
-/// only: PostgreSQL writes each text in its own transaction.
+/// only: there an event consumer's turn holds the writer back while the
+/// texts gather; PostgreSQL's writers do not wait for one another.
 #[tokio::test]
 async fn one_contacts_two_numbers_texting_together_share_one_conversation() {
     let t = app(Db::Sqlite).start().await;

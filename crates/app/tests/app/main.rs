@@ -81,6 +81,7 @@ mod typed_numbers;
 mod ui;
 mod vault;
 mod voice;
+mod wal;
 mod webchat;
 mod webchat_codes;
 mod webhooks;

@@ -262,7 +262,7 @@ async fn secrets_never_show(db: Db) {
 
     // At rest: every secret sealed; the SQLite file's bytes hold none of them.
     let stored = stored_secrets(&database_url).await;
-    assert_eq!(stored.len(), 3 + 1 + 1, "three inboxes' secrets, the media key, the key check");
+    assert_eq!(stored.len(), 3 + 2 + 1, "three inboxes' secrets, the media and erasure keys, the key check");
     assert!(stored.iter().all(|s| s.starts_with("sealed:v1:")), "{stored:?}");
     if db == Db::Sqlite {
         let mut bytes = Vec::new();
@@ -309,7 +309,8 @@ async fn secrets_are_sealed_on_upgrade_and_keys_rotate(db: Db) {
     assert_eq!(fake.post_inbound(&webhook, &texted).await.unwrap().status(), 200);
     server.kill();
     let said = text(&std::fs::read(&log).unwrap());
-    assert!(said.contains("encrypted secrets that were stored in plain text") && said.contains("count=2"), "{said}");
+    // The inbox's secrets, the media key and the erasure key.
+    assert!(said.contains("encrypted secrets that were stored in plain text") && said.contains("count=3"), "{said}");
     let sealed = stored_secrets(&database_url).await;
     assert!(sealed.iter().all(|s| s.starts_with("sealed:v1:")), "{sealed:?}");
     let key = std::fs::read_to_string(key_file(dir.path())).unwrap();
@@ -333,7 +334,7 @@ async fn secrets_are_sealed_on_upgrade_and_keys_rotate(db: Db) {
     let out = env.command(&["secrets", "rotate-key"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let said = text(&out.stdout);
-    assert!(said.contains("re-encrypted 2 secrets with a new key, saved in"), "{said}");
+    assert!(said.contains("re-encrypted 3 secrets with a new key, saved in"), "{said}");
     let new_key = std::fs::read_to_string(key_file(dir.path())).unwrap();
     assert_ne!(new_key, key);
     assert!(!said.contains(new_key.trim()), "the key file's key is not printed");
