@@ -209,6 +209,9 @@ impl TestHooks {
     }
 }
 
+/// How long a PostgreSQL connection sits unused before it is pinged when taken.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -229,6 +232,10 @@ impl Store {
             Backend::Sqlite => {
                 AnyPoolOptions::new()
                     .max_connections(8)
+                    // A SQLite connection is a file this process has open: it
+                    // cannot be lost the way a network one is, so it is not
+                    // pinged (a round trip to its thread) each time it is taken.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL lets readers run beside the one writer; the busy
@@ -247,6 +254,19 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    // Pinged before use only after a while unused, when a server
+                    // restart or a firewall may have dropped it: a ping each
+                    // time a connection was taken was a round trip more for
+                    // every transaction and every read.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= IDLE_BEFORE_PING {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_with(options)
                     .await?
             }
