@@ -1,8 +1,8 @@
 //! Texts arriving together. One writer a node commits them in groups, on
 //! SQLite and on PostgreSQL. Each acknowledged text is stored once, a text
-//! whose writing fails (here: a panic, through the store's test hook) fails alone while the node goes on and leaves
-//! nothing in the event log, and agents replying in the same conversations
-//! meanwhile are not refused.
+//! whose writing fails (here: a panic, through the store's test hook) fails
+//! alone while the node goes on and leaves nothing in the event log, and
+//! agents replying in the same conversations meanwhile are not refused.
 
 use crate::common;
 
