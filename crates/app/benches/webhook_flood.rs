@@ -3,6 +3,9 @@
 //! client and concurrency: a bare axum handler answering empty TwiML, and one
 //! that inserts a row per request into the same database engine textdesk
 //! runs on (SQLite; PostgreSQL too when WEBHOOK_FLOOD_POSTGRES_URL is set).
+//! Each textdesk run is two: texts from new numbers (a contact and a
+//! conversation made for each), then the same numbers texting once more
+//! (known senders: their conversation found and updated).
 //!
 //! Run with `cargo bench -p textdesk --bench webhook_flood`
 //! (WEBHOOK_FLOOD_REQUESTS changes the load, WEBHOOK_FLOOD_CONCURRENCY the
@@ -37,10 +40,11 @@ struct Signed {
     body: String,
 }
 
-/// `n` new inbound texts (each its own MessageSid and sender number), signed
-/// for `url`; `offset` keeps the numbers of separate batches apart.
-fn signed_texts(fake: &FakeTwilio, url: &str, offset: usize, n: usize) -> Vec<Signed> {
-    (offset..offset + n)
+/// `n` inbound texts, each its own MessageSid, from the numbers numbered
+/// `first` on (one each), signed for `url`. New numbers make new contacts and
+/// conversations; numbers of an earlier batch are known senders texting again.
+fn signed_texts(fake: &FakeTwilio, url: &str, first: usize, n: usize) -> Vec<Signed> {
+    (first..first + n)
         .map(|i| {
             let from = format!("+1415{:07}", 2_000_000 + i);
             let params = fake.inbound_params(&from, SENDER, &format!("Flood text number {i}: is my order ready?"));
@@ -58,6 +62,9 @@ fn retarget(requests: &[Signed], url: &str) -> Vec<Signed> {
         .map(|r| Signed { url: url.to_owned(), signature: r.signature.clone(), body: r.body.clone() })
         .collect()
 }
+
+/// The run whose texts come from numbers the run before made known.
+const KNOWN: &str = "textdesk, known";
 
 struct Measured {
     name: String,
@@ -297,21 +304,28 @@ async fn main() {
         "webhook flood: {requests} requests per run, {concurrencies:?} in flight, after {warmup} to warm up; backends: {}",
         backends.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
     );
-    // Every text is new: its own MessageSid and number, across all runs.
+    // Every text has its own MessageSid; `next` numbers the new senders across all runs.
     let mut next = 0;
     let mut texts = |url: &str, n: usize| {
         let t = signed_texts(&fake, url, next, n);
         next += n;
-        t
+        (t, next - n)
     };
     let mut results: Vec<(usize, &'static str, Measured)> = Vec::new();
     for &concurrency in &concurrencies {
-        let baseline = texts(&minimal_url, requests);
-        let warm = texts(&minimal_url, warmup);
+        let (baseline, _) = texts(&minimal_url, requests);
+        let (warm, _) = texts(&minimal_url, warmup);
         let mut runs = vec![("-", "minimal axum", retarget(&warm, &minimal_url), retarget(&baseline, &minimal_url))];
         for b in &backends {
             runs.push((b.name, "insert", retarget(&warm, &b.insert_url), retarget(&baseline, &b.insert_url)));
-            runs.push((b.name, "textdesk webhook", texts(&b.textdesk_url, warmup), texts(&b.textdesk_url, requests)));
+            let (warm, _) = texts(&b.textdesk_url, warmup);
+            let (load, first) = texts(&b.textdesk_url, requests);
+            // The same senders once more, after the run above made them known:
+            // their conversations are found and updated, not made.
+            let again = signed_texts(&fake, &b.textdesk_url, first, requests);
+            let warm_again = signed_texts(&fake, &b.textdesk_url, first, warmup);
+            runs.push((b.name, "textdesk webhook", warm, load));
+            runs.push((b.name, KNOWN, warm_again, again));
         }
         for (backend, name, warm, load) in runs {
             flood(name, &client, warm, concurrency).await;
@@ -338,11 +352,12 @@ async fn main() {
             m.cpu_us()
         );
     }
-    for (c, backend, td) in results.iter().filter(|(_, _, m)| m.name == "textdesk webhook") {
+    for (c, backend, td) in results.iter().filter(|(_, _, m)| m.name == "textdesk webhook" || m.name == KNOWN) {
         let same = |b: &str, n: &str| results.iter().find(|(c2, b2, m)| c2 == c && *b2 == b && m.name == n);
         for (_, base_backend, base) in [same(backend, "insert"), same("-", "minimal axum")].into_iter().flatten() {
             println!(
-                "{c:>3} conns, textdesk on {backend:<8} vs {:<16} throughput x{:.2}, p50 x{:.1}, p99 x{:.1}",
+                "{c:>3} conns, {:<16} on {backend:<8} vs {:<16} throughput x{:.2}, p50 x{:.1}, p99 x{:.1}",
+                td.name,
                 format!("{} {}", if *base_backend == "-" { "" } else { base_backend }, base.name).trim().to_owned(),
                 td.per_second() / base.per_second(),
                 td.percentile_ms(50) / base.percentile_ms(50),
@@ -352,8 +367,9 @@ async fn main() {
     }
     // The one-table lines (scripts/bench): each textdesk figure beside its
     // backend's one-row insert, and its throughput beside the bare handler.
-    for (c, backend, td) in results.iter().filter(|(_, _, m)| m.name == "textdesk webhook") {
+    for (c, backend, td) in results.iter().filter(|(_, _, m)| m.name == "textdesk webhook" || m.name == KNOWN) {
         let engine = if *backend == "sqlite" { "SQLite" } else { "PostgreSQL" };
+        let engine = if td.name == KNOWN { format!("{engine} known senders") } else { engine.to_owned() };
         let same = |b: &str, n: &str| results.iter().find(|(c2, b2, m)| c2 == c && *b2 == b && m.name == n);
         if let Some((_, _, insert)) = same(backend, "insert") {
             let rows = [
