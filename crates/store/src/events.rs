@@ -78,7 +78,8 @@ pub(crate) async fn append(
 
 /// [`append`] for several events, each with its place and time, in order,
 /// in one statement: ids are given in the rows' order (on SQLite one writer;
-/// on PostgreSQL under the log's order lock, taken once, with one `NOTIFY`).
+/// on PostgreSQL under the log's order lock, taken in the same statement,
+/// with one `NOTIFY`).
 pub(crate) async fn append_all(
     conn: &mut AnyConnection,
     events: &[((i64, i64), DomainEvent, Timestamp)],
@@ -107,16 +108,19 @@ pub(crate) async fn append_all(
             ]
         })
         .collect();
-    if postgres {
-        // One lock and one notification for all: ids follow the rows' order
-        // (one statement inserting in its VALUES order, under the order lock).
-        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) l").bind(APPEND_LOCK).execute(&mut *conn).await?;
-    }
-    let sql = "INSERT INTO event_log (account_id, conversation_id, message_id, kind, timeline, actor_id, data, created_at) VALUES {values}";
-    crate::multirow::run(conn, sql, &rows).await?;
-    if postgres {
-        sqlx::query("SELECT pg_notify($1, '')::text").bind(CHANNEL).execute(&mut *conn).await?;
-    }
+    let columns = "account_id, conversation_id, message_id, kind, timeline, actor_id, data, created_at";
+    let sql = if postgres {
+        // As `append`, for all of them in one statement: the order lock taken
+        // before the ids are drawn (they follow the rows' order), one `NOTIFY`.
+        format!(
+            "WITH l AS (SELECT pg_advisory_xact_lock({APPEND_LOCK})),
+             e AS (INSERT INTO event_log ({columns}) SELECT v.* FROM (VALUES {{values}}) AS v, l RETURNING id)
+             SELECT pg_notify('{CHANNEL}', '')::text FROM (SELECT count(*) FROM e) n"
+        )
+    } else {
+        format!("INSERT INTO event_log ({columns}) VALUES {{values}}")
+    };
+    crate::multirow::run(conn, &sql, &rows).await?;
     Ok(())
 }
 
