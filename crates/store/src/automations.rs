@@ -330,7 +330,10 @@ pub struct Received {
 
 pub async fn situation(conn: &mut AnyConnection, conversation_id: i64, now: Timestamp) -> Result<Situation> {
     let sql = format!(
-        "SELECT {CONVERSATION_COLUMNS}, ct.name AS contact_name, ct.time_zone, ct.attributes, ci.address
+        "SELECT {CONVERSATION_COLUMNS}, ct.name AS contact_name, ct.time_zone, ct.attributes, ci.address,
+                (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'outbound'
+                   AND m.author_id IS NOT NULL AND m.private = 0) AS last_person,
+                (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound') AS last_inbound
          FROM conversations c JOIN contacts ct ON ct.id = c.contact_id
          JOIN contact_identities ci ON ci.id = c.identity_id WHERE c.id = $1"
     );
@@ -363,20 +366,8 @@ pub async fn situation(conn: &mut AnyConnection, conversation_id: i64, now: Time
         _ => BTreeMap::new(),
     };
     let consent = crate::consent::scoped_state(conn, conversation.contact_id, conversation.inbox_id).await?;
-    let last_person: Option<i64> = sqlx::query(
-        "SELECT MAX(created_at) AS at FROM messages
-         WHERE conversation_id = $1 AND direction = 'outbound' AND author_id IS NOT NULL AND private = 0",
-    )
-    .bind(conversation_id)
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get("at")?;
-    let last_inbound: Option<i64> =
-        sqlx::query("SELECT MAX(created_at) AS at FROM messages WHERE conversation_id = $1 AND direction = 'inbound'")
-            .bind(conversation_id)
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get("at")?;
+    let last_person: Option<i64> = r.try_get("last_person")?;
+    let last_inbound: Option<i64> = r.try_get("last_inbound")?;
     let hour_ago = now - SignedDuration::from_hours(1);
     let automatic_sent = sqlx::query(
         "SELECT created_at FROM messages

@@ -24,7 +24,7 @@ use jiff::Timestamp;
 use sqlx::{AnyConnection, Row};
 
 use crate::events::{LoggedEvent, read_log};
-use crate::{Backend, Result, Store, to_ms};
+use crate::{Result, Store, to_ms};
 
 /// How long a consumer's transaction runs before it commits what it has done
 /// so far and lets the writers waiting behind it in (an incoming text waits
@@ -34,6 +34,11 @@ pub(crate) const TX_BUDGET: Duration = Duration::from_millis(50);
 /// Rows read from the log at a time inside a batch: the budget usually ends a
 /// batch long before its limit, and what was read past that point is read again.
 const CHUNK: i64 = 64;
+
+/// Rows read at a time while an urgent writer waits (a flood of texts on
+/// SQLite): the batch ends after one event, and reading 64 rows to handle
+/// one made every consumer's turn read and decode 63 more for nothing.
+const CHUNK_WHEN_URGENT: i64 = 4;
 
 /// On SQLite, the pause after a batch cut short, before the next, with SQLite's
 /// lock free and this process's turn held: this process's writers queue in turn
@@ -58,6 +63,17 @@ pub trait Consumer: Send + Sync {
         tx: &'a mut AnyConnection,
         event: &'a LoggedEvent,
     ) -> impl Future<Output = Result<()>> + Send + 'a;
+
+    /// Before a batch's first event: forgets whatever a batch that failed
+    /// left behind (its transaction was rolled back).
+    fn begin(&self) {}
+
+    /// After a batch's last event, in its transaction, before the cursor
+    /// moves: writes what the consumer gathered over the batch's events
+    /// (the reports' cells and clocks, a statement each instead of a few an event).
+    fn finish<'a>(&'a self, _tx: &'a mut AnyConnection) -> impl Future<Output = Result<()>> + Send + 'a {
+        std::future::ready(Ok(()))
+    }
 }
 
 impl Store {
@@ -78,26 +94,26 @@ impl Store {
         // From the lock: the wait for it is not this batch's to spend.
         let started = Instant::now();
         let now = to_ms(Timestamp::now());
-        sqlx::query(
-            "INSERT INTO event_cursors (name, position, updated_at) VALUES ($1, 0, $2) ON CONFLICT (name) DO NOTHING",
+        // Made if missing and locked in one statement: the update that does
+        // nothing locks the row on PostgreSQL, so another node handling a
+        // batch holds it until it commits, and we then read the position it
+        // moved to (an update acts on the newest version of the row).
+        let position: i64 = sqlx::query(
+            "INSERT INTO event_cursors (name, position, updated_at) VALUES ($1, 0, $2)
+             ON CONFLICT (name) DO UPDATE SET updated_at = event_cursors.updated_at RETURNING position",
         )
         .bind(consumer.name())
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        // Another node handling a batch holds this row until it commits; we
-        // then read the position it moved to.
-        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
-        let position: i64 =
-            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT position FROM event_cursors WHERE name = $1{lock}")))
-                .bind(consumer.name())
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
         let limit = limit.clamp(1, crate::events::READ_BATCH);
         let (mut at, mut passed, mut cut) = (position, 0usize, false);
+        consumer.begin();
         while !cut && (passed as i64) < limit {
-            let want = CHUNK.min(limit - passed as i64);
+            // An urgent writer already waiting cuts the batch after its first event: the rest would be read for nothing.
+            let chunk = if self.writers.urgent_waiting() { CHUNK_WHEN_URGENT } else { CHUNK };
+            let want = chunk.min(limit - passed as i64);
             let (events, ids) = read_log(&mut *tx, None, at, want).await?;
             let mut handled_to = ids.last().copied();
             for e in &events {
@@ -120,6 +136,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(0);
         }
+        consumer.finish(&mut tx).await?;
         sqlx::query("UPDATE event_cursors SET position = $1, updated_at = $2 WHERE name = $3")
             .bind(at)
             .bind(now)

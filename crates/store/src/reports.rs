@@ -7,6 +7,9 @@ use jiff::civil::Date;
 use sqlx::{AnyConnection, Row};
 use textdesk_core::report::{ConvState, Tally};
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::multirow::{self, Value};
 use crate::{Result, Store, StoreError, to_ms};
 
 /// Which rollup rows a report reads.
@@ -84,38 +87,6 @@ impl GroupBy {
     }
 }
 
-/// Adds a row's count and total to its cell of `table` (`report_rollups` by
-/// day, `report_monthly` by month; `when` is the day or month).
-async fn upsert(
-    tx: &mut AnyConnection,
-    (account_id, label): (i64, &str),
-    (table, when): (&str, &str),
-    r: &RollupRow,
-) -> Result<()> {
-    let col = if table == "report_monthly" { "month" } else { "day" };
-    let sql = format!(
-        "INSERT INTO {table} (account_id, label, {col}, inbox_id, team_id, agent_id, medium, metric, bucket, count, total_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT (account_id, label, {col}, inbox_id, team_id, agent_id, medium, metric, bucket)
-         DO UPDATE SET count = {table}.count + excluded.count, total_ms = {table}.total_ms + excluded.total_ms"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(account_id)
-        .bind(label)
-        .bind(when)
-        .bind(r.inbox_id)
-        .bind(r.team_id)
-        .bind(r.agent_id)
-        .bind(&r.medium)
-        .bind(&r.metric)
-        .bind(r.bucket)
-        .bind(r.count)
-        .bind(r.total_ms)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
 /// The account, inbox, contact and medium of a conversation (None once it is deleted).
 pub async fn conversation_basics_in(
     tx: &mut AnyConnection,
@@ -142,58 +113,129 @@ pub async fn report_state_in(tx: &mut AnyConnection, conversation_id: i64) -> Re
     serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Invalid(format!("report state: {e}")))
 }
 
-/// Saves a conversation's state (and whether a target was missed in it).
-pub async fn save_report_state_in(
-    tx: &mut AnyConnection,
-    (account_id, conversation_id): (i64, i64),
-    state: &ConvState,
-) -> Result<()> {
-    let text = serde_json::to_string(state).map_err(|e| StoreError::Invalid(format!("report state: {e}")))?;
-    sqlx::query(
-        "INSERT INTO report_clocks (conversation_id, account_id, state, breached) VALUES ($1, $2, $3, $4)
+/// Saves conversations' states (and whether a target was missed in each), in
+/// one statement: ((account, conversation), state), each conversation once.
+pub async fn save_report_states_in(tx: &mut AnyConnection, states: &[((i64, i64), ConvState)]) -> Result<()> {
+    let mut rows = Vec::with_capacity(states.len());
+    for ((account_id, conversation_id), state) in states {
+        let text = serde_json::to_string(state).map_err(|e| StoreError::Invalid(format!("report state: {e}")))?;
+        rows.push(vec![
+            Value::Int(*conversation_id),
+            Value::Int(*account_id),
+            Value::Text(text),
+            Value::Int(i64::from(state.breached)),
+        ]);
+    }
+    multirow::run(
+        tx,
+        "INSERT INTO report_clocks (conversation_id, account_id, state, breached) VALUES {values}
          ON CONFLICT (conversation_id) DO UPDATE SET state = excluded.state, breached = excluded.breached",
+        &rows,
     )
-    .bind(conversation_id)
-    .bind(account_id)
-    .bind(text)
-    .bind(i64::from(state.breached))
-    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-/// Adds tallies to the rollups: one row for every conversation ('') and one
-/// per label; a once-per-contact tally only if its key is new.
-pub async fn add_tallies_in(tx: &mut AnyConnection, account_id: i64, tallies: &[Tally]) -> Result<()> {
-    for t in tallies {
-        if let Some(once) = &t.once {
-            let done = sqlx::query("INSERT INTO report_once (account_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(account_id)
-                .bind(once.key())
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                continue;
-            }
+/// One rollup cell of one table: (table, account, label, day or month, inbox,
+/// team, agent, medium, metric, bucket).
+type CellKey = (&'static str, i64, String, String, i64, i64, i64, String, String, i64);
+
+/// Adds tallies, (account, tally) in the order they were made, to the
+/// rollups: one row for every conversation ('') and one per label, by day and
+/// by month; a once-per-contact tally only if its key is new to the store and
+/// to the tallies before it. A statement for the keys and one a table, the
+/// cells summed first: a batch of events costs three statements, not three a
+/// tally.
+pub async fn add_tallies_in(tx: &mut AnyConnection, tallies: &[(i64, Tally)]) -> Result<()> {
+    let keys: BTreeSet<(i64, String)> =
+        tallies.iter().filter_map(|(a, t)| t.once.as_ref().map(|o| (*a, o.key()))).collect();
+    let rows: Vec<Vec<Value>> = keys.iter().map(|(a, k)| vec![Value::Int(*a), Value::Text(k.clone())]).collect();
+    let mut new_keys = BTreeSet::new();
+    let sql =
+        "INSERT INTO report_once (account_id, key) VALUES {values} ON CONFLICT DO NOTHING RETURNING account_id, key";
+    for r in multirow::run(tx, sql, &rows).await? {
+        new_keys.insert((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?));
+    }
+    let mut cells: BTreeMap<CellKey, (i64, i64)> = BTreeMap::new();
+    for (account_id, t) in tallies {
+        // Counted by its first tally only.
+        if let Some(once) = &t.once
+            && !new_keys.remove(&(*account_id, once.key()))
+        {
+            continue;
         }
-        let day = t.cell.day.to_string();
-        let month = &day[..7];
+        let c = &t.cell;
+        let row = RollupRow {
+            day: c.day,
+            inbox_id: c.inbox_id,
+            team_id: c.team_id.unwrap_or(0),
+            agent_id: c.agent_id.unwrap_or(0),
+            medium: c.medium.clone(),
+            metric: c.metric.to_owned(),
+            bucket: c.bucket,
+            count: 1,
+            total_ms: t.total_ms,
+        };
         for label in std::iter::once("").chain(t.labels.iter().map(String::as_str)) {
-            for (table, when) in [("report_rollups", day.as_str()), ("report_monthly", month)] {
-                let r = RollupRow {
-                    day: t.cell.day,
-                    inbox_id: t.cell.inbox_id,
-                    team_id: t.cell.team_id.unwrap_or(0),
-                    agent_id: t.cell.agent_id.unwrap_or(0),
-                    medium: t.cell.medium.clone(),
-                    metric: t.cell.metric.to_owned(),
-                    bucket: t.cell.bucket,
-                    count: 1,
-                    total_ms: t.total_ms,
-                };
-                upsert(tx, (account_id, label), (table, when), &r).await?;
-            }
+            add_to(&mut cells, (*account_id, label), &row);
         }
+    }
+    upsert_cells(tx, &cells).await
+}
+
+/// Adds a row's count and total to its cells, the day's and the month's.
+fn add_to(cells: &mut BTreeMap<CellKey, (i64, i64)>, (account_id, label): (i64, &str), r: &RollupRow) {
+    let day = r.day.to_string();
+    let month = day[..7].to_owned();
+    for (table, when) in [("report_rollups", day), ("report_monthly", month)] {
+        let key = (
+            table,
+            account_id,
+            label.to_owned(),
+            when,
+            r.inbox_id,
+            r.team_id,
+            r.agent_id,
+            r.medium.clone(),
+            r.metric.clone(),
+            r.bucket,
+        );
+        let sums = cells.entry(key).or_default();
+        sums.0 += r.count;
+        sums.1 += r.total_ms;
+    }
+}
+
+/// Adds summed cells to the rollups, in one statement a table (each cell once:
+/// PostgreSQL will not update a row twice in one statement).
+async fn upsert_cells(tx: &mut AnyConnection, cells: &BTreeMap<CellKey, (i64, i64)>) -> Result<()> {
+    for (table, col) in [("report_rollups", "day"), ("report_monthly", "month")] {
+        let rows: Vec<Vec<Value>> = cells
+            .iter()
+            .filter(|(k, _)| k.0 == table)
+            .map(|((_, account, label, when, inbox, team, agent, medium, metric, bucket), (count, total))| {
+                vec![
+                    Value::Int(*account),
+                    Value::Text(label.clone()),
+                    Value::Text(when.clone()),
+                    Value::Int(*inbox),
+                    Value::Int(*team),
+                    Value::Int(*agent),
+                    Value::Text(medium.clone()),
+                    Value::Text(metric.clone()),
+                    Value::Int(*bucket),
+                    Value::Int(*count),
+                    Value::Int(*total),
+                ]
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO {table} (account_id, label, {col}, inbox_id, team_id, agent_id, medium, metric, bucket, count, total_ms)
+             VALUES {{values}}
+             ON CONFLICT (account_id, label, {col}, inbox_id, team_id, agent_id, medium, metric, bucket)
+             DO UPDATE SET count = {table}.count + excluded.count, total_ms = {table}.total_ms + excluded.total_ms"
+        );
+        multirow::run(tx, &sql, &rows).await?;
     }
     Ok(())
 }
@@ -562,12 +604,12 @@ impl Store {
 
     /// Adds rollup rows (every conversation: label ''), by day and by month: for loading a benchmark's year.
     pub async fn insert_rollup_rows(&self, account_id: i64, rows: &[RollupRow]) -> Result<()> {
-        let mut tx = self.begin_write().await?;
+        let mut cells = BTreeMap::new();
         for r in rows {
-            let day = r.day.to_string();
-            upsert(&mut tx, (account_id, ""), ("report_rollups", &day), r).await?;
-            upsert(&mut tx, (account_id, ""), ("report_monthly", &day[..7]), r).await?;
+            add_to(&mut cells, (account_id, ""), r);
         }
+        let mut tx = self.begin_write().await?;
+        upsert_cells(&mut tx, &cells).await?;
         self.commit(tx).await
     }
 }

@@ -21,7 +21,7 @@ impl Engine {
     pub(super) async fn callback_message(
         &self,
         tx: &mut AnyConnection,
-        conversation_id: i64,
+        (account_id, conversation_id): (i64, i64),
         message_id: i64,
     ) -> textdesk_store::Result<bool> {
         let now = Timestamp::now();
@@ -30,17 +30,17 @@ impl Engine {
             return Ok(false);
         }
         let text = received.text.trim();
+        let keyword = self.callback_keywords.get(&account_id).map(String::as_str).unwrap_or("");
+        let asks = !keyword.is_empty() && textdesk_core::consent::normalise(text) == keyword;
+        let choosing = vdb::choosing_in(tx, conversation_id).await?;
+        // Read only now: nearly every text is neither, and the situation is six reads.
+        if !asks && choosing.is_none() {
+            return Ok(false);
+        }
         let mut s = match db::situation(tx, conversation_id, now).await {
             Err(textdesk_store::StoreError::NotFound(_)) => return Ok(false),
             other => other?,
         };
-        let account_id = s.conversation.account_id;
-        let keyword = self.callback_keywords.get(&account_id).map(String::as_str).unwrap_or("");
-        let asks = !keyword.is_empty() && textdesk_core::consent::normalise(text) == keyword;
-        let choosing = vdb::choosing_in(tx, conversation_id).await?;
-        if !asks && choosing.is_none() {
-            return Ok(false);
-        }
         let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
         let policy = self.policy(account_id);
         let hours = InboxHours::of(&inbox, &policy.fallback_zone).hours;

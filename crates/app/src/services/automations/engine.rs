@@ -140,7 +140,7 @@ impl Engine {
             return Ok(());
         }
         if let Some((id, false)) = message
-            && self.callback_message(tx, event.conversation_id, id).await?
+            && self.callback_message(tx, (event.account_id, event.conversation_id), id).await?
         {
             return Ok(());
         }

@@ -19,7 +19,7 @@ use jiff::tz::TimeZone;
 use sqlx::AnyConnection;
 use textdesk_core::event::DomainEvent;
 use textdesk_core::hours::BusinessHours;
-use textdesk_core::report::{Context, ConvState, SlaTargets};
+use textdesk_core::report::{Context, ConvState, SlaTargets, Tally};
 use textdesk_store::reports as db;
 use textdesk_store::{Consumer, LoggedEvent, StoreError};
 
@@ -72,6 +72,16 @@ pub struct Rollups {
     /// A missed target puts the conversation in the review queue, when it was
     /// missed lately: not while a rebuild reads history again.
     queue_breaches: bool,
+    /// What the batch's events have done so far, written at its end.
+    pending: Mutex<Pending>,
+}
+
+/// A batch's work not written yet: each conversation's state as its events
+/// left it (read once a batch, saved once), and the tallies in order.
+#[derive(Default)]
+struct Pending {
+    states: HashMap<i64, (i64, ConvState)>,
+    tallies: Vec<(i64, Tally)>,
 }
 
 /// How recent a missed target must be to be queued for review: an upgrade
@@ -91,7 +101,7 @@ impl Rollups {
             }
             accounts.insert(a.id, AccountClock { zone, targets: settings.targets.sla() });
         }
-        Ok(Rollups { accounts, hours: Mutex::new(hours), queue_breaches })
+        Ok(Rollups { accounts, hours: Mutex::new(hours), queue_breaches, pending: Mutex::default() })
     }
 
     async fn hours_of(
@@ -120,7 +130,12 @@ impl Rollups {
             // An account made since the run began: the batch is read again with it.
             return Err(StoreError::Conflict(format!("account {} is new to reports; reading again", e.account_id)));
         };
-        let state = match db::report_state_in(tx, e.conversation_id).await? {
+        let earlier = self.pending().states.remove(&e.conversation_id).map(|(_, s)| s);
+        let stored = match earlier {
+            Some(s) => Some(s),
+            None => db::report_state_in(tx, e.conversation_id).await?,
+        };
+        let mut state = match stored {
             Some(s) => s,
             None => match db::conversation_basics_in(tx, e.conversation_id).await? {
                 Some((_, inbox_id, contact_id, medium)) => ConvState::new(inbox_id, contact_id, &medium),
@@ -128,12 +143,10 @@ impl Rollups {
                 None => return Ok(()),
             },
         };
-        let mut state = state;
         let hours = self.hours_of(tx, state.inbox_id, &account.zone).await?;
         let ctx = Context { hours: &hours, zone: &account.zone, targets: account.targets };
         let was_breached = state.breached;
         let tallies = state.on_event(&e.event, e.created_at, &ctx);
-        db::add_tallies_in(tx, e.account_id, &tallies).await?;
         if self.queue_breaches
             && state.breached
             && !was_breached
@@ -142,7 +155,24 @@ impl Rollups {
             let why = textdesk_core::review::ReviewReason::SlaBreach;
             textdesk_store::reviews::enqueue(tx, (e.account_id, e.conversation_id), why, None, e.created_at).await?;
         }
-        db::save_report_state_in(tx, (e.account_id, e.conversation_id), &state).await
+        let mut pending = self.pending();
+        pending.tallies.extend(tallies.into_iter().map(|t| (e.account_id, t)));
+        pending.states.insert(e.conversation_id, (e.account_id, state));
+        Ok(())
+    }
+
+    /// The batch's work so far (a panic while it was held only left a batch
+    /// that is rolled back and forgotten at the next one's start).
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn write_pending(&self, tx: &mut AnyConnection) -> textdesk_store::Result<()> {
+        let Pending { states, tallies } = std::mem::take(&mut *self.pending());
+        db::add_tallies_in(tx, &tallies).await?;
+        let states: Vec<((i64, i64), ConvState)> =
+            states.into_iter().map(|(conversation_id, (account_id, s))| ((account_id, conversation_id), s)).collect();
+        db::save_report_states_in(tx, &states).await
     }
 }
 
@@ -157,6 +187,14 @@ impl Consumer for Rollups {
         event: &'a LoggedEvent,
     ) -> impl Future<Output = textdesk_store::Result<()>> + Send + 'a {
         self.on_event(tx, event)
+    }
+
+    fn begin(&self) {
+        *self.pending() = Pending::default();
+    }
+
+    fn finish<'a>(&'a self, tx: &'a mut AnyConnection) -> impl Future<Output = textdesk_store::Result<()>> + Send + 'a {
+        self.write_pending(tx)
     }
 }
 
