@@ -282,21 +282,38 @@ impl Store {
         Ok(released)
     }
 
-    /// The agent who last handled this conversation's customer in another
-    /// conversation active since `since`, if any.
-    pub async fn last_agent(&self, conversation_id: i64, since: Timestamp) -> Result<Option<(i64, String)>> {
-        let r = sqlx::query(
-            "SELECT u.id, u.name FROM conversations c
+    /// For each of these conversations, the agent who last handled its
+    /// customer in another conversation active since `since`, if any: one
+    /// read for a router pass's arrivals, not one each.
+    pub async fn last_agents(
+        &self,
+        conversation_ids: &[i64],
+        since: Timestamp,
+    ) -> Result<std::collections::HashMap<i64, (i64, String)>> {
+        use crate::multirow::{Value, select_in};
+        let mut conn = self.pool.acquire().await?;
+        let ids: Vec<Value> = conversation_ids.iter().map(|&id| Value::Int(id)).collect();
+        let rows = select_in(
+            &mut conn,
+            "SELECT c.id AS for_id, u.id, u.name, p.last_activity_at, p.id AS past_id FROM conversations c
                JOIN conversations p ON p.contact_id = c.contact_id AND p.id <> c.id
                JOIN users u ON u.id = p.assignee_id
-              WHERE c.id = $1 AND p.last_activity_at >= $2 AND u.active <> 0
-              ORDER BY p.last_activity_at DESC, p.id DESC LIMIT 1",
+              WHERE p.last_activity_at >= $1 AND u.active <> 0 AND c.id IN ({in})",
+            &[Value::Int(to_ms(since))],
+            &ids,
         )
-        .bind(conversation_id)
-        .bind(to_ms(since))
-        .fetch_optional(&self.pool)
         .await?;
-        r.map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).transpose()
+        // The latest past conversation of each (the newest first when two were active at the same moment).
+        let mut latest: std::collections::HashMap<i64, PastAgent> = Default::default();
+        for r in rows {
+            let at = (r.try_get::<i64, _>("last_activity_at")?, r.try_get::<i64, _>("past_id")?);
+            let agent = (r.try_get::<i64, _>("id")?, r.try_get::<String, _>("name")?);
+            let slot = latest.entry(r.try_get("for_id")?).or_insert((at, agent.clone()));
+            if at > slot.0 {
+                *slot = (at, agent);
+            }
+        }
+        Ok(latest.into_iter().map(|(id, (_, agent))| (id, agent)).collect())
     }
 
     /// Assigns an unassigned conversation with the reason, or says nothing
@@ -426,3 +443,6 @@ impl Store {
         Ok(cap.and_then(|c| u32::try_from(c).ok()).and_then(|c| Capacity::new(c).ok()).unwrap_or(Capacity::DEFAULT))
     }
 }
+
+/// A past conversation's (last activity, id) and its agent's (id, name).
+type PastAgent = ((i64, i64), (i64, String));

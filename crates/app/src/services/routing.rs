@@ -138,12 +138,13 @@ impl Services {
         let mut assigned = 0;
         let arrivals = self.store.arrivals(account_id).await?;
         self.store.mark_routed(&arrivals.iter().map(|a| a.0).collect::<Vec<_>>(), now).await?;
+        if settings.sticky_days == 0 || arrivals.is_empty() {
+            return Ok(0);
+        }
+        let since = now - SignedDuration::from_hours(24 * i64::from(settings.sticky_days));
+        let mut last = self.store.last_agents(&arrivals.iter().map(|a| a.0).collect::<Vec<_>>(), since).await?;
         for (conversation_id, looked_before) in arrivals {
-            if settings.sticky_days == 0 {
-                continue;
-            }
-            let since = now - SignedDuration::from_hours(24 * i64::from(settings.sticky_days));
-            let Some((agent, name)) = self.store.last_agent(conversation_id, since).await? else { continue };
+            let Some((agent, name)) = last.remove(&conversation_id) else { continue };
             let p = self.store.presence(agent).await?;
             let presence = p.presence.effective(p.seen_at, now, minutes(settings.away_after_minutes));
             let room = self.store.open_assigned(agent).await? < self.store.capacity_of(agent).await?.get();

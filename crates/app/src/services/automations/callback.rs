@@ -10,7 +10,7 @@ use textdesk_core::automation::guard;
 use textdesk_core::hours::{BusinessHours, describe_opening};
 use textdesk_core::voice::{CALLBACK_SLOTS, callback_slots, offer_text, read_choice};
 use textdesk_store::voice as vdb;
-use textdesk_store::{Inbox, Situation, automations as db};
+use textdesk_store::{Inbox, Received, Situation, automations as db};
 
 use super::engine::Engine;
 use crate::services::hours::InboxHours;
@@ -22,10 +22,9 @@ impl Engine {
         &self,
         tx: &mut AnyConnection,
         (account_id, conversation_id): (i64, i64),
-        message_id: i64,
+        received: &Received,
     ) -> textdesk_store::Result<bool> {
         let now = Timestamp::now();
-        let Some(received) = db::received(tx, message_id).await? else { return Ok(false) };
         if guard::looks_automatic(&received.text) || now.duration_since(received.at) > super::engine::FRESH {
             return Ok(false);
         }

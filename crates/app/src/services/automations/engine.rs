@@ -139,8 +139,13 @@ impl Engine {
         {
             return Ok(());
         }
-        if let Some((id, false)) = message
-            && self.callback_message(tx, (event.account_id, event.conversation_id), id).await?
+        // Read once for the call back check and the rules.
+        let received = match message {
+            Some((id, _)) => db::received(tx, id).await?,
+            None => None,
+        };
+        if let (Some((_, false)), Some(r)) = (message, &received)
+            && self.callback_message(tx, (event.account_id, event.conversation_id), r).await?
         {
             return Ok(());
         }
@@ -163,10 +168,6 @@ impl Engine {
         let mut s = match db::situation(tx, event.conversation_id, now).await {
             Err(StoreError::NotFound(_)) => return Ok(()),
             other => other?,
-        };
-        let received = match message {
-            Some((id, _)) => db::received(tx, id).await?,
-            None => None,
         };
         let keyword = message.is_some_and(|(_, k)| k);
         let occasion =
