@@ -84,11 +84,13 @@ impl Engine {
         if message_id <= session.after_message_id {
             return Ok(false);
         }
-        let rules: Vec<StoredRule> = db::rules_in(tx, event.account_id)
+        let rules: Vec<StoredRule> = self
+            .rules_of(tx, event.account_id)
             .await?
-            .into_iter()
+            .iter()
             .filter(|r| r.rule.enabled() && r.rule.trigger().fires_on(moment))
             .filter(|r| r.rule.actions().iter().any(|a| matches!(a, Action::HandOff)))
+            .cloned()
             .collect();
         if rules.is_empty() {
             return Ok(false);

@@ -51,6 +51,9 @@ pub struct Engine {
     pub(super) names: std::collections::HashMap<i64, String>,
     /// Each account's call back keyword (`CALL`), empty when switched off.
     pub(super) callback_keywords: std::collections::HashMap<i64, String>,
+    /// Each account's rules as this batch first read them (in its
+    /// transaction): read once a batch, not twice an event.
+    rules: std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<Vec<StoredRule>>>>,
 }
 
 impl Consumer for Engine {
@@ -64,6 +67,10 @@ impl Consumer for Engine {
         event: &'a LoggedEvent,
     ) -> impl Future<Output = textdesk_store::Result<()>> + Send + 'a {
         self.on_event(tx, event)
+    }
+
+    fn begin(&self) {
+        self.rules_cache().clear();
     }
 }
 
@@ -92,6 +99,7 @@ impl Engine {
             policies: [(account_id, policy)].into(),
             names: [(account_id, name)].into(),
             callback_keywords: [(account_id, keyword)].into(),
+            rules: Default::default(),
         })
     }
 
@@ -105,7 +113,28 @@ impl Engine {
             names.insert(a, services.business_name_of(a).await?);
             callback_keywords.insert(a, services.account_settings(a).await?.escalation.callback_keyword);
         }
-        Ok(Engine { services: services.clone(), policies, names, callback_keywords })
+        Ok(Engine { services: services.clone(), policies, names, callback_keywords, rules: Default::default() })
+    }
+
+    /// The account's rules, read in the batch's transaction the first time
+    /// an event of the batch asks.
+    pub(super) async fn rules_of(
+        &self,
+        tx: &mut AnyConnection,
+        account_id: i64,
+    ) -> textdesk_store::Result<std::sync::Arc<Vec<StoredRule>>> {
+        if let Some(rules) = self.rules_cache().get(&account_id) {
+            return Ok(rules.clone());
+        }
+        let rules = std::sync::Arc::new(db::rules_in(tx, account_id).await?);
+        self.rules_cache().insert(account_id, rules.clone());
+        Ok(rules)
+    }
+
+    fn rules_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, std::sync::Arc<Vec<StoredRule>>>> {
+        self.rules.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The account's name for `{business_name}` (the server's while unknown).
@@ -160,7 +189,7 @@ impl Engine {
         {
             return Ok(());
         }
-        let rules = db::rules_in(tx, event.account_id).await?;
+        let rules = self.rules_of(tx, event.account_id).await?;
         if !rules.iter().any(|r| r.rule.enabled() && r.rule.trigger().fires_on(moment)) {
             return Ok(());
         }
