@@ -113,6 +113,27 @@ pub async fn report_state_in(tx: &mut AnyConnection, conversation_id: i64) -> Re
     serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Invalid(format!("report state: {e}")))
 }
 
+/// A conversation's state as reporting last saved it, or, before reporting
+/// has seen it, a new one from the conversation; None once the conversation is
+/// gone and nothing was saved. One read for the two.
+pub async fn report_state_or_new_in(tx: &mut AnyConnection, conversation_id: i64) -> Result<Option<ConvState>> {
+    let r = sqlx::query(
+        "SELECT rc.state, c.inbox_id, c.contact_id, i.medium FROM (SELECT CAST($1 AS BIGINT) AS id) k
+           LEFT JOIN report_clocks rc ON rc.conversation_id = k.id
+           LEFT JOIN conversations c ON c.id = k.id LEFT JOIN inboxes i ON i.id = c.inbox_id",
+    )
+    .bind(conversation_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some(text) = r.try_get::<Option<String>, _>(0)? {
+        return serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Invalid(format!("report state: {e}")));
+    }
+    Ok(match (r.try_get::<Option<i64>, _>(1)?, r.try_get::<Option<i64>, _>(2)?, r.try_get::<Option<String>, _>(3)?) {
+        (Some(inbox_id), Some(contact_id), Some(medium)) => Some(ConvState::new(inbox_id, contact_id, &medium)),
+        _ => None,
+    })
+}
+
 /// Saves conversations' states (and whether a target was missed in each), in
 /// one statement: ((account, conversation), state), each conversation once.
 pub async fn save_report_states_in(tx: &mut AnyConnection, states: &[((i64, i64), ConvState)]) -> Result<()> {

@@ -79,11 +79,7 @@ impl Engine {
         moment: Moment,
         message_id: i64,
     ) -> textdesk_store::Result<bool> {
-        // Only the customer's answers to the bot: not the message that started it.
-        let Some(session) = fdb::session_in(tx, event.conversation_id).await? else { return Ok(false) };
-        if message_id <= session.after_message_id {
-            return Ok(false);
-        }
+        // The rules first: read once a batch, and most accounts have none that hand over.
         let rules: Vec<StoredRule> = self
             .rules_of(tx, event.account_id)
             .await?
@@ -93,6 +89,11 @@ impl Engine {
             .cloned()
             .collect();
         if rules.is_empty() {
+            return Ok(false);
+        }
+        // Only the customer's answers to the bot: not the message that started it.
+        let Some(session) = fdb::session_in(tx, event.conversation_id).await? else { return Ok(false) };
+        if message_id <= session.after_message_id {
             return Ok(false);
         }
         let now = Timestamp::now();
@@ -195,7 +196,7 @@ impl Engine {
         let mut s = db::situation(tx, conversation_id, now).await?;
         let ids = (s.conversation.account_id, conversation_id);
         if let Some(flow) = fdb::flow_in(tx, ids.0, session.flow_id).await? {
-            let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
+            let inbox = self.inbox_of(tx, s.conversation.inbox_id).await?;
             self.bot_says(tx, &mut s, &inbox, &flow.flow.spec().closing_message, now).await?;
         }
         fdb::end_session(tx, ids, SessionEnd::Ended(FlowEndReason::TimedOut), now).await
@@ -211,7 +212,7 @@ impl Engine {
         outcome: Outcome,
         now: Timestamp,
     ) -> textdesk_store::Result<()> {
-        let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
+        let inbox = self.inbox_of(tx, s.conversation.inbox_id).await?;
         let mut replies = outcome.replies;
         // Handed over while nobody is at work: the customer hears when someone will be.
         if matches!(outcome.next, Next::Handoff { .. })

@@ -40,7 +40,7 @@ impl Engine {
             Err(textdesk_store::StoreError::NotFound(_)) => return Ok(false),
             other => other?,
         };
-        let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
+        let inbox = self.inbox_of(tx, s.conversation.inbox_id).await?;
         let policy = self.policy(account_id);
         let hours = InboxHours::of(&inbox, &policy.fallback_zone).hours;
         let timing = policy.timing(s.contact_time_zone.as_deref(), &s.address, Some(received.at), now);

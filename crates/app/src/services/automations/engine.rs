@@ -53,7 +53,17 @@ pub struct Engine {
     pub(super) callback_keywords: std::collections::HashMap<i64, String>,
     /// Each account's rules as this batch first read them (in its
     /// transaction): read once a batch, not twice an event.
-    rules: std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<Vec<StoredRule>>>>,
+    rules: Cache<std::sync::Arc<Vec<StoredRule>>>,
+    /// The inboxes this batch has read, the same way.
+    inboxes: Cache<Inbox>,
+}
+
+/// What a batch has read, by id; emptied when the next batch begins.
+type Cache<T> = std::sync::Mutex<std::collections::HashMap<i64, T>>;
+
+/// A cache's map (one left by a panic is as good: the batch it served was rolled back).
+fn cached<T>(cache: &Cache<T>) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, T>> {
+    cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Consumer for Engine {
@@ -70,7 +80,8 @@ impl Consumer for Engine {
     }
 
     fn begin(&self) {
-        self.rules_cache().clear();
+        cached(&self.rules).clear();
+        cached(&self.inboxes).clear();
     }
 }
 
@@ -100,6 +111,7 @@ impl Engine {
             names: [(account_id, name)].into(),
             callback_keywords: [(account_id, keyword)].into(),
             rules: Default::default(),
+            inboxes: Default::default(),
         })
     }
 
@@ -113,7 +125,14 @@ impl Engine {
             names.insert(a, services.business_name_of(a).await?);
             callback_keywords.insert(a, services.account_settings(a).await?.escalation.callback_keyword);
         }
-        Ok(Engine { services: services.clone(), policies, names, callback_keywords, rules: Default::default() })
+        Ok(Engine {
+            services: services.clone(),
+            policies,
+            names,
+            callback_keywords,
+            rules: Default::default(),
+            inboxes: Default::default(),
+        })
     }
 
     /// The account's rules, read in the batch's transaction the first time
@@ -123,18 +142,23 @@ impl Engine {
         tx: &mut AnyConnection,
         account_id: i64,
     ) -> textdesk_store::Result<std::sync::Arc<Vec<StoredRule>>> {
-        if let Some(rules) = self.rules_cache().get(&account_id) {
+        if let Some(rules) = cached(&self.rules).get(&account_id) {
             return Ok(rules.clone());
         }
         let rules = std::sync::Arc::new(db::rules_in(tx, account_id).await?);
-        self.rules_cache().insert(account_id, rules.clone());
+        cached(&self.rules).insert(account_id, rules.clone());
         Ok(rules)
     }
 
-    fn rules_cache(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, std::sync::Arc<Vec<StoredRule>>>> {
-        self.rules.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// An inbox, read in the batch's transaction the first time an event of
+    /// the batch asks.
+    pub(super) async fn inbox_of(&self, tx: &mut AnyConnection, inbox_id: i64) -> textdesk_store::Result<Inbox> {
+        if let Some(inbox) = cached(&self.inboxes).get(&inbox_id) {
+            return Ok(inbox.clone());
+        }
+        let inbox = textdesk_store::inbox_in(tx, inbox_id).await?;
+        cached(&self.inboxes).insert(inbox_id, inbox.clone());
+        Ok(inbox)
     }
 
     /// The account's name for `{business_name}` (the server's while unknown).
@@ -215,7 +239,7 @@ impl Engine {
         s: &mut Situation,
     ) -> textdesk_store::Result<usize> {
         let now = occasion.now;
-        let inbox = textdesk_store::inbox_in(tx, s.conversation.inbox_id).await?;
+        let inbox = self.inbox_of(tx, s.conversation.inbox_id).await?;
         let hours = InboxHours::of(&inbox, &self.policy(inbox.account_id).fallback_zone).hours;
         let mut acted = 0;
         if s.conversation.bot && !occasion.with_bot {

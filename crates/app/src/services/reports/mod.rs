@@ -131,18 +131,12 @@ impl Rollups {
             return Err(StoreError::Conflict(format!("account {} is new to reports; reading again", e.account_id)));
         };
         let earlier = self.pending().states.remove(&e.conversation_id).map(|(_, s)| s);
-        let stored = match earlier {
+        let state = match earlier {
             Some(s) => Some(s),
-            None => db::report_state_in(tx, e.conversation_id).await?,
+            None => db::report_state_or_new_in(tx, e.conversation_id).await?,
         };
-        let mut state = match stored {
-            Some(s) => s,
-            None => match db::conversation_basics_in(tx, e.conversation_id).await? {
-                Some((_, inbox_id, contact_id, medium)) => ConvState::new(inbox_id, contact_id, &medium),
-                // Erased since: nothing to count.
-                None => return Ok(()),
-            },
-        };
+        // Erased since: nothing to count.
+        let Some(mut state) = state else { return Ok(()) };
         let hours = self.hours_of(tx, state.inbox_id, &account.zone).await?;
         let ctx = Context { hours: &hours, zone: &account.zone, targets: account.targets };
         let was_breached = state.breached;
