@@ -110,7 +110,7 @@ pub async fn report_state_in(tx: &mut AnyConnection, conversation_id: i64) -> Re
         .await?;
     let Some(row) = row else { return Ok(None) };
     let text: String = row.try_get(0)?;
-    serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Invalid(format!("report state: {e}")))
+    state_from(&text).map(Some)
 }
 
 /// A conversation's state as reporting last saved it, or, before reporting
@@ -126,12 +126,17 @@ pub async fn report_state_or_new_in(tx: &mut AnyConnection, conversation_id: i64
     .fetch_one(&mut *tx)
     .await?;
     if let Some(text) = r.try_get::<Option<String>, _>(0)? {
-        return serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Invalid(format!("report state: {e}")));
+        return state_from(&text).map(Some);
     }
     Ok(match (r.try_get::<Option<i64>, _>(1)?, r.try_get::<Option<i64>, _>(2)?, r.try_get::<Option<String>, _>(3)?) {
         (Some(inbox_id), Some(contact_id), Some(medium)) => Some(ConvState::new(inbox_id, contact_id, &medium)),
         _ => None,
     })
+}
+
+/// A saved state, as `save_report_states_in` wrote it.
+fn state_from(text: &str) -> Result<ConvState> {
+    serde_json::from_str(text).map_err(|e| StoreError::Invalid(format!("report state: {e}")))
 }
 
 /// Saves conversations' states (and whether a target was missed in each), in

@@ -153,3 +153,10 @@ impl Services {
         Ok((services, account.id))
     }
 }
+
+/// A consumer's per-batch state behind its mutex. A panic that left the
+/// mutex poisoned only left the state of a batch that was rolled back, which
+/// `Consumer::begin` forgets, so the state is used as it is.
+pub(crate) fn batch_state<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

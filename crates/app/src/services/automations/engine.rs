@@ -20,6 +20,7 @@ use textdesk_store::automations::{self as db, Firing};
 use textdesk_store::{Consumer, Inbox, LoggedEvent, NewOutbound, Received, Situation, StoreError, StoredRule};
 
 use crate::services::Services;
+use crate::services::batch_state as cached;
 use crate::services::error::ServiceResult;
 use crate::services::hours::InboxHours;
 
@@ -60,11 +61,6 @@ pub struct Engine {
 
 /// What a batch has read, by id; emptied when the next batch begins.
 type Cache<T> = std::sync::Mutex<std::collections::HashMap<i64, T>>;
-
-/// A cache's map (one left by a panic is as good: the batch it served was rolled back).
-fn cached<T>(cache: &Cache<T>) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, T>> {
-    cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 impl Consumer for Engine {
     fn name(&self) -> &str {

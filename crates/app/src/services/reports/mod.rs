@@ -155,10 +155,8 @@ impl Rollups {
         Ok(())
     }
 
-    /// The batch's work so far (a panic while it was held only left a batch
-    /// that is rolled back and forgotten at the next one's start).
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::services::batch_state(&self.pending)
     }
 
     async fn write_pending(&self, tx: &mut AnyConnection) -> textdesk_store::Result<()> {
