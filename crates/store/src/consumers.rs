@@ -183,6 +183,18 @@ impl Store {
         Ok(row.try_get::<i64, _>(0)? < row.try_get::<i64, _>(1)?)
     }
 
+    /// How many consumers have events still to handle: none once every
+    /// consumer has caught up with the log (a benchmark waits for that
+    /// between its runs, and times it).
+    pub async fn consumers_behind(&self) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM event_cursors WHERE position < (SELECT COALESCE(MAX(id), 0) FROM event_log)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// Where a consumer is (0 before its first batch).
     pub async fn consumer_position(&self, name: &str) -> Result<i64> {
         let row = sqlx::query("SELECT position FROM event_cursors WHERE name = $1")
