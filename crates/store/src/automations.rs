@@ -2,7 +2,7 @@
 //! transaction of the event it handles (so its effects and its cursor commit
 //! together). Deciding is `core::automation`'s; the engine is the app's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use sqlx::{AnyConnection, Row};
@@ -10,6 +10,7 @@ use textdesk_core::automation::{Builtin, Rule, RuleSpec};
 use textdesk_core::{ConsentState, Invalid};
 
 use crate::conversations::{CONVERSATION_COLUMNS, Conversation, conversation_from};
+use crate::multirow::{Value, select_in};
 use crate::{Result, Store, StoreError, from_ms, returned_id, to_ms};
 
 /// A rule as saved: its place in the account's order and, for a built-in
@@ -329,30 +330,85 @@ pub struct Received {
 }
 
 pub async fn situation(conn: &mut AnyConnection, conversation_id: i64, now: Timestamp) -> Result<Situation> {
+    situations(conn, &[conversation_id], now)
+        .await?
+        .remove(&conversation_id)
+        .ok_or(StoreError::NotFound("conversation"))
+}
+
+/// The situations of several conversations, read together in three
+/// statements whatever their number (the engine reads a batch's at once;
+/// one conversation's took six). A conversation that does not exist is not
+/// in the map.
+pub async fn situations(conn: &mut AnyConnection, ids: &[i64], now: Timestamp) -> Result<HashMap<i64, Situation>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys: Vec<Value> = ids.iter().map(|&id| Value::Int(id)).collect();
     let sql = format!(
         "SELECT {CONVERSATION_COLUMNS}, ct.name AS contact_name, ct.time_zone, ct.attributes, ci.address,
                 (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'outbound'
                    AND m.author_id IS NOT NULL AND m.private = 0) AS last_person,
-                (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound') AS last_inbound
+                (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound') AS last_inbound,
+                {} AS consent_kind
          FROM conversations c JOIN contacts ct ON ct.id = c.contact_id
-         JOIN contact_identities ci ON ci.id = c.identity_id WHERE c.id = $1"
+         JOIN contact_identities ci ON ci.id = c.identity_id JOIN inboxes ib ON ib.id = c.inbox_id
+         WHERE c.id IN ({{in}})",
+        crate::consent::scoped_consent_sql()
     );
-    let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(conversation_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound("conversation"))?;
-    let labels: Vec<String> =
-        sqlx::query("SELECT label FROM conversation_labels WHERE conversation_id = $1 ORDER BY label")
-            .bind(conversation_id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get("label"))
-            .collect::<std::result::Result<_, _>>()?;
-    let conversation = conversation_from(&r, labels)?;
-    let attributes: String = r.try_get("attributes")?;
-    let attributes = match serde_json::from_str::<serde_json::Value>(&attributes) {
+    let rows = select_in(conn, &sql, &[], &keys).await?;
+    let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
+    let label_rows = select_in(
+        conn,
+        "SELECT conversation_id, label FROM conversation_labels WHERE conversation_id IN ({in}) ORDER BY conversation_id, label",
+        &[],
+        &keys,
+    )
+    .await?;
+    for r in &label_rows {
+        labels.entry(r.try_get("conversation_id")?).or_default().push(r.try_get("label")?);
+    }
+    let hour_ago = now - SignedDuration::from_hours(1);
+    let mut automatic_sent: HashMap<i64, Vec<Timestamp>> = HashMap::new();
+    let sent_rows = select_in(
+        conn,
+        "SELECT conversation_id, created_at FROM messages
+         WHERE direction = 'outbound' AND author_id IS NULL AND private = 0 AND created_at >= $1
+           AND conversation_id IN ({in})
+         ORDER BY conversation_id, created_at",
+        &[Value::Int(to_ms(hour_ago))],
+        &keys,
+    )
+    .await?;
+    for r in &sent_rows {
+        automatic_sent.entry(r.try_get("conversation_id")?).or_default().push(from_ms(r.try_get("created_at")?));
+    }
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        let conversation = conversation_from(r, labels.remove(&id).unwrap_or_default())?;
+        let last_person: Option<i64> = r.try_get("last_person")?;
+        let last_inbound: Option<i64> = r.try_get("last_inbound")?;
+        let consent: Option<String> = r.try_get("consent_kind")?;
+        let situation = Situation {
+            contact_name: r.try_get("contact_name")?,
+            contact_time_zone: r.try_get("time_zone")?,
+            address: r.try_get("address")?,
+            conversation,
+            attributes: attributes_from(&r.try_get::<String, _>("attributes")?),
+            consent: crate::consent::state_of(consent.as_deref()),
+            last_person_reply_at: last_person.map(from_ms),
+            last_inbound: last_inbound.map(from_ms),
+            automatic_sent: automatic_sent.remove(&id).unwrap_or_default(),
+        };
+        out.insert(id, situation);
+    }
+    Ok(out)
+}
+
+/// A contact's saved attributes as text (a number or a flag as written).
+fn attributes_from(json: &str) -> BTreeMap<String, String> {
+    match serde_json::from_str::<serde_json::Value>(json) {
         Ok(serde_json::Value::Object(m)) => m
             .into_iter()
             .map(|(k, v)| {
@@ -364,53 +420,41 @@ pub async fn situation(conn: &mut AnyConnection, conversation_id: i64, now: Time
             })
             .collect(),
         _ => BTreeMap::new(),
-    };
-    let consent = crate::consent::scoped_state(conn, conversation.contact_id, conversation.inbox_id).await?;
-    let last_person: Option<i64> = r.try_get("last_person")?;
-    let last_inbound: Option<i64> = r.try_get("last_inbound")?;
-    let hour_ago = now - SignedDuration::from_hours(1);
-    let automatic_sent = sqlx::query(
-        "SELECT created_at FROM messages
-         WHERE conversation_id = $1 AND direction = 'outbound' AND author_id IS NULL AND private = 0 AND created_at >= $2
-         ORDER BY created_at",
-    )
-    .bind(conversation_id)
-    .bind(to_ms(hour_ago))
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| Ok(from_ms(r.try_get("created_at")?)))
-    .collect::<Result<Vec<_>>>()?;
-    Ok(Situation {
-        contact_name: r.try_get("contact_name")?,
-        contact_time_zone: r.try_get("time_zone")?,
-        address: r.try_get("address")?,
-        conversation,
-        attributes,
-        consent,
-        last_person_reply_at: last_person.map(from_ms),
-        last_inbound: last_inbound.map(from_ms),
-        automatic_sent,
-    })
+    }
 }
 
 /// The customer's message `message_id`, if it is one.
 pub async fn received(conn: &mut AnyConnection, message_id: i64) -> Result<Option<Received>> {
-    let row = sqlx::query(
-        "SELECT m.body, m.created_at,
+    Ok(received_all(conn, &[message_id]).await?.remove(&message_id))
+}
+
+/// [`received`] for several messages in one statement: those that are
+/// customers' messages, by id.
+pub async fn received_all(conn: &mut AnyConnection, message_ids: &[i64]) -> Result<HashMap<i64, Received>> {
+    if message_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys: Vec<Value> = message_ids.iter().map(|&id| Value::Int(id)).collect();
+    let rows = select_in(
+        conn,
+        "SELECT m.id, m.body, m.created_at,
                 (SELECT COUNT(*) FROM messages p WHERE p.conversation_id = m.conversation_id
                    AND p.direction = 'inbound' AND p.id < m.id) AS before
-         FROM messages m WHERE m.id = $1 AND m.direction = 'inbound'",
+         FROM messages m WHERE m.direction = 'inbound' AND m.id IN ({in})",
+        &[],
+        &keys,
     )
-    .bind(message_id)
-    .fetch_optional(&mut *conn)
     .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(Received {
-        text: r.try_get("body")?,
-        at: from_ms(r.try_get("created_at")?),
-        first: r.try_get::<i64, _>("before")? == 0,
-    }))
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let received = Received {
+            text: r.try_get("body")?,
+            at: from_ms(r.try_get("created_at")?),
+            first: r.try_get::<i64, _>("before")? == 0,
+        };
+        out.insert(r.try_get("id")?, received);
+    }
+    Ok(out)
 }
 
 /// Checks that a rule's references (users, teams, labels) exist in the

@@ -68,6 +68,18 @@ pub trait Consumer: Send + Sync {
     /// left behind (its transaction was rolled back).
     fn begin(&self) {}
 
+    /// Before the events of each read of the log are handled, in the batch's
+    /// transaction: reads what handling them will need, for all of them at
+    /// once (the automations engine's customers' messages and
+    /// conversations: a statement each for the lot, not a few an event).
+    fn prepare<'a>(
+        &'a self,
+        _tx: &'a mut AnyConnection,
+        _events: &'a [LoggedEvent],
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        std::future::ready(Ok(()))
+    }
+
     /// After a batch's last event, in its transaction, before the cursor
     /// moves: writes what the consumer gathered over the batch's events
     /// (the reports' cells and clocks, a statement each instead of a few an event).
@@ -115,6 +127,7 @@ impl Store {
             let chunk = if self.writers.urgent_waiting() { CHUNK_WHEN_URGENT } else { CHUNK };
             let want = chunk.min(limit - passed as i64);
             let (events, ids) = read_log(&mut *tx, None, at, want).await?;
+            consumer.prepare(&mut tx, &events).await?;
             let mut handled_to = ids.last().copied();
             for e in &events {
                 consumer.handle(&mut tx, e).await?;

@@ -253,9 +253,22 @@ pub async fn flow_in(conn: &mut AnyConnection, account_id: i64, id: i64) -> Resu
 
 /// The flow running in a conversation, if one is.
 pub async fn session_in(conn: &mut AnyConnection, conversation_id: i64) -> Result<Option<FlowSession>> {
-    let sql = format!("SELECT {SESSION_COLUMNS} FROM flow_sessions WHERE conversation_id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(conversation_id).fetch_optional(&mut *conn).await?;
-    row.as_ref().map(session_from).transpose()
+    Ok(sessions_in(conn, &[conversation_id]).await?.remove(&conversation_id))
+}
+
+/// [`session_in`] for several conversations in one statement.
+pub async fn sessions_in(
+    conn: &mut AnyConnection,
+    conversation_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, FlowSession>> {
+    if conversation_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let keys: Vec<crate::multirow::Value> =
+        conversation_ids.iter().map(|&id| crate::multirow::Value::Int(id)).collect();
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM flow_sessions WHERE conversation_id IN ({{in}})");
+    let rows = crate::multirow::select_in(conn, &sql, &[], &keys).await?;
+    rows.iter().map(|r| session_from(r).map(|s| (s.conversation_id, s))).collect()
 }
 
 /// Whether the flow handed this conversation to a person and it has not been

@@ -56,6 +56,11 @@ pub(crate) async fn run(tx: &mut AnyConnection, sql: &str, rows: &[Vec<Value>]) 
 
 /// Runs `sql` once per [`ROWS_PER_STATEMENT`] keys with `{in}` replaced by
 /// their placeholders (after the `fixed` ones, `$1…`), and returns every row.
+///
+/// The list is made as long as the next power of two by naming its last key
+/// again (which selects nothing more): each list length is a statement of
+/// its own to prepare and keep per connection, and a batch of any size then
+/// needs one of a few, not one of hundreds.
 pub(crate) async fn select_in(
     tx: &mut AnyConnection,
     sql: &str,
@@ -64,9 +69,12 @@ pub(crate) async fn select_in(
 ) -> Result<Vec<AnyRow>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-        let text = sql.replace("{in}", &crate::placeholders(fixed.len() + 1, chunk.len()));
+        let Some(last) = chunk.last() else { continue };
+        let listed = chunk.len().next_power_of_two();
+        let text = sql.replace("{in}", &crate::placeholders(fixed.len() + 1, listed));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
-        for v in fixed.iter().chain(chunk) {
+        let padding = std::iter::repeat_n(last, listed - chunk.len());
+        for v in fixed.iter().chain(chunk).chain(padding) {
             q = bind(q, v);
         }
         out.extend(q.fetch_all(&mut *tx).await?);

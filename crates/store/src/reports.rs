@@ -117,21 +117,44 @@ pub async fn report_state_in(tx: &mut AnyConnection, conversation_id: i64) -> Re
 /// has seen it, a new one from the conversation; None once the conversation is
 /// gone and nothing was saved. One read for the two.
 pub async fn report_state_or_new_in(tx: &mut AnyConnection, conversation_id: i64) -> Result<Option<ConvState>> {
-    let r = sqlx::query(
-        "SELECT rc.state, c.inbox_id, c.contact_id, i.medium FROM (SELECT CAST($1 AS BIGINT) AS id) k
-           LEFT JOIN report_clocks rc ON rc.conversation_id = k.id
-           LEFT JOIN conversations c ON c.id = k.id LEFT JOIN inboxes i ON i.id = c.inbox_id",
-    )
-    .bind(conversation_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    if let Some(text) = r.try_get::<Option<String>, _>(0)? {
-        return state_from(&text).map(Some);
+    Ok(report_states_or_new_in(tx, &[conversation_id]).await?.remove(&conversation_id))
+}
+
+/// [`report_state_or_new_in`] for several conversations in one statement;
+/// those with neither a saved state nor a conversation are not in the map.
+pub async fn report_states_or_new_in(
+    tx: &mut AnyConnection,
+    conversation_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, ConvState>> {
+    let mut out = std::collections::HashMap::new();
+    if conversation_ids.is_empty() {
+        return Ok(out);
     }
-    Ok(match (r.try_get::<Option<i64>, _>(1)?, r.try_get::<Option<i64>, _>(2)?, r.try_get::<Option<String>, _>(3)?) {
-        (Some(inbox_id), Some(contact_id), Some(medium)) => Some(ConvState::new(inbox_id, contact_id, &medium)),
-        _ => None,
-    })
+    let keys: Vec<Value> = conversation_ids.iter().map(|&id| Value::Int(id)).collect();
+    let rows = multirow::select_in(
+        tx,
+        "SELECT rc.conversation_id AS id, rc.state, CAST(NULL AS BIGINT) AS inbox_id, CAST(NULL AS BIGINT) AS contact_id,
+                CAST(NULL AS TEXT) AS medium
+           FROM report_clocks rc WHERE rc.conversation_id IN ({in})
+         UNION ALL
+         SELECT c.id, CAST(NULL AS TEXT), c.inbox_id, c.contact_id, i.medium
+           FROM conversations c JOIN inboxes i ON i.id = c.inbox_id
+          WHERE c.id IN ({in}) AND NOT EXISTS (SELECT 1 FROM report_clocks rc WHERE rc.conversation_id = c.id)",
+        &[],
+        &keys,
+    )
+    .await?;
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        let state = match r.try_get::<Option<String>, _>("state")? {
+            Some(text) => state_from(&text)?,
+            None => {
+                ConvState::new(r.try_get("inbox_id")?, r.try_get("contact_id")?, &r.try_get::<String, _>("medium")?)
+            }
+        };
+        out.insert(id, state);
+    }
+    Ok(out)
 }
 
 /// A saved state, as `save_report_states_in` wrote it.

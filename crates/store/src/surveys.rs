@@ -245,11 +245,17 @@ pub async fn set_followup(conn: &mut AnyConnection, id: i64, message_id: i64, ex
 
 /// Whether a customer's message answered a poll (it is not for automations).
 pub async fn answered_poll(conn: &mut AnyConnection, message_id: i64) -> Result<bool> {
-    let row = sqlx::query("SELECT 1 FROM surveys WHERE answer_message_id = $1")
-        .bind(message_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.is_some())
+    Ok(answered_polls(conn, &[message_id]).await?.contains(&message_id))
+}
+
+/// Which of these messages answered a poll, in one statement.
+pub async fn answered_polls(conn: &mut AnyConnection, message_ids: &[i64]) -> Result<std::collections::HashSet<i64>> {
+    if message_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let keys: Vec<crate::multirow::Value> = message_ids.iter().map(|&id| crate::multirow::Value::Int(id)).collect();
+    let sql = "SELECT answer_message_id FROM surveys WHERE answer_message_id IN ({in})";
+    crate::multirow::select_in(conn, sql, &[], &keys).await?.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
 /// What a customer's text is to a poll of theirs.

@@ -372,15 +372,33 @@ impl Store {
 /// In the caller's transaction (the automations engine's): the conversation's
 /// call back being chosen, with the times offered.
 pub async fn choosing_in(conn: &mut AnyConnection, conversation_id: i64) -> Result<Option<(i64, Vec<Timestamp>)>> {
-    let r = sqlx::query(
-        "SELECT id, offered FROM callbacks WHERE conversation_id = $1 AND state = 'choosing' ORDER BY id DESC LIMIT 1",
-    )
-    .bind(conversation_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(r) = r else { return Ok(None) };
-    let offered: Vec<i64> = serde_json::from_str(&r.try_get::<String, _>("offered")?).unwrap_or_default();
-    Ok(Some((r.try_get("id")?, offered.into_iter().map(from_ms).collect())))
+    Ok(choosing_all(conn, &[conversation_id]).await?.remove(&conversation_id))
+}
+
+/// [`choosing_in`] for several conversations in one statement.
+pub async fn choosing_all(
+    conn: &mut AnyConnection,
+    conversation_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, (i64, Vec<Timestamp>)>> {
+    let mut out = std::collections::HashMap::new();
+    if conversation_ids.is_empty() {
+        return Ok(out);
+    }
+    let keys: Vec<crate::multirow::Value> =
+        conversation_ids.iter().map(|&id| crate::multirow::Value::Int(id)).collect();
+    let sql =
+        "SELECT conversation_id, id, offered FROM callbacks WHERE state = 'choosing' AND conversation_id IN ({in})
+               ORDER BY id DESC";
+    for r in crate::multirow::select_in(conn, sql, &[], &keys).await? {
+        let conversation_id: i64 = r.try_get("conversation_id")?;
+        if out.contains_key(&conversation_id) {
+            // The newest offer counts.
+            continue;
+        }
+        let offered: Vec<i64> = serde_json::from_str(&r.try_get::<String, _>("offered")?).unwrap_or_default();
+        out.insert(conversation_id, (r.try_get("id")?, offered.into_iter().map(from_ms).collect()));
+    }
+    Ok(out)
 }
 
 /// The customer's answer was not a choice: the offer lapses.

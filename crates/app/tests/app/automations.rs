@@ -172,6 +172,36 @@ async fn a_rule_acts_once_per_event_and_the_timeline_says_what_it_did(db: Db) {
 }
 both_backends!(a_rule_acts_once_per_event_and_the_timeline_says_what_it_did);
 
+/// Two texts of one conversation decided in one batch of the engine: the
+/// second is decided on what the first one's rule did (the engine reads a
+/// batch's conversations ahead, and reads one again once a rule may have
+/// changed it).
+async fn a_rule_sees_what_it_did_for_the_text_before_in_the_same_batch(db: Db) {
+    let t = app(db).start().await;
+    let admin = t.token_for("ada@example.com", Role::Admin).await;
+    let inbox = t.simulator_inbox().await;
+    assert_eq!(t.post(&admin, "/api/v1/labels", json!({ "name": "greeted" })).await.status(), 201);
+    let rule = json!({
+        "name": "Greet once",
+        "trigger": { "on": "message_received" },
+        "conditions": [{ "if": "lacks_label", "label": "greeted" }],
+        "actions": [{ "do": "add_label", "label": "greeted" }, { "do": "set_priority", "priority": "high" }]
+    });
+    assert_eq!(t.post(&admin, "/api/v1/automations", rule).await.status(), 201);
+    let conv = text(&t, inbox, "+12125550144", "Hello?").await;
+    assert_eq!(text(&t, inbox, "+12125550144", "Anyone there?").await, conv);
+    let other = text(&t, inbox, "+12125550155", "Hi").await;
+
+    // Everything since the rule was made, in one batch.
+    assert!(t.services.run_automations().await.unwrap() >= 5);
+    let fired = firings(&t, &admin, conv).await;
+    assert_eq!(fired.len(), 1, "the second text finds the label the first one added: {fired:?}");
+    assert_eq!(firings(&t, &admin, other).await.len(), 1, "another conversation is decided on its own");
+    let c = json(t.get(&admin, &format!("/api/v1/conversations/{conv}")).await).await;
+    assert_eq!(c["labels"], json!(["greeted"]));
+}
+both_backends!(a_rule_sees_what_it_did_for_the_text_before_in_the_same_batch);
+
 async fn bad_rules_are_refused_with_what_is_wrong(db: Db) {
     let t = app(db).start().await;
     let admin = t.token_for("ada@example.com", Role::Admin).await;

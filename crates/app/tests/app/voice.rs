@@ -373,6 +373,50 @@ async fn a_customer_texts_call(db: Db) {
 }
 both_backends!(a_customer_texts_call);
 
+/// The engine was behind: a customer's CALL and their "2" after it are
+/// decided in one run of the engine (one batch, unless its time budget cuts
+/// it after the CALL), and come out as they do one at a time (the engine
+/// reads a batch's conversations ahead and reads one again once it may have
+/// changed it: here, the offer the CALL made).
+async fn call_and_its_choice_in_one_batch_as_one_at_a_time(db: Db) {
+    let t = common::app(db).start().await;
+    let dana = t.token_for("dana@example.com", Role::Agent).await;
+    let inbox = t.simulator_inbox().await;
+    let mut queued = Vec::new();
+    for (customer, one_at_a_time) in [("+14155550121", true), ("+14155550122", false)] {
+        let first = json(t.text_in(inbox, customer, "My router keeps dropping", None).await).await;
+        let conv = first["conversation_id"].as_i64().unwrap();
+        t.move_contact_to(&dana, conv, &common::zone_at_hour(12).0).await;
+        t.services.run_automations().await.unwrap();
+        t.text_in(inbox, customer, "call", None).await;
+        if one_at_a_time {
+            t.services.run_automations().await.unwrap();
+        }
+        t.text_in(inbox, customer, "2", None).await;
+        t.services.run_automations().await.unwrap();
+        let msgs = json(t.get(&dana, &format!("/api/v1/conversations/{conv}/messages")).await).await;
+        let said: Vec<&str> = msgs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["direction"] == "outbound")
+            .map(|m| m["body"].as_str().unwrap().split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            said,
+            ["When should we call you? Reply with a number", "Thank you"],
+            "one at a time: {one_at_a_time}"
+        );
+        queued.push(conv);
+    }
+    let queue = json(t.get(&dana, "/api/v1/callbacks").await).await;
+    let mut waiting: Vec<i64> =
+        queue.as_array().unwrap().iter().map(|c| c["conversation_id"].as_i64().unwrap()).collect();
+    waiting.sort();
+    assert_eq!(waiting, queued, "{queue}");
+}
+both_backends!(call_and_its_choice_in_one_batch_as_one_at_a_time);
+
 /// A rule escalates: "refund" goes to a supervisor (urgent, alerted like an agent's escalation), "phone"
 /// offers a call back; the customer's "1" queues it.
 async fn a_rule_escalates(db: Db) {

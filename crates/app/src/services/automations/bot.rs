@@ -39,13 +39,14 @@ impl Engine {
         message_id: i64,
         keyword: bool,
     ) -> textdesk_store::Result<bool> {
-        let Some(session) = fdb::session_in(tx, conversation_id).await? else { return Ok(false) };
+        let Some(session) = self.session(tx, conversation_id).await? else { return Ok(false) };
         // The message that started the flow (or came just before it) is not an answer to it.
         if message_id <= session.after_message_id {
             return Ok(true);
         }
         let now = Timestamp::now();
-        let mut s = db::situation(tx, conversation_id, now).await?;
+        let mut s = self.situation(tx, conversation_id, now).await?;
+        self.spend(&s);
         let ids = (s.conversation.account_id, conversation_id);
         if keyword {
             // STOP and its kind have their own answer, from ingest; a STOP also ends the flow.
@@ -54,7 +55,7 @@ impl Engine {
             }
             return Ok(true);
         }
-        let Some(received) = db::received(tx, message_id).await? else { return Ok(true) };
+        let Some(received) = self.received(tx, message_id).await? else { return Ok(true) };
         // Another machine's answer, or a message while the lookup is out: no reply, no step.
         if guard::looks_automatic(&received.text) || session.lookup_input.is_some() {
             return Ok(true);
@@ -92,13 +93,14 @@ impl Engine {
             return Ok(false);
         }
         // Only the customer's answers to the bot: not the message that started it.
-        let Some(session) = fdb::session_in(tx, event.conversation_id).await? else { return Ok(false) };
+        let Some(session) = self.session(tx, event.conversation_id).await? else { return Ok(false) };
         if message_id <= session.after_message_id {
             return Ok(false);
         }
         let now = Timestamp::now();
-        let mut s = db::situation(tx, event.conversation_id, now).await?;
-        let Some(received) = db::received(tx, message_id).await? else { return Ok(false) };
+        let mut s = self.situation(tx, event.conversation_id, now).await?;
+        self.spend(&s);
+        let Some(received) = self.received(tx, message_id).await? else { return Ok(false) };
         let occasion =
             Occasion { moment, now, received: Some(&received), keyword: false, flow_answers: false, with_bot: true };
         self.run_rules(tx, &rules, &occasion, &mut s).await?;

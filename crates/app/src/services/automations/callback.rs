@@ -10,7 +10,7 @@ use textdesk_core::automation::guard;
 use textdesk_core::hours::{BusinessHours, describe_opening};
 use textdesk_core::voice::{CALLBACK_SLOTS, callback_slots, offer_text, read_choice};
 use textdesk_store::voice as vdb;
-use textdesk_store::{Inbox, Received, Situation, automations as db};
+use textdesk_store::{Inbox, Received, Situation};
 
 use super::engine::Engine;
 use crate::services::hours::InboxHours;
@@ -31,15 +31,16 @@ impl Engine {
         let text = received.text.trim();
         let keyword = self.callback_keywords.get(&account_id).map(String::as_str).unwrap_or("");
         let asks = !keyword.is_empty() && textdesk_core::consent::normalise(text) == keyword;
-        let choosing = vdb::choosing_in(tx, conversation_id).await?;
-        // Read only now: nearly every text is neither, and the situation is six reads.
+        let choosing = self.choosing(tx, conversation_id).await?;
+        // Read only now: nearly every text is neither.
         if !asks && choosing.is_none() {
             return Ok(false);
         }
-        let mut s = match db::situation(tx, conversation_id, now).await {
+        let mut s = match self.situation(tx, conversation_id, now).await {
             Err(textdesk_store::StoreError::NotFound(_)) => return Ok(false),
             other => other?,
         };
+        self.spend(&s);
         let inbox = self.inbox_of(tx, s.conversation.inbox_id).await?;
         let policy = self.policy(account_id);
         let hours = InboxHours::of(&inbox, &policy.fallback_zone).hours;

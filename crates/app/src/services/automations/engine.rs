@@ -57,6 +57,8 @@ pub struct Engine {
     rules: Cache<std::sync::Arc<Vec<StoredRule>>>,
     /// The inboxes this batch has read, the same way.
     inboxes: Cache<Inbox>,
+    /// What this batch read ahead for its events (`ahead`).
+    pub(super) ahead: std::sync::Mutex<super::ahead::Ahead>,
 }
 
 /// What a batch has read, by id; emptied when the next batch begins.
@@ -78,6 +80,29 @@ impl Consumer for Engine {
     fn begin(&self) {
         cached(&self.rules).clear();
         cached(&self.inboxes).clear();
+        self.forget_ahead();
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        tx: &'a mut AnyConnection,
+        events: &'a [LoggedEvent],
+    ) -> impl Future<Output = textdesk_store::Result<()>> + Send + 'a {
+        self.read_ahead(tx, events)
+    }
+}
+
+/// Which moment an event is to the rules, if any.
+pub(super) fn moment_of(event: &DomainEvent) -> Option<Moment> {
+    use ConversationStatus::Resolved;
+    match event {
+        DomainEvent::MessageReceived { .. } => Some(Moment::MessageReceived),
+        DomainEvent::ConversationCreated { .. } => Some(Moment::ConversationCreated),
+        DomainEvent::StatusChanged { to: Resolved, .. } => Some(Moment::ConversationResolved),
+        // Leaving resolved is a reopen, as reports count it; a snooze
+        // waking or pending turning open is not (docs/decisions.md).
+        DomainEvent::StatusChanged { from: Resolved, .. } => Some(Moment::ConversationReopened),
+        _ => None,
     }
 }
 
@@ -108,6 +133,7 @@ impl Engine {
             callback_keywords: [(account_id, keyword)].into(),
             rules: Default::default(),
             inboxes: Default::default(),
+            ahead: Default::default(),
         })
     }
 
@@ -128,6 +154,7 @@ impl Engine {
             callback_keywords,
             rules: Default::default(),
             inboxes: Default::default(),
+            ahead: Default::default(),
         })
     }
 
@@ -170,27 +197,20 @@ impl Engine {
     }
 
     async fn on_event(&self, tx: &mut AnyConnection, event: &LoggedEvent) -> textdesk_store::Result<()> {
-        use ConversationStatus::Resolved;
-        let (moment, message) = match &event.event {
-            DomainEvent::MessageReceived { message_id, keyword } => {
-                (Moment::MessageReceived, Some((*message_id, *keyword)))
-            }
-            DomainEvent::ConversationCreated { .. } => (Moment::ConversationCreated, None),
-            DomainEvent::StatusChanged { to: Resolved, .. } => (Moment::ConversationResolved, None),
-            // Leaving resolved is a reopen, as reports count it; a snooze
-            // waking or pending turning open is not (docs/decisions.md).
-            DomainEvent::StatusChanged { from: Resolved, .. } => (Moment::ConversationReopened, None),
-            _ => return Ok(()),
+        let Some(moment) = moment_of(&event.event) else { return Ok(()) };
+        let message = match event.event {
+            DomainEvent::MessageReceived { message_id, keyword } => Some((message_id, keyword)),
+            _ => None,
         };
         // A poll's score is for the poll, not a question for the rules or the bot.
         if let Some((id, _)) = message
-            && textdesk_store::surveys::answered_poll(tx, id).await?
+            && self.answered_poll(tx, id).await?
         {
             return Ok(());
         }
         // Read once for the call back check and the rules.
         let received = match message {
-            Some((id, _)) => db::received(tx, id).await?,
+            Some((id, _)) => self.received(tx, id).await?,
             None => None,
         };
         if let (Some((_, false)), Some(r)) = (message, &received)
@@ -214,10 +234,11 @@ impl Engine {
             return Ok(());
         }
         let now = Timestamp::now();
-        let mut s = match db::situation(tx, event.conversation_id, now).await {
+        let mut s = match self.situation(tx, event.conversation_id, now).await {
             Err(StoreError::NotFound(_)) => return Ok(()),
             other => other?,
         };
+        self.spend(&s);
         let keyword = message.is_some_and(|(_, k)| k);
         let occasion =
             Occasion { moment, now, received: received.as_ref(), keyword, flow_answers: false, with_bot: false };

@@ -2,6 +2,7 @@
 //! starts with (the off-hours reply and the holding message). The engine that
 //! runs them is [`engine`].
 
+mod ahead;
 mod bot;
 mod callback;
 pub mod engine;

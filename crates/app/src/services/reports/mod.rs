@@ -77,11 +77,14 @@ pub struct Rollups {
 }
 
 /// A batch's work not written yet: each conversation's state as its events
-/// left it (read once a batch, saved once), and the tallies in order.
+/// left it (read once a batch, saved once), and the tallies in order; and
+/// the states read ahead for the events about to be counted (None: the
+/// conversation is gone and was never counted), taken by their first event.
 #[derive(Default)]
 struct Pending {
     states: HashMap<i64, (i64, ConvState)>,
     tallies: Vec<(i64, Tally)>,
+    ahead: HashMap<i64, Option<ConvState>>,
 }
 
 /// How recent a missed target must be to be queued for review: an upgrade
@@ -130,9 +133,15 @@ impl Rollups {
             // An account made since the run began: the batch is read again with it.
             return Err(StoreError::Conflict(format!("account {} is new to reports; reading again", e.account_id)));
         };
-        let earlier = self.pending().states.remove(&e.conversation_id).map(|(_, s)| s);
+        let earlier = {
+            let mut pending = self.pending();
+            match pending.states.remove(&e.conversation_id) {
+                Some((_, s)) => Some(Some(s)),
+                None => pending.ahead.remove(&e.conversation_id),
+            }
+        };
         let state = match earlier {
-            Some(s) => Some(s),
+            Some(s) => s,
             None => db::report_state_or_new_in(tx, e.conversation_id).await?,
         };
         // Erased since: nothing to count.
@@ -155,12 +164,31 @@ impl Rollups {
         Ok(())
     }
 
+    /// Reads the clocks of a read of the log's conversations in one
+    /// statement (those this batch has not counted yet), not one each.
+    async fn read_ahead(&self, tx: &mut AnyConnection, events: &[LoggedEvent]) -> textdesk_store::Result<()> {
+        let mut ids: Vec<i64> =
+            events.iter().filter(|e| counted(&e.event) && e.conversation_id > 0).map(|e| e.conversation_id).collect();
+        {
+            let pending = self.pending();
+            ids.retain(|id| !pending.states.contains_key(id) && !pending.ahead.contains_key(id));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut states = db::report_states_or_new_in(tx, &ids).await?;
+        let mut pending = self.pending();
+        for id in ids {
+            pending.ahead.insert(id, states.remove(&id));
+        }
+        Ok(())
+    }
+
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         crate::services::batch_state(&self.pending)
     }
 
     async fn write_pending(&self, tx: &mut AnyConnection) -> textdesk_store::Result<()> {
-        let Pending { states, tallies } = std::mem::take(&mut *self.pending());
+        let Pending { states, tallies, .. } = std::mem::take(&mut *self.pending());
         db::add_tallies_in(tx, &tallies).await?;
         let states: Vec<((i64, i64), ConvState)> =
             states.into_iter().map(|(conversation_id, (account_id, s))| ((account_id, conversation_id), s)).collect();
@@ -183,6 +211,14 @@ impl Consumer for Rollups {
 
     fn begin(&self) {
         *self.pending() = Pending::default();
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        tx: &'a mut AnyConnection,
+        events: &'a [LoggedEvent],
+    ) -> impl Future<Output = textdesk_store::Result<()>> + Send + 'a {
+        self.read_ahead(tx, events)
     }
 
     fn finish<'a>(&'a self, tx: &'a mut AnyConnection) -> impl Future<Output = textdesk_store::Result<()>> + Send + 'a {
