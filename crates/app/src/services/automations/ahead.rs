@@ -50,8 +50,9 @@ impl Ahead {
 
 impl Engine {
     /// Reads ahead for `events` what [`Engine::handle`](textdesk_store::Consumer::handle)
-    /// will ask of them. Only conversations not spent in this batch are read:
-    /// a conversation an earlier event may have changed is read when asked.
+    /// will ask of them, but what an earlier read of this batch read and is
+    /// still good. A conversation spent since is read again: the event that
+    /// spent it has been handled, its writes are there to be read.
     pub(super) async fn read_ahead(
         &self,
         tx: &mut AnyConnection,
