@@ -14,12 +14,17 @@
 //! (WEBHOOK_FLOOD_REQUESTS changes the load, WEBHOOK_FLOOD_CONCURRENCY the
 //! connections in flight: a comma-separated list, 32 and 256 by default;
 //! WEBHOOK_FLOOD_POSTGRES_URL names a server where a database is made for
-//! the run and dropped after it).
+//! the run and dropped after it; WEBHOOK_FLOOD_STATEMENTS=1 also counts the
+//! SQL statements each run cost, its consumers' catch-up included, a text:
+//! sqlx then writes each statement's log line, so the timings of such a run
+//! are not comparable with a plain run's; sqlx logs no BEGIN, COMMIT or
+//! ROLLBACK on SQLite, so SQLite's counts leave those out).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests and benchmarks may panic on a broken setup.
 
 #[path = "common/mod.rs"]
 mod common;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -82,6 +87,8 @@ struct Measured {
     cpu: Duration,
     /// How long after the last answer the automations engine had handled the run's events.
     catch_up: Duration,
+    /// SQL statements run from the run's start until every consumer had caught up (when counted).
+    statements: u64,
 }
 
 /// CPU time this process has used (user + system), from /proc/self/stat;
@@ -102,10 +109,37 @@ impl Measured {
     fn cpu_us(&self) -> f64 {
         self.cpu.as_secs_f64() * 1e6 / self.requests as f64
     }
+    fn statements_each(&self) -> f64 {
+        self.statements as f64 / self.requests as f64
+    }
     fn percentile_ms(&self, p: usize) -> f64 {
         let i = (self.latencies.len() * p / 100).min(self.latencies.len().saturating_sub(1));
         self.latencies.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
     }
+}
+
+/// SQL statements this process has run, counted from sqlx's log events
+/// (`sqlx::query`) while WEBHOOK_FLOOD_STATEMENTS=1.
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+
+struct CountStatements;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountStatements {
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        STATEMENTS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Starts counting statements if WEBHOOK_FLOOD_STATEMENTS=1; whether it does.
+fn count_statements() -> bool {
+    use tracing_subscriber::prelude::*;
+    let on = std::env::var("WEBHOOK_FLOOD_STATEMENTS").is_ok_and(|v| v == "1");
+    if on {
+        // Only sqlx's statement lines are enabled, and only to be counted.
+        let statements = tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::DEBUG);
+        tracing_subscriber::registry().with(CountStatements.with_filter(statements)).init();
+    }
+    on
 }
 
 /// Sends every request with `concurrency` in flight, over keep-alive connections.
@@ -138,7 +172,16 @@ async fn flood(name: &str, client: &reqwest::Client, requests: Vec<Signed>, conc
     let failures = results.iter().filter(|(ok, _)| !ok).count();
     let mut latencies: Vec<Duration> = results.into_iter().map(|(_, d)| d).collect();
     latencies.sort();
-    Measured { name: name.to_owned(), requests: count, failures, elapsed, latencies, cpu, catch_up: Duration::ZERO }
+    Measured {
+        name: name.to_owned(),
+        requests: count,
+        failures,
+        elapsed,
+        latencies,
+        cpu,
+        catch_up: Duration::ZERO,
+        statements: 0,
+    }
 }
 
 fn free_port() -> u16 {
@@ -321,6 +364,7 @@ struct Backend {
 #[tokio::main]
 async fn main() {
     textdesk_channels::ensure_tls_provider();
+    let counting = count_statements();
     let requests = env_or("WEBHOOK_FLOOD_REQUESTS", 4000);
     let concurrencies: Vec<usize> = std::env::var("WEBHOOK_FLOOD_CONCURRENCY")
         .ok()
@@ -386,20 +430,22 @@ async fn main() {
             settle(&nodes).await;
             flood(name, &client, warm, concurrency).await;
             settle(&nodes).await;
+            let before = STATEMENTS.load(Ordering::Relaxed);
             let mut m = flood(name, &client, load, concurrency).await;
             m.catch_up = settle(&nodes).await;
+            m.statements = STATEMENTS.load(Ordering::Relaxed) - before;
             assert_eq!(m.failures, 0, "{name} on {backend}: {} of {} requests failed", m.failures, m.requests);
             results.push((concurrency, backend, m));
         }
     }
 
     println!(
-        "{:>5} {:<9} {:<18} {:>9} {:>10} {:>9} {:>9} {:>10} {:>10}",
-        "conns", "backend", "name", "requests", "msgs/s", "p50 ms", "p99 ms", "cpu us/req", "engine s"
+        "{:>5} {:<9} {:<18} {:>9} {:>10} {:>9} {:>9} {:>10} {:>10} {:>10}",
+        "conns", "backend", "name", "requests", "msgs/s", "p50 ms", "p99 ms", "cpu us/req", "engine s", "stmts/req"
     );
     for (c, backend, m) in &results {
         println!(
-            "{:>5} {:<9} {:<18} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>10.0} {:>10.1}",
+            "{:>5} {:<9} {:<18} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>10.0} {:>10.1} {:>10}",
             c,
             backend,
             m.name,
@@ -408,7 +454,8 @@ async fn main() {
             m.percentile_ms(50),
             m.percentile_ms(99),
             m.cpu_us(),
-            m.catch_up.as_secs_f64()
+            m.catch_up.as_secs_f64(),
+            if counting { format!("{:.1}", m.statements_each()) } else { "-".into() }
         );
     }
     for (c, backend, td) in results.iter().filter(|(_, _, m)| m.name == "textdesk webhook" || m.name == KNOWN) {
@@ -450,6 +497,13 @@ async fn main() {
             "bench-row\tinbound\t{engine} {c} conns automations caught up after\t{caught:.2}\ts\tthe run itself\t{ran:.2}\t{:.3}",
             caught / ran
         );
+        if counting && let Some((_, _, insert)) = same(backend, "insert") {
+            let (mine, base) = (td.statements_each(), insert.statements_each());
+            println!(
+                "bench-row\tinbound\t{engine} {c} conns statements a text\t{mine:.1}\tstatements\tone-row insert\t{base:.1}\t{:.3}",
+                mine / base
+            );
+        }
         if let Some((_, _, bare)) = same("-", "minimal axum") {
             let (v, b) = (td.per_second(), bare.per_second());
             println!("bench-row\tinbound\t{engine} {c} conns texts/s\t{v:.0}\t/s\tminimal axum\t{b:.0}\t{:.3}", v / b);
