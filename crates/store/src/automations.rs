@@ -10,7 +10,7 @@ use textdesk_core::automation::{Builtin, Rule, RuleSpec};
 use textdesk_core::{ConsentState, Invalid};
 
 use crate::conversations::{CONVERSATION_COLUMNS, Conversation, conversation_from};
-use crate::multirow::{Value, select_in};
+use crate::multirow::{Value, ints, select_in};
 use crate::{Result, Store, StoreError, from_ms, returned_id, to_ms};
 
 /// A rule as saved: its place in the account's order and, for a built-in
@@ -341,10 +341,7 @@ pub async fn situation(conn: &mut AnyConnection, conversation_id: i64, now: Time
 /// one conversation's took six). A conversation that does not exist is not
 /// in the map.
 pub async fn situations(conn: &mut AnyConnection, ids: &[i64], now: Timestamp) -> Result<HashMap<i64, Situation>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let keys: Vec<Value> = ids.iter().map(|&id| Value::Int(id)).collect();
+    let keys = ints(ids);
     let sql = format!(
         "SELECT {CONVERSATION_COLUMNS}, ct.name AS contact_name, ct.time_zone, ct.attributes, ci.address,
                 (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'outbound'
@@ -431,10 +428,7 @@ pub async fn received(conn: &mut AnyConnection, message_id: i64) -> Result<Optio
 /// [`received`] for several messages in one statement: those that are
 /// customers' messages, by id.
 pub async fn received_all(conn: &mut AnyConnection, message_ids: &[i64]) -> Result<HashMap<i64, Received>> {
-    if message_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let keys: Vec<Value> = message_ids.iter().map(|&id| Value::Int(id)).collect();
+    let keys = ints(message_ids);
     let rows = select_in(
         conn,
         "SELECT m.id, m.body, m.created_at,

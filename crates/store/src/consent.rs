@@ -221,8 +221,8 @@ pub(crate) async fn append_many(tx: &mut sqlx::AnyConnection, events: &[NewConse
 /// contacts at once: their conversations wait for nobody, and automatic
 /// replies queued for them are withdrawn.
 pub(crate) async fn account_opt_outs(tx: &mut sqlx::AnyConnection, contact_ids: &[i64], now: Timestamp) -> Result<()> {
-    use crate::multirow::{Value, select_in};
-    let ids: Vec<Value> = contact_ids.iter().map(|&id| Value::Int(id)).collect();
+    use crate::multirow::{ints, select_in};
+    let ids = ints(contact_ids);
     let sql = "UPDATE conversations SET waiting_since = NULL WHERE waiting_since IS NOT NULL AND contact_id IN ({in})";
     select_in(tx, sql, &[], &ids).await?;
     let sql = "SELECT m.id, m.body, c.id AS conversation_id, c.account_id FROM messages m

@@ -102,7 +102,7 @@ impl Ledger {
 
 /// The ledger of each of these contacts that has one.
 async fn ledgers(tx: &mut AnyConnection, contact_ids: &[i64]) -> Result<HashMap<i64, Ledger>> {
-    let keys: Vec<Value> = contact_ids.iter().map(|&id| Value::Int(id)).collect();
+    let keys = multirow::ints(contact_ids);
     let rows = multirow::select_in(
         tx,
         "SELECT g.contact_id, e.kind, g.last_out FROM (

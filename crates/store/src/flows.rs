@@ -261,11 +261,7 @@ pub async fn sessions_in(
     conn: &mut AnyConnection,
     conversation_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, FlowSession>> {
-    if conversation_ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let keys: Vec<crate::multirow::Value> =
-        conversation_ids.iter().map(|&id| crate::multirow::Value::Int(id)).collect();
+    let keys = crate::multirow::ints(conversation_ids);
     let sql = format!("SELECT {SESSION_COLUMNS} FROM flow_sessions WHERE conversation_id IN ({{in}})");
     let rows = crate::multirow::select_in(conn, &sql, &[], &keys).await?;
     rows.iter().map(|r| session_from(r).map(|s| (s.conversation_id, s))).collect()

@@ -54,8 +54,14 @@ pub(crate) async fn run(tx: &mut AnyConnection, sql: &str, rows: &[Vec<Value>]) 
     Ok(out)
 }
 
+/// Ids as the keys of an `IN` list ([`select_in`]).
+pub(crate) fn ints(ids: &[i64]) -> Vec<Value> {
+    ids.iter().map(|&id| Value::Int(id)).collect()
+}
+
 /// Runs `sql` once per [`ROWS_PER_STATEMENT`] keys with `{in}` replaced by
-/// their placeholders (after the `fixed` ones, `$1…`), and returns every row.
+/// their placeholders (after the `fixed` ones, `$1…`), and returns every row
+/// (none, and no statement run, for no keys).
 ///
 /// The list is made as long as the next power of two by naming its last key
 /// again (which selects nothing more): each list length is a statement of

@@ -127,10 +127,7 @@ pub async fn report_states_or_new_in(
     conversation_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, ConvState>> {
     let mut out = std::collections::HashMap::new();
-    if conversation_ids.is_empty() {
-        return Ok(out);
-    }
-    let keys: Vec<Value> = conversation_ids.iter().map(|&id| Value::Int(id)).collect();
+    let keys = multirow::ints(conversation_ids);
     let rows = multirow::select_in(
         tx,
         "SELECT rc.conversation_id AS id, rc.state, CAST(NULL AS BIGINT) AS inbox_id, CAST(NULL AS BIGINT) AS contact_id,

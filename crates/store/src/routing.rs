@@ -292,7 +292,7 @@ impl Store {
     ) -> Result<std::collections::HashMap<i64, (i64, String)>> {
         use crate::multirow::{Value, select_in};
         let mut conn = self.pool.acquire().await?;
-        let ids: Vec<Value> = conversation_ids.iter().map(|&id| Value::Int(id)).collect();
+        let ids = crate::multirow::ints(conversation_ids);
         let rows = select_in(
             &mut conn,
             "SELECT c.id AS for_id, u.id, u.name, p.last_activity_at, p.id AS past_id FROM conversations c

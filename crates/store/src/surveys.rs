@@ -250,10 +250,7 @@ pub async fn answered_poll(conn: &mut AnyConnection, message_id: i64) -> Result<
 
 /// Which of these messages answered a poll, in one statement.
 pub async fn answered_polls(conn: &mut AnyConnection, message_ids: &[i64]) -> Result<std::collections::HashSet<i64>> {
-    if message_ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let keys: Vec<crate::multirow::Value> = message_ids.iter().map(|&id| crate::multirow::Value::Int(id)).collect();
+    let keys = crate::multirow::ints(message_ids);
     let sql = "SELECT answer_message_id FROM surveys WHERE answer_message_id IN ({in})";
     crate::multirow::select_in(conn, sql, &[], &keys).await?.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
@@ -284,8 +281,8 @@ pub(crate) async fn polls_by_id(
     conn: &mut AnyConnection,
     ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, Survey>> {
-    use crate::multirow::{Value, select_in};
-    let keys: Vec<Value> = ids.iter().map(|&id| Value::Int(id)).collect();
+    use crate::multirow::{ints, select_in};
+    let keys = ints(ids);
     let sql = format!("SELECT {COLUMNS} FROM surveys WHERE id IN ({{in}})");
     let mut out = std::collections::HashMap::new();
     for r in select_in(conn, &sql, &[], &keys).await? {

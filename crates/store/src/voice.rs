@@ -381,11 +381,7 @@ pub async fn choosing_all(
     conversation_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, (i64, Vec<Timestamp>)>> {
     let mut out = std::collections::HashMap::new();
-    if conversation_ids.is_empty() {
-        return Ok(out);
-    }
-    let keys: Vec<crate::multirow::Value> =
-        conversation_ids.iter().map(|&id| crate::multirow::Value::Int(id)).collect();
+    let keys = crate::multirow::ints(conversation_ids);
     let sql =
         "SELECT conversation_id, id, offered FROM callbacks WHERE state = 'choosing' AND conversation_id IN ({in})
                ORDER BY id DESC";
