@@ -44,7 +44,7 @@ pub(crate) async fn run(tx: &mut AnyConnection, sql: &str, rows: &[Vec<Value>]) 
     let mut out = Vec::new();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let columns = chunk[0].len();
-        let text = sql.replace("{values}", &tuples(1, columns, chunk.len()));
+        let text = for_backend(tx, sql.replace("{values}", &tuples(1, columns, chunk.len())));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
         for v in chunk.iter().flatten() {
             q = bind(q, v);
@@ -77,7 +77,7 @@ pub(crate) async fn select_in(
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         let Some(last) = chunk.last() else { continue };
         let listed = chunk.len().next_power_of_two();
-        let text = sql.replace("{in}", &crate::placeholders(fixed.len() + 1, listed));
+        let text = for_backend(tx, sql.replace("{in}", &crate::placeholders(fixed.len() + 1, listed)));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
         let padding = std::iter::repeat_n(last, listed - chunk.len());
         for v in fixed.iter().chain(chunk).chain(padding) {
@@ -88,10 +88,71 @@ pub(crate) async fn select_in(
     Ok(out)
 }
 
+/// `sql` as the connection's engine takes it best. SQLite looks each named
+/// parameter (`$7`) up by walking the statement's list of names, once as it
+/// parses it and once as sqlx binds it, so a statement of hundreds of them
+/// costs time quadratic in their number; anonymous ones (`?`) are numbered
+/// as they come and never looked up (docs/performance.md, "Session 23").
+fn for_backend(conn: &AnyConnection, sql: String) -> String {
+    if conn.backend_name() != "SQLite" {
+        return sql;
+    }
+    anonymous(&sql).unwrap_or(sql)
+}
+
+/// `sql` with `$1, $2, …` turned into `?`, when they come in that order, each
+/// once (what a `?` means); otherwise None. Quoted text is left alone.
+fn anonymous(sql: &str) -> Option<String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut next = 1u64;
+    let mut quoted = false;
+    let mut chars = sql.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if c != '$' || quoted {
+            out.push(c);
+            continue;
+        }
+        let digits = sql[i + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || sql[i + 1..i + 1 + digits].parse::<u64>().ok()? != next {
+            return None;
+        }
+        for _ in 0..digits {
+            chars.next();
+        }
+        out.push('?');
+        next += 1;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn tuples_number_placeholders_row_by_row() {
         assert_eq!(super::tuples(1, 2, 3), "($1, $2), ($3, $4), ($5, $6)");
+    }
+
+    #[test]
+    fn placeholders_in_order_become_anonymous() {
+        let sql = "SELECT x FROM t WHERE a = $1 AND b IN ($2, $3, $10)";
+        assert_eq!(super::anonymous(sql), None, "$10 is not the fourth");
+        let sql = "INSERT INTO t (a, b) VALUES ($1, '$9'), ($2, $3) RETURNING id";
+        assert_eq!(
+            super::anonymous(sql).as_deref(),
+            Some("INSERT INTO t (a, b) VALUES (?, '$9'), (?, ?) RETURNING id")
+        );
+        let values = format!("VALUES {}", super::tuples(1, 4, 30));
+        assert_eq!(super::anonymous(&values), Some(format!("VALUES {}", vec!["(?, ?, ?, ?)"; 30].join(", "))));
+    }
+
+    #[test]
+    fn a_placeholder_used_twice_or_out_of_order_stays_named() {
+        assert_eq!(super::anonymous("SELECT $1 WHERE a = $1"), None);
+        assert_eq!(super::anonymous("SELECT $2, $1"), None);
+        assert_eq!(super::anonymous("SELECT $ 1"), None);
+        assert_eq!(super::anonymous("SELECT 1").as_deref(), Some("SELECT 1"));
     }
 }
