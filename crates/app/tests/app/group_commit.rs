@@ -226,3 +226,44 @@ async fn one_contacts_two_numbers_texting_together_share_one_conversation() {
     assert_eq!(bodies, ["from the first number", "from the second number"]);
     assert_eq!(of_ines[0]["unread"], 2);
 }
+
+/// A contact known by four numbers texts from all of them at once, twice,
+/// while four new numbers text too: every text is stored, the contact's all
+/// in one new conversation, on both engines (the texts of one contact in a
+/// batch are written one round after another).
+async fn one_contacts_numbers_texting_at_once_share_one_conversation(db: Db) {
+    let t = app(db).start().await;
+    let inbox = t.simulator_inbox().await;
+    let token = t.token_for("dana@example.com", Role::Agent).await;
+    let numbers = ["+14155550160", "+14155550161", "+14155550162", "+14155550163"];
+    let r = t.post(&token, "/api/v1/contacts", json!({ "name": "Ines", "address": numbers[0] })).await;
+    assert_eq!(r.status(), 201);
+    let contact = json(r).await["id"].as_i64().unwrap();
+    for n in &numbers[1..] {
+        let r = t.post(&token, &format!("/api/v1/contacts/{contact}/identities"), json!({ "address": n })).await;
+        assert_eq!(r.status(), 201);
+    }
+
+    let strangers = ["+14155550170", "+14155550171", "+14155550172", "+14155550173"];
+    let sends =
+        numbers.iter().chain(&strangers).flat_map(|from| [(from, 1), (from, 2)]).enumerate().map(|(i, (from, n))| {
+            let t = &t;
+            async move { text(t, inbox, from, &format!("{from} #{n}"), &format!("SM-lanes-{i}")).await.0 }
+        });
+    let statuses = join_all(sends).await;
+    assert!(statuses.iter().all(|s| *s == 201), "every text stored: {statuses:?}");
+
+    let convs = conversations(&t, &token).await;
+    let of_ines: Vec<&Value> = convs.iter().filter(|c| c["contact_id"] == contact).collect();
+    assert_eq!(of_ines.len(), 1, "one conversation for the contact: {convs:?}");
+    assert_eq!(convs.len(), 5, "and one for each new number: {convs:?}");
+    assert_eq!(of_ines[0]["unread"], 8);
+    let msgs = json(t.get(&token, &format!("/api/v1/conversations/{}/messages", of_ines[0]["id"])).await).await;
+    let mut bodies: Vec<&str> = msgs.as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+    bodies.sort();
+    let mut expected: Vec<String> = numbers.iter().flat_map(|n| [format!("{n} #1"), format!("{n} #2")]).collect();
+    expected.sort();
+    assert_eq!(bodies, expected);
+    assert_log_matches_messages(&t, 16).await;
+}
+both_backends!(one_contacts_numbers_texting_at_once_share_one_conversation);
