@@ -101,7 +101,10 @@ fn for_backend(conn: &AnyConnection, sql: String) -> String {
 }
 
 /// `sql` with `$1, $2, …` turned into `?`, when they come in that order, each
-/// once (what a `?` means); otherwise None. Quoted text is left alone.
+/// once (what a `?` means); otherwise None. Never some of them: a named
+/// parameter left beside anonymous ones would be bound to the wrong value, so
+/// a `$` in quoted text (or after an apostrophe in a comment, which reads as
+/// a quote here) keeps the statement as written.
 fn anonymous(sql: &str) -> Option<String> {
     let mut out = String::with_capacity(sql.len());
     let mut next = 1u64;
@@ -111,12 +114,12 @@ fn anonymous(sql: &str) -> Option<String> {
         if c == '\'' {
             quoted = !quoted;
         }
-        if c != '$' || quoted {
+        if c != '$' {
             out.push(c);
             continue;
         }
         let digits = sql[i + 1..].bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || sql[i + 1..i + 1 + digits].parse::<u64>().ok()? != next {
+        if quoted || digits == 0 || sql[i + 1..i + 1 + digits].parse::<u64>().ok()? != next {
             return None;
         }
         for _ in 0..digits {
@@ -139,10 +142,10 @@ mod tests {
     fn placeholders_in_order_become_anonymous() {
         let sql = "SELECT x FROM t WHERE a = $1 AND b IN ($2, $3, $10)";
         assert_eq!(super::anonymous(sql), None, "$10 is not the fourth");
-        let sql = "INSERT INTO t (a, b) VALUES ($1, '$9'), ($2, $3) RETURNING id";
+        let sql = "INSERT INTO t (a, b) VALUES ($1, 'it''s'), ($2, $3) RETURNING id";
         assert_eq!(
             super::anonymous(sql).as_deref(),
-            Some("INSERT INTO t (a, b) VALUES (?, '$9'), (?, ?) RETURNING id")
+            Some("INSERT INTO t (a, b) VALUES (?, 'it''s'), (?, ?) RETURNING id")
         );
         let values = format!("VALUES {}", super::tuples(1, 4, 30));
         assert_eq!(super::anonymous(&values), Some(format!("VALUES {}", vec!["(?, ?, ?, ?)"; 30].join(", "))));
@@ -153,6 +156,8 @@ mod tests {
         assert_eq!(super::anonymous("SELECT $1 WHERE a = $1"), None);
         assert_eq!(super::anonymous("SELECT $2, $1"), None);
         assert_eq!(super::anonymous("SELECT $ 1"), None);
+        assert_eq!(super::anonymous("SELECT $1, '$2'"), None, "a $ in quotes");
+        assert_eq!(super::anonymous("SELECT $1 -- the sender's\n, $2"), None, "an apostrophe in a comment");
         assert_eq!(super::anonymous("SELECT 1").as_deref(), Some("SELECT 1"));
     }
 }
