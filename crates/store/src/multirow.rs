@@ -109,7 +109,7 @@ fn anonymous(sql: &str) -> Option<String> {
     let mut out = String::with_capacity(sql.len());
     let mut next = 1u64;
     let mut quoted = false;
-    let mut chars = sql.char_indices().peekable();
+    let mut chars = sql.char_indices();
     while let Some((i, c)) = chars.next() {
         if c == '\'' {
             quoted = !quoted;

@@ -248,7 +248,7 @@ async fn one_contacts_numbers_texting_at_once_share_one_conversation(db: Db) {
     let sends =
         numbers.iter().chain(&strangers).flat_map(|from| [(from, 1), (from, 2)]).enumerate().map(|(i, (from, n))| {
             let t = &t;
-            async move { text(t, inbox, from, &format!("{from} #{n}"), &format!("SM-lanes-{i}")).await.0 }
+            async move { text(t, inbox, from, &format!("{from} #{n}"), &format!("SM-four-{i}")).await.0 }
         });
     let statuses = join_all(sends).await;
     assert!(statuses.iter().all(|s| *s == 201), "every text stored: {statuses:?}");
