@@ -305,6 +305,13 @@ impl Store {
         let _ = self.hooks.panic_on_search.set(marker.to_owned());
     }
 
+    /// Whether a writer someone outside waits on (an inbound batch, a paced
+    /// sender's claim) waits for its turn now, on SQLite: a test that holds
+    /// the turn waits for one to queue instead of guessing how long it takes.
+    pub fn urgent_writer_waiting(&self) -> bool {
+        self.writers.urgent_waiting()
+    }
+
     pub async fn migrate(&self) -> Result<()> {
         migrate(self.backend, &self.pool).await
     }

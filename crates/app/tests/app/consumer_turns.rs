@@ -352,8 +352,13 @@ async fn a_text_goes_before_the_writers_queued_ahead_of_it() {
         let (client, url) = (t.client.clone(), t.url(&format!("/simulator/api/inboxes/{inbox}/messages")));
         async move { client.post(url).json(&json!({ "from": "+14155550199", "body": BODY })).send().await.unwrap().status() }
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert!(!text.is_finished(), "the text waits while the holder has the database");
+    // Waited for, not slept on: a busy machine can take longer than any guess to bring it to the queue.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !store.urgent_writer_waiting() {
+        assert!(!text.is_finished(), "the text waits while the holder has the database");
+        assert!(std::time::Instant::now() < deadline, "the text's writer never queued");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     release.notify_one();
 
     held.await.unwrap().expect("the holder's batch");

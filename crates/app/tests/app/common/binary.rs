@@ -8,8 +8,29 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_textdesk");
 
+/// A port for a server a test starts (and perhaps kills and starts again):
+/// free now, below the kernel's ephemeral range, and never given out twice
+/// in this process. A port from `bind(…:0)` sits in that range, where any
+/// test's outgoing connection or `bind(…:0)` may take it between the pick and
+/// the server's bind, or while a killed node is down; then the node cannot
+/// start, or the test talks to another test's server.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 10_000;
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let ephemeral_low = range.split_whitespace().next().and_then(|p| p.parse::<u32>().ok()).unwrap_or(32_768);
+    let span = ephemeral_low.saturating_sub(FIRST).max(1);
+    // Test binaries of one `cargo test` run one after another; the pid spreads them anyway.
+    let start = std::process::id() % span;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < span, "no free port left below the ephemeral range");
+        let port = (FIRST + (start + n) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The database, data folder, port and settings every `textdesk` invocation
