@@ -69,7 +69,11 @@ impl Application {
         let (carrier, reports) = Carrier::new(opts.simulator_delivery_delay);
         let (services, account_id) = Services::connect(&config, carrier).await?;
         let config = Arc::new(config);
-        let state = http::AppState { services: services.clone(), config: config.clone(), default_account: account_id };
+        let state = http::AppState {
+            services: Arc::new(services.clone()),
+            config: config.clone(),
+            default_account: account_id,
+        };
         let router = public_rate::layer(http::router(state), config.clone());
         let mut workers = vec![tokio::spawn(feed_simulator_reports(services.clone(), reports))];
         services.channels.start_serving();

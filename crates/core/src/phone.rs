@@ -8,6 +8,39 @@ use crate::Invalid;
 #[serde(transparent)]
 pub struct E164(String);
 
+/// Numbers in E.164 form that passed the check against the numbering plan,
+/// by the text they came as. A provider's webhook names the business's own
+/// number on every text and a known customer's on each of theirs, and the
+/// check (the numbering plan's patterns) cost about as much as the rest of
+/// reading a Twilio webhook (docs/performance.md, "Session 24").
+mod checked {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use super::E164;
+
+    /// Emptied when full: a flood of new numbers costs what it did before.
+    const MAX: usize = 10_000;
+
+    fn map() -> &'static Mutex<HashMap<String, E164>> {
+        static MAP: OnceLock<Mutex<HashMap<String, E164>>> = OnceLock::new();
+        MAP.get_or_init(Mutex::default)
+    }
+
+    pub(super) fn get(text: &str) -> Option<E164> {
+        map().lock().ok()?.get(text).cloned()
+    }
+
+    pub(super) fn keep(text: &str, number: &E164) {
+        if let Ok(mut m) = map().lock() {
+            if m.len() >= MAX {
+                m.clear();
+            }
+            m.insert(text.to_owned(), number.clone());
+        }
+    }
+}
+
 impl E164 {
     /// Parses a number typed by a person or sent by a provider. Numbers without a
     /// leading `+` are read in `default_region` (an ISO 3166 code such as "US").
@@ -24,6 +57,13 @@ impl E164 {
         if trimmed.chars().any(char::is_alphabetic) {
             return Err(Invalid::new(format!("{trimmed:?} is not a phone number: write it in digits")));
         }
+        // Written in E.164 already (as providers send them): the country is in
+        // the number, so the answer depends on the text alone and may be kept.
+        let international =
+            trimmed.strip_prefix('+').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+        if international && let Some(known) = checked::get(trimmed) {
+            return Ok(known);
+        }
         let region = default_region.and_then(|r| r.to_ascii_uppercase().parse::<phonenumber::country::Id>().ok());
         let parsed = phonenumber::parse(region, trimmed)
             .map_err(|_| Invalid::new(format!("{trimmed:?} is not a phone number")))?;
@@ -35,7 +75,11 @@ impl E164 {
         if e164.len() > 16 {
             return Err(Invalid::new("a phone number has at most 15 digits"));
         }
-        Ok(E164(e164))
+        let number = E164(e164);
+        if international {
+            checked::keep(trimmed, &number);
+        }
+        Ok(number)
     }
 
     pub fn as_str(&self) -> &str {
@@ -85,6 +129,23 @@ mod tests {
         let london = E164::parse("+442079460958", None).unwrap();
         assert_eq!((london.nanp_area_code(), london.region().as_deref()), (None, Some("GB")));
         assert_eq!(E164::parse("+18764445555", None).unwrap().region().as_deref(), Some("JM"));
+    }
+
+    #[test]
+    fn a_number_checked_before_reads_the_same_again() {
+        // In any region, and as written with the national prefix after the country code.
+        for (text, region, want) in [
+            ("+14155552672", None, "+14155552672"),
+            ("+14155552672", Some("gb"), "+14155552672"),
+            ("+4402079460959", None, "+442079460959"),
+            ("+4402079460959", Some("us"), "+442079460959"),
+        ] {
+            assert_eq!(E164::parse(text, region).unwrap().as_str(), want, "{text} in {region:?}");
+        }
+        // A number refused is refused again (it was never kept).
+        for _ in 0..2 {
+            assert!(E164::parse("+1555", None).is_err());
+        }
     }
 
     #[test]

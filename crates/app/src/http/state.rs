@@ -8,7 +8,8 @@ use crate::config::Config;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub services: Services,
+    /// Shared, not copied: axum clones the state for every request.
+    pub services: Arc<Services>,
     pub config: Arc<Config>,
     /// The first account: the one public pages (the simulator, the sign-in
     /// page's lockout record) belong to at a host name no account claims.
