@@ -9,6 +9,10 @@
 //! baselines' too, starts once each textdesk's event consumers have caught
 //! up with what the runs before left them; how long the automations engine
 //! (automatic replies) took after each textdesk run is a figure of its own.
+//! Beside the process's CPU a request ("cpu") it prints the whole machine's
+//! ("box": the database server's work too, when it runs here): where client,
+//! server and database share the cores, throughput can be no better than
+//! the cores over that figure.
 //!
 //! Run with `cargo bench -p textdesk --bench webhook_flood`
 //! (WEBHOOK_FLOOD_REQUESTS changes the load, WEBHOOK_FLOOD_CONCURRENCY the
@@ -85,6 +89,9 @@ struct Measured {
     latencies: Vec<Duration>,
     /// CPU time the whole process (client and server) spent on the run.
     cpu: Duration,
+    /// CPU time the whole machine spent on the run: the process and, when it
+    /// runs here, the database server.
+    machine_cpu: Duration,
     /// How long after the last answer the automations engine had handled the run's events.
     catch_up: Duration,
     /// SQL statements run from the run's start until every consumer had caught up (when counted).
@@ -101,6 +108,18 @@ fn process_cpu() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// CPU time this machine has spent busy (user, nice, system, interrupts;
+/// not idle, waiting for the disk or stolen by the host), from /proc/stat;
+/// zero where there is none.
+fn machine_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu = stat.lines().next().unwrap_or_default();
+    // cpu  user nice system idle iowait irq softirq steal …
+    let fields: Vec<u64> = cpu.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    let busy: u64 = [0, 1, 2, 5, 6].iter().filter_map(|&i| fields.get(i)).sum();
+    Duration::from_millis(busy * 10)
+}
+
 impl Measured {
     fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
@@ -108,6 +127,10 @@ impl Measured {
     /// Process CPU per request, in microseconds.
     fn cpu_us(&self) -> f64 {
         self.cpu.as_secs_f64() * 1e6 / self.requests as f64
+    }
+    /// The machine's CPU per request, in microseconds.
+    fn machine_cpu_us(&self) -> f64 {
+        self.machine_cpu.as_secs_f64() * 1e6 / self.requests as f64
     }
     fn statements_each(&self) -> f64 {
         self.statements as f64 / self.requests as f64
@@ -145,7 +168,7 @@ fn count_statements() -> bool {
 /// Sends every request with `concurrency` in flight, over keep-alive connections.
 async fn flood(name: &str, client: &reqwest::Client, requests: Vec<Signed>, concurrency: usize) -> Measured {
     let count = requests.len();
-    let cpu_start = process_cpu();
+    let (cpu_start, machine_start) = (process_cpu(), machine_cpu());
     let start = Instant::now();
     let results: Vec<(bool, Duration)> = futures_util::stream::iter(requests)
         .map(|r| async move {
@@ -169,6 +192,7 @@ async fn flood(name: &str, client: &reqwest::Client, requests: Vec<Signed>, conc
         .await;
     let elapsed = start.elapsed();
     let cpu = process_cpu().saturating_sub(cpu_start);
+    let machine_cpu = machine_cpu().saturating_sub(machine_start);
     let failures = results.iter().filter(|(ok, _)| !ok).count();
     let mut latencies: Vec<Duration> = results.into_iter().map(|(_, d)| d).collect();
     latencies.sort();
@@ -179,6 +203,7 @@ async fn flood(name: &str, client: &reqwest::Client, requests: Vec<Signed>, conc
         elapsed,
         latencies,
         cpu,
+        machine_cpu,
         catch_up: Duration::ZERO,
         statements: 0,
     }
@@ -440,12 +465,22 @@ async fn main() {
     }
 
     println!(
-        "{:>5} {:<9} {:<18} {:>9} {:>10} {:>9} {:>9} {:>10} {:>10} {:>10}",
-        "conns", "backend", "name", "requests", "msgs/s", "p50 ms", "p99 ms", "cpu us/req", "engine s", "stmts/req"
+        "{:>5} {:<9} {:<18} {:>9} {:>10} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10}",
+        "conns",
+        "backend",
+        "name",
+        "requests",
+        "msgs/s",
+        "p50 ms",
+        "p99 ms",
+        "cpu us/req",
+        "box us/req",
+        "engine s",
+        "stmts/req"
     );
     for (c, backend, m) in &results {
         println!(
-            "{:>5} {:<9} {:<18} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>10.0} {:>10.1} {:>10}",
+            "{:>5} {:<9} {:<18} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>10.0} {:>10.0} {:>10.1} {:>10}",
             c,
             backend,
             m.name,
@@ -454,6 +489,7 @@ async fn main() {
             m.percentile_ms(50),
             m.percentile_ms(99),
             m.cpu_us(),
+            m.machine_cpu_us(),
             m.catch_up.as_secs_f64(),
             if counting { format!("{:.1}", m.statements_each()) } else { "-".into() }
         );
@@ -483,6 +519,7 @@ async fn main() {
                 ("p50", td.percentile_ms(50), insert.percentile_ms(50), "ms"),
                 ("p99", td.percentile_ms(99), insert.percentile_ms(99), "ms"),
                 ("CPU per text", td.cpu_us(), insert.cpu_us(), "us"),
+                ("machine CPU per text", td.machine_cpu_us(), insert.machine_cpu_us(), "us"),
             ];
             for (what, value, base, unit) in rows {
                 println!(

@@ -196,10 +196,11 @@ enum Together {
 }
 
 async fn write_together(store: &Store, jobs: &[Job], kept: Kept) -> Together {
-    let began = match kept {
-        Some((turn, since)) => store.begin_in_turn(turn.guard).await.map(|tx| (tx, since)),
-        None => store.begin_urgent_write().await.map(|tx| (tx, Instant::now())),
+    let (turn, since) = match kept {
+        Some((turn, since)) => (Some(turn), since),
+        None => (None, Instant::now()),
     };
+    let began = store.begin_inbound(turn).await.map(|tx| (tx, since));
     let (mut tx, since) = match began {
         Ok(began) => began,
         Err(e) => return Together::Failed(e),
@@ -235,7 +236,7 @@ async fn write_together(store: &Store, jobs: &[Job], kept: Kept) -> Together {
 
 /// The batch again, each text in its own savepoint.
 async fn write_each(store: &Store, jobs: Vec<Job>) {
-    let mut tx = match store.begin_urgent_write().await {
+    let mut tx = match store.begin_inbound(None).await {
         Ok(tx) => tx,
         Err(e) => return fail_all(jobs.into_iter().map(|j| j.answer), &e),
     };

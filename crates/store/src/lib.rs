@@ -168,6 +168,8 @@ pub fn from_ms(ms: i64) -> Timestamp {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// The inbound group writer's own connection (`group`).
+    inbound: AnyPool,
     backend: Backend,
     events: EventBus,
     /// The key sealing secrets at rest, set once by `unlock`.
@@ -228,49 +230,20 @@ impl Store {
             _ => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = match backend {
-            Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    // A SQLite connection is a file this process has open: it
-                    // cannot be lost the way a network one is, so it is not
-                    // pinged (a round trip to its thread) each time it is taken.
-                    .test_before_acquire(false)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // WAL lets readers run beside the one writer; the busy
-                            // timeout makes writers queue instead of failing, which is
-                            // what lets the CLI act while the server runs. No
-                            // connection checkpoints as it commits: `checkpoint` does.
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
-                                .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
-            }
-            Backend::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
-                    // Pinged before use only after a while unused, when a server
-                    // restart or a firewall may have dropped it: a ping each
-                    // time a connection was taken was a round trip more for
-                    // every transaction and every read.
-                    .test_before_acquire(false)
-                    .before_acquire(|conn, meta| {
-                        Box::pin(async move {
-                            if meta.idle_for >= IDLE_BEFORE_PING {
-                                sqlx::Connection::ping(conn).await?;
-                            }
-                            Ok(true)
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
-            }
-        };
+        let connections = if backend == Backend::Sqlite { 8 } else { 16 };
+        let pool =
+            pool_options(backend, Role::Shared).max_connections(connections).connect_with(options.clone()).await?;
+        // The inbound writer's one connection, kept open: on a shared pool its
+        // batches went round every connection, and each SQLite connection
+        // drops its whole page cache when it finds another one wrote since its
+        // last turn, so every batch read the tables' pages anew, and prepared
+        // its statements on each connection (docs/performance.md, "Session 25").
+        let inbound = pool_options(backend, Role::InboundWriter)
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
         // Migrated before the event bus starts: it reads where the event log is.
         migrate(backend, &pool).await?;
         let events = EventBus::start(backend, &url, pool.clone()).await?;
@@ -281,6 +254,7 @@ impl Store {
         }
         let mut store = Store {
             pool,
+            inbound,
             backend,
             events,
             vault: Default::default(),
@@ -331,6 +305,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.inbound.close().await;
     }
 
     /// Commits a write transaction and tells this node's live relay, which
@@ -404,11 +379,80 @@ impl Store {
     }
 
     async fn begin_in_turn(&self, turn: Option<write::TurnGuard>) -> Result<WriteTx> {
+        self.begin_on(&self.pool, turn).await
+    }
+
+    /// A write transaction of the inbound group writer, on its own connection,
+    /// in the turn it kept from its last batch or else after the writers
+    /// queued before it, as [`Store::begin_urgent_write`].
+    async fn begin_inbound(&self, kept: Option<write::Turn>) -> Result<WriteTx> {
+        let turn = match kept {
+            Some(turn) => turn.guard,
+            None => self.writers.urgent_turn().await?,
+        };
+        self.begin_on(&self.inbound, turn).await
+    }
+
+    async fn begin_on(&self, pool: &AnyPool, turn: Option<write::TurnGuard>) -> Result<WriteTx> {
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => pool.begin().await?,
         };
         Ok(WriteTx::new(tx, turn))
+    }
+}
+
+/// What a pool's connections are for.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Shared,
+    InboundWriter,
+}
+
+/// The page cache of the inbound writer's SQLite connection, in KiB: a flood
+/// of known senders touches their conversations all over the tables and
+/// their indexes, and SQLite's default (2,000 KiB) read pages again within a
+/// run. A cap, taken only as pages are read.
+const INBOUND_WRITER_CACHE_KIB: u32 = 32_000;
+
+/// A pool's settings for `backend`, all but its size.
+fn pool_options(backend: Backend, role: Role) -> AnyPoolOptions {
+    match backend {
+        Backend::Sqlite => AnyPoolOptions::new()
+            // A SQLite connection is a file this process has open: it
+            // cannot be lost the way a network one is, so it is not
+            // pinged (a round trip to its thread) each time it is taken.
+            .test_before_acquire(false)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the one writer; the busy
+                    // timeout makes writers queue instead of failing, which is
+                    // what lets the CLI act while the server runs. No
+                    // connection checkpoints as it commits: `checkpoint` does.
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
+                        .await?;
+                    if role == Role::InboundWriter {
+                        let cache = format!("PRAGMA cache_size = -{INBOUND_WRITER_CACHE_KIB}");
+                        conn.execute(sqlx::AssertSqlSafe(cache)).await?;
+                    }
+                    Ok(())
+                })
+            }),
+        Backend::Postgres => AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(10))
+            // Pinged before use only after a while unused, when a server
+            // restart or a firewall may have dropped it: a ping each
+            // time a connection was taken was a round trip more for
+            // every transaction and every read.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            }),
     }
 }
 
