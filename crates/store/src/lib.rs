@@ -339,7 +339,7 @@ impl Store {
     /// after this process's earlier writers (`write::WriteQueue`).
     async fn begin_write(&self) -> Result<WriteTx> {
         let turn = self.writers.turn().await?;
-        self.begin_in_turn(turn).await
+        self.begin_on(&self.pool, turn).await
     }
 
     /// [`Store::begin_write`] for a writer someone outside is waiting on (a
@@ -347,7 +347,7 @@ impl Store {
     /// consumer holding the turn hands it over after its current event.
     async fn begin_urgent_write(&self) -> Result<WriteTx> {
         let turn = self.writers.urgent_turn().await?;
-        self.begin_in_turn(turn).await
+        self.begin_on(&self.pool, turn).await
     }
 
     /// One statement that writes, outside a transaction. On SQLite it waits for
@@ -376,10 +376,6 @@ impl Store {
     /// The turn of [`Store::write_one`] and [`Store::write_row`], its timeout as sqlx's.
     async fn single_write_turn(&self) -> std::result::Result<Option<write::TurnGuard>, sqlx::Error> {
         self.writers.turn().await.map_err(|_| sqlx::Error::PoolTimedOut)
-    }
-
-    async fn begin_in_turn(&self, turn: Option<write::TurnGuard>) -> Result<WriteTx> {
-        self.begin_on(&self.pool, turn).await
     }
 
     /// A write transaction of the inbound group writer, on its own connection,
